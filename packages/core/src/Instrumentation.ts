@@ -1,0 +1,78 @@
+/**
+ * The public face of Braid's single instrumentation point. Running a primitive opens its span
+ * (see `Primitive.invoke`); policies and agents add what they decide to that span through
+ * `annotate` and `event` here, never through spans or logs of their own.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, FiberRef } from "effect"
+import { enabledRef, pathRef } from "./internal/instrument.js"
+
+/**
+ * Whether primitives open spans. On by default; `Runner.run(p, input, { instrumentation: "off" })`
+ * or `Instrumentation.disabled(effect)` runs bare bodies (no spans, no paths) for the hottest paths.
+ *
+ * @since 0.1.0
+ */
+export const enabled: Effect.Effect<boolean> = FiberRef.get(enabledRef)
+
+/**
+ * Runs an effect with primitive instrumentation off.
+ *
+ * @since 0.1.0
+ */
+export const disabled = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.locally(self, enabledRef, false)
+
+/**
+ * The stable path of the running primitive, e.g. `onboarding/goals/score[2]` (empty outside a
+ * primitive or with instrumentation off). Usable as a durable activity name.
+ *
+ * @since 0.1.0
+ */
+export const currentPath: Effect.Effect<string> = FiberRef.get(pathRef)
+
+/**
+ * Attribute values accepted on spans.
+ *
+ * @since 0.1.0
+ */
+export type AttributeValue = string | number | boolean | ReadonlyArray<string> | ReadonlyArray<number>
+
+/**
+ * Sets attributes on the span of the running primitive.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Instrumentation, Primitive } from "@braid/core"
+ *
+ * const lookup = Primitive.make("lookup", (key: string) =>
+ *   Effect.as(Instrumentation.annotate({ "cache.hit": false }), key.length))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const annotate = (attributes: Readonly<Record<string, AttributeValue>>): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(enabledRef), (on) =>
+    on
+      ? Effect.flatMap(Effect.option(Effect.currentSpan), (span) => {
+        if (span._tag === "Some") for (const [k, v] of Object.entries(attributes)) span.value.attribute(k, v)
+        return Effect.void
+      })
+      : Effect.void)
+
+/**
+ * Adds an event (a decision: a retry, a breaker opening, a cache hit) to the span of the running
+ * primitive.
+ *
+ * @since 0.1.0
+ */
+export const event = (name: string, attributes: Readonly<Record<string, AttributeValue>> = {}): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(enabledRef), (on) =>
+    on
+      ? Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
+        span._tag === "Some"
+          ? Effect.map(Clock.currentTimeNanos, (now) => span.value.event(name, now, attributes))
+          : Effect.void)
+      : Effect.void)

@@ -1,0 +1,77 @@
+/**
+ * Runs a pipeline: creates the run's `WorkflowContext` (fresh state, run id, deadline) and runs
+ * the pipeline as the root span of the run.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Duration, Effect, Exit } from "effect"
+import { DeadlineExceeded } from "./Errors.js"
+import { enabledRef, execute } from "./internal/instrument.js"
+import type { Primitive } from "./Primitive.js"
+import type { ContextOptions } from "./WorkflowContext.js"
+import { make as makeContext, WorkflowContext } from "./WorkflowContext.js"
+
+/**
+ * @since 0.1.0
+ */
+export interface RunOptions extends ContextOptions {
+  /** `"off"` runs the primitives' bare bodies: no spans, no paths. Default `"on"`. */
+  readonly instrumentation?: "on" | "off"
+}
+
+/**
+ * Runs `pipeline` on `input` as one run. The pipeline's need for `WorkflowContext` is provided;
+ * with a `deadline`, the run is interrupted when it passes and fails with `DeadlineExceeded`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Primitive, Runner } from "@braid/core"
+ *
+ * const hello = Primitive.sync("hello", (name: string) => `Hello, ${name}`)
+ * const program = Runner.run(hello, "Ada", { sessionId: "s-1", deadline: "5 seconds" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const run = <In, Out, E, R>(
+  pipeline: Primitive<In, Out, E, R>,
+  input: In,
+  options: RunOptions = {}
+): Effect.Effect<Out, E | DeadlineExceeded, Exclude<R, WorkflowContext>> =>
+  Effect.flatMap(makeContext(options), (ctx) => {
+    let effect: Effect.Effect<Out, E | DeadlineExceeded, R> = execute(pipeline, input, pipeline.name)
+    if (ctx.deadline !== undefined) {
+      const millis = ctx.deadline - ctx.startedAt
+      effect = Effect.timeoutFail(effect, {
+        duration: Duration.millis(millis),
+        onTimeout: () => new DeadlineExceeded({ primitive: pipeline.name, runId: ctx.runId, deadlineMillis: millis })
+      })
+    }
+    if (options.instrumentation === "off") effect = Effect.locally(effect, enabledRef, false)
+    return Effect.provideService(effect, WorkflowContext, ctx)
+  }) as Effect.Effect<Out, E | DeadlineExceeded, Exclude<R, WorkflowContext>>
+
+/**
+ * Runs a pipeline from non-Effect code. The promise resolves with the output, or rejects with
+ * the typed error itself (an instance of the tagged error class, so `instanceof` and `_tag`
+ * work), or with the defect.
+ *
+ * @example
+ * ```ts
+ * import { Primitive, Runner } from "@braid/core"
+ *
+ * const add = Primitive.sync("add", (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0))
+ * const total = await Runner.runPromise(add, [1, 2, 3]) // 6
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const runPromise = <In, Out, E, R extends WorkflowContext = never>(
+  pipeline: Primitive<In, Out, E, R>,
+  input: In,
+  options: RunOptions & { readonly signal?: AbortSignal } = {}
+): Promise<Out> =>
+  Effect.runPromiseExit(run(pipeline, input, options) as Effect.Effect<Out, E | DeadlineExceeded>, {
+    ...(options.signal ? { signal: options.signal } : {})
+  }).then((exit) => Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause)))

@@ -1,0 +1,24 @@
+/**
+ * `@braid/core`: typed primitives, their combinators, the workflow context and the runner.
+ *
+ * @since 0.1.0
+ */
+
+/** Named, typed, pipeable steps and their constructors. @since 0.1.0 */
+export * as Primitive from "./Primitive.js"
+/** The context of a run. @since 0.1.0 */
+export * as WorkflowContext from "./WorkflowContext.js"
+/** Typed, shared per-run state. @since 0.1.0 */
+export * as State from "./State.js"
+/** Run a pipeline from Effect or from a Promise. @since 0.1.0 */
+export * as Runner from "./Runner.js"
+/** Trees and Mermaid diagrams of pipelines. @since 0.1.0 */
+export * as Describe from "./Describe.js"
+/** The single instrumentation point: span attributes and events for the running primitive. @since 0.1.0 */
+export * as Instrumentation from "./Instrumentation.js"
+/** The typed errors of core. @since 0.1.0 */
+export * as Errors from "./Errors.js"
+
+export { andThen, branch, forEach, loop, parallel, repeatUntil, route, sequence } from "./Combinators.js"
+export type { ForEachOptions, Inputs, LoopOptions, Mode, ParallelOptions } from "./Combinators.js"
+export { DeadlineExceeded, DecodeError, LoopExhausted, UnknownRoute } from "./Errors.js"

@@ -1,0 +1,95 @@
+import { assert, describe, it } from "@effect/vitest"
+import { SpanStatusCode } from "@opentelemetry/api"
+import { Effect, Exit, Schema } from "effect"
+import { forEach, Instrumentation, parallel, Primitive, Runner, sequence } from "@braid/core"
+import { byName, parentOf, successValue, withSpans } from "@braid/testing"
+
+class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { id: Schema.String }) {}
+
+const inc = Primitive.sync("inc", (n: number) => n + 1)
+const double = Primitive.sync("double", (n: number) => n * 2)
+
+describe("the single instrumentation point", () => {
+  it.effect("every primitive opens one span named after it, nested under its parent", () =>
+    Effect.gen(function*() {
+      const pipeline = sequence(inc, parallel({ a: double, b: inc.pipe(Primitive.named("inc2")) })).pipe(
+        Primitive.named("pipeline")
+      )
+      const { exit, spans } = yield* withSpans(Runner.run(pipeline, 1, { runId: "run-1", sessionId: "s-1", tenantId: "t-1" }))
+      assert.deepStrictEqual(successValue(exit), { a: 4, b: 3 })
+      assert.sameMembers(spans.map((s) => s.name), ["pipeline", "inc", "parallel", "double", "inc2"])
+      const root = byName(spans, "pipeline")
+      assert.isUndefined(parentOf(spans, root))
+      assert.strictEqual(parentOf(spans, byName(spans, "inc"))?.name, "pipeline")
+      assert.strictEqual(parentOf(spans, byName(spans, "parallel"))?.name, "pipeline")
+      assert.strictEqual(parentOf(spans, byName(spans, "double"))?.name, "parallel")
+      assert.strictEqual(parentOf(spans, byName(spans, "inc2"))?.name, "parallel")
+      // kind, path and run attributes on every span
+      const d = byName(spans, "double")
+      assert.strictEqual(d.attributes["braid.primitive.kind"], "step")
+      assert.strictEqual(d.attributes["braid.path"], "pipeline/parallel/a")
+      for (const s of spans) {
+        assert.strictEqual(s.attributes["braid.run.id"], "run-1")
+        assert.strictEqual(s.attributes["braid.session.id"], "s-1")
+        assert.strictEqual(s.attributes["braid.tenant.id"], "t-1")
+      }
+      assert.strictEqual(byName(spans, "parallel").attributes["braid.primitive.kind"], "parallel")
+    }))
+
+  it.effect("a failure sets error status on the failing span and its parents and records the tagged error", () =>
+    Effect.gen(function*() {
+      const lookup = Primitive.make("lookup", (id: string) => Effect.fail(new NotFound({ id })))
+      const pipeline = sequence(Primitive.sync("prepare", (s: string) => s.trim()), lookup).pipe(Primitive.named("find"))
+      const { exit, spans } = yield* withSpans(Runner.run(pipeline, " 42 "))
+      assert.isTrue(Exit.isFailure(exit))
+      const failing = byName(spans, "lookup")
+      assert.strictEqual(failing.status.code, SpanStatusCode.ERROR)
+      assert.strictEqual(failing.attributes["error.type"], "NotFound")
+      assert.isTrue(failing.events.some((e) => e.name === "exception"))
+      assert.strictEqual(byName(spans, "find").status.code, SpanStatusCode.ERROR)
+      assert.strictEqual(byName(spans, "prepare").status.code, SpanStatusCode.OK)
+    }))
+
+  it.effect("forEach items get indexed, stable paths", () =>
+    Effect.gen(function*() {
+      const { spans } = yield* withSpans(Runner.run(forEach(double, { concurrency: 2 }), [1, 2, 3]))
+      const paths = spans.filter((s) => s.name === "double").map((s) => s.attributes["braid.path"])
+      assert.sameMembers(paths, ["forEach/double[0]", "forEach/double[1]", "forEach/double[2]"])
+    }))
+
+  it.effect("duplicate names inside one parent get distinct path segments", () =>
+    Effect.gen(function*() {
+      const { spans } = yield* withSpans(Runner.run(sequence(inc, inc, inc), 0))
+      const paths = spans.filter((s) => s.name === "inc").map((s) => s.attributes["braid.path"])
+      assert.sameMembers(paths, ["sequence/inc", "sequence/inc(2)", "sequence/inc(3)"])
+    }))
+
+  it.effect("annotate and event land on the running primitive's span", () =>
+    Effect.gen(function*() {
+      const step = Primitive.make("cached", (n: number) =>
+        Effect.gen(function*() {
+          yield* Instrumentation.annotate({ "cache.hit": true })
+          yield* Instrumentation.event("cache.lookup", { key: String(n) })
+          assert.strictEqual(yield* Instrumentation.currentPath, "outer/cached")
+          return n
+        }))
+      const { spans } = yield* withSpans(Runner.run(sequence(step).pipe(Primitive.named("outer")), 7))
+      const span = byName(spans, "cached")
+      assert.strictEqual(span.attributes["cache.hit"], true)
+      assert.deepStrictEqual(span.events.map((e) => [e.name, e.attributes?.["key"]]), [["cache.lookup", "7"]])
+    }))
+
+  it.effect("instrumentation off runs the same pipeline with no spans", () =>
+    Effect.gen(function*() {
+      const { exit, spans } = yield* withSpans(Runner.run(sequence(inc, double), 1, { instrumentation: "off" }))
+      assert.strictEqual(successValue(exit), 4)
+      assert.strictEqual(spans.length, 0)
+    }))
+
+  it.effect("a primitive invoked from plain Effect code nests under the caller's span", () =>
+    Effect.gen(function*() {
+      const { spans } = yield* withSpans(Effect.withSpan(double.invoke(2), "caller"))
+      assert.strictEqual(parentOf(spans, byName(spans, "double"))?.name, "caller")
+      assert.strictEqual(byName(spans, "double").attributes["braid.path"], "double")
+    }))
+})
