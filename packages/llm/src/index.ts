@@ -1,0 +1,15 @@
+/**
+ * `@braid/llm`: the `LanguageModel` port, its adapters (Anthropic, scripted, recorded), token and
+ * cost accounting, and budgets.
+ *
+ * @since 0.1.0
+ */
+
+/** The port every model call goes through. @since 0.1.0 */
+export * as LanguageModel from "./LanguageModel.js"
+/** Typed errors of model calls, each marked transient or not. @since 0.1.0 */
+export * as Errors from "./Errors.js"
+/** The deterministic offline model. @since 0.1.0 */
+export * as ScriptedModel from "./ScriptedModel.js"
+/** Token estimates. @since 0.1.0 */
+export * as Tokens from "./Tokens.js"
