@@ -1,0 +1,20 @@
+/**
+ * `@braid/workflows`: the coaching, evaluation and meeting workflows, built only from the public
+ * primitives of the other Braid packages, plus the statistics, dataset format and regression
+ * gate of the evaluation workflow.
+ *
+ * @since 0.1.0
+ */
+
+/** Client profiles and the coach's instructions template. @since 0.1.0 */
+export * as ClientProfile from "./ClientProfile.js"
+/** JSONL datasets of finished conversations. @since 0.1.0 */
+export * as Dataset from "./Dataset.js"
+/** The typed errors of the workflows. @since 0.1.0 */
+export * as Errors from "./Errors.js"
+/** The regression gate for CI. @since 0.1.0 */
+export * as Gate from "./Gate.js"
+/** Session lifecycle and accounting. @since 0.1.0 */
+export * as Session from "./Session.js"
+/** Means and bootstrap comparisons of evaluation runs. @since 0.1.0 */
+export * as Statistics from "./Statistics.js"
