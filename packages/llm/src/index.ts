@@ -13,3 +13,5 @@ export * as Errors from "./Errors.js"
 export * as ScriptedModel from "./ScriptedModel.js"
 /** Token estimates. @since 0.1.0 */
 export * as Tokens from "./Tokens.js"
+/** The Anthropic adapter over the official SDK. @since 0.1.0 */
+export * as AnthropicModel from "./AnthropicModel.js"

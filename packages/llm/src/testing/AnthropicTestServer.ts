@@ -1,0 +1,352 @@
+/**
+ * A local, scriptable server that speaks the Anthropic Messages API (`POST /v1/messages`), for
+ * testing adapters through the real SDK without a network: JSON replies, SSE streams, 429 with
+ * `retry-after`, 529 overloaded, 500, malformed JSON, a connection dropped mid-stream and slow
+ * replies. Each request takes the next queued behaviour (or the default reply) and is recorded
+ * (method, path, headers, body) so tests can assert what was sent and how many times.
+ *
+ * Import it from `@braid/llm/testing/AnthropicTestServer`.
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+
+/**
+ * Usage as the Messages API reports it.
+ *
+ * @since 0.1.0
+ */
+export interface WireUsage {
+  readonly input_tokens: number
+  readonly output_tokens: number
+  readonly cache_read_input_tokens?: number
+  readonly cache_creation_input_tokens?: number
+}
+
+/**
+ * What the server does with one request.
+ *
+ * @since 0.1.0
+ */
+export type Behaviour =
+  | {
+    readonly _tag: "Json"
+    readonly text: string
+    readonly model?: string
+    readonly stopReason?: string
+    /** `null` omits usage from the response. */
+    readonly usage?: WireUsage | null
+    readonly toolUse?: { readonly id: string; readonly name: string; readonly input: unknown }
+  }
+  | {
+    readonly _tag: "Sse"
+    readonly deltas: ReadonlyArray<string>
+    readonly model?: string
+    readonly stopReason?: string
+    readonly usage?: WireUsage
+    /** Pause between events, in ms. */
+    readonly gapMillis?: number
+  }
+  | {
+    readonly _tag: "Status"
+    readonly status: number
+    readonly errorType: string
+    readonly message: string
+    readonly headers?: Readonly<Record<string, string>>
+  }
+  | { readonly _tag: "Malformed" }
+  | { readonly _tag: "DropMidStream"; readonly deltas: ReadonlyArray<string> }
+  | { readonly _tag: "Slow"; readonly delayMillis: number; readonly then: Behaviour }
+  /** Answers 400 with an error message that echoes the request's auth headers (a leaky proxy). */
+  | { readonly _tag: "EchoAuth" }
+
+/**
+ * Behaviour constructors.
+ *
+ * @example
+ * ```ts
+ * import { Reply } from "@braid/llm/testing/AnthropicTestServer"
+ *
+ * const script = [Reply.rateLimited(2), Reply.json("Hello!"), Reply.sse(["Hel", "lo"])]
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const Reply = {
+  json: (text: string, options: Omit<Extract<Behaviour, { _tag: "Json" }>, "_tag" | "text"> = {}): Behaviour => ({
+    _tag: "Json",
+    text,
+    ...options
+  }),
+  sse: (deltas: ReadonlyArray<string>, options: Omit<Extract<Behaviour, { _tag: "Sse" }>, "_tag" | "deltas"> = {}): Behaviour => ({
+    _tag: "Sse",
+    deltas,
+    ...options
+  }),
+  status: (status: number, errorType: string, message: string, headers?: Readonly<Record<string, string>>): Behaviour => ({
+    _tag: "Status",
+    status,
+    errorType,
+    message,
+    ...(headers ? { headers } : {})
+  }),
+  rateLimited: (retryAfterSeconds: number): Behaviour => ({
+    _tag: "Status",
+    status: 429,
+    errorType: "rate_limit_error",
+    message: "Number of request tokens has exceeded your per-minute rate limit",
+    headers: { "retry-after": String(retryAfterSeconds) }
+  }),
+  overloaded: (): Behaviour => ({ _tag: "Status", status: 529, errorType: "overloaded_error", message: "Overloaded" }),
+  serverError: (): Behaviour => ({ _tag: "Status", status: 500, errorType: "api_error", message: "Internal server error" }),
+  unauthorized: (): Behaviour => ({ _tag: "Status", status: 401, errorType: "authentication_error", message: "invalid x-api-key" }),
+  badRequest: (message = "messages: field required"): Behaviour => ({
+    _tag: "Status",
+    status: 400,
+    errorType: "invalid_request_error",
+    message
+  }),
+  malformed: (): Behaviour => ({ _tag: "Malformed" }),
+  dropMidStream: (deltas: ReadonlyArray<string>): Behaviour => ({ _tag: "DropMidStream", deltas }),
+  slow: (delayMillis: number, then: Behaviour): Behaviour => ({ _tag: "Slow", delayMillis, then }),
+  echoAuth: (): Behaviour => ({ _tag: "EchoAuth" })
+} as const
+
+/**
+ * A request the server received.
+ *
+ * @since 0.1.0
+ */
+export interface Received {
+  readonly method: string
+  readonly path: string
+  readonly headers: Readonly<Record<string, string | Array<string> | undefined>>
+  readonly body: any
+}
+
+/**
+ * A running server.
+ *
+ * @since 0.1.0
+ */
+export interface TestServer {
+  /** The base URL to give the SDK, e.g. `http://127.0.0.1:40123`. */
+  readonly url: string
+  /** Queue behaviours for the next requests, in order. */
+  readonly enqueue: (...behaviours: ReadonlyArray<Behaviour>) => void
+  /** Every request received so far. */
+  readonly requests: ReadonlyArray<Received>
+  /** Requests whose connection the client closed before the reply finished. */
+  readonly aborted: () => number
+  readonly close: () => Promise<void>
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  /** The reply when the queue is empty (default: "ok", as JSON or SSE following the request). */
+  readonly fallback?: (request: Received) => Behaviour
+}
+
+const defaultUsage = (body: any, text: string): WireUsage => ({
+  input_tokens: Math.max(1, Math.ceil(JSON.stringify(body?.messages ?? []).length / 4)),
+  output_tokens: Math.max(1, Math.ceil(text.length / 4)),
+  cache_read_input_tokens: 0,
+  cache_creation_input_tokens: 0
+})
+
+const sseEvent = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify({ type, ...(data as object) })}\n\n`
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/**
+ * Starts a server on 127.0.0.1 on a free port.
+ *
+ * @example
+ * ```ts
+ * import { start, Reply } from "@braid/llm/testing/AnthropicTestServer"
+ *
+ * const server = await start()
+ * server.enqueue(Reply.json("Hello from the test server"))
+ * // ... point the adapter at server.url ...
+ * await server.close()
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const start = (options: Options = {}): Promise<TestServer> => {
+  const queue: Array<Behaviour> = []
+  const requests: Array<Received> = []
+  let aborted = 0
+  let ids = 0
+  const sockets = new Set<import("node:net").Socket>()
+
+  const respond = async (behaviour: Behaviour, req: http.IncomingMessage, res: http.ServerResponse, body: any) => {
+    const model: string = body?.model ?? "claude-test"
+    switch (behaviour._tag) {
+      case "Slow": {
+        let closed = false
+        const onClose = () => {
+          if (!res.writableFinished) {
+            closed = true
+            aborted++
+          }
+        }
+        res.on("close", onClose)
+        await sleep(behaviour.delayMillis)
+        res.off("close", onClose)
+        if (closed || res.destroyed) return
+        return respond(behaviour.then, req, res, body)
+      }
+      case "Json": {
+        const content: Array<unknown> = []
+        if (behaviour.text !== "") content.push({ type: "text", text: behaviour.text })
+        if (behaviour.toolUse) content.push({ type: "tool_use", ...behaviour.toolUse })
+        const message: Record<string, unknown> = {
+          id: `msg_test_${++ids}`,
+          type: "message",
+          role: "assistant",
+          model: behaviour.model ?? model,
+          content,
+          stop_reason: behaviour.stopReason ?? (behaviour.toolUse ? "tool_use" : "end_turn"),
+          stop_sequence: null
+        }
+        if (behaviour.usage !== null) message["usage"] = behaviour.usage ?? defaultUsage(body, behaviour.text)
+        res.writeHead(200, { "content-type": "application/json", "request-id": `req_${ids}` })
+        res.end(JSON.stringify(message))
+        return
+      }
+      case "Sse":
+      case "DropMidStream": {
+        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" })
+        const text = behaviour.deltas.join("")
+        const usage = (behaviour._tag === "Sse" ? behaviour.usage : undefined) ?? defaultUsage(body, text)
+        const gap = behaviour._tag === "Sse" ? behaviour.gapMillis ?? 0 : 0
+        const write = async (chunk: string) => {
+          res.write(chunk)
+          if (gap > 0) await sleep(gap)
+        }
+        await write(sseEvent("message_start", {
+          message: {
+            id: `msg_test_${++ids}`,
+            type: "message",
+            role: "assistant",
+            model: (behaviour._tag === "Sse" ? behaviour.model : undefined) ?? model,
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage: { ...usage, output_tokens: 1 }
+          }
+        }))
+        await write(sseEvent("content_block_start", { index: 0, content_block: { type: "text", text: "" } }))
+        await write(sseEvent("ping", {}))
+        for (const d of behaviour.deltas) {
+          if (res.destroyed) {
+            aborted++
+            return
+          }
+          await write(sseEvent("content_block_delta", { index: 0, delta: { type: "text_delta", text: d } }))
+        }
+        if (behaviour._tag === "DropMidStream") {
+          await sleep(20)
+          req.socket.destroy()
+          return
+        }
+        await write(sseEvent("content_block_stop", { index: 0 }))
+        await write(sseEvent("message_delta", {
+          delta: { stop_reason: behaviour.stopReason ?? "end_turn", stop_sequence: null },
+          usage: { output_tokens: usage.output_tokens }
+        }))
+        await write(sseEvent("message_stop", {}))
+        res.end()
+        return
+      }
+      case "Status": {
+        res.writeHead(behaviour.status, { "content-type": "application/json", ...(behaviour.headers ?? {}) })
+        res.end(JSON.stringify({ type: "error", error: { type: behaviour.errorType, message: behaviour.message } }))
+        return
+      }
+      case "EchoAuth": {
+        const leaked = `bad request from x-api-key=${String(req.headers["x-api-key"])} authorization=${String(req.headers["authorization"])}`
+        res.writeHead(400, { "content-type": "application/json" })
+        res.end(JSON.stringify({ type: "error", error: { type: "invalid_request_error", message: leaked } }))
+        return
+      }
+      case "Malformed": {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(`{"id": "msg_broken", "type": "message", "content": [{"type": "te`)
+        return
+      }
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => {
+      let body: any = undefined
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8"))
+      } catch {
+        body = Buffer.concat(chunks).toString("utf8")
+      }
+      const received: Received = { method: req.method ?? "", path: req.url ?? "", headers: { ...req.headers }, body }
+      requests.push(received)
+      if (req.method !== "POST" || !(req.url ?? "").startsWith("/v1/messages")) {
+        res.writeHead(404, { "content-type": "application/json" })
+        res.end(JSON.stringify({ type: "error", error: { type: "not_found_error", message: "Not found" } }))
+        return
+      }
+      const behaviour = queue.shift() ??
+        options.fallback?.(received) ??
+        (body?.stream === true ? Reply.sse(["o", "k"]) : Reply.json("ok"))
+      respond(behaviour, req, res, body).catch(() => res.destroy())
+    })
+  })
+  server.on("connection", (s) => {
+    sockets.add(s)
+    s.on("close", () => sockets.delete(s))
+  })
+
+  return new Promise((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        enqueue: (...bs) => {
+          queue.push(...bs)
+        },
+        requests,
+        aborted: () => aborted,
+        close: () =>
+          new Promise<void>((r) => {
+            for (const s of sockets) s.destroy()
+            server.close(() => r())
+          })
+      })
+    })
+  })
+}
+
+/**
+ * The server as a scoped Effect resource (closed when the scope closes).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { scoped } from "@braid/llm/testing/AnthropicTestServer"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const server = yield* scoped()
+ *   return server.url
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const scoped = (options: Options = {}) =>
+  Effect.acquireRelease(Effect.promise(() => start(options)), (s) => Effect.promise(() => s.close()))
