@@ -1,0 +1,164 @@
+/**
+ * The typed errors of `@braid/agents`. Every error is a `Schema.TaggedError`, so it can be
+ * persisted or sent across a process boundary and still be matched with `Effect.catchTag`.
+ *
+ * This file is shared: each part of the package appends its own section below.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A memory store failed (connection, SQL, Redis, serialisation).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { MemoryStoreError } from "@braid/agents/Errors"
+ *
+ * const failed = Effect.fail(new MemoryStoreError({ store: "sqlite", operation: "put", message: "disk full" }))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class MemoryStoreError extends Schema.TaggedError<MemoryStoreError>()("MemoryStoreError", {
+  store: Schema.String,
+  operation: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * A typed memory entry (`Memory.forSchema`) did not decode. `key` names the entry.
+ *
+ * @example
+ * ```ts
+ * import { MemoryDecodeError } from "@braid/agents/Errors"
+ *
+ * const e = new MemoryDecodeError({ key: "goals", issue: "Expected string, actual 42" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class MemoryDecodeError extends Schema.TaggedError<MemoryDecodeError>()("MemoryDecodeError", {
+  key: Schema.String,
+  issue: Schema.String
+}) {
+  override get message(): string {
+    return `memory entry "${this.key}" did not decode: ${this.issue}`
+  }
+}
+
+/**
+ * A memory operation asked for a scope the current run has no id for (for example the "user"
+ * scope in a run started without a `userId`).
+ *
+ * @example
+ * ```ts
+ * import { MemoryScopeUnavailable } from "@braid/agents/Errors"
+ *
+ * const e = new MemoryScopeUnavailable({ scope: "user" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class MemoryScopeUnavailable extends Schema.TaggedError<MemoryScopeUnavailable>()("MemoryScopeUnavailable", {
+  scope: Schema.String
+}) {
+  override get message(): string {
+    return `no ${this.scope} id in the WorkflowContext: start the run with a ${this.scope}Id to use the ${this.scope} scope`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents and tools
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A tool called by an agent failed, or the model called a tool that does not exist, or its
+ * arguments did not decode with the tool's parameter Schema.
+ *
+ * @example
+ * ```ts
+ * import { ToolError } from "@braid/agents/Errors"
+ *
+ * const e = new ToolError({ agent: "coach", tool: "lookup", message: "not found" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class ToolError extends Schema.TaggedError<ToolError>()("ToolError", {
+  agent: Schema.String,
+  tool: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * The model kept calling tools past the agent's `maxToolIterations`.
+ *
+ * @example
+ * ```ts
+ * import { ToolIterationsExceeded } from "@braid/agents/Errors"
+ *
+ * const e = new ToolIterationsExceeded({ agent: "coach", maxIterations: 5 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class ToolIterationsExceeded extends Schema.TaggedError<ToolIterationsExceeded>()("ToolIterationsExceeded", {
+  agent: Schema.String,
+  maxIterations: Schema.Number
+}) {
+  override get message(): string {
+    return `${this.agent}: still calling tools after ${this.maxIterations} iterations`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handoff
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A handoff payload did not decode with the handoff's payload Schema. `path` is the first bad
+ * field.
+ *
+ * @example
+ * ```ts
+ * import { HandoffPayloadError } from "@braid/agents/Errors"
+ *
+ * const e = new HandoffPayloadError({ from: "triage", to: "billing", path: "invoiceId", message: "is missing" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class HandoffPayloadError extends Schema.TaggedError<HandoffPayloadError>()("HandoffPayloadError", {
+  from: Schema.String,
+  to: Schema.String,
+  path: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * A conditional handoff chose a target that is not among its candidates.
+ *
+ * @example
+ * ```ts
+ * import { UnknownHandoffTarget } from "@braid/agents/Errors"
+ *
+ * const e = new UnknownHandoffTarget({ from: "triage", target: "legal", candidates: ["billing", "tech"] })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class UnknownHandoffTarget extends Schema.TaggedError<UnknownHandoffTarget>()("UnknownHandoffTarget", {
+  from: Schema.String,
+  target: Schema.String,
+  candidates: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `${this.from}: no handoff candidate named "${this.target}" (candidates: ${this.candidates.join(", ")})`
+  }
+}

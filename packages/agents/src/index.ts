@@ -1,0 +1,25 @@
+/**
+ * `@braid/agents`: agents, handoff, memory (with persistent stores), coordination, messaging,
+ * event bus, stream buffer and meetings.
+ *
+ * @since 0.1.0
+ */
+
+/** Scoped, persistent memory: the service, typed entries, remember/recall primitives. @since 0.1.0 */
+export * as Memory from "./Memory.js"
+/** The memory store interface and the in-memory store. @since 0.1.0 */
+export * as MemoryStore from "./MemoryStore.js"
+/** The typed errors of the package. @since 0.1.0 */
+export * as Errors from "./Errors.js"
+/** Parallel coordination: all, first, quorum, vote, consensus. @since 0.1.0 */
+export * as Coordination from "./Coordination.js"
+/** The typed errors of coordination, event bus, messaging and meetings. @since 0.1.0 */
+export * as CoordinationErrors from "./CoordinationErrors.js"
+/** The SQLite memory store (embedded default, file-backed). @since 0.1.0 */
+export * as SqliteMemoryStore from "./SqliteMemoryStore.js"
+/** The PostgreSQL memory store. @since 0.1.0 */
+export * as PostgresMemoryStore from "./PostgresMemoryStore.js"
+/** Publish/subscribe on `domain.entity.action` channels with Schema-validated events. @since 0.1.0 */
+export * as EventBus from "./EventBus.js"
+/** The Redis pub/sub transport of the event bus. @since 0.1.0 */
+export * as RedisEventBus from "./RedisEventBus.js"

@@ -1,0 +1,359 @@
+/**
+ * The conformance suite every memory store runs: the same tests, through the `Memory` service
+ * and the raw store, for in-memory, SQLite, PostgreSQL and Redis.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Primitive, Runner, WorkflowContext } from "@braid/core"
+import { Effect, FastCheck as fc, Layer, Option, Schema, TestClock } from "effect"
+import { Memory, MemoryStore } from "@braid/agents"
+
+export interface ConformanceOptions {
+  /** Builds the store under test (fresh table / key prefix when it can). */
+  readonly layer: Layer.Layer<MemoryStore.MemoryStore, unknown>
+  /** Number of property-test runs (fewer on networked stores). */
+  readonly numRuns?: number
+}
+
+const ctx = (o: WorkflowContext.ContextOptions) => WorkflowContext.layer(o)
+
+export const conformance = (name: string, options: ConformanceOptions) => {
+  // Every test uses its own scope ids, so stores shared between tests (and test files) never collide.
+  const uid = () => crypto.randomUUID().slice(0, 12)
+  const withMemory = <A, E>(
+    config: Memory.Config,
+    context: WorkflowContext.ContextOptions,
+    body: Effect.Effect<A, E, Memory.Memory | WorkflowContext.WorkflowContext | MemoryStore.MemoryStore>
+  ) =>
+    body.pipe(
+      Effect.provide(ctx(context)),
+      Effect.provide(Memory.layer(config)),
+      Effect.provide(options.layer)
+    )
+
+  describe(`MemoryStore conformance: ${name}`, () => {
+    it.effect("store then retrieve returns the value with its provenance", () => {
+      const s = uid()
+      return Effect.gen(function*() {
+        yield* TestClock.setTime(1_000)
+        const step = Primitive.make("writer", (_: void) =>
+          Memory.withAgent("coach")(Memory.store("goal", { title: "run 5k", weeks: 8 }, { tags: ["goal", "fitness"] })))
+        const pipeline = step.pipe(Primitive.named("morning"))
+        const entry = yield* Runner.run(pipeline, undefined, { runId: `run-${s}`, sessionId: `s-${s}`, instrumentation: "on" })
+        assert.strictEqual(entry.agent, "coach")
+        const got = yield* Effect.provide(Memory.retrieve("goal"), ctx({ sessionId: `s-${s}` }))
+        assert.isTrue(Option.isSome(got))
+        const e = Option.getOrThrow(got)
+        assert.deepStrictEqual(e.value, { title: "run 5k", weeks: 8 })
+        assert.strictEqual(e.agent, "coach")
+        assert.strictEqual(e.runId, `run-${s}`)
+        assert.strictEqual(e.stepPath, "morning")
+        assert.strictEqual(e.createdAt, 1_000)
+        assert.deepStrictEqual(e.scope, { kind: "session", id: `s-${s}` })
+        assert.deepStrictEqual([...e.tags], ["goal", "fitness"])
+        assert.isUndefined(e.expiresAt)
+        assert.strictEqual(e.id, entry.id)
+        assert.isTrue(Option.isNone(yield* Effect.provide(Memory.retrieve("missing"), ctx({ sessionId: `s-${s}` }))))
+      }).pipe(Effect.provide(Memory.layer()), Effect.provide(options.layer))
+    })
+
+    it.effect("values of every JSON shape round-trip", () => {
+      const s = uid()
+      return withMemory({}, { sessionId: s }, Effect.gen(function*() {
+        const values: ReadonlyArray<unknown> = [null, true, 0, -1.5, "", "héllo ✓ 'quote' \"dq\"", [], [1, "a", null], { a: { b: [1, 2, { c: "d" }] } }]
+        for (let i = 0; i < values.length; i++) yield* Memory.store(`k${i}`, values[i])
+        for (let i = 0; i < values.length; i++) {
+          assert.deepStrictEqual(Option.getOrThrow(yield* Memory.retrieve(`k${i}`)).value, values[i])
+        }
+      }))
+    })
+
+    it.effect("writing a key again replaces the entry and makes it the newest", () => {
+      const s = uid()
+      return withMemory({}, { sessionId: s }, Effect.gen(function*() {
+        yield* Memory.store("a", 1)
+        yield* Memory.store("b", 2)
+        yield* Memory.store("a", 3)
+        const all = yield* Memory.list()
+        assert.deepStrictEqual(all.map((e) => [e.key, e.value]), [["b", 2], ["a", 3]])
+      }))
+    })
+
+    it.effect("query filters by agent, tags, time range and text; limit keeps the most recent", () => {
+      const s = uid()
+      return withMemory({}, { sessionId: s }, Effect.gen(function*() {
+        yield* TestClock.setTime(100)
+        yield* Memory.store("g1", "Run a 5k in spring", { agent: "coach", tags: ["goal", "fitness"] })
+        yield* TestClock.setTime(200)
+        yield* Memory.store("g2", { text: "Read 12 books" }, { agent: "coach", tags: ["goal"] })
+        yield* TestClock.setTime(300)
+        yield* Memory.store("n1", "Prefers MORNING sessions", { agent: "intake", tags: ["note"] })
+        yield* TestClock.setTime(400)
+        yield* Memory.store("spring-plan", "interval training", { agent: "planner", tags: ["plan", "fitness"] })
+        const keys = (es: ReadonlyArray<MemoryStore.Entry>) => es.map((e) => e.key)
+        assert.deepStrictEqual(keys(yield* Memory.query({ agent: "coach" })), ["g1", "g2"])
+        assert.deepStrictEqual(keys(yield* Memory.query({ tags: ["fitness"] })), ["g1", "spring-plan"])
+        assert.deepStrictEqual(keys(yield* Memory.query({ tags: ["goal", "fitness"] })), ["g1"])
+        assert.deepStrictEqual(keys(yield* Memory.query({ from: 200, to: 400 })), ["g2", "n1"])
+        assert.deepStrictEqual(keys(yield* Memory.query({ text: "morning" })), ["n1"])
+        assert.deepStrictEqual(keys(yield* Memory.query({ text: "books" })), ["g2"])
+        assert.deepStrictEqual(keys(yield* Memory.query({ text: "SPRING" })), ["g1", "spring-plan"], "text matches keys and values")
+        assert.deepStrictEqual(keys(yield* Memory.query({ limit: 2 })), ["n1", "spring-plan"])
+        assert.deepStrictEqual(keys(yield* Memory.query({ agent: "coach", text: "run", from: 50 })), ["g1"])
+        assert.deepStrictEqual(keys(yield* Memory.query({ text: "%" })), [], "LIKE wildcards are literal")
+        assert.deepStrictEqual(keys(yield* Memory.query({ text: "_" })), [], "LIKE wildcards are literal")
+        assert.deepStrictEqual(keys(yield* Memory.query({ limit: 0 })), [])
+      }))
+    })
+
+    it.effect("delete removes one entry and says whether it existed", () => {
+      const s = uid()
+      return withMemory({}, { sessionId: s }, Effect.gen(function*() {
+        yield* Memory.store("a", 1)
+        yield* Memory.store("b", 2)
+        assert.isTrue(yield* Memory.delete("a"))
+        assert.isFalse(yield* Memory.delete("a"))
+        assert.deepStrictEqual((yield* Memory.list()).map((e) => e.key), ["b"])
+      }))
+    })
+
+    it.effect("a TTL per entry: expired entries are never returned (TestClock)", () => {
+      const s = uid()
+      return withMemory({}, { sessionId: s }, Effect.gen(function*() {
+        yield* Memory.store("short", 1, { ttl: "1 minute", tags: ["t"] })
+        yield* Memory.store("long", 2, { ttl: "1 hour", tags: ["t"] })
+        yield* Memory.store("forever", 3, { tags: ["t"] })
+        assert.strictEqual((yield* Memory.list()).length, 3)
+        yield* TestClock.adjust("59 seconds")
+        assert.isTrue(Option.isSome(yield* Memory.retrieve("short")))
+        yield* TestClock.adjust("1 second")
+        assert.isTrue(Option.isNone(yield* Memory.retrieve("short")), "expired exactly at its TTL")
+        assert.deepStrictEqual((yield* Memory.list()).map((e) => e.key), ["long", "forever"])
+        assert.deepStrictEqual((yield* Memory.query({ tags: ["t"] })).map((e) => e.key), ["long", "forever"])
+        assert.deepStrictEqual((yield* Memory.query({ text: "short" })).map((e) => e.key), [])
+        yield* TestClock.adjust("2 hours")
+        assert.deepStrictEqual((yield* Memory.list()).map((e) => e.key), ["forever"])
+      }))
+    })
+
+    it.effect("a TTL per scope kind applies to entries without their own", () => {
+      const s = uid()
+      return withMemory({ retention: { session: { ttl: "10 minutes" } } }, { sessionId: s, userId: `u-${s}` }, Effect.gen(function*() {
+        const e = yield* Memory.store("a", 1)
+        assert.strictEqual(e.expiresAt, e.createdAt + 600_000)
+        yield* Memory.store("b", 2, { ttl: "1 hour" })
+        yield* Memory.store("c", 3, { scope: "user" })
+        yield* TestClock.adjust("11 minutes")
+        assert.deepStrictEqual((yield* Memory.list()).map((x) => x.key), ["b"])
+        assert.deepStrictEqual((yield* Memory.list({ scope: "user" })).map((x) => x.key), ["c"], "other scope kinds keep theirs")
+      }))
+    })
+
+    it.effect("max entries per scope evicts the oldest, per scope", () => {
+      const s = uid()
+      return withMemory({ retention: { session: { maxEntries: 3 } } }, { sessionId: s, userId: `u-${s}` }, Effect.gen(function*() {
+        for (let i = 0; i < 5; i++) yield* Memory.store(`k${i}`, i)
+        assert.deepStrictEqual((yield* Memory.list()).map((e) => e.key), ["k2", "k3", "k4"])
+        yield* Memory.store("k2", 22) // rewrite: k2 is now the newest
+        yield* Memory.store("k5", 5)
+        assert.deepStrictEqual((yield* Memory.list()).map((e) => e.key), ["k4", "k2", "k5"])
+        for (let i = 0; i < 5; i++) yield* Memory.store(`u${i}`, i, { scope: "user" })
+        assert.strictEqual((yield* Memory.list({ scope: "user" })).length, 5, "the limit is for the session scope kind only")
+      }))
+    })
+
+    it.effect("eviction counts only live entries: expired ones go first", () => {
+      const s = uid()
+      return withMemory({ retention: { session: { maxEntries: 2 } } }, { sessionId: s }, Effect.gen(function*() {
+        yield* Memory.store("old", 0)
+        yield* Memory.store("brief", 1, { ttl: "1 second" })
+        yield* TestClock.adjust("2 seconds")
+        yield* Memory.store("new", 2)
+        assert.deepStrictEqual((yield* Memory.list()).map((e) => e.key), ["old", "new"])
+      }))
+    })
+
+    it.effect("sessions, users, runs and tenants are isolated", () => {
+      const s = uid()
+      return Effect.gen(function*() {
+        const write = (o: WorkflowContext.ContextOptions, scope: MemoryStore.ScopeKind, value: string) =>
+          Effect.provide(Memory.store("secret", value, { scope }), ctx(o))
+        const read = (o: WorkflowContext.ContextOptions, scope: MemoryStore.ScopeKind) =>
+          Effect.provide(
+            Effect.all({
+              one: Effect.map(Memory.retrieve("secret", { scope }), Option.map((e) => e.value)),
+              all: Effect.map(Memory.list({ scope }), (es) => es.map((e) => e.value)),
+              q: Effect.map(Memory.query({ scope, text: "secret" }), (es) => es.map((e) => e.value))
+            }),
+            ctx(o)
+          )
+        yield* write({ runId: `r1-${s}`, sessionId: `s1-${s}`, userId: `u1-${s}` }, "session", "s1 secret")
+        yield* write({ runId: `r1-${s}`, sessionId: `s1-${s}`, userId: `u1-${s}` }, "user", "u1 secret")
+        yield* write({ runId: `r1-${s}`, sessionId: `s1-${s}`, userId: `u1-${s}` }, "run", "r1 secret")
+        yield* write({ tenantId: `t1-${s}`, sessionId: `s1-${s}` }, "session", "t1 s1 secret")
+        const none = { one: Option.none(), all: [], q: [] }
+        assert.deepStrictEqual(yield* read({ sessionId: `s2-${s}`, userId: `u1-${s}` }, "session"), none)
+        assert.deepStrictEqual(yield* read({ sessionId: `s1-${s}`, userId: `u2-${s}` }, "user"), none)
+        assert.deepStrictEqual(yield* read({ runId: `r2-${s}` }, "run"), none)
+        assert.deepStrictEqual(yield* read({ tenantId: `t2-${s}`, sessionId: `s1-${s}` }, "session"), none)
+        assert.deepStrictEqual((yield* read({ sessionId: `s1-${s}` }, "session")).all, ["s1 secret"], "no tenant sees no tenant's entry")
+        assert.deepStrictEqual((yield* read({ tenantId: `t1-${s}`, sessionId: `s1-${s}` }, "session")).all, ["t1 s1 secret"])
+        assert.deepStrictEqual((yield* read({ sessionId: `s9-${s}`, userId: `u1-${s}` }, "user")).all, ["u1 secret"], "the user scope spans sessions")
+        const missing = yield* Effect.flip(Effect.provide(Memory.store("x", 1, { scope: "user" }), ctx({ sessionId: s })))
+        assert.strictEqual(missing._tag, "MemoryScopeUnavailable")
+      }).pipe(Effect.provide(Memory.layer()), Effect.provide(options.layer))
+    })
+
+    it.effect("property: random interleavings of writes and reads across sessions and users never leak", () =>
+      Effect.gen(function*() {
+        const run = uid()
+        const Op = fc.record({
+          op: fc.constantFrom("store", "retrieve", "list", "query", "delete"),
+          session: fc.integer({ min: 0, max: 2 }),
+          user: fc.integer({ min: 0, max: 2 }),
+          scope: fc.constantFrom("session" as const, "user" as const),
+          key: fc.constantFrom("a", "b", "c"),
+          value: fc.integer({ min: 0, max: 1000 })
+        })
+        const samples = fc.sample(fc.array(Op, { minLength: 1, maxLength: 25 }), options.numRuns ?? 40)
+        let caseNo = 0
+        for (const ops of samples) {
+          caseNo++
+          // The model: what each scope must hold. Values carry their scope, so a leak is visible.
+          const model = new Map<string, Map<string, string>>()
+          const scopeKey = (o: { scope: string; session: number; user: number }) =>
+            o.scope === "session" ? `session:${o.session}` : `user:${o.user}`
+          yield* Effect.forEach(ops, (o) => {
+            const context = { sessionId: `${run}-c${caseNo}-s${o.session}`, userId: `${run}-c${caseNo}-u${o.user}` }
+            const owner = scopeKey(o)
+            const expected = () => model.get(owner) ?? new Map<string, string>()
+            const check = (values: ReadonlyArray<unknown>) => {
+              for (const v of values) {
+                assert.isString(v)
+                assert.isTrue((v as string).startsWith(`${owner}|`), `read ${String(v)} from ${owner}`)
+              }
+            }
+            const eff = Effect.gen(function*() {
+              switch (o.op) {
+                case "store": {
+                  const v = `${owner}|${o.value}`
+                  yield* Memory.store(o.key, v, { scope: o.scope })
+                  const m = expected()
+                  m.delete(o.key)
+                  m.set(o.key, v)
+                  model.set(owner, m)
+                  break
+                }
+                case "retrieve": {
+                  const got = yield* Memory.retrieve(o.key, { scope: o.scope })
+                  check(Option.toArray(got).map((e) => e.value))
+                  assert.strictEqual(Option.getOrUndefined(got)?.value, expected().get(o.key))
+                  break
+                }
+                case "list":
+                case "query": {
+                  const got = o.op === "list"
+                    ? yield* Memory.list({ scope: o.scope })
+                    : yield* Memory.query({ scope: o.scope, text: "|" })
+                  check(got.map((e) => e.value))
+                  assert.deepStrictEqual(got.map((e) => e.value), [...expected().values()])
+                  break
+                }
+                case "delete": {
+                  const existed = yield* Memory.delete(o.key, { scope: o.scope })
+                  assert.strictEqual(existed, expected().delete(o.key))
+                  break
+                }
+              }
+            })
+            return Effect.provide(eff, ctx(context))
+          }, { discard: true })
+        }
+      }).pipe(Effect.provide(Memory.layer()), Effect.provide(options.layer)))
+
+    it.effect("property: concurrent interleavings across scopes never return another scope's entries", () =>
+      Effect.gen(function*() {
+        const run = uid()
+        const samples = fc.sample(
+          fc.array(fc.record({ session: fc.integer({ min: 0, max: 3 }), user: fc.integer({ min: 0, max: 3 }), read: fc.boolean() }), { minLength: 5, maxLength: 40 }),
+          Math.max(5, Math.floor((options.numRuns ?? 40) / 4))
+        )
+        let caseNo = 0
+        for (const ops of samples) {
+          caseNo++
+          yield* Effect.forEach(ops, (o, i) => {
+            const context = { sessionId: `${run}-${caseNo}-s${o.session}`, userId: `${run}-${caseNo}-u${o.user}` }
+            const eff = o.read
+              ? Effect.gen(function*() {
+                for (const e of yield* Memory.list({ scope: "session" })) assert.strictEqual(e.value, `s${o.session}`)
+                for (const e of yield* Memory.list({ scope: "user" })) assert.strictEqual(e.value, `u${o.user}`)
+              })
+              : Effect.zipRight(
+                Memory.store(`k${i}`, `s${o.session}`, { scope: "session" }),
+                Memory.store(`k${i}`, `u${o.user}`, { scope: "user" })
+              )
+            return Effect.provide(eff, ctx(context))
+          }, { concurrency: 8, discard: true })
+        }
+      }).pipe(Effect.provide(Memory.layer()), Effect.provide(options.layer)))
+
+    it.effect("many concurrent writers lose nothing", () => {
+      const s = uid()
+      return withMemory({}, { sessionId: s }, Effect.gen(function*() {
+        yield* Effect.forEach(Array.from({ length: 200 }, (_, i) => i), (i) => Memory.store(`k${i}`, i), { concurrency: 50, discard: true })
+        const all = yield* Memory.list()
+        assert.strictEqual(all.length, 200)
+        assert.deepStrictEqual(new Set(all.map((e) => e.value)), new Set(Array.from({ length: 200 }, (_, i) => i)))
+      }))
+    })
+
+    it.effect("concurrent writers with a max: exactly max entries remain, the newest writes win", () => {
+      const s = uid()
+      return withMemory({ retention: { session: { maxEntries: 10 } } }, { sessionId: s }, Effect.gen(function*() {
+        yield* Effect.forEach(Array.from({ length: 100 }, (_, i) => i), (i) => Memory.store(`k${i}`, i), { concurrency: 20, discard: true })
+        const all = yield* Memory.list()
+        assert.strictEqual(all.length, 10)
+      }))
+    })
+
+    it.effect("typed entries: forSchema encodes and decodes; a decode failure names the key", () => {
+      const s = uid()
+      return withMemory({}, { sessionId: s }, Effect.gen(function*() {
+        const Goal = Schema.Struct({ title: Schema.String, due: Schema.DateFromString })
+        const goals = Memory.forSchema(Goal)
+        const stored = yield* goals.store("goal-1", { title: "run 5k", due: new Date("2026-06-01T00:00:00.000Z") })
+        assert.instanceOf(stored.value.due, Date)
+        const raw = Option.getOrThrow(yield* Memory.retrieve("goal-1"))
+        assert.deepStrictEqual(raw.value, { title: "run 5k", due: "2026-06-01T00:00:00.000Z" }, "stored encoded")
+        const back = Option.getOrThrow(yield* goals.retrieve("goal-1"))
+        assert.strictEqual(back.value.due.toISOString(), "2026-06-01T00:00:00.000Z")
+        yield* Memory.store("goal-2", { title: 42 })
+        const err = yield* Effect.flip(goals.retrieve("goal-2"))
+        assert.strictEqual(err._tag, "MemoryDecodeError")
+        assert.strictEqual(err._tag === "MemoryDecodeError" ? err.key : "", "goal-2")
+        assert.include(err.message, "goal-2")
+        const err2 = yield* Effect.flip(goals.list())
+        assert.strictEqual(err2._tag === "MemoryDecodeError" ? err2.key : "", "goal-2")
+      }))
+    })
+
+    it.effect("the raw store: scope-explicit operations and clear", () =>
+      Effect.gen(function*() {
+        const store = yield* MemoryStore.MemoryStore
+        const a: MemoryStore.Scope = { kind: "global", id: `g-${uid()}` }
+        const b: MemoryStore.Scope = { kind: "global", id: `g-${uid()}` }
+        const entry = (scope: MemoryStore.Scope, key: string, expiresAt?: number): MemoryStore.Entry => ({
+          id: crypto.randomUUID(), scope, key, value: key, tags: [], createdAt: 10, ...(expiresAt !== undefined ? { expiresAt } : {})
+        })
+        yield* store.put(entry(a, "x"), { now: 10 })
+        yield* store.put(entry(a, "y", 50), { now: 10 })
+        yield* store.put(entry(b, "x"), { now: 10 })
+        assert.strictEqual((yield* store.query(a, {}, 20)).length, 2)
+        assert.strictEqual((yield* store.query(a, {}, 50)).length, 1)
+        assert.isTrue(Option.isNone(yield* store.get(a, "y", 50)))
+        assert.strictEqual(yield* store.clear(a), 2)
+        assert.strictEqual((yield* store.query(a, {}, 20)).length, 0)
+        assert.strictEqual((yield* store.query(b, {}, 20)).length, 1)
+        yield* store.clear(b)
+      }).pipe(Effect.provide(options.layer)))
+  })
+}
