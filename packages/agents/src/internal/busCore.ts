@@ -1,0 +1,102 @@
+/**
+ * The part of the event bus shared by every transport: channel validation, a local dispatcher
+ * (an Effect PubSub of encoded envelopes), and subscriptions that match, decode and run their
+ * handler in their own fiber, isolated from each other.
+ *
+ * @internal
+ */
+import { Cause, Effect, ParseResult, PubSub, Queue, Ref, Schema } from "effect"
+import type { Scope } from "effect"
+import { InvalidChannel, InvalidEvent } from "../CoordinationErrors.js"
+
+const SEGMENT = /^[a-z][a-z0-9_-]*$/
+
+/** Validates `domain.entity.action`; `*` segments only when `pattern` is true. */
+export const checkChannel = (channel: string, pattern: boolean): InvalidChannel | undefined => {
+  if (typeof channel !== "string") return new InvalidChannel({ channel: String(channel), reason: "not a string" })
+  const segments = channel.split(".")
+  if (segments.length !== 3) {
+    return new InvalidChannel({ channel, reason: `expected 3 dot-separated segments (domain.entity.action), got ${segments.length}` })
+  }
+  for (const s of segments) {
+    if (s === "*") {
+      if (!pattern) return new InvalidChannel({ channel, reason: "wildcards are allowed in subscriptions only" })
+      continue
+    }
+    if (!SEGMENT.test(s)) {
+      return new InvalidChannel({ channel, reason: `segment "${s}" must be lower-case letters, digits, "_" or "-", starting with a letter` })
+    }
+  }
+  return undefined
+}
+
+/** Does a (possibly wildcard) pattern match a concrete channel? */
+export const matches = (pattern: string, channel: string): boolean => {
+  if (pattern === channel) return true
+  if (!pattern.includes("*")) return false
+  const p = pattern.split(".")
+  const c = channel.split(".")
+  return p.length === c.length && p.every((s, i) => s === "*" || s === c[i])
+}
+
+/** What travels on the bus: the concrete channel and the encoded event. */
+export interface Envelope {
+  readonly channel: string
+  readonly payload: unknown
+}
+
+export interface Stats {
+  readonly received: number
+  readonly handled: number
+  readonly failed: number
+  readonly invalid: number
+}
+
+export interface SubscribeOptions<E> {
+  readonly onInvalid?: (error: InvalidEvent) => Effect.Effect<void>
+  readonly onError?: (cause: Cause.Cause<E>, channel: string) => Effect.Effect<void>
+}
+
+/**
+ * Subscribes to the local dispatcher (active when this returns) and forks, in the caller's scope,
+ * a fiber that runs `handler` on every matching, decoded event, one at a time, in order. A handler
+ * failure or defect is reported and counted; the subscription goes on.
+ */
+export const subscribeLocal = <A, I, E, R>(
+  pubsub: PubSub.PubSub<Envelope>,
+  pattern: string,
+  schema: Schema.Schema<A, I, never>,
+  handler: (event: A, channel: string) => Effect.Effect<void, E, R>,
+  options: SubscribeOptions<E>
+): Effect.Effect<Effect.Effect<Stats>, never, Scope.Scope | R> =>
+  Effect.gen(function*() {
+    const queue = yield* PubSub.subscribe(pubsub)
+    const stats = yield* Ref.make<Stats>({ received: 0, handled: 0, failed: 0, invalid: 0 })
+    const decode = Schema.decodeUnknown(schema, { errors: "all" })
+    const onInvalid = options.onInvalid ?? ((e: InvalidEvent) => Effect.logWarning(e.message))
+    const onError = options.onError ??
+      ((cause: Cause.Cause<E>, channel: string) => Effect.logWarning(`event handler failed on ${channel}`, Cause.pretty(cause)))
+    const handle = (envelope: Envelope) =>
+      Effect.gen(function*() {
+        if (!matches(pattern, envelope.channel)) return
+        yield* Ref.update(stats, (s) => ({ ...s, received: s.received + 1 }))
+        const decoded = yield* Effect.either(decode(envelope.payload))
+        if (decoded._tag === "Left") {
+          yield* Ref.update(stats, (s) => ({ ...s, invalid: s.invalid + 1 }))
+          const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((i) =>
+            `${i.path.length ? i.path.join(".") + ": " : ""}${i.message}`
+          )
+          yield* onInvalid(new InvalidEvent({ channel: envelope.channel, issues, payload: envelope.payload }))
+          return
+        }
+        const exit = yield* Effect.exit(Effect.suspend(() => handler(decoded.right, envelope.channel)))
+        if (exit._tag === "Failure") {
+          yield* Ref.update(stats, (s) => ({ ...s, failed: s.failed + 1 }))
+          yield* Effect.catchAllCause(onError(exit.cause, envelope.channel), () => Effect.void)
+        } else {
+          yield* Ref.update(stats, (s) => ({ ...s, handled: s.handled + 1 }))
+        }
+      })
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(queue), handle)))
+    return Ref.get(stats)
+  })
