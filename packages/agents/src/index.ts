@@ -19,7 +19,3 @@ export * as CoordinationErrors from "./CoordinationErrors.js"
 export * as SqliteMemoryStore from "./SqliteMemoryStore.js"
 /** The PostgreSQL memory store. @since 0.1.0 */
 export * as PostgresMemoryStore from "./PostgresMemoryStore.js"
-/** Publish/subscribe on `domain.entity.action` channels with Schema-validated events. @since 0.1.0 */
-export * as EventBus from "./EventBus.js"
-/** The Redis pub/sub transport of the event bus. @since 0.1.0 */
-export * as RedisEventBus from "./RedisEventBus.js"
