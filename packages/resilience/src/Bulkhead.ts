@@ -1,0 +1,209 @@
+/**
+ * Bulkhead: at most `maxConcurrent` executions at once and at most `maxQueued` waiting for a slot
+ * (first come, first served). A call beyond that fails at once with `CapacityExceeded` (with 20
+ * active sessions and 5 queued, the 26th is rejected). A waiting caller that is interrupted
+ * frees its queue slot; a slot is handed directly to the next waiter when a call ends.
+ *
+ * Telemetry: a queued call adds the event `bulkhead.queued` and the attribute
+ * `bulkhead.queue_position` (1 = next) to its span; a rejection adds `bulkhead.rejected`.
+ * Gauges `Metrics.bulkheadActive` and `Metrics.bulkheadQueueDepth`, counter
+ * `Metrics.bulkheadRejections`, all tagged `bulkhead`.
+ *
+ * @since 0.1.0
+ */
+import type { Primitive as P } from "@braid/core"
+import { Instrumentation, Primitive } from "@braid/core"
+import { Effect, Metric } from "effect"
+import { CapacityExceeded } from "./Errors.js"
+import * as Metrics from "./Metrics.js"
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly name: string
+  /** Executions at once. */
+  readonly maxConcurrent: number
+  /** Callers allowed to wait for a slot. Default 0. */
+  readonly maxQueued?: number
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Bulkhead {
+  readonly name: string
+  readonly maxConcurrent: number
+  readonly maxQueued: number
+  /** Executions running now. */
+  readonly active: Effect.Effect<number>
+  /** Callers waiting now. */
+  readonly queued: Effect.Effect<number>
+  /** Runs an effect inside the bulkhead. */
+  readonly execute: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CapacityExceeded, R>
+}
+
+interface Waiter {
+  resume: ((effect: Effect.Effect<void>) => void) | undefined
+  handed: boolean
+}
+
+/**
+ * Creates a bulkhead.
+ *
+ * @example
+ * ```ts
+ * import { Bulkhead } from "@braid/resilience"
+ *
+ * const sessions = Bulkhead.unsafeMake({ name: "sessions", maxConcurrent: 20, maxQueued: 5 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const unsafeMake = (options: Options): Bulkhead => {
+  const { name, maxConcurrent } = options
+  const maxQueued = options.maxQueued ?? 0
+  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) throw new RangeError(`${name}: maxConcurrent must be an integer >= 1`)
+  if (!Number.isInteger(maxQueued) || maxQueued < 0) throw new RangeError(`${name}: maxQueued must be an integer >= 0`)
+  const activeGauge = Metric.tagged(Metrics.bulkheadActive, "bulkhead", name)
+  const depthGauge = Metric.tagged(Metrics.bulkheadQueueDepth, "bulkhead", name)
+  const rejections = Metric.tagged(Metrics.bulkheadRejections, "bulkhead", name)
+
+  let active = 0
+  const queue: Array<Waiter> = []
+
+  /** Frees a slot: hands it to the next waiter, or decrements `active`. */
+  const release = (): void => {
+    const next = queue.shift()
+    if (next !== undefined) {
+      next.handed = true
+      next.resume!(Effect.void)
+    } else {
+      active--
+    }
+  }
+
+  const gauges = (): Effect.Effect<void> =>
+    Effect.zipRight(Metric.set(activeGauge, active), Metric.set(depthGauge, queue.length))
+
+  const releaseEffect = Effect.suspend(() => {
+    const hadWaiters = queue.length > 0
+    release()
+    return hadWaiters ? gauges() : Metric.set(activeGauge, active)
+  })
+
+  const rejected = () =>
+    Effect.zipRight(
+      Effect.zipRight(
+        Instrumentation.event("bulkhead.rejected", { bulkhead: name, active, queued: queue.length }),
+        Metric.increment(rejections)
+      ),
+      Effect.fail(new CapacityExceeded({ bulkhead: name, active, queued: queue.length, maxActive: maxConcurrent, maxQueued }))
+    )
+
+  const wait = (restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>): Effect.Effect<void> => {
+    const waiter: Waiter = { resume: undefined, handed: false }
+    queue.push(waiter)
+    const position = queue.length
+    return Effect.zipRight(
+      Effect.zipRight(
+        gauges(),
+        Effect.zipRight(
+          Instrumentation.annotate({ "bulkhead.queue_position": position }),
+          Instrumentation.event("bulkhead.queued", { bulkhead: name, position })
+        )
+      ),
+      restore(Effect.async<void>((resume) => {
+        waiter.resume = resume
+        return Effect.suspend(() => {
+          // interrupted while waiting: give up the queue slot (or the execution slot just handed over)
+          const i = queue.indexOf(waiter)
+          if (i >= 0) queue.splice(i, 1)
+          else if (waiter.handed) release()
+          return gauges()
+        })
+      }))
+    )
+  }
+
+  const execute = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CapacityExceeded, R> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.suspend((): Effect.Effect<A, E | CapacityExceeded, R> => {
+        if (active < maxConcurrent && queue.length === 0) {
+          active++
+          return Effect.zipRight(Metric.set(activeGauge, active), Effect.ensuring(restore(self), releaseEffect))
+        }
+        if (queue.length >= maxQueued) return rejected()
+        return Effect.zipRight(wait(restore), Effect.ensuring(restore(self), releaseEffect))
+      })
+    )
+
+  return {
+    name,
+    maxConcurrent,
+    maxQueued,
+    active: Effect.sync(() => active),
+    queued: Effect.sync(() => queue.length),
+    execute
+  }
+}
+
+/**
+ * Creates a bulkhead in an Effect.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Bulkhead } from "@braid/resilience"
+ *
+ * const program = Effect.gen(function*() {
+ *   const bulkhead = yield* Bulkhead.make({ name: "pdf", maxConcurrent: 2, maxQueued: 10 })
+ *   return yield* bulkhead.execute(Effect.succeed("rendered"))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options): Effect.Effect<Bulkhead> => Effect.sync(() => unsafeMake(options))
+
+/**
+ * Runs any Effect inside a bulkhead (same as `bulkhead.execute`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Bulkhead } from "@braid/resilience"
+ *
+ * const bulkhead = Bulkhead.unsafeMake({ name: "pdf", maxConcurrent: 2 })
+ * const limited = Bulkhead.effect(Effect.succeed("rendered"), bulkhead)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, bulkhead: Bulkhead): Effect.Effect<A, E | CapacityExceeded, R> =>
+  bulkhead.execute(self)
+
+/**
+ * The bulkhead policy for primitives: `step.pipe(Bulkhead.limit(bulkhead))`. Share one bulkhead
+ * between primitives to bound them together.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Primitive } from "@braid/core"
+ * import { Bulkhead } from "@braid/resilience"
+ *
+ * const sessions = Bulkhead.unsafeMake({ name: "sessions", maxConcurrent: 20, maxQueued: 5 })
+ * const coach = Primitive.make("coach", (msg: string) => Effect.succeed(`ok: ${msg}`))
+ * const bounded = coach.pipe(Bulkhead.limit(sessions))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const limit = (bulkhead: Bulkhead) =>
+<In, Out, E, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E | CapacityExceeded, R> =>
+  Primitive.wrap(
+    self,
+    { kind: "bulkhead", name: `bulkhead(${self.name})`, meta: { bulkhead: bulkhead.name, maxConcurrent: bulkhead.maxConcurrent, maxQueued: bulkhead.maxQueued } },
+    (invoke) => (input: In) => bulkhead.execute(invoke(input))
+  )

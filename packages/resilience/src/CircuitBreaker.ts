@@ -1,0 +1,499 @@
+/**
+ * Circuit breaker: stops calling a dependency that keeps failing, then probes it carefully.
+ *
+ * - **closed**: calls pass; outcomes feed the trigger. Triggers: `consecutive(n)` failures, or a
+ *   failure rate over a sliding window of the last N calls (`countWindow`) or the last T
+ *   (`timeWindow`), each with a minimum number of calls.
+ * - **open**: calls fail at once with `CircuitOpen` (with `retryAfterMillis`) for `openFor`; each
+ *   failed probe reopens it for longer (`openBackoff`).
+ * - **half-open**: the first call after the open period moves the breaker to half-open. At most
+ *   `halfOpenProbes` calls (default 1) run at once as probes, others get `CircuitOpen`; after
+ *   `successesToClose` successful probes (default 1) it closes; a failed probe reopens it.
+ * - **isolated**: `isolate` holds it open until `reset`.
+ *
+ * Admission is one `Ref.modify` (atomic: two concurrent callers can never both take the last
+ * probe slot). Time is Effect's `Clock`. Interrupted calls count as neither success nor failure
+ * (a probe's slot is released). Typed errors count as failures unless `isFailure` says otherwise
+ * (then they count as successes: the dependency answered); defects count as failures.
+ *
+ * Sharing: `CircuitBreaker.named("anthropic", options)` returns the same breaker for the same name
+ * everywhere in the process (a registry in a `GlobalValue`); the options of the first call win.
+ *
+ * Telemetry: the wrapper span gets `breaker.name` and `breaker.state` (the state at admission);
+ * refusals add the event `breaker.rejected`; transitions add `breaker.state_changed` {from, to}
+ * and set the gauge `Metrics.breakerState` (0 closed, 1 half-open, 2 open, 3 isolated).
+ *
+ * @since 0.1.0
+ */
+import type { Primitive as P } from "@braid/core"
+import { Instrumentation, Primitive } from "@braid/core"
+import { Cause, Clock, Duration, Effect, Exit, GlobalValue, Metric, Option, Ref } from "effect"
+import { CircuitOpen } from "./Errors.js"
+import * as Metrics from "./Metrics.js"
+
+/**
+ * @since 0.1.0
+ */
+export type State = "closed" | "open" | "half-open" | "isolated"
+
+/**
+ * What opens a closed breaker.
+ *
+ * @since 0.1.0
+ */
+export type Trigger =
+  | { readonly _tag: "consecutive"; readonly failures: number }
+  | { readonly _tag: "count"; readonly size: number; readonly failureRate: number; readonly minimumCalls: number }
+  | { readonly _tag: "time"; readonly windowMillis: number; readonly failureRate: number; readonly minimumCalls: number }
+
+/**
+ * Opens after `failures` consecutive failures.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@braid/resilience"
+ * const trigger = CircuitBreaker.consecutive(5)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const consecutive = (failures: number): Trigger => {
+  if (!Number.isInteger(failures) || failures < 1) throw new RangeError(`consecutive: failures must be an integer >= 1`)
+  return { _tag: "consecutive", failures }
+}
+
+/**
+ * Opens when, over the last `size` calls (at least `minimumCalls` of them), the failure rate
+ * reaches `failureRate` (0..1).
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@braid/resilience"
+ * const trigger = CircuitBreaker.countWindow({ size: 20, failureRate: 0.5, minimumCalls: 10 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const countWindow = (options: { readonly size: number; readonly failureRate: number; readonly minimumCalls?: number }): Trigger => {
+  if (!Number.isInteger(options.size) || options.size < 1) throw new RangeError("countWindow: size must be an integer >= 1")
+  return { _tag: "count", size: options.size, failureRate: options.failureRate, minimumCalls: options.minimumCalls ?? options.size }
+}
+
+/**
+ * Opens when, over the calls that ended in the last `window` (at least `minimumCalls` of them),
+ * the failure rate reaches `failureRate` (0..1).
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@braid/resilience"
+ * const trigger = CircuitBreaker.timeWindow({ window: "30 seconds", failureRate: 0.5, minimumCalls: 10 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const timeWindow = (options: { readonly window: Duration.DurationInput; readonly failureRate: number; readonly minimumCalls: number }): Trigger => ({
+  _tag: "time",
+  windowMillis: Duration.toMillis(options.window),
+  failureRate: options.failureRate,
+  minimumCalls: options.minimumCalls
+})
+
+/**
+ * A state transition, given to `onStateChange`.
+ *
+ * @since 0.1.0
+ */
+export interface StateChange {
+  readonly breaker: string
+  readonly from: State
+  readonly to: State
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  /** The breaker's name (in errors, spans and metrics). */
+  readonly name: string
+  /** Default `consecutive(5)`. */
+  readonly trigger?: Trigger
+  /** How long the breaker stays open before admitting a probe. Default 30 s. */
+  readonly openFor?: Duration.DurationInput
+  /** Each failed probe multiplies the open period by `factor`, up to `max`. Default: no growth. */
+  readonly openBackoff?: { readonly factor: number; readonly max: Duration.DurationInput }
+  /** Concurrent probes admitted when half-open. Default 1. */
+  readonly halfOpenProbes?: number
+  /** Successful probes needed to close. Default 1. */
+  readonly successesToClose?: number
+  /** Which typed errors count as failures. Default: all of them. */
+  readonly isFailure?: (error: unknown) => boolean
+  /** Runs after every transition. */
+  readonly onStateChange?: (change: StateChange) => Effect.Effect<void>
+}
+
+/**
+ * A snapshot of a breaker, for dashboards and tests.
+ *
+ * @since 0.1.0
+ */
+export interface Stats {
+  readonly state: State
+  /** Calls and failures currently counted by the trigger (closed state). */
+  readonly calls: number
+  readonly failures: number
+  /** When an open breaker admits its next probe (epoch ms). */
+  readonly openUntil: number | undefined
+  /** Probes running (half-open state). */
+  readonly probes: number
+  /** Successful probes so far (half-open state). */
+  readonly successes: number
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface CircuitBreaker {
+  readonly name: string
+  /** The current state (an open breaker becomes half-open on the first call after `openFor`). */
+  readonly state: Effect.Effect<State>
+  readonly stats: Effect.Effect<Stats>
+  /** Holds the breaker open until `reset`. */
+  readonly isolate: Effect.Effect<void>
+  /** Closes the breaker and forgets past outcomes. */
+  readonly reset: Effect.Effect<void>
+  /** Runs an effect through the breaker. */
+  readonly execute: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpen, R>
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface Window {
+  calls: number
+  failures: number
+  consecutive: number
+  /** count window: ring of outcomes (1 failure, 0 success) */
+  ring: Array<0 | 1> | undefined
+  head: number
+  /** time window: outcomes with their end times */
+  times: Array<{ readonly t: number; readonly f: 0 | 1 }> | undefined
+}
+
+type Internal =
+  | { readonly _tag: "closed"; readonly gen: number; readonly window: Window }
+  | { readonly _tag: "open"; readonly gen: number; readonly until: number; readonly reopens: number }
+  | { readonly _tag: "half-open"; readonly gen: number; readonly probes: number; readonly successes: number; readonly reopens: number }
+  | { readonly _tag: "isolated"; readonly gen: number }
+
+type Admission =
+  | { readonly _tag: "pass"; readonly gen: number; readonly state: State; readonly change: StateChange | undefined }
+  | { readonly _tag: "reject"; readonly state: "open" | "half-open" | "isolated"; readonly retryAfter: number }
+
+const stateCode: Record<State, number> = { closed: 0, "half-open": 1, open: 2, isolated: 3 }
+
+const newWindow = (trigger: Trigger): Window => ({
+  calls: 0,
+  failures: 0,
+  consecutive: 0,
+  ring: trigger._tag === "count" ? [] : undefined,
+  head: 0,
+  times: trigger._tag === "time" ? [] : undefined
+})
+
+/** Records one outcome in a closed window; returns whether the trigger fires. */
+const recordOutcome = (trigger: Trigger, w: Window, failed: boolean, now: number): boolean => {
+  const f: 0 | 1 = failed ? 1 : 0
+  switch (trigger._tag) {
+    case "consecutive":
+      w.consecutive = failed ? w.consecutive + 1 : 0
+      w.calls++
+      w.failures += f
+      return w.consecutive >= trigger.failures
+    case "count": {
+      const ring = w.ring!
+      if (ring.length < trigger.size) {
+        ring.push(f)
+        w.calls++
+        w.failures += f
+      } else {
+        w.failures += f - ring[w.head]!
+        ring[w.head] = f
+        w.head = (w.head + 1) % trigger.size
+      }
+      return w.calls >= trigger.minimumCalls && w.failures / w.calls >= trigger.failureRate
+    }
+    case "time": {
+      const times = w.times!
+      times.push({ t: now, f })
+      w.calls++
+      w.failures += f
+      pruneTimes(trigger, w, now)
+      return w.calls >= trigger.minimumCalls && w.failures / w.calls >= trigger.failureRate
+    }
+  }
+}
+
+const pruneTimes = (trigger: Trigger & { readonly _tag: "time" }, w: Window, now: number): void => {
+  const times = w.times!
+  let drop = 0
+  while (drop < times.length && times[drop]!.t <= now - trigger.windowMillis) {
+    w.calls--
+    w.failures -= times[drop]!.f
+    drop++
+  }
+  if (drop > 0) times.splice(0, drop)
+}
+
+const registry = GlobalValue.globalValue(Symbol.for("@braid/resilience/CircuitBreaker/registry"), () => new Map<string, CircuitBreaker>())
+
+/**
+ * Creates a breaker (not registered: see `named` to share one by name).
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@braid/resilience"
+ *
+ * const breaker = CircuitBreaker.unsafeMake({
+ *   name: "search-api",
+ *   trigger: CircuitBreaker.countWindow({ size: 20, failureRate: 0.5, minimumCalls: 10 }),
+ *   openFor: "10 seconds",
+ *   halfOpenProbes: 2,
+ *   successesToClose: 2
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const unsafeMake = (options: Options): CircuitBreaker => {
+  const name = options.name
+  const trigger = options.trigger ?? consecutive(5)
+  const openFor = Duration.toMillis(options.openFor ?? "30 seconds")
+  const backoffFactor = options.openBackoff?.factor ?? 1
+  const backoffMax = options.openBackoff ? Duration.toMillis(options.openBackoff.max) : openFor
+  const maxProbes = options.halfOpenProbes ?? 1
+  const successesToClose = options.successesToClose ?? 1
+  if (!Number.isInteger(maxProbes) || maxProbes < 1) throw new RangeError(`${name}: halfOpenProbes must be an integer >= 1`)
+  if (!Number.isInteger(successesToClose) || successesToClose < 1) throw new RangeError(`${name}: successesToClose must be an integer >= 1`)
+  const isFailure = options.isFailure
+  const onStateChange = options.onStateChange
+  const gauge = Metric.tagged(Metrics.breakerState, "breaker", name)
+  const rejections = Metric.tagged(Metrics.breakerRejections, "breaker", name)
+  const openPeriod = (reopens: number): number => Math.min(Math.max(openFor, backoffMax), openFor * Math.pow(backoffFactor, reopens))
+
+  const ref = Ref.unsafeMake<Internal>({ _tag: "closed", gen: 0, window: newWindow(trigger) })
+
+  const announce = (change: StateChange | undefined): Effect.Effect<void> => {
+    if (change === undefined) return Effect.void
+    let effect = Effect.zipRight(
+      Metric.set(gauge, stateCode[change.to]),
+      Instrumentation.event("breaker.state_changed", { breaker: name, from: change.from, to: change.to })
+    )
+    if (onStateChange) effect = Effect.zipRight(effect, onStateChange(change))
+    return effect
+  }
+
+  const admit = (s: Internal, now: number): readonly [Admission, Internal] => {
+    switch (s._tag) {
+      case "closed":
+        return [{ _tag: "pass", gen: s.gen, state: "closed", change: undefined }, s]
+      case "open":
+        if (now < s.until) return [{ _tag: "reject", state: "open", retryAfter: s.until - now }, s]
+        return [
+          { _tag: "pass", gen: s.gen + 1, state: "half-open", change: { breaker: name, from: "open", to: "half-open" } },
+          { _tag: "half-open", gen: s.gen + 1, probes: 1, successes: 0, reopens: s.reopens }
+        ]
+      case "half-open":
+        if (s.probes >= maxProbes) return [{ _tag: "reject", state: "half-open", retryAfter: 0 }, s]
+        return [{ _tag: "pass", gen: s.gen, state: "half-open", change: undefined }, { ...s, probes: s.probes + 1 }]
+      case "isolated":
+        return [{ _tag: "reject", state: "isolated", retryAfter: Number.POSITIVE_INFINITY }, s]
+    }
+  }
+
+  const countsAsFailure = (exit: Exit.Exit<unknown, unknown>): boolean | undefined => {
+    if (Exit.isSuccess(exit)) return false
+    const cause = exit.cause
+    if (Cause.isInterruptedOnly(cause)) return undefined
+    const failure = Cause.failureOption(cause)
+    if (Option.isSome(failure)) return isFailure === undefined ? true : isFailure(failure.value)
+    return true
+  }
+
+  const record = (gen: number, failed: boolean | undefined, now: number) => (s: Internal): readonly [StateChange | undefined, Internal] => {
+    if (s.gen !== gen) return [undefined, s]
+    switch (s._tag) {
+      case "closed": {
+        if (failed === undefined) return [undefined, s]
+        if (!recordOutcome(trigger, s.window, failed, now)) return [undefined, s]
+        return [
+          { breaker: name, from: "closed", to: "open" },
+          { _tag: "open", gen: gen + 1, until: now + openPeriod(0), reopens: 0 }
+        ]
+      }
+      case "half-open": {
+        if (failed === undefined) return [undefined, { ...s, probes: s.probes - 1 }]
+        if (failed) {
+          const reopens = s.reopens + 1
+          return [
+            { breaker: name, from: "half-open", to: "open" },
+            { _tag: "open", gen: gen + 1, until: now + openPeriod(reopens), reopens }
+          ]
+        }
+        const successes = s.successes + 1
+        if (successes >= successesToClose) {
+          return [{ breaker: name, from: "half-open", to: "closed" }, { _tag: "closed", gen: gen + 1, window: newWindow(trigger) }]
+        }
+        return [undefined, { ...s, probes: s.probes - 1, successes }]
+      }
+      default:
+        return [undefined, s]
+    }
+  }
+
+  const execute = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpen, R> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.flatMap(Ref.modify(ref, (s) => admit(s, now)), (admission): Effect.Effect<A, E | CircuitOpen, R> => {
+        if (admission._tag === "reject") {
+          return Effect.zipRight(
+            Effect.zipRight(
+              Instrumentation.event("breaker.rejected", { breaker: name, "breaker.state": admission.state, retry_after_ms: admission.retryAfter }),
+              Metric.increment(rejections)
+            ),
+            Effect.fail(new CircuitOpen({ breaker: name, state: admission.state, retryAfterMillis: admission.retryAfter }))
+          )
+        }
+        const gen = admission.gen
+        const run = Effect.onExit(self, (exit) =>
+          Effect.flatMap(Clock.currentTimeMillis, (end) =>
+            Effect.flatMap(Ref.modify(ref, record(gen, countsAsFailure(exit), end)), announce)))
+        const annotated = Effect.zipRight(Instrumentation.annotate({ "breaker.name": name, "breaker.state": admission.state }), run)
+        return admission.change === undefined ? annotated : Effect.zipRight(announce(admission.change), annotated)
+      }))
+
+  const transition = (to: "closed" | "isolated") =>
+    Effect.flatMap(
+      Ref.modify(ref, (s): readonly [StateChange | undefined, Internal] => {
+        const next: Internal = to === "closed"
+          ? { _tag: "closed", gen: s.gen + 1, window: newWindow(trigger) }
+          : { _tag: "isolated", gen: s.gen + 1 }
+        return [s._tag === to ? undefined : { breaker: name, from: s._tag, to }, next]
+      }),
+      announce
+    )
+
+  const stats = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.map(Ref.get(ref), (s): Stats => {
+      if (s._tag === "closed" && trigger._tag === "time") pruneTimes(trigger, s.window, now)
+      return {
+        state: s._tag,
+        calls: s._tag === "closed" ? s.window.calls : 0,
+        failures: s._tag === "closed" ? s.window.failures : 0,
+        openUntil: s._tag === "open" ? s.until : undefined,
+        probes: s._tag === "half-open" ? s.probes : 0,
+        successes: s._tag === "half-open" ? s.successes : 0
+      }
+    }))
+
+  return {
+    name,
+    state: Effect.map(Ref.get(ref), (s) => s._tag),
+    stats,
+    isolate: transition("isolated"),
+    reset: transition("closed"),
+    execute
+  }
+}
+
+/**
+ * Creates a breaker in an Effect.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "@braid/resilience"
+ *
+ * const program = Effect.gen(function*() {
+ *   const breaker = yield* CircuitBreaker.make({ name: "db", trigger: CircuitBreaker.consecutive(3) })
+ *   return yield* breaker.execute(Effect.succeed(1))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options): Effect.Effect<CircuitBreaker> => Effect.sync(() => unsafeMake(options))
+
+/**
+ * The breaker registered under `name` in this process, created with `options` on first use (later
+ * calls return the same breaker and ignore their options). Pipelines that name the same breaker
+ * share its state.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@braid/resilience"
+ *
+ * const a = CircuitBreaker.named("anthropic", { trigger: CircuitBreaker.consecutive(5) })
+ * const b = CircuitBreaker.named("anthropic")
+ * // a === b
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const named = (name: string, options: Omit<Options, "name"> = {}): CircuitBreaker => {
+  const existing = registry.get(name)
+  if (existing) return existing
+  const breaker = unsafeMake({ ...options, name })
+  registry.set(name, breaker)
+  return breaker
+}
+
+/**
+ * Removes a breaker from the process-wide registry (tests, reconfiguration).
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@braid/resilience"
+ * CircuitBreaker.unregister("anthropic")
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const unregister = (name: string): boolean => registry.delete(name)
+
+/**
+ * Runs any Effect through a breaker (same as `breaker.execute`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "@braid/resilience"
+ *
+ * const breaker = CircuitBreaker.unsafeMake({ name: "db" })
+ * const guarded = CircuitBreaker.effect(Effect.succeed("row"), breaker)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, breaker: CircuitBreaker): Effect.Effect<A, E | CircuitOpen, R> =>
+  breaker.execute(self)
+
+/**
+ * The breaker policy for primitives: `step.pipe(CircuitBreaker.guard(breaker))`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Primitive } from "@braid/core"
+ * import { CircuitBreaker } from "@braid/resilience"
+ *
+ * const callModel = Primitive.make("callModel", (prompt: string) => Effect.succeed(`echo ${prompt}`))
+ * const guarded = callModel.pipe(CircuitBreaker.guard(CircuitBreaker.named("anthropic")))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const guard = (breaker: CircuitBreaker) =>
+<In, Out, E, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E | CircuitOpen, R> =>
+  Primitive.wrap(
+    self,
+    { kind: "circuit-breaker", name: `breaker(${self.name})`, meta: { breaker: breaker.name } },
+    (invoke) => (input: In) => breaker.execute(invoke(input))
+  )

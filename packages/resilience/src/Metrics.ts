@@ -1,0 +1,223 @@
+/**
+ * Every metric of `@braid/resilience`, in one place. Each is tagged per use with the name of the
+ * primitive, breaker, bulkhead, limiter or cache it measures (tag `braid.primitive`,
+ * `breaker`, `bulkhead`, `limit` or `cache`). Export them with `@effect/opentelemetry` or read
+ * them with `Metric.value`.
+ *
+ * @since 0.1.0
+ */
+import { Metric } from "effect"
+
+/**
+ * Retries scheduled (one per attempt after the first), tagged `braid.primitive`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { Metrics } from "@braid/resilience"
+ *
+ * const retriesOfCallModel = Metric.value(Metric.tagged(Metrics.retries, "braid.primitive", "callModel"))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const retries = Metric.counter("braid.resilience.retry.retries", {
+  description: "Retries scheduled by retry policies",
+  incremental: true
+})
+
+/**
+ * Retry policies that gave up (RetryExhausted), tagged `braid.primitive`.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/resilience"
+ * const m = Metrics.retriesExhausted
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const retriesExhausted = Metric.counter("braid.resilience.retry.exhausted", {
+  description: "Retry policies that ran out of attempts",
+  incremental: true
+})
+
+/**
+ * Timeouts fired, tagged `braid.primitive`.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/resilience"
+ * const m = Metrics.timeouts
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const timeouts = Metric.counter("braid.resilience.timeout.fired", {
+  description: "Timeouts that interrupted their work",
+  incremental: true
+})
+
+/**
+ * Fallbacks taken (an alternative after the first one ran), tagged `braid.primitive`.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/resilience"
+ * const m = Metrics.fallbacks
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const fallbacks = Metric.counter("braid.resilience.fallback.taken", {
+  description: "Fallback alternatives tried after the first",
+  incremental: true
+})
+
+/**
+ * The state of each circuit breaker: 0 closed, 1 half-open, 2 open, 3 isolated. Tagged `breaker`.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/resilience"
+ * const m = Metrics.breakerState
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const breakerState = Metric.gauge("braid.resilience.breaker.state", {
+  description: "Circuit breaker state: 0 closed, 1 half-open, 2 open, 3 isolated"
+})
+
+/**
+ * Calls refused by circuit breakers, tagged `breaker`.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/resilience"
+ * const m = Metrics.breakerRejections
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const breakerRejections = Metric.counter("braid.resilience.breaker.rejections", {
+  description: "Calls refused by an open or half-open circuit breaker",
+  incremental: true
+})
+
+/**
+ * Calls running in each bulkhead, tagged `bulkhead`.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/resilience"
+ * const m = Metrics.bulkheadActive
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const bulkheadActive = Metric.gauge("braid.resilience.bulkhead.active", {
+  description: "Calls running inside a bulkhead"
+})
+
+/**
+ * Calls waiting in each bulkhead's queue, tagged `bulkhead`.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/resilience"
+ * const m = Metrics.bulkheadQueueDepth
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const bulkheadQueueDepth = Metric.gauge("braid.resilience.bulkhead.queue_depth", {
+  description: "Calls waiting for a bulkhead slot"
+})
+
+/**
+ * Calls rejected by bulkheads (CapacityExceeded), tagged `bulkhead`.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/resilience"
+ * const m = Metrics.bulkheadRejections
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const bulkheadRejections = Metric.counter("braid.resilience.bulkhead.rejections", {
+  description: "Calls rejected by a full bulkhead",
+  incremental: true
+})
+
+/**
+ * Calls refused or delayed by rate limits, tagged `limit` and `outcome` ("rejected" or "waited").
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/resilience"
+ * const m = Metrics.rateLimited
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const rateLimited = Metric.counter("braid.resilience.ratelimit.limited", {
+  description: "Calls refused or delayed by a rate limit",
+  incremental: true
+})
+
+/**
+ * Cache hits, tagged `cache`.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/resilience"
+ * const m = Metrics.cacheHits
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const cacheHits = Metric.counter("braid.resilience.cache.hits", { description: "Cache hits", incremental: true })
+
+/**
+ * Cache misses, tagged `cache`.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/resilience"
+ * const m = Metrics.cacheMisses
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const cacheMisses = Metric.counter("braid.resilience.cache.misses", { description: "Cache misses", incremental: true })
+
+/**
+ * Compensations run by sagas, tagged `braid.primitive` and `outcome` ("ok" or "failed").
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/resilience"
+ * const m = Metrics.compensations
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const compensations = Metric.counter("braid.resilience.saga.compensations", {
+  description: "Saga compensations run",
+  incremental: true
+})
+
+/**
+ * Hedged attempts started, tagged `braid.primitive`.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/resilience"
+ * const m = Metrics.hedges
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const hedges = Metric.counter("braid.resilience.hedge.started", { description: "Hedged attempts started", incremental: true })

@@ -1,0 +1,270 @@
+/**
+ * Retry: runs a primitive (or any Effect) again when it fails with a retryable error, waiting a
+ * backoff delay between attempts.
+ *
+ * - Backoff families: `"constant"`, `"exponential"`, `"decorrelated"` (AWS decorrelated jitter,
+ *   the default), `"full-jitter"` and `"half-jitter"`. The delay never exceeds `maxDelay`, jitter
+ *   included; a server's retry-after hint (`retryAfterMillis` on the error) overrides the computed
+ *   delay and is capped too.
+ * - By default only transient errors are retried (`transient: true`, see `Errors.isTransient`): a
+ *   bad request fails at once, with its own error.
+ * - When every attempt failed, the policy fails with `RetryExhausted`, carrying every attempt's error.
+ * - Time goes through Effect's `Clock` (`Effect.sleep`) and jitter through Effect's `Random`, so
+ *   `TestClock` and `Random.make(seed)` make tests deterministic.
+ * - Telemetry: each attempt is a child span of the `retry(...)` span (the single instrumentation
+ *   point); each retry adds the event `retry.scheduled` {attempt, delay_ms, error.type} and bumps
+ *   `Metrics.retries`; the span gets `retry.attempts`.
+ *
+ * @since 0.1.0
+ */
+import type { Primitive as P } from "@braid/core"
+import { Instrumentation, Primitive } from "@braid/core"
+import { Duration, Effect, Metric, Random } from "effect"
+import { errorType, isTransient, RetryExhausted, retryAfterMillis } from "./Errors.js"
+import * as Metrics from "./Metrics.js"
+
+/**
+ * The backoff families.
+ * - `constant`: `baseDelay` every time.
+ * - `exponential`: `baseDelay * factor^(n-1)` for the n-th retry.
+ * - `full-jitter`: uniform in `[0, exponential)`.
+ * - `half-jitter`: `exponential / 2 + uniform in [0, exponential / 2)`.
+ * - `decorrelated` (default): `uniform in [baseDelay, previous * 3)` (AWS "decorrelated jitter").
+ * All are capped at `maxDelay`.
+ *
+ * @since 0.1.0
+ */
+export type Backoff = "constant" | "exponential" | "decorrelated" | "full-jitter" | "half-jitter"
+
+/**
+ * What `onRetry` receives before each retry.
+ *
+ * @since 0.1.0
+ */
+export interface RetryInfo<E> {
+  readonly primitive: string
+  /** The attempt that just failed (1 for the first). */
+  readonly attempt: number
+  readonly error: E
+  /** The delay before the next attempt. */
+  readonly delayMillis: number
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Options<E> {
+  /** Total attempts, the first included. Default 3. */
+  readonly maxAttempts?: number
+  /** Default `"decorrelated"`. */
+  readonly backoff?: Backoff
+  /** Default 100 ms. */
+  readonly baseDelay?: Duration.DurationInput
+  /** The cap of every delay, jitter and retry-after hints included. Default 30 s. */
+  readonly maxDelay?: Duration.DurationInput
+  /** Growth factor of the exponential families. Default 2. */
+  readonly factor?: number
+  /** Which errors to retry. Default: `Errors.isTransient`. */
+  readonly retryOn?: (error: E, attempt: number) => boolean
+  /** Honour `retryAfterMillis` on errors (capped at `maxDelay`). Default true. */
+  readonly respectRetryAfter?: boolean
+  /** Runs before each retry's delay. */
+  readonly onRetry?: (info: RetryInfo<E>) => Effect.Effect<void>
+  /** The name of the wrapper (default `retry(<inner>)`), or of the work in the Effect form (default "effect"). */
+  readonly name?: string
+}
+
+/**
+ * The delay in ms before the `retry`-th retry (1 for the first), given the previous delay (used
+ * by `decorrelated`; start with `baseMillis`) and a random number in [0, 1). Never negative and
+ * never above `maxMillis`.
+ *
+ * @example
+ * ```ts
+ * import { Retry } from "@braid/resilience"
+ *
+ * Retry.delayMillis({ backoff: "exponential", retry: 4, previousMillis: 0, baseMillis: 100, maxMillis: 500, factor: 2, random: 0.5 }) // 500
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const delayMillis = (args: {
+  readonly backoff: Backoff
+  readonly retry: number
+  readonly previousMillis: number
+  readonly baseMillis: number
+  readonly maxMillis: number
+  readonly factor: number
+  readonly random: number
+}): number => {
+  const { backoff, baseMillis: base, factor, maxMillis: max, random: r } = args
+  let d: number
+  switch (backoff) {
+    case "constant":
+      d = base
+      break
+    case "exponential":
+      d = base * Math.pow(factor, args.retry - 1)
+      break
+    case "full-jitter":
+      d = r * Math.min(max, base * Math.pow(factor, args.retry - 1))
+      break
+    case "half-jitter": {
+      const e = Math.min(max, base * Math.pow(factor, args.retry - 1))
+      d = e / 2 + r * (e / 2)
+      break
+    }
+    case "decorrelated": {
+      const upper = Math.min(max, Math.max(base, args.previousMillis * 3))
+      d = base + r * (upper - base)
+      break
+    }
+  }
+  if (!(d > 0)) return 0
+  return d > max ? max : d
+}
+
+interface Resolved<E> {
+  readonly name: string
+  readonly maxAttempts: number
+  readonly backoff: Backoff
+  readonly base: number
+  readonly max: number
+  readonly factor: number
+  readonly retryOn: (error: E, attempt: number) => boolean
+  readonly respectRetryAfter: boolean
+  readonly onRetry: ((info: RetryInfo<E>) => Effect.Effect<void>) | undefined
+  readonly retries: Metric.Metric.Counter<number>
+  readonly exhausted: Metric.Metric.Counter<number>
+}
+
+const resolve = <E>(name: string, options: Options<E>): Resolved<E> => {
+  const maxAttempts = options.maxAttempts ?? 3
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+    throw new RangeError(`${name}: maxAttempts must be an integer >= 1, got ${maxAttempts}`)
+  }
+  const base = Duration.toMillis(options.baseDelay ?? "100 millis")
+  const max = Duration.toMillis(options.maxDelay ?? "30 seconds")
+  if (!(base >= 0) || !(max >= 0)) throw new RangeError(`${name}: delays must be >= 0`)
+  return {
+    name,
+    maxAttempts,
+    backoff: options.backoff ?? "decorrelated",
+    base,
+    max,
+    factor: options.factor ?? 2,
+    retryOn: options.retryOn ?? isTransient,
+    respectRetryAfter: options.respectRetryAfter ?? true,
+    onRetry: options.onRetry,
+    retries: Metric.tagged(Metrics.retries, "braid.primitive", name),
+    exhausted: Metric.tagged(Metrics.retriesExhausted, "braid.primitive", name)
+  }
+}
+
+const run = <A, E, R>(self: Effect.Effect<A, E, R>, cfg: Resolved<E>): Effect.Effect<A, E | RetryExhausted, R> => {
+  const loop = (attempt: number, previous: number, errors: Array<E>): Effect.Effect<A, E | RetryExhausted, R> => {
+    const work = attempt === 1
+      ? self
+      : Effect.tap(self, () => Instrumentation.annotate({ "retry.attempts": attempt }))
+    return Effect.catchAll(work, (error): Effect.Effect<A, E | RetryExhausted, R> => {
+      errors.push(error)
+      if (!cfg.retryOn(error, attempt)) {
+        return attempt === 1
+          ? Effect.fail(error)
+          : Effect.zipRight(
+            Instrumentation.annotate({ "retry.attempts": attempt, "retry.gave_up": "not retryable" }),
+            Effect.fail(error)
+          )
+      }
+      if (attempt >= cfg.maxAttempts) {
+        return Effect.zipRight(
+          Effect.zipRight(
+            Instrumentation.annotate({ "retry.attempts": attempt, "retry.gave_up": "exhausted" }),
+            Metric.increment(cfg.exhausted)
+          ),
+          Effect.fail(new RetryExhausted({ primitive: cfg.name, attempts: attempt, errors: errors.slice() }))
+        )
+      }
+      return Effect.flatMap(Random.next, (random) => {
+        const computed = delayMillis({
+          backoff: cfg.backoff,
+          retry: attempt,
+          previousMillis: previous,
+          baseMillis: cfg.base,
+          maxMillis: cfg.max,
+          factor: cfg.factor,
+          random
+        })
+        const hint = cfg.respectRetryAfter ? retryAfterMillis(error) : undefined
+        const delay = hint === undefined ? computed : Math.min(cfg.max, hint)
+        const attributes: Record<string, Instrumentation.AttributeValue> = {
+          attempt,
+          delay_ms: delay,
+          "error.type": errorType(error)
+        }
+        if (hint !== undefined) attributes["retry_after_ms"] = hint
+        let effect: Effect.Effect<void> = Effect.zipRight(
+          Instrumentation.event("retry.scheduled", attributes),
+          Metric.increment(cfg.retries)
+        )
+        if (cfg.onRetry) {
+          effect = Effect.zipRight(effect, cfg.onRetry({ primitive: cfg.name, attempt, error, delayMillis: delay }))
+        }
+        return Effect.zipRight(
+          Effect.zipRight(effect, Effect.sleep(Duration.millis(delay))),
+          loop(attempt + 1, computed, errors)
+        )
+      })
+    })
+  }
+  return Effect.suspend(() => loop(1, cfg.base, []))
+}
+
+/**
+ * Retries any Effect. The same implementation as `policy`; events land on the current span.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Retry } from "@braid/resilience"
+ *
+ * let calls = 0
+ * const flaky = Effect.suspend(() => ++calls < 3 ? Effect.fail({ transient: true }) : Effect.succeed("ok"))
+ * const program = Retry.effect(flaky, { maxAttempts: 5, baseDelay: "10 millis", name: "flaky" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, options: Options<E> = {}): Effect.Effect<A, E | RetryExhausted, R> =>
+  run(self, resolve(options.name ?? "effect", options))
+
+/**
+ * The retry policy for primitives: `step.pipe(Retry.policy({ maxAttempts: 4 }))`. The wrapper is
+ * a primitive of kind "retry" named `retry(<step>)`; each attempt is its own child span.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Primitive } from "@braid/core"
+ * import { Retry } from "@braid/resilience"
+ *
+ * const callModel = Primitive.make("callModel", (prompt: string) => Effect.succeed(`echo ${prompt}`))
+ * const resilient = callModel.pipe(Retry.policy({ maxAttempts: 4, backoff: "decorrelated", maxDelay: "10 seconds" }))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const policy = <E>(options: Options<NoInfer<E>> = {}) =>
+<In, Out, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E | RetryExhausted, R> => {
+  const name = options.name ?? `retry(${self.name})`
+  const cfg = resolve<E>(name, options)
+  return Primitive.wrap(
+    self,
+    {
+      kind: "retry",
+      name,
+      meta: { maxAttempts: cfg.maxAttempts, backoff: cfg.backoff, baseDelayMillis: cfg.base, maxDelayMillis: cfg.max }
+    },
+    (invoke) => (input: In) => run(invoke(input), cfg)
+  )
+}

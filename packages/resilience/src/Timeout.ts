@@ -1,0 +1,115 @@
+/**
+ * Timeout: bounds the time a primitive (or any Effect) may take. When the time is up the work is
+ * interrupted (its finalizers run; an HTTP request made with Effect's `AbortSignal` is aborted) and
+ * the policy fails with `TimeoutError` naming the primitive and the duration, or succeeds with the
+ * optional fallback value.
+ *
+ * Telemetry: when the timeout fires, the span of `timeout(...)` gets the event `timeout.fired`
+ * {duration_ms} (and `timeout.fallback` when a fallback value is used) and `Metrics.timeouts` is
+ * bumped; the inner primitive's span ends with an interruption.
+ *
+ * @since 0.1.0
+ */
+import type { Primitive as P } from "@braid/core"
+import { Instrumentation, Primitive } from "@braid/core"
+import { Duration, Effect, Metric } from "effect"
+import { TimeoutError } from "./Errors.js"
+import * as Metrics from "./Metrics.js"
+
+/**
+ * @since 0.1.0
+ */
+export interface Options<Out2 = never> {
+  /** The name of the wrapper (default `timeout(<inner>)`), or of the work in the Effect form. */
+  readonly name?: string
+  /** A value to succeed with instead of failing with `TimeoutError`. */
+  readonly fallback?: () => Out2
+}
+
+const bound = <A, E, R, A2>(
+  self: Effect.Effect<A, E, R>,
+  duration: Duration.Duration,
+  name: string,
+  counter: Metric.Metric.Counter<number>,
+  fallback: (() => A2) | undefined
+): Effect.Effect<A | A2, E | TimeoutError, R> => {
+  const millis = Duration.toMillis(duration)
+  const timedOut = Effect.timeoutFail(self, {
+    duration,
+    onTimeout: () => new TimeoutError({ primitive: name, durationMillis: millis })
+  })
+  const onTimeout = (e: TimeoutError): Effect.Effect<A2, TimeoutError> =>
+    Effect.zipRight(
+      Effect.zipRight(Instrumentation.event("timeout.fired", { duration_ms: millis }), Metric.increment(counter)),
+      fallback === undefined
+        ? Effect.fail(e)
+        : Effect.zipRight(Instrumentation.event("timeout.fallback"), Effect.sync(fallback))
+    )
+  return Effect.catchIf(
+    timedOut,
+    (e): e is TimeoutError => e instanceof TimeoutError && e.primitive === name && e.durationMillis === millis,
+    onTimeout
+  )
+}
+
+/**
+ * Bounds any Effect. The same implementation as `within`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Timeout } from "@braid/resilience"
+ *
+ * const slow = Effect.as(Effect.sleep("1 minute"), "late")
+ * const bounded = Timeout.effect(slow, "50 millis", { name: "slowCall" }) // fails with TimeoutError
+ * const withDefault = Timeout.effect(slow, "50 millis", { fallback: () => "default" }) // "default"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const effect: {
+  <A, E, R, A2>(
+    self: Effect.Effect<A, E, R>,
+    duration: Duration.DurationInput,
+    options: Options<A2> & { readonly fallback: () => A2 }
+  ): Effect.Effect<A | A2, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput, options?: Options): Effect.Effect<A, E | TimeoutError, R>
+} = <A, E, R, A2>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput, options: Options<A2> = {}): any => {
+  const name = options.name ?? "effect"
+  return bound(self, Duration.decode(duration), name, Metric.tagged(Metrics.timeouts, "braid.primitive", name), options.fallback)
+}
+
+/**
+ * The timeout policy for primitives: `step.pipe(Timeout.within("5 seconds"))`. With
+ * `{ fallback }` the wrapper succeeds with the fallback value instead of failing.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Primitive } from "@braid/core"
+ * import { Timeout } from "@braid/resilience"
+ *
+ * const callModel = Primitive.make("callModel", (prompt: string) => Effect.succeed(`echo ${prompt}`))
+ * const bounded = callModel.pipe(Timeout.within("5 seconds"))
+ * const orCanned = callModel.pipe(Timeout.within("5 seconds", { fallback: () => "Sorry, try again later." }))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const within: {
+  <Out2>(
+    duration: Duration.DurationInput,
+    options: Options<Out2> & { readonly fallback: () => Out2 }
+  ): <In, Out, E, R>(self: P.Primitive<In, Out, E, R>) => P.Primitive<In, Out | Out2, E, R>
+  (duration: Duration.DurationInput, options?: Options): <In, Out, E, R>(
+    self: P.Primitive<In, Out, E, R>
+  ) => P.Primitive<In, Out, E | TimeoutError, R>
+} = (duration: Duration.DurationInput, options: Options<unknown> = {}) => (self: P.Any): any => {
+  const d = Duration.decode(duration)
+  const millis = Duration.toMillis(d)
+  const name = options.name ?? `timeout(${self.name})`
+  const counter = Metric.tagged(Metrics.timeouts, "braid.primitive", self.name)
+  const meta: Record<string, number | boolean> = { durationMillis: millis, fallback: options.fallback !== undefined }
+  return Primitive.wrap(self, { kind: "timeout", name, meta }, (invoke) => (input: unknown) =>
+    bound(invoke(input), d, self.name, counter, options.fallback))
+}

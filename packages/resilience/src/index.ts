@@ -1,0 +1,23 @@
+/**
+ * `@braid/resilience`: one policy algebra (retry, timeout, fallback, circuit breaker, bulkhead,
+ * rate limit, cache, saga, hedge) for every step, model call, sub-workflow and meeting turn.
+ *
+ * @since 0.1.0
+ */
+
+/** Retry with backoff and jitter. @since 0.1.0 */
+export * as Retry from "./Retry.js"
+/** Bound the time of a primitive. @since 0.1.0 */
+export * as Timeout from "./Timeout.js"
+/** A chain of alternatives. @since 0.1.0 */
+export * as Fallback from "./Fallback.js"
+/** Closed / open / half-open circuit breakers. @since 0.1.0 */
+export * as CircuitBreaker from "./CircuitBreaker.js"
+/** Bounded concurrency with a bounded queue. @since 0.1.0 */
+export * as Bulkhead from "./Bulkhead.js"
+/** The typed errors and the transient convention. @since 0.1.0 */
+export * as Errors from "./Errors.js"
+/** Every metric of the package. @since 0.1.0 */
+export * as Metrics from "./Metrics.js"
+
+export { CapacityExceeded, CircuitOpen, FallbackExhausted, RateLimited, RetryExhausted, SagaFailed, StoreError, TimeoutError } from "./Errors.js"
