@@ -10,7 +10,7 @@
  */
 import { Effect, Either } from "effect"
 import { LoopExhausted, UnknownRoute } from "./Errors.js"
-import { execute } from "./internal/instrument.js"
+import { child, modal } from "./internal/instrument.js"
 import type { Any, Child, Context, Error, Input, Output, Primitive } from "./Primitive.js"
 import { make } from "./Primitive.js"
 
@@ -78,14 +78,14 @@ export function sequence(...steps: ReadonlyArray<Any>): Any {
   const children = keyed(steps.map((p) => [p.name, p] as const))
   return make(
     "sequence",
-    (input: unknown) => {
-      let effect = execute(children[0]!.primitive, input, children[0]!.key)
-      for (let i = 1; i < children.length; i++) {
-        const { key, primitive } = children[i]!
-        effect = Effect.flatMap(effect, (out) => execute(primitive, out, key))
-      }
-      return effect
-    },
+    modal((on, input: unknown) => {
+        let effect = child(on, children[0]!.primitive, input, children[0]!.key)
+        for (let i = 1; i < children.length; i++) {
+          const { key, primitive } = children[i]!
+          effect = Effect.flatMap(effect, (out) => child(on, primitive, out, key))
+        }
+        return effect
+      }),
     { kind: "sequence", children }
   )
 }
@@ -207,16 +207,16 @@ export function parallel(...args: ReadonlyArray<unknown>): Any {
   const concurrency = checkConcurrency("parallel", options.concurrency)
   const settle = options.mode === "settle"
   const children = isTuple ? keyed(entries) : entries.map(([key, primitive]) => ({ key, primitive }))
-  const run = (input: unknown): Effect.Effect<unknown, unknown, unknown> => {
-    const effects = children.map(({ key, primitive }) => {
-      const effect = execute(primitive, input, key)
-      return settle ? Effect.either(effect) : effect
-    })
-    if (isTuple) return Effect.all(effects, { concurrency })
-    const record: Record<string, Effect.Effect<unknown, unknown, unknown>> = {}
-    children.forEach(({ key }, i) => (record[key] = effects[i]!))
-    return Effect.all(record, { concurrency })
-  }
+  const run = modal((on, input: unknown): Effect.Effect<unknown, unknown, unknown> => {
+      const effects = children.map(({ key, primitive }) => {
+        const effect = child(on, primitive, input, key)
+        return settle ? Effect.either(effect) : effect
+      })
+      if (isTuple) return Effect.all(effects, { concurrency })
+      const record: Record<string, Effect.Effect<unknown, unknown, unknown>> = {}
+      children.forEach(({ key }, i) => (record[key] = effects[i]!))
+      return Effect.all(record, { concurrency })
+  })
   return make("parallel", run, {
     kind: "parallel",
     children,
@@ -257,11 +257,13 @@ export const branch = <T extends Any, F extends Any, EP = never, RP = never>(
   const [t, f] = keyed([[onTrue.name, onTrue], [onFalse.name, onFalse]])
   return make(
     "branch",
-    (input: Inputs<[T, F]>) =>
+    modal((on, input: Inputs<[T, F]>) =>
       Effect.flatMap(
         lift(predicate(input)),
-        (ok): Effect.Effect<unknown, unknown, unknown> => ok ? execute(t!.primitive, input, t!.key) : execute(f!.primitive, input, f!.key)
-      ),
+        (ok): Effect.Effect<unknown, unknown, unknown> =>
+          ok ? child(on, t!.primitive, input, t!.key) : child(on, f!.primitive, input, f!.key)
+      )
+    ),
     { kind: "branch", children: [t!, f!] }
   ) as never
 }
@@ -311,12 +313,13 @@ export function route(
   if (fallback !== undefined) children.push({ key: "default", primitive: fallback })
   return make(
     "route",
-    (input: unknown) =>
+    modal((on, input: unknown) =>
       Effect.flatMap(lift(selector(input)), (key): Effect.Effect<unknown, unknown, unknown> => {
-        if (Object.prototype.hasOwnProperty.call(routes, key)) return execute(routes[key]!, input, key)
-        if (fallback !== undefined) return execute(fallback, input, "default")
+        if (Object.prototype.hasOwnProperty.call(routes, key)) return child(on, routes[key]!, input, key)
+        if (fallback !== undefined) return child(on, fallback, input, "default")
         return Effect.fail(new UnknownRoute({ primitive: "route", key: String(key), known }))
-      }),
+      })
+    ),
     { kind: "route", children, meta: { default: fallback !== undefined } }
   )
 }
@@ -357,10 +360,10 @@ export interface LoopOptions<A> {
  */
 export const loop = <A, E, R>(body: Primitive<A, A, E, R>, options: LoopOptions<A>): Primitive<A, A, E, R> => {
   const max = checkMax("loop", options.maxIterations)
-  const go = (input: A, i: number): Effect.Effect<A, E, R> =>
-    Effect.flatMap(execute(body, input, `${body.name}[${i}]`), (out) =>
-      i < max && options.while(out, i) ? go(out, i + 1) : Effect.succeed(out))
-  return make("loop", (input: A) => go(input, 1), {
+  const go = (on: boolean, input: A, i: number): Effect.Effect<A, E, R> =>
+    Effect.flatMap(child(on, body, input, `${body.name}[${i}]`), (out) =>
+      i < max && options.while(out, i) ? go(on, out, i + 1) : Effect.succeed(out))
+  return make("loop", modal((on, input: A) => go(on, input, 1)), {
     kind: "loop",
     children: [{ key: `${body.name}[*]`, primitive: body }],
     meta: { maxIterations: max }
@@ -388,14 +391,14 @@ export const repeatUntil = <A, E, R>(
   options: { readonly maxIterations: number }
 ): Primitive<A, A, E | LoopExhausted, R> => {
   const max = checkMax("repeatUntil", options.maxIterations)
-  const go = (input: A, i: number): Effect.Effect<A, E | LoopExhausted, R> =>
-    Effect.flatMap(execute(body, input, `${body.name}[${i}]`), (out) =>
+  const go = (on: boolean, input: A, i: number): Effect.Effect<A, E | LoopExhausted, R> =>
+    Effect.flatMap(child(on, body, input, `${body.name}[${i}]`), (out) =>
       until(out, i)
         ? Effect.succeed(out)
         : i < max
-        ? go(out, i + 1)
+        ? go(on, out, i + 1)
         : Effect.fail(new LoopExhausted({ primitive: "repeatUntil", maxIterations: max })))
-  return make("repeatUntil", (input: A) => go(input, 1), {
+  return make("repeatUntil", modal((on, input: A) => go(on, input, 1)), {
     kind: "repeatUntil",
     children: [{ key: `${body.name}[*]`, primitive: body }],
     meta: { maxIterations: max }
@@ -443,14 +446,15 @@ export const forEach = <In, Out, E, R, M extends Mode = "fail-fast">(
   const settle = options?.mode === "settle"
   return make(
     "forEach",
-    (items: ReadonlyArray<In>) =>
-      Effect.forEach(
-        items,
-        (item, i): Effect.Effect<unknown, unknown, R> => {
-          const effect = execute(step, item, `${step.name}[${i}]`)
-          return settle ? Effect.either(effect) : effect
-        },
-        { concurrency }
+    modal((on, items: ReadonlyArray<In>) =>
+        Effect.forEach(
+          items,
+          (item, i): Effect.Effect<unknown, unknown, R> => {
+            const effect = child(on, step, item, `${step.name}[${i}]`)
+            return settle ? Effect.either(effect) : effect
+          },
+          { concurrency }
+        )
       ),
     {
       kind: "forEach",

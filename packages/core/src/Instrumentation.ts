@@ -6,27 +6,49 @@
  * @since 0.1.0
  */
 import { Clock, Effect, FiberRef } from "effect"
-import { enabledRef, pathRef } from "./internal/instrument.js"
+import type { Mode } from "./internal/instrument.js"
+import { enabled as isEnabled, modeRef, pathRef } from "./internal/instrument.js"
+
+export type { Mode }
 
 /**
- * Whether primitives open spans. On by default; `Runner.run(p, input, { instrumentation: "off" })`
- * or `Instrumentation.disabled(effect)` runs bare bodies (no spans, no paths) for the hottest paths.
+ * Whether primitives running here open spans and track paths. In the default `"auto"` mode that
+ * is whenever a tracer layer is installed (OpenTelemetry, in-memory, console: see
+ * `@braid/observability`); without one, Effect's built-in tracer would export nowhere, so
+ * primitives run bare and cost nothing.
  *
  * @since 0.1.0
  */
-export const enabled: Effect.Effect<boolean> = FiberRef.get(enabledRef)
+export const enabled: Effect.Effect<boolean> = isEnabled
+
+/**
+ * Runs an effect in an instrumentation mode: `"auto"` (the default), `"on"` (spans even with
+ * Effect's built-in tracer) or `"off"` (bare bodies: no spans, no paths).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Instrumentation, Primitive } from "@braid/core"
+ *
+ * const hot = Primitive.sync("hot", (n: number) => n + 1)
+ * const program = Instrumentation.withMode(hot.invoke(1), "off")
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const withMode = <A, E, R>(self: Effect.Effect<A, E, R>, mode: Mode): Effect.Effect<A, E, R> =>
+  Effect.locally(self, modeRef, mode)
 
 /**
  * Runs an effect with primitive instrumentation off.
  *
  * @since 0.1.0
  */
-export const disabled = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.locally(self, enabledRef, false)
+export const disabled = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => withMode(self, "off")
 
 /**
  * The stable path of the running primitive, e.g. `onboarding/goals/score[2]` (empty outside a
- * primitive or with instrumentation off). Usable as a durable activity name.
+ * primitive or when primitives are not instrumented). Usable as a durable activity name.
  *
  * @since 0.1.0
  */
@@ -54,7 +76,7 @@ export type AttributeValue = string | number | boolean | ReadonlyArray<string> |
  * @since 0.1.0
  */
 export const annotate = (attributes: Readonly<Record<string, AttributeValue>>): Effect.Effect<void> =>
-  Effect.flatMap(FiberRef.get(enabledRef), (on) =>
+  Effect.flatMap(isEnabled, (on) =>
     on
       ? Effect.flatMap(Effect.option(Effect.currentSpan), (span) => {
         if (span._tag === "Some") for (const [k, v] of Object.entries(attributes)) span.value.attribute(k, v)
@@ -69,7 +91,7 @@ export const annotate = (attributes: Readonly<Record<string, AttributeValue>>): 
  * @since 0.1.0
  */
 export const event = (name: string, attributes: Readonly<Record<string, AttributeValue>> = {}): Effect.Effect<void> =>
-  Effect.flatMap(FiberRef.get(enabledRef), (on) =>
+  Effect.flatMap(isEnabled, (on) =>
     on
       ? Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
         span._tag === "Some"

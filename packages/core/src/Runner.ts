@@ -6,7 +6,7 @@
  */
 import { Cause, Duration, Effect, Exit } from "effect"
 import { DeadlineExceeded } from "./Errors.js"
-import { enabledRef, execute } from "./internal/instrument.js"
+import { execute, modeRef } from "./internal/instrument.js"
 import type { Primitive } from "./Primitive.js"
 import type { ContextOptions } from "./WorkflowContext.js"
 import { make as makeContext, WorkflowContext } from "./WorkflowContext.js"
@@ -15,8 +15,11 @@ import { make as makeContext, WorkflowContext } from "./WorkflowContext.js"
  * @since 0.1.0
  */
 export interface RunOptions extends ContextOptions {
-  /** `"off"` runs the primitives' bare bodies: no spans, no paths. Default `"on"`. */
-  readonly instrumentation?: "on" | "off"
+  /**
+   * `"auto"` (default): spans whenever a tracer layer is installed; `"on"`: always; `"off"`:
+   * bare bodies, no spans, no paths. See `Instrumentation.withMode`.
+   */
+  readonly instrumentation?: "auto" | "on" | "off"
 }
 
 /**
@@ -48,7 +51,9 @@ export const run = <In, Out, E, R>(
         onTimeout: () => new DeadlineExceeded({ primitive: pipeline.name, runId: ctx.runId, deadlineMillis: millis })
       })
     }
-    if (options.instrumentation === "off") effect = Effect.locally(effect, enabledRef, false)
+    if (options.instrumentation !== undefined && options.instrumentation !== "auto") {
+      effect = Effect.locally(effect, modeRef, options.instrumentation)
+    }
     return Effect.provideService(effect, WorkflowContext, ctx)
   }) as Effect.Effect<Out, E | DeadlineExceeded, Exclude<R, WorkflowContext>>
 

@@ -66,20 +66,21 @@ export interface ContextOptions {
  * @since 0.1.0
  */
 export const make = (options: ContextOptions = {}): Effect.Effect<WorkflowContextShape> =>
-  Effect.gen(function*() {
-    const startedAt = yield* Clock.currentTimeMillis
-    const state = yield* Ref.make<ReadonlyMap<string, unknown>>(new Map(Object.entries(options.state ?? {})))
-    return {
+  Effect.clockWith((clock) =>
+    Effect.sync(() => {
+      const startedAt = clock.unsafeCurrentTimeMillis()
+      const state = Ref.unsafeMake<ReadonlyMap<string, unknown>>(new Map(Object.entries(options.state ?? {})))
+      return {
       runId: options.runId ?? crypto.randomUUID(),
       sessionId: options.sessionId,
       tenantId: options.tenantId,
       userId: options.userId,
       metadata: options.metadata ?? {},
       startedAt,
-      deadline: options.deadline === undefined ? undefined : startedAt + Duration.toMillis(options.deadline),
-      state
-    }
-  })
+        deadline: options.deadline === undefined ? undefined : startedAt + Duration.toMillis(options.deadline),
+        state
+      }
+    }))
 
 /**
  * A layer with a fresh context, for running primitives that need it outside `Runner.run`

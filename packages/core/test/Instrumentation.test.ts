@@ -92,4 +92,18 @@ describe("the single instrumentation point", () => {
       assert.strictEqual(parentOf(spans, byName(spans, "double"))?.name, "caller")
       assert.strictEqual(byName(spans, "double").attributes["braid.path"], "double")
     }))
+
+  it.effect("auto mode: without a tracer layer primitives run bare; \"on\" opens spans on Effect's built-in tracer", () =>
+    Effect.gen(function*() {
+      const spanName = Primitive.make("probe", (_: void) =>
+        Effect.map(Effect.option(Effect.currentSpan), (s) => s._tag === "Some" ? s.value.name : "none"))
+      const wrapped = sequence(spanName).pipe(Primitive.named("outer"))
+      assert.strictEqual(yield* Runner.run(wrapped, undefined), "none")
+      assert.isFalse(yield* Instrumentation.enabled)
+      assert.strictEqual(yield* Runner.run(wrapped, undefined, { instrumentation: "on" }), "probe")
+      assert.isTrue(yield* Instrumentation.withMode(Instrumentation.enabled, "on"))
+      // with a tracer layer installed, auto turns spans on
+      const { exit } = yield* withSpans(Runner.run(wrapped, undefined))
+      assert.strictEqual(successValue(exit), "probe")
+    }))
 })

@@ -6,15 +6,41 @@
  *
  * @internal
  */
-import { Cause, Context, Effect, FiberRef, GlobalValue, Option } from "effect"
+import { Cause, Context, Effect, FiberRef, GlobalValue, Option, Tracer } from "effect"
 import type { Primitive } from "../Primitive.js"
 import { WorkflowContext } from "../WorkflowContext.js"
 
-/** Whether primitives open spans (and track their path). `false` runs bare bodies. */
-export const enabledRef: FiberRef.FiberRef<boolean> = GlobalValue.globalValue(
-  Symbol.for("@braid/core/Instrumentation/enabled"),
-  () => FiberRef.unsafeMake(true)
+/**
+ * When primitives open spans (and track their paths):
+ * - `"auto"` (default): when a tracer other than Effect's built-in one is installed (an
+ *   OpenTelemetry, in-memory or console layer). Effect's built-in tracer exports nowhere, so
+ *   without a tracer layer Braid runs bare bodies and costs nothing;
+ * - `"on"`: always (spans go to whatever tracer is installed);
+ * - `"off"`: never.
+ */
+export type Mode = "auto" | "on" | "off"
+
+export const modeRef: FiberRef.FiberRef<Mode> = GlobalValue.globalValue(
+  Symbol.for("@braid/core/Instrumentation/mode"),
+  () => FiberRef.unsafeMake<Mode>("auto")
 )
+
+/** Effect's default tracer: spans made with it are exported nowhere. */
+const builtinTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
+
+interface FiberLike {
+  getFiberRef<A>(ref: FiberRef.FiberRef<A>): A
+  readonly currentTracer: Tracer.Tracer
+}
+
+/** Whether primitives running on this fiber are instrumented. */
+export const isOn = (fiber: FiberLike): boolean => {
+  const mode = fiber.getFiberRef(modeRef)
+  return mode === "on" || (mode === "auto" && fiber.currentTracer !== builtinTracer)
+}
+
+/** Whether the current fiber's primitives are instrumented. */
+export const enabled: Effect.Effect<boolean> = Effect.withFiberRuntime((fiber) => Effect.succeed(isOn(fiber)))
 
 /** The path of the primitive that is running, e.g. `onboarding/goals/[2]/score`. */
 export const pathRef: FiberRef.FiberRef<string> = GlobalValue.globalValue(
@@ -33,23 +59,59 @@ export const errorType = (cause: Cause.Cause<unknown>): string => {
   return Cause.isInterruptedOnly(cause) ? "Interrupt" : "Defect"
 }
 
+// tapErrorCause costs one continuation on the success path (onExit would cost a mask and an exit).
 const recordFailure = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.onExit(self, (exit) =>
-    exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)
-      ? Effect.annotateCurrentSpan("error.type", errorType(exit.cause))
-      : Effect.void)
+  Effect.tapErrorCause(self, (cause) =>
+    Cause.isInterruptedOnly(cause) ? Effect.void : Effect.annotateCurrentSpan("error.type", errorType(cause)))
 
 /**
  * Runs `primitive` on `input` as a child of the running primitive, under the path segment
- * `segment`. With instrumentation off this is a direct call of the body.
+ * `segment`. When it is not instrumented (see `Mode`) this is a direct call of the body.
  */
 export const execute = <In, Out, E, R>(
   primitive: Primitive<In, Out, E, R>,
   input: In,
   segment: string
 ): Effect.Effect<Out, E, R> =>
-  Effect.withFiberRuntime<Out, E, R>((fiber) => {
-    if (!fiber.getFiberRef(enabledRef)) return primitive.body(input)
+  Effect.withFiberRuntime<Out, E, R>((fiber) =>
+    isOn(fiber) ? instrumented(fiber, primitive, input, segment) : bare(primitive, input)
+  )
+
+/**
+ * A composite's behaviour given the instrumentation mode it runs in. Composites are built with
+ * `modal`, so that with instrumentation off the mode is read once per run of the outermost
+ * primitive, not once per step.
+ */
+export type ModalBody<In, Out, E, R> = (on: boolean, input: In) => Effect.Effect<Out, E, R>
+
+const modalKey = Symbol.for("@braid/core/Primitive/modal")
+
+/** Marks a body function as a modal body's entry point. */
+export const modal = <In, Out, E, R>(f: ModalBody<In, Out, E, R>): (input: In) => Effect.Effect<Out, E, R> => {
+  const body = (input: In) => Effect.withFiberRuntime<Out, E, R>((fiber) => f(isOn(fiber), input))
+  ;(body as unknown as Record<symbol, unknown>)[modalKey] = f
+  return body
+}
+
+const bare = <In, Out, E, R>(primitive: Primitive<In, Out, E, R>, input: In): Effect.Effect<Out, E, R> => {
+  const f = (primitive.body as unknown as Record<symbol, ModalBody<In, Out, E, R> | undefined>)[modalKey]
+  return f === undefined ? primitive.body(input) : f(false, input)
+}
+
+/** Runs a child of a composite in the mode the composite was given (see `modal`). */
+export const child = <In, Out, E, R>(
+  on: boolean,
+  primitive: Primitive<In, Out, E, R>,
+  input: In,
+  segment: string
+): Effect.Effect<Out, E, R> => on ? execute(primitive, input, segment) : bare(primitive, input)
+
+const instrumented = <In, Out, E, R>(
+  fiber: FiberLike,
+  primitive: Primitive<In, Out, E, R>,
+  input: In,
+  segment: string
+): Effect.Effect<Out, E, R> => {
     const parent = fiber.getFiberRef(pathRef)
     const path = parent === "" ? segment : `${parent}/${segment}`
     const attributes: Record<string, unknown> = {
@@ -65,9 +127,11 @@ export const execute = <In, Out, E, R>(
       if (c.tenantId !== undefined) attributes["braid.tenant.id"] = c.tenantId
       if (c.userId !== undefined) attributes["braid.user.id"] = c.userId
     }
+    const f = (primitive.body as unknown as Record<symbol, ModalBody<In, Out, E, R> | undefined>)[modalKey]
     return Effect.withSpan(
-      Effect.locally(recordFailure(primitive.body(input)), pathRef, path),
+      Effect.locally(recordFailure(f === undefined ? primitive.body(input) : f(true, input)), pathRef, path),
       primitive.name,
-      { attributes }
+      // the call site would always be this function: capturing it would only cost time
+      { attributes, captureStackTrace: false }
     )
-  })
+}
