@@ -19,3 +19,5 @@ export * as CoordinationErrors from "./CoordinationErrors.js"
 export * as SqliteMemoryStore from "./SqliteMemoryStore.js"
 /** The PostgreSQL memory store. @since 0.1.0 */
 export * as PostgresMemoryStore from "./PostgresMemoryStore.js"
+/** The Redis memory store. @since 0.1.0 */
+export * as RedisMemoryStore from "./RedisMemoryStore.js"
