@@ -1,0 +1,115 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Ref, TestClock } from "effect"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import { Primitive, Runner } from "@braid/core"
+import { Retry, Timeout, TimeoutError } from "@braid/resilience"
+import { byName, parentOf, withSpans } from "@braid/testing"
+
+describe("Timeout", () => {
+  it.effect("interrupts the work (its finalizers run) and fails with TimeoutError naming the primitive and duration", () =>
+    Effect.gen(function*() {
+      const finalized = yield* Ref.make(false)
+      const slow = Primitive.make("slowModel", (_: string) =>
+        Effect.sleep("10 seconds").pipe(Effect.as("late"), Effect.onInterrupt(() => Ref.set(finalized, true))))
+      const fiber = yield* Effect.fork(Runner.run(slow.pipe(Timeout.within("5 seconds")), "q"))
+      yield* TestClock.adjust("4999 millis")
+      assert.isNull(fiber.unsafePoll())
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      assert.instanceOf(error, TimeoutError)
+      if (!(error instanceof TimeoutError)) return
+      assert.strictEqual(error.primitive, "slowModel")
+      assert.strictEqual(error.durationMillis, 5000)
+      assert.strictEqual(error.message, "slowModel: timed out after 5000 ms")
+      assert.isTrue(yield* Ref.get(finalized), "the bounded work was interrupted and its finalizer ran")
+    }))
+
+  it.effect("work that finishes in time passes through untouched", () =>
+    Effect.gen(function*() {
+      const quick = Primitive.make("quick", (n: number) => Effect.as(Effect.sleep("1 second"), n * 2))
+      const fiber = yield* Effect.fork(Runner.run(quick.pipe(Timeout.within("2 seconds")), 21))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Fiber.join(fiber), 42)
+    }))
+
+  it.effect("with a fallback value, a timeout succeeds with it", () =>
+    Effect.gen(function*() {
+      const slow = Primitive.make("slow", (_: string) => Effect.as(Effect.sleep("1 minute"), "late"))
+      const p = slow.pipe(Timeout.within("100 millis", { fallback: () => "Sorry, try again later." }))
+      const fiber = yield* Effect.fork(Runner.run(p, "q"))
+      yield* TestClock.adjust("100 millis")
+      const out: string = yield* Fiber.join(fiber)
+      assert.strictEqual(out, "Sorry, try again later.")
+    }))
+
+  it.effect("the wrapper span records timeout.fired; the inner span is its child", () =>
+    Effect.gen(function*() {
+      const slow = Primitive.make("slow", (_: string) => Effect.as(Effect.sleep("1 minute"), "late"))
+      const { spans } = yield* withSpans(
+        Effect.gen(function*() {
+          const fiber = yield* Effect.fork(Runner.run(slow.pipe(Timeout.within("1 second")), "q"))
+          yield* TestClock.adjust("1 second")
+          return yield* Fiber.await(fiber)
+        })
+      )
+      const wrapper = byName(spans, "timeout(slow)")
+      assert.strictEqual(parentOf(spans, byName(spans, "slow")), wrapper)
+      const fired = wrapper.events.find((e) => e.name === "timeout.fired")
+      assert.deepStrictEqual(fired?.attributes, { duration_ms: 1000 })
+      assert.strictEqual(wrapper.attributes["error.type"], "TimeoutError")
+    }))
+
+  it.effect("composes with retry: a timed-out attempt is transient and retried", () =>
+    Effect.gen(function*() {
+      const calls = yield* Ref.make(0)
+      const sometimesSlow = Primitive.make("model", (_: string) =>
+        Effect.flatMap(Ref.getAndUpdate(calls, (n) => n + 1), (n) => n === 0 ? Effect.as(Effect.sleep("1 minute"), "late") : Effect.succeed("fast")))
+      const p = sometimesSlow.pipe(Timeout.within("1 second"), Retry.policy({ backoff: "constant", baseDelay: "10 millis" }))
+      const fiber = yield* Effect.fork(Runner.run(p, "q"))
+      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("10 millis")
+      assert.strictEqual(yield* Fiber.join(fiber), "fast")
+      assert.strictEqual(yield* Ref.get(calls), 2)
+    }))
+
+  it.effect("Timeout.effect bounds any Effect", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(Timeout.effect(Effect.never, "3 seconds", { name: "wait" }))
+      yield* TestClock.adjust("3 seconds")
+      const e = yield* Effect.flip(Fiber.join(fiber))
+      assert.strictEqual(e.message, "wait: timed out after 3000 ms")
+      const f2 = yield* Effect.fork(Timeout.effect(Effect.never, "3 seconds", { fallback: () => 0 }))
+      yield* TestClock.adjust("3 seconds")
+      assert.strictEqual(yield* Fiber.join(f2), 0)
+    }))
+
+  it.live("a timed-out HTTP request is really aborted: the server sees the connection close", () =>
+    Effect.gen(function*() {
+      const closed = yield* Deferred.make<void>()
+      const received = yield* Deferred.make<void>()
+      const server = http.createServer((req, res) => {
+        Effect.runSync(Deferred.succeed(received, undefined))
+        // never answers; tells us when the client goes away
+        res.on("close", () => Effect.runSync(Deferred.succeed(closed, undefined)))
+        req.resume()
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => {
+          server.listen(0, "127.0.0.1", () => resume(Effect.void))
+        }),
+        () => Effect.sync(() => server.close())
+      )
+      const port = (server.address() as AddressInfo).port
+      const fetchReply = Primitive.make("fetchReply", (path: string) =>
+        Effect.tryPromise({
+          try: (signal) => fetch(`http://127.0.0.1:${port}${path}`, { signal }).then((r) => r.text()),
+          catch: (e) => new Error(String(e))
+        }))
+      const error = yield* Effect.flip(Runner.run(fetchReply.pipe(Timeout.within("300 millis")), "/slow"))
+      assert.instanceOf(error, TimeoutError)
+      yield* Deferred.await(received)
+      const sawClose = yield* Deferred.await(closed).pipe(Effect.timeout("3 seconds"), Effect.option)
+      assert.strictEqual(sawClose._tag, "Some", "the server saw the connection close after the timeout")
+    }).pipe(Effect.scoped))
+})
