@@ -5,9 +5,9 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, FiberRef } from "effect"
+import { Clock, Effect } from "effect"
 import type { Mode } from "./internal/instrument.js"
-import { enabled as isEnabled, modeRef, pathRef } from "./internal/instrument.js"
+import { currentPath as pathNow, enabled as isEnabled, modeRef } from "./internal/instrument.js"
 
 export type { Mode }
 
@@ -52,7 +52,7 @@ export const disabled = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A
  *
  * @since 0.1.0
  */
-export const currentPath: Effect.Effect<string> = FiberRef.get(pathRef)
+export const currentPath: Effect.Effect<string> = pathNow
 
 /**
  * Attribute values accepted on spans.

@@ -106,4 +106,13 @@ describe("the single instrumentation point", () => {
       const { exit } = yield* withSpans(Runner.run(wrapped, undefined))
       assert.strictEqual(successValue(exit), "probe")
     }))
+
+  it.effect("paths continue through spans opened by user code between two primitives", () =>
+    Effect.gen(function*() {
+      const inner = Primitive.make("inner", (_: void) => Instrumentation.currentPath)
+      const outer = Primitive.make("outer", (_: void) => Effect.withSpan(inner.invoke(undefined), "user-span"))
+      const { exit, spans } = yield* withSpans(Runner.run(sequence(outer).pipe(Primitive.named("root")), undefined))
+      assert.strictEqual(successValue(exit), "root/outer/inner")
+      assert.strictEqual(parentOf(spans, byName(spans, "inner"))?.name, "user-span")
+    }))
 })

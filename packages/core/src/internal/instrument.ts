@@ -42,10 +42,27 @@ export const isOn = (fiber: FiberLike): boolean => {
 /** Whether the current fiber's primitives are instrumented. */
 export const enabled: Effect.Effect<boolean> = Effect.withFiberRuntime((fiber) => Effect.succeed(isOn(fiber)))
 
-/** The path of the primitive that is running, e.g. `onboarding/goals/[2]/score`. */
-export const pathRef: FiberRef.FiberRef<string> = GlobalValue.globalValue(
-  Symbol.for("@braid/core/Instrumentation/path"),
-  () => FiberRef.unsafeMake("")
+/**
+ * The path of the running primitive, e.g. `onboarding/goals/score[2]`, read from the nearest
+ * enclosing span that carries `braid.path` (the path rides on the spans instead of a FiberRef:
+ * `withSpan` installs the parent span anyway, and a FiberRef local would cost a second
+ * acquire/release per primitive). Spans opened by user code in between are skipped.
+ */
+export const pathOf = (context: Context.Context<never>): string => {
+  let span = Context.getOption(context, Tracer.ParentSpan)
+  while (span._tag === "Some") {
+    const s = span.value
+    if (s._tag !== "Span") return ""
+    const path = s.attributes.get("braid.path")
+    if (typeof path === "string") return path
+    span = s.parent
+  }
+  return ""
+}
+
+/** The current primitive's path (empty when primitives are not instrumented). */
+export const currentPath: Effect.Effect<string> = Effect.withFiberRuntime((fiber) =>
+  Effect.succeed(isOn(fiber) ? pathOf(fiber.getFiberRef(FiberRef.currentContext)) : "")
 )
 
 /** The tag of a typed failure, or the kind of the cause ("Defect", "Interrupt"). */
@@ -112,14 +129,15 @@ const instrumented = <In, Out, E, R>(
   input: In,
   segment: string
 ): Effect.Effect<Out, E, R> => {
-    const parent = fiber.getFiberRef(pathRef)
+    const context = fiber.getFiberRef(FiberRef.currentContext)
+    const parent = pathOf(context)
     const path = parent === "" ? segment : `${parent}/${segment}`
     const attributes: Record<string, unknown> = {
       "braid.primitive.name": primitive.name,
       "braid.primitive.kind": primitive.kind,
       "braid.path": path
     }
-    const ctx = Context.getOption(fiber.getFiberRef(FiberRef.currentContext), WorkflowContext)
+    const ctx = Context.getOption(context, WorkflowContext)
     if (ctx._tag === "Some") {
       const c = ctx.value
       attributes["braid.run.id"] = c.runId
@@ -129,7 +147,7 @@ const instrumented = <In, Out, E, R>(
     }
     const f = (primitive.body as unknown as Record<symbol, ModalBody<In, Out, E, R> | undefined>)[modalKey]
     return Effect.withSpan(
-      Effect.locally(recordFailure(f === undefined ? primitive.body(input) : f(true, input)), pathRef, path),
+      recordFailure(f === undefined ? primitive.body(input) : f(true, input)),
       primitive.name,
       // the call site would always be this function: capturing it would only cost time
       { attributes, captureStackTrace: false }
