@@ -281,9 +281,11 @@ export const lastUserText = (request: Request): string => {
 }
 
 /**
- * Builds the service from an adapter's raw operations, adding the GenAI telemetry (one
- * `chat {model}` span per call, nested under the running primitive, with usage attributes and
- * the `gen_ai.client.*` metrics). Every adapter goes through here.
+ * Builds the service from an adapter's raw operations. Every adapter goes through here, and so
+ * every call gets, in this order: the budgets of `Accounting` when it is provided (which may fail
+ * with `BudgetExceeded` before anything is sent, or switch to a cheaper model), one
+ * `chat {model}` span nested under the running primitive with the GenAI attributes and the
+ * `gen_ai.client.*` metrics, and the accounting of its usage and cost (inside that span).
  *
  * @example
  * ```ts
@@ -306,8 +308,8 @@ export const lastUserText = (request: Request): string => {
 export const make = (raw: Service): Service => ({
   provider: raw.provider,
   defaultModel: raw.defaultModel,
-  generate: (request) => instrumentGenerate(raw.provider, request.model ?? raw.defaultModel, request, raw.generate(request)),
-  stream: (request) => instrumentStream(raw.provider, request.model ?? raw.defaultModel, request, raw.stream(request))
+  generate: (request) => instrumentGenerate(raw.provider, raw.defaultModel, request, raw.generate),
+  stream: (request) => instrumentStream(raw.provider, raw.defaultModel, request, raw.stream)
 })
 
 /**

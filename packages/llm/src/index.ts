@@ -15,3 +15,7 @@ export * as ScriptedModel from "./ScriptedModel.js"
 export * as Tokens from "./Tokens.js"
 /** The Anthropic adapter over the official SDK. @since 0.1.0 */
 export * as AnthropicModel from "./AnthropicModel.js"
+/** Prices of models, per million tokens. @since 0.1.0 */
+export * as Pricing from "./Pricing.js"
+/** Token and cost accounting, and budgets. @since 0.1.0 */
+export * as Accounting from "./Accounting.js"

@@ -1,0 +1,388 @@
+/**
+ * Token and cost accounting, and budgets, for every model call.
+ *
+ * Provide `Accounting.layer(...)` next to any model layer and every `generate` / `stream` call
+ * (they all go through `LanguageModel.make`) is accounted in one place:
+ *
+ * - usage from the response (estimated only when the response has none, and marked so), priced
+ *   with `Pricing` (`braid.cost.usd` on the `chat {model}` span, the `braid.llm.cost` metric);
+ * - running totals per run and per session (from `WorkflowContext`), per agent
+ *   (`request.metadata.agent`) and per model;
+ * - budgets per run or per session, in tokens or dollars. A budget is checked before each call:
+ *   once spent reaches the limit, the next call fails with `BudgetExceeded` (nothing is sent), or
+ *   with `onExceeded: { switchTo }` goes to the cheaper model instead. The call that crosses the
+ *   limit completes and is accounted. Crossing `warnAt` (a fraction of the limit) once per run or
+ *   session fires `onAlert` and adds the span event `braid.cost.alert`.
+ *
+ * @since 0.1.0
+ */
+import { WorkflowContext } from "@braid/core"
+import { GenAI, Metrics } from "@braid/observability"
+import { Clock, Context, Effect, Layer, Option, Ref } from "effect"
+import { BudgetExceeded } from "./Errors.js"
+import type { Request, Response } from "./LanguageModel.js"
+import { cost as priceCost, lookup, Pricing } from "./Pricing.js"
+
+/**
+ * Running totals.
+ *
+ * @since 0.1.0
+ */
+export interface Totals {
+  readonly calls: number
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly cacheReadTokens: number
+  readonly cacheWriteTokens: number
+  /** All tokens: input + output + cache read + cache write. */
+  readonly tokens: number
+  readonly costUsd: number
+  /** Calls whose usage was estimated. */
+  readonly estimatedCalls: number
+  /** Calls of models missing from the price table (counted at $0). */
+  readonly unpricedCalls: number
+}
+
+/**
+ * Totals overall and by run, session, agent and model.
+ *
+ * @since 0.1.0
+ */
+export interface Report {
+  readonly total: Totals
+  readonly byRun: Readonly<Record<string, Totals>>
+  readonly bySession: Readonly<Record<string, Totals>>
+  readonly byAgent: Readonly<Record<string, Totals>>
+  readonly byModel: Readonly<Record<string, Totals>>
+}
+
+/**
+ * A spending limit.
+ *
+ * @since 0.1.0
+ */
+export interface Budget {
+  readonly scope: "run" | "session"
+  /** `{ tokens }` counts all tokens (input, output, cache); `{ usd }` counts dollars. */
+  readonly limit: { readonly tokens: number } | { readonly usd: number }
+  /** Fraction of the limit at which the cost alert fires (e.g. `0.8`). */
+  readonly warnAt?: number
+  /** Default `"fail"` (`BudgetExceeded`); `{ switchTo: "claude-haiku-5-5" }` continues on that model. */
+  readonly onExceeded?: "fail" | { readonly switchTo: string }
+}
+
+/**
+ * A cost alert: `spent` crossed `threshold` (= `warnAt` × `limit`).
+ *
+ * @since 0.1.0
+ */
+export interface Alert {
+  readonly scope: "run" | "session"
+  readonly key: string
+  readonly unit: "tokens" | "usd"
+  readonly limit: number
+  readonly threshold: number
+  readonly spent: number
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Options {
+  readonly budgets?: ReadonlyArray<Budget>
+  /** Called once per run/session and budget when the warning threshold is crossed. */
+  readonly onAlert?: (alert: Alert) => Effect.Effect<void>
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Service {
+  /** Applies the budgets before a call: the request to send (maybe on a cheaper model), or `BudgetExceeded`. */
+  readonly prepare: (request: Request) => Effect.Effect<Request, BudgetExceeded>
+  /** Accounts a response (inside the call's span: annotates cost, may fire the alert). */
+  readonly record: (request: Request, response: Response) => Effect.Effect<void>
+  readonly report: Effect.Effect<Report>
+  readonly reset: Effect.Effect<void>
+}
+
+/**
+ * The accounting service.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert"
+ * import { Effect, Layer } from "effect"
+ * import { Accounting, LanguageModel, ScriptedModel } from "@braid/llm"
+ *
+ * const report = await Effect.runPromise(
+ *   LanguageModel.generate({ messages: [LanguageModel.user("hi")], metadata: { agent: "coach" } }).pipe(
+ *     Effect.zipRight(Accounting.report),
+ *     Effect.provide(Layer.merge(ScriptedModel.layer(), Accounting.layer()))
+ *   )
+ * )
+ * assert.strictEqual(report.byAgent["coach"]?.calls, 1)
+ * assert.ok(report.total.costUsd > 0)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class Accounting extends Context.Tag("@braid/llm/Accounting")<Accounting, Service>() {}
+
+/**
+ * Totals with nothing spent.
+ *
+ * @since 0.1.0
+ */
+export const empty: Totals = {
+  calls: 0,
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  tokens: 0,
+  costUsd: 0,
+  estimatedCalls: 0,
+  unpricedCalls: 0
+}
+
+const add = (t: Totals, response: Response, usd: number, priced: boolean): Totals => {
+  const u = response.usage
+  return {
+    calls: t.calls + 1,
+    inputTokens: t.inputTokens + u.inputTokens,
+    outputTokens: t.outputTokens + u.outputTokens,
+    cacheReadTokens: t.cacheReadTokens + u.cacheReadTokens,
+    cacheWriteTokens: t.cacheWriteTokens + u.cacheWriteTokens,
+    tokens: t.tokens + u.inputTokens + u.outputTokens + u.cacheReadTokens + u.cacheWriteTokens,
+    costUsd: t.costUsd + usd,
+    estimatedCalls: t.estimatedCalls + (u.estimated ? 1 : 0),
+    unpricedCalls: t.unpricedCalls + (priced ? 0 : 1)
+  }
+}
+
+interface State {
+  readonly total: Totals
+  readonly byRun: ReadonlyMap<string, Totals>
+  readonly bySession: ReadonlyMap<string, Totals>
+  readonly byAgent: ReadonlyMap<string, Totals>
+  readonly byModel: ReadonlyMap<string, Totals>
+  /** `${budgetIndex}:${key}` of alerts already fired. */
+  readonly alerted: ReadonlySet<string>
+}
+
+const initial: State = {
+  total: empty,
+  byRun: new Map(),
+  bySession: new Map(),
+  byAgent: new Map(),
+  byModel: new Map(),
+  alerted: new Set()
+}
+
+const bump = (m: ReadonlyMap<string, Totals>, key: string | undefined, response: Response, usd: number, priced: boolean) => {
+  if (key === undefined) return m
+  const next = new Map(m)
+  next.set(key, add(m.get(key) ?? empty, response, usd, priced))
+  return next
+}
+
+/** Key of the scope for budgets when a call runs outside any run (no `WorkflowContext`). */
+const noRun = "(no run)"
+
+const scopeKey = (scope: "run" | "session", ctx: Option.Option<WorkflowContext.WorkflowContextShape>): string | undefined => {
+  if (Option.isNone(ctx)) return scope === "run" ? noRun : undefined
+  return scope === "run" ? ctx.value.runId : ctx.value.sessionId
+}
+
+const spentOf = (budget: Budget, t: Totals | undefined): { spent: number; limit: number; unit: "tokens" | "usd" } =>
+  "tokens" in budget.limit
+    ? { spent: t?.tokens ?? 0, limit: budget.limit.tokens, unit: "tokens" }
+    : { spent: t?.costUsd ?? 0, limit: budget.limit.usd, unit: "usd" }
+
+const toRecord = (m: ReadonlyMap<string, Totals>): Record<string, Totals> => Object.fromEntries(m)
+
+/**
+ * Builds the accounting service.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Accounting } from "@braid/llm"
+ *
+ * const service = Accounting.make({ budgets: [{ scope: "run", limit: { usd: 0.5 }, warnAt: 0.8 }] })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (options: Options = {}): Effect.Effect<Service> =>
+  Effect.gen(function*() {
+    const state = yield* Ref.make<State>(initial)
+    const budgets = options.budgets ?? []
+
+    const prepare = (request: Request): Effect.Effect<Request, BudgetExceeded> =>
+      budgets.length === 0 ? Effect.succeed(request) : Effect.gen(function*() {
+        const ctx = yield* Effect.serviceOption(WorkflowContext.WorkflowContext)
+        const s = yield* Ref.get(state)
+        let req = request
+        for (const budget of budgets) {
+          const key = scopeKey(budget.scope, ctx)
+          if (key === undefined) continue
+          const totals = (budget.scope === "run" ? s.byRun : s.bySession).get(key)
+          const { limit, spent, unit } = spentOf(budget, totals)
+          if (spent < limit) continue
+          if (budget.onExceeded !== undefined && budget.onExceeded !== "fail") {
+            if (req.model !== budget.onExceeded.switchTo) {
+              yield* Effect.annotateCurrentSpan("braid.budget.switched_to", budget.onExceeded.switchTo)
+              req = { ...req, model: budget.onExceeded.switchTo }
+            }
+            continue
+          }
+          const shown = unit === "usd" ? `$${spent.toFixed(4)} of $${limit}` : `${spent} of ${limit} tokens`
+          return yield* Effect.fail(
+            new BudgetExceeded({ message: `${budget.scope} ${key} spent ${shown}`, scope: budget.scope, key, unit, limit, spent })
+          )
+        }
+        return req
+      })
+
+    const record = (request: Request, response: Response): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const pricing = yield* Pricing
+        const price = lookup(pricing.table, response.model)
+        const usd = price === undefined ? 0 : priceCost(price, response.usage)
+        const ctx = yield* Effect.serviceOption(WorkflowContext.WorkflowContext)
+        const runId = Option.isSome(ctx) ? ctx.value.runId : undefined
+        const sessionId = Option.isSome(ctx) ? ctx.value.sessionId : undefined
+        const agent = request.metadata?.agent
+        const alerts: Array<Alert> = []
+        yield* Ref.update(state, (s) => {
+          const next: State = {
+            total: add(s.total, response, usd, price !== undefined),
+            byRun: bump(s.byRun, runId ?? (budgets.length > 0 ? noRun : undefined), response, usd, price !== undefined),
+            bySession: bump(s.bySession, sessionId, response, usd, price !== undefined),
+            byAgent: bump(s.byAgent, agent, response, usd, price !== undefined),
+            byModel: bump(s.byModel, response.model, response, usd, price !== undefined),
+            alerted: s.alerted
+          }
+          let alerted = s.alerted
+          budgets.forEach((budget, i) => {
+            if (budget.warnAt === undefined) return
+            const key = scopeKey(budget.scope, ctx)
+            if (key === undefined || alerted.has(`${i}:${key}`)) return
+            const { limit, spent, unit } = spentOf(budget, (budget.scope === "run" ? next.byRun : next.bySession).get(key))
+            const threshold = budget.warnAt * limit
+            if (spent >= threshold) {
+              alerted = new Set(alerted).add(`${i}:${key}`)
+              alerts.push({ scope: budget.scope, key, unit, limit, threshold, spent })
+            }
+          })
+          return { ...next, alerted }
+        })
+        yield* GenAI.annotateCost(usd, { model: response.model, agent })
+        for (const alert of alerts) {
+          yield* Effect.annotateCurrentSpan("braid.cost.alert", true)
+          yield* Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
+            Option.isSome(span)
+              ? Effect.map(Clock.currentTimeNanos, (now) =>
+                span.value.event("braid.cost.alert", now, {
+                  "braid.budget.scope": alert.scope,
+                  "braid.budget.key": alert.key,
+                  "braid.budget.unit": alert.unit,
+                  "braid.budget.limit": alert.limit,
+                  "braid.budget.threshold": alert.threshold,
+                  "braid.budget.spent": alert.spent
+                })
+              )
+              : Effect.void)
+          yield* Metrics.recordBudgetAlert({ "braid.budget.scope": alert.scope })
+          if (options.onAlert) yield* options.onAlert(alert)
+        }
+      })
+
+    return {
+      prepare,
+      record,
+      report: Effect.map(Ref.get(state), (s) => ({
+        total: s.total,
+        byRun: toRecord(s.byRun),
+        bySession: toRecord(s.bySession),
+        byAgent: toRecord(s.byAgent),
+        byModel: toRecord(s.byModel)
+      })),
+      reset: Ref.set(state, initial)
+    }
+  })
+
+/**
+ * A layer with accounting (and the budgets given).
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Accounting, ScriptedModel } from "@braid/llm"
+ *
+ * const Model = Layer.merge(
+ *   ScriptedModel.layer(),
+ *   Accounting.layer({ budgets: [{ scope: "session", limit: { tokens: 50_000 }, warnAt: 0.8 }] })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options = {}): Layer.Layer<Accounting> => Layer.effect(Accounting, make(options))
+
+/**
+ * A model layer with accounting around it, in one layer.
+ *
+ * @example
+ * ```ts
+ * import { Accounting, ScriptedModel } from "@braid/llm"
+ *
+ * const Model = Accounting.wrap(ScriptedModel.layer(), { budgets: [{ scope: "run", limit: { usd: 1 } }] })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const wrap = <ROut, E, RIn>(
+  model: Layer.Layer<ROut, E, RIn>,
+  options: Options = {}
+): Layer.Layer<ROut | Accounting, E, RIn> => Layer.merge(model, layer(options))
+
+/**
+ * The totals so far.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Accounting } from "@braid/llm"
+ *
+ * const total = Effect.map(Accounting.report, (r) => r.total.costUsd)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const report: Effect.Effect<Report, never, Accounting> = Effect.flatMap(Accounting, (a) => a.report)
+
+/**
+ * A short text report (totals, then per agent and per model).
+ *
+ * @example
+ * ```ts
+ * import { Accounting } from "@braid/llm"
+ *
+ * const text = Accounting.format({ total: Accounting.empty, byRun: {}, bySession: {}, byAgent: {}, byModel: {} })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const format = (r: Report): string => {
+  const row = (name: string, t: Totals) =>
+    `${name.padEnd(24)} ${String(t.calls).padStart(5)} calls ${String(t.inputTokens + t.cacheReadTokens + t.cacheWriteTokens).padStart(8)} in ${
+      String(t.outputTokens).padStart(7)
+    } out  $${t.costUsd.toFixed(6)}${t.estimatedCalls > 0 ? "  (estimated)" : ""}`
+  const lines = [row("total", r.total)]
+  for (const [k, t] of Object.entries(r.byAgent)) lines.push(row(`agent ${k}`, t))
+  for (const [k, t] of Object.entries(r.byModel)) lines.push(row(`model ${k}`, t))
+  return lines.join("\n")
+}

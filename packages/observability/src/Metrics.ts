@@ -1,0 +1,243 @@
+/**
+ * The metrics of Braid, declared once here so every package records through the same
+ * instruments (they are Effect metrics; the OTLP and in-memory layers export them).
+ *
+ * | name | kind | unit | attributes |
+ * |---|---|---|---|
+ * | `gen_ai.client.token.usage` | histogram | `{token}` | `gen_ai.token.type` (`input`/`output`), `gen_ai.operation.name`, `gen_ai.provider.name`, `gen_ai.request.model`, `gen_ai.response.model` |
+ * | `gen_ai.client.operation.duration` | histogram | `s` | as above without `gen_ai.token.type`, plus `error.type` on failure |
+ * | `braid.llm.cost` | counter | `USD` | `gen_ai.request.model`, `gen_ai.response.model`, `braid.agent` |
+ * | `braid.llm.budget.alerts` | counter | `{alert}` | `braid.budget.scope` (`run`/`session`) |
+ * | `braid.resilience.retries` | counter | `{retry}` | `braid.policy`, `braid.primitive.name`, `error.type` |
+ * | `braid.resilience.breaker.state` | gauge | 0 closed, 1 half-open, 2 open | `braid.breaker` |
+ * | `braid.resilience.queue.depth` | gauge | `{call}` | `braid.bulkhead` |
+ *
+ * @since 0.1.0
+ */
+import { Effect, Metric, MetricBoundaries } from "effect"
+
+/**
+ * Labels of one measurement.
+ *
+ * @since 0.1.0
+ */
+export type Labels = Readonly<Record<string, string | undefined>>
+
+const tag = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, labels: Labels): Metric.Metric<Type, In, Out> => {
+  let m = metric
+  for (const [k, v] of Object.entries(labels)) if (v !== undefined) m = Metric.tagged(m, k, v)
+  return m
+}
+
+/**
+ * `gen_ai.client.token.usage`: tokens per call (semantic-convention buckets).
+ *
+ * @example
+ * ```ts
+ * import { Metric } from "effect"
+ * import { Metrics } from "@braid/observability"
+ *
+ * const snapshot = Metric.value(Metrics.tokenUsage)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const tokenUsage = Metric.histogram(
+  "gen_ai.client.token.usage",
+  MetricBoundaries.fromIterable([1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864]),
+  "Number of input and output tokens used, {token}"
+)
+
+/**
+ * `gen_ai.client.operation.duration`: seconds per model call (semantic-convention buckets).
+ *
+ * @example
+ * ```ts
+ * import { Metric } from "effect"
+ * import { Metrics } from "@braid/observability"
+ *
+ * const snapshot = Metric.value(Metrics.operationDuration)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const operationDuration = Metric.histogram(
+  "gen_ai.client.operation.duration",
+  MetricBoundaries.fromIterable([0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]),
+  "GenAI operation duration, s"
+)
+
+/**
+ * `braid.llm.cost`: dollars spent on model calls.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/observability"
+ *
+ * const record = Metrics.recordCost(0.0042, { "gen_ai.request.model": "claude-sonnet-5-5" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const cost = Metric.counter("braid.llm.cost", { description: "Cost of model calls, USD" })
+
+/**
+ * `braid.llm.budget.alerts`: budget warning thresholds crossed.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/observability"
+ *
+ * const m = Metrics.budgetAlerts
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const budgetAlerts = Metric.counter("braid.llm.budget.alerts", { description: "Budget warning thresholds crossed" })
+
+/**
+ * `braid.resilience.retries`: retries made by retry policies.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/observability"
+ *
+ * const record = Metrics.recordRetry({ "braid.policy": "retry", "error.type": "Overloaded" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const retries = Metric.counter("braid.resilience.retries", { description: "Retries made by retry policies" })
+
+/**
+ * `braid.resilience.breaker.state`: 0 closed, 1 half-open, 2 open.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/observability"
+ *
+ * const record = Metrics.setBreakerState("anthropic", "open")
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const breakerState = Metric.gauge("braid.resilience.breaker.state", { description: "Circuit breaker state: 0 closed, 1 half-open, 2 open" })
+
+/**
+ * `braid.resilience.queue.depth`: calls waiting in a bulkhead's queue.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/observability"
+ *
+ * const record = Metrics.setQueueDepth("model-calls", 3)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const queueDepth = Metric.gauge("braid.resilience.queue.depth", { description: "Calls waiting in a bulkhead queue" })
+
+/**
+ * Records the tokens of one model call (`input` and `output` measurements).
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/observability"
+ *
+ * const record = Metrics.recordTokens(120, 40, { "gen_ai.request.model": "claude-sonnet-5-5" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const recordTokens = (input: number, output: number, labels: Labels): Effect.Effect<void> =>
+  Effect.zipRight(
+    Metric.update(tag(tokenUsage, { ...labels, "gen_ai.token.type": "input" }), input),
+    Metric.update(tag(tokenUsage, { ...labels, "gen_ai.token.type": "output" }), output)
+  )
+
+/**
+ * Records the duration of one model call, in seconds.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/observability"
+ *
+ * const record = Metrics.recordDuration(0.25, { "gen_ai.request.model": "claude-sonnet-5-5" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const recordDuration = (seconds: number, labels: Labels): Effect.Effect<void> =>
+  Metric.update(tag(operationDuration, labels), seconds)
+
+/**
+ * Adds dollars to `braid.llm.cost`.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/observability"
+ *
+ * const record = Metrics.recordCost(0.01, { "braid.agent": "coach" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const recordCost = (usd: number, labels: Labels = {}): Effect.Effect<void> => Metric.update(tag(cost, labels), usd)
+
+/**
+ * Counts one budget alert.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/observability"
+ *
+ * const record = Metrics.recordBudgetAlert({ "braid.budget.scope": "run" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const recordBudgetAlert = (labels: Labels = {}): Effect.Effect<void> => Metric.update(tag(budgetAlerts, labels), 1)
+
+/**
+ * Counts one retry.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/observability"
+ *
+ * const record = Metrics.recordRetry({ "braid.policy": "retry" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const recordRetry = (labels: Labels = {}): Effect.Effect<void> => Metric.update(tag(retries, labels), 1)
+
+/**
+ * Sets the state of a circuit breaker.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/observability"
+ *
+ * const record = Metrics.setBreakerState("search", "half-open")
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const setBreakerState = (breaker: string, state: "closed" | "half-open" | "open"): Effect.Effect<void> =>
+  Metric.set(tag(breakerState, { "braid.breaker": breaker }), state === "closed" ? 0 : state === "half-open" ? 1 : 2)
+
+/**
+ * Sets the queue depth of a bulkhead.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "@braid/observability"
+ *
+ * const record = Metrics.setQueueDepth("search", 0)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const setQueueDepth = (bulkhead: string, depth: number): Effect.Effect<void> =>
+  Metric.set(tag(queueDepth, { "braid.bulkhead": bulkhead }), depth)

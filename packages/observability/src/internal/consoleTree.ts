@@ -1,0 +1,118 @@
+/**
+ * A span processor that prints a readable tree of each finished trace when its root span ends.
+ *
+ * @internal
+ */
+import type { Context } from "@opentelemetry/api"
+import { SpanStatusCode } from "@opentelemetry/api"
+import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace-base"
+
+const millis = (span: ReadableSpan) => span.duration[0] * 1e3 + span.duration[1] / 1e6
+
+const num = (v: unknown): number => (typeof v === "number" ? v : 0)
+
+interface Totals {
+  input: number
+  output: number
+  cost: number
+  calls: number
+}
+
+const formatMillis = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`)
+
+const formatUsd = (usd: number) => (usd >= 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(6)}`)
+
+/** Renders the tree of `spans` (one trace), roots first, children in start order. */
+export const render = (spans: ReadonlyArray<ReadableSpan>): string => {
+  const ids = new Set(spans.map((s) => s.spanContext().spanId))
+  const children = new Map<string, Array<ReadableSpan>>()
+  const roots: Array<ReadableSpan> = []
+  for (const s of spans) {
+    const parent = s.parentSpanContext?.spanId
+    if (parent === undefined || !ids.has(parent)) roots.push(s)
+    else {
+      const list = children.get(parent) ?? []
+      list.push(s)
+      children.set(parent, list)
+    }
+  }
+  const start = (s: ReadableSpan) => s.startTime[0] * 1e9 + s.startTime[1]
+  for (const list of children.values()) list.sort((a, b) => start(a) - start(b))
+  roots.sort((a, b) => start(a) - start(b))
+
+  const totals = new Map<string, Totals>()
+  const total = (s: ReadableSpan): Totals => {
+    const id = s.spanContext().spanId
+    const cached = totals.get(id)
+    if (cached) return cached
+    const t: Totals = {
+      input: num(s.attributes["gen_ai.usage.input_tokens"]) + num(s.attributes["gen_ai.usage.cache_read.input_tokens"]) +
+        num(s.attributes["gen_ai.usage.cache_creation.input_tokens"]),
+      output: num(s.attributes["gen_ai.usage.output_tokens"]),
+      cost: num(s.attributes["braid.cost.usd"]),
+      calls: s.attributes["gen_ai.operation.name"] !== undefined ? 1 : 0
+    }
+    for (const c of children.get(id) ?? []) {
+      const ct = total(c)
+      t.input += ct.input
+      t.output += ct.output
+      t.cost += ct.cost
+      t.calls += ct.calls
+    }
+    totals.set(id, t)
+    return t
+  }
+
+  const lines: Array<string> = []
+  const line = (s: ReadableSpan, prefix: string, connector: string) => {
+    const t = total(s)
+    const parts = [`${connector}${s.name}`, formatMillis(millis(s))]
+    if (s.status.code === SpanStatusCode.ERROR) {
+      parts.push(`✗ ${String(s.attributes["error.type"] ?? s.status.message ?? "error")}`)
+    }
+    if (t.calls > 0) {
+      const est = s.attributes["braid.usage.estimated"] === true ? "~" : ""
+      parts.push(`${est}${t.input} in / ${est}${t.output} out tokens`)
+      parts.push(formatUsd(t.cost))
+    }
+    for (const e of s.events) {
+      if (e.name === "braid.cost.alert") parts.push(`⚠ cost alert`)
+    }
+    lines.push(prefix + parts.join("  "))
+  }
+  const walk = (s: ReadableSpan, prefix: string, isLast: boolean, isRoot: boolean) => {
+    line(s, isRoot ? "" : prefix, isRoot ? "" : isLast ? "└─ " : "├─ ")
+    const kids = children.get(s.spanContext().spanId) ?? []
+    const next = isRoot ? "" : prefix + (isLast ? "   " : "│  ")
+    kids.forEach((k, i) => walk(k, next, i === kids.length - 1, false))
+  }
+  for (const r of roots) {
+    const run = r.attributes["braid.run.id"]
+    if (run !== undefined) lines.push(`run ${String(run)}`)
+    walk(r, "", true, true)
+  }
+  return lines.join("\n")
+}
+
+/** Collects spans per trace and writes the tree when the trace's root span ends. */
+export class ConsoleTreeProcessor implements SpanProcessor {
+  private readonly traces = new Map<string, Array<ReadableSpan>>()
+  constructor(private readonly write: (text: string) => void) {}
+  onStart(_span: Span, _parentContext: Context): void {}
+  onEnd(span: ReadableSpan): void {
+    const traceId = span.spanContext().traceId
+    const list = this.traces.get(traceId) ?? []
+    list.push(span)
+    if (span.parentSpanContext === undefined) {
+      this.traces.delete(traceId)
+      this.write(render(list))
+    } else this.traces.set(traceId, list)
+  }
+  forceFlush(): Promise<void> {
+    return Promise.resolve()
+  }
+  shutdown(): Promise<void> {
+    this.traces.clear()
+    return Promise.resolve()
+  }
+}
