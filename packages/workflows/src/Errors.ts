@@ -132,3 +132,20 @@ export class HistoryStoreError extends Schema.TaggedError<HistoryStoreError>()("
     return `meeting history store: ${this.operation} failed: ${this.reason}`
   }
 }
+
+/**
+ * A judge's reply was not a valid verdict (not JSON, or not `{ score: 0..1, reason }`). Marked
+ * transient, so the evaluation's retry policy asks again.
+ *
+ * @since 0.1.0
+ */
+export class JudgeVerdictInvalid extends Schema.TaggedError<JudgeVerdictInvalid>()("JudgeVerdictInvalid", {
+  metric: Schema.String,
+  reply: Schema.String,
+  reason: Schema.String,
+  transient: Schema.optionalWith(Schema.Boolean, { default: () => true })
+}) {
+  override get message(): string {
+    return `judge "${this.metric}" gave an invalid verdict (${this.reason}): ${this.reply.slice(0, 120)}`
+  }
+}

@@ -18,3 +18,13 @@ export * as Gate from "./Gate.js"
 export * as Session from "./Session.js"
 /** Means and bootstrap comparisons of evaluation runs. @since 0.1.0 */
 export * as Statistics from "./Statistics.js"
+/** The evaluation workflow: metrics, judge, idempotent runner, comparison. @since 0.1.0 */
+export * as Evaluation from "./Evaluation.js"
+/** Persisted evaluation results. @since 0.1.0 */
+export * as ResultStore from "./ResultStore.js"
+/** Scripted model or Claude. @since 0.1.0 */
+export * as Models from "./Models.js"
+/** Scripts of the scripted model for the workflows. @since 0.1.0 */
+export * as Scripts from "./Scripts.js"
+/** Sample conversations. @since 0.1.0 */
+export * as Samples from "./Samples.js"

@@ -1,0 +1,18 @@
+/**
+ * `@braid/cli`: the `braid` command.
+ *
+ * @since 0.1.0
+ */
+
+/** The command and its entry point. @since 0.1.0 */
+export * as Cli from "./Cli.js"
+/** The catalog of primitives. @since 0.1.0 */
+export * as Catalog from "./Catalog.js"
+/** `braid eval`. @since 0.1.0 */
+export * as EvalCommand from "./EvalCommand.js"
+/** The progress display. @since 0.1.0 */
+export * as Progress from "./Progress.js"
+/** What a runnable workflow is. @since 0.1.0 */
+export * as Registry from "./Registry.js"
+/** The workflows the command knows. @since 0.1.0 */
+export * as Workflows from "./Workflows.js"

@@ -1,0 +1,166 @@
+/**
+ * Where evaluation results are persisted, one per (run, conversation): the idempotency key of
+ * the evaluation runner. Storing a result for a key that already has one keeps the first
+ * (`INSERT ... ON CONFLICT DO NOTHING`), so evaluating a conversation twice stores one result.
+ *
+ * Layers: `layerMemory` (tests, quick runs), `layerSql` over any `@effect/sql` client, and
+ * `layerSqlite(filename)` (embedded SQLite via `@effect/sql-sqlite-node`).
+ *
+ * @since 0.1.0
+ */
+import { SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Context, Effect, Layer, Ref, Schema } from "effect"
+import { ResultStoreError } from "./Errors.js"
+
+/**
+ * The evaluation of one conversation in one run.
+ *
+ * @since 0.1.0
+ */
+export const ConversationResult = Schema.Struct({
+  runId: Schema.String,
+  conversationId: Schema.String,
+  scores: Schema.Record({ key: Schema.String, value: Schema.Number }),
+  reasons: Schema.Record({ key: Schema.String, value: Schema.String }),
+  /** Epoch milliseconds (Effect Clock). */
+  evaluatedAt: Schema.Number
+})
+
+/**
+ * @since 0.1.0
+ */
+export type ConversationResult = typeof ConversationResult.Type
+
+/**
+ * @since 0.1.0
+ */
+export interface Service {
+  readonly get: (runId: string, conversationId: string) => Effect.Effect<ConversationResult | undefined, ResultStoreError>
+  /** Stores a result unless one exists for the key; returns the stored one (the first). */
+  readonly put: (result: ConversationResult) => Effect.Effect<{ readonly result: ConversationResult; readonly inserted: boolean }, ResultStoreError>
+  readonly list: (runId: string) => Effect.Effect<ReadonlyArray<ConversationResult>, ResultStoreError>
+}
+
+/**
+ * The result store service.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ResultStore } from "@braid/workflows"
+ *
+ * const program = Effect.flatMap(ResultStore.ResultStore, (store) => store.list("prompt-v2")).pipe(
+ *   Effect.provide(ResultStore.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class ResultStore extends Context.Tag("@braid/workflows/ResultStore")<ResultStore, Service>() {}
+
+/**
+ * An in-memory store (one per layer build).
+ *
+ * @example
+ * ```ts
+ * import { ResultStore } from "@braid/workflows"
+ *
+ * const Store = ResultStore.layerMemory
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerMemory: Layer.Layer<ResultStore> = Layer.effect(
+  ResultStore,
+  Effect.map(Ref.make(new Map<string, ConversationResult>()), (ref): Service => {
+    const key = (r: string, c: string) => JSON.stringify([r, c])
+    return {
+      get: (r, c) => Effect.map(Ref.get(ref), (m) => m.get(key(r, c))),
+      put: (result) =>
+        Ref.modify(ref, (m): readonly [{ readonly result: ConversationResult; readonly inserted: boolean }, Map<string, ConversationResult>] => {
+          const k = key(result.runId, result.conversationId)
+          const existing = m.get(k)
+          if (existing) return [{ result: existing, inserted: false }, m]
+          return [{ result, inserted: true }, new Map(m).set(k, result)]
+        }),
+      list: (r) => Effect.map(Ref.get(ref), (m) => [...m.values()].filter((x) => x.runId === r))
+    }
+  })
+)
+
+const decode = Schema.decodeUnknown(Schema.parseJson(ConversationResult))
+const encode = Schema.encode(Schema.parseJson(ConversationResult))
+
+/**
+ * A store over the ambient `SqlClient` (SQLite or PostgreSQL): the table
+ * `braid_evaluation_results` is created if missing, with the primary key (run_id, conversation_id).
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { ResultStore } from "@braid/workflows"
+ *
+ * const Store = ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: "evals.db" })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerSql: Layer.Layer<ResultStore, ResultStoreError, SqlClient.SqlClient> = Layer.effect(
+  ResultStore,
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const wrap = (operation: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+      Effect.mapError(self, (e) => new ResultStoreError({ operation, reason: e instanceof Error ? e.message : String(e) }))
+    yield* sql`CREATE TABLE IF NOT EXISTS braid_evaluation_results (
+      run_id TEXT NOT NULL,
+      conversation_id TEXT NOT NULL,
+      result TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      PRIMARY KEY (run_id, conversation_id)
+    )`.pipe(wrap("create table"))
+    const get = (runId: string, conversationId: string) =>
+      Effect.gen(function*() {
+        const rows = yield* sql<{ result: string }>`SELECT result FROM braid_evaluation_results WHERE run_id = ${runId} AND conversation_id = ${conversationId}`
+        return rows.length === 0 ? undefined : yield* decode(rows[0]!.result)
+      }).pipe(wrap("get"))
+    return {
+      get,
+      put: (result) =>
+        Effect.gen(function*() {
+          const json = yield* encode(result)
+          const inserted = yield* sql<{ run_id: string }>`INSERT INTO braid_evaluation_results (run_id, conversation_id, result, created_at)
+            VALUES (${result.runId}, ${result.conversationId}, ${json}, ${result.evaluatedAt})
+            ON CONFLICT (run_id, conversation_id) DO NOTHING
+            RETURNING run_id`
+          if (inserted.length > 0) return { result, inserted: true }
+          const existing = yield* get(result.runId, result.conversationId)
+          return { result: existing ?? result, inserted: false }
+        }).pipe(wrap("put")),
+      list: (runId) =>
+        Effect.gen(function*() {
+          const rows = yield* sql<{ result: string }>`SELECT result FROM braid_evaluation_results WHERE run_id = ${runId} ORDER BY conversation_id`
+          return yield* Effect.forEach(rows, (r) => decode(r.result))
+        }).pipe(wrap("list"))
+    }
+  })
+)
+
+/**
+ * A store in an embedded SQLite file (created if missing).
+ *
+ * @example
+ * ```ts
+ * import { ResultStore } from "@braid/workflows"
+ *
+ * const Store = ResultStore.layerSqlite("evaluations.db")
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerSqlite = (filename: string): Layer.Layer<ResultStore, ResultStoreError> =>
+  layerSql.pipe(
+    Layer.provide(SqliteClient.layer({ filename })),
+    Layer.mapError((e) => (e instanceof ResultStoreError ? e : new ResultStoreError({ operation: "open", reason: String(e) })))
+  )
