@@ -15,6 +15,8 @@ export * as Fallback from "./Fallback.js"
 export * as CircuitBreaker from "./CircuitBreaker.js"
 /** Bounded concurrency with a bounded queue. @since 0.1.0 */
 export * as Bulkhead from "./Bulkhead.js"
+/** Per-key and global rate limits, in memory or in Redis. @since 0.1.0 */
+export * as RateLimit from "./RateLimit.js"
 /** The typed errors and the transient convention. @since 0.1.0 */
 export * as Errors from "./Errors.js"
 /** Every metric of the package. @since 0.1.0 */

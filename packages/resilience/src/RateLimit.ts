@@ -1,0 +1,387 @@
+/**
+ * Rate limit: per-key and global limits together (e.g. 10 calls a minute per user and 1000 an
+ * hour overall), token bucket or fixed window, a cost per call (limit model calls by tokens),
+ * and `fail` (at once, with `RateLimited`) or `wait` (sleep until capacity is back) when exceeded.
+ *
+ * A call must pass **every** limit. The check is atomic over all of them: when one refuses, none
+ * is charged (in memory: one synchronous step; in Redis: one Lua script over all keys).
+ *
+ * Stores: `memoryStore()` (default, one per policy unless you share it) and `redisStore(client)`,
+ * so that several processes share one limit. Time is Effect's `Clock` (the Redis store is given
+ * the caller's clock reading, so processes should have synchronised clocks; `TestClock` drives
+ * both stores in tests).
+ *
+ * - **token bucket** (default): a bucket of `limit` tokens refilled continuously at
+ *   `limit / window`; bursts up to `limit`.
+ * - **fixed window**: at most `limit` per aligned window (`floor(now / window)`).
+ * A cost above a limit can never pass: it fails with `retryAfterMillis: Infinity`, even in `wait`.
+ *
+ * Telemetry: refusals add the event `ratelimit.rejected` {key, retry_after_ms}; waits add
+ * `ratelimit.waiting` {key, delay_ms}; both bump `Metrics.rateLimited` (tags `limit`, `outcome`).
+ *
+ * @since 0.1.0
+ */
+import type { Primitive as P } from "@braid/core"
+import { Instrumentation, Primitive } from "@braid/core"
+import type { Scope } from "effect"
+import { Clock, Duration, Effect, Metric } from "effect"
+import type { ConfigError } from "effect/ConfigError"
+import type { Redis } from "ioredis"
+import { RateLimited, StoreError } from "./Errors.js"
+import * as RedisClient from "./internal/redis.js"
+import * as Metrics from "./Metrics.js"
+
+/**
+ * @since 0.1.0
+ */
+export type Algorithm = "token-bucket" | "fixed-window"
+
+/**
+ * One limit. `key` is fixed ("global") or computed from the input (`(req) => "user:" + req.userId`).
+ *
+ * @since 0.1.0
+ */
+export interface Limit<In> {
+  readonly key: string | ((input: In) => string)
+  /** Calls (or cost units) allowed per window. */
+  readonly limit: number
+  readonly window: Duration.DurationInput
+  /** Default "token-bucket". */
+  readonly algorithm?: Algorithm
+  /** The limit's name in metrics (keys may be per user). Default `limit<index>`. */
+  readonly name?: string
+}
+
+/**
+ * One key to charge, as the store sees it.
+ *
+ * @since 0.1.0
+ */
+export interface Request {
+  readonly key: string
+  readonly algorithm: Algorithm
+  readonly limit: number
+  readonly windowMillis: number
+  readonly cost: number
+}
+
+/**
+ * A store's answer: allowed (every key charged), or refused by the request at `index` (nothing charged).
+ *
+ * @since 0.1.0
+ */
+export type Decision =
+  | { readonly allowed: true }
+  | { readonly allowed: false; readonly index: number; readonly retryAfterMillis: number }
+
+/**
+ * Where counters live. `consume` must be atomic over all requests.
+ *
+ * @since 0.1.0
+ */
+export interface Store {
+  readonly name: string
+  readonly consume: (requests: ReadonlyArray<Request>, nowMillis: number) => Effect.Effect<Decision, StoreError>
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Options<In> {
+  /** The name of the wrapper (default `ratelimit(<inner>)`), or of the work in the Effect form. */
+  readonly name?: string
+  readonly limits: readonly [Limit<In>, ...Array<Limit<In>>]
+  /** The cost of a call (default 1), e.g. the estimated tokens of a model call. */
+  readonly cost?: number | ((input: In) => number)
+  /** Default "fail". */
+  readonly onExceeded?: "fail" | "wait"
+  /** Default: a fresh `memoryStore()` for this policy. */
+  readonly store?: Store
+}
+
+// ---------------------------------------------------------------------------------------------
+// in-memory store
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The in-memory store: one process. Share one instance between policies to share limits.
+ *
+ * @example
+ * ```ts
+ * import { RateLimit } from "@braid/resilience"
+ * const store = RateLimit.memoryStore()
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const memoryStore = (): Store => {
+  const state = new Map<string, { a: number; b: number; expires: number }>()
+  const sweep = (now: number) => {
+    for (const [k, v] of state) if (v.expires <= now) state.delete(k)
+  }
+  return {
+    name: "memory",
+    consume: (requests, now) =>
+      Effect.sync((): Decision => {
+        if (state.size > 10_000) sweep(now)
+        const next: Array<{ a: number; b: number; expires: number }> = []
+        for (let i = 0; i < requests.length; i++) {
+          const r = requests[i]!
+          if (r.cost > r.limit) return { allowed: false, index: i, retryAfterMillis: Number.POSITIVE_INFINITY }
+          const id = `${r.algorithm}:${r.key}`
+          const s = state.get(id)
+          if (r.algorithm === "token-bucket") {
+            const rate = r.limit / r.windowMillis
+            let tokens = s === undefined ? r.limit : s.a
+            const ts = s === undefined ? now : s.b
+            if (now > ts) tokens = Math.min(r.limit, tokens + (now - ts) * rate)
+            if (tokens < r.cost) return { allowed: false, index: i, retryAfterMillis: Math.ceil((r.cost - tokens) / rate) }
+            next.push({ a: tokens - r.cost, b: Math.max(now, ts), expires: now + r.windowMillis })
+          } else {
+            const start = Math.floor(now / r.windowMillis) * r.windowMillis
+            const count = s !== undefined && s.a === start ? s.b : 0
+            if (count + r.cost > r.limit) return { allowed: false, index: i, retryAfterMillis: start + r.windowMillis - now }
+            next.push({ a: start, b: count + r.cost, expires: start + r.windowMillis })
+          }
+        }
+        for (let i = 0; i < requests.length; i++) state.set(`${requests[i]!.algorithm}:${requests[i]!.key}`, next[i]!)
+        return { allowed: true }
+      })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis store
+// ---------------------------------------------------------------------------------------------
+
+const script = `
+local now = tonumber(ARGV[1])
+local n = #KEYS
+local states = {}
+for i = 1, n do
+  local base = 1 + (i - 1) * 4
+  local algo = ARGV[base + 1]
+  local limit = tonumber(ARGV[base + 2])
+  local window = tonumber(ARGV[base + 3])
+  local cost = tonumber(ARGV[base + 4])
+  if cost > limit then return {i, -1} end
+  local h = redis.call('HMGET', KEYS[i], 'a', 'b')
+  if algo == 'token-bucket' then
+    local tokens = tonumber(h[1])
+    local ts = tonumber(h[2])
+    if tokens == nil or ts == nil then tokens = limit; ts = now end
+    local rate = limit / window
+    if now > ts then tokens = math.min(limit, tokens + (now - ts) * rate) end
+    if tokens < cost then return {i, math.ceil((cost - tokens) / rate)} end
+    states[i] = {tokens - cost, math.max(now, ts), window}
+  else
+    local start = math.floor(now / window) * window
+    local count = 0
+    if tonumber(h[1]) == start and tonumber(h[2]) ~= nil then count = tonumber(h[2]) end
+    if count + cost > limit then return {i, start + window - now} end
+    states[i] = {start, count + cost, window}
+  end
+end
+for i = 1, n do
+  redis.call('HSET', KEYS[i], 'a', string.format('%.17g', states[i][1]), 'b', string.format('%.17g', states[i][2]))
+  redis.call('PEXPIRE', KEYS[i], math.ceil(states[i][3] * 2))
+end
+return {0, 0}
+`
+
+/**
+ * A store in Redis, shared by every process that uses the same Redis and prefix. All keys of a
+ * call are checked and charged by one Lua script (atomic). In Redis Cluster, give the keys of one
+ * policy a common hash tag (e.g. prefix `"{braid}:ratelimit:"`).
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "ioredis"
+ * import { RateLimit } from "@braid/resilience"
+ *
+ * const store = RateLimit.redisStore(new Redis("redis://127.0.0.1:6379", { lazyConnect: true }), { prefix: "myapp:rl:" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const redisStore = (client: Redis, options: { readonly prefix?: string } = {}): Store => {
+  const prefix = options.prefix ?? "braid:ratelimit:"
+  return {
+    name: "redis",
+    consume: (requests, now) =>
+      Effect.map(
+        RedisClient.attempt("ratelimit.consume", () => {
+          const keys = requests.map((r) => `${prefix}${r.algorithm}:${r.key}`)
+          const args: Array<string | number> = [now]
+          for (const r of requests) args.push(r.algorithm, r.limit, r.windowMillis, r.cost)
+          return client.eval(script, keys.length, ...keys, ...args) as Promise<[number, number]>
+        }),
+        ([index, retryAfter]): Decision =>
+          index === 0
+            ? { allowed: true }
+            : { allowed: false, index: index - 1, retryAfterMillis: retryAfter < 0 ? Number.POSITIVE_INFINITY : retryAfter }
+      )
+  }
+}
+
+/**
+ * A Redis store connected to `REDIS_URL` (via `Config`; default `redis://127.0.0.1:6379`) for the
+ * life of the scope.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimit } from "@braid/resilience"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const store = yield* RateLimit.redisStoreFromConfig({ prefix: "myapp:rl:" })
+ *   // RateLimit.policy({ limits: [...], store })
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const redisStoreFromConfig = (
+  options: { readonly prefix?: string; readonly url?: string } = {}
+): Effect.Effect<Store, StoreError | ConfigError, Scope.Scope> =>
+  Effect.map(RedisClient.acquire(options.url), (client) => redisStore(client, options.prefix === undefined ? {} : { prefix: options.prefix }))
+
+// ---------------------------------------------------------------------------------------------
+// the policy
+// ---------------------------------------------------------------------------------------------
+
+interface Resolved<In> {
+  readonly name: string
+  readonly limits: ReadonlyArray<{
+    readonly key: string | ((input: In) => string)
+    readonly limit: number
+    readonly windowMillis: number
+    readonly algorithm: Algorithm
+    readonly rejected: Metric.Metric.Counter<number>
+    readonly waited: Metric.Metric.Counter<number>
+  }>
+  readonly cost: number | ((input: In) => number)
+  readonly wait: boolean
+  readonly store: Store
+}
+
+const resolve = <In>(name: string, options: Options<In>): Resolved<In> => ({
+  name,
+  limits: options.limits.map((l, i) => {
+    if (!(l.limit > 0)) throw new RangeError(`${name}: limit must be > 0`)
+    const windowMillis = Duration.toMillis(l.window)
+    if (!(windowMillis > 0)) throw new RangeError(`${name}: window must be > 0`)
+    const metric = Metric.tagged(Metrics.rateLimited, "limit", l.name ?? `limit${i}`)
+    return {
+      key: l.key,
+      limit: l.limit,
+      windowMillis,
+      algorithm: l.algorithm ?? "token-bucket",
+      rejected: Metric.tagged(metric, "outcome", "rejected"),
+      waited: Metric.tagged(metric, "outcome", "waited")
+    }
+  }),
+  cost: options.cost ?? 1,
+  wait: options.onExceeded === "wait",
+  store: options.store ?? memoryStore()
+})
+
+const acquire = <In>(cfg: Resolved<In>, input: In): Effect.Effect<void, RateLimited | StoreError> => {
+  const cost = typeof cfg.cost === "number" ? cfg.cost : cfg.cost(input)
+  const requests: Array<Request> = cfg.limits.map((l) => ({
+    key: typeof l.key === "string" ? l.key : l.key(input),
+    algorithm: l.algorithm,
+    limit: l.limit,
+    windowMillis: l.windowMillis,
+    cost
+  }))
+  const loop: Effect.Effect<void, RateLimited | StoreError> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.flatMap(cfg.store.consume(requests, now), (decision): Effect.Effect<void, RateLimited | StoreError> => {
+      if (decision.allowed) return Effect.void
+      const limit = cfg.limits[decision.index]!
+      const key = requests[decision.index]!.key
+      const retryAfter = decision.retryAfterMillis
+      if (!cfg.wait || !Number.isFinite(retryAfter)) {
+        return Effect.zipRight(
+          Effect.zipRight(
+            Instrumentation.event("ratelimit.rejected", { key, retry_after_ms: retryAfter }),
+            Metric.increment(limit.rejected)
+          ),
+          Effect.fail(new RateLimited({ primitive: cfg.name, key, retryAfterMillis: retryAfter }))
+        )
+      }
+      const delay = Math.max(1, retryAfter)
+      return Effect.zipRight(
+        Effect.zipRight(
+          Effect.zipRight(Instrumentation.event("ratelimit.waiting", { key, delay_ms: delay }), Metric.increment(limit.waited)),
+          Effect.sleep(Duration.millis(delay))
+        ),
+        loop
+      )
+    }))
+  return loop
+}
+
+/**
+ * Rate-limits any Effect (keys are strings here). The same implementation as `policy`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RateLimit } from "@braid/resilience"
+ *
+ * const store = RateLimit.memoryStore()
+ * const call = RateLimit.effect(Effect.succeed("ok"), {
+ *   name: "search",
+ *   limits: [{ key: "user:1", limit: 10, window: "1 minute" }, { key: "global", limit: 1000, window: "1 hour" }],
+ *   store
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const effect = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  options: Options<void> & { readonly limits: readonly [Limit<void> & { readonly key: string }, ...Array<Limit<void> & { readonly key: string }>] }
+): Effect.Effect<A, E | RateLimited | StoreError, R> => {
+  const cfg = resolve(options.name ?? "effect", options)
+  return Effect.zipRight(acquire(cfg, undefined), self)
+}
+
+/**
+ * The rate-limit policy for primitives.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Primitive } from "@braid/core"
+ * import { RateLimit } from "@braid/resilience"
+ *
+ * interface Ask { readonly userId: string; readonly prompt: string }
+ * const ask = Primitive.make("ask", (req: Ask) => Effect.succeed(`answer to ${req.prompt}`))
+ * const limited = ask.pipe(RateLimit.policy({
+ *   limits: [
+ *     { key: (req) => `user:${req.userId}`, limit: 10, window: "1 minute", name: "per-user" },
+ *     { key: "global", limit: 1000, window: "1 hour", name: "global" }
+ *   ],
+ *   cost: (req) => Math.ceil(req.prompt.length / 4),
+ *   onExceeded: "fail"
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const policy = <In>(options: Options<NoInfer<In>>) =>
+<Out, E, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E | RateLimited | StoreError, R> => {
+  const name = options.name ?? `ratelimit(${self.name})`
+  const cfg = resolve<In>(name, options)
+  return Primitive.wrap(
+    self,
+    {
+      kind: "rate-limit",
+      name,
+      meta: { limits: cfg.limits.length, onExceeded: cfg.wait ? "wait" : "fail", store: cfg.store.name }
+    },
+    (invoke) => (input: In) => Effect.zipRight(acquire(cfg, input), invoke(input))
+  )
+}
