@@ -67,6 +67,19 @@ export interface ResponseInfo {
   readonly estimated?: boolean
 }
 
+/**
+ * Sets an attribute; arrays are kept as arrays on OpenTelemetry spans (the Effect bridge would
+ * turn them into strings, so they are also set on the underlying OpenTelemetry span).
+ */
+const setAttribute = (span: Tracer.AnySpan, key: string, value: unknown): void => {
+  if (span._tag !== "Span") return
+  span.attribute(key, value)
+  if (Array.isArray(value)) {
+    const otel = (span as unknown as { readonly span?: { setAttribute?: (k: string, v: unknown) => void } }).span
+    if (otel !== undefined && typeof otel.setAttribute === "function") otel.setAttribute(key, value)
+  }
+}
+
 const spanName = (info: RequestInfo) => `${info.operation ?? "chat"} ${info.model}`
 
 const metricLabels = (info: RequestInfo): Metrics.Labels => ({
@@ -86,7 +99,6 @@ const startAttributes = (info: RequestInfo): Effect.Effect<Record<string, unknow
     }
     if (info.maxTokens !== undefined) attributes[Attr.requestMaxTokens] = info.maxTokens
     if (info.temperature !== undefined) attributes[Attr.requestTemperature] = info.temperature
-    if (info.stopSequences !== undefined && info.stopSequences.length > 0) attributes[Attr.requestStopSequences] = [...info.stopSequences]
     if (info.agent !== undefined) attributes[Attr.agent] = info.agent
     const path = yield* Instrumentation.currentPath
     if (path !== "") attributes["braid.path"] = path
@@ -126,7 +138,7 @@ export const annotateResponse = (info: RequestInfo, response: ResponseInfo): Eff
         s.attribute(Attr.outputTokens, response.outputTokens)
         s.attribute(Attr.cacheReadTokens, response.cacheReadTokens ?? 0)
         s.attribute(Attr.cacheWriteTokens, response.cacheWriteTokens ?? 0)
-        s.attribute(Attr.responseFinishReasons, [...response.finishReasons])
+        setAttribute(s, Attr.responseFinishReasons, [...response.finishReasons])
         if (response.estimated === true) s.attribute(Attr.usageEstimated, true)
       }
       return Effect.void
@@ -154,6 +166,17 @@ export const annotateCost = (usd: number, labels: { readonly model: string; read
     Effect.annotateCurrentSpan(Attr.cost, usd),
     Metrics.recordCost(usd, { [Attr.responseModel]: labels.model, [Attr.agent]: labels.agent })
   )
+
+const setStopSequences = <A, E, R>(info: RequestInfo, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  info.stopSequences === undefined || info.stopSequences.length === 0
+    ? self
+    : Effect.zipRight(
+      Effect.flatMap(Effect.option(Effect.currentSpan), (span) => {
+        if (Option.isSome(span)) setAttribute(span.value, Attr.requestStopSequences, [...info.stopSequences!])
+        return Effect.void
+      }),
+      self
+    )
 
 const errorType = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.failureOption(cause)
@@ -203,7 +226,7 @@ export const chat = <A, E, R>(
     if (!on) return self
     return Effect.flatMap(startAttributes(info), (attributes) =>
       Effect.flatMap(Clock.currentTimeMillis, (start) =>
-        self.pipe(
+        setStopSequences(info, self).pipe(
           Effect.tap((a) => annotateResponse(info, describe(a))),
           Effect.onExit((exit) => finish(info, start, exit)),
           Effect.withSpan(spanName(info), { kind: "client", attributes })
@@ -242,6 +265,9 @@ export const chatStream = <A, E, R>(
     const start = yield* Clock.currentTimeMillis
     const span = yield* Effect.makeSpanScoped(spanName(info), { kind: "client", attributes })
     yield* Effect.addFinalizer((exit) => Effect.withParentSpan(finish(info, start, exit), span))
+    if (info.stopSequences !== undefined && info.stopSequences.length > 0) {
+      setAttribute(span, Attr.requestStopSequences, [...info.stopSequences])
+    }
     return self.pipe(
       Stream.tap((a) => {
         const r = describe(a)
