@@ -38,9 +38,10 @@ const num = (v: unknown): number => (typeof v === "number" ? v : typeof v === "b
 /** The span attributes the tracker reads. */
 export const attributes = {
   primitive: "braid.primitive.name",
+  operation: "gen_ai.operation.name",
   inputTokens: "gen_ai.usage.input_tokens",
   outputTokens: "gen_ai.usage.output_tokens",
-  costUsd: ["braid.cost.usd", "braid.llm.cost_usd", "gen_ai.usage.cost_usd"]
+  costUsd: ["braid.cost.usd"]
 } as const
 
 /**
@@ -70,11 +71,13 @@ export const track = <A, E, R>(
     let current = empty
     const finished = (name: string, attrs: Map<string, unknown>, exit: Exit.Exit<unknown, unknown>) => {
       const isPrimitive = attrs.has(attributes.primitive)
-      const input = num(attrs.get(attributes.inputTokens))
-      const output = num(attrs.get(attributes.outputTokens))
+      // Tokens and cost are read from model-call spans only (agents repeat their turn's usage on
+      // their own span, which would count it twice).
+      const isModel = attrs.has(attributes.operation)
+      const input = isModel ? num(attrs.get(attributes.inputTokens)) : 0
+      const output = isModel ? num(attrs.get(attributes.outputTokens)) : 0
       let cost = 0
-      for (const k of attributes.costUsd) cost += num(attrs.get(k))
-      const isModel = attrs.has(attributes.inputTokens) || attrs.has(attributes.outputTokens) || attrs.has("gen_ai.operation.name")
+      if (isModel) for (const k of attributes.costUsd) cost += num(attrs.get(k))
       if (!isPrimitive && !isModel) return
       current = {
         steps: current.steps + (isPrimitive ? 1 : 0),

@@ -58,7 +58,7 @@ export const relevanceVerdict = (transcript: string): { readonly score: number; 
  * @since 0.1.0
  */
 export const judge: ScriptedModel.Options = {
-  model: "braid-scripted-judge",
+  model: "braid-scripted-mini",
   rules: [
     {
       when: (r) => LanguageModel.systemText(r.system).startsWith("Judge: relevance"),

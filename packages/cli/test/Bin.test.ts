@@ -1,0 +1,29 @@
+import { assert, describe, it } from "@effect/vitest"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { Dataset, Samples } from "@braid/workflows"
+
+const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../bin/braid.js")
+const braid = (...args: Array<string>) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...process.env, ANTHROPIC_API_KEY: "" } })
+
+describe("bin/braid.js (the real process)", () => {
+  it("sets the exit code: 1 on a regression, 2 on a malformed dataset, 0 on success", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "braid-bin-"))
+    const v1 = path.join(dir, "v1.jsonl")
+    const v2 = path.join(dir, "v2.jsonl")
+    fs.writeFileSync(v1, Dataset.toJsonl(Samples.promptV1))
+    fs.writeFileSync(v2, Dataset.toJsonl(Samples.promptV2))
+    const worse = braid("eval", v2, "--baseline", v1)
+    assert.strictEqual(worse.status, 1, worse.stderr)
+    assert.include(worse.stdout, "gate FAILED")
+    const same = braid("eval", v1, "--baseline", v1)
+    assert.strictEqual(same.status, 0, same.stderr)
+    fs.writeFileSync(path.join(dir, "bad.jsonl"), `{"id":"a","messages":[{"role":"user"}]}\n`)
+    const bad = braid("eval", path.join(dir, "bad.jsonl"))
+    assert.strictEqual(bad.status, 2)
+    assert.include(bad.stderr, "bad.jsonl:1: messages[0].content: is missing")
+  })
+})
