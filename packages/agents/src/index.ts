@@ -21,3 +21,16 @@ export * as SqliteMemoryStore from "./SqliteMemoryStore.js"
 export * as PostgresMemoryStore from "./PostgresMemoryStore.js"
 /** The Redis memory store. @since 0.1.0 */
 export * as RedisMemoryStore from "./RedisMemoryStore.js"
+/** The typed errors of coordination, event bus, messaging and meetings. @since 0.1.0 */
+/** Publish/subscribe on `domain.entity.action` channels with Schema-validated events. @since 0.1.0 */
+export * as EventBus from "./EventBus.js"
+/** The Redis pub/sub transport of the event bus. @since 0.1.0 */
+export * as RedisEventBus from "./RedisEventBus.js"
+/** Multi-agent meetings: a state machine of attend/start/speak/leave/end driven by turn policies. @since 0.1.0 */
+export * as Meeting from "./Meeting.js"
+/** Who speaks next in a meeting: round robin, selector, model selector, moderator. @since 0.1.0 */
+export * as TurnPolicy from "./TurnPolicy.js"
+/** Termination conditions of meetings, combined with and/or. @since 0.1.0 */
+export * as Termination from "./Termination.js"
+/** Where meeting histories and statuses are kept (memory, SQLite, PostgreSQL). @since 0.1.0 */
+export * as MeetingStore from "./MeetingStore.js"
