@@ -21,7 +21,6 @@ export * as SqliteMemoryStore from "./SqliteMemoryStore.js"
 export * as PostgresMemoryStore from "./PostgresMemoryStore.js"
 /** The Redis memory store. @since 0.1.0 */
 export * as RedisMemoryStore from "./RedisMemoryStore.js"
-/** The typed errors of coordination, event bus, messaging and meetings. @since 0.1.0 */
 /** Publish/subscribe on `domain.entity.action` channels with Schema-validated events. @since 0.1.0 */
 export * as EventBus from "./EventBus.js"
 /** The Redis pub/sub transport of the event bus. @since 0.1.0 */
