@@ -17,6 +17,8 @@ export * as CircuitBreaker from "./CircuitBreaker.js"
 export * as Bulkhead from "./Bulkhead.js"
 /** Per-key and global rate limits, in memory or in Redis. @since 0.1.0 */
 export * as RateLimit from "./RateLimit.js"
+/** Caches with TTL, LRU and single-flight. @since 0.1.0 */
+export * as Cache from "./Cache.js"
 /** The typed errors and the transient convention. @since 0.1.0 */
 export * as Errors from "./Errors.js"
 /** Every metric of the package. @since 0.1.0 */
