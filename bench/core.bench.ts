@@ -23,7 +23,7 @@ const BATCH = 1000
 
 // ---- seq10 ------------------------------------------------------------------------------------
 const steps = Array.from({ length: 10 }, (_, i) => Primitive.make(`s${i}`, (n: number) => Effect.succeed(n + 1)))
-const seq10 = (sequence as (...ps: ReadonlyArray<Primitive.Primitive<number, number>>) => Primitive.Primitive<number, number>)(...steps)
+const seq10 = (sequence as unknown as (...ps: ReadonlyArray<Primitive.Primitive<number, number>>) => Primitive.Primitive<number, number>)(...steps)
 const rawStep = (n: number) => Effect.succeed(n + 1)
 const rawSeq10 = (n: number) => {
   let e = rawStep(n)

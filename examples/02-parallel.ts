@@ -60,8 +60,10 @@ const main = Effect.gen(function*() {
   // 3. Settle: every branch runs to its end; each result is Either.right(value) or Either.left(error).
   const lenient = parallel({ length, tone, flaky }, { mode: "settle" })
   const settled = yield* Runner.run(lenient, draft)
+  const describeOutcome = (result: Either.Either<unknown, ReviewerUnavailable>) =>
+    Either.match(result, { onRight: (value) => `ok ${String(value)}`, onLeft: (error) => `failed: ${error.message}` })
   for (const [name, result] of Object.entries(settled)) {
-    console.log(`  settle: ${name} -> ${Either.isRight(result) ? `ok ${String(result.right)}` : `failed: ${result.left.message}`}`)
+    console.log(`  settle: ${name} -> ${describeOutcome(result as Either.Either<unknown, ReviewerUnavailable>)}`)
   }
   assert.deepStrictEqual(settled.length, Either.right(10))
   assert.ok(Either.isLeft(settled.flaky))
