@@ -19,3 +19,7 @@ export * as AnthropicModel from "./AnthropicModel.js"
 export * as Pricing from "./Pricing.js"
 /** Token and cost accounting, and budgets. @since 0.1.0 */
 export * as Accounting from "./Accounting.js"
+/** Record real exchanges to a cassette and replay them. @since 0.1.0 */
+export * as RecordedModel from "./RecordedModel.js"
+/** Claude with a key, the scripted model without. @since 0.1.0 */
+export * as DefaultModel from "./DefaultModel.js"
