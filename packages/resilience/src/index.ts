@@ -19,6 +19,10 @@ export * as Bulkhead from "./Bulkhead.js"
 export * as RateLimit from "./RateLimit.js"
 /** Caches with TTL, LRU and single-flight. @since 0.1.0 */
 export * as Cache from "./Cache.js"
+/** Steps with compensations, rolled back in reverse order. @since 0.1.0 */
+export * as Saga from "./Saga.js"
+/** Hedged requests: a second attempt after a delay, first success wins. @since 0.1.0 */
+export * as Hedge from "./Hedge.js"
 /** The typed errors and the transient convention. @since 0.1.0 */
 export * as Errors from "./Errors.js"
 /** Every metric of the package. @since 0.1.0 */
