@@ -21,6 +21,12 @@ export * as SqliteMemoryStore from "./SqliteMemoryStore.js"
 export * as PostgresMemoryStore from "./PostgresMemoryStore.js"
 /** The Redis memory store. @since 0.1.0 */
 export * as RedisMemoryStore from "./RedisMemoryStore.js"
+/** Agents: named primitives from a conversation to a reply, with tools. @since 0.1.0 */
+export * as Agent from "./Agent.js"
+/** Handoff between agents: typed payloads, history filters, immediate/queued/conditional. @since 0.1.0 */
+export * as Handoff from "./Handoff.js"
+/** History transforms for handoffs: last N, by role, no tool calls, summarize, redact. @since 0.1.0 */
+export * as History from "./History.js"
 /** Publish/subscribe on `domain.entity.action` channels with Schema-validated events. @since 0.1.0 */
 export * as EventBus from "./EventBus.js"
 /** The Redis pub/sub transport of the event bus. @since 0.1.0 */

@@ -1,0 +1,445 @@
+/**
+ * `Agent`: a named primitive (kind "agent") from a conversation to a reply. An agent has
+ * instructions (static, or computed from the conversation's context, e.g. a client profile), the
+ * `LanguageModel` it calls (every request carries `metadata.agent`, so usage and cost are
+ * attributed to it), optional tools with Schema-typed parameters run in a bounded tool loop, and
+ * whatever resilience policies you pipe it through:
+ *
+ * ```ts
+ * const coach = Agent.make({ name: "coach", instructions: "..." }).pipe(Retry.policy({ maxAttempts: 3 }))
+ * ```
+ *
+ * Memory written while an agent runs records the agent as its writer; entries recalled for the
+ * agent (`Memory.recall`) are added to its system prompt.
+ *
+ * @since 0.1.0
+ */
+import { DecodeError, Instrumentation, Primitive } from "@braid/core"
+import type { Errors as LlmErrors } from "@braid/llm"
+import { LanguageModel } from "@braid/llm"
+import { Effect, FiberRef, JSONSchema, ParseResult, Schema } from "effect"
+import { ToolError, ToolIterationsExceeded } from "./Errors.js"
+import { currentAgent, recalledRef } from "./Memory.js"
+
+/**
+ * A message of a conversation. Besides user and assistant turns, a conversation may carry
+ * system notes (e.g. a handoff summary) and tool traffic; `name` is the agent or tool that
+ * produced the message.
+ *
+ * @since 0.1.0
+ */
+export interface Message {
+  readonly role: "system" | "user" | "assistant" | "tool"
+  readonly content: string
+  readonly name?: string
+  /** On an assistant message: the tools it called. */
+  readonly toolCalls?: ReadonlyArray<LanguageModel.ToolCall>
+  /** On a tool message: the call it answers. */
+  readonly toolCallId?: string
+}
+
+/**
+ * The input of an agent: the messages so far and free-form context (a profile, a payload from a
+ * handoff, ...).
+ *
+ * @since 0.1.0
+ */
+export interface Conversation {
+  readonly messages: ReadonlyArray<Message>
+  readonly context?: Readonly<Record<string, unknown>>
+}
+
+/**
+ * The output of an agent.
+ *
+ * @since 0.1.0
+ */
+export interface Reply {
+  /** The final text. */
+  readonly text: string
+  /** The agent that replied. */
+  readonly agent: string
+  /** The model that answered the last call. */
+  readonly model: string
+  /** Tokens of every model call of this turn (the tool loop included). */
+  readonly usage: LanguageModel.Usage
+  /** How many model calls this turn took. */
+  readonly calls: number
+  readonly stopReason: LanguageModel.StopReason
+  /** The messages this turn added: tool calls, tool results and the final assistant message. */
+  readonly messages: ReadonlyArray<Message>
+}
+
+/**
+ * A tool an agent may call. Its arguments are decoded with `parameters` before `run` sees them.
+ *
+ * @since 0.1.0
+ */
+export interface Tool<A = any, E = any, R = any> {
+  readonly name: string
+  readonly description: string
+  readonly parameters: Schema.Schema<A, any, never>
+  readonly run: (args: A) => Effect.Effect<unknown, E, R>
+}
+
+/**
+ * Declares a tool with Schema-typed parameters. The JSON Schema sent to the model is derived
+ * from `parameters`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Agent } from "@braid/agents"
+ *
+ * const weather = Agent.tool({
+ *   name: "weather",
+ *   description: "Today's weather in a city",
+ *   parameters: Schema.Struct({ city: Schema.String }),
+ *   run: ({ city }) => Effect.succeed(`Sunny in ${city}`)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const tool = <A, I, E, R>(definition: {
+  readonly name: string
+  readonly description: string
+  readonly parameters: Schema.Schema<A, I, never>
+  readonly run: (args: A) => Effect.Effect<unknown, E, R>
+}): Tool<A, E, R> => definition
+
+/**
+ * Instructions: a fixed system prompt, or one computed from the conversation (its context).
+ *
+ * @since 0.1.0
+ */
+export type Instructions<E, R> = string | ((conversation: Conversation) => string | Effect.Effect<string, E, R>)
+
+/**
+ * Options of `make`.
+ *
+ * @since 0.1.0
+ */
+export interface Options<E = never, R = never, Tools extends ReadonlyArray<Tool> = []> {
+  readonly name: string
+  readonly description?: string
+  readonly instructions: Instructions<E, R>
+  /** The model name passed to the `LanguageModel` (default: the adapter's). */
+  readonly model?: string
+  readonly maxTokens?: number
+  readonly temperature?: number
+  readonly tools?: Tools
+  /** The most model calls one turn may make while tools are being called. Default 8. */
+  readonly maxToolIterations?: number
+}
+
+/**
+ * An agent: a primitive from `Conversation` to `Reply`, with its static description.
+ *
+ * @since 0.1.0
+ */
+export interface Agent<E = never, R = never>
+  extends Primitive.Primitive<Conversation, Reply, E | LlmErrors.ModelError | ToolError | ToolIterationsExceeded, R | LanguageModel.LanguageModel>
+{
+  readonly description: string | undefined
+  readonly tools: ReadonlyArray<Tool>
+}
+
+/**
+ * Anything that behaves as an agent: an `Agent`, or an agent wrapped in policies.
+ *
+ * @since 0.1.0
+ */
+export type Any<E = any, R = any> = Primitive.Primitive<Conversation, Reply, E, R>
+
+/**
+ * The name of the agent inside a (possibly policy-wrapped) agent primitive; for a handoff, the
+ * agent it starts with.
+ *
+ * @example
+ * ```ts
+ * import { Agent } from "@braid/agents"
+ *
+ * const coach = Agent.make({ name: "coach", instructions: "You coach." })
+ * Agent.nameOf(coach) // "coach"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const nameOf = (agent: Primitive.Any): string => {
+  let p: Primitive.Any = agent
+  // Through policies (one child) and handoffs (whose first child is the agent that runs first).
+  while (p.kind !== "agent" && (p.children.length === 1 || (p.kind === "handoff" && p.children.length > 0))) {
+    p = p.children[0]!.primitive
+  }
+  return p.kind === "agent" ? p.name : agent.name
+}
+
+const zeroUsage: LanguageModel.Usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, estimated: false }
+
+const addUsage = (a: LanguageModel.Usage, b: LanguageModel.Usage): LanguageModel.Usage => ({
+  inputTokens: a.inputTokens + b.inputTokens,
+  outputTokens: a.outputTokens + b.outputTokens,
+  cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
+  cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
+  estimated: a.estimated || b.estimated
+})
+
+const render = (u: unknown): string => (typeof u === "string" ? u : JSON.stringify(u))
+
+/**
+ * Maps a conversation to model messages: system notes join the system prompt; tool traffic
+ * becomes text turns (the port carries plain user/assistant turns).
+ */
+const toModel = (messages: ReadonlyArray<Message>): { system: ReadonlyArray<string>; messages: Array<LanguageModel.Message> } => {
+  const system: Array<string> = []
+  const out: Array<LanguageModel.Message> = []
+  const push = (role: "user" | "assistant", content: string) => {
+    const last = out[out.length - 1]
+    if (last !== undefined && last.role === role) out[out.length - 1] = { role, content: `${last.content}\n\n${content}` }
+    else out.push({ role, content })
+  }
+  for (const m of messages) {
+    switch (m.role) {
+      case "system":
+        system.push(m.content)
+        break
+      case "user":
+        push("user", m.content)
+        break
+      case "assistant": {
+        const calls = (m.toolCalls ?? []).map((c) => `[called tool ${c.name} with ${JSON.stringify(c.input)}]`)
+        push("assistant", [m.content, ...calls].filter((s) => s !== "").join("\n"))
+        break
+      }
+      case "tool":
+        push("user", `[tool ${m.name ?? "?"} result] ${m.content}`)
+        break
+    }
+  }
+  return { system, messages: out }
+}
+
+/**
+ * The errors of a union of tools.
+ *
+ * @since 0.1.0
+ */
+export type ToolErrors<T> = T extends Tool<any, infer E, any> ? E : never
+
+/**
+ * The requirements of a union of tools.
+ *
+ * @since 0.1.0
+ */
+export type ToolContext<T> = T extends Tool<any, any, infer R> ? R : never
+
+/**
+ * Builds an agent.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Runner } from "@braid/core"
+ * import { ScriptedModel } from "@braid/llm"
+ * import { Agent } from "@braid/agents"
+ *
+ * const coach = Agent.make({ name: "coach", instructions: "You are a running coach. Be brief." })
+ * const reply = Runner.run(coach, { messages: [Agent.user("How do I start running?")] }).pipe(
+ *   Effect.provide(ScriptedModel.layer({ rules: [{ when: "start running", reply: "Walk-run three times a week." }] }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = <E = never, R = never, const Tools extends ReadonlyArray<Tool> = []>(
+  options: Options<E, R, Tools>
+): Agent<E | ToolErrors<Tools[number]>, R | ToolContext<Tools[number]>> => {
+  const name = options.name
+  const tools: ReadonlyArray<Tool> = options.tools ?? []
+  const maxIterations = options.maxToolIterations ?? 8
+  const definitions: ReadonlyArray<LanguageModel.ToolDefinition> = tools.map((t) => ({
+    name: t.name,
+    description: t.description,
+    inputSchema: JSONSchema.make(t.parameters) as unknown as Record<string, unknown>
+  }))
+  const byName = new Map(tools.map((t) => [t.name, t]))
+
+  const instructions = (conversation: Conversation): Effect.Effect<string, E, R> => {
+    if (typeof options.instructions === "string") return Effect.succeed(options.instructions)
+    const out = options.instructions(conversation)
+    return typeof out === "string" ? Effect.succeed(out) : out
+  }
+
+  const runTool = (call: LanguageModel.ToolCall): Effect.Effect<Message, any, any> => {
+    const t = byName.get(call.name)
+    if (t === undefined) {
+      return Effect.fail(new ToolError({ agent: name, tool: call.name, message: `no tool named "${call.name}"` }))
+    }
+    return Schema.decodeUnknown(t.parameters)(call.input).pipe(
+      Effect.mapError((e) =>
+        new ToolError({ agent: name, tool: call.name, message: `invalid arguments: ${ParseResult.TreeFormatter.formatErrorSync(e)}` })
+      ),
+      Effect.flatMap((args) => t.run(args)),
+      Effect.map((result): Message => ({ role: "tool", name: call.name, toolCallId: call.id, content: render(result) }))
+    )
+  }
+
+  const body = (conversation: Conversation) =>
+    Effect.gen(function*() {
+      const model = yield* LanguageModel.LanguageModel
+      const prompt = yield* instructions(conversation)
+      const memories = yield* FiberRef.get(recalledRef)
+      const added: Array<Message> = []
+      let usage = zeroUsage
+      for (let call = 1;; call++) {
+        const mapped = toModel([...conversation.messages, ...added])
+        const system = [
+          prompt,
+          ...mapped.system,
+          ...(memories.length > 0 ? [`Relevant memory:\n${memories.map((m) => `- ${m.key}: ${render(m.value)}`).join("\n")}`] : [])
+        ].filter((s) => s !== "").join("\n\n")
+        const request: LanguageModel.Request = {
+          messages: mapped.messages,
+          metadata: { agent: name },
+          ...(system !== "" ? { system } : {}),
+          ...(options.model !== undefined ? { model: options.model } : {}),
+          ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
+          ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+          ...(definitions.length > 0 ? { tools: definitions } : {})
+        }
+        const response = yield* model.generate(request)
+        usage = addUsage(usage, response.usage)
+        const calls = response.stopReason === "tool_use" ? response.toolCalls ?? [] : []
+        if (calls.length === 0) {
+          added.push({ role: "assistant", name, content: response.text })
+          yield* Instrumentation.annotate({
+            "gen_ai.agent.name": name,
+            "braid.agent.calls": call,
+            "gen_ai.usage.input_tokens": usage.inputTokens,
+            "gen_ai.usage.output_tokens": usage.outputTokens
+          })
+          return {
+            text: response.text,
+            agent: name,
+            model: response.model,
+            usage,
+            calls: call,
+            stopReason: response.stopReason,
+            messages: added
+          } satisfies Reply
+        }
+        if (call >= maxIterations) return yield* Effect.fail(new ToolIterationsExceeded({ agent: name, maxIterations }))
+        added.push({ role: "assistant", name, content: response.text, toolCalls: calls })
+        for (const c of calls) {
+          yield* Instrumentation.event("braid.agent.tool_call", { "braid.tool.name": c.name })
+          added.push(yield* runTool(c))
+        }
+      }
+    }).pipe(Effect.locally(currentAgent, name))
+
+  const primitive = Primitive.make(name, body as (c: Conversation) => Effect.Effect<Reply, any, any>, {
+    kind: "agent",
+    meta: {
+      tools: tools.map((t) => t.name).join(",") || "none",
+      maxToolIterations: maxIterations,
+      ...(options.model !== undefined ? { model: options.model } : {})
+    }
+  })
+  return Object.assign(primitive, { description: options.description, tools }) as any
+}
+
+/**
+ * Instructions computed from a profile in the conversation's context (`context.profile` by
+ * default), decoded with `schema`; a profile that does not decode fails with core's
+ * `DecodeError` naming the bad field.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Agent } from "@braid/agents"
+ *
+ * const Client = Schema.Struct({ name: Schema.String, goal: Schema.String })
+ * const coach = Agent.make({
+ *   name: "coach",
+ *   instructions: Agent.fromProfile(Client, (c) => `You coach ${c.name}, whose goal is: ${c.goal}.`)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const fromProfile = <A, I>(
+  schema: Schema.Schema<A, I, never>,
+  render: (profile: A) => string,
+  options: { readonly key?: string } = {}
+) =>
+(conversation: Conversation): Effect.Effect<string, DecodeError> => {
+  const key = options.key ?? "profile"
+  return Schema.decodeUnknown(schema, { errors: "all" })(conversation.context?.[key]).pipe(
+    Effect.map(render),
+    Effect.mapError((e) => Primitive.decodeError(`profile(${key})`, "input", e))
+  )
+}
+
+/**
+ * A user message.
+ *
+ * @example
+ * ```ts
+ * import { Agent } from "@braid/agents"
+ *
+ * const m = Agent.user("Hello") // { role: "user", content: "Hello" }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const user = (content: string): Message => ({ role: "user", content })
+
+/**
+ * An assistant message, optionally naming the agent that said it.
+ *
+ * @example
+ * ```ts
+ * import { Agent } from "@braid/agents"
+ *
+ * const m = Agent.assistant("How can I help?", "triage")
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const assistant = (content: string, name?: string): Message =>
+  name === undefined ? { role: "assistant", content } : { role: "assistant", content, name }
+
+/**
+ * A system note.
+ *
+ * @example
+ * ```ts
+ * import { Agent } from "@braid/agents"
+ *
+ * const m = Agent.system("The user is on the premium plan.")
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const system = (content: string): Message => ({ role: "system", content })
+
+/**
+ * A conversation from user messages.
+ *
+ * @example
+ * ```ts
+ * import { Agent } from "@braid/agents"
+ *
+ * const c = Agent.conversation(["I was charged twice"], { plan: "pro" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const conversation = (
+  messages: ReadonlyArray<string | Message>,
+  context?: Readonly<Record<string, unknown>>
+): Conversation => ({
+  messages: messages.map((m) => (typeof m === "string" ? user(m) : m)),
+  ...(context !== undefined ? { context } : {})
+})
