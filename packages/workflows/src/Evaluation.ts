@@ -208,6 +208,65 @@ export const transcript = (c: Conversation): string =>
     ...c.messages.map((m) => `${m.role === "user" ? "USER" : "ASSISTANT"}: ${m.content}`)
   ].join("\n")
 
+const contentWords = (text: string): Set<string> =>
+  new Set((text.toLowerCase().match(/[a-z']{4,}/g) ?? []).filter((w) => !STOP.has(w)))
+const STOP = new Set(["that", "this", "with", "have", "what", "your", "from", "will", "would", "about", "there", "they", "them", "then", "than", "just", "like", "want", "when", "which", "been", "were", "into", "some", "today", "it's", "i'm", "you're"])
+
+/**
+ * Lexical relevance of a transcript (`USER:` / `ASSISTANT:` lines): the share of assistant
+ * replies that share a content word with the user message they answer. Cheap and deterministic:
+ * the coaching workflow scores each exchange with it as the conversation goes, and the scripted
+ * judge answers the relevance rubric with it.
+ *
+ * @example
+ * ```ts
+ * import { Evaluation } from "@braid/workflows"
+ *
+ * Evaluation.lexicalRelevance("USER: I want to run more\nASSISTANT: What stops you from running?")
+ * // { score: 1, reason: "1 of 1 replies respond to the user's previous message" }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const lexicalRelevance = (transcript: string): { readonly score: number; readonly reason: string } => {
+  let lastUser: string | undefined
+  let replies = 0
+  let relevant = 0
+  const drifted: Array<number> = []
+  for (const line of transcript.split("\n")) {
+    if (line.startsWith("USER: ")) lastUser = line.slice(6)
+    else if (line.startsWith("ASSISTANT: ") && lastUser !== undefined) {
+      replies++
+      const u = contentWords(lastUser)
+      const hit = [...contentWords(line.slice(11))].some((w) => u.has(w) || u.has(w.replace(/s$/, "")) || u.has(w + "s"))
+      if (hit) relevant++
+      else drifted.push(replies)
+    }
+  }
+  if (replies === 0) return { score: 0, reason: "no assistant reply answers a user message" }
+  const score = Math.round((relevant / replies) * 100) / 100
+  return {
+    score,
+    reason: drifted.length === 0
+      ? `${relevant} of ${replies} replies respond to the user's previous message`
+      : `${relevant} of ${replies} replies respond to the user's previous message; reply ${drifted.join(", ")} drifted`
+  }
+}
+
+/**
+ * The lexical relevance as a metric (no model call).
+ *
+ * @example
+ * ```ts
+ * import { Evaluation } from "@braid/workflows"
+ *
+ * const metrics = [Evaluation.lexicalRelevanceMetric, Evaluation.goalCoverage]
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const lexicalRelevanceMetric: Metric = metric("lexicalRelevance", (c) => Effect.succeed(lexicalRelevance(transcript(c))))
+
 /**
  * The judge's system prompt for a rubric: it names the metric (first line `Judge: <metric>`,
  * which scripted judges key on) and demands a JSON verdict.

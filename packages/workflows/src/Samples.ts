@@ -57,3 +57,35 @@ export const promptV2: ReadonlyArray<Conversation> = topics.map((t, i) => ({
   ],
   metadata: { prompt: "v2" }
 }))
+
+/**
+ * The client of the coaching tutorial.
+ *
+ * @since 0.1.0
+ */
+export const adaProfile = {
+  userId: "ada",
+  name: "Ada",
+  aspirations: ["finish work on time", "run three times a week"],
+  challenges: ["meetings that run over", "poor sleep"],
+  tone: "warm" as const
+}
+
+/**
+ * A coaching day for the scripted coach (`Scripts.coaching`): the morning sets two goals, the
+ * evening reviews them.
+ *
+ * @since 0.1.0
+ */
+export const coachingDay = {
+  profile: adaProfile,
+  morning: [
+    "Good morning! I slept badly but I want today to count.",
+    "Finishing the quarterly report draft, and I'd like to get a run in.",
+    "Run at lunch, 30 minutes. Report from 9 to 11."
+  ],
+  evening: [
+    "Evening! The report is done, but I skipped the run.",
+    "A meeting ran over and then I was too tired."
+  ]
+}

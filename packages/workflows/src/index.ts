@@ -28,3 +28,5 @@ export * as Models from "./Models.js"
 export * as Scripts from "./Scripts.js"
 /** Sample conversations. @since 0.1.0 */
 export * as Samples from "./Samples.js"
+/** The coaching workflow. @since 0.1.0 */
+export * as Coaching from "./Coaching.js"

@@ -1,0 +1,525 @@
+/**
+ * The coaching workflow: a coaching day as one typed pipeline.
+ *
+ * ```
+ * coaching
+ *  └─ profile ─▶ morning session ───────────────────────▶ storeGoals ─▶ evening session ─▶ summarize
+ *                 ├─ conversation: loop(exchange) ─▶ close     (remember)    recall(goals)
+ *                 └─ observer track (insights)                                └─ conversation
+ * ```
+ *
+ * - The client profile becomes the coach's instructions (`ClientProfile.toInstructions`).
+ * - Morning: the conversation track agrees on today's goals while the observer agent writes
+ *   insights on the parallel track (each exchange is handed from one track to the other).
+ * - The goals are stored in memory (`Memory.remember`, user scope, tag `goal`); the evening
+ *   reflection recalls them (`Memory.recall`: the coach agent sees them in its system prompt) and
+ *   reviews progress.
+ * - Every exchange is scored for relevance as it goes (a metric, lexical by default).
+ * - Each session (morning, evening) has a lifecycle (`Session`): active, then completed by the
+ *   user (`/end`, or no more messages), by the idle timeout (Effect Clock), or when its objective
+ *   is met (the coach's `GOALS:` line in the morning, `REVIEW:` line in the evening). Every message
+ *   carries its tokens and dollar cost; sessions and the day are totalled.
+ * - Every coach reply goes through, outermost first: per-user and global rate limits
+ *   (`RateLimited`), a concurrency cap with a bounded queue shared by all sessions
+ *   (`CapacityExceeded`), then retry with backoff and a fallback reply when the model fails, so
+ *   the user always gets an answer and nothing is lost.
+ *
+ * @since 0.1.0
+ */
+import type { Duration, Scope } from "effect"
+import { Context, Effect, Option, Queue } from "effect"
+import type { Primitive as P } from "@braid/core"
+import { loop, parallel, Primitive, sequence, WorkflowContext } from "@braid/core"
+import { Agent, Memory } from "@braid/agents"
+import type { LanguageModel } from "@braid/llm"
+import { Pricing } from "@braid/llm"
+import type { Errors as ResilienceErrors } from "@braid/resilience"
+import { Bulkhead, Fallback, RateLimit, Retry } from "@braid/resilience"
+import * as ClientProfile from "./ClientProfile.js"
+import * as Evaluation from "./Evaluation.js"
+import * as Session from "./Session.js"
+
+/**
+ * A message of the user: its text, optionally how long after the previous reply it arrives
+ * (drives the idle timeout), or an explicit end of the session.
+ *
+ * @since 0.1.0
+ */
+export type UserTurn = string | { readonly text: string; readonly after?: Duration.DurationInput } | { readonly end: true }
+
+/**
+ * The input of a coaching day.
+ *
+ * @since 0.1.0
+ */
+export interface DayInput {
+  readonly profile: ClientProfile.ClientProfileInput
+  readonly morning: ReadonlyArray<UserTurn>
+  readonly evening: ReadonlyArray<UserTurn>
+}
+
+/**
+ * One user message and the coach's reply, with its relevance score.
+ *
+ * @since 0.1.0
+ */
+export interface Exchange {
+  readonly phase: Phase
+  readonly user: string
+  readonly reply: string
+  readonly relevance: number
+  readonly fallback: boolean
+}
+
+/**
+ * @since 0.1.0
+ */
+export type Phase = "morning" | "evening"
+
+/**
+ * The report of one session.
+ *
+ * @since 0.1.0
+ */
+export interface SessionReport {
+  readonly sessionId: string
+  readonly phase: Phase
+  readonly endedBy: Session.EndReason
+  readonly messages: ReadonlyArray<Session.SessionMessage>
+  readonly totals: Session.Totals
+  readonly exchanges: ReadonlyArray<Exchange>
+  /** Mean relevance of the exchanges (NaN without exchanges). */
+  readonly relevance: number
+  /** The content of the objective line (`GOALS:` / `REVIEW:`), if the coach wrote it. */
+  readonly objective: string | undefined
+}
+
+/**
+ * The report of a coaching day.
+ *
+ * @since 0.1.0
+ */
+export interface DayReport {
+  readonly userId: string
+  readonly instructions: string
+  readonly morning: SessionReport
+  readonly goals: ReadonlyArray<string>
+  readonly insights: ReadonlyArray<string>
+  readonly evening: SessionReport
+  readonly review: string | undefined
+  readonly totals: Session.Totals
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Config {
+  /** The model of the coach and the observer (default: the LanguageModel's default). */
+  readonly model?: string
+  /** Complete a session after this long without a user message. Default 15 minutes. */
+  readonly idleTimeout?: Duration.DurationInput
+  /** Retry of the coach's model calls. Default 3 attempts, exponential from 500 ms, capped at 5 s. */
+  readonly retry?: Retry.Options<unknown>
+  /** The reply when the model keeps failing. */
+  readonly fallbackReply?: string
+  /** Per-user and global limits on coach replies. Default 30/minute per user, 600/minute overall. */
+  readonly rateLimits?: {
+    readonly perUser?: { readonly limit: number; readonly window: Duration.DurationInput }
+    readonly global?: { readonly limit: number; readonly window: Duration.DurationInput }
+    readonly store?: RateLimit.Store
+  }
+  /** Coach replies in flight at once over all sessions, and callers that may wait. Default 20 and 5. */
+  readonly capacity?: { readonly maxConcurrent: number; readonly maxQueued: number }
+  /** The relevance metric applied to each exchange as it happens. Default `Evaluation.lexicalRelevanceMetric`. */
+  readonly relevance?: Evaluation.Metric<unknown, never>
+  /** Extra instructions for the coach, appended to the profile's. */
+  readonly instructions?: string
+}
+
+/**
+ * The fallback reply used when none is configured.
+ *
+ * @since 0.1.0
+ */
+export const defaultFallbackReply =
+  "Sorry, I lost my train of thought for a moment. Your message is saved: could you tell me once more what matters most to you right now?"
+
+const phaseInstructions: Record<Phase, string> = {
+  morning:
+    "MORNING SESSION. Help the client agree on at most three goals for today. When the goals are agreed, end your reply with one line: `GOALS: <goal>; <goal>`.",
+  evening:
+    "EVENING SESSION. The goals of the morning are in your memory. Review them one by one: what was done, what got in the way. When the review is complete, end your reply with one line: `REVIEW: <n>/<m> goals done`."
+}
+
+const objectiveMarker: Record<Phase, RegExp> = {
+  morning: /^\s*GOALS:\s*(.+?)\s*$/m,
+  evening: /^\s*REVIEW:\s*(.+?)\s*$/m
+}
+
+/**
+ * Reads the objective line of a reply (`GOALS: a; b` in the morning, `REVIEW: ...` in the
+ * evening).
+ *
+ * @example
+ * ```ts
+ * import { Coaching } from "@braid/workflows"
+ *
+ * Coaching.objectiveLine("morning", "Great plan.\nGOALS: run 5k; read") // "run 5k; read"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const objectiveLine = (phase: Phase, reply: string): string | undefined => objectiveMarker[phase].exec(reply)?.[1]
+
+/**
+ * The goals of a `GOALS:` line.
+ *
+ * @example
+ * ```ts
+ * import { Coaching } from "@braid/workflows"
+ *
+ * Coaching.parseGoals("run 5k; read 20 pages") // ["run 5k", "read 20 pages"]
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const parseGoals = (line: string): ReadonlyArray<string> =>
+  line.split(/;|\n/).map((g) => g.trim().replace(/\.$/, "")).filter((g) => g !== "")
+
+/** What the steps of a running session share. */
+interface PhaseContext {
+  readonly phase: Phase
+  readonly session: Session.Session
+  readonly instructions: string
+  readonly userId: string
+  readonly track: Queue.Queue<Option.Option<Exchange>>
+}
+
+class CurrentPhase extends Context.Tag("@braid/workflows/Coaching/CurrentPhase")<CurrentPhase, PhaseContext>() {}
+
+interface TrackState {
+  readonly pending: ReadonlyArray<UserTurn>
+  readonly messages: ReadonlyArray<Agent.Message>
+  readonly exchanges: ReadonlyArray<Exchange>
+  readonly objective: string | undefined
+  readonly done: boolean
+}
+
+interface Day {
+  readonly userId: string
+  readonly instructions: string
+  readonly turns: { readonly morning: ReadonlyArray<UserTurn>; readonly evening: ReadonlyArray<UserTurn> }
+  readonly morning: SessionReport | undefined
+  readonly evening: SessionReport | undefined
+  readonly goals: ReadonlyArray<string>
+  readonly insights: ReadonlyArray<string>
+}
+
+const costOf = (table: Pricing.Table, reply: Agent.Reply): number => {
+  const price = Pricing.lookup(table, reply.model)
+  return price === undefined ? 0 : Pricing.cost(price, reply.usage)
+}
+
+/**
+ * A configured coaching workflow: the day pipeline and its parts.
+ *
+ * @since 0.1.0
+ */
+export interface Coaching {
+  /** The whole day: profile, morning (conversation + observer), goals to memory, evening, summary. */
+  readonly day: P.Primitive<
+    DayInput,
+    DayReport,
+    ReplyError | Memory.MemoryError | import("@braid/core").DecodeError,
+    LanguageModel.LanguageModel | Memory.Memory | WorkflowContext.WorkflowContext
+  >
+  /** One coach reply behind the rate limits, the capacity cap, retry and fallback. */
+  readonly reply: P.Primitive<Agent.Conversation, Agent.Reply, ReplyError, LanguageModel.LanguageModel>
+  /** The bulkhead shared by every session of this workflow (inspect `active` / `queued`). */
+  readonly bulkhead: Bulkhead.Bulkhead
+}
+
+/**
+ * Why a coach reply could not be given at all (a model failure gives the fallback reply instead).
+ *
+ * @since 0.1.0
+ */
+export type ReplyError = ResilienceErrors.RateLimited | ResilienceErrors.StoreError | ResilienceErrors.CapacityExceeded
+
+/**
+ * Builds the coaching workflow. Build it once and share it: its bulkhead and rate limits apply
+ * to every session run with it.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Runner } from "@braid/core"
+ * import { Memory } from "@braid/agents"
+ * import { ScriptedModel } from "@braid/llm"
+ * import { Coaching, Scripts } from "@braid/workflows"
+ *
+ * const coaching = Coaching.make({ idleTimeout: "10 minutes", capacity: { maxConcurrent: 20, maxQueued: 5 } })
+ * const report = Runner.run(coaching.day, {
+ *   profile: { userId: "ada", name: "Ada", aspirations: ["run a 10k"] },
+ *   morning: ["Good morning! I slept badly but I want today to count."],
+ *   evening: ["Evening! The report is done, but I skipped the run."]
+ * }, { userId: "ada" }).pipe(Effect.provide(Layer.merge(ScriptedModel.layer(Scripts.coaching), Memory.layerInMemory())))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (config: Config = {}): Coaching => {
+  const idleTimeout = config.idleTimeout ?? "15 minutes"
+  const relevanceMetric = config.relevance ?? Evaluation.lexicalRelevanceMetric
+  const fallbackText = config.fallbackReply ?? defaultFallbackReply
+
+  // --- one coach reply: rate limits ▸ bulkhead ▸ fallback(retry(coach)) ---
+  const coach = Agent.make({
+    name: "coach",
+    description: "The personal coach",
+    instructions: (c: Agent.Conversation) => String(c.context?.["instructions"] ?? ""),
+    maxTokens: 400,
+    ...(config.model !== undefined ? { model: config.model } : {})
+  })
+  const retried = coach.pipe(Retry.policy<unknown>({
+    maxAttempts: 3,
+    backoff: "exponential",
+    baseDelay: "500 millis",
+    maxDelay: "5 seconds",
+    ...config.retry,
+    name: "retry(coach)"
+  }))
+  const fallbackReply = Primitive.sync("fallbackReply", (_: Agent.Conversation): Agent.Reply => ({
+    text: fallbackText,
+    agent: "fallback",
+    model: "none",
+    usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, estimated: false },
+    calls: 0,
+    stopReason: "other",
+    messages: [Agent.assistant(fallbackText, "fallback")]
+  }))
+  const answered = Fallback.chain([retried, fallbackReply], { name: "coachOrFallback" })
+  const bulkhead = Bulkhead.unsafeMake({
+    name: "coach",
+    maxConcurrent: config.capacity?.maxConcurrent ?? 20,
+    maxQueued: config.capacity?.maxQueued ?? 5
+  })
+  const perUser = config.rateLimits?.perUser ?? { limit: 30, window: "1 minute" }
+  const global = config.rateLimits?.global ?? { limit: 600, window: "1 minute" }
+  const reply = answered.pipe(
+    Primitive.named("answer"),
+    Bulkhead.limit(bulkhead),
+    RateLimit.policy<Agent.Conversation>({
+      name: "rateLimit(coach)",
+      limits: [
+        { key: (c) => `user:${String(c.context?.["userId"] ?? "anonymous")}`, limit: perUser.limit, window: perUser.window, name: "per-user" },
+        { key: "global", limit: global.limit, window: global.window, name: "global" }
+      ],
+      ...(config.rateLimits?.store !== undefined ? { store: config.rateLimits.store } : {})
+    }),
+    Primitive.named("reply")
+  ) as P.Primitive<Agent.Conversation, Agent.Reply, ReplyError, LanguageModel.LanguageModel>
+
+  // --- one exchange of a conversation track ---
+  const exchange = Primitive.make(
+    "exchange",
+    (s: TrackState): Effect.Effect<TrackState, ReplyError, LanguageModel.LanguageModel | CurrentPhase> =>
+      Effect.gen(function*() {
+        const ctx = yield* CurrentPhase
+        const { session } = ctx
+        const stop = (reason: Session.EndReason) => Effect.as(session.end(reason), { ...s, pending: [], done: true })
+        const turn = s.pending[0]
+        if (turn === undefined) return yield* stop("user") // the user has nothing more to say
+        const rest = s.pending.slice(1)
+        if (typeof turn !== "string" && "end" in turn) return yield* stop("user")
+        const text = typeof turn === "string" ? turn : turn.text
+        if (typeof turn !== "string" && turn.after !== undefined) {
+          // The user writes after a pause; the session may time out first.
+          const arrived = yield* Effect.raceFirst(
+            Effect.as(Effect.sleep(turn.after), true),
+            Effect.as(session.completed, false)
+          )
+          if (!arrived) return { ...s, pending: [], done: true }
+        }
+        if (/^\s*\/end\b/i.test(text)) return yield* stop("user")
+        const recorded = yield* Effect.either(session.record({ role: "user", content: text }))
+        if (recorded._tag === "Left") return { ...s, pending: [], done: true } // completed meanwhile (idle)
+        const messages = [...s.messages, Agent.user(text)]
+        const answer = yield* reply.invoke({
+          messages,
+          context: { instructions: ctx.instructions, userId: ctx.userId, phase: ctx.phase, sessionId: session.id }
+        })
+        const fallback = answer.agent === "fallback"
+        const pricing = yield* Pricing.Pricing
+        yield* Effect.ignore(session.record({
+          role: "assistant",
+          content: answer.text,
+          usage: {
+            inputTokens: answer.usage.inputTokens + answer.usage.cacheReadTokens + answer.usage.cacheWriteTokens,
+            outputTokens: answer.usage.outputTokens
+          },
+          costUsd: costOf(pricing.table, answer),
+          fallback
+        }))
+        const verdict = yield* Effect.orElseSucceed(
+          relevanceMetric.primitive.invoke({
+            conversation: { id: session.id, messages: [{ role: "user", content: text }, { role: "assistant", content: answer.text }] }
+          }),
+          () => ({ score: Number.NaN, reason: "relevance could not be scored" })
+        )
+        const done: Exchange = { phase: ctx.phase, user: text, reply: answer.text, relevance: verdict.score, fallback }
+        yield* Queue.offer(ctx.track, Option.some(done))
+        const objective = fallback ? undefined : objectiveLine(ctx.phase, answer.text)
+        const next: TrackState = {
+          pending: rest,
+          messages: [...messages, Agent.assistant(answer.text, "coach")],
+          exchanges: [...s.exchanges, done],
+          objective: objective ?? s.objective,
+          done: false
+        }
+        if (objective !== undefined) {
+          yield* session.end("objective-met")
+          return { ...next, done: true }
+        }
+        return next
+      }),
+    { kind: "exchange", children: [{ key: "reply", primitive: reply }, { key: relevanceMetric.name, primitive: relevanceMetric.primitive }] }
+  )
+  const conversation = sequence(
+    loop(exchange, { while: (s) => !s.done, maxIterations: 100 }),
+    Primitive.make("closeTrack", (s: TrackState) =>
+      Effect.gen(function*() {
+        const ctx = yield* CurrentPhase
+        yield* ctx.session.end("user") // no-op when already completed
+        yield* Queue.offer(ctx.track, Option.none())
+        return s
+      }))
+  ).pipe(Primitive.named("conversation"))
+
+  // --- the observer track ---
+  const observer = Agent.make({
+    name: "observer",
+    description: "Writes insights about the client while the coach talks",
+    instructions:
+      "You are the observer of a coaching session. From the latest exchange, write one insight (at most 25 words) about the client's energy, motivation or obstacles. Start with `Insight:`.",
+    maxTokens: 120,
+    ...(config.model !== undefined ? { model: config.model } : {})
+  })
+  const observe = observer.pipe(Retry.policy<unknown>({ maxAttempts: 2, backoff: "constant", baseDelay: "200 millis", name: "retry(observer)" }))
+  const observerTrack = Primitive.make(
+    "observerTrack",
+    (_: unknown): Effect.Effect<ReadonlyArray<string>, Memory.MemoryError, LanguageModel.LanguageModel | CurrentPhase | Memory.Memory | WorkflowContext.WorkflowContext> =>
+      Effect.gen(function*() {
+        const ctx = yield* CurrentPhase
+        const insights: Array<string> = []
+        while (true) {
+          const next = yield* Queue.take(ctx.track)
+          if (Option.isNone(next)) return insights
+          const ex = next.value
+          if (ex.fallback) continue // nothing to learn from a fallback reply
+          const written = yield* Effect.either(observe.invoke({ messages: [Agent.user(`CLIENT: ${ex.user}\nCOACH: ${ex.reply}`)] }))
+          if (written._tag === "Left") continue // the observer is best effort: the session goes on
+          const insight = written.right.text.trim()
+          insights.push(insight)
+          yield* Memory.store(`insight:${ctx.session.id}:${insights.length}`, insight, { scope: "user", tags: ["insight", ctx.phase] })
+        }
+      }),
+    { kind: "track", children: [{ key: observe.name, primitive: observe }] }
+  )
+
+  // --- a session (morning or evening) with its lifecycle ---
+  const runSession = <Out, E, R>(phase: Phase, inner: P.Primitive<TrackState, Out, E, R>, conversationOf: (out: Out) => TrackState) =>
+    Primitive.make(
+      phase,
+      (day: Day): Effect.Effect<{ readonly day: Day; readonly out: Out; readonly report: SessionReport }, E, Exclude<R, CurrentPhase> | WorkflowContext.WorkflowContext> =>
+        Effect.scoped(Effect.gen(function*() {
+          const wf = yield* WorkflowContext.WorkflowContext
+          const sessionId = `${wf.sessionId ?? wf.runId}:${phase}`
+          const session = yield* Session.make({ id: sessionId, userId: day.userId, idleTimeout })
+          const track = yield* Queue.unbounded<Option.Option<Exchange>>()
+          const phaseCtx: PhaseContext = {
+            phase,
+            session,
+            instructions: [day.instructions, config.instructions, phaseInstructions[phase]].filter((x) => x !== undefined && x !== "").join("\n\n"),
+            userId: day.userId,
+            track
+          }
+          const initial: TrackState = { pending: day.turns[phase], messages: [], exchanges: [], objective: undefined, done: false }
+          const out = yield* Effect.provideService(inner.invoke(initial), CurrentPhase, phaseCtx) as Effect.Effect<Out, E, Exclude<R, CurrentPhase> | Scope.Scope>
+          const status = yield* session.status
+          const state = conversationOf(out)
+          const scores = state.exchanges.map((e) => e.relevance).filter((x) => Number.isFinite(x))
+          const report: SessionReport = {
+            sessionId,
+            phase,
+            endedBy: status._tag === "Completed" ? status.reason : "user",
+            messages: yield* session.messages,
+            totals: yield* session.totals,
+            exchanges: state.exchanges,
+            relevance: scores.length === 0 ? Number.NaN : scores.reduce((a, b) => a + b, 0) / scores.length,
+            objective: state.objective
+          }
+          return { day, out, report }
+        })),
+      { kind: "session", meta: { idleTimeout: String(idleTimeout) }, children: [{ key: inner.name, primitive: inner }] }
+    )
+
+  const morning = runSession("morning", parallel({ conversation, observer: observerTrack }).pipe(Primitive.named("tracks")), (o) => o.conversation)
+  const afterMorning = sequence(
+    morning,
+    Primitive.sync("collectGoals", ({ day, out, report }: { readonly day: Day; readonly out: { readonly conversation: TrackState; readonly observer: ReadonlyArray<string> }; readonly report: SessionReport }): Day => ({
+      ...day,
+      morning: report,
+      goals: report.objective === undefined ? [] : parseGoals(report.objective),
+      insights: out.observer
+    }))
+  ).pipe(Primitive.named("morningFlow"))
+  const storeGoals = Primitive.sync("storeGoals", (day: Day) => day).pipe(
+    Memory.remember({ key: "goals", scope: "user", tags: ["goal"], value: (day: Day) => day.goals }),
+    Primitive.named("storeGoals")
+  )
+  const evening = runSession("evening", conversation, (o) => o).pipe(
+    Memory.recall({ scope: "user", tags: ["goal"] }),
+    Primitive.named("eveningReflection")
+  )
+  const summarize = Primitive.sync("summarize", ({ day, report }: { readonly day: Day; readonly report: SessionReport }): DayReport => {
+    const morningReport = day.morning!
+    const all = [...morningReport.messages, ...report.messages]
+    return {
+      userId: day.userId,
+      instructions: day.instructions,
+      morning: morningReport,
+      goals: day.goals,
+      insights: day.insights,
+      evening: report,
+      review: report.objective,
+      totals: Session.total(all)
+    }
+  })
+  const profile = Primitive.make(
+    "profile",
+    (input: DayInput) =>
+      Effect.map(ClientProfile.instructions.invoke(input.profile), ({ instructions, profile }): Day => ({
+        userId: profile.userId,
+        instructions,
+        turns: { morning: input.morning, evening: input.evening },
+        morning: undefined,
+        evening: undefined,
+        goals: [],
+        insights: []
+      })),
+    { kind: "step", children: [{ key: ClientProfile.instructions.name, primitive: ClientProfile.instructions }] }
+  )
+  const pipeline = sequence(profile, afterMorning, storeGoals, evening, summarize).pipe(Primitive.named("day"))
+  // The run's user is the client: memory's user scope needs it.
+  const day = Primitive.make(
+    "coaching",
+    (input: DayInput) =>
+      Effect.flatMap(WorkflowContext.WorkflowContext, (ctx) =>
+        ctx.userId !== undefined
+          ? pipeline.invoke(input)
+          : Effect.provideService(pipeline.invoke(input), WorkflowContext.WorkflowContext, { ...ctx, userId: String(input.profile.userId) })),
+    { kind: "workflow", children: [{ key: pipeline.name, primitive: pipeline }] }
+  )
+  return { day: day as Coaching["day"], reply, bulkhead }
+}

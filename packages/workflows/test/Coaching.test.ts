@@ -1,0 +1,167 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Either, Fiber, Layer, Ref, TestClock } from "effect"
+import { Runner, WorkflowContext } from "@braid/core"
+import { Agent, Memory } from "@braid/agents"
+import { Errors as LlmErrors, LanguageModel, ScriptedModel } from "@braid/llm"
+import { Coaching, Samples, Scripts } from "@braid/workflows"
+
+/** The scripted coaching model, recording every request it gets. */
+const recordingModel = (requests: Ref.Ref<ReadonlyArray<LanguageModel.Request>>, options: ScriptedModel.Options = Scripts.coaching) =>
+  Layer.effect(
+    LanguageModel.LanguageModel,
+    Effect.map(ScriptedModel.make(options), (model) => ({
+      ...model,
+      generate: (r: LanguageModel.Request) => Effect.zipRight(Ref.update(requests, (rs) => [...rs, r]), model.generate(r))
+    }))
+  )
+
+const isCoach = (r: LanguageModel.Request) => !LanguageModel.systemText(r.system).startsWith("You are the observer")
+
+describe("Coaching", () => {
+  it.effect("a full day: goals set in the morning (observer in parallel), stored in memory, recalled and reviewed in the evening, with accounting", () =>
+    Effect.gen(function*() {
+      const requests = yield* Ref.make<ReadonlyArray<LanguageModel.Request>>([])
+      const coaching = Coaching.make()
+      const { memory, report } = yield* Effect.gen(function*() {
+        const report = yield* Runner.run(coaching.day, Samples.coachingDay)
+        const memory = yield* Effect.flatMap(Memory.Memory, (m) => m.query({ scope: "user", tags: ["goal"] })).pipe(
+          Effect.provide(WorkflowContext.layer({ userId: "ada" }))
+        )
+        return { memory, report }
+      }).pipe(Effect.provide(Layer.merge(recordingModel(requests), Memory.layerInMemory())))
+
+      // morning
+      assert.strictEqual(report.userId, "ada")
+      assert.strictEqual(report.morning.endedBy, "objective-met")
+      assert.strictEqual(report.morning.messages.length, 6)
+      assert.deepStrictEqual(report.goals, ["finish the quarterly report draft (9-11)", "run 30 minutes at lunch"])
+      assert.strictEqual(report.insights.length, 3)
+      assert.match(report.insights[0]!, /^Insight: low energy after a bad night/)
+      // goals in memory
+      assert.strictEqual(memory.length, 1)
+      assert.deepStrictEqual(memory[0]!.value, report.goals)
+      // evening: the coach was given the goals from memory
+      const eveningCalls = (yield* Ref.get(requests)).filter((r) => isCoach(r) && LanguageModel.systemText(r.system).includes("EVENING SESSION"))
+      assert.strictEqual(eveningCalls.length, 2)
+      assert.include(LanguageModel.systemText(eveningCalls[0]!.system), "run 30 minutes at lunch")
+      assert.strictEqual(report.evening.endedBy, "objective-met")
+      assert.strictEqual(report.review, "1/2 goals done (report done; run skipped because a meeting ran over)")
+      // relevance scored on every exchange
+      assert.deepStrictEqual(report.morning.exchanges.map((e) => e.relevance), [1, 1, 1])
+      // accounting per message, per session and per day
+      const replies = [...report.morning.messages, ...report.evening.messages].filter((m) => m.role === "assistant")
+      assert.strictEqual(replies.length, 5)
+      for (const m of replies) {
+        assert.isTrue(m.usage.inputTokens > 0 && m.usage.outputTokens > 0)
+        assert.isTrue(m.costUsd > 0)
+      }
+      const sum = replies.reduce((a, m) => a + m.costUsd, 0)
+      assert.closeTo(report.totals.costUsd, sum, 1e-12)
+      assert.closeTo(report.totals.costUsd, report.morning.totals.costUsd + report.evening.totals.costUsd, 1e-12)
+      assert.strictEqual(report.totals.messages, 10)
+    }))
+
+  it.effect("a model outage in the middle of a session: the user gets the fallback reply, the session goes on, nothing is lost", () =>
+    Effect.gen(function*() {
+      const requests = yield* Ref.make<ReadonlyArray<LanguageModel.Request>>([])
+      const outage: ScriptedModel.Options = {
+        ...Scripts.coaching,
+        failures: [{
+          when: (r) => isCoach(r) && LanguageModel.lastUserText(r).includes("quarterly report"),
+          error: new LlmErrors.Overloaded({ message: "simulated outage" })
+        }]
+      }
+      const coaching = Coaching.make()
+      const fiber = yield* Runner.run(coaching.day, Samples.coachingDay).pipe(
+        Effect.provide(Layer.merge(recordingModel(requests, outage), Memory.layerInMemory())),
+        Effect.fork
+      )
+      yield* TestClock.adjust("500 millis") // retry 1
+      yield* TestClock.adjust("1 second") // retry 2
+      const report = yield* Fiber.join(fiber)
+      const morning = report.morning
+      // three attempts for the failing message, then the fallback reply
+      const attempts = (yield* Ref.get(requests)).filter((r) => isCoach(r) && LanguageModel.lastUserText(r).includes("quarterly report"))
+      assert.strictEqual(attempts.length, 3)
+      assert.deepStrictEqual(morning.messages.map((m) => m.role), ["user", "assistant", "user", "assistant", "user", "assistant"])
+      assert.strictEqual(morning.messages[3]!.content, Coaching.defaultFallbackReply)
+      assert.isTrue(morning.messages[3]!.fallback)
+      assert.strictEqual(morning.messages[3]!.costUsd, 0)
+      assert.strictEqual(morning.totals.fallbacks, 1)
+      // the user's message is kept and the conversation continues to the goals
+      assert.strictEqual(morning.messages[2]!.content, Samples.coachingDay.morning[1])
+      assert.strictEqual(morning.endedBy, "objective-met")
+      assert.strictEqual(report.goals.length, 2)
+      // the next coach call still carries the whole conversation, the failed turn included
+      const after = (yield* Ref.get(requests)).filter((r) => isCoach(r) && LanguageModel.lastUserText(r).includes("Run at lunch"))
+      assert.strictEqual(after[0]!.messages.length, 5)
+      assert.include(after[0]!.messages[2]!.content, "quarterly report")
+      assert.strictEqual(report.evening.endedBy, "objective-met")
+    }))
+
+  it.effect("a session completes on idle timeout (TestClock) or when the user ends it", () =>
+    Effect.gen(function*() {
+      const coaching = Coaching.make({ idleTimeout: "15 minutes" })
+      const layer = Layer.merge(ScriptedModel.layer(Scripts.coaching), Memory.layerInMemory())
+      const fiber = yield* Runner.run(coaching.day, {
+        profile: Samples.adaProfile,
+        morning: [Samples.coachingDay.morning[0]!, { text: "Sorry, I was pulled into a call.", after: "20 minutes" }],
+        evening: [{ end: true }]
+      }).pipe(Effect.provide(layer), Effect.fork)
+      yield* TestClock.adjust("15 minutes")
+      const report = yield* Fiber.join(fiber)
+      assert.strictEqual(report.morning.endedBy, "idle-timeout")
+      assert.strictEqual(report.morning.messages.length, 2) // the late message arrived after the end
+      assert.deepStrictEqual(report.goals, [])
+      assert.strictEqual(report.evening.endedBy, "user")
+      assert.strictEqual(report.evening.messages.length, 0)
+
+      const slash = yield* Runner.run(coaching.day, {
+        profile: Samples.adaProfile,
+        morning: [Samples.coachingDay.morning[0]!, "/end"],
+        evening: []
+      }).pipe(Effect.provide(layer))
+      assert.strictEqual(slash.morning.endedBy, "user")
+      assert.strictEqual(slash.morning.messages.length, 2)
+    }))
+
+  it.effect("capacity: beyond the concurrency cap and its bounded queue, a reply is rejected with a clear CapacityExceeded", () =>
+    Effect.gen(function*() {
+      const coaching = Coaching.make({ capacity: { maxConcurrent: 2, maxQueued: 1 } })
+      const ask = (user: string) =>
+        Runner.run(coaching.reply, { messages: [Agent.user("Good morning!")], context: { userId: user, instructions: "Be brief." } }).pipe(Effect.either)
+      const fiber = yield* Effect.all(["u1", "u2", "u3", "u4"].map(ask), { concurrency: "unbounded" }).pipe(
+        Effect.provide(ScriptedModel.layer({ ...Scripts.coaching, latency: "1 second" })),
+        Effect.fork
+      )
+      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("1 second")
+      const results = yield* Fiber.join(fiber)
+      const rejected = results.filter(Either.isLeft).map((l) => l.left)
+      assert.strictEqual(rejected.length, 1)
+      assert.strictEqual(rejected[0]!._tag, "CapacityExceeded")
+      assert.strictEqual(rejected[0]!.message, "bulkhead coach is full: 2/2 active, 1/1 queued; call rejected")
+      assert.strictEqual(results.filter(Either.isRight).length, 3)
+      assert.strictEqual(yield* coaching.bulkhead.active, 0)
+    }))
+
+  it.effect("rate limits: per user and global", () =>
+    Effect.gen(function*() {
+      const coaching = Coaching.make({ rateLimits: { perUser: { limit: 2, window: "1 minute" }, global: { limit: 3, window: "1 minute" } } })
+      const ask = (user: string) =>
+        Runner.run(coaching.reply, { messages: [Agent.user("hello")], context: { userId: user } }).pipe(Effect.either)
+      const results = yield* Effect.all([ask("ada"), ask("ada"), ask("ada"), ask("bob"), ask("eve")]).pipe(
+        Effect.provide(ScriptedModel.layer(Scripts.coaching))
+      )
+      const tags = results.map((r) => (Either.isLeft(r) ? `${r.left._tag}:${"key" in r.left ? r.left.key : ""}` : "ok"))
+      assert.deepStrictEqual(tags, ["ok", "ok", "RateLimited:user:ada", "ok", "RateLimited:global"])
+      yield* TestClock.adjust("1 minute")
+      assert.isTrue(Either.isRight(yield* ask("ada").pipe(Effect.provide(ScriptedModel.layer(Scripts.coaching)))))
+    }))
+
+  it("objective lines and goals are parsed from the coach's reply", () => {
+    assert.strictEqual(Coaching.objectiveLine("morning", "ok\nGOALS: a; b."), "a; b.")
+    assert.strictEqual(Coaching.objectiveLine("morning", "REVIEW: 1/2"), undefined)
+    assert.deepStrictEqual(Coaching.parseGoals("a; b."), ["a", "b"])
+  })
+})
