@@ -39,3 +39,5 @@ export * as TurnPolicy from "./TurnPolicy.js"
 export * as Termination from "./Termination.js"
 /** Where meeting histories and statuses are kept (memory, SQLite, PostgreSQL). @since 0.1.0 */
 export * as MeetingStore from "./MeetingStore.js"
+/** A buffer with parallel tracks (conversation, insights), followers and sync markers. @since 0.1.0 */
+export * as StreamBuffer from "./StreamBuffer.js"
