@@ -162,8 +162,8 @@ export const make = <A, T extends string = DefaultTrack>(
         const past = trackOf(track).slice(start)
         const replayedUpTo = start + past.length
         const live = Stream.fromQueue(queue).pipe(
-          Stream.takeWhile((s) => s._tag !== "Closed"), // ends explicitly (a shut-down queue would end with nothing)
-          Stream.filter((s): s is Item<A, T> => s._tag !== "Closed" && s.track === track && s.index >= replayedUpTo)
+          Stream.takeWhile((s): s is Item<A, T> => s._tag !== "Closed"), // ends explicitly (a shut-down queue would end with nothing)
+          Stream.filter((s) => s.track === track && s.index >= replayedUpTo)
         )
         return Stream.concat(Stream.fromIterable(past), live)
       }))

@@ -41,3 +41,5 @@ export * as Termination from "./Termination.js"
 export * as MeetingStore from "./MeetingStore.js"
 /** A buffer with parallel tracks (conversation, insights), followers and sync markers. @since 0.1.0 */
 export * as StreamBuffer from "./StreamBuffer.js"
+/** Agent messaging: send, request/reply, persisted inbox (SQLite/PostgreSQL). @since 0.1.0 */
+export * as Messaging from "./Messaging.js"
