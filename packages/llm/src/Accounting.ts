@@ -18,7 +18,7 @@
  */
 import { WorkflowContext } from "@braid/core"
 import { GenAI, Metrics } from "@braid/observability"
-import { Clock, Context, Effect, Layer, Option, Ref } from "effect"
+import { Clock, Context, Effect, Layer, Option } from "effect"
 import { BudgetExceeded } from "./Errors.js"
 import type { Request, Response } from "./LanguageModel.js"
 import { cost as priceCost, lookup, Pricing } from "./Pricing.js"
@@ -161,30 +161,28 @@ const add = (t: Totals, response: Response, usd: number, priced: boolean): Total
   }
 }
 
+/** Mutable totals, only touched inside `Effect.sync` blocks (atomic on the JS thread). */
 interface State {
-  readonly total: Totals
-  readonly byRun: ReadonlyMap<string, Totals>
-  readonly bySession: ReadonlyMap<string, Totals>
-  readonly byAgent: ReadonlyMap<string, Totals>
-  readonly byModel: ReadonlyMap<string, Totals>
+  total: Totals
+  readonly byRun: Map<string, Totals>
+  readonly bySession: Map<string, Totals>
+  readonly byAgent: Map<string, Totals>
+  readonly byModel: Map<string, Totals>
   /** `${budgetIndex}:${key}` of alerts already fired. */
-  readonly alerted: ReadonlySet<string>
+  readonly alerted: Set<string>
 }
 
-const initial: State = {
+const initial = (): State => ({
   total: empty,
   byRun: new Map(),
   bySession: new Map(),
   byAgent: new Map(),
   byModel: new Map(),
   alerted: new Set()
-}
+})
 
-const bump = (m: ReadonlyMap<string, Totals>, key: string | undefined, response: Response, usd: number, priced: boolean) => {
-  if (key === undefined) return m
-  const next = new Map(m)
-  next.set(key, add(m.get(key) ?? empty, response, usd, priced))
-  return next
+const bump = (m: Map<string, Totals>, key: string | undefined, response: Response, usd: number, priced: boolean): void => {
+  if (key !== undefined) m.set(key, add(m.get(key) ?? empty, response, usd, priced))
 }
 
 /** Key of the scope for budgets when a call runs outside any run (no `WorkflowContext`). */
@@ -217,13 +215,13 @@ const toRecord = (m: ReadonlyMap<string, Totals>): Record<string, Totals> => Obj
  */
 export const make = (options: Options = {}): Effect.Effect<Service> =>
   Effect.gen(function*() {
-    const state = yield* Ref.make<State>(initial)
+    let state = initial()
     const budgets = options.budgets ?? []
 
     const prepare = (request: Request): Effect.Effect<Request, BudgetExceeded> =>
       budgets.length === 0 ? Effect.succeed(request) : Effect.gen(function*() {
         const ctx = yield* Effect.serviceOption(WorkflowContext.WorkflowContext)
-        const s = yield* Ref.get(state)
+        const s = state
         let req = request
         for (const budget of budgets) {
           const key = scopeKey(budget.scope, ctx)
@@ -256,28 +254,25 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
         const sessionId = Option.isSome(ctx) ? ctx.value.sessionId : undefined
         const agent = request.metadata?.agent
         const alerts: Array<Alert> = []
-        yield* Ref.update(state, (s) => {
-          const next: State = {
-            total: add(s.total, response, usd, price !== undefined),
-            byRun: bump(s.byRun, runId ?? (budgets.length > 0 ? noRun : undefined), response, usd, price !== undefined),
-            bySession: bump(s.bySession, sessionId, response, usd, price !== undefined),
-            byAgent: bump(s.byAgent, agent, response, usd, price !== undefined),
-            byModel: bump(s.byModel, response.model, response, usd, price !== undefined),
-            alerted: s.alerted
-          }
-          let alerted = s.alerted
+        yield* Effect.sync(() => {
+          const s = state
+          const priced = price !== undefined
+          s.total = add(s.total, response, usd, priced)
+          bump(s.byRun, runId ?? (budgets.length > 0 ? noRun : undefined), response, usd, priced)
+          bump(s.bySession, sessionId, response, usd, priced)
+          bump(s.byAgent, agent, response, usd, priced)
+          bump(s.byModel, response.model, response, usd, priced)
           budgets.forEach((budget, i) => {
             if (budget.warnAt === undefined) return
             const key = scopeKey(budget.scope, ctx)
-            if (key === undefined || alerted.has(`${i}:${key}`)) return
-            const { limit, spent, unit } = spentOf(budget, (budget.scope === "run" ? next.byRun : next.bySession).get(key))
+            if (key === undefined || s.alerted.has(`${i}:${key}`)) return
+            const { limit, spent, unit } = spentOf(budget, (budget.scope === "run" ? s.byRun : s.bySession).get(key))
             const threshold = budget.warnAt * limit
             if (spent >= threshold) {
-              alerted = new Set(alerted).add(`${i}:${key}`)
+              s.alerted.add(`${i}:${key}`)
               alerts.push({ scope: budget.scope, key, unit, limit, threshold, spent })
             }
           })
-          return { ...next, alerted }
         })
         yield* GenAI.annotateCost(usd, { model: response.model, agent })
         for (const alert of alerts) {
@@ -303,14 +298,16 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
     return {
       prepare,
       record,
-      report: Effect.map(Ref.get(state), (s) => ({
-        total: s.total,
-        byRun: toRecord(s.byRun),
-        bySession: toRecord(s.bySession),
-        byAgent: toRecord(s.byAgent),
-        byModel: toRecord(s.byModel)
+      report: Effect.sync(() => ({
+        total: state.total,
+        byRun: toRecord(state.byRun),
+        bySession: toRecord(state.bySession),
+        byAgent: toRecord(state.byAgent),
+        byModel: toRecord(state.byModel)
       })),
-      reset: Ref.set(state, initial)
+      reset: Effect.sync(() => {
+        state = initial()
+      })
     }
   })
 

@@ -229,7 +229,7 @@ export const chat = <A, E, R>(
         setStopSequences(info, self).pipe(
           Effect.tap((a) => annotateResponse(info, describe(a))),
           Effect.onExit((exit) => finish(info, start, exit)),
-          Effect.withSpan(spanName(info), { kind: "client", attributes })
+          Effect.withSpan(spanName(info), { kind: "client", attributes, captureStackTrace: false })
         )))
   })
 
@@ -263,7 +263,7 @@ export const chatStream = <A, E, R>(
     if (!on) return self
     const attributes = yield* startAttributes(info)
     const start = yield* Clock.currentTimeMillis
-    const span = yield* Effect.makeSpanScoped(spanName(info), { kind: "client", attributes })
+    const span = yield* Effect.makeSpanScoped(spanName(info), { kind: "client", attributes, captureStackTrace: false })
     yield* Effect.addFinalizer((exit) => Effect.withParentSpan(finish(info, start, exit), span))
     if (info.stopSequences !== undefined && info.stopSequences.length > 0) {
       setAttribute(span, Attr.requestStopSequences, [...info.stopSequences])

@@ -14,7 +14,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, Metric, MetricBoundaries } from "effect"
+import type { MetricKeyType } from "effect"
+import { Effect, Metric, MetricBoundaries, MetricKey, MetricLabel } from "effect"
 
 /**
  * Labels of one measurement.
@@ -23,9 +24,36 @@ import { Effect, Metric, MetricBoundaries } from "effect"
  */
 export type Labels = Readonly<Record<string, string | undefined>>
 
+const keys = new WeakMap<object, MetricKey.MetricKey<any>>()
+const tagged = new WeakMap<object, Map<string, unknown>>()
+
+const declare = <Type extends MetricKeyType.MetricKeyType<any, any>>(key: MetricKey.MetricKey<Type>) => {
+  const metric = Metric.fromMetricKey(key)
+  keys.set(metric, key)
+  return metric
+}
+
+/**
+ * The metric tagged with `labels`, cached per label set: a metric made from its full key keeps
+ * its registry hook, where chained `Metric.tagged` would look the hook up again on every update.
+ */
 const tag = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, labels: Labels): Metric.Metric<Type, In, Out> => {
-  let m = metric
-  for (const [k, v] of Object.entries(labels)) if (v !== undefined) m = Metric.tagged(m, k, v)
+  let byLabels = tagged.get(metric)
+  if (byLabels === undefined) {
+    byLabels = new Map()
+    tagged.set(metric, byLabels)
+  }
+  let id = ""
+  for (const k in labels) if (labels[k] !== undefined) id += `${k}\u0000${labels[k]}\u0001`
+  const cached = byLabels.get(id)
+  if (cached !== undefined) return cached as Metric.Metric<Type, In, Out>
+  const list: Array<MetricLabel.MetricLabel> = []
+  for (const [k, v] of Object.entries(labels)) if (v !== undefined) list.push(MetricLabel.make(k, v))
+  const key = keys.get(metric)
+  const m = (key === undefined
+    ? Metric.taggedWithLabels(metric, list)
+    : Metric.fromMetricKey(MetricKey.taggedWithLabels(key, list))) as unknown as Metric.Metric<Type, In, Out>
+  if (byLabels.size < 10_000) byLabels.set(id, m)
   return m
 }
 
@@ -42,11 +70,11 @@ const tag = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, labels: Labels
  *
  * @since 0.1.0
  */
-export const tokenUsage = Metric.histogram(
+export const tokenUsage = declare(MetricKey.histogram(
   "gen_ai.client.token.usage",
   MetricBoundaries.fromIterable([1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864]),
   "Number of input and output tokens used, {token}"
-)
+))
 
 /**
  * `gen_ai.client.operation.duration`: seconds per model call (semantic-convention buckets).
@@ -61,11 +89,11 @@ export const tokenUsage = Metric.histogram(
  *
  * @since 0.1.0
  */
-export const operationDuration = Metric.histogram(
+export const operationDuration = declare(MetricKey.histogram(
   "gen_ai.client.operation.duration",
   MetricBoundaries.fromIterable([0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]),
   "GenAI operation duration, s"
-)
+))
 
 /**
  * `braid.llm.cost`: dollars spent on model calls.
@@ -79,7 +107,7 @@ export const operationDuration = Metric.histogram(
  *
  * @since 0.1.0
  */
-export const cost = Metric.counter("braid.llm.cost", { description: "Cost of model calls, USD" })
+export const cost = declare(MetricKey.counter("braid.llm.cost", { description: "Cost of model calls, USD" }))
 
 /**
  * `braid.llm.budget.alerts`: budget warning thresholds crossed.
@@ -93,7 +121,7 @@ export const cost = Metric.counter("braid.llm.cost", { description: "Cost of mod
  *
  * @since 0.1.0
  */
-export const budgetAlerts = Metric.counter("braid.llm.budget.alerts", { description: "Budget warning thresholds crossed" })
+export const budgetAlerts = declare(MetricKey.counter("braid.llm.budget.alerts", { description: "Budget warning thresholds crossed" }))
 
 /**
  * `braid.resilience.retries`: retries made by retry policies.
@@ -107,7 +135,7 @@ export const budgetAlerts = Metric.counter("braid.llm.budget.alerts", { descript
  *
  * @since 0.1.0
  */
-export const retries = Metric.counter("braid.resilience.retries", { description: "Retries made by retry policies" })
+export const retries = declare(MetricKey.counter("braid.resilience.retries", { description: "Retries made by retry policies" }))
 
 /**
  * `braid.resilience.breaker.state`: 0 closed, 1 half-open, 2 open.
@@ -121,7 +149,7 @@ export const retries = Metric.counter("braid.resilience.retries", { description:
  *
  * @since 0.1.0
  */
-export const breakerState = Metric.gauge("braid.resilience.breaker.state", { description: "Circuit breaker state: 0 closed, 1 half-open, 2 open" })
+export const breakerState = declare(MetricKey.gauge("braid.resilience.breaker.state", { description: "Circuit breaker state: 0 closed, 1 half-open, 2 open" }))
 
 /**
  * `braid.resilience.queue.depth`: calls waiting in a bulkhead's queue.
@@ -135,7 +163,7 @@ export const breakerState = Metric.gauge("braid.resilience.breaker.state", { des
  *
  * @since 0.1.0
  */
-export const queueDepth = Metric.gauge("braid.resilience.queue.depth", { description: "Calls waiting in a bulkhead queue" })
+export const queueDepth = declare(MetricKey.gauge("braid.resilience.queue.depth", { description: "Calls waiting in a bulkhead queue" }))
 
 /**
  * Records the tokens of one model call (`input` and `output` measurements).

@@ -10,13 +10,14 @@
  *
  * @since 0.1.0
  */
-import { NodeSdk, Otlp, OtlpSerialization } from "@effect/opentelemetry"
+import { Otlp, OtlpSerialization } from "@effect/opentelemetry"
 import { FetchHttpClient } from "@effect/platform"
 import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base"
 import type { Duration } from "effect"
 import { Layer } from "effect"
 import { ConsoleTreeProcessor, render } from "./internal/consoleTree.js"
+import { DirectProcessor, layer as tracerLayer } from "./internal/tracer.js"
 
 /**
  * @since 0.1.0
@@ -54,10 +55,7 @@ export interface ConsoleOptions {
  */
 export const console = (options: ConsoleOptions = {}): Layer.Layer<never> => {
   const write = options.write ?? ((text: string) => globalThis.console.log(text))
-  return Layer.discard(NodeSdk.layer(() => ({
-    resource: { serviceName: options.serviceName ?? "braid" },
-    spanProcessor: new ConsoleTreeProcessor(write)
-  })))
+  return tracerLayer([new ConsoleTreeProcessor(write)], options.serviceName ?? "braid")
 }
 
 /**
@@ -149,10 +147,7 @@ export interface InMemory {
  */
 export const inMemory = (options: { readonly processors?: ReadonlyArray<SpanProcessor> } = {}): InMemory => {
   const exporter = new InMemorySpanExporter()
-  const layer = Layer.discard(NodeSdk.layer(() => ({
-    resource: { serviceName: "braid-test" },
-    spanProcessor: [new SimpleSpanProcessor(exporter), ...(options.processors ?? [])]
-  })))
+  const layer = tracerLayer([new DirectProcessor(exporter), ...(options.processors ?? [])], "braid-test")
   return {
     layer,
     exporter,
