@@ -149,3 +149,33 @@ export class JudgeVerdictInvalid extends Schema.TaggedError<JudgeVerdictInvalid>
     return `judge "${this.metric}" gave an invalid verdict (${this.reason}): ${this.reply.slice(0, 120)}`
   }
 }
+
+/**
+ * An extractor's reply (minutes, decisions, action items) did not decode into its Schema.
+ * Transient, so the extraction's retry asks again.
+ *
+ * @since 0.1.0
+ */
+export class ExtractionInvalid extends Schema.TaggedError<ExtractionInvalid>()("ExtractionInvalid", {
+  extractor: Schema.String,
+  reply: Schema.String,
+  reason: Schema.String,
+  transient: Schema.optionalWith(Schema.Boolean, { default: () => true })
+}) {
+  override get message(): string {
+    return `extractor "${this.extractor}" gave an invalid reply (${this.reason}): ${this.reply.slice(0, 120)}`
+  }
+}
+
+/**
+ * The meeting's input was invalid (no agenda, duplicate participant names, ...).
+ *
+ * @since 0.1.0
+ */
+export class MeetingConfigInvalid extends Schema.TaggedError<MeetingConfigInvalid>()("MeetingConfigInvalid", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `invalid meeting: ${this.reason}`
+  }
+}

@@ -89,3 +89,22 @@ export const coachingDay = {
     "A meeting ran over and then I was too tired."
   ]
 }
+
+/**
+ * The meeting of the tutorial: Maya (product) hosts a launch review with Grace (engineering) and
+ * Linus (support), who leaves after his second turn.
+ *
+ * @since 0.1.0
+ */
+export const launchReview = {
+  input: {
+    meetingId: "launch-review-1",
+    title: "Launch readiness review",
+    agenda: ["Is the release ready to ship on Friday?", "Who owns the rollback plan?"]
+  },
+  host: { name: "Maya", role: "product lead" },
+  participants: [
+    { name: "Grace", role: "engineering lead" },
+    { name: "Linus", role: "support lead", leaveAfterTurns: 2 }
+  ]
+}

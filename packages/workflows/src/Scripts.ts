@@ -83,3 +83,113 @@ export const coaching: ScriptedModel.Options = {
     return `I hear you: "${text}". What would be one small step you could take on that today?`
   }
 }
+
+const meetingLines: Record<string, ReadonlyArray<string>> = {
+  Maya: [
+    "Welcome, everyone. Two items today: first, is the release ready to ship on Friday; second, who owns the rollback plan. Grace, where does engineering stand?",
+    "Thanks, both. Decision: we ship on Friday at 10:00 with the new feature behind a flag, off by default. Second item: the rollback plan. Grace, can engineering own it?",
+    "To recap: we ship Friday at 10:00 behind a flag, Grace owns the rollback plan, and Linus briefs support. Thank you all. MEETING ADJOURNED"
+  ],
+  Grace: [
+    "All blocking bugs are fixed and yesterday's load test passed. I would ship behind a feature flag, so we can switch it off without a deploy.",
+    "Yes. I'll write the rollback plan and rehearse it on staging by Thursday."
+  ],
+  Linus: [
+    "Support is fine with Friday if we get the release notes early. I'll brief the support team by Thursday noon.",
+    "One request before I go: put the flag's name in the release notes so support can check it. I have to leave for another call, thanks."
+  ],
+  Sam: [
+    "From design: the empty states are final. I'll hand the last icons to Grace by Wednesday."
+  ]
+}
+
+const meetingSpeaker = (system: string): string | undefined => /^You are (\w+), the/.exec(system)?.[1]
+
+const sentences = (text: string): Array<string> => text.split(/(?<=[.!?])\s+/).map((s) => s.trim()).filter((s) => s !== "")
+
+const transcriptLines = (text: string): Array<{ readonly speaker: string; readonly text: string }> =>
+  text.split("\n").flatMap((line) => {
+    const m = /^(\w+): (.+)$/.exec(line)
+    return m && m[1] !== "Meeting" && m[1] !== "Agenda" ? [{ speaker: m[1]!, text: m[2]! }] : []
+  })
+
+/**
+ * The decisions a transcript states (`Decision: ...` sentences).
+ *
+ * @since 0.1.0
+ */
+export const decisionsIn = (transcript: string) =>
+  transcriptLines(transcript).flatMap((l) =>
+    sentences(l.text).flatMap((s) => {
+      const m = /\bDecision:\s*(.+?)[.!]?$/.exec(s)
+      return m ? [{ decision: m[1]!, rationale: `stated by ${l.speaker}` }] : []
+    })
+  )
+
+/**
+ * The action items of a transcript: each "I'll ..." of a participant, with its due date
+ * ("by Thursday").
+ *
+ * @since 0.1.0
+ */
+export const actionItemsIn = (transcript: string) =>
+  transcriptLines(transcript).flatMap((l) =>
+    sentences(l.text).flatMap((s) => {
+      const m = /\bI'll (.+?)[.!]?$/.exec(s)
+      if (!m) return []
+      const due = /\bby ((?:next )?\w+day(?: \w+)?|noon|tomorrow|end of \w+)\b/i.exec(m[1]!)
+      const task = m[1]!.replace(/\s*\bby (?:next )?\w+day(?: \w+)?$|\s*\bby (noon|tomorrow)$/i, "")
+      return [{ owner: l.speaker, task, ...(due ? { due: due[1]! } : {}) }]
+    })
+  )
+
+/**
+ * The scripted meeting: Maya hosts a launch review with Grace (engineering), Linus (support) and
+ * Sam (design); the extractors derive minutes, decisions and action items from the transcript
+ * they are given (so any scripted meeting gets sensible ones).
+ *
+ * @since 0.1.0
+ */
+export const meeting: ScriptedModel.Options = {
+  rules: [
+    {
+      when: (r) => LanguageModel.systemText(r.system).startsWith("You extract the decisions"),
+      reply: (r) => JSON.stringify({ decisions: decisionsIn(LanguageModel.lastUserText(r)) })
+    },
+    {
+      when: (r) => LanguageModel.systemText(r.system).startsWith("You extract the action items"),
+      reply: (r) => JSON.stringify({ actionItems: actionItemsIn(LanguageModel.lastUserText(r)) })
+    },
+    {
+      when: (r) => LanguageModel.systemText(r.system).startsWith("You extract the minutes"),
+      reply: (r) => {
+        const text = LanguageModel.lastUserText(r)
+        const title = /^Meeting: (.+)$/m.exec(text)?.[1] ?? "The meeting"
+        const people = [...new Set(transcriptLines(text).map((l) => l.speaker))]
+        const decisions = decisionsIn(text)
+        const actions = actionItemsIn(text)
+        const parts = [
+          `${title}: ${people.join(", ")} took part.`,
+          decisions.length > 0 ? `Decided: ${decisions.map((d) => d.decision).join("; ")}.` : "No decision was taken.",
+          actions.length > 0 ? `Actions: ${actions.map((a) => `${a.owner} will ${a.task}`).join("; ")}.` : "No action items."
+        ]
+        const notes = text.split("\n").filter((l) => /^\(.+\)$/.test(l))
+        if (notes.length > 0) parts.push(`Notes: ${notes.map((n) => n.slice(1, -1)).join("; ")}.`)
+        return JSON.stringify({ minutes: parts.join(" ") })
+      }
+    },
+    {
+      when: (r) => meetingSpeaker(LanguageModel.systemText(r.system)) !== undefined,
+      reply: (r) => {
+        const system = LanguageModel.systemText(r.system)
+        const name = meetingSpeaker(system)!
+        const own = r.messages.filter((m) => m.role === "assistant").length
+        const line = meetingLines[name]?.[own]
+        if (line !== undefined) return line
+        return system.includes("You host the meeting")
+          ? "We have covered the agenda. Thank you all. MEETING ADJOURNED"
+          : `Nothing more from me on this, ${name} out.`
+      }
+    }
+  ]
+}

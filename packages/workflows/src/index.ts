@@ -30,3 +30,7 @@ export * as Scripts from "./Scripts.js"
 export * as Samples from "./Samples.js"
 /** The coaching workflow. @since 0.1.0 */
 export * as Coaching from "./Coaching.js"
+/** The meeting workflow. @since 0.1.0 */
+export * as MeetingWorkflow from "./MeetingWorkflow.js"
+/** Persisted meeting records. @since 0.1.0 */
+export * as MeetingRecords from "./MeetingRecords.js"

@@ -1,0 +1,186 @@
+/**
+ * The persisted outcome of meetings (minutes, decisions, action items), queryable by meeting and
+ * by action-item owner. The meeting's turn-by-turn history is persisted by the agents package's
+ * `MeetingStore` (provide `MeetingStore.layerSql` for SQLite or PostgreSQL); `MeetingWorkflow.history`
+ * reads both.
+ *
+ * @since 0.1.0
+ */
+import { SqlClient } from "@effect/sql"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Context, Effect, Layer, Ref, Schema } from "effect"
+import { HistoryStoreError } from "./Errors.js"
+
+/**
+ * A decision taken in a meeting.
+ *
+ * @since 0.1.0
+ */
+export const Decision = Schema.Struct({
+  decision: Schema.NonEmptyString,
+  rationale: Schema.optional(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ */
+export type Decision = typeof Decision.Type
+
+/**
+ * An action item: who does what, by when.
+ *
+ * @since 0.1.0
+ */
+export const ActionItem = Schema.Struct({
+  owner: Schema.NonEmptyString,
+  task: Schema.NonEmptyString,
+  due: Schema.optional(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ */
+export type ActionItem = typeof ActionItem.Type
+
+/**
+ * What is kept of a meeting.
+ *
+ * @since 0.1.0
+ */
+export const Record = Schema.Struct({
+  meetingId: Schema.String,
+  title: Schema.String,
+  agenda: Schema.Array(Schema.String),
+  endedBy: Schema.String,
+  turns: Schema.Number,
+  minutes: Schema.String,
+  decisions: Schema.Array(Decision),
+  actionItems: Schema.Array(ActionItem),
+  /** Clock millis. */
+  recordedAt: Schema.Number
+})
+
+/**
+ * @since 0.1.0
+ */
+export type Record = typeof Record.Type
+
+/**
+ * @since 0.1.0
+ */
+export interface Service {
+  /** Saves (or replaces) the record of a meeting. */
+  readonly save: (record: Record) => Effect.Effect<void, HistoryStoreError>
+  readonly get: (meetingId: string) => Effect.Effect<Record | undefined, HistoryStoreError>
+  readonly list: Effect.Effect<ReadonlyArray<Record>, HistoryStoreError>
+  /** Every action item of `owner` (case-insensitive), with its meeting. */
+  readonly actionItemsOf: (owner: string) => Effect.Effect<ReadonlyArray<ActionItem & { readonly meetingId: string }>, HistoryStoreError>
+}
+
+/**
+ * The meeting records service.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { MeetingRecords } from "@braid/workflows"
+ *
+ * const todo = Effect.flatMap(MeetingRecords.MeetingRecords, (r) => r.actionItemsOf("Grace"))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class MeetingRecords extends Context.Tag("@braid/workflows/MeetingRecords")<MeetingRecords, Service>() {}
+
+const ownedBy = (records: ReadonlyArray<Record>, owner: string) =>
+  records.flatMap((r) => r.actionItems.filter((a) => a.owner.toLowerCase() === owner.toLowerCase()).map((a) => ({ ...a, meetingId: r.meetingId })))
+
+/**
+ * In memory (one per layer build).
+ *
+ * @example
+ * ```ts
+ * import { MeetingRecords } from "@braid/workflows"
+ *
+ * const Records = MeetingRecords.layerMemory
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerMemory: Layer.Layer<MeetingRecords> = Layer.effect(
+  MeetingRecords,
+  Effect.map(Ref.make(new Map<string, Record>()), (ref): Service => ({
+    save: (r) => Ref.update(ref, (m) => new Map(m).set(r.meetingId, r)),
+    get: (id) => Effect.map(Ref.get(ref), (m) => m.get(id)),
+    list: Effect.map(Ref.get(ref), (m) => [...m.values()]),
+    actionItemsOf: (owner) => Effect.map(Ref.get(ref), (m) => ownedBy([...m.values()], owner))
+  }))
+)
+
+const decode = Schema.decodeUnknown(Schema.parseJson(Record))
+const encode = Schema.encode(Schema.parseJson(Record))
+
+/**
+ * Over the ambient `SqlClient` (table `braid_meeting_records`, created if missing).
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { MeetingRecords } from "@braid/workflows"
+ *
+ * const Records = MeetingRecords.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: "meetings.db" })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerSql: Layer.Layer<MeetingRecords, HistoryStoreError, SqlClient.SqlClient> = Layer.effect(
+  MeetingRecords,
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const wrap = (operation: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+      Effect.mapError(self, (e) => new HistoryStoreError({ operation, reason: e instanceof Error ? e.message : String(e) }))
+    yield* sql`CREATE TABLE IF NOT EXISTS braid_meeting_records (
+      meeting_id TEXT PRIMARY KEY,
+      record TEXT NOT NULL,
+      recorded_at BIGINT NOT NULL
+    )`.pipe(wrap("create table"))
+    const list = Effect.gen(function*() {
+      const rows = yield* sql<{ record: string }>`SELECT record FROM braid_meeting_records ORDER BY recorded_at, meeting_id`
+      return yield* Effect.forEach(rows, (r) => decode(r.record))
+    }).pipe(wrap("list"))
+    return {
+      save: (r) =>
+        Effect.gen(function*() {
+          const json = yield* encode(r)
+          yield* sql`INSERT INTO braid_meeting_records (meeting_id, record, recorded_at) VALUES (${r.meetingId}, ${json}, ${r.recordedAt})
+            ON CONFLICT (meeting_id) DO UPDATE SET record = excluded.record, recorded_at = excluded.recorded_at`
+        }).pipe(wrap("save")),
+      get: (id) =>
+        Effect.gen(function*() {
+          const rows = yield* sql<{ record: string }>`SELECT record FROM braid_meeting_records WHERE meeting_id = ${id}`
+          return rows.length === 0 ? undefined : yield* decode(rows[0]!.record)
+        }).pipe(wrap("get")),
+      list,
+      actionItemsOf: (owner) => Effect.map(list, (rs) => ownedBy(rs, owner))
+    }
+  })
+)
+
+/**
+ * In an embedded SQLite file.
+ *
+ * @example
+ * ```ts
+ * import { MeetingRecords } from "@braid/workflows"
+ *
+ * const Records = MeetingRecords.layerSqlite("meetings.db")
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerSqlite = (filename: string): Layer.Layer<MeetingRecords, HistoryStoreError> =>
+  layerSql.pipe(
+    Layer.provide(SqliteClient.layer({ filename })),
+    Layer.mapError((e) => (e instanceof HistoryStoreError ? e : new HistoryStoreError({ operation: "open", reason: String(e) })))
+  )

@@ -1,0 +1,417 @@
+/**
+ * The meeting workflow: an agenda, a host and participants; the agents package's `Meeting`
+ * primitive runs the discussion (turn policy, speaking timeouts, join and leave, termination);
+ * at the end, minutes, decisions and action items are extracted in parallel, each decoded with
+ * Schema; the history is persisted (`MeetingStore`, turn by turn) with the record
+ * (`MeetingRecords`), and both are queryable (`history`, `MeetingRecords.actionItemsOf`).
+ *
+ * ```
+ * meeting: prepare ─▶ discussion (Meeting: host + participants) ─▶ parallel(minutes, decisions, actionItems) ─▶ record
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { Duration } from "effect"
+import { Clock, Effect, Either, Option, Schema } from "effect"
+import type { Primitive as P } from "@braid/core"
+import { parallel, Primitive, sequence } from "@braid/core"
+
+import { Agent, Meeting, MeetingStore, Termination, TurnPolicy } from "@braid/agents"
+import type { LanguageModel } from "@braid/llm"
+import { Pricing } from "@braid/llm"
+import { Retry } from "@braid/resilience"
+import { ExtractionInvalid, MeetingConfigInvalid } from "./Errors.js"
+import * as MeetingRecords from "./MeetingRecords.js"
+
+/**
+ * A participant: a name, a role (the persona of its agent), optionally its own speaker primitive
+ * instead of an agent, and when it leaves.
+ *
+ * @since 0.1.0
+ */
+export interface ParticipantSpec {
+  readonly name: string
+  readonly role: string
+  /** Leaves the meeting after speaking this many times (the turn is finished first). */
+  readonly leaveAfterTurns?: number
+  /** Speaks through this primitive instead of an agent. */
+  readonly speak?: P.Primitive<Meeting.TurnView, Meeting.Reply, unknown, never>
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface Config {
+  readonly host: { readonly name: string; readonly role?: string }
+  readonly participants: ReadonlyArray<ParticipantSpec>
+  /** Default round robin. */
+  readonly policy?: TurnPolicy.TurnPolicy
+  /** Default 12. */
+  readonly maxTurns?: number
+  /** The host ends the meeting by saying this. Default `MEETING ADJOURNED`. */
+  readonly adjournPhrase?: string
+  /** Extra termination conditions, or'ed with `maxTurns` and the adjourn phrase. */
+  readonly termination?: Termination.Termination
+  /** A speaker who has not answered in this time is skipped. Default 30 seconds. */
+  readonly speakingTimeout?: Duration.DurationInput
+  /** The model of the speakers and the extractors. */
+  readonly model?: string
+}
+
+/**
+ * What a meeting is run on.
+ *
+ * @since 0.1.0
+ */
+export const MeetingInput = Schema.Struct({
+  meetingId: Schema.optional(Schema.NonEmptyString),
+  title: Schema.NonEmptyString,
+  agenda: Schema.NonEmptyArray(Schema.NonEmptyString)
+})
+
+/**
+ * @since 0.1.0
+ */
+export type MeetingInput = typeof MeetingInput.Encoded
+
+/**
+ * The outcome of a meeting.
+ *
+ * @since 0.1.0
+ */
+export interface Outcome {
+  readonly meetingId: string
+  readonly title: string
+  readonly agenda: ReadonlyArray<string>
+  readonly endedBy: { readonly condition: string; readonly detail: string }
+  readonly turns: number
+  readonly tokens: number
+  readonly costUsd: number
+  readonly history: ReadonlyArray<Meeting.Entry>
+  readonly transcript: string
+  readonly minutes: string
+  readonly decisions: ReadonlyArray<MeetingRecords.Decision>
+  readonly actionItems: ReadonlyArray<MeetingRecords.ActionItem>
+  /** Who was skipped for not answering in time, per turn. */
+  readonly timedOut: ReadonlyArray<string>
+  /** Who left before the end. */
+  readonly left: ReadonlyArray<string>
+}
+
+interface Prepared {
+  readonly meetingId: string
+  readonly title: string
+  readonly agenda: ReadonlyArray<string>
+}
+
+interface Discussed extends Prepared {
+  readonly result: Meeting.Result
+  readonly transcript: string
+}
+
+/**
+ * The transcript of a meeting history: one `Name: text` line per utterance, with skipped turns
+ * and departures noted.
+ *
+ * @example
+ * ```ts
+ * import { MeetingWorkflow } from "@braid/workflows"
+ *
+ * const text = MeetingWorkflow.transcript([])  // ""
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const transcript = (history: ReadonlyArray<Meeting.Entry>): string =>
+  history.flatMap((e) => {
+    switch (e.kind) {
+      case "spoke":
+        return [`${e.participant}: ${e.text ?? ""}`]
+      case "timed-out":
+        return [`(${e.participant} did not answer in time)`]
+      case "failed":
+        return [`(${e.participant} could not speak)`]
+      case "left":
+        return [`(${e.participant} left the meeting)`]
+      default:
+        return []
+    }
+  }).join("\n")
+
+const topicOf = (p: Prepared) => `${p.title}\nAgenda:\n${p.agenda.map((a, i) => `${i + 1}. ${a}`).join("\n")}`
+
+/** The conversation a speaker's agent sees: the topic, then the others' words as user messages. */
+const conversationFor = (view: Meeting.TurnView): Agent.Conversation => {
+  const messages: Array<Agent.Message> = [Agent.user(`Meeting: ${view.topic}\nParticipants: ${view.participants.join(", ")} (host: ${view.host})`)]
+  for (const e of view.history) {
+    if (e.kind !== "spoke" || e.text === undefined) continue
+    messages.push(e.participant === view.speaker ? Agent.assistant(e.text, view.speaker) : Agent.user(`${e.participant}: ${e.text}`))
+  }
+  messages.push(Agent.user(`It is your turn, ${view.speaker}.`))
+  return { messages }
+}
+
+/**
+ * The extractors' Schema-typed outputs.
+ *
+ * @since 0.1.0
+ */
+export const Extracted = {
+  minutes: Schema.Struct({ minutes: Schema.NonEmptyString }),
+  decisions: Schema.Struct({ decisions: Schema.Array(MeetingRecords.Decision) }),
+  actionItems: Schema.Struct({ actionItems: Schema.Array(MeetingRecords.ActionItem) })
+} as const
+
+const extractorInstructions = {
+  minutes: "You extract the minutes of a meeting. Write a short factual summary (at most 80 words). Reply with JSON only: {\"minutes\": \"...\"}",
+  decisions:
+    "You extract the decisions of a meeting: only what was decided, not proposals. Reply with JSON only: {\"decisions\": [{\"decision\": \"...\", \"rationale\": \"...\"}]}",
+  actionItems:
+    "You extract the action items of a meeting: who committed to do what, by when. Reply with JSON only: {\"actionItems\": [{\"owner\": \"<participant>\", \"task\": \"...\", \"due\": \"...\"}]}"
+} as const
+
+/**
+ * Decodes a JSON reply (the first `{...}` of the text) with a schema.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { MeetingWorkflow } from "@braid/workflows"
+ *
+ * const out = Effect.runSync(MeetingWorkflow.decodeReply("minutes", MeetingWorkflow.Extracted.minutes, '{"minutes":"ok"}'))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const decodeReply = <A, I>(extractor: string, schema: Schema.Schema<A, I, never>, reply: string): Effect.Effect<A, ExtractionInvalid> => {
+  const start = reply.indexOf("{")
+  const end = reply.lastIndexOf("}")
+  if (start < 0 || end < start) return Effect.fail(new ExtractionInvalid({ extractor, reply, reason: "no JSON object in the reply" }))
+  const decoded = Schema.decodeUnknownEither(Schema.parseJson(schema))(reply.slice(start, end + 1))
+  return Either.isRight(decoded)
+    ? Effect.succeed(decoded.right)
+    : Effect.fail(new ExtractionInvalid({ extractor, reply, reason: Primitive.decodeError(extractor, "output", decoded.left).message.replace(`${extractor}: `, "") }))
+}
+
+/**
+ * A configured meeting workflow.
+ *
+ * @since 0.1.0
+ */
+export type MeetingWorkflow = ReturnType<typeof make>
+
+/**
+ * Builds the meeting workflow.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Runner } from "@braid/core"
+ * import { EventBus } from "@braid/agents"
+ * import { ScriptedModel } from "@braid/llm"
+ * import { MeetingRecords, MeetingWorkflow, Scripts } from "@braid/workflows"
+ *
+ * const meeting = MeetingWorkflow.make({
+ *   host: { name: "Maya", role: "product lead" },
+ *   participants: [{ name: "Grace", role: "engineering lead" }, { name: "Linus", role: "support lead" }]
+ * })
+ * const outcome = Runner.run(meeting.pipeline, { title: "Launch review", agenda: ["Ship on Friday?"] }).pipe(
+ *   Effect.provide(Layer.mergeAll(ScriptedModel.layer(Scripts.meeting), EventBus.layerMemory, MeetingRecords.layerMemory))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const make = (config: Config) => {
+  const adjourn = config.adjournPhrase ?? "MEETING ADJOURNED"
+  const maxTurns = config.maxTurns ?? 12
+  const speakingTimeout = config.speakingTimeout ?? "30 seconds"
+  const names = [config.host.name, ...config.participants.map((p) => p.name)]
+  const retry: Retry.Options<unknown> = { maxAttempts: 3, backoff: "exponential", baseDelay: "200 millis", maxDelay: "2 seconds" }
+
+  const persona = (name: string, role: string, host: boolean) =>
+    [
+      `You are ${name}, the ${role}, in a meeting.`,
+      host
+        ? `You host the meeting: open it with the agenda, give the floor, state each decision clearly ("Decision: ..."), assign owners and due dates, and when the agenda is covered, recap and say "${adjourn}".`
+        : "Speak briefly (at most 60 words), on the current agenda item, from your role. When you commit to something, say \"I'll ...\" with a due date.",
+      "Do not write other people's lines. Do not prefix your reply with your name."
+    ].join("\n")
+
+  const speakerFor = (name: string, role: string, host: boolean): P.Primitive<Meeting.TurnView, Meeting.Reply, unknown, LanguageModel.LanguageModel> => {
+    const agent = Agent.make({
+      name,
+      instructions: persona(name, role, host),
+      maxTokens: 300,
+      ...(config.model !== undefined ? { model: config.model } : {})
+    })
+    return Primitive.make(
+      `${name}Speaks`,
+      (view: Meeting.TurnView) =>
+        Effect.gen(function*() {
+          const reply = yield* agent.invoke(conversationFor(view))
+          const pricing = yield* Pricing.Pricing
+          const price = Pricing.lookup(pricing.table, reply.model)
+          const u = reply.usage
+          return {
+            text: reply.text.replace(new RegExp(`^\\s*${name}:\\s*`), ""),
+            tokens: u.inputTokens + u.outputTokens + u.cacheReadTokens + u.cacheWriteTokens,
+            costUsd: price === undefined ? 0 : Pricing.cost(price, u)
+          } satisfies Meeting.Utterance
+        }),
+      { kind: "participant", children: [{ key: name, primitive: agent }] }
+    )
+  }
+
+  const hostSpeaker = speakerFor(config.host.name, config.host.role ?? "host", true)
+  const speakers = config.participants.map((p) => ({ spec: p, speak: p.speak ?? speakerFor(p.name, p.role, false) }))
+
+  const prepare = Primitive.fromSchema(
+    "prepare",
+    { input: MeetingInput, output: Schema.Struct({ meetingId: Schema.String, title: Schema.String, agenda: Schema.Array(Schema.String) }) },
+    (input) =>
+      Effect.gen(function*() {
+        if (new Set(names).size !== names.length) return yield* new MeetingConfigInvalid({ reason: `participant names must be unique: ${names.join(", ")}` })
+        if (config.participants.length === 0) return yield* new MeetingConfigInvalid({ reason: "a meeting needs at least one participant besides the host" })
+        const now = yield* Clock.currentTimeMillis
+        return { meetingId: input.meetingId ?? `meeting-${now}-${Math.random().toString(36).slice(2, 8)}`, title: input.title, agenda: input.agenda }
+      })
+  )
+
+  const discussion = Primitive.make(
+    "discussion",
+    (p: Prepared) =>
+      Effect.gen(function*() {
+        const termination = Termination.or(
+          Termination.maxTurns(maxTurns),
+          Termination.mention(adjourn, { caseSensitive: true }),
+          ...(config.termination ? [config.termination] : [])
+        )
+        const meeting = yield* Meeting.make<LanguageModel.LanguageModel>({
+          id: p.meetingId,
+          topic: topicOf(p),
+          host: Meeting.participant(config.host.name, hostSpeaker),
+          termination,
+          speakingTimeout,
+          ...(config.policy !== undefined ? { policy: config.policy } : {})
+        })
+        for (const { spec, speak } of speakers) {
+          const leaveAfter = spec.leaveAfterTurns
+          const wrapped = leaveAfter === undefined ? speak : Primitive.make(
+            speak.name,
+            (view: Meeting.TurnView) =>
+              Effect.tap(speak.invoke(view), () => {
+                const spoken = view.history.filter((e) => e.kind === "spoke" && e.participant === spec.name).length + 1
+                return spoken >= leaveAfter ? Effect.ignore(meeting.leave(spec.name)) : Effect.void
+              }),
+            { kind: "participant", children: [{ key: speak.name, primitive: speak }] }
+          )
+          yield* meeting.attend(Meeting.participant(spec.name, wrapped))
+        }
+        const result = yield* meeting.run
+        return { ...p, result, transcript: transcript(result.history) } satisfies Discussed
+      }),
+    {
+      kind: "meeting",
+      meta: { maxTurns, speakingTimeout: String(speakingTimeout), policy: config.policy?.name ?? "roundRobin", adjourn },
+      children: [{ key: hostSpeaker.name, primitive: hostSpeaker }, ...speakers.map((s) => ({ key: s.speak.name, primitive: s.speak }))]
+    }
+  )
+
+  const extractor = <A, I>(key: keyof typeof extractorInstructions, schema: Schema.Schema<A, I, never>) => {
+    const agent = Agent.make({
+      name: `${key}Extractor`,
+      instructions: extractorInstructions[key],
+      maxTokens: 600,
+      temperature: 0,
+      ...(config.model !== undefined ? { model: config.model } : {})
+    })
+    return Primitive.make(
+      key,
+      (d: Discussed) =>
+        Effect.flatMap(
+          agent.invoke({ messages: [Agent.user(`Meeting: ${d.title}\nAgenda: ${d.agenda.join("; ")}\nTranscript:\n${d.transcript}`)] }),
+          (reply) => decodeReply(key, schema, reply.text)
+        ),
+      { kind: "extractor", children: [{ key: agent.name, primitive: agent }] }
+    ).pipe(Retry.policy<unknown>({ ...retry, name: `retry(${key})` }))
+  }
+
+  const extract = parallel({
+    discussed: Primitive.sync("discussed", (d: Discussed) => d),
+    minutes: extractor("minutes", Extracted.minutes),
+    decisions: extractor("decisions", Extracted.decisions),
+    actionItems: extractor("actionItems", Extracted.actionItems)
+  }).pipe(Primitive.named("extract"))
+
+  const record = Primitive.make(
+    "record",
+    (x: {
+      readonly discussed: Discussed
+      readonly minutes: typeof Extracted.minutes.Type
+      readonly decisions: typeof Extracted.decisions.Type
+      readonly actionItems: typeof Extracted.actionItems.Type
+    }) =>
+      Effect.gen(function*() {
+        const { discussed: d } = x
+        const r = d.result
+        const outcome: Outcome = {
+          meetingId: d.meetingId,
+          title: d.title,
+          agenda: d.agenda,
+          endedBy: r.endedBy,
+          turns: r.turns,
+          tokens: r.tokens,
+          costUsd: r.costUsd,
+          history: r.history,
+          transcript: d.transcript,
+          minutes: x.minutes.minutes,
+          decisions: x.decisions.decisions,
+          actionItems: x.actionItems.actionItems,
+          timedOut: r.history.filter((e) => e.kind === "timed-out").map((e) => e.participant),
+          left: r.history.filter((e) => e.kind === "left").map((e) => e.participant)
+        }
+        const records = yield* MeetingRecords.MeetingRecords
+        yield* records.save({
+          meetingId: outcome.meetingId,
+          title: outcome.title,
+          agenda: outcome.agenda,
+          endedBy: `${r.endedBy.condition}: ${r.endedBy.detail}`,
+          turns: outcome.turns,
+          minutes: outcome.minutes,
+          decisions: outcome.decisions,
+          actionItems: outcome.actionItems,
+          recordedAt: yield* Clock.currentTimeMillis
+        })
+        return outcome
+      }),
+    { kind: "store" }
+  )
+
+  const pipeline = sequence(prepare, discussion, extract, record).pipe(Primitive.named("meeting"))
+  return { pipeline }
+}
+
+/**
+ * The persisted history of a meeting: its status and turn-by-turn entries (`MeetingStore`) and
+ * its record (minutes, decisions, action items).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { MeetingWorkflow } from "@braid/workflows"
+ *
+ * const past = MeetingWorkflow.history("launch-review-1")
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const history = (meetingId: string) =>
+  Effect.gen(function*() {
+    const store = yield* MeetingStore.MeetingStore
+    const records = yield* MeetingRecords.MeetingRecords
+    const status = yield* store.status(meetingId)
+    const entries = yield* store.history(meetingId)
+    const record = yield* records.get(meetingId)
+    return { status: Option.getOrUndefined(status), entries, record }
+  })

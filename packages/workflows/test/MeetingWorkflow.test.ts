@@ -1,0 +1,123 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Layer, Option, TestClock } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Primitive, Runner } from "@braid/core"
+import { EventBus, MeetingStore } from "@braid/agents"
+import { LanguageModel, ScriptedModel } from "@braid/llm"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { MeetingRecords, MeetingWorkflow, Samples, Scripts } from "@braid/workflows"
+
+const offline = Layer.mergeAll(ScriptedModel.layer(Scripts.meeting), EventBus.layerMemory)
+
+/** Runs a forked effect to its end, advancing the TestClock by `step` while it waits. */
+const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, step: string) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 50; i++) {
+      const done = yield* Fiber.poll(fiber)
+      if (Option.isSome(done)) break
+      yield* TestClock.adjust(step)
+    }
+    return yield* Fiber.join(fiber)
+  })
+
+describe("MeetingWorkflow", () => {
+  it.effect("runs the agenda to the end, extracts minutes, decisions and action items, and persists a queryable history (SQLite)", () =>
+    Effect.gen(function*() {
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "braid-meeting-")), "meetings.db")
+      const Sql = SqliteClient.layer({ filename: file })
+      const stores = Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(Layer.provide(Sql))
+      const meeting = MeetingWorkflow.make({ host: Samples.launchReview.host, participants: Samples.launchReview.participants })
+      const outcome = yield* Runner.run(meeting.pipeline, Samples.launchReview.input).pipe(Effect.provide(Layer.merge(offline, stores)))
+
+      assert.strictEqual(outcome.meetingId, "launch-review-1")
+      assert.strictEqual(outcome.endedBy.condition, `mention("MEETING ADJOURNED")`)
+      assert.strictEqual(outcome.turns, 7)
+      assert.deepStrictEqual(outcome.left, ["Linus"])
+      assert.deepStrictEqual(outcome.decisions.map((d) => d.decision), ["we ship on Friday at 10:00 with the new feature behind a flag, off by default"])
+      assert.deepStrictEqual(outcome.actionItems, [
+        { owner: "Linus", task: "brief the support team", due: "Thursday noon" },
+        { owner: "Grace", task: "write the rollback plan and rehearse it on staging", due: "Thursday" }
+      ])
+      assert.include(outcome.minutes, "Launch readiness review: Maya, Grace, Linus took part.")
+      assert.isTrue(outcome.tokens > 0 && outcome.costUsd > 0)
+
+      // a fresh connection to the same file: the history and the record are there
+      const past = yield* MeetingWorkflow.history("launch-review-1").pipe(
+        Effect.provide(Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(Layer.provide(SqliteClient.layer({ filename: file }))))
+      )
+      assert.strictEqual(past.status?.state, "ended")
+      assert.deepStrictEqual(past.entries.filter((e) => e.kind === "spoke").map((e) => e.participant), ["Maya", "Grace", "Linus", "Maya", "Grace", "Linus", "Maya"])
+      assert.strictEqual(past.record?.decisions.length, 1)
+      const grace = yield* Effect.flatMap(MeetingRecords.MeetingRecords, (r) => r.actionItemsOf("grace")).pipe(
+        Effect.provide(MeetingRecords.layerSqlite(file))
+      )
+      assert.deepStrictEqual(grace, [{ owner: "Grace", task: "write the rollback plan and rehearse it on staging", due: "Thursday", meetingId: "launch-review-1" }])
+    }))
+
+  it.effect("a participant who does not answer in time is skipped, another leaves, and the meeting goes on to its end", () =>
+    Effect.gen(function*() {
+      const slowSam = Primitive.make("SamSpeaks", (_: unknown) => Effect.as(Effect.sleep("2 minutes"), "Sorry, I was on mute."))
+      const meeting = MeetingWorkflow.make({
+        host: Samples.launchReview.host,
+        participants: [...Samples.launchReview.participants, { name: "Sam", role: "designer", speak: slowSam }],
+        speakingTimeout: "30 seconds"
+      })
+      const fiber = yield* Runner.run(meeting.pipeline, Samples.launchReview.input).pipe(
+        Effect.provide(Layer.merge(offline, MeetingRecords.layerMemory)),
+        Effect.fork
+      )
+      const outcome = yield* drive(fiber, "10 seconds")
+      const kinds = outcome.history.filter((e) => e.kind !== "joined").map((e) => `${e.kind}:${e.participant}`)
+      assert.deepStrictEqual(kinds, [
+        "started:Maya",
+        "spoke:Maya",
+        "spoke:Grace",
+        "spoke:Linus",
+        "timed-out:Sam",
+        "spoke:Maya",
+        "spoke:Grace",
+        "spoke:Linus",
+        "left:Linus",
+        "timed-out:Sam",
+        "spoke:Maya",
+        "ended:Maya"
+      ])
+      assert.deepStrictEqual(outcome.timedOut, ["Sam", "Sam"])
+      assert.deepStrictEqual(outcome.left, ["Linus"])
+      assert.include(outcome.transcript, "(Sam did not answer in time)")
+      assert.include(outcome.minutes, "Notes: Sam did not answer in time; Linus left the meeting; Sam did not answer in time.")
+      assert.strictEqual(outcome.actionItems.length, 2)
+    }))
+
+  it.effect("an invalid extraction is retried; bad input is rejected with a typed error", () =>
+    Effect.gen(function*() {
+      let decisionCalls = 0
+      const flaky: ScriptedModel.Options = {
+        rules: [
+          {
+            when: (r) => LanguageModel.systemText(r.system).startsWith("You extract the decisions") && ++decisionCalls === 1,
+            reply: "Sure! The decisions were: shipping on Friday."
+          },
+          ...Scripts.meeting.rules!
+        ]
+      }
+      const meeting = MeetingWorkflow.make({ host: Samples.launchReview.host, participants: Samples.launchReview.participants })
+      const fiber = yield* Runner.run(meeting.pipeline, Samples.launchReview.input).pipe(
+        Effect.provide(Layer.mergeAll(ScriptedModel.layer(flaky), EventBus.layerMemory, MeetingRecords.layerMemory)),
+        Effect.fork
+      )
+      const outcome = yield* drive(fiber, "100 millis")
+      assert.strictEqual(decisionCalls, 2)
+      assert.strictEqual(outcome.decisions.length, 1)
+
+      const layer = Layer.merge(offline, MeetingRecords.layerMemory)
+      const noAgenda = yield* Effect.flip(Runner.run(meeting.pipeline, { title: "Empty", agenda: [] as any }).pipe(Effect.provide(layer)))
+      assert.strictEqual(noAgenda._tag, "DecodeError")
+      assert.strictEqual(noAgenda._tag === "DecodeError" && noAgenda.path, "agenda[0]")
+      const twice = MeetingWorkflow.make({ host: { name: "Maya" }, participants: [{ name: "Maya", role: "twin" }] })
+      const dup = yield* Effect.flip(Runner.run(twice.pipeline, Samples.launchReview.input).pipe(Effect.provide(layer)))
+      assert.strictEqual(dup._tag, "MeetingConfigInvalid")
+    }))
+})
