@@ -25,6 +25,7 @@
 import { Primitive } from "@braid/core"
 import { Tokens } from "@braid/llm"
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Option } from "effect"
+import * as Agent from "./Agent.js"
 import { MeetingActionRejected } from "./CoordinationErrors.js"
 import type { MeetingStoreError } from "./CoordinationErrors.js"
 import * as EventBus from "./EventBus.js"
@@ -89,6 +90,56 @@ export const participant = <E = never, R = never>(
       return Effect.isEffect(r) ? r : Effect.succeed(r)
     }, { kind: "participant" })
 })
+
+/**
+ * Options of `fromAgent`.
+ *
+ * @since 0.1.0
+ */
+export interface FromAgentOptions {
+  /** The participant's name (default: the agent primitive's name). */
+  readonly name?: string
+  /** How many of the latest utterances the agent is shown (default 20). */
+  readonly recent?: number
+  /** The dollar price of a reply's usage, for `maxCost` conditions. */
+  readonly price?: (usage: Agent.Reply["usage"], model: string) => number
+}
+
+/**
+ * A participant from an `Agent` (or any agent-shaped primitive): at its turn the agent gets the
+ * meeting as a conversation (its own earlier utterances as assistant messages, everyone else's as
+ * user messages prefixed with the speaker's name, then a prompt naming the topic and the turn);
+ * its reply's text is the utterance and its usage counts toward `maxTokens` (and `maxCost` with
+ * `price`).
+ *
+ * @example
+ * ```ts
+ * import { Agent, Meeting } from "@braid/agents"
+ *
+ * const planner = Agent.make({ name: "planner", instructions: "You plan releases. Be brief." })
+ * const participant = Meeting.fromAgent(planner)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const fromAgent = <E, R>(agent: Agent.Any<E, R>, options: FromAgentOptions = {}): Participant<E, R> => {
+  const name = options.name ?? agent.name
+  return {
+    name,
+    speak: Primitive.make(name, (view: TurnView) => {
+      const spoken = view.history.filter((e) => e.kind === "spoke").slice(-(options.recent ?? 20))
+      const messages: Array<Agent.Message> = spoken.map((e) =>
+        e.participant === name ? Agent.assistant(e.text ?? "", name) : Agent.user(`${e.participant}: ${e.text ?? ""}`)
+      )
+      messages.push(Agent.user(`Meeting "${view.topic}", turn ${view.turn}. Participants: ${view.participants.join(", ")}. ${name}, it is your turn.`))
+      return Effect.map(agent.invoke({ messages, context: { meetingId: view.meetingId, topic: view.topic, turn: view.turn } }), (reply): Utterance => ({
+        text: reply.text,
+        tokens: reply.usage.inputTokens + reply.usage.outputTokens,
+        ...(options.price ? { costUsd: options.price(reply.usage, reply.model) } : {})
+      }))
+    }, { kind: "participant", children: [{ key: agent.name, primitive: agent }] })
+  }
+}
 
 /**
  * @since 0.1.0

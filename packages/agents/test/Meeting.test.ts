@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Fiber, Layer, Option, Queue, Ref, Schema, TestClock } from "effect"
 import { Primitive } from "@braid/core"
 import { ScriptedModel } from "@braid/llm"
-import { EventBus, Meeting, MeetingStore, Termination, TurnPolicy } from "@braid/agents"
+import { Agent, EventBus, Meeting, MeetingStore, Termination, TurnPolicy } from "@braid/agents"
 
 const say = (name: string) => Meeting.participant(name, (v) => `${name} speaks at turn ${v.turn}`)
 const slow = (name: string, ms: number) =>
@@ -381,4 +381,31 @@ describe("Meeting: history is persisted and can be inspected later", () => {
       assert.deepStrictEqual(history, result.history)
       assert.strictEqual(Option.getOrThrow(status).state, "ended")
     }).pipe(Effect.provide(Layer.merge(Bus, MeetingStore.layerMemory))))
+})
+
+describe("Meeting: agents as participants", () => {
+  it.effect("an Agent takes part: it sees the meeting as a conversation, its usage counts toward maxTokens", () =>
+    Effect.gen(function*() {
+      const planner = Agent.make({ name: "planner", instructions: "You plan. Be brief." })
+      const critic = Agent.make({ name: "critic", instructions: "You criticise. Be brief." })
+      const meeting = yield* Meeting.make({
+        topic: "release plan",
+        host: Meeting.fromAgent(planner),
+        termination: Termination.or(Termination.maxTurns(10), Termination.maxTokens(150))
+      })
+      yield* meeting.attend(Meeting.fromAgent(critic))
+      const result = yield* drive(meeting).pipe(
+        Effect.provide(ScriptedModel.layer({
+          rules: [
+            { when: (r) => JSON.stringify(r).includes("You plan"), reply: "Ship on Friday." },
+            { when: /planner: Ship on Friday/, reply: "Friday is risky; Monday." }
+          ]
+        }))
+      )
+      const spoke = result.history.filter((e) => e.kind === "spoke")
+      assert.deepStrictEqual(spoke.slice(0, 2).map((e) => [e.participant, e.text]), [["planner", "Ship on Friday."], ["critic", "Friday is risky; Monday."]])
+      assert.isTrue(spoke.every((e) => (e.tokens ?? 0) > 0))
+      assert.strictEqual(result.endedBy.condition, "maxTokens(150)")
+      assert.isBelow(result.turns, 10)
+    }).pipe(Effect.provide(Bus)))
 })
