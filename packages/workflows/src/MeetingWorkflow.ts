@@ -334,7 +334,7 @@ export const make = (config: Config) => {
           (reply) => decodeReply(key, schema, reply.text)
         ),
       { kind: "extractor", children: [{ key: agent.name, primitive: agent }] }
-    ).pipe(Retry.policy<unknown>({ ...retry, name: `retry(${key})` }))
+    ).pipe(Retry.policy({ ...retry, name: `retry(${key})` }))
   }
 
   const extract = parallel({

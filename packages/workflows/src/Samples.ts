@@ -100,7 +100,7 @@ export const launchReview = {
   input: {
     meetingId: "launch-review-1",
     title: "Launch readiness review",
-    agenda: ["Is the release ready to ship on Friday?", "Who owns the rollback plan?"]
+    agenda: ["Is the release ready to ship on Friday?", "Who owns the rollback plan?"] as const
   },
   host: { name: "Maya", role: "product lead" },
   participants: [

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import type { Duration } from "effect"
 import { Effect, Fiber, Layer, Option, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -12,7 +13,7 @@ import { MeetingRecords, MeetingWorkflow, Samples, Scripts } from "@braid/workfl
 const offline = Layer.mergeAll(ScriptedModel.layer(Scripts.meeting), EventBus.layerMemory)
 
 /** Runs a forked effect to its end, advancing the TestClock by `step` while it waits. */
-const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, step: string) =>
+const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, step: Duration.DurationInput) =>
   Effect.gen(function*() {
     for (let i = 0; i < 50; i++) {
       const done = yield* Fiber.poll(fiber)
