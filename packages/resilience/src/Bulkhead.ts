@@ -6,8 +6,9 @@
  *
  * Telemetry: a queued call adds the event `bulkhead.queued` and the attribute
  * `bulkhead.queue_position` (1 = next) to its span; a rejection adds `bulkhead.rejected`.
- * Gauges `Metrics.bulkheadActive` and `Metrics.bulkheadQueueDepth`, counter
- * `Metrics.bulkheadRejections`, all tagged `bulkhead`.
+ * Gauge `Metrics.bulkheadQueueDepth` (updated whenever the queue changes) and counter
+ * `Metrics.bulkheadRejections`, both tagged `bulkhead`; read `bulkhead.active` for the running
+ * count (it is not a gauge, to keep the success path under a microsecond or two).
  *
  * @since 0.1.0
  */
@@ -65,7 +66,6 @@ export const unsafeMake = (options: Options): Bulkhead => {
   const maxQueued = options.maxQueued ?? 0
   if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) throw new RangeError(`${name}: maxConcurrent must be an integer >= 1`)
   if (!Number.isInteger(maxQueued) || maxQueued < 0) throw new RangeError(`${name}: maxQueued must be an integer >= 0`)
-  const activeGauge = Metric.tagged(Metrics.bulkheadActive, "bulkhead", name)
   const depthGauge = Metric.tagged(Metrics.bulkheadQueueDepth, "bulkhead", name)
   const rejections = Metric.tagged(Metrics.bulkheadRejections, "bulkhead", name)
 
@@ -83,14 +83,20 @@ export const unsafeMake = (options: Options): Bulkhead => {
     }
   }
 
-  const gauges = (): Effect.Effect<void> =>
-    Effect.zipRight(Metric.set(activeGauge, active), Metric.set(depthGauge, queue.length))
+  const gauges = (): Effect.Effect<void> => Metric.set(depthGauge, queue.length)
 
   const releaseEffect = Effect.suspend(() => {
     const hadWaiters = queue.length > 0
     release()
-    return hadWaiters ? gauges() : Metric.set(activeGauge, active)
+    return hadWaiters ? gauges() : Effect.void
   })
+
+  /** Runs `self` (interruptible) and releases the slot however it ends (we are inside the mask). */
+  const runThenRelease = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.matchCauseEffect(self, {
+      onFailure: (cause) => Effect.zipRight(releaseEffect, Effect.failCause(cause)),
+      onSuccess: (a) => Effect.as(releaseEffect, a)
+    })
 
   const rejected = () =>
     Effect.zipRight(
@@ -131,10 +137,10 @@ export const unsafeMake = (options: Options): Bulkhead => {
       Effect.suspend((): Effect.Effect<A, E | CapacityExceeded, R> => {
         if (active < maxConcurrent && queue.length === 0) {
           active++
-          return Effect.zipRight(Metric.set(activeGauge, active), Effect.ensuring(restore(self), releaseEffect))
+          return runThenRelease(restore(self))
         }
         if (queue.length >= maxQueued) return rejected()
-        return Effect.zipRight(wait(restore), Effect.ensuring(restore(self), releaseEffect))
+        return Effect.zipRight(wait(restore), runThenRelease(restore(self)))
       })
     )
 

@@ -24,7 +24,7 @@ import { Instrumentation, Primitive } from "@braid/core"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { Scope } from "effect"
-import { Cause, Clock, Deferred, Duration, Effect, Exit, FiberId, Metric, Option } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Metric, Option } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import type { Redis } from "ioredis"
 import { errorType, StoreError } from "./Errors.js"
@@ -275,6 +275,10 @@ export interface Cache {
   readonly invalidate: (key: string) => Effect.Effect<void>
 }
 
+interface InFlight {
+  readonly waiters: Array<(exit: Exit.Exit<unknown, unknown>) => void>
+}
+
 /**
  * Creates a cache.
  *
@@ -297,25 +301,42 @@ export const make = (options: CacheOptions): Cache => {
   const shouldCacheFailure = typeof cacheFailures === "function" ? cacheFailures : () => cacheFailures
   const hits = Metric.tagged(Metrics.cacheHits, "cache", name)
   const misses = Metric.tagged(Metrics.cacheMisses, "cache", name)
-  const inflight = new Map<string, Deferred.Deferred<unknown, unknown>>()
+  /** Single-flight: the calls running now, by key, with the callers waiting for them. */
+  const inflight = new Map<string, InFlight>()
 
   const storeError = (e: StoreError) => Instrumentation.event("cache.store_error", { cache: name, operation: e.operation, "error.type": errorType(e.cause) })
 
   const fromEntry = <A, E>(entry: Entry): Effect.Effect<A, E> =>
     entry._tag === "success" ? Effect.succeed(entry.value as A) : Effect.fail(entry.error as E)
 
+  const join = <A, E>(running: InFlight): Effect.Effect<Exit.Exit<A, E>> =>
+    Effect.async<Exit.Exit<A, E>>((resume) => {
+      const waiter = (exit: Exit.Exit<unknown, unknown>) => resume(Effect.succeed(exit as Exit.Exit<A, E>))
+      running.waiters.push(waiter)
+      return Effect.sync(() => {
+        const i = running.waiters.indexOf(waiter)
+        if (i >= 0) running.waiters.splice(i, 1)
+      })
+    })
+
   const get = <A, E, R>(key: string, compute: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.suspend((): Effect.Effect<A, E, R> => {
-      const pending = inflight.get(key) as Deferred.Deferred<A, E> | undefined
-      if (pending !== undefined) {
+      const running = inflight.get(key)
+      if (running !== undefined) {
         return Effect.zipRight(
           Instrumentation.annotate({ "cache.key": key, "cache.hit": true, "cache.single_flight": true }),
-          Effect.flatMap(Effect.exit(Deferred.await(pending)), (exit): Effect.Effect<A, E, R> =>
+          Effect.flatMap(join<A, E>(running), (exit): Effect.Effect<A, E, R> =>
             Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) ? get(key, compute) : exit)
         )
       }
-      const deferred = Deferred.unsafeMake<A, E>(FiberId.none)
-      inflight.set(key, deferred as Deferred.Deferred<unknown, unknown>)
+      const mine: InFlight = { waiters: [] }
+      inflight.set(key, mine)
+      const done = (exit: Exit.Exit<A, E>): Effect.Effect<void> =>
+        Effect.sync(() => {
+          if (inflight.get(key) === mine) inflight.delete(key)
+          for (const w of mine.waiters) w(exit)
+          mine.waiters.length = 0
+        })
       const miss = Effect.zipRight(
         Effect.zipRight(Instrumentation.annotate({ "cache.key": key, "cache.hit": false }), Metric.increment(misses)),
         Effect.onExit(compute, (exit) => {
@@ -325,22 +346,18 @@ export const make = (options: CacheOptions): Cache => {
           return Effect.void
         })
       )
-      const lookup = Effect.flatMap(
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.catchAll(store.get(key, now), (e) => Effect.as(storeError(e), Option.none<Entry>()))),
-        (found): Effect.Effect<A, E, R> =>
-          Option.isSome(found)
-            ? Effect.zipRight(
-              Effect.zipRight(Instrumentation.annotate({ "cache.key": key, "cache.hit": true }), Metric.increment(hits)),
-              fromEntry<A, E>(found.value)
-            )
-            : miss
-      )
-      return Effect.onExit(lookup, (exit) =>
-        Effect.suspend(() => {
-          if (inflight.get(key) === deferred) inflight.delete(key)
-          return Deferred.done(deferred, exit)
-        }))
+      const lookup = Effect.clockWith((clock) =>
+        Effect.flatMap(
+          Effect.catchAll(store.get(key, clock.unsafeCurrentTimeMillis()), (e) => Effect.as(storeError(e), Option.none<Entry>())),
+          (found): Effect.Effect<A, E, R> =>
+            Option.isSome(found)
+              ? Effect.zipRight(
+                Effect.zipRight(Instrumentation.annotate({ "cache.key": key, "cache.hit": true }), Metric.increment(hits)),
+                fromEntry<A, E>(found.value)
+              )
+              : miss
+        ))
+      return Effect.onExit(lookup, done)
     })
 
   const save = (key: string, entry: Entry): Effect.Effect<void> =>

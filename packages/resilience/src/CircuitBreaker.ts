@@ -291,16 +291,18 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
     return effect
   }
 
-  const admit = (s: Internal, now: number): readonly [Admission, Internal] => {
+  const admit = (s: Internal, clock: Clock.Clock): readonly [Admission, Internal] => {
     switch (s._tag) {
       case "closed":
-        return [{ _tag: "pass", gen: s.gen, state: "closed", change: undefined }, s]
-      case "open":
+        return [closedPass(s.gen), s]
+      case "open": {
+        const now = clock.unsafeCurrentTimeMillis()
         if (now < s.until) return [{ _tag: "reject", state: "open", retryAfter: s.until - now }, s]
         return [
           { _tag: "pass", gen: s.gen + 1, state: "half-open", change: { breaker: name, from: "open", to: "half-open" } },
           { _tag: "half-open", gen: s.gen + 1, probes: 1, successes: 0, reopens: s.reopens }
         ]
+      }
       case "half-open":
         if (s.probes >= maxProbes) return [{ _tag: "reject", state: "half-open", retryAfter: 0 }, s]
         return [{ _tag: "pass", gen: s.gen, state: "half-open", change: undefined }, { ...s, probes: s.probes + 1 }]
@@ -309,24 +311,28 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
     }
   }
 
-  const countsAsFailure = (exit: Exit.Exit<unknown, unknown>): boolean | undefined => {
-    if (Exit.isSuccess(exit)) return false
-    const cause = exit.cause
+  let lastClosedPass: Admission & { readonly _tag: "pass" } = { _tag: "pass", gen: 0, state: "closed", change: undefined }
+  const closedPass = (gen: number): Admission => {
+    if (lastClosedPass.gen !== gen) lastClosedPass = { _tag: "pass", gen, state: "closed", change: undefined }
+    return lastClosedPass
+  }
+
+  const causeIsFailure = (cause: Cause.Cause<unknown>): boolean | undefined => {
     if (Cause.isInterruptedOnly(cause)) return undefined
     const failure = Cause.failureOption(cause)
     if (Option.isSome(failure)) return isFailure === undefined ? true : isFailure(failure.value)
     return true
   }
 
-  const record = (gen: number, failed: boolean | undefined, now: number) => (s: Internal): readonly [StateChange | undefined, Internal] => {
+  const record = (gen: number, failed: boolean | undefined, clock: Clock.Clock) => (s: Internal): readonly [StateChange | undefined, Internal] => {
     if (s.gen !== gen) return [undefined, s]
     switch (s._tag) {
       case "closed": {
         if (failed === undefined) return [undefined, s]
-        if (!recordOutcome(trigger, s.window, failed, now)) return [undefined, s]
+        if (!recordOutcome(trigger, s.window, failed, trigger._tag === "time" ? clock.unsafeCurrentTimeMillis() : 0)) return [undefined, s]
         return [
           { breaker: name, from: "closed", to: "open" },
-          { _tag: "open", gen: gen + 1, until: now + openPeriod(0), reopens: 0 }
+          { _tag: "open", gen: gen + 1, until: clock.unsafeCurrentTimeMillis() + openPeriod(0), reopens: 0 }
         ]
       }
       case "half-open": {
@@ -335,7 +341,7 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
           const reopens = s.reopens + 1
           return [
             { breaker: name, from: "half-open", to: "open" },
-            { _tag: "open", gen: gen + 1, until: now + openPeriod(reopens), reopens }
+            { _tag: "open", gen: gen + 1, until: clock.unsafeCurrentTimeMillis() + openPeriod(reopens), reopens }
           ]
         }
         const successes = s.successes + 1
@@ -349,9 +355,15 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
     }
   }
 
+  const recordEffect = (gen: number, failed: boolean | undefined, clock: Clock.Clock): Effect.Effect<void> =>
+    Effect.flatMap(Ref.modify(ref, record(gen, failed, clock)), announce)
+
+  const closedAttributes = { "breaker.name": name, "breaker.state": "closed" } as const
+  const halfOpenAttributes = { "breaker.name": name, "breaker.state": "half-open" } as const
+
   const execute = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpen, R> =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.flatMap(Ref.modify(ref, (s) => admit(s, now)), (admission): Effect.Effect<A, E | CircuitOpen, R> => {
+    Effect.clockWith((clock) =>
+      Effect.flatMap(Ref.modify(ref, (s) => admit(s, clock)), (admission): Effect.Effect<A, E | CircuitOpen, R> => {
         if (admission._tag === "reject") {
           return Effect.zipRight(
             Effect.zipRight(
@@ -362,11 +374,22 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
           )
         }
         const gen = admission.gen
-        const run = Effect.onExit(self, (exit) =>
-          Effect.flatMap(Clock.currentTimeMillis, (end) =>
-            Effect.flatMap(Ref.modify(ref, record(gen, countsAsFailure(exit), end)), announce)))
-        const annotated = Effect.zipRight(Instrumentation.annotate({ "breaker.name": name, "breaker.state": admission.state }), run)
-        return admission.change === undefined ? annotated : Effect.zipRight(announce(admission.change), annotated)
+        if (admission.state === "closed") {
+          // closed: an interruption counts as nothing, so success and failure handlers are enough
+          return Effect.zipRight(
+            Instrumentation.annotate(closedAttributes),
+            Effect.matchCauseEffect(self, {
+              onFailure: (cause) => Effect.zipRight(recordEffect(gen, causeIsFailure(cause), clock), Effect.failCause(cause)),
+              onSuccess: (a) => Effect.as(recordEffect(gen, false, clock), a)
+            })
+          )
+        }
+        // a probe: its slot must be released however it ends, interruption included
+        const probe = Effect.zipRight(
+          Instrumentation.annotate(halfOpenAttributes),
+          Effect.onExit(self, (exit) => recordEffect(gen, Exit.isSuccess(exit) ? false : causeIsFailure(exit.cause), clock))
+        )
+        return admission.change === undefined ? probe : Effect.zipRight(announce(admission.change), probe)
       }))
 
   const transition = (to: "closed" | "isolated") =>

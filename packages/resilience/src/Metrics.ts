@@ -106,21 +106,6 @@ export const breakerRejections = Metric.counter("braid.resilience.breaker.reject
 })
 
 /**
- * Calls running in each bulkhead, tagged `bulkhead`.
- *
- * @example
- * ```ts
- * import { Metrics } from "@braid/resilience"
- * const m = Metrics.bulkheadActive
- * ```
- *
- * @since 0.1.0
- */
-export const bulkheadActive = Metric.gauge("braid.resilience.bulkhead.active", {
-  description: "Calls running inside a bulkhead"
-})
-
-/**
  * Calls waiting in each bulkhead's queue, tagged `bulkhead`.
  *
  * @example

@@ -1,0 +1,75 @@
+/**
+ * Resilience benchmarks (issue 3): the cost each policy adds on the success path, versus the
+ * bare step, in one process, measured alternately (see harness.interleaved).
+ *
+ * Each sample runs 1,000 invocations of the primitive inside one fiber (so Effect.runPromise's
+ * start-up is not measured), with the same settings for the wrapped and the bare step: once with
+ * Braid's instrumentation off (the policies' own logic) and once with it on and no tracer
+ * installed (the wrapper adds one span of its own, as every primitive does).
+ *
+ * Target: retry, timeout, breaker and bulkhead each add at most 2 µs per call (instrumentation off).
+ */
+import { Effect } from "effect"
+import { Instrumentation, Primitive } from "@braid/core"
+import { Bulkhead, Cache, CircuitBreaker, Fallback, RateLimit, Retry, Timeout } from "@braid/resilience"
+import { interleaved, printTable, type Row } from "./harness.js"
+
+const BATCH = 1000
+
+const step = Primitive.make("step", (n: number) => Effect.succeed(n + 1))
+
+const policies: ReadonlyArray<{ readonly name: string; readonly p: Primitive.Primitive<number, number, unknown>; readonly target?: number }> = [
+  { name: "retry", p: step.pipe(Retry.policy({ maxAttempts: 3 })), target: 2 },
+  { name: "timeout", p: step.pipe(Timeout.within("5 seconds")), target: 2 },
+  { name: "breaker", p: step.pipe(CircuitBreaker.guard(CircuitBreaker.unsafeMake({ name: "bench" }))), target: 2 },
+  { name: "bulkhead", p: step.pipe(Bulkhead.limit(Bulkhead.unsafeMake({ name: "bench", maxConcurrent: 10, maxQueued: 10 }))), target: 2 },
+  { name: "fallback", p: Fallback.chain([step, Primitive.sync("canned", (_: number) => 0)]) },
+  {
+    name: "rate limit (memory, 2 limits)",
+    p: step.pipe(RateLimit.policy({
+      limits: [{ key: (n) => `user:${n % 10}`, limit: 1e12, window: "1 second" }, { key: "global", limit: 1e12, window: "1 second" }]
+    }))
+  },
+  { name: "cache (hit, memory)", p: step.pipe(Cache.policy({ key: (n) => String(n % 100) })) }
+]
+
+const loop = (p: Primitive.Primitive<number, number, unknown>) =>
+  Effect.gen(function*() {
+    let acc = 0
+    for (let i = 0; i < BATCH; i++) acc += yield* Effect.orDie(p.invoke(i))
+    return acc
+  })
+
+/** µs per invocation, measured over about `millis` ms. */
+const microsPerOp = (p: Primitive.Primitive<number, number, unknown>, instrumentation: boolean, millis = 300) => async () => {
+  const program = instrumentation ? loop(p) : Instrumentation.disabled(loop(p))
+  const start = performance.now()
+  let n = 0
+  while (performance.now() - start < millis) {
+    await Effect.runPromise(program)
+    n++
+  }
+  return ((performance.now() - start) * 1000) / (n * BATCH)
+}
+
+export default async function(): Promise<void> {
+  const rows: Array<Row> = []
+  for (const instrumentation of [false, true]) {
+    // warm up
+    await microsPerOp(step, instrumentation, 200)()
+    for (const { name, p, target } of policies) {
+      await microsPerOp(p, instrumentation, 100)()
+      const [braid, baseline] = await interleaved(microsPerOp(p, instrumentation), microsPerOp(step, instrumentation), 5)
+      const overhead = braid - baseline
+      const verdict = target === undefined || instrumentation ? "" : overhead <= target ? ` (target <= ${target} µs: ok)` : ` (target <= ${target} µs: MISSED)`
+      rows.push({
+        name: `${name} (instrumentation ${instrumentation ? "on" : "off"})`,
+        braid,
+        baseline,
+        unit: "µs/op",
+        note: `+${overhead.toFixed(2)} µs/call${verdict}`
+      })
+    }
+  }
+  printTable("Resilience: success-path cost of each policy vs the bare step (µs per call)", rows)
+}
