@@ -1,0 +1,247 @@
+/**
+ * Memory store throughput (issue 5): `Memory.store` and `Memory.retrieve` through the Braid
+ * service (scope resolution from the WorkflowContext, provenance, TTL bookkeeping, the store)
+ * next to the same write and read done with the raw client, in the same process, measured
+ * alternately (see harness.interleaved).
+ *
+ * Raw baselines: a Map (JSON-encoded values), better-sqlite3 on the same file with the same
+ * upsert and select, `pg` with the same upsert and select, ioredis HSET / HGET.
+ * Each sample runs a batch of operations inside one Effect program (Braid) or one async loop
+ * (raw), so what is measured is the operation, not Effect.runPromise's start-up.
+ */
+import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { createRequire } from "node:module"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Redis } from "ioredis"
+import { WorkflowContext } from "@braid/core"
+import { Memory, MemoryStore, PostgresMemoryStore, RedisMemoryStore, SqliteMemoryStore } from "@braid/agents"
+import { interleaved, printTable, type Row } from "./harness.js"
+
+const require = createRequire(import.meta.url)
+// The same defaults as @braid/testing (which imports vitest, so it is not imported here).
+const DATABASE_URL = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"
+const REDIS_URL = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
+
+interface SqliteStatement {
+  run(...params: ReadonlyArray<unknown>): unknown
+  get(...params: ReadonlyArray<unknown>): unknown
+}
+interface SqliteDatabase {
+  prepare(sql: string): SqliteStatement
+  close(): void
+}
+interface PgPool {
+  query(sql: string, params?: ReadonlyArray<unknown>): Promise<{ rows: ReadonlyArray<unknown> }>
+  end(): Promise<void>
+}
+
+const value = { title: "run 5k", minutes: 35, tags: ["fitness", "morning"] }
+const COLUMNS = "id, scope_kind, scope_id, key, value, agent, run_id, step_path, tags, created_at, expires_at"
+/** The row the raw clients write: the same columns the store writes. */
+const rawParams = (key: string) =>
+  [crypto.randomUUID(), "session", "raw", key, JSON.stringify(value), null, "run", null, "[]", Date.now(), null] as const
+
+/** Operations per second of `batch` (which runs `size` operations), measured over ~millis. */
+const rate = (batch: () => Promise<unknown>, size: number, millis = 500) => async () => {
+  for (let i = 0; i < 3; i++) await batch()
+  const start = performance.now()
+  let n = 0
+  while (performance.now() - start < millis) {
+    await batch()
+    n++
+  }
+  return (n * size * 1000) / (performance.now() - start)
+}
+
+interface Side {
+  readonly store: () => Promise<unknown>
+  readonly retrieve: () => Promise<unknown>
+}
+
+const compare = async (name: string, braid: Side, raw: Side, size: number, rows: Array<Row>) => {
+  const [bs, rs] = await interleaved(rate(braid.store, size), rate(raw.store, size), 5)
+  rows.push({ name: `${name} store`, braid: bs, baseline: rs, unit: "ops/s", maxRatio: 1.3 })
+  // Both sides have written every key by now; retrieves read them back.
+  const [br, rr] = await interleaved(rate(braid.retrieve, size), rate(raw.retrieve, size), 5)
+  rows.push({ name: `${name} retrieve`, braid: br, baseline: rr, unit: "ops/s", maxRatio: 1.3 })
+}
+
+/** The Braid side: `size` stores or retrieves in one program, keys cycling over 100. */
+const braidSide = async (store: Layer.Layer<MemoryStore.MemoryStore, unknown>, size: number) => {
+  const runtime = ManagedRuntime.make(
+    Layer.mergeAll(Memory.layer().pipe(Layer.provide(store)), WorkflowContext.layer({ sessionId: `bench-${crypto.randomUUID()}` }))
+  )
+  const memory = await runtime.runPromise(Memory.Memory)
+  let i = 0
+  const side: Side = {
+    store: () =>
+      runtime.runPromise(Effect.gen(function*() {
+        for (let n = 0; n < size; n++) yield* memory.store(`k${i++ % 100}`, value)
+      })),
+    retrieve: () =>
+      runtime.runPromise(Effect.gen(function*() {
+        for (let n = 0; n < size; n++) {
+          const e = yield* memory.retrieve(`k${i++ % 100}`)
+          if (e._tag === "None") throw new Error("missing entry")
+        }
+      }))
+  }
+  return { side, dispose: () => runtime.dispose() }
+}
+
+const reachable = async (f: () => Promise<unknown>) => {
+  try {
+    await f()
+    return true
+  } catch {
+    return false
+  }
+}
+
+export default async function(): Promise<void> {
+  const rows: Array<Row> = []
+  const notes: Array<string> = []
+
+  // ---- in-memory ------------------------------------------------------------------------------
+  {
+    const size = 200
+    const braid = await braidSide(MemoryStore.layerInMemory, size)
+    const map = new Map<string, string>()
+    let i = 0
+    const raw: Side = {
+      store: async () => {
+        for (let n = 0; n < size; n++) map.set(`k${i++ % 100}`, JSON.stringify(value))
+      },
+      retrieve: async () => {
+        for (let n = 0; n < size; n++) {
+          const v = map.get(`k${i++ % 100}`)
+          if (v === undefined) throw new Error("missing")
+          JSON.parse(v)
+        }
+      }
+    }
+    await compare("in-memory", braid.side, raw, size, rows)
+    await braid.dispose()
+  }
+
+  // ---- SQLite ---------------------------------------------------------------------------------
+  {
+    const size = 100
+    const dir = mkdtempSync(join(tmpdir(), "braid-bench-"))
+    const filename = join(dir, "bench.db")
+    const braid = await braidSide(SqliteMemoryStore.layer({ filename, table: "braid_memory_bench" }), size)
+    const Database = require("better-sqlite3") as new(file: string) => SqliteDatabase
+    const db = new Database(filename)
+    // The raw client runs the store's own statements on the store's own table (another scope).
+    const t = "braid_memory_bench"
+    const put = db.prepare(`INSERT OR REPLACE INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    const get = db.prepare(`SELECT ${COLUMNS} FROM ${t} WHERE scope_kind = ? AND scope_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`)
+    let i = 0
+    const raw: Side = {
+      store: async () => {
+        for (let n = 0; n < size; n++) put.run(...rawParams(`k${i++ % 100}`))
+      },
+      retrieve: async () => {
+        for (let n = 0; n < size; n++) {
+          const row = get.get("session", "raw", `k${i++ % 100}`, Date.now()) as { value: string } | undefined
+          if (row === undefined) throw new Error("missing")
+          JSON.parse(row.value)
+        }
+      }
+    }
+    await compare("sqlite (file)", braid.side, raw, size, rows)
+    await braid.dispose()
+    db.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+
+  // ---- PostgreSQL -----------------------------------------------------------------------------
+  {
+    const size = 20
+    const pg = require("pg") as { Pool: new(o: { connectionString: string; max: number }) => PgPool }
+    const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 1 })
+    if (await reachable(() => pool.query("SELECT 1"))) {
+      const table = `braid_memory_bench_${process.pid}`
+      const t = table
+      const braid = await braidSide(PostgresMemoryStore.layer({ url: Redacted.make(DATABASE_URL), table }), size)
+      let i = 0
+      const raw: Side = {
+        store: async () => {
+          for (let n = 0; n < size; n++) {
+            await pool.query(
+              `INSERT INTO ${t} (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+               ON CONFLICT (scope_kind, scope_id, key) DO UPDATE SET
+                 seq = EXCLUDED.seq, id = EXCLUDED.id, value = EXCLUDED.value, agent = EXCLUDED.agent,
+                 run_id = EXCLUDED.run_id, step_path = EXCLUDED.step_path, tags = EXCLUDED.tags,
+                 created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`,
+              rawParams(`k${i++ % 100}`)
+            )
+          }
+        },
+        retrieve: async () => {
+          for (let n = 0; n < size; n++) {
+            const r = await pool.query(
+              `SELECT ${COLUMNS} FROM ${t} WHERE scope_kind = $1 AND scope_id = $2 AND key = $3 AND (expires_at IS NULL OR expires_at > $4)`,
+              ["session", "raw", `k${i++ % 100}`, Date.now()]
+            )
+            if (r.rows.length === 0) throw new Error("missing")
+            JSON.parse((r.rows[0] as { value: string }).value)
+          }
+        }
+      }
+      await compare("postgres", braid.side, raw, size, rows)
+      await braid.dispose()
+      await pool.query(`DROP TABLE IF EXISTS ${table}`)
+      await pool.query(`DROP TABLE IF EXISTS ${table}_migrations`)
+    } else notes.push(`PostgreSQL not reachable at ${new URL(DATABASE_URL).host}: skipped`)
+    await pool.end()
+  }
+
+  // ---- Redis ----------------------------------------------------------------------------------
+  {
+    const size = 20
+    const client = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 })
+    if (await reachable(() => client.connect())) {
+      const prefix = `braid:memory:bench-${process.pid}:`
+      const braid = await braidSide(RedisMemoryStore.layer({ url: Redacted.make(REDIS_URL), prefix }), size)
+      // The raw client runs the store's own Lua write (INCR + HSET + ZADD + ZREM, atomically) and
+      // the same HGET, on keys of another scope.
+      const rawStore = RedisMemoryStore.make(client, { prefix })
+      void rawStore // defines the scripts on the client
+      const k = (s: string) => `${prefix}{session:raw}:${s}`
+      const scripted = client as unknown as {
+        braidMemoryPut(...args: ReadonlyArray<string>): Promise<number>
+      }
+      let i = 0
+      const raw: Side = {
+        store: async () => {
+          for (let n = 0; n < size; n++) {
+            const key = `k${i++ % 100}`
+            const entry = { id: crypto.randomUUID(), scope: { kind: "session", id: "raw" }, key, value, runId: "run", tags: [], createdAt: Date.now() }
+            await scripted.braidMemoryPut(k("e"), k("o"), k("x"), k("n"), key, JSON.stringify(entry), "", String(Date.now()), "")
+          }
+        },
+        retrieve: async () => {
+          for (let n = 0; n < size; n++) {
+            const v = await client.hget(k("e"), `k${i++ % 100}`)
+            if (v === null) throw new Error("missing")
+            JSON.parse(v.slice(v.indexOf("\n") + 1))
+          }
+        }
+      }
+      await compare("redis", braid.side, raw, size, rows)
+      await braid.dispose()
+      const keys = await client.keys(`${prefix}*`)
+      if (keys.length > 0) await client.del(...keys)
+      await client.quit()
+    } else {
+      notes.push(`Redis not reachable at ${new URL(REDIS_URL).host}: skipped`)
+      client.disconnect()
+    }
+  }
+
+  printTable("Memory store throughput (Memory service vs raw client)", rows)
+  for (const n of notes) console.log(`- ${n}`)
+}
