@@ -111,17 +111,18 @@ export const make = (registry: ReadonlyArray<Entry>) => {
         if (Option.isSome(options.turns) && options.turns.value < 1) {
           return yield* fail(ExitCode.usage, `--turns must be at least 1, got ${options.turns.value}`)
         }
+        const console = yield* Effect.console
         const tty = process.stderr.isTTY === true
         let lastShown = ""
         const show = (s: Progress.Snapshot) => {
           const line = Progress.line(s)
           if (tty) process.stderr.write(`\r\x1b[2K${line}`)
-          else if (s.modelCalls > 0 && line !== lastShown && (options.verbose || s.steps % 10 === 0)) process.stderr.write(`${line}\n`)
+          else if (s.modelCalls > 0 && line !== lastShown && (options.verbose || s.steps % 10 === 0)) console.unsafe.error(line)
           lastShown = line
         }
         const say = (line: string) => {
           if (tty) process.stderr.write("\r\x1b[2K")
-          process.stdout.write(`${line}\n`)
+          console.unsafe.log(line)
         }
         const start = yield* Clock.currentTimeMillis
         const { progress, value } = yield* Progress.track(entry.run(options, say), show)

@@ -1,0 +1,59 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Workflows } from "@braid/cli"
+import { runCli } from "./helpers.js"
+
+const cli = (...args: Array<string>) => runCli(args, Workflows.registry)
+
+describe("braid run / describe", () => {
+  it.effect("runs the coaching workflow offline with a progress display and a final summary", () =>
+    Effect.gen(function*() {
+      const r = yield* cli("run", "coaching", "--offline", "--user", "grace", "--verbose")
+      assert.strictEqual(r.code, 0, r.stderr)
+      assert.include(r.stdout, "Grace: Good morning! I slept badly")
+      assert.include(r.stdout, "── coaching: done")
+      assert.include(r.stdout, "goals: finish the quarterly report draft (9-11); run 30 minutes at lunch")
+      assert.include(r.stdout, "review: 1/2 goals done")
+      assert.match(r.stdout, /steps \d+, model calls 8, tokens \d+ in \/ \d+ out, cost \$0\.\d{4}/)
+      // the progress display (stderr when not a terminal) shows steps, tokens and cost as they grow
+      assert.match(r.stderr, /steps \d+ · model calls \d+ · tokens [\d,]+ in \/ [\d,]+ out · \$0\.\d{4}/)
+    }))
+
+  it.effect("runs the evaluation and the meeting workflows offline", () =>
+    Effect.gen(function*() {
+      const e = yield* cli("run", "evaluation", "--offline")
+      assert.strictEqual(e.code, 0, e.stderr)
+      assert.include(e.stdout, "gate: FAILED (3 metrics regressed; braid eval would exit 1)")
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "braid-run-"))
+      const m = yield* cli("run", "meeting", "--offline", "--store", path.join(dir, "m.db"), "--topic", "Friday launch")
+      assert.strictEqual(m.code, 0, m.stderr)
+      assert.include(m.stdout, "Friday launch")
+      assert.include(m.stdout, "Grace: write the rollback plan and rehearse it on staging (due Thursday)")
+      assert.include(m.stdout, "left early: Linus")
+      assert.isTrue(fs.existsSync(path.join(dir, "m.db")))
+    }))
+
+  it.effect("describe prints the Mermaid diagram of each workflow; unknown names and bad options exit 2", () =>
+    Effect.gen(function*() {
+      for (const name of ["coaching", "evaluation", "meeting"]) {
+        const r = yield* cli("describe", name)
+        assert.strictEqual(r.code, 0)
+        assert.match(r.stdout, /^flowchart TD\n/)
+      }
+      const coaching = yield* cli("describe", "coaching")
+      assert.include(coaching.stdout, `["coach<br/><small>agent</small>"]`)
+      assert.include(coaching.stdout, `["observer<br/><small>agent</small>"]`)
+      const text = yield* cli("describe", "meeting", "--format", "text")
+      assert.include(text.stdout, "discussion (meeting)")
+      const unknown = yield* cli("describe", "standup")
+      assert.strictEqual(unknown.code, 2)
+      assert.strictEqual(unknown.stderr, `braid: unknown workflow "standup" (known: coaching, evaluation, meeting)`)
+      const turns = yield* cli("run", "coaching", "--turns", "0", "--offline")
+      assert.strictEqual(turns.code, 2)
+      const notInt = yield* cli("run", "coaching", "--turns", "many")
+      assert.strictEqual(notInt.code, 2)
+    }))
+})
