@@ -95,7 +95,13 @@ export const unsafeMake = (options: Options): Bulkhead => {
   const runThenRelease = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.matchCauseEffect(self, {
       onFailure: (cause) => Effect.zipRight(releaseEffect, Effect.failCause(cause)),
-      onSuccess: (a) => Effect.as(releaseEffect, a)
+      onSuccess: (a) => {
+        if (queue.length === 0) {
+          active--
+          return Effect.succeed(a)
+        }
+        return Effect.as(releaseEffect, a)
+      }
     })
 
   const rejected = () =>

@@ -138,7 +138,10 @@ export interface Options {
  */
 export interface Stats {
   readonly state: State
-  /** Calls and failures currently counted by the trigger (closed state). */
+  /**
+   * Calls and failures currently counted by the trigger (closed state): the sliding window, or,
+   * for `consecutive`, the current run of consecutive failures (both equal to it).
+   */
   readonly calls: number
   readonly failures: number
   /** When an open breaker admits its next probe (epoch ms). */
@@ -205,8 +208,8 @@ const recordOutcome = (trigger: Trigger, w: Window, failed: boolean, now: number
   switch (trigger._tag) {
     case "consecutive":
       w.consecutive = failed ? w.consecutive + 1 : 0
-      w.calls++
-      w.failures += f
+      w.calls = w.consecutive
+      w.failures = w.consecutive
       return w.consecutive >= trigger.failures
     case "count": {
       const ring = w.ring!
@@ -291,11 +294,13 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
     return effect
   }
 
-  const admit = (s: Internal, clock: Clock.Clock): readonly [Admission, Internal] => {
+  /** Admission. `clock` is read only when the state needs the time (open). */
+  const admit = (s: Internal, clock: Clock.Clock | undefined): readonly [Admission | "needs-clock", Internal] => {
     switch (s._tag) {
       case "closed":
         return [closedPass(s.gen), s]
       case "open": {
+        if (clock === undefined) return ["needs-clock", s]
         const now = clock.unsafeCurrentTimeMillis()
         if (now < s.until) return [{ _tag: "reject", state: "open", retryAfter: s.until - now }, s]
         return [
@@ -355,46 +360,63 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
     }
   }
 
-  const recordEffect = (gen: number, failed: boolean | undefined, clock: Clock.Clock): Effect.Effect<void> =>
-    Effect.flatMap(Ref.modify(ref, record(gen, failed, clock)), announce)
+  const recordEffect = (gen: number, failed: boolean | undefined): Effect.Effect<void> =>
+    Effect.clockWith((clock) => Effect.flatMap(modify(record(gen, failed, clock)), announce))
 
+  /** The current state, read without an effect (only to skip no-op bookkeeping). */
+  let current: Internal = Ref.get(ref).pipe(Effect.runSync)
   const closedAttributes = { "breaker.name": name, "breaker.state": "closed" } as const
   const halfOpenAttributes = { "breaker.name": name, "breaker.state": "half-open" } as const
 
+  const decide = <A, E, R>(self: Effect.Effect<A, E, R>, admission: Admission): Effect.Effect<A, E | CircuitOpen, R> => {
+    if (admission._tag === "reject") {
+      return Effect.zipRight(
+        Effect.zipRight(
+          Instrumentation.event("breaker.rejected", { breaker: name, "breaker.state": admission.state, retry_after_ms: admission.retryAfter }),
+          Metric.increment(rejections)
+        ),
+        Effect.fail(new CircuitOpen({ breaker: name, state: admission.state, retryAfterMillis: admission.retryAfter }))
+      )
+    }
+    const gen = admission.gen
+    if (admission.state === "closed") {
+      // closed: an interruption counts as nothing, so success and failure handlers are enough; a
+      // success that changes nothing (consecutive trigger, no failures pending) skips the bookkeeping
+      return Effect.zipRight(
+        Instrumentation.annotate(closedAttributes),
+        Effect.matchCauseEffect(self, {
+          onFailure: (cause) => Effect.zipRight(recordEffect(gen, causeIsFailure(cause)), Effect.failCause(cause)),
+          onSuccess: (a) =>
+            trigger._tag === "consecutive" && current._tag === "closed" && current.gen === gen && current.window.consecutive === 0
+              ? Effect.succeed(a)
+              : Effect.as(recordEffect(gen, false), a)
+        })
+      )
+    }
+    // a probe: its slot must be released however it ends, interruption included
+    const probe = Effect.zipRight(
+      Instrumentation.annotate(halfOpenAttributes),
+      Effect.onExit(self, (exit) => recordEffect(gen, Exit.isSuccess(exit) ? false : causeIsFailure(exit.cause)))
+    )
+    return admission.change === undefined ? probe : Effect.zipRight(announce(admission.change), probe)
+  }
+
+  const modify = <B>(f: (s: Internal) => readonly [B, Internal]): Effect.Effect<B> =>
+    Ref.modify(ref, (s) => {
+      const out = f(s)
+      current = out[1]
+      return out
+    })
+
   const execute = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpen, R> =>
-    Effect.clockWith((clock) =>
-      Effect.flatMap(Ref.modify(ref, (s) => admit(s, clock)), (admission): Effect.Effect<A, E | CircuitOpen, R> => {
-        if (admission._tag === "reject") {
-          return Effect.zipRight(
-            Effect.zipRight(
-              Instrumentation.event("breaker.rejected", { breaker: name, "breaker.state": admission.state, retry_after_ms: admission.retryAfter }),
-              Metric.increment(rejections)
-            ),
-            Effect.fail(new CircuitOpen({ breaker: name, state: admission.state, retryAfterMillis: admission.retryAfter }))
-          )
-        }
-        const gen = admission.gen
-        if (admission.state === "closed") {
-          // closed: an interruption counts as nothing, so success and failure handlers are enough
-          return Effect.zipRight(
-            Instrumentation.annotate(closedAttributes),
-            Effect.matchCauseEffect(self, {
-              onFailure: (cause) => Effect.zipRight(recordEffect(gen, causeIsFailure(cause), clock), Effect.failCause(cause)),
-              onSuccess: (a) => Effect.as(recordEffect(gen, false, clock), a)
-            })
-          )
-        }
-        // a probe: its slot must be released however it ends, interruption included
-        const probe = Effect.zipRight(
-          Instrumentation.annotate(halfOpenAttributes),
-          Effect.onExit(self, (exit) => recordEffect(gen, Exit.isSuccess(exit) ? false : causeIsFailure(exit.cause), clock))
-        )
-        return admission.change === undefined ? probe : Effect.zipRight(announce(admission.change), probe)
-      }))
+    Effect.flatMap(modify((s) => admit(s, undefined)), (admission) =>
+      admission === "needs-clock"
+        ? Effect.clockWith((clock) => Effect.flatMap(modify((s) => admit(s, clock) as readonly [Admission, Internal]), (a) => decide(self, a)))
+        : decide(self, admission))
 
   const transition = (to: "closed" | "isolated") =>
     Effect.flatMap(
-      Ref.modify(ref, (s): readonly [StateChange | undefined, Internal] => {
+      modify((s): readonly [StateChange | undefined, Internal] => {
         const next: Internal = to === "closed"
           ? { _tag: "closed", gen: s.gen + 1, window: newWindow(trigger) }
           : { _tag: "isolated", gen: s.gen + 1 }
