@@ -140,17 +140,6 @@ export const transcript = (history: ReadonlyArray<Meeting.Entry>): string =>
 
 const topicOf = (p: Prepared) => `${p.title}\nAgenda:\n${p.agenda.map((a, i) => `${i + 1}. ${a}`).join("\n")}`
 
-/** The conversation a speaker's agent sees: the topic, then the others' words as user messages. */
-const conversationFor = (view: Meeting.TurnView): Agent.Conversation => {
-  const messages: Array<Agent.Message> = [Agent.user(`Meeting: ${view.topic}\nParticipants: ${view.participants.join(", ")} (host: ${view.host})`)]
-  for (const e of view.history) {
-    if (e.kind !== "spoke" || e.text === undefined) continue
-    messages.push(e.participant === view.speaker ? Agent.assistant(e.text, view.speaker) : Agent.user(`${e.participant}: ${e.text}`))
-  }
-  messages.push(Agent.user(`It is your turn, ${view.speaker}.`))
-  return { messages }
-}
-
 /**
  * The extractors' Schema-typed outputs.
  *
@@ -238,30 +227,21 @@ export const make = (config: Config) => {
       "Do not write other people's lines. Do not prefix your reply with your name."
     ].join("\n")
 
-  const speakerFor = (name: string, role: string, host: boolean): P.Primitive<Meeting.TurnView, Meeting.Reply, unknown, LanguageModel.LanguageModel> => {
-    const agent = Agent.make({
-      name,
-      instructions: persona(name, role, host),
-      maxTokens: 300,
-      ...(config.model !== undefined ? { model: config.model } : {})
-    })
-    return Primitive.make(
-      `${name}Speaks`,
-      (view: Meeting.TurnView) =>
-        Effect.gen(function*() {
-          const reply = yield* agent.invoke(conversationFor(view))
-          const pricing = yield* Pricing.Pricing
-          const price = Pricing.lookup(pricing.table, reply.model)
-          const u = reply.usage
-          return {
-            text: reply.text.replace(new RegExp(`^\\s*${name}:\\s*`), ""),
-            tokens: u.inputTokens + u.outputTokens + u.cacheReadTokens + u.cacheWriteTokens,
-            costUsd: price === undefined ? 0 : Pricing.cost(price, u)
-          } satisfies Meeting.Utterance
-        }),
-      { kind: "participant", children: [{ key: name, primitive: agent }] }
-    )
+  // Costs use the default price table (`Meeting.fromAgent` prices synchronously).
+  const price = (usage: LanguageModel.Usage, model: string) => {
+    const p = Pricing.lookup(Pricing.defaults, model)
+    return p === undefined ? 0 : Pricing.cost(p, usage)
   }
+  const speakerFor = (name: string, role: string, host: boolean): P.Primitive<Meeting.TurnView, Meeting.Reply, unknown, LanguageModel.LanguageModel> =>
+    Meeting.fromAgent(
+      Agent.make({
+        name,
+        instructions: persona(name, role, host),
+        maxTokens: 300,
+        ...(config.model !== undefined ? { model: config.model } : {})
+      }),
+      { name, price }
+    ).speak.pipe(Primitive.named(`${name}Speaks`))
 
   const hostSpeaker = speakerFor(config.host.name, config.host.role ?? "host", true)
   const speakers = config.participants.map((p) => ({ spec: p, speak: p.speak ?? speakerFor(p.name, p.role, false) }))

@@ -1,14 +1,13 @@
 /**
- * The model of a workflow run: offline by default with the scripted model (whose scripts make
- * the conversations read naturally), the real Claude model when `ANTHROPIC_API_KEY` is set
- * (read through `Config`), unless `offline` forces the scripted one.
+ * The model of a workflow run: `DefaultModel` (Claude when `ANTHROPIC_API_KEY` is set, the
+ * scripted model otherwise) with a workflow's script, plus `offline` to force the scripted model.
  *
  * @since 0.1.0
  */
-import type { ConfigError } from "effect"
-import { Config, Effect, Layer, Option } from "effect"
+import type { ConfigError, Layer } from "effect"
+import { Effect } from "effect"
 import type { LanguageModel } from "@braid/llm"
-import { AnthropicModel, ScriptedModel } from "@braid/llm"
+import { DefaultModel, ScriptedModel } from "@braid/llm"
 
 /**
  * Which model a run uses.
@@ -33,10 +32,7 @@ export type Mode = "scripted" | "anthropic"
 export const mode = (options: { readonly offline?: boolean } = {}): Effect.Effect<Mode> =>
   options.offline === true
     ? Effect.succeed("scripted")
-    : Effect.map(
-      Effect.orElseSucceed(Config.option(Config.nonEmptyString("ANTHROPIC_API_KEY")), () => Option.none()),
-      (key) => (Option.isSome(key) ? "anthropic" : "scripted")
-    )
+    : Effect.map(DefaultModel.isOnline, (online) => (online ? "anthropic" : "scripted"))
 
 /**
  * The `LanguageModel` layer: the scripted model with `script`, or Anthropic (see `mode`).
@@ -54,9 +50,6 @@ export const layer = (
   script: ScriptedModel.Options,
   options: { readonly offline?: boolean; readonly model?: string } = {}
 ): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError> =>
-  Layer.unwrapEffect(
-    Effect.map(mode(options), (m) =>
-      m === "anthropic"
-        ? AnthropicModel.layer(options.model !== undefined ? { model: options.model } : {})
-        : ScriptedModel.layer(script))
-  )
+  options.offline === true
+    ? ScriptedModel.layer(script)
+    : DefaultModel.layer({ scripted: script, ...(options.model !== undefined ? { anthropic: { model: options.model } } : {}) })
