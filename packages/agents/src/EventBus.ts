@@ -157,11 +157,11 @@ export class EventBus extends Context.Tag("@braid/agents/EventBus")<EventBus, Se
  * @since 0.1.0
  */
 export const publish = <A, I>(channel: Channel<A, I>, event: A): Effect.Effect<void, InvalidChannel | EventBusError, EventBus> =>
-  Effect.flatMap(EventBus, (bus) =>
-    Effect.flatMap(
-      Effect.orDie(Schema.encode(channel.schema)(event)),
-      (payload) => bus.publishEncoded(channel.name, payload)
-    ))
+  Effect.flatMap(EventBus, (bus) => {
+    const encoded = Schema.encodeEither(channel.schema)(event)
+    // The type says the event is valid; an event that does not encode is a defect of the caller.
+    return encoded._tag === "Left" ? Effect.die(encoded.left) : bus.publishEncoded(channel.name, encoded.right)
+  })
 
 /**
  * Publishes an encoded payload without checking it (for bridges and tests of invalid payloads).

@@ -412,7 +412,7 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
       }))
 
     /** Decides and opens the next turn; `None` when the meeting is (or has just been) ended. */
-    const openTurn: Effect.Effect<Option.Option<string>, never, R> = Effect.gen(function*() {
+    const openTurn: Effect.Effect<Option.Option<TurnView>, never, R> = Effect.gen(function*() {
       const check = yield* locked(Effect.gen(function*() {
         if (state === "ended") return Option.none<View>()
         const held = yield* config.termination.check(snapshot())
@@ -431,7 +431,7 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
       const rr = order[nextIndex % order.length]!
       const decision = yield* policy.next({ view: v, lastSpeaker, roundRobin: rr })
       return yield* locked(Effect.gen(function*() {
-        if (state === "ended" || order.length === 0) return Option.none<string>()
+        if (state === "ended" || order.length === 0) return Option.none<TurnView>()
         // Someone may have left while the policy was deciding.
         let speaker = decision.speaker
         let fallback = decision.fallback
@@ -444,7 +444,9 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
         currentSpeaker = speaker
         turnOpen = true
         if (fallback !== undefined) pendingFallback = fallback
-        return Option.some(speaker)
+        // The speaker's view: the policy's, unless the order or the history changed meanwhile.
+        const changed = decision.remark !== undefined || v.history.length !== history.length || v.participants.length !== order.length
+        return Option.some<TurnView>({ ...(changed ? view() : v), speaker })
       }))
     })
     /** Records the outcome of the open turn and applies the leaves that waited for it. */
@@ -498,9 +500,9 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
       if (state !== "running") return yield* reject("speak", "(meeting)", "the meeting is not running")
       if (driven) return yield* reject("speak", "(meeting)", "the meeting is driven by run")
       if (turnOpen) return yield* reject("speak", currentSpeaker ?? "(meeting)", `it is still ${currentSpeaker}'s turn`)
-      const speaker = yield* openTurn
-      if (Option.isNone(speaker)) return yield* reject("speak", "(meeting)", "the meeting has ended")
-      return speaker.value
+      const turn = yield* openTurn
+      if (Option.isNone(turn)) return yield* reject("speak", "(meeting)", "the meeting has ended")
+      return turn.value.speaker
     })
 
     const speak = (name: string, reply: Reply) =>
@@ -528,9 +530,8 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
       return Effect.raceFirst(hostEnded, timed)
     })()
 
-    const takeTurn = (speaker: string): Effect.Effect<TurnOutcome, never, R> => {
-      const p = speakers.get(speaker)!
-      const turnView: TurnView = { ...view(), speaker }
+    const takeTurn = (turnView: TurnView): Effect.Effect<TurnOutcome, never, R> => {
+      const p = speakers.get(turnView.speaker)!
       const spoken = Effect.exit(p.speak.invoke(turnView))
       const timed = speakingTimeout === undefined ? Effect.map(spoken, Option.some) : Effect.timeoutOption(spoken, speakingTimeout)
       const outcome: Effect.Effect<TurnOutcome, never, R> = Effect.map(timed, (o): TurnOutcome => {
@@ -551,12 +552,10 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
       void claim
       if (state === "scheduled") yield* start(host)
       while (true) {
-        const speaker = yield* openTurn
-        if (Option.isNone(speaker)) break
-        const outcome = yield* takeTurn(speaker.value)
-        yield* locked(Effect.gen(function*() {
-          yield* closeTurn(speaker.value, outcome)
-        }))
+        const turn = yield* openTurn
+        if (Option.isNone(turn)) break
+        const outcome = yield* takeTurn(turn.value)
+        yield* locked(closeTurn(turn.value.speaker, outcome))
       }
       yield* locked(Effect.sync(() => {
         driven = false

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { Cause, Effect, ParseResult, PubSub, Queue, Ref, Schema } from "effect"
+import { Cause, Effect, ParseResult, PubSub, Queue, Schema } from "effect"
 import type { Scope } from "effect"
 import { InvalidChannel, InvalidEvent } from "../CoordinationErrors.js"
 
@@ -71,32 +71,35 @@ export const subscribeLocal = <A, I, E, R>(
 ): Effect.Effect<Effect.Effect<Stats>, never, Scope.Scope | R> =>
   Effect.gen(function*() {
     const queue = yield* PubSub.subscribe(pubsub)
-    const stats = yield* Ref.make<Stats>({ received: 0, handled: 0, failed: 0, invalid: 0 })
-    const decode = Schema.decodeUnknown(schema, { errors: "all" })
+    // Counters are only written by the subscription's own fiber.
+    const stats = { received: 0, handled: 0, failed: 0, invalid: 0 }
+    const decode = Schema.decodeUnknownEither(schema, { errors: "all" })
     const onInvalid = options.onInvalid ?? ((e: InvalidEvent) => Effect.logWarning(e.message))
     const onError = options.onError ??
       ((cause: Cause.Cause<E>, channel: string) => Effect.logWarning(`event handler failed on ${channel}`, Cause.pretty(cause)))
-    const handle = (envelope: Envelope) =>
-      Effect.gen(function*() {
-        if (!matches(pattern, envelope.channel)) return
-        yield* Ref.update(stats, (s) => ({ ...s, received: s.received + 1 }))
-        const decoded = yield* Effect.either(decode(envelope.payload))
-        if (decoded._tag === "Left") {
-          yield* Ref.update(stats, (s) => ({ ...s, invalid: s.invalid + 1 }))
-          const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((i) =>
-            `${i.path.length ? i.path.join(".") + ": " : ""}${i.message}`
-          )
-          yield* onInvalid(new InvalidEvent({ channel: envelope.channel, issues, payload: envelope.payload }))
-          return
-        }
-        const exit = yield* Effect.exit(Effect.suspend(() => handler(decoded.right, envelope.channel)))
-        if (exit._tag === "Failure") {
-          yield* Ref.update(stats, (s) => ({ ...s, failed: s.failed + 1 }))
-          yield* Effect.catchAllCause(onError(exit.cause, envelope.channel), () => Effect.void)
-        } else {
-          yield* Ref.update(stats, (s) => ({ ...s, handled: s.handled + 1 }))
+    const handle = (envelope: Envelope): Effect.Effect<void, never, R> => {
+      if (!matches(pattern, envelope.channel)) return Effect.void
+      stats.received++
+      const decoded = decode(envelope.payload)
+      if (decoded._tag === "Left") {
+        stats.invalid++
+        const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((i) =>
+          `${i.path.length ? i.path.join(".") + ": " : ""}${i.message}`
+        )
+        return onInvalid(new InvalidEvent({ channel: envelope.channel, issues, payload: envelope.payload }))
+      }
+      return Effect.matchCauseEffect(Effect.suspend(() => handler(decoded.right, envelope.channel)), {
+        onFailure: (cause) => {
+          stats.failed++
+          return Effect.catchAllCause(onError(cause, envelope.channel), () => Effect.void)
+        },
+        onSuccess: () => {
+          stats.handled++
+          return Effect.void
         }
       })
-    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(queue), handle)))
-    return Ref.get(stats)
+    }
+    // Take what is there in one go, then handle it in order.
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeBetween(queue, 1, 1024), (batch) => Effect.forEach(batch, handle, { discard: true }))))
+    return Effect.sync(() => ({ ...stats }))
   })
