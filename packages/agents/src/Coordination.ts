@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { Instrumentation, Primitive } from "@braid/core"
-import { LanguageModel } from "@braid/llm"
+import { LanguageModel, Pricing } from "@braid/llm"
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Option, Queue, Ref, Stream } from "effect"
 import type { BranchOutcome } from "./CoordinationErrors.js"
 import { CoordinationFailed } from "./CoordinationErrors.js"
@@ -68,7 +68,7 @@ export interface BranchBudget {
   readonly maxTokens?: number
   /** US dollars, priced with `price`. */
   readonly maxCostUsd?: number
-  /** The dollar price of one call's usage (required for `maxCostUsd`). */
+  /** The dollar price of one call's usage. Default: `Pricing.defaults` of `@braid/llm` (0 for unknown models). */
   readonly price?: (usage: LanguageModel.Usage, model: string) => number
 }
 
@@ -546,6 +546,11 @@ class OverBudget {
   constructor(readonly reason: string) {}
 }
 
+const defaultPrice = (usage: LanguageModel.Usage, model: string): number => {
+  const price = Pricing.lookup(Pricing.defaults, model)
+  return price === undefined ? 0 : Pricing.cost(price, usage)
+}
+
 const meteredModel = (
   model: LanguageModel.Service,
   budget: BranchBudget,
@@ -556,7 +561,7 @@ const meteredModel = (
       Effect.flatMap(
         Ref.updateAndGet(spent, (s) => ({
           tokens: s.tokens + response.usage.inputTokens + response.usage.outputTokens,
-          usd: s.usd + (budget.price ? budget.price(response.usage, response.model) : 0)
+          usd: s.usd + (budget.price ?? defaultPrice)(response.usage, response.model)
         })),
         (s) => {
           // Past the cap: record why and stop the branch at once (the race in `runBranch` reports it).

@@ -244,6 +244,26 @@ describe("per-branch budget", () => {
     }))
 })
 
+describe("per-branch dollar budget", () => {
+  it.effect("a branch is stopped right after the call that takes it over maxCostUsd", () =>
+    Effect.gen(function*() {
+      const calls = yield* Ref.make(0)
+      const spender = Primitive.make("spender", (_: string) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 10; i++) {
+            yield* LanguageModel.generate({ messages: [LanguageModel.user(`call ${i}`)] })
+            yield* Ref.update(calls, (n) => n + 1)
+          }
+          return "done"
+        }))
+      const p = Coordination.coordinate([spender], Coordination.all(), { budget: { maxCostUsd: 0.025, price: () => 0.01 } })
+      const err = failedWith(yield* Effect.exit(Runner.run(p, "q").pipe(Effect.provide(ScriptedModel.layer({ default: "ok" })))))
+      assert.strictEqual(err.outcomes[0]!.status, "failed")
+      assert.include(err.outcomes[0]!.reason, "budget exceeded: $0.0300 > $0.025")
+      assert.strictEqual(yield* Ref.get(calls), 2, "the third call crossed the cap; the branch stopped before returning from it")
+    }))
+})
+
 describe("telemetry", () => {
   it.effect("each branch is its own span under the coordinate span, with outcome attributes", () =>
     Effect.gen(function*() {
