@@ -16,7 +16,7 @@
  */
 import { DecodeError, Instrumentation, Primitive } from "@braid/core"
 import type { Errors as LlmErrors } from "@braid/llm"
-import { LanguageModel } from "@braid/llm"
+import { LanguageModel, Pricing } from "@braid/llm"
 import { Effect, FiberRef, JSONSchema, ParseResult, Schema } from "effect"
 import { ToolError, ToolIterationsExceeded } from "./Errors.js"
 import { currentAgent, recalledRef } from "./Memory.js"
@@ -63,6 +63,8 @@ export interface Reply {
   readonly model: string
   /** Tokens of every model call of this turn (the tool loop included). */
   readonly usage: LanguageModel.Usage
+  /** The dollar cost of those calls, from the `Pricing` table (models missing from it count $0). */
+  readonly costUsd: number
   /** How many model calls this turn took. */
   readonly calls: number
   readonly stopReason: LanguageModel.StopReason
@@ -290,8 +292,10 @@ export const make = <E = never, R = never, const Tools extends ReadonlyArray<Too
       const model = yield* LanguageModel.LanguageModel
       const prompt = yield* instructions(conversation)
       const memories = yield* FiberRef.get(recalledRef)
+      const { table } = yield* Pricing.Pricing
       const added: Array<Message> = []
       let usage = zeroUsage
+      let costUsd = 0
       for (let call = 1;; call++) {
         const mapped = toModel([...conversation.messages, ...added])
         const system = [
@@ -310,6 +314,8 @@ export const make = <E = never, R = never, const Tools extends ReadonlyArray<Too
         }
         const response = yield* model.generate(request)
         usage = addUsage(usage, response.usage)
+        const price = Pricing.lookup(table, response.model)
+        if (price !== undefined) costUsd += Pricing.cost(price, response.usage)
         const calls = response.stopReason === "tool_use" ? response.toolCalls ?? [] : []
         if (calls.length === 0) {
           added.push({ role: "assistant", name, content: response.text })
@@ -317,13 +323,15 @@ export const make = <E = never, R = never, const Tools extends ReadonlyArray<Too
             "gen_ai.agent.name": name,
             "braid.agent.calls": call,
             "gen_ai.usage.input_tokens": usage.inputTokens,
-            "gen_ai.usage.output_tokens": usage.outputTokens
+            "gen_ai.usage.output_tokens": usage.outputTokens,
+            "braid.agent.cost_usd": costUsd
           })
           return {
             text: response.text,
             agent: name,
             model: response.model,
             usage,
+            costUsd,
             calls: call,
             stopReason: response.stopReason,
             messages: added

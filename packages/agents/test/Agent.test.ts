@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Primitive, Runner } from "@braid/core"
-import { Errors as LlmErrors, ScriptedModel } from "@braid/llm"
+import { Accounting, Errors as LlmErrors, ScriptedModel } from "@braid/llm"
 import { Retry } from "@braid/resilience"
 import { byName, parentOf, successValue, withSpans } from "@braid/testing"
 import { Effect, Fiber, Layer, Option, Schema, TestClock } from "effect"
@@ -152,4 +152,19 @@ describe("Agent", () => {
       assert.include(systemOf(m.requests.at(-1)!), "Relevant memory:\n- preference: prefers mornings")
     }).pipe(Effect.provide(Layer.merge(m.layer, Memory.layerInMemory())))
   })
+
+  it.effect("usage and cost are attributed to the agent: the reply's cost matches the accounting by agent", () =>
+    Effect.gen(function*() {
+      const coach = Agent.make({ name: "coach", instructions: "Coach." })
+      const planner = Agent.make({ name: "planner", instructions: "Plan." })
+      const a = yield* Runner.run(coach, Agent.conversation(["hello coach, how are you today?"]))
+      const b = yield* Runner.run(planner, Agent.conversation(["plan"]))
+      const report = yield* Accounting.report
+      assert.strictEqual(report.byAgent["coach"]!.calls, 1)
+      assert.strictEqual(report.byAgent["planner"]!.calls, 1)
+      assert.isAbove(a.costUsd, 0)
+      assert.closeTo(report.byAgent["coach"]!.costUsd, a.costUsd, 1e-12)
+      assert.closeTo(report.byAgent["planner"]!.costUsd, b.costUsd, 1e-12)
+      assert.strictEqual(report.byAgent["coach"]!.inputTokens, a.usage.inputTokens)
+    }).pipe(Effect.provide(Accounting.wrap(ScriptedModel.layer({ default: "Sure." })))))
 })
