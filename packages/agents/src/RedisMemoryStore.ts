@@ -162,7 +162,18 @@ export const layer = (options: Options & { readonly url?: Redacted.Redacted<stri
         Effect.tryPromise({
           try: async () => {
             const c = new Redis(Redacted.value(url), { lazyConnect: true, maxRetriesPerRequest: 2 })
-            await c.connect()
+            // Connection errors surface as failed commands (MemoryStoreError); keep the last one
+            // for the connect failure instead of letting ioredis print it as unhandled.
+            let lastError: unknown = undefined
+            c.on("error", (e) => {
+              lastError = e
+            })
+            try {
+              await c.connect()
+            } catch (e) {
+              c.disconnect() // stop ioredis from reconnecting in the background
+              throw lastError ?? e
+            }
             return c
           },
           catch: (e) => new MemoryStoreError({ store: "redis", operation: "connect", message: e instanceof Error ? e.message : String(e) })
