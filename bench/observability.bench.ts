@@ -49,7 +49,7 @@ export default async function(): Promise<void> {
       return ms
     },
     () => medianMillis(runAll(off), 5),
-    5
+    7
   )
   printTable("Observability: instrumentation overhead (5 model calls of 1 ms per run, 20 runs per sample)", [
     {

@@ -320,12 +320,10 @@ export const makeWith = (
               return []
           }
         }),
-        Stream.catchAllCause((cause) => {
-          // a MalformedResponse thrown while mapping is a defect here: surface it typed
-          const squashed = Option.getOrUndefined(Option.fromNullable(cause._tag === "Die" ? cause.defect : undefined))
-          if (squashed !== undefined) return Stream.fail(fail(squashed))
-          return Stream.failCause(cause)
-        })
+        // a MalformedResponse thrown while mapping events is a defect here: surface it typed
+        Stream.catchAllCause((cause) =>
+          cause._tag === "Die" && Errors.isModelError(cause.defect) ? Stream.fail(cause.defect) : Stream.failCause(cause)
+        )
       )
       return Stream.concat(
         events,
