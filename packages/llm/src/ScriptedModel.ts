@@ -10,7 +10,7 @@
  */
 import { Duration, Effect, Layer, Ref, Stream } from "effect"
 import type { ModelError } from "./Errors.js"
-import type { Request, Response, Service, StopReason, StreamEvent } from "./LanguageModel.js"
+import type { Request, Response, Service, StopReason, StreamEvent, ToolCall } from "./LanguageModel.js"
 import { LanguageModel, lastUserText, make as makeModel, systemText } from "./LanguageModel.js"
 import { estimate, estimateRequest } from "./Tokens.js"
 
@@ -25,6 +25,8 @@ import { estimate, estimateRequest } from "./Tokens.js"
 export interface Rule {
   readonly when: string | RegExp | ((request: Request) => boolean)
   readonly reply: string | ((request: Request) => string)
+  /** Tool calls to make (the response then stops with `"tool_use"`). */
+  readonly toolCalls?: ReadonlyArray<ToolCall> | ((request: Request) => ReadonlyArray<ToolCall>)
 }
 
 /**
@@ -82,7 +84,9 @@ const fill = (template: string, request: Request, groups: ReadonlyArray<string |
  *
  * @since 0.1.0
  */
-export const replyFor = (options: Options, request: Request): string => {
+export const replyFor = (options: Options, request: Request): string => match(options, request).text
+
+const match = (options: Options, request: Request): { text: string; toolCalls?: ReadonlyArray<ToolCall> } => {
   const input = lastUserText(request)
   for (const rule of options.rules ?? []) {
     let groups: ReadonlyArray<string | undefined> | undefined
@@ -92,11 +96,15 @@ export const replyFor = (options: Options, request: Request): string => {
       const m = input.match(rule.when)
       if (m !== null) groups = Array.from(m)
     } else if (rule.when(request)) groups = []
-    if (groups !== undefined) return typeof rule.reply === "string" ? fill(rule.reply, request, groups) : rule.reply(request)
+    if (groups !== undefined) {
+      const text = typeof rule.reply === "string" ? fill(rule.reply, request, groups) : rule.reply(request)
+      if (rule.toolCalls === undefined) return { text }
+      return { text, toolCalls: typeof rule.toolCalls === "function" ? rule.toolCalls(request) : rule.toolCalls }
+    }
   }
   const d = options.default
-  if (d === undefined) return `Scripted reply to "${input.length > 80 ? input.slice(0, 77) + "..." : input}"`
-  return typeof d === "string" ? fill(d, request, []) : d(request)
+  if (d === undefined) return { text: `Scripted reply to "${input.length > 80 ? input.slice(0, 77) + "..." : input}"` }
+  return { text: typeof d === "string" ? fill(d, request, []) : d(request) }
 }
 
 const shape = (text: string, request: Request): { text: string; stopReason: StopReason } => {
@@ -164,7 +172,11 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
           const hit = (f.calls?.includes(call) ?? false) || (f.when?.(request, call) ?? false)
           if (hit) return yield* Effect.fail(typeof f.error === "function" ? f.error(request, call) : f.error)
         }
-        const { stopReason, text } = shape(replyFor(options, request), request)
+        const matched = match(options, request)
+        const shaped = shape(matched.text, request)
+        const text = shaped.text
+        const toolCalls = matched.toolCalls !== undefined && matched.toolCalls.length > 0 ? matched.toolCalls : undefined
+        const stopReason: StopReason = toolCalls !== undefined ? "tool_use" : shaped.stopReason
         let cacheReadTokens = 0
         let cacheWriteTokens = 0
         const sys = request.system
@@ -184,7 +196,8 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
             cacheReadTokens,
             cacheWriteTokens,
             estimated: true
-          }
+          },
+          ...(toolCalls !== undefined ? { toolCalls } : {})
         } satisfies Response
       })
 

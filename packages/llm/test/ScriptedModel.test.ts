@@ -110,3 +110,22 @@ describe("Errors", () => {
     assert.isFalse(Errors.isModelError(new Error("x")))
   })
 })
+
+describe("ScriptedModel tool calls", () => {
+  it.effect("a rule can call tools: the response stops with tool_use and carries the calls", () =>
+    Effect.gen(function*() {
+      const r = yield* ask("What's the weather in Paris?")
+      assert.strictEqual(r.stopReason, "tool_use")
+      assert.deepStrictEqual(r.toolCalls, [{ id: "call-1", name: "weather", input: { city: "Paris" } }])
+      const after = yield* LanguageModel.generate({
+        messages: [LanguageModel.user("What's the weather in Paris?"), LanguageModel.assistant("[weather: sunny]"), LanguageModel.user("tool result: sunny")]
+      })
+      assert.strictEqual(after.text, "It is sunny in Paris.")
+      assert.isUndefined(after.toolCalls)
+    }).pipe(Effect.provide(ScriptedModel.layer({
+      rules: [
+        { when: "tool result", reply: "It is sunny in Paris." },
+        { when: /weather in (\w+)/, reply: "Let me check.", toolCalls: (req) => [{ id: "call-1", name: "weather", input: { city: LanguageModel.lastUserText(req).match(/in (\w+)/)![1] } }] }
+      ]
+    }))))
+})
