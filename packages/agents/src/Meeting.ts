@@ -551,15 +551,27 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
       }))
       void claim
       if (state === "scheduled") yield* start(host)
-      while (true) {
-        const turn = yield* openTurn
-        if (Option.isNone(turn)) break
-        const outcome = yield* takeTurn(turn.value)
-        yield* locked(closeTurn(turn.value.speaker, outcome))
-      }
-      yield* locked(Effect.sync(() => {
-        driven = false
-      }))
+      yield* Effect.gen(function*() {
+        while (true) {
+          const turn = yield* openTurn
+          if (Option.isNone(turn)) break
+          const outcome = yield* takeTurn(turn.value)
+          yield* locked(closeTurn(turn.value.speaker, outcome))
+        }
+      }).pipe(
+        // If the driver itself is interrupted, the open turn is recorded as interrupted and the
+        // meeting can be driven again (by `run` or by hand).
+        Effect.onInterrupt(() =>
+          locked(Effect.gen(function*() {
+            if (turnOpen && currentSpeaker !== undefined) {
+              yield* closeTurn(currentSpeaker, { _tag: "Interrupted", reason: "the meeting's driver was interrupted" })
+            }
+          }))
+        ),
+        Effect.ensuring(locked(Effect.sync(() => {
+          driven = false
+        })))
+      )
       return {
         meetingId: id,
         endedBy: endedBy!,

@@ -359,6 +359,33 @@ describe("Meeting: termination algebra", () => {
     }).pipe(Effect.provide(Bus)))
 })
 
+describe("Meeting: the driver", () => {
+  it.effect("interrupting run records the open turn as interrupted and the meeting can be run again", () =>
+    Effect.gen(function*() {
+      const meeting = yield* Meeting.make({ topic: "t", host: slow("host", 1000), termination: Termination.maxTurns(3) })
+      const first = yield* Effect.fork(meeting.run)
+      yield* TestClock.adjust("1500 millis")
+      yield* Fiber.interrupt(first)
+      assert.deepStrictEqual(turnsOf(yield* meeting.history), ["host:spoke", "host:interrupted"])
+      assert.strictEqual((yield* meeting.status).state, "running")
+      const result = yield* drive(meeting)
+      assert.deepStrictEqual(turnsOf(result.history), ["host:spoke", "host:interrupted", "host:spoke"])
+      const e = yield* Effect.flip(meeting.run)
+      assert.include(e.reason, "has ended")
+    }).pipe(Effect.provide(Bus)))
+
+  it.effect("two drivers at once are refused", () =>
+    Effect.gen(function*() {
+      const meeting = yield* Meeting.make({ topic: "t", host: slow("host", 1000), termination: Termination.maxTurns(1) })
+      const fiber = yield* Effect.fork(meeting.run)
+      yield* TestClock.adjust("10 millis")
+      const e = yield* Effect.flip(meeting.run)
+      assert.include(e.reason, "already being run")
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+    }).pipe(Effect.provide(Bus)))
+})
+
 describe("Meeting: scale", () => {
   it.effect("a 50-participant round-robin meeting gives everyone two turns, in order", () =>
     Effect.gen(function*() {
