@@ -103,10 +103,15 @@ export class ConsoleTreeProcessor implements SpanProcessor {
     const traceId = span.spanContext().traceId
     const list = this.traces.get(traceId) ?? []
     list.push(span)
-    if (span.parentSpanContext === undefined) {
+    if (span.parentSpanContext === undefined || span.parentSpanContext.isRemote === true) {
       this.traces.delete(traceId)
       this.write(render(list))
-    } else this.traces.set(traceId, list)
+    } else {
+      this.traces.set(traceId, list)
+      // a trace whose root never ends here (e.g. its parent lives in another process) must not
+      // grow without bound: forget the oldest pending traces
+      if (this.traces.size > 1000) this.traces.delete(this.traces.keys().next().value!)
+    }
   }
   forceFlush(): Promise<void> {
     return Promise.resolve()
