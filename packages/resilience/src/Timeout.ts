@@ -12,7 +12,7 @@
  */
 import type { Primitive as P } from "@braid/core"
 import { Instrumentation, Primitive } from "@braid/core"
-import { Duration, Effect, Metric } from "effect"
+import { Cause, Clock, Duration, Effect, Equal, Exit, FiberId, FiberRef, Metric } from "effect"
 import { TimeoutError } from "./Errors.js"
 import * as Metrics from "./Metrics.js"
 
@@ -26,6 +26,72 @@ export interface Options<Out2 = never> {
   readonly fallback?: () => Out2
 }
 
+/**
+ * The live clock. Under it a timeout schedules its timer directly (`setTimeout`, what the live
+ * clock's `sleep` does); under any other clock (`TestClock`) it sleeps on that clock in a fiber.
+ */
+const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
+const maxTimer = 2 ** 31 - 1
+
+let nextTimeoutId = 0
+
+/** `cause` without the interruptions by `id` (the cause holds only interruptions). */
+const withoutInterruptor = (cause: Cause.Cause<never>, id: FiberId.FiberId): Cause.Cause<never> => {
+  let rest: Cause.Cause<never> = Cause.empty
+  for (const other of Cause.interruptors(cause)) {
+    if (!Equal.equals(other, id)) rest = Cause.parallel(rest, Cause.interrupt(other))
+  }
+  return rest
+}
+
+/**
+ * Runs `self` in the current fiber and, when the time is up, interrupts it (its finalizers run,
+ * an in-flight request is aborted), then turns that interruption, and only that one, into
+ * `onTimeout`. This avoids forking a fiber per call (Effect's `timeout` forks two), which is
+ * most of a timeout's cost. A fiber with children of its own (forked before the timed work, which
+ * interrupting it would interrupt too) takes Effect's `timeoutFail` instead.
+ */
+const interruptAfter = <A, E, R, E2>(
+  self: Effect.Effect<A, E, R>,
+  duration: Duration.Duration,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2, R> =>
+  Effect.withFiberRuntime<A, E | E2, R>((fiber) =>
+    Effect.flatMap(fiber.children, (children) => {
+      if (children.length > 0) return Effect.timeoutFail(self, { duration, onTimeout })
+      return Effect.clockWith((clock) =>
+        Effect.uninterruptibleMask((restore) => {
+          const id = FiberId.make(-1 - (nextTimeoutId++ % 1_000_000_000), 0)
+          let timedOut = false
+          const fire = () => {
+            timedOut = true
+            fiber.unsafeInterruptAsFork(id)
+          }
+          let cancel: () => void
+          const millis = Duration.toMillis(duration)
+          if (clock === liveClock && millis <= maxTimer) {
+            const handle = setTimeout(fire, millis)
+            cancel = () => clearTimeout(handle)
+          } else {
+            const timer = Effect.runFork(Effect.zipRight(clock.sleep(duration), Effect.sync(fire)))
+            cancel = () => timer.unsafeInterruptAsFork(fiber.id())
+          }
+          return Effect.flatMap(Effect.exit(restore(self)), (exit): Effect.Effect<A, E | E2> => {
+            cancel()
+            if (!timedOut) return exit
+            return Effect.flatMap(FiberRef.get(FiberRef.interruptedCause), (pending): Effect.Effect<A, E | E2> => {
+              const rest = withoutInterruptor(pending, id)
+              const ours = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) &&
+                Cause.interruptors(exit.cause).pipe((ids) => [...ids].every((i) => Equal.equals(i, id)))
+              const result: Effect.Effect<A, E | E2> = Cause.isEmpty(rest) && ours ? Effect.fail(onTimeout()) : exit
+              return Effect.zipRight(FiberRef.set(FiberRef.interruptedCause, rest), result)
+            })
+          })
+        })
+      )
+    })
+  )
+
 const bound = <A, E, R, A2>(
   self: Effect.Effect<A, E, R>,
   duration: Duration.Duration,
@@ -34,10 +100,7 @@ const bound = <A, E, R, A2>(
   fallback: (() => A2) | undefined
 ): Effect.Effect<A | A2, E | TimeoutError, R> => {
   const millis = Duration.toMillis(duration)
-  const timedOut = Effect.timeoutFail(self, {
-    duration,
-    onTimeout: () => new TimeoutError({ primitive: name, durationMillis: millis })
-  })
+  const timedOut = interruptAfter(self, duration, () => new TimeoutError({ primitive: name, durationMillis: millis }))
   const onTimeout = (e: TimeoutError): Effect.Effect<A2, TimeoutError> =>
     Effect.zipRight(
       Effect.zipRight(Instrumentation.event("timeout.fired", { duration_ms: millis }), Metric.increment(counter)),

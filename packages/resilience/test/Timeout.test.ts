@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Ref, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Ref, TestClock } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { Primitive, Runner } from "@braid/core"
@@ -82,6 +82,81 @@ describe("Timeout", () => {
       const f2 = yield* Effect.fork(Timeout.effect(Effect.never, "3 seconds", { fallback: () => 0 }))
       yield* TestClock.adjust("3 seconds")
       assert.strictEqual(yield* Fiber.join(f2), 0)
+    }))
+
+  it.effect("after a timeout the fiber carries on normally (the interruption was the timeout's only)", () =>
+    Effect.gen(function*() {
+      const p = Primitive.make("hang", (_: string) => Effect.never).pipe(Timeout.within("1 second"))
+      const fiber = yield* Effect.fork(Effect.gen(function*() {
+        const e = yield* Effect.flip(Runner.run(p, "x"))
+        yield* Effect.sleep("1 second") // an interruptible wait after the timeout
+        return e._tag
+      }))
+      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Fiber.join(fiber), "TimeoutError")
+    }))
+
+  it.effect("nested timeouts: the one that fires is the one that fails", () =>
+    Effect.gen(function*() {
+      const hang = Primitive.make("hang", (_: string) => Effect.never)
+      const inner = hang.pipe(Timeout.within("1 second"), Primitive.named("inner"))
+      const recovered = Primitive.make("recovering", (s: string) =>
+        Effect.catchTag(inner.invoke(s), "TimeoutError", (e) => Effect.as(Effect.sleep("1 second"), `inner ${e.durationMillis}`)))
+      const f1 = yield* Effect.fork(Runner.run(recovered.pipe(Timeout.within("5 seconds")), "x"))
+      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Fiber.join(f1), "inner 1000")
+      const outerFirst = hang.pipe(Timeout.within("10 seconds"), Timeout.within("1 second"))
+      const f2 = yield* Effect.fork(Runner.run(outerFirst, "x"))
+      yield* TestClock.adjust("1 second")
+      const e = yield* Effect.flip(Fiber.join(f2))
+      assert.strictEqual((e as TimeoutError).durationMillis, 1000)
+    }))
+
+  it.effect("an outside interruption is not turned into a timeout", () =>
+    Effect.gen(function*() {
+      const finalized = yield* Ref.make(false)
+      const p = Primitive.make("hang", (_: string) => Effect.onInterrupt(Effect.never, () => Ref.set(finalized, true)))
+        .pipe(Timeout.within("1 minute"))
+      const fiber = yield* Effect.fork(Runner.run(p, "x"))
+      yield* TestClock.adjust("1 second")
+      const exit = yield* Fiber.interrupt(fiber)
+      assert.isTrue(Exit.isInterrupted(exit))
+      assert.isTrue(yield* Ref.get(finalized))
+    }))
+
+  it.effect("a fiber's own background fibers are not interrupted by a timeout of its work", () =>
+    Effect.gen(function*() {
+      const background = yield* Ref.make<"running" | "interrupted" | "done">("running")
+      const fiber = yield* Effect.fork(Effect.gen(function*() {
+        yield* Effect.fork(Effect.sleep("10 seconds").pipe(
+          Effect.zipRight(Ref.set(background, "done")),
+          Effect.onInterrupt(() => Ref.set(background, "interrupted"))
+        ))
+        const e = yield* Effect.flip(Runner.run(Primitive.make("hang", (_: string) => Effect.never).pipe(Timeout.within("1 second")), "x"))
+        yield* Effect.sleep("10 seconds")
+        return e._tag
+      }))
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* Ref.get(background), "running")
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual(yield* Fiber.join(fiber), "TimeoutError")
+      assert.strictEqual(yield* Ref.get(background), "done")
+    }))
+
+  it.live("with the live clock: times out on a real timer and the fiber carries on", () =>
+    Effect.gen(function*() {
+      const p = Primitive.make("hang", (_: string) => Effect.never).pipe(Timeout.within("30 millis"))
+      const start = Date.now()
+      const e = yield* Effect.flip(Runner.run(p, "x"))
+      assert.strictEqual(e._tag, "TimeoutError")
+      assert.isAtLeast(Date.now() - start, 25)
+      yield* Effect.sleep("5 millis")
+      const quick = Primitive.make("quick", (n: number) => Effect.succeed(n)).pipe(Timeout.within("30 millis"))
+      for (let i = 0; i < 100; i++) assert.strictEqual(yield* Runner.run(quick, i), i)
+      yield* Effect.sleep("60 millis") // the cancelled timers of the quick calls must not fire
+      assert.strictEqual(yield* Runner.run(quick, 7), 7)
     }))
 
   it.live("a timed-out HTTP request is really aborted: the server sees the connection close", () =>
