@@ -178,8 +178,11 @@ const throughInbox = <A, E, R>(agent: string, task: Effect.Effect<A, E, R>): Eff
           const mine = yield* Deferred.make<void>()
           const previous = yield* Ref.getAndSet(box.tail, mine)
           yield* Ref.update(box.size, (n) => n + 1)
+          // When this task ends (done, failed, or interrupted while still waiting), the next one
+          // may start once this task's predecessor is done too: `mine` completes with "wait for
+          // the previous one", which is immediate unless this task never got its turn.
           return yield* restore(Effect.zipRight(Deferred.await(previous), task)).pipe(
-            Effect.ensuring(Effect.zipRight(Ref.update(box.size, (n) => n - 1), Deferred.succeed(mine, undefined)))
+            Effect.ensuring(Effect.zipRight(Ref.update(box.size, (n) => n - 1), Deferred.completeWith(mine, Deferred.await(previous))))
           )
         })
       )))

@@ -399,10 +399,7 @@ export const forSchema = <A, I>(schema: Schema.Schema<A, I>): Typed<A> => {
       encode(value).pipe(
         Effect.mapError((e) => new MemoryDecodeError({ key, issue: ParseResult.TreeFormatter.formatErrorSync(e) })),
         Effect.flatMap((encoded) => store(key, encoded, options)),
-        Effect.as(undefined),
-        Effect.zipRight(retrieve(key, options)),
-        Effect.flatMap((o) => Option.isSome(o) ? Effect.map(decodeEntry(o.value), Option.some) : Effect.succeed(Option.none())),
-        Effect.map((o) => Option.getOrThrowWith(o, () => new Error(`memory entry "${key}" vanished right after it was stored`)))
+        Effect.map((entry): TypedEntry<A> => ({ ...entry, value }))
       ),
     retrieve: (key, options) =>
       Effect.flatMap(retrieve(key, options), (o) => Option.isSome(o) ? Effect.map(decodeEntry(o.value), Option.some) : Effect.succeed(Option.none())),

@@ -168,6 +168,31 @@ describe("handoff: queued versus immediate", () => {
     }).pipe(Effect.provide(m.layer), Effect.provideService(Handoff.Inboxes, Handoff.makeInboxes()))
   })
 
+  it.effect("queued: a task interrupted while waiting does not let the next one jump ahead of the running one", () => {
+    const m = slow()
+    return Effect.gen(function*() {
+      const desk = Handoff.handoff(triage, billing, { strategy: "queued" })
+      const first = yield* Effect.fork(Runner.run(desk, Agent.conversation(["first"])))
+      yield* TestClock.adjust("1 second")
+      const second = yield* Effect.fork(Runner.run(desk, Agent.conversation(["second"])))
+      yield* TestClock.adjust("1 second")
+      const third = yield* Effect.fork(Runner.run(desk, Agent.conversation(["third"])))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.interrupt(second)
+      assert.strictEqual(yield* Handoff.pending("billing"), 2)
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(
+        m.requests.filter((r) => r.metadata?.agent === "billing").map((r) => r.messages[0]!.content),
+        ["first"],
+        "third still waits for first"
+      )
+      yield* TestClock.adjust("6 seconds")
+      assert.strictEqual((yield* Fiber.join(first)).text, "billing: first")
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual((yield* Fiber.join(third)).text, "billing: third")
+    }).pipe(Effect.provide(m.layer), Effect.provideService(Handoff.Inboxes, Handoff.makeInboxes()))
+  })
+
   it.effect("immediate: both run at once and are done after 10 s", () => {
     const m = slow()
     return Effect.gen(function*() {
