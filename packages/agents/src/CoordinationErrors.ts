@@ -18,6 +18,16 @@ import { Schema } from "effect"
  *
  * `reason` always says why, in words.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { CoordinationErrors } from "@braid/agents"
+ *
+ * const outcome = Schema.decodeUnknownSync(CoordinationErrors.BranchOutcome)({
+ *   agent: "a", index: 0, status: "timed-out", reason: "no answer within 1s", durationMillis: 1000
+ * })
+ * ```
+ *
  * @since 0.1.0
  */
 export const BranchOutcome = Schema.Struct({

@@ -276,6 +276,15 @@ export const makeMemory: Effect.Effect<Service, never, Scope.Scope> = Effect.gen
 /**
  * A layer with the in-memory bus.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { EventBus } from "@braid/agents"
+ *
+ * const Hello = EventBus.channel("demo.greeting.sent", Schema.String)
+ * const program = EventBus.publish(Hello, "hi").pipe(Effect.provide(EventBus.layerMemory))
+ * ```
+ *
  * @since 0.1.0
  */
 export const layerMemory: Layer.Layer<EventBus> = Layer.scoped(EventBus, makeMemory)

@@ -197,12 +197,27 @@ export interface Meeting<R = never> {
 /**
  * Every meeting event, on any `meeting.*.*` channel (each event is a history entry).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { EventBus, Meeting } from "@braid/agents"
+ *
+ * const audit = EventBus.subscribe(Meeting.events, (entry, channel) => Effect.log(channel, entry.participant))
+ * ```
+ *
  * @since 0.1.0
  */
 export const events: EventBus.Channel<Entry, typeof EntrySchema.Encoded> = EventBus.channel("meeting.*.*", EntrySchema)
 
 /**
  * The channel of each kind of entry.
+ *
+ * @example
+ * ```ts
+ * import { Meeting } from "@braid/agents"
+ *
+ * const channel = Meeting.channelOf["timed-out"] // "meeting.participant.timed_out"
+ * ```
  *
  * @since 0.1.0
  */

@@ -71,6 +71,15 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
 /**
  * A layer with an in-memory store.
  *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { EventBus, Meeting, MeetingStore } from "@braid/agents"
+ *
+ * const Live = Layer.merge(EventBus.layerMemory, MeetingStore.layerMemory)
+ * const later = Meeting.inspect("m-1").pipe(Effect.provide(Live))
+ * ```
+ *
  * @since 0.1.0
  */
 export const layerMemory: Layer.Layer<MeetingStore> = Layer.effect(MeetingStore, makeMemory)
@@ -139,6 +148,15 @@ export const makeSql: Effect.Effect<Service, MeetingStoreError, SqlClient.SqlCli
 
 /**
  * A layer with the SQL store (needs a `SqlClient`).
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { MeetingStore } from "@braid/agents"
+ *
+ * const StoreLive = MeetingStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: "meetings.db" })))
+ * ```
  *
  * @since 0.1.0
  */

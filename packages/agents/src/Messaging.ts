@@ -22,6 +22,14 @@ import { MessageStoreError, RequestTimedOut } from "./CoordinationErrors.js"
 /**
  * A message. `body` is any JSON value.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Messaging } from "@braid/agents"
+ *
+ * const decode = Schema.decodeUnknownSync(Messaging.Message)
+ * ```
+ *
  * @since 0.1.0
  */
 export const Message = Schema.Struct({
@@ -221,6 +229,14 @@ export const make = (store: Store, options: Options = {}): Effect.Effect<Service
 /**
  * A store in memory (lost when the process ends).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Messaging } from "@braid/agents"
+ *
+ * const service = Effect.flatMap(Messaging.memoryStore, (store) => Messaging.make(store, { pollInterval: "50 millis" }))
+ * ```
+ *
  * @since 0.1.0
  */
 export const memoryStore: Effect.Effect<Store> = Effect.sync(() => {
@@ -272,6 +288,15 @@ const fromRow = (r: Row) =>
 /**
  * A store on the `SqlClient` in context (SQLite or PostgreSQL): table `braid_inbox_messages`,
  * created if missing (idempotent, run on every start).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { Messaging } from "@braid/agents"
+ *
+ * const store = Messaging.sqlStore.pipe(Effect.provide(SqliteClient.layer({ filename: "inbox.db" })))
+ * ```
  *
  * @since 0.1.0
  */
@@ -337,6 +362,15 @@ export const layerMemory = (options: Options = {}): Layer.Layer<Messaging> =>
 /**
  * Messaging on the `SqlClient` in context.
  *
+ * @example
+ * ```ts
+ * import { Config, Layer } from "effect"
+ * import { PgClient } from "@effect/sql-pg"
+ * import { Messaging } from "@braid/agents"
+ *
+ * const MessagingLive = Messaging.layerSql().pipe(Layer.provide(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL") })))
+ * ```
+ *
  * @since 0.1.0
  */
 export const layerSql = (options: Options = {}): Layer.Layer<Messaging, MessageStoreError, SqlClient.SqlClient> =>
@@ -374,6 +408,13 @@ export const layerPgConfig = (options: Options = {}): Layer.Layer<Messaging, unk
 
 /**
  * Messaging persisted in PostgreSQL at `url`.
+ *
+ * @example
+ * ```ts
+ * import { Messaging } from "@braid/agents"
+ *
+ * const MessagingLive = Messaging.layerPg({ url: "postgres://postgres@127.0.0.1:5432/app" })
+ * ```
  *
  * @since 0.1.0
  */

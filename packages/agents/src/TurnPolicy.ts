@@ -54,6 +54,14 @@ export interface TurnPolicy<out R = never> {
  * The participants a pick may name: the present ones, without the last speaker unless repeats
  * are allowed or nobody else is there.
  *
+ * @example
+ * ```ts
+ * import { TurnPolicy } from "@braid/agents"
+ *
+ * const view = { meetingId: "m", topic: "t", host: "h", turn: 2, participants: ["h", "a"], history: [] }
+ * const names = TurnPolicy.eligible({ view, lastSpeaker: "h", roundRobin: "a" }, false) // ["a"]
+ * ```
+ *
  * @since 0.1.0
  */
 export const eligible = (input: Input, allowRepeat: boolean): ReadonlyArray<string> => {
