@@ -8,9 +8,12 @@
  * | `gen_ai.client.operation.duration` | histogram | `s` | as above without `gen_ai.token.type`, plus `error.type` on failure |
  * | `braid.llm.cost` | counter | `USD` | `gen_ai.request.model`, `gen_ai.response.model`, `braid.agent` |
  * | `braid.llm.budget.alerts` | counter | `{alert}` | `braid.budget.scope` (`run`/`session`) |
- * | `braid.resilience.retries` | counter | `{retry}` | `braid.policy`, `braid.primitive.name`, `error.type` |
- * | `braid.resilience.breaker.state` | gauge | 0 closed, 1 half-open, 2 open | `braid.breaker` |
- * | `braid.resilience.queue.depth` | gauge | `{call}` | `braid.bulkhead` |
+ * | `braid.resilience.retry.retries` | counter | `{retry}` | `braid.primitive` |
+ * | `braid.resilience.breaker.state` | gauge | 0 closed, 1 half-open, 2 open, 3 isolated | `breaker` |
+ * | `braid.resilience.bulkhead.queue_depth` | gauge | `{call}` | `bulkhead` |
+ *
+ * The three resilience instruments have the same names, descriptions and options as those of
+ * `@braid/resilience`'s `Metrics`, so both modules update the same registry entries.
  *
  * @since 0.1.0
  */
@@ -124,21 +127,24 @@ export const cost = declare(MetricKey.counter("braid.llm.cost", { description: "
 export const budgetAlerts = declare(MetricKey.counter("braid.llm.budget.alerts", { description: "Budget warning thresholds crossed" }))
 
 /**
- * `braid.resilience.retries`: retries made by retry policies.
+ * `braid.resilience.retry.retries`: retries scheduled by retry policies.
  *
  * @example
  * ```ts
  * import { Metrics } from "@braid/observability"
  *
- * const record = Metrics.recordRetry({ "braid.policy": "retry", "error.type": "Overloaded" })
+ * const record = Metrics.recordRetry({ "braid.primitive": "callModel" })
  * ```
  *
  * @since 0.1.0
  */
-export const retries = declare(MetricKey.counter("braid.resilience.retries", { description: "Retries made by retry policies" }))
+export const retries = declare(MetricKey.counter("braid.resilience.retry.retries", {
+  description: "Retries scheduled by retry policies",
+  incremental: true
+}))
 
 /**
- * `braid.resilience.breaker.state`: 0 closed, 1 half-open, 2 open.
+ * `braid.resilience.breaker.state`: 0 closed, 1 half-open, 2 open, 3 isolated.
  *
  * @example
  * ```ts
@@ -149,10 +155,12 @@ export const retries = declare(MetricKey.counter("braid.resilience.retries", { d
  *
  * @since 0.1.0
  */
-export const breakerState = declare(MetricKey.gauge("braid.resilience.breaker.state", { description: "Circuit breaker state: 0 closed, 1 half-open, 2 open" }))
+export const breakerState = declare(MetricKey.gauge("braid.resilience.breaker.state", {
+  description: "Circuit breaker state: 0 closed, 1 half-open, 2 open, 3 isolated"
+}))
 
 /**
- * `braid.resilience.queue.depth`: calls waiting in a bulkhead's queue.
+ * `braid.resilience.bulkhead.queue_depth`: calls waiting in a bulkhead's queue.
  *
  * @example
  * ```ts
@@ -163,7 +171,9 @@ export const breakerState = declare(MetricKey.gauge("braid.resilience.breaker.st
  *
  * @since 0.1.0
  */
-export const queueDepth = declare(MetricKey.gauge("braid.resilience.queue.depth", { description: "Calls waiting in a bulkhead queue" }))
+export const queueDepth = declare(MetricKey.gauge("braid.resilience.bulkhead.queue_depth", {
+  description: "Calls waiting for a bulkhead slot"
+}))
 
 /**
  * Records the tokens of one model call (`input` and `output` measurements).
@@ -233,7 +243,7 @@ export const recordBudgetAlert = (labels: Labels = {}): Effect.Effect<void> => M
  * ```ts
  * import { Metrics } from "@braid/observability"
  *
- * const record = Metrics.recordRetry({ "braid.policy": "retry" })
+ * const record = Metrics.recordRetry({ "braid.primitive": "callModel" })
  * ```
  *
  * @since 0.1.0
@@ -252,8 +262,8 @@ export const recordRetry = (labels: Labels = {}): Effect.Effect<void> => Metric.
  *
  * @since 0.1.0
  */
-export const setBreakerState = (breaker: string, state: "closed" | "half-open" | "open"): Effect.Effect<void> =>
-  Metric.set(tag(breakerState, { "braid.breaker": breaker }), state === "closed" ? 0 : state === "half-open" ? 1 : 2)
+export const setBreakerState = (breaker: string, state: "closed" | "half-open" | "open" | "isolated"): Effect.Effect<void> =>
+  Metric.set(tag(breakerState, { breaker }), state === "closed" ? 0 : state === "half-open" ? 1 : state === "open" ? 2 : 3)
 
 /**
  * Sets the queue depth of a bulkhead.
@@ -268,4 +278,4 @@ export const setBreakerState = (breaker: string, state: "closed" | "half-open" |
  * @since 0.1.0
  */
 export const setQueueDepth = (bulkhead: string, depth: number): Effect.Effect<void> =>
-  Metric.set(tag(queueDepth, { "braid.bulkhead": bulkhead }), depth)
+  Metric.set(tag(queueDepth, { bulkhead }), depth)
