@@ -24,7 +24,8 @@ const Model = DefaultModel.layer({
     rules: [
       {
         when: (req) => agentOf(req) === "triage" && LanguageModel.systemText(req.system).includes("handed back"),
-        reply: (req) => `Good news from billing: "${req.messages.at(-1)?.content.split("\n\n").at(-1)}" Anything else?`
+        // What billing said reaches triage as "[billing] ..." on the user side of the conversation.
+        reply: (req) => `Good news from billing: "${req.messages.at(-1)?.content.split("\n\n").at(-1)?.replace(/^\[billing\] /, "")}" Anything else?`
       },
       { when: (req) => agentOf(req) === "triage", reply: "BILLING: duplicate charge on invoice INV-2041." },
       {

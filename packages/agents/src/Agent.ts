@@ -190,13 +190,20 @@ const addUsage = (a: LanguageModel.Usage, b: LanguageModel.Usage): LanguageModel
 const render = (u: unknown): string => (typeof u === "string" ? u : JSON.stringify(u))
 
 /**
- * Maps a conversation to model messages: system notes join the system prompt; tool traffic
- * becomes text turns (the port carries plain user/assistant turns).
+ * Maps a conversation to model messages for agent `self`: system notes join the system prompt;
+ * tool traffic becomes text turns (the port carries plain user/assistant turns); what other
+ * agents said is shown as `[name] text` on the user side, since this agent did not say it.
+ * Turns of one side are merged, and the result starts and ends with a user turn (a final
+ * assistant turn would be taken as a prefill to continue).
  */
-const toModel = (messages: ReadonlyArray<Message>): { system: ReadonlyArray<string>; messages: Array<LanguageModel.Message> } => {
+const toModel = (
+  messages: ReadonlyArray<Message>,
+  self: string
+): { system: ReadonlyArray<string>; messages: Array<LanguageModel.Message> } => {
   const system: Array<string> = []
   const out: Array<LanguageModel.Message> = []
   const push = (role: "user" | "assistant", content: string) => {
+    if (content === "") return
     const last = out[out.length - 1]
     if (last !== undefined && last.role === role) out[out.length - 1] = { role, content: `${last.content}\n\n${content}` }
     else out.push({ role, content })
@@ -211,7 +218,9 @@ const toModel = (messages: ReadonlyArray<Message>): { system: ReadonlyArray<stri
         break
       case "assistant": {
         const calls = (m.toolCalls ?? []).map((c) => `[called tool ${c.name} with ${JSON.stringify(c.input)}]`)
-        push("assistant", [m.content, ...calls].filter((s) => s !== "").join("\n"))
+        const text = [m.content, ...calls].filter((s) => s !== "").join("\n")
+        if (m.name === undefined || m.name === self) push("assistant", text)
+        else push("user", `[${m.name}] ${text}`)
         break
       }
       case "tool":
@@ -219,6 +228,8 @@ const toModel = (messages: ReadonlyArray<Message>): { system: ReadonlyArray<stri
         break
     }
   }
+  if (out.length === 0 || out[0]!.role !== "user") out.unshift({ role: "user", content: "(conversation so far)" })
+  if (out[out.length - 1]!.role !== "user") out.push({ role: "user", content: "(continue)" })
   return { system, messages: out }
 }
 
@@ -297,7 +308,7 @@ export const make = <E = never, R = never, const Tools extends ReadonlyArray<Too
       let usage = zeroUsage
       let costUsd = 0
       for (let call = 1;; call++) {
-        const mapped = toModel([...conversation.messages, ...added])
+        const mapped = toModel([...conversation.messages, ...added], name)
         const system = [
           prompt,
           ...mapped.system,

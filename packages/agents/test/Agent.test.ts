@@ -167,4 +167,29 @@ describe("Agent", () => {
       assert.closeTo(report.byAgent["planner"]!.costUsd, b.costUsd, 1e-12)
       assert.strictEqual(report.byAgent["coach"]!.inputTokens, a.usage.inputTokens)
     }).pipe(Effect.provide(Accounting.wrap(ScriptedModel.layer({ default: "Sure." })))))
+
+  it.effect("the conversation as the model sees it: other agents' words on the user side, user turns first and last", () => {
+    const m = testModel(() => ({ text: "ok" }))
+    return Effect.gen(function*() {
+      const billing = Agent.make({ name: "billing", instructions: "Billing." })
+      yield* Runner.run(billing, {
+        messages: [
+          Agent.assistant("Hello, I am triage.", "triage"),
+          Agent.user("I was charged twice"),
+          Agent.assistant("Sending you to billing.", "triage"),
+          Agent.system("[handoff from triage] duplicate charge"),
+          Agent.assistant("Let me look.", "billing")
+        ]
+      })
+      const req = m.requests[0]!
+      assert.deepStrictEqual(req.messages, [
+        { role: "user", content: "[triage] Hello, I am triage.\n\nI was charged twice\n\n[triage] Sending you to billing." },
+        { role: "assistant", content: "Let me look." },
+        { role: "user", content: "(continue)" }
+      ])
+      assert.strictEqual(systemOf(req), "Billing.\n\n[handoff from triage] duplicate charge")
+      yield* Runner.run(billing, { messages: [Agent.assistant("Anything else?")] })
+      assert.deepStrictEqual(m.requests[1]!.messages.map((x) => x.role), ["user", "assistant", "user"])
+    }).pipe(Effect.provide(m.layer))
+  })
 })

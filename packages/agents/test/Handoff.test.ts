@@ -11,7 +11,8 @@ const Ticket = Schema.Struct({ topic: Schema.Literal("billing", "tech"), invoice
 const echo = (overrides: Record<string, (req: any) => string> = {}, delays: Record<string, number> = {}) =>
   testModel((req) => {
     const agent = req.metadata?.agent as string
-    const text = overrides[agent]?.(req) ?? `${agent}: ${req.messages.filter((m: any) => m.role === "user").at(-1)?.content ?? ""}`
+    // The customer's message is the first paragraph of the first (user) turn.
+    const text = overrides[agent]?.(req) ?? `${agent}: ${String(req.messages[0]?.content ?? "").split("\n\n")[0]}`
     return delays[agent] === undefined ? { text } : { text, delay: delays[agent] }
   })
 
@@ -39,7 +40,7 @@ describe("handoff: immediate", () => {
       const [first, second] = m.requests
       assert.strictEqual(first!.metadata?.agent, "triage")
       assert.strictEqual(second!.metadata?.agent, "billing")
-      assert.deepStrictEqual(second!.messages.map((x) => x.content), ["I was charged twice", "This is about invoice INV-7."])
+      assert.deepStrictEqual(second!.messages, [{ role: "user", content: "I was charged twice\n\n[triage] This is about invoice INV-7." }], "what triage said reaches billing as triage's words")
       assert.include(systemOf(second!), `Ticket: {"topic":"billing","invoiceId":"INV-7"}`)
       assert.include(systemOf(second!), "[handoff from triage] billing question")
     }).pipe(Effect.provide(m.layer))
@@ -69,7 +70,7 @@ describe("handoff: immediate", () => {
       })
       yield* Runner.run(desk, Agent.conversation(["older question", "my card 4111 1111 1111 1111"]))
       const seen = m.requests[1]!.messages.map((x) => x.content)
-      assert.deepStrictEqual(seen, ["Card [REDACTED] noted."])
+      assert.deepStrictEqual(seen, ["[triage] Card [REDACTED] noted."])
       assert.notInclude(JSON.stringify(m.requests[1]), "4111")
     }).pipe(Effect.provide(m.layer))
   })
@@ -182,7 +183,7 @@ describe("handoff: queued versus immediate", () => {
       assert.strictEqual(yield* Handoff.pending("billing"), 2)
       yield* TestClock.adjust("1 second")
       assert.deepStrictEqual(
-        m.requests.filter((r) => r.metadata?.agent === "billing").map((r) => r.messages[0]!.content),
+        m.requests.filter((r) => r.metadata?.agent === "billing").map((r) => r.messages[0]!.content.split("\n\n")[0]),
         ["first"],
         "third still waits for first"
       )
