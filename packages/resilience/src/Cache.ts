@@ -51,6 +51,8 @@ export interface Store {
   /** `expiresAt` in epoch ms, or undefined for no expiry. */
   readonly set: (key: string, entry: Entry, expiresAt: number | undefined, nowMillis: number) => Effect.Effect<void, StoreError>
   readonly delete: (key: string) => Effect.Effect<void, StoreError>
+  /** A synchronous read, for stores that have one (memory): lets a hit skip the effectful path. */
+  readonly unsafeGet?: (key: string, nowMillis: number) => Option.Option<Entry>
 }
 
 /**
@@ -108,18 +110,19 @@ export const memoryStore = (options: { readonly maxEntries?: number } = {}): Sto
   const max = options.maxEntries ?? Number.POSITIVE_INFINITY
   if (!(max >= 1)) throw new RangeError("memoryStore: maxEntries must be >= 1")
   const map = new Map<string, { readonly entry: Entry; readonly expiresAt: number | undefined }>()
+  const unsafeGet = (key: string, now: number): Option.Option<Entry> => {
+    const found = map.get(key)
+    if (found === undefined) return Option.none()
+    map.delete(key)
+    if (found.expiresAt !== undefined && found.expiresAt <= now) return Option.none()
+    map.set(key, found) // most recently used goes last
+    return Option.some(found.entry)
+  }
   return {
     name: "memory",
     size: Effect.sync(() => map.size),
-    get: (key, now) =>
-      Effect.sync(() => {
-        const found = map.get(key)
-        if (found === undefined) return Option.none()
-        map.delete(key)
-        if (found.expiresAt !== undefined && found.expiresAt <= now) return Option.none()
-        map.set(key, found) // most recently used goes last
-        return Option.some(found.entry)
-      }),
+    unsafeGet,
+    get: (key, now) => Effect.sync(() => unsafeGet(key, now)),
     set: (key, entry, expiresAt) =>
       Effect.sync(() => {
         map.delete(key)
@@ -319,7 +322,20 @@ export const make = (options: CacheOptions): Cache => {
       })
     })
 
+  const hit = <A, E>(key: string, entry: Entry): Effect.Effect<A, E> =>
+    Effect.zipRight(
+      Effect.zipRight(Instrumentation.annotate({ "cache.key": key, "cache.hit": true }), Metric.increment(hits)),
+      fromEntry<A, E>(entry)
+    )
+
+  const unsafeGet = store.unsafeGet
   const get = <A, E, R>(key: string, compute: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    unsafeGet === undefined ? getSlow(key, compute) : Effect.clockWith((clock) => {
+      const found = unsafeGet(key, clock.unsafeCurrentTimeMillis())
+      return Option.isSome(found) ? hit<A, E>(key, found.value) : getSlow(key, compute)
+    })
+
+  const getSlow = <A, E, R>(key: string, compute: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.suspend((): Effect.Effect<A, E, R> => {
       const running = inflight.get(key)
       if (running !== undefined) {
@@ -349,13 +365,7 @@ export const make = (options: CacheOptions): Cache => {
       const lookup = Effect.clockWith((clock) =>
         Effect.flatMap(
           Effect.catchAll(store.get(key, clock.unsafeCurrentTimeMillis()), (e) => Effect.as(storeError(e), Option.none<Entry>())),
-          (found): Effect.Effect<A, E, R> =>
-            Option.isSome(found)
-              ? Effect.zipRight(
-                Effect.zipRight(Instrumentation.annotate({ "cache.key": key, "cache.hit": true }), Metric.increment(hits)),
-                fromEntry<A, E>(found.value)
-              )
-              : miss
+          (found): Effect.Effect<A, E, R> => Option.isSome(found) ? hit<A, E>(key, found.value) : miss
         ))
       return Effect.onExit(lookup, done)
     })

@@ -12,7 +12,7 @@
  * - **isolated**: `isolate` holds it open until `reset`.
  *
  * Admission is one `Ref.modify` (atomic: two concurrent callers can never both take the last
- * probe slot). Time is Effect's `Clock`. Interrupted calls count as neither success nor failure
+ * probe slot); in the closed state, where admission changes nothing, it is a synchronous read. Time is Effect's `Clock`. Interrupted calls count as neither success nor failure
  * (a probe's slot is released). Typed errors count as failures unless `isFailure` says otherwise
  * (then they count as successes: the dependency answered); defects count as failures.
  *
@@ -409,10 +409,16 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
     })
 
   const execute = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpen, R> =>
-    Effect.flatMap(modify((s) => admit(s, undefined)), (admission) =>
-      admission === "needs-clock"
-        ? Effect.clockWith((clock) => Effect.flatMap(modify((s) => admit(s, clock) as readonly [Admission, Internal]), (a) => decide(self, a)))
-        : decide(self, admission))
+    Effect.suspend(() => {
+      // closed: admission changes nothing, so reading the state is enough (and atomic: it is
+      // one synchronous read); every other state goes through one atomic Ref.modify
+      const s = current
+      if (s._tag === "closed") return decide(self, closedPass(s.gen))
+      return Effect.flatMap(modify((s) => admit(s, undefined)), (admission) =>
+        admission === "needs-clock"
+          ? Effect.clockWith((clock) => Effect.flatMap(modify((s) => admit(s, clock) as readonly [Admission, Internal]), (a) => decide(self, a)))
+          : decide(self, admission))
+    })
 
   const transition = (to: "closed" | "isolated") =>
     Effect.flatMap(

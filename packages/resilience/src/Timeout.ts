@@ -12,7 +12,7 @@
  */
 import type { Primitive as P } from "@braid/core"
 import { Instrumentation, Primitive } from "@braid/core"
-import { Cause, Clock, Duration, Effect, Equal, Exit, FiberId, FiberRef, Metric } from "effect"
+import { Cause, Clock, Duration, Effect, Equal, Exit, Fiber, FiberId, FiberRef, Metric } from "effect"
 import { TimeoutError } from "./Errors.js"
 import * as Metrics from "./Metrics.js"
 
@@ -35,6 +35,17 @@ const maxTimer = 2 ** 31 - 1
 
 let nextTimeoutId = 0
 
+/**
+ * Whether the running fiber has children of its own. Read synchronously from the fiber runtime
+ * (`getChildren`, which the fiber may call on itself; the public `fiber.children` is a message to
+ * the fiber and costs ~10 µs). If that method is ever missing, we answer "yes", which takes the
+ * always-correct `Effect.timeoutFail` path.
+ */
+const hasChildren = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean => {
+  const getChildren = (fiber as unknown as { readonly getChildren?: () => ReadonlySet<unknown> }).getChildren
+  return typeof getChildren !== "function" || getChildren.call(fiber).size > 0
+}
+
 /** `cause` without the interruptions by `id` (the cause holds only interruptions). */
 const withoutInterruptor = (cause: Cause.Cause<never>, id: FiberId.FiberId): Cause.Cause<never> => {
   let rest: Cause.Cause<never> = Cause.empty
@@ -56,10 +67,9 @@ const interruptAfter = <A, E, R, E2>(
   duration: Duration.Duration,
   onTimeout: () => E2
 ): Effect.Effect<A, E | E2, R> =>
-  Effect.withFiberRuntime<A, E | E2, R>((fiber) =>
-    Effect.flatMap(fiber.children, (children) => {
-      if (children.length > 0) return Effect.timeoutFail(self, { duration, onTimeout })
-      return Effect.clockWith((clock) =>
+  Effect.withFiberRuntime<A, E | E2, R>((fiber) => {
+    if (hasChildren(fiber)) return Effect.timeoutFail(self, { duration, onTimeout })
+    return Effect.clockWith((clock) =>
         Effect.uninterruptibleMask((restore) => {
           const id = FiberId.make(-1 - (nextTimeoutId++ % 1_000_000_000), 0)
           let timedOut = false
@@ -89,8 +99,7 @@ const interruptAfter = <A, E, R, E2>(
           })
         })
       )
-    })
-  )
+  })
 
 const bound = <A, E, R, A2>(
   self: Effect.Effect<A, E, R>,
