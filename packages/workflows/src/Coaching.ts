@@ -10,7 +10,9 @@
  *
  * - The client profile becomes the coach's instructions (`ClientProfile.toInstructions`).
  * - Morning: the conversation track agrees on today's goals while the observer agent writes
- *   insights on the parallel track (each exchange is handed from one track to the other).
+ *   insights on the parallel track: both tracks of the session's `StreamBuffer` (exchanges on
+ *   `conversation`, insights on `insights`, a marker when the objective is met); the observer
+ *   follows the conversation track as it grows.
  * - The goals are stored in memory (`Memory.remember`, user scope, tag `goal`); the evening
  *   reflection recalls them (`Memory.recall`: the coach agent sees them in its system prompt) and
  *   reviews progress.
@@ -27,12 +29,11 @@
  * @since 0.1.0
  */
 import type { Duration, Scope } from "effect"
-import { Context, Effect, Option, Queue } from "effect"
+import { Context, Effect, Stream } from "effect"
 import type { Primitive as P } from "@braid/core"
 import { loop, parallel, Primitive, sequence, WorkflowContext } from "@braid/core"
-import { Agent, Memory } from "@braid/agents"
+import { Agent, Memory, StreamBuffer } from "@braid/agents"
 import type { LanguageModel } from "@braid/llm"
-import { Pricing } from "@braid/llm"
 import type { Errors as ResilienceErrors } from "@braid/resilience"
 import { Bulkhead, Fallback, RateLimit, Retry } from "@braid/resilience"
 import * as ClientProfile from "./ClientProfile.js"
@@ -192,8 +193,20 @@ interface PhaseContext {
   readonly session: Session.Session
   readonly instructions: string
   readonly userId: string
-  readonly track: Queue.Queue<Option.Option<Exchange>>
+  /** The session's tracks: exchanges on `conversation`, the observer's insights on `insights`. */
+  readonly buffer: StreamBuffer.StreamBuffer<TrackEntry>
 }
+
+/**
+ * What the tracks of a session hold: exchanges (and the end of the conversation) on the
+ * `conversation` track, insights on the `insights` track.
+ *
+ * @since 0.1.0
+ */
+export type TrackEntry =
+  | { readonly _tag: "Exchange"; readonly exchange: Exchange }
+  | { readonly _tag: "End" }
+  | { readonly _tag: "Insight"; readonly text: string }
 
 class CurrentPhase extends Context.Tag("@braid/workflows/Coaching/CurrentPhase")<CurrentPhase, PhaseContext>() {}
 
@@ -213,11 +226,6 @@ interface Day {
   readonly evening: SessionReport | undefined
   readonly goals: ReadonlyArray<string>
   readonly insights: ReadonlyArray<string>
-}
-
-const costOf = (table: Pricing.Table, reply: Agent.Reply): number => {
-  const price = Pricing.lookup(table, reply.model)
-  return price === undefined ? 0 : Pricing.cost(price, reply.usage)
 }
 
 /**
@@ -294,6 +302,7 @@ export const make = (config: Config = {}): Coaching => {
     agent: "fallback",
     model: "none",
     usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, estimated: false },
+    costUsd: 0,
     calls: 0,
     stopReason: "other",
     messages: [Agent.assistant(fallbackText, "fallback")]
@@ -350,7 +359,6 @@ export const make = (config: Config = {}): Coaching => {
           context: { instructions: ctx.instructions, userId: ctx.userId, phase: ctx.phase, sessionId: session.id }
         })
         const fallback = answer.agent === "fallback"
-        const pricing = yield* Pricing.Pricing
         yield* Effect.ignore(session.record({
           role: "assistant",
           content: answer.text,
@@ -358,7 +366,7 @@ export const make = (config: Config = {}): Coaching => {
             inputTokens: answer.usage.inputTokens + answer.usage.cacheReadTokens + answer.usage.cacheWriteTokens,
             outputTokens: answer.usage.outputTokens
           },
-          costUsd: costOf(pricing.table, answer),
+          costUsd: answer.costUsd, // priced by the agent (Pricing of the reply's model)
           fallback
         }))
         const verdict = yield* Effect.orElseSucceed(
@@ -368,7 +376,7 @@ export const make = (config: Config = {}): Coaching => {
           () => ({ score: Number.NaN, reason: "relevance could not be scored" })
         )
         const done: Exchange = { phase: ctx.phase, user: text, reply: answer.text, relevance: verdict.score, fallback }
-        yield* Queue.offer(ctx.track, Option.some(done))
+        yield* ctx.buffer.append("conversation", { _tag: "Exchange", exchange: done })
         const objective = fallback ? undefined : objectiveLine(ctx.phase, answer.text)
         const next: TrackState = {
           pending: rest,
@@ -378,6 +386,7 @@ export const make = (config: Config = {}): Coaching => {
           done: false
         }
         if (objective !== undefined) {
+          yield* ctx.buffer.mark("objective-met")
           yield* session.end("objective-met")
           return { ...next, done: true }
         }
@@ -391,7 +400,7 @@ export const make = (config: Config = {}): Coaching => {
       Effect.gen(function*() {
         const ctx = yield* CurrentPhase
         yield* ctx.session.end("user") // no-op when already completed
-        yield* Queue.offer(ctx.track, Option.none())
+        yield* ctx.buffer.append("conversation", { _tag: "End" })
         return s
       }))
   ).pipe(Primitive.named("conversation"))
@@ -412,17 +421,24 @@ export const make = (config: Config = {}): Coaching => {
       Effect.gen(function*() {
         const ctx = yield* CurrentPhase
         const insights: Array<string> = []
-        while (true) {
-          const next = yield* Queue.take(ctx.track)
-          if (Option.isNone(next)) return insights
-          const ex = next.value
-          if (ex.fallback) continue // nothing to learn from a fallback reply
-          const written = yield* Effect.either(observe.invoke({ messages: [Agent.user(`CLIENT: ${ex.user}\nCOACH: ${ex.reply}`)] }))
-          if (written._tag === "Left") continue // the observer is best effort: the session goes on
-          const insight = written.right.text.trim()
-          insights.push(insight)
-          yield* Memory.store(`insight:${ctx.session.id}:${insights.length}`, insight, { scope: "user", tags: ["insight", ctx.phase] })
-        }
+        // Follow the conversation track (what is there, then what comes) until its end entry.
+        yield* ctx.buffer.follow("conversation").pipe(
+          Stream.takeWhile((item) => !(item._tag === "Entry" && item.value._tag === "End")),
+          Stream.runForEach((item) =>
+            Effect.gen(function*() {
+              if (item._tag !== "Entry" || item.value._tag !== "Exchange") return
+              const ex = item.value.exchange
+              if (ex.fallback) return // nothing to learn from a fallback reply
+              const written = yield* Effect.either(observe.invoke({ messages: [Agent.user(`CLIENT: ${ex.user}\nCOACH: ${ex.reply}`)] }))
+              if (written._tag === "Left") return // the observer is best effort: the session goes on
+              const insight = written.right.text.trim()
+              insights.push(insight)
+              yield* ctx.buffer.append("insights", { _tag: "Insight", text: insight })
+              yield* Memory.store(`insight:${ctx.session.id}:${insights.length}`, insight, { scope: "user", tags: ["insight", ctx.phase] })
+            })
+          )
+        )
+        return insights
       }),
     { kind: "track", children: [{ key: observe.name, primitive: observe }] }
   )
@@ -436,16 +452,17 @@ export const make = (config: Config = {}): Coaching => {
           const wf = yield* WorkflowContext.WorkflowContext
           const sessionId = `${wf.sessionId ?? wf.runId}:${phase}`
           const session = yield* Session.make({ id: sessionId, userId: day.userId, idleTimeout })
-          const track = yield* Queue.unbounded<Option.Option<Exchange>>()
+          const buffer = yield* StreamBuffer.make<TrackEntry>()
           const phaseCtx: PhaseContext = {
             phase,
             session,
             instructions: [day.instructions, config.instructions, phaseInstructions[phase]].filter((x) => x !== undefined && x !== "").join("\n\n"),
             userId: day.userId,
-            track
+            buffer
           }
           const initial: TrackState = { pending: day.turns[phase], messages: [], exchanges: [], objective: undefined, done: false }
           const out = yield* Effect.provideService(inner.invoke(initial), CurrentPhase, phaseCtx) as Effect.Effect<Out, E, Exclude<R, CurrentPhase> | Scope.Scope>
+          yield* buffer.close
           const status = yield* session.status
           const state = conversationOf(out)
           const scores = state.exchanges.map((e) => e.relevance).filter((x) => Number.isFinite(x))
