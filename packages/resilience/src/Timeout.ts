@@ -62,13 +62,20 @@ const withoutInterruptor = (cause: Cause.Cause<never>, id: FiberId.FiberId): Cau
  * most of a timeout's cost. A fiber with children of its own (forked before the timed work, which
  * interrupting it would interrupt too) takes Effect's `timeoutFail` instead.
  */
-const interruptAfter = <A, E, R, E2>(
+const interruptAfter = <A, E, R, A2, E2>(
   self: Effect.Effect<A, E, R>,
   duration: Duration.Duration,
-  onTimeout: () => E2
-): Effect.Effect<A, E | E2, R> =>
-  Effect.withFiberRuntime<A, E | E2, R>((fiber) => {
-    if (hasChildren(fiber)) return Effect.timeoutFail(self, { duration, onTimeout })
+  onTimeout: () => Effect.Effect<A2, E2>
+): Effect.Effect<A | A2, E | E2, R> =>
+  Effect.withFiberRuntime<A | A2, E | E2, R>((fiber) => {
+    if (hasChildren(fiber)) {
+      const marker = {}
+      return Effect.catchIf(
+        Effect.timeoutFail(self, { duration, onTimeout: () => marker as never }),
+        (e): e is never => e === marker,
+        onTimeout
+      )
+    }
     return Effect.clockWith((clock) =>
         Effect.uninterruptibleMask((restore) => {
           const id = FiberId.make(-1 - (nextTimeoutId++ % 1_000_000_000), 0)
@@ -86,14 +93,14 @@ const interruptAfter = <A, E, R, E2>(
             const timer = Effect.runFork(Effect.zipRight(clock.sleep(duration), Effect.sync(fire)))
             cancel = () => timer.unsafeInterruptAsFork(fiber.id())
           }
-          return Effect.flatMap(Effect.exit(restore(self)), (exit): Effect.Effect<A, E | E2> => {
+          return Effect.flatMap(Effect.exit(restore(self)), (exit): Effect.Effect<A | A2, E | E2> => {
             cancel()
             if (!timedOut) return exit
-            return Effect.flatMap(FiberRef.get(FiberRef.interruptedCause), (pending): Effect.Effect<A, E | E2> => {
+            return Effect.flatMap(FiberRef.get(FiberRef.interruptedCause), (pending): Effect.Effect<A | A2, E | E2> => {
               const rest = withoutInterruptor(pending, id)
               const ours = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) &&
                 Cause.interruptors(exit.cause).pipe((ids) => [...ids].every((i) => Equal.equals(i, id)))
-              const result: Effect.Effect<A, E | E2> = Cause.isEmpty(rest) && ours ? Effect.fail(onTimeout()) : exit
+              const result: Effect.Effect<A | A2, E | E2> = Cause.isEmpty(rest) && ours ? onTimeout() : exit
               return Effect.zipRight(FiberRef.set(FiberRef.interruptedCause, rest), result)
             })
           })
@@ -109,19 +116,15 @@ const bound = <A, E, R, A2>(
   fallback: (() => A2) | undefined
 ): Effect.Effect<A | A2, E | TimeoutError, R> => {
   const millis = Duration.toMillis(duration)
-  const timedOut = interruptAfter(self, duration, () => new TimeoutError({ primitive: name, durationMillis: millis }))
-  const onTimeout = (e: TimeoutError): Effect.Effect<A2, TimeoutError> =>
+  const fired = Effect.zipRight(Instrumentation.event("timeout.fired", { duration_ms: millis }), Metric.increment(counter))
+  const onTimeout = (): Effect.Effect<A2, TimeoutError> =>
     Effect.zipRight(
-      Effect.zipRight(Instrumentation.event("timeout.fired", { duration_ms: millis }), Metric.increment(counter)),
+      fired,
       fallback === undefined
-        ? Effect.fail(e)
+        ? Effect.fail(new TimeoutError({ primitive: name, durationMillis: millis }))
         : Effect.zipRight(Instrumentation.event("timeout.fallback"), Effect.sync(fallback))
     )
-  return Effect.catchIf(
-    timedOut,
-    (e): e is TimeoutError => e instanceof TimeoutError && e.primitive === name && e.durationMillis === millis,
-    onTimeout
-  )
+  return interruptAfter(self, duration, onTimeout)
 }
 
 /**
