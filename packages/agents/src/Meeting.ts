@@ -292,7 +292,9 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
     let state: MeetingState = "scheduled"
     const speakers = new Map<string, Participant<unknown, R>>()
     const order: Array<string> = [] // present speakers, in turn order
-    let nextIndex = 0 // round robin: the position in `order` of the next speaker
+    // Round robin: the position in `order` just after the last speaker, in [0, order.length]; read
+    // modulo the length, so that a participant who joins at the end before the next turn is next.
+    let nextIndex = 0
     let currentSpeaker: string | undefined
     let turnOpen = false
     let driven = false
@@ -346,7 +348,6 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
       if (i < 0) return
       order.splice(i, 1)
       if (i < nextIndex) nextIndex--
-      if (nextIndex >= order.length) nextIndex = 0
     }
 
     const join = (p: Participant<unknown, R>) =>
@@ -455,7 +456,7 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
           fallback = `${decision.speaker} left before the turn; round robin`
         }
         if (decision.remark) yield* record("remark", decision.remark.by, { text: decision.remark.text })
-        nextIndex = (order.indexOf(speaker) + 1) % order.length
+        nextIndex = order.indexOf(speaker) + 1
         currentSpeaker = speaker
         turnOpen = true
         if (fallback !== undefined) pendingFallback = fallback

@@ -108,6 +108,28 @@ describe("Meeting: any interleaving of joins, leaves and timeouts", () => {
             `${left.participant} had a turn after leaving`
           )
         }
+        // round robin stays fair through every change: between two consecutive turns of p, every
+        // participant present throughout that interval had exactly one turn (nobody skipped, nobody twice)
+        const turnEntries = h.filter((e) => e.turn !== undefined)
+        const presentThroughout = (q: string, from: number, to: number) => {
+          const joinedBefore = h.filter((e) => e.participant === q && e.kind === "joined" && e.seq < from).map((e) => e.seq)
+          if (joinedBefore.length === 0) return false
+          const joinedAt = Math.max(...joinedBefore)
+          return !h.some((e) => e.participant === q && e.kind === "left" && e.seq > joinedAt && e.seq < to)
+        }
+        const everyone = [...new Set(h.filter((e) => e.kind === "joined").map((e) => e.participant))]
+        for (const p of everyone) {
+          const mine = turnEntries.filter((e) => e.participant === p)
+          for (let i = 1; i < mine.length; i++) {
+            const [t1, t2] = [mine[i - 1]!, mine[i]!]
+            if (!presentThroughout(p, t1.seq, t2.seq)) continue
+            for (const q of everyone) {
+              if (q === p || !presentThroughout(q, t1.seq, t2.seq)) continue
+              const n = turnEntries.filter((e) => e.participant === q && e.seq > t1.seq && e.seq < t2.seq).length
+              assert.strictEqual(n, 1, `${q} had ${n} turns between ${p}'s turns ${t1.turn} and ${t2.turn}`)
+            }
+          }
+        }
         // a turn that took longer than the speaking timeout was recorded as timed out
         for (const e of h.filter((e) => e.kind === "timed-out")) assert.include(e.reason!, "1s")
       }),
