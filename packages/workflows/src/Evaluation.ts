@@ -13,8 +13,8 @@
  * - Metrics: `relevance` (LLM-as-judge), `goalCoverage`, `questionQuality`, `objectiveMet`
  *   (objective checks against the scenario), any `judge({ rubric })`, any `metric(name, f)`.
  *   Every metric returns a score in [0, 1] with a reason.
- * - The judge asks the `LanguageModel` for a verdict and decodes it with Schema
- *   (`Verdict`: `{ score, reason }`); an invalid reply is a transient `JudgeVerdictInvalid`.
+ * - The judge is an `Agent` (named `<metric>Judge`) whose reply is decoded with Schema into a
+ *   `Verdict` (`{ score, reason }`); an invalid reply is a transient `JudgeVerdictInvalid`.
  * - Each metric runs under `Retry.policy` (exponential backoff); a conversation whose metric
  *   keeps failing is reported in `failures` and not stored, so the next run retries it.
  * - Idempotent: a result already stored for (run, conversation) is reused and no model is
@@ -25,8 +25,8 @@
 import { Clock, Effect, Either, Schema } from "effect"
 import type { Primitive as P } from "@braid/core"
 import { branch, forEach, parallel, Primitive, sequence } from "@braid/core"
-import type { Errors } from "@braid/llm"
-import { LanguageModel } from "@braid/llm"
+import { Agent } from "@braid/agents"
+import type { LanguageModel } from "@braid/llm"
 import { Retry } from "@braid/resilience"
 import type { Conversation } from "./Dataset.js"
 import { EvaluationFailed, JudgeVerdictInvalid } from "./Errors.js"
@@ -328,24 +328,31 @@ export const judge = (options: {
   readonly rubric: string
   /** The model to ask (default: the LanguageModel's default). */
   readonly model?: string
-}): Metric<JudgeVerdictInvalid | Errors.ModelError, LanguageModel.LanguageModel> => {
-  const system = judgeSystem(options.name, options.rubric)
-  return {
+}) => {
+  const agent = Agent.make({
+    name: `${options.name}Judge`,
+    description: `Judges ${options.name}`,
+    instructions: judgeSystem(options.name, options.rubric),
+    maxTokens: 300,
+    temperature: 0,
+    ...(options.model !== undefined ? { model: options.model } : {})
+  })
+  const metric: Metric<Primitive.Error<typeof agent> | JudgeVerdictInvalid, LanguageModel.LanguageModel> = {
     name: options.name,
     primitive: Primitive.make(
       options.name,
       (input: MetricInput) =>
-        LanguageModel.generate({
-          ...(options.model !== undefined ? { model: options.model } : {}),
-          system,
-          messages: [LanguageModel.user(transcript(input.conversation))],
-          maxTokens: 300,
-          temperature: 0,
-          metadata: { agent: `judge:${options.name}` }
-        }).pipe(Effect.flatMap((r) => parseVerdict(options.name, r.text))),
-      { kind: "judge", meta: { rubric: options.rubric.length > 60 ? options.rubric.slice(0, 57) + "..." : options.rubric } }
+        agent.invoke({ messages: [Agent.user(transcript(input.conversation))] }).pipe(
+          Effect.flatMap((reply) => parseVerdict(options.name, reply.text))
+        ),
+      {
+        kind: "judge",
+        meta: { rubric: options.rubric.length > 60 ? options.rubric.slice(0, 57) + "..." : options.rubric },
+        children: [{ key: agent.name, primitive: agent }]
+      }
     )
   }
+  return metric
 }
 
 /**
