@@ -6,7 +6,10 @@
  * whatever resilience policies you pipe it through:
  *
  * ```ts
- * const coach = Agent.make({ name: "coach", instructions: "..." }).pipe(Retry.policy({ maxAttempts: 3 }))
+ * import { Retry } from "@braid/resilience"
+ * import { Agent } from "@braid/agents"
+ *
+ * const coach = Agent.make({ name: "coach", instructions: "You coach." }).pipe(Retry.policy({ maxAttempts: 3 }))
  * ```
  *
  * Memory written while an agent runs records the agent as its writer; entries recalled for the
@@ -26,6 +29,13 @@ import { currentAgent, recalledRef } from "./Memory.js"
  * system notes (e.g. a handoff summary) and tool traffic; `name` is the agent or tool that
  * produced the message.
  *
+ * @example
+ * ```ts
+ * import type { Agent } from "@braid/agents"
+ *
+ * const note: Agent.Message = { role: "assistant", name: "triage", content: "Sending you to billing." }
+ * ```
+ *
  * @since 0.1.0
  */
 export interface Message {
@@ -42,6 +52,13 @@ export interface Message {
  * The input of an agent: the messages so far and free-form context (a profile, a payload from a
  * handoff, ...).
  *
+ * @example
+ * ```ts
+ * import type { Agent } from "@braid/agents"
+ *
+ * const c: Agent.Conversation = { messages: [{ role: "user", content: "Hi" }], context: { profile: { name: "Ada" } } }
+ * ```
+ *
  * @since 0.1.0
  */
 export interface Conversation {
@@ -51,6 +68,13 @@ export interface Conversation {
 
 /**
  * The output of an agent.
+ *
+ * @example
+ * ```ts
+ * import type { Agent } from "@braid/agents"
+ *
+ * const summary = (r: Agent.Reply) => `${r.agent} (${r.usage.outputTokens} tokens, $${r.costUsd.toFixed(4)}): ${r.text}`
+ * ```
  *
  * @since 0.1.0
  */
@@ -74,6 +98,17 @@ export interface Reply {
 
 /**
  * A tool an agent may call. Its arguments are decoded with `parameters` before `run` sees them.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import type { Agent } from "@braid/agents"
+ *
+ * const clock: Agent.Tool<{ readonly tz: string }> = {
+ *   name: "clock", description: "The time", parameters: Schema.Struct({ tz: Schema.String }),
+ *   run: ({ tz }) => Effect.succeed(`12:00 in ${tz}`)
+ * }
+ * ```
  *
  * @since 0.1.0
  */

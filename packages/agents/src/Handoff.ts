@@ -28,6 +28,13 @@ import type { Transform } from "./History.js"
 /**
  * One transfer of control, as kept in the run's handoff chain.
  *
+ * @example
+ * ```ts
+ * import type { Handoff } from "@braid/agents"
+ *
+ * const line = (r: Handoff.Record) => `${r.from} -> ${r.to} (${r.strategy}): ${r.reason}`
+ * ```
+ *
  * @since 0.1.0
  */
 export interface Record {
@@ -42,6 +49,14 @@ export interface Record {
 
 /**
  * The state key of the handoff chain of a run.
+ *
+ * @example
+ * ```ts
+ * import { State } from "@braid/core"
+ * import { Handoff } from "@braid/agents"
+ *
+ * const records = State.get(Handoff.Chain)
+ * ```
  *
  * @since 0.1.0
  */
@@ -145,6 +160,14 @@ export const makeInboxes = (): InboxesShape => {
 /**
  * The inbox registry. By default one per process (an agent name is one agent); provide your own
  * with `makeInboxes` to isolate, e.g. in tests.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Handoff } from "@braid/agents"
+ *
+ * const backlog = Effect.flatMap(Handoff.Inboxes, (registry) => registry.inbox("billing"))
+ * ```
  *
  * @since 0.1.0
  */

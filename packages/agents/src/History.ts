@@ -13,6 +13,14 @@ import type { Message } from "./Agent.js"
 /**
  * A history transform.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { History } from "@braid/agents"
+ *
+ * const dropEmpty: History.Transform = (messages) => Effect.succeed(messages.filter((m) => m.content !== ""))
+ * ```
+ *
  * @since 0.1.0
  */
 export type Transform<E = never, R = never> = (messages: ReadonlyArray<Message>) => Effect.Effect<ReadonlyArray<Message>, E, R>

@@ -28,6 +28,13 @@ export type MemoryError = MemoryStoreError | MemoryScopeUnavailable
 /**
  * Retention rules of a scope kind.
  *
+ * @example
+ * ```ts
+ * import type { Memory } from "@braid/agents"
+ *
+ * const daily: Memory.Retention = { ttl: "1 day", maxEntries: 100 }
+ * ```
+ *
  * @since 0.1.0
  */
 export interface Retention {
@@ -39,6 +46,13 @@ export interface Retention {
 
 /**
  * Configuration of the `Memory` service.
+ *
+ * @example
+ * ```ts
+ * import type { Memory } from "@braid/agents"
+ *
+ * const config: Memory.Config = { defaultScope: "user", retention: { session: { ttl: "2 hours" } } }
+ * ```
  *
  * @since 0.1.0
  */
@@ -61,6 +75,13 @@ export interface ScopeOption {
 /**
  * Options of `store`.
  *
+ * @example
+ * ```ts
+ * import type { Memory } from "@braid/agents"
+ *
+ * const options: Memory.StoreOptions = { scope: "user", tags: ["goal"], ttl: "30 days" }
+ * ```
+ *
  * @since 0.1.0
  */
 export interface StoreOptions extends ScopeOption {
@@ -73,6 +94,13 @@ export interface StoreOptions extends ScopeOption {
 
 /**
  * Options of `query`.
+ *
+ * @example
+ * ```ts
+ * import type { Memory } from "@braid/agents"
+ *
+ * const recent: Memory.QueryOptions = { scope: "session", agent: "coach", limit: 5 }
+ * ```
  *
  * @since 0.1.0
  */
@@ -112,6 +140,14 @@ export class Memory extends Context.Tag("@braid/agents/Memory")<Memory, MemorySh
 
 /**
  * The agent that is running, recorded as the writer of memory entries. `Agent` sets it.
+ *
+ * @example
+ * ```ts
+ * import { FiberRef } from "effect"
+ * import { Memory } from "@braid/agents"
+ *
+ * const who = FiberRef.get(Memory.currentAgent) // undefined outside an agent
+ * ```
  *
  * @since 0.1.0
  */
@@ -455,6 +491,14 @@ export const remember = <In, Out>(options: RememberOptions<In, Out>) =>
 
 /**
  * The entries recalled for the step that is running (empty outside `recall`).
+ *
+ * @example
+ * ```ts
+ * import { FiberRef } from "effect"
+ * import { Memory } from "@braid/agents"
+ *
+ * const entries = FiberRef.get(Memory.recalledRef)
+ * ```
  *
  * @since 0.1.0
  */

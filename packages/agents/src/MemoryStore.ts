@@ -15,6 +15,14 @@ import type { MemoryStoreError } from "./Errors.js"
 /**
  * The kinds of scope, from narrowest to widest.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { MemoryStore } from "@braid/agents"
+ *
+ * const kind = Schema.decodeUnknownSync(MemoryStore.ScopeKind)("session")
+ * ```
+ *
  * @since 0.1.0
  */
 export const ScopeKind = Schema.Literal("run", "session", "user", "global")
@@ -120,6 +128,21 @@ export interface PutOptions {
  * expired entries (`expiresAt <= now`) are never returned. Writing an existing key replaces the
  * entry and makes it the newest.
  *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import type { MemoryStore } from "@braid/agents"
+ *
+ * const nothing: MemoryStore.MemoryStoreShape = {
+ *   name: "null",
+ *   put: () => Effect.void,
+ *   get: () => Effect.succeed(Option.none()),
+ *   query: () => Effect.succeed([]),
+ *   delete: () => Effect.succeed(false),
+ *   clear: () => Effect.succeed(0)
+ * }
+ * ```
+ *
  * @since 0.1.0
  */
 export interface MemoryStoreShape {
@@ -155,12 +178,26 @@ export class MemoryStore extends Context.Tag("@braid/agents/MemoryStore")<Memory
 /**
  * The key of a scope as one string (`kind:id`).
  *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "@braid/agents"
+ *
+ * MemoryStore.scopeKey({ kind: "user", id: "ada" }) // "user:ada"
+ * ```
+ *
  * @since 0.1.0
  */
 export const scopeKey = (scope: Scope): string => `${scope.kind}:${scope.id}`
 
 /**
  * Whether an entry is live at `now`.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "@braid/agents"
+ *
+ * const live = (e: MemoryStore.Entry) => MemoryStore.isLive(e, Date.now())
+ * ```
  *
  * @since 0.1.0
  */
@@ -169,6 +206,13 @@ export const isLive = (entry: Entry, now: number): boolean => entry.expiresAt ==
 /**
  * Applies a filter (other than `limit`) to one entry. Stores that cannot express a criterion in
  * their query language use this to finish the selection.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "@braid/agents"
+ *
+ * const isGoal = (e: MemoryStore.Entry) => MemoryStore.matches(e, { tags: ["goal"], text: "run" })
+ * ```
  *
  * @since 0.1.0
  */
@@ -190,6 +234,13 @@ export const matches = (entry: Entry, filter: Filter): boolean => {
 
 /**
  * Keeps the most recent `limit` entries of an oldest-first list.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "@braid/agents"
+ *
+ * MemoryStore.applyLimit([1, 2, 3, 4], 2) // [3, 4]
+ * ```
  *
  * @since 0.1.0
  */
