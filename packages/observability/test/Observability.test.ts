@@ -53,6 +53,32 @@ describe("Observability.inMemory and off", () => {
       assert.sameMembers(names, ["ask", "chat m-1"])
     }))
 
+  it.effect("spans are OpenTelemetry ReadableSpans: status, exception event, interruption, links to parents, resource", () =>
+    Effect.gen(function*() {
+      const mem = Observability.inMemory()
+      const failing = Primitive.make("failing", (_: void) => Effect.fail(new Boom()))
+      const spans = yield* Effect.gen(function*() {
+        yield* Effect.either(Runner.run(failing, undefined))
+        yield* Effect.exit(Effect.interrupt.pipe(Effect.withSpan("interrupted")))
+        yield* Effect.void.pipe(Effect.withSpan("child"), Effect.withSpan("parent"))
+        return mem.spans()
+      }).pipe(Effect.provide(mem.layer))
+      const f = spans.find((s) => s.name === "failing")!
+      assert.strictEqual(f.status.code, SpanStatusCode.ERROR)
+      assert.strictEqual(f.attributes["error.type"], "Boom")
+      assert.isTrue(f.events.some((e) => e.name === "exception"))
+      const i = spans.find((s) => s.name === "interrupted")!
+      assert.strictEqual(i.status.code, SpanStatusCode.OK)
+      assert.strictEqual(i.attributes["status.interrupted"], true)
+      const child = spans.find((s) => s.name === "child")!
+      const parent = spans.find((s) => s.name === "parent")!
+      assert.strictEqual(child.parentSpanContext?.spanId, parent.spanContext().spanId)
+      assert.strictEqual(child.spanContext().traceId, parent.spanContext().traceId)
+      assert.isUndefined(parent.parentSpanContext)
+      assert.strictEqual(parent.resource.attributes["service.name"], "braid-test")
+      assert.isTrue(child.duration[0] >= 0 && child.ended)
+    }))
+
   it.effect("off records nothing, even with an exporter installed", () =>
     Effect.gen(function*() {
       const mem = Observability.inMemory()
