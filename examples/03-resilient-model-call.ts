@@ -9,7 +9,7 @@
  * and we watch each policy do its job: retries absorb a short overload (honouring the server's
  * retry-after hint), the breaker stops hammering a model that is down, the fallback keeps users
  * answered meanwhile, the rate limit refuses a user who asks too often, and the breaker lets one
- * probe through when the model is back. Everything runs offline in well under a second.
+ * probe through when the model is back. Everything runs offline in about a second.
  *
  * Run it: npx tsx examples/03-resilient-model-call.ts
  */
@@ -57,7 +57,7 @@ const canned = Primitive.sync("cannedReply", (_: Ask) => "Sorry, I cannot answer
 // One breaker per upstream, shared by name across every pipeline of the process.
 const breaker = CircuitBreaker.named("example-large-model", {
   trigger: CircuitBreaker.consecutive(2), // two failed calls in a row (each after its retries)
-  openFor: "150 millis",
+  openFor: "1 second",
   onStateChange: (c) => Effect.sync(() => console.log(`   breaker ${c.breaker}: ${c.from} -> ${c.to}`))
 })
 
@@ -79,7 +79,7 @@ const answer = withFallback.pipe(
   RateLimit.policy({ //                    and keep any one user from flooding us
     name: "rateLimit",
     limits: [
-      { key: (ask) => `user:${ask.user}`, limit: 4, window: "1 minute", algorithm: "fixed-window", name: "per-user" },
+      { key: (ask) => `user:${ask.user}`, limit: 4, window: "1 minute", name: "per-user" }, // token bucket: 4 at once, then one every 15 s
       { key: "global", limit: 1000, window: "1 hour", name: "global" }
     ]
   })
@@ -124,7 +124,8 @@ console.log(`   -> refused: ${refused.message}`)
 assert.strictEqual(refused.key, "user:ada")
 
 console.log("6. The model is back. After the open period one probe goes through, succeeds, and the breaker closes.")
-await Effect.runPromise(Effect.sleep("160 millis"))
+const { openUntil } = await Effect.runPromise(breaker.stats)
+await Effect.runPromise(Effect.sleep(Math.max(0, (openUntil ?? 0) - Date.now()) + 20))
 const sixth = await ask("grace", "Ready for a 5k?")
 console.log(`   -> ${sixth}`)
 assert.match(sixth, /^\[large\]/)
