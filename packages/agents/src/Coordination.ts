@@ -608,10 +608,27 @@ const meteredModel = (
  *
  * @since 0.1.0
  */
-export const coordinate = <In, A, E, R, Out, E2 = never, R2 = never>(
+export const coordinate = <const Agents extends ReadonlyArray<Primitive.Any>, Out, E2 = never, R2 = never>(
+  agents: Agents,
+  strategy: Strategy<Primitive.Output<Agents[number]>, Out, E2, R2>,
+  options: Options = {}
+): Primitive.Primitive<InputOf<Agents[number]>, Out, CoordinationFailed | E2, Primitive.Context<Agents[number]> | R2> =>
+  coordinateImpl(agents as ReadonlyArray<Primitive.Primitive<any, any, any, any>>, strategy, options)
+
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never
+
+/**
+ * The input every agent of a union accepts (the intersection of their inputs).
+ *
+ * @since 0.1.0
+ */
+export type InputOf<P> = UnionToIntersection<P extends Primitive.Primitive<infer I, any, any, any> ? { readonly _: I } : never> extends
+  { readonly _: infer I } ? I : never
+
+const coordinateImpl = <In, A, E, R, Out, E2, R2>(
   agents: ReadonlyArray<Primitive.Primitive<In, A, E, R>>,
   strategy: Strategy<A, Out, E2, R2>,
-  options: Options = {}
+  options: Options
 ): Primitive.Primitive<In, Out, CoordinationFailed | E2, R | R2> => {
   if (agents.length === 0) throw new RangeError("coordinate needs at least one agent")
   const n = agents.length

@@ -278,3 +278,14 @@ describe("telemetry", () => {
       assert.strictEqual(root.events.filter((e) => e.name === "coordination.branch").length, 2)
     }))
 })
+
+describe("types", () => {
+  it.effect("agents with different outputs: all() gives the union of their outputs", () =>
+    Effect.gen(function*() {
+      const a = Primitive.sync("a", (s: string) => s.length)
+      const b = Primitive.sync("b", (s: string) => s.toUpperCase())
+      const out = yield* Runner.run(Coordination.coordinate([a, b], Coordination.all()), "hey")
+      const values: ReadonlyArray<number | string> = out.values
+      assert.deepStrictEqual(values, [3, "HEY"])
+    }))
+})
