@@ -1,4 +1,4 @@
-import { assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, describe, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { Deferred, Effect, Fiber, Layer, Option, Queue, Redacted, TestClock } from "effect"
@@ -88,6 +88,7 @@ suite("memory (shared store across lives)", (() => {
 })())
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "braid-inbox-"))
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 suite("SQLite", () => Messaging.layerSqlite({ filename: path.join(dir, "inbox.db"), pollInterval: "20 millis" }))
 
 const describePg = await describeWith("postgres")
