@@ -70,10 +70,12 @@ export const track = <A, E, R>(
     const state = yield* Ref.make(empty)
     let current = empty
     const finished = (name: string, attrs: Map<string, unknown>, exit: Exit.Exit<unknown, unknown>) => {
-      const isPrimitive = attrs.has(attributes.primitive)
-      // Tokens and cost are read from model-call spans only (agents repeat their turn's usage on
-      // their own span, which would count it twice).
+      // Model-call spans (`chat {model}`) carry the GenAI operation; they may also repeat the braid
+      // attributes of the primitive that made the call, so they are counted as model calls only.
+      // Tokens and cost are read from them alone (agents repeat their turn's usage on their own
+      // span, which would count it twice).
       const isModel = attrs.has(attributes.operation)
+      const isPrimitive = !isModel && attrs.has(attributes.primitive)
       const input = isModel ? num(attrs.get(attributes.inputTokens)) : 0
       const output = isModel ? num(attrs.get(attributes.outputTokens)) : 0
       let cost = 0
