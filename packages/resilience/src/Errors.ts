@@ -52,7 +52,19 @@ export const retryAfterMillis = (error: unknown): number | undefined => {
   return typeof hint === "number" && Number.isFinite(hint) && hint >= 0 ? hint : undefined
 }
 
-/** The `_tag` of an error, or its constructor name, or its type. @internal */
+/**
+ * The `_tag` of an error, or its constructor name, or its type: the `error.type` recorded on spans.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/resilience"
+ *
+ * Errors.errorType({ _tag: "Overloaded" }) // "Overloaded"
+ * Errors.errorType(new TypeError("x")) // "TypeError"
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const errorType = (error: unknown): string => {
   if (typeof error === "object" && error !== null) {
     const tag = (error as { readonly _tag?: unknown })._tag
@@ -222,6 +234,13 @@ export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited"
 
 /**
  * A compensation that failed while a saga was rolling back.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/resilience"
+ *
+ * const failure: Errors.CompensationFailure = { step: "charge", error: "refund refused" }
+ * ```
  *
  * @since 0.1.0
  */
