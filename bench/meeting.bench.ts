@@ -12,7 +12,7 @@
  *   on the subscriber connection); baseline: raw ioredis PUBLISH to a raw ioredis subscriber.
  *   Skipped (and said so) when Redis does not answer.
  */
-import { Effect, Layer, ManagedRuntime, PubSub, Queue, Schema } from "effect"
+import { Effect, ManagedRuntime, PubSub, Queue, Schema } from "effect"
 import { Redis } from "ioredis"
 import { Instrumentation } from "@braid/core"
 import { ScriptedModel } from "@braid/llm"
@@ -157,9 +157,7 @@ export default async function(): Promise<void> {
 
   if (await redisReachable()) {
     const REDIS_EVENTS = 5_000
-    const redisRuntime = ManagedRuntime.make(
-      RedisEventBus.layer({ url: REDIS_URL, prefix: `bench-${process.pid}:` }) as Layer.Layer<EventBus.EventBus>
-    )
+    const redisRuntime = ManagedRuntime.make(RedisEventBus.layer({ url: REDIS_URL, prefix: `bench-${process.pid}:` }))
     const [redisBus, redisRaw] = await interleaved(
       () => redisRuntime.runPromise(busEventsPerSecond(REDIS_EVENTS)),
       () => rawRedisPerSecond(REDIS_EVENTS),
