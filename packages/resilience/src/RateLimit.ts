@@ -116,7 +116,11 @@ export interface Options<In> {
  */
 export const memoryStore = (): Store => {
   const state = new Map<string, { a: number; b: number; expires: number }>()
+  let nextSweep = 0
+  /** Drops expired counters, at most once a second and only when there are many. */
   const sweep = (now: number) => {
+    if (now < nextSweep) return
+    nextSweep = now + 1000
     for (const [k, v] of state) if (v.expires <= now) state.delete(k)
   }
   return {
