@@ -12,7 +12,7 @@
  */
 import type { Primitive as P } from "@braid/core"
 import { Instrumentation, Primitive } from "@braid/core"
-import { Cause, Clock, Duration, Effect, Equal, Exit, Fiber, FiberId, FiberRef, Metric } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Equal, Exit, Fiber, FiberId, FiberRef, Metric } from "effect"
 import { TimeoutError } from "./Errors.js"
 import * as Metrics from "./Metrics.js"
 
@@ -76,36 +76,42 @@ const interruptAfter = <A, E, R, A2, E2>(
         onTimeout
       )
     }
-    return Effect.clockWith((clock) =>
-        Effect.uninterruptibleMask((restore) => {
-          const id = FiberId.make(-1 - (nextTimeoutId++ % 1_000_000_000), 0)
-          let timedOut = false
-          const fire = () => {
-            timedOut = true
-            fiber.unsafeInterruptAsFork(id)
-          }
-          let cancel: () => void
-          const millis = Duration.toMillis(duration)
-          if (clock === liveClock && millis <= maxTimer) {
-            const handle = setTimeout(fire, millis)
-            cancel = () => clearTimeout(handle)
-          } else {
-            const timer = Effect.runFork(Effect.zipRight(clock.sleep(duration), Effect.sync(fire)))
-            cancel = () => timer.unsafeInterruptAsFork(fiber.id())
-          }
-          return Effect.flatMap(Effect.exit(restore(self)), (exit): Effect.Effect<A | A2, E | E2> => {
-            cancel()
-            if (!timedOut) return exit
-            return Effect.flatMap(FiberRef.get(FiberRef.interruptedCause), (pending): Effect.Effect<A | A2, E | E2> => {
-              const rest = withoutInterruptor(pending, id)
-              const ours = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) &&
-                Cause.interruptors(exit.cause).pipe((ids) => [...ids].every((i) => Equal.equals(i, id)))
-              const result: Effect.Effect<A | A2, E | E2> = Cause.isEmpty(rest) && ours ? onTimeout() : exit
-              return Effect.zipRight(FiberRef.set(FiberRef.interruptedCause, rest), result)
-            })
-          })
-        })
-      )
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    const millis = Duration.toMillis(duration)
+    return Effect.uninterruptibleMask((restore) => {
+      const id = FiberId.make(-1 - (nextTimeoutId++ % 1_000_000_000), 0)
+      let timedOut = false
+      const fire = () => {
+        timedOut = true
+        fiber.unsafeInterruptAsFork(id)
+      }
+      let cancel: () => void
+      if (clock === liveClock && millis <= maxTimer) {
+        const handle = setTimeout(fire, millis)
+        cancel = () => clearTimeout(handle)
+      } else {
+        const timer = Effect.runFork(Effect.zipRight(clock.sleep(duration), Effect.sync(fire)))
+        cancel = () => timer.unsafeInterruptAsFork(fiber.id())
+      }
+      /** After the timer fired: forget our interruption; fail with the timeout if it was what ended the work. */
+      const settle = (exit: Exit.Exit<A, E>): Effect.Effect<A | A2, E | E2> => {
+        const rest = withoutInterruptor(fiber.getFiberRef(FiberRef.interruptedCause), id)
+        const ours = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) &&
+          [...Cause.interruptors(exit.cause)].every((i) => Equal.equals(i, id))
+        const result: Effect.Effect<A | A2, E | E2> = Cause.isEmpty(rest) && ours ? onTimeout() : exit
+        return Effect.zipRight(FiberRef.set(FiberRef.interruptedCause, rest), result)
+      }
+      return Effect.matchCauseEffect(restore(self), {
+        onSuccess: (a): Effect.Effect<A | A2, E | E2> => {
+          cancel()
+          return timedOut ? settle(Exit.succeed(a)) : Effect.succeed(a)
+        },
+        onFailure: (cause): Effect.Effect<A | A2, E | E2> => {
+          cancel()
+          return timedOut ? settle(Exit.failCause(cause)) : Effect.failCause(cause)
+        }
+      })
+    })
   })
 
 const bound = <A, E, R, A2>(
