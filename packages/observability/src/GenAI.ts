@@ -8,7 +8,7 @@
  */
 import { Instrumentation, WorkflowContext } from "@braid/core"
 import type { Exit } from "effect"
-import { Cause, Clock, Effect, Option, Stream, Tracer } from "effect"
+import { Cause, Clock, Context, Effect, Option, Stream, Tracer } from "effect"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -88,8 +88,19 @@ const metricLabels = (info: RequestInfo): Metrics.Labels => ({
   [Attr.requestModel]: info.model
 })
 
+/** The braid.path of the nearest enclosing span that has one (as core's `currentPath`). */
+const pathOf = (span: Tracer.AnySpan | undefined): string | undefined => {
+  let s: Tracer.AnySpan | undefined = span
+  while (s !== undefined && s._tag === "Span") {
+    const path = s.attributes.get("braid.path")
+    if (typeof path === "string") return path
+    s = s.parent._tag === "Some" ? s.parent.value : undefined
+  }
+  return undefined
+}
+
 const startAttributes = (info: RequestInfo): Effect.Effect<Record<string, unknown>> =>
-  Effect.gen(function*() {
+  Effect.contextWith((context: Context.Context<never>) => {
     const attributes: Record<string, unknown> = {
       [Attr.operationName]: info.operation ?? "chat",
       [Attr.providerName]: info.provider,
@@ -100,9 +111,9 @@ const startAttributes = (info: RequestInfo): Effect.Effect<Record<string, unknow
     if (info.maxTokens !== undefined) attributes[Attr.requestMaxTokens] = info.maxTokens
     if (info.temperature !== undefined) attributes[Attr.requestTemperature] = info.temperature
     if (info.agent !== undefined) attributes[Attr.agent] = info.agent
-    const path = yield* Instrumentation.currentPath
-    if (path !== "") attributes["braid.path"] = path
-    const ctx = yield* Effect.serviceOption(WorkflowContext.WorkflowContext)
+    const path = pathOf(Context.getOrElse(context, Tracer.ParentSpan, () => undefined))
+    if (path !== undefined && path !== "") attributes["braid.path"] = path
+    const ctx = Context.getOption(context, WorkflowContext.WorkflowContext)
     if (Option.isSome(ctx)) {
       const c = ctx.value
       attributes["braid.run.id"] = c.runId
@@ -227,8 +238,11 @@ export const chat = <A, E, R>(
     return Effect.flatMap(startAttributes(info), (attributes) =>
       Effect.flatMap(Clock.currentTimeMillis, (start) =>
         setStopSequences(info, self).pipe(
-          Effect.tap((a) => annotateResponse(info, describe(a))),
-          Effect.onExit((exit) => finish(info, start, exit)),
+          Effect.onExit((exit) =>
+            exit._tag === "Success"
+              ? Effect.zipRight(annotateResponse(info, describe(exit.value)), finish(info, start, exit))
+              : finish(info, start, exit)
+          ),
           Effect.withSpan(spanName(info), { kind: "client", attributes, captureStackTrace: false })
         )))
   })
