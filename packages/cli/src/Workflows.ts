@@ -8,7 +8,7 @@
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, Option } from "effect"
 import { Runner } from "@braid/core"
-import { EventBus, Memory, MeetingStore } from "@braid/agents"
+import { EventBus, Memory, MeetingStore, SqliteMemoryStore } from "@braid/agents"
 import { Accounting } from "@braid/llm"
 import { Coaching, Dataset, Evaluation, Gate, MeetingRecords, MeetingWorkflow, Models, ResultStore, Samples, Scripts } from "@braid/workflows"
 import type { Entry, RunOptions } from "./Registry.js"
@@ -54,14 +54,17 @@ const coaching: Entry = (() => {
             `review: ${report.review ?? "not reached"}`,
             `morning: ${report.morning.endedBy}, ${report.morning.totals.messages} messages, relevance ${rel(report.morning.relevance)}, ${money(report.morning.totals.costUsd)}`,
             `evening: ${report.evening.endedBy}, ${report.evening.totals.messages} messages, relevance ${rel(report.evening.relevance)}, ${money(report.evening.totals.costUsd)}`,
-            `fallback replies: ${report.totals.fallbacks}`
+            `fallback replies: ${report.totals.fallbacks}`,
+            ...(Option.isSome(options.store) ? [`goals and insights remembered in ${options.store.value} (user scope "${options.user}")`] : [])
           ]
         }
       }).pipe(
         Effect.provide(Layer.mergeAll(
           Models.layer(Scripts.coaching, { offline: options.offline }),
           Accounting.layer(),
-          Memory.layerInMemory()
+          Option.isSome(options.store)
+            ? Memory.layer().pipe(Layer.provide(SqliteMemoryStore.layer({ filename: options.store.value })))
+            : Memory.layerInMemory()
         ))
       )
   }

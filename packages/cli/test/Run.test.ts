@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
+import { WorkflowContext } from "@braid/core"
+import { Memory, SqliteMemoryStore } from "@braid/agents"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -20,6 +22,19 @@ describe("braid run / describe", () => {
       assert.match(r.stdout, /steps \d+, model calls 8, tokens \d+ in \/ \d+ out, cost \$0\.\d{4}/)
       // the progress display (stderr when not a terminal) shows steps, tokens and cost as they grow
       assert.match(r.stderr, /steps \d+ · model calls \d+ · tokens [\d,]+ in \/ [\d,]+ out · \$0\.\d{4}/)
+    }))
+
+  it.effect("with --store, coaching memory persists in SQLite", () =>
+    Effect.gen(function*() {
+      const db = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "braid-run-coach-")), "memory.db")
+      const r = yield* cli("run", "coaching", "--offline", "--store", db)
+      assert.strictEqual(r.code, 0, r.stderr)
+      assert.include(r.stdout, `goals and insights remembered in ${db}`)
+      const goals = yield* Effect.flatMap(Memory.Memory, (m) => m.query({ scope: "user", tags: ["goal"] })).pipe(
+        Effect.provide(Memory.layer().pipe(Layer.provide(SqliteMemoryStore.layer({ filename: db })))),
+        Effect.provide(WorkflowContext.layer({ userId: "ada" }))
+      )
+      assert.deepStrictEqual(goals.map((g) => g.value), [["finish the quarterly report draft (9-11)", "run 30 minutes at lunch"]])
     }))
 
   it.effect("runs the evaluation and the meeting workflows offline", () =>
