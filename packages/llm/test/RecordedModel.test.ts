@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either, Layer, Stream } from "effect"
+import { ConfigProvider, Effect, Either, Layer, Redacted, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { DefaultModel, Errors, LanguageModel, RecordedModel, ScriptedModel } from "@braid/llm"
+import { AnthropicModel, DefaultModel, Errors, LanguageModel, RecordedModel, ScriptedModel } from "@braid/llm"
+import { Reply, scoped } from "@braid/llm/testing/AnthropicTestServer"
 
 const tmp = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "braid-cassette-")), "c.json")
 
@@ -82,4 +83,39 @@ describe("DefaultModel", () => {
       )
       assert.strictEqual(online, "anthropic")
     }))
+})
+
+describe("RecordedModel over the Anthropic adapter", () => {
+  it.live("records real SDK exchanges (generate, stream, a dropped stream) and replays them offline identically", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* scoped()
+      server.enqueue(
+        Reply.json("Bonjour!", { model: "claude-sonnet-5-5-20260901", usage: { input_tokens: 7, output_tokens: 3, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 } }),
+        Reply.sse(["Il ", "était ", "une fois"]),
+        Reply.dropMidStream(["par", "tial"])
+      )
+      const file = tmp()
+      const live = Layer.succeed(LanguageModel.LanguageModel, AnthropicModel.makeWith({ apiKey: Redacted.make("sk-ant-rec"), baseURL: server.url }))
+      const session = Effect.gen(function*() {
+        const g = yield* LanguageModel.generate({ messages: [LanguageModel.user("Say hello in French")] })
+        const s = Array.from(yield* Stream.runCollect(LanguageModel.stream({ messages: [LanguageModel.user("Tell a story")] })))
+        const seen: Array<string> = []
+        const d = yield* Effect.either(Stream.runForEach(LanguageModel.stream({ messages: [LanguageModel.user("Broken")] }), (e) =>
+          Effect.sync(() => {
+            if (e._tag === "TextDelta") seen.push(e.text)
+          })))
+        return { g, s, seen, d }
+      })
+      const recorded = yield* session.pipe(Effect.provide(RecordedModel.record(file, live)))
+      assert.strictEqual(server.requests.length, 3)
+      const replayed = yield* session.pipe(Effect.provide(RecordedModel.replay(file)))
+      assert.strictEqual(server.requests.length, 3) // replay never touches the network
+      assert.strictEqual(JSON.stringify(replayed.g), JSON.stringify(recorded.g))
+      assert.strictEqual(JSON.stringify(replayed.s), JSON.stringify(recorded.s))
+      assert.deepStrictEqual(replayed.seen, ["par", "tial"])
+      assert.isTrue(Either.isLeft(replayed.d) && replayed.d.left._tag === "ConnectionFailed")
+      assert.strictEqual(recorded.g.model, "claude-sonnet-5-5-20260901")
+      const text = fs.readFileSync(file, "utf8")
+      assert.notInclude(text, "sk-ant-rec") // the cassette holds no credentials
+    })))
 })
