@@ -7,7 +7,11 @@
  * @since 0.1.0
  */
 import { SqlClient } from "@effect/sql"
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import type { SqlError } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Config, Context, Effect, Layer, Option, Schema } from "effect"
+import type { ConfigError } from "effect"
 import { MeetingStoreError } from "./CoordinationErrors.js"
 import type { Entry, Status } from "./internal/meetingTypes.js"
 import { Entry as EntrySchema, Status as StatusSchema } from "./internal/meetingTypes.js"
@@ -161,3 +165,34 @@ export const makeSql: Effect.Effect<Service, MeetingStoreError, SqlClient.SqlCli
  * @since 0.1.0
  */
 export const layerSql: Layer.Layer<MeetingStore, MeetingStoreError, SqlClient.SqlClient> = Layer.effect(MeetingStore, makeSql)
+
+/**
+ * The SQL store in a SQLite file.
+ *
+ * @example
+ * ```ts
+ * import { MeetingStore } from "@braid/agents"
+ *
+ * const StoreLive = MeetingStore.layerSqlite({ filename: "meetings.db" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerSqlite = (config: { readonly filename: string }): Layer.Layer<MeetingStore, MeetingStoreError | ConfigError.ConfigError> =>
+  layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: config.filename })))
+
+/**
+ * The SQL store in PostgreSQL at `DATABASE_URL` (read with `Config`).
+ *
+ * @example
+ * ```ts
+ * import { MeetingStore } from "@braid/agents"
+ *
+ * const StoreLive = MeetingStore.layerPgConfig
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerPgConfig: Layer.Layer<MeetingStore, MeetingStoreError | ConfigError.ConfigError | SqlError.SqlError> = layerSql.pipe(
+  Layer.provide(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL") }))
+)

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -61,6 +61,29 @@ describe("MeetingStore: SQLite", () => {
     }))
 })
 
+/** A short meeting stored through `storeLayer`, then read back through a fresh one. */
+const storedAndRead = (storeLayer: () => Layer.Layer<MeetingStore.MeetingStore, unknown>) =>
+  Effect.gen(function*() {
+    const id = `layer-${runId}-${Math.random().toString(36).slice(2)}`
+    yield* Effect.gen(function*() {
+      const meeting = yield* Meeting.make({ id, topic: "t", host: Meeting.participant("host", () => "hi"), termination: Termination.maxTurns(2) })
+      yield* meeting.run
+    }).pipe(Effect.provide(Layer.merge(EventBus.layerMemory, storeLayer())))
+    const { history, status } = yield* Meeting.inspect(id).pipe(Effect.provide(storeLayer()))
+    assert.strictEqual(history.filter((e) => e.kind === "spoke").length, 2)
+    assert.strictEqual(Option.getOrThrow(status).endedBy?.condition, "maxTurns(2)")
+    return id
+  })
+
+describe("MeetingStore.layerSqlite", () => {
+  it.live("a meeting stored in a SQLite file is read back", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "braid-meeting-"))
+      yield* storedAndRead(() => MeetingStore.layerSqlite({ filename: path.join(dir, "m.db") }))
+      fs.rmSync(dir, { recursive: true, force: true })
+    }))
+})
+
 const describePg = await describeWith("postgres")
 describePg("MeetingStore: PostgreSQL", () => {
   it.live("history and status survive and can be inspected through a new connection", () =>
@@ -72,5 +95,16 @@ describePg("MeetingStore: PostgreSQL", () => {
         yield* sql`DELETE FROM braid_meeting_entries WHERE meeting_id = ${id}`
         yield* sql`DELETE FROM braid_meeting_status WHERE meeting_id = ${id}`
       }).pipe(Effect.provide(pg()))
+    }))
+
+  it.live("layerPgConfig reads DATABASE_URL through Config", () =>
+    Effect.gen(function*() {
+      const config = Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["DATABASE_URL", DATABASE_URL]])))
+      const id = yield* storedAndRead(() => MeetingStore.layerPgConfig.pipe(Layer.provide(config)))
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`DELETE FROM braid_meeting_entries WHERE meeting_id = ${id}`
+        yield* sql`DELETE FROM braid_meeting_status WHERE meeting_id = ${id}`
+      }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(DATABASE_URL) })))
     }))
 })
