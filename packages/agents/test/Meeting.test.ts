@@ -242,6 +242,23 @@ describe("Meeting: turn policies", () => {
       assert.deepStrictEqual(spokenBy(result.history), ["host", "x", "host", "x", "host", "x"])
     }).pipe(Effect.provide(Bus)))
 
+  it.effect("a selector or moderator that fails (or dies) falls back to round robin, with the reason recorded", () =>
+    Effect.gen(function*() {
+      const failing = TurnPolicy.selector(() => Effect.fail("no idea"))
+      const m1 = yield* Meeting.make({ topic: "t", host: say("host"), policy: failing, termination: Termination.maxTurns(3) })
+      yield* m1.attend(say("a"))
+      const r1 = yield* drive(m1)
+      assert.deepStrictEqual(spokenBy(r1.history), ["host", "a", "host"])
+      assert.include(r1.history.find((e) => e.kind === "spoke")!.reason!, "selector failed")
+      const chair = Primitive.make("chair", (_: Meeting.View) => Effect.die(new Error("chair crashed")))
+      const m2 = yield* Meeting.make({ topic: "t", host: say("host"), policy: TurnPolicy.moderated(chair), termination: Termination.maxTurns(2) })
+      yield* m2.attend(say("a"))
+      const r2 = yield* drive(m2)
+      assert.deepStrictEqual(spokenBy(r2.history), ["host", "a"])
+      assert.include(r2.history.find((e) => e.kind === "spoke")!.reason!, "moderator failed")
+      assert.strictEqual(r2.history.filter((e) => e.kind === "remark").length, 0)
+    }).pipe(Effect.provide(Bus)))
+
   it.effect("modelSelector: the model picks the next speaker", () =>
     Effect.gen(function*() {
       const meeting = yield* Meeting.make({
