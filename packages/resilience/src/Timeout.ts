@@ -14,6 +14,7 @@ import type { Primitive as P } from "@braid/core"
 import { Instrumentation, Primitive } from "@braid/core"
 import { Cause, Clock, Context, Duration, Effect, Equal, Exit, Fiber, FiberId, FiberRef, Metric } from "effect"
 import { TimeoutError } from "./Errors.js"
+import * as Timers from "./internal/timers.js"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -27,8 +28,9 @@ export interface Options<Out2 = never> {
 }
 
 /**
- * The live clock. Under it a timeout schedules its timer directly (`setTimeout`, what the live
- * clock's `sleep` does); under any other clock (`TestClock`) it sleeps on that clock in a fiber.
+ * The live clock. Under it a timeout schedules its timer directly (one shared `setTimeout` per
+ * duration, see internal/timers.ts; the live clock's `sleep` is a `setTimeout` too); under any
+ * other clock (`TestClock`) it sleeps on that clock in a fiber.
  */
 const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
 const maxTimer = 2 ** 31 - 1
@@ -87,8 +89,7 @@ const interruptAfter = <A, E, R, A2, E2>(
       }
       let cancel: () => void
       if (clock === liveClock && millis <= maxTimer) {
-        const handle = setTimeout(fire, millis)
-        cancel = () => clearTimeout(handle)
+        cancel = Timers.schedule(millis, fire).cancel
       } else {
         const timer = Effect.runFork(Effect.zipRight(clock.sleep(duration), Effect.sync(fire)))
         cancel = () => timer.unsafeInterruptAsFork(fiber.id())

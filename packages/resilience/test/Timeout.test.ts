@@ -159,6 +159,22 @@ describe("Timeout", () => {
       assert.strictEqual(yield* Runner.run(quick, 7), 7)
     }))
 
+  it.live("with the live clock, many concurrent calls: exactly the slow ones time out (shared timers)", () =>
+    Effect.gen(function*() {
+      const p = Primitive.make("mixed", (i: number) => Effect.as(Effect.sleep(i % 2 === 0 ? "5 millis" : "5 seconds"), i))
+        .pipe(Timeout.within("40 millis"))
+      const exits = yield* Effect.forEach(Array.from({ length: 60 }, (_, i) => i), (i) => Effect.exit(Runner.run(p, i)), { concurrency: "unbounded" })
+      exits.forEach((exit, i) => {
+        if (i % 2 === 0) assert.deepStrictEqual(exit, Exit.succeed(i))
+        else assert.isTrue(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag === "TimeoutError", `call ${i}`)
+      })
+      // and a later, longer timeout still fires on time
+      const start = Date.now()
+      const e = yield* Effect.flip(Runner.run(Primitive.make("hang", (_: number) => Effect.never).pipe(Timeout.within("60 millis")), 0))
+      assert.strictEqual(e._tag, "TimeoutError")
+      assert.isAtLeast(Date.now() - start, 55)
+    }))
+
   it.live("a timed-out HTTP request is really aborted: the server sees the connection close", () =>
     Effect.gen(function*() {
       const closed = yield* Deferred.make<void>()
