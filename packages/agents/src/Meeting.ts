@@ -127,7 +127,13 @@ export const fromAgent = <E, R>(agent: Agent.Any<E, R>, options: FromAgentOption
   return {
     name,
     speak: Primitive.make(name, (view: TurnView) => {
-      const spoken = view.history.filter((e) => e.kind === "spoke").slice(-(options.recent ?? 20))
+      // the latest `recent` utterances, found from the end (the history can be long)
+      const spoken: Array<Entry> = []
+      const recent = options.recent ?? 20
+      for (let i = view.history.length - 1; i >= 0 && spoken.length < recent; i--) {
+        const e = view.history[i]!
+        if (e.kind === "spoke") spoken.unshift(e)
+      }
       const messages: Array<Agent.Message> = spoken.map((e) =>
         e.participant === name ? Agent.assistant(e.text ?? "", name) : Agent.user(`${e.participant}: ${e.text ?? ""}`)
       )
@@ -358,14 +364,25 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
         yield* record("joined", p.name)
       })
 
-    const view = (): View => ({
-      meetingId: id,
-      topic: config.topic,
-      host,
-      turn: turns + 1,
-      participants: [...order],
-      history: history.slice()
-    })
+    /**
+     * The view of the meeting now. Its `history` is the history as of now, copied only if someone
+     * reads it (the history is append-only, so the first `length` entries never change).
+     */
+    const view = (speaker?: string): View & { speaker?: string } => {
+      const length = history.length
+      let copy: ReadonlyArray<Entry> | undefined
+      return {
+        meetingId: id,
+        topic: config.topic,
+        host,
+        turn: turns + 1,
+        participants: [...order],
+        get history() {
+          return copy ??= history.slice(0, length)
+        },
+        ...(speaker !== undefined ? { speaker } : {})
+      }
+    }
 
     const snapshot = (): Snapshot => ({ turns, tokens, costUsd, lastText, lastSpeaker, startedAt })
 
@@ -461,8 +478,7 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
         turnOpen = true
         if (fallback !== undefined) pendingFallback = fallback
         // The speaker's view: the policy's, unless the order or the history changed meanwhile.
-        const changed = decision.remark !== undefined || v.history.length !== history.length || v.participants.length !== order.length
-        return Option.some<TurnView>({ ...(changed ? view() : v), speaker })
+        return Option.some(view(speaker) as TurnView)
       }))
     })
     /** Records the outcome of the open turn and applies the leaves that waited for it. */
