@@ -633,6 +633,63 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
   })
 
 /**
+ * Options of `asPrimitive`: a meeting's configuration without its topic (the input), with the
+ * participants who attend from the start.
+ *
+ * @since 0.1.0
+ */
+export interface PrimitiveOptions<R> extends Omit<Config<R>, "topic" | "id"> {
+  readonly participants: ReadonlyArray<Participant<unknown, R>>
+}
+
+/**
+ * A whole meeting as a primitive (kind `meeting`, its participants as children), from a topic to
+ * the meeting's result: a step of a pipeline like any other, with its own span and the turns'
+ * spans under it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Primitive, Runner, sequence } from "@braid/core"
+ * import { EventBus, Meeting, Termination } from "@braid/agents"
+ *
+ * const standup = Meeting.asPrimitive("standup", {
+ *   host: Meeting.participant("lead", () => "Updates?"),
+ *   participants: [Meeting.participant("dev", () => "Shipped the export.")],
+ *   termination: Termination.maxTurns(2)
+ * })
+ * const minutes = Primitive.sync("minutes", (r: Meeting.Result) => r.history.filter((e) => e.kind === "spoke").map((e) => e.text).join(" / "))
+ * const program = Runner.run(sequence(standup, minutes), { topic: "Monday" }).pipe(Effect.provide(EventBus.layerMemory))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const asPrimitive = <R = never>(
+  name: string,
+  options: PrimitiveOptions<R>
+): Primitive.Primitive<{ readonly topic: string; readonly id?: string }, Result, MeetingActionRejected, R | EventBus.EventBus> => {
+  const everyone = [options.host, ...options.participants]
+  return Primitive.make(
+    name,
+    (input: { readonly topic: string; readonly id?: string }) =>
+      Effect.gen(function*() {
+        const meeting = yield* make<R>({ ...options, topic: input.topic, ...(input.id !== undefined ? { id: input.id } : {}) })
+        for (const p of options.participants) yield* meeting.attend(p)
+        return yield* meeting.run
+      }),
+    {
+      kind: "meeting",
+      children: everyone.map((p) => ({ key: p.name, primitive: p.speak })),
+      meta: {
+        policy: options.policy?.name ?? "roundRobin",
+        termination: options.termination.name,
+        ...(options.speakingTimeout !== undefined ? { speakingTimeout: Duration.format(options.speakingTimeout) } : {})
+      }
+    }
+  )
+}
+
+/**
  * The stored status and history of a meeting (from the `MeetingStore` in context).
  *
  * @example

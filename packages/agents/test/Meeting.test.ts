@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Fiber, Layer, Option, Queue, Ref, Schema, TestClock } from "effect"
-import { Primitive } from "@braid/core"
+import { Primitive, Runner, sequence } from "@braid/core"
+import { byName, parentOf, successValue, withSpans } from "@braid/testing"
 import { ScriptedModel } from "@braid/llm"
 import { Agent, EventBus, Meeting, MeetingStore, Termination, TurnPolicy } from "@braid/agents"
 
@@ -451,5 +452,23 @@ describe("Meeting: agents as participants", () => {
       assert.isTrue(spoke.every((e) => (e.tokens ?? 0) > 0))
       assert.strictEqual(result.endedBy.condition, "maxTokens(150)")
       assert.isBelow(result.turns, 10)
+    }).pipe(Effect.provide(Bus)))
+})
+
+describe("Meeting.asPrimitive", () => {
+  it.effect("a meeting is a step of a pipeline: its span holds the turns' spans", () =>
+    Effect.gen(function*() {
+      const standup = Meeting.asPrimitive("standup", {
+        host: Meeting.participant("lead", () => "Updates?"),
+        participants: [Meeting.participant("dev", () => "Shipped the export.")],
+        termination: Termination.maxTurns(2)
+      })
+      const minutes = Primitive.sync("minutes", (r: Meeting.Result) => r.history.filter((e) => e.kind === "spoke").map((e) => e.text).join(" / "))
+      const { exit, spans } = yield* withSpans(Runner.run(sequence(standup, minutes), { topic: "Monday" }))
+      assert.strictEqual(successValue(exit), "Updates? / Shipped the export.")
+      const meetingSpan = byName(spans, "standup")
+      assert.strictEqual(meetingSpan.attributes["braid.primitive.kind"], "meeting")
+      assert.strictEqual(parentOf(spans, byName(spans, "dev"))?.name, "standup")
+      assert.strictEqual(parentOf(spans, byName(spans, "lead"))?.name, "standup")
     }).pipe(Effect.provide(Bus)))
 })
