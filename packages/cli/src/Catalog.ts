@@ -24,6 +24,14 @@ export interface Entry {
 /**
  * The catalog file could not be read.
  *
+ * @example
+ * ```ts
+ * import { Catalog } from "@braid/cli"
+ *
+ * const e = new Catalog.CatalogError({ file: "CATALOG.md", reason: "no such file" })
+ * e.message // "CATALOG.md: no such file"
+ * ```
+ *
  * @since 0.1.0
  */
 export class CatalogError extends Schema.TaggedError<CatalogError>()("CatalogError", {
@@ -37,6 +45,13 @@ export class CatalogError extends Schema.TaggedError<CatalogError>()("CatalogErr
 
 /**
  * The catalog shipped with the repository (the root `PRIMITIVES_CATALOG.md`).
+ *
+ * @example
+ * ```ts
+ * import { Catalog } from "@braid/cli"
+ *
+ * const program = Catalog.load(Catalog.defaultFile)
+ * ```
  *
  * @since 0.1.0
  */

@@ -26,12 +26,27 @@ import { summary } from "./Registry.js"
 /**
  * The exit codes.
  *
+ * @example
+ * ```ts
+ * import { Cli } from "@braid/cli"
+ *
+ * Cli.ExitCode.failed // 1: a failed run or a regression
+ * ```
+ *
  * @since 0.1.0
  */
 export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const
 
 /**
  * A command failed in a way already explained to the user; carries the exit code.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Cli } from "@braid/cli"
+ *
+ * const stop = Effect.fail(new Cli.Exit(Cli.ExitCode.usage))
+ * ```
  *
  * @since 0.1.0
  */

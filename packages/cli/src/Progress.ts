@@ -29,13 +29,31 @@ export interface Snapshot {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { Progress } from "@braid/cli"
+ *
+ * Progress.line(Progress.empty)
+ * ```
+ *
  * @since 0.1.0
  */
 export const empty: Snapshot = { steps: 0, failed: 0, modelCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, last: "" }
 
 const num = (v: unknown): number => (typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : typeof v === "string" && v !== "" && !Number.isNaN(Number(v)) ? Number(v) : 0)
 
-/** The span attributes the tracker reads. */
+/**
+ * The span attributes the tracker reads.
+ *
+ * @example
+ * ```ts
+ * import { Progress } from "@braid/cli"
+ *
+ * Progress.attributes.costUsd // ["braid.cost.usd"]
+ * ```
+ *
+ * @since 0.1.0
+ */
 export const attributes = {
   primitive: "braid.primitive.name",
   operation: "gen_ai.operation.name",

@@ -171,6 +171,13 @@ const meeting: Entry = (() => {
 /**
  * Every workflow the CLI knows.
  *
+ * @example
+ * ```ts
+ * import { Workflows } from "@braid/cli"
+ *
+ * const names = Workflows.registry.map((w) => w.name) // ["coaching", "evaluation", "meeting"]
+ * ```
+ *
  * @since 0.1.0
  */
 export const registry: ReadonlyArray<Entry> = [coaching, evaluation, meeting]

@@ -10,6 +10,15 @@ import { Primitive } from "@braid/core"
 /**
  * A client profile, decoded with Schema at the edge of the pipeline.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { ClientProfile } from "@braid/workflows"
+ *
+ * const profile = Schema.decodeUnknownSync(ClientProfile.ClientProfile)({ userId: "u1", name: "Ada", aspirations: [] })
+ * profile.tone // "warm"
+ * ```
+ *
  * @since 0.1.0
  */
 export const ClientProfile = Schema.Struct({

@@ -140,6 +140,13 @@ export interface Config {
 /**
  * The fallback reply used when none is configured.
  *
+ * @example
+ * ```ts
+ * import { Coaching } from "@braid/workflows"
+ *
+ * const coaching = Coaching.make({ fallbackReply: Coaching.defaultFallbackReply })
+ * ```
+ *
  * @since 0.1.0
  */
 export const defaultFallbackReply =

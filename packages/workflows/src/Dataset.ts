@@ -20,6 +20,14 @@ import { DatasetError, DatasetReadError } from "./Errors.js"
 /**
  * Who wrote a message.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Dataset } from "@braid/workflows"
+ *
+ * Schema.is(Dataset.Role)("user") // true
+ * ```
+ *
  * @since 0.1.0
  */
 export const Role = Schema.Literal("user", "assistant")
@@ -31,6 +39,13 @@ export type Role = typeof Role.Type
 
 /**
  * One message of a conversation.
+ *
+ * @example
+ * ```ts
+ * import { Dataset } from "@braid/workflows"
+ *
+ * const m: Dataset.Message = { role: "assistant", content: "What would a good week look like?" }
+ * ```
  *
  * @since 0.1.0
  */
@@ -48,6 +63,13 @@ export type Message = typeof Message.Type
  * What the conversation was for: its objective (checked by the objective metric), and optional
  * goals the coach should cover and keywords whose presence marks the objective as met.
  *
+ * @example
+ * ```ts
+ * import { Dataset } from "@braid/workflows"
+ *
+ * const s: Dataset.Scenario = { objective: "agree on a weekly goal", successKeywords: ["three runs"] }
+ * ```
+ *
  * @since 0.1.0
  */
 export const Scenario = Schema.Struct({
@@ -64,6 +86,14 @@ export type Scenario = typeof Scenario.Type
 /**
  * A finished conversation: a unique id (the idempotency key of its evaluation), an optional
  * scenario, at least one message, free metadata (e.g. which prompt or model produced it).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Dataset } from "@braid/workflows"
+ *
+ * const c = Schema.decodeUnknownSync(Dataset.Conversation)({ id: "c1", messages: [{ role: "user", content: "hi" }] })
+ * ```
  *
  * @since 0.1.0
  */

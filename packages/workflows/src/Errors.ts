@@ -37,6 +37,13 @@ export class DatasetError extends Schema.TaggedError<DatasetError>()("DatasetErr
 /**
  * A dataset file could not be read at all (missing, unreadable, empty).
  *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/workflows"
+ *
+ * new Errors.DatasetReadError({ file: "d.jsonl", reason: "no such file" }).message // "d.jsonl: no such file"
+ * ```
+ *
  * @since 0.1.0
  */
 export class DatasetReadError extends Schema.TaggedError<DatasetReadError>()("DatasetReadError", {
@@ -50,6 +57,13 @@ export class DatasetReadError extends Schema.TaggedError<DatasetReadError>()("Da
 
 /**
  * Two evaluation runs cannot be compared (a run is empty, or a metric is missing from one side).
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/workflows"
+ *
+ * new Errors.ComparisonError({ reason: "the baseline run has no conversations" }).message
+ * ```
  *
  * @since 0.1.0
  */
@@ -65,6 +79,16 @@ export class ComparisonError extends Schema.TaggedError<ComparisonError>()("Comp
  * The regression gate failed: at least one metric regressed beyond its threshold (or fell under
  * its minimum). `failures` holds one human-readable line per failing metric.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Gate } from "@braid/workflows"
+ *
+ * const program = Gate.enforce(Gate.check({ means: { relevance: 0.2 } }, { minimum: { relevance: 0.5 } })).pipe(
+ *   Effect.catchTag("RegressionDetected", (e) => Effect.succeed(e.failures))
+ * )
+ * ```
+ *
  * @since 0.1.0
  */
 export class RegressionDetected extends Schema.TaggedError<RegressionDetected>()("RegressionDetected", {
@@ -77,6 +101,13 @@ export class RegressionDetected extends Schema.TaggedError<RegressionDetected>()
 
 /**
  * A message was sent to a coaching session that has already completed.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/workflows"
+ *
+ * new Errors.SessionCompleted({ sessionId: "s1", reason: "idle-timeout" }).message
+ * ```
  *
  * @since 0.1.0
  */
@@ -93,6 +124,13 @@ export class SessionCompleted extends Schema.TaggedError<SessionCompleted>()("Se
  * An evaluation of one conversation failed after its retries (the judge kept failing or its
  * verdict never decoded).
  *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/workflows"
+ *
+ * new Errors.EvaluationFailed({ conversationId: "c1", metric: "relevance", reason: "RetryExhausted" }).message
+ * ```
+ *
  * @since 0.1.0
  */
 export class EvaluationFailed extends Schema.TaggedError<EvaluationFailed>()("EvaluationFailed", {
@@ -108,6 +146,13 @@ export class EvaluationFailed extends Schema.TaggedError<EvaluationFailed>()("Ev
 /**
  * The evaluation result store failed (SQL error), with the operation that failed.
  *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/workflows"
+ *
+ * new Errors.ResultStoreError({ operation: "put", reason: "disk full" }).message
+ * ```
+ *
  * @since 0.1.0
  */
 export class ResultStoreError extends Schema.TaggedError<ResultStoreError>()("ResultStoreError", {
@@ -121,6 +166,13 @@ export class ResultStoreError extends Schema.TaggedError<ResultStoreError>()("Re
 
 /**
  * The meeting history store failed (SQL error), with the operation that failed.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/workflows"
+ *
+ * new Errors.HistoryStoreError({ operation: "save", reason: "disk full" }).message
+ * ```
  *
  * @since 0.1.0
  */
@@ -136,6 +188,13 @@ export class HistoryStoreError extends Schema.TaggedError<HistoryStoreError>()("
 /**
  * A judge's reply was not a valid verdict (not JSON, or not `{ score: 0..1, reason }`). Marked
  * transient, so the evaluation's retry policy asks again.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/workflows"
+ *
+ * new Errors.JudgeVerdictInvalid({ metric: "relevance", reply: "great!", reason: "no JSON object in the reply" }).transient // true
+ * ```
  *
  * @since 0.1.0
  */
@@ -154,6 +213,13 @@ export class JudgeVerdictInvalid extends Schema.TaggedError<JudgeVerdictInvalid>
  * An extractor's reply (minutes, decisions, action items) did not decode into its Schema.
  * Transient, so the extraction's retry asks again.
  *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/workflows"
+ *
+ * new Errors.ExtractionInvalid({ extractor: "decisions", reply: "none", reason: "no JSON object in the reply" }).transient // true
+ * ```
+ *
  * @since 0.1.0
  */
 export class ExtractionInvalid extends Schema.TaggedError<ExtractionInvalid>()("ExtractionInvalid", {
@@ -169,6 +235,13 @@ export class ExtractionInvalid extends Schema.TaggedError<ExtractionInvalid>()("
 
 /**
  * The meeting's input was invalid (no agenda, duplicate participant names, ...).
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/workflows"
+ *
+ * new Errors.MeetingConfigInvalid({ reason: "participant names must be unique" }).message
+ * ```
  *
  * @since 0.1.0
  */

@@ -47,6 +47,14 @@ export interface MetricInput {
 /**
  * A metric's verdict on one conversation: a score in [0, 1] (higher is better) and why.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Evaluation } from "@braid/workflows"
+ *
+ * Schema.decodeUnknownSync(Evaluation.Verdict)({ score: 0.8, reason: "on topic" })
+ * ```
+ *
  * @since 0.1.0
  */
 export const Verdict = Schema.Struct({
@@ -198,6 +206,13 @@ export const objectiveMet: Metric = metric("objectiveMet", (c) => {
 /**
  * The transcript as the judge reads it.
  *
+ * @example
+ * ```ts
+ * import { Evaluation } from "@braid/workflows"
+ *
+ * Evaluation.transcript({ id: "c1", messages: [{ role: "user", content: "hi" }] }) // "Transcript:\nUSER: hi"
+ * ```
+ *
  * @since 0.1.0
  */
 export const transcript = (c: Conversation): string =>
@@ -270,6 +285,13 @@ export const lexicalRelevanceMetric: Metric = metric("lexicalRelevance", (c) => 
 /**
  * The judge's system prompt for a rubric: it names the metric (first line `Judge: <metric>`,
  * which scripted judges key on) and demands a JSON verdict.
+ *
+ * @example
+ * ```ts
+ * import { Evaluation } from "@braid/workflows"
+ *
+ * Evaluation.judgeSystem("empathy", "1 when feelings are acknowledged").split("\n")[0] // "Judge: empathy"
+ * ```
  *
  * @since 0.1.0
  */
@@ -375,6 +397,13 @@ export const relevance = judge({
 
 /**
  * The default metrics: relevance (judge), goal coverage, question quality, objective met.
+ *
+ * @example
+ * ```ts
+ * import { Evaluation } from "@braid/workflows"
+ *
+ * const pipeline = Evaluation.make({ runId: "v1", metrics: [...Evaluation.defaultMetrics] })
+ * ```
  *
  * @since 0.1.0
  */

@@ -14,6 +14,13 @@ import { HistoryStoreError } from "./Errors.js"
 /**
  * A decision taken in a meeting.
  *
+ * @example
+ * ```ts
+ * import { MeetingRecords } from "@braid/workflows"
+ *
+ * const d: MeetingRecords.Decision = { decision: "ship on Friday", rationale: "tests are green" }
+ * ```
+ *
  * @since 0.1.0
  */
 export const Decision = Schema.Struct({
@@ -28,6 +35,13 @@ export type Decision = typeof Decision.Type
 
 /**
  * An action item: who does what, by when.
+ *
+ * @example
+ * ```ts
+ * import { MeetingRecords } from "@braid/workflows"
+ *
+ * const a: MeetingRecords.ActionItem = { owner: "Grace", task: "write the rollback plan", due: "Thursday" }
+ * ```
  *
  * @since 0.1.0
  */
@@ -44,6 +58,14 @@ export type ActionItem = typeof ActionItem.Type
 
 /**
  * What is kept of a meeting.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { MeetingRecords } from "@braid/workflows"
+ *
+ * const all = Effect.flatMap(MeetingRecords.MeetingRecords, (r) => r.list)
+ * ```
  *
  * @since 0.1.0
  */

@@ -61,6 +61,13 @@ export interface Config {
 /**
  * What a meeting is run on.
  *
+ * @example
+ * ```ts
+ * import { MeetingWorkflow } from "@braid/workflows"
+ *
+ * const input: MeetingWorkflow.MeetingInput = { title: "Launch review", agenda: ["Ship on Friday?"] }
+ * ```
+ *
  * @since 0.1.0
  */
 export const MeetingInput = Schema.Struct({
@@ -142,6 +149,13 @@ const topicOf = (p: Prepared) => `${p.title}\nAgenda:\n${p.agenda.map((a, i) => 
 
 /**
  * The extractors' Schema-typed outputs.
+ *
+ * @example
+ * ```ts
+ * import { MeetingWorkflow } from "@braid/workflows"
+ *
+ * const decisions = MeetingWorkflow.decodeReply("decisions", MeetingWorkflow.Extracted.decisions, '{"decisions": []}')
+ * ```
  *
  * @since 0.1.0
  */

@@ -16,6 +16,16 @@ import { ResultStoreError } from "./Errors.js"
 /**
  * The evaluation of one conversation in one run.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { ResultStore } from "@braid/workflows"
+ *
+ * const r = Schema.decodeUnknownSync(ResultStore.ConversationResult)({
+ *   runId: "v1", conversationId: "c1", scores: { relevance: 1 }, reasons: { relevance: "on topic" }, evaluatedAt: 0
+ * })
+ * ```
+ *
  * @since 0.1.0
  */
 export const ConversationResult = Schema.Struct({

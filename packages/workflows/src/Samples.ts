@@ -27,6 +27,13 @@ const v2Replies = [
 /**
  * Conversations coached with the first prompt (the baseline).
  *
+ * @example
+ * ```ts
+ * import { Dataset, Samples } from "@braid/workflows"
+ *
+ * const jsonl = Dataset.toJsonl(Samples.promptV1)
+ * ```
+ *
  * @since 0.1.0
  */
 export const promptV1: ReadonlyArray<Conversation> = topics.map((t) => ({
@@ -43,6 +50,13 @@ export const promptV1: ReadonlyArray<Conversation> = topics.map((t) => ({
 
 /**
  * The same scenarios coached with the second prompt (the candidate, worse).
+ *
+ * @example
+ * ```ts
+ * import { Dataset, Samples } from "@braid/workflows"
+ *
+ * const jsonl = Dataset.toJsonl(Samples.promptV2)
+ * ```
  *
  * @since 0.1.0
  */
@@ -61,6 +75,13 @@ export const promptV2: ReadonlyArray<Conversation> = topics.map((t, i) => ({
 /**
  * The client of the coaching tutorial.
  *
+ * @example
+ * ```ts
+ * import { Coaching, Samples } from "@braid/workflows"
+ *
+ * const day: Coaching.DayInput = { profile: Samples.adaProfile, morning: ["Good morning!"], evening: [] }
+ * ```
+ *
  * @since 0.1.0
  */
 export const adaProfile = {
@@ -74,6 +95,14 @@ export const adaProfile = {
 /**
  * A coaching day for the scripted coach (`Scripts.coaching`): the morning sets two goals, the
  * evening reviews them.
+ *
+ * @example
+ * ```ts
+ * import { Runner } from "@braid/core"
+ * import { Coaching, Samples } from "@braid/workflows"
+ *
+ * const run = Runner.run(Coaching.make().day, Samples.coachingDay, { userId: "ada" })
+ * ```
  *
  * @since 0.1.0
  */
@@ -93,6 +122,13 @@ export const coachingDay = {
 /**
  * The meeting of the tutorial: Maya (product) hosts a launch review with Grace (engineering) and
  * Linus (support), who leaves after his second turn.
+ *
+ * @example
+ * ```ts
+ * import { MeetingWorkflow, Samples } from "@braid/workflows"
+ *
+ * const meeting = MeetingWorkflow.make({ host: Samples.launchReview.host, participants: Samples.launchReview.participants })
+ * ```
  *
  * @since 0.1.0
  */

@@ -13,6 +13,14 @@ import { lexicalRelevance as relevanceVerdict } from "./Evaluation.js"
  * The scripted judge: answers `Judge: relevance` prompts with a computed verdict (JSON), any
  * other rubric with a neutral verdict.
  *
+ * @example
+ * ```ts
+ * import { ScriptedModel } from "@braid/llm"
+ * import { Scripts } from "@braid/workflows"
+ *
+ * const Judge = ScriptedModel.layer(Scripts.judge)
+ * ```
+ *
  * @since 0.1.0
  */
 export const judge: ScriptedModel.Options = {
@@ -48,6 +56,14 @@ const observerInsight = (exchange: string): string => {
  * The scripted coach and observer of the coaching tutorial, the CLI and the tests: the coach
  * answers the sample day naturally (and writes the `GOALS:` / `REVIEW:` lines), the observer
  * writes insights; any other message gets a coach-like reply that picks up the user's words.
+ *
+ * @example
+ * ```ts
+ * import { Errors, ScriptedModel } from "@braid/llm"
+ * import { Scripts } from "@braid/workflows"
+ *
+ * const Flaky = ScriptedModel.layer({ ...Scripts.coaching, failures: [{ calls: [2], error: new Errors.Overloaded({ message: "outage" }) }] })
+ * ```
  *
  * @since 0.1.0
  */
@@ -116,6 +132,13 @@ const transcriptLines = (text: string): Array<{ readonly speaker: string; readon
 /**
  * The decisions a transcript states (`Decision: ...` sentences).
  *
+ * @example
+ * ```ts
+ * import { Scripts } from "@braid/workflows"
+ *
+ * Scripts.decisionsIn("Maya: Decision: we ship on Friday.") // [{ decision: "we ship on Friday", rationale: "stated by Maya" }]
+ * ```
+ *
  * @since 0.1.0
  */
 export const decisionsIn = (transcript: string) =>
@@ -129,6 +152,13 @@ export const decisionsIn = (transcript: string) =>
 /**
  * The action items of a transcript: each "I'll ..." of a participant, with its due date
  * ("by Thursday").
+ *
+ * @example
+ * ```ts
+ * import { Scripts } from "@braid/workflows"
+ *
+ * Scripts.actionItemsIn("Grace: I'll write the plan by Thursday.") // [{ owner: "Grace", task: "write the plan", due: "Thursday" }]
+ * ```
  *
  * @since 0.1.0
  */
@@ -147,6 +177,14 @@ export const actionItemsIn = (transcript: string) =>
  * The scripted meeting: Maya hosts a launch review with Grace (engineering), Linus (support) and
  * Sam (design); the extractors derive minutes, decisions and action items from the transcript
  * they are given (so any scripted meeting gets sensible ones).
+ *
+ * @example
+ * ```ts
+ * import { ScriptedModel } from "@braid/llm"
+ * import { Scripts } from "@braid/workflows"
+ *
+ * const Meeting = ScriptedModel.layer(Scripts.meeting)
+ * ```
  *
  * @since 0.1.0
  */
