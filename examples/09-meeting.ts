@@ -2,7 +2,7 @@
  * Tutorial 9: a planning meeting of four agents.
  *
  * The lead (the host) and three participants (dev, design, qa) plan a release, round robin.
- * Each speaker gets 200 ms to speak: qa is slow on its first turn, is skipped with a timeout event,
+ * Each speaker gets 500 ms to speak: qa is slow on its first turn, is skipped with a timeout event,
  * and the meeting moves on. Design leaves after its first turn (the turn order adjusts). The
  * meeting ends when someone says "AGREED" (or after 12 turns, whichever comes first), and the
  * result says which condition ended it. Every step is an event on the EventBus, and the history
@@ -31,11 +31,11 @@ const Model = ScriptedModel.layer({
   ]
 })
 
-// 2. The agents. QA is slow on its first turn (it takes 1 s: longer than the speaking timeout).
+// 2. The agents. QA is slow on its first turn (it takes 2 s: longer than the speaking timeout).
 const agent = (name: string) => Agent.make({ name, instructions: `You are ${name} in a release planning meeting. Be brief.` })
 let qaTurns = 0
 const qa = Primitive.make("qa", (c: Agent.Conversation) =>
-  Effect.zipRight(Effect.sleep(qaTurns++ === 0 ? "1 second" : "10 millis"), agent("qa").invoke(c)))
+  Effect.zipRight(Effect.sleep(qaTurns++ === 0 ? "2 seconds" : "10 millis"), agent("qa").invoke(c)))
 
 const program = Effect.gen(function*() {
   console.log("== Tutorial 9: a planning meeting (scripted model, offline) ==\n")
@@ -48,7 +48,7 @@ const program = Effect.gen(function*() {
     id: "release-planning",
     topic: "release of the PDF export",
     host: Meeting.fromAgent(agent("lead")),
-    speakingTimeout: "200 millis",
+    speakingTimeout: "500 millis",
     termination: Termination.or(Termination.mention("AGREED"), Termination.maxTurns(12))
   })
   yield* meeting.attend(Meeting.fromAgent(agent("dev")))

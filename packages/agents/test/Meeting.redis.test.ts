@@ -13,7 +13,7 @@ describeRedis("Meeting over the Redis event bus", () => {
       const meeting = yield* Meeting.make({
         topic: "redis",
         host: Meeting.participant("host", () => "hi"),
-        speakingTimeout: "50 millis",
+        speakingTimeout: "300 millis",
         termination: Termination.maxTurns(4)
       })
       yield* meeting.attend(Meeting.participant("mute", () => Effect.never))

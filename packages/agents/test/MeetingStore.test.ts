@@ -22,7 +22,7 @@ const roundTrip = (sqlLayer: () => Layer.Layer<SqlClient.SqlClient, unknown>) =>
         topic: "persist",
         host: Meeting.participant("host", () => "hello"),
         termination: Termination.maxTurns(5),
-        speakingTimeout: "20 millis"
+        speakingTimeout: "300 millis"
       })
       yield* meeting.attend(Meeting.participant("quiet", () => Effect.never))
       yield* meeting.attend(Meeting.participant("chatty", () => ({ text: "a lot", tokens: 7, costUsd: 0.01 })))
