@@ -27,12 +27,12 @@ const Model = ScriptedModel.layer({
   rules: [{ when: (req) => String(req.metadata?.agent) in opinions, reply: (req) => opinions[String(req.metadata?.agent)]! }]
 })
 
-// 2. The agents. Dave thinks slowly (1.5 s before he answers).
+// 2. The agents. Dave thinks slowly (0.8 s before he answers).
 const estimator = (name: string) =>
   Agent.make({ name, instructions: "You estimate features in story points. Answer with a number only." })
 const slowly = <E, R>(agent: Agent.Any<E, R>, ms: number) =>
   Primitive.make(agent.name, (c: Agent.Conversation) => Effect.zipRight(Effect.sleep(ms), agent.invoke(c)))
-const agents = [estimator("alice"), estimator("bob"), estimator("carol"), slowly(estimator("dave"), 1500)]
+const agents = [estimator("alice"), estimator("bob"), estimator("carol"), slowly(estimator("dave"), 800)]
 
 // A ballot is a typed value: the estimate as a number.
 const points = Primitive.sync("points", (reply: Agent.Reply) => Number.parseInt(reply.text, 10))
@@ -69,8 +69,8 @@ const program = Effect.gen(function*() {
   assert.strictEqual(quorum.values.length, 2)
   assert.strictEqual(quorum.outcomes[0]!.status, "failed")
 
-  // per-branch timeout: each estimator gets 500 ms, which is not enough for dave, so "all" fails
-  const timed = yield* failure(Coordination.coordinate(voters, Coordination.all(), { timeout: "500 millis" }))
+  // per-branch timeout: each estimator gets 300 ms, which is not enough for dave, so "all" fails
+  const timed = yield* failure(Coordination.coordinate(voters, Coordination.all(), { timeout: "300 millis" }))
   console.log(`timeout: ${timed._tag}; dave ${timed.outcomes[3]!.status} (${timed.outcomes[3]!.reason})`)
   assert.strictEqual(timed.outcomes[3]!.status, "timed-out")
 
