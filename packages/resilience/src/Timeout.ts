@@ -80,40 +80,54 @@ const interruptAfter = <A, E, R, A2, E2>(
     }
     const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
     const millis = Duration.toMillis(duration)
+    const id = FiberId.make(-1 - (nextTimeoutId++ % 1_000_000_000), 0)
+    if (clock !== liveClock || millis > maxTimer) return onClock(self, fiber, clock, duration, id, onTimeout)
     return Effect.uninterruptibleMask((restore) => {
-      const id = FiberId.make(-1 - (nextTimeoutId++ % 1_000_000_000), 0)
-      let timedOut = false
-      const fire = () => {
-        timedOut = true
-        fiber.unsafeInterruptAsFork(id)
-      }
-      let cancel: () => void
-      if (clock === liveClock && millis <= maxTimer) {
-        cancel = Timers.schedule(millis, fire).cancel
-      } else {
-        const timer = Effect.runFork(Effect.zipRight(clock.sleep(duration), Effect.sync(fire)))
-        cancel = () => timer.unsafeInterruptAsFork(fiber.id())
-      }
-      /** After the timer fired: forget our interruption; fail with the timeout if it was what ended the work. */
-      const settle = (exit: Exit.Exit<A, E>): Effect.Effect<A | A2, E | E2> => {
-        const rest = withoutInterruptor(fiber.getFiberRef(FiberRef.interruptedCause), id)
-        const ours = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) &&
-          [...Cause.interruptors(exit.cause)].every((i) => Equal.equals(i, id))
-        const result: Effect.Effect<A | A2, E | E2> = Cause.isEmpty(rest) && ours ? onTimeout() : exit
-        return Effect.zipRight(FiberRef.set(FiberRef.interruptedCause, rest), result)
-      }
-      return Effect.matchCauseEffect(restore(self), {
-        onSuccess: (a): Effect.Effect<A | A2, E | E2> => {
-          cancel()
-          return timedOut ? settle(Exit.succeed(a)) : Effect.succeed(a)
-        },
-        onFailure: (cause): Effect.Effect<A | A2, E | E2> => {
-          cancel()
-          return timedOut ? settle(Exit.failCause(cause)) : Effect.failCause(cause)
-        }
+      const entry = Timers.schedule(millis, fiber, id)
+      return Effect.flatMap(Effect.exit(restore(self)), (exit) => {
+        Timers.cancel(entry)
+        return entry.fired ? settle(fiber, id, exit, onTimeout) : exit
       })
     })
   })
+
+/** Under another clock (`TestClock`): the timer is a fiber sleeping on that clock. */
+const onClock = <A, E, R, A2, E2>(
+  self: Effect.Effect<A, E, R>,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  clock: Clock.Clock,
+  duration: Duration.Duration,
+  id: FiberId.FiberId,
+  onTimeout: () => Effect.Effect<A2, E2>
+): Effect.Effect<A | A2, E | E2, R> =>
+  Effect.uninterruptibleMask((restore) => {
+    let fired = false
+    const timer = Effect.runFork(Effect.zipRight(
+      clock.sleep(duration),
+      Effect.sync(() => {
+        fired = true
+        fiber.unsafeInterruptAsFork(id)
+      })
+    ))
+    return Effect.flatMap(Effect.exit(restore(self)), (exit) => {
+      timer.unsafeInterruptAsFork(fiber.id())
+      return fired ? settle(fiber, id, exit, onTimeout) : exit
+    })
+  })
+
+/** After the timer fired: forget our interruption; fail with the timeout if it is what ended the work. */
+const settle = <A, E, A2, E2>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  id: FiberId.FiberId,
+  exit: Exit.Exit<A, E>,
+  onTimeout: () => Effect.Effect<A2, E2>
+): Effect.Effect<A | A2, E | E2> => {
+  const rest = withoutInterruptor(fiber.getFiberRef(FiberRef.interruptedCause), id)
+  const ours = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) &&
+    [...Cause.interruptors(exit.cause)].every((i) => Equal.equals(i, id))
+  const result: Effect.Effect<A | A2, E | E2> = Cause.isEmpty(rest) && ours ? onTimeout() : exit
+  return Effect.zipRight(FiberRef.set(FiberRef.interruptedCause, rest), result)
+}
 
 const bound = <A, E, R, A2>(
   self: Effect.Effect<A, E, R>,
