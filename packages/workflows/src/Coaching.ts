@@ -135,6 +135,16 @@ export interface Config {
   readonly relevance?: Evaluation.Metric<unknown, never>
   /** Extra instructions for the coach, appended to the profile's. */
   readonly instructions?: string
+  /** Renders the profile into the coach's instructions. Default `ClientProfile.toInstructions`. */
+  readonly renderProfile?: (profile: ClientProfile.ClientProfile) => string
+  /**
+   * Your own coach agent. It receives the conversation with `context.instructions` (profile,
+   * `instructions` and the session's instructions), `context.userId`, `context.phase`.
+   * Default: an `Agent` named `coach` whose instructions are `context.instructions`.
+   */
+  readonly coach?: Agent.Any<unknown, LanguageModel.LanguageModel>
+  /** Your own observer agent (it receives one user message: the exchange). */
+  readonly observer?: Agent.Any<unknown, LanguageModel.LanguageModel>
 }
 
 /**
@@ -289,7 +299,7 @@ export const make = (config: Config = {}): Coaching => {
   const fallbackText = config.fallbackReply ?? defaultFallbackReply
 
   // --- one coach reply: rate limits ▸ bulkhead ▸ fallback(retry(coach)) ---
-  const coach = Agent.make({
+  const coach: Agent.Any<unknown, LanguageModel.LanguageModel> = config.coach ?? Agent.make({
     name: "coach",
     description: "The personal coach",
     instructions: (c: Agent.Conversation) => String(c.context?.["instructions"] ?? ""),
@@ -361,6 +371,7 @@ export const make = (config: Config = {}): Coaching => {
         const recorded = yield* Effect.either(session.record({ role: "user", content: text }))
         if (recorded._tag === "Left") return { ...s, pending: [], done: true } // completed meanwhile (idle)
         const messages = [...s.messages, Agent.user(text)]
+        const coachName = Agent.nameOf(coach)
         const answer = yield* reply.invoke({
           messages,
           context: { instructions: ctx.instructions, userId: ctx.userId, phase: ctx.phase, sessionId: session.id }
@@ -387,7 +398,7 @@ export const make = (config: Config = {}): Coaching => {
         const objective = fallback ? undefined : objectiveLine(ctx.phase, answer.text)
         const next: TrackState = {
           pending: rest,
-          messages: [...messages, Agent.assistant(answer.text, "coach")],
+          messages: [...messages, Agent.assistant(answer.text, coachName)],
           exchanges: [...s.exchanges, done],
           objective: objective ?? s.objective,
           done: false
@@ -413,7 +424,7 @@ export const make = (config: Config = {}): Coaching => {
   ).pipe(Primitive.named("conversation"))
 
   // --- the observer track ---
-  const observer = Agent.make({
+  const observer: Agent.Any<unknown, LanguageModel.LanguageModel> = config.observer ?? Agent.make({
     name: "observer",
     description: "Writes insights about the client while the coach talks",
     instructions:
@@ -525,7 +536,7 @@ export const make = (config: Config = {}): Coaching => {
     (input: DayInput) =>
       Effect.map(ClientProfile.instructions.invoke(input.profile), ({ instructions, profile }): Day => ({
         userId: profile.userId,
-        instructions,
+        instructions: config.renderProfile === undefined ? instructions : config.renderProfile(profile),
         turns: { morning: input.morning, evening: input.evening },
         morning: undefined,
         evening: undefined,

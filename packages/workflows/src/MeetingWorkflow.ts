@@ -36,13 +36,15 @@ export interface ParticipantSpec {
   readonly leaveAfterTurns?: number
   /** Speaks through this primitive instead of an agent. */
   readonly speak?: P.Primitive<Meeting.TurnView, Meeting.Reply, unknown, never>
+  /** Your own agent for this participant (default: an agent with the role as persona). */
+  readonly agent?: Agent.Any<unknown, LanguageModel.LanguageModel>
 }
 
 /**
  * @since 0.1.0
  */
 export interface Config {
-  readonly host: { readonly name: string; readonly role?: string }
+  readonly host: { readonly name: string; readonly role?: string; readonly agent?: Agent.Any<unknown, LanguageModel.LanguageModel> }
   readonly participants: ReadonlyArray<ParticipantSpec>
   /** Default round robin. */
   readonly policy?: TurnPolicy.TurnPolicy
@@ -246,9 +248,14 @@ export const make = (config: Config) => {
     const p = Pricing.lookup(Pricing.defaults, model)
     return p === undefined ? 0 : Pricing.cost(p, usage)
   }
-  const speakerFor = (name: string, role: string, host: boolean): P.Primitive<Meeting.TurnView, Meeting.Reply, unknown, LanguageModel.LanguageModel> =>
+  const speakerFor = (
+    name: string,
+    role: string,
+    host: boolean,
+    agent?: Agent.Any<unknown, LanguageModel.LanguageModel>
+  ): P.Primitive<Meeting.TurnView, Meeting.Reply, unknown, LanguageModel.LanguageModel> =>
     Meeting.fromAgent(
-      Agent.make({
+      agent ?? Agent.make({
         name,
         instructions: persona(name, role, host),
         maxTokens: 300,
@@ -257,8 +264,8 @@ export const make = (config: Config) => {
       { name, price }
     ).speak.pipe(Primitive.named(`${name}Speaks`))
 
-  const hostSpeaker = speakerFor(config.host.name, config.host.role ?? "host", true)
-  const speakers = config.participants.map((p) => ({ spec: p, speak: p.speak ?? speakerFor(p.name, p.role, false) }))
+  const hostSpeaker = speakerFor(config.host.name, config.host.role ?? "host", true, config.host.agent)
+  const speakers = config.participants.map((p) => ({ spec: p, speak: p.speak ?? speakerFor(p.name, p.role, false, p.agent) }))
 
   const prepare = Primitive.fromSchema(
     "prepare",

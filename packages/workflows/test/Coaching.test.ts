@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Fiber, Layer, Ref, TestClock } from "effect"
-import { Runner, WorkflowContext } from "@braid/core"
+import { Primitive, Runner, sequence, WorkflowContext } from "@braid/core"
 import { Agent, Memory } from "@braid/agents"
 import { Errors as LlmErrors, LanguageModel, ScriptedModel } from "@braid/llm"
 import { Coaching, Samples, Scripts } from "@braid/workflows"
@@ -157,6 +157,28 @@ describe("Coaching", () => {
       assert.deepStrictEqual(tags, ["ok", "ok", "RateLimited:user:ada", "ok", "RateLimited:global"])
       yield* TestClock.adjust("1 minute")
       assert.isTrue(Either.isRight(yield* ask("ada").pipe(Effect.provide(ScriptedModel.layer(Scripts.coaching)))))
+    }))
+
+  it.effect("embeds in your own pipeline, with your own coach agent and profile template", () =>
+    Effect.gen(function*() {
+      const requests = yield* Ref.make<ReadonlyArray<LanguageModel.Request>>([])
+      const myCoach = Agent.make({
+        name: "sage",
+        instructions: (c: Agent.Conversation) => `SAGE MODE\n${String(c.context?.["instructions"])}`
+      })
+      const coaching = Coaching.make({ coach: myCoach, renderProfile: (p) => `Coach ${p.name} gently.` })
+      const intake = Primitive.sync("intake", (form: { readonly name: string }) => ({
+        profile: { userId: form.name.toLowerCase(), name: form.name, aspirations: ["sleep better"] },
+        morning: ["Good morning! I slept badly but I want today to count.", "/end"],
+        evening: []
+      }))
+      const email = Primitive.sync("email", (r: Coaching.DayReport) => `${r.userId}: ${r.morning.messages.length} messages, ended by ${r.morning.endedBy}`)
+      const mine = sequence(intake, coaching.day, email)
+      const out = yield* Runner.run(mine, { name: "Lin" }).pipe(Effect.provide(Layer.merge(recordingModel(requests), Memory.layerInMemory())))
+      assert.strictEqual(out, "lin: 2 messages, ended by user")
+      const coachCalls = (yield* Ref.get(requests)).filter((r) => r.metadata?.agent === "sage")
+      assert.strictEqual(coachCalls.length, 1)
+      assert.match(LanguageModel.systemText(coachCalls[0]!.system), /^SAGE MODE\nCoach Lin gently\./)
     }))
 
   it("objective lines and goals are parsed from the coach's reply", () => {

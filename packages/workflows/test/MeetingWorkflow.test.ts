@@ -5,7 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Primitive, Runner } from "@braid/core"
-import { EventBus, MeetingStore } from "@braid/agents"
+import { Agent, EventBus, MeetingStore } from "@braid/agents"
 import { LanguageModel, ScriptedModel } from "@braid/llm"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { MeetingRecords, MeetingWorkflow, Samples, Scripts } from "@braid/workflows"
@@ -90,6 +90,24 @@ describe("MeetingWorkflow", () => {
       assert.include(outcome.transcript, "(Sam did not answer in time)")
       assert.include(outcome.minutes, "Notes: Sam did not answer in time; Linus left the meeting; Sam did not answer in time.")
       assert.strictEqual(outcome.actionItems.length, 2)
+    }))
+
+  it.effect("participants can bring their own agents", () =>
+    Effect.gen(function*() {
+      const critic = Agent.make({ name: "Critic", instructions: "You challenge every plan." })
+      const meeting = MeetingWorkflow.make({
+        host: Samples.launchReview.host,
+        participants: [{ name: "Critic", role: "reviewer", agent: critic }],
+        maxTurns: 3
+      })
+      const model: ScriptedModel.Options = {
+        rules: [{ when: (r) => r.metadata?.agent === "Critic", reply: "I'll review the load test results by Monday." }, ...Scripts.meeting.rules!]
+      }
+      const outcome = yield* Runner.run(meeting.pipeline, Samples.launchReview.input).pipe(
+        Effect.provide(Layer.mergeAll(ScriptedModel.layer(model), EventBus.layerMemory, MeetingRecords.layerMemory))
+      )
+      assert.strictEqual(outcome.endedBy.condition, "maxTurns(3)")
+      assert.deepStrictEqual(outcome.actionItems, [{ owner: "Critic", task: "review the load test results", due: "Monday" }])
     }))
 
   it.effect("an invalid extraction is retried; bad input is rejected with a typed error", () =>
