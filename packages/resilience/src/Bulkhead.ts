@@ -14,6 +14,7 @@
  */
 import type { Primitive as P } from "@braid/core"
 import { Instrumentation, Primitive } from "@braid/core"
+import type { Cause } from "effect"
 import { Effect, Metric } from "effect"
 import { CapacityExceeded } from "./Errors.js"
 import * as Metrics from "./Metrics.js"
@@ -91,18 +92,19 @@ export const unsafeMake = (options: Options): Bulkhead => {
     return hadWaiters ? gauges() : Effect.void
   })
 
-  /** Runs `self` (interruptible) and releases the slot however it ends (we are inside the mask). */
-  const runThenRelease = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.matchCauseEffect(self, {
-      onFailure: (cause) => Effect.zipRight(releaseEffect, Effect.failCause(cause)),
-      onSuccess: (a) => {
-        if (queue.length === 0) {
-          active--
-          return Effect.succeed(a)
-        }
-        return Effect.as(releaseEffect, a)
+  /** Releases the slot however the call ended (we are inside the mask). Built once, not per call. */
+  const releasing = {
+    onFailure: (cause: Cause.Cause<unknown>): Effect.Effect<never, unknown> => Effect.zipRight(releaseEffect, Effect.failCause(cause)),
+    onSuccess: (a: unknown): Effect.Effect<unknown> => {
+      if (queue.length === 0) {
+        active--
+        return Effect.succeed(a)
       }
-    })
+      return Effect.as(releaseEffect, a)
+    }
+  }
+  const runThenRelease = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.matchCauseEffect(self, releasing) as Effect.Effect<A, E, R>
 
   const rejected = () =>
     Effect.zipRight(

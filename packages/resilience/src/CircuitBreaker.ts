@@ -368,6 +368,26 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
   const closedAttributes = { "breaker.name": name, "breaker.state": "closed" } as const
   const halfOpenAttributes = { "breaker.name": name, "breaker.state": "half-open" } as const
 
+  /** The outcome handlers of closed-state calls, built once per generation (not per call). */
+  interface Handlers {
+    readonly gen: number
+    readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<never, unknown>
+    readonly onSuccess: (a: unknown) => Effect.Effect<unknown>
+  }
+  const makeClosedHandlers = (gen: number): Handlers => ({
+    gen,
+    onFailure: (cause) => Effect.zipRight(recordEffect(gen, causeIsFailure(cause)), Effect.failCause(cause)),
+    onSuccess: (a) =>
+      trigger._tag === "consecutive" && current._tag === "closed" && current.gen === gen && current.window.consecutive === 0
+        ? Effect.succeed(a)
+        : Effect.as(recordEffect(gen, false), a)
+  })
+  let lastHandlers = makeClosedHandlers(0)
+  const closedHandlers = (gen: number): Handlers => {
+    if (lastHandlers.gen !== gen) lastHandlers = makeClosedHandlers(gen)
+    return lastHandlers
+  }
+
   const decide = <A, E, R>(self: Effect.Effect<A, E, R>, admission: Admission): Effect.Effect<A, E | CircuitOpen, R> => {
     if (admission._tag === "reject") {
       return Effect.zipRight(
@@ -384,13 +404,7 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
       // success that changes nothing (consecutive trigger, no failures pending) skips the bookkeeping
       return Effect.zipRight(
         Instrumentation.annotate(closedAttributes),
-        Effect.matchCauseEffect(self, {
-          onFailure: (cause) => Effect.zipRight(recordEffect(gen, causeIsFailure(cause)), Effect.failCause(cause)),
-          onSuccess: (a) =>
-            trigger._tag === "consecutive" && current._tag === "closed" && current.gen === gen && current.window.consecutive === 0
-              ? Effect.succeed(a)
-              : Effect.as(recordEffect(gen, false), a)
-        })
+        Effect.matchCauseEffect(self, closedHandlers(gen)) as Effect.Effect<A, E, R>
       )
     }
     // a probe: its slot must be released however it ends, interruption included
