@@ -5,9 +5,9 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect } from "effect"
+import { Clock, Context, Effect } from "effect"
 import type { Mode } from "./internal/instrument.js"
-import { currentPath as pathNow, enabled as isEnabled, modeRef } from "./internal/instrument.js"
+import { addRunAttributes, currentPath as pathNow, enabled as isEnabled, modeRef, pathOf } from "./internal/instrument.js"
 
 export type { Mode }
 
@@ -98,3 +98,27 @@ export const event = (name: string, attributes: Readonly<Record<string, Attribut
           ? Effect.map(Clock.currentTimeNanos, (now) => span.value.event(name, now, attributes))
           : Effect.void)
       : Effect.void)
+
+/**
+ * The attributes every span of a run carries, read from an Effect context: `braid.path` (the
+ * enclosing primitive's path, when there is one) and `braid.run.id`, `braid.session.id`,
+ * `braid.tenant.id`, `braid.user.id`. For telemetry that is not a primitive's span (a model
+ * call's `chat {model}` span, say), so that it carries the same run attributes.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Instrumentation } from "@braid/core"
+ *
+ * const attributes = Effect.contextWith(Instrumentation.contextAttributes)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const contextAttributes = (context: Context.Context<never>): Record<string, string> => {
+  const attributes: Record<string, string> = {}
+  const path = pathOf(context)
+  if (path !== "") attributes["braid.path"] = path
+  addRunAttributes(context, attributes)
+  return attributes
+}

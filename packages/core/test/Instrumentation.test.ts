@@ -115,4 +115,16 @@ describe("the single instrumentation point", () => {
       assert.strictEqual(successValue(exit), "root/outer/inner")
       assert.strictEqual(parentOf(spans, byName(spans, "inner"))?.name, "user-span")
     }))
+
+  it.effect("contextAttributes gives other telemetry the run's ids and the enclosing path", () =>
+    Effect.gen(function*() {
+      const probe = Primitive.make("probe", (_: void) => Effect.contextWith(Instrumentation.contextAttributes))
+      const out = yield* Runner.run(sequence(probe).pipe(Primitive.named("root")), undefined, {
+        runId: "r-9",
+        sessionId: "s-9",
+        userId: "u-9",
+        instrumentation: "on"
+      })
+      assert.deepStrictEqual(out, { "braid.path": "root/probe", "braid.run.id": "r-9", "braid.session.id": "s-9", "braid.user.id": "u-9" })
+    }))
 })

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Instrumentation, WorkflowContext } from "@braid/core"
+import { Instrumentation } from "@braid/core"
 import type { Exit } from "effect"
 import { Cause, Clock, Context, Effect, Option, Stream, Tracer } from "effect"
 import * as Metrics from "./Metrics.js"
@@ -89,16 +89,6 @@ const metricLabels = (info: RequestInfo): Metrics.Labels => ({
 })
 
 /** The braid.path of the nearest enclosing span that has one (as core's `currentPath`). */
-const pathOf = (span: Tracer.AnySpan | undefined): string | undefined => {
-  let s: Tracer.AnySpan | undefined = span
-  while (s !== undefined && s._tag === "Span") {
-    const path = s.attributes.get("braid.path")
-    if (typeof path === "string") return path
-    s = s.parent._tag === "Some" ? s.parent.value : undefined
-  }
-  return undefined
-}
-
 const startAttributes = (info: RequestInfo): Effect.Effect<Record<string, unknown>> =>
   Effect.contextWith((context: Context.Context<never>) => {
     const attributes: Record<string, unknown> = {
@@ -106,21 +96,12 @@ const startAttributes = (info: RequestInfo): Effect.Effect<Record<string, unknow
       [Attr.providerName]: info.provider,
       [Attr.requestModel]: info.model,
       "braid.primitive.name": spanName(info),
-      "braid.primitive.kind": "model-call"
+      "braid.primitive.kind": "model-call",
+      ...Instrumentation.contextAttributes(context)
     }
     if (info.maxTokens !== undefined) attributes[Attr.requestMaxTokens] = info.maxTokens
     if (info.temperature !== undefined) attributes[Attr.requestTemperature] = info.temperature
     if (info.agent !== undefined) attributes[Attr.agent] = info.agent
-    const path = pathOf(Context.getOrElse(context, Tracer.ParentSpan, () => undefined))
-    if (path !== undefined && path !== "") attributes["braid.path"] = path
-    const ctx = Context.getOption(context, WorkflowContext.WorkflowContext)
-    if (Option.isSome(ctx)) {
-      const c = ctx.value
-      attributes["braid.run.id"] = c.runId
-      if (c.sessionId !== undefined) attributes["braid.session.id"] = c.sessionId
-      if (c.tenantId !== undefined) attributes["braid.tenant.id"] = c.tenantId
-      if (c.userId !== undefined) attributes["braid.user.id"] = c.userId
-    }
     return attributes
   })
 

@@ -60,6 +60,18 @@ export const pathOf = (context: Context.Context<never>): string => {
   return ""
 }
 
+/** Adds the run's ids (`braid.run.id`, `.session.id`, `.tenant.id`, `.user.id`) found in `context`. */
+export const addRunAttributes = (context: Context.Context<never>, attributes: Record<string, unknown>): void => {
+  const ctx = Context.getOption(context, WorkflowContext)
+  if (ctx._tag === "Some") {
+    const c = ctx.value
+    attributes["braid.run.id"] = c.runId
+    if (c.sessionId !== undefined) attributes["braid.session.id"] = c.sessionId
+    if (c.tenantId !== undefined) attributes["braid.tenant.id"] = c.tenantId
+    if (c.userId !== undefined) attributes["braid.user.id"] = c.userId
+  }
+}
+
 /** The current primitive's path (empty when primitives are not instrumented). */
 export const currentPath: Effect.Effect<string> = Effect.withFiberRuntime((fiber) =>
   Effect.succeed(isOn(fiber) ? pathOf(fiber.getFiberRef(FiberRef.currentContext)) : "")
@@ -137,14 +149,7 @@ const instrumented = <In, Out, E, R>(
       "braid.primitive.kind": primitive.kind,
       "braid.path": path
     }
-    const ctx = Context.getOption(context, WorkflowContext)
-    if (ctx._tag === "Some") {
-      const c = ctx.value
-      attributes["braid.run.id"] = c.runId
-      if (c.sessionId !== undefined) attributes["braid.session.id"] = c.sessionId
-      if (c.tenantId !== undefined) attributes["braid.tenant.id"] = c.tenantId
-      if (c.userId !== undefined) attributes["braid.user.id"] = c.userId
-    }
+    addRunAttributes(context, attributes)
     const f = (primitive.body as unknown as Record<symbol, ModalBody<In, Out, E, R> | undefined>)[modalKey]
     return Effect.withSpan(
       recordFailure(f === undefined ? primitive.body(input) : f(true, input)),
