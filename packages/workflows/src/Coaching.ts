@@ -30,7 +30,7 @@
  */
 import type { Duration, Scope } from "effect"
 import { Context, Effect, Stream } from "effect"
-import type { Primitive as P } from "@braid/core"
+import type { DecodeError, Primitive as P } from "@braid/core"
 import { loop, parallel, Primitive, sequence, WorkflowContext } from "@braid/core"
 import { Agent, Memory, StreamBuffer } from "@braid/agents"
 import type { LanguageModel } from "@braid/llm"
@@ -38,6 +38,7 @@ import type { Errors as ResilienceErrors } from "@braid/resilience"
 import { Bulkhead, Fallback, RateLimit, Retry } from "@braid/resilience"
 import * as ClientProfile from "./ClientProfile.js"
 import * as Evaluation from "./Evaluation.js"
+import { SessionCompleted } from "./Errors.js"
 import * as Session from "./Session.js"
 
 /**
@@ -255,13 +256,36 @@ export interface Coaching {
   readonly day: P.Primitive<
     DayInput,
     DayReport,
-    ReplyError | Memory.MemoryError | import("@braid/core").DecodeError,
+    ReplyError | Memory.MemoryError | DecodeError,
     LanguageModel.LanguageModel | Memory.Memory | WorkflowContext.WorkflowContext
   >
   /** One coach reply behind the rate limits, the capacity cap, retry and fallback. */
   readonly reply: P.Primitive<Agent.Conversation, Agent.Reply, ReplyError, LanguageModel.LanguageModel>
   /** The bulkhead shared by every session of this workflow (inspect `active` / `queued`). */
   readonly bulkhead: Bulkhead.Bulkhead
+  /**
+   * Opens a live session for a chat server: each `send` is one exchange (the same policies,
+   * accounting and relevance scoring as in `day`); the session completes on `end`, on the idle
+   * timeout, or when the coach writes the phase's objective line. Lives in the current scope.
+   */
+  readonly open: (options: {
+    readonly profile: ClientProfile.ClientProfileInput
+    readonly phase?: Phase
+    readonly sessionId?: string
+  }) => Effect.Effect<LiveSession, DecodeError, Scope.Scope | WorkflowContext.WorkflowContext>
+}
+
+/**
+ * A live coaching session (see `Coaching.open`).
+ *
+ * @since 0.1.0
+ */
+export interface LiveSession {
+  readonly session: Session.Session
+  /** One exchange: fails with `SessionCompleted` once the session has completed. */
+  readonly send: (text: string) => Effect.Effect<Exchange, ReplyError | SessionCompleted, LanguageModel.LanguageModel>
+  /** The objective line, once the coach has written it. */
+  readonly objective: Effect.Effect<string | undefined>
 }
 
 /**
@@ -556,5 +580,42 @@ export const make = (config: Config = {}): Coaching => {
           : Effect.provideService(pipeline.invoke(input), WorkflowContext.WorkflowContext, { ...ctx, userId: String(input.profile.userId) })),
     { kind: "workflow", children: [{ key: pipeline.name, primitive: pipeline }] }
   )
-  return { day: day as Coaching["day"], reply, bulkhead }
+  const open: Coaching["open"] = (options) =>
+    Effect.gen(function*() {
+      const { instructions, profile } = yield* ClientProfile.instructions.invoke(options.profile)
+      const wf = yield* WorkflowContext.WorkflowContext
+      const phase = options.phase ?? "morning"
+      const session = yield* Session.make({
+        id: options.sessionId ?? `${wf.sessionId ?? wf.runId}:${phase}`,
+        userId: profile.userId,
+        idleTimeout
+      })
+      const buffer = yield* StreamBuffer.make<TrackEntry>()
+      const phaseCtx: PhaseContext = {
+        phase,
+        session,
+        instructions: [config.renderProfile === undefined ? instructions : config.renderProfile(profile), config.instructions, phaseInstructions[phase]]
+          .filter((x) => x !== undefined && x !== "").join("\n\n"),
+        userId: profile.userId,
+        buffer
+      }
+      const lock = yield* Effect.makeSemaphore(1)
+      let state: TrackState = { pending: [], messages: [], exchanges: [], objective: undefined, done: false }
+      const send = (text: string) =>
+        lock.withPermits(1)(Effect.gen(function*() {
+          const status = yield* session.status
+          if (status._tag === "Completed") return yield* new SessionCompleted({ sessionId: session.id, reason: status.reason })
+          const next = yield* Effect.provideService(exchange.invoke({ ...state, pending: [text], done: false }), CurrentPhase, phaseCtx)
+          const added = next.exchanges.length > state.exchanges.length
+          state = { ...next, pending: [] }
+          if (!added) {
+            const now = yield* session.status
+            return yield* new SessionCompleted({ sessionId: session.id, reason: now._tag === "Completed" ? now.reason : "user" })
+          }
+          return next.exchanges[next.exchanges.length - 1]!
+        }))
+      return { session, send, objective: Effect.sync(() => state.objective) } satisfies LiveSession
+    })
+
+  return { day: day as Coaching["day"], reply, bulkhead, open }
 }

@@ -181,6 +181,31 @@ describe("Coaching", () => {
       assert.match(LanguageModel.systemText(coachCalls[0]!.system), /^SAGE MODE\nCoach Lin gently\./)
     }))
 
+  it.scoped("a live session for a chat server: one exchange per send, objective met, then idle timeout on another", () =>
+    Effect.gen(function*() {
+      const coaching = Coaching.make({ idleTimeout: "10 minutes" })
+      const live = yield* coaching.open({ profile: Samples.adaProfile })
+      const first = yield* live.send(Samples.coachingDay.morning[0]!)
+      assert.match(first.reply, /^Good morning! A rough night/)
+      assert.strictEqual(first.relevance, 1)
+      yield* live.send(Samples.coachingDay.morning[1]!)
+      yield* live.send(Samples.coachingDay.morning[2]!)
+      assert.strictEqual(yield* live.objective, "finish the quarterly report draft (9-11); run 30 minutes at lunch")
+      const status = yield* live.session.status
+      assert.strictEqual(status._tag === "Completed" && status.reason, "objective-met")
+      const after = yield* Effect.flip(live.send("one more thing"))
+      assert.strictEqual(after._tag, "SessionCompleted")
+      assert.strictEqual((yield* live.session.totals).messages, 6)
+
+      const idle = yield* coaching.open({ profile: Samples.adaProfile, sessionId: "idle-1" })
+      yield* idle.send("hello")
+      yield* TestClock.adjust("10 minutes")
+      const late = yield* Effect.flip(idle.send("sorry, I'm back"))
+      assert.strictEqual(late._tag === "SessionCompleted" && late.reason, "idle-timeout")
+    }).pipe(
+      Effect.provide(Layer.mergeAll(ScriptedModel.layer(Scripts.coaching), WorkflowContext.layer({ userId: "ada" })))
+    ))
+
   it("objective lines and goals are parsed from the coach's reply", () => {
     assert.strictEqual(Coaching.objectiveLine("morning", "ok\nGOALS: a; b."), "a; b.")
     assert.strictEqual(Coaching.objectiveLine("morning", "REVIEW: 1/2"), undefined)
