@@ -18,11 +18,10 @@ import { Redis } from "ioredis"
 import { WorkflowContext } from "@braid/core"
 import { Memory, MemoryStore, PostgresMemoryStore, RedisMemoryStore, SqliteMemoryStore } from "@braid/agents"
 import { interleaved, printTable, type Row } from "./harness.js"
+import { DATABASE_URL, REDIS_URL } from "@braid/testing/urls"
 
 const require = createRequire(import.meta.url)
 // The same defaults as @braid/testing (which imports vitest, so it is not imported here).
-const DATABASE_URL = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"
-const REDIS_URL = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
 
 interface SqliteStatement {
   run(...params: ReadonlyArray<unknown>): unknown

@@ -8,8 +8,9 @@
 import { describe, it } from "@effect/vitest"
 import * as net from "node:net"
 
-export const DATABASE_URL = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"
-export const REDIS_URL = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
+import { DATABASE_URL, REDIS_URL } from "./urls.js"
+
+export { DATABASE_URL, REDIS_URL }
 export const servicesRequired = process.env["BRAID_REQUIRE_SERVICES"] === "1"
 
 const reachable = (url: string, defaultPort: number): Promise<boolean> =>
