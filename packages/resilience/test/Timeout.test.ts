@@ -1,10 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Ref, TestClock } from "effect"
+import { spawnSync } from "node:child_process"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { Primitive, Runner } from "@braid/core"
 import { Retry, Timeout, TimeoutError } from "@braid/resilience"
 import { byName, parentOf, withSpans } from "@braid/testing"
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 
 describe("Timeout", () => {
   it.effect("interrupts the work (its finalizers run) and fails with TimeoutError naming the primitive and duration", () =>
@@ -174,6 +179,20 @@ describe("Timeout", () => {
       assert.strictEqual(e._tag, "TimeoutError")
       assert.isAtLeast(Date.now() - start, 55)
     }))
+
+  it("the shared live timer neither holds an idle process open nor lets a pending timeout's process exit early", () => {
+    const tsx = join(root, "node_modules", ".bin", "tsx")
+    const fixture = join(root, "packages", "resilience", "test", "fixtures", "timeout-process.ts")
+    const quickStart = Date.now()
+    const quick = spawnSync(tsx, [fixture, "quick"], { cwd: root, encoding: "utf8", timeout: 60_000 })
+    const quickMillis = Date.now() - quickStart
+    assert.strictEqual(quick.status, 0, quick.stderr)
+    assert.strictEqual(quick.stdout.trim(), "42")
+    assert.isBelow(quickMillis, 15_000, "an idle 20 s timeout did not keep the process alive")
+    const hang = spawnSync(tsx, [fixture, "hang"], { cwd: root, encoding: "utf8", timeout: 60_000 })
+    assert.strictEqual(hang.status, 0, hang.stderr)
+    assert.strictEqual(hang.stdout.trim(), "TimeoutError", "the process stayed alive until the timeout fired")
+  }, 120_000)
 
   it.live("a timed-out HTTP request is really aborted: the server sees the connection close", () =>
     Effect.gen(function*() {
