@@ -25,7 +25,7 @@ describeRedis("Redis", () => {
       yield* EventBus.publishEncoded("demo.raw.sent", { x: 1 }).pipe(
         Effect.provide(RedisEventBus.layer({ url: REDIS_URL, prefix }))
       )
-      for (let i = 0; i < 50 && seen.length === 0; i++) yield* Effect.sleep(20)
+      for (let i = 0; i < 250 && seen.length === 0; i++) yield* Effect.sleep(20)
       yield* Effect.promise(() => raw.quit())
       assert.deepStrictEqual(seen, [[`${prefix}demo.raw.sent`, `{"x":1}`]])
     }))
