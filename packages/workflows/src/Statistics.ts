@@ -3,8 +3,9 @@
  * prompts or two models) with a confidence interval on the difference of their means.
  *
  * **Method.** The interval is a percentile bootstrap (default 2,000 resamples, 95 %), drawn
- * with Effect's `Random` seeded from `options.seed`, so the same inputs always give the same
- * interval (reproducible CI gates), and tests can pin it.
+ * with Effect's `Random` seeded from `options.seed` (each resample set takes one draw of it to seed
+ * a fast local generator), so the same inputs always give the same interval (reproducible CI
+ * gates), and tests can pin it.
  * - *Paired* when both runs scored the same conversations (same ids): the bootstrap resamples the
  *   per-conversation differences `candidate - baseline`. Pairing removes the variance between
  *   conversations, so it detects smaller regressions with the same data.
@@ -132,20 +133,35 @@ export const quantile = (xs: ReadonlyArray<number>, q: number): number => {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo)
 }
 
-/** Means of `resamples` resamples with replacement of `xs`, drawn from the ambient Random. */
+/** mulberry32: a small, fast 32-bit PRNG, seeded from the ambient Effect `Random`. */
+const mulberry32 = (seed: number) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/**
+ * Means of `resamples` resamples with replacement of `xs`. The indices come from a fast local
+ * generator seeded by one draw of the ambient Effect `Random`: reproducible under
+ * `Random.make(seed)`, and about 50 times faster than one Effect per draw.
+ */
 const resampleMeans = (xs: ReadonlyArray<number>, resamples: number): Effect.Effect<Array<number>> =>
-  Random.randomWith((random) =>
-    Effect.gen(function*() {
-      const out = new Array<number>(resamples)
-      const n = xs.length
-      for (let b = 0; b < resamples; b++) {
-        let s = 0
-        for (let i = 0; i < n; i++) s += xs[yield* random.nextIntBetween(0, n)]!
-        out[b] = s / n
-      }
-      return out
-    })
-  )
+  Effect.map(Random.nextIntBetween(0, 2 ** 31 - 1), (seed) => {
+    const next = mulberry32(seed)
+    const out = new Array<number>(resamples)
+    const n = xs.length
+    for (let b = 0; b < resamples; b++) {
+      let s = 0
+      for (let i = 0; i < n; i++) s += xs[Math.floor(next() * n)]!
+      out[b] = s / n
+    }
+    return out
+  })
 
 /**
  * A percentile-bootstrap interval for the mean of `xs`, using the ambient Effect `Random`
