@@ -18,8 +18,8 @@ import { Instrumentation } from "@braid/core"
 import { ScriptedModel } from "@braid/llm"
 import { Agent, EventBus, Meeting, RedisEventBus, Termination } from "@braid/agents"
 import { interleaved, printTable, type Row } from "./harness.js"
+import { REDIS_URL } from "@braid/testing/urls"
 
-const REDIS_URL = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
 
 // ---- meeting50 --------------------------------------------------------------------------------
 const N = 50

@@ -644,7 +644,7 @@ const coordinateImpl = <In, A, E, R, Out, E2, R2>(
       const start = yield* Clock.currentTimeMillis
       const elapsed = Effect.map(Clock.currentTimeMillis, (now) => now - start)
       const over = yield* Deferred.make<never, OverBudget>()
-      let body: Effect.Effect<A, E | OverBudget, R> = agent.invoke(input)
+      let body: Effect.Effect<A, E | OverBudget, R> = Primitive.invokeAt(agent, input, children[index]!.key)
       if (budget !== undefined) {
         const model = yield* Effect.serviceOption(LanguageModel.LanguageModel)
         if (Option.isSome(model)) {

@@ -277,6 +277,15 @@ describe("telemetry", () => {
       assert.strictEqual(root.attributes["braid.primitive.kind"], "coordinate")
       assert.strictEqual(root.events.filter((e) => e.name === "coordination.branch").length, 2)
     }))
+
+  it.effect("agents that share a name get distinct branch paths", () =>
+    Effect.gen(function*() {
+      const twin = Primitive.sync("twin", (s: string) => s.length)
+      const p = Coordination.coordinate([twin, twin], Coordination.all())
+      const { spans } = yield* withSpans(Runner.run(p, "abc"))
+      const paths = spans.filter((s) => s.name === "twin").map((s) => s.attributes["braid.path"])
+      assert.sameMembers(paths, ["coordinate(all)/twin", "coordinate(all)/twin(1)"])
+    }))
 })
 
 describe("types", () => {

@@ -276,6 +276,26 @@ export const fromSchema = <I extends Schema.Schema.Any, O extends Schema.Schema.
 }
 
 /**
+ * Runs `self` as a child of the running primitive under the path segment `segment` (instead of
+ * its name, as `invoke` does): for composites built outside core that run several children
+ * with the same name and need distinct paths.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Primitive } from "@braid/core"
+ *
+ * const ask = Primitive.sync("ask", (q: string) => q.length)
+ * const twice = Primitive.make("twice", (q: string) =>
+ *   Effect.all([Primitive.invokeAt(ask, q, "ask(1)"), Primitive.invokeAt(ask, q, "ask(2)")]))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const invokeAt = <In, Out, E, R>(self: Primitive<In, Out, E, R>, input: In, segment: string): Effect.Effect<Out, E, R> =>
+  execute(self, input, segment)
+
+/**
  * The same primitive under another name (its span name and path segment).
  *
  * @example
