@@ -5,9 +5,10 @@
  *
  * @since 0.1.0
  */
+import type { Cause } from "effect"
 import { Clock, Context, Effect } from "effect"
 import type { Mode } from "./internal/instrument.js"
-import { addRunAttributes, currentPath as pathNow, enabled as isEnabled, modeRef, pathOf } from "./internal/instrument.js"
+import { addRunAttributes, currentPath as pathNow, enabled as isEnabled, errorType as typeOfError, modeRef, pathOf } from "./internal/instrument.js"
 
 export type { Mode }
 
@@ -122,3 +123,19 @@ export const contextAttributes = (context: Context.Context<never>): Record<strin
   addRunAttributes(context, attributes)
   return attributes
 }
+
+/**
+ * The `error.type` Braid records for a failure: the tag of a typed error (`"RateLimited"`), the
+ * name of an `Error`, or `"Interrupt"` / `"Defect"`.
+ *
+ * @example
+ * ```ts
+ * import { Cause } from "effect"
+ * import { Instrumentation } from "@braid/core"
+ *
+ * Instrumentation.errorType(Cause.fail({ _tag: "NotFound" })) // "NotFound"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const errorType = (cause: Cause.Cause<unknown>): string => typeOfError(cause)

@@ -8,7 +8,7 @@
  */
 import { Instrumentation } from "@braid/core"
 import type { Exit } from "effect"
-import { Cause, Clock, Context, Effect, Option, Stream, Tracer } from "effect"
+import { Clock, Context, Effect, Option, Stream, Tracer } from "effect"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -170,15 +170,7 @@ const setStopSequences = <A, E, R>(info: RequestInfo, self: Effect.Effect<A, E, 
       self
     )
 
-const errorType = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) {
-    const e = failure.value
-    if (typeof e === "object" && e !== null && "_tag" in e && typeof e._tag === "string") return e._tag
-    return e instanceof Error ? e.name : typeof e
-  }
-  return Cause.isInterruptedOnly(cause) ? "Interrupt" : "Defect"
-}
+const errorType = Instrumentation.errorType
 
 const finish = (info: RequestInfo, startMillis: number, exit: Exit.Exit<unknown, unknown>) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) => {
