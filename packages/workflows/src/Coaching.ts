@@ -348,7 +348,14 @@ export const make = (config: Config = {}): Coaching => {
     stopReason: "other",
     messages: [Agent.assistant(fallbackText, "fallback")]
   }))
-  const answered = Fallback.chain([retried, fallbackReply], { name: "coachOrFallback" })
+  // The last alternative cannot fail, so the chain never fails with a typed error (its inferred
+  // error type, the coach's errors | FallbackExhausted, is unreachable).
+  const answered = Fallback.chain([retried, fallbackReply], { name: "coachOrFallback" }) as P.Primitive<
+    Agent.Conversation,
+    Agent.Reply,
+    never,
+    LanguageModel.LanguageModel
+  >
   const bulkhead = Bulkhead.unsafeMake({
     name: "coach",
     maxConcurrent: config.capacity?.maxConcurrent ?? 20,
@@ -368,7 +375,7 @@ export const make = (config: Config = {}): Coaching => {
       ...(config.rateLimits?.store !== undefined ? { store: config.rateLimits.store } : {})
     }),
     Primitive.named("reply")
-  ) as P.Primitive<Agent.Conversation, Agent.Reply, ReplyError, LanguageModel.LanguageModel>
+  )
 
   // --- one exchange of a conversation track ---
   const exchange = Primitive.make(
@@ -617,5 +624,5 @@ export const make = (config: Config = {}): Coaching => {
       return { session, send, objective: Effect.sync(() => state.objective) } satisfies LiveSession
     })
 
-  return { day: day as Coaching["day"], reply, bulkhead, open }
+  return { day, reply, bulkhead, open }
 }

@@ -500,7 +500,7 @@ export const evaluateConversation = <E, R>(options: Options<E, R>): P.Primitive<
   return sequence(
     lookup,
     branch((l: Looked) => l.stored !== undefined, reuse, sequence(score, persist).pipe(Primitive.named("evaluate")))
-  ).pipe(Primitive.named("evaluateConversation")) as P.Primitive<Conversation, ConversationResult & { readonly reused: boolean }, EvaluationFailed, R | ResultStore>
+  ).pipe(Primitive.named("evaluateConversation"))
 }
 
 /**
