@@ -20,8 +20,9 @@
 import { DecodeError, Instrumentation, Primitive } from "@braid/core"
 import type { Errors as LlmErrors } from "@braid/llm"
 import { LanguageModel, Pricing } from "@braid/llm"
-import { Effect, FiberRef, JSONSchema, ParseResult, Schema } from "effect"
-import { ToolError, ToolIterationsExceeded } from "./Errors.js"
+import { Effect, Either, FiberRef, JSONSchema, ParseResult, Schema } from "effect"
+import { dual } from "effect/Function"
+import { StructuredOutputInvalid, ToolError, ToolIterationsExceeded } from "./Errors.js"
 import { currentAgent, recalledRef } from "./Memory.js"
 
 /**
@@ -497,3 +498,213 @@ export const conversation = (
   messages: messages.map((m) => (typeof m === "string" ? user(m) : m)),
   ...(context !== undefined ? { context } : {})
 })
+
+/**
+ * The output of `structured`: the decoded value and the reply it came from (its usage, cost and
+ * model stay visible).
+ *
+ * @example
+ * ```ts
+ * import type { Agent } from "@braid/agents"
+ *
+ * const cost = (out: Agent.Structured<{ readonly score: number }>) => out.reply.costUsd
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Structured<A> {
+  readonly value: A
+  readonly reply: Reply
+}
+
+/**
+ * Options of `structured`.
+ *
+ * @since 0.1.0
+ */
+export interface StructuredOptions {
+  /**
+   * The instruction added to the conversation as a system note (so it ends the agent's system
+   * prompt). Default: `structuredInstruction(schema)`. `false` adds nothing, for an agent whose
+   * own instructions already ask for the JSON.
+   */
+  readonly instruction?: string | false
+  /** The wrapper's name (default `structured(<agent>)`). */
+  readonly name?: string
+}
+
+/**
+ * The default instruction of `structured`: answer with JSON only, matching the JSON Schema
+ * derived from `schema` (deterministic: the same schema gives the same text). For a schema that
+ * has no JSON Schema form, just "Reply with JSON only, no prose."
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Agent } from "@braid/agents"
+ *
+ * Agent.structuredInstruction(Schema.Struct({ score: Schema.Number }))
+ * // 'Reply with JSON only, no prose, matching this JSON Schema: {"$schema":...,"type":"object",...}'
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const structuredInstruction = <A, I>(schema: Schema.Schema<A, I, never>): string => {
+  try {
+    return `Reply with JSON only, no prose, matching this JSON Schema: ${JSON.stringify(JSONSchema.make(schema))}`
+  } catch {
+    return "Reply with JSON only, no prose."
+  }
+}
+
+/** The end of the balanced `{...}` / `[...]` starting at `start`, skipping strings; -1 if none. */
+const balancedEnd = (text: string, start: number): number => {
+  const stack: Array<string> = []
+  let inString = false
+  for (let i = start; i < text.length; i++) {
+    const c = text[i]!
+    if (inString) {
+      if (c === "\\") i++
+      else if (c === "\"") inString = false
+    } else if (c === "\"") inString = true
+    else if (c === "{") stack.push("}")
+    else if (c === "[") stack.push("]")
+    else if (c === "}" || c === "]") {
+      if (stack.pop() !== c) return -1
+      if (stack.length === 0) return i
+    }
+  }
+  return -1
+}
+
+const tryJson = (text: string): Either.Either<unknown, void> => {
+  try {
+    return Either.right(JSON.parse(text))
+  } catch {
+    return Either.left(undefined)
+  }
+}
+
+/**
+ * The JSON values a reply may hold, most likely first: the whole reply, then the content of each
+ * ``` fence, then each balanced `{...}` or `[...]` of the text, in order.
+ */
+const jsonCandidates = (text: string): Array<unknown> => {
+  const out: Array<unknown> = []
+  const add = (s: string) => {
+    const parsed = tryJson(s.trim())
+    if (Either.isRight(parsed)) out.push(parsed.right)
+  }
+  add(text)
+  for (const m of text.matchAll(/```[\w-]*\s*\n?([\s\S]*?)```/g)) add(m[1]!)
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] !== "{" && text[i] !== "[") continue
+    const end = balancedEnd(text, i)
+    if (end < 0) continue
+    const before = out.length
+    add(text.slice(i, end + 1))
+    if (out.length > before) i = end // a value was found here: do not look inside it
+  }
+  return out
+}
+
+const maxReplyChars = 500
+
+/**
+ * Decodes the JSON of an agent's reply text with `schema`: the whole reply, or JSON inside a
+ * ``` fence, or the first balanced `{...}` / `[...]` in prose; the first of these that decodes
+ * wins. Fails with `StructuredOutputInvalid` naming the first bad field of the first JSON found
+ * (core's `Primitive.decodeError` formats the path), or path `(root)` when there is no JSON.
+ * The building block of `structured`, for text you already hold.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Agent } from "@braid/agents"
+ *
+ * const v = Effect.runSync(Agent.decodeStructured("judge", Schema.Struct({ score: Schema.Number }), 'Sure: {"score": 0.8}'))
+ * // { score: 0.8 }
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const decodeStructured = <A, I>(
+  agent: string,
+  schema: Schema.Schema<A, I, never>,
+  text: string
+): Effect.Effect<A, StructuredOutputInvalid> => {
+  const decode = Schema.decodeUnknownEither(schema, { errors: "all" })
+  const reply = text.length > maxReplyChars ? `${text.slice(0, maxReplyChars)}...` : text
+  let firstError: ParseResult.ParseError | undefined
+  for (const candidate of jsonCandidates(text)) {
+    const decoded = decode(candidate)
+    if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
+    firstError ??= decoded.left
+  }
+  if (firstError === undefined) {
+    return Effect.fail(new StructuredOutputInvalid({ agent, path: "(root)", message: "no JSON object in the reply", reply }))
+  }
+  const e = Primitive.decodeError(agent, "output", firstError)
+  return Effect.fail(new StructuredOutputInvalid({ agent, path: e.path, message: e.message.slice(`${agent}: `.length), reply }))
+}
+
+/**
+ * Schema-typed agent output: a primitive (kind "structured") from a conversation to the decoded
+ * value and the reply. It adds an instruction to answer with JSON only (see
+ * `StructuredOptions.instruction`), runs the agent, and decodes its reply with
+ * `decodeStructured`; a reply that does not decode fails with the transient
+ * `StructuredOutputInvalid`, so a `Retry.policy` around it asks again.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Retry } from "@braid/resilience"
+ * import { Agent } from "@braid/agents"
+ *
+ * const Verdict = Schema.Struct({ score: Schema.Number.pipe(Schema.between(0, 1)), reason: Schema.String })
+ * const judge = Agent.make({ name: "judge", instructions: "You grade answers." }).pipe(
+ *   Agent.structured(Verdict),
+ *   Retry.policy({ maxAttempts: 3 })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const structured: {
+  <A, I>(schema: Schema.Schema<A, I, never>, options?: StructuredOptions): <E, R>(
+    self: Any<E, R>
+  ) => Primitive.Primitive<Conversation, Structured<A>, E | StructuredOutputInvalid, R>
+  <E, R, A, I>(
+    self: Any<E, R>,
+    schema: Schema.Schema<A, I, never>,
+    options?: StructuredOptions
+  ): Primitive.Primitive<Conversation, Structured<A>, E | StructuredOutputInvalid, R>
+} = dual(
+  (args) => Primitive.isPrimitive(args[0]),
+  <E, R, A, I>(
+    self: Any<E, R>,
+    schema: Schema.Schema<A, I, never>,
+    options: StructuredOptions = {}
+  ): Primitive.Primitive<Conversation, Structured<A>, E | StructuredOutputInvalid, R> => {
+    const agent = nameOf(self)
+    const instruction = options.instruction === undefined ? structuredInstruction(schema) : options.instruction
+    return Primitive.wrap(
+      self,
+      {
+        kind: "structured",
+        ...(options.name !== undefined ? { name: options.name } : {}),
+        meta: { instruction: options.instruction === undefined ? "schema" : options.instruction === false ? "none" : "custom" }
+      },
+      (run) => (conversation: Conversation) => {
+        const request: Conversation = instruction === false || instruction === ""
+          ? conversation
+          : { ...conversation, messages: [...conversation.messages, system(instruction)] }
+        return Effect.flatMap(run(request), (reply) =>
+          decodeStructured(agent, schema, reply.text).pipe(
+            Effect.map((value): Structured<A> => ({ value, reply })),
+            Effect.tapError((e) => Instrumentation.annotate({ "braid.structured.path": e.path }))
+          ))
+      }
+    )
+  }
+)

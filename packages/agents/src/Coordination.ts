@@ -12,7 +12,8 @@
  */
 import { Instrumentation, Primitive } from "@braid/core"
 import { LanguageModel, Pricing } from "@braid/llm"
-import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Option, Queue, Ref, Stream } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Option, Queue, Ref, Schema, Stream } from "effect"
+import { decodeStructured } from "./Agent.js"
 import type { BranchOutcome } from "./CoordinationErrors.js"
 import { CoordinationFailed } from "./CoordinationErrors.js"
 
@@ -465,6 +466,8 @@ export const consensus = <A, EJ = never, RJ = never>(options: ConsensusOptions<A
   }
 }
 
+const Agreeing = Schema.Struct({ agreeing: Schema.Array(Schema.Unknown) })
+
 /**
  * A consensus judge backed by the `LanguageModel` in context: the model is shown every answer
  * and asked which agents agree with the majority position; it must answer with JSON
@@ -500,14 +503,11 @@ export const modelJudge = <A>(options: {
           messages: [LanguageModel.user(prompt)],
           ...(options.model !== undefined ? { model: options.model } : {})
         })
-        const match = /\{[\s\S]*\}/.exec(response.text)
-        let agreeing: ReadonlyArray<string> = []
-        try {
-          const parsed = match ? JSON.parse(match[0]) as { agreeing?: unknown } : {}
-          if (Array.isArray(parsed.agreeing)) agreeing = parsed.agreeing.filter((x): x is string => typeof x === "string")
-        } catch {
-          agreeing = []
-        }
+        // Lenient on purpose: a reply without a usable list means nobody is known to agree.
+        const agreeing = yield* decodeStructured("consensusJudge", Agreeing, response.text).pipe(
+          Effect.map((parsed) => parsed.agreeing.filter((x): x is string => typeof x === "string")),
+          Effect.orElseSucceed((): ReadonlyArray<string> => [])
+        )
         yield* Instrumentation.annotate({ "braid.consensus.agreeing": agreeing.length })
         return { agreeing }
       }),

@@ -162,3 +162,33 @@ export class UnknownHandoffTarget extends Schema.TaggedError<UnknownHandoffTarge
     return `${this.from}: no handoff candidate named "${this.target}" (candidates: ${this.candidates.join(", ")})`
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Structured output
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * An agent's reply (`Agent.structured`) held no JSON, or its JSON did not decode with the
+ * output Schema. `path` is the first bad field (`(root)` when there is no JSON at all),
+ * `message` says what is wrong there, `reply` is the start of the reply (at most 500
+ * characters). Transient, so `Retry.policy` asks again by default.
+ *
+ * @example
+ * ```ts
+ * import { StructuredOutputInvalid } from "@braid/agents/Errors"
+ *
+ * const e = new StructuredOutputInvalid({
+ *   agent: "judge", path: "score", message: "invalid output at score: Expected number, actual \"high\"", reply: "{\"score\": \"high\"}"
+ * })
+ * e.transient // true
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class StructuredOutputInvalid extends Schema.TaggedError<StructuredOutputInvalid>()("StructuredOutputInvalid", {
+  agent: Schema.String,
+  path: Schema.String,
+  message: Schema.String,
+  reply: Schema.String,
+  transient: Schema.optionalWith(Schema.Boolean, { default: () => true })
+}) {}

@@ -13,8 +13,9 @@
  * - Metrics: `relevance` (LLM-as-judge), `goalCoverage`, `questionQuality`, `objectiveMet`
  *   (objective checks against the scenario), any `judge({ rubric })`, any `metric(name, f)`.
  *   Every metric returns a score in [0, 1] with a reason.
- * - The judge is an `Agent` (named `<metric>Judge`) whose reply is decoded with Schema into a
- *   `Verdict` (`{ score, reason }`); an invalid reply is a transient `JudgeVerdictInvalid`.
+ * - The judge is an `Agent` (named `<metric>Judge`) run through `Agent.structured`, which decodes
+ *   its reply with Schema into a `Verdict` (`{ score, reason }`); an invalid reply is a transient
+ *   `JudgeVerdictInvalid`.
  * - Each metric runs under `Retry.policy` (exponential backoff); a conversation whose metric
  *   keeps failing is reported in `failures` and not stored, so the next run retries it.
  * - Idempotent: a result already stored for (run, conversation) is reused and no model is
@@ -303,10 +304,10 @@ export const judgeSystem = (name: string, rubric: string): string =>
     `Reply with JSON only, no prose: {"score": <number from 0 to 1>, "reason": "<one sentence>"}`
   ].join("\n")
 
-const decodeVerdict = Schema.decodeUnknownEither(Schema.parseJson(Verdict))
-
 /**
- * Parses a judge's reply into a `Verdict` (the first `{...}` of the reply, decoded with Schema).
+ * Parses a judge's reply into a `Verdict` with `Agent.decodeStructured` (the whole reply, JSON in
+ * a fence, or the first `{...}` in prose, decoded with Schema). The judge metric itself runs its
+ * agent through `Agent.structured`, which decodes the same way.
  *
  * @example
  * ```ts
@@ -319,15 +320,10 @@ const decodeVerdict = Schema.decodeUnknownEither(Schema.parseJson(Verdict))
  *
  * @since 0.1.0
  */
-export const parseVerdict = (name: string, reply: string): Effect.Effect<Verdict, JudgeVerdictInvalid> => {
-  const start = reply.indexOf("{")
-  const end = reply.lastIndexOf("}")
-  if (start < 0 || end < start) return Effect.fail(new JudgeVerdictInvalid({ metric: name, reply, reason: "no JSON object in the reply" }))
-  const decoded = decodeVerdict(reply.slice(start, end + 1))
-  return Either.isRight(decoded)
-    ? Effect.succeed(decoded.right)
-    : Effect.fail(new JudgeVerdictInvalid({ metric: name, reply, reason: Primitive.decodeError(name, "output", decoded.left).message.replace(`${name}: `, "") }))
-}
+export const parseVerdict = (name: string, reply: string): Effect.Effect<Verdict, JudgeVerdictInvalid> =>
+  Agent.decodeStructured(name, Verdict, reply).pipe(
+    Effect.mapError((e) => new JudgeVerdictInvalid({ metric: name, reply, reason: e.message }))
+  )
 
 /**
  * An LLM-as-judge metric: the `LanguageModel` reads the transcript with the rubric and answers
@@ -359,18 +355,22 @@ export const judge = (options: {
     temperature: 0,
     ...(options.model !== undefined ? { model: options.model } : {})
   })
+  // `judgeSystem` already demands the JSON verdict (and scripted judges key on it): no extra instruction.
+  const verdictOf = Agent.structured(agent, Verdict, { instruction: false })
   const metric: Metric<Primitive.Error<typeof agent> | JudgeVerdictInvalid, LanguageModel.LanguageModel> = {
     name: options.name,
     primitive: Primitive.make(
       options.name,
       (input: MetricInput) =>
-        agent.invoke({ messages: [Agent.user(transcript(input.conversation))] }).pipe(
-          Effect.flatMap((reply) => parseVerdict(options.name, reply.text))
+        verdictOf.invoke({ messages: [Agent.user(transcript(input.conversation))] }).pipe(
+          Effect.map((out) => out.value),
+          Effect.catchTag("StructuredOutputInvalid", (e) =>
+            Effect.fail(new JudgeVerdictInvalid({ metric: options.name, reply: e.reply, reason: e.message })))
         ),
       {
         kind: "judge",
         meta: { rubric: options.rubric.length > 60 ? options.rubric.slice(0, 57) + "..." : options.rubric },
-        children: [{ key: agent.name, primitive: agent }]
+        children: [{ key: verdictOf.name, primitive: verdictOf }]
       }
     )
   }

@@ -12,7 +12,7 @@
  * @since 0.1.0
  */
 import type { Duration } from "effect"
-import { Clock, Effect, Either, Option, Schema } from "effect"
+import { Clock, Effect, Option, Schema } from "effect"
 import type { Primitive as P } from "@braid/core"
 import { parallel, Primitive, sequence } from "@braid/core"
 
@@ -167,16 +167,26 @@ export const Extracted = {
   actionItems: Schema.Struct({ actionItems: Schema.Array(MeetingRecords.ActionItem) })
 } as const
 
+/** Each extractor's persona, and the JSON form it is asked for (the instruction of `Agent.structured`). */
 const extractorInstructions = {
-  minutes: "You extract the minutes of a meeting. Write a short factual summary (at most 80 words). Reply with JSON only: {\"minutes\": \"...\"}",
-  decisions:
-    "You extract the decisions of a meeting: only what was decided, not proposals. Reply with JSON only: {\"decisions\": [{\"decision\": \"...\", \"rationale\": \"...\"}]}",
-  actionItems:
-    "You extract the action items of a meeting: who committed to do what, by when. Reply with JSON only: {\"actionItems\": [{\"owner\": \"<participant>\", \"task\": \"...\", \"due\": \"...\"}]}"
+  minutes: {
+    persona: "You extract the minutes of a meeting. Write a short factual summary (at most 80 words).",
+    json: "Reply with JSON only: {\"minutes\": \"...\"}"
+  },
+  decisions: {
+    persona: "You extract the decisions of a meeting: only what was decided, not proposals.",
+    json: "Reply with JSON only: {\"decisions\": [{\"decision\": \"...\", \"rationale\": \"...\"}]}"
+  },
+  actionItems: {
+    persona: "You extract the action items of a meeting: who committed to do what, by when.",
+    json: "Reply with JSON only: {\"actionItems\": [{\"owner\": \"<participant>\", \"task\": \"...\", \"due\": \"...\"}]}"
+  }
 } as const
 
 /**
- * Decodes a JSON reply (the first `{...}` of the text) with a schema.
+ * Decodes an extractor's reply with a schema, with `Agent.decodeStructured` (the whole reply,
+ * JSON in a fence, or the first `{...}` in prose). The extractors themselves run their agents
+ * through `Agent.structured`, which decodes the same way.
  *
  * @example
  * ```ts
@@ -188,15 +198,10 @@ const extractorInstructions = {
  *
  * @since 0.1.0
  */
-export const decodeReply = <A, I>(extractor: string, schema: Schema.Schema<A, I, never>, reply: string): Effect.Effect<A, ExtractionInvalid> => {
-  const start = reply.indexOf("{")
-  const end = reply.lastIndexOf("}")
-  if (start < 0 || end < start) return Effect.fail(new ExtractionInvalid({ extractor, reply, reason: "no JSON object in the reply" }))
-  const decoded = Schema.decodeUnknownEither(Schema.parseJson(schema))(reply.slice(start, end + 1))
-  return Either.isRight(decoded)
-    ? Effect.succeed(decoded.right)
-    : Effect.fail(new ExtractionInvalid({ extractor, reply, reason: Primitive.decodeError(extractor, "output", decoded.left).message.replace(`${extractor}: `, "") }))
-}
+export const decodeReply = <A, I>(extractor: string, schema: Schema.Schema<A, I, never>, reply: string): Effect.Effect<A, ExtractionInvalid> =>
+  Agent.decodeStructured(extractor, schema, reply).pipe(
+    Effect.mapError((e) => new ExtractionInvalid({ extractor, reply, reason: e.message }))
+  )
 
 /**
  * A configured meeting workflow.
@@ -322,19 +327,20 @@ export const make = (config: Config) => {
   const extractor = <A, I>(key: keyof typeof extractorInstructions, schema: Schema.Schema<A, I, never>) => {
     const agent = Agent.make({
       name: `${key}Extractor`,
-      instructions: extractorInstructions[key],
+      instructions: extractorInstructions[key].persona,
       maxTokens: 600,
       temperature: 0,
       ...(config.model !== undefined ? { model: config.model } : {})
     })
+    const extract = Agent.structured(agent, schema, { instruction: extractorInstructions[key].json })
     return Primitive.make(
       key,
       (d: Discussed) =>
-        Effect.flatMap(
-          agent.invoke({ messages: [Agent.user(`Meeting: ${d.title}\nAgenda: ${d.agenda.join("; ")}\nTranscript:\n${d.transcript}`)] }),
-          (reply) => decodeReply(key, schema, reply.text)
+        extract.invoke({ messages: [Agent.user(`Meeting: ${d.title}\nAgenda: ${d.agenda.join("; ")}\nTranscript:\n${d.transcript}`)] }).pipe(
+          Effect.map((out) => out.value),
+          Effect.catchTag("StructuredOutputInvalid", (e) => Effect.fail(new ExtractionInvalid({ extractor: key, reply: e.reply, reason: e.message })))
         ),
-      { kind: "extractor", children: [{ key: agent.name, primitive: agent }] }
+      { kind: "extractor", children: [{ key: extract.name, primitive: extract }] }
     ).pipe(Retry.policy({ ...retry, name: `retry(${key})` }))
   }
 
