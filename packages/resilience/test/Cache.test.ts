@@ -1,10 +1,9 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Data, Deferred, Effect, Exit, Fiber, FastCheck, Option, Ref, TestClock } from "effect"
-import { Redis } from "ioredis"
 import { Primitive, Runner } from "@braid/core"
 import { Cache, StoreError } from "@braid/resilience"
-import { byName, describeWith, REDIS_URL, withSpans } from "@braid/testing"
+import { byName, describeWith, redisTestClients, withSpans } from "@braid/testing"
 
 class NotFound extends Data.TaggedError("NotFound")<{ readonly id: string }> {}
 
@@ -204,19 +203,8 @@ describe("Cache", () => {
 const describeRedis = await describeWith("redis")
 
 describeRedis("Cache (Redis store, real Redis)", () => {
-  const prefix = `braid-test:${crypto.randomUUID()}:`
-  const clients: Array<Redis> = []
-  const client = () => {
-    const c = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
-    clients.push(c)
-    return c
-  }
-  afterAll(async () => {
-    const c = clients[0] ?? new Redis(REDIS_URL)
-    const keys = await c.keys(`${prefix}*`)
-    if (keys.length > 0) await c.del(...keys)
-    await Promise.all(clients.map((x) => x.quit()))
-  })
+  const { cleanup, client, prefix } = redisTestClients()
+  afterAll(cleanup)
 
   let n = 0
   storeSuite("Redis store", () => Effect.succeed(Cache.redisStore(client(), { prefix: `${prefix}${++n}:` })), (self) => self)

@@ -1,10 +1,9 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, TestClock } from "effect"
-import { Redis } from "ioredis"
 import { Primitive, Runner } from "@braid/core"
 import { RateLimit, RateLimited } from "@braid/resilience"
 import { byName, withSpans } from "@braid/testing"
-import { describeWith, REDIS_URL } from "@braid/testing"
+import { describeWith, redisTestClients } from "@braid/testing"
 
 interface Ask {
   readonly user: string
@@ -121,22 +120,10 @@ describe("RateLimit (memory store)", () => {
 const describeRedis = await describeWith("redis")
 
 describeRedis("RateLimit (Redis store, real Redis)", () => {
-  const prefix = `braid-test:${crypto.randomUUID()}:`
-  const clients: Array<Redis> = []
-  const client = () => {
-    const c = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
-    clients.push(c)
-    return c
-  }
+  const { cleanup, client, prefix } = redisTestClients()
   let n = 0
   const fresh = () => RateLimit.redisStore(client(), { prefix: `${prefix}${++n}:` })
-
-  afterAll(async () => {
-    const c = clients[0] ?? new Redis(REDIS_URL)
-    const keys = await c.keys(`${prefix}*`)
-    if (keys.length > 0) await c.del(...keys)
-    await Promise.all(clients.map((x) => x.quit()))
-  })
+  afterAll(cleanup)
 
   suite(fresh)
 

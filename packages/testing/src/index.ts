@@ -1,2 +1,3 @@
 export * from "./services.js"
 export * from "./spans.js"
+export * from "./redis.js"
