@@ -8,7 +8,9 @@
  */
 import { Instrumentation } from "@braid/core"
 import type { Exit } from "effect"
-import { Clock, Context, Effect, Option, Stream, Tracer } from "effect"
+import { Clock, Context, Effect, FiberRef, Option, Stream, Tracer } from "effect"
+import type { DefaultServices, MetricLabel } from "effect"
+import { tag } from "./internal/tagged.js"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -73,11 +75,18 @@ export interface ResponseInfo {
  */
 const setAttribute = (span: Tracer.AnySpan, key: string, value: unknown): void => {
   if (span._tag !== "Span") return
-  span.attribute(key, value)
   if (Array.isArray(value)) {
     const otel = (span as unknown as { readonly span?: { setAttribute?: (k: string, v: unknown) => void } }).span
-    if (otel !== undefined && typeof otel.setAttribute === "function") otel.setAttribute(key, value)
+    if (otel !== undefined && typeof otel.setAttribute === "function") {
+      // what `span.attribute` does, without first setting the array's JSON text on the OpenTelemetry span
+      otel.setAttribute(key, value)
+      if (span.attributes instanceof Map) {
+        span.attributes.set(key, value)
+        return
+      }
+    }
   }
+  span.attribute(key, value)
 }
 
 const spanName = (info: RequestInfo) => `${info.operation ?? "chat"} ${info.model}`
@@ -88,22 +97,24 @@ const metricLabels = (info: RequestInfo): Metrics.Labels => ({
   [Attr.requestModel]: info.model
 })
 
-/** The braid.path of the nearest enclosing span that has one (as core's `currentPath`). */
+/** The request attributes of a model-call span, with the run attributes found in `context`. */
+const requestAttributes = (info: RequestInfo, context: Context.Context<never>): Record<string, unknown> => {
+  const attributes: Record<string, unknown> = {
+    [Attr.operationName]: info.operation ?? "chat",
+    [Attr.providerName]: info.provider,
+    [Attr.requestModel]: info.model,
+    "braid.primitive.name": spanName(info),
+    "braid.primitive.kind": "model-call",
+    ...Instrumentation.contextAttributes(context)
+  }
+  if (info.maxTokens !== undefined) attributes[Attr.requestMaxTokens] = info.maxTokens
+  if (info.temperature !== undefined) attributes[Attr.requestTemperature] = info.temperature
+  if (info.agent !== undefined) attributes[Attr.agent] = info.agent
+  return attributes
+}
+
 const startAttributes = (info: RequestInfo): Effect.Effect<Record<string, unknown>> =>
-  Effect.contextWith((context: Context.Context<never>) => {
-    const attributes: Record<string, unknown> = {
-      [Attr.operationName]: info.operation ?? "chat",
-      [Attr.providerName]: info.provider,
-      [Attr.requestModel]: info.model,
-      "braid.primitive.name": spanName(info),
-      "braid.primitive.kind": "model-call",
-      ...Instrumentation.contextAttributes(context)
-    }
-    if (info.maxTokens !== undefined) attributes[Attr.requestMaxTokens] = info.maxTokens
-    if (info.temperature !== undefined) attributes[Attr.requestTemperature] = info.temperature
-    if (info.agent !== undefined) attributes[Attr.agent] = info.agent
-    return attributes
-  })
+  Effect.contextWith((context: Context.Context<never>) => requestAttributes(info, context))
 
 /**
  * Sets the response attributes of the current model-call span and records the token metric.
@@ -183,6 +194,99 @@ const finish = (info: RequestInfo, startMillis: number, exit: Exit.Exit<unknown,
     return Effect.zipRight(annotate, Metrics.recordDuration(Math.max(0, now - startMillis) / 1000, labels))
   })
 
+type Histogram = typeof Metrics.tokenUsage
+
+/** The tagged metrics of the calls of one operation, provider and model (cached, see `callMetrics`). */
+interface CallMetrics {
+  readonly labels: Metrics.Labels
+  readonly duration: Histogram
+  /** Duration by `error.type`. */
+  readonly failed: Map<string, Histogram>
+  /** Input and output token usage by response model. */
+  readonly tokens: Map<string, readonly [Histogram, Histogram]>
+}
+
+const byRequest = new Map<string, CallMetrics>()
+const maxCached = 10_000
+
+/**
+ * The metrics `chat` records, tagged with the same labels as `annotateResponse` and `finish`
+ * (and so the same registry entries), looked up once per operation, provider and model rather
+ * than by building and hashing the label set of each measurement.
+ */
+const callMetrics = (info: RequestInfo): CallMetrics => {
+  const id = `${info.operation ?? "chat"}\u0000${info.provider}\u0000${info.model}`
+  let m = byRequest.get(id)
+  if (m === undefined) {
+    const labels = metricLabels(info)
+    m = { labels, duration: tag(Metrics.operationDuration, labels), failed: new Map(), tokens: new Map() }
+    if (byRequest.size < maxCached) byRequest.set(id, m)
+  }
+  return m
+}
+
+const tokenMetrics = (m: CallMetrics, responseModel: string): readonly [Histogram, Histogram] => {
+  let t = m.tokens.get(responseModel)
+  if (t === undefined) {
+    const labels = { ...m.labels, [Attr.responseModel]: responseModel }
+    t = [tag(Metrics.tokenUsage, { ...labels, "gen_ai.token.type": "input" }), tag(Metrics.tokenUsage, { ...labels, "gen_ai.token.type": "output" })]
+    if (m.tokens.size < maxCached) m.tokens.set(responseModel, t)
+  }
+  return t
+}
+
+const failedMetric = (m: CallMetrics, type: string): Histogram => {
+  let d = m.failed.get(type)
+  if (d === undefined) {
+    d = tag(Metrics.operationDuration, { ...m.labels, [Attr.errorType]: type })
+    if (m.failed.size < maxCached) m.failed.set(type, d)
+  }
+  return d
+}
+
+interface FiberLike {
+  getFiberRef<X>(ref: FiberRef.FiberRef<X>): X
+  readonly currentDefaultServices: Context.Context<DefaultServices.DefaultServices>
+}
+
+/**
+ * The end of a `chat` call, in one step (as `annotateResponse` then `finish`): the response
+ * attributes or `error.type` on the call's span, the token and duration metrics.
+ */
+const completed = <A, E>(
+  fiber: FiberLike,
+  m: CallMetrics,
+  startMillis: number,
+  exit: Exit.Exit<A, E>,
+  describe: (a: A) => ResponseInfo
+): void => {
+  const parent = Context.getOption(fiber.getFiberRef(FiberRef.currentContext), Tracer.ParentSpan)
+  const span = parent._tag === "Some" && parent.value._tag === "Span" ? parent.value : undefined
+  const extraTags: ReadonlyArray<MetricLabel.MetricLabel> = fiber.getFiberRef(FiberRef.currentMetricLabels)
+  let duration = m.duration
+  if (exit._tag === "Success") {
+    const response = describe(exit.value)
+    if (span !== undefined) {
+      span.attribute(Attr.responseModel, response.model)
+      span.attribute(Attr.inputTokens, response.inputTokens)
+      span.attribute(Attr.outputTokens, response.outputTokens)
+      span.attribute(Attr.cacheReadTokens, response.cacheReadTokens ?? 0)
+      span.attribute(Attr.cacheWriteTokens, response.cacheWriteTokens ?? 0)
+      setAttribute(span, Attr.responseFinishReasons, [...response.finishReasons])
+      if (response.estimated === true) span.attribute(Attr.usageEstimated, true)
+    }
+    const [input, output] = tokenMetrics(m, response.model)
+    input.unsafeUpdate(response.inputTokens, extraTags)
+    output.unsafeUpdate(response.outputTokens, extraTags)
+  } else {
+    const type = errorType(exit.cause)
+    if (span !== undefined) span.attribute(Attr.errorType, type)
+    duration = failedMetric(m, type)
+  }
+  const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+  duration.unsafeUpdate(Math.max(0, now - startMillis) / 1000, extraTags)
+}
+
 /**
  * Runs `self` (a model call) inside a `chat {model}` CLIENT span with the GenAI request
  * attributes; on success `describe` gives the response attributes; failures set `error.type`.
@@ -208,16 +312,20 @@ export const chat = <A, E, R>(
 ): Effect.Effect<A, E, R> =>
   Effect.flatMap(Instrumentation.enabled, (on) => {
     if (!on) return self
-    return Effect.flatMap(startAttributes(info), (attributes) =>
-      Effect.flatMap(Clock.currentTimeMillis, (start) =>
-        setStopSequences(info, self).pipe(
-          Effect.onExit((exit) =>
-            exit._tag === "Success"
-              ? Effect.zipRight(annotateResponse(info, describe(exit.value)), finish(info, start, exit))
-              : finish(info, start, exit)
-          ),
-          Effect.withSpan(spanName(info), { kind: "client", attributes, captureStackTrace: false })
-        )))
+    return Effect.withFiberRuntime<A, E, R>((fiber) => {
+      const attributes = requestAttributes(info, fiber.getFiberRef(FiberRef.currentContext))
+      const start = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+      const metrics = callMetrics(info)
+      return setStopSequences(info, self).pipe(
+        Effect.onExit((exit) =>
+          Effect.withFiberRuntime((fiber) => {
+            completed(fiber, metrics, start, exit, describe)
+            return Effect.void
+          })
+        ),
+        Effect.withSpan(spanName(info), { kind: "client", attributes, captureStackTrace: false })
+      )
+    })
   })
 
 /**

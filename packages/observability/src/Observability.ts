@@ -13,11 +13,11 @@
 import { Otlp, OtlpSerialization } from "@effect/opentelemetry"
 import { FetchHttpClient } from "@effect/platform"
 import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base"
+import type { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base"
 import type { Duration } from "effect"
 import { Layer } from "effect"
 import { ConsoleTreeProcessor, render } from "./internal/consoleTree.js"
-import { DirectProcessor, layer as tracerLayer } from "./internal/tracer.js"
+import { DirectProcessor, layer as tracerLayer, SyncInMemorySpanExporter } from "./internal/tracer.js"
 
 /**
  * @since 0.1.0
@@ -146,7 +146,7 @@ export interface InMemory {
  * @since 0.1.0
  */
 export const inMemory = (options: { readonly processors?: ReadonlyArray<SpanProcessor> } = {}): InMemory => {
-  const exporter = new InMemorySpanExporter()
+  const exporter = new SyncInMemorySpanExporter()
   const layer = tracerLayer([new DirectProcessor(exporter), ...(options.processors ?? [])], "braid-test")
   return {
     layer,

@@ -8,7 +8,7 @@
  */
 import { NodeSdk, Resource, Tracer as OtelTracer } from "@effect/opentelemetry"
 import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base"
-import type { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base"
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base"
 import { Effect, Layer, Tracer } from "effect"
 
 export const layer = (processors: ReadonlyArray<SpanProcessor>, serviceName: string): Layer.Layer<never> =>
@@ -31,5 +31,36 @@ export class DirectProcessor implements SpanProcessor {
   }
   shutdown(): Promise<void> {
     return Promise.resolve()
+  }
+}
+
+type ExportCallback = Parameters<InMemorySpanExporter["export"]>[1]
+
+/**
+ * The SDK's in-memory exporter, except that `export` reports success at once: the SDK's reports
+ * it from a `setTimeout(0)`, that is one timer (a 1 ms timeout in Node) per exported span, which
+ * the event loop then has to run among the program's own timers. Same storage semantics:
+ * `getFinishedSpans`, `reset`, and `shutdown` (which clears and stops it; later exports fail).
+ */
+export class SyncInMemorySpanExporter extends InMemorySpanExporter {
+  private finished: Array<ReadableSpan> = []
+
+  override export(spans: Array<ReadableSpan>, resultCallback: ExportCallback): void {
+    if (this._stopped) return super.export(spans, resultCallback)
+    for (const span of spans) this.finished.push(span)
+    resultCallback({ code: 0 /* ExportResultCode.SUCCESS */ })
+  }
+
+  override shutdown(): Promise<void> {
+    this.finished = []
+    return super.shutdown()
+  }
+
+  override reset(): void {
+    this.finished = []
+  }
+
+  override getFinishedSpans(): Array<ReadableSpan> {
+    return this.finished
   }
 }
