@@ -116,6 +116,17 @@ const requestAttributes = (info: RequestInfo, context: Context.Context<never>): 
 const startAttributes = (info: RequestInfo): Effect.Effect<Record<string, unknown>> =>
   Effect.contextWith((context: Context.Context<never>) => requestAttributes(info, context))
 
+/** The response attributes of a model-call span: model, token usage, finish reasons. */
+const setResponseAttributes = (span: Tracer.Span, response: ResponseInfo): void => {
+  span.attribute(Attr.responseModel, response.model)
+  span.attribute(Attr.inputTokens, response.inputTokens)
+  span.attribute(Attr.outputTokens, response.outputTokens)
+  span.attribute(Attr.cacheReadTokens, response.cacheReadTokens ?? 0)
+  span.attribute(Attr.cacheWriteTokens, response.cacheWriteTokens ?? 0)
+  setAttribute(span, Attr.responseFinishReasons, [...response.finishReasons])
+  if (response.estimated === true) span.attribute(Attr.usageEstimated, true)
+}
+
 /**
  * Sets the response attributes of the current model-call span and records the token metric.
  *
@@ -135,14 +146,7 @@ export const annotateResponse = (info: RequestInfo, response: ResponseInfo): Eff
   Effect.zipRight(
     Effect.flatMap(Effect.option(Effect.currentSpan), (span) => {
       if (Option.isSome(span)) {
-        const s = span.value
-        s.attribute(Attr.responseModel, response.model)
-        s.attribute(Attr.inputTokens, response.inputTokens)
-        s.attribute(Attr.outputTokens, response.outputTokens)
-        s.attribute(Attr.cacheReadTokens, response.cacheReadTokens ?? 0)
-        s.attribute(Attr.cacheWriteTokens, response.cacheWriteTokens ?? 0)
-        setAttribute(s, Attr.responseFinishReasons, [...response.finishReasons])
-        if (response.estimated === true) s.attribute(Attr.usageEstimated, true)
+        setResponseAttributes(span.value, response)
       }
       return Effect.void
     }),
@@ -267,13 +271,7 @@ const completed = <A, E>(
   if (exit._tag === "Success") {
     const response = describe(exit.value)
     if (span !== undefined) {
-      span.attribute(Attr.responseModel, response.model)
-      span.attribute(Attr.inputTokens, response.inputTokens)
-      span.attribute(Attr.outputTokens, response.outputTokens)
-      span.attribute(Attr.cacheReadTokens, response.cacheReadTokens ?? 0)
-      span.attribute(Attr.cacheWriteTokens, response.cacheWriteTokens ?? 0)
-      setAttribute(span, Attr.responseFinishReasons, [...response.finishReasons])
-      if (response.estimated === true) span.attribute(Attr.usageEstimated, true)
+      setResponseAttributes(span, response)
     }
     const [input, output] = tokenMetrics(m, response.model)
     input.unsafeUpdate(response.inputTokens, extraTags)
