@@ -67,6 +67,7 @@ const withoutInterruptor = (cause: Cause.Cause<never>, id: FiberId.FiberId): Cau
 const interruptAfter = <A, E, R, A2, E2>(
   self: Effect.Effect<A, E, R>,
   duration: Duration.Duration,
+  millis: number,
   onTimeout: () => Effect.Effect<A2, E2>
 ): Effect.Effect<A | A2, E | E2, R> =>
   Effect.withFiberRuntime<A | A2, E | E2, R>((fiber) => {
@@ -79,14 +80,15 @@ const interruptAfter = <A, E, R, A2, E2>(
       )
     }
     const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-    const millis = Duration.toMillis(duration)
-    const id = FiberId.make(-1 - (nextTimeoutId++ % 1_000_000_000), 0)
-    if (clock !== liveClock || millis > maxTimer) return onClock(self, fiber, clock, duration, id, onTimeout)
+    if (clock !== liveClock || millis > maxTimer) {
+      return onClock(self, fiber, clock, duration, FiberId.make(-1 - (nextTimeoutId++ % 1_000_000_000), 0), onTimeout)
+    }
+    const queue = Timers.queueFor(millis)
     return Effect.uninterruptibleMask((restore) => {
-      const entry = Timers.schedule(millis, fiber, id)
+      const entry = Timers.schedule(queue, fiber)
       return Effect.flatMap(Effect.exit(restore(self)), (exit) => {
         Timers.cancel(entry)
-        return entry.fired ? settle(fiber, id, exit, onTimeout) : exit
+        return entry.id !== undefined ? settle(fiber, entry.id, exit, onTimeout) : exit
       })
     })
   })
@@ -129,13 +131,16 @@ const settle = <A, E, A2, E2>(
   return Effect.zipRight(FiberRef.set(FiberRef.interruptedCause, rest), result)
 }
 
-const bound = <A, E, R, A2>(
-  self: Effect.Effect<A, E, R>,
+/**
+ * The bound of one policy: everything that does not depend on the call (the duration, the
+ * timeout's effect, its metric) is built once here, so a call only schedules and cancels.
+ */
+const bounder = <A2>(
   duration: Duration.Duration,
   name: string,
   counter: Metric.Metric.Counter<number>,
   fallback: (() => A2) | undefined
-): Effect.Effect<A | A2, E | TimeoutError, R> => {
+) => {
   const millis = Duration.toMillis(duration)
   const fired = Effect.zipRight(Instrumentation.event("timeout.fired", { duration_ms: millis }), Metric.increment(counter))
   const onTimeout = (): Effect.Effect<A2, TimeoutError> =>
@@ -145,7 +150,8 @@ const bound = <A, E, R, A2>(
         ? Effect.fail(new TimeoutError({ primitive: name, durationMillis: millis }))
         : Effect.zipRight(Instrumentation.event("timeout.fallback"), Effect.sync(fallback))
     )
-  return interruptAfter(self, duration, onTimeout)
+  return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A | A2, E | TimeoutError, R> =>
+    interruptAfter(self, duration, millis, onTimeout)
 }
 
 /**
@@ -172,7 +178,7 @@ export const effect: {
   <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput, options?: Options): Effect.Effect<A, E | TimeoutError, R>
 } = <A, E, R, A2>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput, options: Options<A2> = {}): any => {
   const name = options.name ?? "effect"
-  return bound(self, Duration.decode(duration), name, Metric.tagged(Metrics.timeouts, "braid.primitive", name), options.fallback)
+  return bounder(Duration.decode(duration), name, Metric.tagged(Metrics.timeouts, "braid.primitive", name), options.fallback)(self)
 }
 
 /**
@@ -206,6 +212,6 @@ export const within: {
   const name = options.name ?? `timeout(${self.name})`
   const counter = Metric.tagged(Metrics.timeouts, "braid.primitive", self.name)
   const meta: Record<string, number | boolean> = { durationMillis: millis, fallback: options.fallback !== undefined }
-  return Primitive.wrap(self, { kind: "timeout", name, meta }, (invoke) => (input: unknown) =>
-    bound(invoke(input), d, self.name, counter, options.fallback))
+  const bound = bounder(d, self.name, counter, options.fallback)
+  return Primitive.wrap(self, { kind: "timeout", name, meta }, (invoke) => (input: unknown) => bound(invoke(input)))
 }

@@ -5,42 +5,71 @@
  * order: a FIFO queue per duration, with one `setTimeout` armed for the earliest live deadline,
  * replaces a `setTimeout`/`clearTimeout` pair per call. A cancelled entry is only marked; the
  * queue is emptied as soon as no entry is live. The timer is `ref`'d while an entry is live (a
- * pending timeout keeps the process alive, as a sleep would) and `unref`'d otherwise (an idle
- * queue never does). No closure is created per call (entries are plain objects).
+ * pending timeout keeps the process alive, as a sleep would) and `unref`'d once the queue is idle
+ * (an idle queue never does). The `unref` waits for the event loop's next check phase, so a
+ * burst of calls toggles the timer's reference once instead of twice per call. No closure and no
+ * fiber id is created per call: entries are plain objects, and the id of the interruption is
+ * made only when the timer fires.
  *
  * @internal
  */
-import type { Fiber, FiberId } from "effect"
+import type { Fiber } from "effect"
+import * as FiberIdModule from "effect/FiberId"
+import type * as FiberId from "effect/FiberId"
 
-/** A scheduled interruption of `fiber` by `id`; `fired` once it happened. */
+/** A scheduled interruption of `fiber`; `id` is the interruptor, set when (and only if) it fired. */
 export interface Entry {
   readonly deadline: number
   readonly queue: Queue
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
-  readonly id: FiberId.FiberId
-  fired: boolean
+  id: FiberId.FiberId | undefined
 }
 
-class Queue {
+/** The timer of one duration. */
+export class Queue {
   entries: Array<Entry> = []
   head = 0
   live = 0
   timer: ReturnType<typeof setTimeout> | undefined = undefined
   armedFor = Number.POSITIVE_INFINITY
   referenced = false
+  idleCheck = false
   readonly tick: () => void
+  readonly release: () => void
 
   constructor(readonly millis: number) {
     this.tick = tick.bind(undefined, this)
+    this.release = release.bind(undefined, this)
   }
 }
 
-const reset = (q: Queue): void => {
-  q.entries = []
-  q.head = 0
-  if (q.timer !== undefined && q.referenced) {
+let nextId = 0
+
+/** A fiber id of our own for each fired timeout (negative, so never a real fiber's). */
+const makeId = (): FiberId.FiberId => FiberIdModule.make(-1 - (nextId++ % 1_000_000_000), 0)
+
+/** Unreferences the timer if the queue is still idle (run from `setImmediate`). */
+function release(q: Queue): void {
+  q.idleCheck = false
+  if (q.live === 0 && q.timer !== undefined && q.referenced) {
     q.timer.unref()
     q.referenced = false
+  }
+}
+
+/** Empties the queue (every entry is dead). */
+const clear = (q: Queue): void => {
+  const entries = q.entries
+  if (entries.length > 16) q.entries = []
+  else while (entries.length > 0) entries.pop()
+  q.head = 0
+}
+
+const reset = (q: Queue): void => {
+  clear(q)
+  if (q.referenced && !q.idleCheck) {
+    q.idleCheck = true
+    setImmediate(q.release)
   }
 }
 
@@ -68,14 +97,15 @@ function tick(q: Queue): void {
     }
     if (entry.deadline > now) break
     const fiber = entry.fiber
+    const id = makeId()
     entry.fiber = undefined
-    entry.fired = true
+    entry.id = id
     q.head++
     q.live--
-    fiber.unsafeInterruptAsFork(entry.id)
+    fiber.unsafeInterruptAsFork(id)
   }
   if (q.live === 0) {
-    reset(q)
+    clear(q)
     return
   }
   if (q.head > 1024 && q.head * 2 > q.entries.length) {
@@ -87,14 +117,19 @@ function tick(q: Queue): void {
 
 const queues = new Map<number, Queue>()
 
-/** Interrupts `fiber` with `id` after `millis` ms, unless `cancel`led first. */
-export const schedule = (millis: number, fiber: Fiber.RuntimeFiber<unknown, unknown>, id: FiberId.FiberId): Entry => {
+/** The timer queue of a duration (one per process). */
+export const queueFor = (millis: number): Queue => {
   let q = queues.get(millis)
   if (q === undefined) {
     q = new Queue(millis)
     queues.set(millis, q)
   }
-  const entry: Entry = { deadline: performance.now() + millis, queue: q, fiber, id, fired: false }
+  return q
+}
+
+/** Interrupts `fiber` after the queue's duration, unless `cancel`led first. */
+export const schedule = (q: Queue, fiber: Fiber.RuntimeFiber<unknown, unknown>): Entry => {
+  const entry: Entry = { deadline: performance.now() + q.millis, queue: q, fiber, id: undefined }
   q.entries.push(entry)
   q.live++
   if (q.timer === undefined || q.armedFor > entry.deadline) arm(q, entry.deadline)
