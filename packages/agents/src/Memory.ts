@@ -15,7 +15,7 @@
  */
 import { Instrumentation, Primitive, WorkflowContext } from "@braid/core"
 import { Clock, Context, Duration, Effect, FiberRef, GlobalValue, Layer, Option, ParseResult, Schema } from "effect"
-import { MemoryDecodeError, MemoryScopeUnavailable, type MemoryStoreError } from "./Errors.js"
+import { MemoryDecodeError, MemoryScopeUnavailable, MemoryStoreError } from "./Errors.js"
 import { type Entry, type Filter, makeInMemory, MemoryStore, type Scope, type ScopeKind } from "./MemoryStore.js"
 
 /**
@@ -195,18 +195,34 @@ export const resolveScope = (
 
 /** The scope of a kind in a context; undefined when the context has no id for it. */
 const scopeIn = (ctx: WorkflowContext.WorkflowContextShape, kind: ScopeKind): Scope | undefined => {
-  const tenant = (id: string) => ctx.tenantId === undefined ? id : `${ctx.tenantId}/${id}`
   switch (kind) {
     case "run":
       return { kind, id: ctx.runId }
     case "session":
-      return ctx.sessionId === undefined ? undefined : { kind, id: tenant(ctx.sessionId) }
+      if (ctx.sessionId === undefined) return undefined
+      return { kind, id: ctx.tenantId === undefined ? ctx.sessionId : `${ctx.tenantId}/${ctx.sessionId}` }
     case "user":
-      return ctx.userId === undefined ? undefined : { kind, id: tenant(ctx.userId) }
+      if (ctx.userId === undefined) return undefined
+      return { kind, id: ctx.tenantId === undefined ? ctx.userId : `${ctx.tenantId}/${ctx.userId}` }
     case "global":
       return { kind, id: ctx.tenantId === undefined ? "global" : `${ctx.tenantId}/global` }
   }
 }
+
+/** Entries written without tags share this (frozen) list. */
+const noTags: ReadonlyArray<string> = Object.freeze([])
+
+/** The JSON text of a value (`undefined` is stored as null); undefined when it has none. */
+const toJson = (value: unknown): string | undefined => {
+  if (value === undefined) return "null"
+  try {
+    return JSON.stringify(value)
+  } catch {
+    return undefined
+  }
+}
+
+type MutableEntry = { -readonly [K in keyof Entry]: Entry[K] }
 
 /**
  * Builds the service over a store.
@@ -228,45 +244,54 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
   for (const [kind, rules] of Object.entries(retention) as Array<[ScopeKind, Retention | undefined]>) {
     if (rules?.ttl !== undefined) ttls[kind] = Duration.toMillis(Duration.decode(rules.ttl))
   }
-  // The hot path reads the context, the writing agent and the clock synchronously from the fiber
-  // (one Effect step instead of five); see bench/memory.bench.ts.
+  // Each operation is one Effect step before the store's own: the context, the writing agent,
+  // the step path and the clock are read synchronously from the fiber (see bench/memory.bench.ts).
   const withScope = <A, E, R>(
     options: ScopeOption | undefined,
-    f: (scope: Scope, ctx: WorkflowContext.WorkflowContextShape, fiberAgent: string | undefined, now: number) => Effect.Effect<A, E, R>
+    f: (scope: Scope, now: number) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | MemoryScopeUnavailable, R | WorkflowContext.WorkflowContext> =>
     Effect.withFiberRuntime((fiber) => {
       const ctx = Context.unsafeGet(fiber.getFiberRef(FiberRef.currentContext), WorkflowContext.WorkflowContext)
-      const scope = scopeIn(ctx, options?.scope ?? defaultScope)
-      if (scope === undefined) return Effect.fail(new MemoryScopeUnavailable({ scope: options?.scope ?? defaultScope }))
-      const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-      return f(scope, ctx, fiber.getFiberRef(currentAgent), clock.unsafeCurrentTimeMillis())
+      const kind = options?.scope ?? defaultScope
+      const scope = scopeIn(ctx, kind)
+      if (scope === undefined) return Effect.fail(new MemoryScopeUnavailable({ scope: kind }))
+      return f(scope, Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis())
     })
   return {
     store: (key, value, options) =>
-      Effect.flatMap(Instrumentation.currentPath, (stepPath) =>
-        withScope(options, (scope, ctx, fiberAgent, now) => {
-          const agent = options?.agent ?? fiberAgent
-          const ttl = options?.ttl !== undefined ? Duration.toMillis(Duration.decode(options.ttl)) : ttls[scope.kind]
-          // JSON round trip: what is stored is what every store returns.
-          const json = value === undefined ? null : JSON.parse(JSON.stringify(value))
-          const entry: Entry = {
-            id: crypto.randomUUID(),
-            scope,
-            key,
-            value: json,
-            ...(agent !== undefined ? { agent } : {}),
-            runId: ctx.runId,
-            ...(stepPath !== "" ? { stepPath } : {}),
-            tags: [...(options?.tags ?? [])],
-            createdAt: now,
-            ...(ttl !== undefined ? { expiresAt: now + ttl } : {})
-          }
-          const maxEntries = retention[scope.kind]?.maxEntries
-          return Effect.as(store.put(entry, maxEntries !== undefined ? { now, maxEntries } : { now }), entry)
-        })),
-    retrieve: (key, options) => withScope(options, (scope, _ctx, _agent, now) => store.get(scope, key, now)),
-    query: (options) => withScope(options, (scope, _ctx, _agent, now) => store.query(scope, options ?? {}, now)),
-    list: (options) => withScope(options, (scope, _ctx, _agent, now) => store.query(scope, {}, now)),
+      Effect.withFiberRuntime((fiber) => {
+        const ctx = Context.unsafeGet(fiber.getFiberRef(FiberRef.currentContext), WorkflowContext.WorkflowContext)
+        const kind = options?.scope ?? defaultScope
+        const scope = scopeIn(ctx, kind)
+        if (scope === undefined) return Effect.fail(new MemoryScopeUnavailable({ scope: kind }))
+        const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+        // What is stored is the value's JSON: every store returns the same thing. The entry
+        // returned here holds the value as passed.
+        const valueJson = toJson(value)
+        if (valueJson === undefined) {
+          return Effect.fail(new MemoryStoreError({ store: store.name, operation: "store", message: `the value of "${key}" is not JSON-encodable` }))
+        }
+        const entry: MutableEntry = {
+          id: crypto.randomUUID(),
+          scope,
+          key,
+          value,
+          runId: ctx.runId,
+          tags: options?.tags === undefined || options.tags.length === 0 ? noTags : [...options.tags],
+          createdAt: now
+        }
+        const agent = options?.agent ?? fiber.getFiberRef(currentAgent)
+        if (agent !== undefined) entry.agent = agent
+        const stepPath = Instrumentation.pathOfFiber(fiber)
+        if (stepPath !== "") entry.stepPath = stepPath
+        const ttl = options?.ttl !== undefined ? Duration.toMillis(Duration.decode(options.ttl)) : ttls[kind]
+        if (ttl !== undefined) entry.expiresAt = now + ttl
+        const maxEntries = retention[kind]?.maxEntries
+        return Effect.as(store.put(entry, maxEntries !== undefined ? { now, maxEntries, valueJson } : { now, valueJson }), entry as Entry)
+      }),
+    retrieve: (key, options) => withScope(options, (scope, now) => store.get(scope, key, now)),
+    query: (options) => withScope(options, (scope, now) => store.query(scope, options ?? {}, now)),
+    list: (options) => withScope(options, (scope, now) => store.query(scope, {}, now)),
     delete: (key, options) => withScope(options, (scope) => store.delete(scope, key))
   }
 }

@@ -121,6 +121,11 @@ export interface PutOptions {
   readonly now: number
   /** Keep at most this many entries in the scope, evicting the oldest, atomically with the write. */
   readonly maxEntries?: number
+  /**
+   * `JSON.stringify(entry.value)`, when the caller already has it (`Memory` always does), so a
+   * store that keeps text does not encode the value a second time.
+   */
+  readonly valueJson?: string
 }
 
 /**
@@ -247,8 +252,34 @@ export const matches = (entry: Entry, filter: Filter): boolean => {
 export const applyLimit = <A>(entries: ReadonlyArray<A>, limit: number | undefined): ReadonlyArray<A> =>
   limit === undefined || entries.length <= limit ? entries : entries.slice(entries.length - Math.max(0, limit))
 
+/** An entry as the in-memory store keeps it: its value as JSON text, decoded on every read. */
+interface Stored {
+  readonly entry: Entry
+  readonly json: string
+}
+
+/** A fresh copy of a stored entry, its value decoded (readers never share an object). */
+const materialize = (stored: Stored): Entry => {
+  const e = stored.entry
+  const out: { -readonly [K in keyof Entry]: Entry[K] } = {
+    id: e.id,
+    scope: e.scope,
+    key: e.key,
+    value: JSON.parse(stored.json),
+    tags: e.tags,
+    createdAt: e.createdAt
+  }
+  if (e.agent !== undefined) out.agent = e.agent
+  if (e.runId !== undefined) out.runId = e.runId
+  if (e.stepPath !== undefined) out.stepPath = e.stepPath
+  if (e.expiresAt !== undefined) out.expiresAt = e.expiresAt
+  return out
+}
+
 /**
- * A store in process memory: fast, gone when the process ends. Writes are atomic (each is one
+ * A store in process memory: fast, gone when the process ends. It keeps each value as JSON
+ * text, as the other stores do, so what it returns is a fresh copy: neither the writer nor a
+ * reader can change a stored entry by mutating an object. Writes are atomic (each is one
  * synchronous step), so eviction never races a concurrent writer.
  *
  * @example
@@ -267,49 +298,49 @@ export const applyLimit = <A>(entries: ReadonlyArray<A>, limit: number | undefin
 export const makeInMemory: Effect.Effect<MemoryStoreShape> = Effect.sync(() => {
   // Per scope, entries by key; a JS Map keeps insertion order, and a rewrite deletes then sets,
   // so iteration order is write order (oldest first).
-  const scopes = new Map<string, Map<string, Entry>>()
-  const scopeOf = (scope: Scope, create: boolean): Map<string, Entry> | undefined => {
-    const k = scopeKey(scope)
-    let m = scopes.get(k)
-    if (m === undefined && create) {
-      m = new Map()
-      scopes.set(k, m)
-    }
-    return m
-  }
+  const scopes = new Map<string, Map<string, Stored>>()
   return {
     name: "memory",
     put: (entry, options) =>
       Effect.sync(() => {
-        const m = scopeOf(entry.scope, true)!
+        const k = scopeKey(entry.scope)
+        let m = scopes.get(k)
+        if (m === undefined) {
+          m = new Map()
+          scopes.set(k, m)
+        }
         m.delete(entry.key)
-        m.set(entry.key, entry)
+        m.set(entry.key, { entry, json: options.valueJson ?? JSON.stringify(entry.value ?? null) })
         if (options.maxEntries !== undefined) {
-          for (const [k, e] of m) if (!isLive(e, options.now)) m.delete(k)
+          for (const [key, stored] of m) if (!isLive(stored.entry, options.now)) m.delete(key)
           const excess = m.size - options.maxEntries
           if (excess > 0) {
             let i = 0
-            for (const k of m.keys()) {
+            for (const key of m.keys()) {
               if (i++ >= excess) break
-              m.delete(k)
+              m.delete(key)
             }
           }
         }
       }),
     get: (scope, key, now) =>
       Effect.sync(() => {
-        const e = scopeOf(scope, false)?.get(key)
-        return e !== undefined && isLive(e, now) ? Option.some(e) : Option.none()
+        const stored = scopes.get(scopeKey(scope))?.get(key)
+        return stored !== undefined && isLive(stored.entry, now) ? Option.some(materialize(stored)) : Option.none()
       }),
     query: (scope, filter, now) =>
       Effect.sync(() => {
-        const m = scopeOf(scope, false)
+        const m = scopes.get(scopeKey(scope))
         if (m === undefined) return []
         const out: Array<Entry> = []
-        for (const e of m.values()) if (isLive(e, now) && matches(e, filter)) out.push(e)
+        for (const stored of m.values()) {
+          if (!isLive(stored.entry, now)) continue
+          const e = materialize(stored)
+          if (matches(e, filter)) out.push(e)
+        }
         return applyLimit(out, filter.limit)
       }),
-    delete: (scope, key) => Effect.sync(() => scopeOf(scope, false)?.delete(key) ?? false),
+    delete: (scope, key) => Effect.sync(() => scopes.get(scopeKey(scope))?.delete(key) ?? false),
     clear: (scope) =>
       Effect.sync(() => {
         const k = scopeKey(scope)

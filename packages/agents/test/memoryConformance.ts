@@ -67,6 +67,37 @@ export const conformance = (name: string, options: ConformanceOptions) => {
       }))
     })
 
+    it.effect("what is stored is a JSON copy: mutating the written value or a read entry changes nothing stored", () => {
+      const s = uid()
+      return withMemory({}, { sessionId: s }, Effect.gen(function*() {
+        const goal = { title: "run 5k", weeks: [1, 2], due: new Date("2026-06-01T00:00:00.000Z"), gone: undefined }
+        const written = yield* Memory.store("goal", goal)
+        assert.strictEqual(written.value, goal, "store returns the entry with the value as passed")
+        goal.weeks.push(3)
+        goal.title = "changed by the writer"
+        const first = Option.getOrThrow(yield* Memory.retrieve("goal"))
+        assert.deepStrictEqual(first.value, { title: "run 5k", weeks: [1, 2], due: "2026-06-01T00:00:00.000Z" })
+        ;(first.value as { title: string }).title = "changed by a reader"
+        const second = Option.getOrThrow(yield* Memory.retrieve("goal"))
+        assert.strictEqual((second.value as { title: string }).title, "run 5k")
+        assert.strictEqual((Option.getOrThrow(yield* Memory.retrieve("goal")).value as { title: string }).title, "run 5k")
+      }))
+    })
+
+    it.effect("a value with no JSON form fails with a typed error naming the key, and stores nothing", () => {
+      const s = uid()
+      return withMemory({}, { sessionId: s }, Effect.gen(function*() {
+        const circular: Record<string, unknown> = { a: 1 }
+        circular.self = circular
+        for (const [key, value] of [["loop", circular], ["big", { n: 10n }]] as const) {
+          const e = yield* Effect.flip(Memory.store(key, value))
+          assert.strictEqual(e._tag, "MemoryStoreError")
+          assert.include(e.message, `"${key}"`)
+          assert.isTrue(Option.isNone(yield* Memory.retrieve(key)))
+        }
+      }))
+    })
+
     it.effect("writing a key again replaces the entry and makes it the newest", () => {
       const s = uid()
       return withMemory({}, { sessionId: s }, Effect.gen(function*() {

@@ -5,10 +5,18 @@
  *
  * @since 0.1.0
  */
-import type { Cause } from "effect"
+import type { Cause, Fiber } from "effect"
 import { Clock, Context, Effect } from "effect"
 import type { Mode } from "./internal/instrument.js"
-import { addRunAttributes, currentPath as pathNow, enabled as isEnabled, errorType as typeOfError, modeRef, pathOf } from "./internal/instrument.js"
+import {
+  addRunAttributes,
+  currentPath as pathNow,
+  enabled as isEnabled,
+  errorType as typeOfError,
+  fiberPath,
+  modeRef,
+  pathOf
+} from "./internal/instrument.js"
 
 export type { Mode }
 
@@ -54,6 +62,22 @@ export const disabled = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A
  * @since 0.1.0
  */
 export const currentPath: Effect.Effect<string> = pathNow
+
+/**
+ * `currentPath` read synchronously from a running fiber, for code that is already inside
+ * `Effect.withFiberRuntime` (a hot path that would otherwise spend an extra Effect step on it).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Instrumentation } from "@braid/core"
+ *
+ * const where = Effect.withFiberRuntime((fiber) => Effect.succeed(Instrumentation.pathOfFiber(fiber)))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const pathOfFiber = (fiber: Fiber.RuntimeFiber<unknown, unknown>): string => fiberPath(fiber)
 
 /**
  * Attribute values accepted on spans.

@@ -73,9 +73,10 @@ export const addRunAttributes = (context: Context.Context<never>, attributes: Re
 }
 
 /** The current primitive's path (empty when primitives are not instrumented). */
-export const currentPath: Effect.Effect<string> = Effect.withFiberRuntime((fiber) =>
-  Effect.succeed(isOn(fiber) ? pathOf(fiber.getFiberRef(FiberRef.currentContext)) : "")
-)
+/** The path of the primitive running on `fiber` ("" when not instrumented). */
+export const fiberPath = (fiber: FiberLike): string => isOn(fiber) ? pathOf(fiber.getFiberRef(FiberRef.currentContext)) : ""
+
+export const currentPath: Effect.Effect<string> = Effect.withFiberRuntime((fiber) => Effect.succeed(fiberPath(fiber)))
 
 /** The tag of a typed failure, or the kind of the cause ("Defect", "Interrupt"). */
 export const errorType = (cause: Cause.Cause<unknown>): string => {
