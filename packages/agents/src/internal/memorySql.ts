@@ -1,5 +1,6 @@
 /**
- * The SQL memory store shared by SQLite and PostgreSQL: migrations, statements and row mapping.
+ * The SQL of the memory stores: migrations, statements and row mapping, shared by the SQLite store
+ * (better-sqlite3, directly) and the PostgreSQL store (through @effect/sql, with `migrate` and `make`).
  *
  * @internal
  */
@@ -28,7 +29,7 @@ const placeholders = (dialect: Dialect, text: string): string => {
 }
 
 /** The migrations, in order. Each statement is idempotent on its own. */
-const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyArray<string>> => [
+export const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyArray<string>> => [
   [
     dialect === "sqlite"
       ? `CREATE TABLE IF NOT EXISTS ${t} (
@@ -66,6 +67,14 @@ const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyArray<st
   ]
 ]
 
+/** The table recording applied migration versions. */
+export const migrationsTable = (dialect: Dialect, t: string): string =>
+  `CREATE TABLE IF NOT EXISTS ${t}_migrations (version INTEGER PRIMARY KEY, applied_at ${dialect === "pg" ? "BIGINT" : "INTEGER"} NOT NULL)`
+
+/** Records one applied migration version: parameters `(version, applied_at)`. */
+export const recordMigration = (dialect: Dialect, t: string): string =>
+  placeholders(dialect, `INSERT INTO ${t}_migrations (version, applied_at) VALUES (?, ?)`)
+
 /**
  * Runs the migrations that have not run yet, recording each in `<table>_migrations`. Safe to run
  * any number of times, and (on PostgreSQL, under an advisory lock) from several processes at once.
@@ -76,16 +85,14 @@ export const migrate = (sql: SqlClient.SqlClient, dialect: Dialect, table: strin
     const steps = migrations(dialect, t)
     const run = Effect.gen(function*() {
       if (dialect === "pg") yield* sql.unsafe(`SELECT pg_advisory_xact_lock(hashtext('${t}'))`)
-      yield* sql.unsafe(
-        `CREATE TABLE IF NOT EXISTS ${t}_migrations (version INTEGER PRIMARY KEY, applied_at ${dialect === "pg" ? "BIGINT" : "INTEGER"} NOT NULL)`
-      )
+      yield* sql.unsafe(migrationsTable(dialect, t))
       const rows = yield* sql.unsafe<{ version: number | string }>(`SELECT version FROM ${t}_migrations`)
       const done = new Set(rows.map((r) => Number(r.version)))
       let applied = 0
       for (let v = 1; v <= steps.length; v++) {
         if (done.has(v)) continue
         for (const statement of steps[v - 1]!) yield* sql.unsafe(statement)
-        yield* sql.unsafe(placeholders(dialect, `INSERT INTO ${t}_migrations (version, applied_at) VALUES (?, ?)`), [v, Date.now()])
+        yield* sql.unsafe(recordMigration(dialect, t), [v, Date.now()])
         applied++
       }
       return applied
@@ -93,7 +100,8 @@ export const migrate = (sql: SqlClient.SqlClient, dialect: Dialect, table: strin
     return yield* sql.withTransaction(run)
   })
 
-interface Row {
+/** A row of the memory table, as the drivers return it (PostgreSQL BIGINTs come back as strings). */
+export interface Row {
   readonly id: string
   readonly scope_kind: string
   readonly scope_id: string
@@ -107,7 +115,7 @@ interface Row {
   readonly expires_at: number | string | null
 }
 
-const toEntry = (r: Row): Entry => ({
+export const toEntry = (r: Row): Entry => ({
   id: r.id,
   scope: { kind: r.scope_kind as Scope["kind"], id: r.scope_id },
   key: r.key,
@@ -120,52 +128,111 @@ const toEntry = (r: Row): Entry => ({
   ...(r.expires_at !== null ? { expiresAt: Number(r.expires_at) } : {})
 })
 
-const COLUMNS = "id, scope_kind, scope_id, key, value, agent, run_id, step_path, tags, created_at, expires_at"
+export const COLUMNS = "id, scope_kind, scope_id, key, value, agent, run_id, step_path, tags, created_at, expires_at"
 
-/** Builds the store over a client whose migrations have run. */
-export const make = (sql: SqlClient.SqlClient, dialect: Dialect, table: string, name: string): MemoryStoreShape => {
-  const t = checkTable(table)
+/** The parameters of `insert`, in `COLUMNS` order. `valueJson`: the value's JSON text, when the caller has it. */
+export const paramsOf = (e: Entry, valueJson: string | undefined): Array<unknown> => [
+  e.id,
+  e.scope.kind,
+  e.scope.id,
+  e.key,
+  valueJson ?? JSON.stringify(e.value ?? null),
+  e.agent ?? null,
+  e.runId ?? null,
+  e.stepPath ?? null,
+  JSON.stringify(e.tags),
+  e.createdAt,
+  e.expiresAt ?? null
+]
+
+/** The fixed statements of the store, with their parameters in comments. */
+export const statements = (dialect: Dialect, t: string) => {
   const q = (text: string) => placeholders(dialect, text)
-  const insert = q(
-    dialect === "sqlite"
-      ? `INSERT OR REPLACE INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-      : `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  return {
+    /** `paramsOf(entry)`: an upsert that gives a rewritten key a new `seq` (it becomes the newest). */
+    insert: q(
+      dialect === "sqlite"
+        ? `INSERT OR REPLACE INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+        : `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (scope_kind, scope_id, key) DO UPDATE SET
            seq = EXCLUDED.seq, id = EXCLUDED.id, value = EXCLUDED.value, agent = EXCLUDED.agent,
            run_id = EXCLUDED.run_id, step_path = EXCLUDED.step_path, tags = EXCLUDED.tags,
            created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`
-  )
-  const lockScope = `SELECT pg_advisory_xact_lock(hashtext('${t}'), hashtext($1))`
-  const dropExpired = q(`DELETE FROM ${t} WHERE scope_kind = ? AND scope_id = ? AND expires_at IS NOT NULL AND expires_at <= ?`)
-  const evict = q(
-    `DELETE FROM ${t} WHERE scope_kind = ? AND scope_id = ? AND seq NOT IN (
+    ),
+    /** `(kind, id, now)` */
+    dropExpired: q(`DELETE FROM ${t} WHERE scope_kind = ? AND scope_id = ? AND expires_at IS NOT NULL AND expires_at <= ?`),
+    /** `(kind, id, kind, id, maxEntries)`: keeps the newest `maxEntries` of the scope. */
+    evict: q(
+      `DELETE FROM ${t} WHERE scope_kind = ? AND scope_id = ? AND seq NOT IN (
        SELECT seq FROM ${t} WHERE scope_kind = ? AND scope_id = ? ORDER BY seq DESC LIMIT ?)`
-  )
-  const selectOne = q(`SELECT ${COLUMNS} FROM ${t} WHERE scope_kind = ? AND scope_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`)
-  const deleteOne = q(`DELETE FROM ${t} WHERE scope_kind = ? AND scope_id = ? AND key = ? RETURNING id`)
-  const clearScope = q(`DELETE FROM ${t} WHERE scope_kind = ? AND scope_id = ? RETURNING id`)
+    ),
+    /** `(kind, id, key, now)` */
+    selectOne: q(`SELECT ${COLUMNS} FROM ${t} WHERE scope_kind = ? AND scope_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`),
+    /** `(kind, id, key)`; without `RETURNING`. */
+    deleteOne: q(`DELETE FROM ${t} WHERE scope_kind = ? AND scope_id = ? AND key = ?`),
+    /** `(kind, id)`; without `RETURNING`. */
+    clearScope: q(`DELETE FROM ${t} WHERE scope_kind = ? AND scope_id = ?`)
+  }
+}
 
-  const fail = (operation: string) => (e: unknown) =>
-    new MemoryStoreError({ store: name, operation, message: e instanceof Error ? e.message : String(e) })
+/** A `query` as SQL: the text, its parameters, and how to finish the rows in code (`finishQuery`). */
+export interface QueryPlan {
+  readonly text: string
+  readonly params: ReadonlyArray<unknown>
+  /** Tags or text are matched in code. */
+  readonly inCode: boolean
+  /** The limit runs in SQL (newest first; `finishQuery` reverses). */
+  readonly pushLimit: boolean
+}
 
-  const paramsOf = (e: Entry) => [
-    e.id,
-    e.scope.kind,
-    e.scope.id,
-    e.key,
-    JSON.stringify(e.value ?? null),
-    e.agent ?? null,
-    e.runId ?? null,
-    e.stepPath ?? null,
-    JSON.stringify(e.tags),
-    e.createdAt,
-    e.expiresAt ?? null
-  ]
+export const queryPlan = (dialect: Dialect, t: string, scope: Scope, filter: Filter, now: number): QueryPlan => {
+  const where = ["scope_kind = ?", "scope_id = ?", "(expires_at IS NULL OR expires_at > ?)"]
+  const params: Array<unknown> = [scope.kind, scope.id, now]
+  if (filter.agent !== undefined) {
+    where.push("agent = ?")
+    params.push(filter.agent)
+  }
+  if (filter.from !== undefined) {
+    where.push("created_at >= ?")
+    params.push(filter.from)
+  }
+  if (filter.to !== undefined) {
+    where.push("created_at < ?")
+    params.push(filter.to)
+  }
+  // Tags and text are matched in code (exactly as the in-memory store does); without them the
+  // limit is pushed down to the database.
+  const inCode = (filter.tags !== undefined && filter.tags.length > 0) || (filter.text !== undefined && filter.text !== "")
+  const pushLimit = !inCode && filter.limit !== undefined
+  let text = `SELECT ${COLUMNS} FROM ${t} WHERE ${where.join(" AND ")} ORDER BY seq ${pushLimit ? "DESC" : "ASC"}`
+  if (pushLimit) {
+    text += " LIMIT ?"
+    params.push(Math.max(0, filter.limit!))
+  }
+  return { text: placeholders(dialect, text), params, inCode, pushLimit }
+}
+
+/** The entries of a query's rows, oldest first, with tags, text and limit applied in code when the plan says so. */
+export const finishQuery = (rows: ReadonlyArray<Row>, plan: QueryPlan, filter: Filter): ReadonlyArray<Entry> => {
+  if (plan.pushLimit) return rows.map(toEntry).reverse()
+  const entries = rows.map(toEntry)
+  return applyLimit(plan.inCode ? entries.filter((e) => matches(e, filter)) : entries, filter.limit)
+}
+
+export const errorMessage = (e: unknown): string => e instanceof Error ? e.message : String(e)
+
+/** Builds the store over a client whose migrations have run. */
+export const make = (sql: SqlClient.SqlClient, dialect: Dialect, table: string, name: string): MemoryStoreShape => {
+  const t = checkTable(table)
+  const { clearScope, deleteOne, dropExpired, evict, insert, selectOne } = statements(dialect, t)
+  const lockScope = `SELECT pg_advisory_xact_lock(hashtext('${t}'), hashtext($1))`
+
+  const fail = (operation: string) => (e: unknown) => new MemoryStoreError({ store: name, operation, message: errorMessage(e) })
 
   return {
     name,
     put: (entry, options) => {
-      const write = sql.unsafe(insert, paramsOf(entry))
+      const write = sql.unsafe(insert, paramsOf(entry, options.valueJson))
       if (options.maxEntries === undefined) return Effect.mapError(Effect.asVoid(write), fail("put"))
       const { kind, id } = entry.scope
       return sql.withTransaction(
@@ -183,45 +250,19 @@ export const make = (sql: SqlClient.SqlClient, dialect: Dialect, table: string, 
         Effect.mapError(fail("get"))
       ),
     query: (scope, filter: Filter, now) => {
-      const where = ["scope_kind = ?", "scope_id = ?", "(expires_at IS NULL OR expires_at > ?)"]
-      const params: Array<unknown> = [scope.kind, scope.id, now]
-      if (filter.agent !== undefined) {
-        where.push("agent = ?")
-        params.push(filter.agent)
-      }
-      if (filter.from !== undefined) {
-        where.push("created_at >= ?")
-        params.push(filter.from)
-      }
-      if (filter.to !== undefined) {
-        where.push("created_at < ?")
-        params.push(filter.to)
-      }
-      // Tags and text are matched in code (exactly as the in-memory store does); without them the
-      // limit is pushed down to the database.
-      const inCode = (filter.tags !== undefined && filter.tags.length > 0) || (filter.text !== undefined && filter.text !== "")
-      const pushLimit = !inCode && filter.limit !== undefined
-      let text = `SELECT ${COLUMNS} FROM ${t} WHERE ${where.join(" AND ")} ORDER BY seq ${pushLimit ? "DESC" : "ASC"}`
-      if (pushLimit) {
-        text += " LIMIT ?"
-        params.push(Math.max(0, filter.limit!))
-      }
-      return sql.unsafe<Row>(q(text), params).pipe(
-        Effect.map((rows) => {
-          if (pushLimit) return rows.map(toEntry).reverse()
-          const entries = rows.map(toEntry)
-          return applyLimit(inCode ? entries.filter((e) => matches(e, filter)) : entries, filter.limit)
-        }),
+      const plan = queryPlan(dialect, t, scope, filter, now)
+      return sql.unsafe<Row>(plan.text, plan.params).pipe(
+        Effect.map((rows) => finishQuery(rows, plan, filter)),
         Effect.mapError(fail("query"))
       )
     },
     delete: (scope, key) =>
-      sql.unsafe<{ id: string }>(deleteOne, [scope.kind, scope.id, key]).pipe(
+      sql.unsafe<{ id: string }>(`${deleteOne} RETURNING id`, [scope.kind, scope.id, key]).pipe(
         Effect.map((rows) => rows.length > 0),
         Effect.mapError(fail("delete"))
       ),
     clear: (scope) =>
-      sql.unsafe<{ id: string }>(clearScope, [scope.kind, scope.id]).pipe(
+      sql.unsafe<{ id: string }>(`${clearScope} RETURNING id`, [scope.kind, scope.id]).pipe(
         Effect.map((rows) => rows.length),
         Effect.mapError(fail("clear"))
       )
