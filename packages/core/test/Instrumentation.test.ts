@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { SpanStatusCode } from "@opentelemetry/api"
-import { Effect, Exit, Schema } from "effect"
+import { Effect, Exit, Fiber, Schema } from "effect"
 import { forEach, Instrumentation, parallel, Primitive, Runner, sequence } from "@braid/core"
 import { byName, parentOf, successValue, withSpans } from "@braid/testing"
 
@@ -126,5 +126,56 @@ describe("the single instrumentation point", () => {
         instrumentation: "on"
       })
       assert.deepStrictEqual(out, { "braid.path": "root/probe", "braid.run.id": "r-9", "braid.session.id": "s-9", "braid.user.id": "u-9" })
+    }))
+
+  it.effect("withSpan: the same span as Effect.withSpan (parent of inner spans, context restored after), onEnd sees the exit first", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const inner = Effect.withSpan(Effect.succeed(41), "effect-child")
+      const traced = Instrumentation.withSpan(Effect.map(inner, (n) => n + 1), "lean", {
+        kind: "client",
+        attributes: { "db.system.name": "memory" },
+        onEnd: (exit, span) => {
+          seen.push(`${exit._tag}:${span.status._tag}`)
+          if (exit._tag === "Success") span.attribute("result", exit.value)
+        }
+      })
+      const after = Effect.withSpan(Effect.void, "sibling")
+      const { exit, spans } = yield* withSpans(Effect.withSpan(Effect.zipLeft(traced, after), "outer"))
+      assert.strictEqual(successValue(exit), 42)
+      assert.deepStrictEqual(seen, ["Success:Started"], "onEnd runs once, before the span ends")
+      const lean = byName(spans, "lean")
+      assert.strictEqual(parentOf(spans, lean)?.name, "outer")
+      assert.strictEqual(parentOf(spans, byName(spans, "effect-child"))?.name, "lean")
+      assert.strictEqual(parentOf(spans, byName(spans, "sibling"))?.name, "outer", "the parent span is restored after")
+      assert.strictEqual(lean.attributes["db.system.name"], "memory")
+      assert.strictEqual(lean.attributes["result"], 42)
+      assert.strictEqual(lean.kind, 2 /* CLIENT */)
+      assert.strictEqual(lean.status.code, SpanStatusCode.OK)
+
+      const failed = yield* withSpans(Instrumentation.withSpan(Effect.fail(new NotFound({ id: "x" })), "failing", {
+        onEnd: (exit) => seen.push(exit._tag)
+      }))
+      assert.isTrue(Exit.isFailure(failed.exit))
+      assert.strictEqual(byName(failed.spans, "failing").status.code, SpanStatusCode.ERROR)
+      assert.isTrue(byName(failed.spans, "failing").events.some((e) => e.name === "exception"))
+      assert.strictEqual(seen.at(-1), "Failure")
+    }))
+
+  it.effect("withSpan: interrupted work ends its span and restores the parent; span annotations in scope still apply", () =>
+    Effect.gen(function*() {
+      const { spans } = yield* withSpans(Effect.gen(function*() {
+        const fiber = yield* Effect.fork(Instrumentation.withSpan(Effect.never, "hanging"))
+        yield* Effect.yieldNow()
+        yield* Fiber.interrupt(fiber)
+        yield* Effect.withSpan(Effect.void, "next")
+      }).pipe(Effect.withSpan("root")))
+      const hanging = byName(spans, "hanging")
+      assert.strictEqual(parentOf(spans, hanging)?.name, "root")
+      assert.strictEqual(hanging.attributes["status.interrupted"], true)
+      assert.strictEqual(parentOf(spans, byName(spans, "next"))?.name, "root")
+
+      const annotated = yield* withSpans(Instrumentation.withSpan(Effect.void, "annotated").pipe(Effect.annotateSpans("team", "coaching")))
+      assert.strictEqual(byName(annotated.spans, "annotated").attributes["team"], "coaching")
     }))
 })

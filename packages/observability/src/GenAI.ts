@@ -259,26 +259,23 @@ interface FiberLike {
  */
 const completed = <A, E>(
   fiber: FiberLike,
+  span: Tracer.Span,
   m: CallMetrics,
   startMillis: number,
   exit: Exit.Exit<A, E>,
   describe: (a: A) => ResponseInfo
 ): void => {
-  const parent = Context.getOption(fiber.getFiberRef(FiberRef.currentContext), Tracer.ParentSpan)
-  const span = parent._tag === "Some" && parent.value._tag === "Span" ? parent.value : undefined
   const extraTags: ReadonlyArray<MetricLabel.MetricLabel> = fiber.getFiberRef(FiberRef.currentMetricLabels)
   let duration = m.duration
   if (exit._tag === "Success") {
     const response = describe(exit.value)
-    if (span !== undefined) {
-      setResponseAttributes(span, response)
-    }
+    setResponseAttributes(span, response)
     const [input, output] = tokenMetrics(m, response.model)
     input.unsafeUpdate(response.inputTokens, extraTags)
     output.unsafeUpdate(response.outputTokens, extraTags)
   } else {
     const type = errorType(exit.cause)
-    if (span !== undefined) span.attribute(Attr.errorType, type)
+    span.attribute(Attr.errorType, type)
     duration = failedMetric(m, type)
   }
   const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
@@ -314,15 +311,11 @@ export const chat = <A, E, R>(
       const attributes = requestAttributes(info, fiber.getFiberRef(FiberRef.currentContext))
       const start = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
       const metrics = callMetrics(info)
-      return setStopSequences(info, self).pipe(
-        Effect.onExit((exit) =>
-          Effect.withFiberRuntime((fiber) => {
-            completed(fiber, metrics, start, exit, describe)
-            return Effect.void
-          })
-        ),
-        Effect.withSpan(spanName(info), { kind: "client", attributes, captureStackTrace: false })
-      )
+      return Instrumentation.withSpan(setStopSequences(info, self), spanName(info), {
+        kind: "client",
+        attributes,
+        onEnd: (exit, span, fiber) => completed(fiber, span, metrics, start, exit, describe)
+      })
     })
   })
 
