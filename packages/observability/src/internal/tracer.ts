@@ -1,23 +1,216 @@
 /**
- * The OpenTelemetry tracer behind the console and in-memory layers: the spans of
- * `@effect/opentelemetry`'s tracer on a `NodeTracerProvider`, without making each span the
- * active OpenTelemetry context on every fiber step (that hook only serves non-Effect OpenTelemetry
- * instrumentations, and costs an allocation per step). The OTLP layer does not use it.
+ * The tracer behind the console and in-memory layers: Effect spans that become OpenTelemetry
+ * `ReadableSpan`s when they end, handed straight to span processors.
+ *
+ * The OpenTelemetry SDK route (`@effect/opentelemetry`'s tracer on a `NodeTracerProvider`) builds
+ * two spans per span (Effect's bridge and the SDK's), validates and copies every attribute twice,
+ * asks a sampler, and makes an OpenTelemetry context per span: most of a span's cost, for layers
+ * whose spans never leave the process. Here a span is one object that keeps its attributes in
+ * one map and is converted once, when it ends, with the same semantics as the bridge: status OK,
+ * ERROR with an `exception` event for a failure, OK with `status.interrupted` for an
+ * interruption. Processors see finished spans (`onEnd`); `onStart` is not called, since there is
+ * no SDK span to give them. The OTLP layer does not use this tracer.
  *
  * @internal
  */
-import { NodeSdk, Resource, Tracer as OtelTracer } from "@effect/opentelemetry"
-import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base"
+import type { Attributes, AttributeValue, HrTime, Link, SpanContext, SpanStatus } from "@opentelemetry/api"
+import { context as otelContext, SpanKind, SpanStatusCode, trace, TraceFlags } from "@opentelemetry/api"
+import type { Resource } from "@opentelemetry/resources"
+import { resourceFromAttributes } from "@opentelemetry/resources"
+import type { ReadableSpan, SpanProcessor, TimedEvent } from "@opentelemetry/sdk-trace-base"
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base"
-import { Effect, Layer, Tracer } from "effect"
+import { Cause, Context, Effect, Inspectable, Layer, Option, Tracer } from "effect"
+import type { Exit } from "effect"
 
-export const layer = (processors: ReadonlyArray<SpanProcessor>, serviceName: string): Layer.Layer<never> =>
-  Layer.unwrapEffect(Effect.map(OtelTracer.make, (otel) =>
-    Layer.setTracer(Tracer.make({ span: otel.span, context: (execution) => execution() })))).pipe(
-      Layer.provide(OtelTracer.layerTracer),
-      Layer.provide(NodeSdk.layerTracerProvider(processors as [SpanProcessor, ...Array<SpanProcessor>])),
-      Layer.provide(Resource.layer({ serviceName }))
+const kinds: Record<Tracer.SpanKind, SpanKind> = {
+  internal: SpanKind.INTERNAL,
+  server: SpanKind.SERVER,
+  client: SpanKind.CLIENT,
+  producer: SpanKind.PRODUCER,
+  consumer: SpanKind.CONSUMER
+}
+
+const hex8 = (): string => ((Math.random() * 0x100000000) >>> 0).toString(16).padStart(8, "0")
+
+/** A random id of `words` × 8 hex digits, never all zeros (an invalid id in OpenTelemetry). */
+const randomId = (words: number): string => {
+  let id = ""
+  for (let i = 0; i < words; i++) id += hex8()
+  return /^0+$/.test(id) ? randomId(words) : id
+}
+
+const hrTime = (nanos: bigint): HrTime => [Number(nanos / 1_000_000_000n), Number(nanos % 1_000_000_000n)]
+
+const isHomogeneous = (values: ReadonlyArray<unknown>): boolean => {
+  if (values.length === 0) return true
+  const type = typeof values[0]
+  if (type !== "string" && type !== "number" && type !== "boolean") return false
+  for (const v of values) if (typeof v !== type) return false
+  return true
+}
+
+/** An attribute value as OpenTelemetry takes it (what the Effect bridge does, arrays kept when they can be). */
+const toAttributeValue = (value: unknown): AttributeValue => {
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+      return value
+    case "bigint":
+      return value.toString()
+  }
+  if (Array.isArray(value) && isHomogeneous(value)) return [...value] as AttributeValue
+  return Inspectable.toStringUnknown(value)
+}
+
+const toAttributes = (record: Readonly<Record<string, unknown>> | ReadonlyMap<string, unknown>): Attributes => {
+  const out: Attributes = {}
+  if (record instanceof Map) {
+    for (const [k, v] of record) out[k] = toAttributeValue(v)
+  } else {
+    for (const k in record) out[k] = toAttributeValue((record as Record<string, unknown>)[k])
+  }
+  return out
+}
+
+const contextOf = (span: Tracer.AnySpan): SpanContext => ({ traceId: span.traceId, spanId: span.spanId, traceFlags: TraceFlags.SAMPLED })
+
+interface Sink {
+  readonly processors: ReadonlyArray<SpanProcessor>
+  readonly resource: Resource
+  readonly scope: { readonly name: string }
+}
+
+class LeanSpan implements Tracer.Span {
+  readonly _tag = "Span"
+  readonly spanId: string
+  readonly traceId: string
+  readonly sampled = true
+  readonly attributes = new Map<string, unknown>()
+  readonly links: Array<Tracer.SpanLink>
+  status: Tracer.SpanStatus
+  private events: Array<TimedEvent> | undefined = undefined
+  private readonly remoteParent: SpanContext | undefined
+
+  constructor(
+    private readonly sink: Sink,
+    readonly name: string,
+    readonly parent: Option.Option<Tracer.AnySpan>,
+    readonly context: Context.Context<never>,
+    links: ReadonlyArray<Tracer.SpanLink>,
+    startTime: bigint,
+    readonly kind: Tracer.SpanKind
+  ) {
+    this.links = links.length === 0 ? [] : [...links]
+    this.status = { _tag: "Started", startTime }
+    this.spanId = randomId(2)
+    if (parent._tag === "Some") {
+      this.traceId = parent.value.traceId
+      this.remoteParent = undefined
+    } else {
+      // a span of non-Effect OpenTelemetry code active around this root (remote to us)
+      const active = trace.getSpanContext(otelContext.active())
+      this.remoteParent = active !== undefined && trace.isSpanContextValid(active) ? { ...active, isRemote: true } : undefined
+      this.traceId = this.remoteParent?.traceId ?? randomId(4)
+    }
+  }
+
+  attribute(key: string, value: unknown): void {
+    this.attributes.set(key, value)
+  }
+
+  event(name: string, startTime: bigint, attributes?: Record<string, unknown>): void {
+    const event: TimedEvent = { name, time: hrTime(startTime), droppedAttributesCount: 0 }
+    if (attributes !== undefined) event.attributes = toAttributes(attributes)
+    ;(this.events ??= []).push(event)
+  }
+
+  addLinks(links: ReadonlyArray<Tracer.SpanLink>): void {
+    for (const link of links) this.links.push(link)
+  }
+
+  end(endTime: bigint, exit: Exit.Exit<unknown, unknown>): void {
+    if (this.status._tag === "Ended") return
+    const startTime = this.status.startTime
+    this.status = { _tag: "Ended", startTime, endTime, exit }
+    const processors = this.sink.processors
+    if (processors.length === 0) return
+    const readable = this.toReadable(startTime, endTime, exit)
+    for (const p of processors) p.onEnd(readable)
+  }
+
+  private toReadable(startTime: bigint, endTime: bigint, exit: Exit.Exit<unknown, unknown>): ReadableSpan {
+    const attributes = toAttributes(this.attributes)
+    const events = this.events ?? []
+    const end = hrTime(endTime)
+    let status: SpanStatus = { code: SpanStatusCode.OK }
+    if (exit._tag === "Failure") {
+      if (Cause.isInterruptedOnly(exit.cause)) {
+        status = { code: SpanStatusCode.OK, message: Cause.pretty(exit.cause) }
+        attributes["span.label"] = "⚠︎ Interrupted"
+        attributes["status.interrupted"] = true
+      } else {
+        const error = Cause.prettyErrors(exit.cause)[0]
+        if (error !== undefined) {
+          const exception: Attributes = {}
+          if (error.name !== "") exception["exception.type"] = error.name
+          if (error.message !== "") exception["exception.message"] = error.message
+          exception["exception.stacktrace"] = Cause.pretty(exit.cause, { renderErrorCause: true })
+          events.push({ name: "exception", time: end, attributes: exception, droppedAttributesCount: 0 })
+          status = { code: SpanStatusCode.ERROR, message: error.message }
+        }
+      }
+    }
+    const spanContext = contextOf(this)
+    const parent = this.parent._tag === "Some" ? contextOf(this.parent.value) : this.remoteParent
+    const links: Array<Link> = this.links.map((l) => ({ context: contextOf(l.span), attributes: toAttributes(l.attributes) }))
+    return {
+      name: this.name,
+      kind: kinds[this.kind],
+      spanContext: () => spanContext,
+      ...(parent !== undefined ? { parentSpanContext: parent } : {}),
+      startTime: hrTime(startTime),
+      endTime: end,
+      duration: hrTime(endTime - startTime),
+      status,
+      attributes,
+      links,
+      events,
+      ended: true,
+      resource: this.sink.resource,
+      instrumentationScope: this.sink.scope,
+      droppedAttributesCount: 0,
+      droppedEventsCount: 0,
+      droppedLinksCount: 0
+    }
+  }
+}
+
+/**
+ * A layer that installs the lean tracer, its finished spans going to `processors`; closing the
+ * layer shuts the processors down.
+ */
+export const layer = (processors: ReadonlyArray<SpanProcessor>, serviceName: string): Layer.Layer<never> => {
+  const sink: Sink = {
+    processors,
+    resource: resourceFromAttributes({
+      "service.name": serviceName,
+      "telemetry.sdk.name": "@braid/observability",
+      "telemetry.sdk.language": "nodejs"
+    }),
+    scope: { name: serviceName }
+  }
+  const tracer = Tracer.make({
+    span: (name, parent, context, links, startTime, kind) => new LeanSpan(sink, name, parent, context, links, startTime, kind),
+    context: (execution) => execution()
+  })
+  return Layer.unwrapScoped(
+    Effect.as(
+      Effect.addFinalizer(() => Effect.promise(() => Promise.all(processors.map((p) => p.shutdown())))),
+      Layer.setTracer(tracer)
     )
+  )
+}
 
 /** Pushes each finished span straight into an in-memory exporter (no export promise, no context switch). */
 export class DirectProcessor implements SpanProcessor {
@@ -29,8 +222,9 @@ export class DirectProcessor implements SpanProcessor {
   forceFlush(): Promise<void> {
     return Promise.resolve()
   }
+  /** Shuts the exporter down (which clears it) when the layer closes. */
   shutdown(): Promise<void> {
-    return Promise.resolve()
+    return this.exporter.shutdown()
   }
 }
 
