@@ -35,11 +35,21 @@ const hex8 = (): string => ((Math.random() * 0x100000000) >>> 0).toString(16).pa
 /** A random id of `words` × 8 hex digits, never all zeros (an invalid id in OpenTelemetry). */
 const randomId = (words: number): string => {
   let id = ""
-  for (let i = 0; i < words; i++) id += hex8()
-  return /^0+$/.test(id) ? randomId(words) : id
+  let zero = true
+  for (let i = 0; i < words; i++) {
+    const word = hex8()
+    if (word !== "00000000") zero = false
+    id += word
+  }
+  return zero ? randomId(words) : id
 }
 
-const hrTime = (nanos: bigint): HrTime => [Number(nanos / 1_000_000_000n), Number(nanos % 1_000_000_000n)]
+const billion = BigInt(1_000_000_000)
+
+const hrTime = (nanos: bigint): HrTime => {
+  const seconds = nanos / billion
+  return [Number(seconds), Number(nanos - seconds * billion)]
+}
 
 const isHomogeneous = (values: ReadonlyArray<unknown>): boolean => {
   if (values.length === 0) return true
@@ -143,7 +153,7 @@ class LeanSpan implements Tracer.Span {
     const attributes = toAttributes(this.attributes)
     const events = this.events ?? []
     const end = hrTime(endTime)
-    let status: SpanStatus = { code: SpanStatusCode.OK }
+    let status: SpanStatus = ok
     if (exit._tag === "Failure") {
       if (Cause.isInterruptedOnly(exit.cause)) {
         status = { code: SpanStatusCode.OK, message: Cause.pretty(exit.cause) }
@@ -161,28 +171,58 @@ class LeanSpan implements Tracer.Span {
         }
       }
     }
-    const spanContext = contextOf(this)
-    const parent = this.parent._tag === "Some" ? contextOf(this.parent.value) : this.remoteParent
-    const links: Array<Link> = this.links.map((l) => ({ context: contextOf(l.span), attributes: toAttributes(l.attributes) }))
-    return {
-      name: this.name,
-      kind: kinds[this.kind],
-      spanContext: () => spanContext,
-      ...(parent !== undefined ? { parentSpanContext: parent } : {}),
-      startTime: hrTime(startTime),
-      endTime: end,
-      duration: hrTime(endTime - startTime),
+    const links: Array<Link> = []
+    for (const l of this.links) links.push({ context: contextOf(l.span), attributes: toAttributes(l.attributes) })
+    return new FinishedSpan(
+      this.name,
+      kinds[this.kind],
+      contextOf(this),
+      this.parent._tag === "Some" ? contextOf(this.parent.value) : this.remoteParent,
+      hrTime(startTime),
+      end,
+      hrTime(endTime - startTime),
       status,
       attributes,
       links,
       events,
-      ended: true,
-      resource: this.sink.resource,
-      instrumentationScope: this.sink.scope,
-      droppedAttributesCount: 0,
-      droppedEventsCount: 0,
-      droppedLinksCount: 0
-    }
+      this.sink
+    )
+  }
+}
+
+const ok: SpanStatus = Object.freeze({ code: SpanStatusCode.OK })
+
+/** A span as processors and exporters see it once it ended. */
+class FinishedSpan implements ReadableSpan {
+  readonly ended = true
+  readonly resource: Resource
+  readonly instrumentationScope: { readonly name: string }
+  readonly droppedAttributesCount = 0
+  readonly droppedEventsCount = 0
+  readonly droppedLinksCount = 0
+  readonly parentSpanContext?: SpanContext
+
+  constructor(
+    readonly name: string,
+    readonly kind: SpanKind,
+    private readonly context: SpanContext,
+    parentSpanContext: SpanContext | undefined,
+    readonly startTime: HrTime,
+    readonly endTime: HrTime,
+    readonly duration: HrTime,
+    readonly status: SpanStatus,
+    readonly attributes: Attributes,
+    readonly links: Array<Link>,
+    readonly events: Array<TimedEvent>,
+    sink: Sink
+  ) {
+    if (parentSpanContext !== undefined) this.parentSpanContext = parentSpanContext
+    this.resource = sink.resource
+    this.instrumentationScope = sink.scope
+  }
+
+  spanContext(): SpanContext {
+    return this.context
   }
 }
 
