@@ -1,14 +1,10 @@
 /**
  * The SQL of the memory stores: migrations, statements and row mapping, shared by the SQLite store
- * (better-sqlite3, directly) and the PostgreSQL store (through @effect/sql, with `migrate` and `make`).
+ * (better-sqlite3) and the PostgreSQL store (pg), each of which runs it on its driver directly.
  *
  * @internal
  */
-import type { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
-import { Effect, Option } from "effect"
-import { MemoryStoreError } from "../Errors.js"
-import { applyLimit, type Entry, type Filter, matches, type MemoryStoreShape, type Scope } from "../MemoryStore.js"
+import { applyLimit, type Entry, type Filter, matches, type Scope } from "../MemoryStore.js"
 
 export type Dialect = "sqlite" | "pg"
 
@@ -74,31 +70,6 @@ export const migrationsTable = (dialect: Dialect, t: string): string =>
 /** Records one applied migration version: parameters `(version, applied_at)`. */
 export const recordMigration = (dialect: Dialect, t: string): string =>
   placeholders(dialect, `INSERT INTO ${t}_migrations (version, applied_at) VALUES (?, ?)`)
-
-/**
- * Runs the migrations that have not run yet, recording each in `<table>_migrations`. Safe to run
- * any number of times, and (on PostgreSQL, under an advisory lock) from several processes at once.
- */
-export const migrate = (sql: SqlClient.SqlClient, dialect: Dialect, table: string): Effect.Effect<number, SqlError> =>
-  Effect.gen(function*() {
-    const t = checkTable(table)
-    const steps = migrations(dialect, t)
-    const run = Effect.gen(function*() {
-      if (dialect === "pg") yield* sql.unsafe(`SELECT pg_advisory_xact_lock(hashtext('${t}'))`)
-      yield* sql.unsafe(migrationsTable(dialect, t))
-      const rows = yield* sql.unsafe<{ version: number | string }>(`SELECT version FROM ${t}_migrations`)
-      const done = new Set(rows.map((r) => Number(r.version)))
-      let applied = 0
-      for (let v = 1; v <= steps.length; v++) {
-        if (done.has(v)) continue
-        for (const statement of steps[v - 1]!) yield* sql.unsafe(statement)
-        yield* sql.unsafe(recordMigration(dialect, t), [v, Date.now()])
-        applied++
-      }
-      return applied
-    })
-    return yield* sql.withTransaction(run)
-  })
 
 /** A row of the memory table, as the drivers return it (PostgreSQL BIGINTs come back as strings). */
 export interface Row {
@@ -220,51 +191,3 @@ export const finishQuery = (rows: ReadonlyArray<Row>, plan: QueryPlan, filter: F
 }
 
 export const errorMessage = (e: unknown): string => e instanceof Error ? e.message : String(e)
-
-/** Builds the store over a client whose migrations have run. */
-export const make = (sql: SqlClient.SqlClient, dialect: Dialect, table: string, name: string): MemoryStoreShape => {
-  const t = checkTable(table)
-  const { clearScope, deleteOne, dropExpired, evict, insert, selectOne } = statements(dialect, t)
-  const lockScope = `SELECT pg_advisory_xact_lock(hashtext('${t}'), hashtext($1))`
-
-  const fail = (operation: string) => (e: unknown) => new MemoryStoreError({ store: name, operation, message: errorMessage(e) })
-
-  return {
-    name,
-    put: (entry, options) => {
-      const write = sql.unsafe(insert, paramsOf(entry, options.valueJson))
-      if (options.maxEntries === undefined) return Effect.mapError(Effect.asVoid(write), fail("put"))
-      const { kind, id } = entry.scope
-      return sql.withTransaction(
-        Effect.gen(function*() {
-          if (dialect === "pg") yield* sql.unsafe(lockScope, [`${kind}:${id}`])
-          yield* write
-          yield* sql.unsafe(dropExpired, [kind, id, options.now])
-          yield* sql.unsafe(evict, [kind, id, kind, id, Math.max(0, options.maxEntries!)])
-        })
-      ).pipe(Effect.mapError(fail("put")))
-    },
-    get: (scope, key, now) =>
-      sql.unsafe<Row>(selectOne, [scope.kind, scope.id, key, now]).pipe(
-        Effect.map((rows) => rows.length === 0 ? Option.none() : Option.some(toEntry(rows[0]!))),
-        Effect.mapError(fail("get"))
-      ),
-    query: (scope, filter: Filter, now) => {
-      const plan = queryPlan(dialect, t, scope, filter, now)
-      return sql.unsafe<Row>(plan.text, plan.params).pipe(
-        Effect.map((rows) => finishQuery(rows, plan, filter)),
-        Effect.mapError(fail("query"))
-      )
-    },
-    delete: (scope, key) =>
-      sql.unsafe<{ id: string }>(`${deleteOne} RETURNING id`, [scope.kind, scope.id, key]).pipe(
-        Effect.map((rows) => rows.length > 0),
-        Effect.mapError(fail("delete"))
-      ),
-    clear: (scope) =>
-      sql.unsafe<{ id: string }>(`${clearScope} RETURNING id`, [scope.kind, scope.id]).pipe(
-        Effect.map((rows) => rows.length),
-        Effect.mapError(fail("clear"))
-      )
-  }
-}
