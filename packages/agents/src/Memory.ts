@@ -15,8 +15,10 @@
  */
 import { Instrumentation, Primitive, WorkflowContext } from "@braid/core"
 import { Clock, Context, Duration, Effect, FiberRef, GlobalValue, Layer, Option, ParseResult, Schema } from "effect"
+import type { Fiber } from "effect"
 import { MemoryDecodeError, MemoryScopeUnavailable, MemoryStoreError } from "./Errors.js"
-import { type Entry, type Filter, makeInMemory, MemoryStore, type Scope, type ScopeKind } from "./MemoryStore.js"
+import * as SyncStore from "./internal/syncStore.js"
+import { type Entry, type Filter, makeInMemory, MemoryStore, type PutOptions, type Scope, type ScopeKind } from "./MemoryStore.js"
 
 /**
  * The errors of memory operations.
@@ -238,33 +240,58 @@ type MutableEntry = { -readonly [K in keyof Entry]: Entry[K] }
  * @since 0.1.0
  */
 export const make = (store: MemoryStore["Type"], config: Config = {}): MemoryShape => {
+  const sync = SyncStore.of(store)
   const defaultScope = config.defaultScope ?? "session"
   const retention = config.retention ?? {}
   const ttls: Partial<Record<ScopeKind, number>> = {}
   for (const [kind, rules] of Object.entries(retention) as Array<[ScopeKind, Retention | undefined]>) {
     if (rules?.ttl !== undefined) ttls[kind] = Duration.toMillis(Duration.decode(rules.ttl))
   }
-  // Each operation is one Effect step before the store's own: the context, the writing agent,
-  // the step path and the clock are read synchronously from the fiber (see bench/memory.bench.ts).
+  // Each operation is one Effect step before the store's own (none with the in-memory store):
+  // the context, the writing agent, the step path and the clock are read synchronously from the
+  // fiber, and the scopes of the last context seen are kept, since a run asks for the same ones
+  // again and again (see bench/memory.bench.ts).
+  let lastContext: Context.Context<never> | undefined = undefined
+  let lastCtx: WorkflowContext.WorkflowContextShape | undefined = undefined
+  let lastScopes: Partial<Record<ScopeKind, Scope | null>> = {}
+  const workflowContext = (context: Context.Context<never>): WorkflowContext.WorkflowContextShape => {
+    if (context !== lastContext || lastCtx === undefined) {
+      lastCtx = Context.unsafeGet(context, WorkflowContext.WorkflowContext)
+      lastContext = context
+      lastScopes = {}
+    }
+    return lastCtx
+  }
+  const scopeFor = (context: Context.Context<never>, kind: ScopeKind): Scope | undefined => {
+    const ctx = workflowContext(context)
+    let scope = lastScopes[kind]
+    if (scope === undefined) {
+      scope = scopeIn(ctx, kind) ?? null
+      lastScopes[kind] = scope
+    }
+    return scope ?? undefined
+  }
+  const nowOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): number =>
+    Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
   const withScope = <A, E, R>(
     options: ScopeOption | undefined,
     f: (scope: Scope, now: number) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | MemoryScopeUnavailable, R | WorkflowContext.WorkflowContext> =>
     Effect.withFiberRuntime((fiber) => {
-      const ctx = Context.unsafeGet(fiber.getFiberRef(FiberRef.currentContext), WorkflowContext.WorkflowContext)
       const kind = options?.scope ?? defaultScope
-      const scope = scopeIn(ctx, kind)
+      const scope = scopeFor(fiber.getFiberRef(FiberRef.currentContext), kind)
       if (scope === undefined) return Effect.fail(new MemoryScopeUnavailable({ scope: kind }))
-      return f(scope, Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis())
+      return f(scope, nowOf(fiber))
     })
   return {
     store: (key, value, options) =>
       Effect.withFiberRuntime((fiber) => {
-        const ctx = Context.unsafeGet(fiber.getFiberRef(FiberRef.currentContext), WorkflowContext.WorkflowContext)
+        const context = fiber.getFiberRef(FiberRef.currentContext)
         const kind = options?.scope ?? defaultScope
-        const scope = scopeIn(ctx, kind)
+        const scope = scopeFor(context, kind)
         if (scope === undefined) return Effect.fail(new MemoryScopeUnavailable({ scope: kind }))
-        const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+        const ctx = workflowContext(context)
+        const now = nowOf(fiber)
         // What is stored is the value's JSON: every store returns the same thing. The entry
         // returned here holds the value as passed.
         const valueJson = toJson(value)
@@ -287,9 +314,22 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
         const ttl = options?.ttl !== undefined ? Duration.toMillis(Duration.decode(options.ttl)) : ttls[kind]
         if (ttl !== undefined) entry.expiresAt = now + ttl
         const maxEntries = retention[kind]?.maxEntries
-        return Effect.as(store.put(entry, maxEntries !== undefined ? { now, maxEntries, valueJson } : { now, valueJson }), entry as Entry)
+        const putOptions: PutOptions = maxEntries !== undefined ? { now, maxEntries, valueJson } : { now, valueJson }
+        if (sync !== undefined) {
+          sync.put(entry, putOptions)
+          return Effect.succeed(entry as Entry)
+        }
+        return Effect.as(store.put(entry, putOptions), entry as Entry)
       }),
-    retrieve: (key, options) => withScope(options, (scope, now) => store.get(scope, key, now)),
+    retrieve: sync !== undefined
+      ? (key, options) =>
+        Effect.withFiberRuntime((fiber) => {
+          const kind = options?.scope ?? defaultScope
+          const scope = scopeFor(fiber.getFiberRef(FiberRef.currentContext), kind)
+          if (scope === undefined) return Effect.fail(new MemoryScopeUnavailable({ scope: kind }))
+          return Effect.succeed(sync.get(scope, key, nowOf(fiber)))
+        })
+      : (key, options) => withScope(options, (scope, now) => store.get(scope, key, now)),
     query: (options) => withScope(options, (scope, now) => store.query(scope, options ?? {}, now)),
     list: (options) => withScope(options, (scope, now) => store.query(scope, {}, now)),
     delete: (key, options) => withScope(options, (scope) => store.delete(scope, key))

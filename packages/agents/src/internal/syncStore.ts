@@ -1,0 +1,23 @@
+/**
+ * Synchronous operations of a store that has them (the in-memory store), so the `Memory` service
+ * can run a write or a read inside its own single Effect step instead of adding the store's.
+ * A store registers them once, when it is made; stores without them are used through their
+ * Effects. Not part of the store interface: a custom store never needs it.
+ *
+ * @internal
+ */
+import type { Option } from "effect"
+import type { Entry, MemoryStoreShape, PutOptions, Scope } from "../MemoryStore.js"
+
+export interface SyncOps {
+  readonly put: (entry: Entry, options: PutOptions) => void
+  readonly get: (scope: Scope, key: string, now: number) => Option.Option<Entry>
+}
+
+const registry = new WeakMap<MemoryStoreShape, SyncOps>()
+
+export const register = (store: MemoryStoreShape, ops: SyncOps): void => {
+  registry.set(store, ops)
+}
+
+export const of = (store: MemoryStoreShape): SyncOps | undefined => registry.get(store)
