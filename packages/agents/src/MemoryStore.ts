@@ -259,10 +259,14 @@ export const applyLimit = <A>(entries: ReadonlyArray<A>, limit: number | undefin
  */
 interface Stored {
   /** The entry with `value: null` (the writer's object is not kept). */
-  readonly entry: Entry
+  entry: Entry
   json: string | undefined
   decoded: unknown
+  /** Write order: a rewrite gets a new one (and so becomes the newest). */
+  seq: number
 }
+
+const bySeq = (a: Stored, b: Stored): number => a.seq - b.seq
 
 /** A deep copy of a JSON value (plain objects, arrays and primitives), about 4x faster than `JSON.parse`. */
 const copyJson = (value: unknown): unknown => {
@@ -311,11 +315,18 @@ const materialize = (stored: Stored): Entry => {
  * @since 0.1.0
  */
 export const makeInMemory: Effect.Effect<MemoryStoreShape> = Effect.sync(() => {
-  // Per scope, entries by key; a JS Map keeps insertion order, and a rewrite deletes then sets,
-  // so iteration order is write order (oldest first).
-  // Scopes by kind, then by id (no key string is built per operation).
+  // Per scope, entries by key, each with its write order (`seq`). A rewrite updates the entry in
+  // place with a new `seq` rather than deleting and re-inserting the key, which would leave a
+  // hole in the Map's table on every rewrite (and a rehash every few dozen).
+  let seq = 0
   const kinds = new Map<string, Map<string, Map<string, Stored>>>()
   const scopeOf = (scope: Scope): Map<string, Stored> | undefined => kinds.get(scope.kind)?.get(scope.id)
+  /** The live entries of a scope, oldest first. */
+  const liveOf = (m: Map<string, Stored>, now: number): Array<Stored> => {
+    const out: Array<Stored> = []
+    for (const stored of m.values()) if (isLive(stored.entry, now)) out.push(stored)
+    return out.sort(bySeq)
+  }
   const put = (entry: Entry, options: PutOptions): void => {
     let ids = kinds.get(entry.scope.kind)
     if (ids === undefined) {
@@ -327,18 +338,22 @@ export const makeInMemory: Effect.Effect<MemoryStoreShape> = Effect.sync(() => {
       m = new Map()
       ids.set(entry.scope.id, m)
     }
-    m.delete(entry.key)
-    m.set(entry.key, { entry: { ...entry, value: null }, json: options.valueJson ?? JSON.stringify(entry.value ?? null), decoded: null })
-    if (options.maxEntries !== undefined) {
+    const json = options.valueJson ?? JSON.stringify(entry.value ?? null)
+    const meta: Entry = { ...entry, value: null }
+    const existing = m.get(entry.key)
+    if (existing !== undefined) {
+      existing.entry = meta
+      existing.json = json
+      existing.decoded = null
+      existing.seq = ++seq
+    } else {
+      m.set(entry.key, { entry: meta, json, decoded: null, seq: ++seq })
+    }
+    if (options.maxEntries !== undefined && m.size > options.maxEntries) {
+      // over the limit: drop the expired entries, then the oldest live ones
       for (const [key, stored] of m) if (!isLive(stored.entry, options.now)) m.delete(key)
-      const excess = m.size - options.maxEntries
-      if (excess > 0) {
-        let i = 0
-        for (const key of m.keys()) {
-          if (i++ >= excess) break
-          m.delete(key)
-        }
-      }
+      const live = liveOf(m, options.now)
+      for (let i = 0; i < live.length - options.maxEntries; i++) m.delete(live[i]!.entry.key)
     }
   }
   const get = (scope: Scope, key: string, now: number): Option.Option<Entry> => {
@@ -354,8 +369,7 @@ export const makeInMemory: Effect.Effect<MemoryStoreShape> = Effect.sync(() => {
         const m = scopeOf(scope)
         if (m === undefined) return []
         const out: Array<Entry> = []
-        for (const stored of m.values()) {
-          if (!isLive(stored.entry, now)) continue
+        for (const stored of liveOf(m, now)) {
           const e = materialize(stored)
           if (matches(e, filter)) out.push(e)
         }
