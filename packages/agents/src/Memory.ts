@@ -18,7 +18,7 @@ import { Clock, Context, Duration, Effect, FiberRef, GlobalValue, Layer, Option,
 import type { Fiber } from "effect"
 import { MemoryDecodeError, MemoryScopeUnavailable, MemoryStoreError } from "./Errors.js"
 import * as SyncStore from "./internal/syncStore.js"
-import { type Entry, type Filter, makeInMemory, MemoryStore, type PutOptions, type Scope, type ScopeKind } from "./MemoryStore.js"
+import { type Entry, type Filter, makeInMemory, MemoryStore, type Scope, type ScopeKind } from "./MemoryStore.js"
 
 /**
  * The errors of memory operations.
@@ -314,12 +314,11 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
         const ttl = options?.ttl !== undefined ? Duration.toMillis(Duration.decode(options.ttl)) : ttls[kind]
         if (ttl !== undefined) entry.expiresAt = now + ttl
         const maxEntries = retention[kind]?.maxEntries
-        const putOptions: PutOptions = maxEntries !== undefined ? { now, maxEntries, valueJson } : { now, valueJson }
         if (sync !== undefined) {
-          sync.put(entry, putOptions)
+          sync.put(entry, now, maxEntries, valueJson)
           return Effect.succeed(entry as Entry)
         }
-        return Effect.as(store.put(entry, putOptions), entry as Entry)
+        return Effect.as(store.put(entry, maxEntries !== undefined ? { now, maxEntries, valueJson } : { now, valueJson }), entry as Entry)
       }),
     retrieve: sync !== undefined
       ? (key, options) =>

@@ -327,7 +327,7 @@ export const makeInMemory: Effect.Effect<MemoryStoreShape> = Effect.sync(() => {
     for (const stored of m.values()) if (isLive(stored.entry, now)) out.push(stored)
     return out.sort(bySeq)
   }
-  const put = (entry: Entry, options: PutOptions): void => {
+  const put = (entry: Entry, now: number, maxEntries: number | undefined, valueJson: string | undefined): void => {
     let ids = kinds.get(entry.scope.kind)
     if (ids === undefined) {
       ids = new Map()
@@ -338,7 +338,7 @@ export const makeInMemory: Effect.Effect<MemoryStoreShape> = Effect.sync(() => {
       m = new Map()
       ids.set(entry.scope.id, m)
     }
-    const json = options.valueJson ?? JSON.stringify(entry.value ?? null)
+    const json = valueJson ?? JSON.stringify(entry.value ?? null)
     const meta: Entry = { ...entry, value: null }
     const existing = m.get(entry.key)
     if (existing !== undefined) {
@@ -349,11 +349,11 @@ export const makeInMemory: Effect.Effect<MemoryStoreShape> = Effect.sync(() => {
     } else {
       m.set(entry.key, { entry: meta, json, decoded: null, seq: ++seq })
     }
-    if (options.maxEntries !== undefined && m.size > options.maxEntries) {
+    if (maxEntries !== undefined && m.size > maxEntries) {
       // over the limit: drop the expired entries, then the oldest live ones
-      for (const [key, stored] of m) if (!isLive(stored.entry, options.now)) m.delete(key)
-      const live = liveOf(m, options.now)
-      for (let i = 0; i < live.length - options.maxEntries; i++) m.delete(live[i]!.entry.key)
+      for (const [key, stored] of m) if (!isLive(stored.entry, now)) m.delete(key)
+      const live = liveOf(m, now)
+      for (let i = 0; i < live.length - maxEntries; i++) m.delete(live[i]!.entry.key)
     }
   }
   const get = (scope: Scope, key: string, now: number): Option.Option<Entry> => {
@@ -362,7 +362,7 @@ export const makeInMemory: Effect.Effect<MemoryStoreShape> = Effect.sync(() => {
   }
   const store: MemoryStoreShape = {
     name: "memory",
-    put: (entry, options) => Effect.sync(() => put(entry, options)),
+    put: (entry, options) => Effect.sync(() => put(entry, options.now, options.maxEntries, options.valueJson)),
     get: (scope, key, now) => Effect.sync(() => get(scope, key, now)),
     query: (scope, filter, now) =>
       Effect.sync(() => {

@@ -7,10 +7,11 @@
  * @internal
  */
 import type { Option } from "effect"
-import type { Entry, MemoryStoreShape, PutOptions, Scope } from "../MemoryStore.js"
+import type { Entry, MemoryStoreShape, Scope } from "../MemoryStore.js"
 
 export interface SyncOps {
-  readonly put: (entry: Entry, options: PutOptions) => void
+  /** `put` with its options as arguments (no options object per write). */
+  readonly put: (entry: Entry, now: number, maxEntries: number | undefined, valueJson: string | undefined) => void
   readonly get: (scope: Scope, key: string, now: number) => Option.Option<Entry>
 }
 
