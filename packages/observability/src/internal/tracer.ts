@@ -99,11 +99,11 @@ class LeanSpan implements Tracer.Span {
   readonly attributes = new Map<string, unknown>()
   readonly links: Array<Tracer.SpanLink>
   status: Tracer.SpanStatus
-  private events: Array<TimedEvent> | undefined = undefined
-  private readonly remoteParent: SpanContext | undefined
+  events: Array<TimedEvent> | undefined = undefined
+  readonly remoteParent: SpanContext | undefined
 
   constructor(
-    private readonly sink: Sink,
+    readonly sink: Sink,
     readonly name: string,
     readonly parent: Option.Option<Tracer.AnySpan>,
     readonly context: Context.Context<never>,
@@ -145,15 +145,99 @@ class LeanSpan implements Tracer.Span {
     this.status = { _tag: "Ended", startTime, endTime, exit }
     const processors = this.sink.processors
     if (processors.length === 0) return
-    const readable = this.toReadable(startTime, endTime, exit)
+    const readable = new FinishedSpan(this, startTime, endTime, exit)
     for (const p of processors) p.onEnd(readable)
   }
+}
 
-  private toReadable(startTime: bigint, endTime: bigint, exit: Exit.Exit<unknown, unknown>): ReadableSpan {
-    const attributes = toAttributes(this.attributes)
-    const events = this.events ?? []
-    const end = hrTime(endTime)
+const ok: SpanStatus = Object.freeze({ code: SpanStatusCode.OK })
+
+interface Outcome {
+  readonly attributes: Attributes
+  readonly status: SpanStatus
+  readonly events: Array<TimedEvent>
+}
+
+/**
+ * A span as processors and exporters see it once it ended. Its OpenTelemetry forms (attributes,
+ * status and exception event, times, links) are computed on first access: spans kept in memory
+ * that nobody reads cost no conversion.
+ */
+class FinishedSpan implements ReadableSpan {
+  readonly ended = true
+  readonly kind: SpanKind
+  readonly resource: Resource
+  readonly instrumentationScope: { readonly name: string }
+  readonly droppedAttributesCount = 0
+  readonly droppedEventsCount = 0
+  readonly droppedLinksCount = 0
+  readonly parentSpanContext?: SpanContext
+  private readonly context: SpanContext
+  private outcomeCache: Outcome | undefined = undefined
+  private linksCache: Array<Link> | undefined = undefined
+  private timesCache: readonly [HrTime, HrTime, HrTime] | undefined = undefined
+
+  constructor(
+    private readonly span: LeanSpan,
+    private readonly start: bigint,
+    private readonly finish: bigint,
+    private readonly exit: Exit.Exit<unknown, unknown>
+  ) {
+    this.kind = kinds[span.kind]
+    this.resource = span.sink.resource
+    this.instrumentationScope = span.sink.scope
+    this.context = contextOf(span)
+    const parent = span.parent._tag === "Some" ? contextOf(span.parent.value) : span.remoteParent
+    if (parent !== undefined) this.parentSpanContext = parent
+  }
+
+  get name(): string {
+    return this.span.name
+  }
+
+  spanContext(): SpanContext {
+    return this.context
+  }
+
+  get attributes(): Attributes {
+    return this.outcome().attributes
+  }
+
+  get status(): SpanStatus {
+    return this.outcome().status
+  }
+
+  get events(): Array<TimedEvent> {
+    return this.outcome().events
+  }
+
+  get links(): Array<Link> {
+    return this.linksCache ??= this.span.links.map((l) => ({ context: contextOf(l.span), attributes: toAttributes(l.attributes) }))
+  }
+
+  get startTime(): HrTime {
+    return this.times()[0]
+  }
+
+  get endTime(): HrTime {
+    return this.times()[1]
+  }
+
+  get duration(): HrTime {
+    return this.times()[2]
+  }
+
+  private times(): readonly [HrTime, HrTime, HrTime] {
+    return this.timesCache ??= [hrTime(this.start), hrTime(this.finish), hrTime(this.finish - this.start)]
+  }
+
+  /** Attributes, status and events, as the Effect bridge sets them from the exit. */
+  private outcome(): Outcome {
+    if (this.outcomeCache !== undefined) return this.outcomeCache
+    const attributes = toAttributes(this.span.attributes)
+    const events = this.span.events ?? []
     let status: SpanStatus = ok
+    const exit = this.exit
     if (exit._tag === "Failure") {
       if (Cause.isInterruptedOnly(exit.cause)) {
         status = { code: SpanStatusCode.OK, message: Cause.pretty(exit.cause) }
@@ -166,63 +250,29 @@ class LeanSpan implements Tracer.Span {
           if (error.name !== "") exception["exception.type"] = error.name
           if (error.message !== "") exception["exception.message"] = error.message
           exception["exception.stacktrace"] = Cause.pretty(exit.cause, { renderErrorCause: true })
-          events.push({ name: "exception", time: end, attributes: exception, droppedAttributesCount: 0 })
+          events.push({ name: "exception", time: hrTime(this.finish), attributes: exception, droppedAttributesCount: 0 })
           status = { code: SpanStatusCode.ERROR, message: error.message }
         }
       }
     }
-    const links: Array<Link> = []
-    for (const l of this.links) links.push({ context: contextOf(l.span), attributes: toAttributes(l.attributes) })
-    return new FinishedSpan(
-      this.name,
-      kinds[this.kind],
-      contextOf(this),
-      this.parent._tag === "Some" ? contextOf(this.parent.value) : this.remoteParent,
-      hrTime(startTime),
-      end,
-      hrTime(endTime - startTime),
-      status,
-      attributes,
-      links,
-      events,
-      this.sink
-    )
-  }
-}
-
-const ok: SpanStatus = Object.freeze({ code: SpanStatusCode.OK })
-
-/** A span as processors and exporters see it once it ended. */
-class FinishedSpan implements ReadableSpan {
-  readonly ended = true
-  readonly resource: Resource
-  readonly instrumentationScope: { readonly name: string }
-  readonly droppedAttributesCount = 0
-  readonly droppedEventsCount = 0
-  readonly droppedLinksCount = 0
-  readonly parentSpanContext?: SpanContext
-
-  constructor(
-    readonly name: string,
-    readonly kind: SpanKind,
-    private readonly context: SpanContext,
-    parentSpanContext: SpanContext | undefined,
-    readonly startTime: HrTime,
-    readonly endTime: HrTime,
-    readonly duration: HrTime,
-    readonly status: SpanStatus,
-    readonly attributes: Attributes,
-    readonly links: Array<Link>,
-    readonly events: Array<TimedEvent>,
-    sink: Sink
-  ) {
-    if (parentSpanContext !== undefined) this.parentSpanContext = parentSpanContext
-    this.resource = sink.resource
-    this.instrumentationScope = sink.scope
+    return this.outcomeCache = { attributes, status, events }
   }
 
-  spanContext(): SpanContext {
-    return this.context
+  /** What `JSON.stringify` shows (the computed fields, not the internals). */
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      kind: this.kind,
+      spanContext: this.context,
+      parentSpanContext: this.parentSpanContext,
+      startTime: this.startTime,
+      endTime: this.endTime,
+      duration: this.duration,
+      status: this.status,
+      attributes: this.attributes,
+      links: this.links,
+      events: this.events
+    }
   }
 }
 
