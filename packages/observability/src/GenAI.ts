@@ -282,6 +282,10 @@ const completed = <A, E>(
   duration.unsafeUpdate(Math.max(0, now - startMillis) / 1000, extraTags)
 }
 
+/** `completed` as a span's `onEnd` (a factory, so no named closure is made per call). */
+const onCompleted = <A, E>(m: CallMetrics, startMillis: number, describe: (a: A) => ResponseInfo) =>
+(exit: Exit.Exit<A, E>, span: Tracer.Span, fiber: FiberLike): void => completed(fiber, span, m, startMillis, exit, describe)
+
 /**
  * Runs `self` (a model call) inside a `chat {model}` CLIENT span with the GenAI request
  * attributes; on success `describe` gives the response attributes; failures set `error.type`.
@@ -314,7 +318,7 @@ export const chat = <A, E, R>(
       return Instrumentation.withSpan(setStopSequences(info, self), spanName(info), {
         kind: "client",
         attributes,
-        onEnd: (exit, span, fiber) => completed(fiber, span, metrics, start, exit, describe)
+        onEnd: onCompleted(metrics, start, describe)
       })
     })
   })
