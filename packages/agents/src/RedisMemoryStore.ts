@@ -87,15 +87,14 @@ export const make = (client: Redis, options: Options = {}): MemoryStoreShape => 
     client.defineCommand("braidMemoryClear", { numberOfKeys: 4, lua: CLEAR })
   }
   const redis = client as unknown as Redis & Scripts
+  const base = (scope: Scope) => `${prefix}{${scope.kind}:${encodeURIComponent(scope.id)}}:`
   const keys = (scope: Scope) => {
-    const base = `${prefix}{${scope.kind}:${encodeURIComponent(scope.id)}}:`
-    return { e: `${base}e`, o: `${base}o`, x: `${base}x`, n: `${base}n` }
+    const b = base(scope)
+    return { e: `${b}e`, o: `${b}o`, x: `${b}x`, n: `${b}n` }
   }
-  const attempt = <A>(operation: string, f: () => Promise<A>) =>
-    Effect.tryPromise({
-      try: f,
-      catch: (e) => new MemoryStoreError({ store: "redis", operation, message: e instanceof Error ? e.message : String(e) })
-    })
+  const failure = (operation: string, e: unknown) =>
+    new MemoryStoreError({ store: "redis", operation, message: e instanceof Error ? e.message : String(e) })
+  const attempt = <A>(operation: string, f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => failure(operation, e) })
   return {
     name: "redis",
     put: (entry, put) => {
@@ -113,11 +112,21 @@ export const make = (client: Redis, options: Options = {}): MemoryStoreShape => 
           put.maxEntries === undefined ? "" : String(Math.max(0, put.maxEntries))
         )))
     },
+    // One HGET through ioredis's callback (no promise), decoded in the same step; an entry that
+    // does not decode is a MemoryStoreError, not a defect.
     get: (scope, key, now) =>
-      Effect.map(attempt("get", () => redis.hget(keys(scope).e, key)), (raw) => {
-        if (raw === null) return Option.none()
-        const { entry } = parse(raw)
-        return isLive(entry, now) ? Option.some(entry) : Option.none()
+      Effect.async<Option.Option<Entry>, MemoryStoreError>((resume) => {
+        redis.hget(`${base(scope)}e`, key, (err, raw) => {
+          if (err) return resume(Effect.fail(failure("get", err)))
+          if (raw === null || raw === undefined) return resume(Effect.succeed(Option.none()))
+          let entry: Entry
+          try {
+            entry = parse(raw).entry
+          } catch (e) {
+            return resume(Effect.fail(failure("get", e)))
+          }
+          resume(Effect.succeed(isLive(entry, now) ? Option.some(entry) : Option.none()))
+        })
       }),
     query: (scope, filter, now) =>
       Effect.map(attempt("query", () => redis.hvals(keys(scope).e)), (raws) => {

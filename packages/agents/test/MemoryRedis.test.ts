@@ -48,4 +48,19 @@ describeRedis("Redis memory store", () => {
       yield* Effect.promise(() => client.quit())
       assert.sameMembers(found, [`${p}{user:a%3Ab}:e`, `${p}{user:a%3Ab}:o`, `${p}{user:a%3Ab}:x`, `${p}{user:a%3Ab}:n`])
     }))
+
+  it.effect("an entry that does not decode (written by something else) fails the read with a typed error, not a defect", () =>
+    Effect.gen(function*() {
+      const p = `${prefix}garbled:`
+      const scope = { kind: "user", id: "u" } as const
+      const client = new Redis(REDIS_URL)
+      yield* Effect.promise(() => client.hset(`${p}{user:u}:e`, "bad", "1\n{not json"))
+      yield* Effect.promise(() => client.quit())
+      const error = yield* Effect.flip(Effect.provide(
+        Effect.flatMap(MemoryStore.MemoryStore, (s) => s.get(scope, "bad", 0)),
+        RedisMemoryStore.layer({ url, prefix: p })
+      ))
+      assert.strictEqual(error._tag, "MemoryStoreError")
+      assert.strictEqual(error.operation, "get")
+    }))
 })
