@@ -86,18 +86,21 @@ export interface Row {
   readonly expires_at: number | string | null
 }
 
-export const toEntry = (r: Row): Entry => ({
-  id: r.id,
-  scope: { kind: r.scope_kind as Scope["kind"], id: r.scope_id },
-  key: r.key,
-  value: JSON.parse(r.value),
-  ...(r.agent !== null ? { agent: r.agent } : {}),
-  ...(r.run_id !== null ? { runId: r.run_id } : {}),
-  ...(r.step_path !== null ? { stepPath: r.step_path } : {}),
-  tags: JSON.parse(r.tags),
-  createdAt: Number(r.created_at),
-  ...(r.expires_at !== null ? { expiresAt: Number(r.expires_at) } : {})
-})
+export const toEntry = (r: Row): Entry => {
+  const e: { -readonly [K in keyof Entry]: Entry[K] } = {
+    id: r.id,
+    scope: { kind: r.scope_kind as Scope["kind"], id: r.scope_id },
+    key: r.key,
+    value: JSON.parse(r.value),
+    tags: r.tags === "[]" ? [] : JSON.parse(r.tags),
+    createdAt: Number(r.created_at)
+  }
+  if (r.agent !== null) e.agent = r.agent
+  if (r.run_id !== null) e.runId = r.run_id
+  if (r.step_path !== null) e.stepPath = r.step_path
+  if (r.expires_at !== null) e.expiresAt = Number(r.expires_at)
+  return e
+}
 
 export const COLUMNS = "id, scope_kind, scope_id, key, value, agent, run_id, step_path, tags, created_at, expires_at"
 
