@@ -136,15 +136,15 @@ export const spanned = <A, E, R>(self: Effect.Effect<A, E, R>, name: string, opt
     const context = fiber.getFiberRef(FiberRef.currentContext)
     const parent = Context.getOption(context, Tracer.ParentSpan)
     if (needsEffectSpan(fiber, parent)) return withEffectSpan(self, name, options)
-    const clock = Context.get(fiber.currentDefaultServices as Context.Context<Clock.Clock>, Clock.Clock)
-    const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-    const span = fiber.currentTracer.span(name, parent, noContext, noLinks, timed ? clock.unsafeCurrentTimeNanos() : BigInt(0), options.kind ?? "internal")
-    const attributes = options.attributes
-    if (attributes !== undefined) for (const key in attributes) span.attribute(key, attributes[key])
-    const inner = Context.add(context, Tracer.ParentSpan, span)
     const onEnd = options.onEnd
+    // The span is made inside the uninterruptible region: once it exists, it is ended.
     return Effect.uninterruptibleMask((restore) => {
-      fiber.setFiberRef(FiberRef.currentContext, inner)
+      const clock = Context.get(fiber.currentDefaultServices as Context.Context<Clock.Clock>, Clock.Clock)
+      const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+      const span = fiber.currentTracer.span(name, parent, noContext, noLinks, timed ? clock.unsafeCurrentTimeNanos() : BigInt(0), options.kind ?? "internal")
+      const attributes = options.attributes
+      if (attributes !== undefined) for (const key in attributes) span.attribute(key, attributes[key])
+      fiber.setFiberRef(FiberRef.currentContext, Context.add(context, Tracer.ParentSpan, span))
       return Effect.flatMap(Effect.exit(restore(self)), (exit) => {
         if (onEnd !== undefined) onEnd(exit, span, runtimeFiber)
         fiber.setFiberRef(FiberRef.currentContext, context)
