@@ -273,25 +273,21 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
   }
   const nowOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): number =>
     Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+  /** Resolves the operation's scope from the fiber's context (failing when it has no id for it), then runs `f`. */
   const withScope = <A, E, R>(
     options: ScopeOption | undefined,
-    f: (scope: Scope, now: number) => Effect.Effect<A, E, R>
+    f: (scope: Scope, now: number, fiber: Fiber.RuntimeFiber<unknown, unknown>, ctx: WorkflowContext.WorkflowContextShape) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | MemoryScopeUnavailable, R | WorkflowContext.WorkflowContext> =>
     Effect.withFiberRuntime((fiber) => {
+      const context = fiber.getFiberRef(FiberRef.currentContext)
       const kind = options?.scope ?? defaultScope
-      const scope = scopeFor(fiber.getFiberRef(FiberRef.currentContext), kind)
+      const scope = scopeFor(context, kind)
       if (scope === undefined) return Effect.fail(new MemoryScopeUnavailable({ scope: kind }))
-      return f(scope, nowOf(fiber))
+      return f(scope, nowOf(fiber), fiber, workflowContext(context))
     })
   return {
     store: (key, value, options) =>
-      Effect.withFiberRuntime((fiber) => {
-        const context = fiber.getFiberRef(FiberRef.currentContext)
-        const kind = options?.scope ?? defaultScope
-        const scope = scopeFor(context, kind)
-        if (scope === undefined) return Effect.fail(new MemoryScopeUnavailable({ scope: kind }))
-        const ctx = workflowContext(context)
-        const now = nowOf(fiber)
+      withScope(options, (scope, now, fiber, ctx) => {
         // What is stored is the value's JSON: every store returns the same thing. The entry
         // returned here holds the value as passed.
         const valueJson = toJson(value)
@@ -311,24 +307,17 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
         if (agent !== undefined) entry.agent = agent
         const stepPath = Instrumentation.pathOfFiber(fiber)
         if (stepPath !== "") entry.stepPath = stepPath
-        const ttl = options?.ttl !== undefined ? Duration.toMillis(Duration.decode(options.ttl)) : ttls[kind]
+        const ttl = options?.ttl !== undefined ? Duration.toMillis(Duration.decode(options.ttl)) : ttls[scope.kind]
         if (ttl !== undefined) entry.expiresAt = now + ttl
-        const maxEntries = retention[kind]?.maxEntries
+        const maxEntries = retention[scope.kind]?.maxEntries
         if (sync !== undefined) {
           sync.put(entry, now, maxEntries, valueJson)
           return Effect.succeed(entry as Entry)
         }
         return Effect.as(store.put(entry, maxEntries !== undefined ? { now, maxEntries, valueJson } : { now, valueJson }), entry as Entry)
       }),
-    retrieve: sync !== undefined
-      ? (key, options) =>
-        Effect.withFiberRuntime((fiber) => {
-          const kind = options?.scope ?? defaultScope
-          const scope = scopeFor(fiber.getFiberRef(FiberRef.currentContext), kind)
-          if (scope === undefined) return Effect.fail(new MemoryScopeUnavailable({ scope: kind }))
-          return Effect.succeed(sync.get(scope, key, nowOf(fiber)))
-        })
-      : (key, options) => withScope(options, (scope, now) => store.get(scope, key, now)),
+    retrieve: (key, options) =>
+      withScope(options, (scope, now) => sync !== undefined ? Effect.succeed(sync.get(scope, key, now)) : store.get(scope, key, now)),
     query: (options) => withScope(options, (scope, now) => store.query(scope, options ?? {}, now)),
     list: (options) => withScope(options, (scope, now) => store.query(scope, {}, now)),
     delete: (key, options) => withScope(options, (scope) => store.delete(scope, key))

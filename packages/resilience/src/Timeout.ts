@@ -35,7 +35,6 @@ export interface Options<Out2 = never> {
 const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
 const maxTimer = 2 ** 31 - 1
 
-let nextTimeoutId = 0
 
 /**
  * Whether the running fiber has children of its own. Read synchronously from the fiber runtime
@@ -81,7 +80,7 @@ const interruptAfter = <A, E, R, A2, E2>(
     }
     const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
     if (clock !== liveClock || millis > maxTimer) {
-      return onClock(self, fiber, clock, duration, FiberId.make(-1 - (nextTimeoutId++ % 1_000_000_000), 0), onTimeout)
+      return onClock(self, fiber, clock, duration, Timers.makeId(), onTimeout)
     }
     const queue = Timers.queueFor(millis)
     return Effect.uninterruptibleMask((restore) => {

@@ -24,12 +24,19 @@ const placeholders = (dialect: Dialect, text: string): string => {
   return text.replace(/\?/g, () => `$${++i}`)
 }
 
+/** The column types that differ between the dialects. */
+const types = (dialect: Dialect) =>
+  dialect === "pg"
+    ? { seq: "BIGSERIAL PRIMARY KEY", int: "BIGINT" }
+    : { seq: "INTEGER PRIMARY KEY AUTOINCREMENT", int: "INTEGER" }
+
 /** The migrations, in order. Each statement is idempotent on its own. */
-export const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyArray<string>> => [
-  [
-    dialect === "sqlite"
-      ? `CREATE TABLE IF NOT EXISTS ${t} (
-          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+export const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyArray<string>> => {
+  const { int, seq } = types(dialect)
+  return [
+    [
+      `CREATE TABLE IF NOT EXISTS ${t} (
+          seq ${seq},
           id TEXT NOT NULL,
           scope_kind TEXT NOT NULL,
           scope_id TEXT NOT NULL,
@@ -39,33 +46,19 @@ export const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyA
           run_id TEXT,
           step_path TEXT,
           tags TEXT NOT NULL,
-          created_at INTEGER NOT NULL,
-          expires_at INTEGER,
-          UNIQUE (scope_kind, scope_id, key)
-        )`
-      : `CREATE TABLE IF NOT EXISTS ${t} (
-          seq BIGSERIAL PRIMARY KEY,
-          id TEXT NOT NULL,
-          scope_kind TEXT NOT NULL,
-          scope_id TEXT NOT NULL,
-          key TEXT NOT NULL,
-          value TEXT NOT NULL,
-          agent TEXT,
-          run_id TEXT,
-          step_path TEXT,
-          tags TEXT NOT NULL,
-          created_at BIGINT NOT NULL,
-          expires_at BIGINT,
+          created_at ${int} NOT NULL,
+          expires_at ${int},
           UNIQUE (scope_kind, scope_id, key)
         )`,
-    `CREATE INDEX IF NOT EXISTS ${t}_scope_seq ON ${t} (scope_kind, scope_id, seq)`,
-    `CREATE INDEX IF NOT EXISTS ${t}_expires ON ${t} (scope_kind, scope_id, expires_at)`
+      `CREATE INDEX IF NOT EXISTS ${t}_scope_seq ON ${t} (scope_kind, scope_id, seq)`,
+      `CREATE INDEX IF NOT EXISTS ${t}_expires ON ${t} (scope_kind, scope_id, expires_at)`
+    ]
   ]
-]
+}
 
 /** The table recording applied migration versions. */
 export const migrationsTable = (dialect: Dialect, t: string): string =>
-  `CREATE TABLE IF NOT EXISTS ${t}_migrations (version INTEGER PRIMARY KEY, applied_at ${dialect === "pg" ? "BIGINT" : "INTEGER"} NOT NULL)`
+  `CREATE TABLE IF NOT EXISTS ${t}_migrations (version INTEGER PRIMARY KEY, applied_at ${types(dialect).int} NOT NULL)`
 
 /** Records one applied migration version: parameters `(version, applied_at)`. */
 export const recordMigration = (dialect: Dialect, t: string): string =>

@@ -14,8 +14,7 @@
  * @internal
  */
 import type { Fiber } from "effect"
-import * as FiberIdModule from "effect/FiberId"
-import type * as FiberId from "effect/FiberId"
+import { FiberId } from "effect"
 
 /** A scheduled interruption of `fiber`; `id` is the interruptor, set when (and only if) it fired. */
 export interface Entry {
@@ -46,7 +45,7 @@ export class Queue {
 let nextId = 0
 
 /** A fiber id of our own for each fired timeout (negative, so never a real fiber's). */
-const makeId = (): FiberId.FiberId => FiberIdModule.make(-1 - (nextId++ % 1_000_000_000), 0)
+export const makeId = (): FiberId.FiberId => FiberId.make(-1 - (nextId++ % 1_000_000_000), 0)
 
 /** Unreferences the timer if the queue is still idle (run from `setImmediate`). */
 function release(q: Queue): void {
