@@ -18,6 +18,10 @@ export * as Describe from "./Describe.js"
 export * as Instrumentation from "./Instrumentation.js"
 /** The typed errors of core. @since 0.1.0 */
 export * as Errors from "./Errors.js"
+/** JSON at the edges: parse without prototype effects, bounded depth, lossless encoding. @since 0.2.0 */
+export * as Json from "./Json.js"
+/** The time bound of every store and network call. @since 0.2.0 */
+export * as Io from "./Io.js"
 
 export { andThen, branch, forEach, loop, parallel, repeatUntil, route, sequence } from "./Combinators.js"
 export type { ForEachOptions, Inputs, LoopOptions, Mode, ParallelOptions } from "./Combinators.js"
