@@ -11,6 +11,7 @@ import { pipeArguments } from "effect/Pipeable"
 import type * as Types from "effect/Types"
 import { DecodeError } from "./Errors.js"
 import { execute } from "./internal/instrument.js"
+import * as Json from "./Json.js"
 
 /**
  * @since 0.1.0
@@ -265,12 +266,19 @@ export const fromSchema = <I extends Schema.Schema.Any, O extends Schema.Schema.
   const decodeOutput = Schema.decodeUnknown(schemas.output as Schema.Schema<Schema.Schema.Type<O>, unknown, Schema.Schema.Context<O>>, { errors: "all" })
   return make(
     name,
-    (input: Schema.Schema.Encoded<I>) =>
-      decodeInput(input).pipe(
+    (input: Schema.Schema.Encoded<I>) => {
+      // Nesting beyond Json.defaultMaxDepth (or a "__proto__" own key) is refused before
+      // decoding: a deep value would otherwise overflow the stack inside Schema.
+      const tooDeep = Json.check(input)
+      if (tooDeep !== undefined) {
+        return Effect.fail(new DecodeError({ primitive: name, direction: "input", path: tooDeep.path, issues: [{ path: tooDeep.path, message: tooDeep.detail }] }))
+      }
+      return decodeInput(input).pipe(
         Effect.mapError((e) => decodeError(name, "input", e)),
         Effect.flatMap(f),
         Effect.flatMap((out) => Effect.mapError(decodeOutput(out), (e) => decodeError(name, "output", e)))
-      ),
+      )
+    },
     { kind: "schema", ...options }
   )
 }

@@ -4,12 +4,12 @@
  *
  * @since 0.1.0
  */
-import { Cause, Duration, Effect, Exit } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit } from "effect"
 import { DeadlineExceeded } from "./Errors.js"
-import { execute, modeRef } from "./internal/instrument.js"
+import { execute, isOn, modeRef, withContext } from "./internal/instrument.js"
 import type { Primitive } from "./Primitive.js"
 import type { ContextOptions } from "./WorkflowContext.js"
-import { make as makeContext, WorkflowContext } from "./WorkflowContext.js"
+import { makeAt as makeContextAt, WorkflowContext } from "./WorkflowContext.js"
 
 /**
  * @since 0.1.0
@@ -42,7 +42,8 @@ export const run = <In, Out, E, R>(
   input: In,
   options: RunOptions = {}
 ): Effect.Effect<Out, E | DeadlineExceeded, Exclude<R, WorkflowContext>> =>
-  Effect.flatMap(makeContext(options), (ctx) => {
+  Effect.withFiberRuntime<Out, E | DeadlineExceeded, R>((fiber) => {
+    const ctx = makeContextAt(options, Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis())
     let effect: Effect.Effect<Out, E | DeadlineExceeded, R> = execute(pipeline, input, pipeline.name)
     if (ctx.deadline !== undefined) {
       const millis = ctx.deadline - ctx.startedAt
@@ -51,10 +52,14 @@ export const run = <In, Out, E, R>(
         onTimeout: () => new DeadlineExceeded({ primitive: pipeline.name, runId: ctx.runId, deadlineMillis: millis })
       })
     }
-    if (options.instrumentation !== undefined && options.instrumentation !== "auto") {
-      effect = Effect.locally(effect, modeRef, options.instrumentation)
+    // An explicit mode is applied only when it changes anything ("off" where primitives already
+    // run bare costs nothing more than the default).
+    const mode = options.instrumentation
+    if (mode !== undefined && mode !== "auto" && (mode === "on") !== isOn(fiber)) {
+      effect = Effect.locally(effect, modeRef, mode)
     }
-    return Effect.provideService(effect, WorkflowContext, ctx)
+    const outer = fiber.currentContext
+    return withContext(effect, outer, () => Context.add(outer, WorkflowContext, ctx))
   }) as Effect.Effect<Out, E | DeadlineExceeded, Exclude<R, WorkflowContext>>
 
 /**
@@ -76,7 +81,19 @@ export const runPromise = <In, Out, E, R extends WorkflowContext = never>(
   pipeline: Primitive<In, Out, E, R>,
   input: In,
   options: RunOptions & { readonly signal?: AbortSignal } = {}
-): Promise<Out> =>
-  Effect.runPromiseExit(run(pipeline, input, options) as Effect.Effect<Out, E | DeadlineExceeded>, {
-    ...(options.signal ? { signal: options.signal } : {})
-  }).then((exit) => Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause)))
+): Promise<Out> => {
+  const signal = options.signal
+  // An already-aborted signal runs nothing (a synchronous pipeline would otherwise finish
+  // before the abort is seen).
+  if (signal?.aborted) return Promise.reject(abortReason(signal))
+  return Effect.runPromiseExit(run(pipeline, input, options) as Effect.Effect<Out, E | DeadlineExceeded>, signal ? { signal } : undefined)
+    .then((exit) => {
+      if (Exit.isSuccess(exit)) return exit.value
+      if (signal?.aborted && Cause.isInterruptedOnly(exit.cause)) return Promise.reject(abortReason(signal))
+      return Promise.reject(Cause.squash(exit.cause))
+    })
+}
+
+/** The signal's reason (an `AbortError` `DOMException` when `abort()` was given none), as `fetch` rejects. */
+const abortReason = (signal: AbortSignal): unknown =>
+  signal.reason ?? new DOMException("This operation was aborted", "AbortError")

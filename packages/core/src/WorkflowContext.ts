@@ -66,21 +66,23 @@ export interface ContextOptions {
  * @since 0.1.0
  */
 export const make = (options: ContextOptions = {}): Effect.Effect<WorkflowContextShape> =>
-  Effect.clockWith((clock) =>
-    Effect.sync(() => {
-      const startedAt = clock.unsafeCurrentTimeMillis()
-      const state = Ref.unsafeMake<ReadonlyMap<string, unknown>>(new Map(Object.entries(options.state ?? {})))
-      return {
-      runId: options.runId ?? crypto.randomUUID(),
-      sessionId: options.sessionId,
-      tenantId: options.tenantId,
-      userId: options.userId,
-      metadata: options.metadata ?? {},
-      startedAt,
-        deadline: options.deadline === undefined ? undefined : startedAt + Duration.toMillis(options.deadline),
-        state
-      }
-    }))
+  Effect.clockWith((clock) => Effect.sync(() => makeAt(options, clock.unsafeCurrentTimeMillis())))
+
+/**
+ * A fresh context started at `startedAt` (epoch milliseconds): `make` without the Clock.
+ *
+ * @since 0.2.0
+ */
+export const makeAt = (options: ContextOptions, startedAt: number): WorkflowContextShape => ({
+  runId: options.runId ?? crypto.randomUUID(),
+  sessionId: options.sessionId,
+  tenantId: options.tenantId,
+  userId: options.userId,
+  metadata: options.metadata ?? {},
+  startedAt,
+  deadline: options.deadline === undefined ? undefined : startedAt + Duration.toMillis(options.deadline),
+  state: Ref.unsafeMake<ReadonlyMap<string, unknown>>(options.state === undefined ? new Map() : new Map(Object.entries(options.state)))
+})
 
 /**
  * A layer with a fresh context, for running primitives that need it outside `Runner.run`

@@ -101,56 +101,64 @@ export interface SpanOptions<A, E> {
   readonly onEnd?: (exit: Exit.Exit<A, E>, span: Tracer.Span, fiber: Fiber.RuntimeFiber<unknown, unknown>) => void
 }
 
-/** The fiber methods `spanned` uses; `setFiberRef` is the runtime's own (not in Effect's public type). */
-interface SpanFiber {
-  getFiberRef<X>(ref: FiberRef.FiberRef<X>): X
-  setFiberRef<X>(ref: FiberRef.FiberRef<X>, value: X): void
-  readonly currentTracer: Tracer.Tracer
-  readonly currentDefaultServices: Context.Context<never>
-}
-
 const noContext = Context.empty()
 const noLinks: ReadonlyArray<Tracer.SpanLink> = []
 
 /** Whether `Effect.withSpan` must do the work: cases `spanned` leaves to it. */
-const needsEffectSpan = (fiber: SpanFiber, parent: Option.Option<Tracer.AnySpan>): boolean =>
-  typeof fiber.setFiberRef !== "function" ||
+const needsEffectSpan = (fiber: Fiber.RuntimeFiber<unknown, unknown>, parent: Option.Option<Tracer.AnySpan>): boolean =>
   !fiber.getFiberRef(FiberRef.currentTracerEnabled) ||
   HashMap.size(fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations)) > 0 ||
   Chunk.isNonEmpty(fiber.getFiberRef(FiberRef.currentTracerSpanLinks)) ||
   (parent._tag === "Some" && Context.get(parent.value.context, Tracer.DisablePropagation))
 
 /**
+ * Runs `self` with the context `enter` returns as the fiber's context, then puts `outer` back,
+ * whatever the exit: `enter`, the set and the restore happen inside one uninterruptible region
+ * (`self` keeps the caller's interruptibility). Public API only (`FiberRef.set`), and cheaper
+ * than `Effect.provide`'s acquire/release. `onExit` runs before the context is restored.
+ */
+export const withContext = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  outer: Context.Context<never>,
+  enter: () => Context.Context<never>,
+  onExit?: (exit: Exit.Exit<A, E>) => void
+): Effect.Effect<A, E, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.zipRight(
+      Effect.suspend(() => FiberRef.set(FiberRef.currentContext, enter())),
+      Effect.flatMap(Effect.exit(restore(self)), (exit) => {
+        if (onExit !== undefined) onExit(exit)
+        return Effect.zipRight(FiberRef.set(FiberRef.currentContext, outer), exit)
+      })
+    )
+  )
+
+/**
  * Runs `self` in a new span, child of the current span: what `Effect.withSpan` does (the span is
  * the parent of every span opened inside, is timed with the fiber's Clock and ends with the
- * exit), in about half the time. `Effect.withSpan` sets the parent span with `provideService`
- * (an acquire/release of the context FiberRef) and builds the span through `makeSpan`; here the
- * span comes straight from the tracer and the context is set and restored once, inside one
- * uninterruptible region. Spans made with annotations or links from `Effect.annotateSpans` /
+ * exit), with less work: the span comes straight from the tracer and the context is set and
+ * restored once (`withContext`). The span is made inside the uninterruptible region, so a span
+ * that exists always ends. Spans made with annotations or links from `Effect.annotateSpans` /
  * `Effect.linkSpans` in scope, with tracing disabled, or under a parent that disables
  * propagation go through `Effect.withSpan` itself. No stack trace is captured.
  */
 export const spanned = <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: SpanOptions<A, E> = {}): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime<A, E, R>((runtimeFiber) => {
-    const fiber = runtimeFiber as unknown as SpanFiber
-    const context = fiber.getFiberRef(FiberRef.currentContext)
+  Effect.withFiberRuntime<A, E, R>((fiber) => {
+    const context = fiber.currentContext
     const parent = Context.getOption(context, Tracer.ParentSpan)
     if (needsEffectSpan(fiber, parent)) return withEffectSpan(self, name, options)
     const onEnd = options.onEnd
-    // The span is made inside the uninterruptible region: once it exists, it is ended.
-    return Effect.uninterruptibleMask((restore) => {
-      const clock = Context.get(fiber.currentDefaultServices as Context.Context<Clock.Clock>, Clock.Clock)
-      const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-      const span = fiber.currentTracer.span(name, parent, noContext, noLinks, timed ? clock.unsafeCurrentTimeNanos() : BigInt(0), options.kind ?? "internal")
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+    let span: Tracer.Span
+    return withContext(self, context, () => {
+      span = fiber.currentTracer.span(name, parent, noContext, noLinks, timed ? clock.unsafeCurrentTimeNanos() : BigInt(0), options.kind ?? "internal")
       const attributes = options.attributes
       if (attributes !== undefined) for (const key in attributes) span.attribute(key, attributes[key])
-      fiber.setFiberRef(FiberRef.currentContext, Context.add(context, Tracer.ParentSpan, span))
-      return Effect.flatMap(Effect.exit(restore(self)), (exit) => {
-        if (onEnd !== undefined) onEnd(exit, span, runtimeFiber)
-        fiber.setFiberRef(FiberRef.currentContext, context)
-        if (span.status._tag !== "Ended") span.end(timed ? clock.unsafeCurrentTimeNanos() : BigInt(0), exit)
-        return exit
-      })
+      return Context.add(context, Tracer.ParentSpan, span)
+    }, (exit) => {
+      if (onEnd !== undefined) onEnd(exit, span, fiber)
+      if (span.status._tag !== "Ended") span.end(timed ? clock.unsafeCurrentTimeNanos() : BigInt(0), exit)
     })
   })
 
