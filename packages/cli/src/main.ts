@@ -1,5 +1,5 @@
 /**
- * The entry point of the `braid` binary (`bin/braid.js` loads it through tsx).
+ * The entry point of the `braid` binary (`bin/braid.js` loads the compiled `dist/main.js`; inside the repository, the sources through tsx).
  *
  * @since 0.1.0
  */
