@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { Duration, Option } from "effect"
+import { Duration, Effect, Option } from "effect"
 import { InvalidOption } from "../Errors.js"
 
 /** A short, safe description of a value (strings are cut, objects are not rendered). */
@@ -133,3 +133,13 @@ export const duration = (
   if ((!rules.infinite && !Number.isFinite(millis)) || (rules.positive && !(millis > 0))) return refuse(policy, option, reason, input)
   return { duration: decoded.value, millis }
 }
+
+/** Builds with `make` in an Effect: an `InvalidOption` is a typed failure, anything else a defect. */
+export const build = <A>(make: () => A): Effect.Effect<A, InvalidOption> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(make())
+    } catch (e) {
+      return e instanceof InvalidOption ? Effect.fail(e) : Effect.die(e)
+    }
+  })
