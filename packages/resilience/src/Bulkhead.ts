@@ -69,7 +69,7 @@ export const unsafeMake = (options: Options): Bulkhead => {
   if (typeof options !== "object" || options === null) return Check.refuse("Bulkhead", "options", "must be an object", options)
   const name = Check.name("Bulkhead", "name", options.name)
   const maxConcurrent = Check.integer(`bulkhead ${name}`, "maxConcurrent", options.maxConcurrent, 1)
-  const maxQueued = Check.integer(`bulkhead ${name}`, "maxQueued", options.maxQueued ?? 0, 0)
+  const maxQueued = Check.integer(`bulkhead ${name}`, "maxQueued", Check.or(options.maxQueued, 0), 0)
   const depthGauge = Metric.tagged(Metrics.bulkheadQueueDepth, "bulkhead", name)
   const rejections = Metric.tagged(Metrics.bulkheadRejections, "bulkhead", name)
 

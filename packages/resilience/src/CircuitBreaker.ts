@@ -79,7 +79,7 @@ export const consecutive = (failures: number): Trigger => ({
  * @since 0.1.0
  */
 export const countWindow = (options: { readonly size: number; readonly failureRate: number; readonly minimumCalls?: number }): Trigger =>
-  checkTrigger("countWindow", { _tag: "count", ...Check.options("countWindow", options)!, minimumCalls: options?.minimumCalls ?? options?.size }, "")
+  checkTrigger("countWindow", { _tag: "count", ...Check.options("countWindow", options)!, minimumCalls: Check.or(options?.minimumCalls, options?.size) }, "")
 
 /**
  * Opens when, over the calls that ended in the last `window` (at least `minimumCalls` of them),
@@ -303,14 +303,14 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
   const name = Check.name("CircuitBreaker", "name", options.name)
   const policy = `breaker ${name}`
   const trigger = options.trigger === undefined ? consecutive(5) : checkTrigger(policy, options.trigger, "trigger.")
-  const openFor = Check.duration(policy, "openFor", options.openFor ?? "30 seconds").millis
+  const openFor = Check.duration(policy, "openFor", Check.or(options.openFor, "30 seconds")).millis
   const backoff = options.openBackoff
   if (backoff !== undefined && (typeof backoff !== "object" || backoff === null)) Check.refuse(policy, "openBackoff", "must be an object", backoff)
   const backoffFactor = backoff === undefined ? 1 : Check.finite(policy, "openBackoff.factor", backoff.factor, 1)
   const backoffMax = backoff === undefined ? openFor : Check.duration(policy, "openBackoff.max", backoff.max).millis
   if (backoffMax < openFor) Check.refuse(policy, "openBackoff.max", `must be at least openFor (${openFor} ms)`, backoff?.max)
-  const maxProbes = Check.integer(policy, "halfOpenProbes", options.halfOpenProbes ?? 1, 1)
-  const successesToClose = Check.integer(policy, "successesToClose", options.successesToClose ?? 1, 1)
+  const maxProbes = Check.integer(policy, "halfOpenProbes", Check.or(options.halfOpenProbes, 1), 1)
+  const successesToClose = Check.integer(policy, "successesToClose", Check.or(options.successesToClose, 1), 1)
   const isFailure = Check.fn(policy, "isFailure", options.isFailure)
   const onStateChange = Check.fn(policy, "onStateChange", options.onStateChange)
   const gauge = Metric.tagged(Metrics.breakerState, "breaker", name)

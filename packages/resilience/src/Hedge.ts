@@ -61,8 +61,8 @@ const check = (policy: string, options: Options) => {
   }
   const percentile = Check.rate(label, "delay.percentile", delay.percentile)
   const fixed = Check.duration(label, "delay.initial", delay.initial).millis
-  const size = Check.integer(label, "delay.window", delay.window ?? 100, 1)
-  const minSamples = Check.integer(label, "delay.minSamples", delay.minSamples ?? Math.min(10, size), 1, size)
+  const size = Check.integer(label, "delay.window", Check.or(delay.window, 100), 1)
+  const minSamples = Check.integer(label, "delay.minSamples", Check.or(delay.minSamples, Math.min(10, size)), 1, size)
   return { adaptive: { ...delay, percentile }, fixed, size, minSamples }
 }
 
@@ -158,7 +158,7 @@ export const make = (options: Options & { readonly name: string }): Hedger => {
  * @since 0.1.0
  */
 export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, options: Options | Hedger): Effect.Effect<A, E, R> =>
-  isHedger(options) ? options.run(self) : make({ ...options, name: options?.name ?? "effect" }).run(self)
+  isHedger(options) ? options.run(self) : make({ ...options, name: Check.or(options?.name, "effect") }).run(self)
 
 const isHedger = (u: unknown): u is Hedger => typeof u === "object" && u !== null && "run" in u && typeof u.run === "function"
 

@@ -168,13 +168,13 @@ const check = <E>(policy: string, options: Options<E> | undefined) => {
   Check.options(policy, options)
   const o: Options<E> = options ?? {}
   if (o.name !== undefined) Check.name(policy, "name", o.name)
-  const maxAttempts = Check.integer(policy, "maxAttempts", o.maxAttempts ?? 3, 1)
-  const backoff = Check.oneOf(policy, "backoff", o.backoff ?? "decorrelated", backoffs)
-  const max = Check.duration(policy, "maxDelay", o.maxDelay ?? "30 seconds").millis
+  const maxAttempts = Check.integer(policy, "maxAttempts", Check.or(o.maxAttempts, 3), 1)
+  const backoff = Check.oneOf(policy, "backoff", Check.or(o.backoff, "decorrelated"), backoffs)
+  const max = Check.duration(policy, "maxDelay", Check.or(o.maxDelay, "30 seconds")).millis
   const base = o.baseDelay === undefined ? Math.min(100, max) : Check.duration(policy, "baseDelay", o.baseDelay).millis
   if (base > max) Check.refuse(policy, "baseDelay", `must not exceed maxDelay (${max} ms)`, o.baseDelay)
-  const factor = Check.finite(policy, "factor", o.factor ?? 2, 1)
-  const retryOn = o.retryOn ?? "transient"
+  const factor = Check.finite(policy, "factor", Check.or(o.factor, 2), 1)
+  const retryOn = Check.or(o.retryOn, "transient")
   const predicate: (error: E, attempt: number) => boolean = retryOn === "transient"
     ? isTransient
     : retryOn === "any"
@@ -275,7 +275,7 @@ const run = <A, E, R>(self: Effect.Effect<A, E, R>, cfg: Resolved<E>): Effect.Ef
  * @since 0.1.0
  */
 export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, options: Options<E> = {}): Effect.Effect<A, E | RetryExhausted, R> =>
-  run(self, resolve(options?.name ?? "effect", check(options?.name ?? "Retry.effect", options)))
+  run(self, resolve(options?.name ?? "effect", check(Check.label(options?.name, "Retry.effect"), options)))
 
 /**
  * The retry policy for primitives: `step.pipe(Retry.policy({ maxAttempts: 4 }))`. The wrapper is
@@ -294,7 +294,7 @@ export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, options: Options<E
  * @since 0.1.0
  */
 export const policy = <E>(options: Options<NoInfer<E>> = {}) => {
-  const checked = check<E>(options?.name ?? "Retry.policy", options)
+  const checked = check<E>(Check.label(options?.name, "Retry.policy"), options)
   return <In, Out, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E | RetryExhausted, R> => {
     const name = options.name ?? `retry(${self.name})`
     const cfg = resolve<E>(name, checked)

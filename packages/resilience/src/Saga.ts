@@ -121,7 +121,7 @@ export function make(nameOrOptions: string | Options, ...steps: ReadonlyArray<St
   if (typeof options !== "object" || options === null) return Check.refuse("Saga.make", "options", "must be a name or an object", options)
   const name = Check.name("Saga.make", "name", options.name)
   const policy = `saga ${name}`
-  const bound = Check.duration(policy, "compensationTimeout", options.compensationTimeout ?? defaultCompensationTimeout, {
+  const bound = Check.duration(policy, "compensationTimeout", Check.or(options.compensationTimeout, defaultCompensationTimeout), {
     positive: true,
     infinite: true
   })

@@ -159,7 +159,7 @@ export const effect: {
   ): Effect.Effect<A | A2, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput, options?: Options): Effect.Effect<A, E | TimeoutError, R>
 } = <A, E, R, A2>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput, options: Options<A2> = {}): any => {
-  const { duration: d, millis } = check(options?.name ?? "Timeout.effect", duration, options)
+  const { duration: d, millis } = check(Check.label(options?.name, "Timeout.effect"), duration, options)
   const name = options.name ?? "effect"
   return bounder(d, millis, name, Metric.tagged(Metrics.timeouts, "braid.primitive", name), options.fallback)(self)
 }
@@ -190,7 +190,7 @@ export const within: {
     self: P.Primitive<In, Out, E, R>
   ) => P.Primitive<In, Out, E | TimeoutError, R>
 } = (duration: Duration.DurationInput, options: Options<unknown> = {}) => {
-  const { duration: d, millis } = check(options?.name ?? "Timeout.within", duration, options)
+  const { duration: d, millis } = check(Check.label(options?.name, "Timeout.within"), duration, options)
   return (self: P.Any): any => wrap(self, d, millis, options)
 }
 

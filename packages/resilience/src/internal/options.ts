@@ -143,3 +143,9 @@ export const build = <A>(make: () => A): Effect.Effect<A, InvalidOption> =>
       return e instanceof InvalidOption ? Effect.fail(e) : Effect.die(e)
     }
   })
+
+/** `value`, or `fallback` when it is undefined (only undefined: a null option is refused, not defaulted). */
+export const or = <A, B>(value: A | undefined, fallback: B): A | B => value === undefined ? fallback : value
+
+/** The label of a policy in its errors: its name when it is a usable one, else `fallback`. */
+export const label = (name: unknown, fallback: string): string => typeof name === "string" && name.length > 0 ? name : fallback
