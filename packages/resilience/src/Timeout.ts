@@ -4,6 +4,12 @@
  * the policy fails with `TimeoutError` naming the primitive and the duration, or succeeds with the
  * optional fallback value.
  *
+ * The duration must be > 0 (`Duration.infinity`: no bound); anything else throws
+ * `Errors.InvalidOption` where the policy is built. The work runs in a fiber of its own, started
+ * synchronously on the caller's context and FiberRefs (its FiberRef changes are passed back on
+ * success), so only the work is interrupted, never the caller's other fibers; Effect's public API
+ * only. A finished call leaves no timer or state behind; a pending one keeps the process alive.
+ *
  * Telemetry: when the timeout fires, the span of `timeout(...)` gets the event `timeout.fired`
  * {duration_ms} (and `timeout.fallback` when a fallback value is used) and `Metrics.timeouts` is
  * bumped; the inner primitive's span ends with an interruption.
