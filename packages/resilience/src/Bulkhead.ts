@@ -16,7 +16,9 @@ import type { Primitive as P } from "@braid/core"
 import { Instrumentation, Primitive } from "@braid/core"
 import type { Cause } from "effect"
 import { Effect, Metric } from "effect"
+import type { InvalidOption } from "./Errors.js"
 import { CapacityExceeded } from "./Errors.js"
+import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -51,7 +53,8 @@ interface Waiter {
 }
 
 /**
- * Creates a bulkhead.
+ * Creates a bulkhead. `maxConcurrent` is an integer >= 1 and `maxQueued` an integer >= 0; anything
+ * else throws `InvalidOption` naming the option.
  *
  * @example
  * ```ts
@@ -63,10 +66,10 @@ interface Waiter {
  * @since 0.1.0
  */
 export const unsafeMake = (options: Options): Bulkhead => {
-  const { name, maxConcurrent } = options
-  const maxQueued = options.maxQueued ?? 0
-  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) throw new RangeError(`${name}: maxConcurrent must be an integer >= 1`)
-  if (!Number.isInteger(maxQueued) || maxQueued < 0) throw new RangeError(`${name}: maxQueued must be an integer >= 0`)
+  if (typeof options !== "object" || options === null) return Check.refuse("Bulkhead", "options", "must be an object", options)
+  const name = Check.name("Bulkhead", "name", options.name)
+  const maxConcurrent = Check.integer(`bulkhead ${name}`, "maxConcurrent", options.maxConcurrent, 1)
+  const maxQueued = Check.integer(`bulkhead ${name}`, "maxQueued", Check.or(options.maxQueued, 0), 0)
   const depthGauge = Metric.tagged(Metrics.bulkheadQueueDepth, "bulkhead", name)
   const rejections = Metric.tagged(Metrics.bulkheadRejections, "bulkhead", name)
 
@@ -163,7 +166,7 @@ export const unsafeMake = (options: Options): Bulkhead => {
 }
 
 /**
- * Creates a bulkhead in an Effect.
+ * Creates a bulkhead in an Effect; options out of range fail it with `InvalidOption`.
  *
  * @example
  * ```ts
@@ -178,7 +181,7 @@ export const unsafeMake = (options: Options): Bulkhead => {
  *
  * @since 0.1.0
  */
-export const make = (options: Options): Effect.Effect<Bulkhead> => Effect.sync(() => unsafeMake(options))
+export const make = (options: Options): Effect.Effect<Bulkhead, InvalidOption> => Check.build(() => unsafeMake(options))
 
 /**
  * Runs any Effect inside a bulkhead (same as `bulkhead.execute`).

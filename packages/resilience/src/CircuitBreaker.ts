@@ -28,7 +28,9 @@
 import type { Primitive as P } from "@braid/core"
 import { Instrumentation, Primitive } from "@braid/core"
 import { Cause, Clock, Duration, Effect, Exit, GlobalValue, Metric, Option, Ref } from "effect"
+import type { InvalidOption } from "./Errors.js"
 import { CircuitOpen } from "./Errors.js"
+import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -57,14 +59,16 @@ export type Trigger =
  *
  * @since 0.1.0
  */
-export const consecutive = (failures: number): Trigger => {
-  if (!Number.isInteger(failures) || failures < 1) throw new RangeError(`consecutive: failures must be an integer >= 1`)
-  return { _tag: "consecutive", failures }
-}
+export const consecutive = (failures: number): Trigger => ({
+  _tag: "consecutive",
+  failures: Check.integer("consecutive", "failures", failures, 1)
+})
 
 /**
  * Opens when, over the last `size` calls (at least `minimumCalls` of them), the failure rate
- * reaches `failureRate` (0..1).
+ * reaches `failureRate`. `size` and `minimumCalls` are integers with `1 <= minimumCalls <= size`
+ * (default `size`); `failureRate` is greater than 0 and at most 1 (0 would open on successes
+ * alone, above 1 never). Anything else throws `InvalidOption` naming the option.
  *
  * @example
  * ```ts
@@ -74,14 +78,13 @@ export const consecutive = (failures: number): Trigger => {
  *
  * @since 0.1.0
  */
-export const countWindow = (options: { readonly size: number; readonly failureRate: number; readonly minimumCalls?: number }): Trigger => {
-  if (!Number.isInteger(options.size) || options.size < 1) throw new RangeError("countWindow: size must be an integer >= 1")
-  return { _tag: "count", size: options.size, failureRate: options.failureRate, minimumCalls: options.minimumCalls ?? options.size }
-}
+export const countWindow = (options: { readonly size: number; readonly failureRate: number; readonly minimumCalls?: number }): Trigger =>
+  checkTrigger("countWindow", { _tag: "count", ...Check.options("countWindow", options)!, minimumCalls: Check.or(options?.minimumCalls, options?.size) }, "")
 
 /**
  * Opens when, over the calls that ended in the last `window` (at least `minimumCalls` of them),
- * the failure rate reaches `failureRate` (0..1).
+ * the failure rate reaches `failureRate`. `window` is a finite duration > 0, `minimumCalls` an
+ * integer >= 1, `failureRate` greater than 0 and at most 1; anything else throws `InvalidOption`.
  *
  * @example
  * ```ts
@@ -91,12 +94,40 @@ export const countWindow = (options: { readonly size: number; readonly failureRa
  *
  * @since 0.1.0
  */
-export const timeWindow = (options: { readonly window: Duration.DurationInput; readonly failureRate: number; readonly minimumCalls: number }): Trigger => ({
-  _tag: "time",
-  windowMillis: Duration.toMillis(options.window),
-  failureRate: options.failureRate,
-  minimumCalls: options.minimumCalls
-})
+export const timeWindow = (options: { readonly window: Duration.DurationInput; readonly failureRate: number; readonly minimumCalls: number }): Trigger => {
+  Check.options("timeWindow", options)
+  if (options === undefined) return Check.refuse("timeWindow", "options", "must be an object", options)
+  const windowMillis = Check.duration("timeWindow", "window", options.window, { positive: true }).millis
+  return checkTrigger("timeWindow", { _tag: "time", windowMillis, failureRate: options.failureRate, minimumCalls: options.minimumCalls }, "")
+}
+
+/**
+ * Checks a trigger (built by the constructors above, or by hand): every field in range, or
+ * `InvalidOption` naming it (`prefix` is the path of the trigger in the options, e.g. "trigger.").
+ */
+const checkTrigger = (policy: string, trigger: unknown, prefix: string): Trigger => {
+  if (typeof trigger !== "object" || trigger === null) return Check.refuse(policy, `${prefix || "trigger"}`, "must be a trigger (consecutive, countWindow or timeWindow)", trigger)
+  const t = trigger as Record<string, unknown>
+  switch (t._tag) {
+    case "consecutive":
+      return { _tag: "consecutive", failures: Check.integer(policy, `${prefix}failures`, t.failures, 1) }
+    case "count": {
+      const size = Check.integer(policy, `${prefix}size`, t.size, 1)
+      const failureRate = Check.rate(policy, `${prefix}failureRate`, t.failureRate)
+      const minimumCalls = Check.integer(policy, `${prefix}minimumCalls`, t.minimumCalls, 1, size)
+      return { _tag: "count", size, failureRate, minimumCalls }
+    }
+    case "time": {
+      const windowMillis = Check.finite(policy, `${prefix}windowMillis`, t.windowMillis, 0)
+      if (!(windowMillis > 0)) return Check.refuse(policy, `${prefix}windowMillis`, "must be greater than 0", t.windowMillis)
+      const failureRate = Check.rate(policy, `${prefix}failureRate`, t.failureRate)
+      const minimumCalls = Check.integer(policy, `${prefix}minimumCalls`, t.minimumCalls, 1)
+      return { _tag: "time", windowMillis, failureRate, minimumCalls }
+    }
+    default:
+      return Check.refuse(policy, `${prefix}_tag`, `must be "consecutive", "count" or "time"`, t._tag)
+  }
+}
 
 /**
  * A state transition, given to `onStateChange`.
@@ -249,7 +280,8 @@ const pruneTimes = (trigger: Trigger & { readonly _tag: "time" }, w: Window, now
 const registry = GlobalValue.globalValue(Symbol.for("@braid/resilience/CircuitBreaker/registry"), () => new Map<string, CircuitBreaker>())
 
 /**
- * Creates a breaker (not registered: see `named` to share one by name).
+ * Creates a breaker (not registered: see `named` to share one by name). Every option is checked
+ * here: an option out of range or of the wrong type throws `InvalidOption` naming it.
  *
  * @example
  * ```ts
@@ -267,17 +299,20 @@ const registry = GlobalValue.globalValue(Symbol.for("@braid/resilience/CircuitBr
  * @since 0.1.0
  */
 export const unsafeMake = (options: Options): CircuitBreaker => {
-  const name = options.name
-  const trigger = options.trigger ?? consecutive(5)
-  const openFor = Duration.toMillis(options.openFor ?? "30 seconds")
-  const backoffFactor = options.openBackoff?.factor ?? 1
-  const backoffMax = options.openBackoff ? Duration.toMillis(options.openBackoff.max) : openFor
-  const maxProbes = options.halfOpenProbes ?? 1
-  const successesToClose = options.successesToClose ?? 1
-  if (!Number.isInteger(maxProbes) || maxProbes < 1) throw new RangeError(`${name}: halfOpenProbes must be an integer >= 1`)
-  if (!Number.isInteger(successesToClose) || successesToClose < 1) throw new RangeError(`${name}: successesToClose must be an integer >= 1`)
-  const isFailure = options.isFailure
-  const onStateChange = options.onStateChange
+  if (typeof options !== "object" || options === null) return Check.refuse("CircuitBreaker", "options", "must be an object", options)
+  const name = Check.name("CircuitBreaker", "name", options.name)
+  const policy = `breaker ${name}`
+  const trigger = options.trigger === undefined ? consecutive(5) : checkTrigger(policy, options.trigger, "trigger.")
+  const openFor = Check.duration(policy, "openFor", Check.or(options.openFor, "30 seconds")).millis
+  const backoff = options.openBackoff
+  if (backoff !== undefined && (typeof backoff !== "object" || backoff === null)) Check.refuse(policy, "openBackoff", "must be an object", backoff)
+  const backoffFactor = backoff === undefined ? 1 : Check.finite(policy, "openBackoff.factor", backoff.factor, 1)
+  const backoffMax = backoff === undefined ? openFor : Check.duration(policy, "openBackoff.max", backoff.max).millis
+  if (backoffMax < openFor) Check.refuse(policy, "openBackoff.max", `must be at least openFor (${openFor} ms)`, backoff?.max)
+  const maxProbes = Check.integer(policy, "halfOpenProbes", Check.or(options.halfOpenProbes, 1), 1)
+  const successesToClose = Check.integer(policy, "successesToClose", Check.or(options.successesToClose, 1), 1)
+  const isFailure = Check.fn(policy, "isFailure", options.isFailure)
+  const onStateChange = Check.fn(policy, "onStateChange", options.onStateChange)
   const gauge = Metric.tagged(Metrics.breakerState, "breaker", name)
   const rejections = Metric.tagged(Metrics.breakerRejections, "breaker", name)
   const openPeriod = (reopens: number): number => Math.min(Math.max(openFor, backoffMax), openFor * Math.pow(backoffFactor, reopens))
@@ -469,7 +504,7 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
 }
 
 /**
- * Creates a breaker in an Effect.
+ * Creates a breaker in an Effect; options out of range fail it with `InvalidOption`.
  *
  * @example
  * ```ts
@@ -484,7 +519,8 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
  *
  * @since 0.1.0
  */
-export const make = (options: Options): Effect.Effect<CircuitBreaker> => Effect.sync(() => unsafeMake(options))
+export const make = (options: Options): Effect.Effect<CircuitBreaker, InvalidOption> =>
+  Check.build(() => unsafeMake(options))
 
 /**
  * The breaker registered under `name` in this process, created with `options` on first use (later
@@ -503,6 +539,7 @@ export const make = (options: Options): Effect.Effect<CircuitBreaker> => Effect.
  * @since 0.1.0
  */
 export const named = (name: string, options: Omit<Options, "name"> = {}): CircuitBreaker => {
+  Check.name("CircuitBreaker.named", "name", name)
   const existing = registry.get(name)
   if (existing) return existing
   const breaker = unsafeMake({ ...options, name })

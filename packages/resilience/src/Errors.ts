@@ -82,6 +82,35 @@ const describeError = (error: unknown): string => {
 }
 
 /**
+ * A policy was built with an option that is out of range or of the wrong type (NaN, a negative
+ * or infinite number where a finite one is needed, a rate above 1, a string where a function
+ * is expected...). Thrown by the constructor of the policy (`Retry.policy`, `Timeout.within`,
+ * `CircuitBreaker.unsafeMake`, `countWindow`, `Bulkhead.unsafeMake`, `Hedge.make`, `Saga.make`,
+ * ...) as soon as it is called, before anything runs; the Effect constructors (`make`) fail
+ * with it instead. `option` is the option's path, `policy` the policy it belongs to.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/resilience"
+ *
+ * const e = new Errors.InvalidOption({ policy: "retry(callModel)", option: "baseDelay", reason: "must be a duration >= 0", received: "-1" })
+ * e.message // "retry(callModel): option baseDelay must be a duration >= 0 (got -1)"
+ * ```
+ *
+ * @since 0.1.0
+ */
+export class InvalidOption extends Schema.TaggedError<InvalidOption>()("InvalidOption", {
+  policy: Schema.String,
+  option: Schema.String,
+  reason: Schema.String,
+  received: Schema.String
+}) {
+  override get message(): string {
+    return `${this.policy}: option ${this.option} ${this.reason} (got ${this.received})`
+  }
+}
+
+/**
  * Every attempt allowed by a retry policy failed with a retryable error. `errors` holds each
  * attempt's error, in order.
  *

@@ -14,6 +14,7 @@ import type { Inputs, Primitive as P } from "@braid/core"
 import { Instrumentation, Primitive } from "@braid/core"
 import { Effect, Metric } from "effect"
 import { errorType, FallbackExhausted } from "./Errors.js"
+import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -27,6 +28,19 @@ export interface Options<E> {
 }
 
 type NonEmpty<A> = readonly [A, ...Array<A>]
+
+/** Checks a chain where it is built: a non-empty array of alternatives, a name, a `when` function. */
+const check = (policy: string, alternatives: unknown, options: Options<never> | undefined, isAlternative: (u: unknown) => boolean) => {
+  Check.options(policy, options)
+  if (options?.name !== undefined) Check.name(policy, "name", options.name)
+  Check.fn(policy, "when", options?.when)
+  if (!Array.isArray(alternatives) || alternatives.length === 0) {
+    return Check.refuse(policy, "alternatives", "must be a non-empty array", alternatives)
+  }
+  alternatives.forEach((a, i) => {
+    if (!isAlternative(a)) Check.refuse(policy, `alternatives[${i}]`, "must be an alternative (a primitive, or an Effect in the Effect form)", a)
+  })
+}
 
 const runChain = <A, E, R>(
   name: string,
@@ -76,6 +90,7 @@ export const effect = <A, E, R>(
   alternatives: NonEmpty<Effect.Effect<A, E, R>>,
   options: Options<E> & { readonly names?: ReadonlyArray<string> } = {}
 ): Effect.Effect<A, E | FallbackExhausted, R> => {
+  check("Fallback.effect", alternatives, options, Effect.isEffect)
   const name = options.name ?? "effect"
   const names = alternatives.map((_, i) => options.names?.[i] ?? `#${i}`)
   return runChain(name, names, alternatives, options.when, Metric.tagged(Metrics.fallbacks, "braid.primitive", name))
@@ -102,6 +117,7 @@ export const chain = <const T extends NonEmpty<P.Any>>(
   alternatives: T,
   options: Options<P.Error<T[number]>> = {}
 ): P.Primitive<Inputs<T>, P.Output<T[number]>, P.Error<T[number]> | FallbackExhausted, P.Context<T[number]>> => {
+  check("Fallback.chain", alternatives, options, Primitive.isPrimitive)
   const name = options.name ?? `fallback(${alternatives[0].name})`
   const names = alternatives.map((a) => a.name)
   const counter = Metric.tagged(Metrics.fallbacks, "braid.primitive", name)

@@ -16,6 +16,7 @@
 import type { Primitive as P } from "@braid/core"
 import { Instrumentation, Primitive } from "@braid/core"
 import { Clock, Deferred, Duration, Effect, FiberId, Metric } from "effect"
+import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -44,7 +45,26 @@ export interface Options {
 }
 
 const isAdaptive = (d: Duration.DurationInput | Adaptive): d is Adaptive =>
-  typeof d === "object" && d !== null && "percentile" in d
+  typeof d === "object" && d !== null && !Array.isArray(d) && !Duration.isDuration(d)
+
+/**
+ * Checks the options where the hedge is built: a fixed delay is a finite duration >= 0; an
+ * adaptive one has `percentile` in (0, 1], `initial` a finite duration >= 0, `window` an integer
+ * >= 1 and `minSamples` an integer from 1 to `window`. Otherwise `InvalidOption` naming the option.
+ */
+const check = (policy: string, options: Options) => {
+  if (typeof options !== "object" || options === null) return Check.refuse(policy, "options", "must be an object", options)
+  const label = options.name === undefined ? policy : Check.name(policy, "name", options.name)
+  const delay = options.delay
+  if (!isAdaptive(delay)) {
+    return { adaptive: undefined, fixed: Check.duration(label, "delay", delay).millis, size: 100, minSamples: 10 }
+  }
+  const percentile = Check.rate(label, "delay.percentile", delay.percentile)
+  const fixed = Check.duration(label, "delay.initial", delay.initial).millis
+  const size = Check.integer(label, "delay.window", Check.or(delay.window, 100), 1)
+  const minSamples = Check.integer(label, "delay.minSamples", Check.or(delay.minSamples, Math.min(10, size)), 1, size)
+  return { adaptive: { ...delay, percentile }, fixed, size, minSamples }
+}
 
 /**
  * The state of one hedge policy: its observed latencies.
@@ -74,12 +94,10 @@ export interface Hedger {
  * @since 0.1.0
  */
 export const make = (options: Options & { readonly name: string }): Hedger => {
-  const name = options.name
+  const checked = check("Hedge.make", options)
+  const name = Check.name("Hedge.make", "name", options?.name)
   const counter = Metric.tagged(Metrics.hedges, "braid.primitive", name)
-  const adaptive = isAdaptive(options.delay) ? options.delay : undefined
-  const fixed = adaptive === undefined ? Duration.toMillis(options.delay as Duration.DurationInput) : Duration.toMillis(adaptive.initial)
-  const size = adaptive?.window ?? 100
-  const minSamples = adaptive?.minSamples ?? 10
+  const { adaptive, fixed, minSamples, size } = checked
   const samples: Array<number> = []
   let next = 0
 
@@ -140,7 +158,9 @@ export const make = (options: Options & { readonly name: string }): Hedger => {
  * @since 0.1.0
  */
 export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, options: Options | Hedger): Effect.Effect<A, E, R> =>
-  ("run" in options ? options : make({ ...options, name: options.name ?? "effect" })).run(self)
+  isHedger(options) ? options.run(self) : make({ ...options, name: Check.or(options?.name, "effect") }).run(self)
+
+const isHedger = (u: unknown): u is Hedger => typeof u === "object" && u !== null && "run" in u && typeof u.run === "function"
 
 /**
  * The hedge policy for primitives: `search.pipe(Hedge.policy({ delay: "200 millis" }))`.
@@ -157,8 +177,12 @@ export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, options: Options |
  *
  * @since 0.1.0
  */
-export const policy = (options: Options) =>
-<In, Out, E, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E, R> => {
+export const policy = (options: Options) => {
+  check("Hedge.policy", options)
+  return <In, Out, E, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E, R> => wrap(self, options)
+}
+
+const wrap = <In, Out, E, R>(self: P.Primitive<In, Out, E, R>, options: Options): P.Primitive<In, Out, E, R> => {
   const name = options.name ?? `hedge(${self.name})`
   const hedger = make({ ...options, name })
   return Primitive.wrap(

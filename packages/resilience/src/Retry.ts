@@ -2,12 +2,29 @@
  * Retry: runs a primitive (or any Effect) again when it fails with a retryable error, waiting a
  * backoff delay between attempts.
  *
+ * **Only errors marked `transient: true` are retried by default.** Braid's own errors (model
+ * overload, `TimeoutError`, ...) carry the mark; a plain error does not, so `Effect.tryPromise`
+ * (which fails with `UnknownException`) is *not* retried unless you say so with
+ * `retryOn: "any"` (every typed error) or a predicate:
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Retry } from "@braid/resilience"
+ *
+ * const fetchUser = Effect.tryPromise((signal) => fetch("https://example.com/user/1", { signal }).then((r) => r.json()))
+ * const retried = Retry.effect(fetchUser, { retryOn: "any", maxAttempts: 3 }) // retries any failure
+ * const notRetried = Retry.effect(fetchUser) // fails after one attempt: UnknownException is not transient
+ * ```
+ *
  * - Backoff families: `"constant"`, `"exponential"`, `"decorrelated"` (AWS decorrelated jitter,
  *   the default), `"full-jitter"` and `"half-jitter"`. The delay never exceeds `maxDelay`, jitter
  *   included; a server's retry-after hint (`retryAfterMillis` on the error) overrides the computed
- *   delay and is capped too.
- * - By default only transient errors are retried (`transient: true`, see `Errors.isTransient`): a
- *   bad request fails at once, with its own error.
+ *   delay and is capped too. A delay of 0 retries at once, without a timer.
+ * - `retryOn`: `"transient"` (default: a bad request fails at once, with its own error), `"any"`,
+ *   or `(error, attempt) => boolean`.
+ * - Options are checked where the policy is built: `InvalidOption` names any option out of range
+ *   (`maxAttempts` an integer >= 1, delays finite durations >= 0 with `baseDelay <= maxDelay`,
+ *   `factor` >= 1, ...).
  * - When every attempt failed, the policy fails with `RetryExhausted`, carrying every attempt's error.
  * - Time goes through Effect's `Clock` (`Effect.sleep`) and jitter through Effect's `Random`, so
  *   `TestClock` and `Random.make(seed)` make tests deterministic.
@@ -21,6 +38,7 @@ import type { Primitive as P } from "@braid/core"
 import { Instrumentation, Primitive } from "@braid/core"
 import { Duration, Effect, Metric, Random } from "effect"
 import { errorType, isTransient, RetryExhausted, retryAfterMillis } from "./Errors.js"
+import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -58,14 +76,18 @@ export interface Options<E> {
   readonly maxAttempts?: number
   /** Default `"decorrelated"`. */
   readonly backoff?: Backoff
-  /** Default 100 ms. */
+  /** Default 100 ms. `0` retries at once, without sleeping. */
   readonly baseDelay?: Duration.DurationInput
   /** The cap of every delay, jitter and retry-after hints included. Default 30 s. */
   readonly maxDelay?: Duration.DurationInput
-  /** Growth factor of the exponential families. Default 2. */
+  /** Growth factor of the exponential families (>= 1). Default 2. */
   readonly factor?: number
-  /** Which errors to retry. Default: `Errors.isTransient`. */
-  readonly retryOn?: (error: E, attempt: number) => boolean
+  /**
+   * Which errors to retry. Default `"transient"`: only errors marked `transient: true` (see
+   * `Errors.isTransient`), so a bad request fails at once. `"any"` retries every typed error
+   * (e.g. the `UnknownException` of `Effect.tryPromise`). Or a predicate.
+   */
+  readonly retryOn?: "transient" | "any" | ((error: E, attempt: number) => boolean)
   /** Honour `retryAfterMillis` on errors (capped at `maxDelay`). Default true. */
   readonly respectRetryAfter?: boolean
   /** Runs before each retry's delay. */
@@ -138,28 +160,46 @@ interface Resolved<E> {
   readonly exhausted: Metric.Metric.Counter<number>
 }
 
-const resolve = <E>(name: string, options: Options<E>): Resolved<E> => {
-  const maxAttempts = options.maxAttempts ?? 3
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-    throw new RangeError(`${name}: maxAttempts must be an integer >= 1, got ${maxAttempts}`)
-  }
-  const base = Duration.toMillis(options.baseDelay ?? "100 millis")
-  const max = Duration.toMillis(options.maxDelay ?? "30 seconds")
-  if (!(base >= 0) || !(max >= 0)) throw new RangeError(`${name}: delays must be >= 0`)
+const backoffs: ReadonlyArray<Backoff> = ["constant", "exponential", "decorrelated", "full-jitter", "half-jitter"]
+const retryAny = (): boolean => true
+
+/** The checked options (where the policy is built); throws `InvalidOption` naming the option. */
+const check = <E>(policy: string, options: Options<E> | undefined) => {
+  Check.options(policy, options)
+  const o: Options<E> = options ?? {}
+  if (o.name !== undefined) Check.name(policy, "name", o.name)
+  const maxAttempts = Check.integer(policy, "maxAttempts", Check.or(o.maxAttempts, 3), 1)
+  const backoff = Check.oneOf(policy, "backoff", Check.or(o.backoff, "decorrelated"), backoffs)
+  const max = Check.duration(policy, "maxDelay", Check.or(o.maxDelay, "30 seconds")).millis
+  const base = o.baseDelay === undefined ? Math.min(100, max) : Check.duration(policy, "baseDelay", o.baseDelay).millis
+  if (base > max) Check.refuse(policy, "baseDelay", `must not exceed maxDelay (${max} ms)`, o.baseDelay)
+  const factor = Check.finite(policy, "factor", Check.or(o.factor, 2), 1)
+  const retryOn = Check.or(o.retryOn, "transient")
+  const predicate: (error: E, attempt: number) => boolean = retryOn === "transient"
+    ? isTransient
+    : retryOn === "any"
+    ? retryAny
+    : typeof retryOn === "function"
+    ? retryOn
+    : Check.refuse(policy, "retryOn", `must be "transient", "any" or a function`, retryOn)
   return {
-    name,
     maxAttempts,
-    backoff: options.backoff ?? "decorrelated",
+    backoff,
     base,
     max,
-    factor: options.factor ?? 2,
-    retryOn: options.retryOn ?? isTransient,
-    respectRetryAfter: options.respectRetryAfter ?? true,
-    onRetry: options.onRetry,
-    retries: Metric.tagged(Metrics.retries, "braid.primitive", name),
-    exhausted: Metric.tagged(Metrics.retriesExhausted, "braid.primitive", name)
+    factor,
+    retryOn: predicate,
+    respectRetryAfter: Check.boolean(policy, "respectRetryAfter", o.respectRetryAfter) ?? true,
+    onRetry: Check.fn(policy, "onRetry", o.onRetry)
   }
 }
+
+const resolve = <E>(name: string, checked: ReturnType<typeof check<E>>): Resolved<E> => ({
+  name,
+  ...checked,
+  retries: Metric.tagged(Metrics.retries, "braid.primitive", name),
+  exhausted: Metric.tagged(Metrics.retriesExhausted, "braid.primitive", name)
+})
 
 const run = <A, E, R>(self: Effect.Effect<A, E, R>, cfg: Resolved<E>): Effect.Effect<A, E | RetryExhausted, R> => {
   const loop = (attempt: number, previous: number, errors: Array<E>): Effect.Effect<A, E | RetryExhausted, R> => {
@@ -210,10 +250,9 @@ const run = <A, E, R>(self: Effect.Effect<A, E, R>, cfg: Resolved<E>): Effect.Ef
         if (cfg.onRetry) {
           effect = Effect.zipRight(effect, cfg.onRetry({ primitive: cfg.name, attempt, error, delayMillis: delay }))
         }
-        return Effect.zipRight(
-          Effect.zipRight(effect, Effect.sleep(Duration.millis(delay))),
-          loop(attempt + 1, computed, errors)
-        )
+        // a zero delay retries at once: no timer (a 0 ms sleep is still a trip through the timers)
+        if (delay > 0) effect = Effect.zipRight(effect, Effect.sleep(Duration.millis(delay)))
+        return Effect.zipRight(effect, loop(attempt + 1, computed, errors))
       })
     })
   }
@@ -236,7 +275,7 @@ const run = <A, E, R>(self: Effect.Effect<A, E, R>, cfg: Resolved<E>): Effect.Ef
  * @since 0.1.0
  */
 export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, options: Options<E> = {}): Effect.Effect<A, E | RetryExhausted, R> =>
-  run(self, resolve(options.name ?? "effect", options))
+  run(self, resolve(options?.name ?? "effect", check(Check.label(options?.name, "Retry.effect"), options)))
 
 /**
  * The retry policy for primitives: `step.pipe(Retry.policy({ maxAttempts: 4 }))`. The wrapper is
@@ -254,17 +293,19 @@ export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, options: Options<E
  *
  * @since 0.1.0
  */
-export const policy = <E>(options: Options<NoInfer<E>> = {}) =>
-<In, Out, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E | RetryExhausted, R> => {
-  const name = options.name ?? `retry(${self.name})`
-  const cfg = resolve<E>(name, options)
-  return Primitive.wrap(
-    self,
-    {
-      kind: "retry",
-      name,
-      meta: { maxAttempts: cfg.maxAttempts, backoff: cfg.backoff, baseDelayMillis: cfg.base, maxDelayMillis: cfg.max }
-    },
-    (invoke) => (input: In) => run(invoke(input), cfg)
-  )
+export const policy = <E>(options: Options<NoInfer<E>> = {}) => {
+  const checked = check<E>(Check.label(options?.name, "Retry.policy"), options)
+  return <In, Out, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E | RetryExhausted, R> => {
+    const name = options.name ?? `retry(${self.name})`
+    const cfg = resolve<E>(name, checked)
+    return Primitive.wrap(
+      self,
+      {
+        kind: "retry",
+        name,
+        meta: { maxAttempts: cfg.maxAttempts, backoff: cfg.backoff, baseDelayMillis: cfg.base, maxDelayMillis: cfg.max }
+      },
+      (invoke) => (input: In) => run(invoke(input), cfg)
+    )
+  }
 }

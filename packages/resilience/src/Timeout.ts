@@ -4,6 +4,12 @@
  * the policy fails with `TimeoutError` naming the primitive and the duration, or succeeds with the
  * optional fallback value.
  *
+ * The duration must be > 0 (`Duration.infinity`: no bound); anything else throws
+ * `Errors.InvalidOption` where the policy is built. The work runs in a fiber of its own, started
+ * synchronously on the caller's context and FiberRefs (its FiberRef changes are passed back on
+ * success), so only the work is interrupted, never the caller's other fibers; Effect's public API
+ * only. A finished call leaves no timer or state behind; a pending one keeps the process alive.
+ *
  * Telemetry: when the timeout fires, the span of `timeout(...)` gets the event `timeout.fired`
  * {duration_ms} (and `timeout.fallback` when a fallback value is used) and `Metrics.timeouts` is
  * bumped; the inner primitive's span ends with an interruption.
@@ -12,8 +18,10 @@
  */
 import type { Primitive as P } from "@braid/core"
 import { Instrumentation, Primitive } from "@braid/core"
-import { Cause, Clock, Context, Duration, Effect, Equal, Exit, Fiber, FiberId, FiberRef, Metric } from "effect"
+import type { Duration } from "effect"
+import { Cause, Clock, Context, Effect, Equal, Exit, Fiber, FiberId, Metric, Runtime } from "effect"
 import { TimeoutError } from "./Errors.js"
+import * as Check from "./internal/options.js"
 import * as Timers from "./internal/timers.js"
 import * as Metrics from "./Metrics.js"
 
@@ -27,41 +35,43 @@ export interface Options<Out2 = never> {
   readonly fallback?: () => Out2
 }
 
-/**
- * The live clock. Under it a timeout schedules its timer directly (one shared `setTimeout` per
- * duration, see internal/timers.ts; the live clock's `sleep` is a `setTimeout` too); under any
- * other clock (`TestClock`) it sleeps on that clock in a fiber.
- */
+/** The live clock: under it the timer is a `setTimeout`; under any other (`TestClock`) a sleep on it. */
 const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
-const maxTimer = 2 ** 31 - 1
-
 
 /**
- * Whether the running fiber has children of its own. Read synchronously from the fiber runtime
- * (`getChildren`, which the fiber may call on itself; the public `fiber.children` is a message to
- * the fiber and costs ~10 µs). If that method is ever missing, we answer "yes", which takes the
- * always-correct `Effect.timeoutFail` path.
+ * Nested timeouts start their work synchronously, one JavaScript frame deeper each; past this
+ * depth the work starts on the scheduler instead (same result, no deep stack).
  */
-const hasChildren = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean => {
-  const getChildren = (fiber as unknown as { readonly getChildren?: () => ReadonlySet<unknown> }).getChildren
-  return typeof getChildren !== "function" || getChildren.call(fiber).size > 0
+const maxNesting = 64
+let nesting = 0
+
+/** Whether `exit` is an interruption by `id` and by nothing else. */
+const interruptedBy = (exit: Exit.Exit<unknown, unknown>, id: FiberId.FiberId): boolean => {
+  if (Exit.isSuccess(exit) || !Cause.isInterruptedOnly(exit.cause)) return false
+  for (const other of Cause.interruptors(exit.cause)) if (!Equal.equals(other, id)) return false
+  return true
 }
 
-/** `cause` without the interruptions by `id` (the cause holds only interruptions). */
-const withoutInterruptor = (cause: Cause.Cause<never>, id: FiberId.FiberId): Cause.Cause<never> => {
-  let rest: Cause.Cause<never> = Cause.empty
-  for (const other of Cause.interruptors(cause)) {
-    if (!Equal.equals(other, id)) rest = Cause.parallel(rest, Cause.interrupt(other))
-  }
-  return rest
-}
+/** The exit of `fiber`, observed directly (no message to the fiber). */
+const awaitExit = <A, E>(fiber: Fiber.RuntimeFiber<A, E>): Effect.Effect<Exit.Exit<A, E>> =>
+  Effect.async<Exit.Exit<A, E>>((resume) => {
+    const observer = (exit: Exit.Exit<A, E>) => resume(Effect.succeed(exit))
+    fiber.addObserver(observer)
+    return Effect.sync(() => fiber.removeObserver(observer))
+  })
 
 /**
- * Runs `self` in the current fiber and, when the time is up, interrupts it (its finalizers run,
- * an in-flight request is aborted), then turns that interruption, and only that one, into
- * `onTimeout`. This avoids forking a fiber per call (Effect's `timeout` forks two), which is
- * most of a timeout's cost. A fiber with children of its own (forked before the timed work, which
- * interrupting it would interrupt too) takes Effect's `timeoutFail` instead.
+ * Runs `self` in a fiber of its own and, when the time is up, interrupts that fiber (its
+ * finalizers run, an in-flight request is aborted) and turns that interruption, and only that
+ * one, into `onTimeout`. Public Effect API only.
+ *
+ * The fiber is started with `Runtime.runFork` on the caller's runtime (its context, FiberRefs
+ * and runtime flags), which runs it synchronously until it completes or first suspends: work that
+ * completes synchronously needs no timer at all (it cannot be interrupted in between anyway), and
+ * no scheduler round trip. Work that suspends gets a timer, and the caller waits for the fiber;
+ * an interruption of the caller interrupts the work and waits for it. On success the work's
+ * FiberRef changes are inherited, as with Effect's `timeout`. The caller's other fibers (forked
+ * before) are never touched: the timer interrupts only the work's fiber.
  */
 const interruptAfter = <A, E, R, A2, E2>(
   self: Effect.Effect<A, E, R>,
@@ -69,66 +79,37 @@ const interruptAfter = <A, E, R, A2, E2>(
   millis: number,
   onTimeout: () => Effect.Effect<A2, E2>
 ): Effect.Effect<A | A2, E | E2, R> =>
-  Effect.withFiberRuntime<A | A2, E | E2, R>((fiber) => {
-    if (hasChildren(fiber)) {
-      const marker = {}
-      return Effect.catchIf(
-        Effect.timeoutFail(self, { duration, onTimeout: () => marker as never }),
-        (e): e is never => e === marker,
-        onTimeout
-      )
+  Effect.withFiberRuntime<A | A2, E | E2, R>((caller, status) => {
+    const runtime = Runtime.make({
+      context: caller.currentContext as Context.Context<R>,
+      runtimeFlags: status.runtimeFlags,
+      fiberRefs: caller.getFiberRefs()
+    })
+    let work: Fiber.RuntimeFiber<A, E>
+    nesting++
+    try {
+      work = Runtime.runFork(runtime, self, nesting > maxNesting ? { immediate: false } : undefined)
+    } finally {
+      nesting--
     }
-    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-    if (clock !== liveClock || millis > maxTimer) {
-      return onClock(self, fiber, clock, duration, Timers.makeId(), onTimeout)
-    }
-    const queue = Timers.queueFor(millis)
+    const done = work.unsafePoll()
+    if (done !== null) return Exit.isSuccess(done) ? Effect.as(Effect.inheritFiberRefs(work.getFiberRefs()), done.value) : done
+    const clock = Context.get(caller.currentDefaultServices, Clock.Clock)
     return Effect.uninterruptibleMask((restore) => {
-      const entry = Timers.schedule(queue, fiber)
-      return Effect.flatMap(Effect.exit(restore(self)), (exit) => {
-        Timers.cancel(entry)
-        return entry.id !== undefined ? settle(fiber, entry.id, exit, onTimeout) : exit
-      })
+      const timer = Timers.schedule(work, clock, clock === liveClock, duration, millis)
+      return Effect.flatMap(
+        Effect.onInterrupt(restore(awaitExit(work)), () => {
+          timer.cancel()
+          return Fiber.interrupt(work)
+        }),
+        (exit): Effect.Effect<A | A2, E | E2> => {
+          timer.cancel()
+          if (timer.fired !== undefined && interruptedBy(exit, timer.fired)) return onTimeout()
+          return Exit.isSuccess(exit) ? Effect.as(Effect.inheritFiberRefs(work.getFiberRefs()), exit.value) : exit
+        }
+      )
     })
   })
-
-/** Under another clock (`TestClock`): the timer is a fiber sleeping on that clock. */
-const onClock = <A, E, R, A2, E2>(
-  self: Effect.Effect<A, E, R>,
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  clock: Clock.Clock,
-  duration: Duration.Duration,
-  id: FiberId.FiberId,
-  onTimeout: () => Effect.Effect<A2, E2>
-): Effect.Effect<A | A2, E | E2, R> =>
-  Effect.uninterruptibleMask((restore) => {
-    let fired = false
-    const timer = Effect.runFork(Effect.zipRight(
-      clock.sleep(duration),
-      Effect.sync(() => {
-        fired = true
-        fiber.unsafeInterruptAsFork(id)
-      })
-    ))
-    return Effect.flatMap(Effect.exit(restore(self)), (exit) => {
-      timer.unsafeInterruptAsFork(fiber.id())
-      return fired ? settle(fiber, id, exit, onTimeout) : exit
-    })
-  })
-
-/** After the timer fired: forget our interruption; fail with the timeout if it is what ended the work. */
-const settle = <A, E, A2, E2>(
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  id: FiberId.FiberId,
-  exit: Exit.Exit<A, E>,
-  onTimeout: () => Effect.Effect<A2, E2>
-): Effect.Effect<A | A2, E | E2> => {
-  const rest = withoutInterruptor(fiber.getFiberRef(FiberRef.interruptedCause), id)
-  const ours = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) &&
-    [...Cause.interruptors(exit.cause)].every((i) => Equal.equals(i, id))
-  const result: Effect.Effect<A | A2, E | E2> = Cause.isEmpty(rest) && ours ? onTimeout() : exit
-  return Effect.zipRight(FiberRef.set(FiberRef.interruptedCause, rest), result)
-}
 
 /**
  * The bound of one policy: everything that does not depend on the call (the duration, the
@@ -136,11 +117,11 @@ const settle = <A, E, A2, E2>(
  */
 const bounder = <A2>(
   duration: Duration.Duration,
+  millis: number,
   name: string,
   counter: Metric.Metric.Counter<number>,
   fallback: (() => A2) | undefined
 ) => {
-  const millis = Duration.toMillis(duration)
   const fired = Effect.zipRight(Instrumentation.event("timeout.fired", { duration_ms: millis }), Metric.increment(counter))
   const onTimeout = (): Effect.Effect<A2, TimeoutError> =>
     Effect.zipRight(
@@ -150,7 +131,15 @@ const bounder = <A2>(
         : Effect.zipRight(Instrumentation.event("timeout.fallback"), Effect.sync(fallback))
     )
   return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A | A2, E | TimeoutError, R> =>
-    interruptAfter(self, duration, millis, onTimeout)
+    millis === Number.POSITIVE_INFINITY ? self : interruptAfter(self, duration, millis, onTimeout)
+}
+
+/** Checks the duration and options of a timeout (where it is built). */
+const check = (policy: string, duration: unknown, options: Options<unknown> | undefined) => {
+  Check.options(policy, options)
+  if (options?.name !== undefined) Check.name(policy, "name", options.name)
+  Check.fn(policy, "fallback", options?.fallback)
+  return Check.duration(policy, "duration", duration, { positive: true, infinite: true })
 }
 
 /**
@@ -176,8 +165,9 @@ export const effect: {
   ): Effect.Effect<A | A2, E, R>
   <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput, options?: Options): Effect.Effect<A, E | TimeoutError, R>
 } = <A, E, R, A2>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput, options: Options<A2> = {}): any => {
+  const { duration: d, millis } = check(Check.label(options?.name, "Timeout.effect"), duration, options)
   const name = options.name ?? "effect"
-  return bounder(Duration.decode(duration), name, Metric.tagged(Metrics.timeouts, "braid.primitive", name), options.fallback)(self)
+  return bounder(d, millis, name, Metric.tagged(Metrics.timeouts, "braid.primitive", name), options.fallback)(self)
 }
 
 /**
@@ -205,12 +195,15 @@ export const within: {
   (duration: Duration.DurationInput, options?: Options): <In, Out, E, R>(
     self: P.Primitive<In, Out, E, R>
   ) => P.Primitive<In, Out, E | TimeoutError, R>
-} = (duration: Duration.DurationInput, options: Options<unknown> = {}) => (self: P.Any): any => {
-  const d = Duration.decode(duration)
-  const millis = Duration.toMillis(d)
+} = (duration: Duration.DurationInput, options: Options<unknown> = {}) => {
+  const { duration: d, millis } = check(Check.label(options?.name, "Timeout.within"), duration, options)
+  return (self: P.Any): any => wrap(self, d, millis, options)
+}
+
+const wrap = (self: P.Any, d: Duration.Duration, millis: number, options: Options<unknown>): P.Any => {
   const name = options.name ?? `timeout(${self.name})`
   const counter = Metric.tagged(Metrics.timeouts, "braid.primitive", self.name)
   const meta: Record<string, number | boolean> = { durationMillis: millis, fallback: options.fallback !== undefined }
-  const bound = bounder(d, self.name, counter, options.fallback)
+  const bound = bounder(d, millis, self.name, counter, options.fallback)
   return Primitive.wrap(self, { kind: "timeout", name, meta }, (invoke) => (input: unknown) => bound(invoke(input)))
 }

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Effect, Exit, Fiber, FastCheck, Random, Ref, TestClock } from "effect"
+import { Clock, Data, Duration, Effect, Exit, Fiber, FastCheck, Random, Ref, TestClock } from "effect"
 import { Primitive, Runner } from "@braid/core"
 import { Retry, RetryExhausted, TimeoutError } from "@braid/resilience"
 import { byName, parentOf, successValue, withSpans } from "@braid/testing"
@@ -198,8 +198,9 @@ describe("Retry", () => {
       max: FastCheck.integer({ min: 0, max: 5000 }),
       hint: FastCheck.option(FastCheck.integer({ min: 0, max: 100_000 }), { nil: undefined })
     },
-    ({ backoff, base, hint, max, seed }) =>
+    ({ backoff, base, hint, max: m, seed }) =>
       Effect.gen(function*() {
+        const max = Math.max(base, m) // baseDelay above maxDelay is refused (InvalidOption)
         const delays: Array<number> = []
         const error = hint === undefined ? new Overloaded({ transient: true }) : new Overloaded({ transient: true, retryAfterMillis: hint })
         const fiber = yield* Effect.fork(
@@ -219,4 +220,39 @@ describe("Retry", () => {
       }),
     { fastCheck: { numRuns: 40 } }
   )
+
+  it.effect("by default a tryPromise failure is not retried; retryOn: \"any\" retries it", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      const flaky = Effect.tryPromise(() => ++calls < 3 ? Promise.reject(new Error("ECONNRESET")) : Promise.resolve("ok"))
+      const once = yield* Effect.flip(Retry.effect(flaky, { baseDelay: 0 }))
+      assert.strictEqual(once._tag, "UnknownException")
+      assert.strictEqual(calls, 1)
+      calls = 0
+      assert.strictEqual(yield* Retry.effect(flaky, { retryOn: "any", baseDelay: 0, maxAttempts: 3 }), "ok")
+      assert.strictEqual(calls, 3)
+    }))
+
+  it.effect("a zero delay (baseDelay 0, or a retry-after hint of 0) retries without sleeping", () =>
+    Effect.gen(function*() {
+      const clock = yield* Effect.clock
+      const sleeps: Array<number> = []
+      const counting: Clock.Clock = {
+        [Clock.ClockTypeId]: Clock.ClockTypeId,
+        unsafeCurrentTimeMillis: () => clock.unsafeCurrentTimeMillis(),
+        unsafeCurrentTimeNanos: () => clock.unsafeCurrentTimeNanos(),
+        currentTimeMillis: clock.currentTimeMillis,
+        currentTimeNanos: clock.currentTimeNanos,
+        sleep: (d) => Effect.sync(() => void sleeps.push(Duration.toMillis(d)))
+      }
+      const calls = yield* Ref.make(0)
+      const zeroBase = scripted("a", [new Overloaded({ transient: true }), new Overloaded({ transient: true })], calls)
+        .pipe(Retry.policy({ baseDelay: 0, maxDelay: 0, backoff: "exponential" }))
+      assert.strictEqual(yield* Effect.withClock(Runner.run(zeroBase, "x"), counting), "ok")
+      const hinted = scripted("b", [new Overloaded({ transient: true, retryAfterMillis: 0 })], yield* Ref.make(0))
+        .pipe(Retry.policy({ baseDelay: "1 second" }))
+      assert.strictEqual(yield* Effect.withClock(Runner.run(hinted, "x"), counting), "ok")
+      assert.deepStrictEqual(sleeps, [], "no sleep at all, not even of 0 ms")
+      assert.strictEqual(yield* Ref.get(calls), 3)
+    }))
 })

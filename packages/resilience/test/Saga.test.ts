@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Data, Effect, Exit, Fiber, FastCheck, Ref, TestClock } from "effect"
 import { Primitive, Runner } from "@braid/core"
-import { Saga, SagaFailed } from "@braid/resilience"
+import { Saga, SagaFailed, TimeoutError } from "@braid/resilience"
 import { byName, parentOf, withSpans } from "@braid/testing"
 
 class Declined extends Data.TaggedError("Declined")<{ readonly reason: string }> {}
@@ -133,4 +133,46 @@ describe("Saga", () => {
       }),
     { fastCheck: { numRuns: 200 } }
   )
+
+  it.effect("a hung compensation is abandoned after compensationTimeout, reported as a TimeoutError; the others still run", () =>
+    Effect.gen(function*() {
+      const log = yield* Ref.make<Array<string>>([])
+      const a = Primitive.make("a", (n: number) => Effect.succeed(n + 1))
+      const b = Primitive.make("b", (n: number) => Effect.succeed(n * 10))
+      const c = Primitive.make("c", (_: number) => Effect.fail(new Declined({ reason: "card" })))
+      const saga = Saga.make(
+        { name: "trip", compensationTimeout: "5 seconds" },
+        Saga.step(a, () => Ref.update(log, (l) => [...l, "undo a"])),
+        Saga.step(b, () => Effect.uninterruptible(Effect.never)), // hangs, and cannot even be interrupted
+        Saga.step(c, () => Ref.update(log, (l) => [...l, "undo c"]))
+      )
+      const fiber = yield* Effect.fork(Runner.run(saga, 1))
+      yield* TestClock.adjust("4999 millis")
+      assert.isNull(fiber.unsafePoll(), "the compensation has its full bound")
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      assert.instanceOf(error, SagaFailed)
+      assert.strictEqual(error.compensationFailures.length, 1)
+      const failure = error.compensationFailures[0]!
+      assert.strictEqual(failure.step, "b")
+      assert.instanceOf(failure.error, TimeoutError)
+      assert.strictEqual((failure.error as TimeoutError).primitive, "compensate(b)")
+      assert.strictEqual((failure.error as TimeoutError).durationMillis, 5000)
+      assert.deepStrictEqual(yield* Ref.get(log), ["undo a"], "the remaining compensation still ran")
+    }))
+
+  it.effect("an interrupted saga whose compensation hangs is bounded too (default 30 s)", () =>
+    Effect.gen(function*() {
+      const a = Primitive.make("a", (n: number) => Effect.succeed(n + 1))
+      const b = Primitive.make("b", (_: number) => Effect.never)
+      const saga = Saga.make("slow", Saga.step(a, () => Effect.never), Saga.step(b, () => Effect.void))
+      const fiber = yield* Effect.fork(Runner.run(saga, 1))
+      yield* TestClock.adjust("1 second")
+      const interrupting = yield* Effect.fork(Fiber.interrupt(fiber))
+      yield* TestClock.adjust("29 seconds")
+      assert.isNull(interrupting.unsafePoll(), "the interruption waits for the compensation, within its bound")
+      yield* TestClock.adjust("1 second")
+      const exit = yield* Fiber.join(interrupting)
+      assert.isTrue(Exit.isInterrupted(exit))
+    }))
 })

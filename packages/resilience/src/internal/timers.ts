@@ -1,147 +1,75 @@
 /**
- * One timer per timeout duration instead of one per call.
+ * The timer of one timeout call: interrupts the fiber running the timed work when the time is up.
  *
- * Every call of a timeout policy uses the same duration, so the deadlines of its calls arrive in
- * order: a FIFO queue per duration, with one `setTimeout` armed for the earliest live deadline,
- * replaces a `setTimeout`/`clearTimeout` pair per call. A cancelled entry is only marked; the
- * queue is emptied as soon as no entry is live. The timer is `ref`'d while an entry is live (a
- * pending timeout keeps the process alive, as a sleep would) and `unref`'d once the queue is idle
- * (an idle queue never does). The `unref` waits for the event loop's next check phase, so a
- * burst of calls toggles the timer's reference once instead of twice per call. No closure and no
- * fiber id is created per call: entries are plain objects, and the id of the interruption is
- * made only when the timer fires.
+ * Under the live clock it is one `setTimeout` per call (Node keeps its own list per duration and
+ * frees it when it is empty, so nothing here outlives the call: no registry, no per-duration
+ * state). The timer is `ref`'d while pending, so a pending timeout keeps the process alive as a
+ * sleep would, and it is cleared as soon as the work ends, so an idle process is never held.
+ * Under any other clock (`TestClock`) the timer is a fiber sleeping on that clock.
+ *
+ * Only work that did not finish synchronously gets a timer at all (see Timeout.ts).
  *
  * @internal
  */
-import type { Fiber } from "effect"
-import { FiberId } from "effect"
+import type { Clock, Duration, Fiber } from "effect"
+import { Effect, FiberId } from "effect"
 
-/** A scheduled interruption of `fiber`; `id` is the interruptor, set when (and only if) it fired. */
-export interface Entry {
-  readonly deadline: number
-  readonly queue: Queue
-  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
-  id: FiberId.FiberId | undefined
+/** The longest delay `setTimeout` accepts; longer ones sleep on the clock instead. */
+export const maxTimerMillis = 2 ** 31 - 1
+
+/** A scheduled interruption; `fired` is the interruptor's id once (and only if) it fired. */
+export interface Timer {
+  fired: FiberId.FiberId | undefined
+  cancel(): void
 }
 
-/** The timer of one duration. */
-export class Queue {
-  entries: Array<Entry> = []
-  head = 0
-  live = 0
-  timer: ReturnType<typeof setTimeout> | undefined = undefined
-  armedFor = Number.POSITIVE_INFINITY
-  referenced = false
-  idleCheck = false
-  readonly tick: () => void
-  readonly release: () => void
+let armed = 0
 
-  constructor(readonly millis: number) {
-    this.tick = tick.bind(undefined, this)
-    this.release = release.bind(undefined, this)
-  }
-}
+/**
+ * How many timers are pending right now (armed and neither fired nor cancelled). Returns to 0
+ * once every timed call has ended, whatever the durations were.
+ */
+export const pending = (): number => armed
 
 let nextId = 0
 
 /** A fiber id of our own for each fired timeout (negative, so never a real fiber's). */
 export const makeId = (): FiberId.FiberId => FiberId.make(-1 - (nextId++ % 1_000_000_000), 0)
 
-/** Unreferences the timer if the queue is still idle (run from `setImmediate`). */
-function release(q: Queue): void {
-  q.idleCheck = false
-  if (q.live === 0 && q.timer !== undefined && q.referenced) {
-    q.timer.unref()
-    q.referenced = false
-  }
-}
-
-/** Empties the queue (every entry is dead). */
-const clear = (q: Queue): void => {
-  const entries = q.entries
-  if (entries.length > 16) q.entries = []
-  else while (entries.length > 0) entries.pop()
-  q.head = 0
-}
-
-const reset = (q: Queue): void => {
-  clear(q)
-  if (q.referenced && !q.idleCheck) {
-    q.idleCheck = true
-    setImmediate(q.release)
-  }
-}
-
-const arm = (q: Queue, deadline: number): void => {
-  if (q.timer !== undefined) clearTimeout(q.timer)
-  q.armedFor = deadline
-  q.timer = setTimeout(q.tick, Math.max(0, Math.ceil(deadline - performance.now())))
-  q.referenced = true
-  if (q.live === 0) {
-    q.timer.unref()
-    q.referenced = false
-  }
-}
-
-function tick(q: Queue): void {
-  q.timer = undefined
-  q.armedFor = Number.POSITIVE_INFINITY
-  q.referenced = false
-  const now = performance.now()
-  while (q.head < q.entries.length) {
-    const entry = q.entries[q.head]!
-    if (entry.fiber === undefined) {
-      q.head++
-      continue
+/** Interrupts `fiber` after `duration` on `clock` (`millis` is the same duration), unless cancelled. */
+export const schedule = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  clock: Clock.Clock,
+  live: boolean,
+  duration: Duration.Duration,
+  millis: number
+): Timer => {
+  armed++
+  let done = false
+  const timer: Timer = {
+    fired: undefined,
+    cancel: () => {
+      if (done) return
+      done = true
+      armed--
+      stop()
     }
-    if (entry.deadline > now) break
-    const fiber = entry.fiber
+  }
+  const fire = () => {
+    if (done) return
+    done = true
+    armed--
     const id = makeId()
-    entry.fiber = undefined
-    entry.id = id
-    q.head++
-    q.live--
+    timer.fired = id
     fiber.unsafeInterruptAsFork(id)
   }
-  if (q.live === 0) {
-    clear(q)
-    return
+  let stop: () => void
+  if (live && millis <= maxTimerMillis) {
+    const handle = setTimeout(fire, millis)
+    stop = () => clearTimeout(handle)
+  } else {
+    const sleeper = Effect.runFork(Effect.zipRight(clock.sleep(duration), Effect.sync(fire)))
+    stop = () => sleeper.unsafeInterruptAsFork(FiberId.none)
   }
-  if (q.head > 1024 && q.head * 2 > q.entries.length) {
-    q.entries = q.entries.slice(q.head)
-    q.head = 0
-  }
-  arm(q, q.entries[q.head]!.deadline)
-}
-
-const queues = new Map<number, Queue>()
-
-/** The timer queue of a duration (one per process). */
-export const queueFor = (millis: number): Queue => {
-  let q = queues.get(millis)
-  if (q === undefined) {
-    q = new Queue(millis)
-    queues.set(millis, q)
-  }
-  return q
-}
-
-/** Interrupts `fiber` after the queue's duration, unless `cancel`led first. */
-export const schedule = (q: Queue, fiber: Fiber.RuntimeFiber<unknown, unknown>): Entry => {
-  const entry: Entry = { deadline: performance.now() + q.millis, queue: q, fiber, id: undefined }
-  q.entries.push(entry)
-  q.live++
-  if (q.timer === undefined || q.armedFor > entry.deadline) arm(q, entry.deadline)
-  if (!q.referenced) {
-    q.timer!.ref()
-    q.referenced = true
-  }
-  return entry
-}
-
-/** Cancels a scheduled interruption (no effect once it fired). */
-export const cancel = (entry: Entry): void => {
-  if (entry.fiber === undefined) return
-  entry.fiber = undefined
-  if (--entry.queue.live === 0) reset(entry.queue)
+  return timer
 }
