@@ -73,6 +73,10 @@ export type Behaviour =
    * until the client goes away. The response never completes.
    */
   | { readonly _tag: "Stall"; readonly after: "headers" | "body" | "pings"; readonly everyMillis?: number }
+  /** Answers 200 with this body as it is (e.g. JSON of the wrong shape, or SSE events). */
+  | { readonly _tag: "Raw"; readonly body: string; readonly contentType: string }
+
+const sseEvent = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify({ type, ...(data as object) })}\n\n`
 
 /**
  * Behaviour constructors.
@@ -126,7 +130,14 @@ export const Reply = {
   echoAuth: (): Behaviour => ({ _tag: "EchoAuth" }),
   stallAfterHeaders: (): Behaviour => ({ _tag: "Stall", after: "headers" }),
   stallMidBody: (): Behaviour => ({ _tag: "Stall", after: "body" }),
-  pingsThenStall: (everyMillis = 20): Behaviour => ({ _tag: "Stall", after: "pings", everyMillis })
+  pingsThenStall: (everyMillis = 20): Behaviour => ({ _tag: "Stall", after: "pings", everyMillis }),
+  raw: (body: string, contentType = "application/json"): Behaviour => ({ _tag: "Raw", body, contentType }),
+  /** SSE events, each `[type, data]`, sent as they are (for streams of a wrong shape or order). */
+  rawSse: (events: ReadonlyArray<readonly [string, unknown]>): Behaviour => ({
+    _tag: "Raw",
+    body: events.map(([type, data]) => sseEvent(type, data)).join(""),
+    contentType: "text/event-stream"
+  })
 } as const
 
 /**
@@ -174,8 +185,6 @@ const defaultUsage = (body: any, text: string): WireUsage => ({
   cache_read_input_tokens: 0,
   cache_creation_input_tokens: 0
 })
-
-const sseEvent = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify({ type, ...(data as object) })}\n\n`
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
@@ -315,6 +324,11 @@ export const start = (options: Options = {}): Promise<TestServer> => {
         const leaked = `bad request from x-api-key=${String(req.headers["x-api-key"])} authorization=${String(req.headers["authorization"])}`
         res.writeHead(400, { "content-type": "application/json" })
         res.end(JSON.stringify({ type: "error", error: { type: "invalid_request_error", message: leaked } }))
+        return
+      }
+      case "Raw": {
+        res.writeHead(200, { "content-type": behaviour.contentType })
+        res.end(behaviour.body)
         return
       }
       case "Malformed": {
