@@ -46,10 +46,20 @@ const SystemPrompt = Schema.Union(
   Schema.Struct({ text: Schema.String, cache: opt(Schema.Boolean) })
 )
 
+/**
+ * An object, passed through as it is: `Schema.Record` would copy it by assignment, which turns
+ * a `"__proto__"` key into the copy's prototype instead of refusing it. Its content is checked
+ * by `Json` rules in `validateRequest`.
+ */
+const JsonObject = Schema.declare(
+  (u: unknown): u is { readonly [key: string]: unknown } => Predicate.isRecord(u),
+  { identifier: "JsonObject", description: "a JSON Schema object" }
+)
+
 const ToolDefinition = Schema.Struct({
   name: Schema.NonEmptyString,
   description: opt(Schema.String),
-  inputSchema: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  inputSchema: JsonObject
 })
 
 /** The schema of `LanguageModel.Request`. */
