@@ -33,10 +33,10 @@ describe("the console tree counts each model call once", () => {
       const lines = yield* tree(
         Effect.all([agent("coach", 100, 20, 0.002), agent("critic", 30, 10, 0.001, true)]).pipe(Effect.withSpan("meeting"))
       )
-      assert.match(lines[0]!, /^meeting {2}\d+\.\d ms {2}~130 in \/ ~30 out tokens {2}\$0\.003000$/)
+      assert.match(lines[0]!, /^meeting {2}\d+\.\d ms {2}130 in \/ 30 out tokens {2}\$0\.003000$/)
       assert.match(lines[1]!, /^├─ agent coach {2}\d+\.\d ms {2}100 in \/ 20 out tokens {2}\$0\.002000$/)
       assert.match(lines[2]!, /^│ {2}└─ chat m-1 {2}\d+\.\d ms {2}100 in \/ 20 out tokens {2}\$0\.002000$/)
-      assert.match(lines[3]!, /^└─ agent critic {2}\d+\.\d ms {2}~30 in \/ ~10 out tokens {2}\$0\.001000$/)
+      assert.match(lines[3]!, /^└─ agent critic {2}\d+\.\d ms {2}30 in \/ 10 out tokens {2}\$0\.001000$/)
       assert.match(lines[4]!, /^ {3}└─ chat m-1 {2}\d+\.\d ms {2}~30 in \/ ~10 out tokens {2}\$0\.001000$/)
     }))
 

@@ -16,7 +16,6 @@ interface Totals {
   output: number
   cost: number
   calls: number
-  estimated: boolean
 }
 
 /**
@@ -63,17 +62,15 @@ export const render = (spans: ReadonlyArray<ReadableSpan>): string => {
           num(a["gen_ai.usage.cache_creation.input_tokens"]),
         output: num(a["gen_ai.usage.output_tokens"]),
         cost: num(a["braid.cost.usd"]),
-        calls: 1,
-        estimated: a["braid.usage.estimated"] === true
+        calls: 1
       }
-      : { input: 0, output: 0, cost: 0, calls: 0, estimated: false }
+      : { input: 0, output: 0, cost: 0, calls: 0 }
     for (const c of children.get(id) ?? []) {
       const ct = total(c)
       t.input += ct.input
       t.output += ct.output
       t.cost += ct.cost
       t.calls += ct.calls
-      t.estimated = t.estimated || ct.estimated
     }
     totals.set(id, t)
     return t
@@ -87,7 +84,7 @@ export const render = (spans: ReadonlyArray<ReadableSpan>): string => {
       parts.push(`✗ ${String(s.attributes["error.type"] ?? s.status.message ?? "error")}`)
     }
     if (t.calls > 0) {
-      const est = t.estimated ? "~" : ""
+      const est = s.attributes["braid.usage.estimated"] === true ? "~" : ""
       parts.push(`${est}${t.input} in / ${est}${t.output} out tokens`)
       parts.push(formatUsd(t.cost))
     }
