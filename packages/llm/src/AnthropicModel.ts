@@ -4,7 +4,19 @@
  * - The SDK is constructed with `maxRetries: 0`: Braid's resilience policies own retries (every
  *   error says whether it is `transient` and carries the `retry-after` hint).
  * - Interrupting the Effect aborts the HTTP request (the SDK gets the `AbortSignal` of
- *   `Effect.tryPromise`; a stream is aborted when its scope closes).
+ *   `Effect.tryPromise`; a stream aborts its request first when its scope closes, before it
+ *   releases the SDK's iterator, so a stalled body never holds an interruption).
+ * - `timeoutMillis` (default 10 minutes) is a bound through Effect's `Clock` (`Io.bounded`):
+ *   for `generate` it covers the whole call, headers and body; for `stream` it covers the wait
+ *   for the response headers and then, separately, the wait for each next event (an idle bound:
+ *   a stream that keeps delivering events may run longer in total; SSE comments and `ping`
+ *   events are not events). Past it the call fails with `ModelTimeout` and the request is
+ *   aborted.
+ * - Requests are validated by `LanguageModel.make` before anything is sent (`InvalidRequest`);
+ *   the provider's answer is decoded with Schema (`MalformedResponse` naming the field), never
+ *   cast.
+ * - Only network failures are `ConnectionFailed` (transient); any other error the SDK throws
+ *   while building a request is a non-transient `InvalidRequest`.
  * - The API key comes from `Config.redacted("ANTHROPIC_API_KEY")` and only reaches the SDK; error
  *   messages are built by Braid and scrubbed of the key and auth headers. The SDK's own
  *   OpenTelemetry spans and logs are turned off: Braid's `chat {model}` span is the only one.
@@ -14,12 +26,14 @@
  * @since 0.1.0
  */
 import Anthropic from "@anthropic-ai/sdk"
+import { Io, Json } from "@braid/core"
 import type { ConfigError } from "effect"
-import { Config, Effect, Layer, Option, Redacted, Stream } from "effect"
+import { Config, Duration, Effect, Either, Layer, Option, Redacted, Schema, Stream } from "effect"
 import * as Errors from "./Errors.js"
 import type { Request, Response, Service, StopReason, StreamEvent, ToolCall, Usage } from "./LanguageModel.js"
 import { LanguageModel, make as makeModel } from "./LanguageModel.js"
 import { redact } from "./internal/redact.js"
+import { firstIssue } from "./internal/schema.js"
 import { estimate, estimateRequest } from "./Tokens.js"
 
 /**
@@ -28,6 +42,13 @@ import { estimate, estimateRequest } from "./Tokens.js"
  * @since 0.1.0
  */
 export const defaultModel = "claude-sonnet-5-5"
+
+/**
+ * The default bound of a call (`Options.timeoutMillis`): 10 minutes.
+ *
+ * @since 0.2.0
+ */
+export const defaultTimeoutMillis = 600_000
 
 /**
  * @since 0.1.0
@@ -39,7 +60,10 @@ export interface Options {
   readonly baseURL?: string
   /** Overrides `ANTHROPIC_API_KEY`. */
   readonly apiKey?: Redacted.Redacted<string>
-  /** Per-request timeout; failing with `ModelTimeout`. Default 10 minutes. */
+  /**
+   * The bound of a call, failing with `ModelTimeout` (default 10 minutes): `generate` as a whole
+   * (headers and body); `stream` for its headers and then for each next event (idle bound).
+   */
   readonly timeoutMillis?: number
   /** Default `max_tokens` when a request sets none. Default 1024. */
   readonly maxTokens?: number
@@ -63,13 +87,50 @@ const mapStop = (reason: string | null | undefined): StopReason => {
 const retryAfterMillis = (headers: Headers | undefined): number | undefined => {
   if (!headers || typeof headers.get !== "function") return undefined
   const ms = headers.get("retry-after-ms")
-  if (ms !== null && !Number.isNaN(parseFloat(ms))) return parseFloat(ms)
+  if (ms !== null && Number.isFinite(parseFloat(ms))) return Math.max(0, parseFloat(ms))
   const s = headers.get("retry-after")
   if (s === null) return undefined
   const seconds = parseFloat(s)
-  if (!Number.isNaN(seconds)) return Math.max(0, seconds * 1000)
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
   const date = Date.parse(s)
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
+}
+
+/** Network failures as Node's fetch (undici) reports them: the message or the cause says so. */
+const networkFailure =
+  /fetch failed|terminated|socket|other side closed|ECONNRESET|ECONNREFUSED|ECONNABORTED|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|UND_ERR|network/i
+
+const isNetworkError = (error: unknown): boolean => {
+  const seen = new Set<unknown>()
+  let e: unknown = error
+  // the error and its causes (bounded: a cause chain may be cyclic)
+  for (let i = 0; i < 5 && typeof e === "object" && e !== null && !seen.has(e); i++) {
+    seen.add(e)
+    const message = e instanceof Error ? e.message : ""
+    const code = (e as { readonly code?: unknown }).code
+    if (networkFailure.test(message) || (typeof code === "string" && networkFailure.test(code))) return true
+    e = (e as { readonly cause?: unknown }).cause
+  }
+  return false
+}
+
+/** A mid-stream `error` event has no HTTP status: its error type says what happened. */
+const fromErrorType = (type: string | null | undefined, message: string, hint: { retryAfterMillis?: number }) => {
+  switch (type) {
+    case "rate_limit_error":
+      return new Errors.RateLimited({ message, ...hint })
+    case "overloaded_error":
+      return new Errors.Overloaded({ message, ...hint })
+    case "api_error":
+      return new Errors.ServerError({ message, status: 500, ...hint })
+    case "authentication_error":
+    case "permission_error":
+      return new Errors.AuthenticationFailed({ message })
+    case "timeout_error":
+      return new Errors.ModelTimeout({ message })
+    default:
+      return new Errors.BadRequest({ message })
+  }
 }
 
 /**
@@ -106,6 +167,7 @@ export const toModelError = (error: unknown, secrets: ReadonlyArray<string>, tim
     const message = clean(`HTTP ${status}${error.type ? ` ${error.type}` : ""}${apiMessage ? `: ${apiMessage}` : ""}`)
     const retryAfter = retryAfterMillis(error.headers)
     const hint = retryAfter !== undefined ? { retryAfterMillis: retryAfter } : {}
+    if (error.status === undefined) return fromErrorType(error.type, message, hint)
     if (status === 401 || status === 403) return new Errors.AuthenticationFailed({ message, status })
     if (status === 429) return new Errors.RateLimited({ message, ...hint })
     if (status === 529 || error.type === "overloaded_error") return new Errors.Overloaded({ message, ...hint })
@@ -118,8 +180,13 @@ export const toModelError = (error: unknown, secrets: ReadonlyArray<string>, tim
   }
   const msg = error instanceof Error ? error.message : String(error)
   const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : ""
-  if (error instanceof TypeError || /terminated|socket|ECONNRESET|ECONNREFUSED|closed/i.test(msg)) {
+  if (isNetworkError(error)) {
     return new Errors.ConnectionFailed({ message: clean(`connection failed: ${msg}${cause}`) })
+  }
+  // Not the network: the SDK refused to build or send this request (a TypeError from a value it
+  // cannot serialize, its own option checks). Retrying the same request fails the same way.
+  if (error instanceof TypeError || error instanceof Anthropic.AnthropicError) {
+    return new Errors.InvalidRequest({ message: clean(`the request could not be sent: ${msg}${cause}`), field: "(request)" })
   }
   return new Errors.MalformedResponse({ message: clean(`unexpected response: ${msg}${cause}`) })
 }
@@ -141,7 +208,8 @@ export const toModelError = (error: unknown, secrets: ReadonlyArray<string>, tim
  * @since 0.1.0
  */
 export const toParams = (request: Request, model: string, maxTokens: number): Anthropic.MessageCreateParamsNonStreaming => {
-  const params: Anthropic.MessageCreateParamsNonStreaming = {
+  // `temperature` is not in this SDK's typed params any more; the API still reads it when sent.
+  const params: Anthropic.MessageCreateParamsNonStreaming & { temperature?: number } = {
     model: request.model ?? model,
     max_tokens: request.maxTokens ?? maxTokens,
     messages: request.messages.map((m) => ({ role: m.role, content: m.content }))
@@ -158,8 +226,7 @@ export const toParams = (request: Request, model: string, maxTokens: number): An
       }]
     }
   }
-  // `temperature` is not in this SDK's typed params any more; the API still reads it when sent.
-  if (request.temperature !== undefined) (params as unknown as Record<string, unknown>)["temperature"] = request.temperature
+  if (request.temperature !== undefined) params.temperature = request.temperature
   if (request.stopSequences !== undefined && request.stopSequences.length > 0) params.stop_sequences = [...request.stopSequences]
   if (request.tools !== undefined && request.tools.length > 0) {
     params.tools = request.tools.map((t) => ({
@@ -171,12 +238,83 @@ export const toParams = (request: Request, model: string, maxTokens: number): An
   return params
 }
 
-interface WireUsage {
-  readonly input_tokens?: number | null
-  readonly output_tokens?: number | null
-  readonly cache_read_input_tokens?: number | null
-  readonly cache_creation_input_tokens?: number | null
+const Count = Schema.NullOr(Schema.Finite.pipe(Schema.nonNegative()))
+
+const WireUsage = Schema.Struct({
+  input_tokens: Schema.optional(Count),
+  output_tokens: Schema.optional(Count),
+  cache_read_input_tokens: Schema.optional(Count),
+  cache_creation_input_tokens: Schema.optional(Count)
+})
+type WireUsage = typeof WireUsage.Type
+
+/** The catch-all member of a union keyed on `type`: any type but `known`, decoded as `"(other)"`. */
+const other = (...known: ReadonlyArray<string>) =>
+  Schema.Struct({
+    type: Schema.transform(
+      Schema.String.pipe(Schema.filter((t) => !known.includes(t), { message: () => `an unknown type` })),
+      Schema.Literal("(other)"),
+      { strict: true, decode: () => "(other)" as const, encode: (t) => t }
+    )
+  })
+
+const WireMessage = Schema.Struct({
+  content: Schema.Array(Schema.Union(
+    Schema.Struct({ type: Schema.Literal("text"), text: Schema.String }),
+    Schema.Struct({ type: Schema.Literal("tool_use"), id: Schema.String, name: Schema.String, input: Schema.Unknown }),
+    other("text", "tool_use")
+  )),
+  stop_reason: Schema.optional(Schema.NullOr(Schema.String)),
+  model: Schema.optional(Schema.String),
+  usage: Schema.optional(Schema.NullOr(WireUsage))
+})
+
+const Index = Schema.Int.pipe(Schema.nonNegative())
+
+const WireEvent = Schema.Union(
+  Schema.Struct({
+    type: Schema.Literal("message_start"),
+    message: Schema.Struct({ model: Schema.String, usage: Schema.optional(Schema.NullOr(WireUsage)) })
+  }),
+  Schema.Struct({
+    type: Schema.Literal("content_block_start"),
+    index: Index,
+    content_block: Schema.Union(
+      Schema.Struct({ type: Schema.Literal("tool_use"), id: Schema.String, name: Schema.String }),
+      other("tool_use")
+    )
+  }),
+  Schema.Struct({
+    type: Schema.Literal("content_block_delta"),
+    index: Index,
+    delta: Schema.Union(
+      Schema.Struct({ type: Schema.Literal("text_delta"), text: Schema.String }),
+      Schema.Struct({ type: Schema.Literal("input_json_delta"), partial_json: Schema.String }),
+      other("text_delta", "input_json_delta")
+    )
+  }),
+  Schema.Struct({
+    type: Schema.Literal("message_delta"),
+    delta: Schema.Struct({ stop_reason: Schema.optional(Schema.NullOr(Schema.String)) }),
+    usage: Schema.optional(Schema.NullOr(WireUsage))
+  }),
+  Schema.Struct({ type: Schema.Literal("message_stop") }),
+  // content_block_stop and any event a later API version adds: nothing to do
+  other("message_start", "content_block_start", "content_block_delta", "message_delta", "message_stop")
+)
+
+/** A decoder of something the provider sent, failing with `MalformedResponse` naming the field. */
+const decodeWire = <A, I>(schema: Schema.Schema<A, I>, what: string) => {
+  const decode = Schema.decodeUnknownEither(schema)
+  return (u: unknown, secrets: ReadonlyArray<string>): Either.Either<A, Errors.MalformedResponse> =>
+    Either.mapLeft(decode(u), (error) => {
+      const { field, problem } = firstIssue(error)
+      return new Errors.MalformedResponse({ message: redact(`${what} is not valid: ${field}: ${problem}`, secrets) })
+    })
 }
+
+const decodeMessage = decodeWire(WireMessage, "the Messages API response")
+const decodeEvent = decodeWire(WireEvent, "a Messages API stream event")
 
 const toUsage = (usage: WireUsage | null | undefined, request: Request, text: string): Usage =>
   usage === null || usage === undefined || typeof usage.input_tokens !== "number"
@@ -189,25 +327,22 @@ const toUsage = (usage: WireUsage | null | undefined, request: Request, text: st
       estimated: typeof usage.output_tokens !== "number"
     }
 
-const fromMessage = (message: unknown, request: Request): Response => {
-  const m = message as Partial<Anthropic.Message> | null | undefined
-  if (typeof m !== "object" || m === null || !Array.isArray(m.content)) {
-    throw new Errors.MalformedResponse({ message: "response is not a Messages API message (no content array)" })
-  }
-  let text = ""
-  const toolCalls: Array<ToolCall> = []
-  for (const block of m.content) {
-    if (block.type === "text") text += block.text
-    else if (block.type === "tool_use") toolCalls.push({ id: block.id, name: block.name, input: block.input })
-  }
-  return {
-    text,
-    stopReason: mapStop(m.stop_reason),
-    model: typeof m.model === "string" ? m.model : request.model ?? "unknown",
-    usage: toUsage(m.usage as WireUsage | undefined, request, text),
-    ...(toolCalls.length > 0 ? { toolCalls } : {})
-  }
-}
+const fromMessage = (message: unknown, request: Request, secrets: ReadonlyArray<string>): Either.Either<Response, Errors.MalformedResponse> =>
+  Either.map(decodeMessage(message, secrets), (m) => {
+    let text = ""
+    const toolCalls: Array<ToolCall> = []
+    for (const block of m.content) {
+      if (block.type === "text") text += block.text
+      else if (block.type === "tool_use") toolCalls.push({ id: block.id, name: block.name, input: block.input })
+    }
+    return {
+      text,
+      stopReason: mapStop(m.stop_reason),
+      model: m.model ?? request.model ?? "unknown",
+      usage: toUsage(m.usage, request, text),
+      ...(toolCalls.length > 0 ? { toolCalls } : {})
+    }
+  })
 
 /**
  * Builds the adapter from resolved settings (no Config reads).
@@ -227,6 +362,7 @@ export const makeWith = (
 ): Service => {
   const model = options.model ?? defaultModel
   const maxTokens = options.maxTokens ?? 1024
+  const timeoutMillis = options.timeoutMillis ?? defaultTimeoutMillis
   const secret = Redacted.value(options.apiKey)
   const secrets = [secret]
   const client = new Anthropic({
@@ -234,105 +370,136 @@ export const makeWith = (
     maxRetries: 0,
     logLevel: "off",
     openTelemetry: false,
+    // The SDK bounds the wait for the headers in real time; `bounded` below is the bound of
+    // the whole call, through Effect's Clock.
+    timeout: Math.max(1, Math.ceil(timeoutMillis)),
     ...(options.baseURL !== undefined ? { baseURL: options.baseURL } : {}),
-    ...(options.timeoutMillis !== undefined ? { timeout: options.timeoutMillis } : {}),
     ...(options.fetch !== undefined ? { fetch: options.fetch as any } : {})
   })
-  const fail = (e: unknown) => toModelError(e, secrets, options.timeoutMillis)
+  const fail = (e: unknown) => toModelError(e, secrets, timeoutMillis)
+  const bounded = <A>(what: string, self: Effect.Effect<A, Errors.ModelError>) =>
+    Io.bounded(self, Duration.millis(timeoutMillis), (ms) => new Errors.ModelTimeout({ message: `${what} within ${ms} ms`, timeoutMillis: ms }))
 
   const generate = (request: Request): Effect.Effect<Response, Errors.ModelError> =>
-    Effect.tryPromise({
-      try: (signal) => client.messages.create(toParams(request, model, maxTokens), { signal }),
-      catch: fail
-    }).pipe(Effect.flatMap((message) =>
-      Effect.try({ try: () => fromMessage(message, request), catch: fail })
-    ))
+    bounded(
+      "no answer",
+      Effect.tryPromise({
+        // the signal aborts the request when the call is interrupted (by the bound, or by the caller)
+        try: (signal) => client.messages.create(toParams(request, model, maxTokens), { signal }),
+        catch: fail
+      })
+    ).pipe(Effect.flatMap((message) => fromMessage(message, request, secrets)))
 
   const stream = (request: Request): Stream.Stream<StreamEvent, Errors.ModelError> =>
     Stream.unwrapScoped(Effect.gen(function*() {
       const controller = new AbortController()
-      yield* Effect.addFinalizer(() => Effect.sync(() => controller.abort()))
-      const sdkStream = yield* Effect.tryPromise({
-        try: () => client.messages.create({ ...toParams(request, model, maxTokens), stream: true }, { signal: controller.signal }),
-        catch: fail
-      })
+      let iterator: AsyncIterator<unknown> | undefined
+      // Abort first. The SDK's iterator is an async generator: its `return()` is queued behind a
+      // pending `next()`, which waits on the socket; aborting ends that wait. The iterator is
+      // then released without waiting on it.
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          controller.abort()
+          iterator?.return?.().catch(() => {})
+        })
+      )
+      const sdkStream = yield* bounded(
+        "no answer",
+        Effect.tryPromise({
+          try: () => client.messages.create({ ...toParams(request, model, maxTokens), stream: true }, { signal: controller.signal }),
+          catch: fail
+        })
+      )
+      const events: AsyncIterator<unknown> = sdkStream[Symbol.asyncIterator]()
+      iterator = events
+      // the idle bound: each next event within `timeoutMillis` (pings never reach here)
+      const nextEvent = bounded(
+        "no stream event",
+        Effect.tryPromise({ try: () => events.next(), catch: fail })
+      )
+
       let text = ""
       let responseModel = request.model ?? model
       let usage: WireUsage = {}
-      let stopReason: string | null = null
+      let stopReason: string | null | undefined = null
       let finished = false
       const tools = new Map<number, { id: string; name: string; json: string }>()
-      const events = Stream.fromAsyncIterable(sdkStream, fail).pipe(
-        Stream.mapConcat((event): ReadonlyArray<StreamEvent> => {
-          switch (event.type) {
-            case "message_start":
-              responseModel = event.message.model
-              usage = { ...(event.message.usage as WireUsage) }
-              return []
-            case "content_block_start":
-              if (event.content_block.type === "tool_use") {
-                tools.set(event.index, { id: event.content_block.id, name: event.content_block.name, json: "" })
-              }
-              return []
-            case "content_block_delta":
-              if (event.delta.type === "text_delta") {
-                text += event.delta.text
-                return [{ _tag: "TextDelta", text: event.delta.text }]
-              }
-              if (event.delta.type === "input_json_delta") {
-                const t = tools.get(event.index)
-                if (t) t.json += event.delta.partial_json
-              }
-              return []
-            case "message_delta": {
-              stopReason = event.delta.stop_reason
-              const u = event.usage as WireUsage
-              usage = {
-                ...usage,
-                ...Object.fromEntries(Object.entries(u).filter(([, v]) => typeof v === "number"))
-              }
-              return []
-            }
-            case "message_stop": {
-              finished = true
-              const toolCalls: Array<ToolCall> = []
-              for (const t of tools.values()) {
-                let input: unknown = {}
-                try {
-                  input = t.json === "" ? {} : JSON.parse(t.json)
-                } catch {
-                  throw new Errors.MalformedResponse({ message: `tool ${t.name}: input is not valid JSON` })
-                }
-                toolCalls.push({ id: t.id, name: t.name, input })
-              }
-              return [{
-                _tag: "Finish",
-                response: {
-                  text,
-                  stopReason: mapStop(stopReason),
-                  model: responseModel,
-                  usage: toUsage(usage, request, text),
-                  ...(toolCalls.length > 0 ? { toolCalls } : {})
-                }
-              }]
-            }
-            default:
-              return []
+
+      const finish = Effect.suspend((): Effect.Effect<ReadonlyArray<StreamEvent>, Errors.ModelError> => {
+        finished = true
+        const toolCalls: Array<ToolCall> = []
+        for (const t of tools.values()) {
+          if (t.json === "") {
+            toolCalls.push({ id: t.id, name: t.name, input: {} })
+            continue
           }
-        }),
-        // a MalformedResponse thrown while mapping events is a defect here: surface it typed
-        Stream.catchAllCause((cause) =>
-          cause._tag === "Die" && Errors.isModelError(cause.defect) ? Stream.fail(cause.defect) : Stream.failCause(cause)
-        )
+          const input = Json.parse(t.json)
+          if (Either.isLeft(input)) {
+            return Effect.fail(new Errors.MalformedResponse({ message: `tool ${t.name}: input is not valid JSON (${input.left.message})` }))
+          }
+          toolCalls.push({ id: t.id, name: t.name, input: input.right })
+        }
+        return Effect.succeed([{
+          _tag: "Finish",
+          response: {
+            text,
+            stopReason: mapStop(stopReason),
+            model: responseModel,
+            usage: toUsage(usage, request, text),
+            ...(toolCalls.length > 0 ? { toolCalls } : {})
+          }
+        }])
+      })
+
+      const handle = (raw: unknown): Effect.Effect<ReadonlyArray<StreamEvent>, Errors.ModelError> => {
+        const decoded = decodeEvent(raw, secrets)
+        if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+        const event = decoded.right
+        switch (event.type) {
+          case "message_start":
+            responseModel = event.message.model
+            usage = { ...event.message.usage }
+            return Effect.succeed([])
+          case "content_block_start":
+            if (event.content_block.type === "tool_use") {
+              tools.set(event.index, { id: event.content_block.id, name: event.content_block.name, json: "" })
+            }
+            return Effect.succeed([])
+          case "content_block_delta": {
+            const delta = event.delta
+            if (delta.type === "text_delta") {
+              text += delta.text
+              return Effect.succeed([{ _tag: "TextDelta", text: delta.text }])
+            }
+            if (delta.type === "input_json_delta") {
+              const t = tools.get(event.index)
+              if (t) t.json += delta.partial_json
+            }
+            return Effect.succeed([])
+          }
+          case "message_delta":
+            stopReason = event.delta.stop_reason
+            usage = {
+              ...usage,
+              ...Object.fromEntries(Object.entries(event.usage ?? {}).filter(([, v]) => typeof v === "number"))
+            }
+            return Effect.succeed([])
+          case "message_stop":
+            return finish
+          default:
+            return Effect.succeed([])
+        }
+      }
+
+      const step: Effect.Effect<ReadonlyArray<StreamEvent>, Option.Option<Errors.ModelError>> = Effect.suspend(() =>
+        finished
+          ? Effect.fail(Option.none())
+          : Effect.flatMap(Effect.mapError(nextEvent, Option.some), (result) =>
+            result.done === true
+              ? Effect.fail(Option.some(new Errors.ConnectionFailed({ message: "the stream ended before message_stop" })))
+              : Effect.mapError(handle(result.value), Option.some))
       )
-      return Stream.concat(
-        events,
-        Stream.suspend(() =>
-          finished
-            ? Stream.empty
-            : Stream.fail(new Errors.ConnectionFailed({ message: "the stream ended before message_stop" }))
-        )
-      )
+      return Stream.flattenIterables(Stream.repeatEffectOption(step))
     }))
 
   return makeModel({ provider: "anthropic", defaultModel: model, generate, stream })

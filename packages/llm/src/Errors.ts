@@ -207,6 +207,51 @@ export class CassetteMiss extends Schema.TaggedError<CassetteMiss>()("CassetteMi
 }) {}
 
 /**
+ * The request itself is not a valid `LanguageModel.Request` (a missing or mistyped field, a
+ * non-finite number, a tool schema JSON cannot carry): checked by `LanguageModel.make` before
+ * anything is sent, for every adapter. `field` names where (`messages`, `messages[2].content`,
+ * `tools[0].inputSchema.x`). Not transient: the same request fails the same way.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/llm"
+ *
+ * const e = new Errors.InvalidRequest({ message: "messages: is missing", field: "messages" })
+ * // e.transient === false
+ * ```
+ *
+ * @since 0.2.0
+ */
+export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("InvalidRequest", {
+  message: Schema.String,
+  field: Schema.String,
+  transient: transient(false)
+}) {}
+
+/**
+ * A cassette file of `RecordedModel` could not be read, is not a cassette (bad JSON, a wrong
+ * shape: `reason` says which) or could not be written. Names the file. Not transient.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/llm"
+ *
+ * const e = new Errors.CassetteError({
+ *   message: "the cassette test/c.json is not a cassette: entries[0].kind: expected generate or stream",
+ *   file: "test/c.json", reason: "Decode"
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ */
+export class CassetteError extends Schema.TaggedError<CassetteError>()("CassetteError", {
+  message: Schema.String,
+  file: Schema.String,
+  reason: Schema.Literal("Read", "Parse", "Decode", "Write"),
+  transient: transient(false)
+}) {}
+
+/**
  * Every error a `LanguageModel` call can fail with.
  *
  * @since 0.1.0
@@ -222,6 +267,8 @@ export type ModelError =
   | MalformedResponse
   | BudgetExceeded
   | CassetteMiss
+  | InvalidRequest
+  | CassetteError
 
 /**
  * The schema of `ModelError` (to persist or send errors).
@@ -238,7 +285,9 @@ export const ModelError = Schema.Union(
   ConnectionFailed,
   MalformedResponse,
   BudgetExceeded,
-  CassetteMiss
+  CassetteMiss,
+  InvalidRequest,
+  CassetteError
 )
 
 const tags: ReadonlySet<string> = new Set([
@@ -251,7 +300,9 @@ const tags: ReadonlySet<string> = new Set([
   "ConnectionFailed",
   "MalformedResponse",
   "BudgetExceeded",
-  "CassetteMiss"
+  "CassetteMiss",
+  "InvalidRequest",
+  "CassetteError"
 ])
 
 /**

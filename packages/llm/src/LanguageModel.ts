@@ -9,6 +9,8 @@
  */
 import { Context, Effect, Layer, Stream } from "effect"
 import type { ModelError } from "./Errors.js"
+import { MalformedResponse } from "./Errors.js"
+import { validateRequest } from "./internal/schema.js"
 import { instrumentGenerate, instrumentStream } from "./internal/telemetry.js"
 
 /**
@@ -188,7 +190,8 @@ export const stream = (request: Request): Stream.Stream<StreamEvent, ModelError,
   Stream.unwrap(Effect.map(LanguageModel, (model) => model.stream(request)))
 
 /**
- * Streams and collects: the text deltas in order and the final response.
+ * Streams and collects: the text deltas in order and the final response. A stream that ends
+ * without its `Finish` event fails with `MalformedResponse`.
  *
  * @example
  * ```ts
@@ -206,15 +209,16 @@ export const stream = (request: Request): Stream.Stream<StreamEvent, ModelError,
 export const streamCollect = (
   request: Request
 ): Effect.Effect<{ readonly deltas: ReadonlyArray<string>; readonly response: Response }, ModelError, LanguageModel> =>
-  Effect.map(Stream.runCollect(stream(request)), (chunk) => {
+  Effect.flatMap(Stream.runCollect(stream(request)), (chunk) => {
     const deltas: Array<string> = []
     let response: Response | undefined
     for (const e of chunk) {
       if (e._tag === "TextDelta") deltas.push(e.text)
       else response = e.response
     }
-    if (response === undefined) throw new Error("LanguageModel stream ended without a Finish event")
-    return { deltas, response }
+    return response === undefined
+      ? Effect.fail(new MalformedResponse({ message: "the model's stream ended without a Finish event" }))
+      : Effect.succeed({ deltas, response })
   })
 
 /**
@@ -282,7 +286,8 @@ export const lastUserText = (request: Request): string => {
 
 /**
  * Builds the service from an adapter's raw operations. Every adapter goes through here, and so
- * every call gets, in this order: the budgets of `Accounting` when it is provided (which may fail
+ * every call gets, in this order: the validation of the request (a request that is not a valid
+ * `Request` fails with `InvalidRequest` naming the field, before anything is sent), the budgets of `Accounting` when it is provided (which may fail
  * with `BudgetExceeded` before anything is sent, or switch to a cheaper model), one
  * `chat {model}` span nested under the running primitive with the GenAI attributes and the
  * `gen_ai.client.*` metrics, and the accounting of its usage and cost (inside that span).
@@ -308,8 +313,16 @@ export const lastUserText = (request: Request): string => {
 export const make = (raw: Service): Service => ({
   provider: raw.provider,
   defaultModel: raw.defaultModel,
-  generate: (request) => instrumentGenerate(raw.provider, raw.defaultModel, request, raw.generate),
-  stream: (request) => instrumentStream(raw.provider, raw.defaultModel, request, raw.stream)
+  generate: (request) =>
+    Effect.flatMap(
+      Effect.suspend(() => validateRequest(request)),
+      (valid) => instrumentGenerate(raw.provider, raw.defaultModel, valid, raw.generate)
+    ),
+  stream: (request) =>
+    Stream.unwrap(Effect.map(
+      Effect.suspend(() => validateRequest(request)),
+      (valid) => instrumentStream(raw.provider, raw.defaultModel, valid, raw.stream)
+    ))
 })
 
 /**

@@ -71,6 +71,75 @@ describe("RecordedModel", () => {
     }))
 })
 
+describe("RecordedModel: cassette files are decoded, and fail typed naming the file", () => {
+  const write = (text: string) => {
+    const file = tmp()
+    fs.writeFileSync(file, text)
+    return file
+  }
+  const valid = (entries: ReadonlyArray<unknown>) => JSON.stringify({ version: 1, provider: "p", defaultModel: "m", entries })
+  const ask = LanguageModel.generate({ messages: [LanguageModel.user("hi")] })
+
+  it.effect("replay: a file that is not JSON, not a cassette, holds a __proto__ key or is a directory is a CassetteError", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [string, string, string]> = [
+        [write("{ not json"), "Parse", "not JSON"],
+        [write("{\"__proto__\": {\"polluted\": true}, \"version\": 1}"), "Parse", "__proto__"],
+        [write(JSON.stringify({ version: 2, provider: "p", defaultModel: "m", entries: [] })), "Decode", "version"],
+        [write(valid([{ fingerprint: "f", kind: "sideways", request: {} }])), "Decode", "entries[0].kind"],
+        [write(valid([{ fingerprint: "f", kind: "generate", request: {}, response: { text: 1 } }])), "Decode", "entries[0].response"],
+        [write(valid([{ fingerprint: "f", kind: "generate", request: {}, error: { _tag: "Nope", message: "x" } }])), "Decode", "entries[0].error"],
+        [write(valid([{ fingerprint: "f", kind: "generate", request: {} }])), "Decode", "entries[0]"],
+        [fs.mkdtempSync(path.join(os.tmpdir(), "braid-cassette-dir-")), "Read", "could not be read"]
+      ]
+      for (const [file, reason, detail] of cases) {
+        const result = yield* Effect.either(ask.pipe(Effect.provide(RecordedModel.replay(file))))
+        assert.isTrue(Either.isLeft(result), file)
+        if (Either.isLeft(result)) {
+          assert.strictEqual(result.left._tag, "CassetteError")
+          if (result.left._tag === "CassetteError") {
+            assert.strictEqual(result.left.reason, reason, result.left.message)
+            assert.strictEqual(result.left.file, file)
+            assert.include(result.left.message, file)
+            assert.include(result.left.message, detail)
+            assert.isFalse(result.left.transient)
+          }
+        }
+      }
+    }))
+
+  it.effect("record: a bad existing cassette fails the layer; a cassette that cannot be written fails the call", () =>
+    Effect.gen(function*() {
+      const bad = write("[1, 2")
+      const a = yield* Effect.either(ask.pipe(Effect.provide(RecordedModel.record(bad, ScriptedModel.layer()))))
+      assert.isTrue(Either.isLeft(a) && a.left._tag === "CassetteError" && a.left.reason === "Parse")
+      // a file where a directory should be
+      const blocker = write("")
+      const unwritable = path.join(blocker, "c.json")
+      const b = yield* Effect.either(ask.pipe(Effect.provide(RecordedModel.record(unwritable, ScriptedModel.layer()))))
+      assert.isTrue(Either.isLeft(b))
+      if (Either.isLeft(b)) {
+        assert.strictEqual(b.left._tag, "CassetteError")
+        if (b.left._tag === "CassetteError") {
+          assert.strictEqual(b.left.reason, "Write")
+          assert.include(b.left.message, unwritable)
+        }
+      }
+    }))
+
+  it.effect("record: an invalid request is refused typed and not recorded", () =>
+    Effect.gen(function*() {
+      const file = tmp()
+      const result = yield* Effect.either(
+        LanguageModel.generate({ messages: undefined } as unknown as LanguageModel.Request).pipe(
+          Effect.provide(RecordedModel.record(file, ScriptedModel.layer()))
+        )
+      )
+      assert.isTrue(Either.isLeft(result) && result.left._tag === "InvalidRequest")
+      assert.isFalse(fs.existsSync(file))
+    }))
+})
+
 describe("DefaultModel", () => {
   it.effect("is the scripted model without ANTHROPIC_API_KEY and Anthropic with it", () =>
     Effect.gen(function*() {

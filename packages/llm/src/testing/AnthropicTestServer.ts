@@ -1,9 +1,13 @@
 /**
  * A local, scriptable server that speaks the Anthropic Messages API (`POST /v1/messages`), for
  * testing adapters through the real SDK without a network: JSON replies, SSE streams, 429 with
- * `retry-after`, 529 overloaded, 500, malformed JSON, a connection dropped mid-stream and slow
- * replies. Each request takes the next queued behaviour (or the default reply) and is recorded
- * (method, path, headers, body) so tests can assert what was sent and how many times.
+ * `retry-after`, 529 overloaded, 500, malformed JSON, a connection dropped mid-stream, slow
+ * replies, and replies that stall (after the headers, in the middle of the body, or while
+ * sending keep-alive bytes and pings forever). Each request takes the next queued behaviour (or
+ * the default reply) and is recorded (method, path, headers, body) so tests can assert what was
+ * sent and how many times; `aborted()` counts the responses whose connection the client closed
+ * before the response was complete. A dropped connection never leaves an unhandled `error`
+ * event on the request, the response or the socket.
  *
  * Import it from `@braid/llm/testing/AnthropicTestServer`.
  *
@@ -61,6 +65,18 @@ export type Behaviour =
   | { readonly _tag: "Slow"; readonly delayMillis: number; readonly then: Behaviour }
   /** Answers 400 with an error message that echoes the request's auth headers (a leaky proxy). */
   | { readonly _tag: "EchoAuth" }
+  /**
+   * Sends 200 and its headers (JSON or SSE following the request's `stream`), then:
+   * `"headers"` nothing more; `"body"` part of the body (half a JSON message, or the start of a
+   * stream with one text delta) and nothing more; `"pings"` part of the body and then, every
+   * `everyMillis`, bytes that carry nothing (JSON whitespace; an SSE comment and a `ping` event)
+   * until the client goes away. The response never completes.
+   */
+  | { readonly _tag: "Stall"; readonly after: "headers" | "body" | "pings"; readonly everyMillis?: number }
+  /** Answers 200 with this body as it is (e.g. JSON of the wrong shape, or SSE events). */
+  | { readonly _tag: "Raw"; readonly body: string; readonly contentType: string }
+
+const sseEvent = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify({ type, ...(data as object) })}\n\n`
 
 /**
  * Behaviour constructors.
@@ -111,7 +127,17 @@ export const Reply = {
   malformed: (): Behaviour => ({ _tag: "Malformed" }),
   dropMidStream: (deltas: ReadonlyArray<string>): Behaviour => ({ _tag: "DropMidStream", deltas }),
   slow: (delayMillis: number, then: Behaviour): Behaviour => ({ _tag: "Slow", delayMillis, then }),
-  echoAuth: (): Behaviour => ({ _tag: "EchoAuth" })
+  echoAuth: (): Behaviour => ({ _tag: "EchoAuth" }),
+  stallAfterHeaders: (): Behaviour => ({ _tag: "Stall", after: "headers" }),
+  stallMidBody: (): Behaviour => ({ _tag: "Stall", after: "body" }),
+  pingsThenStall: (everyMillis = 20): Behaviour => ({ _tag: "Stall", after: "pings", everyMillis }),
+  raw: (body: string, contentType = "application/json"): Behaviour => ({ _tag: "Raw", body, contentType }),
+  /** SSE events, each `[type, data]`, sent as they are (for streams of a wrong shape or order). */
+  rawSse: (events: ReadonlyArray<readonly [string, unknown]>): Behaviour => ({
+    _tag: "Raw",
+    body: events.map(([type, data]) => sseEvent(type, data)).join(""),
+    contentType: "text/event-stream"
+  })
 } as const
 
 /**
@@ -140,6 +166,8 @@ export interface TestServer {
   readonly requests: ReadonlyArray<Received>
   /** Requests whose connection the client closed before the reply finished. */
   readonly aborted: () => number
+  /** Responses that reached their stall point (a `Stall` behaviour). */
+  readonly stalled: () => number
   readonly close: () => Promise<void>
 }
 
@@ -157,8 +185,6 @@ const defaultUsage = (body: any, text: string): WireUsage => ({
   cache_read_input_tokens: 0,
   cache_creation_input_tokens: 0
 })
-
-const sseEvent = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify({ type, ...(data as object) })}\n\n`
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
@@ -181,6 +207,7 @@ export const start = (options: Options = {}): Promise<TestServer> => {
   const queue: Array<Behaviour> = []
   const requests: Array<Received> = []
   let aborted = 0
+  let stalled = 0
   let ids = 0
   const sockets = new Set<import("node:net").Socket>()
 
@@ -188,18 +215,44 @@ export const start = (options: Options = {}): Promise<TestServer> => {
     const model: string = body?.model ?? "claude-test"
     switch (behaviour._tag) {
       case "Slow": {
-        let closed = false
-        const onClose = () => {
-          if (!res.writableFinished) {
-            closed = true
-            aborted++
-          }
-        }
-        res.on("close", onClose)
         await sleep(behaviour.delayMillis)
-        res.off("close", onClose)
-        if (closed || res.destroyed) return
+        if (res.destroyed) return
         return respond(behaviour.then, req, res, body)
+      }
+      case "Stall": {
+        const streaming = body?.stream === true
+        res.writeHead(200, streaming
+          ? { "content-type": "text/event-stream", "cache-control": "no-cache" }
+          : { "content-type": "application/json" })
+        res.flushHeaders()
+        if (behaviour.after !== "headers") {
+          res.write(streaming
+            ? sseEvent("message_start", {
+              message: {
+                id: `msg_test_${++ids}`,
+                type: "message",
+                role: "assistant",
+                model,
+                content: [],
+                stop_reason: null,
+                stop_sequence: null,
+                usage: { input_tokens: 1, output_tokens: 1 }
+              }
+            }) +
+              sseEvent("content_block_start", { index: 0, content_block: { type: "text", text: "" } }) +
+              sseEvent("content_block_delta", { index: 0, delta: { type: "text_delta", text: "par" } })
+            : `{"id": "msg_stalled", "type": "message", "role": "assistant", "content": [{"type": "text", "text": "par`)
+        }
+        stalled++
+        if (behaviour.after === "pings") {
+          const timer = setInterval(() => {
+            if (res.destroyed) return
+            // bytes that carry nothing: they keep Node's body timeout from ever firing
+            res.write(streaming ? `: keep-alive\n\n${sseEvent("ping", {})}` : " ")
+          }, behaviour.everyMillis ?? 20)
+          res.on("close", () => clearInterval(timer))
+        }
+        return
       }
       case "Json": {
         const content: Array<unknown> = []
@@ -244,14 +297,12 @@ export const start = (options: Options = {}): Promise<TestServer> => {
         await write(sseEvent("content_block_start", { index: 0, content_block: { type: "text", text: "" } }))
         await write(sseEvent("ping", {}))
         for (const d of behaviour.deltas) {
-          if (res.destroyed) {
-            aborted++
-            return
-          }
+          if (res.destroyed) return
           await write(sseEvent("content_block_delta", { index: 0, delta: { type: "text_delta", text: d } }))
         }
         if (behaviour._tag === "DropMidStream") {
           await sleep(20)
+          droppedByServer.add(res)
           req.socket.destroy()
           return
         }
@@ -275,6 +326,11 @@ export const start = (options: Options = {}): Promise<TestServer> => {
         res.end(JSON.stringify({ type: "error", error: { type: "invalid_request_error", message: leaked } }))
         return
       }
+      case "Raw": {
+        res.writeHead(200, { "content-type": behaviour.contentType })
+        res.end(behaviour.body)
+        return
+      }
       case "Malformed": {
         res.writeHead(200, { "content-type": "application/json" })
         res.end(`{"id": "msg_broken", "type": "message", "content": [{"type": "te`)
@@ -283,7 +339,16 @@ export const start = (options: Options = {}): Promise<TestServer> => {
     }
   }
 
+  const droppedByServer = new WeakSet<http.ServerResponse>()
   const server = http.createServer((req, res) => {
+    // a connection the client drops must not surface as an unhandled 'error' event
+    req.on("error", () => {})
+    res.on("error", () => {})
+    // one rule for every behaviour: a response closed before it was complete, and not by the
+    // server itself, was aborted by the client
+    res.on("close", () => {
+      if (!res.writableFinished && !droppedByServer.has(res)) aborted++
+    })
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
     req.on("end", () => {
@@ -307,6 +372,7 @@ export const start = (options: Options = {}): Promise<TestServer> => {
     })
   })
   server.on("connection", (s) => {
+    s.on("error", () => {})
     sockets.add(s)
     s.on("close", () => sockets.delete(s))
   })
@@ -322,6 +388,7 @@ export const start = (options: Options = {}): Promise<TestServer> => {
         },
         requests,
         aborted: () => aborted,
+        stalled: () => stalled,
         close: () =>
           new Promise<void>((r) => {
             for (const s of sockets) s.destroy()

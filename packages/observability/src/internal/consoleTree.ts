@@ -18,11 +18,21 @@ interface Totals {
   calls: number
 }
 
+/**
+ * Model-call spans (`chat {model}`) carry the GenAI operation. Tokens and cost are read from
+ * them alone: other spans may repeat the usage of the calls they made (an agent annotates its
+ * turn's usage on its own span), which would count it twice.
+ */
+const isModelCall = (span: ReadableSpan): boolean => span.attributes["gen_ai.operation.name"] !== undefined
+
 const formatMillis = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`)
 
 const formatUsd = (usd: number) => (usd >= 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(6)}`)
 
-/** Renders the tree of `spans` (one trace), roots first, children in start order. */
+/**
+ * Renders the tree of `spans` (one trace), roots first, children in start order. A span's
+ * tokens and cost are the sum over the model-call spans in its subtree (itself included).
+ */
 export const render = (spans: ReadonlyArray<ReadableSpan>): string => {
   const ids = new Set(spans.map((s) => s.spanContext().spanId))
   const children = new Map<string, Array<ReadableSpan>>()
@@ -45,13 +55,16 @@ export const render = (spans: ReadonlyArray<ReadableSpan>): string => {
     const id = s.spanContext().spanId
     const cached = totals.get(id)
     if (cached) return cached
-    const t: Totals = {
-      input: num(s.attributes["gen_ai.usage.input_tokens"]) + num(s.attributes["gen_ai.usage.cache_read.input_tokens"]) +
-        num(s.attributes["gen_ai.usage.cache_creation.input_tokens"]),
-      output: num(s.attributes["gen_ai.usage.output_tokens"]),
-      cost: num(s.attributes["braid.cost.usd"]),
-      calls: s.attributes["gen_ai.operation.name"] !== undefined ? 1 : 0
-    }
+    const a = s.attributes
+    const t: Totals = isModelCall(s)
+      ? {
+        input: num(a["gen_ai.usage.input_tokens"]) + num(a["gen_ai.usage.cache_read.input_tokens"]) +
+          num(a["gen_ai.usage.cache_creation.input_tokens"]),
+        output: num(a["gen_ai.usage.output_tokens"]),
+        cost: num(a["braid.cost.usd"]),
+        calls: 1
+      }
+      : { input: 0, output: 0, cost: 0, calls: 0 }
     for (const c of children.get(id) ?? []) {
       const ct = total(c)
       t.input += ct.input
