@@ -158,10 +158,12 @@ const address = (field: "from" | "to", value: unknown): MessageInvalid | undefin
 const checked = (from: unknown, to: unknown, body: unknown): Either.Either<unknown, MessageInvalid> => {
   const bad = address("from", from) ?? address("to", to)
   if (bad !== undefined) return Either.left(bad)
+  const invalid = (e: Json.JsonError) => Either.left(new MessageInvalid({ field: "body", path: e.path, reason: e.detail }))
   const copy = Json.copy(body)
+  if (Either.isLeft(copy)) return invalid(copy.left)
   // then the rules of reading back (a "__proto__" key would make the stored message unreadable)
-  const error = Either.isLeft(copy) ? copy.left : Json.check(copy.right)
-  return error === undefined ? copy : Either.left(new MessageInvalid({ field: "body", path: error.path, reason: error.detail }))
+  const shape = Json.check(copy.right)
+  return shape === undefined ? Either.right(copy.right) : invalid(shape)
 }
 
 /**
