@@ -191,8 +191,35 @@ export class MessageStoreError extends Schema.TaggedError<MessageStoreError>()("
 }
 
 /**
+ * A message was refused before anything was stored: its body has no lossless JSON form (a
+ * BigInt, a cycle, NaN, nesting too deep, a `"__proto__"` key), or an address is not a
+ * non-empty string. `field` is `from`, `to` or `body`; `path` is where in the body (`(root)`,
+ * `items[2].n`).
+ *
+ * @example
+ * ```ts
+ * import { CoordinationErrors } from "@braid/agents"
+ *
+ * const e = new CoordinationErrors.MessageInvalid({ field: "body", path: "n", reason: "a BigInt has no JSON form" })
+ * ```
+ *
+ * @since 0.2.0
+ */
+export class MessageInvalid extends Schema.TaggedError<MessageInvalid>()("MessageInvalid", {
+  field: Schema.String,
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `message refused: ${this.field}${this.field === "body" ? ` at ${this.path}` : ""}: ${this.reason}`
+  }
+}
+
+/**
  * A meeting action was taken out of order: starting twice, speaking out of turn, the host
- * leaving, a non-host ending, joining an ended meeting, ...
+ * leaving, a non-host ending, joining an ended meeting, ...; or its input did not decode (a
+ * reply that is neither a string nor `{ text, tokens?, costUsd? }`, `tokens: NaN`, a name that
+ * is not a non-empty string): then `path` says where, and nothing in the meeting changed.
  *
  * @example
  * ```ts
@@ -207,13 +234,16 @@ export class MessageStoreError extends Schema.TaggedError<MessageStoreError>()("
  */
 export class MeetingActionRejected extends Schema.TaggedError<MeetingActionRejected>()("MeetingActionRejected", {
   meetingId: Schema.String,
-  action: Schema.Literal("attend", "start", "speak", "leave", "end", "run"),
+  action: Schema.Literal("make", "attend", "start", "speak", "leave", "end", "run"),
   participant: Schema.String,
   state: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  /** For an invalid input: where in it (`(root)`, `tokens`, `host.name`). */
+  path: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    return `meeting ${this.meetingId}: ${this.participant} cannot ${this.action} (${this.state}): ${this.reason}`
+    const where = this.path !== undefined ? ` (at ${this.path})` : ""
+    return `meeting ${this.meetingId}: ${this.participant} cannot ${this.action} (${this.state}): ${this.reason}${where}`
   }
 }
 

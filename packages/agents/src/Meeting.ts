@@ -11,6 +11,13 @@
  * - `end` (host only; a turn in progress is interrupted and recorded as such);
  * any action out of order fails with `MeetingActionRejected` naming the action, the state and why.
  *
+ * Every public input is decoded with a Schema before anything changes: a reply that is neither a
+ * string nor `{ text, tokens?, costUsd? }` (tokens and cost finite and not negative), a name that
+ * is not a non-empty string, a participant without a primitive, a configuration with the wrong
+ * shape: each fails with `MeetingActionRejected` whose `path` says where, and the meeting is as it
+ * was (no turn counted, nothing recorded). A reply of that kind from a participant driven by
+ * `run` is recorded as a `failed` turn.
+ *
  * `run` drives the meeting: before each turn it checks the termination condition, asks the turn
  * policy for the next speaker, gives the speaker (a primitive, e.g. an agent, from the meeting
  * view to an utterance) at most `speakingTimeout` (Effect Clock: TestClock drives it), records the
@@ -22,9 +29,9 @@
  *
  * @since 0.1.0
  */
-import { Primitive } from "@braid/core"
+import { Json, Primitive } from "@braid/core"
 import { Tokens } from "@braid/llm"
-import { Cause, Clock, Deferred, Duration, Effect, Exit, Option } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Either, Exit, Option, ParseResult, Schema } from "effect"
 import * as Agent from "./Agent.js"
 import { MeetingActionRejected } from "./CoordinationErrors.js"
 import type { MeetingStoreError } from "./CoordinationErrors.js"
@@ -239,6 +246,67 @@ export const channelOf: Readonly<Record<EntryKind, string>> = {
   ended: "meeting.session.ended"
 }
 
+const Name = Schema.String.pipe(Schema.minLength(1, { message: () => "expected a non-empty string" }))
+const Amount = Schema.Number.pipe(Schema.finite({ message: () => "expected a finite number" }), Schema.nonNegative({ message: () => "expected a number >= 0" }))
+const fn = (what: string) => Schema.declare((u: unknown): u is Function => typeof u === "function", { message: () => `expected ${what}` })
+
+/**
+ * The Schema of a reply: a string, or `{ text, tokens?, costUsd? }` with finite, non-negative
+ * amounts.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Meeting } from "@braid/agents"
+ *
+ * Schema.is(Meeting.ReplySchema)({ text: "ok", tokens: Number.NaN }) // false
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const ReplySchema: Schema.Schema<Reply> = Schema.Union(
+  Schema.String,
+  Schema.Struct({ text: Schema.String, tokens: Schema.optionalWith(Amount, { exact: true }), costUsd: Schema.optionalWith(Amount, { exact: true }) })
+)
+
+const ParticipantSchema = Schema.Struct({
+  name: Name,
+  speak: Schema.declare((u: unknown): u is Primitive.Any => Primitive.isPrimitive(u), { message: () => "expected a Primitive (see Meeting.participant)" })
+})
+
+const ConfigSchema = Schema.Struct({
+  id: Schema.optional(Name),
+  topic: Schema.String,
+  host: ParticipantSchema,
+  hostSpeaks: Schema.optional(Schema.Boolean),
+  policy: Schema.optional(Schema.Struct({ name: Schema.String, next: fn("a function") })),
+  termination: Schema.Struct({ name: Schema.String, check: fn("a function"), wake: Schema.optional(fn("a function")) }),
+  speakingTimeout: Schema.optional(
+    Schema.declare((u: unknown): u is Duration.DurationInput => Option.match(Duration.decodeUnknown(u), { onNone: () => false, onSome: (d) => Duration.greaterThan(d, Duration.zero) }), {
+      message: () => "expected a positive duration"
+    })
+  )
+})
+
+/** The deepest issue of a decoding (of a union, the member that came closest): where, and what. */
+const firstIssue = (error: ParseResult.ParseError): { path: string; issue: string } => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const deepest = issues.reduce<(typeof issues)[number] | undefined>((best, i) => best === undefined || i.path.length > best.path.length ? i : best, undefined)
+  return { path: deepest && deepest.path.length > 0 ? deepest.path.map(String).join(".") : "(root)", issue: deepest?.message ?? error.message }
+}
+
+/** Decodes `input`; a getter or a proxy that throws is a bad input too. */
+const decodeInput = <A, I>(schema: Schema.Schema<A, I>, input: unknown): Either.Either<A, { path: string; issue: string }> => {
+  try {
+    return Either.mapLeft(Schema.decodeUnknownEither(schema, { errors: "all" })(input), firstIssue)
+  } catch (e) {
+    return Either.left({ path: "(root)", issue: `unreadable input: ${e instanceof Error ? e.message : String(e)}` })
+  }
+}
+
+/** How to name a participant in an error, whatever the caller passed. */
+const nameOf = (u: unknown): string => typeof u === "string" ? u : `(${typeof u})`
+
 const replyOf = (reply: Reply): { text: string; tokens: number; costUsd: number } =>
   typeof reply === "string"
     ? { text: reply, tokens: Tokens.estimate(reply), costUsd: 0 }
@@ -249,7 +317,7 @@ const causeText = (cause: Cause.Cause<unknown>): string => {
   if (Option.isSome(failure)) {
     const e = failure.value
     const tag = typeof e === "object" && e !== null && "_tag" in e ? `${String((e as { _tag: unknown })._tag)}: ` : ""
-    return `${tag}${e instanceof Error ? e.message : typeof e === "string" ? e : JSON.stringify(e)}`
+    return `${tag}${e instanceof Error ? e.message : typeof e === "string" ? e : Either.getOrElse(Json.encode(e), () => String(typeof e))}`
   }
   const defect = Cause.dieOption(cause)
   if (Option.isSome(defect)) return `defect: ${defect.value instanceof Error ? defect.value.message : String(defect.value)}`
@@ -282,8 +350,20 @@ type TurnOutcome =
  *
  * @since 0.1.0
  */
-export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, never, EventBus.EventBus> =>
+export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, MeetingActionRejected, EventBus.EventBus> =>
   Effect.gen(function*() {
+    const checkedConfig = decodeInput(ConfigSchema, config)
+    if (Either.isLeft(checkedConfig)) {
+      const c = config as unknown as { readonly id?: unknown; readonly host?: { readonly name?: unknown } } | null | undefined
+      return yield* new MeetingActionRejected({
+        meetingId: typeof c?.id === "string" ? c.id : "(new)",
+        action: "make",
+        participant: nameOf(c?.host?.name),
+        state: "scheduled",
+        reason: `invalid configuration: ${checkedConfig.left.issue}`,
+        path: checkedConfig.left.path
+      })
+    }
     const bus = yield* EventBus.EventBus
     const store = yield* Effect.flatMap(Effect.serviceOption(MeetingStore), Option.match({ onNone: () => makeMemory, onSome: Effect.succeed }))
     const id = config.id ?? crypto.randomUUID()
@@ -318,6 +398,24 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
 
     const reject = (action: MeetingActionRejected["action"], who: string, reason: string) =>
       Effect.fail(new MeetingActionRejected({ meetingId: id, action, participant: who, state, reason }))
+
+    /** Decodes a public input before anything is touched; a bad one is rejected, naming where. */
+    const input = <A, I>(action: MeetingActionRejected["action"], who: unknown, schema: Schema.Schema<A, I>, value: unknown, what: string) =>
+      Effect.suspend(() => {
+        const decoded = decodeInput(schema, value)
+        return Either.isRight(decoded)
+          ? Effect.succeed(decoded.right)
+          : Effect.fail(
+            new MeetingActionRejected({
+              meetingId: id,
+              action,
+              participant: nameOf(who),
+              state,
+              reason: `invalid ${what}: ${decoded.left.issue}`,
+              path: decoded.left.path
+            })
+          )
+      })
 
     const statusNow = (): Status => ({
       meetingId: id,
@@ -398,23 +496,23 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
       })
 
     const attend = (p: Participant<unknown, R>) =>
-      locked(Effect.gen(function*() {
+      Effect.zipRight(input("attend", (p as { name?: unknown } | null)?.name, ParticipantSchema, p, "participant"), locked(Effect.gen(function*() {
         if (state === "ended") return yield* reject("attend", p.name, "the meeting has ended")
         if (attending.has(p.name)) return yield* reject("attend", p.name, "already attending")
         yield* join(p)
-      }))
+      })))
 
     const start = (by: string) =>
-      locked(Effect.gen(function*() {
+      Effect.zipRight(input("start", by, Name, by, "name"), locked(Effect.gen(function*() {
         if (by !== host) return yield* reject("start", by, `only the host (${host}) can start the meeting`)
         if (state !== "scheduled") return yield* reject("start", by, "the meeting has already started")
         state = "running"
         startedAt = yield* Clock.currentTimeMillis
         yield* record("started", host, { text: config.topic })
-      }))
+      })))
 
     const leave = (name: string) =>
-      locked(Effect.gen(function*() {
+      Effect.zipRight(input("leave", name, Name, name, "name"), locked(Effect.gen(function*() {
         if (state === "ended") return yield* reject("leave", name, "the meeting has ended")
         if (name === host) return yield* reject("leave", name, "the host cannot leave; the host ends the meeting")
         if (!attending.has(name) || pendingLeaves.has(name)) return yield* reject("leave", name, "not attending")
@@ -425,10 +523,10 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
         attending.delete(name)
         removeFromOrder(name)
         yield* record("left", name)
-      }))
+      })))
 
     const end = (by: string) =>
-      locked(Effect.gen(function*() {
+      Effect.zipRight(input("end", by, Name, by, "name"), locked(Effect.gen(function*() {
         if (by !== host) return yield* reject("end", by, `only the host (${host}) can end the meeting`)
         if (state === "ended") return yield* reject("end", by, "the meeting has already ended")
         if (turnOpen && currentSpeaker !== undefined) {
@@ -442,7 +540,7 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
           yield* record("interrupted", speaker, { turn: turns, reason: "the host ended the meeting" })
         }
         yield* finish({ condition: "host", detail: `${by} ended the meeting` })
-      }))
+      })))
 
     /** Decides and opens the next turn; `None` when the meeting is (or has just been) ended. */
     const openTurn: Effect.Effect<Option.Option<TurnView>, never, R> = Effect.gen(function*() {
@@ -538,7 +636,10 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
     })
 
     const speak = (name: string, reply: Reply) =>
-      locked(Effect.gen(function*() {
+      Effect.gen(function*() {
+        yield* input("speak", name, Name, name, "name")
+        return yield* input("speak", name, ReplySchema, reply, "reply")
+      }).pipe(Effect.flatMap((reply) => locked(Effect.gen(function*() {
         if (state !== "running") return yield* reject("speak", name, "the meeting is not running")
         if (driven) return yield* reject("speak", name, "the meeting is driven by run: speakers speak through their primitive")
         if (!attending.has(name)) return yield* reject("speak", name, "not attending")
@@ -546,7 +647,7 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
           return yield* reject("speak", name, currentSpeaker ? `it is ${currentSpeaker}'s turn` : "no turn is open (call nextTurn)")
         }
         yield* closeTurn(name, { _tag: "Spoke", reply })
-      }))
+      }))))
 
     /** Completes when the meeting should stop in the middle of a turn (host ended it, or a timed condition holds). */
     const stopDuringTurn: Effect.Effect<string> = (() => {
@@ -569,7 +670,11 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, ne
       const outcome: Effect.Effect<TurnOutcome, never, R> = Effect.map(timed, (o): TurnOutcome => {
         if (Option.isNone(o)) return { _tag: "TimedOut" }
         const exit = o.value
-        return Exit.isSuccess(exit) ? { _tag: "Spoke", reply: exit.value } : { _tag: "Failed", reason: causeText(exit.cause) }
+        if (Exit.isFailure(exit)) return { _tag: "Failed", reason: causeText(exit.cause) }
+        const reply = decodeInput(ReplySchema, exit.value)
+        return Either.isRight(reply)
+          ? { _tag: "Spoke", reply: reply.right }
+          : { _tag: "Failed", reason: `invalid reply at ${reply.left.path}: ${reply.left.issue}` }
       })
       return Effect.raceFirst(outcome, Effect.map(stopDuringTurn, (reason): TurnOutcome => ({ _tag: "Interrupted", reason })))
     }

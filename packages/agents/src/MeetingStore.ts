@@ -2,15 +2,18 @@
  * Where meetings keep their ordered history and their latest status, so that a meeting can be
  * inspected later. In memory by default; `MeetingStore.layerSql` keeps them in SQLite or
  * PostgreSQL (through `@effect/sql`; tables `braid_meeting_entries` and `braid_meeting_status`,
- * created on first use).
+ * created on first use). Every SQL call is bounded by `timeout` (default `Io.defaultTimeout`,
+ * 5 s) and fails with a `MeetingStoreError`; stored rows are read with `Json.parse` and decoded
+ * with their Schema (a garbled row is a `MeetingStoreError`, never a defect).
  *
  * @since 0.1.0
  */
+import { Io, Json } from "@braid/core"
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Config, Context, Effect, Layer, Option, Schema } from "effect"
+import { Config, Context, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import type { ConfigError } from "effect"
 import { MeetingStoreError } from "./CoordinationErrors.js"
 import type { Entry, Status } from "./internal/meetingTypes.js"
@@ -89,69 +92,150 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
 export const layerMemory: Layer.Layer<MeetingStore> = Layer.effect(MeetingStore, makeMemory)
 
 const storeError = (operation: string) => (e: unknown) =>
-  new MeetingStoreError({ operation, reason: e instanceof Error ? e.message : String(e) })
+  e instanceof MeetingStoreError ? e : new MeetingStoreError({ operation, reason: e instanceof Error ? e.message : String(e) })
 
-const decodeEntry = Schema.decodeUnknown(Schema.parseJson(EntrySchema))
-const decodeStatus = Schema.decodeUnknown(Schema.parseJson(StatusSchema))
-
-/**
- * A store on the `SqlClient` in context (SQLite or PostgreSQL). Its tables are created if missing
- * (idempotent), so it can be used on a fresh database.
- *
- * @example
- * ```ts
- * import { Layer } from "effect"
- * import { SqliteClient } from "@effect/sql-sqlite-node"
- * import { MeetingStore } from "@braid/agents"
- *
- * const StoreLive = MeetingStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: "meetings.db" })))
- * ```
- *
- * @since 0.1.0
- */
-export const makeSql: Effect.Effect<Service, MeetingStoreError, SqlClient.SqlClient> = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql`CREATE TABLE IF NOT EXISTS braid_meeting_entries (
-    meeting_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    participant TEXT NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (meeting_id, seq)
-  )`.pipe(Effect.mapError(storeError("migrate")))
-  yield* sql`CREATE TABLE IF NOT EXISTS braid_meeting_status (
-    meeting_id TEXT PRIMARY KEY,
-    data TEXT NOT NULL
-  )`.pipe(Effect.mapError(storeError("migrate")))
-  return {
-    append: (entry) =>
-      sql`INSERT INTO braid_meeting_entries (meeting_id, seq, kind, participant, data)
-          VALUES (${entry.meetingId}, ${entry.seq}, ${entry.kind}, ${entry.participant}, ${JSON.stringify(entry)})`.pipe(
-        Effect.asVoid,
-        Effect.mapError(storeError("append"))
-      ),
-    saveStatus: (status) =>
-      sql`INSERT INTO braid_meeting_status (meeting_id, data) VALUES (${status.meetingId}, ${JSON.stringify(status)})
-          ON CONFLICT (meeting_id) DO UPDATE SET data = excluded.data`.pipe(Effect.asVoid, Effect.mapError(storeError("saveStatus"))),
-    history: (id) =>
-      sql<{ data: string }>`SELECT data FROM braid_meeting_entries WHERE meeting_id = ${id} ORDER BY seq`.pipe(
-        Effect.flatMap((rows) => Effect.forEach(rows, (r) => decodeEntry(r.data))),
-        Effect.mapError(storeError("history"))
-      ),
-    status: (id) =>
-      sql<{ data: string }>`SELECT data FROM braid_meeting_status WHERE meeting_id = ${id}`.pipe(
-        Effect.flatMap((rows) => rows.length === 0 ? Effect.succeed(Option.none()) : Effect.map(decodeStatus(rows[0]!.data), Option.some)),
-        Effect.mapError(storeError("status"))
-      ),
-    list: sql<{ data: string }>`SELECT data FROM braid_meeting_status ORDER BY meeting_id`.pipe(
-      Effect.flatMap((rows) => Effect.forEach(rows, (r) => decodeStatus(r.data))),
-      Effect.mapError(storeError("list"))
-    )
+/** Reads a stored JSON text with `Json.parse`, then decodes it with `schema`. */
+const decodeRow = <A, I>(schema: Schema.Schema<A, I>, what: string) => {
+  const decode = Schema.decodeUnknownEither(schema)
+  return (text: string): Either.Either<A, MeetingStoreError> => {
+    const parsed = Json.parse(text)
+    if (Either.isLeft(parsed)) return Either.left(new MeetingStoreError({ operation: "read", reason: `stored ${what} is not valid JSON: ${parsed.left.message}` }))
+    return Either.mapLeft(decode(parsed.right), (e) => new MeetingStoreError({ operation: "read", reason: `stored ${what} did not decode: ${e.message}` }))
   }
-})
+}
+const decodeEntry = decodeRow(EntrySchema, "entry")
+const decodeStatus = decodeRow(StatusSchema, "status")
+const encodeRow = (value: unknown) =>
+  Either.mapLeft(Json.encode(value), (e) => new MeetingStoreError({ operation: "write", reason: e.message }))
 
 /**
- * A layer with the SQL store (needs a `SqlClient`).
+ * Options of the SQL store.
+ *
+ * @since 0.2.0
+ */
+export interface SqlOptions {
+  /** The bound of every SQL call. Default `Io.defaultTimeout` (5 s). */
+  readonly timeout?: Duration.DurationInput
+}
+
+/**
+ * A store on the `SqlClient` in context (SQLite or PostgreSQL), every call bounded by
+ * `options.timeout`. Its tables are created if missing (idempotent), so it can be used on a
+ * fresh database.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { MeetingStore } from "@braid/agents"
+ *
+ * const StoreLive = MeetingStore.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(SqliteClient.layer({ filename: "meetings.db" })))
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const makeSqlWith = (options: SqlOptions = {}): Effect.Effect<Service, MeetingStoreError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const call = <A>(operation: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, MeetingStoreError> =>
+      // disconnected: past the bound the call is abandoned at once (the driver's cancellation of the
+      // statement goes on in the background instead of holding the caller up to 5 s more)
+      Io.bounded(Effect.disconnect(Effect.mapError(effect, storeError(operation))), options.timeout, (millis) =>
+        new MeetingStoreError({ operation, reason: `no answer within ${millis} ms` }))
+    yield* call(
+      "migrate",
+      sql`CREATE TABLE IF NOT EXISTS braid_meeting_entries (
+        meeting_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        participant TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (meeting_id, seq)
+      )`
+    )
+    yield* call(
+      "migrate",
+      sql`CREATE TABLE IF NOT EXISTS braid_meeting_status (
+        meeting_id TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+      )`
+    )
+    return {
+      append: (entry) =>
+        call(
+          "append",
+          Effect.flatMap(encodeRow(entry), (data) =>
+            sql`INSERT INTO braid_meeting_entries (meeting_id, seq, kind, participant, data)
+                VALUES (${entry.meetingId}, ${entry.seq}, ${entry.kind}, ${entry.participant}, ${data})`)
+        ).pipe(Effect.asVoid),
+      saveStatus: (status) =>
+        call(
+          "saveStatus",
+          Effect.flatMap(encodeRow(status), (data) =>
+            sql`INSERT INTO braid_meeting_status (meeting_id, data) VALUES (${status.meetingId}, ${data})
+                ON CONFLICT (meeting_id) DO UPDATE SET data = excluded.data`)
+        ).pipe(Effect.asVoid),
+      history: (id) =>
+        call(
+          "history",
+          Effect.flatMap(
+            sql<{ data: string }>`SELECT data FROM braid_meeting_entries WHERE meeting_id = ${id} ORDER BY seq`,
+            (rows) => Effect.forEach(rows, (r) => decodeEntry(r.data))
+          )
+        ),
+      status: (id) =>
+        call(
+          "status",
+          Effect.flatMap(
+            sql<{ data: string }>`SELECT data FROM braid_meeting_status WHERE meeting_id = ${id}`,
+            (rows) => rows.length === 0 ? Effect.succeed(Option.none()) : Effect.map(decodeStatus(rows[0]!.data), Option.some)
+          )
+        ),
+      list: call(
+        "list",
+        Effect.flatMap(sql<{ data: string }>`SELECT data FROM braid_meeting_status ORDER BY meeting_id`, (rows) => Effect.forEach(rows, (r) => decodeStatus(r.data)))
+      )
+    }
+  })
+
+/**
+ * `makeSqlWith()` with the default bound.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { MeetingStore } from "@braid/agents"
+ *
+ * const store = MeetingStore.makeSql.pipe(Effect.provide(SqliteClient.layer({ filename: "meetings.db" })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const makeSql: Effect.Effect<Service, MeetingStoreError, SqlClient.SqlClient> = makeSqlWith()
+
+/**
+ * A layer with the SQL store (needs a `SqlClient`), every call bounded by `options.timeout`.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { PgClient } from "@effect/sql-pg"
+ * import { Redacted } from "effect"
+ * import { MeetingStore } from "@braid/agents"
+ *
+ * const StoreLive = MeetingStore.layerSqlWith({ timeout: "2 seconds" }).pipe(
+ *   Layer.provide(PgClient.layer({ url: Redacted.make("postgres://postgres@127.0.0.1:5432/app"), connectTimeout: "2 seconds" }))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const layerSqlWith = (options: SqlOptions = {}): Layer.Layer<MeetingStore, MeetingStoreError, SqlClient.SqlClient> =>
+  Layer.effect(MeetingStore, makeSqlWith(options))
+
+/**
+ * A layer with the SQL store (needs a `SqlClient`), with the default bound (`layerSqlWith()`).
  *
  * @example
  * ```ts
@@ -164,7 +248,7 @@ export const makeSql: Effect.Effect<Service, MeetingStoreError, SqlClient.SqlCli
  *
  * @since 0.1.0
  */
-export const layerSql: Layer.Layer<MeetingStore, MeetingStoreError, SqlClient.SqlClient> = Layer.effect(MeetingStore, makeSql)
+export const layerSql: Layer.Layer<MeetingStore, MeetingStoreError, SqlClient.SqlClient> = layerSqlWith()
 
 /**
  * The SQL store in a SQLite file.
@@ -178,11 +262,12 @@ export const layerSql: Layer.Layer<MeetingStore, MeetingStoreError, SqlClient.Sq
  *
  * @since 0.1.0
  */
-export const layerSqlite = (config: { readonly filename: string }): Layer.Layer<MeetingStore, MeetingStoreError | ConfigError.ConfigError> =>
-  layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: config.filename })))
+export const layerSqlite = (config: { readonly filename: string } & SqlOptions): Layer.Layer<MeetingStore, MeetingStoreError | ConfigError.ConfigError> =>
+  layerSqlWith(config.timeout !== undefined ? { timeout: config.timeout } : {}).pipe(Layer.provide(SqliteClient.layer({ filename: config.filename })))
 
 /**
- * The SQL store in PostgreSQL at `DATABASE_URL` (read with `Config`).
+ * The SQL store in PostgreSQL at `DATABASE_URL` (read with `Config`), connecting and every call
+ * bounded by `Io.defaultTimeout`.
  *
  * @example
  * ```ts
@@ -194,5 +279,5 @@ export const layerSqlite = (config: { readonly filename: string }): Layer.Layer<
  * @since 0.1.0
  */
 export const layerPgConfig: Layer.Layer<MeetingStore, MeetingStoreError | ConfigError.ConfigError | SqlError.SqlError> = layerSql.pipe(
-  Layer.provide(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL") }))
+  Layer.provide(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL"), connectTimeout: Config.succeed(Io.defaultTimeout) }))
 )

@@ -2,14 +2,26 @@
  * The Redis transport of `EventBus`: events are published with `PUBLISH` on one connection and
  * received with `PSUBSCRIBE` on a separate subscriber connection (a Redis connection in subscriber
  * mode can do nothing else), then dispatched to local subscriptions exactly like the in-memory
- * bus, so both behave the same and pass the same conformance suite.
+ * bus, so both behave the same and pass the same conformance suite: each subscription gets each
+ * matching event once, also when a process holds overlapping subscriptions (`a.b.c` and `a.*.*`),
+ * for which Redis sends one copy per pattern.
  *
- * Payloads travel as JSON (the channel schema's encoded form). Every Redis channel is
- * `<prefix><channel>`: give each deployment (or test run) its own prefix.
+ * Payloads travel as JSON (the channel schema's encoded form, written with `Json.encode`, read
+ * with `Json.parse`: a payload with no JSON form is an `EventBusError` on publish, a message that
+ * is not JSON is reported to the subscriptions as an invalid event). Every Redis channel is
+ * `<prefix><channel>`: give each deployment (or test run) its own prefix (its glob characters
+ * are escaped, so a prefix never matches other channels).
+ *
+ * Delivery is Redis pub/sub's: at most once. Events published while the subscriber connection is
+ * down (between a reset and the automatic reconnection, which subscribes again) are lost; use
+ * `Messaging` for messages that must arrive. Every call to Redis (connecting, publishing,
+ * subscribing) is bounded by `timeout` (default `Io.defaultTimeout`, 5 s) and fails with a typed
+ * `EventBusError`; a connection reset is never an uncaught error.
  *
  * @since 0.1.0
  */
-import { Config, Effect, Layer, PubSub } from "effect"
+import { Io, Json } from "@braid/core"
+import { Config, Duration, Effect, Either, Layer, PubSub } from "effect"
 import type { Scope } from "effect"
 import { Redis } from "ioredis"
 import { EventBusError } from "./CoordinationErrors.js"
@@ -25,29 +37,40 @@ export interface Options {
   readonly url: string
   /** Prepended to every channel on Redis (default `"braid:"`). */
   readonly prefix?: string
+  /** The bound of every call to Redis. Default `Io.defaultTimeout` (5 s). */
+  readonly timeout?: Duration.DurationInput
 }
 
 const busError = (operation: string) => (e: unknown) =>
   new EventBusError({ operation, reason: e instanceof Error ? e.message : String(e) })
 
-const connect = (url: string, name: string) =>
-  Effect.acquireRelease(
-    Effect.tryPromise({
-      try: async () => {
-        const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: name })
-        client.on("error", () => {}) // errors surface on the commands that hit them
-        try {
-          await client.connect()
-        } catch (e) {
-          client.disconnect() // stop reconnecting in the background
-          throw e
-        }
-        return client
-      },
-      catch: busError("connect")
-    }),
-    (client) => Effect.promise(() => client.quit().catch(() => client.disconnect()))
-  )
+/** Escapes Redis glob characters (`*`, `?`, `[`, `]`, `\`). */
+const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, "\\$&")
+
+/** A Redis client name (no spaces or newlines) that shows which bus a connection belongs to. */
+const clientName = (role: string, prefix: string) => `braid-bus-${role}:${prefix.replace(/[^A-Za-z0-9:_.-]/g, "_")}`.slice(0, 120)
+
+const connect = (url: string, name: string, timeout: Duration.DurationInput | undefined) =>
+  Effect.gen(function*() {
+    const client = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: name })
+        c.on("error", () => {}) // a reset or a refused reconnection: it surfaces on the commands it hits, typed
+        return c
+      }),
+      (c) =>
+        Io.bounded(Effect.interruptible(Effect.tryPromise(() => c.quit())), timeout, () => "timeout").pipe(
+          Effect.catchAll(() => Effect.void),
+          Effect.ensuring(Effect.sync(() => c.disconnect())) // stops reconnecting in any case
+        )
+    )
+    yield* Io.bounded(
+      Effect.tryPromise({ try: () => client.connect(), catch: busError("connect") }),
+      timeout,
+      (millis) => new EventBusError({ operation: "connect", reason: `no answer within ${millis} ms` })
+    )
+    return client
+  })
 
 /**
  * A Redis-backed bus, with its two connections closed when the scope closes.
@@ -65,33 +88,50 @@ const connect = (url: string, name: string) =>
 export const make = (options: Options): Effect.Effect<Service, EventBusError, Scope.Scope> =>
   Effect.gen(function*() {
     const prefix = options.prefix ?? "braid:"
-    const publisher = yield* connect(options.url, "braid-bus-pub")
-    const subscriber = yield* connect(options.url, "braid-bus-sub")
+    // interruptible, so that the bound also holds in a finalizer (unsubscribing)
+    const bounded = <A>(operation: string, f: () => Promise<A>) =>
+      Io.bounded(
+        Effect.interruptible(Effect.tryPromise({ try: f, catch: busError(operation) })),
+        options.timeout,
+        (millis) => new EventBusError({ operation, reason: `no answer within ${millis} ms` })
+      )
+    const publisher = yield* connect(options.url, clientName("pub", prefix), options.timeout)
+    const subscriber = yield* connect(options.url, clientName("sub", prefix), options.timeout)
     const dispatcher = yield* Effect.acquireRelease(PubSub.unbounded<Envelope>(), PubSub.shutdown)
-    subscriber.on("pmessage", (_pattern: string, channel: string, message: string) => {
-      if (!channel.startsWith(prefix)) return
-      let payload: unknown
+    // Redis pattern -> the local pattern its copies are for (only patterns with subscriptions).
+    const patterns = new Map<string, string>()
+    subscriber.on("pmessage", (redisPattern: string, channel: string, message: string) => {
+      const pattern = patterns.get(redisPattern)
+      if (pattern === undefined || !channel.startsWith(prefix)) return
+      const parsed = Json.parse(message)
+      const envelope: Envelope = Either.isRight(parsed)
+        ? { channel: channel.slice(prefix.length), payload: parsed.right, pattern }
+        : { channel: channel.slice(prefix.length), payload: message.slice(0, 200), pattern, invalid: `not a JSON event: ${parsed.left.message}` }
       try {
-        payload = JSON.parse(message)
-      } catch {
-        payload = message // not JSON: the subscription's decoder reports it
-      }
-      try {
-        Effect.runSync(PubSub.publish(dispatcher, { channel: channel.slice(prefix.length), payload }))
+        Effect.runSync(PubSub.publish(dispatcher, envelope))
       } catch {
         // the bus is shutting down
       }
     })
     // One Redis PSUBSCRIBE per pattern, shared by the local subscriptions to it.
     const refs = new Map<string, number>()
-    const listen = (pattern: string) =>
-      Effect.acquireRelease(
+    const listen = (pattern: string) => {
+      const redisPattern = globEscape(prefix) + pattern
+      return Effect.acquireRelease(
         Effect.suspend(() => {
           const n = refs.get(pattern) ?? 0
           refs.set(pattern, n + 1)
+          patterns.set(redisPattern, pattern)
           return n === 0
-            ? Effect.tryPromise({ try: () => subscriber.psubscribe(prefix + pattern), catch: busError("subscribe") }).pipe(
-              Effect.tapError(() => Effect.sync(() => refs.set(pattern, (refs.get(pattern) ?? 1) - 1))),
+            ? bounded("subscribe", () => subscriber.psubscribe(redisPattern)).pipe(
+              Effect.tapError(() =>
+                Effect.sync(() => {
+                  const left = (refs.get(pattern) ?? 1) - 1
+                  if (left > 0) return refs.set(pattern, left)
+                  refs.delete(pattern)
+                  patterns.delete(redisPattern)
+                })
+              ),
               Effect.asVoid
             )
             : Effect.void
@@ -104,17 +144,19 @@ export const make = (options: Options): Effect.Effect<Service, EventBusError, Sc
               return Effect.void
             }
             refs.delete(pattern)
-            return Effect.promise(() => subscriber.punsubscribe(prefix + pattern).catch(() => undefined))
+            patterns.delete(redisPattern)
+            return Effect.ignore(bounded("unsubscribe", () => subscriber.punsubscribe(redisPattern)))
           })
       )
+    }
     return makeWith({
       transport: "redis",
       dispatcher,
       send: (channel, payload) =>
-        Effect.tryPromise({
-          try: () => publisher.publish(prefix + channel, JSON.stringify(payload)),
-          catch: busError("publish")
-        }).pipe(Effect.asVoid),
+        Effect.flatMap(
+          Either.mapLeft(Json.encode(payload), (e) => new EventBusError({ operation: "publish", reason: e.message })),
+          (text) => bounded("publish", () => publisher.publish(prefix + channel, text))
+        ).pipe(Effect.asVoid),
       listen
     })
   })

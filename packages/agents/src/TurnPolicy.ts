@@ -96,8 +96,12 @@ const validated = (input: Input, allowRepeat: boolean, who: string) => (pick: Ef
   Effect.matchCause(pick, {
     onFailure: (cause): Decision => ({ speaker: input.roundRobin, fallback: `${who} failed (${causeText(cause)}); round robin` }),
     onSuccess: ({ name, remark }): Decision => {
+      // a remark is recorded as text: anything but a string is dropped
+      const base = remark && typeof remark.text === "string" && typeof remark.by === "string" ? { remark } : {}
+      if (typeof name !== "string") {
+        return { speaker: input.roundRobin, fallback: `${who} picked a ${typeof name}, not a name; round robin`, ...base }
+      }
       const ok = eligible(input, allowRepeat).includes(name)
-      const base = remark ? { remark } : {}
       return ok
         ? { speaker: name, ...base }
         : { speaker: input.roundRobin, fallback: `${who} picked "${name}", who is not eligible; round robin`, ...base }

@@ -62,6 +62,26 @@ export const conformance = (name: string, makeLayer: () => Layer.Layer<EventBus.
         assert.strictEqual(yield* quiet(got), 0)
       })))
 
+    it.live("overlapping subscriptions in one process (a.b.c and a.*.*) each get an event exactly once", () =>
+      run(Effect.gen(function*() {
+        const exact = yield* Queue.unbounded<string>()
+        const wide = yield* Queue.unbounded<string>()
+        const middle = yield* Queue.unbounded<string>()
+        const exact2 = yield* Queue.unbounded<string>()
+        yield* EventBus.subscribe(Joined, (e) => Queue.offer(exact, e.name))
+        yield* EventBus.subscribe(EventBus.channel("meeting.*.*", Schema.Struct({ name: Schema.String })), (e, ch) => Queue.offer(wide, `${ch}:${e.name}`))
+        yield* EventBus.subscribe(AnyParticipant, (e) => Queue.offer(middle, e.name))
+        yield* EventBus.subscribe(Joined, (e) => Queue.offer(exact2, e.name)) // a second subscription to the same pattern
+        yield* EventBus.publish(Joined, { name: "once", at: 1 })
+        yield* EventBus.publish(Left, { name: "left" })
+        assert.deepStrictEqual(yield* takeN(exact, 1), ["once"])
+        assert.deepStrictEqual(yield* takeN(exact2, 1), ["once"])
+        assert.deepStrictEqual(yield* takeN(middle, 2), ["once", "left"])
+        assert.deepStrictEqual(yield* takeN(wide, 2), ["meeting.participant.joined:once", "meeting.participant.left:left"])
+        const sizes = yield* Effect.all([quiet(exact), quiet(exact2, 0), quiet(middle, 0), quiet(wide, 0)])
+        assert.deepStrictEqual(sizes, [0, 0, 0, 0], "no second copy")
+      })))
+
     it.live("events are encoded and decoded with the channel schema (a Date travels as a string)", () =>
       run(Effect.gen(function*() {
         const got = yield* Queue.unbounded<Date>()

@@ -8,6 +8,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { DATABASE_URL, describeWith } from "@braid/testing"
 import { EventBus, Meeting, MeetingStore, Termination } from "@braid/agents"
+import { proxy, silentServer, withPort } from "./netFaults.js"
 
 const runId = `${process.pid}-${Date.now()}`
 
@@ -95,6 +96,56 @@ describePg("MeetingStore: PostgreSQL", () => {
         yield* sql`DELETE FROM braid_meeting_entries WHERE meeting_id = ${id}`
         yield* sql`DELETE FROM braid_meeting_status WHERE meeting_id = ${id}`
       }).pipe(Effect.provide(pg()))
+    }))
+
+  it.live("a database that accepts and never answers: creating the store fails typed within the bound", () =>
+    Effect.gen(function*() {
+      const silent = yield* silentServer
+      const exit = yield* Effect.exit(Effect.flatMap(MeetingStore.MeetingStore, (s) => s.list).pipe(
+        Effect.provide(MeetingStore.layerSqlWith({ timeout: "300 millis" }).pipe(
+          Layer.provide(PgClient.layer({ url: Redacted.make(withPort(DATABASE_URL, silent.port)), connectTimeout: "300 millis" }))
+        ))
+      ))
+      assert.strictEqual(exit._tag, "Failure")
+    }).pipe(Effect.scoped))
+
+  it.live("a link that goes silent: every store call is a MeetingStoreError within the bound, and a meeting still runs to its end", () =>
+    Effect.gen(function*() {
+      const u = new URL(DATABASE_URL)
+      const link = yield* proxy(u.hostname || "127.0.0.1", Number(u.port || 5432))
+      yield* Effect.gen(function*() {
+        const store = yield* MeetingStore.MeetingStore
+        yield* store.list
+        yield* link.blackhole
+        for (const call of [store.list, store.history("m"), store.status("m")] as Array<Effect.Effect<unknown, { readonly _tag: string; readonly message: string }>>) {
+          const err = yield* Effect.flip(call)
+          assert.strictEqual(err._tag, "MeetingStoreError")
+          assert.include(err.message, "no answer within 200 ms")
+        }
+        const meeting = yield* Meeting.make({ topic: "t", host: Meeting.participant("host", () => "hi"), termination: Termination.maxTurns(1) })
+        const result = yield* meeting.run
+        assert.strictEqual(result.endedBy.condition, "maxTurns(1)")
+      }).pipe(Effect.provide(Layer.merge(
+        EventBus.layerMemory,
+        MeetingStore.layerSqlWith({ timeout: "200 millis" }).pipe(Layer.provide(PgClient.layer({ url: Redacted.make(withPort(DATABASE_URL, link.port)) })))
+      )))
+    }).pipe(Effect.scoped))
+
+  it.live("a garbled stored row is a MeetingStoreError, not a defect", () =>
+    Effect.gen(function*() {
+      const id = `garbled-${runId}`
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const store = yield* MeetingStore.MeetingStore
+        yield* sql`INSERT INTO braid_meeting_status (meeting_id, data) VALUES (${id}, ${"{oops"})`
+        yield* sql`INSERT INTO braid_meeting_entries (meeting_id, seq, kind, participant, data) VALUES (${id}, 1, 'spoke', 'x', ${'{"__proto__": {}}'})`
+        const status = yield* Effect.flip(store.status(id))
+        assert.strictEqual(status._tag, "MeetingStoreError")
+        const history = yield* Effect.flip(store.history(id))
+        assert.include(history.message, "__proto__")
+        yield* sql`DELETE FROM braid_meeting_entries WHERE meeting_id = ${id}`
+        yield* sql`DELETE FROM braid_meeting_status WHERE meeting_id = ${id}`
+      }).pipe(Effect.provide(MeetingStore.layerSql.pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(DATABASE_URL) })))))
     }))
 
   it.live("layerPgConfig reads DATABASE_URL through Config", () =>

@@ -39,10 +39,17 @@ export const matches = (pattern: string, channel: string): boolean => {
   return p.length === c.length && p.every((s, i) => s === "*" || s === c[i])
 }
 
-/** What travels on the bus: the concrete channel and the encoded event. */
+/**
+ * What travels on the bus: the concrete channel and the encoded event. A transport that receives
+ * one copy per matching pattern (Redis `PSUBSCRIBE`) names the `pattern` each copy is for, and
+ * only the subscriptions to that pattern take it: every subscription gets an event once, as on
+ * the in-memory bus. `invalid` says why a payload could not be read (reported as an invalid event).
+ */
 export interface Envelope {
   readonly channel: string
   readonly payload: unknown
+  readonly pattern?: string
+  readonly invalid?: string
 }
 
 export interface Stats {
@@ -78,8 +85,12 @@ export const subscribeLocal = <A, I, E, R>(
     const onError = options.onError ??
       ((cause: Cause.Cause<E>, channel: string) => Effect.logWarning(`event handler failed on ${channel}`, Cause.pretty(cause)))
     const handle = (envelope: Envelope): Effect.Effect<void, never, R> => {
-      if (!matches(pattern, envelope.channel)) return Effect.void
+      if (envelope.pattern !== undefined ? envelope.pattern !== pattern : !matches(pattern, envelope.channel)) return Effect.void
       stats.received++
+      if (envelope.invalid !== undefined) {
+        stats.invalid++
+        return onInvalid(new InvalidEvent({ channel: envelope.channel, issues: [envelope.invalid], payload: envelope.payload }))
+      }
       const decoded = decode(envelope.payload)
       if (decoded._tag === "Left") {
         stats.invalid++
