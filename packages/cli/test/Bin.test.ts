@@ -26,4 +26,13 @@ describe("bin/braid.js (the real process)", () => {
     assert.strictEqual(bad.status, 2)
     assert.include(bad.stderr, "bad.jsonl:1: messages[0].content: is missing")
   })
+
+  it("help through the real process: `braid run`, defaults and examples, and no colour when piped", () => {
+    const help = braid("run", "--help")
+    assert.strictEqual(help.status, 0, help.stderr)
+    assert.include(help.stdout, "Usage:\n  braid run <workflow> [options]")
+    assert.include(help.stdout, "(default: ada)")
+    assert.include(help.stdout, "Examples:")
+    assert.notInclude(help.stdout, "\x1b[")
+  })
 })
