@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { DecodeError, Instrumentation, Primitive } from "@braid/core"
+import { DecodeError, Instrumentation, Json, Primitive } from "@braid/core"
 import type { Errors as LlmErrors } from "@braid/llm"
 import { LanguageModel, Pricing } from "@braid/llm"
 import { Effect, Either, FiberRef, JSONSchema, ParseResult, Schema } from "effect"
@@ -223,7 +223,9 @@ const addUsage = (a: LanguageModel.Usage, b: LanguageModel.Usage): LanguageModel
   estimated: a.estimated || b.estimated
 })
 
-const render = (u: unknown): string => (typeof u === "string" ? u : JSON.stringify(u))
+/** Text of a value for the model: strings as they are, anything else as JSON (`Json.encode`: never throws). */
+const render = (u: unknown): string =>
+  typeof u === "string" ? u : Either.getOrElse(Json.encode(u), (e) => `(a value without a JSON form: ${e.message})`)
 
 /**
  * Maps a conversation to model messages for agent `self`: system notes join the system prompt;
@@ -253,7 +255,7 @@ const toModel = (
         push("user", m.content)
         break
       case "assistant": {
-        const calls = (m.toolCalls ?? []).map((c) => `[called tool ${c.name} with ${JSON.stringify(c.input)}]`)
+        const calls = (m.toolCalls ?? []).map((c) => `[called tool ${c.name} with ${render(c.input)}]`)
         const text = [m.content, ...calls].filter((s) => s !== "").join("\n")
         if (m.name === undefined || m.name === self) push("assistant", text)
         else push("user", `[${m.name}] ${text}`)
@@ -330,7 +332,13 @@ export const make = <E = never, R = never, const Tools extends ReadonlyArray<Too
         new ToolError({ agent: name, tool: call.name, message: `invalid arguments: ${ParseResult.TreeFormatter.formatErrorSync(e)}` })
       ),
       Effect.flatMap((args) => t.run(args)),
-      Effect.map((result): Message => ({ role: "tool", name: call.name, toolCallId: call.id, content: render(result) }))
+      // A result the model cannot be shown as JSON (a BigInt, a cycle) is the tool's typed error, naming the path.
+      Effect.flatMap((result) =>
+        typeof result === "string" ? Effect.succeed(result) : Json.encode(result).pipe(
+          Either.mapLeft((e) => new ToolError({ agent: name, tool: call.name, message: `the result has no JSON form: ${e.message}` }))
+        )
+      ),
+      Effect.map((content): Message => ({ role: "tool", name: call.name, toolCallId: call.id, content }))
     )
   }
 
@@ -577,23 +585,21 @@ const balancedEnd = (text: string, start: number): number => {
   return -1
 }
 
-const tryJson = (text: string): Either.Either<unknown, void> => {
-  try {
-    return Either.right(JSON.parse(text))
-  } catch {
-    return Either.left(undefined)
-  }
-}
 
 /**
  * The JSON values a reply may hold, most likely first: the whole reply, then the content of each
- * ``` fence, then each balanced `{...}` or `[...]` of the text, in order.
+ * ``` fence, then each balanced `{...}` or `[...]` of the text, in order. The reply is untrusted:
+ * each candidate goes through `Json.parse` (no prototype effects, bounded depth); the first
+ * candidate that is JSON but refused (a `"__proto__"` key, too deep) is kept to explain a failure.
  */
-const jsonCandidates = (text: string): Array<unknown> => {
-  const out: Array<unknown> = []
+const jsonCandidates = (text: string): { readonly values: Array<unknown>; readonly refused: Json.JsonError | undefined } => {
+  const values: Array<unknown> = []
+  let refused: Json.JsonError | undefined
   const add = (s: string) => {
-    const parsed = tryJson(s.trim())
-    if (Either.isRight(parsed)) out.push(parsed.right)
+    const parsed = Json.parse(s.trim())
+    if (Either.isRight(parsed)) values.push(parsed.right)
+    else if (parsed.left.reason !== "Syntax") refused ??= parsed.left
+    return Either.isRight(parsed) || parsed.left.reason !== "Syntax"
   }
   add(text)
   for (const m of text.matchAll(/```[\w-]*\s*\n?([\s\S]*?)```/g)) add(m[1]!)
@@ -601,11 +607,9 @@ const jsonCandidates = (text: string): Array<unknown> => {
     if (text[i] !== "{" && text[i] !== "[") continue
     const end = balancedEnd(text, i)
     if (end < 0) continue
-    const before = out.length
-    add(text.slice(i, end + 1))
-    if (out.length > before) i = end // a value was found here: do not look inside it
+    if (add(text.slice(i, end + 1))) i = end // a value was found here: do not look inside it
   }
-  return out
+  return { values, refused }
 }
 
 const maxReplyChars = 500
@@ -615,7 +619,9 @@ const maxReplyChars = 500
  * ``` fence, or the first balanced `{...}` / `[...]` in prose; the first of these that decodes
  * wins. Fails with `StructuredOutputInvalid` naming the first bad field of the first JSON found
  * (core's `Primitive.decodeError` formats the path), or path `(root)` when there is no JSON.
- * The building block of `structured`, for text you already hold.
+ * The reply is untrusted: it is parsed with `Json.parse`, so a `"__proto__"` key or nesting
+ * deeper than `Json.defaultMaxDepth` is refused (message `refused JSON: ...`, with its path),
+ * never applied. The building block of `structured`, for text you already hold.
  *
  * @example
  * ```ts
@@ -636,13 +642,18 @@ export const decodeStructured = <A, I>(
   const decode = Schema.decodeUnknownEither(schema, { errors: "all" })
   const reply = text.length > maxReplyChars ? `${text.slice(0, maxReplyChars)}...` : text
   let firstError: ParseResult.ParseError | undefined
-  for (const candidate of jsonCandidates(text)) {
+  const { refused, values } = jsonCandidates(text)
+  for (const candidate of values) {
     const decoded = decode(candidate)
     if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
     firstError ??= decoded.left
   }
   if (firstError === undefined) {
-    return Effect.fail(new StructuredOutputInvalid({ agent, path: "(root)", message: "no JSON object in the reply", reply }))
+    return Effect.fail(
+      refused === undefined
+        ? new StructuredOutputInvalid({ agent, path: "(root)", message: "no JSON object in the reply", reply })
+        : new StructuredOutputInvalid({ agent, path: refused.path, message: `refused JSON: ${refused.detail}`, reply })
+    )
   }
   const e = Primitive.decodeError(agent, "output", firstError)
   return Effect.fail(new StructuredOutputInvalid({ agent, path: e.path, message: e.message.slice(`${agent}: `.length), reply }))

@@ -4,7 +4,9 @@
  * `handoff(from, to, options)` is itself an agent-like primitive (kind "handoff", from a
  * `Conversation` to a `Reply`), so handoffs nest and take policies like any step. It runs `from`,
  * then, unless `when` says otherwise, transfers to the target with
- * - a typed payload (Schema), validated on transfer (`HandoffPayloadError` names the bad field),
+ * - a typed payload (Schema), validated on transfer (`HandoffPayloadError` names the bad field;
+ *   a payload that decodes but has no lossless JSON form, such as a BigInt or a cycle, is a
+ *   `HandoffPayloadError` too, naming the path),
  * - the history, filtered by a `History` transform, plus a note saying who handed off and why,
  * - one of three strategies: `"immediate"` (the target runs now), `"queued"` (the task waits in
  *   the target's inbox until the target is free: one task at a time, first come first served),
@@ -16,10 +18,10 @@
  *
  * @since 0.1.0
  */
-import { Instrumentation, Primitive, State, WorkflowContext } from "@braid/core"
+import { Instrumentation, Json, Primitive, State, WorkflowContext } from "@braid/core"
 import type { Errors as LlmErrors } from "@braid/llm"
 import { LanguageModel } from "@braid/llm"
-import { Clock, Context, Deferred, Effect, Exit, FiberId, Option, ParseResult, Ref, Schema } from "effect"
+import { Clock, Context, Deferred, Effect, Either, Exit, FiberId, Option, ParseResult, Ref, Schema } from "effect"
 import type { Any as AnyAgent, Conversation, Message, Reply } from "./Agent.js"
 import { nameOf } from "./Agent.js"
 import { HandoffPayloadError, UnknownHandoffTarget } from "./Errors.js"
@@ -355,6 +357,16 @@ export interface ConditionalOptions<K extends string, A, I, HE, HR, SE, SR> exte
   readonly strategy: Conditional<K, SE, SR>
 }
 
+const payloadError = (from: string, to: string, e: ParseResult.ParseError): HandoffPayloadError => {
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
+  return new HandoffPayloadError({
+    from,
+    to,
+    path: issue === undefined || issue.path.length === 0 ? "(root)" : issue.path.map(String).join("."),
+    message: issue?.message ?? String(e)
+  })
+}
+
 type AE<P> = P extends Primitive.Primitive<any, any, infer E, any> ? E : never
 type AR<P> = P extends Primitive.Primitive<any, any, any, infer R> ? R : never
 
@@ -465,18 +477,19 @@ export function handoff(
       if (options.payload !== undefined) {
         const raw = options.payload.from(first, conversation)
         payload = yield* Schema.decodeUnknown(options.payload.schema, { errors: "all" })(raw).pipe(
-          Effect.mapError((e) => {
-            const issue = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
-            return new HandoffPayloadError({
-              from: fromName,
-              to: toName,
-              path: issue === undefined || issue.path.length === 0 ? "(root)" : issue.path.map(String).join("."),
-              message: issue?.message ?? String(e)
-            })
-          })
+          Effect.mapError((e) => payloadError(fromName, toName, e))
         )
-        const encoded = yield* Schema.encode(options.payload.schema)(payload as any).pipe(Effect.orDie)
-        payloadBytes = Buffer.byteLength(JSON.stringify(encoded ?? null), "utf8")
+        // The payload crosses to another agent (and may be journaled): it must have a lossless
+        // JSON form. A schema that accepts a BigInt or a cycle is refused here, typed, naming the path.
+        const encoded = yield* Schema.encode(options.payload.schema)(payload as any).pipe(
+          Effect.mapError((e) => payloadError(fromName, toName, e))
+        )
+        const json = yield* Json.encode(encoded).pipe(
+          Either.mapLeft((e) =>
+            new HandoffPayloadError({ from: fromName, to: toName, path: e.path, message: `the payload has no JSON form: ${e.detail}` })
+          )
+        )
+        payloadBytes = Buffer.byteLength(json, "utf8")
       }
 
       const history: ReadonlyArray<Message> = [...conversation.messages, ...first.messages]

@@ -3,7 +3,7 @@ import { Primitive, Runner } from "@braid/core"
 import { Accounting, Errors as LlmErrors, ScriptedModel } from "@braid/llm"
 import { Retry } from "@braid/resilience"
 import { byName, parentOf, successValue, withSpans } from "@braid/testing"
-import { Effect, Fiber, Layer, Option, Schema, TestClock } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Option, Schema, TestClock } from "effect"
 import { Agent, Memory } from "@braid/agents"
 import { systemOf, testModel } from "./agentTestModel.js"
 
@@ -98,6 +98,24 @@ describe("Agent", () => {
       const loop = yield* Effect.flip(Runner.run(agent, Agent.conversation(["loop"])))
       assert.strictEqual(loop._tag, "ToolIterationsExceeded")
       assert.strictEqual(m.requests.length - before, 3, "exactly maxToolIterations model calls")
+    }).pipe(Effect.provide(m.layer))
+  })
+
+  it.effect("a tool result without a JSON form (BigInt, cycle) is a ToolError naming the path, not a TypeError defect", () => {
+    const m = testModel((req) => req.messages.at(-1)!.content.includes("result]") ? { text: "done" } : { toolCalls: [{ id: "1", name: "big", input: {} }] })
+    return Effect.gen(function*() {
+      const cyclic: Record<string, unknown> = { a: 1 }
+      cyclic["self"] = cyclic
+      const results: Record<string, unknown> = { bigint: { total: { n: BigInt(1) } }, cycle: cyclic }
+      for (const [which, value] of Object.entries(results)) {
+        const big = Agent.tool({ name: "big", description: "returns a value", parameters: Schema.Struct({}), run: () => Effect.succeed(value) })
+        const agent = Agent.make({ name: "calc", instructions: "Use the tool.", tools: [big] })
+        const exit = yield* Effect.exit(Runner.run(agent, Agent.conversation([which])))
+        assert.isTrue(Exit.isFailure(exit) && Option.isSome(Cause.failureOption(exit.cause)), `${which}: a typed failure, not a defect`)
+        const err = yield* Effect.flip(Runner.run(agent, Agent.conversation([which])))
+        assert.strictEqual(err._tag, "ToolError")
+        assert.include(err.message, which === "bigint" ? "no JSON form: JSON: a BigInt has no JSON form at total.n" : "a cycle")
+      }
     }).pipe(Effect.provide(m.layer))
   })
 

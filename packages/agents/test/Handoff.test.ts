@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Primitive, Runner, sequence, WorkflowContext } from "@braid/core"
 import { byName, parentOf, successValue, withSpans } from "@braid/testing"
-import { Effect, Fiber, Schema, TestClock } from "effect"
+import { Cause, Effect, Exit, FastCheck as fc, Fiber, Option, Schema, TestClock } from "effect"
 import { Agent, Handoff, History } from "@braid/agents"
 import { systemOf, testModel } from "./agentTestModel.js"
 
@@ -270,3 +270,45 @@ describe("handoff: conditional", () => {
   })
 })
 
+
+describe("handoff: payloads without a JSON form", () => {
+  it.effect("a payload that decodes but has no JSON form (BigInt, cycle) is a HandoffPayloadError naming the path; the target never runs", () => {
+    const m = echo()
+    return Effect.gen(function*() {
+      const Big = Schema.Struct({ invoice: Schema.Struct({ amount: Schema.BigIntFromSelf }) })
+      const big = Handoff.handoff(triage, billing, { payload: { schema: Big, from: () => ({ invoice: { amount: BigInt(12) } }) } })
+      const err = yield* Effect.flip(Runner.run(big, Agent.conversation(["help"])))
+      assert.strictEqual(err._tag, "HandoffPayloadError")
+      if (err._tag === "HandoffPayloadError") {
+        assert.strictEqual(err.path, "invoice.amount")
+        assert.include(err.message, "no JSON form")
+      }
+      const cyclic: Record<string, unknown> = { topic: "billing" }
+      cyclic["again"] = cyclic
+      const loop = Handoff.handoff(triage, billing, { payload: { schema: Schema.Unknown, from: () => cyclic } })
+      const cycle = yield* Effect.flip(Runner.run(loop, Agent.conversation(["help"])))
+      assert.strictEqual(cycle._tag, "HandoffPayloadError")
+      if (cycle._tag === "HandoffPayloadError") assert.strictEqual(cycle.path, "again")
+      assert.isFalse(m.requests.some((r) => r.metadata?.agent === "billing"), "the target never ran")
+    }).pipe(Effect.provide(m.layer))
+  })
+
+  it.effect("fuzz: any payload either transfers with its JSON size or fails typed (never a defect)", () => {
+    const m = echo()
+    return Effect.gen(function*() {
+      const cases = fc.sample(fc.oneof(
+        fc.anything({ withBigInt: true, withMap: true, withSet: true, withNullPrototype: true, withBoxedValues: true }),
+        fc.letrec((tie) => ({ node: fc.oneof({ depthSize: "small" }, fc.bigInt(), fc.double(), fc.dictionary(fc.constantFrom("a", "__proto__", "b.c", "[0]"), tie("node"))) })).node
+      ), 150)
+      for (const payload of cases) {
+        const desk = Handoff.handoff(triage, billing, { payload: { schema: Schema.Unknown, from: () => payload } })
+        const exit = yield* Effect.exit(Effect.provide(Runner.run(desk, Agent.conversation(["help"])), WorkflowContext.layer()))
+        if (Exit.isFailure(exit)) {
+          const failure = Cause.failureOption(exit.cause)
+          assert.isTrue(Option.isSome(failure), `a typed failure, not a defect: ${Cause.pretty(exit.cause)}`)
+          assert.strictEqual((failure as Option.Some<{ _tag: string }>).value._tag, "HandoffPayloadError")
+        }
+      }
+    }).pipe(Effect.provide(m.layer))
+  })
+})

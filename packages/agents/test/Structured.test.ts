@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Runner } from "@braid/core"
 import { ScriptedModel } from "@braid/llm"
 import { Retry } from "@braid/resilience"
-import { Effect, Fiber, Schema, TestClock } from "effect"
+import { Effect, FastCheck as fc, Fiber, Schema, TestClock } from "effect"
 import { Agent } from "@braid/agents"
 import { systemOf, testModel } from "./agentTestModel.js"
 
@@ -89,6 +89,39 @@ describe("Agent.structured", () => {
       assert.strictEqual(none.reply.length, 503) // truncated to 500 characters and "..."
     }).pipe(Effect.provide(m.layer))
   })
+
+  it.effect("an untrusted reply with a \"__proto__\" key or hostile nesting is refused, typed, never applied", () =>
+    Effect.gen(function*() {
+      const Open = Schema.Struct({ score: Schema.Number, meta: Schema.Record({ key: Schema.String, value: Schema.Unknown }) })
+      const poisoned = `{"score": 1, "meta": {"__proto__": {"isAdmin": true}}}`
+      const e = yield* Effect.flip(Agent.decodeStructured("judge", Open, poisoned))
+      assert.strictEqual(e.path, "meta")
+      assert.strictEqual(e.message, `refused JSON: forbidden key "__proto__"`)
+      // the escaped spelling too
+      const escaped = yield* Effect.flip(Agent.decodeStructured("judge", Open, `{"score": 1, "meta": {"\\u005f_proto__": {"isAdmin": true}}}`))
+      assert.strictEqual(escaped.path, "meta")
+      // 20,000 levels deep: a typed failure, not a RangeError
+      const deep = yield* Effect.flip(Agent.decodeStructured("judge", Open, "[".repeat(20_000) + "]".repeat(20_000)))
+      assert.strictEqual(deep._tag, "StructuredOutputInvalid")
+      assert.include(deep.message, "nesting deeper than")
+      // fuzz: any JSON object, with a "__proto__" key planted somewhere, never changes a prototype
+      fc.assert(fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.jsonValue(), (obj, planted) => {
+        const rest = JSON.stringify(obj).slice(1) // "}" or `"k":v,...}`
+        const text = `{"score": 1, "meta": {"__proto__": ${JSON.stringify(planted)}${rest === "}" ? "}" : `,${rest}`}}`
+        const out = Effect.runSync(Effect.either(Agent.decodeStructured("judge", Open, text)))
+        return out._tag === "Left" || Object.getPrototypeOf(out.right.meta) === Object.prototype
+      }), { numRuns: 200 })
+      fc.assert(fc.property(fc.anything(), (x) => {
+        let text: string
+        try {
+          text = JSON.stringify(x) ?? "null"
+        } catch {
+          return true
+        }
+        const out = Effect.runSync(Effect.either(Agent.decodeStructured("judge", Open, text)))
+        return out._tag === "Left" || Object.getPrototypeOf(out.right.meta) === Object.prototype
+      }), { numRuns: 200 })
+    }))
 
   it.effect("Retry.policy asks again and recovers on the second, valid reply", () => {
     const m = testModel((_, call) => ({ text: call === 1 ? "I think it is mostly right." : `{"score": 0.7, "reason": "mostly right"}` }))

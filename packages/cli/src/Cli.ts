@@ -10,15 +10,18 @@
  *
  * Errors are printed on stderr as one clear line (`braid: dataset.jsonl:7: messages[2].role: ...`)
  * and turn into the exit code: 0 success, 1 failed run or gate, 2 bad arguments or input.
+ * `braid --help` and `braid <command> --help` print the help of `Help` (usage, every option with
+ * its default, examples); colour only on a terminal without `NO_COLOR`.
  *
  * @since 0.1.0
  */
 import { Args, Command, Options, ValidationError } from "@effect/cli"
 import type { CliApp } from "@effect/cli"
-import { Clock, Console, Effect, HashMap, Option } from "effect"
+import { Clock, Console, Duration, Effect, HashMap, Option } from "effect"
 import { Describe } from "@braid/core"
 import * as Catalog from "./Catalog.js"
 import * as EvalCommand from "./EvalCommand.js"
+import * as Help from "./Help.js"
 import * as Progress from "./Progress.js"
 import type { Entry } from "./Registry.js"
 import { summary } from "./Registry.js"
@@ -80,52 +83,70 @@ const pick = (registry: ReadonlyArray<Entry>, name: string) => {
  */
 export const make = (registry: ReadonlyArray<Entry>) => {
   const names = registry.map((e) => e.name)
+  const docs = Help.commands(names)
+  const describe_ = (command: string, option: string) => Help.describeOption(docs, command, option)
+  const summaryOf = (command: string) => docs.find((c) => c.name === command)!.summary
+  const modelTimeoutOf = (command: string) =>
+    Options.float("model-timeout").pipe(Options.withDefault(30), Options.withDescription(describe_(command, "model-timeout")))
 
   const catalog = Command.make(
     "catalog",
     {
-      file: Options.file("file").pipe(Options.withDefault(Catalog.defaultFile), Options.withDescription("The catalog file")),
-      section: Options.text("section").pipe(Options.optional, Options.withDescription("Only this section (core, resilience, llm, ...)"))
+      file: Options.file("file").pipe(Options.withDefault(Catalog.defaultFile), Options.withDescription(describe_("catalog", "file"))),
+      section: Options.text("section").pipe(Options.optional, Options.withDescription(describe_("catalog", "section")))
     },
     ({ file, section }) =>
       Effect.gen(function*() {
         const entries = yield* Catalog.load(file)
-        const shown = Option.match(section, { onNone: () => entries, onSome: (s) => entries.filter((e) => e.section === s) })
-        yield* Console.log(Catalog.format(shown))
+        if (Option.isSome(section)) {
+          const shown = entries.filter((e) => e.section === section.value)
+          if (shown.length === 0) {
+            const sections = [...new Set(entries.map((e) => e.section))]
+            return yield* fail(
+              ExitCode.usage,
+              `no section "${section.value}" in ${file} (sections: ${sections.length === 0 ? "none" : sections.join(", ")})`
+            )
+          }
+          return yield* Console.log(Catalog.format(shown))
+        }
+        yield* Console.log(Catalog.format(entries))
       })
-  ).pipe(Command.withDescription("Print the primitives of the catalog"))
+  ).pipe(Command.withDescription(summaryOf("catalog")))
 
   const describe = Command.make(
     "describe",
     {
       workflow: Args.text({ name: "workflow" }).pipe(Args.withDescription(`One of: ${names.join(", ")}`)),
-      format: Options.choice("format", ["mermaid", "text"]).pipe(Options.withDefault("mermaid" as const))
+      format: Options.choice("format", ["mermaid", "text"]).pipe(Options.withDefault("mermaid" as const), Options.withDescription(describe_("describe", "format")))
     },
     ({ format, workflow }) =>
       Effect.gen(function*() {
         const entry = yield* pick(registry, workflow)
         yield* Console.log(format === "mermaid" ? Describe.toMermaid(entry.pipeline) : Describe.toText(entry.pipeline))
       })
-  ).pipe(Command.withDescription("Print the pipeline of a workflow as a Mermaid diagram (or a text tree)"))
+  ).pipe(Command.withDescription(summaryOf("describe")))
 
   const run = Command.make(
     "run",
     {
       workflow: Args.text({ name: "workflow" }).pipe(Args.withDescription(`One of: ${names.join(", ")}`)),
-      user: Options.text("user").pipe(Options.withDefault("ada"), Options.withDescription("The user (coaching) or run name")),
-      offline: Options.boolean("offline").pipe(Options.withDescription("Use the scripted model even if ANTHROPIC_API_KEY is set")),
-      turns: Options.integer("turns").pipe(Options.optional, Options.withDescription("Coaching: exchanges per session; meeting: maximum turns")),
-      dataset: Options.file("dataset", { exists: "yes" }).pipe(Options.optional, Options.withDescription("Evaluation: a JSONL dataset")),
-      topic: Options.text("topic").pipe(Options.optional, Options.withDescription("Meeting: the agenda item to discuss")),
-      store: Options.text("store").pipe(Options.optional, Options.withDescription("SQLite file for results and history (default: in memory)")),
-      verbose: Options.boolean("verbose").pipe(Options.withAlias("v"), Options.withDescription("Print every step"))
+      user: Options.text("user").pipe(Options.withDefault("ada"), Options.withDescription(describe_("run", "user"))),
+      offline: Options.boolean("offline").pipe(Options.withDescription(describe_("run", "offline"))),
+      turns: Options.integer("turns").pipe(Options.optional, Options.withDescription(describe_("run", "turns"))),
+      dataset: Options.file("dataset", { exists: "yes" }).pipe(Options.optional, Options.withDescription(describe_("run", "dataset"))),
+      topic: Options.text("topic").pipe(Options.optional, Options.withDescription(describe_("run", "topic"))),
+      store: Options.text("store").pipe(Options.optional, Options.withDescription(describe_("run", "store"))),
+      modelTimeout: modelTimeoutOf("run"),
+      verbose: Options.boolean("verbose").pipe(Options.withAlias("v"), Options.withDescription(describe_("run", "verbose")))
     },
-    (options) =>
+    (parsed) =>
       Effect.gen(function*() {
-        const entry = yield* pick(registry, options.workflow)
-        if (Option.isSome(options.turns) && options.turns.value < 1) {
-          return yield* fail(ExitCode.usage, `--turns must be at least 1, got ${options.turns.value}`)
+        const entry = yield* pick(registry, parsed.workflow)
+        if (Option.isSome(parsed.turns) && parsed.turns.value < 1) {
+          return yield* fail(ExitCode.usage, `--turns must be at least 1, got ${parsed.turns.value}`)
         }
+        if (!(parsed.modelTimeout > 0)) return yield* fail(ExitCode.usage, `--model-timeout must be a positive number of seconds, got ${parsed.modelTimeout}`)
+        const options = { ...parsed, modelTimeout: Duration.seconds(parsed.modelTimeout) }
         const console = yield* Effect.console
         const tty = process.stderr.isTTY === true
         let lastShown = ""
@@ -146,19 +167,20 @@ export const make = (registry: ReadonlyArray<Entry>) => {
         yield* Console.log(summary(entry.name, value, progress, end - start))
         if (!value.ok) return yield* Effect.fail(new Exit(ExitCode.failed))
       })
-  ).pipe(Command.withDescription(`Run a workflow (${names.join(", ")}) with a progress display and a summary`))
+  ).pipe(Command.withDescription(summaryOf("run")))
 
   const evaluate = Command.make(
     "eval",
     {
       dataset: Args.text({ name: "dataset.jsonl" }),
-      baseline: Options.text("baseline").pipe(Options.optional, Options.withDescription("The baseline run's dataset (JSONL)")),
-      maxRegression: Options.float("max-regression").pipe(Options.withDefault(0.05), Options.withDescription("Largest tolerated drop of a metric's mean")),
-      min: Options.keyValueMap("min").pipe(Options.optional, Options.withDescription("Minimum mean of a metric, e.g. --min relevance=0.7")),
-      confidence: Options.float("confidence").pipe(Options.withDefault(0.95)),
-      seed: Options.integer("seed").pipe(Options.withDefault(42)),
-      store: Options.text("store").pipe(Options.optional, Options.withDescription("SQLite file where results are persisted")),
-      offline: Options.boolean("offline").pipe(Options.withDescription("Use the scripted judge even if ANTHROPIC_API_KEY is set"))
+      baseline: Options.text("baseline").pipe(Options.optional, Options.withDescription(describe_("eval", "baseline"))),
+      maxRegression: Options.float("max-regression").pipe(Options.withDefault(0.05), Options.withDescription(describe_("eval", "max-regression"))),
+      min: Options.keyValueMap("min").pipe(Options.optional, Options.withDescription(describe_("eval", "min"))),
+      confidence: Options.float("confidence").pipe(Options.withDefault(0.95), Options.withDescription(describe_("eval", "confidence"))),
+      seed: Options.integer("seed").pipe(Options.withDefault(42), Options.withDescription(describe_("eval", "seed"))),
+      store: Options.text("store").pipe(Options.optional, Options.withDescription(describe_("eval", "store"))),
+      modelTimeout: modelTimeoutOf("eval"),
+      offline: Options.boolean("offline").pipe(Options.withDescription(describe_("eval", "offline")))
     },
     (args) =>
       Effect.gen(function*() {
@@ -174,6 +196,7 @@ export const make = (registry: ReadonlyArray<Entry>) => {
           return yield* fail(ExitCode.usage, `--confidence must be between 0 and 1, got ${args.confidence}`)
         }
         if (args.maxRegression < 0) return yield* fail(ExitCode.usage, `--max-regression must be >= 0, got ${args.maxRegression}`)
+        if (!(args.modelTimeout > 0)) return yield* fail(ExitCode.usage, `--model-timeout must be a positive number of seconds, got ${args.modelTimeout}`)
         const result = yield* EvalCommand.run({
           dataset: args.dataset,
           baseline: Option.getOrUndefined(args.baseline),
@@ -182,12 +205,13 @@ export const make = (registry: ReadonlyArray<Entry>) => {
           confidence: args.confidence,
           seed: args.seed,
           store: Option.getOrUndefined(args.store),
-          offline: args.offline
+          offline: args.offline,
+          modelTimeout: Duration.seconds(args.modelTimeout)
         })
         yield* Console.log(result.report)
         if (!result.passed) return yield* Effect.fail(new Exit(ExitCode.failed))
       })
-  ).pipe(Command.withDescription("Evaluate a dataset of conversations and apply the regression gate (exit 1 on regression)"))
+  ).pipe(Command.withDescription(summaryOf("eval")))
 
   return Command.make("braid").pipe(
     Command.withDescription("Braid: typed, instrumented agent workflows"),
@@ -196,8 +220,41 @@ export const make = (registry: ReadonlyArray<Entry>) => {
 }
 
 /**
+ * Options of `run`: where the output goes, for the colour decision (`Help.colorEnabled`).
+ *
+ * @since 0.2.0
+ */
+export interface RunOptions {
+  /** Whether stdout is a terminal (default `process.stdout.isTTY`). */
+  readonly isTTY?: boolean
+  /** The environment read for `NO_COLOR` and `TERM` (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>>
+}
+
+/** The console with colour sequences removed from everything printed. */
+const plainConsole = (base: Console.Console): Console.Console => {
+  const strip = (xs: ReadonlyArray<unknown>) => xs.map((x) => (typeof x === "string" ? Help.stripAnsi(x) : x))
+  return {
+    ...base,
+    log: (...xs) => base.log(...strip(xs)),
+    error: (...xs) => base.error(...strip(xs)),
+    info: (...xs) => base.info(...strip(xs)),
+    warn: (...xs) => base.warn(...strip(xs)),
+    unsafe: {
+      ...base.unsafe,
+      log: (...xs) => base.unsafe.log(...strip(xs)),
+      error: (...xs) => base.unsafe.error(...strip(xs)),
+      info: (...xs) => base.unsafe.info(...strip(xs)),
+      warn: (...xs) => base.unsafe.warn(...strip(xs))
+    }
+  }
+}
+
+/**
  * Runs the `braid` command on `argv` (the full `process.argv`) and returns the exit code. Never
- * fails: errors are printed on stderr.
+ * fails: errors are printed on stderr. `--help` (or no command) prints the help of `Help`; an
+ * option that takes a value but got none is a usage error (exit 2) naming the option; colour is
+ * printed only when stdout is a terminal and `NO_COLOR` is not set.
  *
  * @example
  * ```ts
@@ -210,15 +267,34 @@ export const make = (registry: ReadonlyArray<Entry>) => {
  *
  * @since 0.1.0
  */
-export const run = (argv: ReadonlyArray<string>, registry: ReadonlyArray<Entry>): Effect.Effect<number, never, CliApp.CliApp.Environment> =>
-  Command.run(make(registry), { name: "braid", version: "0.1.0" })(argv).pipe(
-    Effect.as(ExitCode.ok as number),
-    Effect.catchAll((e: unknown) => {
-      if (e instanceof Exit) return Effect.succeed(e.code)
-      if (ValidationError.isValidationError(e)) return Effect.succeed(ValidationError.isHelpRequested(e) ? ExitCode.ok : ExitCode.usage)
-      const tag = typeof e === "object" && e !== null && "_tag" in e ? String((e as { _tag: unknown })._tag) : ""
-      const message = e instanceof Error || (typeof e === "object" && e !== null && "message" in e) ? String((e as { message: unknown }).message) : String(e)
-      return Effect.as(Console.error(`braid: ${message}`), usageTags.has(tag) ? ExitCode.usage : ExitCode.failed)
-    }),
-    Effect.catchAllDefect((d) => Effect.as(Console.error(`braid: unexpected error: ${d instanceof Error ? d.stack ?? d.message : String(d)}`), ExitCode.failed))
-  )
+export const run = (
+  argv: ReadonlyArray<string>,
+  registry: ReadonlyArray<Entry>,
+  options: RunOptions = {}
+): Effect.Effect<number, never, CliApp.CliApp.Environment> => {
+  const color = Help.colorEnabled({ isTTY: options.isTTY ?? process.stdout.isTTY === true, env: options.env ?? process.env })
+  const docs = Help.commands(registry.map((e) => e.name))
+  const args = argv.slice(2)
+  const end = args.indexOf("--")
+  const before = end < 0 ? args : args.slice(0, end)
+  const command = before.find((a) => docs.some((c) => c.name === a))
+  const program: Effect.Effect<number, never, CliApp.CliApp.Environment> = Effect.suspend(() => {
+    if (args.length === 0 || before.includes("--help") || before.includes("-h")) {
+      return Effect.as(Console.log(Help.render(docs, command, { color })), ExitCode.ok as number)
+    }
+    const missing = command === undefined ? undefined : Help.missingValue(docs, command, before.slice(before.indexOf(command) + 1))
+    if (missing !== undefined) return Effect.as(Console.error(`braid: ${missing}`), ExitCode.usage as number)
+    return Command.run(make(registry), { name: "braid", version: Help.version })(argv).pipe(
+      Effect.as(ExitCode.ok as number),
+      Effect.catchAll((e: unknown) => {
+        if (e instanceof Exit) return Effect.succeed(e.code)
+        if (ValidationError.isValidationError(e)) return Effect.succeed(ValidationError.isHelpRequested(e) ? ExitCode.ok : ExitCode.usage)
+        const tag = typeof e === "object" && e !== null && "_tag" in e ? String((e as { _tag: unknown })._tag) : ""
+        const message = e instanceof Error || (typeof e === "object" && e !== null && "message" in e) ? String((e as { message: unknown }).message) : String(e)
+        return Effect.as(Console.error(`braid: ${message}`), usageTags.has(tag) ? ExitCode.usage : ExitCode.failed)
+      }),
+      Effect.catchAllDefect((d) => Effect.as(Console.error(`braid: unexpected error: ${d instanceof Error ? d.stack ?? d.message : String(d)}`), ExitCode.failed))
+    )
+  })
+  return color ? program : Effect.consoleWith((base) => Effect.withConsole(program, plainConsole(base)))
+}

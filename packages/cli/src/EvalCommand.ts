@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import type { Duration } from "effect"
 import { Effect, Layer } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs/promises"
@@ -25,6 +26,8 @@ export interface Options {
   readonly seed: number
   readonly store: string | undefined
   readonly offline: boolean
+  /** The bound of one judge call, inside its retry (default `Models.defaultTimeout`). */
+  readonly modelTimeout?: Duration.DurationInput
 }
 
 const read = (file: string) =>
@@ -72,7 +75,10 @@ export const run = (options: Options) =>
     const baseline = options.baseline === undefined ? undefined : yield* read(options.baseline)
     const metrics = [...Evaluation.defaultMetrics]
     const evaluate = (d: { readonly runId: string; readonly conversations: ReadonlyArray<Dataset.Conversation> }) =>
-      Runner.run(Evaluation.make({ runId: d.runId, metrics }), d.conversations)
+      Runner.run(
+        Evaluation.make({ runId: d.runId, metrics, ...(options.modelTimeout !== undefined ? { modelTimeout: options.modelTimeout } : {}) }),
+        d.conversations
+      )
     const mode = yield* Models.mode({ offline: options.offline })
     const lines: Array<string> = [`judge: ${mode === "scripted" ? "scripted (offline)" : "Claude (ANTHROPIC_API_KEY)"}`]
     const candidateReport = yield* evaluate(candidate)

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import type { Effect, Option } from "effect"
+import type { Duration, Effect, Option } from "effect"
 import type { Primitive } from "@braid/core"
 import type { Snapshot } from "./Progress.js"
 
@@ -27,6 +27,8 @@ export interface RunOptions {
   readonly store: Option.Option<string>
   /** Print each step as it happens. */
   readonly verbose: boolean
+  /** The bound of one model call (inside its retry). */
+  readonly modelTimeout: Duration.Duration
 }
 
 /**

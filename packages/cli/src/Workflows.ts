@@ -18,14 +18,13 @@ const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1)
 const modeLine = (options: RunOptions) =>
   Effect.map(Models.mode({ offline: options.offline }), (m) => (m === "scripted" ? "model: scripted (offline)" : "model: Claude (ANTHROPIC_API_KEY)"))
 
-const coaching: Entry = (() => {
-  const workflow = Coaching.make()
-  return {
-    name: "coaching",
-    description: "A coaching day: morning goals with an observer, goals in memory, evening review",
-    pipeline: workflow.day,
-    run: (options, say) =>
+const coaching: Entry = {
+  name: "coaching",
+  description: "A coaching day: morning goals with an observer, goals in memory, evening review",
+  pipeline: Coaching.make().day,
+  run: (options, say) =>
       Effect.gen(function*() {
+        const workflow = Coaching.make({ modelTimeout: options.modelTimeout })
         say(yield* modeLine(options))
         const name = capitalize(options.user)
         const turns = Option.getOrUndefined(options.turns)
@@ -39,7 +38,9 @@ const coaching: Entry = (() => {
           say(`\n${session.phase} session (${session.endedBy})`)
           for (const m of session.messages) {
             say(`  ${m.role === "user" ? name : "Coach"}: ${m.content.replace(/\n/g, "\n    ")}`)
-            if (options.verbose && m.role === "assistant") say(`    [${m.usage.inputTokens} in / ${m.usage.outputTokens} out, ${money(m.costUsd)}${m.fallback ? ", fallback" : ""}]`)
+            if (options.verbose && m.role === "assistant") {
+              say(`    [${m.usage.inputTokens} in / ${m.usage.outputTokens} out, ${money(m.costUsd)}${m.fallback ? `, fallback: ${m.fallbackCause ?? "unknown cause"}` : ""}]`)
+            }
           }
         }
         if (report.insights.length > 0) {
@@ -47,14 +48,19 @@ const coaching: Entry = (() => {
           for (const i of report.insights) say(`  ${i}`)
         }
         const rel = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "n/a")
+        const replies = [...report.morning.messages, ...report.evening.messages].filter((m) => m.role === "assistant")
+        const causes = [...new Set(replies.flatMap((m) => (m.fallback ? [m.fallbackCause ?? "unknown cause"] : [])))]
+        // Every reply a fallback: the model was never reached (a bad key, no network): the run failed.
+        const allFallback = replies.length > 0 && replies.every((m) => m.fallback)
         return {
-          ok: true,
+          ok: !allFallback,
           lines: [
             `goals: ${report.goals.length === 0 ? "none set" : report.goals.join("; ")}`,
             `review: ${report.review ?? "not reached"}`,
             `morning: ${report.morning.endedBy}, ${report.morning.totals.messages} messages, relevance ${rel(report.morning.relevance)}, ${money(report.morning.totals.costUsd)}`,
             `evening: ${report.evening.endedBy}, ${report.evening.totals.messages} messages, relevance ${rel(report.evening.relevance)}, ${money(report.evening.totals.costUsd)}`,
-            `fallback replies: ${report.totals.fallbacks}`,
+            `fallback replies: ${report.totals.fallbacks}${allFallback ? " (every reply: the model was never reached)" : ""}`,
+            ...causes.map((c) => `fallback cause: ${c}`),
             ...(Option.isSome(options.store) ? [`goals and insights remembered in ${options.store.value} (user scope "${options.user}")`] : [])
           ]
         }
@@ -67,8 +73,7 @@ const coaching: Entry = (() => {
             : Memory.layerInMemory()
         ))
       )
-  }
-})()
+}
 
 const evaluation: Entry = {
   name: "evaluation",
@@ -78,6 +83,7 @@ const evaluation: Entry = {
     Effect.gen(function*() {
       say(yield* modeLine(options))
       const metrics = [...Evaluation.defaultMetrics]
+      const modelTimeout = options.modelTimeout
       const show = (report: Evaluation.Report) => {
         for (const r of report.results) {
           say(`  ${r.conversationId}${r.reused ? " (stored)" : ""}: ${Object.entries(r.scores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")}`)
@@ -88,7 +94,7 @@ const evaluation: Entry = {
       if (Option.isSome(options.dataset)) {
         const conversations = yield* Dataset.load(options.dataset.value)
         say(`\nevaluating ${conversations.length} conversations of ${options.dataset.value}`)
-        const report = yield* Runner.run(Evaluation.make({ runId: `dataset:${options.dataset.value}`, metrics }), conversations)
+        const report = yield* Runner.run(Evaluation.make({ runId: `dataset:${options.dataset.value}`, metrics, modelTimeout }), conversations)
         show(report)
         return {
           ok: report.failures.length === 0,
@@ -96,10 +102,10 @@ const evaluation: Entry = {
         }
       }
       say("\nbaseline: prompt v1")
-      const v1 = yield* Runner.run(Evaluation.make({ runId: "prompt-v1", metrics }), Samples.promptV1)
+      const v1 = yield* Runner.run(Evaluation.make({ runId: "prompt-v1", metrics, modelTimeout }), Samples.promptV1)
       show(v1)
       say("\ncandidate: prompt v2")
-      const v2 = yield* Runner.run(Evaluation.make({ runId: "prompt-v2", metrics }), Samples.promptV2)
+      const v2 = yield* Runner.run(Evaluation.make({ runId: "prompt-v2", metrics, modelTimeout }), Samples.promptV2)
       show(v2)
       const { gate } = yield* Evaluation.compareRuns(v1, v2, { maxRegression: 0.05 })
       say(`\nregression gate (candidate vs baseline):\n${Gate.format(gate)}`)
@@ -132,6 +138,7 @@ const meeting: Entry = (() => {
         say(yield* modeLine(options))
         const workflow = MeetingWorkflow.make({
           ...config,
+          modelTimeout: options.modelTimeout,
           ...(Option.isSome(options.turns) ? { maxTurns: options.turns.value } : {})
         })
         const input = Option.isSome(options.topic)

@@ -8,6 +8,8 @@
 export * as Cli from "./Cli.js"
 /** The catalog of primitives. @since 0.1.0 */
 export * as Catalog from "./Catalog.js"
+/** The help of the command: usage, options with defaults, examples; colour rules. @since 0.2.0 */
+export * as Help from "./Help.js"
 /** `braid eval`. @since 0.1.0 */
 export * as EvalCommand from "./EvalCommand.js"
 /** The progress display. @since 0.1.0 */

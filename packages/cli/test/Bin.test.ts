@@ -9,6 +9,9 @@ import { Dataset, Samples } from "@braid/workflows"
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../bin/braid.js")
 const braid = (...args: Array<string>) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...process.env, ANTHROPIC_API_KEY: "" } })
 
+/** Process start under tsx takes seconds, tens of seconds on a loaded machine (STACK.md, trap 8): a generous bound per process. */
+const processBound = (processes: number) => processes * 90_000
+
 describe("bin/braid.js (the real process)", () => {
   it("sets the exit code: 1 on a regression, 2 on a malformed dataset, 0 on success", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "braid-bin-"))
@@ -25,5 +28,14 @@ describe("bin/braid.js (the real process)", () => {
     const bad = braid("eval", path.join(dir, "bad.jsonl"))
     assert.strictEqual(bad.status, 2)
     assert.include(bad.stderr, "bad.jsonl:1: messages[0].content: is missing")
-  })
+  }, processBound(3))
+
+  it("help through the real process: `braid run`, defaults and examples, and no colour when piped", () => {
+    const help = braid("run", "--help")
+    assert.strictEqual(help.status, 0, help.stderr)
+    assert.include(help.stdout, "Usage:\n  braid run <workflow> [options]")
+    assert.include(help.stdout, "(default: ada)")
+    assert.include(help.stdout, "Examples:")
+    assert.notInclude(help.stdout, "\x1b[")
+  }, processBound(1))
 })

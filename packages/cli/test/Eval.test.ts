@@ -69,4 +69,21 @@ describe("braid eval", () => {
       const noArg = yield* runCli(["eval"])
       assert.strictEqual(noArg.code, 2)
     }))
+
+  it.effect("hostile JSON in a dataset: 20,000 levels deep or a \"__proto__\" key is exit 2 naming the line, not \"unexpected error\"", () =>
+    Effect.gen(function*() {
+      const deep = path.join(dir, "deep.jsonl")
+      const lines = Dataset.toJsonl(Samples.promptV1.slice(0, 1)).trim().split("\n")
+      lines.push(`{"id":"deep","messages":[{"role":"user","content":"hi"}],"metadata":{"x":${"[".repeat(20_000)}${"]".repeat(20_000)}}}`)
+      fs.writeFileSync(deep, lines.join("\n"))
+      const r = yield* runCli(["eval", deep, "--offline"])
+      assert.strictEqual(r.code, 2, r.stderr)
+      assert.match(r.stderr, new RegExp(`^braid: ${deep.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:2: metadata\\.x.*: nesting deeper than 64$`))
+      assert.notInclude(r.stderr, "unexpected error")
+      const proto = path.join(dir, "proto.jsonl")
+      fs.writeFileSync(proto, `{"id":"p","messages":[{"role":"user","content":"hi"}],"metadata":{"__proto__":{"isAdmin":true}}}\n`)
+      const p = yield* runCli(["eval", proto, "--offline"])
+      assert.strictEqual(p.code, 2)
+      assert.strictEqual(p.stderr, `braid: ${proto}:1: metadata: forbidden key "__proto__"`)
+    }))
 })

@@ -1,8 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { ConfigProvider, Effect, Layer } from "effect"
 import { WorkflowContext } from "@braid/core"
 import { Memory, SqliteMemoryStore } from "@braid/agents"
 import * as fs from "node:fs"
+import * as http from "node:http"
+import type * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Workflows } from "@braid/cli"
@@ -72,4 +74,41 @@ describe("braid run / describe", () => {
       const notInt = yield* cli("run", "coaching", "--turns", "many")
       assert.strictEqual(notInt.code, 2)
     }))
+
+  it.live("a bad key: every coach reply is a fallback, so the run exits 1 and prints the cause (--verbose: on each reply); the key is never shown", () =>
+    Effect.scoped(Effect.gen(function*() {
+      // A local stand-in for the API that rejects the key, as the real one does.
+      const server = yield* Effect.acquireRelease(
+        Effect.async<http.Server>((resume) => {
+          const s = http.createServer((req, res) => {
+            req.resume()
+            res.writeHead(401, { "content-type": "application/json" })
+            res.end(JSON.stringify({ type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } }))
+          })
+          s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
+        }),
+        (s) =>
+          Effect.async<void>((resume) => {
+            s.close(() => resume(Effect.void))
+          })
+      )
+      const secret = "sk-ant-bad-secret-123"
+      const online = ConfigProvider.fromMap(new Map([
+        ["ANTHROPIC_API_KEY", secret],
+        ["ANTHROPIC_BASE_URL", `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`]
+      ]))
+      const r = yield* cli("run", "coaching", "--verbose").pipe(Effect.withConfigProvider(online))
+      assert.strictEqual(r.code, 1, r.stdout + r.stderr)
+      assert.include(r.stdout, "model: Claude (ANTHROPIC_API_KEY)")
+      assert.include(r.stdout, "── coaching: FAILED")
+      assert.match(r.stdout, /fallback replies: \d+ \(every reply: the model was never reached\)/)
+      assert.match(r.stdout, /fallback cause: AuthenticationFailed: .+/)
+      assert.match(r.stdout, /\[0 in \/ 0 out, \$0\.0000, fallback: AuthenticationFailed: .+\]/)
+      assert.notInclude(r.stdout + r.stderr, secret)
+      // offline, with the same run: no fallback, exit 0
+      const offline = yield* cli("run", "coaching", "--offline")
+      assert.strictEqual(offline.code, 0)
+      assert.include(offline.stdout, "fallback replies: 0")
+      assert.notInclude(offline.stdout, "fallback cause")
+    })))
 })

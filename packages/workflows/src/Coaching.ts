@@ -23,8 +23,11 @@
  *   carries its tokens and dollar cost; sessions and the day are totalled.
  * - Every coach reply goes through, outermost first: per-user and global rate limits
  *   (`RateLimited`), a concurrency cap with a bounded queue shared by all sessions
- *   (`CapacityExceeded`), then retry with backoff and a fallback reply when the model fails, so
- *   the user always gets an answer and nothing is lost.
+ *   (`CapacityExceeded`), then retry with backoff of attempts each bounded by `modelTimeout`
+ *   (`Models.policy`), and a fallback reply when the model keeps failing, so the user always gets
+ *   an answer and nothing is lost. A fallback reply says why (`Exchange.fallbackCause`, kept on
+ *   the session's message). A spent budget is not an outage: `BudgetExceeded` is not caught by
+ *   the fallback, the reply fails with it (typed), and so does the day.
  *
  * @since 0.1.0
  */
@@ -34,11 +37,14 @@ import type { DecodeError, Primitive as P } from "@braid/core"
 import { loop, parallel, Primitive, sequence, WorkflowContext } from "@braid/core"
 import { Agent, Memory, StreamBuffer } from "@braid/agents"
 import type { LanguageModel } from "@braid/llm"
+import type { Errors as LlmErrors } from "@braid/llm"
 import type { Errors as ResilienceErrors } from "@braid/resilience"
-import { Bulkhead, Fallback, RateLimit, Retry } from "@braid/resilience"
+import type { Retry } from "@braid/resilience"
+import { Bulkhead, Errors as ResilienceErrorsValues, Fallback, RateLimit } from "@braid/resilience"
 import * as ClientProfile from "./ClientProfile.js"
 import * as Evaluation from "./Evaluation.js"
 import { SessionCompleted } from "./Errors.js"
+import * as Models from "./Models.js"
 import * as Session from "./Session.js"
 
 /**
@@ -71,6 +77,8 @@ export interface Exchange {
   readonly reply: string
   readonly relevance: number
   readonly fallback: boolean
+  /** Why the reply is the fallback (the model's last error), when it is. */
+  readonly fallbackCause?: string
 }
 
 /**
@@ -122,6 +130,12 @@ export interface Config {
   readonly idleTimeout?: Duration.DurationInput
   /** Retry of the coach's model calls. Default 3 attempts, exponential from 500 ms, capped at 5 s. */
   readonly retry?: Retry.Options<unknown>
+  /**
+   * The bound of one model call (coach and observer), inside the retry: a call that has not
+   * answered by then is interrupted and retried, then the fallback reply is given, and the
+   * capacity slot is free again. Default `Models.defaultTimeout` (30 s).
+   */
+  readonly modelTimeout?: Duration.DurationInput
   /** The reply when the model keeps failing. */
   readonly fallbackReply?: string
   /** Per-user and global limits on coach replies. Default 30/minute per user, 600/minute overall. */
@@ -259,8 +273,8 @@ export interface Coaching {
     ReplyError | Memory.MemoryError | DecodeError,
     LanguageModel.LanguageModel | Memory.Memory | WorkflowContext.WorkflowContext
   >
-  /** One coach reply behind the rate limits, the capacity cap, retry and fallback. */
-  readonly reply: P.Primitive<Agent.Conversation, Agent.Reply, ReplyError, LanguageModel.LanguageModel>
+  /** One coach reply behind the rate limits, the capacity cap, retry (bounded attempts) and fallback. */
+  readonly reply: P.Primitive<Agent.Conversation, CoachReply, ReplyError, LanguageModel.LanguageModel>
   /** The bulkhead shared by every session of this workflow (inspect `active` / `queued`). */
   readonly bulkhead: Bulkhead.Bulkhead
   /**
@@ -289,11 +303,42 @@ export interface LiveSession {
 }
 
 /**
- * Why a coach reply could not be given at all (a model failure gives the fallback reply instead).
+ * Why a coach reply could not be given at all: a rate limit, the capacity cap, or a spent budget
+ * (`BudgetExceeded`, never hidden behind the fallback reply). A model failure (an outage, a bad
+ * key, a call that never answers) gives the fallback reply instead.
  *
  * @since 0.1.0
  */
-export type ReplyError = ResilienceErrors.RateLimited | ResilienceErrors.StoreError | ResilienceErrors.CapacityExceeded
+export type ReplyError =
+  | ResilienceErrors.RateLimited
+  | ResilienceErrors.StoreError
+  | ResilienceErrors.CapacityExceeded
+  | LlmErrors.BudgetExceeded
+
+/**
+ * A coach reply: the agent's reply, or the fallback reply (`agent: "fallback"`) with the cause.
+ *
+ * @since 0.2.0
+ */
+export interface CoachReply extends Agent.Reply {
+  /** Why the fallback reply was given: the model's last error (`RetryExhausted: ... TimeoutError ...`). */
+  readonly fallbackCause?: string
+}
+
+/** The `BudgetExceeded` behind an error (itself, or the last error of a `RetryExhausted`). */
+const budgetExceeded = (error: unknown): LlmErrors.BudgetExceeded | undefined => {
+  if (typeof error !== "object" || error === null || !("_tag" in error)) return undefined
+  if (error._tag === "BudgetExceeded") return error as LlmErrors.BudgetExceeded
+  if (error instanceof ResilienceErrorsValues.RetryExhausted) return error.errors.map(budgetExceeded).find((b) => b !== undefined)
+  return undefined
+}
+
+/** One line saying what an error was (its tag and message). */
+const describeFailure = (error: unknown): string => {
+  const type = ResilienceErrorsValues.errorType(error)
+  const message = typeof error === "object" && error !== null && "message" in error ? String(error.message) : ""
+  return message === "" || message === type ? type : `${type}: ${message}`
+}
 
 /**
  * Builds the coaching workflow. Build it once and share it: its bulkhead and rate limits apply
@@ -330,15 +375,12 @@ export const make = (config: Config = {}): Coaching => {
     maxTokens: 400,
     ...(config.model !== undefined ? { model: config.model } : {})
   })
-  const retried = coach.pipe(Retry.policy<unknown>({
-    maxAttempts: 3,
-    backoff: "exponential",
-    baseDelay: "500 millis",
-    maxDelay: "5 seconds",
-    ...config.retry,
+  const retried = coach.pipe(Models.policy({
+    ...(config.modelTimeout !== undefined ? { timeout: config.modelTimeout } : {}),
+    retry: { maxAttempts: 3, backoff: "exponential", baseDelay: "500 millis", maxDelay: "5 seconds", ...config.retry },
     name: "retry(coach)"
   }))
-  const fallbackReply = Primitive.sync("fallbackReply", (_: Agent.Conversation): Agent.Reply => ({
+  const fallbackReply = Primitive.sync("fallbackReply", (cause: string): CoachReply => ({
     text: fallbackText,
     agent: "fallback",
     model: "none",
@@ -346,16 +388,31 @@ export const make = (config: Config = {}): Coaching => {
     costUsd: 0,
     calls: 0,
     stopReason: "other",
-    messages: [Agent.assistant(fallbackText, "fallback")]
+    messages: [Agent.assistant(fallbackText, "fallback")],
+    fallbackCause: cause
   }))
-  // The last alternative cannot fail, so the chain never fails with a typed error (its inferred
-  // error type, the coach's errors | FallbackExhausted, is unreachable).
-  const answered = Fallback.chain([retried, fallbackReply], { name: "coachOrFallback" }) as P.Primitive<
-    Agent.Conversation,
-    Agent.Reply,
-    never,
-    LanguageModel.LanguageModel
-  >
+  // The coach, else the fallback reply with the coach's last error as its cause. A spent budget
+  // does not fall through (`when`): it is the reply's typed error. The last alternative cannot
+  // fail, so the chain's FallbackExhausted is unreachable.
+  const answered = Primitive.make(
+    "coachOrFallback",
+    (conversation: Agent.Conversation): Effect.Effect<CoachReply, LlmErrors.BudgetExceeded, LanguageModel.LanguageModel> =>
+      Effect.suspend(() => {
+        let failure: unknown
+        return Fallback.effect<CoachReply, unknown, LanguageModel.LanguageModel>([
+          Effect.tapError(retried.invoke(conversation), (e) => Effect.sync(() => {
+            failure = e
+          })),
+          Effect.suspend(() => fallbackReply.invoke(describeFailure(failure)))
+        ], { name: "coachOrFallback", names: [retried.name, fallbackReply.name], when: (e) => budgetExceeded(e) === undefined }).pipe(
+          Effect.catchAll((e) => {
+            const budget = budgetExceeded(e)
+            return budget !== undefined ? Effect.fail(budget) : Effect.die(e) // unreachable: the fallback reply cannot fail
+          })
+        )
+      }),
+    { kind: "fallback", meta: { alternatives: 2 }, children: [{ key: retried.name, primitive: retried }, { key: fallbackReply.name, primitive: fallbackReply }] }
+  )
   const bulkhead = Bulkhead.unsafeMake({
     name: "coach",
     maxConcurrent: config.capacity?.maxConcurrent ?? 20,
@@ -407,7 +464,7 @@ export const make = (config: Config = {}): Coaching => {
           messages,
           context: { instructions: ctx.instructions, userId: ctx.userId, phase: ctx.phase, sessionId: session.id }
         })
-        const fallback = answer.agent === "fallback"
+        const fallback = answer.fallbackCause !== undefined
         yield* Effect.ignore(session.record({
           role: "assistant",
           content: answer.text,
@@ -416,7 +473,8 @@ export const make = (config: Config = {}): Coaching => {
             outputTokens: answer.usage.outputTokens
           },
           costUsd: answer.costUsd, // priced by the agent (Pricing of the reply's model)
-          fallback
+          fallback,
+          ...(answer.fallbackCause !== undefined ? { fallbackCause: answer.fallbackCause } : {})
         }))
         const verdict = yield* Effect.orElseSucceed(
           relevanceMetric.primitive.invoke({
@@ -424,7 +482,14 @@ export const make = (config: Config = {}): Coaching => {
           }),
           () => ({ score: Number.NaN, reason: "relevance could not be scored" })
         )
-        const done: Exchange = { phase: ctx.phase, user: text, reply: answer.text, relevance: verdict.score, fallback }
+        const done: Exchange = {
+          phase: ctx.phase,
+          user: text,
+          reply: answer.text,
+          relevance: verdict.score,
+          fallback,
+          ...(answer.fallbackCause !== undefined ? { fallbackCause: answer.fallbackCause } : {})
+        }
         yield* ctx.buffer.append("conversation", { _tag: "Exchange", exchange: done })
         const objective = fallback ? undefined : objectiveLine(ctx.phase, answer.text)
         const next: TrackState = {
@@ -463,7 +528,11 @@ export const make = (config: Config = {}): Coaching => {
     maxTokens: 120,
     ...(config.model !== undefined ? { model: config.model } : {})
   })
-  const observe = observer.pipe(Retry.policy<unknown>({ maxAttempts: 2, backoff: "constant", baseDelay: "200 millis", name: "retry(observer)" }))
+  const observe = observer.pipe(Models.policy({
+    ...(config.modelTimeout !== undefined ? { timeout: config.modelTimeout } : {}),
+    retry: { maxAttempts: 2, backoff: "constant", baseDelay: "200 millis" },
+    name: "retry(observer)"
+  }))
   const observerTrack = Primitive.make(
     "observerTrack",
     (_: unknown): Effect.Effect<ReadonlyArray<string>, Memory.MemoryError, LanguageModel.LanguageModel | CurrentPhase | Memory.Memory | WorkflowContext.WorkflowContext> =>

@@ -8,13 +8,14 @@
  * ```
  * Blank lines are ignored. A line that is not JSON, or whose JSON does not match `Conversation`,
  * fails the whole load with a `DatasetError` naming the file, the 1-based line and the field path:
- * `dataset.jsonl:7: messages[2].role: Expected "user" | "assistant", actual "robot"`.
+ * `dataset.jsonl:7: messages[2].role: Expected "user" | "assistant", actual "robot"`. So does a
+ * line with a `"__proto__"` key or nested deeper than `defaultMaxDepth` (untrusted input).
  *
  * @since 0.1.0
  */
-import { Effect, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
 import * as fs from "node:fs/promises"
-import { Primitive } from "@braid/core"
+import { Json, Primitive } from "@braid/core"
 import { DatasetError, DatasetReadError } from "./Errors.js"
 
 /**
@@ -126,7 +127,35 @@ const firstReason = (path: string, issues: ReadonlyArray<{ readonly path: string
 const decodeLine = Schema.decodeUnknownEither(Conversation, { errors: "all", onExcessProperty: "ignore" })
 
 /**
- * Decodes the text of a JSONL dataset. `file` is only used in error messages.
+ * The deepest nesting a dataset line may have (objects and arrays inside each other): 64, far
+ * more than a conversation needs (about 4) and far less than what overflows a decoder's stack.
+ *
+ * @example
+ * ```ts
+ * import { Dataset } from "@braid/workflows"
+ *
+ * Dataset.defaultMaxDepth // 64
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const defaultMaxDepth = 64
+
+/**
+ * Options of `parse` and `load`.
+ *
+ * @since 0.2.0
+ */
+export interface ParseOptions {
+  /** The deepest nesting of a line (default `defaultMaxDepth`). */
+  readonly maxDepth?: number
+}
+
+/**
+ * Decodes the text of a JSONL dataset. `file` is only used in error messages. Each line is
+ * parsed with `Json.parse` from `@braid/core`: a `"__proto__"` key is refused (it never reaches
+ * an object's prototype) and a line nested deeper than `maxDepth` is refused before it is
+ * decoded; both are a `DatasetError` naming the line and the path.
  *
  * @example
  * ```ts
@@ -139,8 +168,9 @@ const decodeLine = Schema.decodeUnknownEither(Conversation, { errors: "all", onE
  *
  * @since 0.1.0
  */
-export const parse = (file: string, text: string): Effect.Effect<ReadonlyArray<Conversation>, DatasetError> =>
+export const parse = (file: string, text: string, options?: ParseOptions): Effect.Effect<ReadonlyArray<Conversation>, DatasetError> =>
   Effect.suspend(() => {
+    const maxDepth = options?.maxDepth ?? defaultMaxDepth
     const out: Array<Conversation> = []
     const firstLine = new Map<string, number>()
     const lines = text.split(/\r?\n/)
@@ -148,13 +178,12 @@ export const parse = (file: string, text: string): Effect.Effect<ReadonlyArray<C
       const raw = lines[i]!.trim()
       if (raw === "") continue
       const line = i + 1
-      let json: unknown
-      try {
-        json = JSON.parse(raw)
-      } catch (e) {
-        return Effect.fail(new DatasetError({ file, line, path: "(root)", reason: `invalid JSON: ${(e as Error).message}` }))
+      const json = Json.parse(raw, { maxDepth })
+      if (Either.isLeft(json)) {
+        const e = json.left
+        return Effect.fail(new DatasetError({ file, line, path: e.path, reason: e.reason === "Syntax" ? `invalid JSON: ${e.detail}` : e.detail }))
       }
-      const decoded = decodeLine(json)
+      const decoded = decodeLine(json.right)
       if (decoded._tag === "Left") {
         const err = Primitive.decodeError("dataset", "input", decoded.left)
         return Effect.fail(new DatasetError({ file, line, path: err.path, reason: firstReason(err.path, err.issues) }))
@@ -189,12 +218,12 @@ export const parse = (file: string, text: string): Effect.Effect<ReadonlyArray<C
  *
  * @since 0.1.0
  */
-export const load = (file: string): Effect.Effect<ReadonlyArray<Conversation>, DatasetError | DatasetReadError> =>
+export const load = (file: string, options?: ParseOptions): Effect.Effect<ReadonlyArray<Conversation>, DatasetError | DatasetReadError> =>
   Effect.tryPromise({
     try: () => fs.readFile(file, "utf8"),
     catch: (e) => new DatasetReadError({ file, reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String((e as Error).message) })
   }).pipe(
-    Effect.flatMap((text) => parse(file, text)),
+    Effect.flatMap((text) => parse(file, text, options)),
     Effect.filterOrFail((cs) => cs.length > 0, () => new DatasetReadError({ file, reason: "the dataset has no conversations" }))
   )
 

@@ -16,22 +16,25 @@
  * - The judge is an `Agent` (named `<metric>Judge`) run through `Agent.structured`, which decodes
  *   its reply with Schema into a `Verdict` (`{ score, reason }`); an invalid reply is a transient
  *   `JudgeVerdictInvalid`.
- * - Each metric runs under `Retry.policy` (exponential backoff); a conversation whose metric
- *   keeps failing is reported in `failures` and not stored, so the next run retries it.
+ * - Each metric runs under `Models.policy`: attempts bounded by `modelTimeout` inside a retry
+ *   (exponential backoff); a conversation whose metric keeps failing (or never answers) is
+ *   reported in `failures` and not stored, so the next run retries it.
  * - Idempotent: a result already stored for (run, conversation) is reused and no model is
  *   called; storing uses `INSERT ... ON CONFLICT DO NOTHING`.
  *
  * @since 0.1.0
  */
+import type { Duration } from "effect"
 import { Clock, Effect, Either, Schema } from "effect"
 import type { Primitive as P } from "@braid/core"
 import { branch, forEach, parallel, Primitive, sequence } from "@braid/core"
 import { Agent } from "@braid/agents"
 import type { LanguageModel } from "@braid/llm"
-import { Retry } from "@braid/resilience"
+import type { Retry } from "@braid/resilience"
 import type { Conversation } from "./Dataset.js"
 import { EvaluationFailed, JudgeVerdictInvalid } from "./Errors.js"
 import * as Gate from "./Gate.js"
+import * as Models from "./Models.js"
 import type { ConversationResult } from "./ResultStore.js"
 import { ResultStore } from "./ResultStore.js"
 import * as Statistics from "./Statistics.js"
@@ -418,6 +421,13 @@ export interface Options<E, R> {
   readonly metrics: ReadonlyArray<Metric<E, R>>
   /** Retry of each metric. Default: 3 attempts, exponential from 200 ms, capped at 5 s. */
   readonly retry?: Retry.Options<unknown>
+  /**
+   * The bound of one attempt of each metric (a judge's model call), inside the retry: an attempt
+   * that has not answered by then is interrupted and retried; after the last attempt the
+   * conversation is in `failures` and its slot of `concurrency` is free. Default
+   * `Models.defaultTimeout` (30 s).
+   */
+  readonly modelTimeout?: Duration.DurationInput
   /** Conversations evaluated at once. Default 4. */
   readonly concurrency?: number
 }
@@ -469,7 +479,11 @@ export const evaluateConversation = <E, R>(options: Options<E, R>): P.Primitive<
   const reuse = Primitive.sync("reuseStored", (l: Looked) => ({ ...l.stored!, reused: true }))
   const metricsStruct: Record<string, P.Primitive<MetricInput, Verdict, unknown, R>> = {}
   for (const m of options.metrics) {
-    metricsStruct[m.name] = m.primitive.pipe(Retry.policy<unknown>({ ...retry, name: `retry(${m.name})` }))
+    metricsStruct[m.name] = m.primitive.pipe(Models.policy({
+      ...(options.modelTimeout !== undefined ? { timeout: options.modelTimeout } : {}),
+      retry,
+      name: `retry(${m.name})`
+    }))
   }
   const scoreMetrics = parallel(metricsStruct, { mode: "settle" }).pipe(Primitive.named("metrics"))
   const carry = Primitive.sync("conversation", (l: Looked) => l.conversation)

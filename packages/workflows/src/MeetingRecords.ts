@@ -10,6 +10,7 @@ import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Context, Effect, Layer, Ref, Schema } from "effect"
 import { HistoryStoreError } from "./Errors.js"
+import * as SqlRows from "./internal/sqlRows.js"
 
 /**
  * A decision taken in a meeting.
@@ -117,8 +118,12 @@ export class MeetingRecords extends Context.Tag("@braid/workflows/MeetingRecords
 const ownedBy = (records: ReadonlyArray<Record>, owner: string) =>
   records.flatMap((r) => r.actionItems.filter((a) => a.owner.toLowerCase() === owner.toLowerCase()).map((a) => ({ ...a, meetingId: r.meetingId })))
 
+const decode = SqlRows.decoder(Record)
+const encode = SqlRows.encoder(Record)
+
 /**
- * In memory (one per layer build).
+ * In memory (one per layer build). It refuses what the SQL stores refuse (a record without a
+ * JSON form).
  *
  * @example
  * ```ts
@@ -132,18 +137,77 @@ const ownedBy = (records: ReadonlyArray<Record>, owner: string) =>
 export const layerMemory: Layer.Layer<MeetingRecords> = Layer.effect(
   MeetingRecords,
   Effect.map(Ref.make(new Map<string, Record>()), (ref): Service => ({
-    save: (r) => Ref.update(ref, (m) => new Map(m).set(r.meetingId, r)),
+    // The same rule as the SQL stores: a record without a JSON form is refused.
+    save: (r) =>
+      encode(r).pipe(
+        Effect.mapError((reason) => new HistoryStoreError({ operation: "save", reason })),
+        Effect.zipRight(Ref.update(ref, (m) => new Map(m).set(r.meetingId, r)))
+      ),
     get: (id) => Effect.map(Ref.get(ref), (m) => m.get(id)),
     list: Effect.map(Ref.get(ref), (m) => [...m.values()]),
     actionItemsOf: (owner) => Effect.map(Ref.get(ref), (m) => ownedBy([...m.values()], owner))
   }))
 )
 
-const decode = Schema.decodeUnknown(Schema.parseJson(Record))
-const encode = Schema.encode(Schema.parseJson(Record))
+/**
+ * The options of the SQL stores.
+ *
+ * @since 0.2.0
+ */
+export type StoreOptions = SqlRows.StoreOptions
 
 /**
- * Over the ambient `SqlClient` (table `braid_meeting_records`, created if missing).
+ * Over the ambient `SqlClient` (table `braid_meeting_records`, created if missing), with
+ * options. Every call is bounded by `timeout` (default `Io.defaultTimeout`, 5 s) and every
+ * failure (an SQL error, a dropped connection, no answer in time, a stored row that does not
+ * decode) is a `HistoryStoreError` naming the operation.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { MeetingRecords } from "@braid/workflows"
+ *
+ * const Records = MeetingRecords.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(SqliteClient.layer({ filename: "meetings.db" })))
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const layerSqlWith = (options: StoreOptions = {}): Layer.Layer<MeetingRecords, HistoryStoreError, SqlClient.SqlClient> =>
+  Layer.effect(
+    MeetingRecords,
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const wrap = (operation: string) => SqlRows.call(options.timeout, (reason) => new HistoryStoreError({ operation, reason }))
+      yield* sql`CREATE TABLE IF NOT EXISTS braid_meeting_records (
+        meeting_id TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        recorded_at BIGINT NOT NULL
+      )`.pipe(wrap("create table"))
+      const list = Effect.gen(function*() {
+        const rows = yield* sql<{ record: unknown }>`SELECT record FROM braid_meeting_records ORDER BY recorded_at, meeting_id`
+        return yield* Effect.forEach(rows, (r) => decode(r.record))
+      })
+      return {
+        save: (r) =>
+          Effect.gen(function*() {
+            const json = yield* encode(r)
+            yield* sql`INSERT INTO braid_meeting_records (meeting_id, record, recorded_at) VALUES (${r.meetingId}, ${json}, ${r.recordedAt})
+              ON CONFLICT (meeting_id) DO UPDATE SET record = excluded.record, recorded_at = excluded.recorded_at`
+          }).pipe(wrap("save")),
+        get: (id) =>
+          Effect.gen(function*() {
+            const rows = yield* sql<{ record: unknown }>`SELECT record FROM braid_meeting_records WHERE meeting_id = ${id}`
+            return rows.length === 0 ? undefined : yield* decode(rows[0]!.record)
+          }).pipe(wrap("get")),
+        list: list.pipe(wrap("list")),
+        actionItemsOf: (owner) => Effect.map(list, (rs) => ownedBy(rs, owner)).pipe(wrap("actionItemsOf"))
+      }
+    })
+  )
+
+/**
+ * `layerSqlWith()`: over the ambient `SqlClient` with the default bound.
  *
  * @example
  * ```ts
@@ -156,41 +220,10 @@ const encode = Schema.encode(Schema.parseJson(Record))
  *
  * @since 0.1.0
  */
-export const layerSql: Layer.Layer<MeetingRecords, HistoryStoreError, SqlClient.SqlClient> = Layer.effect(
-  MeetingRecords,
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const wrap = (operation: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
-      Effect.mapError(self, (e) => new HistoryStoreError({ operation, reason: e instanceof Error ? e.message : String(e) }))
-    yield* sql`CREATE TABLE IF NOT EXISTS braid_meeting_records (
-      meeting_id TEXT PRIMARY KEY,
-      record TEXT NOT NULL,
-      recorded_at BIGINT NOT NULL
-    )`.pipe(wrap("create table"))
-    const list = Effect.gen(function*() {
-      const rows = yield* sql<{ record: string }>`SELECT record FROM braid_meeting_records ORDER BY recorded_at, meeting_id`
-      return yield* Effect.forEach(rows, (r) => decode(r.record))
-    }).pipe(wrap("list"))
-    return {
-      save: (r) =>
-        Effect.gen(function*() {
-          const json = yield* encode(r)
-          yield* sql`INSERT INTO braid_meeting_records (meeting_id, record, recorded_at) VALUES (${r.meetingId}, ${json}, ${r.recordedAt})
-            ON CONFLICT (meeting_id) DO UPDATE SET record = excluded.record, recorded_at = excluded.recorded_at`
-        }).pipe(wrap("save")),
-      get: (id) =>
-        Effect.gen(function*() {
-          const rows = yield* sql<{ record: string }>`SELECT record FROM braid_meeting_records WHERE meeting_id = ${id}`
-          return rows.length === 0 ? undefined : yield* decode(rows[0]!.record)
-        }).pipe(wrap("get")),
-      list,
-      actionItemsOf: (owner) => Effect.map(list, (rs) => ownedBy(rs, owner))
-    }
-  })
-)
+export const layerSql: Layer.Layer<MeetingRecords, HistoryStoreError, SqlClient.SqlClient> = layerSqlWith()
 
 /**
- * In an embedded SQLite file.
+ * In an embedded SQLite file, with the options of `layerSqlWith`.
  *
  * @example
  * ```ts
@@ -201,8 +234,8 @@ export const layerSql: Layer.Layer<MeetingRecords, HistoryStoreError, SqlClient.
  *
  * @since 0.1.0
  */
-export const layerSqlite = (filename: string): Layer.Layer<MeetingRecords, HistoryStoreError> =>
-  layerSql.pipe(
+export const layerSqlite = (filename: string, options: StoreOptions = {}): Layer.Layer<MeetingRecords, HistoryStoreError> =>
+  layerSqlWith(options).pipe(
     Layer.provide(SqliteClient.layer({ filename })),
     Layer.mapError((e) => (e instanceof HistoryStoreError ? e : new HistoryStoreError({ operation: "open", reason: String(e) })))
   )

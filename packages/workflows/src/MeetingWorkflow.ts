@@ -19,9 +19,10 @@ import { parallel, Primitive, sequence } from "@braid/core"
 import { Agent, Meeting, MeetingStore, Termination, TurnPolicy } from "@braid/agents"
 import type { LanguageModel } from "@braid/llm"
 import { Pricing } from "@braid/llm"
-import { Retry } from "@braid/resilience"
+import type { Retry } from "@braid/resilience"
 import { ExtractionInvalid, MeetingConfigInvalid } from "./Errors.js"
 import * as MeetingRecords from "./MeetingRecords.js"
+import * as Models from "./Models.js"
 
 /**
  * A participant: a name, a role (the persona of its agent), optionally its own speaker primitive
@@ -56,6 +57,13 @@ export interface Config {
   readonly termination?: Termination.Termination
   /** A speaker who has not answered in this time is skipped. Default 30 seconds. */
   readonly speakingTimeout?: Duration.DurationInput
+  /**
+   * The bound of one extractor model call (minutes, decisions, action items), inside its retry:
+   * a call that has not answered by then is interrupted and retried; after the last attempt the
+   * meeting fails with `RetryExhausted`. Default `Models.defaultTimeout` (30 s). Speakers are
+   * bounded by `speakingTimeout`.
+   */
+  readonly modelTimeout?: Duration.DurationInput
   /** The model of the speakers and the extractors. */
   readonly model?: string
 }
@@ -341,7 +349,11 @@ export const make = (config: Config) => {
           Effect.catchTag("StructuredOutputInvalid", (e) => Effect.fail(new ExtractionInvalid({ extractor: key, reply: e.reply, reason: e.message })))
         ),
       { kind: "extractor", children: [{ key: extract.name, primitive: extract }] }
-    ).pipe(Retry.policy({ ...retry, name: `retry(${key})` }))
+    ).pipe(Models.policy({
+      ...(config.modelTimeout !== undefined ? { timeout: config.modelTimeout } : {}),
+      retry,
+      name: `retry(${key})`
+    }))
   }
 
   const extract = parallel({

@@ -12,6 +12,7 @@ import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Context, Effect, Layer, Ref, Schema } from "effect"
 import { ResultStoreError } from "./Errors.js"
+import * as SqlRows from "./internal/sqlRows.js"
 
 /**
  * The evaluation of one conversation in one run.
@@ -69,8 +70,12 @@ export interface Service {
  */
 export class ResultStore extends Context.Tag("@braid/workflows/ResultStore")<ResultStore, Service>() {}
 
+const decode = SqlRows.decoder(ConversationResult)
+const encode = SqlRows.encoder(ConversationResult)
+
 /**
- * An in-memory store (one per layer build).
+ * An in-memory store (one per layer build). It refuses what the SQL stores refuse (a result
+ * without a JSON form, such as a `NaN` score).
  *
  * @example
  * ```ts
@@ -87,24 +92,89 @@ export const layerMemory: Layer.Layer<ResultStore> = Layer.effect(
     const key = (r: string, c: string) => JSON.stringify([r, c])
     return {
       get: (r, c) => Effect.map(Ref.get(ref), (m) => m.get(key(r, c))),
+      // The same rule as the SQL stores: a result without a JSON form (a NaN score) is refused.
       put: (result) =>
-        Ref.modify(ref, (m): readonly [{ readonly result: ConversationResult; readonly inserted: boolean }, Map<string, ConversationResult>] => {
-          const k = key(result.runId, result.conversationId)
-          const existing = m.get(k)
-          if (existing) return [{ result: existing, inserted: false }, m]
-          return [{ result, inserted: true }, new Map(m).set(k, result)]
-        }),
+        encode(result).pipe(
+          Effect.mapError((reason) => new ResultStoreError({ operation: "put", reason })),
+          Effect.zipRight(Ref.modify(ref, (m): readonly [{ readonly result: ConversationResult; readonly inserted: boolean }, Map<string, ConversationResult>] => {
+            const k = key(result.runId, result.conversationId)
+            const existing = m.get(k)
+            if (existing) return [{ result: existing, inserted: false }, m]
+            return [{ result, inserted: true }, new Map(m).set(k, result)]
+          }))
+        ),
       list: (r) => Effect.map(Ref.get(ref), (m) => [...m.values()].filter((x) => x.runId === r))
     }
   })
 )
 
-const decode = Schema.decodeUnknown(Schema.parseJson(ConversationResult))
-const encode = Schema.encode(Schema.parseJson(ConversationResult))
+/**
+ * The options of the SQL stores.
+ *
+ * @since 0.2.0
+ */
+export type StoreOptions = SqlRows.StoreOptions
 
 /**
- * A store over the ambient `SqlClient` (SQLite or PostgreSQL): the table
+ * A store over the ambient `SqlClient` (SQLite or PostgreSQL) with options: the table
  * `braid_evaluation_results` is created if missing, with the primary key (run_id, conversation_id).
+ * Every call is bounded by `timeout` (default `Io.defaultTimeout`, 5 s) and every failure (an SQL
+ * error, a dropped connection, no answer in time, a stored row that does not decode, a result
+ * without a JSON form such as a `NaN` score) is a `ResultStoreError` naming the operation.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { ResultStore } from "@braid/workflows"
+ *
+ * const Store = ResultStore.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(SqliteClient.layer({ filename: "evals.db" })))
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const layerSqlWith = (options: StoreOptions = {}): Layer.Layer<ResultStore, ResultStoreError, SqlClient.SqlClient> =>
+  Layer.effect(
+    ResultStore,
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const wrap = (operation: string) => SqlRows.call(options.timeout, (reason) => new ResultStoreError({ operation, reason }))
+      yield* sql`CREATE TABLE IF NOT EXISTS braid_evaluation_results (
+        run_id TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        result TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (run_id, conversation_id)
+      )`.pipe(wrap("create table"))
+      const get = (runId: string, conversationId: string) =>
+        Effect.gen(function*() {
+          const rows = yield* sql<{ result: unknown }>`SELECT result FROM braid_evaluation_results WHERE run_id = ${runId} AND conversation_id = ${conversationId}`
+          return rows.length === 0 ? undefined : yield* decode(rows[0]!.result)
+        })
+      return {
+        get: (runId, conversationId) => get(runId, conversationId).pipe(wrap("get")),
+        put: (result) =>
+          Effect.gen(function*() {
+            const json = yield* encode(result)
+            const inserted = yield* sql<{ run_id: string }>`INSERT INTO braid_evaluation_results (run_id, conversation_id, result, created_at)
+              VALUES (${result.runId}, ${result.conversationId}, ${json}, ${result.evaluatedAt})
+              ON CONFLICT (run_id, conversation_id) DO NOTHING
+              RETURNING run_id`
+            if (inserted.length > 0) return { result, inserted: true }
+            const existing = yield* get(result.runId, result.conversationId)
+            return { result: existing ?? result, inserted: false }
+          }).pipe(wrap("put")),
+        list: (runId) =>
+          Effect.gen(function*() {
+            const rows = yield* sql<{ result: unknown }>`SELECT result FROM braid_evaluation_results WHERE run_id = ${runId} ORDER BY conversation_id`
+            return yield* Effect.forEach(rows, (r) => decode(r.result))
+          }).pipe(wrap("list"))
+      }
+    })
+  )
+
+/**
+ * `layerSqlWith()`: a store over the ambient `SqlClient` with the default bound.
  *
  * @example
  * ```ts
@@ -117,48 +187,10 @@ const encode = Schema.encode(Schema.parseJson(ConversationResult))
  *
  * @since 0.1.0
  */
-export const layerSql: Layer.Layer<ResultStore, ResultStoreError, SqlClient.SqlClient> = Layer.effect(
-  ResultStore,
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const wrap = (operation: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
-      Effect.mapError(self, (e) => new ResultStoreError({ operation, reason: e instanceof Error ? e.message : String(e) }))
-    yield* sql`CREATE TABLE IF NOT EXISTS braid_evaluation_results (
-      run_id TEXT NOT NULL,
-      conversation_id TEXT NOT NULL,
-      result TEXT NOT NULL,
-      created_at BIGINT NOT NULL,
-      PRIMARY KEY (run_id, conversation_id)
-    )`.pipe(wrap("create table"))
-    const get = (runId: string, conversationId: string) =>
-      Effect.gen(function*() {
-        const rows = yield* sql<{ result: string }>`SELECT result FROM braid_evaluation_results WHERE run_id = ${runId} AND conversation_id = ${conversationId}`
-        return rows.length === 0 ? undefined : yield* decode(rows[0]!.result)
-      }).pipe(wrap("get"))
-    return {
-      get,
-      put: (result) =>
-        Effect.gen(function*() {
-          const json = yield* encode(result)
-          const inserted = yield* sql<{ run_id: string }>`INSERT INTO braid_evaluation_results (run_id, conversation_id, result, created_at)
-            VALUES (${result.runId}, ${result.conversationId}, ${json}, ${result.evaluatedAt})
-            ON CONFLICT (run_id, conversation_id) DO NOTHING
-            RETURNING run_id`
-          if (inserted.length > 0) return { result, inserted: true }
-          const existing = yield* get(result.runId, result.conversationId)
-          return { result: existing ?? result, inserted: false }
-        }).pipe(wrap("put")),
-      list: (runId) =>
-        Effect.gen(function*() {
-          const rows = yield* sql<{ result: string }>`SELECT result FROM braid_evaluation_results WHERE run_id = ${runId} ORDER BY conversation_id`
-          return yield* Effect.forEach(rows, (r) => decode(r.result))
-        }).pipe(wrap("list"))
-    }
-  })
-)
+export const layerSql: Layer.Layer<ResultStore, ResultStoreError, SqlClient.SqlClient> = layerSqlWith()
 
 /**
- * A store in an embedded SQLite file (created if missing).
+ * A store in an embedded SQLite file (created if missing), with the options of `layerSqlWith`.
  *
  * @example
  * ```ts
@@ -169,8 +201,8 @@ export const layerSql: Layer.Layer<ResultStore, ResultStoreError, SqlClient.SqlC
  *
  * @since 0.1.0
  */
-export const layerSqlite = (filename: string): Layer.Layer<ResultStore, ResultStoreError> =>
-  layerSql.pipe(
+export const layerSqlite = (filename: string, options: StoreOptions = {}): Layer.Layer<ResultStore, ResultStoreError> =>
+  layerSqlWith(options).pipe(
     Layer.provide(SqliteClient.layer({ filename })),
     Layer.mapError((e) => (e instanceof ResultStoreError ? e : new ResultStoreError({ operation: "open", reason: String(e) })))
   )

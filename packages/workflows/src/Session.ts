@@ -61,6 +61,8 @@ export interface SessionMessage {
   readonly costUsd: number
   /** True when the reply is a fallback (the model failed). */
   readonly fallback: boolean
+  /** Why the reply is a fallback (the model's last error), when it is. */
+  readonly fallbackCause?: string
 }
 
 /**
@@ -87,6 +89,7 @@ export interface NewMessage {
   readonly usage?: Usage
   readonly costUsd?: number
   readonly fallback?: boolean
+  readonly fallbackCause?: string
 }
 
 /**
@@ -196,7 +199,8 @@ export const make = (options: Options): Effect.Effect<Session, never, Scope.Scop
             at,
             usage: m.usage ?? { inputTokens: 0, outputTokens: 0 },
             costUsd: m.costUsd ?? 0,
-            fallback: m.fallback ?? false
+            fallback: m.fallback ?? false,
+            ...(m.fallbackCause !== undefined ? { fallbackCause: m.fallbackCause } : {})
           }
           return [message, [...ms, message]]
         })

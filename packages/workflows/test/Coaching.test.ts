@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Fiber, Layer, Ref, TestClock } from "effect"
+import { Effect, Either, Fiber, Layer, Option, Ref, Stream, TestClock } from "effect"
 import { Primitive, Runner, sequence, WorkflowContext } from "@braid/core"
 import { Agent, Memory } from "@braid/agents"
 import { Errors as LlmErrors, LanguageModel, ScriptedModel } from "@braid/llm"
@@ -211,4 +211,75 @@ describe("Coaching", () => {
     assert.strictEqual(Coaching.objectiveLine("morning", "REVIEW: 1/2"), undefined)
     assert.deepStrictEqual(Coaching.parseGoals("a; b."), ["a", "b"])
   })
+
+  it.effect("a model that never answers: each attempt is bounded (modelTimeout inside the retry), the fallback reply comes at the bound with its cause, and the capacity slot is released", () =>
+    Effect.gen(function*() {
+      const calls = yield* Ref.make(0)
+      const never = LanguageModel.layer({
+        provider: "test",
+        defaultModel: "stalled",
+        generate: () => Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.never),
+        stream: () => Stream.never
+      })
+      const coaching = Coaching.make({ modelTimeout: "10 seconds", retry: { maxAttempts: 2, backoff: "constant", baseDelay: "1 second" } })
+      const fiber = yield* Runner.run(coaching.reply, { messages: [Agent.user("Good morning!")], context: { userId: "ada" } }).pipe(
+        Effect.provide(never),
+        Effect.fork
+      )
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual(yield* coaching.bulkhead.active, 1, "the reply holds a capacity slot while the model is silent")
+      yield* TestClock.adjust("19 seconds") // 20 s: the second attempt (10 s + 1 s + 10 s) is still running
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+      assert.strictEqual(yield* Ref.get(calls), 2)
+      yield* TestClock.adjust("1 second") // 21 s: the bound of the second attempt
+      const reply = yield* Fiber.join(fiber)
+      assert.strictEqual(reply.agent, "fallback")
+      assert.strictEqual(reply.text, Coaching.defaultFallbackReply)
+      assert.match(reply.fallbackCause ?? "", /^RetryExhausted: retry\(coach\): failed after 2 attempts \(last error: TimeoutError: coach: timed out after 10000 ms\)$/)
+      assert.strictEqual(yield* coaching.bulkhead.active, 0, "the capacity slot is free again")
+      assert.strictEqual(yield* coaching.bulkhead.queued, 0)
+    }))
+
+  it.effect("the session keeps why a reply was a fallback (a bad key is not retried; the cause is on the exchange and the message)", () =>
+    Effect.gen(function*() {
+      const badKey: ScriptedModel.Options = {
+        ...Scripts.coaching,
+        failures: [{ when: isCoach, error: new LlmErrors.AuthenticationFailed({ message: "invalid x-api-key" }) }]
+      }
+      const requests = yield* Ref.make<ReadonlyArray<LanguageModel.Request>>([])
+      const report = yield* Runner.run(Coaching.make().day, Samples.coachingDay).pipe(
+        Effect.provide(Layer.merge(recordingModel(requests, badKey), Memory.layerInMemory()))
+      )
+      const replies = [...report.morning.messages, ...report.evening.messages].filter((m) => m.role === "assistant")
+      assert.isTrue(replies.length > 0 && replies.every((m) => m.fallback))
+      assert.strictEqual(report.totals.fallbacks, replies.length)
+      for (const m of replies) assert.strictEqual(m.fallbackCause, "AuthenticationFailed: invalid x-api-key")
+      assert.strictEqual(report.morning.exchanges[0]!.fallbackCause, "AuthenticationFailed: invalid x-api-key")
+      // not retried: one coach call per user message
+      assert.strictEqual((yield* Ref.get(requests)).filter(isCoach).length, replies.length)
+    }))
+
+  it.effect("a spent budget is not an outage: the fallback does not catch BudgetExceeded; the reply and the day fail with it, typed", () =>
+    Effect.gen(function*() {
+      const spent = new LlmErrors.BudgetExceeded({ message: "run r-1 spent 1200 of 1000 tokens", scope: "run", key: "r-1", unit: "tokens", limit: 1000, spent: 1200 })
+      const broke: ScriptedModel.Options = { ...Scripts.coaching, failures: [{ when: isCoach, error: spent }] }
+      const coaching = Coaching.make()
+      const reply = yield* Effect.flip(Runner.run(coaching.reply, { messages: [Agent.user("Good morning!")], context: { userId: "ada" } }).pipe(
+        Effect.provide(ScriptedModel.layer(broke))
+      ))
+      assert.strictEqual(reply._tag, "BudgetExceeded")
+      const day = yield* Effect.flip(Runner.run(coaching.day, Samples.coachingDay).pipe(Effect.provide(Layer.merge(ScriptedModel.layer(broke), Memory.layerInMemory()))))
+      assert.strictEqual(day._tag, "BudgetExceeded")
+      // also when a custom retry wraps it in RetryExhausted
+      const stubborn = Coaching.make({ retry: { maxAttempts: 2, backoff: "constant", baseDelay: "1 millis", retryOn: () => true } })
+      const fiber = yield* Runner.run(stubborn.reply, { messages: [Agent.user("Good morning!")], context: { userId: "ada" } }).pipe(
+        Effect.provide(ScriptedModel.layer(broke)),
+        Effect.flip,
+        Effect.fork
+      )
+      yield* TestClock.adjust("1 millis")
+      const wrapped = yield* Fiber.join(fiber)
+      assert.strictEqual(wrapped._tag, "BudgetExceeded")
+      assert.strictEqual(yield* stubborn.bulkhead.active, 0)
+    }))
 })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, FastCheck as fc } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -58,5 +58,43 @@ describe("Dataset", () => {
       fs.writeFileSync(file, "\n")
       const empty = yield* Effect.flip(Dataset.load(file))
       assert.include(empty.message, "no conversations")
+    }))
+
+  it.effect("untrusted JSON: a \"__proto__\" key is refused with the line and path, never applied to the object", () =>
+    Effect.gen(function*() {
+      const poisoned = `{"id":"a","messages":[{"role":"user","content":"hi"}],"metadata":{"__proto__":{"isAdmin":true}}}`
+      const e = yield* Effect.flip(Dataset.parse("d.jsonl", `${good("x")}\n${poisoned}`))
+      assert.strictEqual(e._tag, "DatasetError")
+      assert.strictEqual(e.message, `d.jsonl:2: metadata: forbidden key "__proto__"`)
+      // the escaped spelling is the same key
+      const escaped = yield* Effect.flip(Dataset.parse("d.jsonl", poisoned.replace("__proto__", "\\u005f_proto__")))
+      assert.strictEqual(escaped.path, "metadata")
+      // fuzz: whatever metadata a line carries, a decoded conversation's metadata keeps Object's prototype
+      fc.assert(fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.jsonValue(), fc.boolean(), (meta, planted, plant) => {
+        const rest = JSON.stringify(meta).slice(1)
+        const metaText = plant ? `{"__proto__": ${JSON.stringify(planted)}${rest === "}" ? "}" : `,${rest}`}` : JSON.stringify(meta)
+        const line = `{"id":"a","messages":[{"role":"user","content":"hi"}],"metadata":${metaText}}`
+        const out = Effect.runSync(Effect.either(Dataset.parse("d.jsonl", line)))
+        if (out._tag === "Left") return plant && out.left.line === 1 && out.left.path === "metadata"
+        return !plant && Object.getPrototypeOf(out.right[0]!.metadata) === Object.prototype && (out.right[0]!.metadata as any).isAdmin === undefined
+      }), { numRuns: 200 })
+    }))
+
+  it.effect("deep nesting: a line nested 20,000 levels (40 KB) is a DatasetError naming the line, not a RangeError", () =>
+    Effect.gen(function*() {
+      const deep = `{"id":"a","messages":[{"role":"user","content":"hi"}],"metadata":{"x":${"[".repeat(20_000)}${"]".repeat(20_000)}}}`
+      const e = yield* Effect.flip(Dataset.parse("d.jsonl", `${good("x")}\n\n${deep}`))
+      assert.strictEqual(e._tag, "DatasetError")
+      assert.strictEqual(e.line, 3)
+      assert.include(e.message, `d.jsonl:3: metadata.x`)
+      assert.include(e.message, `nesting deeper than ${Dataset.defaultMaxDepth}`)
+      // the bound is an option
+      const shallow = yield* Effect.flip(Dataset.parse("d.jsonl", good("a"), { maxDepth: 2 }))
+      assert.include(shallow.message, "nesting deeper than 2")
+      // fuzz: any text, any depth: a DatasetError or conversations, never a defect
+      fc.assert(fc.property(fc.oneof(fc.string(), fc.jsonValue().map((v) => JSON.stringify(v)), fc.nat(30_000).map((n) => "{".repeat(n))), (text) => {
+        const exit = Effect.runSyncExit(Dataset.parse("f.jsonl", text))
+        return exit._tag === "Success" || (exit.cause._tag === "Fail" && exit.cause.error._tag === "DatasetError")
+      }), { numRuns: 200 })
     }))
 })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Ref, TestClock } from "effect"
+import { Effect, Fiber, Layer, Ref, Stream, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -140,5 +140,39 @@ describe("Evaluation", () => {
       assert.notInclude(regressed, "objectiveMet") // 1 -> 0.875 with an interval crossing 0: a warning at most
       const same = yield* Evaluation.compareRuns(v1, v1, { maxRegression: 0.05 })
       assert.isTrue(same.gate.passed)
+    }))
+
+  it.effect("a judge that never answers: each attempt is bounded (modelTimeout inside the retry), the conversation fails at the bound and frees its slot for the next", () =>
+    Effect.gen(function*() {
+      const calls = yield* Ref.make(0)
+      const never = LanguageModel.layer({
+        provider: "test",
+        defaultModel: "stalled",
+        generate: () => Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.never),
+        stream: () => Stream.never
+      })
+      const pipeline = Evaluation.make({
+        runId: "stalled",
+        metrics: [Evaluation.relevance, Evaluation.goalCoverage],
+        modelTimeout: "10 seconds",
+        retry: { maxAttempts: 2, backoff: "constant", baseDelay: "1 second" },
+        concurrency: 1
+      })
+      const fiber = yield* Runner.run(pipeline, Samples.promptV1.slice(0, 2)).pipe(
+        Effect.provide(Layer.merge(ResultStore.layerMemory, never)),
+        Effect.fork
+      )
+      yield* TestClock.adjust("20 seconds")
+      assert.strictEqual(yield* Ref.get(calls), 2, "the first conversation: two bounded attempts; the second waits for the slot")
+      yield* TestClock.adjust("1 second") // 21 s: the first conversation fails, the second takes its slot
+      assert.strictEqual(yield* Ref.get(calls), 3)
+      yield* TestClock.adjust("21 seconds")
+      const report = yield* Fiber.join(fiber)
+      assert.strictEqual(report.results.length, 0)
+      assert.strictEqual(report.failures.length, 2)
+      for (const f of report.failures) {
+        assert.strictEqual(f.metric, "relevance")
+        assert.include(f.reason, "TimeoutError: relevance: timed out after 10000 ms")
+      }
     }))
 })

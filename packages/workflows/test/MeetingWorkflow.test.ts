@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Duration } from "effect"
-import { Effect, Fiber, Layer, Option, TestClock } from "effect"
+import { Effect, Fiber, Layer, Option, Ref, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -138,5 +138,38 @@ describe("MeetingWorkflow", () => {
       const twice = MeetingWorkflow.make({ host: { name: "Maya" }, participants: [{ name: "Maya", role: "twin" }] })
       const dup = yield* Effect.flip(Runner.run(twice.pipeline, Samples.launchReview.input).pipe(Effect.provide(layer)))
       assert.strictEqual(dup._tag, "MeetingConfigInvalid")
+    }))
+
+  it.effect("an extractor whose model never answers: each attempt is bounded (modelTimeout inside the retry) and the meeting fails at the bound, typed", () =>
+    Effect.gen(function*() {
+      const extractorCalls = yield* Ref.make(0)
+      const stalledExtractors = Layer.effect(
+        LanguageModel.LanguageModel,
+        Effect.map(ScriptedModel.make(Scripts.meeting), (model) => ({
+          ...model,
+          generate: (r: LanguageModel.Request) =>
+            String(r.metadata?.["agent"] ?? "").endsWith("Extractor")
+              ? Effect.zipRight(Ref.update(extractorCalls, (n) => n + 1), Effect.never)
+              : model.generate(r)
+        }))
+      )
+      const meeting = MeetingWorkflow.make({
+        host: Samples.launchReview.host,
+        participants: Samples.launchReview.participants,
+        modelTimeout: "10 seconds"
+      })
+      const fiber = yield* Runner.run(meeting.pipeline, Samples.launchReview.input).pipe(
+        Effect.provide(Layer.mergeAll(stalledExtractors, EventBus.layerMemory, MeetingRecords.layerMemory)),
+        Effect.flip,
+        Effect.fork
+      )
+      // three extractors, three attempts each: 10 s + 200 ms + 10 s + 400 ms + 10 s
+      yield* TestClock.adjust("30 seconds")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
+      yield* TestClock.adjust("1 second")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "RetryExhausted")
+      assert.include(error.message, "TimeoutError")
+      assert.strictEqual(yield* Ref.get(extractorCalls), 9)
     }))
 })
