@@ -16,14 +16,19 @@ export const redisUrl: Config.Config<Redacted.Redacted<string>> = Config.redacte
   Config.withDefault(Redacted.make("redis://127.0.0.1:6379"))
 )
 
-/** Runs `self` within `timeout` (default `Io.defaultTimeout`), a late answer being a `StoreError`. */
+/**
+ * Runs `self` within `timeout` (default `Io.defaultTimeout`), a late answer being a `StoreError`.
+ * `self` is made interruptible so that the bound holds even where the caller is not (a cache
+ * write runs in the `onExit` finalizer of the computation; a scope's release is uninterruptible):
+ * there, a timeout could not interrupt the waiting call and would wait for it forever.
+ */
 export const bounded = <A>(
   store: string,
   operation: string,
   self: Effect.Effect<A, StoreError>,
   timeout: Duration.DurationInput | undefined
 ): Effect.Effect<A, StoreError> =>
-  Io.bounded(self, timeout, (timeoutMillis) => new StoreError({ store, operation, cause: new StoreTimeout({ timeoutMillis }) }))
+  Io.bounded(Effect.interruptible(self), timeout, (timeoutMillis) => new StoreError({ store, operation, cause: new StoreTimeout({ timeoutMillis }) }))
 
 /** Runs a Redis command within `timeout`, mapping its failure (or its silence) to `StoreError`. */
 export const attempt = <A>(operation: string, f: () => Promise<A>, timeout: Duration.DurationInput | undefined): Effect.Effect<A, StoreError> =>
