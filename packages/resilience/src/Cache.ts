@@ -173,9 +173,12 @@ const readEntry = (store: string, operation: string, text: unknown): Effect.Effe
   return Either.isRight(entry) ? Effect.succeed(entry.right) : Effect.fail(new StoreError({ store, operation, cause: entry.left }))
 }
 
-/** The text of `entry`, or a `StoreError` naming what JSON cannot carry. */
+/**
+ * The text of `entry`, or a `StoreError` naming what JSON cannot carry. A value with an own
+ * `"__proto__"` key is refused here too: `decode` would refuse it, so it could never be read.
+ */
 const writeEntry = (store: string, operation: string, entry: Entry): Effect.Effect<string, StoreError> => {
-  const text = encode(entry)
+  const text = Either.flatMap(encode(entry), (t) => t.includes("__proto__") ? Either.map(decode(t), () => t) : Either.right(t))
   return Either.isRight(text) ? Effect.succeed(text.right) : Effect.fail(new StoreError({ store, operation, cause: text.left }))
 }
 
