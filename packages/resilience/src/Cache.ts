@@ -14,8 +14,9 @@
  *   back as such); with `errorSchema`, so are cached failures (a `Schema.TaggedError` class comes
  *   back as an instance with its `message`; its `stack` is the one of the rebuild).
  * - **Failures** are not cached unless `cacheFailures` says so. Without `errorSchema`, a failure
- *   read back from SQLite or Redis is its JSON form: a plain object (Effect's errors give their
- *   `_tag`, fields and `message`; a plain `Error` gives `{}`), not an instance.
+ *   read back from SQLite or Redis is its JSON form, a plain object and not an instance: a
+ *   `Schema.TaggedError` or `Data.TaggedError` gives its `_tag` and fields (no `message` getter,
+ *   no `stack`); a plain `Error` gives `{}`. The memory store keeps the failure itself.
  * - Stores: `memoryStore` (default), `sqliteStore` (@effect/sql-sqlite-node, a file or
  *   `:memory:`), `redisStore` (ioredis). Every call to the SQLite and Redis stores is bounded by
  *   the store's `timeout` (default `Io.defaultTimeout`, 5 s).
