@@ -293,7 +293,11 @@ export interface LiveSession {
  *
  * @since 0.1.0
  */
-export type ReplyError = ResilienceErrors.RateLimited | ResilienceErrors.StoreError | ResilienceErrors.CapacityExceeded
+export type ReplyError =
+  | ResilienceErrors.RateLimited
+  | ResilienceErrors.StoreError
+  | ResilienceErrors.CapacityExceeded
+  | ResilienceErrors.InvalidRateLimitInput
 
 /**
  * Builds the coaching workflow. Build it once and share it: its bulkhead and rate limits apply
