@@ -42,6 +42,7 @@ import type { Redis } from "ioredis"
 import { errorType, StoreError } from "./Errors.js"
 import * as Check from "./internal/options.js"
 import * as RedisClient from "./internal/redis.js"
+import * as StoreCall from "./internal/store.js"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -230,7 +231,7 @@ export const sqliteStore = (options: SqliteStoreOptions = {}): Effect.Effect<Sto
   const max = options.maxEntries === undefined ? undefined : Check.positiveInteger(owner, "maxEntries", options.maxEntries)
   const timeout = options.timeout === undefined ? undefined : Duration.millis(Check.positiveDuration(owner, "timeout", options.timeout))
   const run = <A>(operation: string, self: Effect.Effect<A, SqlError | StoreError>): Effect.Effect<A, StoreError> =>
-    RedisClient.bounded(
+    StoreCall.bounded(
       "sqlite",
       operation,
       Effect.mapError(self, (e) => e._tag === "StoreError" ? e : new StoreError({ store: "sqlite", operation, cause: e })),
@@ -524,12 +525,16 @@ export const make = (options: CacheOptions): Cache => {
     )
 
   const unsafeGet = store.unsafeGet
+  const plain = decodeValue === undefined && decodeError === undefined
   const get = <A, E, R>(key: string, compute: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
     if (typeof key !== "string") return Effect.zipRight(degraded("key", new TypeError(`cache key is a ${typeof key}, not a string`)), compute)
     return unsafeGet === undefined ? getSlow(key, compute) : Effect.clockWith((clock) => {
       const found = unsafeGet(key, clock.unsafeCurrentTimeMillis())
       if (Option.isNone(found)) return getSlow(key, compute)
-      const outcome = fromEntry(found.value)
+      const entry = found.value
+      // without schemas nothing can fail to decode: no Either on the hot path
+      if (plain) return hit<A, E>(key, entry._tag === "success" ? Exit.succeed(entry.value) : Exit.fail(entry.error))
+      const outcome = fromEntry(entry)
       // an entry that does not decode: the slow path reports it and computes
       return Either.isRight(outcome) ? hit<A, E>(key, outcome.right) : getSlow(key, compute)
     })

@@ -1,34 +1,20 @@
 /**
  * A scoped ioredis client, its URL read from `REDIS_URL` through `Config`, and the one way to
- * run a command: bounded by the store's timeout and failing with `StoreError`.
+ * run a command: bounded by the store's timeout (`store.bounded`) and failing with `StoreError`.
  *
  * @internal
  */
-import { Io } from "@braid/core"
 import type { Duration, Scope } from "effect"
 import { Config, Effect, Redacted } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import { Redis } from "ioredis"
-import { StoreError, StoreTimeout } from "../Errors.js"
+import { StoreError } from "../Errors.js"
+import { bounded } from "./store.js"
 
 /** `REDIS_URL` (redacted: it may hold a password), default `redis://127.0.0.1:6379`. */
 export const redisUrl: Config.Config<Redacted.Redacted<string>> = Config.redacted("REDIS_URL").pipe(
   Config.withDefault(Redacted.make("redis://127.0.0.1:6379"))
 )
-
-/**
- * Runs `self` within `timeout` (default `Io.defaultTimeout`), a late answer being a `StoreError`.
- * `self` is made interruptible so that the bound holds even where the caller is not (a cache
- * write runs in the `onExit` finalizer of the computation; a scope's release is uninterruptible):
- * there, a timeout could not interrupt the waiting call and would wait for it forever.
- */
-export const bounded = <A>(
-  store: string,
-  operation: string,
-  self: Effect.Effect<A, StoreError>,
-  timeout: Duration.DurationInput | undefined
-): Effect.Effect<A, StoreError> =>
-  Io.bounded(Effect.interruptible(self), timeout, (timeoutMillis) => new StoreError({ store, operation, cause: new StoreTimeout({ timeoutMillis }) }))
 
 /** Runs a Redis command within `timeout`, mapping its failure (or its silence) to `StoreError`. */
 export const attempt = <A>(operation: string, f: () => Promise<A>, timeout: Duration.DurationInput | undefined): Effect.Effect<A, StoreError> =>
