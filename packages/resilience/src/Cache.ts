@@ -7,11 +7,23 @@
  *   others wait for its result (per process). If the running call is interrupted, a waiting
  *   caller takes over.
  * - **Every value** is cached, `null` and `undefined` included (remote stores use a JSON envelope
- *   with an explicit `undefined` marker; values must be JSON-serialisable there).
- * - **Failures** are not cached unless `cacheFailures` says so.
+ *   with an explicit `undefined` marker).
+ * - **Decoded at every edge**: remote stores keep JSON written by `Json.encode` and read back
+ *   through `Json.parse` (no prototype effects, bounded depth). With `schema`, values are encoded
+ *   by it before they are stored and decoded by it on every hit (a `Date`, a class instance come
+ *   back as such); with `errorSchema`, so are cached failures (a `Schema.TaggedError` class comes
+ *   back as an instance with its `message`; its `stack` is the one of the rebuild).
+ * - **Failures** are not cached unless `cacheFailures` says so. Without `errorSchema`, a failure
+ *   read back from SQLite or Redis is its JSON form, a plain object and not an instance: a
+ *   `Schema.TaggedError` or `Data.TaggedError` gives its `_tag` and fields (no `message` getter,
+ *   no `stack`); a plain `Error` gives `{}`. The memory store keeps the failure itself.
  * - Stores: `memoryStore` (default), `sqliteStore` (@effect/sql-sqlite-node, a file or
- *   `:memory:`), `redisStore` (ioredis). A store that fails degrades to a miss (reads) or to not
- *   caching (writes), with the event `cache.store_error`: a cache never fails the call.
+ *   `:memory:`), `redisStore` (ioredis). Every call to the SQLite and Redis stores is bounded by
+ *   the store's `timeout` (default `Io.defaultTimeout`, 5 s).
+ * - **A cache never fails a call, nor hangs it**: a store that fails or does not answer in time,
+ *   an entry that does not decode, a value that cannot be encoded, all degrade to a miss (reads)
+ *   or to not caching (writes), with the span event `cache.store_error` and the counter
+ *   `Metrics.cacheStoreErrors`.
  *
  * Telemetry: the `cache(...)` span gets `cache.hit` (true/false) and `cache.key`, and
  * `cache.single_flight: true` when the call joined a running one; `Metrics.cacheHits` and
@@ -20,15 +32,17 @@
  * @since 0.1.0
  */
 import type { Primitive as P } from "@braid/core"
-import { Instrumentation, Primitive } from "@braid/core"
+import { Instrumentation, Json, Primitive } from "@braid/core"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import type { Scope } from "effect"
-import { Cause, Clock, Duration, Effect, Exit, Metric, Option } from "effect"
+import type { Redacted, Scope } from "effect"
+import { Cause, Clock, Duration, Effect, Either, Exit, Metric, Option, Schema } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import type { Redis } from "ioredis"
 import { errorType, StoreError } from "./Errors.js"
+import * as Check from "./internal/options.js"
 import * as RedisClient from "./internal/redis.js"
+import * as StoreCall from "./internal/store.js"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -41,7 +55,9 @@ export type Entry =
   | { readonly _tag: "failure"; readonly error: unknown }
 
 /**
- * Where entries live.
+ * Where entries live. A store that keeps text (SQLite, Redis) encodes entries with `encode` and
+ * reads them back with `decode`; an entry that does not decode is a `StoreError` (the cache
+ * makes it a miss), never a defect.
  *
  * @since 0.1.0
  */
@@ -56,47 +72,64 @@ export interface Store {
 }
 
 /**
- * Encodes an entry as JSON so that `undefined` and `null` survive.
+ * Encodes an entry as JSON so that `undefined` and `null` survive, under `Json.encode`'s rules:
+ * a value JSON cannot carry without loss (BigInt, a cycle, NaN, too deep) is a `JsonError`
+ * naming its path.
  *
  * @example
  * ```ts
  * import { Cache } from "@braid/resilience"
  *
- * const text = Cache.encode({ _tag: "success", value: undefined }) // '{"s":1,"u":1}'
- * Cache.decode(text) // { _tag: "success", value: undefined }
+ * const text = Cache.encode({ _tag: "success", value: undefined }) // Either.right('{"s":1,"u":1}')
  * ```
  *
  * @since 0.1.0
  */
-export const encode = (entry: Entry): string =>
+export const encode = (entry: Entry): Either.Either<string, Json.JsonError> =>
   entry._tag === "success"
-    ? entry.value === undefined ? `{"s":1,"u":1}` : JSON.stringify({ s: 1, v: entry.value })
-    : JSON.stringify({ s: 0, e: entry.error === undefined ? null : entry.error })
+    ? entry.value === undefined ? Either.right(`{"s":1,"u":1}`) : Json.encode({ s: 1, v: entry.value })
+    : entry.error === undefined
+    ? Either.right(`{"s":0,"u":1}`)
+    : Json.encode({ s: 0, e: entry.error })
+
+const notAnEntry = (detail: string) => Either.left(new Json.JsonError({ reason: "Unsupported", path: "(root)", detail }))
 
 /**
- * Decodes `encode`'s output.
+ * Decodes `encode`'s output under `Json.parse`'s rules; anything else (a syntax error, a
+ * `"__proto__"` key, a document that is not an entry) is a `JsonError`.
  *
  * @example
  * ```ts
  * import { Cache } from "@braid/resilience"
- * Cache.decode('{"s":1,"v":null}') // { _tag: "success", value: null }
+ *
+ * Cache.decode('{"s":1,"v":null}') // Either.right({ _tag: "success", value: null })
+ * Cache.decode("garbage") // Either.left(JsonError { reason: "Syntax" })
  * ```
  *
  * @since 0.1.0
  */
-export const decode = (text: string): Entry => {
-  const o = JSON.parse(text) as { s: 0 | 1; v?: unknown; u?: 1; e?: unknown }
-  if (o.s === 1) return { _tag: "success", value: o.u === 1 ? undefined : o.v }
-  return { _tag: "failure", error: o.e }
-}
+export const decode = (text: string): Either.Either<Entry, Json.JsonError> =>
+  Either.flatMap(Json.parse(text), (o): Either.Either<Entry, Json.JsonError> => {
+    if (typeof o !== "object" || o === null || Array.isArray(o)) return notAnEntry("not a cache entry (expected an object)")
+    const r = o as { readonly s?: unknown; readonly u?: unknown; readonly v?: unknown; readonly e?: unknown }
+    if (r.s === 1) {
+      if (r.u === 1) return Either.right({ _tag: "success", value: undefined })
+      if ("v" in r) return Either.right({ _tag: "success", value: r.v })
+    } else if (r.s === 0) {
+      if (r.u === 1) return Either.right({ _tag: "failure", error: undefined })
+      if ("e" in r) return Either.right({ _tag: "failure", error: r.e })
+    }
+    return notAnEntry("not a cache entry (expected s: 1 with v or u, or s: 0 with e or u)")
+  })
 
 // ---------------------------------------------------------------------------------------------
 // stores
 // ---------------------------------------------------------------------------------------------
 
 /**
- * An in-memory LRU store: at most `maxEntries` entries (default unbounded), the least recently
- * used evicted first; expired entries are dropped when read. Values are kept as they are.
+ * An in-memory LRU store: at most `maxEntries` entries (an integer >= 1; default unbounded), the
+ * least recently used evicted first; expired entries are dropped when read. Values are kept as
+ * they are (the same objects come back).
  *
  * @example
  * ```ts
@@ -107,8 +140,10 @@ export const decode = (text: string): Entry => {
  * @since 0.1.0
  */
 export const memoryStore = (options: { readonly maxEntries?: number } = {}): Store & { readonly size: Effect.Effect<number> } => {
-  const max = options.maxEntries ?? Number.POSITIVE_INFINITY
-  if (!(max >= 1)) throw new RangeError("memoryStore: maxEntries must be >= 1")
+  if (typeof options !== "object" || options === null) Check.refuse("Cache.memoryStore", "options", "must be an object", options)
+  const max = options.maxEntries === undefined
+    ? Number.POSITIVE_INFINITY
+    : Check.positiveInteger("Cache.memoryStore", "maxEntries", options.maxEntries)
   const map = new Map<string, { readonly entry: Entry; readonly expiresAt: number | undefined }>()
   const unsafeGet = (key: string, now: number): Option.Option<Entry> => {
     const found = map.get(key)
@@ -133,12 +168,47 @@ export const memoryStore = (options: { readonly maxEntries?: number } = {}): Sto
   }
 }
 
-const sqlFailure = (operation: string) => (cause: SqlError) => new StoreError({ store: "sqlite", operation, cause })
+/** The entry in `text`, or a `StoreError` (a corrupted or foreign entry). */
+const readEntry = (store: string, operation: string, text: unknown): Effect.Effect<Entry, StoreError> => {
+  if (typeof text !== "string") return Effect.fail(new StoreError({ store, operation, cause: new TypeError(`stored entry is a ${typeof text}, not text`) }))
+  const entry = decode(text)
+  return Either.isRight(entry) ? Effect.succeed(entry.right) : Effect.fail(new StoreError({ store, operation, cause: entry.left }))
+}
+
+/**
+ * The text of `entry`, or a `StoreError` naming what JSON cannot carry. A value with an own
+ * `"__proto__"` key is refused here too: `decode` would refuse it, so it could never be read.
+ */
+const writeEntry = (store: string, operation: string, entry: Entry): Effect.Effect<string, StoreError> => {
+  const text = Either.flatMap(encode(entry), (t) => t.includes("__proto__") ? Either.map(decode(t), () => t) : Either.right(t))
+  return Either.isRight(text) ? Effect.succeed(text.right) : Effect.fail(new StoreError({ store, operation, cause: text.left }))
+}
+
+/**
+ * Options of the SQLite store.
+ *
+ * @since 0.2.0
+ */
+export interface SqliteStoreOptions {
+  /** The table (default `braid_cache`), created if missing. */
+  readonly table?: string
+  /** The size cap (an integer >= 1; default none), least recently used evicted first. */
+  readonly maxEntries?: number
+  /**
+   * The bound of one store call (default `Io.defaultTimeout`, 5 s). It interrupts clients that
+   * run asynchronously; better-sqlite3 runs each statement synchronously and is bounded by its
+   * own busy timeout instead.
+   */
+  readonly timeout?: Duration.DurationInput
+}
 
 /**
  * A store in SQLite (or any `@effect/sql` client with SQLite syntax): a table
  * (default `braid_cache`) created if missing, TTL by an `expires_at` column, and with
- * `maxEntries` least-recently-used eviction by a `last_used` column.
+ * `maxEntries` least-recently-used eviction by a `last_used` column. `last_used` is a counter
+ * kept in the table itself (each read or write takes the largest value plus one), so the order
+ * holds at any rate of calls and across processes sharing the file. Options are checked when
+ * the store is built (an `InvalidOption` naming the option).
  *
  * @example
  * ```ts
@@ -147,86 +217,139 @@ const sqlFailure = (operation: string) => (cause: SqlError) => new StoreError({ 
  * import { Cache } from "@braid/resilience"
  *
  * const program = Effect.gen(function*() {
- *   const store = yield* Cache.sqliteStore({ maxEntries: 10_000 })
+ *   const store = yield* Cache.sqliteStore({ maxEntries: 10_000, timeout: "2 seconds" })
  *   // Cache.policy({ key: ..., store })
  * }).pipe(Effect.provide(SqliteClient.layer({ filename: ":memory:" })))
  * ```
  *
  * @since 0.1.0
  */
-export const sqliteStore = (
-  options: { readonly table?: string; readonly maxEntries?: number } = {}
-): Effect.Effect<Store, SqlError, SqlClient.SqlClient> =>
-  Effect.gen(function*() {
+export const sqliteStore = (options: SqliteStoreOptions = {}): Effect.Effect<Store, StoreError, SqlClient.SqlClient> => {
+  const owner = "Cache.sqliteStore"
+  if (typeof options !== "object" || options === null) Check.refuse(owner, "options", "must be an object", options)
+  const tableName = options.table === undefined ? "braid_cache" : Check.nonEmptyString(owner, "table", options.table)
+  const max = options.maxEntries === undefined ? undefined : Check.positiveInteger(owner, "maxEntries", options.maxEntries)
+  const timeout = options.timeout === undefined ? undefined : Duration.millis(Check.positiveDuration(owner, "timeout", options.timeout))
+  const run = <A>(operation: string, self: Effect.Effect<A, SqlError | StoreError>): Effect.Effect<A, StoreError> =>
+    StoreCall.bounded(
+      "sqlite",
+      operation,
+      Effect.mapError(self, (e) => e._tag === "StoreError" ? e : new StoreError({ store: "sqlite", operation, cause: e })),
+      timeout
+    )
+  return Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const table = sql(options.table ?? "braid_cache")
-    const max = options.maxEntries
-    yield* sql`CREATE TABLE IF NOT EXISTS ${table} (
-      key TEXT PRIMARY KEY,
-      value TEXT NOT NULL,
-      expires_at INTEGER,
-      last_used INTEGER NOT NULL
-    )`
-    let seq = 0
-    const stamp = (now: number) => now * 1000 + (seq++ % 1000)
+    const table = sql(tableName)
+    yield* run(
+      "init",
+      Effect.zipRight(
+        sql`CREATE TABLE IF NOT EXISTS ${table} (
+          key TEXT PRIMARY KEY,
+          value TEXT NOT NULL,
+          expires_at INTEGER,
+          last_used INTEGER NOT NULL
+        )`,
+        sql`CREATE INDEX IF NOT EXISTS ${sql(`${tableName}_last_used`)} ON ${table} (last_used)`
+      )
+    )
+    /** The next recency stamp: one more than any in the table (persisted, shared by processes). */
+    const next = sql`(SELECT COALESCE(MAX(last_used), 0) + 1 FROM ${table})`
     return {
       name: "sqlite",
       get: (key, now) =>
-        Effect.gen(function*() {
-          const rows = yield* sql<{ value: string; expires_at: number | null }>`SELECT value, expires_at FROM ${table} WHERE key = ${key}`
-          const row = rows[0]
-          if (row === undefined) return Option.none<Entry>()
-          if (row.expires_at !== null && row.expires_at <= now) {
-            yield* sql`DELETE FROM ${table} WHERE key = ${key}`
-            return Option.none<Entry>()
-          }
-          if (max !== undefined) yield* sql`UPDATE ${table} SET last_used = ${stamp(now)} WHERE key = ${key}`
-          return Option.some(decode(row.value))
-        }).pipe(Effect.mapError(sqlFailure("get"))),
-      set: (key, entry, expiresAt, now) =>
-        Effect.gen(function*() {
-          yield* sql`INSERT OR REPLACE INTO ${table} (key, value, expires_at, last_used)
-            VALUES (${key}, ${encode(entry)}, ${expiresAt ?? null}, ${stamp(now)})`
-          if (max !== undefined) {
-            yield* sql`DELETE FROM ${table} WHERE key NOT IN (SELECT key FROM ${table} ORDER BY last_used DESC LIMIT ${max})`
-          }
-        }).pipe(Effect.mapError(sqlFailure("set"))),
-      delete: (key) => Effect.mapError(Effect.asVoid(sql`DELETE FROM ${table} WHERE key = ${key}`), sqlFailure("delete"))
+        run(
+          "get",
+          Effect.gen(function*() {
+            const rows = yield* sql<{ value: unknown; expires_at: number | null }>`SELECT value, expires_at FROM ${table} WHERE key = ${key}`
+            const row = rows[0]
+            if (row === undefined) return Option.none<Entry>()
+            if (row.expires_at !== null && row.expires_at <= now) {
+              yield* sql`DELETE FROM ${table} WHERE key = ${key}`
+              return Option.none<Entry>()
+            }
+            const entry = yield* readEntry("sqlite", "get", row.value)
+            if (max !== undefined) yield* sql`UPDATE ${table} SET last_used = ${next} WHERE key = ${key}`
+            return Option.some(entry)
+          })
+        ),
+      set: (key, entry, expiresAt) =>
+        run(
+          "set",
+          Effect.gen(function*() {
+            const text = yield* writeEntry("sqlite", "set", entry)
+            yield* sql`INSERT OR REPLACE INTO ${table} (key, value, expires_at, last_used)
+              VALUES (${key}, ${text}, ${expiresAt ?? null}, ${next})`
+            if (max !== undefined) {
+              // Everything at or below the (max+1)-th most recent stamp goes (none when there are <= max rows).
+              yield* sql`DELETE FROM ${table} WHERE last_used <= (SELECT last_used FROM ${table} ORDER BY last_used DESC LIMIT 1 OFFSET ${max})`
+            }
+          })
+        ),
+      delete: (key) => run("delete", Effect.asVoid(sql`DELETE FROM ${table} WHERE key = ${key}`))
     } satisfies Store
   })
+}
+
+/**
+ * Options of the Redis store.
+ *
+ * @since 0.2.0
+ */
+export interface RedisStoreOptions {
+  /** Prefix of every key (default `"braid:cache:"`). */
+  readonly prefix?: string
+  /** The bound of one Redis call (default `Io.defaultTimeout`, 5 s). */
+  readonly timeout?: Duration.DurationInput
+}
+
+const redisOptions = (owner: string, options: RedisStoreOptions) => {
+  if (typeof options !== "object" || options === null) Check.refuse(owner, "options", "must be an object", options)
+  return {
+    prefix: options.prefix === undefined ? "braid:cache:" : Check.string(owner, "prefix", options.prefix),
+    timeout: options.timeout === undefined ? undefined : Duration.millis(Check.positiveDuration(owner, "timeout", options.timeout))
+  }
+}
+
+const makeRedisStore = (client: Redis, prefix: string, timeout: Duration.Duration | undefined): Store => ({
+  name: "redis",
+  get: (key) =>
+    Effect.flatMap(RedisClient.attempt("cache.get", () => client.get(prefix + key), timeout), (text) =>
+      text === null ? Effect.succeed(Option.none()) : Effect.map(readEntry("redis", "cache.get", text), Option.some)),
+  set: (key, entry, expiresAt, now) =>
+    Effect.flatMap(writeEntry("redis", "cache.set", entry), (text) =>
+      Effect.asVoid(RedisClient.attempt("cache.set", () =>
+        expiresAt === undefined
+          ? client.set(prefix + key, text)
+          : client.set(prefix + key, text, "PX", Math.max(1, Math.ceil(expiresAt - now))), timeout))),
+  delete: (key) => Effect.asVoid(RedisClient.attempt("cache.delete", () => client.del(prefix + key), timeout))
+})
 
 /**
  * A store in Redis, shared by every process using the same prefix. TTL is Redis' own (`PX`).
- * There is no per-cache size cap: configure Redis with `maxmemory` and `allkeys-lru`.
+ * There is no per-cache size cap: configure Redis with `maxmemory` and `allkeys-lru`. Every call
+ * is bounded by `timeout`; an entry that is not a cache entry (written by something else,
+ * truncated) is a `StoreError`, which the cache turns into a miss. The client is the caller's:
+ * listen to its `'error'` events (ioredis logs them otherwise).
  *
  * @example
  * ```ts
  * import { Redis } from "ioredis"
  * import { Cache } from "@braid/resilience"
  *
- * const store = Cache.redisStore(new Redis("redis://127.0.0.1:6379", { lazyConnect: true }), { prefix: "myapp:cache:" })
+ * const store = Cache.redisStore(new Redis("redis://127.0.0.1:6379", { lazyConnect: true }), { prefix: "myapp:cache:", timeout: "1 second" })
  * ```
  *
  * @since 0.1.0
  */
-export const redisStore = (client: Redis, options: { readonly prefix?: string } = {}): Store => {
-  const prefix = options.prefix ?? "braid:cache:"
-  return {
-    name: "redis",
-    get: (key) =>
-      Effect.map(RedisClient.attempt("cache.get", () => client.get(prefix + key)), (text) =>
-        text === null ? Option.none() : Option.some(decode(text))),
-    set: (key, entry, expiresAt, now) =>
-      Effect.asVoid(RedisClient.attempt("cache.set", () =>
-        expiresAt === undefined
-          ? client.set(prefix + key, encode(entry))
-          : client.set(prefix + key, encode(entry), "PX", Math.max(1, Math.ceil(expiresAt - now))))),
-    delete: (key) => Effect.asVoid(RedisClient.attempt("cache.delete", () => client.del(prefix + key)))
-  }
+export const redisStore = (client: Redis, options: RedisStoreOptions = {}): Store => {
+  const { prefix, timeout } = redisOptions("Cache.redisStore", options)
+  return makeRedisStore(client, prefix, timeout)
 }
 
 /**
- * A Redis store connected to `REDIS_URL` (via `Config`) for the life of the scope.
+ * A Redis store connected to `url` (or `REDIS_URL` via `Config`; default
+ * `redis://127.0.0.1:6379`) for the life of the scope. The connection and every call are
+ * bounded by `timeout` (default `Io.defaultTimeout`).
  *
  * @example
  * ```ts
@@ -241,9 +364,11 @@ export const redisStore = (client: Redis, options: { readonly prefix?: string } 
  * @since 0.1.0
  */
 export const redisStoreFromConfig = (
-  options: { readonly prefix?: string; readonly url?: string } = {}
-): Effect.Effect<Store, StoreError | ConfigError, Scope.Scope> =>
-  Effect.map(RedisClient.acquire(options.url), (client) => redisStore(client, options.prefix === undefined ? {} : { prefix: options.prefix }))
+  options: RedisStoreOptions & { readonly url?: string | Redacted.Redacted<string> } = {}
+): Effect.Effect<Store, StoreError | ConfigError, Scope.Scope> => {
+  const checked = redisOptions("Cache.redisStoreFromConfig", options)
+  return Effect.map(RedisClient.acquire(options.url, checked.timeout), (client) => makeRedisStore(client, checked.prefix, checked.timeout))
+}
 
 // ---------------------------------------------------------------------------------------------
 // the cache
@@ -255,14 +380,26 @@ export const redisStoreFromConfig = (
 export interface CacheOptions {
   /** The cache's name in spans and metrics. */
   readonly name: string
-  /** How long an entry lives. Default: forever. */
+  /** How long an entry lives: a finite duration > 0. Default: forever. */
   readonly ttl?: Duration.DurationInput
   /** Default: `memoryStore({ maxEntries })`. */
   readonly store?: Store
-  /** The size cap of the default memory store. Default 1000. */
+  /** The size cap of the default memory store (an integer >= 1; default 1000). Not with `store`. */
   readonly maxEntries?: number
   /** Cache typed failures too (all of them, or those the predicate accepts). Default false. */
   readonly cacheFailures?: boolean | ((error: unknown) => boolean)
+  /**
+   * The Schema of the values: each value is encoded by it before it is stored and decoded by it
+   * on every hit (in every store). A value it cannot encode is not cached; an entry it cannot
+   * decode is a miss. Without it, the memory store keeps values as they are and the other stores
+   * keep their JSON form.
+   */
+  readonly schema?: Schema.Schema.AnyNoContext
+  /**
+   * The Schema of the cached failures (a `Schema.TaggedError` class, or a union of them): the
+   * failures come back as instances. Without it, see the module notes for what comes back.
+   */
+  readonly errorSchema?: Schema.Schema.AnyNoContext
 }
 
 /**
@@ -282,8 +419,39 @@ interface InFlight {
   readonly waiters: Array<(exit: Exit.Exit<unknown, unknown>) => void>
 }
 
+const isStore = (s: unknown): s is Store =>
+  typeof s === "object" && s !== null && typeof (s as Store).get === "function" && typeof (s as Store).set === "function" &&
+  typeof (s as Store).delete === "function"
+
+const checkOptions = (owner: string, options: Partial<CacheOptions>) => {
+  if (options.store !== undefined && !isStore(options.store)) Check.refuse(owner, "store", "must be a Cache.Store", options.store)
+  if (options.store !== undefined && options.maxEntries !== undefined) {
+    Check.refuse(owner, "maxEntries", "sizes the default memory store; give the size cap to the store instead", options.maxEntries)
+  }
+  const maxEntries = options.maxEntries === undefined ? 1000 : Check.positiveInteger(owner, "maxEntries", options.maxEntries)
+  const ttl = options.ttl === undefined ? undefined : Check.positiveDuration(owner, "ttl", options.ttl)
+  const cacheFailures = options.cacheFailures ?? false
+  if (typeof cacheFailures !== "boolean" && typeof cacheFailures !== "function") {
+    Check.refuse(owner, "cacheFailures", "must be a boolean or a predicate", cacheFailures)
+  }
+  if (options.schema !== undefined && !Schema.isSchema(options.schema)) Check.refuse(owner, "schema", "must be a Schema", options.schema)
+  if (options.errorSchema !== undefined && !Schema.isSchema(options.errorSchema)) {
+    Check.refuse(owner, "errorSchema", "must be a Schema", options.errorSchema)
+  }
+  return { maxEntries, ttl, cacheFailures }
+}
+
+/** A store operation a call goes on without: the span event `cache.store_error` and a counter. */
+const degradedEvent = (cache: string, operation: string, cause: unknown): Effect.Effect<void> =>
+  Effect.zipRight(
+    Instrumentation.event("cache.store_error", { cache, operation, "error.type": errorType(cause) }),
+    Metric.increment(Metric.tagged(Metric.tagged(Metrics.cacheStoreErrors, "cache", cache), "operation", operation))
+  )
+
+type Codec = (u: unknown) => Either.Either<unknown, unknown>
+
 /**
- * Creates a cache.
+ * Creates a cache. Its options are checked here (an `InvalidOption` naming the option).
  *
  * @example
  * ```ts
@@ -297,20 +465,48 @@ interface InFlight {
  * @since 0.1.0
  */
 export const make = (options: CacheOptions): Cache => {
-  const name = options.name
-  const store = options.store ?? memoryStore({ maxEntries: options.maxEntries ?? 1000 })
-  const ttl = options.ttl === undefined ? undefined : Duration.toMillis(options.ttl)
-  const cacheFailures = options.cacheFailures ?? false
+  if (typeof options !== "object" || options === null) Check.refuse("Cache.make", "options", "must be an object", options)
+  const name = Check.nonEmptyString("Cache.make", "name", options.name)
+  const checked = checkOptions(name, options)
+  const store = options.store ?? memoryStore({ maxEntries: checked.maxEntries })
+  const ttl = checked.ttl
+  const cacheFailures = checked.cacheFailures
   const shouldCacheFailure = typeof cacheFailures === "function" ? cacheFailures : () => cacheFailures
   const hits = Metric.tagged(Metrics.cacheHits, "cache", name)
   const misses = Metric.tagged(Metrics.cacheMisses, "cache", name)
+  const codec = (schema: Schema.Schema.AnyNoContext | undefined, direction: "encode" | "decode"): Codec | undefined =>
+    schema === undefined ? undefined : direction === "encode" ? Schema.encodeUnknownEither(schema) : Schema.decodeUnknownEither(schema)
+  const encodeValue = codec(options.schema, "encode")
+  const decodeValue = codec(options.schema, "decode")
+  const encodeError = codec(options.errorSchema, "encode")
+  const decodeError = codec(options.errorSchema, "decode")
   /** Single-flight: the calls running now, by key, with the callers waiting for them. */
   const inflight = new Map<string, InFlight>()
 
-  const storeError = (e: StoreError) => Instrumentation.event("cache.store_error", { cache: name, operation: e.operation, "error.type": errorType(e.cause) })
+  const degraded = (operation: string, cause: unknown) => degradedEvent(name, operation, cause)
+  const storeError = (e: StoreError): Effect.Effect<void> => degraded(e.operation.replace(/^cache\./, ""), e.cause)
 
-  const fromEntry = <A, E>(entry: Entry): Effect.Effect<A, E> =>
-    entry._tag === "success" ? Effect.succeed(entry.value as A) : Effect.fail(entry.error as E)
+  /** The stored form of an outcome, through the schemas; `undefined` when it cannot be encoded. */
+  const toEntry = (exit: Exit.Exit<unknown, unknown>): Either.Either<Entry, unknown> | undefined => {
+    if (Exit.isSuccess(exit)) {
+      return encodeValue === undefined
+        ? Either.right({ _tag: "success", value: exit.value })
+        : Either.map(encodeValue(exit.value), (value): Entry => ({ _tag: "success", value }))
+    }
+    const failure = Cause.failureOption(exit.cause)
+    if (Option.isNone(failure) || !shouldCacheFailure(failure.value)) return undefined
+    return encodeError === undefined
+      ? Either.right({ _tag: "failure", error: failure.value })
+      : Either.map(encodeError(failure.value), (error): Entry => ({ _tag: "failure", error }))
+  }
+
+  /** The outcome of a stored entry, through the schemas; a `Left` when it does not decode. */
+  const fromEntry = (entry: Entry): Either.Either<Exit.Exit<unknown, unknown>, unknown> =>
+    entry._tag === "success"
+      ? decodeValue === undefined ? Either.right(Exit.succeed(entry.value)) : Either.map(decodeValue(entry.value), Exit.succeed)
+      : decodeError === undefined
+      ? Either.right(Exit.fail(entry.error))
+      : Either.map(decodeError(entry.error), Exit.fail)
 
   const join = <A, E>(running: InFlight): Effect.Effect<Exit.Exit<A, E>> =>
     Effect.async<Exit.Exit<A, E>>((resume) => {
@@ -322,18 +518,27 @@ export const make = (options: CacheOptions): Cache => {
       })
     })
 
-  const hit = <A, E>(key: string, entry: Entry): Effect.Effect<A, E> =>
+  const hit = <A, E>(key: string, outcome: Exit.Exit<unknown, unknown>): Effect.Effect<A, E> =>
     Effect.zipRight(
       Effect.zipRight(Instrumentation.annotate({ "cache.key": key, "cache.hit": true }), Metric.increment(hits)),
-      fromEntry<A, E>(entry)
+      outcome as Exit.Exit<A, E>
     )
 
   const unsafeGet = store.unsafeGet
-  const get = <A, E, R>(key: string, compute: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    unsafeGet === undefined ? getSlow(key, compute) : Effect.clockWith((clock) => {
+  const plain = decodeValue === undefined && decodeError === undefined
+  const get = <A, E, R>(key: string, compute: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    if (typeof key !== "string") return Effect.zipRight(degraded("key", new TypeError(`cache key is a ${typeof key}, not a string`)), compute)
+    return unsafeGet === undefined ? getSlow(key, compute) : Effect.clockWith((clock) => {
       const found = unsafeGet(key, clock.unsafeCurrentTimeMillis())
-      return Option.isSome(found) ? hit<A, E>(key, found.value) : getSlow(key, compute)
+      if (Option.isNone(found)) return getSlow(key, compute)
+      const entry = found.value
+      // without schemas nothing can fail to decode: no Either on the hot path
+      if (plain) return hit<A, E>(key, entry._tag === "success" ? Exit.succeed(entry.value) : Exit.fail(entry.error))
+      const outcome = fromEntry(entry)
+      // an entry that does not decode: the slow path reports it and computes
+      return Either.isRight(outcome) ? hit<A, E>(key, outcome.right) : getSlow(key, compute)
     })
+  }
 
   const getSlow = <A, E, R>(key: string, compute: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.suspend((): Effect.Effect<A, E, R> => {
@@ -356,16 +561,19 @@ export const make = (options: CacheOptions): Cache => {
       const miss = Effect.zipRight(
         Effect.zipRight(Instrumentation.annotate({ "cache.key": key, "cache.hit": false }), Metric.increment(misses)),
         Effect.onExit(compute, (exit) => {
-          if (Exit.isSuccess(exit)) return save(key, { _tag: "success", value: exit.value })
-          const failure = Cause.failureOption(exit.cause)
-          if (Option.isSome(failure) && shouldCacheFailure(failure.value)) return save(key, { _tag: "failure", error: failure.value })
-          return Effect.void
+          const entry = toEntry(exit)
+          if (entry === undefined) return Effect.void
+          return Either.isRight(entry) ? save(key, entry.right) : degraded("encode", entry.left)
         })
       )
       const lookup = Effect.clockWith((clock) =>
         Effect.flatMap(
           Effect.catchAll(store.get(key, clock.unsafeCurrentTimeMillis()), (e) => Effect.as(storeError(e), Option.none<Entry>())),
-          (found): Effect.Effect<A, E, R> => Option.isSome(found) ? hit<A, E>(key, found.value) : miss
+          (found): Effect.Effect<A, E, R> => {
+            if (Option.isNone(found)) return miss
+            const outcome = fromEntry(found.value)
+            return Either.isRight(outcome) ? hit<A, E>(key, outcome.right) : Effect.zipRight(degraded("decode", outcome.left), miss)
+          }
         ))
       return Effect.onExit(lookup, done)
     })
@@ -402,35 +610,58 @@ export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, key: string, cache
  * @since 0.1.0
  */
 export interface PolicyOptions<In> extends Partial<CacheOptions> {
-  /** The cache key of an input. Default `JSON.stringify(input)`. */
+  /**
+   * The cache key of an input. Default: its `Json.encode` text (`"undefined"` for `undefined`);
+   * an input without one (a BigInt, a cycle) runs uncached, with the event `cache.store_error`
+   * (operation `key`).
+   */
   readonly key?: (input: In) => string
   /** Use this cache (and its options) instead of creating one. */
   readonly cache?: Cache
 }
 
+const defaultKey = (input: unknown): Either.Either<string, Json.JsonError> =>
+  input === undefined ? Either.right("undefined") : Json.encode(input)
+
 /**
  * The cache policy for primitives: `step.pipe(Cache.policy({ key: (q) => q.id, ttl: "10 minutes" }))`.
+ * Its options are checked here (an `InvalidOption` naming the option).
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, Schema } from "effect"
  * import { Primitive } from "@braid/core"
  * import { Cache } from "@braid/resilience"
  *
  * const embed = Primitive.make("embed", (text: string) => Effect.succeed([text.length, 0.5]))
- * const cached = embed.pipe(Cache.policy({ key: (text) => text, ttl: "1 hour", maxEntries: 10_000 }))
+ * const cached = embed.pipe(Cache.policy({ key: (text) => text, ttl: "1 hour", maxEntries: 10_000, schema: Schema.Array(Schema.Number) }))
  * ```
  *
  * @since 0.1.0
  */
 export const policy = <In>(options: PolicyOptions<NoInfer<In>> = {}) =>
 <Out, E, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E, R> => {
-  const name = options.name ?? `cache(${self.name})`
+  if (typeof options !== "object" || options === null) Check.refuse("Cache.policy", "options", "must be an object", options)
+  const name = options.name === undefined ? `cache(${self.name})` : Check.nonEmptyString("Cache.policy", "name", options.name)
+  if (options.key !== undefined && typeof options.key !== "function") {
+    Check.refuse(name, "key", "must be a function of the input", options.key)
+  }
+  if (options.cache !== undefined && (typeof options.cache !== "object" || options.cache === null || typeof options.cache.get !== "function")) {
+    Check.refuse(name, "cache", "must be a Cache (from Cache.make)", options.cache)
+  }
   const cache = options.cache ?? make({ ...options, name })
-  const key = options.key ?? ((input: In) => JSON.stringify(input) ?? "undefined")
+  const userKey = options.key
+  const key = (input: In): Either.Either<string, unknown> => {
+    if (userKey === undefined) return defaultKey(input)
+    const k = userKey(input)
+    return typeof k === "string" ? Either.right(k) : Either.left(new TypeError(`the key function returned a ${typeof k}, not a string`))
+  }
   return Primitive.wrap(
     self,
     { kind: "cache", name, meta: { cache: cache.name, store: cache.store.name } },
-    (invoke) => (input: In) => cache.get(key(input), invoke(input))
+    (invoke) => (input: In) => {
+      const k = key(input)
+      return Either.isRight(k) ? cache.get(k.right, invoke(input)) : Effect.zipRight(degradedEvent(cache.name, "key", k.left), invoke(input))
+    }
   )
 }

@@ -331,3 +331,54 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
     return `${this.store} store: ${this.operation} failed: ${c instanceof Error ? c.message : String(c)}`
   }
 }
+
+/**
+ * The cause of a `StoreError` when the store did not answer within its bound (the store's
+ * `timeout` option, default `Io.defaultTimeout` from `@braid/core`): the call was abandoned.
+ * Transient.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/resilience"
+ *
+ * const e = new Errors.StoreError({ store: "redis", operation: "cache.get", cause: new Errors.StoreTimeout({ timeoutMillis: 5000 }) })
+ * e.message // "redis store: cache.get failed: no answer within 5000 ms"
+ * ```
+ *
+ * @since 0.2.0
+ */
+export class StoreTimeout extends Schema.TaggedError<StoreTimeout>()("StoreTimeout", {
+  timeoutMillis: Schema.Number
+}) {
+  /** A store that did not answer in time may answer the next call. */
+  readonly transient = true
+  override get message(): string {
+    return `no answer within ${this.timeoutMillis} ms`
+  }
+}
+
+/**
+ * A rate-limited call's own input was not acceptable: its cost (from the `cost` option) is not a
+ * finite number >= 0, or a limit's key function did not return a string. Nothing was charged.
+ * `limit` names the limit concerned (its `name`, or `limit<index>`), when there is one.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/resilience"
+ *
+ * const e = new Errors.InvalidRateLimitInput({ primitive: "ask", field: "cost", detail: "NaN is not a finite number >= 0" })
+ * e.message // "ask: invalid rate-limit cost: NaN is not a finite number >= 0"
+ * ```
+ *
+ * @since 0.2.0
+ */
+export class InvalidRateLimitInput extends Schema.TaggedError<InvalidRateLimitInput>()("InvalidRateLimitInput", {
+  primitive: Schema.String,
+  field: Schema.Literal("cost", "key"),
+  limit: Schema.optional(Schema.String),
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `${this.primitive}: invalid rate-limit ${this.field}${this.limit === undefined ? "" : ` of ${this.limit}`}: ${this.detail}`
+  }
+}

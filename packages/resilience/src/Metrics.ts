@@ -179,6 +179,27 @@ export const cacheHits = Metric.counter("braid.resilience.cache.hits", { descrip
 export const cacheMisses = Metric.counter("braid.resilience.cache.misses", { description: "Cache misses", incremental: true })
 
 /**
+ * Store operations a cache had to do without, tagged `cache` and `operation` ("get", "set",
+ * "delete", "encode", "decode" or "key"): a store that failed or did not answer in time, an
+ * entry that did not decode, a value that could not be encoded. The call went on (a read became
+ * a miss, a write was dropped).
+ *
+ * @example
+ * ```ts
+ * import { Metric } from "effect"
+ * import { Metrics } from "@braid/resilience"
+ *
+ * const readsLost = Metric.value(Metric.tagged(Metric.tagged(Metrics.cacheStoreErrors, "cache", "profiles"), "operation", "get"))
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const cacheStoreErrors = Metric.counter("braid.resilience.cache.store_errors", {
+  description: "Cache store operations that failed, timed out or did not decode (the call went on without them)",
+  incremental: true
+})
+
+/**
  * Compensations run by sagas, tagged `braid.primitive` and `outcome` ("ok" or "failed").
  *
  * @example

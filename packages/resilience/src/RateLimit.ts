@@ -4,12 +4,21 @@
  * and `fail` (at once, with `RateLimited`) or `wait` (sleep until capacity is back) when exceeded.
  *
  * A call must pass **every** limit. The check is atomic over all of them: when one refuses, none
- * is charged (in memory: one synchronous step; in Redis: one Lua script over all keys).
+ * is charged (in memory: one synchronous step; in Redis: one Lua script over all keys). Each
+ * limit has its own counter, identified by its algorithm, limit, window and key: two limits on
+ * one key (`2/second` and `100/hour` for `user:42`) are two counters, both enforced. Limits that
+ * agree on all four are one counter (policies sharing a store share it on purpose).
+ *
+ * Options are checked where the policy is built (an `InvalidOption` naming the option). A call's own
+ * cost must be a finite number >= 0 and a computed key a string; otherwise the call fails with
+ * `InvalidRateLimitInput` and nothing is charged.
  *
  * Stores: `memoryStore()` (default, one per policy unless you share it) and `redisStore(client)`,
  * so that several processes share one limit. Time is Effect's `Clock` (the Redis store is given
  * the caller's clock reading, so processes should have synchronised clocks; `TestClock` drives
- * both stores in tests).
+ * both stores in tests). Every Redis call is bounded by the store's `timeout` (default
+ * `Io.defaultTimeout`, 5 s): a Redis that does not answer fails the call with `StoreError`
+ * (cause `StoreTimeout`) instead of hanging it.
  *
  * - **token bucket** (default): a bucket of `limit` tokens refilled continuously at
  *   `limit / window`; bursts up to `limit`.
@@ -23,11 +32,12 @@
  */
 import type { Primitive as P } from "@braid/core"
 import { Instrumentation, Primitive } from "@braid/core"
-import type { Scope } from "effect"
+import type { Redacted, Scope } from "effect"
 import { Clock, Duration, Effect, Metric } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import type { Redis } from "ioredis"
-import { RateLimited, StoreError } from "./Errors.js"
+import { InvalidRateLimitInput, RateLimited, StoreError } from "./Errors.js"
+import * as Check from "./internal/options.js"
 import * as RedisClient from "./internal/redis.js"
 import * as Metrics from "./Metrics.js"
 
@@ -75,7 +85,8 @@ export type Decision =
   | { readonly allowed: false; readonly index: number; readonly retryAfterMillis: number }
 
 /**
- * Where counters live. `consume` must be atomic over all requests.
+ * Where counters live. `consume` must be atomic over all requests, and must keep one counter per
+ * `counterId(request)`.
  *
  * @since 0.1.0
  */
@@ -91,12 +102,60 @@ export interface Options<In> {
   /** The name of the wrapper (default `ratelimit(<inner>)`), or of the work in the Effect form. */
   readonly name?: string
   readonly limits: readonly [Limit<In>, ...Array<Limit<In>>]
-  /** The cost of a call (default 1), e.g. the estimated tokens of a model call. */
+  /**
+   * The cost of a call (default 1), e.g. the estimated tokens of a model call: a finite number
+   * >= 0 (a function's result is checked per call; a bad one fails with `InvalidRateLimitInput`).
+   */
   readonly cost?: number | ((input: In) => number)
   /** Default "fail". */
   readonly onExceeded?: "fail" | "wait"
   /** Default: a fresh `memoryStore()` for this policy. */
   readonly store?: Store
+}
+
+/**
+ * The identity of a request's counter: algorithm, limit, window and key (the key last, so that a
+ * key containing `:` cannot be confused with another limit's).
+ *
+ * @example
+ * ```ts
+ * import { RateLimit } from "@braid/resilience"
+ *
+ * RateLimit.counterId({ key: "user:42", algorithm: "token-bucket", limit: 2, windowMillis: 1000, cost: 1 })
+ * // "token-bucket:2:1000:user:42"
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const counterId = (request: Request): string =>
+  `${request.algorithm}:${request.limit}:${request.windowMillis}:${request.key}`
+
+/** Why a request cannot be charged, or undefined: the stores refuse what the policy refuses. */
+const invalidRequest = (requests: ReadonlyArray<Request>): string | undefined => {
+  if (!Array.isArray(requests) || requests.length === 0) return "requests must be a non-empty array"
+  for (let i = 0; i < requests.length; i++) {
+    const r = requests[i]
+    if (typeof r !== "object" || r === null) return `request ${i} is not an object`
+    if (typeof r.key !== "string") return `request ${i}: key must be a string, got ${Check.describe(r.key)}`
+    if (r.algorithm !== "token-bucket" && r.algorithm !== "fixed-window") {
+      return `request ${i}: algorithm must be "token-bucket" or "fixed-window", got ${Check.describe(r.algorithm)}`
+    }
+    if (!(typeof r.limit === "number" && Number.isFinite(r.limit) && r.limit > 0)) {
+      return `request ${i}: limit must be a finite number > 0, got ${Check.describe(r.limit)}`
+    }
+    if (!(typeof r.windowMillis === "number" && Number.isFinite(r.windowMillis) && r.windowMillis > 0)) {
+      return `request ${i}: windowMillis must be a finite number > 0, got ${Check.describe(r.windowMillis)}`
+    }
+    if (!(typeof r.cost === "number" && Number.isFinite(r.cost) && r.cost >= 0)) {
+      return `request ${i}: cost must be a finite number >= 0, got ${Check.describe(r.cost)}`
+    }
+  }
+  return undefined
+}
+
+const refuseInvalid = (store: string, requests: ReadonlyArray<Request>, now: number): StoreError | undefined => {
+  const bad = Number.isFinite(now) ? invalidRequest(requests) : `nowMillis must be a finite number, got ${Check.describe(now)}`
+  return bad === undefined ? undefined : new StoreError({ store, operation: "ratelimit.consume", cause: new RangeError(bad) })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -123,33 +182,39 @@ export const memoryStore = (): Store => {
     nextSweep = now + 1000
     for (const [k, v] of state) if (v.expires <= now) state.delete(k)
   }
+  const decide = (requests: ReadonlyArray<Request>, now: number): Decision => {
+    if (state.size > 10_000) sweep(now)
+    const ids: Array<string> = []
+    const next: Array<{ a: number; b: number; expires: number }> = []
+    for (let i = 0; i < requests.length; i++) {
+      const r = requests[i]!
+      if (r.cost > r.limit) return { allowed: false, index: i, retryAfterMillis: Number.POSITIVE_INFINITY }
+      const id = counterId(r)
+      const s = state.get(id)
+      if (r.algorithm === "token-bucket") {
+        const rate = r.limit / r.windowMillis
+        let tokens = s === undefined ? r.limit : s.a
+        const ts = s === undefined ? now : s.b
+        if (now > ts) tokens = Math.min(r.limit, tokens + (now - ts) * rate)
+        if (tokens < r.cost) return { allowed: false, index: i, retryAfterMillis: Math.ceil((r.cost - tokens) / rate) }
+        next.push({ a: tokens - r.cost, b: Math.max(now, ts), expires: now + r.windowMillis })
+      } else {
+        const start = Math.floor(now / r.windowMillis) * r.windowMillis
+        const count = s !== undefined && s.a === start ? s.b : 0
+        if (count + r.cost > r.limit) return { allowed: false, index: i, retryAfterMillis: start + r.windowMillis - now }
+        next.push({ a: start, b: count + r.cost, expires: start + r.windowMillis })
+      }
+      ids.push(id)
+    }
+    for (let i = 0; i < ids.length; i++) state.set(ids[i]!, next[i]!)
+    return { allowed: true }
+  }
   return {
     name: "memory",
     consume: (requests, now) =>
-      Effect.sync((): Decision => {
-        if (state.size > 10_000) sweep(now)
-        const next: Array<{ a: number; b: number; expires: number }> = []
-        for (let i = 0; i < requests.length; i++) {
-          const r = requests[i]!
-          if (r.cost > r.limit) return { allowed: false, index: i, retryAfterMillis: Number.POSITIVE_INFINITY }
-          const id = `${r.algorithm}:${r.key}`
-          const s = state.get(id)
-          if (r.algorithm === "token-bucket") {
-            const rate = r.limit / r.windowMillis
-            let tokens = s === undefined ? r.limit : s.a
-            const ts = s === undefined ? now : s.b
-            if (now > ts) tokens = Math.min(r.limit, tokens + (now - ts) * rate)
-            if (tokens < r.cost) return { allowed: false, index: i, retryAfterMillis: Math.ceil((r.cost - tokens) / rate) }
-            next.push({ a: tokens - r.cost, b: Math.max(now, ts), expires: now + r.windowMillis })
-          } else {
-            const start = Math.floor(now / r.windowMillis) * r.windowMillis
-            const count = s !== undefined && s.a === start ? s.b : 0
-            if (count + r.cost > r.limit) return { allowed: false, index: i, retryAfterMillis: start + r.windowMillis - now }
-            next.push({ a: start, b: count + r.cost, expires: start + r.windowMillis })
-          }
-        }
-        for (let i = 0; i < requests.length; i++) state.set(`${requests[i]!.algorithm}:${requests[i]!.key}`, next[i]!)
-        return { allowed: true }
+      Effect.suspend(() => {
+        const invalid = refuseInvalid("memory", requests, now)
+        return invalid === undefined ? Effect.succeed(decide(requests, now)) : Effect.fail(invalid)
       })
   }
 }
@@ -194,43 +259,78 @@ return {0, 0}
 `
 
 /**
+ * Options of the Redis store.
+ *
+ * @since 0.2.0
+ */
+export interface RedisStoreOptions {
+  /** Prefix of every key (default `"braid:ratelimit:"`). */
+  readonly prefix?: string
+  /** The bound of one Redis call (default `Io.defaultTimeout`, 5 s); past it the call fails with `StoreError`. */
+  readonly timeout?: Duration.DurationInput
+}
+
+const redisOptions = (owner: string, options: RedisStoreOptions) => {
+  if (typeof options !== "object" || options === null) Check.refuse(owner, "options", "must be an object", options)
+  return {
+    prefix: options.prefix === undefined ? "braid:ratelimit:" : Check.string(owner, "prefix", options.prefix),
+    timeout: options.timeout === undefined ? undefined : Duration.millis(Check.positiveDuration(owner, "timeout", options.timeout))
+  }
+}
+
+/**
  * A store in Redis, shared by every process that uses the same Redis and prefix. All keys of a
  * call are checked and charged by one Lua script (atomic). In Redis Cluster, give the keys of one
- * policy a common hash tag (e.g. prefix `"{braid}:ratelimit:"`).
+ * policy a common hash tag (e.g. prefix `"{braid}:ratelimit:"`). Each call is bounded by
+ * `timeout`; a Redis that does not answer in time fails the call with `StoreError` (cause
+ * `StoreTimeout`). The client is the caller's: listen to its `'error'` events (ioredis logs them
+ * otherwise); a failed command always reaches the call as a `StoreError`.
  *
  * @example
  * ```ts
  * import { Redis } from "ioredis"
  * import { RateLimit } from "@braid/resilience"
  *
- * const store = RateLimit.redisStore(new Redis("redis://127.0.0.1:6379", { lazyConnect: true }), { prefix: "myapp:rl:" })
+ * const store = RateLimit.redisStore(new Redis("redis://127.0.0.1:6379", { lazyConnect: true }), { prefix: "myapp:rl:", timeout: "2 seconds" })
  * ```
  *
  * @since 0.1.0
  */
-export const redisStore = (client: Redis, options: { readonly prefix?: string } = {}): Store => {
-  const prefix = options.prefix ?? "braid:ratelimit:"
-  return {
-    name: "redis",
-    consume: (requests, now) =>
-      Effect.map(
-        RedisClient.attempt("ratelimit.consume", () => {
-          const keys = requests.map((r) => `${prefix}${r.algorithm}:${r.key}`)
-          const args: Array<string | number> = [now]
-          for (const r of requests) args.push(r.algorithm, r.limit, r.windowMillis, r.cost)
-          return client.eval(script, keys.length, ...keys, ...args) as Promise<[number, number]>
-        }),
-        ([index, retryAfter]): Decision =>
-          index === 0
-            ? { allowed: true }
-            : { allowed: false, index: index - 1, retryAfterMillis: retryAfter < 0 ? Number.POSITIVE_INFINITY : retryAfter }
-      )
-  }
+export const redisStore = (client: Redis, options: RedisStoreOptions = {}): Store => {
+  const { prefix, timeout } = redisOptions("RateLimit.redisStore", options)
+  return makeRedisStore(client, prefix, timeout)
 }
 
+const makeRedisStore = (client: Redis, prefix: string, timeout: Duration.Duration | undefined): Store => ({
+    name: "redis",
+    consume: (requests, now) =>
+      Effect.suspend(() => {
+        const invalid = refuseInvalid("redis", requests, now)
+        if (invalid !== undefined) return Effect.fail(invalid)
+        const keys = requests.map((r) => prefix + counterId(r))
+        const args: Array<string | number> = [now]
+        for (const r of requests) args.push(r.algorithm, r.limit, r.windowMillis, r.cost)
+        return Effect.flatMap(
+          RedisClient.attempt("ratelimit.consume", () => client.eval(script, keys.length, ...keys, ...args), timeout),
+          (reply): Effect.Effect<Decision, StoreError> => {
+            if (!Array.isArray(reply) || typeof reply[0] !== "number" || typeof reply[1] !== "number") {
+              return Effect.fail(new StoreError({ store: "redis", operation: "ratelimit.consume", cause: new TypeError("unexpected reply from the rate-limit script") }))
+            }
+            const [index, retryAfter] = reply as [number, number]
+            return Effect.succeed(
+              index === 0
+                ? { allowed: true }
+                : { allowed: false, index: index - 1, retryAfterMillis: retryAfter < 0 ? Number.POSITIVE_INFINITY : retryAfter }
+            )
+          }
+        )
+      })
+})
+
 /**
- * A Redis store connected to `REDIS_URL` (via `Config`; default `redis://127.0.0.1:6379`) for the
- * life of the scope.
+ * A Redis store connected to `url` (or `REDIS_URL` via `Config`; default
+ * `redis://127.0.0.1:6379`) for the life of the scope. The connection and every call are bounded
+ * by `timeout` (default `Io.defaultTimeout`).
  *
  * @example
  * ```ts
@@ -246,9 +346,11 @@ export const redisStore = (client: Redis, options: { readonly prefix?: string } 
  * @since 0.1.0
  */
 export const redisStoreFromConfig = (
-  options: { readonly prefix?: string; readonly url?: string } = {}
-): Effect.Effect<Store, StoreError | ConfigError, Scope.Scope> =>
-  Effect.map(RedisClient.acquire(options.url), (client) => redisStore(client, options.prefix === undefined ? {} : { prefix: options.prefix }))
+  options: RedisStoreOptions & { readonly url?: string | Redacted.Redacted<string> } = {}
+): Effect.Effect<Store, StoreError | ConfigError, Scope.Scope> => {
+  const checked = redisOptions("RateLimit.redisStoreFromConfig", options)
+  return Effect.map(RedisClient.acquire(options.url, checked.timeout), (client) => makeRedisStore(client, checked.prefix, checked.timeout))
+}
 
 // ---------------------------------------------------------------------------------------------
 // the policy
@@ -257,6 +359,7 @@ export const redisStoreFromConfig = (
 interface Resolved<In> {
   readonly name: string
   readonly limits: ReadonlyArray<{
+    readonly name: string
     readonly key: string | ((input: In) => string)
     readonly limit: number
     readonly windowMillis: number
@@ -269,38 +372,69 @@ interface Resolved<In> {
   readonly store: Store
 }
 
-const resolve = <In>(name: string, options: Options<In>): Resolved<In> => ({
-  name,
-  limits: options.limits.map((l, i) => {
-    if (!(l.limit > 0)) throw new RangeError(`${name}: limit must be > 0`)
-    const windowMillis = Duration.toMillis(l.window)
-    if (!(windowMillis > 0)) throw new RangeError(`${name}: window must be > 0`)
-    const metric = Metric.tagged(Metrics.rateLimited, "limit", l.name ?? `limit${i}`)
-    return {
-      key: l.key,
-      limit: l.limit,
-      windowMillis,
-      algorithm: l.algorithm ?? "token-bucket",
-      rejected: Metric.tagged(metric, "outcome", "rejected"),
-      waited: Metric.tagged(metric, "outcome", "waited")
-    }
-  }),
-  cost: options.cost ?? 1,
-  wait: options.onExceeded === "wait",
-  store: options.store ?? memoryStore()
-})
+const resolve = <In>(name: string, options: Options<In>): Resolved<In> => {
+  if (typeof options !== "object" || options === null) Check.refuse(name, "options", "must be an object", options)
+  if (!Array.isArray(options.limits) || options.limits.length === 0) {
+    Check.refuse(name, "limits", "must be a non-empty array", options.limits)
+  }
+  const cost = options.cost === undefined
+    ? 1
+    : typeof options.cost === "function"
+    ? options.cost
+    : Check.nonNegativeNumber(name, "cost", options.cost)
+  if (options.onExceeded !== undefined && options.onExceeded !== "fail" && options.onExceeded !== "wait") {
+    Check.refuse(name, "onExceeded", "must be \"fail\" or \"wait\"", options.onExceeded)
+  }
+  if (options.store !== undefined && (typeof options.store !== "object" || options.store === null || typeof options.store.consume !== "function")) {
+    Check.refuse(name, "store", "must be a RateLimit.Store", options.store)
+  }
+  return {
+    name,
+    limits: options.limits.map((l, i) => {
+      const at = `limits[${i}]`
+      if (typeof l !== "object" || l === null) Check.refuse(name, at, "must be an object", l)
+      if (typeof l.key !== "string" && typeof l.key !== "function") {
+        Check.refuse(name, `${at}.key`, "must be a string or a function", l.key)
+      }
+      const algorithm = l.algorithm ?? "token-bucket"
+      if (algorithm !== "token-bucket" && algorithm !== "fixed-window") {
+        Check.refuse(name, `${at}.algorithm`, "must be \"token-bucket\" or \"fixed-window\"", algorithm)
+      }
+      const limitName = l.name === undefined ? `limit${i}` : Check.nonEmptyString(name, `${at}.name`, l.name)
+      const metric = Metric.tagged(Metrics.rateLimited, "limit", limitName)
+      return {
+        name: limitName,
+        key: l.key,
+        limit: Check.positiveNumber(name, `${at}.limit`, l.limit),
+        windowMillis: Check.positiveDuration(name, `${at}.window`, l.window),
+        algorithm,
+        rejected: Metric.tagged(metric, "outcome", "rejected"),
+        waited: Metric.tagged(metric, "outcome", "waited")
+      }
+    }),
+    cost,
+    wait: options.onExceeded === "wait",
+    store: options.store ?? memoryStore()
+  }
+}
 
-const acquire = <In>(cfg: Resolved<In>, input: In): Effect.Effect<void, RateLimited | StoreError> => {
+type Failure = RateLimited | StoreError | InvalidRateLimitInput
+
+const acquire = <In>(cfg: Resolved<In>, input: In): Effect.Effect<void, Failure> => {
   const cost = typeof cfg.cost === "number" ? cfg.cost : cfg.cost(input)
-  const requests: Array<Request> = cfg.limits.map((l) => ({
-    key: typeof l.key === "string" ? l.key : l.key(input),
-    algorithm: l.algorithm,
-    limit: l.limit,
-    windowMillis: l.windowMillis,
-    cost
-  }))
-  const loop: Effect.Effect<void, RateLimited | StoreError> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.flatMap(cfg.store.consume(requests, now), (decision): Effect.Effect<void, RateLimited | StoreError> => {
+  if (!(typeof cost === "number" && Number.isFinite(cost) && cost >= 0)) {
+    return Effect.fail(new InvalidRateLimitInput({ primitive: cfg.name, field: "cost", detail: `${Check.describe(cost)} is not a finite number >= 0` }))
+  }
+  const requests: Array<Request> = []
+  for (const l of cfg.limits) {
+    const key = typeof l.key === "string" ? l.key : l.key(input)
+    if (typeof key !== "string") {
+      return Effect.fail(new InvalidRateLimitInput({ primitive: cfg.name, field: "key", limit: l.name, detail: `the key function returned ${Check.describe(key)}, not a string` }))
+    }
+    requests.push({ key, algorithm: l.algorithm, limit: l.limit, windowMillis: l.windowMillis, cost })
+  }
+  const loop: Effect.Effect<void, Failure> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.flatMap(cfg.store.consume(requests, now), (decision): Effect.Effect<void, Failure> => {
       if (decision.allowed) return Effect.void
       const limit = cfg.limits[decision.index]!
       const key = requests[decision.index]!.key
@@ -347,13 +481,14 @@ const acquire = <In>(cfg: Resolved<In>, input: In): Effect.Effect<void, RateLimi
 export const effect = <A, E, R>(
   self: Effect.Effect<A, E, R>,
   options: Options<void> & { readonly limits: readonly [Limit<void> & { readonly key: string }, ...Array<Limit<void> & { readonly key: string }>] }
-): Effect.Effect<A, E | RateLimited | StoreError, R> => {
+): Effect.Effect<A, E | RateLimited | StoreError | InvalidRateLimitInput, R> => {
   const cfg = resolve(options.name ?? "effect", options)
   return Effect.zipRight(acquire(cfg, undefined), self)
 }
 
 /**
- * The rate-limit policy for primitives.
+ * The rate-limit policy for primitives. Its options are checked here (an `InvalidOption` naming the
+ * option: limits and windows finite and > 0, a fixed cost finite and >= 0).
  *
  * @example
  * ```ts
@@ -376,8 +511,8 @@ export const effect = <A, E, R>(
  * @since 0.1.0
  */
 export const policy = <In>(options: Options<NoInfer<In>>) =>
-<Out, E, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E | RateLimited | StoreError, R> => {
-  const name = options.name ?? `ratelimit(${self.name})`
+<Out, E, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E | RateLimited | StoreError | InvalidRateLimitInput, R> => {
+  const name = options?.name ?? `ratelimit(${self.name})`
   const cfg = resolve<In>(name, options)
   return Primitive.wrap(
     self,

@@ -313,6 +313,7 @@ export type ReplyError =
   | ResilienceErrors.RateLimited
   | ResilienceErrors.StoreError
   | ResilienceErrors.CapacityExceeded
+  | ResilienceErrors.InvalidRateLimitInput
   | LlmErrors.BudgetExceeded
 
 /**

@@ -149,3 +149,26 @@ export const or = <A, B>(value: A | undefined, fallback: B): A | B => value === 
 
 /** The label of a policy in its errors: its name when it is a usable one, else `fallback`. */
 export const label = (name: unknown, fallback: string): string => typeof name === "string" && name.length > 0 ? name : fallback
+
+// The names the stores (Cache, RateLimit) use: the same checks, the same `InvalidOption`.
+
+/** An integer >= 1. */
+export const positiveInteger = (policy: string, option: string, value: unknown): number => integer(policy, option, value, 1)
+
+/** A finite number > 0. */
+export const positiveNumber = (policy: string, option: string, value: unknown): number =>
+  typeof value === "number" && Number.isFinite(value) && value > 0 ? value : refuse(policy, option, "must be a finite number > 0", value)
+
+/** A finite number >= 0. */
+export const nonNegativeNumber = (policy: string, option: string, value: unknown): number => finite(policy, option, value, 0)
+
+/** A non-empty string. */
+export const nonEmptyString = (policy: string, option: string, value: unknown): string => name(policy, option, value)
+
+/** A string (possibly empty). */
+export const string = (policy: string, option: string, value: unknown): string =>
+  typeof value === "string" ? value : refuse(policy, option, "must be a string", value)
+
+/** A duration that is finite and > 0, in milliseconds. */
+export const positiveDuration = (policy: string, option: string, value: unknown): number =>
+  duration(policy, option, value, { positive: true }).millis

@@ -1,31 +1,68 @@
 /**
- * A scoped ioredis client, its URL read from `REDIS_URL` through `Config`.
+ * A scoped ioredis client, its URL read from `REDIS_URL` through `Config`, and the one way to
+ * run a command: bounded by the store's timeout (`store.bounded`) and failing with `StoreError`.
  *
  * @internal
  */
-import { Config, Effect } from "effect"
-import type { Scope } from "effect"
+import type { Duration, Scope } from "effect"
+import { Config, Effect, Redacted } from "effect"
+import type { ConfigError } from "effect/ConfigError"
 import { Redis } from "ioredis"
 import { StoreError } from "../Errors.js"
+import { bounded } from "./store.js"
 
-/** `REDIS_URL`, default `redis://127.0.0.1:6379`. */
-export const redisUrl: Config.Config<string> = Config.string("REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379"))
+/** `REDIS_URL` (redacted: it may hold a password), default `redis://127.0.0.1:6379`. */
+export const redisUrl: Config.Config<Redacted.Redacted<string>> = Config.redacted("REDIS_URL").pipe(
+  Config.withDefault(Redacted.make("redis://127.0.0.1:6379"))
+)
 
-/** Connects to Redis (at `url`, or `REDIS_URL`) for the life of the scope. */
-export const acquire = (url?: string): Effect.Effect<Redis, StoreError | import("effect/ConfigError").ConfigError, Scope.Scope> =>
-  Effect.flatMap(url === undefined ? redisUrl : Effect.succeed(url), (u) =>
-    Effect.acquireRelease(
-      Effect.tryPromise({
-        try: async () => {
-          const client = new Redis(u, { lazyConnect: true, maxRetriesPerRequest: 2 })
-          await client.connect()
-          return client
+/** Runs a Redis command within `timeout`, mapping its failure (or its silence) to `StoreError`. */
+export const attempt = <A>(operation: string, f: () => Promise<A>, timeout: Duration.DurationInput | undefined): Effect.Effect<A, StoreError> =>
+  bounded("redis", operation, Effect.tryPromise({ try: f, catch: (cause) => new StoreError({ store: "redis", operation, cause }) }), timeout)
+
+/**
+ * Closes a client: a polite QUIT when it is connected (bounded: a link that stopped answering
+ * cannot hold the scope open), then a hard disconnect, which also stops reconnection attempts.
+ */
+const close = (client: Redis, timeout: Duration.DurationInput | undefined): Effect.Effect<void> =>
+  Effect.ensuring(
+    client.status === "ready" ? Effect.ignore(attempt("quit", () => client.quit(), timeout)) : Effect.void,
+    Effect.sync(() => client.disconnect())
+  )
+
+/**
+ * Connects to Redis (at `url`, or `REDIS_URL`) for the life of the scope. The connection and
+ * every later command are bounded by `timeout`. Connection errors never surface as unhandled
+ * 'error' events: the client keeps the last one, and a failed connect reports it as a `StoreError`.
+ */
+export const acquire = (
+  url: string | Redacted.Redacted<string> | undefined,
+  timeout: Duration.DurationInput | undefined
+): Effect.Effect<Redis, StoreError | ConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const u = url === undefined ? yield* redisUrl : url
+    let lastError: unknown = undefined
+    const client = yield* Effect.acquireRelease(
+      Effect.try({
+        try: () => {
+          const c = new Redis(Redacted.isRedacted(u) ? Redacted.value(u) : u, { lazyConnect: true, maxRetriesPerRequest: 2 })
+          c.on("error", (e: unknown) => {
+            lastError = e
+          })
+          return c
         },
         catch: (cause) => new StoreError({ store: "redis", operation: "connect", cause })
       }),
-      (client) => Effect.promise(() => client.quit().catch(() => "OK"))
-    ))
-
-/** Runs a Redis command, mapping its failure to `StoreError`. */
-export const attempt = <A>(operation: string, f: () => Promise<A>): Effect.Effect<A, StoreError> =>
-  Effect.tryPromise({ try: f, catch: (cause) => new StoreError({ store: "redis", operation, cause }) })
+      (c) => close(c, timeout)
+    )
+    yield* bounded(
+      "redis",
+      "connect",
+      Effect.tryPromise({
+        try: () => client.connect(),
+        catch: (cause) => new StoreError({ store: "redis", operation: "connect", cause: lastError ?? cause })
+      }),
+      timeout
+    )
+    return client
+  })
