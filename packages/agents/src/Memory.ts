@@ -494,7 +494,8 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
               }
               if (agent !== undefined) entry.agent = agent
               if (stepPath !== "") entry.stepPath = stepPath
-              if (ttl !== undefined && ttl !== Infinity) entry.expiresAt = now + ttl
+              // A ttl that ends past the safe integers (an integer column's range) never ends.
+              if (ttl !== undefined && now + ttl <= Number.MAX_SAFE_INTEGER) entry.expiresAt = Math.ceil(now + ttl)
               const maxEntries = retention[scope.kind]?.maxEntries
               return Effect.as(store.put(entry, maxEntries !== undefined ? { now, maxEntries, valueJson } : { now, valueJson }), entry as Entry)
             })))

@@ -42,11 +42,16 @@ describeRedis("Redis memory store", () => {
       const program = Effect.gen(function*() {
         const s = yield* MemoryStore.MemoryStore
         yield* s.put({ id: "1", scope: { kind: "user", id: "a:b" }, key: "k", value: 1, tags: [], createdAt: 0, expiresAt: 10 }, { now: 0 })
+        yield* s.put({ id: "2", scope: { kind: "user", tenant: "t/1", id: "b" }, key: "k", value: 1, tags: [], createdAt: 0 }, { now: 0 })
       })
       yield* Effect.provide(program, RedisMemoryStore.layer({ url, prefix: p }))
       const { client, found } = yield* Effect.promise(() => keysUnder(p))
       yield* Effect.promise(() => client.quit())
-      assert.sameMembers(found, [`${p}{user:a%3Ab}:e`, `${p}{user:a%3Ab}:o`, `${p}{user:a%3Ab}:x`, `${p}{user:a%3Ab}:n`])
+      assert.sameMembers(found, [
+        `${p}schema`,
+        ...["e", "o", "x", "n"].map((k) => `${p}{user:~:a%003ab}:${k}`),
+        ...["e", "o", "n"].map((k) => `${p}{user:t%002f1:b}:${k}`)
+      ])
     }))
 
   it.effect("an entry that does not decode (written by something else) fails the read with a typed error, not a defect", () =>

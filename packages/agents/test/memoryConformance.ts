@@ -200,7 +200,13 @@ export const conformance = (name: string, options: ConformanceOptions) => {
           assert.include(e.message, field)
         }
         assert.deepStrictEqual((yield* Memory.query({ from: 0, to: Number.MAX_SAFE_INTEGER, limit: 0 })).length, 0)
-        assert.deepStrictEqual((yield* Memory.query({ from: -1e300, limit: 5 })).map((e) => e.key), ["a"])
+        assert.deepStrictEqual((yield* Memory.query({ from: -1e300, to: 1e300, limit: 5 })).map((e) => e.key), ["a"], "any finite bound")
+        assert.deepStrictEqual((yield* Memory.query({ from: -0.5, to: 0.5 })).map((e) => e.key), ["a"], "fractional bounds")
+        assert.deepStrictEqual((yield* Memory.query({ from: 0.5 })).map((e) => e.key), [], "fractional bounds")
+        assert.deepStrictEqual((yield* Memory.query({ limit: Number.MAX_SAFE_INTEGER })).map((e) => e.key), ["a"])
+        yield* Memory.store("long", 1, { ttl: 1e300 })
+        yield* Memory.store("frac", 1, { ttl: 0.5 })
+        assert.deepStrictEqual((yield* Memory.list()).map((e) => e.key), ["a", "long", "frac"])
       }))
     })
 

@@ -243,6 +243,8 @@ export interface QueryPlan {
   readonly pushLimit: boolean
 }
 
+const wholeMillis = (t: number): number => Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, Math.ceil(t)))
+
 export const queryPlan = (dialect: Dialect, t: string, scope: Scope, filter: Filter, now: number): QueryPlan => {
   const where = ["scope_kind = ?", "tenant = ?", "scope_id = ?", "(expires_at IS NULL OR expires_at > ?)"]
   const params: Array<unknown> = [scope.kind, tenantOf(scope), scope.id, now]
@@ -250,13 +252,15 @@ export const queryPlan = (dialect: Dialect, t: string, scope: Scope, filter: Fil
     where.push("agent = ?")
     params.push(filter.agent)
   }
+  // Times are whole milliseconds in an integer column: any finite bound compares as its ceiling
+  // (created_at >= 1.5 exactly when created_at >= 2), kept within the safe integers.
   if (filter.from !== undefined) {
     where.push("created_at >= ?")
-    params.push(filter.from)
+    params.push(wholeMillis(filter.from))
   }
   if (filter.to !== undefined) {
     where.push("created_at < ?")
-    params.push(filter.to)
+    params.push(wholeMillis(filter.to))
   }
   // Tags and text are matched in code (exactly as the in-memory store does); without them the
   // limit is pushed down to the database.
