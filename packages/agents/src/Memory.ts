@@ -472,9 +472,9 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
         const valueJson = encodeValue(key, value)
         if (typeof valueJson !== "string") return Effect.fail(valueJson)
         return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.flatMap(FiberRef.get(currentAgent), (running) =>
+          Effect.flatMap(options?.agent !== undefined ? Effect.succeed(options.agent) : FiberRef.get(currentAgent), (running) =>
             Effect.flatMap(Instrumentation.currentPath, (stepPath): Effect.Effect<Entry, MemoryError> => {
-              const agent = options?.agent ?? running
+              const agent = running
               if (agent !== undefined && options?.agent === undefined) {
                 const problem = textProblem(agent, maxKeyBytes)
                 if (problem !== undefined) return Effect.fail(inputError("store", "agent", problem, key))

@@ -137,7 +137,11 @@ export interface PutOptions {
 /**
  * The interface of a memory backend. Results are ordered oldest first (by write order);
  * expired entries (`expiresAt <= now`) are never returned. Writing an existing key replaces the
- * entry and makes it the newest.
+ * entry and makes it the newest. A scope is its kind, tenant and id, each kept apart (two scopes
+ * that differ in any of them never share entries). What a store reads back it decodes
+ * (`decodeEntry`), failing with a `MemoryStoreError` (reason "Corrupt") on garbage; a stored
+ * `undefined` reads back as `null`. `Memory` checks keys, tags, ids and filters before it calls
+ * a store (see `Memory.make`), so a store may assume them well-formed.
  *
  * @example
  * ```ts
