@@ -37,7 +37,7 @@ interface PgPool {
 }
 
 const value = { title: "run 5k", minutes: 35, tags: ["fitness", "morning"] }
-const COLUMNS = "id, scope_kind, scope_id, key, value, agent, run_id, step_path, tags, created_at, expires_at"
+const COLUMNS = "id, scope_kind, tenant, scope_id, key, value, agent, run_id, step_path, tags, created_at, expires_at"
 /**
  * The raw clients' scope and run ids: other ids than the Braid side's (another scope), of the
  * same lengths (a session id `bench-<uuid>`, a run id `<uuid>`), so both sides write rows and
@@ -47,7 +47,7 @@ const RAW_SCOPE = `rawbn-${crypto.randomUUID()}`
 const RAW_RUN = crypto.randomUUID()
 /** The row the raw clients write: the same columns the store writes. */
 const rawParams = (key: string) =>
-  [crypto.randomUUID(), "session", RAW_SCOPE, key, JSON.stringify(value), null, RAW_RUN, null, "[]", Date.now(), null] as const
+  [crypto.randomUUID(), "session", "", RAW_SCOPE, key, JSON.stringify(value), null, RAW_RUN, null, "[]", Date.now(), null] as const
 
 /** Operations per second of `batch` (which runs `size` operations), measured over ~millis. */
 const rate = (batch: () => Promise<unknown>, size: number, millis = 500) => async () => {
@@ -123,8 +123,8 @@ export default async function(): Promise<void> {
     const braid = await braidSide(MemoryStore.layerInMemory, size)
     const map = new Map<string, { readonly value: string }>()
     const write = (key: string) => {
-      const [id, kind, scope, , json, agent, runId, stepPath, tags, createdAt, expiresAt] = rawParams(key)
-      map.set(key, { id, kind, scope, key, value: json, agent, runId, stepPath, tags, createdAt, expiresAt } as { readonly value: string })
+      const [id, kind, tenant, scope, , json, agent, runId, stepPath, tags, createdAt, expiresAt] = rawParams(key)
+      map.set(key, { id, kind, tenant, scope, key, value: json, agent, runId, stepPath, tags, createdAt, expiresAt } as { readonly value: string })
     }
     const read = (key: string) => {
       const row = map.get(key)
@@ -172,8 +172,8 @@ export default async function(): Promise<void> {
     const db = new Database(filename)
     // The raw client runs the store's own statements on the store's own table (another scope).
     const t = "braid_memory_bench"
-    const put = db.prepare(`INSERT OR REPLACE INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-    const get = db.prepare(`SELECT ${COLUMNS} FROM ${t} WHERE scope_kind = ? AND scope_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`)
+    const put = db.prepare(`INSERT OR REPLACE INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    const get = db.prepare(`SELECT ${COLUMNS} FROM ${t} WHERE scope_kind = ? AND tenant = ? AND scope_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`)
     let i = 0
     const raw: Side = {
       store: async () => {
@@ -181,7 +181,7 @@ export default async function(): Promise<void> {
       },
       retrieve: async () => {
         for (let n = 0; n < size; n++) {
-          const row = get.get("session", RAW_SCOPE, `k${i++ % 100}`, Date.now()) as { value: string } | undefined
+          const row = get.get("session", "", RAW_SCOPE, `k${i++ % 100}`, Date.now()) as { value: string } | undefined
           if (row === undefined) throw new Error("missing")
           JSON.parse(row.value)
         }
@@ -207,8 +207,8 @@ export default async function(): Promise<void> {
         store: async () => {
           for (let n = 0; n < size; n++) {
             await pool.query(
-              `INSERT INTO ${t} (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-               ON CONFLICT (scope_kind, scope_id, key) DO UPDATE SET
+              `INSERT INTO ${t} (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+               ON CONFLICT (scope_kind, tenant, scope_id, key) DO UPDATE SET
                  seq = EXCLUDED.seq, id = EXCLUDED.id, value = EXCLUDED.value, agent = EXCLUDED.agent,
                  run_id = EXCLUDED.run_id, step_path = EXCLUDED.step_path, tags = EXCLUDED.tags,
                  created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`,
@@ -219,8 +219,8 @@ export default async function(): Promise<void> {
         retrieve: async () => {
           for (let n = 0; n < size; n++) {
             const r = await pool.query(
-              `SELECT ${COLUMNS} FROM ${t} WHERE scope_kind = $1 AND scope_id = $2 AND key = $3 AND (expires_at IS NULL OR expires_at > $4)`,
-              ["session", RAW_SCOPE, `k${i++ % 100}`, Date.now()]
+              `SELECT ${COLUMNS} FROM ${t} WHERE scope_kind = $1 AND tenant = $2 AND scope_id = $3 AND key = $4 AND (expires_at IS NULL OR expires_at > $5)`,
+              ["session", "", RAW_SCOPE, `k${i++ % 100}`, Date.now()]
             )
             if (r.rows.length === 0) throw new Error("missing")
             JSON.parse((r.rows[0] as { value: string }).value)
@@ -246,7 +246,7 @@ export default async function(): Promise<void> {
       // the same HGET, on keys of another scope.
       const rawStore = RedisMemoryStore.make(client, { prefix })
       void rawStore // defines the scripts on the client
-      const k = (s: string) => `${prefix}{session:${RAW_SCOPE}}:${s}`
+      const k = (s: string) => `${prefix}{${MemoryStore.scopeKey({ kind: "session", id: RAW_SCOPE })}}:${s}`
       const scripted = client as unknown as {
         braidMemoryPut(...args: ReadonlyArray<string>): Promise<number>
       }
@@ -255,15 +255,18 @@ export default async function(): Promise<void> {
         store: async () => {
           for (let n = 0; n < size; n++) {
             const key = `k${i++ % 100}`
-            const entry = { id: crypto.randomUUID(), scope: { kind: "session", id: RAW_SCOPE }, key, value, runId: RAW_RUN, tags: [], createdAt: Date.now() }
-            await scripted.braidMemoryPut(k("e"), k("o"), k("x"), k("n"), key, JSON.stringify(entry), "", String(Date.now()), "")
+            const entry = { id: crypto.randomUUID(), scope: { kind: "session", id: RAW_SCOPE }, key, runId: RAW_RUN, tags: [], createdAt: Date.now() }
+            await scripted.braidMemoryPut(k("e"), k("o"), k("x"), k("n"), key, `${JSON.stringify(entry)}\n${JSON.stringify(value)}`, "", String(Date.now()), "")
           }
         },
         retrieve: async () => {
           for (let n = 0; n < size; n++) {
             const v = await client.hget(k("e"), `k${i++ % 100}`)
             if (v === null) throw new Error("missing")
-            JSON.parse(v.slice(v.indexOf("\n") + 1))
+            const nl = v.indexOf("\n")
+            const nl2 = v.indexOf("\n", nl + 1)
+            JSON.parse(v.slice(nl + 1, nl2))
+            JSON.parse(v.slice(nl2 + 1))
           }
         }
       }

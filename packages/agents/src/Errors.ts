@@ -13,7 +13,21 @@ import { Schema } from "effect"
 // ---------------------------------------------------------------------------------------------
 
 /**
- * A memory store failed (connection, SQL, Redis, serialisation).
+ * Why a memory store call failed, when it is known: `"Timeout"` (no answer within the store's
+ * `timeout`), `"Corrupt"` (what the store holds does not decode as an entry).
+ *
+ * @since 0.2.0
+ */
+export const MemoryStoreErrorReason = Schema.Literal("Timeout", "Corrupt")
+
+/**
+ * @since 0.2.0
+ */
+export type MemoryStoreErrorReason = typeof MemoryStoreErrorReason.Type
+
+/**
+ * A memory store failed (connection, SQL, Redis, a call that timed out, stored data that does
+ * not decode). `reason` says which, when it is one of the known kinds.
  *
  * @example
  * ```ts
@@ -21,6 +35,7 @@ import { Schema } from "effect"
  * import { MemoryStoreError } from "@braid/agents/Errors"
  *
  * const failed = Effect.fail(new MemoryStoreError({ store: "sqlite", operation: "put", message: "disk full" }))
+ * const slow = new MemoryStoreError({ store: "redis", operation: "get", message: "no answer within 5000 ms", reason: "Timeout" })
  * ```
  *
  * @since 0.1.0
@@ -28,8 +43,39 @@ import { Schema } from "effect"
 export class MemoryStoreError extends Schema.TaggedError<MemoryStoreError>()("MemoryStoreError", {
   store: Schema.String,
   operation: Schema.String,
-  message: Schema.String
+  message: Schema.String,
+  reason: Schema.optional(MemoryStoreErrorReason)
 }) {}
+
+/**
+ * A memory operation was given something it refuses, before anything was stored or read: a key,
+ * tag, agent or scope id that is not well-formed text (a lone surrogate, a NUL, empty or too
+ * long), a value with no lossless JSON form (a BigInt, a cycle, NaN, a `"__proto__"` key), or a
+ * query or store option of the wrong kind (`limit: 1.5`, `from: NaN`, a `ttl` that is no
+ * duration). `operation` is the `Memory` operation, `field` what was wrong (`key`, `tags[1]`,
+ * `value.a[2]`, `limit`, `tenantId`), `key` the entry's key (JSON-quoted, shortened) when there
+ * is one, `reason` why.
+ *
+ * @example
+ * ```ts
+ * import { MemoryInputError } from "@braid/agents/Errors"
+ *
+ * const e = new MemoryInputError({ operation: "store", field: "value.n", key: "\"goal\"", reason: "a BigInt has no JSON form" })
+ * e.message // Memory.store "goal": value.n: a BigInt has no JSON form
+ * ```
+ *
+ * @since 0.2.0
+ */
+export class MemoryInputError extends Schema.TaggedError<MemoryInputError>()("MemoryInputError", {
+  operation: Schema.String,
+  field: Schema.String,
+  key: Schema.optional(Schema.String),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Memory.${this.operation}${this.key === undefined ? "" : ` ${this.key}`}: ${this.field}: ${this.reason}`
+  }
+}
 
 /**
  * A typed memory entry (`Memory.forSchema`) did not decode. `key` names the entry.

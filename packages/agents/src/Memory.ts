@@ -4,8 +4,9 @@
  * Scopes are isolation boundaries whose ids come from the run's `WorkflowContext`: "run" (the
  * run id), "session" (the session id), "user" (the user id), "global". A step can only ever
  * name a scope kind, never a scope id, so a session cannot read another session's entries and a
- * user cannot read another user's, by construction. With a tenant id in the context, session
- * and user scopes are also partitioned by tenant.
+ * user cannot read another user's, by construction. With a tenant id in the context, every
+ * scope is also partitioned by tenant: the tenant is a field of the scope of its own (and a
+ * column, or an escaped key segment, in every store), never joined into the id.
  *
  * Retention: a TTL per entry (`ttl`) or per scope kind, and a maximum number of entries per
  * scope with eviction of the oldest. Expired entries are never returned. Every entry records
@@ -13,11 +14,9 @@
  *
  * @since 0.1.0
  */
-import { Instrumentation, Primitive, WorkflowContext } from "@braid/core"
-import { Clock, Context, Duration, Effect, FiberRef, GlobalValue, Layer, Option, ParseResult, Schema } from "effect"
-import type { Fiber } from "effect"
-import { MemoryDecodeError, MemoryScopeUnavailable, MemoryStoreError } from "./Errors.js"
-import * as SyncStore from "./internal/syncStore.js"
+import { Instrumentation, Json, Primitive, WorkflowContext } from "@braid/core"
+import { Clock, Context, Duration, Effect, Either, FiberRef, GlobalValue, Layer, Option, ParseResult, Schema } from "effect"
+import { MemoryDecodeError, MemoryInputError, MemoryScopeUnavailable, type MemoryStoreError } from "./Errors.js"
 import { type Entry, type Filter, makeInMemory, MemoryStore, type Scope, type ScopeKind } from "./MemoryStore.js"
 
 /**
@@ -25,7 +24,22 @@ import { type Entry, type Filter, makeInMemory, MemoryStore, type Scope, type Sc
  *
  * @since 0.1.0
  */
-export type MemoryError = MemoryStoreError | MemoryScopeUnavailable
+export type MemoryError = MemoryStoreError | MemoryScopeUnavailable | MemoryInputError
+
+/**
+ * The most UTF-8 bytes of a key, a tag or an agent name (1 to 1,024).
+ *
+ * @since 0.2.0
+ */
+export const maxKeyBytes = 1024
+
+/**
+ * The most UTF-8 bytes of a scope id and a tenant id (1 to 512): with a key, they fit one
+ * PostgreSQL index entry.
+ *
+ * @since 0.2.0
+ */
+export const maxIdBytes = 512
 
 /**
  * Retention rules of a scope kind.
@@ -174,60 +188,222 @@ export const currentAgent: FiberRef.FiberRef<string | undefined> = GlobalValue.g
 export const withAgent = (agent: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.locally(self, currentAgent, agent)
 
+// ---------------------------------------------------------------------------------------------
+// The rules of input (one set for every store)
+// ---------------------------------------------------------------------------------------------
+
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+const describe = (u: unknown): string => u === null ? "null" : Array.isArray(u) ? "an array" : typeof u
+
 /**
- * Resolves a scope kind to the scope of the current run. Fails with `MemoryScopeUnavailable`
- * when the context has no id for it.
+ * What is wrong with a text that is stored, indexed or compared by a store (a key, a tag, an
+ * agent, an id), or undefined: it must be a string, non-empty, without NUL, well-formed UTF-16
+ * (no lone surrogate, which the SQL drivers and Redis would rewrite, so two keys could become
+ * one), and at most `maxBytes` UTF-8 bytes when given.
+ */
+const textProblem = (text: unknown, maxBytes: number | undefined): string | undefined => {
+  if (typeof text !== "string") return `expected a string, got ${describe(text)}`
+  if (text.length === 0) return "is empty"
+  if (text.includes("\0")) return "contains NUL"
+  const surrogate = loneSurrogate.exec(text)
+  if (surrogate !== null) return `is not well-formed UTF-16 (a lone surrogate at index ${surrogate.index})`
+  if (maxBytes !== undefined && text.length * 3 > maxBytes && Buffer.byteLength(text, "utf8") > maxBytes) {
+    return `is longer than ${maxBytes} UTF-8 bytes`
+  }
+  return undefined
+}
+
+/** A key as errors show it: JSON-quoted (NUL and lone surrogates escaped), at most 100 characters. */
+const showKey = (key: unknown): string | undefined =>
+  typeof key === "string" ? JSON.stringify(key.length > 100 ? `${key.slice(0, 100)}…` : key) : undefined
+
+const inputError = (operation: string, field: string, reason: string, key?: unknown): MemoryInputError => {
+  const shown = showKey(key)
+  return new MemoryInputError({ operation, field, reason, ...(shown !== undefined ? { key: shown } : {}) })
+}
+
+const isKind = (u: unknown): u is ScopeKind => u === "run" || u === "session" || u === "user" || u === "global"
+
+/** A duration option in milliseconds (`Infinity`: never), or why it is not one. */
+const millisOf = (ttl: unknown): number | string => {
+  if (typeof ttl === "number" && !(ttl >= 0)) return `expected a non-negative duration, got ${ttl}`
+  const d = Duration.decodeUnknown(ttl)
+  return Option.isSome(d) ? Duration.toMillis(d.value) : `expected a duration ("30 minutes", millis, a Duration), got ${describe(ttl)}`
+}
+
+/** The tags of `store` or a filter, checked (each a text of at most `maxKeyBytes`). */
+const tagsProblem = (operation: string, tags: unknown, key?: unknown): MemoryInputError | undefined => {
+  if (tags === undefined) return undefined
+  if (!Array.isArray(tags)) return inputError(operation, "tags", `expected an array of strings, got ${describe(tags)}`, key)
+  for (let i = 0; i < tags.length; i++) {
+    const problem = textProblem(tags[i], maxKeyBytes)
+    if (problem !== undefined) return inputError(operation, `tags[${i}]`, problem, key)
+  }
+  return undefined
+}
+
+/** A `Json` error's path as a field of the value: `value`, `value.a.b`, `value[2]`. */
+const valueField = (path: string): string => path === "(root)" ? "value" : path.startsWith("[") ? `value${path}` : `value.${path}`
+
+/**
+ * The JSON text of a value under `Json.encode`'s rules (`undefined` is `null`), also refusing a
+ * `"__proto__"` key (no store could read it back, `Json.parse` refuses it).
+ */
+const encodeValue = (key: string, value: unknown): string | MemoryInputError => {
+  const encoded = Json.encode(value)
+  if (Either.isLeft(encoded)) return inputError("store", valueField(encoded.left.path), encoded.left.detail, key)
+  if (encoded.right.includes("\"__proto__\"")) {
+    const parsed = Json.parse(encoded.right)
+    if (Either.isLeft(parsed)) return inputError("store", valueField(parsed.left.path), parsed.left.detail, key)
+  }
+  return encoded.right
+}
+
+/** Why a query's filter is refused, if it is. */
+const filterProblem = (options: QueryOptions): MemoryInputError | undefined => {
+  if (options.agent !== undefined) {
+    const problem = textProblem(options.agent, maxKeyBytes)
+    if (problem !== undefined) return inputError("query", "agent", problem)
+  }
+  const tags = tagsProblem("query", options.tags)
+  if (tags !== undefined) return tags
+  for (const field of ["from", "to"] as const) {
+    const v: unknown = options[field]
+    if (v !== undefined && !(typeof v === "number" && Number.isFinite(v))) {
+      return inputError("query", field, `expected a finite number (epoch ms), got ${typeof v === "number" ? String(v) : describe(v)}`)
+    }
+  }
+  const limit: unknown = options.limit
+  if (limit !== undefined && !(typeof limit === "number" && Number.isSafeInteger(limit) && limit >= 0)) {
+    return inputError("query", "limit", `expected a non-negative integer, got ${typeof limit === "number" ? String(limit) : describe(limit)}`)
+  }
+  if (options.text !== undefined && typeof options.text !== "string") return inputError("query", "text", `expected a string, got ${describe(options.text)}`)
+  return undefined
+}
+
+/** The scope of a kind in a context, or why there is none: no id for it, or an id the rules refuse. */
+type Resolved = Scope | MemoryScopeUnavailable | { readonly field: string; readonly reason: string }
+
+const resolveIn = (ctx: WorkflowContext.WorkflowContextShape, kind: ScopeKind): Resolved => {
+  let field: string
+  let id: unknown
+  switch (kind) {
+    case "run":
+      field = "runId"
+      id = ctx.runId
+      break
+    case "session":
+      field = "sessionId"
+      id = ctx.sessionId
+      break
+    case "user":
+      field = "userId"
+      id = ctx.userId
+      break
+    case "global":
+      field = "global"
+      id = "global"
+      break
+  }
+  if (id === undefined) return new MemoryScopeUnavailable({ scope: kind })
+  const problem = textProblem(id, maxIdBytes)
+  if (problem !== undefined) return { field, reason: problem }
+  if (ctx.tenantId === undefined) return { kind, id: id as string }
+  const tenantProblem = textProblem(ctx.tenantId, maxIdBytes)
+  if (tenantProblem !== undefined) return { field: "tenantId", reason: tenantProblem }
+  return { kind, tenant: ctx.tenantId, id: id as string }
+}
+
+/** Resolved scopes per context (a run asks for the same ones again and again): our own objects, weakly held. */
+const resolvedScopes = new WeakMap<WorkflowContext.WorkflowContextShape, Partial<Record<ScopeKind, Resolved>>>()
+
+const resolvedIn = (ctx: WorkflowContext.WorkflowContextShape, kind: ScopeKind): Resolved => {
+  let scopes = resolvedScopes.get(ctx)
+  if (scopes === undefined) {
+    scopes = {}
+    resolvedScopes.set(ctx, scopes)
+  }
+  let resolved = scopes[kind]
+  if (resolved === undefined) {
+    resolved = resolveIn(ctx, kind)
+    scopes[kind] = resolved
+  }
+  return resolved
+}
+
+/** The scope of `kind` in a context, or the error of `operation` that says why there is none. */
+const scopeOrError = (
+  ctx: WorkflowContext.WorkflowContextShape,
+  operation: string,
+  kind: unknown
+): Scope | MemoryScopeUnavailable | MemoryInputError => {
+  if (!isKind(kind)) return inputError(operation, "scope", `expected "run", "session", "user" or "global", got ${typeof kind === "string" ? JSON.stringify(kind) : describe(kind)}`)
+  const resolved = resolvedIn(ctx, kind)
+  if ("reason" in resolved) return inputError(operation, resolved.field, resolved.reason)
+  return resolved
+}
+
+const isScope = (u: Scope | MemoryScopeUnavailable | MemoryInputError): u is Scope => !("_tag" in u)
+
+/**
+ * Resolves a scope kind to the scope of the current run: its kind, the context's tenant (when it
+ * has one) and the id of that kind. Fails with `MemoryScopeUnavailable` when the context has no
+ * id for it, and with `MemoryInputError` when an id breaks the rules (empty, NUL, a lone
+ * surrogate, more than `maxIdBytes`).
  *
  * @example
  * ```ts
  * import { Memory } from "@braid/agents"
  *
- * const scope = Memory.resolveScope("session") // { kind: "session", id: <sessionId> }
+ * const scope = Memory.resolveScope("session") // { kind: "session", tenant?: <tenantId>, id: <sessionId> }
  * ```
  *
  * @since 0.1.0
  */
 export const resolveScope = (
   kind: ScopeKind
-): Effect.Effect<Scope, MemoryScopeUnavailable, WorkflowContext.WorkflowContext> =>
+): Effect.Effect<Scope, MemoryScopeUnavailable | MemoryInputError, WorkflowContext.WorkflowContext> =>
   Effect.flatMap(WorkflowContext.WorkflowContext, (ctx) => {
-    const scope = scopeIn(ctx, kind)
-    return scope === undefined ? Effect.fail(new MemoryScopeUnavailable({ scope: kind })) : Effect.succeed(scope)
+    const scope = scopeOrError(ctx, "resolveScope", kind)
+    return isScope(scope) ? Effect.succeed(scope) : Effect.fail(scope)
   })
-
-/** The scope of a kind in a context; undefined when the context has no id for it. */
-const scopeIn = (ctx: WorkflowContext.WorkflowContextShape, kind: ScopeKind): Scope | undefined => {
-  switch (kind) {
-    case "run":
-      return { kind, id: ctx.runId }
-    case "session":
-      if (ctx.sessionId === undefined) return undefined
-      return { kind, id: ctx.tenantId === undefined ? ctx.sessionId : `${ctx.tenantId}/${ctx.sessionId}` }
-    case "user":
-      if (ctx.userId === undefined) return undefined
-      return { kind, id: ctx.tenantId === undefined ? ctx.userId : `${ctx.tenantId}/${ctx.userId}` }
-    case "global":
-      return { kind, id: ctx.tenantId === undefined ? "global" : `${ctx.tenantId}/global` }
-  }
-}
 
 /** Entries written without tags share this (frozen) list. */
 const noTags: ReadonlyArray<string> = Object.freeze([])
 
-/** The JSON text of a value (`undefined` is stored as null); undefined when it has none. */
-const toJson = (value: unknown): string | undefined => {
-  if (value === undefined) return "null"
-  try {
-    return JSON.stringify(value)
-  } catch {
-    return undefined
-  }
-}
-
 type MutableEntry = { -readonly [K in keyof Entry]: Entry[K] }
 
+/** Why a configuration is refused, if it is. */
+const configProblem = (config: Config): MemoryInputError | undefined => {
+  if (config.defaultScope !== undefined && !isKind(config.defaultScope)) {
+    return inputError("config", "defaultScope", `expected "run", "session", "user" or "global", got ${describe(config.defaultScope)}`)
+  }
+  for (const [kind, rules] of Object.entries(config.retention ?? {})) {
+    if (!isKind(kind)) return inputError("config", `retention.${kind}`, "not a scope kind")
+    if (rules === undefined) continue
+    const max: unknown = rules.maxEntries
+    if (max !== undefined && !(typeof max === "number" && Number.isSafeInteger(max) && max >= 0)) {
+      return inputError("config", `retention.${kind}.maxEntries`, `expected a non-negative integer, got ${typeof max === "number" ? String(max) : describe(max)}`)
+    }
+    if (rules.ttl !== undefined) {
+      const ttl = millisOf(rules.ttl)
+      if (typeof ttl === "string") return inputError("config", `retention.${kind}.ttl`, ttl)
+    }
+  }
+  return undefined
+}
+
 /**
- * Builds the service over a store.
+ * Builds the service over a store. Every operation checks its input first, by one set of rules
+ * for every store, and fails with `MemoryInputError` (nothing stored, nothing read) when:
+ * a key, a tag or an agent is not a non-empty, NUL-free, well-formed UTF-16 string of at most
+ * `maxKeyBytes` UTF-8 bytes; a scope id or tenant id (from the `WorkflowContext`) is not one of
+ * at most `maxIdBytes`; a value has no lossless JSON form under `Json.encode` (a BigInt, a cycle,
+ * NaN or ±Infinity, a `"__proto__"` key, nesting deeper than 1,000) — the error names the path;
+ * a query's `from`/`to` is not a finite number or its `limit` not a non-negative integer; a `ttl`
+ * is not a duration. A stored `undefined` reads back as `null`. A configuration that breaks the
+ * rules (a `maxEntries` of 1.5) fails every operation with a `MemoryInputError` naming it.
  *
  * @example
  * ```ts
@@ -240,87 +416,106 @@ type MutableEntry = { -readonly [K in keyof Entry]: Entry[K] }
  * @since 0.1.0
  */
 export const make = (store: MemoryStore["Type"], config: Config = {}): MemoryShape => {
-  const sync = SyncStore.of(store)
+  const badConfig = configProblem(config)
   const defaultScope = config.defaultScope ?? "session"
   const retention = config.retention ?? {}
   const ttls: Partial<Record<ScopeKind, number>> = {}
-  for (const [kind, rules] of Object.entries(retention) as Array<[ScopeKind, Retention | undefined]>) {
-    if (rules?.ttl !== undefined) ttls[kind] = Duration.toMillis(Duration.decode(rules.ttl))
-  }
-  // Each operation is one Effect step before the store's own (none with the in-memory store):
-  // the context, the writing agent, the step path and the clock are read synchronously from the
-  // fiber, and the scopes of the last context seen are kept, since a run asks for the same ones
-  // again and again (see bench/memory.bench.ts).
-  let lastContext: Context.Context<never> | undefined = undefined
-  let lastCtx: WorkflowContext.WorkflowContextShape | undefined = undefined
-  let lastScopes: Partial<Record<ScopeKind, Scope | null>> = {}
-  const workflowContext = (context: Context.Context<never>): WorkflowContext.WorkflowContextShape => {
-    if (context !== lastContext || lastCtx === undefined) {
-      lastCtx = Context.unsafeGet(context, WorkflowContext.WorkflowContext)
-      lastContext = context
-      lastScopes = {}
+  if (badConfig === undefined) {
+    for (const [kind, rules] of Object.entries(retention) as Array<[ScopeKind, Retention | undefined]>) {
+      if (rules?.ttl !== undefined) ttls[kind] = millisOf(rules.ttl) as number
     }
-    return lastCtx
   }
-  const scopeFor = (context: Context.Context<never>, kind: ScopeKind): Scope | undefined => {
-    const ctx = workflowContext(context)
-    let scope = lastScopes[kind]
-    if (scope === undefined) {
-      scope = scopeIn(ctx, kind) ?? null
-      lastScopes[kind] = scope
-    }
-    return scope ?? undefined
-  }
-  const nowOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): number =>
-    Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
-  /** Resolves the operation's scope from the fiber's context (failing when it has no id for it), then runs `f`. */
-  const withScope = <A, E, R>(
+  /**
+   * Runs `f` with the operation's scope, resolved from the run's `WorkflowContext` (through
+   * Effect's public API only), after the configuration and the scope option are checked.
+   */
+  const withScope = <A>(
+    operation: string,
     options: ScopeOption | undefined,
-    f: (scope: Scope, now: number, fiber: Fiber.RuntimeFiber<unknown, unknown>, ctx: WorkflowContext.WorkflowContextShape) => Effect.Effect<A, E, R>
-  ): Effect.Effect<A, E | MemoryScopeUnavailable, R | WorkflowContext.WorkflowContext> =>
-    Effect.withFiberRuntime((fiber) => {
-      const context = fiber.getFiberRef(FiberRef.currentContext)
-      const kind = options?.scope ?? defaultScope
-      const scope = scopeFor(context, kind)
-      if (scope === undefined) return Effect.fail(new MemoryScopeUnavailable({ scope: kind }))
-      return f(scope, nowOf(fiber), fiber, workflowContext(context))
+    f: (scope: Scope, ctx: WorkflowContext.WorkflowContextShape) => Effect.Effect<A, MemoryError>
+  ): Effect.Effect<A, MemoryError, WorkflowContext.WorkflowContext> => {
+    if (badConfig !== undefined) return Effect.fail(badConfig)
+    if (options !== undefined && (typeof options !== "object" || options === null)) {
+      return Effect.fail(inputError(operation, "options", `expected an object, got ${describe(options)}`))
+    }
+    const kind = options?.scope ?? defaultScope
+    return Effect.flatMap(WorkflowContext.WorkflowContext, (ctx): Effect.Effect<A, MemoryError> => {
+      const scope = scopeOrError(ctx, operation, kind)
+      return isScope(scope) ? f(scope, ctx) : Effect.fail(scope)
     })
+  }
+  const keyProblem = (operation: string, key: unknown): MemoryInputError | undefined => {
+    const problem = textProblem(key, maxKeyBytes)
+    return problem === undefined ? undefined : inputError(operation, "key", problem, key)
+  }
   return {
     store: (key, value, options) =>
-      withScope(options, (scope, now, fiber, ctx) => {
+      withScope("store", options, (scope, ctx): Effect.Effect<Entry, MemoryError> => {
+        const invalid = keyProblem("store", key) ?? tagsProblem("store", options?.tags, key)
+        if (invalid !== undefined) return Effect.fail(invalid)
+        if (scope.kind !== "run") {
+          const runProblem = textProblem(ctx.runId, maxIdBytes)
+          if (runProblem !== undefined) return Effect.fail(inputError("store", "runId", runProblem, key))
+        }
+        let ttl = ttls[scope.kind]
+        if (options?.ttl !== undefined) {
+          const millis = millisOf(options.ttl)
+          if (typeof millis === "string") return Effect.fail(inputError("store", "ttl", millis, key))
+          ttl = millis
+        }
+        if (options?.agent !== undefined) {
+          const problem = textProblem(options.agent, maxKeyBytes)
+          if (problem !== undefined) return Effect.fail(inputError("store", "agent", problem, key))
+        }
         // What is stored is the value's JSON: every store returns the same thing. The entry
         // returned here holds the value as passed.
-        const valueJson = toJson(value)
-        if (valueJson === undefined) {
-          return Effect.fail(new MemoryStoreError({ store: store.name, operation: "store", message: `the value of "${key}" is not JSON-encodable` }))
-        }
-        const entry: MutableEntry = {
-          id: crypto.randomUUID(),
-          scope,
-          key,
-          value,
-          runId: ctx.runId,
-          tags: options?.tags === undefined || options.tags.length === 0 ? noTags : [...options.tags],
-          createdAt: now
-        }
-        const agent = options?.agent ?? fiber.getFiberRef(currentAgent)
-        if (agent !== undefined) entry.agent = agent
-        const stepPath = Instrumentation.pathOfFiber(fiber)
-        if (stepPath !== "") entry.stepPath = stepPath
-        const ttl = options?.ttl !== undefined ? Duration.toMillis(Duration.decode(options.ttl)) : ttls[scope.kind]
-        if (ttl !== undefined) entry.expiresAt = now + ttl
-        const maxEntries = retention[scope.kind]?.maxEntries
-        if (sync !== undefined) {
-          sync.put(entry, now, maxEntries, valueJson)
-          return Effect.succeed(entry as Entry)
-        }
-        return Effect.as(store.put(entry, maxEntries !== undefined ? { now, maxEntries, valueJson } : { now, valueJson }), entry as Entry)
+        const valueJson = encodeValue(key, value)
+        if (typeof valueJson !== "string") return Effect.fail(valueJson)
+        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.flatMap(options?.agent !== undefined ? Effect.succeed(options.agent) : FiberRef.get(currentAgent), (running) =>
+            Effect.flatMap(Instrumentation.currentPath, (stepPath): Effect.Effect<Entry, MemoryError> => {
+              const agent = running
+              if (agent !== undefined && options?.agent === undefined) {
+                const problem = textProblem(agent, maxKeyBytes)
+                if (problem !== undefined) return Effect.fail(inputError("store", "agent", problem, key))
+              }
+              if (stepPath !== "") {
+                const problem = textProblem(stepPath, undefined)
+                if (problem !== undefined) return Effect.fail(inputError("store", "stepPath", problem, key))
+              }
+              const entry: MutableEntry = {
+                id: crypto.randomUUID(),
+                scope,
+                key,
+                value,
+                runId: ctx.runId,
+                tags: options?.tags === undefined || options.tags.length === 0 ? noTags : [...options.tags],
+                createdAt: now
+              }
+              if (agent !== undefined) entry.agent = agent
+              if (stepPath !== "") entry.stepPath = stepPath
+              // A ttl that ends past the safe integers (an integer column's range) never ends.
+              if (ttl !== undefined && now + ttl <= Number.MAX_SAFE_INTEGER) entry.expiresAt = Math.ceil(now + ttl)
+              const maxEntries = retention[scope.kind]?.maxEntries
+              return Effect.as(store.put(entry, maxEntries !== undefined ? { now, maxEntries, valueJson } : { now, valueJson }), entry as Entry)
+            })))
       }),
     retrieve: (key, options) =>
-      withScope(options, (scope, now) => sync !== undefined ? Effect.succeed(sync.get(scope, key, now)) : store.get(scope, key, now)),
-    query: (options) => withScope(options, (scope, now) => store.query(scope, options ?? {}, now)),
-    list: (options) => withScope(options, (scope, now) => store.query(scope, {}, now)),
-    delete: (key, options) => withScope(options, (scope) => store.delete(scope, key))
+      withScope("retrieve", options, (scope): Effect.Effect<Option.Option<Entry>, MemoryError> => {
+        const invalid = keyProblem("retrieve", key)
+        return invalid !== undefined ? Effect.fail(invalid) : Effect.flatMap(Clock.currentTimeMillis, (now) => store.get(scope, key, now))
+      }),
+    query: (options) =>
+      withScope("query", options, (scope): Effect.Effect<ReadonlyArray<Entry>, MemoryError> => {
+        const invalid = filterProblem(options ?? {})
+        return invalid !== undefined ? Effect.fail(invalid) : Effect.flatMap(Clock.currentTimeMillis, (now) => store.query(scope, options ?? {}, now))
+      }),
+    list: (options) => withScope("list", options, (scope) => Effect.flatMap(Clock.currentTimeMillis, (now) => store.query(scope, {}, now))),
+    delete: (key, options) =>
+      withScope("delete", options, (scope): Effect.Effect<boolean, MemoryError> => {
+        const invalid = keyProblem("delete", key)
+        return invalid !== undefined ? Effect.fail(invalid) : store.delete(scope, key)
+      })
   }
 }
 

@@ -9,9 +9,9 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option, Schema } from "effect"
-import type { MemoryStoreError } from "./Errors.js"
-import * as SyncStore from "./internal/syncStore.js"
+import { Json } from "@braid/core"
+import { Context, Effect, Either, Exit, Layer, Option, ParseResult, Schema } from "effect"
+import { MemoryStoreError } from "./Errors.js"
 
 /**
  * The kinds of scope, from narrowest to widest.
@@ -34,18 +34,21 @@ export const ScopeKind = Schema.Literal("run", "session", "user", "global")
 export type ScopeKind = typeof ScopeKind.Type
 
 /**
- * An isolation boundary: entries of one scope are never visible from another.
+ * An isolation boundary: entries of one scope are never visible from another. A scope is its
+ * kind, its tenant (absent when the run has none) and its id, three separate fields: tenant
+ * `acme` with user `bob` is another scope than user `acme/bob` without a tenant, on every store.
  *
  * @example
  * ```ts
  * import type { MemoryStore } from "@braid/agents"
  *
  * const scope: MemoryStore.Scope = { kind: "session", id: "s-42" }
+ * const tenants: MemoryStore.Scope = { kind: "user", tenant: "acme", id: "bob" }
  * ```
  *
  * @since 0.1.0
  */
-export const Scope = Schema.Struct({ kind: ScopeKind, id: Schema.String })
+export const Scope = Schema.Struct({ kind: ScopeKind, tenant: Schema.optional(Schema.String), id: Schema.String })
 
 /**
  * @since 0.1.0
@@ -76,8 +79,8 @@ export const Entry = Schema.Struct({
   runId: Schema.optional(Schema.String),
   stepPath: Schema.optional(Schema.String),
   tags: Schema.Array(Schema.String),
-  createdAt: Schema.Number,
-  expiresAt: Schema.optional(Schema.Number)
+  createdAt: Schema.Finite,
+  expiresAt: Schema.optional(Schema.Finite)
 })
 
 /**
@@ -123,8 +126,10 @@ export interface PutOptions {
   /** Keep at most this many entries in the scope, evicting the oldest, atomically with the write. */
   readonly maxEntries?: number
   /**
-   * `JSON.stringify(entry.value)`, when the caller already has it (`Memory` always does), so a
-   * store that keeps text does not encode the value a second time.
+   * `Json.encode(entry.value)`, when the caller already has it (`Memory` always does), so a
+   * store that keeps text does not encode the value a second time. Without it the store encodes
+   * the value under the same rules (`undefined` is `null`; a value with no lossless JSON form
+   * fails the write).
    */
   readonly valueJson?: string
 }
@@ -132,7 +137,11 @@ export interface PutOptions {
 /**
  * The interface of a memory backend. Results are ordered oldest first (by write order);
  * expired entries (`expiresAt <= now`) are never returned. Writing an existing key replaces the
- * entry and makes it the newest.
+ * entry and makes it the newest. A scope is its kind, tenant and id, each kept apart (two scopes
+ * that differ in any of them never share entries). What a store reads back it decodes
+ * (`decodeEntry`), failing with a `MemoryStoreError` (reason "Corrupt") on garbage; a stored
+ * `undefined` reads back as `null`. `Memory` checks keys, tags, ids and filters before it calls
+ * a store (see `Memory.make`), so a store may assume them well-formed.
  *
  * @example
  * ```ts
@@ -181,19 +190,61 @@ export interface MemoryStoreShape {
  */
 export class MemoryStore extends Context.Tag("@braid/agents/MemoryStore")<MemoryStore, MemoryStoreShape>() {}
 
+/** A segment of `scopeKey`: itself when plain, else every other UTF-16 unit as `%XXXX`. */
+const plainSegment = /^[A-Za-z0-9_.-]*$/
+const escapeSegment = (text: string): string => {
+  if (plainSegment.test(text)) return text
+  let out = ""
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    const plain = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 46 || c === 45
+    out += plain ? text[i] : `%${c.toString(16).padStart(4, "0")}`
+  }
+  return out
+}
+
 /**
- * The key of a scope as one string (`kind:id`).
+ * The key of a scope as one string, `kind:tenant:id`, unambiguous for any ids: the tenant and
+ * the id are escaped (every character other than `A-Z a-z 0-9 _ . -` becomes `%` and four hex
+ * digits of its UTF-16 unit, lone surrogates included), and a scope without a tenant has `~` in
+ * its place, which no escaped tenant can be. Two scopes have the same key exactly when they are
+ * equal. The Redis store names its keys with it.
  *
  * @example
  * ```ts
  * import { MemoryStore } from "@braid/agents"
  *
- * MemoryStore.scopeKey({ kind: "user", id: "ada" }) // "user:ada"
+ * MemoryStore.scopeKey({ kind: "user", id: "ada" }) // "user:~:ada"
+ * MemoryStore.scopeKey({ kind: "user", tenant: "acme", id: "bob/1" }) // "user:acme:bob%002f1"
  * ```
  *
  * @since 0.1.0
  */
-export const scopeKey = (scope: Scope): string => `${scope.kind}:${scope.id}`
+export const scopeKey = (scope: Scope): string =>
+  `${scope.kind}:${scope.tenant === undefined ? "~" : escapeSegment(scope.tenant)}:${escapeSegment(scope.id)}`
+
+const isEntry = Schema.is(Entry)
+const decodeEntryEither = Schema.decodeUnknownEither(Entry)
+
+/**
+ * Checks that a value read from a store is an `Entry` (the stores' read paths run it on what
+ * they decode, so stored garbage is a typed failure, never a defect); the reason when it is not.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { MemoryStore } from "@braid/agents"
+ *
+ * const ok = MemoryStore.decodeEntry({ id: "1", scope: { kind: "user", id: "u" }, key: "k", value: 1, tags: [], createdAt: 0 })
+ * const bad = MemoryStore.decodeEntry({ id: 1 }) // Either.left("... id ...")
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const decodeEntry = (u: unknown): Either.Either<Entry, string> => {
+  if (isEntry(u)) return Either.right(u)
+  return Either.mapLeft(decodeEntryEither(u, { errors: "first" }), (e) => ParseResult.TreeFormatter.formatErrorSync(e))
+}
 
 /**
  * Whether an entry is live at `now`.
@@ -231,7 +282,7 @@ export const matches = (entry: Entry, filter: Filter): boolean => {
   }
   if (filter.text !== undefined && filter.text !== "") {
     const needle = filter.text.toLowerCase()
-    if (!entry.key.toLowerCase().includes(needle) && !JSON.stringify(entry.value ?? null).toLowerCase().includes(needle)) {
+    if (!entry.key.toLowerCase().includes(needle) && !(JSON.stringify(entry.value) ?? "null").toLowerCase().includes(needle)) {
       return false
     }
   }
@@ -252,6 +303,17 @@ export const matches = (entry: Entry, filter: Filter): boolean => {
  */
 export const applyLimit = <A>(entries: ReadonlyArray<A>, limit: number | undefined): ReadonlyArray<A> =>
   limit === undefined || entries.length <= limit ? entries : entries.slice(entries.length - Math.max(0, limit))
+
+/**
+ * The JSON text of an entry's value under `Json.encode`'s rules (`undefined` is `null`):
+ * `valueJson` when the caller has it, else the value encoded here. A value with no lossless JSON
+ * form fails the write with a `MemoryStoreError` naming the path.
+ *
+ * @internal
+ */
+export const valueJsonOf = (store: string, entry: Entry, valueJson: string | undefined): Either.Either<string, MemoryStoreError> =>
+  valueJson !== undefined ? Either.right(valueJson) : Either.mapLeft(Json.encode(entry.value), (e) =>
+    new MemoryStoreError({ store, operation: "put", message: `the value of ${JSON.stringify(entry.key)} has no JSON form: ${e.message}` }))
 
 /**
  * An entry as the in-memory store keeps it: the value's JSON text as written, turned into a
@@ -286,20 +348,12 @@ const copyJson = (value: unknown): unknown => {
   return out
 }
 
-/** A fresh copy of a stored entry, its value decoded (readers never share an object). */
-const materialize = (stored: Stored): Entry => {
-  if (stored.json !== undefined) {
-    stored.decoded = JSON.parse(stored.json)
-    stored.json = undefined
-  }
-  return { ...stored.entry, value: copyJson(stored.decoded) }
-}
-
 /**
  * A store in process memory: fast, gone when the process ends. It keeps each value as JSON
- * text, as the other stores do (decoded once, on the first read), and every read returns a fresh
- * copy: neither the writer nor a reader can change a stored entry by mutating an object. Writes are atomic (each is one
- * synchronous step), so eviction never races a concurrent writer.
+ * text, as the other stores do (decoded with `Json.parse` once, on the first read), and every
+ * read returns a fresh copy: neither the writer nor a reader can change a stored entry by
+ * mutating an object. Writes are atomic (each is one synchronous step), so eviction never races
+ * a concurrent writer. Scopes are kept by kind, tenant and id separately.
  *
  * @example
  * ```ts
@@ -315,76 +369,103 @@ const materialize = (stored: Stored): Entry => {
  * @since 0.1.0
  */
 export const makeInMemory: Effect.Effect<MemoryStoreShape> = Effect.sync(() => {
-  // Per scope, entries by key, each with its write order (`seq`). A rewrite updates the entry in
-  // place with a new `seq` rather than deleting and re-inserting the key, which would leave a
-  // hole in the Map's table on every rewrite (and a rehash every few dozen).
+  // Per kind, per tenant (`undefined`: none; a Map tells it from ""), per id: entries by key,
+  // each with its write order (`seq`). A rewrite updates the entry in place with a new `seq`
+  // rather than deleting and re-inserting the key, which would leave a hole in the Map's table
+  // on every rewrite (and a rehash every few dozen).
   let seq = 0
-  const kinds = new Map<string, Map<string, Map<string, Stored>>>()
-  const scopeOf = (scope: Scope): Map<string, Stored> | undefined => kinds.get(scope.kind)?.get(scope.id)
+  const kinds = new Map<string, Map<string | undefined, Map<string, Map<string, Stored>>>>()
+  const scopeOf = (scope: Scope): Map<string, Stored> | undefined => kinds.get(scope.kind)?.get(scope.tenant)?.get(scope.id)
+  const scopeFor = (scope: Scope): Map<string, Stored> => {
+    let tenants = kinds.get(scope.kind)
+    if (tenants === undefined) {
+      tenants = new Map()
+      kinds.set(scope.kind, tenants)
+    }
+    let ids = tenants.get(scope.tenant)
+    if (ids === undefined) {
+      ids = new Map()
+      tenants.set(scope.tenant, ids)
+    }
+    let m = ids.get(scope.id)
+    if (m === undefined) {
+      m = new Map()
+      ids.set(scope.id, m)
+    }
+    return m
+  }
   /** The live entries of a scope, oldest first. */
   const liveOf = (m: Map<string, Stored>, now: number): Array<Stored> => {
     const out: Array<Stored> = []
     for (const stored of m.values()) if (isLive(stored.entry, now)) out.push(stored)
     return out.sort(bySeq)
   }
-  const put = (entry: Entry, now: number, maxEntries: number | undefined, valueJson: string | undefined): void => {
-    let ids = kinds.get(entry.scope.kind)
-    if (ids === undefined) {
-      ids = new Map()
-      kinds.set(entry.scope.kind, ids)
+  const corrupt = (operation: string, stored: Stored, detail: string) =>
+    new MemoryStoreError({ store: "memory", operation, reason: "Corrupt", message: `entry ${JSON.stringify(stored.entry.key)} does not decode: ${detail}` })
+  /** A fresh copy of a stored entry, its value decoded (readers never share an object). */
+  const materialize = (operation: string, stored: Stored): Either.Either<Entry, MemoryStoreError> => {
+    if (stored.json !== undefined) {
+      const parsed = Json.parse(stored.json)
+      if (Either.isLeft(parsed)) return Either.left(corrupt(operation, stored, parsed.left.message))
+      stored.decoded = parsed.right
+      stored.json = undefined
     }
-    let m = ids.get(entry.scope.id)
-    if (m === undefined) {
-      m = new Map()
-      ids.set(entry.scope.id, m)
-    }
-    const json = valueJson ?? JSON.stringify(entry.value ?? null)
+    return Either.right({ ...stored.entry, value: copyJson(stored.decoded) })
+  }
+  const put = (entry: Entry, options: PutOptions): Exit.Exit<void, MemoryStoreError> => {
+    const json = valueJsonOf("memory", entry, options.valueJson)
+    if (Either.isLeft(json)) return Exit.fail(json.left)
+    const m = scopeFor(entry.scope)
     const meta: Entry = { ...entry, value: null }
     const existing = m.get(entry.key)
     if (existing !== undefined) {
       existing.entry = meta
-      existing.json = json
+      existing.json = json.right
       existing.decoded = null
       existing.seq = ++seq
     } else {
-      m.set(entry.key, { entry: meta, json, decoded: null, seq: ++seq })
+      m.set(entry.key, { entry: meta, json: json.right, decoded: null, seq: ++seq })
     }
+    const maxEntries = options.maxEntries
     if (maxEntries !== undefined && m.size > maxEntries) {
       // over the limit: drop the expired entries, then the oldest live ones
+      const now = options.now
       for (const [key, stored] of m) if (!isLive(stored.entry, now)) m.delete(key)
       const live = liveOf(m, now)
       for (let i = 0; i < live.length - maxEntries; i++) m.delete(live[i]!.entry.key)
     }
+    return Exit.void
   }
-  const get = (scope: Scope, key: string, now: number): Option.Option<Entry> => {
+  const get = (scope: Scope, key: string, now: number): Exit.Exit<Option.Option<Entry>, MemoryStoreError> => {
     const stored = scopeOf(scope)?.get(key)
-    return stored !== undefined && isLive(stored.entry, now) ? Option.some(materialize(stored)) : Option.none()
+    if (stored === undefined || !isLive(stored.entry, now)) return Exit.succeed(Option.none())
+    const entry = materialize("get", stored)
+    return Either.isRight(entry) ? Exit.succeed(Option.some(entry.right)) : Exit.fail(entry.left)
   }
-  const store: MemoryStoreShape = {
+  const query = (scope: Scope, filter: Filter, now: number): Exit.Exit<ReadonlyArray<Entry>, MemoryStoreError> => {
+    const m = scopeOf(scope)
+    if (m === undefined) return Exit.succeed([])
+    const out: Array<Entry> = []
+    for (const stored of liveOf(m, now)) {
+      const e = materialize("query", stored)
+      if (Either.isLeft(e)) return Exit.fail(e.left)
+      if (matches(e.right, filter)) out.push(e.right)
+    }
+    return Exit.succeed(applyLimit(out, filter.limit))
+  }
+  return {
     name: "memory",
-    put: (entry, options) => Effect.sync(() => put(entry, options.now, options.maxEntries, options.valueJson)),
-    get: (scope, key, now) => Effect.sync(() => get(scope, key, now)),
-    query: (scope, filter, now) =>
-      Effect.sync(() => {
-        const m = scopeOf(scope)
-        if (m === undefined) return []
-        const out: Array<Entry> = []
-        for (const stored of liveOf(m, now)) {
-          const e = materialize(stored)
-          if (matches(e, filter)) out.push(e)
-        }
-        return applyLimit(out, filter.limit)
-      }),
+    put: (entry, options) => Effect.suspend(() => put(entry, options)),
+    get: (scope, key, now) => Effect.suspend(() => get(scope, key, now)),
+    query: (scope, filter, now) => Effect.suspend(() => query(scope, filter, now)),
     delete: (scope, key) => Effect.sync(() => scopeOf(scope)?.delete(key) ?? false),
     clear: (scope) =>
       Effect.sync(() => {
         const n = scopeOf(scope)?.size ?? 0
-        kinds.get(scope.kind)?.delete(scope.id)
+        kinds.get(scope.kind)?.get(scope.tenant)?.delete(scope.id)
         return n
       })
   }
-  SyncStore.register(store, { put, get })
-  return store
 })
 
 /**

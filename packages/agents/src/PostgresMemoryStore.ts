@@ -1,19 +1,21 @@
 /**
  * The PostgreSQL memory store. It runs on node-postgres (`pg`) directly, over a `pg.Pool`: a read
- * or a write without a `maxEntries` rule is one `pool.query` in one Effect step, so it costs little
- * more than the driver's own call. The table (`braid_memory` by default) is created or migrated
+ * or a write without a `maxEntries` rule is one query on a pooled connection in one Effect step,
+ * so it costs little more than the driver's own call. Every call is bounded by the `timeout`
+ * option, and a connection that breaks during a call fails the call with a `MemoryStoreError`. The table (`braid_memory` by default) is created or migrated
  * when the store is made, in one transaction under an advisory lock, so several processes may
  * start at once. Evictions run in the same transaction as the write, under a per-scope advisory
  * lock.
  *
  * @since 0.1.0
  */
-import { Config, Effect, Exit, identity, Layer, Option, Redacted } from "effect"
+import { Io } from "@braid/core"
+import { Config, Duration, Effect, Either, Exit, identity, Layer, Option, Redacted } from "effect"
 import type { Scope } from "effect"
 import { createRequire } from "node:module"
 import { MemoryStoreError } from "./Errors.js"
 import * as MemorySql from "./internal/memorySql.js"
-import { type Entry, MemoryStore, type MemoryStoreShape } from "./MemoryStore.js"
+import { type Entry, MemoryStore, type MemoryStoreShape, scopeKey, valueJsonOf } from "./MemoryStore.js"
 
 /**
  * Options of the PostgreSQL store.
@@ -23,6 +25,12 @@ import { type Entry, MemoryStore, type MemoryStoreShape } from "./MemoryStore.js
 export interface Options {
   /** The table name; must start with `braid_memory`. Default `braid_memory`. */
   readonly table?: string
+  /**
+   * The bound of every store call (getting a connection included): past it the call fails with
+   * a `MemoryStoreError` whose `reason` is "Timeout", and its connection is closed (a query that
+   * never answers does not keep a connection busy). Default `Io.defaultTimeout` (5 s).
+   */
+  readonly timeout?: Duration.DurationInput
 }
 
 /**
@@ -37,24 +45,31 @@ export interface QueryResult {
 }
 
 /**
- * A connection checked out of a `pg.Pool` (the part the store uses).
+ * A connection checked out of a `pg.Pool` (the part the store uses). While the store holds one
+ * it listens to its "error" event, so a connection that breaks mid-call (a server restart, a
+ * terminated backend) fails the call with a `MemoryStoreError` instead of ending the process.
  *
  * @since 0.1.0
  */
 export interface PoolClient {
+  query(text: string, values: ReadonlyArray<unknown> | undefined, callback: (error: Error | undefined, result: QueryResult) => void): void
   query(text: string, values?: ReadonlyArray<unknown>): Promise<QueryResult>
   /** Returns the connection to the pool; with an error, closes it instead. */
   release(error?: Error | boolean): void
+  on(event: "error", listener: (error: Error) => void): unknown
+  removeListener(event: "error", listener: (error: Error) => void): unknown
 }
 
 /**
  * A `pg.Pool` (node-postgres), the part the store uses. Pass your own to `make` to choose its
- * settings (size, timeouts, TLS); the store then leaves ending it to you.
+ * settings (size, timeouts, TLS); the store then leaves ending it to you. Give it an "error"
+ * listener, as node-postgres asks of every pool: an idle connection that breaks is reported
+ * there (the store's own pool has one).
  *
  * @since 0.1.0
  */
 export interface Pool {
-  query(text: string, values: ReadonlyArray<unknown>, callback: (error: Error | undefined, result: QueryResult) => void): void
+  connect(callback: (error: Error | undefined, client: PoolClient | undefined) => void): void
   connect(): Promise<PoolClient>
   end(): Promise<void>
   on(event: "error", listener: (error: Error) => void): unknown
@@ -62,19 +77,16 @@ export interface Pool {
 
 type PoolConstructor = new(options: { readonly connectionString: string; readonly connectionTimeoutMillis: number }) => Pool
 
-/** How long getting a connection (a new one, or a free one from a busy pool) may take before failing. */
-const CONNECT_TIMEOUT_MS = 5_000
-
 const defaultUrl = Config.redacted("DATABASE_URL").pipe(
   Config.withDefault(Redacted.make("postgres://postgres@127.0.0.1:5432/test"))
 )
 
-const open = (url: string): Pool => {
+const open = (url: string, connectTimeout: number): Pool => {
   const pg = createRequire(import.meta.url)("pg") as { readonly Pool: PoolConstructor }
-  const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS })
+  const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: connectTimeout })
   // An idle connection that breaks (a server restart) is dropped by the pool; without a listener
   // its "error" event would end the process. The next query opens a new connection.
-  pool.on("error", () => {})
+  pool.on("error", ignore)
   return pool
 }
 
@@ -100,55 +112,92 @@ type Fail = (operation: string) => (e: unknown) => MemoryStoreError
 
 type Done<R> = (error: unknown, result?: R) => void
 
-/** The exit of a step whose callback has come: `map(result)`, or `onError` of the error (also when `map` throws). */
-const exitOf = <R, A>(error: unknown, result: R | undefined, map: (result: R) => A, onError: (e: unknown) => MemoryStoreError): Exit.Exit<A, MemoryStoreError> => {
-  if (error != null) return Exit.fail(onError(error))
-  try {
-    return Exit.succeed(map(result as R))
-  } catch (e) {
-    return Exit.fail(onError(e))
-  }
-}
+function ignore(): void {}
+
+const asError = (e: unknown): Error => e instanceof Error ? e : new Error(String(e))
+
+/** Why a connection is closed rather than returned when its caller stops waiting. */
+const abandoned = new Error("the call was interrupted (timed out or cancelled): its connection is closed")
 
 /**
- * One Effect step over a callback: `start` begins the work and calls `done` once, and the step
- * resumes with `map(result)`, or with `onError` of the error (also when `start` or `map` throws).
- * After an interruption the fiber ignores the late callback, which therefore never throws.
- * (No named closure is made per call: under tsx, each costs a `__name` call.)
+ * One call on one connection of the pool, as one interruptible Effect step: `work` runs on the
+ * connection and calls `done` once; the step resumes with `map(result)` or `onError` of the
+ * error (also when `work` or `map` throws). While the call holds the connection it listens to
+ * its "error" event: a connection that breaks fails the call (and is closed), it never throws
+ * out of the process. The connection goes back to the pool after a success, and is closed after
+ * a failure (as `pool.query` does) or when the caller is interrupted (a timeout), so a query that
+ * never answers does not keep it busy; a late result is then ignored.
  */
-const attempt = <R, A>(start: (done: Done<R>) => void, map: (result: R) => A, onError: (e: unknown) => MemoryStoreError): Effect.Effect<A, MemoryStoreError> =>
+const onConnection = <R, A>(
+  pool: Pool,
+  work: (client: PoolClient, done: Done<R>) => void,
+  map: (result: R) => A,
+  onError: (e: unknown) => MemoryStoreError
+): Effect.Effect<A, MemoryStoreError> =>
   Effect.async<A, MemoryStoreError>((resume) => {
-    try {
-      start((error, result) => resume(exitOf(error, result, map, onError)))
-    } catch (e) {
-      resume(Exit.fail(onError(e)))
+    let finished = false
+    let client: PoolClient | undefined = undefined
+    /** Gives the connection back (or closes it, with an error). A closed one keeps a listener: a late "error" is ignored. */
+    const letGo = (error: Error | undefined) => {
+      const c = client
+      if (c === undefined) return
+      client = undefined
+      if (error === undefined) {
+        c.removeListener("error", onBroken)
+        c.release()
+      } else {
+        c.release(error)
+      }
     }
+    const finish: Done<R> = (error, result) => {
+      if (finished) return
+      finished = true
+      if (error != null) {
+        letGo(asError(error))
+        return resume(Exit.fail(onError(error)))
+      }
+      letGo(undefined)
+      try {
+        resume(Exit.succeed(map(result as R)))
+      } catch (e) {
+        resume(Exit.fail(onError(e)))
+      }
+    }
+    function onBroken(error: Error): void {
+      finish(error)
+    }
+    try {
+      pool.connect((error, c) => {
+        if (error != null || c === undefined) return finish(error ?? new Error("no connection"))
+        if (finished) return c.release()
+        client = c
+        c.on("error", onBroken)
+        try {
+          work(c, finish)
+        } catch (e) {
+          finish(e)
+        }
+      })
+    } catch (e) {
+      finish(e)
+    }
+    return Effect.sync(() => {
+      if (finished) return
+      finished = true
+      letGo(abandoned)
+    })
   })
 
-/** `done` of a promise. */
-const settle = <R>(promise: () => Promise<R>) => (done: Done<R>): void => {
-  promise().then((result) => done(null, result), (e) => done(e ?? new Error("rejected without a reason")))
-}
+/** `work` that runs one statement. */
+const statement = (sql: string, params: ReadonlyArray<unknown>) => (client: PoolClient, done: Done<QueryResult>): void =>
+  client.query(sql, params, done)
 
-const ignore = (): void => {}
-
-/**
- * Runs `body` in one transaction on one connection of the pool: `BEGIN`, then `COMMIT`, or
- * `ROLLBACK` when it fails. The connection goes back to the pool either way (closed if even the
- * `ROLLBACK` failed), also when the caller was interrupted meanwhile.
- */
-const transaction = async <A>(pool: Pool, body: (client: PoolClient) => Promise<A>): Promise<A> => {
-  const client = await pool.connect()
-  try {
-    await client.query("BEGIN")
-    const result = await body(client)
-    await client.query("COMMIT")
-    client.release()
-    return result
-  } catch (e) {
-    await client.query("ROLLBACK").then(() => client.release(), (rollbackError: Error) => client.release(rollbackError))
-    throw e
-  }
+/** `work` that runs `body` in a transaction: `BEGIN`, then `COMMIT` (a failure closes the connection, which rolls it back). */
+const transaction = <A>(body: (client: PoolClient) => Promise<A>) => (client: PoolClient, done: Done<A>): void => {
+  client.query("BEGIN").then(() => body(client)).then(
+    (result) => client.query("COMMIT").then(() => done(null, result)),
+    (e) => done(e ?? new Error("rejected without a reason"))
+  ).catch((e) => done(e ?? new Error("rejected without a reason")))
 }
 
 /** Runs the migrations that have not run yet, inside a transaction; how many ran. */
@@ -165,12 +214,12 @@ const migrate = async (client: PoolClient, t: string): Promise<number> => {
   return pending.length
 }
 
-/** The store over a pool whose migrations have run. */
-const makeStore = (pool: Pool, t: string, fail: Fail): MemoryStoreShape => {
+/** The store over a pool whose migrations have run. Every call is bounded by `timeout`. */
+const makeStore = (pool: Pool, t: string, fail: Fail, timeout: Duration.Duration): MemoryStoreShape => {
   const text = MemorySql.statements("pg", t)
   const lockScope = `SELECT pg_advisory_xact_lock(hashtext('${t}'), hashtext($1))`
-  /** One statement on the pool (which checks a connection out and back in itself). */
-  const run = (sql: string, params: ReadonlyArray<unknown>) => (done: Done<QueryResult>): void => pool.query(sql, params, done)
+  const bound = <A>(operation: string, effect: Effect.Effect<A, MemoryStoreError>) =>
+    Io.bounded(effect, timeout, MemorySql.timedOut("postgres", operation))
 
   const failPut = fail("put")
   const failGet = fail("get")
@@ -178,53 +227,82 @@ const makeStore = (pool: Pool, t: string, fail: Fail): MemoryStoreShape => {
   const failDelete = fail("delete")
   const failClear = fail("clear")
 
-  const firstEntry = (r: QueryResult): Option.Option<Entry> =>
-    r.rows.length === 0 ? Option.none() : Option.some(MemorySql.toEntry(r.rows[0] as MemorySql.Row))
+  const firstEntry = (r: QueryResult): Option.Option<Entry> => r.rows.length === 0 ? Option.none() : Option.some(MemorySql.toEntry(r.rows[0]))
   const changed = (r: QueryResult): number => r.rowCount ?? 0
+  /** A call whose parameters are made inside the step (a value that does not encode, or a bad tenant, fails the step). */
+  const call = <A>(operation: string, work: () => (client: PoolClient, done: Done<QueryResult>) => void, map: (r: QueryResult) => A, onError: (e: unknown) => MemoryStoreError) =>
+    bound(operation, Effect.suspend(() => {
+      try {
+        return onConnection(pool, work(), map, onError)
+      } catch (e) {
+        return Exit.fail(onError(e))
+      }
+    }))
+  const paramsOf = (entry: Entry, valueJson: string | undefined): Array<unknown> => {
+    const json = valueJsonOf("postgres", entry, valueJson)
+    if (Either.isLeft(json)) throw json.left
+    return MemorySql.paramsOf(entry, json.right)
+  }
 
   return {
     name: "postgres",
     put: (entry, options) => {
-      // The parameters are made inside the step: a value that does not encode fails the step.
       if (options.maxEntries === undefined) {
-        return attempt((done: Done<QueryResult>) => pool.query(text.insert, MemorySql.paramsOf(entry, options.valueJson), done), ignore, failPut)
+        return call("put", () => statement(text.insert, paramsOf(entry, options.valueJson)), ignore, failPut)
       }
-      const { id, kind } = entry.scope
       const maxEntries = Math.max(0, options.maxEntries)
       // Write, drop the scope's expired entries, evict the oldest beyond the max: one transaction,
       // serialised per scope so concurrent writers never leave more than maxEntries.
-      return attempt(
-        settle(() =>
-          transaction(pool, async (client) => {
-            await client.query(lockScope, [`${kind}:${id}`])
-            await client.query(text.insert, MemorySql.paramsOf(entry, options.valueJson))
-            await client.query(text.dropExpired, [kind, id, options.now])
-            await client.query(text.evict, [kind, id, kind, id, maxEntries])
-          })
-        ),
-        ignore,
-        failPut
-      )
+      return bound("put", Effect.suspend(() => {
+        let params: Array<unknown>
+        try {
+          params = paramsOf(entry, options.valueJson)
+        } catch (e) {
+          return Exit.fail(failPut(e))
+        }
+        const { id, kind } = entry.scope
+        const tenant = params[2]
+        return onConnection(
+          pool,
+          transaction(async (client) => {
+            await client.query(lockScope, [scopeKey(entry.scope)])
+            await client.query(text.insert, params)
+            await client.query(text.dropExpired, [kind, tenant, id, options.now])
+            await client.query(text.evict, [kind, tenant, id, kind, tenant, id, maxEntries])
+          }),
+          ignore,
+          failPut
+        )
+      }))
     },
-    get: (scope, key, now) => attempt(run(text.selectOne, [scope.kind, scope.id, key, now]), firstEntry, failGet),
+    get: (scope, key, now) =>
+      call("get", () => statement(text.selectOne, [scope.kind, MemorySql.tenantOf(scope), scope.id, key, now]), firstEntry, failGet),
     query: (scope, filter, now) => {
-      const plan = MemorySql.queryPlan("pg", t, scope, filter, now)
-      return attempt(run(plan.text, plan.params), (r) => MemorySql.finishQuery(r.rows as ReadonlyArray<MemorySql.Row>, plan, filter), failQuery)
+      let plan: MemorySql.QueryPlan | undefined = undefined
+      return call("query", () => {
+        plan = MemorySql.queryPlan("pg", t, scope, filter, now)
+        return statement(plan.text, plan.params)
+      }, (r) => MemorySql.finishQuery(r.rows, plan!, filter), failQuery)
     },
-    delete: (scope, key) => attempt(run(text.deleteOne, [scope.kind, scope.id, key]), (r) => changed(r) > 0, failDelete),
-    clear: (scope) => attempt(run(text.clearScope, [scope.kind, scope.id]), changed, failClear)
+    delete: (scope, key) =>
+      call("delete", () => statement(text.deleteOne, [scope.kind, MemorySql.tenantOf(scope), scope.id, key]), (r) => changed(r) > 0, failDelete),
+    clear: (scope) => call("clear", () => statement(text.clearScope, [scope.kind, MemorySql.tenantOf(scope), scope.id]), changed, failClear)
   }
 }
 
-/** Checks that the pool connects, runs the migrations, and builds the store. */
-const start = (pool: Pool, t: string, fail: Fail): Effect.Effect<MemoryStoreShape, MemoryStoreError> =>
-  attempt(settle(() => pool.connect().then((client) => client.release())), ignore, fail("connect")).pipe(
-    Effect.zipRight(attempt(settle(() => transaction(pool, (client) => migrate(client, t))), identity, fail("migrate"))),
-    Effect.map(() => makeStore(pool, t, fail))
+/** Checks that the pool connects, runs the migrations, and builds the store; each step within `timeout`. */
+const start = (pool: Pool, t: string, fail: Fail, timeout: Duration.Duration): Effect.Effect<MemoryStoreShape, MemoryStoreError> =>
+  Io.bounded(onConnection(pool, (_client, done: Done<void>) => done(null), ignore, fail("connect")), timeout, MemorySql.timedOut("postgres", "connect")).pipe(
+    Effect.zipRight(Io.bounded(
+      onConnection(pool, transaction((client) => migrate(client, t)), identity, fail("migrate")),
+      timeout,
+      MemorySql.timedOut("postgres", "migrate")
+    )),
+    Effect.map(() => makeStore(pool, t, fail, timeout))
   )
 
 const failWith = (secrets: ReadonlyArray<string>): Fail => (operation) => (e) =>
-  new MemoryStoreError({ store: "postgres", operation, message: redact(MemorySql.errorMessage(e), secrets) })
+  MemorySql.storeError("postgres", operation, e, (message) => redact(message, secrets))
 
 /**
  * A store on PostgreSQL: on `pool` if given (the caller owns it and ends it), else on a pool of
@@ -252,16 +330,18 @@ export const make = (
   options: Options & { readonly url?: Redacted.Redacted<string>; readonly pool?: Pool } = {}
 ): Effect.Effect<MemoryStoreShape, MemoryStoreError, Scope.Scope> => {
   const t = MemorySql.checkTable(options.table ?? "braid_memory")
-  if (options.pool !== undefined) return start(options.pool, t, failWith([]))
+  const timeout = Duration.decode(options.timeout ?? Io.defaultTimeout)
+  if (options.pool !== undefined) return start(options.pool, t, failWith([]), timeout)
   const url = options.url !== undefined
     ? Effect.succeed(options.url)
     : Effect.mapError(defaultUrl, (e) => new MemoryStoreError({ store: "postgres", operation: "config", message: String(e) }))
   return Effect.flatMap(url, (url) => {
     const fail = failWith(secretsOf(Redacted.value(url)))
     return Effect.acquireRelease(
-      Effect.try({ try: () => open(Redacted.value(url)), catch: fail("connect") }),
-      (pool) => Effect.promise(() => pool.end().catch(ignore))
-    ).pipe(Effect.flatMap((pool) => start(pool, t, fail)))
+      Effect.try({ try: () => open(Redacted.value(url), Math.max(1, Math.ceil(Duration.toMillis(timeout)))), catch: fail("connect") }),
+      // Ending the pool waits for its connections to close: bounded too (a dead link never acknowledges).
+      (pool) => Effect.interruptible(Effect.promise(() => pool.end().catch(ignore))).pipe(Effect.timeout(timeout), Effect.ignore)
+    ).pipe(Effect.flatMap((pool) => start(pool, t, fail, timeout)))
   })
 }
 

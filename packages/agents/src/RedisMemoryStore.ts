@@ -3,14 +3,29 @@
  * lives in one cluster slot): a hash of entries, a sorted set of write order and a sorted set of
  * expiry times. Writes, evictions and deletes are Lua scripts, so each is atomic.
  *
- * Keys: `<prefix>{<kind>:<id>}:e|o|x|n`, prefix `braid:memory:` by default.
+ * Keys: `<prefix>{<scope key>}:e|o|x|n`, prefix `braid:memory:` by default, where the scope key
+ * is `MemoryStore.scopeKey` (`kind:tenant:id`, escaped, `~` for no tenant), so no two scopes
+ * share keys whatever their ids hold.
  *
  * @since 0.1.0
  */
-import { Config, Effect, Layer, Option, Redacted } from "effect"
+import { Io, Json } from "@braid/core"
+import { Config, Duration, Effect, Either, Exit, Layer, Option, Redacted } from "effect"
 import { Redis } from "ioredis"
 import { MemoryStoreError } from "./Errors.js"
-import { applyLimit, type Entry, isLive, matches, MemoryStore, type MemoryStoreShape, type Scope } from "./MemoryStore.js"
+import * as MemorySql from "./internal/memorySql.js"
+import {
+  applyLimit,
+  decodeEntry,
+  type Entry,
+  isLive,
+  matches,
+  MemoryStore,
+  type MemoryStoreShape,
+  type Scope,
+  scopeKey,
+  valueJsonOf
+} from "./MemoryStore.js"
 
 /**
  * Options of the Redis store.
@@ -56,98 +71,247 @@ return n
 `
 
 interface Scripts {
-  braidMemoryPut(e: string, o: string, x: string, n: string, key: string, json: string, expiresAt: string, now: string, max: string): Promise<number>
+  braidMemoryPut(e: string, o: string, x: string, n: string, key: string, stored: string, expiresAt: string, now: string, max: string): Promise<number>
   braidMemoryDelete(e: string, o: string, x: string, key: string): Promise<number>
   braidMemoryClear(e: string, o: string, x: string, n: string): Promise<number>
 }
 
-const parse = (raw: string): { readonly seq: number; readonly entry: Entry } => {
-  const nl = raw.indexOf("\n")
-  return { seq: Number(raw.slice(0, nl)), entry: JSON.parse(raw.slice(nl + 1)) as Entry }
+const corrupt = (operation: string, key: string | undefined, detail: string) =>
+  new MemoryStoreError({
+    store: "redis",
+    operation,
+    reason: "Corrupt",
+    message: `entry ${key === undefined ? "(key unknown)" : JSON.stringify(key.slice(0, 100))} does not decode: ${detail}`
+  })
+
+/**
+ * An entry as stored in the hash: `<seq>\n<entry JSON without its value>\n<value JSON>` (JSON
+ * text has no raw newline). Entries written by 0.1 (`<seq>\n<entry JSON>`) are read too, a
+ * missing value as `null`.
+ */
+const storedText = (entry: Entry, valueJson: string): string => {
+  const { value: _, ...meta } = entry
+  return `${JSON.stringify(meta)}\n${valueJson}`
 }
 
 /**
- * The store over an ioredis client you own (it is not closed by the store).
+ * Decodes a stored entry with `Json.parse` and `MemoryStore.decodeEntry`; its scope is the one
+ * it was read from (so entries moved by `migrate` read back in their new scope).
+ */
+const decodeStored = (operation: string, scope: Scope, key: string | undefined, raw: unknown): Either.Either<{ readonly seq: number; readonly entry: Entry }, MemoryStoreError> => {
+  if (typeof raw !== "string") return Either.left(corrupt(operation, key, `expected text, got ${typeof raw}`))
+  const nl = raw.indexOf("\n")
+  const seq = nl > 0 ? Number(raw.slice(0, nl)) : NaN
+  if (!Number.isSafeInteger(seq)) return Either.left(corrupt(operation, key, "no write order"))
+  const nl2 = raw.indexOf("\n", nl + 1)
+  const meta = Json.parse(nl2 < 0 ? raw.slice(nl + 1) : raw.slice(nl + 1, nl2))
+  if (Either.isLeft(meta)) return Either.left(corrupt(operation, key, meta.left.message))
+  if (typeof meta.right !== "object" || meta.right === null || Array.isArray(meta.right)) return Either.left(corrupt(operation, key, "not an object"))
+  if (key === undefined && typeof (meta.right as { key?: unknown }).key === "string") key = (meta.right as { key: string }).key
+  let value: unknown = (meta.right as { value?: unknown }).value ?? null
+  if (nl2 >= 0) {
+    const parsed = Json.parse(raw.slice(nl2 + 1))
+    if (Either.isLeft(parsed)) return Either.left(corrupt(operation, key, `value: ${parsed.left.message}`))
+    value = parsed.right
+  }
+  const entry = decodeEntry({ ...meta.right, value, scope })
+  return Either.isLeft(entry) ? Either.left(corrupt(operation, key, entry.left)) : Either.right({ seq, entry: entry.right })
+}
+
+/** Every scope of 0.1 (`{kind:<encodeURIComponent of "T/x">}`) moved to its 0.2 key. */
+const OLD_KEY = /^\{(run|session|user|global):([^:{}]*)\}:([eoxn])$/
+const SCHEMA_VERSION = "2"
+
+/** A Redis glob that matches `text` literally. */
+const globLiteral = (text: string): string => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
+
+/**
+ * The scope of a 0.1 scope id, by the rule of the SQL stores' migration: `T/global` (kind
+ * global) is tenant `T`; a session or user id with a `/` splits at its first `/`.
+ */
+const scopeOfOldId = (kind: Scope["kind"], id: string): Scope => {
+  if (kind === "global" && id.length > 7 && id.endsWith("/global")) return { kind, tenant: id.slice(0, -7), id: "global" }
+  const slash = id.indexOf("/")
+  if ((kind === "session" || kind === "user") && slash >= 0) return { kind, tenant: id.slice(0, slash), id: id.slice(slash + 1) }
+  return { kind, id }
+}
+
+/**
+ * Moves the scopes written by 0.1 under `prefix` (`<prefix>{<kind>:<id>}:e|o|x|n`, the tenant
+ * joined into the id) to their 0.2 keys, which keep the tenant apart (see `MemoryStore.scopeKey`;
+ * old ids are split by the rule of the SQL stores' migration), then records that it ran under
+ * `<prefix>schema`, so the next start only reads that key. A scope whose new keys already exist
+ * is left where it is (nothing is overwritten) and counted in `skipped`. The layer runs it when
+ * it is built; call it yourself before `make` on a client of your own.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Redis } from "ioredis"
+ * import { RedisMemoryStore } from "@braid/agents"
+ *
+ * const moved = Effect.flatMap(Effect.sync(() => new Redis()), (client) => RedisMemoryStore.migrate(client, { prefix: "myapp:memory:" }))
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const migrate = (client: Redis, options: { readonly prefix?: string } = {}): Effect.Effect<{ readonly moved: number; readonly skipped: number }, MemoryStoreError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const prefix = options.prefix ?? "braid:memory:"
+      if ((await client.get(`${prefix}schema`)) === SCHEMA_VERSION) return { moved: 0, skipped: 0 }
+      const scopes = new Map<string, Array<string>>()
+      let cursor = "0"
+      do {
+        const [next, batch] = await client.scan(cursor, "MATCH", `${globLiteral(prefix)}{*`, "COUNT", 1000)
+        cursor = next
+        for (const key of batch) {
+          const m = OLD_KEY.exec(key.slice(prefix.length))
+          if (m === null) continue
+          const old = `${m[1]}:${m[2]}`
+          scopes.set(old, [...(scopes.get(old) ?? []), key])
+        }
+      }
+      while (cursor !== "0")
+      let moved = 0
+      let skipped = 0
+      for (const [old, keys] of scopes) {
+        const colon = old.indexOf(":")
+        let id: string
+        try {
+          id = decodeURIComponent(old.slice(colon + 1))
+        } catch {
+          skipped++
+          continue
+        }
+        const base = `${prefix}{${scopeKey(scopeOfOldId(old.slice(0, colon) as Scope["kind"], id))}}:`
+        const targets = keys.map((k) => `${base}${k.slice(-1)}`)
+        if ((await client.exists(...["e", "o", "x", "n"].map((s) => `${base}${s}`))) > 0) {
+          skipped++
+          continue
+        }
+        for (let i = 0; i < keys.length; i++) {
+          // another process migrating at the same time may have moved it already
+          await client.renamenx(keys[i]!, targets[i]!).catch(() => 0)
+        }
+        moved++
+      }
+      await client.set(`${prefix}schema`, SCHEMA_VERSION)
+      return { moved, skipped }
+    },
+    catch: (e) => new MemoryStoreError({ store: "redis", operation: "migrate", message: e instanceof Error ? e.message : String(e) })
+  })
+
+/**
+ * Options of `make`.
+ *
+ * @since 0.2.0
+ */
+export interface MakeOptions extends Options {
+  /**
+   * The bound of every store call: past it the call fails with a `MemoryStoreError` whose
+   * `reason` is "Timeout". Default `Io.defaultTimeout` (5 s).
+   */
+  readonly timeout?: Duration.DurationInput
+}
+
+/**
+ * The store over an ioredis client you own (it is not closed by the store). Every call is
+ * bounded by `timeout`; an entry that does not decode fails the read with a `MemoryStoreError`
+ * (reason "Corrupt"). Give your client an "error" listener (ioredis reports connection errors
+ * there); the store's calls fail typed either way.
  *
  * @example
  * ```ts
  * import { Redis } from "ioredis"
  * import { RedisMemoryStore } from "@braid/agents"
  *
- * const store = RedisMemoryStore.make(new Redis("redis://127.0.0.1:6379"), { prefix: "myapp:memory:" })
+ * const store = RedisMemoryStore.make(new Redis("redis://127.0.0.1:6379"), { prefix: "myapp:memory:", timeout: "2 seconds" })
  * ```
  *
  * @since 0.1.0
  */
-export const make = (client: Redis, options: Options = {}): MemoryStoreShape => {
+export const make = (client: Redis, options: MakeOptions = {}): MemoryStoreShape => {
   const prefix = options.prefix ?? "braid:memory:"
+  const timeout = Duration.decode(options.timeout ?? Io.defaultTimeout)
   if (!("braidMemoryPut" in client)) {
     client.defineCommand("braidMemoryPut", { numberOfKeys: 4, lua: PUT })
     client.defineCommand("braidMemoryDelete", { numberOfKeys: 3, lua: DELETE })
     client.defineCommand("braidMemoryClear", { numberOfKeys: 4, lua: CLEAR })
   }
-  const redis = client as unknown as Redis & Scripts
-  const base = (scope: Scope) => `${prefix}{${scope.kind}:${encodeURIComponent(scope.id)}}:`
+  const redis = client as Redis & Partial<Scripts> as Redis & Scripts
+  const base = (scope: Scope) => `${prefix}{${scopeKey(scope)}}:`
   const keys = (scope: Scope) => {
     const b = base(scope)
     return { e: `${b}e`, o: `${b}o`, x: `${b}x`, n: `${b}n` }
   }
   const failure = (operation: string, e: unknown) =>
-    new MemoryStoreError({ store: "redis", operation, message: e instanceof Error ? e.message : String(e) })
-  const attempt = <A>(operation: string, f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: (e) => failure(operation, e) })
+    e instanceof MemoryStoreError ? e : new MemoryStoreError({ store: "redis", operation, message: e instanceof Error ? e.message : String(e) })
+  /** One call, bounded; its arguments are made inside the step. */
+  const attempt = <A>(operation: string, f: () => Promise<A>) =>
+    Io.bounded(Effect.tryPromise({ try: f, catch: (e) => failure(operation, e) }), timeout, MemorySql.timedOut("redis", operation))
   return {
     name: "redis",
-    put: (entry, put) => {
-      const k = keys(entry.scope)
-      return Effect.asVoid(attempt("put", () =>
-        redis.braidMemoryPut(
+    put: (entry, put) =>
+      Effect.asVoid(attempt("put", () => {
+        const json = valueJsonOf("redis", entry, put.valueJson)
+        if (Either.isLeft(json)) return Promise.reject(json.left)
+        const k = keys(entry.scope)
+        return redis.braidMemoryPut(
           k.e,
           k.o,
           k.x,
           k.n,
           entry.key,
-          JSON.stringify(entry),
+          storedText(entry, json.right),
           entry.expiresAt === undefined ? "" : String(entry.expiresAt),
           String(put.now),
           put.maxEntries === undefined ? "" : String(Math.max(0, put.maxEntries))
-        )))
-    },
-    // One HGET through ioredis's callback (no promise), decoded in the same step; an entry that
-    // does not decode is a MemoryStoreError, not a defect.
+        )
+      })),
+    // One HGET through ioredis's callback (no promise), decoded in the same step.
     get: (scope, key, now) =>
-      Effect.async<Option.Option<Entry>, MemoryStoreError>((resume) => {
-        redis.hget(`${base(scope)}e`, key, (err, raw) => {
-          if (err) return resume(Effect.fail(failure("get", err)))
-          if (raw === null || raw === undefined) return resume(Effect.succeed(Option.none()))
-          let entry: Entry
-          try {
-            entry = parse(raw).entry
-          } catch (e) {
-            return resume(Effect.fail(failure("get", e)))
-          }
-          resume(Effect.succeed(isLive(entry, now) ? Option.some(entry) : Option.none()))
-        })
-      }),
+      Io.bounded(
+        Effect.async<Option.Option<Entry>, MemoryStoreError>((resume) => {
+          redis.hget(`${base(scope)}e`, key, (err, raw) => {
+            if (err) return resume(Effect.fail(failure("get", err)))
+            if (raw === null || raw === undefined) return resume(Effect.succeed(Option.none()))
+            const decoded = decodeStored("get", scope, key, raw)
+            if (Either.isLeft(decoded)) return resume(Effect.fail(decoded.left))
+            resume(Effect.succeed(isLive(decoded.right.entry, now) ? Option.some(decoded.right.entry) : Option.none()))
+          })
+        }),
+        timeout,
+        MemorySql.timedOut("redis", "get")
+      ),
     query: (scope, filter, now) =>
-      Effect.map(attempt("query", () => redis.hvals(keys(scope).e)), (raws) => {
-        const rows = raws.map(parse).filter((r) => isLive(r.entry, now) && matches(r.entry, filter))
+      Effect.flatMap(attempt("query", () => redis.hvals(keys(scope).e)), (raws) => {
+        const rows: Array<{ readonly seq: number; readonly entry: Entry }> = []
+        for (const raw of raws) {
+          const decoded = decodeStored("query", scope, undefined, raw)
+          if (Either.isLeft(decoded)) return Exit.fail(decoded.left)
+          if (isLive(decoded.right.entry, now) && matches(decoded.right.entry, filter)) rows.push(decoded.right)
+        }
         rows.sort((a, b) => a.seq - b.seq)
-        return applyLimit(rows.map((r) => r.entry), filter.limit)
+        return Exit.succeed(applyLimit(rows.map((r) => r.entry), filter.limit))
       }),
-    delete: (scope, key) => {
-      const k = keys(scope)
-      return Effect.map(attempt("delete", () => redis.braidMemoryDelete(k.e, k.o, k.x, key)), (n) => n > 0)
-    },
-    clear: (scope) => {
-      const k = keys(scope)
-      return attempt("clear", () => redis.braidMemoryClear(k.e, k.o, k.x, k.n))
-    }
+    delete: (scope, key) =>
+      Effect.map(attempt("delete", () => {
+        const k = keys(scope)
+        return redis.braidMemoryDelete(k.e, k.o, k.x, key)
+      }), (n) => n > 0),
+    clear: (scope) =>
+      attempt("clear", () => {
+        const k = keys(scope)
+        return redis.braidMemoryClear(k.e, k.o, k.x, k.n)
+      })
   }
 }
 
 /**
  * A Redis memory store on `url` (default: `REDIS_URL`, else `redis://127.0.0.1:6379`). The
- * connection is opened when the layer is built and closed with it.
+ * connection is opened when the layer is built (then `migrate` runs), and closed with it; every
+ * step, and every store call, is bounded by `timeout` (default `Io.defaultTimeout`).
  *
  * @example
  * ```ts
@@ -159,7 +323,7 @@ export const make = (client: Redis, options: Options = {}): MemoryStoreShape => 
  *
  * @since 0.1.0
  */
-export const layer = (options: Options & { readonly url?: Redacted.Redacted<string> } = {}): Layer.Layer<MemoryStore, MemoryStoreError> =>
+export const layer = (options: MakeOptions & { readonly url?: Redacted.Redacted<string> } = {}): Layer.Layer<MemoryStore, MemoryStoreError> =>
   Layer.scoped(
     MemoryStore,
     Effect.gen(function*() {
@@ -167,28 +331,34 @@ export const layer = (options: Options & { readonly url?: Redacted.Redacted<stri
         Config.withDefault(Redacted.make("redis://127.0.0.1:6379")),
         Effect.mapError((e) => new MemoryStoreError({ store: "redis", operation: "config", message: String(e) }))
       ))
+      const timeout = Duration.decode(options.timeout ?? Io.defaultTimeout)
+      const millis = Math.max(1, Math.ceil(Duration.toMillis(timeout)))
+      // Connection errors surface as failed commands (MemoryStoreError); the listener keeps the
+      // last one for a failed connect instead of letting ioredis print it as unhandled.
+      let lastError: unknown = undefined
       const client = yield* Effect.acquireRelease(
-        Effect.tryPromise({
-          try: async () => {
-            const c = new Redis(Redacted.value(url), { lazyConnect: true, maxRetriesPerRequest: 2 })
-            // Connection errors surface as failed commands (MemoryStoreError); keep the last one
-            // for the connect failure instead of letting ioredis print it as unhandled.
-            let lastError: unknown = undefined
-            c.on("error", (e) => {
-              lastError = e
-            })
-            try {
-              await c.connect()
-            } catch (e) {
-              c.disconnect() // stop ioredis from reconnecting in the background
-              throw lastError ?? e
-            }
-            return c
-          },
-          catch: (e) => new MemoryStoreError({ store: "redis", operation: "connect", message: e instanceof Error ? e.message : String(e) })
+        Effect.sync(() => {
+          const c = new Redis(Redacted.value(url), { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: millis, commandTimeout: millis })
+          c.on("error", (e) => {
+            lastError = e
+          })
+          return c
         }),
-        (c) => Effect.promise(() => c.quit().catch(() => c.disconnect()))
+        // QUIT waits for an answer: bounded, then the socket is closed either way.
+        (c) => Effect.interruptible(Effect.promise(() => c.quit().catch(ignore))).pipe(Effect.timeout(timeout), Effect.ignore, Effect.ensuring(Effect.sync(() => c.disconnect())))
       )
+      yield* Io.bounded(
+        Effect.tryPromise({
+          try: () => client.connect(),
+          catch: (e) => new MemoryStoreError({ store: "redis", operation: "connect", message: errorText(lastError ?? e) })
+        }),
+        timeout,
+        MemorySql.timedOut("redis", "connect")
+      ).pipe(Effect.tapError(() => Effect.sync(() => client.disconnect()))) // stop ioredis from reconnecting in the background
+      yield* migrate(client, options)
       return make(client, options)
     })
   )
+
+const ignore = (): void => {}
+const errorText = (e: unknown): string => e instanceof Error ? e.message : String(e)

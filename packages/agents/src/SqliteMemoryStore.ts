@@ -7,12 +7,13 @@
  *
  * @since 0.1.0
  */
-import { Config, Effect, Exit, Layer, Option } from "effect"
+import { Io } from "@braid/core"
+import { Config, Duration, Effect, Either, Exit, Layer, Option } from "effect"
 import type { Scope } from "effect"
 import { createRequire } from "node:module"
 import { MemoryStoreError } from "./Errors.js"
 import * as MemorySql from "./internal/memorySql.js"
-import { MemoryStore, type MemoryStoreShape } from "./MemoryStore.js"
+import { type Entry, MemoryStore, type MemoryStoreShape, valueJsonOf } from "./MemoryStore.js"
 
 /**
  * Options of the SQLite store.
@@ -24,6 +25,12 @@ export interface Options {
   readonly filename: string
   /** The table name; must start with `braid_memory`. Default `braid_memory`. */
   readonly table?: string
+  /**
+   * The bound of one store call: how long a statement waits for another connection's write
+   * lock before it fails (better-sqlite3's busy timeout; the calls themselves are synchronous
+   * and local, so waiting for the lock is the only wait there is). Default `Io.defaultTimeout`.
+   */
+  readonly timeout?: Duration.DurationInput
 }
 
 // The part of better-sqlite3's API the store uses (the package ships no types).
@@ -45,12 +52,9 @@ interface Database {
 }
 type DatabaseConstructor = new(filename: string, options: { readonly timeout: number }) => Database
 
-/** How long a statement waits for another connection's write lock before failing. */
-const BUSY_TIMEOUT_MS = 5_000
-
-const open = (filename: string): Database => {
+const open = (filename: string, busyTimeout: number): Database => {
   const Sqlite = createRequire(import.meta.url)("better-sqlite3") as DatabaseConstructor
-  const db = new Sqlite(filename, { timeout: BUSY_TIMEOUT_MS })
+  const db = new Sqlite(filename, { timeout: busyTimeout })
   try {
     // Readers never block the writer, and several processes can share the file.
     db.pragma("journal_mode = WAL")
@@ -61,8 +65,7 @@ const open = (filename: string): Database => {
   }
 }
 
-const failWith = (operation: string) => (e: unknown) =>
-  new MemoryStoreError({ store: "sqlite", operation, message: MemorySql.errorMessage(e) })
+const failWith = (operation: string) => (e: unknown) => MemorySql.storeError("sqlite", operation, e)
 
 /**
  * `Effect.try` as one lazy step, without its call-site tracing wrapper: measured about 0.23 µs a
@@ -114,11 +117,17 @@ const makeStore = (db: Database, t: string): MemoryStoreShape => {
     return s
   }
   // Write, drop the scope's expired entries, evict the oldest beyond the max: one transaction.
-  const putBounded = db.transaction((params: Array<unknown>, kind: string, id: string, now: number, maxEntries: number) => {
+  const putBounded = db.transaction((params: Array<unknown>, kind: string, tenant: string, id: string, now: number, maxEntries: number) => {
     insert.run(params)
-    dropExpired.run(kind, id, now)
-    evict.run(kind, id, kind, id, Math.max(0, maxEntries))
+    dropExpired.run(kind, tenant, id, now)
+    evict.run(kind, tenant, id, kind, tenant, id, Math.max(0, maxEntries))
   }).immediate
+  /** The insert's parameters, the value encoded under `Json.encode`'s rules unless the caller has its text. */
+  const paramsOf = (entry: Entry, valueJson: string | undefined): Array<unknown> => {
+    const json = valueJsonOf("sqlite", entry, valueJson)
+    if (Either.isLeft(json)) throw json.left
+    return MemorySql.paramsOf(entry, json.right)
+  }
 
   const failPut = failWith("put")
   const failGet = failWith("get")
@@ -131,30 +140,30 @@ const makeStore = (db: Database, t: string): MemoryStoreShape => {
     put: (entry, options) =>
       options.maxEntries === undefined
         ? attempt(() => {
-          insert.run(MemorySql.paramsOf(entry, options.valueJson))
+          insert.run(paramsOf(entry, options.valueJson))
         }, failPut)
-        : attempt(
-          () => putBounded(MemorySql.paramsOf(entry, options.valueJson), entry.scope.kind, entry.scope.id, options.now, options.maxEntries!),
-          failPut
-        ),
+        : attempt(() => {
+          const params = paramsOf(entry, options.valueJson)
+          putBounded(params, entry.scope.kind, params[2] as string, entry.scope.id, options.now, options.maxEntries!)
+        }, failPut),
     get: (scope, key, now) =>
       attempt(() => {
-        const row = selectOne.get(scope.kind, scope.id, key, now) as MemorySql.Row | undefined
+        const row = selectOne.get(scope.kind, MemorySql.tenantOf(scope), scope.id, key, now)
         return row === undefined ? Option.none() : Option.some(MemorySql.toEntry(row))
       }, failGet),
     query: (scope, filter, now) =>
       attempt(() => {
         const plan = MemorySql.queryPlan("sqlite", t, scope, filter, now)
-        return MemorySql.finishQuery(prepared(plan.text).all(plan.params) as Array<MemorySql.Row>, plan, filter)
+        return MemorySql.finishQuery(prepared(plan.text).all(plan.params), plan, filter)
       }, failQuery),
-    delete: (scope, key) => attempt(() => deleteOne.run(scope.kind, scope.id, key).changes > 0, failDelete),
-    clear: (scope) => attempt(() => clearScope.run(scope.kind, scope.id).changes, failClear)
+    delete: (scope, key) => attempt(() => deleteOne.run(scope.kind, MemorySql.tenantOf(scope), scope.id, key).changes > 0, failDelete),
+    clear: (scope) => attempt(() => clearScope.run(scope.kind, MemorySql.tenantOf(scope), scope.id).changes, failClear)
   }
 }
 
 /**
- * A store on a SQLite file (created if missing): opens it with better-sqlite3 (WAL journal, a 5 s
- * busy timeout, so several connections and processes can share the file), runs the migrations,
+ * A store on a SQLite file (created if missing): opens it with better-sqlite3 (WAL journal, a busy
+ * timeout of `timeout`, default 5 s, so several connections and processes can share the file), runs the migrations,
  * and closes the database when the scope closes. A table name that is not a `braid_memory`
  * identifier throws a `TypeError` here, before anything runs.
  *
@@ -174,7 +183,8 @@ const makeStore = (db: Database, t: string): MemoryStoreShape => {
  */
 export const make = (options: Options): Effect.Effect<MemoryStoreShape, MemoryStoreError, Scope.Scope> => {
   const t = MemorySql.checkTable(options.table ?? "braid_memory")
-  return Effect.acquireRelease(attempt(() => open(options.filename), failWith("connect")), (db) => Effect.sync(() => db.close())).pipe(
+  const busyTimeout = Duration.toMillis(Duration.decode(options.timeout ?? Io.defaultTimeout))
+  return Effect.acquireRelease(attempt(() => open(options.filename, busyTimeout), failWith("connect")), (db) => Effect.sync(() => db.close())).pipe(
     Effect.tap((db) => attempt(() => migrate(db, t), failWith("migrate"))),
     Effect.flatMap((db) => attempt(() => makeStore(db, t), failWith("prepare")))
   )

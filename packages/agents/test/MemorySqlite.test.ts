@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Runner, Primitive } from "@braid/core"
+import { Primitive, Runner, WorkflowContext } from "@braid/core"
 import { Effect, Layer, Option } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -7,11 +7,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
 import { Memory, SqliteMemoryStore } from "@braid/agents"
+import type { MemoryStoreError } from "@braid/agents/Errors"
 import { conformance } from "./memoryConformance.js"
 
 /** better-sqlite3 itself (it ships no types), to look at the file from outside the store. */
 const Database = createRequire(import.meta.url)("better-sqlite3") as new(filename: string, options?: { readonly readonly?: boolean }) => {
-  prepare(sql: string): { all(...params: ReadonlyArray<unknown>): Array<unknown> }
+  prepare(sql: string): { all(...params: ReadonlyArray<unknown>): Array<unknown>; run(...params: ReadonlyArray<unknown>): unknown }
+  exec(sql: string): void
   close(): void
 }
 
@@ -51,9 +53,9 @@ describe("SQLite memory store", () => {
         SqliteMemoryStore.make({ filename, table: "braid_memory_m" }),
         SqliteMemoryStore.make({ filename, table: "braid_memory_m" })
       ))
-      assert.deepStrictEqual(versions(), [1])
+      assert.deepStrictEqual(versions(), [1, 2])
       yield* Effect.scoped(SqliteMemoryStore.make({ filename, table: "braid_memory_m" }))
-      assert.deepStrictEqual(versions(), [1], "after a reopen too")
+      assert.deepStrictEqual(versions(), [1, 2], "after a reopen too")
     }))
 
   it.effect("two stores on the same file see each other's writes", () =>
@@ -82,6 +84,74 @@ describe("SQLite memory store", () => {
       const viaLayer = yield* Effect.flip(Layer.build(SqliteMemoryStore.layer({ filename: join(dir, "missing-dir", "x.db") })).pipe(Effect.scoped))
       assert.strictEqual(viaLayer.operation, "connect")
     }))
+
+  it.effect("migration 2 moves the tenant of 0.1 ids (\"T/x\", \"T/global\") into its own column, by the documented rule", () =>
+    Effect.gen(function*() {
+      const filename = join(dir, "v1.db")
+      // A table as 0.1 left it: version 1 only, tenants joined into the scope ids.
+      const db = new Database(filename)
+      db.exec(`CREATE TABLE braid_memory (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, scope_kind TEXT NOT NULL,
+        scope_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, agent TEXT, run_id TEXT, step_path TEXT, tags TEXT NOT NULL,
+        created_at INTEGER NOT NULL, expires_at INTEGER, UNIQUE (scope_kind, scope_id, key));
+        CREATE TABLE braid_memory_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+        INSERT INTO braid_memory_migrations VALUES (1, 0);`)
+      const insert = db.prepare("INSERT INTO braid_memory (id, scope_kind, scope_id, key, value, tags, created_at) VALUES (?, ?, ?, 'k', ?, '[]', 1)")
+      const rows: ReadonlyArray<readonly [string, string]> = [
+        ["user", "acme/bob"], // tenant acme, user bob
+        ["user", "ada"], // no tenant
+        ["session", "a/b/c"], // tenant a, session b/c (split at the first "/")
+        ["global", "acme/global"], // tenant acme
+        ["global", "a/b/global"], // tenant a/b (global ids are unambiguous)
+        ["global", "global"], // no tenant
+        ["run", "r/1"] // run ids never had a tenant
+      ]
+      rows.forEach(([kind, id], i) => insert.run(`e${i}`, kind, id, JSON.stringify(`${kind} ${id}`)))
+      db.close()
+      const read = (o: WorkflowContext.ContextOptions, scope: "user" | "session" | "global" | "run") =>
+        Effect.provide(
+          Effect.map(Memory.retrieve("k", { scope }), Option.map((e) => e.value)),
+          Memory.layer().pipe(Layer.provideMerge(SqliteMemoryStore.layer({ filename })), Layer.merge(WorkflowContext.layer(o)))
+        )
+      assert.deepStrictEqual(yield* read({ tenantId: "acme", userId: "bob" }, "user"), Option.some("user acme/bob"))
+      assert.isTrue(Option.isNone(yield* read({ userId: "acme/bob" }, "user")))
+      assert.deepStrictEqual(yield* read({ userId: "ada" }, "user"), Option.some("user ada"))
+      assert.deepStrictEqual(yield* read({ tenantId: "a", sessionId: "b/c" }, "session"), Option.some("session a/b/c"))
+      assert.deepStrictEqual(yield* read({ tenantId: "acme" }, "global"), Option.some("global acme/global"))
+      assert.deepStrictEqual(yield* read({ tenantId: "a/b" }, "global"), Option.some("global a/b/global"))
+      assert.deepStrictEqual(yield* read({}, "global"), Option.some("global global"))
+      assert.deepStrictEqual(yield* read({ runId: "r/1" }, "run"), Option.some("run r/1"))
+    }))
+
+  it.effect("a row that does not decode (written by something else) fails every read path with a typed Corrupt error", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const filename = join(dir, "corrupt.db")
+      const store = yield* SqliteMemoryStore.make({ filename })
+      const scope = { kind: "user", id: "u" } as const
+      const entry = (key: string) => ({ id: key, scope, key, value: key, tags: [], createdAt: 1 })
+      yield* store.put(entry("good"), { now: 1 })
+      yield* store.put(entry("bad"), { now: 1 })
+      const db = new Database(filename)
+      for (const [column, garbage] of [["value", "{not json"], ["value", '{"__proto__": {"x": 1}}'], ["tags", '["a", 1]'], ["scope_kind", "tenant"], ["created_at", "soon"]]) {
+        db.prepare(`UPDATE braid_memory SET value = '1', tags = '[]', scope_kind = 'user', created_at = 1 WHERE key = 'bad'`).run()
+        db.prepare(`UPDATE braid_memory SET ${column} = ? WHERE key = 'bad'`).run(garbage)
+        // the scope_kind garbage moves the row out of the scope: nothing to read there
+        if (column === "scope_kind") continue
+        const reads: ReadonlyArray<Effect.Effect<unknown, MemoryStoreError>> = [
+          store.get(scope, "bad", 1),
+          store.query(scope, {}, 1),
+          store.query(scope, { tags: ["a"] }, 1),
+          store.query(scope, { limit: 1 }, 1)
+        ]
+        for (const read of reads) {
+          const error = yield* Effect.flip(read)
+          assert.strictEqual(error._tag, "MemoryStoreError")
+          assert.strictEqual(error.reason, "Corrupt", `${column}: ${error.message}`)
+          assert.include(error.message, '"bad"')
+        }
+      }
+      db.close()
+      assert.strictEqual(Option.getOrThrow(yield* store.get(scope, "good", 1)).value, "good")
+    })))
 
   it("rejects table names that are not braid_memory identifiers", () => {
     assert.throws(() => SqliteMemoryStore.layer({ filename: ":memory:", table: "users; DROP TABLE x" }).pipe(Layer.build, Effect.scoped, Effect.runSync))

@@ -3,8 +3,8 @@
  * and the raw store, for in-memory, SQLite, PostgreSQL and Redis.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Primitive, Runner, WorkflowContext } from "@braid/core"
-import { Effect, FastCheck as fc, Layer, Option, Schema, TestClock } from "effect"
+import { Json, Primitive, Runner, WorkflowContext } from "@braid/core"
+import { Cause, Effect, Either, FastCheck as fc, Layer, Option, Schema, TestClock } from "effect"
 import { Memory, MemoryStore } from "@braid/agents"
 
 export interface ConformanceOptions {
@@ -49,6 +49,10 @@ export const conformance = (name: string, options: ConformanceOptions) => {
         assert.strictEqual(e.stepPath, "morning")
         assert.strictEqual(e.createdAt, 1_000)
         assert.deepStrictEqual(e.scope, { kind: "session", id: `s-${s}` })
+        const tenanted = yield* Effect.provide(Memory.store("t", 1), ctx({ sessionId: `s-${s}`, tenantId: `t-${s}` }))
+        assert.deepStrictEqual(tenanted.scope, { kind: "session", tenant: `t-${s}`, id: `s-${s}` })
+        const back = yield* Effect.provide(Memory.retrieve("t"), ctx({ sessionId: `s-${s}`, tenantId: `t-${s}` }))
+        assert.deepStrictEqual(Option.getOrThrow(back).scope, { kind: "session", tenant: `t-${s}`, id: `s-${s}` })
         assert.deepStrictEqual([...e.tags], ["goal", "fitness"])
         assert.isUndefined(e.expiresAt)
         assert.strictEqual(e.id, entry.id)
@@ -84,17 +88,192 @@ export const conformance = (name: string, options: ConformanceOptions) => {
       }))
     })
 
-    it.effect("a value with no JSON form fails with a typed error naming the key, and stores nothing", () => {
+    it.effect("a value with no lossless JSON form fails with a MemoryInputError naming the key and the path, and stores nothing", () => {
       const s = uid()
       return withMemory({}, { sessionId: s }, Effect.gen(function*() {
         const circular: Record<string, unknown> = { a: 1 }
         circular.self = circular
-        for (const [key, value] of [["loop", circular], ["big", { n: 10n }]] as const) {
+        const deep = JSON.parse("[".repeat(1_100) + "]".repeat(1_100)) as unknown
+        const cases: ReadonlyArray<readonly [string, unknown, string]> = [
+          ["loop", circular, "value.self"],
+          ["big", { n: 10n }, "value.n"],
+          ["nan", { a: [1, NaN] }, "value.a[1]"],
+          ["inf", Infinity, "value"],
+          ["proto", JSON.parse('{"ok": {"__proto__": {"admin": true}}}'), "value.ok"],
+          ["deep", deep, "value"]
+        ]
+        for (const [key, value, field] of cases) {
           const e = yield* Effect.flip(Memory.store(key, value))
-          assert.strictEqual(e._tag, "MemoryStoreError")
+          assert.strictEqual(e._tag, "MemoryInputError", key)
+          if (e._tag !== "MemoryInputError") continue
           assert.include(e.message, `"${key}"`)
+          assert.isTrue(e.field.startsWith(field), `${key}: ${e.field}`)
           assert.isTrue(Option.isNone(yield* Memory.retrieve(key)))
         }
+        assert.deepStrictEqual(yield* Memory.list(), [])
+      }))
+    })
+
+    it.effect("a stored undefined reads back as null (also inside arrays); undefined properties are left out", () => {
+      const s = uid()
+      return withMemory({}, { sessionId: s }, Effect.gen(function*() {
+        const written = yield* Memory.store("u", undefined)
+        assert.isUndefined(written.value, "store returns the value as passed")
+        yield* Memory.store("arr", [1, undefined])
+        yield* Memory.store("obj", { a: undefined, b: 1 })
+        assert.strictEqual(Option.getOrThrow(yield* Memory.retrieve("u")).value, null)
+        assert.deepStrictEqual(Option.getOrThrow(yield* Memory.retrieve("arr")).value, [1, null])
+        assert.deepStrictEqual(Option.getOrThrow(yield* Memory.retrieve("obj")).value, { b: 1 })
+        assert.deepStrictEqual((yield* Memory.list()).map((e) => e.value), [null, [1, null], { b: 1 }])
+        assert.deepStrictEqual((yield* Memory.query({ text: "null" })).map((e) => e.key), ["u", "arr"])
+      }))
+    })
+
+    it.effect("keys and tags: well-formed, NUL-free, 1..1024 UTF-8 bytes; anything else is a MemoryInputError naming the key", () => {
+      const s = uid()
+      return withMemory({}, { sessionId: s }, Effect.gen(function*() {
+        const longest = "€".repeat(341) + "a" // 1,024 bytes
+        const tooLong = "é".repeat(513) // 1,026 bytes
+        for (const key of ["k", "😀", "a/b:c", "%25~{x}", longest, "__proto__", "constructor"]) {
+          yield* Memory.store(key, key.length)
+          assert.strictEqual(Option.getOrThrow(yield* Memory.retrieve(key)).value, key.length, key.slice(0, 10))
+        }
+        assert.strictEqual((yield* Memory.list()).length, 7)
+        const bad: ReadonlyArray<readonly [unknown, string]> = [
+          ["\uD800", "lone surrogate"],
+          ["a\uDC00b", "lone surrogate"],
+          ["\uDE00\uD83D", "lone surrogate"],
+          ["a\u0000b", "NUL"],
+          ["", "empty"],
+          [tooLong, "1024"],
+          [42, "string"],
+          [undefined, "string"]
+        ]
+        for (const [key, why] of bad) {
+          const ops: ReadonlyArray<Effect.Effect<unknown, Memory.MemoryError, Memory.Memory | WorkflowContext.WorkflowContext>> = [
+            Memory.store(key as string, 1),
+            Memory.retrieve(key as string),
+            Memory.delete(key as string)
+          ]
+          for (const op of ops) {
+            const e = yield* Effect.flip(op)
+            assert.strictEqual(e._tag, "MemoryInputError")
+            if (e._tag !== "MemoryInputError") continue
+            assert.strictEqual(e.field, "key")
+            assert.include(e.reason, why === "lone surrogate" ? "lone surrogate" : why === "NUL" ? "NUL" : why)
+            if (typeof key === "string") assert.strictEqual(e.key, JSON.stringify(key.length > 100 ? `${key.slice(0, 100)}…` : key))
+          }
+        }
+        // "\uD800" and "\uDBFF" would both become U+FFFD in a driver: refused, not merged
+        for (const tags of [["ok", "\uD800"], ["a\u0000"], [""], ["x".repeat(1025)], "goal"]) {
+          const e = yield* Effect.flip(Memory.store("tagged", 1, { tags: tags as Array<string> }))
+          assert.strictEqual(e._tag, "MemoryInputError")
+          assert.isTrue(e._tag === "MemoryInputError" && e.field.startsWith("tags"))
+          const q = yield* Effect.flip(Memory.query({ tags: tags as Array<string> }))
+          assert.strictEqual(q._tag, "MemoryInputError")
+        }
+        assert.strictEqual((yield* Memory.list()).length, 7, "nothing refused was stored")
+      }))
+    })
+
+    it.effect("query options: from/to finite, limit a non-negative integer; otherwise a MemoryInputError naming the option", () => {
+      const s = uid()
+      return withMemory({}, { sessionId: s }, Effect.gen(function*() {
+        yield* Memory.store("a", 1)
+        const bad: ReadonlyArray<readonly [Memory.QueryOptions, string]> = [
+          [{ from: NaN }, "from"],
+          [{ to: Infinity }, "to"],
+          [{ from: -Infinity }, "from"],
+          [{ limit: 1.5 }, "limit"],
+          [{ limit: -1 }, "limit"],
+          [{ limit: NaN }, "limit"],
+          [{ limit: "2" as unknown as number }, "limit"],
+          [{ from: "0" as unknown as number }, "from"],
+          [{ agent: "a\uD800" }, "agent"],
+          [{ text: 5 as unknown as string }, "text"],
+          [{ scope: "tenant" as unknown as "user" }, "scope"]
+        ]
+        for (const [options, field] of bad) {
+          const e = yield* Effect.flip(Memory.query(options))
+          assert.strictEqual(e._tag, "MemoryInputError", field)
+          assert.strictEqual(e._tag === "MemoryInputError" ? e.field : "", field)
+          assert.include(e.message, field)
+        }
+        assert.deepStrictEqual((yield* Memory.query({ from: 0, to: Number.MAX_SAFE_INTEGER, limit: 0 })).length, 0)
+        assert.deepStrictEqual((yield* Memory.query({ from: -1e300, to: 1e300, limit: 5 })).map((e) => e.key), ["a"], "any finite bound")
+        assert.deepStrictEqual((yield* Memory.query({ from: -0.5, to: 0.5 })).map((e) => e.key), ["a"], "fractional bounds")
+        assert.deepStrictEqual((yield* Memory.query({ from: 0.5 })).map((e) => e.key), [], "fractional bounds")
+        assert.deepStrictEqual((yield* Memory.query({ limit: Number.MAX_SAFE_INTEGER })).map((e) => e.key), ["a"])
+        yield* Memory.store("long", 1, { ttl: 1e300 })
+        yield* Memory.store("frac", 1, { ttl: 0.5 })
+        assert.deepStrictEqual((yield* Memory.list()).map((e) => e.key), ["a", "long", "frac"])
+      }))
+    })
+
+    it.effect("store options and configuration: a ttl that is no duration, a fractional maxEntries, a bad scope are typed errors", () => {
+      const s = uid()
+      return Effect.gen(function*() {
+        for (const ttl of [NaN, -1, "soon", null]) {
+          const e = yield* Effect.flip(Memory.store("k", 1, { ttl: ttl as number }))
+          assert.strictEqual(e._tag === "MemoryInputError" ? e.field : e._tag, "ttl")
+        }
+        const forever = yield* Memory.store("forever", 1, { ttl: Infinity })
+        assert.isUndefined(forever.expiresAt, "an infinite ttl never expires")
+        const badAgent = yield* Effect.flip(Memory.store("k", 1, { agent: "\uDC00" }))
+        assert.strictEqual(badAgent._tag === "MemoryInputError" ? badAgent.field : badAgent._tag, "agent")
+        for (const config of [{ retention: { session: { maxEntries: 1.5 } } }, { retention: { session: { ttl: "later" } } }, { defaultScope: "all" }]) {
+          const e = yield* Effect.flip(Effect.provide(Memory.list(), Memory.layer(config as Memory.Config)))
+          assert.strictEqual(e._tag, "MemoryInputError")
+          assert.strictEqual(e._tag === "MemoryInputError" ? e.operation : "", "config")
+        }
+      }).pipe(Effect.provide(ctx({ sessionId: s })), Effect.provide(Memory.layer()), Effect.provide(options.layer))
+    })
+
+    it.effect("ids of the context follow the same rules: an empty, NUL or lone-surrogate id is refused, not mixed up", () => {
+      const s = uid()
+      return Effect.gen(function*() {
+        for (const [o, field] of [
+          [{ sessionId: "" }, "sessionId"],
+          [{ sessionId: `a\u0000${s}` }, "sessionId"],
+          [{ sessionId: `\uD800${s}` }, "sessionId"],
+          [{ sessionId: s, tenantId: "" }, "tenantId"],
+          [{ sessionId: s, tenantId: "x".repeat(513) }, "tenantId"]
+        ] as const) {
+          const e = yield* Effect.flip(Effect.provide(Memory.store("k", 1), ctx(o)))
+          assert.strictEqual(e._tag === "MemoryInputError" ? e.field : e._tag, field)
+          const r = yield* Effect.flip(Effect.provide(Memory.list(), ctx(o)))
+          assert.strictEqual(r._tag, "MemoryInputError")
+        }
+      }).pipe(Effect.provide(Memory.layer()), Effect.provide(options.layer))
+    })
+
+    it.effect("fuzz: random keys (any UTF-16 units), tags and values are stored and read back exactly, or refused with a MemoryInputError", () => {
+      const s = uid()
+      return withMemory({}, { sessionId: s }, Effect.gen(function*() {
+        const units = fc.array(fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0xd7f0, max: 0xe010 }), fc.integer({ min: 0, max: 0xffff })), { maxLength: 12 })
+          .map((codes) => String.fromCharCode(...codes))
+        const value = fc.oneof(
+          fc.jsonValue(),
+          fc.constantFrom<unknown>(NaN, 1n, undefined, [undefined], { a: undefined }, JSON.parse('{"__proto__": 1}'), Symbol("s"), () => 1)
+        )
+        const samples = fc.sample(fc.record({ key: units, tags: fc.array(units, { maxLength: 3 }), value }), options.numRuns ?? 40)
+        const stored = new Map<string, unknown>()
+        for (const sample of samples) {
+          const exit = yield* Effect.exit(Memory.store(sample.key, sample.value, { tags: sample.tags }))
+          if (exit._tag === "Failure") {
+            const e = Cause.failureOption(exit.cause)
+            assert.isTrue(Option.isSome(e) && e.value._tag === "MemoryInputError", `${JSON.stringify(sample.key)}: ${Cause.pretty(exit.cause)}`)
+            continue
+          }
+          const text = Json.encode(sample.value)
+          stored.set(sample.key, Either.isRight(text) ? JSON.parse(text.right) : undefined)
+          const back = Option.getOrThrow(yield* Memory.retrieve(sample.key))
+          assert.deepStrictEqual(back.value, stored.get(sample.key))
+          assert.deepStrictEqual([...back.tags], sample.tags)
+        }
+        const all = yield* Memory.list()
+        assert.strictEqual(all.length, stored.size)
+        for (const e of all) assert.deepStrictEqual(e.value, stored.get(e.key))
       }))
     })
 
@@ -233,6 +412,71 @@ export const conformance = (name: string, options: ConformanceOptions) => {
         assert.strictEqual(missing._tag, "MemoryScopeUnavailable")
       }).pipe(Effect.provide(Memory.layer()), Effect.provide(options.layer))
     })
+
+    it.effect("tenants are a field of the scope: tenant acme + user bob is not user acme/bob, tenant a/b + user c is not tenant a + user b/c", () => {
+      const s = uid()
+      return Effect.gen(function*() {
+        type Ctx = WorkflowContext.ContextOptions
+        const kinds: ReadonlyArray<readonly [MemoryStore.ScopeKind, (id: string) => Ctx]> = [
+          ["user", (id) => ({ userId: id })],
+          ["session", (id) => ({ sessionId: id })],
+          ["run", (id) => ({ runId: id })]
+        ]
+        for (const [kind, ofId] of kinds) {
+          const with_ = (tenant: string | undefined, id: string): Ctx => ({ ...ofId(id), ...(tenant !== undefined ? { tenantId: tenant } : {}) })
+          const pairs: ReadonlyArray<readonly [Ctx, Ctx]> = [
+            [with_(`acme${s}`, "bob"), with_(undefined, `acme${s}/bob`)],
+            [with_(`a${s}/b`, "c"), with_(`a${s}`, "b/c")],
+            [with_(`t${s}`, "x:y"), with_(`t${s}:x`, "y")],
+            [with_(`t${s}`, "x"), with_(undefined, `t${s}%2Fx`)],
+            [with_(`p${s}`, "~"), with_(undefined, `p${s}`)],
+            [with_(`q${s}`, "global"), with_(undefined, `q${s}/global`)]
+          ]
+          for (const [one, other] of pairs) {
+            yield* Effect.provide(Memory.store("secret", `one ${JSON.stringify(one)}`, { scope: kind }), ctx(one))
+            const seen = yield* Effect.provide(
+              Effect.all([Memory.retrieve("secret", { scope: kind }), Memory.list({ scope: kind }), Memory.query({ scope: kind, text: "one" })]),
+              ctx(other)
+            )
+            assert.deepStrictEqual([Option.isNone(seen[0]), seen[1].length, seen[2].length], [true, 0, 0], `${kind} ${JSON.stringify(other)}`)
+            assert.isFalse(yield* Effect.provide(Memory.delete("secret", { scope: kind }), ctx(other)))
+            yield* Effect.provide(Memory.store("secret", "other", { scope: kind }), ctx(other))
+            const mine = yield* Effect.provide(Memory.retrieve("secret", { scope: kind }), ctx(one))
+            assert.strictEqual(Option.getOrThrow(mine).value, `one ${JSON.stringify(one)}`)
+            assert.deepStrictEqual(Option.getOrThrow(mine).scope, one.tenantId === undefined ? { kind, id: Option.getOrThrow(mine).scope.id } : {
+              kind,
+              tenant: one.tenantId,
+              id: Option.getOrThrow(mine).scope.id
+            })
+          }
+        }
+        // the global scope: one per tenant, and one without
+        yield* Effect.provide(Memory.store("motd", "acme's", { scope: "global" }), ctx({ tenantId: `acme${s}` }))
+        const global = yield* Effect.provide(Memory.retrieve("motd", { scope: "global" }), ctx({ tenantId: `other${s}` }))
+        assert.isTrue(Option.isNone(global))
+      }).pipe(Effect.provide(Memory.layer()), Effect.provide(options.layer))
+    })
+
+    it.effect("property: tenants and ids made of separators (/ : % ~ { } | \\ and more) share a scope only when both are equal", () =>
+      Effect.gen(function*() {
+        const run = uid()
+        const piece = fc.stringOf(fc.constantFrom("/", ":", "%", "~", "{", "}", "|", "\\", "-", ".", "2F", "a", "é", "😀", "global", " "), { minLength: 1, maxLength: 5 })
+        const who = fc.record({ tenant: fc.option(piece, { nil: undefined }), id: piece })
+        const samples = fc.sample(fc.tuple(who, who), options.numRuns ?? 40)
+        let n = 0
+        for (const [a, b] of samples) {
+          n++
+          const of = (w: { tenant: string | undefined; id: string }): WorkflowContext.ContextOptions => ({
+            userId: `${run}${n}${w.id}`,
+            ...(w.tenant !== undefined ? { tenantId: `${run}${n}${w.tenant}` } : {})
+          })
+          yield* Effect.provide(Memory.store("k", "a", { scope: "user" }), ctx(of(a)))
+          const seen = yield* Effect.provide(Memory.retrieve("k", { scope: "user" }), ctx(of(b)))
+          const same = a.tenant === b.tenant && a.id === b.id
+          assert.strictEqual(Option.isSome(seen), same, `${JSON.stringify(a)} / ${JSON.stringify(b)}`)
+          assert.strictEqual((yield* Effect.provide(Memory.list({ scope: "user" }), ctx(of(b)))).length, same ? 1 : 0)
+        }
+      }).pipe(Effect.provide(Memory.layer()), Effect.provide(options.layer)))
 
     it.effect("property: random interleavings of writes and reads across sessions and users never leak", () =>
       Effect.gen(function*() {

@@ -4,7 +4,10 @@
  *
  * @internal
  */
-import { applyLimit, type Entry, type Filter, matches, type Scope } from "../MemoryStore.js"
+import { Json } from "@braid/core"
+import { Either } from "effect"
+import { MemoryStoreError } from "../Errors.js"
+import { applyLimit, decodeEntry, type Entry, type Filter, matches, type Scope } from "../MemoryStore.js"
 
 export type Dialect = "sqlite" | "pg"
 
@@ -30,9 +33,43 @@ const types = (dialect: Dialect) =>
     ? { seq: "BIGSERIAL PRIMARY KEY", int: "BIGINT" }
     : { seq: "INTEGER PRIMARY KEY AUTOINCREMENT", int: "INTEGER" }
 
-/** The migrations, in order. Each statement is idempotent on its own. */
+/** The columns of the memory table, from migration 2 on: the tenant is a column of the scope's key. */
+const tableV2 = (dialect: Dialect, name: string): string => {
+  const { int, seq } = types(dialect)
+  return `CREATE TABLE ${name} (
+      seq ${seq},
+      id TEXT NOT NULL,
+      scope_kind TEXT NOT NULL,
+      tenant TEXT NOT NULL,
+      scope_id TEXT NOT NULL,
+      key TEXT NOT NULL,
+      value TEXT NOT NULL,
+      agent TEXT,
+      run_id TEXT,
+      step_path TEXT,
+      tags TEXT NOT NULL,
+      created_at ${int} NOT NULL,
+      expires_at ${int},
+      UNIQUE (scope_kind, tenant, scope_id, key)
+    )`
+}
+
+/**
+ * The migrations, in order; each runs in one transaction with its version record.
+ *
+ * 1. The table of 0.1 (scope ids with the tenant joined in: `T/x`).
+ * 2. The tenant becomes a column of the key (`''` when there is none), by a rebuild of the
+ *    table. Rows of 0.1 are converted by this rule: a `global` id `T/global` is tenant `T`; a
+ *    `session` or `user` id containing `/` is split at its first `/` (tenant before, id after),
+ *    since 0.1 wrote every tenant's id that way (a 0.1 id without a tenant that contained `/`
+ *    cannot be told apart and is read as tenant-qualified); `run` ids and ids without `/` keep
+ *    no tenant.
+ */
 export const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyArray<string>> => {
   const { int, seq } = types(dialect)
+  const slash = dialect === "pg" ? "strpos(scope_id, '/')" : "instr(scope_id, '/')"
+  const tenantGlobal = "scope_kind = 'global' AND length(scope_id) > 7 AND substr(scope_id, length(scope_id) - 6) = '/global'"
+  const tenantNamed = `scope_kind IN ('session', 'user') AND ${slash} > 0`
   return [
     [
       `CREATE TABLE IF NOT EXISTS ${t} (
@@ -52,6 +89,25 @@ export const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyA
         )`,
       `CREATE INDEX IF NOT EXISTS ${t}_scope_seq ON ${t} (scope_kind, scope_id, seq)`,
       `CREATE INDEX IF NOT EXISTS ${t}_expires ON ${t} (scope_kind, scope_id, expires_at)`
+    ],
+    [
+      `DROP TABLE IF EXISTS ${t}_v2`,
+      tableV2(dialect, `${t}_v2`),
+      `INSERT INTO ${t}_v2 (seq, id, scope_kind, tenant, scope_id, key, value, agent, run_id, step_path, tags, created_at, expires_at)
+        SELECT seq, id, scope_kind,
+          CASE WHEN ${tenantGlobal} THEN substr(scope_id, 1, length(scope_id) - 7)
+               WHEN ${tenantNamed} THEN substr(scope_id, 1, ${slash} - 1)
+               ELSE '' END,
+          CASE WHEN ${tenantGlobal} THEN 'global'
+               WHEN ${tenantNamed} THEN substr(scope_id, ${slash} + 1)
+               ELSE scope_id END,
+          key, value, agent, run_id, step_path, tags, created_at, expires_at
+        FROM ${t}`,
+      `DROP TABLE ${t}`,
+      `ALTER TABLE ${t}_v2 RENAME TO ${t}`,
+      `CREATE INDEX IF NOT EXISTS ${t}_scope_seq ON ${t} (scope_kind, tenant, scope_id, seq)`,
+      `CREATE INDEX IF NOT EXISTS ${t}_expires ON ${t} (scope_kind, tenant, scope_id, expires_at)`,
+      ...(dialect === "pg" ? [`SELECT setval(pg_get_serial_sequence('${t}', 'seq'), (SELECT max(seq) FROM ${t}))`] : [])
     ]
   ]
 }
@@ -68,6 +124,7 @@ export const recordMigration = (dialect: Dialect, t: string): string =>
 export interface Row {
   readonly id: string
   readonly scope_kind: string
+  readonly tenant: string
   readonly scope_id: string
   readonly key: string
   readonly value: string
@@ -79,31 +136,64 @@ export interface Row {
   readonly expires_at: number | string | null
 }
 
-export const toEntry = (r: Row): Entry => {
-  const e: { -readonly [K in keyof Entry]: Entry[K] } = {
+/** What a store holds does not decode as an entry: the stores report it as a `MemoryStoreError` with reason "Corrupt". */
+export class CorruptEntry extends Error {}
+
+const corrupt = (key: unknown, what: string, detail: string): CorruptEntry =>
+  new CorruptEntry(`entry ${typeof key === "string" ? JSON.stringify(key.slice(0, 100)) : "(no key)"} does not decode: ${what}: ${detail}`)
+
+/** A JSON text of a row (value or tags), parsed under `Json.parse`'s rules; throws `CorruptEntry`. */
+const parseJson = (key: unknown, what: string, text: unknown): unknown => {
+  const parsed = typeof text === "string" ? Json.parse(text) : Either.left(new Error(`expected text, got ${typeof text}`))
+  if (Either.isLeft(parsed)) throw corrupt(key, what, parsed.left.message)
+  return parsed.right
+}
+
+const timeOf = (v: unknown): number => typeof v === "string" && v !== "" ? Number(v) : typeof v === "number" ? v : NaN
+
+/**
+ * The entry of a row, decoded: the value and the tags with `Json.parse`, the whole checked with
+ * `MemoryStore.decodeEntry`. A row that does not decode throws `CorruptEntry`.
+ */
+export const toEntry = (row: unknown): Entry => {
+  const r = row as Partial<Record<keyof Row, unknown>>
+  const e: Record<string, unknown> = {
     id: r.id,
-    scope: { kind: r.scope_kind as Scope["kind"], id: r.scope_id },
+    scope: r.tenant === "" ? { kind: r.scope_kind, id: r.scope_id } : { kind: r.scope_kind, tenant: r.tenant, id: r.scope_id },
     key: r.key,
-    value: JSON.parse(r.value),
-    tags: r.tags === "[]" ? [] : JSON.parse(r.tags),
-    createdAt: Number(r.created_at)
+    value: parseJson(r.key, "value", r.value),
+    tags: r.tags === "[]" ? [] : parseJson(r.key, "tags", r.tags),
+    createdAt: timeOf(r.created_at)
   }
   if (r.agent !== null) e.agent = r.agent
   if (r.run_id !== null) e.runId = r.run_id
   if (r.step_path !== null) e.stepPath = r.step_path
-  if (r.expires_at !== null) e.expiresAt = Number(r.expires_at)
-  return e
+  if (r.expires_at !== null) e.expiresAt = timeOf(r.expires_at)
+  const decoded = decodeEntry(e)
+  if (Either.isLeft(decoded)) throw corrupt(r.key, "row", decoded.left)
+  return decoded.right
 }
 
-export const COLUMNS = "id, scope_kind, scope_id, key, value, agent, run_id, step_path, tags, created_at, expires_at"
+export const COLUMNS = "id, scope_kind, tenant, scope_id, key, value, agent, run_id, step_path, tags, created_at, expires_at"
 
-/** The parameters of `insert`, in `COLUMNS` order. `valueJson`: the value's JSON text, when the caller has it. */
-export const paramsOf = (e: Entry, valueJson: string | undefined): Array<unknown> => [
+/**
+ * The tenant column of a scope: `''` without a tenant. A tenant is never `''` (the `Memory`
+ * service refuses empty ids), so a raw call with one is refused rather than mixed with "none".
+ */
+export const tenantOf = (scope: Scope): string => {
+  if (scope.tenant === undefined) return ""
+  if (scope.tenant === "") throw new TypeError("a scope's tenant, when present, is a non-empty string")
+  return scope.tenant
+}
+
+/** The parameters of `insert`, in `COLUMNS` order. `valueJson`: the value's JSON text (`valueJsonOf`). */
+export const paramsOf = (e: Entry, valueJson: string): Array<unknown> => [
   e.id,
   e.scope.kind,
+  tenantOf(e.scope),
   e.scope.id,
   e.key,
-  valueJson ?? JSON.stringify(e.value ?? null),
+  valueJson,
   e.agent ?? null,
   e.runId ?? null,
   e.stepPath ?? null,
@@ -115,30 +205,31 @@ export const paramsOf = (e: Entry, valueJson: string | undefined): Array<unknown
 /** The fixed statements of the store, with their parameters in comments. */
 export const statements = (dialect: Dialect, t: string) => {
   const q = (text: string) => placeholders(dialect, text)
+  const inScope = "scope_kind = ? AND tenant = ? AND scope_id = ?"
   return {
     /** `paramsOf(entry)`: an upsert that gives a rewritten key a new `seq` (it becomes the newest). */
     insert: q(
       dialect === "sqlite"
-        ? `INSERT OR REPLACE INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-        : `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (scope_kind, scope_id, key) DO UPDATE SET
+        ? `INSERT OR REPLACE INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+        : `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (scope_kind, tenant, scope_id, key) DO UPDATE SET
            seq = EXCLUDED.seq, id = EXCLUDED.id, value = EXCLUDED.value, agent = EXCLUDED.agent,
            run_id = EXCLUDED.run_id, step_path = EXCLUDED.step_path, tags = EXCLUDED.tags,
            created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at`
     ),
-    /** `(kind, id, now)` */
-    dropExpired: q(`DELETE FROM ${t} WHERE scope_kind = ? AND scope_id = ? AND expires_at IS NOT NULL AND expires_at <= ?`),
-    /** `(kind, id, kind, id, maxEntries)`: keeps the newest `maxEntries` of the scope. */
+    /** `(kind, tenant, id, now)` */
+    dropExpired: q(`DELETE FROM ${t} WHERE ${inScope} AND expires_at IS NOT NULL AND expires_at <= ?`),
+    /** `(kind, tenant, id, kind, tenant, id, maxEntries)`: keeps the newest `maxEntries` of the scope. */
     evict: q(
-      `DELETE FROM ${t} WHERE scope_kind = ? AND scope_id = ? AND seq NOT IN (
-       SELECT seq FROM ${t} WHERE scope_kind = ? AND scope_id = ? ORDER BY seq DESC LIMIT ?)`
+      `DELETE FROM ${t} WHERE ${inScope} AND seq NOT IN (
+       SELECT seq FROM ${t} WHERE ${inScope} ORDER BY seq DESC LIMIT ?)`
     ),
-    /** `(kind, id, key, now)` */
-    selectOne: q(`SELECT ${COLUMNS} FROM ${t} WHERE scope_kind = ? AND scope_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`),
-    /** `(kind, id, key)`; without `RETURNING`. */
-    deleteOne: q(`DELETE FROM ${t} WHERE scope_kind = ? AND scope_id = ? AND key = ?`),
-    /** `(kind, id)`; without `RETURNING`. */
-    clearScope: q(`DELETE FROM ${t} WHERE scope_kind = ? AND scope_id = ?`)
+    /** `(kind, tenant, id, key, now)` */
+    selectOne: q(`SELECT ${COLUMNS} FROM ${t} WHERE ${inScope} AND key = ? AND (expires_at IS NULL OR expires_at > ?)`),
+    /** `(kind, tenant, id, key)`; without `RETURNING`. */
+    deleteOne: q(`DELETE FROM ${t} WHERE ${inScope} AND key = ?`),
+    /** `(kind, tenant, id)`; without `RETURNING`. */
+    clearScope: q(`DELETE FROM ${t} WHERE ${inScope}`)
   }
 }
 
@@ -152,20 +243,24 @@ export interface QueryPlan {
   readonly pushLimit: boolean
 }
 
+const wholeMillis = (t: number): number => Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, Math.ceil(t)))
+
 export const queryPlan = (dialect: Dialect, t: string, scope: Scope, filter: Filter, now: number): QueryPlan => {
-  const where = ["scope_kind = ?", "scope_id = ?", "(expires_at IS NULL OR expires_at > ?)"]
-  const params: Array<unknown> = [scope.kind, scope.id, now]
+  const where = ["scope_kind = ?", "tenant = ?", "scope_id = ?", "(expires_at IS NULL OR expires_at > ?)"]
+  const params: Array<unknown> = [scope.kind, tenantOf(scope), scope.id, now]
   if (filter.agent !== undefined) {
     where.push("agent = ?")
     params.push(filter.agent)
   }
+  // Times are whole milliseconds in an integer column: any finite bound compares as its ceiling
+  // (created_at >= 1.5 exactly when created_at >= 2), kept within the safe integers.
   if (filter.from !== undefined) {
     where.push("created_at >= ?")
-    params.push(filter.from)
+    params.push(wholeMillis(filter.from))
   }
   if (filter.to !== undefined) {
     where.push("created_at < ?")
-    params.push(filter.to)
+    params.push(wholeMillis(filter.to))
   }
   // Tags and text are matched in code (exactly as the in-memory store does); without them the
   // limit is pushed down to the database.
@@ -180,10 +275,23 @@ export const queryPlan = (dialect: Dialect, t: string, scope: Scope, filter: Fil
 }
 
 /** The entries of a query's rows, oldest first, with tags, text and limit applied in code when the plan says so. */
-export const finishQuery = (rows: ReadonlyArray<Row>, plan: QueryPlan, filter: Filter): ReadonlyArray<Entry> => {
+export const finishQuery = (rows: ReadonlyArray<unknown>, plan: QueryPlan, filter: Filter): ReadonlyArray<Entry> => {
   if (plan.pushLimit) return rows.map(toEntry).reverse()
   const entries = rows.map(toEntry)
   return applyLimit(plan.inCode ? entries.filter((e) => matches(e, filter)) : entries, filter.limit)
 }
 
 export const errorMessage = (e: unknown): string => e instanceof Error ? e.message : String(e)
+
+/**
+ * The `MemoryStoreError` of a failed SQL call: itself when it already is one, reason "Corrupt"
+ * for a row that does not decode. `redact` hides secrets (connection URLs) in the message.
+ */
+export const storeError = (store: string, operation: string, e: unknown, redact: (message: string) => string = (m) => m): MemoryStoreError =>
+  e instanceof MemoryStoreError
+    ? e
+    : new MemoryStoreError({ store, operation, message: redact(errorMessage(e)), ...(e instanceof CorruptEntry ? { reason: "Corrupt" as const } : {}) })
+
+/** The failure of a store call that did not answer within its bound. */
+export const timedOut = (store: string, operation: string) => (millis: number): MemoryStoreError =>
+  new MemoryStoreError({ store, operation, reason: "Timeout", message: `no answer within ${millis} ms` })
