@@ -16,6 +16,7 @@
  */
 import { Instrumentation, Json, Primitive, WorkflowContext } from "@braid/core"
 import { Clock, Context, Duration, Effect, Either, FiberRef, GlobalValue, Layer, Option, ParseResult, Schema } from "effect"
+import type { Fiber } from "effect"
 import { MemoryDecodeError, MemoryInputError, MemoryScopeUnavailable, type MemoryStoreError } from "./Errors.js"
 import { type Entry, type Filter, makeInMemory, MemoryStore, type Scope, type ScopeKind } from "./MemoryStore.js"
 
@@ -426,22 +427,27 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
     }
   }
   /**
-   * Runs `f` with the operation's scope, resolved from the run's `WorkflowContext` (through
-   * Effect's public API only), after the configuration and the scope option are checked.
+   * Runs `f` with the operation's scope, resolved from the run's `WorkflowContext`, after the
+   * configuration and the scope option are checked. The context, the time, the running agent
+   * and the step path are read in one step from the fiber's public accessors
+   * (`Effect.withFiberRuntime`), so an operation costs one Effect step plus the store's.
    */
   const withScope = <A>(
     operation: string,
     options: ScopeOption | undefined,
-    f: (scope: Scope, ctx: WorkflowContext.WorkflowContextShape) => Effect.Effect<A, MemoryError>
+    f: (scope: Scope, ctx: WorkflowContext.WorkflowContextShape, now: number, fiber: Fiber.RuntimeFiber<unknown, unknown>) => Effect.Effect<A, MemoryError>
   ): Effect.Effect<A, MemoryError, WorkflowContext.WorkflowContext> => {
     if (badConfig !== undefined) return Effect.fail(badConfig)
     if (options !== undefined && (typeof options !== "object" || options === null)) {
       return Effect.fail(inputError(operation, "options", `expected an object, got ${describe(options)}`))
     }
     const kind = options?.scope ?? defaultScope
-    return Effect.flatMap(WorkflowContext.WorkflowContext, (ctx): Effect.Effect<A, MemoryError> => {
+    return Effect.withFiberRuntime<A, MemoryError, WorkflowContext.WorkflowContext>((fiber) => {
+      // A missing WorkflowContext is the same defect as `yield* WorkflowContext` would be.
+      const ctx = Context.unsafeGet(fiber.currentContext as Context.Context<WorkflowContext.WorkflowContext>, WorkflowContext.WorkflowContext)
       const scope = scopeOrError(ctx, operation, kind)
-      return isScope(scope) ? f(scope, ctx) : Effect.fail(scope)
+      if (!isScope(scope)) return Effect.fail(scope)
+      return f(scope, ctx, Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis(), fiber)
     })
   }
   const keyProblem = (operation: string, key: unknown): MemoryInputError | undefined => {
@@ -450,7 +456,7 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
   }
   return {
     store: (key, value, options) =>
-      withScope("store", options, (scope, ctx): Effect.Effect<Entry, MemoryError> => {
+      withScope("store", options, (scope, ctx, now, fiber): Effect.Effect<Entry, MemoryError> => {
         const invalid = keyProblem("store", key) ?? tagsProblem("store", options?.tags, key)
         if (invalid !== undefined) return Effect.fail(invalid)
         if (scope.kind !== "run") {
@@ -471,46 +477,43 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
         // returned here holds the value as passed.
         const valueJson = encodeValue(key, value)
         if (typeof valueJson !== "string") return Effect.fail(valueJson)
-        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.flatMap(options?.agent !== undefined ? Effect.succeed(options.agent) : FiberRef.get(currentAgent), (running) =>
-            Effect.flatMap(Instrumentation.currentPath, (stepPath): Effect.Effect<Entry, MemoryError> => {
-              const agent = running
-              if (agent !== undefined && options?.agent === undefined) {
-                const problem = textProblem(agent, maxKeyBytes)
-                if (problem !== undefined) return Effect.fail(inputError("store", "agent", problem, key))
-              }
-              if (stepPath !== "") {
-                const problem = textProblem(stepPath, undefined)
-                if (problem !== undefined) return Effect.fail(inputError("store", "stepPath", problem, key))
-              }
-              const entry: MutableEntry = {
-                id: crypto.randomUUID(),
-                scope,
-                key,
-                value,
-                runId: ctx.runId,
-                tags: options?.tags === undefined || options.tags.length === 0 ? noTags : [...options.tags],
-                createdAt: now
-              }
-              if (agent !== undefined) entry.agent = agent
-              if (stepPath !== "") entry.stepPath = stepPath
-              // A ttl that ends past the safe integers (an integer column's range) never ends.
-              if (ttl !== undefined && now + ttl <= Number.MAX_SAFE_INTEGER) entry.expiresAt = Math.ceil(now + ttl)
-              const maxEntries = retention[scope.kind]?.maxEntries
-              return Effect.as(store.put(entry, maxEntries !== undefined ? { now, maxEntries, valueJson } : { now, valueJson }), entry as Entry)
-            })))
+        const agent = options?.agent !== undefined ? options.agent : fiber.getFiberRef(currentAgent)
+        if (agent !== undefined && options?.agent === undefined) {
+          const problem = textProblem(agent, maxKeyBytes)
+          if (problem !== undefined) return Effect.fail(inputError("store", "agent", problem, key))
+        }
+        const stepPath = Instrumentation.pathOfFiber(fiber)
+        if (stepPath !== "") {
+          const problem = textProblem(stepPath, undefined)
+          if (problem !== undefined) return Effect.fail(inputError("store", "stepPath", problem, key))
+        }
+        const entry: MutableEntry = {
+          id: crypto.randomUUID(),
+          scope,
+          key,
+          value,
+          runId: ctx.runId,
+          tags: options?.tags === undefined || options.tags.length === 0 ? noTags : [...options.tags],
+          createdAt: now
+        }
+        if (agent !== undefined) entry.agent = agent
+        if (stepPath !== "") entry.stepPath = stepPath
+        // A ttl that ends past the safe integers (an integer column's range) never ends.
+        if (ttl !== undefined && now + ttl <= Number.MAX_SAFE_INTEGER) entry.expiresAt = Math.ceil(now + ttl)
+        const maxEntries = retention[scope.kind]?.maxEntries
+        return Effect.as(store.put(entry, maxEntries !== undefined ? { now, maxEntries, valueJson } : { now, valueJson }), entry as Entry)
       }),
     retrieve: (key, options) =>
-      withScope("retrieve", options, (scope): Effect.Effect<Option.Option<Entry>, MemoryError> => {
+      withScope("retrieve", options, (scope, _ctx, now): Effect.Effect<Option.Option<Entry>, MemoryError> => {
         const invalid = keyProblem("retrieve", key)
-        return invalid !== undefined ? Effect.fail(invalid) : Effect.flatMap(Clock.currentTimeMillis, (now) => store.get(scope, key, now))
+        return invalid !== undefined ? Effect.fail(invalid) : store.get(scope, key, now)
       }),
     query: (options) =>
-      withScope("query", options, (scope): Effect.Effect<ReadonlyArray<Entry>, MemoryError> => {
+      withScope("query", options, (scope, _ctx, now): Effect.Effect<ReadonlyArray<Entry>, MemoryError> => {
         const invalid = filterProblem(options ?? {})
-        return invalid !== undefined ? Effect.fail(invalid) : Effect.flatMap(Clock.currentTimeMillis, (now) => store.query(scope, options ?? {}, now))
+        return invalid !== undefined ? Effect.fail(invalid) : store.query(scope, options ?? {}, now)
       }),
-    list: (options) => withScope("list", options, (scope) => Effect.flatMap(Clock.currentTimeMillis, (now) => store.query(scope, {}, now))),
+    list: (options) => withScope("list", options, (scope, _ctx, now) => store.query(scope, {}, now)),
     delete: (key, options) =>
       withScope("delete", options, (scope): Effect.Effect<boolean, MemoryError> => {
         const invalid = keyProblem("delete", key)

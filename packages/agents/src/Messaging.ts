@@ -425,9 +425,9 @@ export const sqlStoreWith = (options: SqlStoreOptions = {}): Effect.Effect<Store
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const call = <A>(operation: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, MessageStoreError> =>
-      // disconnected: past the bound the call is abandoned at once (the driver's cancellation of the
-      // statement goes on in the background instead of holding the caller up to 5 s more)
-      Io.bounded(Effect.disconnect(Effect.mapError(effect, storeError(operation))), options.timeout, (millis) =>
+      // Past the bound the call is abandoned at once (Io.bounded: the driver's cancellation of
+      // the statement goes on in the background instead of holding the caller up to 5 s more).
+      Io.bounded(Effect.mapError(effect, storeError(operation)), options.timeout, (millis) =>
         new MessageStoreError({ operation, reason: `no answer within ${millis} ms` }))
     yield* call(
       "migrate",

@@ -125,16 +125,19 @@ const abandoned = new Error("the call was interrupted (timed out or cancelled): 
  * error (also when `work` or `map` throws). While the call holds the connection it listens to
  * its "error" event: a connection that breaks fails the call (and is closed), it never throws
  * out of the process. The connection goes back to the pool after a success, and is closed after
- * a failure (as `pool.query` does) or when the caller is interrupted (a timeout), so a query that
- * never answers does not keep it busy; a late result is then ignored.
+ * a failure (as `pool.query` does) or when the call is abandoned (at the bound `timeout`, or on
+ * interruption), so a query that never answers does not keep it busy; a late result is then
+ * ignored. The bound is `Io.callback`'s: one Effect step and one timer, no fiber of its own.
  */
 const onConnection = <R, A>(
   pool: Pool,
   work: (client: PoolClient, done: Done<R>) => void,
   map: (result: R) => A,
-  onError: (e: unknown) => MemoryStoreError
+  onError: (e: unknown) => MemoryStoreError,
+  timeout: Duration.Duration,
+  operation: string
 ): Effect.Effect<A, MemoryStoreError> =>
-  Effect.async<A, MemoryStoreError>((resume) => {
+  Io.callback<A, MemoryStoreError, MemoryStoreError>((resume) => {
     let finished = false
     let client: PoolClient | undefined = undefined
     /** Gives the connection back (or closes it, with an error). A closed one keeps a listener: a late "error" is ignored. */
@@ -181,12 +184,12 @@ const onConnection = <R, A>(
     } catch (e) {
       finish(e)
     }
-    return Effect.sync(() => {
+    return () => {
       if (finished) return
       finished = true
       letGo(abandoned)
-    })
-  })
+    }
+  }, timeout, MemorySql.timedOut("postgres", operation))
 
 /** `work` that runs one statement. */
 const statement = (sql: string, params: ReadonlyArray<unknown>) => (client: PoolClient, done: Done<QueryResult>): void =>
@@ -218,8 +221,6 @@ const migrate = async (client: PoolClient, t: string): Promise<number> => {
 const makeStore = (pool: Pool, t: string, fail: Fail, timeout: Duration.Duration): MemoryStoreShape => {
   const text = MemorySql.statements("pg", t)
   const lockScope = `SELECT pg_advisory_xact_lock(hashtext('${t}'), hashtext($1))`
-  const bound = <A>(operation: string, effect: Effect.Effect<A, MemoryStoreError>) =>
-    Io.bounded(effect, timeout, MemorySql.timedOut("postgres", operation))
 
   const failPut = fail("put")
   const failGet = fail("get")
@@ -231,13 +232,13 @@ const makeStore = (pool: Pool, t: string, fail: Fail, timeout: Duration.Duration
   const changed = (r: QueryResult): number => r.rowCount ?? 0
   /** A call whose parameters are made inside the step (a value that does not encode, or a bad tenant, fails the step). */
   const call = <A>(operation: string, work: () => (client: PoolClient, done: Done<QueryResult>) => void, map: (r: QueryResult) => A, onError: (e: unknown) => MemoryStoreError) =>
-    bound(operation, Effect.suspend(() => {
+    Effect.suspend(() => {
       try {
-        return onConnection(pool, work(), map, onError)
+        return onConnection(pool, work(), map, onError, timeout, operation)
       } catch (e) {
         return Exit.fail(onError(e))
       }
-    }))
+    })
   const paramsOf = (entry: Entry, valueJson: string | undefined): Array<unknown> => {
     const json = valueJsonOf("postgres", entry, valueJson)
     if (Either.isLeft(json)) throw json.left
@@ -253,7 +254,7 @@ const makeStore = (pool: Pool, t: string, fail: Fail, timeout: Duration.Duration
       const maxEntries = Math.max(0, options.maxEntries)
       // Write, drop the scope's expired entries, evict the oldest beyond the max: one transaction,
       // serialised per scope so concurrent writers never leave more than maxEntries.
-      return bound("put", Effect.suspend(() => {
+      return Effect.suspend(() => {
         let params: Array<unknown>
         try {
           params = paramsOf(entry, options.valueJson)
@@ -271,9 +272,11 @@ const makeStore = (pool: Pool, t: string, fail: Fail, timeout: Duration.Duration
             await client.query(text.evict, [kind, tenant, id, kind, tenant, id, maxEntries])
           }),
           ignore,
-          failPut
+          failPut,
+          timeout,
+          "put"
         )
-      }))
+      })
     },
     get: (scope, key, now) =>
       call("get", () => statement(text.selectOne, [scope.kind, MemorySql.tenantOf(scope), scope.id, key, now]), firstEntry, failGet),
@@ -292,12 +295,8 @@ const makeStore = (pool: Pool, t: string, fail: Fail, timeout: Duration.Duration
 
 /** Checks that the pool connects, runs the migrations, and builds the store; each step within `timeout`. */
 const start = (pool: Pool, t: string, fail: Fail, timeout: Duration.Duration): Effect.Effect<MemoryStoreShape, MemoryStoreError> =>
-  Io.bounded(onConnection(pool, (_client, done: Done<void>) => done(null), ignore, fail("connect")), timeout, MemorySql.timedOut("postgres", "connect")).pipe(
-    Effect.zipRight(Io.bounded(
-      onConnection(pool, transaction((client) => migrate(client, t)), identity, fail("migrate")),
-      timeout,
-      MemorySql.timedOut("postgres", "migrate")
-    )),
+  onConnection(pool, (_client, done: Done<void>) => done(null), ignore, fail("connect"), timeout, "connect").pipe(
+    Effect.zipRight(onConnection(pool, transaction((client) => migrate(client, t)), identity, fail("migrate"), timeout, "migrate")),
     Effect.map(() => makeStore(pool, t, fail, timeout))
   )
 

@@ -59,7 +59,7 @@ const connect = (url: string, name: string, timeout: Duration.DurationInput | un
         return c
       }),
       (c) =>
-        Io.bounded(Effect.interruptible(Effect.tryPromise(() => c.quit())), timeout, () => "timeout").pipe(
+        Io.bounded(Effect.tryPromise(() => c.quit()), timeout, () => "timeout").pipe(
           Effect.catchAll(() => Effect.void),
           Effect.ensuring(Effect.sync(() => c.disconnect())) // stops reconnecting in any case
         )
@@ -88,13 +88,9 @@ const connect = (url: string, name: string, timeout: Duration.DurationInput | un
 export const make = (options: Options): Effect.Effect<Service, EventBusError, Scope.Scope> =>
   Effect.gen(function*() {
     const prefix = options.prefix ?? "braid:"
-    // interruptible, so that the bound also holds in a finalizer (unsubscribing)
+    // Io.promise: the bound also holds in a finalizer (unsubscribing)
     const bounded = <A>(operation: string, f: () => Promise<A>) =>
-      Io.bounded(
-        Effect.interruptible(Effect.tryPromise({ try: f, catch: busError(operation) })),
-        options.timeout,
-        (millis) => new EventBusError({ operation, reason: `no answer within ${millis} ms` })
-      )
+      Io.promise(f, options.timeout, (millis) => new EventBusError({ operation, reason: `no answer within ${millis} ms` }), busError(operation))
     const publisher = yield* connect(options.url, clientName("pub", prefix), options.timeout)
     const subscriber = yield* connect(options.url, clientName("sub", prefix), options.timeout)
     const dispatcher = yield* Effect.acquireRelease(PubSub.unbounded<Envelope>(), PubSub.shutdown)

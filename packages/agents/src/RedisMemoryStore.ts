@@ -249,7 +249,7 @@ export const make = (client: Redis, options: MakeOptions = {}): MemoryStoreShape
     e instanceof MemoryStoreError ? e : new MemoryStoreError({ store: "redis", operation, message: e instanceof Error ? e.message : String(e) })
   /** One call, bounded; its arguments are made inside the step. */
   const attempt = <A>(operation: string, f: () => Promise<A>) =>
-    Io.bounded(Effect.tryPromise({ try: f, catch: (e) => failure(operation, e) }), timeout, MemorySql.timedOut("redis", operation))
+    Io.promise(f, timeout, MemorySql.timedOut("redis", operation), (e) => failure(operation, e))
   return {
     name: "redis",
     put: (entry, put) =>

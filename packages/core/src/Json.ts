@@ -190,8 +190,20 @@ export const check = (value: unknown, options?: Options): JsonError | undefined 
  * @category encoding
  */
 export const encode = (value: unknown, options?: Options): Either.Either<string, JsonError> => {
-  const error = checkEncodable(value, options?.maxDepth ?? defaultMaxDepth)
+  const maxDepth = options?.maxDepth ?? defaultMaxDepth
+  // Fast path: what JSON.stringify writes without a "null" (where NaN, ±Infinity, functions and
+  // symbols in arrays would have gone) and too short to nest deeper than maxDepth is exact.
+  // Anything else (a throw for BigInt, cycles, stack depth) is settled by the full check.
+  let text: string | undefined
+  try {
+    text = JSON.stringify(value)
+  } catch {
+    text = undefined
+  }
+  if (text !== undefined && text.length <= 2 * maxDepth && !text.includes("null")) return Either.right(text)
+  const error = checkEncodable(value, maxDepth)
   if (error !== undefined) return Either.left(error)
+  if (text !== undefined) return Either.right(text)
   try {
     return Either.right(JSON.stringify(value) ?? "null")
   } catch (e) {

@@ -5,10 +5,11 @@
  * optional fallback value.
  *
  * The duration must be > 0 (`Duration.infinity`: no bound); anything else throws
- * `Errors.InvalidOption` where the policy is built. The work runs in a fiber of its own, started
- * synchronously on the caller's context and FiberRefs (its FiberRef changes are passed back on
- * success), so only the work is interrupted, never the caller's other fibers; Effect's public API
- * only. A finished call leaves no timer or state behind; a pending one keeps the process alive.
+ * `Errors.InvalidOption` where the policy is built. It is core's one timeout mechanism
+ * (`Io.within`): the work runs in a fiber of its own, started synchronously on the caller's
+ * context and FiberRefs (its FiberRef changes are passed back on success), so only the work is
+ * interrupted, never the caller's other fibers; Effect's public API only. A finished call leaves
+ * no timer or state behind; a pending one keeps the process alive.
  *
  * Telemetry: when the timeout fires, the span of `timeout(...)` gets the event `timeout.fired`
  * {duration_ms} (and `timeout.fallback` when a fallback value is used) and `Metrics.timeouts` is
@@ -17,12 +18,11 @@
  * @since 0.1.0
  */
 import type { Primitive as P } from "@braid/core"
-import { Instrumentation, Primitive } from "@braid/core"
+import { Instrumentation, Io, Primitive } from "@braid/core"
 import type { Duration } from "effect"
-import { Cause, Clock, Context, Effect, Equal, Exit, Fiber, FiberId, Metric, Runtime } from "effect"
+import { Effect, Metric } from "effect"
 import { TimeoutError } from "./Errors.js"
 import * as Check from "./internal/options.js"
-import * as Timers from "./internal/timers.js"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -34,82 +34,6 @@ export interface Options<Out2 = never> {
   /** A value to succeed with instead of failing with `TimeoutError`. */
   readonly fallback?: () => Out2
 }
-
-/** The live clock: under it the timer is a `setTimeout`; under any other (`TestClock`) a sleep on it. */
-const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
-
-/**
- * Nested timeouts start their work synchronously, one JavaScript frame deeper each; past this
- * depth the work starts on the scheduler instead (same result, no deep stack).
- */
-const maxNesting = 64
-let nesting = 0
-
-/** Whether `exit` is an interruption by `id` and by nothing else. */
-const interruptedBy = (exit: Exit.Exit<unknown, unknown>, id: FiberId.FiberId): boolean => {
-  if (Exit.isSuccess(exit) || !Cause.isInterruptedOnly(exit.cause)) return false
-  for (const other of Cause.interruptors(exit.cause)) if (!Equal.equals(other, id)) return false
-  return true
-}
-
-/** The exit of `fiber`, observed directly (no message to the fiber). */
-const awaitExit = <A, E>(fiber: Fiber.RuntimeFiber<A, E>): Effect.Effect<Exit.Exit<A, E>> =>
-  Effect.async<Exit.Exit<A, E>>((resume) => {
-    const observer = (exit: Exit.Exit<A, E>) => resume(Effect.succeed(exit))
-    fiber.addObserver(observer)
-    return Effect.sync(() => fiber.removeObserver(observer))
-  })
-
-/**
- * Runs `self` in a fiber of its own and, when the time is up, interrupts that fiber (its
- * finalizers run, an in-flight request is aborted) and turns that interruption, and only that
- * one, into `onTimeout`. Public Effect API only.
- *
- * The fiber is started with `Runtime.runFork` on the caller's runtime (its context, FiberRefs
- * and runtime flags), which runs it synchronously until it completes or first suspends: work that
- * completes synchronously needs no timer at all (it cannot be interrupted in between anyway), and
- * no scheduler round trip. Work that suspends gets a timer, and the caller waits for the fiber;
- * an interruption of the caller interrupts the work and waits for it. On success the work's
- * FiberRef changes are inherited, as with Effect's `timeout`. The caller's other fibers (forked
- * before) are never touched: the timer interrupts only the work's fiber.
- */
-const interruptAfter = <A, E, R, A2, E2>(
-  self: Effect.Effect<A, E, R>,
-  duration: Duration.Duration,
-  millis: number,
-  onTimeout: () => Effect.Effect<A2, E2>
-): Effect.Effect<A | A2, E | E2, R> =>
-  Effect.withFiberRuntime<A | A2, E | E2, R>((caller, status) => {
-    const runtime = Runtime.make({
-      context: caller.currentContext as Context.Context<R>,
-      runtimeFlags: status.runtimeFlags,
-      fiberRefs: caller.getFiberRefs()
-    })
-    let work: Fiber.RuntimeFiber<A, E>
-    nesting++
-    try {
-      work = Runtime.runFork(runtime, self, nesting > maxNesting ? { immediate: false } : undefined)
-    } finally {
-      nesting--
-    }
-    const done = work.unsafePoll()
-    if (done !== null) return Exit.isSuccess(done) ? Effect.as(Effect.inheritFiberRefs(work.getFiberRefs()), done.value) : done
-    const clock = Context.get(caller.currentDefaultServices, Clock.Clock)
-    return Effect.uninterruptibleMask((restore) => {
-      const timer = Timers.schedule(work, clock, clock === liveClock, duration, millis)
-      return Effect.flatMap(
-        Effect.onInterrupt(restore(awaitExit(work)), () => {
-          timer.cancel()
-          return Fiber.interrupt(work)
-        }),
-        (exit): Effect.Effect<A | A2, E | E2> => {
-          timer.cancel()
-          if (timer.fired !== undefined && interruptedBy(exit, timer.fired)) return onTimeout()
-          return Exit.isSuccess(exit) ? Effect.as(Effect.inheritFiberRefs(work.getFiberRefs()), exit.value) : exit
-        }
-      )
-    })
-  })
 
 /**
  * The bound of one policy: everything that does not depend on the call (the duration, the
@@ -131,7 +55,7 @@ const bounder = <A2>(
         : Effect.zipRight(Instrumentation.event("timeout.fallback"), Effect.sync(fallback))
     )
   return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A | A2, E | TimeoutError, R> =>
-    millis === Number.POSITIVE_INFINITY ? self : interruptAfter(self, duration, millis, onTimeout)
+    millis === Number.POSITIVE_INFINITY ? self : Io.within(self, duration, onTimeout)
 }
 
 /** Checks the duration and options of a timeout (where it is built). */

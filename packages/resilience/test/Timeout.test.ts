@@ -5,10 +5,9 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Primitive, Runner } from "@braid/core"
+import { Io, Primitive, Runner } from "@braid/core"
 import { Retry, Timeout, TimeoutError } from "@braid/resilience"
 import { byName, parentOf, withSpans } from "@braid/testing"
-import * as Timers from "../src/internal/timers.js"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 
@@ -202,7 +201,7 @@ describe("Timeout", () => {
       const calls = Array.from({ length: 2000 }, (_, i) => suspending.pipe(Timeout.within(Duration.millis(60_000 + i))))
       const out = yield* Effect.forEach(calls, (p, i) => Runner.run(p, i), { concurrency: 100 })
       assert.strictEqual(out.length, 2000)
-      assert.strictEqual(Timers.pending(), 0, "no timer of the timeout module is pending")
+      assert.strictEqual(Io.pendingTimers(), 0, "no timer of the timeout module is pending")
       assert.strictEqual(handles(), before, "no timer handle is left in the event loop")
     }))
 

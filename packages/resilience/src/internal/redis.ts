@@ -7,8 +7,9 @@
 import type { Duration, Scope } from "effect"
 import { Config, Effect, Redacted } from "effect"
 import type { ConfigError } from "effect/ConfigError"
+import { Io } from "@braid/core"
 import { Redis } from "ioredis"
-import { StoreError } from "../Errors.js"
+import { StoreError, StoreTimeout } from "../Errors.js"
 import { bounded } from "./store.js"
 
 /** `REDIS_URL` (redacted: it may hold a password), default `redis://127.0.0.1:6379`. */
@@ -18,7 +19,12 @@ export const redisUrl: Config.Config<Redacted.Redacted<string>> = Config.redacte
 
 /** Runs a Redis command within `timeout`, mapping its failure (or its silence) to `StoreError`. */
 export const attempt = <A>(operation: string, f: () => Promise<A>, timeout: Duration.DurationInput | undefined): Effect.Effect<A, StoreError> =>
-  bounded("redis", operation, Effect.tryPromise({ try: f, catch: (cause) => new StoreError({ store: "redis", operation, cause }) }), timeout)
+  Io.promise(
+    f,
+    timeout,
+    (timeoutMillis) => new StoreError({ store: "redis", operation, cause: new StoreTimeout({ timeoutMillis }) }),
+    (cause) => new StoreError({ store: "redis", operation, cause })
+  )
 
 /**
  * Closes a client: a polite QUIT when it is connected (bounded: a link that stopped answering

@@ -10,9 +10,8 @@ import { StoreError, StoreTimeout } from "../Errors.js"
 
 /**
  * Runs `self` within `timeout` (default `Io.defaultTimeout`), a late answer being a `StoreError`.
- * `self` is made interruptible so that the bound holds even where the caller is not (a cache
- * write runs in the `onExit` finalizer of the computation; a scope's release is uninterruptible):
- * there, a timeout could not interrupt the waiting call and would wait for it forever.
+ * `Io.bounded` holds even where the caller is uninterruptible (a cache write runs in the `onExit`
+ * finalizer of the computation; a scope's release is uninterruptible).
  */
 export const bounded = <A>(
   store: string,
@@ -20,4 +19,4 @@ export const bounded = <A>(
   self: Effect.Effect<A, StoreError>,
   timeout: Duration.DurationInput | undefined
 ): Effect.Effect<A, StoreError> =>
-  Io.bounded(Effect.interruptible(self), timeout, (timeoutMillis) => new StoreError({ store, operation, cause: new StoreTimeout({ timeoutMillis }) }))
+  Io.bounded(self, timeout, (timeoutMillis) => new StoreError({ store, operation, cause: new StoreTimeout({ timeoutMillis }) }))

@@ -1,5 +1,6 @@
 /**
- * The timer of one timeout call: interrupts the fiber running the timed work when the time is up.
+ * The timer of one bounded call (`Io.within`): interrupts the fiber running the timed work when
+ * the time is up.
  *
  * Under the live clock it is one `setTimeout` per call (Node keeps its own list per duration and
  * frees it when it is empty, so nothing here outlives the call: no registry, no per-duration
@@ -7,7 +8,7 @@
  * sleep would, and it is cleared as soon as the work ends, so an idle process is never held.
  * Under any other clock (`TestClock`) the timer is a fiber sleeping on that clock.
  *
- * Only work that did not finish synchronously gets a timer at all (see Timeout.ts).
+ * Only work that did not finish synchronously gets a timer at all (see Io.ts).
  *
  * @internal
  */
@@ -20,6 +21,8 @@ export const maxTimerMillis = 2 ** 31 - 1
 /** A scheduled interruption; `fired` is the interruptor's id once (and only if) it fired. */
 export interface Timer {
   fired: FiberId.FiberId | undefined
+  /** Called right after the timer fires (set by a detached wait). */
+  onFire: (() => void) | undefined
   cancel(): void
 }
 
@@ -36,9 +39,9 @@ let nextId = 0
 /** A fiber id of our own for each fired timeout (negative, so never a real fiber's). */
 export const makeId = (): FiberId.FiberId => FiberId.make(-1 - (nextId++ % 1_000_000_000), 0)
 
-/** Interrupts `fiber` after `duration` on `clock` (`millis` is the same duration), unless cancelled. */
+/** Calls `fire` after `duration` on `clock` (`millis` is the same duration), unless cancelled. */
 export const schedule = (
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  fire: () => void,
   clock: Clock.Clock,
   live: boolean,
   duration: Duration.Duration,
@@ -46,8 +49,10 @@ export const schedule = (
 ): Timer => {
   armed++
   let done = false
+  let stop: () => void = noop
   const timer: Timer = {
     fired: undefined,
+    onFire: undefined,
     cancel: () => {
       if (done) return
       done = true
@@ -55,21 +60,37 @@ export const schedule = (
       stop()
     }
   }
-  const fire = () => {
+  const onTime = () => {
     if (done) return
     done = true
     armed--
-    const id = makeId()
-    timer.fired = id
-    fiber.unsafeInterruptAsFork(id)
+    fire()
   }
-  let stop: () => void
   if (live && millis <= maxTimerMillis) {
-    const handle = setTimeout(fire, millis)
+    const handle = setTimeout(onTime, millis)
     stop = () => clearTimeout(handle)
   } else {
-    const sleeper = Effect.runFork(Effect.zipRight(clock.sleep(duration), Effect.sync(fire)))
+    const sleeper = Effect.runFork(Effect.zipRight(clock.sleep(duration), Effect.sync(onTime)))
     stop = () => sleeper.unsafeInterruptAsFork(FiberId.none)
   }
   return timer
 }
+
+/** Interrupts `fiber` after `duration` on `clock`, unless cancelled; `fired` is then the interruptor. */
+export const interruptAfter = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  clock: Clock.Clock,
+  live: boolean,
+  duration: Duration.Duration,
+  millis: number
+): Timer => {
+  const timer: Timer = schedule(() => {
+    const id = makeId()
+    timer.fired = id
+    fiber.unsafeInterruptAsFork(id)
+    timer.onFire?.()
+  }, clock, live, duration, millis)
+  return timer
+}
+
+const noop = () => {}
