@@ -86,7 +86,7 @@ export type { SpanOptions }
 /**
  * Runs an effect in a new span, child of the current span: `Effect.withSpan` (the span is the
  * parent of every span opened inside, timed with the Clock, ended with the exit, its status and
- * exception set from a failure) in about half the time, plus `onEnd`, which sees the exit and
+ * exception set from a failure) with less work, plus `onEnd`, which sees the exit and
  * the span just before the span ends. Braid's primitive spans and model-call spans use it. With
  * span annotations or links in scope (`Effect.annotateSpans`, `Effect.linkSpans`) or tracing
  * disabled it is `Effect.withSpan` itself. No stack trace is captured.
