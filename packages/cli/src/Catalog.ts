@@ -7,6 +7,7 @@
  */
 import { Effect, Schema } from "effect"
 import * as fs from "node:fs/promises"
+import { existsSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -44,7 +45,9 @@ export class CatalogError extends Schema.TaggedError<CatalogError>()("CatalogErr
 }
 
 /**
- * The catalog shipped with the repository (the root `PRIMITIVES_CATALOG.md`).
+ * The catalog the CLI prints: the copy shipped inside the installed package
+ * (`@braid/cli/PRIMITIVES_CATALOG.md`, copied there when the package is packed), or, inside the
+ * Braid repository, the root `PRIMITIVES_CATALOG.md`.
  *
  * @example
  * ```ts
@@ -55,7 +58,11 @@ export class CatalogError extends Schema.TaggedError<CatalogError>()("CatalogErr
  *
  * @since 0.1.0
  */
-export const defaultFile: string = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../PRIMITIVES_CATALOG.md")
+export const defaultFile: string = (() => {
+  const here = path.dirname(fileURLToPath(import.meta.url))
+  const shipped = path.resolve(here, "../PRIMITIVES_CATALOG.md")
+  return existsSync(shipped) ? shipped : path.resolve(here, "../../../PRIMITIVES_CATALOG.md")
+})()
 
 /**
  * Parses the catalog's markdown into entries (headings inside fenced code blocks are ignored).

@@ -104,7 +104,7 @@ export const commands = (workflows: ReadonlyArray<string>): ReadonlyArray<Comman
       summary: "Print the primitives of the catalog",
       args: [],
       options: [
-        { name: "file", value: "file.md", description: "The catalog file", default: "the repository's PRIMITIVES_CATALOG.md" },
+        { name: "file", value: "file.md", description: "The catalog file", default: "the catalog shipped with Braid" },
         { name: "section", value: "name", description: "Only this section (core, resilience, llm, ...)" }
       ],
       examples: ["braid catalog", "braid catalog --section resilience"]
