@@ -1,10 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Queue, Schema } from "effect"
-import { describeWith, REDIS_URL } from "@braid/testing"
+import { describeWith, faultyProxy, REDIS_URL, silentServer, withPort } from "@braid/testing"
 import { CoordinationErrors, EventBus, RedisEventBus } from "@braid/agents"
 import { Redis } from "ioredis"
 import { conformance } from "./EventBusConformance.js"
-import { proxy, silentServer, withPort } from "./netFaults.js"
 
 conformance("memory", () => EventBus.layerMemory)
 
@@ -44,10 +43,10 @@ describeRedis("Redis", () => {
   it.live("a link that goes silent: publish and subscribe end with EventBusError within the bound", () =>
     Effect.gen(function*() {
       const u = new URL(REDIS_URL)
-      const link = yield* proxy(u.hostname || "127.0.0.1", Number(u.port || 6379))
+      const link = yield* faultyProxy(Number(u.port || 6379), u.hostname || "127.0.0.1")
       yield* Effect.gen(function*() {
         yield* EventBus.publishEncoded("demo.silent.sent", 1)
-        yield* link.blackhole
+        link.silence()
         const published = yield* Effect.flip(EventBus.publishEncoded("demo.silent.sent", 2))
         assert.strictEqual(published._tag, "EventBusError")
         assert.include(published.message, "no answer within 300 ms")

@@ -6,9 +6,8 @@ import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { DATABASE_URL, describeWith } from "@braid/testing"
+import { DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
 import { EventBus, Meeting, MeetingStore, Termination } from "@braid/agents"
-import { proxy, silentServer, withPort } from "./netFaults.js"
 
 const runId = `${process.pid}-${Date.now()}`
 
@@ -112,11 +111,11 @@ describePg("MeetingStore: PostgreSQL", () => {
   it.live("a link that goes silent: every store call is a MeetingStoreError within the bound, and a meeting still runs to its end", () =>
     Effect.gen(function*() {
       const u = new URL(DATABASE_URL)
-      const link = yield* proxy(u.hostname || "127.0.0.1", Number(u.port || 5432))
+      const link = yield* faultyProxy(Number(u.port || 5432), u.hostname || "127.0.0.1")
       yield* Effect.gen(function*() {
         const store = yield* MeetingStore.MeetingStore
         yield* store.list
-        yield* link.blackhole
+        link.silence()
         for (const call of [store.list, store.history("m"), store.status("m")] as Array<Effect.Effect<unknown, { readonly _tag: string; readonly message: string }>>) {
           const err = yield* Effect.flip(call)
           assert.strictEqual(err._tag, "MeetingStoreError")

@@ -4,9 +4,8 @@ import { createRequire } from "node:module"
 import { afterAll } from "vitest"
 import { type MemoryStore, PostgresMemoryStore } from "@braid/agents"
 import type { MemoryStoreError } from "@braid/agents/Errors"
-import { DATABASE_URL, describeWith } from "@braid/testing"
+import { DATABASE_URL, describeWith, faultyProxy, silentServer } from "@braid/testing"
 import { conformance } from "./memoryConformance.js"
-import { silencingProxy, silentServer } from "./memoryNet.js"
 
 /** node-postgres itself (no types installed), for pools the tests own. */
 type TestPool = PostgresMemoryStore.Pool & { readonly ending: boolean }
@@ -121,7 +120,7 @@ describePg("PostgreSQL memory store", () => {
   it.live("a connection reset (ECONNRESET) during a bounded write is a MemoryStoreError, not an uncaught 'error' event", () =>
     Effect.gen(function*() {
       const t = `${table}_e`
-      const proxy = yield* silencingProxy(Number(new URL(DATABASE_URL).port || 5432))
+      const proxy = yield* faultyProxy(Number(new URL(DATABASE_URL).port || 5432))
       const proxied = new URL(DATABASE_URL)
       proxied.hostname = "127.0.0.1"
       proxied.port = String(proxy.port)
@@ -156,7 +155,7 @@ describePg("PostgreSQL memory store", () => {
   it.live("on a link that goes silent, every store call fails with a typed Timeout (and the scope still closes)", () =>
     Effect.gen(function*() {
       const t = `${table}_s`
-      const proxy = yield* silencingProxy(Number(new URL(DATABASE_URL).port || 5432))
+      const proxy = yield* faultyProxy(Number(new URL(DATABASE_URL).port || 5432))
       const proxied = new URL(DATABASE_URL)
       proxied.hostname = "127.0.0.1"
       proxied.port = String(proxy.port)

@@ -5,9 +5,8 @@ import { Redis } from "ioredis"
 import { afterAll } from "vitest"
 import { Memory, MemoryStore, RedisMemoryStore } from "@braid/agents"
 import type { MemoryStoreError } from "@braid/agents/Errors"
-import { describeWith, REDIS_URL } from "@braid/testing"
+import { describeWith, faultyProxy, REDIS_URL, silentServer } from "@braid/testing"
 import { conformance } from "./memoryConformance.js"
-import { silencingProxy, silentServer } from "./memoryNet.js"
 
 const describeRedis = await describeWith("redis")
 const prefix = `braid:memory:test-${crypto.randomUUID().slice(0, 8)}:`
@@ -150,7 +149,7 @@ describeRedis("Redis memory store", () => {
 
   it.live("on a link that goes silent, every store call fails with a typed Timeout", () =>
     Effect.gen(function*() {
-      const proxy = yield* silencingProxy(Number(new URL(REDIS_URL).port || 6379))
+      const proxy = yield* faultyProxy(Number(new URL(REDIS_URL).port || 6379))
       const client = yield* Effect.acquireRelease(
         Effect.promise(async () => {
           const c = new Redis({ host: "127.0.0.1", port: proxy.port, maxRetriesPerRequest: 1 })

@@ -5,9 +5,8 @@ import { Deferred, Effect, Either, FastCheck as fc, Fiber, Layer, Option, Queue,
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { DATABASE_URL, describeWith } from "@braid/testing"
+import { DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
 import { CoordinationErrors, Messaging } from "@braid/agents"
-import { proxy, silentServer, withPort } from "./netFaults.js"
 
 const run = `r${process.pid}x${Date.now().toString(36)}`
 
@@ -245,13 +244,13 @@ describePg("PostgreSQL", () => {
   it.live("a link that goes silent: every store call ends with MessageStoreError within its bound", () =>
     Effect.gen(function*() {
       const u = new URL(DATABASE_URL)
-      const link = yield* proxy(u.hostname || "127.0.0.1", Number(u.port || 5432))
+      const link = yield* faultyProxy(Number(u.port || 5432), u.hostname || "127.0.0.1")
       const agentB = `${run}-silent-b`
       yield* Effect.gen(function*() {
         const m = yield* Messaging.Messaging
         yield* m.send(`${run}-silent-a`, agentB, "before")
         yield* m.serve(agentB, () => Effect.void)
-        yield* link.blackhole
+        link.silence()
         for (const call of [m.send("x", agentB, 1), m.inbox(agentB).unread, m.inbox(agentB).markRead("id"), m.request("x", agentB, 1, { timeout: "10 seconds" })]) {
           const err = yield* Effect.flip(call)
           assert.strictEqual(err._tag, "MessageStoreError")

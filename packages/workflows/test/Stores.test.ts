@@ -4,10 +4,9 @@ import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Cause, Effect, Exit, Fiber, Layer, Option, Redacted, Schedule } from "effect"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { DATABASE_URL, describeWith } from "@braid/testing"
+import { DATABASE_URL, describeWith, faultyProxy } from "@braid/testing"
 import { MeetingRecords, ResultStore } from "@braid/workflows"
 
 const tmpDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "braid-stores-")), "stores.db")
@@ -95,47 +94,6 @@ describe("ResultStore and MeetingRecords: rows are untrusted, values must have a
     }))
 })
 
-/** A TCP proxy to PostgreSQL that can stop forwarding (a link that accepts and never answers) or drop every connection. */
-const proxy = (target: URL) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly port: number; readonly stall: () => void; readonly drop: () => void; readonly resume: () => void; readonly close: () => void }>((resume) => {
-      const sockets = new Set<net.Socket>()
-      let stalled = false
-      const server = net.createServer((client) => {
-        const upstream = net.connect(Number(target.port || 5432), target.hostname || "127.0.0.1")
-        for (const s of [client, upstream]) {
-          sockets.add(s)
-          s.on("error", () => {})
-          s.on("close", () => sockets.delete(s))
-        }
-        client.on("data", (d) => {
-          if (!stalled) upstream.write(d)
-        })
-        upstream.on("data", (d) => client.write(d))
-        client.on("close", () => upstream.destroy())
-        upstream.on("close", () => client.destroy())
-      })
-      server.listen(0, "127.0.0.1", () =>
-        resume(Effect.succeed({
-          port: (server.address() as net.AddressInfo).port,
-          stall: () => {
-            stalled = true
-          },
-          drop: () => {
-            for (const s of sockets) s.destroy()
-          },
-          resume: () => {
-            stalled = false
-          },
-          close: () => {
-            for (const s of sockets) s.destroy()
-            server.close()
-          }
-        })))
-    }),
-    (p) => Effect.sync(p.close)
-  )
-
 const describePg = await describeWith("postgres")
 
 describePg("ResultStore and MeetingRecords over PostgreSQL: bounded calls, dropped connections", () => {
@@ -159,7 +117,7 @@ describePg("ResultStore and MeetingRecords over PostgreSQL: bounded calls, dropp
 
   it.live("a store call on a link that never answers fails with the store's typed error at the configured bound; a dropped connection is typed and the store recovers", () =>
     withSchema(Effect.scoped(Effect.gen(function*() {
-      const p = yield* proxy(target)
+      const p = yield* faultyProxy(Number(target.port || 5432), target.hostname || "127.0.0.1")
       const stores = Layer.merge(ResultStore.layerSqlWith({ timeout: "300 millis" }), MeetingRecords.layerSqlWith({ timeout: "300 millis" })).pipe(
         Layer.provide(client(p.port))
       )
@@ -170,7 +128,7 @@ describePg("ResultStore and MeetingRecords over PostgreSQL: bounded calls, dropp
         yield* records.save(record("m1"))
         assert.deepStrictEqual((yield* store.list("r1")).map((r) => r.conversationId), ["c1"])
 
-        p.stall()
+        p.silence()
         const stalled = typedFailure(yield* Effect.exit(store.get("r1", "c1")))
         assert.strictEqual(stalled._tag, "ResultStoreError")
         assert.strictEqual(stalled.operation, "get")
