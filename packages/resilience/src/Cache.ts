@@ -302,13 +302,7 @@ export interface RedisStoreOptions {
   readonly timeout?: Duration.DurationInput
 }
 
-const redisOptions = (owner: string, options: RedisStoreOptions) => {
-  if (typeof options !== "object" || options === null) Check.refuse(owner, "options", "must be an object", options)
-  return {
-    prefix: options.prefix === undefined ? "braid:cache:" : Check.string(owner, "prefix", options.prefix),
-    timeout: options.timeout === undefined ? undefined : Duration.millis(Check.positiveDuration(owner, "timeout", options.timeout))
-  }
-}
+const redisOptions = (owner: string, options: RedisStoreOptions) => RedisClient.storeOptions(owner, options, "braid:cache:")
 
 const makeRedisStore = (client: Redis, prefix: string, timeout: Duration.Duration | undefined): Store => ({
   name: "redis",

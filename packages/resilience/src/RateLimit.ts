@@ -270,13 +270,7 @@ export interface RedisStoreOptions {
   readonly timeout?: Duration.DurationInput
 }
 
-const redisOptions = (owner: string, options: RedisStoreOptions) => {
-  if (typeof options !== "object" || options === null) Check.refuse(owner, "options", "must be an object", options)
-  return {
-    prefix: options.prefix === undefined ? "braid:ratelimit:" : Check.string(owner, "prefix", options.prefix),
-    timeout: options.timeout === undefined ? undefined : Duration.millis(Check.positiveDuration(owner, "timeout", options.timeout))
-  }
-}
+const redisOptions = (owner: string, options: RedisStoreOptions) => RedisClient.storeOptions(owner, options, "braid:ratelimit:")
 
 /**
  * A store in Redis, shared by every process that uses the same Redis and prefix. All keys of a

@@ -5,11 +5,12 @@
  * @internal
  */
 import type { Duration, Scope } from "effect"
-import { Config, Effect, Redacted } from "effect"
+import { Config, Duration as DurationValue, Effect, Redacted } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import { Io } from "@braid/core"
 import { Redis } from "ioredis"
 import { StoreError, StoreTimeout } from "../Errors.js"
+import * as Check from "./options.js"
 import { bounded } from "./store.js"
 
 /** `REDIS_URL` (redacted: it may hold a password), default `redis://127.0.0.1:6379`. */
@@ -72,3 +73,16 @@ export const acquire = (
     )
     return client
   })
+
+/** The checked options of a Redis store (`prefix`, default `defaultPrefix`; `timeout`), refused with `InvalidOption`. */
+export const storeOptions = (
+  owner: string,
+  options: { readonly prefix?: string; readonly timeout?: Duration.DurationInput },
+  defaultPrefix: string
+): { readonly prefix: string; readonly timeout: Duration.Duration | undefined } => {
+  if (typeof options !== "object" || options === null) Check.refuse(owner, "options", "must be an object", options)
+  return {
+    prefix: options.prefix === undefined ? defaultPrefix : Check.string(owner, "prefix", options.prefix),
+    timeout: options.timeout === undefined ? undefined : DurationValue.millis(Check.positiveDuration(owner, "timeout", options.timeout))
+  }
+}
