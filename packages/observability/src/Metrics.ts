@@ -94,55 +94,6 @@ export const cost = declare(MetricKey.counter("braid.llm.cost", { description: "
 export const budgetAlerts = declare(MetricKey.counter("braid.llm.budget.alerts", { description: "Budget warning thresholds crossed" }))
 
 /**
- * `braid.resilience.retry.retries`: retries scheduled by retry policies.
- *
- * @example
- * ```ts
- * import { Metrics } from "@braid/observability"
- *
- * const record = Metrics.recordRetry({ "braid.primitive": "callModel" })
- * ```
- *
- * @since 0.1.0
- */
-export const retries = declare(MetricKey.counter("braid.resilience.retry.retries", {
-  description: "Retries scheduled by retry policies",
-  incremental: true
-}))
-
-/**
- * `braid.resilience.breaker.state`: 0 closed, 1 half-open, 2 open, 3 isolated.
- *
- * @example
- * ```ts
- * import { Metrics } from "@braid/observability"
- *
- * const record = Metrics.setBreakerState("anthropic", "open")
- * ```
- *
- * @since 0.1.0
- */
-export const breakerState = declare(MetricKey.gauge("braid.resilience.breaker.state", {
-  description: "Circuit breaker state: 0 closed, 1 half-open, 2 open, 3 isolated"
-}))
-
-/**
- * `braid.resilience.bulkhead.queue_depth`: calls waiting in a bulkhead's queue.
- *
- * @example
- * ```ts
- * import { Metrics } from "@braid/observability"
- *
- * const record = Metrics.setQueueDepth("model-calls", 3)
- * ```
- *
- * @since 0.1.0
- */
-export const queueDepth = declare(MetricKey.gauge("braid.resilience.bulkhead.queue_depth", {
-  description: "Calls waiting for a bulkhead slot"
-}))
-
-/**
  * Records the tokens of one model call (`input` and `output` measurements).
  *
  * @example
@@ -202,47 +153,3 @@ export const recordCost = (usd: number, labels: Labels = {}): Effect.Effect<void
  * @since 0.1.0
  */
 export const recordBudgetAlert = (labels: Labels = {}): Effect.Effect<void> => Metric.update(tag(budgetAlerts, labels), 1)
-
-/**
- * Counts one retry.
- *
- * @example
- * ```ts
- * import { Metrics } from "@braid/observability"
- *
- * const record = Metrics.recordRetry({ "braid.primitive": "callModel" })
- * ```
- *
- * @since 0.1.0
- */
-export const recordRetry = (labels: Labels = {}): Effect.Effect<void> => Metric.update(tag(retries, labels), 1)
-
-/**
- * Sets the state of a circuit breaker.
- *
- * @example
- * ```ts
- * import { Metrics } from "@braid/observability"
- *
- * const record = Metrics.setBreakerState("search", "half-open")
- * ```
- *
- * @since 0.1.0
- */
-export const setBreakerState = (breaker: string, state: "closed" | "half-open" | "open" | "isolated"): Effect.Effect<void> =>
-  Metric.set(tag(breakerState, { breaker }), state === "closed" ? 0 : state === "half-open" ? 1 : state === "open" ? 2 : 3)
-
-/**
- * Sets the queue depth of a bulkhead.
- *
- * @example
- * ```ts
- * import { Metrics } from "@braid/observability"
- *
- * const record = Metrics.setQueueDepth("search", 0)
- * ```
- *
- * @since 0.1.0
- */
-export const setQueueDepth = (bulkhead: string, depth: number): Effect.Effect<void> =>
-  Metric.set(tag(queueDepth, { bulkhead }), depth)
