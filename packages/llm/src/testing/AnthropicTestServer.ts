@@ -14,8 +14,8 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
+import * as LocalServer from "@braid/core/testing/LocalServer"
+import type * as http from "node:http"
 
 /**
  * Usage as the Messages API reports it.
@@ -209,7 +209,6 @@ export const start = (options: Options = {}): Promise<TestServer> => {
   let aborted = 0
   let stalled = 0
   let ids = 0
-  const sockets = new Set<import("node:net").Socket>()
 
   const respond = async (behaviour: Behaviour, req: http.IncomingMessage, res: http.ServerResponse, body: any) => {
     const model: string = body?.model ?? "claude-test"
@@ -340,63 +339,40 @@ export const start = (options: Options = {}): Promise<TestServer> => {
   }
 
   const droppedByServer = new WeakSet<http.ServerResponse>()
-  const server = http.createServer((req, res) => {
-    // a connection the client drops must not surface as an unhandled 'error' event
-    req.on("error", () => {})
-    res.on("error", () => {})
+  return LocalServer.start((req, raw, res) => {
+    let body: any = undefined
+    try {
+      body = JSON.parse(raw.toString("utf8"))
+    } catch {
+      body = raw.toString("utf8")
+    }
+    const received: Received = { method: req.method ?? "", path: req.url ?? "", headers: { ...req.headers }, body }
+    requests.push(received)
+    if (req.method !== "POST" || !(req.url ?? "").startsWith("/v1/messages")) {
+      res.writeHead(404, { "content-type": "application/json" })
+      res.end(JSON.stringify({ type: "error", error: { type: "not_found_error", message: "Not found" } }))
+      return
+    }
+    const behaviour = queue.shift() ??
+      options.fallback?.(received) ??
+      (body?.stream === true ? Reply.sse(["o", "k"]) : Reply.json("ok"))
+    respond(behaviour, req, res, body).catch(() => res.destroy())
+  }, (_req, res) => {
     // one rule for every behaviour: a response closed before it was complete, and not by the
     // server itself, was aborted by the client
     res.on("close", () => {
       if (!res.writableFinished && !droppedByServer.has(res)) aborted++
     })
-    const chunks: Array<Buffer> = []
-    req.on("data", (c: Buffer) => chunks.push(c))
-    req.on("end", () => {
-      let body: any = undefined
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString("utf8"))
-      } catch {
-        body = Buffer.concat(chunks).toString("utf8")
-      }
-      const received: Received = { method: req.method ?? "", path: req.url ?? "", headers: { ...req.headers }, body }
-      requests.push(received)
-      if (req.method !== "POST" || !(req.url ?? "").startsWith("/v1/messages")) {
-        res.writeHead(404, { "content-type": "application/json" })
-        res.end(JSON.stringify({ type: "error", error: { type: "not_found_error", message: "Not found" } }))
-        return
-      }
-      const behaviour = queue.shift() ??
-        options.fallback?.(received) ??
-        (body?.stream === true ? Reply.sse(["o", "k"]) : Reply.json("ok"))
-      respond(behaviour, req, res, body).catch(() => res.destroy())
-    })
-  })
-  server.on("connection", (s) => {
-    s.on("error", () => {})
-    sockets.add(s)
-    s.on("close", () => sockets.delete(s))
-  })
-
-  return new Promise((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        enqueue: (...bs) => {
-          queue.push(...bs)
-        },
-        requests,
-        aborted: () => aborted,
-        stalled: () => stalled,
-        close: () =>
-          new Promise<void>((r) => {
-            for (const s of sockets) s.destroy()
-            server.close(() => r())
-          })
-      })
-    })
-  })
+  }).then((server) => ({
+    url: server.url,
+    enqueue: (...bs) => {
+      queue.push(...bs)
+    },
+    requests,
+    aborted: () => aborted,
+    stalled: () => stalled,
+    close: server.close
+  }))
 }
 
 /**

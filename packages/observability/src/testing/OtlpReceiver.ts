@@ -8,8 +8,7 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
+import * as LocalServer from "@braid/core/testing/LocalServer"
 
 /**
  * A span as received, flattened.
@@ -88,11 +87,7 @@ export const start = (): Promise<Receiver> => {
   const logs: Array<string> = []
   const raw: Array<string> = []
   let protobuf = 0
-  const server = http.createServer((req, res) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (c: Buffer) => chunks.push(c))
-    req.on("end", () => {
-      const body = Buffer.concat(chunks)
+  return LocalServer.start((req, body, res) => {
       raw.push(body.toString("utf8"))
       const type = String(req.headers["content-type"] ?? "")
       if (!type.includes("json")) {
@@ -137,23 +132,7 @@ export const start = (): Promise<Receiver> => {
         res.writeHead(400, { "content-type": "application/json" })
         res.end(JSON.stringify({ message: "payload is not OTLP JSON" }))
       }
-    })
-  })
-  return new Promise((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        spans,
-        metrics,
-        logs,
-        raw,
-        protobufRequests: () => protobuf,
-        close: () => new Promise<void>((r) => server.close(() => r()))
-      })
-    })
-  })
+  }).then((server) => ({ url: server.url, spans, metrics, logs, raw, protobufRequests: () => protobuf, close: server.close }))
 }
 
 /**
