@@ -77,6 +77,14 @@ const program = <In, Out, E, R>(
 }
 
 /**
+ * Nothing when no service is missing; otherwise a property naming the missing services, so that
+ * a pipeline whose needs the layer does not cover does not compile.
+ *
+ * @since 0.2.0
+ */
+export type MissingServices<Missing> = [Missing] extends [never] ? unknown : { readonly "missing services (give them in layer)": Missing }
+
+/**
  * Options of `runPromise`.
  *
  * @since 0.2.0
@@ -112,7 +120,18 @@ export interface PromiseOptions<ROut = never, LE = never> extends RunOptions {
  *
  * @since 0.1.0
  */
-export const runPromise = <In, Out, E, R extends WorkflowContext | ROut = never, ROut = never, LE = never>(
+export const runPromise: {
+  <In, Out, E, R extends WorkflowContext = never>(
+    pipeline: Primitive<In, Out, E, R>,
+    input: NoInfer<In>,
+    options?: RunOptions & { readonly signal?: AbortSignal }
+  ): Promise<Out>
+  <In, Out, E, R, ROut, LE>(
+    pipeline: Primitive<In, Out, E, R> & MissingServices<Exclude<R, WorkflowContext | ROut>>,
+    input: NoInfer<In>,
+    options: PromiseOptions<ROut, LE> & { readonly layer: Layer.Layer<ROut, LE> }
+  ): Promise<Out>
+} = <In, Out, E, R, ROut, LE>(
   pipeline: Primitive<In, Out, E, R>,
   input: In,
   options: PromiseOptions<ROut, LE> = {}

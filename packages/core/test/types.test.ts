@@ -3,8 +3,8 @@
  * A `@ts-expect-error` that stops erroring fails the build, so mis-typed chaining must fail.
  */
 import { describe, expectTypeOf, it } from "@effect/vitest"
-import type { Effect, Either } from "effect"
-import { Schema } from "effect"
+import type { Either } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import type { DecodeError, LoopExhausted, UnknownRoute, WorkflowContext } from "@braid/core"
 import { andThen, forEach, parallel, Primitive, repeatUntil, route, Runner, sequence, State } from "@braid/core"
 
@@ -78,5 +78,14 @@ describe("inferred types", () => {
     expectTypeOf(Runner.run(check, 1)).toEqualTypeOf<Effect.Effect<boolean, B | import("@braid/core").DeadlineExceeded, Db>>()
     // @ts-expect-error runPromise needs every requirement but WorkflowContext provided
     void Runner.runPromise(check, 1)
+  })
+
+  it("runPromise with a layer compiles only when the layer covers every requirement", () => {
+    class Database extends Context.Tag("types/Database")<Database, { readonly ok: boolean }>() {}
+    const lookup = Primitive.make("lookup", (_: number) => Effect.map(Database, (db) => db.ok))
+    const dbLayer = Layer.succeed(Database, { ok: true })
+    expectTypeOf(Runner.runPromise(lookup, 1, { layer: dbLayer })).toEqualTypeOf<Promise<boolean>>()
+    // @ts-expect-error the layer provides nothing the pipeline needs
+    void Runner.runPromise(lookup, 1, { layer: Layer.empty })
   })
 })
