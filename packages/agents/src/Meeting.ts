@@ -248,7 +248,7 @@ export const channelOf: Readonly<Record<EntryKind, string>> = {
 
 const Name = Schema.String.pipe(Schema.minLength(1, { message: () => "expected a non-empty string" }))
 const Amount = Schema.Number.pipe(Schema.finite({ message: () => "expected a finite number" }), Schema.nonNegative({ message: () => "expected a number >= 0" }))
-const fn = (what: string) => Schema.declare((u: unknown): u is Function => typeof u === "function", { message: () => `expected ${what}` })
+const fn = (what: string) => Schema.declare((u: unknown): u is (...args: ReadonlyArray<never>) => unknown => typeof u === "function", { message: () => `expected ${what}` })
 
 /**
  * The Schema of a reply: a string, or `{ text, tokens?, costUsd? }` with finite, non-negative

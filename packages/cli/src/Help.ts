@@ -185,7 +185,6 @@ export const colorEnabled = (options: { readonly isTTY: boolean; readonly env: R
  *
  * @since 0.2.0
  */
-// eslint-disable-next-line no-control-regex
 export const stripAnsi = (text: string): string => text.replace(/\x1b\[[0-9;]*m/g, "")
 
 const flagOf = (o: OptionDoc) => `${o.alias !== undefined ? `-${o.alias}, ` : ""}--${o.name}${o.value !== undefined ? ` <${o.value}>` : ""}`

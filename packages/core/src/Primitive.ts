@@ -88,7 +88,7 @@ export interface Primitive<in In, out Out, out E = never, out R = never> extends
  *
  * @since 0.1.0
  */
-export interface Any extends Primitive<any, any, any, any> {}
+export type Any = Primitive<any, any, any, any>
 
 /** @since 0.1.0 */
 export type Input<P> = P extends Primitive<infer In, infer _Out, infer _E, infer _R> ? In : never

@@ -393,6 +393,7 @@ export const makeWith = (
   const stream = (request: Request): Stream.Stream<StreamEvent, Errors.ModelError> =>
     Stream.unwrapScoped(Effect.gen(function*() {
       const controller = new AbortController()
+      // eslint-disable-next-line prefer-const -- assigned below, after the finalizer that reads it
       let iterator: AsyncIterator<unknown> | undefined
       // Abort first. The SDK's iterator is an async generator: its `return()` is queued behind a
       // pending `next()`, which waits on the socket; aborting ends that wait. The iterator is

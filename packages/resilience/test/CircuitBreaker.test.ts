@@ -4,6 +4,7 @@ import { Primitive, Runner } from "@braid/core"
 import { CircuitBreaker, CircuitOpen, Metrics } from "@braid/resilience"
 import { byName, withSpans } from "@braid/testing"
 
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- Data.TaggedError takes {} for an error without fields
 class Down extends Data.TaggedError("Down")<{}> {}
 
 let counter = 0
