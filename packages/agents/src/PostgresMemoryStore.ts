@@ -14,7 +14,7 @@ import { Config, Duration, Effect, Either, Exit, identity, Layer, Option, Redact
 import type { Scope } from "effect"
 import { createRequire } from "node:module"
 import { MemoryStoreError } from "./Errors.js"
-import * as MemorySql from "./internal/memorySql.js"
+import * as MemorySql from "./MemorySql.js"
 import { type Entry, MemoryStore, type MemoryStoreShape, scopeKey, valueJsonOf } from "./MemoryStore.js"
 
 /**

@@ -12,7 +12,7 @@ import { Config, Duration, Effect, Either, Exit, Layer, Option } from "effect"
 import type { Scope } from "effect"
 import { createRequire } from "node:module"
 import { MemoryStoreError } from "./Errors.js"
-import * as MemorySql from "./internal/memorySql.js"
+import * as MemorySql from "./MemorySql.js"
 import { type Entry, MemoryStore, type MemoryStoreShape, valueJsonOf } from "./MemoryStore.js"
 
 /**

@@ -18,7 +18,7 @@
  *   `Schema.TaggedError` or `Data.TaggedError` gives its `_tag` and fields (no `message` getter,
  *   no `stack`); a plain `Error` gives `{}`. The memory store keeps the failure itself.
  * - Stores: `memoryStore` (default), `sqliteStore` (@effect/sql-sqlite-node, a file or
- *   `:memory:`), `redisStore` (ioredis). Every call to the SQLite and Redis stores is bounded by
+ *   `:memory:`), and in @braid/redis `RedisCache.store` (ioredis). Every call to the SQLite and Redis stores is bounded by
  *   the store's `timeout` (default `Io.defaultTimeout`, 5 s).
  * - **A cache never fails a call, nor hangs it**: a store that fails or does not answer in time,
  *   an entry that does not decode, a value that cannot be encoded, all degrade to a miss (reads)
@@ -35,14 +35,10 @@ import type { Primitive as P } from "@braid/core"
 import { Instrumentation, Json, Primitive } from "@braid/core"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import type { Redacted, Scope } from "effect"
 import { Cause, Clock, Duration, Effect, Either, Exit, Metric, Option, Schema } from "effect"
-import type { ConfigError } from "effect/ConfigError"
-import type { Redis } from "ioredis"
 import { errorType, StoreError } from "./Errors.js"
 import * as Check from "./internal/options.js"
-import * as RedisClient from "./internal/redis.js"
-import * as StoreCall from "./internal/store.js"
+import * as StoreCall from "./StoreSupport.js"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -168,18 +164,26 @@ export const memoryStore = (options: { readonly maxEntries?: number } = {}): Sto
   }
 }
 
-/** The entry in `text`, or a `StoreError` (a corrupted or foreign entry). */
-const readEntry = (store: string, operation: string, text: unknown): Effect.Effect<Entry, StoreError> => {
+/**
+ * For store authors: the entry in `text` (as `encode` wrote it), or a `StoreError` of `store`'s
+ * `operation` (a corrupted or foreign entry, which the cache makes a miss).
+ *
+ * @since 0.2.0
+ */
+export const readEntry = (store: string, operation: string, text: unknown): Effect.Effect<Entry, StoreError> => {
   if (typeof text !== "string") return Effect.fail(new StoreError({ store, operation, cause: new TypeError(`stored entry is a ${typeof text}, not text`) }))
   const entry = decode(text)
   return Either.isRight(entry) ? Effect.succeed(entry.right) : Effect.fail(new StoreError({ store, operation, cause: entry.left }))
 }
 
 /**
- * The text of `entry`, or a `StoreError` naming what JSON cannot carry. A value with an own
- * `"__proto__"` key is refused here too: `decode` would refuse it, so it could never be read.
+ * For store authors: the text of `entry`, or a `StoreError` naming what JSON cannot carry. A value
+ * with an own `"__proto__"` key is refused here too: `decode` would refuse it, so it could never
+ * be read.
+ *
+ * @since 0.2.0
  */
-const writeEntry = (store: string, operation: string, entry: Entry): Effect.Effect<string, StoreError> => {
+export const writeEntry = (store: string, operation: string, entry: Entry): Effect.Effect<string, StoreError> => {
   const text = Either.flatMap(encode(entry), (t) => t.includes("__proto__") ? Either.map(decode(t), () => t) : Either.right(t))
   return Either.isRight(text) ? Effect.succeed(text.right) : Effect.fail(new StoreError({ store, operation, cause: text.left }))
 }
@@ -288,80 +292,6 @@ export const sqliteStore = (options: SqliteStoreOptions = {}): Effect.Effect<Sto
       delete: (key) => run("delete", Effect.asVoid(sql`DELETE FROM ${table} WHERE key = ${key}`))
     } satisfies Store
   })
-}
-
-/**
- * Options of the Redis store.
- *
- * @since 0.2.0
- */
-export interface RedisStoreOptions {
-  /** Prefix of every key (default `"braid:cache:"`). */
-  readonly prefix?: string
-  /** The bound of one Redis call (default `Io.defaultTimeout`, 5 s). */
-  readonly timeout?: Duration.DurationInput
-}
-
-const redisOptions = (owner: string, options: RedisStoreOptions) => RedisClient.storeOptions(owner, options, "braid:cache:")
-
-const makeRedisStore = (client: Redis, prefix: string, timeout: Duration.Duration | undefined): Store => ({
-  name: "redis",
-  get: (key) =>
-    Effect.flatMap(RedisClient.attempt("cache.get", () => client.get(prefix + key), timeout), (text) =>
-      text === null ? Effect.succeed(Option.none()) : Effect.map(readEntry("redis", "cache.get", text), Option.some)),
-  set: (key, entry, expiresAt, now) =>
-    Effect.flatMap(writeEntry("redis", "cache.set", entry), (text) =>
-      Effect.asVoid(RedisClient.attempt("cache.set", () =>
-        expiresAt === undefined
-          ? client.set(prefix + key, text)
-          : client.set(prefix + key, text, "PX", Math.max(1, Math.ceil(expiresAt - now))), timeout))),
-  delete: (key) => Effect.asVoid(RedisClient.attempt("cache.delete", () => client.del(prefix + key), timeout))
-})
-
-/**
- * A store in Redis, shared by every process using the same prefix. TTL is Redis' own (`PX`).
- * There is no per-cache size cap: configure Redis with `maxmemory` and `allkeys-lru`. Every call
- * is bounded by `timeout`; an entry that is not a cache entry (written by something else,
- * truncated) is a `StoreError`, which the cache turns into a miss. The client is the caller's:
- * listen to its `'error'` events (ioredis logs them otherwise).
- *
- * @example
- * ```ts
- * import { Redis } from "ioredis"
- * import { Cache } from "@braid/resilience"
- *
- * const store = Cache.redisStore(new Redis("redis://127.0.0.1:6379", { lazyConnect: true }), { prefix: "myapp:cache:", timeout: "1 second" })
- * ```
- *
- * @since 0.1.0
- */
-export const redisStore = (client: Redis, options: RedisStoreOptions = {}): Store => {
-  const { prefix, timeout } = redisOptions("Cache.redisStore", options)
-  return makeRedisStore(client, prefix, timeout)
-}
-
-/**
- * A Redis store connected to `url` (or `REDIS_URL` via `Config`; default
- * `redis://127.0.0.1:6379`) for the life of the scope. The connection and every call are
- * bounded by `timeout` (default `Io.defaultTimeout`).
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Cache } from "@braid/resilience"
- *
- * const program = Effect.scoped(Effect.gen(function*() {
- *   const store = yield* Cache.redisStoreFromConfig({ prefix: "myapp:cache:" })
- * }))
- * ```
- *
- * @since 0.1.0
- */
-export const redisStoreFromConfig = (
-  options: RedisStoreOptions & { readonly url?: string | Redacted.Redacted<string> } = {}
-): Effect.Effect<Store, StoreError | ConfigError, Scope.Scope> => {
-  const checked = redisOptions("Cache.redisStoreFromConfig", options)
-  return Effect.map(RedisClient.acquire(options.url, checked.timeout), (client) => makeRedisStore(client, checked.prefix, checked.timeout))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,13 +1,15 @@
 /**
- * The SQL of the memory stores: migrations, statements and row mapping, shared by the SQLite store
- * (better-sqlite3) and the PostgreSQL store (pg), each of which runs it on its driver directly.
+ * For store authors: the SQL of the memory stores (migrations, statements and row mapping) and
+ * the errors they report, shared by `SqliteMemoryStore` (@braid/sqlite, better-sqlite3),
+ * `PostgresMemoryStore` (@braid/postgres, pg) and `RedisMemoryStore` (@braid/redis), each of
+ * which runs it on its driver directly. Written against no driver: this package needs none.
  *
- * @internal
+ * @since 0.2.0
  */
 import { Json } from "@braid/core"
 import { Either } from "effect"
-import { MemoryStoreError } from "../Errors.js"
-import { applyLimit, decodeEntry, type Entry, type Filter, matches, type Scope } from "../MemoryStore.js"
+import { MemoryStoreError } from "./Errors.js"
+import { applyLimit, decodeEntry, type Entry, type Filter, matches, type Scope } from "./MemoryStore.js"
 
 export type Dialect = "sqlite" | "pg"
 
