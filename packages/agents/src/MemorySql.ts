@@ -1,7 +1,7 @@
 /**
  * For store authors: the SQL of the memory stores (migrations, statements and row mapping) and
- * the errors they report, shared by `SqliteMemoryStore` (@braid/sqlite, better-sqlite3),
- * `PostgresMemoryStore` (@braid/postgres, pg) and `RedisMemoryStore` (@braid/redis), each of
+ * the errors they report, shared by `SqliteMemoryStore` (@braid/sqlite),
+ * `PostgresMemoryStore` (@braid/postgres) and `RedisMemoryStore` (@braid/redis), each of
  * which runs it on its driver directly. Written against no driver: this package needs none.
  *
  * @since 0.2.0

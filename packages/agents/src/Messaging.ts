@@ -28,7 +28,6 @@
 import { Io, Json } from "@braid/core"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Cause, Clock, Config, Context, Duration, Effect, Either, Layer, Option, PubSub, Queue, Redacted, Schema } from "effect"
 import type { Scope } from "effect"
 import { MessageInvalid, MessageStoreError, RequestTimedOut } from "./CoordinationErrors.js"
@@ -412,11 +411,13 @@ export interface SqlStoreOptions {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
- * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { Effect, Layer } from "effect"
+ * import type { SqlClient } from "@effect/sql"
  * import { Messaging } from "@braid/agents"
  *
- * const store = Messaging.sqlStoreWith({ timeout: "2 seconds" }).pipe(Effect.provide(SqliteClient.layer({ filename: "inbox.db" })))
+ * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ *
+ * const store = Messaging.sqlStoreWith({ timeout: "2 seconds" }).pipe(Effect.provide(SqlLive))
  * ```
  *
  * @since 0.2.0
@@ -476,11 +477,13 @@ export const sqlStoreWith = (options: SqlStoreOptions = {}): Effect.Effect<Store
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
- * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { Effect, Layer } from "effect"
+ * import type { SqlClient } from "@effect/sql"
  * import { Messaging } from "@braid/agents"
  *
- * const store = Messaging.sqlStore.pipe(Effect.provide(SqliteClient.layer({ filename: "inbox.db" })))
+ * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ *
+ * const store = Messaging.sqlStore.pipe(Effect.provide(SqlLive))
  * ```
  *
  * @since 0.1.0
@@ -507,32 +510,19 @@ export const layerMemory = (options: Options = {}): Layer.Layer<Messaging> =>
  *
  * @example
  * ```ts
- * import { Config, Layer } from "effect"
- * import { PgClient } from "@effect/sql-pg"
+ * import { Layer } from "effect"
+ * import type { SqlClient } from "@effect/sql"
  * import { Messaging } from "@braid/agents"
  *
- * const MessagingLive = Messaging.layerSql().pipe(Layer.provide(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL") })))
+ * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ *
+ * const MessagingLive = Messaging.layerSql().pipe(Layer.provide(SqlLive))
  * ```
  *
  * @since 0.1.0
  */
 export const layerSql = (options: Options = {}): Layer.Layer<Messaging, MessageStoreError, SqlClient.SqlClient> =>
   Layer.scoped(Messaging, Effect.flatMap(sqlStoreWith(options.timeout !== undefined ? { timeout: options.timeout } : {}), (store) => make(store, options)))
-
-/**
- * Messaging persisted in a SQLite file.
- *
- * @example
- * ```ts
- * import { Messaging } from "@braid/agents"
- *
- * const MessagingLive = Messaging.layerSqlite({ filename: "inbox.db" })
- * ```
- *
- * @since 0.1.0
- */
-export const layerSqlite = (config: { readonly filename: string } & Options): Layer.Layer<Messaging, MessageStoreError | unknown> =>
-  layerSql(config).pipe(Layer.provide(SqliteClient.layer({ filename: config.filename })))
 
 /**
  * Messaging persisted in PostgreSQL at `DATABASE_URL` (read with `Config`).
