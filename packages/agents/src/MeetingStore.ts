@@ -10,10 +10,7 @@
  */
 import { Io, Json } from "@braid/core"
 import { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
-import { Config, Context, Duration, Effect, Either, Layer, Option, Schema } from "effect"
-import type { ConfigError } from "effect"
+import { Context, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import { MeetingStoreError } from "./CoordinationErrors.js"
 import type { Entry, Status } from "./internal/meetingTypes.js"
 import { Entry as EntrySchema, Status as StatusSchema } from "./internal/meetingTypes.js"
@@ -255,20 +252,3 @@ export const layerSqlWith = (options: SqlOptions = {}): Layer.Layer<MeetingStore
  * @since 0.1.0
  */
 export const layerSql: Layer.Layer<MeetingStore, MeetingStoreError, SqlClient.SqlClient> = layerSqlWith()
-
-/**
- * The SQL store in PostgreSQL at `DATABASE_URL` (read with `Config`), connecting and every call
- * bounded by `Io.defaultTimeout`.
- *
- * @example
- * ```ts
- * import { MeetingStore } from "@braid/agents"
- *
- * const StoreLive = MeetingStore.layerPgConfig
- * ```
- *
- * @since 0.1.0
- */
-export const layerPgConfig: Layer.Layer<MeetingStore, MeetingStoreError | ConfigError.ConfigError | SqlError.SqlError> = layerSql.pipe(
-  Layer.provide(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL"), connectTimeout: Config.succeed(Io.defaultTimeout) }))
-)

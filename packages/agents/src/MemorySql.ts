@@ -11,7 +11,7 @@ import { Either } from "effect"
 import { MemoryStoreError } from "./Errors.js"
 import { applyLimit, decodeEntry, type Entry, type Filter, matches, type Scope } from "./MemoryStore.js"
 
-export type Dialect = "sqlite" | "pg"
+export type Dialect = "sqlite" | "postgres"
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,50}$/
 
@@ -31,7 +31,7 @@ const placeholders = (dialect: Dialect, text: string): string => {
 
 /** The column types that differ between the dialects. */
 const types = (dialect: Dialect) =>
-  dialect === "pg"
+  dialect === "postgres"
     ? { seq: "BIGSERIAL PRIMARY KEY", int: "BIGINT" }
     : { seq: "INTEGER PRIMARY KEY AUTOINCREMENT", int: "INTEGER" }
 
@@ -69,7 +69,7 @@ const tableV2 = (dialect: Dialect, name: string): string => {
  */
 export const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyArray<string>> => {
   const { int, seq } = types(dialect)
-  const slash = dialect === "pg" ? "strpos(scope_id, '/')" : "instr(scope_id, '/')"
+  const slash = dialect === "postgres" ? "strpos(scope_id, '/')" : "instr(scope_id, '/')"
   const tenantGlobal = "scope_kind = 'global' AND length(scope_id) > 7 AND substr(scope_id, length(scope_id) - 6) = '/global'"
   const tenantNamed = `scope_kind IN ('session', 'user') AND ${slash} > 0`
   return [
@@ -109,7 +109,7 @@ export const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyA
       `ALTER TABLE ${t}_v2 RENAME TO ${t}`,
       `CREATE INDEX IF NOT EXISTS ${t}_scope_seq ON ${t} (scope_kind, tenant, scope_id, seq)`,
       `CREATE INDEX IF NOT EXISTS ${t}_expires ON ${t} (scope_kind, tenant, scope_id, expires_at)`,
-      ...(dialect === "pg" ? [`SELECT setval(pg_get_serial_sequence('${t}', 'seq'), (SELECT max(seq) FROM ${t}))`] : [])
+      ...(dialect === "postgres" ? [`SELECT setval(pg_get_serial_sequence('${t}', 'seq'), (SELECT max(seq) FROM ${t}))`] : [])
     ]
   ]
 }

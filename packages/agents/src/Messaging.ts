@@ -27,8 +27,7 @@
  */
 import { Io, Json } from "@braid/core"
 import { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
-import { Cause, Clock, Config, Context, Duration, Effect, Either, Layer, Option, PubSub, Queue, Redacted, Schema } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Either, Layer, Option, PubSub, Queue, Schema } from "effect"
 import type { Scope } from "effect"
 import { MessageInvalid, MessageStoreError, RequestTimedOut } from "./CoordinationErrors.js"
 
@@ -144,7 +143,7 @@ export interface Options {
   readonly pollInterval?: Duration.DurationInput
   /** The longest pause of `serve` between retries after store errors. Default 30 s. */
   readonly maxRetryDelay?: Duration.DurationInput
-  /** The bound of every call to a SQL store (`layerSql`, `layerSqlite`, `layerPg`...). Default `Io.defaultTimeout` (5 s). */
+  /** The bound of every call to a SQL store (`layerSql`, and the layers of @braid/sqlite and @braid/postgres). Default `Io.defaultTimeout` (5 s). */
   readonly timeout?: Duration.DurationInput
 }
 
@@ -523,37 +522,3 @@ export const layerMemory = (options: Options = {}): Layer.Layer<Messaging> =>
  */
 export const layerSql = (options: Options = {}): Layer.Layer<Messaging, MessageStoreError, SqlClient.SqlClient> =>
   Layer.scoped(Messaging, Effect.flatMap(sqlStoreWith(options.timeout !== undefined ? { timeout: options.timeout } : {}), (store) => make(store, options)))
-
-/**
- * Messaging persisted in PostgreSQL at `DATABASE_URL` (read with `Config`).
- *
- * @example
- * ```ts
- * import { Messaging } from "@braid/agents"
- *
- * const MessagingLive = Messaging.layerPgConfig()
- * ```
- *
- * @since 0.1.0
- */
-export const layerPgConfig = (options: Options = {}): Layer.Layer<Messaging, unknown> =>
-  layerSql(options).pipe(Layer.provide(PgClient.layerConfig({
-    url: Config.redacted("DATABASE_URL"),
-    connectTimeout: Config.succeed(Duration.decode(options.timeout ?? Io.defaultTimeout))
-  })))
-
-/**
- * Messaging persisted in PostgreSQL at `url` (connecting, and every store call, bounded by
- * `timeout`; the URL never appears in errors or logs).
- *
- * @example
- * ```ts
- * import { Messaging } from "@braid/agents"
- *
- * const MessagingLive = Messaging.layerPg({ url: "postgres://postgres@127.0.0.1:5432/app" })
- * ```
- *
- * @since 0.1.0
- */
-export const layerPg = (config: { readonly url: string } & Options): Layer.Layer<Messaging, unknown> =>
-  layerSql(config).pipe(Layer.provide(PgClient.layer({ url: Redacted.make(config.url), connectTimeout: config.timeout ?? Io.defaultTimeout })))

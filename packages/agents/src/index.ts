@@ -15,8 +15,6 @@ export * as Errors from "./Errors.js"
 export * as Coordination from "./Coordination.js"
 /** The typed errors of coordination, event bus, messaging and meetings. @since 0.1.0 */
 export * as CoordinationErrors from "./CoordinationErrors.js"
-/** The PostgreSQL memory store. @since 0.1.0 */
-export * as PostgresMemoryStore from "./PostgresMemoryStore.js"
 /** Agents: named primitives from a conversation to a reply, with tools. @since 0.1.0 */
 export * as Agent from "./Agent.js"
 /** Handoff between agents: typed payloads, history filters, immediate/queued/conditional. @since 0.1.0 */

@@ -4,7 +4,8 @@ import { PgClient } from "@effect/sql-pg"
 import { ConfigProvider, Effect, Layer, Redacted } from "effect"
 import { DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
 import { EventBus, Meeting, MeetingStore, Termination } from "@braid/agents"
-import { roundTrip, runId, storedAndRead } from "./meetingStoreConformance.js"
+import { PostgresMeetingStore } from "@braid/postgres"
+import { roundTrip, runId, storedAndRead } from "../../agents/test/meetingStoreConformance.js"
 
 
 const describePg = await describeWith("postgres")
@@ -73,7 +74,7 @@ describePg("MeetingStore: PostgreSQL", () => {
   it.live("layerPgConfig reads DATABASE_URL through Config", () =>
     Effect.gen(function*() {
       const config = Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["DATABASE_URL", DATABASE_URL]])))
-      const id = yield* storedAndRead(() => MeetingStore.layerPgConfig.pipe(Layer.provide(config)))
+      const id = yield* storedAndRead(() => PostgresMeetingStore.layerConfig.pipe(Layer.provide(config)))
       yield* Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         yield* sql`DELETE FROM braid_meeting_entries WHERE meeting_id = ${id}`
