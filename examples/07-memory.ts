@@ -21,7 +21,8 @@ import { fileURLToPath } from "node:url"
 import { Effect, Layer, Schema } from "effect"
 import { Primitive, Runner, sequence } from "@braid/core"
 import { DefaultModel, LanguageModel } from "@braid/llm"
-import { Agent, Memory, SqliteMemoryStore } from "@braid/agents"
+import { Agent, Memory } from "@braid/agents"
+import { SqliteMemoryStore } from "@braid/sqlite"
 
 const Goal = Schema.Struct({ title: Schema.String, minutes: Schema.Int })
 const Goals = Schema.Array(Goal)

@@ -19,6 +19,7 @@ import { Effect, Layer } from "effect"
 import { Runner } from "@braid/core"
 import { Accounting } from "@braid/llm"
 import { Dataset, Evaluation, Gate, Models, ResultStore, Samples, Scripts } from "@braid/workflows"
+import { SqliteResultStore } from "@braid/sqlite"
 
 const online = (await Effect.runPromise(Models.mode())) === "anthropic"
 
@@ -90,6 +91,6 @@ const main = Effect.gen(function*() {
 })
 
 // Results persist in SQLite: a second process would reuse them too.
-const Store = ResultStore.layerSqlite(path.join(dir, "evaluations.db"))
+const Store = SqliteResultStore.layer(path.join(dir, "evaluations.db"))
 await Effect.runPromise(main.pipe(Effect.provide(Layer.mergeAll(Store, Models.layer(Scripts.judge), Accounting.layer()))))
 console.log("\nDone.")

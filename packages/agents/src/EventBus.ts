@@ -19,6 +19,14 @@ import type { Scope } from "effect"
 import type { EventBusError, InvalidEvent } from "./CoordinationErrors.js"
 import { InvalidChannel } from "./CoordinationErrors.js"
 import type { Envelope, Stats } from "./internal/busCore.js"
+
+/**
+ * For transport authors (`RedisEventBus` in @braid/redis): what travels on the bus, the concrete
+ * channel and the encoded event, as `makeWith` dispatches it.
+ *
+ * @since 0.2.0
+ */
+export type { Envelope } from "./internal/busCore.js"
 import { checkChannel, subscribeLocal } from "./internal/busCore.js"
 
 /**

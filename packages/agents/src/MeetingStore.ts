@@ -10,11 +10,7 @@
  */
 import { Io, Json } from "@braid/core"
 import { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Config, Context, Duration, Effect, Either, Layer, Option, Schema } from "effect"
-import type { ConfigError } from "effect"
+import { Context, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import { MeetingStoreError } from "./CoordinationErrors.js"
 import type { Entry, Status } from "./internal/meetingTypes.js"
 import { Entry as EntrySchema, Status as StatusSchema } from "./internal/meetingTypes.js"
@@ -126,10 +122,12 @@ export interface SqlOptions {
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import type { SqlClient } from "@effect/sql"
  * import { MeetingStore } from "@braid/agents"
  *
- * const StoreLive = MeetingStore.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(SqliteClient.layer({ filename: "meetings.db" })))
+ * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ *
+ * const StoreLive = MeetingStore.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(SqlLive))
  * ```
  *
  * @since 0.2.0
@@ -203,11 +201,13 @@ export const makeSqlWith = (options: SqlOptions = {}): Effect.Effect<Service, Me
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
- * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { Effect, Layer } from "effect"
+ * import type { SqlClient } from "@effect/sql"
  * import { MeetingStore } from "@braid/agents"
  *
- * const store = MeetingStore.makeSql.pipe(Effect.provide(SqliteClient.layer({ filename: "meetings.db" })))
+ * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ *
+ * const store = MeetingStore.makeSql.pipe(Effect.provide(SqlLive))
  * ```
  *
  * @since 0.1.0
@@ -220,12 +220,13 @@ export const makeSql: Effect.Effect<Service, MeetingStoreError, SqlClient.SqlCli
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { PgClient } from "@effect/sql-pg"
- * import { Redacted } from "effect"
+ * import type { SqlClient } from "@effect/sql"
  * import { MeetingStore } from "@braid/agents"
  *
+ * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ *
  * const StoreLive = MeetingStore.layerSqlWith({ timeout: "2 seconds" }).pipe(
- *   Layer.provide(PgClient.layer({ url: Redacted.make("postgres://postgres@127.0.0.1:5432/app"), connectTimeout: "2 seconds" }))
+ *   Layer.provide(SqlLive)
  * )
  * ```
  *
@@ -240,44 +241,14 @@ export const layerSqlWith = (options: SqlOptions = {}): Layer.Layer<MeetingStore
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import type { SqlClient } from "@effect/sql"
  * import { MeetingStore } from "@braid/agents"
  *
- * const StoreLive = MeetingStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: "meetings.db" })))
+ * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ *
+ * const StoreLive = MeetingStore.layerSql.pipe(Layer.provide(SqlLive))
  * ```
  *
  * @since 0.1.0
  */
 export const layerSql: Layer.Layer<MeetingStore, MeetingStoreError, SqlClient.SqlClient> = layerSqlWith()
-
-/**
- * The SQL store in a SQLite file.
- *
- * @example
- * ```ts
- * import { MeetingStore } from "@braid/agents"
- *
- * const StoreLive = MeetingStore.layerSqlite({ filename: "meetings.db" })
- * ```
- *
- * @since 0.1.0
- */
-export const layerSqlite = (config: { readonly filename: string } & SqlOptions): Layer.Layer<MeetingStore, MeetingStoreError | ConfigError.ConfigError> =>
-  layerSqlWith(config.timeout !== undefined ? { timeout: config.timeout } : {}).pipe(Layer.provide(SqliteClient.layer({ filename: config.filename })))
-
-/**
- * The SQL store in PostgreSQL at `DATABASE_URL` (read with `Config`), connecting and every call
- * bounded by `Io.defaultTimeout`.
- *
- * @example
- * ```ts
- * import { MeetingStore } from "@braid/agents"
- *
- * const StoreLive = MeetingStore.layerPgConfig
- * ```
- *
- * @since 0.1.0
- */
-export const layerPgConfig: Layer.Layer<MeetingStore, MeetingStoreError | ConfigError.ConfigError | SqlError.SqlError> = layerSql.pipe(
-  Layer.provide(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL"), connectTimeout: Config.succeed(Io.defaultTimeout) }))
-)

@@ -27,9 +27,7 @@
  */
 import { Io, Json } from "@braid/core"
 import { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Cause, Clock, Config, Context, Duration, Effect, Either, Layer, Option, PubSub, Queue, Redacted, Schema } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Either, Layer, Option, PubSub, Queue, Schema } from "effect"
 import type { Scope } from "effect"
 import { MessageInvalid, MessageStoreError, RequestTimedOut } from "./CoordinationErrors.js"
 
@@ -145,7 +143,7 @@ export interface Options {
   readonly pollInterval?: Duration.DurationInput
   /** The longest pause of `serve` between retries after store errors. Default 30 s. */
   readonly maxRetryDelay?: Duration.DurationInput
-  /** The bound of every call to a SQL store (`layerSql`, `layerSqlite`, `layerPg`...). Default `Io.defaultTimeout` (5 s). */
+  /** The bound of every call to a SQL store (`layerSql`, and the layers of @braid/sqlite and @braid/postgres). Default `Io.defaultTimeout` (5 s). */
   readonly timeout?: Duration.DurationInput
 }
 
@@ -412,11 +410,13 @@ export interface SqlStoreOptions {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
- * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { Effect, Layer } from "effect"
+ * import type { SqlClient } from "@effect/sql"
  * import { Messaging } from "@braid/agents"
  *
- * const store = Messaging.sqlStoreWith({ timeout: "2 seconds" }).pipe(Effect.provide(SqliteClient.layer({ filename: "inbox.db" })))
+ * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ *
+ * const store = Messaging.sqlStoreWith({ timeout: "2 seconds" }).pipe(Effect.provide(SqlLive))
  * ```
  *
  * @since 0.2.0
@@ -476,11 +476,13 @@ export const sqlStoreWith = (options: SqlStoreOptions = {}): Effect.Effect<Store
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
- * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import { Effect, Layer } from "effect"
+ * import type { SqlClient } from "@effect/sql"
  * import { Messaging } from "@braid/agents"
  *
- * const store = Messaging.sqlStore.pipe(Effect.provide(SqliteClient.layer({ filename: "inbox.db" })))
+ * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ *
+ * const store = Messaging.sqlStore.pipe(Effect.provide(SqlLive))
  * ```
  *
  * @since 0.1.0
@@ -507,63 +509,16 @@ export const layerMemory = (options: Options = {}): Layer.Layer<Messaging> =>
  *
  * @example
  * ```ts
- * import { Config, Layer } from "effect"
- * import { PgClient } from "@effect/sql-pg"
+ * import { Layer } from "effect"
+ * import type { SqlClient } from "@effect/sql"
  * import { Messaging } from "@braid/agents"
  *
- * const MessagingLive = Messaging.layerSql().pipe(Layer.provide(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL") })))
+ * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ *
+ * const MessagingLive = Messaging.layerSql().pipe(Layer.provide(SqlLive))
  * ```
  *
  * @since 0.1.0
  */
 export const layerSql = (options: Options = {}): Layer.Layer<Messaging, MessageStoreError, SqlClient.SqlClient> =>
   Layer.scoped(Messaging, Effect.flatMap(sqlStoreWith(options.timeout !== undefined ? { timeout: options.timeout } : {}), (store) => make(store, options)))
-
-/**
- * Messaging persisted in a SQLite file.
- *
- * @example
- * ```ts
- * import { Messaging } from "@braid/agents"
- *
- * const MessagingLive = Messaging.layerSqlite({ filename: "inbox.db" })
- * ```
- *
- * @since 0.1.0
- */
-export const layerSqlite = (config: { readonly filename: string } & Options): Layer.Layer<Messaging, MessageStoreError | unknown> =>
-  layerSql(config).pipe(Layer.provide(SqliteClient.layer({ filename: config.filename })))
-
-/**
- * Messaging persisted in PostgreSQL at `DATABASE_URL` (read with `Config`).
- *
- * @example
- * ```ts
- * import { Messaging } from "@braid/agents"
- *
- * const MessagingLive = Messaging.layerPgConfig()
- * ```
- *
- * @since 0.1.0
- */
-export const layerPgConfig = (options: Options = {}): Layer.Layer<Messaging, unknown> =>
-  layerSql(options).pipe(Layer.provide(PgClient.layerConfig({
-    url: Config.redacted("DATABASE_URL"),
-    connectTimeout: Config.succeed(Duration.decode(options.timeout ?? Io.defaultTimeout))
-  })))
-
-/**
- * Messaging persisted in PostgreSQL at `url` (connecting, and every store call, bounded by
- * `timeout`; the URL never appears in errors or logs).
- *
- * @example
- * ```ts
- * import { Messaging } from "@braid/agents"
- *
- * const MessagingLive = Messaging.layerPg({ url: "postgres://postgres@127.0.0.1:5432/app" })
- * ```
- *
- * @since 0.1.0
- */
-export const layerPg = (config: { readonly url: string } & Options): Layer.Layer<Messaging, unknown> =>
-  layerSql(config).pipe(Layer.provide(PgClient.layer({ url: Redacted.make(config.url), connectTimeout: config.timeout ?? Io.defaultTimeout })))

@@ -15,12 +15,6 @@ export * as Errors from "./Errors.js"
 export * as Coordination from "./Coordination.js"
 /** The typed errors of coordination, event bus, messaging and meetings. @since 0.1.0 */
 export * as CoordinationErrors from "./CoordinationErrors.js"
-/** The SQLite memory store (embedded default, file-backed). @since 0.1.0 */
-export * as SqliteMemoryStore from "./SqliteMemoryStore.js"
-/** The PostgreSQL memory store. @since 0.1.0 */
-export * as PostgresMemoryStore from "./PostgresMemoryStore.js"
-/** The Redis memory store. @since 0.1.0 */
-export * as RedisMemoryStore from "./RedisMemoryStore.js"
 /** Agents: named primitives from a conversation to a reply, with tools. @since 0.1.0 */
 export * as Agent from "./Agent.js"
 /** Handoff between agents: typed payloads, history filters, immediate/queued/conditional. @since 0.1.0 */
@@ -29,8 +23,6 @@ export * as Handoff from "./Handoff.js"
 export * as History from "./History.js"
 /** Publish/subscribe on `domain.entity.action` channels with Schema-validated events. @since 0.1.0 */
 export * as EventBus from "./EventBus.js"
-/** The Redis pub/sub transport of the event bus. @since 0.1.0 */
-export * as RedisEventBus from "./RedisEventBus.js"
 /** Multi-agent meetings: a state machine of attend/start/speak/leave/end driven by turn policies. @since 0.1.0 */
 export * as Meeting from "./Meeting.js"
 /** Who speaks next in a meeting: round robin, selector, model selector, moderator. @since 0.1.0 */

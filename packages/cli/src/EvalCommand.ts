@@ -13,6 +13,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Runner } from "@braid/core"
 import { Dataset, Errors, Evaluation, Gate, Models, ResultStore, Scripts } from "@braid/workflows"
+import { SqliteResultStore } from "@braid/sqlite"
 
 /**
  * @since 0.1.0
@@ -104,7 +105,7 @@ export const run = (options: Options) =>
     return { report: lines.join("\n"), passed: gate.passed }
   }).pipe(
     Effect.provide(Layer.merge(
-      options.store === undefined ? ResultStore.layerMemory : ResultStore.layerSqlite(options.store),
+      options.store === undefined ? ResultStore.layerMemory : SqliteResultStore.layer(options.store),
       Models.layer(Scripts.judge, { offline: options.offline })
     ))
   )

@@ -8,7 +8,8 @@
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, Option } from "effect"
 import { Runner } from "@braid/core"
-import { EventBus, Memory, MeetingStore, SqliteMemoryStore } from "@braid/agents"
+import { EventBus, Memory, MeetingStore } from "@braid/agents"
+import { SqliteMemoryStore, SqliteResultStore } from "@braid/sqlite"
 import { Accounting } from "@braid/llm"
 import { Coaching, Dataset, Evaluation, Gate, MeetingRecords, MeetingWorkflow, Models, ResultStore, Samples, Scripts } from "@braid/workflows"
 import type { Entry, RunOptions } from "./Registry.js"
@@ -119,7 +120,7 @@ const evaluation: Entry = {
       }
     }).pipe(
       Effect.provide(Layer.mergeAll(
-        Option.isSome(options.store) ? ResultStore.layerSqlite(options.store.value) : ResultStore.layerMemory,
+        Option.isSome(options.store) ? SqliteResultStore.layer(options.store.value) : ResultStore.layerMemory,
         Models.layer(Scripts.judge, { offline: options.offline }),
         Accounting.layer()
       ))

@@ -17,9 +17,9 @@
  *   read back from SQLite or Redis is its JSON form, a plain object and not an instance: a
  *   `Schema.TaggedError` or `Data.TaggedError` gives its `_tag` and fields (no `message` getter,
  *   no `stack`); a plain `Error` gives `{}`. The memory store keeps the failure itself.
- * - Stores: `memoryStore` (default), `sqliteStore` (@effect/sql-sqlite-node, a file or
- *   `:memory:`), `redisStore` (ioredis). Every call to the SQLite and Redis stores is bounded by
- *   the store's `timeout` (default `Io.defaultTimeout`, 5 s).
+ * - Stores: `memoryStore` (default) here; `SqliteCache.store` in @braid/sqlite (a file or
+ *   `:memory:`) and `RedisCache.store` in @braid/redis. Every call to the SQLite and Redis stores
+ *   is bounded by the store's `timeout` (default `Io.defaultTimeout`, 5 s).
  * - **A cache never fails a call, nor hangs it**: a store that fails or does not answer in time,
  *   an entry that does not decode, a value that cannot be encoded, all degrade to a miss (reads)
  *   or to not caching (writes), with the span event `cache.store_error` and the counter
@@ -33,16 +33,9 @@
  */
 import type { Primitive as P } from "@braid/core"
 import { Instrumentation, Json, Primitive } from "@braid/core"
-import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
-import type { Redacted, Scope } from "effect"
 import { Cause, Clock, Duration, Effect, Either, Exit, Metric, Option, Schema } from "effect"
-import type { ConfigError } from "effect/ConfigError"
-import type { Redis } from "ioredis"
 import { errorType, StoreError } from "./Errors.js"
 import * as Check from "./internal/options.js"
-import * as RedisClient from "./internal/redis.js"
-import * as StoreCall from "./internal/store.js"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -168,200 +161,28 @@ export const memoryStore = (options: { readonly maxEntries?: number } = {}): Sto
   }
 }
 
-/** The entry in `text`, or a `StoreError` (a corrupted or foreign entry). */
-const readEntry = (store: string, operation: string, text: unknown): Effect.Effect<Entry, StoreError> => {
+/**
+ * For store authors: the entry in `text` (as `encode` wrote it), or a `StoreError` of `store`'s
+ * `operation` (a corrupted or foreign entry, which the cache makes a miss).
+ *
+ * @since 0.2.0
+ */
+export const readEntry = (store: string, operation: string, text: unknown): Effect.Effect<Entry, StoreError> => {
   if (typeof text !== "string") return Effect.fail(new StoreError({ store, operation, cause: new TypeError(`stored entry is a ${typeof text}, not text`) }))
   const entry = decode(text)
   return Either.isRight(entry) ? Effect.succeed(entry.right) : Effect.fail(new StoreError({ store, operation, cause: entry.left }))
 }
 
 /**
- * The text of `entry`, or a `StoreError` naming what JSON cannot carry. A value with an own
- * `"__proto__"` key is refused here too: `decode` would refuse it, so it could never be read.
+ * For store authors: the text of `entry`, or a `StoreError` naming what JSON cannot carry. A value
+ * with an own `"__proto__"` key is refused here too: `decode` would refuse it, so it could never
+ * be read.
+ *
+ * @since 0.2.0
  */
-const writeEntry = (store: string, operation: string, entry: Entry): Effect.Effect<string, StoreError> => {
+export const writeEntry = (store: string, operation: string, entry: Entry): Effect.Effect<string, StoreError> => {
   const text = Either.flatMap(encode(entry), (t) => t.includes("__proto__") ? Either.map(decode(t), () => t) : Either.right(t))
   return Either.isRight(text) ? Effect.succeed(text.right) : Effect.fail(new StoreError({ store, operation, cause: text.left }))
-}
-
-/**
- * Options of the SQLite store.
- *
- * @since 0.2.0
- */
-export interface SqliteStoreOptions {
-  /** The table (default `braid_cache`), created if missing. */
-  readonly table?: string
-  /** The size cap (an integer >= 1; default none), least recently used evicted first. */
-  readonly maxEntries?: number
-  /**
-   * The bound of one store call (default `Io.defaultTimeout`, 5 s). It interrupts clients that
-   * run asynchronously; better-sqlite3 runs each statement synchronously and is bounded by its
-   * own busy timeout instead.
-   */
-  readonly timeout?: Duration.DurationInput
-}
-
-/**
- * A store in SQLite (or any `@effect/sql` client with SQLite syntax): a table
- * (default `braid_cache`) created if missing, TTL by an `expires_at` column, and with
- * `maxEntries` least-recently-used eviction by a `last_used` column. `last_used` is a counter
- * kept in the table itself (each read or write takes the largest value plus one), so the order
- * holds at any rate of calls and across processes sharing the file. Options are checked when
- * the store is built (an `InvalidOption` naming the option).
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { SqliteClient } from "@effect/sql-sqlite-node"
- * import { Cache } from "@braid/resilience"
- *
- * const program = Effect.gen(function*() {
- *   const store = yield* Cache.sqliteStore({ maxEntries: 10_000, timeout: "2 seconds" })
- *   // Cache.policy({ key: ..., store })
- * }).pipe(Effect.provide(SqliteClient.layer({ filename: ":memory:" })))
- * ```
- *
- * @since 0.1.0
- */
-export const sqliteStore = (options: SqliteStoreOptions = {}): Effect.Effect<Store, StoreError, SqlClient.SqlClient> => {
-  const owner = "Cache.sqliteStore"
-  if (typeof options !== "object" || options === null) Check.refuse(owner, "options", "must be an object", options)
-  const tableName = options.table === undefined ? "braid_cache" : Check.nonEmptyString(owner, "table", options.table)
-  const max = options.maxEntries === undefined ? undefined : Check.positiveInteger(owner, "maxEntries", options.maxEntries)
-  const timeout = options.timeout === undefined ? undefined : Duration.millis(Check.positiveDuration(owner, "timeout", options.timeout))
-  const run = <A>(operation: string, self: Effect.Effect<A, SqlError | StoreError>): Effect.Effect<A, StoreError> =>
-    StoreCall.bounded(
-      "sqlite",
-      operation,
-      Effect.mapError(self, (e) => e._tag === "StoreError" ? e : new StoreError({ store: "sqlite", operation, cause: e })),
-      timeout
-    )
-  return Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const table = sql(tableName)
-    yield* run(
-      "init",
-      Effect.zipRight(
-        sql`CREATE TABLE IF NOT EXISTS ${table} (
-          key TEXT PRIMARY KEY,
-          value TEXT NOT NULL,
-          expires_at INTEGER,
-          last_used INTEGER NOT NULL
-        )`,
-        sql`CREATE INDEX IF NOT EXISTS ${sql(`${tableName}_last_used`)} ON ${table} (last_used)`
-      )
-    )
-    /** The next recency stamp: one more than any in the table (persisted, shared by processes). */
-    const next = sql`(SELECT COALESCE(MAX(last_used), 0) + 1 FROM ${table})`
-    return {
-      name: "sqlite",
-      get: (key, now) =>
-        run(
-          "get",
-          Effect.gen(function*() {
-            const rows = yield* sql<{ value: unknown; expires_at: number | null }>`SELECT value, expires_at FROM ${table} WHERE key = ${key}`
-            const row = rows[0]
-            if (row === undefined) return Option.none<Entry>()
-            if (row.expires_at !== null && row.expires_at <= now) {
-              yield* sql`DELETE FROM ${table} WHERE key = ${key}`
-              return Option.none<Entry>()
-            }
-            const entry = yield* readEntry("sqlite", "get", row.value)
-            if (max !== undefined) yield* sql`UPDATE ${table} SET last_used = ${next} WHERE key = ${key}`
-            return Option.some(entry)
-          })
-        ),
-      set: (key, entry, expiresAt) =>
-        run(
-          "set",
-          Effect.gen(function*() {
-            const text = yield* writeEntry("sqlite", "set", entry)
-            yield* sql`INSERT OR REPLACE INTO ${table} (key, value, expires_at, last_used)
-              VALUES (${key}, ${text}, ${expiresAt ?? null}, ${next})`
-            if (max !== undefined) {
-              // Everything at or below the (max+1)-th most recent stamp goes (none when there are <= max rows).
-              yield* sql`DELETE FROM ${table} WHERE last_used <= (SELECT last_used FROM ${table} ORDER BY last_used DESC LIMIT 1 OFFSET ${max})`
-            }
-          })
-        ),
-      delete: (key) => run("delete", Effect.asVoid(sql`DELETE FROM ${table} WHERE key = ${key}`))
-    } satisfies Store
-  })
-}
-
-/**
- * Options of the Redis store.
- *
- * @since 0.2.0
- */
-export interface RedisStoreOptions {
-  /** Prefix of every key (default `"braid:cache:"`). */
-  readonly prefix?: string
-  /** The bound of one Redis call (default `Io.defaultTimeout`, 5 s). */
-  readonly timeout?: Duration.DurationInput
-}
-
-const redisOptions = (owner: string, options: RedisStoreOptions) => RedisClient.storeOptions(owner, options, "braid:cache:")
-
-const makeRedisStore = (client: Redis, prefix: string, timeout: Duration.Duration | undefined): Store => ({
-  name: "redis",
-  get: (key) =>
-    Effect.flatMap(RedisClient.attempt("cache.get", () => client.get(prefix + key), timeout), (text) =>
-      text === null ? Effect.succeed(Option.none()) : Effect.map(readEntry("redis", "cache.get", text), Option.some)),
-  set: (key, entry, expiresAt, now) =>
-    Effect.flatMap(writeEntry("redis", "cache.set", entry), (text) =>
-      Effect.asVoid(RedisClient.attempt("cache.set", () =>
-        expiresAt === undefined
-          ? client.set(prefix + key, text)
-          : client.set(prefix + key, text, "PX", Math.max(1, Math.ceil(expiresAt - now))), timeout))),
-  delete: (key) => Effect.asVoid(RedisClient.attempt("cache.delete", () => client.del(prefix + key), timeout))
-})
-
-/**
- * A store in Redis, shared by every process using the same prefix. TTL is Redis' own (`PX`).
- * There is no per-cache size cap: configure Redis with `maxmemory` and `allkeys-lru`. Every call
- * is bounded by `timeout`; an entry that is not a cache entry (written by something else,
- * truncated) is a `StoreError`, which the cache turns into a miss. The client is the caller's:
- * listen to its `'error'` events (ioredis logs them otherwise).
- *
- * @example
- * ```ts
- * import { Redis } from "ioredis"
- * import { Cache } from "@braid/resilience"
- *
- * const store = Cache.redisStore(new Redis("redis://127.0.0.1:6379", { lazyConnect: true }), { prefix: "myapp:cache:", timeout: "1 second" })
- * ```
- *
- * @since 0.1.0
- */
-export const redisStore = (client: Redis, options: RedisStoreOptions = {}): Store => {
-  const { prefix, timeout } = redisOptions("Cache.redisStore", options)
-  return makeRedisStore(client, prefix, timeout)
-}
-
-/**
- * A Redis store connected to `url` (or `REDIS_URL` via `Config`; default
- * `redis://127.0.0.1:6379`) for the life of the scope. The connection and every call are
- * bounded by `timeout` (default `Io.defaultTimeout`).
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Cache } from "@braid/resilience"
- *
- * const program = Effect.scoped(Effect.gen(function*() {
- *   const store = yield* Cache.redisStoreFromConfig({ prefix: "myapp:cache:" })
- * }))
- * ```
- *
- * @since 0.1.0
- */
-export const redisStoreFromConfig = (
-  options: RedisStoreOptions & { readonly url?: string | Redacted.Redacted<string> } = {}
-): Effect.Effect<Store, StoreError | ConfigError, Scope.Scope> => {
-  const checked = redisOptions("Cache.redisStoreFromConfig", options)
-  return Effect.map(RedisClient.acquire(options.url, checked.timeout), (client) => makeRedisStore(client, checked.prefix, checked.timeout))
 }
 
 // ---------------------------------------------------------------------------------------------

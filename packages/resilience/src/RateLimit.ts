@@ -13,7 +13,8 @@
  * cost must be a finite number >= 0 and a computed key a string; otherwise the call fails with
  * `InvalidRateLimitInput` and nothing is charged.
  *
- * Stores: `memoryStore()` (default, one per policy unless you share it) and `redisStore(client)`,
+ * Stores: `memoryStore()` (default, one per policy unless you share it) and, in @braid/redis,
+ * `RedisRateLimit.store(client)`,
  * so that several processes share one limit. Time is Effect's `Clock` (the Redis store is given
  * the caller's clock reading, so processes should have synchronised clocks; `TestClock` drives
  * both stores in tests). Every Redis call is bounded by the store's `timeout` (default
@@ -32,13 +33,9 @@
  */
 import type { Primitive as P } from "@braid/core"
 import { Instrumentation, Primitive } from "@braid/core"
-import type { Redacted, Scope } from "effect"
 import { Clock, Duration, Effect, Metric } from "effect"
-import type { ConfigError } from "effect/ConfigError"
-import type { Redis } from "ioredis"
 import { InvalidRateLimitInput, RateLimited, StoreError } from "./Errors.js"
 import * as Check from "./internal/options.js"
-import * as RedisClient from "./internal/redis.js"
 import * as Metrics from "./Metrics.js"
 
 /**
@@ -153,7 +150,13 @@ const invalidRequest = (requests: ReadonlyArray<Request>): string | undefined =>
   return undefined
 }
 
-const refuseInvalid = (store: string, requests: ReadonlyArray<Request>, now: number): StoreError | undefined => {
+/**
+ * For store authors: the `StoreError` of `store` for requests (or a clock reading) that no store
+ * may charge, as the built-in stores refuse them; undefined when they are valid.
+ *
+ * @since 0.2.0
+ */
+export const refuseInvalid = (store: string, requests: ReadonlyArray<Request>, now: number): StoreError | undefined => {
   const bad = Number.isFinite(now) ? invalidRequest(requests) : `nowMillis must be a finite number, got ${Check.describe(now)}`
   return bad === undefined ? undefined : new StoreError({ store, operation: "ratelimit.consume", cause: new RangeError(bad) })
 }
@@ -217,133 +220,6 @@ export const memoryStore = (): Store => {
         return invalid === undefined ? Effect.succeed(decide(requests, now)) : Effect.fail(invalid)
       })
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Redis store
-// ---------------------------------------------------------------------------------------------
-
-const script = `
-local now = tonumber(ARGV[1])
-local n = #KEYS
-local states = {}
-for i = 1, n do
-  local base = 1 + (i - 1) * 4
-  local algo = ARGV[base + 1]
-  local limit = tonumber(ARGV[base + 2])
-  local window = tonumber(ARGV[base + 3])
-  local cost = tonumber(ARGV[base + 4])
-  if cost > limit then return {i, -1} end
-  local h = redis.call('HMGET', KEYS[i], 'a', 'b')
-  if algo == 'token-bucket' then
-    local tokens = tonumber(h[1])
-    local ts = tonumber(h[2])
-    if tokens == nil or ts == nil then tokens = limit; ts = now end
-    local rate = limit / window
-    if now > ts then tokens = math.min(limit, tokens + (now - ts) * rate) end
-    if tokens < cost then return {i, math.ceil((cost - tokens) / rate)} end
-    states[i] = {tokens - cost, math.max(now, ts), window}
-  else
-    local start = math.floor(now / window) * window
-    local count = 0
-    if tonumber(h[1]) == start and tonumber(h[2]) ~= nil then count = tonumber(h[2]) end
-    if count + cost > limit then return {i, start + window - now} end
-    states[i] = {start, count + cost, window}
-  end
-end
-for i = 1, n do
-  redis.call('HSET', KEYS[i], 'a', string.format('%.17g', states[i][1]), 'b', string.format('%.17g', states[i][2]))
-  redis.call('PEXPIRE', KEYS[i], math.ceil(states[i][3] * 2))
-end
-return {0, 0}
-`
-
-/**
- * Options of the Redis store.
- *
- * @since 0.2.0
- */
-export interface RedisStoreOptions {
-  /** Prefix of every key (default `"braid:ratelimit:"`). */
-  readonly prefix?: string
-  /** The bound of one Redis call (default `Io.defaultTimeout`, 5 s); past it the call fails with `StoreError`. */
-  readonly timeout?: Duration.DurationInput
-}
-
-const redisOptions = (owner: string, options: RedisStoreOptions) => RedisClient.storeOptions(owner, options, "braid:ratelimit:")
-
-/**
- * A store in Redis, shared by every process that uses the same Redis and prefix. All keys of a
- * call are checked and charged by one Lua script (atomic). In Redis Cluster, give the keys of one
- * policy a common hash tag (e.g. prefix `"{braid}:ratelimit:"`). Each call is bounded by
- * `timeout`; a Redis that does not answer in time fails the call with `StoreError` (cause
- * `StoreTimeout`). The client is the caller's: listen to its `'error'` events (ioredis logs them
- * otherwise); a failed command always reaches the call as a `StoreError`.
- *
- * @example
- * ```ts
- * import { Redis } from "ioredis"
- * import { RateLimit } from "@braid/resilience"
- *
- * const store = RateLimit.redisStore(new Redis("redis://127.0.0.1:6379", { lazyConnect: true }), { prefix: "myapp:rl:", timeout: "2 seconds" })
- * ```
- *
- * @since 0.1.0
- */
-export const redisStore = (client: Redis, options: RedisStoreOptions = {}): Store => {
-  const { prefix, timeout } = redisOptions("RateLimit.redisStore", options)
-  return makeRedisStore(client, prefix, timeout)
-}
-
-const makeRedisStore = (client: Redis, prefix: string, timeout: Duration.Duration | undefined): Store => ({
-    name: "redis",
-    consume: (requests, now) =>
-      Effect.suspend(() => {
-        const invalid = refuseInvalid("redis", requests, now)
-        if (invalid !== undefined) return Effect.fail(invalid)
-        const keys = requests.map((r) => prefix + counterId(r))
-        const args: Array<string | number> = [now]
-        for (const r of requests) args.push(r.algorithm, r.limit, r.windowMillis, r.cost)
-        return Effect.flatMap(
-          RedisClient.attempt("ratelimit.consume", () => client.eval(script, keys.length, ...keys, ...args), timeout),
-          (reply): Effect.Effect<Decision, StoreError> => {
-            if (!Array.isArray(reply) || typeof reply[0] !== "number" || typeof reply[1] !== "number") {
-              return Effect.fail(new StoreError({ store: "redis", operation: "ratelimit.consume", cause: new TypeError("unexpected reply from the rate-limit script") }))
-            }
-            const [index, retryAfter] = reply as [number, number]
-            return Effect.succeed(
-              index === 0
-                ? { allowed: true }
-                : { allowed: false, index: index - 1, retryAfterMillis: retryAfter < 0 ? Number.POSITIVE_INFINITY : retryAfter }
-            )
-          }
-        )
-      })
-})
-
-/**
- * A Redis store connected to `url` (or `REDIS_URL` via `Config`; default
- * `redis://127.0.0.1:6379`) for the life of the scope. The connection and every call are bounded
- * by `timeout` (default `Io.defaultTimeout`).
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { RateLimit } from "@braid/resilience"
- *
- * const program = Effect.scoped(Effect.gen(function*() {
- *   const store = yield* RateLimit.redisStoreFromConfig({ prefix: "myapp:rl:" })
- *   // RateLimit.policy({ limits: [...], store })
- * }))
- * ```
- *
- * @since 0.1.0
- */
-export const redisStoreFromConfig = (
-  options: RedisStoreOptions & { readonly url?: string | Redacted.Redacted<string> } = {}
-): Effect.Effect<Store, StoreError | ConfigError, Scope.Scope> => {
-  const checked = redisOptions("RateLimit.redisStoreFromConfig", options)
-  return Effect.map(RedisClient.acquire(options.url, checked.timeout), (client) => makeRedisStore(client, checked.prefix, checked.timeout))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ export * as Fallback from "./Fallback.js"
 export * as CircuitBreaker from "./CircuitBreaker.js"
 /** Bounded concurrency with a bounded queue. @since 0.1.0 */
 export * as Bulkhead from "./Bulkhead.js"
-/** Per-key and global rate limits, in memory or in Redis. @since 0.1.0 */
+/** Per-key and global rate limits (in memory; in Redis with @braid/redis). @since 0.1.0 */
 export * as RateLimit from "./RateLimit.js"
 /** Caches with TTL, LRU and single-flight. @since 0.1.0 */
 export * as Cache from "./Cache.js"
@@ -23,6 +23,8 @@ export * as Cache from "./Cache.js"
 export * as Saga from "./Saga.js"
 /** Hedged requests: a second attempt after a delay, first success wins. @since 0.1.0 */
 export * as Hedge from "./Hedge.js"
+/** For store authors: the option checks and the call bound of the stores. @since 0.2.0 */
+export * as StoreSupport from "./StoreSupport.js"
 /** The typed errors and the transient convention. @since 0.1.0 */
 export * as Errors from "./Errors.js"
 /** Every metric of the package. @since 0.1.0 */

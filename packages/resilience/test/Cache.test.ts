@@ -1,160 +1,11 @@
-import { afterAll, assert, describe, it } from "@effect/vitest"
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import * as SqlClient from "@effect/sql/SqlClient"
-import { Clock, Data, Deferred, Effect, Either, Exit, Fiber, FastCheck, Metric, Option, Ref, Schema, TestClock } from "effect"
+import { assert, describe, it } from "@effect/vitest"
+import { Data, Deferred, Effect, Either, Exit, Fiber, FastCheck, Metric, Ref, TestClock } from "effect"
 import { Json, Primitive, Runner } from "@braid/core"
 import { Cache, Errors, Metrics, StoreError } from "@braid/resilience"
-import { byName, describeWith, redisTestClients, withSpans } from "@braid/testing"
+import { byName, withSpans } from "@braid/testing"
+import { corrupted, counted, storeErrors, storeSuite } from "./cacheConformance.js"
 
 class NotFound extends Data.TaggedError("NotFound")<{ readonly id: string }> {}
-
-/** A persisted error: rebuilt from its Schema when read back from a store. */
-class Missing extends Schema.TaggedError<Missing>()("Missing", { id: Schema.String }) {
-  override get message(): string {
-    return `no record ${this.id}`
-  }
-}
-
-/** The events `cache.store_error` of a run of `self` under the span `span`, as [operation, error.type]. */
-const storeErrors = <A, E>(self: Effect.Effect<A, E>, span: string) =>
-  Effect.map(withSpans(self), ({ exit, spans }) => ({
-    exit,
-    events: byName(spans, span).events.filter((e) => e.name === "cache.store_error").map((e) => [e.attributes?.["operation"], e.attributes?.["error.type"]])
-  }))
-
-/** A step that counts its runs and returns what `reply` gives. */
-const counted = <A>(calls: Ref.Ref<number>, reply: (input: string) => A) =>
-  Primitive.make("lookup", (input: string) => Effect.as(Ref.update(calls, (n) => n + 1), reply(input)))
-
-const storeSuite = <R>(
-  label: string,
-  makeStore: () => Effect.Effect<Cache.Store, unknown, R>,
-  provide: <A, E>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, unknown, never>,
-  remote: boolean
-) => {
-  describe(label, () => {
-    it.effect("with errorSchema, a cached failure comes back as an instance of its class (message, stack)", () =>
-      provide(Effect.gen(function*() {
-        const calls = yield* Ref.make(0)
-        const step = Primitive.make("find", (id: string) => Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.fail(new Missing({ id }))))
-        const p = step.pipe(Cache.policy({ store: yield* makeStore(), cacheFailures: true, errorSchema: Missing }))
-        const first = yield* Effect.flip(Runner.run(p, "x"))
-        const again = yield* Effect.flip(Runner.run(p, "x"))
-        assert.strictEqual(yield* Ref.get(calls), 1, "the second call was a hit")
-        assert.instanceOf(again, Missing)
-        assert.strictEqual(again.message, "no record x")
-        assert.strictEqual(again.id, "x")
-        assert.isString(again.stack)
-        assert.deepStrictEqual(again, first)
-      })))
-
-    it.effect("with schema, values are encoded before they are stored and decoded on every hit (a Date, a BigInt)", () =>
-      provide(Effect.gen(function*() {
-        const calls = yield* Ref.make(0)
-        const Out = Schema.Struct({ at: Schema.Date, n: Schema.BigInt })
-        const step = Primitive.make("load", (_: string) => Effect.as(Ref.update(calls, (n) => n + 1), { at: new Date(86_400_000), n: 10n ** 20n }))
-        const p = step.pipe(Cache.policy({ store: yield* makeStore(), schema: Out }))
-        yield* Runner.run(p, "k")
-        const hit = yield* Runner.run(p, "k")
-        assert.strictEqual(yield* Ref.get(calls), 1)
-        assert.instanceOf(hit.at, Date)
-        assert.strictEqual(hit.at.getTime(), 86_400_000)
-        assert.strictEqual(hit.n, 10n ** 20n)
-      })))
-
-    it.effect("an entry the schema does not decode is a miss (event decode), then replaced", () =>
-      provide(Effect.gen(function*() {
-        const store = yield* makeStore()
-        const plain = Cache.make({ name: "plain", store })
-        const typed = Cache.make({ name: "typed", store, schema: Schema.Struct({ n: Schema.Number }) })
-        yield* plain.get("k", Effect.succeed({ n: "not a number" }))
-        const { exit, events } = yield* storeErrors(Effect.withSpan(typed.get("k", Effect.succeed({ n: 1 })), "outer"), "outer")
-        assert.deepStrictEqual(exit, Exit.succeed({ n: 1 }))
-        assert.deepStrictEqual(events, [["decode", "ParseError"]])
-        assert.deepStrictEqual(yield* typed.get("k", Effect.die("not called")), { n: 1 })
-      })))
-
-    it.effect("a value the schema cannot encode is not cached (event encode); the call succeeds", () =>
-      provide(Effect.gen(function*() {
-        const calls = yield* Ref.make(0)
-        const p = counted(calls, () => -1).pipe(Cache.policy({ name: "positive", store: yield* makeStore(), schema: Schema.Positive }))
-        const { exit, events } = yield* storeErrors(Runner.run(p, "a"), "positive")
-        assert.deepStrictEqual(exit, Exit.succeed(-1))
-        assert.deepStrictEqual(events, [["encode", "ParseError"]])
-        yield* Runner.run(p, "a")
-        assert.strictEqual(yield* Ref.get(calls), 2)
-      })))
-
-    if (remote) {
-      it.effect("a value JSON cannot carry (BigInt, cycle, NaN) is not cached (event set, JsonError); the call succeeds", () =>
-        provide(Effect.gen(function*() {
-          const cyclic: Record<string, unknown> = { a: 1 }
-          cyclic["self"] = cyclic
-          const values: ReadonlyArray<unknown> = [{ n: 1n }, cyclic, [Number.NaN], { deep: JSON.parse("[".repeat(1500) + "]".repeat(1500)) }]
-          const store = yield* makeStore()
-          for (const value of values) {
-            const calls = yield* Ref.make(0)
-            const p = counted(calls, () => value).pipe(Cache.policy({ name: "unencodable", store }))
-            const { exit, events } = yield* storeErrors(Runner.run(p, "k"), "unencodable")
-            assert.deepStrictEqual(exit, Exit.succeed(value))
-            assert.deepStrictEqual(events, [["set", "JsonError"]])
-            yield* Runner.run(p, "k")
-            assert.strictEqual(yield* Ref.get(calls), 2, "not cached")
-          }
-        })))
-
-      it.effect("without errorSchema, a cached failure comes back as its JSON form (a plain object: _tag and fields)", () =>
-        provide(Effect.gen(function*() {
-          const p = Primitive.make("find", (id: string) => Effect.fail(new Missing({ id }))).pipe(Cache.policy({ store: yield* makeStore(), cacheFailures: true }))
-          yield* Effect.flip(Runner.run(p, "x"))
-          const again = yield* Effect.flip(Runner.run(p, "x"))
-          assert.notInstanceOf(again, Missing)
-          assert.deepStrictEqual({ ...again }, { _tag: "Missing", id: "x" })
-        })))
-    }
-
-    it.effect.prop(
-      "property: JSON values round-trip (remote stores: through their JSON form; a \"__proto__\" key is refused at write)",
-      { value: FastCheck.jsonValue({ maxDepth: 4 }) },
-      ({ value }) =>
-        provide(Effect.gen(function*() {
-          const store = yield* makeStore()
-          const written = yield* Effect.either(store.set("k", { _tag: "success", value }, undefined, 0))
-          if (Either.isLeft(written)) {
-            assert.isTrue(remote && JSON.stringify(value).includes("__proto__"), `refused: ${written.left.message}`)
-            return
-          }
-          const found = yield* store.get("k", 0)
-          assert.deepStrictEqual(Option.getOrThrow(found), { _tag: "success", value: remote ? JSON.parse(JSON.stringify(value)) : value })
-        })),
-      { fastCheck: { numRuns: 40 } }
-    )
-
-    it.effect("round-trips every value, null and undefined included", () =>
-      provide(Effect.gen(function*() {
-        const store = yield* makeStore()
-        const values: ReadonlyArray<unknown> = [undefined, null, 0, "", false, "text", { a: [1, null, "x"] }, [1, 2]]
-        for (let i = 0; i < values.length; i++) yield* store.set(`k${i}`, { _tag: "success", value: values[i] }, undefined, 0)
-        for (let i = 0; i < values.length; i++) {
-          const found = yield* store.get(`k${i}`, 0)
-          assert.isTrue(Option.isSome(found), `k${i} was stored`)
-          assert.deepStrictEqual(Option.getOrThrow(found), { _tag: "success", value: values[i] })
-        }
-        assert.isTrue(Option.isNone(yield* store.get("missing", 0)))
-        yield* store.delete("k0")
-        assert.isTrue(Option.isNone(yield* store.get("k0", 0)))
-      })))
-
-    it.effect("a cached undefined is a hit: the step runs once", () =>
-      provide(Effect.gen(function*() {
-        const calls = yield* Ref.make(0)
-        const p = counted(calls, () => undefined).pipe(Cache.policy({ store: yield* makeStore() }))
-        assert.isUndefined(yield* Runner.run(p, "a"))
-        assert.isUndefined(yield* Runner.run(p, "a"))
-        assert.strictEqual(yield* Ref.get(calls), 1)
-      })))
-  })
-}
 
 describe("Cache", () => {
   it.effect("a second call with the same key is a hit: the step does not run (no child span)", () =>
@@ -291,69 +142,6 @@ describe("Cache", () => {
 
   storeSuite("memory store", () => Effect.succeed(Cache.memoryStore()), (self) => self, false)
 
-  storeSuite(
-    "SQLite store",
-    () => Cache.sqliteStore({ table: `cache_${Math.random().toString(36).slice(2)}` }),
-    (self) => Effect.provide(self, SqliteClient.layer({ filename: ":memory:" })),
-    true
-  )
-
-  it.effect("SQLite store: TTL and least-recently-used size cap", () =>
-    Effect.gen(function*() {
-      const store = yield* Cache.sqliteStore({ maxEntries: 2 })
-      yield* store.set("a", { _tag: "success", value: 1 }, 1000, 0)
-      assert.isTrue(Option.isSome(yield* store.get("a", 999)))
-      assert.isTrue(Option.isNone(yield* store.get("a", 1000)), "expired")
-      yield* store.set("a", { _tag: "success", value: 1 }, undefined, 1)
-      yield* store.set("b", { _tag: "success", value: 2 }, undefined, 2)
-      yield* store.get("a", 3)
-      yield* store.set("c", { _tag: "success", value: 3 }, undefined, 4)
-      assert.isTrue(Option.isSome(yield* store.get("a", 5)))
-      assert.isTrue(Option.isNone(yield* store.get("b", 5)), "b was least recently used")
-      assert.isTrue(Option.isSome(yield* store.get("c", 5)))
-    }).pipe(Effect.provide(SqliteClient.layer({ filename: ":memory:" }))))
-
-  it.effect("SQLite store: least-recently-used holds with the clock frozen over more than 2,000 operations (TestClock)", () =>
-    Effect.gen(function*() {
-      const calls = yield* Ref.make(0)
-      const store = yield* Cache.sqliteStore({ maxEntries: 2 })
-      const p = counted(calls, (q) => q).pipe(Cache.policy({ store }))
-      // the clock never moves: every recency stamp is made in the same millisecond
-      const now = yield* Clock.currentTimeMillis
-      for (let i = 0; i < 1050; i++) {
-        yield* store.set(`k${i}`, { _tag: "success", value: i }, undefined, now)
-        // the entry just written is the most recent one: it survived its own write
-        assert.deepStrictEqual(yield* store.get(`k${i}`, now), Option.some({ _tag: "success", value: i } as const), `k${i}`)
-      }
-      // and the order of reads decides which entry goes
-      yield* Runner.run(p, "a")
-      yield* Runner.run(p, "b")
-      yield* Runner.run(p, "a") // a is now the most recent
-      yield* Runner.run(p, "c") // evicts b
-      const before = yield* Ref.get(calls)
-      yield* Runner.run(p, "a")
-      yield* Runner.run(p, "c")
-      assert.strictEqual(yield* Ref.get(calls), before, "a and c are cached")
-      yield* Runner.run(p, "b")
-      assert.strictEqual(yield* Ref.get(calls), before + 1, "b was evicted")
-    }).pipe(Effect.provide(SqliteClient.layer({ filename: ":memory:" }))))
-
-  it.effect("SQLite store: a corrupted or foreign entry is a miss (event get), never a defect; the value replaces it", () =>
-    Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      const table = `cache_${Math.random().toString(36).slice(2)}`
-      const cache = Cache.make({ name: "corrupt", store: yield* Cache.sqliteStore({ table, maxEntries: 10 }) })
-      for (const value of [...corrupted, 42]) {
-        yield* sql`DELETE FROM ${sql(table)}`
-        yield* sql`INSERT INTO ${sql(table)} (key, value, expires_at, last_used) VALUES ('k', ${value}, NULL, 1)`
-        const { exit, events } = yield* storeErrors(Effect.withSpan(cache.get("k", Effect.succeed("fresh")), "outer"), "outer")
-        assert.deepStrictEqual(exit, Exit.succeed("fresh"), String(value).slice(0, 30))
-        assert.strictEqual(events.length, 1)
-        assert.strictEqual(events[0]![0], "get")
-        assert.strictEqual(yield* cache.get("k", Effect.die("not called")), "fresh")
-      }
-    }).pipe(Effect.provide(SqliteClient.layer({ filename: ":memory:" }))))
-
   it.effect("a key that is not a string runs the call uncached (event key); the default key of an unencodable input too", () =>
     Effect.gen(function*() {
       const calls = yield* Ref.make(0)
@@ -422,10 +210,6 @@ describe("Cache", () => {
       assert.throws(() => step.pipe(Cache.policy({ ttl: "forever" as never })), Errors.InvalidOption, "cache(s): option ttl must be a finite duration > 0")
       assert.throws(() => step.pipe(Cache.policy({ key: "id" as never })), Errors.InvalidOption, "cache(s): option key must be a function of the input")
       assert.throws(() => Cache.memoryStore({ maxEntries: -1 }), Errors.InvalidOption, "Cache.memoryStore: option maxEntries must be an integer >= 1")
-      assert.throws(() => Cache.sqliteStore({ maxEntries: 1.5 }), Errors.InvalidOption, "Cache.sqliteStore: option maxEntries must be an integer >= 1")
-      assert.throws(() => Cache.sqliteStore({ table: "" }), Errors.InvalidOption, "Cache.sqliteStore: option table must be a non-empty string")
-      assert.throws(() => Cache.sqliteStore({ timeout: 0 }), Errors.InvalidOption, "Cache.sqliteStore: option timeout must be a finite duration > 0")
-      assert.throws(() => Cache.redisStore(null as never, { timeout: Number.NaN }), Errors.InvalidOption, "Cache.redisStore: option timeout must be a finite duration > 0")
     })
 
     it("property: maxEntries is accepted exactly when it is a safe integer >= 1", () =>
@@ -433,62 +217,11 @@ describe("Cache", () => {
         FastCheck.oneof(FastCheck.double(), FastCheck.integer({ min: -3, max: 5000 }), FastCheck.bigInt(), FastCheck.string(), FastCheck.constant(null)),
         (maxEntries) => {
           const ok = typeof maxEntries === "number" && Number.isSafeInteger(maxEntries) && maxEntries >= 1
-          for (const build of [() => Cache.make({ name: "c", maxEntries: maxEntries as number }), () => Cache.memoryStore({ maxEntries: maxEntries as number }), () => Cache.sqliteStore({ maxEntries: maxEntries as number })]) {
+          for (const build of [() => Cache.make({ name: "c", maxEntries: maxEntries as number }), () => Cache.memoryStore({ maxEntries: maxEntries as number })]) {
             if (ok) build()
             else assert.throws(build, Errors.InvalidOption, "option maxEntries must be an integer >= 1")
           }
         }
       )))
   })
-})
-
-const describeRedis = await describeWith("redis")
-
-/** Texts a store may hold that are not cache entries. */
-const corrupted: ReadonlyArray<string> = [
-  "garbage",
-  "{\"s\":1,\"v\":",
-  "{\"__proto__\":{\"s\":1,\"v\":1}}",
-  "{\"s\":1,\"v\":{\"\\u005f_proto__\":{\"polluted\":true}}}",
-  "[".repeat(5000) + "]".repeat(5000),
-  "{\"s\":2}",
-  "{\"s\":1}",
-  "null",
-  "42"
-]
-
-describeRedis("Cache (Redis store, real Redis)", () => {
-  const { cleanup, client, prefix } = redisTestClients()
-  afterAll(cleanup)
-
-  let n = 0
-  storeSuite("Redis store", () => Effect.succeed(Cache.redisStore(client(), { prefix: `${prefix}${++n}:` })), (self) => self, true)
-
-  it.effect("a corrupted or foreign entry is a miss (event get, JsonError), never a defect; the value replaces it", () =>
-    Effect.gen(function*() {
-      const raw = client()
-      const keyPrefix = `${prefix}corrupt:`
-      const cache = Cache.make({ name: "corrupt", store: Cache.redisStore(raw, { prefix: keyPrefix }) })
-      for (const text of corrupted) {
-        yield* Effect.promise(() => raw.set(`${keyPrefix}k`, text))
-        const { exit, events } = yield* storeErrors(Effect.withSpan(cache.get("k", Effect.succeed("fresh")), "outer"), "outer")
-        assert.deepStrictEqual(exit, Exit.succeed("fresh"), text.slice(0, 30))
-        assert.deepStrictEqual(events, [["get", "JsonError"]])
-        assert.strictEqual(yield* cache.get("k", Effect.die("not called")), "fresh")
-      }
-    }))
-
-  it.live("two processes (two clients) share entries; Redis expires them after the TTL", () =>
-    Effect.gen(function*() {
-      const calls = yield* Ref.make(0)
-      const shared = `${prefix}shared:`
-      const a = counted(calls, (q) => ({ q })).pipe(Cache.policy({ store: Cache.redisStore(client(), { prefix: shared }), ttl: "300 millis" }))
-      const b = counted(calls, (q) => ({ q })).pipe(Cache.policy({ store: Cache.redisStore(client(), { prefix: shared }), ttl: "300 millis" }))
-      assert.deepStrictEqual(yield* Runner.run(a, "x"), { q: "x" })
-      assert.deepStrictEqual(yield* Runner.run(b, "x"), { q: "x" })
-      assert.strictEqual(yield* Ref.get(calls), 1)
-      yield* Effect.sleep("400 millis")
-      yield* Runner.run(b, "x")
-      assert.strictEqual(yield* Ref.get(calls), 2)
-    }))
 })

@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Data, Effect, Fiber, Metric, Ref, TestClock } from "effect"
+import { Data, Effect, Fiber, Metric, Ref, TestClock } from "effect"
 import { Describe, Primitive, Runner } from "@braid/core"
 import type { CircuitOpen, RetryExhausted, TimeoutError } from "@braid/resilience"
-import { Cache, CircuitBreaker, Metrics, RateLimit, Retry, Timeout } from "@braid/resilience"
-import { byName, describeWith, parentOf, REDIS_URL, withSpans } from "@braid/testing"
+import { CircuitBreaker, Metrics, Retry, Timeout } from "@braid/resilience"
+import { byName, parentOf, withSpans } from "@braid/testing"
 
 class Overloaded extends Data.TaggedError("Overloaded")<{ readonly transient: true }> {}
 
@@ -51,33 +51,5 @@ describe("policies compose", () => {
       yield* Runner.run(step.pipe(Retry.policy({ name, baseDelay: "0 millis" })), "x")
       const counted = yield* Metric.value(Metric.tagged(Metrics.retries, "braid.primitive", name))
       assert.strictEqual(counted.count, 2)
-    }))
-})
-
-const describeRedis = await describeWith("redis")
-
-describeRedis("stores from Config (REDIS_URL)", () => {
-  it.scoped("RateLimit.redisStoreFromConfig and Cache.redisStoreFromConfig connect to REDIS_URL", () =>
-    Effect.gen(function*() {
-      const prefix = `braid-test:${crypto.randomUUID()}:`
-      const fromEnv = Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["REDIS_URL", REDIS_URL]])))
-      const limits = yield* fromEnv(RateLimit.redisStoreFromConfig({ prefix: `${prefix}rl:` }))
-      const cacheStore = yield* fromEnv(Cache.redisStoreFromConfig({ prefix: `${prefix}c:` }))
-      const p = Primitive.make("x", (n: number) => Effect.succeed(n)).pipe(
-        Cache.policy({ store: cacheStore, ttl: "1 minute" }),
-        RateLimit.policy({ limits: [{ key: "k", limit: 1, window: "1 minute" }], store: limits })
-      )
-      assert.strictEqual(yield* Runner.run(p, 1), 1)
-      const e = yield* Effect.flip(Runner.run(p, 1))
-      assert.strictEqual(e._tag, "RateLimited")
-      yield* cacheStore.delete("1")
-      // clean up the rate-limit keys through the same connection's store prefix
-      yield* Effect.promise(async () => {
-        const { Redis } = await import("ioredis")
-        const c = new Redis(REDIS_URL)
-        const keys = await c.keys(`${prefix}*`)
-        if (keys.length > 0) await c.del(...keys)
-        await c.quit()
-      })
     }))
 })

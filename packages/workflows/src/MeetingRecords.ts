@@ -7,7 +7,6 @@
  * @since 0.1.0
  */
 import { SqlClient } from "@effect/sql"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Context, Effect, Layer, Ref, Schema } from "effect"
 import { HistoryStoreError } from "./Errors.js"
 import * as SqlRows from "./internal/sqlRows.js"
@@ -165,10 +164,12 @@ export type StoreOptions = SqlRows.StoreOptions
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import type { SqlClient } from "@effect/sql"
  * import { MeetingRecords } from "@braid/workflows"
  *
- * const Records = MeetingRecords.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(SqliteClient.layer({ filename: "meetings.db" })))
+ * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ *
+ * const Records = MeetingRecords.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(SqlLive))
  * ```
  *
  * @since 0.2.0
@@ -212,30 +213,15 @@ export const layerSqlWith = (options: StoreOptions = {}): Layer.Layer<MeetingRec
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import type { SqlClient } from "@effect/sql"
  * import { MeetingRecords } from "@braid/workflows"
  *
- * const Records = MeetingRecords.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: "meetings.db" })))
+ * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ *
+ * const Records = MeetingRecords.layerSql.pipe(Layer.provide(SqlLive))
  * ```
  *
  * @since 0.1.0
  */
 export const layerSql: Layer.Layer<MeetingRecords, HistoryStoreError, SqlClient.SqlClient> = layerSqlWith()
 
-/**
- * In an embedded SQLite file, with the options of `layerSqlWith`.
- *
- * @example
- * ```ts
- * import { MeetingRecords } from "@braid/workflows"
- *
- * const Records = MeetingRecords.layerSqlite("meetings.db")
- * ```
- *
- * @since 0.1.0
- */
-export const layerSqlite = (filename: string, options: StoreOptions = {}): Layer.Layer<MeetingRecords, HistoryStoreError> =>
-  layerSqlWith(options).pipe(
-    Layer.provide(SqliteClient.layer({ filename })),
-    Layer.mapError((e) => (e instanceof HistoryStoreError ? e : new HistoryStoreError({ operation: "open", reason: String(e) })))
-  )

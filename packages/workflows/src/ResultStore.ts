@@ -3,13 +3,12 @@
  * the evaluation runner. Storing a result for a key that already has one keeps the first
  * (`INSERT ... ON CONFLICT DO NOTHING`), so evaluating a conversation twice stores one result.
  *
- * Layers: `layerMemory` (tests, quick runs), `layerSql` over any `@effect/sql` client, and
- * `layerSqlite(filename)` (embedded SQLite via `@effect/sql-sqlite-node`).
+ * Layers: `layerMemory` (tests, quick runs) and `layerSql` over any `@effect/sql` client; an
+ * embedded SQLite file with `SqliteResultStore.layer(filename)` of @braid/sqlite.
  *
  * @since 0.1.0
  */
 import { SqlClient } from "@effect/sql"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Context, Effect, Layer, Ref, Schema } from "effect"
 import { ResultStoreError } from "./Errors.js"
 import * as SqlRows from "./internal/sqlRows.js"
@@ -125,10 +124,12 @@ export type StoreOptions = SqlRows.StoreOptions
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import type { SqlClient } from "@effect/sql"
  * import { ResultStore } from "@braid/workflows"
  *
- * const Store = ResultStore.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(SqliteClient.layer({ filename: "evals.db" })))
+ * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ *
+ * const Store = ResultStore.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(SqlLive))
  * ```
  *
  * @since 0.2.0
@@ -179,30 +180,15 @@ export const layerSqlWith = (options: StoreOptions = {}): Layer.Layer<ResultStor
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { SqliteClient } from "@effect/sql-sqlite-node"
+ * import type { SqlClient } from "@effect/sql"
  * import { ResultStore } from "@braid/workflows"
  *
- * const Store = ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: "evals.db" })))
+ * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ *
+ * const Store = ResultStore.layerSql.pipe(Layer.provide(SqlLive))
  * ```
  *
  * @since 0.1.0
  */
 export const layerSql: Layer.Layer<ResultStore, ResultStoreError, SqlClient.SqlClient> = layerSqlWith()
 
-/**
- * A store in an embedded SQLite file (created if missing), with the options of `layerSqlWith`.
- *
- * @example
- * ```ts
- * import { ResultStore } from "@braid/workflows"
- *
- * const Store = ResultStore.layerSqlite("evaluations.db")
- * ```
- *
- * @since 0.1.0
- */
-export const layerSqlite = (filename: string, options: StoreOptions = {}): Layer.Layer<ResultStore, ResultStoreError> =>
-  layerSqlWith(options).pipe(
-    Layer.provide(SqliteClient.layer({ filename })),
-    Layer.mapError((e) => (e instanceof ResultStoreError ? e : new ResultStoreError({ operation: "open", reason: String(e) })))
-  )

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Fiber, Layer, Ref, Stream, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -53,14 +54,14 @@ describe("Evaluation", () => {
       const calls = yield* Ref.make(0)
       const pipeline = Evaluation.make({ runId: "v1", metrics })
       const file = tmpDb()
-      const layer = Layer.merge(ResultStore.layerSqlite(file), countingJudge(calls))
+      const layer = Layer.merge(ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: file }))), countingJudge(calls))
       const first = yield* Runner.run(pipeline, Samples.promptV1).pipe(Effect.provide(layer))
       const second = yield* Runner.run(pipeline, Samples.promptV1).pipe(Effect.provide(layer)) // a new connection to the same file
       assert.strictEqual(yield* Ref.get(calls), 8)
       assert.isTrue(first.results.every((r) => !r.reused))
       assert.isTrue(second.results.every((r) => r.reused))
       assert.deepStrictEqual(second.means, first.means)
-      const stored = yield* Effect.flatMap(ResultStore.ResultStore, (s) => s.list("v1")).pipe(Effect.provide(ResultStore.layerSqlite(file)))
+      const stored = yield* Effect.flatMap(ResultStore.ResultStore, (s) => s.list("v1")).pipe(Effect.provide(ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: file })))))
       assert.strictEqual(stored.length, 8)
       // the same conversation in another run is another result
       const other = yield* Runner.run(Evaluation.make({ runId: "v2", metrics }), Samples.promptV1.slice(0, 2)).pipe(Effect.provide(layer))
@@ -74,11 +75,11 @@ describe("Evaluation", () => {
       const one = Evaluation.evaluateConversation({ runId: "v1", metrics })
       const c = Samples.promptV1[0]!
       const results = yield* Effect.all([Runner.run(one, c), Runner.run(one, c), Runner.run(one, c)], { concurrency: "unbounded" }).pipe(
-        Effect.provide(Layer.merge(ResultStore.layerSqlite(file), countingJudge(calls)))
+        Effect.provide(Layer.merge(ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: file }))), countingJudge(calls)))
       )
       // every caller gets the one stored result
       assert.strictEqual(new Set(results.map((r) => r.evaluatedAt)).size, 1)
-      const stored = yield* Effect.flatMap(ResultStore.ResultStore, (s) => s.list("v1")).pipe(Effect.provide(ResultStore.layerSqlite(file)))
+      const stored = yield* Effect.flatMap(ResultStore.ResultStore, (s) => s.list("v1")).pipe(Effect.provide(ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: file })))))
       assert.strictEqual(stored.length, 1)
     }))
 

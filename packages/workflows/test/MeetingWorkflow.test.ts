@@ -52,7 +52,7 @@ describe("MeetingWorkflow", () => {
       assert.deepStrictEqual(past.entries.filter((e) => e.kind === "spoke").map((e) => e.participant), ["Maya", "Grace", "Linus", "Maya", "Grace", "Linus", "Maya"])
       assert.strictEqual(past.record?.decisions.length, 1)
       const grace = yield* Effect.flatMap(MeetingRecords.MeetingRecords, (r) => r.actionItemsOf("grace")).pipe(
-        Effect.provide(MeetingRecords.layerSqlite(file))
+        Effect.provide(MeetingRecords.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: file }))))
       )
       assert.deepStrictEqual(grace, [{ owner: "Grace", task: "write the rollback plan and rehearse it on staging", due: "Thursday", meetingId: "launch-review-1" }])
     }))

@@ -70,7 +70,7 @@ describe("ResultStore and MeetingRecords: rows are untrusted, values must have a
 
   it.effect("a result without a JSON form (NaN, Infinity) is refused by every store with a typed error, and nothing is stored", () =>
     Effect.gen(function*() {
-      for (const layer of [ResultStore.layerMemory, ResultStore.layerSqlite(tmpDb())]) {
+      for (const layer of [ResultStore.layerMemory, ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: tmpDb() })))]) {
         yield* Effect.gen(function*() {
           const store = yield* ResultStore.ResultStore
           for (const score of [Number.NaN, Number.POSITIVE_INFINITY]) {
@@ -82,7 +82,7 @@ describe("ResultStore and MeetingRecords: rows are untrusted, values must have a
           assert.deepStrictEqual(yield* store.list("r1"), [])
         }).pipe(Effect.provide(layer))
       }
-      for (const layer of [MeetingRecords.layerMemory, MeetingRecords.layerSqlite(tmpDb())]) {
+      for (const layer of [MeetingRecords.layerMemory, MeetingRecords.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: tmpDb() })))]) {
         yield* Effect.gen(function*() {
           const records = yield* MeetingRecords.MeetingRecords
           const e = typedFailure(yield* Effect.exit(records.save({ ...record("m1"), turns: Number.NaN })))

@@ -2,10 +2,11 @@ import { assert, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Redacted } from "effect"
 import { createRequire } from "node:module"
 import { afterAll } from "vitest"
-import { type MemoryStore, PostgresMemoryStore } from "@braid/agents"
+import type { MemoryStore } from "@braid/agents"
+import { PostgresMemoryStore } from "@braid/postgres"
 import type { MemoryStoreError } from "@braid/agents/Errors"
 import { DATABASE_URL, describeWith, faultyProxy, silentServer } from "@braid/testing"
-import { conformance } from "./memoryConformance.js"
+import { conformance } from "../../agents/test/memoryConformance.js"
 
 /** node-postgres itself (no types installed), for pools the tests own. */
 type TestPool = PostgresMemoryStore.Pool & { readonly ending: boolean }

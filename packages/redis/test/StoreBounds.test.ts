@@ -9,6 +9,7 @@ import type { Duration, Scope } from "effect"
 import { Io, Primitive, Runner } from "@braid/core"
 import { Cache, Errors, Metrics, RateLimit, StoreError } from "@braid/resilience"
 import { byName, withSpans } from "@braid/testing"
+import { RedisCache, RedisRateLimit } from "@braid/redis"
 import { Redis } from "ioredis"
 import * as net from "node:net"
 import { vi } from "vitest"
@@ -84,7 +85,7 @@ for (const behaviour of ["silent", "closing"] as const) {
     it.scoped("RateLimit: the call fails with StoreError within the store's bound (default Io.defaultTimeout)", () =>
       Effect.gen(function*() {
         const client = yield* clientOf(yield* brokenRedis(behaviour))
-        const p = ask.pipe(RateLimit.policy({ limits: [{ key: "global", limit: 5, window: "1 minute" }], store: RateLimit.redisStore(client) }))
+        const p = ask.pipe(RateLimit.policy({ limits: [{ key: "global", limit: 5, window: "1 minute" }], store: RedisRateLimit.store(client) }))
         const exit = yield* drive(Runner.run(p, "a"), Io.defaultTimeout)
         const e = storeErrorOf(exit)
         assert.strictEqual(e.operation, "ratelimit.consume")
@@ -97,7 +98,7 @@ for (const behaviour of ["silent", "closing"] as const) {
     it.scoped("RateLimit: the timeout option sets the bound", () =>
       Effect.gen(function*() {
         const client = yield* clientOf(yield* brokenRedis(behaviour))
-        const store = RateLimit.redisStore(client, { timeout: "250 millis" })
+        const store = RedisRateLimit.store(client, { timeout: "250 millis" })
         const exit = yield* drive(store.consume([{ key: "k", algorithm: "fixed-window", limit: 1, windowMillis: 1000, cost: 1 }], 0), "250 millis", 1)
         const e = storeErrorOf(exit)
         if (behaviour === "silent") assert.deepStrictEqual(e.cause, new Errors.StoreTimeout({ timeoutMillis: 250 }))
@@ -109,7 +110,7 @@ for (const behaviour of ["silent", "closing"] as const) {
         const calls = yield* Ref.make(0)
         const name = `bounded-${behaviour}-${Math.random().toString(36).slice(2)}`
         const step = Primitive.make("lookup", (q: string) => Effect.as(Ref.update(calls, (n) => n + 1), `v-${q}`))
-        const p = step.pipe(Cache.policy({ name, store: Cache.redisStore(client, { timeout: "1 second" }) }))
+        const p = step.pipe(Cache.policy({ name, store: RedisCache.store(client, { timeout: "1 second" }) }))
         const exit = yield* drive(withSpans(Runner.run(p, "a")), "1 second")
         assert.isTrue(Exit.isSuccess(exit))
         if (!Exit.isSuccess(exit)) return
@@ -125,7 +126,7 @@ for (const behaviour of ["silent", "closing"] as const) {
     it.scoped("Cache: invalidate is bounded too", () =>
       Effect.gen(function*() {
         const client = yield* clientOf(yield* brokenRedis(behaviour))
-        const cache = Cache.make({ name: "inv", store: Cache.redisStore(client, { timeout: "1 second" }) })
+        const cache = Cache.make({ name: "inv", store: RedisCache.store(client, { timeout: "1 second" }) })
         const exit = yield* drive(cache.invalidate("k"), "1 second")
         assert.deepStrictEqual(exit, Exit.void)
       }))
@@ -133,10 +134,10 @@ for (const behaviour of ["silent", "closing"] as const) {
     it.scoped("redisStoreFromConfig: connecting is bounded and fails with StoreError (connect)", () =>
       Effect.gen(function*() {
         const port = yield* brokenRedis(behaviour)
-        const exit = yield* drive(Effect.scoped(RateLimit.redisStoreFromConfig({ url: `redis://127.0.0.1:${port}`, timeout: "2 seconds" })), "2 seconds")
+        const exit = yield* drive(Effect.scoped(RedisRateLimit.storeFromConfig({ url: `redis://127.0.0.1:${port}`, timeout: "2 seconds" })), "2 seconds")
         const e = storeErrorOf(exit)
         assert.strictEqual(e.operation, "connect")
-        const cacheExit = yield* drive(Effect.scoped(Cache.redisStoreFromConfig({ url: `redis://127.0.0.1:${port}`, timeout: "2 seconds" })), "2 seconds")
+        const cacheExit = yield* drive(Effect.scoped(RedisCache.storeFromConfig({ url: `redis://127.0.0.1:${port}`, timeout: "2 seconds" })), "2 seconds")
         assert.strictEqual(storeErrorOf(cacheExit).operation, "connect")
       }))
   })
@@ -149,7 +150,7 @@ describe("the Redis client a store holds", () => {
       const port = yield* Effect.scoped(brokenRedis("closing"))
       const printed = vi.spyOn(console, "error").mockImplementation(() => {})
       const exit = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
-        yield* RateLimit.redisStoreFromConfig({ url: `redis://user:s3cret-pw@127.0.0.1:${port}` })
+        yield* RedisRateLimit.storeFromConfig({ url: `redis://user:s3cret-pw@127.0.0.1:${port}` })
       })))
       // give ioredis the chance to report anything late
       yield* nextTurn
@@ -162,7 +163,7 @@ describe("the Redis client a store holds", () => {
     }))
 
   it("options are checked where the store is built", () => {
-    assert.throws(() => RateLimit.redisStoreFromConfig({ timeout: -1 }), Errors.InvalidOption, "RateLimit.redisStoreFromConfig: option timeout must be a finite duration > 0")
-    assert.throws(() => Cache.redisStoreFromConfig({ prefix: 1 as never }), Errors.InvalidOption, "Cache.redisStoreFromConfig: option prefix must be a string")
+    assert.throws(() => RedisRateLimit.storeFromConfig({ timeout: -1 }), Errors.InvalidOption, "RedisRateLimit.storeFromConfig: option timeout must be a finite duration > 0")
+    assert.throws(() => RedisCache.storeFromConfig({ prefix: 1 as never }), Errors.InvalidOption, "RedisCache.storeFromConfig: option prefix must be a string")
   })
 })

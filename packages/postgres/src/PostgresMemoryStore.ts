@@ -13,9 +13,9 @@ import { Io } from "@braid/core"
 import { Config, Duration, Effect, Either, Exit, identity, Layer, Option, Redacted } from "effect"
 import type { Scope } from "effect"
 import { createRequire } from "node:module"
-import { MemoryStoreError } from "./Errors.js"
-import * as MemorySql from "./internal/memorySql.js"
-import { type Entry, MemoryStore, type MemoryStoreShape, scopeKey, valueJsonOf } from "./MemoryStore.js"
+import { MemoryStoreError } from "@braid/agents/Errors"
+import * as MemorySql from "@braid/agents/MemorySql"
+import { type Entry, MemoryStore, type MemoryStoreShape, scopeKey, valueJsonOf } from "@braid/agents/MemoryStore"
 
 /**
  * Options of the PostgreSQL store.
@@ -207,19 +207,19 @@ const transaction = <A>(body: (client: PoolClient) => Promise<A>) => (client: Po
 const migrate = async (client: PoolClient, t: string): Promise<number> => {
   // Concurrent starts queue here; the lock ends with the transaction.
   await client.query(`SELECT pg_advisory_xact_lock(hashtext('${t}'))`)
-  await client.query(MemorySql.migrationsTable("pg", t))
+  await client.query(MemorySql.migrationsTable("postgres", t))
   const done = new Set((await client.query(`SELECT version FROM ${t}_migrations`)).rows.map((r) => Number((r as { version: number | string }).version)))
-  const pending = MemorySql.migrations("pg", t).map((statements, i) => ({ version: i + 1, statements })).filter((m) => !done.has(m.version))
+  const pending = MemorySql.migrations("postgres", t).map((statements, i) => ({ version: i + 1, statements })).filter((m) => !done.has(m.version))
   for (const { statements, version } of pending) {
     for (const statement of statements) await client.query(statement)
-    await client.query(MemorySql.recordMigration("pg", t), [version, Date.now()])
+    await client.query(MemorySql.recordMigration("postgres", t), [version, Date.now()])
   }
   return pending.length
 }
 
 /** The store over a pool whose migrations have run. Every call is bounded by `timeout`. */
 const makeStore = (pool: Pool, t: string, fail: Fail, timeout: Duration.Duration): MemoryStoreShape => {
-  const text = MemorySql.statements("pg", t)
+  const text = MemorySql.statements("postgres", t)
   const lockScope = `SELECT pg_advisory_xact_lock(hashtext('${t}'), hashtext($1))`
 
   const failPut = fail("put")
@@ -283,7 +283,7 @@ const makeStore = (pool: Pool, t: string, fail: Fail, timeout: Duration.Duration
     query: (scope, filter, now) => {
       let plan: MemorySql.QueryPlan | undefined = undefined
       return call("query", () => {
-        plan = MemorySql.queryPlan("pg", t, scope, filter, now)
+        plan = MemorySql.queryPlan("postgres", t, scope, filter, now)
         return statement(plan.text, plan.params)
       }, (r) => MemorySql.finishQuery(r.rows, plan!, filter), failQuery)
     },
@@ -314,7 +314,7 @@ const failWith = (secrets: ReadonlyArray<string>): Fail => (operation) => (e) =>
  * @example
  * ```ts
  * import { Effect, Option, Redacted } from "effect"
- * import { PostgresMemoryStore } from "@braid/agents"
+ * import { PostgresMemoryStore } from "@braid/postgres"
  *
  * const program = Effect.gen(function*() {
  *   const store = yield* PostgresMemoryStore.make({ url: Redacted.make("postgres://postgres@127.0.0.1:5432/test") })
@@ -351,7 +351,8 @@ export const make = (
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { Memory, PostgresMemoryStore } from "@braid/agents"
+ * import { Memory } from "@braid/agents"
+ * import { PostgresMemoryStore } from "@braid/postgres"
  *
  * const MemoryLive = Memory.layer().pipe(Layer.provide(PostgresMemoryStore.layer()))
  * ```

@@ -24,10 +24,9 @@ import { Io, Json } from "@braid/core"
 import { Config, Duration, Effect, Either, Layer, PubSub } from "effect"
 import type { Scope } from "effect"
 import { Redis } from "ioredis"
-import { EventBusError } from "./CoordinationErrors.js"
-import type { Service } from "./EventBus.js"
-import { EventBus, makeWith } from "./EventBus.js"
-import type { Envelope } from "./internal/busCore.js"
+import { EventBusError } from "@braid/agents/CoordinationErrors"
+import type { Envelope, Service } from "@braid/agents/EventBus"
+import { EventBus, makeWith } from "@braid/agents/EventBus"
 
 /**
  * @since 0.1.0

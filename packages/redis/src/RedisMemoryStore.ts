@@ -12,8 +12,8 @@
 import { Io, Json } from "@braid/core"
 import { Config, Duration, Effect, Either, Exit, Layer, Option, Redacted } from "effect"
 import { Redis } from "ioredis"
-import { MemoryStoreError } from "./Errors.js"
-import * as MemorySql from "./internal/memorySql.js"
+import { MemoryStoreError } from "@braid/agents/Errors"
+import * as MemorySql from "@braid/agents/MemorySql"
 import {
   applyLimit,
   decodeEntry,
@@ -25,7 +25,7 @@ import {
   type Scope,
   scopeKey,
   valueJsonOf
-} from "./MemoryStore.js"
+} from "@braid/agents/MemoryStore"
 
 /**
  * Options of the Redis store.

@@ -3,10 +3,11 @@ import { WorkflowContext } from "@braid/core"
 import { Cause, Effect, Fiber, Layer, Option, Redacted } from "effect"
 import { Redis } from "ioredis"
 import { afterAll } from "vitest"
-import { Memory, MemoryStore, RedisMemoryStore } from "@braid/agents"
+import { Memory, MemoryStore } from "@braid/agents"
+import { RedisMemoryStore } from "@braid/redis"
 import type { MemoryStoreError } from "@braid/agents/Errors"
 import { describeWith, faultyProxy, REDIS_URL, silentServer } from "@braid/testing"
-import { conformance } from "./memoryConformance.js"
+import { conformance } from "../../agents/test/memoryConformance.js"
 
 const describeRedis = await describeWith("redis")
 const prefix = `braid:memory:test-${crypto.randomUUID().slice(0, 8)}:`

@@ -11,9 +11,9 @@ import { Io } from "@braid/core"
 import { Config, Duration, Effect, Either, Exit, Layer, Option } from "effect"
 import type { Scope } from "effect"
 import { createRequire } from "node:module"
-import { MemoryStoreError } from "./Errors.js"
-import * as MemorySql from "./internal/memorySql.js"
-import { type Entry, MemoryStore, type MemoryStoreShape, valueJsonOf } from "./MemoryStore.js"
+import { MemoryStoreError } from "@braid/agents/Errors"
+import * as MemorySql from "@braid/agents/MemorySql"
+import { type Entry, MemoryStore, type MemoryStoreShape, valueJsonOf } from "@braid/agents/MemoryStore"
 
 /**
  * Options of the SQLite store.
@@ -196,7 +196,8 @@ export const make = (options: Options): Effect.Effect<MemoryStoreShape, MemorySt
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { Memory, SqliteMemoryStore } from "@braid/agents"
+ * import { Memory } from "@braid/agents"
+ * import { SqliteMemoryStore } from "@braid/sqlite"
  *
  * const MemoryLive = Memory.layer().pipe(Layer.provide(SqliteMemoryStore.layer({ filename: "braid-memory.db" })))
  * ```
@@ -211,7 +212,8 @@ export const layer = (options: Options): Layer.Layer<MemoryStore, MemoryStoreErr
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { Memory, SqliteMemoryStore } from "@braid/agents"
+ * import { Memory } from "@braid/agents"
+ * import { SqliteMemoryStore } from "@braid/sqlite"
  *
  * const MemoryLive = Memory.layer().pipe(Layer.provide(SqliteMemoryStore.layerConfig))
  * ```

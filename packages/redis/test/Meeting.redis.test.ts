@@ -1,7 +1,8 @@
 import { assert, it } from "@effect/vitest"
 import { Effect, Queue } from "effect"
 import { describeWith, REDIS_URL } from "@braid/testing"
-import { EventBus, Meeting, RedisEventBus, Termination } from "@braid/agents"
+import { EventBus, Meeting, Termination } from "@braid/agents"
+import { RedisEventBus } from "@braid/redis"
 
 const describeRedis = await describeWith("redis")
 

@@ -1,88 +1,12 @@
-import { assert, describe, it } from "@effect/vitest"
+import { assert, it } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import { ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
+import { ConfigProvider, Effect, Layer, Redacted } from "effect"
 import { DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
 import { EventBus, Meeting, MeetingStore, Termination } from "@braid/agents"
+import { PostgresMeetingStore } from "@braid/postgres"
+import { roundTrip, runId, storedAndRead } from "../../agents/test/meetingStoreConformance.js"
 
-const runId = `${process.pid}-${Date.now()}`
-
-/** Holds a meeting with a timeout and a leave, then reads it back through a fresh store layer. */
-const roundTrip = (sqlLayer: () => Layer.Layer<SqlClient.SqlClient, unknown>) =>
-  Effect.gen(function*() {
-    const id = `meeting-${runId}-${Math.random().toString(36).slice(2)}`
-    const storeLayer = () => Layer.merge(EventBus.layerMemory, MeetingStore.layerSql.pipe(Layer.provide(sqlLayer())))
-    const result = yield* Effect.gen(function*() {
-      const meeting = yield* Meeting.make({
-        id,
-        topic: "persist",
-        host: Meeting.participant("host", () => "hello"),
-        termination: Termination.maxTurns(5),
-        speakingTimeout: "300 millis"
-      })
-      yield* meeting.attend(Meeting.participant("quiet", () => Effect.never))
-      yield* meeting.attend(Meeting.participant("chatty", () => ({ text: "a lot", tokens: 7, costUsd: 0.01 })))
-      yield* meeting.attend(Meeting.participant("leaver", () => "bye"))
-      yield* meeting.leave("leaver")
-      return yield* meeting.run
-    }).pipe(Effect.provide(storeLayer()))
-    // a fresh layer (new connection): what a later inspection sees
-    const inspected = yield* Meeting.inspect(id).pipe(Effect.provide(storeLayer()))
-    assert.deepStrictEqual(inspected.history, result.history)
-    const status = Option.getOrThrow(inspected.status)
-    assert.strictEqual(status.state, "ended")
-    assert.strictEqual(status.endedBy?.condition, "maxTurns(5)")
-    assert.deepStrictEqual(status.participants, ["host", "quiet", "chatty"])
-    assert.deepStrictEqual(inspected.history.filter((e) => e.turn !== undefined).map((e) => `${e.participant}:${e.kind}`), [
-      "host:spoke",
-      "quiet:timed-out",
-      "chatty:spoke",
-      "host:spoke",
-      "quiet:timed-out"
-    ])
-    assert.strictEqual(inspected.history.find((e) => e.participant === "chatty" && e.kind === "spoke")!.costUsd, 0.01)
-    const all = yield* Effect.flatMap(MeetingStore.MeetingStore, (s) => s.list).pipe(Effect.provide(storeLayer()))
-    assert.isTrue(all.some((s) => s.meetingId === id))
-    return id
-  })
-
-describe("MeetingStore: SQLite", () => {
-  it.live("history and status survive and can be inspected through a new connection; migrations are idempotent", () =>
-    Effect.gen(function*() {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "braid-meeting-"))
-      const filename = path.join(dir, "meetings.db")
-      yield* roundTrip(() => SqliteClient.layer({ filename }))
-      yield* roundTrip(() => SqliteClient.layer({ filename })) // tables already exist
-      fs.rmSync(dir, { recursive: true, force: true })
-    }))
-})
-
-/** A short meeting stored through `storeLayer`, then read back through a fresh one. */
-const storedAndRead = (storeLayer: () => Layer.Layer<MeetingStore.MeetingStore, unknown>) =>
-  Effect.gen(function*() {
-    const id = `layer-${runId}-${Math.random().toString(36).slice(2)}`
-    yield* Effect.gen(function*() {
-      const meeting = yield* Meeting.make({ id, topic: "t", host: Meeting.participant("host", () => "hi"), termination: Termination.maxTurns(2) })
-      yield* meeting.run
-    }).pipe(Effect.provide(Layer.merge(EventBus.layerMemory, storeLayer())))
-    const { history, status } = yield* Meeting.inspect(id).pipe(Effect.provide(storeLayer()))
-    assert.strictEqual(history.filter((e) => e.kind === "spoke").length, 2)
-    assert.strictEqual(Option.getOrThrow(status).endedBy?.condition, "maxTurns(2)")
-    return id
-  })
-
-describe("MeetingStore.layerSqlite", () => {
-  it.live("a meeting stored in a SQLite file is read back", () =>
-    Effect.gen(function*() {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "braid-meeting-"))
-      yield* storedAndRead(() => MeetingStore.layerSqlite({ filename: path.join(dir, "m.db") }))
-      fs.rmSync(dir, { recursive: true, force: true })
-    }))
-})
 
 const describePg = await describeWith("postgres")
 describePg("MeetingStore: PostgreSQL", () => {
@@ -150,7 +74,7 @@ describePg("MeetingStore: PostgreSQL", () => {
   it.live("layerPgConfig reads DATABASE_URL through Config", () =>
     Effect.gen(function*() {
       const config = Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["DATABASE_URL", DATABASE_URL]])))
-      const id = yield* storedAndRead(() => MeetingStore.layerPgConfig.pipe(Layer.provide(config)))
+      const id = yield* storedAndRead(() => PostgresMeetingStore.layerConfig.pipe(Layer.provide(config)))
       yield* Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         yield* sql`DELETE FROM braid_meeting_entries WHERE meeting_id = ${id}`

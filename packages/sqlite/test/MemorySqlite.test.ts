@@ -6,9 +6,10 @@ import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
-import { Memory, SqliteMemoryStore } from "@braid/agents"
+import { Memory } from "@braid/agents"
+import { SqliteMemoryStore } from "@braid/sqlite"
 import type { MemoryStoreError } from "@braid/agents/Errors"
-import { conformance } from "./memoryConformance.js"
+import { conformance } from "../../agents/test/memoryConformance.js"
 
 /** better-sqlite3 itself (it ships no types), to look at the file from outside the store. */
 const Database = createRequire(import.meta.url)("better-sqlite3") as new(filename: string, options?: { readonly readonly?: boolean }) => {

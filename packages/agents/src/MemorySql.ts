@@ -1,15 +1,17 @@
 /**
- * The SQL of the memory stores: migrations, statements and row mapping, shared by the SQLite store
- * (better-sqlite3) and the PostgreSQL store (pg), each of which runs it on its driver directly.
+ * For store authors: the SQL of the memory stores (migrations, statements and row mapping) and
+ * the errors they report, shared by `SqliteMemoryStore` (@braid/sqlite),
+ * `PostgresMemoryStore` (@braid/postgres) and `RedisMemoryStore` (@braid/redis), each of
+ * which runs it on its driver directly. Written against no driver: this package needs none.
  *
- * @internal
+ * @since 0.2.0
  */
 import { Json } from "@braid/core"
 import { Either } from "effect"
-import { MemoryStoreError } from "../Errors.js"
-import { applyLimit, decodeEntry, type Entry, type Filter, matches, type Scope } from "../MemoryStore.js"
+import { MemoryStoreError } from "./Errors.js"
+import { applyLimit, decodeEntry, type Entry, type Filter, matches, type Scope } from "./MemoryStore.js"
 
-export type Dialect = "sqlite" | "pg"
+export type Dialect = "sqlite" | "postgres"
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,50}$/
 
@@ -29,7 +31,7 @@ const placeholders = (dialect: Dialect, text: string): string => {
 
 /** The column types that differ between the dialects. */
 const types = (dialect: Dialect) =>
-  dialect === "pg"
+  dialect === "postgres"
     ? { seq: "BIGSERIAL PRIMARY KEY", int: "BIGINT" }
     : { seq: "INTEGER PRIMARY KEY AUTOINCREMENT", int: "INTEGER" }
 
@@ -67,7 +69,7 @@ const tableV2 = (dialect: Dialect, name: string): string => {
  */
 export const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyArray<string>> => {
   const { int, seq } = types(dialect)
-  const slash = dialect === "pg" ? "strpos(scope_id, '/')" : "instr(scope_id, '/')"
+  const slash = dialect === "postgres" ? "strpos(scope_id, '/')" : "instr(scope_id, '/')"
   const tenantGlobal = "scope_kind = 'global' AND length(scope_id) > 7 AND substr(scope_id, length(scope_id) - 6) = '/global'"
   const tenantNamed = `scope_kind IN ('session', 'user') AND ${slash} > 0`
   return [
@@ -107,7 +109,7 @@ export const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyA
       `ALTER TABLE ${t}_v2 RENAME TO ${t}`,
       `CREATE INDEX IF NOT EXISTS ${t}_scope_seq ON ${t} (scope_kind, tenant, scope_id, seq)`,
       `CREATE INDEX IF NOT EXISTS ${t}_expires ON ${t} (scope_kind, tenant, scope_id, expires_at)`,
-      ...(dialect === "pg" ? [`SELECT setval(pg_get_serial_sequence('${t}', 'seq'), (SELECT max(seq) FROM ${t}))`] : [])
+      ...(dialect === "postgres" ? [`SELECT setval(pg_get_serial_sequence('${t}', 'seq'), (SELECT max(seq) FROM ${t}))`] : [])
     ]
   ]
 }

@@ -1,5 +1,5 @@
 /**
- * A scoped ioredis client, its URL read from `REDIS_URL` through `Config`, and the one way to
+ * The client helpers of the Redis stores of `Cache` and `RateLimit`: a scoped ioredis client, its URL read from `REDIS_URL` through `Config`, and the one way to
  * run a command: bounded by the store's timeout (`store.bounded`) and failing with `StoreError`.
  *
  * @internal
@@ -9,9 +9,7 @@ import { Config, Duration as DurationValue, Effect, Redacted } from "effect"
 import type { ConfigError } from "effect/ConfigError"
 import { Io } from "@braid/core"
 import { Redis } from "ioredis"
-import { StoreError, StoreTimeout } from "../Errors.js"
-import * as Check from "./options.js"
-import { bounded } from "./store.js"
+import { StoreError, StoreSupport, StoreTimeout } from "@braid/resilience"
 
 /** `REDIS_URL` (redacted: it may hold a password), default `redis://127.0.0.1:6379`. */
 export const redisUrl: Config.Config<Redacted.Redacted<string>> = Config.redacted("REDIS_URL").pipe(
@@ -62,7 +60,7 @@ export const acquire = (
       }),
       (c) => close(c, timeout)
     )
-    yield* bounded(
+    yield* StoreSupport.bounded(
       "redis",
       "connect",
       Effect.tryPromise({
@@ -80,9 +78,9 @@ export const storeOptions = (
   options: { readonly prefix?: string; readonly timeout?: Duration.DurationInput },
   defaultPrefix: string
 ): { readonly prefix: string; readonly timeout: Duration.Duration | undefined } => {
-  if (typeof options !== "object" || options === null) Check.refuse(owner, "options", "must be an object", options)
+  if (typeof options !== "object" || options === null) StoreSupport.refuse(owner, "options", "must be an object", options)
   return {
-    prefix: options.prefix === undefined ? defaultPrefix : Check.string(owner, "prefix", options.prefix),
-    timeout: options.timeout === undefined ? undefined : DurationValue.millis(Check.positiveDuration(owner, "timeout", options.timeout))
+    prefix: options.prefix === undefined ? defaultPrefix : StoreSupport.string(owner, "prefix", options.prefix),
+    timeout: options.timeout === undefined ? undefined : DurationValue.millis(StoreSupport.positiveDuration(owner, "timeout", options.timeout))
   }
 }

@@ -1,0 +1,20 @@
+/**
+ * `@braid/sqlite`: every Braid store on SQLite (better-sqlite3, @effect/sql-sqlite-node): the
+ * memory store, the cache store, and the SQLite files of messaging, meetings, evaluation results
+ * and meeting records. Install it only if you use SQLite.
+ *
+ * @since 0.2.0
+ */
+
+/** The SQLite memory store (embedded default, file-backed). @since 0.1.0 */
+export * as SqliteMemoryStore from "./SqliteMemoryStore.js"
+/** The SQLite store of `Cache`: TTL and least-recently-used size cap. @since 0.2.0 */
+export * as SqliteCache from "./SqliteCache.js"
+/** `Messaging` persisted in a SQLite file. @since 0.2.0 */
+export * as SqliteMessaging from "./SqliteMessaging.js"
+/** `MeetingStore` in a SQLite file. @since 0.2.0 */
+export * as SqliteMeetingStore from "./SqliteMeetingStore.js"
+/** `ResultStore` (evaluation results) in a SQLite file. @since 0.2.0 */
+export * as SqliteResultStore from "./SqliteResultStore.js"
+/** `MeetingRecords` (minutes, decisions, action items) in a SQLite file. @since 0.2.0 */
+export * as SqliteMeetingRecords from "./SqliteMeetingRecords.js"
