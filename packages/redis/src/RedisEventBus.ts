@@ -77,7 +77,8 @@ const connect = (url: string, name: string, timeout: Duration.DurationInput | un
  * @example
  * ```ts
  * import { Effect, Layer } from "effect"
- * import { EventBus, RedisEventBus } from "@braid/agents"
+ * import { EventBus } from "@braid/agents"
+ * import { RedisEventBus } from "@braid/redis"
  *
  * const BusLive = Layer.scoped(EventBus.EventBus, RedisEventBus.make({ url: "redis://127.0.0.1:6379", prefix: "app:" }))
  * ```
@@ -161,7 +162,7 @@ export const make = (options: Options): Effect.Effect<Service, EventBusError, Sc
  *
  * @example
  * ```ts
- * import { RedisEventBus } from "@braid/agents"
+ * import { RedisEventBus } from "@braid/redis"
  *
  * const BusLive = RedisEventBus.layer({ url: "redis://127.0.0.1:6379", prefix: "app:" })
  * ```
@@ -176,7 +177,7 @@ export const layer = (options: Options): Layer.Layer<EventBus, EventBusError> =>
  *
  * @example
  * ```ts
- * import { RedisEventBus } from "@braid/agents"
+ * import { RedisEventBus } from "@braid/redis"
  *
  * const BusLive = RedisEventBus.layerConfig
  * ```

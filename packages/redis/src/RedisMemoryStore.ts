@@ -148,7 +148,7 @@ const scopeOfOldId = (kind: Scope["kind"], id: string): Scope => {
  * ```ts
  * import { Effect } from "effect"
  * import { Redis } from "ioredis"
- * import { RedisMemoryStore } from "@braid/agents"
+ * import { RedisMemoryStore } from "@braid/redis"
  *
  * const moved = Effect.flatMap(Effect.sync(() => new Redis()), (client) => RedisMemoryStore.migrate(client, { prefix: "myapp:memory:" }))
  * ```
@@ -224,7 +224,7 @@ export interface MakeOptions extends Options {
  * @example
  * ```ts
  * import { Redis } from "ioredis"
- * import { RedisMemoryStore } from "@braid/agents"
+ * import { RedisMemoryStore } from "@braid/redis"
  *
  * const store = RedisMemoryStore.make(new Redis("redis://127.0.0.1:6379"), { prefix: "myapp:memory:", timeout: "2 seconds" })
  * ```
@@ -316,7 +316,8 @@ export const make = (client: Redis, options: MakeOptions = {}): MemoryStoreShape
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { Memory, RedisMemoryStore } from "@braid/agents"
+ * import { Memory } from "@braid/agents"
+ * import { RedisMemoryStore } from "@braid/redis"
  *
  * const MemoryLive = Memory.layer().pipe(Layer.provide(RedisMemoryStore.layer({ prefix: "myapp:memory:" })))
  * ```

@@ -170,7 +170,7 @@ const makeStore = (db: Database, t: string): MemoryStoreShape => {
  * @example
  * ```ts
  * import { Effect, Option } from "effect"
- * import { SqliteMemoryStore } from "@braid/agents"
+ * import { SqliteMemoryStore } from "@braid/sqlite"
  *
  * const program = Effect.gen(function*() {
  *   const store = yield* SqliteMemoryStore.make({ filename: ":memory:" })
