@@ -43,14 +43,14 @@ describePg("MeetingStore: PostgreSQL", () => {
         for (const call of [store.list, store.history("m"), store.status("m")] as Array<Effect.Effect<unknown, { readonly _tag: string; readonly message: string }>>) {
           const err = yield* Effect.flip(call)
           assert.strictEqual(err._tag, "MeetingStoreError")
-          assert.include(err.message, "no answer within 200 ms")
+          assert.include(err.message, "no answer within 2000 ms")
         }
         const meeting = yield* Meeting.make({ topic: "t", host: Meeting.participant("host", () => "hi"), termination: Termination.maxTurns(1) })
         const result = yield* meeting.run
         assert.strictEqual(result.endedBy.condition, "maxTurns(1)")
       }).pipe(Effect.provide(Layer.merge(
         EventBus.layerMemory,
-        MeetingStore.layerSqlWith({ timeout: "200 millis" }).pipe(Layer.provide(PgClient.layer({ url: Redacted.make(withPort(DATABASE_URL, link.port)) })))
+        MeetingStore.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(PgClient.layer({ url: Redacted.make(withPort(DATABASE_URL, link.port)) })))
       )))
     }).pipe(Effect.scoped))
 

@@ -36,9 +36,9 @@ describePg("PostgreSQL", () => {
         for (const call of [m.send("x", agentB, 1), m.inbox(agentB).unread, m.inbox(agentB).markRead("id"), m.request("x", agentB, 1, { timeout: "10 seconds" })]) {
           const err = yield* Effect.flip(call)
           assert.strictEqual(err._tag, "MessageStoreError")
-          assert.include(err.message, "no answer within 300 ms")
+          assert.include(err.message, "no answer within 2000 ms")
         }
-      }).pipe(Effect.scoped, Effect.provide(PostgresMessaging.layer({ url: withPort(DATABASE_URL, link.port), timeout: "300 millis", pollInterval: "50 millis" })))
+      }).pipe(Effect.scoped, Effect.provide(PostgresMessaging.layer({ url: withPort(DATABASE_URL, link.port), timeout: "2 seconds", pollInterval: "50 millis" })))
     }).pipe(Effect.scoped))
 
   it.live("a connection killed by the server (pg_terminate_backend) is a typed failure or a retried success, never an uncaught error", () =>

@@ -118,7 +118,7 @@ describePg("ResultStore and MeetingRecords over PostgreSQL: bounded calls, dropp
   it.live("a store call on a link that never answers fails with the store's typed error at the configured bound; a dropped connection is typed and the store recovers", () =>
     withSchema(Effect.scoped(Effect.gen(function*() {
       const p = yield* faultyProxy(Number(target.port || 5432), target.hostname || "127.0.0.1")
-      const stores = Layer.merge(ResultStore.layerSqlWith({ timeout: "300 millis" }), MeetingRecords.layerSqlWith({ timeout: "300 millis" })).pipe(
+      const stores = Layer.merge(ResultStore.layerSqlWith({ timeout: "2 seconds" }), MeetingRecords.layerSqlWith({ timeout: "2 seconds" })).pipe(
         Layer.provide(client(p.port))
       )
       yield* Effect.gen(function*() {
@@ -132,10 +132,10 @@ describePg("ResultStore and MeetingRecords over PostgreSQL: bounded calls, dropp
         const stalled = typedFailure(yield* Effect.exit(store.get("r1", "c1")))
         assert.strictEqual(stalled._tag, "ResultStoreError")
         assert.strictEqual(stalled.operation, "get")
-        assert.strictEqual(stalled.reason, "no answer within 300 ms")
+        assert.strictEqual(stalled.reason, "no answer within 2000 ms")
         const stalledRecords = typedFailure(yield* Effect.exit(records.list))
         assert.strictEqual(stalledRecords._tag, "HistoryStoreError")
-        assert.strictEqual(stalledRecords.reason, "no answer within 300 ms")
+        assert.strictEqual(stalledRecords.reason, "no answer within 2000 ms")
 
         // the connection dropped under a call (still no answer): the call fails typed, never a defect;
         // whether the drop or the bound ends it first depends on when the call reached the socket
