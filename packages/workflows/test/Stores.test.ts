@@ -105,7 +105,7 @@ describePg("ResultStore and MeetingRecords over PostgreSQL: bounded calls, dropp
     url.hostname = "127.0.0.1"
     url.port = String(port)
     url.searchParams.set("options", `-c search_path=${schema}`)
-    return PgClient.layer({ url: Redacted.make(url.toString()), maxConnections: 1, connectTimeout: "1 second" })
+    return PgClient.layer({ url: Redacted.make(url.toString()), maxConnections: 1, connectTimeout: "5 seconds" })
   }
   const admin = PgClient.layer({ url: Redacted.make(DATABASE_URL), maxConnections: 1 })
   const withSchema = <A, E, R>(self: Effect.Effect<A, E, R>) =>
