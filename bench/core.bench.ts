@@ -8,12 +8,12 @@
  * - fanout10k: forEach over 10,000 items, concurrency 100, each sleeping 1 ms: wall time and
  *   peak heap above the baseline.
  */
+import { forEach, Instrumentation, parallel, Primitive, Runner, sequence } from "@braid/core"
 import { NodeSdk } from "@effect/opentelemetry"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
-import { forEach, Instrumentation, parallel, Primitive, Runner, sequence } from "@braid/core"
 import { interleaved, medianMillis, printTable, type Row } from "./harness.js"
 
 v8.setFlagsFromString("--expose-gc")
@@ -23,7 +23,9 @@ const BATCH = 1000
 
 // ---- seq10 ------------------------------------------------------------------------------------
 const steps = Array.from({ length: 10 }, (_, i) => Primitive.make(`s${i}`, (n: number) => Effect.succeed(n + 1)))
-const seq10 = (sequence as unknown as (...ps: ReadonlyArray<Primitive.Primitive<number, number>>) => Primitive.Primitive<number, number>)(...steps)
+const seq10 = (sequence as unknown as (
+  ...ps: ReadonlyArray<Primitive.Primitive<number, number>>
+) => Primitive.Primitive<number, number>)(...steps)
 const rawStep = (n: number) => Effect.succeed(n + 1)
 const rawSeq10 = (n: number) => {
   let e = rawStep(n)
@@ -64,18 +66,26 @@ const rate = (run: () => Promise<unknown>, millis = 400) => async () => {
 // ---- fanout -------------------------------------------------------------------------------------
 const sleeper = (i: number) => Primitive.make(`b${i}`, (_: number) => Effect.as(Effect.sleep("1 millis"), i))
 const fanout100 = sequence(
-  parallel(Array.from({ length: 100 }, (_, i) => sleeper(i)) as unknown as readonly [Primitive.Primitive<number, number>]),
+  parallel(
+    Array.from({ length: 100 }, (_, i) => sleeper(i)) as unknown as readonly [Primitive.Primitive<number, number>]
+  ),
   Primitive.sync("sum", (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0))
 )
 const rawFanout100 = Effect.map(
-  Effect.all(Array.from({ length: 100 }, (_, i) => Effect.as(Effect.sleep("1 millis"), i)), { concurrency: "unbounded" }),
+  Effect.all(Array.from({ length: 100 }, (_, i) => Effect.as(Effect.sleep("1 millis"), i)), {
+    concurrency: "unbounded"
+  }),
   (xs) => xs.reduce((a, b) => a + b, 0)
 )
 const items = Array.from({ length: 10_000 }, (_, i) => i)
-const fanout10k = forEach(Primitive.make("item", (i: number) => Effect.as(Effect.sleep("1 millis"), i)), { concurrency: 100 })
+const fanout10k = forEach(Primitive.make("item", (i: number) => Effect.as(Effect.sleep("1 millis"), i)), {
+  concurrency: 100
+})
 const rawFanout10k = Effect.forEach(items, (i) => Effect.as(Effect.sleep("1 millis"), i), { concurrency: 100 })
 const rawFanout10kSpans = Effect.withSpan(
-  Effect.forEach(items, (i) => Effect.withSpan(Effect.as(Effect.sleep("1 millis"), i), "item", noStack), { concurrency: 100 }),
+  Effect.forEach(items, (i) => Effect.withSpan(Effect.as(Effect.sleep("1 millis"), i), "item", noStack), {
+    concurrency: 100
+  }),
   "forEach",
   noStack
 )
@@ -99,7 +109,9 @@ export default async function(): Promise<void> {
   )
   // seq10 through the runner (a fresh WorkflowContext per invocation), instrumentation off
   const [runnerBraid, runnerRaw] = await interleaved(
-    rate(() => Effect.runPromise(loop((n) => Runner.run(seq10, n, { instrumentation: "off" }) as Effect.Effect<number>))),
+    rate(() =>
+      Effect.runPromise(loop((n) => Runner.run(seq10, n, { instrumentation: "off" }) as Effect.Effect<number>))
+    ),
     rate(() => Effect.runPromise(loop(rawSeq10)))
   )
   // seq10 with spans exported to memory, against raw Effect without spans and with the same spans
@@ -137,12 +149,45 @@ export default async function(): Promise<void> {
 
   const rows: Array<Row> = [
     { name: "seq10, instrumentation off (invoke)", braid: offBraid, baseline: offRaw, unit: "ops/s", maxRatio: 1.5 },
-    { name: "seq10, instrumentation off (Runner.run: new context per run)", braid: runnerBraid, baseline: runnerRaw, unit: "ops/s" },
-    { name: "seq10, spans to in-memory exporter, vs raw Effect without spans", braid: spanBraid, baseline: spanRaw, unit: "ops/s" },
-    { name: "seq10, spans to in-memory exporter, vs raw Effect with the same spans", braid: spanBraid, baseline: spanRawSpans, unit: "ops/s", maxRatio: 3 },
-    { name: "fanout100 wall time, default mode (no tracer layer)", braid: f100Braid, baseline: f100Raw, unit: "ms", maxRatio: 1.15 },
-    { name: "fanout10k wall time, default mode (no tracer layer)", braid: f10kBraid, baseline: f10kRaw, unit: "ms", maxRatio: 1.15 },
-    { name: "fanout10k wall time, spans forced on, vs raw Effect with the same spans", braid: f10kOnBraid, baseline: f10kOnRaw, unit: "ms" },
+    {
+      name: "seq10, instrumentation off (Runner.run: new context per run)",
+      braid: runnerBraid,
+      baseline: runnerRaw,
+      unit: "ops/s"
+    },
+    {
+      name: "seq10, spans to in-memory exporter, vs raw Effect without spans",
+      braid: spanBraid,
+      baseline: spanRaw,
+      unit: "ops/s"
+    },
+    {
+      name: "seq10, spans to in-memory exporter, vs raw Effect with the same spans",
+      braid: spanBraid,
+      baseline: spanRawSpans,
+      unit: "ops/s",
+      maxRatio: 3
+    },
+    {
+      name: "fanout100 wall time, default mode (no tracer layer)",
+      braid: f100Braid,
+      baseline: f100Raw,
+      unit: "ms",
+      maxRatio: 1.15
+    },
+    {
+      name: "fanout10k wall time, default mode (no tracer layer)",
+      braid: f10kBraid,
+      baseline: f10kRaw,
+      unit: "ms",
+      maxRatio: 1.15
+    },
+    {
+      name: "fanout10k wall time, spans forced on, vs raw Effect with the same spans",
+      braid: f10kOnBraid,
+      baseline: f10kOnRaw,
+      unit: "ms"
+    },
     { name: "fanout10k peak heap above baseline, default mode", braid: heapBraid, baseline: heapRaw, unit: "MB" }
   ]
   printTable("core: combinators versus raw Effect", rows)

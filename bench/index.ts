@@ -25,7 +25,9 @@ if (args[0] === "--run") {
     .sort()
   console.log(`# Braid benchmarks (node ${process.version}, ${new Date().toISOString()})`)
   for (const file of files) {
-    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--run", file], { stdio: "inherit" })
+    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--run", file], {
+      stdio: "inherit"
+    })
     if (child.status !== 0) {
       console.error(`${file} failed (exit ${String(child.status ?? child.signal)})`)
       process.exitCode = 1

@@ -12,20 +12,22 @@
  *   on the subscriber connection); baseline: raw ioredis PUBLISH to a raw ioredis subscriber.
  *   Skipped (and said so) when Redis does not answer.
  */
-import { Effect, ManagedRuntime, PubSub, Queue, Schema } from "effect"
-import { Redis } from "ioredis"
+import { Agent, EventBus, Meeting, Termination } from "@braid/agents"
 import { Instrumentation } from "@braid/core"
 import { ScriptedModel } from "@braid/llm"
-import { Agent, EventBus, Meeting, Termination } from "@braid/agents"
 import { RedisEventBus } from "@braid/redis"
-import { interleaved, printTable, type Row } from "./harness.js"
 import { REDIS_URL } from "@braid/testing/urls"
-
+import { Effect, ManagedRuntime, PubSub, Queue, Schema } from "effect"
+import { Redis } from "ioredis"
+import { interleaved, printTable, type Row } from "./harness.js"
 
 // ---- meeting50 --------------------------------------------------------------------------------
 const N = 50
 const TURNS = 500
-const agents = Array.from({ length: N }, (_, i) => Agent.make({ name: `p${i}`, instructions: `You are participant ${i}.` }))
+const agents = Array.from(
+  { length: N },
+  (_, i) => Agent.make({ name: `p${i}`, instructions: `You are participant ${i}.` })
+)
 const Model = ScriptedModel.layer({ default: "Agreed, next." })
 
 const meetingTurnsPerSecond = Effect.gen(function*() {
@@ -91,7 +93,8 @@ const rawRedisPerSecond = async (count: number): Promise<number> => {
     sub.on("message", (_c, m) => {
       JSON.parse(m)
       if (++received === count) resolve()
-    }))
+    })
+  )
   const start = performance.now()
   for (let n = 0; n < count; n++) await pub.publish(channel, JSON.stringify({ n }))
   await all
@@ -142,7 +145,13 @@ export default async function(): Promise<void> {
     () => modelRuntime.runPromise(rawTurnsPerSecond),
     3
   )
-  rows.push({ name: `meeting of ${N} (instrumentation on, no tracer)`, braid: meetingOn, baseline: rawOn, unit: "ops/s", note: "turns/s" })
+  rows.push({
+    name: `meeting of ${N} (instrumentation on, no tracer)`,
+    braid: meetingOn,
+    baseline: rawOn,
+    unit: "ops/s",
+    note: "turns/s"
+  })
   await modelRuntime.dispose()
 
   const memoryRuntime = ManagedRuntime.make(EventBus.layerMemory)
@@ -153,7 +162,13 @@ export default async function(): Promise<void> {
     () => Effect.runPromise(rawPubSubPerSecond(EVENTS)),
     5
   )
-  rows.push({ name: `EventBus memory, ${EVENTS} events`, braid: bus, baseline: pubsub, unit: "ops/s", note: "events/s; baseline = raw Effect PubSub (no Schema)" })
+  rows.push({
+    name: `EventBus memory, ${EVENTS} events`,
+    braid: bus,
+    baseline: pubsub,
+    unit: "ops/s",
+    note: "events/s; baseline = raw Effect PubSub (no Schema)"
+  })
   await memoryRuntime.dispose()
 
   if (await redisReachable()) {

@@ -9,19 +9,19 @@
  * Each sample runs a batch of operations inside one Effect program (Braid) or one async loop
  * (raw), so what is measured is the operation, not Effect.runPromise's start-up.
  */
+import { Memory, MemoryStore } from "@braid/agents"
+import { WorkflowContext } from "@braid/core"
+import { PostgresMemoryStore } from "@braid/postgres"
+import { RedisMemoryStore } from "@braid/redis"
+import { SqliteMemoryStore } from "@braid/sqlite"
+import { DATABASE_URL, REDIS_URL } from "@braid/testing/urls"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { Redis } from "ioredis"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Redis } from "ioredis"
-import { WorkflowContext } from "@braid/core"
-import { Memory, MemoryStore } from "@braid/agents"
-import { PostgresMemoryStore } from "@braid/postgres"
-import { RedisMemoryStore } from "@braid/redis"
-import { SqliteMemoryStore } from "@braid/sqlite"
 import { interleaved, printTable, type Row } from "./harness.js"
-import { DATABASE_URL, REDIS_URL } from "@braid/testing/urls"
 
 const require = createRequire(import.meta.url)
 // The same defaults as @braid/testing (which imports vitest, so it is not imported here).
@@ -50,7 +50,20 @@ const RAW_SCOPE = `rawbn-${crypto.randomUUID()}`
 const RAW_RUN = crypto.randomUUID()
 /** The row the raw clients write: the same columns the store writes. */
 const rawParams = (key: string) =>
-  [crypto.randomUUID(), "session", "", RAW_SCOPE, key, JSON.stringify(value), null, RAW_RUN, null, "[]", Date.now(), null] as const
+  [
+    crypto.randomUUID(),
+    "session",
+    "",
+    RAW_SCOPE,
+    key,
+    JSON.stringify(value),
+    null,
+    RAW_RUN,
+    null,
+    "[]",
+    Date.now(),
+    null
+  ] as const
 
 /** Operations per second of `batch` (which runs `size` operations), measured over ~millis. */
 const rate = (batch: () => Promise<unknown>, size: number, millis = 500) => async () => {
@@ -69,7 +82,15 @@ interface Side {
   readonly retrieve: () => Promise<unknown>
 }
 
-const compare = async (name: string, braid: Side, raw: Side, size: number, rows: Array<Row>, note?: string, target: number | null = 1.3) => {
+const compare = async (
+  name: string,
+  braid: Side,
+  raw: Side,
+  size: number,
+  rows: Array<Row>,
+  note?: string,
+  target: number | null = 1.3
+) => {
   const extra = { ...(target !== null ? { maxRatio: target } : {}), ...(note !== undefined ? { note } : {}) }
   const [bs, rs] = await interleaved(rate(braid.store, size), rate(raw.store, size), 5)
   rows.push({ name: `${name} store`, braid: bs, baseline: rs, unit: "ops/s", ...extra })
@@ -81,7 +102,10 @@ const compare = async (name: string, braid: Side, raw: Side, size: number, rows:
 /** The Braid side: `size` stores or retrieves in one program, keys cycling over 100. */
 const braidSide = async (store: Layer.Layer<MemoryStore.MemoryStore, unknown>, size: number) => {
   const runtime = ManagedRuntime.make(
-    Layer.mergeAll(Memory.layer().pipe(Layer.provide(store)), WorkflowContext.layer({ sessionId: `bench-${crypto.randomUUID()}` }))
+    Layer.mergeAll(
+      Memory.layer().pipe(Layer.provide(store)),
+      WorkflowContext.layer({ sessionId: `bench-${crypto.randomUUID()}` })
+    )
   )
   const memory = await runtime.runPromise(Memory.Memory)
   let i = 0
@@ -127,7 +151,12 @@ export default async function(): Promise<void> {
     const map = new Map<string, { readonly value: string }>()
     const write = (key: string) => {
       const [id, kind, tenant, scope, , json, agent, runId, stepPath, tags, createdAt, expiresAt] = rawParams(key)
-      map.set(key, { id, kind, tenant, scope, key, value: json, agent, runId, stepPath, tags, createdAt, expiresAt } as { readonly value: string })
+      map.set(
+        key,
+        { id, kind, tenant, scope, key, value: json, agent, runId, stepPath, tags, createdAt, expiresAt } as {
+          readonly value: string
+        }
+      )
     }
     const read = (key: string) => {
       const row = map.get(key)
@@ -160,8 +189,23 @@ export default async function(): Promise<void> {
         for (let n = 0; n < size; n++) read(`k${i++ % 100}`)
       }
     }
-    await compare("in-memory", braid.side, inEffect, size, rows, "(raw: a Map of the same rows, one Effect step per op)")
-    await compare("in-memory, vs a bare Map", braid.side, bare, size, rows, "(for reference: no Effect on the raw side)", null)
+    await compare(
+      "in-memory",
+      braid.side,
+      inEffect,
+      size,
+      rows,
+      "(raw: a Map of the same rows, one Effect step per op)"
+    )
+    await compare(
+      "in-memory, vs a bare Map",
+      braid.side,
+      bare,
+      size,
+      rows,
+      "(for reference: no Effect on the raw side)",
+      null
+    )
     await braid.dispose()
   }
 
@@ -176,7 +220,9 @@ export default async function(): Promise<void> {
     // The raw client runs the store's own statements on the store's own table (another scope).
     const t = "braid_memory_bench"
     const put = db.prepare(`INSERT OR REPLACE INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-    const get = db.prepare(`SELECT ${COLUMNS} FROM ${t} WHERE scope_kind = ? AND tenant = ? AND scope_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`)
+    const get = db.prepare(
+      `SELECT ${COLUMNS} FROM ${t} WHERE scope_kind = ? AND tenant = ? AND scope_id = ? AND key = ? AND (expires_at IS NULL OR expires_at > ?)`
+    )
     let i = 0
     const raw: Side = {
       store: async () => {
@@ -190,7 +236,14 @@ export default async function(): Promise<void> {
         }
       }
     }
-    await compare("sqlite (file)", braid.side, raw, size, rows, "(better-sqlite3 directly, statements prepared once per store)")
+    await compare(
+      "sqlite (file)",
+      braid.side,
+      raw,
+      size,
+      rows,
+      "(better-sqlite3 directly, statements prepared once per store)"
+    )
     await braid.dispose()
     db.close()
     rmSync(dir, { recursive: true, force: true })
@@ -258,8 +311,25 @@ export default async function(): Promise<void> {
         store: async () => {
           for (let n = 0; n < size; n++) {
             const key = `k${i++ % 100}`
-            const entry = { id: crypto.randomUUID(), scope: { kind: "session", id: RAW_SCOPE }, key, runId: RAW_RUN, tags: [], createdAt: Date.now() }
-            await scripted.braidMemoryPut(k("e"), k("o"), k("x"), k("n"), key, `${JSON.stringify(entry)}\n${JSON.stringify(value)}`, "", String(Date.now()), "")
+            const entry = {
+              id: crypto.randomUUID(),
+              scope: { kind: "session", id: RAW_SCOPE },
+              key,
+              runId: RAW_RUN,
+              tags: [],
+              createdAt: Date.now()
+            }
+            await scripted.braidMemoryPut(
+              k("e"),
+              k("o"),
+              k("x"),
+              k("n"),
+              key,
+              `${JSON.stringify(entry)}\n${JSON.stringify(value)}`,
+              "",
+              String(Date.now()),
+              ""
+            )
           }
         },
         retrieve: async () => {

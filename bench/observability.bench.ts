@@ -7,19 +7,25 @@
  * per primitive, one `chat {model}` span per call, GenAI attributes, metrics); baseline = the
  * same pipeline with `Observability.off`. Measured alternately in one process; target <= 1.05x.
  */
-import { Effect, Layer, ManagedRuntime } from "effect"
 import { Primitive, Runner, sequence } from "@braid/core"
-import { Observability } from "@braid/observability"
 import { Accounting, LanguageModel, ScriptedModel } from "@braid/llm"
+import { Observability } from "@braid/observability"
+import { Effect, Layer, ManagedRuntime } from "effect"
 import { interleaved, medianMillis, printTable } from "./harness.js"
 
 const RUNS = 20
 
 const step = (name: string) =>
-  Primitive.make(name, (text: string) =>
-    Effect.map(LanguageModel.generate({ messages: [LanguageModel.user(text)], metadata: { agent: name } }), (r) => r.text))
+  Primitive.make(
+    name,
+    (text: string) =>
+      Effect.map(LanguageModel.generate({ messages: [LanguageModel.user(text)], metadata: { agent: name } }), (r) =>
+        r.text)
+  )
 
-const pipeline = (sequence as unknown as (...ps: ReadonlyArray<Primitive.Primitive<string, string, unknown, LanguageModel.LanguageModel>>) => Primitive.Primitive<string, string, unknown, LanguageModel.LanguageModel>)(
+const pipeline = (sequence as unknown as (
+  ...ps: ReadonlyArray<Primitive.Primitive<string, string, unknown, LanguageModel.LanguageModel>>
+) => Primitive.Primitive<string, string, unknown, LanguageModel.LanguageModel>)(
   step("outline"),
   step("draft"),
   step("critique"),
@@ -34,7 +40,11 @@ export default async function(): Promise<void> {
   const traced = ManagedRuntime.make(Layer.merge(model, mem.layer))
   const off = ManagedRuntime.make(Layer.merge(model, Observability.off))
   const runAll = (rt: typeof traced | typeof off) => () =>
-    rt.runPromise(Effect.forEach(Array.from({ length: RUNS }, (_, i) => i), (i) => Runner.run(pipeline, `topic ${i}`), { discard: true }))
+    rt.runPromise(
+      Effect.forEach(Array.from({ length: RUNS }, (_, i) => i), (i) => Runner.run(pipeline, `topic ${i}`), {
+        discard: true
+      })
+    )
 
   // sanity: the traced runtime really exports spans (1 root + 5 steps + 5 chat spans per run)
   await runAll(traced)()
@@ -58,7 +68,9 @@ export default async function(): Promise<void> {
       baseline: withoutSpans,
       unit: "ms",
       maxRatio: 1.05,
-      note: `${perRun} spans per run; ${(((withSpans - withoutSpans) / (RUNS * 5)) * 1000).toFixed(0)} µs more per model call`
+      note: `${perRun} spans per run; ${
+        (((withSpans - withoutSpans) / (RUNS * 5)) * 1000).toFixed(0)
+      } µs more per model call`
     }
   ])
   await traced.dispose()

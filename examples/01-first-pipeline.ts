@@ -7,9 +7,9 @@
  *
  * Run it: npx tsx examples/01-first-pipeline.ts
  */
-import assert from "node:assert"
-import { Effect, Schema } from "effect"
 import { Describe, Primitive, Runner, sequence, State } from "@braid/core"
+import { Effect, Schema } from "effect"
+import assert from "node:assert"
 
 // 1. The edge: the intake form is decoded with Schema. Bad input never reaches the next step.
 const Intake = Schema.Struct({
@@ -35,13 +35,16 @@ const plan = Primitive.make("plan", (form: typeof Intake.Type) =>
     return { name: form.name, goal: form.goal, sessions, minutesEach: Math.round((form.hoursPerWeek * 60) / sessions) }
   }))
 
-const summarize = Primitive.make("summarize", (p: { name: string; goal: string; sessions: number; minutesEach: number }) =>
-  Effect.map(State.get(Notes), (notes) =>
-    [
-      `${p.name}, here is your week towards "${p.goal}":`,
-      `  ${p.sessions} sessions of ${p.minutesEach} minutes.`,
-      `  (notes from earlier steps: ${notes.join("; ")})`
-    ].join("\n")))
+const summarize = Primitive.make(
+  "summarize",
+  (p: { name: string; goal: string; sessions: number; minutesEach: number }) =>
+    Effect.map(State.get(Notes), (notes) =>
+      [
+        `${p.name}, here is your week towards "${p.goal}":`,
+        `  ${p.sessions} sessions of ${p.minutesEach} minutes.`,
+        `  (notes from earlier steps: ${notes.join("; ")})`
+      ].join("\n"))
+)
 
 // 4. Chain them. The type is inferred: Primitive<{ name; goal; hoursPerWeek }, string, DecodeError, WorkflowContext>
 const onboarding = sequence(intake, plan, summarize).pipe(Primitive.named("onboarding"))

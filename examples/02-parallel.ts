@@ -8,9 +8,9 @@
  *
  * Run it: npx tsx examples/02-parallel.ts
  */
-import assert from "node:assert"
-import { Duration, Effect, Either } from "effect"
 import { forEach, parallel, Primitive, Runner, sequence, State } from "@braid/core"
+import { Duration, Effect, Either } from "effect"
+import assert from "node:assert"
 
 // A reviewer takes a while (real time here, so you can see the concurrency).
 const reviewer = <A>(name: string, millis: number, review: (draft: string) => A) =>
@@ -30,8 +30,11 @@ const questions = reviewer("questions", 120, (d) => d.split("?").length - 1)
 class ReviewerUnavailable extends Error {
   readonly _tag = "ReviewerUnavailable"
 }
-const flaky = Primitive.make("flaky", (_: string) =>
-  Effect.zipRight(Effect.sleep("20 millis"), Effect.fail(new ReviewerUnavailable("the style reviewer is offline"))))
+const flaky = Primitive.make(
+  "flaky",
+  (_: string) =>
+    Effect.zipRight(Effect.sleep("20 millis"), Effect.fail(new ReviewerUnavailable("the style reviewer is offline")))
+)
 
 const timed = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.map(Effect.timed(effect), ([d, a]) => [Math.round(Duration.toMillis(d)), a] as const)
@@ -43,8 +46,11 @@ const main = Effect.gen(function*() {
   // 1. Struct form: the output is a struct of every branch's output, fully typed.
   const review = sequence(
     parallel({ length, tone, questions }),
-    Primitive.make("report", (r: { length: number; tone: string; questions: number }) =>
-      Effect.map(State.get(Reviewed), (n) => ({ ...r, reviewers: n })))
+    Primitive.make(
+      "report",
+      (r: { length: number; tone: string; questions: number }) =>
+        Effect.map(State.get(Reviewed), (n) => ({ ...r, reviewers: n }))
+    )
   )
   const [ms, out] = yield* timed(Runner.run(review, draft))
   console.log(`Three 120 ms reviews in parallel took ${ms} ms:`, out)

@@ -13,14 +13,16 @@
  *
  * Run it: npx tsx examples/03-resilient-model-call.ts
  */
-import assert from "node:assert"
-import { Data, Effect } from "effect"
 import { Describe, Primitive, Runner } from "@braid/core"
 import { CircuitBreaker, Fallback, RateLimit, RateLimited, Retry, Timeout } from "@braid/resilience"
+import { Data, Effect } from "effect"
+import assert from "node:assert"
 
 // Model errors follow the resilience contract: `transient` says whether a retry may help, and a
 // server may send `retryAfterMillis`. (The errors of @braid/llm carry the same two fields.)
-class Overloaded extends Data.TaggedError("Overloaded")<{ readonly transient: true; readonly retryAfterMillis: number }> {}
+class Overloaded
+  extends Data.TaggedError("Overloaded")<{ readonly transient: true; readonly retryAfterMillis: number }>
+{}
 class ServerDown extends Data.TaggedError("ServerDown")<{ readonly transient: true }> {}
 
 interface Ask {
@@ -31,26 +33,36 @@ interface Ask {
 // The script of the large model: what each successive call does.
 type Outcome = "ok" | "overloaded" | "down" | "slow"
 const script: Array<Outcome> = [
-  "overloaded", "overloaded", "ok", // scene 1: a short overload, absorbed by retries
-  "slow", "ok", //                     scene 2: a hung call, cut by the timeout, then retried
-  "down", "down", "down", //           scene 3: the model goes down (one user call, three attempts) ...
-  "down", "down", "down" //            ... and a second one: the breaker opens
+  "overloaded",
+  "overloaded",
+  "ok", // scene 1: a short overload, absorbed by retries
+  "slow",
+  "ok", //                     scene 2: a hung call, cut by the timeout, then retried
+  "down",
+  "down",
+  "down", //           scene 3: the model goes down (one user call, three attempts) ...
+  "down",
+  "down",
+  "down" //            ... and a second one: the breaker opens
 ]
 let largeCalls = 0
-const largeModel = Primitive.make("largeModel", (ask: Ask) =>
-  Effect.suspend((): Effect.Effect<string, Overloaded | ServerDown> => {
-    const outcome = script[largeCalls++] ?? "ok" // after the script: the model is back
-    switch (outcome) {
-      case "ok":
-        return Effect.succeed(`[large] A thoughtful answer to "${ask.question}"`)
-      case "overloaded":
-        return Effect.fail(new Overloaded({ transient: true, retryAfterMillis: 10 }))
-      case "down":
-        return Effect.fail(new ServerDown({ transient: true }))
-      case "slow":
-        return Effect.as(Effect.sleep("10 seconds"), "too late")
-    }
-  }))
+const largeModel = Primitive.make(
+  "largeModel",
+  (ask: Ask) =>
+    Effect.suspend((): Effect.Effect<string, Overloaded | ServerDown> => {
+      const outcome = script[largeCalls++] ?? "ok" // after the script: the model is back
+      switch (outcome) {
+        case "ok":
+          return Effect.succeed(`[large] A thoughtful answer to "${ask.question}"`)
+        case "overloaded":
+          return Effect.fail(new Overloaded({ transient: true, retryAfterMillis: 10 }))
+        case "down":
+          return Effect.fail(new ServerDown({ transient: true }))
+        case "slow":
+          return Effect.as(Effect.sleep("10 seconds"), "too late")
+      }
+    })
+)
 const smallModel = Primitive.sync("smallModel", (ask: Ask) => `[small] A short answer to "${ask.question}"`)
 const canned = Primitive.sync("cannedReply", (_: Ask) => "Sorry, I cannot answer right now.")
 
@@ -67,7 +79,14 @@ const resilientLarge = largeModel.pipe(
     maxAttempts: 3,
     baseDelay: "5 millis",
     maxDelay: "50 millis",
-    onRetry: (i) => Effect.sync(() => console.log(`   retry: attempt ${i.attempt} failed (${(i.error as { _tag: string })._tag}), next in ${Math.round(i.delayMillis)} ms`))
+    onRetry: (i) =>
+      Effect.sync(() =>
+        console.log(
+          `   retry: attempt ${i.attempt} failed (${(i.error as { _tag: string })._tag}), next in ${
+            Math.round(i.delayMillis)
+          } ms`
+        )
+      )
   }),
   CircuitBreaker.guard(breaker) //         stop calling a model that keeps failing
 )
@@ -135,4 +154,6 @@ assert.strictEqual(await Effect.runPromise(breaker.state), "closed")
 console.log("\nThe pipeline:")
 console.log(Describe.toText(answer))
 
-console.log("Done: every user got an answer or a clear refusal, and the failing model was left alone while it was down.")
+console.log(
+  "Done: every user got an answer or a clear refusal, and the failing model was left alone while it was down."
+)

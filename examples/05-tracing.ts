@@ -12,12 +12,12 @@
  *
  * Run it: npx tsx examples/05-tracing.ts
  */
-import assert from "node:assert"
-import { Effect } from "effect"
 import { parallel, Primitive, Runner, sequence } from "@braid/core"
 import { Accounting, LanguageModel, ScriptedModel } from "@braid/llm"
 import { Observability } from "@braid/observability"
 import { start as startReceiver } from "@braid/observability/testing/OtlpReceiver"
+import { Effect } from "effect"
+import assert from "node:assert"
 
 // A small article pipeline: an outline, then two sections written in parallel, then a summary.
 const write = (name: string, agent: string) =>
@@ -37,7 +37,10 @@ const article = sequence(
   parallel({ intro: write("intro", "writer"), body: write("body", "writer") }),
   Primitive.make("summary", (parts: { intro: string; body: string }) =>
     Effect.map(
-      LanguageModel.generate({ messages: [LanguageModel.user(`summary: ${parts.intro} ${parts.body}`)], metadata: { agent: "editor" } }),
+      LanguageModel.generate({
+        messages: [LanguageModel.user(`summary: ${parts.intro} ${parts.body}`)],
+        metadata: { agent: "editor" }
+      }),
       (r) => r.text
     ))
 ).pipe(Primitive.named("article"))
@@ -86,11 +89,17 @@ const main = Effect.gen(function*() {
   for (const s of spans) {
     const parent = s.parentSpanId ? byId.get(s.parentSpanId)?.name ?? "?" : "(root)"
     const tokens = s.attributes["gen_ai.usage.output_tokens"] !== undefined
-      ? `  gen_ai.usage: ${s.attributes["gen_ai.usage.input_tokens"]} in / ${s.attributes["gen_ai.usage.output_tokens"]} out`
+      ? `  gen_ai.usage: ${s.attributes["gen_ai.usage.input_tokens"]} in / ${
+        s.attributes["gen_ai.usage.output_tokens"]
+      } out`
       : ""
     console.log(`  ${s.name.padEnd(22)} parent: ${parent.padEnd(10)} run: ${s.attributes["braid.run.id"]}${tokens}`)
   }
-  console.log(`  metrics: ${[...new Set(receiver.metrics)].filter((m) => m.startsWith("gen_ai") || m.startsWith("braid")).join(", ")}`)
+  console.log(
+    `  metrics: ${
+      [...new Set(receiver.metrics)].filter((m) => m.startsWith("gen_ai") || m.startsWith("braid")).join(", ")
+    }`
+  )
   yield* Effect.promise(() => receiver.close())
 
   const names = spans.map((s) => s.name).sort()
@@ -110,7 +119,9 @@ const main = Effect.gen(function*() {
     assert.strictEqual(s.attributes["braid.run.id"], "run-otlp")
     assert.strictEqual(s.attributes["braid.tenant.id"], "acme")
   }
-  const chatUnderOutline = spans.find((s) => s.name === "chat braid-scripted" && byId.get(s.parentSpanId ?? "")?.name === "outline")
+  const chatUnderOutline = spans.find((s) =>
+    s.name === "chat braid-scripted" && byId.get(s.parentSpanId ?? "")?.name === "outline"
+  )
   assert.ok(chatUnderOutline, "the outline's model call is nested under the outline step")
   assert.strictEqual(chatUnderOutline.attributes["gen_ai.request.model"], "braid-scripted")
   assert.ok(receiver.metrics.includes("gen_ai.client.token.usage"))

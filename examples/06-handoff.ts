@@ -11,11 +11,11 @@
  *
  * Run it: npx tsx examples/06-handoff.ts
  */
-import assert from "node:assert"
-import { Effect, Schema } from "effect"
+import { Agent, Handoff, History } from "@braid/agents"
 import { Describe, Primitive, Runner, sequence } from "@braid/core"
 import { DefaultModel, LanguageModel } from "@braid/llm"
-import { Agent, Handoff, History } from "@braid/agents"
+import { Effect, Schema } from "effect"
+import assert from "node:assert"
 
 // 1. The scripted model: each agent's reply depends on who is asking (`metadata.agent`).
 const agentOf = (req: LanguageModel.Request) => req.metadata?.agent
@@ -25,7 +25,10 @@ const Model = DefaultModel.layer({
       {
         when: (req) => agentOf(req) === "triage" && LanguageModel.systemText(req.system).includes("handed back"),
         // What billing said reaches triage as "[billing] ..." on the user side of the conversation.
-        reply: (req) => `Good news from billing: "${req.messages.at(-1)?.content.split("\n\n").at(-1)?.replace(/^\[billing\] /, "")}" Anything else?`
+        reply: (req) =>
+          `Good news from billing: "${
+            req.messages.at(-1)?.content.split("\n\n").at(-1)?.replace(/^\[billing\] /, "")
+          }" Anything else?`
       },
       { when: (req) => agentOf(req) === "triage", reply: "BILLING: duplicate charge on invoice INV-2041." },
       {
@@ -52,7 +55,8 @@ const Ticket = Schema.Struct({
 
 const triage = Agent.make({
   name: "triage",
-  instructions: "You are the front desk. Start your reply with BILLING, TECH or OTHER, then summarise the issue in one line."
+  instructions:
+    "You are the front desk. Start your reply with BILLING, TECH or OTHER, then summarise the issue in one line."
 })
 const billing = Agent.make({
   name: "billing",
@@ -107,14 +111,19 @@ const main = Effect.gen(function*() {
     const chain = yield* Handoff.chain
     return { reply, chain }
   })
-  const { reply, chain } = yield* Runner.run(Primitive.make("desk", (_: void) => run), undefined, { sessionId: "ticket-1" })
+  const { reply, chain } = yield* Runner.run(Primitive.make("desk", (_: void) => run), undefined, {
+    sessionId: "ticket-1"
+  })
 
   console.log("The chain of handoffs:")
   for (const r of chain) console.log(`  ${r.from} -> ${r.to} [${r.strategy}, ${r.payloadBytes} B payload] ${r.reason}`)
   console.log(`\n${reply.agent}: ${reply.text}\n`)
 
   if (!online) {
-    assert.deepStrictEqual(chain.map((r) => `${r.from}->${r.to}:${r.strategy}`), ["triage->billing:conditional", "billing->triage:return"])
+    assert.deepStrictEqual(chain.map((r) => `${r.from}->${r.to}:${r.strategy}`), [
+      "triage->billing:conditional",
+      "billing->triage:return"
+    ])
     assert.ok(chain[0]!.payloadBytes > 0)
     assert.strictEqual(reply.agent, "triage")
     assert.match(reply.text, /Refund of 49.00 EUR issued/, "billing never saw the card number: the filter redacted it")

@@ -12,17 +12,17 @@
  *
  * Run it: npx tsx examples/07-memory.ts
  */
+import { Agent, Memory } from "@braid/agents"
+import { Primitive, Runner, sequence } from "@braid/core"
+import { DefaultModel, LanguageModel } from "@braid/llm"
+import { SqliteMemoryStore } from "@braid/sqlite"
+import { Effect, Layer, Schema } from "effect"
 import assert from "node:assert"
 import { spawnSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, Layer, Schema } from "effect"
-import { Primitive, Runner, sequence } from "@braid/core"
-import { DefaultModel, LanguageModel } from "@braid/llm"
-import { Agent, Memory } from "@braid/agents"
-import { SqliteMemoryStore } from "@braid/sqlite"
 
 const Goal = Schema.Struct({ title: Schema.String, minutes: Schema.Int })
 const Goals = Schema.Array(Goal)
@@ -43,8 +43,11 @@ const parseGoals = Primitive.sync("parseGoals", (text: string) =>
     return { title: title!, minutes: Number(minutes) }
   }))
 
-const saveGoals = Primitive.make("saveGoals", (today: ReadonlyArray<typeof Goal.Type>) =>
-  Effect.as(Memory.withAgent("intake")(goals.store("goals:today", today, { scope: "user", tags: ["goal"] })), today))
+const saveGoals = Primitive.make(
+  "saveGoals",
+  (today: ReadonlyArray<typeof Goal.Type>) =>
+    Effect.as(Memory.withAgent("intake")(goals.store("goals:today", today, { scope: "user", tags: ["goal"] })), today)
+)
 
 const morning = sequence(parseGoals, saveGoals).pipe(Primitive.named("morning"))
 
@@ -66,7 +69,9 @@ const Model = DefaultModel.layer({
         const titles = [...memory.matchAll(/"title":"([^"]+)"/g)].map((m) => m[1])
         return titles.length === 0
           ? "I have no goals on record for you today."
-          : `This morning you set ${titles.length} goals: ${titles.join(", ")}. ${req.messages.at(-1)?.content.includes("ran") ? "You ran: well done!" : ""}`.trim()
+          : `This morning you set ${titles.length} goals: ${titles.join(", ")}. ${
+            req.messages.at(-1)?.content.includes("ran") ? "You ran: well done!" : ""
+          }`.trim()
       }
     }]
   }
@@ -80,13 +85,24 @@ const evening = sequence(
 const runEvening = (filename: string) =>
   Effect.gen(function*() {
     console.log(`[evening, pid ${process.pid}] reopening ${filename}`)
-    const review = yield* Runner.run(evening, "I ran this afternoon, but no reading yet.", { userId: "ada", sessionId: "evening" })
+    const review = yield* Runner.run(evening, "I ran this afternoon, but no reading yet.", {
+      userId: "ada",
+      sessionId: "evening"
+    })
     console.log(`  coach -> ada: ${review.text}`)
-    const stored = yield* Runner.run(Primitive.make("peek", (_: void) => goals.retrieve("goals:today", { scope: "user" })), undefined, { userId: "ada" })
+    const stored = yield* Runner.run(
+      Primitive.make("peek", (_: void) => goals.retrieve("goals:today", { scope: "user" })),
+      undefined,
+      { userId: "ada" }
+    )
     const online = yield* DefaultModel.isOnline
     assert.strictEqual(stored._tag, "Some", "the goals survived the restart")
     if (stored._tag === "Some") {
-      console.log(`  provenance: written by ${stored.value.agent} in run ${stored.value.runId} at step ${stored.value.stepPath ?? "(untracked)"}`)
+      console.log(
+        `  provenance: written by ${stored.value.agent} in run ${stored.value.runId} at step ${
+          stored.value.stepPath ?? "(untracked)"
+        }`
+      )
       assert.strictEqual(stored.value.agent, "intake")
       assert.deepStrictEqual(stored.value.value.map((g) => g.title), ["run 5k", "read 20 pages"])
     }
@@ -100,7 +116,11 @@ const runEvening = (filename: string) =>
 const runMorning = (filename: string) =>
   Effect.gen(function*() {
     console.log(`[morning, pid ${process.pid}] writing to ${filename}`)
-    const today = yield* Runner.run(morning, "run 5k @ 35; read 20 pages @ 25", { userId: "ada", sessionId: "morning", instrumentation: "on" })
+    const today = yield* Runner.run(morning, "run 5k @ 35; read 20 pages @ 25", {
+      userId: "ada",
+      sessionId: "morning",
+      instrumentation: "on"
+    })
     console.log(`  ada's goals for today: ${today.map((g) => `${g.title} (${g.minutes} min)`).join(", ")}`)
   }).pipe(Effect.provide(MemoryOn(filename)))
 
@@ -118,14 +138,21 @@ if (phase === "evening") {
   Effect.runPromise(runMorning(filename))
     .then(() => {
       console.log("\nThe morning process closes its store. The evening is another process:\n")
-      const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "evening", filename], {
+      const child = spawnSync(process.execPath, [
+        ...process.execArgv,
+        fileURLToPath(import.meta.url),
+        "evening",
+        filename
+      ], {
         encoding: "utf8",
         stdio: ["ignore", "pipe", "pipe"]
       })
       process.stdout.write(child.stdout)
       process.stderr.write(child.stderr)
       assert.strictEqual(child.status, 0, "the evening process succeeded")
-      console.log("\nDone: typed goals stored in the morning, recalled in the evening by a new process, isolated per user.")
+      console.log(
+        "\nDone: typed goals stored in the morning, recalled in the evening by a new process, isolated per user."
+      )
     })
     .catch((e) => {
       console.error(e)

@@ -15,16 +15,19 @@
  *
  * Run it: npx tsx examples/08-parallel-agents.ts
  */
-import assert from "node:assert"
-import { Effect } from "effect"
+import { Agent, Coordination, CoordinationErrors } from "@braid/agents"
 import { Primitive, Runner, sequence } from "@braid/core"
 import { ScriptedModel } from "@braid/llm"
-import { Agent, Coordination, CoordinationErrors } from "@braid/agents"
+import { Effect } from "effect"
+import assert from "node:assert"
 
 // 1. The model: each estimator has its own opinion (requests carry `metadata.agent`).
 const opinions: Record<string, string> = { alice: "5", bob: "8", carol: "5", dave: "3" }
 const Model = ScriptedModel.layer({
-  rules: [{ when: (req) => String(req.metadata?.agent) in opinions, reply: (req) => opinions[String(req.metadata?.agent)]! }]
+  rules: [{
+    when: (req) => String(req.metadata?.agent) in opinions,
+    reply: (req) => opinions[String(req.metadata?.agent)]!
+  }]
 })
 
 // 2. The agents. Dave thinks slowly (0.8 s before he answers).
@@ -57,7 +60,11 @@ const program = Effect.gen(function*() {
 
   // first: the first to succeed wins, the others are interrupted
   const first = yield* Runner.run(Coordination.coordinate([agents[3]!, agents[1]!], Coordination.first()), task)
-  console.log(`first:   ${first.winner} answered ${first.value.text}; ${first.outcomes.map((o) => `${o.agent} ${o.status}`).join(", ")}`)
+  console.log(
+    `first:   ${first.winner} answered ${first.value.text}; ${
+      first.outcomes.map((o) => `${o.agent} ${o.status}`).join(", ")
+    }`
+  )
   assert.strictEqual(first.winner, "bob")
   assert.strictEqual(first.outcomes[0]!.status, "interrupted")
 
@@ -82,7 +89,11 @@ const program = Effect.gen(function*() {
     Coordination.coordinate(voters, Coordination.vote<number>({ weights: { alice: 2 }, tieBreak: "first" })),
     task
   )
-  console.log(`vote:    weighted winner ${vote.winner} with ${vote.weight} of ${vote.totalWeight}; tally ${vote.tally.map((t) => `${t.key}:${t.weight}`).join(" ")}`)
+  console.log(
+    `vote:    weighted winner ${vote.winner} with ${vote.weight} of ${vote.totalWeight}; tally ${
+      vote.tally.map((t) => `${t.key}:${t.weight}`).join(" ")
+    }`
+  )
   assert.strictEqual(vote.winner, 5)
 
   // consensus: estimates within 2 points agree; the outlier is a dissenter
@@ -90,7 +101,9 @@ const program = Effect.gen(function*() {
     Coordination.coordinate(voters, Coordination.consensus<number>({ equivalent: (a, b) => Math.abs(a - b) <= 2 })),
     task
   )
-  console.log(`consensus: ${consensus.value} (agreement ${consensus.agreement}), dissenters: ${consensus.dissenters.join(", ")}`)
+  console.log(
+    `consensus: ${consensus.value} (agreement ${consensus.agreement}), dissenters: ${consensus.dissenters.join(", ")}`
+  )
   assert.deepStrictEqual(consensus.dissenters, ["bob"])
 
   // a strategy that cannot be satisfied is a typed error with every branch's outcome

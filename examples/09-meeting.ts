@@ -12,11 +12,11 @@
  *
  * Run it: npx tsx examples/09-meeting.ts
  */
-import assert from "node:assert"
-import { Effect, Layer, Option, Schema } from "effect"
+import { Agent, EventBus, Meeting, MeetingStore, Termination } from "@braid/agents"
 import { Primitive } from "@braid/core"
 import { LanguageModel, ScriptedModel } from "@braid/llm"
-import { Agent, EventBus, Meeting, MeetingStore, Termination } from "@braid/agents"
+import { Effect, Layer, Option, Schema } from "effect"
+import assert from "node:assert"
 
 // 1. The model: what each agent says depends on who it is and on the turn (the prompt names both).
 const agentOf = (req: LanguageModel.Request) => String(req.metadata?.agent)
@@ -32,17 +32,26 @@ const Model = ScriptedModel.layer({
 })
 
 // 2. The agents. QA is slow on its first turn (it takes 2 s: longer than the speaking timeout).
-const agent = (name: string) => Agent.make({ name, instructions: `You are ${name} in a release planning meeting. Be brief.` })
+const agent = (name: string) =>
+  Agent.make({ name, instructions: `You are ${name} in a release planning meeting. Be brief.` })
 let qaTurns = 0
-const qa = Primitive.make("qa", (c: Agent.Conversation) =>
-  Effect.zipRight(Effect.sleep(qaTurns++ === 0 ? "2 seconds" : "10 millis"), agent("qa").invoke(c)))
+const qa = Primitive.make(
+  "qa",
+  (c: Agent.Conversation) =>
+    Effect.zipRight(Effect.sleep(qaTurns++ === 0 ? "2 seconds" : "10 millis"), agent("qa").invoke(c))
+)
 
 const program = Effect.gen(function*() {
   console.log("== Tutorial 9: a planning meeting (scripted model, offline) ==\n")
 
   // Every step of every meeting is published on the bus: print them as they happen.
-  yield* EventBus.subscribe(Meeting.events, (e, channel) =>
-    Effect.sync(() => console.log(`  [${channel}] ${e.participant}${e.text ? `: ${e.text}` : ""}${e.reason ? ` (${e.reason})` : ""}`)))
+  yield* EventBus.subscribe(
+    Meeting.events,
+    (e, channel) =>
+      Effect.sync(() =>
+        console.log(`  [${channel}] ${e.participant}${e.text ? `: ${e.text}` : ""}${e.reason ? ` (${e.reason})` : ""}`)
+      )
+  )
 
   const meeting = yield* Meeting.make({
     id: "release-planning",
@@ -56,8 +65,10 @@ const program = Effect.gen(function*() {
   yield* meeting.attend(Meeting.fromAgent(qa))
 
   // Design leaves as soon as it has spoken once.
-  yield* EventBus.subscribe(EventBus.channel("meeting.participant.spoke", Schema.Struct({ participant: Schema.String })), (e) =>
-    e.participant === "design" ? Effect.ignore(meeting.leave("design")) : Effect.void)
+  yield* EventBus.subscribe(
+    EventBus.channel("meeting.participant.spoke", Schema.Struct({ participant: Schema.String })),
+    (e) => e.participant === "design" ? Effect.ignore(meeting.leave("design")) : Effect.void
+  )
 
   // The host cannot leave: out-of-order actions are typed errors.
   const refused = yield* Effect.flip(meeting.leave("lead"))
@@ -70,13 +81,26 @@ const program = Effect.gen(function*() {
   const turns = result.history.filter((e) => e.turn !== undefined).map((e) => `${e.participant}:${e.kind}`)
   console.log(`turns: ${turns.join(" ")}`)
   assert.strictEqual(result.endedBy.condition, `mention("AGREED")`)
-  assert.deepStrictEqual(turns, ["lead:spoke", "dev:spoke", "design:spoke", "qa:timed-out", "lead:spoke", "dev:spoke", "qa:spoke", "lead:spoke"])
+  assert.deepStrictEqual(turns, [
+    "lead:spoke",
+    "dev:spoke",
+    "design:spoke",
+    "qa:timed-out",
+    "lead:spoke",
+    "dev:spoke",
+    "qa:spoke",
+    "lead:spoke"
+  ])
   assert.ok(result.history.some((e) => e.kind === "left" && e.participant === "design"))
 
   // Later: the stored status and history.
   const stored = yield* Meeting.inspect("release-planning")
   const status = Option.getOrThrow(stored.status)
-  console.log(`stored: ${status.state}, ${stored.history.length} entries, participants ${status.participants.join(", ")}, ${status.tokens} tokens`)
+  console.log(
+    `stored: ${status.state}, ${stored.history.length} entries, participants ${
+      status.participants.join(", ")
+    }, ${status.tokens} tokens`
+  )
   assert.deepStrictEqual(status.participants, ["lead", "dev", "qa"])
   console.log("\nDone.")
 })

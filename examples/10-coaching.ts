@@ -14,12 +14,12 @@
  * Run it: npx tsx examples/10-coaching.ts                              (offline, scripted model)
  *         ANTHROPIC_API_KEY=sk-ant-... npx tsx examples/10-coaching.ts (Claude)
  */
-import assert from "node:assert"
-import { Effect, Either, Layer } from "effect"
-import { Describe, Runner, WorkflowContext } from "@braid/core"
 import { Agent, Memory } from "@braid/agents"
+import { Describe, Runner, WorkflowContext } from "@braid/core"
 import { Accounting, Errors, LanguageModel, ScriptedModel } from "@braid/llm"
 import { Coaching, Models, Samples, Scripts } from "@braid/workflows"
+import { Effect, Either, Layer } from "effect"
+import assert from "node:assert"
 
 const online = (await Effect.runPromise(Models.mode())) === "anthropic"
 
@@ -37,14 +37,20 @@ const printSession = (report: Coaching.SessionReport) => {
   console.log(`\n-- ${report.phase} session (ended: ${report.endedBy}) --`)
   for (const m of report.messages) {
     const who = m.role === "user" ? "Ada  " : "Coach"
-    const cost = m.role === "assistant" ? `   [${m.usage.inputTokens}+${m.usage.outputTokens} tokens, $${m.costUsd.toFixed(5)}${m.fallback ? ", FALLBACK" : ""}]` : ""
+    const cost = m.role === "assistant"
+      ? `   [${m.usage.inputTokens}+${m.usage.outputTokens} tokens, $${m.costUsd.toFixed(5)}${
+        m.fallback ? ", FALLBACK" : ""
+      }]`
+      : ""
     console.log(`${who}: ${m.content.replace(/\n/g, "\n       ")}${cost}`)
   }
 }
 
 const main = Effect.gen(function*() {
   console.log(`== Tutorial 10: the coaching workflow (${online ? "Claude" : "scripted model, offline"}) ==\n`)
-  console.log("The pipeline, as it describes itself (first four levels; `npx braid describe coaching` draws all of it):")
+  console.log(
+    "The pipeline, as it describes itself (first four levels; `npx braid describe coaching` draws all of it):"
+  )
   console.log(Describe.toText(coaching.day).split("\n").filter((l) => l.search(/\w/) <= 12).join("\n"))
 
   // 3. Run the day.
@@ -55,8 +61,16 @@ const main = Effect.gen(function*() {
   for (const i of report.insights) console.log(`  ${i}`)
   printSession(report.evening)
   console.log(`\nReview: ${report.review ?? "(not reached)"}`)
-  console.log(`Relevance per exchange: ${[...report.morning.exchanges, ...report.evening.exchanges].map((e) => e.relevance.toFixed(2)).join(", ")}`)
-  console.log(`Day: ${report.totals.messages} messages, ${report.totals.inputTokens} tokens in, ${report.totals.outputTokens} out, $${report.totals.costUsd.toFixed(5)}`)
+  console.log(
+    `Relevance per exchange: ${
+      [...report.morning.exchanges, ...report.evening.exchanges].map((e) => e.relevance.toFixed(2)).join(", ")
+    }`
+  )
+  console.log(
+    `Day: ${report.totals.messages} messages, ${report.totals.inputTokens} tokens in, ${report.totals.outputTokens} out, $${
+      report.totals.costUsd.toFixed(5)
+    }`
+  )
 
   // The goals really are in memory, in the client's scope: any later session can recall them.
   const remembered = yield* Effect.flatMap(Memory.Memory, (m) => m.query({ scope: "user", tags: ["goal"] })).pipe(
@@ -64,7 +78,11 @@ const main = Effect.gen(function*() {
   )
   console.log(`Memory (user scope, tag "goal"): ${JSON.stringify(remembered[0]?.value)}`)
   const accounting = yield* Accounting.report
-  console.log(`Accounting by agent: ${Object.entries(accounting.byAgent).map(([a, t]) => `${a} ${t.calls} calls $${t.costUsd.toFixed(5)}`).join(", ")}`)
+  console.log(
+    `Accounting by agent: ${
+      Object.entries(accounting.byAgent).map(([a, t]) => `${a} ${t.calls} calls $${t.costUsd.toFixed(5)}`).join(", ")
+    }`
+  )
 
   assert.ok(report.morning.messages.length >= 2)
   assert.ok(report.totals.costUsd > 0)
@@ -93,11 +111,16 @@ const outage = Effect.gen(function*() {
       error: new Errors.Overloaded({ message: "the model is overloaded (simulated)" })
     }]
   }
-  const report = yield* Runner.run(Coaching.make({ retry: { baseDelay: "10 millis" } }).day, day, { userId: "ada" }).pipe(
-    Effect.provide(Layer.merge(ScriptedModel.layer(failing), Memory.layerInMemory()))
-  )
+  const report = yield* Runner.run(Coaching.make({ retry: { baseDelay: "10 millis" } }).day, day, { userId: "ada" })
+    .pipe(
+      Effect.provide(Layer.merge(ScriptedModel.layer(failing), Memory.layerInMemory()))
+    )
   printSession(report.morning)
-  console.log(`\n${report.morning.totals.fallbacks} fallback reply (after 3 attempts); the goals were still agreed: ${report.goals.join("; ")}`)
+  console.log(
+    `\n${report.morning.totals.fallbacks} fallback reply (after 3 attempts); the goals were still agreed: ${
+      report.goals.join("; ")
+    }`
+  )
   assert.strictEqual(report.morning.totals.fallbacks, 1)
   assert.strictEqual(report.morning.messages.length, 6) // every message kept, the failed turn included
   assert.strictEqual(report.goals.length, 2)
@@ -112,7 +135,9 @@ const idle = Effect.gen(function*() {
     morning: [day.morning[0]!, { text: "Sorry, I got pulled into a call!", after: "1 second" }],
     evening: [{ end: true }]
   }, { userId: "ada" }).pipe(Effect.provide(Layer.merge(ScriptedModel.layer(Scripts.coaching), Memory.layerInMemory())))
-  console.log(`morning session ended by: ${report.morning.endedBy} after ${report.morning.messages.length} messages (the late message arrived after the end)`)
+  console.log(
+    `morning session ended by: ${report.morning.endedBy} after ${report.morning.messages.length} messages (the late message arrived after the end)`
+  )
   assert.strictEqual(report.morning.endedBy, "idle-timeout")
   assert.strictEqual(report.morning.messages.length, 2)
 })
@@ -122,14 +147,23 @@ const capacity = Effect.gen(function*() {
   console.log("\n== Capacity: 2 in flight, 1 queued ==")
   const small = Coaching.make({ capacity: { maxConcurrent: 2, maxQueued: 1 } })
   const ask = (user: string) =>
-    Runner.run(small.reply, { messages: [Agent.user("Good morning!")], context: { userId: user, instructions: "Be brief." } }).pipe(
+    Runner.run(small.reply, {
+      messages: [Agent.user("Good morning!")],
+      context: { userId: user, instructions: "Be brief." }
+    }).pipe(
       Effect.either,
       Effect.map((r) => [user, r] as const)
     )
   const results = yield* Effect.all(["ada", "bob", "cy", "dee"].map(ask), { concurrency: "unbounded" }).pipe(
     Effect.provide(ScriptedModel.layer({ ...Scripts.coaching, latency: "100 millis" }))
   )
-  for (const [user, r] of results) console.log(`  ${user}: ${Either.isRight(r) ? `answered ("${r.right.text.slice(0, 40)}...")` : `${r.left._tag}: ${r.left.message}`}`)
+  for (const [user, r] of results) {
+    console.log(
+      `  ${user}: ${
+        Either.isRight(r) ? `answered ("${r.right.text.slice(0, 40)}...")` : `${r.left._tag}: ${r.left.message}`
+      }`
+    )
+  }
   const rejected = results.filter(([, r]) => Either.isLeft(r))
   assert.strictEqual(rejected.length, 1)
   assert.strictEqual(Either.isLeft(rejected[0]![1]) && rejected[0]![1].left._tag, "CapacityExceeded")

@@ -11,15 +11,15 @@
  * Run it: npx tsx examples/11-evaluation.ts                              (offline, scripted judge)
  *         ANTHROPIC_API_KEY=sk-ant-... npx tsx examples/11-evaluation.ts (Claude judges)
  */
+import { Runner } from "@braid/core"
+import { Accounting } from "@braid/llm"
+import { SqliteResultStore } from "@braid/sqlite"
+import { Dataset, Evaluation, Gate, Models, ResultStore, Samples, Scripts } from "@braid/workflows"
+import { Effect, Layer } from "effect"
 import assert from "node:assert"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Effect, Layer } from "effect"
-import { Runner } from "@braid/core"
-import { Accounting } from "@braid/llm"
-import { Dataset, Evaluation, Gate, Models, ResultStore, Samples, Scripts } from "@braid/workflows"
-import { SqliteResultStore } from "@braid/sqlite"
 
 const online = (await Effect.runPromise(Models.mode())) === "anthropic"
 
@@ -35,9 +35,18 @@ fs.writeFileSync(v2File, Dataset.toJsonl(Samples.promptV2))
 const brevity = Evaluation.metric("brevity", (c) => {
   const replies = c.messages.filter((m) => m.role === "assistant")
   const long = replies.filter((m) => m.content.split(/\s+/).length > 40).length
-  return Effect.succeed({ score: replies.length === 0 ? 1 : 1 - long / replies.length, reason: `${long} of ${replies.length} replies over 40 words` })
+  return Effect.succeed({
+    score: replies.length === 0 ? 1 : 1 - long / replies.length,
+    reason: `${long} of ${replies.length} replies over 40 words`
+  })
 })
-const metrics = [Evaluation.relevance, Evaluation.goalCoverage, Evaluation.questionQuality, Evaluation.objectiveMet, brevity]
+const metrics = [
+  Evaluation.relevance,
+  Evaluation.goalCoverage,
+  Evaluation.questionQuality,
+  Evaluation.objectiveMet,
+  brevity
+]
 
 const main = Effect.gen(function*() {
   console.log(`== Tutorial 11: evaluation (${online ? "Claude as judge" : "scripted judge, offline"}) ==\n`)
@@ -46,7 +55,10 @@ const main = Effect.gen(function*() {
   console.log(`loaded ${v1.length} + ${v2.length} conversations from ${dir}`)
 
   const bad = path.join(dir, "bad.jsonl")
-  fs.writeFileSync(bad, `${JSON.stringify(Samples.promptV1[0])}\n{"id":"x","messages":[{"role":"coach","content":"hi"}]}\n`)
+  fs.writeFileSync(
+    bad,
+    `${JSON.stringify(Samples.promptV1[0])}\n{"id":"x","messages":[{"role":"coach","content":"hi"}]}\n`
+  )
   const error = yield* Effect.flip(Dataset.load(bad))
   console.log(`a malformed dataset is rejected clearly: ${error.message}\n`)
   assert.ok(error.message.endsWith(`bad.jsonl:2: messages[0].role: Expected "user" | "assistant", actual "coach"`))
@@ -61,14 +73,20 @@ const main = Effect.gen(function*() {
   show("prompt v2", candidate)
   const worst = candidate.results.find((r) => r.conversationId === "coaching-run")!
   console.log(`\nwhy coaching-run scored as it did with prompt v2:`)
-  for (const [metric, reason] of Object.entries(worst.reasons)) console.log(`  ${metric} ${worst.scores[metric]!.toFixed(2)}: ${reason}`)
+  for (const [metric, reason] of Object.entries(worst.reasons)) {
+    console.log(`  ${metric} ${worst.scores[metric]!.toFixed(2)}: ${reason}`)
+  }
 
   // 4. Idempotent: evaluating prompt v1 again reuses the stored results (no model call).
   const before = (yield* Accounting.report).total.calls
   const again = yield* Runner.run(Evaluation.make({ runId: "prompt-v1", metrics }), v1)
   const after = (yield* Accounting.report).total.calls
   const stored = yield* Effect.flatMap(ResultStore.ResultStore, (s) => s.list("prompt-v1"))
-  console.log(`\nre-evaluating prompt v1: ${again.results.filter((r) => r.reused).length} results reused, ${after - before} model calls, ${stored.length} results stored`)
+  console.log(
+    `\nre-evaluating prompt v1: ${again.results.filter((r) => r.reused).length} results reused, ${
+      after - before
+    } model calls, ${stored.length} results stored`
+  )
   assert.strictEqual(after - before, 0)
   assert.strictEqual(stored.length, v1.length)
 
@@ -76,10 +94,18 @@ const main = Effect.gen(function*() {
   const { comparisons, gate } = yield* Evaluation.compareRuns(baseline, candidate, { maxRegression: 0.05, seed: 42 })
   console.log("\nprompt v2 against prompt v1 (difference of means, 95% bootstrap interval):")
   for (const c of comparisons) {
-    console.log(`  ${c.metric.padEnd(16)} ${c.meanDifference >= 0 ? "+" : ""}${c.meanDifference.toFixed(3)}  [${c.interval.lower.toFixed(3)}, ${c.interval.upper.toFixed(3)}]`)
+    console.log(
+      `  ${c.metric.padEnd(16)} ${c.meanDifference >= 0 ? "+" : ""}${c.meanDifference.toFixed(3)}  [${
+        c.interval.lower.toFixed(3)
+      }, ${c.interval.upper.toFixed(3)}]`
+    )
   }
   console.log(`\n${Gate.format(gate)}`)
-  console.log(`\nIn CI: npx braid eval ${path.basename(v2File)} --baseline ${path.basename(v1File)} --max-regression 0.05  ->  exit code ${Gate.exitCode(gate)}`)
+  console.log(
+    `\nIn CI: npx braid eval ${path.basename(v2File)} --baseline ${
+      path.basename(v1File)
+    } --max-regression 0.05  ->  exit code ${Gate.exitCode(gate)}`
+  )
 
   assert.strictEqual(baseline.results.length, 8)
   if (!online) {
@@ -92,5 +118,7 @@ const main = Effect.gen(function*() {
 
 // Results persist in SQLite: a second process would reuse them too.
 const Store = SqliteResultStore.layer(path.join(dir, "evaluations.db"))
-await Effect.runPromise(main.pipe(Effect.provide(Layer.mergeAll(Store, Models.layer(Scripts.judge), Accounting.layer()))))
+await Effect.runPromise(
+  main.pipe(Effect.provide(Layer.mergeAll(Store, Models.layer(Scripts.judge), Accounting.layer())))
+)
 console.log("\nDone.")

@@ -11,23 +11,25 @@
  * Run it: npx tsx examples/12-meeting.ts                              (offline, scripted model)
  *         ANTHROPIC_API_KEY=sk-ant-... npx tsx examples/12-meeting.ts (Claude)
  */
+import { EventBus, Meeting, MeetingStore } from "@braid/agents"
+import { Describe, Primitive, Runner } from "@braid/core"
+import { Accounting } from "@braid/llm"
+import { MeetingRecords, MeetingWorkflow, Models, Samples, Scripts } from "@braid/workflows"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Effect, Layer } from "effect"
 import assert from "node:assert"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Effect, Layer } from "effect"
-import { Describe, Primitive, Runner } from "@braid/core"
-import { EventBus, Meeting, MeetingStore } from "@braid/agents"
-import { Accounting } from "@braid/llm"
-import { MeetingRecords, MeetingWorkflow, Models, Samples, Scripts } from "@braid/workflows"
 
 const online = (await Effect.runPromise(Models.mode())) === "anthropic"
 
 // 1. Who is there. Sam "speaks" through his own primitive: he takes far longer than the
 //    speaking timeout, so his turns are skipped and the meeting goes on.
-const stuckInAnotherCall = Primitive.make("SamSpeaks", (_: unknown) =>
-  Effect.as(Effect.sleep("5 seconds"), "Sorry, I was on mute. Design is ready."))
+const stuckInAnotherCall = Primitive.make(
+  "SamSpeaks",
+  (_: unknown) => Effect.as(Effect.sleep("5 seconds"), "Sorry, I was on mute. Design is ready.")
+)
 
 const meeting = MeetingWorkflow.make({
   host: Samples.launchReview.host,
@@ -41,7 +43,9 @@ const meeting = MeetingWorkflow.make({
 })
 
 const db = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "braid-tutorial-12-")), "meetings.db")
-const Stores = Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(Layer.provide(SqliteClient.layer({ filename: db })))
+const Stores = Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(
+  Layer.provide(SqliteClient.layer({ filename: db }))
+)
 
 const main = Effect.gen(function*() {
   console.log(`== Tutorial 12: the meeting workflow (${online ? "Claude" : "scripted model, offline"}) ==\n`)
@@ -51,14 +55,19 @@ const main = Effect.gen(function*() {
   yield* EventBus.subscribe(Meeting.events, (e) =>
     Effect.sync(() => {
       if (e.kind === "spoke") console.log(`  ${e.participant}: ${e.text}`)
-      else if (e.kind === "timed-out") console.log(`  (${e.participant}: no answer within the speaking timeout, skipped)`)
-      else if (e.kind === "left") console.log(`  (${e.participant} left the meeting)`)
+      else if (e.kind === "timed-out") {
+        console.log(`  (${e.participant}: no answer within the speaking timeout, skipped)`)
+      } else if (e.kind === "left") console.log(`  (${e.participant} left the meeting)`)
     }))
   console.log("\nthe discussion:")
   const outcome = yield* Runner.run(meeting.pipeline, Samples.launchReview.input)
   yield* Effect.sleep("20 millis") // let the printing subscriber catch up
 
-  console.log(`\nended by ${outcome.endedBy.condition} after ${outcome.turns} turns (${outcome.tokens} tokens, $${outcome.costUsd.toFixed(5)})`)
+  console.log(
+    `\nended by ${outcome.endedBy.condition} after ${outcome.turns} turns (${outcome.tokens} tokens, $${
+      outcome.costUsd.toFixed(5)
+    })`
+  )
   console.log(`\nminutes: ${outcome.minutes}`)
   console.log("decisions:")
   for (const d of outcome.decisions) console.log(`  - ${d.decision}`)
@@ -78,18 +87,35 @@ const main = Effect.gen(function*() {
 })
 
 const meetingId = await Effect.runPromise(
-  main.pipe(Effect.scoped, Effect.provide(Layer.mergeAll(Models.layer(Scripts.meeting), Accounting.layer(), EventBus.layerMemory, Stores)))
+  main.pipe(
+    Effect.scoped,
+    Effect.provide(Layer.mergeAll(Models.layer(Scripts.meeting), Accounting.layer(), EventBus.layerMemory, Stores))
+  )
 )
 
 // 3. Later, another program queries what was persisted.
 const later = Effect.gen(function*() {
   const past = yield* MeetingWorkflow.history(meetingId)
-  console.log(`\npersisted in ${path.basename(db)}: meeting ${past.status?.meetingId} is ${past.status?.state}; ${past.entries.length} history entries`)
+  console.log(
+    `\npersisted in ${
+      path.basename(db)
+    }: meeting ${past.status?.meetingId} is ${past.status?.state}; ${past.entries.length} history entries`
+  )
   const grace = yield* Effect.flatMap(MeetingRecords.MeetingRecords, (r) => r.actionItemsOf("Grace"))
-  console.log(`Grace's action items across meetings: ${grace.map((a) => `${a.task} (${a.meetingId})`).join("; ") || "none"}`)
+  console.log(
+    `Grace's action items across meetings: ${grace.map((a) => `${a.task} (${a.meetingId})`).join("; ") || "none"}`
+  )
   assert.strictEqual(past.status?.state, "ended")
   assert.ok(past.record !== undefined)
   if (!online) assert.strictEqual(grace.length, 1)
 })
-await Effect.runPromise(later.pipe(Effect.provide(Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(Layer.provide(SqliteClient.layer({ filename: db }))))))
+await Effect.runPromise(
+  later.pipe(
+    Effect.provide(
+      Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(
+        Layer.provide(SqliteClient.layer({ filename: db }))
+      )
+    )
+  )
+)
 console.log("\nDone.")

@@ -40,7 +40,8 @@ export const extract = (markdown: string): ReadonlyArray<Snippet> => {
         file: `${n}-${slug(heading)}.ts`,
         heading,
         line: i + 1,
-        code: `// From PRIMITIVES_CATALOG.md line ${i + 1} (${heading}). Generated: edit the catalog, not this file.\n` +
+        code:
+          `// From PRIMITIVES_CATALOG.md line ${i + 1} (${heading}). Generated: edit the catalog, not this file.\n` +
           lines.slice(start, end).join("\n") + "\n"
       })
       i = end

@@ -36,7 +36,11 @@ export const workspaces = (): ReadonlyArray<Workspace> => {
       dependencies?: Record<string, string>
     }
     if (pj.private === true) return []
-    return [{ name: pj.name, dir: join(root, w), braidDeps: Object.keys(pj.dependencies ?? {}).filter((d) => d.startsWith("@braid/")) }]
+    return [{
+      name: pj.name,
+      dir: join(root, w),
+      braidDeps: Object.keys(pj.dependencies ?? {}).filter((d) => d.startsWith("@braid/"))
+    }]
   })
 }
 
@@ -89,7 +93,9 @@ export const install = (
 }
 
 /** Installed packages (name@version) under node_modules, and every native module (.node file). */
-export const inventory = (dir: string): { readonly packages: ReadonlyArray<string>; readonly native: ReadonlyArray<string>; readonly bytes: number } => {
+export const inventory = (
+  dir: string
+): { readonly packages: ReadonlyArray<string>; readonly native: ReadonlyArray<string>; readonly bytes: number } => {
   const packages: Array<string> = []
   const native: Array<string> = []
   let bytes = 0
@@ -121,7 +127,11 @@ export const node = (dir: string, args: ReadonlyArray<string>) =>
 export const coldImportMillis = (dir: string, pkg: string, runs = 5): number => {
   const times: Array<number> = []
   for (let i = 0; i < runs; i++) {
-    const r = node(dir, ["--input-type=module", "-e", `const t = performance.now(); await import(${JSON.stringify(pkg)}); console.log(performance.now() - t)`])
+    const r = node(dir, [
+      "--input-type=module",
+      "-e",
+      `const t = performance.now(); await import(${JSON.stringify(pkg)}); console.log(performance.now() - t)`
+    ])
     times.push(Number(r.stdout.trim()))
   }
   times.sort((a, b) => a - b)
@@ -140,9 +150,21 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const coreInv = inventory(coreOnly.dir)
   const everything = install([...tarballs.values()])
   const allInv = inventory(everything.dir)
-  console.log(`@braid/core alone: install ${(coreOnly.millis / 1000).toFixed(1)} s, ${coreInv.packages.length} packages, ${(coreInv.bytes / 1024 / 1024).toFixed(1)} MB`)
-  console.log(`everything: install ${(everything.millis / 1000).toFixed(1)} s, ${allInv.packages.length} packages, ${(allInv.bytes / 1024 / 1024).toFixed(1)} MB, native modules: ${allInv.native.length}`)
-  console.log(`cold import of @braid/core under plain Node: ${coldImportMillis(coreOnly.dir, "@braid/core").toFixed(0)} ms (median of 5)`)
+  console.log(
+    `@braid/core alone: install ${(coreOnly.millis / 1000).toFixed(1)} s, ${coreInv.packages.length} packages, ${
+      (coreInv.bytes / 1024 / 1024).toFixed(1)
+    } MB`
+  )
+  console.log(
+    `everything: install ${(everything.millis / 1000).toFixed(1)} s, ${allInv.packages.length} packages, ${
+      (allInv.bytes / 1024 / 1024).toFixed(1)
+    } MB, native modules: ${allInv.native.length}`
+  )
+  console.log(
+    `cold import of @braid/core under plain Node: ${
+      coldImportMillis(coreOnly.dir, "@braid/core").toFixed(0)
+    } ms (median of 5)`
+  )
   console.log(`cold import of effect alone: ${coldImportMillis(coreOnly.dir, "effect").toFixed(0)} ms (median of 5)`)
   for (const d of [coreOnly.dir, everything.dir, packDir]) cleanup(d)
 }

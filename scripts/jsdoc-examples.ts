@@ -33,7 +33,10 @@ export const extract = (path: string, text: string): ReadonlyArray<Example> => {
   for (let i = 0; i < lines.length; i++) {
     if (!/^\s*\*\s*@example\b/.test(lines[i]!)) continue
     let j = i + 1
-    while (j < lines.length && !/^\s*\*\s*```ts\s*$/.test(lines[j]!) && /^\s*\*/.test(lines[j]!) && !/^\s*\*\//.test(lines[j]!)) j++
+    while (
+      j < lines.length && !/^\s*\*\s*```ts\s*$/.test(lines[j]!) && /^\s*\*/.test(lines[j]!) &&
+      !/^\s*\*\//.test(lines[j]!)
+    ) j++
     if (j >= lines.length || !/```ts/.test(lines[j]!)) continue
     const start = j + 1
     let end = start

@@ -17,7 +17,9 @@ describe("PRIMITIVES_CATALOG.md", () => {
     for (const s of snippets) {
       const file = join(generatedDir, s.file)
       const onDisk = existsSync(file) ? readFileSync(file, "utf8") : ""
-      expect(onDisk, `${s.file} is stale: run \`npm run typecheck\` (npm test does) so the snippet is compiled`).toBe(s.code)
+      expect(onDisk, `${s.file} is stale: run \`npm run typecheck\` (npm test does) so the snippet is compiled`).toBe(
+        s.code
+      )
     }
   })
 

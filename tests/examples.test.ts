@@ -23,7 +23,10 @@ describe("examples", () => {
       delete env["ANTHROPIC_API_KEY"]
       const result = spawnSync(tsx, [join("examples", example)], { cwd: root, env, encoding: "utf8", timeout: 120_000 })
       const output = `${result.stdout}\n${result.stderr}`
-      expect(result.status, `${example} exited with ${result.status}${result.signal ? ` (${result.signal})` : ""}:\n${output}`).toBe(0)
+      expect(
+        result.status,
+        `${example} exited with ${result.status}${result.signal ? ` (${result.signal})` : ""}:\n${output}`
+      ).toBe(0)
       expect(result.stdout.trim().length, `${example} printed nothing`).toBeGreaterThan(0)
     }, 150_000)
   }

@@ -176,8 +176,13 @@ export interface Options<E = never, R = never, Tools extends ReadonlyArray<Tool>
  *
  * @since 0.1.0
  */
-export interface Agent<E = never, R = never>
-  extends Primitive.Primitive<Conversation, Reply, E | LlmErrors.ModelError | ToolError | ToolIterationsExceeded, R | LanguageModel.LanguageModel>
+export interface Agent<E = never, R = never> extends
+  Primitive.Primitive<
+    Conversation,
+    Reply,
+    E | LlmErrors.ModelError | ToolError | ToolIterationsExceeded,
+    R | LanguageModel.LanguageModel
+  >
 {
   readonly description: string | undefined
   readonly tools: ReadonlyArray<Tool>
@@ -213,7 +218,13 @@ export const nameOf = (agent: Primitive.Any): string => {
   return p.kind === "agent" ? p.name : agent.name
 }
 
-const zeroUsage: LanguageModel.Usage = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, estimated: false }
+const zeroUsage: LanguageModel.Usage = {
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  estimated: false
+}
 
 const addUsage = (a: LanguageModel.Usage, b: LanguageModel.Usage): LanguageModel.Usage => ({
   inputTokens: a.inputTokens + b.inputTokens,
@@ -243,8 +254,9 @@ const toModel = (
   const push = (role: "user" | "assistant", content: string) => {
     if (content === "") return
     const last = out[out.length - 1]
-    if (last !== undefined && last.role === role) out[out.length - 1] = { role, content: `${last.content}\n\n${content}` }
-    else out.push({ role, content })
+    if (last !== undefined && last.role === role) {
+      out[out.length - 1] = { role, content: `${last.content}\n\n${content}` }
+    } else out.push({ role, content })
   }
   for (const m of messages) {
     switch (m.role) {
@@ -329,13 +341,19 @@ export const make = <E = never, R = never, const Tools extends ReadonlyArray<Too
     }
     return Schema.decodeUnknown(t.parameters)(call.input).pipe(
       Effect.mapError((e) =>
-        new ToolError({ agent: name, tool: call.name, message: `invalid arguments: ${ParseResult.TreeFormatter.formatErrorSync(e)}` })
+        new ToolError({
+          agent: name,
+          tool: call.name,
+          message: `invalid arguments: ${ParseResult.TreeFormatter.formatErrorSync(e)}`
+        })
       ),
       Effect.flatMap((args) => t.run(args)),
       // A result the model cannot be shown as JSON (a BigInt, a cycle) is the tool's typed error, naming the path.
       Effect.flatMap((result) =>
         typeof result === "string" ? Effect.succeed(result) : Json.encode(result).pipe(
-          Either.mapLeft((e) => new ToolError({ agent: name, tool: call.name, message: `the result has no JSON form: ${e.message}` }))
+          Either.mapLeft((e) =>
+            new ToolError({ agent: name, tool: call.name, message: `the result has no JSON form: ${e.message}` })
+          )
         )
       ),
       Effect.map((content): Message => ({ role: "tool", name: call.name, toolCallId: call.id, content }))
@@ -356,7 +374,9 @@ export const make = <E = never, R = never, const Tools extends ReadonlyArray<Too
         const system = [
           prompt,
           ...mapped.system,
-          ...(memories.length > 0 ? [`Relevant memory:\n${memories.map((m) => `- ${m.key}: ${render(m.value)}`).join("\n")}`] : [])
+          ...(memories.length > 0
+            ? [`Relevant memory:\n${memories.map((m) => `- ${m.key}: ${render(m.value)}`).join("\n")}`]
+            : [])
         ].filter((s) => s !== "").join("\n\n")
         const request: LanguageModel.Request = {
           messages: mapped.messages,
@@ -585,14 +605,15 @@ const balancedEnd = (text: string, start: number): number => {
   return -1
 }
 
-
 /**
  * The JSON values a reply may hold, most likely first: the whole reply, then the content of each
  * ``` fence, then each balanced `{...}` or `[...]` of the text, in order. The reply is untrusted:
  * each candidate goes through `Json.parse` (no prototype effects, bounded depth); the first
  * candidate that is JSON but refused (a `"__proto__"` key, too deep) is kept to explain a failure.
  */
-const jsonCandidates = (text: string): { readonly values: Array<unknown>; readonly refused: Json.JsonError | undefined } => {
+const jsonCandidates = (
+  text: string
+): { readonly values: Array<unknown>; readonly refused: Json.JsonError | undefined } => {
   const values: Array<unknown> = []
   let refused: Json.JsonError | undefined
   const add = (s: string) => {
@@ -656,7 +677,9 @@ export const decodeStructured = <A, I>(
     )
   }
   const e = Primitive.decodeError(agent, "output", firstError)
-  return Effect.fail(new StructuredOutputInvalid({ agent, path: e.path, message: e.message.slice(`${agent}: `.length), reply }))
+  return Effect.fail(
+    new StructuredOutputInvalid({ agent, path: e.path, message: e.message.slice(`${agent}: `.length), reply })
+  )
 }
 
 /**
@@ -704,7 +727,9 @@ export const structured: {
       {
         kind: "structured",
         ...(options.name !== undefined ? { name: options.name } : {}),
-        meta: { instruction: options.instruction === undefined ? "schema" : options.instruction === false ? "none" : "custom" }
+        meta: {
+          instruction: options.instruction === undefined ? "schema" : options.instruction === false ? "none" : "custom"
+        }
       },
       (run) => (conversation: Conversation) => {
         const request: Conversation = instruction === false || instruction === ""

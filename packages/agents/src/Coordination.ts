@@ -39,7 +39,10 @@ export interface Strategy<in A, out Out, out E = never, out R = never> {
   readonly required: (branches: number) => number
   /** Stop (and interrupt the rest) as soon as `required` branches have succeeded. */
   readonly stopEarly: boolean
-  readonly decide: (outcomes: ReadonlyArray<Outcome<A>>, completionOrder: ReadonlyArray<number>) => Effect.Effect<Out, CoordinationFailed | E, R>
+  readonly decide: (
+    outcomes: ReadonlyArray<Outcome<A>>,
+    completionOrder: ReadonlyArray<number>
+  ) => Effect.Effect<Out, CoordinationFailed | E, R>
 }
 
 /**
@@ -290,7 +293,10 @@ export const vote = <A>(options: VoteOptions<A> = {}): Strategy<A, VoteResult<A>
     stopEarly: false,
     decide: (outcomes) =>
       Effect.suspend(() => {
-        const byKey = new Map<string, { key: string; ballot: A; weight: number; voters: Array<string>; heaviest: number; firstIndex: number }>()
+        const byKey = new Map<
+          string,
+          { key: string; ballot: A; weight: number; voters: Array<string>; heaviest: number; firstIndex: number }
+        >()
         let total = 0
         for (const o of succeededOf(outcomes)) {
           const ballot = o.value as A
@@ -298,31 +304,47 @@ export const vote = <A>(options: VoteOptions<A> = {}): Strategy<A, VoteResult<A>
           const w = options.weights?.[o.agent] ?? 1
           total += w
           const entry = byKey.get(key)
-          if (entry === undefined) byKey.set(key, { key, ballot, weight: w, voters: [o.agent], heaviest: w, firstIndex: o.index })
-          else {
+          if (entry === undefined) {
+            byKey.set(key, { key, ballot, weight: w, voters: [o.agent], heaviest: w, firstIndex: o.index })
+          } else {
             entry.weight += w
             entry.voters.push(o.agent)
             entry.heaviest = Math.max(entry.heaviest, w)
           }
         }
         const entries = [...byKey.values()].sort((x, y) => y.weight - x.weight || x.firstIndex - y.firstIndex)
-        const tally: Array<Tally<A>> = entries.map(({ ballot, key, voters, weight }) => ({ key, ballot, weight, voters }))
+        const tally: Array<Tally<A>> = entries.map(({ ballot, key, voters, weight }) => ({
+          key,
+          ballot,
+          weight,
+          voters
+        }))
         const top = entries.filter((e) => e.weight === entries[0]!.weight)
         let winner = entries[0]!
         let tieBroken = false
         if (top.length > 1) {
           tieBroken = true
           if (tieBreak === "fail") {
-            return Effect.fail(fail(name, minBallots, `tie between ${top.map((t) => t.key).join(", ")}`, outcomes))
+            return Effect.fail(fail(
+              name,
+              minBallots,
+              `tie between ${top.map((t) => t.key).join(", ")}`,
+              outcomes
+            ))
           } else if (tieBreak === "first") {
             winner = top.reduce((a, b) => (b.firstIndex < a.firstIndex ? b : a))
           } else if (tieBreak === "heaviest-voter") {
-            winner = top.reduce((a, b) => (b.heaviest > a.heaviest || (b.heaviest === a.heaviest && b.firstIndex < a.firstIndex) ? b : a))
+            winner = top.reduce((
+              a,
+              b
+            ) => (b.heaviest > a.heaviest || (b.heaviest === a.heaviest && b.firstIndex < a.firstIndex) ? b : a))
           } else {
             const chosen = tieBreak(top.map(({ ballot, key, voters, weight }) => ({ key, ballot, weight, voters })))
             const found = top.find((t) => t.key === chosen)
             if (found === undefined) {
-              return Effect.fail(fail(name, minBallots, `tie-break chose "${chosen}", which is not one of the tied candidates`, outcomes))
+              return Effect.fail(
+                fail(name, minBallots, `tie-break chose "${chosen}", which is not one of the tied candidates`, outcomes)
+              )
             }
             winner = found
           }
@@ -330,7 +352,9 @@ export const vote = <A>(options: VoteOptions<A> = {}): Strategy<A, VoteResult<A>
         if (rule === "majority") {
           const enough = tieBroken ? winner.weight * 2 >= total : winner.weight * 2 > total
           if (!enough) {
-            return Effect.fail(fail(name, minBallots, `no majority: "${winner.key}" has ${winner.weight} of ${total}`, outcomes))
+            return Effect.fail(
+              fail(name, minBallots, `no majority: "${winner.key}" has ${winner.weight} of ${total}`, outcomes)
+            )
           }
         }
         return Effect.succeed<VoteResult<A>>({
@@ -421,7 +445,9 @@ export interface ConsensusResult<A> {
  *
  * @since 0.1.0
  */
-export const consensus = <A, EJ = never, RJ = never>(options: ConsensusOptions<A, EJ, RJ>): Strategy<A, ConsensusResult<A>, EJ, RJ> => {
+export const consensus = <A, EJ = never, RJ = never>(
+  options: ConsensusOptions<A, EJ, RJ>
+): Strategy<A, ConsensusResult<A>, EJ, RJ> => {
   const name = "judge" in options ? "consensus(judge)" : "consensus"
   const accept = (agreeing: number, n: number) =>
     options.minAgreement === undefined ? agreeing * 2 > n : agreeing / n >= options.minAgreement
@@ -566,10 +592,16 @@ const meteredModel = (
         (s) => {
           // Past the cap: record why and stop the branch at once (the race in `runBranch` reports it).
           if (budget.maxTokens !== undefined && s.tokens > budget.maxTokens) {
-            return Effect.zipRight(Deferred.fail(over, new OverBudget(`budget exceeded: ${s.tokens} tokens > ${budget.maxTokens}`)), Effect.interrupt)
+            return Effect.zipRight(
+              Deferred.fail(over, new OverBudget(`budget exceeded: ${s.tokens} tokens > ${budget.maxTokens}`)),
+              Effect.interrupt
+            )
           }
           if (budget.maxCostUsd !== undefined && s.usd > budget.maxCostUsd) {
-            return Effect.zipRight(Deferred.fail(over, new OverBudget(`budget exceeded: $${s.usd.toFixed(4)} > $${budget.maxCostUsd}`)), Effect.interrupt)
+            return Effect.zipRight(
+              Deferred.fail(over, new OverBudget(`budget exceeded: $${s.usd.toFixed(4)} > $${budget.maxCostUsd}`)),
+              Effect.interrupt
+            )
           }
           return Effect.void
         }
@@ -622,8 +654,9 @@ type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) exten
  *
  * @since 0.1.0
  */
-export type InputOf<P> = UnionToIntersection<P extends Primitive.Primitive<infer I, any, any, any> ? { readonly _: I } : never> extends
-  { readonly _: infer I } ? I : never
+export type InputOf<P> =
+  UnionToIntersection<P extends Primitive.Primitive<infer I, any, any, any> ? { readonly _: I } : never> extends
+    { readonly _: infer I } ? I : never
 
 const coordinateImpl = <In, A, E, R, Out, E2, R2>(
   agents: ReadonlyArray<Primitive.Primitive<In, A, E, R>>,
@@ -633,10 +666,15 @@ const coordinateImpl = <In, A, E, R, Out, E2, R2>(
   if (agents.length === 0) throw new RangeError("coordinate needs at least one agent")
   const n = agents.length
   const required = strategy.required(n)
-  if (required > n) throw new RangeError(`coordinate(${strategy.name}): needs ${required} successes but has only ${n} agents`)
+  if (required > n) {
+    throw new RangeError(`coordinate(${strategy.name}): needs ${required} successes but has only ${n} agents`)
+  }
   const timeout = options.timeout === undefined ? undefined : Duration.decode(options.timeout)
   const budget = options.budget
-  const children = agents.map((primitive, i) => ({ key: agents.findIndex((p) => p.name === primitive.name) === i ? primitive.name : `${primitive.name}(${i})`, primitive }))
+  const children = agents.map((primitive, i) => ({
+    key: agents.findIndex((p) => p.name === primitive.name) === i ? primitive.name : `${primitive.name}(${i})`,
+    primitive
+  }))
 
   const runBranch = (index: number, input: In): Effect.Effect<Outcome<A>, never, R> =>
     Effect.gen(function*() {
@@ -653,7 +691,9 @@ const coordinateImpl = <In, A, E, R, Out, E2, R2>(
         }
         body = Effect.raceFirst(body, Deferred.await(over))
       }
-      const timed = timeout === undefined ? Effect.map(Effect.exit(body), Option.some) : Effect.timeoutOption(Effect.exit(body), timeout)
+      const timed = timeout === undefined
+        ? Effect.map(Effect.exit(body), Option.some)
+        : Effect.timeoutOption(Effect.exit(body), timeout)
       const result = yield* timed
       const durationMillis = yield* elapsed
       const base = { agent: agent.name, index, durationMillis }
@@ -663,16 +703,23 @@ const coordinateImpl = <In, A, E, R, Out, E2, R2>(
       const exit = result.value
       const overBudget = yield* Deferred.poll(over)
       if (Option.isSome(overBudget) && !Exit.isSuccess(exit)) {
-        const reason = yield* Effect.flip(overBudget.value).pipe(Effect.map((e) => e.reason), Effect.orElseSucceed(() => "budget exceeded"))
+        const reason = yield* Effect.flip(overBudget.value).pipe(
+          Effect.map((e) => e.reason),
+          Effect.orElseSucceed(() => "budget exceeded")
+        )
         return { ...base, status: "failed", error: reason, reason } as Outcome<A>
       }
-      if (Exit.isSuccess(exit)) return { ...base, status: "succeeded", value: exit.value, reason: "answered" } as Outcome<A>
+      if (Exit.isSuccess(exit)) {
+        return { ...base, status: "succeeded", value: exit.value, reason: "answered" } as Outcome<A>
+      }
       const failure = Cause.failureOption(exit.cause)
       if (Option.isSome(failure) && failure.value instanceof OverBudget) {
         return { ...base, status: "failed", error: failure.value.reason, reason: failure.value.reason } as Outcome<A>
       }
       const { error, reason } = describeCause(exit.cause)
-      if (Cause.isInterruptedOnly(exit.cause)) return { ...base, status: "interrupted", reason } as Outcome<A>
+      if (Cause.isInterruptedOnly(exit.cause)) {
+        return { ...base, status: "interrupted", reason } as Outcome<A>
+      }
       return { ...base, status: "failed", error, reason } as Outcome<A>
     })
 
@@ -683,7 +730,8 @@ const coordinateImpl = <In, A, E, R, Out, E2, R2>(
         const start = yield* Clock.currentTimeMillis
         const queue = yield* Queue.unbounded<Settled>()
         const fibers = yield* Effect.forEach(agents, (_, index) =>
-          Effect.fork(Effect.flatMap(runBranch(index, input), (outcome) => Queue.offer(queue, { index, outcome }))))
+          Effect.fork(Effect.flatMap(runBranch(index, input), (outcome) =>
+            Queue.offer(queue, { index, outcome }))))
         const outcomes: Array<Outcome<A> | undefined> = new Array(n).fill(undefined)
         const order: Array<number> = []
         let successes = 0
@@ -693,8 +741,9 @@ const coordinateImpl = <In, A, E, R, Out, E2, R2>(
           const { index, outcome } = yield* Queue.take(queue)
           outcomes[index] = outcome as Outcome<A>
           order.push(index)
-          if (outcome.status === "succeeded") successes++
-          else failures++
+          if (outcome.status === "succeeded") {
+            successes++
+          } else failures++
           if (strategy.stopEarly && successes >= required) {
             stopReason = `${strategy.name} satisfied: ${successes} of ${n} succeeded`
             break
@@ -707,7 +756,9 @@ const coordinateImpl = <In, A, E, R, Out, E2, R2>(
         // Interrupt what is still running; a branch that finished meanwhile keeps its real outcome.
         const now = yield* Clock.currentTimeMillis
         for (let i = 0; i < n; i++) {
-          if (outcomes[i] !== undefined) continue
+          if (outcomes[i] !== undefined) {
+            continue
+          }
           yield* Fiber.interrupt(fibers[i]!)
           const late = yield* Queue.poll(queue)
           if (Option.isSome(late)) {
@@ -726,7 +777,8 @@ const coordinateImpl = <In, A, E, R, Out, E2, R2>(
           }
         }
         const final = outcomes as Array<Outcome<A>>
-        const count = (s: BranchOutcome["status"]) => final.filter((o) => o.status === s).length
+        const count = (s: BranchOutcome["status"]) =>
+          final.filter((o) => o.status === s).length
         yield* Instrumentation.annotate({
           "braid.coordination.strategy": strategy.name,
           "braid.coordination.branches": n,
@@ -740,7 +792,14 @@ const coordinateImpl = <In, A, E, R, Out, E2, R2>(
           yield* Instrumentation.event("coordination.branch", { agent: o.agent, status: o.status, reason: o.reason })
         }
         if (final.filter((o) => o.status === "succeeded").length < required) {
-          return yield* Effect.fail(fail(strategy.name, required, stopReason ?? `only ${successes} of ${n} succeeded, ${required} needed`, final))
+          return yield* Effect.fail(
+            fail(
+              strategy.name,
+              required,
+              stopReason ?? `only ${successes} of ${n} succeeded, ${required} needed`,
+              final
+            )
+          )
         }
         return yield* strategy.decide(final, order)
       }),

@@ -164,7 +164,10 @@ export class EventBus extends Context.Tag("@braid/agents/EventBus")<EventBus, Se
  *
  * @since 0.1.0
  */
-export const publish = <A, I>(channel: Channel<A, I>, event: A): Effect.Effect<void, InvalidChannel | EventBusError, EventBus> =>
+export const publish = <A, I>(
+  channel: Channel<A, I>,
+  event: A
+): Effect.Effect<void, InvalidChannel | EventBusError, EventBus> =>
   Effect.flatMap(EventBus, (bus) => {
     const encoded = Schema.encodeEither(channel.schema)(event)
     // The type says the event is valid; an event that does not encode is a defect of the caller.
@@ -183,7 +186,10 @@ export const publish = <A, I>(channel: Channel<A, I>, event: A): Effect.Effect<v
  *
  * @since 0.1.0
  */
-export const publishEncoded = (channel: string, payload: unknown): Effect.Effect<void, InvalidChannel | EventBusError, EventBus> =>
+export const publishEncoded = (
+  channel: string,
+  payload: unknown
+): Effect.Effect<void, InvalidChannel | EventBusError, EventBus> =>
   Effect.flatMap(EventBus, (bus) => bus.publishEncoded(channel, payload))
 
 /**
@@ -223,7 +229,9 @@ export const subscribe = <A, I, E, R>(
  *
  * @since 0.1.0
  */
-export const stream = <A, I>(channel: Channel<A, I>): Stream.Stream<Received<A>, InvalidChannel | EventBusError, EventBus> =>
+export const stream = <A, I>(
+  channel: Channel<A, I>
+): Stream.Stream<Received<A>, InvalidChannel | EventBusError, EventBus> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const queue = yield* Queue.unbounded<Received<A>>()
     yield* subscribe(channel, (event, name) => Queue.offer(queue, { channel: name, event }))

@@ -196,21 +196,27 @@ export const pending = (agent: string): Effect.Effect<number> =>
  * Runs `task` through an agent's inbox: it starts when every task that entered before it is done.
  */
 const throughInbox = <A, E, R>(agent: string, task: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Inboxes, (registry) =>
-    Effect.flatMap(registry.inbox(agent), (box) =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          const mine = yield* Deferred.make<void>()
-          const previous = yield* Ref.getAndSet(box.tail, mine)
-          yield* Ref.update(box.size, (n) => n + 1)
-          // When this task ends (done, failed, or interrupted while still waiting), the next one
-          // may start once this task's predecessor is done too: `mine` completes with "wait for
-          // the previous one", which is immediate unless this task never got its turn.
-          return yield* restore(Effect.zipRight(Deferred.await(previous), task)).pipe(
-            Effect.ensuring(Effect.zipRight(Ref.update(box.size, (n) => n - 1), Deferred.completeWith(mine, Deferred.await(previous))))
-          )
-        })
-      )))
+  Effect.flatMap(
+    Inboxes,
+    (registry) =>
+      Effect.flatMap(registry.inbox(agent), (box) =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function*() {
+            const mine = yield* Deferred.make<void>()
+            const previous = yield* Ref.getAndSet(box.tail, mine)
+            yield* Ref.update(box.size, (n) => n + 1)
+            // When this task ends (done, failed, or interrupted while still waiting), the next one
+            // may start once this task's predecessor is done too: `mine` completes with "wait for
+            // the previous one", which is immediate unless this task never got its turn.
+            return yield* restore(Effect.zipRight(Deferred.await(previous), task)).pipe(
+              Effect.ensuring(Effect.zipRight(
+                Ref.update(box.size, (n) => n - 1),
+                Deferred.completeWith(mine, Deferred.await(previous))
+              ))
+            )
+          })
+        ))
+  )
 
 // ---------------------------------------------------------------------------------------------
 // Conditional strategy
@@ -259,7 +265,12 @@ export interface Conditional<K extends string, E = never, R = never> {
 export const conditional = <K extends string, E = never, R = never>(
   select: Selector<K, E, R>,
   options: { readonly default?: K } = {}
-): Conditional<K, E, R> => ({ _tag: "conditional", select, by: "predicate", ...(options.default !== undefined ? { default: options.default } : {}) })
+): Conditional<K, E, R> => ({
+  _tag: "conditional",
+  select,
+  by: "predicate",
+  ...(options.default !== undefined ? { default: options.default } : {})
+})
 
 /**
  * A conditional handoff decided by a model: it is shown the conversation and the candidates
@@ -289,12 +300,17 @@ export const byModel = <K extends string>(options: {
     by: "model",
     ...(options.default !== undefined ? { default: options.default } : {}),
     select: (reply, conversation) => {
-      const transcript = [...conversation.messages.map((m) => `${m.name ?? m.role}: ${m.content}`), `${reply.agent}: ${reply.text}`]
+      const transcript = [
+        ...conversation.messages.map((m) => `${m.name ?? m.role}: ${m.content}`),
+        `${reply.agent}: ${reply.text}`
+      ]
         .join("\n")
       const list = names.map((n) => `- ${n}: ${options.candidates[n]}`).join("\n")
       return LanguageModel.generate({
         system: `You route conversations. Answer with exactly one name from this list, nothing else:\n${list}`,
-        messages: [LanguageModel.user(`Conversation:\n${transcript}\n\nWho should take over? Candidates: ${names.join(", ")}`)],
+        messages: [
+          LanguageModel.user(`Conversation:\n${transcript}\n\nWho should take over? Candidates: ${names.join(", ")}`)
+        ],
         metadata: { agent: `${reply.agent}.router` },
         maxTokens: 16,
         ...(options.model !== undefined ? { model: options.model } : {})
@@ -425,7 +441,9 @@ export function handoff<
 export function handoff(
   from: AnyAgent,
   to: AnyAgent | { readonly [k: string]: AnyAgent },
-  options: BaseOptions<any, any, any, any> & { readonly strategy?: "immediate" | "queued" | Conditional<string, any, any> } = {}
+  options: BaseOptions<any, any, any, any> & {
+    readonly strategy?: "immediate" | "queued" | Conditional<string, any, any>
+  } = {}
 ): Primitive.Primitive<Conversation, Reply, any, any> {
   const fromName = nameOf(from)
   const single = Primitive.isPrimitive(to)
@@ -486,7 +504,12 @@ export function handoff(
         )
         const json = yield* Json.encode(encoded).pipe(
           Either.mapLeft((e) =>
-            new HandoffPayloadError({ from: fromName, to: toName, path: e.path, message: `the payload has no JSON form: ${e.detail}` })
+            new HandoffPayloadError({
+              from: fromName,
+              to: toName,
+              path: e.path,
+              message: `the payload has no JSON form: ${e.detail}`
+            })
           )
         )
         payloadBytes = Buffer.byteLength(json, "utf8")
@@ -529,17 +552,29 @@ export function handoff(
         ...records,
         { from: toName, to: fromName, reason: backReason, at: backAt, strategy: "return" as const, payloadBytes: 0 }
       ])
-      yield* Instrumentation.event("braid.handoff.return", { "braid.handoff.from": toName, "braid.handoff.to": fromName })
+      yield* Instrumentation.event("braid.handoff.return", {
+        "braid.handoff.from": toName,
+        "braid.handoff.to": fromName
+      })
       return yield* from.invoke({
-        messages: [...history, ...answer.messages, { role: "system", content: `[handoff from ${toName}] ${backReason}` }],
-        context: { ...conversation.context, handoff: { from: toName, reason: backReason, payload: answer.text } satisfies Received }
+        messages: [...history, ...answer.messages, {
+          role: "system",
+          content: `[handoff from ${toName}] ${backReason}`
+        }],
+        context: {
+          ...conversation.context,
+          handoff: { from: toName, reason: backReason, payload: answer.text } satisfies Received
+        }
       })
     })
 
   return Primitive.make(name, body, {
     kind: "handoff",
     meta: { from: fromName, to: targetsLabel, strategy: strategyName },
-    children: [{ key: fromName, primitive: from }, ...Object.entries(candidates).map(([k, p]) => ({ key: k, primitive: p }))]
+    children: [
+      { key: fromName, primitive: from },
+      ...Object.entries(candidates).map(([k, p]) => ({ key: k, primitive: p }))
+    ]
   })
 }
 
@@ -557,7 +592,8 @@ export function handoff(
  *
  * @since 0.1.0
  */
-export const payloadOf = <A, I>(schema: Schema.Schema<A, I, never>) => (conversation: Conversation): Option.Option<A> => {
-  const r = received(conversation)
-  return r === undefined ? Option.none() : Schema.validateOption(schema)(r.payload)
-}
+export const payloadOf =
+  <A, I>(schema: Schema.Schema<A, I, never>) => (conversation: Conversation): Option.Option<A> => {
+    const r = received(conversation)
+    return r === undefined ? Option.none() : Schema.validateOption(schema)(r.payload)
+  }

@@ -23,7 +23,9 @@ import type { Message } from "./Agent.js"
  *
  * @since 0.1.0
  */
-export type Transform<E = never, R = never> = (messages: ReadonlyArray<Message>) => Effect.Effect<ReadonlyArray<Message>, E, R>
+export type Transform<E = never, R = never> = (
+  messages: ReadonlyArray<Message>
+) => Effect.Effect<ReadonlyArray<Message>, E, R>
 
 /**
  * Keeps every message.
@@ -175,28 +177,28 @@ export interface SummarizeOptions {
  *
  * @since 0.1.0
  */
-export const summarize = (options: SummarizeOptions = {}): Transform<LlmErrors.ModelError, LanguageModel.LanguageModel> =>
-(messages) => {
-  const keepLast = Math.max(0, options.keepLast ?? 2)
-  const cut = Math.max(0, messages.length - keepLast)
-  let start = cut
-  while (start < messages.length && messages[start]!.role === "tool") start++
-  const older = messages.slice(0, start)
-  if (older.length === 0) return Effect.succeed(messages)
-  const transcript = older.map((m) => `${m.name ?? m.role}: ${m.content}`).join("\n")
-  return LanguageModel.generate({
-    system: options.instructions ??
-      "Summarise this conversation for a colleague taking it over: facts, requests and decisions, in a few sentences.",
-    messages: [LanguageModel.user(`Summarise:\n${transcript}`)],
-    metadata: { agent: options.agent ?? "history.summarize" },
-    ...(options.model !== undefined ? { model: options.model } : {})
-  }).pipe(
-    Effect.map((r): ReadonlyArray<Message> => [
-      { role: "system", content: `Summary of the earlier conversation: ${r.text}` },
-      ...messages.slice(start)
-    ])
-  )
-}
+export const summarize =
+  (options: SummarizeOptions = {}): Transform<LlmErrors.ModelError, LanguageModel.LanguageModel> => (messages) => {
+    const keepLast = Math.max(0, options.keepLast ?? 2)
+    const cut = Math.max(0, messages.length - keepLast)
+    let start = cut
+    while (start < messages.length && messages[start]!.role === "tool") start++
+    const older = messages.slice(0, start)
+    if (older.length === 0) return Effect.succeed(messages)
+    const transcript = older.map((m) => `${m.name ?? m.role}: ${m.content}`).join("\n")
+    return LanguageModel.generate({
+      system: options.instructions ??
+        "Summarise this conversation for a colleague taking it over: facts, requests and decisions, in a few sentences.",
+      messages: [LanguageModel.user(`Summarise:\n${transcript}`)],
+      metadata: { agent: options.agent ?? "history.summarize" },
+      ...(options.model !== undefined ? { model: options.model } : {})
+    }).pipe(
+      Effect.map((r): ReadonlyArray<Message> => [
+        { role: "system", content: `Summary of the earlier conversation: ${r.text}` },
+        ...messages.slice(start)
+      ])
+    )
+  }
 
 /**
  * Runs transforms left to right.
@@ -216,5 +218,4 @@ export const compose = <const T extends ReadonlyArray<Transform<any, any>>>(
   T[number] extends Transform<infer E, any> ? E : never,
   T[number] extends Transform<any, infer R> ? R : never
 > =>
-(messages) =>
-  Effect.reduce(transforms, messages, (acc, t) => t(acc)) as any
+(messages) => Effect.reduce(transforms, messages, (acc, t) => t(acc)) as any

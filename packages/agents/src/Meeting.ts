@@ -38,7 +38,7 @@ import type { MeetingStoreError } from "./CoordinationErrors.js"
 import * as EventBus from "./EventBus.js"
 import type { Entry, EntryKind, MeetingState, Status, TurnView, View } from "./internal/meetingTypes.js"
 import { Entry as EntrySchema } from "./internal/meetingTypes.js"
-import { MeetingStore, makeMemory } from "./MeetingStore.js"
+import { makeMemory, MeetingStore } from "./MeetingStore.js"
 import type { EndedBy, Snapshot, Termination } from "./Termination.js"
 import type { TurnPolicy } from "./TurnPolicy.js"
 import { roundRobin } from "./TurnPolicy.js"
@@ -144,12 +144,21 @@ export const fromAgent = <E, R>(agent: Agent.Any<E, R>, options: FromAgentOption
       const messages: Array<Agent.Message> = spoken.map((e) =>
         e.participant === name ? Agent.assistant(e.text ?? "", name) : Agent.user(`${e.participant}: ${e.text ?? ""}`)
       )
-      messages.push(Agent.user(`Meeting "${view.topic}", turn ${view.turn}. Participants: ${view.participants.join(", ")}. ${name}, it is your turn.`))
-      return Effect.map(agent.invoke({ messages, context: { meetingId: view.meetingId, topic: view.topic, turn: view.turn } }), (reply): Utterance => ({
-        text: reply.text,
-        tokens: reply.usage.inputTokens + reply.usage.outputTokens,
-        ...(options.price ? { costUsd: options.price(reply.usage, reply.model) } : {})
-      }))
+      messages.push(
+        Agent.user(
+          `Meeting "${view.topic}", turn ${view.turn}. Participants: ${
+            view.participants.join(", ")
+          }. ${name}, it is your turn.`
+        )
+      )
+      return Effect.map(
+        agent.invoke({ messages, context: { meetingId: view.meetingId, topic: view.topic, turn: view.turn } }),
+        (reply): Utterance => ({
+          text: reply.text,
+          tokens: reply.usage.inputTokens + reply.usage.outputTokens,
+          ...(options.price ? { costUsd: options.price(reply.usage, reply.model) } : {})
+        })
+      )
     }, { kind: "participant", children: [{ key: agent.name, primitive: agent }] })
   }
 }
@@ -247,8 +256,14 @@ export const channelOf: Readonly<Record<EntryKind, string>> = {
 }
 
 const Name = Schema.String.pipe(Schema.minLength(1, { message: () => "expected a non-empty string" }))
-const Amount = Schema.Number.pipe(Schema.finite({ message: () => "expected a finite number" }), Schema.nonNegative({ message: () => "expected a number >= 0" }))
-const fn = (what: string) => Schema.declare((u: unknown): u is (...args: ReadonlyArray<never>) => unknown => typeof u === "function", { message: () => `expected ${what}` })
+const Amount = Schema.Number.pipe(
+  Schema.finite({ message: () => "expected a finite number" }),
+  Schema.nonNegative({ message: () => "expected a number >= 0" })
+)
+const fn = (what: string) =>
+  Schema.declare((u: unknown): u is (...args: ReadonlyArray<never>) => unknown => typeof u === "function", {
+    message: () => `expected ${what}`
+  })
 
 /**
  * The Schema of a reply: a string, or `{ text, tokens?, costUsd? }` with finite, non-negative
@@ -266,12 +281,18 @@ const fn = (what: string) => Schema.declare((u: unknown): u is (...args: Readonl
  */
 export const ReplySchema: Schema.Schema<Reply> = Schema.Union(
   Schema.String,
-  Schema.Struct({ text: Schema.String, tokens: Schema.optionalWith(Amount, { exact: true }), costUsd: Schema.optionalWith(Amount, { exact: true }) })
+  Schema.Struct({
+    text: Schema.String,
+    tokens: Schema.optionalWith(Amount, { exact: true }),
+    costUsd: Schema.optionalWith(Amount, { exact: true })
+  })
 )
 
 const ParticipantSchema = Schema.Struct({
   name: Name,
-  speak: Schema.declare((u: unknown): u is Primitive.Any => Primitive.isPrimitive(u), { message: () => "expected a Primitive (see Meeting.participant)" })
+  speak: Schema.declare((u: unknown): u is Primitive.Any => Primitive.isPrimitive(u), {
+    message: () => "expected a Primitive (see Meeting.participant)"
+  })
 })
 
 const ConfigSchema = Schema.Struct({
@@ -282,21 +303,37 @@ const ConfigSchema = Schema.Struct({
   policy: Schema.optional(Schema.Struct({ name: Schema.String, next: fn("a function") })),
   termination: Schema.Struct({ name: Schema.String, check: fn("a function"), wake: Schema.optional(fn("a function")) }),
   speakingTimeout: Schema.optional(
-    Schema.declare((u: unknown): u is Duration.DurationInput => Option.match(Duration.decodeUnknown(u), { onNone: () => false, onSome: (d) => Duration.greaterThan(d, Duration.zero) }), {
-      message: () => "expected a positive duration"
-    })
+    Schema.declare(
+      (u: unknown): u is Duration.DurationInput =>
+        Option.match(Duration.decodeUnknown(u), {
+          onNone: () => false,
+          onSome: (d) => Duration.greaterThan(d, Duration.zero)
+        }),
+      {
+        message: () => "expected a positive duration"
+      }
+    )
   )
 })
 
 /** The deepest issue of a decoding (of a union, the member that came closest): where, and what. */
 const firstIssue = (error: ParseResult.ParseError): { path: string; issue: string } => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-  const deepest = issues.reduce<(typeof issues)[number] | undefined>((best, i) => best === undefined || i.path.length > best.path.length ? i : best, undefined)
-  return { path: deepest && deepest.path.length > 0 ? deepest.path.map(String).join(".") : "(root)", issue: deepest?.message ?? error.message }
+  const deepest = issues.reduce<(typeof issues)[number] | undefined>(
+    (best, i) => best === undefined || i.path.length > best.path.length ? i : best,
+    undefined
+  )
+  return {
+    path: deepest && deepest.path.length > 0 ? deepest.path.map(String).join(".") : "(root)",
+    issue: deepest?.message ?? error.message
+  }
 }
 
 /** Decodes `input`; a getter or a proxy that throws is a bad input too. */
-const decodeInput = <A, I>(schema: Schema.Schema<A, I>, input: unknown): Either.Either<A, { path: string; issue: string }> => {
+const decodeInput = <A, I>(
+  schema: Schema.Schema<A, I>,
+  input: unknown
+): Either.Either<A, { path: string; issue: string }> => {
   try {
     return Either.mapLeft(Schema.decodeUnknownEither(schema, { errors: "all" })(input), firstIssue)
   } catch (e) {
@@ -317,10 +354,18 @@ const causeText = (cause: Cause.Cause<unknown>): string => {
   if (Option.isSome(failure)) {
     const e = failure.value
     const tag = typeof e === "object" && e !== null && "_tag" in e ? `${String((e as { _tag: unknown })._tag)}: ` : ""
-    return `${tag}${e instanceof Error ? e.message : typeof e === "string" ? e : Either.getOrElse(Json.encode(e), () => String(typeof e))}`
+    return `${tag}${
+      e instanceof Error
+        ? e.message
+        : typeof e === "string"
+        ? e
+        : Either.getOrElse(Json.encode(e), () => String(typeof e))
+    }`
   }
   const defect = Cause.dieOption(cause)
-  if (Option.isSome(defect)) return `defect: ${defect.value instanceof Error ? defect.value.message : String(defect.value)}`
+  if (Option.isSome(defect)) {
+    return `defect: ${defect.value instanceof Error ? defect.value.message : String(defect.value)}`
+  }
   return "interrupted"
 }
 
@@ -350,11 +395,16 @@ type TurnOutcome =
  *
  * @since 0.1.0
  */
-export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, MeetingActionRejected, EventBus.EventBus> =>
+export const make = <R = never>(
+  config: Config<R>
+): Effect.Effect<Meeting<R>, MeetingActionRejected, EventBus.EventBus> =>
   Effect.gen(function*() {
     const checkedConfig = decodeInput(ConfigSchema, config)
     if (Either.isLeft(checkedConfig)) {
-      const c = config as unknown as { readonly id?: unknown; readonly host?: { readonly name?: unknown } } | null | undefined
+      const c = config as unknown as
+        | { readonly id?: unknown; readonly host?: { readonly name?: unknown } }
+        | null
+        | undefined
       return yield* new MeetingActionRejected({
         meetingId: typeof c?.id === "string" ? c.id : "(new)",
         action: "make",
@@ -365,7 +415,10 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, Me
       })
     }
     const bus = yield* EventBus.EventBus
-    const store = yield* Effect.flatMap(Effect.serviceOption(MeetingStore), Option.match({ onNone: () => makeMemory, onSome: Effect.succeed }))
+    const store = yield* Effect.flatMap(
+      Effect.serviceOption(MeetingStore),
+      Option.match({ onNone: () => makeMemory, onSome: Effect.succeed })
+    )
     const id = config.id ?? crypto.randomUUID()
     const host = config.host.name
     const hostSpeaks = config.hostSpeaks ?? true
@@ -400,7 +453,13 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, Me
       Effect.fail(new MeetingActionRejected({ meetingId: id, action, participant: who, state, reason }))
 
     /** Decodes a public input before anything is touched; a bad one is rejected, naming where. */
-    const input = <A, I>(action: MeetingActionRejected["action"], who: unknown, schema: Schema.Schema<A, I>, value: unknown, what: string) =>
+    const input = <A, I>(
+      action: MeetingActionRejected["action"],
+      who: unknown,
+      schema: Schema.Schema<A, I>,
+      value: unknown,
+      what: string
+    ) =>
       Effect.suspend(() => {
         const decoded = decodeInput(schema, value)
         return Either.isRight(decoded)
@@ -433,7 +492,11 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, Me
     const logStoreError = (e: MeetingStoreError) => Effect.logWarning(`meeting ${id}: ${e.message}`)
 
     /** Appends an entry: history, store (with the status), event bus. */
-    const record = (kind: EntryKind, who: string, extra: Partial<Omit<Entry, "meetingId" | "seq" | "at" | "kind" | "participant">> = {}) =>
+    const record = (
+      kind: EntryKind,
+      who: string,
+      extra: Partial<Omit<Entry, "meetingId" | "seq" | "at" | "kind" | "participant">> = {}
+    ) =>
       Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis
         const entry: Entry = { meetingId: id, seq: history.length + 1, at, kind, participant: who, ...extra }
@@ -496,51 +559,63 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, Me
       })
 
     const attend = (p: Participant<unknown, R>) =>
-      Effect.zipRight(input("attend", (p as { name?: unknown } | null)?.name, ParticipantSchema, p, "participant"), locked(Effect.gen(function*() {
-        if (state === "ended") return yield* reject("attend", p.name, "the meeting has ended")
-        if (attending.has(p.name)) return yield* reject("attend", p.name, "already attending")
-        yield* join(p)
-      })))
+      Effect.zipRight(
+        input("attend", (p as { name?: unknown } | null)?.name, ParticipantSchema, p, "participant"),
+        locked(Effect.gen(function*() {
+          if (state === "ended") return yield* reject("attend", p.name, "the meeting has ended")
+          if (attending.has(p.name)) return yield* reject("attend", p.name, "already attending")
+          yield* join(p)
+        }))
+      )
 
     const start = (by: string) =>
-      Effect.zipRight(input("start", by, Name, by, "name"), locked(Effect.gen(function*() {
-        if (by !== host) return yield* reject("start", by, `only the host (${host}) can start the meeting`)
-        if (state !== "scheduled") return yield* reject("start", by, "the meeting has already started")
-        state = "running"
-        startedAt = yield* Clock.currentTimeMillis
-        yield* record("started", host, { text: config.topic })
-      })))
+      Effect.zipRight(
+        input("start", by, Name, by, "name"),
+        locked(Effect.gen(function*() {
+          if (by !== host) return yield* reject("start", by, `only the host (${host}) can start the meeting`)
+          if (state !== "scheduled") return yield* reject("start", by, "the meeting has already started")
+          state = "running"
+          startedAt = yield* Clock.currentTimeMillis
+          yield* record("started", host, { text: config.topic })
+        }))
+      )
 
     const leave = (name: string) =>
-      Effect.zipRight(input("leave", name, Name, name, "name"), locked(Effect.gen(function*() {
-        if (state === "ended") return yield* reject("leave", name, "the meeting has ended")
-        if (name === host) return yield* reject("leave", name, "the host cannot leave; the host ends the meeting")
-        if (!attending.has(name) || pendingLeaves.has(name)) return yield* reject("leave", name, "not attending")
-        if (turnOpen && currentSpeaker === name) {
-          pendingLeaves.add(name) // finishes the turn first
-          return
-        }
-        attending.delete(name)
-        removeFromOrder(name)
-        yield* record("left", name)
-      })))
+      Effect.zipRight(
+        input("leave", name, Name, name, "name"),
+        locked(Effect.gen(function*() {
+          if (state === "ended") return yield* reject("leave", name, "the meeting has ended")
+          if (name === host) return yield* reject("leave", name, "the host cannot leave; the host ends the meeting")
+          if (!attending.has(name) || pendingLeaves.has(name)) return yield* reject("leave", name, "not attending")
+          if (turnOpen && currentSpeaker === name) {
+            pendingLeaves.add(name) // finishes the turn first
+            return
+          }
+          attending.delete(name)
+          removeFromOrder(name)
+          yield* record("left", name)
+        }))
+      )
 
     const end = (by: string) =>
-      Effect.zipRight(input("end", by, Name, by, "name"), locked(Effect.gen(function*() {
-        if (by !== host) return yield* reject("end", by, `only the host (${host}) can end the meeting`)
-        if (state === "ended") return yield* reject("end", by, "the meeting has already ended")
-        if (turnOpen && currentSpeaker !== undefined) {
-          // The turn in progress is cut short (the driver sees the turn closed and records nothing more).
-          const speaker = currentSpeaker
-          turns++
-          lastSpeaker = speaker
-          turnOpen = false
-          currentSpeaker = undefined
-          pendingFallback = undefined
-          yield* record("interrupted", speaker, { turn: turns, reason: "the host ended the meeting" })
-        }
-        yield* finish({ condition: "host", detail: `${by} ended the meeting` })
-      })))
+      Effect.zipRight(
+        input("end", by, Name, by, "name"),
+        locked(Effect.gen(function*() {
+          if (by !== host) return yield* reject("end", by, `only the host (${host}) can end the meeting`)
+          if (state === "ended") return yield* reject("end", by, "the meeting has already ended")
+          if (turnOpen && currentSpeaker !== undefined) {
+            // The turn in progress is cut short (the driver sees the turn closed and records nothing more).
+            const speaker = currentSpeaker
+            turns++
+            lastSpeaker = speaker
+            turnOpen = false
+            currentSpeaker = undefined
+            pendingFallback = undefined
+            yield* record("interrupted", speaker, { turn: turns, reason: "the host ended the meeting" })
+          }
+          yield* finish({ condition: "host", detail: `${by} ended the meeting` })
+        }))
+      )
 
     /** Decides and opens the next turn; `None` when the meeting is (or has just been) ended. */
     const openTurn: Effect.Effect<Option.Option<TurnView>, never, R> = Effect.gen(function*() {
@@ -605,7 +680,10 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, Me
           }
           case "TimedOut":
             lastText = undefined
-            yield* record("timed-out", speaker, { turn, reason: `no answer within ${Duration.format(speakingTimeout!)}` })
+            yield* record("timed-out", speaker, {
+              turn,
+              reason: `no answer within ${Duration.format(speakingTimeout!)}`
+            })
             break
           case "Failed":
             lastText = undefined
@@ -639,15 +717,25 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, Me
       Effect.gen(function*() {
         yield* input("speak", name, Name, name, "name")
         return yield* input("speak", name, ReplySchema, reply, "reply")
-      }).pipe(Effect.flatMap((reply) => locked(Effect.gen(function*() {
-        if (state !== "running") return yield* reject("speak", name, "the meeting is not running")
-        if (driven) return yield* reject("speak", name, "the meeting is driven by run: speakers speak through their primitive")
-        if (!attending.has(name)) return yield* reject("speak", name, "not attending")
-        if (!turnOpen || currentSpeaker !== name) {
-          return yield* reject("speak", name, currentSpeaker ? `it is ${currentSpeaker}'s turn` : "no turn is open (call nextTurn)")
-        }
-        yield* closeTurn(name, { _tag: "Spoke", reply })
-      }))))
+      }).pipe(Effect.flatMap((reply) =>
+        locked(Effect.gen(function*() {
+          if (state !== "running") return yield* reject("speak", name, "the meeting is not running")
+          if (driven) {
+            return yield* reject("speak", name, "the meeting is driven by run: speakers speak through their primitive")
+          }
+          if (!attending.has(name)) {
+            return yield* reject("speak", name, "not attending")
+          }
+          if (!turnOpen || currentSpeaker !== name) {
+            return yield* reject(
+              "speak",
+              name,
+              currentSpeaker ? `it is ${currentSpeaker}'s turn` : "no turn is open (call nextTurn)"
+            )
+          }
+          yield* closeTurn(name, { _tag: "Spoke", reply })
+        }))
+      ))
 
     /** Completes when the meeting should stop in the middle of a turn (host ended it, or a timed condition holds). */
     const stopDuringTurn: Effect.Effect<string> = (() => {
@@ -666,7 +754,9 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, Me
     const takeTurn = (turnView: TurnView): Effect.Effect<TurnOutcome, never, R> => {
       const p = speakers.get(turnView.speaker)!
       const spoken = Effect.exit(p.speak.invoke(turnView))
-      const timed = speakingTimeout === undefined ? Effect.map(spoken, Option.some) : Effect.timeoutOption(spoken, speakingTimeout)
+      const timed = speakingTimeout === undefined
+        ? Effect.map(spoken, Option.some)
+        : Effect.timeoutOption(spoken, speakingTimeout)
       const outcome: Effect.Effect<TurnOutcome, never, R> = Effect.map(timed, (o): TurnOutcome => {
         if (Option.isNone(o)) return { _tag: "TimedOut" }
         const exit = o.value
@@ -676,7 +766,10 @@ export const make = <R = never>(config: Config<R>): Effect.Effect<Meeting<R>, Me
           ? { _tag: "Spoke", reply: reply.right }
           : { _tag: "Failed", reason: `invalid reply at ${reply.left.path}: ${reply.left.issue}` }
       })
-      return Effect.raceFirst(outcome, Effect.map(stopDuringTurn, (reason): TurnOutcome => ({ _tag: "Interrupted", reason })))
+      return Effect.raceFirst(
+        outcome,
+        Effect.map(stopDuringTurn, (reason): TurnOutcome => ({ _tag: "Interrupted", reason }))
+      )
     }
 
     const run: Effect.Effect<Result, MeetingActionRejected, R> = Effect.gen(function*() {
@@ -772,13 +865,22 @@ export interface PrimitiveOptions<R> extends Omit<Config<R>, "topic" | "id"> {
 export const asPrimitive = <R = never>(
   name: string,
   options: PrimitiveOptions<R>
-): Primitive.Primitive<{ readonly topic: string; readonly id?: string }, Result, MeetingActionRejected, R | EventBus.EventBus> => {
+): Primitive.Primitive<
+  { readonly topic: string; readonly id?: string },
+  Result,
+  MeetingActionRejected,
+  R | EventBus.EventBus
+> => {
   const everyone = [options.host, ...options.participants]
   return Primitive.make(
     name,
     (input: { readonly topic: string; readonly id?: string }) =>
       Effect.gen(function*() {
-        const meeting = yield* make<R>({ ...options, topic: input.topic, ...(input.id !== undefined ? { id: input.id } : {}) })
+        const meeting = yield* make<R>({
+          ...options,
+          topic: input.topic,
+          ...(input.id !== undefined ? { id: input.id } : {})
+        })
         for (const p of options.participants) yield* meeting.attend(p)
         return yield* meeting.run
       }),

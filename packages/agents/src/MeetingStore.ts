@@ -88,15 +88,24 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
 export const layerMemory: Layer.Layer<MeetingStore> = Layer.effect(MeetingStore, makeMemory)
 
 const storeError = (operation: string) => (e: unknown) =>
-  e instanceof MeetingStoreError ? e : new MeetingStoreError({ operation, reason: e instanceof Error ? e.message : String(e) })
+  e instanceof MeetingStoreError
+    ? e
+    : new MeetingStoreError({ operation, reason: e instanceof Error ? e.message : String(e) })
 
 /** Reads a stored JSON text with `Json.parse`, then decodes it with `schema`. */
 const decodeRow = <A, I>(schema: Schema.Schema<A, I>, what: string) => {
   const decode = Schema.decodeUnknownEither(schema)
   return (text: string): Either.Either<A, MeetingStoreError> => {
     const parsed = Json.parse(text)
-    if (Either.isLeft(parsed)) return Either.left(new MeetingStoreError({ operation: "read", reason: `stored ${what} is not valid JSON: ${parsed.left.message}` }))
-    return Either.mapLeft(decode(parsed.right), (e) => new MeetingStoreError({ operation: "read", reason: `stored ${what} did not decode: ${e.message}` }))
+    if (Either.isLeft(parsed)) {
+      return Either.left(
+        new MeetingStoreError({ operation: "read", reason: `stored ${what} is not valid JSON: ${parsed.left.message}` })
+      )
+    }
+    return Either.mapLeft(
+      decode(parsed.right),
+      (e) => new MeetingStoreError({ operation: "read", reason: `stored ${what} did not decode: ${e.message}` })
+    )
   }
 }
 const decodeEntry = decodeRow(EntrySchema, "entry")
@@ -186,12 +195,16 @@ export const makeSqlWith = (options: SqlOptions = {}): Effect.Effect<Service, Me
           "status",
           Effect.flatMap(
             sql<{ data: string }>`SELECT data FROM braid_meeting_status WHERE meeting_id = ${id}`,
-            (rows) => rows.length === 0 ? Effect.succeed(Option.none()) : Effect.map(decodeStatus(rows[0]!.data), Option.some)
+            (rows) =>
+              rows.length === 0 ? Effect.succeed(Option.none()) : Effect.map(decodeStatus(rows[0]!.data), Option.some)
           )
         ),
       list: call(
         "list",
-        Effect.flatMap(sql<{ data: string }>`SELECT data FROM braid_meeting_status ORDER BY meeting_id`, (rows) => Effect.forEach(rows, (r) => decodeStatus(r.data)))
+        Effect.flatMap(
+          sql<{ data: string }>`SELECT data FROM braid_meeting_status ORDER BY meeting_id`,
+          (rows) => Effect.forEach(rows, (r) => decodeStatus(r.data))
+        )
       )
     }
   })
@@ -232,8 +245,9 @@ export const makeSql: Effect.Effect<Service, MeetingStoreError, SqlClient.SqlCli
  *
  * @since 0.2.0
  */
-export const layerSqlWith = (options: SqlOptions = {}): Layer.Layer<MeetingStore, MeetingStoreError, SqlClient.SqlClient> =>
-  Layer.effect(MeetingStore, makeSqlWith(options))
+export const layerSqlWith = (
+  options: SqlOptions = {}
+): Layer.Layer<MeetingStore, MeetingStoreError, SqlClient.SqlClient> => Layer.effect(MeetingStore, makeSqlWith(options))
 
 /**
  * A layer with the SQL store (needs a `SqlClient`), with the default bound (`layerSqlWith()`).

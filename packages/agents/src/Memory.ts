@@ -15,7 +15,19 @@
  * @since 0.1.0
  */
 import { Instrumentation, Json, Primitive, WorkflowContext } from "@braid/core"
-import { Clock, Context, Duration, Effect, Either, FiberRef, GlobalValue, Layer, Option, ParseResult, Schema } from "effect"
+import {
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  FiberRef,
+  GlobalValue,
+  Layer,
+  Option,
+  ParseResult,
+  Schema
+} from "effect"
 import type { Fiber } from "effect"
 import { MemoryDecodeError, MemoryInputError, MemoryScopeUnavailable, type MemoryStoreError } from "./Errors.js"
 import { type Entry, type Filter, makeInMemory, MemoryStore, type Scope, type ScopeKind } from "./MemoryStore.js"
@@ -130,11 +142,25 @@ export interface QueryOptions extends Filter, ScopeOption {}
  * @since 0.1.0
  */
 export interface MemoryShape {
-  readonly store: (key: string, value: unknown, options?: StoreOptions) => Effect.Effect<Entry, MemoryError, WorkflowContext.WorkflowContext>
-  readonly retrieve: (key: string, options?: ScopeOption) => Effect.Effect<Option.Option<Entry>, MemoryError, WorkflowContext.WorkflowContext>
-  readonly query: (options?: QueryOptions) => Effect.Effect<ReadonlyArray<Entry>, MemoryError, WorkflowContext.WorkflowContext>
-  readonly list: (options?: ScopeOption) => Effect.Effect<ReadonlyArray<Entry>, MemoryError, WorkflowContext.WorkflowContext>
-  readonly delete: (key: string, options?: ScopeOption) => Effect.Effect<boolean, MemoryError, WorkflowContext.WorkflowContext>
+  readonly store: (
+    key: string,
+    value: unknown,
+    options?: StoreOptions
+  ) => Effect.Effect<Entry, MemoryError, WorkflowContext.WorkflowContext>
+  readonly retrieve: (
+    key: string,
+    options?: ScopeOption
+  ) => Effect.Effect<Option.Option<Entry>, MemoryError, WorkflowContext.WorkflowContext>
+  readonly query: (
+    options?: QueryOptions
+  ) => Effect.Effect<ReadonlyArray<Entry>, MemoryError, WorkflowContext.WorkflowContext>
+  readonly list: (
+    options?: ScopeOption
+  ) => Effect.Effect<ReadonlyArray<Entry>, MemoryError, WorkflowContext.WorkflowContext>
+  readonly delete: (
+    key: string,
+    options?: ScopeOption
+  ) => Effect.Effect<boolean, MemoryError, WorkflowContext.WorkflowContext>
 }
 
 /**
@@ -230,13 +256,17 @@ const isKind = (u: unknown): u is ScopeKind => u === "run" || u === "session" ||
 const millisOf = (ttl: unknown): number | string => {
   if (typeof ttl === "number" && !(ttl >= 0)) return `expected a non-negative duration, got ${ttl}`
   const d = Duration.decodeUnknown(ttl)
-  return Option.isSome(d) ? Duration.toMillis(d.value) : `expected a duration ("30 minutes", millis, a Duration), got ${describe(ttl)}`
+  return Option.isSome(d)
+    ? Duration.toMillis(d.value)
+    : `expected a duration ("30 minutes", millis, a Duration), got ${describe(ttl)}`
 }
 
 /** The tags of `store` or a filter, checked (each a text of at most `maxKeyBytes`). */
 const tagsProblem = (operation: string, tags: unknown, key?: unknown): MemoryInputError | undefined => {
   if (tags === undefined) return undefined
-  if (!Array.isArray(tags)) return inputError(operation, "tags", `expected an array of strings, got ${describe(tags)}`, key)
+  if (!Array.isArray(tags)) {
+    return inputError(operation, "tags", `expected an array of strings, got ${describe(tags)}`, key)
+  }
   for (let i = 0; i < tags.length; i++) {
     const problem = textProblem(tags[i], maxKeyBytes)
     if (problem !== undefined) return inputError(operation, `tags[${i}]`, problem, key)
@@ -245,7 +275,8 @@ const tagsProblem = (operation: string, tags: unknown, key?: unknown): MemoryInp
 }
 
 /** A `Json` error's path as a field of the value: `value`, `value.a.b`, `value[2]`. */
-const valueField = (path: string): string => path === "(root)" ? "value" : path.startsWith("[") ? `value${path}` : `value.${path}`
+const valueField = (path: string): string =>
+  path === "(root)" ? "value" : path.startsWith("[") ? `value${path}` : `value.${path}`
 
 /**
  * The JSON text of a value under `Json.encode`'s rules (`undefined` is `null`), also refusing a
@@ -272,14 +303,24 @@ const filterProblem = (options: QueryOptions): MemoryInputError | undefined => {
   for (const field of ["from", "to"] as const) {
     const v: unknown = options[field]
     if (v !== undefined && !(typeof v === "number" && Number.isFinite(v))) {
-      return inputError("query", field, `expected a finite number (epoch ms), got ${typeof v === "number" ? String(v) : describe(v)}`)
+      return inputError(
+        "query",
+        field,
+        `expected a finite number (epoch ms), got ${typeof v === "number" ? String(v) : describe(v)}`
+      )
     }
   }
   const limit: unknown = options.limit
   if (limit !== undefined && !(typeof limit === "number" && Number.isSafeInteger(limit) && limit >= 0)) {
-    return inputError("query", "limit", `expected a non-negative integer, got ${typeof limit === "number" ? String(limit) : describe(limit)}`)
+    return inputError(
+      "query",
+      "limit",
+      `expected a non-negative integer, got ${typeof limit === "number" ? String(limit) : describe(limit)}`
+    )
   }
-  if (options.text !== undefined && typeof options.text !== "string") return inputError("query", "text", `expected a string, got ${describe(options.text)}`)
+  if (options.text !== undefined && typeof options.text !== "string") {
+    return inputError("query", "text", `expected a string, got ${describe(options.text)}`)
+  }
   return undefined
 }
 
@@ -339,7 +380,15 @@ const scopeOrError = (
   operation: string,
   kind: unknown
 ): Scope | MemoryScopeUnavailable | MemoryInputError => {
-  if (!isKind(kind)) return inputError(operation, "scope", `expected "run", "session", "user" or "global", got ${typeof kind === "string" ? JSON.stringify(kind) : describe(kind)}`)
+  if (!isKind(kind)) {
+    return inputError(
+      operation,
+      "scope",
+      `expected "run", "session", "user" or "global", got ${
+        typeof kind === "string" ? JSON.stringify(kind) : describe(kind)
+      }`
+    )
+  }
   const resolved = resolvedIn(ctx, kind)
   if ("reason" in resolved) return inputError(operation, resolved.field, resolved.reason)
   return resolved
@@ -378,14 +427,22 @@ type MutableEntry = { -readonly [K in keyof Entry]: Entry[K] }
 /** Why a configuration is refused, if it is. */
 const configProblem = (config: Config): MemoryInputError | undefined => {
   if (config.defaultScope !== undefined && !isKind(config.defaultScope)) {
-    return inputError("config", "defaultScope", `expected "run", "session", "user" or "global", got ${describe(config.defaultScope)}`)
+    return inputError(
+      "config",
+      "defaultScope",
+      `expected "run", "session", "user" or "global", got ${describe(config.defaultScope)}`
+    )
   }
   for (const [kind, rules] of Object.entries(config.retention ?? {})) {
     if (!isKind(kind)) return inputError("config", `retention.${kind}`, "not a scope kind")
     if (rules === undefined) continue
     const max: unknown = rules.maxEntries
     if (max !== undefined && !(typeof max === "number" && Number.isSafeInteger(max) && max >= 0)) {
-      return inputError("config", `retention.${kind}.maxEntries`, `expected a non-negative integer, got ${typeof max === "number" ? String(max) : describe(max)}`)
+      return inputError(
+        "config",
+        `retention.${kind}.maxEntries`,
+        `expected a non-negative integer, got ${typeof max === "number" ? String(max) : describe(max)}`
+      )
     }
     if (rules.ttl !== undefined) {
       const ttl = millisOf(rules.ttl)
@@ -435,7 +492,12 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
   const withScope = <A>(
     operation: string,
     options: ScopeOption | undefined,
-    f: (scope: Scope, ctx: WorkflowContext.WorkflowContextShape, now: number, fiber: Fiber.RuntimeFiber<unknown, unknown>) => Effect.Effect<A, MemoryError>
+    f: (
+      scope: Scope,
+      ctx: WorkflowContext.WorkflowContextShape,
+      now: number,
+      fiber: Fiber.RuntimeFiber<unknown, unknown>
+    ) => Effect.Effect<A, MemoryError>
   ): Effect.Effect<A, MemoryError, WorkflowContext.WorkflowContext> => {
     if (badConfig !== undefined) return Effect.fail(badConfig)
     if (options !== undefined && (typeof options !== "object" || options === null)) {
@@ -444,7 +506,10 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
     const kind = options?.scope ?? defaultScope
     return Effect.withFiberRuntime<A, MemoryError, WorkflowContext.WorkflowContext>((fiber) => {
       // A missing WorkflowContext is the same defect as `yield* WorkflowContext` would be.
-      const ctx = Context.unsafeGet(fiber.currentContext as Context.Context<WorkflowContext.WorkflowContext>, WorkflowContext.WorkflowContext)
+      const ctx = Context.unsafeGet(
+        fiber.currentContext as Context.Context<WorkflowContext.WorkflowContext>,
+        WorkflowContext.WorkflowContext
+      )
       const scope = scopeOrError(ctx, operation, kind)
       if (!isScope(scope)) return Effect.fail(scope)
       return f(scope, ctx, Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis(), fiber)
@@ -501,7 +566,10 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
         // A ttl that ends past the safe integers (an integer column's range) never ends.
         if (ttl !== undefined && now + ttl <= Number.MAX_SAFE_INTEGER) entry.expiresAt = Math.ceil(now + ttl)
         const maxEntries = retention[scope.kind]?.maxEntries
-        return Effect.as(store.put(entry, maxEntries !== undefined ? { now, maxEntries, valueJson } : { now, valueJson }), entry as Entry)
+        return Effect.as(
+          store.put(entry, maxEntries !== undefined ? { now, maxEntries, valueJson } : { now, valueJson }),
+          entry as Entry
+        )
       }),
     retrieve: (key, options) =>
       withScope("retrieve", options, (scope, _ctx, now): Effect.Effect<Option.Option<Entry>, MemoryError> => {
@@ -567,7 +635,11 @@ export const layerInMemory = (config: Config = {}): Layer.Layer<Memory> =>
  *
  * @since 0.1.0
  */
-export const store = (key: string, value: unknown, options?: StoreOptions): Effect.Effect<Entry, MemoryError, Memory | WorkflowContext.WorkflowContext> =>
+export const store = (
+  key: string,
+  value: unknown,
+  options?: StoreOptions
+): Effect.Effect<Entry, MemoryError, Memory | WorkflowContext.WorkflowContext> =>
   Effect.flatMap(Memory, (m) => m.store(key, value, options))
 
 /**
@@ -582,7 +654,10 @@ export const store = (key: string, value: unknown, options?: StoreOptions): Effe
  *
  * @since 0.1.0
  */
-export const retrieve = (key: string, options?: ScopeOption): Effect.Effect<Option.Option<Entry>, MemoryError, Memory | WorkflowContext.WorkflowContext> =>
+export const retrieve = (
+  key: string,
+  options?: ScopeOption
+): Effect.Effect<Option.Option<Entry>, MemoryError, Memory | WorkflowContext.WorkflowContext> =>
   Effect.flatMap(Memory, (m) => m.retrieve(key, options))
 
 /**
@@ -597,7 +672,9 @@ export const retrieve = (key: string, options?: ScopeOption): Effect.Effect<Opti
  *
  * @since 0.1.0
  */
-export const query = (options?: QueryOptions): Effect.Effect<ReadonlyArray<Entry>, MemoryError, Memory | WorkflowContext.WorkflowContext> =>
+export const query = (
+  options?: QueryOptions
+): Effect.Effect<ReadonlyArray<Entry>, MemoryError, Memory | WorkflowContext.WorkflowContext> =>
   Effect.flatMap(Memory, (m) => m.query(options))
 
 /**
@@ -612,10 +689,15 @@ export const query = (options?: QueryOptions): Effect.Effect<ReadonlyArray<Entry
  *
  * @since 0.1.0
  */
-export const list = (options?: ScopeOption): Effect.Effect<ReadonlyArray<Entry>, MemoryError, Memory | WorkflowContext.WorkflowContext> =>
+export const list = (
+  options?: ScopeOption
+): Effect.Effect<ReadonlyArray<Entry>, MemoryError, Memory | WorkflowContext.WorkflowContext> =>
   Effect.flatMap(Memory, (m) => m.list(options))
 
-const delete_ = (key: string, options?: ScopeOption): Effect.Effect<boolean, MemoryError, Memory | WorkflowContext.WorkflowContext> =>
+const delete_ = (
+  key: string,
+  options?: ScopeOption
+): Effect.Effect<boolean, MemoryError, Memory | WorkflowContext.WorkflowContext> =>
   Effect.flatMap(Memory, (m) => m.delete(key, options))
 
 export {
@@ -651,10 +733,33 @@ export type TypedEntry<A> = Omit<Entry, "value"> & { readonly value: A }
  * @since 0.1.0
  */
 export interface Typed<A> {
-  readonly store: (key: string, value: A, options?: StoreOptions) => Effect.Effect<TypedEntry<A>, MemoryError | MemoryDecodeError, Memory | WorkflowContext.WorkflowContext>
-  readonly retrieve: (key: string, options?: ScopeOption) => Effect.Effect<Option.Option<TypedEntry<A>>, MemoryError | MemoryDecodeError, Memory | WorkflowContext.WorkflowContext>
-  readonly query: (options?: QueryOptions) => Effect.Effect<ReadonlyArray<TypedEntry<A>>, MemoryError | MemoryDecodeError, Memory | WorkflowContext.WorkflowContext>
-  readonly list: (options?: ScopeOption) => Effect.Effect<ReadonlyArray<TypedEntry<A>>, MemoryError | MemoryDecodeError, Memory | WorkflowContext.WorkflowContext>
+  readonly store: (
+    key: string,
+    value: A,
+    options?: StoreOptions
+  ) => Effect.Effect<TypedEntry<A>, MemoryError | MemoryDecodeError, Memory | WorkflowContext.WorkflowContext>
+  readonly retrieve: (
+    key: string,
+    options?: ScopeOption
+  ) => Effect.Effect<
+    Option.Option<TypedEntry<A>>,
+    MemoryError | MemoryDecodeError,
+    Memory | WorkflowContext.WorkflowContext
+  >
+  readonly query: (
+    options?: QueryOptions
+  ) => Effect.Effect<
+    ReadonlyArray<TypedEntry<A>>,
+    MemoryError | MemoryDecodeError,
+    Memory | WorkflowContext.WorkflowContext
+  >
+  readonly list: (
+    options?: ScopeOption
+  ) => Effect.Effect<
+    ReadonlyArray<TypedEntry<A>>,
+    MemoryError | MemoryDecodeError,
+    Memory | WorkflowContext.WorkflowContext
+  >
 }
 
 /**
@@ -679,7 +784,9 @@ export const forSchema = <A, I>(schema: Schema.Schema<A, I>): Typed<A> => {
   const decodeEntry = (entry: Entry): Effect.Effect<TypedEntry<A>, MemoryDecodeError> =>
     decode(entry.value).pipe(
       Effect.map((value) => ({ ...entry, value })),
-      Effect.mapError((e) => new MemoryDecodeError({ key: entry.key, issue: ParseResult.TreeFormatter.formatErrorSync(e) }))
+      Effect.mapError((e) =>
+        new MemoryDecodeError({ key: entry.key, issue: ParseResult.TreeFormatter.formatErrorSync(e) })
+      )
     )
   return {
     store: (key, value, options) =>
@@ -689,7 +796,10 @@ export const forSchema = <A, I>(schema: Schema.Schema<A, I>): Typed<A> => {
         Effect.map((entry): TypedEntry<A> => ({ ...entry, value }))
       ),
     retrieve: (key, options) =>
-      Effect.flatMap(retrieve(key, options), (o) => Option.isSome(o) ? Effect.map(decodeEntry(o.value), Option.some) : Effect.succeed(Option.none())),
+      Effect.flatMap(
+        retrieve(key, options),
+        (o) => Option.isSome(o) ? Effect.map(decodeEntry(o.value), Option.some) : Effect.succeed(Option.none())
+      ),
     query: (options) => Effect.flatMap(query(options), (es) => Effect.forEach(es, decodeEntry)),
     list: (options) => Effect.flatMap(list(options), (es) => Effect.forEach(es, decodeEntry))
   }
@@ -730,15 +840,19 @@ export const remember = <In, Out>(options: RememberOptions<In, Out>) =>
 <E, R>(
   self: Primitive.Primitive<In, Out, E, R>
 ): Primitive.Primitive<In, Out, E | MemoryError, R | Memory | WorkflowContext.WorkflowContext> =>
-  Primitive.wrap(self, { kind: "remember", meta: { scope: options.scope ?? "default" } }, (run) => (input: In) =>
-    Effect.gen(function*() {
-      const output = yield* run(input)
-      const key = typeof options.key === "string" ? options.key : options.key(output, input)
-      const value = options.value === undefined ? output : options.value(output, input)
-      const entry = yield* store(key, value, options)
-      yield* Instrumentation.annotate({ "braid.memory.key": key, "braid.memory.scope": entry.scope.kind })
-      return output
-    }))
+  Primitive.wrap(
+    self,
+    { kind: "remember", meta: { scope: options.scope ?? "default" } },
+    (run) => (input: In) =>
+      Effect.gen(function*() {
+        const output = yield* run(input)
+        const key = typeof options.key === "string" ? options.key : options.key(output, input)
+        const value = options.value === undefined ? output : options.value(output, input)
+        const entry = yield* store(key, value, options)
+        yield* Instrumentation.annotate({ "braid.memory.key": key, "braid.memory.scope": entry.scope.kind })
+        return output
+      })
+  )
 
 /**
  * The entries recalled for the step that is running (empty outside `recall`).
@@ -806,10 +920,14 @@ export const recall = <In>(options: RecallOptions<In> = {}) =>
 <Out, E, R>(
   self: Primitive.Primitive<In, Out, E, R>
 ): Primitive.Primitive<In, Out, E | MemoryError, R | Memory | WorkflowContext.WorkflowContext> =>
-  Primitive.wrap(self, { kind: "recall", meta: { scope: options.scope ?? "default" } }, (run) => (input: In) =>
-    Effect.gen(function*() {
-      const entries = yield* query(options)
-      yield* Instrumentation.annotate({ "braid.memory.recalled": entries.length })
-      const next = options.inject === undefined ? input : options.inject(input, entries)
-      return yield* Effect.locally(run(next), recalledRef, entries)
-    }))
+  Primitive.wrap(
+    self,
+    { kind: "recall", meta: { scope: options.scope ?? "default" } },
+    (run) => (input: In) =>
+      Effect.gen(function*() {
+        const entries = yield* query(options)
+        yield* Instrumentation.annotate({ "braid.memory.recalled": entries.length })
+        const next = options.inject === undefined ? input : options.inject(input, entries)
+        return yield* Effect.locally(run(next), recalledRef, entries)
+      })
+  )

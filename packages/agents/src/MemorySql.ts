@@ -17,7 +17,9 @@ const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,50}$/
 
 export const checkTable = (table: string): string => {
   if (!identifier.test(table) || !table.startsWith("braid_memory")) {
-    throw new TypeError(`memory table names start with "braid_memory" and are plain identifiers, got ${JSON.stringify(table)}`)
+    throw new TypeError(
+      `memory table names start with "braid_memory" and are plain identifiers, got ${JSON.stringify(table)}`
+    )
   }
   return table
 }
@@ -70,7 +72,8 @@ const tableV2 = (dialect: Dialect, name: string): string => {
 export const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyArray<string>> => {
   const { int, seq } = types(dialect)
   const slash = dialect === "postgres" ? "strpos(scope_id, '/')" : "instr(scope_id, '/')"
-  const tenantGlobal = "scope_kind = 'global' AND length(scope_id) > 7 AND substr(scope_id, length(scope_id) - 6) = '/global'"
+  const tenantGlobal =
+    "scope_kind = 'global' AND length(scope_id) > 7 AND substr(scope_id, length(scope_id) - 6) = '/global'"
   const tenantNamed = `scope_kind IN ('session', 'user') AND ${slash} > 0`
   return [
     [
@@ -109,7 +112,9 @@ export const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyA
       `ALTER TABLE ${t}_v2 RENAME TO ${t}`,
       `CREATE INDEX IF NOT EXISTS ${t}_scope_seq ON ${t} (scope_kind, tenant, scope_id, seq)`,
       `CREATE INDEX IF NOT EXISTS ${t}_expires ON ${t} (scope_kind, tenant, scope_id, expires_at)`,
-      ...(dialect === "postgres" ? [`SELECT setval(pg_get_serial_sequence('${t}', 'seq'), (SELECT max(seq) FROM ${t}))`] : [])
+      ...(dialect === "postgres"
+        ? [`SELECT setval(pg_get_serial_sequence('${t}', 'seq'), (SELECT max(seq) FROM ${t}))`]
+        : [])
     ]
   ]
 }
@@ -142,11 +147,17 @@ export interface Row {
 export class CorruptEntry extends Error {}
 
 const corrupt = (key: unknown, what: string, detail: string): CorruptEntry =>
-  new CorruptEntry(`entry ${typeof key === "string" ? JSON.stringify(key.slice(0, 100)) : "(no key)"} does not decode: ${what}: ${detail}`)
+  new CorruptEntry(
+    `entry ${
+      typeof key === "string" ? JSON.stringify(key.slice(0, 100)) : "(no key)"
+    } does not decode: ${what}: ${detail}`
+  )
 
 /** A JSON text of a row (value or tags), parsed under `Json.parse`'s rules; throws `CorruptEntry`. */
 const parseJson = (key: unknown, what: string, text: unknown): unknown => {
-  const parsed = typeof text === "string" ? Json.parse(text) : Either.left(new Error(`expected text, got ${typeof text}`))
+  const parsed = typeof text === "string"
+    ? Json.parse(text)
+    : Either.left(new Error(`expected text, got ${typeof text}`))
   if (Either.isLeft(parsed)) throw corrupt(key, what, parsed.left.message)
   return parsed.right
 }
@@ -161,7 +172,9 @@ export const toEntry = (row: unknown): Entry => {
   const r = row as Partial<Record<keyof Row, unknown>>
   const e: Record<string, unknown> = {
     id: r.id,
-    scope: r.tenant === "" ? { kind: r.scope_kind, id: r.scope_id } : { kind: r.scope_kind, tenant: r.tenant, id: r.scope_id },
+    scope: r.tenant === ""
+      ? { kind: r.scope_kind, id: r.scope_id }
+      : { kind: r.scope_kind, tenant: r.tenant, id: r.scope_id },
     key: r.key,
     value: parseJson(r.key, "value", r.value),
     tags: r.tags === "[]" ? [] : parseJson(r.key, "tags", r.tags),
@@ -176,7 +189,8 @@ export const toEntry = (row: unknown): Entry => {
   return decoded.right
 }
 
-export const COLUMNS = "id, scope_kind, tenant, scope_id, key, value, agent, run_id, step_path, tags, created_at, expires_at"
+export const COLUMNS =
+  "id, scope_kind, tenant, scope_id, key, value, agent, run_id, step_path, tags, created_at, expires_at"
 
 /**
  * The tenant column of a scope: `''` without a tenant. A tenant is never `''` (the `Memory`
@@ -245,7 +259,8 @@ export interface QueryPlan {
   readonly pushLimit: boolean
 }
 
-const wholeMillis = (t: number): number => Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, Math.ceil(t)))
+const wholeMillis = (t: number): number =>
+  Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, Math.ceil(t)))
 
 export const queryPlan = (dialect: Dialect, t: string, scope: Scope, filter: Filter, now: number): QueryPlan => {
   const where = ["scope_kind = ?", "tenant = ?", "scope_id = ?", "(expires_at IS NULL OR expires_at > ?)"]
@@ -266,7 +281,8 @@ export const queryPlan = (dialect: Dialect, t: string, scope: Scope, filter: Fil
   }
   // Tags and text are matched in code (exactly as the in-memory store does); without them the
   // limit is pushed down to the database.
-  const inCode = (filter.tags !== undefined && filter.tags.length > 0) || (filter.text !== undefined && filter.text !== "")
+  const inCode = (filter.tags !== undefined && filter.tags.length > 0) ||
+    (filter.text !== undefined && filter.text !== "")
   const pushLimit = !inCode && filter.limit !== undefined
   let text = `SELECT ${COLUMNS} FROM ${t} WHERE ${where.join(" AND ")} ORDER BY seq ${pushLimit ? "DESC" : "ASC"}`
   if (pushLimit) {
@@ -289,10 +305,20 @@ export const errorMessage = (e: unknown): string => e instanceof Error ? e.messa
  * The `MemoryStoreError` of a failed SQL call: itself when it already is one, reason "Corrupt"
  * for a row that does not decode. `redact` hides secrets (connection URLs) in the message.
  */
-export const storeError = (store: string, operation: string, e: unknown, redact: (message: string) => string = (m) => m): MemoryStoreError =>
+export const storeError = (
+  store: string,
+  operation: string,
+  e: unknown,
+  redact: (message: string) => string = (m) => m
+): MemoryStoreError =>
   e instanceof MemoryStoreError
     ? e
-    : new MemoryStoreError({ store, operation, message: redact(errorMessage(e)), ...(e instanceof CorruptEntry ? { reason: "Corrupt" as const } : {}) })
+    : new MemoryStoreError({
+      store,
+      operation,
+      message: redact(errorMessage(e)),
+      ...(e instanceof CorruptEntry ? { reason: "Corrupt" as const } : {})
+    })
 
 /** The failure of a store call that did not answer within its bound. */
 export const timedOut = (store: string, operation: string) => (millis: number): MemoryStoreError =>

@@ -197,7 +197,8 @@ const escapeSegment = (text: string): string => {
   let out = ""
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
-    const plain = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 46 || c === 45
+    const plain = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 46 ||
+      c === 45
     out += plain ? text[i] : `%${c.toString(16).padStart(4, "0")}`
   }
   return out
@@ -282,7 +283,10 @@ export const matches = (entry: Entry, filter: Filter): boolean => {
   }
   if (filter.text !== undefined && filter.text !== "") {
     const needle = filter.text.toLowerCase()
-    if (!entry.key.toLowerCase().includes(needle) && !(JSON.stringify(entry.value) ?? "null").toLowerCase().includes(needle)) {
+    if (
+      !entry.key.toLowerCase().includes(needle) &&
+      !(JSON.stringify(entry.value) ?? "null").toLowerCase().includes(needle)
+    ) {
       return false
     }
   }
@@ -311,9 +315,19 @@ export const applyLimit = <A>(entries: ReadonlyArray<A>, limit: number | undefin
  *
  * @internal
  */
-export const valueJsonOf = (store: string, entry: Entry, valueJson: string | undefined): Either.Either<string, MemoryStoreError> =>
-  valueJson !== undefined ? Either.right(valueJson) : Either.mapLeft(Json.encode(entry.value), (e) =>
-    new MemoryStoreError({ store, operation: "put", message: `the value of ${JSON.stringify(entry.key)} has no JSON form: ${e.message}` }))
+export const valueJsonOf = (
+  store: string,
+  entry: Entry,
+  valueJson: string | undefined
+): Either.Either<string, MemoryStoreError> =>
+  valueJson !== undefined ?
+    Either.right(valueJson) :
+    Either.mapLeft(Json.encode(entry.value), (e) =>
+      new MemoryStoreError({
+        store,
+        operation: "put",
+        message: `the value of ${JSON.stringify(entry.key)} has no JSON form: ${e.message}`
+      }))
 
 /**
  * An entry as the in-memory store keeps it: the value's JSON text as written, turned into a
@@ -342,8 +356,9 @@ const copyJson = (value: unknown): unknown => {
   for (const key in value) {
     const v = copyJson((value as Record<string, unknown>)[key])
     // `out.__proto__ = v` would set the prototype: JSON's "__proto__" key is an own property
-    if (key === "__proto__") Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true })
-    else out[key] = v
+    if (key === "__proto__") {
+      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true })
+    } else out[key] = v
   }
   return out
 }
@@ -375,7 +390,8 @@ export const makeInMemory: Effect.Effect<MemoryStoreShape> = Effect.sync(() => {
   // on every rewrite (and a rehash every few dozen).
   let seq = 0
   const kinds = new Map<string, Map<string | undefined, Map<string, Map<string, Stored>>>>()
-  const scopeOf = (scope: Scope): Map<string, Stored> | undefined => kinds.get(scope.kind)?.get(scope.tenant)?.get(scope.id)
+  const scopeOf = (scope: Scope): Map<string, Stored> | undefined =>
+    kinds.get(scope.kind)?.get(scope.tenant)?.get(scope.id)
   const scopeFor = (scope: Scope): Map<string, Stored> => {
     let tenants = kinds.get(scope.kind)
     if (tenants === undefined) {
@@ -401,7 +417,12 @@ export const makeInMemory: Effect.Effect<MemoryStoreShape> = Effect.sync(() => {
     return out.sort(bySeq)
   }
   const corrupt = (operation: string, stored: Stored, detail: string) =>
-    new MemoryStoreError({ store: "memory", operation, reason: "Corrupt", message: `entry ${JSON.stringify(stored.entry.key)} does not decode: ${detail}` })
+    new MemoryStoreError({
+      store: "memory",
+      operation,
+      reason: "Corrupt",
+      message: `entry ${JSON.stringify(stored.entry.key)} does not decode: ${detail}`
+    })
   /** A fresh copy of a stored entry, its value decoded (readers never share an object). */
   const materialize = (operation: string, stored: Stored): Either.Either<Entry, MemoryStoreError> => {
     if (stored.json !== undefined) {

@@ -133,7 +133,9 @@ export class Messaging extends Context.Tag("@braid/agents/Messaging")<Messaging,
 
 let counter = 0
 const newId = (now: number) =>
-  `${now.toString(36).padStart(9, "0")}-${(counter++ % 1_679_616).toString(36).padStart(4, "0")}-${Math.random().toString(36).slice(2, 10)}`
+  `${now.toString(36).padStart(9, "0")}-${(counter++ % 1_679_616).toString(36).padStart(4, "0")}-${
+    Math.random().toString(36).slice(2, 10)
+  }`
 
 /**
  * @since 0.1.0
@@ -150,13 +152,18 @@ export interface Options {
 const address = (field: "from" | "to", value: unknown): MessageInvalid | undefined =>
   typeof value === "string" && value.length > 0
     ? undefined
-    : new MessageInvalid({ field, path: "(root)", reason: `expected a non-empty string, got ${typeof value === "string" ? "\"\"" : typeof value}` })
+    : new MessageInvalid({
+      field,
+      path: "(root)",
+      reason: `expected a non-empty string, got ${typeof value === "string" ? "\"\"" : typeof value}`
+    })
 
 /** The message's body copied (detached from the caller), after its addresses are checked. */
 const checked = (from: unknown, to: unknown, body: unknown): Either.Either<unknown, MessageInvalid> => {
   const bad = address("from", from) ?? address("to", to)
   if (bad !== undefined) return Either.left(bad)
-  const invalid = (e: Json.JsonError) => Either.left(new MessageInvalid({ field: "body", path: e.path, reason: e.detail }))
+  const invalid = (e: Json.JsonError) =>
+    Either.left(new MessageInvalid({ field: "body", path: e.path, reason: e.detail }))
   const copy = Json.copy(body)
   if (Either.isLeft(copy)) return invalid(copy.left)
   // then the rules of reading back (a "__proto__" key would make the stored message unreadable)
@@ -184,8 +191,7 @@ export const make = (store: Store, options: Options = {}): Effect.Effect<Service
     // In-process wake-ups: the name of the agent that just got a message.
     const arrivals = yield* Effect.acquireRelease(PubSub.unbounded<string>(), PubSub.shutdown)
 
-    const deliver = (message: Message) =>
-      Effect.zipRight(store.insert(message), PubSub.publish(arrivals, message.to))
+    const deliver = (message: Message) => Effect.zipRight(store.insert(message), PubSub.publish(arrivals, message.to))
 
     /** Runs `look` until it finds something, waking on arrivals for `agent` or every poll interval. */
     const waitFor = <A>(agent: string, look: Effect.Effect<Option.Option<A>, MessageStoreError>) =>
@@ -209,7 +215,15 @@ export const make = (store: Store, options: Options = {}): Effect.Effect<Service
         if (Either.isLeft(copy)) return yield* copy.left
         const now = yield* Clock.currentTimeMillis
         const id = newId(now)
-        yield* deliver({ id, from, to, kind, ...(correlationId !== undefined ? { correlationId } : {}), body: copy.right, sentAt: now })
+        yield* deliver({
+          id,
+          from,
+          to,
+          kind,
+          ...(correlationId !== undefined ? { correlationId } : {}),
+          body: copy.right,
+          sentAt: now
+        })
         return id
       })
 
@@ -223,7 +237,8 @@ export const make = (store: Store, options: Options = {}): Effect.Effect<Service
         const answer = yield* waitFor(from, store.reply(from, id)).pipe(
           Effect.timeoutFail({
             duration: opts.timeout,
-            onTimeout: () => new RequestTimedOut({ from, to, requestId: id, timeoutMillis: Duration.toMillis(opts.timeout) })
+            onTimeout: () =>
+              new RequestTimedOut({ from, to, requestId: id, timeoutMillis: Duration.toMillis(opts.timeout) })
           })
         )
         yield* store.markRead(from, [answer.id], yield* Clock.currentTimeMillis)
@@ -234,25 +249,39 @@ export const make = (store: Store, options: Options = {}): Effect.Effect<Service
       agent,
       unread: store.unread(agent),
       waitForMessage: (timeout) =>
-        waitFor(agent, Effect.map(store.unread(agent), (list) => Option.fromNullable(list[0]))).pipe(Effect.timeoutOption(timeout)),
+        waitFor(agent, Effect.map(store.unread(agent), (list) => Option.fromNullable(list[0]))).pipe(
+          Effect.timeoutOption(timeout)
+        ),
       markRead: (ids) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => store.markRead(agent, typeof ids === "string" ? [ids] : ids, now))
+        Effect.flatMap(
+          Clock.currentTimeMillis,
+          (now) => store.markRead(agent, typeof ids === "string" ? [ids] : ids, now)
+        )
     })
 
     const serve = <E, R>(agent: string, handler: (message: Message) => Effect.Effect<unknown, E, R>) => {
       /** Waits for pending messages and hands them to the handler, in order, until one fails. */
       const round = Effect.gen(function*() {
-        const pending = yield* waitFor(agent, Effect.map(store.unread(agent), (list) => list.length > 0 ? Option.some(list) : Option.none()))
+        const pending = yield* waitFor(
+          agent,
+          Effect.map(store.unread(agent), (list) => list.length > 0 ? Option.some(list) : Option.none())
+        )
         for (const message of pending) {
           const exit = yield* Effect.exit(handler(message))
           if (exit._tag === "Failure") {
-            yield* Effect.logWarning(`messaging: handler of ${agent} failed on ${message.id}; retrying later`, Cause.pretty(exit.cause))
+            yield* Effect.logWarning(
+              `messaging: handler of ${agent} failed on ${message.id}; retrying later`,
+              Cause.pretty(exit.cause)
+            )
             yield* Effect.sleep(poll)
             return
           }
           if (message.kind === "request" && exit.value !== undefined) {
             yield* reply(message, exit.value).pipe(
-              Effect.catchTag("MessageInvalid", (e) => Effect.logError(`messaging: ${agent}'s reply to ${message.id} was refused: ${e.message}`))
+              Effect.catchTag(
+                "MessageInvalid",
+                (e) => Effect.logError(`messaging: ${agent}'s reply to ${message.id} was refused: ${e.message}`)
+              )
             )
           }
           yield* store.markRead(agent, [message.id], yield* Clock.currentTimeMillis)
@@ -359,7 +388,9 @@ export const memoryStore: Effect.Effect<MemoryStore> = Effect.sync(() => {
 })
 
 const storeError = (operation: string) => (e: unknown) =>
-  e instanceof MessageStoreError ? e : new MessageStoreError({ operation, reason: e instanceof Error ? e.message : String(e) })
+  e instanceof MessageStoreError
+    ? e
+    : new MessageStoreError({ operation, reason: e instanceof Error ? e.message : String(e) })
 
 interface Row {
   readonly id: string
@@ -376,7 +407,12 @@ const decodeMessage = Schema.decodeUnknownEither(Message)
 const fromRow = (r: Row): Either.Either<Message, MessageStoreError> => {
   const body = Json.parse(r.body)
   if (Either.isLeft(body)) {
-    return Either.left(new MessageStoreError({ operation: "read", reason: `message ${r.id}: stored body is not valid JSON: ${body.left.message}` }))
+    return Either.left(
+      new MessageStoreError({
+        operation: "read",
+        reason: `message ${r.id}: stored body is not valid JSON: ${body.left.message}`
+      })
+    )
   }
   return Either.mapLeft(
     decodeMessage({
@@ -421,14 +457,19 @@ export interface SqlStoreOptions {
  *
  * @since 0.2.0
  */
-export const sqlStoreWith = (options: SqlStoreOptions = {}): Effect.Effect<Store, MessageStoreError, SqlClient.SqlClient> =>
+export const sqlStoreWith = (
+  options: SqlStoreOptions = {}
+): Effect.Effect<Store, MessageStoreError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const call = <A>(operation: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, MessageStoreError> =>
       // Past the bound the call is abandoned at once (Io.bounded: the driver's cancellation of
       // the statement goes on in the background instead of holding the caller up to 5 s more).
-      Io.bounded(Effect.mapError(effect, storeError(operation)), options.timeout, (millis) =>
-        new MessageStoreError({ operation, reason: `no answer within ${millis} ms` }))
+      Io.bounded(
+        Effect.mapError(effect, storeError(operation)),
+        options.timeout,
+        (millis) => new MessageStoreError({ operation, reason: `no answer within ${millis} ms` })
+      )
     yield* call(
       "migrate",
       sql`CREATE TABLE IF NOT EXISTS braid_inbox_messages (
@@ -442,31 +483,46 @@ export const sqlStoreWith = (options: SqlStoreOptions = {}): Effect.Effect<Store
         read_at BIGINT
       )`
     )
-    yield* call("migrate", sql`CREATE INDEX IF NOT EXISTS braid_inbox_messages_unread ON braid_inbox_messages (recipient, read_at, sent_at)`)
+    yield* call(
+      "migrate",
+      sql`CREATE INDEX IF NOT EXISTS braid_inbox_messages_unread ON braid_inbox_messages (recipient, read_at, sent_at)`
+    )
     const rows = (operation: string, effect: Effect.Effect<ReadonlyArray<Row>, unknown>) =>
       call(operation, Effect.flatMap(effect, (rs) => Effect.forEach(rs, (r) => fromRow(r))))
     return {
       insert: (m) =>
         call(
           "insert",
-          Effect.flatMap(Json.encode(m.body ?? null), (body) =>
-            sql`INSERT INTO braid_inbox_messages (id, recipient, sender, kind, correlation_id, body, sent_at)
-                VALUES (${m.id}, ${m.to}, ${m.from}, ${m.kind}, ${m.correlationId ?? null}, ${body}, ${m.sentAt})`)
+          Effect.flatMap(
+            Json.encode(m.body ?? null),
+            (body) =>
+              sql`INSERT INTO braid_inbox_messages (id, recipient, sender, kind, correlation_id, body, sent_at)
+                VALUES (${m.id}, ${m.to}, ${m.from}, ${m.kind}, ${m.correlationId ?? null}, ${body}, ${m.sentAt})`
+          )
         ).pipe(Effect.asVoid),
       unread: (agent) =>
         rows(
           "unread",
-          sql<Row>`SELECT * FROM braid_inbox_messages WHERE recipient = ${agent} AND read_at IS NULL AND kind <> 'reply' ORDER BY sent_at, id`
+          sql<
+            Row
+          >`SELECT * FROM braid_inbox_messages WHERE recipient = ${agent} AND read_at IS NULL AND kind <> 'reply' ORDER BY sent_at, id`
         ),
       markRead: (agent, ids, at) =>
         ids.length === 0
           ? Effect.void
-          : call("markRead", sql`UPDATE braid_inbox_messages SET read_at = ${at} WHERE recipient = ${agent} AND read_at IS NULL AND ${sql.in("id", ids)}`)
+          : call(
+            "markRead",
+            sql`UPDATE braid_inbox_messages SET read_at = ${at} WHERE recipient = ${agent} AND read_at IS NULL AND ${
+              sql.in("id", ids)
+            }`
+          )
             .pipe(Effect.asVoid),
       reply: (agent, requestId) =>
         rows(
           "reply",
-          sql<Row>`SELECT * FROM braid_inbox_messages WHERE recipient = ${agent} AND kind = 'reply' AND correlation_id = ${requestId} AND read_at IS NULL`
+          sql<
+            Row
+          >`SELECT * FROM braid_inbox_messages WHERE recipient = ${agent} AND kind = 'reply' AND correlation_id = ${requestId} AND read_at IS NULL`
         ).pipe(Effect.map((list) => Option.fromNullable(list[0])))
     }
   })
@@ -521,4 +577,10 @@ export const layerMemory = (options: Options = {}): Layer.Layer<Messaging> =>
  * @since 0.1.0
  */
 export const layerSql = (options: Options = {}): Layer.Layer<Messaging, MessageStoreError, SqlClient.SqlClient> =>
-  Layer.scoped(Messaging, Effect.flatMap(sqlStoreWith(options.timeout !== undefined ? { timeout: options.timeout } : {}), (store) => make(store, options)))
+  Layer.scoped(
+    Messaging,
+    Effect.flatMap(
+      sqlStoreWith(options.timeout !== undefined ? { timeout: options.timeout } : {}),
+      (store) => make(store, options)
+    )
+  )

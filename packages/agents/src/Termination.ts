@@ -52,9 +52,14 @@ export interface EndedBy {
 const not = Effect.succeed(Option.none<EndedBy>())
 
 /** A leaf condition: `test` returns the detail when it holds. */
-const leaf = (name: string, test: (s: Snapshot) => Effect.Effect<string | undefined>, wake?: Termination["wake"]): Termination => ({
+const leaf = (
+  name: string,
+  test: (s: Snapshot) => Effect.Effect<string | undefined>,
+  wake?: Termination["wake"]
+): Termination => ({
   name,
-  check: (s) => Effect.map(test(s), (detail) => detail === undefined ? Option.none() : Option.some({ condition: name, detail })),
+  check: (s) =>
+    Effect.map(test(s), (detail) => detail === undefined ? Option.none() : Option.some({ condition: name, detail })),
   ...(wake ? { wake } : {})
 })
 const when = (ok: boolean, detail: () => string) => Effect.succeed(ok ? detail() : undefined)
@@ -141,9 +146,17 @@ export const timeout = (duration: Duration.DurationInput): Termination => {
   return leaf(
     `timeout(${Duration.format(duration)})`,
     (s) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        when(now - s.startedAt >= millis, () => `${Duration.format(Duration.millis(now - s.startedAt))} elapsed (max ${Duration.format(duration)})`)),
-    (s) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sleep(Duration.millis(Math.max(0, s.startedAt + millis - now))))
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) =>
+          when(now - s.startedAt >= millis, () =>
+            `${Duration.format(Duration.millis(now - s.startedAt))} elapsed (max ${Duration.format(duration)})`)
+      ),
+    (s) =>
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) => Effect.sleep(Duration.millis(Math.max(0, s.startedAt + millis - now)))
+      )
   )
 }
 

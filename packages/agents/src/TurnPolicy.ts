@@ -92,21 +92,34 @@ const causeText = (cause: Cause.Cause<unknown>) => {
   return s.length > 200 ? `${s.slice(0, 200)}...` : s
 }
 
-const validated = (input: Input, allowRepeat: boolean, who: string) => (pick: Effect.Effect<{ name: string; remark?: Decision["remark"] }, unknown, any>) =>
-  Effect.matchCause(pick, {
-    onFailure: (cause): Decision => ({ speaker: input.roundRobin, fallback: `${who} failed (${causeText(cause)}); round robin` }),
-    onSuccess: ({ name, remark }): Decision => {
-      // a remark is recorded as text: anything but a string is dropped
-      const base = remark && typeof remark.text === "string" && typeof remark.by === "string" ? { remark } : {}
-      if (typeof name !== "string") {
-        return { speaker: input.roundRobin, fallback: `${who} picked a ${typeof name}, not a name; round robin`, ...base }
+const validated =
+  (input: Input, allowRepeat: boolean, who: string) =>
+  (pick: Effect.Effect<{ name: string; remark?: Decision["remark"] }, unknown, any>) =>
+    Effect.matchCause(pick, {
+      onFailure: (cause): Decision => ({
+        speaker: input.roundRobin,
+        fallback: `${who} failed (${causeText(cause)}); round robin`
+      }),
+      onSuccess: ({ name, remark }): Decision => {
+        // a remark is recorded as text: anything but a string is dropped
+        const base = remark && typeof remark.text === "string" && typeof remark.by === "string" ? { remark } : {}
+        if (typeof name !== "string") {
+          return {
+            speaker: input.roundRobin,
+            fallback: `${who} picked a ${typeof name}, not a name; round robin`,
+            ...base
+          }
+        }
+        const ok = eligible(input, allowRepeat).includes(name)
+        return ok
+          ? { speaker: name, ...base }
+          : {
+            speaker: input.roundRobin,
+            fallback: `${who} picked "${name}", who is not eligible; round robin`,
+            ...base
+          }
       }
-      const ok = eligible(input, allowRepeat).includes(name)
-      return ok
-        ? { speaker: name, ...base }
-        : { speaker: input.roundRobin, fallback: `${who} picked "${name}", who is not eligible; round robin`, ...base }
-    }
-  })
+    })
 
 /**
  * @since 0.1.0
@@ -167,7 +180,9 @@ export const selector = <E = never, R = never>(
  *
  * @since 0.1.0
  */
-export const modelSelector = (options: SelectorOptions & { readonly recent?: number; readonly model?: string } = {}): TurnPolicy<LanguageModel.LanguageModel> => {
+export const modelSelector = (
+  options: SelectorOptions & { readonly recent?: number; readonly model?: string } = {}
+): TurnPolicy<LanguageModel.LanguageModel> => {
   const allowRepeat = options.allowRepeat ?? false
   return {
     name: "modelSelector",

@@ -1,24 +1,39 @@
-import { assert, describe, it } from "@effect/vitest"
+import { Agent, Memory } from "@braid/agents"
 import { Primitive, Runner } from "@braid/core"
 import { Accounting, Errors as LlmErrors, ScriptedModel } from "@braid/llm"
 import { Retry } from "@braid/resilience"
 import { byName, parentOf, successValue, withSpans } from "@braid/testing"
+import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Layer, Option, Schema, TestClock } from "effect"
-import { Agent, Memory } from "@braid/agents"
 import { systemOf, testModel } from "./agentTestModel.js"
 
 describe("Agent", () => {
   it.effect("calls the model with its instructions and attributes the call to itself", () => {
     const m = testModel(() => ({ text: "Walk-run three times a week." }))
     return Effect.gen(function*() {
-      const coach = Agent.make({ name: "coach", instructions: "You are a running coach.", model: "m-1", maxTokens: 200 })
+      const coach = Agent.make({
+        name: "coach",
+        instructions: "You are a running coach.",
+        model: "m-1",
+        maxTokens: 200
+      })
       const reply = yield* Runner.run(coach, Agent.conversation(["How do I start?"]))
       assert.strictEqual(reply.text, "Walk-run three times a week.")
       assert.strictEqual(reply.agent, "coach")
       assert.strictEqual(reply.model, "m-1")
       assert.strictEqual(reply.calls, 1)
-      assert.deepStrictEqual(reply.usage, { inputTokens: 10, outputTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0, estimated: false })
-      assert.deepStrictEqual(reply.messages, [{ role: "assistant", name: "coach", content: "Walk-run three times a week." }])
+      assert.deepStrictEqual(reply.usage, {
+        inputTokens: 10,
+        outputTokens: 5,
+        cacheReadTokens: 0,
+        cacheWriteTokens: 0,
+        estimated: false
+      })
+      assert.deepStrictEqual(reply.messages, [{
+        role: "assistant",
+        name: "coach",
+        content: "Walk-run three times a week."
+      }])
       const req = m.requests[0]!
       assert.deepStrictEqual(req.metadata, { agent: "coach" })
       assert.strictEqual(systemOf(req), "You are a running coach.")
@@ -34,11 +49,19 @@ describe("Agent", () => {
       const Client = Schema.Struct({ name: Schema.String, goal: Schema.String, sessionsPerWeek: Schema.Int })
       const coach = Agent.make({
         name: "coach",
-        instructions: Agent.fromProfile(Client, (c) => `You coach ${c.name} towards "${c.goal}", ${c.sessionsPerWeek}x a week.`)
+        instructions: Agent.fromProfile(
+          Client,
+          (c) => `You coach ${c.name} towards "${c.goal}", ${c.sessionsPerWeek}x a week.`
+        )
       })
-      yield* Runner.run(coach, Agent.conversation(["hi"], { profile: { name: "Ada", goal: "a 10k", sessionsPerWeek: 3 } }))
+      yield* Runner.run(
+        coach,
+        Agent.conversation(["hi"], { profile: { name: "Ada", goal: "a 10k", sessionsPerWeek: 3 } })
+      )
       assert.strictEqual(systemOf(m.requests[0]!), `You coach Ada towards "a 10k", 3x a week.`)
-      const err = yield* Effect.flip(Runner.run(coach, Agent.conversation(["hi"], { profile: { name: "Ada", goal: "x", sessionsPerWeek: "3" } })))
+      const err = yield* Effect.flip(
+        Runner.run(coach, Agent.conversation(["hi"], { profile: { name: "Ada", goal: "x", sessionsPerWeek: "3" } }))
+      )
       assert.strictEqual(err._tag, "DecodeError")
       assert.strictEqual(err._tag === "DecodeError" ? err.path : "", "sessionsPerWeek")
       assert.strictEqual(m.requests.length, 1, "the model is not called with a bad profile")
@@ -49,7 +72,8 @@ describe("Agent", () => {
     const m = testModel((req, call) =>
       call === 1
         ? { text: "Let me check.", toolCalls: [{ id: "t1", name: "weather", input: { city: "Oslo", days: 2 } }] }
-        : { text: `Forecast: ${req.messages.at(-1)!.content}` })
+        : { text: `Forecast: ${req.messages.at(-1)!.content}` }
+    )
     return Effect.gen(function*() {
       const seen: Array<{ city: string; days: number }> = []
       const weather = Agent.tool({
@@ -68,7 +92,11 @@ describe("Agent", () => {
       assert.deepStrictEqual(reply.messages.map((x) => x.role), ["assistant", "tool", "assistant"])
       const tools = m.requests[0]!.tools!
       assert.strictEqual(tools[0]!.name, "weather")
-      assert.deepStrictEqual((tools[0]!.inputSchema as any).required, ["city", "days"], "JSON Schema derived from the Schema")
+      assert.deepStrictEqual(
+        (tools[0]!.inputSchema as any).required,
+        ["city", "days"],
+        "JSON Schema derived from the Schema"
+      )
       assert.include(m.requests[1]!.messages.at(-1)!.content, "[tool weather result]")
     }).pipe(Effect.provide(m.layer))
   })
@@ -102,19 +130,34 @@ describe("Agent", () => {
   })
 
   it.effect("a tool result without a JSON form (BigInt, cycle) is a ToolError naming the path, not a TypeError defect", () => {
-    const m = testModel((req) => req.messages.at(-1)!.content.includes("result]") ? { text: "done" } : { toolCalls: [{ id: "1", name: "big", input: {} }] })
+    const m = testModel((req) =>
+      req.messages.at(-1)!.content.includes("result]")
+        ? { text: "done" }
+        : { toolCalls: [{ id: "1", name: "big", input: {} }] }
+    )
     return Effect.gen(function*() {
       const cyclic: Record<string, unknown> = { a: 1 }
       cyclic["self"] = cyclic
       const results: Record<string, unknown> = { bigint: { total: { n: BigInt(1) } }, cycle: cyclic }
       for (const [which, value] of Object.entries(results)) {
-        const big = Agent.tool({ name: "big", description: "returns a value", parameters: Schema.Struct({}), run: () => Effect.succeed(value) })
+        const big = Agent.tool({
+          name: "big",
+          description: "returns a value",
+          parameters: Schema.Struct({}),
+          run: () => Effect.succeed(value)
+        })
         const agent = Agent.make({ name: "calc", instructions: "Use the tool.", tools: [big] })
         const exit = yield* Effect.exit(Runner.run(agent, Agent.conversation([which])))
-        assert.isTrue(Exit.isFailure(exit) && Option.isSome(Cause.failureOption(exit.cause)), `${which}: a typed failure, not a defect`)
+        assert.isTrue(
+          Exit.isFailure(exit) && Option.isSome(Cause.failureOption(exit.cause)),
+          `${which}: a typed failure, not a defect`
+        )
         const err = yield* Effect.flip(Runner.run(agent, Agent.conversation([which])))
         assert.strictEqual(err._tag, "ToolError")
-        assert.include(err.message, which === "bigint" ? "no JSON form: JSON: a BigInt has no JSON form at total.n" : "a cycle")
+        assert.include(
+          err.message,
+          which === "bigint" ? "no JSON form: JSON: a BigInt has no JSON form at total.n" : "a cycle"
+        )
       }
     }).pipe(Effect.provide(m.layer))
   })
@@ -123,7 +166,9 @@ describe("Agent", () => {
     const m = testModel(() => ({ text: "hi" }))
     return Effect.gen(function*() {
       const greeter = Agent.make({ name: "greeter", instructions: "Greet." })
-      const { exit, spans } = yield* withSpans(Runner.run(greeter, Agent.conversation(["hello"]), { instrumentation: "on" }))
+      const { exit, spans } = yield* withSpans(
+        Runner.run(greeter, Agent.conversation(["hello"]), { instrumentation: "on" })
+      )
       successValue(exit)
       const span = byName(spans, "greeter")
       assert.strictEqual(span.attributes["braid.primitive.kind"], "agent")
@@ -152,7 +197,8 @@ describe("Agent", () => {
 
   it.effect("memory written by a tool records the agent; recalled memory reaches the system prompt", () => {
     const m = testModel((_req, call) =>
-      call === 1 ? { toolCalls: [{ id: "1", name: "note", input: { text: "prefers mornings" } }] } : { text: "noted" })
+      call === 1 ? { toolCalls: [{ id: "1", name: "note", input: { text: "prefers mornings" } }] } : { text: "noted" }
+    )
     return Effect.gen(function*() {
       const note = Agent.tool({
         name: "note",
@@ -162,7 +208,11 @@ describe("Agent", () => {
       })
       const intake = Agent.make({ name: "intake", instructions: "Take notes.", tools: [note] })
       yield* Runner.run(intake, Agent.conversation(["I like mornings"]), { userId: "ada" })
-      const stored = yield* Runner.run(Primitive.make("read", (_: void) => Memory.retrieve("preference", { scope: "user" })), undefined, { userId: "ada" })
+      const stored = yield* Runner.run(
+        Primitive.make("read", (_: void) => Memory.retrieve("preference", { scope: "user" })),
+        undefined,
+        { userId: "ada" }
+      )
       assert.strictEqual(Option.getOrThrow(stored).agent, "intake")
 
       const coach = Agent.make({ name: "coach", instructions: "Coach." }).pipe(Memory.recall({ scope: "user" }))
@@ -201,7 +251,10 @@ describe("Agent", () => {
       })
       const req = m.requests[0]!
       assert.deepStrictEqual(req.messages, [
-        { role: "user", content: "[triage] Hello, I am triage.\n\nI was charged twice\n\n[triage] Sending you to billing." },
+        {
+          role: "user",
+          content: "[triage] Hello, I am triage.\n\nI was charged twice\n\n[triage] Sending you to billing."
+        },
         { role: "assistant", content: "Let me look." },
         { role: "user", content: "(continue)" }
       ])

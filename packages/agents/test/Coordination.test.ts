@@ -1,9 +1,9 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Ref, TestClock } from "effect"
+import { Coordination, CoordinationErrors } from "@braid/agents"
 import { Primitive, Runner } from "@braid/core"
 import { LanguageModel, ScriptedModel } from "@braid/llm"
 import { byName, parentOf, successValue, withSpans } from "@braid/testing"
-import { Coordination, CoordinationErrors } from "@braid/agents"
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Exit, Fiber, Ref, TestClock } from "effect"
 
 /** An agent that answers `value` after `ms` of (virtual) time and records whether it was finalized. */
 const timed = <A>(name: string, ms: number, value: A, finalized?: Ref.Ref<ReadonlyArray<string>>) =>
@@ -14,7 +14,10 @@ const timed = <A>(name: string, ms: number, value: A, finalized?: Ref.Ref<Readon
     ))
 
 const failing = (name: string, ms: number, message = "boom") =>
-  Primitive.make(name, (_: string) => Effect.sleep(Duration.millis(ms)).pipe(Effect.zipRight(Effect.fail(new Error(message)))))
+  Primitive.make(
+    name,
+    (_: string) => Effect.sleep(Duration.millis(ms)).pipe(Effect.zipRight(Effect.fail(new Error(message))))
+  )
 
 /** Runs a coordination under TestClock, advancing virtual time until it is done. */
 const drive = <Out, E>(p: Primitive.Primitive<string, Out, E, never>, input = "task") =>
@@ -25,7 +28,10 @@ const drive = <Out, E>(p: Primitive.Primitive<string, Out, E, never>, input = "t
   })
 
 const failedWith = <A>(exit: Exit.Exit<A, unknown>): CoordinationErrors.CoordinationFailed => {
-  if (Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error instanceof CoordinationErrors.CoordinationFailed) {
+  if (
+    Exit.isFailure(exit) && exit.cause._tag === "Fail" &&
+    exit.cause.error instanceof CoordinationErrors.CoordinationFailed
+  ) {
     return exit.cause.error
   }
   throw new Error(`expected CoordinationFailed, got ${String(exit)}`)
@@ -34,7 +40,9 @@ const failedWith = <A>(exit: Exit.Exit<A, unknown>): CoordinationErrors.Coordina
 describe("Coordination.all", () => {
   it.effect("returns every value in agent order, whatever order they finish in", () =>
     Effect.gen(function*() {
-      const exit = yield* drive(Coordination.coordinate([timed("a", 300, 1), timed("b", 100, 2), timed("c", 200, 3)], Coordination.all()))
+      const exit = yield* drive(
+        Coordination.coordinate([timed("a", 300, 1), timed("b", 100, 2), timed("c", 200, 3)], Coordination.all())
+      )
       const out = successValue(exit)
       assert.deepStrictEqual(out.values, [1, 2, 3])
       assert.deepStrictEqual(out.outcomes.map((o) => o.status), ["succeeded", "succeeded", "succeeded"])
@@ -43,7 +51,11 @@ describe("Coordination.all", () => {
   it.effect("one failure makes it unsatisfiable: the rest are interrupted (finalizers run) and every outcome is reported", () =>
     Effect.gen(function*() {
       const finalized = yield* Ref.make<ReadonlyArray<string>>([])
-      const p = Coordination.coordinate([timed("a", 1000, 1, finalized), failing("b", 100), timed("c", 1000, 3, finalized)], Coordination.all())
+      const p = Coordination.coordinate([
+        timed("a", 1000, 1, finalized),
+        failing("b", 100),
+        timed("c", 1000, 3, finalized)
+      ], Coordination.all())
       const err = failedWith(yield* drive(p))
       assert.strictEqual(err.strategy, "all")
       assert.strictEqual(err.required, 3)
@@ -71,7 +83,9 @@ describe("Coordination.first", () => {
 
   it.effect("fails with every outcome when no branch succeeds", () =>
     Effect.gen(function*() {
-      const err = failedWith(yield* drive(Coordination.coordinate([failing("x", 10), failing("y", 20)], Coordination.first())))
+      const err = failedWith(
+        yield* drive(Coordination.coordinate([failing("x", 10), failing("y", 20)], Coordination.first()))
+      )
       assert.deepStrictEqual(err.outcomes.map((o) => o.status), ["failed", "failed"])
     }))
 
@@ -101,7 +115,10 @@ describe("Coordination.quorum", () => {
 
   it.effect("fails as soon as more than n - k branches fail", () =>
     Effect.gen(function*() {
-      const p = Coordination.coordinate([failing("r1", 10), failing("r2", 20), timed("r3", 5000, "c")], Coordination.quorum(2))
+      const p = Coordination.coordinate(
+        [failing("r1", 10), failing("r2", 20), timed("r3", 5000, "c")],
+        Coordination.quorum(2)
+      )
       const err = failedWith(yield* drive(p))
       assert.strictEqual(err.required, 2)
       assert.deepStrictEqual(err.outcomes.map((o) => o.status), ["failed", "failed", "interrupted"])
@@ -116,10 +133,14 @@ describe("Coordination.quorum", () => {
 describe("per-branch timeout", () => {
   it.effect("a branch over its timeout is timed-out (with the reason) and the strategy goes on", () =>
     Effect.gen(function*() {
-      const p = Coordination.coordinate([timed("slow", 5000, 1), timed("quick", 100, 2)], Coordination.quorum(1), { timeout: "1 second" })
+      const p = Coordination.coordinate([timed("slow", 5000, 1), timed("quick", 100, 2)], Coordination.quorum(1), {
+        timeout: "1 second"
+      })
       const out = successValue(yield* drive(p))
       assert.deepStrictEqual(out.values, [{ agent: "quick", value: 2 }])
-      const p2 = Coordination.coordinate([timed("slow", 5000, 1), timed("quick", 100, 2)], Coordination.all(), { timeout: "1 second" })
+      const p2 = Coordination.coordinate([timed("slow", 5000, 1), timed("quick", 100, 2)], Coordination.all(), {
+        timeout: "1 second"
+      })
       const err = failedWith(yield* drive(p2))
       assert.strictEqual(err.outcomes[0]!.status, "timed-out")
       assert.include(err.outcomes[0]!.reason, "1s")
@@ -132,15 +153,23 @@ describe("Coordination.vote", () => {
 
   it.effect("majority of ballots wins, with the tally", () =>
     Effect.gen(function*() {
-      const out = successValue(yield* drive(Coordination.coordinate(voters(["yes", "no", "yes"]), Coordination.vote<string>())))
+      const out = successValue(
+        yield* drive(Coordination.coordinate(voters(["yes", "no", "yes"]), Coordination.vote<string>()))
+      )
       assert.strictEqual(out.winner, "yes")
       assert.strictEqual(out.weight, 2)
-      assert.deepStrictEqual(out.tally.map((t) => [t.key, t.weight, t.voters]), [["yes", 2, ["v0", "v2"]], ["no", 1, ["v1"]]])
+      assert.deepStrictEqual(out.tally.map((t) => [t.key, t.weight, t.voters]), [["yes", 2, ["v0", "v2"]], ["no", 1, [
+        "v1"
+      ]]])
     }))
 
   it.effect("weights change the outcome", () =>
     Effect.gen(function*() {
-      const out = successValue(yield* drive(Coordination.coordinate(voters(["yes", "no", "yes"]), Coordination.vote<string>({ weights: { v1: 3 } }))))
+      const out = successValue(
+        yield* drive(
+          Coordination.coordinate(voters(["yes", "no", "yes"]), Coordination.vote<string>({ weights: { v1: 3 } }))
+        )
+      )
       assert.strictEqual(out.winner, "no")
       assert.strictEqual(out.totalWeight, 5)
     }))
@@ -151,22 +180,44 @@ describe("Coordination.vote", () => {
       const err = failedWith(yield* drive(Coordination.coordinate(tied, Coordination.vote<string>())))
       assert.include(err.reason, "tie")
       assert.strictEqual(err.outcomes.length, 4)
-      const first = successValue(yield* drive(Coordination.coordinate(tied, Coordination.vote<string>({ tieBreak: "first" }))))
+      const first = successValue(
+        yield* drive(Coordination.coordinate(tied, Coordination.vote<string>({ tieBreak: "first" })))
+      )
       assert.strictEqual(first.winner, "a")
       assert.isTrue(first.tieBroken)
-      const heavy = successValue(yield* drive(Coordination.coordinate(tied, Coordination.vote<string>({ tieBreak: "heaviest-voter", weights: { v2: 1.5, v1: 0.5 } }))))
+      const heavy = successValue(
+        yield* drive(
+          Coordination.coordinate(
+            tied,
+            Coordination.vote<string>({ tieBreak: "heaviest-voter", weights: { v2: 1.5, v1: 0.5 } })
+          )
+        )
+      )
       assert.strictEqual(heavy.winner, "b") // b: 0.5 + 1.5 = 2 = a: 1 + 1, heaviest voter v2 voted b
-      const custom = successValue(yield* drive(Coordination.coordinate(tied, Coordination.vote<string>({ tieBreak: (t) => t[t.length - 1]!.key }))))
+      const custom = successValue(
+        yield* drive(
+          Coordination.coordinate(tied, Coordination.vote<string>({ tieBreak: (t) => t[t.length - 1]!.key }))
+        )
+      )
       assert.strictEqual(custom.winner, "b")
     }))
 
   it.effect("no majority fails under 'majority' but wins under 'plurality'; typed ballots keyed by a function", () =>
     Effect.gen(function*() {
-      const ballots = [{ pick: "x" }, { pick: "y" }, { pick: "z" }, { pick: "x" }, { pick: "y" }, { pick: "x" }, { pick: "w" }]
+      const ballots = [{ pick: "x" }, { pick: "y" }, { pick: "z" }, { pick: "x" }, { pick: "y" }, { pick: "x" }, {
+        pick: "w"
+      }]
       const agents = ballots.map((b, i) => timed(`v${i}`, 5, b))
-      const err = failedWith(yield* drive(Coordination.coordinate(agents, Coordination.vote<{ pick: string }>({ key: (b) => b.pick }))))
+      const err = failedWith(
+        yield* drive(Coordination.coordinate(agents, Coordination.vote<{ pick: string }>({ key: (b) => b.pick })))
+      )
       assert.include(err.reason, "no majority")
-      const out = successValue(yield* drive(Coordination.coordinate(agents, Coordination.vote<{ pick: string }>({ key: (b) => b.pick, rule: "plurality" }))))
+      const out = successValue(
+        yield* drive(Coordination.coordinate(
+          agents,
+          Coordination.vote<{ pick: string }>({ key: (b) => b.pick, rule: "plurality" })
+        ))
+      )
       assert.deepStrictEqual(out.winner, { pick: "x" })
     }))
 
@@ -184,7 +235,12 @@ describe("Coordination.consensus", () => {
   it.effect("groups answers by the equivalence; returns the agreed value, level and dissenters", () =>
     Effect.gen(function*() {
       const agents = [10, 11, 30, 9].map((v, i) => timed(`e${i}`, 5, v))
-      const out = successValue(yield* drive(Coordination.coordinate(agents, Coordination.consensus<number>({ equivalent: (a, b) => Math.abs(a - b) <= 2 }))))
+      const out = successValue(
+        yield* drive(Coordination.coordinate(
+          agents,
+          Coordination.consensus<number>({ equivalent: (a, b) => Math.abs(a - b) <= 2 })
+        ))
+      )
       assert.strictEqual(out.value, 10)
       assert.deepStrictEqual(out.agreeing, ["e0", "e1", "e3"])
       assert.deepStrictEqual(out.dissenters, ["e2"])
@@ -194,10 +250,15 @@ describe("Coordination.consensus", () => {
   it.effect("below the agreement threshold it fails with every outcome", () =>
     Effect.gen(function*() {
       const agents = [1, 50, 100].map((v, i) => timed(`e${i}`, 5, v))
-      const err = failedWith(yield* drive(Coordination.coordinate(agents, Coordination.consensus<number>({ equivalent: (a, b) => a === b }))))
+      const err = failedWith(
+        yield* drive(Coordination.coordinate(agents, Coordination.consensus<number>({ equivalent: (a, b) => a === b })))
+      )
       assert.include(err.reason, "no consensus")
       const ok = successValue(
-        yield* drive(Coordination.coordinate([1, 1, 2].map((v, i) => timed(`e${i}`, 5, v)), Coordination.consensus<number>({ equivalent: (a, b) => a === b, minAgreement: 0.6 })))
+        yield* drive(Coordination.coordinate(
+          [1, 1, 2].map((v, i) => timed(`e${i}`, 5, v)),
+          Coordination.consensus<number>({ equivalent: (a, b) => a === b, minAgreement: 0.6 })
+        ))
       )
       assert.strictEqual(ok.agreement, 2 / 3)
     }))
@@ -206,10 +267,16 @@ describe("Coordination.consensus", () => {
     Effect.gen(function*() {
       const agents = ["Paris", "paris, France", "Lyon"].map((v, i) => timed(`a${i}`, 5, v))
       const judge = Coordination.modelJudge<string>({ question: "Same capital?" })
-      const p = Coordination.coordinate(agents, Coordination.consensus<string, Coordination.ModelJudgeError, Coordination.ModelJudgeContext>({ judge }))
-      const exit = yield* drive(p as Primitive.Primitive<string, Coordination.ConsensusResult<string>, unknown, never>).pipe(
-        Effect.provide(ScriptedModel.layer({ rules: [{ when: /Same capital/, reply: `Sure: {"agreeing": ["a0", "a1"]}` }] }))
-      ) as Effect.Effect<Exit.Exit<Coordination.ConsensusResult<string>, unknown>>
+      const p = Coordination.coordinate(
+        agents,
+        Coordination.consensus<string, Coordination.ModelJudgeError, Coordination.ModelJudgeContext>({ judge })
+      )
+      const exit = yield* drive(p as Primitive.Primitive<string, Coordination.ConsensusResult<string>, unknown, never>)
+        .pipe(
+          Effect.provide(
+            ScriptedModel.layer({ rules: [{ when: /Same capital/, reply: `Sure: {"agreeing": ["a0", "a1"]}` }] })
+          )
+        ) as Effect.Effect<Exit.Exit<Coordination.ConsensusResult<string>, unknown>>
       const out = successValue(exit)
       assert.deepStrictEqual(out.agreeing, ["a0", "a1"])
       assert.deepStrictEqual(out.dissenters, ["a2"])
@@ -224,10 +291,14 @@ describe("per-branch budget", () => {
         Primitive.make(name, (q: string) =>
           Effect.gen(function*() {
             let last = ""
-            for (let i = 0; i < calls; i++) last = (yield* LanguageModel.generate({ messages: [LanguageModel.user(`${q} ${i}`)] })).text
+            for (let i = 0; i < calls; i++) {
+              last = (yield* LanguageModel.generate({ messages: [LanguageModel.user(`${q} ${i}`)] })).text
+            }
             return last
           }))
-      const p = Coordination.coordinate([talker("chatty", 50), talker("brief", 1)], Coordination.quorum(1), { budget: { maxTokens: 60 } })
+      const p = Coordination.coordinate([talker("chatty", 50), talker("brief", 1)], Coordination.quorum(1), {
+        budget: { maxTokens: 60 }
+      })
       const out = yield* Runner.run(p, "a question with several words in it").pipe(
         Effect.provide(ScriptedModel.layer({ default: "a reply of a few words, each one counted as a token or so" }))
       )
@@ -235,9 +306,14 @@ describe("per-branch budget", () => {
       const chatty = out.outcomes[0]!
       assert.oneOf(chatty.status, ["failed", "interrupted"])
       // With all 50 calls allowed, chatty would exceed the budget by far; it must be stopped early:
-      const all = yield* Effect.exit(Runner.run(Coordination.coordinate([talker("chatty", 50)], Coordination.all(), { budget: { maxTokens: 60 } }), "q").pipe(
-        Effect.provide(ScriptedModel.layer({ default: "a reply of a few words, each one counted as a token or so" }))
-      ))
+      const all = yield* Effect.exit(
+        Runner.run(
+          Coordination.coordinate([talker("chatty", 50)], Coordination.all(), { budget: { maxTokens: 60 } }),
+          "q"
+        ).pipe(
+          Effect.provide(ScriptedModel.layer({ default: "a reply of a few words, each one counted as a token or so" }))
+        )
+      )
       const err = failedWith(all)
       assert.strictEqual(err.outcomes[0]!.status, "failed")
       assert.include(err.outcomes[0]!.reason, "budget exceeded")
@@ -256,18 +332,29 @@ describe("per-branch dollar budget", () => {
           }
           return "done"
         }))
-      const p = Coordination.coordinate([spender], Coordination.all(), { budget: { maxCostUsd: 0.025, price: () => 0.01 } })
-      const err = failedWith(yield* Effect.exit(Runner.run(p, "q").pipe(Effect.provide(ScriptedModel.layer({ default: "ok" })))))
+      const p = Coordination.coordinate([spender], Coordination.all(), {
+        budget: { maxCostUsd: 0.025, price: () => 0.01 }
+      })
+      const err = failedWith(
+        yield* Effect.exit(Runner.run(p, "q").pipe(Effect.provide(ScriptedModel.layer({ default: "ok" }))))
+      )
       assert.strictEqual(err.outcomes[0]!.status, "failed")
       assert.include(err.outcomes[0]!.reason, "budget exceeded: $0.0300 > $0.025")
-      assert.strictEqual(yield* Ref.get(calls), 2, "the third call crossed the cap; the branch stopped before returning from it")
+      assert.strictEqual(
+        yield* Ref.get(calls),
+        2,
+        "the third call crossed the cap; the branch stopped before returning from it"
+      )
     }))
 })
 
 describe("telemetry", () => {
   it.effect("each branch is its own span under the coordinate span, with outcome attributes", () =>
     Effect.gen(function*() {
-      const p = Coordination.coordinate([Primitive.sync("left", (s: string) => s.length), Primitive.sync("right", (s: string) => s.length + 1)], Coordination.all())
+      const p = Coordination.coordinate([
+        Primitive.sync("left", (s: string) => s.length),
+        Primitive.sync("right", (s: string) => s.length + 1)
+      ], Coordination.all())
       const { exit, spans } = yield* withSpans(Runner.run(p, "abc"))
       assert.deepStrictEqual(successValue(exit).values, [3, 4])
       const root = byName(spans, "coordinate(all)")

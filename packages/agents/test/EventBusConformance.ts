@@ -1,9 +1,9 @@
 /**
  * The conformance suite of `EventBus`: every transport must pass it unchanged.
  */
+import { CoordinationErrors, EventBus } from "@braid/agents"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Queue, Schema, Stream } from "effect"
-import { CoordinationErrors, EventBus } from "@braid/agents"
 
 const Joined = EventBus.channel("meeting.participant.joined", Schema.Struct({ name: Schema.String, at: Schema.Number }))
 const Left = EventBus.channel("meeting.participant.left", Schema.Struct({ name: Schema.String }))
@@ -69,7 +69,10 @@ export const conformance = (name: string, makeLayer: () => Layer.Layer<EventBus.
         const middle = yield* Queue.unbounded<string>()
         const exact2 = yield* Queue.unbounded<string>()
         yield* EventBus.subscribe(Joined, (e) => Queue.offer(exact, e.name))
-        yield* EventBus.subscribe(EventBus.channel("meeting.*.*", Schema.Struct({ name: Schema.String })), (e, ch) => Queue.offer(wide, `${ch}:${e.name}`))
+        yield* EventBus.subscribe(
+          EventBus.channel("meeting.*.*", Schema.Struct({ name: Schema.String })),
+          (e, ch) => Queue.offer(wide, `${ch}:${e.name}`)
+        )
         yield* EventBus.subscribe(AnyParticipant, (e) => Queue.offer(middle, e.name))
         yield* EventBus.subscribe(Joined, (e) => Queue.offer(exact2, e.name)) // a second subscription to the same pattern
         yield* EventBus.publish(Joined, { name: "once", at: 1 })
@@ -77,7 +80,10 @@ export const conformance = (name: string, makeLayer: () => Layer.Layer<EventBus.
         assert.deepStrictEqual(yield* takeN(exact, 1), ["once"])
         assert.deepStrictEqual(yield* takeN(exact2, 1), ["once"])
         assert.deepStrictEqual(yield* takeN(middle, 2), ["once", "left"])
-        assert.deepStrictEqual(yield* takeN(wide, 2), ["meeting.participant.joined:once", "meeting.participant.left:left"])
+        assert.deepStrictEqual(yield* takeN(wide, 2), [
+          "meeting.participant.joined:once",
+          "meeting.participant.left:left"
+        ])
         const sizes = yield* Effect.all([quiet(exact), quiet(exact2, 0), quiet(middle, 0), quiet(wide, 0)])
         assert.deepStrictEqual(sizes, [0, 0, 0, 0], "no second copy")
       })))
@@ -94,13 +100,25 @@ export const conformance = (name: string, makeLayer: () => Layer.Layer<EventBus.
 
     it.live("bad channel names are typed errors on publish and subscribe", () =>
       run(Effect.gen(function*() {
-        for (const bad of ["Meeting.participant.joined", "meeting.joined", "a.b.c.d", "meeting..joined", "1a.b.c", "a.b.c d", "a.*.c"]) {
+        for (
+          const bad of [
+            "Meeting.participant.joined",
+            "meeting.joined",
+            "a.b.c.d",
+            "meeting..joined",
+            "1a.b.c",
+            "a.b.c d",
+            "a.*.c"
+          ]
+        ) {
           const exit = yield* Effect.exit(EventBus.publishEncoded(bad, {}))
           assert.isTrue(Exit.isFailure(exit), bad)
           const err = yield* Effect.flip(EventBus.publishEncoded(bad, {}))
           assert.instanceOf(err, CoordinationErrors.InvalidChannel)
         }
-        const sub = yield* Effect.flip(EventBus.subscribe(EventBus.channel("Bad.Name", Schema.Unknown), () => Effect.void))
+        const sub = yield* Effect.flip(
+          EventBus.subscribe(EventBus.channel("Bad.Name", Schema.Unknown), () => Effect.void)
+        )
         assert.strictEqual(sub._tag, "InvalidChannel")
       })))
 
@@ -108,7 +126,9 @@ export const conformance = (name: string, makeLayer: () => Layer.Layer<EventBus.
       run(Effect.gen(function*() {
         const got = yield* Queue.unbounded<string>()
         const invalid = yield* Queue.unbounded<CoordinationErrors.InvalidEvent>()
-        const sub = yield* EventBus.subscribe(Joined, (e) => Queue.offer(got, e.name), { onInvalid: (e) => Queue.offer(invalid, e) })
+        const sub = yield* EventBus.subscribe(Joined, (e) => Queue.offer(got, e.name), {
+          onInvalid: (e) => Queue.offer(invalid, e)
+        })
         yield* EventBus.publishEncoded("meeting.participant.joined", { name: 42 })
         yield* EventBus.publish(Joined, { name: "ok", at: 1 })
         const [bad] = yield* takeN(invalid, 1)
@@ -127,7 +147,9 @@ export const conformance = (name: string, makeLayer: () => Layer.Layer<EventBus.
         const failing = yield* EventBus.subscribe(Joined, (e) => e.at % 2 === 0 ? Effect.fail("even") : Effect.void, {
           onError: () => Queue.offer(errors, "fail")
         })
-        const dying = yield* EventBus.subscribe(Joined, () => Effect.die(new Error("crash")), { onError: () => Queue.offer(errors, "die") })
+        const dying = yield* EventBus.subscribe(Joined, () => Effect.die(new Error("crash")), {
+          onError: () => Queue.offer(errors, "die")
+        })
         yield* EventBus.subscribe(Joined, (e) => Queue.offer(good, e.at))
         for (let i = 0; i < 10; i++) yield* EventBus.publish(Joined, { name: "n", at: i })
         assert.deepStrictEqual(yield* takeN(good, 10), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])

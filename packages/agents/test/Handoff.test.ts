@@ -1,8 +1,8 @@
-import { assert, describe, it } from "@effect/vitest"
+import { Agent, Handoff, History } from "@braid/agents"
 import { Primitive, Runner, sequence, WorkflowContext } from "@braid/core"
 import { byName, parentOf, successValue, withSpans } from "@braid/testing"
+import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, FastCheck as fc, Fiber, Option, Schema, TestClock } from "effect"
-import { Agent, Handoff, History } from "@braid/agents"
 import { systemOf, testModel } from "./agentTestModel.js"
 
 const Ticket = Schema.Struct({ topic: Schema.Literal("billing", "tech"), invoiceId: Schema.String })
@@ -17,7 +17,10 @@ const echo = (overrides: Record<string, (req: any) => string> = {}, delays: Reco
   })
 
 const triage = Agent.make({ name: "triage", instructions: "Triage." })
-const billing = Agent.make({ name: "billing", instructions: (c) => `Billing. Ticket: ${JSON.stringify(Handoff.received(c)?.payload ?? null)}` })
+const billing = Agent.make({
+  name: "billing",
+  instructions: (c) => `Billing. Ticket: ${JSON.stringify(Handoff.received(c)?.payload ?? null)}`
+})
 const tech = Agent.make({ name: "tech", instructions: "Tech." })
 const general = Agent.make({ name: "general", instructions: "General." })
 
@@ -36,11 +39,21 @@ describe("handoff: immediate", () => {
       })
       const { reply, chain } = yield* Effect.provide(program, WorkflowContext.layer())
       assert.strictEqual(reply.agent, "billing")
-      assert.deepStrictEqual(chain, [{ from: "triage", to: "billing", reason: "billing question", at: 5_000, strategy: "immediate", payloadBytes: Buffer.byteLength(JSON.stringify({ topic: "billing", invoiceId: "INV-7" })) }])
+      assert.deepStrictEqual(chain, [{
+        from: "triage",
+        to: "billing",
+        reason: "billing question",
+        at: 5_000,
+        strategy: "immediate",
+        payloadBytes: Buffer.byteLength(JSON.stringify({ topic: "billing", invoiceId: "INV-7" }))
+      }])
       const [first, second] = m.requests
       assert.strictEqual(first!.metadata?.agent, "triage")
       assert.strictEqual(second!.metadata?.agent, "billing")
-      assert.deepStrictEqual(second!.messages, [{ role: "user", content: "I was charged twice\n\n[triage] This is about invoice INV-7." }], "what triage said reaches billing as triage's words")
+      assert.deepStrictEqual(second!.messages, [{
+        role: "user",
+        content: "I was charged twice\n\n[triage] This is about invoice INV-7."
+      }], "what triage said reaches billing as triage's words")
       assert.include(systemOf(second!), `Ticket: {"topic":"billing","invoiceId":"INV-7"}`)
       assert.include(systemOf(second!), "[handoff from triage] billing question")
     }).pipe(Effect.provide(m.layer))
@@ -90,18 +103,28 @@ describe("handoff: immediate", () => {
 
   it.effect("return to caller: the target hands back, the caller answers with the target's work; both moves are in the chain", () => {
     const m = echo({
-      triage: (req) => req.messages.some((x: any) => x.content.includes("Refund issued")) ? "All sorted: refund issued." : "Sending you to billing.",
+      triage: (req) =>
+        req.messages.some((x: any) => x.content.includes("Refund issued"))
+          ? "All sorted: refund issued."
+          : "Sending you to billing.",
       billing: () => "Refund issued for INV-7."
     })
     return Effect.gen(function*() {
-      const desk = Handoff.handoff(triage, billing, { reason: "refund", returnToCaller: (r) => r.text.startsWith("Refund") })
+      const desk = Handoff.handoff(triage, billing, {
+        reason: "refund",
+        returnToCaller: (r) => r.text.startsWith("Refund")
+      })
       const program = Effect.gen(function*() {
         return { reply: yield* desk.invoke(Agent.conversation(["refund please"])), chain: yield* Handoff.chain }
       })
       const { reply, chain } = yield* Effect.provide(program, WorkflowContext.layer())
       assert.strictEqual(reply.agent, "triage")
       assert.strictEqual(reply.text, "All sorted: refund issued.")
-      assert.deepStrictEqual(chain.map((r) => [r.from, r.to, r.strategy]), [["triage", "billing", "immediate"], ["billing", "triage", "return"]])
+      assert.deepStrictEqual(chain.map((r) => [r.from, r.to, r.strategy]), [["triage", "billing", "immediate"], [
+        "billing",
+        "triage",
+        "return"
+      ]])
       assert.include(systemOf(m.requests[2]!), "[handoff from billing] billing handed back to triage")
     }).pipe(Effect.provide(m.layer))
   })
@@ -113,14 +136,19 @@ describe("handoff: immediate", () => {
         reason: "billing question",
         payload: { schema: Ticket, from: () => ({ topic: "billing", invoiceId: "INV-1" }) }
       })
-      const { exit, spans } = yield* withSpans(Runner.run(desk, Agent.conversation(["help"]), { instrumentation: "on" }))
+      const { exit, spans } = yield* withSpans(
+        Runner.run(desk, Agent.conversation(["help"]), { instrumentation: "on" })
+      )
       successValue(exit)
       const span = byName(spans, "handoff(triage,billing)")
       assert.strictEqual(span.attributes["braid.primitive.kind"], "handoff")
       assert.strictEqual(span.attributes["braid.handoff.from"], "triage")
       assert.strictEqual(span.attributes["braid.handoff.to"], "billing")
       assert.strictEqual(span.attributes["braid.handoff.reason"], "billing question")
-      assert.strictEqual(span.attributes["braid.handoff.payload_bytes"], JSON.stringify({ topic: "billing", invoiceId: "INV-1" }).length)
+      assert.strictEqual(
+        span.attributes["braid.handoff.payload_bytes"],
+        JSON.stringify({ topic: "billing", invoiceId: "INV-1" }).length
+      )
       assert.strictEqual(span.attributes["braid.handoff.strategy"], "immediate")
       assert.strictEqual(parentOf(spans, byName(spans, "triage"))?.name, "handoff(triage,billing)")
       assert.strictEqual(parentOf(spans, byName(spans, "billing"))?.name, "handoff(triage,billing)")
@@ -142,7 +170,11 @@ describe("handoff: queued versus immediate", () => {
       const b = yield* Effect.fork(Runner.run(deskB, Agent.conversation(["second"])))
       yield* TestClock.adjust("1 second")
       assert.strictEqual(yield* Handoff.pending("billing"), 2, "one running, one waiting")
-      assert.strictEqual(m.requests.filter((r) => r.metadata?.agent === "billing").length, 1, "only the first reached billing")
+      assert.strictEqual(
+        m.requests.filter((r) => r.metadata?.agent === "billing").length,
+        1,
+        "only the first reached billing"
+      )
       yield* TestClock.adjust("9 seconds")
       const ra = yield* Fiber.join(a)
       assert.strictEqual(ra.text, "billing: first")
@@ -156,12 +188,23 @@ describe("handoff: queued versus immediate", () => {
   })
 
   it.effect("queued is first come, first served, and a failed task frees the inbox", () => {
-    const m = echo({ billing: (req) => { if (req.messages.at(-1)?.content.includes("boom")) throw new Error("boom"); return "ok" } }, { billing: 1_000 })
+    const m = echo({
+      billing: (req) => {
+        if (req.messages.at(-1)?.content.includes("boom")) throw new Error("boom")
+        return "ok"
+      }
+    }, { billing: 1_000 })
     return Effect.gen(function*() {
       const done: Array<string> = []
       const desk = Handoff.handoff(triage, billing, { strategy: "queued" })
-      const fibers = yield* Effect.forEach(["t1", "t2", "boom", "t4"], (t) =>
-        Effect.fork(Effect.tap(Effect.exit(Runner.run(desk, Agent.conversation([t]))), () => Effect.sync(() => done.push(t)))), { concurrency: 1 })
+      const fibers = yield* Effect.forEach(
+        ["t1", "t2", "boom", "t4"],
+        (t) =>
+          Effect.fork(
+            Effect.tap(Effect.exit(Runner.run(desk, Agent.conversation([t]))), () => Effect.sync(() => done.push(t)))
+          ),
+        { concurrency: 1 }
+      )
       yield* TestClock.adjust("10 seconds")
       yield* Effect.forEach(fibers, Fiber.join)
       assert.deepStrictEqual(done, ["t1", "t2", "boom", "t4"])
@@ -213,8 +256,10 @@ describe("handoff: conditional", () => {
     const m = echo({ triage: (req) => req.messages.at(-1).content })
     return Effect.gen(function*() {
       const desk = Handoff.handoff(triage, { billing, tech, general }, {
-        strategy: Handoff.conditional((reply) =>
-          reply.text.includes("invoice") ? "billing" : reply.text.includes("error") ? "tech" : undefined, { default: "general" })
+        strategy: Handoff.conditional(
+          (reply) => reply.text.includes("invoice") ? "billing" : reply.text.includes("error") ? "tech" : undefined,
+          { default: "general" }
+        )
       })
       const to = (text: string) => Effect.map(Runner.run(desk, Agent.conversation([text])), (r) => r.agent)
       assert.strictEqual(yield* to("my invoice is wrong"), "billing")
@@ -232,7 +277,9 @@ describe("handoff: conditional", () => {
   it.effect("without a default, a choice outside the candidates fails with UnknownHandoffTarget", () => {
     const m = echo()
     return Effect.gen(function*() {
-      const desk = Handoff.handoff(triage, { billing, tech }, { strategy: Handoff.conditional<"billing" | "tech">(() => undefined) })
+      const desk = Handoff.handoff(triage, { billing, tech }, {
+        strategy: Handoff.conditional<"billing" | "tech">(() => undefined)
+      })
       const err = yield* Effect.flip(Runner.run(desk, Agent.conversation(["?"])))
       assert.strictEqual(err._tag, "UnknownHandoffTarget")
     }).pipe(Effect.provide(m.layer))
@@ -245,7 +292,10 @@ describe("handoff: conditional", () => {
     })
     return Effect.gen(function*() {
       const desk = Handoff.handoff(triage, { billing, tech }, {
-        strategy: Handoff.byModel({ candidates: { billing: "invoices and refunds", tech: "devices and errors" }, default: "billing" })
+        strategy: Handoff.byModel({
+          candidates: { billing: "invoices and refunds", tech: "devices and errors" },
+          default: "billing"
+        })
       })
       assert.strictEqual((yield* Runner.run(desk, Agent.conversation(["my printer is on fire"]))).agent, "tech")
       assert.strictEqual((yield* Runner.run(desk, Agent.conversation(["sue them"]))).agent, "billing")
@@ -270,13 +320,14 @@ describe("handoff: conditional", () => {
   })
 })
 
-
 describe("handoff: payloads without a JSON form", () => {
   it.effect("a payload that decodes but has no JSON form (BigInt, cycle) is a HandoffPayloadError naming the path; the target never runs", () => {
     const m = echo()
     return Effect.gen(function*() {
       const Big = Schema.Struct({ invoice: Schema.Struct({ amount: Schema.BigIntFromSelf }) })
-      const big = Handoff.handoff(triage, billing, { payload: { schema: Big, from: () => ({ invoice: { amount: BigInt(12) } }) } })
+      const big = Handoff.handoff(triage, billing, {
+        payload: { schema: Big, from: () => ({ invoice: { amount: BigInt(12) } }) }
+      })
       const err = yield* Effect.flip(Runner.run(big, Agent.conversation(["help"])))
       assert.strictEqual(err._tag, "HandoffPayloadError")
       if (err._tag === "HandoffPayloadError") {
@@ -296,13 +347,31 @@ describe("handoff: payloads without a JSON form", () => {
   it.effect("fuzz: any payload either transfers with its JSON size or fails typed (never a defect)", () => {
     const m = echo()
     return Effect.gen(function*() {
-      const cases = fc.sample(fc.oneof(
-        fc.anything({ withBigInt: true, withMap: true, withSet: true, withNullPrototype: true, withBoxedValues: true }),
-        fc.letrec((tie) => ({ node: fc.oneof({ depthSize: "small" }, fc.bigInt(), fc.double(), fc.dictionary(fc.constantFrom("a", "__proto__", "b.c", "[0]"), tie("node"))) })).node
-      ), 150)
+      const cases = fc.sample(
+        fc.oneof(
+          fc.anything({
+            withBigInt: true,
+            withMap: true,
+            withSet: true,
+            withNullPrototype: true,
+            withBoxedValues: true
+          }),
+          fc.letrec((tie) => ({
+            node: fc.oneof(
+              { depthSize: "small" },
+              fc.bigInt(),
+              fc.double(),
+              fc.dictionary(fc.constantFrom("a", "__proto__", "b.c", "[0]"), tie("node"))
+            )
+          })).node
+        ),
+        150
+      )
       for (const payload of cases) {
         const desk = Handoff.handoff(triage, billing, { payload: { schema: Schema.Unknown, from: () => payload } })
-        const exit = yield* Effect.exit(Effect.provide(Runner.run(desk, Agent.conversation(["help"])), WorkflowContext.layer()))
+        const exit = yield* Effect.exit(
+          Effect.provide(Runner.run(desk, Agent.conversation(["help"])), WorkflowContext.layer())
+        )
         if (Exit.isFailure(exit)) {
           const failure = Cause.failureOption(exit.cause)
           assert.isTrue(Option.isSome(failure), `a typed failure, not a defect: ${Cause.pretty(exit.cause)}`)

@@ -1,6 +1,6 @@
+import { Agent, History } from "@braid/agents"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { Agent, History } from "@braid/agents"
 import { testModel } from "./agentTestModel.js"
 
 const convo: ReadonlyArray<Agent.Message> = [
@@ -19,9 +19,17 @@ describe("History", () => {
     Effect.gen(function*() {
       assert.deepStrictEqual(yield* History.keepAll(convo), convo)
       const last3 = yield* History.lastN(3)(convo)
-      assert.deepStrictEqual(last3.map((m) => m.content), ["Customer is on the pro plan.", "Two charges found, email ada@example.com sent.", "Thanks"], "the tool result that opened the cut is dropped")
+      assert.deepStrictEqual(last3.map((m) => m.content), [
+        "Customer is on the pro plan.",
+        "Two charges found, email ada@example.com sent.",
+        "Thanks"
+      ], "the tool result that opened the cut is dropped")
       const last4 = yield* History.lastN(4, { keepSystem: false })(convo)
-      assert.deepStrictEqual(last4.map((m) => m.role), ["assistant", "tool", "assistant", "user"], "a tool result stays with its call")
+      assert.deepStrictEqual(
+        last4.map((m) => m.role),
+        ["assistant", "tool", "assistant", "user"],
+        "a tool result stays with its call"
+      )
       const last3b = yield* History.lastN(3, { keepSystem: false })(convo)
       assert.deepStrictEqual(last3b.map((m) => m.role), ["assistant", "user"], "the cut skips the leading tool result")
       assert.deepStrictEqual((yield* History.lastN(0)(convo)).map((m) => m.role), ["system"])
@@ -29,7 +37,10 @@ describe("History", () => {
 
   it.effect("byRole filters by role; removeToolCalls drops tool traffic and empty tool-call turns", () =>
     Effect.gen(function*() {
-      assert.deepStrictEqual((yield* History.byRole("user")(convo)).map((m) => m.content), [convo[1]!.content, "Thanks"])
+      assert.deepStrictEqual((yield* History.byRole("user")(convo)).map((m) => m.content), [
+        convo[1]!.content,
+        "Thanks"
+      ])
       const clean = yield* History.removeToolCalls(convo)
       assert.deepStrictEqual(clean.map((m) => m.role), ["system", "user", "assistant", "assistant", "user"])
       assert.isTrue(clean.every((m) => m.toolCalls === undefined))
@@ -50,7 +61,10 @@ describe("History", () => {
     return Effect.gen(function*() {
       const out = yield* History.summarize({ keepLast: 2 })(convo)
       assert.deepStrictEqual(out.map((x) => x.role), ["system", "assistant", "user"])
-      assert.strictEqual(out[0]!.content, "Summary of the earlier conversation: Customer was double charged; refund pending.")
+      assert.strictEqual(
+        out[0]!.content,
+        "Summary of the earlier conversation: Customer was double charged; refund pending."
+      )
       assert.strictEqual(m.requests.length, 1)
       assert.include(m.requests[0]!.messages[0]!.content, "charged twice")
       assert.deepStrictEqual(m.requests[0]!.metadata, { agent: "history.summarize" })
@@ -66,7 +80,10 @@ describe("History", () => {
       assert.deepStrictEqual(both.map((x) => x.content), ["Two charges found, email ada@example.com sent.", "Thanks"])
       const other = yield* History.compose(History.lastN(2, { keepSystem: false }), History.removeToolCalls)(convo)
       assert.deepStrictEqual(other.map((x) => x.content), ["Two charges found, email ada@example.com sent.", "Thanks"])
-      const order = yield* History.compose(History.redact(["Thanks"], "X"), History.filter((msg) => msg.content !== "X"))(convo)
+      const order = yield* History.compose(
+        History.redact(["Thanks"], "X"),
+        History.filter((msg) => msg.content !== "X")
+      )(convo)
       assert.strictEqual(order.length, convo.length - 1)
     }))
 })

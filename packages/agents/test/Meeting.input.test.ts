@@ -2,16 +2,21 @@
  * Every public input of a meeting is decoded before anything changes: bad inputs fail typed
  * (MeetingActionRejected naming where) and leave the meeting as it was.
  */
+import { EventBus, Meeting, Termination, TurnPolicy } from "@braid/agents"
+import { Primitive } from "@braid/core"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, FastCheck as fc, Schema } from "effect"
-import { Primitive } from "@braid/core"
-import { EventBus, Meeting, Termination, TurnPolicy } from "@braid/agents"
 
 const say = (name: string) => Meeting.participant(name, (v) => `${name} at ${v.turn}`)
 
 /** A running meeting (host, ann) with ann's manual turn open. */
 const openTurn = Effect.gen(function*() {
-  const meeting = yield* Meeting.make({ topic: "t", host: say("host"), hostSpeaks: false, termination: Termination.maxTokens(1_000) })
+  const meeting = yield* Meeting.make({
+    topic: "t",
+    host: say("host"),
+    hostSpeaks: false,
+    termination: Termination.maxTokens(1_000)
+  })
   yield* meeting.attend(say("ann"))
   yield* meeting.start("host")
   assert.strictEqual(yield* meeting.nextTurn, "ann")
@@ -29,18 +34,38 @@ const cyclic = (): unknown => {
 
 /** Values a caller could pass by mistake (or on purpose). */
 const weird: fc.Arbitrary<unknown> = fc.oneof(
-  fc.anything({ withBigInt: true, withBoxedValues: true, withNullPrototype: true, withSparseArray: true, withObjectString: true }),
-  fc.constantFrom<unknown>(null, undefined, {}, [], Number.NaN, Infinity, -1, "", Symbol("s"), () => "fn", BigInt(7), cyclic()),
+  fc.anything({
+    withBigInt: true,
+    withBoxedValues: true,
+    withNullPrototype: true,
+    withSparseArray: true,
+    withObjectString: true
+  }),
+  fc.constantFrom<unknown>(
+    null,
+    undefined,
+    {},
+    [],
+    Number.NaN,
+    Infinity,
+    -1,
+    "",
+    Symbol("s"),
+    () => "fn",
+    BigInt(7),
+    cyclic()
+  ),
   fc.record({
     text: fc.oneof(fc.string(), fc.constant(undefined), fc.integer()),
     tokens: fc.oneof(fc.double(), fc.constantFrom(Number.NaN, Infinity, -Infinity, -5), fc.bigInt()),
     costUsd: fc.oneof(fc.double(), fc.constantFrom(Number.NaN, -0.5))
   }, { requiredKeys: [] }),
-  fc.constant(JSON.parse('{"__proto__": {"text": "poisoned"}}'))
+  fc.constant(JSON.parse("{\"__proto__\": {\"text\": \"poisoned\"}}"))
 )
 
 const isTypedRejection = (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(exit) && Cause.isFailType(exit.cause) && (exit.cause.error as { _tag?: string })._tag === "MeetingActionRejected"
+  Exit.isFailure(exit) && Cause.isFailType(exit.cause) &&
+  (exit.cause.error as { _tag?: string })._tag === "MeetingActionRejected"
 
 describe("Meeting: inputs are decoded before anything changes", () => {
   it.effect("speak(null | {} | tokens: NaN) fails typed; the turn is still open and nextTurn is not confused", () =>
@@ -66,7 +91,11 @@ describe("Meeting: inputs are decoded before anything changes", () => {
     Effect.gen(function*() {
       const bad = Meeting.participant("bad", () => ({ text: "?", tokens: Number.NaN }))
       const good = Meeting.participant("good", () => ({ text: "ok", tokens: 10 }))
-      const meeting = yield* Meeting.make({ topic: "t", host: good, termination: Termination.or(Termination.maxTokens(30), Termination.maxTurns(20)) })
+      const meeting = yield* Meeting.make({
+        topic: "t",
+        host: good,
+        termination: Termination.or(Termination.maxTokens(30), Termination.maxTurns(20))
+      })
       yield* meeting.attend(bad)
       const result = yield* meeting.run
       assert.strictEqual(result.endedBy.condition, "maxTokens(30)")
@@ -95,8 +124,16 @@ describe("Meeting: inputs are decoded before anything changes", () => {
 
   it.effect("a moderator that returns no name or a non-string remark falls back, and never records bad text", () =>
     Effect.gen(function*() {
-      const chair = Primitive.sync("chair", () => ({ next: Symbol("x"), say: { not: "text" } }) as unknown as TurnPolicy.ModeratorDecision)
-      const meeting = yield* Meeting.make({ topic: "t", host: say("host"), policy: TurnPolicy.moderated(chair), termination: Termination.maxTurns(2) })
+      const chair = Primitive.sync(
+        "chair",
+        () => ({ next: Symbol("x"), say: { not: "text" } }) as unknown as TurnPolicy.ModeratorDecision
+      )
+      const meeting = yield* Meeting.make({
+        topic: "t",
+        host: say("host"),
+        policy: TurnPolicy.moderated(chair),
+        termination: Termination.maxTurns(2)
+      })
       yield* meeting.attend(say("ann"))
       const result = yield* meeting.run
       assert.strictEqual(result.turns, 2)
@@ -111,22 +148,26 @@ describe("Meeting: inputs are decoded before anything changes", () => {
       const isReply = Schema.is(Meeting.ReplySchema)
       yield* Effect.promise(() =>
         fc.assert(
-          fc.asyncProperty(weird, fc.constantFrom("speak", "attend", "start", "leave", "end"), async (value, action) => {
-            if (action === "speak" && isReply(value)) return // a valid reply: not a bad input
-            const before = await Effect.runPromise(stateOf(meeting))
-            const call = action === "speak"
-              ? meeting.speak("ann", value as Meeting.Reply)
-              : action === "attend"
-              ? meeting.attend(value as Meeting.Participant)
-              : action === "start"
-              ? meeting.start(value as string)
-              : action === "leave"
-              ? meeting.leave(value as string)
-              : meeting.end(value as string)
-            const exit = await Effect.runPromiseExit(call)
-            assert.isTrue(isTypedRejection(exit), `${action}(${String(typeof value)}) ${String(exit)}`)
-            assert.deepStrictEqual(await Effect.runPromise(stateOf(meeting)), before)
-          }),
+          fc.asyncProperty(
+            weird,
+            fc.constantFrom("speak", "attend", "start", "leave", "end"),
+            async (value, action) => {
+              if (action === "speak" && isReply(value)) return // a valid reply: not a bad input
+              const before = await Effect.runPromise(stateOf(meeting))
+              const call = action === "speak"
+                ? meeting.speak("ann", value as Meeting.Reply)
+                : action === "attend"
+                ? meeting.attend(value as Meeting.Participant)
+                : action === "start"
+                ? meeting.start(value as string)
+                : action === "leave"
+                ? meeting.leave(value as string)
+                : meeting.end(value as string)
+              const exit = await Effect.runPromiseExit(call)
+              assert.isTrue(isTypedRejection(exit), `${action}(${String(typeof value)}) ${String(exit)}`)
+              assert.deepStrictEqual(await Effect.runPromise(stateOf(meeting)), before)
+            }
+          ),
           { numRuns: 300 }
         )
       )

@@ -1,6 +1,6 @@
+import { EventBus, Meeting, Termination } from "@braid/agents"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, FastCheck as fc, Fiber, Layer, TestClock, TestContext } from "effect"
-import { EventBus, Meeting, Termination } from "@braid/agents"
 
 /** Participants p0..p7 (some attend from the start, others join later), plus the host. */
 const POOL = 8
@@ -23,16 +23,22 @@ interface Scenario {
 
 const scenario: fc.Arbitrary<Scenario> = fc.record({
   initial: fc.integer({ min: 1, max: 5 }),
-  behaviour: fc.array(fc.array(fc.oneof(fc.integer({ min: 100, max: 900 }), fc.constant(-1)), { minLength: 1, maxLength: 5 }), {
-    minLength: POOL,
-    maxLength: POOL
-  }),
+  behaviour: fc.array(
+    fc.array(fc.oneof(fc.integer({ min: 100, max: 900 }), fc.constant(-1)), { minLength: 1, maxLength: 5 }),
+    {
+      minLength: POOL,
+      maxLength: POOL
+    }
+  ),
   actions: fc.array(
-    fc.record({ at: fc.integer({ min: 0, max: LAST_ACTION_MS }), op: fc.constantFrom("join" as const, "leave" as const), who: fc.integer({ min: 0, max: POOL - 1 }) }),
+    fc.record({
+      at: fc.integer({ min: 0, max: LAST_ACTION_MS }),
+      op: fc.constantFrom("join" as const, "leave" as const),
+      who: fc.integer({ min: 0, max: POOL - 1 })
+    }),
     { maxLength: 12 }
   )
 })
-
 
 const play = (s: Scenario) =>
   Effect.gen(function*() {
@@ -51,7 +57,12 @@ const play = (s: Scenario) =>
     // At most LAST_ACTION_MS / TURN_MIN_MS turns happen before the last change; then enough
     // turns remain for round robin to reach everyone present (at most POOL + 1), three times.
     const maxTurns = LAST_ACTION_MS / TURN_MIN_MS + 1 + 3 * (POOL + 1)
-    const meeting = yield* Meeting.make({ topic: "prop", host, speakingTimeout: "1 second", termination: Termination.maxTurns(maxTurns) })
+    const meeting = yield* Meeting.make({
+      topic: "prop",
+      host,
+      speakingTimeout: "1 second",
+      termination: Termination.maxTurns(maxTurns)
+    })
     const joined = new Set<number>()
     for (let i = 0; i < s.initial; i++) {
       yield* meeting.attend(participant(i))
@@ -63,10 +74,15 @@ const play = (s: Scenario) =>
       for (const a of actions) {
         yield* Effect.sleep(Duration.millis(a.at - now))
         now = a.at
-        const exit = yield* Effect.exit(a.op === "join" ? meeting.attend(participant(a.who)) : meeting.leave(names[a.who]!))
+        const exit = yield* Effect.exit(
+          a.op === "join" ? meeting.attend(participant(a.who)) : meeting.leave(names[a.who]!)
+        )
         // Joining twice, or leaving when absent, is a typed rejection, never a crash.
-        if (Exit.isFailure(exit)) assert.strictEqual(exit.cause._tag === "Fail" && exit.cause.error._tag, "MeetingActionRejected")
-        else if (a.op === "join") joined.add(a.who)
+        if (Exit.isFailure(exit)) {
+          assert.strictEqual(exit.cause._tag === "Fail" && exit.cause.error._tag, "MeetingActionRejected")
+        } else if (a.op === "join") {
+          joined.add(a.who)
+        }
       }
     })
     const runner = yield* Effect.fork(meeting.run)
@@ -102,9 +118,13 @@ describe("Meeting: any interleaving of joins, leaves and timeouts", () => {
         }
         // nobody gets a turn after having left (until they join again)
         for (const left of h.filter((e) => e.kind === "left")) {
-          const rejoined = h.find((e) => e.participant === left.participant && e.kind === "joined" && e.seq > left.seq)?.seq ?? Infinity
+          const rejoined = h.find((e) =>
+            e.participant === left.participant && e.kind === "joined" && e.seq > left.seq
+          )?.seq ?? Infinity
           assert.isFalse(
-            h.some((e) => e.participant === left.participant && e.turn !== undefined && e.seq > left.seq && e.seq < rejoined),
+            h.some((e) =>
+              e.participant === left.participant && e.turn !== undefined && e.seq > left.seq && e.seq < rejoined
+            ),
             `${left.participant} had a turn after leaving`
           )
         }
@@ -112,7 +132,9 @@ describe("Meeting: any interleaving of joins, leaves and timeouts", () => {
         // participant present throughout that interval had exactly one turn (nobody skipped, nobody twice)
         const turnEntries = h.filter((e) => e.turn !== undefined)
         const presentThroughout = (q: string, from: number, to: number) => {
-          const joinedBefore = h.filter((e) => e.participant === q && e.kind === "joined" && e.seq < from).map((e) => e.seq)
+          const joinedBefore = h.filter((e) => e.participant === q && e.kind === "joined" && e.seq < from).map((e) =>
+            e.seq
+          )
           if (joinedBefore.length === 0) return false
           const joinedAt = Math.max(...joinedBefore)
           return !h.some((e) => e.participant === q && e.kind === "left" && e.seq > joinedAt && e.seq < to)

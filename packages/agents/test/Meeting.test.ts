@@ -1,16 +1,17 @@
+import { Agent, EventBus, Meeting, MeetingStore, Termination, TurnPolicy } from "@braid/agents"
+import { Primitive, Runner, sequence } from "@braid/core"
+import { ScriptedModel } from "@braid/llm"
+import { byName, parentOf, successValue, withSpans } from "@braid/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Fiber, Layer, Option, Queue, Ref, Schema, TestClock } from "effect"
-import { Primitive, Runner, sequence } from "@braid/core"
-import { byName, parentOf, successValue, withSpans } from "@braid/testing"
-import { ScriptedModel } from "@braid/llm"
-import { Agent, EventBus, Meeting, MeetingStore, Termination, TurnPolicy } from "@braid/agents"
 
 const say = (name: string) => Meeting.participant(name, (v) => `${name} speaks at turn ${v.turn}`)
 const slow = (name: string, ms: number) =>
   Meeting.participant(name, () => Effect.as(Effect.sleep(Duration.millis(ms)), `${name} (after ${ms} ms)`))
 const silent = (name: string) => Meeting.participant(name, () => Effect.never)
 
-const spokenBy = (history: ReadonlyArray<Meeting.Entry>) => history.filter((e) => e.kind === "spoke").map((e) => e.participant)
+const spokenBy = (history: ReadonlyArray<Meeting.Entry>) =>
+  history.filter((e) => e.kind === "spoke").map((e) => e.participant)
 const turnsOf = (history: ReadonlyArray<Meeting.Entry>) =>
   history.filter((e) => e.turn !== undefined).map((e) => `${e.participant}:${e.kind}`)
 
@@ -29,7 +30,12 @@ describe("Meeting: round robin, events, status", () => {
     Effect.gen(function*() {
       const events = yield* Queue.unbounded<string>()
       yield* EventBus.subscribe(Meeting.events, (e, ch) => Queue.offer(events, `${ch}:${e.participant}`))
-      const meeting = yield* Meeting.make({ id: "m1", topic: "plan", host: say("host"), termination: Termination.maxTurns(8) })
+      const meeting = yield* Meeting.make({
+        id: "m1",
+        topic: "plan",
+        host: say("host"),
+        termination: Termination.maxTurns(8)
+      })
       for (const n of ["a", "b", "c"]) yield* meeting.attend(say(n))
       const result = yield* drive(meeting)
       assert.deepStrictEqual(spokenBy(result.history), ["host", "a", "b", "c", "host", "a", "b", "c"])
@@ -114,7 +120,11 @@ describe("Meeting: the state machine rejects out-of-order actions", () => {
 
   it.effect("manual speech is refused while run drives the meeting", () =>
     Effect.gen(function*() {
-      const meeting = yield* Meeting.make({ topic: "t", host: slow("host", 1000), termination: Termination.maxTurns(1) })
+      const meeting = yield* Meeting.make({
+        topic: "t",
+        host: slow("host", 1000),
+        termination: Termination.maxTurns(1)
+      })
       const fiber = yield* Effect.fork(meeting.run)
       yield* TestClock.adjust("10 millis")
       const e = yield* Effect.flip(meeting.speak("host", "me"))
@@ -128,7 +138,10 @@ describe("Meeting: speaking timeout (TestClock)", () => {
   it.effect("a participant who does not speak in time is skipped with a timeout event, and the meeting advances", () =>
     Effect.gen(function*() {
       const timeouts = yield* Queue.unbounded<Meeting.Entry>()
-      yield* EventBus.subscribe(EventBus.channel("meeting.participant.timed_out", Schema.Unknown), (e) => Queue.offer(timeouts, e as Meeting.Entry))
+      yield* EventBus.subscribe(
+        EventBus.channel("meeting.participant.timed_out", Schema.Unknown),
+        (e) => Queue.offer(timeouts, e as Meeting.Entry)
+      )
       const meeting = yield* Meeting.make({
         topic: "t",
         host: say("host"),
@@ -144,7 +157,14 @@ describe("Meeting: speaking timeout (TestClock)", () => {
       assert.strictEqual((yield* meeting.status).currentSpeaker, "c", "the meeting moved on at exactly 5 s")
       for (let i = 0; i < 30 && fiber.unsafePoll() === null; i++) yield* TestClock.adjust("1 second")
       const result = yield* Fiber.join(fiber)
-      assert.deepStrictEqual(turnsOf(result.history), ["host:spoke", "mute:timed-out", "c:spoke", "host:spoke", "mute:timed-out", "c:spoke"])
+      assert.deepStrictEqual(turnsOf(result.history), [
+        "host:spoke",
+        "mute:timed-out",
+        "c:spoke",
+        "host:spoke",
+        "mute:timed-out",
+        "c:spoke"
+      ])
       const t = result.history.find((e) => e.kind === "timed-out")!
       assert.include(t.reason!, "5s")
       const first = result.history.find((e) => e.kind === "started")!.at
@@ -199,7 +219,12 @@ describe("Meeting: join and leave", () => {
 
   it.effect("when nobody is left to speak the meeting ends by itself", () =>
     Effect.gen(function*() {
-      const meeting = yield* Meeting.make({ topic: "t", host: say("host"), hostSpeaks: false, termination: Termination.never })
+      const meeting = yield* Meeting.make({
+        topic: "t",
+        host: say("host"),
+        hostSpeaks: false,
+        termination: Termination.never
+      })
       yield* meeting.attend(Meeting.participant("a", () => Effect.as(Effect.sleep("1 second"), "bye")))
       const fiber = yield* Effect.fork(meeting.run)
       yield* TestClock.adjust("10 millis")
@@ -216,8 +241,15 @@ describe("Meeting: turn policies", () => {
     Effect.gen(function*() {
       const picks = ["c", "ghost", "a", "a"] // "ghost" is unknown; the second "a" would be a repeat
       const calls = yield* Ref.make(0)
-      const policy = TurnPolicy.selector((_view) => Effect.map(Ref.getAndUpdate(calls, (n) => n + 1), (n) => picks[n] ?? "ghost"))
-      const meeting = yield* Meeting.make({ topic: "t", host: say("host"), policy, termination: Termination.maxTurns(8) })
+      const policy = TurnPolicy.selector((_view) =>
+        Effect.map(Ref.getAndUpdate(calls, (n) => n + 1), (n) => picks[n] ?? "ghost")
+      )
+      const meeting = yield* Meeting.make({
+        topic: "t",
+        host: say("host"),
+        policy,
+        termination: Termination.maxTurns(8)
+      })
       for (const n of ["a", "b", "c"]) yield* meeting.attend(say(n))
       const result = yield* drive(meeting)
       // c (picked), host (fallback after c), a (picked), b (fallback: a is a repeat), then all fallbacks
@@ -246,13 +278,23 @@ describe("Meeting: turn policies", () => {
   it.effect("a selector or moderator that fails (or dies) falls back to round robin, with the reason recorded", () =>
     Effect.gen(function*() {
       const failing = TurnPolicy.selector(() => Effect.fail("no idea"))
-      const m1 = yield* Meeting.make({ topic: "t", host: say("host"), policy: failing, termination: Termination.maxTurns(3) })
+      const m1 = yield* Meeting.make({
+        topic: "t",
+        host: say("host"),
+        policy: failing,
+        termination: Termination.maxTurns(3)
+      })
       yield* m1.attend(say("a"))
       const r1 = yield* drive(m1)
       assert.deepStrictEqual(spokenBy(r1.history), ["host", "a", "host"])
       assert.include(r1.history.find((e) => e.kind === "spoke")!.reason!, "selector failed")
       const chair = Primitive.make("chair", (_: Meeting.View) => Effect.die(new Error("chair crashed")))
-      const m2 = yield* Meeting.make({ topic: "t", host: say("host"), policy: TurnPolicy.moderated(chair), termination: Termination.maxTurns(2) })
+      const m2 = yield* Meeting.make({
+        topic: "t",
+        host: say("host"),
+        policy: TurnPolicy.moderated(chair),
+        termination: Termination.maxTurns(2)
+      })
       yield* m2.attend(say("a"))
       const r2 = yield* drive(m2)
       assert.deepStrictEqual(spokenBy(r2.history), ["host", "a"])
@@ -271,7 +313,10 @@ describe("Meeting: turn policies", () => {
       for (const n of ["alice", "bob", "carol"]) yield* meeting.attend(say(n))
       const result = yield* drive(meeting).pipe(
         Effect.provide(ScriptedModel.layer({
-          rules: [{ when: /Recent turns:\s*Who should/, reply: "carol" }, { when: /carol:/, reply: "I think bob should go." }],
+          rules: [{ when: /Recent turns:\s*Who should/, reply: "carol" }, {
+            when: /carol:/,
+            reply: "I think bob should go."
+          }],
           default: "alice"
         }))
       )
@@ -298,7 +343,10 @@ describe("Meeting: turn policies", () => {
       const result = yield* drive(meeting)
       assert.deepStrictEqual(spokenBy(result.history), ["c", "b", "a"])
       const remarks = result.history.filter((e) => e.kind === "remark")
-      assert.deepStrictEqual(remarks.map((r) => [r.participant, r.text]), [["chair", "c, your turn"], ["chair", "b, your turn"], ["chair", "a, your turn"]])
+      assert.deepStrictEqual(remarks.map((r) => [r.participant, r.text]), [["chair", "c, your turn"], [
+        "chair",
+        "b, your turn"
+      ], ["chair", "a, your turn"]])
     }).pipe(Effect.provide(Bus)))
 })
 
@@ -321,19 +369,29 @@ describe("Meeting: termination algebra", () => {
       r = yield* drive(yield* three(Termination.maxCost(0.5)))
       assert.deepStrictEqual([r.endedBy.condition, r.turns], ["maxCost(0.5)", 6])
       assert.strictEqual(r.costUsd, 0.5)
-      r = yield* drive(yield* three(Termination.or(Termination.maxTurns(100), Termination.mention("DONE", { caseSensitive: true }))))
+      r = yield* drive(
+        yield* three(Termination.or(Termination.maxTurns(100), Termination.mention("DONE", { caseSensitive: true })))
+      )
       assert.deepStrictEqual([r.endedBy.condition, r.turns], [`mention("DONE")`, 5])
       r = yield* drive(yield* three(Termination.and(Termination.maxTurns(2), Termination.mention("done"))))
       assert.strictEqual(r.turns, 5)
       assert.strictEqual(r.endedBy.condition, `and(maxTurns(2), mention("done"))`)
       assert.include(r.endedBy.detail, "maxTurns(2)")
-      r = yield* drive(yield* three(Termination.or(Termination.and(Termination.maxTurns(1), Termination.maxCost(100)), Termination.maxTurns(4))))
+      r = yield* drive(
+        yield* three(
+          Termination.or(Termination.and(Termination.maxTurns(1), Termination.maxCost(100)), Termination.maxTurns(4))
+        )
+      )
       assert.deepStrictEqual([r.endedBy.condition, r.turns], ["maxTurns(4)", 4])
     }).pipe(Effect.provide(Bus)))
 
   it.effect("timeout ends the meeting even in the middle of a long turn, which is recorded as interrupted", () =>
     Effect.gen(function*() {
-      const meeting = yield* Meeting.make({ topic: "t", host: slow("host", 4000), termination: Termination.timeout("10 seconds") })
+      const meeting = yield* Meeting.make({
+        topic: "t",
+        host: slow("host", 4000),
+        termination: Termination.timeout("10 seconds")
+      })
       const fiber = yield* Effect.fork(meeting.run)
       yield* TestClock.adjust("10 seconds")
       const result = yield* Fiber.join(fiber)
@@ -357,7 +415,11 @@ describe("Meeting: termination algebra", () => {
   it.effect("an external signal ends the meeting; so does the host (the turn in progress is interrupted)", () =>
     Effect.gen(function*() {
       const stop = yield* Deferred.make<void>()
-      const m1 = yield* Meeting.make({ topic: "t", host: slow("host", 1000), termination: Termination.external(stop, "stop-button") })
+      const m1 = yield* Meeting.make({
+        topic: "t",
+        host: slow("host", 1000),
+        termination: Termination.external(stop, "stop-button")
+      })
       const f1 = yield* Effect.fork(m1.run)
       yield* TestClock.adjust("2500 millis")
       yield* Deferred.succeed(stop, undefined)
@@ -372,7 +434,10 @@ describe("Meeting: termination algebra", () => {
       yield* m2.end("host")
       const r2 = yield* Fiber.join(f2)
       assert.strictEqual(r2.endedBy.condition, "host")
-      assert.deepStrictEqual(r2.history.slice(-2).map((e) => `${e.participant}:${e.kind}`), ["a:interrupted", "host:ended"])
+      assert.deepStrictEqual(r2.history.slice(-2).map((e) => `${e.participant}:${e.kind}`), [
+        "a:interrupted",
+        "host:ended"
+      ])
       assert.strictEqual(r2.turns, 2)
     }).pipe(Effect.provide(Bus)))
 })
@@ -380,7 +445,11 @@ describe("Meeting: termination algebra", () => {
 describe("Meeting: the driver", () => {
   it.effect("interrupting run records the open turn as interrupted and the meeting can be run again", () =>
     Effect.gen(function*() {
-      const meeting = yield* Meeting.make({ topic: "t", host: slow("host", 1000), termination: Termination.maxTurns(3) })
+      const meeting = yield* Meeting.make({
+        topic: "t",
+        host: slow("host", 1000),
+        termination: Termination.maxTurns(3)
+      })
       const first = yield* Effect.fork(meeting.run)
       yield* TestClock.adjust("1500 millis")
       yield* Fiber.interrupt(first)
@@ -394,7 +463,11 @@ describe("Meeting: the driver", () => {
 
   it.effect("two drivers at once are refused", () =>
     Effect.gen(function*() {
-      const meeting = yield* Meeting.make({ topic: "t", host: slow("host", 1000), termination: Termination.maxTurns(1) })
+      const meeting = yield* Meeting.make({
+        topic: "t",
+        host: slow("host", 1000),
+        termination: Termination.maxTurns(1)
+      })
       const fiber = yield* Effect.fork(meeting.run)
       yield* TestClock.adjust("10 millis")
       const e = yield* Effect.flip(meeting.run)
@@ -408,7 +481,12 @@ describe("Meeting: scale", () => {
   it.effect("a 50-participant round-robin meeting gives everyone two turns, in order", () =>
     Effect.gen(function*() {
       const names = Array.from({ length: 50 }, (_, i) => `p${String(i).padStart(2, "0")}`)
-      const meeting = yield* Meeting.make({ topic: "all hands", host: say(names[0]!), termination: Termination.maxTurns(100), speakingTimeout: "1 second" })
+      const meeting = yield* Meeting.make({
+        topic: "all hands",
+        host: say(names[0]!),
+        termination: Termination.maxTurns(100),
+        speakingTimeout: "1 second"
+      })
       for (const n of names.slice(1)) yield* meeting.attend(say(n))
       const result = yield* drive(meeting)
       assert.deepStrictEqual(spokenBy(result.history), [...names, ...names])
@@ -419,7 +497,12 @@ describe("Meeting: scale", () => {
 describe("Meeting: history is persisted and can be inspected later", () => {
   it.effect("with the in-memory store layer", () =>
     Effect.gen(function*() {
-      const meeting = yield* Meeting.make({ id: "persisted-1", topic: "t", host: say("host"), termination: Termination.maxTurns(2) })
+      const meeting = yield* Meeting.make({
+        id: "persisted-1",
+        topic: "t",
+        host: say("host"),
+        termination: Termination.maxTurns(2)
+      })
       yield* meeting.attend(say("a"))
       const result = yield* drive(meeting)
       const { history, status } = yield* Meeting.inspect("persisted-1")
@@ -448,7 +531,10 @@ describe("Meeting: agents as participants", () => {
         }))
       )
       const spoke = result.history.filter((e) => e.kind === "spoke")
-      assert.deepStrictEqual(spoke.slice(0, 2).map((e) => [e.participant, e.text]), [["planner", "Ship on Friday."], ["critic", "Friday is risky; Monday."]])
+      assert.deepStrictEqual(spoke.slice(0, 2).map((e) => [e.participant, e.text]), [["planner", "Ship on Friday."], [
+        "critic",
+        "Friday is risky; Monday."
+      ]])
       assert.isTrue(spoke.every((e) => (e.tokens ?? 0) > 0))
       assert.strictEqual(result.endedBy.condition, "maxTokens(150)")
       assert.isBelow(result.turns, 10)
@@ -463,7 +549,8 @@ describe("Meeting.asPrimitive", () => {
         participants: [Meeting.participant("dev", () => "Shipped the export.")],
         termination: Termination.maxTurns(2)
       })
-      const minutes = Primitive.sync("minutes", (r: Meeting.Result) => r.history.filter((e) => e.kind === "spoke").map((e) => e.text).join(" / "))
+      const minutes = Primitive.sync("minutes", (r: Meeting.Result) =>
+        r.history.filter((e) => e.kind === "spoke").map((e) => e.text).join(" / "))
       const { exit, spans } = yield* withSpans(Runner.run(sequence(standup, minutes), { topic: "Monday" }))
       assert.strictEqual(successValue(exit), "Updates? / Shipped the export.")
       const meetingSpan = byName(spans, "standup")

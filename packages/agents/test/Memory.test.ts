@@ -1,7 +1,7 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Primitive, Runner, sequence } from "@braid/core"
-import { Effect, Layer, Option } from "effect"
 import { Memory, MemoryStore } from "@braid/agents"
+import { Primitive, Runner, sequence } from "@braid/core"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Option } from "effect"
 import { conformance } from "./memoryConformance.js"
 
 conformance("in-memory", { layer: MemoryStore.layerInMemory })
@@ -17,7 +17,10 @@ describe("Memory primitives", () => {
       assert.deepStrictEqual(morning, ["run 5k", "read more"])
 
       const review = Primitive.make("review", (day: string) =>
-        Effect.map(Memory.recalled, (es) => `${day}: ${es.flatMap((e) => e.value as ReadonlyArray<string>).join(" & ")}`))
+        Effect.map(Memory.recalled, (es) =>
+          `${day}: ${
+            es.flatMap((e) => e.value as ReadonlyArray<string>).join(" & ")
+          }`))
       const evening = review.pipe(Memory.recall({ tags: ["goal"] }))
       const out = yield* Runner.run(evening, "evening", { userId: "u-1", sessionId: "evening" })
       assert.strictEqual(out, "evening: run 5k & read more")
@@ -29,12 +32,17 @@ describe("Memory primitives", () => {
     Effect.gen(function*() {
       const note = Primitive.sync("note", (s: string) => s.toUpperCase())
         .pipe(Memory.remember({ key: (out: string) => `note:${out}`, value: (out, input) => ({ out, input }) }))
-      const pipeline = sequence(note, Primitive.sync("echo", (s: string) => s).pipe(
-        Memory.recall({ text: "note:", inject: (input, es) => `${input} [${es.length} notes]` })
-      )).pipe(Primitive.named("notes"))
+      const pipeline = sequence(
+        note,
+        Primitive.sync("echo", (s: string) => s).pipe(
+          Memory.recall({ text: "note:", inject: (input, es) => `${input} [${es.length} notes]` })
+        )
+      ).pipe(Primitive.named("notes"))
       const out = yield* Runner.run(pipeline, "hi", { userId: "u-9", instrumentation: "on" })
       assert.strictEqual(out, "HI [1 notes]")
-      const stored = yield* Runner.run(Primitive.make("read", (_: void) => Memory.retrieve("note:HI")), undefined, { userId: "u-9" })
+      const stored = yield* Runner.run(Primitive.make("read", (_: void) => Memory.retrieve("note:HI")), undefined, {
+        userId: "u-9"
+      })
       const e = Option.getOrThrow(stored)
       assert.deepStrictEqual(e.value, { out: "HI", input: "hi" })
       assert.strictEqual(e.stepPath, "notes/remember(note)")

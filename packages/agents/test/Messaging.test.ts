@@ -1,14 +1,16 @@
+import { CoordinationErrors, Messaging } from "@braid/agents"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, FastCheck as fc, Fiber, Layer, Option, Queue, TestClock } from "effect"
-import { CoordinationErrors, Messaging } from "@braid/agents"
 import { suite } from "./messagingConformance.js"
 
-
-suite("memory (shared store across lives)", (() => {
-  // a single memory store that outlives service instances, to run the restart test in memory too
-  const store = Effect.runSync(Messaging.memoryStore)
-  return () => Layer.scoped(Messaging.Messaging, Messaging.make(store, { pollInterval: "20 millis" }))
-})())
+suite(
+  "memory (shared store across lives)",
+  (() => {
+    // a single memory store that outlives service instances, to run the restart test in memory too
+    const store = Effect.runSync(Messaging.memoryStore)
+    return () => Layer.scoped(Messaging.Messaging, Messaging.make(store, { pollInterval: "20 millis" }))
+  })()
+)
 
 describe("Messaging: bodies (property)", () => {
   it.live("any value: either stored as its JSON copy, or refused with MessageInvalid and nothing stored", () =>
@@ -17,18 +19,22 @@ describe("Messaging: bodies (property)", () => {
       let i = 0
       yield* Effect.promise(() =>
         fc.assert(
-          fc.asyncProperty(fc.anything({ withBigInt: true, withBoxedValues: true, withNullPrototype: true, withSparseArray: true }), fc.string(), async (body, name) => {
-            const to = `fuzz-${i++}-${name}`
-            const sent = await Effect.runPromise(Effect.either(m.send("fuzzer", to, body)))
-            const unread = await Effect.runPromise(m.inbox(to).unread)
-            if (Either.isLeft(sent)) {
-              assert.strictEqual(sent.left._tag, "MessageInvalid")
-              assert.deepStrictEqual(unread, [])
-            } else {
-              assert.strictEqual(unread.length, 1)
-              assert.deepStrictEqual(unread[0]!.body, JSON.parse(JSON.stringify(body) ?? "null"))
+          fc.asyncProperty(
+            fc.anything({ withBigInt: true, withBoxedValues: true, withNullPrototype: true, withSparseArray: true }),
+            fc.string(),
+            async (body, name) => {
+              const to = `fuzz-${i++}-${name}`
+              const sent = await Effect.runPromise(Effect.either(m.send("fuzzer", to, body)))
+              const unread = await Effect.runPromise(m.inbox(to).unread)
+              if (Either.isLeft(sent)) {
+                assert.strictEqual(sent.left._tag, "MessageInvalid")
+                assert.deepStrictEqual(unread, [])
+              } else {
+                assert.strictEqual(unread.length, 1)
+                assert.deepStrictEqual(unread[0]!.body, JSON.parse(JSON.stringify(body) ?? "null"))
+              }
             }
-          }),
+          ),
           { numRuns: 300 }
         )
       )
@@ -45,7 +51,18 @@ describe("Messaging: the in-memory store keeps unread messages only", () => {
       assert.deepStrictEqual(yield* store.size, { unread: 5_000, replies: 0 })
       yield* m.inbox("b").markRead(ids.slice(0, 4_990))
       assert.deepStrictEqual(yield* store.size, { unread: 10, replies: 0 }, "read messages are not held")
-      assert.deepStrictEqual((yield* m.inbox("b").unread).map((x) => (x.body as { i: number }).i), [4990, 4991, 4992, 4993, 4994, 4995, 4996, 4997, 4998, 4999])
+      assert.deepStrictEqual((yield* m.inbox("b").unread).map((x) => (x.body as { i: number }).i), [
+        4990,
+        4991,
+        4992,
+        4993,
+        4994,
+        4995,
+        4996,
+        4997,
+        4998,
+        4999
+      ])
       // replies nobody waits for any more (their request timed out)
       const [request] = yield* m.inbox("b").unread
       for (let i = 0; i < 1_500; i++) yield* m.reply({ ...request!, id: `late-${i}` }, i)
@@ -64,7 +81,11 @@ describe("Messaging: serve outlives store errors", () => {
         unread: (agent) =>
           Effect.suspend(() => {
             reads++
-            return down ? Effect.fail(new CoordinationErrors.MessageStoreError({ operation: "unread", reason: "connection refused" })) : inner.unread(agent)
+            return down
+              ? Effect.fail(
+                new CoordinationErrors.MessageStoreError({ operation: "unread", reason: "connection refused" })
+              )
+              : inner.unread(agent)
           })
       }
       const m = yield* Messaging.make(flaky, { pollInterval: "100 millis", maxRetryDelay: "1 second" })
@@ -92,7 +113,6 @@ describe("Messaging: serve outlives store errors", () => {
       assert.strictEqual(reads - before, 2, "first retry after pollInterval again")
     }))
 })
-
 
 describe("Messaging: TestClock", () => {
   it.scoped("request timeouts follow the Effect Clock", () =>

@@ -1,6 +1,6 @@
+import { StreamBuffer } from "@braid/agents"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Stream } from "effect"
-import { StreamBuffer } from "@braid/agents"
 
 describe("StreamBuffer", () => {
   it.scoped("tracks are independent; positions and global order are kept", () =>
@@ -33,7 +33,12 @@ describe("StreamBuffer", () => {
       assert.deepStrictEqual(yield* b.between("insights", m2.id), ["i2"])
       assert.deepStrictEqual(StreamBuffer.values(yield* b.read("insights", { marker: m2.id })), ["i2"])
       const items = yield* b.read("insights")
-      assert.deepStrictEqual(items.map((i) => i._tag === "Marker" ? `#${i.marker.label}` : i.value), ["#start of topic", "i1", "#end of topic", "i2"])
+      assert.deepStrictEqual(items.map((i) => i._tag === "Marker" ? `#${i.marker.label}` : i.value), [
+        "#start of topic",
+        "i1",
+        "#end of topic",
+        "i2"
+      ])
       assert.strictEqual((yield* b.markers).length, 2)
     }))
 
@@ -72,7 +77,9 @@ describe("StreamBuffer", () => {
 
   it.scoped("custom tracks", () =>
     Effect.gen(function*() {
-      const b = yield* StreamBuffer.make<string, "dialogue" | "notes" | "alerts">({ tracks: ["dialogue", "notes", "alerts"] })
+      const b = yield* StreamBuffer.make<string, "dialogue" | "notes" | "alerts">({
+        tracks: ["dialogue", "notes", "alerts"]
+      })
       yield* b.append("alerts", "!")
       const m = yield* b.mark("x")
       assert.deepStrictEqual(m.positions, { dialogue: 0, notes: 0, alerts: 1 })

@@ -1,9 +1,9 @@
-import { assert, describe, it } from "@effect/vitest"
+import { Agent } from "@braid/agents"
 import { Runner } from "@braid/core"
 import { ScriptedModel } from "@braid/llm"
 import { Retry } from "@braid/resilience"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, FastCheck as fc, Fiber, Schema, TestClock } from "effect"
-import { Agent } from "@braid/agents"
 import { systemOf, testModel } from "./agentTestModel.js"
 
 const Verdict = Schema.Struct({
@@ -28,7 +28,9 @@ describe("Agent.structured", () => {
       assert.strictEqual(graded.name, "structured(judge)")
       assert.strictEqual(graded.children[0]!.primitive, judge)
       const system = systemOf(m.requests[0]!)
-      assert.isTrue(system.startsWith("You grade answers.\n\nReply with JSON only, no prose, matching this JSON Schema: {"))
+      assert.isTrue(
+        system.startsWith("You grade answers.\n\nReply with JSON only, no prose, matching this JSON Schema: {")
+      )
       assert.include(system, `"score"`)
       assert.strictEqual(system, `You grade answers.\n\n${Agent.structuredInstruction(Verdict)}`)
       // the user's messages are untouched
@@ -39,7 +41,10 @@ describe("Agent.structured", () => {
   it.effect("pipeable; a custom instruction, or none", () => {
     const m = testModel(() => ({ text: `{"score": 1, "reason": "ok"}` }))
     return Effect.gen(function*() {
-      yield* Runner.run(judge.pipe(Agent.structured(Verdict, { instruction: "Answer as {\"score\", \"reason\"}." })), ask)
+      yield* Runner.run(
+        judge.pipe(Agent.structured(Verdict, { instruction: "Answer as {\"score\", \"reason\"}." })),
+        ask
+      )
       yield* Runner.run(judge.pipe(Agent.structured(Verdict, { instruction: false, name: "grade" })), ask)
       assert.strictEqual(systemOf(m.requests[0]!), "You grade answers.\n\nAnswer as {\"score\", \"reason\"}.")
       assert.strictEqual(systemOf(m.requests[1]!), "You grade answers.")
@@ -49,21 +54,35 @@ describe("Agent.structured", () => {
   it.effect("finds the JSON inside prose and inside ``` fences (balanced, strings with braces included)", () =>
     Effect.gen(function*() {
       const decode = (text: string) => Agent.decodeStructured("judge", Verdict, text)
-      assert.deepStrictEqual(yield* decode(`Sure! Here it is: {"score": 0.5, "reason": "half {right}"} Hope that helps.`), {
-        score: 0.5,
-        reason: "half {right}"
-      })
       assert.deepStrictEqual(
-        yield* decode("My verdict:\n```json\n{\n  \"score\": 0.25,\n  \"reason\": \"vague\",\n  \"tags\": [\"a\", \"b\"]\n}\n```\nDone."),
+        yield* decode(`Sure! Here it is: {"score": 0.5, "reason": "half {right}"} Hope that helps.`),
+        {
+          score: 0.5,
+          reason: "half {right}"
+        }
+      )
+      assert.deepStrictEqual(
+        yield* decode(
+          "My verdict:\n```json\n{\n  \"score\": 0.25,\n  \"reason\": \"vague\",\n  \"tags\": [\"a\", \"b\"]\n}\n```\nDone."
+        ),
         { score: 0.25, reason: "vague", tags: ["a", "b"] }
       )
       // prose with brackets before the JSON: the first candidate that decodes wins
-      assert.deepStrictEqual(yield* decode(`[note] {"score": 1, "reason": "ok"} {"score": 0, "reason": "later"}`), { score: 1, reason: "ok" })
+      assert.deepStrictEqual(yield* decode(`[note] {"score": 1, "reason": "ok"} {"score": 0, "reason": "later"}`), {
+        score: 1,
+        reason: "ok"
+      })
       // a top-level array
-      assert.deepStrictEqual(yield* Agent.decodeStructured("lister", Schema.Array(Schema.Int), "The ids: [1, 2, 3]."), [1, 2, 3])
+      assert.deepStrictEqual(yield* Agent.decodeStructured("lister", Schema.Array(Schema.Int), "The ids: [1, 2, 3]."), [
+        1,
+        2,
+        3
+      ])
       // through a scripted model, in prose
       const out = yield* Runner.run(Agent.structured(judge, Verdict), ask).pipe(
-        Effect.provide(ScriptedModel.layer({ rules: [{ when: "sky", reply: `I'd say {"score": 0.9, "reason": "true"}.` }] }))
+        Effect.provide(
+          ScriptedModel.layer({ rules: [{ when: "sky", reply: `I'd say {"score": 0.9, "reason": "true"}.` }] })
+        )
       )
       assert.deepStrictEqual(out.value, { score: 0.9, reason: "true" })
     }))
@@ -92,41 +111,59 @@ describe("Agent.structured", () => {
 
   it.effect("an untrusted reply with a \"__proto__\" key or hostile nesting is refused, typed, never applied", () =>
     Effect.gen(function*() {
-      const Open = Schema.Struct({ score: Schema.Number, meta: Schema.Record({ key: Schema.String, value: Schema.Unknown }) })
+      const Open = Schema.Struct({
+        score: Schema.Number,
+        meta: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+      })
       const poisoned = `{"score": 1, "meta": {"__proto__": {"isAdmin": true}}}`
       const e = yield* Effect.flip(Agent.decodeStructured("judge", Open, poisoned))
       assert.strictEqual(e.path, "meta")
       assert.strictEqual(e.message, `refused JSON: forbidden key "__proto__"`)
       // the escaped spelling too
-      const escaped = yield* Effect.flip(Agent.decodeStructured("judge", Open, `{"score": 1, "meta": {"\\u005f_proto__": {"isAdmin": true}}}`))
+      const escaped = yield* Effect.flip(
+        Agent.decodeStructured("judge", Open, `{"score": 1, "meta": {"\\u005f_proto__": {"isAdmin": true}}}`)
+      )
       assert.strictEqual(escaped.path, "meta")
       // 20,000 levels deep: a typed failure, not a RangeError
       const deep = yield* Effect.flip(Agent.decodeStructured("judge", Open, "[".repeat(20_000) + "]".repeat(20_000)))
       assert.strictEqual(deep._tag, "StructuredOutputInvalid")
       assert.include(deep.message, "nesting deeper than")
       // fuzz: any JSON object, with a "__proto__" key planted somewhere, never changes a prototype
-      fc.assert(fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.jsonValue(), (obj, planted) => {
-        const rest = JSON.stringify(obj).slice(1) // "}" or `"k":v,...}`
-        const text = `{"score": 1, "meta": {"__proto__": ${JSON.stringify(planted)}${rest === "}" ? "}" : `,${rest}`}}`
-        const out = Effect.runSync(Effect.either(Agent.decodeStructured("judge", Open, text)))
-        return out._tag === "Left" || Object.getPrototypeOf(out.right.meta) === Object.prototype
-      }), { numRuns: 200 })
-      fc.assert(fc.property(fc.anything(), (x) => {
-        let text: string
-        try {
-          text = JSON.stringify(x) ?? "null"
-        } catch {
-          return true
-        }
-        const out = Effect.runSync(Effect.either(Agent.decodeStructured("judge", Open, text)))
-        return out._tag === "Left" || Object.getPrototypeOf(out.right.meta) === Object.prototype
-      }), { numRuns: 200 })
+      fc.assert(
+        fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.jsonValue(), (obj, planted) => {
+          const rest = JSON.stringify(obj).slice(1) // "}" or `"k":v,...}`
+          const text = `{"score": 1, "meta": {"__proto__": ${JSON.stringify(planted)}${
+            rest === "}" ? "}" : `,${rest}`
+          }}`
+          const out = Effect.runSync(Effect.either(Agent.decodeStructured("judge", Open, text)))
+          return out._tag === "Left" || Object.getPrototypeOf(out.right.meta) === Object.prototype
+        }),
+        { numRuns: 200 }
+      )
+      fc.assert(
+        fc.property(fc.anything(), (x) => {
+          let text: string
+          try {
+            text = JSON.stringify(x) ?? "null"
+          } catch {
+            return true
+          }
+          const out = Effect.runSync(Effect.either(Agent.decodeStructured("judge", Open, text)))
+          return out._tag === "Left" || Object.getPrototypeOf(out.right.meta) === Object.prototype
+        }),
+        { numRuns: 200 }
+      )
     }))
 
   it.effect("Retry.policy asks again and recovers on the second, valid reply", () => {
-    const m = testModel((_, call) => ({ text: call === 1 ? "I think it is mostly right." : `{"score": 0.7, "reason": "mostly right"}` }))
+    const m = testModel((_, call) => ({
+      text: call === 1 ? "I think it is mostly right." : `{"score": 0.7, "reason": "mostly right"}`
+    }))
     return Effect.gen(function*() {
-      const graded = judge.pipe(Agent.structured(Verdict), Retry.policy({ maxAttempts: 2, baseDelay: "1 millis", maxDelay: "1 millis" }))
+      const graded = judge.pipe(
+        Agent.structured(Verdict),
+        Retry.policy({ maxAttempts: 2, baseDelay: "1 millis", maxDelay: "1 millis" })
+      )
       const fiber = yield* Effect.fork(Runner.run(graded, ask))
       yield* TestClock.adjust("1 second") // the backoff before the second attempt
       const out = yield* Fiber.join(fiber)

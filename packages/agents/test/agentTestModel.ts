@@ -9,7 +9,11 @@ export interface Answer {
 }
 
 export const usage = (i: number, o: number): LanguageModel.Usage => ({
-  inputTokens: i, outputTokens: o, cacheReadTokens: 0, cacheWriteTokens: 0, estimated: false
+  inputTokens: i,
+  outputTokens: o,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  estimated: false
 })
 
 /** `answer` decides each reply from the request; every request is pushed to `requests`. */

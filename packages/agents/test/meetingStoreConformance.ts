@@ -3,10 +3,10 @@
  * fresh layer (a new connection). Run against SQLite in @braid/sqlite and PostgreSQL in
  * @braid/postgres (imported by relative path).
  */
-import { assert } from "@effect/vitest"
-import type { SqlClient } from "@effect/sql"
-import { Effect, Layer, Option } from "effect"
 import { EventBus, Meeting, MeetingStore, Termination } from "@braid/agents"
+import type { SqlClient } from "@effect/sql"
+import { assert } from "@effect/vitest"
+import { Effect, Layer, Option } from "effect"
 
 /** A suffix of this run's meeting ids. */
 export const runId = `${process.pid}-${Date.now()}`
@@ -37,13 +37,16 @@ export const roundTrip = (sqlLayer: () => Layer.Layer<SqlClient.SqlClient, unkno
     assert.strictEqual(status.state, "ended")
     assert.strictEqual(status.endedBy?.condition, "maxTurns(5)")
     assert.deepStrictEqual(status.participants, ["host", "quiet", "chatty"])
-    assert.deepStrictEqual(inspected.history.filter((e) => e.turn !== undefined).map((e) => `${e.participant}:${e.kind}`), [
-      "host:spoke",
-      "quiet:timed-out",
-      "chatty:spoke",
-      "host:spoke",
-      "quiet:timed-out"
-    ])
+    assert.deepStrictEqual(
+      inspected.history.filter((e) => e.turn !== undefined).map((e) => `${e.participant}:${e.kind}`),
+      [
+        "host:spoke",
+        "quiet:timed-out",
+        "chatty:spoke",
+        "host:spoke",
+        "quiet:timed-out"
+      ]
+    )
     assert.strictEqual(inspected.history.find((e) => e.participant === "chatty" && e.kind === "spoke")!.costUsd, 0.01)
     const all = yield* Effect.flatMap(MeetingStore.MeetingStore, (s) => s.list).pipe(Effect.provide(storeLayer()))
     assert.isTrue(all.some((s) => s.meetingId === id))
@@ -55,7 +58,12 @@ export const storedAndRead = (storeLayer: () => Layer.Layer<MeetingStore.Meeting
   Effect.gen(function*() {
     const id = `layer-${runId}-${Math.random().toString(36).slice(2)}`
     yield* Effect.gen(function*() {
-      const meeting = yield* Meeting.make({ id, topic: "t", host: Meeting.participant("host", () => "hi"), termination: Termination.maxTurns(2) })
+      const meeting = yield* Meeting.make({
+        id,
+        topic: "t",
+        host: Meeting.participant("host", () => "hi"),
+        termination: Termination.maxTurns(2)
+      })
       yield* meeting.run
     }).pipe(Effect.provide(Layer.merge(EventBus.layerMemory, storeLayer())))
     const { history, status } = yield* Meeting.inspect(id).pipe(Effect.provide(storeLayer()))

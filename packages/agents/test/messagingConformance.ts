@@ -2,9 +2,9 @@
  * The behaviour every `Messaging` store must have (`suite`), run against the memory store here,
  * SQLite in @braid/sqlite and PostgreSQL in @braid/postgres (imported by relative path).
  */
+import { CoordinationErrors, Messaging } from "@braid/agents"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Option, Queue } from "effect"
-import { CoordinationErrors, Messaging } from "@braid/agents"
 
 /** A prefix of this run's agent names. */
 export const run = `r${process.pid}x${Date.now().toString(36)}`
@@ -68,7 +68,7 @@ export const suite = (name: string, layer: () => Layer.Layer<Messaging.Messaging
           [cyclic, "self"],
           [{ a: [1, Number.NaN] }, "a[1]"],
           [{ a: { b: Infinity } }, "a.b"],
-          [JSON.parse('{"ok": {"__proto__": {"admin": true}}}'), "ok"],
+          [JSON.parse("{\"ok\": {\"__proto__\": {\"admin\": true}}}"), "ok"],
           [deep, "(root)"]
         ]
         for (const [body, where] of cases) {
@@ -79,7 +79,12 @@ export const suite = (name: string, layer: () => Layer.Layer<Messaging.Messaging
           const r = yield* Effect.flip(m.request(a, b, body, { timeout: "1 second" }))
           assert.strictEqual(r._tag, "MessageInvalid")
         }
-        for (const [from, to] of [["", b], [a, ""], [42 as unknown as string, b], [a, undefined as unknown as string]] as const) {
+        for (
+          const [from, to] of [["", b], [a, ""], [42 as unknown as string, b], [
+            a,
+            undefined as unknown as string
+          ]] as const
+        ) {
           const err = yield* Effect.flip(m.send(from, to, "hi"))
           assert.strictEqual(err._tag, "MessageInvalid")
         }
@@ -115,10 +120,13 @@ export const suite = (name: string, layer: () => Layer.Layer<Messaging.Messaging
           const failedOnce = yield* Deferred.make<void>()
           yield* m.serve(b, (msg) =>
             msg.body === 2
-              ? Effect.flatMap(Deferred.succeed(failedOnce, undefined), (first) => first ? Effect.fail("transient") : Queue.offer(got, msg.body))
+              ? Effect.flatMap(Deferred.succeed(failedOnce, undefined), (first) =>
+                first ? Effect.fail("transient") : Queue.offer(got, msg.body))
               : Queue.offer(got, msg.body))
           yield* m.send(a, b, 4)
-          const items = yield* Effect.all(Array.from({ length: 4 }, () => Queue.take(got))).pipe(Effect.timeout("10 seconds"))
+          const items = yield* Effect.all(Array.from({ length: 4 }, () => Queue.take(got))).pipe(
+            Effect.timeout("10 seconds")
+          )
           assert.deepStrictEqual(items, [1, 2, 3, 4], "in order; the failed message was retried before the next ones")
           // each message is marked read once its handler has returned (shortly after we saw it)
           let unread = yield* m.inbox(b).unread

@@ -6,8 +6,8 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import * as fs from "node:fs/promises"
 import { existsSync } from "node:fs"
+import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -84,7 +84,8 @@ export const parse = (markdown: string): ReadonlyArray<Entry> => {
   let current: { section: string; name: string; paragraph: Array<string>; closed: boolean } | undefined
   const flush = () => {
     if (current === undefined) return
-    const text = current.paragraph.join(" ").replace(/^\*\*Purpose\.?\*\*:?\s*/i, "").replace(/^Purpose:\s*/i, "").replace(/`/g, "")
+    const text = current.paragraph.join(" ").replace(/^\*\*Purpose\.?\*\*:?\s*/i, "").replace(/^Purpose:\s*/i, "")
+      .replace(/`/g, "")
     const sentence = /^(.+?[.!?])(\s|$)/.exec(text)
     out.push({ section: current.section, name: current.name, purpose: sentence ? sentence[1]! : text })
     current = undefined
@@ -137,7 +138,8 @@ export const parse = (markdown: string): ReadonlyArray<Entry> => {
 export const load = (file: string): Effect.Effect<ReadonlyArray<Entry>, CatalogError> =>
   Effect.tryPromise({
     try: () => fs.readFile(file, "utf8"),
-    catch: (e) => new CatalogError({ file, reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(e) })
+    catch: (e) =>
+      new CatalogError({ file, reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(e) })
   }).pipe(Effect.map(parse))
 
 /**

@@ -15,10 +15,10 @@
  *
  * @since 0.1.0
  */
+import { Describe } from "@braid/core"
 import { Args, Command, Options, ValidationError } from "@effect/cli"
 import type { CliApp } from "@effect/cli"
 import { Clock, Console, Duration, Effect, HashMap, Option } from "effect"
-import { Describe } from "@braid/core"
 import * as Catalog from "./Catalog.js"
 import * as EvalCommand from "./EvalCommand.js"
 import * as Help from "./Help.js"
@@ -58,9 +58,17 @@ export class Exit {
   constructor(readonly code: number) {}
 }
 
-const usageTags = new Set(["DatasetError", "DatasetReadError", "CatalogError", "UnknownWorkflow", "DecodeError", "ComparisonError"])
+const usageTags = new Set([
+  "DatasetError",
+  "DatasetReadError",
+  "CatalogError",
+  "UnknownWorkflow",
+  "DecodeError",
+  "ComparisonError"
+])
 
-const fail = (code: number, message: string) => Effect.zipRight(Console.error(`braid: ${message}`), Effect.fail(new Exit(code)))
+const fail = (code: number, message: string) =>
+  Effect.zipRight(Console.error(`braid: ${message}`), Effect.fail(new Exit(code)))
 
 const pick = (registry: ReadonlyArray<Entry>, name: string) => {
   const entry = registry.find((e) => e.name === name)
@@ -87,12 +95,18 @@ export const make = (registry: ReadonlyArray<Entry>) => {
   const describe_ = (command: string, option: string) => Help.describeOption(docs, command, option)
   const summaryOf = (command: string) => docs.find((c) => c.name === command)!.summary
   const modelTimeoutOf = (command: string) =>
-    Options.float("model-timeout").pipe(Options.withDefault(30), Options.withDescription(describe_(command, "model-timeout")))
+    Options.float("model-timeout").pipe(
+      Options.withDefault(30),
+      Options.withDescription(describe_(command, "model-timeout"))
+    )
 
   const catalog = Command.make(
     "catalog",
     {
-      file: Options.file("file").pipe(Options.withDefault(Catalog.defaultFile), Options.withDescription(describe_("catalog", "file"))),
+      file: Options.file("file").pipe(
+        Options.withDefault(Catalog.defaultFile),
+        Options.withDescription(describe_("catalog", "file"))
+      ),
       section: Options.text("section").pipe(Options.optional, Options.withDescription(describe_("catalog", "section")))
     },
     ({ file, section }) =>
@@ -104,7 +118,9 @@ export const make = (registry: ReadonlyArray<Entry>) => {
             const sections = [...new Set(entries.map((e) => e.section))]
             return yield* fail(
               ExitCode.usage,
-              `no section "${section.value}" in ${file} (sections: ${sections.length === 0 ? "none" : sections.join(", ")})`
+              `no section "${section.value}" in ${file} (sections: ${
+                sections.length === 0 ? "none" : sections.join(", ")
+              })`
             )
           }
           return yield* Console.log(Catalog.format(shown))
@@ -117,7 +133,10 @@ export const make = (registry: ReadonlyArray<Entry>) => {
     "describe",
     {
       workflow: Args.text({ name: "workflow" }).pipe(Args.withDescription(`One of: ${names.join(", ")}`)),
-      format: Options.choice("format", ["mermaid", "text"]).pipe(Options.withDefault("mermaid" as const), Options.withDescription(describe_("describe", "format")))
+      format: Options.choice("format", ["mermaid", "text"]).pipe(
+        Options.withDefault("mermaid" as const),
+        Options.withDescription(describe_("describe", "format"))
+      )
     },
     ({ format, workflow }) =>
       Effect.gen(function*() {
@@ -133,11 +152,17 @@ export const make = (registry: ReadonlyArray<Entry>) => {
       user: Options.text("user").pipe(Options.withDefault("ada"), Options.withDescription(describe_("run", "user"))),
       offline: Options.boolean("offline").pipe(Options.withDescription(describe_("run", "offline"))),
       turns: Options.integer("turns").pipe(Options.optional, Options.withDescription(describe_("run", "turns"))),
-      dataset: Options.file("dataset", { exists: "yes" }).pipe(Options.optional, Options.withDescription(describe_("run", "dataset"))),
+      dataset: Options.file("dataset", { exists: "yes" }).pipe(
+        Options.optional,
+        Options.withDescription(describe_("run", "dataset"))
+      ),
       topic: Options.text("topic").pipe(Options.optional, Options.withDescription(describe_("run", "topic"))),
       store: Options.text("store").pipe(Options.optional, Options.withDescription(describe_("run", "store"))),
       modelTimeout: modelTimeoutOf("run"),
-      verbose: Options.boolean("verbose").pipe(Options.withAlias("v"), Options.withDescription(describe_("run", "verbose")))
+      verbose: Options.boolean("verbose").pipe(
+        Options.withAlias("v"),
+        Options.withDescription(describe_("run", "verbose"))
+      )
     },
     (parsed) =>
       Effect.gen(function*() {
@@ -145,7 +170,12 @@ export const make = (registry: ReadonlyArray<Entry>) => {
         if (Option.isSome(parsed.turns) && parsed.turns.value < 1) {
           return yield* fail(ExitCode.usage, `--turns must be at least 1, got ${parsed.turns.value}`)
         }
-        if (!(parsed.modelTimeout > 0)) return yield* fail(ExitCode.usage, `--model-timeout must be a positive number of seconds, got ${parsed.modelTimeout}`)
+        if (!(parsed.modelTimeout > 0)) {
+          return yield* fail(
+            ExitCode.usage,
+            `--model-timeout must be a positive number of seconds, got ${parsed.modelTimeout}`
+          )
+        }
         const options = { ...parsed, modelTimeout: Duration.seconds(parsed.modelTimeout) }
         const console = yield* Effect.console
         const tty = process.stderr.isTTY === true
@@ -153,7 +183,9 @@ export const make = (registry: ReadonlyArray<Entry>) => {
         const show = (s: Progress.Snapshot) => {
           const line = Progress.line(s)
           if (tty) process.stderr.write(`\r\x1b[2K${line}`)
-          else if (s.modelCalls > 0 && line !== lastShown && (options.verbose || s.steps % 10 === 0)) console.unsafe.error(line)
+          else if (s.modelCalls > 0 && line !== lastShown && (options.verbose || s.steps % 10 === 0)) {
+            console.unsafe.error(line)
+          }
           lastShown = line
         }
         const say = (line: string) => {
@@ -174,9 +206,15 @@ export const make = (registry: ReadonlyArray<Entry>) => {
     {
       dataset: Args.text({ name: "dataset.jsonl" }),
       baseline: Options.text("baseline").pipe(Options.optional, Options.withDescription(describe_("eval", "baseline"))),
-      maxRegression: Options.float("max-regression").pipe(Options.withDefault(0.05), Options.withDescription(describe_("eval", "max-regression"))),
+      maxRegression: Options.float("max-regression").pipe(
+        Options.withDefault(0.05),
+        Options.withDescription(describe_("eval", "max-regression"))
+      ),
       min: Options.keyValueMap("min").pipe(Options.optional, Options.withDescription(describe_("eval", "min"))),
-      confidence: Options.float("confidence").pipe(Options.withDefault(0.95), Options.withDescription(describe_("eval", "confidence"))),
+      confidence: Options.float("confidence").pipe(
+        Options.withDefault(0.95),
+        Options.withDescription(describe_("eval", "confidence"))
+      ),
       seed: Options.integer("seed").pipe(Options.withDefault(42), Options.withDescription(describe_("eval", "seed"))),
       store: Options.text("store").pipe(Options.optional, Options.withDescription(describe_("eval", "store"))),
       modelTimeout: modelTimeoutOf("eval"),
@@ -188,15 +226,24 @@ export const make = (registry: ReadonlyArray<Entry>) => {
         if (Option.isSome(args.min)) {
           for (const [k, v] of HashMap.toEntries(args.min.value)) {
             const n = Number(v)
-            if (v.trim() === "" || !Number.isFinite(n)) return yield* fail(ExitCode.usage, `--min ${k}=${v}: the minimum must be a number`)
+            if (v.trim() === "" || !Number.isFinite(n)) {
+              return yield* fail(ExitCode.usage, `--min ${k}=${v}: the minimum must be a number`)
+            }
             minimum[k] = n
           }
         }
         if (!(args.confidence > 0 && args.confidence < 1)) {
           return yield* fail(ExitCode.usage, `--confidence must be between 0 and 1, got ${args.confidence}`)
         }
-        if (args.maxRegression < 0) return yield* fail(ExitCode.usage, `--max-regression must be >= 0, got ${args.maxRegression}`)
-        if (!(args.modelTimeout > 0)) return yield* fail(ExitCode.usage, `--model-timeout must be a positive number of seconds, got ${args.modelTimeout}`)
+        if (args.maxRegression < 0) {
+          return yield* fail(ExitCode.usage, `--max-regression must be >= 0, got ${args.maxRegression}`)
+        }
+        if (!(args.modelTimeout > 0)) {
+          return yield* fail(
+            ExitCode.usage,
+            `--model-timeout must be a positive number of seconds, got ${args.modelTimeout}`
+          )
+        }
         const result = yield* EvalCommand.run({
           dataset: args.dataset,
           baseline: Option.getOrUndefined(args.baseline),
@@ -209,7 +256,9 @@ export const make = (registry: ReadonlyArray<Entry>) => {
           modelTimeout: Duration.seconds(args.modelTimeout)
         })
         yield* Console.log(result.report)
-        if (!result.passed) return yield* Effect.fail(new Exit(ExitCode.failed))
+        if (!result.passed) {
+          return yield* Effect.fail(new Exit(ExitCode.failed))
+        }
       })
   ).pipe(Command.withDescription(summaryOf("eval")))
 
@@ -272,7 +321,10 @@ export const run = (
   registry: ReadonlyArray<Entry>,
   options: RunOptions = {}
 ): Effect.Effect<number, never, CliApp.CliApp.Environment> => {
-  const color = Help.colorEnabled({ isTTY: options.isTTY ?? process.stdout.isTTY === true, env: options.env ?? process.env })
+  const color = Help.colorEnabled({
+    isTTY: options.isTTY ?? process.stdout.isTTY === true,
+    env: options.env ?? process.env
+  })
   const docs = Help.commands(registry.map((e) => e.name))
   const args = argv.slice(2)
   const end = args.indexOf("--")
@@ -282,18 +334,29 @@ export const run = (
     if (args.length === 0 || before.includes("--help") || before.includes("-h")) {
       return Effect.as(Console.log(Help.render(docs, command, { color })), ExitCode.ok as number)
     }
-    const missing = command === undefined ? undefined : Help.missingValue(docs, command, before.slice(before.indexOf(command) + 1))
+    const missing = command === undefined
+      ? undefined
+      : Help.missingValue(docs, command, before.slice(before.indexOf(command) + 1))
     if (missing !== undefined) return Effect.as(Console.error(`braid: ${missing}`), ExitCode.usage as number)
     return Command.run(make(registry), { name: "braid", version: Help.version })(argv).pipe(
       Effect.as(ExitCode.ok as number),
       Effect.catchAll((e: unknown) => {
         if (e instanceof Exit) return Effect.succeed(e.code)
-        if (ValidationError.isValidationError(e)) return Effect.succeed(ValidationError.isHelpRequested(e) ? ExitCode.ok : ExitCode.usage)
+        if (ValidationError.isValidationError(e)) {
+          return Effect.succeed(ValidationError.isHelpRequested(e) ? ExitCode.ok : ExitCode.usage)
+        }
         const tag = typeof e === "object" && e !== null && "_tag" in e ? String((e as { _tag: unknown })._tag) : ""
-        const message = e instanceof Error || (typeof e === "object" && e !== null && "message" in e) ? String((e as { message: unknown }).message) : String(e)
+        const message = e instanceof Error || (typeof e === "object" && e !== null && "message" in e)
+          ? String((e as { message: unknown }).message)
+          : String(e)
         return Effect.as(Console.error(`braid: ${message}`), usageTags.has(tag) ? ExitCode.usage : ExitCode.failed)
       }),
-      Effect.catchAllDefect((d) => Effect.as(Console.error(`braid: unexpected error: ${d instanceof Error ? d.stack ?? d.message : String(d)}`), ExitCode.failed))
+      Effect.catchAllDefect((d) =>
+        Effect.as(
+          Console.error(`braid: unexpected error: ${d instanceof Error ? d.stack ?? d.message : String(d)}`),
+          ExitCode.failed
+        )
+      )
     )
   })
   return color ? program : Effect.consoleWith((base) => Effect.withConsole(program, plainConsole(base)))

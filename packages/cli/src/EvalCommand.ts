@@ -6,14 +6,14 @@
  *
  * @since 0.1.0
  */
+import { Runner } from "@braid/core"
+import { SqliteResultStore } from "@braid/sqlite"
+import { Dataset, Errors, Evaluation, Gate, Models, ResultStore, Scripts } from "@braid/workflows"
 import type { Duration } from "effect"
 import { Effect, Layer } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { Runner } from "@braid/core"
-import { Dataset, Errors, Evaluation, Gate, Models, ResultStore, Scripts } from "@braid/workflows"
-import { SqliteResultStore } from "@braid/sqlite"
 
 /**
  * @since 0.1.0
@@ -35,7 +35,10 @@ const read = (file: string) =>
   Effect.tryPromise({
     try: () => fs.readFile(file, "utf8"),
     catch: (e) =>
-      new Errors.DatasetReadError({ file, reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String((e as Error).message) })
+      new Errors.DatasetReadError({
+        file,
+        reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String((e as Error).message)
+      })
   }).pipe(
     Effect.flatMap((text) =>
       Effect.map(Dataset.parse(file, text), (conversations) => ({
@@ -43,13 +46,20 @@ const read = (file: string) =>
         runId: `${path.basename(file)}@${crypto.createHash("sha256").update(text).digest("hex").slice(0, 12)}`
       }))
     ),
-    Effect.filterOrFail((d) => d.conversations.length > 0, () => new Errors.DatasetReadError({ file, reason: "the dataset has no conversations" }))
+    Effect.filterOrFail((d) => d.conversations.length > 0, () =>
+      new Errors.DatasetReadError({ file, reason: "the dataset has no conversations" }))
   )
 
 const fmt = (x: number) => x.toFixed(3)
 
 const table = (title: string, report: Evaluation.Report): Array<string> => {
-  const lines = [`${title}: ${report.results.length} conversations evaluated${report.results.some((r) => r.reused) ? ` (${report.results.filter((r) => r.reused).length} reused from the store)` : ""}`]
+  const lines = [
+    `${title}: ${report.results.length} conversations evaluated${
+      report.results.some((r) => r.reused)
+        ? ` (${report.results.filter((r) => r.reused).length} reused from the store)`
+        : ""
+    }`
+  ]
   for (const [m, v] of Object.entries(report.means)) lines.push(`  ${m.padEnd(16)} ${fmt(v)}`)
   for (const f of report.failures) lines.push(`  failed: ${f.message}`)
   return lines
@@ -77,7 +87,11 @@ export const run = (options: Options) =>
     const metrics = [...Evaluation.defaultMetrics]
     const evaluate = (d: { readonly runId: string; readonly conversations: ReadonlyArray<Dataset.Conversation> }) =>
       Runner.run(
-        Evaluation.make({ runId: d.runId, metrics, ...(options.modelTimeout !== undefined ? { modelTimeout: options.modelTimeout } : {}) }),
+        Evaluation.make({
+          runId: d.runId,
+          metrics,
+          ...(options.modelTimeout !== undefined ? { modelTimeout: options.modelTimeout } : {})
+        }),
         d.conversations
       )
     const mode = yield* Models.mode({ offline: options.offline })
@@ -99,7 +113,11 @@ export const run = (options: Options) =>
       gate = Gate.check({ means: candidateReport.means }, { minimum: options.minimum })
     }
     if (candidateReport.failures.length > 0) {
-      gate = { ...gate, passed: false, failures: [...gate.failures, `${candidateReport.failures.length} conversations could not be evaluated`] }
+      gate = {
+        ...gate,
+        passed: false,
+        failures: [...gate.failures, `${candidateReport.failures.length} conversations could not be evaluated`]
+      }
     }
     lines.push("", "regression gate:", Gate.format(gate))
     return { report: lines.join("\n"), passed: gate.passed }

@@ -85,12 +85,29 @@ export const commands = (workflows: ReadonlyArray<string>): ReadonlyArray<Comman
       options: [
         { name: "user", value: "name", description: "The user (coaching) or run name", default: "ada" },
         { name: "offline", description: "Use the scripted model even if ANTHROPIC_API_KEY is set" },
-        { name: "turns", value: "n", description: "Coaching: exchanges in the morning session; meeting: maximum turns" },
-        { name: "dataset", value: "file.jsonl", description: "Evaluation: a JSONL dataset (default: the built-in sample)" },
+        {
+          name: "turns",
+          value: "n",
+          description: "Coaching: exchanges in the morning session; meeting: maximum turns"
+        },
+        {
+          name: "dataset",
+          value: "file.jsonl",
+          description: "Evaluation: a JSONL dataset (default: the built-in sample)"
+        },
         { name: "topic", value: "text", description: "Meeting: the agenda item to discuss" },
-        { name: "store", value: "file.db", description: "SQLite file for results, memory and history", default: "in memory" },
+        {
+          name: "store",
+          value: "file.db",
+          description: "SQLite file for results, memory and history",
+          default: "in memory"
+        },
         modelTimeout,
-        { name: "verbose", alias: "v", description: "Print every step, with each reply's tokens, cost and fallback cause" }
+        {
+          name: "verbose",
+          alias: "v",
+          description: "Print every step, with each reply's tokens, cost and fallback cause"
+        }
       ],
       examples: [
         "braid run coaching --offline",
@@ -121,12 +138,31 @@ export const commands = (workflows: ReadonlyArray<string>): ReadonlyArray<Comman
       summary: "Evaluate a dataset of conversations and apply the regression gate (exit 1 on regression)",
       args: [{ name: "dataset.jsonl", description: "The conversations to evaluate, one JSON object a line" }],
       options: [
-        { name: "baseline", value: "file.jsonl", description: "The baseline run's dataset, compared by conversation id" },
-        { name: "max-regression", value: "x", description: "Largest tolerated drop of a metric's mean", default: "0.05" },
+        {
+          name: "baseline",
+          value: "file.jsonl",
+          description: "The baseline run's dataset, compared by conversation id"
+        },
+        {
+          name: "max-regression",
+          value: "x",
+          description: "Largest tolerated drop of a metric's mean",
+          default: "0.05"
+        },
         { name: "min", value: "metric=value", description: "Minimum mean of a metric (repeatable)" },
-        { name: "confidence", value: "x", description: "Confidence level of the comparison's intervals", default: "0.95" },
+        {
+          name: "confidence",
+          value: "x",
+          description: "Confidence level of the comparison's intervals",
+          default: "0.95"
+        },
         { name: "seed", value: "n", description: "Seed of the bootstrap", default: "42" },
-        { name: "store", value: "file.db", description: "SQLite file where results are persisted (re-runs reuse them)", default: "in memory" },
+        {
+          name: "store",
+          value: "file.db",
+          description: "SQLite file where results are persisted (re-runs reuse them)",
+          default: "in memory"
+        },
         modelTimeout,
         { name: "offline", description: "Use the scripted judge even if ANTHROPIC_API_KEY is set" }
       ],
@@ -170,8 +206,9 @@ export const describeOption = (docs: ReadonlyArray<CommandDoc>, command: string,
  *
  * @since 0.2.0
  */
-export const colorEnabled = (options: { readonly isTTY: boolean; readonly env: Readonly<Record<string, string | undefined>> }): boolean =>
-  options.isTTY && (options.env["NO_COLOR"] ?? "") === "" && options.env["TERM"] !== "dumb"
+export const colorEnabled = (
+  options: { readonly isTTY: boolean; readonly env: Readonly<Record<string, string | undefined>> }
+): boolean => options.isTTY && (options.env["NO_COLOR"] ?? "") === "" && options.env["TERM"] !== "dumb"
 
 /**
  * Removes ANSI colour and style sequences from a text.
@@ -187,7 +224,8 @@ export const colorEnabled = (options: { readonly isTTY: boolean; readonly env: R
  */
 export const stripAnsi = (text: string): string => text.replace(/\x1b\[[0-9;]*m/g, "")
 
-const flagOf = (o: OptionDoc) => `${o.alias !== undefined ? `-${o.alias}, ` : ""}--${o.name}${o.value !== undefined ? ` <${o.value}>` : ""}`
+const flagOf = (o: OptionDoc) =>
+  `${o.alias !== undefined ? `-${o.alias}, ` : ""}--${o.name}${o.value !== undefined ? ` <${o.value}>` : ""}`
 
 const table = (rows: ReadonlyArray<readonly [string, string]>): Array<string> => {
   const width = Math.max(...rows.map(([left]) => left.length))
@@ -207,7 +245,11 @@ const table = (rows: ReadonlyArray<readonly [string, string]>): Array<string> =>
  *
  * @since 0.2.0
  */
-export const render = (docs: ReadonlyArray<CommandDoc>, command: string | undefined, options: { readonly color: boolean }): string => {
+export const render = (
+  docs: ReadonlyArray<CommandDoc>,
+  command: string | undefined,
+  options: { readonly color: boolean }
+): string => {
   const h = (title: string) => (options.color ? `\x1b[1m${title}\x1b[0m` : title)
   const doc = docs.find((c) => c.name === command)
   if (doc === undefined) {
@@ -221,7 +263,10 @@ export const render = (docs: ReadonlyArray<CommandDoc>, command: string | undefi
       ...table(docs.map((c) => [c.name, c.summary])),
       "",
       h("Options:"),
-      ...table([["-h, --help", "Show this help (braid <command> --help: the help of a command)"], ["--version", "Print the version"]]),
+      ...table([["-h, --help", "Show this help (braid <command> --help: the help of a command)"], [
+        "--version",
+        "Print the version"
+      ]]),
       "",
       h("Examples:"),
       ...docs.map((c) => `  ${c.examples[0]}`),
@@ -229,17 +274,26 @@ export const render = (docs: ReadonlyArray<CommandDoc>, command: string | undefi
       "Exit codes: 0 success, 1 failed run or regression, 2 bad arguments or input."
     ].join("\n")
   }
-  const usage = `braid ${doc.name}${doc.args.map((a) => ` <${a.name}>`).join("")}${doc.options.length > 0 ? " [options]" : ""}`
+  const usage = `braid ${doc.name}${doc.args.map((a) => ` <${a.name}>`).join("")}${
+    doc.options.length > 0 ? " [options]" : ""
+  }`
   return [
     `braid ${doc.name}: ${doc.summary}`,
     "",
     h("Usage:"),
     `  ${usage}`,
-    ...(doc.args.length > 0 ? ["", h("Arguments:"), ...table(doc.args.map((a) => [`<${a.name}>`, a.description]))] : []),
+    ...(doc.args.length > 0
+      ? ["", h("Arguments:"), ...table(doc.args.map((a) => [`<${a.name}>`, a.description]))]
+      : []),
     "",
     h("Options:"),
     ...table([
-      ...doc.options.map((o): readonly [string, string] => [flagOf(o), o.default === undefined ? o.description : `${o.description} (default: ${o.default})`]),
+      ...doc.options.map((
+        o
+      ): readonly [string, string] => [
+        flagOf(o),
+        o.default === undefined ? o.description : `${o.description} (default: ${o.default})`
+      ]),
       ["-h, --help", "Show this help"]
     ]),
     "",
@@ -262,7 +316,11 @@ export const render = (docs: ReadonlyArray<CommandDoc>, command: string | undefi
  *
  * @since 0.2.0
  */
-export const missingValue = (docs: ReadonlyArray<CommandDoc>, command: string, args: ReadonlyArray<string>): string | undefined => {
+export const missingValue = (
+  docs: ReadonlyArray<CommandDoc>,
+  command: string,
+  args: ReadonlyArray<string>
+): string | undefined => {
   const doc = docs.find((c) => c.name === command)
   if (doc === undefined) return undefined
   const flags = new Set(doc.options.flatMap((o) => [`--${o.name}`, ...(o.alias !== undefined ? [`-${o.alias}`] : [])]))

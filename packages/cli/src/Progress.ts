@@ -38,9 +38,25 @@ export interface Snapshot {
  *
  * @since 0.1.0
  */
-export const empty: Snapshot = { steps: 0, failed: 0, modelCalls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, last: "" }
+export const empty: Snapshot = {
+  steps: 0,
+  failed: 0,
+  modelCalls: 0,
+  inputTokens: 0,
+  outputTokens: 0,
+  costUsd: 0,
+  last: ""
+}
 
-const num = (v: unknown): number => (typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : typeof v === "string" && v !== "" && !Number.isNaN(Number(v)) ? Number(v) : 0)
+const num = (
+  v: unknown
+): number => (typeof v === "number"
+  ? v
+  : typeof v === "bigint"
+  ? Number(v)
+  : typeof v === "string" && v !== "" && !Number.isNaN(Number(v))
+  ? Number(v)
+  : 0)
 
 /**
  * The span attributes the tracker reads.
@@ -97,7 +113,7 @@ export const track = <A, E, R>(
       const input = isModel ? num(attrs.get(attributes.inputTokens)) : 0
       const output = isModel ? num(attrs.get(attributes.outputTokens)) : 0
       let cost = 0
-      if (isModel) for (const k of attributes.costUsd) cost += num(attrs.get(k))
+      if (isModel) { for (const k of attributes.costUsd) cost += num(attrs.get(k)) }
       if (!isPrimitive && !isModel) return
       current = {
         steps: current.steps + (isPrimitive ? 1 : 0),
@@ -183,4 +199,6 @@ export const track = <A, E, R>(
  * @since 0.1.0
  */
 export const line = (s: Snapshot): string =>
-  `steps ${s.steps}${s.failed > 0 ? ` (${s.failed} failed)` : ""} · model calls ${s.modelCalls} · tokens ${s.inputTokens.toLocaleString("en-US")} in / ${s.outputTokens.toLocaleString("en-US")} out · $${s.costUsd.toFixed(4)}`
+  `steps ${s.steps}${s.failed > 0 ? ` (${s.failed} failed)` : ""} · model calls ${s.modelCalls} · tokens ${
+    s.inputTokens.toLocaleString("en-US")
+  } in / ${s.outputTokens.toLocaleString("en-US")} out · $${s.costUsd.toFixed(4)}`

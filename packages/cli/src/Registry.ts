@@ -3,8 +3,8 @@
  *
  * @since 0.1.0
  */
-import type { Duration, Effect, Option } from "effect"
 import type { Primitive } from "@braid/core"
+import type { Duration, Effect, Option } from "effect"
 import type { Snapshot } from "./Progress.js"
 
 /**
@@ -74,5 +74,9 @@ export const summary = (name: string, result: RunSummary, progress: Snapshot, mi
     "",
     `── ${name}: ${result.ok ? "done" : "FAILED"} in ${(millis / 1000).toFixed(1)} s ──`,
     ...result.lines.map((l) => `  ${l}`),
-    `  steps ${progress.steps}${progress.failed > 0 ? ` (${progress.failed} failed, handled)` : ""}, model calls ${progress.modelCalls}, tokens ${progress.inputTokens} in / ${progress.outputTokens} out, cost $${progress.costUsd.toFixed(4)}`
+    `  steps ${progress.steps}${
+      progress.failed > 0 ? ` (${progress.failed} failed, handled)` : ""
+    }, model calls ${progress.modelCalls}, tokens ${progress.inputTokens} in / ${progress.outputTokens} out, cost $${
+      progress.costUsd.toFixed(4)
+    }`
   ].join("\n")

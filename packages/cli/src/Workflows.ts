@@ -5,75 +5,101 @@
  *
  * @since 0.1.0
  */
+import { EventBus, MeetingStore, Memory } from "@braid/agents"
+import { Runner } from "@braid/core"
+import { Accounting } from "@braid/llm"
+import { SqliteMemoryStore, SqliteResultStore } from "@braid/sqlite"
+import {
+  Coaching,
+  Dataset,
+  Evaluation,
+  Gate,
+  MeetingRecords,
+  MeetingWorkflow,
+  Models,
+  ResultStore,
+  Samples,
+  Scripts
+} from "@braid/workflows"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, Option } from "effect"
-import { Runner } from "@braid/core"
-import { EventBus, Memory, MeetingStore } from "@braid/agents"
-import { SqliteMemoryStore, SqliteResultStore } from "@braid/sqlite"
-import { Accounting } from "@braid/llm"
-import { Coaching, Dataset, Evaluation, Gate, MeetingRecords, MeetingWorkflow, Models, ResultStore, Samples, Scripts } from "@braid/workflows"
 import type { Entry, RunOptions } from "./Registry.js"
 
 const money = (x: number) => `$${x.toFixed(4)}`
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1)
 const modeLine = (options: RunOptions) =>
-  Effect.map(Models.mode({ offline: options.offline }), (m) => (m === "scripted" ? "model: scripted (offline)" : "model: Claude (ANTHROPIC_API_KEY)"))
+  Effect.map(
+    Models.mode({ offline: options.offline }),
+    (m) => (m === "scripted" ? "model: scripted (offline)" : "model: Claude (ANTHROPIC_API_KEY)")
+  )
 
 const coaching: Entry = {
   name: "coaching",
   description: "A coaching day: morning goals with an observer, goals in memory, evening review",
   pipeline: Coaching.make().day,
   run: (options, say) =>
-      Effect.gen(function*() {
-        const workflow = Coaching.make({ modelTimeout: options.modelTimeout })
-        say(yield* modeLine(options))
-        const name = capitalize(options.user)
-        const turns = Option.getOrUndefined(options.turns)
-        const input: Coaching.DayInput = {
-          ...Samples.coachingDay,
-          profile: { ...Samples.coachingDay.profile, userId: options.user, name },
-          morning: turns === undefined ? Samples.coachingDay.morning : Samples.coachingDay.morning.slice(0, turns)
-        }
-        const report = yield* Runner.run(workflow.day, input, { userId: options.user })
-        for (const session of [report.morning, report.evening]) {
-          say(`\n${session.phase} session (${session.endedBy})`)
-          for (const m of session.messages) {
-            say(`  ${m.role === "user" ? name : "Coach"}: ${m.content.replace(/\n/g, "\n    ")}`)
-            if (options.verbose && m.role === "assistant") {
-              say(`    [${m.usage.inputTokens} in / ${m.usage.outputTokens} out, ${money(m.costUsd)}${m.fallback ? `, fallback: ${m.fallbackCause ?? "unknown cause"}` : ""}]`)
-            }
+    Effect.gen(function*() {
+      const workflow = Coaching.make({ modelTimeout: options.modelTimeout })
+      say(yield* modeLine(options))
+      const name = capitalize(options.user)
+      const turns = Option.getOrUndefined(options.turns)
+      const input: Coaching.DayInput = {
+        ...Samples.coachingDay,
+        profile: { ...Samples.coachingDay.profile, userId: options.user, name },
+        morning: turns === undefined ? Samples.coachingDay.morning : Samples.coachingDay.morning.slice(0, turns)
+      }
+      const report = yield* Runner.run(workflow.day, input, { userId: options.user })
+      for (const session of [report.morning, report.evening]) {
+        say(`\n${session.phase} session (${session.endedBy})`)
+        for (const m of session.messages) {
+          say(`  ${m.role === "user" ? name : "Coach"}: ${m.content.replace(/\n/g, "\n    ")}`)
+          if (options.verbose && m.role === "assistant") {
+            say(
+              `    [${m.usage.inputTokens} in / ${m.usage.outputTokens} out, ${money(m.costUsd)}${
+                m.fallback ? `, fallback: ${m.fallbackCause ?? "unknown cause"}` : ""
+              }]`
+            )
           }
         }
-        if (report.insights.length > 0) {
-          say("\nobserver insights")
-          for (const i of report.insights) say(`  ${i}`)
-        }
-        const rel = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "n/a")
-        const replies = [...report.morning.messages, ...report.evening.messages].filter((m) => m.role === "assistant")
-        const causes = [...new Set(replies.flatMap((m) => (m.fallback ? [m.fallbackCause ?? "unknown cause"] : [])))]
-        // Every reply a fallback: the model was never reached (a bad key, no network): the run failed.
-        const allFallback = replies.length > 0 && replies.every((m) => m.fallback)
-        return {
-          ok: !allFallback,
-          lines: [
-            `goals: ${report.goals.length === 0 ? "none set" : report.goals.join("; ")}`,
-            `review: ${report.review ?? "not reached"}`,
-            `morning: ${report.morning.endedBy}, ${report.morning.totals.messages} messages, relevance ${rel(report.morning.relevance)}, ${money(report.morning.totals.costUsd)}`,
-            `evening: ${report.evening.endedBy}, ${report.evening.totals.messages} messages, relevance ${rel(report.evening.relevance)}, ${money(report.evening.totals.costUsd)}`,
-            `fallback replies: ${report.totals.fallbacks}${allFallback ? " (every reply: the model was never reached)" : ""}`,
-            ...causes.map((c) => `fallback cause: ${c}`),
-            ...(Option.isSome(options.store) ? [`goals and insights remembered in ${options.store.value} (user scope "${options.user}")`] : [])
-          ]
-        }
-      }).pipe(
-        Effect.provide(Layer.mergeAll(
-          Models.layer(Scripts.coaching, { offline: options.offline }),
-          Accounting.layer(),
-          Option.isSome(options.store)
-            ? Memory.layer().pipe(Layer.provide(SqliteMemoryStore.layer({ filename: options.store.value })))
-            : Memory.layerInMemory()
-        ))
-      )
+      }
+      if (report.insights.length > 0) {
+        say("\nobserver insights")
+        for (const i of report.insights) say(`  ${i}`)
+      }
+      const rel = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "n/a")
+      const replies = [...report.morning.messages, ...report.evening.messages].filter((m) => m.role === "assistant")
+      const causes = [...new Set(replies.flatMap((m) => (m.fallback ? [m.fallbackCause ?? "unknown cause"] : [])))]
+      // Every reply a fallback: the model was never reached (a bad key, no network): the run failed.
+      const allFallback = replies.length > 0 && replies.every((m) => m.fallback)
+      return {
+        ok: !allFallback,
+        lines: [
+          `goals: ${report.goals.length === 0 ? "none set" : report.goals.join("; ")}`,
+          `review: ${report.review ?? "not reached"}`,
+          `morning: ${report.morning.endedBy}, ${report.morning.totals.messages} messages, relevance ${
+            rel(report.morning.relevance)
+          }, ${money(report.morning.totals.costUsd)}`,
+          `evening: ${report.evening.endedBy}, ${report.evening.totals.messages} messages, relevance ${
+            rel(report.evening.relevance)
+          }, ${money(report.evening.totals.costUsd)}`,
+          `fallback replies: ${report.totals.fallbacks}${
+            allFallback ? " (every reply: the model was never reached)" : ""
+          }`,
+          ...causes.map((c) => `fallback cause: ${c}`),
+          ...(Option.isSome(options.store)
+            ? [`goals and insights remembered in ${options.store.value} (user scope "${options.user}")`]
+            : [])
+        ]
+      }
+    }).pipe(
+      Effect.provide(Layer.mergeAll(
+        Models.layer(Scripts.coaching, { offline: options.offline }),
+        Accounting.layer(),
+        Option.isSome(options.store)
+          ? Memory.layer().pipe(Layer.provide(SqliteMemoryStore.layer({ filename: options.store.value })))
+          : Memory.layerInMemory()
+      ))
+    )
 }
 
 const evaluation: Entry = {
@@ -87,19 +113,35 @@ const evaluation: Entry = {
       const modelTimeout = options.modelTimeout
       const show = (report: Evaluation.Report) => {
         for (const r of report.results) {
-          say(`  ${r.conversationId}${r.reused ? " (stored)" : ""}: ${Object.entries(r.scores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")}`)
-          if (options.verbose) for (const [k, why] of Object.entries(r.reasons)) say(`      ${k}: ${why}`)
+          say(`  ${r.conversationId}${r.reused ? " (stored)" : ""}: ${
+            Object.entries(r.scores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")
+          }`)
+          if (options.verbose) {
+            for (const [k, why] of Object.entries(r.reasons)) {
+              say(`      ${k}: ${why}`)
+            }
+          }
         }
-        for (const f of report.failures) say(`  failed: ${f.message}`)
+        for (const f of report.failures) {
+          say(`  failed: ${f.message}`)
+        }
       }
       if (Option.isSome(options.dataset)) {
         const conversations = yield* Dataset.load(options.dataset.value)
         say(`\nevaluating ${conversations.length} conversations of ${options.dataset.value}`)
-        const report = yield* Runner.run(Evaluation.make({ runId: `dataset:${options.dataset.value}`, metrics, modelTimeout }), conversations)
+        const report = yield* Runner.run(
+          Evaluation.make({ runId: `dataset:${options.dataset.value}`, metrics, modelTimeout }),
+          conversations
+        )
         show(report)
         return {
           ok: report.failures.length === 0,
-          lines: [...Object.entries(report.means).map(([k, v]) => `${k}: ${v.toFixed(3)}`), `failures: ${report.failures.length}`]
+          lines: [
+            ...Object.entries(report.means).map(([k, v]) =>
+              `${k}: ${v.toFixed(3)}`
+            ),
+            `failures: ${report.failures.length}`
+          ]
         }
       }
       say("\nbaseline: prompt v1")
@@ -115,7 +157,9 @@ const evaluation: Entry = {
         lines: [
           `prompt v1: ${Object.entries(v1.means).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")}`,
           `prompt v2: ${Object.entries(v2.means).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")}`,
-          `gate: ${gate.passed ? "PASSED" : `FAILED (${gate.failures.length} metrics regressed; braid eval would exit 1)`}`
+          `gate: ${
+            gate.passed ? "PASSED" : `FAILED (${gate.failures.length} metrics regressed; braid eval would exit 1)`
+          }`
         ]
       }
     }).pipe(
@@ -169,7 +213,9 @@ const meeting: Entry = (() => {
           Accounting.layer(),
           EventBus.layerMemory,
           Option.isSome(options.store)
-            ? Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(Layer.provide(SqliteClient.layer({ filename: options.store.value })))
+            ? Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(
+              Layer.provide(SqliteClient.layer({ filename: options.store.value }))
+            )
             : MeetingRecords.layerMemory
         ))
       )

@@ -10,9 +10,11 @@ import { registry } from "./Workflows.js"
 
 NodeRuntime.runMain(
   run(process.argv, registry).pipe(
-    Effect.tap((code) => Effect.sync(() => {
-      process.exitCode = code
-    })),
+    Effect.tap((code) =>
+      Effect.sync(() => {
+        process.exitCode = code
+      })
+    ),
     Effect.provide(NodeContext.layer)
   ),
   { disableErrorReporting: true, disablePrettyLogger: true }

@@ -1,13 +1,14 @@
+import { Dataset, Samples } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Dataset, Samples } from "@braid/workflows"
 
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../bin/braid.js")
-const braid = (...args: Array<string>) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...process.env, ANTHROPIC_API_KEY: "" } })
+const braid = (...args: Array<string>) =>
+  spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...process.env, ANTHROPIC_API_KEY: "" } })
 
 /** Process start under tsx takes seconds, tens of seconds on a loaded machine (STACK.md, trap 8): a generous bound per process. */
 const processBound = (processes: number) => processes * 90_000

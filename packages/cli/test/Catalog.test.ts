@@ -1,9 +1,9 @@
+import { Catalog } from "@braid/cli"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Catalog } from "@braid/cli"
 import { runCli } from "./helpers.js"
 
 const markdown = [
@@ -29,7 +29,11 @@ const markdown = [
 describe("braid catalog", () => {
   it("parses headings by section with the first sentence of their purpose, ignoring code blocks", () => {
     assert.deepStrictEqual(Catalog.parse(markdown), [
-      { section: "core", name: "sequence / andThen", purpose: "Chain steps: the output of one is the input of the next." },
+      {
+        section: "core",
+        name: "sequence / andThen",
+        purpose: "Chain steps: the output of one is the input of the next."
+      },
       { section: "core", name: "parallel", purpose: "Run branches concurrently." },
       { section: "workflows", name: "Coaching.session", purpose: "A coaching session pipeline." }
     ])

@@ -1,9 +1,9 @@
+import { Dataset, Samples } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Dataset, Samples } from "@braid/workflows"
 import { runCli } from "./helpers.js"
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "braid-cli-eval-"))
@@ -47,7 +47,9 @@ describe("braid eval", () => {
     Effect.gen(function*() {
       const bad = path.join(dir, "bad.jsonl")
       const lines = Dataset.toJsonl(Samples.promptV1.slice(0, 2)).trim().split("\n")
-      lines.push(JSON.stringify({ id: "x", messages: [{ role: "user", content: "hi" }, { role: "robot", content: "beep" }] }))
+      lines.push(
+        JSON.stringify({ id: "x", messages: [{ role: "user", content: "hi" }, { role: "robot", content: "beep" }] })
+      )
       fs.writeFileSync(bad, lines.join("\n"))
       const r = yield* runCli(["eval", bad, "--offline"])
       assert.strictEqual(r.code, 2)
@@ -74,14 +76,24 @@ describe("braid eval", () => {
     Effect.gen(function*() {
       const deep = path.join(dir, "deep.jsonl")
       const lines = Dataset.toJsonl(Samples.promptV1.slice(0, 1)).trim().split("\n")
-      lines.push(`{"id":"deep","messages":[{"role":"user","content":"hi"}],"metadata":{"x":${"[".repeat(20_000)}${"]".repeat(20_000)}}}`)
+      lines.push(
+        `{"id":"deep","messages":[{"role":"user","content":"hi"}],"metadata":{"x":${"[".repeat(20_000)}${
+          "]".repeat(20_000)
+        }}}`
+      )
       fs.writeFileSync(deep, lines.join("\n"))
       const r = yield* runCli(["eval", deep, "--offline"])
       assert.strictEqual(r.code, 2, r.stderr)
-      assert.match(r.stderr, new RegExp(`^braid: ${deep.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:2: metadata\\.x.*: nesting deeper than 64$`))
+      assert.match(
+        r.stderr,
+        new RegExp(`^braid: ${deep.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:2: metadata\\.x.*: nesting deeper than 64$`)
+      )
       assert.notInclude(r.stderr, "unexpected error")
       const proto = path.join(dir, "proto.jsonl")
-      fs.writeFileSync(proto, `{"id":"p","messages":[{"role":"user","content":"hi"}],"metadata":{"__proto__":{"isAdmin":true}}}\n`)
+      fs.writeFileSync(
+        proto,
+        `{"id":"p","messages":[{"role":"user","content":"hi"}],"metadata":{"__proto__":{"isAdmin":true}}}\n`
+      )
       const p = yield* runCli(["eval", proto, "--offline"])
       assert.strictEqual(p.code, 2)
       assert.strictEqual(p.stderr, `braid: ${proto}:1: metadata: forbidden key "__proto__"`)

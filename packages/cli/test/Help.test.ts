@@ -1,10 +1,10 @@
-import { assert, describe, it } from "@effect/vitest"
+import { Cli, Help, Workflows } from "@braid/cli"
 import { CliConfig, Command, CommandDescriptor, HelpDoc } from "@effect/cli"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, HashMap } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Cli, Help, Workflows } from "@braid/cli"
 import { runCli } from "./helpers.js"
 
 const cli = (...args: Array<string>) => runCli(args, Workflows.registry)
@@ -30,7 +30,10 @@ describe("braid --help", () => {
       }
       const evalHelp = yield* cli("eval", "--help")
       assert.include(evalHelp.stdout, "Usage:\n  braid eval <dataset.jsonl> [options]")
-      assert.match(evalHelp.stdout, /--max-regression <x> +Largest tolerated drop of a metric's mean \(default: 0\.05\)/)
+      assert.match(
+        evalHelp.stdout,
+        /--max-regression <x> +Largest tolerated drop of a metric's mean \(default: 0\.05\)/
+      )
       assert.include(evalHelp.stdout, "braid eval candidate.jsonl --baseline baseline.jsonl")
       const top = yield* cli("--help")
       assert.strictEqual(top.code, 0)
@@ -42,10 +45,13 @@ describe("braid --help", () => {
 
   it("the help documents exactly the options the parser accepts", () => {
     const subcommands = [...HashMap.values(Command.getSubcommands(Cli.make(Workflows.registry)))]
-    const parser = subcommands.map((c) => HelpDoc.toAnsiText(CommandDescriptor.getHelp(c, CliConfig.defaultConfig))).join("\n")
+    const parser = subcommands.map((c) => HelpDoc.toAnsiText(CommandDescriptor.getHelp(c, CliConfig.defaultConfig)))
+      .join("\n")
     assert.isTrue(subcommands.length >= 4)
     const builtIn = new Set(["help", "version", "wizard", "completions", "log-level"])
-    const accepted = new Set([...Help.stripAnsi(parser).matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]!).filter((n) => !builtIn.has(n)))
+    const accepted = new Set(
+      [...Help.stripAnsi(parser).matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]!).filter((n) => !builtIn.has(n))
+    )
     const documented = new Set(Help.commands(names).flatMap((c) => c.options.map((o) => o.name)))
     assert.deepStrictEqual([...documented].sort(), [...accepted].sort())
     // and the parser's own descriptions are the table's, defaults included
@@ -70,14 +76,20 @@ describe("braid --help", () => {
       const version = yield* runCli(["--version"], Workflows.registry, { isTTY: true, env: { NO_COLOR: "1" } })
       assert.notInclude(version.stdout, ESC)
       assert.isFalse(Help.colorEnabled({ isTTY: true, env: { NO_COLOR: "yes" } }))
-      assert.isTrue(Help.colorEnabled({ isTTY: true, env: { NO_COLOR: "" } }), "an empty NO_COLOR does not disable colour (no-color.org)")
+      assert.isTrue(
+        Help.colorEnabled({ isTTY: true, env: { NO_COLOR: "" } }),
+        "an empty NO_COLOR does not disable colour (no-color.org)"
+      )
     }))
 
   it.effect("an option without its value names the option and exits 2 (not \"unknown argument\")", () =>
     Effect.gen(function*() {
       const end = yield* cli("run", "coaching", "--user")
       assert.strictEqual(end.code, 2)
-      assert.strictEqual(end.stderr, "braid: --user needs a value (<name>): The user (coaching) or run name (see braid run --help)")
+      assert.strictEqual(
+        end.stderr,
+        "braid: --user needs a value (<name>): The user (coaching) or run name (see braid run --help)"
+      )
       const beforeAnother = yield* cli("run", "coaching", "--user", "--offline")
       assert.strictEqual(beforeAnother.code, 2)
       assert.include(beforeAnother.stderr, "--user needs a value")

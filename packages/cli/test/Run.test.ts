@@ -1,14 +1,14 @@
+import { Memory } from "@braid/agents"
+import { Workflows } from "@braid/cli"
+import { WorkflowContext } from "@braid/core"
+import { SqliteMemoryStore } from "@braid/sqlite"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
-import { WorkflowContext } from "@braid/core"
-import { Memory } from "@braid/agents"
-import { SqliteMemoryStore } from "@braid/sqlite"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import type * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Workflows } from "@braid/cli"
 import { runCli } from "./helpers.js"
 
 const cli = (...args: Array<string>) => runCli(args, Workflows.registry)
@@ -37,7 +37,10 @@ describe("braid run / describe", () => {
         Effect.provide(Memory.layer().pipe(Layer.provide(SqliteMemoryStore.layer({ filename: db })))),
         Effect.provide(WorkflowContext.layer({ userId: "ada" }))
       )
-      assert.deepStrictEqual(goals.map((g) => g.value), [["finish the quarterly report draft (9-11)", "run 30 minutes at lunch"]])
+      assert.deepStrictEqual(goals.map((g) => g.value), [[
+        "finish the quarterly report draft (9-11)",
+        "run 30 minutes at lunch"
+      ]])
     }))
 
   it.effect("runs the evaluation and the meeting workflows offline", () =>
@@ -84,7 +87,9 @@ describe("braid run / describe", () => {
           const s = http.createServer((req, res) => {
             req.resume()
             res.writeHead(401, { "content-type": "application/json" })
-            res.end(JSON.stringify({ type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } }))
+            res.end(
+              JSON.stringify({ type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } })
+            )
           })
           s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
         }),
@@ -94,10 +99,12 @@ describe("braid run / describe", () => {
           })
       )
       const secret = "sk-ant-bad-secret-123"
-      const online = ConfigProvider.fromMap(new Map([
-        ["ANTHROPIC_API_KEY", secret],
-        ["ANTHROPIC_BASE_URL", `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`]
-      ]))
+      const online = ConfigProvider.fromMap(
+        new Map([
+          ["ANTHROPIC_API_KEY", secret],
+          ["ANTHROPIC_BASE_URL", `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`]
+        ])
+      )
       const r = yield* cli("run", "coaching", "--verbose").pipe(Effect.withConfigProvider(online))
       assert.strictEqual(r.code, 1, r.stdout + r.stderr)
       assert.include(r.stdout, "model: Claude (ANTHROPIC_API_KEY)")

@@ -58,34 +58,561 @@ const keyed = (entries: ReadonlyArray<readonly [string, Any]>): Array<Child> => 
  * @since 0.1.0
  */
 export function sequence<A1, E1, R1, A2>(p1: Primitive<A1, A2, E1, R1>): Primitive<A1, A2, E1, R1>
-export function sequence<A1, E1, R1, A2, E2, R2, A3>(p1: Primitive<A1, A2, E1, R1>, p2: Primitive<A2, A3, E2, R2>): Primitive<A1, A3, E1 | E2, R1 | R2>
-export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4>(p1: Primitive<A1, A2, E1, R1>, p2: Primitive<A2, A3, E2, R2>, p3: Primitive<A3, A4, E3, R3>): Primitive<A1, A4, E1 | E2 | E3, R1 | R2 | R3>
-export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5>(p1: Primitive<A1, A2, E1, R1>, p2: Primitive<A2, A3, E2, R2>, p3: Primitive<A3, A4, E3, R3>, p4: Primitive<A4, A5, E4, R4>): Primitive<A1, A5, E1 | E2 | E3 | E4, R1 | R2 | R3 | R4>
-export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6>(p1: Primitive<A1, A2, E1, R1>, p2: Primitive<A2, A3, E2, R2>, p3: Primitive<A3, A4, E3, R3>, p4: Primitive<A4, A5, E4, R4>, p5: Primitive<A5, A6, E5, R5>): Primitive<A1, A6, E1 | E2 | E3 | E4 | E5, R1 | R2 | R3 | R4 | R5>
-export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7>(p1: Primitive<A1, A2, E1, R1>, p2: Primitive<A2, A3, E2, R2>, p3: Primitive<A3, A4, E3, R3>, p4: Primitive<A4, A5, E4, R4>, p5: Primitive<A5, A6, E5, R5>, p6: Primitive<A6, A7, E6, R6>): Primitive<A1, A7, E1 | E2 | E3 | E4 | E5 | E6, R1 | R2 | R3 | R4 | R5 | R6>
-export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7, E7, R7, A8>(p1: Primitive<A1, A2, E1, R1>, p2: Primitive<A2, A3, E2, R2>, p3: Primitive<A3, A4, E3, R3>, p4: Primitive<A4, A5, E4, R4>, p5: Primitive<A5, A6, E5, R5>, p6: Primitive<A6, A7, E6, R6>, p7: Primitive<A7, A8, E7, R7>): Primitive<A1, A8, E1 | E2 | E3 | E4 | E5 | E6 | E7, R1 | R2 | R3 | R4 | R5 | R6 | R7>
-export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7, E7, R7, A8, E8, R8, A9>(p1: Primitive<A1, A2, E1, R1>, p2: Primitive<A2, A3, E2, R2>, p3: Primitive<A3, A4, E3, R3>, p4: Primitive<A4, A5, E4, R4>, p5: Primitive<A5, A6, E5, R5>, p6: Primitive<A6, A7, E6, R6>, p7: Primitive<A7, A8, E7, R7>, p8: Primitive<A8, A9, E8, R8>): Primitive<A1, A9, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8>
-export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7, E7, R7, A8, E8, R8, A9, E9, R9, A10>(p1: Primitive<A1, A2, E1, R1>, p2: Primitive<A2, A3, E2, R2>, p3: Primitive<A3, A4, E3, R3>, p4: Primitive<A4, A5, E4, R4>, p5: Primitive<A5, A6, E5, R5>, p6: Primitive<A6, A7, E6, R6>, p7: Primitive<A7, A8, E7, R7>, p8: Primitive<A8, A9, E8, R8>, p9: Primitive<A9, A10, E9, R9>): Primitive<A1, A10, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9>
-export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7, E7, R7, A8, E8, R8, A9, E9, R9, A10, E10, R10, A11>(p1: Primitive<A1, A2, E1, R1>, p2: Primitive<A2, A3, E2, R2>, p3: Primitive<A3, A4, E3, R3>, p4: Primitive<A4, A5, E4, R4>, p5: Primitive<A5, A6, E5, R5>, p6: Primitive<A6, A7, E6, R6>, p7: Primitive<A7, A8, E7, R7>, p8: Primitive<A8, A9, E8, R8>, p9: Primitive<A9, A10, E9, R9>, p10: Primitive<A10, A11, E10, R10>): Primitive<A1, A11, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10>
-export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7, E7, R7, A8, E8, R8, A9, E9, R9, A10, E10, R10, A11, E11, R11, A12>(p1: Primitive<A1, A2, E1, R1>, p2: Primitive<A2, A3, E2, R2>, p3: Primitive<A3, A4, E3, R3>, p4: Primitive<A4, A5, E4, R4>, p5: Primitive<A5, A6, E5, R5>, p6: Primitive<A6, A7, E6, R6>, p7: Primitive<A7, A8, E7, R7>, p8: Primitive<A8, A9, E8, R8>, p9: Primitive<A9, A10, E9, R9>, p10: Primitive<A10, A11, E10, R10>, p11: Primitive<A11, A12, E11, R11>): Primitive<A1, A12, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | E11, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10 | R11>
-export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7, E7, R7, A8, E8, R8, A9, E9, R9, A10, E10, R10, A11, E11, R11, A12, E12, R12, A13>(p1: Primitive<A1, A2, E1, R1>, p2: Primitive<A2, A3, E2, R2>, p3: Primitive<A3, A4, E3, R3>, p4: Primitive<A4, A5, E4, R4>, p5: Primitive<A5, A6, E5, R5>, p6: Primitive<A6, A7, E6, R6>, p7: Primitive<A7, A8, E7, R7>, p8: Primitive<A8, A9, E8, R8>, p9: Primitive<A9, A10, E9, R9>, p10: Primitive<A10, A11, E10, R10>, p11: Primitive<A11, A12, E11, R11>, p12: Primitive<A12, A13, E12, R12>): Primitive<A1, A13, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | E11 | E12, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10 | R11 | R12>
-export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7, E7, R7, A8, E8, R8, A9, E9, R9, A10, E10, R10, A11, E11, R11, A12, E12, R12, A13, E13, R13, A14>(p1: Primitive<A1, A2, E1, R1>, p2: Primitive<A2, A3, E2, R2>, p3: Primitive<A3, A4, E3, R3>, p4: Primitive<A4, A5, E4, R4>, p5: Primitive<A5, A6, E5, R5>, p6: Primitive<A6, A7, E6, R6>, p7: Primitive<A7, A8, E7, R7>, p8: Primitive<A8, A9, E8, R8>, p9: Primitive<A9, A10, E9, R9>, p10: Primitive<A10, A11, E10, R10>, p11: Primitive<A11, A12, E11, R11>, p12: Primitive<A12, A13, E12, R12>, p13: Primitive<A13, A14, E13, R13>): Primitive<A1, A14, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | E11 | E12 | E13, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10 | R11 | R12 | R13>
-export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7, E7, R7, A8, E8, R8, A9, E9, R9, A10, E10, R10, A11, E11, R11, A12, E12, R12, A13, E13, R13, A14, E14, R14, A15>(p1: Primitive<A1, A2, E1, R1>, p2: Primitive<A2, A3, E2, R2>, p3: Primitive<A3, A4, E3, R3>, p4: Primitive<A4, A5, E4, R4>, p5: Primitive<A5, A6, E5, R5>, p6: Primitive<A6, A7, E6, R6>, p7: Primitive<A7, A8, E7, R7>, p8: Primitive<A8, A9, E8, R8>, p9: Primitive<A9, A10, E9, R9>, p10: Primitive<A10, A11, E10, R10>, p11: Primitive<A11, A12, E11, R11>, p12: Primitive<A12, A13, E12, R12>, p13: Primitive<A13, A14, E13, R13>, p14: Primitive<A14, A15, E14, R14>): Primitive<A1, A15, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | E11 | E12 | E13 | E14, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10 | R11 | R12 | R13 | R14>
-export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7, E7, R7, A8, E8, R8, A9, E9, R9, A10, E10, R10, A11, E11, R11, A12, E12, R12, A13, E13, R13, A14, E14, R14, A15, E15, R15, A16>(p1: Primitive<A1, A2, E1, R1>, p2: Primitive<A2, A3, E2, R2>, p3: Primitive<A3, A4, E3, R3>, p4: Primitive<A4, A5, E4, R4>, p5: Primitive<A5, A6, E5, R5>, p6: Primitive<A6, A7, E6, R6>, p7: Primitive<A7, A8, E7, R7>, p8: Primitive<A8, A9, E8, R8>, p9: Primitive<A9, A10, E9, R9>, p10: Primitive<A10, A11, E10, R10>, p11: Primitive<A11, A12, E11, R11>, p12: Primitive<A12, A13, E12, R12>, p13: Primitive<A13, A14, E13, R13>, p14: Primitive<A14, A15, E14, R14>, p15: Primitive<A15, A16, E15, R15>): Primitive<A1, A16, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | E11 | E12 | E13 | E14 | E15, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10 | R11 | R12 | R13 | R14 | R15>
-export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7, E7, R7, A8, E8, R8, A9, E9, R9, A10, E10, R10, A11, E11, R11, A12, E12, R12, A13, E13, R13, A14, E14, R14, A15, E15, R15, A16, E16, R16, A17>(p1: Primitive<A1, A2, E1, R1>, p2: Primitive<A2, A3, E2, R2>, p3: Primitive<A3, A4, E3, R3>, p4: Primitive<A4, A5, E4, R4>, p5: Primitive<A5, A6, E5, R5>, p6: Primitive<A6, A7, E6, R6>, p7: Primitive<A7, A8, E7, R7>, p8: Primitive<A8, A9, E8, R8>, p9: Primitive<A9, A10, E9, R9>, p10: Primitive<A10, A11, E10, R10>, p11: Primitive<A11, A12, E11, R11>, p12: Primitive<A12, A13, E12, R12>, p13: Primitive<A13, A14, E13, R13>, p14: Primitive<A14, A15, E14, R14>, p15: Primitive<A15, A16, E15, R15>, p16: Primitive<A16, A17, E16, R16>): Primitive<A1, A17, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | E11 | E12 | E13 | E14 | E15 | E16, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10 | R11 | R12 | R13 | R14 | R15 | R16>
+export function sequence<A1, E1, R1, A2, E2, R2, A3>(
+  p1: Primitive<A1, A2, E1, R1>,
+  p2: Primitive<A2, A3, E2, R2>
+): Primitive<A1, A3, E1 | E2, R1 | R2>
+export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4>(
+  p1: Primitive<A1, A2, E1, R1>,
+  p2: Primitive<A2, A3, E2, R2>,
+  p3: Primitive<A3, A4, E3, R3>
+): Primitive<A1, A4, E1 | E2 | E3, R1 | R2 | R3>
+export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5>(
+  p1: Primitive<A1, A2, E1, R1>,
+  p2: Primitive<A2, A3, E2, R2>,
+  p3: Primitive<A3, A4, E3, R3>,
+  p4: Primitive<A4, A5, E4, R4>
+): Primitive<A1, A5, E1 | E2 | E3 | E4, R1 | R2 | R3 | R4>
+export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6>(
+  p1: Primitive<A1, A2, E1, R1>,
+  p2: Primitive<A2, A3, E2, R2>,
+  p3: Primitive<A3, A4, E3, R3>,
+  p4: Primitive<A4, A5, E4, R4>,
+  p5: Primitive<A5, A6, E5, R5>
+): Primitive<A1, A6, E1 | E2 | E3 | E4 | E5, R1 | R2 | R3 | R4 | R5>
+export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7>(
+  p1: Primitive<A1, A2, E1, R1>,
+  p2: Primitive<A2, A3, E2, R2>,
+  p3: Primitive<A3, A4, E3, R3>,
+  p4: Primitive<A4, A5, E4, R4>,
+  p5: Primitive<A5, A6, E5, R5>,
+  p6: Primitive<A6, A7, E6, R6>
+): Primitive<A1, A7, E1 | E2 | E3 | E4 | E5 | E6, R1 | R2 | R3 | R4 | R5 | R6>
+export function sequence<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7, E7, R7, A8>(
+  p1: Primitive<A1, A2, E1, R1>,
+  p2: Primitive<A2, A3, E2, R2>,
+  p3: Primitive<A3, A4, E3, R3>,
+  p4: Primitive<A4, A5, E4, R4>,
+  p5: Primitive<A5, A6, E5, R5>,
+  p6: Primitive<A6, A7, E6, R6>,
+  p7: Primitive<A7, A8, E7, R7>
+): Primitive<A1, A8, E1 | E2 | E3 | E4 | E5 | E6 | E7, R1 | R2 | R3 | R4 | R5 | R6 | R7>
+export function sequence<
+  A1,
+  E1,
+  R1,
+  A2,
+  E2,
+  R2,
+  A3,
+  E3,
+  R3,
+  A4,
+  E4,
+  R4,
+  A5,
+  E5,
+  R5,
+  A6,
+  E6,
+  R6,
+  A7,
+  E7,
+  R7,
+  A8,
+  E8,
+  R8,
+  A9
+>(
+  p1: Primitive<A1, A2, E1, R1>,
+  p2: Primitive<A2, A3, E2, R2>,
+  p3: Primitive<A3, A4, E3, R3>,
+  p4: Primitive<A4, A5, E4, R4>,
+  p5: Primitive<A5, A6, E5, R5>,
+  p6: Primitive<A6, A7, E6, R6>,
+  p7: Primitive<A7, A8, E7, R7>,
+  p8: Primitive<A8, A9, E8, R8>
+): Primitive<A1, A9, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8>
+export function sequence<
+  A1,
+  E1,
+  R1,
+  A2,
+  E2,
+  R2,
+  A3,
+  E3,
+  R3,
+  A4,
+  E4,
+  R4,
+  A5,
+  E5,
+  R5,
+  A6,
+  E6,
+  R6,
+  A7,
+  E7,
+  R7,
+  A8,
+  E8,
+  R8,
+  A9,
+  E9,
+  R9,
+  A10
+>(
+  p1: Primitive<A1, A2, E1, R1>,
+  p2: Primitive<A2, A3, E2, R2>,
+  p3: Primitive<A3, A4, E3, R3>,
+  p4: Primitive<A4, A5, E4, R4>,
+  p5: Primitive<A5, A6, E5, R5>,
+  p6: Primitive<A6, A7, E6, R6>,
+  p7: Primitive<A7, A8, E7, R7>,
+  p8: Primitive<A8, A9, E8, R8>,
+  p9: Primitive<A9, A10, E9, R9>
+): Primitive<A1, A10, E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9>
+export function sequence<
+  A1,
+  E1,
+  R1,
+  A2,
+  E2,
+  R2,
+  A3,
+  E3,
+  R3,
+  A4,
+  E4,
+  R4,
+  A5,
+  E5,
+  R5,
+  A6,
+  E6,
+  R6,
+  A7,
+  E7,
+  R7,
+  A8,
+  E8,
+  R8,
+  A9,
+  E9,
+  R9,
+  A10,
+  E10,
+  R10,
+  A11
+>(
+  p1: Primitive<A1, A2, E1, R1>,
+  p2: Primitive<A2, A3, E2, R2>,
+  p3: Primitive<A3, A4, E3, R3>,
+  p4: Primitive<A4, A5, E4, R4>,
+  p5: Primitive<A5, A6, E5, R5>,
+  p6: Primitive<A6, A7, E6, R6>,
+  p7: Primitive<A7, A8, E7, R7>,
+  p8: Primitive<A8, A9, E8, R8>,
+  p9: Primitive<A9, A10, E9, R9>,
+  p10: Primitive<A10, A11, E10, R10>
+): Primitive<
+  A1,
+  A11,
+  E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10,
+  R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10
+>
+export function sequence<
+  A1,
+  E1,
+  R1,
+  A2,
+  E2,
+  R2,
+  A3,
+  E3,
+  R3,
+  A4,
+  E4,
+  R4,
+  A5,
+  E5,
+  R5,
+  A6,
+  E6,
+  R6,
+  A7,
+  E7,
+  R7,
+  A8,
+  E8,
+  R8,
+  A9,
+  E9,
+  R9,
+  A10,
+  E10,
+  R10,
+  A11,
+  E11,
+  R11,
+  A12
+>(
+  p1: Primitive<A1, A2, E1, R1>,
+  p2: Primitive<A2, A3, E2, R2>,
+  p3: Primitive<A3, A4, E3, R3>,
+  p4: Primitive<A4, A5, E4, R4>,
+  p5: Primitive<A5, A6, E5, R5>,
+  p6: Primitive<A6, A7, E6, R6>,
+  p7: Primitive<A7, A8, E7, R7>,
+  p8: Primitive<A8, A9, E8, R8>,
+  p9: Primitive<A9, A10, E9, R9>,
+  p10: Primitive<A10, A11, E10, R10>,
+  p11: Primitive<A11, A12, E11, R11>
+): Primitive<
+  A1,
+  A12,
+  E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | E11,
+  R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10 | R11
+>
+export function sequence<
+  A1,
+  E1,
+  R1,
+  A2,
+  E2,
+  R2,
+  A3,
+  E3,
+  R3,
+  A4,
+  E4,
+  R4,
+  A5,
+  E5,
+  R5,
+  A6,
+  E6,
+  R6,
+  A7,
+  E7,
+  R7,
+  A8,
+  E8,
+  R8,
+  A9,
+  E9,
+  R9,
+  A10,
+  E10,
+  R10,
+  A11,
+  E11,
+  R11,
+  A12,
+  E12,
+  R12,
+  A13
+>(
+  p1: Primitive<A1, A2, E1, R1>,
+  p2: Primitive<A2, A3, E2, R2>,
+  p3: Primitive<A3, A4, E3, R3>,
+  p4: Primitive<A4, A5, E4, R4>,
+  p5: Primitive<A5, A6, E5, R5>,
+  p6: Primitive<A6, A7, E6, R6>,
+  p7: Primitive<A7, A8, E7, R7>,
+  p8: Primitive<A8, A9, E8, R8>,
+  p9: Primitive<A9, A10, E9, R9>,
+  p10: Primitive<A10, A11, E10, R10>,
+  p11: Primitive<A11, A12, E11, R11>,
+  p12: Primitive<A12, A13, E12, R12>
+): Primitive<
+  A1,
+  A13,
+  E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | E11 | E12,
+  R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10 | R11 | R12
+>
+export function sequence<
+  A1,
+  E1,
+  R1,
+  A2,
+  E2,
+  R2,
+  A3,
+  E3,
+  R3,
+  A4,
+  E4,
+  R4,
+  A5,
+  E5,
+  R5,
+  A6,
+  E6,
+  R6,
+  A7,
+  E7,
+  R7,
+  A8,
+  E8,
+  R8,
+  A9,
+  E9,
+  R9,
+  A10,
+  E10,
+  R10,
+  A11,
+  E11,
+  R11,
+  A12,
+  E12,
+  R12,
+  A13,
+  E13,
+  R13,
+  A14
+>(
+  p1: Primitive<A1, A2, E1, R1>,
+  p2: Primitive<A2, A3, E2, R2>,
+  p3: Primitive<A3, A4, E3, R3>,
+  p4: Primitive<A4, A5, E4, R4>,
+  p5: Primitive<A5, A6, E5, R5>,
+  p6: Primitive<A6, A7, E6, R6>,
+  p7: Primitive<A7, A8, E7, R7>,
+  p8: Primitive<A8, A9, E8, R8>,
+  p9: Primitive<A9, A10, E9, R9>,
+  p10: Primitive<A10, A11, E10, R10>,
+  p11: Primitive<A11, A12, E11, R11>,
+  p12: Primitive<A12, A13, E12, R12>,
+  p13: Primitive<A13, A14, E13, R13>
+): Primitive<
+  A1,
+  A14,
+  E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | E11 | E12 | E13,
+  R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10 | R11 | R12 | R13
+>
+export function sequence<
+  A1,
+  E1,
+  R1,
+  A2,
+  E2,
+  R2,
+  A3,
+  E3,
+  R3,
+  A4,
+  E4,
+  R4,
+  A5,
+  E5,
+  R5,
+  A6,
+  E6,
+  R6,
+  A7,
+  E7,
+  R7,
+  A8,
+  E8,
+  R8,
+  A9,
+  E9,
+  R9,
+  A10,
+  E10,
+  R10,
+  A11,
+  E11,
+  R11,
+  A12,
+  E12,
+  R12,
+  A13,
+  E13,
+  R13,
+  A14,
+  E14,
+  R14,
+  A15
+>(
+  p1: Primitive<A1, A2, E1, R1>,
+  p2: Primitive<A2, A3, E2, R2>,
+  p3: Primitive<A3, A4, E3, R3>,
+  p4: Primitive<A4, A5, E4, R4>,
+  p5: Primitive<A5, A6, E5, R5>,
+  p6: Primitive<A6, A7, E6, R6>,
+  p7: Primitive<A7, A8, E7, R7>,
+  p8: Primitive<A8, A9, E8, R8>,
+  p9: Primitive<A9, A10, E9, R9>,
+  p10: Primitive<A10, A11, E10, R10>,
+  p11: Primitive<A11, A12, E11, R11>,
+  p12: Primitive<A12, A13, E12, R12>,
+  p13: Primitive<A13, A14, E13, R13>,
+  p14: Primitive<A14, A15, E14, R14>
+): Primitive<
+  A1,
+  A15,
+  E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | E11 | E12 | E13 | E14,
+  R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10 | R11 | R12 | R13 | R14
+>
+export function sequence<
+  A1,
+  E1,
+  R1,
+  A2,
+  E2,
+  R2,
+  A3,
+  E3,
+  R3,
+  A4,
+  E4,
+  R4,
+  A5,
+  E5,
+  R5,
+  A6,
+  E6,
+  R6,
+  A7,
+  E7,
+  R7,
+  A8,
+  E8,
+  R8,
+  A9,
+  E9,
+  R9,
+  A10,
+  E10,
+  R10,
+  A11,
+  E11,
+  R11,
+  A12,
+  E12,
+  R12,
+  A13,
+  E13,
+  R13,
+  A14,
+  E14,
+  R14,
+  A15,
+  E15,
+  R15,
+  A16
+>(
+  p1: Primitive<A1, A2, E1, R1>,
+  p2: Primitive<A2, A3, E2, R2>,
+  p3: Primitive<A3, A4, E3, R3>,
+  p4: Primitive<A4, A5, E4, R4>,
+  p5: Primitive<A5, A6, E5, R5>,
+  p6: Primitive<A6, A7, E6, R6>,
+  p7: Primitive<A7, A8, E7, R7>,
+  p8: Primitive<A8, A9, E8, R8>,
+  p9: Primitive<A9, A10, E9, R9>,
+  p10: Primitive<A10, A11, E10, R10>,
+  p11: Primitive<A11, A12, E11, R11>,
+  p12: Primitive<A12, A13, E12, R12>,
+  p13: Primitive<A13, A14, E13, R13>,
+  p14: Primitive<A14, A15, E14, R14>,
+  p15: Primitive<A15, A16, E15, R15>
+): Primitive<
+  A1,
+  A16,
+  E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | E11 | E12 | E13 | E14 | E15,
+  R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10 | R11 | R12 | R13 | R14 | R15
+>
+export function sequence<
+  A1,
+  E1,
+  R1,
+  A2,
+  E2,
+  R2,
+  A3,
+  E3,
+  R3,
+  A4,
+  E4,
+  R4,
+  A5,
+  E5,
+  R5,
+  A6,
+  E6,
+  R6,
+  A7,
+  E7,
+  R7,
+  A8,
+  E8,
+  R8,
+  A9,
+  E9,
+  R9,
+  A10,
+  E10,
+  R10,
+  A11,
+  E11,
+  R11,
+  A12,
+  E12,
+  R12,
+  A13,
+  E13,
+  R13,
+  A14,
+  E14,
+  R14,
+  A15,
+  E15,
+  R15,
+  A16,
+  E16,
+  R16,
+  A17
+>(
+  p1: Primitive<A1, A2, E1, R1>,
+  p2: Primitive<A2, A3, E2, R2>,
+  p3: Primitive<A3, A4, E3, R3>,
+  p4: Primitive<A4, A5, E4, R4>,
+  p5: Primitive<A5, A6, E5, R5>,
+  p6: Primitive<A6, A7, E6, R6>,
+  p7: Primitive<A7, A8, E7, R7>,
+  p8: Primitive<A8, A9, E8, R8>,
+  p9: Primitive<A9, A10, E9, R9>,
+  p10: Primitive<A10, A11, E10, R10>,
+  p11: Primitive<A11, A12, E11, R11>,
+  p12: Primitive<A12, A13, E12, R12>,
+  p13: Primitive<A13, A14, E13, R13>,
+  p14: Primitive<A14, A15, E14, R14>,
+  p15: Primitive<A15, A16, E15, R15>,
+  p16: Primitive<A16, A17, E16, R16>
+): Primitive<
+  A1,
+  A17,
+  E1 | E2 | E3 | E4 | E5 | E6 | E7 | E8 | E9 | E10 | E11 | E12 | E13 | E14 | E15 | E16,
+  R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8 | R9 | R10 | R11 | R12 | R13 | R14 | R15 | R16
+>
 export function sequence(...steps: ReadonlyArray<Any>): Any {
   if (steps.length === 0) throw new TypeError("sequence needs at least one primitive")
   const children = keyed(steps.map((p) => [p.name, p] as const))
   return make(
     "sequence",
     modal((on, input: unknown) => {
-        let effect = child(on, children[0]!.primitive, input, children[0]!.key)
-        for (let i = 1; i < children.length; i++) {
-          const { key, primitive } = children[i]!
-          effect = Effect.flatMap(effect, (out) => child(on, primitive, out, key))
-        }
-        return effect
-      }),
+      let effect = child(on, children[0]!.primitive, input, children[0]!.key)
+      for (let i = 1; i < children.length; i++) {
+        const { key, primitive } = children[i]!
+        effect = Effect.flatMap(effect, (out) => child(on, primitive, out, key))
+      }
+      return effect
+    }),
     { kind: "sequence", children }
   )
 }
@@ -104,8 +631,9 @@ export function sequence(...steps: ReadonlyArray<Any>): Any {
  *
  * @since 0.1.0
  */
-export const andThen = <B, C, E2, R2>(next: Primitive<B, C, E2, R2>) =>
-<A, E1, R1>(self: Primitive<A, B, E1, R1>): Primitive<A, C, E1 | E2, R1 | R2> => sequence(self, next)
+export const andThen =
+  <B, C, E2, R2>(next: Primitive<B, C, E2, R2>) =>
+  <A, E1, R1>(self: Primitive<A, B, E1, R1>): Primitive<A, C, E1 | E2, R1 | R2> => sequence(self, next)
 
 // ---------------------------------------------------------------------------------------------
 // parallel
@@ -208,14 +736,14 @@ export function parallel(...args: ReadonlyArray<unknown>): Any {
   const settle = options.mode === "settle"
   const children = isTuple ? keyed(entries) : entries.map(([key, primitive]) => ({ key, primitive }))
   const run = modal((on, input: unknown): Effect.Effect<unknown, unknown, unknown> => {
-      const effects = children.map(({ key, primitive }) => {
-        const effect = child(on, primitive, input, key)
-        return settle ? Effect.either(effect) : effect
-      })
-      if (isTuple) return Effect.all(effects, { concurrency })
-      const record: Record<string, Effect.Effect<unknown, unknown, unknown>> = {}
-      children.forEach(({ key }, i) => (record[key] = effects[i]!))
-      return Effect.all(record, { concurrency })
+    const effects = children.map(({ key, primitive }) => {
+      const effect = child(on, primitive, input, key)
+      return settle ? Effect.either(effect) : effect
+    })
+    if (isTuple) return Effect.all(effects, { concurrency })
+    const record: Record<string, Effect.Effect<unknown, unknown, unknown>> = {}
+    children.forEach(({ key }, i) => (record[key] = effects[i]!))
+    return Effect.all(record, { concurrency })
   })
   return make("parallel", run, {
     kind: "parallel",
@@ -329,7 +857,9 @@ export function route(
 // ---------------------------------------------------------------------------------------------
 
 const checkMax = (name: string, max: number): number => {
-  if (!Number.isInteger(max) || max < 1) throw new RangeError(`${name}: maxIterations must be a positive integer, got ${max}`)
+  if (!Number.isInteger(max) || max < 1) {
+    throw new RangeError(`${name}: maxIterations must be a positive integer, got ${max}`)
+  }
   return max
 }
 
@@ -361,8 +891,10 @@ export interface LoopOptions<A> {
 export const loop = <A, E, R>(body: Primitive<A, A, E, R>, options: LoopOptions<A>): Primitive<A, A, E, R> => {
   const max = checkMax("loop", options.maxIterations)
   const go = (on: boolean, input: A, i: number): Effect.Effect<A, E, R> =>
-    Effect.flatMap(child(on, body, input, `${body.name}[${i}]`), (out) =>
-      i < max && options.while(out, i) ? go(on, out, i + 1) : Effect.succeed(out))
+    Effect.flatMap(
+      child(on, body, input, `${body.name}[${i}]`),
+      (out) => i < max && options.while(out, i) ? go(on, out, i + 1) : Effect.succeed(out)
+    )
   return make("loop", modal((on, input: A) => go(on, input, 1)), {
     kind: "loop",
     children: [{ key: `${body.name}[*]`, primitive: body }],
@@ -447,15 +979,15 @@ export const forEach = <In, Out, E, R, M extends Mode = "fail-fast">(
   return make(
     "forEach",
     modal((on, items: ReadonlyArray<In>) =>
-        Effect.forEach(
-          items,
-          (item, i): Effect.Effect<unknown, unknown, R> => {
-            const effect = child(on, step, item, `${step.name}[${i}]`)
-            return settle ? Effect.either(effect) : effect
-          },
-          { concurrency }
-        )
-      ),
+      Effect.forEach(
+        items,
+        (item, i): Effect.Effect<unknown, unknown, R> => {
+          const effect = child(on, step, item, `${step.name}[${i}]`)
+          return settle ? Effect.either(effect) : effect
+        },
+        { concurrency }
+      )
+    ),
     {
       kind: "forEach",
       children: [{ key: `${step.name}[*]`, primitive: step }],

@@ -102,7 +102,11 @@ export const toMermaid = (pipeline: Any | Node): string => {
         lines.push(`  ${join}(( ))`)
         n.children.forEach((c, i) => {
           const part = render(c)
-          const edge = n.kind === "branch" ? (i === 0 ? "true" : "false") : n.kind === "route" ? c.path.split("/").pop()! : ""
+          const edge = n.kind === "branch"
+            ? (i === 0 ? "true" : "false")
+            : n.kind === "route"
+            ? c.path.split("/").pop()!
+            : ""
           lines.push(edge ? `  ${fork} -->|${escape(edge)}| ${part.entry}` : `  ${fork} --> ${part.entry}`)
           lines.push(`  ${part.exit} --> ${join}`)
         })

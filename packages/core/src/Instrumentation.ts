@@ -16,8 +16,8 @@ import {
   fiberPath,
   modeRef,
   pathOf,
-  type SpanOptions,
-  spanned
+  spanned,
+  type SpanOptions
 } from "./internal/instrument.js"
 
 export type { Mode }
@@ -107,8 +107,11 @@ export type { SpanOptions }
  *
  * @since 0.1.0
  */
-export const withSpan = <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options?: SpanOptions<A, E>): Effect.Effect<A, E, R> =>
-  spanned(self, name, options)
+export const withSpan = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  name: string,
+  options?: SpanOptions<A, E>
+): Effect.Effect<A, E, R> => spanned(self, name, options)
 
 /**
  * Attribute values accepted on spans.
@@ -135,7 +138,7 @@ export const annotate = (attributes: Readonly<Record<string, AttributeValue>>): 
   Effect.flatMap(isEnabled, (on) =>
     on
       ? Effect.flatMap(Effect.option(Effect.currentSpan), (span) => {
-        if (span._tag === "Some") for (const [k, v] of Object.entries(attributes)) span.value.attribute(k, v)
+        if (span._tag === "Some") { for (const [k, v] of Object.entries(attributes)) span.value.attribute(k, v) }
         return Effect.void
       })
       : Effect.void)

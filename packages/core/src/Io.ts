@@ -51,7 +51,11 @@ const timedOut: unique symbol = Symbol.for("@braid/core/Io/timedOut")
  * The exit of `fiber`, observed directly (no message to the fiber); with `detach`, the timer's
  * firing resumes at once with `timedOut` instead of waiting for the interrupted fiber to end.
  */
-const awaitExit = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, timer: Timers.Timer, detach: boolean): Effect.Effect<Exit.Exit<A, E> | typeof timedOut> =>
+const awaitExit = <A, E>(
+  fiber: Fiber.RuntimeFiber<A, E>,
+  timer: Timers.Timer,
+  detach: boolean
+): Effect.Effect<Exit.Exit<A, E> | typeof timedOut> =>
   Effect.async<Exit.Exit<A, E> | typeof timedOut>((resume) => {
     const observer = (exit: Exit.Exit<A, E>) => resume(Effect.succeed(exit))
     fiber.addObserver(observer)
@@ -123,7 +127,11 @@ export const within = <A, E, R, A2, E2, R2>(
       nesting--
     }
     const done = work.unsafePoll()
-    if (done !== null) return Exit.isSuccess(done) ? Effect.as(Effect.inheritFiberRefs(work.getFiberRefs()), done.value) : done
+    if (done !== null) {
+      return Exit.isSuccess(done)
+        ? Effect.as(Effect.inheritFiberRefs(work.getFiberRefs()), done.value)
+        : done
+    }
     const clock = Context.get(caller.currentDefaultServices, Clock.Clock)
     return Effect.uninterruptibleMask((restore) => {
       const timer = Timers.interruptAfter(work, clock, clock === liveClock, d, millis)
@@ -204,12 +212,18 @@ export const callback = <A, E, E2>(
       let timer: Timers.Timer | undefined
       let abandon: (() => void) | void = undefined
       if (millis !== Number.POSITIVE_INFINITY) {
-        timer = Timers.schedule(() => {
-          if (settled) return
-          settled = true
-          resume(Effect.fail(onTimeout(millis)))
-          abandon?.()
-        }, clock, clock === liveClock, d, millis)
+        timer = Timers.schedule(
+          () => {
+            if (settled) return
+            settled = true
+            resume(Effect.fail(onTimeout(millis)))
+            abandon?.()
+          },
+          clock,
+          clock === liveClock,
+          d,
+          millis
+        )
       }
       abandon = register((exit) => {
         if (settled) return
@@ -254,15 +268,19 @@ export const promise = <A, E, E2>(
   onTimeout: (millis: number) => E2,
   onError: (cause: unknown) => E
 ): Effect.Effect<A, E | E2> =>
-  callback<A, E, E2>((resume) => {
-    const controller = new AbortController()
-    try {
-      evaluate(controller.signal).then((a) => resume(Exit.succeed(a)), (e) => resume(Exit.fail(onError(e))))
-    } catch (e) {
-      resume(Exit.fail(onError(e)))
-    }
-    return () => controller.abort()
-  }, timeout, onTimeout)
+  callback<A, E, E2>(
+    (resume) => {
+      const controller = new AbortController()
+      try {
+        evaluate(controller.signal).then((a) => resume(Exit.succeed(a)), (e) => resume(Exit.fail(onError(e))))
+      } catch (e) {
+        resume(Exit.fail(onError(e)))
+      }
+      return () => controller.abort()
+    },
+    timeout,
+    onTimeout
+  )
 
 /**
  * How many timers of `within` and `bounded` are pending right now: 0 once every bounded call has

@@ -21,7 +21,15 @@ import { Either, Schema } from "effect"
  * @since 0.2.0
  * @category errors
  */
-export const JsonErrorReason = Schema.Literal("Syntax", "Depth", "ForbiddenKey", "BigInt", "Cycle", "NonFinite", "Unsupported")
+export const JsonErrorReason = Schema.Literal(
+  "Syntax",
+  "Depth",
+  "ForbiddenKey",
+  "BigInt",
+  "Cycle",
+  "NonFinite",
+  "Unsupported"
+)
 
 /**
  * @since 0.2.0
@@ -91,7 +99,9 @@ const walkParsed = (value: unknown, maxDepth: number, checkKeys: boolean): JsonE
       }
     } else {
       for (const k of Object.keys(v)) {
-        if (checkKeys && k === "__proto__") return new JsonError({ reason: "ForbiddenKey", path, detail: `forbidden key "__proto__"` })
+        if (checkKeys && k === "__proto__") {
+          return new JsonError({ reason: "ForbiddenKey", path, detail: `forbidden key "__proto__"` })
+        }
         const x = (v as Record<string, unknown>)[k]
         if (typeof x === "object" && x !== null) stack.push({ v: x, depth: depth + 1, path: segment(path, k) })
       }
@@ -136,13 +146,17 @@ const textDepthExceeds = (text: string, maxDepth: number): boolean => {
 export const parse = (text: string, options?: Options): Either.Either<unknown, JsonError> => {
   const maxDepth = options?.maxDepth ?? defaultMaxDepth
   if (typeof text !== "string") {
-    return Either.left(new JsonError({ reason: "Unsupported", path: "(root)", detail: `expected a string, got ${typeof text}` }))
+    return Either.left(
+      new JsonError({ reason: "Unsupported", path: "(root)", detail: `expected a string, got ${typeof text}` })
+    )
   }
   let value: unknown
   try {
     value = JSON.parse(text)
   } catch (e) {
-    return Either.left(new JsonError({ reason: "Syntax", path: "(root)", detail: e instanceof Error ? e.message : String(e) }))
+    return Either.left(
+      new JsonError({ reason: "Syntax", path: "(root)", detail: e instanceof Error ? e.message : String(e) })
+    )
   }
   if (typeof value !== "object" || value === null) return Either.right(value)
   // The cheap checks first: a document without "proto" in any spelling and shallow enough
@@ -208,7 +222,9 @@ export const encode = (value: unknown, options?: Options): Either.Either<string,
     return Either.right(JSON.stringify(value) ?? "null")
   } catch (e) {
     // A toJSON that throws, or a getter that does.
-    return Either.left(new JsonError({ reason: "Unsupported", path: "(root)", detail: e instanceof Error ? e.message : String(e) }))
+    return Either.left(
+      new JsonError({ reason: "Unsupported", path: "(root)", detail: e instanceof Error ? e.message : String(e) })
+    )
   }
 }
 
@@ -231,7 +247,12 @@ const checkEncodable = (value: unknown, maxDepth: number): JsonError | undefined
   if (typeof value !== "object" || value === null) return undefined
   // Depth-first with explicit enter/leave so that `onPath` holds exactly the ancestors.
   const onPath = new Set<object>()
-  const stack: Array<{ v: object; depth: number; path: string; leave: boolean }> = [{ v: value, depth: 1, path: "(root)", leave: false }]
+  const stack: Array<{ v: object; depth: number; path: string; leave: boolean }> = [{
+    v: value,
+    depth: 1,
+    path: "(root)",
+    leave: false
+  }]
   while (stack.length > 0) {
     const frame = stack.pop()!
     if (frame.leave) {
@@ -244,15 +265,23 @@ const checkEncodable = (value: unknown, maxDepth: number): JsonError | undefined
       try {
         j = (v as { toJSON: (key: string) => unknown }).toJSON("")
       } catch (e) {
-        return new JsonError({ reason: "Unsupported", path: frame.path, detail: `toJSON threw: ${e instanceof Error ? e.message : String(e)}` })
+        return new JsonError({
+          reason: "Unsupported",
+          path: frame.path,
+          detail: `toJSON threw: ${e instanceof Error ? e.message : String(e)}`
+        })
       }
       const p = primitiveProblem(j, frame.path)
       if (p !== undefined) return p
       if (typeof j !== "object" || j === null) continue
       v = j
     }
-    if (onPath.has(v)) return new JsonError({ reason: "Cycle", path: frame.path, detail: "a cycle (the value contains itself)" })
-    if (frame.depth > maxDepth) return new JsonError({ reason: "Depth", path: frame.path, detail: `nesting deeper than ${maxDepth}` })
+    if (onPath.has(v)) {
+      return new JsonError({ reason: "Cycle", path: frame.path, detail: "a cycle (the value contains itself)" })
+    }
+    if (frame.depth > maxDepth) {
+      return new JsonError({ reason: "Depth", path: frame.path, detail: `nesting deeper than ${maxDepth}` })
+    }
     onPath.add(v)
     stack.push({ v, depth: frame.depth, path: frame.path, leave: true })
     if (Array.isArray(v)) {
@@ -284,7 +313,9 @@ const primitiveProblem = (x: unknown, path: string): JsonError | undefined => {
     case "bigint":
       return new JsonError({ reason: "BigInt", path, detail: "a BigInt has no JSON form" })
     case "number":
-      return Number.isFinite(x) ? undefined : new JsonError({ reason: "NonFinite", path, detail: `${describe(x)} has no JSON form` })
+      return Number.isFinite(x)
+        ? undefined
+        : new JsonError({ reason: "NonFinite", path, detail: `${describe(x)} has no JSON form` })
     case "symbol":
     case "function":
       return path === "(root)" || path.endsWith("]")

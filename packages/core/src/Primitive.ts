@@ -203,8 +203,11 @@ export const sync = <In, Out>(name: string, f: (input: In) => Out, options?: Opt
  *
  * @since 0.1.0
  */
-export const fromEffect = <Out, E, R>(name: string, effect: Effect.Effect<Out, E, R>, options?: Options): Primitive<unknown, Out, E, R> =>
-  make(name, () => effect, options)
+export const fromEffect = <Out, E, R>(
+  name: string,
+  effect: Effect.Effect<Out, E, R>,
+  options?: Options
+): Primitive<unknown, Out, E, R> => make(name, () => effect, options)
 
 const formatPath = (path: ReadonlyArray<PropertyKey>): string => {
   let out = ""
@@ -220,7 +223,11 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string => {
  *
  * @since 0.1.0
  */
-export const decodeError = (primitive: string, direction: "input" | "output", error: ParseResult.ParseError): DecodeError => {
+export const decodeError = (
+  primitive: string,
+  direction: "input" | "output",
+  error: ParseResult.ParseError
+): DecodeError => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
     path: formatPath(issue.path),
     message: issue.message
@@ -262,8 +269,14 @@ export const fromSchema = <I extends Schema.Schema.Any, O extends Schema.Schema.
   E | DecodeError,
   R | Schema.Schema.Context<I> | Schema.Schema.Context<O>
 > => {
-  const decodeInput = Schema.decodeUnknown(schemas.input as Schema.Schema<Schema.Schema.Type<I>, unknown, Schema.Schema.Context<I>>, { errors: "all" })
-  const decodeOutput = Schema.decodeUnknown(schemas.output as Schema.Schema<Schema.Schema.Type<O>, unknown, Schema.Schema.Context<O>>, { errors: "all" })
+  const decodeInput = Schema.decodeUnknown(
+    schemas.input as Schema.Schema<Schema.Schema.Type<I>, unknown, Schema.Schema.Context<I>>,
+    { errors: "all" }
+  )
+  const decodeOutput = Schema.decodeUnknown(
+    schemas.output as Schema.Schema<Schema.Schema.Type<O>, unknown, Schema.Schema.Context<O>>,
+    { errors: "all" }
+  )
   return make(
     name,
     (input: Schema.Schema.Encoded<I>) => {
@@ -271,7 +284,14 @@ export const fromSchema = <I extends Schema.Schema.Any, O extends Schema.Schema.
       // decoding: a deep value would otherwise overflow the stack inside Schema.
       const tooDeep = Json.check(input)
       if (tooDeep !== undefined) {
-        return Effect.fail(new DecodeError({ primitive: name, direction: "input", path: tooDeep.path, issues: [{ path: tooDeep.path, message: tooDeep.detail }] }))
+        return Effect.fail(
+          new DecodeError({
+            primitive: name,
+            direction: "input",
+            path: tooDeep.path,
+            issues: [{ path: tooDeep.path, message: tooDeep.detail }]
+          })
+        )
       }
       return decodeInput(input).pipe(
         Effect.mapError((e) => decodeError(name, "input", e)),
@@ -300,8 +320,11 @@ export const fromSchema = <I extends Schema.Schema.Any, O extends Schema.Schema.
  *
  * @since 0.1.0
  */
-export const invokeAt = <In, Out, E, R>(self: Primitive<In, Out, E, R>, input: In, segment: string): Effect.Effect<Out, E, R> =>
-  execute(self, input, segment)
+export const invokeAt = <In, Out, E, R>(
+  self: Primitive<In, Out, E, R>,
+  input: In,
+  segment: string
+): Effect.Effect<Out, E, R> => execute(self, input, segment)
 
 /**
  * The same primitive under another name (its span name and path segment).

@@ -82,7 +82,8 @@ const program = <In, Out, E, R>(
  *
  * @since 0.2.0
  */
-export type MissingServices<Missing> = [Missing] extends [never] ? unknown : { readonly "missing services (give them in layer)": Missing }
+export type MissingServices<Missing> = [Missing] extends [never] ? unknown
+  : { readonly "missing services (give them in layer)": Missing }
 
 /**
  * Options of `runPromise`.
@@ -152,7 +153,10 @@ export const runPromise: {
     })
     exit = Runtime.runPromiseExit(runtime, program(pipeline, input, options, ctx, false), runOptions)
   } else {
-    const effect = Effect.provide(run(pipeline, input, options), options.layer) as Effect.Effect<Out, E | LE | DeadlineExceeded>
+    const effect = Effect.provide(run(pipeline, input, options), options.layer) as Effect.Effect<
+      Out,
+      E | LE | DeadlineExceeded
+    >
     exit = Effect.runPromiseExit(effect, runOptions)
   }
   return exit.then((exit) => settle(exit, signal))

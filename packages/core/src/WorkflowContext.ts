@@ -40,7 +40,9 @@ export interface WorkflowContextShape {
  *
  * @since 0.1.0
  */
-export class WorkflowContext extends Context.Tag("@braid/core/WorkflowContext")<WorkflowContext, WorkflowContextShape>() {}
+export class WorkflowContext
+  extends Context.Tag("@braid/core/WorkflowContext")<WorkflowContext, WorkflowContextShape>()
+{}
 
 /**
  * What a run is started with. Every field is optional.
@@ -81,7 +83,9 @@ export const makeAt = (options: ContextOptions, startedAt: number): WorkflowCont
   metadata: options.metadata ?? {},
   startedAt,
   deadline: options.deadline === undefined ? undefined : startedAt + Duration.toMillis(options.deadline),
-  state: Ref.unsafeMake<ReadonlyMap<string, unknown>>(options.state === undefined ? new Map() : new Map(Object.entries(options.state)))
+  state: Ref.unsafeMake<ReadonlyMap<string, unknown>>(
+    options.state === undefined ? new Map() : new Map(Object.entries(options.state))
+  )
 })
 
 /**

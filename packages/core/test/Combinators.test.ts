@@ -1,12 +1,10 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Either, Exit, Fiber, Ref, TestClock } from "effect"
 import {
   andThen,
   branch,
   DecodeError,
   forEach,
-  LoopExhausted,
   loop,
+  LoopExhausted,
   parallel,
   Primitive,
   repeatUntil,
@@ -15,6 +13,8 @@ import {
   sequence,
   UnknownRoute
 } from "@braid/core"
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Duration, Effect, Either, Exit, Fiber, Ref, TestClock } from "effect"
 
 const inc = Primitive.sync("inc", (n: number) => n + 1)
 const double = Primitive.sync("double", (n: number) => n * 2)
@@ -67,7 +67,9 @@ describe("parallel", () => {
 
   it.effect("concurrency bounds how many branches run at once", () =>
     Effect.gen(function*() {
-      const p = parallel([sleepThen("a", 1000, 1), sleepThen("b", 1000, 2), sleepThen("c", 1000, 3)], { concurrency: 1 })
+      const p = parallel([sleepThen("a", 1000, 1), sleepThen("b", 1000, 2), sleepThen("c", 1000, 3)], {
+        concurrency: 1
+      })
       const fiber = yield* Effect.fork(Runner.run(p, undefined))
       yield* TestClock.adjust("2 seconds")
       assert.isNull(fiber.unsafePoll(), "with concurrency 1, three 1 s branches are not done after 2 s")
@@ -90,8 +92,10 @@ describe("parallel", () => {
             Effect.as(name),
             Effect.onInterrupt(() => Ref.update(finalized, (xs) => [...xs, name]))
           ))
-      const failing = Primitive.make("failing", (_: unknown) =>
-        Effect.zipRight(Effect.sleep("1 second"), Effect.fail(new Boom("branch failed"))))
+      const failing = Primitive.make(
+        "failing",
+        (_: unknown) => Effect.zipRight(Effect.sleep("1 second"), Effect.fail(new Boom("branch failed")))
+      )
       const fiber = yield* Effect.fork(Runner.run(parallel({ a: slow("a"), b: failing, c: slow("c") }), undefined))
       yield* TestClock.adjust("1 second")
       const err = yield* Effect.flip(Fiber.join(fiber))
@@ -242,7 +246,10 @@ describe("nesting", () => {
       const pipeline = sequence(
         Primitive.sync("split", (s: string) => s.split(",").map(Number)),
         forEach(inner, { concurrency: 2 }),
-        Primitive.sync("collect", (xs: ReadonlyArray<{ readonly a: number; readonly b: string | number }>) => xs.map((x) => `${x.a}:${x.b}`).join(" "))
+        Primitive.sync("collect", (xs: ReadonlyArray<{ readonly a: number; readonly b: string | number }>) =>
+          xs.map((x) =>
+            `${x.a}:${x.b}`
+          ).join(" "))
       )
       assert.strictEqual(yield* Runner.run(pipeline, "1,5"), "4:3 12:n=6")
     }))
@@ -254,7 +261,10 @@ describe("decode errors", () => {
       const { Schema } = yield* Effect.promise(() => import("effect"))
       const greet = Primitive.fromSchema(
         "greet",
-        { input: Schema.Struct({ user: Schema.Struct({ name: Schema.String, age: Schema.Number }) }), output: Schema.String },
+        {
+          input: Schema.Struct({ user: Schema.Struct({ name: Schema.String, age: Schema.Number }) }),
+          output: Schema.String
+        },
         ({ user }) => Effect.succeed(`hi ${user.name}`)
       )
       const err = yield* Effect.flip(Runner.run(greet, { user: { name: "Ada", age: "x" } } as never))

@@ -1,10 +1,14 @@
+import { DecodeError, Instrumentation, Primitive, Runner, sequence, WorkflowContext } from "@braid/core"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, FastCheck as fc, Fiber, Schema, TestClock } from "effect"
-import { DecodeError, Instrumentation, Primitive, Runner, sequence, WorkflowContext } from "@braid/core"
 
 describe("fromSchema bounds nesting", () => {
-  interface Tree { readonly next?: Tree | undefined }
-  const Tree: Schema.Schema<Tree> = Schema.Struct({ next: Schema.optional(Schema.suspend((): Schema.Schema<Tree> => Tree)) })
+  interface Tree {
+    readonly next?: Tree | undefined
+  }
+  const Tree: Schema.Schema<Tree> = Schema.Struct({
+    next: Schema.optional(Schema.suspend((): Schema.Schema<Tree> => Tree))
+  })
   const walk = Primitive.fromSchema("walk", { input: Tree, output: Schema.Number }, () => Effect.succeed(1))
 
   it.effect("an input nested 20,000 levels deep is a DecodeError naming the place, not a RangeError", () =>
@@ -27,11 +31,21 @@ describe("fromSchema bounds nesting", () => {
 
   it.effect("property: any input is decoded or refused with a DecodeError, never a defect", () =>
     Effect.gen(function*() {
-      const p = Primitive.fromSchema("p", { input: Schema.Struct({ n: Schema.Number }), output: Schema.Number }, ({ n }) => Effect.succeed(n))
-      const inputs = fc.sample(fc.anything({ withBigInt: true, withNullPrototype: true, withMap: true, maxDepth: 4 }), 300)
+      const p = Primitive.fromSchema(
+        "p",
+        { input: Schema.Struct({ n: Schema.Number }), output: Schema.Number },
+        ({ n }) => Effect.succeed(n)
+      )
+      const inputs = fc.sample(
+        fc.anything({ withBigInt: true, withNullPrototype: true, withMap: true, maxDepth: 4 }),
+        300
+      )
       for (const input of inputs) {
         const exit = yield* Effect.exit(Runner.run(p, input as { n: number }))
-        assert.isTrue(Exit.isSuccess(exit) || (exit.cause._tag === "Fail" && exit.cause.error instanceof DecodeError), String(exit))
+        assert.isTrue(
+          Exit.isSuccess(exit) || (exit.cause._tag === "Fail" && exit.cause.error instanceof DecodeError),
+          String(exit)
+        )
       }
     }))
 })
@@ -42,7 +56,10 @@ describe("Runner.runPromise and abort signals", () => {
     const step = Primitive.sync("step", (n: number) => (ran++, n))
     const controller = new AbortController()
     controller.abort()
-    const error = await Runner.runPromise(step, 1, { signal: controller.signal }).then(() => undefined, (e: unknown) => e)
+    const error = await Runner.runPromise(step, 1, { signal: controller.signal }).then(
+      () => undefined,
+      (e: unknown) => e
+    )
     assert.strictEqual(ran, 0)
     assert.instanceOf(error, DOMException)
     assert.strictEqual((error as DOMException).name, "AbortError")

@@ -1,8 +1,8 @@
+import { forEach, Instrumentation, parallel, Primitive, Runner, sequence } from "@braid/core"
+import { byName, parentOf, successValue, withSpans } from "@braid/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { SpanStatusCode } from "@opentelemetry/api"
 import { Effect, Exit, Fiber, Schema } from "effect"
-import { forEach, Instrumentation, parallel, Primitive, Runner, sequence } from "@braid/core"
-import { byName, parentOf, successValue, withSpans } from "@braid/testing"
 
 class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { id: Schema.String }) {}
 
@@ -15,7 +15,9 @@ describe("the single instrumentation point", () => {
       const pipeline = sequence(inc, parallel({ a: double, b: inc.pipe(Primitive.named("inc2")) })).pipe(
         Primitive.named("pipeline")
       )
-      const { exit, spans } = yield* withSpans(Runner.run(pipeline, 1, { runId: "run-1", sessionId: "s-1", tenantId: "t-1" }))
+      const { exit, spans } = yield* withSpans(
+        Runner.run(pipeline, 1, { runId: "run-1", sessionId: "s-1", tenantId: "t-1" })
+      )
       assert.deepStrictEqual(successValue(exit), { a: 4, b: 3 })
       assert.sameMembers(spans.map((s) => s.name), ["pipeline", "inc", "parallel", "double", "inc2"])
       const root = byName(spans, "pipeline")
@@ -39,7 +41,9 @@ describe("the single instrumentation point", () => {
   it.effect("a failure sets error status on the failing span and its parents and records the tagged error", () =>
     Effect.gen(function*() {
       const lookup = Primitive.make("lookup", (id: string) => Effect.fail(new NotFound({ id })))
-      const pipeline = sequence(Primitive.sync("prepare", (s: string) => s.trim()), lookup).pipe(Primitive.named("find"))
+      const pipeline = sequence(Primitive.sync("prepare", (s: string) => s.trim()), lookup).pipe(
+        Primitive.named("find")
+      )
       const { exit, spans } = yield* withSpans(Runner.run(pipeline, " 42 "))
       assert.isTrue(Exit.isFailure(exit))
       const failing = byName(spans, "lookup")
@@ -95,8 +99,10 @@ describe("the single instrumentation point", () => {
 
   it.effect("auto mode: without a tracer layer primitives run bare; \"on\" opens spans on Effect's built-in tracer", () =>
     Effect.gen(function*() {
-      const spanName = Primitive.make("probe", (_: void) =>
-        Effect.map(Effect.option(Effect.currentSpan), (s) => s._tag === "Some" ? s.value.name : "none"))
+      const spanName = Primitive.make(
+        "probe",
+        (_: void) => Effect.map(Effect.option(Effect.currentSpan), (s) => s._tag === "Some" ? s.value.name : "none")
+      )
       const wrapped = sequence(spanName).pipe(Primitive.named("outer"))
       assert.strictEqual(yield* Runner.run(wrapped, undefined), "none")
       assert.isFalse(yield* Instrumentation.enabled)
@@ -125,7 +131,12 @@ describe("the single instrumentation point", () => {
         userId: "u-9",
         instrumentation: "on"
       })
-      assert.deepStrictEqual(out, { "braid.path": "root/probe", "braid.run.id": "r-9", "braid.session.id": "s-9", "braid.user.id": "u-9" })
+      assert.deepStrictEqual(out, {
+        "braid.path": "root/probe",
+        "braid.run.id": "r-9",
+        "braid.session.id": "s-9",
+        "braid.user.id": "u-9"
+      })
     }))
 
   it.effect("withSpan: the same span as Effect.withSpan (parent of inner spans, context restored after), onEnd sees the exit first", () =>
@@ -164,18 +175,22 @@ describe("the single instrumentation point", () => {
 
   it.effect("withSpan: interrupted work ends its span and restores the parent; span annotations in scope still apply", () =>
     Effect.gen(function*() {
-      const { spans } = yield* withSpans(Effect.gen(function*() {
-        const fiber = yield* Effect.fork(Instrumentation.withSpan(Effect.never, "hanging"))
-        yield* Effect.yieldNow()
-        yield* Fiber.interrupt(fiber)
-        yield* Effect.withSpan(Effect.void, "next")
-      }).pipe(Effect.withSpan("root")))
+      const { spans } = yield* withSpans(
+        Effect.gen(function*() {
+          const fiber = yield* Effect.fork(Instrumentation.withSpan(Effect.never, "hanging"))
+          yield* Effect.yieldNow()
+          yield* Fiber.interrupt(fiber)
+          yield* Effect.withSpan(Effect.void, "next")
+        }).pipe(Effect.withSpan("root"))
+      )
       const hanging = byName(spans, "hanging")
       assert.strictEqual(parentOf(spans, hanging)?.name, "root")
       assert.strictEqual(hanging.attributes["status.interrupted"], true)
       assert.strictEqual(parentOf(spans, byName(spans, "next"))?.name, "root")
 
-      const annotated = yield* withSpans(Instrumentation.withSpan(Effect.void, "annotated").pipe(Effect.annotateSpans("team", "coaching")))
+      const annotated = yield* withSpans(
+        Instrumentation.withSpan(Effect.void, "annotated").pipe(Effect.annotateSpans("team", "coaching"))
+      )
       assert.strictEqual(byName(annotated.spans, "annotated").attributes["team"], "coaching")
     }))
 })

@@ -2,11 +2,11 @@
  * Type-level tests: checked by `npm run typecheck` (tsc -b), which `npm test` runs first.
  * A `@ts-expect-error` that stops erroring fails the build, so mis-typed chaining must fail.
  */
+import type { DecodeError, LoopExhausted, UnknownRoute, WorkflowContext } from "@braid/core"
+import { andThen, forEach, parallel, Primitive, repeatUntil, route, Runner, sequence, State } from "@braid/core"
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import type { Either } from "effect"
 import { Context, Effect, Layer, Schema } from "effect"
-import type { DecodeError, LoopExhausted, UnknownRoute, WorkflowContext } from "@braid/core"
-import { andThen, forEach, parallel, Primitive, repeatUntil, route, Runner, sequence, State } from "@braid/core"
 
 class A extends Schema.TaggedError<A>()("A", {}) {}
 class B extends Schema.TaggedError<B>()("B", {}) {}
@@ -34,7 +34,9 @@ describe("inferred types", () => {
 
   it("parallel: tuple, struct and settle", () => {
     expectTypeOf(parallel(parse, len)).toEqualTypeOf<Primitive.Primitive<string, [number, number], A, never>>()
-    expectTypeOf(parallel({ n: parse, m: len })).toEqualTypeOf<Primitive.Primitive<string, { n: number; m: number }, A, never>>()
+    expectTypeOf(parallel({ n: parse, m: len })).toEqualTypeOf<
+      Primitive.Primitive<string, { n: number; m: number }, A, never>
+    >()
     expectTypeOf(parallel({ n: parse }, { mode: "settle" })).toEqualTypeOf<
       Primitive.Primitive<string, { n: Either.Either<number, A> }, never, never>
     >()
@@ -50,7 +52,9 @@ describe("inferred types", () => {
     expectTypeOf(r).toEqualTypeOf<Primitive.Primitive<string, number, A | UnknownRoute, never>>()
     const withDefault = route((s: string) => s, { parse }, Primitive.sync("zero", (_: string) => "zero" as const))
     expectTypeOf(withDefault).toEqualTypeOf<Primitive.Primitive<string, number | "zero", A, never>>()
-    expectTypeOf(forEach(parse, { concurrency: 4 })).toEqualTypeOf<Primitive.Primitive<ReadonlyArray<string>, Array<number>, A, never>>()
+    expectTypeOf(forEach(parse, { concurrency: 4 })).toEqualTypeOf<
+      Primitive.Primitive<ReadonlyArray<string>, Array<number>, A, never>
+    >()
     expectTypeOf(forEach(parse, { mode: "settle" })).toEqualTypeOf<
       Primitive.Primitive<ReadonlyArray<string>, Array<Either.Either<number, A>>, never, never>
     >()
@@ -74,8 +78,12 @@ describe("inferred types", () => {
   it("the runner provides WorkflowContext and nothing else", () => {
     const usesState = Primitive.make("s", (_: void) => State.get(State.key("k", 1)))
     expectTypeOf(usesState).toEqualTypeOf<Primitive.Primitive<void, number, never, WorkflowContext.WorkflowContext>>()
-    expectTypeOf(Runner.run(usesState, undefined)).toEqualTypeOf<Effect.Effect<number, import("@braid/core").DeadlineExceeded, never>>()
-    expectTypeOf(Runner.run(check, 1)).toEqualTypeOf<Effect.Effect<boolean, B | import("@braid/core").DeadlineExceeded, Db>>()
+    expectTypeOf(Runner.run(usesState, undefined)).toEqualTypeOf<
+      Effect.Effect<number, import("@braid/core").DeadlineExceeded, never>
+    >()
+    expectTypeOf(Runner.run(check, 1)).toEqualTypeOf<
+      Effect.Effect<boolean, B | import("@braid/core").DeadlineExceeded, Db>
+    >()
     // @ts-expect-error runPromise needs every requirement but WorkflowContext provided
     void Runner.runPromise(check, 1)
   })

@@ -181,14 +181,23 @@ const initial = (): State => ({
   alerted: new Set()
 })
 
-const bump = (m: Map<string, Totals>, key: string | undefined, response: Response, usd: number, priced: boolean): void => {
+const bump = (
+  m: Map<string, Totals>,
+  key: string | undefined,
+  response: Response,
+  usd: number,
+  priced: boolean
+): void => {
   if (key !== undefined) m.set(key, add(m.get(key) ?? empty, response, usd, priced))
 }
 
 /** Key of the scope for budgets when a call runs outside any run (no `WorkflowContext`). */
 const noRun = "(no run)"
 
-const scopeKey = (scope: "run" | "session", ctx: Option.Option<WorkflowContext.WorkflowContextShape>): string | undefined => {
+const scopeKey = (
+  scope: "run" | "session",
+  ctx: Option.Option<WorkflowContext.WorkflowContextShape>
+): string | undefined => {
   if (Option.isNone(ctx)) return scope === "run" ? noRun : undefined
   return scope === "run" ? ctx.value.runId : ctx.value.sessionId
 }
@@ -238,7 +247,14 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
           }
           const shown = unit === "usd" ? `$${spent.toFixed(4)} of $${limit}` : `${spent} of ${limit} tokens`
           return yield* Effect.fail(
-            new BudgetExceeded({ message: `${budget.scope} ${key} spent ${shown}`, scope: budget.scope, key, unit, limit, spent })
+            new BudgetExceeded({
+              message: `${budget.scope} ${key} spent ${shown}`,
+              scope: budget.scope,
+              key,
+              unit,
+              limit,
+              spent
+            })
           )
         }
         return req
@@ -287,8 +303,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
                   "braid.budget.limit": alert.limit,
                   "braid.budget.threshold": alert.threshold,
                   "braid.budget.spent": alert.spent
-                })
-              )
+                }))
               : Effect.void)
           yield* Metrics.recordBudgetAlert({ "braid.budget.scope": alert.scope })
           if (options.onAlert) yield* options.onAlert(alert)
@@ -375,9 +390,11 @@ export const report: Effect.Effect<Report, never, Accounting> = Effect.flatMap(A
  */
 export const format = (r: Report): string => {
   const row = (name: string, t: Totals) =>
-    `${name.padEnd(24)} ${String(t.calls).padStart(5)} calls ${String(t.inputTokens + t.cacheReadTokens + t.cacheWriteTokens).padStart(8)} in ${
-      String(t.outputTokens).padStart(7)
-    } out  $${t.costUsd.toFixed(6)}${t.estimatedCalls > 0 ? "  (estimated)" : ""}`
+    `${name.padEnd(24)} ${String(t.calls).padStart(5)} calls ${
+      String(t.inputTokens + t.cacheReadTokens + t.cacheWriteTokens).padStart(8)
+    } in ${String(t.outputTokens).padStart(7)} out  $${t.costUsd.toFixed(6)}${
+      t.estimatedCalls > 0 ? "  (estimated)" : ""
+    }`
   const lines = [row("total", r.total)]
   for (const [k, t] of Object.entries(r.byAgent)) lines.push(row(`agent ${k}`, t))
   for (const [k, t] of Object.entries(r.byModel)) lines.push(row(`model ${k}`, t))

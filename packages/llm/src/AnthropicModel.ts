@@ -30,10 +30,10 @@ import { Io, Json } from "@braid/core"
 import type { ConfigError } from "effect"
 import { Config, Duration, Effect, Either, Layer, Option, Redacted, Schema, Stream } from "effect"
 import * as Errors from "./Errors.js"
-import type { Request, Response, Service, StopReason, StreamEvent, ToolCall, Usage } from "./LanguageModel.js"
-import { LanguageModel, make as makeModel } from "./LanguageModel.js"
 import { redact } from "./internal/redact.js"
 import { firstIssue } from "./internal/schema.js"
+import type { Request, Response, Service, StopReason, StreamEvent, ToolCall, Usage } from "./LanguageModel.js"
+import { LanguageModel, make as makeModel } from "./LanguageModel.js"
 import { estimate, estimateRequest } from "./Tokens.js"
 
 /**
@@ -147,7 +147,11 @@ const fromErrorType = (type: string | null | undefined, message: string, hint: {
  *
  * @since 0.1.0
  */
-export const toModelError = (error: unknown, secrets: ReadonlyArray<string>, timeoutMillis?: number): Errors.ModelError => {
+export const toModelError = (
+  error: unknown,
+  secrets: ReadonlyArray<string>,
+  timeoutMillis?: number
+): Errors.ModelError => {
   if (Errors.isModelError(error)) return error
   const clean = (s: string) => redact(s, secrets)
   if (error instanceof Anthropic.APIConnectionTimeoutError) {
@@ -186,7 +190,10 @@ export const toModelError = (error: unknown, secrets: ReadonlyArray<string>, tim
   // Not the network: the SDK refused to build or send this request (a TypeError from a value it
   // cannot serialize, its own option checks). Retrying the same request fails the same way.
   if (error instanceof TypeError || error instanceof Anthropic.AnthropicError) {
-    return new Errors.InvalidRequest({ message: clean(`the request could not be sent: ${msg}${cause}`), field: "(request)" })
+    return new Errors.InvalidRequest({
+      message: clean(`the request could not be sent: ${msg}${cause}`),
+      field: "(request)"
+    })
   }
   return new Errors.MalformedResponse({ message: clean(`unexpected response: ${msg}${cause}`) })
 }
@@ -207,7 +214,11 @@ export const toModelError = (error: unknown, secrets: ReadonlyArray<string>, tim
  *
  * @since 0.1.0
  */
-export const toParams = (request: Request, model: string, maxTokens: number): Anthropic.MessageCreateParamsNonStreaming => {
+export const toParams = (
+  request: Request,
+  model: string,
+  maxTokens: number
+): Anthropic.MessageCreateParamsNonStreaming => {
   // `temperature` is not in this SDK's typed params any more; the API still reads it when sent.
   const params: Anthropic.MessageCreateParamsNonStreaming & { temperature?: number } = {
     model: request.model ?? model,
@@ -227,7 +238,9 @@ export const toParams = (request: Request, model: string, maxTokens: number): An
     }
   }
   if (request.temperature !== undefined) params.temperature = request.temperature
-  if (request.stopSequences !== undefined && request.stopSequences.length > 0) params.stop_sequences = [...request.stopSequences]
+  if (request.stopSequences !== undefined && request.stopSequences.length > 0) {
+    params.stop_sequences = [...request.stopSequences]
+  }
   if (request.tools !== undefined && request.tools.length > 0) {
     params.tools = request.tools.map((t) => ({
       name: t.name,
@@ -318,7 +331,13 @@ const decodeEvent = decodeWire(WireEvent, "a Messages API stream event")
 
 const toUsage = (usage: WireUsage | null | undefined, request: Request, text: string): Usage =>
   usage === null || usage === undefined || typeof usage.input_tokens !== "number"
-    ? { inputTokens: estimateRequest(request), outputTokens: estimate(text), cacheReadTokens: 0, cacheWriteTokens: 0, estimated: true }
+    ? {
+      inputTokens: estimateRequest(request),
+      outputTokens: estimate(text),
+      cacheReadTokens: 0,
+      cacheWriteTokens: 0,
+      estimated: true
+    }
     : {
       inputTokens: usage.input_tokens,
       outputTokens: usage.output_tokens ?? estimate(text),
@@ -327,7 +346,11 @@ const toUsage = (usage: WireUsage | null | undefined, request: Request, text: st
       estimated: typeof usage.output_tokens !== "number"
     }
 
-const fromMessage = (message: unknown, request: Request, secrets: ReadonlyArray<string>): Either.Either<Response, Errors.MalformedResponse> =>
+const fromMessage = (
+  message: unknown,
+  request: Request,
+  secrets: ReadonlyArray<string>
+): Either.Either<Response, Errors.MalformedResponse> =>
   Either.map(decodeMessage(message, secrets), (m) => {
     let text = ""
     const toolCalls: Array<ToolCall> = []
@@ -378,7 +401,11 @@ export const makeWith = (
   })
   const fail = (e: unknown) => toModelError(e, secrets, timeoutMillis)
   const bounded = <A>(what: string, self: Effect.Effect<A, Errors.ModelError>) =>
-    Io.bounded(self, Duration.millis(timeoutMillis), (ms) => new Errors.ModelTimeout({ message: `${what} within ${ms} ms`, timeoutMillis: ms }))
+    Io.bounded(
+      self,
+      Duration.millis(timeoutMillis),
+      (ms) => new Errors.ModelTimeout({ message: `${what} within ${ms} ms`, timeoutMillis: ms })
+    )
 
   const generate = (request: Request): Effect.Effect<Response, Errors.ModelError> =>
     bounded(
@@ -407,7 +434,10 @@ export const makeWith = (
       const sdkStream = yield* bounded(
         "no answer",
         Effect.tryPromise({
-          try: () => client.messages.create({ ...toParams(request, model, maxTokens), stream: true }, { signal: controller.signal }),
+          try: () =>
+            client.messages.create({ ...toParams(request, model, maxTokens), stream: true }, {
+              signal: controller.signal
+            }),
           catch: fail
         })
       )
@@ -436,7 +466,11 @@ export const makeWith = (
           }
           const input = Json.parse(t.json)
           if (Either.isLeft(input)) {
-            return Effect.fail(new Errors.MalformedResponse({ message: `tool ${t.name}: input is not valid JSON (${input.left.message})` }))
+            return Effect.fail(
+              new Errors.MalformedResponse({
+                message: `tool ${t.name}: input is not valid JSON (${input.left.message})`
+              })
+            )
           }
           toolCalls.push({ id: t.id, name: t.name, input: input.right })
         }
@@ -497,7 +531,9 @@ export const makeWith = (
           ? Effect.fail(Option.none())
           : Effect.flatMap(Effect.mapError(nextEvent, Option.some), (result) =>
             result.done === true
-              ? Effect.fail(Option.some(new Errors.ConnectionFailed({ message: "the stream ended before message_stop" })))
+              ? Effect.fail(
+                Option.some(new Errors.ConnectionFailed({ message: "the stream ended before message_stop" }))
+              )
               : Effect.mapError(handle(result.value), Option.some))
       )
       return Stream.flattenIterables(Stream.repeatEffectOption(step))

@@ -57,5 +57,7 @@ export const isOnline: Effect.Effect<boolean> = Effect.map(
  * @since 0.1.0
  */
 export const layer = (options: Options = {}): Layer.Layer<LanguageModel, ConfigError.ConfigError> =>
-  Layer.unwrapEffect(Effect.map(isOnline, (online) =>
-    online ? AnthropicModel.layer(options.anthropic ?? {}) : ScriptedModel.layer(options.scripted ?? {})))
+  Layer.unwrapEffect(
+    Effect.map(isOnline, (online) =>
+      online ? AnthropicModel.layer(options.anthropic ?? {}) : ScriptedModel.layer(options.scripted ?? {}))
+  )

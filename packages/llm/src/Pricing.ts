@@ -28,7 +28,12 @@ export interface Price {
  */
 export type Table = Readonly<Record<string, Price>>
 
-const p = (input: number, output: number, cacheRead: number, cacheWrite: number): Price => ({ input, output, cacheRead, cacheWrite })
+const p = (input: number, output: number, cacheRead: number, cacheWrite: number): Price => ({
+  input,
+  output,
+  cacheRead,
+  cacheWrite
+})
 
 /**
  * The built-in table. `braid-scripted` (the offline model) is priced like Claude Sonnet 5.5 so

@@ -56,7 +56,11 @@ export interface Cassette {
 
 const canonical = (request: Request, defaultModel: string) => ({
   model: request.model ?? defaultModel,
-  system: request.system === undefined ? null : typeof request.system === "string" ? { text: request.system } : request.system,
+  system: request.system === undefined
+    ? null
+    : typeof request.system === "string"
+    ? { text: request.system }
+    : request.system,
   messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
   maxTokens: request.maxTokens ?? null,
   temperature: request.temperature ?? null,
@@ -113,15 +117,26 @@ const load = (file: string): Effect.Effect<Loaded | undefined, CassetteError> =>
   Effect.gen(function*() {
     const text = yield* Effect.try({
       try: () => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined),
-      catch: (e) => new CassetteError({ message: `the cassette ${file} could not be read: ${describeCause(e)}`, file, reason: "Read" })
+      catch: (e) =>
+        new CassetteError({
+          message: `the cassette ${file} could not be read: ${describeCause(e)}`,
+          file,
+          reason: "Read"
+        })
     })
     if (text === undefined) return undefined
     const json = Json.parse(text)
     if (Either.isLeft(json)) {
-      return yield* Effect.fail(new CassetteError({ message: `the cassette ${file} is not JSON: ${json.left.message}`, file, reason: "Parse" }))
+      return yield* Effect.fail(
+        new CassetteError({ message: `the cassette ${file} is not JSON: ${json.left.message}`, file, reason: "Parse" })
+      )
     }
     const notACassette = (field: string, problem: string) =>
-      new CassetteError({ message: `the cassette ${file} is not a cassette: ${field}: ${problem}`, file, reason: "Decode" })
+      new CassetteError({
+        message: `the cassette ${file} is not a cassette: ${field}: ${problem}`,
+        file,
+        reason: "Decode"
+      })
     const decoded = decodeCassette(json.right)
     if (Either.isLeft(decoded)) {
       const { field, problem } = firstIssue(decoded.left)
@@ -135,7 +150,9 @@ const load = (file: string): Effect.Effect<Loaded | undefined, CassetteError> =>
         const error = decodeError(entry.error)
         if (Either.isLeft(error)) {
           const { field, problem } = firstIssue(error.left)
-          return yield* Effect.fail(notACassette(`entries[${i}].error${field === "(root)" ? "" : `.${field}`}`, problem))
+          return yield* Effect.fail(
+            notACassette(`entries[${i}].error${field === "(root)" ? "" : `.${field}`}`, problem)
+          )
         }
         errors.set(i, error.right)
       } else if (entry.response === undefined && entry.events === undefined) {
@@ -222,11 +239,16 @@ export const record = <E, R>(
             const recorded = inner.stream(request).pipe(
               Stream.tap((e) => Effect.sync(() => events.push(e))),
               Stream.tapError((error) =>
-                notRecorded(error) ? Effect.void : append({ ...base("stream", request), events: [...events], error: encodeError(error) })
+                notRecorded(error)
+                  ? Effect.void
+                  : append({ ...base("stream", request), events: [...events], error: encodeError(error) })
               )
             )
             // recorded once the stream has run to its end
-            return Stream.concat(recorded, Stream.execute(Effect.suspend(() => append({ ...base("stream", request), events: [...events] }))))
+            return Stream.concat(
+              recorded,
+              Stream.execute(Effect.suspend(() => append({ ...base("stream", request), events: [...events] })))
+            )
           })
       }
       return service
@@ -241,9 +263,9 @@ interface Replayed {
 const describeRequest = (request: Request): string => {
   const sys = systemText(request.system)
   const last = lastUserText(request)
-  return `${request.model ?? "(default model)"}; ${request.messages.length} message(s); last user: ${JSON.stringify(last.slice(0, 60))}${
-    sys ? `; system: ${JSON.stringify(sys.slice(0, 40))}` : ""
-  }`
+  return `${request.model ?? "(default model)"}; ${request.messages.length} message(s); last user: ${
+    JSON.stringify(last.slice(0, 60))
+  }${sys ? `; system: ${JSON.stringify(sys.slice(0, 40))}` : ""}`
 }
 
 /**
@@ -281,7 +303,9 @@ export const replay = (file: string): Layer.Layer<LanguageModel, CassetteError> 
           if (list === undefined || list.length === 0) {
             return yield* Effect.fail(
               new CassetteMiss({
-                message: `the cassette ${path.basename(file)} has no ${kind} entry for ${describeRequest(request)} (fingerprint ${fp})`,
+                message: `the cassette ${path.basename(file)} has no ${kind} entry for ${
+                  describeRequest(request)
+                } (fingerprint ${fp})`,
                 fingerprint: fp,
                 request: describeRequest(request)
               })
@@ -299,7 +323,13 @@ export const replay = (file: string): Layer.Layer<LanguageModel, CassetteError> 
               ? Effect.fail(error)
               : entry.response !== undefined
               ? Effect.succeed(entry.response)
-              : Effect.fail(new CassetteError({ message: `the cassette ${file} holds no response for this call`, file, reason: "Decode" }))),
+              : Effect.fail(
+                new CassetteError({
+                  message: `the cassette ${file} holds no response for this call`,
+                  file,
+                  reason: "Decode"
+                })
+              )),
         stream: (request) =>
           Stream.unwrap(Effect.map(next("stream", request), ({ entry, error }) => {
             const events = Stream.fromIterable(entry.events ?? [])

@@ -175,7 +175,9 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
         const matched = match(options, request)
         const shaped = shape(matched.text, request)
         const text = shaped.text
-        const toolCalls = matched.toolCalls !== undefined && matched.toolCalls.length > 0 ? matched.toolCalls : undefined
+        const toolCalls = matched.toolCalls !== undefined && matched.toolCalls.length > 0
+          ? matched.toolCalls
+          : undefined
         const stopReason: StopReason = toolCalls !== undefined ? "tool_use" : shaped.stopReason
         let cacheReadTokens = 0
         let cacheWriteTokens = 0
@@ -238,4 +240,3 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
  * @since 0.1.0
  */
 export const layer = (options: Options = {}): Layer.Layer<LanguageModel> => Layer.effect(LanguageModel, make(options))
-

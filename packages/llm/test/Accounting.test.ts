@@ -1,13 +1,14 @@
+import { Primitive, Runner, sequence } from "@braid/core"
+import { Accounting, Errors, LanguageModel, Pricing, ScriptedModel, Tokens } from "@braid/llm"
+import { Observability } from "@braid/observability"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Layer, Ref } from "effect"
-import { Primitive, Runner, sequence } from "@braid/core"
-import { Observability } from "@braid/observability"
-import { Accounting, Errors, LanguageModel, Pricing, ScriptedModel, Tokens } from "@braid/llm"
 
 const ask = (text: string, agent?: string) =>
   LanguageModel.generate({ messages: [LanguageModel.user(text)], ...(agent ? { metadata: { agent } } : {}) })
 
-const step = (name: string, agent?: string) => Primitive.make(name, (text: string) => Effect.map(ask(text, agent), (r) => r.text))
+const step = (name: string, agent?: string) =>
+  Primitive.make(name, (text: string) => Effect.map(ask(text, agent), (r) => r.text))
 
 describe("Pricing", () => {
   it("looks up exact ids, then the longest prefix; computes cost per million tokens", () => {
@@ -40,7 +41,10 @@ describe("Accounting", () => {
       assert.strictEqual(r.total.estimatedCalls, 4)
       // usage sums and price
       const one = Tokens.estimateRequest({ messages: [LanguageModel.user("hello")] })
-      assert.strictEqual(r.byRun["r-1"]!.inputTokens, one + Tokens.estimateRequest({ messages: [LanguageModel.user("Echo: hello")] }))
+      assert.strictEqual(
+        r.byRun["r-1"]!.inputTokens,
+        one + Tokens.estimateRequest({ messages: [LanguageModel.user("Echo: hello")] })
+      )
       const price = Pricing.defaults["braid-scripted"]!
       const expected = (r.total.inputTokens * price.input + r.total.outputTokens * price.output) / 1e6
       assert.closeTo(r.total.costUsd, expected, 1e-12)
@@ -66,8 +70,11 @@ describe("Accounting", () => {
     Effect.gen(function*() {
       const calls = yield* Ref.make(0)
       const counting = ScriptedModel.layer({ default: (req) => "x".repeat(400) + LanguageModel.lastUserText(req) })
-      const pipeline = Primitive.make("loop", (_: void) =>
-        Effect.forEach([1, 2, 3, 4, 5], (i) => Effect.zipRight(Ref.update(calls, (n) => n + 1), ask(`call ${i}`))))
+      const pipeline = Primitive.make(
+        "loop",
+        (_: void) =>
+          Effect.forEach([1, 2, 3, 4, 5], (i) => Effect.zipRight(Ref.update(calls, (n) => n + 1), ask(`call ${i}`)))
+      )
       const result = yield* Effect.either(Runner.run(pipeline, undefined, { runId: "budget-run" })).pipe(
         Effect.provide(Layer.merge(counting, Accounting.layer({ budgets: [{ scope: "run", limit: { tokens: 250 } }] })))
       )
@@ -90,9 +97,13 @@ describe("Accounting", () => {
       const one = Primitive.make("one", (_: void) => ask("hello"))
       const layer = Layer.merge(
         ScriptedModel.layer({ default: "x".repeat(400) }),
-        Accounting.layer({ budgets: [{ scope: "run", limit: { tokens: 150 } }, { scope: "session", limit: { tokens: 300 } }] })
+        Accounting.layer({
+          budgets: [{ scope: "run", limit: { tokens: 150 } }, { scope: "session", limit: { tokens: 300 } }]
+        })
       )
-      const results = yield* Effect.all([1, 2, 3, 4].map((i) => Effect.either(Runner.run(one, undefined, { runId: `run-${i}`, sessionId: "s" }))))
+      const results = yield* Effect.all(
+        [1, 2, 3, 4].map((i) => Effect.either(Runner.run(one, undefined, { runId: `run-${i}`, sessionId: "s" })))
+      )
         .pipe(Effect.provide(layer))
       // each run has one call (under its run budget); the session budget refuses the 4th run
       assert.deepStrictEqual(results.map(Either.isRight), [true, true, true, false])
@@ -102,11 +113,16 @@ describe("Accounting", () => {
 
   it.effect("a dollar budget with switchTo moves to the cheaper model instead of failing", () =>
     Effect.gen(function*() {
-      const pipeline = Primitive.make("chat", (_: void) => Effect.forEach([1, 2, 3, 4], (i) => Effect.map(ask(`q${i}`), (r) => r.model)))
+      const pipeline = Primitive.make(
+        "chat",
+        (_: void) => Effect.forEach([1, 2, 3, 4], (i) => Effect.map(ask(`q${i}`), (r) => r.model))
+      )
       const models = yield* Runner.run(pipeline, undefined, { runId: "cheap" }).pipe(
         Effect.provide(Layer.merge(
           ScriptedModel.layer({ default: "y".repeat(4000) }),
-          Accounting.layer({ budgets: [{ scope: "run", limit: { usd: 0.015 }, onExceeded: { switchTo: "braid-scripted-mini" } }] })
+          Accounting.layer({
+            budgets: [{ scope: "run", limit: { usd: 0.015 }, onExceeded: { switchTo: "braid-scripted-mini" } }]
+          })
         ))
       )
       // one call costs ~ 1000 output tokens x $10/M = $0.01: the 2nd call crosses $0.015, later ones switch
@@ -140,7 +156,10 @@ describe("Accounting", () => {
       assert.strictEqual(withEvent.length, 1)
       // the 2nd call is the one that crossed 200 tokens (each ~ 106)
       assert.strictEqual(chats.indexOf(withEvent[0]!), 1)
-      assert.strictEqual(withEvent[0]!.events.find((e) => e.name === "braid.cost.alert")!.attributes!["braid.budget.limit"], 1000)
+      assert.strictEqual(
+        withEvent[0]!.events.find((e) => e.name === "braid.cost.alert")!.attributes!["braid.budget.limit"],
+        1000
+      )
       for (const c of chats) assert.isNumber(c.attributes["braid.cost.usd"])
     }))
 
@@ -158,7 +177,13 @@ describe("Accounting", () => {
     }))))
 
   it("format renders a short report", () => {
-    const text = Accounting.format({ total: Accounting.empty, byRun: {}, bySession: {}, byAgent: { coach: Accounting.empty }, byModel: {} })
+    const text = Accounting.format({
+      total: Accounting.empty,
+      byRun: {},
+      bySession: {},
+      byAgent: { coach: Accounting.empty },
+      byModel: {}
+    })
     assert.match(text, /^total +0 calls/)
     assert.match(text, /agent coach/)
   })

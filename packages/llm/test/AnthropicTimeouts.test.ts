@@ -1,8 +1,8 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Exit, Fiber, Option, Redacted, Stream, TestClock } from "effect"
 import { AnthropicModel, LanguageModel } from "@braid/llm"
 import type { Behaviour, TestServer } from "@braid/llm/testing/AnthropicTestServer"
 import { Reply, scoped } from "@braid/llm/testing/AnthropicTestServer"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Either, Exit, Fiber, Option, Redacted, Stream, TestClock } from "effect"
 
 const KEY = "sk-ant-test-0123456789abcdef"
 const BOUND = 30_000
@@ -35,51 +35,61 @@ const stalls: ReadonlyArray<readonly [string, Behaviour]> = [
 // The bound runs on Effect's Clock: TestClock moves it, the server and the sockets stay real.
 describe("AnthropicModel: timeoutMillis covers the body (TestClock)", () => {
   for (const [name, behaviour] of stalls) {
-    it.effect(`generate: a reply that ${name} fails with ModelTimeout at the bound, and the request is aborted`, () =>
-      withServer((server, model) =>
-        Effect.gen(function*() {
-          server.enqueue(behaviour)
-          const fiber = yield* Effect.fork(Effect.either(model.generate(hello)))
-          yield* waitFor("the stall", () => server.stalled() === 1)
-          yield* TestClock.adjust(BOUND - 1)
-          assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "not before the bound")
-          yield* TestClock.adjust(1)
-          const result = yield* Fiber.join(fiber)
-          assert.isTrue(Either.isLeft(result))
-          if (Either.isLeft(result)) {
-            assert.strictEqual(result.left._tag, "ModelTimeout")
-            assert.strictEqual(result.left._tag === "ModelTimeout" ? result.left.timeoutMillis : 0, BOUND)
-            assert.isTrue(result.left.transient)
-          }
-          yield* waitFor("the socket to close", () => server.aborted() === 1)
-          assert.strictEqual(server.requests.length, 1)
-        })), 20_000)
+    it.effect(
+      `generate: a reply that ${name} fails with ModelTimeout at the bound, and the request is aborted`,
+      () =>
+        withServer((server, model) =>
+          Effect.gen(function*() {
+            server.enqueue(behaviour)
+            const fiber = yield* Effect.fork(Effect.either(model.generate(hello)))
+            yield* waitFor("the stall", () => server.stalled() === 1)
+            yield* TestClock.adjust(BOUND - 1)
+            assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "not before the bound")
+            yield* TestClock.adjust(1)
+            const result = yield* Fiber.join(fiber)
+            assert.isTrue(Either.isLeft(result))
+            if (Either.isLeft(result)) {
+              assert.strictEqual(result.left._tag, "ModelTimeout")
+              assert.strictEqual(result.left._tag === "ModelTimeout" ? result.left.timeoutMillis : 0, BOUND)
+              assert.isTrue(result.left.transient)
+            }
+            yield* waitFor("the socket to close", () => server.aborted() === 1)
+            assert.strictEqual(server.requests.length, 1)
+          })
+        ),
+      20_000
+    )
 
-    it.effect(`stream: a reply that ${name} fails with ModelTimeout at the idle bound, and the request is aborted`, () =>
-      withServer((server, model) =>
-        Effect.gen(function*() {
-          server.enqueue(behaviour)
-          const deltas: Array<string> = []
-          const fiber = yield* Effect.fork(Effect.either(Stream.runForEach(model.stream(hello), (e) =>
-            Effect.sync(() => {
-              if (e._tag === "TextDelta") deltas.push(e.text)
-            }))))
-          yield* waitFor("the stall", () => server.stalled() === 1)
-          if (behaviour._tag === "Stall" && behaviour.after !== "headers") {
-            yield* waitFor("the first delta", () => deltas.length === 1)
-          }
-          yield* TestClock.adjust(BOUND - 1)
-          assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "not before the bound")
-          yield* TestClock.adjust(1)
-          const result = yield* Fiber.join(fiber)
-          assert.isTrue(Either.isLeft(result))
-          if (Either.isLeft(result)) {
-            assert.strictEqual(result.left._tag, "ModelTimeout")
-            assert.strictEqual(result.left._tag === "ModelTimeout" ? result.left.timeoutMillis : 0, BOUND)
-          }
-          assert.deepStrictEqual(deltas, behaviour._tag === "Stall" && behaviour.after !== "headers" ? ["par"] : [])
-          yield* waitFor("the socket to close", () => server.aborted() === 1)
-        })), 20_000)
+    it.effect(
+      `stream: a reply that ${name} fails with ModelTimeout at the idle bound, and the request is aborted`,
+      () =>
+        withServer((server, model) =>
+          Effect.gen(function*() {
+            server.enqueue(behaviour)
+            const deltas: Array<string> = []
+            const fiber = yield* Effect.fork(Effect.either(Stream.runForEach(model.stream(hello), (e) =>
+              Effect.sync(() => {
+                if (e._tag === "TextDelta") deltas.push(e.text)
+              }))))
+            yield* waitFor("the stall", () => server.stalled() === 1)
+            if (behaviour._tag === "Stall" && behaviour.after !== "headers") {
+              yield* waitFor("the first delta", () => deltas.length === 1)
+            }
+            yield* TestClock.adjust(BOUND - 1)
+            assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "not before the bound")
+            yield* TestClock.adjust(1)
+            const result = yield* Fiber.join(fiber)
+            assert.isTrue(Either.isLeft(result))
+            if (Either.isLeft(result)) {
+              assert.strictEqual(result.left._tag, "ModelTimeout")
+              assert.strictEqual(result.left._tag === "ModelTimeout" ? result.left.timeoutMillis : 0, BOUND)
+            }
+            assert.deepStrictEqual(deltas, behaviour._tag === "Stall" && behaviour.after !== "headers" ? ["par"] : [])
+            yield* waitFor("the socket to close", () => server.aborted() === 1)
+          })
+        ),
+      20_000
+    )
   }
 })
 
@@ -87,39 +97,54 @@ describe("AnthropicModel: timeoutMillis covers the body (TestClock)", () => {
 // timeout, or forever with keep-alive bytes): these tests then fail on their own timeout.
 describe("AnthropicModel: interrupting a stalled call", () => {
   for (const [name, behaviour] of stalls) {
-    it.live(`generate: interrupting a reply that ${name} returns and aborts the request`, () =>
-      withServer((server, model) =>
-        Effect.gen(function*() {
-          server.enqueue(behaviour)
-          const fiber = yield* Effect.fork(model.generate(hello))
-          yield* waitFor("the stall", () => server.stalled() === 1)
-          const exit = yield* Fiber.interrupt(fiber)
-          assert.isTrue(Exit.isInterrupted(exit))
-          yield* waitFor("the socket to close", () => server.aborted() === 1)
-        })), 15_000)
+    it.live(
+      `generate: interrupting a reply that ${name} returns and aborts the request`,
+      () =>
+        withServer((server, model) =>
+          Effect.gen(function*() {
+            server.enqueue(behaviour)
+            const fiber = yield* Effect.fork(model.generate(hello))
+            yield* waitFor("the stall", () => server.stalled() === 1)
+            const exit = yield* Fiber.interrupt(fiber)
+            assert.isTrue(Exit.isInterrupted(exit))
+            yield* waitFor("the socket to close", () => server.aborted() === 1)
+          })
+        ),
+      15_000
+    )
 
-    it.live(`stream: interrupting a reply that ${name} returns and aborts the request`, () =>
-      withServer((server, model) =>
-        Effect.gen(function*() {
-          server.enqueue(behaviour)
-          const fiber = yield* Effect.fork(Stream.runDrain(model.stream(hello)))
-          yield* waitFor("the stall", () => server.stalled() === 1)
-          // let the adapter reach the wait for the body
-          yield* Effect.sleep("50 millis")
-          const exit = yield* Fiber.interrupt(fiber)
-          assert.isTrue(Exit.isInterrupted(exit))
-          yield* waitFor("the socket to close", () => server.aborted() === 1)
-        })), 15_000)
+    it.live(
+      `stream: interrupting a reply that ${name} returns and aborts the request`,
+      () =>
+        withServer((server, model) =>
+          Effect.gen(function*() {
+            server.enqueue(behaviour)
+            const fiber = yield* Effect.fork(Stream.runDrain(model.stream(hello)))
+            yield* waitFor("the stall", () => server.stalled() === 1)
+            // let the adapter reach the wait for the body
+            yield* Effect.sleep("50 millis")
+            const exit = yield* Fiber.interrupt(fiber)
+            assert.isTrue(Exit.isInterrupted(exit))
+            yield* waitFor("the socket to close", () => server.aborted() === 1)
+          })
+        ),
+      15_000
+    )
   }
 
-  it.live("a stream consumer that stops while the body is stalled returns and aborts the request", () =>
-    withServer((server, model) =>
-      Effect.gen(function*() {
-        server.enqueue(Reply.pingsThenStall(10))
-        const first = yield* Stream.runHead(model.stream(hello))
-        assert.deepStrictEqual(first, Option.some({ _tag: "TextDelta", text: "par" } as const))
-        yield* waitFor("the socket to close", () => server.aborted() === 1)
-      })), 15_000)
+  it.live(
+    "a stream consumer that stops while the body is stalled returns and aborts the request",
+    () =>
+      withServer((server, model) =>
+        Effect.gen(function*() {
+          server.enqueue(Reply.pingsThenStall(10))
+          const first = yield* Stream.runHead(model.stream(hello))
+          assert.deepStrictEqual(first, Option.some({ _tag: "TextDelta", text: "par" } as const))
+          yield* waitFor("the socket to close", () => server.aborted() === 1)
+        })
+      ),
+    15_000
+  )
 })
 
 describe("AnthropicModel: dropped connections", () => {

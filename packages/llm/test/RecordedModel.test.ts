@@ -1,10 +1,10 @@
+import { AnthropicModel, DefaultModel, Errors, LanguageModel, RecordedModel, ScriptedModel } from "@braid/llm"
+import { Reply, scoped } from "@braid/llm/testing/AnthropicTestServer"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, Layer, Redacted, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { AnthropicModel, DefaultModel, Errors, LanguageModel, RecordedModel, ScriptedModel } from "@braid/llm"
-import { Reply, scoped } from "@braid/llm/testing/AnthropicTestServer"
 
 const tmp = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "braid-cassette-")), "c.json")
 
@@ -27,7 +27,10 @@ describe("RecordedModel", () => {
           { when: "count", reply: () => `call number ${++n}` },
           { when: "story", reply: "Once upon a time" }
         ],
-        failures: [{ when: (req) => LanguageModel.lastUserText(req) === "fail please", error: new Errors.RateLimited({ message: "slow down", retryAfterMillis: 1500 }) }],
+        failures: [{
+          when: (req) => LanguageModel.lastUserText(req) === "fail please",
+          error: new Errors.RateLimited({ message: "slow down", retryAfterMillis: 1500 })
+        }],
         default: "Hello, friend."
       })
       const recorded = yield* conversation.pipe(Effect.provide(RecordedModel.record(file, live)))
@@ -56,7 +59,9 @@ describe("RecordedModel", () => {
         Effect.provide(RecordedModel.record(file, ScriptedModel.layer()))
       )
       const miss = yield* Effect.either(
-        LanguageModel.generate({ messages: [LanguageModel.user("never asked")] }).pipe(Effect.provide(RecordedModel.replay(file)))
+        LanguageModel.generate({ messages: [LanguageModel.user("never asked")] }).pipe(
+          Effect.provide(RecordedModel.replay(file))
+        )
       )
       assert.isTrue(Either.isLeft(miss))
       if (Either.isLeft(miss)) {
@@ -65,7 +70,9 @@ describe("RecordedModel", () => {
         assert.isFalse(miss.left.transient)
       }
       const none = yield* Effect.either(
-        LanguageModel.generate({ messages: [LanguageModel.user("x")] }).pipe(Effect.provide(RecordedModel.replay(path.join(os.tmpdir(), "absent-cassette.json"))))
+        LanguageModel.generate({ messages: [LanguageModel.user("x")] }).pipe(
+          Effect.provide(RecordedModel.replay(path.join(os.tmpdir(), "absent-cassette.json")))
+        )
       )
       assert.isTrue(Either.isLeft(none) && none.left._tag === "CassetteMiss")
     }))
@@ -77,7 +84,8 @@ describe("RecordedModel: cassette files are decoded, and fail typed naming the f
     fs.writeFileSync(file, text)
     return file
   }
-  const valid = (entries: ReadonlyArray<unknown>) => JSON.stringify({ version: 1, provider: "p", defaultModel: "m", entries })
+  const valid = (entries: ReadonlyArray<unknown>) =>
+    JSON.stringify({ version: 1, provider: "p", defaultModel: "m", entries })
   const ask = LanguageModel.generate({ messages: [LanguageModel.user("hi")] })
 
   it.effect("replay: a file that is not JSON, not a cassette, holds a __proto__ key or is a directory is a CassetteError", () =>
@@ -87,8 +95,16 @@ describe("RecordedModel: cassette files are decoded, and fail typed naming the f
         [write("{\"__proto__\": {\"polluted\": true}, \"version\": 1}"), "Parse", "__proto__"],
         [write(JSON.stringify({ version: 2, provider: "p", defaultModel: "m", entries: [] })), "Decode", "version"],
         [write(valid([{ fingerprint: "f", kind: "sideways", request: {} }])), "Decode", "entries[0].kind"],
-        [write(valid([{ fingerprint: "f", kind: "generate", request: {}, response: { text: 1 } }])), "Decode", "entries[0].response"],
-        [write(valid([{ fingerprint: "f", kind: "generate", request: {}, error: { _tag: "Nope", message: "x" } }])), "Decode", "entries[0].error"],
+        [
+          write(valid([{ fingerprint: "f", kind: "generate", request: {}, response: { text: 1 } }])),
+          "Decode",
+          "entries[0].response"
+        ],
+        [
+          write(valid([{ fingerprint: "f", kind: "generate", request: {}, error: { _tag: "Nope", message: "x" } }])),
+          "Decode",
+          "entries[0].error"
+        ],
         [write(valid([{ fingerprint: "f", kind: "generate", request: {} }])), "Decode", "entries[0]"],
         [fs.mkdtempSync(path.join(os.tmpdir(), "braid-cassette-dir-")), "Read", "could not be read"]
       ]
@@ -144,11 +160,17 @@ describe("DefaultModel", () => {
   it.effect("is the scripted model without ANTHROPIC_API_KEY and Anthropic with it", () =>
     Effect.gen(function*() {
       const offline = yield* Effect.map(LanguageModel.LanguageModel, (m) => m.provider).pipe(
-        Effect.provide(DefaultModel.layer().pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map())))))
+        Effect.provide(
+          DefaultModel.layer().pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map()))))
+        )
       )
       assert.strictEqual(offline, "braid.scripted")
       const online = yield* Effect.map(LanguageModel.LanguageModel, (m) => m.provider).pipe(
-        Effect.provide(DefaultModel.layer().pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["ANTHROPIC_API_KEY", "sk-ant-x"]]))))))
+        Effect.provide(
+          DefaultModel.layer().pipe(
+            Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["ANTHROPIC_API_KEY", "sk-ant-x"]]))))
+          )
+        )
       )
       assert.strictEqual(online, "anthropic")
     }))
@@ -159,20 +181,33 @@ describe("RecordedModel over the Anthropic adapter", () => {
     Effect.scoped(Effect.gen(function*() {
       const server = yield* scoped()
       server.enqueue(
-        Reply.json("Bonjour!", { model: "claude-sonnet-5-5-20260901", usage: { input_tokens: 7, output_tokens: 3, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 } }),
+        Reply.json("Bonjour!", {
+          model: "claude-sonnet-5-5-20260901",
+          usage: { input_tokens: 7, output_tokens: 3, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 }
+        }),
         Reply.sse(["Il ", "était ", "une fois"]),
         Reply.dropMidStream(["par", "tial"])
       )
       const file = tmp()
-      const live = Layer.succeed(LanguageModel.LanguageModel, AnthropicModel.makeWith({ apiKey: Redacted.make("sk-ant-rec"), baseURL: server.url }))
+      const live = Layer.succeed(
+        LanguageModel.LanguageModel,
+        AnthropicModel.makeWith({ apiKey: Redacted.make("sk-ant-rec"), baseURL: server.url })
+      )
       const session = Effect.gen(function*() {
         const g = yield* LanguageModel.generate({ messages: [LanguageModel.user("Say hello in French")] })
-        const s = Array.from(yield* Stream.runCollect(LanguageModel.stream({ messages: [LanguageModel.user("Tell a story")] })))
+        const s = Array.from(
+          yield* Stream.runCollect(LanguageModel.stream({ messages: [LanguageModel.user("Tell a story")] }))
+        )
         const seen: Array<string> = []
-        const d = yield* Effect.either(Stream.runForEach(LanguageModel.stream({ messages: [LanguageModel.user("Broken")] }), (e) =>
-          Effect.sync(() => {
-            if (e._tag === "TextDelta") seen.push(e.text)
-          })))
+        const d = yield* Effect.either(
+          Stream.runForEach(
+            LanguageModel.stream({ messages: [LanguageModel.user("Broken")] }),
+            (e) =>
+              Effect.sync(() => {
+                if (e._tag === "TextDelta") seen.push(e.text)
+              })
+          )
+        )
         return { g, s, seen, d }
       })
       const recorded = yield* session.pipe(Effect.provide(RecordedModel.record(file, live)))

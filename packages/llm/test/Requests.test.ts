@@ -1,8 +1,8 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Either, Exit, FastCheck as fc, Redacted, Stream } from "effect"
 import { AnthropicModel, Errors, LanguageModel, ScriptedModel } from "@braid/llm"
 import type { TestServer } from "@braid/llm/testing/AnthropicTestServer"
 import { Reply, scoped } from "@braid/llm/testing/AnthropicTestServer"
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Effect, Either, Exit, FastCheck as fc, Redacted, Stream } from "effect"
 
 const KEY = "sk-ant-test-0123456789abcdef"
 
@@ -14,7 +14,10 @@ const withServer = <A, E>(f: (server: TestServer, model: LanguageModel.Service) 
   }))
 
 const failure = <A, E>(self: Effect.Effect<A, E>) =>
-  Effect.flatMap(Effect.either(self), (e) => Either.isLeft(e) ? Effect.succeed(e.left) : Effect.dieMessage("expected a failure"))
+  Effect.flatMap(
+    Effect.either(self),
+    (e) => Either.isLeft(e) ? Effect.succeed(e.left) : Effect.dieMessage("expected a failure")
+  )
 
 const hello: LanguageModel.Request = { messages: [LanguageModel.user("Hello")] }
 
@@ -39,7 +42,8 @@ const weird: fc.Arbitrary<unknown> = fc.oneof(
   fc.constant(cyclic())
 )
 
-const maybe = <A>(arb: fc.Arbitrary<A>): fc.Arbitrary<unknown> => fc.oneof({ weight: 6, arbitrary: arb }, { weight: 1, arbitrary: weird })
+const maybe = <A>(arb: fc.Arbitrary<A>): fc.Arbitrary<unknown> =>
+  fc.oneof({ weight: 6, arbitrary: arb }, { weight: 1, arbitrary: weird })
 
 const tool = fc.record({
   name: maybe(fc.oneof(fc.string({ minLength: 1 }), fc.constantFrom("a:b", "a/b", "a.b", "a|b", "__proto__"))),
@@ -52,19 +56,26 @@ const tool = fc.record({
 }, { requiredKeys: [] })
 
 const request: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({
-    model: maybe(fc.string()),
-    system: maybe(fc.oneof(fc.string(), fc.record({ text: maybe(fc.string()), cache: maybe(fc.boolean()) }, { requiredKeys: [] }))),
-    messages: maybe(fc.array(
-      fc.record({ role: maybe(fc.constantFrom("user", "assistant")), content: maybe(fc.string()) }, { requiredKeys: [] }),
-      { maxLength: 3 }
-    )),
-    maxTokens: maybe(fc.oneof(fc.integer({ min: -5, max: 4096 }), fc.double())),
-    temperature: maybe(fc.double()),
-    stopSequences: maybe(fc.array(fc.string(), { maxLength: 2 })),
-    tools: maybe(fc.array(tool, { maxLength: 2 })),
-    metadata: maybe(fc.record({ agent: maybe(fc.string()) }, { requiredKeys: [] }))
-  }, { requiredKeys: ["messages"] }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      model: maybe(fc.string()),
+      system: maybe(
+        fc.oneof(fc.string(), fc.record({ text: maybe(fc.string()), cache: maybe(fc.boolean()) }, { requiredKeys: [] }))
+      ),
+      messages: maybe(fc.array(
+        fc.record({ role: maybe(fc.constantFrom("user", "assistant")), content: maybe(fc.string()) }, {
+          requiredKeys: []
+        }),
+        { maxLength: 3 }
+      )),
+      maxTokens: maybe(fc.oneof(fc.integer({ min: -5, max: 4096 }), fc.double())),
+      temperature: maybe(fc.double()),
+      stopSequences: maybe(fc.array(fc.string(), { maxLength: 2 })),
+      tools: maybe(fc.array(tool, { maxLength: 2 })),
+      metadata: maybe(fc.record({ agent: maybe(fc.string()) }, { requiredKeys: [] }))
+    }, { requiredKeys: ["messages"] })
+  },
   { weight: 1, arbitrary: weird }
 )
 
@@ -74,7 +85,9 @@ const checkOutcome = (exit: Exit.Exit<unknown, Errors.ModelError>): "ok" | "inva
   const error = Cause.failureOption(exit.cause)
   if (error._tag === "None") throw new Error(`not a typed failure: ${Cause.pretty(exit.cause)}`)
   if (error.value._tag !== "InvalidRequest") throw new Error(`unexpected ${error.value._tag}: ${error.value.message}`)
-  if (error.value.field === "" || error.value.transient) throw new Error(`bad InvalidRequest: ${JSON.stringify(error.value)}`)
+  if (error.value.field === "" || error.value.transient) {
+    throw new Error(`bad InvalidRequest: ${JSON.stringify(error.value)}`)
+  }
   return "invalid"
 }
 
@@ -98,7 +111,8 @@ describe("requests are validated before anything is sent", () => {
         const s = yield* failure(Stream.runDrain(model.stream(bad)))
         assert.strictEqual(s._tag, "InvalidRequest")
         assert.strictEqual(server.requests.length, 0)
-      })))
+      })
+    ))
 
   it.live("a field of the wrong type, NaN, a BigInt, a cycle or a __proto__ key in a tool schema is named", () =>
     withServer((server, model) =>
@@ -123,7 +137,8 @@ describe("requests are validated before anything is sent", () => {
         // an undefined optional field is the same as an absent one
         const ok = yield* model.generate({ ...hello, temperature: undefined } as unknown as LanguageModel.Request)
         assert.strictEqual(ok.text, "ok")
-      })))
+      })
+    ))
 
   it.effect("fuzz (scripted model): any input is answered or refused with InvalidRequest, never a defect", () =>
     Effect.gen(function*() {
@@ -157,7 +172,8 @@ describe("requests are validated before anything is sent", () => {
           }),
           { numRuns: 60, examples: [[hello], [{ messages: undefined }]] }
         )
-      )))
+      )
+    ))
 })
 
 describe("toModelError: only network failures are transient", () => {
@@ -168,7 +184,9 @@ describe("toModelError: only network failures are transient", () => {
   })
 
   it("fetch failures and bodies cut short are ConnectionFailed", () => {
-    const refused = new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }) })
+    const refused = new TypeError("fetch failed", {
+      cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" })
+    })
     const cut = new TypeError("terminated", { cause: new Error("other side closed") })
     for (const err of [refused, cut]) {
       const e = AnthropicModel.toModelError(err, [])
@@ -179,7 +197,9 @@ describe("toModelError: only network failures are transient", () => {
 
   it.live("a port nobody listens on is ConnectionFailed (transient)", () =>
     Effect.gen(function*() {
-      const server = yield* Effect.promise(() => import("@braid/llm/testing/AnthropicTestServer").then((m) => m.start()))
+      const server = yield* Effect.promise(() =>
+        import("@braid/llm/testing/AnthropicTestServer").then((m) => m.start())
+      )
       const url = server.url
       yield* Effect.promise(() => server.close())
       const model = AnthropicModel.makeWith({ apiKey: Redacted.make(KEY), baseURL: url })
@@ -203,9 +223,12 @@ describe("the provider's answers are decoded, never cast", () => {
         const b = yield* failure(model.generate(hello))
         assert.strictEqual(b._tag, "MalformedResponse")
         assert.include(b.message, "content[0]")
-      })))
+      })
+    ))
 
-  const start = ["message_start", { message: { model: "claude-test", usage: { input_tokens: 1, output_tokens: 1 } } }] as const
+  const start = ["message_start", {
+    message: { model: "claude-test", usage: { input_tokens: 1, output_tokens: 1 } }
+  }] as const
 
   it.live("stream events of the wrong shape, and tool input that is not JSON, are MalformedResponse", () =>
     withServer((server, model) =>
@@ -222,7 +245,10 @@ describe("the provider's answers are decoded, never cast", () => {
           Reply.rawSse([
             start,
             ["content_block_start", { index: 0, content_block: { type: "tool_use", id: "t1", name: "weather" } }],
-            ["content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: "{\"__proto__\": {\"x\": 1}}" } }],
+            ["content_block_delta", {
+              index: 0,
+              delta: { type: "input_json_delta", partial_json: "{\"__proto__\": {\"x\": 1}}" }
+            }],
             ["message_stop", {}]
           ])
         )
@@ -238,7 +264,8 @@ describe("the provider's answers are decoded, never cast", () => {
         const d = yield* failure(Stream.runDrain(model.stream(hello)))
         assert.strictEqual(d._tag, "MalformedResponse")
         assert.include(d.message, "__proto__")
-      })))
+      })
+    ))
 
   it.live("unknown events and blocks are skipped; a tool call streams its input", () =>
     withServer((server, model) =>
@@ -249,15 +276,21 @@ describe("the provider's answers are decoded, never cast", () => {
           ["content_block_start", { index: 0, content_block: { type: "thinking", thinking: "" } }],
           ["content_block_delta", { index: 0, delta: { type: "thinking_delta", thinking: "hmm" } }],
           ["content_block_start", { index: 1, content_block: { type: "tool_use", id: "t1", name: "weather" } }],
-          ["content_block_delta", { index: 1, delta: { type: "input_json_delta", partial_json: "{\"city\": \"Paris\"}" } }],
+          ["content_block_delta", {
+            index: 1,
+            delta: { type: "input_json_delta", partial_json: "{\"city\": \"Paris\"}" }
+          }],
           ["message_delta", { delta: { stop_reason: "tool_use" }, usage: { output_tokens: 9 } }],
           ["message_stop", {}]
         ]))
-        const { response } = yield* LanguageModel.streamCollect(hello).pipe(Effect.provideService(LanguageModel.LanguageModel, model))
+        const { response } = yield* LanguageModel.streamCollect(hello).pipe(
+          Effect.provideService(LanguageModel.LanguageModel, model)
+        )
         assert.strictEqual(response.stopReason, "tool_use")
         assert.deepStrictEqual(response.toolCalls, [{ id: "t1", name: "weather", input: { city: "Paris" } }])
         assert.strictEqual(response.usage.outputTokens, 9)
-      })))
+      })
+    ))
 
   it.live("an error event mid-stream is typed by its error type (api_error is a transient ServerError)", () =>
     withServer((server, model) =>
@@ -271,7 +304,8 @@ describe("the provider's answers are decoded, never cast", () => {
         const b = yield* failure(Stream.runDrain(model.stream(hello)))
         assert.strictEqual(b._tag, "ServerError")
         assert.isTrue(b.transient)
-      })))
+      })
+    ))
 })
 
 describe("LanguageModel.streamCollect", () => {

@@ -1,6 +1,6 @@
+import { Errors, LanguageModel, ScriptedModel, Tokens } from "@braid/llm"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Fiber, Stream, TestClock } from "effect"
-import { Errors, LanguageModel, ScriptedModel, Tokens } from "@braid/llm"
 
 const ask = (text: string, extra: Partial<LanguageModel.Request> = {}) =>
   LanguageModel.generate({ messages: [LanguageModel.user(text)], ...extra })
@@ -47,7 +47,10 @@ describe("ScriptedModel", () => {
       assert.strictEqual(first.usage.cacheReadTokens, 0)
       assert.strictEqual(second.usage.cacheReadTokens, sys)
       assert.strictEqual(second.usage.cacheWriteTokens, 0)
-      assert.strictEqual(second.usage.inputTokens, Tokens.estimateRequest({ system, messages: [LanguageModel.user("hi again")] }) - sys)
+      assert.strictEqual(
+        second.usage.inputTokens,
+        Tokens.estimateRequest({ system, messages: [LanguageModel.user("hi again")] }) - sys
+      )
     }).pipe(Effect.provide(ScriptedModel.layer())))
 
   it.effect("honours stop sequences and maxTokens", () =>
@@ -105,7 +108,9 @@ describe("Errors", () => {
     assert.isTrue(new Errors.ConnectionFailed({ message: "c" }).transient)
     assert.isFalse(new Errors.BadRequest({ message: "b" }).transient)
     assert.isFalse(new Errors.AuthenticationFailed({ message: "a" }).transient)
-    assert.isFalse(new Errors.BudgetExceeded({ message: "x", scope: "run", key: "r", unit: "usd", limit: 1, spent: 2 }).transient)
+    assert.isFalse(
+      new Errors.BudgetExceeded({ message: "x", scope: "run", key: "r", unit: "usd", limit: 1, spent: 2 }).transient
+    )
     assert.isTrue(Errors.isModelError(new Errors.Overloaded({ message: "o" })))
     assert.isFalse(Errors.isModelError(new Error("x")))
   })
@@ -118,14 +123,28 @@ describe("ScriptedModel tool calls", () => {
       assert.strictEqual(r.stopReason, "tool_use")
       assert.deepStrictEqual(r.toolCalls, [{ id: "call-1", name: "weather", input: { city: "Paris" } }])
       const after = yield* LanguageModel.generate({
-        messages: [LanguageModel.user("What's the weather in Paris?"), LanguageModel.assistant("[weather: sunny]"), LanguageModel.user("tool result: sunny")]
+        messages: [
+          LanguageModel.user("What's the weather in Paris?"),
+          LanguageModel.assistant("[weather: sunny]"),
+          LanguageModel.user("tool result: sunny")
+        ]
       })
       assert.strictEqual(after.text, "It is sunny in Paris.")
       assert.isUndefined(after.toolCalls)
     }).pipe(Effect.provide(ScriptedModel.layer({
       rules: [
         { when: "tool result", reply: "It is sunny in Paris." },
-        { when: /weather in (\w+)/, reply: "Let me check.", toolCalls: (req) => [{ id: "call-1", name: "weather", input: { city: LanguageModel.lastUserText(req).match(/in (\w+)/)![1] } }] }
+        {
+          when: /weather in (\w+)/,
+          reply: "Let me check.",
+          toolCalls: (
+            req
+          ) => [{
+            id: "call-1",
+            name: "weather",
+            input: { city: LanguageModel.lastUserText(req).match(/in (\w+)/)![1] }
+          }]
+        }
       ]
     }))))
 })

@@ -1,10 +1,10 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Cause, ConfigProvider, Effect, Layer, Logger, LogLevel, Stream } from "effect"
 import { Primitive, Runner } from "@braid/core"
-import { Observability } from "@braid/observability"
-import { scoped as receiver } from "@braid/observability/testing/OtlpReceiver"
 import { Accounting, AnthropicModel, LanguageModel } from "@braid/llm"
 import { Reply, scoped as testServer } from "@braid/llm/testing/AnthropicTestServer"
+import { Observability } from "@braid/observability"
+import { scoped as receiver } from "@braid/observability/testing/OtlpReceiver"
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, ConfigProvider, Effect, Layer, Logger, LogLevel, Stream } from "effect"
 
 const KEY = "sk-ant-api03-KNOWN-SECRET-9f8e7d6c5b4a"
 
@@ -37,7 +37,9 @@ describe("secrets never leave", () => {
       const logs: Array<string> = []
       const errors: Array<string> = []
       const captureLogger = Logger.make(({ message, cause, annotations }) => {
-        logs.push(`${JSON.stringify(message)} ${Cause.pretty(cause)} ${JSON.stringify(Object.fromEntries(annotations))}`)
+        logs.push(
+          `${JSON.stringify(message)} ${Cause.pretty(cause)} ${JSON.stringify(Object.fromEntries(annotations))}`
+        )
       })
       const tree: Array<string> = []
       const mem = Observability.inMemory()
@@ -64,7 +66,9 @@ describe("secrets never leave", () => {
           yield* Effect.logInfo("done")
         }))
 
-      const config = Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["ANTHROPIC_API_KEY", KEY], ["ANTHROPIC_BASE_URL", server.url]])))
+      const config = Layer.setConfigProvider(
+        ConfigProvider.fromMap(new Map([["ANTHROPIC_API_KEY", KEY], ["ANTHROPIC_BASE_URL", server.url]]))
+      )
       const model = Accounting.wrap(AnthropicModel.layer()).pipe(Layer.provide(config))
       const run = (runId: string) =>
         Runner.run(pipeline, undefined, { runId }).pipe(
@@ -73,9 +77,14 @@ describe("secrets never leave", () => {
           Logger.withMinimumLogLevel(LogLevel.All)
         )
       // 1. exported over OTLP/HTTP (JSON) to a local receiver
-      yield* run("secret-run-otlp").pipe(Effect.provide(Observability.otlp({ url: rx.url, protocol: "json", serviceName: "secrets" })))
+      yield* run("secret-run-otlp").pipe(
+        Effect.provide(Observability.otlp({ url: rx.url, protocol: "json", serviceName: "secrets" }))
+      )
       // 2. in memory
-      const spans = yield* run("secret-run-mem").pipe(Effect.zipRight(Effect.sync(() => mem.spans())), Effect.provide(mem.layer))
+      const spans = yield* run("secret-run-mem").pipe(
+        Effect.zipRight(Effect.sync(() => mem.spans())),
+        Effect.provide(mem.layer)
+      )
       // 3. the console tree
       yield* run("secret-run-console").pipe(Effect.provide(Observability.console({ write: (t) => tree.push(t) })))
 
@@ -90,7 +99,14 @@ describe("secrets never leave", () => {
       assert.isAbove(tree.length, 0)
 
       const spanTexts = spans.map((s) =>
-        JSON.stringify({ name: s.name, attributes: s.attributes, events: s.events, status: s.status, links: s.links, resource: s.resource.attributes })
+        JSON.stringify({
+          name: s.name,
+          attributes: s.attributes,
+          events: s.events,
+          status: s.status,
+          links: s.links,
+          resource: s.resource.attributes
+        })
       )
       const everything = [...spanTexts, ...rx.raw, ...logs, ...errors, ...tree]
       const found = everything.flatMap((t) => leaks(t).map((l) => `${l.slice(0, 12)}... in ${t.slice(0, 120)}`))

@@ -1,9 +1,9 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Redacted, Stream } from "effect"
 import { Primitive, Runner, sequence } from "@braid/core"
-import { Observability } from "@braid/observability"
 import { Accounting, AnthropicModel, LanguageModel, ScriptedModel } from "@braid/llm"
 import { Reply, scoped } from "@braid/llm/testing/AnthropicTestServer"
+import { Observability } from "@braid/observability"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Redacted, Stream } from "effect"
 
 describe("model calls are traced through the single instrumentation point", () => {
   it.effect("generate opens `chat {model}` under the running primitive, with GenAI and run attributes and cost", () =>
@@ -11,10 +11,17 @@ describe("model calls are traced through the single instrumentation point", () =
       const mem = Observability.inMemory()
       const draft = Primitive.make("draft", (topic: string) =>
         Effect.map(
-          LanguageModel.generate({ system: "Be brief.", messages: [LanguageModel.user(topic)], maxTokens: 200, metadata: { agent: "writer" } }),
+          LanguageModel.generate({
+            system: "Be brief.",
+            messages: [LanguageModel.user(topic)],
+            maxTokens: 200,
+            metadata: { agent: "writer" }
+          }),
           (r) => r.text
         ))
-      const pipeline = sequence(Primitive.sync("topic", (s: string) => s.trim()), draft).pipe(Primitive.named("article"))
+      const pipeline = sequence(Primitive.sync("topic", (s: string) => s.trim()), draft).pipe(
+        Primitive.named("article")
+      )
       const spans = yield* Runner.run(pipeline, " tides ", { runId: "run-t", sessionId: "s-t", tenantId: "acme" }).pipe(
         Effect.zipRight(Effect.sync(() => mem.spans())),
         Effect.provide(mem.layer),
@@ -48,11 +55,17 @@ describe("model calls are traced through the single instrumentation point", () =
     Effect.scoped(Effect.gen(function*() {
       const server = yield* scoped()
       server.enqueue(
-        Reply.json("hi", { model: "claude-sonnet-5-5-20260901", usage: { input_tokens: 9, output_tokens: 2, cache_read_input_tokens: 100, cache_creation_input_tokens: 0 } }),
+        Reply.json("hi", {
+          model: "claude-sonnet-5-5-20260901",
+          usage: { input_tokens: 9, output_tokens: 2, cache_read_input_tokens: 100, cache_creation_input_tokens: 0 }
+        }),
         Reply.sse(["a", "b"], { usage: { input_tokens: 4, output_tokens: 2 } }),
         Reply.overloaded()
       )
-      const model = Layer.succeed(LanguageModel.LanguageModel, AnthropicModel.makeWith({ apiKey: Redacted.make("sk-ant-x-123456"), baseURL: server.url }))
+      const model = Layer.succeed(
+        LanguageModel.LanguageModel,
+        AnthropicModel.makeWith({ apiKey: Redacted.make("sk-ant-x-123456"), baseURL: server.url })
+      )
       const mem = Observability.inMemory()
       const call = Primitive.make("call", (_: void) =>
         Effect.gen(function*() {

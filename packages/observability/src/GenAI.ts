@@ -168,7 +168,10 @@ export const annotateResponse = (info: RequestInfo, response: ResponseInfo): Eff
  *
  * @since 0.1.0
  */
-export const annotateCost = (usd: number, labels: { readonly model: string; readonly agent?: string | undefined }): Effect.Effect<void> =>
+export const annotateCost = (
+  usd: number,
+  labels: { readonly model: string; readonly agent?: string | undefined }
+): Effect.Effect<void> =>
   Effect.zipRight(
     Effect.annotateCurrentSpan(Attr.cost, usd),
     Metrics.recordCost(usd, { [Attr.responseModel]: labels.model, [Attr.agent]: labels.agent })
@@ -233,7 +236,10 @@ const tokenMetrics = (m: CallMetrics, responseModel: string): readonly [Histogra
   let t = m.tokens.get(responseModel)
   if (t === undefined) {
     const labels = { ...m.labels, [Attr.responseModel]: responseModel }
-    t = [tag(Metrics.tokenUsage, { ...labels, "gen_ai.token.type": "input" }), tag(Metrics.tokenUsage, { ...labels, "gen_ai.token.type": "output" })]
+    t = [
+      tag(Metrics.tokenUsage, { ...labels, "gen_ai.token.type": "input" }),
+      tag(Metrics.tokenUsage, { ...labels, "gen_ai.token.type": "output" })
+    ]
     if (m.tokens.size < maxCached) m.tokens.set(responseModel, t)
   }
   return t
@@ -283,8 +289,10 @@ const completed = <A, E>(
 }
 
 /** `completed` as a span's `onEnd` (a factory, so no named closure is made per call). */
-const onCompleted = <A, E>(m: CallMetrics, startMillis: number, describe: (a: A) => ResponseInfo) =>
-(exit: Exit.Exit<A, E>, span: Tracer.Span, fiber: FiberLike): void => completed(fiber, span, m, startMillis, exit, describe)
+const onCompleted =
+  <A, E>(m: CallMetrics, startMillis: number, describe: (a: A) => ResponseInfo) =>
+  (exit: Exit.Exit<A, E>, span: Tracer.Span, fiber: FiberLike): void =>
+    completed(fiber, span, m, startMillis, exit, describe)
 
 /**
  * Runs `self` (a model call) inside a `chat {model}` CLIENT span with the GenAI request

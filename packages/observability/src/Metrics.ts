@@ -42,7 +42,22 @@ export type Labels = Readonly<Record<string, string | undefined>>
  */
 export const tokenUsage = declare(MetricKey.histogram(
   "gen_ai.client.token.usage",
-  MetricBoundaries.fromIterable([1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864]),
+  MetricBoundaries.fromIterable([
+    1,
+    4,
+    16,
+    64,
+    256,
+    1024,
+    4096,
+    16384,
+    65536,
+    262144,
+    1048576,
+    4194304,
+    16777216,
+    67108864
+  ]),
   "Number of input and output tokens used, {token}"
 ))
 
@@ -61,7 +76,22 @@ export const tokenUsage = declare(MetricKey.histogram(
  */
 export const operationDuration = declare(MetricKey.histogram(
   "gen_ai.client.operation.duration",
-  MetricBoundaries.fromIterable([0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]),
+  MetricBoundaries.fromIterable([
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+    81.92
+  ]),
   "GenAI operation duration, s"
 ))
 
@@ -91,7 +121,9 @@ export const cost = declare(MetricKey.counter("braid.llm.cost", { description: "
  *
  * @since 0.1.0
  */
-export const budgetAlerts = declare(MetricKey.counter("braid.llm.budget.alerts", { description: "Budget warning thresholds crossed" }))
+export const budgetAlerts = declare(
+  MetricKey.counter("braid.llm.budget.alerts", { description: "Budget warning thresholds crossed" })
+)
 
 /**
  * Records the tokens of one model call (`input` and `output` measurements).
@@ -138,7 +170,8 @@ export const recordDuration = (seconds: number, labels: Labels): Effect.Effect<v
  *
  * @since 0.1.0
  */
-export const recordCost = (usd: number, labels: Labels = {}): Effect.Effect<void> => Metric.update(tag(cost, labels), usd)
+export const recordCost = (usd: number, labels: Labels = {}): Effect.Effect<void> =>
+  Metric.update(tag(cost, labels), usd)
 
 /**
  * Counts one budget alert.
@@ -152,4 +185,5 @@ export const recordCost = (usd: number, labels: Labels = {}): Effect.Effect<void
  *
  * @since 0.1.0
  */
-export const recordBudgetAlert = (labels: Labels = {}): Effect.Effect<void> => Metric.update(tag(budgetAlerts, labels), 1)
+export const recordBudgetAlert = (labels: Labels = {}): Effect.Effect<void> =>
+  Metric.update(tag(budgetAlerts, labels), 1)

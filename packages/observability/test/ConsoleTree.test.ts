@@ -1,6 +1,6 @@
+import { GenAI, Observability } from "@braid/observability"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { GenAI, Observability } from "@braid/observability"
 
 /** A model call of `input`/`output` tokens costing `usd`, as `LanguageModel` makes it. */
 const chat = (input: number, output: number, usd: number, estimated = false) =>
@@ -31,7 +31,9 @@ describe("the console tree counts each model call once", () => {
   it.effect("an agent span holding its chat span shows the call's tokens once, and so does every span above", () =>
     Effect.gen(function*() {
       const lines = yield* tree(
-        Effect.all([agent("coach", 100, 20, 0.002), agent("critic", 30, 10, 0.001, true)]).pipe(Effect.withSpan("meeting"))
+        Effect.all([agent("coach", 100, 20, 0.002), agent("critic", 30, 10, 0.001, true)]).pipe(
+          Effect.withSpan("meeting")
+        )
       )
       assert.match(lines[0]!, /^meeting {2}\d+\.\d ms {2}130 in \/ 30 out tokens {2}\$0\.003000$/)
       assert.match(lines[1]!, /^├─ agent coach {2}\d+\.\d ms {2}100 in \/ 20 out tokens {2}\$0\.002000$/)
@@ -44,7 +46,9 @@ describe("the console tree counts each model call once", () => {
     Effect.gen(function*() {
       const lines = yield* tree(
         Effect.all([
-          Effect.annotateCurrentSpan({ "gen_ai.usage.input_tokens": 50, "gen_ai.usage.output_tokens": 5 }).pipe(Effect.withSpan("summary")),
+          Effect.annotateCurrentSpan({ "gen_ai.usage.input_tokens": 50, "gen_ai.usage.output_tokens": 5 }).pipe(
+            Effect.withSpan("summary")
+          ),
           chat(10, 2, 0.0001)
         ]).pipe(Effect.withSpan("step"))
       )

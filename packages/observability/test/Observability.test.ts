@@ -1,8 +1,8 @@
+import { Primitive, Runner, sequence } from "@braid/core"
+import { GenAI, Metrics, Observability } from "@braid/observability"
 import { assert, describe, it } from "@effect/vitest"
 import { SpanStatusCode } from "@opentelemetry/api"
 import { Effect, Metric, MetricState, Schema, Stream } from "effect"
-import { Primitive, Runner, sequence } from "@braid/core"
-import { GenAI, Metrics, Observability } from "@braid/observability"
 
 class Boom extends Schema.TaggedError<Boom>()("Boom", {}) {}
 
@@ -95,7 +95,11 @@ describe("GenAI", () => {
   it.effect("chat opens a CLIENT span `chat {model}` under the running primitive with the semantic-convention attributes", () =>
     Effect.gen(function*() {
       const mem = Observability.inMemory()
-      const spans = yield* Runner.run(Primitive.make("ask", answer), "q", { runId: "r-1", sessionId: "s-1", tenantId: "t-1" }).pipe(
+      const spans = yield* Runner.run(Primitive.make("ask", answer), "q", {
+        runId: "r-1",
+        sessionId: "s-1",
+        tenantId: "t-1"
+      }).pipe(
         Effect.zipRight(Effect.sync(() => mem.spans())),
         Effect.provide(mem.layer)
       )
@@ -155,14 +159,23 @@ describe("GenAI", () => {
 
   it.effect("records gen_ai.client.token.usage and gen_ai.client.operation.duration", () =>
     Effect.gen(function*() {
-      const labels = { "gen_ai.operation.name": "chat", "gen_ai.provider.name": "metrics-test", "gen_ai.request.model": "m-4" }
+      const labels = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "metrics-test",
+        "gen_ai.request.model": "m-4"
+      }
       const call = GenAI.chat({ provider: "metrics-test", model: "m-4" }, Effect.succeed(1), () => ({
-        model: "m-4", inputTokens: 40, outputTokens: 10, finishReasons: ["end_turn"]
+        model: "m-4",
+        inputTokens: 40,
+        outputTokens: 10,
+        finishReasons: ["end_turn"]
       }))
       const mem = Observability.inMemory()
       yield* Effect.all([call, call]).pipe(Effect.withSpan("outer"), Effect.provide(mem.layer))
       let input = Metrics.tokenUsage
-      for (const [k, v] of Object.entries({ ...labels, "gen_ai.response.model": "m-4", "gen_ai.token.type": "input" })) input = input.pipe(Metric.tagged(k, v))
+      for (
+        const [k, v] of Object.entries({ ...labels, "gen_ai.response.model": "m-4", "gen_ai.token.type": "input" })
+      ) input = input.pipe(Metric.tagged(k, v))
       const state = yield* Metric.value(input)
       assert.strictEqual(state.count, 2)
       assert.strictEqual(state.sum, 80)

@@ -1,8 +1,8 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
 import { Primitive, Runner, sequence } from "@braid/core"
 import { GenAI, Observability } from "@braid/observability"
 import { scoped as receiver } from "@braid/observability/testing/OtlpReceiver"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
 
 describe("Observability.otlp", () => {
   it.live("exports spans with names, parents and attributes to a real OTLP/HTTP receiver", () =>
@@ -14,10 +14,18 @@ describe("Observability.otlp", () => {
           Effect.succeed(`answer to ${q}`),
           () => ({ model: "m-1-2026", inputTokens: 11, outputTokens: 7, finishReasons: ["end_turn"] })
         ))
-      const pipeline = sequence(Primitive.sync("prepare", (s: string) => s.trim()), ask).pipe(Primitive.named("pipeline"))
-      const out = yield* Effect.scoped(Layer.build(Observability.otlp({ url: rx.url, protocol: "json", serviceName: "braid-test" })).pipe(
-        Effect.flatMap((ctx) => Runner.run(pipeline, " q ", { runId: "run-otlp", sessionId: "s-1", tenantId: "t-1" }).pipe(Effect.provide(ctx)))
-      ))
+      const pipeline = sequence(Primitive.sync("prepare", (s: string) => s.trim()), ask).pipe(
+        Primitive.named("pipeline")
+      )
+      const out = yield* Effect.scoped(
+        Layer.build(Observability.otlp({ url: rx.url, protocol: "json", serviceName: "braid-test" })).pipe(
+          Effect.flatMap((ctx) =>
+            Runner.run(pipeline, " q ", { runId: "run-otlp", sessionId: "s-1", tenantId: "t-1" }).pipe(
+              Effect.provide(ctx)
+            )
+          )
+        )
+      )
       // the layer's scope closed: everything was flushed
       assert.strictEqual(out, "answer to q")
       const names = rx.spans.map((s) => s.name).sort()
@@ -52,9 +60,11 @@ describe("Observability.otlp", () => {
   it.live("protobuf is the default protocol", () =>
     Effect.scoped(Effect.gen(function*() {
       const rx = yield* receiver()
-      yield* Effect.scoped(Layer.build(Observability.otlp({ url: rx.url })).pipe(
-        Effect.flatMap((ctx) => Runner.run(Primitive.sync("one", (n: number) => n), 1).pipe(Effect.provide(ctx)))
-      ))
+      yield* Effect.scoped(
+        Layer.build(Observability.otlp({ url: rx.url })).pipe(
+          Effect.flatMap((ctx) => Runner.run(Primitive.sync("one", (n: number) => n), 1).pipe(Effect.provide(ctx)))
+        )
+      )
       assert.isAbove(rx.protobufRequests(), 0)
     })))
 })

@@ -4,9 +4,9 @@
  *
  * @since 0.2.0
  */
-import { Io } from "@braid/core"
 import { MeetingStore } from "@braid/agents"
 import type { CoordinationErrors } from "@braid/agents"
+import { Io } from "@braid/core"
 import type { SqlError } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import type { ConfigError } from "effect"
@@ -29,5 +29,7 @@ export const layerConfig: Layer.Layer<
   MeetingStore.MeetingStore,
   CoordinationErrors.MeetingStoreError | ConfigError.ConfigError | SqlError.SqlError
 > = MeetingStore.layerSql.pipe(
-  Layer.provide(PgClient.layerConfig({ url: Config.redacted("DATABASE_URL"), connectTimeout: Config.succeed(Io.defaultTimeout) }))
+  Layer.provide(
+    PgClient.layerConfig({ url: Config.redacted("DATABASE_URL"), connectTimeout: Config.succeed(Io.defaultTimeout) })
+  )
 )

@@ -9,13 +9,13 @@
  *
  * @since 0.1.0
  */
+import { MemoryStoreError } from "@braid/agents/Errors"
+import * as MemorySql from "@braid/agents/MemorySql"
+import { type Entry, MemoryStore, type MemoryStoreShape, scopeKey, valueJsonOf } from "@braid/agents/MemoryStore"
 import { Io } from "@braid/core"
 import { Config, Duration, Effect, Either, Exit, identity, Layer, Option, Redacted } from "effect"
 import type { Scope } from "effect"
 import { createRequire } from "node:module"
-import { MemoryStoreError } from "@braid/agents/Errors"
-import * as MemorySql from "@braid/agents/MemorySql"
-import { type Entry, MemoryStore, type MemoryStoreShape, scopeKey, valueJsonOf } from "@braid/agents/MemoryStore"
 
 /**
  * Options of the PostgreSQL store.
@@ -52,7 +52,11 @@ export interface QueryResult {
  * @since 0.1.0
  */
 export interface PoolClient {
-  query(text: string, values: ReadonlyArray<unknown> | undefined, callback: (error: Error | undefined, result: QueryResult) => void): void
+  query(
+    text: string,
+    values: ReadonlyArray<unknown> | undefined,
+    callback: (error: Error | undefined, result: QueryResult) => void
+  ): void
   query(text: string, values?: ReadonlyArray<unknown>): Promise<QueryResult>
   /** Returns the connection to the pool; with an error, closes it instead. */
   release(error?: Error | boolean): void
@@ -75,7 +79,9 @@ export interface Pool {
   on(event: "error", listener: (error: Error) => void): unknown
 }
 
-type PoolConstructor = new(options: { readonly connectionString: string; readonly connectionTimeoutMillis: number }) => Pool
+type PoolConstructor = new(
+  options: { readonly connectionString: string; readonly connectionTimeoutMillis: number }
+) => Pool
 
 const defaultUrl = Config.redacted("DATABASE_URL").pipe(
   Config.withDefault(Redacted.make("postgres://postgres@127.0.0.1:5432/test"))
@@ -137,63 +143,68 @@ const onConnection = <R, A>(
   timeout: Duration.Duration,
   operation: string
 ): Effect.Effect<A, MemoryStoreError> =>
-  Io.callback<A, MemoryStoreError, MemoryStoreError>((resume) => {
-    let finished = false
-    let client: PoolClient | undefined = undefined
-    /** Gives the connection back (or closes it, with an error). A closed one keeps a listener: a late "error" is ignored. */
-    const letGo = (error: Error | undefined) => {
-      const c = client
-      if (c === undefined) return
-      client = undefined
-      if (error === undefined) {
-        c.removeListener("error", onBroken)
-        c.release()
-      } else {
-        c.release(error)
-      }
-    }
-    const finish: Done<R> = (error, result) => {
-      if (finished) return
-      finished = true
-      if (error != null) {
-        letGo(asError(error))
-        return resume(Exit.fail(onError(error)))
-      }
-      letGo(undefined)
-      try {
-        resume(Exit.succeed(map(result as R)))
-      } catch (e) {
-        resume(Exit.fail(onError(e)))
-      }
-    }
-    function onBroken(error: Error): void {
-      finish(error)
-    }
-    try {
-      pool.connect((error, c) => {
-        if (error != null || c === undefined) return finish(error ?? new Error("no connection"))
-        if (finished) return c.release()
-        client = c
-        c.on("error", onBroken)
-        try {
-          work(c, finish)
-        } catch (e) {
-          finish(e)
+  Io.callback<A, MemoryStoreError, MemoryStoreError>(
+    (resume) => {
+      let finished = false
+      let client: PoolClient | undefined = undefined
+      /** Gives the connection back (or closes it, with an error). A closed one keeps a listener: a late "error" is ignored. */
+      const letGo = (error: Error | undefined) => {
+        const c = client
+        if (c === undefined) return
+        client = undefined
+        if (error === undefined) {
+          c.removeListener("error", onBroken)
+          c.release()
+        } else {
+          c.release(error)
         }
-      })
-    } catch (e) {
-      finish(e)
-    }
-    return () => {
-      if (finished) return
-      finished = true
-      letGo(abandoned)
-    }
-  }, timeout, MemorySql.timedOut("postgres", operation))
+      }
+      const finish: Done<R> = (error, result) => {
+        if (finished) return
+        finished = true
+        if (error != null) {
+          letGo(asError(error))
+          return resume(Exit.fail(onError(error)))
+        }
+        letGo(undefined)
+        try {
+          resume(Exit.succeed(map(result as R)))
+        } catch (e) {
+          resume(Exit.fail(onError(e)))
+        }
+      }
+      function onBroken(error: Error): void {
+        finish(error)
+      }
+      try {
+        pool.connect((error, c) => {
+          if (error != null || c === undefined) return finish(error ?? new Error("no connection"))
+          if (finished) return c.release()
+          client = c
+          c.on("error", onBroken)
+          try {
+            work(c, finish)
+          } catch (e) {
+            finish(e)
+          }
+        })
+      } catch (e) {
+        finish(e)
+      }
+      return () => {
+        if (finished) return
+        finished = true
+        letGo(abandoned)
+      }
+    },
+    timeout,
+    MemorySql.timedOut("postgres", operation)
+  )
 
 /** `work` that runs one statement. */
-const statement = (sql: string, params: ReadonlyArray<unknown>) => (client: PoolClient, done: Done<QueryResult>): void =>
-  client.query(sql, params, done)
+const statement =
+  (sql: string, params: ReadonlyArray<unknown>) => (client: PoolClient, done: Done<QueryResult>): void =>
+    client.query(sql, params, done)
 
 /** `work` that runs `body` in a transaction: `BEGIN`, then `COMMIT` (a failure closes the connection, which rolls it back). */
 const transaction = <A>(body: (client: PoolClient) => Promise<A>) => (client: PoolClient, done: Done<A>): void => {
@@ -208,8 +219,14 @@ const migrate = async (client: PoolClient, t: string): Promise<number> => {
   // Concurrent starts queue here; the lock ends with the transaction.
   await client.query(`SELECT pg_advisory_xact_lock(hashtext('${t}'))`)
   await client.query(MemorySql.migrationsTable("postgres", t))
-  const done = new Set((await client.query(`SELECT version FROM ${t}_migrations`)).rows.map((r) => Number((r as { version: number | string }).version)))
-  const pending = MemorySql.migrations("postgres", t).map((statements, i) => ({ version: i + 1, statements })).filter((m) => !done.has(m.version))
+  const done = new Set(
+    (await client.query(`SELECT version FROM ${t}_migrations`)).rows.map((r) =>
+      Number((r as { version: number | string }).version)
+    )
+  )
+  const pending = MemorySql.migrations("postgres", t).map((statements, i) => ({ version: i + 1, statements })).filter((
+    m
+  ) => !done.has(m.version))
   for (const { statements, version } of pending) {
     for (const statement of statements) await client.query(statement)
     await client.query(MemorySql.recordMigration("postgres", t), [version, Date.now()])
@@ -228,10 +245,16 @@ const makeStore = (pool: Pool, t: string, fail: Fail, timeout: Duration.Duration
   const failDelete = fail("delete")
   const failClear = fail("clear")
 
-  const firstEntry = (r: QueryResult): Option.Option<Entry> => r.rows.length === 0 ? Option.none() : Option.some(MemorySql.toEntry(r.rows[0]))
+  const firstEntry = (r: QueryResult): Option.Option<Entry> =>
+    r.rows.length === 0 ? Option.none() : Option.some(MemorySql.toEntry(r.rows[0]))
   const changed = (r: QueryResult): number => r.rowCount ?? 0
   /** A call whose parameters are made inside the step (a value that does not encode, or a bad tenant, fails the step). */
-  const call = <A>(operation: string, work: () => (client: PoolClient, done: Done<QueryResult>) => void, map: (r: QueryResult) => A, onError: (e: unknown) => MemoryStoreError) =>
+  const call = <A>(
+    operation: string,
+    work: () => (client: PoolClient, done: Done<QueryResult>) => void,
+    map: (r: QueryResult) => A,
+    onError: (e: unknown) => MemoryStoreError
+  ) =>
     Effect.suspend(() => {
       try {
         return onConnection(pool, work(), map, onError, timeout, operation)
@@ -279,24 +302,52 @@ const makeStore = (pool: Pool, t: string, fail: Fail, timeout: Duration.Duration
       })
     },
     get: (scope, key, now) =>
-      call("get", () => statement(text.selectOne, [scope.kind, MemorySql.tenantOf(scope), scope.id, key, now]), firstEntry, failGet),
+      call(
+        "get",
+        () => statement(text.selectOne, [scope.kind, MemorySql.tenantOf(scope), scope.id, key, now]),
+        firstEntry,
+        failGet
+      ),
     query: (scope, filter, now) => {
       let plan: MemorySql.QueryPlan | undefined = undefined
-      return call("query", () => {
-        plan = MemorySql.queryPlan("postgres", t, scope, filter, now)
-        return statement(plan.text, plan.params)
-      }, (r) => MemorySql.finishQuery(r.rows, plan!, filter), failQuery)
+      return call(
+        "query",
+        () => {
+          plan = MemorySql.queryPlan("postgres", t, scope, filter, now)
+          return statement(plan.text, plan.params)
+        },
+        (r) => MemorySql.finishQuery(r.rows, plan!, filter),
+        failQuery
+      )
     },
     delete: (scope, key) =>
-      call("delete", () => statement(text.deleteOne, [scope.kind, MemorySql.tenantOf(scope), scope.id, key]), (r) => changed(r) > 0, failDelete),
-    clear: (scope) => call("clear", () => statement(text.clearScope, [scope.kind, MemorySql.tenantOf(scope), scope.id]), changed, failClear)
+      call(
+        "delete",
+        () => statement(text.deleteOne, [scope.kind, MemorySql.tenantOf(scope), scope.id, key]),
+        (r) => changed(r) > 0,
+        failDelete
+      ),
+    clear: (scope) =>
+      call(
+        "clear",
+        () => statement(text.clearScope, [scope.kind, MemorySql.tenantOf(scope), scope.id]),
+        changed,
+        failClear
+      )
   }
 }
 
 /** Checks that the pool connects, runs the migrations, and builds the store; each step within `timeout`. */
-const start = (pool: Pool, t: string, fail: Fail, timeout: Duration.Duration): Effect.Effect<MemoryStoreShape, MemoryStoreError> =>
+const start = (
+  pool: Pool,
+  t: string,
+  fail: Fail,
+  timeout: Duration.Duration
+): Effect.Effect<MemoryStoreShape, MemoryStoreError> =>
   onConnection(pool, (_client, done: Done<void>) => done(null), ignore, fail("connect"), timeout, "connect").pipe(
-    Effect.zipRight(onConnection(pool, transaction((client) => migrate(client, t)), identity, fail("migrate"), timeout, "migrate")),
+    Effect.zipRight(
+      onConnection(pool, transaction((client) => migrate(client, t)), identity, fail("migrate"), timeout, "migrate")
+    ),
     Effect.map(() => makeStore(pool, t, fail, timeout))
   )
 
@@ -333,13 +384,23 @@ export const make = (
   if (options.pool !== undefined) return start(options.pool, t, failWith([]), timeout)
   const url = options.url !== undefined
     ? Effect.succeed(options.url)
-    : Effect.mapError(defaultUrl, (e) => new MemoryStoreError({ store: "postgres", operation: "config", message: String(e) }))
+    : Effect.mapError(
+      defaultUrl,
+      (e) => new MemoryStoreError({ store: "postgres", operation: "config", message: String(e) })
+    )
   return Effect.flatMap(url, (url) => {
     const fail = failWith(secretsOf(Redacted.value(url)))
     return Effect.acquireRelease(
-      Effect.try({ try: () => open(Redacted.value(url), Math.max(1, Math.ceil(Duration.toMillis(timeout)))), catch: fail("connect") }),
+      Effect.try({
+        try: () => open(Redacted.value(url), Math.max(1, Math.ceil(Duration.toMillis(timeout)))),
+        catch: fail("connect")
+      }),
       // Ending the pool waits for its connections to close: bounded too (a dead link never acknowledges).
-      (pool) => Effect.interruptible(Effect.promise(() => pool.end().catch(ignore))).pipe(Effect.timeout(timeout), Effect.ignore)
+      (pool) =>
+        Effect.interruptible(Effect.promise(() => pool.end().catch(ignore))).pipe(
+          Effect.timeout(timeout),
+          Effect.ignore
+        )
     ).pipe(Effect.flatMap((pool) => start(pool, t, fail, timeout)))
   })
 }
@@ -359,5 +420,6 @@ export const make = (
  *
  * @since 0.1.0
  */
-export const layer = (options: Options & { readonly url?: Redacted.Redacted<string> } = {}): Layer.Layer<MemoryStore, MemoryStoreError> =>
-  Layer.scoped(MemoryStore, make(options))
+export const layer = (
+  options: Options & { readonly url?: Redacted.Redacted<string> } = {}
+): Layer.Layer<MemoryStore, MemoryStoreError> => Layer.scoped(MemoryStore, make(options))

@@ -4,8 +4,8 @@
  *
  * @since 0.2.0
  */
-import { Io } from "@braid/core"
 import { Messaging } from "@braid/agents"
+import { Io } from "@braid/core"
 import { PgClient } from "@effect/sql-pg"
 import { Config, Duration, Layer, Redacted } from "effect"
 
@@ -41,5 +41,11 @@ export const layerConfig = (options: Messaging.Options = {}): Layer.Layer<Messag
  *
  * @since 0.1.0
  */
-export const layer = (config: { readonly url: string } & Messaging.Options): Layer.Layer<Messaging.Messaging, unknown> =>
-  Messaging.layerSql(config).pipe(Layer.provide(PgClient.layer({ url: Redacted.make(config.url), connectTimeout: config.timeout ?? Io.defaultTimeout })))
+export const layer = (
+  config: { readonly url: string } & Messaging.Options
+): Layer.Layer<Messaging.Messaging, unknown> =>
+  Messaging.layerSql(config).pipe(
+    Layer.provide(
+      PgClient.layer({ url: Redacted.make(config.url), connectTimeout: config.timeout ?? Io.defaultTimeout })
+    )
+  )

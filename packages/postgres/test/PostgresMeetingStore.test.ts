@@ -1,12 +1,11 @@
-import { assert, it } from "@effect/vitest"
-import { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
-import { ConfigProvider, Effect, Layer, Redacted } from "effect"
-import { DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
 import { EventBus, Meeting, MeetingStore, Termination } from "@braid/agents"
 import { PostgresMeetingStore } from "@braid/postgres"
+import { DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
+import { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { assert, it } from "@effect/vitest"
+import { ConfigProvider, Effect, Layer, Redacted } from "effect"
 import { roundTrip, runId, storedAndRead } from "../../agents/test/meetingStoreConformance.js"
-
 
 const describePg = await describeWith("postgres")
 describePg("MeetingStore: PostgreSQL", () => {
@@ -24,11 +23,20 @@ describePg("MeetingStore: PostgreSQL", () => {
   it.live("a database that accepts and never answers: creating the store fails typed within the bound", () =>
     Effect.gen(function*() {
       const silent = yield* silentServer
-      const exit = yield* Effect.exit(Effect.flatMap(MeetingStore.MeetingStore, (s) => s.list).pipe(
-        Effect.provide(MeetingStore.layerSqlWith({ timeout: "300 millis" }).pipe(
-          Layer.provide(PgClient.layer({ url: Redacted.make(withPort(DATABASE_URL, silent.port)), connectTimeout: "300 millis" }))
-        ))
-      ))
+      const exit = yield* Effect.exit(
+        Effect.flatMap(MeetingStore.MeetingStore, (s) => s.list).pipe(
+          Effect.provide(
+            MeetingStore.layerSqlWith({ timeout: "300 millis" }).pipe(
+              Layer.provide(
+                PgClient.layer({
+                  url: Redacted.make(withPort(DATABASE_URL, silent.port)),
+                  connectTimeout: "300 millis"
+                })
+              )
+            )
+          )
+        )
+      )
       assert.strictEqual(exit._tag, "Failure")
     }).pipe(Effect.scoped))
 
@@ -40,17 +48,27 @@ describePg("MeetingStore: PostgreSQL", () => {
         const store = yield* MeetingStore.MeetingStore
         yield* store.list
         link.silence()
-        for (const call of [store.list, store.history("m"), store.status("m")] as Array<Effect.Effect<unknown, { readonly _tag: string; readonly message: string }>>) {
+        for (
+          const call of [store.list, store.history("m"), store.status("m")] as Array<
+            Effect.Effect<unknown, { readonly _tag: string; readonly message: string }>
+          >
+        ) {
           const err = yield* Effect.flip(call)
           assert.strictEqual(err._tag, "MeetingStoreError")
           assert.include(err.message, "no answer within 2000 ms")
         }
-        const meeting = yield* Meeting.make({ topic: "t", host: Meeting.participant("host", () => "hi"), termination: Termination.maxTurns(1) })
+        const meeting = yield* Meeting.make({
+          topic: "t",
+          host: Meeting.participant("host", () => "hi"),
+          termination: Termination.maxTurns(1)
+        })
         const result = yield* meeting.run
         assert.strictEqual(result.endedBy.condition, "maxTurns(1)")
       }).pipe(Effect.provide(Layer.merge(
         EventBus.layerMemory,
-        MeetingStore.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(PgClient.layer({ url: Redacted.make(withPort(DATABASE_URL, link.port)) })))
+        MeetingStore.layerSqlWith({ timeout: "2 seconds" }).pipe(
+          Layer.provide(PgClient.layer({ url: Redacted.make(withPort(DATABASE_URL, link.port)) }))
+        )
       )))
     }).pipe(Effect.scoped))
 
@@ -61,14 +79,18 @@ describePg("MeetingStore: PostgreSQL", () => {
         const sql = yield* SqlClient.SqlClient
         const store = yield* MeetingStore.MeetingStore
         yield* sql`INSERT INTO braid_meeting_status (meeting_id, data) VALUES (${id}, ${"{oops"})`
-        yield* sql`INSERT INTO braid_meeting_entries (meeting_id, seq, kind, participant, data) VALUES (${id}, 1, 'spoke', 'x', ${'{"__proto__": {}}'})`
+        yield* sql`INSERT INTO braid_meeting_entries (meeting_id, seq, kind, participant, data) VALUES (${id}, 1, 'spoke', 'x', ${"{\"__proto__\": {}}"})`
         const status = yield* Effect.flip(store.status(id))
         assert.strictEqual(status._tag, "MeetingStoreError")
         const history = yield* Effect.flip(store.history(id))
         assert.include(history.message, "__proto__")
         yield* sql`DELETE FROM braid_meeting_entries WHERE meeting_id = ${id}`
         yield* sql`DELETE FROM braid_meeting_status WHERE meeting_id = ${id}`
-      }).pipe(Effect.provide(MeetingStore.layerSql.pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(DATABASE_URL) })))))
+      }).pipe(
+        Effect.provide(
+          MeetingStore.layerSql.pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(DATABASE_URL) })))
+        )
+      )
     }))
 
   it.live("layerPgConfig reads DATABASE_URL through Config", () =>

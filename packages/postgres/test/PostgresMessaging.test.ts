@@ -1,10 +1,10 @@
-import { assert, it } from "@effect/vitest"
-import { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
-import { Effect, Either, Layer, Redacted } from "effect"
-import { DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
 import { Messaging } from "@braid/agents"
 import { PostgresMessaging } from "@braid/postgres"
+import { DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
+import { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { assert, it } from "@effect/vitest"
+import { Effect, Either, Layer, Redacted } from "effect"
 import { run, suite } from "../../agents/test/messagingConformance.js"
 
 const describePg = await describeWith("postgres")
@@ -33,12 +33,28 @@ describePg("PostgreSQL", () => {
         yield* m.send(`${run}-silent-a`, agentB, "before")
         yield* m.serve(agentB, () => Effect.void)
         link.silence()
-        for (const call of [m.send("x", agentB, 1), m.inbox(agentB).unread, m.inbox(agentB).markRead("id"), m.request("x", agentB, 1, { timeout: "10 seconds" })]) {
+        for (
+          const call of [
+            m.send("x", agentB, 1),
+            m.inbox(agentB).unread,
+            m.inbox(agentB).markRead("id"),
+            m.request("x", agentB, 1, { timeout: "10 seconds" })
+          ]
+        ) {
           const err = yield* Effect.flip(call)
           assert.strictEqual(err._tag, "MessageStoreError")
           assert.include(err.message, "no answer within 2000 ms")
         }
-      }).pipe(Effect.scoped, Effect.provide(PostgresMessaging.layer({ url: withPort(DATABASE_URL, link.port), timeout: "2 seconds", pollInterval: "50 millis" })))
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(
+          PostgresMessaging.layer({
+            url: withPort(DATABASE_URL, link.port),
+            timeout: "2 seconds",
+            pollInterval: "50 millis"
+          })
+        )
+      )
     }).pipe(Effect.scoped))
 
   it.live("a connection killed by the server (pg_terminate_backend) is a typed failure or a retried success, never an uncaught error", () =>
@@ -51,7 +67,9 @@ describePg("PostgreSQL", () => {
       const killer = PgClient.layer({ url: Redacted.make(DATABASE_URL) })
       const kill = Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
-        const rows = yield* sql<{ pid: number }>`SELECT pg_terminate_backend(pid) AS pid FROM pg_stat_activity WHERE application_name = ${app}`
+        const rows = yield* sql<
+          { pid: number }
+        >`SELECT pg_terminate_backend(pid) AS pid FROM pg_stat_activity WHERE application_name = ${app}`
         return rows.length
       }).pipe(Effect.provide(killer))
       const b = `${run}-killed-b`
@@ -68,9 +86,11 @@ describePg("PostgreSQL", () => {
         assert.includeMembers(bodies, [1, 4])
       }).pipe(
         Effect.scoped,
-        Effect.provide(Messaging.layerSql({ pollInterval: "50 millis" }).pipe(
-          Layer.provide(PgClient.layer({ url: Redacted.make(DATABASE_URL), applicationName: app }))
-        ))
+        Effect.provide(
+          Messaging.layerSql({ pollInterval: "50 millis" }).pipe(
+            Layer.provide(PgClient.layer({ url: Redacted.make(DATABASE_URL), applicationName: app }))
+          )
+        )
       )
       assert.deepStrictEqual(uncaught, [])
     }).pipe(Effect.scoped))
@@ -86,12 +106,18 @@ describePg("PostgreSQL", () => {
         const err = yield* Effect.flip(m.inbox(b).unread)
         assert.strictEqual(err._tag, "MessageStoreError")
         assert.include(err.message, "not valid JSON")
-      }).pipe(Effect.provide(Messaging.layerSql().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(DATABASE_URL) })))))
+      }).pipe(
+        Effect.provide(
+          Messaging.layerSql().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(DATABASE_URL) })))
+        )
+      )
     }))
 
   it.live("cleanup", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      yield* sql`DELETE FROM braid_inbox_messages WHERE recipient LIKE ${run + "%"} OR (recipient = 'b' AND sender = 'a')`
+      yield* sql`DELETE FROM braid_inbox_messages WHERE recipient LIKE ${
+        run + "%"
+      } OR (recipient = 'b' AND sender = 'a')`
     }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(DATABASE_URL) }))))
 })

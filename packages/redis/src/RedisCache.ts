@@ -31,14 +31,22 @@ const redisOptions = (owner: string, options: Options) => RedisClient.storeOptio
 const makeRedisStore = (client: Redis, prefix: string, timeout: Duration.Duration | undefined): Cache.Store => ({
   name: "redis",
   get: (key) =>
-    Effect.flatMap(RedisClient.attempt("cache.get", () => client.get(prefix + key), timeout), (text) =>
-      text === null ? Effect.succeed(Option.none()) : Effect.map(Cache.readEntry("redis", "cache.get", text), Option.some)),
+    Effect.flatMap(
+      RedisClient.attempt("cache.get", () => client.get(prefix + key), timeout),
+      (text) =>
+        text === null
+          ? Effect.succeed(Option.none())
+          : Effect.map(Cache.readEntry("redis", "cache.get", text), Option.some)
+    ),
   set: (key, entry, expiresAt, now) =>
-    Effect.flatMap(Cache.writeEntry("redis", "cache.set", entry), (text) =>
-      Effect.asVoid(RedisClient.attempt("cache.set", () =>
-        expiresAt === undefined
-          ? client.set(prefix + key, text)
-          : client.set(prefix + key, text, "PX", Math.max(1, Math.ceil(expiresAt - now))), timeout))),
+    Effect.flatMap(
+      Cache.writeEntry("redis", "cache.set", entry),
+      (text) =>
+        Effect.asVoid(RedisClient.attempt("cache.set", () =>
+          expiresAt === undefined
+            ? client.set(prefix + key, text)
+            : client.set(prefix + key, text, "PX", Math.max(1, Math.ceil(expiresAt - now))), timeout))
+    ),
   delete: (key) => Effect.asVoid(RedisClient.attempt("cache.delete", () => client.del(prefix + key), timeout))
 })
 
@@ -85,6 +93,8 @@ export const storeFromConfig = (
   options: Options & { readonly url?: string | Redacted.Redacted<string> } = {}
 ): Effect.Effect<Cache.Store, StoreError | ConfigError, Scope.Scope> => {
   const checked = redisOptions("RedisCache.storeFromConfig", options)
-  return Effect.map(RedisClient.acquire(options.url, checked.timeout), (client) => makeRedisStore(client, checked.prefix, checked.timeout))
+  return Effect.map(
+    RedisClient.acquire(options.url, checked.timeout),
+    (client) => makeRedisStore(client, checked.prefix, checked.timeout)
+  )
 }
-

@@ -20,13 +20,13 @@
  *
  * @since 0.1.0
  */
+import { EventBusError } from "@braid/agents/CoordinationErrors"
+import type { Envelope, Service } from "@braid/agents/EventBus"
+import { EventBus, makeWith } from "@braid/agents/EventBus"
 import { Io, Json } from "@braid/core"
 import { Config, Duration, Effect, Either, Layer, PubSub } from "effect"
 import type { Scope } from "effect"
 import { Redis } from "ioredis"
-import { EventBusError } from "@braid/agents/CoordinationErrors"
-import type { Envelope, Service } from "@braid/agents/EventBus"
-import { EventBus, makeWith } from "@braid/agents/EventBus"
 
 /**
  * @since 0.1.0
@@ -47,7 +47,8 @@ const busError = (operation: string) => (e: unknown) =>
 const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, "\\$&")
 
 /** A Redis client name (no spaces or newlines) that shows which bus a connection belongs to. */
-const clientName = (role: string, prefix: string) => `braid-bus-${role}:${prefix.replace(/[^A-Za-z0-9:_.-]/g, "_")}`.slice(0, 120)
+const clientName = (role: string, prefix: string) =>
+  `braid-bus-${role}:${prefix.replace(/[^A-Za-z0-9:_.-]/g, "_")}`.slice(0, 120)
 
 const connect = (url: string, name: string, timeout: Duration.DurationInput | undefined) =>
   Effect.gen(function*() {
@@ -90,7 +91,8 @@ export const make = (options: Options): Effect.Effect<Service, EventBusError, Sc
     const prefix = options.prefix ?? "braid:"
     // Io.promise: the bound also holds in a finalizer (unsubscribing)
     const bounded = <A>(operation: string, f: () => Promise<A>) =>
-      Io.promise(f, options.timeout, (millis) => new EventBusError({ operation, reason: `no answer within ${millis} ms` }), busError(operation))
+      Io.promise(f, options.timeout, (millis) =>
+        new EventBusError({ operation, reason: `no answer within ${millis} ms` }), busError(operation))
     const publisher = yield* connect(options.url, clientName("pub", prefix), options.timeout)
     const subscriber = yield* connect(options.url, clientName("sub", prefix), options.timeout)
     const dispatcher = yield* Effect.acquireRelease(PubSub.unbounded<Envelope>(), PubSub.shutdown)
@@ -98,11 +100,18 @@ export const make = (options: Options): Effect.Effect<Service, EventBusError, Sc
     const patterns = new Map<string, string>()
     subscriber.on("pmessage", (redisPattern: string, channel: string, message: string) => {
       const pattern = patterns.get(redisPattern)
-      if (pattern === undefined || !channel.startsWith(prefix)) return
+      if (pattern === undefined || !channel.startsWith(prefix)) {
+        return
+      }
       const parsed = Json.parse(message)
       const envelope: Envelope = Either.isRight(parsed)
         ? { channel: channel.slice(prefix.length), payload: parsed.right, pattern }
-        : { channel: channel.slice(prefix.length), payload: message.slice(0, 200), pattern, invalid: `not a JSON event: ${parsed.left.message}` }
+        : {
+          channel: channel.slice(prefix.length),
+          payload: message.slice(0, 200),
+          pattern,
+          invalid: `not a JSON event: ${parsed.left.message}`
+        }
       try {
         Effect.runSync(PubSub.publish(dispatcher, envelope))
       } catch {
@@ -119,17 +128,20 @@ export const make = (options: Options): Effect.Effect<Service, EventBusError, Sc
           refs.set(pattern, n + 1)
           patterns.set(redisPattern, pattern)
           return n === 0
-            ? bounded("subscribe", () => subscriber.psubscribe(redisPattern)).pipe(
-              Effect.tapError(() =>
-                Effect.sync(() => {
-                  const left = (refs.get(pattern) ?? 1) - 1
-                  if (left > 0) return refs.set(pattern, left)
-                  refs.delete(pattern)
-                  patterns.delete(redisPattern)
-                })
-              ),
-              Effect.asVoid
-            )
+            ? bounded("subscribe", () =>
+              subscriber.psubscribe(redisPattern)).pipe(
+                Effect.tapError(() =>
+                  Effect.sync(() => {
+                    const left = (refs.get(pattern) ?? 1) - 1
+                    if (left > 0) {
+                      return refs.set(pattern, left)
+                    }
+                    refs.delete(pattern)
+                    patterns.delete(redisPattern)
+                  })
+                ),
+                Effect.asVoid
+              )
             : Effect.void
         }),
         () =>
@@ -141,7 +153,8 @@ export const make = (options: Options): Effect.Effect<Service, EventBusError, Sc
             }
             refs.delete(pattern)
             patterns.delete(redisPattern)
-            return Effect.ignore(bounded("unsubscribe", () => subscriber.punsubscribe(redisPattern)))
+            return Effect.ignore(bounded("unsubscribe", () =>
+              subscriber.punsubscribe(redisPattern)))
           })
       )
     }
@@ -150,7 +163,8 @@ export const make = (options: Options): Effect.Effect<Service, EventBusError, Sc
       dispatcher,
       send: (channel, payload) =>
         Effect.flatMap(
-          Either.mapLeft(Json.encode(payload), (e) => new EventBusError({ operation: "publish", reason: e.message })),
+          Either.mapLeft(Json.encode(payload), (e) =>
+            new EventBusError({ operation: "publish", reason: e.message })),
           (text) => bounded("publish", () => publisher.publish(prefix + channel, text))
         ).pipe(Effect.asVoid),
       listen
@@ -184,11 +198,12 @@ export const layer = (options: Options): Layer.Layer<EventBus, EventBusError> =>
  *
  * @since 0.1.0
  */
-export const layerConfig: Layer.Layer<EventBus, EventBusError | import("effect/ConfigError").ConfigError> = Layer.scoped(
-  EventBus,
-  Effect.gen(function*() {
-    const url = yield* Config.string("REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379"))
-    const prefix = yield* Config.string("BRAID_BUS_PREFIX").pipe(Config.withDefault("braid:"))
-    return yield* make({ url, prefix })
-  })
-)
+export const layerConfig: Layer.Layer<EventBus, EventBusError | import("effect/ConfigError").ConfigError> = Layer
+  .scoped(
+    EventBus,
+    Effect.gen(function*() {
+      const url = yield* Config.string("REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379"))
+      const prefix = yield* Config.string("BRAID_BUS_PREFIX").pipe(Config.withDefault("braid:"))
+      return yield* make({ url, prefix })
+    })
+  )

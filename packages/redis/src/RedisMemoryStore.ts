@@ -9,9 +9,6 @@
  *
  * @since 0.1.0
  */
-import { Io, Json } from "@braid/core"
-import { Config, Duration, Effect, Either, Exit, Layer, Option, Redacted } from "effect"
-import { Redis } from "ioredis"
 import { MemoryStoreError } from "@braid/agents/Errors"
 import * as MemorySql from "@braid/agents/MemorySql"
 import {
@@ -26,6 +23,9 @@ import {
   scopeKey,
   valueJsonOf
 } from "@braid/agents/MemoryStore"
+import { Io, Json } from "@braid/core"
+import { Config, Duration, Effect, Either, Exit, Layer, Option, Redacted } from "effect"
+import { Redis } from "ioredis"
 
 /**
  * Options of the Redis store.
@@ -71,7 +71,17 @@ return n
 `
 
 interface Scripts {
-  braidMemoryPut(e: string, o: string, x: string, n: string, key: string, stored: string, expiresAt: string, now: string, max: string): Promise<number>
+  braidMemoryPut(
+    e: string,
+    o: string,
+    x: string,
+    n: string,
+    key: string,
+    stored: string,
+    expiresAt: string,
+    now: string,
+    max: string
+  ): Promise<number>
   braidMemoryDelete(e: string, o: string, x: string, key: string): Promise<number>
   braidMemoryClear(e: string, o: string, x: string, n: string): Promise<number>
 }
@@ -81,7 +91,9 @@ const corrupt = (operation: string, key: string | undefined, detail: string) =>
     store: "redis",
     operation,
     reason: "Corrupt",
-    message: `entry ${key === undefined ? "(key unknown)" : JSON.stringify(key.slice(0, 100))} does not decode: ${detail}`
+    message: `entry ${
+      key === undefined ? "(key unknown)" : JSON.stringify(key.slice(0, 100))
+    } does not decode: ${detail}`
   })
 
 /**
@@ -98,7 +110,12 @@ const storedText = (entry: Entry, valueJson: string): string => {
  * Decodes a stored entry with `Json.parse` and `MemoryStore.decodeEntry`; its scope is the one
  * it was read from (so entries moved by `migrate` read back in their new scope).
  */
-const decodeStored = (operation: string, scope: Scope, key: string | undefined, raw: unknown): Either.Either<{ readonly seq: number; readonly entry: Entry }, MemoryStoreError> => {
+const decodeStored = (
+  operation: string,
+  scope: Scope,
+  key: string | undefined,
+  raw: unknown
+): Either.Either<{ readonly seq: number; readonly entry: Entry }, MemoryStoreError> => {
   if (typeof raw !== "string") return Either.left(corrupt(operation, key, `expected text, got ${typeof raw}`))
   const nl = raw.indexOf("\n")
   const seq = nl > 0 ? Number(raw.slice(0, nl)) : NaN
@@ -106,8 +123,12 @@ const decodeStored = (operation: string, scope: Scope, key: string | undefined, 
   const nl2 = raw.indexOf("\n", nl + 1)
   const meta = Json.parse(nl2 < 0 ? raw.slice(nl + 1) : raw.slice(nl + 1, nl2))
   if (Either.isLeft(meta)) return Either.left(corrupt(operation, key, meta.left.message))
-  if (typeof meta.right !== "object" || meta.right === null || Array.isArray(meta.right)) return Either.left(corrupt(operation, key, "not an object"))
-  if (key === undefined && typeof (meta.right as { key?: unknown }).key === "string") key = (meta.right as { key: string }).key
+  if (typeof meta.right !== "object" || meta.right === null || Array.isArray(meta.right)) {
+    return Either.left(corrupt(operation, key, "not an object"))
+  }
+  if (key === undefined && typeof (meta.right as { key?: unknown }).key === "string") {
+    key = (meta.right as { key: string }).key
+  }
   let value: unknown = (meta.right as { value?: unknown }).value ?? null
   if (nl2 >= 0) {
     const parsed = Json.parse(raw.slice(nl2 + 1))
@@ -115,7 +136,9 @@ const decodeStored = (operation: string, scope: Scope, key: string | undefined, 
     value = parsed.right
   }
   const entry = decodeEntry({ ...meta.right, value, scope })
-  return Either.isLeft(entry) ? Either.left(corrupt(operation, key, entry.left)) : Either.right({ seq, entry: entry.right })
+  return Either.isLeft(entry)
+    ? Either.left(corrupt(operation, key, entry.left))
+    : Either.right({ seq, entry: entry.right })
 }
 
 /** Every scope of 0.1 (`{kind:<encodeURIComponent of "T/x">}`) moved to its 0.2 key. */
@@ -130,9 +153,13 @@ const globLiteral = (text: string): string => text.replace(/[*?[\]\\]/g, (c) => 
  * global) is tenant `T`; a session or user id with a `/` splits at its first `/`.
  */
 const scopeOfOldId = (kind: Scope["kind"], id: string): Scope => {
-  if (kind === "global" && id.length > 7 && id.endsWith("/global")) return { kind, tenant: id.slice(0, -7), id: "global" }
+  if (kind === "global" && id.length > 7 && id.endsWith("/global")) {
+    return { kind, tenant: id.slice(0, -7), id: "global" }
+  }
   const slash = id.indexOf("/")
-  if ((kind === "session" || kind === "user") && slash >= 0) return { kind, tenant: id.slice(0, slash), id: id.slice(slash + 1) }
+  if ((kind === "session" || kind === "user") && slash >= 0) {
+    return { kind, tenant: id.slice(0, slash), id: id.slice(slash + 1) }
+  }
   return { kind, id }
 }
 
@@ -155,7 +182,10 @@ const scopeOfOldId = (kind: Scope["kind"], id: string): Scope => {
  *
  * @since 0.2.0
  */
-export const migrate = (client: Redis, options: { readonly prefix?: string } = {}): Effect.Effect<{ readonly moved: number; readonly skipped: number }, MemoryStoreError> =>
+export const migrate = (
+  client: Redis,
+  options: { readonly prefix?: string } = {}
+): Effect.Effect<{ readonly moved: number; readonly skipped: number }, MemoryStoreError> =>
   Effect.tryPromise({
     try: async () => {
       const prefix = options.prefix ?? "braid:memory:"
@@ -171,8 +201,7 @@ export const migrate = (client: Redis, options: { readonly prefix?: string } = {
           const old = `${m[1]}:${m[2]}`
           scopes.set(old, [...(scopes.get(old) ?? []), key])
         }
-      }
-      while (cursor !== "0")
+      } while (cursor !== "0")
       let moved = 0
       let skipped = 0
       for (const [old, keys] of scopes) {
@@ -199,7 +228,12 @@ export const migrate = (client: Redis, options: { readonly prefix?: string } = {
       await client.set(`${prefix}schema`, SCHEMA_VERSION)
       return { moved, skipped }
     },
-    catch: (e) => new MemoryStoreError({ store: "redis", operation: "migrate", message: e instanceof Error ? e.message : String(e) })
+    catch: (e) =>
+      new MemoryStoreError({
+        store: "redis",
+        operation: "migrate",
+        message: e instanceof Error ? e.message : String(e)
+      })
   })
 
 /**
@@ -246,7 +280,9 @@ export const make = (client: Redis, options: MakeOptions = {}): MemoryStoreShape
     return { e: `${b}e`, o: `${b}o`, x: `${b}x`, n: `${b}n` }
   }
   const failure = (operation: string, e: unknown) =>
-    e instanceof MemoryStoreError ? e : new MemoryStoreError({ store: "redis", operation, message: e instanceof Error ? e.message : String(e) })
+    e instanceof MemoryStoreError
+      ? e
+      : new MemoryStoreError({ store: "redis", operation, message: e instanceof Error ? e.message : String(e) })
   /** One call, bounded; its arguments are made inside the step. */
   const attempt = <A>(operation: string, f: () => Promise<A>) =>
     Io.promise(f, timeout, MemorySql.timedOut("redis", operation), (e) => failure(operation, e))
@@ -296,10 +332,13 @@ export const make = (client: Redis, options: MakeOptions = {}): MemoryStoreShape
         return Exit.succeed(applyLimit(rows.map((r) => r.entry), filter.limit))
       }),
     delete: (scope, key) =>
-      Effect.map(attempt("delete", () => {
-        const k = keys(scope)
-        return redis.braidMemoryDelete(k.e, k.o, k.x, key)
-      }), (n) => n > 0),
+      Effect.map(
+        attempt("delete", () => {
+          const k = keys(scope)
+          return redis.braidMemoryDelete(k.e, k.o, k.x, key)
+        }),
+        (n) => n > 0
+      ),
     clear: (scope) =>
       attempt("clear", () => {
         const k = keys(scope)
@@ -324,7 +363,9 @@ export const make = (client: Redis, options: MakeOptions = {}): MemoryStoreShape
  *
  * @since 0.1.0
  */
-export const layer = (options: MakeOptions & { readonly url?: Redacted.Redacted<string> } = {}): Layer.Layer<MemoryStore, MemoryStoreError> =>
+export const layer = (
+  options: MakeOptions & { readonly url?: Redacted.Redacted<string> } = {}
+): Layer.Layer<MemoryStore, MemoryStoreError> =>
   Layer.scoped(
     MemoryStore,
     Effect.gen(function*() {
@@ -339,19 +380,30 @@ export const layer = (options: MakeOptions & { readonly url?: Redacted.Redacted<
       let lastError: unknown = undefined
       const client = yield* Effect.acquireRelease(
         Effect.sync(() => {
-          const c = new Redis(Redacted.value(url), { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: millis, commandTimeout: millis })
+          const c = new Redis(Redacted.value(url), {
+            lazyConnect: true,
+            maxRetriesPerRequest: 2,
+            connectTimeout: millis,
+            commandTimeout: millis
+          })
           c.on("error", (e) => {
             lastError = e
           })
           return c
         }),
         // QUIT waits for an answer: bounded, then the socket is closed either way.
-        (c) => Effect.interruptible(Effect.promise(() => c.quit().catch(ignore))).pipe(Effect.timeout(timeout), Effect.ignore, Effect.ensuring(Effect.sync(() => c.disconnect())))
+        (c) =>
+          Effect.interruptible(Effect.promise(() => c.quit().catch(ignore))).pipe(
+            Effect.timeout(timeout),
+            Effect.ignore,
+            Effect.ensuring(Effect.sync(() => c.disconnect()))
+          )
       )
       yield* Io.bounded(
         Effect.tryPromise({
           try: () => client.connect(),
-          catch: (e) => new MemoryStoreError({ store: "redis", operation: "connect", message: errorText(lastError ?? e) })
+          catch: (e) =>
+            new MemoryStoreError({ store: "redis", operation: "connect", message: errorText(lastError ?? e) })
         }),
         timeout,
         MemorySql.timedOut("redis", "connect")

@@ -90,29 +90,39 @@ export const store = (client: Redis, options: Options = {}): RateLimit.Store => 
 }
 
 const makeRedisStore = (client: Redis, prefix: string, timeout: Duration.Duration | undefined): RateLimit.Store => ({
-    name: "redis",
-    consume: (requests, now) =>
-      Effect.suspend(() => {
-        const invalid = RateLimit.refuseInvalid("redis", requests, now)
-        if (invalid !== undefined) return Effect.fail(invalid)
-        const keys = requests.map((r) => prefix + RateLimit.counterId(r))
-        const args: Array<string | number> = [now]
-        for (const r of requests) args.push(r.algorithm, r.limit, r.windowMillis, r.cost)
-        return Effect.flatMap(
-          RedisClient.attempt("ratelimit.consume", () => client.eval(script, keys.length, ...keys, ...args), timeout),
-          (reply): Effect.Effect<RateLimit.Decision, StoreError> => {
-            if (!Array.isArray(reply) || typeof reply[0] !== "number" || typeof reply[1] !== "number") {
-              return Effect.fail(new StoreError({ store: "redis", operation: "ratelimit.consume", cause: new TypeError("unexpected reply from the rate-limit script") }))
-            }
-            const [index, retryAfter] = reply as [number, number]
-            return Effect.succeed(
-              index === 0
-                ? { allowed: true }
-                : { allowed: false, index: index - 1, retryAfterMillis: retryAfter < 0 ? Number.POSITIVE_INFINITY : retryAfter }
+  name: "redis",
+  consume: (requests, now) =>
+    Effect.suspend(() => {
+      const invalid = RateLimit.refuseInvalid("redis", requests, now)
+      if (invalid !== undefined) return Effect.fail(invalid)
+      const keys = requests.map((r) => prefix + RateLimit.counterId(r))
+      const args: Array<string | number> = [now]
+      for (const r of requests) args.push(r.algorithm, r.limit, r.windowMillis, r.cost)
+      return Effect.flatMap(
+        RedisClient.attempt("ratelimit.consume", () => client.eval(script, keys.length, ...keys, ...args), timeout),
+        (reply): Effect.Effect<RateLimit.Decision, StoreError> => {
+          if (!Array.isArray(reply) || typeof reply[0] !== "number" || typeof reply[1] !== "number") {
+            return Effect.fail(
+              new StoreError({
+                store: "redis",
+                operation: "ratelimit.consume",
+                cause: new TypeError("unexpected reply from the rate-limit script")
+              })
             )
           }
-        )
-      })
+          const [index, retryAfter] = reply as [number, number]
+          return Effect.succeed(
+            index === 0
+              ? { allowed: true }
+              : {
+                allowed: false,
+                index: index - 1,
+                retryAfterMillis: retryAfter < 0 ? Number.POSITIVE_INFINITY : retryAfter
+              }
+          )
+        }
+      )
+    })
 })
 
 /**
@@ -137,5 +147,8 @@ export const storeFromConfig = (
   options: Options & { readonly url?: string | Redacted.Redacted<string> } = {}
 ): Effect.Effect<RateLimit.Store, StoreError | ConfigError, Scope.Scope> => {
   const checked = redisOptions("RedisRateLimit.storeFromConfig", options)
-  return Effect.map(RedisClient.acquire(options.url, checked.timeout), (client) => makeRedisStore(client, checked.prefix, checked.timeout))
+  return Effect.map(
+    RedisClient.acquire(options.url, checked.timeout),
+    (client) => makeRedisStore(client, checked.prefix, checked.timeout)
+  )
 }

@@ -1,9 +1,9 @@
-import { assert, it } from "@effect/vitest"
-import { ConfigProvider, Effect } from "effect"
 import { Primitive, Runner } from "@braid/core"
+import { RedisCache, RedisRateLimit } from "@braid/redis"
 import { Cache, RateLimit } from "@braid/resilience"
 import { describeWith, REDIS_URL } from "@braid/testing"
-import { RedisCache, RedisRateLimit } from "@braid/redis"
+import { assert, it } from "@effect/vitest"
+import { ConfigProvider, Effect } from "effect"
 
 const describeRedis = await describeWith("redis")
 

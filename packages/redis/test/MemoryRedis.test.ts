@@ -1,12 +1,12 @@
-import { assert, it } from "@effect/vitest"
+import { Memory, MemoryStore } from "@braid/agents"
+import type { MemoryStoreError } from "@braid/agents/Errors"
 import { WorkflowContext } from "@braid/core"
+import { RedisMemoryStore } from "@braid/redis"
+import { describeWith, faultyProxy, REDIS_URL, silentServer } from "@braid/testing"
+import { assert, it } from "@effect/vitest"
 import { Cause, Effect, Fiber, Layer, Option, Redacted } from "effect"
 import { Redis } from "ioredis"
 import { afterAll } from "vitest"
-import { Memory, MemoryStore } from "@braid/agents"
-import { RedisMemoryStore } from "@braid/redis"
-import type { MemoryStoreError } from "@braid/agents/Errors"
-import { describeWith, faultyProxy, REDIS_URL, silentServer } from "@braid/testing"
 import { conformance } from "../../agents/test/memoryConformance.js"
 
 const describeRedis = await describeWith("redis")
@@ -44,8 +44,23 @@ describeRedis("Redis memory store", () => {
       const p = `${prefix}layout:`
       const program = Effect.gen(function*() {
         const s = yield* MemoryStore.MemoryStore
-        yield* s.put({ id: "1", scope: { kind: "user", id: "a:b" }, key: "k", value: 1, tags: [], createdAt: 0, expiresAt: 10 }, { now: 0 })
-        yield* s.put({ id: "2", scope: { kind: "user", tenant: "t/1", id: "b" }, key: "k", value: 1, tags: [], createdAt: 0 }, { now: 0 })
+        yield* s.put({
+          id: "1",
+          scope: { kind: "user", id: "a:b" },
+          key: "k",
+          value: 1,
+          tags: [],
+          createdAt: 0,
+          expiresAt: 10
+        }, { now: 0 })
+        yield* s.put({
+          id: "2",
+          scope: { kind: "user", tenant: "t/1", id: "b" },
+          key: "k",
+          value: 1,
+          tags: [],
+          createdAt: 0
+        }, { now: 0 })
       })
       yield* Effect.provide(program, RedisMemoryStore.layer({ url, prefix: p }))
       const { client, found } = yield* Effect.promise(() => keysUnder(p))
@@ -78,13 +93,25 @@ describeRedis("Redis memory store", () => {
       const scope = { kind: "user", id: "u" } as const
       const hash = `${p}{user:~:u}:e`
       const client = new Redis(REDIS_URL)
-      const garbage = ["1\n{not json", "x\n{}\nnull", "1\n[]\nnull", '1\n{"__proto__": {}}\nnull', "1\n{}\n{bad", '1\n{"id": 5}\n1', "no newline"]
+      const garbage = [
+        "1\n{not json",
+        "x\n{}\nnull",
+        "1\n[]\nnull",
+        "1\n{\"__proto__\": {}}\nnull",
+        "1\n{}\n{bad",
+        "1\n{\"id\": 5}\n1",
+        "no newline"
+      ]
       try {
         for (const raw of garbage) {
           yield* Effect.promise(() => client.hset(hash, "bad", raw))
           const exits = yield* Effect.provide(
             Effect.flatMap(MemoryStore.MemoryStore, (s) => {
-              const reads: ReadonlyArray<Effect.Effect<unknown, MemoryStoreError>> = [s.get(scope, "bad", 0), s.query(scope, {}, 0), s.query(scope, { text: "x", limit: 1 }, 0)]
+              const reads: ReadonlyArray<Effect.Effect<unknown, MemoryStoreError>> = [
+                s.get(scope, "bad", 0),
+                s.query(scope, {}, 0),
+                s.query(scope, { text: "x", limit: 1 }, 0)
+              ]
               return Effect.all(reads.map((read) => Effect.flip(read)))
             }),
             RedisMemoryStore.layer({ url, prefix: p })
@@ -95,10 +122,13 @@ describeRedis("Redis memory store", () => {
           }
         }
         // through Memory.list too
-        const listed = yield* Effect.flip(Effect.provide(Memory.list({ scope: "user" }), Layer.mergeAll(
-          Memory.layer().pipe(Layer.provide(RedisMemoryStore.layer({ url, prefix: p }))),
-          WorkflowContext.layer({ userId: "u" })
-        )))
+        const listed = yield* Effect.flip(Effect.provide(
+          Memory.list({ scope: "user" }),
+          Layer.mergeAll(
+            Memory.layer().pipe(Layer.provide(RedisMemoryStore.layer({ url, prefix: p }))),
+            WorkflowContext.layer({ userId: "u" })
+          )
+        ))
         assert.strictEqual(listed._tag, "MemoryStoreError")
       } finally {
         yield* Effect.promise(() => client.quit())
@@ -126,15 +156,33 @@ describeRedis("Redis memory store", () => {
       const read = (o: WorkflowContext.ContextOptions, scope: "user" | "global", key = "k") =>
         Effect.provide(
           Effect.map(Memory.retrieve(key, { scope }), Option.map((e) => [e.value, e.scope] as const)),
-          Layer.mergeAll(Memory.layer().pipe(Layer.provide(RedisMemoryStore.layer({ url, prefix: p }))), WorkflowContext.layer(o))
+          Layer.mergeAll(
+            Memory.layer().pipe(Layer.provide(RedisMemoryStore.layer({ url, prefix: p }))),
+            WorkflowContext.layer(o)
+          )
         )
-      assert.deepStrictEqual(yield* read({ tenantId: "acme", userId: "bob" }, "user"), Option.some(["acme bob", { kind: "user", tenant: "acme", id: "bob" }] as const))
+      assert.deepStrictEqual(
+        yield* read({ tenantId: "acme", userId: "bob" }, "user"),
+        Option.some(["acme bob", { kind: "user", tenant: "acme", id: "bob" }] as const)
+      )
       assert.isTrue(Option.isNone(yield* read({ userId: "acme/bob" }, "user")))
-      assert.deepStrictEqual(yield* read({ userId: "ada" }, "user"), Option.some(["ada", { kind: "user", id: "ada" }] as const))
-      assert.deepStrictEqual(yield* read({ userId: "ada" }, "user", "gone"), Option.some([null, { kind: "user", id: "ada" }] as const))
-      assert.deepStrictEqual(yield* read({ tenantId: "a/b" }, "global"), Option.some(["a/b global", { kind: "global", tenant: "a/b", id: "global" }] as const))
+      assert.deepStrictEqual(
+        yield* read({ userId: "ada" }, "user"),
+        Option.some(["ada", { kind: "user", id: "ada" }] as const)
+      )
+      assert.deepStrictEqual(
+        yield* read({ userId: "ada" }, "user", "gone"),
+        Option.some([null, { kind: "user", id: "ada" }] as const)
+      )
+      assert.deepStrictEqual(
+        yield* read({ tenantId: "a/b" }, "global"),
+        Option.some(["a/b global", { kind: "global", tenant: "a/b", id: "global" }] as const)
+      )
       const moved = yield* Effect.scoped(Effect.gen(function*() {
-        const c = yield* Effect.acquireRelease(Effect.sync(() => new Redis(REDIS_URL)), (c) => Effect.promise(() => c.quit()))
+        const c = yield* Effect.acquireRelease(
+          Effect.sync(() => new Redis(REDIS_URL)),
+          (c) => Effect.promise(() => c.quit())
+        )
         return yield* RedisMemoryStore.migrate(c, { prefix: p })
       }))
       assert.deepStrictEqual(moved, { moved: 0, skipped: 0 }, "recorded as done")
@@ -143,7 +191,10 @@ describeRedis("Redis memory store", () => {
   it.live("on a server that accepts and never answers, the layer fails with a typed Timeout", () =>
     Effect.gen(function*() {
       const { port } = yield* silentServer
-      const error = yield* Effect.flip(Layer.build(RedisMemoryStore.layer({ url: Redacted.make(`redis://127.0.0.1:${port}`), timeout: "200 millis" })).pipe(Effect.scoped))
+      const error = yield* Effect.flip(
+        Layer.build(RedisMemoryStore.layer({ url: Redacted.make(`redis://127.0.0.1:${port}`), timeout: "200 millis" }))
+          .pipe(Effect.scoped)
+      )
       assert.strictEqual(error._tag, "MemoryStoreError")
       assert.strictEqual(error.reason, "Timeout")
     }).pipe(Effect.scoped))
@@ -196,7 +247,11 @@ describeRedis("Redis memory store", () => {
       const scope = { kind: "user", id: "u" } as const
       yield* store.put({ id: "1", scope, key: "a", value: 1, tags: [], createdAt: 0 }, { now: 0 })
       const admin = new Redis(REDIS_URL)
-      const put = yield* Effect.fork(Effect.exit(store.put({ id: "2", scope, key: "b", value: 2, tags: [], createdAt: 0 }, { now: 0, maxEntries: 5 })))
+      const put = yield* Effect.fork(
+        Effect.exit(
+          store.put({ id: "2", scope, key: "b", value: 2, tags: [], createdAt: 0 }, { now: 0, maxEntries: 5 })
+        )
+      )
       yield* Effect.promise(() => admin.client("KILL", "SKIPME", "yes", "TYPE", "normal").then(() => admin.quit()))
       const exit = yield* Fiber.join(put)
       if (exit._tag === "Failure") {

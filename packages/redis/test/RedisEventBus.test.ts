@@ -1,8 +1,8 @@
-import { assert, it } from "@effect/vitest"
-import { Effect, Either, Queue, Schema } from "effect"
-import { describeWith, faultyProxy, REDIS_URL, silentServer, withPort } from "@braid/testing"
 import { CoordinationErrors, EventBus } from "@braid/agents"
 import { RedisEventBus } from "@braid/redis"
+import { describeWith, faultyProxy, REDIS_URL, silentServer, withPort } from "@braid/testing"
+import { assert, it } from "@effect/vitest"
+import { Effect, Either, Queue, Schema } from "effect"
 import { Redis } from "ioredis"
 import { conformance } from "../../agents/test/EventBusConformance.js"
 
@@ -34,9 +34,13 @@ describeRedis("Redis", () => {
   it.live("a server that accepts and never answers: connecting fails with EventBusError within the bound", () =>
     Effect.gen(function*() {
       const silent = yield* silentServer
-      const err = yield* Effect.flip(EventBus.publishEncoded("a.b.c", 1).pipe(
-        Effect.provide(RedisEventBus.layer({ url: withPort(REDIS_URL, silent.port), prefix: "x:", timeout: "300 millis" }))
-      ))
+      const err = yield* Effect.flip(
+        EventBus.publishEncoded("a.b.c", 1).pipe(
+          Effect.provide(
+            RedisEventBus.layer({ url: withPort(REDIS_URL, silent.port), prefix: "x:", timeout: "300 millis" })
+          )
+        )
+      )
       assert.strictEqual(err._tag, "EventBusError")
       assert.include(err.message, "no answer within 300 ms")
     }).pipe(Effect.scoped))
@@ -51,9 +55,20 @@ describeRedis("Redis", () => {
         const published = yield* Effect.flip(EventBus.publishEncoded("demo.silent.sent", 2))
         assert.strictEqual(published._tag, "EventBusError")
         assert.include(published.message, "no answer within 2000 ms")
-        const subscribed = yield* Effect.flip(EventBus.subscribe(EventBus.channel("demo.silent.*", Schema.Unknown), () => Effect.void))
+        const subscribed = yield* Effect.flip(
+          EventBus.subscribe(EventBus.channel("demo.silent.*", Schema.Unknown), () => Effect.void)
+        )
         assert.strictEqual(subscribed._tag, "EventBusError")
-      }).pipe(Effect.scoped, Effect.provide(RedisEventBus.layer({ url: withPort(REDIS_URL, link.port), prefix: `${runPrefix}silent:`, timeout: "2 seconds" })))
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(
+          RedisEventBus.layer({
+            url: withPort(REDIS_URL, link.port),
+            prefix: `${runPrefix}silent:`,
+            timeout: "2 seconds"
+          })
+        )
+      )
     }).pipe(Effect.scoped))
 
   it.live("connections killed by the server (CLIENT KILL): never an uncaught error; after the reconnection events flow again", () =>
@@ -119,7 +134,9 @@ describeRedis("Redis", () => {
       yield* Effect.gen(function*() {
         const got = yield* Queue.unbounded<string>()
         yield* EventBus.subscribe(EventBus.channel("demo.glob.sent", Schema.String), (e) => Queue.offer(got, e))
-        yield* EventBus.publishEncoded("demo.glob.sent", "other").pipe(Effect.provide(RedisEventBus.layer({ url: REDIS_URL, prefix: other })))
+        yield* EventBus.publishEncoded("demo.glob.sent", "other").pipe(
+          Effect.provide(RedisEventBus.layer({ url: REDIS_URL, prefix: other }))
+        )
         yield* EventBus.publishEncoded("demo.glob.sent", "mine")
         assert.strictEqual(yield* Queue.take(got).pipe(Effect.timeout("5 seconds")), "mine")
         yield* Effect.sleep(100)
@@ -129,18 +146,22 @@ describeRedis("Redis", () => {
 
   it.live("a payload with no JSON form is an EventBusError naming the path", () =>
     Effect.gen(function*() {
-      const err = yield* Effect.flip(EventBus.publishEncoded("demo.big.sent", { n: BigInt(1) }).pipe(
-        Effect.provide(RedisEventBus.layer({ url: REDIS_URL, prefix: `${runPrefix}big:` }))
-      ))
+      const err = yield* Effect.flip(
+        EventBus.publishEncoded("demo.big.sent", { n: BigInt(1) }).pipe(
+          Effect.provide(RedisEventBus.layer({ url: REDIS_URL, prefix: `${runPrefix}big:` }))
+        )
+      )
       assert.strictEqual(err._tag, "EventBusError")
       assert.include(err.message, "at n")
     }))
 
   it.live("a bad URL is a typed EventBusError", () =>
     Effect.gen(function*() {
-      const err = yield* Effect.flip(EventBus.publishEncoded("a.b.c", 1).pipe(
-        Effect.provide(RedisEventBus.layer({ url: "redis://127.0.0.1:1", prefix: "x:" }))
-      ))
+      const err = yield* Effect.flip(
+        EventBus.publishEncoded("a.b.c", 1).pipe(
+          Effect.provide(RedisEventBus.layer({ url: "redis://127.0.0.1:1", prefix: "x:" }))
+        )
+      )
       assert.strictEqual(err._tag, "EventBusError")
     }))
 })

@@ -1,14 +1,18 @@
-import { afterAll, assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { Runner } from "@braid/core"
+import { RedisRateLimit } from "@braid/redis"
 import { Errors, RateLimit, RateLimited } from "@braid/resilience"
 import { describeWith, redisTestClients } from "@braid/testing"
-import { RedisRateLimit } from "@braid/redis"
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
 import { ask, suite } from "../../resilience/test/rateLimitConformance.js"
 
 describe("RedisRateLimit options are checked where the store is built", () => {
   it("an InvalidOption naming the option", () => {
-    assert.throws(() => RedisRateLimit.store(null as never, { timeout: "never" as never }), Errors.InvalidOption, "RedisRateLimit.store: option timeout must be a finite duration > 0")
+    assert.throws(
+      () => RedisRateLimit.store(null as never, { timeout: "never" as never }),
+      Errors.InvalidOption,
+      "RedisRateLimit.store: option timeout must be a finite duration > 0"
+    )
   })
 })
 
@@ -39,9 +43,15 @@ describeRedis("RateLimit (Redis store, real Redis)", () => {
     Effect.gen(function*() {
       const store = fresh()
       const p = ask.pipe(RateLimit.policy({ limits: [{ key: "global", limit: 7, window: "1 minute" }], store }))
-      const exits = yield* Effect.forEach(Array.from({ length: 30 }), () => Effect.exit(Runner.run(p, { user: "x", tokens: 1 })), {
+      const exits = yield* Effect.forEach(Array.from({ length: 30 }), () =>
+        Effect.exit(Runner.run(p, { user: "x", tokens: 1 })), {
         concurrency: 30
       })
-      assert.strictEqual(exits.filter((e) => e._tag === "Success").length, 7)
+      assert.strictEqual(
+        exits.filter((e) =>
+          e._tag === "Success"
+        ).length,
+        7
+      )
     }))
 })

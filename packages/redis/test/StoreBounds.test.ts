@@ -3,13 +3,13 @@
  * never hangs a rate-limited or cached call. Local TCP servers play the broken Redis; TestClock
  * drives the bounds (no wall-clock assertion).
  */
+import { Io, Primitive, Runner } from "@braid/core"
+import { RedisCache, RedisRateLimit } from "@braid/redis"
+import { Cache, Errors, Metrics, RateLimit, StoreError } from "@braid/resilience"
+import { byName, withSpans } from "@braid/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, Fiber, Metric, Option, Ref, TestClock } from "effect"
 import type { Duration, Scope } from "effect"
-import { Io, Primitive, Runner } from "@braid/core"
-import { Cache, Errors, Metrics, RateLimit, StoreError } from "@braid/resilience"
-import { byName, withSpans } from "@braid/testing"
-import { RedisCache, RedisRateLimit } from "@braid/redis"
 import { Redis } from "ioredis"
 import * as net from "node:net"
 import { vi } from "vitest"
@@ -76,7 +76,11 @@ const ask = Primitive.make("ask", (user: string) => Effect.succeed(`ok ${user}`)
 
 const storeErrorOf = (exit: Exit.Exit<unknown, unknown>): StoreError => {
   const e = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
-  assert.instanceOf(e, StoreError, `expected a StoreError, got ${Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "a success"}`)
+  assert.instanceOf(
+    e,
+    StoreError,
+    `expected a StoreError, got ${Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "a success"}`
+  )
   return e as StoreError
 }
 
@@ -85,7 +89,12 @@ for (const behaviour of ["silent", "closing"] as const) {
     it.scoped("RateLimit: the call fails with StoreError within the store's bound (default Io.defaultTimeout)", () =>
       Effect.gen(function*() {
         const client = yield* clientOf(yield* brokenRedis(behaviour))
-        const p = ask.pipe(RateLimit.policy({ limits: [{ key: "global", limit: 5, window: "1 minute" }], store: RedisRateLimit.store(client) }))
+        const p = ask.pipe(
+          RateLimit.policy({
+            limits: [{ key: "global", limit: 5, window: "1 minute" }],
+            store: RedisRateLimit.store(client)
+          })
+        )
         const exit = yield* drive(Runner.run(p, "a"), Io.defaultTimeout)
         const e = storeErrorOf(exit)
         assert.strictEqual(e.operation, "ratelimit.consume")
@@ -99,7 +108,11 @@ for (const behaviour of ["silent", "closing"] as const) {
       Effect.gen(function*() {
         const client = yield* clientOf(yield* brokenRedis(behaviour))
         const store = RedisRateLimit.store(client, { timeout: "250 millis" })
-        const exit = yield* drive(store.consume([{ key: "k", algorithm: "fixed-window", limit: 1, windowMillis: 1000, cost: 1 }], 0), "250 millis", 1)
+        const exit = yield* drive(
+          store.consume([{ key: "k", algorithm: "fixed-window", limit: 1, windowMillis: 1000, cost: 1 }], 0),
+          "250 millis",
+          1
+        )
         const e = storeErrorOf(exit)
         if (behaviour === "silent") assert.deepStrictEqual(e.cause, new Errors.StoreTimeout({ timeoutMillis: 250 }))
       }))
@@ -118,8 +131,12 @@ for (const behaviour of ["silent", "closing"] as const) {
         assert.strictEqual(yield* Ref.get(calls), 1)
         const events = byName(exit.value.spans, name).events.filter((e) => e.name === "cache.store_error")
         assert.deepStrictEqual(events.map((e) => e.attributes?.["operation"]), ["get", "set"])
-        if (behaviour === "silent") assert.deepStrictEqual(events.map((e) => e.attributes?.["error.type"]), ["StoreTimeout", "StoreTimeout"])
-        const lost = yield* Metric.value(Metric.tagged(Metric.tagged(Metrics.cacheStoreErrors, "cache", name), "operation", "get"))
+        if (behaviour === "silent") {
+          assert.deepStrictEqual(events.map((e) => e.attributes?.["error.type"]), ["StoreTimeout", "StoreTimeout"])
+        }
+        const lost = yield* Metric.value(
+          Metric.tagged(Metric.tagged(Metrics.cacheStoreErrors, "cache", name), "operation", "get")
+        )
         assert.strictEqual(lost.count, 1)
       }))
 
@@ -134,10 +151,16 @@ for (const behaviour of ["silent", "closing"] as const) {
     it.scoped("redisStoreFromConfig: connecting is bounded and fails with StoreError (connect)", () =>
       Effect.gen(function*() {
         const port = yield* brokenRedis(behaviour)
-        const exit = yield* drive(Effect.scoped(RedisRateLimit.storeFromConfig({ url: `redis://127.0.0.1:${port}`, timeout: "2 seconds" })), "2 seconds")
+        const exit = yield* drive(
+          Effect.scoped(RedisRateLimit.storeFromConfig({ url: `redis://127.0.0.1:${port}`, timeout: "2 seconds" })),
+          "2 seconds"
+        )
         const e = storeErrorOf(exit)
         assert.strictEqual(e.operation, "connect")
-        const cacheExit = yield* drive(Effect.scoped(RedisCache.storeFromConfig({ url: `redis://127.0.0.1:${port}`, timeout: "2 seconds" })), "2 seconds")
+        const cacheExit = yield* drive(
+          Effect.scoped(RedisCache.storeFromConfig({ url: `redis://127.0.0.1:${port}`, timeout: "2 seconds" })),
+          "2 seconds"
+        )
         assert.strictEqual(storeErrorOf(cacheExit).operation, "connect")
       }))
   })
@@ -163,7 +186,15 @@ describe("the Redis client a store holds", () => {
     }))
 
   it("options are checked where the store is built", () => {
-    assert.throws(() => RedisRateLimit.storeFromConfig({ timeout: -1 }), Errors.InvalidOption, "RedisRateLimit.storeFromConfig: option timeout must be a finite duration > 0")
-    assert.throws(() => RedisCache.storeFromConfig({ prefix: 1 as never }), Errors.InvalidOption, "RedisCache.storeFromConfig: option prefix must be a string")
+    assert.throws(
+      () => RedisRateLimit.storeFromConfig({ timeout: -1 }),
+      Errors.InvalidOption,
+      "RedisRateLimit.storeFromConfig: option timeout must be a finite duration > 0"
+    )
+    assert.throws(
+      () => RedisCache.storeFromConfig({ prefix: 1 as never }),
+      Errors.InvalidOption,
+      "RedisCache.storeFromConfig: option prefix must be a string"
+    )
   })
 })

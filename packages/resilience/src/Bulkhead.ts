@@ -66,7 +66,9 @@ interface Waiter {
  * @since 0.1.0
  */
 export const unsafeMake = (options: Options): Bulkhead => {
-  if (typeof options !== "object" || options === null) return Check.refuse("Bulkhead", "options", "must be an object", options)
+  if (typeof options !== "object" || options === null) {
+    return Check.refuse("Bulkhead", "options", "must be an object", options)
+  }
   const name = Check.name("Bulkhead", "name", options.name)
   const maxConcurrent = Check.integer(`bulkhead ${name}`, "maxConcurrent", options.maxConcurrent, 1)
   const maxQueued = Check.integer(`bulkhead ${name}`, "maxQueued", Check.or(options.maxQueued, 0), 0)
@@ -97,7 +99,8 @@ export const unsafeMake = (options: Options): Bulkhead => {
 
   /** Releases the slot however the call ended (we are inside the mask). Built once, not per call. */
   const releasing = {
-    onFailure: (cause: Cause.Cause<unknown>): Effect.Effect<never, unknown> => Effect.zipRight(releaseEffect, Effect.failCause(cause)),
+    onFailure: (cause: Cause.Cause<unknown>): Effect.Effect<never, unknown> =>
+      Effect.zipRight(releaseEffect, Effect.failCause(cause)),
     onSuccess: (a: unknown): Effect.Effect<unknown> => {
       if (queue.length === 0) {
         active--
@@ -115,7 +118,9 @@ export const unsafeMake = (options: Options): Bulkhead => {
         Instrumentation.event("bulkhead.rejected", { bulkhead: name, active, queued: queue.length }),
         Metric.increment(rejections)
       ),
-      Effect.fail(new CapacityExceeded({ bulkhead: name, active, queued: queue.length, maxActive: maxConcurrent, maxQueued }))
+      Effect.fail(
+        new CapacityExceeded({ bulkhead: name, active, queued: queue.length, maxActive: maxConcurrent, maxQueued })
+      )
     )
 
   const wait = (restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>): Effect.Effect<void> => {
@@ -197,8 +202,10 @@ export const make = (options: Options): Effect.Effect<Bulkhead, InvalidOption> =
  *
  * @since 0.1.0
  */
-export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, bulkhead: Bulkhead): Effect.Effect<A, E | CapacityExceeded, R> =>
-  bulkhead.execute(self)
+export const effect = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  bulkhead: Bulkhead
+): Effect.Effect<A, E | CapacityExceeded, R> => bulkhead.execute(self)
 
 /**
  * The bulkhead policy for primitives: `step.pipe(Bulkhead.limit(bulkhead))`. Share one bulkhead
@@ -217,10 +224,15 @@ export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, bulkhead: Bulkhead
  *
  * @since 0.1.0
  */
-export const limit = (bulkhead: Bulkhead) =>
-<In, Out, E, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E | CapacityExceeded, R> =>
-  Primitive.wrap(
-    self,
-    { kind: "bulkhead", name: `bulkhead(${self.name})`, meta: { bulkhead: bulkhead.name, maxConcurrent: bulkhead.maxConcurrent, maxQueued: bulkhead.maxQueued } },
-    (invoke) => (input: In) => bulkhead.execute(invoke(input))
-  )
+export const limit =
+  (bulkhead: Bulkhead) =>
+  <In, Out, E, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E | CapacityExceeded, R> =>
+    Primitive.wrap(
+      self,
+      {
+        kind: "bulkhead",
+        name: `bulkhead(${self.name})`,
+        meta: { bulkhead: bulkhead.name, maxConcurrent: bulkhead.maxConcurrent, maxQueued: bulkhead.maxQueued }
+      },
+      (invoke) => (input: In) => bulkhead.execute(invoke(input))
+    )

@@ -58,7 +58,12 @@ export interface Store {
   readonly name: string
   readonly get: (key: string, nowMillis: number) => Effect.Effect<Option.Option<Entry>, StoreError>
   /** `expiresAt` in epoch ms, or undefined for no expiry. */
-  readonly set: (key: string, entry: Entry, expiresAt: number | undefined, nowMillis: number) => Effect.Effect<void, StoreError>
+  readonly set: (
+    key: string,
+    entry: Entry,
+    expiresAt: number | undefined,
+    nowMillis: number
+  ) => Effect.Effect<void, StoreError>
   readonly delete: (key: string) => Effect.Effect<void, StoreError>
   /** A synchronous read, for stores that have one (memory): lets a hit skip the effectful path. */
   readonly unsafeGet?: (key: string, nowMillis: number) => Option.Option<Entry>
@@ -85,7 +90,8 @@ export const encode = (entry: Entry): Either.Either<string, Json.JsonError> =>
     ? Either.right(`{"s":0,"u":1}`)
     : Json.encode({ s: 0, e: entry.error })
 
-const notAnEntry = (detail: string) => Either.left(new Json.JsonError({ reason: "Unsupported", path: "(root)", detail }))
+const notAnEntry = (detail: string) =>
+  Either.left(new Json.JsonError({ reason: "Unsupported", path: "(root)", detail }))
 
 /**
  * Decodes `encode`'s output under `Json.parse`'s rules; anything else (a syntax error, a
@@ -103,7 +109,9 @@ const notAnEntry = (detail: string) => Either.left(new Json.JsonError({ reason: 
  */
 export const decode = (text: string): Either.Either<Entry, Json.JsonError> =>
   Either.flatMap(Json.parse(text), (o): Either.Either<Entry, Json.JsonError> => {
-    if (typeof o !== "object" || o === null || Array.isArray(o)) return notAnEntry("not a cache entry (expected an object)")
+    if (typeof o !== "object" || o === null || Array.isArray(o)) {
+      return notAnEntry("not a cache entry (expected an object)")
+    }
     const r = o as { readonly s?: unknown; readonly u?: unknown; readonly v?: unknown; readonly e?: unknown }
     if (r.s === 1) {
       if (r.u === 1) return Either.right({ _tag: "success", value: undefined })
@@ -132,8 +140,12 @@ export const decode = (text: string): Either.Either<Entry, Json.JsonError> =>
  *
  * @since 0.1.0
  */
-export const memoryStore = (options: { readonly maxEntries?: number } = {}): Store & { readonly size: Effect.Effect<number> } => {
-  if (typeof options !== "object" || options === null) Check.refuse("Cache.memoryStore", "options", "must be an object", options)
+export const memoryStore = (
+  options: { readonly maxEntries?: number } = {}
+): Store & { readonly size: Effect.Effect<number> } => {
+  if (typeof options !== "object" || options === null) {
+    Check.refuse("Cache.memoryStore", "options", "must be an object", options)
+  }
   const max = options.maxEntries === undefined
     ? Number.POSITIVE_INFINITY
     : Check.positiveInteger("Cache.memoryStore", "maxEntries", options.maxEntries)
@@ -168,9 +180,15 @@ export const memoryStore = (options: { readonly maxEntries?: number } = {}): Sto
  * @since 0.2.0
  */
 export const readEntry = (store: string, operation: string, text: unknown): Effect.Effect<Entry, StoreError> => {
-  if (typeof text !== "string") return Effect.fail(new StoreError({ store, operation, cause: new TypeError(`stored entry is a ${typeof text}, not text`) }))
+  if (typeof text !== "string") {
+    return Effect.fail(
+      new StoreError({ store, operation, cause: new TypeError(`stored entry is a ${typeof text}, not text`) })
+    )
+  }
   const entry = decode(text)
-  return Either.isRight(entry) ? Effect.succeed(entry.right) : Effect.fail(new StoreError({ store, operation, cause: entry.left }))
+  return Either.isRight(entry)
+    ? Effect.succeed(entry.right)
+    : Effect.fail(new StoreError({ store, operation, cause: entry.left }))
 }
 
 /**
@@ -181,8 +199,13 @@ export const readEntry = (store: string, operation: string, text: unknown): Effe
  * @since 0.2.0
  */
 export const writeEntry = (store: string, operation: string, entry: Entry): Effect.Effect<string, StoreError> => {
-  const text = Either.flatMap(encode(entry), (t) => t.includes("__proto__") ? Either.map(decode(t), () => t) : Either.right(t))
-  return Either.isRight(text) ? Effect.succeed(text.right) : Effect.fail(new StoreError({ store, operation, cause: text.left }))
+  const text = Either.flatMap(
+    encode(entry),
+    (t) => t.includes("__proto__") ? Either.map(decode(t), () => t) : Either.right(t)
+  )
+  return Either.isRight(text)
+    ? Effect.succeed(text.right)
+    : Effect.fail(new StoreError({ store, operation, cause: text.left }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -235,21 +258,33 @@ interface InFlight {
 }
 
 const isStore = (s: unknown): s is Store =>
-  typeof s === "object" && s !== null && typeof (s as Store).get === "function" && typeof (s as Store).set === "function" &&
+  typeof s === "object" && s !== null && typeof (s as Store).get === "function" &&
+  typeof (s as Store).set === "function" &&
   typeof (s as Store).delete === "function"
 
 const checkOptions = (owner: string, options: Partial<CacheOptions>) => {
-  if (options.store !== undefined && !isStore(options.store)) Check.refuse(owner, "store", "must be a Cache.Store", options.store)
-  if (options.store !== undefined && options.maxEntries !== undefined) {
-    Check.refuse(owner, "maxEntries", "sizes the default memory store; give the size cap to the store instead", options.maxEntries)
+  if (options.store !== undefined && !isStore(options.store)) {
+    Check.refuse(owner, "store", "must be a Cache.Store", options.store)
   }
-  const maxEntries = options.maxEntries === undefined ? 1000 : Check.positiveInteger(owner, "maxEntries", options.maxEntries)
+  if (options.store !== undefined && options.maxEntries !== undefined) {
+    Check.refuse(
+      owner,
+      "maxEntries",
+      "sizes the default memory store; give the size cap to the store instead",
+      options.maxEntries
+    )
+  }
+  const maxEntries = options.maxEntries === undefined
+    ? 1000
+    : Check.positiveInteger(owner, "maxEntries", options.maxEntries)
   const ttl = options.ttl === undefined ? undefined : Check.positiveDuration(owner, "ttl", options.ttl)
   const cacheFailures = options.cacheFailures ?? false
   if (typeof cacheFailures !== "boolean" && typeof cacheFailures !== "function") {
     Check.refuse(owner, "cacheFailures", "must be a boolean or a predicate", cacheFailures)
   }
-  if (options.schema !== undefined && !Schema.isSchema(options.schema)) Check.refuse(owner, "schema", "must be a Schema", options.schema)
+  if (options.schema !== undefined && !Schema.isSchema(options.schema)) {
+    Check.refuse(owner, "schema", "must be a Schema", options.schema)
+  }
   if (options.errorSchema !== undefined && !Schema.isSchema(options.errorSchema)) {
     Check.refuse(owner, "errorSchema", "must be a Schema", options.errorSchema)
   }
@@ -280,7 +315,9 @@ type Codec = (u: unknown) => Either.Either<unknown, unknown>
  * @since 0.1.0
  */
 export const make = (options: CacheOptions): Cache => {
-  if (typeof options !== "object" || options === null) Check.refuse("Cache.make", "options", "must be an object", options)
+  if (typeof options !== "object" || options === null) {
+    Check.refuse("Cache.make", "options", "must be an object", options)
+  }
   const name = Check.nonEmptyString("Cache.make", "name", options.name)
   const checked = checkOptions(name, options)
   const store = options.store ?? memoryStore({ maxEntries: checked.maxEntries })
@@ -290,7 +327,11 @@ export const make = (options: CacheOptions): Cache => {
   const hits = Metric.tagged(Metrics.cacheHits, "cache", name)
   const misses = Metric.tagged(Metrics.cacheMisses, "cache", name)
   const codec = (schema: Schema.Schema.AnyNoContext | undefined, direction: "encode" | "decode"): Codec | undefined =>
-    schema === undefined ? undefined : direction === "encode" ? Schema.encodeUnknownEither(schema) : Schema.decodeUnknownEither(schema)
+    schema === undefined
+      ? undefined
+      : direction === "encode"
+      ? Schema.encodeUnknownEither(schema)
+      : Schema.decodeUnknownEither(schema)
   const encodeValue = codec(options.schema, "encode")
   const decodeValue = codec(options.schema, "decode")
   const encodeError = codec(options.errorSchema, "encode")
@@ -318,7 +359,9 @@ export const make = (options: CacheOptions): Cache => {
   /** The outcome of a stored entry, through the schemas; a `Left` when it does not decode. */
   const fromEntry = (entry: Entry): Either.Either<Exit.Exit<unknown, unknown>, unknown> =>
     entry._tag === "success"
-      ? decodeValue === undefined ? Either.right(Exit.succeed(entry.value)) : Either.map(decodeValue(entry.value), Exit.succeed)
+      ? decodeValue === undefined
+        ? Either.right(Exit.succeed(entry.value))
+        : Either.map(decodeValue(entry.value), Exit.succeed)
       : decodeError === undefined
       ? Either.right(Exit.fail(entry.error))
       : Either.map(decodeError(entry.error), Exit.fail)
@@ -342,7 +385,9 @@ export const make = (options: CacheOptions): Cache => {
   const unsafeGet = store.unsafeGet
   const plain = decodeValue === undefined && decodeError === undefined
   const get = <A, E, R>(key: string, compute: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
-    if (typeof key !== "string") return Effect.zipRight(degraded("key", new TypeError(`cache key is a ${typeof key}, not a string`)), compute)
+    if (typeof key !== "string") {
+      return Effect.zipRight(degraded("key", new TypeError(`cache key is a ${typeof key}, not a string`)), compute)
+    }
     return unsafeGet === undefined ? getSlow(key, compute) : Effect.clockWith((clock) => {
       const found = unsafeGet(key, clock.unsafeCurrentTimeMillis())
       if (Option.isNone(found)) return getSlow(key, compute)
@@ -361,8 +406,11 @@ export const make = (options: CacheOptions): Cache => {
       if (running !== undefined) {
         return Effect.zipRight(
           Instrumentation.annotate({ "cache.key": key, "cache.hit": true, "cache.single_flight": true }),
-          Effect.flatMap(join<A, E>(running), (exit): Effect.Effect<A, E, R> =>
-            Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) ? get(key, compute) : exit)
+          Effect.flatMap(
+            join<A, E>(running),
+            (exit): Effect.Effect<A, E, R> =>
+              Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) ? get(key, compute) : exit
+          )
         )
       }
       const mine: InFlight = { waiters: [] }
@@ -383,19 +431,27 @@ export const make = (options: CacheOptions): Cache => {
       )
       const lookup = Effect.clockWith((clock) =>
         Effect.flatMap(
-          Effect.catchAll(store.get(key, clock.unsafeCurrentTimeMillis()), (e) => Effect.as(storeError(e), Option.none<Entry>())),
+          Effect.catchAll(store.get(key, clock.unsafeCurrentTimeMillis()), (e) =>
+            Effect.as(storeError(e), Option.none<Entry>())),
           (found): Effect.Effect<A, E, R> => {
-            if (Option.isNone(found)) return miss
+            if (Option.isNone(found)) {
+              return miss
+            }
             const outcome = fromEntry(found.value)
-            return Either.isRight(outcome) ? hit<A, E>(key, outcome.right) : Effect.zipRight(degraded("decode", outcome.left), miss)
+            return Either.isRight(outcome)
+              ? hit<A, E>(key, outcome.right)
+              : Effect.zipRight(degraded("decode", outcome.left), miss)
           }
-        ))
+        )
+      )
       return Effect.onExit(lookup, done)
     })
 
   const save = (key: string, entry: Entry): Effect.Effect<void> =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.catchAll(store.set(key, entry, ttl === undefined ? undefined : now + ttl, now), storeError))
+    Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) => Effect.catchAll(store.set(key, entry, ttl === undefined ? undefined : now + ttl, now), storeError)
+    )
 
   return {
     name,
@@ -419,7 +475,8 @@ export const make = (options: CacheOptions): Cache => {
  *
  * @since 0.1.0
  */
-export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, key: string, cache: Cache): Effect.Effect<A, E, R> => cache.get(key, self)
+export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, key: string, cache: Cache): Effect.Effect<A, E, R> =>
+  cache.get(key, self)
 
 /**
  * @since 0.1.0
@@ -454,29 +511,41 @@ const defaultKey = (input: unknown): Either.Either<string, Json.JsonError> =>
  *
  * @since 0.1.0
  */
-export const policy = <In>(options: PolicyOptions<NoInfer<In>> = {}) =>
-<Out, E, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E, R> => {
-  if (typeof options !== "object" || options === null) Check.refuse("Cache.policy", "options", "must be an object", options)
-  const name = options.name === undefined ? `cache(${self.name})` : Check.nonEmptyString("Cache.policy", "name", options.name)
-  if (options.key !== undefined && typeof options.key !== "function") {
-    Check.refuse(name, "key", "must be a function of the input", options.key)
-  }
-  if (options.cache !== undefined && (typeof options.cache !== "object" || options.cache === null || typeof options.cache.get !== "function")) {
-    Check.refuse(name, "cache", "must be a Cache (from Cache.make)", options.cache)
-  }
-  const cache = options.cache ?? make({ ...options, name })
-  const userKey = options.key
-  const key = (input: In): Either.Either<string, unknown> => {
-    if (userKey === undefined) return defaultKey(input)
-    const k = userKey(input)
-    return typeof k === "string" ? Either.right(k) : Either.left(new TypeError(`the key function returned a ${typeof k}, not a string`))
-  }
-  return Primitive.wrap(
-    self,
-    { kind: "cache", name, meta: { cache: cache.name, store: cache.store.name } },
-    (invoke) => (input: In) => {
-      const k = key(input)
-      return Either.isRight(k) ? cache.get(k.right, invoke(input)) : Effect.zipRight(degradedEvent(cache.name, "key", k.left), invoke(input))
+export const policy =
+  <In>(options: PolicyOptions<NoInfer<In>> = {}) =>
+  <Out, E, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E, R> => {
+    if (typeof options !== "object" || options === null) {
+      Check.refuse("Cache.policy", "options", "must be an object", options)
     }
-  )
-}
+    const name = options.name === undefined
+      ? `cache(${self.name})`
+      : Check.nonEmptyString("Cache.policy", "name", options.name)
+    if (options.key !== undefined && typeof options.key !== "function") {
+      Check.refuse(name, "key", "must be a function of the input", options.key)
+    }
+    if (
+      options.cache !== undefined &&
+      (typeof options.cache !== "object" || options.cache === null || typeof options.cache.get !== "function")
+    ) {
+      Check.refuse(name, "cache", "must be a Cache (from Cache.make)", options.cache)
+    }
+    const cache = options.cache ?? make({ ...options, name })
+    const userKey = options.key
+    const key = (input: In): Either.Either<string, unknown> => {
+      if (userKey === undefined) return defaultKey(input)
+      const k = userKey(input)
+      return typeof k === "string"
+        ? Either.right(k)
+        : Either.left(new TypeError(`the key function returned a ${typeof k}, not a string`))
+    }
+    return Primitive.wrap(
+      self,
+      { kind: "cache", name, meta: { cache: cache.name, store: cache.store.name } },
+      (invoke) => (input: In) => {
+        const k = key(input)
+        return Either.isRight(k)
+          ? cache.get(k.right, invoke(input))
+          : Effect.zipRight(degradedEvent(cache.name, "key", k.left), invoke(input))
+      }
+    )
+  }

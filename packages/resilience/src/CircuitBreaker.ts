@@ -46,7 +46,12 @@ export type State = "closed" | "open" | "half-open" | "isolated"
 export type Trigger =
   | { readonly _tag: "consecutive"; readonly failures: number }
   | { readonly _tag: "count"; readonly size: number; readonly failureRate: number; readonly minimumCalls: number }
-  | { readonly _tag: "time"; readonly windowMillis: number; readonly failureRate: number; readonly minimumCalls: number }
+  | {
+    readonly _tag: "time"
+    readonly windowMillis: number
+    readonly failureRate: number
+    readonly minimumCalls: number
+  }
 
 /**
  * Opens after `failures` consecutive failures.
@@ -78,8 +83,14 @@ export const consecutive = (failures: number): Trigger => ({
  *
  * @since 0.1.0
  */
-export const countWindow = (options: { readonly size: number; readonly failureRate: number; readonly minimumCalls?: number }): Trigger =>
-  checkTrigger("countWindow", { _tag: "count", ...Check.options("countWindow", options)!, minimumCalls: Check.or(options?.minimumCalls, options?.size) }, "")
+export const countWindow = (
+  options: { readonly size: number; readonly failureRate: number; readonly minimumCalls?: number }
+): Trigger =>
+  checkTrigger("countWindow", {
+    _tag: "count",
+    ...Check.options("countWindow", options)!,
+    minimumCalls: Check.or(options?.minimumCalls, options?.size)
+  }, "")
 
 /**
  * Opens when, over the calls that ended in the last `window` (at least `minimumCalls` of them),
@@ -94,11 +105,18 @@ export const countWindow = (options: { readonly size: number; readonly failureRa
  *
  * @since 0.1.0
  */
-export const timeWindow = (options: { readonly window: Duration.DurationInput; readonly failureRate: number; readonly minimumCalls: number }): Trigger => {
+export const timeWindow = (
+  options: { readonly window: Duration.DurationInput; readonly failureRate: number; readonly minimumCalls: number }
+): Trigger => {
   Check.options("timeWindow", options)
   if (options === undefined) return Check.refuse("timeWindow", "options", "must be an object", options)
   const windowMillis = Check.duration("timeWindow", "window", options.window, { positive: true }).millis
-  return checkTrigger("timeWindow", { _tag: "time", windowMillis, failureRate: options.failureRate, minimumCalls: options.minimumCalls }, "")
+  return checkTrigger("timeWindow", {
+    _tag: "time",
+    windowMillis,
+    failureRate: options.failureRate,
+    minimumCalls: options.minimumCalls
+  }, "")
 }
 
 /**
@@ -106,7 +124,14 @@ export const timeWindow = (options: { readonly window: Duration.DurationInput; r
  * `InvalidOption` naming it (`prefix` is the path of the trigger in the options, e.g. "trigger.").
  */
 const checkTrigger = (policy: string, trigger: unknown, prefix: string): Trigger => {
-  if (typeof trigger !== "object" || trigger === null) return Check.refuse(policy, `${prefix || "trigger"}`, "must be a trigger (consecutive, countWindow or timeWindow)", trigger)
+  if (typeof trigger !== "object" || trigger === null) {
+    return Check.refuse(
+      policy,
+      `${prefix || "trigger"}`,
+      "must be a trigger (consecutive, countWindow or timeWindow)",
+      trigger
+    )
+  }
   const t = trigger as Record<string, unknown>
   switch (t._tag) {
     case "consecutive":
@@ -119,7 +144,9 @@ const checkTrigger = (policy: string, trigger: unknown, prefix: string): Trigger
     }
     case "time": {
       const windowMillis = Check.finite(policy, `${prefix}windowMillis`, t.windowMillis, 0)
-      if (!(windowMillis > 0)) return Check.refuse(policy, `${prefix}windowMillis`, "must be greater than 0", t.windowMillis)
+      if (!(windowMillis > 0)) {
+        return Check.refuse(policy, `${prefix}windowMillis`, "must be greater than 0", t.windowMillis)
+      }
       const failureRate = Check.rate(policy, `${prefix}failureRate`, t.failureRate)
       const minimumCalls = Check.integer(policy, `${prefix}minimumCalls`, t.minimumCalls, 1)
       return { _tag: "time", windowMillis, failureRate, minimumCalls }
@@ -215,7 +242,13 @@ interface Window {
 type Internal =
   | { readonly _tag: "closed"; readonly gen: number; readonly window: Window }
   | { readonly _tag: "open"; readonly gen: number; readonly until: number; readonly reopens: number }
-  | { readonly _tag: "half-open"; readonly gen: number; readonly probes: number; readonly successes: number; readonly reopens: number }
+  | {
+    readonly _tag: "half-open"
+    readonly gen: number
+    readonly probes: number
+    readonly successes: number
+    readonly reopens: number
+  }
   | { readonly _tag: "isolated"; readonly gen: number }
 
 type Admission =
@@ -277,7 +310,10 @@ const pruneTimes = (trigger: Trigger & { readonly _tag: "time" }, w: Window, now
   if (drop > 0) times.splice(0, drop)
 }
 
-const registry = GlobalValue.globalValue(Symbol.for("@braid/resilience/CircuitBreaker/registry"), () => new Map<string, CircuitBreaker>())
+const registry = GlobalValue.globalValue(
+  Symbol.for("@braid/resilience/CircuitBreaker/registry"),
+  () => new Map<string, CircuitBreaker>()
+)
 
 /**
  * Creates a breaker (not registered: see `named` to share one by name). Every option is checked
@@ -299,23 +335,30 @@ const registry = GlobalValue.globalValue(Symbol.for("@braid/resilience/CircuitBr
  * @since 0.1.0
  */
 export const unsafeMake = (options: Options): CircuitBreaker => {
-  if (typeof options !== "object" || options === null) return Check.refuse("CircuitBreaker", "options", "must be an object", options)
+  if (typeof options !== "object" || options === null) {
+    return Check.refuse("CircuitBreaker", "options", "must be an object", options)
+  }
   const name = Check.name("CircuitBreaker", "name", options.name)
   const policy = `breaker ${name}`
   const trigger = options.trigger === undefined ? consecutive(5) : checkTrigger(policy, options.trigger, "trigger.")
   const openFor = Check.duration(policy, "openFor", Check.or(options.openFor, "30 seconds")).millis
   const backoff = options.openBackoff
-  if (backoff !== undefined && (typeof backoff !== "object" || backoff === null)) Check.refuse(policy, "openBackoff", "must be an object", backoff)
+  if (backoff !== undefined && (typeof backoff !== "object" || backoff === null)) {
+    Check.refuse(policy, "openBackoff", "must be an object", backoff)
+  }
   const backoffFactor = backoff === undefined ? 1 : Check.finite(policy, "openBackoff.factor", backoff.factor, 1)
   const backoffMax = backoff === undefined ? openFor : Check.duration(policy, "openBackoff.max", backoff.max).millis
-  if (backoffMax < openFor) Check.refuse(policy, "openBackoff.max", `must be at least openFor (${openFor} ms)`, backoff?.max)
+  if (backoffMax < openFor) {
+    Check.refuse(policy, "openBackoff.max", `must be at least openFor (${openFor} ms)`, backoff?.max)
+  }
   const maxProbes = Check.integer(policy, "halfOpenProbes", Check.or(options.halfOpenProbes, 1), 1)
   const successesToClose = Check.integer(policy, "successesToClose", Check.or(options.successesToClose, 1), 1)
   const isFailure = Check.fn(policy, "isFailure", options.isFailure)
   const onStateChange = Check.fn(policy, "onStateChange", options.onStateChange)
   const gauge = Metric.tagged(Metrics.breakerState, "breaker", name)
   const rejections = Metric.tagged(Metrics.breakerRejections, "breaker", name)
-  const openPeriod = (reopens: number): number => Math.min(Math.max(openFor, backoffMax), openFor * Math.pow(backoffFactor, reopens))
+  const openPeriod = (reopens: number): number =>
+    Math.min(Math.max(openFor, backoffMax), openFor * Math.pow(backoffFactor, reopens))
 
   const ref = Ref.unsafeMake<Internal>({ _tag: "closed", gen: 0, window: newWindow(trigger) })
 
@@ -339,7 +382,12 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
         const now = clock.unsafeCurrentTimeMillis()
         if (now < s.until) return [{ _tag: "reject", state: "open", retryAfter: s.until - now }, s]
         return [
-          { _tag: "pass", gen: s.gen + 1, state: "half-open", change: { breaker: name, from: "open", to: "half-open" } },
+          {
+            _tag: "pass",
+            gen: s.gen + 1,
+            state: "half-open",
+            change: { breaker: name, from: "open", to: "half-open" }
+          },
           { _tag: "half-open", gen: s.gen + 1, probes: 1, successes: 0, reopens: s.reopens }
         ]
       }
@@ -351,7 +399,12 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
     }
   }
 
-  let lastClosedPass: Admission & { readonly _tag: "pass" } = { _tag: "pass", gen: 0, state: "closed", change: undefined }
+  let lastClosedPass: Admission & { readonly _tag: "pass" } = {
+    _tag: "pass",
+    gen: 0,
+    state: "closed",
+    change: undefined
+  }
   const closedPass = (gen: number): Admission => {
     if (lastClosedPass.gen !== gen) lastClosedPass = { _tag: "pass", gen, state: "closed", change: undefined }
     return lastClosedPass
@@ -364,36 +417,44 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
     return true
   }
 
-  const record = (gen: number, failed: boolean | undefined, clock: Clock.Clock) => (s: Internal): readonly [StateChange | undefined, Internal] => {
-    if (s.gen !== gen) return [undefined, s]
-    switch (s._tag) {
-      case "closed": {
-        if (failed === undefined) return [undefined, s]
-        if (!recordOutcome(trigger, s.window, failed, trigger._tag === "time" ? clock.unsafeCurrentTimeMillis() : 0)) return [undefined, s]
-        return [
-          { breaker: name, from: "closed", to: "open" },
-          { _tag: "open", gen: gen + 1, until: clock.unsafeCurrentTimeMillis() + openPeriod(0), reopens: 0 }
-        ]
-      }
-      case "half-open": {
-        if (failed === undefined) return [undefined, { ...s, probes: s.probes - 1 }]
-        if (failed) {
-          const reopens = s.reopens + 1
+  const record =
+    (gen: number, failed: boolean | undefined, clock: Clock.Clock) =>
+    (s: Internal): readonly [StateChange | undefined, Internal] => {
+      if (s.gen !== gen) return [undefined, s]
+      switch (s._tag) {
+        case "closed": {
+          if (failed === undefined) return [undefined, s]
+          if (
+            !recordOutcome(trigger, s.window, failed, trigger._tag === "time" ? clock.unsafeCurrentTimeMillis() : 0)
+          ) return [undefined, s]
           return [
-            { breaker: name, from: "half-open", to: "open" },
-            { _tag: "open", gen: gen + 1, until: clock.unsafeCurrentTimeMillis() + openPeriod(reopens), reopens }
+            { breaker: name, from: "closed", to: "open" },
+            { _tag: "open", gen: gen + 1, until: clock.unsafeCurrentTimeMillis() + openPeriod(0), reopens: 0 }
           ]
         }
-        const successes = s.successes + 1
-        if (successes >= successesToClose) {
-          return [{ breaker: name, from: "half-open", to: "closed" }, { _tag: "closed", gen: gen + 1, window: newWindow(trigger) }]
+        case "half-open": {
+          if (failed === undefined) return [undefined, { ...s, probes: s.probes - 1 }]
+          if (failed) {
+            const reopens = s.reopens + 1
+            return [
+              { breaker: name, from: "half-open", to: "open" },
+              { _tag: "open", gen: gen + 1, until: clock.unsafeCurrentTimeMillis() + openPeriod(reopens), reopens }
+            ]
+          }
+          const successes = s.successes + 1
+          if (successes >= successesToClose) {
+            return [{ breaker: name, from: "half-open", to: "closed" }, {
+              _tag: "closed",
+              gen: gen + 1,
+              window: newWindow(trigger)
+            }]
+          }
+          return [undefined, { ...s, probes: s.probes - 1, successes }]
         }
-        return [undefined, { ...s, probes: s.probes - 1, successes }]
+        default:
+          return [undefined, s]
       }
-      default:
-        return [undefined, s]
     }
-  }
 
   const recordEffect = (gen: number, failed: boolean | undefined): Effect.Effect<void> =>
     Effect.clockWith((clock) => Effect.flatMap(modify(record(gen, failed, clock)), announce))
@@ -413,7 +474,8 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
     gen,
     onFailure: (cause) => Effect.zipRight(recordEffect(gen, causeIsFailure(cause)), Effect.failCause(cause)),
     onSuccess: (a) =>
-      trigger._tag === "consecutive" && current._tag === "closed" && current.gen === gen && current.window.consecutive === 0
+      trigger._tag === "consecutive" && current._tag === "closed" && current.gen === gen &&
+        current.window.consecutive === 0
         ? Effect.succeed(a)
         : Effect.as(recordEffect(gen, false), a)
   })
@@ -423,11 +485,18 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
     return lastHandlers
   }
 
-  const decide = <A, E, R>(self: Effect.Effect<A, E, R>, admission: Admission): Effect.Effect<A, E | CircuitOpen, R> => {
+  const decide = <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    admission: Admission
+  ): Effect.Effect<A, E | CircuitOpen, R> => {
     if (admission._tag === "reject") {
       return Effect.zipRight(
         Effect.zipRight(
-          Instrumentation.event("breaker.rejected", { breaker: name, "breaker.state": admission.state, retry_after_ms: admission.retryAfter }),
+          Instrumentation.event("breaker.rejected", {
+            breaker: name,
+            "breaker.state": admission.state,
+            retry_after_ms: admission.retryAfter
+          }),
           Metric.increment(rejections)
         ),
         Effect.fail(new CircuitOpen({ breaker: name, state: admission.state, retryAfterMillis: admission.retryAfter }))
@@ -465,7 +534,9 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
       if (s._tag === "closed") return decide(self, closedPass(s.gen))
       return Effect.flatMap(modify((s) => admit(s, undefined)), (admission) =>
         admission === "needs-clock"
-          ? Effect.clockWith((clock) => Effect.flatMap(modify((s) => admit(s, clock) as readonly [Admission, Internal]), (a) => decide(self, a)))
+          ? Effect.clockWith((clock) =>
+            Effect.flatMap(modify((s) => admit(s, clock) as readonly [Admission, Internal]), (a) => decide(self, a))
+          )
           : decide(self, admission))
     })
 
@@ -574,8 +645,10 @@ export const unregister = (name: string): boolean => registry.delete(name)
  *
  * @since 0.1.0
  */
-export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, breaker: CircuitBreaker): Effect.Effect<A, E | CircuitOpen, R> =>
-  breaker.execute(self)
+export const effect = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  breaker: CircuitBreaker
+): Effect.Effect<A, E | CircuitOpen, R> => breaker.execute(self)
 
 /**
  * The breaker policy for primitives: `step.pipe(CircuitBreaker.guard(breaker))`.
@@ -592,10 +665,11 @@ export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, breaker: CircuitBr
  *
  * @since 0.1.0
  */
-export const guard = (breaker: CircuitBreaker) =>
-<In, Out, E, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E | CircuitOpen, R> =>
-  Primitive.wrap(
-    self,
-    { kind: "circuit-breaker", name: `breaker(${self.name})`, meta: { breaker: breaker.name } },
-    (invoke) => (input: In) => breaker.execute(invoke(input))
-  )
+export const guard =
+  (breaker: CircuitBreaker) =>
+  <In, Out, E, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E | CircuitOpen, R> =>
+    Primitive.wrap(
+      self,
+      { kind: "circuit-breaker", name: `breaker(${self.name})`, meta: { breaker: breaker.name } },
+      (invoke) => (input: In) => breaker.execute(invoke(input))
+    )

@@ -75,7 +75,10 @@ export const errorType = (error: unknown): string => {
 }
 
 const describeError = (error: unknown): string => {
-  if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string" && error.message !== "") {
+  if (
+    typeof error === "object" && error !== null && "message" in error && typeof error.message === "string" &&
+    error.message !== ""
+  ) {
     return `${errorType(error)}: ${error.message}`
   }
   return errorType(error)
@@ -206,7 +209,9 @@ export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen"
   retryAfterMillis: Schema.Number
 }) {
   override get message(): string {
-    const after = Number.isFinite(this.retryAfterMillis) ? ` (retry after ${this.retryAfterMillis} ms)` : " (until reset)"
+    const after = Number.isFinite(this.retryAfterMillis)
+      ? ` (retry after ${this.retryAfterMillis} ms)`
+      : " (until reset)"
     return `circuit breaker ${this.breaker} is ${this.state}: call refused${after}`
   }
 }
@@ -256,7 +261,9 @@ export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited"
   retryAfterMillis: Schema.Number
 }) {
   override get message(): string {
-    const after = Number.isFinite(this.retryAfterMillis) ? `retry after ${this.retryAfterMillis} ms` : "cost exceeds the limit"
+    const after = Number.isFinite(this.retryAfterMillis)
+      ? `retry after ${this.retryAfterMillis} ms`
+      : "cost exceeds the limit"
     return `${this.primitive}: rate limit ${this.key} exceeded (${after})`
   }
 }
@@ -303,7 +310,9 @@ export class SagaFailed extends Schema.TaggedError<SagaFailed>()("SagaFailed", {
   override get message(): string {
     const comp = this.compensationFailures.length === 0
       ? "all compensations ran"
-      : `compensations failed: ${this.compensationFailures.map((f) => `${f.step} (${describeError(f.error)})`).join(", ")}`
+      : `compensations failed: ${
+        this.compensationFailures.map((f) => `${f.step} (${describeError(f.error)})`).join(", ")
+      }`
     return `${this.primitive}: step ${this.failedStep} failed (${describeError(this.error)}); ${comp}`
   }
 }
@@ -379,6 +388,8 @@ export class InvalidRateLimitInput extends Schema.TaggedError<InvalidRateLimitIn
   detail: Schema.String
 }) {
   override get message(): string {
-    return `${this.primitive}: invalid rate-limit ${this.field}${this.limit === undefined ? "" : ` of ${this.limit}`}: ${this.detail}`
+    return `${this.primitive}: invalid rate-limit ${this.field}${
+      this.limit === undefined ? "" : ` of ${this.limit}`
+    }: ${this.detail}`
   }
 }

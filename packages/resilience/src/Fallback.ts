@@ -30,7 +30,12 @@ export interface Options<E> {
 type NonEmpty<A> = readonly [A, ...Array<A>]
 
 /** Checks a chain where it is built: a non-empty array of alternatives, a name, a `when` function. */
-const check = (policy: string, alternatives: unknown, options: Options<never> | undefined, isAlternative: (u: unknown) => boolean) => {
+const check = (
+  policy: string,
+  alternatives: unknown,
+  options: Options<never> | undefined,
+  isAlternative: (u: unknown) => boolean
+) => {
   Check.options(policy, options)
   if (options?.name !== undefined) Check.name(policy, "name", options.name)
   Check.fn(policy, "when", options?.when)
@@ -38,7 +43,14 @@ const check = (policy: string, alternatives: unknown, options: Options<never> | 
     return Check.refuse(policy, "alternatives", "must be a non-empty array", alternatives)
   }
   alternatives.forEach((a, i) => {
-    if (!isAlternative(a)) Check.refuse(policy, `alternatives[${i}]`, "must be an alternative (a primitive, or an Effect in the Effect form)", a)
+    if (!isAlternative(a)) {
+      Check.refuse(
+        policy,
+        `alternatives[${i}]`,
+        "must be an alternative (a primitive, or an Effect in the Effect form)",
+        a
+      )
+    }
   })
 }
 
@@ -59,11 +71,17 @@ const runChain = <A, E, R>(
         errors.push(error)
         if (when !== undefined && !when(error)) return Effect.fail(error)
         if (i + 1 >= alternatives.length) {
-          return Effect.fail(new FallbackExhausted({ primitive: name, alternatives: names.slice(), errors: errors.slice() }))
+          return Effect.fail(
+            new FallbackExhausted({ primitive: name, alternatives: names.slice(), errors: errors.slice() })
+          )
         }
         return Effect.zipRight(
           Effect.zipRight(
-            Instrumentation.event("fallback.next", { from: names[i]!, to: names[i + 1]!, "error.type": errorType(error) }),
+            Instrumentation.event("fallback.next", {
+              from: names[i]!,
+              to: names[i + 1]!,
+              "error.type": errorType(error)
+            }),
             Metric.increment(counter)
           ),
           go(i + 1)
@@ -128,7 +146,10 @@ export const chain = <const T extends NonEmpty<P.Any>>(
     {
       kind: "fallback",
       meta: { alternatives: alternatives.length },
-      children: alternatives.map((a, i) => ({ key: names.indexOf(a.name) === i ? a.name : `${a.name}(${i + 1})`, primitive: a }))
+      children: alternatives.map((a, i) => ({
+        key: names.indexOf(a.name) === i ? a.name : `${a.name}(${i + 1})`,
+        primitive: a
+      }))
     }
   )
 }
@@ -152,5 +173,9 @@ export const chain = <const T extends NonEmpty<P.Any>>(
 export const to = <const T extends NonEmpty<P.Any>>(...alternatives: T) =>
 <In, Out, E, R>(
   self: P.Primitive<In, Out, E, R>
-): P.Primitive<In & Inputs<T>, Out | P.Output<T[number]>, E | P.Error<T[number]> | FallbackExhausted, R | P.Context<T[number]>> =>
-  chain([self, ...alternatives] as unknown as NonEmpty<P.Any>) as any
+): P.Primitive<
+  In & Inputs<T>,
+  Out | P.Output<T[number]>,
+  E | P.Error<T[number]> | FallbackExhausted,
+  R | P.Context<T[number]>
+> => chain([self, ...alternatives] as unknown as NonEmpty<P.Any>) as any

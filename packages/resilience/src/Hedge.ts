@@ -53,7 +53,9 @@ const isAdaptive = (d: Duration.DurationInput | Adaptive): d is Adaptive =>
  * >= 1 and `minSamples` an integer from 1 to `window`. Otherwise `InvalidOption` naming the option.
  */
 const check = (policy: string, options: Options) => {
-  if (typeof options !== "object" || options === null) return Check.refuse(policy, "options", "must be an object", options)
+  if (typeof options !== "object" || options === null) {
+    return Check.refuse(policy, "options", "must be an object", options)
+  }
   const label = options.name === undefined ? policy : Check.name(policy, "name", options.name)
   const delay = options.delay
   if (!isAdaptive(delay)) {
@@ -126,7 +128,8 @@ export const make = (options: Options & { readonly name: string }): Hedger => {
               record(t1 - t0)
               return [a, label] as const
             })))
-      const primary = Effect.tapErrorCause(timed("primary"), () => Deferred.succeed(primaryFailed, undefined))
+      const primary = Effect.tapErrorCause(timed("primary"), () =>
+        Deferred.succeed(primaryFailed, undefined))
       const hedge = Effect.zipRight(
         Effect.raceFirst(Effect.sleep(Duration.millis(delay)), Deferred.await(primaryFailed)),
         Effect.zipRight(
@@ -136,7 +139,8 @@ export const make = (options: Options & { readonly name: string }): Hedger => {
       )
       return Effect.zipRight(
         Instrumentation.annotate({ "hedge.delay_ms": delay }),
-        Effect.flatMap(Effect.race(primary, hedge), ([a, label]) => Effect.as(Instrumentation.annotate({ "hedge.winner": label }), a))
+        Effect.flatMap(Effect.race(primary, hedge), ([a, label]) =>
+          Effect.as(Instrumentation.annotate({ "hedge.winner": label }), a))
       )
     })
 
@@ -160,7 +164,8 @@ export const make = (options: Options & { readonly name: string }): Hedger => {
 export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, options: Options | Hedger): Effect.Effect<A, E, R> =>
   isHedger(options) ? options.run(self) : make({ ...options, name: Check.or(options?.name, "effect") }).run(self)
 
-const isHedger = (u: unknown): u is Hedger => typeof u === "object" && u !== null && "run" in u && typeof u.run === "function"
+const isHedger = (u: unknown): u is Hedger =>
+  typeof u === "object" && u !== null && "run" in u && typeof u.run === "function"
 
 /**
  * The hedge policy for primitives: `search.pipe(Hedge.policy({ delay: "200 millis" }))`.
@@ -187,7 +192,15 @@ const wrap = <In, Out, E, R>(self: P.Primitive<In, Out, E, R>, options: Options)
   const hedger = make({ ...options, name })
   return Primitive.wrap(
     self,
-    { kind: "hedge", name, meta: { delay: isAdaptive(options.delay) ? `p${Math.round(options.delay.percentile * 100)}` : Duration.toMillis(options.delay) } },
+    {
+      kind: "hedge",
+      name,
+      meta: {
+        delay: isAdaptive(options.delay)
+          ? `p${Math.round(options.delay.percentile * 100)}`
+          : Duration.toMillis(options.delay)
+      }
+    },
     (invoke) => (input: In) => hedger.run(invoke(input))
   )
 }

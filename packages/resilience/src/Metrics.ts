@@ -176,7 +176,10 @@ export const cacheHits = Metric.counter("braid.resilience.cache.hits", { descrip
  *
  * @since 0.1.0
  */
-export const cacheMisses = Metric.counter("braid.resilience.cache.misses", { description: "Cache misses", incremental: true })
+export const cacheMisses = Metric.counter("braid.resilience.cache.misses", {
+  description: "Cache misses",
+  incremental: true
+})
 
 /**
  * Store operations a cache had to do without, tagged `cache` and `operation` ("get", "set",
@@ -226,4 +229,7 @@ export const compensations = Metric.counter("braid.resilience.saga.compensations
  *
  * @since 0.1.0
  */
-export const hedges = Metric.counter("braid.resilience.hedge.started", { description: "Hedged attempts started", incremental: true })
+export const hedges = Metric.counter("braid.resilience.hedge.started", {
+  description: "Hedged attempts started",
+  incremental: true
+})

@@ -157,8 +157,12 @@ const invalidRequest = (requests: ReadonlyArray<Request>): string | undefined =>
  * @since 0.2.0
  */
 export const refuseInvalid = (store: string, requests: ReadonlyArray<Request>, now: number): StoreError | undefined => {
-  const bad = Number.isFinite(now) ? invalidRequest(requests) : `nowMillis must be a finite number, got ${Check.describe(now)}`
-  return bad === undefined ? undefined : new StoreError({ store, operation: "ratelimit.consume", cause: new RangeError(bad) })
+  const bad = Number.isFinite(now)
+    ? invalidRequest(requests)
+    : `nowMillis must be a finite number, got ${Check.describe(now)}`
+  return bad === undefined
+    ? undefined
+    : new StoreError({ store, operation: "ratelimit.consume", cause: new RangeError(bad) })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -204,7 +208,9 @@ export const memoryStore = (): Store => {
       } else {
         const start = Math.floor(now / r.windowMillis) * r.windowMillis
         const count = s !== undefined && s.a === start ? s.b : 0
-        if (count + r.cost > r.limit) return { allowed: false, index: i, retryAfterMillis: start + r.windowMillis - now }
+        if (count + r.cost > r.limit) {
+          return { allowed: false, index: i, retryAfterMillis: start + r.windowMillis - now }
+        }
         next.push({ a: start, b: count + r.cost, expires: start + r.windowMillis })
       }
       ids.push(id)
@@ -255,7 +261,10 @@ const resolve = <In>(name: string, options: Options<In>): Resolved<In> => {
   if (options.onExceeded !== undefined && options.onExceeded !== "fail" && options.onExceeded !== "wait") {
     Check.refuse(name, "onExceeded", "must be \"fail\" or \"wait\"", options.onExceeded)
   }
-  if (options.store !== undefined && (typeof options.store !== "object" || options.store === null || typeof options.store.consume !== "function")) {
+  if (
+    options.store !== undefined &&
+    (typeof options.store !== "object" || options.store === null || typeof options.store.consume !== "function")
+  ) {
     Check.refuse(name, "store", "must be a RateLimit.Store", options.store)
   }
   return {
@@ -293,40 +302,59 @@ type Failure = RateLimited | StoreError | InvalidRateLimitInput
 const acquire = <In>(cfg: Resolved<In>, input: In): Effect.Effect<void, Failure> => {
   const cost = typeof cfg.cost === "number" ? cfg.cost : cfg.cost(input)
   if (!(typeof cost === "number" && Number.isFinite(cost) && cost >= 0)) {
-    return Effect.fail(new InvalidRateLimitInput({ primitive: cfg.name, field: "cost", detail: `${Check.describe(cost)} is not a finite number >= 0` }))
+    return Effect.fail(
+      new InvalidRateLimitInput({
+        primitive: cfg.name,
+        field: "cost",
+        detail: `${Check.describe(cost)} is not a finite number >= 0`
+      })
+    )
   }
   const requests: Array<Request> = []
   for (const l of cfg.limits) {
     const key = typeof l.key === "string" ? l.key : l.key(input)
     if (typeof key !== "string") {
-      return Effect.fail(new InvalidRateLimitInput({ primitive: cfg.name, field: "key", limit: l.name, detail: `the key function returned ${Check.describe(key)}, not a string` }))
+      return Effect.fail(
+        new InvalidRateLimitInput({
+          primitive: cfg.name,
+          field: "key",
+          limit: l.name,
+          detail: `the key function returned ${Check.describe(key)}, not a string`
+        })
+      )
     }
     requests.push({ key, algorithm: l.algorithm, limit: l.limit, windowMillis: l.windowMillis, cost })
   }
-  const loop: Effect.Effect<void, Failure> = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.flatMap(cfg.store.consume(requests, now), (decision): Effect.Effect<void, Failure> => {
-      if (decision.allowed) return Effect.void
-      const limit = cfg.limits[decision.index]!
-      const key = requests[decision.index]!.key
-      const retryAfter = decision.retryAfterMillis
-      if (!cfg.wait || !Number.isFinite(retryAfter)) {
+  const loop: Effect.Effect<void, Failure> = Effect.flatMap(
+    Clock.currentTimeMillis,
+    (now) =>
+      Effect.flatMap(cfg.store.consume(requests, now), (decision): Effect.Effect<void, Failure> => {
+        if (decision.allowed) return Effect.void
+        const limit = cfg.limits[decision.index]!
+        const key = requests[decision.index]!.key
+        const retryAfter = decision.retryAfterMillis
+        if (!cfg.wait || !Number.isFinite(retryAfter)) {
+          return Effect.zipRight(
+            Effect.zipRight(
+              Instrumentation.event("ratelimit.rejected", { key, retry_after_ms: retryAfter }),
+              Metric.increment(limit.rejected)
+            ),
+            Effect.fail(new RateLimited({ primitive: cfg.name, key, retryAfterMillis: retryAfter }))
+          )
+        }
+        const delay = Math.max(1, retryAfter)
         return Effect.zipRight(
           Effect.zipRight(
-            Instrumentation.event("ratelimit.rejected", { key, retry_after_ms: retryAfter }),
-            Metric.increment(limit.rejected)
+            Effect.zipRight(
+              Instrumentation.event("ratelimit.waiting", { key, delay_ms: delay }),
+              Metric.increment(limit.waited)
+            ),
+            Effect.sleep(Duration.millis(delay))
           ),
-          Effect.fail(new RateLimited({ primitive: cfg.name, key, retryAfterMillis: retryAfter }))
+          loop
         )
-      }
-      const delay = Math.max(1, retryAfter)
-      return Effect.zipRight(
-        Effect.zipRight(
-          Effect.zipRight(Instrumentation.event("ratelimit.waiting", { key, delay_ms: delay }), Metric.increment(limit.waited)),
-          Effect.sleep(Duration.millis(delay))
-        ),
-        loop
-      )
-    }))
+      })
+  )
   return loop
 }
 
@@ -350,7 +378,9 @@ const acquire = <In>(cfg: Resolved<In>, input: In): Effect.Effect<void, Failure>
  */
 export const effect = <A, E, R>(
   self: Effect.Effect<A, E, R>,
-  options: Options<void> & { readonly limits: readonly [Limit<void> & { readonly key: string }, ...Array<Limit<void> & { readonly key: string }>] }
+  options: Options<void> & {
+    readonly limits: readonly [Limit<void> & { readonly key: string }, ...Array<Limit<void> & { readonly key: string }>]
+  }
 ): Effect.Effect<A, E | RateLimited | StoreError | InvalidRateLimitInput, R> => {
   const cfg = resolve(options.name ?? "effect", options)
   return Effect.zipRight(acquire(cfg, undefined), self)
@@ -381,7 +411,9 @@ export const effect = <A, E, R>(
  * @since 0.1.0
  */
 export const policy = <In>(options: Options<NoInfer<In>>) =>
-<Out, E, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E | RateLimited | StoreError | InvalidRateLimitInput, R> => {
+<Out, E, R>(
+  self: P.Primitive<In, Out, E, R>
+): P.Primitive<In, Out, E | RateLimited | StoreError | InvalidRateLimitInput, R> => {
   const name = options?.name ?? `ratelimit(${self.name})`
   const cfg = resolve<In>(name, options)
   return Primitive.wrap(

@@ -37,7 +37,7 @@
 import type { Primitive as P } from "@braid/core"
 import { Instrumentation, Primitive } from "@braid/core"
 import { Duration, Effect, Metric, Random } from "effect"
-import { errorType, isTransient, RetryExhausted, retryAfterMillis } from "./Errors.js"
+import { errorType, isTransient, retryAfterMillis, RetryExhausted } from "./Errors.js"
 import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
 
@@ -274,7 +274,10 @@ const run = <A, E, R>(self: Effect.Effect<A, E, R>, cfg: Resolved<E>): Effect.Ef
  *
  * @since 0.1.0
  */
-export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, options: Options<E> = {}): Effect.Effect<A, E | RetryExhausted, R> =>
+export const effect = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  options: Options<E> = {}
+): Effect.Effect<A, E | RetryExhausted, R> =>
   run(self, resolve(options?.name ?? "effect", check(Check.label(options?.name, "Retry.effect"), options)))
 
 /**

@@ -75,8 +75,11 @@ export const step = <In, Out, E, R, R2 = never>(
   compensate: (output: Out, input: In) => Effect.Effect<unknown, unknown, R2>
 ): Step<In, Out, E, R | R2> => ({
   action,
-  compensation: Primitive.make(`compensate(${action.name})`, (args: { readonly input: In; readonly output: Out }) =>
-    compensate(args.output, args.input), { kind: "compensation" })
+  compensation: Primitive.make(
+    `compensate(${action.name})`,
+    (args: { readonly input: In; readonly output: Out }) => compensate(args.output, args.input),
+    { kind: "compensation" }
+  )
 })
 
 const causeError = (cause: Cause.Cause<unknown>): unknown => {
@@ -108,31 +111,121 @@ const causeError = (cause: Cause.Cause<unknown>): unknown => {
  *
  * @since 0.1.0
  */
-export function make<A1, E1, R1, A2>(name: string | Options, s1: Step<A1, A2, E1, R1>): P.Primitive<A1, A2, SagaFailed, R1>
-export function make<A1, E1, R1, A2, E2, R2, A3>(name: string | Options, s1: Step<A1, A2, E1, R1>, s2: Step<A2, A3, E2, R2>): P.Primitive<A1, A3, SagaFailed, R1 | R2>
-export function make<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4>(name: string | Options, s1: Step<A1, A2, E1, R1>, s2: Step<A2, A3, E2, R2>, s3: Step<A3, A4, E3, R3>): P.Primitive<A1, A4, SagaFailed, R1 | R2 | R3>
-export function make<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5>(name: string | Options, s1: Step<A1, A2, E1, R1>, s2: Step<A2, A3, E2, R2>, s3: Step<A3, A4, E3, R3>, s4: Step<A4, A5, E4, R4>): P.Primitive<A1, A5, SagaFailed, R1 | R2 | R3 | R4>
-export function make<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6>(name: string | Options, s1: Step<A1, A2, E1, R1>, s2: Step<A2, A3, E2, R2>, s3: Step<A3, A4, E3, R3>, s4: Step<A4, A5, E4, R4>, s5: Step<A5, A6, E5, R5>): P.Primitive<A1, A6, SagaFailed, R1 | R2 | R3 | R4 | R5>
-export function make<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7>(name: string | Options, s1: Step<A1, A2, E1, R1>, s2: Step<A2, A3, E2, R2>, s3: Step<A3, A4, E3, R3>, s4: Step<A4, A5, E4, R4>, s5: Step<A5, A6, E5, R5>, s6: Step<A6, A7, E6, R6>): P.Primitive<A1, A7, SagaFailed, R1 | R2 | R3 | R4 | R5 | R6>
-export function make<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7, E7, R7, A8>(name: string | Options, s1: Step<A1, A2, E1, R1>, s2: Step<A2, A3, E2, R2>, s3: Step<A3, A4, E3, R3>, s4: Step<A4, A5, E4, R4>, s5: Step<A5, A6, E5, R5>, s6: Step<A6, A7, E6, R6>, s7: Step<A7, A8, E7, R7>): P.Primitive<A1, A8, SagaFailed, R1 | R2 | R3 | R4 | R5 | R6 | R7>
-export function make<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7, E7, R7, A8, E8, R8, A9>(name: string | Options, s1: Step<A1, A2, E1, R1>, s2: Step<A2, A3, E2, R2>, s3: Step<A3, A4, E3, R3>, s4: Step<A4, A5, E4, R4>, s5: Step<A5, A6, E5, R5>, s6: Step<A6, A7, E6, R6>, s7: Step<A7, A8, E7, R7>, s8: Step<A8, A9, E8, R8>): P.Primitive<A1, A9, SagaFailed, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8>
+export function make<A1, E1, R1, A2>(
+  name: string | Options,
+  s1: Step<A1, A2, E1, R1>
+): P.Primitive<A1, A2, SagaFailed, R1>
+export function make<A1, E1, R1, A2, E2, R2, A3>(
+  name: string | Options,
+  s1: Step<A1, A2, E1, R1>,
+  s2: Step<A2, A3, E2, R2>
+): P.Primitive<A1, A3, SagaFailed, R1 | R2>
+export function make<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4>(
+  name: string | Options,
+  s1: Step<A1, A2, E1, R1>,
+  s2: Step<A2, A3, E2, R2>,
+  s3: Step<A3, A4, E3, R3>
+): P.Primitive<A1, A4, SagaFailed, R1 | R2 | R3>
+export function make<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5>(
+  name: string | Options,
+  s1: Step<A1, A2, E1, R1>,
+  s2: Step<A2, A3, E2, R2>,
+  s3: Step<A3, A4, E3, R3>,
+  s4: Step<A4, A5, E4, R4>
+): P.Primitive<A1, A5, SagaFailed, R1 | R2 | R3 | R4>
+export function make<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6>(
+  name: string | Options,
+  s1: Step<A1, A2, E1, R1>,
+  s2: Step<A2, A3, E2, R2>,
+  s3: Step<A3, A4, E3, R3>,
+  s4: Step<A4, A5, E4, R4>,
+  s5: Step<A5, A6, E5, R5>
+): P.Primitive<A1, A6, SagaFailed, R1 | R2 | R3 | R4 | R5>
+export function make<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7>(
+  name: string | Options,
+  s1: Step<A1, A2, E1, R1>,
+  s2: Step<A2, A3, E2, R2>,
+  s3: Step<A3, A4, E3, R3>,
+  s4: Step<A4, A5, E4, R4>,
+  s5: Step<A5, A6, E5, R5>,
+  s6: Step<A6, A7, E6, R6>
+): P.Primitive<A1, A7, SagaFailed, R1 | R2 | R3 | R4 | R5 | R6>
+export function make<A1, E1, R1, A2, E2, R2, A3, E3, R3, A4, E4, R4, A5, E5, R5, A6, E6, R6, A7, E7, R7, A8>(
+  name: string | Options,
+  s1: Step<A1, A2, E1, R1>,
+  s2: Step<A2, A3, E2, R2>,
+  s3: Step<A3, A4, E3, R3>,
+  s4: Step<A4, A5, E4, R4>,
+  s5: Step<A5, A6, E5, R5>,
+  s6: Step<A6, A7, E6, R6>,
+  s7: Step<A7, A8, E7, R7>
+): P.Primitive<A1, A8, SagaFailed, R1 | R2 | R3 | R4 | R5 | R6 | R7>
+export function make<
+  A1,
+  E1,
+  R1,
+  A2,
+  E2,
+  R2,
+  A3,
+  E3,
+  R3,
+  A4,
+  E4,
+  R4,
+  A5,
+  E5,
+  R5,
+  A6,
+  E6,
+  R6,
+  A7,
+  E7,
+  R7,
+  A8,
+  E8,
+  R8,
+  A9
+>(
+  name: string | Options,
+  s1: Step<A1, A2, E1, R1>,
+  s2: Step<A2, A3, E2, R2>,
+  s3: Step<A3, A4, E3, R3>,
+  s4: Step<A4, A5, E4, R4>,
+  s5: Step<A5, A6, E5, R5>,
+  s6: Step<A6, A7, E6, R6>,
+  s7: Step<A7, A8, E7, R7>,
+  s8: Step<A8, A9, E8, R8>
+): P.Primitive<A1, A9, SagaFailed, R1 | R2 | R3 | R4 | R5 | R6 | R7 | R8>
 export function make(nameOrOptions: string | Options, ...steps: ReadonlyArray<Step<any, any, any, any>>): P.Any {
   const options: Options = typeof nameOrOptions === "string" ? { name: nameOrOptions } : nameOrOptions
-  if (typeof options !== "object" || options === null) return Check.refuse("Saga.make", "options", "must be a name or an object", options)
+  if (typeof options !== "object" || options === null) {
+    return Check.refuse("Saga.make", "options", "must be a name or an object", options)
+  }
   const name = Check.name("Saga.make", "name", options.name)
   const policy = `saga ${name}`
-  const bound = Check.duration(policy, "compensationTimeout", Check.or(options.compensationTimeout, defaultCompensationTimeout), {
-    positive: true,
-    infinite: true
-  })
+  const bound = Check.duration(
+    policy,
+    "compensationTimeout",
+    Check.or(options.compensationTimeout, defaultCompensationTimeout),
+    {
+      positive: true,
+      infinite: true
+    }
+  )
   if (steps.length === 0) return Check.refuse(policy, "steps", "must hold at least one step", steps)
   steps.forEach((s, i) => {
-    if (typeof s !== "object" || s === null || !Primitive.isPrimitive(s.action) || !Primitive.isPrimitive(s.compensation)) {
+    if (
+      typeof s !== "object" || s === null || !Primitive.isPrimitive(s.action) || !Primitive.isPrimitive(s.compensation)
+    ) {
       Check.refuse(policy, `steps[${i}]`, "must be a step (Saga.step(action, compensate))", s)
     }
   })
   /** A compensation within its bound: interruptible (the rollback itself is not), and abandoned when late. */
-  const bounded = (compensation: Effect.Effect<unknown, unknown, any>, stepName: string): Effect.Effect<unknown, unknown, any> =>
+  const bounded = (
+    compensation: Effect.Effect<unknown, unknown, any>,
+    stepName: string
+  ): Effect.Effect<unknown, unknown, any> =>
     bound.millis === Number.POSITIVE_INFINITY
       ? compensation
       : Timeout.effect(
@@ -157,21 +250,32 @@ export function make(nameOrOptions: string | Options, ...steps: ReadonlyArray<St
         const compensate = (failedStep: string): Effect.Effect<Array<CompensationFailure>, never, any> =>
           Effect.suspend(() => {
             const failures: Array<CompensationFailure> = []
-            let effect: Effect.Effect<void, never, any> = Instrumentation.event("saga.compensating", { failed_step: failedStep, steps: done.length })
+            let effect: Effect.Effect<void, never, any> = Instrumentation.event("saga.compensating", {
+              failed_step: failedStep,
+              steps: done.length
+            })
             for (let i = done.length - 1; i >= 0; i--) {
               const d = done[i]!
               const stepName = names[d.index]!
               effect = Effect.zipRight(
                 effect,
-                Effect.flatMap(Effect.exit(bounded(steps[d.index]!.compensation.invoke({ input: d.input, output: d.output }), stepName)), (exit) => {
-                  if (Exit.isSuccess(exit)) return Metric.increment(ok)
-                  const error = causeError(exit.cause)
-                  failures.push({ step: stepName, error })
-                  return Effect.zipRight(
-                    Instrumentation.event("saga.compensation_failed", { step: stepName, "error.type": errorType(error) }),
-                    Metric.increment(failed)
-                  )
-                })
+                Effect.flatMap(
+                  Effect.exit(
+                    bounded(steps[d.index]!.compensation.invoke({ input: d.input, output: d.output }), stepName)
+                  ),
+                  (exit) => {
+                    if (Exit.isSuccess(exit)) return Metric.increment(ok)
+                    const error = causeError(exit.cause)
+                    failures.push({ step: stepName, error })
+                    return Effect.zipRight(
+                      Instrumentation.event("saga.compensation_failed", {
+                        step: stepName,
+                        "error.type": errorType(error)
+                      }),
+                      Metric.increment(failed)
+                    )
+                  }
+                )
               )
             }
             return Effect.as(effect, failures)
@@ -181,18 +285,30 @@ export function make(nameOrOptions: string | Options, ...steps: ReadonlyArray<St
           chain = Effect.flatMap(chain, (x) =>
             Effect.suspend(() => {
               current = index
-              return Effect.tap(s.action.invoke(x), (output) => Effect.sync(() => void done.push({ index, input: x, output })))
+              return Effect.tap(
+                s.action.invoke(x),
+                (output) => Effect.sync(() => void done.push({ index, input: x, output }))
+              )
             }))
         })
         return Effect.uninterruptibleMask((restore) =>
           Effect.flatMap(Effect.exit(restore(chain)), (exit): Effect.Effect<unknown, SagaFailed, unknown> => {
             if (Exit.isSuccess(exit)) return Effect.succeed(exit.value)
             const failedStep = names[current]!
-            if (Cause.isInterruptedOnly(exit.cause)) return Effect.zipRight(compensate(failedStep), Effect.failCause(exit.cause as Cause.Cause<never>))
+            if (Cause.isInterruptedOnly(exit.cause)) {
+              return Effect.zipRight(compensate(failedStep), Effect.failCause(exit.cause as Cause.Cause<never>))
+            }
             return Effect.flatMap(compensate(failedStep), (compensationFailures) =>
-              Effect.fail(new SagaFailed({ primitive: name, failedStep, error: causeError(exit.cause), compensationFailures })))
-          }))
+              Effect.fail(
+                new SagaFailed({ primitive: name, failedStep, error: causeError(exit.cause), compensationFailures })
+              ))
+          })
+        )
       }),
-    { kind: "saga", meta: { steps: steps.length, compensationTimeoutMillis: Number.isFinite(bound.millis) ? bound.millis : "none" }, children }
+    {
+      kind: "saga",
+      meta: { steps: steps.length, compensationTimeoutMillis: Number.isFinite(bound.millis) ? bound.millis : "none" },
+      children
+    }
   )
 }

@@ -33,7 +33,11 @@ export const bounded = <A>(
   self: Effect.Effect<A, StoreError>,
   timeout: Duration.DurationInput | undefined
 ): Effect.Effect<A, StoreError> =>
-  Io.bounded(self, timeout, (timeoutMillis) => new StoreError({ store, operation, cause: new StoreTimeout({ timeoutMillis }) }))
+  Io.bounded(
+    self,
+    timeout,
+    (timeoutMillis) => new StoreError({ store, operation, cause: new StoreTimeout({ timeoutMillis }) })
+  )
 
 /**
  * Throws the `InvalidOption` of `owner`'s `option`, saying why (`reason`) and what was given.

@@ -46,7 +46,10 @@ const bounder = <A2>(
   counter: Metric.Metric.Counter<number>,
   fallback: (() => A2) | undefined
 ) => {
-  const fired = Effect.zipRight(Instrumentation.event("timeout.fired", { duration_ms: millis }), Metric.increment(counter))
+  const fired = Effect.zipRight(
+    Instrumentation.event("timeout.fired", { duration_ms: millis }),
+    Metric.increment(counter)
+  )
   const onTimeout = (): Effect.Effect<A2, TimeoutError> =>
     Effect.zipRight(
       fired,
@@ -87,7 +90,11 @@ export const effect: {
     duration: Duration.DurationInput,
     options: Options<A2> & { readonly fallback: () => A2 }
   ): Effect.Effect<A | A2, E, R>
-  <A, E, R>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput, options?: Options): Effect.Effect<A, E | TimeoutError, R>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    duration: Duration.DurationInput,
+    options?: Options
+  ): Effect.Effect<A, E | TimeoutError, R>
 } = <A, E, R, A2>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput, options: Options<A2> = {}): any => {
   const { duration: d, millis } = check(Check.label(options?.name, "Timeout.effect"), duration, options)
   const name = options.name ?? "effect"

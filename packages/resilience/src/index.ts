@@ -30,4 +30,15 @@ export * as Errors from "./Errors.js"
 /** Every metric of the package. @since 0.1.0 */
 export * as Metrics from "./Metrics.js"
 
-export { CapacityExceeded, CircuitOpen, FallbackExhausted, InvalidRateLimitInput, RateLimited, RetryExhausted, SagaFailed, StoreError, StoreTimeout, TimeoutError } from "./Errors.js"
+export {
+  CapacityExceeded,
+  CircuitOpen,
+  FallbackExhausted,
+  InvalidRateLimitInput,
+  RateLimited,
+  RetryExhausted,
+  SagaFailed,
+  StoreError,
+  StoreTimeout,
+  TimeoutError
+} from "./Errors.js"

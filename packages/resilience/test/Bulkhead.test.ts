@@ -1,8 +1,8 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, FastCheck, Ref, TestClock } from "effect"
 import { Primitive, Runner } from "@braid/core"
 import { Bulkhead, CapacityExceeded } from "@braid/resilience"
 import { byName, withSpans } from "@braid/testing"
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, FastCheck, Fiber, Ref, TestClock } from "effect"
 
 describe("Bulkhead", () => {
   it.effect("20 active and 5 queued: the 26th call is rejected at once with a clear CapacityExceeded", () =>
@@ -10,7 +10,10 @@ describe("Bulkhead", () => {
       const sessions = Bulkhead.unsafeMake({ name: "sessions", maxConcurrent: 20, maxQueued: 5 })
       const session = Primitive.make("session", (_: number) => Effect.as(Effect.sleep("1 minute"), "done"))
         .pipe(Bulkhead.limit(sessions))
-      const fibers = yield* Effect.forEach(Array.from({ length: 25 }, (_, i) => i), (i) => Effect.fork(Runner.run(session, i)))
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: 25 }, (_, i) => i),
+        (i) => Effect.fork(Runner.run(session, i))
+      )
       yield* Effect.yieldNow()
       assert.strictEqual(yield* sessions.active, 20)
       assert.strictEqual(yield* sessions.queued, 5)
@@ -107,13 +110,17 @@ describe("Bulkhead", () => {
             yield* Ref.update(running, (x) => x - 1)
           })
         const fibers = yield* Effect.forEach(Array.from({ length: calls }, (_, i) => i), (i) =>
-          Effect.fork(Effect.exit(b.execute(work(i)))).pipe(Effect.tap(() => Effect.sync(() => {
-            maxQueued = Math.max(maxQueued, Effect.runSync(b.queued))
-          }))))
+          Effect.fork(Effect.exit(b.execute(work(i)))).pipe(Effect.tap(() =>
+            Effect.sync(() => {
+              maxQueued = Math.max(maxQueued, Effect.runSync(b.queued))
+            })
+          )))
         yield* Effect.yieldNow()
         yield* TestClock.adjust(`${6 * (calls + 1)} seconds`)
         const exits = yield* Effect.forEach(fibers, Fiber.join)
-        const rejected = exits.filter((e) => Exit.isFailure(e)).length
+        const rejected = exits.filter((e) =>
+          Exit.isFailure(e)
+        ).length
         assert.strictEqual(rejected, Math.max(0, calls - n - q))
         assert.isTrue((yield* Ref.get(maxRunning)) <= n)
         assert.isTrue(maxQueued <= q)

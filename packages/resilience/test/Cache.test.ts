@@ -1,8 +1,8 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Data, Deferred, Effect, Either, Exit, Fiber, FastCheck, Metric, Ref, TestClock } from "effect"
 import { Json, Primitive, Runner } from "@braid/core"
 import { Cache, Errors, Metrics, StoreError } from "@braid/resilience"
 import { byName, withSpans } from "@braid/testing"
+import { assert, describe, it } from "@effect/vitest"
+import { Data, Deferred, Effect, Either, Exit, FastCheck, Fiber, Metric, Ref, TestClock } from "effect"
 import { corrupted, counted, storeErrors, storeSuite } from "./cacheConformance.js"
 
 class NotFound extends Data.TaggedError("NotFound")<{ readonly id: string }> {}
@@ -66,12 +66,16 @@ describe("Cache", () => {
   it.effect("failures are not cached unless asked", () =>
     Effect.gen(function*() {
       const calls = yield* Ref.make(0)
-      const failing = Primitive.make("find", (id: string) => Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.fail(new NotFound({ id }))))
+      const failing = Primitive.make("find", (id: string) =>
+        Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.fail(new NotFound({ id }))))
       const plain = failing.pipe(Cache.policy())
       yield* Effect.flip(Runner.run(plain, "x"))
       yield* Effect.flip(Runner.run(plain, "x"))
       assert.strictEqual(yield* Ref.get(calls), 2)
-      const caching = failing.pipe(Cache.policy({ cacheFailures: (e) => (e as NotFound)._tag === "NotFound" }))
+      const caching = failing.pipe(Cache.policy({
+        cacheFailures: (e) =>
+          (e as NotFound)._tag === "NotFound"
+      }))
       const e1 = yield* Effect.flip(Runner.run(caching, "y"))
       const e2 = yield* Effect.flip(Runner.run(caching, "y"))
       assert.strictEqual(yield* Ref.get(calls), 3)
@@ -84,13 +88,21 @@ describe("Cache", () => {
     ({ callers, keys }) =>
       Effect.gen(function*() {
         const calls = yield* Ref.make(0)
-        const step = Primitive.make("slow", (k: string) => Effect.as(Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.sleep("1 second")), `v-${k}`))
+        const step = Primitive.make("slow", (k: string) =>
+          Effect.as(Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.sleep("1 second")), `v-${k}`))
         const p = step.pipe(Cache.policy())
-        const fibers = yield* Effect.forEach(Array.from({ length: callers }, (_, i) => `k${i % keys}`), (k) => Effect.fork(Runner.run(p, k)))
+        const fibers = yield* Effect.forEach(
+          Array.from({ length: callers }, (_, i) =>
+            `k${i % keys}`),
+          (k) => Effect.fork(Runner.run(p, k))
+        )
         yield* Effect.yieldNow()
         yield* TestClock.adjust("1 second")
         const outs = yield* Effect.forEach(fibers, Fiber.join)
-        assert.deepStrictEqual(outs, Array.from({ length: callers }, (_, i) => `v-k${i % keys}`))
+        assert.deepStrictEqual(
+          outs,
+          Array.from({ length: callers }, (_, i) => `v-k${i % keys}`)
+        )
         assert.strictEqual(yield* Ref.get(calls), Math.min(callers, keys))
       }),
     { fastCheck: { numRuns: 50 } }
@@ -100,8 +112,14 @@ describe("Cache", () => {
     Effect.gen(function*() {
       const calls = yield* Ref.make(0)
       const started = yield* Deferred.make<void>()
-      const step = Primitive.make("slow", (_: string) =>
-        Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.zipRight(Deferred.succeed(started, undefined), Effect.as(Effect.sleep("1 second"), "v"))))
+      const step = Primitive.make(
+        "slow",
+        (_: string) =>
+          Effect.zipRight(
+            Ref.update(calls, (n) => n + 1),
+            Effect.zipRight(Deferred.succeed(started, undefined), Effect.as(Effect.sleep("1 second"), "v"))
+          )
+      )
       const p = step.pipe(Cache.policy())
       const leader = yield* Effect.fork(Runner.run(p, "k"))
       yield* Deferred.await(started)
@@ -126,7 +144,10 @@ describe("Cache", () => {
       const p = counted(calls, (q) => q).pipe(Cache.policy({ store: broken }))
       const { exit, spans } = yield* withSpans(Runner.run(p, "a"))
       assert.deepStrictEqual(exit, Exit.succeed("a"))
-      assert.sameMembers(byName(spans, "cache(lookup)").events.map((e) => e.name), ["cache.store_error", "cache.store_error"])
+      assert.sameMembers(byName(spans, "cache(lookup)").events.map((e) => e.name), [
+        "cache.store_error",
+        "cache.store_error"
+      ])
     }))
 
   it.effect("Cache.effect and a shared cache", () =>
@@ -149,13 +170,16 @@ describe("Cache", () => {
       const { exit, events } = yield* storeErrors(Runner.run(p, "a"), "badkey")
       assert.deepStrictEqual(exit, Exit.succeed("a"))
       assert.deepStrictEqual(events, [["key", "TypeError"]])
-      const big = Primitive.make("big", (n: { readonly n: bigint }) => Effect.as(Ref.update(calls, (c) => c + 1), n.n)).pipe(Cache.policy({ name: "bigkey" }))
+      const big = Primitive.make("big", (n: { readonly n: bigint }) => Effect.as(Ref.update(calls, (c) => c + 1), n.n))
+        .pipe(Cache.policy({ name: "bigkey" }))
       const second = yield* storeErrors(Runner.run(big, { n: 1n }), "bigkey")
       assert.deepStrictEqual(second.exit, Exit.succeed(1n))
       assert.deepStrictEqual(second.events, [["key", "JsonError"]])
       yield* Runner.run(big, { n: 1n })
       assert.strictEqual(yield* Ref.get(calls), 3, "neither was cached")
-      const lost = yield* Metric.value(Metric.tagged(Metric.tagged(Metrics.cacheStoreErrors, "cache", "bigkey"), "operation", "key"))
+      const lost = yield* Metric.value(
+        Metric.tagged(Metric.tagged(Metrics.cacheStoreErrors, "cache", "bigkey"), "operation", "key")
+      )
       assert.strictEqual(lost.count, 2)
     }))
 
@@ -163,18 +187,35 @@ describe("Cache", () => {
     "property: any input (BigInt, cycles, symbols, __proto__ keys, deep nesting) is cached under its JSON text or run uncached; the call never fails",
     {
       input: FastCheck.oneof(
-        FastCheck.anything({ withBigInt: true, withNullPrototype: true, withBoxedValues: true, withMap: true, withSet: true, withSparseArray: true, withTypedArray: true, withDate: true }),
-        FastCheck.constantFrom<unknown>(Number.NaN, Symbol("s"), JSON.parse("{\"__proto__\": {\"x\": 1}}"), JSON.parse("[".repeat(2000) + "]".repeat(2000)), (() => {
-          const c: Array<unknown> = []
-          c.push(c)
-          return c
-        })())
+        FastCheck.anything({
+          withBigInt: true,
+          withNullPrototype: true,
+          withBoxedValues: true,
+          withMap: true,
+          withSet: true,
+          withSparseArray: true,
+          withTypedArray: true,
+          withDate: true
+        }),
+        FastCheck.constantFrom<unknown>(
+          Number.NaN,
+          Symbol("s"),
+          JSON.parse("{\"__proto__\": {\"x\": 1}}"),
+          JSON.parse("[".repeat(2000) + "]".repeat(2000)),
+          (() => {
+            const c: Array<unknown> = []
+            c.push(c)
+            return c
+          })()
+        )
       )
     },
     ({ input }) =>
       Effect.gen(function*() {
         const calls = yield* Ref.make(0)
-        const p = Primitive.make("any", (_: unknown) => Effect.as(Ref.update(calls, (n) => n + 1), "ok")).pipe(Cache.policy())
+        const p = Primitive.make("any", (_: unknown) => Effect.as(Ref.update(calls, (n) => n + 1), "ok")).pipe(
+          Cache.policy()
+        )
         assert.deepStrictEqual(yield* Effect.exit(Runner.run(p, input)), Exit.succeed("ok"))
         assert.deepStrictEqual(yield* Effect.exit(Runner.run(p, input)), Exit.succeed("ok"))
         const keyable = input === undefined || Either.isRight(Json.encode(input))
@@ -184,40 +225,120 @@ describe("Cache", () => {
   )
 
   it("Cache.decode never throws: any text is an entry or a JsonError", () =>
-    FastCheck.assert(FastCheck.property(FastCheck.oneof(FastCheck.string(), FastCheck.json(), FastCheck.constantFrom(...corrupted)), (text) => {
-      const entry = Cache.decode(text)
-      if (Either.isRight(entry)) assert.include(["success", "failure"], entry.right._tag)
-      else assert.strictEqual(entry.left._tag, "JsonError")
-    })))
+    FastCheck.assert(
+      FastCheck.property(
+        FastCheck.oneof(FastCheck.string(), FastCheck.json(), FastCheck.constantFrom(...corrupted)),
+        (text) => {
+          const entry = Cache.decode(text)
+          if (Either.isRight(entry)) assert.include(["success", "failure"], entry.right._tag)
+          else assert.strictEqual(entry.left._tag, "JsonError")
+        }
+      )
+    ))
 
   describe("options are checked where they are given (an InvalidOption naming the option)", () => {
     it("Cache.make, Cache.policy and the stores", () => {
       const step = Primitive.make("s", (n: number) => Effect.succeed(n))
-      assert.throws(() => Cache.make({ name: "" }), Errors.InvalidOption, "Cache.make: option name must be a non-empty string")
-      assert.throws(() => Cache.make({ name: "c", ttl: 0 }), Errors.InvalidOption, "c: option ttl must be a finite duration > 0")
-      assert.throws(() => Cache.make({ name: "c", ttl: -5 }), Errors.InvalidOption, "c: option ttl must be a finite duration > 0")
-      assert.throws(() => Cache.make({ name: "c", ttl: Number.POSITIVE_INFINITY }), Errors.InvalidOption, "c: option ttl must be a finite duration > 0")
-      assert.throws(() => Cache.make({ name: "c", ttl: "a while" as never }), Errors.InvalidOption, "c: option ttl must be a finite duration > 0")
-      assert.throws(() => Cache.make({ name: "c", maxEntries: 0 }), Errors.InvalidOption, "c: option maxEntries must be an integer >= 1")
-      assert.throws(() => Cache.make({ name: "c", maxEntries: 2.5 }), Errors.InvalidOption, "c: option maxEntries must be an integer >= 1")
+      assert.throws(
+        () => Cache.make({ name: "" }),
+        Errors.InvalidOption,
+        "Cache.make: option name must be a non-empty string"
+      )
+      assert.throws(
+        () => Cache.make({ name: "c", ttl: 0 }),
+        Errors.InvalidOption,
+        "c: option ttl must be a finite duration > 0"
+      )
+      assert.throws(
+        () => Cache.make({ name: "c", ttl: -5 }),
+        Errors.InvalidOption,
+        "c: option ttl must be a finite duration > 0"
+      )
+      assert.throws(
+        () => Cache.make({ name: "c", ttl: Number.POSITIVE_INFINITY }),
+        Errors.InvalidOption,
+        "c: option ttl must be a finite duration > 0"
+      )
+      assert.throws(
+        () => Cache.make({ name: "c", ttl: "a while" as never }),
+        Errors.InvalidOption,
+        "c: option ttl must be a finite duration > 0"
+      )
+      assert.throws(
+        () => Cache.make({ name: "c", maxEntries: 0 }),
+        Errors.InvalidOption,
+        "c: option maxEntries must be an integer >= 1"
+      )
+      assert.throws(
+        () => Cache.make({ name: "c", maxEntries: 2.5 }),
+        Errors.InvalidOption,
+        "c: option maxEntries must be an integer >= 1"
+      )
       assert.throws(() => Cache.make({ name: "c", maxEntries: Number.NaN }), Errors.InvalidOption, "(got NaN)")
-      assert.throws(() => Cache.make({ name: "c", store: Cache.memoryStore(), maxEntries: 5 }), Errors.InvalidOption, "c: option maxEntries sizes the default memory store")
-      assert.throws(() => Cache.make({ name: "c", store: {} as never }), Errors.InvalidOption, "c: option store must be a Cache.Store")
-      assert.throws(() => Cache.make({ name: "c", cacheFailures: "yes" as never }), Errors.InvalidOption, "c: option cacheFailures must be a boolean or a predicate")
-      assert.throws(() => Cache.make({ name: "c", schema: {} as never }), Errors.InvalidOption, "c: option schema must be a Schema")
-      assert.throws(() => Cache.make({ name: "c", errorSchema: 1 as never }), Errors.InvalidOption, "c: option errorSchema must be a Schema")
-      assert.throws(() => step.pipe(Cache.policy({ ttl: "-1 seconds" })), Errors.InvalidOption, "cache(s): option ttl must be a finite duration > 0")
-      assert.throws(() => step.pipe(Cache.policy({ ttl: "forever" as never })), Errors.InvalidOption, "cache(s): option ttl must be a finite duration > 0")
-      assert.throws(() => step.pipe(Cache.policy({ key: "id" as never })), Errors.InvalidOption, "cache(s): option key must be a function of the input")
-      assert.throws(() => Cache.memoryStore({ maxEntries: -1 }), Errors.InvalidOption, "Cache.memoryStore: option maxEntries must be an integer >= 1")
+      assert.throws(
+        () => Cache.make({ name: "c", store: Cache.memoryStore(), maxEntries: 5 }),
+        Errors.InvalidOption,
+        "c: option maxEntries sizes the default memory store"
+      )
+      assert.throws(
+        () => Cache.make({ name: "c", store: {} as never }),
+        Errors.InvalidOption,
+        "c: option store must be a Cache.Store"
+      )
+      assert.throws(
+        () => Cache.make({ name: "c", cacheFailures: "yes" as never }),
+        Errors.InvalidOption,
+        "c: option cacheFailures must be a boolean or a predicate"
+      )
+      assert.throws(
+        () => Cache.make({ name: "c", schema: {} as never }),
+        Errors.InvalidOption,
+        "c: option schema must be a Schema"
+      )
+      assert.throws(
+        () => Cache.make({ name: "c", errorSchema: 1 as never }),
+        Errors.InvalidOption,
+        "c: option errorSchema must be a Schema"
+      )
+      assert.throws(
+        () => step.pipe(Cache.policy({ ttl: "-1 seconds" })),
+        Errors.InvalidOption,
+        "cache(s): option ttl must be a finite duration > 0"
+      )
+      assert.throws(
+        () => step.pipe(Cache.policy({ ttl: "forever" as never })),
+        Errors.InvalidOption,
+        "cache(s): option ttl must be a finite duration > 0"
+      )
+      assert.throws(
+        () => step.pipe(Cache.policy({ key: "id" as never })),
+        Errors.InvalidOption,
+        "cache(s): option key must be a function of the input"
+      )
+      assert.throws(
+        () => Cache.memoryStore({ maxEntries: -1 }),
+        Errors.InvalidOption,
+        "Cache.memoryStore: option maxEntries must be an integer >= 1"
+      )
     })
 
     it("property: maxEntries is accepted exactly when it is a safe integer >= 1", () =>
       FastCheck.assert(FastCheck.property(
-        FastCheck.oneof(FastCheck.double(), FastCheck.integer({ min: -3, max: 5000 }), FastCheck.bigInt(), FastCheck.string(), FastCheck.constant(null)),
+        FastCheck.oneof(
+          FastCheck.double(),
+          FastCheck.integer({ min: -3, max: 5000 }),
+          FastCheck.bigInt(),
+          FastCheck.string(),
+          FastCheck.constant(null)
+        ),
         (maxEntries) => {
           const ok = typeof maxEntries === "number" && Number.isSafeInteger(maxEntries) && maxEntries >= 1
-          for (const build of [() => Cache.make({ name: "c", maxEntries: maxEntries as number }), () => Cache.memoryStore({ maxEntries: maxEntries as number })]) {
+          for (
+            const build of [
+              () => Cache.make({ name: "c", maxEntries: maxEntries as number }),
+              () => Cache.memoryStore({ maxEntries: maxEntries as number })
+            ]
+          ) {
             if (ok) build()
             else assert.throws(build, Errors.InvalidOption, "option maxEntries must be an integer >= 1")
           }

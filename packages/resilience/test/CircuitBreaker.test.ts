@@ -1,8 +1,8 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Data, Effect, Fiber, FastCheck, Metric, Ref, TestClock } from "effect"
 import { Primitive, Runner } from "@braid/core"
 import { CircuitBreaker, CircuitOpen, Metrics } from "@braid/resilience"
 import { byName, withSpans } from "@braid/testing"
+import { assert, describe, it } from "@effect/vitest"
+import { Data, Effect, FastCheck, Fiber, Metric, Ref, TestClock } from "effect"
 
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- Data.TaggedError takes {} for an error without fields
 class Down extends Data.TaggedError("Down")<{}> {}
@@ -12,15 +12,25 @@ const uniqueName = (prefix: string) => `${prefix}-${++counter}-${Math.random().t
 
 /** A step whose outcome is read from a Ref: "fail" or "ok". */
 const controlled = (mode: Ref.Ref<"ok" | "fail">, calls: Ref.Ref<number>) =>
-  Primitive.make("dependency", (_: string) =>
-    Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.flatMap(Ref.get(mode), (m) => m === "ok" ? Effect.succeed("ok") : Effect.fail(new Down()))))
+  Primitive.make(
+    "dependency",
+    (_: string) =>
+      Effect.zipRight(
+        Ref.update(calls, (n) => n + 1),
+        Effect.flatMap(Ref.get(mode), (m) => m === "ok" ? Effect.succeed("ok") : Effect.fail(new Down()))
+      )
+  )
 
 describe("CircuitBreaker", () => {
   it.effect("opens after N consecutive failures and then refuses at once with CircuitOpen", () =>
     Effect.gen(function*() {
       const mode = yield* Ref.make<"ok" | "fail">("fail")
       const calls = yield* Ref.make(0)
-      const breaker = CircuitBreaker.unsafeMake({ name: uniqueName("api"), trigger: CircuitBreaker.consecutive(3), openFor: "10 seconds" })
+      const breaker = CircuitBreaker.unsafeMake({
+        name: uniqueName("api"),
+        trigger: CircuitBreaker.consecutive(3),
+        openFor: "10 seconds"
+      })
       const p = controlled(mode, calls).pipe(CircuitBreaker.guard(breaker))
       for (let i = 0; i < 3; i++) assert.instanceOf(yield* Effect.flip(Runner.run(p, "x")), Down)
       assert.strictEqual(yield* breaker.state, "open")
@@ -79,7 +89,13 @@ describe("CircuitBreaker", () => {
       assert.strictEqual(yield* breaker.state, "half-open", "one success is not enough with successesToClose = 2")
       assert.strictEqual(yield* Runner.run(p, "x"), "ok")
       assert.strictEqual(yield* breaker.state, "closed")
-      assert.deepStrictEqual(changes, ["closed->open", "open->half-open", "half-open->open", "open->half-open", "half-open->closed"])
+      assert.deepStrictEqual(changes, [
+        "closed->open",
+        "open->half-open",
+        "half-open->open",
+        "open->half-open",
+        "half-open->closed"
+      ])
     }))
 
   it.effect("count window: opens on the failure rate over the last N calls, once the minimum is reached", () =>
@@ -172,7 +188,11 @@ describe("CircuitBreaker", () => {
       const p2 = other.pipe(CircuitBreaker.guard(CircuitBreaker.named(name)))
       yield* Effect.exit(Runner.run(p1, "x"))
       yield* Effect.exit(Runner.run(p1, "x"))
-      assert.instanceOf(yield* Effect.flip(Runner.run(p2, "x")), CircuitOpen, "the other pipeline sees the open breaker")
+      assert.instanceOf(
+        yield* Effect.flip(Runner.run(p2, "x")),
+        CircuitOpen,
+        "the other pipeline sees the open breaker"
+      )
       assert.isTrue(CircuitBreaker.unregister(name))
     }))
 
@@ -190,7 +210,10 @@ describe("CircuitBreaker", () => {
       })
       const second = yield* withSpans(Runner.run(p, "x"))
       const refused = byName(second.spans, "breaker(dep)")
-      assert.strictEqual(refused.events.find((e) => e.name === "breaker.rejected")?.attributes?.["breaker.state"], "open")
+      assert.strictEqual(
+        refused.events.find((e) => e.name === "breaker.rejected")?.attributes?.["breaker.state"],
+        "open"
+      )
       assert.strictEqual(refused.attributes["error.type"], "CircuitOpen")
       assert.strictEqual(second.spans.filter((s) => s.name === "dep").length, 0)
     }))
@@ -217,13 +240,16 @@ describe("CircuitBreaker", () => {
           yield* Effect.sleep("100 millis")
           yield* Ref.update(running, (n) => n - 1)
         })
-        const fibers = yield* Effect.forEach(Array.from({ length: callers }), () => Effect.fork(Effect.exit(breaker.execute(probe))), {
+        const fibers = yield* Effect.forEach(Array.from({ length: callers }), () =>
+          Effect.fork(Effect.exit(breaker.execute(probe))), {
           concurrency: "unbounded"
         })
         yield* Effect.yieldNow()
         yield* TestClock.adjust("100 millis")
         const exits = yield* Effect.forEach(fibers, Fiber.join)
-        const admitted = exits.filter((e) => e._tag === "Success").length
+        const admitted = exits.filter((e) =>
+          e._tag === "Success"
+        ).length
         assert.strictEqual(admitted, Math.min(probes, callers))
         assert.isTrue((yield* Ref.get(maxRunning)) <= probes)
         for (const e of exits) {

@@ -1,8 +1,8 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Data, Effect, Ref } from "effect"
 import { Primitive, Runner } from "@braid/core"
 import { Fallback, FallbackExhausted } from "@braid/resilience"
 import { byName, parentOf, successValue, withSpans } from "@braid/testing"
+import { assert, describe, it } from "@effect/vitest"
+import { Data, Effect, Ref } from "effect"
 
 class Overloaded extends Data.TaggedError("Overloaded")<{ readonly model: string }> {}
 class BadRequest extends Data.TaggedError("BadRequest")<{ readonly model: string }> {}
@@ -13,7 +13,10 @@ describe("Fallback", () => {
       const ran = yield* Ref.make<Array<string>>([])
       const alt = (name: string, ok: boolean) =>
         Primitive.make(name, (q: string) =>
-          Effect.zipRight(Ref.update(ran, (xs) => [...xs, name]), ok ? Effect.succeed(`${name}: ${q}`) : Effect.fail(new Overloaded({ model: name }))))
+          Effect.zipRight(
+            Ref.update(ran, (xs) => [...xs, name]),
+            ok ? Effect.succeed(`${name}: ${q}`) : Effect.fail(new Overloaded({ model: name }))
+          ))
       const reply = Fallback.chain([alt("large", false), alt("small", true), alt("canned", true)])
       assert.strictEqual(yield* Runner.run(reply, "hi"), "small: hi")
       assert.deepStrictEqual(yield* Ref.get(ran), ["large", "small"])
@@ -28,13 +31,19 @@ describe("Fallback", () => {
       if (!(error instanceof FallbackExhausted)) return
       assert.deepStrictEqual(error.errors, [new Overloaded({ model: "large" }), new Overloaded({ model: "small" })])
       assert.deepStrictEqual(error.alternatives, ["large", "small"])
-      assert.strictEqual(error.message, "fallback(large): all 2 alternatives failed (large: Overloaded; small: Overloaded)")
+      assert.strictEqual(
+        error.message,
+        "fallback(large): all 2 alternatives failed (large: Overloaded; small: Overloaded)"
+      )
     }))
 
   it.effect("the `when` predicate chooses which errors fall through; others fail the chain at once", () =>
     Effect.gen(function*() {
       const ran = yield* Ref.make(0)
-      const bad = Primitive.make<string, string, BadRequest | Overloaded>("large", (_) => Effect.fail(new BadRequest({ model: "large" })))
+      const bad = Primitive.make<string, string, BadRequest | Overloaded>(
+        "large",
+        (_) => Effect.fail(new BadRequest({ model: "large" }))
+      )
       const small = Primitive.make("small", (_: string) => Effect.as(Ref.update(ran, (n) => n + 1), "small"))
       const chain = Fallback.chain([bad, small], { when: (e) => e._tag === "Overloaded" })
       const error = yield* Effect.flip(Runner.run(chain, "q"))

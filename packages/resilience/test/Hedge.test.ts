@@ -1,17 +1,20 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Ref, TestClock } from "effect"
 import { Primitive, Runner } from "@braid/core"
 import { Hedge } from "@braid/resilience"
 import { byName, withSpans } from "@braid/testing"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Ref, TestClock } from "effect"
 
 /** Each call takes the next latency of the script (ms) and reports which call it was. */
 const scripted = (latencies: ReadonlyArray<number>, calls: Ref.Ref<number>, interrupted: Ref.Ref<Array<number>>) =>
-  Primitive.make("search", (_: string) =>
-    Effect.flatMap(Ref.getAndUpdate(calls, (n) => n + 1), (i) =>
-      Effect.sleep(`${latencies[i] ?? 0} millis`).pipe(
-        Effect.as(`call ${i}`),
-        Effect.onInterrupt(() => Ref.update(interrupted, (xs) => [...xs, i]))
-      )))
+  Primitive.make(
+    "search",
+    (_: string) =>
+      Effect.flatMap(Ref.getAndUpdate(calls, (n) => n + 1), (i) =>
+        Effect.sleep(`${latencies[i] ?? 0} millis`).pipe(
+          Effect.as(`call ${i}`),
+          Effect.onInterrupt(() => Ref.update(interrupted, (xs) => [...xs, i]))
+        ))
+  )
 
 describe("Hedge", () => {
   it.effect("a slow first attempt: a second one starts after the delay, the first success wins, the loser is interrupted", () =>
@@ -63,14 +66,20 @@ describe("Hedge", () => {
     Effect.gen(function*() {
       const calls = yield* Ref.make(0)
       const p = Primitive.make("flaky", (_: string) =>
-        Effect.flatMap(Ref.getAndUpdate(calls, (n) => n + 1), (i) => i === 0 ? Effect.fail("down") : Effect.succeed("ok")))
+        Effect.flatMap(
+          Ref.getAndUpdate(calls, (n) => n + 1),
+          (i) => i === 0 ? Effect.fail("down") : Effect.succeed("ok")
+        ))
         .pipe(Hedge.policy({ delay: "10 seconds" }))
       assert.strictEqual(yield* Runner.run(p, "q"), "ok")
     }))
 
   it.effect("adaptive delay: the observed p95 latency replaces the initial delay once there are enough samples", () =>
     Effect.gen(function*() {
-      const hedger = Hedge.make({ name: "adaptive", delay: { percentile: 0.95, initial: "500 millis", minSamples: 20, window: 20 } })
+      const hedger = Hedge.make({
+        name: "adaptive",
+        delay: { percentile: 0.95, initial: "500 millis", minSamples: 20, window: 20 }
+      })
       assert.strictEqual(hedger.currentDelayMillis(), 500)
       for (let i = 1; i <= 20; i++) {
         const fiber = yield* Effect.fork(hedger.run(Effect.sleep(`${i * 10} millis`)))
@@ -79,7 +88,9 @@ describe("Hedge", () => {
       }
       assert.strictEqual(hedger.currentDelayMillis(), 190, "p95 of 10..200 ms")
       const calls = yield* Ref.make(0)
-      const fiber = yield* Effect.fork(Hedge.effect(Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.sleep("1 second")), hedger))
+      const fiber = yield* Effect.fork(
+        Hedge.effect(Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.sleep("1 second")), hedger)
+      )
       yield* TestClock.adjust("189 millis")
       assert.strictEqual(yield* Ref.get(calls), 1)
       yield* TestClock.adjust("1 millis")

@@ -1,16 +1,22 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Clock, Data, Duration, Effect, Exit, Fiber, FastCheck, Random, Ref, TestClock } from "effect"
 import { Primitive, Runner } from "@braid/core"
 import { Retry, RetryExhausted, TimeoutError } from "@braid/resilience"
 import { byName, parentOf, successValue, withSpans } from "@braid/testing"
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Data, Duration, Effect, Exit, FastCheck, Fiber, Random, Ref, TestClock } from "effect"
 
-class Overloaded extends Data.TaggedError("Overloaded")<{ readonly transient: true; readonly retryAfterMillis?: number }> {}
+class Overloaded
+  extends Data.TaggedError("Overloaded")<{ readonly transient: true; readonly retryAfterMillis?: number }>
+{}
 class BadRequest extends Data.TaggedError("BadRequest")<{ readonly transient: false }> {}
 
 /** A step that fails with the given errors in turn, then succeeds with "ok". */
 const scripted = <E>(name: string, failures: ReadonlyArray<E>, calls: Ref.Ref<number>) =>
-  Primitive.make(name, (_: string) =>
-    Effect.flatMap(Ref.getAndUpdate(calls, (n) => n + 1), (n) => n < failures.length ? Effect.fail(failures[n]!) : Effect.succeed("ok")))
+  Primitive.make(
+    name,
+    (_: string) =>
+      Effect.flatMap(Ref.getAndUpdate(calls, (n) => n + 1), (n) =>
+        n < failures.length ? Effect.fail(failures[n]!) : Effect.succeed("ok"))
+  )
 
 const families: ReadonlyArray<Retry.Backoff> = ["constant", "exponential", "decorrelated", "full-jitter", "half-jitter"]
 
@@ -18,7 +24,11 @@ describe("Retry", () => {
   it.effect("retries transient errors until success; waits the backoff on the Clock", () =>
     Effect.gen(function*() {
       const calls = yield* Ref.make(0)
-      const step = scripted("callModel", [new Overloaded({ transient: true }), new Overloaded({ transient: true })], calls)
+      const step = scripted(
+        "callModel",
+        [new Overloaded({ transient: true }), new Overloaded({ transient: true })],
+        calls
+      )
         .pipe(Retry.policy({ maxAttempts: 5, backoff: "constant", baseDelay: "1 second" }))
       const fiber = yield* Effect.fork(Runner.run(step, "hi"))
       yield* TestClock.adjust("999 millis")
@@ -33,7 +43,9 @@ describe("Retry", () => {
   it.effect("never retries a bad request: fails at once with the error itself", () =>
     Effect.gen(function*() {
       const calls = yield* Ref.make(0)
-      const step = scripted("callModel", [new BadRequest({ transient: false })], calls).pipe(Retry.policy({ maxAttempts: 5 }))
+      const step = scripted("callModel", [new BadRequest({ transient: false })], calls).pipe(
+        Retry.policy({ maxAttempts: 5 })
+      )
       const error = yield* Effect.flip(Runner.run(step, "hi"))
       assert.instanceOf(error, BadRequest)
       assert.strictEqual(yield* Ref.get(calls), 1)
@@ -98,7 +110,11 @@ describe("Retry", () => {
       const fiber = yield* Effect.fork(Runner.run(step, "x"))
       yield* TestClock.adjust("10 seconds")
       assert.strictEqual(yield* Fiber.join(fiber), "ok")
-      assert.deepStrictEqual(seen, [[1, "Overloaded", 100], [2, "Overloaded", 200], [3, "Overloaded", 400], [4, "Overloaded", 500], [5, "Overloaded", 500]])
+      assert.deepStrictEqual(seen, [[1, "Overloaded", 100], [2, "Overloaded", 200], [3, "Overloaded", 400], [
+        4,
+        "Overloaded",
+        500
+      ], [5, "Overloaded", 500]])
     }))
 
   it.effect("each attempt is a child span of the retry span, which records retry.scheduled events", () =>
@@ -139,10 +155,14 @@ describe("Retry", () => {
     Effect.gen(function*() {
       let n = 0
       const flaky = Effect.suspend(() => ++n < 3 ? Effect.fail(new Overloaded({ transient: true })) : Effect.succeed(n))
-      const fiber = yield* Effect.fork(Retry.effect(flaky, { maxAttempts: 3, baseDelay: "1 second", backoff: "constant" }))
+      const fiber = yield* Effect.fork(
+        Retry.effect(flaky, { maxAttempts: 3, baseDelay: "1 second", backoff: "constant" })
+      )
       yield* TestClock.adjust("2 seconds")
       assert.strictEqual(yield* Fiber.join(fiber), 3)
-      const exit = yield* Effect.exit(Retry.effect(Effect.fail(new Overloaded({ transient: true })), { maxAttempts: 1, name: "once" }))
+      const exit = yield* Effect.exit(
+        Retry.effect(Effect.fail(new Overloaded({ transient: true })), { maxAttempts: 1, name: "once" })
+      )
       assert.isTrue(Exit.isFailure(exit))
     }))
 
@@ -202,7 +222,9 @@ describe("Retry", () => {
       Effect.gen(function*() {
         const max = Math.max(base, m) // baseDelay above maxDelay is refused (InvalidOption)
         const delays: Array<number> = []
-        const error = hint === undefined ? new Overloaded({ transient: true }) : new Overloaded({ transient: true, retryAfterMillis: hint })
+        const error = hint === undefined
+          ? new Overloaded({ transient: true })
+          : new Overloaded({ transient: true, retryAfterMillis: hint })
         const fiber = yield* Effect.fork(
           Retry.effect(Effect.fail(error), {
             maxAttempts: 8,
@@ -224,7 +246,9 @@ describe("Retry", () => {
   it.effect("by default a tryPromise failure is not retried; retryOn: \"any\" retries it", () =>
     Effect.gen(function*() {
       let calls = 0
-      const flaky = Effect.tryPromise(() => ++calls < 3 ? Promise.reject(new Error("ECONNRESET")) : Promise.resolve("ok"))
+      const flaky = Effect.tryPromise(() =>
+        ++calls < 3 ? Promise.reject(new Error("ECONNRESET")) : Promise.resolve("ok")
+      )
       const once = yield* Effect.flip(Retry.effect(flaky, { baseDelay: 0 }))
       assert.strictEqual(once._tag, "UnknownException")
       assert.strictEqual(calls, 1)

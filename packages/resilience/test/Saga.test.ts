@@ -1,8 +1,8 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Data, Effect, Exit, Fiber, FastCheck, Ref, TestClock } from "effect"
 import { Primitive, Runner } from "@braid/core"
 import { Saga, SagaFailed, TimeoutError } from "@braid/resilience"
 import { byName, parentOf, withSpans } from "@braid/testing"
+import { assert, describe, it } from "@effect/vitest"
+import { Data, Effect, Exit, FastCheck, Fiber, Ref, TestClock } from "effect"
 
 class Declined extends Data.TaggedError("Declined")<{ readonly reason: string }> {}
 
@@ -10,12 +10,16 @@ describe("Saga", () => {
   it.effect("runs the steps in order, feeding each output to the next", () =>
     Effect.gen(function*() {
       const log = yield* Ref.make<Array<string>>([])
-      const reserve = Primitive.make("reserve", (id: string) => Effect.as(Ref.update(log, (l) => [...l, "reserve"]), { id, seat: "12A" }))
-      const charge = Primitive.make("charge", (b: { id: string; seat: string }) => Effect.as(Ref.update(log, (l) => [...l, "charge"]), { ...b, paid: true }))
+      const reserve = Primitive.make("reserve", (id: string) =>
+        Effect.as(Ref.update(log, (l) => [...l, "reserve"]), { id, seat: "12A" }))
+      const charge = Primitive.make("charge", (b: { id: string; seat: string }) =>
+        Effect.as(Ref.update(log, (l) => [...l, "charge"]), { ...b, paid: true }))
       const booking = Saga.make(
         "booking",
-        Saga.step(reserve, () => Ref.update(log, (l) => [...l, "release"])),
-        Saga.step(charge, () => Ref.update(log, (l) => [...l, "refund"]))
+        Saga.step(reserve, () =>
+          Ref.update(log, (l) => [...l, "release"])),
+        Saga.step(charge, () =>
+          Ref.update(log, (l) => [...l, "refund"]))
       )
       const out: { id: string; seat: string; paid: boolean } = yield* Runner.run(booking, "b-1")
       assert.deepStrictEqual(out, { id: "b-1", seat: "12A", paid: true })
@@ -57,7 +61,10 @@ describe("Saga", () => {
       const error = yield* Effect.flip(saga.invoke(0))
       assert.deepStrictEqual(yield* Ref.get(log), ["undo a"])
       assert.deepStrictEqual(error.compensationFailures.map((f) => f.step), ["c", "b"])
-      assert.match(error.message, /s: step d failed \(string\); compensations failed: c \(Error: bug in undo c\), b \(Declined\)/)
+      assert.match(
+        error.message,
+        /s: step d failed \(string\); compensations failed: c \(Error: bug in undo c\), b \(Declined\)/
+      )
     }))
 
   it.effect("an interrupted saga compensates its completed steps", () =>
@@ -87,7 +94,10 @@ describe("Saga", () => {
       const root = byName(spans, "order")
       assert.strictEqual(parentOf(spans, byName(spans, "reserve")), root)
       assert.strictEqual(parentOf(spans, byName(spans, "compensate(reserve)")), root)
-      assert.deepStrictEqual(root.events.find((e) => e.name === "saga.compensating")?.attributes, { failed_step: "charge", steps: 1 })
+      assert.deepStrictEqual(root.events.find((e) => e.name === "saga.compensating")?.attributes, {
+        failed_step: "charge",
+        steps: 1
+      })
     }))
 
   it.effect.prop(

@@ -1,3 +1,6 @@
+import { Io, Primitive, Runner } from "@braid/core"
+import { Retry, Timeout, TimeoutError } from "@braid/resilience"
+import { byName, parentOf, withSpans } from "@braid/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, FiberRef, Ref, TestClock } from "effect"
 import { spawnSync } from "node:child_process"
@@ -5,9 +8,6 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Io, Primitive, Runner } from "@braid/core"
-import { Retry, Timeout, TimeoutError } from "@braid/resilience"
-import { byName, parentOf, withSpans } from "@braid/testing"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 
@@ -15,8 +15,11 @@ describe("Timeout", () => {
   it.effect("interrupts the work (its finalizers run) and fails with TimeoutError naming the primitive and duration", () =>
     Effect.gen(function*() {
       const finalized = yield* Ref.make(false)
-      const slow = Primitive.make("slowModel", (_: string) =>
-        Effect.sleep("10 seconds").pipe(Effect.as("late"), Effect.onInterrupt(() => Ref.set(finalized, true))))
+      const slow = Primitive.make(
+        "slowModel",
+        (_: string) =>
+          Effect.sleep("10 seconds").pipe(Effect.as("late"), Effect.onInterrupt(() => Ref.set(finalized, true)))
+      )
       const fiber = yield* Effect.fork(Runner.run(slow.pipe(Timeout.within("5 seconds")), "q"))
       yield* TestClock.adjust("4999 millis")
       assert.isNull(fiber.unsafePoll())
@@ -69,8 +72,14 @@ describe("Timeout", () => {
     Effect.gen(function*() {
       const calls = yield* Ref.make(0)
       const sometimesSlow = Primitive.make("model", (_: string) =>
-        Effect.flatMap(Ref.getAndUpdate(calls, (n) => n + 1), (n) => n === 0 ? Effect.as(Effect.sleep("1 minute"), "late") : Effect.succeed("fast")))
-      const p = sometimesSlow.pipe(Timeout.within("1 second"), Retry.policy({ backoff: "constant", baseDelay: "10 millis" }))
+        Effect.flatMap(
+          Ref.getAndUpdate(calls, (n) => n + 1),
+          (n) => n === 0 ? Effect.as(Effect.sleep("1 minute"), "late") : Effect.succeed("fast")
+        ))
+      const p = sometimesSlow.pipe(
+        Timeout.within("1 second"),
+        Retry.policy({ backoff: "constant", baseDelay: "10 millis" })
+      )
       const fiber = yield* Effect.fork(Runner.run(p, "q"))
       yield* TestClock.adjust("1 second")
       yield* TestClock.adjust("10 millis")
@@ -107,7 +116,8 @@ describe("Timeout", () => {
       const hang = Primitive.make("hang", (_: string) => Effect.never)
       const inner = hang.pipe(Timeout.within("1 second"), Primitive.named("inner"))
       const recovered = Primitive.make("recovering", (s: string) =>
-        Effect.catchTag(inner.invoke(s), "TimeoutError", (e) => Effect.as(Effect.sleep("1 second"), `inner ${e.durationMillis}`)))
+        Effect.catchTag(inner.invoke(s), "TimeoutError", (e) =>
+          Effect.as(Effect.sleep("1 second"), `inner ${e.durationMillis}`)))
       const f1 = yield* Effect.fork(Runner.run(recovered.pipe(Timeout.within("5 seconds")), "x"))
       yield* TestClock.adjust("1 second")
       yield* TestClock.adjust("1 second")
@@ -135,11 +145,15 @@ describe("Timeout", () => {
     Effect.gen(function*() {
       const background = yield* Ref.make<"running" | "interrupted" | "done">("running")
       const fiber = yield* Effect.fork(Effect.gen(function*() {
-        yield* Effect.fork(Effect.sleep("10 seconds").pipe(
-          Effect.zipRight(Ref.set(background, "done")),
-          Effect.onInterrupt(() => Ref.set(background, "interrupted"))
-        ))
-        const e = yield* Effect.flip(Runner.run(Primitive.make("hang", (_: string) => Effect.never).pipe(Timeout.within("1 second")), "x"))
+        yield* Effect.fork(
+          Effect.sleep("10 seconds").pipe(
+            Effect.zipRight(Ref.set(background, "done")),
+            Effect.onInterrupt(() => Ref.set(background, "interrupted"))
+          )
+        )
+        const e = yield* Effect.flip(
+          Runner.run(Primitive.make("hang", (_: string) => Effect.never).pipe(Timeout.within("1 second")), "x")
+        )
         yield* Effect.sleep("10 seconds")
         return e._tag
       }))
@@ -166,16 +180,28 @@ describe("Timeout", () => {
 
   it.live("with the live clock, many concurrent calls: exactly the slow ones time out (shared timers)", () =>
     Effect.gen(function*() {
-      const p = Primitive.make("mixed", (i: number) => Effect.as(Effect.sleep(i % 2 === 0 ? "5 millis" : "5 seconds"), i))
+      const p = Primitive.make(
+        "mixed",
+        (i: number) => Effect.as(Effect.sleep(i % 2 === 0 ? "5 millis" : "5 seconds"), i)
+      )
         .pipe(Timeout.within("40 millis"))
-      const exits = yield* Effect.forEach(Array.from({ length: 60 }, (_, i) => i), (i) => Effect.exit(Runner.run(p, i)), { concurrency: "unbounded" })
+      const exits = yield* Effect.forEach(
+        Array.from({ length: 60 }, (_, i) => i),
+        (i) => Effect.exit(Runner.run(p, i)),
+        { concurrency: "unbounded" }
+      )
       exits.forEach((exit, i) => {
         if (i % 2 === 0) assert.deepStrictEqual(exit, Exit.succeed(i))
-        else assert.isTrue(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag === "TimeoutError", `call ${i}`)
+        else {assert.isTrue(
+            Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag === "TimeoutError",
+            `call ${i}`
+          )}
       })
       // and a later, longer timeout still fires on time
       const start = Date.now()
-      const e = yield* Effect.flip(Runner.run(Primitive.make("hang", (_: number) => Effect.never).pipe(Timeout.within("60 millis")), 0))
+      const e = yield* Effect.flip(
+        Runner.run(Primitive.make("hang", (_: number) => Effect.never).pipe(Timeout.within("60 millis")), 0)
+      )
       assert.strictEqual(e._tag, "TimeoutError")
       assert.isAtLeast(Date.now() - start, 55)
     }))

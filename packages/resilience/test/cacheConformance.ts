@@ -3,11 +3,11 @@
  * against each store: memory and SQLite here, Redis in @braid/redis (imported by relative path
  * from its tests).
  */
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Exit, FastCheck, Option, Ref, Schema } from "effect"
 import { Primitive, Runner } from "@braid/core"
 import { Cache } from "@braid/resilience"
 import { byName, withSpans } from "@braid/testing"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Either, Exit, FastCheck, Option, Ref, Schema } from "effect"
 
 /** A persisted error: rebuilt from its Schema when read back from a store. */
 export class Missing extends Schema.TaggedError<Missing>()("Missing", { id: Schema.String }) {
@@ -20,7 +20,9 @@ export class Missing extends Schema.TaggedError<Missing>()("Missing", { id: Sche
 export const storeErrors = <A, E>(self: Effect.Effect<A, E>, span: string) =>
   Effect.map(withSpans(self), ({ exit, spans }) => ({
     exit,
-    events: byName(spans, span).events.filter((e) => e.name === "cache.store_error").map((e) => [e.attributes?.["operation"], e.attributes?.["error.type"]])
+    events: byName(spans, span).events.filter((e) => e.name === "cache.store_error").map((
+      e
+    ) => [e.attributes?.["operation"], e.attributes?.["error.type"]])
   }))
 
 /** A step that counts its runs and returns what `reply` gives. */
@@ -37,7 +39,10 @@ export const storeSuite = <R>(
     it.effect("with errorSchema, a cached failure comes back as an instance of its class (message, stack)", () =>
       provide(Effect.gen(function*() {
         const calls = yield* Ref.make(0)
-        const step = Primitive.make("find", (id: string) => Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.fail(new Missing({ id }))))
+        const step = Primitive.make(
+          "find",
+          (id: string) => Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.fail(new Missing({ id })))
+        )
         const p = step.pipe(Cache.policy({ store: yield* makeStore(), cacheFailures: true, errorSchema: Missing }))
         const first = yield* Effect.flip(Runner.run(p, "x"))
         const again = yield* Effect.flip(Runner.run(p, "x"))
@@ -53,7 +58,10 @@ export const storeSuite = <R>(
       provide(Effect.gen(function*() {
         const calls = yield* Ref.make(0)
         const Out = Schema.Struct({ at: Schema.Date, n: Schema.BigInt })
-        const step = Primitive.make("load", (_: string) => Effect.as(Ref.update(calls, (n) => n + 1), { at: new Date(86_400_000), n: 10n ** 20n }))
+        const step = Primitive.make(
+          "load",
+          (_: string) => Effect.as(Ref.update(calls, (n) => n + 1), { at: new Date(86_400_000), n: 10n ** 20n })
+        )
         const p = step.pipe(Cache.policy({ store: yield* makeStore(), schema: Out }))
         yield* Runner.run(p, "k")
         const hit = yield* Runner.run(p, "k")
@@ -69,7 +77,10 @@ export const storeSuite = <R>(
         const plain = Cache.make({ name: "plain", store })
         const typed = Cache.make({ name: "typed", store, schema: Schema.Struct({ n: Schema.Number }) })
         yield* plain.get("k", Effect.succeed({ n: "not a number" }))
-        const { exit, events } = yield* storeErrors(Effect.withSpan(typed.get("k", Effect.succeed({ n: 1 })), "outer"), "outer")
+        const { exit, events } = yield* storeErrors(
+          Effect.withSpan(typed.get("k", Effect.succeed({ n: 1 })), "outer"),
+          "outer"
+        )
         assert.deepStrictEqual(exit, Exit.succeed({ n: 1 }))
         assert.deepStrictEqual(events, [["decode", "ParseError"]])
         assert.deepStrictEqual(yield* typed.get("k", Effect.die("not called")), { n: 1 })
@@ -78,7 +89,9 @@ export const storeSuite = <R>(
     it.effect("a value the schema cannot encode is not cached (event encode); the call succeeds", () =>
       provide(Effect.gen(function*() {
         const calls = yield* Ref.make(0)
-        const p = counted(calls, () => -1).pipe(Cache.policy({ name: "positive", store: yield* makeStore(), schema: Schema.Positive }))
+        const p = counted(calls, () => -1).pipe(
+          Cache.policy({ name: "positive", store: yield* makeStore(), schema: Schema.Positive })
+        )
         const { exit, events } = yield* storeErrors(Runner.run(p, "a"), "positive")
         assert.deepStrictEqual(exit, Exit.succeed(-1))
         assert.deepStrictEqual(events, [["encode", "ParseError"]])
@@ -91,7 +104,9 @@ export const storeSuite = <R>(
         provide(Effect.gen(function*() {
           const cyclic: Record<string, unknown> = { a: 1 }
           cyclic["self"] = cyclic
-          const values: ReadonlyArray<unknown> = [{ n: 1n }, cyclic, [Number.NaN], { deep: JSON.parse("[".repeat(1500) + "]".repeat(1500)) }]
+          const values: ReadonlyArray<unknown> = [{ n: 1n }, cyclic, [Number.NaN], {
+            deep: JSON.parse("[".repeat(1500) + "]".repeat(1500))
+          }]
           const store = yield* makeStore()
           for (const value of values) {
             const calls = yield* Ref.make(0)
@@ -106,7 +121,9 @@ export const storeSuite = <R>(
 
       it.effect("without errorSchema, a cached failure comes back as its JSON form (a plain object: _tag and fields)", () =>
         provide(Effect.gen(function*() {
-          const p = Primitive.make("find", (id: string) => Effect.fail(new Missing({ id }))).pipe(Cache.policy({ store: yield* makeStore(), cacheFailures: true }))
+          const p = Primitive.make("find", (id: string) => Effect.fail(new Missing({ id }))).pipe(
+            Cache.policy({ store: yield* makeStore(), cacheFailures: true })
+          )
           yield* Effect.flip(Runner.run(p, "x"))
           const again = yield* Effect.flip(Runner.run(p, "x"))
           assert.notInstanceOf(again, Missing)
@@ -126,7 +143,10 @@ export const storeSuite = <R>(
             return
           }
           const found = yield* store.get("k", 0)
-          assert.deepStrictEqual(Option.getOrThrow(found), { _tag: "success", value: remote ? JSON.parse(JSON.stringify(value)) : value })
+          assert.deepStrictEqual(Option.getOrThrow(found), {
+            _tag: "success",
+            value: remote ? JSON.parse(JSON.stringify(value)) : value
+          })
         })),
       { fastCheck: { numRuns: 40 } }
     )
@@ -135,7 +155,9 @@ export const storeSuite = <R>(
       provide(Effect.gen(function*() {
         const store = yield* makeStore()
         const values: ReadonlyArray<unknown> = [undefined, null, 0, "", false, "text", { a: [1, null, "x"] }, [1, 2]]
-        for (let i = 0; i < values.length; i++) yield* store.set(`k${i}`, { _tag: "success", value: values[i] }, undefined, 0)
+        for (let i = 0; i < values.length; i++) {
+          yield* store.set(`k${i}`, { _tag: "success", value: values[i] }, undefined, 0)
+        }
         for (let i = 0; i < values.length; i++) {
           const found = yield* store.get(`k${i}`, 0)
           assert.isTrue(Option.isSome(found), `k${i} was stored`)

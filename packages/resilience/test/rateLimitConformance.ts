@@ -2,10 +2,10 @@
  * The behaviour every `RateLimit.Store` shares, run against each store: the memory store here,
  * the Redis store in @braid/redis (imported by relative path from its tests).
  */
-import { assert, it } from "@effect/vitest"
-import { Cause, Effect, Exit, FastCheck as fc, Fiber, Option, TestClock } from "effect"
 import { Primitive, Runner } from "@braid/core"
 import { Errors, RateLimit, RateLimited, StoreError } from "@braid/resilience"
+import { assert, it } from "@effect/vitest"
+import { Cause, Effect, Exit, FastCheck as fc, Fiber, Option, TestClock } from "effect"
 
 /** The input of the step the suite limits. */
 export interface Ask {
@@ -18,7 +18,12 @@ export const ask = Primitive.make("ask", (req: Ask) => Effect.succeed(`ok ${req.
 export const suite = (makeStore: () => RateLimit.Store) => {
   it.effect("fixed window: at most `limit` per window, then RateLimited until the next window", () =>
     Effect.gen(function*() {
-      const p = ask.pipe(RateLimit.policy({ limits: [{ key: "global", limit: 3, window: "1 minute", algorithm: "fixed-window" }], store: makeStore() }))
+      const p = ask.pipe(
+        RateLimit.policy({
+          limits: [{ key: "global", limit: 3, window: "1 minute", algorithm: "fixed-window" }],
+          store: makeStore()
+        })
+      )
       yield* TestClock.adjust("10 seconds")
       for (let i = 0; i < 3; i++) yield* Runner.run(p, { user: "a", tokens: 1 })
       const e = yield* Effect.flip(Runner.run(p, { user: "a", tokens: 1 }))
@@ -33,7 +38,9 @@ export const suite = (makeStore: () => RateLimit.Store) => {
 
   it.effect("token bucket: bursts up to the limit, then refills continuously", () =>
     Effect.gen(function*() {
-      const p = ask.pipe(RateLimit.policy({ limits: [{ key: "global", limit: 10, window: "1 minute" }], store: makeStore() }))
+      const p = ask.pipe(
+        RateLimit.policy({ limits: [{ key: "global", limit: 10, window: "1 minute" }], store: makeStore() })
+      )
       for (let i = 0; i < 10; i++) yield* Runner.run(p, { user: "a", tokens: 1 })
       const e = yield* Effect.flip(Runner.run(p, { user: "a", tokens: 1 }))
       assert.strictEqual((e as RateLimited).retryAfterMillis, 6000)
@@ -103,7 +110,11 @@ export const suite = (makeStore: () => RateLimit.Store) => {
       yield* call // the fifth call this hour
       const hourly = yield* Effect.flip(call)
       assert.instanceOf(hourly, RateLimited)
-      assert.isAbove((hourly as RateLimited).retryAfterMillis, 60_000, "refused by the hourly limit, not the per-second one")
+      assert.isAbove(
+        (hourly as RateLimited).retryAfterMillis,
+        60_000,
+        "refused by the hourly limit, not the per-second one"
+      )
     }))
 
   it.effect("limits differing only by algorithm, limit or window never share a counter", () =>
@@ -178,7 +189,12 @@ export const suite = (makeStore: () => RateLimit.Store) => {
         fc.constant(null),
         fc.constant(undefined)
       ),
-      key: fc.oneof(fc.string(), fc.constantFrom("a:b", "::", "__proto__", "token-bucket:1:1000:x"), fc.integer(), fc.constant(undefined))
+      key: fc.oneof(
+        fc.string(),
+        fc.constantFrom("a:b", "::", "__proto__", "token-bucket:1:1000:x"),
+        fc.integer(),
+        fc.constant(undefined)
+      )
     },
     ({ cost, key }) =>
       Effect.gen(function*() {
@@ -191,7 +207,10 @@ export const suite = (makeStore: () => RateLimit.Store) => {
         const validCost = typeof cost === "number" && Number.isFinite(cost) && cost >= 0
         if (validCost && typeof key === "string") {
           if (cost <= 10) assert.deepStrictEqual(exit, Exit.succeed("ok a"))
-          else assert.instanceOf(Option.getOrUndefined(Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()), RateLimited)
+          else {assert.instanceOf(
+              Option.getOrUndefined(Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()),
+              RateLimited
+            )}
         } else {
           assert.isTrue(Exit.isFailure(exit) && Cause.isFailType(exit.cause), "a typed failure, not a defect")
           const e = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined

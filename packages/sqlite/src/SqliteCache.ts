@@ -52,15 +52,26 @@ export interface Options {
  */
 export const store = (options: Options = {}): Effect.Effect<Cache.Store, StoreError, SqlClient.SqlClient> => {
   const owner = "SqliteCache.store"
-  if (typeof options !== "object" || options === null) StoreSupport.refuse(owner, "options", "must be an object", options)
-  const tableName = options.table === undefined ? "braid_cache" : StoreSupport.nonEmptyString(owner, "table", options.table)
-  const max = options.maxEntries === undefined ? undefined : StoreSupport.positiveInteger(owner, "maxEntries", options.maxEntries)
-  const timeout = options.timeout === undefined ? undefined : Duration.millis(StoreSupport.positiveDuration(owner, "timeout", options.timeout))
+  if (typeof options !== "object" || options === null) {
+    StoreSupport.refuse(owner, "options", "must be an object", options)
+  }
+  const tableName = options.table === undefined
+    ? "braid_cache"
+    : StoreSupport.nonEmptyString(owner, "table", options.table)
+  const max = options.maxEntries === undefined
+    ? undefined
+    : StoreSupport.positiveInteger(owner, "maxEntries", options.maxEntries)
+  const timeout = options.timeout === undefined
+    ? undefined
+    : Duration.millis(StoreSupport.positiveDuration(owner, "timeout", options.timeout))
   const run = <A>(operation: string, self: Effect.Effect<A, SqlError | StoreError>): Effect.Effect<A, StoreError> =>
     StoreSupport.bounded(
       "sqlite",
       operation,
-      Effect.mapError(self, (e) => e._tag === "StoreError" ? e : new StoreError({ store: "sqlite", operation, cause: e })),
+      Effect.mapError(
+        self,
+        (e) => e._tag === "StoreError" ? e : new StoreError({ store: "sqlite", operation, cause: e })
+      ),
       timeout
     )
   return Effect.gen(function*() {
@@ -86,7 +97,9 @@ export const store = (options: Options = {}): Effect.Effect<Cache.Store, StoreEr
         run(
           "get",
           Effect.gen(function*() {
-            const rows = yield* sql<{ value: unknown; expires_at: number | null }>`SELECT value, expires_at FROM ${table} WHERE key = ${key}`
+            const rows = yield* sql<
+              { value: unknown; expires_at: number | null }
+            >`SELECT value, expires_at FROM ${table} WHERE key = ${key}`
             const row = rows[0]
             if (row === undefined) return Option.none<Cache.Entry>()
             if (row.expires_at !== null && row.expires_at <= now) {

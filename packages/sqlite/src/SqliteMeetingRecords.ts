@@ -22,8 +22,13 @@ import { Layer } from "effect"
  *
  * @since 0.1.0
  */
-export const layer = (filename: string, options: MeetingRecords.StoreOptions = {}): Layer.Layer<MeetingRecords.MeetingRecords, HistoryStoreError> =>
+export const layer = (
+  filename: string,
+  options: MeetingRecords.StoreOptions = {}
+): Layer.Layer<MeetingRecords.MeetingRecords, HistoryStoreError> =>
   MeetingRecords.layerSqlWith(options).pipe(
     Layer.provide(SqliteClient.layer({ filename })),
-    Layer.mapError((e) => (e instanceof HistoryStoreError ? e : new HistoryStoreError({ operation: "open", reason: String(e) })))
+    Layer.mapError((
+      e
+    ) => (e instanceof HistoryStoreError ? e : new HistoryStoreError({ operation: "open", reason: String(e) })))
   )

@@ -7,13 +7,13 @@
  *
  * @since 0.1.0
  */
+import { MemoryStoreError } from "@braid/agents/Errors"
+import * as MemorySql from "@braid/agents/MemorySql"
+import { type Entry, MemoryStore, type MemoryStoreShape, valueJsonOf } from "@braid/agents/MemoryStore"
 import { Io } from "@braid/core"
 import { Config, Duration, Effect, Either, Exit, Layer, Option } from "effect"
 import type { Scope } from "effect"
 import { createRequire } from "node:module"
-import { MemoryStoreError } from "@braid/agents/Errors"
-import * as MemorySql from "@braid/agents/MemorySql"
-import { type Entry, MemoryStore, type MemoryStoreShape, valueJsonOf } from "@braid/agents/MemoryStore"
 
 /**
  * Options of the SQLite store.
@@ -84,7 +84,9 @@ const attempt = <A>(f: () => A, onError: (e: unknown) => MemoryStoreError): Effe
 const migrate = (db: Database, t: string): number =>
   db.transaction(() => {
     db.exec(MemorySql.migrationsTable("sqlite", t))
-    const done = new Set(db.prepare(`SELECT version FROM ${t}_migrations`).all().map((r) => (r as { version: number }).version))
+    const done = new Set(
+      db.prepare(`SELECT version FROM ${t}_migrations`).all().map((r) => (r as { version: number }).version)
+    )
     const record = db.prepare(MemorySql.recordMigration("sqlite", t))
     const steps = MemorySql.migrations("sqlite", t)
     let applied = 0
@@ -117,11 +119,13 @@ const makeStore = (db: Database, t: string): MemoryStoreShape => {
     return s
   }
   // Write, drop the scope's expired entries, evict the oldest beyond the max: one transaction.
-  const putBounded = db.transaction((params: Array<unknown>, kind: string, tenant: string, id: string, now: number, maxEntries: number) => {
-    insert.run(params)
-    dropExpired.run(kind, tenant, id, now)
-    evict.run(kind, tenant, id, kind, tenant, id, Math.max(0, maxEntries))
-  }).immediate
+  const putBounded = db.transaction(
+    (params: Array<unknown>, kind: string, tenant: string, id: string, now: number, maxEntries: number) => {
+      insert.run(params)
+      dropExpired.run(kind, tenant, id, now)
+      evict.run(kind, tenant, id, kind, tenant, id, Math.max(0, maxEntries))
+    }
+  ).immediate
   /** The insert's parameters, the value encoded under `Json.encode`'s rules unless the caller has its text. */
   const paramsOf = (entry: Entry, valueJson: string | undefined): Array<unknown> => {
     const json = valueJsonOf("sqlite", entry, valueJson)
@@ -156,7 +160,8 @@ const makeStore = (db: Database, t: string): MemoryStoreShape => {
         const plan = MemorySql.queryPlan("sqlite", t, scope, filter, now)
         return MemorySql.finishQuery(prepared(plan.text).all(plan.params), plan, filter)
       }, failQuery),
-    delete: (scope, key) => attempt(() => deleteOne.run(scope.kind, MemorySql.tenantOf(scope), scope.id, key).changes > 0, failDelete),
+    delete: (scope, key) =>
+      attempt(() => deleteOne.run(scope.kind, MemorySql.tenantOf(scope), scope.id, key).changes > 0, failDelete),
     clear: (scope) => attempt(() => clearScope.run(scope.kind, MemorySql.tenantOf(scope), scope.id).changes, failClear)
   }
 }
@@ -184,7 +189,10 @@ const makeStore = (db: Database, t: string): MemoryStoreShape => {
 export const make = (options: Options): Effect.Effect<MemoryStoreShape, MemoryStoreError, Scope.Scope> => {
   const t = MemorySql.checkTable(options.table ?? "braid_memory")
   const busyTimeout = Duration.toMillis(Duration.decode(options.timeout ?? Io.defaultTimeout))
-  return Effect.acquireRelease(attempt(() => open(options.filename, busyTimeout), failWith("connect")), (db) => Effect.sync(() => db.close())).pipe(
+  return Effect.acquireRelease(
+    attempt(() => open(options.filename, busyTimeout), failWith("connect")),
+    (db) => Effect.sync(() => db.close())
+  ).pipe(
     Effect.tap((db) => attempt(() => migrate(db, t), failWith("migrate"))),
     Effect.flatMap((db) => attempt(() => makeStore(db, t), failWith("prepare")))
   )
@@ -204,7 +212,8 @@ export const make = (options: Options): Effect.Effect<MemoryStoreShape, MemorySt
  *
  * @since 0.1.0
  */
-export const layer = (options: Options): Layer.Layer<MemoryStore, MemoryStoreError> => Layer.scoped(MemoryStore, make(options))
+export const layer = (options: Options): Layer.Layer<MemoryStore, MemoryStoreError> =>
+  Layer.scoped(MemoryStore, make(options))
 
 /**
  * A SQLite memory store on the file named by `BRAID_MEMORY_SQLITE` (default `braid-memory.db`).

@@ -22,8 +22,13 @@ import { Layer } from "effect"
  *
  * @since 0.1.0
  */
-export const layer = (filename: string, options: ResultStore.StoreOptions = {}): Layer.Layer<ResultStore.ResultStore, ResultStoreError> =>
+export const layer = (
+  filename: string,
+  options: ResultStore.StoreOptions = {}
+): Layer.Layer<ResultStore.ResultStore, ResultStoreError> =>
   ResultStore.layerSqlWith(options).pipe(
     Layer.provide(SqliteClient.layer({ filename })),
-    Layer.mapError((e) => (e instanceof ResultStoreError ? e : new ResultStoreError({ operation: "open", reason: String(e) })))
+    Layer.mapError((
+      e
+    ) => (e instanceof ResultStoreError ? e : new ResultStoreError({ operation: "open", reason: String(e) })))
   )

@@ -1,19 +1,24 @@
-import { assert, describe, it } from "@effect/vitest"
+import { Memory } from "@braid/agents"
+import type { MemoryStoreError } from "@braid/agents/Errors"
 import { Primitive, Runner, WorkflowContext } from "@braid/core"
+import { SqliteMemoryStore } from "@braid/sqlite"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
-import { Memory } from "@braid/agents"
-import { SqliteMemoryStore } from "@braid/sqlite"
-import type { MemoryStoreError } from "@braid/agents/Errors"
 import { conformance } from "../../agents/test/memoryConformance.js"
 
 /** better-sqlite3 itself (it ships no types), to look at the file from outside the store. */
-const Database = createRequire(import.meta.url)("better-sqlite3") as new(filename: string, options?: { readonly readonly?: boolean }) => {
-  prepare(sql: string): { all(...params: ReadonlyArray<unknown>): Array<unknown>; run(...params: ReadonlyArray<unknown>): unknown }
+const Database = createRequire(import.meta.url)("better-sqlite3") as new(
+  filename: string,
+  options?: { readonly readonly?: boolean }
+) => {
+  prepare(
+    sql: string
+  ): { all(...params: ReadonlyArray<unknown>): Array<unknown>; run(...params: ReadonlyArray<unknown>): unknown }
   exec(sql: string): void
   close(): void
 }
@@ -44,7 +49,9 @@ describe("SQLite memory store", () => {
       const versions = () => {
         const db = new Database(filename, { readonly: true })
         try {
-          return db.prepare("SELECT version FROM braid_memory_m_migrations").all().map((r) => (r as { version: number }).version)
+          return db.prepare("SELECT version FROM braid_memory_m_migrations").all().map((r) =>
+            (r as { version: number }).version
+          )
         } finally {
           db.close()
         }
@@ -65,7 +72,14 @@ describe("SQLite memory store", () => {
       const a = yield* SqliteMemoryStore.make({ filename })
       const b = yield* SqliteMemoryStore.make({ filename })
       const scope = { kind: "global", id: "shared" } as const
-      const entry = (key: string, value: unknown) => ({ id: crypto.randomUUID(), scope, key, value, tags: [], createdAt: 1 })
+      const entry = (key: string, value: unknown) => ({
+        id: crypto.randomUUID(),
+        scope,
+        key,
+        value,
+        tags: [],
+        createdAt: 1
+      })
       yield* a.put(entry("x", "from a"), { now: 1 })
       assert.strictEqual(Option.getOrThrow(yield* b.get(scope, "x", 1)).value, "from a")
       yield* b.put(entry("y", "from b"), { now: 1, maxEntries: 10 })
@@ -82,7 +96,9 @@ describe("SQLite memory store", () => {
       assert.strictEqual(err._tag, "MemoryStoreError")
       assert.strictEqual(err.store, "sqlite")
       assert.strictEqual(err.operation, "connect")
-      const viaLayer = yield* Effect.flip(Layer.build(SqliteMemoryStore.layer({ filename: join(dir, "missing-dir", "x.db") })).pipe(Effect.scoped))
+      const viaLayer = yield* Effect.flip(
+        Layer.build(SqliteMemoryStore.layer({ filename: join(dir, "missing-dir", "x.db") })).pipe(Effect.scoped)
+      )
       assert.strictEqual(viaLayer.operation, "connect")
     }))
 
@@ -91,12 +107,16 @@ describe("SQLite memory store", () => {
       const filename = join(dir, "v1.db")
       // A table as 0.1 left it: version 1 only, tenants joined into the scope ids.
       const db = new Database(filename)
-      db.exec(`CREATE TABLE braid_memory (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, scope_kind TEXT NOT NULL,
+      db.exec(
+        `CREATE TABLE braid_memory (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, scope_kind TEXT NOT NULL,
         scope_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, agent TEXT, run_id TEXT, step_path TEXT, tags TEXT NOT NULL,
         created_at INTEGER NOT NULL, expires_at INTEGER, UNIQUE (scope_kind, scope_id, key));
         CREATE TABLE braid_memory_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
-        INSERT INTO braid_memory_migrations VALUES (1, 0);`)
-      const insert = db.prepare("INSERT INTO braid_memory (id, scope_kind, scope_id, key, value, tags, created_at) VALUES (?, ?, ?, 'k', ?, '[]', 1)")
+        INSERT INTO braid_memory_migrations VALUES (1, 0);`
+      )
+      const insert = db.prepare(
+        "INSERT INTO braid_memory (id, scope_kind, scope_id, key, value, tags, created_at) VALUES (?, ?, ?, 'k', ?, '[]', 1)"
+      )
       const rows: ReadonlyArray<readonly [string, string]> = [
         ["user", "acme/bob"], // tenant acme, user bob
         ["user", "ada"], // no tenant
@@ -111,7 +131,10 @@ describe("SQLite memory store", () => {
       const read = (o: WorkflowContext.ContextOptions, scope: "user" | "session" | "global" | "run") =>
         Effect.provide(
           Effect.map(Memory.retrieve("k", { scope }), Option.map((e) => e.value)),
-          Memory.layer().pipe(Layer.provideMerge(SqliteMemoryStore.layer({ filename })), Layer.merge(WorkflowContext.layer(o)))
+          Memory.layer().pipe(
+            Layer.provideMerge(SqliteMemoryStore.layer({ filename })),
+            Layer.merge(WorkflowContext.layer(o))
+          )
         )
       assert.deepStrictEqual(yield* read({ tenantId: "acme", userId: "bob" }, "user"), Option.some("user acme/bob"))
       assert.isTrue(Option.isNone(yield* read({ userId: "acme/bob" }, "user")))
@@ -132,8 +155,18 @@ describe("SQLite memory store", () => {
       yield* store.put(entry("good"), { now: 1 })
       yield* store.put(entry("bad"), { now: 1 })
       const db = new Database(filename)
-      for (const [column, garbage] of [["value", "{not json"], ["value", '{"__proto__": {"x": 1}}'], ["tags", '["a", 1]'], ["scope_kind", "tenant"], ["created_at", "soon"]]) {
-        db.prepare(`UPDATE braid_memory SET value = '1', tags = '[]', scope_kind = 'user', created_at = 1 WHERE key = 'bad'`).run()
+      for (
+        const [column, garbage] of [
+          ["value", "{not json"],
+          ["value", "{\"__proto__\": {\"x\": 1}}"],
+          ["tags", "[\"a\", 1]"],
+          ["scope_kind", "tenant"],
+          ["created_at", "soon"]
+        ]
+      ) {
+        db.prepare(
+          `UPDATE braid_memory SET value = '1', tags = '[]', scope_kind = 'user', created_at = 1 WHERE key = 'bad'`
+        ).run()
         db.prepare(`UPDATE braid_memory SET ${column} = ? WHERE key = 'bad'`).run(garbage)
         // the scope_kind garbage moves the row out of the scope: nothing to read there
         if (column === "scope_kind") continue
@@ -147,7 +180,7 @@ describe("SQLite memory store", () => {
           const error = yield* Effect.flip(read)
           assert.strictEqual(error._tag, "MemoryStoreError")
           assert.strictEqual(error.reason, "Corrupt", `${column}: ${error.message}`)
-          assert.include(error.message, '"bad"')
+          assert.include(error.message, "\"bad\"")
         }
       }
       db.close()
@@ -155,6 +188,12 @@ describe("SQLite memory store", () => {
     })))
 
   it("rejects table names that are not braid_memory identifiers", () => {
-    assert.throws(() => SqliteMemoryStore.layer({ filename: ":memory:", table: "users; DROP TABLE x" }).pipe(Layer.build, Effect.scoped, Effect.runSync))
+    assert.throws(() =>
+      SqliteMemoryStore.layer({ filename: ":memory:", table: "users; DROP TABLE x" }).pipe(
+        Layer.build,
+        Effect.scoped,
+        Effect.runSync
+      )
+    )
   })
 })

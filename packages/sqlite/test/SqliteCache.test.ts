@@ -1,10 +1,10 @@
-import { assert, describe, it } from "@effect/vitest"
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import * as SqlClient from "@effect/sql/SqlClient"
-import { Clock, Effect, Exit, FastCheck, Option, Ref } from "effect"
 import { Runner } from "@braid/core"
 import { Cache, Errors } from "@braid/resilience"
 import { SqliteCache } from "@braid/sqlite"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Effect, Exit, FastCheck, Option, Ref } from "effect"
 import { corrupted, counted, storeErrors, storeSuite } from "../../resilience/test/cacheConformance.js"
 
 describe("SqliteCache", () => {
@@ -40,7 +40,11 @@ describe("SqliteCache", () => {
       for (let i = 0; i < 1050; i++) {
         yield* store.set(`k${i}`, { _tag: "success", value: i }, undefined, now)
         // the entry just written is the most recent one: it survived its own write
-        assert.deepStrictEqual(yield* store.get(`k${i}`, now), Option.some({ _tag: "success", value: i } as const), `k${i}`)
+        assert.deepStrictEqual(
+          yield* store.get(`k${i}`, now),
+          Option.some({ _tag: "success", value: i } as const),
+          `k${i}`
+        )
       }
       // and the order of reads decides which entry goes
       yield* Runner.run(p, "a")
@@ -63,7 +67,10 @@ describe("SqliteCache", () => {
       for (const value of [...corrupted, 42]) {
         yield* sql`DELETE FROM ${sql(table)}`
         yield* sql`INSERT INTO ${sql(table)} (key, value, expires_at, last_used) VALUES ('k', ${value}, NULL, 1)`
-        const { exit, events } = yield* storeErrors(Effect.withSpan(cache.get("k", Effect.succeed("fresh")), "outer"), "outer")
+        const { exit, events } = yield* storeErrors(
+          Effect.withSpan(cache.get("k", Effect.succeed("fresh")), "outer"),
+          "outer"
+        )
         assert.deepStrictEqual(exit, Exit.succeed("fresh"), String(value).slice(0, 30))
         assert.strictEqual(events.length, 1)
         assert.strictEqual(events[0]![0], "get")
@@ -72,14 +79,32 @@ describe("SqliteCache", () => {
     }).pipe(Effect.provide(SqliteClient.layer({ filename: ":memory:" }))))
 
   it("options are checked where the store is built (an InvalidOption naming the option)", () => {
-      assert.throws(() => SqliteCache.store({ maxEntries: 1.5 }), Errors.InvalidOption, "SqliteCache.store: option maxEntries must be an integer >= 1")
-      assert.throws(() => SqliteCache.store({ table: "" }), Errors.InvalidOption, "SqliteCache.store: option table must be a non-empty string")
-      assert.throws(() => SqliteCache.store({ timeout: 0 }), Errors.InvalidOption, "SqliteCache.store: option timeout must be a finite duration > 0")
+    assert.throws(
+      () => SqliteCache.store({ maxEntries: 1.5 }),
+      Errors.InvalidOption,
+      "SqliteCache.store: option maxEntries must be an integer >= 1"
+    )
+    assert.throws(
+      () => SqliteCache.store({ table: "" }),
+      Errors.InvalidOption,
+      "SqliteCache.store: option table must be a non-empty string"
+    )
+    assert.throws(
+      () => SqliteCache.store({ timeout: 0 }),
+      Errors.InvalidOption,
+      "SqliteCache.store: option timeout must be a finite duration > 0"
+    )
   })
 
   it("property: maxEntries is accepted exactly when it is a safe integer >= 1", () =>
     FastCheck.assert(FastCheck.property(
-      FastCheck.oneof(FastCheck.double(), FastCheck.integer({ min: -3, max: 5000 }), FastCheck.bigInt(), FastCheck.string(), FastCheck.constant(null)),
+      FastCheck.oneof(
+        FastCheck.double(),
+        FastCheck.integer({ min: -3, max: 5000 }),
+        FastCheck.bigInt(),
+        FastCheck.string(),
+        FastCheck.constant(null)
+      ),
       (maxEntries) => {
         const ok = typeof maxEntries === "number" && Number.isSafeInteger(maxEntries) && maxEntries >= 1
         const build = () => SqliteCache.store({ maxEntries: maxEntries as number })

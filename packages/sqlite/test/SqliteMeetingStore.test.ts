@@ -1,10 +1,10 @@
-import { describe, it } from "@effect/vitest"
+import { SqliteMeetingStore } from "@braid/sqlite"
 import { SqliteClient } from "@effect/sql-sqlite-node"
+import { describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { SqliteMeetingStore } from "@braid/sqlite"
 import { roundTrip, storedAndRead } from "../../agents/test/meetingStoreConformance.js"
 
 describe("MeetingStore: SQLite", () => {

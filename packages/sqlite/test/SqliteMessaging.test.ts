@@ -1,8 +1,8 @@
+import { SqliteMessaging } from "@braid/sqlite"
 import { afterAll } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { SqliteMessaging } from "@braid/sqlite"
 import { suite } from "../../agents/test/messagingConformance.js"
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "braid-inbox-"))

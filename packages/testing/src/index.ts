@@ -1,4 +1,4 @@
+export * from "./net.js"
+export * from "./redis.js"
 export * from "./services.js"
 export * from "./spans.js"
-export * from "./redis.js"
-export * from "./net.js"

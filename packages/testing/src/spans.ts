@@ -17,7 +17,9 @@ export const withSpans = <A, E, R>(self: Effect.Effect<A, E, R>) => {
 
 export const byName = (spans: ReadonlyArray<ReadableSpan>, name: string): ReadableSpan => {
   const found = spans.filter((s) => s.name === name)
-  if (found.length !== 1) throw new Error(`expected one span named ${name}, found ${found.length}: ${spans.map((s) => s.name).join(", ")}`)
+  if (found.length !== 1) {
+    throw new Error(`expected one span named ${name}, found ${found.length}: ${spans.map((s) => s.name).join(", ")}`)
+  }
   return found[0]!
 }
 

@@ -4,8 +4,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, Schema } from "effect"
 import { Primitive } from "@braid/core"
+import { Effect, Schema } from "effect"
 
 /**
  * A client profile, decoded with Schema at the edge of the pipeline.

@@ -31,19 +31,19 @@
  *
  * @since 0.1.0
  */
-import type { Duration, Scope } from "effect"
-import { Context, Effect, Stream } from "effect"
+import { Agent, Memory, StreamBuffer } from "@braid/agents"
 import type { DecodeError, Primitive as P } from "@braid/core"
 import { loop, parallel, Primitive, sequence, WorkflowContext } from "@braid/core"
-import { Agent, Memory, StreamBuffer } from "@braid/agents"
 import type { LanguageModel } from "@braid/llm"
 import type { Errors as LlmErrors } from "@braid/llm"
 import type { Errors as ResilienceErrors } from "@braid/resilience"
 import type { Retry } from "@braid/resilience"
 import { Bulkhead, Errors as ResilienceErrorsValues, Fallback, RateLimit } from "@braid/resilience"
+import type { Duration, Scope } from "effect"
+import { Context, Effect, Stream } from "effect"
 import * as ClientProfile from "./ClientProfile.js"
-import * as Evaluation from "./Evaluation.js"
 import { SessionCompleted } from "./Errors.js"
+import * as Evaluation from "./Evaluation.js"
 import * as Models from "./Models.js"
 import * as Session from "./Session.js"
 
@@ -53,7 +53,9 @@ import * as Session from "./Session.js"
  *
  * @since 0.1.0
  */
-export type UserTurn = string | { readonly text: string; readonly after?: Duration.DurationInput } | { readonly end: true }
+export type UserTurn = string | { readonly text: string; readonly after?: Duration.DurationInput } | {
+  readonly end: true
+}
 
 /**
  * The input of a coaching day.
@@ -202,7 +204,8 @@ const objectiveMarker: Record<Phase, RegExp> = {
  *
  * @since 0.1.0
  */
-export const objectiveLine = (phase: Phase, reply: string): string | undefined => objectiveMarker[phase].exec(reply)?.[1]
+export const objectiveLine = (phase: Phase, reply: string): string | undefined =>
+  objectiveMarker[phase].exec(reply)?.[1]
 
 /**
  * The goals of a `GOALS:` line.
@@ -330,7 +333,9 @@ export interface CoachReply extends Agent.Reply {
 const budgetExceeded = (error: unknown): LlmErrors.BudgetExceeded | undefined => {
   if (typeof error !== "object" || error === null || !("_tag" in error)) return undefined
   if (error._tag === "BudgetExceeded") return error as LlmErrors.BudgetExceeded
-  if (error instanceof ResilienceErrorsValues.RetryExhausted) return error.errors.map(budgetExceeded).find((b) => b !== undefined)
+  if (error instanceof ResilienceErrorsValues.RetryExhausted) {
+    return error.errors.map(budgetExceeded).find((b) => b !== undefined)
+  }
   return undefined
 }
 
@@ -397,22 +402,33 @@ export const make = (config: Config = {}): Coaching => {
   // fail, so the chain's FallbackExhausted is unreachable.
   const answered = Primitive.make(
     "coachOrFallback",
-    (conversation: Agent.Conversation): Effect.Effect<CoachReply, LlmErrors.BudgetExceeded, LanguageModel.LanguageModel> =>
+    (
+      conversation: Agent.Conversation
+    ): Effect.Effect<CoachReply, LlmErrors.BudgetExceeded, LanguageModel.LanguageModel> =>
       Effect.suspend(() => {
         let failure: unknown
         return Fallback.effect<CoachReply, unknown, LanguageModel.LanguageModel>([
-          Effect.tapError(retried.invoke(conversation), (e) => Effect.sync(() => {
-            failure = e
-          })),
+          Effect.tapError(retried.invoke(conversation), (e) =>
+            Effect.sync(() => {
+              failure = e
+            })),
           Effect.suspend(() => fallbackReply.invoke(describeFailure(failure)))
-        ], { name: "coachOrFallback", names: [retried.name, fallbackReply.name], when: (e) => budgetExceeded(e) === undefined }).pipe(
+        ], {
+          name: "coachOrFallback",
+          names: [retried.name, fallbackReply.name],
+          when: (e) => budgetExceeded(e) === undefined
+        }).pipe(
           Effect.catchAll((e) => {
             const budget = budgetExceeded(e)
             return budget !== undefined ? Effect.fail(budget) : Effect.die(e) // unreachable: the fallback reply cannot fail
           })
         )
       }),
-    { kind: "fallback", meta: { alternatives: 2 }, children: [{ key: retried.name, primitive: retried }, { key: fallbackReply.name, primitive: fallbackReply }] }
+    {
+      kind: "fallback",
+      meta: { alternatives: 2 },
+      children: [{ key: retried.name, primitive: retried }, { key: fallbackReply.name, primitive: fallbackReply }]
+    }
   )
   const bulkhead = Bulkhead.unsafeMake({
     name: "coach",
@@ -427,7 +443,12 @@ export const make = (config: Config = {}): Coaching => {
     RateLimit.policy<Agent.Conversation>({
       name: "rateLimit(coach)",
       limits: [
-        { key: (c) => `user:${String(c.context?.["userId"] ?? "anonymous")}`, limit: perUser.limit, window: perUser.window, name: "per-user" },
+        {
+          key: (c) => `user:${String(c.context?.["userId"] ?? "anonymous")}`,
+          limit: perUser.limit,
+          window: perUser.window,
+          name: "per-user"
+        },
         { key: "global", limit: global.limit, window: global.window, name: "global" }
       ],
       ...(config.rateLimits?.store !== undefined ? { store: config.rateLimits.store } : {})
@@ -479,7 +500,10 @@ export const make = (config: Config = {}): Coaching => {
         }))
         const verdict = yield* Effect.orElseSucceed(
           relevanceMetric.primitive.invoke({
-            conversation: { id: session.id, messages: [{ role: "user", content: text }, { role: "assistant", content: answer.text }] }
+            conversation: {
+              id: session.id,
+              messages: [{ role: "user", content: text }, { role: "assistant", content: answer.text }]
+            }
           }),
           () => ({ score: Number.NaN, reason: "relevance could not be scored" })
         )
@@ -507,7 +531,13 @@ export const make = (config: Config = {}): Coaching => {
         }
         return next
       }),
-    { kind: "exchange", children: [{ key: "reply", primitive: reply }, { key: relevanceMetric.name, primitive: relevanceMetric.primitive }] }
+    {
+      kind: "exchange",
+      children: [{ key: "reply", primitive: reply }, {
+        key: relevanceMetric.name,
+        primitive: relevanceMetric.primitive
+      }]
+    }
   )
   const conversation = sequence(
     loop(exchange, { while: (s) => !s.done, maxIterations: 100 }),
@@ -536,7 +566,13 @@ export const make = (config: Config = {}): Coaching => {
   }))
   const observerTrack = Primitive.make(
     "observerTrack",
-    (_: unknown): Effect.Effect<ReadonlyArray<string>, Memory.MemoryError, LanguageModel.LanguageModel | CurrentPhase | Memory.Memory | WorkflowContext.WorkflowContext> =>
+    (
+      _: unknown
+    ): Effect.Effect<
+      ReadonlyArray<string>,
+      Memory.MemoryError,
+      LanguageModel.LanguageModel | CurrentPhase | Memory.Memory | WorkflowContext.WorkflowContext
+    > =>
       Effect.gen(function*() {
         const ctx = yield* CurrentPhase
         const insights: Array<string> = []
@@ -548,12 +584,17 @@ export const make = (config: Config = {}): Coaching => {
               if (item._tag !== "Entry" || item.value._tag !== "Exchange") return
               const ex = item.value.exchange
               if (ex.fallback) return // nothing to learn from a fallback reply
-              const written = yield* Effect.either(observe.invoke({ messages: [Agent.user(`CLIENT: ${ex.user}\nCOACH: ${ex.reply}`)] }))
+              const written = yield* Effect.either(
+                observe.invoke({ messages: [Agent.user(`CLIENT: ${ex.user}\nCOACH: ${ex.reply}`)] })
+              )
               if (written._tag === "Left") return // the observer is best effort: the session goes on
               const insight = written.right.text.trim()
               insights.push(insight)
               yield* ctx.buffer.append("insights", { _tag: "Insight", text: insight })
-              yield* Memory.store(`insight:${ctx.session.id}:${insights.length}`, insight, { scope: "user", tags: ["insight", ctx.phase] })
+              yield* Memory.store(`insight:${ctx.session.id}:${insights.length}`, insight, {
+                scope: "user",
+                tags: ["insight", ctx.phase]
+              })
             })
           )
         )
@@ -563,10 +604,20 @@ export const make = (config: Config = {}): Coaching => {
   )
 
   // --- a session (morning or evening) with its lifecycle ---
-  const runSession = <Out, E, R>(phase: Phase, inner: P.Primitive<TrackState, Out, E, R>, conversationOf: (out: Out) => TrackState) =>
+  const runSession = <Out, E, R>(
+    phase: Phase,
+    inner: P.Primitive<TrackState, Out, E, R>,
+    conversationOf: (out: Out) => TrackState
+  ) =>
     Primitive.make(
       phase,
-      (day: Day): Effect.Effect<{ readonly day: Day; readonly out: Out; readonly report: SessionReport }, E, Exclude<R, CurrentPhase> | WorkflowContext.WorkflowContext> =>
+      (
+        day: Day
+      ): Effect.Effect<
+        { readonly day: Day; readonly out: Out; readonly report: SessionReport },
+        E,
+        Exclude<R, CurrentPhase> | WorkflowContext.WorkflowContext
+      > =>
         Effect.scoped(Effect.gen(function*() {
           const wf = yield* WorkflowContext.WorkflowContext
           const sessionId = `${wf.sessionId ?? wf.runId}:${phase}`
@@ -575,12 +626,24 @@ export const make = (config: Config = {}): Coaching => {
           const phaseCtx: PhaseContext = {
             phase,
             session,
-            instructions: [day.instructions, config.instructions, phaseInstructions[phase]].filter((x) => x !== undefined && x !== "").join("\n\n"),
+            instructions: [day.instructions, config.instructions, phaseInstructions[phase]].filter((x) =>
+              x !== undefined && x !== ""
+            ).join("\n\n"),
             userId: day.userId,
             buffer
           }
-          const initial: TrackState = { pending: day.turns[phase], messages: [], exchanges: [], objective: undefined, done: false }
-          const out = yield* Effect.provideService(inner.invoke(initial), CurrentPhase, phaseCtx) as Effect.Effect<Out, E, Exclude<R, CurrentPhase> | Scope.Scope>
+          const initial: TrackState = {
+            pending: day.turns[phase],
+            messages: [],
+            exchanges: [],
+            objective: undefined,
+            done: false
+          }
+          const out = yield* Effect.provideService(inner.invoke(initial), CurrentPhase, phaseCtx) as Effect.Effect<
+            Out,
+            E,
+            Exclude<R, CurrentPhase> | Scope.Scope
+          >
           yield* buffer.close
           const status = yield* session.status
           const state = conversationOf(out)
@@ -600,15 +663,28 @@ export const make = (config: Config = {}): Coaching => {
       { kind: "session", meta: { idleTimeout: String(idleTimeout) }, children: [{ key: inner.name, primitive: inner }] }
     )
 
-  const morning = runSession("morning", parallel({ conversation, observer: observerTrack }).pipe(Primitive.named("tracks")), (o) => o.conversation)
+  const morning = runSession(
+    "morning",
+    parallel({ conversation, observer: observerTrack }).pipe(Primitive.named("tracks")),
+    (o) => o.conversation
+  )
   const afterMorning = sequence(
     morning,
-    Primitive.sync("collectGoals", ({ day, out, report }: { readonly day: Day; readonly out: { readonly conversation: TrackState; readonly observer: ReadonlyArray<string> }; readonly report: SessionReport }): Day => ({
-      ...day,
-      morning: report,
-      goals: report.objective === undefined ? [] : parseGoals(report.objective),
-      insights: out.observer
-    }))
+    Primitive.sync(
+      "collectGoals",
+      (
+        { day, out, report }: {
+          readonly day: Day
+          readonly out: { readonly conversation: TrackState; readonly observer: ReadonlyArray<string> }
+          readonly report: SessionReport
+        }
+      ): Day => ({
+        ...day,
+        morning: report,
+        goals: report.objective === undefined ? [] : parseGoals(report.objective),
+        insights: out.observer
+      })
+    )
   ).pipe(Primitive.named("morningFlow"))
   const storeGoals = Primitive.sync("storeGoals", (day: Day) => day).pipe(
     Memory.remember({ key: "goals", scope: "user", tags: ["goal"], value: (day: Day) => day.goals }),
@@ -618,20 +694,23 @@ export const make = (config: Config = {}): Coaching => {
     Memory.recall({ scope: "user", tags: ["goal"] }),
     Primitive.named("eveningReflection")
   )
-  const summarize = Primitive.sync("summarize", ({ day, report }: { readonly day: Day; readonly report: SessionReport }): DayReport => {
-    const morningReport = day.morning!
-    const all = [...morningReport.messages, ...report.messages]
-    return {
-      userId: day.userId,
-      instructions: day.instructions,
-      morning: morningReport,
-      goals: day.goals,
-      insights: day.insights,
-      evening: report,
-      review: report.objective,
-      totals: Session.total(all)
+  const summarize = Primitive.sync(
+    "summarize",
+    ({ day, report }: { readonly day: Day; readonly report: SessionReport }): DayReport => {
+      const morningReport = day.morning!
+      const all = [...morningReport.messages, ...report.messages]
+      return {
+        userId: day.userId,
+        instructions: day.instructions,
+        morning: morningReport,
+        goals: day.goals,
+        insights: day.insights,
+        evening: report,
+        review: report.objective,
+        totals: Session.total(all)
+      }
     }
-  })
+  )
   const profile = Primitive.make(
     "profile",
     (input: DayInput) =>
@@ -654,7 +733,10 @@ export const make = (config: Config = {}): Coaching => {
       Effect.flatMap(WorkflowContext.WorkflowContext, (ctx) =>
         ctx.userId !== undefined
           ? pipeline.invoke(input)
-          : Effect.provideService(pipeline.invoke(input), WorkflowContext.WorkflowContext, { ...ctx, userId: String(input.profile.userId) })),
+          : Effect.provideService(pipeline.invoke(input), WorkflowContext.WorkflowContext, {
+            ...ctx,
+            userId: String(input.profile.userId)
+          })),
     { kind: "workflow", children: [{ key: pipeline.name, primitive: pipeline }] }
   )
   const open: Coaching["open"] = (options) =>
@@ -671,7 +753,11 @@ export const make = (config: Config = {}): Coaching => {
       const phaseCtx: PhaseContext = {
         phase,
         session,
-        instructions: [config.renderProfile === undefined ? instructions : config.renderProfile(profile), config.instructions, phaseInstructions[phase]]
+        instructions: [
+          config.renderProfile === undefined ? instructions : config.renderProfile(profile),
+          config.instructions,
+          phaseInstructions[phase]
+        ]
           .filter((x) => x !== undefined && x !== "").join("\n\n"),
         userId: profile.userId,
         buffer
@@ -681,13 +767,22 @@ export const make = (config: Config = {}): Coaching => {
       const send = (text: string) =>
         lock.withPermits(1)(Effect.gen(function*() {
           const status = yield* session.status
-          if (status._tag === "Completed") return yield* new SessionCompleted({ sessionId: session.id, reason: status.reason })
-          const next = yield* Effect.provideService(exchange.invoke({ ...state, pending: [text], done: false }), CurrentPhase, phaseCtx)
+          if (status._tag === "Completed") {
+            return yield* new SessionCompleted({ sessionId: session.id, reason: status.reason })
+          }
+          const next = yield* Effect.provideService(
+            exchange.invoke({ ...state, pending: [text], done: false }),
+            CurrentPhase,
+            phaseCtx
+          )
           const added = next.exchanges.length > state.exchanges.length
           state = { ...next, pending: [] }
           if (!added) {
             const now = yield* session.status
-            return yield* new SessionCompleted({ sessionId: session.id, reason: now._tag === "Completed" ? now.reason : "user" })
+            return yield* new SessionCompleted({
+              sessionId: session.id,
+              reason: now._tag === "Completed" ? now.reason : "user"
+            })
           }
           return next.exchanges[next.exchanges.length - 1]!
         }))

@@ -13,9 +13,9 @@
  *
  * @since 0.1.0
  */
+import { Json, Primitive } from "@braid/core"
 import { Effect, Either, Schema } from "effect"
 import * as fs from "node:fs/promises"
-import { Json, Primitive } from "@braid/core"
 import { DatasetError, DatasetReadError } from "./Errors.js"
 
 /**
@@ -115,7 +115,10 @@ export type Conversation = typeof Conversation.Type
  * (`Expected "user", actual "robot"`, `Expected "assistant", actual "robot"`): merge them into
  * `Expected "user" | "assistant", actual "robot"`.
  */
-const firstReason = (path: string, issues: ReadonlyArray<{ readonly path: string; readonly message: string }>): string => {
+const firstReason = (
+  path: string,
+  issues: ReadonlyArray<{ readonly path: string; readonly message: string }>
+): string => {
   const here = issues.filter((i) => i.path === path)
   const parts = here.map((i) => /^Expected (.*), actual (.*)$/s.exec(i.message))
   if (here.length > 1 && parts.every((m) => m !== null && m[2] === parts[0]![2])) {
@@ -168,7 +171,11 @@ export interface ParseOptions {
  *
  * @since 0.1.0
  */
-export const parse = (file: string, text: string, options?: ParseOptions): Effect.Effect<ReadonlyArray<Conversation>, DatasetError> =>
+export const parse = (
+  file: string,
+  text: string,
+  options?: ParseOptions
+): Effect.Effect<ReadonlyArray<Conversation>, DatasetError> =>
   Effect.suspend(() => {
     const maxDepth = options?.maxDepth ?? defaultMaxDepth
     const out: Array<Conversation> = []
@@ -181,7 +188,14 @@ export const parse = (file: string, text: string, options?: ParseOptions): Effec
       const json = Json.parse(raw, { maxDepth })
       if (Either.isLeft(json)) {
         const e = json.left
-        return Effect.fail(new DatasetError({ file, line, path: e.path, reason: e.reason === "Syntax" ? `invalid JSON: ${e.detail}` : e.detail }))
+        return Effect.fail(
+          new DatasetError({
+            file,
+            line,
+            path: e.path,
+            reason: e.reason === "Syntax" ? `invalid JSON: ${e.detail}` : e.detail
+          })
+        )
       }
       const decoded = decodeLine(json.right)
       if (decoded._tag === "Left") {
@@ -191,7 +205,14 @@ export const parse = (file: string, text: string, options?: ParseOptions): Effec
       const conversation = decoded.right
       const seen = firstLine.get(conversation.id)
       if (seen !== undefined) {
-        return Effect.fail(new DatasetError({ file, line, path: "id", reason: `duplicate id "${conversation.id}" (first on line ${seen})` }))
+        return Effect.fail(
+          new DatasetError({
+            file,
+            line,
+            path: "id",
+            reason: `duplicate id "${conversation.id}" (first on line ${seen})`
+          })
+        )
       }
       firstLine.set(conversation.id, line)
       out.push(conversation)
@@ -218,13 +239,21 @@ export const parse = (file: string, text: string, options?: ParseOptions): Effec
  *
  * @since 0.1.0
  */
-export const load = (file: string, options?: ParseOptions): Effect.Effect<ReadonlyArray<Conversation>, DatasetError | DatasetReadError> =>
+export const load = (
+  file: string,
+  options?: ParseOptions
+): Effect.Effect<ReadonlyArray<Conversation>, DatasetError | DatasetReadError> =>
   Effect.tryPromise({
     try: () => fs.readFile(file, "utf8"),
-    catch: (e) => new DatasetReadError({ file, reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String((e as Error).message) })
+    catch: (e) =>
+      new DatasetReadError({
+        file,
+        reason: (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String((e as Error).message)
+      })
   }).pipe(
     Effect.flatMap((text) => parse(file, text, options)),
-    Effect.filterOrFail((cs) => cs.length > 0, () => new DatasetReadError({ file, reason: "the dataset has no conversations" }))
+    Effect.filterOrFail((cs) => cs.length > 0, () =>
+      new DatasetReadError({ file, reason: "the dataset has no conversations" }))
   )
 
 /**

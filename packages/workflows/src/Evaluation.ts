@@ -24,13 +24,13 @@
  *
  * @since 0.1.0
  */
-import type { Duration } from "effect"
-import { Clock, Effect, Either, Schema } from "effect"
+import { Agent } from "@braid/agents"
 import type { Primitive as P } from "@braid/core"
 import { branch, forEach, parallel, Primitive, sequence } from "@braid/core"
-import { Agent } from "@braid/agents"
 import type { LanguageModel } from "@braid/llm"
 import type { Retry } from "@braid/resilience"
+import type { Duration } from "effect"
+import { Clock, Effect, Either, Schema } from "effect"
 import type { Conversation } from "./Dataset.js"
 import { EvaluationFailed, JudgeVerdictInvalid } from "./Errors.js"
 import * as Gate from "./Gate.js"
@@ -107,7 +107,8 @@ export const metric = <E = never, R = never>(
 })
 
 const words = (text: string): Array<string> => text.toLowerCase().match(/[a-z0-9']{4,}/g) ?? []
-const assistantText = (c: Conversation) => c.messages.filter((m) => m.role === "assistant").map((m) => m.content).join("\n").toLowerCase()
+const assistantText = (c: Conversation) =>
+  c.messages.filter((m) => m.role === "assistant").map((m) => m.content).join("\n").toLowerCase()
 const round = (x: number) => Math.round(x * 1000) / 1000
 
 /**
@@ -137,7 +138,9 @@ export const goalCoverage: Metric = metric("goalCoverage", (c) => {
   const covered = goals.length - missed.length
   return Effect.succeed({
     score: round(covered / goals.length),
-    reason: missed.length === 0 ? `all ${goals.length} goals addressed` : `${covered}/${goals.length} goals addressed; missed: ${missed.join("; ")}`
+    reason: missed.length === 0
+      ? `all ${goals.length} goals addressed`
+      : `${covered}/${goals.length} goals addressed; missed: ${missed.join("; ")}`
   })
 })
 
@@ -172,7 +175,9 @@ export const questionQuality: Metric = metric("questionQuality", (c) => {
   })
   return Effect.succeed({
     score: round(good / replies.length),
-    reason: problems.length === 0 ? `all ${replies.length} replies ask one open question (or close)` : problems.join("; ")
+    reason: problems.length === 0
+      ? `all ${replies.length} replies ask one open question (or close)`
+      : problems.join("; ")
   })
 })
 
@@ -198,13 +203,18 @@ export const objectiveMet: Metric = metric("objectiveMet", (c) => {
     const missing = keywords.filter((k) => !all.includes(k.toLowerCase()))
     return Effect.succeed({
       score: round((keywords.length - missing.length) / keywords.length),
-      reason: missing.length === 0 ? `objective met: ${c.scenario.objective}` : `objective not met; missing: ${missing.join(", ")}`
+      reason: missing.length === 0
+        ? `objective met: ${c.scenario.objective}`
+        : `objective not met; missing: ${missing.join(", ")}`
     })
   }
   const ws = words(c.scenario.objective)
   const said = new Set(words(assistantText(c)))
   const hit = ws.length === 0 ? 1 : ws.filter((w) => said.has(w)).length / ws.length
-  return Effect.succeed({ score: round(hit), reason: `${Math.round(hit * 100)}% of the objective's words addressed by the assistant` })
+  return Effect.succeed({
+    score: round(hit),
+    reason: `${Math.round(hit * 100)}% of the objective's words addressed by the assistant`
+  })
 })
 
 /**
@@ -229,7 +239,36 @@ export const transcript = (c: Conversation): string =>
 
 const contentWords = (text: string): Set<string> =>
   new Set((text.toLowerCase().match(/[a-z']{4,}/g) ?? []).filter((w) => !STOP.has(w)))
-const STOP = new Set(["that", "this", "with", "have", "what", "your", "from", "will", "would", "about", "there", "they", "them", "then", "than", "just", "like", "want", "when", "which", "been", "were", "into", "some", "today", "it's", "i'm", "you're"])
+const STOP = new Set([
+  "that",
+  "this",
+  "with",
+  "have",
+  "what",
+  "your",
+  "from",
+  "will",
+  "would",
+  "about",
+  "there",
+  "they",
+  "them",
+  "then",
+  "than",
+  "just",
+  "like",
+  "want",
+  "when",
+  "which",
+  "been",
+  "were",
+  "into",
+  "some",
+  "today",
+  "it's",
+  "i'm",
+  "you're"
+])
 
 /**
  * Lexical relevance of a transcript (`USER:` / `ASSISTANT:` lines): the share of assistant
@@ -257,7 +296,9 @@ export const lexicalRelevance = (transcript: string): { readonly score: number; 
     else if (line.startsWith("ASSISTANT: ") && lastUser !== undefined) {
       replies++
       const u = contentWords(lastUser)
-      const hit = [...contentWords(line.slice(11))].some((w) => u.has(w) || u.has(w.replace(/s$/, "")) || u.has(w + "s"))
+      const hit = [...contentWords(line.slice(11))].some((w) =>
+        u.has(w) || u.has(w.replace(/s$/, "")) || u.has(w + "s")
+      )
       if (hit) relevant++
       else drifted.push(replies)
     }
@@ -284,7 +325,10 @@ export const lexicalRelevance = (transcript: string): { readonly score: number; 
  *
  * @since 0.1.0
  */
-export const lexicalRelevanceMetric: Metric = metric("lexicalRelevance", (c) => Effect.succeed(lexicalRelevance(transcript(c))))
+export const lexicalRelevanceMetric: Metric = metric(
+  "lexicalRelevance",
+  (c) => Effect.succeed(lexicalRelevance(transcript(c)))
+)
 
 /**
  * The judge's system prompt for a rubric: it names the metric (first line `Judge: <metric>`,
@@ -467,14 +511,23 @@ const describeError = (e: unknown): string => {
  *
  * @since 0.1.0
  */
-export const evaluateConversation = <E, R>(options: Options<E, R>): P.Primitive<Conversation, ConversationResult & { readonly reused: boolean }, EvaluationFailed, R | ResultStore> => {
+export const evaluateConversation = <E, R>(
+  options: Options<E, R>
+): P.Primitive<Conversation, ConversationResult & { readonly reused: boolean }, EvaluationFailed, R | ResultStore> => {
   const { runId } = options
-  const retry = options.retry ?? { maxAttempts: 3, backoff: "exponential", baseDelay: "200 millis", maxDelay: "5 seconds" }
-  const lookup = Primitive.make("lookup", (conversation: Conversation) =>
-    Effect.flatMap(ResultStore, (store) => store.get(runId, conversation.id)).pipe(
-      Effect.map((stored) => ({ conversation, stored })),
-      Effect.mapError((e) => new EvaluationFailed({ conversationId: conversation.id, metric: "(store)", reason: e.message }))
-    ), { kind: "store" })
+  const retry = options.retry ??
+    { maxAttempts: 3, backoff: "exponential", baseDelay: "200 millis", maxDelay: "5 seconds" }
+  const lookup = Primitive.make(
+    "lookup",
+    (conversation: Conversation) =>
+      Effect.flatMap(ResultStore, (store) => store.get(runId, conversation.id)).pipe(
+        Effect.map((stored) => ({ conversation, stored })),
+        Effect.mapError((e) =>
+          new EvaluationFailed({ conversationId: conversation.id, metric: "(store)", reason: e.message })
+        )
+      ),
+    { kind: "store" }
+  )
   type Looked = { readonly conversation: Conversation; readonly stored: ConversationResult | undefined }
   const reuse = Primitive.sync("reuseStored", (l: Looked) => ({ ...l.stored!, reused: true }))
   const metricsStruct: Record<string, P.Primitive<MetricInput, Verdict, unknown, R>> = {}
@@ -490,7 +543,12 @@ export const evaluateConversation = <E, R>(options: Options<E, R>): P.Primitive<
   const score = parallel({ conversation: carry, verdicts: scoreMetrics }).pipe(Primitive.named("score"))
   const persist = Primitive.make(
     "persist",
-    (scored: { readonly conversation: Conversation; readonly verdicts: Record<string, Either.Either<Verdict, unknown>> }) =>
+    (
+      scored: {
+        readonly conversation: Conversation
+        readonly verdicts: Record<string, Either.Either<Verdict, unknown>>
+      }
+    ) =>
       Effect.gen(function*() {
         const id = scored.conversation.id
         const scores: Record<string, number> = {}
@@ -534,18 +592,25 @@ export const evaluateConversation = <E, R>(options: Options<E, R>): P.Primitive<
  *
  * @since 0.1.0
  */
-export const make = <E, R>(options: Options<E, R>): P.Primitive<ReadonlyArray<Conversation>, Report, never, R | ResultStore> => {
+export const make = <E, R>(
+  options: Options<E, R>
+): P.Primitive<ReadonlyArray<Conversation>, Report, never, R | ResultStore> => {
   const each = forEach(evaluateConversation(options), { concurrency: options.concurrency ?? 4, mode: "settle" })
-  const summarize = Primitive.sync("summarize", (settled: ReadonlyArray<Either.Either<ConversationResult & { readonly reused: boolean }, EvaluationFailed>>): Report => {
-    const results = settled.filter(Either.isRight).map((r) => r.right)
-    const failures = settled.filter(Either.isLeft).map((l) => l.left)
-    const means: Record<string, number> = {}
-    for (const m of options.metrics) {
-      const xs = results.map((r) => r.scores[m.name]).filter((x): x is number => typeof x === "number")
-      if (xs.length > 0) means[m.name] = round(Statistics.mean(xs))
+  const summarize = Primitive.sync(
+    "summarize",
+    (
+      settled: ReadonlyArray<Either.Either<ConversationResult & { readonly reused: boolean }, EvaluationFailed>>
+    ): Report => {
+      const results = settled.filter(Either.isRight).map((r) => r.right)
+      const failures = settled.filter(Either.isLeft).map((l) => l.left)
+      const means: Record<string, number> = {}
+      for (const m of options.metrics) {
+        const xs = results.map((r) => r.scores[m.name]).filter((x): x is number => typeof x === "number")
+        if (xs.length > 0) means[m.name] = round(Statistics.mean(xs))
+      }
+      return { runId: options.runId, results, failures, means }
     }
-    return { runId: options.runId, results, failures, means }
-  })
+  )
   return sequence(each, summarize).pipe(Primitive.named("evaluation"))
 }
 

@@ -91,7 +91,9 @@ export const check = (
     seen.add(c.metric)
     const threshold = thresholdOf(c.metric, options.maxRegression)
     const ci = `${Math.round(c.interval.level * 100)}% CI [${signed(c.interval.lower)}, ${signed(c.interval.upper)}]`
-    const summary = `${fmt(c.baselineMean)} -> ${fmt(c.candidateMean)} (${signed(c.meanDifference)}, ${ci}, n=${c.n}${c.paired ? ", paired" : ""})`
+    const summary = `${fmt(c.baselineMean)} -> ${fmt(c.candidateMean)} (${signed(c.meanDifference)}, ${ci}, n=${c.n}${
+      c.paired ? ", paired" : ""
+    })`
     const min = options.minimum?.[c.metric]
     let status: MetricVerdict["status"] = "pass"
     let reason = `${summary}`
@@ -117,7 +119,9 @@ export const check = (
     verdicts.push({
       metric,
       status: below ? "below-minimum" : "pass",
-      reason: below ? `mean ${fmt(value)} is below the minimum ${fmt(min)}` : `mean ${fmt(value)}${min !== undefined ? ` (minimum ${fmt(min)})` : ""}`,
+      reason: below
+        ? `mean ${fmt(value)} is below the minimum ${fmt(min)}`
+        : `mean ${fmt(value)}${min !== undefined ? ` (minimum ${fmt(min)})` : ""}`,
       comparison: undefined
     })
   }
@@ -174,6 +178,10 @@ export const exitCode = (result: GateResult): 0 | 1 => (result.passed ? 0 : 1)
 export const format = (result: GateResult): string => {
   const mark = { pass: "ok  ", warning: "warn", regressed: "FAIL", "below-minimum": "FAIL" } as const
   const lines = result.verdicts.map((v) => `  ${mark[v.status]} ${v.metric}: ${v.reason}`)
-  lines.push(result.passed ? "gate PASSED" : `gate FAILED (${result.failures.length} metric${result.failures.length === 1 ? "" : "s"})`)
+  lines.push(
+    result.passed
+      ? "gate PASSED"
+      : `gate FAILED (${result.failures.length} metric${result.failures.length === 1 ? "" : "s"})`
+  )
   return lines.join("\n")
 }

@@ -96,7 +96,9 @@ export interface Service {
   readonly get: (meetingId: string) => Effect.Effect<Record | undefined, HistoryStoreError>
   readonly list: Effect.Effect<ReadonlyArray<Record>, HistoryStoreError>
   /** Every action item of `owner` (case-insensitive), with its meeting. */
-  readonly actionItemsOf: (owner: string) => Effect.Effect<ReadonlyArray<ActionItem & { readonly meetingId: string }>, HistoryStoreError>
+  readonly actionItemsOf: (
+    owner: string
+  ) => Effect.Effect<ReadonlyArray<ActionItem & { readonly meetingId: string }>, HistoryStoreError>
 }
 
 /**
@@ -115,7 +117,12 @@ export interface Service {
 export class MeetingRecords extends Context.Tag("@braid/workflows/MeetingRecords")<MeetingRecords, Service>() {}
 
 const ownedBy = (records: ReadonlyArray<Record>, owner: string) =>
-  records.flatMap((r) => r.actionItems.filter((a) => a.owner.toLowerCase() === owner.toLowerCase()).map((a) => ({ ...a, meetingId: r.meetingId })))
+  records.flatMap((r) =>
+    r.actionItems.filter((a) => a.owner.toLowerCase() === owner.toLowerCase()).map((a) => ({
+      ...a,
+      meetingId: r.meetingId
+    }))
+  )
 
 const decode = SqlRows.decoder(Record)
 const encode = SqlRows.encoder(Record)
@@ -174,19 +181,24 @@ export type StoreOptions = SqlRows.StoreOptions
  *
  * @since 0.2.0
  */
-export const layerSqlWith = (options: StoreOptions = {}): Layer.Layer<MeetingRecords, HistoryStoreError, SqlClient.SqlClient> =>
+export const layerSqlWith = (
+  options: StoreOptions = {}
+): Layer.Layer<MeetingRecords, HistoryStoreError, SqlClient.SqlClient> =>
   Layer.effect(
     MeetingRecords,
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      const wrap = (operation: string) => SqlRows.call(options.timeout, (reason) => new HistoryStoreError({ operation, reason }))
+      const wrap = (operation: string) =>
+        SqlRows.call(options.timeout, (reason) => new HistoryStoreError({ operation, reason }))
       yield* sql`CREATE TABLE IF NOT EXISTS braid_meeting_records (
         meeting_id TEXT PRIMARY KEY,
         record TEXT NOT NULL,
         recorded_at BIGINT NOT NULL
       )`.pipe(wrap("create table"))
       const list = Effect.gen(function*() {
-        const rows = yield* sql<{ record: unknown }>`SELECT record FROM braid_meeting_records ORDER BY recorded_at, meeting_id`
+        const rows = yield* sql<
+          { record: unknown }
+        >`SELECT record FROM braid_meeting_records ORDER BY recorded_at, meeting_id`
         return yield* Effect.forEach(rows, (r) => decode(r.record))
       })
       return {
@@ -198,7 +210,9 @@ export const layerSqlWith = (options: StoreOptions = {}): Layer.Layer<MeetingRec
           }).pipe(wrap("save")),
         get: (id) =>
           Effect.gen(function*() {
-            const rows = yield* sql<{ record: unknown }>`SELECT record FROM braid_meeting_records WHERE meeting_id = ${id}`
+            const rows = yield* sql<
+              { record: unknown }
+            >`SELECT record FROM braid_meeting_records WHERE meeting_id = ${id}`
             return rows.length === 0 ? undefined : yield* decode(rows[0]!.record)
           }).pipe(wrap("get")),
         list: list.pipe(wrap("list")),
@@ -224,4 +238,3 @@ export const layerSqlWith = (options: StoreOptions = {}): Layer.Layer<MeetingRec
  * @since 0.1.0
  */
 export const layerSql: Layer.Layer<MeetingRecords, HistoryStoreError, SqlClient.SqlClient> = layerSqlWith()
-

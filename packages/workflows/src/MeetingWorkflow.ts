@@ -11,10 +11,10 @@
  *
  * @since 0.1.0
  */
-import type { Duration } from "effect"
-import { Clock, Effect, Option, Schema } from "effect"
 import type { Primitive as P } from "@braid/core"
 import { parallel, Primitive, sequence } from "@braid/core"
+import type { Duration } from "effect"
+import { Clock, Effect, Option, Schema } from "effect"
 
 import { Agent, Meeting, MeetingStore, Termination, TurnPolicy } from "@braid/agents"
 import type { LanguageModel } from "@braid/llm"
@@ -45,7 +45,11 @@ export interface ParticipantSpec {
  * @since 0.1.0
  */
 export interface Config {
-  readonly host: { readonly name: string; readonly role?: string; readonly agent?: Agent.Any<unknown, LanguageModel.LanguageModel> }
+  readonly host: {
+    readonly name: string
+    readonly role?: string
+    readonly agent?: Agent.Any<unknown, LanguageModel.LanguageModel>
+  }
   readonly participants: ReadonlyArray<ParticipantSpec>
   /** Default round robin. */
   readonly policy?: TurnPolicy.TurnPolicy
@@ -187,7 +191,8 @@ const extractorInstructions = {
   },
   actionItems: {
     persona: "You extract the action items of a meeting: who committed to do what, by when.",
-    json: "Reply with JSON only: {\"actionItems\": [{\"owner\": \"<participant>\", \"task\": \"...\", \"due\": \"...\"}]}"
+    json:
+      "Reply with JSON only: {\"actionItems\": [{\"owner\": \"<participant>\", \"task\": \"...\", \"due\": \"...\"}]}"
   }
 } as const
 
@@ -206,7 +211,11 @@ const extractorInstructions = {
  *
  * @since 0.1.0
  */
-export const decodeReply = <A, I>(extractor: string, schema: Schema.Schema<A, I, never>, reply: string): Effect.Effect<A, ExtractionInvalid> =>
+export const decodeReply = <A, I>(
+  extractor: string,
+  schema: Schema.Schema<A, I, never>,
+  reply: string
+): Effect.Effect<A, ExtractionInvalid> =>
   Agent.decodeStructured(extractor, schema, reply).pipe(
     Effect.mapError((e) => new ExtractionInvalid({ extractor, reply, reason: e.message }))
   )
@@ -245,7 +254,12 @@ export const make = (config: Config) => {
   const maxTurns = config.maxTurns ?? 12
   const speakingTimeout = config.speakingTimeout ?? "30 seconds"
   const names = [config.host.name, ...config.participants.map((p) => p.name)]
-  const retry: Retry.Options<unknown> = { maxAttempts: 3, backoff: "exponential", baseDelay: "200 millis", maxDelay: "2 seconds" }
+  const retry: Retry.Options<unknown> = {
+    maxAttempts: 3,
+    backoff: "exponential",
+    baseDelay: "200 millis",
+    maxDelay: "2 seconds"
+  }
 
   const persona = (name: string, role: string, host: boolean) =>
     [
@@ -278,17 +292,33 @@ export const make = (config: Config) => {
     ).speak.pipe(Primitive.named(`${name}Speaks`))
 
   const hostSpeaker = speakerFor(config.host.name, config.host.role ?? "host", true, config.host.agent)
-  const speakers = config.participants.map((p) => ({ spec: p, speak: p.speak ?? speakerFor(p.name, p.role, false, p.agent) }))
+  const speakers = config.participants.map((p) => ({
+    spec: p,
+    speak: p.speak ?? speakerFor(p.name, p.role, false, p.agent)
+  }))
 
   const prepare = Primitive.fromSchema(
     "prepare",
-    { input: MeetingInput, output: Schema.Struct({ meetingId: Schema.String, title: Schema.String, agenda: Schema.Array(Schema.String) }) },
+    {
+      input: MeetingInput,
+      output: Schema.Struct({ meetingId: Schema.String, title: Schema.String, agenda: Schema.Array(Schema.String) })
+    },
     (input) =>
       Effect.gen(function*() {
-        if (new Set(names).size !== names.length) return yield* new MeetingConfigInvalid({ reason: `participant names must be unique: ${names.join(", ")}` })
-        if (config.participants.length === 0) return yield* new MeetingConfigInvalid({ reason: "a meeting needs at least one participant besides the host" })
+        if (new Set(names).size !== names.length) {
+          return yield* new MeetingConfigInvalid({ reason: `participant names must be unique: ${names.join(", ")}` })
+        }
+        if (config.participants.length === 0) {
+          return yield* new MeetingConfigInvalid({
+            reason: "a meeting needs at least one participant besides the host"
+          })
+        }
         const now = yield* Clock.currentTimeMillis
-        return { meetingId: input.meetingId ?? `meeting-${now}-${Math.random().toString(36).slice(2, 8)}`, title: input.title, agenda: input.agenda }
+        return {
+          meetingId: input.meetingId ?? `meeting-${now}-${Math.random().toString(36).slice(2, 8)}`,
+          title: input.title,
+          agenda: input.agenda
+        }
       })
   )
 
@@ -327,8 +357,16 @@ export const make = (config: Config) => {
       }),
     {
       kind: "meeting",
-      meta: { maxTurns, speakingTimeout: String(speakingTimeout), policy: config.policy?.name ?? "roundRobin", adjourn },
-      children: [{ key: hostSpeaker.name, primitive: hostSpeaker }, ...speakers.map((s) => ({ key: s.speak.name, primitive: s.speak }))]
+      meta: {
+        maxTurns,
+        speakingTimeout: String(speakingTimeout),
+        policy: config.policy?.name ?? "roundRobin",
+        adjourn
+      },
+      children: [
+        { key: hostSpeaker.name, primitive: hostSpeaker },
+        ...speakers.map((s) => ({ key: s.speak.name, primitive: s.speak }))
+      ]
     }
   )
 
@@ -344,9 +382,14 @@ export const make = (config: Config) => {
     return Primitive.make(
       key,
       (d: Discussed) =>
-        extract.invoke({ messages: [Agent.user(`Meeting: ${d.title}\nAgenda: ${d.agenda.join("; ")}\nTranscript:\n${d.transcript}`)] }).pipe(
+        extract.invoke({
+          messages: [Agent.user(`Meeting: ${d.title}\nAgenda: ${d.agenda.join("; ")}\nTranscript:\n${d.transcript}`)]
+        }).pipe(
           Effect.map((out) => out.value),
-          Effect.catchTag("StructuredOutputInvalid", (e) => Effect.fail(new ExtractionInvalid({ extractor: key, reply: e.reply, reason: e.message })))
+          Effect.catchTag(
+            "StructuredOutputInvalid",
+            (e) => Effect.fail(new ExtractionInvalid({ extractor: key, reply: e.reply, reason: e.message }))
+          )
         ),
       { kind: "extractor", children: [{ key: extract.name, primitive: extract }] }
     ).pipe(Models.policy({

@@ -7,13 +7,13 @@
  *
  * @since 0.1.0
  */
-import type { ConfigError, Layer } from "effect"
-import { Duration, Effect } from "effect"
 import type { Primitive as P } from "@braid/core"
-import type { Errors as ResilienceErrors } from "@braid/resilience"
-import { Retry, Timeout } from "@braid/resilience"
 import type { LanguageModel } from "@braid/llm"
 import { DefaultModel, ScriptedModel } from "@braid/llm"
+import type { Errors as ResilienceErrors } from "@braid/resilience"
+import { Retry, Timeout } from "@braid/resilience"
+import type { ConfigError, Layer } from "effect"
+import { Duration, Effect } from "effect"
 
 /**
  * The default bound of one model call in the workflows: 30 seconds (a coach reply of 400 tokens
@@ -70,7 +70,10 @@ export const policy = (options: PolicyOptions) =>
 ): P.Primitive<In, Out, E | ResilienceErrors.TimeoutError | ResilienceErrors.RetryExhausted, R> =>
   self.pipe(
     Timeout.within(options.timeout ?? defaultTimeout),
-    Retry.policy<E | ResilienceErrors.TimeoutError>({ ...options.retry, ...(options.name !== undefined ? { name: options.name } : {}) })
+    Retry.policy<E | ResilienceErrors.TimeoutError>({
+      ...options.retry,
+      ...(options.name !== undefined ? { name: options.name } : {})
+    })
   )
 
 /**
@@ -116,4 +119,7 @@ export const layer = (
 ): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError> =>
   options.offline === true
     ? ScriptedModel.layer(script)
-    : DefaultModel.layer({ scripted: script, ...(options.model !== undefined ? { anthropic: { model: options.model } } : {}) })
+    : DefaultModel.layer({
+      scripted: script,
+      ...(options.model !== undefined ? { anthropic: { model: options.model } } : {})
+    })

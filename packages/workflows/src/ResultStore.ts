@@ -46,9 +46,14 @@ export type ConversationResult = typeof ConversationResult.Type
  * @since 0.1.0
  */
 export interface Service {
-  readonly get: (runId: string, conversationId: string) => Effect.Effect<ConversationResult | undefined, ResultStoreError>
+  readonly get: (
+    runId: string,
+    conversationId: string
+  ) => Effect.Effect<ConversationResult | undefined, ResultStoreError>
   /** Stores a result unless one exists for the key; returns the stored one (the first). */
-  readonly put: (result: ConversationResult) => Effect.Effect<{ readonly result: ConversationResult; readonly inserted: boolean }, ResultStoreError>
+  readonly put: (
+    result: ConversationResult
+  ) => Effect.Effect<{ readonly result: ConversationResult; readonly inserted: boolean }, ResultStoreError>
   readonly list: (runId: string) => Effect.Effect<ReadonlyArray<ConversationResult>, ResultStoreError>
 }
 
@@ -95,12 +100,22 @@ export const layerMemory: Layer.Layer<ResultStore> = Layer.effect(
       put: (result) =>
         encode(result).pipe(
           Effect.mapError((reason) => new ResultStoreError({ operation: "put", reason })),
-          Effect.zipRight(Ref.modify(ref, (m): readonly [{ readonly result: ConversationResult; readonly inserted: boolean }, Map<string, ConversationResult>] => {
-            const k = key(result.runId, result.conversationId)
-            const existing = m.get(k)
-            if (existing) return [{ result: existing, inserted: false }, m]
-            return [{ result, inserted: true }, new Map(m).set(k, result)]
-          }))
+          Effect.zipRight(
+            Ref.modify(
+              ref,
+              (
+                m
+              ): readonly [
+                { readonly result: ConversationResult; readonly inserted: boolean },
+                Map<string, ConversationResult>
+              ] => {
+                const k = key(result.runId, result.conversationId)
+                const existing = m.get(k)
+                if (existing) return [{ result: existing, inserted: false }, m]
+                return [{ result, inserted: true }, new Map(m).set(k, result)]
+              }
+            )
+          )
         ),
       list: (r) => Effect.map(Ref.get(ref), (m) => [...m.values()].filter((x) => x.runId === r))
     }
@@ -134,12 +149,15 @@ export type StoreOptions = SqlRows.StoreOptions
  *
  * @since 0.2.0
  */
-export const layerSqlWith = (options: StoreOptions = {}): Layer.Layer<ResultStore, ResultStoreError, SqlClient.SqlClient> =>
+export const layerSqlWith = (
+  options: StoreOptions = {}
+): Layer.Layer<ResultStore, ResultStoreError, SqlClient.SqlClient> =>
   Layer.effect(
     ResultStore,
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      const wrap = (operation: string) => SqlRows.call(options.timeout, (reason) => new ResultStoreError({ operation, reason }))
+      const wrap = (operation: string) =>
+        SqlRows.call(options.timeout, (reason) => new ResultStoreError({ operation, reason }))
       yield* sql`CREATE TABLE IF NOT EXISTS braid_evaluation_results (
         run_id TEXT NOT NULL,
         conversation_id TEXT NOT NULL,
@@ -149,7 +167,9 @@ export const layerSqlWith = (options: StoreOptions = {}): Layer.Layer<ResultStor
       )`.pipe(wrap("create table"))
       const get = (runId: string, conversationId: string) =>
         Effect.gen(function*() {
-          const rows = yield* sql<{ result: unknown }>`SELECT result FROM braid_evaluation_results WHERE run_id = ${runId} AND conversation_id = ${conversationId}`
+          const rows = yield* sql<
+            { result: unknown }
+          >`SELECT result FROM braid_evaluation_results WHERE run_id = ${runId} AND conversation_id = ${conversationId}`
           return rows.length === 0 ? undefined : yield* decode(rows[0]!.result)
         })
       return {
@@ -157,7 +177,9 @@ export const layerSqlWith = (options: StoreOptions = {}): Layer.Layer<ResultStor
         put: (result) =>
           Effect.gen(function*() {
             const json = yield* encode(result)
-            const inserted = yield* sql<{ run_id: string }>`INSERT INTO braid_evaluation_results (run_id, conversation_id, result, created_at)
+            const inserted = yield* sql<
+              { run_id: string }
+            >`INSERT INTO braid_evaluation_results (run_id, conversation_id, result, created_at)
               VALUES (${result.runId}, ${result.conversationId}, ${json}, ${result.evaluatedAt})
               ON CONFLICT (run_id, conversation_id) DO NOTHING
               RETURNING run_id`
@@ -167,7 +189,9 @@ export const layerSqlWith = (options: StoreOptions = {}): Layer.Layer<ResultStor
           }).pipe(wrap("put")),
         list: (runId) =>
           Effect.gen(function*() {
-            const rows = yield* sql<{ result: unknown }>`SELECT result FROM braid_evaluation_results WHERE run_id = ${runId} ORDER BY conversation_id`
+            const rows = yield* sql<
+              { result: unknown }
+            >`SELECT result FROM braid_evaluation_results WHERE run_id = ${runId} ORDER BY conversation_id`
             return yield* Effect.forEach(rows, (r) => decode(r.result))
           }).pipe(wrap("list"))
       }
@@ -191,4 +215,3 @@ export const layerSqlWith = (options: StoreOptions = {}): Layer.Layer<ResultStor
  * @since 0.1.0
  */
 export const layerSql: Layer.Layer<ResultStore, ResultStoreError, SqlClient.SqlClient> = layerSqlWith()
-

@@ -43,11 +43,19 @@ export const judge: ScriptedModel.Options = {
 
 const observerInsight = (exchange: string): string => {
   const t = (/CLIENT: (.*)/.exec(exchange)?.[1] ?? exchange).toLowerCase()
-  if (t.includes("slept badly")) return "Insight: low energy after a bad night; the client still wants a meaningful day, so small concrete goals will land best."
-  if (t.includes("quarterly report")) return "Insight: work comes first in the client's mind; exercise is the goal most at risk of being dropped."
-  if (t.includes("run at lunch")) return "Insight: the client commits readily when goals get a time slot; protect the lunch run in the evening review."
+  if (t.includes("slept badly")) {
+    return "Insight: low energy after a bad night; the client still wants a meaningful day, so small concrete goals will land best."
+  }
+  if (t.includes("quarterly report")) {
+    return "Insight: work comes first in the client's mind; exercise is the goal most at risk of being dropped."
+  }
+  if (t.includes("run at lunch")) {
+    return "Insight: the client commits readily when goals get a time slot; protect the lunch run in the evening review."
+  }
   if (t.includes("report is done")) return "Insight: pride in finishing the report; some guilt about the skipped run."
-  if (t.includes("meeting ran over")) return "Insight: overrunning meetings are the recurring obstacle to exercise; scheduling, not motivation, is the issue."
+  if (t.includes("meeting ran over")) {
+    return "Insight: overrunning meetings are the recurring obstacle to exercise; scheduling, not motivation, is the issue."
+  }
   const client = /CLIENT: (.*)/.exec(exchange)?.[1] ?? exchange
   return `Insight: the client is focused on "${client.slice(0, 60)}".`
 }
@@ -75,23 +83,28 @@ export const coaching: ScriptedModel.Options = {
     },
     {
       when: "slept badly",
-      reply: "Good morning! A rough night makes focus harder, so let's keep today small and clear. What is the one thing that would make today feel like a win?"
+      reply:
+        "Good morning! A rough night makes focus harder, so let's keep today small and clear. What is the one thing that would make today feel like a win?"
     },
     {
       when: "quarterly report",
-      reply: "Finishing the quarterly report draft and a run are two solid goals. When could the run fit best, and how long should the report block be?"
+      reply:
+        "Finishing the quarterly report draft and a run are two solid goals. When could the run fit best, and how long should the report block be?"
     },
     {
       when: "run at lunch",
-      reply: "Great plan: the report from 9 to 11, then a 30-minute run at lunch. I'll check in with you this evening.\nGOALS: finish the quarterly report draft (9-11); run 30 minutes at lunch"
+      reply:
+        "Great plan: the report from 9 to 11, then a 30-minute run at lunch. I'll check in with you this evening.\nGOALS: finish the quarterly report draft (9-11); run 30 minutes at lunch"
     },
     {
       when: "report is done",
-      reply: "Well done on the report: that was the big one, and you finished it. What got in the way of the run at lunch?"
+      reply:
+        "Well done on the report: that was the big one, and you finished it. What got in the way of the run at lunch?"
     },
     {
       when: "meeting ran over",
-      reply: "That happens: the meeting ran over and the energy was gone. Tomorrow, could you book the run in your calendar like a meeting, right after lunch?\nREVIEW: 1/2 goals done (report done; run skipped because a meeting ran over)"
+      reply:
+        "That happens: the meeting ran over and the energy was gone. Tomorrow, could you book the run in your calendar like a meeting, right after lunch?\nREVIEW: 1/2 goals done (report done; run skipped because a meeting ran over)"
     }
   ],
   default: (r) => {
@@ -121,7 +134,8 @@ const meetingLines: Record<string, ReadonlyArray<string>> = {
 
 const meetingSpeaker = (system: string): string | undefined => /^You are (\w+), the/.exec(system)?.[1]
 
-const sentences = (text: string): Array<string> => text.split(/(?<=[.!?])\s+/).map((s) => s.trim()).filter((s) => s !== "")
+const sentences = (text: string): Array<string> =>
+  text.split(/(?<=[.!?])\s+/).map((s) => s.trim()).filter((s) => s !== "")
 
 const transcriptLines = (text: string): Array<{ readonly speaker: string; readonly text: string }> =>
   text.split("\n").flatMap((line) => {
@@ -209,7 +223,9 @@ export const meeting: ScriptedModel.Options = {
         const parts = [
           `${title}: ${people.join(", ")} took part.`,
           decisions.length > 0 ? `Decided: ${decisions.map((d) => d.decision).join("; ")}.` : "No decision was taken.",
-          actions.length > 0 ? `Actions: ${actions.map((a) => `${a.owner} will ${a.task}`).join("; ")}.` : "No action items."
+          actions.length > 0
+            ? `Actions: ${actions.map((a) => `${a.owner} will ${a.task}`).join("; ")}.`
+            : "No action items."
         ]
         const notes = text.split("\n").filter((l) => /^\(.+\)$/.test(l))
         if (notes.length > 0) parts.push(`Notes: ${notes.map((n) => n.slice(1, -1)).join("; ")}.`)

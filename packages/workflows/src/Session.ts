@@ -183,9 +183,15 @@ export const make = (options: Options): Effect.Effect<Session, never, Scope.Scop
           ))
 
     const ensureActive = Effect.flatMap(Ref.get(status), (s) =>
-      s._tag === "Active" ? Effect.void : Effect.fail(new SessionCompleted({ sessionId: options.id, reason: s.reason })))
+      s._tag === "Active"
+        ? Effect.void
+        : Effect.fail(new SessionCompleted({ sessionId: options.id, reason: s.reason })))
 
-    const touch = Effect.zipRight(ensureActive, Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(lastActivity, now)))
+    const touch = Effect.zipRight(
+      ensureActive,
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Ref.set(lastActivity, now))
+    )
 
     const record = (m: NewMessage) =>
       Effect.gen(function*() {

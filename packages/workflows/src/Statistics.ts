@@ -229,14 +229,20 @@ export const compare = (
     if (baseline.length === 0) return yield* new ComparisonError({ reason: "the baseline run has no conversations" })
     if (candidate.length === 0) return yield* new ComparisonError({ reason: "the candidate run has no conversations" })
     const level = options.confidence ?? 0.95
-    if (!(level > 0 && level < 1)) return yield* new ComparisonError({ reason: `confidence must be in (0, 1), got ${level}` })
+    if (!(level > 0 && level < 1)) {
+      return yield* new ComparisonError({ reason: `confidence must be in (0, 1), got ${level}` })
+    }
     const resamples = options.resamples ?? 2000
     const bMetrics = metricsOf(baseline)
     const cMetrics = metricsOf(candidate)
     const metrics = options.metrics ?? [...bMetrics].filter((m) => cMetrics.has(m)).sort()
     for (const m of metrics) {
-      if (!bMetrics.has(m)) return yield* new ComparisonError({ reason: `metric "${m}" is missing from the baseline run` })
-      if (!cMetrics.has(m)) return yield* new ComparisonError({ reason: `metric "${m}" is missing from the candidate run` })
+      if (!bMetrics.has(m)) {
+        return yield* new ComparisonError({ reason: `metric "${m}" is missing from the baseline run` })
+      }
+      if (!cMetrics.has(m)) {
+        return yield* new ComparisonError({ reason: `metric "${m}" is missing from the candidate run` })
+      }
     }
     if (metrics.length === 0) return yield* new ComparisonError({ reason: "the runs have no metric in common" })
 

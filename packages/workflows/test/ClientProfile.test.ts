@@ -1,7 +1,7 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { Runner } from "@braid/core"
 import { ClientProfile } from "@braid/workflows"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
 
 describe("ClientProfile", () => {
   it.effect("turns a profile into the coach's instructions, with defaults", () =>

@@ -1,17 +1,21 @@
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Fiber, Layer, Option, Ref, Stream, TestClock } from "effect"
-import { Primitive, Runner, sequence, WorkflowContext } from "@braid/core"
 import { Agent, Memory } from "@braid/agents"
+import { Primitive, Runner, sequence, WorkflowContext } from "@braid/core"
 import { Errors as LlmErrors, LanguageModel, ScriptedModel } from "@braid/llm"
 import { Coaching, Samples, Scripts } from "@braid/workflows"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Either, Fiber, Layer, Option, Ref, Stream, TestClock } from "effect"
 
 /** The scripted coaching model, recording every request it gets. */
-const recordingModel = (requests: Ref.Ref<ReadonlyArray<LanguageModel.Request>>, options: ScriptedModel.Options = Scripts.coaching) =>
+const recordingModel = (
+  requests: Ref.Ref<ReadonlyArray<LanguageModel.Request>>,
+  options: ScriptedModel.Options = Scripts.coaching
+) =>
   Layer.effect(
     LanguageModel.LanguageModel,
     Effect.map(ScriptedModel.make(options), (model) => ({
       ...model,
-      generate: (r: LanguageModel.Request) => Effect.zipRight(Ref.update(requests, (rs) => [...rs, r]), model.generate(r))
+      generate: (r: LanguageModel.Request) =>
+        Effect.zipRight(Ref.update(requests, (rs) => [...rs, r]), model.generate(r))
     }))
   )
 
@@ -41,7 +45,9 @@ describe("Coaching", () => {
       assert.strictEqual(memory.length, 1)
       assert.deepStrictEqual(memory[0]!.value, report.goals)
       // evening: the coach was given the goals from memory
-      const eveningCalls = (yield* Ref.get(requests)).filter((r) => isCoach(r) && LanguageModel.systemText(r.system).includes("EVENING SESSION"))
+      const eveningCalls = (yield* Ref.get(requests)).filter((r) =>
+        isCoach(r) && LanguageModel.systemText(r.system).includes("EVENING SESSION")
+      )
       assert.strictEqual(eveningCalls.length, 2)
       assert.include(LanguageModel.systemText(eveningCalls[0]!.system), "run 30 minutes at lunch")
       assert.strictEqual(report.evening.endedBy, "objective-met")
@@ -81,9 +87,18 @@ describe("Coaching", () => {
       const report = yield* Fiber.join(fiber)
       const morning = report.morning
       // three attempts for the failing message, then the fallback reply
-      const attempts = (yield* Ref.get(requests)).filter((r) => isCoach(r) && LanguageModel.lastUserText(r).includes("quarterly report"))
+      const attempts = (yield* Ref.get(requests)).filter((r) =>
+        isCoach(r) && LanguageModel.lastUserText(r).includes("quarterly report")
+      )
       assert.strictEqual(attempts.length, 3)
-      assert.deepStrictEqual(morning.messages.map((m) => m.role), ["user", "assistant", "user", "assistant", "user", "assistant"])
+      assert.deepStrictEqual(morning.messages.map((m) => m.role), [
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+        "assistant"
+      ])
       assert.strictEqual(morning.messages[3]!.content, Coaching.defaultFallbackReply)
       assert.isTrue(morning.messages[3]!.fallback)
       assert.strictEqual(morning.messages[3]!.costUsd, 0)
@@ -93,7 +108,9 @@ describe("Coaching", () => {
       assert.strictEqual(morning.endedBy, "objective-met")
       assert.strictEqual(report.goals.length, 2)
       // the next coach call still carries the whole conversation, the failed turn included
-      const after = (yield* Ref.get(requests)).filter((r) => isCoach(r) && LanguageModel.lastUserText(r).includes("Run at lunch"))
+      const after = (yield* Ref.get(requests)).filter((r) =>
+        isCoach(r) && LanguageModel.lastUserText(r).includes("Run at lunch")
+      )
       assert.strictEqual(after[0]!.messages.length, 5)
       assert.include(after[0]!.messages[2]!.content, "quarterly report")
       assert.strictEqual(report.evening.endedBy, "objective-met")
@@ -129,7 +146,10 @@ describe("Coaching", () => {
     Effect.gen(function*() {
       const coaching = Coaching.make({ capacity: { maxConcurrent: 2, maxQueued: 1 } })
       const ask = (user: string) =>
-        Runner.run(coaching.reply, { messages: [Agent.user("Good morning!")], context: { userId: user, instructions: "Be brief." } }).pipe(Effect.either)
+        Runner.run(coaching.reply, {
+          messages: [Agent.user("Good morning!")],
+          context: { userId: user, instructions: "Be brief." }
+        }).pipe(Effect.either)
       const fiber = yield* Effect.all(["u1", "u2", "u3", "u4"].map(ask), { concurrency: "unbounded" }).pipe(
         Effect.provide(ScriptedModel.layer({ ...Scripts.coaching, latency: "1 second" })),
         Effect.fork
@@ -147,7 +167,9 @@ describe("Coaching", () => {
 
   it.effect("rate limits: per user and global", () =>
     Effect.gen(function*() {
-      const coaching = Coaching.make({ rateLimits: { perUser: { limit: 2, window: "1 minute" }, global: { limit: 3, window: "1 minute" } } })
+      const coaching = Coaching.make({
+        rateLimits: { perUser: { limit: 2, window: "1 minute" }, global: { limit: 3, window: "1 minute" } }
+      })
       const ask = (user: string) =>
         Runner.run(coaching.reply, { messages: [Agent.user("hello")], context: { userId: user } }).pipe(Effect.either)
       const results = yield* Effect.all([ask("ada"), ask("ada"), ask("ada"), ask("bob"), ask("eve")]).pipe(
@@ -172,9 +194,14 @@ describe("Coaching", () => {
         morning: ["Good morning! I slept badly but I want today to count.", "/end"],
         evening: []
       }))
-      const email = Primitive.sync("email", (r: Coaching.DayReport) => `${r.userId}: ${r.morning.messages.length} messages, ended by ${r.morning.endedBy}`)
+      const email = Primitive.sync(
+        "email",
+        (r: Coaching.DayReport) => `${r.userId}: ${r.morning.messages.length} messages, ended by ${r.morning.endedBy}`
+      )
       const mine = sequence(intake, coaching.day, email)
-      const out = yield* Runner.run(mine, { name: "Lin" }).pipe(Effect.provide(Layer.merge(recordingModel(requests), Memory.layerInMemory())))
+      const out = yield* Runner.run(mine, { name: "Lin" }).pipe(
+        Effect.provide(Layer.merge(recordingModel(requests), Memory.layerInMemory()))
+      )
       assert.strictEqual(out, "lin: 2 messages, ended by user")
       const coachCalls = (yield* Ref.get(requests)).filter((r) => r.metadata?.agent === "sage")
       assert.strictEqual(coachCalls.length, 1)
@@ -221,13 +248,23 @@ describe("Coaching", () => {
         generate: () => Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.never),
         stream: () => Stream.never
       })
-      const coaching = Coaching.make({ modelTimeout: "10 seconds", retry: { maxAttempts: 2, backoff: "constant", baseDelay: "1 second" } })
-      const fiber = yield* Runner.run(coaching.reply, { messages: [Agent.user("Good morning!")], context: { userId: "ada" } }).pipe(
+      const coaching = Coaching.make({
+        modelTimeout: "10 seconds",
+        retry: { maxAttempts: 2, backoff: "constant", baseDelay: "1 second" }
+      })
+      const fiber = yield* Runner.run(coaching.reply, {
+        messages: [Agent.user("Good morning!")],
+        context: { userId: "ada" }
+      }).pipe(
         Effect.provide(never),
         Effect.fork
       )
       yield* TestClock.adjust("1 second")
-      assert.strictEqual(yield* coaching.bulkhead.active, 1, "the reply holds a capacity slot while the model is silent")
+      assert.strictEqual(
+        yield* coaching.bulkhead.active,
+        1,
+        "the reply holds a capacity slot while the model is silent"
+      )
       yield* TestClock.adjust("19 seconds") // 20 s: the second attempt (10 s + 1 s + 10 s) is still running
       assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
       assert.strictEqual(yield* Ref.get(calls), 2)
@@ -235,7 +272,10 @@ describe("Coaching", () => {
       const reply = yield* Fiber.join(fiber)
       assert.strictEqual(reply.agent, "fallback")
       assert.strictEqual(reply.text, Coaching.defaultFallbackReply)
-      assert.match(reply.fallbackCause ?? "", /^RetryExhausted: retry\(coach\): failed after 2 attempts \(last error: TimeoutError: coach: timed out after 10000 ms\)$/)
+      assert.match(
+        reply.fallbackCause ?? "",
+        /^RetryExhausted: retry\(coach\): failed after 2 attempts \(last error: TimeoutError: coach: timed out after 10000 ms\)$/
+      )
       assert.strictEqual(yield* coaching.bulkhead.active, 0, "the capacity slot is free again")
       assert.strictEqual(yield* coaching.bulkhead.queued, 0)
     }))
@@ -261,18 +301,36 @@ describe("Coaching", () => {
 
   it.effect("a spent budget is not an outage: the fallback does not catch BudgetExceeded; the reply and the day fail with it, typed", () =>
     Effect.gen(function*() {
-      const spent = new LlmErrors.BudgetExceeded({ message: "run r-1 spent 1200 of 1000 tokens", scope: "run", key: "r-1", unit: "tokens", limit: 1000, spent: 1200 })
+      const spent = new LlmErrors.BudgetExceeded({
+        message: "run r-1 spent 1200 of 1000 tokens",
+        scope: "run",
+        key: "r-1",
+        unit: "tokens",
+        limit: 1000,
+        spent: 1200
+      })
       const broke: ScriptedModel.Options = { ...Scripts.coaching, failures: [{ when: isCoach, error: spent }] }
       const coaching = Coaching.make()
-      const reply = yield* Effect.flip(Runner.run(coaching.reply, { messages: [Agent.user("Good morning!")], context: { userId: "ada" } }).pipe(
-        Effect.provide(ScriptedModel.layer(broke))
-      ))
+      const reply = yield* Effect.flip(
+        Runner.run(coaching.reply, { messages: [Agent.user("Good morning!")], context: { userId: "ada" } }).pipe(
+          Effect.provide(ScriptedModel.layer(broke))
+        )
+      )
       assert.strictEqual(reply._tag, "BudgetExceeded")
-      const day = yield* Effect.flip(Runner.run(coaching.day, Samples.coachingDay).pipe(Effect.provide(Layer.merge(ScriptedModel.layer(broke), Memory.layerInMemory()))))
+      const day = yield* Effect.flip(
+        Runner.run(coaching.day, Samples.coachingDay).pipe(
+          Effect.provide(Layer.merge(ScriptedModel.layer(broke), Memory.layerInMemory()))
+        )
+      )
       assert.strictEqual(day._tag, "BudgetExceeded")
       // also when a custom retry wraps it in RetryExhausted
-      const stubborn = Coaching.make({ retry: { maxAttempts: 2, backoff: "constant", baseDelay: "1 millis", retryOn: () => true } })
-      const fiber = yield* Runner.run(stubborn.reply, { messages: [Agent.user("Good morning!")], context: { userId: "ada" } }).pipe(
+      const stubborn = Coaching.make({
+        retry: { maxAttempts: 2, backoff: "constant", baseDelay: "1 millis", retryOn: () => true }
+      })
+      const fiber = yield* Runner.run(stubborn.reply, {
+        messages: [Agent.user("Good morning!")],
+        context: { userId: "ada" }
+      }).pipe(
         Effect.provide(ScriptedModel.layer(broke)),
         Effect.flip,
         Effect.fork

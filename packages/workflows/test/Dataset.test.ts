@@ -1,9 +1,9 @@
+import { Dataset } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FastCheck as fc } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Dataset } from "@braid/workflows"
 
 const good = (id: string) =>
   JSON.stringify({
@@ -24,7 +24,10 @@ describe("Dataset", () => {
 
   it.effect("a bad field names the file, the line and the field path", () =>
     Effect.gen(function*() {
-      const bad = JSON.stringify({ id: "c", messages: [{ role: "user", content: "a" }, { role: "user", content: "b" }, { role: "robot", content: "c" }] })
+      const bad = JSON.stringify({
+        id: "c",
+        messages: [{ role: "user", content: "a" }, { role: "user", content: "b" }, { role: "robot", content: "c" }]
+      })
       const lines = [good("a"), good("b"), "", good("d"), good("e"), good("f"), bad].join("\n")
       const e = yield* Effect.flip(Dataset.parse("dataset.jsonl", lines))
       assert.strictEqual(e._tag, "DatasetError")
@@ -62,7 +65,8 @@ describe("Dataset", () => {
 
   it.effect("untrusted JSON: a \"__proto__\" key is refused with the line and path, never applied to the object", () =>
     Effect.gen(function*() {
-      const poisoned = `{"id":"a","messages":[{"role":"user","content":"hi"}],"metadata":{"__proto__":{"isAdmin":true}}}`
+      const poisoned =
+        `{"id":"a","messages":[{"role":"user","content":"hi"}],"metadata":{"__proto__":{"isAdmin":true}}}`
       const e = yield* Effect.flip(Dataset.parse("d.jsonl", `${good("x")}\n${poisoned}`))
       assert.strictEqual(e._tag, "DatasetError")
       assert.strictEqual(e.message, `d.jsonl:2: metadata: forbidden key "__proto__"`)
@@ -70,19 +74,32 @@ describe("Dataset", () => {
       const escaped = yield* Effect.flip(Dataset.parse("d.jsonl", poisoned.replace("__proto__", "\\u005f_proto__")))
       assert.strictEqual(escaped.path, "metadata")
       // fuzz: whatever metadata a line carries, a decoded conversation's metadata keeps Object's prototype
-      fc.assert(fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.jsonValue(), fc.boolean(), (meta, planted, plant) => {
-        const rest = JSON.stringify(meta).slice(1)
-        const metaText = plant ? `{"__proto__": ${JSON.stringify(planted)}${rest === "}" ? "}" : `,${rest}`}` : JSON.stringify(meta)
-        const line = `{"id":"a","messages":[{"role":"user","content":"hi"}],"metadata":${metaText}}`
-        const out = Effect.runSync(Effect.either(Dataset.parse("d.jsonl", line)))
-        if (out._tag === "Left") return plant && out.left.line === 1 && out.left.path === "metadata"
-        return !plant && Object.getPrototypeOf(out.right[0]!.metadata) === Object.prototype && (out.right[0]!.metadata as any).isAdmin === undefined
-      }), { numRuns: 200 })
+      fc.assert(
+        fc.property(
+          fc.dictionary(fc.string(), fc.jsonValue()),
+          fc.jsonValue(),
+          fc.boolean(),
+          (meta, planted, plant) => {
+            const rest = JSON.stringify(meta).slice(1)
+            const metaText = plant
+              ? `{"__proto__": ${JSON.stringify(planted)}${rest === "}" ? "}" : `,${rest}`}`
+              : JSON.stringify(meta)
+            const line = `{"id":"a","messages":[{"role":"user","content":"hi"}],"metadata":${metaText}}`
+            const out = Effect.runSync(Effect.either(Dataset.parse("d.jsonl", line)))
+            if (out._tag === "Left") return plant && out.left.line === 1 && out.left.path === "metadata"
+            return !plant && Object.getPrototypeOf(out.right[0]!.metadata) === Object.prototype &&
+              (out.right[0]!.metadata as any).isAdmin === undefined
+          }
+        ),
+        { numRuns: 200 }
+      )
     }))
 
   it.effect("deep nesting: a line nested 20,000 levels (40 KB) is a DatasetError naming the line, not a RangeError", () =>
     Effect.gen(function*() {
-      const deep = `{"id":"a","messages":[{"role":"user","content":"hi"}],"metadata":{"x":${"[".repeat(20_000)}${"]".repeat(20_000)}}}`
+      const deep = `{"id":"a","messages":[{"role":"user","content":"hi"}],"metadata":{"x":${"[".repeat(20_000)}${
+        "]".repeat(20_000)
+      }}}`
       const e = yield* Effect.flip(Dataset.parse("d.jsonl", `${good("x")}\n\n${deep}`))
       assert.strictEqual(e._tag, "DatasetError")
       assert.strictEqual(e.line, 3)
@@ -92,9 +109,19 @@ describe("Dataset", () => {
       const shallow = yield* Effect.flip(Dataset.parse("d.jsonl", good("a"), { maxDepth: 2 }))
       assert.include(shallow.message, "nesting deeper than 2")
       // fuzz: any text, any depth: a DatasetError or conversations, never a defect
-      fc.assert(fc.property(fc.oneof(fc.string(), fc.jsonValue().map((v) => JSON.stringify(v)), fc.nat(30_000).map((n) => "{".repeat(n))), (text) => {
-        const exit = Effect.runSyncExit(Dataset.parse("f.jsonl", text))
-        return exit._tag === "Success" || (exit.cause._tag === "Fail" && exit.cause.error._tag === "DatasetError")
-      }), { numRuns: 200 })
+      fc.assert(
+        fc.property(
+          fc.oneof(
+            fc.string(),
+            fc.jsonValue().map((v) => JSON.stringify(v)),
+            fc.nat(30_000).map((n) => "{".repeat(n))
+          ),
+          (text) => {
+            const exit = Effect.runSyncExit(Dataset.parse("f.jsonl", text))
+            return exit._tag === "Success" || (exit.cause._tag === "Fail" && exit.cause.error._tag === "DatasetError")
+          }
+        ),
+        { numRuns: 200 }
+      )
     }))
 })

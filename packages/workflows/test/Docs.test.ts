@@ -1,9 +1,9 @@
+import { Describe } from "@braid/core"
+import { Coaching, Evaluation, MeetingWorkflow, Samples } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { Describe } from "@braid/core"
-import { Coaching, Evaluation, MeetingWorkflow, Samples } from "@braid/workflows"
 
 const docs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../docs/workflows")
 const mermaidOf = (file: string) => {
@@ -16,10 +16,16 @@ const mermaidOf = (file: string) => {
 describe("docs/workflows", () => {
   it("each page's Mermaid diagram is the one the pipeline draws of itself", () => {
     assert.strictEqual(mermaidOf("coaching.md"), Describe.toMermaid(Coaching.make().day))
-    assert.strictEqual(mermaidOf("evaluation.md"), Describe.toMermaid(Evaluation.make({ runId: "docs", metrics: [...Evaluation.defaultMetrics] })))
+    assert.strictEqual(
+      mermaidOf("evaluation.md"),
+      Describe.toMermaid(Evaluation.make({ runId: "docs", metrics: [...Evaluation.defaultMetrics] }))
+    )
     assert.strictEqual(
       mermaidOf("meeting.md"),
-      Describe.toMermaid(MeetingWorkflow.make({ host: Samples.launchReview.host, participants: Samples.launchReview.participants }).pipeline)
+      Describe.toMermaid(
+        MeetingWorkflow.make({ host: Samples.launchReview.host, participants: Samples.launchReview.participants })
+          .pipeline
+      )
     )
   })
 })

@@ -1,12 +1,12 @@
-import { assert, describe, it } from "@effect/vitest"
+import { Runner } from "@braid/core"
+import { Errors as LlmErrors, LanguageModel, ScriptedModel } from "@braid/llm"
+import { Evaluation, Gate, ResultStore, Samples, Scripts } from "@braid/workflows"
 import { SqliteClient } from "@effect/sql-sqlite-node"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Ref, Stream, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Runner } from "@braid/core"
-import { Errors as LlmErrors, LanguageModel, ScriptedModel } from "@braid/llm"
-import { Evaluation, Gate, ResultStore, Samples, Scripts } from "@braid/workflows"
 
 /** A scripted judge that counts its calls. */
 const countingJudge = (calls: Ref.Ref<number>, options: ScriptedModel.Options = Scripts.judge) =>
@@ -32,7 +32,12 @@ describe("Evaluation", () => {
       assert.strictEqual(report.failures.length, 0)
       assert.strictEqual(yield* Ref.get(calls), 8) // one judge call per conversation (relevance)
       const first = report.results.find((r) => r.conversationId === "coaching-run")!
-      assert.deepStrictEqual(Object.keys(first.scores).sort(), ["goalCoverage", "objectiveMet", "questionQuality", "relevance"])
+      assert.deepStrictEqual(Object.keys(first.scores).sort(), [
+        "goalCoverage",
+        "objectiveMet",
+        "questionQuality",
+        "relevance"
+      ])
       assert.strictEqual(first.scores["relevance"], 1)
       assert.strictEqual(first.reasons["relevance"], "2 of 2 replies respond to the user's previous message")
       assert.strictEqual(first.reasons["objectiveMet"], "objective met: agree on one running goal for this week")
@@ -41,7 +46,10 @@ describe("Evaluation", () => {
 
   it.effect("parseVerdict rejects replies that are not a verdict, naming the problem", () =>
     Effect.gen(function*() {
-      assert.deepStrictEqual(yield* Evaluation.parseVerdict("r", `Here: {"score": 0.25, "reason": "drifts"}`), { score: 0.25, reason: "drifts" })
+      assert.deepStrictEqual(yield* Evaluation.parseVerdict("r", `Here: {"score": 0.25, "reason": "drifts"}`), {
+        score: 0.25,
+        reason: "drifts"
+      })
       const noJson = yield* Effect.flip(Evaluation.parseVerdict("r", "I think it is good"))
       assert.strictEqual(noJson.reason, "no JSON object in the reply")
       assert.isTrue(noJson.transient)
@@ -54,17 +62,24 @@ describe("Evaluation", () => {
       const calls = yield* Ref.make(0)
       const pipeline = Evaluation.make({ runId: "v1", metrics })
       const file = tmpDb()
-      const layer = Layer.merge(ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: file }))), countingJudge(calls))
+      const layer = Layer.merge(
+        ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: file }))),
+        countingJudge(calls)
+      )
       const first = yield* Runner.run(pipeline, Samples.promptV1).pipe(Effect.provide(layer))
       const second = yield* Runner.run(pipeline, Samples.promptV1).pipe(Effect.provide(layer)) // a new connection to the same file
       assert.strictEqual(yield* Ref.get(calls), 8)
       assert.isTrue(first.results.every((r) => !r.reused))
       assert.isTrue(second.results.every((r) => r.reused))
       assert.deepStrictEqual(second.means, first.means)
-      const stored = yield* Effect.flatMap(ResultStore.ResultStore, (s) => s.list("v1")).pipe(Effect.provide(ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: file })))))
+      const stored = yield* Effect.flatMap(ResultStore.ResultStore, (s) => s.list("v1")).pipe(
+        Effect.provide(ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: file }))))
+      )
       assert.strictEqual(stored.length, 8)
       // the same conversation in another run is another result
-      const other = yield* Runner.run(Evaluation.make({ runId: "v2", metrics }), Samples.promptV1.slice(0, 2)).pipe(Effect.provide(layer))
+      const other = yield* Runner.run(Evaluation.make({ runId: "v2", metrics }), Samples.promptV1.slice(0, 2)).pipe(
+        Effect.provide(layer)
+      )
       assert.isTrue(other.results.every((r) => !r.reused))
     }))
 
@@ -74,19 +89,31 @@ describe("Evaluation", () => {
       const file = tmpDb()
       const one = Evaluation.evaluateConversation({ runId: "v1", metrics })
       const c = Samples.promptV1[0]!
-      const results = yield* Effect.all([Runner.run(one, c), Runner.run(one, c), Runner.run(one, c)], { concurrency: "unbounded" }).pipe(
-        Effect.provide(Layer.merge(ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: file }))), countingJudge(calls)))
+      const results = yield* Effect.all([Runner.run(one, c), Runner.run(one, c), Runner.run(one, c)], {
+        concurrency: "unbounded"
+      }).pipe(
+        Effect.provide(
+          Layer.merge(
+            ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: file }))),
+            countingJudge(calls)
+          )
+        )
       )
       // every caller gets the one stored result
       assert.strictEqual(new Set(results.map((r) => r.evaluatedAt)).size, 1)
-      const stored = yield* Effect.flatMap(ResultStore.ResultStore, (s) => s.list("v1")).pipe(Effect.provide(ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: file })))))
+      const stored = yield* Effect.flatMap(ResultStore.ResultStore, (s) => s.list("v1")).pipe(
+        Effect.provide(ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: file }))))
+      )
       assert.strictEqual(stored.length, 1)
     }))
 
   it.effect("retries a failing judge with backoff (TestClock) and succeeds", () =>
     Effect.gen(function*() {
       const calls = yield* Ref.make(0)
-      const outage = { ...Scripts.judge, failures: [{ calls: [1, 2], error: new LlmErrors.Overloaded({ message: "simulated outage" }) }] }
+      const outage = {
+        ...Scripts.judge,
+        failures: [{ calls: [1, 2], error: new LlmErrors.Overloaded({ message: "simulated outage" }) }]
+      }
       const fiber = yield* Runner.run(Evaluation.make({ runId: "v1", metrics }), Samples.promptV1.slice(0, 1)).pipe(
         Effect.provide(Layer.merge(ResultStore.layerMemory, countingJudge(calls, outage))),
         Effect.fork
@@ -104,7 +131,11 @@ describe("Evaluation", () => {
       const calls = yield* Ref.make(0)
       const broken = { ...Scripts.judge, rules: [{ when: () => true, reply: "I'd rather not say." }] }
       const store = yield* Layer.build(ResultStore.layerMemory)
-      const pipeline = Evaluation.make({ runId: "v1", metrics, retry: { maxAttempts: 2, baseDelay: "1 millis", backoff: "constant" } })
+      const pipeline = Evaluation.make({
+        runId: "v1",
+        metrics,
+        retry: { maxAttempts: 2, baseDelay: "1 millis", backoff: "constant" }
+      })
       const fiber = yield* Runner.run(pipeline, Samples.promptV1.slice(0, 2)).pipe(
         Effect.provide(countingJudge(calls, broken)),
         Effect.provide(store),
@@ -128,8 +159,12 @@ describe("Evaluation", () => {
   it.effect("the regression gate fails on a worse run and passes on the same run", () =>
     Effect.gen(function*() {
       const layer = Layer.merge(ResultStore.layerMemory, ScriptedModel.layer(Scripts.judge))
-      const v1 = yield* Runner.run(Evaluation.make({ runId: "v1", metrics }), Samples.promptV1).pipe(Effect.provide(layer))
-      const v2 = yield* Runner.run(Evaluation.make({ runId: "v2", metrics }), Samples.promptV2).pipe(Effect.provide(layer))
+      const v1 = yield* Runner.run(Evaluation.make({ runId: "v1", metrics }), Samples.promptV1).pipe(
+        Effect.provide(layer)
+      )
+      const v2 = yield* Runner.run(Evaluation.make({ runId: "v2", metrics }), Samples.promptV2).pipe(
+        Effect.provide(layer)
+      )
       const worse = yield* Evaluation.compareRuns(v1, v2, { maxRegression: 0.05, seed: 7 })
       assert.isFalse(worse.gate.passed)
       assert.strictEqual(Gate.exitCode(worse.gate), 1)
@@ -164,7 +199,11 @@ describe("Evaluation", () => {
         Effect.fork
       )
       yield* TestClock.adjust("20 seconds")
-      assert.strictEqual(yield* Ref.get(calls), 2, "the first conversation: two bounded attempts; the second waits for the slot")
+      assert.strictEqual(
+        yield* Ref.get(calls),
+        2,
+        "the first conversation: two bounded attempts; the second waits for the slot"
+      )
       yield* TestClock.adjust("1 second") // 21 s: the first conversation fails, the second takes its slot
       assert.strictEqual(yield* Ref.get(calls), 3)
       yield* TestClock.adjust("21 seconds")

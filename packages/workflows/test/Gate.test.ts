@@ -1,6 +1,6 @@
+import { Gate, Statistics } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { Gate, Statistics } from "@braid/workflows"
 
 const ids = Array.from({ length: 12 }, (_, i) => `c${i}`)
 const baseline = ids.map((id, i) => ({ conversationId: id, scores: { relevance: 0.8 + (i % 3) / 20, coverage: 0.7 } }))
@@ -33,8 +33,13 @@ describe("Gate", () => {
 
   it("a large drop whose interval crosses zero is a warning unless significance is not required", () => {
     const comparison = {
-      metric: "relevance", baselineMean: 0.8, candidateMean: 0.7, meanDifference: -0.1,
-      interval: { lower: -0.3, upper: 0.1, level: 0.95 }, n: 3, paired: true
+      metric: "relevance",
+      baselineMean: 0.8,
+      candidateMean: 0.7,
+      meanDifference: -0.1,
+      interval: { lower: -0.3, upper: 0.1, level: 0.95 },
+      n: 3,
+      paired: true
     }
     const lenient = Gate.check({ comparisons: [comparison] })
     assert.isTrue(lenient.passed)

@@ -1,14 +1,14 @@
+import { Agent, EventBus, MeetingStore } from "@braid/agents"
+import { Primitive, Runner } from "@braid/core"
+import { LanguageModel, ScriptedModel } from "@braid/llm"
+import { MeetingRecords, MeetingWorkflow, Samples, Scripts } from "@braid/workflows"
+import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it } from "@effect/vitest"
 import type { Duration } from "effect"
 import { Effect, Fiber, Layer, Option, Ref, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Primitive, Runner } from "@braid/core"
-import { Agent, EventBus, MeetingStore } from "@braid/agents"
-import { LanguageModel, ScriptedModel } from "@braid/llm"
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import { MeetingRecords, MeetingWorkflow, Samples, Scripts } from "@braid/workflows"
 
 const offline = Layer.mergeAll(ScriptedModel.layer(Scripts.meeting), EventBus.layerMemory)
 
@@ -29,14 +29,21 @@ describe("MeetingWorkflow", () => {
       const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "braid-meeting-")), "meetings.db")
       const Sql = SqliteClient.layer({ filename: file })
       const stores = Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(Layer.provide(Sql))
-      const meeting = MeetingWorkflow.make({ host: Samples.launchReview.host, participants: Samples.launchReview.participants })
-      const outcome = yield* Runner.run(meeting.pipeline, Samples.launchReview.input).pipe(Effect.provide(Layer.merge(offline, stores)))
+      const meeting = MeetingWorkflow.make({
+        host: Samples.launchReview.host,
+        participants: Samples.launchReview.participants
+      })
+      const outcome = yield* Runner.run(meeting.pipeline, Samples.launchReview.input).pipe(
+        Effect.provide(Layer.merge(offline, stores))
+      )
 
       assert.strictEqual(outcome.meetingId, "launch-review-1")
       assert.strictEqual(outcome.endedBy.condition, `mention("MEETING ADJOURNED")`)
       assert.strictEqual(outcome.turns, 7)
       assert.deepStrictEqual(outcome.left, ["Linus"])
-      assert.deepStrictEqual(outcome.decisions.map((d) => d.decision), ["we ship on Friday at 10:00 with the new feature behind a flag, off by default"])
+      assert.deepStrictEqual(outcome.decisions.map((d) => d.decision), [
+        "we ship on Friday at 10:00 with the new feature behind a flag, off by default"
+      ])
       assert.deepStrictEqual(outcome.actionItems, [
         { owner: "Linus", task: "brief the support team", due: "Thursday noon" },
         { owner: "Grace", task: "write the rollback plan and rehearse it on staging", due: "Thursday" }
@@ -46,20 +53,40 @@ describe("MeetingWorkflow", () => {
 
       // a fresh connection to the same file: the history and the record are there
       const past = yield* MeetingWorkflow.history("launch-review-1").pipe(
-        Effect.provide(Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(Layer.provide(SqliteClient.layer({ filename: file }))))
+        Effect.provide(
+          Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(
+            Layer.provide(SqliteClient.layer({ filename: file }))
+          )
+        )
       )
       assert.strictEqual(past.status?.state, "ended")
-      assert.deepStrictEqual(past.entries.filter((e) => e.kind === "spoke").map((e) => e.participant), ["Maya", "Grace", "Linus", "Maya", "Grace", "Linus", "Maya"])
+      assert.deepStrictEqual(past.entries.filter((e) => e.kind === "spoke").map((e) => e.participant), [
+        "Maya",
+        "Grace",
+        "Linus",
+        "Maya",
+        "Grace",
+        "Linus",
+        "Maya"
+      ])
       assert.strictEqual(past.record?.decisions.length, 1)
       const grace = yield* Effect.flatMap(MeetingRecords.MeetingRecords, (r) => r.actionItemsOf("grace")).pipe(
         Effect.provide(MeetingRecords.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: file }))))
       )
-      assert.deepStrictEqual(grace, [{ owner: "Grace", task: "write the rollback plan and rehearse it on staging", due: "Thursday", meetingId: "launch-review-1" }])
+      assert.deepStrictEqual(grace, [{
+        owner: "Grace",
+        task: "write the rollback plan and rehearse it on staging",
+        due: "Thursday",
+        meetingId: "launch-review-1"
+      }])
     }))
 
   it.effect("a participant who does not answer in time is skipped, another leaves, and the meeting goes on to its end", () =>
     Effect.gen(function*() {
-      const slowSam = Primitive.make("SamSpeaks", (_: unknown) => Effect.as(Effect.sleep("2 minutes"), "Sorry, I was on mute."))
+      const slowSam = Primitive.make(
+        "SamSpeaks",
+        (_: unknown) => Effect.as(Effect.sleep("2 minutes"), "Sorry, I was on mute.")
+      )
       const meeting = MeetingWorkflow.make({
         host: Samples.launchReview.host,
         participants: [...Samples.launchReview.participants, { name: "Sam", role: "designer", speak: slowSam }],
@@ -88,7 +115,10 @@ describe("MeetingWorkflow", () => {
       assert.deepStrictEqual(outcome.timedOut, ["Sam", "Sam"])
       assert.deepStrictEqual(outcome.left, ["Linus"])
       assert.include(outcome.transcript, "(Sam did not answer in time)")
-      assert.include(outcome.minutes, "Notes: Sam did not answer in time; Linus left the meeting; Sam did not answer in time.")
+      assert.include(
+        outcome.minutes,
+        "Notes: Sam did not answer in time; Linus left the meeting; Sam did not answer in time."
+      )
       assert.strictEqual(outcome.actionItems.length, 2)
     }))
 
@@ -101,13 +131,20 @@ describe("MeetingWorkflow", () => {
         maxTurns: 3
       })
       const model: ScriptedModel.Options = {
-        rules: [{ when: (r) => r.metadata?.agent === "Critic", reply: "I'll review the load test results by Monday." }, ...Scripts.meeting.rules!]
+        rules: [
+          { when: (r) => r.metadata?.agent === "Critic", reply: "I'll review the load test results by Monday." },
+          ...Scripts.meeting.rules!
+        ]
       }
       const outcome = yield* Runner.run(meeting.pipeline, Samples.launchReview.input).pipe(
         Effect.provide(Layer.mergeAll(ScriptedModel.layer(model), EventBus.layerMemory, MeetingRecords.layerMemory))
       )
       assert.strictEqual(outcome.endedBy.condition, "maxTurns(3)")
-      assert.deepStrictEqual(outcome.actionItems, [{ owner: "Critic", task: "review the load test results", due: "Monday" }])
+      assert.deepStrictEqual(outcome.actionItems, [{
+        owner: "Critic",
+        task: "review the load test results",
+        due: "Monday"
+      }])
     }))
 
   it.effect("an invalid extraction is retried; bad input is rejected with a typed error", () =>
@@ -116,13 +153,17 @@ describe("MeetingWorkflow", () => {
       const flaky: ScriptedModel.Options = {
         rules: [
           {
-            when: (r) => LanguageModel.systemText(r.system).startsWith("You extract the decisions") && ++decisionCalls === 1,
+            when: (r) =>
+              LanguageModel.systemText(r.system).startsWith("You extract the decisions") && ++decisionCalls === 1,
             reply: "Sure! The decisions were: shipping on Friday."
           },
           ...Scripts.meeting.rules!
         ]
       }
-      const meeting = MeetingWorkflow.make({ host: Samples.launchReview.host, participants: Samples.launchReview.participants })
+      const meeting = MeetingWorkflow.make({
+        host: Samples.launchReview.host,
+        participants: Samples.launchReview.participants
+      })
       const fiber = yield* Runner.run(meeting.pipeline, Samples.launchReview.input).pipe(
         Effect.provide(Layer.mergeAll(ScriptedModel.layer(flaky), EventBus.layerMemory, MeetingRecords.layerMemory)),
         Effect.fork
@@ -132,7 +173,9 @@ describe("MeetingWorkflow", () => {
       assert.strictEqual(outcome.decisions.length, 1)
 
       const layer = Layer.merge(offline, MeetingRecords.layerMemory)
-      const noAgenda = yield* Effect.flip(Runner.run(meeting.pipeline, { title: "Empty", agenda: [] as any }).pipe(Effect.provide(layer)))
+      const noAgenda = yield* Effect.flip(
+        Runner.run(meeting.pipeline, { title: "Empty", agenda: [] as any }).pipe(Effect.provide(layer))
+      )
       assert.strictEqual(noAgenda._tag, "DecodeError")
       assert.strictEqual(noAgenda._tag === "DecodeError" && noAgenda.path, "agenda[0]")
       const twice = MeetingWorkflow.make({ host: { name: "Maya" }, participants: [{ name: "Maya", role: "twin" }] })

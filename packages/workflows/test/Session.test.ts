@@ -1,16 +1,27 @@
+import { Session } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Option, TestClock } from "effect"
-import { Session } from "@braid/workflows"
 
 describe("Session", () => {
   it.scoped("records messages with per-message and per-session accounting; the user ends it", () =>
     Effect.gen(function*() {
       const s = yield* Session.make({ id: "s1", userId: "ada", idleTimeout: "10 minutes" })
       yield* s.record({ role: "user", content: "hi" })
-      const reply = yield* s.record({ role: "assistant", content: "hello", usage: { inputTokens: 120, outputTokens: 30 }, costUsd: 0.002 })
+      const reply = yield* s.record({
+        role: "assistant",
+        content: "hello",
+        usage: { inputTokens: 120, outputTokens: 30 },
+        costUsd: 0.002
+      })
       yield* s.record({ role: "assistant", content: "sorry", fallback: true })
       assert.strictEqual(reply.index, 1)
-      assert.deepStrictEqual(yield* s.totals, { messages: 3, inputTokens: 120, outputTokens: 30, costUsd: 0.002, fallbacks: 1 })
+      assert.deepStrictEqual(yield* s.totals, {
+        messages: 3,
+        inputTokens: 120,
+        outputTokens: 30,
+        costUsd: 0.002,
+        fallbacks: 1
+      })
       assert.isTrue(yield* s.end("user"))
       assert.isFalse(yield* s.end("objective-met")) // the first reason wins
       const status = yield* s.status

@@ -1,6 +1,6 @@
+import { Statistics } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
-import { Statistics } from "@braid/workflows"
 
 const run = (id: string, relevance: number, coverage = 0.5) => ({ conversationId: id, scores: { relevance, coverage } })
 const ids = Array.from({ length: 20 }, (_, i) => `c${i}`)

@@ -1,13 +1,13 @@
-import { assert, describe, it } from "@effect/vitest"
+import { DATABASE_URL, describeWith, faultyProxy } from "@braid/testing"
+import { MeetingRecords, ResultStore } from "@braid/workflows"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
+import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Layer, Option, Redacted, Schedule } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { DATABASE_URL, describeWith, faultyProxy } from "@braid/testing"
-import { MeetingRecords, ResultStore } from "@braid/workflows"
 
 const tmpDb = () => path.join(fs.mkdtempSync(path.join(os.tmpdir(), "braid-stores-")), "stores.db")
 const result = (conversationId: string, score = 1): ResultStore.ConversationResult => ({
@@ -33,7 +33,10 @@ const record = (meetingId: string): MeetingRecords.Record => ({
 const typedFailure = <A, E>(exit: Exit.Exit<A, E>): E => {
   assert.isTrue(Exit.isFailure(exit), "expected a failure")
   const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-  assert.isTrue(Option.isSome(failure), `expected a typed failure, got ${Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "success"}`)
+  assert.isTrue(
+    Option.isSome(failure),
+    `expected a typed failure, got ${Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "success"}`
+  )
   return (failure as Option.Some<E>).value
 }
 
@@ -65,12 +68,21 @@ describe("ResultStore and MeetingRecords: rows are untrusted, values must have a
         yield* sql`UPDATE braid_evaluation_results SET result = ${`{"runId":"r1"}`}`
         assert.include(typedFailure(yield* Effect.exit(store.get("r1", "c1"))).reason, "does not decode")
       })
-      yield* program.pipe(Effect.provide(Layer.mergeAll(ResultStore.layerSql, MeetingRecords.layerSql, sqlite).pipe(Layer.provideMerge(sqlite))))
+      yield* program.pipe(
+        Effect.provide(
+          Layer.mergeAll(ResultStore.layerSql, MeetingRecords.layerSql, sqlite).pipe(Layer.provideMerge(sqlite))
+        )
+      )
     }))
 
   it.effect("a result without a JSON form (NaN, Infinity) is refused by every store with a typed error, and nothing is stored", () =>
     Effect.gen(function*() {
-      for (const layer of [ResultStore.layerMemory, ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: tmpDb() })))]) {
+      for (
+        const layer of [
+          ResultStore.layerMemory,
+          ResultStore.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: tmpDb() })))
+        ]
+      ) {
         yield* Effect.gen(function*() {
           const store = yield* ResultStore.ResultStore
           for (const score of [Number.NaN, Number.POSITIVE_INFINITY]) {
@@ -82,7 +94,12 @@ describe("ResultStore and MeetingRecords: rows are untrusted, values must have a
           assert.deepStrictEqual(yield* store.list("r1"), [])
         }).pipe(Effect.provide(layer))
       }
-      for (const layer of [MeetingRecords.layerMemory, MeetingRecords.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: tmpDb() })))]) {
+      for (
+        const layer of [
+          MeetingRecords.layerMemory,
+          MeetingRecords.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: tmpDb() })))
+        ]
+      ) {
         yield* Effect.gen(function*() {
           const records = yield* MeetingRecords.MeetingRecords
           const e = typedFailure(yield* Effect.exit(records.save({ ...record("m1"), turns: Number.NaN })))
@@ -110,15 +127,25 @@ describePg("ResultStore and MeetingRecords over PostgreSQL: bounded calls, dropp
   const admin = PgClient.layer({ url: Redacted.make(DATABASE_URL), maxConnections: 1 })
   const withSchema = <A, E, R>(self: Effect.Effect<A, E, R>) =>
     Effect.acquireUseRelease(
-      Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`)).pipe(Effect.provide(admin)),
+      Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`)).pipe(
+        Effect.provide(admin)
+      ),
       () => self,
-      () => Effect.orDie(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).pipe(Effect.provide(admin)))
+      () =>
+        Effect.orDie(
+          Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).pipe(
+            Effect.provide(admin)
+          )
+        )
     )
 
   it.live("a store call on a link that never answers fails with the store's typed error at the configured bound; a dropped connection is typed and the store recovers", () =>
     withSchema(Effect.scoped(Effect.gen(function*() {
       const p = yield* faultyProxy(Number(target.port || 5432), target.hostname || "127.0.0.1")
-      const stores = Layer.merge(ResultStore.layerSqlWith({ timeout: "2 seconds" }), MeetingRecords.layerSqlWith({ timeout: "2 seconds" })).pipe(
+      const stores = Layer.merge(
+        ResultStore.layerSqlWith({ timeout: "2 seconds" }),
+        MeetingRecords.layerSqlWith({ timeout: "2 seconds" })
+      ).pipe(
         Layer.provide(client(p.port))
       )
       yield* Effect.gen(function*() {

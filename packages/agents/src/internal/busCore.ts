@@ -16,7 +16,10 @@ export const checkChannel = (channel: string, pattern: boolean): InvalidChannel 
   if (typeof channel !== "string") return new InvalidChannel({ channel: String(channel), reason: "not a string" })
   const segments = channel.split(".")
   if (segments.length !== 3) {
-    return new InvalidChannel({ channel, reason: `expected 3 dot-separated segments (domain.entity.action), got ${segments.length}` })
+    return new InvalidChannel({
+      channel,
+      reason: `expected 3 dot-separated segments (domain.entity.action), got ${segments.length}`
+    })
   }
   for (const s of segments) {
     if (s === "*") {
@@ -24,7 +27,10 @@ export const checkChannel = (channel: string, pattern: boolean): InvalidChannel 
       continue
     }
     if (!SEGMENT.test(s)) {
-      return new InvalidChannel({ channel, reason: `segment "${s}" must be lower-case letters, digits, "_" or "-", starting with a letter` })
+      return new InvalidChannel({
+        channel,
+        reason: `segment "${s}" must be lower-case letters, digits, "_" or "-", starting with a letter`
+      })
     }
   }
   return undefined
@@ -83,13 +89,20 @@ export const subscribeLocal = <A, I, E, R>(
     const decode = Schema.decodeUnknownEither(schema, { errors: "all" })
     const onInvalid = options.onInvalid ?? ((e: InvalidEvent) => Effect.logWarning(e.message))
     const onError = options.onError ??
-      ((cause: Cause.Cause<E>, channel: string) => Effect.logWarning(`event handler failed on ${channel}`, Cause.pretty(cause)))
+      ((cause: Cause.Cause<E>, channel: string) =>
+        Effect.logWarning(`event handler failed on ${channel}`, Cause.pretty(cause)))
     const handle = (envelope: Envelope): Effect.Effect<void, never, R> => {
-      if (envelope.pattern !== undefined ? envelope.pattern !== pattern : !matches(pattern, envelope.channel)) return Effect.void
+      if (
+        envelope.pattern !== undefined
+          ? envelope.pattern !== pattern
+          : !matches(pattern, envelope.channel)
+      ) return Effect.void
       stats.received++
       if (envelope.invalid !== undefined) {
         stats.invalid++
-        return onInvalid(new InvalidEvent({ channel: envelope.channel, issues: [envelope.invalid], payload: envelope.payload }))
+        return onInvalid(
+          new InvalidEvent({ channel: envelope.channel, issues: [envelope.invalid], payload: envelope.payload })
+        )
       }
       const decoded = decode(envelope.payload)
       if (decoded._tag === "Left") {
@@ -111,6 +124,10 @@ export const subscribeLocal = <A, I, E, R>(
       })
     }
     // Take what is there in one go, then handle it in order.
-    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeBetween(queue, 1, 1024), (batch) => Effect.forEach(batch, handle, { discard: true }))))
+    yield* Effect.forkScoped(
+      Effect.forever(
+        Effect.flatMap(Queue.takeBetween(queue, 1, 1024), (batch) => Effect.forEach(batch, handle, { discard: true }))
+      )
+    )
     return Effect.sync(() => ({ ...stats }))
   })

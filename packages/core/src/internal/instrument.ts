@@ -75,7 +75,8 @@ export const addRunAttributes = (context: Context.Context<never>, attributes: Re
 
 /** The current primitive's path (empty when primitives are not instrumented). */
 /** The path of the primitive running on `fiber` ("" when not instrumented). */
-export const fiberPath = (fiber: FiberLike): string => isOn(fiber) ? pathOf(fiber.getFiberRef(FiberRef.currentContext)) : ""
+export const fiberPath = (fiber: FiberLike): string =>
+  isOn(fiber) ? pathOf(fiber.getFiberRef(FiberRef.currentContext)) : ""
 
 export const currentPath: Effect.Effect<string> = Effect.withFiberRuntime((fiber) => Effect.succeed(fiberPath(fiber)))
 
@@ -142,7 +143,11 @@ export const withContext = <A, E, R>(
  * `Effect.linkSpans` in scope, with tracing disabled, or under a parent that disables
  * propagation go through `Effect.withSpan` itself. No stack trace is captured.
  */
-export const spanned = <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: SpanOptions<A, E> = {}): Effect.Effect<A, E, R> =>
+export const spanned = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  name: string,
+  options: SpanOptions<A, E> = {}
+): Effect.Effect<A, E, R> =>
   Effect.withFiberRuntime<A, E, R>((fiber) => {
     const context = fiber.currentContext
     const parent = Context.getOption(context, Tracer.ParentSpan)
@@ -152,9 +157,16 @@ export const spanned = <A, E, R>(self: Effect.Effect<A, E, R>, name: string, opt
     const timed = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
     let span: Tracer.Span
     return withContext(self, context, () => {
-      span = fiber.currentTracer.span(name, parent, noContext, noLinks, timed ? clock.unsafeCurrentTimeNanos() : BigInt(0), options.kind ?? "internal")
+      span = fiber.currentTracer.span(
+        name,
+        parent,
+        noContext,
+        noLinks,
+        timed ? clock.unsafeCurrentTimeNanos() : BigInt(0),
+        options.kind ?? "internal"
+      )
       const attributes = options.attributes
-      if (attributes !== undefined) for (const key in attributes) span.attribute(key, attributes[key])
+      if (attributes !== undefined) { for (const key in attributes) span.attribute(key, attributes[key]) }
       return Context.add(context, Tracer.ParentSpan, span)
     }, (exit) => {
       if (onEnd !== undefined) onEnd(exit, span, fiber)
@@ -163,12 +175,21 @@ export const spanned = <A, E, R>(self: Effect.Effect<A, E, R>, name: string, opt
   })
 
 /** `spanned` through `Effect.withSpan` (for the cases listed there). */
-const withEffectSpan = <A, E, R>(self: Effect.Effect<A, E, R>, name: string, options: SpanOptions<A, E>): Effect.Effect<A, E, R> => {
+const withEffectSpan = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  name: string,
+  options: SpanOptions<A, E>
+): Effect.Effect<A, E, R> => {
   const onEnd = options.onEnd
-  const body = onEnd === undefined ? self : Effect.onExit(self, (exit) =>
-    Effect.withFiberRuntime((fiber) =>
-      Effect.map(Effect.currentSpan, (span) => onEnd(exit, span, fiber)).pipe(Effect.ignore)
-    ))
+  const body = onEnd === undefined ?
+    self :
+    Effect.onExit(
+      self,
+      (exit) =>
+        Effect.withFiberRuntime((fiber) =>
+          Effect.map(Effect.currentSpan, (span) => onEnd(exit, span, fiber)).pipe(Effect.ignore)
+        )
+    )
   return Effect.withSpan(body, name, {
     ...(options.attributes !== undefined ? { attributes: options.attributes } : {}),
     ...(options.kind !== undefined ? { kind: options.kind } : {}),
@@ -178,7 +199,9 @@ const withEffectSpan = <A, E, R>(self: Effect.Effect<A, E, R>, name: string, opt
 
 /** A failure's `error.type` on the primitive's span (interruptions are not errors). */
 const recordFailure = (exit: Exit.Exit<unknown, unknown>, span: Tracer.Span): void => {
-  if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) span.attribute("error.type", errorType(exit.cause))
+  if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) {
+    span.attribute("error.type", errorType(exit.cause))
+  }
 }
 /**
  * Runs `primitive` on `input` as a child of the running primitive, under the path segment
@@ -228,18 +251,18 @@ const instrumented = <In, Out, E, R>(
   input: In,
   segment: string
 ): Effect.Effect<Out, E, R> => {
-    const context = fiber.getFiberRef(FiberRef.currentContext)
-    const parent = pathOf(context)
-    const path = parent === "" ? segment : `${parent}/${segment}`
-    const attributes: Record<string, unknown> = {
-      "braid.primitive.name": primitive.name,
-      "braid.primitive.kind": primitive.kind,
-      "braid.path": path
-    }
-    addRunAttributes(context, attributes)
-    const f = (primitive.body as unknown as Record<symbol, ModalBody<In, Out, E, R> | undefined>)[modalKey]
-    return spanned(f === undefined ? primitive.body(input) : f(true, input), primitive.name, {
-      attributes,
-      onEnd: recordFailure
-    })
+  const context = fiber.getFiberRef(FiberRef.currentContext)
+  const parent = pathOf(context)
+  const path = parent === "" ? segment : `${parent}/${segment}`
+  const attributes: Record<string, unknown> = {
+    "braid.primitive.name": primitive.name,
+    "braid.primitive.kind": primitive.kind,
+    "braid.path": path
+  }
+  addRunAttributes(context, attributes)
+  const f = (primitive.body as unknown as Record<symbol, ModalBody<In, Out, E, R> | undefined>)[modalKey]
+  return spanned(f === undefined ? primitive.body(input) : f(true, input), primitive.name, {
+    attributes,
+    onEnd: recordFailure
+  })
 }

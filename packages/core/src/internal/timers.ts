@@ -84,12 +84,18 @@ export const interruptAfter = (
   duration: Duration.Duration,
   millis: number
 ): Timer => {
-  const timer: Timer = schedule(() => {
-    const id = makeId()
-    timer.fired = id
-    fiber.unsafeInterruptAsFork(id)
-    timer.onFire?.()
-  }, clock, live, duration, millis)
+  const timer: Timer = schedule(
+    () => {
+      const id = makeId()
+      timer.fired = id
+      fiber.unsafeInterruptAsFork(id)
+      timer.onFire?.()
+    },
+    clock,
+    live,
+    duration,
+    millis
+  )
   return timer
 }
 

@@ -53,7 +53,9 @@ export const instrumentStream = (
 ): Stream.Stream<StreamEvent, ModelError> =>
   Stream.unwrap(Effect.flatMap(Effect.serviceOption(Accounting), (accounting) => {
     const finish = (e: StreamEvent) => (e._tag === "Finish" ? describe(e.response) : undefined)
-    if (Option.isNone(accounting)) return Effect.succeed(GenAI.chatStream(info(provider, model, request), call(request), finish))
+    if (Option.isNone(accounting)) {
+      return Effect.succeed(GenAI.chatStream(info(provider, model, request), call(request), finish))
+    }
     return Effect.map(accounting.value.prepare(request), (req) =>
       GenAI.chatStream(
         info(provider, model, req),

@@ -13,8 +13,8 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
 import * as LocalServer from "@braid/core/testing/LocalServer"
+import { Effect } from "effect"
 import type * as http from "node:http"
 
 /**
@@ -76,7 +76,8 @@ export type Behaviour =
   /** Answers 200 with this body as it is (e.g. JSON of the wrong shape, or SSE events). */
   | { readonly _tag: "Raw"; readonly body: string; readonly contentType: string }
 
-const sseEvent = (type: string, data: unknown) => `event: ${type}\ndata: ${JSON.stringify({ type, ...(data as object) })}\n\n`
+const sseEvent = (type: string, data: unknown) =>
+  `event: ${type}\ndata: ${JSON.stringify({ type, ...(data as object) })}\n\n`
 
 /**
  * Behaviour constructors.
@@ -96,12 +97,20 @@ export const Reply = {
     text,
     ...options
   }),
-  sse: (deltas: ReadonlyArray<string>, options: Omit<Extract<Behaviour, { _tag: "Sse" }>, "_tag" | "deltas"> = {}): Behaviour => ({
+  sse: (
+    deltas: ReadonlyArray<string>,
+    options: Omit<Extract<Behaviour, { _tag: "Sse" }>, "_tag" | "deltas"> = {}
+  ): Behaviour => ({
     _tag: "Sse",
     deltas,
     ...options
   }),
-  status: (status: number, errorType: string, message: string, headers?: Readonly<Record<string, string>>): Behaviour => ({
+  status: (
+    status: number,
+    errorType: string,
+    message: string,
+    headers?: Readonly<Record<string, string>>
+  ): Behaviour => ({
     _tag: "Status",
     status,
     errorType,
@@ -116,8 +125,18 @@ export const Reply = {
     headers: { "retry-after": String(retryAfterSeconds) }
   }),
   overloaded: (): Behaviour => ({ _tag: "Status", status: 529, errorType: "overloaded_error", message: "Overloaded" }),
-  serverError: (): Behaviour => ({ _tag: "Status", status: 500, errorType: "api_error", message: "Internal server error" }),
-  unauthorized: (): Behaviour => ({ _tag: "Status", status: 401, errorType: "authentication_error", message: "invalid x-api-key" }),
+  serverError: (): Behaviour => ({
+    _tag: "Status",
+    status: 500,
+    errorType: "api_error",
+    message: "Internal server error"
+  }),
+  unauthorized: (): Behaviour => ({
+    _tag: "Status",
+    status: 401,
+    errorType: "authentication_error",
+    message: "invalid x-api-key"
+  }),
   badRequest: (message = "messages: field required"): Behaviour => ({
     _tag: "Status",
     status: 400,
@@ -220,27 +239,32 @@ export const start = (options: Options = {}): Promise<TestServer> => {
       }
       case "Stall": {
         const streaming = body?.stream === true
-        res.writeHead(200, streaming
-          ? { "content-type": "text/event-stream", "cache-control": "no-cache" }
-          : { "content-type": "application/json" })
+        res.writeHead(
+          200,
+          streaming
+            ? { "content-type": "text/event-stream", "cache-control": "no-cache" }
+            : { "content-type": "application/json" }
+        )
         res.flushHeaders()
         if (behaviour.after !== "headers") {
-          res.write(streaming
-            ? sseEvent("message_start", {
-              message: {
-                id: `msg_test_${++ids}`,
-                type: "message",
-                role: "assistant",
-                model,
-                content: [],
-                stop_reason: null,
-                stop_sequence: null,
-                usage: { input_tokens: 1, output_tokens: 1 }
-              }
-            }) +
-              sseEvent("content_block_start", { index: 0, content_block: { type: "text", text: "" } }) +
-              sseEvent("content_block_delta", { index: 0, delta: { type: "text_delta", text: "par" } })
-            : `{"id": "msg_stalled", "type": "message", "role": "assistant", "content": [{"type": "text", "text": "par`)
+          res.write(
+            streaming
+              ? sseEvent("message_start", {
+                message: {
+                  id: `msg_test_${++ids}`,
+                  type: "message",
+                  role: "assistant",
+                  model,
+                  content: [],
+                  stop_reason: null,
+                  stop_sequence: null,
+                  usage: { input_tokens: 1, output_tokens: 1 }
+                }
+              }) +
+                sseEvent("content_block_start", { index: 0, content_block: { type: "text", text: "" } }) +
+                sseEvent("content_block_delta", { index: 0, delta: { type: "text_delta", text: "par" } })
+              : `{"id": "msg_stalled", "type": "message", "role": "assistant", "content": [{"type": "text", "text": "par`
+          )
         }
         stalled++
         if (behaviour.after === "pings") {
@@ -320,7 +344,9 @@ export const start = (options: Options = {}): Promise<TestServer> => {
         return
       }
       case "EchoAuth": {
-        const leaked = `bad request from x-api-key=${String(req.headers["x-api-key"])} authorization=${String(req.headers["authorization"])}`
+        const leaked = `bad request from x-api-key=${String(req.headers["x-api-key"])} authorization=${
+          String(req.headers["authorization"])
+        }`
         res.writeHead(400, { "content-type": "application/json" })
         res.end(JSON.stringify({ type: "error", error: { type: "invalid_request_error", message: leaked } }))
         return

@@ -24,7 +24,10 @@ export const declare = <Type extends MetricKeyType.MetricKeyType<any, any>>(key:
  * The metric tagged with `labels`, cached per label set: a metric made from its full key keeps
  * its registry hook, where chained `Metric.tagged` would look the hook up again on every update.
  */
-export const tag = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, labels: Labels): Metric.Metric<Type, In, Out> => {
+export const tag = <Type, In, Out>(
+  metric: Metric.Metric<Type, In, Out>,
+  labels: Labels
+): Metric.Metric<Type, In, Out> => {
   let byLabels = tagged.get(metric)
   if (byLabels === undefined) {
     byLabels = new Map()
@@ -43,4 +46,3 @@ export const tag = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, labels:
   if (byLabels.size < 10_000) byLabels.set(id, m)
   return m
 }
-

@@ -83,7 +83,11 @@ const toAttributes = (record: Readonly<Record<string, unknown>> | ReadonlyMap<st
   return out
 }
 
-const contextOf = (span: Tracer.AnySpan): SpanContext => ({ traceId: span.traceId, spanId: span.spanId, traceFlags: TraceFlags.SAMPLED })
+const contextOf = (span: Tracer.AnySpan): SpanContext => ({
+  traceId: span.traceId,
+  spanId: span.spanId,
+  traceFlags: TraceFlags.SAMPLED
+})
 
 interface Sink {
   readonly processors: ReadonlyArray<SpanProcessor>
@@ -120,7 +124,9 @@ class LeanSpan implements Tracer.Span {
     } else {
       // a span of non-Effect OpenTelemetry code active around this root (remote to us)
       const active = trace.getSpanContext(otelContext.active())
-      this.remoteParent = active !== undefined && trace.isSpanContextValid(active) ? { ...active, isRemote: true } : undefined
+      this.remoteParent = active !== undefined && trace.isSpanContextValid(active)
+        ? { ...active, isRemote: true }
+        : undefined
       this.traceId = this.remoteParent?.traceId ?? randomId(4)
     }
   }
@@ -212,7 +218,10 @@ class FinishedSpan implements ReadableSpan {
   }
 
   get links(): Array<Link> {
-    return this.linksCache ??= this.span.links.map((l) => ({ context: contextOf(l.span), attributes: toAttributes(l.attributes) }))
+    return this.linksCache ??= this.span.links.map((l) => ({
+      context: contextOf(l.span),
+      attributes: toAttributes(l.attributes)
+    }))
   }
 
   get startTime(): HrTime {
@@ -250,7 +259,12 @@ class FinishedSpan implements ReadableSpan {
           if (error.name !== "") exception["exception.type"] = error.name
           if (error.message !== "") exception["exception.message"] = error.message
           exception["exception.stacktrace"] = Cause.pretty(exit.cause, { renderErrorCause: true })
-          events.push({ name: "exception", time: hrTime(this.finish), attributes: exception, droppedAttributesCount: 0 })
+          events.push({
+            name: "exception",
+            time: hrTime(this.finish),
+            attributes: exception,
+            droppedAttributesCount: 0
+          })
           status = { code: SpanStatusCode.ERROR, message: error.message }
         }
       }
@@ -291,7 +305,8 @@ export const layer = (processors: ReadonlyArray<SpanProcessor>, serviceName: str
     scope: { name: serviceName }
   }
   const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => new LeanSpan(sink, name, parent, context, links, startTime, kind),
+    span: (name, parent, context, links, startTime, kind) =>
+      new LeanSpan(sink, name, parent, context, links, startTime, kind),
     context: (execution) => execution()
   })
   return Layer.unwrapScoped(

@@ -7,8 +7,8 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
 import * as LocalServer from "@braid/core/testing/LocalServer"
+import { Effect } from "effect"
 
 /**
  * A span as received, flattened.
@@ -88,51 +88,61 @@ export const start = (): Promise<Receiver> => {
   const raw: Array<string> = []
   let protobuf = 0
   return LocalServer.start((req, body, res) => {
-      raw.push(body.toString("utf8"))
-      const type = String(req.headers["content-type"] ?? "")
-      if (!type.includes("json")) {
-        protobuf++
-        res.writeHead(200, { "content-type": "application/x-protobuf" })
-        res.end()
-        return
-      }
-      try {
-        const json = JSON.parse(body.toString("utf8"))
-        if (req.url === "/v1/traces") {
-          for (const rs of json.resourceSpans ?? []) {
-            const resource = attrs(rs.resource?.attributes)
-            for (const ss of rs.scopeSpans ?? []) {
-              for (const s of ss.spans ?? []) {
-                spans.push({
-                  name: s.name,
-                  traceId: s.traceId,
-                  spanId: s.spanId,
-                  parentSpanId: s.parentSpanId === undefined || s.parentSpanId === "" ? undefined : s.parentSpanId,
-                  kind: s.kind,
-                  attributes: attrs(s.attributes),
-                  events: (s.events ?? []).map((e: any) => ({ name: e.name, attributes: attrs(e.attributes) })),
-                  status: s.status,
-                  resource
-                })
-              }
+    raw.push(body.toString("utf8"))
+    const type = String(req.headers["content-type"] ?? "")
+    if (!type.includes("json")) {
+      protobuf++
+      res.writeHead(200, { "content-type": "application/x-protobuf" })
+      res.end()
+      return
+    }
+    try {
+      const json = JSON.parse(body.toString("utf8"))
+      if (req.url === "/v1/traces") {
+        for (const rs of json.resourceSpans ?? []) {
+          const resource = attrs(rs.resource?.attributes)
+          for (const ss of rs.scopeSpans ?? []) {
+            for (const s of ss.spans ?? []) {
+              spans.push({
+                name: s.name,
+                traceId: s.traceId,
+                spanId: s.spanId,
+                parentSpanId: s.parentSpanId === undefined || s.parentSpanId === "" ? undefined : s.parentSpanId,
+                kind: s.kind,
+                attributes: attrs(s.attributes),
+                events: (s.events ?? []).map((e: any) => ({ name: e.name, attributes: attrs(e.attributes) })),
+                status: s.status,
+                resource
+              })
             }
           }
-        } else if (req.url === "/v1/metrics") {
-          for (const rm of json.resourceMetrics ?? []) {
-            for (const sm of rm.scopeMetrics ?? []) for (const m of sm.metrics ?? []) metrics.push(m.name)
-          }
-        } else if (req.url === "/v1/logs") {
-          for (const rl of json.resourceLogs ?? []) {
-            for (const sl of rl.scopeLogs ?? []) for (const l of sl.logRecords ?? []) logs.push(String(value(l.body) ?? ""))
+        }
+      } else if (req.url === "/v1/metrics") {
+        for (const rm of json.resourceMetrics ?? []) {
+          for (const sm of rm.scopeMetrics ?? []) for (const m of sm.metrics ?? []) metrics.push(m.name)
+        }
+      } else if (req.url === "/v1/logs") {
+        for (const rl of json.resourceLogs ?? []) {
+          for (const sl of rl.scopeLogs ?? []) {
+            for (const l of sl.logRecords ?? []) logs.push(String(value(l.body) ?? ""))
           }
         }
-        res.writeHead(200, { "content-type": "application/json" })
-        res.end("{}")
-      } catch {
-        res.writeHead(400, { "content-type": "application/json" })
-        res.end(JSON.stringify({ message: "payload is not OTLP JSON" }))
       }
-  }).then((server) => ({ url: server.url, spans, metrics, logs, raw, protobufRequests: () => protobuf, close: server.close }))
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end("{}")
+    } catch {
+      res.writeHead(400, { "content-type": "application/json" })
+      res.end(JSON.stringify({ message: "payload is not OTLP JSON" }))
+    }
+  }).then((server) => ({
+    url: server.url,
+    spans,
+    metrics,
+    logs,
+    raw,
+    protobufRequests: () => protobuf,
+    close: server.close
+  }))
 }
 
 /**

@@ -4,12 +4,12 @@
  *
  * @internal
  */
+import { Io } from "@braid/core"
+import { StoreError, StoreSupport, StoreTimeout } from "@braid/resilience"
 import type { Duration, Scope } from "effect"
 import { Config, Duration as DurationValue, Effect, Redacted } from "effect"
 import type { ConfigError } from "effect/ConfigError"
-import { Io } from "@braid/core"
 import { Redis } from "ioredis"
-import { StoreError, StoreSupport, StoreTimeout } from "@braid/resilience"
 
 /** `REDIS_URL` (redacted: it may hold a password), default `redis://127.0.0.1:6379`. */
 export const redisUrl: Config.Config<Redacted.Redacted<string>> = Config.redacted("REDIS_URL").pipe(
@@ -17,7 +17,11 @@ export const redisUrl: Config.Config<Redacted.Redacted<string>> = Config.redacte
 )
 
 /** Runs a Redis command within `timeout`, mapping its failure (or its silence) to `StoreError`. */
-export const attempt = <A>(operation: string, f: () => Promise<A>, timeout: Duration.DurationInput | undefined): Effect.Effect<A, StoreError> =>
+export const attempt = <A>(
+  operation: string,
+  f: () => Promise<A>,
+  timeout: Duration.DurationInput | undefined
+): Effect.Effect<A, StoreError> =>
   Io.promise(
     f,
     timeout,
@@ -50,7 +54,10 @@ export const acquire = (
     const client = yield* Effect.acquireRelease(
       Effect.try({
         try: () => {
-          const c = new Redis(Redacted.isRedacted(u) ? Redacted.value(u) : u, { lazyConnect: true, maxRetriesPerRequest: 2 })
+          const c = new Redis(Redacted.isRedacted(u) ? Redacted.value(u) : u, {
+            lazyConnect: true,
+            maxRetriesPerRequest: 2
+          })
           c.on("error", (e: unknown) => {
             lastError = e
           })
@@ -78,9 +85,13 @@ export const storeOptions = (
   options: { readonly prefix?: string; readonly timeout?: Duration.DurationInput },
   defaultPrefix: string
 ): { readonly prefix: string; readonly timeout: Duration.Duration | undefined } => {
-  if (typeof options !== "object" || options === null) StoreSupport.refuse(owner, "options", "must be an object", options)
+  if (typeof options !== "object" || options === null) {
+    StoreSupport.refuse(owner, "options", "must be an object", options)
+  }
   return {
     prefix: options.prefix === undefined ? defaultPrefix : StoreSupport.string(owner, "prefix", options.prefix),
-    timeout: options.timeout === undefined ? undefined : DurationValue.millis(StoreSupport.positiveDuration(owner, "timeout", options.timeout))
+    timeout: options.timeout === undefined
+      ? undefined
+      : DurationValue.millis(StoreSupport.positiveDuration(owner, "timeout", options.timeout))
   }
 }

@@ -40,12 +40,20 @@ export const refuse = (policy: string, option: string, reason: string, value: un
 /** The options object itself (undefined means "all defaults"). */
 export const options = <O extends object>(policy: string, value: O | undefined): O | undefined => {
   if (value === undefined) return undefined
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return refuse(policy, "options", "must be an object", value)
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return refuse(policy, "options", "must be an object", value)
+  }
   return value
 }
 
 /** An integer in [min, max]. */
-export const integer = (policy: string, option: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+export const integer = (
+  policy: string,
+  option: string,
+  value: unknown,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER
+): number => {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
     return refuse(
       policy,
@@ -87,12 +95,19 @@ export const boolean = (policy: string, option: string, value: unknown): boolean
 
 /** A non-empty string. */
 export const name = (policy: string, option: string, value: unknown): string => {
-  if (typeof value !== "string" || value.length === 0) return refuse(policy, option, "must be a non-empty string", value)
+  if (typeof value !== "string" || value.length === 0) {
+    return refuse(policy, option, "must be a non-empty string", value)
+  }
   return value
 }
 
 /** One of `choices`. */
-export const oneOf = <const C extends string>(policy: string, option: string, value: unknown, choices: ReadonlyArray<C>): C => {
+export const oneOf = <const C extends string>(
+  policy: string,
+  option: string,
+  value: unknown,
+  choices: ReadonlyArray<C>
+): C => {
   if (typeof value !== "string" || !(choices as ReadonlyArray<string>).includes(value)) {
     return refuse(policy, option, `must be one of ${choices.map((c) => JSON.stringify(c)).join(", ")}`, value)
   }
@@ -126,11 +141,15 @@ export const duration = (
   input: unknown,
   rules: { readonly positive?: boolean; readonly infinite?: boolean } = {}
 ): { readonly duration: Duration.Duration; readonly millis: number } => {
-  const reason = `must be a${rules.infinite ? "" : " finite"} duration ${rules.positive ? "> 0" : ">= 0"} (a Duration, ms, or e.g. "5 seconds")`
+  const reason = `must be a${rules.infinite ? "" : " finite"} duration ${
+    rules.positive ? "> 0" : ">= 0"
+  } (a Duration, ms, or e.g. "5 seconds")`
   const decoded = nonNegativeInput(input) ? Duration.decodeUnknown(input) : Option.none()
   if (Option.isNone(decoded)) return refuse(policy, option, reason, input)
   const millis = Duration.toMillis(decoded.value)
-  if ((!rules.infinite && !Number.isFinite(millis)) || (rules.positive && !(millis > 0))) return refuse(policy, option, reason, input)
+  if ((!rules.infinite && !Number.isFinite(millis)) || (rules.positive && !(millis > 0))) {
+    return refuse(policy, option, reason, input)
+  }
   return { duration: decoded.value, millis }
 }
 
@@ -148,19 +167,24 @@ export const build = <A>(make: () => A): Effect.Effect<A, InvalidOption> =>
 export const or = <A, B>(value: A | undefined, fallback: B): A | B => value === undefined ? fallback : value
 
 /** The label of a policy in its errors: its name when it is a usable one, else `fallback`. */
-export const label = (name: unknown, fallback: string): string => typeof name === "string" && name.length > 0 ? name : fallback
+export const label = (name: unknown, fallback: string): string =>
+  typeof name === "string" && name.length > 0 ? name : fallback
 
 // The names the stores (Cache, RateLimit) use: the same checks, the same `InvalidOption`.
 
 /** An integer >= 1. */
-export const positiveInteger = (policy: string, option: string, value: unknown): number => integer(policy, option, value, 1)
+export const positiveInteger = (policy: string, option: string, value: unknown): number =>
+  integer(policy, option, value, 1)
 
 /** A finite number > 0. */
 export const positiveNumber = (policy: string, option: string, value: unknown): number =>
-  typeof value === "number" && Number.isFinite(value) && value > 0 ? value : refuse(policy, option, "must be a finite number > 0", value)
+  typeof value === "number" && Number.isFinite(value) && value > 0
+    ? value
+    : refuse(policy, option, "must be a finite number > 0", value)
 
 /** A finite number >= 0. */
-export const nonNegativeNumber = (policy: string, option: string, value: unknown): number => finite(policy, option, value, 0)
+export const nonNegativeNumber = (policy: string, option: string, value: unknown): number =>
+  finite(policy, option, value, 0)
 
 /** A non-empty string. */
 export const nonEmptyString = (policy: string, option: string, value: unknown): string => name(policy, option, value)

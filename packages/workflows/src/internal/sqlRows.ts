@@ -6,9 +6,9 @@
  *
  * @internal
  */
+import { Io, Json } from "@braid/core"
 import type { Duration } from "effect"
 import { Effect, Either, ParseResult, Schema } from "effect"
-import { Io, Json } from "@braid/core"
 
 /** The options of every SQL store constructor of this package. */
 export interface StoreOptions {
@@ -35,9 +35,13 @@ export const encoder = <A, I>(schema: Schema.Schema<A, I, never>) => {
   const encode = Schema.encodeEither(schema)
   return (value: A): Effect.Effect<string, string> => {
     const encoded = encode(value)
-    if (Either.isLeft(encoded)) return Effect.fail(`the value does not encode: ${ParseResult.TreeFormatter.formatErrorSync(encoded.left)}`)
+    if (Either.isLeft(encoded)) {
+      return Effect.fail(`the value does not encode: ${ParseResult.TreeFormatter.formatErrorSync(encoded.left)}`)
+    }
     const text = Json.encode(encoded.right)
-    return Either.isLeft(text) ? Effect.fail(`the value has no JSON form: ${text.left.message}`) : Effect.succeed(text.right)
+    return Either.isLeft(text)
+      ? Effect.fail(`the value has no JSON form: ${text.left.message}`)
+      : Effect.succeed(text.right)
   }
 }
 
@@ -46,16 +50,19 @@ export const encoder = <A, I>(schema: Schema.Schema<A, I, never>) => {
  * within `timeout`, a row that does not decode) into the store's typed error. Only the
  * failure's message (and its cause's) is kept, with credentials in URLs masked.
  */
-export const call = <E2>(timeout: Duration.DurationInput | undefined, toError: (reason: string) => E2) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E2, R> =>
-  Io.bounded(
-    Effect.mapError(self, (e) => toError(typeof e === "string" ? e : reasonOf(e))),
-    timeout,
-    (millis) => toError(`no answer within ${millis} ms`)
-  )
+export const call =
+  <E2>(timeout: Duration.DurationInput | undefined, toError: (reason: string) => E2) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E2, R> =>
+    Io.bounded(
+      Effect.mapError(self, (e) => toError(typeof e === "string" ? e : reasonOf(e))),
+      timeout,
+      (millis) => toError(`no answer within ${millis} ms`)
+    )
 
 const messageOf = (e: unknown): string | undefined =>
-  typeof e === "object" && e !== null && "message" in e && typeof e.message === "string" && e.message !== "" ? e.message : undefined
+  typeof e === "object" && e !== null && "message" in e && typeof e.message === "string" && e.message !== ""
+    ? e.message
+    : undefined
 
 /** The error's message and its cause's (an SQL error says "Failed to execute statement"; its cause says why), credentials in URLs masked. */
 const reasonOf = (e: unknown): string => {
