@@ -12,9 +12,11 @@
  *   on the subscriber connection); baseline: raw ioredis PUBLISH to a raw ioredis subscriber.
  *   Skipped (and said so) when Redis does not answer.
  */
-import { Agent, EventBus, Meeting, Termination } from "@braid/agents"
+import { Agent } from "@braid/agents"
 import { Instrumentation } from "@braid/core"
 import { ScriptedModel } from "@braid/llm"
+import { Meeting, Termination } from "@braid/meetings"
+import { EventBus } from "@braid/messaging"
 import { RedisEventBus } from "@braid/redis"
 import { REDIS_URL } from "@braid/testing/urls"
 import { Effect, ManagedRuntime, PubSub, Queue, Schema } from "effect"

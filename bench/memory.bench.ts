@@ -9,8 +9,8 @@
  * Each sample runs a batch of operations inside one Effect program (Braid) or one async loop
  * (raw), so what is measured is the operation, not Effect.runPromise's start-up.
  */
-import { Memory, MemoryStore } from "@braid/agents"
 import { WorkflowContext } from "@braid/core"
+import { Memory, MemoryStore } from "@braid/memory"
 import { PostgresMemoryStore } from "@braid/postgres"
 import { RedisMemoryStore } from "@braid/redis"
 import { SqliteMemoryStore } from "@braid/sqlite"

@@ -12,9 +12,10 @@
  *
  * Run it: npx tsx examples/07-memory.ts
  */
-import { Agent, Memory } from "@braid/agents"
+import { Agent } from "@braid/agents"
 import { Primitive, Runner, sequence } from "@braid/core"
 import { DefaultModel, LanguageModel } from "@braid/llm"
+import { Memory } from "@braid/memory"
 import { SqliteMemoryStore } from "@braid/sqlite"
 import { Effect, Layer, Schema } from "effect"
 import assert from "node:assert"

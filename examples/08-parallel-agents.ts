@@ -15,7 +15,7 @@
  *
  * Run it: npx tsx examples/08-parallel-agents.ts
  */
-import { Agent, Coordination, CoordinationErrors } from "@braid/agents"
+import { Agent, Coordination, Errors as CoordinationErrors } from "@braid/agents"
 import { Primitive, Runner, sequence } from "@braid/core"
 import { ScriptedModel } from "@braid/llm"
 import { Effect } from "effect"

@@ -12,9 +12,11 @@
  *
  * Run it: npx tsx examples/09-meeting.ts
  */
-import { Agent, EventBus, Meeting, MeetingStore, Termination } from "@braid/agents"
+import { Agent } from "@braid/agents"
 import { Primitive } from "@braid/core"
 import { LanguageModel, ScriptedModel } from "@braid/llm"
+import { Meeting, MeetingStore, Termination } from "@braid/meetings"
+import { EventBus } from "@braid/messaging"
 import { Effect, Layer, Option, Schema } from "effect"
 import assert from "node:assert"
 

@@ -14,10 +14,12 @@
  * Run it: npx tsx examples/10-coaching.ts                              (offline, scripted model)
  *         ANTHROPIC_API_KEY=sk-ant-... npx tsx examples/10-coaching.ts (Claude)
  */
-import { Agent, Memory } from "@braid/agents"
+import { Agent } from "@braid/agents"
 import { Describe, Runner, WorkflowContext } from "@braid/core"
+import { Models } from "@braid/eval"
 import { Accounting, Errors, LanguageModel, ScriptedModel } from "@braid/llm"
-import { Coaching, Models, Samples, Scripts } from "@braid/workflows"
+import { Memory } from "@braid/memory"
+import { Coaching, Samples, Scripts } from "@braid/workflows"
 import { Effect, Either, Layer } from "effect"
 import assert from "node:assert"
 

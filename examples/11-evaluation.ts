@@ -12,9 +12,9 @@
  *         ANTHROPIC_API_KEY=sk-ant-... npx tsx examples/11-evaluation.ts (Claude judges)
  */
 import { Runner } from "@braid/core"
+import { Dataset, Evaluation, Gate, Models, ResultStore, Samples } from "@braid/eval"
 import { Accounting } from "@braid/llm"
 import { SqliteResultStore } from "@braid/sqlite"
-import { Dataset, Evaluation, Gate, Models, ResultStore, Samples, Scripts } from "@braid/workflows"
 import { Effect, Layer } from "effect"
 import assert from "node:assert"
 import * as fs from "node:fs"
@@ -119,6 +119,6 @@ const main = Effect.gen(function*() {
 // Results persist in SQLite: a second process would reuse them too.
 const Store = SqliteResultStore.layer(path.join(dir, "evaluations.db"))
 await Effect.runPromise(
-  main.pipe(Effect.provide(Layer.mergeAll(Store, Models.layer(Scripts.judge), Accounting.layer())))
+  main.pipe(Effect.provide(Layer.mergeAll(Store, Models.layer(Samples.judgeScript), Accounting.layer())))
 )
 console.log("\nDone.")

@@ -11,10 +11,12 @@
  * Run it: npx tsx examples/12-meeting.ts                              (offline, scripted model)
  *         ANTHROPIC_API_KEY=sk-ant-... npx tsx examples/12-meeting.ts (Claude)
  */
-import { EventBus, Meeting, MeetingStore } from "@braid/agents"
 import { Describe, Primitive, Runner } from "@braid/core"
+import { Models } from "@braid/eval"
 import { Accounting } from "@braid/llm"
-import { MeetingRecords, MeetingWorkflow, Models, Samples, Scripts } from "@braid/workflows"
+import { Meeting, MeetingStore } from "@braid/meetings"
+import { EventBus } from "@braid/messaging"
+import { MeetingRecords, MeetingWorkflow, Samples, Scripts } from "@braid/workflows"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer } from "effect"
 import assert from "node:assert"

@@ -20,10 +20,10 @@
 import { DecodeError, Instrumentation, Json, Primitive } from "@braid/core"
 import type { Errors as LlmErrors } from "@braid/llm"
 import { LanguageModel, Pricing } from "@braid/llm"
+import { currentAgent, recalledRef } from "@braid/memory/Memory"
 import { Effect, Either, FiberRef, JSONSchema, ParseResult, Schema } from "effect"
 import { dual } from "effect/Function"
 import { StructuredOutputInvalid, ToolError, ToolIterationsExceeded } from "./Errors.js"
-import { currentAgent, recalledRef } from "./Memory.js"
 
 /**
  * A message of a conversation. Besides user and assistant turns, a conversation may carry

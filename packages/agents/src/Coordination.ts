@@ -14,8 +14,8 @@ import { Instrumentation, Primitive } from "@braid/core"
 import { LanguageModel, Pricing } from "@braid/llm"
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Option, Queue, Ref, Schema, Stream } from "effect"
 import { decodeStructured } from "./Agent.js"
-import type { BranchOutcome } from "./CoordinationErrors.js"
-import { CoordinationFailed } from "./CoordinationErrors.js"
+import type { BranchOutcome } from "./Errors.js"
+import { CoordinationFailed } from "./Errors.js"
 
 /**
  * The outcome of one branch, with its typed value.

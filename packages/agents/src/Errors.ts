@@ -1,127 +1,78 @@
 /**
- * The typed errors of `@braid/agents`. Every error is a `Schema.TaggedError`, so it can be
- * persisted or sent across a process boundary and still be matched with `Effect.catchTag`.
- *
- * This file is shared: each part of the package appends its own section below.
+ * The typed errors of `@braid/agents`. Every error is a `Schema.TaggedError`, so it can be persisted
+ * or sent across a process boundary and still be matched with `Effect.catchTag`.
  *
  * @since 0.1.0
  */
 import { Schema } from "effect"
 
-// ---------------------------------------------------------------------------------------------
-// Memory
-// ---------------------------------------------------------------------------------------------
-
 /**
- * Why a memory store call failed, when it is known: `"Timeout"` (no answer within the store's
- * `timeout`), `"Corrupt"` (what the store holds does not decode as an entry).
+ * What happened to one branch of a coordination.
  *
- * @since 0.2.0
+ * - `succeeded`: the branch returned `value`;
+ * - `failed`: the branch failed with `error` (a typed error or a defect, or its budget ran out);
+ * - `interrupted`: the coordination stopped the branch (strategy decided, or unsatisfiable);
+ * - `timed-out`: the per-branch timeout elapsed.
+ *
+ * `reason` always says why, in words.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Errors as CoordinationErrors } from "@braid/agents"
+ *
+ * const outcome = Schema.decodeUnknownSync(CoordinationErrors.BranchOutcome)({
+ *   agent: "a", index: 0, status: "timed-out", reason: "no answer within 1s", durationMillis: 1000
+ * })
+ * ```
+ *
+ * @since 0.1.0
  */
-export const MemoryStoreErrorReason = Schema.Literal("Timeout", "Corrupt")
+export const BranchOutcome = Schema.Struct({
+  agent: Schema.String,
+  index: Schema.Number,
+  status: Schema.Literal("succeeded", "failed", "interrupted", "timed-out"),
+  value: Schema.optional(Schema.Unknown),
+  error: Schema.optional(Schema.Unknown),
+  reason: Schema.String,
+  durationMillis: Schema.Number
+})
 
 /**
- * @since 0.2.0
+ * @since 0.1.0
  */
-export type MemoryStoreErrorReason = typeof MemoryStoreErrorReason.Type
+export type BranchOutcome = typeof BranchOutcome.Type
 
 /**
- * A memory store failed (connection, SQL, Redis, a call that timed out, stored data that does
- * not decode). `reason` says which, when it is one of the known kinds.
+ * A coordination strategy could not be satisfied (too many branches failed or timed out, no
+ * majority, an unresolved tie, no consensus). Carries every branch's outcome: nothing is dropped.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { MemoryStoreError } from "@braid/agents/Errors"
+ * import { Primitive } from "@braid/core"
+ * import { Coordination } from "@braid/agents"
  *
- * const failed = Effect.fail(new MemoryStoreError({ store: "sqlite", operation: "put", message: "disk full" }))
- * const slow = new MemoryStoreError({ store: "redis", operation: "get", message: "no answer within 5000 ms", reason: "Timeout" })
+ * const bad = Primitive.make("bad", (_: string) => Effect.fail("no"))
+ * const program = Coordination.coordinate([bad], Coordination.first()).invoke("task").pipe(
+ *   Effect.catchTag("CoordinationFailed", (e) => Effect.succeed(e.outcomes.map((o) => o.status)))
+ * )
  * ```
  *
  * @since 0.1.0
  */
-export class MemoryStoreError extends Schema.TaggedError<MemoryStoreError>()("MemoryStoreError", {
-  store: Schema.String,
-  operation: Schema.String,
-  message: Schema.String,
-  reason: Schema.optional(MemoryStoreErrorReason)
-}) {}
-
-/**
- * A memory operation was given something it refuses, before anything was stored or read: a key,
- * tag, agent or scope id that is not well-formed text (a lone surrogate, a NUL, empty or too
- * long), a value with no lossless JSON form (a BigInt, a cycle, NaN, a `"__proto__"` key), or a
- * query or store option of the wrong kind (`limit: 1.5`, `from: NaN`, a `ttl` that is no
- * duration). `operation` is the `Memory` operation, `field` what was wrong (`key`, `tags[1]`,
- * `value.a[2]`, `limit`, `tenantId`), `key` the entry's key (JSON-quoted, shortened) when there
- * is one, `reason` why.
- *
- * @example
- * ```ts
- * import { MemoryInputError } from "@braid/agents/Errors"
- *
- * const e = new MemoryInputError({ operation: "store", field: "value.n", key: "\"goal\"", reason: "a BigInt has no JSON form" })
- * e.message // Memory.store "goal": value.n: a BigInt has no JSON form
- * ```
- *
- * @since 0.2.0
- */
-export class MemoryInputError extends Schema.TaggedError<MemoryInputError>()("MemoryInputError", {
-  operation: Schema.String,
-  field: Schema.String,
-  key: Schema.optional(Schema.String),
-  reason: Schema.String
+export class CoordinationFailed extends Schema.TaggedError<CoordinationFailed>()("CoordinationFailed", {
+  strategy: Schema.String,
+  /** How many successful branches the strategy needed. */
+  required: Schema.Number,
+  reason: Schema.String,
+  outcomes: Schema.Array(BranchOutcome)
 }) {
   override get message(): string {
-    return `Memory.${this.operation}${this.key === undefined ? "" : ` ${this.key}`}: ${this.field}: ${this.reason}`
+    const counts = this.outcomes.map((o) => `${o.agent}: ${o.status} (${o.reason})`).join("; ")
+    return `coordinate(${this.strategy}) failed: ${this.reason} [${counts}]`
   }
 }
-
-/**
- * A typed memory entry (`Memory.forSchema`) did not decode. `key` names the entry.
- *
- * @example
- * ```ts
- * import { MemoryDecodeError } from "@braid/agents/Errors"
- *
- * const e = new MemoryDecodeError({ key: "goals", issue: "Expected string, actual 42" })
- * ```
- *
- * @since 0.1.0
- */
-export class MemoryDecodeError extends Schema.TaggedError<MemoryDecodeError>()("MemoryDecodeError", {
-  key: Schema.String,
-  issue: Schema.String
-}) {
-  override get message(): string {
-    return `memory entry "${this.key}" did not decode: ${this.issue}`
-  }
-}
-
-/**
- * A memory operation asked for a scope the current run has no id for (for example the "user"
- * scope in a run started without a `userId`).
- *
- * @example
- * ```ts
- * import { MemoryScopeUnavailable } from "@braid/agents/Errors"
- *
- * const e = new MemoryScopeUnavailable({ scope: "user" })
- * ```
- *
- * @since 0.1.0
- */
-export class MemoryScopeUnavailable extends Schema.TaggedError<MemoryScopeUnavailable>()("MemoryScopeUnavailable", {
-  scope: Schema.String
-}) {
-  override get message(): string {
-    return `no ${this.scope} id in the WorkflowContext: start the run with a ${this.scope}Id to use the ${this.scope} scope`
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Agents and tools
-// ---------------------------------------------------------------------------------------------
 
 /**
  * A tool called by an agent failed, or the model called a tool that does not exist, or its
@@ -162,10 +113,6 @@ export class ToolIterationsExceeded extends Schema.TaggedError<ToolIterationsExc
     return `${this.agent}: still calling tools after ${this.maxIterations} iterations`
   }
 }
-
-// ---------------------------------------------------------------------------------------------
-// Handoff
-// ---------------------------------------------------------------------------------------------
 
 /**
  * A handoff payload did not decode with the handoff's payload Schema. `path` is the first bad
@@ -208,10 +155,6 @@ export class UnknownHandoffTarget extends Schema.TaggedError<UnknownHandoffTarge
     return `${this.from}: no handoff candidate named "${this.target}" (candidates: ${this.candidates.join(", ")})`
   }
 }
-
-// ---------------------------------------------------------------------------------------------
-// Structured output
-// ---------------------------------------------------------------------------------------------
 
 /**
  * An agent's reply (`Agent.structured`) held no JSON, or its JSON did not decode with the

@@ -1,6 +1,7 @@
-import { Agent, Memory } from "@braid/agents"
+import { Agent } from "@braid/agents"
 import { Primitive, Runner } from "@braid/core"
 import { Accounting, Errors as LlmErrors, ScriptedModel } from "@braid/llm"
+import { Memory } from "@braid/memory"
 import { Retry } from "@braid/resilience"
 import { byName, parentOf, successValue, withSpans } from "@braid/testing"
 import { assert, describe, it } from "@effect/vitest"

@@ -1,4 +1,4 @@
-import { Coordination, CoordinationErrors } from "@braid/agents"
+import { Coordination, Errors as CoordinationErrors } from "@braid/agents"
 import { Primitive, Runner } from "@braid/core"
 import { LanguageModel, ScriptedModel } from "@braid/llm"
 import { byName, parentOf, successValue, withSpans } from "@braid/testing"

@@ -7,8 +7,8 @@
  * @since 0.1.0
  */
 import { Runner } from "@braid/core"
+import { Dataset, Errors, Evaluation, Gate, Models, ResultStore, Samples } from "@braid/eval"
 import { SqliteResultStore } from "@braid/sqlite"
-import { Dataset, Errors, Evaluation, Gate, Models, ResultStore, Scripts } from "@braid/workflows"
 import type { Duration } from "effect"
 import { Effect, Layer } from "effect"
 import * as crypto from "node:crypto"
@@ -124,6 +124,6 @@ export const run = (options: Options) =>
   }).pipe(
     Effect.provide(Layer.merge(
       options.store === undefined ? ResultStore.layerMemory : SqliteResultStore.layer(options.store),
-      Models.layer(Scripts.judge, { offline: options.offline })
+      Models.layer(Samples.judgeScript, { offline: options.offline })
     ))
   )

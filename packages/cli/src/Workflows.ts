@@ -5,22 +5,14 @@
  *
  * @since 0.1.0
  */
-import { EventBus, MeetingStore, Memory } from "@braid/agents"
 import { Runner } from "@braid/core"
+import { Dataset, Evaluation, Gate, Models, ResultStore, Samples as EvalSamples } from "@braid/eval"
 import { Accounting } from "@braid/llm"
+import { MeetingStore } from "@braid/meetings"
+import { Memory } from "@braid/memory"
+import { EventBus } from "@braid/messaging"
 import { SqliteMemoryStore, SqliteResultStore } from "@braid/sqlite"
-import {
-  Coaching,
-  Dataset,
-  Evaluation,
-  Gate,
-  MeetingRecords,
-  MeetingWorkflow,
-  Models,
-  ResultStore,
-  Samples,
-  Scripts
-} from "@braid/workflows"
+import { Coaching, MeetingRecords, MeetingWorkflow, Samples, Scripts } from "@braid/workflows"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, Option } from "effect"
 import type { Entry, RunOptions } from "./Registry.js"
@@ -145,10 +137,10 @@ const evaluation: Entry = {
         }
       }
       say("\nbaseline: prompt v1")
-      const v1 = yield* Runner.run(Evaluation.make({ runId: "prompt-v1", metrics, modelTimeout }), Samples.promptV1)
+      const v1 = yield* Runner.run(Evaluation.make({ runId: "prompt-v1", metrics, modelTimeout }), EvalSamples.promptV1)
       show(v1)
       say("\ncandidate: prompt v2")
-      const v2 = yield* Runner.run(Evaluation.make({ runId: "prompt-v2", metrics, modelTimeout }), Samples.promptV2)
+      const v2 = yield* Runner.run(Evaluation.make({ runId: "prompt-v2", metrics, modelTimeout }), EvalSamples.promptV2)
       show(v2)
       const { gate } = yield* Evaluation.compareRuns(v1, v2, { maxRegression: 0.05 })
       say(`\nregression gate (candidate vs baseline):\n${Gate.format(gate)}`)
@@ -165,7 +157,7 @@ const evaluation: Entry = {
     }).pipe(
       Effect.provide(Layer.mergeAll(
         Option.isSome(options.store) ? SqliteResultStore.layer(options.store.value) : ResultStore.layerMemory,
-        Models.layer(Scripts.judge, { offline: options.offline }),
+        Models.layer(EvalSamples.judgeScript, { offline: options.offline }),
         Accounting.layer()
       ))
     )

@@ -1,4 +1,4 @@
-import { Dataset, Samples } from "@braid/workflows"
+import { Dataset, Samples } from "@braid/eval"
 import { assert, describe, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"

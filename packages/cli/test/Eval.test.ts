@@ -1,4 +1,4 @@
-import { Dataset, Samples } from "@braid/workflows"
+import { Dataset, Samples } from "@braid/eval"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"

@@ -1,6 +1,6 @@
-import { Memory } from "@braid/agents"
 import { Workflows } from "@braid/cli"
 import { WorkflowContext } from "@braid/core"
+import { Memory } from "@braid/memory"
 import { SqliteMemoryStore } from "@braid/sqlite"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"

@@ -22,6 +22,8 @@ export * as Errors from "./Errors.js"
 export * as Json from "./Json.js"
 /** The time bound of every store and network call. @since 0.2.0 */
 export * as Io from "./Io.js"
+/** What the SQL stores share: JSON rows decoded with Schema, bounded calls with typed errors. @since 0.2.0 */
+export * as Sql from "./Sql.js"
 
 export { andThen, branch, forEach, loop, parallel, repeatUntil, route, sequence } from "./Combinators.js"
 export type { ForEachOptions, Inputs, LoopOptions, Mode, ParallelOptions } from "./Combinators.js"

@@ -4,9 +4,9 @@
  *
  * @since 0.2.0
  */
-import { MeetingStore } from "@braid/agents"
-import type { CoordinationErrors } from "@braid/agents"
 import { Io } from "@braid/core"
+import { MeetingStore } from "@braid/meetings"
+import type { Errors as CoordinationErrors } from "@braid/meetings"
 import type { SqlError } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import type { ConfigError } from "effect"

@@ -9,10 +9,10 @@
  *
  * @since 0.1.0
  */
-import { MemoryStoreError } from "@braid/agents/Errors"
-import * as MemorySql from "@braid/agents/MemorySql"
-import { type Entry, MemoryStore, type MemoryStoreShape, scopeKey, valueJsonOf } from "@braid/agents/MemoryStore"
 import { Io } from "@braid/core"
+import { MemoryStoreError } from "@braid/memory/Errors"
+import * as MemorySql from "@braid/memory/MemorySql"
+import { type Entry, MemoryStore, type MemoryStoreShape, scopeKey, valueJsonOf } from "@braid/memory/MemoryStore"
 import { Config, Duration, Effect, Either, Exit, identity, Layer, Option, Redacted } from "effect"
 import type { Scope } from "effect"
 import { createRequire } from "node:module"
@@ -412,7 +412,7 @@ export const make = (
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { Memory } from "@braid/agents"
+ * import { Memory } from "@braid/memory"
  * import { PostgresMemoryStore } from "@braid/postgres"
  *
  * const MemoryLive = Memory.layer().pipe(Layer.provide(PostgresMemoryStore.layer()))

@@ -4,8 +4,8 @@
  *
  * @since 0.2.0
  */
-import { Messaging } from "@braid/agents"
 import { Io } from "@braid/core"
+import { Messaging } from "@braid/messaging"
 import { PgClient } from "@effect/sql-pg"
 import { Config, Duration, Layer, Redacted } from "effect"
 

@@ -1,12 +1,12 @@
-import type { MemoryStore } from "@braid/agents"
-import type { MemoryStoreError } from "@braid/agents/Errors"
+import type { MemoryStore } from "@braid/memory"
+import type { MemoryStoreError } from "@braid/memory/Errors"
 import { PostgresMemoryStore } from "@braid/postgres"
 import { DATABASE_URL, describeWith, faultyProxy, silentServer } from "@braid/testing"
 import { assert, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Redacted } from "effect"
 import { createRequire } from "node:module"
 import { afterAll } from "vitest"
-import { conformance } from "../../agents/test/memoryConformance.js"
+import { conformance } from "../../memory/test/memoryConformance.js"
 
 /** node-postgres itself (no types installed), for pools the tests own. */
 type TestPool = PostgresMemoryStore.Pool & { readonly ending: boolean }

@@ -1,11 +1,12 @@
-import { EventBus, Meeting, MeetingStore, Termination } from "@braid/agents"
+import { Meeting, MeetingStore, Termination } from "@braid/meetings"
+import { EventBus } from "@braid/messaging"
 import { PostgresMeetingStore } from "@braid/postgres"
 import { DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { assert, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Redacted } from "effect"
-import { roundTrip, runId, storedAndRead } from "../../agents/test/meetingStoreConformance.js"
+import { roundTrip, runId, storedAndRead } from "../../meetings/test/meetingStoreConformance.js"
 
 const describePg = await describeWith("postgres")
 describePg("MeetingStore: PostgreSQL", () => {

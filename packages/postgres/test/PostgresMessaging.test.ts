@@ -1,11 +1,11 @@
-import { Messaging } from "@braid/agents"
+import { Messaging } from "@braid/messaging"
 import { PostgresMessaging } from "@braid/postgres"
 import { DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { assert, it } from "@effect/vitest"
 import { Effect, Either, Layer, Redacted } from "effect"
-import { run, suite } from "../../agents/test/messagingConformance.js"
+import { run, suite } from "../../messaging/test/messagingConformance.js"
 
 const describePg = await describeWith("postgres")
 describePg("PostgreSQL", () => {

@@ -20,10 +20,10 @@
  *
  * @since 0.1.0
  */
-import { EventBusError } from "@braid/agents/CoordinationErrors"
-import type { Envelope, Service } from "@braid/agents/EventBus"
-import { EventBus, makeWith } from "@braid/agents/EventBus"
 import { Io, Json } from "@braid/core"
+import { EventBusError } from "@braid/messaging/Errors"
+import type { Envelope, Service } from "@braid/messaging/EventBus"
+import { EventBus, makeWith } from "@braid/messaging/EventBus"
 import { Config, Duration, Effect, Either, Layer, PubSub } from "effect"
 import type { Scope } from "effect"
 import { Redis } from "ioredis"
@@ -78,7 +78,7 @@ const connect = (url: string, name: string, timeout: Duration.DurationInput | un
  * @example
  * ```ts
  * import { Effect, Layer } from "effect"
- * import { EventBus } from "@braid/agents"
+ * import { EventBus } from "@braid/messaging"
  * import { RedisEventBus } from "@braid/redis"
  *
  * const BusLive = Layer.scoped(EventBus.EventBus, RedisEventBus.make({ url: "redis://127.0.0.1:6379", prefix: "app:" }))

@@ -9,8 +9,9 @@
  *
  * @since 0.1.0
  */
-import { MemoryStoreError } from "@braid/agents/Errors"
-import * as MemorySql from "@braid/agents/MemorySql"
+import { Io, Json } from "@braid/core"
+import { MemoryStoreError } from "@braid/memory/Errors"
+import * as MemorySql from "@braid/memory/MemorySql"
 import {
   applyLimit,
   decodeEntry,
@@ -22,8 +23,7 @@ import {
   type Scope,
   scopeKey,
   valueJsonOf
-} from "@braid/agents/MemoryStore"
-import { Io, Json } from "@braid/core"
+} from "@braid/memory/MemoryStore"
 import { Config, Duration, Effect, Either, Exit, Layer, Option, Redacted } from "effect"
 import { Redis } from "ioredis"
 
@@ -355,7 +355,7 @@ export const make = (client: Redis, options: MakeOptions = {}): MemoryStoreShape
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { Memory } from "@braid/agents"
+ * import { Memory } from "@braid/memory"
  * import { RedisMemoryStore } from "@braid/redis"
  *
  * const MemoryLive = Memory.layer().pipe(Layer.provide(RedisMemoryStore.layer({ prefix: "myapp:memory:" })))

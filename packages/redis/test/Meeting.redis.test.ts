@@ -1,4 +1,5 @@
-import { EventBus, Meeting, Termination } from "@braid/agents"
+import { Meeting, Termination } from "@braid/meetings"
+import { EventBus } from "@braid/messaging"
 import { RedisEventBus } from "@braid/redis"
 import { describeWith, REDIS_URL } from "@braid/testing"
 import { assert, it } from "@effect/vitest"

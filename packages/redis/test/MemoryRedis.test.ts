@@ -1,13 +1,13 @@
-import { Memory, MemoryStore } from "@braid/agents"
-import type { MemoryStoreError } from "@braid/agents/Errors"
 import { WorkflowContext } from "@braid/core"
+import { Memory, MemoryStore } from "@braid/memory"
+import type { MemoryStoreError } from "@braid/memory/Errors"
 import { RedisMemoryStore } from "@braid/redis"
 import { describeWith, faultyProxy, REDIS_URL, silentServer } from "@braid/testing"
 import { assert, it } from "@effect/vitest"
 import { Cause, Effect, Fiber, Layer, Option, Redacted } from "effect"
 import { Redis } from "ioredis"
 import { afterAll } from "vitest"
-import { conformance } from "../../agents/test/memoryConformance.js"
+import { conformance } from "../../memory/test/memoryConformance.js"
 
 const describeRedis = await describeWith("redis")
 const prefix = `braid:memory:test-${crypto.randomUUID().slice(0, 8)}:`

@@ -1,10 +1,10 @@
-import { CoordinationErrors, EventBus } from "@braid/agents"
+import { Errors as CoordinationErrors, EventBus } from "@braid/messaging"
 import { RedisEventBus } from "@braid/redis"
 import { describeWith, faultyProxy, REDIS_URL, silentServer, withPort } from "@braid/testing"
 import { assert, it } from "@effect/vitest"
 import { Effect, Either, Queue, Schema } from "effect"
 import { Redis } from "ioredis"
-import { conformance } from "../../agents/test/EventBusConformance.js"
+import { conformance } from "../../messaging/test/EventBusConformance.js"
 
 conformance("memory", () => EventBus.layerMemory)
 

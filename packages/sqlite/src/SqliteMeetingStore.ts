@@ -5,8 +5,8 @@
  *
  * @since 0.2.0
  */
-import { MeetingStore } from "@braid/agents"
-import type { CoordinationErrors } from "@braid/agents"
+import { MeetingStore } from "@braid/meetings"
+import type { Errors as CoordinationErrors } from "@braid/meetings"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import type { ConfigError } from "effect"
 import { Layer } from "effect"

@@ -7,10 +7,10 @@
  *
  * @since 0.1.0
  */
-import { MemoryStoreError } from "@braid/agents/Errors"
-import * as MemorySql from "@braid/agents/MemorySql"
-import { type Entry, MemoryStore, type MemoryStoreShape, valueJsonOf } from "@braid/agents/MemoryStore"
 import { Io } from "@braid/core"
+import { MemoryStoreError } from "@braid/memory/Errors"
+import * as MemorySql from "@braid/memory/MemorySql"
+import { type Entry, MemoryStore, type MemoryStoreShape, valueJsonOf } from "@braid/memory/MemoryStore"
 import { Config, Duration, Effect, Either, Exit, Layer, Option } from "effect"
 import type { Scope } from "effect"
 import { createRequire } from "node:module"
@@ -204,7 +204,7 @@ export const make = (options: Options): Effect.Effect<MemoryStoreShape, MemorySt
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { Memory } from "@braid/agents"
+ * import { Memory } from "@braid/memory"
  * import { SqliteMemoryStore } from "@braid/sqlite"
  *
  * const MemoryLive = Memory.layer().pipe(Layer.provide(SqliteMemoryStore.layer({ filename: "braid-memory.db" })))
@@ -221,7 +221,7 @@ export const layer = (options: Options): Layer.Layer<MemoryStore, MemoryStoreErr
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { Memory } from "@braid/agents"
+ * import { Memory } from "@braid/memory"
  * import { SqliteMemoryStore } from "@braid/sqlite"
  *
  * const MemoryLive = Memory.layer().pipe(Layer.provide(SqliteMemoryStore.layerConfig))

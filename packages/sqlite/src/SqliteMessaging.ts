@@ -4,8 +4,8 @@
  *
  * @since 0.2.0
  */
-import { Messaging } from "@braid/agents"
-import type { CoordinationErrors } from "@braid/agents"
+import { Messaging } from "@braid/messaging"
+import type { Errors as CoordinationErrors } from "@braid/messaging"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Layer } from "effect"
 

@@ -4,8 +4,8 @@
  *
  * @since 0.2.0
  */
-import { ResultStore } from "@braid/workflows"
-import { ResultStoreError } from "@braid/workflows/Errors"
+import { ResultStore } from "@braid/eval"
+import { ResultStoreError } from "@braid/eval/Errors"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Layer } from "effect"
 

@@ -1,6 +1,6 @@
-import { Memory } from "@braid/agents"
-import type { MemoryStoreError } from "@braid/agents/Errors"
 import { Primitive, Runner, WorkflowContext } from "@braid/core"
+import { Memory } from "@braid/memory"
+import type { MemoryStoreError } from "@braid/memory/Errors"
 import { SqliteMemoryStore } from "@braid/sqlite"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
@@ -9,7 +9,7 @@ import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll } from "vitest"
-import { conformance } from "../../agents/test/memoryConformance.js"
+import { conformance } from "../../memory/test/memoryConformance.js"
 
 /** better-sqlite3 itself (it ships no types), to look at the file from outside the store. */
 const Database = createRequire(import.meta.url)("better-sqlite3") as new(

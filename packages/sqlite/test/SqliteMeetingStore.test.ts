@@ -5,7 +5,7 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { roundTrip, storedAndRead } from "../../agents/test/meetingStoreConformance.js"
+import { roundTrip, storedAndRead } from "../../meetings/test/meetingStoreConformance.js"
 
 describe("MeetingStore: SQLite", () => {
   it.live("history and status survive and can be inspected through a new connection; migrations are idempotent", () =>

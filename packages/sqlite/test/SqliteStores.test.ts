@@ -1,5 +1,6 @@
+import { ResultStore } from "@braid/eval"
 import { SqliteMeetingRecords, SqliteResultStore } from "@braid/sqlite"
-import { MeetingRecords, ResultStore } from "@braid/workflows"
+import { MeetingRecords } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import * as fs from "node:fs"

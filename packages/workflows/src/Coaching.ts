@@ -31,11 +31,15 @@
  *
  * @since 0.1.0
  */
-import { Agent, Memory, StreamBuffer } from "@braid/agents"
+import { Agent } from "@braid/agents"
 import type { DecodeError, Primitive as P } from "@braid/core"
 import { loop, parallel, Primitive, sequence, WorkflowContext } from "@braid/core"
+import * as Evaluation from "@braid/eval/Evaluation"
+import * as Models from "@braid/eval/Models"
 import type { LanguageModel } from "@braid/llm"
 import type { Errors as LlmErrors } from "@braid/llm"
+import { Memory } from "@braid/memory"
+import { StreamBuffer } from "@braid/messaging"
 import type { Errors as ResilienceErrors } from "@braid/resilience"
 import type { Retry } from "@braid/resilience"
 import { Bulkhead, Errors as ResilienceErrorsValues, Fallback, RateLimit } from "@braid/resilience"
@@ -43,8 +47,6 @@ import type { Duration, Scope } from "effect"
 import { Context, Effect, Stream } from "effect"
 import * as ClientProfile from "./ClientProfile.js"
 import { SessionCompleted } from "./Errors.js"
-import * as Evaluation from "./Evaluation.js"
-import * as Models from "./Models.js"
 import * as Session from "./Session.js"
 
 /**
@@ -354,7 +356,7 @@ const describeFailure = (error: unknown): string => {
  * ```ts
  * import { Effect, Layer } from "effect"
  * import { Runner } from "@braid/core"
- * import { Memory } from "@braid/agents"
+ * import { Memory } from "@braid/memory"
  * import { ScriptedModel } from "@braid/llm"
  * import { Coaching, Scripts } from "@braid/workflows"
  *

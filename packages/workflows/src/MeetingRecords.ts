@@ -6,10 +6,10 @@
  *
  * @since 0.1.0
  */
+import { Sql } from "@braid/core"
 import { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer, Ref, Schema } from "effect"
 import { HistoryStoreError } from "./Errors.js"
-import * as SqlRows from "./internal/sqlRows.js"
 
 /**
  * A decision taken in a meeting.
@@ -124,8 +124,8 @@ const ownedBy = (records: ReadonlyArray<Record>, owner: string) =>
     }))
   )
 
-const decode = SqlRows.decoder(Record)
-const encode = SqlRows.encoder(Record)
+const decode = Sql.decoder(Record)
+const encode = Sql.encoder(Record)
 
 /**
  * In memory (one per layer build). It refuses what the SQL stores refuse (a record without a
@@ -160,7 +160,7 @@ export const layerMemory: Layer.Layer<MeetingRecords> = Layer.effect(
  *
  * @since 0.2.0
  */
-export type StoreOptions = SqlRows.StoreOptions
+export type StoreOptions = Sql.StoreOptions
 
 /**
  * Over the ambient `SqlClient` (table `braid_meeting_records`, created if missing), with
@@ -189,7 +189,7 @@ export const layerSqlWith = (
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const wrap = (operation: string) =>
-        SqlRows.call(options.timeout, (reason) => new HistoryStoreError({ operation, reason }))
+        Sql.call(options.timeout, (reason) => new HistoryStoreError({ operation, reason }))
       yield* sql`CREATE TABLE IF NOT EXISTS braid_meeting_records (
         meeting_id TEXT PRIMARY KEY,
         record TEXT NOT NULL,

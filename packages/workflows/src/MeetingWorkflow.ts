@@ -16,13 +16,14 @@ import { parallel, Primitive, sequence } from "@braid/core"
 import type { Duration } from "effect"
 import { Clock, Effect, Option, Schema } from "effect"
 
-import { Agent, Meeting, MeetingStore, Termination, TurnPolicy } from "@braid/agents"
+import { Agent } from "@braid/agents"
+import * as Models from "@braid/eval/Models"
 import type { LanguageModel } from "@braid/llm"
 import { Pricing } from "@braid/llm"
+import { Meeting, MeetingStore, Termination, TurnPolicy } from "@braid/meetings"
 import type { Retry } from "@braid/resilience"
 import { ExtractionInvalid, MeetingConfigInvalid } from "./Errors.js"
 import * as MeetingRecords from "./MeetingRecords.js"
-import * as Models from "./Models.js"
 
 /**
  * A participant: a name, a role (the persona of its agent), optionally its own speaker primitive
@@ -234,7 +235,7 @@ export type MeetingWorkflow = ReturnType<typeof make>
  * ```ts
  * import { Effect, Layer } from "effect"
  * import { Runner } from "@braid/core"
- * import { EventBus } from "@braid/agents"
+ * import { EventBus } from "@braid/messaging"
  * import { ScriptedModel } from "@braid/llm"
  * import { MeetingRecords, MeetingWorkflow, Scripts } from "@braid/workflows"
  *

@@ -7,39 +7,6 @@
  */
 import type { ScriptedModel } from "@braid/llm"
 import { LanguageModel } from "@braid/llm"
-import { lexicalRelevance as relevanceVerdict } from "./Evaluation.js"
-
-/**
- * The scripted judge: answers `Judge: relevance` prompts with a computed verdict (JSON), any
- * other rubric with a neutral verdict.
- *
- * @example
- * ```ts
- * import { ScriptedModel } from "@braid/llm"
- * import { Scripts } from "@braid/workflows"
- *
- * const Judge = ScriptedModel.layer(Scripts.judge)
- * ```
- *
- * @since 0.1.0
- */
-export const judge: ScriptedModel.Options = {
-  model: "braid-scripted-mini",
-  rules: [
-    {
-      when: (r) => LanguageModel.systemText(r.system).startsWith("Judge: relevance"),
-      reply: (r) => JSON.stringify(relevanceVerdict(LanguageModel.lastUserText(r)))
-    },
-    {
-      when: (r) => LanguageModel.systemText(r.system).startsWith("Judge: "),
-      reply: (r) =>
-        JSON.stringify({
-          score: 0.5,
-          reason: `the scripted judge has no rule for ${LanguageModel.systemText(r.system).split("\n")[0]!.slice(7)}`
-        })
-    }
-  ]
-}
 
 const observerInsight = (exchange: string): string => {
   const t = (/CLIENT: (.*)/.exec(exchange)?.[1] ?? exchange).toLowerCase()

@@ -8,22 +8,10 @@
 
 /** Client profiles and the coach's instructions template. @since 0.1.0 */
 export * as ClientProfile from "./ClientProfile.js"
-/** JSONL datasets of finished conversations. @since 0.1.0 */
-export * as Dataset from "./Dataset.js"
 /** The typed errors of the workflows. @since 0.1.0 */
 export * as Errors from "./Errors.js"
-/** The regression gate for CI. @since 0.1.0 */
-export * as Gate from "./Gate.js"
 /** Session lifecycle and accounting. @since 0.1.0 */
 export * as Session from "./Session.js"
-/** Means and bootstrap comparisons of evaluation runs. @since 0.1.0 */
-export * as Statistics from "./Statistics.js"
-/** The evaluation workflow: metrics, judge, idempotent runner, comparison. @since 0.1.0 */
-export * as Evaluation from "./Evaluation.js"
-/** Persisted evaluation results. @since 0.1.0 */
-export * as ResultStore from "./ResultStore.js"
-/** Scripted model or Claude. @since 0.1.0 */
-export * as Models from "./Models.js"
 /** Scripts of the scripted model for the workflows. @since 0.1.0 */
 export * as Scripts from "./Scripts.js"
 /** Sample conversations. @since 0.1.0 */

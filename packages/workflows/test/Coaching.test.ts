@@ -1,6 +1,7 @@
-import { Agent, Memory } from "@braid/agents"
+import { Agent } from "@braid/agents"
 import { Primitive, Runner, sequence, WorkflowContext } from "@braid/core"
 import { Errors as LlmErrors, LanguageModel, ScriptedModel } from "@braid/llm"
+import { Memory } from "@braid/memory"
 import { Coaching, Samples, Scripts } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Fiber, Layer, Option, Ref, Stream, TestClock } from "effect"

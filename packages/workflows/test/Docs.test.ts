@@ -1,5 +1,6 @@
 import { Describe } from "@braid/core"
-import { Coaching, Evaluation, MeetingWorkflow, Samples } from "@braid/workflows"
+import { Evaluation } from "@braid/eval"
+import { Coaching, MeetingWorkflow, Samples } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"

@@ -1,5 +1,6 @@
+import { ResultStore } from "@braid/eval"
 import { DATABASE_URL, describeWith, faultyProxy } from "@braid/testing"
-import { MeetingRecords, ResultStore } from "@braid/workflows"
+import { MeetingRecords } from "@braid/workflows"
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
