@@ -25,15 +25,16 @@ import { EventBusError } from "@braid/messaging/Errors"
 import type { Envelope, Service } from "@braid/messaging/EventBus"
 import { EventBus, makeWith } from "@braid/messaging/EventBus"
 import { Config, Duration, Effect, Either, Layer, PubSub } from "effect"
+import type { Redacted } from "effect"
 import type { Scope } from "effect"
-import { Redis } from "ioredis"
+import * as RedisClient from "./internal/redis.js"
 
 /**
  * @since 0.1.0
  */
 export interface Options {
-  /** e.g. `redis://127.0.0.1:6379`. */
-  readonly url: string
+  /** e.g. `redis://127.0.0.1:6379` (default: `REDIS_URL`, else `redis://127.0.0.1:6379`). */
+  readonly url?: string | Redacted.Redacted<string>
   /** Prepended to every channel on Redis (default `"braid:"`). */
   readonly prefix?: string
   /** The bound of every call to Redis. Default `Io.defaultTimeout` (5 s). */
@@ -50,26 +51,15 @@ const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, "\\$&")
 const clientName = (role: string, prefix: string) =>
   `braid-bus-${role}:${prefix.replace(/[^A-Za-z0-9:_.-]/g, "_")}`.slice(0, 120)
 
-const connect = (url: string, name: string, timeout: Duration.DurationInput | undefined) =>
-  Effect.gen(function*() {
-    const client = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: name })
-        c.on("error", () => {}) // a reset or a refused reconnection: it surfaces on the commands it hits, typed
-        return c
-      }),
-      (c) =>
-        Io.bounded(Effect.tryPromise(() => c.quit()), timeout, () => "timeout").pipe(
-          Effect.catchAll(() => Effect.void),
-          Effect.ensuring(Effect.sync(() => c.disconnect())) // stops reconnecting in any case
-        )
-    )
-    yield* Io.bounded(
-      Effect.tryPromise({ try: () => client.connect(), catch: busError("connect") }),
-      timeout,
-      (millis) => new EventBusError({ operation: "connect", reason: `no answer within ${millis} ms` })
-    )
-    return client
+const connect = (
+  url: string | Redacted.Redacted<string> | undefined,
+  name: string,
+  timeout: Duration.DurationInput | undefined
+) =>
+  RedisClient.connect(url, {
+    timeout,
+    name,
+    onError: ({ reason }) => new EventBusError({ operation: "connect", reason })
   })
 
 /**
@@ -202,8 +192,7 @@ export const layerConfig: Layer.Layer<EventBus, EventBusError | import("effect/C
   .scoped(
     EventBus,
     Effect.gen(function*() {
-      const url = yield* Config.string("REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379"))
       const prefix = yield* Config.string("BRAID_BUS_PREFIX").pipe(Config.withDefault("braid:"))
-      return yield* make({ url, prefix })
+      return yield* make({ prefix })
     })
   )

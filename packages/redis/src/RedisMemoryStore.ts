@@ -24,8 +24,9 @@ import {
   scopeKey,
   valueJsonOf
 } from "@braid/memory/MemoryStore"
-import { Config, Duration, Effect, Either, Exit, Layer, Option, Redacted } from "effect"
+import { Duration, Effect, Either, Exit, Layer, Option, Redacted } from "effect"
 import { Redis } from "ioredis"
+import * as RedisClient from "./internal/redis.js"
 
 /**
  * Options of the Redis store.
@@ -369,49 +370,15 @@ export const layer = (
   Layer.scoped(
     MemoryStore,
     Effect.gen(function*() {
-      const url = options.url ?? (yield* Config.redacted("REDIS_URL").pipe(
-        Config.withDefault(Redacted.make("redis://127.0.0.1:6379")),
-        Effect.mapError((e) => new MemoryStoreError({ store: "redis", operation: "config", message: String(e) }))
-      ))
-      const timeout = Duration.decode(options.timeout ?? Io.defaultTimeout)
-      const millis = Math.max(1, Math.ceil(Duration.toMillis(timeout)))
-      // Connection errors surface as failed commands (MemoryStoreError); the listener keeps the
-      // last one for a failed connect instead of letting ioredis print it as unhandled.
-      let lastError: unknown = undefined
-      const client = yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          const c = new Redis(Redacted.value(url), {
-            lazyConnect: true,
-            maxRetriesPerRequest: 2,
-            connectTimeout: millis,
-            commandTimeout: millis
-          })
-          c.on("error", (e) => {
-            lastError = e
-          })
-          return c
-        }),
-        // QUIT waits for an answer: bounded, then the socket is closed either way.
-        (c) =>
-          Effect.interruptible(Effect.promise(() => c.quit().catch(ignore))).pipe(
-            Effect.timeout(timeout),
-            Effect.ignore,
-            Effect.ensuring(Effect.sync(() => c.disconnect()))
-          )
-      )
-      yield* Io.bounded(
-        Effect.tryPromise({
-          try: () => client.connect(),
-          catch: (e) =>
-            new MemoryStoreError({ store: "redis", operation: "connect", message: errorText(lastError ?? e) })
-        }),
-        timeout,
-        MemorySql.timedOut("redis", "connect")
-      ).pipe(Effect.tapError(() => Effect.sync(() => client.disconnect()))) // stop ioredis from reconnecting in the background
+      const client = yield* RedisClient.connect(options.url, {
+        timeout: options.timeout,
+        commandTimeout: true,
+        onError: (failure) =>
+          failure.timeoutMillis !== undefined
+            ? MemorySql.timedOut("redis", "connect")(failure.timeoutMillis)
+            : new MemoryStoreError({ store: "redis", operation: "connect", message: failure.reason })
+      })
       yield* migrate(client, options)
       return make(client, options)
     })
   )
-
-const ignore = (): void => {}
-const errorText = (e: unknown): string => e instanceof Error ? e.message : String(e)
