@@ -131,6 +131,18 @@ describe("@effect/ai-openai against the OpenAI test server: the Responses API", 
       "gpt-5-mini"
     ))
 
+  it.live("any model id that starts with \"o\" (e.g. a local openai/gpt-oss-20b) gets the developer role too", () =>
+    withServer(
+      (server) =>
+        Effect.gen(function*() {
+          yield* LanguageModel.generateText({
+            prompt: [{ role: "system", content: "Be terse." }, { role: "user", content: "Hi" }]
+          })
+          assert.deepStrictEqual(only(server).body.input[0], { role: "developer", content: "Be terse." })
+        }),
+      "openai/gpt-oss-20b"
+    ))
+
   it.live("an incomplete response (max_output_tokens) finishes with reason \"length\", JSON and streamed", () =>
     withServer((server) =>
       Effect.gen(function*() {
@@ -340,6 +352,24 @@ describe("@effect/ai-openai against the OpenAI test server: the Responses API", 
             detail: "auto"
           }
         ])
+      })
+    ))
+
+  it.live("a file of a media type other than images and PDF fails with MalformedInput before any request", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        const e = yield* failure(LanguageModel.generateText({
+          prompt: [{
+            role: "user",
+            content: [{ type: "file", mediaType: "audio/wav", data: new Uint8Array([1, 2, 3]) }]
+          }]
+        }))
+        assert.strictEqual(e._tag, "MalformedInput")
+        assert.strictEqual(
+          (e as AiError.MalformedInput).description,
+          "Detected unsupported media type for file: 'audio/wav'"
+        )
+        assert.strictEqual(server.requests.length, 0)
       })
     ))
 })
