@@ -7,26 +7,29 @@ import type { Received, TestServer } from "@braid/llm/testing/OpenAiTestServer"
 import { Reply, scoped, usage } from "@braid/llm/testing/OpenAiTestServer"
 import { AiError, Chat, LanguageModel, Tool, Toolkit } from "@effect/ai"
 import { OpenAiClient, OpenAiLanguageModel } from "@effect/ai-openai"
+import type { HttpClient } from "@effect/platform"
 import { FetchHttpClient } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Either, Layer, Option, Redacted, Ref, Schema, Stream } from "effect"
 
 const KEY = "sk-test-0123456789abcdef"
 
-const providerLayer = (server: TestServer, model: string) =>
+const providerLayer = (server: TestServer, model: string, http: Layer.Layer<HttpClient.HttpClient>) =>
   OpenAiLanguageModel.layer({ model }).pipe(
     Layer.provide(OpenAiClient.layer({ apiKey: Redacted.make(KEY), apiUrl: server.url })),
-    Layer.provide(FetchHttpClient.layer)
+    Layer.provide(http)
   )
 
 /** Runs `f` with a fresh server and @effect/ai-openai's LanguageModel pointed at it. */
 const withServer = <A, E, R>(
   f: (server: TestServer) => Effect.Effect<A, E, R>,
-  model = "gpt-4o-mini"
+  model = "gpt-4o-mini",
+  http: Layer.Layer<HttpClient.HttpClient> = FetchHttpClient.layer
 ) =>
   Effect.scoped(Effect.gen(function*() {
     const server = yield* scoped()
-    return yield* f(server).pipe(Effect.provide(providerLayer(server, model)))
+    return yield* f(server).pipe(Effect.provide(providerLayer(server, model, http)))
   }))
 
 const failure = <A, E, R>(self: Effect.Effect<A, E, R>) =>
@@ -547,6 +550,38 @@ describe("@effect/ai-openai under faults: what the raw provider returns (the gua
         assert.include(e.body!, `Bearer ${KEY}`)
       })
     ))
+
+  it.live("a connection dropped midway, on NodeHttpClient: undici fails as fetch does; node:http never ends the stream", () =>
+    Effect.gen(function*() {
+      const dropped = (http: Layer.Layer<HttpClient.HttpClient>) =>
+        withServer(
+          (server) =>
+            Effect.gen(function*() {
+              server.enqueue(Reply.dropMidStream(["Hel", "lo"]))
+              const seen = yield* Ref.make<Array<string>>([])
+              const outcome = yield* LanguageModel.streamText({ prompt: "Hi" }).pipe(
+                Stream.tap((p) => Ref.update(seen, (a) => [...a, p.type])),
+                Stream.runDrain,
+                Effect.either,
+                Effect.timeoutOption(Duration.seconds(2))
+              )
+              return { outcome, seen: yield* Ref.get(seen) }
+            }),
+          "gpt-4o-mini",
+          http
+        )
+      const parts = ["response-metadata", "text-start", "text-delta", "text-delta"]
+      const undici = yield* dropped(NodeHttpClient.layerUndici)
+      assert.deepStrictEqual(undici.seen, parts)
+      assert.isTrue(Option.isSome(undici.outcome) && Either.isLeft(undici.outcome.value))
+      const e = Option.getOrThrow(undici.outcome).pipe(Either.flip, Either.getOrThrow) as AiError.HttpResponseError
+      assert.strictEqual(e._tag, "HttpResponseError")
+      assert.strictEqual(e.reason, "Decode")
+      // node:http: the parts so far, then neither an error nor an end (still waiting after 2 s)
+      const node = yield* dropped(NodeHttpClient.layer)
+      assert.deepStrictEqual(node.seen, parts)
+      assert.isTrue(Option.isNone(node.outcome))
+    }))
 
   it.live("a connection dropped before any reply fails with HttpRequestError Transport (JSON and streamed)", () =>
     withServer((server) =>

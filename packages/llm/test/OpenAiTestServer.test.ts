@@ -24,6 +24,9 @@ const post = (body: unknown, init: RequestInit = {}, path = "/responses") =>
     ...init
   })
 
+/** A response's JSON body, untyped (the tests read the wire shape). */
+const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json()
+
 /** The `data` of every SSE event of a body, parsed. */
 const events = (text: string): Array<any> =>
   text.split("\n\n").filter((e) => e.includes("data: ")).map((e) => JSON.parse(e.split("data: ")[1]!))
@@ -36,14 +39,14 @@ describe("OpenAiTestServer", () => {
   it("answers POST .../responses only; anything else is a 404 in OpenAI's error shape; every request is recorded", async () => {
     const ok = await post({ model: "m", input: "hi" })
     assert.strictEqual(ok.status, 200)
-    const body = await ok.json()
+    const body = await json(ok)
     assert.strictEqual(body.object, "response")
     assert.strictEqual(body.status, "completed")
     assert.strictEqual(body.model, "m")
     assert.deepStrictEqual(body.output[0].content, [{ type: "output_text", text: "ok", annotations: [] }])
     const missing = await post({}, {}, "/chat/completions")
     assert.strictEqual(missing.status, 404)
-    assert.strictEqual((await missing.json()).error.code, "unknown_url")
+    assert.strictEqual((await json(missing)).error.code, "unknown_url")
     assert.deepStrictEqual(server.requests.map((r) => [r.method, r.path]), [
       ["POST", "/v1/responses"],
       ["POST", "/v1/chat/completions"]
@@ -58,7 +61,7 @@ describe("OpenAiTestServer", () => {
     server.enqueue(Reply.json("first"))
     const texts: Array<string> = []
     for (const input of ["a", "b"]) {
-      const r = await (await post({ model: "m", input })).json()
+      const r = await json(post({ model: "m", input }))
       texts.push(r.output[0].content[0].text)
     }
     assert.deepStrictEqual(texts, ["first", "echo b"])
@@ -69,7 +72,7 @@ describe("OpenAiTestServer", () => {
       { callId: "call_1", name: "A", arguments: { x: 1 } },
       { callId: "call_2", name: "B", arguments: "not json" }
     ], { usage: usage(10, 2, { cached: 8, reasoning: 1 }) }))
-    const r = await (await post({ model: "m", input: "hi" })).json()
+    const r = await json(post({ model: "m", input: "hi" }))
     assert.deepStrictEqual(r.output.map((o: any) => [o.type, o.call_id, o.name, o.arguments]), [
       ["function_call", "call_1", "A", "{\"x\":1}"],
       ["function_call", "call_2", "B", "not json"]
@@ -116,12 +119,12 @@ describe("OpenAiTestServer", () => {
     const limited = await post({ model: "m", input: "hi" })
     assert.strictEqual(limited.status, 429)
     assert.strictEqual(limited.headers.get("retry-after"), "7")
-    assert.deepStrictEqual(await limited.json(), {
+    assert.deepStrictEqual(await json(limited), {
       error: { message: "Rate limit reached for requests", type: "requests", param: null, code: "rate_limit_exceeded" }
     })
     const leaky = await post({ model: "m", input: "hi" })
     assert.strictEqual(leaky.status, 400)
-    assert.include((await leaky.json()).error.message, "Bearer sk-secret")
+    assert.include((await json(leaky)).error.message, "Bearer sk-secret")
   })
 
   it("rawSse sends the events as given; slow waits before its reply", async () => {
@@ -129,7 +132,7 @@ describe("OpenAiTestServer", () => {
     const raw = await (await post({ model: "m", input: "hi", stream: true })).text()
     assert.strictEqual(raw, "event: response.created\ndata: {\"type\":\"response.created\",\"nonsense\":true}\n\n")
     const started = Date.now()
-    const late = await (await post({ model: "m", input: "hi" })).json()
+    const late = await json(post({ model: "m", input: "hi" }))
     assert.strictEqual(late.output[0].content[0].text, "late")
     assert.isAtLeast(Date.now() - started, 250)
   })
