@@ -531,6 +531,26 @@ describe("@effect/ai-openai under faults: what the raw provider returns (the gua
       })
     ))
 
+  it.live("after an `error` or `response.failed` event the stream reads on until the server closes: held open, it never ends", () =>
+    withServer((server) =>
+      Effect.gen(function*() {
+        server.enqueue(Reply.streamError(["Hel"], { hold: true }), Reply.streamFailed(["Hel"], { hold: true }))
+        for (const last of ["error", "finish"]) {
+          const seen = yield* Ref.make<Array<string>>([])
+          const outcome = yield* LanguageModel.streamText({ prompt: "Hi" }).pipe(
+            Stream.tap((p) => Ref.update(seen, (a) => [...a, p.type])),
+            Stream.runDrain,
+            Effect.timeoutOption(Duration.seconds(2))
+          )
+          assert.isTrue(Option.isNone(outcome))
+          assert.deepStrictEqual(yield* Ref.get(seen), ["response-metadata", "text-start", "text-delta", last])
+        }
+        assert.strictEqual(server.stalled(), 2)
+        yield* waitFor(() => server.aborted() === 2)
+        assert.strictEqual(server.aborted(), 2)
+      })
+    ))
+
   it.live("a connection dropped midway: the parts so far, then HttpResponseError Decode (status 200) carrying the key", () =>
     withServer((server) =>
       Effect.gen(function*() {

@@ -118,7 +118,8 @@ export type Behaviour =
   /**
    * Streams the start of a reply and these text deltas, then fails it: `"error"` sends an `error`
    * event, `"failed"` a `response.failed` event with the response's `error` set; then the server
-   * ends the response (as OpenAI does).
+   * ends the response (as OpenAI does), or with `hold` keeps the connection open and sends nothing
+   * more (counted by `stalled()`).
    */
   | {
     readonly _tag: "StreamFails"
@@ -126,6 +127,7 @@ export type Behaviour =
     readonly via: "error" | "failed"
     readonly code: string
     readonly message: string
+    readonly hold?: boolean
   }
   /** Streams these text deltas, then destroys the connection. */
   | { readonly _tag: "DropMidStream"; readonly deltas: ReadonlyArray<string> }
@@ -246,24 +248,26 @@ export const Reply = {
   /** A stream that ends with an `error` event after these deltas. */
   streamError: (
     deltas: ReadonlyArray<string>,
-    options: { readonly code?: string; readonly message?: string } = {}
+    options: { readonly code?: string; readonly message?: string; readonly hold?: boolean } = {}
   ): Behaviour => ({
     _tag: "StreamFails",
     deltas,
     via: "error",
     code: options.code ?? "server_error",
-    message: options.message ?? "The server had an error while processing your request."
+    message: options.message ?? "The server had an error while processing your request.",
+    ...(options.hold === true ? { hold: true } : {})
   }),
   /** A stream that ends with a `response.failed` event after these deltas. */
   streamFailed: (
     deltas: ReadonlyArray<string>,
-    options: { readonly code?: string; readonly message?: string } = {}
+    options: { readonly code?: string; readonly message?: string; readonly hold?: boolean } = {}
   ): Behaviour => ({
     _tag: "StreamFails",
     deltas,
     via: "failed",
     code: options.code ?? "server_error",
-    message: options.message ?? "The server had an error while processing your request."
+    message: options.message ?? "The server had an error while processing your request.",
+    ...(options.hold === true ? { hold: true } : {})
   }),
   dropMidStream: (deltas: ReadonlyArray<string>): Behaviour => ({ _tag: "DropMidStream", deltas }),
   dropBeforeReply: (): Behaviour => ({ _tag: "DropBeforeReply" }),
@@ -606,6 +610,10 @@ export const start = (options: Options = {}): Promise<TestServer> => {
                   })
                 })
             )
+            if (behaviour.hold === true) {
+              stalled++
+              return
+            }
             res.end()
             return
           }
