@@ -29,3 +29,9 @@ export * as Ai from "./Ai.js"
 export * as AiErrors from "./AiErrors.js"
 /** The Anthropic adapter of `@effect/ai`'s `LanguageModel`, over the official SDK. @since 0.2.0 */
 export * as AnthropicLanguageModel from "./AnthropicLanguageModel.js"
+/** Money and the guard around any `LanguageModel`: budgets, degrade, pricing, accounting, telemetry. @since 0.2.0 */
+export * as Metered from "./Metered.js"
+/** The deterministic offline provider of `@effect/ai`'s `LanguageModel` (tool calls, structured output). @since 0.2.0 */
+export * as ScriptedLanguageModel from "./ScriptedLanguageModel.js"
+/** Record a provider's exchanges to a cassette and replay them offline. @since 0.2.0 */
+export * as RecordedLanguageModel from "./RecordedLanguageModel.js"

@@ -238,7 +238,7 @@ describe("AnthropicLanguageModel (official SDK against the local test server)", 
         const parts = Chunk.toReadonlyArray(
           yield* Stream.runCollect(
             model.streamText({ prompt: "Weather in Oslo?", toolkit: Tools, disableToolCallResolution: true })
-          )
+          ).pipe(Effect.provide(ToolsLive))
         )
         const types = parts.map((p) => p.type)
         assert.deepStrictEqual(types.filter((t) => t.startsWith("text")), [
