@@ -312,7 +312,10 @@ export const replay = (file: string): Effect.Effect<Provider, CassetteError> =>
             : Effect.succeed(entry.parts.map(restore) as Array<Response.PartEncoded>)),
       streamText: (options) =>
         Stream.unwrap(Effect.map(next("stream", options, "streamText"), (entry) => {
-          const parts = Stream.fromIterable(entry.parts.map(restore) as Array<Response.StreamPartEncoded>)
+          // one part per chunk, as a live provider delivers them (tool calls are resolved per chunk)
+          const parts = Stream.fromIterable(entry.parts.map(restore) as Array<Response.StreamPartEncoded>).pipe(
+            Stream.rechunk(1)
+          )
           return entry.error !== undefined
             ? Stream.concat(parts, Stream.fail(fromModelError(entry.error, where("streamText"))))
             : parts

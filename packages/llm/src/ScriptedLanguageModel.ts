@@ -292,7 +292,7 @@ export const provider = (options: Options = {}): Effect.Effect<Provider> =>
               default:
                 return []
             }
-          }))))
+          })).pipe(Stream.rechunk(1))))
     }
   })
 
