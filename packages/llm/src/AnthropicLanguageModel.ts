@@ -493,11 +493,13 @@ export const makeProvider = (options: Options & { readonly apiKey: Redacted.Reda
   const carry = (method: string) => (error: Errors.ModelError): AiError.AiError =>
     fromModelError(error, { module: moduleName, method, url })
   const fail = (e: unknown) => toModelError(e, secrets, timeoutMillis)
-  const bounded = <A>(what: string, self: Effect.Effect<A, Errors.ModelError>) =>
-    Io.bounded(
-      self,
+  /** A bounded SDK call (`Io.promise`): its signal is aborted at the bound and on interruption. */
+  const call = <A>(what: string, evaluate: (signal: AbortSignal) => PromiseLike<A>) =>
+    Io.promise(
+      evaluate,
       Duration.millis(timeoutMillis),
-      (ms) => new Errors.ModelTimeout({ message: `${what} within ${ms} ms`, timeoutMillis: ms })
+      (ms) => new Errors.ModelTimeout({ message: `${what} within ${ms} ms`, timeoutMillis: ms }),
+      fail
     )
   const prepare = (options: ProviderOptions) =>
     Effect.flatMap(Settings, (settings) => toParams(options, settings, { model, maxTokens }))
@@ -508,14 +510,8 @@ export const makeProvider = (options: Options & { readonly apiKey: Redacted.Reda
       const structured = providerOptions.responseFormat.type === "json"
         ? providerOptions.responseFormat.objectName
         : undefined
-      const raw = yield* bounded(
-        "no answer",
-        Effect.tryPromise({
-          // the signal aborts the request when the call is interrupted (by the bound, or by the caller)
-          try: (signal) => client.messages.create(params, { signal }),
-          catch: fail
-        })
-      )
+      // the signal aborts the request when the call is abandoned (at the bound, or interrupted)
+      const raw = yield* call("no answer", (signal) => client.messages.create(params, { signal }))
       const message = yield* decodeMessage(raw, secrets)
       const parts: Array<Response.PartEncoded> = [{
         type: "response-metadata",
@@ -555,16 +551,19 @@ export const makeProvider = (options: Options & { readonly apiKey: Redacted.Reda
           iterator?.return?.().catch(() => {})
         })
       )
-      const sdkStream = yield* bounded(
-        "no answer",
-        Effect.tryPromise({
-          try: () => client.messages.create({ ...params, stream: true }, { signal: controller.signal }),
-          catch: fail
-        })
-      )
+      // a wait abandoned (at the bound, or interrupted) aborts the whole request
+      const linked = (signal: AbortSignal) => signal.addEventListener("abort", () => controller.abort(), { once: true })
+      const sdkStream = yield* call("no answer", (signal) => {
+        linked(signal)
+        return client.messages.create({ ...params, stream: true }, { signal: controller.signal })
+      })
       const events: AsyncIterator<unknown> = sdkStream[Symbol.asyncIterator]()
       iterator = events
-      const nextEvent = bounded("no stream event", Effect.tryPromise({ try: () => events.next(), catch: fail }))
+      // the idle bound: each next event within `timeoutMillis` (pings never reach here)
+      const nextEvent = call("no stream event", (signal) => {
+        linked(signal)
+        return events.next()
+      })
 
       let responseModel = params.model
       let usage: WireUsage = {}
