@@ -23,3 +23,15 @@ export * as Accounting from "./Accounting.js"
 export * as RecordedModel from "./RecordedModel.js"
 /** Claude with a key, the scripted model without. @since 0.1.0 */
 export * as DefaultModel from "./DefaultModel.js"
+/** The model port on `@effect/ai` (re-exports, settings, Braid's prompt options and finish metadata). @since 0.2.0 */
+export * as Ai from "./Ai.js"
+/** How Braid's typed errors travel through `@effect/ai`'s `AiError`, and the classifier back. @since 0.2.0 */
+export * as AiErrors from "./AiErrors.js"
+/** The Anthropic adapter of `@effect/ai`'s `LanguageModel`, over the official SDK. @since 0.2.0 */
+export * as AnthropicLanguageModel from "./AnthropicLanguageModel.js"
+/** Money and the guard around any `LanguageModel`: budgets, degrade, pricing, accounting, telemetry. @since 0.2.0 */
+export * as Metered from "./Metered.js"
+/** The deterministic offline provider of `@effect/ai`'s `LanguageModel` (tool calls, structured output). @since 0.2.0 */
+export * as ScriptedLanguageModel from "./ScriptedLanguageModel.js"
+/** Record a provider's exchanges to a cassette and replay them offline. @since 0.2.0 */
+export * as RecordedLanguageModel from "./RecordedLanguageModel.js"

@@ -43,6 +43,8 @@ export type Behaviour =
     /** `null` omits usage from the response. */
     readonly usage?: WireUsage | null
     readonly toolUse?: { readonly id: string; readonly name: string; readonly input: unknown }
+    /** More `tool_use` blocks, after `toolUse` (several tool calls in one turn). */
+    readonly toolUses?: ReadonlyArray<ToolUse>
   }
   | {
     readonly _tag: "Sse"
@@ -52,7 +54,19 @@ export type Behaviour =
     readonly usage?: WireUsage
     /** Pause between events, in ms. */
     readonly gapMillis?: number
+    /**
+     * `tool_use` blocks streamed after the text block, each its input as `input_json_delta`
+     * events (the JSON of `input` cut into `chunks` pieces, default 3).
+     */
+    readonly toolUses?: ReadonlyArray<ToolUse & { readonly chunks?: number }>
   }
+  /**
+   * Answers (as JSON, or as a stream following the request's `stream`) with a text that
+   * describes the content blocks of the request: one line per message, `role: type,type(...)`,
+   * with the media type of images and documents, the id of tool results and `+cache` for a
+   * block with `cache_control`; the system blocks first (`system: text+cache`).
+   */
+  | { readonly _tag: "Echo" }
   | {
     readonly _tag: "Status"
     readonly status: number
@@ -75,6 +89,62 @@ export type Behaviour =
   | { readonly _tag: "Stall"; readonly after: "headers" | "body" | "pings"; readonly everyMillis?: number }
   /** Answers 200 with this body as it is (e.g. JSON of the wrong shape, or SSE events). */
   | { readonly _tag: "Raw"; readonly body: string; readonly contentType: string }
+
+/**
+ * A `tool_use` block of a scripted answer.
+ *
+ * @since 0.2.0
+ */
+export interface ToolUse {
+  readonly id: string
+  readonly name: string
+  readonly input: unknown
+}
+
+const describeBlock = (b: any): string => {
+  const cache = b?.cache_control ? "+cache" : ""
+  switch (b?.type) {
+    case "image":
+    case "document":
+      return `${b.type}(${b.source?.type}${b.source?.media_type ? ` ${b.source.media_type}` : ""})${cache}`
+    case "tool_result":
+      return `tool_result(${b.tool_use_id}${b.is_error ? " error" : ""})${cache}`
+    case "tool_use":
+      return `tool_use(${b.id} ${b.name})${cache}`
+    default:
+      return `${String(b?.type)}${cache}`
+  }
+}
+
+/**
+ * The text `Reply.echo()` answers with for a request body.
+ *
+ * @example
+ * ```ts
+ * import { echoText } from "@braid/llm/testing/AnthropicTestServer"
+ *
+ * echoText({ messages: [{ role: "user", content: "hi" }] }) // "user: text"
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const echoText = (body: any): string => {
+  const lines: Array<string> = []
+  if (Array.isArray(body?.system)) lines.push(`system: ${body.system.map(describeBlock).join(",")}`)
+  else if (typeof body?.system === "string") lines.push("system: text")
+  for (const m of body?.messages ?? []) {
+    const blocks = typeof m.content === "string" ? [{ type: "text" }] : m.content
+    lines.push(`${m.role}: ${blocks.map(describeBlock).join(",")}`)
+  }
+  return lines.join("\n")
+}
+
+const chunk = (text: string, n: number): Array<string> => {
+  const size = Math.max(1, Math.ceil(text.length / Math.max(1, n)))
+  const out: Array<string> = []
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size))
+  return out
+}
 
 const sseEvent = (type: string, data: unknown) =>
   `event: ${type}\ndata: ${JSON.stringify({ type, ...(data as object) })}\n\n`
@@ -151,6 +221,13 @@ export const Reply = {
   stallMidBody: (): Behaviour => ({ _tag: "Stall", after: "body" }),
   pingsThenStall: (everyMillis = 20): Behaviour => ({ _tag: "Stall", after: "pings", everyMillis }),
   raw: (body: string, contentType = "application/json"): Behaviour => ({ _tag: "Raw", body, contentType }),
+  /** Tool calls in one turn (JSON), after an optional text. */
+  toolUses: (toolUses: ReadonlyArray<ToolUse>, text = ""): Behaviour => ({ _tag: "Json", text, toolUses }),
+  /** Tool calls in one turn, streamed (their inputs as `input_json_delta` events). */
+  sseToolUses: (toolUses: ReadonlyArray<ToolUse & { readonly chunks?: number }>, deltas: ReadonlyArray<string> = []) =>
+    ({ _tag: "Sse", deltas, toolUses }) satisfies Behaviour as Behaviour,
+  /** Describes the request's content blocks (see the `Echo` behaviour). */
+  echo: (): Behaviour => ({ _tag: "Echo" }),
   /** SSE events, each `[type, data]`, sent as they are (for streams of a wrong shape or order). */
   rawSse: (events: ReadonlyArray<readonly [string, unknown]>): Behaviour => ({
     _tag: "Raw",
@@ -281,13 +358,15 @@ export const start = (options: Options = {}): Promise<TestServer> => {
         const content: Array<unknown> = []
         if (behaviour.text !== "") content.push({ type: "text", text: behaviour.text })
         if (behaviour.toolUse) content.push({ type: "tool_use", ...behaviour.toolUse })
+        for (const t of behaviour.toolUses ?? []) content.push({ type: "tool_use", ...t })
         const message: Record<string, unknown> = {
           id: `msg_test_${++ids}`,
           type: "message",
           role: "assistant",
           model: behaviour.model ?? model,
           content,
-          stop_reason: behaviour.stopReason ?? (behaviour.toolUse ? "tool_use" : "end_turn"),
+          stop_reason: behaviour.stopReason ??
+            (behaviour.toolUse || (behaviour.toolUses?.length ?? 0) > 0 ? "tool_use" : "end_turn"),
           stop_sequence: null
         }
         if (behaviour.usage !== null) message["usage"] = behaviour.usage ?? defaultUsage(body, behaviour.text)
@@ -317,7 +396,11 @@ export const start = (options: Options = {}): Promise<TestServer> => {
             usage: { ...usage, output_tokens: 1 }
           }
         }))
-        await write(sseEvent("content_block_start", { index: 0, content_block: { type: "text", text: "" } }))
+        const toolUses = behaviour._tag === "Sse" ? behaviour.toolUses ?? [] : []
+        const withText = behaviour.deltas.length > 0 || toolUses.length === 0
+        if (withText) {
+          await write(sseEvent("content_block_start", { index: 0, content_block: { type: "text", text: "" } }))
+        }
         await write(sseEvent("ping", {}))
         for (const d of behaviour.deltas) {
           if (res.destroyed) return
@@ -329,9 +412,27 @@ export const start = (options: Options = {}): Promise<TestServer> => {
           req.socket.destroy()
           return
         }
-        await write(sseEvent("content_block_stop", { index: 0 }))
+        if (withText) await write(sseEvent("content_block_stop", { index: 0 }))
+        let index = withText ? 1 : 0
+        for (const t of toolUses) {
+          if (res.destroyed) return
+          await write(sseEvent("content_block_start", {
+            index,
+            content_block: { type: "tool_use", id: t.id, name: t.name, input: {} }
+          }))
+          for (const piece of chunk(JSON.stringify(t.input), t.chunks ?? 3)) {
+            await write(
+              sseEvent("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: piece } })
+            )
+          }
+          await write(sseEvent("content_block_stop", { index }))
+          index++
+        }
         await write(sseEvent("message_delta", {
-          delta: { stop_reason: behaviour.stopReason ?? "end_turn", stop_sequence: null },
+          delta: {
+            stop_reason: behaviour.stopReason ?? (toolUses.length > 0 ? "tool_use" : "end_turn"),
+            stop_sequence: null
+          },
           usage: { output_tokens: usage.output_tokens }
         }))
         await write(sseEvent("message_stop", {}))
@@ -350,6 +451,10 @@ export const start = (options: Options = {}): Promise<TestServer> => {
         res.writeHead(400, { "content-type": "application/json" })
         res.end(JSON.stringify({ type: "error", error: { type: "invalid_request_error", message: leaked } }))
         return
+      }
+      case "Echo": {
+        const text = echoText(body)
+        return respond(body?.stream === true ? Reply.sse([text]) : Reply.json(text), req, res, body)
       }
       case "Raw": {
         res.writeHead(200, { "content-type": behaviour.contentType })

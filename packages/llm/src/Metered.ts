@@ -1,0 +1,406 @@
+/**
+ * The one place for money and for the guard, around any `@effect/ai` `LanguageModel` (Braid's
+ * adapters or another provider's).
+ *
+ * Every `generateText`, `generateObject` and `streamText` call through the wrapped service:
+ *
+ * 1. is checked against the budgets (per run or per session, in tokens or dollars; the running
+ *    primitive's `WorkflowContext` gives the keys). Once spent reaches a limit the next call
+ *    fails with `BudgetExceeded` (carried by an `AiError`: see `AiErrors`) before anything is
+ *    sent, or, with `onExceeded: { switchTo }`, runs on that cheaper model (through
+ *    `Ai.Settings.model`, which Braid's adapters honour);
+ * 2. runs inside one `chat {model}` span with the GenAI attributes and the `gen_ai.client.*`
+ *    token and duration metrics (`@braid/observability`);
+ * 3. is guarded: a success with no content parts, or a stream that ends without its finish part
+ *    (with or without an error part), fails with a typed, transient `MalformedResponse` (or the
+ *    Braid error the error part carries), so retry policies retry it;
+ * 4. is accounted: usage (estimated when the provider reported none, and marked so) priced with
+ *    `Pricing`, added to the totals per run, session, agent (`Ai.Settings.agent`) and model of
+ *    `Accounting` (same report, same alert and `braid.llm.cost` metric as the port of 0.1), and
+ *    attached to the response: the finish part's `metadata.braid.usage` (`usageOf`, `costOf`).
+ *
+ * @since 0.2.0
+ */
+import { GenAI } from "@braid/observability"
+import type * as AiError from "@effect/ai/AiError"
+import type * as LanguageModelNs from "@effect/ai/LanguageModel"
+import {
+  GenerateObjectResponse,
+  GenerateTextResponse,
+  LanguageModel as LanguageModelTag
+} from "@effect/ai/LanguageModel"
+import type * as Prompt from "@effect/ai/Prompt"
+import * as Response from "@effect/ai/Response"
+import { Context, Effect, Layer, Option, Stream } from "effect"
+import * as Accounting from "./Accounting.js"
+import type { BraidFinishMetadata, BraidUsage, Provider, SettingsShape } from "./Ai.js"
+import { fromProvider as serviceOf, Settings } from "./Ai.js"
+import { fromModelError, isCarrying } from "./AiErrors.js"
+import * as Errors from "./Errors.js"
+import type * as Legacy from "./LanguageModel.js"
+import type { Table } from "./Pricing.js"
+import { cost as priceCost, lookup, Pricing } from "./Pricing.js"
+import { estimate } from "./Tokens.js"
+
+/**
+ * The options of the wrapper: `Accounting`'s budgets and alert, and the names reported on the
+ * span when the provider's own are not known.
+ *
+ * @since 0.2.0
+ */
+export interface Options extends Accounting.Options {
+  /** `gen_ai.provider.name` (default `"unknown"`, or the provider's name with `fromProvider`). */
+  readonly provider?: string
+  /** The model named on the span when `Ai.Settings.model` is not set. */
+  readonly defaultModel?: string
+}
+
+const moduleName = "Metered"
+
+/** Estimated input tokens of a prompt (text of every message, a few tokens of framing each). */
+const estimatePrompt = (prompt: Prompt.Prompt): number => {
+  let total = 0
+  for (const m of prompt.content) {
+    total += 3
+    if (m.role === "system") total += estimate(m.content)
+    else {
+      for (const p of m.content) {
+        if (p.type === "text" || p.type === "reasoning") total += estimate(p.text)
+        else if (p.type === "tool-call") total += estimate(JSON.stringify(p.params ?? null))
+        else if (p.type === "tool-result") total += estimate(JSON.stringify(p.result ?? null))
+      }
+    }
+  }
+  return total
+}
+
+type AnyPart = Response.AllParts<any>
+
+const braidOf = (part: Response.FinishPart): BraidFinishMetadata | undefined => part.metadata.braid
+
+/**
+ * The usage of one response, priced (`costUsd`, `priced`).
+ *
+ * @internal
+ */
+const measure = (
+  parts: ReadonlyArray<AnyPart>,
+  finish: Response.FinishPart,
+  requestedModel: string,
+  prompt: Prompt.Prompt,
+  table: Table
+): BraidUsage => {
+  const braid = braidOf(finish)
+  let metaModel: string | undefined
+  let outputText = ""
+  for (const p of parts) {
+    if (p.type === "response-metadata" && Option.isSome(p.modelId)) metaModel = p.modelId.value
+    else if (p.type === "text") outputText += p.text
+    else if (p.type === "text-delta") outputText += p.delta
+    else if (p.type === "tool-call") outputText += JSON.stringify(p.params ?? null)
+  }
+  const model = braid?.model ?? metaModel ?? requestedModel
+  const u = finish.usage
+  const cacheReadTokens = braid?.cacheReadTokens ?? u.cachedInputTokens ?? 0
+  const cacheWriteTokens = braid?.cacheWriteTokens ?? 0
+  const reported = u.inputTokens !== undefined && u.outputTokens !== undefined
+  const allInput = u.inputTokens ?? estimatePrompt(prompt) + cacheReadTokens + cacheWriteTokens
+  const usage = {
+    inputTokens: Math.max(0, allInput - cacheReadTokens - cacheWriteTokens),
+    outputTokens: u.outputTokens ?? estimate(outputText),
+    cacheReadTokens,
+    cacheWriteTokens,
+    estimated: !reported || braid?.estimated === true
+  }
+  const price = lookup(table, model)
+  return { model, ...usage, costUsd: price === undefined ? 0 : priceCost(price, usage), priced: price !== undefined }
+}
+
+const withUsage = (finish: Response.FinishPart, usage: BraidUsage): Response.FinishPart =>
+  Response.makePart("finish", {
+    reason: finish.reason,
+    usage: finish.usage,
+    metadata: { ...finish.metadata, braid: { ...braidOf(finish), usage } }
+  })
+
+/**
+ * The usage and cost `Metered` attached to a response (or to its finish part, when streaming).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Ai, Metered, ScriptedLanguageModel } from "@braid/llm"
+ *
+ * const cost = Ai.LanguageModel.generateText({ prompt: "hi" }).pipe(
+ *   Effect.map((r) => Metered.usageOf(r)?.costUsd),
+ *   Effect.provide(Metered.fromProvider(ScriptedLanguageModel.provider()))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const usageOf = (
+  response: { readonly content: ReadonlyArray<{ readonly type: string }> } | Response.FinishPart
+): BraidUsage | undefined => {
+  const finish = "content" in response
+    ? (response.content.find((p) => p.type === "finish") as Response.FinishPart | undefined)
+    : response
+  return finish === undefined ? undefined : braidOf(finish)?.usage
+}
+
+/**
+ * The cost in USD `Metered` attached to a response (0 when it has none).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Ai, Metered } from "@braid/llm"
+ *
+ * const usd = Effect.map(Ai.LanguageModel.generateText({ prompt: "hi" }), Metered.costOf)
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const costOf = (response: { readonly content: ReadonlyArray<{ readonly type: string }> }): number =>
+  usageOf(response)?.costUsd ?? 0
+
+const toLegacyResponse = (usage: BraidUsage, reason: string): Legacy.Response => ({
+  text: "",
+  stopReason: reason === "tool-calls" ? "tool_use" : reason === "length" ? "max_tokens" : "end_turn",
+  model: usage.model,
+  usage: {
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    cacheReadTokens: usage.cacheReadTokens,
+    cacheWriteTokens: usage.cacheWriteTokens,
+    estimated: usage.estimated
+  }
+})
+
+const describe = (usage: BraidUsage, reason: string): GenAI.ResponseInfo => ({
+  model: usage.model,
+  inputTokens: usage.inputTokens,
+  outputTokens: usage.outputTokens,
+  cacheReadTokens: usage.cacheReadTokens,
+  cacheWriteTokens: usage.cacheWriteTokens,
+  finishReasons: [reason],
+  estimated: usage.estimated
+})
+
+const malformed = (method: string, message: string): AiError.AiError =>
+  fromModelError(new Errors.MalformedResponse({ message }), { module: moduleName, method })
+
+/** The error a stream's error part stands for: the Braid error it carries, else a transient malformed response. */
+const fromErrorPart = (method: string, error: unknown): AiError.AiError => {
+  if (isCarrying(error)) return error
+  if (Errors.isModelError(error)) return fromModelError(error, { module: moduleName, method })
+  const detail = error instanceof Error ? error.message : typeof error === "string" ? error : JSON.stringify(error)
+  return malformed(method, `the model's stream ended with an error part and no finish part: ${String(detail)}`)
+}
+
+/**
+ * Wraps a `LanguageModel` service: budgets, telemetry, the guard, accounting (see the module's
+ * documentation). `accounting` keeps the totals (its `report` is `Accounting.report`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Accounting, Ai, Metered, ScriptedLanguageModel } from "@braid/llm"
+ *
+ * const program = Effect.gen(function*() {
+ *   const inner = yield* Ai.fromProvider(yield* ScriptedLanguageModel.provider())
+ *   const accounting = yield* Accounting.make()
+ *   const model = Metered.wrap(inner, accounting, { provider: "braid.scripted" })
+ *   yield* model.generateText({ prompt: "hi" })
+ *   return yield* accounting.report
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const wrap = (
+  inner: LanguageModelNs.Service,
+  accounting: Accounting.Service,
+  options: Options = {}
+): LanguageModelNs.Service => {
+  const provider = options.provider ?? "unknown"
+
+  /** Budgets first: the settings to run with (maybe on a cheaper model), or `BudgetExceeded`. */
+  const admit = (method: string) =>
+    Effect.gen(function*() {
+      const settings = yield* Settings
+      const model = settings.model ?? options.defaultModel ?? "unknown"
+      const legacy: Legacy.Request = {
+        messages: [],
+        model,
+        ...(settings.agent !== undefined ? { metadata: { agent: settings.agent } } : {})
+      }
+      const prepared = yield* Effect.mapError(
+        accounting.prepare(legacy),
+        (e) => fromModelError(e, { module: moduleName, method })
+      )
+      const run: SettingsShape = prepared.model !== undefined && prepared.model !== model
+        ? { ...settings, model: prepared.model }
+        : settings
+      const info: GenAI.RequestInfo = {
+        provider,
+        model: run.model ?? model,
+        ...(run.maxTokens !== undefined ? { maxTokens: run.maxTokens } : {}),
+        ...(run.temperature !== undefined ? { temperature: run.temperature } : {}),
+        ...(run.stopSequences !== undefined ? { stopSequences: run.stopSequences } : {}),
+        ...(run.agent !== undefined ? { agent: run.agent } : {})
+      }
+      return { run, switched: run !== settings, info, legacy: { ...legacy, model: run.model ?? model } }
+    })
+
+  const account = (legacy: Legacy.Request, usage: BraidUsage, reason: string) =>
+    accounting.record(legacy, toLegacyResponse(usage, reason))
+
+  const generate = (method: "generateText" | "generateObject", options: any): Effect.Effect<any, any, any> =>
+    Effect.gen(function*() {
+      const { info, legacy, run, switched } = yield* admit(method)
+      const call = (inner[method] as (o: any) => Effect.Effect<GenerateTextResponse<any>, any, any>)(options)
+      const measured = Effect.gen(function*() {
+        const response = yield* (switched ? Effect.provideService(call, Settings, run) : call)
+        const content = response.content as Array<AnyPart>
+        if (content.every((p) => p.type === "response-metadata")) {
+          return yield* Effect.fail(malformed(method, "the model answered with no content parts"))
+        }
+        const finishIndex = content.findIndex((p) => p.type === "finish")
+        const finish: Response.FinishPart = finishIndex >= 0
+          ? (content[finishIndex] as Response.FinishPart)
+          : Response.makePart("finish", {
+            reason: "unknown",
+            usage: new Response.Usage({ inputTokens: undefined, outputTokens: undefined, totalTokens: undefined })
+          })
+        const { table } = yield* Pricing
+        const usage = measure(content, finish, info.model, promptOf(options.prompt), table)
+        yield* account(legacy, usage, finish.reason)
+        const next = [...content]
+        if (finishIndex >= 0) next[finishIndex] = withUsage(finish, usage)
+        else next.push(withUsage(finish, usage))
+        return {
+          response: response instanceof GenerateObjectResponse
+            ? new GenerateObjectResponse(response.value, next as any)
+            : new GenerateTextResponse(next as any),
+          usage,
+          reason: finish.reason
+        }
+      })
+      const out = yield* GenAI.chat(info, measured, (r) => describe(r.usage, r.reason))
+      return out.response
+    })
+
+  const streamText = (options: any): Stream.Stream<any, any, any> =>
+    Stream.unwrap(Effect.map(admit("streamText"), ({ info, legacy, run, switched }) =>
+      Stream.suspend(() => {
+        const seen: Array<AnyPart> = []
+        let finished = false
+        let errorPart: Response.ErrorPart | undefined
+        const raw = inner.streamText(options) as Stream.Stream<Response.StreamPart<any>, any, any>
+        const parts = (switched ? Stream.provideService(raw, Settings, run) : raw).pipe(
+          Stream.mapEffect((part): Effect.Effect<Response.StreamPart<any>, never, Pricing> => {
+            if (part.type === "error") errorPart = part
+            if (part.type !== "finish") {
+              if (part.type === "response-metadata" || part.type === "text-delta" || part.type === "tool-call") {
+                seen.push(part)
+              }
+              return Effect.succeed(part)
+            }
+            finished = true
+            return Effect.gen(function*() {
+              const { table } = yield* Pricing
+              const usage = measure(seen, part, info.model, promptOf(options.prompt), table)
+              yield* account(legacy, usage, part.reason)
+              return withUsage(part, usage)
+            })
+          }),
+          // the guard, when the stream ends on its own
+          Stream.concat(Stream.suspend(() =>
+            finished
+              ? Stream.empty
+              : Stream.fail(
+                errorPart !== undefined
+                  ? fromErrorPart("streamText", errorPart.error)
+                  : malformed("streamText", "the model's stream ended without a finish part")
+              )
+          ))
+        )
+        return GenAI.chatStream(info, parts, (part: Response.StreamPart<any>) => {
+          if (part.type !== "finish") return undefined
+          const usage = braidOf(part)?.usage
+          return usage === undefined ? undefined : describe(usage, part.reason)
+        })
+      })))
+
+  return {
+    generateText: ((options: any) => generate("generateText", options)) as LanguageModelNs.Service["generateText"],
+    generateObject:
+      ((options: any) => generate("generateObject", options)) as LanguageModelNs.Service["generateObject"],
+    streamText: streamText as LanguageModelNs.Service["streamText"]
+  }
+}
+
+const promptOf = (input: Prompt.RawInput): Prompt.Prompt => {
+  if (typeof input === "string") {
+    return { content: [{ role: "user", content: [{ type: "text", text: input }] }] } as unknown as Prompt.Prompt
+  }
+  if ("content" in input && Array.isArray((input as Prompt.Prompt).content)) return input as Prompt.Prompt
+  return { content: Array.from(input as Iterable<unknown>) } as unknown as Prompt.Prompt
+}
+
+/**
+ * Wraps the `LanguageModel` of a layer; the result provides the wrapped `LanguageModel` and the
+ * `Accounting` service (its report, `reset`).
+ *
+ * @example
+ * ```ts
+ * import { Accounting, AnthropicLanguageModel, Metered } from "@braid/llm"
+ *
+ * const Model = Metered.layer(AnthropicLanguageModel.layer(), {
+ *   provider: "anthropic",
+ *   defaultModel: "claude-sonnet-5-5",
+ *   budgets: [{ scope: "run", limit: { usd: 0.5 }, warnAt: 0.8, onExceeded: { switchTo: "claude-haiku-5-5" } }]
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const layer = <E, R>(
+  model: Layer.Layer<LanguageModelTag, E, R>,
+  options: Options = {}
+): Layer.Layer<LanguageModelTag | Accounting.Accounting, E, R> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const inner = yield* LanguageModelTag
+    const accounting = yield* Accounting.make(options)
+    return Context.make(LanguageModelTag, wrap(inner, accounting, options)).pipe(
+      Context.add(Accounting.Accounting, accounting)
+    )
+  })).pipe(Layer.provide(model))
+
+/**
+ * A metered `LanguageModel` of a Braid provider (its name and default model on the span).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Accounting, Ai, Metered, ScriptedLanguageModel } from "@braid/llm"
+ *
+ * const report = Ai.LanguageModel.generateText({ prompt: "hi" }).pipe(
+ *   Effect.zipRight(Accounting.report),
+ *   Effect.provide(Metered.fromProvider(ScriptedLanguageModel.provider(), { budgets: [] }))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const fromProvider = <E, R>(
+  provider: Effect.Effect<Provider, E, R>,
+  options: Options = {}
+): Layer.Layer<LanguageModelTag | Accounting.Accounting, E, R> =>
+  Layer.unwrapEffect(Effect.map(provider, (p) =>
+    layer(Layer.effect(LanguageModelTag, serviceOf(p)), {
+      provider: p.name,
+      defaultModel: p.defaultModel,
+      ...options
+    })))
