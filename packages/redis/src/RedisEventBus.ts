@@ -29,6 +29,7 @@ import type { Scope } from "effect"
 import { Redis } from "ioredis"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -84,6 +85,7 @@ const connect = (url: string, name: string, timeout: Duration.DurationInput | un
  * const BusLive = Layer.scoped(EventBus.EventBus, RedisEventBus.make({ url: "redis://127.0.0.1:6379", prefix: "app:" }))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: Options): Effect.Effect<Service, EventBusError, Scope.Scope> =>
@@ -181,6 +183,7 @@ export const make = (options: Options): Effect.Effect<Service, EventBusError, Sc
  * const BusLive = RedisEventBus.layer({ url: "redis://127.0.0.1:6379", prefix: "app:" })
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options: Options): Layer.Layer<EventBus, EventBusError> => Layer.scoped(EventBus, make(options))
@@ -196,6 +199,7 @@ export const layer = (options: Options): Layer.Layer<EventBus, EventBusError> =>
  * const BusLive = RedisEventBus.layerConfig
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layerConfig: Layer.Layer<EventBus, EventBusError | import("effect/ConfigError").ConfigError> = Layer
