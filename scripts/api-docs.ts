@@ -189,29 +189,48 @@ export const checkSource = (file: string, text: string): ReadonlyArray<Problem> 
   return problems
 }
 
-/** Every export of every published package, checked; with the number of exports seen. */
-export const check = (): { readonly exports: number; readonly problems: ReadonlyArray<Problem> } => {
-  let exports = 0
+/** How many exports the rule covered. */
+export interface Counts {
+  /** Every exported name (an `export { a, b }` counts two). */
+  readonly exports: number
+  /** Those that need `@category`: outside the index files and the exempt files. */
+  readonly categorized: number
+  /** Those of the exempt files (`@since` only). */
+  readonly exempt: number
+  /** The re-exports of the index files (`@since` only). */
+  readonly reexports: number
+}
+
+/** Every export of every published package, checked, with the counts. */
+export const check = (): Counts & { readonly problems: ReadonlyArray<Problem> } => {
+  const counts = { exports: 0, categorized: 0, exempt: 0, reexports: 0 }
   const problems: Array<Problem> = []
   for (const pkg of packages()) {
     for (const file of modules(pkg)) {
       const text = readFileSync(join(root, file), "utf8")
-      exports += countExports(file, text)
+      const n = countExports(file, text)
+      counts.exports += n
+      if (file.endsWith("/index.ts")) counts.reexports += n
+      else if (isExempt(file)) counts.exempt += n
+      else counts.categorized += n
       problems.push(...checkSource(file, text))
     }
   }
-  return { exports, problems }
+  return { ...counts, problems }
 }
 
-/** How many exports one module has (as `checkSource` walks them). */
+/** How many names one module exports (as `checkSource` walks them; `@internal` ones included). */
 export const countExports = (file: string, text: string): number => {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true)
   let n = 0
   const visit = (statements: ts.NodeArray<ts.Statement>) => {
     for (const node of statements) {
-      if (!ts.isExportDeclaration(node) && !hasExport(node) && !ts.isExportAssignment(node)) continue
-      n++
-      if (ts.isModuleDeclaration(node) && node.body && ts.isModuleBlock(node.body)) visit(node.body.statements)
+      if (ts.isExportDeclaration(node)) {
+        n += node.exportClause && ts.isNamedExports(node.exportClause) ? node.exportClause.elements.length : 1
+      } else if (hasExport(node) || ts.isExportAssignment(node)) {
+        n += ts.isVariableStatement(node) ? node.declarationList.declarations.length : 1
+        if (ts.isModuleDeclaration(node) && node.body && ts.isModuleBlock(node.body)) visit(node.body.statements)
+      }
     }
   }
   visit(source.statements)
@@ -312,9 +331,12 @@ export const generate = (paths: Paths = { stagingDir, outDir }, verbose = false)
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   if (process.argv[2] === "check") {
-    const { exports, problems } = check()
+    const { categorized, exempt, exports, problems, reexports } = check()
     for (const p of problems) console.log(`${p.file}:${p.line} ${p.name}: missing ${p.missing.join(", ")}`)
-    console.log(`api: ${exports} exports, ${problems.length} without the tags they need`)
+    console.log(
+      `api: ${exports} exports (${categorized} with @since and @category, ${exempt} in exempt files and ` +
+        `${reexports} index re-exports with @since), ${problems.length} without the tags they need`
+    )
     process.exitCode = problems.length > 0 ? 1 : 0
   } else {
     const started = Date.now()

@@ -674,7 +674,7 @@ const maxReplyChars = 500
  * // { score: 0.8 }
  * ```
  *
- * @category utils
+ * @category parsing
  * @since 0.1.0
  */
 export const decodeStructured = <A, I>(

@@ -204,7 +204,7 @@ const timeOf = (v: unknown): number => typeof v === "string" && v !== "" ? Numbe
  * The entry of a row, decoded: the value and the tags with `Json.parse`, the whole checked with
  * `MemoryStore.decodeEntry`. A row that does not decode throws `CorruptEntry`.
  *
- * @category utils
+ * @category parsing
  * @since 0.2.0
  */
 export const toEntry = (row: unknown): Entry => {

@@ -251,7 +251,7 @@ const decodeEntryEither = Schema.decodeUnknownEither(Entry)
  * const bad = MemoryStore.decodeEntry({ id: 1 }) // Either.left("... id ...")
  * ```
  *
- * @category utils
+ * @category parsing
  * @since 0.2.0
  */
 export const decodeEntry = (u: unknown): Either.Either<Entry, string> => {

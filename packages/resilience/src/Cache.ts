@@ -182,7 +182,7 @@ export const memoryStore = (
  * For store authors: the entry in `text` (as `encode` wrote it), or a `StoreError` of `store`'s
  * `operation` (a corrupted or foreign entry, which the cache makes a miss).
  *
- * @category utils
+ * @category parsing
  * @since 0.2.0
  */
 export const readEntry = (store: string, operation: string, text: unknown): Effect.Effect<Entry, StoreError> => {
@@ -202,7 +202,7 @@ export const readEntry = (store: string, operation: string, text: unknown): Effe
  * with an own `"__proto__"` key is refused here too: `decode` would refuse it, so it could never
  * be read.
  *
- * @category utils
+ * @category encoding
  * @since 0.2.0
  */
 export const writeEntry = (store: string, operation: string, entry: Entry): Effect.Effect<string, StoreError> => {

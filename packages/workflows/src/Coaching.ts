@@ -228,7 +228,7 @@ export const objectiveLine = (phase: Phase, reply: string): string | undefined =
  * Coaching.parseGoals("run 5k; read 20 pages") // ["run 5k", "read 20 pages"]
  * ```
  *
- * @category utils
+ * @category parsing
  * @since 0.1.0
  */
 export const parseGoals = (line: string): ReadonlyArray<string> =>

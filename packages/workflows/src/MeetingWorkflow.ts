@@ -217,7 +217,7 @@ const extractorInstructions = {
  * const out = Effect.runSync(MeetingWorkflow.decodeReply("minutes", MeetingWorkflow.Extracted.minutes, '{"minutes":"ok"}'))
  * ```
  *
- * @category utils
+ * @category parsing
  * @since 0.1.0
  */
 export const decodeReply = <A, I>(

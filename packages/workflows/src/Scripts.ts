@@ -121,7 +121,7 @@ const transcriptLines = (text: string): Array<{ readonly speaker: string; readon
  * Scripts.decisionsIn("Maya: Decision: we ship on Friday.") // [{ decision: "we ship on Friday", rationale: "stated by Maya" }]
  * ```
  *
- * @category utils
+ * @category testing
  * @since 0.1.0
  */
 export const decisionsIn = (transcript: string) =>
@@ -143,7 +143,7 @@ export const decisionsIn = (transcript: string) =>
  * Scripts.actionItemsIn("Grace: I'll write the plan by Thursday.") // [{ owner: "Grace", task: "write the plan", due: "Thursday" }]
  * ```
  *
- * @category utils
+ * @category testing
  * @since 0.1.0
  */
 export const actionItemsIn = (transcript: string) =>
