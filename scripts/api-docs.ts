@@ -65,12 +65,14 @@ export const CATEGORIES: ReadonlyArray<string> = [
   "utils"
 ]
 
-/** The published packages (every workspace that is not private), by directory name. */
+/** The published packages (every workspace that is not private), by directory name, in the root package.json's order. */
 export const packages = (): ReadonlyArray<string> =>
-  readdirSync(join(root, "packages")).filter((name) => {
-    const pkg = join(root, "packages", name, "package.json")
-    return existsSync(pkg) && JSON.parse(readFileSync(pkg, "utf8")).private !== true
-  }).sort()
+  (JSON.parse(readFileSync(join(root, "package.json"), "utf8")).workspaces as ReadonlyArray<string>)
+    .map((w) => w.replace(/^packages\//, ""))
+    .filter((name) => {
+      const pkg = join(root, "packages", name, "package.json")
+      return existsSync(pkg) && JSON.parse(readFileSync(pkg, "utf8")).private !== true
+    })
 
 const walk = (dir: string): Array<string> =>
   readdirSync(dir).sort().flatMap((name) => {
