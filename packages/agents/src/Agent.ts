@@ -37,6 +37,7 @@ import { StructuredOutputInvalid, ToolError, ToolIterationsExceeded } from "./Er
  * const note: Agent.Message = { role: "assistant", name: "triage", content: "Sending you to billing." }
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Message {
@@ -60,6 +61,7 @@ export interface Message {
  * const c: Agent.Conversation = { messages: [{ role: "user", content: "Hi" }], context: { profile: { name: "Ada" } } }
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Conversation {
@@ -77,6 +79,7 @@ export interface Conversation {
  * const summary = (r: Agent.Reply) => `${r.agent} (${r.usage.outputTokens} tokens, $${r.costUsd.toFixed(4)}): ${r.text}`
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Reply {
@@ -111,6 +114,7 @@ export interface Reply {
  * }
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Tool<A = any, E = any, R = any> {
@@ -137,6 +141,7 @@ export interface Tool<A = any, E = any, R = any> {
  * })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const tool = <A, I, E, R>(definition: {
@@ -149,6 +154,7 @@ export const tool = <A, I, E, R>(definition: {
 /**
  * Instructions: a fixed system prompt, or one computed from the conversation (its context).
  *
+ * @category models
  * @since 0.1.0
  */
 export type Instructions<E, R> = string | ((conversation: Conversation) => string | Effect.Effect<string, E, R>)
@@ -156,6 +162,7 @@ export type Instructions<E, R> = string | ((conversation: Conversation) => strin
 /**
  * Options of `make`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Options<E = never, R = never, Tools extends ReadonlyArray<Tool> = []> {
@@ -174,6 +181,7 @@ export interface Options<E = never, R = never, Tools extends ReadonlyArray<Tool>
 /**
  * An agent: a primitive from `Conversation` to `Reply`, with its static description.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Agent<E = never, R = never> extends
@@ -191,6 +199,7 @@ export interface Agent<E = never, R = never> extends
 /**
  * Anything that behaves as an agent: an `Agent`, or an agent wrapped in policies.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Any<E = any, R = any> = Primitive.Primitive<Conversation, Reply, E, R>
@@ -207,6 +216,7 @@ export type Any<E = any, R = any> = Primitive.Primitive<Conversation, Reply, E, 
  * Agent.nameOf(coach) // "coach"
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const nameOf = (agent: Primitive.Any): string => {
@@ -286,6 +296,7 @@ const toModel = (
 /**
  * The errors of a union of tools.
  *
+ * @category models
  * @since 0.1.0
  */
 export type ToolErrors<T> = T extends Tool<any, infer E, any> ? E : never
@@ -293,6 +304,7 @@ export type ToolErrors<T> = T extends Tool<any, infer E, any> ? E : never
 /**
  * The requirements of a union of tools.
  *
+ * @category models
  * @since 0.1.0
  */
 export type ToolContext<T> = T extends Tool<any, any, infer R> ? R : never
@@ -313,6 +325,7 @@ export type ToolContext<T> = T extends Tool<any, any, infer R> ? R : never
  * )
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = <E = never, R = never, const Tools extends ReadonlyArray<Tool> = []>(
@@ -449,6 +462,7 @@ export const make = <E = never, R = never, const Tools extends ReadonlyArray<Too
  * })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const fromProfile = <A, I>(
@@ -474,6 +488,7 @@ export const fromProfile = <A, I>(
  * const m = Agent.user("Hello") // { role: "user", content: "Hello" }
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const user = (content: string): Message => ({ role: "user", content })
@@ -488,6 +503,7 @@ export const user = (content: string): Message => ({ role: "user", content })
  * const m = Agent.assistant("How can I help?", "triage")
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const assistant = (content: string, name?: string): Message =>
@@ -503,6 +519,7 @@ export const assistant = (content: string, name?: string): Message =>
  * const m = Agent.system("The user is on the premium plan.")
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const system = (content: string): Message => ({ role: "system", content })
@@ -517,6 +534,7 @@ export const system = (content: string): Message => ({ role: "system", content }
  * const c = Agent.conversation(["I was charged twice"], { plan: "pro" })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const conversation = (
@@ -538,6 +556,7 @@ export const conversation = (
  * const cost = (out: Agent.Structured<{ readonly score: number }>) => out.reply.costUsd
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Structured<A> {
@@ -548,6 +567,7 @@ export interface Structured<A> {
 /**
  * Options of `structured`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface StructuredOptions {
@@ -575,6 +595,7 @@ export interface StructuredOptions {
  * // 'Reply with JSON only, no prose, matching this JSON Schema: {"$schema":...,"type":"object",...}'
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const structuredInstruction = <A, I>(schema: Schema.Schema<A, I, never>): string => {
@@ -653,6 +674,7 @@ const maxReplyChars = 500
  * // { score: 0.8 }
  * ```
  *
+ * @category parsing
  * @since 0.1.0
  */
 export const decodeStructured = <A, I>(
@@ -702,6 +724,7 @@ export const decodeStructured = <A, I>(
  * )
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const structured: {

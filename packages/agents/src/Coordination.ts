@@ -20,6 +20,7 @@ import { CoordinationFailed } from "./Errors.js"
 /**
  * The outcome of one branch, with its typed value.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Outcome<A> extends BranchOutcome {
@@ -31,6 +32,7 @@ export interface Outcome<A> extends BranchOutcome {
  * turns the outcomes into its result. Build one with `all`, `first`, `quorum`, `vote` or
  * `consensus`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Strategy<in A, out Out, out E = never, out R = never> {
@@ -48,6 +50,7 @@ export interface Strategy<in A, out Out, out E = never, out R = never> {
 /**
  * Per-branch limits.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -65,6 +68,7 @@ export interface Options {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface BranchBudget {
@@ -88,6 +92,7 @@ const succeededOf = <A>(outcomes: ReadonlyArray<Outcome<A>>) => outcomes.filter(
 /**
  * The result of `all`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface AllResult<A> {
@@ -111,6 +116,7 @@ export interface AllResult<A> {
  * const both = Coordination.coordinate([a, b], Coordination.all())
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const all = <A>(): Strategy<A, AllResult<A>> => ({
@@ -123,6 +129,7 @@ export const all = <A>(): Strategy<A, AllResult<A>> => ({
 /**
  * The result of `first`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface FirstResult<A> {
@@ -145,6 +152,7 @@ export interface FirstResult<A> {
  * const fastest = Coordination.coordinate([fast], Coordination.first())
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const first = <A>(): Strategy<A, FirstResult<A>> => ({
@@ -161,6 +169,7 @@ export const first = <A>(): Strategy<A, FirstResult<A>> => ({
 /**
  * The result of `quorum`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface QuorumResult<A> {
@@ -184,6 +193,7 @@ export interface QuorumResult<A> {
  * const twoOfThree = Coordination.coordinate(reviewers, Coordination.quorum(2))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const quorum = <A>(k: number): Strategy<A, QuorumResult<A>> => {
@@ -208,6 +218,7 @@ export const quorum = <A>(k: number): Strategy<A, QuorumResult<A>> => {
 /**
  * One candidate of a vote.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Tally<A> {
@@ -223,11 +234,13 @@ export interface Tally<A> {
  * candidate whose first voter comes first in agent order), `"heaviest-voter"` (the candidate
  * with the single heaviest voter, then agent order), or a function choosing one tied key.
  *
+ * @category models
  * @since 0.1.0
  */
 export type TieBreak<A> = "fail" | "first" | "heaviest-voter" | ((tied: ReadonlyArray<Tally<A>>) => string)
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface VoteOptions<A> {
@@ -249,6 +262,7 @@ export interface VoteOptions<A> {
 /**
  * The result of `vote`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface VoteResult<A> {
@@ -279,6 +293,7 @@ const defaultKey = (a: unknown): string => typeof a === "string" ? a : JSON.stri
  * const decision = Coordination.coordinate(judges, Coordination.vote<string>({ weights: { j3: 1.5 }, tieBreak: "first" }))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const vote = <A>(options: VoteOptions<A> = {}): Strategy<A, VoteResult<A>> => {
@@ -374,6 +389,7 @@ export const vote = <A>(options: VoteOptions<A> = {}): Strategy<A, VoteResult<A>
 /**
  * What a consensus judge is asked: every successful answer, by agent.
  *
+ * @category models
  * @since 0.1.0
  */
 export type JudgeInput<A> = ReadonlyArray<{ readonly agent: string; readonly value: A }>
@@ -381,6 +397,7 @@ export type JudgeInput<A> = ReadonlyArray<{ readonly agent: string; readonly val
 /**
  * A judge's verdict: which agents agree with each other (the majority position).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface JudgeVerdict {
@@ -388,6 +405,7 @@ export interface JudgeVerdict {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type ConsensusOptions<A, EJ, RJ> =
@@ -412,6 +430,7 @@ export type ConsensusOptions<A, EJ, RJ> =
 /**
  * The result of `consensus`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ConsensusResult<A> {
@@ -443,6 +462,7 @@ export interface ConsensusResult<A> {
  * )
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const consensus = <A, EJ = never, RJ = never>(
@@ -508,6 +528,7 @@ const Agreeing = Schema.Struct({ agreeing: Schema.Array(Schema.Unknown) })
  * const strategy = Coordination.consensus<string, Coordination.ModelJudgeError, Coordination.ModelJudgeContext>({ judge })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const modelJudge = <A>(options: {
@@ -540,9 +561,17 @@ export const modelJudge = <A>(options: {
     { kind: "judge" }
   )
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ *
+ * @category errors
+ */
 export type ModelJudgeError = Effect.Effect.Error<ReturnType<typeof LanguageModel.generate>>
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ *
+ * @category models
+ */
 export type ModelJudgeContext = LanguageModel.LanguageModel
 
 // ---------------------------------------------------------------------------------------------
@@ -638,6 +667,7 @@ const meteredModel = (
  * // result.winner === "fast"; result.outcomes[0].status === "interrupted"
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const coordinate = <const Agents extends ReadonlyArray<Primitive.Any>, Out, E2 = never, R2 = never>(
@@ -652,6 +682,7 @@ type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) exten
 /**
  * The input every agent of a union accepts (the intersection of their inputs).
  *
+ * @category models
  * @since 0.1.0
  */
 export type InputOf<P> =

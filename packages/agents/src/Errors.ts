@@ -26,6 +26,7 @@ import { Schema } from "effect"
  * })
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export const BranchOutcome = Schema.Struct({
@@ -39,6 +40,7 @@ export const BranchOutcome = Schema.Struct({
 })
 
 /**
+ * @category errors
  * @since 0.1.0
  */
 export type BranchOutcome = typeof BranchOutcome.Type
@@ -59,6 +61,7 @@ export type BranchOutcome = typeof BranchOutcome.Type
  * )
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class CoordinationFailed extends Schema.TaggedError<CoordinationFailed>()("CoordinationFailed", {
@@ -85,6 +88,7 @@ export class CoordinationFailed extends Schema.TaggedError<CoordinationFailed>()
  * const e = new ToolError({ agent: "coach", tool: "lookup", message: "not found" })
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ToolError extends Schema.TaggedError<ToolError>()("ToolError", {
@@ -103,6 +107,7 @@ export class ToolError extends Schema.TaggedError<ToolError>()("ToolError", {
  * const e = new ToolIterationsExceeded({ agent: "coach", maxIterations: 5 })
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ToolIterationsExceeded extends Schema.TaggedError<ToolIterationsExceeded>()("ToolIterationsExceeded", {
@@ -125,6 +130,7 @@ export class ToolIterationsExceeded extends Schema.TaggedError<ToolIterationsExc
  * const e = new HandoffPayloadError({ from: "triage", to: "billing", path: "invoiceId", message: "is missing" })
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class HandoffPayloadError extends Schema.TaggedError<HandoffPayloadError>()("HandoffPayloadError", {
@@ -144,6 +150,7 @@ export class HandoffPayloadError extends Schema.TaggedError<HandoffPayloadError>
  * const e = new UnknownHandoffTarget({ from: "triage", target: "legal", candidates: ["billing", "tech"] })
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class UnknownHandoffTarget extends Schema.TaggedError<UnknownHandoffTarget>()("UnknownHandoffTarget", {
@@ -172,6 +179,7 @@ export class UnknownHandoffTarget extends Schema.TaggedError<UnknownHandoffTarge
  * e.transient // true
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class StructuredOutputInvalid extends Schema.TaggedError<StructuredOutputInvalid>()("StructuredOutputInvalid", {

@@ -37,6 +37,7 @@ import type { Transform } from "./History.js"
  * const line = (r: Handoff.Record) => `${r.from} -> ${r.to} (${r.strategy}): ${r.reason}`
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Record {
@@ -60,6 +61,7 @@ export interface Record {
  * const records = State.get(Handoff.Chain)
  * ```
  *
+ * @category constants
  * @since 0.1.0
  */
 export const Chain: State.Key<ReadonlyArray<Record>> = State.key<ReadonlyArray<Record>>("braid.handoff.chain", [])
@@ -75,6 +77,7 @@ export const Chain: State.Key<ReadonlyArray<Record>> = State.key<ReadonlyArray<R
  * const who = Effect.map(Handoff.chain, (records) => records.map((r) => `${r.from}->${r.to}`))
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const chain: Effect.Effect<ReadonlyArray<Record>, never, WorkflowContext.WorkflowContext> = State.get(Chain)
@@ -82,6 +85,7 @@ export const chain: Effect.Effect<ReadonlyArray<Record>, never, WorkflowContext.
 /**
  * What a target agent receives in `conversation.context.handoff`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Received {
@@ -103,6 +107,7 @@ export interface Received {
  * })
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const received = (conversation: Conversation): Received | undefined =>
@@ -123,6 +128,7 @@ interface Inbox {
  * The inboxes of agents, by agent name: each is a first-in-first-out queue of handoff tasks of
  * which one runs at a time.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface InboxesShape {
@@ -141,6 +147,7 @@ export interface InboxesShape {
  *   Effect.provideService(self, Handoff.Inboxes, Handoff.makeInboxes())
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const makeInboxes = (): InboxesShape => {
@@ -171,6 +178,7 @@ export const makeInboxes = (): InboxesShape => {
  * const backlog = Effect.flatMap(Handoff.Inboxes, (registry) => registry.inbox("billing"))
  * ```
  *
+ * @category services
  * @since 0.1.0
  */
 export class Inboxes extends Context.Reference<Inboxes>()("@braid/agents/Handoff/Inboxes", {
@@ -187,6 +195,7 @@ export class Inboxes extends Context.Reference<Inboxes>()("@braid/agents/Handoff
  * const backlog = Handoff.pending("billing")
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const pending = (agent: string): Effect.Effect<number> =>
@@ -226,6 +235,7 @@ const throughInbox = <A, E, R>(agent: string, task: Effect.Effect<A, E, R>): Eff
  * Chooses the target of a conditional handoff from the caller's reply and the conversation:
  * a candidate key, or `undefined` for the default.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Selector<K extends string, E = never, R = never> = (
@@ -237,6 +247,7 @@ export type Selector<K extends string, E = never, R = never> = (
  * The conditional strategy: `select` picks the target among the candidates; `default` is used
  * when it picks none.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Conditional<K extends string, E = never, R = never> {
@@ -260,6 +271,7 @@ export interface Conditional<K extends string, E = never, R = never> {
  * )
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const conditional = <K extends string, E = never, R = never>(
@@ -287,6 +299,7 @@ export const conditional = <K extends string, E = never, R = never>(
  * })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const byModel = <K extends string>(options: {
@@ -329,6 +342,7 @@ export const byModel = <K extends string>(options: {
 /**
  * A typed payload: how to build it from the caller's reply, and its Schema.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Payload<A, I> {
@@ -339,6 +353,7 @@ export interface Payload<A, I> {
 /**
  * Options shared by every strategy.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface BaseOptions<A, I, HE, HR> {
@@ -358,6 +373,7 @@ export interface BaseOptions<A, I, HE, HR> {
 /**
  * Options of a handoff to one agent.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Options<A, I, HE, HR> extends BaseOptions<A, I, HE, HR> {
@@ -367,6 +383,7 @@ export interface Options<A, I, HE, HR> extends BaseOptions<A, I, HE, HR> {
 /**
  * Options of a conditional handoff among candidates.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ConditionalOptions<K extends string, A, I, HE, HR, SE, SR> extends BaseOptions<A, I, HE, HR> {
@@ -407,6 +424,7 @@ type AR<P> = P extends Primitive.Primitive<any, any, any, infer R> ? R : never
  * })
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export function handoff<F extends AnyAgent, T extends AnyAgent, A = unknown, I = unknown, HE = never, HR = never>(
@@ -590,6 +608,7 @@ export function handoff(
  * const ticketOf = Handoff.payloadOf(Ticket) // (conversation) => Option<{ invoiceId: string }>
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const payloadOf =

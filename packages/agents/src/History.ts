@@ -21,6 +21,7 @@ import type { Message } from "./Agent.js"
  * const dropEmpty: History.Transform = (messages) => Effect.succeed(messages.filter((m) => m.content !== ""))
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export type Transform<E = never, R = never> = (
@@ -37,6 +38,7 @@ export type Transform<E = never, R = never> = (
  * const all = History.keepAll
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const keepAll: Transform = (messages) => Effect.succeed(messages)
@@ -51,6 +53,7 @@ export const keepAll: Transform = (messages) => Effect.succeed(messages)
  * const short = History.filter((m) => m.content.length < 500)
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const filter = (predicate: (message: Message, index: number) => boolean): Transform => (messages) =>
@@ -67,6 +70,7 @@ export const filter = (predicate: (message: Message, index: number) => boolean):
  * const recent = History.lastN(6)
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const lastN = (n: number, options: { readonly keepSystem?: boolean } = {}): Transform => (messages) => {
@@ -88,6 +92,7 @@ export const lastN = (n: number, options: { readonly keepSystem?: boolean } = {}
  * const dialogue = History.byRole("user", "assistant")
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const byRole = (...roles: ReadonlyArray<Message["role"]>): Transform => filter((m) => roles.includes(m.role))
@@ -103,6 +108,7 @@ export const byRole = (...roles: ReadonlyArray<Message["role"]>): Transform => f
  * const clean = History.removeToolCalls
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const removeToolCalls: Transform = (messages) =>
@@ -127,6 +133,7 @@ export const removeToolCalls: Transform = (messages) =>
  * const noNames = History.redact((text) => text.replaceAll("Ada", "[name]"))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const redact = (
@@ -150,6 +157,7 @@ export const redact = (
 /**
  * Options of `summarize`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface SummarizeOptions {
@@ -175,6 +183,7 @@ export interface SummarizeOptions {
  * const brief = History.summarize({ keepLast: 2 })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const summarize =
@@ -210,6 +219,7 @@ export const summarize =
  * const filter = History.compose(History.removeToolCalls, History.redact(["ACME-SECRET"]), History.lastN(4))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const compose = <const T extends ReadonlyArray<Transform<any, any>>>(

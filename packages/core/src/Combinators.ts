@@ -20,6 +20,7 @@ type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) exten
  * The input that every branch of a collection of primitives accepts (the intersection of their
  * inputs).
  *
+ * @category models
  * @since 0.1.0
  */
 export type Inputs<T> = UnionToIntersection<{ [K in keyof T]: { readonly _: Input<T[K]> } }[keyof T]> extends
@@ -55,6 +56,7 @@ const keyed = (entries: ReadonlyArray<readonly [string, Any]>): Array<Child> => 
  * const out = await Runner.runPromise(pipeline, "21") // "= 42"
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export function sequence<A1, E1, R1, A2>(p1: Primitive<A1, A2, E1, R1>): Primitive<A1, A2, E1, R1>
@@ -629,6 +631,7 @@ export function sequence(...steps: ReadonlyArray<Any>): Any {
  * const pipeline = length.pipe(andThen(isLong)) // Primitive<string, boolean>
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const andThen =
@@ -646,11 +649,13 @@ export const andThen =
  * - `"settle"`: every branch runs to its end; the output holds each branch's
  *   `Either.right(output)` or `Either.left(typed error)`, and the whole never fails with a typed error.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Mode = "fail-fast" | "settle"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface ParallelOptions<M extends Mode = Mode> {
@@ -700,6 +705,7 @@ const checkConcurrency = (name: string, concurrency: number | "unbounded" | unde
  * const settled = parallel([len, upper], { mode: "settle", concurrency: 2 })
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export function parallel<const T extends readonly [Any, ...Array<Any>]>(...branches: T): ParallelTuple<T, "fail-fast">
@@ -775,6 +781,7 @@ const lift = <A, E, R>(value: A | Effect.Effect<A, E, R>): Effect.Effect<A, E, R
  * const summarize = branch((s: string) => s.length < 20, short, long)
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const branch = <T extends Any, F extends Any, EP = never, RP = never>(
@@ -810,6 +817,7 @@ export const branch = <T extends Any, F extends Any, EP = never, RP = never>(
  * const triage = route((t: Ticket) => t.topic, { billing, tech })
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export function route<const Routes extends Readonly<Record<string, Any>>, ES = never, RS = never>(
@@ -864,6 +872,7 @@ const checkMax = (name: string, max: number): number => {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface LoopOptions<A> {
@@ -886,6 +895,7 @@ export interface LoopOptions<A> {
  * const polish = loop(refine, { while: (d) => d.length < 8, maxIterations: 5 })
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const loop = <A, E, R>(body: Primitive<A, A, E, R>, options: LoopOptions<A>): Primitive<A, A, E, R> => {
@@ -915,6 +925,7 @@ export const loop = <A, E, R>(body: Primitive<A, A, E, R>, options: LoopOptions<
  * const grow = repeatUntil(step, (n) => n >= 100, { maxIterations: 10 })
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const repeatUntil = <A, E, R>(
@@ -942,6 +953,7 @@ export const repeatUntil = <A, E, R>(
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface ForEachOptions<M extends Mode = Mode> {
@@ -963,6 +975,7 @@ export interface ForEachOptions<M extends Mode = Mode> {
  * const scoreAll = forEach(score, { concurrency: 4 }) // Primitive<ReadonlyArray<string>, Array<number>>
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const forEach = <In, Out, E, R, M extends Mode = "fail-fast">(

@@ -7,6 +7,7 @@
 import type { Any, Meta } from "./Primitive.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Node {
@@ -31,6 +32,7 @@ export interface Node {
  * // { name: "sequence", kind: "sequence", path: "sequence", children: [{ name: "a", path: "sequence/a", ... }, ...] }
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const describe = (pipeline: Any): Node => build(pipeline, pipeline.name)
@@ -46,6 +48,7 @@ const build = (p: Any, path: string): Node => ({
 /**
  * The tree as indented text, one primitive a line: `name (kind) {meta}`.
  *
+ * @category utils
  * @since 0.1.0
  */
 export const toText = (pipeline: Any | Node): string => {
@@ -77,6 +80,7 @@ const escape = (s: string) => s.replace(/"/g, "#quot;")
  * console.log(Describe.toMermaid(sequence(fetch, parallel({ a, b }))))
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const toMermaid = (pipeline: Any | Node): string => {

@@ -12,6 +12,7 @@ import { Schema } from "effect"
  * One problem found while decoding a value with Schema: where (a dotted path such as
  * `user.goals[2].title`, or `(root)`) and what.
  *
+ * @category errors
  * @since 0.1.0
  */
 export const DecodeIssue = Schema.Struct({
@@ -20,6 +21,7 @@ export const DecodeIssue = Schema.Struct({
 })
 
 /**
+ * @category errors
  * @since 0.1.0
  */
 export type DecodeIssue = typeof DecodeIssue.Type
@@ -43,6 +45,7 @@ export type DecodeIssue = typeof DecodeIssue.Type
  * )
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError", {
@@ -61,6 +64,7 @@ export class DecodeError extends Schema.TaggedError<DecodeError>()("DecodeError"
 /**
  * A `route` selector chose a key that has no route, and the route has no default.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class UnknownRoute extends Schema.TaggedError<UnknownRoute>()("UnknownRoute", {
@@ -76,6 +80,7 @@ export class UnknownRoute extends Schema.TaggedError<UnknownRoute>()("UnknownRou
 /**
  * `repeatUntil` ran its body the maximum number of times and the condition never held.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class LoopExhausted extends Schema.TaggedError<LoopExhausted>()("LoopExhausted", {
@@ -90,6 +95,7 @@ export class LoopExhausted extends Schema.TaggedError<LoopExhausted>()("LoopExha
 /**
  * A run did not finish before the deadline given to the runner. The run was interrupted.
  *
+ * @category errors
  * @since 0.1.0
  */
 export class DeadlineExceeded extends Schema.TaggedError<DeadlineExceeded>()("DeadlineExceeded", {

@@ -20,7 +20,16 @@ import {
   type SpanOptions
 } from "./internal/instrument.js"
 
-export type { Mode }
+export type {
+  /**
+   * When primitives open spans: `"auto"` (the default) when a tracer layer other than Effect's
+   * built-in one is installed, `"on"` always, `"off"` never.
+   *
+   * @category models
+   * @since 0.1.0
+   */
+  Mode
+}
 
 /**
  * Whether primitives running here open spans and track paths. In the default `"auto"` mode that
@@ -28,6 +37,7 @@ export type { Mode }
  * `@braid/observability`); without one, Effect's built-in tracer would export nowhere, so
  * primitives run bare and cost nothing.
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const enabled: Effect.Effect<boolean> = isEnabled
@@ -45,6 +55,7 @@ export const enabled: Effect.Effect<boolean> = isEnabled
  * const program = Instrumentation.withMode(hot.invoke(1), "off")
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const withMode = <A, E, R>(self: Effect.Effect<A, E, R>, mode: Mode): Effect.Effect<A, E, R> =>
@@ -53,6 +64,7 @@ export const withMode = <A, E, R>(self: Effect.Effect<A, E, R>, mode: Mode): Eff
 /**
  * Runs an effect with primitive instrumentation off.
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const disabled = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => withMode(self, "off")
@@ -61,6 +73,7 @@ export const disabled = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A
  * The stable path of the running primitive, e.g. `onboarding/goals/score[2]` (empty outside a
  * primitive or when primitives are not instrumented). Usable as a durable activity name.
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const currentPath: Effect.Effect<string> = pathNow
@@ -77,11 +90,20 @@ export const currentPath: Effect.Effect<string> = pathNow
  * const where = Effect.withFiberRuntime((fiber) => Effect.succeed(Instrumentation.pathOfFiber(fiber)))
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const pathOfFiber = (fiber: Fiber.RuntimeFiber<unknown, unknown>): string => fiberPath(fiber)
 
-export type { SpanOptions }
+export type {
+  /**
+   * The options of `withSpan`: the span's kind and attributes, and `onEnd`, called before the span ends.
+   *
+   * @category models
+   * @since 0.1.0
+   */
+  SpanOptions
+}
 
 /**
  * Runs an effect in a new span, child of the current span: `Effect.withSpan` (the span is the
@@ -105,6 +127,7 @@ export type { SpanOptions }
  * })
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const withSpan = <A, E, R>(
@@ -116,6 +139,7 @@ export const withSpan = <A, E, R>(
 /**
  * Attribute values accepted on spans.
  *
+ * @category models
  * @since 0.1.0
  */
 export type AttributeValue = string | number | boolean | ReadonlyArray<string> | ReadonlyArray<number>
@@ -132,6 +156,7 @@ export type AttributeValue = string | number | boolean | ReadonlyArray<string> |
  *   Effect.as(Instrumentation.annotate({ "cache.hit": false }), key.length))
  * ```
  *
+ * @category instrumentation
  * @since 0.1.0
  */
 export const annotate = (attributes: Readonly<Record<string, AttributeValue>>): Effect.Effect<void> =>
@@ -147,6 +172,7 @@ export const annotate = (attributes: Readonly<Record<string, AttributeValue>>): 
  * Adds an event (a decision: a retry, a breaker opening, a cache hit) to the span of the running
  * primitive.
  *
+ * @category instrumentation
  * @since 0.1.0
  */
 export const event = (name: string, attributes: Readonly<Record<string, AttributeValue>> = {}): Effect.Effect<void> =>
@@ -172,6 +198,7 @@ export const event = (name: string, attributes: Readonly<Record<string, Attribut
  * const attributes = Effect.contextWith(Instrumentation.contextAttributes)
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const contextAttributes = (context: Context.Context<never>): Record<string, string> => {
@@ -194,6 +221,7 @@ export const contextAttributes = (context: Context.Context<never>): Record<strin
  * Instrumentation.errorType(Cause.fail({ _tag: "NotFound" })) // "NotFound"
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const errorType = (cause: Cause.Cause<unknown>): string => typeOfError(cause)

@@ -14,11 +14,13 @@ import { execute } from "./internal/instrument.js"
 import * as Json from "./Json.js"
 
 /**
+ * @category symbols
  * @since 0.1.0
  */
 export const TypeId: unique symbol = Symbol.for("@braid/core/Primitive")
 
 /**
+ * @category symbols
  * @since 0.1.0
  */
 export type TypeId = typeof TypeId
@@ -26,6 +28,7 @@ export type TypeId = typeof TypeId
 /**
  * Static facts about a primitive shown by `describe` (for example a retry's attempt count).
  *
+ * @category models
  * @since 0.1.0
  */
 export type Meta = Readonly<Record<string, string | number | boolean>>
@@ -33,6 +36,7 @@ export type Meta = Readonly<Record<string, string | number | boolean>>
 /**
  * A child of a composite primitive, under the key that names its path segment.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Child {
@@ -41,6 +45,7 @@ export interface Child {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Variance<in In, out Out, out E, out R> {
@@ -65,6 +70,7 @@ export interface Variance<in In, out Out, out E, out R> {
  * })
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Primitive<in In, out Out, out E = never, out R = never> extends Pipeable {
@@ -86,17 +92,34 @@ export interface Primitive<in In, out Out, out E = never, out R = never> extends
 /**
  * Any primitive, whatever its types.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Any = Primitive<any, any, any, any>
 
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ *
+ * @category models
+ */
 export type Input<P> = P extends Primitive<infer In, infer _Out, infer _E, infer _R> ? In : never
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ *
+ * @category models
+ */
 export type Output<P> = P extends Primitive<infer _In, infer Out, infer _E, infer _R> ? Out : never
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ *
+ * @category errors
+ */
 export type Error<P> = P extends Primitive<infer _In, infer _Out, infer E, infer _R> ? E : never
-/** @since 0.1.0 */
+/**
+ * @since 0.1.0
+ *
+ * @category models
+ */
 export type Context<P> = P extends Primitive<infer _In, infer _Out, infer _E, infer R> ? R : never
 
 const variance: Variance<any, any, any, any> = {
@@ -130,6 +153,7 @@ class PrimitiveImpl<In, Out, E, R> implements Primitive<In, Out, E, R> {
 /**
  * Options shared by the constructors.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -148,6 +172,7 @@ const checkName = (name: string): string => {
 /**
  * Is this value a primitive?
  *
+ * @category guards
  * @since 0.1.0
  */
 export const isPrimitive = (u: unknown): u is Any => typeof u === "object" && u !== null && TypeId in u
@@ -165,6 +190,7 @@ export const isPrimitive = (u: unknown): u is Any => typeof u === "object" && u 
  *   Effect.succeed({ userId, goals: ["run 5k"] }))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = <In, Out, E = never, R = never>(
@@ -185,6 +211,7 @@ export const make = <In, Out, E = never, R = never>(
  * const wordCount = Primitive.sync("wordCount", (text: string) => text.split(/\s+/).length)
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const sync = <In, Out>(name: string, f: (input: In) => Out, options?: Options): Primitive<In, Out> =>
@@ -201,6 +228,7 @@ export const sync = <In, Out>(name: string, f: (input: In) => Out, options?: Opt
  * const now = Primitive.fromEffect("now", Effect.sync(() => new Date().toISOString()))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const fromEffect = <Out, E, R>(
@@ -221,6 +249,7 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string => {
 /**
  * Turns a Schema `ParseError` into a `DecodeError` naming the primitive and the bad field.
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const decodeError = (
@@ -256,6 +285,7 @@ export const decodeError = (
  * )
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const fromSchema = <I extends Schema.Schema.Any, O extends Schema.Schema.Any, E = never, R = never>(
@@ -318,6 +348,7 @@ export const fromSchema = <I extends Schema.Schema.Any, O extends Schema.Schema.
  *   Effect.all([Primitive.invokeAt(ask, q, "ask(1)"), Primitive.invokeAt(ask, q, "ask(2)")]))
  * ```
  *
+ * @category execution
  * @since 0.1.0
  */
 export const invokeAt = <In, Out, E, R>(
@@ -338,6 +369,7 @@ export const invokeAt = <In, Out, E, R>(
  * const normalise = sequence(trim, upper).pipe(Primitive.named("normalise"))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const named = (name: string) => <In, Out, E, R>(self: Primitive<In, Out, E, R>): Primitive<In, Out, E, R> =>
@@ -346,6 +378,7 @@ export const named = (name: string) => <In, Out, E, R>(self: Primitive<In, Out, 
 /**
  * Options of `wrap`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface WrapOptions {
@@ -372,6 +405,7 @@ export interface WrapOptions {
  *     run(input).pipe(Effect.tap((out) => Effect.logDebug(`${self.name} -> ${String(out)}`))))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const wrap = <In, Out, E, R, Out2, E2, R2>(

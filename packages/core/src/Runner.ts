@@ -12,6 +12,7 @@ import type { ContextOptions } from "./WorkflowContext.js"
 import { makeAt as makeContextAt, WorkflowContext, type WorkflowContextShape } from "./WorkflowContext.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface RunOptions extends ContextOptions {
@@ -35,6 +36,7 @@ export interface RunOptions extends ContextOptions {
  * const program = Runner.run(hello, "Ada", { sessionId: "s-1", deadline: "5 seconds" })
  * ```
  *
+ * @category execution
  * @since 0.1.0
  */
 export const run = <In, Out, E, R>(
@@ -80,6 +82,7 @@ const program = <In, Out, E, R>(
  * Nothing when no service is missing; otherwise a property naming the missing services, so that
  * a pipeline whose needs the layer does not cover does not compile.
  *
+ * @category models
  * @since 0.2.0
  */
 export type MissingServices<Missing> = [Missing] extends [never] ? unknown
@@ -88,6 +91,7 @@ export type MissingServices<Missing> = [Missing] extends [never] ? unknown
 /**
  * Options of `runPromise`.
  *
+ * @category models
  * @since 0.2.0
  */
 export interface PromiseOptions<ROut = never, LE = never> extends RunOptions {
@@ -119,6 +123,7 @@ export interface PromiseOptions<ROut = never, LE = never> extends RunOptions {
  * const hello = await Runner.runPromise(greet, "Ada", { layer: Layer.succeed(Greeting, "Hello") })
  * ```
  *
+ * @category execution
  * @since 0.1.0
  */
 export const runPromise: {
@@ -177,6 +182,7 @@ const abortReason = (signal: AbortSignal): unknown =>
  * A runner for non-Effect code whose services are built once from `layer` (a
  * `ManagedRuntime`): `runPromise` runs pipelines that need them; `dispose` releases them.
  *
+ * @category models
  * @since 0.2.0
  */
 export interface ServiceRunner<ROut, LE> {
@@ -209,6 +215,7 @@ export interface ServiceRunner<ROut, LE> {
  * await runner.dispose()
  * ```
  *
+ * @category execution
  * @since 0.2.0
  */
 export const runtime = <ROut, LE>(layer: Layer.Layer<ROut, LE>): ServiceRunner<ROut, LE> => {

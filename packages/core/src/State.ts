@@ -15,6 +15,7 @@ import { WorkflowContext } from "./WorkflowContext.js"
 /**
  * A typed state key with its initial value (returned by `get` until the key is first set).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Key<A> {
@@ -32,6 +33,7 @@ export interface Key<A> {
  * const Goals = State.key<ReadonlyArray<string>>("goals", [])
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const key = <A>(name: string, initial: A | (() => A)): Key<A> => ({
@@ -45,6 +47,7 @@ const read = <A>(map: ReadonlyMap<string, unknown>, key: Key<A>): A =>
 /**
  * Reads a key of the current run's state.
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const get = <A>(key: Key<A>): Effect.Effect<A, never, WorkflowContext> =>
@@ -53,6 +56,7 @@ export const get = <A>(key: Key<A>): Effect.Effect<A, never, WorkflowContext> =>
 /**
  * Writes a key of the current run's state.
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const set = <A>(key: Key<A>, value: A): Effect.Effect<void, never, WorkflowContext> =>
@@ -61,6 +65,7 @@ export const set = <A>(key: Key<A>, value: A): Effect.Effect<void, never, Workfl
 /**
  * Atomically updates a key and returns a result computed from its old value.
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const modify = <A, B>(key: Key<A>, f: (a: A) => readonly [B, A]): Effect.Effect<B, never, WorkflowContext> =>
@@ -83,6 +88,7 @@ export const modify = <A, B>(key: Key<A>, f: (a: A) => readonly [B, A]): Effect.
  *   Effect.as(State.update(Seen, (n) => n + 1), x))
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const update = <A>(key: Key<A>, f: (a: A) => A): Effect.Effect<void, never, WorkflowContext> =>
@@ -91,6 +97,7 @@ export const update = <A>(key: Key<A>, f: (a: A) => A): Effect.Effect<void, neve
 /**
  * A copy of the whole state, by key name.
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const snapshot: Effect.Effect<Readonly<Record<string, unknown>>, never, WorkflowContext> = Effect.flatMap(

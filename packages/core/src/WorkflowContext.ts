@@ -10,6 +10,7 @@
 import { Clock, Context, Duration, Effect, Layer, Ref } from "effect"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface WorkflowContextShape {
@@ -38,6 +39,7 @@ export interface WorkflowContextShape {
  *   Effect.map(WorkflowContext.WorkflowContext, (ctx) => `${ctx.userId} in run ${ctx.runId}`))
  * ```
  *
+ * @category services
  * @since 0.1.0
  */
 export class WorkflowContext
@@ -47,6 +49,7 @@ export class WorkflowContext
 /**
  * What a run is started with. Every field is optional.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ContextOptions {
@@ -65,6 +68,7 @@ export interface ContextOptions {
 /**
  * Creates a fresh context (fresh state: nothing leaks from one run to the next).
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: ContextOptions = {}): Effect.Effect<WorkflowContextShape> =>
@@ -73,6 +77,7 @@ export const make = (options: ContextOptions = {}): Effect.Effect<WorkflowContex
 /**
  * A fresh context started at `startedAt` (epoch milliseconds): `make` without the Clock.
  *
+ * @category constructors
  * @since 0.2.0
  */
 export const makeAt = (options: ContextOptions, startedAt: number): WorkflowContextShape => ({
@@ -92,6 +97,7 @@ export const makeAt = (options: ContextOptions, startedAt: number): WorkflowCont
  * A layer with a fresh context, for running primitives that need it outside `Runner.run`
  * (for example in tests).
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options: ContextOptions = {}): Layer.Layer<WorkflowContext> =>
@@ -100,6 +106,7 @@ export const layer = (options: ContextOptions = {}): Layer.Layer<WorkflowContext
 /**
  * The time left before the run's deadline (infinite when there is none).
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const remaining: Effect.Effect<Duration.Duration, never, WorkflowContext> = Effect.gen(function*() {

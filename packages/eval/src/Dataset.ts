@@ -29,11 +29,13 @@ import { DatasetError, DatasetReadError } from "./Errors.js"
  * Schema.is(Dataset.Role)("user") // true
  * ```
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const Role = Schema.Literal("user", "assistant")
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type Role = typeof Role.Type
@@ -48,6 +50,7 @@ export type Role = typeof Role.Type
  * const m: Dataset.Message = { role: "assistant", content: "What would a good week look like?" }
  * ```
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const Message = Schema.Struct({
@@ -56,6 +59,7 @@ export const Message = Schema.Struct({
 })
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type Message = typeof Message.Type
@@ -71,6 +75,7 @@ export type Message = typeof Message.Type
  * const s: Dataset.Scenario = { objective: "agree on a weekly goal", successKeywords: ["three runs"] }
  * ```
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const Scenario = Schema.Struct({
@@ -80,6 +85,7 @@ export const Scenario = Schema.Struct({
 })
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type Scenario = typeof Scenario.Type
@@ -96,6 +102,7 @@ export type Scenario = typeof Scenario.Type
  * const c = Schema.decodeUnknownSync(Dataset.Conversation)({ id: "c1", messages: [{ role: "user", content: "hi" }] })
  * ```
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const Conversation = Schema.Struct({
@@ -106,6 +113,7 @@ export const Conversation = Schema.Struct({
 })
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type Conversation = typeof Conversation.Type
@@ -140,6 +148,7 @@ const decodeLine = Schema.decodeUnknownEither(Conversation, { errors: "all", onE
  * Dataset.defaultMaxDepth // 64
  * ```
  *
+ * @category constants
  * @since 0.2.0
  */
 export const defaultMaxDepth = 64
@@ -147,6 +156,7 @@ export const defaultMaxDepth = 64
 /**
  * Options of `parse` and `load`.
  *
+ * @category models
  * @since 0.2.0
  */
 export interface ParseOptions {
@@ -169,6 +179,7 @@ export interface ParseOptions {
  * const conversations = Effect.runSync(Dataset.parse("inline.jsonl", text)) // [{ id: "c1", ... }]
  * ```
  *
+ * @category parsing
  * @since 0.1.0
  */
 export const parse = (
@@ -237,6 +248,7 @@ export const parse = (
  * )
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const load = (
@@ -266,6 +278,7 @@ export const load = (
  * const text = Dataset.toJsonl([{ id: "c1", messages: [{ role: "user", content: "hi" }] }])
  * ```
  *
+ * @category encoding
  * @since 0.1.0
  */
 export const toJsonl = (conversations: ReadonlyArray<Conversation>): string =>

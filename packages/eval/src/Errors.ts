@@ -21,6 +21,7 @@ import { Schema } from "effect"
  * )
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class DatasetError extends Schema.TaggedError<DatasetError>()("DatasetError", {
@@ -44,6 +45,7 @@ export class DatasetError extends Schema.TaggedError<DatasetError>()("DatasetErr
  * new Errors.DatasetReadError({ file: "d.jsonl", reason: "no such file" }).message // "d.jsonl: no such file"
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class DatasetReadError extends Schema.TaggedError<DatasetReadError>()("DatasetReadError", {
@@ -65,6 +67,7 @@ export class DatasetReadError extends Schema.TaggedError<DatasetReadError>()("Da
  * new Errors.ComparisonError({ reason: "the baseline run has no conversations" }).message
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ComparisonError extends Schema.TaggedError<ComparisonError>()("ComparisonError", {
@@ -89,6 +92,7 @@ export class ComparisonError extends Schema.TaggedError<ComparisonError>()("Comp
  * )
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class RegressionDetected extends Schema.TaggedError<RegressionDetected>()("RegressionDetected", {
@@ -110,6 +114,7 @@ export class RegressionDetected extends Schema.TaggedError<RegressionDetected>()
  * new Errors.EvaluationFailed({ conversationId: "c1", metric: "relevance", reason: "RetryExhausted" }).message
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class EvaluationFailed extends Schema.TaggedError<EvaluationFailed>()("EvaluationFailed", {
@@ -132,6 +137,7 @@ export class EvaluationFailed extends Schema.TaggedError<EvaluationFailed>()("Ev
  * new Errors.ResultStoreError({ operation: "put", reason: "disk full" }).message
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ResultStoreError extends Schema.TaggedError<ResultStoreError>()("ResultStoreError", {
@@ -154,6 +160,7 @@ export class ResultStoreError extends Schema.TaggedError<ResultStoreError>()("Re
  * new Errors.JudgeVerdictInvalid({ metric: "relevance", reply: "great!", reason: "no JSON object in the reply" }).transient // true
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class JudgeVerdictInvalid extends Schema.TaggedError<JudgeVerdictInvalid>()("JudgeVerdictInvalid", {

@@ -42,6 +42,7 @@ import * as Statistics from "./Statistics.js"
 /**
  * What a metric sees: the conversation under evaluation.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface MetricInput {
@@ -59,6 +60,7 @@ export interface MetricInput {
  * Schema.decodeUnknownSync(Evaluation.Verdict)({ score: 0.8, reason: "on topic" })
  * ```
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const Verdict = Schema.Struct({
@@ -67,6 +69,7 @@ export const Verdict = Schema.Struct({
 })
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type Verdict = typeof Verdict.Type
@@ -74,6 +77,7 @@ export type Verdict = typeof Verdict.Type
 /**
  * A metric: a named primitive from a conversation to a verdict.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Metric<out E = never, out R = never> {
@@ -96,6 +100,7 @@ export interface Metric<out E = never, out R = never> {
  * })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const metric = <E = never, R = never>(
@@ -123,6 +128,7 @@ const round = (x: number) => Math.round(x * 1000) / 1000
  * const metrics = [Evaluation.goalCoverage]
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const goalCoverage: Metric = metric("goalCoverage", (c) => {
@@ -156,6 +162,7 @@ export const goalCoverage: Metric = metric("goalCoverage", (c) => {
  * const metrics = [Evaluation.questionQuality]
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const questionQuality: Metric = metric("questionQuality", (c) => {
@@ -193,6 +200,7 @@ export const questionQuality: Metric = metric("questionQuality", (c) => {
  * const metrics = [Evaluation.objectiveMet]
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const objectiveMet: Metric = metric("objectiveMet", (c) => {
@@ -227,6 +235,7 @@ export const objectiveMet: Metric = metric("objectiveMet", (c) => {
  * Evaluation.transcript({ id: "c1", messages: [{ role: "user", content: "hi" }] }) // "Transcript:\nUSER: hi"
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const transcript = (c: Conversation): string =>
@@ -284,6 +293,7 @@ const STOP = new Set([
  * // { score: 1, reason: "1 of 1 replies respond to the user's previous message" }
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const lexicalRelevance = (transcript: string): { readonly score: number; readonly reason: string } => {
@@ -323,6 +333,7 @@ export const lexicalRelevance = (transcript: string): { readonly score: number; 
  * const metrics = [Evaluation.lexicalRelevanceMetric, Evaluation.goalCoverage]
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const lexicalRelevanceMetric: Metric = metric(
@@ -341,6 +352,7 @@ export const lexicalRelevanceMetric: Metric = metric(
  * Evaluation.judgeSystem("empathy", "1 when feelings are acknowledged").split("\n")[0] // "Judge: empathy"
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const judgeSystem = (name: string, rubric: string): string =>
@@ -365,6 +377,7 @@ export const judgeSystem = (name: string, rubric: string): string =>
  * // { score: 0.8, reason: "on topic" }
  * ```
  *
+ * @category parsing
  * @since 0.1.0
  */
 export const parseVerdict = (name: string, reply: string): Effect.Effect<Verdict, JudgeVerdictInvalid> =>
@@ -386,6 +399,7 @@ export const parseVerdict = (name: string, reply: string): Effect.Effect<Verdict
  * })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const judge = (options: {
@@ -434,6 +448,7 @@ export const judge = (options: {
  * const metrics = [Evaluation.relevance, Evaluation.goalCoverage]
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const relevance = judge({
@@ -452,11 +467,13 @@ export const relevance = judge({
  * const pipeline = Evaluation.make({ runId: "v1", metrics: [...Evaluation.defaultMetrics] })
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const defaultMetrics = [relevance, goalCoverage, questionQuality, objectiveMet] as const
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options<E, R> {
@@ -479,6 +496,7 @@ export interface Options<E, R> {
 /**
  * The report of a run.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Report {
@@ -509,6 +527,7 @@ const describeError = (e: unknown): string => {
  * const one = Evaluation.evaluateConversation({ runId: "v1", metrics: [Evaluation.goalCoverage] })
  * ```
  *
+ * @category execution
  * @since 0.1.0
  */
 export const evaluateConversation = <E, R>(
@@ -590,6 +609,7 @@ export const evaluateConversation = <E, R>(
  * const report = Runner.run(pipeline, []).pipe(Effect.provide(ResultStore.layerMemory))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = <E, R>(
@@ -624,6 +644,7 @@ export const make = <E, R>(
  * const scored = Evaluation.scored({ runId: "v1", results: [], failures: [], means: {} }) // []
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const scored = (report: Report): ReadonlyArray<Statistics.ScoredConversation> =>
@@ -639,6 +660,7 @@ export const scored = (report: Report): ReadonlyArray<Statistics.ScoredConversat
  * // const { comparisons, gate } = yield* Evaluation.compareRuns(baseline, candidate, { maxRegression: 0.05 })
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const compareRuns = (

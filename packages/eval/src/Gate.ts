@@ -18,6 +18,7 @@ import { RegressionDetected } from "./Errors.js"
 import type { MetricComparison } from "./Statistics.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface GateOptions {
@@ -32,6 +33,7 @@ export interface GateOptions {
 /**
  * The verdict on one metric.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface MetricVerdict {
@@ -44,6 +46,7 @@ export interface MetricVerdict {
 /**
  * The gate's result: `passed` is false when any verdict is `regressed` or `below-minimum`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface GateResult {
@@ -75,6 +78,7 @@ const thresholdOf = (metric: string, maxRegression: GateOptions["maxRegression"]
  * result.passed // false
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const check = (
@@ -144,6 +148,7 @@ export const check = (
  * )
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const enforce = (result: GateResult): Effect.Effect<GateResult, RegressionDetected> =>
@@ -159,6 +164,7 @@ export const enforce = (result: GateResult): Effect.Effect<GateResult, Regressio
  * Gate.exitCode(Gate.check({ means: { relevance: 0.9 } })) // 0
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const exitCode = (result: GateResult): 0 | 1 => (result.passed ? 0 : 1)
@@ -173,6 +179,7 @@ export const exitCode = (result: GateResult): 0 | 1 => (result.passed ? 0 : 1)
  * console.log(Gate.format(Gate.check({ means: { relevance: 0.9 } })))
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const format = (result: GateResult): string => {

@@ -27,6 +27,7 @@ import { Duration, Effect } from "effect"
  * Duration.toSeconds(Models.defaultTimeout) // 30
  * ```
  *
+ * @category constants
  * @since 0.2.0
  */
 export const defaultTimeout: Duration.Duration = Duration.seconds(30)
@@ -34,6 +35,7 @@ export const defaultTimeout: Duration.Duration = Duration.seconds(30)
 /**
  * Options of `policy`.
  *
+ * @category models
  * @since 0.2.0
  */
 export interface PolicyOptions {
@@ -62,6 +64,7 @@ export interface PolicyOptions {
  * )
  * ```
  *
+ * @category combinators
  * @since 0.2.0
  */
 export const policy = (options: PolicyOptions) =>
@@ -79,6 +82,7 @@ export const policy = (options: PolicyOptions) =>
 /**
  * Which model a run uses.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Mode = "scripted" | "anthropic"
@@ -94,6 +98,7 @@ export type Mode = "scripted" | "anthropic"
  * const mode = Effect.runSync(Models.mode({ offline: true })) // "scripted"
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const mode = (options: { readonly offline?: boolean } = {}): Effect.Effect<Mode> =>
@@ -111,6 +116,7 @@ export const mode = (options: { readonly offline?: boolean } = {}): Effect.Effec
  * const Model = Models.layer(Samples.judgeScript, { offline: true })
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (

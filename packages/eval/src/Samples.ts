@@ -102,6 +102,7 @@ const v2Replies = [
  * const jsonl = Dataset.toJsonl(Samples.promptV1)
  * ```
  *
+ * @category testing
  * @since 0.1.0
  */
 export const promptV1: ReadonlyArray<Conversation> = topics.map((t) => ({
@@ -126,6 +127,7 @@ export const promptV1: ReadonlyArray<Conversation> = topics.map((t) => ({
  * const jsonl = Dataset.toJsonl(Samples.promptV2)
  * ```
  *
+ * @category testing
  * @since 0.1.0
  */
 export const promptV2: ReadonlyArray<Conversation> = topics.map((t, i) => ({
@@ -152,6 +154,7 @@ export const promptV2: ReadonlyArray<Conversation> = topics.map((t, i) => ({
  * const Judge = ScriptedModel.layer(Samples.judgeScript)
  * ```
  *
+ * @category testing
  * @since 0.1.0
  */
 export const judgeScript: ScriptedModel.Options = {

@@ -22,6 +22,7 @@ import { ComparisonError } from "./Errors.js"
 /**
  * The scores of one conversation in a run, by metric name.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ScoredConversation {
@@ -32,6 +33,7 @@ export interface ScoredConversation {
 /**
  * A confidence interval.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Interval {
@@ -44,6 +46,7 @@ export interface Interval {
 /**
  * The comparison of one metric between two runs.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface MetricComparison {
@@ -60,6 +63,7 @@ export interface MetricComparison {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface CompareOptions {
@@ -83,6 +87,7 @@ export interface CompareOptions {
  * Statistics.mean([1, 2, 3]) // 2
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const mean = (xs: ReadonlyArray<number>): number => {
@@ -102,6 +107,7 @@ export const mean = (xs: ReadonlyArray<number>): number => {
  * Statistics.standardDeviation([2, 4, 4, 4, 5, 5, 7, 9]) // ≈ 2.138
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const standardDeviation = (xs: ReadonlyArray<number>): number => {
@@ -122,6 +128,7 @@ export const standardDeviation = (xs: ReadonlyArray<number>): number => {
  * Statistics.quantile([1, 2, 3, 4], 0.5) // 2.5
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const quantile = (xs: ReadonlyArray<number>, q: number): number => {
@@ -177,6 +184,7 @@ const resampleMeans = (xs: ReadonlyArray<number>, resamples: number): Effect.Eff
  * )
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const bootstrapMean = (
@@ -218,6 +226,7 @@ const metricsOf = (run: ReadonlyArray<ScoredConversation>): Set<string> => {
  * // Effect<[{ metric: "relevance", meanDifference: -0.3, paired: true, interval: {...} }]>
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const compare = (

@@ -21,6 +21,7 @@ import { Schema } from "effect"
  * })
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class MeetingActionRejected extends Schema.TaggedError<MeetingActionRejected>()("MeetingActionRejected", {
@@ -48,6 +49,7 @@ export class MeetingActionRejected extends Schema.TaggedError<MeetingActionRejec
  * const e = new CoordinationErrors.MeetingStoreError({ operation: "append", reason: "locked" })
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class MeetingStoreError extends Schema.TaggedError<MeetingStoreError>()("MeetingStoreError", {

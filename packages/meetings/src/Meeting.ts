@@ -43,12 +43,56 @@ import type { EndedBy, Snapshot, Termination } from "./Termination.js"
 import type { TurnPolicy } from "./TurnPolicy.js"
 import { roundRobin } from "./TurnPolicy.js"
 
-export type { Entry, EntryKind, MeetingState, Status, TurnView, View }
+export type {
+  /**
+   * One step of a meeting's history, in order (`seq` from 1).
+   *
+   * @category models
+   * @since 0.1.0
+   */
+  Entry,
+  /**
+   * What an entry records: joined, left, started, spoke, timed-out, failed, interrupted, remark, ended.
+   *
+   * @category models
+   * @since 0.1.0
+   */
+  EntryKind,
+  /**
+   * Where a meeting is: scheduled, running or ended.
+   *
+   * @category models
+   * @since 0.1.0
+   */
+  MeetingState,
+  /**
+   * A meeting's status: topic, host, state, current speaker, participants and totals.
+   *
+   * @category models
+   * @since 0.1.0
+   */
+  Status,
+  /**
+   * What the speaker of a turn sees.
+   *
+   * @category models
+   * @since 0.1.0
+   */
+  TurnView,
+  /**
+   * What a turn policy and a speaker see: the topic, the coming turn, the participants and the history.
+   *
+   * @category models
+   * @since 0.1.0
+   */
+  View
+}
 
 /**
  * What a speaker says: text, with the tokens and dollars it cost if known (tokens are estimated
  * from the text otherwise).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Utterance {
@@ -58,6 +102,7 @@ export interface Utterance {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type Reply = string | Utterance
@@ -66,6 +111,7 @@ export type Reply = string | Utterance
  * A participant: a name and a primitive (an agent, a scripted function) from the meeting view to
  * what it says.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Participant<out E = unknown, out R = never> {
@@ -83,6 +129,7 @@ export interface Participant<out E = unknown, out R = never> {
  * const ada = Meeting.participant("ada", (view) => `Ada on ${view.topic}, turn ${view.turn}`)
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const participant = <E = never, R = never>(
@@ -101,6 +148,7 @@ export const participant = <E = never, R = never>(
 /**
  * Options of `fromAgent`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface FromAgentOptions {
@@ -128,6 +176,7 @@ export interface FromAgentOptions {
  * const participant = Meeting.fromAgent(planner)
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const fromAgent = <E, R>(agent: Agent.Any<E, R>, options: FromAgentOptions = {}): Participant<E, R> => {
@@ -165,6 +214,7 @@ export const fromAgent = <E, R>(agent: Agent.Any<E, R>, options: FromAgentOption
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Config<R = never> {
@@ -185,6 +235,7 @@ export interface Config<R = never> {
 /**
  * The result of `run`: which condition ended the meeting, and its history.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Result {
@@ -200,6 +251,7 @@ export interface Result {
 /**
  * A meeting in progress.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Meeting<R = never> {
@@ -229,6 +281,7 @@ export interface Meeting<R = never> {
  * const audit = EventBus.subscribe(Meeting.events, (entry, channel) => Effect.log(channel, entry.participant))
  * ```
  *
+ * @category constants
  * @since 0.1.0
  */
 export const events: EventBus.Channel<Entry, typeof EntrySchema.Encoded> = EventBus.channel("meeting.*.*", EntrySchema)
@@ -243,6 +296,7 @@ export const events: EventBus.Channel<Entry, typeof EntrySchema.Encoded> = Event
  * const channel = Meeting.channelOf["timed-out"] // "meeting.participant.timed_out"
  * ```
  *
+ * @category constants
  * @since 0.1.0
  */
 export const channelOf: Readonly<Record<EntryKind, string>> = {
@@ -279,6 +333,7 @@ const fn = (what: string) =>
  * Schema.is(Meeting.ReplySchema)({ text: "ok", tokens: Number.NaN }) // false
  * ```
  *
+ * @category schemas
  * @since 0.2.0
  */
 export const ReplySchema: Schema.Schema<Reply> = Schema.Union(
@@ -396,6 +451,7 @@ type TurnOutcome =
  * }).pipe(Effect.provide(EventBus.layerMemory))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = <R = never>(
@@ -837,6 +893,7 @@ export const make = <R = never>(
  * Options of `asPrimitive`: a meeting's configuration without its topic (the input), with the
  * participants who attend from the start.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface PrimitiveOptions<R> extends Omit<Config<R>, "topic" | "id"> {
@@ -864,6 +921,7 @@ export interface PrimitiveOptions<R> extends Omit<Config<R>, "topic" | "id"> {
  * const program = Runner.run(sequence(standup, minutes), { topic: "Monday" }).pipe(Effect.provide(EventBus.layerMemory))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const asPrimitive = <R = never>(
@@ -910,6 +968,7 @@ export const asPrimitive = <R = never>(
  * const past = Meeting.inspect("planning-1")
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const inspect = (meetingId: string) =>

@@ -12,6 +12,7 @@ import { Clock, Deferred, Duration, Effect, Option } from "effect"
 /**
  * What a condition sees.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Snapshot {
@@ -27,6 +28,7 @@ export interface Snapshot {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Termination {
@@ -42,6 +44,7 @@ export interface Termination {
  * Which condition ended a meeting: a termination condition's name, or `"host"` (the host ended
  * it), or `"no-participants"` (nobody was left to speak).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface EndedBy {
@@ -74,6 +77,7 @@ const when = (ok: boolean, detail: () => string) => Effect.succeed(ok ? detail()
  * const tenTurns = Termination.maxTurns(10)
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const maxTurns = (n: number): Termination =>
@@ -90,6 +94,7 @@ export const maxTurns = (n: number): Termination =>
  * const tokenCap = Termination.maxTokens(20_000)
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const maxTokens = (n: number): Termination =>
@@ -105,6 +110,7 @@ export const maxTokens = (n: number): Termination =>
  * const costCap = Termination.maxCost(0.5)
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const maxCost = (usd: number): Termination =>
@@ -120,6 +126,7 @@ export const maxCost = (usd: number): Termination =>
  * const done = Termination.mention("TERMINATE")
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const mention = (text: string, options: { readonly caseSensitive?: boolean } = {}): Termination =>
@@ -139,6 +146,7 @@ export const mention = (text: string, options: { readonly caseSensitive?: boolea
  * const halfHour = Termination.timeout("30 minutes")
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const timeout = (duration: Duration.DurationInput): Termination => {
@@ -176,6 +184,7 @@ export const timeout = (duration: Duration.DurationInput): Termination => {
  * })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const external = (signal: Deferred.Deferred<void>, label = "signal"): Termination =>
@@ -201,6 +210,7 @@ const wakeOf = (conditions: ReadonlyArray<Termination>): Termination["wake"] => 
  * const stop = Termination.or(Termination.maxTurns(20), Termination.mention("DONE"))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const or = (...conditions: ReadonlyArray<Termination>): Termination => {
@@ -229,6 +239,7 @@ export const or = (...conditions: ReadonlyArray<Termination>): Termination => {
  * const enough = Termination.and(Termination.maxTurns(4), Termination.mention("agreed"))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const and = (...conditions: ReadonlyArray<Termination>): Termination => {
@@ -260,6 +271,7 @@ export const and = (...conditions: ReadonlyArray<Termination>): Termination => {
  * const manual = Termination.never
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const never: Termination = { name: "never", check: () => not }

@@ -21,6 +21,7 @@ import type { View } from "./internal/meetingTypes.js"
 /**
  * What a policy is given.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Input {
@@ -34,6 +35,7 @@ export interface Input {
  * A policy's decision: the speaker, whether it was a fallback (and why), and an optional remark
  * (a moderator's words) to record before the turn.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Decision {
@@ -43,6 +45,7 @@ export interface Decision {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface TurnPolicy<out R = never> {
@@ -62,6 +65,7 @@ export interface TurnPolicy<out R = never> {
  * const names = TurnPolicy.eligible({ view, lastSpeaker: "h", roundRobin: "a" }, false) // ["a"]
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const eligible = (input: Input, allowRepeat: boolean): ReadonlyArray<string> => {
@@ -80,6 +84,7 @@ export const eligible = (input: Input, allowRepeat: boolean): ReadonlyArray<stri
  * const policy = TurnPolicy.roundRobin
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const roundRobin: TurnPolicy = {
@@ -122,6 +127,7 @@ const validated =
     })
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface SelectorOptions {
@@ -142,6 +148,7 @@ export interface SelectorOptions {
  *   lastSpeaker === view.host ? view.participants.find((p) => p !== view.host)! : view.host)
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const selector = <E = never, R = never>(
@@ -178,6 +185,7 @@ export const selector = <E = never, R = never>(
  * const policy = TurnPolicy.modelSelector({ recent: 6 })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const modelSelector = (
@@ -214,6 +222,7 @@ export const modelSelector = (
  * What a moderator decides: the next speaker, and optionally what it says (recorded as a remark
  * in the history, not as a turn).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ModeratorDecision {
@@ -238,6 +247,7 @@ export interface ModeratorDecision {
  * const policy = TurnPolicy.moderated(chair)
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const moderated = <E = never, R = never>(
@@ -257,6 +267,7 @@ export const moderated = <E = never, R = never>(
 /**
  * The view a policy or a speaker gets.
  *
+ * @category models
  * @since 0.1.0
  */
 export type PolicyView = View

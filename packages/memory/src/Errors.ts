@@ -10,11 +10,13 @@ import { Schema } from "effect"
  * Why a memory store call failed, when it is known: `"Timeout"` (no answer within the store's
  * `timeout`), `"Corrupt"` (what the store holds does not decode as an entry).
  *
+ * @category errors
  * @since 0.2.0
  */
 export const MemoryStoreErrorReason = Schema.Literal("Timeout", "Corrupt")
 
 /**
+ * @category errors
  * @since 0.2.0
  */
 export type MemoryStoreErrorReason = typeof MemoryStoreErrorReason.Type
@@ -32,6 +34,7 @@ export type MemoryStoreErrorReason = typeof MemoryStoreErrorReason.Type
  * const slow = new MemoryStoreError({ store: "redis", operation: "get", message: "no answer within 5000 ms", reason: "Timeout" })
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class MemoryStoreError extends Schema.TaggedError<MemoryStoreError>()("MemoryStoreError", {
@@ -58,6 +61,7 @@ export class MemoryStoreError extends Schema.TaggedError<MemoryStoreError>()("Me
  * e.message // Memory.store "goal": value.n: a BigInt has no JSON form
  * ```
  *
+ * @category errors
  * @since 0.2.0
  */
 export class MemoryInputError extends Schema.TaggedError<MemoryInputError>()("MemoryInputError", {
@@ -81,6 +85,7 @@ export class MemoryInputError extends Schema.TaggedError<MemoryInputError>()("Me
  * const e = new MemoryDecodeError({ key: "goals", issue: "Expected string, actual 42" })
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class MemoryDecodeError extends Schema.TaggedError<MemoryDecodeError>()("MemoryDecodeError", {
@@ -103,6 +108,7 @@ export class MemoryDecodeError extends Schema.TaggedError<MemoryDecodeError>()("
  * const e = new MemoryScopeUnavailable({ scope: "user" })
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class MemoryScopeUnavailable extends Schema.TaggedError<MemoryScopeUnavailable>()("MemoryScopeUnavailable", {

@@ -35,6 +35,7 @@ import { type Entry, type Filter, makeInMemory, MemoryStore, type Scope, type Sc
 /**
  * The errors of memory operations.
  *
+ * @category errors
  * @since 0.1.0
  */
 export type MemoryError = MemoryStoreError | MemoryScopeUnavailable | MemoryInputError
@@ -42,6 +43,7 @@ export type MemoryError = MemoryStoreError | MemoryScopeUnavailable | MemoryInpu
 /**
  * The most UTF-8 bytes of a key, a tag or an agent name (1 to 1,024).
  *
+ * @category constants
  * @since 0.2.0
  */
 export const maxKeyBytes = 1024
@@ -50,6 +52,7 @@ export const maxKeyBytes = 1024
  * The most UTF-8 bytes of a scope id and a tenant id (1 to 512): with a key, they fit one
  * PostgreSQL index entry.
  *
+ * @category constants
  * @since 0.2.0
  */
 export const maxIdBytes = 512
@@ -64,6 +67,7 @@ export const maxIdBytes = 512
  * const daily: Memory.Retention = { ttl: "1 day", maxEntries: 100 }
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Retention {
@@ -83,6 +87,7 @@ export interface Retention {
  * const config: Memory.Config = { defaultScope: "user", retention: { session: { ttl: "2 hours" } } }
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Config {
@@ -95,6 +100,7 @@ export interface Config {
 /**
  * Selects the scope of an operation (default: the configured `defaultScope`).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ScopeOption {
@@ -111,6 +117,7 @@ export interface ScopeOption {
  * const options: Memory.StoreOptions = { scope: "user", tags: ["goal"], ttl: "30 days" }
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export interface StoreOptions extends ScopeOption {
@@ -131,6 +138,7 @@ export interface StoreOptions extends ScopeOption {
  * const recent: Memory.QueryOptions = { scope: "session", agent: "coach", limit: 5 }
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export interface QueryOptions extends Filter, ScopeOption {}
@@ -139,6 +147,7 @@ export interface QueryOptions extends Filter, ScopeOption {}
  * The operations of the `Memory` service. Every operation works in one scope, resolved from the
  * current `WorkflowContext`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface MemoryShape {
@@ -177,6 +186,7 @@ export interface MemoryShape {
  * })
  * ```
  *
+ * @category services
  * @since 0.1.0
  */
 export class Memory extends Context.Tag("@braid/memory/Memory")<Memory, MemoryShape>() {}
@@ -192,6 +202,7 @@ export class Memory extends Context.Tag("@braid/memory/Memory")<Memory, MemorySh
  * const who = FiberRef.get(Memory.currentAgent) // undefined outside an agent
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const currentAgent: FiberRef.FiberRef<string | undefined> = GlobalValue.globalValue(
@@ -210,6 +221,7 @@ export const currentAgent: FiberRef.FiberRef<string | undefined> = GlobalValue.g
  * const asCoach = Memory.withAgent("coach")(Memory.store("note", "likes mornings"))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const withAgent = (agent: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
@@ -409,6 +421,7 @@ const isScope = (u: Scope | MemoryScopeUnavailable | MemoryInputError): u is Sco
  * const scope = Memory.resolveScope("session") // { kind: "session", tenant?: <tenantId>, id: <sessionId> }
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const resolveScope = (
@@ -471,6 +484,7 @@ const configProblem = (config: Config): MemoryInputError | undefined => {
  * const memory = Effect.map(MemoryStore.makeInMemory, (store) => Memory.make(store, { defaultScope: "user" }))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (store: MemoryStore["Type"], config: Config = {}): MemoryShape => {
@@ -603,6 +617,7 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
  * )
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (config: Config = {}): Layer.Layer<Memory, never, MemoryStore> =>
@@ -618,6 +633,7 @@ export const layer = (config: Config = {}): Layer.Layer<Memory, never, MemorySto
  * const MemoryLive = Memory.layerInMemory({ defaultScope: "user" })
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layerInMemory = (config: Config = {}): Layer.Layer<Memory> =>
@@ -633,6 +649,7 @@ export const layerInMemory = (config: Config = {}): Layer.Layer<Memory> =>
  * const save = Memory.store("goal", { title: "run 5k" }, { scope: "user", tags: ["goal"], ttl: "30 days" })
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const store = (
@@ -652,6 +669,7 @@ export const store = (
  * const goal = Memory.retrieve("goal", { scope: "user" })
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const retrieve = (
@@ -670,6 +688,7 @@ export const retrieve = (
  * const goals = Memory.query({ scope: "user", tags: ["goal"], text: "run", limit: 5 })
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const query = (
@@ -687,6 +706,7 @@ export const query = (
  * const everything = Memory.list({ scope: "session" })
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const list = (
@@ -711,6 +731,7 @@ export {
    * const forget = Memory.delete("goal", { scope: "user" })
    * ```
    *
+   * @category accessors
    * @since 0.1.0
    */
   delete_ as delete
@@ -723,6 +744,7 @@ export {
 /**
  * An entry whose value was decoded with a Schema.
  *
+ * @category models
  * @since 0.1.0
  */
 export type TypedEntry<A> = Omit<Entry, "value"> & { readonly value: A }
@@ -730,6 +752,7 @@ export type TypedEntry<A> = Omit<Entry, "value"> & { readonly value: A }
 /**
  * Memory operations for values of one Schema.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Typed<A> {
@@ -776,6 +799,7 @@ export interface Typed<A> {
  * const save = goals.store("goal", { title: "run 5k", due: new Date("2026-06-01") }, { scope: "user" })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const forSchema = <A, I>(schema: Schema.Schema<A, I>): Typed<A> => {
@@ -812,6 +836,7 @@ export const forSchema = <A, I>(schema: Schema.Schema<A, I>): Typed<A> => {
 /**
  * Options of `remember`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface RememberOptions<In, Out> extends Omit<StoreOptions, "agent"> {
@@ -834,6 +859,7 @@ export interface RememberOptions<In, Out> extends Omit<StoreOptions, "agent"> {
  * const remembered = setGoals.pipe(Memory.remember({ key: "goals", scope: "user", tags: ["goal"] }))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const remember = <In, Out>(options: RememberOptions<In, Out>) =>
@@ -865,6 +891,7 @@ export const remember = <In, Out>(options: RememberOptions<In, Out>) =>
  * const entries = FiberRef.get(Memory.recalledRef)
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const recalledRef: FiberRef.FiberRef<ReadonlyArray<Entry>> = GlobalValue.globalValue(
@@ -884,6 +911,7 @@ export const recalledRef: FiberRef.FiberRef<ReadonlyArray<Entry>> = GlobalValue.
  * const plan = Primitive.make("plan", (_: string) => Effect.map(Memory.recalled, (es) => es.map((e) => e.value)))
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const recalled: Effect.Effect<ReadonlyArray<Entry>> = FiberRef.get(recalledRef)
@@ -891,6 +919,7 @@ export const recalled: Effect.Effect<ReadonlyArray<Entry>> = FiberRef.get(recall
 /**
  * Options of `recall`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface RecallOptions<In> extends QueryOptions {
@@ -914,6 +943,7 @@ export interface RecallOptions<In> extends QueryOptions {
  * const eveningReview = review.pipe(Memory.recall({ scope: "user", tags: ["goal"] }))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const recall = <In>(options: RecallOptions<In> = {}) =>

@@ -11,10 +11,23 @@ import { Either } from "effect"
 import { MemoryStoreError } from "./Errors.js"
 import { applyLimit, decodeEntry, type Entry, type Filter, matches, type Scope } from "./MemoryStore.js"
 
+/**
+ * The SQL dialect a statement is written for.
+ *
+ * @category models
+ * @since 0.2.0
+ */
 export type Dialect = "sqlite" | "postgres"
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,50}$/
 
+/**
+ * A memory table name, checked: a plain identifier starting with `braid_memory`; throws a
+ * `TypeError` otherwise (the name is interpolated into SQL).
+ *
+ * @category utils
+ * @since 0.2.0
+ */
 export const checkTable = (table: string): string => {
   if (!identifier.test(table) || !table.startsWith("braid_memory")) {
     throw new TypeError(
@@ -68,6 +81,9 @@ const tableV2 = (dialect: Dialect, name: string): string => {
  *    since 0.1 wrote every tenant's id that way (a 0.1 id without a tenant that contained `/`
  *    cannot be told apart and is read as tenant-qualified); `run` ids and ids without `/` keep
  *    no tenant.
+ *
+ * @category utils
+ * @since 0.2.0
  */
 export const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyArray<string>> => {
   const { int, seq } = types(dialect)
@@ -119,15 +135,30 @@ export const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyA
   ]
 }
 
-/** The table recording applied migration versions. */
+/**
+ * The table recording applied migration versions.
+ *
+ * @category utils
+ * @since 0.2.0
+ */
 export const migrationsTable = (dialect: Dialect, t: string): string =>
   `CREATE TABLE IF NOT EXISTS ${t}_migrations (version INTEGER PRIMARY KEY, applied_at ${types(dialect).int} NOT NULL)`
 
-/** Records one applied migration version: parameters `(version, applied_at)`. */
+/**
+ * Records one applied migration version: parameters `(version, applied_at)`.
+ *
+ * @category utils
+ * @since 0.2.0
+ */
 export const recordMigration = (dialect: Dialect, t: string): string =>
   placeholders(dialect, `INSERT INTO ${t}_migrations (version, applied_at) VALUES (?, ?)`)
 
-/** A row of the memory table, as the drivers return it (PostgreSQL BIGINTs come back as strings). */
+/**
+ * A row of the memory table, as the drivers return it (PostgreSQL BIGINTs come back as strings).
+ *
+ * @category models
+ * @since 0.2.0
+ */
 export interface Row {
   readonly id: string
   readonly scope_kind: string
@@ -143,7 +174,12 @@ export interface Row {
   readonly expires_at: number | string | null
 }
 
-/** What a store holds does not decode as an entry: the stores report it as a `MemoryStoreError` with reason "Corrupt". */
+/**
+ * What a store holds does not decode as an entry: the stores report it as a `MemoryStoreError` with reason "Corrupt".
+ *
+ * @category errors
+ * @since 0.2.0
+ */
 export class CorruptEntry extends Error {}
 
 const corrupt = (key: unknown, what: string, detail: string): CorruptEntry =>
@@ -167,6 +203,9 @@ const timeOf = (v: unknown): number => typeof v === "string" && v !== "" ? Numbe
 /**
  * The entry of a row, decoded: the value and the tags with `Json.parse`, the whole checked with
  * `MemoryStore.decodeEntry`. A row that does not decode throws `CorruptEntry`.
+ *
+ * @category parsing
+ * @since 0.2.0
  */
 export const toEntry = (row: unknown): Entry => {
   const r = row as Partial<Record<keyof Row, unknown>>
@@ -189,12 +228,21 @@ export const toEntry = (row: unknown): Entry => {
   return decoded.right
 }
 
+/**
+ * The columns of the memory table, in the order of `paramsOf`.
+ *
+ * @category constants
+ * @since 0.2.0
+ */
 export const COLUMNS =
   "id, scope_kind, tenant, scope_id, key, value, agent, run_id, step_path, tags, created_at, expires_at"
 
 /**
  * The tenant column of a scope: `''` without a tenant. A tenant is never `''` (the `Memory`
  * service refuses empty ids), so a raw call with one is refused rather than mixed with "none".
+ *
+ * @category utils
+ * @since 0.2.0
  */
 export const tenantOf = (scope: Scope): string => {
   if (scope.tenant === undefined) return ""
@@ -202,7 +250,12 @@ export const tenantOf = (scope: Scope): string => {
   return scope.tenant
 }
 
-/** The parameters of `insert`, in `COLUMNS` order. `valueJson`: the value's JSON text (`valueJsonOf`). */
+/**
+ * The parameters of `insert`, in `COLUMNS` order. `valueJson`: the value's JSON text (`valueJsonOf`).
+ *
+ * @category utils
+ * @since 0.2.0
+ */
 export const paramsOf = (e: Entry, valueJson: string): Array<unknown> => [
   e.id,
   e.scope.kind,
@@ -218,7 +271,12 @@ export const paramsOf = (e: Entry, valueJson: string): Array<unknown> => [
   e.expiresAt ?? null
 ]
 
-/** The fixed statements of the store, with their parameters in comments. */
+/**
+ * The fixed statements of the store, with their parameters in comments.
+ *
+ * @category utils
+ * @since 0.2.0
+ */
 export const statements = (dialect: Dialect, t: string) => {
   const q = (text: string) => placeholders(dialect, text)
   const inScope = "scope_kind = ? AND tenant = ? AND scope_id = ?"
@@ -249,7 +307,12 @@ export const statements = (dialect: Dialect, t: string) => {
   }
 }
 
-/** A `query` as SQL: the text, its parameters, and how to finish the rows in code (`finishQuery`). */
+/**
+ * A `query` as SQL: the text, its parameters, and how to finish the rows in code (`finishQuery`).
+ *
+ * @category models
+ * @since 0.2.0
+ */
 export interface QueryPlan {
   readonly text: string
   readonly params: ReadonlyArray<unknown>
@@ -262,6 +325,13 @@ export interface QueryPlan {
 const wholeMillis = (t: number): number =>
   Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, Math.ceil(t)))
 
+/**
+ * The SQL of a `query` of one scope: filters the database can apply in the `WHERE` clause,
+ * the rest (tags, text) left to `finishQuery`.
+ *
+ * @category utils
+ * @since 0.2.0
+ */
 export const queryPlan = (dialect: Dialect, t: string, scope: Scope, filter: Filter, now: number): QueryPlan => {
   const where = ["scope_kind = ?", "tenant = ?", "scope_id = ?", "(expires_at IS NULL OR expires_at > ?)"]
   const params: Array<unknown> = [scope.kind, tenantOf(scope), scope.id, now]
@@ -292,18 +362,32 @@ export const queryPlan = (dialect: Dialect, t: string, scope: Scope, filter: Fil
   return { text: placeholders(dialect, text), params, inCode, pushLimit }
 }
 
-/** The entries of a query's rows, oldest first, with tags, text and limit applied in code when the plan says so. */
+/**
+ * The entries of a query's rows, oldest first, with tags, text and limit applied in code when the plan says so.
+ *
+ * @category utils
+ * @since 0.2.0
+ */
 export const finishQuery = (rows: ReadonlyArray<unknown>, plan: QueryPlan, filter: Filter): ReadonlyArray<Entry> => {
   if (plan.pushLimit) return rows.map(toEntry).reverse()
   const entries = rows.map(toEntry)
   return applyLimit(plan.inCode ? entries.filter((e) => matches(e, filter)) : entries, filter.limit)
 }
 
+/**
+ * The message of a thrown value.
+ *
+ * @category utils
+ * @since 0.2.0
+ */
 export const errorMessage = (e: unknown): string => e instanceof Error ? e.message : String(e)
 
 /**
  * The `MemoryStoreError` of a failed SQL call: itself when it already is one, reason "Corrupt"
  * for a row that does not decode. `redact` hides secrets (connection URLs) in the message.
+ *
+ * @category utils
+ * @since 0.2.0
  */
 export const storeError = (
   store: string,
@@ -320,6 +404,11 @@ export const storeError = (
       ...(e instanceof CorruptEntry ? { reason: "Corrupt" as const } : {})
     })
 
-/** The failure of a store call that did not answer within its bound. */
+/**
+ * The failure of a store call that did not answer within its bound.
+ *
+ * @category utils
+ * @since 0.2.0
+ */
 export const timedOut = (store: string, operation: string) => (millis: number): MemoryStoreError =>
   new MemoryStoreError({ store, operation, reason: "Timeout", message: `no answer within ${millis} ms` })

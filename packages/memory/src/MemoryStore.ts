@@ -24,11 +24,13 @@ import { MemoryStoreError } from "./Errors.js"
  * const kind = Schema.decodeUnknownSync(MemoryStore.ScopeKind)("session")
  * ```
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const ScopeKind = Schema.Literal("run", "session", "user", "global")
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type ScopeKind = typeof ScopeKind.Type
@@ -46,11 +48,13 @@ export type ScopeKind = typeof ScopeKind.Type
  * const tenants: MemoryStore.Scope = { kind: "user", tenant: "acme", id: "bob" }
  * ```
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const Scope = Schema.Struct({ kind: ScopeKind, tenant: Schema.optional(Schema.String), id: Schema.String })
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type Scope = typeof Scope.Type
@@ -68,6 +72,7 @@ export type Scope = typeof Scope.Type
  * }
  * ```
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const Entry = Schema.Struct({
@@ -84,6 +89,7 @@ export const Entry = Schema.Struct({
 })
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type Entry = typeof Entry.Type
@@ -98,6 +104,7 @@ export type Entry = typeof Entry.Type
  * const filter: MemoryStore.Filter = { agent: "coach", tags: ["goal"], text: "5k", limit: 10 }
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Filter {
@@ -118,6 +125,7 @@ export interface Filter {
 /**
  * Options of `put`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface PutOptions {
@@ -158,6 +166,7 @@ export interface PutOptions {
  * }
  * ```
  *
+ * @category models
  * @since 0.1.0
  */
 export interface MemoryStoreShape {
@@ -186,6 +195,7 @@ export interface MemoryStoreShape {
  * }).pipe(Effect.provide(MemoryStore.layerInMemory))
  * ```
  *
+ * @category services
  * @since 0.1.0
  */
 export class MemoryStore extends Context.Tag("@braid/memory/MemoryStore")<MemoryStore, MemoryStoreShape>() {}
@@ -219,6 +229,7 @@ const escapeSegment = (text: string): string => {
  * MemoryStore.scopeKey({ kind: "user", tenant: "acme", id: "bob/1" }) // "user:acme:bob%002f1"
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const scopeKey = (scope: Scope): string =>
@@ -240,6 +251,7 @@ const decodeEntryEither = Schema.decodeUnknownEither(Entry)
  * const bad = MemoryStore.decodeEntry({ id: 1 }) // Either.left("... id ...")
  * ```
  *
+ * @category parsing
  * @since 0.2.0
  */
 export const decodeEntry = (u: unknown): Either.Either<Entry, string> => {
@@ -257,6 +269,7 @@ export const decodeEntry = (u: unknown): Either.Either<Entry, string> => {
  * const live = (e: MemoryStore.Entry) => MemoryStore.isLive(e, Date.now())
  * ```
  *
+ * @category guards
  * @since 0.1.0
  */
 export const isLive = (entry: Entry, now: number): boolean => entry.expiresAt === undefined || entry.expiresAt > now
@@ -272,6 +285,7 @@ export const isLive = (entry: Entry, now: number): boolean => entry.expiresAt ==
  * const isGoal = (e: MemoryStore.Entry) => MemoryStore.matches(e, { tags: ["goal"], text: "run" })
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const matches = (entry: Entry, filter: Filter): boolean => {
@@ -303,6 +317,7 @@ export const matches = (entry: Entry, filter: Filter): boolean => {
  * MemoryStore.applyLimit([1, 2, 3, 4], 2) // [3, 4]
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const applyLimit = <A>(entries: ReadonlyArray<A>, limit: number | undefined): ReadonlyArray<A> =>
@@ -381,6 +396,7 @@ const copyJson = (value: unknown): unknown => {
  * })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const makeInMemory: Effect.Effect<MemoryStoreShape> = Effect.sync(() => {
@@ -500,6 +516,7 @@ export const makeInMemory: Effect.Effect<MemoryStoreShape> = Effect.sync(() => {
  * const MemoryLive = Memory.layer().pipe(Layer.provide(MemoryStore.layerInMemory))
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layerInMemory: Layer.Layer<MemoryStore> = Layer.effect(MemoryStore, makeInMemory)

@@ -21,6 +21,7 @@ import { Schema } from "effect"
  * )
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class InvalidChannel extends Schema.TaggedError<InvalidChannel>()("InvalidChannel", {
@@ -43,6 +44,7 @@ export class InvalidChannel extends Schema.TaggedError<InvalidChannel>()("Invali
  * const e = new CoordinationErrors.InvalidEvent({ channel: "a.b.c", issues: ["expected string"], payload: 1 })
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class InvalidEvent extends Schema.TaggedError<InvalidEvent>()("InvalidEvent", {
@@ -65,6 +67,7 @@ export class InvalidEvent extends Schema.TaggedError<InvalidEvent>()("InvalidEve
  * const e = new CoordinationErrors.EventBusError({ operation: "publish", reason: "connection closed" })
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class EventBusError extends Schema.TaggedError<EventBusError>()("EventBusError", {
@@ -86,6 +89,7 @@ export class EventBusError extends Schema.TaggedError<EventBusError>()("EventBus
  * const e = new CoordinationErrors.RequestTimedOut({ from: "planner", to: "critic", requestId: "r1", timeoutMillis: 1000 })
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class RequestTimedOut extends Schema.TaggedError<RequestTimedOut>()("RequestTimedOut", {
@@ -109,6 +113,7 @@ export class RequestTimedOut extends Schema.TaggedError<RequestTimedOut>()("Requ
  * const e = new CoordinationErrors.MessageStoreError({ operation: "append", reason: "disk full" })
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class MessageStoreError extends Schema.TaggedError<MessageStoreError>()("MessageStoreError", {
@@ -133,6 +138,7 @@ export class MessageStoreError extends Schema.TaggedError<MessageStoreError>()("
  * const e = new CoordinationErrors.MessageInvalid({ field: "body", path: "n", reason: "a BigInt has no JSON form" })
  * ```
  *
+ * @category errors
  * @since 0.2.0
  */
 export class MessageInvalid extends Schema.TaggedError<MessageInvalid>()("MessageInvalid", {

@@ -20,19 +20,23 @@ import type { EventBusError, InvalidEvent } from "./Errors.js"
 import { InvalidChannel } from "./Errors.js"
 import type { Envelope, Stats } from "./internal/busCore.js"
 
-/**
- * For transport authors (`RedisEventBus` in @braid/redis): what travels on the bus, the concrete
- * channel and the encoded event, as `makeWith` dispatches it.
- *
- * @since 0.2.0
- */
-export type { Envelope } from "./internal/busCore.js"
+export type {
+  /**
+   * For transport authors (`RedisEventBus` in @braid/redis): what travels on the bus, the concrete
+   * channel and the encoded event, as `makeWith` dispatches it.
+   *
+   * @category models
+   * @since 0.2.0
+   */
+  Envelope
+} from "./internal/busCore.js"
 import { checkChannel, subscribeLocal } from "./internal/busCore.js"
 
 /**
  * A typed channel: its name (or, for subscriptions, a pattern with `*` segments) and the Schema
  * of its events.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Channel<A, I = A> {
@@ -52,6 +56,7 @@ export interface Channel<A, I = A> {
  * const OrderPlaced = EventBus.channel("shop.order.placed", Schema.Struct({ id: Schema.String, total: Schema.Number }))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const channel = <A, I>(name: string, schema: Schema.Schema<A, I, never>): Channel<A, I> => ({ name, schema })
@@ -68,6 +73,7 @@ export const channel = <A, I>(name: string, schema: Schema.Schema<A, I, never>):
  * const bad = EventBus.validateChannel("Meeting.joined") // fails with InvalidChannel
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const validateChannel = (name: string): Effect.Effect<string, InvalidChannel> => {
@@ -79,6 +85,7 @@ export const validateChannel = (name: string): Effect.Effect<string, InvalidChan
  * Per-subscription counters: events that matched, were handled, failed in the handler, or did
  * not decode.
  *
+ * @category models
  * @since 0.1.0
  */
 export type SubscriptionStats = Stats
@@ -86,6 +93,7 @@ export type SubscriptionStats = Stats
 /**
  * A live subscription (it ends when the scope it was created in closes).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Subscription {
@@ -94,6 +102,7 @@ export interface Subscription {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface SubscribeOptions<E> {
@@ -106,6 +115,7 @@ export interface SubscribeOptions<E> {
 /**
  * A received event with the concrete channel it came on.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Received<A> {
@@ -116,6 +126,7 @@ export interface Received<A> {
 /**
  * The operations of the bus.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Service {
@@ -146,6 +157,7 @@ export interface Service {
  * })).pipe(Effect.provide(EventBus.layerMemory))
  * ```
  *
+ * @category services
  * @since 0.1.0
  */
 export class EventBus extends Context.Tag("@braid/messaging/EventBus")<EventBus, Service>() {}
@@ -162,6 +174,7 @@ export class EventBus extends Context.Tag("@braid/messaging/EventBus")<EventBus,
  * const publish = EventBus.publish(Done, { id: "j1" })
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const publish = <A, I>(
@@ -184,6 +197,7 @@ export const publish = <A, I>(
  * const raw = EventBus.publishEncoded("job.run.finished", { id: "j1" })
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const publishEncoded = (
@@ -205,6 +219,7 @@ export const publishEncoded = (
  * const audit = EventBus.subscribe(Any, (event, channel) => Effect.log(channel, event))
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const subscribe = <A, I, E, R>(
@@ -227,6 +242,7 @@ export const subscribe = <A, I, E, R>(
  * const firstThree = EventBus.stream(Tick).pipe(Stream.take(3), Stream.runCollect)
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const stream = <A, I>(
@@ -278,6 +294,7 @@ export const makeWith = (options: {
  * const program = Effect.provide(EventBus.validateChannel("a.b.c"), EventBus.layerMemory)
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const makeMemory: Effect.Effect<Service, never, Scope.Scope> = Effect.gen(function*() {
@@ -301,13 +318,17 @@ export const makeMemory: Effect.Effect<Service, never, Scope.Scope> = Effect.gen
  * const program = EventBus.publish(Hello, "hi").pipe(Effect.provide(EventBus.layerMemory))
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layerMemory: Layer.Layer<EventBus> = Layer.scoped(EventBus, makeMemory)
 
-/**
- * Re-exported for type annotations.
- *
- * @since 0.1.0
- */
-export { InvalidChannel }
+export {
+  /**
+   * Re-exported for type annotations.
+   *
+   * @category errors
+   * @since 0.1.0
+   */
+  InvalidChannel
+}

@@ -15,6 +15,7 @@ import type { Scope } from "effect"
 /**
  * The default tracks.
  *
+ * @category models
  * @since 0.1.0
  */
 export type DefaultTrack = "conversation" | "insights"
@@ -22,6 +23,7 @@ export type DefaultTrack = "conversation" | "insights"
 /**
  * One item of a track: an entry, or a synchronization marker.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Item<A, T extends string = DefaultTrack> =
@@ -47,6 +49,7 @@ export type Item<A, T extends string = DefaultTrack> =
 /**
  * A synchronization marker, with its position on every track.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Marker<T extends string = DefaultTrack> {
@@ -59,11 +62,13 @@ export interface Marker<T extends string = DefaultTrack> {
 /**
  * Where to start reading: a position in the track, or just after a marker.
  *
+ * @category models
  * @since 0.1.0
  */
 export type From = { readonly index: number } | { readonly marker: number } | undefined
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface StreamBuffer<A, T extends string = DefaultTrack> {
@@ -99,6 +104,7 @@ type Signal<A, T extends string> = Item<A, T> | { readonly _tag: "Closed" }
  * })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = <A, T extends string = DefaultTrack>(
@@ -204,6 +210,7 @@ export const make = <A, T extends string = DefaultTrack>(
  * })
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const values = <A, T extends string>(items: ReadonlyArray<Item<A, T>>): ReadonlyArray<A> =>

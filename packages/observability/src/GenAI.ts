@@ -16,6 +16,7 @@ import * as Metrics from "./Metrics.js"
 /**
  * Attribute names used on model-call spans.
  *
+ * @category constants
  * @since 0.1.0
  */
 export const Attr = {
@@ -40,6 +41,7 @@ export const Attr = {
 /**
  * What is known of a model call before it runs.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface RequestInfo {
@@ -57,6 +59,7 @@ export interface RequestInfo {
 /**
  * What is known of a model call after it answered.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ResponseInfo {
@@ -140,6 +143,7 @@ const setResponseAttributes = (span: Tracer.Span, response: ResponseInfo): void 
  * )
  * ```
  *
+ * @category instrumentation
  * @since 0.1.0
  */
 export const annotateResponse = (info: RequestInfo, response: ResponseInfo): Effect.Effect<void> =>
@@ -166,6 +170,7 @@ export const annotateResponse = (info: RequestInfo, response: ResponseInfo): Eff
  * const annotate = GenAI.annotateCost(0.0012, { model: "claude-sonnet-5-5", agent: "coach" })
  * ```
  *
+ * @category instrumentation
  * @since 0.1.0
  */
 export const annotateCost = (
@@ -310,6 +315,7 @@ const onCompleted =
  * )
  * ```
  *
+ * @category instrumentation
  * @since 0.1.0
  */
 export const chat = <A, E, R>(
@@ -349,6 +355,7 @@ export const chat = <A, E, R>(
  * )
  * ```
  *
+ * @category instrumentation
  * @since 0.1.0
  */
 export const chatStream = <A, E, R>(

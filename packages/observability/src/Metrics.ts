@@ -23,6 +23,7 @@ import { declare, tag } from "./internal/tagged.js"
 /**
  * Labels of one measurement.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Labels = Readonly<Record<string, string | undefined>>
@@ -38,6 +39,7 @@ export type Labels = Readonly<Record<string, string | undefined>>
  * const snapshot = Metric.value(Metrics.tokenUsage)
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const tokenUsage = declare(MetricKey.histogram(
@@ -72,6 +74,7 @@ export const tokenUsage = declare(MetricKey.histogram(
  * const snapshot = Metric.value(Metrics.operationDuration)
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const operationDuration = declare(MetricKey.histogram(
@@ -105,6 +108,7 @@ export const operationDuration = declare(MetricKey.histogram(
  * const record = Metrics.recordCost(0.0042, { "gen_ai.request.model": "claude-sonnet-5-5" })
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const cost = declare(MetricKey.counter("braid.llm.cost", { description: "Cost of model calls, USD" }))
@@ -119,6 +123,7 @@ export const cost = declare(MetricKey.counter("braid.llm.cost", { description: "
  * const m = Metrics.budgetAlerts
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const budgetAlerts = declare(
@@ -135,6 +140,7 @@ export const budgetAlerts = declare(
  * const record = Metrics.recordTokens(120, 40, { "gen_ai.request.model": "claude-sonnet-5-5" })
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const recordTokens = (input: number, output: number, labels: Labels): Effect.Effect<void> =>
@@ -153,6 +159,7 @@ export const recordTokens = (input: number, output: number, labels: Labels): Eff
  * const record = Metrics.recordDuration(0.25, { "gen_ai.request.model": "claude-sonnet-5-5" })
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const recordDuration = (seconds: number, labels: Labels): Effect.Effect<void> =>
@@ -168,6 +175,7 @@ export const recordDuration = (seconds: number, labels: Labels): Effect.Effect<v
  * const record = Metrics.recordCost(0.01, { "braid.agent": "coach" })
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const recordCost = (usd: number, labels: Labels = {}): Effect.Effect<void> =>
@@ -183,6 +191,7 @@ export const recordCost = (usd: number, labels: Labels = {}): Effect.Effect<void
  * const record = Metrics.recordBudgetAlert({ "braid.budget.scope": "run" })
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const recordBudgetAlert = (labels: Labels = {}): Effect.Effect<void> =>

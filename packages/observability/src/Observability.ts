@@ -20,6 +20,7 @@ import { ConsoleTreeProcessor, render } from "./internal/consoleTree.js"
 import { DirectProcessor, layer as tracerLayer, SyncInMemorySpanExporter } from "./internal/tracer.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface ConsoleOptions {
@@ -51,6 +52,7 @@ export interface ConsoleOptions {
  * assert.match(lines.join("\n"), /greet .*\n.*parse/)
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const console = (options: ConsoleOptions = {}): Layer.Layer<never> => {
@@ -59,6 +61,7 @@ export const console = (options: ConsoleOptions = {}): Layer.Layer<never> => {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface OtlpOptions {
@@ -85,6 +88,7 @@ export interface OtlpOptions {
  * const program = Effect.log("hello").pipe(Effect.withSpan("hello"), Effect.provide(Tracing))
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const otlp = (options: OtlpOptions): Layer.Layer<never> => {
@@ -113,6 +117,7 @@ export const otlp = (options: OtlpOptions): Layer.Layer<never> => {
  * An in-memory exporter and the layer that feeds it (for tests). Read `spans()` inside the scope
  * that provides `layer`: closing it shuts the exporter down, which clears it.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface InMemory {
@@ -143,6 +148,7 @@ export interface InMemory {
  * assert.deepStrictEqual(names, ["step"])
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const inMemory = (options: { readonly processors?: ReadonlyArray<SpanProcessor> } = {}): InMemory => {
@@ -167,6 +173,7 @@ export const inMemory = (options: { readonly processors?: ReadonlyArray<SpanProc
  * const quiet = Effect.succeed(1).pipe(Effect.withSpan("ignored"), Effect.provide(Observability.off))
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const off: Layer.Layer<never> = Layer.setTracerEnabled(false)
@@ -181,6 +188,7 @@ export const off: Layer.Layer<never> = Layer.setTracerEnabled(false)
  * const text = Observability.renderTree([])
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const renderTree = (spans: ReadonlyArray<ReadableSpan>): string => render(spans)

@@ -17,6 +17,7 @@ import * as RedisClient from "./internal/redis.js"
 /**
  * Options of the Redis store.
  *
+ * @category models
  * @since 0.2.0
  */
 export interface Options {
@@ -65,6 +66,7 @@ const makeRedisStore = (client: Redis, prefix: string, timeout: Duration.Duratio
  * const store = RedisCache.store(new Redis("redis://127.0.0.1:6379", { lazyConnect: true }), { prefix: "myapp:cache:", timeout: "1 second" })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const store = (client: Redis, options: Options = {}): Cache.Store => {
@@ -87,6 +89,7 @@ export const store = (client: Redis, options: Options = {}): Cache.Store => {
  * }))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const storeFromConfig = (

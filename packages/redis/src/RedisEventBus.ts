@@ -30,6 +30,7 @@ import type { Scope } from "effect"
 import * as RedisClient from "./internal/redis.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -74,6 +75,7 @@ const connect = (
  * const BusLive = Layer.scoped(EventBus.EventBus, RedisEventBus.make({ url: "redis://127.0.0.1:6379", prefix: "app:" }))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: Options): Effect.Effect<Service, EventBusError, Scope.Scope> =>
@@ -171,6 +173,7 @@ export const make = (options: Options): Effect.Effect<Service, EventBusError, Sc
  * const BusLive = RedisEventBus.layer({ url: "redis://127.0.0.1:6379", prefix: "app:" })
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (options: Options): Layer.Layer<EventBus, EventBusError> => Layer.scoped(EventBus, make(options))
@@ -186,6 +189,7 @@ export const layer = (options: Options): Layer.Layer<EventBus, EventBusError> =>
  * const BusLive = RedisEventBus.layerConfig
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layerConfig: Layer.Layer<EventBus, EventBusError | import("effect/ConfigError").ConfigError> = Layer

@@ -31,6 +31,7 @@ import * as RedisClient from "./internal/redis.js"
 /**
  * Options of the Redis store.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -181,6 +182,7 @@ const scopeOfOldId = (kind: Scope["kind"], id: string): Scope => {
  * const moved = Effect.flatMap(Effect.sync(() => new Redis()), (client) => RedisMemoryStore.migrate(client, { prefix: "myapp:memory:" }))
  * ```
  *
+ * @category utils
  * @since 0.2.0
  */
 export const migrate = (
@@ -240,6 +242,7 @@ export const migrate = (
 /**
  * Options of `make`.
  *
+ * @category models
  * @since 0.2.0
  */
 export interface MakeOptions extends Options {
@@ -264,6 +267,7 @@ export interface MakeOptions extends Options {
  * const store = RedisMemoryStore.make(new Redis("redis://127.0.0.1:6379"), { prefix: "myapp:memory:", timeout: "2 seconds" })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (client: Redis, options: MakeOptions = {}): MemoryStoreShape => {
@@ -362,6 +366,7 @@ export const make = (client: Redis, options: MakeOptions = {}): MemoryStoreShape
  * const MemoryLive = Memory.layer().pipe(Layer.provide(RedisMemoryStore.layer({ prefix: "myapp:memory:" })))
  * ```
  *
+ * @category layers
  * @since 0.1.0
  */
 export const layer = (

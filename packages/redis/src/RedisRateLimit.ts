@@ -55,6 +55,7 @@ return {0, 0}
 /**
  * Options of the Redis store.
  *
+ * @category models
  * @since 0.2.0
  */
 export interface Options {
@@ -82,6 +83,7 @@ const redisOptions = (owner: string, options: Options) => RedisClient.storeOptio
  * const store = RedisRateLimit.store(new Redis("redis://127.0.0.1:6379", { lazyConnect: true }), { prefix: "myapp:rl:", timeout: "2 seconds" })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const store = (client: Redis, options: Options = {}): RateLimit.Store => {
@@ -141,6 +143,7 @@ const makeRedisStore = (client: Redis, prefix: string, timeout: Duration.Duratio
  * }))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const storeFromConfig = (

@@ -22,6 +22,7 @@ import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -33,6 +34,7 @@ export interface Options {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Bulkhead {
@@ -63,6 +65,7 @@ interface Waiter {
  * const sessions = Bulkhead.unsafeMake({ name: "sessions", maxConcurrent: 20, maxQueued: 5 })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const unsafeMake = (options: Options): Bulkhead => {
@@ -184,6 +187,7 @@ export const unsafeMake = (options: Options): Bulkhead => {
  * })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: Options): Effect.Effect<Bulkhead, InvalidOption> => Check.build(() => unsafeMake(options))
@@ -200,6 +204,7 @@ export const make = (options: Options): Effect.Effect<Bulkhead, InvalidOption> =
  * const limited = Bulkhead.effect(Effect.succeed("rendered"), bulkhead)
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const effect = <A, E, R>(
@@ -222,6 +227,7 @@ export const effect = <A, E, R>(
  * const bounded = coach.pipe(Bulkhead.limit(sessions))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const limit =

@@ -41,6 +41,7 @@ import * as Metrics from "./Metrics.js"
 /**
  * A cached outcome.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Entry =
@@ -52,6 +53,7 @@ export type Entry =
  * reads them back with `decode`; an entry that does not decode is a `StoreError` (the cache
  * makes it a miss), never a defect.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Store {
@@ -81,6 +83,7 @@ export interface Store {
  * const text = Cache.encode({ _tag: "success", value: undefined }) // Either.right('{"s":1,"u":1}')
  * ```
  *
+ * @category encoding
  * @since 0.1.0
  */
 export const encode = (entry: Entry): Either.Either<string, Json.JsonError> =>
@@ -105,6 +108,7 @@ const notAnEntry = (detail: string) =>
  * Cache.decode("garbage") // Either.left(JsonError { reason: "Syntax" })
  * ```
  *
+ * @category parsing
  * @since 0.1.0
  */
 export const decode = (text: string): Either.Either<Entry, Json.JsonError> =>
@@ -138,6 +142,7 @@ export const decode = (text: string): Either.Either<Entry, Json.JsonError> =>
  * const store = Cache.memoryStore({ maxEntries: 1000 })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const memoryStore = (
@@ -177,6 +182,7 @@ export const memoryStore = (
  * For store authors: the entry in `text` (as `encode` wrote it), or a `StoreError` of `store`'s
  * `operation` (a corrupted or foreign entry, which the cache makes a miss).
  *
+ * @category parsing
  * @since 0.2.0
  */
 export const readEntry = (store: string, operation: string, text: unknown): Effect.Effect<Entry, StoreError> => {
@@ -196,6 +202,7 @@ export const readEntry = (store: string, operation: string, text: unknown): Effe
  * with an own `"__proto__"` key is refused here too: `decode` would refuse it, so it could never
  * be read.
  *
+ * @category encoding
  * @since 0.2.0
  */
 export const writeEntry = (store: string, operation: string, entry: Entry): Effect.Effect<string, StoreError> => {
@@ -213,6 +220,7 @@ export const writeEntry = (store: string, operation: string, entry: Entry): Effe
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface CacheOptions {
@@ -243,6 +251,7 @@ export interface CacheOptions {
 /**
  * A cache: a store plus single-flight bookkeeping. Share one between primitives to share entries.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Cache {
@@ -312,6 +321,7 @@ type Codec = (u: unknown) => Either.Either<unknown, unknown>
  * const load = (id: string) => profiles.get(id, Effect.succeed({ id, name: "Ada" }))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: CacheOptions): Cache => {
@@ -473,12 +483,14 @@ export const make = (options: CacheOptions): Cache => {
  * const today = Cache.effect(Effect.succeed("sunny"), "paris", cache)
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, key: string, cache: Cache): Effect.Effect<A, E, R> =>
   cache.get(key, self)
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface PolicyOptions<In> extends Partial<CacheOptions> {
@@ -509,6 +521,7 @@ const defaultKey = (input: unknown): Either.Either<string, Json.JsonError> =>
  * const cached = embed.pipe(Cache.policy({ key: (text) => text, ttl: "1 hour", maxEntries: 10_000, schema: Schema.Array(Schema.Number) }))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const policy =

@@ -34,6 +34,7 @@ import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type State = "closed" | "open" | "half-open" | "isolated"
@@ -41,6 +42,7 @@ export type State = "closed" | "open" | "half-open" | "isolated"
 /**
  * What opens a closed breaker.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Trigger =
@@ -62,6 +64,7 @@ export type Trigger =
  * const trigger = CircuitBreaker.consecutive(5)
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const consecutive = (failures: number): Trigger => ({
@@ -81,6 +84,7 @@ export const consecutive = (failures: number): Trigger => ({
  * const trigger = CircuitBreaker.countWindow({ size: 20, failureRate: 0.5, minimumCalls: 10 })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const countWindow = (
@@ -103,6 +107,7 @@ export const countWindow = (
  * const trigger = CircuitBreaker.timeWindow({ window: "30 seconds", failureRate: 0.5, minimumCalls: 10 })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const timeWindow = (
@@ -159,6 +164,7 @@ const checkTrigger = (policy: string, trigger: unknown, prefix: string): Trigger
 /**
  * A state transition, given to `onStateChange`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface StateChange {
@@ -168,6 +174,7 @@ export interface StateChange {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -192,6 +199,7 @@ export interface Options {
 /**
  * A snapshot of a breaker, for dashboards and tests.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Stats {
@@ -211,6 +219,7 @@ export interface Stats {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface CircuitBreaker {
@@ -332,6 +341,7 @@ const registry = GlobalValue.globalValue(
  * })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const unsafeMake = (options: Options): CircuitBreaker => {
@@ -588,6 +598,7 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
  * })
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: Options): Effect.Effect<CircuitBreaker, InvalidOption> =>
@@ -607,6 +618,7 @@ export const make = (options: Options): Effect.Effect<CircuitBreaker, InvalidOpt
  * // a === b
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const named = (name: string, options: Omit<Options, "name"> = {}): CircuitBreaker => {
@@ -627,6 +639,7 @@ export const named = (name: string, options: Omit<Options, "name"> = {}): Circui
  * CircuitBreaker.unregister("anthropic")
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const unregister = (name: string): boolean => registry.delete(name)
@@ -643,6 +656,7 @@ export const unregister = (name: string): boolean => registry.delete(name)
  * const guarded = CircuitBreaker.effect(Effect.succeed("row"), breaker)
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const effect = <A, E, R>(
@@ -663,6 +677,7 @@ export const effect = <A, E, R>(
  * const guarded = callModel.pipe(CircuitBreaker.guard(CircuitBreaker.named("anthropic")))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const guard =

@@ -28,6 +28,7 @@ import { Schema } from "effect"
  * Errors.isTransient({ _tag: "BadRequest", transient: false }) // false
  * ```
  *
+ * @category guards
  * @since 0.1.0
  */
 export const isTransient = (error: unknown): boolean =>
@@ -44,6 +45,7 @@ export const isTransient = (error: unknown): boolean =>
  * Errors.retryAfterMillis(new Error("x")) // undefined
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const retryAfterMillis = (error: unknown): number | undefined => {
@@ -63,6 +65,7 @@ export const retryAfterMillis = (error: unknown): number | undefined => {
  * Errors.errorType(new TypeError("x")) // "TypeError"
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export const errorType = (error: unknown): string => {
@@ -100,6 +103,7 @@ const describeError = (error: unknown): string => {
  * e.message // "retry(callModel): option baseDelay must be a duration >= 0 (got -1)"
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class InvalidOption extends Schema.TaggedError<InvalidOption>()("InvalidOption", {
@@ -125,6 +129,7 @@ export class InvalidOption extends Schema.TaggedError<InvalidOption>()("InvalidO
  * e.message // "callModel: failed after 3 attempts (last error: string)"
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class RetryExhausted extends Schema.TaggedError<RetryExhausted>()("RetryExhausted", {
@@ -152,13 +157,18 @@ export class RetryExhausted extends Schema.TaggedError<RetryExhausted>()("RetryE
  * e.message // "callModel: timed out after 5000 ms"
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutError", {
   primitive: Schema.String,
   durationMillis: Schema.Number
 }) {
-  /** Timeouts are worth retrying. */
+  /**
+   * Timeouts are worth retrying.
+   *
+   * @since 0.1.0
+   */
   readonly transient = true
   override get message(): string {
     return `${this.primitive}: timed out after ${this.durationMillis} ms`
@@ -176,6 +186,7 @@ export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutErr
  * e.message // "reply: all 2 alternatives failed (large: string; small: string)"
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class FallbackExhausted extends Schema.TaggedError<FallbackExhausted>()("FallbackExhausted", {
@@ -201,6 +212,7 @@ export class FallbackExhausted extends Schema.TaggedError<FallbackExhausted>()("
  * e.message // "circuit breaker anthropic is open: call refused (retry after 30000 ms)"
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", {
@@ -227,6 +239,7 @@ export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen"
  * e.message // "bulkhead sessions is full: 20/20 active, 5/5 queued; call rejected"
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class CapacityExceeded extends Schema.TaggedError<CapacityExceeded>()("CapacityExceeded", {
@@ -253,6 +266,7 @@ export class CapacityExceeded extends Schema.TaggedError<CapacityExceeded>()("Ca
  * e.message // "callModel: rate limit user:42 exceeded (retry after 1500 ms)"
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
@@ -278,11 +292,13 @@ export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited"
  * const failure: Errors.CompensationFailure = { step: "charge", error: "refund refused" }
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export const CompensationFailure = Schema.Struct({ step: Schema.String, error: Schema.Unknown })
 
 /**
+ * @category errors
  * @since 0.1.0
  */
 export type CompensationFailure = typeof CompensationFailure.Type
@@ -299,6 +315,7 @@ export type CompensationFailure = typeof CompensationFailure.Type
  * e.message // "booking: step charge failed (string); all compensations ran"
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class SagaFailed extends Schema.TaggedError<SagaFailed>()("SagaFailed", {
@@ -328,6 +345,7 @@ export class SagaFailed extends Schema.TaggedError<SagaFailed>()("SagaFailed", {
  * e.message // "redis store: get failed: ECONNREFUSED"
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
@@ -354,12 +372,17 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
  * e.message // "redis store: cache.get failed: no answer within 5000 ms"
  * ```
  *
+ * @category errors
  * @since 0.2.0
  */
 export class StoreTimeout extends Schema.TaggedError<StoreTimeout>()("StoreTimeout", {
   timeoutMillis: Schema.Number
 }) {
-  /** A store that did not answer in time may answer the next call. */
+  /**
+   * A store that did not answer in time may answer the next call.
+   *
+   * @since 0.2.0
+   */
   readonly transient = true
   override get message(): string {
     return `no answer within ${this.timeoutMillis} ms`
@@ -379,6 +402,7 @@ export class StoreTimeout extends Schema.TaggedError<StoreTimeout>()("StoreTimeo
  * e.message // "ask: invalid rate-limit cost: NaN is not a finite number >= 0"
  * ```
  *
+ * @category errors
  * @since 0.2.0
  */
 export class InvalidRateLimitInput extends Schema.TaggedError<InvalidRateLimitInput>()("InvalidRateLimitInput", {

@@ -18,6 +18,7 @@ import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options<E> {
@@ -102,6 +103,7 @@ const runChain = <A, E, R>(
  * const reply = Fallback.effect([Effect.fail("overloaded"), Effect.succeed("canned reply")], { name: "reply" })
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const effect = <A, E, R>(
@@ -129,6 +131,7 @@ export const effect = <A, E, R>(
  * const reply = Fallback.chain([large, small, canned], { name: "reply" })
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const chain = <const T extends NonEmpty<P.Any>>(
@@ -168,6 +171,7 @@ export const chain = <const T extends NonEmpty<P.Any>>(
  * const reply = large.pipe(Fallback.to(canned))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const to = <const T extends NonEmpty<P.Any>>(...alternatives: T) =>

@@ -23,6 +23,7 @@ import * as Metrics from "./Metrics.js"
  * An adaptive delay: the `percentile` (0..1) of the last `window` observed latencies, or
  * `initial` until `minSamples` were observed.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Adaptive {
@@ -35,6 +36,7 @@ export interface Adaptive {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -71,6 +73,7 @@ const check = (policy: string, options: Options) => {
 /**
  * The state of one hedge policy: its observed latencies.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Hedger {
@@ -93,6 +96,7 @@ export interface Hedger {
  * const fast = hedger.run(Effect.succeed("results"))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: Options & { readonly name: string }): Hedger => {
@@ -159,6 +163,7 @@ export const make = (options: Options & { readonly name: string }): Hedger => {
  * const hedged = Hedge.effect(lookup, { delay: "20 millis" })
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const effect = <A, E, R>(self: Effect.Effect<A, E, R>, options: Options | Hedger): Effect.Effect<A, E, R> =>
@@ -180,6 +185,7 @@ const isHedger = (u: unknown): u is Hedger =>
  * const hedged = search.pipe(Hedge.policy({ delay: { percentile: 0.95, initial: "300 millis" } }))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const policy = (options: Options) => {

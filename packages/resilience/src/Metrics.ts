@@ -19,6 +19,7 @@ import { Metric } from "effect"
  * const retriesOfCallModel = Metric.value(Metric.tagged(Metrics.retries, "braid.primitive", "callModel"))
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const retries = Metric.counter("braid.resilience.retry.retries", {
@@ -35,6 +36,7 @@ export const retries = Metric.counter("braid.resilience.retry.retries", {
  * const m = Metrics.retriesExhausted
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const retriesExhausted = Metric.counter("braid.resilience.retry.exhausted", {
@@ -51,6 +53,7 @@ export const retriesExhausted = Metric.counter("braid.resilience.retry.exhausted
  * const m = Metrics.timeouts
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const timeouts = Metric.counter("braid.resilience.timeout.fired", {
@@ -67,6 +70,7 @@ export const timeouts = Metric.counter("braid.resilience.timeout.fired", {
  * const m = Metrics.fallbacks
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const fallbacks = Metric.counter("braid.resilience.fallback.taken", {
@@ -83,6 +87,7 @@ export const fallbacks = Metric.counter("braid.resilience.fallback.taken", {
  * const m = Metrics.breakerState
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const breakerState = Metric.gauge("braid.resilience.breaker.state", {
@@ -98,6 +103,7 @@ export const breakerState = Metric.gauge("braid.resilience.breaker.state", {
  * const m = Metrics.breakerRejections
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const breakerRejections = Metric.counter("braid.resilience.breaker.rejections", {
@@ -114,6 +120,7 @@ export const breakerRejections = Metric.counter("braid.resilience.breaker.reject
  * const m = Metrics.bulkheadQueueDepth
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const bulkheadQueueDepth = Metric.gauge("braid.resilience.bulkhead.queue_depth", {
@@ -129,6 +136,7 @@ export const bulkheadQueueDepth = Metric.gauge("braid.resilience.bulkhead.queue_
  * const m = Metrics.bulkheadRejections
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const bulkheadRejections = Metric.counter("braid.resilience.bulkhead.rejections", {
@@ -145,6 +153,7 @@ export const bulkheadRejections = Metric.counter("braid.resilience.bulkhead.reje
  * const m = Metrics.rateLimited
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const rateLimited = Metric.counter("braid.resilience.ratelimit.limited", {
@@ -161,6 +170,7 @@ export const rateLimited = Metric.counter("braid.resilience.ratelimit.limited", 
  * const m = Metrics.cacheHits
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const cacheHits = Metric.counter("braid.resilience.cache.hits", { description: "Cache hits", incremental: true })
@@ -174,6 +184,7 @@ export const cacheHits = Metric.counter("braid.resilience.cache.hits", { descrip
  * const m = Metrics.cacheMisses
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const cacheMisses = Metric.counter("braid.resilience.cache.misses", {
@@ -195,6 +206,7 @@ export const cacheMisses = Metric.counter("braid.resilience.cache.misses", {
  * const readsLost = Metric.value(Metric.tagged(Metric.tagged(Metrics.cacheStoreErrors, "cache", "profiles"), "operation", "get"))
  * ```
  *
+ * @category metrics
  * @since 0.2.0
  */
 export const cacheStoreErrors = Metric.counter("braid.resilience.cache.store_errors", {
@@ -211,6 +223,7 @@ export const cacheStoreErrors = Metric.counter("braid.resilience.cache.store_err
  * const m = Metrics.compensations
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const compensations = Metric.counter("braid.resilience.saga.compensations", {
@@ -227,6 +240,7 @@ export const compensations = Metric.counter("braid.resilience.saga.compensations
  * const m = Metrics.hedges
  * ```
  *
+ * @category metrics
  * @since 0.1.0
  */
 export const hedges = Metric.counter("braid.resilience.hedge.started", {

@@ -39,6 +39,7 @@ import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type Algorithm = "token-bucket" | "fixed-window"
@@ -46,6 +47,7 @@ export type Algorithm = "token-bucket" | "fixed-window"
 /**
  * One limit. `key` is fixed ("global") or computed from the input (`(req) => "user:" + req.userId`).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Limit<In> {
@@ -62,6 +64,7 @@ export interface Limit<In> {
 /**
  * One key to charge, as the store sees it.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Request {
@@ -75,6 +78,7 @@ export interface Request {
 /**
  * A store's answer: allowed (every key charged), or refused by the request at `index` (nothing charged).
  *
+ * @category models
  * @since 0.1.0
  */
 export type Decision =
@@ -85,6 +89,7 @@ export type Decision =
  * Where counters live. `consume` must be atomic over all requests, and must keep one counter per
  * `counterId(request)`.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Store {
@@ -93,6 +98,7 @@ export interface Store {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options<In> {
@@ -122,6 +128,7 @@ export interface Options<In> {
  * // "token-bucket:2:1000:user:42"
  * ```
  *
+ * @category utils
  * @since 0.2.0
  */
 export const counterId = (request: Request): string =>
@@ -154,6 +161,7 @@ const invalidRequest = (requests: ReadonlyArray<Request>): string | undefined =>
  * For store authors: the `StoreError` of `store` for requests (or a clock reading) that no store
  * may charge, as the built-in stores refuse them; undefined when they are valid.
  *
+ * @category utils
  * @since 0.2.0
  */
 export const refuseInvalid = (store: string, requests: ReadonlyArray<Request>, now: number): StoreError | undefined => {
@@ -178,6 +186,7 @@ export const refuseInvalid = (store: string, requests: ReadonlyArray<Request>, n
  * const store = RateLimit.memoryStore()
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const memoryStore = (): Store => {
@@ -374,6 +383,7 @@ const acquire = <In>(cfg: Resolved<In>, input: In): Effect.Effect<void, Failure>
  * })
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const effect = <A, E, R>(
@@ -408,6 +418,7 @@ export const effect = <A, E, R>(
  * }))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const policy = <In>(options: Options<NoInfer<In>>) =>

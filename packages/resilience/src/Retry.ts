@@ -50,6 +50,7 @@ import * as Metrics from "./Metrics.js"
  * - `decorrelated` (default): `uniform in [baseDelay, previous * 3)` (AWS "decorrelated jitter").
  * All are capped at `maxDelay`.
  *
+ * @category models
  * @since 0.1.0
  */
 export type Backoff = "constant" | "exponential" | "decorrelated" | "full-jitter" | "half-jitter"
@@ -57,6 +58,7 @@ export type Backoff = "constant" | "exponential" | "decorrelated" | "full-jitter
 /**
  * What `onRetry` receives before each retry.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface RetryInfo<E> {
@@ -69,6 +71,7 @@ export interface RetryInfo<E> {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options<E> {
@@ -108,6 +111,7 @@ export interface Options<E> {
  * Retry.delayMillis({ backoff: "exponential", retry: 4, previousMillis: 0, baseMillis: 100, maxMillis: 500, factor: 2, random: 0.5 }) // 500
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const delayMillis = (args: {
@@ -272,6 +276,7 @@ const run = <A, E, R>(self: Effect.Effect<A, E, R>, cfg: Resolved<E>): Effect.Ef
  * const program = Retry.effect(flaky, { maxAttempts: 5, baseDelay: "10 millis", name: "flaky" })
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const effect = <A, E, R>(
@@ -294,6 +299,7 @@ export const effect = <A, E, R>(
  * const resilient = callModel.pipe(Retry.policy({ maxAttempts: 4, backoff: "decorrelated", maxDelay: "10 seconds" }))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const policy = <E>(options: Options<NoInfer<E>> = {}) => {

@@ -30,6 +30,7 @@ import * as Metrics from "./Metrics.js"
 import * as Timeout from "./Timeout.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -48,6 +49,7 @@ const defaultCompensationTimeout = Duration.seconds(30)
 /**
  * A saga step: an action and the compensation that undoes it.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Step<In, Out, E, R> {
@@ -68,6 +70,7 @@ export interface Step<In, Out, E, R> {
  * const step = Saga.step(reserve, (booking) => Effect.log(`release ${booking.seat}`))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const step = <In, Out, E, R, R2 = never>(
@@ -109,6 +112,7 @@ const causeError = (cause: Cause.Cause<unknown>): unknown => {
  * )
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export function make<A1, E1, R1, A2>(

@@ -25,6 +25,7 @@ import * as Check from "./internal/options.js"
  * const get = StoreSupport.bounded("mystore", "get", Effect.succeed("value"), "1 second")
  * ```
  *
+ * @category utils
  * @since 0.2.0
  */
 export const bounded = <A>(
@@ -42,6 +43,7 @@ export const bounded = <A>(
 /**
  * Throws the `InvalidOption` of `owner`'s `option`, saying why (`reason`) and what was given.
  *
+ * @category utils
  * @since 0.2.0
  */
 export const refuse: (owner: string, option: string, reason: string, value: unknown) => never = Check.refuse
@@ -49,6 +51,7 @@ export const refuse: (owner: string, option: string, reason: string, value: unkn
 /**
  * A short, safe description of a value (strings are cut, objects are not rendered).
  *
+ * @category utils
  * @since 0.2.0
  */
 export const describe: (u: unknown) => string = Check.describe
@@ -56,6 +59,7 @@ export const describe: (u: unknown) => string = Check.describe
 /**
  * An integer >= 1, or an `InvalidOption`.
  *
+ * @category utils
  * @since 0.2.0
  */
 export const positiveInteger: (owner: string, option: string, value: unknown) => number = Check.positiveInteger
@@ -63,6 +67,7 @@ export const positiveInteger: (owner: string, option: string, value: unknown) =>
 /**
  * A non-empty string, or an `InvalidOption`.
  *
+ * @category utils
  * @since 0.2.0
  */
 export const nonEmptyString: (owner: string, option: string, value: unknown) => string = Check.nonEmptyString
@@ -70,6 +75,7 @@ export const nonEmptyString: (owner: string, option: string, value: unknown) => 
 /**
  * A string (possibly empty), or an `InvalidOption`.
  *
+ * @category utils
  * @since 0.2.0
  */
 export const string: (owner: string, option: string, value: unknown) => string = Check.string
@@ -77,6 +83,7 @@ export const string: (owner: string, option: string, value: unknown) => string =
 /**
  * A duration that is finite and > 0, in milliseconds, or an `InvalidOption`.
  *
+ * @category utils
  * @since 0.2.0
  */
 export const positiveDuration: (owner: string, option: string, value: unknown) => number = Check.positiveDuration

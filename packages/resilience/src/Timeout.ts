@@ -26,6 +26,7 @@ import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options<Out2 = never> {
@@ -82,6 +83,7 @@ const check = (policy: string, duration: unknown, options: Options<unknown> | un
  * const withDefault = Timeout.effect(slow, "50 millis", { fallback: () => "default" }) // "default"
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const effect: {
@@ -116,6 +118,7 @@ export const effect: {
  * const orCanned = callModel.pipe(Timeout.within("5 seconds", { fallback: () => "Sorry, try again later." }))
  * ```
  *
+ * @category combinators
  * @since 0.1.0
  */
 export const within: {

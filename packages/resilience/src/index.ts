@@ -30,6 +30,7 @@ export * as Errors from "./Errors.js"
 /** Every metric of the package. @since 0.1.0 */
 export * as Metrics from "./Metrics.js"
 
+/** The errors, also at the top level. @since 0.1.0 */
 export {
   CapacityExceeded,
   CircuitOpen,

@@ -19,6 +19,7 @@ import { Effect, Schema } from "effect"
  * profile.tone // "warm"
  * ```
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const ClientProfile = Schema.Struct({
@@ -35,11 +36,13 @@ export const ClientProfile = Schema.Struct({
 })
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type ClientProfile = typeof ClientProfile.Type
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type ClientProfileInput = typeof ClientProfile.Encoded
@@ -65,6 +68,7 @@ const toneLine = {
  * // "You are Ada's personal coach. ..."
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const toInstructions = (profile: ClientProfile): string => {
@@ -100,6 +104,7 @@ export const toInstructions = (profile: ClientProfile): string => {
  * out.instructions.startsWith("You are Ada's personal coach.") // true
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const instructions = Primitive.fromSchema(

@@ -53,6 +53,7 @@ import * as Session from "./Session.js"
  * A message of the user: its text, optionally how long after the previous reply it arrives
  * (drives the idle timeout), or an explicit end of the session.
  *
+ * @category models
  * @since 0.1.0
  */
 export type UserTurn = string | { readonly text: string; readonly after?: Duration.DurationInput } | {
@@ -62,6 +63,7 @@ export type UserTurn = string | { readonly text: string; readonly after?: Durati
 /**
  * The input of a coaching day.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface DayInput {
@@ -73,6 +75,7 @@ export interface DayInput {
 /**
  * One user message and the coach's reply, with its relevance score.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Exchange {
@@ -86,6 +89,7 @@ export interface Exchange {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type Phase = "morning" | "evening"
@@ -93,6 +97,7 @@ export type Phase = "morning" | "evening"
 /**
  * The report of one session.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface SessionReport {
@@ -111,6 +116,7 @@ export interface SessionReport {
 /**
  * The report of a coaching day.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface DayReport {
@@ -125,6 +131,7 @@ export interface DayReport {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Config {
@@ -176,6 +183,7 @@ export interface Config {
  * const coaching = Coaching.make({ fallbackReply: Coaching.defaultFallbackReply })
  * ```
  *
+ * @category constants
  * @since 0.1.0
  */
 export const defaultFallbackReply =
@@ -204,6 +212,7 @@ const objectiveMarker: Record<Phase, RegExp> = {
  * Coaching.objectiveLine("morning", "Great plan.\nGOALS: run 5k; read") // "run 5k; read"
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const objectiveLine = (phase: Phase, reply: string): string | undefined =>
@@ -219,6 +228,7 @@ export const objectiveLine = (phase: Phase, reply: string): string | undefined =
  * Coaching.parseGoals("run 5k; read 20 pages") // ["run 5k", "read 20 pages"]
  * ```
  *
+ * @category parsing
  * @since 0.1.0
  */
 export const parseGoals = (line: string): ReadonlyArray<string> =>
@@ -238,6 +248,7 @@ interface PhaseContext {
  * What the tracks of a session hold: exchanges (and the end of the conversation) on the
  * `conversation` track, insights on the `insights` track.
  *
+ * @category models
  * @since 0.1.0
  */
 export type TrackEntry =
@@ -268,6 +279,7 @@ interface Day {
 /**
  * A configured coaching workflow: the day pipeline and its parts.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Coaching {
@@ -297,6 +309,7 @@ export interface Coaching {
 /**
  * A live coaching session (see `Coaching.open`).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface LiveSession {
@@ -312,6 +325,7 @@ export interface LiveSession {
  * (`BudgetExceeded`, never hidden behind the fallback reply). A model failure (an outage, a bad
  * key, a call that never answers) gives the fallback reply instead.
  *
+ * @category errors
  * @since 0.1.0
  */
 export type ReplyError =
@@ -324,6 +338,7 @@ export type ReplyError =
 /**
  * A coach reply: the agent's reply, or the fallback reply (`agent: "fallback"`) with the cause.
  *
+ * @category models
  * @since 0.2.0
  */
 export interface CoachReply extends Agent.Reply {
@@ -368,6 +383,7 @@ const describeFailure = (error: unknown): string => {
  * }, { userId: "ada" }).pipe(Effect.provide(Layer.merge(ScriptedModel.layer(Scripts.coaching), Memory.layerInMemory())))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (config: Config = {}): Coaching => {

@@ -16,6 +16,7 @@ import { Schema } from "effect"
  * new Errors.SessionCompleted({ sessionId: "s1", reason: "idle-timeout" }).message
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class SessionCompleted extends Schema.TaggedError<SessionCompleted>()("SessionCompleted", {
@@ -37,6 +38,7 @@ export class SessionCompleted extends Schema.TaggedError<SessionCompleted>()("Se
  * new Errors.HistoryStoreError({ operation: "save", reason: "disk full" }).message
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class HistoryStoreError extends Schema.TaggedError<HistoryStoreError>()("HistoryStoreError", {
@@ -59,6 +61,7 @@ export class HistoryStoreError extends Schema.TaggedError<HistoryStoreError>()("
  * new Errors.ExtractionInvalid({ extractor: "decisions", reply: "none", reason: "no JSON object in the reply" }).transient // true
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class ExtractionInvalid extends Schema.TaggedError<ExtractionInvalid>()("ExtractionInvalid", {
@@ -82,6 +85,7 @@ export class ExtractionInvalid extends Schema.TaggedError<ExtractionInvalid>()("
  * new Errors.MeetingConfigInvalid({ reason: "participant names must be unique" }).message
  * ```
  *
+ * @category errors
  * @since 0.1.0
  */
 export class MeetingConfigInvalid extends Schema.TaggedError<MeetingConfigInvalid>()("MeetingConfigInvalid", {

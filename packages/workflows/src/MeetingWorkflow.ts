@@ -29,6 +29,7 @@ import * as MeetingRecords from "./MeetingRecords.js"
  * A participant: a name, a role (the persona of its agent), optionally its own speaker primitive
  * instead of an agent, and when it leaves.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface ParticipantSpec {
@@ -43,6 +44,7 @@ export interface ParticipantSpec {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Config {
@@ -83,6 +85,7 @@ export interface Config {
  * const input: MeetingWorkflow.MeetingInput = { title: "Launch review", agenda: ["Ship on Friday?"] }
  * ```
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const MeetingInput = Schema.Struct({
@@ -92,6 +95,7 @@ export const MeetingInput = Schema.Struct({
 })
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type MeetingInput = typeof MeetingInput.Encoded
@@ -99,6 +103,7 @@ export type MeetingInput = typeof MeetingInput.Encoded
 /**
  * The outcome of a meeting.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Outcome {
@@ -142,6 +147,7 @@ interface Discussed extends Prepared {
  * const text = MeetingWorkflow.transcript([])  // ""
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const transcript = (history: ReadonlyArray<Meeting.Entry>): string =>
@@ -172,6 +178,7 @@ const topicOf = (p: Prepared) => `${p.title}\nAgenda:\n${p.agenda.map((a, i) => 
  * const decisions = MeetingWorkflow.decodeReply("decisions", MeetingWorkflow.Extracted.decisions, '{"decisions": []}')
  * ```
  *
+ * @category schemas
  * @since 0.1.0
  */
 export const Extracted = {
@@ -210,6 +217,7 @@ const extractorInstructions = {
  * const out = Effect.runSync(MeetingWorkflow.decodeReply("minutes", MeetingWorkflow.Extracted.minutes, '{"minutes":"ok"}'))
  * ```
  *
+ * @category parsing
  * @since 0.1.0
  */
 export const decodeReply = <A, I>(
@@ -224,6 +232,7 @@ export const decodeReply = <A, I>(
 /**
  * A configured meeting workflow.
  *
+ * @category models
  * @since 0.1.0
  */
 export type MeetingWorkflow = ReturnType<typeof make>
@@ -248,6 +257,7 @@ export type MeetingWorkflow = ReturnType<typeof make>
  * )
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (config: Config) => {
@@ -467,6 +477,7 @@ export const make = (config: Config) => {
  * const past = MeetingWorkflow.history("launch-review-1")
  * ```
  *
+ * @category accessors
  * @since 0.1.0
  */
 export const history = (meetingId: string) =>

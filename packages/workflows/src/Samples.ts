@@ -14,6 +14,7 @@
  * const day: Coaching.DayInput = { profile: Samples.adaProfile, morning: ["Good morning!"], evening: [] }
  * ```
  *
+ * @category testing
  * @since 0.1.0
  */
 export const adaProfile = {
@@ -36,6 +37,7 @@ export const adaProfile = {
  * const run = Runner.run(Coaching.make().day, Samples.coachingDay, { userId: "ada" })
  * ```
  *
+ * @category testing
  * @since 0.1.0
  */
 export const coachingDay = {
@@ -62,6 +64,7 @@ export const coachingDay = {
  * const meeting = MeetingWorkflow.make({ host: Samples.launchReview.host, participants: Samples.launchReview.participants })
  * ```
  *
+ * @category testing
  * @since 0.1.0
  */
 export const launchReview = {

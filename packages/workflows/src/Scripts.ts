@@ -40,6 +40,7 @@ const observerInsight = (exchange: string): string => {
  * const Flaky = ScriptedModel.layer({ ...Scripts.coaching, failures: [{ calls: [2], error: new Errors.Overloaded({ message: "outage" }) }] })
  * ```
  *
+ * @category testing
  * @since 0.1.0
  */
 export const coaching: ScriptedModel.Options = {
@@ -120,6 +121,7 @@ const transcriptLines = (text: string): Array<{ readonly speaker: string; readon
  * Scripts.decisionsIn("Maya: Decision: we ship on Friday.") // [{ decision: "we ship on Friday", rationale: "stated by Maya" }]
  * ```
  *
+ * @category testing
  * @since 0.1.0
  */
 export const decisionsIn = (transcript: string) =>
@@ -141,6 +143,7 @@ export const decisionsIn = (transcript: string) =>
  * Scripts.actionItemsIn("Grace: I'll write the plan by Thursday.") // [{ owner: "Grace", task: "write the plan", due: "Thursday" }]
  * ```
  *
+ * @category testing
  * @since 0.1.0
  */
 export const actionItemsIn = (transcript: string) =>
@@ -167,6 +170,7 @@ export const actionItemsIn = (transcript: string) =>
  * const Meeting = ScriptedModel.layer(Scripts.meeting)
  * ```
  *
+ * @category testing
  * @since 0.1.0
  */
 export const meeting: ScriptedModel.Options = {

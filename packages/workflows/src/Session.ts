@@ -25,11 +25,13 @@ import { SessionCompleted } from "./Errors.js"
 /**
  * Why a session completed.
  *
+ * @category models
  * @since 0.1.0
  */
 export type EndReason = "user" | "idle-timeout" | "objective-met"
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export type Status =
@@ -39,6 +41,7 @@ export type Status =
 /**
  * Token usage of one message (input: prompt tokens; output: completion tokens).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Usage {
@@ -49,6 +52,7 @@ export interface Usage {
 /**
  * A message recorded in a session, with its accounting.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface SessionMessage {
@@ -68,6 +72,7 @@ export interface SessionMessage {
 /**
  * The accounting of a whole session.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Totals {
@@ -81,6 +86,7 @@ export interface Totals {
 /**
  * What a message is recorded with (its index and time are added).
  *
+ * @category models
  * @since 0.1.0
  */
 export interface NewMessage {
@@ -95,6 +101,7 @@ export interface NewMessage {
 /**
  * A live session.
  *
+ * @category models
  * @since 0.1.0
  */
 export interface Session {
@@ -114,6 +121,7 @@ export interface Session {
 }
 
 /**
+ * @category models
  * @since 0.1.0
  */
 export interface Options {
@@ -133,6 +141,7 @@ export interface Options {
  * const totals = Session.total([]) // { messages: 0, inputTokens: 0, ... }
  * ```
  *
+ * @category utils
  * @since 0.1.0
  */
 export const total = (messages: ReadonlyArray<SessionMessage>): Totals => {
@@ -165,6 +174,7 @@ export const total = (messages: ReadonlyArray<SessionMessage>): Totals => {
  * }))
  * ```
  *
+ * @category constructors
  * @since 0.1.0
  */
 export const make = (options: Options): Effect.Effect<Session, never, Scope.Scope> =>

@@ -13,6 +13,7 @@ import { Effect } from "effect"
 /**
  * A span as received, flattened.
  *
+ * @category testing
  * @since 0.1.0
  */
 export interface ReceivedSpan {
@@ -30,6 +31,7 @@ export interface ReceivedSpan {
 /**
  * A running receiver.
  *
+ * @category testing
  * @since 0.1.0
  */
 export interface Receiver {
@@ -79,6 +81,7 @@ const attrs = (list: ReadonlyArray<{ key: string; value: AnyValue }> | undefined
  * await receiver.close()
  * ```
  *
+ * @category testing
  * @since 0.1.0
  */
 export const start = (): Promise<Receiver> => {
@@ -156,6 +159,7 @@ export const start = (): Promise<Receiver> => {
  * const program = Effect.scoped(Effect.map(scoped(), (r) => r.url))
  * ```
  *
+ * @category testing
  * @since 0.1.0
  */
 export const scoped = () => Effect.acquireRelease(Effect.promise(() => start()), (r) => Effect.promise(() => r.close()))
