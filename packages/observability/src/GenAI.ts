@@ -8,7 +8,7 @@
  */
 import { Attributes as Names, Instrumentation } from "@braid/core"
 import type { Exit } from "effect"
-import { Clock, Context, Effect, FiberRef, Option, Stream, Tracer } from "effect"
+import { Cause, Clock, Context, Effect, FiberRef, Option, Stream, Tracer } from "effect"
 import type { DefaultServices, MetricLabel } from "effect"
 import { tag } from "./internal/tagged.js"
 import { version } from "./internal/version.js"
@@ -499,3 +499,90 @@ export const chatStream = <A, E, R>(
       Stream.provideService(Tracer.ParentSpan, span)
     )
   }))
+
+/**
+ * A tool call an agent runs (`executeTool`).
+ *
+ * @since 0.2.0
+ */
+export interface ToolCallInfo {
+  /** `gen_ai.tool.name`; the span is `execute_tool {name}`. */
+  readonly name: string
+  /** `gen_ai.tool.call.id`: the id the model gave the call, when it gave one. */
+  readonly callId?: string
+  /**
+   * `gen_ai.tool.type`: `"function"` (default: the model asks, the application runs it),
+   * `"extension"` (run by the agent against an external API) or `"datastore"` (retrieval).
+   */
+  readonly type?: "function" | "extension" | "datastore"
+  /** `gen_ai.tool.description`. */
+  readonly description?: string
+  /** `gen_ai.agent.name` of the agent that calls the tool. */
+  readonly agent?: string
+  /**
+   * The call's arguments (`gen_ai.tool.call.arguments`, JSON text). Only pass them when the user
+   * opted in to recording content: they are never recorded by default.
+   */
+  readonly arguments?: unknown
+  /** Record the tool's result (`gen_ai.tool.call.result`, JSON text): opt-in, like `arguments`. */
+  readonly captureResult?: boolean
+  /** The package that runs the tool, the span's instrumentation scope (default `defaultScope`). */
+  readonly scope?: { readonly name: string; readonly version: string }
+}
+
+/**
+ * Runs a tool call (`self`) inside an `execute_tool {name}` INTERNAL span, as the GenAI agent
+ * conventions describe it: `gen_ai.operation.name` `execute_tool`, `gen_ai.tool.name`,
+ * `gen_ai.tool.call.id`, `gen_ai.tool.type`, the run attributes of Braid, and `error.type` (and
+ * ERROR status) when the tool fails. Nested under the current span (the agent's `invoke_agent`
+ * span). Arguments and result are recorded only when passed / asked for (content opt-in). With
+ * primitive instrumentation off (no tracer layer) it is `self`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { GenAI } from "@braid/observability"
+ *
+ * const weather = (city: string) => Effect.succeed({ city, sky: "clear" })
+ * const traced = GenAI.executeTool(
+ *   { name: "get_weather", callId: "toolu_01", type: "function", agent: "planner" },
+ *   weather("Paris")
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const executeTool = <A, E, R>(tool: ToolCallInfo, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Instrumentation.enabled, (on) => {
+    if (!on) return self
+    return Effect.withFiberRuntime<A, E, R>((fiber) => {
+      const name = `${Names.GenAIOperation.executeTool} ${tool.name}`
+      const attributes: Record<string, unknown> = {
+        [Attr.operationName]: Names.GenAIOperation.executeTool,
+        [Names.GenAI.toolName]: tool.name,
+        [Names.GenAI.toolType]: tool.type ?? "function",
+        [Names.Braid.primitiveName]: name,
+        [Names.Braid.primitiveKind]: "tool-call",
+        ...Instrumentation.contextAttributes(fiber.getFiberRef(FiberRef.currentContext)),
+        ...Instrumentation.scopeAttributes(
+          tool.scope?.name ?? defaultScope.name,
+          tool.scope?.version ?? defaultScope.version
+        )
+      }
+      const session = attributes[Names.Braid.sessionId]
+      if (session !== undefined) attributes[Attr.conversationId] = session
+      if (tool.callId !== undefined) attributes[Names.GenAI.toolCallId] = tool.callId
+      if (tool.description !== undefined) attributes[Names.GenAI.toolDescription] = tool.description
+      if (tool.agent !== undefined) attributes[Attr.agent] = tool.agent
+      if (tool.arguments !== undefined) attributes[Names.GenAI.toolCallArguments] = jsonOf(tool.arguments)
+      return Instrumentation.withSpan(self, name, {
+        kind: "internal",
+        attributes,
+        onEnd: (exit, span) => {
+          if (exit._tag === "Success") {
+            if (tool.captureResult === true) span.attribute(Names.GenAI.toolCallResult, jsonOf(exit.value))
+          } else if (!Cause.isInterruptedOnly(exit.cause)) span.attribute(Attr.errorType, errorType(exit.cause))
+        }
+      })
+    })
+  })

@@ -314,4 +314,50 @@ describe("GenAI", () => {
     assert.deepStrictEqual(GenAI.serverOf("http://[::1]:9000"), { serverAddress: "::1", serverPort: 9000 })
     assert.isUndefined(GenAI.serverOf("not a url"))
   })
+
+  it.effect("executeTool opens an INTERNAL `execute_tool {tool}` span with the tool attributes, error.type on failure", () =>
+    Effect.gen(function*() {
+      const mem = Observability.inMemory()
+      const { spans, tree } = yield* Effect.gen(function*() {
+        yield* GenAI.executeTool(
+          { name: "get_weather", callId: "toolu_1", agent: "planner" },
+          Effect.succeed({ sky: "clear" })
+        )
+        yield* Effect.either(GenAI.executeTool({ name: "book", type: "extension" }, Effect.fail(new Boom())))
+        yield* GenAI.executeTool(
+          { name: "lookup", arguments: { q: "x" }, captureResult: true, type: "datastore" },
+          Effect.succeed([1])
+        )
+        return mem.spans()
+      }).pipe(
+        Effect.withSpan("invoke_agent planner"),
+        Effect.map((spans) => ({ spans, tree: mem.tree() })),
+        Effect.provide(mem.layer)
+      )
+      const weather = spans.find((s) => s.name === "execute_tool get_weather")!
+      assert.strictEqual(weather.kind, 0) // INTERNAL
+      assert.strictEqual(
+        weather.parentSpanContext?.spanId,
+        spans.find((s) => s.name === "invoke_agent planner")?.spanContext().spanId
+      )
+      assert.strictEqual(weather.attributes["gen_ai.operation.name"], "execute_tool")
+      assert.strictEqual(weather.attributes["gen_ai.tool.name"], "get_weather")
+      assert.strictEqual(weather.attributes["gen_ai.tool.call.id"], "toolu_1")
+      assert.strictEqual(weather.attributes["gen_ai.tool.type"], "function")
+      assert.strictEqual(weather.attributes["gen_ai.agent.name"], "planner")
+      assert.strictEqual(weather.status.code, SpanStatusCode.UNSET)
+      // no content unless asked for
+      assert.notProperty(weather.attributes, "gen_ai.tool.call.arguments")
+      assert.notProperty(weather.attributes, "gen_ai.tool.call.result")
+      const book = spans.find((s) => s.name === "execute_tool book")!
+      assert.strictEqual(book.status.code, SpanStatusCode.ERROR)
+      assert.strictEqual(book.attributes["error.type"], "Boom")
+      assert.strictEqual(book.attributes["gen_ai.tool.type"], "extension")
+      const lookup = spans.find((s) => s.name === "execute_tool lookup")!
+      assert.strictEqual(lookup.attributes["gen_ai.tool.call.arguments"], "{\"q\":\"x\"}")
+      assert.strictEqual(lookup.attributes["gen_ai.tool.call.result"], "[1]")
+      // a tool span is not a model call: the tree counts no tokens for it
+      assert.match(tree, /execute_tool get_weather/)
+      assert.notMatch(tree, /execute_tool .*tokens/)
+    }))
 })
