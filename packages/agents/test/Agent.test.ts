@@ -171,13 +171,13 @@ describe("Agent", () => {
         Runner.run(greeter, Agent.conversation(["hello"]), { instrumentation: "on" })
       )
       successValue(exit)
-      const span = byName(spans, "greeter")
+      const span = byName(spans, "invoke_agent greeter")
       assert.strictEqual(span.attributes["braid.primitive.kind"], "agent")
       assert.strictEqual(span.attributes["gen_ai.agent.name"], "greeter")
       assert.strictEqual(span.attributes["gen_ai.usage.output_tokens"], 5)
       const chat = spans.find((s) => s.name.startsWith("chat"))!
       assert.isDefined(chat, `a model span among ${spans.map((s) => s.name).join(", ")}`)
-      assert.strictEqual(parentOf(spans, chat)?.name, "greeter")
+      assert.strictEqual(parentOf(spans, chat)?.name, "invoke_agent greeter")
     }).pipe(Effect.provide(m.layer))
   })
 

@@ -150,8 +150,8 @@ describe("handoff: immediate", () => {
         JSON.stringify({ topic: "billing", invoiceId: "INV-1" }).length
       )
       assert.strictEqual(span.attributes["braid.handoff.strategy"], "immediate")
-      assert.strictEqual(parentOf(spans, byName(spans, "triage"))?.name, "handoff(triage,billing)")
-      assert.strictEqual(parentOf(spans, byName(spans, "billing"))?.name, "handoff(triage,billing)")
+      assert.strictEqual(parentOf(spans, byName(spans, "invoke_agent triage"))?.name, "handoff(triage,billing)")
+      assert.strictEqual(parentOf(spans, byName(spans, "invoke_agent billing"))?.name, "handoff(triage,billing)")
     }).pipe(Effect.provide(m.layer))
   })
 })

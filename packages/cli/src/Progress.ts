@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import { Attributes } from "@braid/core"
 import type { Exit, Option } from "effect"
 import { Effect, Ref, Tracer } from "effect"
 
@@ -71,11 +72,11 @@ const num = (
  * @since 0.1.0
  */
 export const attributes = {
-  primitive: "braid.primitive.name",
-  operation: "gen_ai.operation.name",
-  inputTokens: "gen_ai.usage.input_tokens",
-  outputTokens: "gen_ai.usage.output_tokens",
-  costUsd: ["braid.cost.usd"]
+  primitive: Attributes.Braid.primitiveName,
+  operation: Attributes.GenAI.operationName,
+  inputTokens: Attributes.GenAI.usageInputTokens,
+  outputTokens: Attributes.GenAI.usageOutputTokens,
+  costUsd: [Attributes.Braid.costUsd]
 } as const
 
 /**
@@ -108,7 +109,11 @@ export const track = <A, E, R>(
       // attributes of the primitive that made the call, so they are counted as model calls only.
       // Tokens and cost are read from them alone (agents repeat their turn's usage on their own
       // span, which would count it twice).
-      const isModel = attrs.has(attributes.operation)
+      const op = attrs.get(attributes.operation)
+      // agents' `invoke_agent` spans are primitives; tool calls are neither steps nor model calls
+      if (op === Attributes.GenAIOperation.executeTool) return
+      const isModel = op !== undefined && op !== Attributes.GenAIOperation.invokeAgent &&
+        op !== Attributes.GenAIOperation.createAgent
       const isPrimitive = !isModel && attrs.has(attributes.primitive)
       const input = isModel ? num(attrs.get(attributes.inputTokens)) : 0
       const output = isModel ? num(attrs.get(attributes.outputTokens)) : 0

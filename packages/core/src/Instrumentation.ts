@@ -7,6 +7,7 @@
  */
 import type { Cause, Fiber } from "effect"
 import { Clock, Context, Effect } from "effect"
+import { Braid, General } from "./Attributes.js"
 import type { Mode } from "./internal/instrument.js"
 import {
   addRunAttributes,
@@ -153,7 +154,7 @@ export type AttributeValue = string | number | boolean | ReadonlyArray<string> |
  * import { Instrumentation, Primitive } from "@braid/core"
  *
  * const lookup = Primitive.make("lookup", (key: string) =>
- *   Effect.as(Instrumentation.annotate({ "cache.hit": false }), key.length))
+ *   Effect.as(Instrumentation.annotate({ "app.lookup.hit": false }), key.length))
  * ```
  *
  * @category instrumentation
@@ -204,7 +205,7 @@ export const event = (name: string, attributes: Readonly<Record<string, Attribut
 export const contextAttributes = (context: Context.Context<never>): Record<string, string> => {
   const attributes: Record<string, string> = {}
   const path = pathOf(context)
-  if (path !== "") attributes["braid.path"] = path
+  if (path !== "") attributes[Braid.path] = path
   addRunAttributes(context, attributes)
   return attributes
 }
@@ -225,3 +226,26 @@ export const contextAttributes = (context: Context.Context<never>): Record<strin
  * @since 0.1.0
  */
 export const errorType = (cause: Cause.Cause<unknown>): string => typeOfError(cause)
+
+/**
+ * The attributes that name the instrumentation scope of a span: the package that made it and its
+ * version (`otel.scope.name`, `otel.scope.version`). Braid's tracers (`@braid/observability`)
+ * turn them into the span's instrumentation scope; `@braid/core` sets them on primitive spans,
+ * `@braid/llm` on model-call spans.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Instrumentation } from "@braid/core"
+ *
+ * const traced = Instrumentation.withSpan(Effect.void, "sync", {
+ *   attributes: Instrumentation.scopeAttributes("@acme/sync", "1.2.0")
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const scopeAttributes = (name: string, version: string): Record<string, string> => ({
+  [General.otelScopeName]: name,
+  [General.otelScopeVersion]: version
+})

@@ -16,6 +16,8 @@ export * as Runner from "./Runner.js"
 export * as Describe from "./Describe.js"
 /** The single instrumentation point: span attributes and events for the running primitive. @since 0.1.0 */
 export * as Instrumentation from "./Instrumentation.js"
+/** The one table of telemetry names (GenAI semantic conventions and Braid's own). @since 0.2.0 */
+export * as Attributes from "./Attributes.js"
 /** The typed errors of core. @since 0.1.0 */
 export * as Errors from "./Errors.js"
 /** JSON at the edges: parse without prototype effects, bounded depth, lossless encoding. @since 0.2.0 */

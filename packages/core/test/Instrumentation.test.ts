@@ -194,3 +194,32 @@ describe("the single instrumentation point", () => {
       assert.strictEqual(byName(annotated.spans, "annotated").attributes["team"], "coaching")
     }))
 })
+
+describe("agent spans follow the GenAI agent conventions (by kind, at the single instrumentation point)", () => {
+  it.effect("a primitive of kind agent is an INTERNAL `invoke_agent {name}` span; a remote one is CLIENT", () =>
+    Effect.gen(function*() {
+      const coach = Primitive.make("coach", (q: string) => Effect.succeed(q.length), { kind: "agent" })
+      const remote = Primitive.make("oracle", (q: string) => Effect.succeed(q.length), {
+        kind: "agent",
+        meta: { remote: true }
+      })
+      const { spans } = yield* withSpans(
+        Runner.run(sequence(coach, Primitive.sync("show", (n: number) => String(n)), remote), "hi", {
+          runId: "r-a",
+          sessionId: "conv-1"
+        })
+      )
+      const local = byName(spans, "invoke_agent coach")
+      assert.strictEqual(local.kind, 0) // INTERNAL
+      assert.strictEqual(local.attributes["gen_ai.operation.name"], "invoke_agent")
+      assert.strictEqual(local.attributes["gen_ai.agent.name"], "coach")
+      assert.strictEqual(local.attributes["gen_ai.conversation.id"], "conv-1")
+      assert.strictEqual(local.attributes["braid.primitive.name"], "coach")
+      assert.strictEqual(local.attributes["braid.primitive.kind"], "agent")
+      assert.strictEqual(byName(spans, "invoke_agent oracle").kind, 2) // CLIENT
+      // other kinds keep their own name and no GenAI operation
+      assert.isUndefined(byName(spans, "show").attributes["gen_ai.operation.name"])
+      // the scope of core's spans is named on them (Braid's tracers lift it into the span's scope)
+      assert.strictEqual(byName(spans, "show").attributes["otel.scope.name"], "@braid/core")
+    }))
+})

@@ -248,6 +248,8 @@ export interface Provider extends LanguageModelNs.ConstructorParams {
   readonly name: string
   /** The model used when `Settings.model` is not set. */
   readonly defaultModel: string
+  /** The base URL the provider calls (`server.address` / `server.port` on model-call spans). */
+  readonly baseUrl?: string
 }
 
 /**

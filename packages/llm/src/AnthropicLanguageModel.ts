@@ -695,7 +695,7 @@ export const makeProvider = (options: Options & { readonly apiKey: Redacted.Reda
       return Stream.flattenIterables(Stream.repeatEffectOption(step))
     })).pipe(Stream.mapError(carry("streamText")))
 
-  return { name: "anthropic", defaultModel: model, generateText, streamText }
+  return { name: "anthropic", defaultModel: model, baseUrl: baseURL, generateText, streamText }
 }
 
 /**

@@ -29,7 +29,7 @@ import {
   GenerateTextResponse,
   LanguageModel as LanguageModelTag
 } from "@effect/ai/LanguageModel"
-import type * as Prompt from "@effect/ai/Prompt"
+import * as Prompt from "@effect/ai/Prompt"
 import * as Response from "@effect/ai/Response"
 import { Context, Effect, Layer, Option, Stream } from "effect"
 import * as Accounting from "./Accounting.js"
@@ -37,10 +37,14 @@ import type { BraidFinishMetadata, BraidUsage, Provider, SettingsShape } from ".
 import { fromProvider as serviceOf, Settings } from "./Ai.js"
 import { fromModelError, isCarrying } from "./AiErrors.js"
 import * as Errors from "./Errors.js"
+import { version } from "./internal/version.js"
 import type * as Legacy from "./LanguageModel.js"
 import type { Table } from "./Pricing.js"
 import { cost as priceCost, lookup, Pricing } from "./Pricing.js"
 import { estimate } from "./Tokens.js"
+
+/** The instrumentation scope of the spans this module opens. */
+const scope = { name: "@braid/llm", version } as const
 
 /**
  * The options of the wrapper: `Accounting`'s budgets and alert, and the names reported on the
@@ -53,6 +57,23 @@ export interface Options extends Accounting.Options {
   readonly provider?: string
   /** The model named on the span when `Ai.Settings.model` is not set. */
   readonly defaultModel?: string
+  /**
+   * The provider's base URL, for `server.address` and `server.port` on the span and the metrics
+   * (with `fromProvider`, the adapter's own base URL when it has one).
+   */
+  readonly baseUrl?: string
+  /**
+   * Record `gen_ai.client.token.usage` for usage Braid estimated because the provider reported
+   * none (default `false`: the conventions allow offline token counting only as an opt-in). The
+   * span carries the estimate either way, marked `braid.usage.estimated`.
+   */
+  readonly recordEstimatedTokens?: boolean
+  /**
+   * Record the prompt and the reply on the `chat {model}` span (`gen_ai.input.messages`,
+   * `gen_ai.output.messages`, as JSON text in the conventions' message form). Default `false`:
+   * prompts and replies often hold personal data, and are never recorded unless asked for.
+   */
+  readonly captureContent?: boolean
 }
 
 const moduleName = "Metered"
@@ -177,15 +198,86 @@ const toLegacyResponse = (usage: BraidUsage, reason: string): Legacy.Response =>
   }
 })
 
-const describe = (usage: BraidUsage, reason: string): GenAI.ResponseInfo => ({
+/** What the span needs of a response beyond its usage: its id, which cache counts the provider reported, the reply. */
+interface Seen {
+  readonly id: string | undefined
+  readonly cacheRead: boolean
+  readonly cacheWrite: boolean
+  readonly output: ReadonlyArray<unknown> | undefined
+}
+
+const seenOf = (parts: ReadonlyArray<AnyPart>, finish: Response.FinishPart, capture: boolean): Seen => {
+  let id: string | undefined
+  for (const p of parts) if (p.type === "response-metadata" && Option.isSome(p.id)) id = p.id.value
+  const braid = braidOf(finish)
+  return {
+    id,
+    cacheRead: braid?.cacheReadTokens !== undefined || finish.usage.cachedInputTokens !== undefined,
+    cacheWrite: braid?.cacheWriteTokens !== undefined,
+    output: capture ? outputMessages(parts, finish.reason) : undefined
+  }
+}
+
+/**
+ * The response as the span reports it: `gen_ai.usage.input_tokens` counts every input token,
+ * cache reads and writes included (the conventions' definition; `BraidUsage.inputTokens`, which
+ * prices them apart, excludes them), and the cache counts appear only when the provider reported
+ * them.
+ */
+const describe = (usage: BraidUsage, reason: string, seen: Seen): GenAI.ResponseInfo => ({
   model: usage.model,
-  inputTokens: usage.inputTokens,
+  ...(seen.id !== undefined ? { id: seen.id } : {}),
+  inputTokens: usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens,
   outputTokens: usage.outputTokens,
-  cacheReadTokens: usage.cacheReadTokens,
-  cacheWriteTokens: usage.cacheWriteTokens,
+  ...(seen.cacheRead ? { cacheReadTokens: usage.cacheReadTokens } : {}),
+  ...(seen.cacheWrite ? { cacheWriteTokens: usage.cacheWriteTokens } : {}),
   finishReasons: [reason],
-  estimated: usage.estimated
+  estimated: usage.estimated,
+  ...(seen.output !== undefined ? { outputMessages: seen.output } : {})
 })
+
+/** A part of a message in the conventions' JSON form (`gen_ai.input.messages` / `output.messages`). */
+const messagePart = (p: { readonly type: string } & Record<string, any>): unknown => {
+  switch (p.type) {
+    case "text":
+      return { type: "text", content: p.text }
+    case "text-delta":
+      return { type: "text", content: p.delta }
+    case "reasoning":
+      return { type: "reasoning", content: p.text }
+    case "tool-call":
+      return { type: "tool_call", id: p.id, name: p.name, arguments: p.params ?? null }
+    case "tool-result":
+      return { type: "tool_call_response", id: p.id, result: p.result ?? null }
+    default:
+      return undefined
+  }
+}
+
+/** The prompt in the conventions' input-messages form. */
+const inputMessages = (prompt: Prompt.Prompt): ReadonlyArray<unknown> =>
+  prompt.content.map((m) => ({
+    role: m.role,
+    parts: m.role === "system"
+      ? [{ type: "text", content: m.content }]
+      : (m.content as ReadonlyArray<any>).map(messagePart).filter((x) => x !== undefined)
+  }))
+
+/** The reply in the conventions' output-messages form (one choice). */
+const outputMessages = (parts: ReadonlyArray<AnyPart>, reason: string): ReadonlyArray<unknown> => {
+  const out: Array<unknown> = []
+  let text: { type: string; content: string } | undefined
+  for (const p of parts) {
+    const part = messagePart(p as any) as { type: string; content: string } | undefined
+    if (part === undefined) continue
+    // stream deltas make one text part
+    if (part.type === "text" && p.type === "text-delta") {
+      if (text === undefined) out.push(text = { type: "text", content: "" })
+      text.content += part.content
+    } else out.push(part)
+  }
+  return [{ role: "assistant", parts: out, finish_reason: reason }]
+}
 
 const malformed = (method: string, message: string): AiError.AiError =>
   fromModelError(new Errors.MalformedResponse({ message }), { module: moduleName, method })
@@ -224,6 +316,11 @@ export const wrap = (
   options: Options = {}
 ): LanguageModelNs.Service => {
   const provider = options.provider ?? "unknown"
+  const server = options.baseUrl === undefined ? undefined : GenAI.serverOf(options.baseUrl)
+  const capture = options.captureContent === true
+  /** The request info of a call, with its prompt when content is recorded. */
+  const withPrompt = (info: GenAI.RequestInfo, prompt: Prompt.RawInput): GenAI.RequestInfo =>
+    capture ? { ...info, inputMessages: inputMessages(Prompt.make(prompt)) } : info
 
   /** Budgets first: the settings to run with (maybe on a cheaper model), or `BudgetExceeded`. */
   const admit = (method: string) =>
@@ -244,6 +341,9 @@ export const wrap = (
         : settings
       const info: GenAI.RequestInfo = {
         provider,
+        scope,
+        ...server,
+        ...(options.recordEstimatedTokens === true ? { recordEstimatedTokens: true } : {}),
         model: run.model ?? model,
         ...(run.maxTokens !== undefined ? { maxTokens: run.maxTokens } : {}),
         ...(run.temperature !== undefined ? { temperature: run.temperature } : {}),
@@ -284,10 +384,15 @@ export const wrap = (
             ? new GenerateObjectResponse(response.value, next as any)
             : new GenerateTextResponse(next as any),
           usage,
-          reason: finish.reason
+          reason: finish.reason,
+          seen: seenOf(content, finish, capture)
         }
       })
-      const out = yield* GenAI.chat(info, measured, (r) => describe(r.usage, r.reason))
+      const out = yield* GenAI.chat(
+        withPrompt(info, options.prompt),
+        measured,
+        (r) => describe(r.usage, r.reason, r.seen)
+      )
       return out.response
     })
 
@@ -302,7 +407,10 @@ export const wrap = (
           Stream.mapEffect((part): Effect.Effect<Response.StreamPart<any>, never, Pricing> => {
             if (part.type === "error") errorPart = part
             if (part.type !== "finish") {
-              if (part.type === "response-metadata" || part.type === "text-delta" || part.type === "tool-call") {
+              if (
+                part.type === "response-metadata" || part.type === "text-delta" || part.type === "tool-call" ||
+                (capture && part.type === "reasoning-delta")
+              ) {
                 seen.push(part)
               }
               return Effect.succeed(part)
@@ -326,10 +434,10 @@ export const wrap = (
               )
           ))
         )
-        return GenAI.chatStream(info, parts, (part: Response.StreamPart<any>) => {
+        return GenAI.chatStream(withPrompt(info, options.prompt), parts, (part: Response.StreamPart<any>) => {
           if (part.type !== "finish") return undefined
           const usage = braidOf(part)?.usage
-          return usage === undefined ? undefined : describe(usage, part.reason)
+          return usage === undefined ? undefined : describe(usage, part.reason, seenOf(seen, part, capture))
         })
       })))
 
@@ -402,5 +510,6 @@ export const fromProvider = <E, R>(
     layer(Layer.effect(LanguageModelTag, serviceOf(p)), {
       provider: p.name,
       defaultModel: p.defaultModel,
+      ...(p.baseUrl !== undefined ? { baseUrl: p.baseUrl } : {}),
       ...options
     })))

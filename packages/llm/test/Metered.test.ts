@@ -80,7 +80,7 @@ describe("Metered: money and the guard around any LanguageModel", () => {
       assert.isAbove(a["gen_ai.usage.output_tokens"] as number, 0)
       assert.deepStrictEqual(a["gen_ai.response.finish_reasons"], ["stop"])
       assert.isAbove(a["braid.cost.usd"] as number, 0)
-      assert.strictEqual(a["braid.agent"], "writer")
+      assert.strictEqual(a["gen_ai.agent.name"], "writer")
     }).pipe(Effect.provide(Metered.fromProvider(ScriptedLanguageModel.provider()))))
 
   it.effect("a token budget per run: the call that crosses it completes, the next fails before sending", () =>

@@ -41,7 +41,7 @@ describe("model calls are traced through the single instrumentation point", () =
       assert.deepStrictEqual(a["gen_ai.response.finish_reasons"], ["end_turn"])
       assert.strictEqual(a["braid.usage.estimated"], true)
       assert.isAbove(a["braid.cost.usd"] as number, 0)
-      assert.strictEqual(a["braid.agent"], "writer")
+      assert.strictEqual(a["gen_ai.agent.name"], "writer")
       for (const s of spans) {
         assert.strictEqual(s.attributes["braid.run.id"], "run-t", s.name)
         assert.strictEqual(s.attributes["braid.session.id"], "s-t", s.name)

@@ -6,37 +6,54 @@
  *
  * @since 0.1.0
  */
-import { Instrumentation } from "@braid/core"
+import { Attributes as Names, Instrumentation } from "@braid/core"
 import type { Exit } from "effect"
-import { Clock, Context, Effect, FiberRef, Option, Stream, Tracer } from "effect"
+import { Cause, Clock, Context, Effect, FiberRef, Option, Stream, Tracer } from "effect"
 import type { DefaultServices, MetricLabel } from "effect"
 import { tag } from "./internal/tagged.js"
+import { version } from "./internal/version.js"
 import * as Metrics from "./Metrics.js"
 
 /**
- * Attribute names used on model-call spans.
+ * Attribute names used on model-call spans (from `@braid/core`'s `Attributes`, the one table of
+ * Braid's telemetry names).
  *
  * @category constants
  * @since 0.1.0
  */
 export const Attr = {
-  operationName: "gen_ai.operation.name",
-  providerName: "gen_ai.provider.name",
-  requestModel: "gen_ai.request.model",
-  requestMaxTokens: "gen_ai.request.max_tokens",
-  requestTemperature: "gen_ai.request.temperature",
-  requestStopSequences: "gen_ai.request.stop_sequences",
-  responseModel: "gen_ai.response.model",
-  responseFinishReasons: "gen_ai.response.finish_reasons",
-  inputTokens: "gen_ai.usage.input_tokens",
-  outputTokens: "gen_ai.usage.output_tokens",
-  cacheReadTokens: "gen_ai.usage.cache_read.input_tokens",
-  cacheWriteTokens: "gen_ai.usage.cache_creation.input_tokens",
-  usageEstimated: "braid.usage.estimated",
-  cost: "braid.cost.usd",
-  agent: "braid.agent",
-  errorType: "error.type"
+  operationName: Names.GenAI.operationName,
+  providerName: Names.GenAI.providerName,
+  conversationId: Names.GenAI.conversationId,
+  requestModel: Names.GenAI.requestModel,
+  requestMaxTokens: Names.GenAI.requestMaxTokens,
+  requestTemperature: Names.GenAI.requestTemperature,
+  requestStopSequences: Names.GenAI.requestStopSequences,
+  responseId: Names.GenAI.responseId,
+  responseModel: Names.GenAI.responseModel,
+  responseFinishReasons: Names.GenAI.responseFinishReasons,
+  inputTokens: Names.GenAI.usageInputTokens,
+  outputTokens: Names.GenAI.usageOutputTokens,
+  cacheReadTokens: Names.GenAI.usageCacheReadInputTokens,
+  cacheWriteTokens: Names.GenAI.usageCacheCreationInputTokens,
+  tokenType: Names.GenAI.tokenType,
+  inputMessages: Names.GenAI.inputMessages,
+  outputMessages: Names.GenAI.outputMessages,
+  systemInstructions: Names.GenAI.systemInstructions,
+  serverAddress: Names.General.serverAddress,
+  serverPort: Names.General.serverPort,
+  usageEstimated: Names.Braid.usageEstimated,
+  cost: Names.Braid.costUsd,
+  agent: Names.GenAI.agentName,
+  errorType: Names.General.errorType
 } as const
+
+/**
+ * The instrumentation scope of model-call spans that name none (`RequestInfo.scope`).
+ *
+ * @since 0.2.0
+ */
+export const defaultScope = { name: "@braid/observability", version } as const
 
 /**
  * What is known of a model call before it runs.
@@ -54,6 +71,29 @@ export interface RequestInfo {
   readonly temperature?: number
   readonly stopSequences?: ReadonlyArray<string>
   readonly agent?: string
+  /** `server.address`: the host the model is called on (see `serverOf`). */
+  readonly serverAddress?: string
+  /** `server.port`, set with `serverAddress`. */
+  readonly serverPort?: number
+  /**
+   * The package that makes the call, the span's instrumentation scope (default `defaultScope`).
+   * `@braid/llm` names itself.
+   */
+  readonly scope?: { readonly name: string; readonly version: string }
+  /**
+   * Record `gen_ai.client.token.usage` for estimated usage too (default `false`: the conventions
+   * allow offline token counting only as an opt-in). Span attributes are set either way, marked
+   * `braid.usage.estimated`.
+   */
+  readonly recordEstimatedTokens?: boolean
+  /**
+   * The chat history sent (`gen_ai.input.messages`, in the conventions' JSON form: see
+   * `inputMessages`). Only set it when the user opted in to recording content: prompts and
+   * replies are never recorded by default.
+   */
+  readonly inputMessages?: ReadonlyArray<unknown>
+  /** The system instructions sent separately from the history (`gen_ai.system_instructions`), opt-in like `inputMessages`. */
+  readonly systemInstructions?: ReadonlyArray<unknown>
 }
 
 /**
@@ -64,12 +104,57 @@ export interface RequestInfo {
  */
 export interface ResponseInfo {
   readonly model: string
+  /** `gen_ai.response.id`, the provider's id of the completion. */
+  readonly id?: string
+  /**
+   * All input tokens, cached ones included (`gen_ai.usage.input_tokens`: the conventions count
+   * cache reads and writes in it).
+   */
   readonly inputTokens: number
   readonly outputTokens: number
+  /** Input tokens read from the provider's cache; leave it out when the provider did not report it. */
   readonly cacheReadTokens?: number
+  /** Input tokens written to the provider's cache; leave it out when the provider did not report it. */
   readonly cacheWriteTokens?: number
   readonly finishReasons: ReadonlyArray<string>
+  /** `true` when the usage is an estimate (no token metric then, unless `recordEstimatedTokens`). */
   readonly estimated?: boolean
+  /** The reply (`gen_ai.output.messages`), only when the user opted in to recording content. */
+  readonly outputMessages?: ReadonlyArray<unknown>
+}
+
+/**
+ * `server.address` and `server.port` of a base URL (the port defaults to the scheme's), or
+ * nothing for a URL that does not parse.
+ *
+ * @example
+ * ```ts
+ * import { GenAI } from "@braid/observability"
+ *
+ * GenAI.serverOf("https://api.anthropic.com") // { serverAddress: "api.anthropic.com", serverPort: 443 }
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const serverOf = (
+  baseUrl: string
+): { readonly serverAddress: string; readonly serverPort: number } | undefined => {
+  let url: URL
+  try {
+    url = new URL(baseUrl)
+  } catch {
+    return undefined
+  }
+  if (url.hostname === "") return undefined
+  const port = url.port !== ""
+    ? Number(url.port)
+    : url.protocol === "http:"
+    ? 80
+    : url.protocol === "https:"
+    ? 443
+    : NaN
+  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname
+  return Number.isFinite(port) ? { serverAddress: host, serverPort: port } : undefined
 }
 
 /**
@@ -97,8 +182,20 @@ const spanName = (info: RequestInfo) => `${info.operation ?? "chat"} ${info.mode
 const metricLabels = (info: RequestInfo): Metrics.Labels => ({
   [Attr.operationName]: info.operation ?? "chat",
   [Attr.providerName]: info.provider,
-  [Attr.requestModel]: info.model
+  [Attr.requestModel]: info.model,
+  [Attr.serverAddress]: info.serverAddress,
+  [Attr.serverPort]: info.serverAddress !== undefined && info.serverPort !== undefined
+    ? String(info.serverPort)
+    : undefined
 })
+
+const jsonOf = (value: unknown): string => {
+  try {
+    return JSON.stringify(value) ?? "null"
+  } catch {
+    return "null"
+  }
+}
 
 /** The request attributes of a model-call span, with the run attributes found in `context`. */
 const requestAttributes = (info: RequestInfo, context: Context.Context<never>): Record<string, unknown> => {
@@ -106,13 +203,26 @@ const requestAttributes = (info: RequestInfo, context: Context.Context<never>): 
     [Attr.operationName]: info.operation ?? "chat",
     [Attr.providerName]: info.provider,
     [Attr.requestModel]: info.model,
-    "braid.primitive.name": spanName(info),
-    "braid.primitive.kind": "model-call",
-    ...Instrumentation.contextAttributes(context)
+    [Names.Braid.primitiveName]: spanName(info),
+    [Names.Braid.primitiveKind]: "model-call",
+    ...Instrumentation.contextAttributes(context),
+    ...Instrumentation.scopeAttributes(
+      info.scope?.name ?? defaultScope.name,
+      info.scope?.version ?? defaultScope.version
+    )
+  }
+  const session = attributes[Names.Braid.sessionId]
+  if (session !== undefined) attributes[Attr.conversationId] = session
+  if (info.serverAddress !== undefined) {
+    attributes[Attr.serverAddress] = info.serverAddress
+    if (info.serverPort !== undefined) attributes[Attr.serverPort] = info.serverPort
   }
   if (info.maxTokens !== undefined) attributes[Attr.requestMaxTokens] = info.maxTokens
   if (info.temperature !== undefined) attributes[Attr.requestTemperature] = info.temperature
   if (info.agent !== undefined) attributes[Attr.agent] = info.agent
+  // opt-in content: JSON text (the Effect span API has no structured attribute values)
+  if (info.systemInstructions !== undefined) attributes[Attr.systemInstructions] = jsonOf(info.systemInstructions)
+  if (info.inputMessages !== undefined) attributes[Attr.inputMessages] = jsonOf(info.inputMessages)
   return attributes
 }
 
@@ -122,13 +232,19 @@ const startAttributes = (info: RequestInfo): Effect.Effect<Record<string, unknow
 /** The response attributes of a model-call span: model, token usage, finish reasons. */
 const setResponseAttributes = (span: Tracer.Span, response: ResponseInfo): void => {
   span.attribute(Attr.responseModel, response.model)
+  if (response.id !== undefined) span.attribute(Attr.responseId, response.id)
   span.attribute(Attr.inputTokens, response.inputTokens)
   span.attribute(Attr.outputTokens, response.outputTokens)
-  span.attribute(Attr.cacheReadTokens, response.cacheReadTokens ?? 0)
-  span.attribute(Attr.cacheWriteTokens, response.cacheWriteTokens ?? 0)
+  if (response.cacheReadTokens !== undefined) span.attribute(Attr.cacheReadTokens, response.cacheReadTokens)
+  if (response.cacheWriteTokens !== undefined) span.attribute(Attr.cacheWriteTokens, response.cacheWriteTokens)
   setAttribute(span, Attr.responseFinishReasons, [...response.finishReasons])
   if (response.estimated === true) span.attribute(Attr.usageEstimated, true)
+  if (response.outputMessages !== undefined) span.attribute(Attr.outputMessages, jsonOf(response.outputMessages))
 }
+
+/** Whether the token metric records this response (estimates only on opt-in). */
+const recordsTokens = (info: RequestInfo, response: ResponseInfo): boolean =>
+  response.estimated !== true || info.recordEstimatedTokens === true
 
 /**
  * Sets the response attributes of the current model-call span and records the token metric.
@@ -154,10 +270,12 @@ export const annotateResponse = (info: RequestInfo, response: ResponseInfo): Eff
       }
       return Effect.void
     }),
-    Metrics.recordTokens(response.inputTokens, response.outputTokens, {
-      ...metricLabels(info),
-      [Attr.responseModel]: response.model
-    })
+    recordsTokens(info, response)
+      ? Metrics.recordTokens(response.inputTokens, response.outputTokens, {
+        ...metricLabels(info),
+        [Attr.responseModel]: response.model
+      })
+      : Effect.void
   )
 
 /**
@@ -210,6 +328,7 @@ type Histogram = typeof Metrics.tokenUsage
 
 /** The tagged metrics of the calls of one operation, provider and model (cached, see `callMetrics`). */
 interface CallMetrics {
+  readonly info: RequestInfo
   readonly labels: Metrics.Labels
   readonly duration: Histogram
   /** Duration by `error.type`. */
@@ -227,11 +346,15 @@ const maxCached = 10_000
  * than by building and hashing the label set of each measurement.
  */
 const callMetrics = (info: RequestInfo): CallMetrics => {
-  const id = `${info.operation ?? "chat"}\u0000${info.provider}\u0000${info.model}`
+  const id = `${
+    info.operation ?? "chat"
+  }\u0000${info.provider}\u0000${info.model}\u0000${info.serverAddress}\u0000${info.serverPort}\u0000${
+    info.recordEstimatedTokens === true
+  }`
   let m = byRequest.get(id)
   if (m === undefined) {
     const labels = metricLabels(info)
-    m = { labels, duration: tag(Metrics.operationDuration, labels), failed: new Map(), tokens: new Map() }
+    m = { info, labels, duration: tag(Metrics.operationDuration, labels), failed: new Map(), tokens: new Map() }
     if (byRequest.size < maxCached) byRequest.set(id, m)
   }
   return m
@@ -242,8 +365,8 @@ const tokenMetrics = (m: CallMetrics, responseModel: string): readonly [Histogra
   if (t === undefined) {
     const labels = { ...m.labels, [Attr.responseModel]: responseModel }
     t = [
-      tag(Metrics.tokenUsage, { ...labels, "gen_ai.token.type": "input" }),
-      tag(Metrics.tokenUsage, { ...labels, "gen_ai.token.type": "output" })
+      tag(Metrics.tokenUsage, { ...labels, [Attr.tokenType]: "input" }),
+      tag(Metrics.tokenUsage, { ...labels, [Attr.tokenType]: "output" })
     ]
     if (m.tokens.size < maxCached) m.tokens.set(responseModel, t)
   }
@@ -281,9 +404,11 @@ const completed = <A, E>(
   if (exit._tag === "Success") {
     const response = describe(exit.value)
     setResponseAttributes(span, response)
-    const [input, output] = tokenMetrics(m, response.model)
-    input.unsafeUpdate(response.inputTokens, extraTags)
-    output.unsafeUpdate(response.outputTokens, extraTags)
+    if (recordsTokens(m.info, response)) {
+      const [input, output] = tokenMetrics(m, response.model)
+      input.unsafeUpdate(response.inputTokens, extraTags)
+      output.unsafeUpdate(response.outputTokens, extraTags)
+    }
   } else {
     const type = errorType(exit.cause)
     span.attribute(Attr.errorType, type)
@@ -381,3 +506,90 @@ export const chatStream = <A, E, R>(
       Stream.provideService(Tracer.ParentSpan, span)
     )
   }))
+
+/**
+ * A tool call an agent runs (`executeTool`).
+ *
+ * @since 0.2.0
+ */
+export interface ToolCallInfo {
+  /** `gen_ai.tool.name`; the span is `execute_tool {name}`. */
+  readonly name: string
+  /** `gen_ai.tool.call.id`: the id the model gave the call, when it gave one. */
+  readonly callId?: string
+  /**
+   * `gen_ai.tool.type`: `"function"` (default: the model asks, the application runs it),
+   * `"extension"` (run by the agent against an external API) or `"datastore"` (retrieval).
+   */
+  readonly type?: "function" | "extension" | "datastore"
+  /** `gen_ai.tool.description`. */
+  readonly description?: string
+  /** `gen_ai.agent.name` of the agent that calls the tool. */
+  readonly agent?: string
+  /**
+   * The call's arguments (`gen_ai.tool.call.arguments`, JSON text). Only pass them when the user
+   * opted in to recording content: they are never recorded by default.
+   */
+  readonly arguments?: unknown
+  /** Record the tool's result (`gen_ai.tool.call.result`, JSON text): opt-in, like `arguments`. */
+  readonly captureResult?: boolean
+  /** The package that runs the tool, the span's instrumentation scope (default `defaultScope`). */
+  readonly scope?: { readonly name: string; readonly version: string }
+}
+
+/**
+ * Runs a tool call (`self`) inside an `execute_tool {name}` INTERNAL span, as the GenAI agent
+ * conventions describe it: `gen_ai.operation.name` `execute_tool`, `gen_ai.tool.name`,
+ * `gen_ai.tool.call.id`, `gen_ai.tool.type`, the run attributes of Braid, and `error.type` (and
+ * ERROR status) when the tool fails. Nested under the current span (the agent's `invoke_agent`
+ * span). Arguments and result are recorded only when passed / asked for (content opt-in). With
+ * primitive instrumentation off (no tracer layer) it is `self`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { GenAI } from "@braid/observability"
+ *
+ * const weather = (city: string) => Effect.succeed({ city, sky: "clear" })
+ * const traced = GenAI.executeTool(
+ *   { name: "get_weather", callId: "toolu_01", type: "function", agent: "planner" },
+ *   weather("Paris")
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const executeTool = <A, E, R>(tool: ToolCallInfo, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Instrumentation.enabled, (on) => {
+    if (!on) return self
+    return Effect.withFiberRuntime<A, E, R>((fiber) => {
+      const name = `${Names.GenAIOperation.executeTool} ${tool.name}`
+      const attributes: Record<string, unknown> = {
+        [Attr.operationName]: Names.GenAIOperation.executeTool,
+        [Names.GenAI.toolName]: tool.name,
+        [Names.GenAI.toolType]: tool.type ?? "function",
+        [Names.Braid.primitiveName]: name,
+        [Names.Braid.primitiveKind]: "tool-call",
+        ...Instrumentation.contextAttributes(fiber.getFiberRef(FiberRef.currentContext)),
+        ...Instrumentation.scopeAttributes(
+          tool.scope?.name ?? defaultScope.name,
+          tool.scope?.version ?? defaultScope.version
+        )
+      }
+      const session = attributes[Names.Braid.sessionId]
+      if (session !== undefined) attributes[Attr.conversationId] = session
+      if (tool.callId !== undefined) attributes[Names.GenAI.toolCallId] = tool.callId
+      if (tool.description !== undefined) attributes[Names.GenAI.toolDescription] = tool.description
+      if (tool.agent !== undefined) attributes[Attr.agent] = tool.agent
+      if (tool.arguments !== undefined) attributes[Names.GenAI.toolCallArguments] = jsonOf(tool.arguments)
+      return Instrumentation.withSpan(self, name, {
+        kind: "internal",
+        attributes,
+        onEnd: (exit, span) => {
+          if (exit._tag === "Success") {
+            if (tool.captureResult === true) span.attribute(Names.GenAI.toolCallResult, jsonOf(exit.value))
+          } else if (!Cause.isInterruptedOnly(exit.cause)) span.attribute(Attr.errorType, errorType(exit.cause))
+        }
+      })
+    })
+  })

@@ -17,6 +17,7 @@ import type { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base"
 import type { Duration } from "effect"
 import { Layer } from "effect"
 import { ConsoleTreeProcessor, render } from "./internal/consoleTree.js"
+import { conformed } from "./internal/otlp.js"
 import { DirectProcessor, layer as tracerLayer, SyncInMemorySpanExporter } from "./internal/tracer.js"
 
 /**
@@ -77,7 +78,10 @@ export interface OtlpOptions {
 }
 
 /**
- * Exports spans, metrics and logs over OTLP/HTTP.
+ * Exports spans, metrics and logs over OTLP/HTTP, through `@effect/opentelemetry`'s exporters,
+ * with the status and scopes of the console and in-memory layers: UNSET on success and on
+ * interruption (`braid.interrupted`), ERROR on failure; spans grouped by the package that made
+ * them (`@braid/core`, `@braid/llm`, ...), metrics by the package that declares them.
  *
  * @example
  * ```ts
@@ -108,7 +112,9 @@ export const otlp = (options: OtlpOptions): Layer.Layer<never> => {
       : {})
   })
   return base.pipe(
-    Layer.provide(options.protocol === "json" ? OtlpSerialization.layerJson : OtlpSerialization.layerProtobuf),
+    Layer.provide(
+      conformed(options.protocol === "json" ? OtlpSerialization.layerJson : OtlpSerialization.layerProtobuf)
+    ),
     Layer.provide(FetchHttpClient.layer)
   )
 }

@@ -10,16 +10,20 @@ const chat = (input: number, output: number, usd: number, estimated = false) =>
     () => ({ model: "m-1", inputTokens: input, outputTokens: output, finishReasons: ["end_turn"], estimated })
   )
 
-/** An agent turn: its span repeats the usage of the model call it made, as `Agent` does. */
+/**
+ * An agent turn: an `invoke_agent` span (with the GenAI operation) that repeats the usage and
+ * cost of the model call it made, as `Agent` does.
+ */
 const agent = (name: string, input: number, output: number, usd: number, estimated = false) =>
   chat(input, output, usd, estimated).pipe(
     Effect.zipRight(Effect.annotateCurrentSpan({
+      "gen_ai.operation.name": "invoke_agent",
       "gen_ai.agent.name": name,
       "gen_ai.usage.input_tokens": input,
       "gen_ai.usage.output_tokens": output,
-      "braid.agent.cost_usd": usd
+      "braid.cost.usd": usd
     })),
-    Effect.withSpan(`agent ${name}`)
+    Effect.withSpan(`invoke_agent ${name}`)
   )
 
 const tree = <A, E>(self: Effect.Effect<A, E>) => {
@@ -36,9 +40,9 @@ describe("the console tree counts each model call once", () => {
         )
       )
       assert.match(lines[0]!, /^meeting {2}\d+\.\d ms {2}130 in \/ 30 out tokens {2}\$0\.003000$/)
-      assert.match(lines[1]!, /^├─ agent coach {2}\d+\.\d ms {2}100 in \/ 20 out tokens {2}\$0\.002000$/)
+      assert.match(lines[1]!, /^├─ invoke_agent coach {2}\d+\.\d ms {2}100 in \/ 20 out tokens {2}\$0\.002000$/)
       assert.match(lines[2]!, /^│ {2}└─ chat m-1 {2}\d+\.\d ms {2}100 in \/ 20 out tokens {2}\$0\.002000$/)
-      assert.match(lines[3]!, /^└─ agent critic {2}\d+\.\d ms {2}30 in \/ 10 out tokens {2}\$0\.001000$/)
+      assert.match(lines[3]!, /^└─ invoke_agent critic {2}\d+\.\d ms {2}30 in \/ 10 out tokens {2}\$0\.001000$/)
       assert.match(lines[4]!, /^ {3}└─ chat m-1 {2}\d+\.\d ms {2}~30 in \/ ~10 out tokens {2}\$0\.001000$/)
     }))
 

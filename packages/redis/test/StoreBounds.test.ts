@@ -129,8 +129,8 @@ for (const behaviour of ["silent", "closing"] as const) {
         if (!Exit.isSuccess(exit)) return
         assert.deepStrictEqual(exit.value.exit, Exit.succeed("v-a"))
         assert.strictEqual(yield* Ref.get(calls), 1)
-        const events = byName(exit.value.spans, name).events.filter((e) => e.name === "cache.store_error")
-        assert.deepStrictEqual(events.map((e) => e.attributes?.["operation"]), ["get", "set"])
+        const events = byName(exit.value.spans, name).events.filter((e) => e.name === "braid.cache.store_error")
+        assert.deepStrictEqual(events.map((e) => e.attributes?.["braid.cache.operation"]), ["get", "set"])
         if (behaviour === "silent") {
           assert.deepStrictEqual(events.map((e) => e.attributes?.["error.type"]), ["StoreTimeout", "StoreTimeout"])
         }

@@ -13,13 +13,15 @@
  * @since 0.1.0
  */
 import type { Primitive as P } from "@braid/core"
-import { Instrumentation, Primitive } from "@braid/core"
+import { Attributes, Instrumentation, Primitive } from "@braid/core"
 import type { Cause } from "effect"
 import { Effect, Metric } from "effect"
 import type { InvalidOption } from "./Errors.js"
 import { CapacityExceeded } from "./Errors.js"
 import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
+
+const R = Attributes.Resilience
 
 /**
  * @category models
@@ -118,7 +120,11 @@ export const unsafeMake = (options: Options): Bulkhead => {
   const rejected = () =>
     Effect.zipRight(
       Effect.zipRight(
-        Instrumentation.event("bulkhead.rejected", { bulkhead: name, active, queued: queue.length }),
+        Instrumentation.event(R.bulkheadRejected, {
+          [R.bulkheadName]: name,
+          [R.bulkheadActive]: active,
+          [R.bulkheadQueueLength]: queue.length
+        }),
         Metric.increment(rejections)
       ),
       Effect.fail(
@@ -134,8 +140,8 @@ export const unsafeMake = (options: Options): Bulkhead => {
       Effect.zipRight(
         gauges(),
         Effect.zipRight(
-          Instrumentation.annotate({ "bulkhead.queue_position": position }),
-          Instrumentation.event("bulkhead.queued", { bulkhead: name, position })
+          Instrumentation.annotate({ [R.bulkheadQueuePosition]: position }),
+          Instrumentation.event(R.bulkheadQueued, { [R.bulkheadName]: name, [R.bulkheadQueuePosition]: position })
         )
       ),
       restore(Effect.async<void>((resume) => {

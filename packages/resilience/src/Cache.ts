@@ -32,11 +32,13 @@
  * @since 0.1.0
  */
 import type { Primitive as P } from "@braid/core"
-import { Instrumentation, Json, Primitive } from "@braid/core"
+import { Attributes, Instrumentation, Json, Primitive } from "@braid/core"
 import { Cause, Clock, Duration, Effect, Either, Exit, Metric, Option, Schema } from "effect"
 import { errorType, StoreError } from "./Errors.js"
 import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
+
+const R = Attributes.Resilience
 
 /**
  * A cached outcome.
@@ -303,7 +305,11 @@ const checkOptions = (owner: string, options: Partial<CacheOptions>) => {
 /** A store operation a call goes on without: the span event `cache.store_error` and a counter. */
 const degradedEvent = (cache: string, operation: string, cause: unknown): Effect.Effect<void> =>
   Effect.zipRight(
-    Instrumentation.event("cache.store_error", { cache, operation, "error.type": errorType(cause) }),
+    Instrumentation.event(R.cacheStoreError, {
+      [R.cacheName]: cache,
+      [R.cacheOperation]: operation,
+      [Attributes.General.errorType]: errorType(cause)
+    }),
     Metric.increment(Metric.tagged(Metric.tagged(Metrics.cacheStoreErrors, "cache", cache), "operation", operation))
   )
 
@@ -388,7 +394,7 @@ export const make = (options: CacheOptions): Cache => {
 
   const hit = <A, E>(key: string, outcome: Exit.Exit<unknown, unknown>): Effect.Effect<A, E> =>
     Effect.zipRight(
-      Effect.zipRight(Instrumentation.annotate({ "cache.key": key, "cache.hit": true }), Metric.increment(hits)),
+      Effect.zipRight(Instrumentation.annotate({ [R.cacheKey]: key, [R.cacheHit]: true }), Metric.increment(hits)),
       outcome as Exit.Exit<A, E>
     )
 
@@ -415,7 +421,7 @@ export const make = (options: CacheOptions): Cache => {
       const running = inflight.get(key)
       if (running !== undefined) {
         return Effect.zipRight(
-          Instrumentation.annotate({ "cache.key": key, "cache.hit": true, "cache.single_flight": true }),
+          Instrumentation.annotate({ [R.cacheKey]: key, [R.cacheHit]: true, [R.cacheSingleFlight]: true }),
           Effect.flatMap(
             join<A, E>(running),
             (exit): Effect.Effect<A, E, R> =>
@@ -432,7 +438,7 @@ export const make = (options: CacheOptions): Cache => {
           mine.waiters.length = 0
         })
       const miss = Effect.zipRight(
-        Effect.zipRight(Instrumentation.annotate({ "cache.key": key, "cache.hit": false }), Metric.increment(misses)),
+        Effect.zipRight(Instrumentation.annotate({ [R.cacheKey]: key, [R.cacheHit]: false }), Metric.increment(misses)),
         Effect.onExit(compute, (exit) => {
           const entry = toEntry(exit)
           if (entry === undefined) return Effect.void

@@ -26,12 +26,14 @@
  * @since 0.1.0
  */
 import type { Primitive as P } from "@braid/core"
-import { Instrumentation, Primitive } from "@braid/core"
+import { Attributes, Instrumentation, Primitive } from "@braid/core"
 import { Cause, Clock, Duration, Effect, Exit, GlobalValue, Metric, Option, Ref } from "effect"
 import type { InvalidOption } from "./Errors.js"
 import { CircuitOpen } from "./Errors.js"
 import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
+
+const R = Attributes.Resilience
 
 /**
  * @category models
@@ -376,7 +378,11 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
     if (change === undefined) return Effect.void
     let effect = Effect.zipRight(
       Metric.set(gauge, stateCode[change.to]),
-      Instrumentation.event("breaker.state_changed", { breaker: name, from: change.from, to: change.to })
+      Instrumentation.event(R.breakerStateChanged, {
+        [R.breakerName]: name,
+        [R.breakerFrom]: change.from,
+        [R.breakerTo]: change.to
+      })
     )
     if (onStateChange) effect = Effect.zipRight(effect, onStateChange(change))
     return effect
@@ -471,8 +477,8 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
 
   /** The current state, read without an effect (only to skip no-op bookkeeping). */
   let current: Internal = Ref.get(ref).pipe(Effect.runSync)
-  const closedAttributes = { "breaker.name": name, "breaker.state": "closed" } as const
-  const halfOpenAttributes = { "breaker.name": name, "breaker.state": "half-open" } as const
+  const closedAttributes = { [R.breakerName]: name, [R.breakerState]: "closed" }
+  const halfOpenAttributes = { [R.breakerName]: name, [R.breakerState]: "half-open" }
 
   /** The outcome handlers of closed-state calls, built once per generation (not per call). */
   interface Handlers {
@@ -502,10 +508,10 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
     if (admission._tag === "reject") {
       return Effect.zipRight(
         Effect.zipRight(
-          Instrumentation.event("breaker.rejected", {
-            breaker: name,
-            "breaker.state": admission.state,
-            retry_after_ms: admission.retryAfter
+          Instrumentation.event(R.breakerRejected, {
+            [R.breakerName]: name,
+            [R.breakerState]: admission.state,
+            [R.breakerRetryAfterMs]: admission.retryAfter
           }),
           Metric.increment(rejections)
         ),

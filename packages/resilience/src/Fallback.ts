@@ -11,11 +11,13 @@
  * @since 0.1.0
  */
 import type { Inputs, Primitive as P } from "@braid/core"
-import { Instrumentation, Primitive } from "@braid/core"
+import { Attributes, Instrumentation, Primitive } from "@braid/core"
 import { Effect, Metric } from "effect"
 import { errorType, FallbackExhausted } from "./Errors.js"
 import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
+
+const R = Attributes.Resilience
 
 /**
  * @category models
@@ -67,7 +69,7 @@ const runChain = <A, E, R>(
     const go = (i: number): Effect.Effect<A, E | FallbackExhausted, R> => {
       const attempt = i === 0
         ? alternatives[0]!
-        : Effect.tap(alternatives[i]!, () => Instrumentation.annotate({ "fallback.used": names[i]! }))
+        : Effect.tap(alternatives[i]!, () => Instrumentation.annotate({ [R.fallbackUsed]: names[i]! }))
       return Effect.catchAll(attempt, (error): Effect.Effect<A, E | FallbackExhausted, R> => {
         errors.push(error)
         if (when !== undefined && !when(error)) return Effect.fail(error)
@@ -78,10 +80,10 @@ const runChain = <A, E, R>(
         }
         return Effect.zipRight(
           Effect.zipRight(
-            Instrumentation.event("fallback.next", {
-              from: names[i]!,
-              to: names[i + 1]!,
-              "error.type": errorType(error)
+            Instrumentation.event(R.fallbackNext, {
+              [R.fallbackFrom]: names[i]!,
+              [R.fallbackTo]: names[i + 1]!,
+              [Attributes.General.errorType]: errorType(error)
             }),
             Metric.increment(counter)
           ),
@@ -113,7 +115,13 @@ export const effect = <A, E, R>(
   check("Fallback.effect", alternatives, options, Effect.isEffect)
   const name = options.name ?? "effect"
   const names = alternatives.map((_, i) => options.names?.[i] ?? `#${i}`)
-  return runChain(name, names, alternatives, options.when, Metric.tagged(Metrics.fallbacks, "braid.primitive", name))
+  return runChain(
+    name,
+    names,
+    alternatives,
+    options.when,
+    Metric.tagged(Metrics.fallbacks, Attributes.Braid.primitiveName, name)
+  )
 }
 
 /**
@@ -141,7 +149,7 @@ export const chain = <const T extends NonEmpty<P.Any>>(
   check("Fallback.chain", alternatives, options, Primitive.isPrimitive)
   const name = options.name ?? `fallback(${alternatives[0].name})`
   const names = alternatives.map((a) => a.name)
-  const counter = Metric.tagged(Metrics.fallbacks, "braid.primitive", name)
+  const counter = Metric.tagged(Metrics.fallbacks, Attributes.Braid.primitiveName, name)
   const when = options.when
   return Primitive.make(
     name,

@@ -14,10 +14,12 @@
  * @since 0.1.0
  */
 import type { Primitive as P } from "@braid/core"
-import { Instrumentation, Primitive } from "@braid/core"
+import { Attributes, Instrumentation, Primitive } from "@braid/core"
 import { Clock, Deferred, Duration, Effect, FiberId, Metric } from "effect"
 import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
+
+const R = Attributes.Resilience
 
 /**
  * An adaptive delay: the `percentile` (0..1) of the last `window` observed latencies, or
@@ -102,7 +104,7 @@ export interface Hedger {
 export const make = (options: Options & { readonly name: string }): Hedger => {
   const checked = check("Hedge.make", options)
   const name = Check.name("Hedge.make", "name", options?.name)
-  const counter = Metric.tagged(Metrics.hedges, "braid.primitive", name)
+  const counter = Metric.tagged(Metrics.hedges, Attributes.Braid.primitiveName, name)
   const { adaptive, fixed, minSamples, size } = checked
   const samples: Array<number> = []
   let next = 0
@@ -137,14 +139,20 @@ export const make = (options: Options & { readonly name: string }): Hedger => {
       const hedge = Effect.zipRight(
         Effect.raceFirst(Effect.sleep(Duration.millis(delay)), Deferred.await(primaryFailed)),
         Effect.zipRight(
-          Effect.zipRight(Instrumentation.event("hedge.started", { delay_ms: delay }), Metric.increment(counter)),
+          Effect.zipRight(
+            Instrumentation.event(R.hedgeStarted, { [R.hedgeDelayMs]: delay }),
+            Metric.increment(counter)
+          ),
           timed("hedge")
         )
       )
       return Effect.zipRight(
-        Instrumentation.annotate({ "hedge.delay_ms": delay }),
-        Effect.flatMap(Effect.race(primary, hedge), ([a, label]) =>
-          Effect.as(Instrumentation.annotate({ "hedge.winner": label }), a))
+        Instrumentation.annotate({ [R.hedgeDelayMs]: delay }),
+        Effect.flatMap(
+          Effect.race(primary, hedge),
+          ([a, label]) =>
+            Effect.as(Instrumentation.annotate({ [R.hedgeWinner]: label }), a)
+        )
       )
     })
 

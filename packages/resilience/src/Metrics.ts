@@ -1,6 +1,6 @@
 /**
  * Every metric of `@braid/resilience`, in one place. Each is tagged per use with the name of the
- * primitive, breaker, bulkhead, limiter or cache it measures (tag `braid.primitive`,
+ * primitive, breaker, bulkhead, limiter or cache it measures (tag `braid.primitive.name`,
  * `breaker`, `bulkhead`, `limit` or `cache`). Export them with `@effect/opentelemetry` or read
  * them with `Metric.value`.
  *
@@ -9,14 +9,14 @@
 import { Metric } from "effect"
 
 /**
- * Retries scheduled (one per attempt after the first), tagged `braid.primitive`.
+ * Retries scheduled (one per attempt after the first), tagged `braid.primitive.name`.
  *
  * @example
  * ```ts
  * import { Effect, Metric } from "effect"
  * import { Metrics } from "@braid/resilience"
  *
- * const retriesOfCallModel = Metric.value(Metric.tagged(Metrics.retries, "braid.primitive", "callModel"))
+ * const retriesOfCallModel = Metric.value(Metric.tagged(Metrics.retries, "braid.primitive.name", "callModel"))
  * ```
  *
  * @category metrics
@@ -28,7 +28,7 @@ export const retries = Metric.counter("braid.resilience.retry.retries", {
 })
 
 /**
- * Retry policies that gave up (RetryExhausted), tagged `braid.primitive`.
+ * Retry policies that gave up (RetryExhausted), tagged `braid.primitive.name`.
  *
  * @example
  * ```ts
@@ -45,7 +45,7 @@ export const retriesExhausted = Metric.counter("braid.resilience.retry.exhausted
 })
 
 /**
- * Timeouts fired, tagged `braid.primitive`.
+ * Timeouts fired, tagged `braid.primitive.name`.
  *
  * @example
  * ```ts
@@ -62,7 +62,7 @@ export const timeouts = Metric.counter("braid.resilience.timeout.fired", {
 })
 
 /**
- * Fallbacks taken (an alternative after the first one ran), tagged `braid.primitive`.
+ * Fallbacks taken (an alternative after the first one ran), tagged `braid.primitive.name`.
  *
  * @example
  * ```ts
@@ -215,7 +215,7 @@ export const cacheStoreErrors = Metric.counter("braid.resilience.cache.store_err
 })
 
 /**
- * Compensations run by sagas, tagged `braid.primitive` and `outcome` ("ok" or "failed").
+ * Compensations run by sagas, tagged `braid.primitive.name` and `outcome` ("ok" or "failed").
  *
  * @example
  * ```ts
@@ -232,7 +232,7 @@ export const compensations = Metric.counter("braid.resilience.saga.compensations
 })
 
 /**
- * Hedged attempts started, tagged `braid.primitive`.
+ * Hedged attempts started, tagged `braid.primitive.name`.
  *
  * @example
  * ```ts

@@ -32,11 +32,13 @@
  * @since 0.1.0
  */
 import type { Primitive as P } from "@braid/core"
-import { Instrumentation, Primitive } from "@braid/core"
+import { Attributes, Instrumentation, Primitive } from "@braid/core"
 import { Clock, Duration, Effect, Metric } from "effect"
 import { InvalidRateLimitInput, RateLimited, StoreError } from "./Errors.js"
 import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
+
+const R = Attributes.Resilience
 
 /**
  * @category models
@@ -345,7 +347,10 @@ const acquire = <In>(cfg: Resolved<In>, input: In): Effect.Effect<void, Failure>
         if (!cfg.wait || !Number.isFinite(retryAfter)) {
           return Effect.zipRight(
             Effect.zipRight(
-              Instrumentation.event("ratelimit.rejected", { key, retry_after_ms: retryAfter }),
+              Instrumentation.event(R.ratelimitRejected, {
+                [R.ratelimitKey]: key,
+                [R.ratelimitRetryAfterMs]: retryAfter
+              }),
               Metric.increment(limit.rejected)
             ),
             Effect.fail(new RateLimited({ primitive: cfg.name, key, retryAfterMillis: retryAfter }))
@@ -355,7 +360,7 @@ const acquire = <In>(cfg: Resolved<In>, input: In): Effect.Effect<void, Failure>
         return Effect.zipRight(
           Effect.zipRight(
             Effect.zipRight(
-              Instrumentation.event("ratelimit.waiting", { key, delay_ms: delay }),
+              Instrumentation.event(R.ratelimitWaiting, { [R.ratelimitKey]: key, [R.ratelimitDelayMs]: delay }),
               Metric.increment(limit.waited)
             ),
             Effect.sleep(Duration.millis(delay))

@@ -35,11 +35,13 @@
  * @since 0.1.0
  */
 import type { Primitive as P } from "@braid/core"
-import { Instrumentation, Primitive } from "@braid/core"
+import { Attributes, Instrumentation, Primitive } from "@braid/core"
 import { Duration, Effect, Metric, Random } from "effect"
 import { errorType, isTransient, retryAfterMillis, RetryExhausted } from "./Errors.js"
 import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
+
+const R = Attributes.Resilience
 
 /**
  * The backoff families.
@@ -201,29 +203,29 @@ const check = <E>(policy: string, options: Options<E> | undefined) => {
 const resolve = <E>(name: string, checked: ReturnType<typeof check<E>>): Resolved<E> => ({
   name,
   ...checked,
-  retries: Metric.tagged(Metrics.retries, "braid.primitive", name),
-  exhausted: Metric.tagged(Metrics.retriesExhausted, "braid.primitive", name)
+  retries: Metric.tagged(Metrics.retries, Attributes.Braid.primitiveName, name),
+  exhausted: Metric.tagged(Metrics.retriesExhausted, Attributes.Braid.primitiveName, name)
 })
 
 const run = <A, E, R>(self: Effect.Effect<A, E, R>, cfg: Resolved<E>): Effect.Effect<A, E | RetryExhausted, R> => {
   const loop = (attempt: number, previous: number, errors: Array<E>): Effect.Effect<A, E | RetryExhausted, R> => {
     const work = attempt === 1
       ? self
-      : Effect.tap(self, () => Instrumentation.annotate({ "retry.attempts": attempt }))
+      : Effect.tap(self, () => Instrumentation.annotate({ [R.retryAttempts]: attempt }))
     return Effect.catchAll(work, (error): Effect.Effect<A, E | RetryExhausted, R> => {
       errors.push(error)
       if (!cfg.retryOn(error, attempt)) {
         return attempt === 1
           ? Effect.fail(error)
           : Effect.zipRight(
-            Instrumentation.annotate({ "retry.attempts": attempt, "retry.gave_up": "not retryable" }),
+            Instrumentation.annotate({ [R.retryAttempts]: attempt, [R.retryGaveUp]: "not retryable" }),
             Effect.fail(error)
           )
       }
       if (attempt >= cfg.maxAttempts) {
         return Effect.zipRight(
           Effect.zipRight(
-            Instrumentation.annotate({ "retry.attempts": attempt, "retry.gave_up": "exhausted" }),
+            Instrumentation.annotate({ [R.retryAttempts]: attempt, [R.retryGaveUp]: "exhausted" }),
             Metric.increment(cfg.exhausted)
           ),
           Effect.fail(new RetryExhausted({ primitive: cfg.name, attempts: attempt, errors: errors.slice() }))
@@ -242,13 +244,13 @@ const run = <A, E, R>(self: Effect.Effect<A, E, R>, cfg: Resolved<E>): Effect.Ef
         const hint = cfg.respectRetryAfter ? retryAfterMillis(error) : undefined
         const delay = hint === undefined ? computed : Math.min(cfg.max, hint)
         const attributes: Record<string, Instrumentation.AttributeValue> = {
-          attempt,
-          delay_ms: delay,
-          "error.type": errorType(error)
+          [R.retryAttempt]: attempt,
+          [R.retryDelayMs]: delay,
+          [Attributes.General.errorType]: errorType(error)
         }
-        if (hint !== undefined) attributes["retry_after_ms"] = hint
+        if (hint !== undefined) attributes[R.retryAfterMs] = hint
         let effect: Effect.Effect<void> = Effect.zipRight(
-          Instrumentation.event("retry.scheduled", attributes),
+          Instrumentation.event(R.retryScheduled, attributes),
           Metric.increment(cfg.retries)
         )
         if (cfg.onRetry) {

@@ -21,13 +21,15 @@
  * @since 0.1.0
  */
 import type { Primitive as P } from "@braid/core"
-import { Instrumentation, Primitive } from "@braid/core"
+import { Attributes, Instrumentation, Primitive } from "@braid/core"
 import { Cause, Duration, Effect, Exit, Metric, Option } from "effect"
 import type { CompensationFailure } from "./Errors.js"
 import { errorType, SagaFailed } from "./Errors.js"
 import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
 import * as Timeout from "./Timeout.js"
+
+const R = Attributes.Resilience
 
 /**
  * @category models
@@ -238,8 +240,12 @@ export function make(nameOrOptions: string | Options, ...steps: ReadonlyArray<St
         { name: `compensate(${stepName})` }
       )
   const names = steps.map((s) => s.action.name)
-  const ok = Metric.tagged(Metric.tagged(Metrics.compensations, "braid.primitive", name), "outcome", "ok")
-  const failed = Metric.tagged(Metric.tagged(Metrics.compensations, "braid.primitive", name), "outcome", "failed")
+  const ok = Metric.tagged(Metric.tagged(Metrics.compensations, Attributes.Braid.primitiveName, name), "outcome", "ok")
+  const failed = Metric.tagged(
+    Metric.tagged(Metrics.compensations, Attributes.Braid.primitiveName, name),
+    "outcome",
+    "failed"
+  )
   const children: Array<P.Child> = []
   for (const s of steps) {
     children.push({ key: s.action.name, primitive: s.action })
@@ -254,9 +260,9 @@ export function make(nameOrOptions: string | Options, ...steps: ReadonlyArray<St
         const compensate = (failedStep: string): Effect.Effect<Array<CompensationFailure>, never, any> =>
           Effect.suspend(() => {
             const failures: Array<CompensationFailure> = []
-            let effect: Effect.Effect<void, never, any> = Instrumentation.event("saga.compensating", {
-              failed_step: failedStep,
-              steps: done.length
+            let effect: Effect.Effect<void, never, any> = Instrumentation.event(R.sagaCompensating, {
+              [R.sagaFailedStep]: failedStep,
+              [R.sagaSteps]: done.length
             })
             for (let i = done.length - 1; i >= 0; i--) {
               const d = done[i]!
@@ -272,9 +278,9 @@ export function make(nameOrOptions: string | Options, ...steps: ReadonlyArray<St
                     const error = causeError(exit.cause)
                     failures.push({ step: stepName, error })
                     return Effect.zipRight(
-                      Instrumentation.event("saga.compensation_failed", {
-                        step: stepName,
-                        "error.type": errorType(error)
+                      Instrumentation.event(R.sagaCompensationFailed, {
+                        [R.sagaStep]: stepName,
+                        [Attributes.General.errorType]: errorType(error)
                       }),
                       Metric.increment(failed)
                     )

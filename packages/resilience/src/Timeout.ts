@@ -18,12 +18,14 @@
  * @since 0.1.0
  */
 import type { Primitive as P } from "@braid/core"
-import { Instrumentation, Io, Primitive } from "@braid/core"
+import { Attributes, Instrumentation, Io, Primitive } from "@braid/core"
 import type { Duration } from "effect"
 import { Effect, Metric } from "effect"
 import { TimeoutError } from "./Errors.js"
 import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
+
+const R = Attributes.Resilience
 
 /**
  * @category models
@@ -48,7 +50,7 @@ const bounder = <A2>(
   fallback: (() => A2) | undefined
 ) => {
   const fired = Effect.zipRight(
-    Instrumentation.event("timeout.fired", { duration_ms: millis }),
+    Instrumentation.event(R.timeoutFired, { [R.timeoutDurationMs]: millis }),
     Metric.increment(counter)
   )
   const onTimeout = (): Effect.Effect<A2, TimeoutError> =>
@@ -56,7 +58,7 @@ const bounder = <A2>(
       fired,
       fallback === undefined
         ? Effect.fail(new TimeoutError({ primitive: name, durationMillis: millis }))
-        : Effect.zipRight(Instrumentation.event("timeout.fallback"), Effect.sync(fallback))
+        : Effect.zipRight(Instrumentation.event(R.timeoutFallback), Effect.sync(fallback))
     )
   return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A | A2, E | TimeoutError, R> =>
     millis === Number.POSITIVE_INFINITY ? self : Io.within(self, duration, onTimeout)
@@ -100,7 +102,13 @@ export const effect: {
 } = <A, E, R, A2>(self: Effect.Effect<A, E, R>, duration: Duration.DurationInput, options: Options<A2> = {}): any => {
   const { duration: d, millis } = check(Check.label(options?.name, "Timeout.effect"), duration, options)
   const name = options.name ?? "effect"
-  return bounder(d, millis, name, Metric.tagged(Metrics.timeouts, "braid.primitive", name), options.fallback)(self)
+  return bounder(
+    d,
+    millis,
+    name,
+    Metric.tagged(Metrics.timeouts, Attributes.Braid.primitiveName, name),
+    options.fallback
+  )(self)
 }
 
 /**
@@ -136,7 +144,7 @@ export const within: {
 
 const wrap = (self: P.Any, d: Duration.Duration, millis: number, options: Options<unknown>): P.Any => {
   const name = options.name ?? `timeout(${self.name})`
-  const counter = Metric.tagged(Metrics.timeouts, "braid.primitive", self.name)
+  const counter = Metric.tagged(Metrics.timeouts, Attributes.Braid.primitiveName, self.name)
   const meta: Record<string, number | boolean> = { durationMillis: millis, fallback: options.fallback !== undefined }
   const bound = bounder(d, millis, self.name, counter, options.fallback)
   return Primitive.wrap(self, { kind: "timeout", name, meta }, (invoke) => (input: unknown) => bound(invoke(input)))

@@ -83,8 +83,8 @@ describe("Bulkhead", () => {
           yield* Fiber.join(f2)
         })
       )
-      assert.strictEqual(byName(spans, "second").attributes["bulkhead.queue_position"], 1)
-      assert.isUndefined(byName(spans, "bulkhead(work)").attributes["bulkhead.queue_position"])
+      assert.strictEqual(byName(spans, "second").attributes["braid.bulkhead.queue_position"], 1)
+      assert.isUndefined(byName(spans, "bulkhead(work)").attributes["braid.bulkhead.queue_position"])
     }))
 
   it.effect.prop(

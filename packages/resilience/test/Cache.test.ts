@@ -17,8 +17,8 @@ describe("Cache", () => {
       assert.deepStrictEqual(exit, Exit.succeed("answer to Hello"))
       assert.strictEqual(yield* Ref.get(calls), 1)
       const span = byName(spans, "cache(lookup)")
-      assert.strictEqual(span.attributes["cache.hit"], true)
-      assert.strictEqual(span.attributes["cache.key"], "hello")
+      assert.strictEqual(span.attributes["braid.cache.hit"], true)
+      assert.strictEqual(span.attributes["braid.cache.key"], "hello")
       assert.strictEqual(spans.filter((s) => s.name === "lookup").length, 0)
     }))
 
@@ -145,8 +145,8 @@ describe("Cache", () => {
       const { exit, spans } = yield* withSpans(Runner.run(p, "a"))
       assert.deepStrictEqual(exit, Exit.succeed("a"))
       assert.sameMembers(byName(spans, "cache(lookup)").events.map((e) => e.name), [
-        "cache.store_error",
-        "cache.store_error"
+        "braid.cache.store_error",
+        "braid.cache.store_error"
       ])
     }))
 

@@ -202,16 +202,16 @@ describe("CircuitBreaker", () => {
       const p = Primitive.make("dep", (_: string) => Effect.fail(new Down())).pipe(CircuitBreaker.guard(breaker))
       const first = yield* withSpans(Runner.run(p, "x"))
       const span = byName(first.spans, "breaker(dep)")
-      assert.strictEqual(span.attributes["breaker.state"], "closed")
-      assert.deepStrictEqual(span.events.find((e) => e.name === "breaker.state_changed")?.attributes, {
-        breaker: "traced",
-        from: "closed",
-        to: "open"
+      assert.strictEqual(span.attributes["braid.breaker.state"], "closed")
+      assert.deepStrictEqual(span.events.find((e) => e.name === "braid.breaker.state_changed")?.attributes, {
+        "braid.breaker.name": "traced",
+        "braid.breaker.from": "closed",
+        "braid.breaker.to": "open"
       })
       const second = yield* withSpans(Runner.run(p, "x"))
       const refused = byName(second.spans, "breaker(dep)")
       assert.strictEqual(
-        refused.events.find((e) => e.name === "breaker.rejected")?.attributes?.["breaker.state"],
+        refused.events.find((e) => e.name === "braid.breaker.rejected")?.attributes?.["braid.breaker.state"],
         "open"
       )
       assert.strictEqual(refused.attributes["error.type"], "CircuitOpen")

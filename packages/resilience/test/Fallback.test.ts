@@ -60,12 +60,12 @@ describe("Fallback", () => {
       const chain = byName(spans, "reply")
       assert.strictEqual(parentOf(spans, byName(spans, "large")), chain)
       assert.strictEqual(parentOf(spans, byName(spans, "canned")), chain)
-      assert.deepStrictEqual(chain.events.find((e) => e.name === "fallback.next")?.attributes, {
-        from: "large",
-        to: "canned",
+      assert.deepStrictEqual(chain.events.find((e) => e.name === "braid.fallback.next")?.attributes, {
+        "braid.fallback.from": "large",
+        "braid.fallback.to": "canned",
         "error.type": "Overloaded"
       })
-      assert.strictEqual(chain.attributes["fallback.used"], "canned")
+      assert.strictEqual(chain.attributes["braid.fallback.used"], "canned")
     }))
 
   it.effect("Fallback.effect chains plain Effects", () =>

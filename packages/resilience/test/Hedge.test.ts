@@ -56,9 +56,9 @@ describe("Hedge", () => {
       assert.deepStrictEqual(exit._tag === "Success" && exit.value, "call 0")
       assert.deepStrictEqual(yield* Ref.get(interrupted), [1])
       const wrapper = byName(spans, "hedge(search)")
-      assert.strictEqual(wrapper.attributes["hedge.winner"], "primary")
-      assert.strictEqual(wrapper.attributes["hedge.delay_ms"], 100)
-      assert.isTrue(wrapper.events.some((e) => e.name === "hedge.started"))
+      assert.strictEqual(wrapper.attributes["braid.hedge.winner"], "primary")
+      assert.strictEqual(wrapper.attributes["braid.hedge.delay_ms"], 100)
+      assert.isTrue(wrapper.events.some((e) => e.name === "braid.hedge.started"))
       assert.strictEqual(spans.filter((s) => s.name === "search").length, 2)
     }))
 

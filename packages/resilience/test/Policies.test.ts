@@ -61,7 +61,7 @@ describe("policies compose", () => {
           ++n < 3 ? Effect.fail(new Overloaded({ transient: true })) : Effect.succeed(n)
         ))
       yield* Runner.run(step.pipe(Retry.policy({ name, baseDelay: "0 millis" })), "x")
-      const counted = yield* Metric.value(Metric.tagged(Metrics.retries, "braid.primitive", name))
+      const counted = yield* Metric.value(Metric.tagged(Metrics.retries, "braid.primitive.name", name))
       assert.strictEqual(counted.count, 2)
     }))
 })

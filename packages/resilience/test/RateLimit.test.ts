@@ -14,9 +14,9 @@ describe("RateLimit (memory store)", () => {
       yield* Runner.run(p, { user: "a", tokens: 1 })
       const { spans } = yield* withSpans(Runner.run(p, { user: "a", tokens: 1 }))
       const wrapper = byName(spans, "ratelimit(ask)")
-      assert.deepStrictEqual(wrapper.events.find((e) => e.name === "ratelimit.rejected")?.attributes, {
-        key: "global",
-        retry_after_ms: 60_000
+      assert.deepStrictEqual(wrapper.events.find((e) => e.name === "braid.ratelimit.rejected")?.attributes, {
+        "braid.ratelimit.key": "global",
+        "braid.ratelimit.retry_after_ms": 60_000
       })
       assert.strictEqual(spans.filter((s) => s.name === "ask").length, 0)
     }))

@@ -130,10 +130,14 @@ describe("Retry", () => {
       assert.strictEqual(attempts.length, 2)
       for (const a of attempts) assert.strictEqual(parentOf(spans, a), wrapper)
       assert.strictEqual(wrapper.attributes["braid.primitive.kind"], "retry")
-      assert.strictEqual(wrapper.attributes["retry.attempts"], 2)
-      const events = wrapper.events.filter((e) => e.name === "retry.scheduled")
+      assert.strictEqual(wrapper.attributes["braid.retry.attempts"], 2)
+      const events = wrapper.events.filter((e) => e.name === "braid.retry.scheduled")
       assert.strictEqual(events.length, 1)
-      assert.deepStrictEqual(events[0]!.attributes, { attempt: 1, delay_ms: 0, "error.type": "Overloaded" })
+      assert.deepStrictEqual(events[0]!.attributes, {
+        "braid.retry.attempt": 1,
+        "braid.retry.delay_ms": 0,
+        "error.type": "Overloaded"
+      })
     }))
 
   it.effect("retryOn chooses which errors to retry; TimeoutError is transient by default", () =>

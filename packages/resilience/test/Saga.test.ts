@@ -94,9 +94,9 @@ describe("Saga", () => {
       const root = byName(spans, "order")
       assert.strictEqual(parentOf(spans, byName(spans, "reserve")), root)
       assert.strictEqual(parentOf(spans, byName(spans, "compensate(reserve)")), root)
-      assert.deepStrictEqual(root.events.find((e) => e.name === "saga.compensating")?.attributes, {
-        failed_step: "charge",
-        steps: 1
+      assert.deepStrictEqual(root.events.find((e) => e.name === "braid.saga.compensating")?.attributes, {
+        "braid.saga.failed_step": "charge",
+        "braid.saga.steps": 1
       })
     }))
 

@@ -63,8 +63,8 @@ describe("Timeout", () => {
       )
       const wrapper = byName(spans, "timeout(slow)")
       assert.strictEqual(parentOf(spans, byName(spans, "slow")), wrapper)
-      const fired = wrapper.events.find((e) => e.name === "timeout.fired")
-      assert.deepStrictEqual(fired?.attributes, { duration_ms: 1000 })
+      const fired = wrapper.events.find((e) => e.name === "braid.timeout.fired")
+      assert.deepStrictEqual(fired?.attributes, { "braid.timeout.duration_ms": 1000 })
       assert.strictEqual(wrapper.attributes["error.type"], "TimeoutError")
     }))
 

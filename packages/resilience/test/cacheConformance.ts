@@ -16,13 +16,13 @@ export class Missing extends Schema.TaggedError<Missing>()("Missing", { id: Sche
   }
 }
 
-/** The events `cache.store_error` of a run of `self` under the span `span`, as [operation, error.type]. */
+/** The events `braid.cache.store_error` of a run of `self` under the span `span`, as [operation, error.type]. */
 export const storeErrors = <A, E>(self: Effect.Effect<A, E>, span: string) =>
   Effect.map(withSpans(self), ({ exit, spans }) => ({
     exit,
-    events: byName(spans, span).events.filter((e) => e.name === "cache.store_error").map((
+    events: byName(spans, span).events.filter((e) => e.name === "braid.cache.store_error").map((
       e
-    ) => [e.attributes?.["operation"], e.attributes?.["error.type"]])
+    ) => [e.attributes?.["braid.cache.operation"], e.attributes?.["error.type"]])
   }))
 
 /** A step that counts its runs and returns what `reply` gives. */

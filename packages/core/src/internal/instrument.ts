@@ -8,8 +8,13 @@
  */
 import { Cause, Chunk, Clock, Context, Effect, Exit, FiberRef, GlobalValue, HashMap, Option, Tracer } from "effect"
 import type { Fiber } from "effect"
+import { Braid, GenAI, GenAIOperation, General } from "../Attributes.js"
 import type { Primitive } from "../Primitive.js"
 import { WorkflowContext } from "../WorkflowContext.js"
+import { version } from "./version.js"
+
+const scopeName = General.otelScopeName
+const scopeVersion = General.otelScopeVersion
 
 /**
  * When primitives open spans (and track their paths):
@@ -54,7 +59,7 @@ export const pathOf = (context: Context.Context<never>): string => {
   while (span._tag === "Some") {
     const s = span.value
     if (s._tag !== "Span") return ""
-    const path = s.attributes.get("braid.path")
+    const path = s.attributes.get(Braid.path)
     if (typeof path === "string") return path
     span = s.parent
   }
@@ -66,10 +71,10 @@ export const addRunAttributes = (context: Context.Context<never>, attributes: Re
   const ctx = Context.getOption(context, WorkflowContext)
   if (ctx._tag === "Some") {
     const c = ctx.value
-    attributes["braid.run.id"] = c.runId
-    if (c.sessionId !== undefined) attributes["braid.session.id"] = c.sessionId
-    if (c.tenantId !== undefined) attributes["braid.tenant.id"] = c.tenantId
-    if (c.userId !== undefined) attributes["braid.user.id"] = c.userId
+    attributes[Braid.runId] = c.runId
+    if (c.sessionId !== undefined) attributes[Braid.sessionId] = c.sessionId
+    if (c.tenantId !== undefined) attributes[Braid.tenantId] = c.tenantId
+    if (c.userId !== undefined) attributes[Braid.userId] = c.userId
   }
 }
 
@@ -200,7 +205,7 @@ const withEffectSpan = <A, E, R>(
 /** A failure's `error.type` on the primitive's span (interruptions are not errors). */
 const recordFailure = (exit: Exit.Exit<unknown, unknown>, span: Tracer.Span): void => {
   if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) {
-    span.attribute("error.type", errorType(exit.cause))
+    span.attribute(General.errorType, errorType(exit.cause))
   }
 }
 /**
@@ -255,14 +260,27 @@ const instrumented = <In, Out, E, R>(
   const parent = pathOf(context)
   const path = parent === "" ? segment : `${parent}/${segment}`
   const attributes: Record<string, unknown> = {
-    "braid.primitive.name": primitive.name,
-    "braid.primitive.kind": primitive.kind,
-    "braid.path": path
+    [Braid.primitiveName]: primitive.name,
+    [Braid.primitiveKind]: primitive.kind,
+    [Braid.path]: path,
+    [scopeName]: "@braid/core",
+    [scopeVersion]: version
   }
   addRunAttributes(context, attributes)
   const f = (primitive.body as unknown as Record<symbol, ModalBody<In, Out, E, R> | undefined>)[modalKey]
-  return spanned(f === undefined ? primitive.body(input) : f(true, input), primitive.name, {
-    attributes,
-    onEnd: recordFailure
-  })
+  const body = f === undefined ? primitive.body(input) : f(true, input)
+  if (primitive.kind === "agent") {
+    // GenAI semantic conventions: an agent's run is an `invoke_agent {name}` span, INTERNAL for an
+    // agent that runs in this process, CLIENT for a remote one (`meta.remote: true`)
+    attributes[GenAI.operationName] = GenAIOperation.invokeAgent
+    attributes[GenAI.agentName] = primitive.name
+    const conversation = attributes[Braid.sessionId]
+    if (conversation !== undefined) attributes[GenAI.conversationId] = conversation
+    return spanned(body, `${GenAIOperation.invokeAgent} ${primitive.name}`, {
+      attributes,
+      kind: primitive.meta["remote"] === true ? "client" : "internal",
+      onEnd: recordFailure
+    })
+  }
+  return spanned(body, primitive.name, { attributes, onEnd: recordFailure })
 }

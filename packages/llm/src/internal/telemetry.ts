@@ -9,9 +9,13 @@ import { Effect, Option, Stream } from "effect"
 import { Accounting } from "../Accounting.js"
 import type { ModelError } from "../Errors.js"
 import type { Request, Response, StreamEvent } from "../LanguageModel.js"
+import { version } from "./version.js"
+
+const scope = { name: "@braid/llm", version } as const
 
 const info = (provider: string, model: string, request: Request): GenAI.RequestInfo => ({
   provider,
+  scope,
   model: request.model ?? model,
   maxTokens: request.maxTokens ?? 1024,
   ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
@@ -19,14 +23,19 @@ const info = (provider: string, model: string, request: Request): GenAI.RequestI
   ...(request.metadata?.agent !== undefined ? { agent: request.metadata.agent } : {})
 })
 
+/**
+ * The response as the span reports it: `gen_ai.usage.input_tokens` counts cache reads and writes
+ * too (the conventions' definition; `Usage.inputTokens` excludes them), and the cache counts
+ * appear only when the provider reported them.
+ */
 const describe = (r: Response): GenAI.ResponseInfo => ({
   model: r.model,
-  inputTokens: r.usage.inputTokens,
+  inputTokens: r.usage.inputTokens + (r.usage.cacheReadTokens ?? 0) + (r.usage.cacheWriteTokens ?? 0),
   outputTokens: r.usage.outputTokens,
-  cacheReadTokens: r.usage.cacheReadTokens,
-  cacheWriteTokens: r.usage.cacheWriteTokens,
+  ...(r.usage.cacheReadTokens !== undefined ? { cacheReadTokens: r.usage.cacheReadTokens } : {}),
+  ...(r.usage.cacheWriteTokens !== undefined ? { cacheWriteTokens: r.usage.cacheWriteTokens } : {}),
   finishReasons: [r.stopReason],
-  estimated: r.usage.estimated
+  ...(r.usage.estimated !== undefined ? { estimated: r.usage.estimated } : {})
 })
 
 export const instrumentGenerate = (

@@ -3,6 +3,7 @@
  *
  * @internal
  */
+import { Attributes as Names } from "@braid/core"
 import type { Context } from "@opentelemetry/api"
 import { SpanStatusCode } from "@opentelemetry/api"
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace-base"
@@ -19,11 +20,15 @@ interface Totals {
 }
 
 /**
- * Model-call spans (`chat {model}`) carry the GenAI operation. Tokens and cost are read from
- * them alone: other spans may repeat the usage of the calls they made (an agent annotates its
- * turn's usage on its own span), which would count it twice.
+ * Model-call spans (`chat {model}`) carry a GenAI operation that is not an agent's or a tool's.
+ * Tokens and cost are read from them alone: other spans may repeat the usage of the calls they
+ * made (an agent annotates its turn's usage on its own span), which would count it twice.
  */
-const isModelCall = (span: ReadableSpan): boolean => span.attributes["gen_ai.operation.name"] !== undefined
+const isModelCall = (span: ReadableSpan): boolean => {
+  const op = span.attributes[Names.GenAI.operationName]
+  return op !== undefined && op !== Names.GenAIOperation.invokeAgent && op !== Names.GenAIOperation.executeTool &&
+    op !== Names.GenAIOperation.createAgent
+}
 
 const formatMillis = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`)
 
@@ -58,10 +63,10 @@ export const render = (spans: ReadonlyArray<ReadableSpan>): string => {
     const a = s.attributes
     const t: Totals = isModelCall(s)
       ? {
-        input: num(a["gen_ai.usage.input_tokens"]) + num(a["gen_ai.usage.cache_read.input_tokens"]) +
-          num(a["gen_ai.usage.cache_creation.input_tokens"]),
-        output: num(a["gen_ai.usage.output_tokens"]),
-        cost: num(a["braid.cost.usd"]),
+        // cache reads and writes are counted in `gen_ai.usage.input_tokens`
+        input: num(a[Names.GenAI.usageInputTokens]),
+        output: num(a[Names.GenAI.usageOutputTokens]),
+        cost: num(a[Names.Braid.costUsd]),
         calls: 1
       }
       : { input: 0, output: 0, cost: 0, calls: 0 }
@@ -81,15 +86,15 @@ export const render = (spans: ReadonlyArray<ReadableSpan>): string => {
     const t = total(s)
     const parts = [`${connector}${s.name}`, formatMillis(millis(s))]
     if (s.status.code === SpanStatusCode.ERROR) {
-      parts.push(`✗ ${String(s.attributes["error.type"] ?? s.status.message ?? "error")}`)
+      parts.push(`✗ ${String(s.attributes[Names.General.errorType] ?? s.status.message ?? "error")}`)
     }
     if (t.calls > 0) {
-      const est = s.attributes["braid.usage.estimated"] === true ? "~" : ""
+      const est = s.attributes[Names.Braid.usageEstimated] === true ? "~" : ""
       parts.push(`${est}${t.input} in / ${est}${t.output} out tokens`)
       parts.push(formatUsd(t.cost))
     }
     for (const e of s.events) {
-      if (e.name === "braid.cost.alert") parts.push(`⚠ cost alert`)
+      if (e.name === Names.Braid.costAlert) parts.push(`⚠ cost alert`)
     }
     lines.push(prefix + parts.join("  "))
   }
@@ -100,7 +105,7 @@ export const render = (spans: ReadonlyArray<ReadableSpan>): string => {
     kids.forEach((k, i) => walk(k, next, i === kids.length - 1, false))
   }
   for (const r of roots) {
-    const run = r.attributes["braid.run.id"]
+    const run = r.attributes[Names.Braid.runId]
     if (run !== undefined) lines.push(`run ${String(run)}`)
     walk(r, "", true, true)
   }

@@ -6,13 +6,16 @@
  * two spans per span (Effect's bridge and the SDK's), validates and copies every attribute twice,
  * asks a sampler, and makes an OpenTelemetry context per span: most of a span's cost, for layers
  * whose spans never leave the process. Here a span is one object that keeps its attributes in
- * one map and is converted once, when it ends, with the same semantics as the bridge: status OK,
- * ERROR with an `exception` event for a failure, OK with `status.interrupted` for an
- * interruption. Processors see finished spans (`onEnd`); `onStart` is not called, since there is
- * no SDK span to give them. The OTLP layer does not use this tracer.
+ * one map and is converted once, when it ends: status UNSET on success (OpenTelemetry's
+ * Recording Errors: instrumentation leaves OK to the application), ERROR with an `exception` event
+ * for a failure, UNSET with `braid.interrupted` for an interruption. The instrumentation scope is
+ * the one named by the span's `otel.scope.name` / `otel.scope.version` attributes (which are then
+ * dropped), else `@braid/observability`. Processors see finished spans (`onEnd`); `onStart` is not
+ * called, since there is no SDK span to give them. The OTLP layer does not use this tracer.
  *
  * @internal
  */
+import { Attributes as Names } from "@braid/core"
 import type { Attributes, AttributeValue, HrTime, Link, SpanContext, SpanStatus } from "@opentelemetry/api"
 import { context as otelContext, SpanKind, SpanStatusCode, trace, TraceFlags } from "@opentelemetry/api"
 import type { Resource } from "@opentelemetry/resources"
@@ -21,6 +24,35 @@ import type { ReadableSpan, SpanProcessor, TimedEvent } from "@opentelemetry/sdk
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base"
 import { Cause, Context, Effect, Inspectable, Layer, Option, Tracer } from "effect"
 import type { Exit } from "effect"
+import { version } from "./version.js"
+
+const scopeNameKey = Names.General.otelScopeName
+const scopeVersionKey = Names.General.otelScopeVersion
+
+/** An OpenTelemetry instrumentation scope. */
+export interface InstrumentationScope {
+  readonly name: string
+  readonly version?: string
+}
+
+/** The scope of spans that do not name one (spans of user code, say). */
+export const defaultScope: InstrumentationScope = Object.freeze({ name: "@braid/observability", version })
+
+const scopes = new Map<string, InstrumentationScope>()
+
+/** The scope a span names in its attributes (one frozen object per name and version). */
+const scopeOf = (attributes: ReadonlyMap<string, unknown>): InstrumentationScope => {
+  const name = attributes.get(scopeNameKey)
+  if (typeof name !== "string") return defaultScope
+  const v = attributes.get(scopeVersionKey)
+  const id = typeof v === "string" ? `${name}@${v}` : name
+  let scope = scopes.get(id)
+  if (scope === undefined) {
+    scope = Object.freeze(typeof v === "string" ? { name, version: v } : { name })
+    if (scopes.size < 1000) scopes.set(id, scope)
+  }
+  return scope
+}
 
 const kinds: Record<Tracer.SpanKind, SpanKind> = {
   internal: SpanKind.INTERNAL,
@@ -76,7 +108,7 @@ const toAttributeValue = (value: unknown): AttributeValue => {
 const toAttributes = (record: Readonly<Record<string, unknown>> | ReadonlyMap<string, unknown>): Attributes => {
   const out: Attributes = {}
   if (record instanceof Map) {
-    for (const [k, v] of record) out[k] = toAttributeValue(v)
+    for (const [k, v] of record) if (k !== scopeNameKey && k !== scopeVersionKey) out[k] = toAttributeValue(v)
   } else {
     for (const k in record) out[k] = toAttributeValue((record as Record<string, unknown>)[k])
   }
@@ -92,7 +124,6 @@ const contextOf = (span: Tracer.AnySpan): SpanContext => ({
 interface Sink {
   readonly processors: ReadonlyArray<SpanProcessor>
   readonly resource: Resource
-  readonly scope: { readonly name: string }
 }
 
 class LeanSpan implements Tracer.Span {
@@ -156,7 +187,7 @@ class LeanSpan implements Tracer.Span {
   }
 }
 
-const ok: SpanStatus = Object.freeze({ code: SpanStatusCode.OK })
+const unset: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET })
 
 interface Outcome {
   readonly attributes: Attributes
@@ -173,7 +204,7 @@ class FinishedSpan implements ReadableSpan {
   readonly ended = true
   readonly kind: SpanKind
   readonly resource: Resource
-  readonly instrumentationScope: { readonly name: string }
+  readonly instrumentationScope: InstrumentationScope
   readonly droppedAttributesCount = 0
   readonly droppedEventsCount = 0
   readonly droppedLinksCount = 0
@@ -191,7 +222,7 @@ class FinishedSpan implements ReadableSpan {
   ) {
     this.kind = kinds[span.kind]
     this.resource = span.sink.resource
-    this.instrumentationScope = span.sink.scope
+    this.instrumentationScope = scopeOf(span.attributes)
     this.context = contextOf(span)
     const parent = span.parent._tag === "Some" ? contextOf(span.parent.value) : span.remoteParent
     if (parent !== undefined) this.parentSpanContext = parent
@@ -245,13 +276,11 @@ class FinishedSpan implements ReadableSpan {
     if (this.outcomeCache !== undefined) return this.outcomeCache
     const attributes = toAttributes(this.span.attributes)
     const events = this.span.events ?? []
-    let status: SpanStatus = ok
+    let status: SpanStatus = unset
     const exit = this.exit
     if (exit._tag === "Failure") {
       if (Cause.isInterruptedOnly(exit.cause)) {
-        status = { code: SpanStatusCode.OK, message: Cause.pretty(exit.cause) }
-        attributes["span.label"] = "⚠︎ Interrupted"
-        attributes["status.interrupted"] = true
+        attributes[Names.Braid.interrupted] = true
       } else {
         const error = Cause.prettyErrors(exit.cause)[0]
         if (error !== undefined) {
@@ -301,8 +330,7 @@ export const layer = (processors: ReadonlyArray<SpanProcessor>, serviceName: str
       "service.name": serviceName,
       "telemetry.sdk.name": "@braid/observability",
       "telemetry.sdk.language": "nodejs"
-    }),
-    scope: { name: serviceName }
+    })
   }
   const tracer = Tracer.make({
     span: (name, parent, context, links, startTime, kind) =>

@@ -26,6 +26,23 @@ export interface ReceivedSpan {
   readonly events: ReadonlyArray<{ readonly name: string; readonly attributes: Readonly<Record<string, unknown>> }>
   readonly status: { readonly code?: number | string; readonly message?: string } | undefined
   readonly resource: Readonly<Record<string, unknown>>
+  /** The instrumentation scope the span was sent under. */
+  readonly scope: { readonly name?: string; readonly version?: string }
+}
+
+/**
+ * A metric as received: its kind, unit and scope, and the attributes of its data points.
+ *
+ * @since 0.2.0
+ */
+export interface ReceivedMetric {
+  readonly name: string
+  readonly unit: string | undefined
+  readonly kind: "sum" | "gauge" | "histogram" | "other"
+  /** For sums: whether the sum is monotonic (a counter). */
+  readonly isMonotonic: boolean | undefined
+  readonly scope: { readonly name?: string; readonly version?: string }
+  readonly dataPoints: ReadonlyArray<{ readonly attributes: Readonly<Record<string, unknown>> }>
 }
 
 /**
@@ -40,6 +57,8 @@ export interface Receiver {
   readonly spans: ReadonlyArray<ReceivedSpan>
   /** Names of the metrics received. */
   readonly metrics: ReadonlyArray<string>
+  /** The metrics received, in detail (one entry per metric per export). */
+  readonly metricDetails: ReadonlyArray<ReceivedMetric>
   /** Bodies of the log records received. */
   readonly logs: ReadonlyArray<string>
   /** Every raw request body received (to scan for secrets). */
@@ -87,6 +106,7 @@ const attrs = (list: ReadonlyArray<{ key: string; value: AnyValue }> | undefined
 export const start = (): Promise<Receiver> => {
   const spans: Array<ReceivedSpan> = []
   const metrics: Array<string> = []
+  const metricDetails: Array<ReceivedMetric> = []
   const logs: Array<string> = []
   const raw: Array<string> = []
   let protobuf = 0
@@ -115,14 +135,34 @@ export const start = (): Promise<Receiver> => {
                 attributes: attrs(s.attributes),
                 events: (s.events ?? []).map((e: any) => ({ name: e.name, attributes: attrs(e.attributes) })),
                 status: s.status,
-                resource
+                resource,
+                scope: ss.scope ?? {}
               })
             }
           }
         }
       } else if (req.url === "/v1/metrics") {
         for (const rm of json.resourceMetrics ?? []) {
-          for (const sm of rm.scopeMetrics ?? []) for (const m of sm.metrics ?? []) metrics.push(m.name)
+          for (const sm of rm.scopeMetrics ?? []) {
+            for (const m of sm.metrics ?? []) {
+              metrics.push(m.name)
+              const data = m.sum ?? m.gauge ?? m.histogram
+              metricDetails.push({
+                name: m.name,
+                unit: m.unit,
+                kind: m.sum !== undefined
+                  ? "sum"
+                  : m.gauge !== undefined
+                  ? "gauge"
+                  : m.histogram
+                  ? "histogram"
+                  : "other",
+                isMonotonic: m.sum?.isMonotonic,
+                scope: sm.scope ?? {},
+                dataPoints: (data?.dataPoints ?? []).map((d: any) => ({ attributes: attrs(d.attributes) }))
+              })
+            }
+          }
         }
       } else if (req.url === "/v1/logs") {
         for (const rl of json.resourceLogs ?? []) {
@@ -141,6 +181,7 @@ export const start = (): Promise<Receiver> => {
     url: server.url,
     spans,
     metrics,
+    metricDetails,
     logs,
     raw,
     protobufRequests: () => protobuf,

@@ -1,0 +1,122 @@
+import { WorkflowContext } from "@braid/core"
+import { Ai, AnthropicLanguageModel, Metered, ScriptedLanguageModel } from "@braid/llm"
+import { Reply, scoped } from "@braid/llm/testing/AnthropicTestServer"
+import { Metrics, Observability } from "@braid/observability"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Metric, Redacted, Stream } from "effect"
+import { readFileSync } from "node:fs"
+import { version } from "../src/internal/version.js"
+
+const anthropic = (url: string, options: Metered.Options = {}) =>
+  Metered.fromProvider(
+    Effect.succeed(AnthropicLanguageModel.makeProvider({ apiKey: Redacted.make("sk-ant-x-123456"), baseURL: url })),
+    options
+  )
+
+/** The input-token measurements of `provider`'s calls recorded so far. */
+const inputTokenCount = (provider: string, model: string) =>
+  Effect.map(
+    Metric.value(Metrics.tokenUsage.pipe(
+      Metric.tagged("gen_ai.operation.name", "chat"),
+      Metric.tagged("gen_ai.provider.name", provider),
+      Metric.tagged("gen_ai.request.model", model),
+      Metric.tagged("gen_ai.response.model", model),
+      Metric.tagged("gen_ai.token.type", "input")
+    )),
+    (s) => s.count
+  )
+
+describe("Metered: the model-call span follows the GenAI conventions", () => {
+  it.live("input tokens include cached ones; response id, server address and port, conversation id, scope", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* scoped()
+      server.enqueue(Reply.json("ok", {
+        model: "claude-sonnet-5-5",
+        usage: {
+          input_tokens: 1000,
+          output_tokens: 200,
+          cache_read_input_tokens: 5000,
+          cache_creation_input_tokens: 800
+        }
+      }))
+      const mem = Observability.inMemory()
+      const spans = yield* Ai.LanguageModel.generateText({ prompt: "secret question" }).pipe(
+        Effect.zipRight(Effect.sync(() => mem.spans())),
+        Effect.provide(mem.layer),
+        Effect.provide(WorkflowContext.layer({ runId: "r-1", sessionId: "conv-7" })),
+        Effect.provide(anthropic(server.url))
+      )
+      const chat = spans.find((s) => s.name === "chat claude-sonnet-5-5")!
+      const a = chat.attributes
+      assert.strictEqual(a["gen_ai.usage.input_tokens"], 1000 + 5000 + 800)
+      assert.strictEqual(a["gen_ai.usage.cache_read.input_tokens"], 5000)
+      assert.strictEqual(a["gen_ai.usage.cache_creation.input_tokens"], 800)
+      assert.strictEqual(a["gen_ai.usage.output_tokens"], 200)
+      assert.match(String(a["gen_ai.response.id"]), /^msg_test_\d+$/)
+      const url = new URL(server.url)
+      assert.strictEqual(a["server.address"], url.hostname)
+      assert.strictEqual(a["server.port"], Number(url.port))
+      assert.strictEqual(a["gen_ai.conversation.id"], "conv-7")
+      assert.deepStrictEqual(chat.instrumentationScope, { name: "@braid/llm", version })
+      // no content by default
+      assert.notProperty(a, "gen_ai.input.messages")
+      assert.notProperty(a, "gen_ai.output.messages")
+      assert.notInclude(JSON.stringify(a), "secret question")
+    })))
+
+  it.effect("estimated usage: no token metric unless the layer opts in; the span has the estimate", () =>
+    Effect.gen(function*() {
+      const call = Ai.LanguageModel.generateText({ prompt: "hello" })
+      const mem = Observability.inMemory()
+      const before = yield* inputTokenCount("est-off", "braid-scripted")
+      const spans = yield* call.pipe(
+        Effect.zipRight(Effect.sync(() => mem.spans())),
+        Effect.provide(mem.layer),
+        Effect.provide(Metered.fromProvider(ScriptedLanguageModel.provider(), { provider: "est-off" }))
+      )
+      assert.strictEqual(spans.find((s) => s.name === "chat braid-scripted")!.attributes["braid.usage.estimated"], true)
+      assert.strictEqual(yield* inputTokenCount("est-off", "braid-scripted"), before)
+      const beforeOn = yield* inputTokenCount("est-on", "braid-scripted")
+      yield* call.pipe(
+        Effect.provide(mem.layer),
+        Effect.provide(
+          Metered.fromProvider(ScriptedLanguageModel.provider(), { provider: "est-on", recordEstimatedTokens: true })
+        )
+      )
+      assert.strictEqual(yield* inputTokenCount("est-on", "braid-scripted"), beforeOn + 1)
+    }))
+
+  it.effect("captureContent records the prompt and the reply in the conventions' message form, calls and streams", () =>
+    Effect.gen(function*() {
+      const mem = Observability.inMemory()
+      const layer = Metered.fromProvider(ScriptedLanguageModel.provider({ default: "Hi there." }), {
+        captureContent: true
+      })
+      const spans = yield* Effect.gen(function*() {
+        yield* Ai.LanguageModel.generateText({ prompt: [{ role: "user", content: "Hello?" }] })
+        yield* Stream.runDrain(Ai.LanguageModel.streamText({ prompt: "Stream?" }))
+        return mem.spans()
+      }).pipe(Effect.provide(mem.layer), Effect.provide(layer))
+      const [generated, streamed] = spans.filter((s) => s.name === "chat braid-scripted")
+      assert.deepStrictEqual(JSON.parse(String(generated!.attributes["gen_ai.input.messages"])), [
+        { role: "user", parts: [{ type: "text", content: "Hello?" }] }
+      ])
+      assert.deepStrictEqual(JSON.parse(String(generated!.attributes["gen_ai.output.messages"])), [
+        { role: "assistant", parts: [{ type: "text", content: "Hi there." }], finish_reason: "stop" }
+      ])
+      assert.deepStrictEqual(JSON.parse(String(streamed!.attributes["gen_ai.input.messages"])), [
+        { role: "user", parts: [{ type: "text", content: "Stream?" }] }
+      ])
+      const out = JSON.parse(String(streamed!.attributes["gen_ai.output.messages"]))
+      assert.strictEqual(out[0].role, "assistant")
+      assert.strictEqual(out[0].parts.map((p: { content: string }) => p.content).join(""), "Hi there.")
+    }))
+
+  it("the scope versions are the packages' versions", () => {
+    for (const pkg of ["core", "llm", "observability"]) {
+      const json = JSON.parse(readFileSync(new URL(`../../${pkg}/package.json`, import.meta.url), "utf8"))
+      const source = readFileSync(new URL(`../../${pkg}/src/internal/version.ts`, import.meta.url), "utf8")
+      assert.include(source, `export const version = "${json.version}"`, pkg)
+    }
+  })
+})

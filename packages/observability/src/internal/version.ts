@@ -1,0 +1,8 @@
+/**
+ * The version of `@braid/observability`, the instrumentation scope version of its telemetry. A constant (not
+ * read from package.json at run time) so it is the same from `src` and from `dist`; a test checks
+ * it against package.json.
+ *
+ * @internal
+ */
+export const version = "0.1.0"
