@@ -22,6 +22,7 @@
  * ```
  *
  * @since 0.2.0
+ * @category constants
  */
 export const GenAI = {
   operationName: "gen_ai.operation.name",
@@ -64,6 +65,7 @@ export const GenAI = {
  * ```
  *
  * @since 0.2.0
+ * @category constants
  */
 export const GenAIOperation = {
   chat: "chat",
@@ -84,6 +86,7 @@ export const GenAIOperation = {
  * ```
  *
  * @since 0.2.0
+ * @category constants
  */
 export const General = {
   errorType: "error.type",
@@ -109,6 +112,7 @@ export const General = {
  * ```
  *
  * @since 0.2.0
+ * @category constants
  */
 export const Braid = {
   runId: "braid.run.id",
@@ -140,6 +144,7 @@ export const Braid = {
  * ```
  *
  * @since 0.2.0
+ * @category constants
  */
 export const Resilience = {
   retryAttempts: "braid.retry.attempts",

@@ -244,6 +244,7 @@ export const errorType = (cause: Cause.Cause<unknown>): string => typeOfError(ca
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const scopeAttributes = (name: string, version: string): Record<string, string> => ({
   [General.otelScopeName]: name,

@@ -52,6 +52,7 @@ export const Attr = {
  * The instrumentation scope of model-call spans that name none (`RequestInfo.scope`).
  *
  * @since 0.2.0
+ * @category constants
  */
 export const defaultScope = { name: "@braid/observability", version } as const
 
@@ -135,6 +136,7 @@ export interface ResponseInfo {
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const serverOf = (
   baseUrl: string
@@ -511,6 +513,7 @@ export const chatStream = <A, E, R>(
  * A tool call an agent runs (`executeTool`).
  *
  * @since 0.2.0
+ * @category models
  */
 export interface ToolCallInfo {
   /** `gen_ai.tool.name`; the span is `execute_tool {name}`. */
@@ -558,6 +561,7 @@ export interface ToolCallInfo {
  * ```
  *
  * @since 0.2.0
+ * @category combinators
  */
 export const executeTool = <A, E, R>(tool: ToolCallInfo, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.flatMap(Instrumentation.enabled, (on) => {

@@ -34,6 +34,7 @@ export interface ReceivedSpan {
  * A metric as received: its kind, unit and scope, and the attributes of its data points.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface ReceivedMetric {
   readonly name: string
