@@ -9,7 +9,8 @@
  *   dropped first), so a store's statements cost what the driver's own calls cost.
  * - `transaction` runs `BEGIN IMMEDIATE` ... `COMMIT`, or `ROLLBACK` when the body fails or is
  *   interrupted; a transaction inside a transaction is a savepoint. While a transaction is open,
- *   statements of other fibers wait for it to end (they would run inside it otherwise).
+ *   statements of other fibers wait for it to end (they would run inside it otherwise): the body
+ *   runs its statements on the `tx` driver it is given, also in the fibers it forks.
  * - Every failure (opening the file, a statement, a locked database, a file that is not a
  *   database) is a typed `Sql.SqlFailure` carrying SQLite's message and code, never parameters.
  *
@@ -19,7 +20,7 @@
  * @since 0.2.0
  */
 import { Io, Sql } from "@braid/core"
-import { Duration, Effect, Exit, FiberRef, Layer } from "effect"
+import { Deferred, Duration, Effect, Exit, Layer } from "effect"
 import type { Scope } from "effect"
 import { createRequire } from "node:module"
 
@@ -94,9 +95,6 @@ const bind = (params: ReadonlyArray<Sql.Param> | undefined): ReadonlyArray<unkno
   return params
 }
 
-/** The transaction a fiber is in (inherited by the fibers it forks), to let its own statements through. */
-const currentTransaction = FiberRef.unsafeMake<object | undefined>(undefined)
-
 const open = (options: Options, busyTimeout: number): Database => {
   const Sqlite = sqlite()
   const db = new Sqlite(options.filename, {
@@ -117,41 +115,83 @@ const open = (options: Options, busyTimeout: number): Database => {
 
 /** The driver over an open database. */
 const makeDriver = (db: Database, cacheSize: number): Sql.Driver => {
-  // Prepared statements by text, least recently used first (a Map keeps insertion order).
-  const cache = new Map<string, Statement>()
+  // Prepared statements by text, each with the tick of its last use: a hit only stamps it; when
+  // the cache is full, the least recently used one goes (a scan, only on a miss).
+  const cache = new Map<string, { readonly statement: Statement; used: number }>()
+  let tick = 0
   const prepared = (text: string): Statement => {
-    let s = cache.get(text)
-    if (s !== undefined) {
-      if (cache.size > 1) {
-        cache.delete(text)
-        cache.set(text, s)
-      }
-      return s
+    const hit = cache.get(text)
+    if (hit !== undefined) {
+      hit.used = ++tick
+      return hit.statement
     }
-    s = db.prepare(text)
-    if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!)
-    cache.set(text, s)
-    return s
+    const statement = db.prepare(text)
+    if (cache.size >= cacheSize) {
+      let oldest: string | undefined
+      let least = Number.POSITIVE_INFINITY
+      for (const [key, entry] of cache) {
+        if (entry.used < least) {
+          least = entry.used
+          oldest = key
+        }
+      }
+      cache.delete(oldest!)
+    }
+    cache.set(text, { statement, used: ++tick })
+    return statement
   }
-  const runQuery = (text: string, params: ReadonlyArray<Sql.Param> | undefined) =>
-    attempt(() => {
+  // Each statement is one Effect step: a lazy step that returns its Exit.
+  const queryNow = (
+    text: string,
+    params: ReadonlyArray<Sql.Param> | undefined
+  ): Exit.Exit<ReadonlyArray<Sql.Row>, Sql.SqlFailure> => {
+    try {
       const s = prepared(text)
-      if (s.reader) return s.all(bind(params)) as ReadonlyArray<Sql.Row>
+      if (s.reader) return Exit.succeed(s.all(bind(params)) as ReadonlyArray<Sql.Row>)
       s.run(bind(params))
-      return []
-    })
-  const runExecute = (text: string, params: ReadonlyArray<Sql.Param> | undefined) =>
-    attempt(() => prepared(text).run(bind(params)).changes)
+      return Exit.succeed([])
+    } catch (e) {
+      return Exit.fail(failure(e))
+    }
+  }
+  const executeNow = (
+    text: string,
+    params: ReadonlyArray<Sql.Param> | undefined
+  ): Exit.Exit<number, Sql.SqlFailure> => {
+    try {
+      return Exit.succeed(prepared(text).run(bind(params)).changes)
+    } catch (e) {
+      return Exit.fail(failure(e))
+    }
+  }
 
-  // One connection: while a transaction is open, other fibers' statements wait for it.
-  const lock = Effect.unsafeMakeSemaphore(1)
-  let active: object | undefined
-  const guarded = <A>(self: Effect.Effect<A, Sql.SqlFailure>): Effect.Effect<A, Sql.SqlFailure> =>
-    Effect.suspend(() =>
-      active === undefined
-        ? self
-        : Effect.flatMap(FiberRef.get(currentTransaction), (mine) => mine === active ? self : lock.withPermits(1)(self))
-    )
+  // One connection: a transaction holds it (`owner`, the fiber that runs it) from BEGIN to COMMIT
+  // or ROLLBACK; statements of other fibers wait until it is released (they would run inside it).
+  // Its body's statements go through `tx`; fibers the body forks use `tx` too.
+  let owner: object | undefined
+  let waiters: Array<Deferred.Deferred<void>> = []
+  const release = (token: object) => {
+    if (owner !== token) return
+    owner = undefined
+    const woken = waiters
+    waiters = []
+    for (const d of woken) Deferred.unsafeDone(d, Exit.void)
+  }
+  /** Waits until no transaction holds the connection. */
+  const free = Effect.suspend(() =>
+    owner === undefined ? Effect.void : Effect.flatMap(Deferred.make<void>(), (d) => {
+      waiters.push(d)
+      return Deferred.await(d)
+    })
+  )
+  /** Runs `now` once the connection is free or held by this fiber's own transaction. */
+  const waiting = <A>(now: () => Exit.Exit<A, Sql.SqlFailure>): Effect.Effect<A, Sql.SqlFailure> =>
+    Effect.withFiberRuntime((fiber) => {
+      const loop: Effect.Effect<A, Sql.SqlFailure> = Effect.suspend(() =>
+        owner === undefined || owner === fiber ? now() : Effect.zipRight(free, loop)
+      )
+      return loop
+    })
 
   let savepoints = 0
   /** A savepoint inside the open transaction. */
@@ -179,56 +219,72 @@ const makeDriver = (db: Database, cacheSize: number): Sql.Driver => {
       )
     })
 
+  /** Rolls back what is open, if anything (nothing after a failed BEGIN or a ROLLBACK SQLite did itself). */
+  const rollbackNow = () => {
+    try {
+      if (db.inTransaction) prepared("ROLLBACK").run([])
+    } catch {
+      // the connection is unusable: its next statement reports why
+    }
+  }
+  // BEGIN, COMMIT and ROLLBACK are synchronous steps of one uninterruptible region: the
+  // connection is never left held or in a transaction, whatever happens to the body.
   const transaction = <A, E, R>(
     body: (tx: Sql.Driver) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | Sql.SqlFailure, R> =>
-    Effect.flatMap(FiberRef.get(currentTransaction), (mine): Effect.Effect<A, E | Sql.SqlFailure, R> => {
-      if (mine !== undefined && mine === active) return nested(body, txDriver)
-      return lock.withPermits(1)(Effect.uninterruptibleMask((restore) => {
-        const token = {}
-        const end = (text: string) =>
-          attempt(() => {
-            try {
-              db.exec(text)
-            } finally {
-              if (!db.inTransaction) active = undefined
+    Effect.uninterruptibleMask((restore) =>
+      Effect.withFiberRuntime<A, E | Sql.SqlFailure, R>((fiber) => {
+        if (owner !== undefined && owner === fiber) return restore(nested(body, txDriver))
+        const token = fiber
+        const finish = (exit: Exit.Exit<A, E>): Effect.Effect<A, E | Sql.SqlFailure> => {
+          try {
+            if (Exit.isFailure(exit)) {
+              rollbackNow()
+              return exit
             }
-          })
-        return Effect.flatMap<void, Sql.SqlFailure, never, A, E | Sql.SqlFailure, R>(
-          attempt(() => {
-            db.exec("BEGIN IMMEDIATE")
-            active = token
-          }),
-          () =>
-            Effect.flatMap(
-              Effect.exit(restore(Effect.locally(body(txDriver), currentTransaction, token))),
-              (exit): Effect.Effect<A, E | Sql.SqlFailure, R> =>
-                Exit.isSuccess(exit)
-                  ? Effect.matchEffect(end("COMMIT"), {
-                    // a failed COMMIT leaves the transaction open: roll it back, report the failure
-                    onFailure: (e) => Effect.zipRight(rollback(end), Effect.fail(e)),
-                    onSuccess: () => Effect.succeed(exit.value)
-                  })
-                  : Effect.zipRight(rollback(end), exit)
-            )
-        ).pipe(Effect.ensuring(Effect.sync(() => {
-          if (active === token) active = undefined
-        })))
-      }))
-    })
-  const rollback = (end: (text: string) => Effect.Effect<void, Sql.SqlFailure>) =>
-    Effect.suspend(() => (db.inTransaction ? Effect.ignore(end("ROLLBACK")) : Effect.void))
+            try {
+              prepared("COMMIT").run([])
+              return exit
+            } catch (e) {
+              // a failed COMMIT leaves the transaction open: roll it back, report the failure
+              rollbackNow()
+              return Exit.fail(failure(e))
+            }
+          } finally {
+            release(token)
+          }
+        }
+        const held = (): Effect.Effect<A, E | Sql.SqlFailure, R> => {
+          try {
+            prepared("BEGIN IMMEDIATE").run([])
+          } catch (e) {
+            release(token)
+            return Exit.fail(failure(e))
+          }
+          return Effect.flatMap(Effect.exit(restore(Effect.suspend(() => body(txDriver)))), finish)
+        }
+        // Take the connection when it is free; otherwise wait (interruptibly) and look again.
+        const acquire: Effect.Effect<A, E | Sql.SqlFailure, R> = Effect.suspend(() => {
+          if (owner !== undefined) return Effect.zipRight(restore(free), acquire)
+          owner = token
+          return held()
+        })
+        return acquire
+      })
+    )
 
   const txDriver: Sql.Driver = {
     dialect: "sqlite",
-    query: runQuery,
-    execute: runExecute,
-    transaction
+    query: (text, params) => Effect.suspend(() => queryNow(text, params)),
+    execute: (text, params) => Effect.suspend(() => executeNow(text, params)),
+    transaction: (body) => nested(body, txDriver)
   }
   return {
     dialect: "sqlite",
-    query: (text, params) => guarded(runQuery(text, params)),
-    execute: (text, params) => guarded(runExecute(text, params)),
+    query: (text, params) =>
+      Effect.suspend(() => owner === undefined ? queryNow(text, params) : waiting(() => queryNow(text, params))),
+    execute: (text, params) =>
+      Effect.suspend(() => owner === undefined ? executeNow(text, params) : waiting(() => executeNow(text, params))),
     transaction
   }
 }

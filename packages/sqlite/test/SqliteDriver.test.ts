@@ -124,7 +124,7 @@ describe("SqliteDriver", () => {
       assert.deepStrictEqual(yield* names(driver), ["outside"])
     }).pipe(Effect.provide(memory)))
 
-  it.effect("transaction: inside one, a transaction is a savepoint; the fiber's own statements and its children's go through", () =>
+  it.effect("transaction: inside one, a transaction is a savepoint; the body's own statements and its children's on tx go through", () =>
     Effect.gen(function*() {
       const driver = yield* Sql.SqlDriver
       yield* withTable(driver)
@@ -138,15 +138,28 @@ describe("SqliteDriver", () => {
           yield* tx.transaction((inner) =>
             inner.execute("INSERT INTO t (name) VALUES (?)", ["inner kept"])
           )
-          // the outer driver, used by mistake in the body or in a child fiber, does not deadlock
+          // the outer driver, used by mistake in the body's own fiber, does not deadlock
           yield* driver.execute("INSERT INTO t (name) VALUES (?)", ["via outer"])
-          yield* Effect.forkScoped(driver.execute("INSERT INTO t (name) VALUES (?)", ["child"])).pipe(
+          // nor does the outer driver's transaction there: a savepoint too
+          yield* driver.transaction((inner) => inner.execute("INSERT INTO t (name) VALUES (?)", ["outer nested"]))
+          // a forked fiber's statements on tx, and its savepoints
+          yield* Effect.forkScoped(Effect.zipRight(
+            tx.execute("INSERT INTO t (name) VALUES (?)", ["child"]),
+            tx.transaction((inner) => inner.execute("INSERT INTO t (name) VALUES (?)", ["child nested"]))
+          )).pipe(
             Effect.flatMap(Fiber.join),
             Effect.scoped
           )
         })
       )
-      assert.deepStrictEqual(yield* names(driver), ["outer", "inner kept", "via outer", "child"])
+      assert.deepStrictEqual(yield* names(driver), [
+        "outer",
+        "inner kept",
+        "via outer",
+        "outer nested",
+        "child",
+        "child nested"
+      ])
     }).pipe(Effect.provide(memory)))
 
   it.effect("statement cache: bounded, and each cached statement answers for its own text and parameters", () =>
