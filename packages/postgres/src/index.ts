@@ -5,6 +5,8 @@
  * @since 0.2.0
  */
 
+/** The PostgreSQL driver of the SQL port (`Sql.SqlDriver`), shared by every store here. @since 0.2.0 */
+export * as PostgresDriver from "./PostgresDriver.js"
 /** The PostgreSQL memory store. @since 0.1.0 */
 export * as PostgresMemoryStore from "./PostgresMemoryStore.js"
 /** `Messaging` persisted in PostgreSQL. @since 0.2.0 */
