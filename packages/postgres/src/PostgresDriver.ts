@@ -15,8 +15,9 @@
  *   back (`ROLLBACK`, bounded by `timeout`; the connection is destroyed if that fails), an
  *   interrupted one destroys its connection (the server rolls it back). A transaction inside a
  *   transaction is a savepoint.
- * - The driver bounds getting a connection (`timeout`); the stores bound each call with
- *   `Sql.call`. The URL and its password never appear in a failure.
+ * - Every statement, and getting a connection, is bounded (`Sql.statement`) by the deadline of
+ *   the store call it runs in (`Sql.call`), else by `timeout`. The URL and its password never
+ *   appear in a failure.
  *
  * @since 0.2.0
  */
@@ -82,9 +83,9 @@ export interface Options {
   /** The connection URL (`postgres://user:password@host:port/db`); it never appears in a failure. */
   readonly url: Redacted.Redacted<string> | string
   /**
-   * The bound of getting a connection (connecting and authenticating included) and of ending
-   * the pool when the layer closes. Statements are bounded by their store (`Sql.call`).
-   * Default `Io.defaultTimeout` (5 s).
+   * The bound of a statement run outside a store call (inside one, the call's deadline bounds
+   * it: `Sql.call`), of a `ROLLBACK`, of connecting (authentication included) and of ending the
+   * pool when the layer closes. Default 5 s (`Io.defaultTimeout`).
    */
   readonly timeout?: Duration.DurationInput
   /** The most connections the pool opens. Default 10. */
@@ -242,9 +243,10 @@ const pooled = <A>(
   text: string,
   values: ReadonlyArray<unknown> | undefined,
   map: (r: QueryResult) => A,
-  fail: (e: unknown) => Sql.SqlFailure
+  fail: (e: unknown) => Sql.SqlFailure,
+  timeout: Duration.Duration
 ): Effect.Effect<A, Sql.SqlFailure> =>
-  Effect.async<A, Sql.SqlFailure>((resume) => {
+  Sql.statement<A>((resume) => {
     let finished = false
     let client: PoolClient | undefined = undefined
     /** Gives the connection back, or destroys it (with an error). A destroyed one keeps its listener: a late "error" is ignored. */
@@ -293,12 +295,12 @@ const pooled = <A>(
     } catch (e) {
       done(e)
     }
-    return Effect.sync(() => {
+    return () => {
       if (finished) return
       finished = true
       letGo(abandoned)
-    })
-  })
+    }
+  }, timeout)
 
 /** A connection held for a transaction. */
 interface Held {
@@ -314,9 +316,10 @@ interface Held {
 const hold = (
   pool: Pool,
   slot: { held: Held | undefined },
-  fail: (e: unknown) => Sql.SqlFailure
+  fail: (e: unknown) => Sql.SqlFailure,
+  timeout: Duration.Duration
 ): Effect.Effect<Held, Sql.SqlFailure> =>
-  Effect.async<Held, Sql.SqlFailure>((resume) => {
+  Sql.statement<Held>((resume) => {
     let finished = false
     try {
       pool.connect((error, c) => {
@@ -343,10 +346,10 @@ const hold = (
       finished = true
       resume(Exit.fail(fail(e)))
     }
-    return Effect.sync(() => {
+    return () => {
       finished = true
-    })
-  })
+    }
+  }, timeout)
 
 /** One statement on a held connection; interrupting it marks the connection for destruction. */
 const onHeld = <A>(
@@ -354,9 +357,10 @@ const onHeld = <A>(
   text: string,
   values: ReadonlyArray<unknown> | undefined,
   map: (r: QueryResult) => A,
-  fail: (e: unknown) => Sql.SqlFailure
+  fail: (e: unknown) => Sql.SqlFailure,
+  timeout: Duration.Duration
 ): Effect.Effect<A, Sql.SqlFailure> =>
-  Effect.async<A, Sql.SqlFailure>((resume) => {
+  Sql.statement<A>((resume) => {
     let finished = false
     const done: Done = (error, result) => {
       if (finished) return
@@ -381,13 +385,13 @@ const onHeld = <A>(
     } catch (e) {
       done(e)
     }
-    return Effect.sync(() => {
+    return () => {
       if (finished) return
       finished = true
       held.current = undefined
       held.broken = true
-    })
-  })
+    }
+  }, timeout)
 
 const rowsOf = (r: QueryResult): ReadonlyArray<Sql.Row> => r.rows as ReadonlyArray<Sql.Row>
 const countOf = (r: QueryResult): number => r.rowCount ?? 0
@@ -402,74 +406,73 @@ const letGoHeld = (held: Held, destroy: boolean): void => {
   }
 }
 
+/**
+ * A statement of a finalizer (`ROLLBACK`), bounded by the driver's own `timeout` rather than
+ * by the call's deadline (which may have passed): its failure destroys the connection.
+ */
+const cleanup = (held: Held, text: string, fail: (e: unknown) => Sql.SqlFailure, timeout: Duration.Duration) =>
+  Effect.interruptible(onHeld(held, text, undefined, ignore, fail, timeout)).pipe(
+    Effect.locally(Sql.currentBound, undefined),
+    Effect.catchAll(() =>
+      Effect.sync(() => {
+        held.broken = true
+      })
+    )
+  )
+
 /** The driver of a transaction's connection; `depth` numbers its savepoints. */
 const heldDriver = (
   held: Held,
   fail: (e: unknown) => Sql.SqlFailure,
   timeout: Duration.Duration,
   depth: number
-): Sql.Driver => {
-  const driver: Sql.Driver = {
-    dialect: "postgres",
-    query: (text, params) => onHeld(held, numbered(text), valuesOf(params), rowsOf, fail),
-    execute: (text, params) => onHeld(held, numbered(text), valuesOf(params), countOf, fail),
-    transaction: <A, E, R>(body: (tx: Sql.Driver) => Effect.Effect<A, E, R>) => {
-      const name = `braid_sp_${depth}`
-      const run = (text: string) => onHeld(held, text, undefined, ignore, fail)
-      return Effect.uninterruptibleMask((restore) =>
-        restore(Effect.zipRight(run(`SAVEPOINT ${name}`), body(heldDriver(held, fail, timeout, depth + 1)))).pipe(
-          Effect.onExit((exit) =>
-            Exit.isSuccess(exit)
-              ? Effect.ignore(run(`RELEASE SAVEPOINT ${name}`))
-              : Exit.isInterrupted(exit)
-              ? Effect.sync(() => {
-                held.broken = true
-              })
-              : Effect.interruptible(run(`ROLLBACK TO SAVEPOINT ${name}`)).pipe(
-                Effect.timeout(timeout),
-                // Not rolled back to the savepoint: the transaction cannot go on, its connection is destroyed.
-                Effect.catchAll(() =>
-                  Effect.sync(() => {
-                    held.broken = true
-                  })
-                )
-              )
-          )
+): Sql.Driver => ({
+  dialect: "postgres",
+  query: (text, params) => onHeld(held, numbered(text), valuesOf(params), rowsOf, fail, timeout),
+  execute: (text, params) => onHeld(held, numbered(text), valuesOf(params), countOf, fail, timeout),
+  transaction: <A, E, R>(body: (tx: Sql.Driver) => Effect.Effect<A, E, R>) => {
+    const name = `braid_sp_${depth}`
+    const run = (text: string) => onHeld(held, text, undefined, ignore, fail, timeout)
+    return Effect.uninterruptibleMask((restore) =>
+      restore(Effect.zipRight(run(`SAVEPOINT ${name}`), body(heldDriver(held, fail, timeout, depth + 1)))).pipe(
+        Effect.onExit((exit) =>
+          Exit.isSuccess(exit)
+            ? Effect.ignore(run(`RELEASE SAVEPOINT ${name}`))
+            : Exit.isInterrupted(exit)
+            ? Effect.sync(() => {
+              held.broken = true
+            })
+            // Not rolled back to the savepoint: the transaction cannot go on, its connection is destroyed.
+            : cleanup(held, `ROLLBACK TO SAVEPOINT ${name}`, fail, timeout)
         )
-      ) as Effect.Effect<A, E | Sql.SqlFailure, R>
-    }
+      )
+    )
   }
-  return driver
-}
+})
 
 /**
  * A driver on a pool: `fromPool` (the caller's pool) and `make` (the driver's own) are built on it.
  */
 const onPool = (pool: Pool, fail: (e: unknown) => Sql.SqlFailure, timeout: Duration.Duration): Sql.Driver => ({
   dialect: "postgres",
-  query: (text, params) => pooled(pool, numbered(text), valuesOf(params), rowsOf, fail),
-  execute: (text, params) => pooled(pool, numbered(text), valuesOf(params), countOf, fail),
+  query: (text, params) => pooled(pool, numbered(text), valuesOf(params), rowsOf, fail, timeout),
+  execute: (text, params) => pooled(pool, numbered(text), valuesOf(params), countOf, fail, timeout),
   transaction: <A, E, R>(body: (tx: Sql.Driver) => Effect.Effect<A, E, R>) =>
     Effect.suspend(() => {
       const slot: { held: Held | undefined } = { held: undefined }
       return Effect.uninterruptibleMask((restore) =>
         restore(
-          Effect.flatMap(hold(pool, slot, fail), (held) => {
-            const tx = heldDriver(held, fail, timeout, 1)
-            return Effect.zipRight(onHeld(held, "BEGIN", undefined, ignore, fail), body(tx)).pipe(
-              Effect.tap(() => onHeld(held, "COMMIT", undefined, ignore, fail))
-            )
-          })
+          Effect.flatMap(hold(pool, slot, fail, timeout), (held) =>
+            Effect.zipRight(onHeld(held, "BEGIN", undefined, ignore, fail, timeout), body(heldDriver(held, fail, timeout, 1))).pipe(
+              Effect.tap(() => onHeld(held, "COMMIT", undefined, ignore, fail, timeout))
+            ))
         ).pipe(Effect.onExit((exit) => {
           const held = slot.held
           if (held === undefined) return Effect.void
           if (Exit.isSuccess(exit)) return Effect.sync(() => letGoHeld(held, false))
           if (Exit.isInterrupted(exit) || held.broken) return Effect.sync(() => letGoHeld(held, true))
-          // A failed body: roll back (bounded); if that fails too, the connection is destroyed.
-          return Effect.interruptible(onHeld(held, "ROLLBACK", undefined, ignore, fail)).pipe(
-            Effect.timeout(timeout),
-            Effect.match({ onFailure: () => letGoHeld(held, true), onSuccess: () => letGoHeld(held, false) })
-          )
+          // A failed body: roll back; if that fails too, the connection is destroyed.
+          return Effect.map(cleanup(held, "ROLLBACK", fail, timeout), () => letGoHeld(held, false))
         }))
       )
     })

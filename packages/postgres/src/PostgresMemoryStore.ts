@@ -67,10 +67,12 @@ const bound = <A>(
   operation: string,
   timeout: Duration.Duration
 ): Effect.Effect<A, MemoryStoreError> =>
-  Io.bounded(
-    Effect.mapError(self, (e) => MemorySql.storeError("postgres", operation, e)),
-    timeout,
-    MemorySql.timedOut("postgres", operation)
+  Effect.mapError(
+    Sql.bounded(timeout)(self),
+    (e) =>
+      e instanceof Sql.SqlFailure && e.reason === "Timeout"
+        ? new MemoryStoreError({ store: "postgres", operation, reason: "Timeout", message: e.message })
+        : MemorySql.storeError("postgres", operation, e)
   )
 
 /** `map` of a statement's result, where a throw (a row that does not decode) is a failure. */
