@@ -1,6 +1,7 @@
 /**
- * `@braid/postgres`: every Braid store on PostgreSQL (pg, @effect/sql-pg): the memory store and
- * the PostgreSQL databases of messaging and meetings. Install it only if you use PostgreSQL.
+ * `@braid/postgres`: every Braid store on PostgreSQL, on one driver (`PostgresDriver`, the SQL
+ * port of `@braid/core` on node-postgres): memory, messaging, meetings, evaluation results and
+ * meeting records. Install it only if you use PostgreSQL.
  *
  * @since 0.2.0
  */
@@ -13,3 +14,7 @@ export * as PostgresMemoryStore from "./PostgresMemoryStore.js"
 export * as PostgresMessaging from "./PostgresMessaging.js"
 /** `MeetingStore` in PostgreSQL. @since 0.2.0 */
 export * as PostgresMeetingStore from "./PostgresMeetingStore.js"
+/** `ResultStore` (evaluation results) in PostgreSQL. @since 0.2.0 */
+export * as PostgresResultStore from "./PostgresResultStore.js"
+/** `MeetingRecords` in PostgreSQL. @since 0.2.0 */
+export * as PostgresMeetingRecords from "./PostgresMeetingRecords.js"
