@@ -6,6 +6,8 @@
  * @since 0.2.0
  */
 
+/** The SQLite driver of the SQL port (`Sql.SqlDriver`) on better-sqlite3. @since 0.2.0 */
+export * as SqliteDriver from "./SqliteDriver.js"
 /** The SQLite memory store (embedded default, file-backed). @since 0.1.0 */
 export * as SqliteMemoryStore from "./SqliteMemoryStore.js"
 /** The SQLite store of `Cache`: TTL and least-recently-used size cap. @since 0.2.0 */

@@ -1,0 +1,241 @@
+import { Sql } from "@braid/core"
+import { SqliteDriver } from "@braid/sqlite"
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Deferred, Effect, Exit, Fiber, Layer } from "effect"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll } from "vitest"
+
+/** better-sqlite3 itself (it ships no types): a second connection, from outside the driver. */
+const Database = createRequire(import.meta.url)("better-sqlite3") as new(filename: string) => {
+  exec(sql: string): void
+  close(): void
+}
+
+const dir = mkdtempSync(join(tmpdir(), "braid-sqlite-driver-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const memory = SqliteDriver.layer({ filename: ":memory:" })
+const withTable = (driver: Sql.Driver) =>
+  driver.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, flag INTEGER)")
+const names = (driver: Sql.Driver) =>
+  Effect.map(driver.query("SELECT name FROM t ORDER BY id"), (rows) => rows.map((r) => r.name))
+
+describe("SqliteDriver", () => {
+  it.effect("? placeholders bind in order; booleans are stored as 0/1, null as NULL; execute counts changed rows", () =>
+    Effect.gen(function*() {
+      const driver = yield* Sql.SqlDriver
+      assert.strictEqual(driver.dialect, "sqlite")
+      yield* withTable(driver)
+      assert.strictEqual(yield* driver.execute("INSERT INTO t (name, flag) VALUES (?, ?)", ["a", true]), 1)
+      assert.strictEqual(yield* driver.execute("INSERT INTO t (name, flag) VALUES (?, ?)", ["b", false]), 1)
+      assert.strictEqual(yield* driver.execute("INSERT INTO t (name, flag) VALUES (?, ?)", ["c?", null]), 1)
+      assert.deepStrictEqual(
+        yield* driver.query("SELECT name, flag FROM t WHERE name <> ? ORDER BY id", ["b"]),
+        [{ name: "a", flag: 1 }, { name: "c?", flag: null }]
+      )
+      assert.strictEqual(yield* driver.execute("UPDATE t SET flag = ? WHERE flag IS NOT NULL", [7]), 2)
+      // a statement that returns no rows through query: it runs, no rows
+      assert.deepStrictEqual(yield* driver.query("DELETE FROM t WHERE name = ?", ["c?"]), [])
+      assert.deepStrictEqual(yield* names(driver), ["a", "b"])
+      // RETURNING through query gives the rows
+      assert.deepStrictEqual(
+        yield* driver.query("INSERT INTO t (name) VALUES (?) RETURNING id, name", ["d"]),
+        [{ id: 3, name: "d" }] // the deleted row's id is reused (no AUTOINCREMENT)
+      )
+    }).pipe(Effect.provide(memory)))
+
+  it.effect("a bad statement or the wrong number of parameters is a typed SqlFailure with SQLite's message", () =>
+    Effect.gen(function*() {
+      const driver = yield* Sql.SqlDriver
+      const missing = yield* Effect.flip(driver.query("SELECT * FROM nowhere"))
+      assert.instanceOf(missing, Sql.SqlFailure)
+      assert.include(missing.message, "no such table: nowhere")
+      yield* withTable(driver)
+      const params = yield* Effect.flip(driver.execute("INSERT INTO t (name) VALUES (?)", ["x", "y"]))
+      assert.strictEqual(params._tag, "SqlFailure")
+      const constraint = yield* Effect.flip(driver.execute("INSERT INTO t (name) VALUES (?)", [null]))
+      assert.include(constraint.message, "NOT NULL")
+      assert.include(constraint.message, "SQLITE_CONSTRAINT")
+      assert.notInclude(constraint.message, "secret-param")
+      const secret = yield* Effect.flip(driver.execute("INSERT INTO t (id, name) VALUES (1, ?), (1, ?)", [
+        "secret-param",
+        "secret-param"
+      ]))
+      assert.notInclude(secret.message, "secret-param", "parameters never appear in a failure")
+    }).pipe(Effect.provide(memory)))
+
+  it.effect("transaction: committed when the body succeeds, rolled back when it fails", () =>
+    Effect.gen(function*() {
+      const driver = yield* Sql.SqlDriver
+      yield* withTable(driver)
+      const n = yield* driver.transaction((tx) =>
+        Effect.gen(function*() {
+          yield* tx.execute("INSERT INTO t (name) VALUES (?)", ["kept"])
+          return yield* tx.execute("INSERT INTO t (name) VALUES (?)", ["kept too"])
+        })
+      )
+      assert.strictEqual(n, 1)
+      const failed = yield* Effect.flip(driver.transaction((tx) =>
+        Effect.gen(function*() {
+          yield* tx.execute("INSERT INTO t (name) VALUES (?)", ["lost"])
+          return yield* Effect.fail("the body's own error" as const)
+        })
+      ))
+      assert.strictEqual(failed, "the body's own error")
+      // a failing statement inside rolls back what came before it
+      const sqlFailed = yield* Effect.flip(driver.transaction((tx) =>
+        Effect.zipRight(
+          tx.execute("INSERT INTO t (name) VALUES (?)", ["lost"]),
+          tx.execute("INSERT INTO t (name) VALUES (?)", [null])
+        )
+      ))
+      assert.strictEqual(sqlFailed._tag, "SqlFailure")
+      // a defect too
+      const died = yield* Effect.exit(driver.transaction((tx) =>
+        Effect.zipRight(tx.execute("INSERT INTO t (name) VALUES (?)", ["lost"]), Effect.die("boom"))
+      ))
+      assert.isTrue(Exit.isFailure(died) && Cause.isDie(died.cause))
+      assert.deepStrictEqual(yield* names(driver), ["kept", "kept too"])
+      // and the connection is usable after each
+      assert.strictEqual(yield* driver.execute("INSERT INTO t (name) VALUES (?)", ["after"]), 1)
+    }).pipe(Effect.provide(memory)))
+
+  it.effect("transaction: an interrupted body is rolled back, and other fibers' statements wait for the transaction to end", () =>
+    Effect.gen(function*() {
+      const driver = yield* Sql.SqlDriver
+      yield* withTable(driver)
+      const inside = yield* Deferred.make<void>()
+      const fiber = yield* Effect.fork(driver.transaction((tx) =>
+        Effect.zipRight(
+          tx.execute("INSERT INTO t (name) VALUES (?)", ["interrupted"]),
+          Effect.zipRight(Deferred.succeed(inside, undefined), Effect.never)
+        )
+      ))
+      yield* Deferred.await(inside)
+      // another fiber's write waits: it would otherwise run inside the open transaction
+      const outside = yield* Effect.fork(driver.execute("INSERT INTO t (name) VALUES (?)", ["outside"]))
+      yield* Effect.yieldNow()
+      assert.isNull(outside.unsafePoll(), "waits while the transaction is open")
+      yield* Fiber.interrupt(fiber)
+      assert.strictEqual(yield* Fiber.join(outside), 1)
+      assert.deepStrictEqual(yield* names(driver), ["outside"])
+    }).pipe(Effect.provide(memory)))
+
+  it.effect("transaction: inside one, a transaction is a savepoint; the fiber's own statements and its children's go through", () =>
+    Effect.gen(function*() {
+      const driver = yield* Sql.SqlDriver
+      yield* withTable(driver)
+      yield* driver.transaction((tx) =>
+        Effect.gen(function*() {
+          yield* tx.execute("INSERT INTO t (name) VALUES (?)", ["outer"])
+          const inner = yield* Effect.flip(tx.transaction((inner) =>
+            Effect.zipRight(inner.execute("INSERT INTO t (name) VALUES (?)", ["inner lost"]), Effect.fail("no"))
+          ))
+          assert.strictEqual(inner, "no")
+          yield* tx.transaction((inner) =>
+            inner.execute("INSERT INTO t (name) VALUES (?)", ["inner kept"])
+          )
+          // the outer driver, used by mistake in the body or in a child fiber, does not deadlock
+          yield* driver.execute("INSERT INTO t (name) VALUES (?)", ["via outer"])
+          yield* Effect.forkScoped(driver.execute("INSERT INTO t (name) VALUES (?)", ["child"])).pipe(
+            Effect.flatMap(Fiber.join),
+            Effect.scoped
+          )
+        })
+      )
+      assert.deepStrictEqual(yield* names(driver), ["outer", "inner kept", "via outer", "child"])
+    }).pipe(Effect.provide(memory)))
+
+  it.effect("statement cache: bounded, and each cached statement answers for its own text and parameters", () =>
+    Effect.gen(function*() {
+      const driver = yield* SqliteDriver.make({ filename: ":memory:", statementCacheSize: 2 })
+      yield* withTable(driver)
+      for (const name of ["a", "b", "c"]) yield* driver.execute("INSERT INTO t (name) VALUES (?)", [name])
+      const texts = [
+        "SELECT name FROM t WHERE name = ?",
+        "SELECT upper(name) AS name FROM t WHERE name = ?",
+        "SELECT name || name AS name FROM t WHERE name = ?"
+      ]
+      // more texts than the cache holds, in turn, many times: every answer is its own text's
+      for (let round = 0; round < 5; round++) {
+        for (const name of ["a", "b", "c"]) {
+          assert.deepStrictEqual(
+            (yield* Effect.forEach(texts, (text) => driver.query(text, [name]))).map((rows) => rows[0]?.name),
+            [name, name.toUpperCase(), name + name]
+          )
+        }
+      }
+      // a statement cached before a schema change sees the new schema
+      const star = "SELECT * FROM t WHERE name = ?"
+      assert.deepStrictEqual(Object.keys((yield* driver.query(star, ["a"]))[0]!), ["id", "name", "flag"])
+      yield* driver.execute("ALTER TABLE t ADD COLUMN extra TEXT DEFAULT 'x'")
+      assert.deepStrictEqual(yield* driver.query(star, ["a"]), [{ id: 1, name: "a", flag: null, extra: "x" }])
+      const bad = yield* Effect.flip(SqliteDriver.make({ filename: ":memory:", statementCacheSize: 0 }))
+      assert.include(bad.message, "statementCacheSize")
+    }).pipe(Effect.scoped))
+
+  it.effect("a database locked by another connection is a typed failure within the busy timeout", () =>
+    Effect.gen(function*() {
+      const filename = join(dir, "locked.db")
+      const driver = yield* SqliteDriver.make({ filename, busyTimeout: "100 millis" })
+      yield* withTable(driver)
+      const other = new Database(filename)
+      other.exec("BEGIN IMMEDIATE")
+      try {
+        const locked = yield* Effect.flip(driver.execute("INSERT INTO t (name) VALUES (?)", ["x"]))
+        assert.strictEqual(locked._tag, "SqlFailure")
+        assert.include(locked.message, "database is locked")
+        const tx = yield* Effect.flip(driver.transaction((tx) => tx.execute("INSERT INTO t (name) VALUES ('y')")))
+        assert.include(tx.message, "SQLITE_BUSY")
+        // reads go on under WAL
+        assert.deepStrictEqual(yield* names(driver), [])
+      } finally {
+        other.exec("ROLLBACK")
+        other.close()
+      }
+      // the lock gone, the same driver writes again (the failed transaction left nothing open)
+      assert.strictEqual(yield* driver.execute("INSERT INTO t (name) VALUES (?)", ["x"]), 1)
+    }).pipe(Effect.scoped))
+
+  it.effect("a file that is not a database, or cannot be opened, is a typed failure when the layer is built", () =>
+    Effect.gen(function*() {
+      const corrupt = join(dir, "corrupt.db")
+      writeFileSync(corrupt, "this is not a SQLite database, it is text long enough to fill a header".repeat(20))
+      const notDb = yield* Effect.flip(Layer.build(SqliteDriver.layer({ filename: corrupt })).pipe(Effect.scoped))
+      assert.instanceOf(notDb, Sql.SqlFailure)
+      assert.include(notDb.message, "not a database")
+      const directory = yield* Effect.flip(Effect.scoped(SqliteDriver.make({ filename: dir })))
+      assert.strictEqual(directory._tag, "SqlFailure")
+      const noDir = yield* Effect.flip(Effect.scoped(SqliteDriver.make({ filename: join(dir, "no", "such", "x.db") })))
+      assert.strictEqual(noDir._tag, "SqlFailure")
+      const readonlyMissing = yield* Effect.flip(
+        Effect.scoped(SqliteDriver.make({ filename: join(dir, "missing.db"), readonly: true }))
+      )
+      assert.strictEqual(readonlyMissing._tag, "SqlFailure")
+    }))
+
+  it.effect("the database closes with the scope; a file's rows survive a reopen; WAL journal", () =>
+    Effect.gen(function*() {
+      const filename = join(dir, "reopen.db")
+      const escaped = yield* Effect.scoped(Effect.gen(function*() {
+        const driver = yield* SqliteDriver.make({ filename })
+        yield* withTable(driver)
+        yield* driver.execute("INSERT INTO t (name) VALUES (?)", ["persisted"])
+        assert.deepStrictEqual(yield* driver.query("PRAGMA journal_mode"), [{ journal_mode: "wal" }])
+        return driver
+      }))
+      const closed = yield* Effect.flip(escaped.query("SELECT 1"))
+      assert.include(closed.message, "not open")
+      const ro = yield* Effect.scoped(
+        Effect.flatMap(
+          SqliteDriver.make({ filename, readonly: true }),
+          (driver) => Effect.zip(names(driver), Effect.flip(driver.execute("INSERT INTO t (name) VALUES ('no')")))
+        )
+      )
+      assert.deepStrictEqual(ro[0], ["persisted"])
+      assert.include(ro[1].message, "readonly")
+    }))
+})
