@@ -20,7 +20,8 @@
  * @since 0.2.0
  */
 import { Io, Sql } from "@braid/core"
-import { Deferred, Duration, Effect, Exit, Layer } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Layer } from "effect"
+import type { Fiber } from "effect"
 import type { Scope } from "effect"
 import { createRequire } from "node:module"
 
@@ -113,8 +114,17 @@ const open = (options: Options, busyTimeout: number): Database => {
   }
 }
 
+/** A failure with reason "Timeout" when the deadline of the store call the fiber is in has passed. */
+const pastDeadline = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Sql.SqlFailure | undefined => {
+  const bound = fiber.getFiberRef(Sql.currentBound)
+  if (bound === undefined || bound.deadline === Number.POSITIVE_INFINITY) return undefined
+  return Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() < bound.deadline
+    ? undefined
+    : new Sql.SqlFailure({ message: `no answer within ${bound.millis} ms`, reason: "Timeout" })
+}
+
 /** The driver over an open database. */
-const makeDriver = (db: Database, cacheSize: number): Sql.Driver => {
+const makeDriver = (db: Database, cacheSize: number, busyTimeout: number): Sql.Driver => {
   // Prepared statements by text, each with the tick of its last use: a hit only stamps it; when
   // the cache is full, the least recently used one goes (a scan, only on a miss).
   const cache = new Map<string, { readonly statement: Statement; used: number }>()
@@ -140,7 +150,9 @@ const makeDriver = (db: Database, cacheSize: number): Sql.Driver => {
     cache.set(text, { statement, used: ++tick })
     return statement
   }
-  // Each statement is one Effect step: a lazy step that returns its Exit.
+  // Each statement is one Effect step that returns its Exit. A statement is synchronous: the
+  // busy timeout bounds it; the deadline of a store call (`Sql.call`) bounds the waits for the
+  // connection (`free`) and the start of a transaction.
   const queryNow = (
     text: string,
     params: ReadonlyArray<Sql.Param> | undefined
@@ -168,30 +180,34 @@ const makeDriver = (db: Database, cacheSize: number): Sql.Driver => {
   // One connection: a transaction holds it (`owner`, the fiber that runs it) from BEGIN to COMMIT
   // or ROLLBACK; statements of other fibers wait until it is released (they would run inside it).
   // Its body's statements go through `tx`; fibers the body forks use `tx` too.
-  let owner: object | undefined
-  let waiters: Array<Deferred.Deferred<void>> = []
-  const release = (token: object) => {
-    if (owner !== token) return
+  let owner: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  const waiters = new Set<() => void>()
+  const release = (fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
+    if (owner !== fiber) return
     owner = undefined
-    const woken = waiters
-    waiters = []
-    for (const d of woken) Deferred.unsafeDone(d, Exit.void)
+    const woken = [...waiters]
+    waiters.clear()
+    for (const wake of woken) wake()
   }
-  /** Waits until no transaction holds the connection. */
-  const free = Effect.suspend(() =>
-    owner === undefined ? Effect.void : Effect.flatMap(Deferred.make<void>(), (d) => {
-      waiters.push(d)
-      return Deferred.await(d)
-    })
-  )
-  /** Runs `now` once the connection is free or held by this fiber's own transaction. */
-  const waiting = <A>(now: () => Exit.Exit<A, Sql.SqlFailure>): Effect.Effect<A, Sql.SqlFailure> =>
-    Effect.withFiberRuntime((fiber) => {
-      const loop: Effect.Effect<A, Sql.SqlFailure> = Effect.suspend(() =>
-        owner === undefined || owner === fiber ? now() : Effect.zipRight(free, loop)
-      )
-      return loop
-    })
+  /**
+   * Waits until no transaction holds the connection: bounded by the store call's deadline, else
+   * by the busy timeout (the bound of waiting for another connection's lock, here another fiber's).
+   */
+  const free = Sql.statement<void>((resume) => {
+    if (owner === undefined) return resume(Exit.void)
+    const wake = () => resume(Exit.void)
+    waiters.add(wake)
+    return () => {
+      waiters.delete(wake)
+    }
+  }, Duration.millis(busyTimeout))
+  /** A statement of the outer driver while a transaction holds the connection: run once it is free. */
+  const outside = <A>(now: () => Exit.Exit<A, Sql.SqlFailure>): Effect.Effect<A, Sql.SqlFailure> => {
+    const self: Effect.Effect<A, Sql.SqlFailure> = Effect.withFiberRuntime((fiber) =>
+      owner === undefined || owner === fiber ? now() : Effect.zipRight(free, self)
+    )
+    return self
+  }
 
   let savepoints = 0
   /** A savepoint inside the open transaction. */
@@ -236,6 +252,8 @@ const makeDriver = (db: Database, cacheSize: number): Sql.Driver => {
       Effect.withFiberRuntime<A, E | Sql.SqlFailure, R>((fiber) => {
         if (owner !== undefined && owner === fiber) return restore(nested(body, txDriver))
         const token = fiber
+        const late = pastDeadline(fiber)
+        if (late !== undefined) return Exit.fail(late)
         const finish = (exit: Exit.Exit<A, E>): Effect.Effect<A, E | Sql.SqlFailure> => {
           try {
             if (Exit.isFailure(exit)) {
@@ -282,9 +300,9 @@ const makeDriver = (db: Database, cacheSize: number): Sql.Driver => {
   return {
     dialect: "sqlite",
     query: (text, params) =>
-      Effect.suspend(() => owner === undefined ? queryNow(text, params) : waiting(() => queryNow(text, params))),
+      Effect.suspend(() => owner === undefined ? queryNow(text, params) : outside(() => queryNow(text, params))),
     execute: (text, params) =>
-      Effect.suspend(() => owner === undefined ? executeNow(text, params) : waiting(() => executeNow(text, params))),
+      Effect.suspend(() => owner === undefined ? executeNow(text, params) : outside(() => executeNow(text, params))),
     transaction
   }
 }
@@ -321,7 +339,7 @@ export const make = (options: Options): Effect.Effect<Sql.Driver, Sql.SqlFailure
     const busyTimeout = Number.isFinite(busy) ? Math.max(0, Math.round(busy)) : 2 ** 31 - 1
     return Effect.map(
       Effect.acquireRelease(attempt(() => open(options, busyTimeout)), (db) => Effect.sync(() => db.close())),
-      (db) => makeDriver(db, cacheSize)
+      (db) => makeDriver(db, cacheSize, busyTimeout)
     )
   })
 

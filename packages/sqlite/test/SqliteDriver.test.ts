@@ -1,7 +1,7 @@
 import { Sql } from "@braid/core"
 import { SqliteDriver } from "@braid/sqlite"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Layer } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Layer, TestClock } from "effect"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
@@ -123,6 +123,40 @@ describe("SqliteDriver", () => {
       assert.strictEqual(yield* Fiber.join(outside), 1)
       assert.deepStrictEqual(yield* names(driver), ["outside"])
     }).pipe(Effect.provide(memory)))
+
+  it.effect("waiting for another fiber's transaction is bounded by the store call's deadline, else by the busy timeout (TestClock)", () =>
+    Effect.gen(function*() {
+      const driver = yield* SqliteDriver.make({ filename: ":memory:", busyTimeout: "3 seconds" })
+      yield* withTable(driver)
+      const inside = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(
+        driver.transaction(() => Effect.zipRight(Deferred.succeed(inside, undefined), Effect.never))
+      )
+      yield* Deferred.await(inside)
+      const bounded = yield* Effect.fork(
+        driver.execute("INSERT INTO t (name) VALUES ('late')").pipe(Sql.bounded("1 second"), Effect.flip)
+      )
+      const unbounded = yield* Effect.fork(Effect.flip(driver.query("SELECT name FROM t")))
+      const tx = yield* Effect.fork(
+        Effect.flip(
+          driver.transaction((tx) => tx.execute("INSERT INTO t (name) VALUES ('x')")).pipe(Sql.bounded("2 seconds"))
+        )
+      )
+      yield* TestClock.adjust("1 second")
+      const first = yield* Fiber.join(bounded)
+      assert.strictEqual(first.reason, "Timeout")
+      assert.strictEqual(first.message, "no answer within 1000 ms")
+      assert.isNull(unbounded.unsafePoll())
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Fiber.join(tx)).reason, "Timeout")
+      yield* TestClock.adjust("1 second")
+      const third = yield* Fiber.join(unbounded)
+      assert.strictEqual(third.reason, "Timeout", "the busy timeout bounds a wait outside any store call")
+      yield* Fiber.interrupt(holder)
+      // the connection is free again; the timed-out waiters left nothing behind
+      assert.strictEqual(yield* driver.execute("INSERT INTO t (name) VALUES ('now')"), 1)
+      assert.deepStrictEqual(yield* names(driver), ["now"])
+    }).pipe(Effect.scoped))
 
   it.effect("transaction: inside one, a transaction is a savepoint; the body's own statements and its children's on tx go through", () =>
     Effect.gen(function*() {
