@@ -198,14 +198,15 @@ export const make = (options: Options): Effect.Effect<MemoryStoreShape, MemorySt
   const t = MemorySql.checkTable(options.table ?? "braid_memory")
   return SqliteDriver.make({ filename: options.filename, busyTimeout: options.timeout ?? Io.defaultTimeout }).pipe(
     Effect.mapError(failWith("connect")),
-    Effect.flatMap((driver) => makeWith(driver, options.table === undefined ? {} : { table: t }))
+    Effect.flatMap((driver) => fromDriver(driver, options.table === undefined ? {} : { table: t }))
   )
 }
 
 /**
  * A store on a SQLite driver (`SqliteDriver.make`), sharing its connection with other stores:
- * runs the migrations of the table (default `braid_memory`). A table name that is not a
- * `braid_memory` identifier throws a `TypeError` here, before anything runs.
+ * runs the migrations of the table (default `braid_memory`). The driver's busy timeout bounds each
+ * statement. A table name that is not a `braid_memory` identifier, or a driver of another
+ * dialect, throws a `TypeError` here, before anything runs.
  *
  * @example
  * ```ts
@@ -214,23 +215,48 @@ export const make = (options: Options): Effect.Effect<MemoryStoreShape, MemorySt
  *
  * const program = Effect.gen(function*() {
  *   const driver = yield* SqliteDriver.make({ filename: ":memory:" })
- *   const store = yield* SqliteMemoryStore.makeWith(driver, { table: "braid_memory_notes" })
+ *   const store = yield* SqliteMemoryStore.fromDriver(driver, { table: "braid_memory_notes" })
  *   return yield* store.clear({ kind: "global", id: "global" })
  * }).pipe(Effect.scoped)
  * ```
  *
  * @since 0.2.0
+ * @category constructors
  */
-export const makeWith = (
+export const fromDriver = (
   driver: Sql.Driver,
   options: { readonly table?: string } = {}
 ): Effect.Effect<MemoryStoreShape, MemoryStoreError> => {
   const t = MemorySql.checkTable(options.table ?? "braid_memory")
   if (driver.dialect !== "sqlite") {
-    throw new TypeError(`SqliteMemoryStore.makeWith: a sqlite driver is needed, got ${driver.dialect}`)
+    throw new TypeError(`SqliteMemoryStore.fromDriver: a sqlite driver is needed, got ${driver.dialect}`)
   }
   return Effect.as(Effect.mapError(migrate(driver, t), failWith("migrate")), makeStore(driver, t))
 }
+
+/**
+ * A SQLite memory store on the `Sql.SqlDriver` in context (`SqliteDriver.layer`), sharing one
+ * connection with the other SQLite stores of the application.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Memory } from "@braid/memory"
+ * import { SqliteDriver, SqliteMemoryStore } from "@braid/sqlite"
+ *
+ * const MemoryLive = Memory.layer().pipe(
+ *   Layer.provide(SqliteMemoryStore.layerDriver()),
+ *   Layer.provide(SqliteDriver.layer({ filename: "app.db" }))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerDriver = (
+  options: { readonly table?: string } = {}
+): Layer.Layer<MemoryStore, MemoryStoreError, Sql.SqlDriver> =>
+  Layer.effect(MemoryStore, Effect.flatMap(Sql.SqlDriver, (driver) => fromDriver(driver, options)))
 
 /**
  * A SQLite memory store on a file (created if missing). The database closes with the layer.

@@ -76,6 +76,22 @@ describe("SqliteCache", () => {
       }
     }).pipe(Effect.provide(SqliteDriver.layer({ filename: ":memory:" }))))
 
+  it.effect("SQLite store: any table name is quoted as an identifier (spaces, quotes, SQL keywords)", () =>
+    Effect.gen(function*() {
+      for (const table of ["my cache", "it's \"quoted\"", "select"]) {
+        const store = yield* SqliteCache.store({ table, maxEntries: 2 })
+        yield* store.set("k", { _tag: "success", value: table }, undefined, 0)
+        assert.deepStrictEqual(yield* store.get("k", 1), Option.some({ _tag: "success", value: table } as const))
+        yield* store.delete("k")
+        assert.isTrue(Option.isNone(yield* store.get("k", 1)))
+      }
+      const sql = yield* Sql.SqlDriver
+      const tables = (yield* sql.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")).map((r) =>
+        r.name
+      )
+      assert.includeMembers(tables, ["it's \"quoted\"", "my cache", "select"])
+    }).pipe(Effect.provide(SqliteDriver.layer({ filename: ":memory:" }))))
+
   it("options are checked where the store is built (an InvalidOption naming the option)", () => {
     assert.throws(
       () => SqliteCache.store({ maxEntries: 1.5 }),
