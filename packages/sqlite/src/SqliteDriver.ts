@@ -50,6 +50,7 @@ interface Statement {
   readonly reader: boolean
   run(params: ReadonlyArray<unknown>): { readonly changes: number }
   all(params: ReadonlyArray<unknown>): Array<unknown>
+  get(params: ReadonlyArray<unknown>): unknown
 }
 interface Database {
   prepare(sql: string): Statement
@@ -114,6 +115,17 @@ const open = (options: Options, busyTimeout: number): Database => {
   }
 }
 
+/**
+ * A prepared statement in the cache. `single`: a query that ends with `LIMIT 1` (and holds no
+ * comment) is read with `get`: its one row at most, without the step that looks for a second.
+ */
+interface Prepared {
+  readonly statement: Statement
+  readonly single: boolean
+  used: number
+}
+const limitOne = /\bLIMIT\s+1\s*;?\s*$/i
+
 /** A failure with reason "Timeout" when the deadline of the store call the fiber is in has passed. */
 const pastDeadline = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Sql.SqlFailure | undefined => {
   const bound = fiber.getFiberRef(Sql.currentBound)
@@ -127,13 +139,13 @@ const pastDeadline = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Sql.SqlFailu
 const makeDriver = (db: Database, cacheSize: number, busyTimeout: number): Sql.Driver => {
   // Prepared statements by text, each with the tick of its last use: a hit only stamps it; when
   // the cache is full, the least recently used one goes (a scan, only on a miss).
-  const cache = new Map<string, { readonly statement: Statement; used: number }>()
+  const cache = new Map<string, Prepared>()
   let tick = 0
-  const prepared = (text: string): Statement => {
+  const prepared = (text: string): Prepared => {
     const hit = cache.get(text)
     if (hit !== undefined) {
       hit.used = ++tick
-      return hit.statement
+      return hit
     }
     const statement = db.prepare(text)
     if (cache.size >= cacheSize) {
@@ -147,8 +159,13 @@ const makeDriver = (db: Database, cacheSize: number, busyTimeout: number): Sql.D
       }
       cache.delete(oldest!)
     }
-    cache.set(text, { statement, used: ++tick })
-    return statement
+    const entry: Prepared = {
+      statement,
+      single: statement.reader && limitOne.test(text) && !/--|\/\*/.test(text),
+      used: ++tick
+    }
+    cache.set(text, entry)
+    return entry
   }
   // Each statement is one Effect step that returns its Exit. A statement is synchronous: the
   // busy timeout bounds it; the deadline of a store call (`Sql.call`) bounds the waits for the
@@ -158,9 +175,13 @@ const makeDriver = (db: Database, cacheSize: number, busyTimeout: number): Sql.D
     params: ReadonlyArray<Sql.Param> | undefined
   ): Exit.Exit<ReadonlyArray<Sql.Row>, Sql.SqlFailure> => {
     try {
-      const s = prepared(text)
-      if (s.reader) return Exit.succeed(s.all(bind(params)) as ReadonlyArray<Sql.Row>)
-      s.run(bind(params))
+      const { single, statement } = prepared(text)
+      if (single) {
+        const row = statement.get(bind(params))
+        return Exit.succeed(row === undefined ? [] : [row as Sql.Row])
+      }
+      if (statement.reader) return Exit.succeed(statement.all(bind(params)) as ReadonlyArray<Sql.Row>)
+      statement.run(bind(params))
       return Exit.succeed([])
     } catch (e) {
       return Exit.fail(failure(e))
@@ -171,7 +192,7 @@ const makeDriver = (db: Database, cacheSize: number, busyTimeout: number): Sql.D
     params: ReadonlyArray<Sql.Param> | undefined
   ): Exit.Exit<number, Sql.SqlFailure> => {
     try {
-      return Exit.succeed(prepared(text).run(bind(params)).changes)
+      return Exit.succeed(prepared(text).statement.run(bind(params)).changes)
     } catch (e) {
       return Exit.fail(failure(e))
     }
@@ -238,7 +259,7 @@ const makeDriver = (db: Database, cacheSize: number, busyTimeout: number): Sql.D
   /** Rolls back what is open, if anything (nothing after a failed BEGIN or a ROLLBACK SQLite did itself). */
   const rollbackNow = () => {
     try {
-      if (db.inTransaction) prepared("ROLLBACK").run([])
+      if (db.inTransaction) prepared("ROLLBACK").statement.run([])
     } catch {
       // the connection is unusable: its next statement reports why
     }
@@ -261,7 +282,7 @@ const makeDriver = (db: Database, cacheSize: number, busyTimeout: number): Sql.D
               return exit
             }
             try {
-              prepared("COMMIT").run([])
+              prepared("COMMIT").statement.run([])
               return exit
             } catch (e) {
               // a failed COMMIT leaves the transaction open: roll it back, report the failure
@@ -274,7 +295,7 @@ const makeDriver = (db: Database, cacheSize: number, busyTimeout: number): Sql.D
         }
         const held = (): Effect.Effect<A, E | Sql.SqlFailure, R> => {
           try {
-            prepared("BEGIN IMMEDIATE").run([])
+            prepared("BEGIN IMMEDIATE").statement.run([])
           } catch (e) {
             release(token)
             return Exit.fail(failure(e))

@@ -47,6 +47,30 @@ describe("SqliteDriver", () => {
       )
     }).pipe(Effect.provide(memory)))
 
+  it.effect("a query ending in LIMIT 1 gives its one row or none, like any query; other limits and comments are read whole", () =>
+    Effect.gen(function*() {
+      const driver = yield* Sql.SqlDriver
+      yield* withTable(driver)
+      for (const name of ["a", "b", "c"]) yield* driver.execute("INSERT INTO t (name) VALUES (?)", [name])
+      assert.deepStrictEqual(yield* driver.query("SELECT name FROM t ORDER BY id LIMIT 1"), [{ name: "a" }])
+      assert.deepStrictEqual(yield* driver.query("SELECT name FROM t WHERE name = ? limit 1;", ["c"]), [{ name: "c" }])
+      assert.deepStrictEqual(yield* driver.query("SELECT name FROM t WHERE name = ? LIMIT 1", ["z"]), [])
+      assert.deepStrictEqual(
+        (yield* driver.query("SELECT name FROM t ORDER BY id LIMIT 10")).map((r) => r.name),
+        ["a", "b", "c"]
+      )
+      assert.deepStrictEqual(
+        (yield* driver.query("SELECT name FROM t ORDER BY id -- LIMIT 1")).map((r) => r.name),
+        ["a", "b", "c"]
+      )
+      assert.deepStrictEqual(
+        (yield* driver.query("SELECT name FROM t WHERE id IN (SELECT id FROM t ORDER BY id DESC LIMIT 1)")).map((r) =>
+          r.name
+        ),
+        ["c"]
+      )
+    }).pipe(Effect.provide(memory)))
+
   it.effect("a bad statement or the wrong number of parameters is a typed SqlFailure with SQLite's message", () =>
     Effect.gen(function*() {
       const driver = yield* Sql.SqlDriver
