@@ -15,14 +15,16 @@
  *   database) is a typed `Sql.SqlFailure` carrying SQLite's message and code, never parameters.
  *
  * better-sqlite3 runs each statement synchronously: a statement is bounded by the busy timeout
- * (waiting for a lock is the only wait a local file has), not by an interruption.
+ * (waiting for a lock is the only wait a local file has), not by an interruption. Waiting for
+ * another fiber's transaction is bounded by the deadline of the store call (`Sql.call`,
+ * `Sql.bounded`), else by the busy timeout: past it, a `Sql.SqlFailure` with reason "Timeout".
+ * A query that ends with `LIMIT 1` is read with better-sqlite3's `get`.
  *
  * @since 0.2.0
  */
 import { Io, Sql } from "@braid/core"
 import { Clock, Context, Duration, Effect, Exit, Layer } from "effect"
-import type { Fiber } from "effect"
-import type { Scope } from "effect"
+import type { Fiber, Scope } from "effect"
 import { createRequire } from "node:module"
 
 /**
