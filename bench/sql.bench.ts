@@ -74,7 +74,9 @@ const portSide = async (layer: Layer.Layer<Sql.SqlDriver, unknown>, t: string, s
         for (let n = 0; n < size; n++) {
           yield* driver.transaction((tx) =>
             Effect.gen(function*() {
-              for (let k = 0; k < 10; k++) yield* tx.execute(insert, [nextId("port"), JSON.stringify(document), Date.now()])
+              for (let k = 0; k < 10; k++) {
+                yield* tx.execute(insert, [nextId("port"), JSON.stringify(document), Date.now()])
+              }
             })
           )
         }
@@ -100,7 +102,9 @@ const effectSqlSide = async (
       runtime.runPromise(Effect.gen(function*() {
         for (let n = 0; n < size; n++) {
           const id = nextId("effect")
-          yield* sql`INSERT INTO ${sql(t)} (id, body, created_at) VALUES (${id}, ${JSON.stringify(document)}, ${Date.now()})`
+          yield* sql`INSERT INTO ${sql(t)} (id, body, created_at) VALUES (${id}, ${
+            JSON.stringify(document)
+          }, ${Date.now()})`
           const rows = yield* sql<{ body: string }>`SELECT body FROM ${sql(t)} WHERE id = ${id}`
           JSON.parse(rows[0]!.body)
         }

@@ -488,12 +488,17 @@ const onPool = (pool: Pool, fail: (e: unknown) => Sql.SqlFailure, timeout: Durat
       return Effect.uninterruptibleMask((restore) =>
         restore(
           Effect.flatMap(hold(pool, slot, fail, timeout), (held) =>
-            Effect.zipRight(onHeld(held, "BEGIN", undefined, ignore, fail, timeout), body(heldDriver(held, fail, timeout, 1))).pipe(
+            Effect.zipRight(
+              onHeld(held, "BEGIN", undefined, ignore, fail, timeout),
+              body(heldDriver(held, fail, timeout, 1))
+            ).pipe(
               Effect.tap(() => onHeld(held, "COMMIT", undefined, ignore, fail, timeout))
             ))
         ).pipe(Effect.onExit((exit) => {
           const held = slot.held
-          if (held === undefined) return Effect.void
+          if (held === undefined) {
+            return Effect.void
+          }
           if (Exit.isSuccess(exit)) return Effect.sync(() => letGoHeld(held, false))
           if (Exit.isInterrupted(exit) || held.broken) return Effect.sync(() => letGoHeld(held, true))
           // A failed body: roll back; if that fails too, the connection is destroyed.

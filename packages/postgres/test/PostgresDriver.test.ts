@@ -100,9 +100,11 @@ describePg("PostgresDriver", () => {
         yield* driver.transaction((tx) =>
           Effect.gen(function*() {
             yield* tx.execute(`INSERT INTO ${table} (id) VALUES (?)`, ["outer"])
-            const inner = yield* Effect.either(tx.transaction((inner) =>
-              Effect.zipRight(inner.execute(`INSERT INTO ${table} (id) VALUES (?)`, ["inner"]), Effect.fail("no"))
-            ))
+            const inner = yield* Effect.either(
+              tx.transaction((inner) =>
+                Effect.zipRight(inner.execute(`INSERT INTO ${table} (id) VALUES (?)`, ["inner"]), Effect.fail("no"))
+              )
+            )
             assert.isTrue(inner._tag === "Left")
             yield* tx.transaction((inner) => inner.execute(`INSERT INTO ${table} (id) VALUES (?)`, ["kept"]))
           })
@@ -244,7 +246,10 @@ describePg("PostgresDriver", () => {
       ]
       for (const url of urls) {
         const exit = yield* Effect.exit(
-          Effect.flatMap(PostgresDriver.make({ url: Redacted.make(url), timeout: "2 seconds" }), (d) => d.query("SELECT 1"))
+          Effect.flatMap(
+            PostgresDriver.make({ url: Redacted.make(url), timeout: "2 seconds" }),
+            (d) => d.query("SELECT 1")
+          )
             .pipe(Effect.scoped)
         )
         const error = typedFailure(exit)
