@@ -19,8 +19,12 @@
  * @since 0.2.0
  */
 import { Clock, Context, Duration, Effect, Either, Exit, FiberRef, ParseResult, Schema } from "effect"
+import * as Timers from "./internal/timers.js"
 import * as Io from "./Io.js"
 import * as Json from "./Json.js"
+
+/** The live clock: under it a statement's timer is a `setTimeout`; under any other (`TestClock`) a sleep on it. */
+const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
 
 /**
  * The SQL dialects Braid's stores speak.
@@ -228,18 +232,59 @@ const timedOut = (millis: number) => new SqlFailure({ message: `no answer within
 export const statement = <A>(
   register: (resume: (exit: Exit.Exit<A, SqlFailure>) => void) => (() => void) | void,
   fallback: Duration.DurationInput
-): Effect.Effect<A, SqlFailure> =>
-  Effect.withFiberRuntime<A, SqlFailure>((fiber) => {
+): Effect.Effect<A, SqlFailure> => {
+  const fallbackDuration = Duration.decode(fallback)
+  const fallbackMillis = Duration.toMillis(fallbackDuration)
+  // `Io.callback` with the bound read from the fiber, in one step (this is every statement's path).
+  return Effect.withFiberRuntime<A, SqlFailure>((fiber) => {
     const bound = fiber.getFiberRef(currentBound)
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    let millis: number
+    let whole: number
     if (bound === undefined) {
-      const d = Duration.decode(fallback)
-      return Io.callback(register, d, timedOut)
+      millis = fallbackMillis
+      whole = fallbackMillis
+    } else {
+      millis = bound.deadline === Number.POSITIVE_INFINITY
+        ? Number.POSITIVE_INFINITY
+        : bound.deadline - clock.unsafeCurrentTimeMillis()
+      whole = bound.millis
+      if (millis <= 0) return Exit.fail(timedOut(whole))
     }
-    if (bound.deadline === Number.POSITIVE_INFINITY) return Io.callback(register, Duration.infinity, timedOut)
-    const remaining = bound.deadline - Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
-    if (remaining <= 0) return Exit.fail(timedOut(bound.millis))
-    return Io.callback(register, Duration.millis(remaining), () => timedOut(bound.millis))
+    return Effect.async<A, SqlFailure>((resume) => {
+      let settled = false
+      let timer: Timers.Timer | undefined
+      let abandon: (() => void) | void = undefined
+      if (millis !== Number.POSITIVE_INFINITY) {
+        timer = Timers.schedule(
+          () => {
+            if (settled) return
+            settled = true
+            resume(Exit.fail(timedOut(whole)))
+            abandon?.()
+          },
+          clock,
+          clock === liveClock,
+          bound === undefined ? fallbackDuration : Duration.millis(millis),
+          millis
+        )
+      }
+      abandon = register((exit) => {
+        if (settled) return
+        settled = true
+        timer?.cancel()
+        resume(exit)
+      })
+      if (settled) return
+      return Effect.sync(() => {
+        if (settled) return
+        settled = true
+        timer?.cancel()
+        abandon?.()
+      })
+    })
   })
+}
 
 /**
  * Bounds a store call and turns every failure (an SQL error, a dropped connection, no answer
@@ -247,8 +292,7 @@ export const statement = <A>(
  * failure's message (and its cause's) is kept, with credentials in URLs masked.
  *
  * The bound is a deadline (`currentBound`) that the driver applies to every statement the call
- * runs (`statement`), a transaction's included; a call nested in another keeps the earlier
- * deadline. What runs between statements is the store's own synchronous work (encoding,
+ * runs (`statement`), a transaction's included; a call nested in another is bounded by its own. What runs between statements is the store's own synchronous work (encoding,
  * decoding): a store call waits on nothing but its driver.
  *
  * @example
@@ -294,11 +338,16 @@ export const bounded = (timeout: Duration.DurationInput | undefined) => {
       const deadline = millis === Number.POSITIVE_INFINITY
         ? millis
         : Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() + millis
-      if (outer !== undefined && outer.deadline <= deadline) return self
-      // `Effect.locally`, in one step less (this is on every store call's path).
+      const restore = FiberRef.set(currentBound, outer)
+      // `Effect.locally` without its finalizer (this is on every store call's path): the bound is
+      // restored when the call succeeds or fails; an interrupted fiber keeps it only while it
+      // winds down, and every call sets its own.
       return Effect.zipRight(
         FiberRef.set(currentBound, { deadline, millis }),
-        Effect.onExit(self, () => FiberRef.set(currentBound, outer))
+        Effect.matchCauseEffect(self, {
+          onFailure: (cause) => Effect.zipRight(restore, Effect.failCause(cause)),
+          onSuccess: (a) => Effect.as(restore, a)
+        })
       )
     })
 }

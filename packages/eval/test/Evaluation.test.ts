@@ -58,7 +58,10 @@ describe("Evaluation", () => {
       const calls = yield* Ref.make(0)
       const store = yield* Layer.build(ResultStore.layerMemory)
       const pipeline = Evaluation.make({ runId: "v1", metrics })
-      const run = Runner.run(pipeline, Samples.promptV1).pipe(Effect.provide(countingJudge(calls)), Effect.provide(store))
+      const run = Runner.run(pipeline, Samples.promptV1).pipe(
+        Effect.provide(countingJudge(calls)),
+        Effect.provide(store)
+      )
       const first = yield* run
       const second = yield* run
       assert.strictEqual(yield* Ref.get(calls), 8)

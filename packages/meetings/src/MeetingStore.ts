@@ -202,7 +202,9 @@ export const makeSqlWith = (options: SqlOptions = {}): Effect.Effect<Service, Me
           Effect.flatMap(
             driver.query("SELECT data FROM braid_meeting_status WHERE meeting_id = ?", [id]),
             (rows) =>
-              rows.length === 0 ? Effect.succeed(Option.none()) : Effect.map(decodeStatus(rows[0]!["data"]), Option.some)
+              rows.length === 0
+                ? Effect.succeed(Option.none())
+                : Effect.map(decodeStatus(rows[0]!["data"]), Option.some)
           )
         ),
       list: call(

@@ -3,9 +3,9 @@
  * fresh layer (a new connection). Run against SQLite in @braid/sqlite and PostgreSQL in
  * @braid/postgres (imported by relative path).
  */
+import type { Sql } from "@braid/core"
 import { Meeting, MeetingStore, Termination } from "@braid/meetings"
 import { EventBus } from "@braid/messaging"
-import type { Sql } from "@braid/core"
 import { assert } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 

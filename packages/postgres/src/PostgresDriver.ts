@@ -55,6 +55,8 @@ export interface PoolClient {
   release(error?: Error | boolean): void
   on(event: "error", listener: (error: Error) => void): unknown
   removeListener(event: "error", listener: (error: Error) => void): unknown
+  /** The server process of the connection (pg sets it on connecting): what an abandoned statement's cancel names. */
+  readonly processID?: number | null
 }
 
 /**
@@ -231,6 +233,22 @@ const abandoned = new Error("the call was abandoned (interrupted or past its bou
 
 type Done = (error: unknown, result?: QueryResult) => void
 
+/**
+ * Asks the server to cancel what `client` runs (`pg_cancel_backend`, on another connection of
+ * the pool, in the background, bounded by `timeout`, best effort): its statement was abandoned
+ * and its connection is being destroyed, but a server busy with the statement would otherwise go
+ * on with it, holding its locks, until it ends.
+ */
+const cancelOn = (pool: Pool, client: PoolClient, timeout: Duration.Duration): void => {
+  const pid = client.processID
+  if (typeof pid !== "number") return
+  Effect.runFork(
+    Effect.ignore(pooled(pool, "SELECT pg_cancel_backend($1)", [pid], ignore, failureWith([]), timeout, false)).pipe(
+      Effect.locally(Sql.currentBound, undefined)
+    )
+  )
+}
+
 // ---- the driver -----------------------------------------------------------------------------
 
 /**
@@ -244,7 +262,8 @@ const pooled = <A>(
   values: ReadonlyArray<unknown> | undefined,
   map: (r: QueryResult) => A,
   fail: (e: unknown) => Sql.SqlFailure,
-  timeout: Duration.Duration
+  timeout: Duration.Duration,
+  cancel = true
 ): Effect.Effect<A, Sql.SqlFailure> =>
   Sql.statement<A>((resume) => {
     let finished = false
@@ -298,7 +317,9 @@ const pooled = <A>(
     return () => {
       if (finished) return
       finished = true
+      const c = client
       letGo(abandoned)
+      if (cancel && c !== undefined) cancelOn(pool, c, timeout)
     }
   }, timeout)
 
@@ -310,6 +331,8 @@ interface Held {
   /** The connection broke or a statement was abandoned: it must be destroyed. */
   broken: boolean
   readonly onBroken: (error: Error) => void
+  /** Asks the server to cancel the statement in flight (it was abandoned). */
+  readonly cancel: () => void
 }
 
 /** Gets a connection for a transaction into `slot` as soon as it arrives (so that it is let go whatever happens next). */
@@ -336,7 +359,8 @@ const hold = (
           onBroken: (e) => {
             held.broken = true
             held.current?.(e)
-          }
+          },
+          cancel: () => cancelOn(pool, c, timeout)
         }
         c.on("error", held.onBroken)
         slot.held = held
@@ -389,6 +413,7 @@ const onHeld = <A>(
       if (finished) return
       finished = true
       held.current = undefined
+      if (!held.broken) held.cancel()
       held.broken = true
     }
   }, timeout)
@@ -463,12 +488,17 @@ const onPool = (pool: Pool, fail: (e: unknown) => Sql.SqlFailure, timeout: Durat
       return Effect.uninterruptibleMask((restore) =>
         restore(
           Effect.flatMap(hold(pool, slot, fail, timeout), (held) =>
-            Effect.zipRight(onHeld(held, "BEGIN", undefined, ignore, fail, timeout), body(heldDriver(held, fail, timeout, 1))).pipe(
+            Effect.zipRight(
+              onHeld(held, "BEGIN", undefined, ignore, fail, timeout),
+              body(heldDriver(held, fail, timeout, 1))
+            ).pipe(
               Effect.tap(() => onHeld(held, "COMMIT", undefined, ignore, fail, timeout))
             ))
         ).pipe(Effect.onExit((exit) => {
           const held = slot.held
-          if (held === undefined) return Effect.void
+          if (held === undefined) {
+            return Effect.void
+          }
           if (Exit.isSuccess(exit)) return Effect.sync(() => letGoHeld(held, false))
           if (Exit.isInterrupted(exit) || held.broken) return Effect.sync(() => letGoHeld(held, true))
           // A failed body: roll back; if that fails too, the connection is destroyed.

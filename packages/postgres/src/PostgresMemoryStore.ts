@@ -123,7 +123,10 @@ const makeStore = (driver: Sql.Driver, t: string, timeout: Duration.Duration): M
     }
   }
   /** Parameters made inside the call: a throw (a bad tenant) fails the call. */
-  const withParams = <A>(make: () => ReadonlyArray<Sql.Param>, run: (params: ReadonlyArray<Sql.Param>) => Effect.Effect<A, unknown>) =>
+  const withParams = <A>(
+    make: () => ReadonlyArray<Sql.Param>,
+    run: (params: ReadonlyArray<Sql.Param>) => Effect.Effect<A, unknown>
+  ) =>
     Effect.suspend(() => {
       let params: ReadonlyArray<Sql.Param>
       try {
@@ -240,7 +243,10 @@ const start = (
  *
  * @since 0.2.0
  */
-export const fromDriver = (driver: Sql.Driver, options: Options = {}): Effect.Effect<MemoryStoreShape, MemoryStoreError> => {
+export const fromDriver = (
+  driver: Sql.Driver,
+  options: Options = {}
+): Effect.Effect<MemoryStoreShape, MemoryStoreError> => {
   const t = MemorySql.checkTable(options.table ?? "braid_memory")
   return start(driver, t, Duration.decode(options.timeout ?? Io.defaultTimeout))
 }

@@ -1,6 +1,6 @@
+import { Sql } from "@braid/core"
 import { Meeting, MeetingStore, Termination } from "@braid/meetings"
 import { EventBus } from "@braid/messaging"
-import { Sql } from "@braid/core"
 import { PostgresDriver, PostgresMeetingStore } from "@braid/postgres"
 import { DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
 import { assert, it } from "@effect/vitest"

@@ -101,19 +101,23 @@ describePg("ResultStore, MeetingStore and MeetingRecords on PostgresDriver", () 
   it.live("layerConfig reads DATABASE_URL through Config; a refused URL with a password is a typed error without it", () =>
     Effect.gen(function*() {
       const config = (url: string) => Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["DATABASE_URL", url]])))
-      const stored = yield* Effect.flatMap(ResultStore.ResultStore, (s) =>
-        Effect.zipRight(s.put(result("config")), s.get("bounded", "config"))).pipe(
-          Effect.provide(PostgresResultStore.layerConfig().pipe(Layer.provide(config(inSchema(DATABASE_URL, schema)))))
-        )
+      const stored = yield* Effect.flatMap(
+        ResultStore.ResultStore,
+        (s) => Effect.zipRight(s.put(result("config")), s.get("bounded", "config"))
+      ).pipe(
+        Effect.provide(PostgresResultStore.layerConfig().pipe(Layer.provide(config(inSchema(DATABASE_URL, schema)))))
+      )
       assert.strictEqual(stored?.conversationId, "config")
       const refused = new URL(withPort(DATABASE_URL, 1))
       refused.username = "braid_nobody"
       refused.password = "s3cret-pw"
       const error = yield* Effect.flip(
         Effect.flatMap(MeetingRecords.MeetingRecords, (r) => r.list).pipe(
-          Effect.provide(PostgresMeetingRecords.layerConfig({ timeout: "2 seconds" }).pipe(
-            Layer.provide(config(refused.toString()))
-          ))
+          Effect.provide(
+            PostgresMeetingRecords.layerConfig({ timeout: "2 seconds" }).pipe(
+              Layer.provide(config(refused.toString()))
+            )
+          )
         )
       )
       assert.strictEqual(error._tag, "HistoryStoreError")

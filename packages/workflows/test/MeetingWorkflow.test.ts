@@ -8,7 +8,13 @@ import { assert, describe, it } from "@effect/vitest"
 import type { Duration } from "effect"
 import { Effect, Fiber, Layer, Option, Ref, TestClock } from "effect"
 
-import { assertLaunchReview, assertLaunchReviewHistory, graceItems, meeting, offline } from "./meetingRecordsConformance.js"
+import {
+  assertLaunchReview,
+  assertLaunchReviewHistory,
+  graceItems,
+  meeting,
+  offline
+} from "./meetingRecordsConformance.js"
 
 /** Runs a forked effect to its end, advancing the TestClock by `step` while it waits. */
 const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, step: Duration.DurationInput) =>
