@@ -10,15 +10,21 @@
  * - Rows hold JSON written with `Json.encode` (a value without a lossless JSON form is refused,
  *   typed) and read back with `Json.parse` then Schema (a row is untrusted input: no prototype
  *   effects, bounded depth).
- * - Every store call is bounded (`call`, on `Io.bounded`) and reports the store's own typed error
- *   whose reason never carries credentials.
+ * - Every store call is bounded (`call`) and reports the store's own typed error whose reason
+ *   never carries credentials. The bound is a deadline the driver applies to each statement the
+ *   call runs (`statement`: one Effect step and one timer, no fiber of its own, as `Io.callback`),
+ *   so a call of several statements, a transaction included, is bounded as a whole; a statement
+ *   past it is abandoned (its connection destroyed) and fails at once.
  *
  * @since 0.2.0
  */
-import type { Duration } from "effect"
-import { Context, Effect, Either, ParseResult, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Either, Exit, FiberRef, ParseResult, Schema } from "effect"
+import * as Timers from "./internal/timers.js"
 import * as Io from "./Io.js"
 import * as Json from "./Json.js"
+
+/** The live clock: under it a statement's timer is a `setTimeout`; under any other (`TestClock`) a sleep on it. */
+const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
 
 /**
  * The SQL dialects Braid's stores speak.
@@ -46,7 +52,8 @@ export type Row = Readonly<Record<string, unknown>>
 
 /**
  * A failed statement or connection. `message` is the driver's message and its cause's, with
- * credentials in URLs masked; it never holds parameters. Stores map it to their own typed error
+ * credentials in URLs masked; it never holds parameters. `reason` is `"Timeout"` for a statement
+ * that got no answer within its bound (`statement`). Stores map it to their own typed error
  * with `call`.
  *
  * @example
@@ -55,18 +62,22 @@ export type Row = Readonly<Record<string, unknown>>
  *
  * const e = new Sql.SqlFailure({ message: "relation does not exist" })
  * e._tag // "SqlFailure"
+ * const slow = new Sql.SqlFailure({ message: "no answer within 5000 ms", reason: "Timeout" })
  * ```
  *
  * @since 0.2.0
  * @category errors
  */
 export class SqlFailure extends Schema.TaggedError<SqlFailure>()("SqlFailure", {
-  message: Schema.String
+  message: Schema.String,
+  reason: Schema.optional(Schema.Literal("Timeout"))
 }) {}
 
 /**
  * The SQL port. Statements use `?` placeholders in every dialect (the PostgreSQL driver numbers
- * them). A driver bounds nothing itself: stores bound each call with `call`.
+ * them). A driver that waits for answers (a network database) bounds each statement with
+ * `statement`: by the remaining time of the store call it runs in (`call`), else by a default
+ * of its own. `tx.transaction` inside a transaction is a savepoint.
  *
  * @since 0.2.0
  * @category models
@@ -175,29 +186,171 @@ export const encoder = <A, I>(schema: Schema.Schema<A, I, never>) => {
 }
 
 /**
+ * The bound of the store call in progress (`call`), as drivers read it: an absolute `deadline`
+ * on the Effect Clock, and the whole bound in `millis` (for the message).
+ *
+ * @since 0.2.0
+ * @category calls
+ */
+export interface Bound {
+  readonly deadline: number
+  readonly millis: number
+}
+
+/**
+ * The bound of the store call the current fiber is in; `undefined` outside any `call`.
+ *
+ * @since 0.2.0
+ * @category calls
+ */
+export const currentBound: FiberRef.FiberRef<Bound | undefined> = FiberRef.unsafeMake<Bound | undefined>(undefined)
+
+const timedOut = (millis: number) => new SqlFailure({ message: `no answer within ${millis} ms`, reason: "Timeout" })
+
+/**
+ * For driver authors: one callback-style statement (or connection checkout), bounded by the
+ * remaining time of the store call it runs in (`currentBound`), else by `fallback`. `register`
+ * starts it and hands its outcome to `resume` once; what it returns is called if it is abandoned
+ * (past the bound, or interrupted): destroy the connection there. Past the bound the result is
+ * a `SqlFailure` with reason `"Timeout"`, at once, even where the caller is uninterruptible. One
+ * Effect step and one timer (`Io.callback`), no fiber of its own.
+ *
+ * @example
+ * ```ts
+ * import { Exit } from "effect"
+ * import { Sql } from "@braid/core"
+ *
+ * const ping = Sql.statement<number>((resume) => {
+ *   const handle = setTimeout(() => resume(Exit.succeed(1)), 10)
+ *   return () => clearTimeout(handle)
+ * }, "5 seconds")
+ * ```
+ *
+ * @since 0.2.0
+ * @category drivers
+ */
+export const statement = <A>(
+  register: (resume: (exit: Exit.Exit<A, SqlFailure>) => void) => (() => void) | void,
+  fallback: Duration.DurationInput
+): Effect.Effect<A, SqlFailure> => {
+  const fallbackDuration = Duration.decode(fallback)
+  const fallbackMillis = Duration.toMillis(fallbackDuration)
+  // `Io.callback` with the bound read from the fiber, in one step (this is every statement's path).
+  return Effect.withFiberRuntime<A, SqlFailure>((fiber) => {
+    const bound = fiber.getFiberRef(currentBound)
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    let millis: number
+    let whole: number
+    if (bound === undefined) {
+      millis = fallbackMillis
+      whole = fallbackMillis
+    } else {
+      millis = bound.deadline === Number.POSITIVE_INFINITY
+        ? Number.POSITIVE_INFINITY
+        : bound.deadline - clock.unsafeCurrentTimeMillis()
+      whole = bound.millis
+      if (millis <= 0) return Exit.fail(timedOut(whole))
+    }
+    return Effect.async<A, SqlFailure>((resume) => {
+      let settled = false
+      let timer: Timers.Timer | undefined
+      let abandon: (() => void) | void = undefined
+      if (millis !== Number.POSITIVE_INFINITY) {
+        timer = Timers.schedule(
+          () => {
+            if (settled) return
+            settled = true
+            resume(Exit.fail(timedOut(whole)))
+            abandon?.()
+          },
+          clock,
+          clock === liveClock,
+          bound === undefined ? fallbackDuration : Duration.millis(millis),
+          millis
+        )
+      }
+      abandon = register((exit) => {
+        if (settled) return
+        settled = true
+        timer?.cancel()
+        resume(exit)
+      })
+      if (settled) return
+      return Effect.sync(() => {
+        if (settled) return
+        settled = true
+        timer?.cancel()
+        abandon?.()
+      })
+    })
+  })
+}
+
+/**
  * Bounds a store call and turns every failure (an SQL error, a dropped connection, no answer
  * within `timeout`, a row that does not decode) into the store's typed error. Only the
  * failure's message (and its cause's) is kept, with credentials in URLs masked.
+ *
+ * The bound is a deadline (`currentBound`) that the driver applies to every statement the call
+ * runs (`statement`), a transaction's included; a call nested in another is bounded by its own. What runs between statements is the store's own synchronous work (encoding,
+ * decoding): a store call waits on nothing but its driver.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
  * import { Sql } from "@braid/core"
  *
- * const bounded = Effect.never.pipe(Sql.call("2 seconds", (reason) => new Error(`store: ${reason}`)))
+ * const tables = Effect.flatMap(Sql.SqlDriver, (driver) => driver.query("SELECT 1 AS one")).pipe(
+ *   Sql.call("2 seconds", (reason) => new Error(`store: ${reason}`))
+ * )
  * ```
  *
  * @since 0.2.0
  * @category calls
  */
-export const call =
-  <E2>(timeout: Duration.DurationInput | undefined, toError: (reason: string) => E2) =>
-  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E2, R> =>
-    Io.bounded(
-      Effect.mapError(self, (e) => toError(typeof e === "string" ? e : reasonOf(e))),
-      timeout,
-      (millis) => toError(`no answer within ${millis} ms`)
-    )
+export const call = <E2>(timeout: Duration.DurationInput | undefined, toError: (reason: string) => E2) => {
+  const bound = bounded(timeout)
+  return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E2, R> =>
+    bound(Effect.mapError(self, (e) => toError(typeof e === "string" ? e : reasonOf(e))))
+}
+
+/**
+ * `call` without the error mapping: the statements of `self` are bounded by `timeout` (default
+ * `Io.defaultTimeout`) as a whole, and one past it fails with a `SqlFailure` whose reason is
+ * `"Timeout"`. For stores with errors of their own shape.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Sql } from "@braid/core"
+ *
+ * const one = Effect.flatMap(Sql.SqlDriver, (driver) => driver.query("SELECT 1 AS one")).pipe(Sql.bounded("2 seconds"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category calls
+ */
+export const bounded = (timeout: Duration.DurationInput | undefined) => {
+  const millis = Duration.toMillis(timeout === undefined ? Io.defaultTimeout : Duration.decode(timeout))
+  return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.withFiberRuntime<A, E, R>((fiber) => {
+      const outer = fiber.getFiberRef(currentBound)
+      const deadline = millis === Number.POSITIVE_INFINITY
+        ? millis
+        : Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() + millis
+      const restore = FiberRef.set(currentBound, outer)
+      // `Effect.locally` without its finalizer (this is on every store call's path): the bound is
+      // restored when the call succeeds or fails; an interrupted fiber keeps it only while it
+      // winds down, and every call sets its own.
+      return Effect.zipRight(
+        FiberRef.set(currentBound, { deadline, millis }),
+        Effect.matchCauseEffect(self, {
+          onFailure: (cause) => Effect.zipRight(restore, Effect.failCause(cause)),
+          onSuccess: (a) => Effect.as(restore, a)
+        })
+      )
+    })
+}
 
 const messageOf = (e: unknown): string | undefined =>
   typeof e === "object" && e !== null && "message" in e && typeof e.message === "string" && e.message !== ""

@@ -3,13 +3,13 @@
  * the evaluation runner. Storing a result for a key that already has one keeps the first
  * (`INSERT ... ON CONFLICT DO NOTHING`), so evaluating a conversation twice stores one result.
  *
- * Layers: `layerMemory` (tests, quick runs) and `layerSql` over any `@effect/sql` client; an
- * embedded SQLite file with `SqliteResultStore.layer(filename)` of @braid/sqlite.
+ * Layers: `layerMemory` (tests, quick runs) and `layerSql` on the `Sql.SqlDriver` in context; an
+ * embedded SQLite file with `SqliteResultStore.layer(filename)` of @braid/sqlite, PostgreSQL with
+ * `PostgresResultStore.layer` of @braid/postgres.
  *
  * @since 0.1.0
  */
 import { Sql } from "@braid/core"
-import { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer, Ref, Schema } from "effect"
 import { ResultStoreError } from "./Errors.js"
 
@@ -130,7 +130,7 @@ export const layerMemory: Layer.Layer<ResultStore> = Layer.effect(
 export type StoreOptions = Sql.StoreOptions
 
 /**
- * A store over the ambient `SqlClient` (SQLite or PostgreSQL) with options: the table
+ * A store on the `Sql.SqlDriver` in context (SQLite or PostgreSQL) with options: the table
  * `braid_evaluation_results` is created if missing, with the primary key (run_id, conversation_id).
  * Every call is bounded by `timeout` (default `Io.defaultTimeout`, 5 s) and every failure (an SQL
  * error, a dropped connection, no answer in time, a stored row that does not decode, a result
@@ -139,79 +139,82 @@ export type StoreOptions = Sql.StoreOptions
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import type { SqlClient } from "@effect/sql"
+ * import type { Sql } from "@braid/core"
  * import { ResultStore } from "@braid/eval"
  *
- * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ * declare const DriverLive: Layer.Layer<Sql.SqlDriver> // SqliteDriver.layer(...) or PostgresDriver.layer(...)
  *
- * const Store = ResultStore.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(SqlLive))
+ * const Store = ResultStore.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(DriverLive))
  * ```
  *
  * @since 0.2.0
  */
 export const layerSqlWith = (
   options: StoreOptions = {}
-): Layer.Layer<ResultStore, ResultStoreError, SqlClient.SqlClient> =>
+): Layer.Layer<ResultStore, ResultStoreError, Sql.SqlDriver> =>
   Layer.effect(
     ResultStore,
     Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
+      const sql = yield* Sql.SqlDriver
       const wrap = (operation: string) =>
         Sql.call(options.timeout, (reason) => new ResultStoreError({ operation, reason }))
-      yield* sql`CREATE TABLE IF NOT EXISTS braid_evaluation_results (
+      yield* sql.execute(`CREATE TABLE IF NOT EXISTS braid_evaluation_results (
         run_id TEXT NOT NULL,
         conversation_id TEXT NOT NULL,
         result TEXT NOT NULL,
         created_at BIGINT NOT NULL,
         PRIMARY KEY (run_id, conversation_id)
-      )`.pipe(wrap("create table"))
+      )`).pipe(wrap("create table"))
       const get = (runId: string, conversationId: string) =>
         Effect.gen(function*() {
-          const rows = yield* sql<
-            { result: unknown }
-          >`SELECT result FROM braid_evaluation_results WHERE run_id = ${runId} AND conversation_id = ${conversationId}`
-          return rows.length === 0 ? undefined : yield* decode(rows[0]!.result)
+          const rows = yield* sql.query(
+            "SELECT result FROM braid_evaluation_results WHERE run_id = ? AND conversation_id = ?",
+            [runId, conversationId]
+          )
+          return rows.length === 0 ? undefined : yield* decode(rows[0]!["result"])
         })
       return {
         get: (runId, conversationId) => get(runId, conversationId).pipe(wrap("get")),
         put: (result) =>
           Effect.gen(function*() {
             const json = yield* encode(result)
-            const inserted = yield* sql<
-              { run_id: string }
-            >`INSERT INTO braid_evaluation_results (run_id, conversation_id, result, created_at)
-              VALUES (${result.runId}, ${result.conversationId}, ${json}, ${result.evaluatedAt})
+            const inserted = yield* sql.query(
+              `INSERT INTO braid_evaluation_results (run_id, conversation_id, result, created_at)
+              VALUES (?, ?, ?, ?)
               ON CONFLICT (run_id, conversation_id) DO NOTHING
-              RETURNING run_id`
+              RETURNING run_id`,
+              [result.runId, result.conversationId, json, result.evaluatedAt]
+            )
             if (inserted.length > 0) return { result, inserted: true }
             const existing = yield* get(result.runId, result.conversationId)
             return { result: existing ?? result, inserted: false }
           }).pipe(wrap("put")),
         list: (runId) =>
           Effect.gen(function*() {
-            const rows = yield* sql<
-              { result: unknown }
-            >`SELECT result FROM braid_evaluation_results WHERE run_id = ${runId} ORDER BY conversation_id`
-            return yield* Effect.forEach(rows, (r) => decode(r.result))
+            const rows = yield* sql.query(
+              "SELECT result FROM braid_evaluation_results WHERE run_id = ? ORDER BY conversation_id",
+              [runId]
+            )
+            return yield* Effect.forEach(rows, (r) => decode(r["result"]))
           }).pipe(wrap("list"))
       }
     })
   )
 
 /**
- * `layerSqlWith()`: a store over the ambient `SqlClient` with the default bound.
+ * `layerSqlWith()`: a store on the `Sql.SqlDriver` in context with the default bound.
  *
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import type { SqlClient } from "@effect/sql"
+ * import type { Sql } from "@braid/core"
  * import { ResultStore } from "@braid/eval"
  *
- * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ * declare const DriverLive: Layer.Layer<Sql.SqlDriver> // SqliteDriver.layer(...) or PostgresDriver.layer(...)
  *
- * const Store = ResultStore.layerSql.pipe(Layer.provide(SqlLive))
+ * const Store = ResultStore.layerSql.pipe(Layer.provide(DriverLive))
  * ```
  *
  * @since 0.1.0
  */
-export const layerSql: Layer.Layer<ResultStore, ResultStoreError, SqlClient.SqlClient> = layerSqlWith()
+export const layerSql: Layer.Layer<ResultStore, ResultStoreError, Sql.SqlDriver> = layerSqlWith()

@@ -1,15 +1,14 @@
 /**
  * Where meetings keep their ordered history and their latest status, so that a meeting can be
  * inspected later. In memory by default; `MeetingStore.layerSql` keeps them in SQLite or
- * PostgreSQL (through `@effect/sql`; tables `braid_meeting_entries` and `braid_meeting_status`,
- * created on first use). Every SQL call is bounded by `timeout` (default `Io.defaultTimeout`,
+ * PostgreSQL (on the `Sql.SqlDriver` in context; tables `braid_meeting_entries` and
+ * `braid_meeting_status`, created on first use). Every SQL call is bounded by `timeout` (default `Io.defaultTimeout`,
  * 5 s) and fails with a `MeetingStoreError`; stored rows are read with `Json.parse` and decoded
  * with their Schema (a garbled row is a `MeetingStoreError`, never a defect).
  *
  * @since 0.1.0
  */
-import { Io, Json } from "@braid/core"
-import { SqlClient } from "@effect/sql"
+import { Json, Sql } from "@braid/core"
 import { Context, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import { MeetingStoreError } from "./Errors.js"
 import type { Entry, Status } from "./internal/meetingTypes.js"
@@ -96,8 +95,10 @@ const storeError = (operation: string) => (e: unknown) =>
 /** Reads a stored JSON text with `Json.parse`, then decodes it with `schema`. */
 const decodeRow = <A, I>(schema: Schema.Schema<A, I>, what: string) => {
   const decode = Schema.decodeUnknownEither(schema)
-  return (text: string): Either.Either<A, MeetingStoreError> => {
-    const parsed = Json.parse(text)
+  return (text: unknown): Either.Either<A, MeetingStoreError> => {
+    const parsed = typeof text === "string"
+      ? Json.parse(text)
+      : Either.left(new Error(`the stored value is not text (${typeof text})`))
     if (Either.isLeft(parsed)) {
       return Either.left(
         new MeetingStoreError({ operation: "read", reason: `stored ${what} is not valid JSON: ${parsed.left.message}` })
@@ -125,86 +126,92 @@ export interface SqlOptions {
 }
 
 /**
- * A store on the `SqlClient` in context (SQLite or PostgreSQL), every call bounded by
- * `options.timeout`. Its tables are created if missing (idempotent), so it can be used on a
- * fresh database.
+ * A store on the `Sql.SqlDriver` in context (`SqliteDriver.layer` of @braid/sqlite,
+ * `PostgresDriver.layer` of @braid/postgres), every call bounded by `options.timeout`
+ * (`Sql.bounded`). Its tables are created if missing (idempotent), so it can be used on a fresh
+ * database.
  *
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import type { SqlClient } from "@effect/sql"
+ * import type { Sql } from "@braid/core"
  * import { MeetingStore } from "@braid/meetings"
  *
- * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ * declare const DriverLive: Layer.Layer<Sql.SqlDriver> // SqliteDriver.layer(...) or PostgresDriver.layer(...)
  *
- * const StoreLive = MeetingStore.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(SqlLive))
+ * const StoreLive = MeetingStore.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(DriverLive))
  * ```
  *
  * @since 0.2.0
  */
-export const makeSqlWith = (options: SqlOptions = {}): Effect.Effect<Service, MeetingStoreError, SqlClient.SqlClient> =>
+export const makeSqlWith = (options: SqlOptions = {}): Effect.Effect<Service, MeetingStoreError, Sql.SqlDriver> =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
+    const driver = yield* Sql.SqlDriver
+    const bound = Sql.bounded(options.timeout)
     const call = <A>(operation: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, MeetingStoreError> =>
-      // Past the bound the call is abandoned at once (Io.bounded: the driver's cancellation of
-      // the statement goes on in the background instead of holding the caller up to 5 s more).
-      Io.bounded(Effect.mapError(effect, storeError(operation)), options.timeout, (millis) =>
-        new MeetingStoreError({ operation, reason: `no answer within ${millis} ms` }))
+      Effect.mapError(bound(effect), storeError(operation))
     yield* call(
       "migrate",
-      sql`CREATE TABLE IF NOT EXISTS braid_meeting_entries (
+      driver.execute(`CREATE TABLE IF NOT EXISTS braid_meeting_entries (
         meeting_id TEXT NOT NULL,
         seq INTEGER NOT NULL,
         kind TEXT NOT NULL,
         participant TEXT NOT NULL,
         data TEXT NOT NULL,
         PRIMARY KEY (meeting_id, seq)
-      )`
+      )`)
     )
     yield* call(
       "migrate",
-      sql`CREATE TABLE IF NOT EXISTS braid_meeting_status (
+      driver.execute(`CREATE TABLE IF NOT EXISTS braid_meeting_status (
         meeting_id TEXT PRIMARY KEY,
         data TEXT NOT NULL
-      )`
+      )`)
     )
     return {
       append: (entry) =>
         call(
           "append",
           Effect.flatMap(encodeRow(entry), (data) =>
-            sql`INSERT INTO braid_meeting_entries (meeting_id, seq, kind, participant, data)
-                VALUES (${entry.meetingId}, ${entry.seq}, ${entry.kind}, ${entry.participant}, ${data})`)
+            driver.execute(
+              `INSERT INTO braid_meeting_entries (meeting_id, seq, kind, participant, data) VALUES (?, ?, ?, ?, ?)`,
+              [entry.meetingId, entry.seq, entry.kind, entry.participant, data]
+            ))
         ).pipe(Effect.asVoid),
       saveStatus: (status) =>
         call(
           "saveStatus",
           Effect.flatMap(encodeRow(status), (data) =>
-            sql`INSERT INTO braid_meeting_status (meeting_id, data) VALUES (${status.meetingId}, ${data})
-                ON CONFLICT (meeting_id) DO UPDATE SET data = excluded.data`)
+            driver.execute(
+              `INSERT INTO braid_meeting_status (meeting_id, data) VALUES (?, ?)
+                ON CONFLICT (meeting_id) DO UPDATE SET data = excluded.data`,
+              [status.meetingId, data]
+            ))
         ).pipe(Effect.asVoid),
       history: (id) =>
         call(
           "history",
           Effect.flatMap(
-            sql<{ data: string }>`SELECT data FROM braid_meeting_entries WHERE meeting_id = ${id} ORDER BY seq`,
-            (rows) => Effect.forEach(rows, (r) => decodeEntry(r.data))
+            driver.query("SELECT data FROM braid_meeting_entries WHERE meeting_id = ? ORDER BY seq", [id]),
+            (rows) => Effect.forEach(rows, (r) => decodeEntry(r["data"]))
           )
         ),
       status: (id) =>
         call(
           "status",
           Effect.flatMap(
-            sql<{ data: string }>`SELECT data FROM braid_meeting_status WHERE meeting_id = ${id}`,
+            driver.query("SELECT data FROM braid_meeting_status WHERE meeting_id = ?", [id]),
             (rows) =>
-              rows.length === 0 ? Effect.succeed(Option.none()) : Effect.map(decodeStatus(rows[0]!.data), Option.some)
+              rows.length === 0
+                ? Effect.succeed(Option.none())
+                : Effect.map(decodeStatus(rows[0]!["data"]), Option.some)
           )
         ),
       list: call(
         "list",
         Effect.flatMap(
-          sql<{ data: string }>`SELECT data FROM braid_meeting_status ORDER BY meeting_id`,
-          (rows) => Effect.forEach(rows, (r) => decodeStatus(r.data))
+          driver.query("SELECT data FROM braid_meeting_status ORDER BY meeting_id"),
+          (rows) => Effect.forEach(rows, (r) => decodeStatus(r["data"]))
         )
       )
     }
@@ -216,31 +223,31 @@ export const makeSqlWith = (options: SqlOptions = {}): Effect.Effect<Service, Me
  * @example
  * ```ts
  * import { Effect, Layer } from "effect"
- * import type { SqlClient } from "@effect/sql"
+ * import type { Sql } from "@braid/core"
  * import { MeetingStore } from "@braid/meetings"
  *
- * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ * declare const DriverLive: Layer.Layer<Sql.SqlDriver> // SqliteDriver.layer(...) or PostgresDriver.layer(...)
  *
- * const store = MeetingStore.makeSql.pipe(Effect.provide(SqlLive))
+ * const store = MeetingStore.makeSql.pipe(Effect.provide(DriverLive))
  * ```
  *
  * @since 0.1.0
  */
-export const makeSql: Effect.Effect<Service, MeetingStoreError, SqlClient.SqlClient> = makeSqlWith()
+export const makeSql: Effect.Effect<Service, MeetingStoreError, Sql.SqlDriver> = makeSqlWith()
 
 /**
- * A layer with the SQL store (needs a `SqlClient`), every call bounded by `options.timeout`.
+ * A layer with the SQL store (needs a `Sql.SqlDriver`), every call bounded by `options.timeout`.
  *
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import type { SqlClient } from "@effect/sql"
+ * import type { Sql } from "@braid/core"
  * import { MeetingStore } from "@braid/meetings"
  *
- * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ * declare const DriverLive: Layer.Layer<Sql.SqlDriver> // SqliteDriver.layer(...) or PostgresDriver.layer(...)
  *
  * const StoreLive = MeetingStore.layerSqlWith({ timeout: "2 seconds" }).pipe(
- *   Layer.provide(SqlLive)
+ *   Layer.provide(DriverLive)
  * )
  * ```
  *
@@ -248,22 +255,22 @@ export const makeSql: Effect.Effect<Service, MeetingStoreError, SqlClient.SqlCli
  */
 export const layerSqlWith = (
   options: SqlOptions = {}
-): Layer.Layer<MeetingStore, MeetingStoreError, SqlClient.SqlClient> => Layer.effect(MeetingStore, makeSqlWith(options))
+): Layer.Layer<MeetingStore, MeetingStoreError, Sql.SqlDriver> => Layer.effect(MeetingStore, makeSqlWith(options))
 
 /**
- * A layer with the SQL store (needs a `SqlClient`), with the default bound (`layerSqlWith()`).
+ * A layer with the SQL store (needs a `Sql.SqlDriver`), with the default bound (`layerSqlWith()`).
  *
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import type { SqlClient } from "@effect/sql"
+ * import type { Sql } from "@braid/core"
  * import { MeetingStore } from "@braid/meetings"
  *
- * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ * declare const DriverLive: Layer.Layer<Sql.SqlDriver> // SqliteDriver.layer(...) or PostgresDriver.layer(...)
  *
- * const StoreLive = MeetingStore.layerSql.pipe(Layer.provide(SqlLive))
+ * const StoreLive = MeetingStore.layerSql.pipe(Layer.provide(DriverLive))
  * ```
  *
  * @since 0.1.0
  */
-export const layerSql: Layer.Layer<MeetingStore, MeetingStoreError, SqlClient.SqlClient> = layerSqlWith()
+export const layerSql: Layer.Layer<MeetingStore, MeetingStoreError, Sql.SqlDriver> = layerSqlWith()

@@ -3,9 +3,9 @@
  * fresh layer (a new connection). Run against SQLite in @braid/sqlite and PostgreSQL in
  * @braid/postgres (imported by relative path).
  */
+import type { Sql } from "@braid/core"
 import { Meeting, MeetingStore, Termination } from "@braid/meetings"
 import { EventBus } from "@braid/messaging"
-import type { SqlClient } from "@effect/sql"
 import { assert } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 
@@ -13,7 +13,7 @@ import { Effect, Layer, Option } from "effect"
 export const runId = `${process.pid}-${Date.now()}`
 
 /** Holds a meeting with a timeout and a leave, then reads it back through a fresh store layer. */
-export const roundTrip = (sqlLayer: () => Layer.Layer<SqlClient.SqlClient, unknown>) =>
+export const roundTrip = (sqlLayer: () => Layer.Layer<Sql.SqlDriver, unknown>) =>
   Effect.gen(function*() {
     const id = `meeting-${runId}-${Math.random().toString(36).slice(2)}`
     const storeLayer = () => Layer.merge(EventBus.layerMemory, MeetingStore.layerSql.pipe(Layer.provide(sqlLayer())))

@@ -25,8 +25,7 @@
  *
  * @since 0.1.0
  */
-import { Io, Json } from "@braid/core"
-import { SqlClient } from "@effect/sql"
+import { Json, Sql } from "@braid/core"
 import { Cause, Clock, Context, Duration, Effect, Either, Layer, Option, PubSub, Queue, Schema } from "effect"
 import type { Scope } from "effect"
 import { MessageInvalid, MessageStoreError, RequestTimedOut } from "./Errors.js"
@@ -392,40 +391,35 @@ const storeError = (operation: string) => (e: unknown) =>
     ? e
     : new MessageStoreError({ operation, reason: e instanceof Error ? e.message : String(e) })
 
-interface Row {
-  readonly id: string
-  readonly sender: string
-  readonly recipient: string
-  readonly kind: string
-  readonly correlation_id: string | null
-  readonly body: string
-  readonly sent_at: number | string
-  readonly read_at: number | string | null
-}
-
 const decodeMessage = Schema.decodeUnknownEither(Message)
-const fromRow = (r: Row): Either.Either<Message, MessageStoreError> => {
-  const body = Json.parse(r.body)
+/** A row is untrusted: its body is parsed with `Json.parse`, then the whole message decoded with its Schema. */
+const fromRow = (r: Sql.Row): Either.Either<Message, MessageStoreError> => {
+  const id = typeof r["id"] === "string" ? r["id"] : JSON.stringify(r["id"] ?? null)
+  const text = r["body"]
+  const body = typeof text === "string"
+    ? Json.parse(text)
+    : Either.left(new Error(`the stored body is not text (${typeof text})`))
   if (Either.isLeft(body)) {
     return Either.left(
       new MessageStoreError({
         operation: "read",
-        reason: `message ${r.id}: stored body is not valid JSON: ${body.left.message}`
+        reason: `message ${id}: stored body is not valid JSON: ${body.left.message}`
       })
     )
   }
+  const number = (v: unknown) => typeof v === "string" && v !== "" ? Number(v) : v
   return Either.mapLeft(
     decodeMessage({
-      id: r.id,
-      from: r.sender,
-      to: r.recipient,
-      kind: r.kind,
-      ...(r.correlation_id !== null ? { correlationId: r.correlation_id } : {}),
+      id: r["id"],
+      from: r["sender"],
+      to: r["recipient"],
+      kind: r["kind"],
+      ...(r["correlation_id"] != null ? { correlationId: r["correlation_id"] } : {}),
       body: body.right,
-      sentAt: Number(r.sent_at),
-      ...(r.read_at !== null ? { readAt: Number(r.read_at) } : {})
+      sentAt: number(r["sent_at"]),
+      ...(r["read_at"] != null ? { readAt: number(r["read_at"]) } : {})
     }),
-    (e) => new MessageStoreError({ operation: "read", reason: `message ${r.id} did not decode: ${e.message}` })
+    (e) => new MessageStoreError({ operation: "read", reason: `message ${id} did not decode: ${e.message}` })
   )
 }
 
@@ -440,39 +434,35 @@ export interface SqlStoreOptions {
 }
 
 /**
- * A store on the `SqlClient` in context (SQLite or PostgreSQL): table `braid_inbox_messages`,
- * created if missing (idempotent, run on every start). Every call, the creation included, is
- * bounded by `timeout`.
+ * A store on the `Sql.SqlDriver` in context (`SqliteDriver.layer` of @braid/sqlite,
+ * `PostgresDriver.layer` of @braid/postgres): table `braid_inbox_messages`, created if missing
+ * (idempotent, run on every start). Every call, the creation included, is bounded by `timeout`
+ * (`Sql.bounded`): past it the call is a `MessageStoreError` and its connection is abandoned.
  *
  * @example
  * ```ts
  * import { Effect, Layer } from "effect"
- * import type { SqlClient } from "@effect/sql"
+ * import type { Sql } from "@braid/core"
  * import { Messaging } from "@braid/messaging"
  *
- * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ * declare const DriverLive: Layer.Layer<Sql.SqlDriver> // SqliteDriver.layer(...) or PostgresDriver.layer(...)
  *
- * const store = Messaging.sqlStoreWith({ timeout: "2 seconds" }).pipe(Effect.provide(SqlLive))
+ * const store = Messaging.sqlStoreWith({ timeout: "2 seconds" }).pipe(Effect.provide(DriverLive))
  * ```
  *
  * @since 0.2.0
  */
 export const sqlStoreWith = (
   options: SqlStoreOptions = {}
-): Effect.Effect<Store, MessageStoreError, SqlClient.SqlClient> =>
+): Effect.Effect<Store, MessageStoreError, Sql.SqlDriver> =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
+    const driver = yield* Sql.SqlDriver
+    const bound = Sql.bounded(options.timeout)
     const call = <A>(operation: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, MessageStoreError> =>
-      // Past the bound the call is abandoned at once (Io.bounded: the driver's cancellation of
-      // the statement goes on in the background instead of holding the caller up to 5 s more).
-      Io.bounded(
-        Effect.mapError(effect, storeError(operation)),
-        options.timeout,
-        (millis) => new MessageStoreError({ operation, reason: `no answer within ${millis} ms` })
-      )
+      Effect.mapError(bound(effect), storeError(operation))
     yield* call(
       "migrate",
-      sql`CREATE TABLE IF NOT EXISTS braid_inbox_messages (
+      driver.execute(`CREATE TABLE IF NOT EXISTS braid_inbox_messages (
         id TEXT PRIMARY KEY,
         recipient TEXT NOT NULL,
         sender TEXT NOT NULL,
@@ -481,14 +471,16 @@ export const sqlStoreWith = (
         body TEXT NOT NULL,
         sent_at BIGINT NOT NULL,
         read_at BIGINT
-      )`
+      )`)
     )
     yield* call(
       "migrate",
-      sql`CREATE INDEX IF NOT EXISTS braid_inbox_messages_unread ON braid_inbox_messages (recipient, read_at, sent_at)`
+      driver.execute(
+        "CREATE INDEX IF NOT EXISTS braid_inbox_messages_unread ON braid_inbox_messages (recipient, read_at, sent_at)"
+      )
     )
-    const rows = (operation: string, effect: Effect.Effect<ReadonlyArray<Row>, unknown>) =>
-      call(operation, Effect.flatMap(effect, (rs) => Effect.forEach(rs, (r) => fromRow(r))))
+    const rows = (operation: string, text: string, params: ReadonlyArray<Sql.Param>) =>
+      call(operation, Effect.flatMap(driver.query(text, params), (rs) => Effect.forEach(rs, fromRow)))
     return {
       insert: (m) =>
         call(
@@ -496,33 +488,36 @@ export const sqlStoreWith = (
           Effect.flatMap(
             Json.encode(m.body ?? null),
             (body) =>
-              sql`INSERT INTO braid_inbox_messages (id, recipient, sender, kind, correlation_id, body, sent_at)
-                VALUES (${m.id}, ${m.to}, ${m.from}, ${m.kind}, ${m.correlationId ?? null}, ${body}, ${m.sentAt})`
+              driver.execute(
+                `INSERT INTO braid_inbox_messages (id, recipient, sender, kind, correlation_id, body, sent_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)`,
+                [m.id, m.to, m.from, m.kind, m.correlationId ?? null, body, m.sentAt]
+              )
           )
         ).pipe(Effect.asVoid),
       unread: (agent) =>
         rows(
           "unread",
-          sql<
-            Row
-          >`SELECT * FROM braid_inbox_messages WHERE recipient = ${agent} AND read_at IS NULL AND kind <> 'reply' ORDER BY sent_at, id`
+          "SELECT * FROM braid_inbox_messages WHERE recipient = ? AND read_at IS NULL AND kind <> 'reply' ORDER BY sent_at, id",
+          [agent]
         ),
       markRead: (agent, ids, at) =>
         ids.length === 0
           ? Effect.void
           : call(
             "markRead",
-            sql`UPDATE braid_inbox_messages SET read_at = ${at} WHERE recipient = ${agent} AND read_at IS NULL AND ${
-              sql.in("id", ids)
-            }`
-          )
-            .pipe(Effect.asVoid),
+            driver.execute(
+              `UPDATE braid_inbox_messages SET read_at = ? WHERE recipient = ? AND read_at IS NULL AND id IN (${
+                ids.map(() => "?").join(", ")
+              })`,
+              [at, agent, ...ids]
+            )
+          ).pipe(Effect.asVoid),
       reply: (agent, requestId) =>
         rows(
           "reply",
-          sql<
-            Row
-          >`SELECT * FROM braid_inbox_messages WHERE recipient = ${agent} AND kind = 'reply' AND correlation_id = ${requestId} AND read_at IS NULL`
+          "SELECT * FROM braid_inbox_messages WHERE recipient = ? AND kind = 'reply' AND correlation_id = ? AND read_at IS NULL",
+          [agent, requestId]
         ).pipe(Effect.map((list) => Option.fromNullable(list[0])))
     }
   })
@@ -533,17 +528,17 @@ export const sqlStoreWith = (
  * @example
  * ```ts
  * import { Effect, Layer } from "effect"
- * import type { SqlClient } from "@effect/sql"
+ * import type { Sql } from "@braid/core"
  * import { Messaging } from "@braid/messaging"
  *
- * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ * declare const DriverLive: Layer.Layer<Sql.SqlDriver> // SqliteDriver.layer(...) or PostgresDriver.layer(...)
  *
- * const store = Messaging.sqlStore.pipe(Effect.provide(SqlLive))
+ * const store = Messaging.sqlStore.pipe(Effect.provide(DriverLive))
  * ```
  *
  * @since 0.1.0
  */
-export const sqlStore: Effect.Effect<Store, MessageStoreError, SqlClient.SqlClient> = sqlStoreWith()
+export const sqlStore: Effect.Effect<Store, MessageStoreError, Sql.SqlDriver> = sqlStoreWith()
 
 /**
  * Messaging in memory.
@@ -561,22 +556,22 @@ export const layerMemory = (options: Options = {}): Layer.Layer<Messaging> =>
   Layer.scoped(Messaging, Effect.flatMap(memoryStore, (store) => make(store, options)))
 
 /**
- * Messaging on the `SqlClient` in context (every store call bounded by `options.timeout`).
+ * Messaging on the `Sql.SqlDriver` in context (every store call bounded by `options.timeout`).
  *
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import type { SqlClient } from "@effect/sql"
+ * import type { Sql } from "@braid/core"
  * import { Messaging } from "@braid/messaging"
  *
- * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ * declare const DriverLive: Layer.Layer<Sql.SqlDriver> // SqliteDriver.layer(...) or PostgresDriver.layer(...)
  *
- * const MessagingLive = Messaging.layerSql().pipe(Layer.provide(SqlLive))
+ * const MessagingLive = Messaging.layerSql().pipe(Layer.provide(DriverLive))
  * ```
  *
  * @since 0.1.0
  */
-export const layerSql = (options: Options = {}): Layer.Layer<Messaging, MessageStoreError, SqlClient.SqlClient> =>
+export const layerSql = (options: Options = {}): Layer.Layer<Messaging, MessageStoreError, Sql.SqlDriver> =>
   Layer.scoped(
     Messaging,
     Effect.flatMap(

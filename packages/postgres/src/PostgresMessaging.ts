@@ -1,17 +1,20 @@
 /**
- * `Messaging` persisted in PostgreSQL: `Messaging.layerSql` (table `braid_inbox_messages`) on a
- * `PgClient` of @effect/sql-pg.
+ * `Messaging` persisted in PostgreSQL: `Messaging.layerSql` (table `braid_inbox_messages`) on
+ * `PostgresDriver`.
  *
  * @since 0.2.0
  */
-import { Io } from "@braid/core"
+import type { Sql } from "@braid/core"
 import { Messaging } from "@braid/messaging"
-import { PgClient } from "@effect/sql-pg"
-import { Config, Duration, Layer, Redacted } from "effect"
+import type { Errors as MessagingErrors } from "@braid/messaging"
+import type { ConfigError } from "effect"
+import { Layer } from "effect"
+import type { Redacted } from "effect"
+import * as PostgresDriver from "./PostgresDriver.js"
 
 /**
- * Messaging persisted in PostgreSQL at `DATABASE_URL` (read with `Config`), connecting bounded by
- * `options.timeout` (default `Io.defaultTimeout`).
+ * Messaging persisted in PostgreSQL at `DATABASE_URL` (`PostgresDriver.layerConfig`), getting a
+ * connection and every store call bounded by `options.timeout` (default `Io.defaultTimeout`).
  *
  * @example
  * ```ts
@@ -22,15 +25,19 @@ import { Config, Duration, Layer, Redacted } from "effect"
  *
  * @since 0.1.0
  */
-export const layerConfig = (options: Messaging.Options = {}): Layer.Layer<Messaging.Messaging, unknown> =>
-  Messaging.layerSql(options).pipe(Layer.provide(PgClient.layerConfig({
-    url: Config.redacted("DATABASE_URL"),
-    connectTimeout: Config.succeed(Duration.decode(options.timeout ?? Io.defaultTimeout))
-  })))
+export const layerConfig = (
+  options: Messaging.Options = {}
+): Layer.Layer<
+  Messaging.Messaging,
+  MessagingErrors.MessageStoreError | Sql.SqlFailure | ConfigError.ConfigError
+> =>
+  Messaging.layerSql(options).pipe(
+    Layer.provide(PostgresDriver.layerConfig(options.timeout !== undefined ? { timeout: options.timeout } : {}))
+  )
 
 /**
- * Messaging persisted in PostgreSQL at `url` (connecting, and every store call, bounded by
- * `timeout`; the URL never appears in errors or logs).
+ * Messaging persisted in PostgreSQL at `url` (getting a connection, and every store call,
+ * bounded by `timeout`; the URL never appears in errors or logs).
  *
  * @example
  * ```ts
@@ -42,10 +49,10 @@ export const layerConfig = (options: Messaging.Options = {}): Layer.Layer<Messag
  * @since 0.1.0
  */
 export const layer = (
-  config: { readonly url: string } & Messaging.Options
-): Layer.Layer<Messaging.Messaging, unknown> =>
+  config: { readonly url: string | Redacted.Redacted<string> } & Messaging.Options
+): Layer.Layer<Messaging.Messaging, MessagingErrors.MessageStoreError | Sql.SqlFailure> =>
   Messaging.layerSql(config).pipe(
     Layer.provide(
-      PgClient.layer({ url: Redacted.make(config.url), connectTimeout: config.timeout ?? Io.defaultTimeout })
+      PostgresDriver.layer({ url: config.url, ...(config.timeout !== undefined ? { timeout: config.timeout } : {}) })
     )
   )

@@ -1,24 +1,27 @@
+import { Sql } from "@braid/core"
 import { Meeting, MeetingStore, Termination } from "@braid/meetings"
 import { EventBus } from "@braid/messaging"
-import { PostgresMeetingStore } from "@braid/postgres"
+import { PostgresDriver, PostgresMeetingStore } from "@braid/postgres"
 import { DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
-import { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
 import { assert, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer, Redacted } from "effect"
+import { ConfigProvider, Effect, Layer } from "effect"
 import { roundTrip, runId, storedAndRead } from "../../meetings/test/meetingStoreConformance.js"
 
 const describePg = await describeWith("postgres")
+
+/** Deletes a meeting's rows. */
+const remove = (id: string) =>
+  Effect.gen(function*() {
+    const sql = yield* Sql.SqlDriver
+    yield* sql.execute("DELETE FROM braid_meeting_entries WHERE meeting_id = ?", [id])
+    yield* sql.execute("DELETE FROM braid_meeting_status WHERE meeting_id = ?", [id])
+  })
 describePg("MeetingStore: PostgreSQL", () => {
   it.live("history and status survive and can be inspected through a new connection", () =>
     Effect.gen(function*() {
-      const pg = () => PgClient.layer({ url: Redacted.make(DATABASE_URL) })
+      const pg = () => PostgresDriver.layer({ url: DATABASE_URL })
       const id = yield* roundTrip(pg)
-      yield* Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        yield* sql`DELETE FROM braid_meeting_entries WHERE meeting_id = ${id}`
-        yield* sql`DELETE FROM braid_meeting_status WHERE meeting_id = ${id}`
-      }).pipe(Effect.provide(pg()))
+      yield* remove(id).pipe(Effect.provide(pg()))
     }))
 
   it.live("a database that accepts and never answers: creating the store fails typed within the bound", () =>
@@ -28,12 +31,7 @@ describePg("MeetingStore: PostgreSQL", () => {
         Effect.flatMap(MeetingStore.MeetingStore, (s) => s.list).pipe(
           Effect.provide(
             MeetingStore.layerSqlWith({ timeout: "300 millis" }).pipe(
-              Layer.provide(
-                PgClient.layer({
-                  url: Redacted.make(withPort(DATABASE_URL, silent.port)),
-                  connectTimeout: "300 millis"
-                })
-              )
+              Layer.provide(PostgresDriver.layer({ url: withPort(DATABASE_URL, silent.port), timeout: "300 millis" }))
             )
           )
         )
@@ -68,7 +66,7 @@ describePg("MeetingStore: PostgreSQL", () => {
       }).pipe(Effect.provide(Layer.merge(
         EventBus.layerMemory,
         MeetingStore.layerSqlWith({ timeout: "2 seconds" }).pipe(
-          Layer.provide(PgClient.layer({ url: Redacted.make(withPort(DATABASE_URL, link.port)) }))
+          Layer.provide(PostgresDriver.layer({ url: withPort(DATABASE_URL, link.port) }))
         )
       )))
     }).pipe(Effect.scoped))
@@ -77,31 +75,43 @@ describePg("MeetingStore: PostgreSQL", () => {
     Effect.gen(function*() {
       const id = `garbled-${runId}`
       yield* Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
+        const sql = yield* Sql.SqlDriver
         const store = yield* MeetingStore.MeetingStore
-        yield* sql`INSERT INTO braid_meeting_status (meeting_id, data) VALUES (${id}, ${"{oops"})`
-        yield* sql`INSERT INTO braid_meeting_entries (meeting_id, seq, kind, participant, data) VALUES (${id}, 1, 'spoke', 'x', ${"{\"__proto__\": {}}"})`
+        yield* sql.execute("INSERT INTO braid_meeting_status (meeting_id, data) VALUES (?, ?)", [id, "{oops"])
+        yield* sql.execute(
+          "INSERT INTO braid_meeting_entries (meeting_id, seq, kind, participant, data) VALUES (?, 1, 'spoke', 'x', ?)",
+          [id, "{\"__proto__\": {}}"]
+        )
         const status = yield* Effect.flip(store.status(id))
         assert.strictEqual(status._tag, "MeetingStoreError")
         const history = yield* Effect.flip(store.history(id))
         assert.include(history.message, "__proto__")
-        yield* sql`DELETE FROM braid_meeting_entries WHERE meeting_id = ${id}`
-        yield* sql`DELETE FROM braid_meeting_status WHERE meeting_id = ${id}`
+        yield* remove(id)
       }).pipe(
-        Effect.provide(
-          MeetingStore.layerSql.pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(DATABASE_URL) })))
-        )
+        Effect.provide(MeetingStore.layerSql.pipe(Layer.provideMerge(PostgresDriver.layer({ url: DATABASE_URL }))))
       )
     }))
 
-  it.live("layerPgConfig reads DATABASE_URL through Config", () =>
+  it.live("layer on a URL with a password that is refused: a typed failure without the password", () =>
+    Effect.gen(function*() {
+      const url = new URL(DATABASE_URL)
+      url.username = "braid_nobody"
+      url.password = "s3cret-pw"
+      url.port = "1" // nothing listens: refused
+      const error = yield* Effect.flip(
+        Effect.flatMap(MeetingStore.MeetingStore, (s) => s.list).pipe(
+          Effect.provide(PostgresMeetingStore.layer({ url: url.toString(), timeout: "2 seconds" }))
+        )
+      )
+      assert.strictEqual(error._tag, "MeetingStoreError")
+      assert.notInclude(String(error), "s3cret-pw")
+      assert.notInclude(JSON.stringify(error), "s3cret-pw")
+    }))
+
+  it.live("layerConfig reads DATABASE_URL through Config", () =>
     Effect.gen(function*() {
       const config = Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["DATABASE_URL", DATABASE_URL]])))
       const id = yield* storedAndRead(() => PostgresMeetingStore.layerConfig.pipe(Layer.provide(config)))
-      yield* Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        yield* sql`DELETE FROM braid_meeting_entries WHERE meeting_id = ${id}`
-        yield* sql`DELETE FROM braid_meeting_status WHERE meeting_id = ${id}`
-      }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(DATABASE_URL) })))
+      yield* remove(id).pipe(Effect.provide(PostgresDriver.layer({ url: DATABASE_URL })))
     }))
 })

@@ -1,13 +1,19 @@
+import { Sql } from "@braid/core"
 import { Messaging } from "@braid/messaging"
-import { PostgresMessaging } from "@braid/postgres"
+import { PostgresDriver, PostgresMessaging } from "@braid/postgres"
 import { DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
-import { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
 import { assert, it } from "@effect/vitest"
-import { Effect, Either, Layer, Redacted } from "effect"
+import { Effect, Either, Layer } from "effect"
 import { run, suite } from "../../messaging/test/messagingConformance.js"
 
 const describePg = await describeWith("postgres")
+
+/** `url` whose connections carry `application_name` = `name` (pg reads it from the URL). */
+const withApplicationName = (url: string, name: string): string => {
+  const u = new URL(url)
+  u.searchParams.set("application_name", name)
+  return u.toString()
+}
 describePg("PostgreSQL", () => {
   suite("PostgreSQL", () => PostgresMessaging.layer({ url: DATABASE_URL, pollInterval: "20 millis" }))
   it.live("a database that accepts and never answers: connecting is bounded, a typed failure", () =>
@@ -64,12 +70,13 @@ describePg("PostgreSQL", () => {
       const onUncaught = (e: unknown) => void uncaught.push(e)
       process.on("uncaughtException", onUncaught)
       yield* Effect.addFinalizer(() => Effect.sync(() => process.off("uncaughtException", onUncaught)))
-      const killer = PgClient.layer({ url: Redacted.make(DATABASE_URL) })
+      const killer = PostgresDriver.layer({ url: DATABASE_URL })
       const kill = Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        const rows = yield* sql<
-          { pid: number }
-        >`SELECT pg_terminate_backend(pid) AS pid FROM pg_stat_activity WHERE application_name = ${app}`
+        const sql = yield* Sql.SqlDriver
+        const rows = yield* sql.query(
+          "SELECT pg_terminate_backend(pid) AS pid FROM pg_stat_activity WHERE application_name = ?",
+          [app]
+        )
         return rows.length
       }).pipe(Effect.provide(killer))
       const b = `${run}-killed-b`
@@ -88,7 +95,7 @@ describePg("PostgreSQL", () => {
         Effect.scoped,
         Effect.provide(
           Messaging.layerSql({ pollInterval: "50 millis" }).pipe(
-            Layer.provide(PgClient.layer({ url: Redacted.make(DATABASE_URL), applicationName: app }))
+            Layer.provide(PostgresDriver.layer({ url: withApplicationName(DATABASE_URL, app) }))
           )
         )
       )
@@ -99,25 +106,26 @@ describePg("PostgreSQL", () => {
     Effect.gen(function*() {
       const b = `${run}-garbled-b`
       yield* Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
+        const sql = yield* Sql.SqlDriver
         const m = yield* Messaging.Messaging
         yield* m.send("a", b, "fine")
-        yield* sql`UPDATE braid_inbox_messages SET body = ${"{not json"} WHERE recipient = ${b}`
+        yield* sql.execute("UPDATE braid_inbox_messages SET body = ? WHERE recipient = ?", ["{not json", b])
         const err = yield* Effect.flip(m.inbox(b).unread)
         assert.strictEqual(err._tag, "MessageStoreError")
         assert.include(err.message, "not valid JSON")
       }).pipe(
         Effect.provide(
-          Messaging.layerSql().pipe(Layer.provideMerge(PgClient.layer({ url: Redacted.make(DATABASE_URL) })))
+          Messaging.layerSql().pipe(Layer.provideMerge(PostgresDriver.layer({ url: DATABASE_URL })))
         )
       )
     }))
 
   it.live("cleanup", () =>
     Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      yield* sql`DELETE FROM braid_inbox_messages WHERE recipient LIKE ${
-        run + "%"
-      } OR (recipient = 'b' AND sender = 'a')`
-    }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(DATABASE_URL) }))))
+      const sql = yield* Sql.SqlDriver
+      yield* sql.execute(
+        "DELETE FROM braid_inbox_messages WHERE recipient LIKE ? OR (recipient = 'b' AND sender = 'a')",
+        [run + "%"]
+      )
+    }).pipe(Effect.provide(PostgresDriver.layer({ url: DATABASE_URL }))))
 })

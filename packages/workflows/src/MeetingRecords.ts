@@ -7,7 +7,6 @@
  * @since 0.1.0
  */
 import { Sql } from "@braid/core"
-import { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer, Ref, Schema } from "effect"
 import { HistoryStoreError } from "./Errors.js"
 
@@ -163,7 +162,7 @@ export const layerMemory: Layer.Layer<MeetingRecords> = Layer.effect(
 export type StoreOptions = Sql.StoreOptions
 
 /**
- * Over the ambient `SqlClient` (table `braid_meeting_records`, created if missing), with
+ * On the `Sql.SqlDriver` in context (table `braid_meeting_records`, created if missing), with
  * options. Every call is bounded by `timeout` (default `Io.defaultTimeout`, 5 s) and every
  * failure (an SQL error, a dropped connection, no answer in time, a stored row that does not
  * decode) is a `HistoryStoreError` naming the operation.
@@ -171,49 +170,48 @@ export type StoreOptions = Sql.StoreOptions
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import type { SqlClient } from "@effect/sql"
+ * import type { Sql } from "@braid/core"
  * import { MeetingRecords } from "@braid/workflows"
  *
- * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ * declare const DriverLive: Layer.Layer<Sql.SqlDriver> // SqliteDriver.layer(...) or PostgresDriver.layer(...)
  *
- * const Records = MeetingRecords.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(SqlLive))
+ * const Records = MeetingRecords.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(DriverLive))
  * ```
  *
  * @since 0.2.0
  */
 export const layerSqlWith = (
   options: StoreOptions = {}
-): Layer.Layer<MeetingRecords, HistoryStoreError, SqlClient.SqlClient> =>
+): Layer.Layer<MeetingRecords, HistoryStoreError, Sql.SqlDriver> =>
   Layer.effect(
     MeetingRecords,
     Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
+      const sql = yield* Sql.SqlDriver
       const wrap = (operation: string) =>
         Sql.call(options.timeout, (reason) => new HistoryStoreError({ operation, reason }))
-      yield* sql`CREATE TABLE IF NOT EXISTS braid_meeting_records (
+      yield* sql.execute(`CREATE TABLE IF NOT EXISTS braid_meeting_records (
         meeting_id TEXT PRIMARY KEY,
         record TEXT NOT NULL,
         recorded_at BIGINT NOT NULL
-      )`.pipe(wrap("create table"))
+      )`).pipe(wrap("create table"))
       const list = Effect.gen(function*() {
-        const rows = yield* sql<
-          { record: unknown }
-        >`SELECT record FROM braid_meeting_records ORDER BY recorded_at, meeting_id`
-        return yield* Effect.forEach(rows, (r) => decode(r.record))
+        const rows = yield* sql.query("SELECT record FROM braid_meeting_records ORDER BY recorded_at, meeting_id")
+        return yield* Effect.forEach(rows, (r) => decode(r["record"]))
       })
       return {
         save: (r) =>
           Effect.gen(function*() {
             const json = yield* encode(r)
-            yield* sql`INSERT INTO braid_meeting_records (meeting_id, record, recorded_at) VALUES (${r.meetingId}, ${json}, ${r.recordedAt})
-              ON CONFLICT (meeting_id) DO UPDATE SET record = excluded.record, recorded_at = excluded.recorded_at`
+            yield* sql.execute(
+              `INSERT INTO braid_meeting_records (meeting_id, record, recorded_at) VALUES (?, ?, ?)
+              ON CONFLICT (meeting_id) DO UPDATE SET record = excluded.record, recorded_at = excluded.recorded_at`,
+              [r.meetingId, json, r.recordedAt]
+            )
           }).pipe(wrap("save")),
         get: (id) =>
           Effect.gen(function*() {
-            const rows = yield* sql<
-              { record: unknown }
-            >`SELECT record FROM braid_meeting_records WHERE meeting_id = ${id}`
-            return rows.length === 0 ? undefined : yield* decode(rows[0]!.record)
+            const rows = yield* sql.query("SELECT record FROM braid_meeting_records WHERE meeting_id = ?", [id])
+            return rows.length === 0 ? undefined : yield* decode(rows[0]!["record"])
           }).pipe(wrap("get")),
         list: list.pipe(wrap("list")),
         actionItemsOf: (owner) => Effect.map(list, (rs) => ownedBy(rs, owner)).pipe(wrap("actionItemsOf"))
@@ -222,19 +220,19 @@ export const layerSqlWith = (
   )
 
 /**
- * `layerSqlWith()`: over the ambient `SqlClient` with the default bound.
+ * `layerSqlWith()`: on the `Sql.SqlDriver` in context with the default bound.
  *
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import type { SqlClient } from "@effect/sql"
+ * import type { Sql } from "@braid/core"
  * import { MeetingRecords } from "@braid/workflows"
  *
- * declare const SqlLive: Layer.Layer<SqlClient.SqlClient> // any @effect/sql client (SQLite, PostgreSQL...)
+ * declare const DriverLive: Layer.Layer<Sql.SqlDriver> // SqliteDriver.layer(...) or PostgresDriver.layer(...)
  *
- * const Records = MeetingRecords.layerSql.pipe(Layer.provide(SqlLive))
+ * const Records = MeetingRecords.layerSql.pipe(Layer.provide(DriverLive))
  * ```
  *
  * @since 0.1.0
  */
-export const layerSql: Layer.Layer<MeetingRecords, HistoryStoreError, SqlClient.SqlClient> = layerSqlWith()
+export const layerSql: Layer.Layer<MeetingRecords, HistoryStoreError, Sql.SqlDriver> = layerSqlWith()

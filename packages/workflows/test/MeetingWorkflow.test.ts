@@ -4,15 +4,17 @@ import { LanguageModel, ScriptedModel } from "@braid/llm"
 import { MeetingStore } from "@braid/meetings"
 import { EventBus } from "@braid/messaging"
 import { MeetingRecords, MeetingWorkflow, Samples, Scripts } from "@braid/workflows"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import { assert, describe, it } from "@effect/vitest"
 import type { Duration } from "effect"
 import { Effect, Fiber, Layer, Option, Ref, TestClock } from "effect"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 
-const offline = Layer.mergeAll(ScriptedModel.layer(Scripts.meeting), EventBus.layerMemory)
+import {
+  assertLaunchReview,
+  assertLaunchReviewHistory,
+  graceItems,
+  meeting,
+  offline
+} from "./meetingRecordsConformance.js"
 
 /** Runs a forked effect to its end, advancing the TestClock by `step` while it waits. */
 const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, step: Duration.DurationInput) =>
@@ -26,62 +28,21 @@ const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, step: Duration.DurationInp
   })
 
 describe("MeetingWorkflow", () => {
-  it.effect("runs the agenda to the end, extracts minutes, decisions and action items, and persists a queryable history (SQLite)", () =>
+  it.effect("runs the agenda to the end, extracts minutes, decisions and action items, and keeps a queryable history (memory stores; SQL stores: meetingRecordsConformance)", () =>
     Effect.gen(function*() {
-      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "braid-meeting-")), "meetings.db")
-      const Sql = SqliteClient.layer({ filename: file })
-      const stores = Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(Layer.provide(Sql))
-      const meeting = MeetingWorkflow.make({
-        host: Samples.launchReview.host,
-        participants: Samples.launchReview.participants
-      })
-      const outcome = yield* Runner.run(meeting.pipeline, Samples.launchReview.input).pipe(
-        Effect.provide(Layer.merge(offline, stores))
+      const stores = yield* Layer.build(Layer.merge(MeetingStore.layerMemory, MeetingRecords.layerMemory))
+      const outcome = yield* Runner.run(meeting().pipeline, Samples.launchReview.input).pipe(
+        Effect.provide(offline),
+        Effect.provide(stores)
       )
-
-      assert.strictEqual(outcome.meetingId, "launch-review-1")
-      assert.strictEqual(outcome.endedBy.condition, `mention("MEETING ADJOURNED")`)
-      assert.strictEqual(outcome.turns, 7)
-      assert.deepStrictEqual(outcome.left, ["Linus"])
-      assert.deepStrictEqual(outcome.decisions.map((d) => d.decision), [
-        "we ship on Friday at 10:00 with the new feature behind a flag, off by default"
-      ])
-      assert.deepStrictEqual(outcome.actionItems, [
-        { owner: "Linus", task: "brief the support team", due: "Thursday noon" },
-        { owner: "Grace", task: "write the rollback plan and rehearse it on staging", due: "Thursday" }
-      ])
-      assert.include(outcome.minutes, "Launch readiness review: Maya, Grace, Linus took part.")
-      assert.isTrue(outcome.tokens > 0 && outcome.costUsd > 0)
-
-      // a fresh connection to the same file: the history and the record are there
-      const past = yield* MeetingWorkflow.history("launch-review-1").pipe(
-        Effect.provide(
-          Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(
-            Layer.provide(SqliteClient.layer({ filename: file }))
-          )
-        )
-      )
-      assert.strictEqual(past.status?.state, "ended")
-      assert.deepStrictEqual(past.entries.filter((e) => e.kind === "spoke").map((e) => e.participant), [
-        "Maya",
-        "Grace",
-        "Linus",
-        "Maya",
-        "Grace",
-        "Linus",
-        "Maya"
-      ])
-      assert.strictEqual(past.record?.decisions.length, 1)
+      assertLaunchReview(outcome)
+      const past = yield* MeetingWorkflow.history("launch-review-1").pipe(Effect.provide(stores))
+      assertLaunchReviewHistory(past)
       const grace = yield* Effect.flatMap(MeetingRecords.MeetingRecords, (r) => r.actionItemsOf("grace")).pipe(
-        Effect.provide(MeetingRecords.layerSql.pipe(Layer.provide(SqliteClient.layer({ filename: file }))))
+        Effect.provide(stores)
       )
-      assert.deepStrictEqual(grace, [{
-        owner: "Grace",
-        task: "write the rollback plan and rehearse it on staging",
-        due: "Thursday",
-        meetingId: "launch-review-1"
-      }])
-    }))
+      assert.deepStrictEqual(grace, graceItems)
+    }).pipe(Effect.scoped))
 
   it.effect("a participant who does not answer in time is skipped, another leaves, and the meeting goes on to its end", () =>
     Effect.gen(function*() {
