@@ -311,27 +311,53 @@ const importProbe = (spec: string) =>
     "console.log(JSON.stringify({ wall: performance.now() - t, cpu: (u.user + u.system) / 1000 }))"
   ].join(" ")
 
+/** What to import, from which project: `label` names it in the results. */
+export interface Probe {
+  readonly label: string
+  readonly dir: string
+  readonly spec: string
+}
+
 /**
- * Cold import times of each specifier (in `dir`'s node_modules), `runs` fresh processes each,
- * interleaved (a, b, a, b, ...) so that load on the machine hits every specifier alike, after one
- * warm-up round (file system cache). Returns spec -> samples.
+ * Cold import times of each probe, `runs` fresh `node` processes each, interleaved (a, b, a, b, ...)
+ * so that load on the machine hits every probe alike, after one warm-up round (file system cache).
+ * Returns label -> samples.
  */
 export const coldImports = async (
-  dir: string,
-  specs: ReadonlyArray<string>,
+  probes: ReadonlyArray<Probe>,
   runs = 15
 ): Promise<ReadonlyMap<string, ReadonlyArray<ImportSample>>> => {
-  const samples = new Map<string, Array<ImportSample>>(specs.map((s) => [s, []]))
+  const samples = new Map<string, Array<ImportSample>>(probes.map((p) => [p.label, []]))
   for (let i = -1; i < runs; i++) {
-    for (const spec of specs) {
+    for (const probe of probes) {
       const start = performance.now()
-      const out = await node(dir, ["--input-type=module", "-e", importProbe(spec)])
+      const out = await node(probe.dir, ["--input-type=module", "-e", importProbe(probe.spec)])
       const processMillis = performance.now() - start
       const { cpu, wall } = JSON.parse(out.stdout.trim()) as { wall: number; cpu: number }
-      if (i >= 0) samples.get(spec)!.push({ importMillis: wall, importCpuMillis: cpu, processMillis })
+      if (i >= 0) samples.get(probe.label)!.push({ importMillis: wall, importCpuMillis: cpu, processMillis })
     }
   }
   return samples
+}
+
+/** One line per probe: medians of import wall time, import CPU time and whole process, with ratios to `base`. */
+export const importReport = (
+  samples: ReadonlyMap<string, ReadonlyArray<ImportSample>>,
+  base: string
+): ReadonlyArray<string> => {
+  const stat = (label: string, pick: (s: ImportSample) => number) => median(samples.get(label)!.map(pick))
+  const width = Math.max(...[...samples.keys()].map((l) => l.length))
+  return [...samples.keys()].map((label) => {
+    const wall = stat(label, (s) => s.importMillis)
+    const cpu = stat(label, (s) => s.importCpuMillis)
+    const proc = stat(label, (s) => s.processMillis)
+    const ratio = (a: number, b: number) => `x${(a / b).toFixed(2)}`
+    return `  ${label.padEnd(width)}  import ${wall.toFixed(0).padStart(4)} ms (${
+      ratio(wall, stat(base, (s) => s.importMillis))
+    }), CPU ${cpu.toFixed(0).padStart(4)} ms (${ratio(cpu, stat(base, (s) => s.importCpuMillis))}), process ${
+      proc.toFixed(0).padStart(4)
+    } ms (${ratio(proc, stat(base, (s) => s.processMillis))})`
+  })
 }
 
 /** Removes a temporary folder (asynchronously: a large tree takes a while on a loaded disk). */
@@ -371,22 +397,10 @@ const main = async () => {
     await report("everything (install scripts run)", all.map((w) => w.name))
     await report("everything (--ignore-scripts)", all.map((w) => w.name), true)
 
-    const specs = ["effect", "@braid/core", "effect/Effect"]
-    const samples = await coldImports(core.dir, specs, runs)
-    const stat = (spec: string, pick: (s: ImportSample) => number) => median(samples.get(spec)!.map(pick))
-    console.log(`cold import under plain Node (median of ${runs} fresh processes, interleaved):`)
-    for (const spec of specs) {
-      const wall = stat(spec, (s) => s.importMillis)
-      const cpu = stat(spec, (s) => s.importCpuMillis)
-      const proc = stat(spec, (s) => s.processMillis)
-      console.log(
-        `  ${spec.padEnd(14)} import ${wall.toFixed(0).padStart(4)} ms (x${
-          (wall / stat("effect", (s) => s.importMillis)).toFixed(2)
-        } effect), CPU ${cpu.toFixed(0).padStart(4)} ms (x${
-          (cpu / stat("effect", (s) => s.importCpuMillis)).toFixed(2)
-        }), whole process ${proc.toFixed(0).padStart(4)} ms`
-      )
-    }
+    const probes = ["effect", "@braid/core", "effect/Effect"].map((spec) => ({ label: spec, dir: core.dir, spec }))
+    const samples = await coldImports(probes, runs)
+    console.log(`cold import under plain Node (medians of ${runs} fresh processes, interleaved; ratios to effect):`)
+    for (const line of importReport(samples, "effect")) console.log(line)
   } finally {
     await Promise.all(dirs.map(cleanup))
   }

@@ -15,8 +15,12 @@
  *
  * @since 0.2.0
  */
-import type { Duration } from "effect"
-import { Context, Effect, Either, ParseResult, Schema } from "effect"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import * as Io from "./Io.js"
 import * as Json from "./Json.js"
 
