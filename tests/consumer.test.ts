@@ -192,7 +192,7 @@ console.log(JSON.stringify({
   )
 
   it(
-    "a strict NodeNext TypeScript project using core, agents, memory and llm type-checks with the installed tsc and runs under plain Node",
+    "a strict NodeNext TypeScript project using core, agents, memory and llm (and observability, which llm brings) type-checks with the installed tsc and runs under plain Node",
     async () => {
       const dir = await installed("typed")
       write(
@@ -224,6 +224,7 @@ console.log(JSON.stringify({
 import { Agent } from "@braid/agents"
 import { Memory } from "@braid/memory"
 import { LanguageModel, ScriptedModel } from "@braid/llm"
+import { Observability } from "@braid/observability"
 import { Effect, Layer, Option } from "effect"
 
 const coach = Agent.make({ name: "coach", instructions: "You are a running coach." })
@@ -245,9 +246,10 @@ export const witnesses = () => {
   return (r: Agent.Reply) => r.answer
 }
 
-const Live = Layer.merge(
+const Live = Layer.mergeAll(
   Memory.layerInMemory(),
-  ScriptedModel.layer({ rules: [{ when: "far", reply: "Easy 5 km." }], default: "You said: {{input}}" })
+  ScriptedModel.layer({ rules: [{ when: "far", reply: "Easy 5 km." }], default: "You said: {{input}}" }),
+  Observability.off
 )
 console.log(JSON.stringify(await Effect.runPromise(program.pipe(Effect.provide(Live)))))
 `
@@ -261,7 +263,7 @@ console.log(JSON.stringify(await Effect.runPromise(program.pipe(Effect.provide(L
       const checked = await node(dir, [tsc, "-p", ".", "--listFilesOnly"], stepTimeout)
       const files = checked.stdout.split("\n")
       // The @braid types come from the packed declarations, never from the shipped sources.
-      for (const pkg of ["core", "agents", "memory", "llm"]) {
+      for (const pkg of ["core", "agents", "memory", "llm", "observability"]) {
         expect(files.some((f) => f.endsWith(`node_modules/@braid/${pkg}/dist/index.d.ts`)), pkg).toBe(true)
       }
       expect(files.filter((f) => /node_modules\/@braid\/[^/]+\/src\//.test(f))).toEqual([])
