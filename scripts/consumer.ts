@@ -140,6 +140,8 @@ export interface Tarball {
   readonly size: number
   /** The size of its files, unpacked, in bytes. */
   readonly unpackedSize: number
+  /** The paths of its files, relative to the package. */
+  readonly files: ReadonlyArray<string>
 }
 
 /** Compiles every public package (`tsc -b tsconfig.build.json`: ESM and .d.ts in packages/X/dist). */
@@ -166,11 +168,17 @@ export const packAll = async (into: string, timeoutMs = 900_000): Promise<Readon
     timeoutMs
   )
   const packed = JSON.parse(out.stdout) as ReadonlyArray<
-    { name: string; filename: string; size: number; unpackedSize: number }
+    { name: string; filename: string; size: number; unpackedSize: number; files: ReadonlyArray<{ path: string }> }
   >
   const tarballs = new Map<string, Tarball>()
   for (const p of packed) {
-    tarballs.set(p.name, { name: p.name, file: join(into, p.filename), size: p.size, unpackedSize: p.unpackedSize })
+    tarballs.set(p.name, {
+      name: p.name,
+      file: join(into, p.filename),
+      size: p.size,
+      unpackedSize: p.unpackedSize,
+      files: p.files.map((f) => f.path)
+    })
   }
   const missing = all.filter((w) => !tarballs.has(w.name)).map((w) => w.name)
   if (missing.length > 0) throw new Error(`npm pack produced no tarball for ${missing.join(", ")}`)

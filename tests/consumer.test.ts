@@ -112,6 +112,10 @@ describe("consumer: the packed packages installed outside the repository", () =>
   it("packs every public workspace package, with compiled ESM and declarations", () => {
     expect([...tarballs.keys()].sort()).toEqual(all.map((w) => w.name).sort())
     expect(all.map((w) => w.name)).toEqual(expect.arrayContaining(["@braid/memory", "@braid/messaging", "@braid/eval"]))
+    for (const t of tarballs.values()) {
+      expect(t.files, t.name).toEqual(expect.arrayContaining(["package.json", "dist/index.js", "dist/index.d.ts"]))
+      expect(t.files.filter((f) => /\.test\.ts$|\.tsbuildinfo$/.test(f)), t.name).toEqual([])
+    }
   })
 
   it(
