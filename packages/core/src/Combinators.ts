@@ -8,7 +8,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, Either } from "effect"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { LoopExhausted, UnknownRoute } from "./Errors.js"
 import { child, modal } from "./internal/instrument.js"
 import type { Any, Child, Context, Error, Input, Output, Primitive } from "./Primitive.js"

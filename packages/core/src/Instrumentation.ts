@@ -5,8 +5,11 @@
  *
  * @since 0.1.0
  */
-import type { Cause, Fiber } from "effect"
-import { Clock, Context, Effect } from "effect"
+import type * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import { Braid, General } from "./Attributes.js"
 import type { Mode } from "./internal/instrument.js"
 import {

@@ -17,7 +17,16 @@
  *
  * @since 0.2.0
  */
-import { Cause, Clock, Context, Duration, Effect, Equal, Exit, Fiber, FiberId, Runtime } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Runtime from "effect/Runtime"
 import * as Timers from "./internal/timers.js"
 
 /**

@@ -13,7 +13,8 @@
  *
  * @since 0.2.0
  */
-import { Either, Schema } from "effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
 
 /**
  * Why a value or a text is not acceptable JSON.

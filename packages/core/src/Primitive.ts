@@ -5,9 +5,11 @@
  *
  * @since 0.1.0
  */
-import { Effect, ParseResult, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
 import type { Pipeable } from "effect/Pipeable"
 import { pipeArguments } from "effect/Pipeable"
+import * as Schema from "effect/Schema"
 import type * as Types from "effect/Types"
 import { DecodeError } from "./Errors.js"
 import { execute } from "./internal/instrument.js"

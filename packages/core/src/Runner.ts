@@ -4,7 +4,15 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, type Layer, ManagedRuntime, Runtime } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Runtime from "effect/Runtime"
 import { DeadlineExceeded } from "./Errors.js"
 import { execute, isOn, modeRef, withContext } from "./internal/instrument.js"
 import type { Primitive } from "./Primitive.js"

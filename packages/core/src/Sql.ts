@@ -18,7 +18,15 @@
  *
  * @since 0.2.0
  */
-import { Clock, Context, Duration, Effect, Either, Exit, FiberRef, ParseResult, Schema } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import * as Timers from "./internal/timers.js"
 import * as Io from "./Io.js"
 import * as Json from "./Json.js"

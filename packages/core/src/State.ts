@@ -9,7 +9,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, Ref } from "effect"
+import * as Effect from "effect/Effect"
+import * as Ref from "effect/Ref"
 import { WorkflowContext } from "./WorkflowContext.js"
 
 /**

@@ -6,8 +6,18 @@
  *
  * @internal
  */
-import { Cause, Chunk, Clock, Context, Effect, Exit, FiberRef, GlobalValue, HashMap, Option, Tracer } from "effect"
-import type { Fiber } from "effect"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as GlobalValue from "effect/GlobalValue"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import * as Tracer from "effect/Tracer"
 import { Braid, GenAI, GenAIOperation, General } from "../Attributes.js"
 import type { Primitive } from "../Primitive.js"
 import { WorkflowContext } from "../WorkflowContext.js"

@@ -12,8 +12,11 @@
  *
  * @internal
  */
-import type { Clock, Duration, Fiber } from "effect"
-import { Effect, FiberId } from "effect"
+import type * as Clock from "effect/Clock"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 
 /** The longest delay `setTimeout` accepts; longer ones sleep on the clock instead. */
 export const maxTimerMillis = 2 ** 31 - 1
