@@ -24,5 +24,15 @@ export default tseslint.config(
         }
       }]
     }
+  },
+  {
+    // @braid/core imports Effect by module (`effect/Effect`), never the `effect` barrel: the barrel
+    // loads every Effect module, about a quarter of core's cold import time (docs/use-in-your-project.md).
+    files: ["packages/core/src/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        paths: [{ name: "effect", message: "import the module by its subpath, e.g. effect/Effect" }]
+      }]
+    }
   }
 )
