@@ -16,8 +16,8 @@ import { Models } from "@braid/eval"
 import { Accounting } from "@braid/llm"
 import { Meeting, MeetingStore } from "@braid/meetings"
 import { EventBus } from "@braid/messaging"
+import { SqliteDriver } from "@braid/sqlite"
 import { MeetingRecords, MeetingWorkflow, Samples, Scripts } from "@braid/workflows"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer } from "effect"
 import assert from "node:assert"
 import * as fs from "node:fs"
@@ -46,7 +46,7 @@ const meeting = MeetingWorkflow.make({
 
 const db = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "braid-tutorial-12-")), "meetings.db")
 const Stores = Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(
-  Layer.provide(SqliteClient.layer({ filename: db }))
+  Layer.provide(SqliteDriver.layer({ filename: db }))
 )
 
 const main = Effect.gen(function*() {
@@ -115,7 +115,7 @@ await Effect.runPromise(
   later.pipe(
     Effect.provide(
       Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(
-        Layer.provide(SqliteClient.layer({ filename: db }))
+        Layer.provide(SqliteDriver.layer({ filename: db }))
       )
     )
   )

@@ -11,9 +11,8 @@ import { Accounting } from "@braid/llm"
 import { MeetingStore } from "@braid/meetings"
 import { Memory } from "@braid/memory"
 import { EventBus } from "@braid/messaging"
-import { SqliteMemoryStore, SqliteResultStore } from "@braid/sqlite"
+import { SqliteDriver, SqliteMemoryStore, SqliteResultStore } from "@braid/sqlite"
 import { Coaching, MeetingRecords, MeetingWorkflow, Samples, Scripts } from "@braid/workflows"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer, Option } from "effect"
 import type { Entry, RunOptions } from "./Registry.js"
 
@@ -206,7 +205,7 @@ const meeting: Entry = (() => {
           EventBus.layerMemory,
           Option.isSome(options.store)
             ? Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(
-              Layer.provide(SqliteClient.layer({ filename: options.store.value }))
+              Layer.provide(SqliteDriver.layer({ filename: options.store.value }))
             )
             : MeetingRecords.layerMemory
         ))

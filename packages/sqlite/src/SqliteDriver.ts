@@ -9,18 +9,22 @@
  *   dropped first), so a store's statements cost what the driver's own calls cost.
  * - `transaction` runs `BEGIN IMMEDIATE` ... `COMMIT`, or `ROLLBACK` when the body fails or is
  *   interrupted; a transaction inside a transaction is a savepoint. While a transaction is open,
- *   statements of other fibers wait for it to end (they would run inside it otherwise).
+ *   statements of other fibers wait for it to end (they would run inside it otherwise): the body
+ *   runs its statements on the `tx` driver it is given, also in the fibers it forks.
  * - Every failure (opening the file, a statement, a locked database, a file that is not a
  *   database) is a typed `Sql.SqlFailure` carrying SQLite's message and code, never parameters.
  *
  * better-sqlite3 runs each statement synchronously: a statement is bounded by the busy timeout
- * (waiting for a lock is the only wait a local file has), not by an interruption.
+ * (waiting for a lock is the only wait a local file has), not by an interruption. Waiting for
+ * another fiber's transaction is bounded by the deadline of the store call (`Sql.call`,
+ * `Sql.bounded`), else by the busy timeout: past it, a `Sql.SqlFailure` with reason "Timeout".
+ * A query that ends with `LIMIT 1` is read with better-sqlite3's `get`.
  *
  * @since 0.2.0
  */
 import { Io, Sql } from "@braid/core"
-import { Duration, Effect, Exit, FiberRef, Layer } from "effect"
-import type { Scope } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Layer } from "effect"
+import type { Fiber, Scope } from "effect"
 import { createRequire } from "node:module"
 
 /**
@@ -48,6 +52,7 @@ interface Statement {
   readonly reader: boolean
   run(params: ReadonlyArray<unknown>): { readonly changes: number }
   all(params: ReadonlyArray<unknown>): Array<unknown>
+  get(params: ReadonlyArray<unknown>): unknown
 }
 interface Database {
   prepare(sql: string): Statement
@@ -94,9 +99,6 @@ const bind = (params: ReadonlyArray<Sql.Param> | undefined): ReadonlyArray<unkno
   return params
 }
 
-/** The transaction a fiber is in (inherited by the fibers it forks), to let its own statements through. */
-const currentTransaction = FiberRef.unsafeMake<object | undefined>(undefined)
-
 const open = (options: Options, busyTimeout: number): Database => {
   const Sqlite = sqlite()
   const db = new Sqlite(options.filename, {
@@ -115,43 +117,120 @@ const open = (options: Options, busyTimeout: number): Database => {
   }
 }
 
-/** The driver over an open database. */
-const makeDriver = (db: Database, cacheSize: number): Sql.Driver => {
-  // Prepared statements by text, least recently used first (a Map keeps insertion order).
-  const cache = new Map<string, Statement>()
-  const prepared = (text: string): Statement => {
-    let s = cache.get(text)
-    if (s !== undefined) {
-      if (cache.size > 1) {
-        cache.delete(text)
-        cache.set(text, s)
-      }
-      return s
-    }
-    s = db.prepare(text)
-    if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!)
-    cache.set(text, s)
-    return s
-  }
-  const runQuery = (text: string, params: ReadonlyArray<Sql.Param> | undefined) =>
-    attempt(() => {
-      const s = prepared(text)
-      if (s.reader) return s.all(bind(params)) as ReadonlyArray<Sql.Row>
-      s.run(bind(params))
-      return []
-    })
-  const runExecute = (text: string, params: ReadonlyArray<Sql.Param> | undefined) =>
-    attempt(() => prepared(text).run(bind(params)).changes)
+/**
+ * A prepared statement in the cache. `single`: a query that ends with `LIMIT 1` (and holds no
+ * comment) is read with `get`: its one row at most, without the step that looks for a second.
+ */
+interface Prepared {
+  readonly statement: Statement
+  readonly single: boolean
+  used: number
+}
+const limitOne = /\bLIMIT\s+1\s*;?\s*$/i
 
-  // One connection: while a transaction is open, other fibers' statements wait for it.
-  const lock = Effect.unsafeMakeSemaphore(1)
-  let active: object | undefined
-  const guarded = <A>(self: Effect.Effect<A, Sql.SqlFailure>): Effect.Effect<A, Sql.SqlFailure> =>
-    Effect.suspend(() =>
-      active === undefined
-        ? self
-        : Effect.flatMap(FiberRef.get(currentTransaction), (mine) => mine === active ? self : lock.withPermits(1)(self))
+/** A failure with reason "Timeout" when the deadline of the store call the fiber is in has passed. */
+const pastDeadline = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Sql.SqlFailure | undefined => {
+  const bound = fiber.getFiberRef(Sql.currentBound)
+  if (bound === undefined || bound.deadline === Number.POSITIVE_INFINITY) return undefined
+  return Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() < bound.deadline
+    ? undefined
+    : new Sql.SqlFailure({ message: `no answer within ${bound.millis} ms`, reason: "Timeout" })
+}
+
+/** The driver over an open database. */
+const makeDriver = (db: Database, cacheSize: number, busyTimeout: number): Sql.Driver => {
+  // Prepared statements by text, each with the tick of its last use: a hit only stamps it; when
+  // the cache is full, the least recently used one goes (a scan, only on a miss).
+  const cache = new Map<string, Prepared>()
+  let tick = 0
+  const prepared = (text: string): Prepared => {
+    const hit = cache.get(text)
+    if (hit !== undefined) {
+      hit.used = ++tick
+      return hit
+    }
+    const statement = db.prepare(text)
+    if (cache.size >= cacheSize) {
+      let oldest: string | undefined
+      let least = Number.POSITIVE_INFINITY
+      for (const [key, entry] of cache) {
+        if (entry.used < least) {
+          least = entry.used
+          oldest = key
+        }
+      }
+      cache.delete(oldest!)
+    }
+    const entry: Prepared = {
+      statement,
+      single: statement.reader && limitOne.test(text) && !/--|\/\*/.test(text),
+      used: ++tick
+    }
+    cache.set(text, entry)
+    return entry
+  }
+  // Each statement is one Effect step that returns its Exit. A statement is synchronous: the
+  // busy timeout bounds it; the deadline of a store call (`Sql.call`) bounds the waits for the
+  // connection (`free`) and the start of a transaction.
+  const queryNow = (
+    text: string,
+    params: ReadonlyArray<Sql.Param> | undefined
+  ): Exit.Exit<ReadonlyArray<Sql.Row>, Sql.SqlFailure> => {
+    try {
+      const { single, statement } = prepared(text)
+      if (single) {
+        const row = statement.get(bind(params))
+        return Exit.succeed(row === undefined ? [] : [row as Sql.Row])
+      }
+      if (statement.reader) return Exit.succeed(statement.all(bind(params)) as ReadonlyArray<Sql.Row>)
+      statement.run(bind(params))
+      return Exit.succeed([])
+    } catch (e) {
+      return Exit.fail(failure(e))
+    }
+  }
+  const executeNow = (
+    text: string,
+    params: ReadonlyArray<Sql.Param> | undefined
+  ): Exit.Exit<number, Sql.SqlFailure> => {
+    try {
+      return Exit.succeed(prepared(text).statement.run(bind(params)).changes)
+    } catch (e) {
+      return Exit.fail(failure(e))
+    }
+  }
+
+  // One connection: a transaction holds it (`owner`, the fiber that runs it) from BEGIN to COMMIT
+  // or ROLLBACK; statements of other fibers wait until it is released (they would run inside it).
+  // Its body's statements go through `tx`; fibers the body forks use `tx` too.
+  let owner: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  const waiters = new Set<() => void>()
+  const release = (fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
+    if (owner !== fiber) return
+    owner = undefined
+    const woken = [...waiters]
+    waiters.clear()
+    for (const wake of woken) wake()
+  }
+  /**
+   * Waits until no transaction holds the connection: bounded by the store call's deadline, else
+   * by the busy timeout (the bound of waiting for another connection's lock, here another fiber's).
+   */
+  const free = Sql.statement<void>((resume) => {
+    if (owner === undefined) return resume(Exit.void)
+    const wake = () => resume(Exit.void)
+    waiters.add(wake)
+    return () => {
+      waiters.delete(wake)
+    }
+  }, Duration.millis(busyTimeout))
+  /** A statement of the outer driver while a transaction holds the connection: run once it is free. */
+  const outside = <A>(now: () => Exit.Exit<A, Sql.SqlFailure>): Effect.Effect<A, Sql.SqlFailure> => {
+    const self: Effect.Effect<A, Sql.SqlFailure> = Effect.withFiberRuntime((fiber) =>
+      owner === undefined || owner === fiber ? now() : Effect.zipRight(free, self)
     )
+    return self
+  }
 
   let savepoints = 0
   /** A savepoint inside the open transaction. */
@@ -179,56 +258,74 @@ const makeDriver = (db: Database, cacheSize: number): Sql.Driver => {
       )
     })
 
+  /** Rolls back what is open, if anything (nothing after a failed BEGIN or a ROLLBACK SQLite did itself). */
+  const rollbackNow = () => {
+    try {
+      if (db.inTransaction) prepared("ROLLBACK").statement.run([])
+    } catch {
+      // the connection is unusable: its next statement reports why
+    }
+  }
+  // BEGIN, COMMIT and ROLLBACK are synchronous steps of one uninterruptible region: the
+  // connection is never left held or in a transaction, whatever happens to the body.
   const transaction = <A, E, R>(
     body: (tx: Sql.Driver) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | Sql.SqlFailure, R> =>
-    Effect.flatMap(FiberRef.get(currentTransaction), (mine): Effect.Effect<A, E | Sql.SqlFailure, R> => {
-      if (mine !== undefined && mine === active) return nested(body, txDriver)
-      return lock.withPermits(1)(Effect.uninterruptibleMask((restore) => {
-        const token = {}
-        const end = (text: string) =>
-          attempt(() => {
-            try {
-              db.exec(text)
-            } finally {
-              if (!db.inTransaction) active = undefined
+    Effect.uninterruptibleMask((restore) =>
+      Effect.withFiberRuntime<A, E | Sql.SqlFailure, R>((fiber) => {
+        if (owner !== undefined && owner === fiber) return restore(nested(body, txDriver))
+        const token = fiber
+        const late = pastDeadline(fiber)
+        if (late !== undefined) return Exit.fail(late)
+        const finish = (exit: Exit.Exit<A, E>): Effect.Effect<A, E | Sql.SqlFailure> => {
+          try {
+            if (Exit.isFailure(exit)) {
+              rollbackNow()
+              return exit
             }
-          })
-        return Effect.flatMap<void, Sql.SqlFailure, never, A, E | Sql.SqlFailure, R>(
-          attempt(() => {
-            db.exec("BEGIN IMMEDIATE")
-            active = token
-          }),
-          () =>
-            Effect.flatMap(
-              Effect.exit(restore(Effect.locally(body(txDriver), currentTransaction, token))),
-              (exit): Effect.Effect<A, E | Sql.SqlFailure, R> =>
-                Exit.isSuccess(exit)
-                  ? Effect.matchEffect(end("COMMIT"), {
-                    // a failed COMMIT leaves the transaction open: roll it back, report the failure
-                    onFailure: (e) => Effect.zipRight(rollback(end), Effect.fail(e)),
-                    onSuccess: () => Effect.succeed(exit.value)
-                  })
-                  : Effect.zipRight(rollback(end), exit)
-            )
-        ).pipe(Effect.ensuring(Effect.sync(() => {
-          if (active === token) active = undefined
-        })))
-      }))
-    })
-  const rollback = (end: (text: string) => Effect.Effect<void, Sql.SqlFailure>) =>
-    Effect.suspend(() => (db.inTransaction ? Effect.ignore(end("ROLLBACK")) : Effect.void))
+            try {
+              prepared("COMMIT").statement.run([])
+              return exit
+            } catch (e) {
+              // a failed COMMIT leaves the transaction open: roll it back, report the failure
+              rollbackNow()
+              return Exit.fail(failure(e))
+            }
+          } finally {
+            release(token)
+          }
+        }
+        const held = (): Effect.Effect<A, E | Sql.SqlFailure, R> => {
+          try {
+            prepared("BEGIN IMMEDIATE").statement.run([])
+          } catch (e) {
+            release(token)
+            return Exit.fail(failure(e))
+          }
+          return Effect.flatMap(Effect.exit(restore(Effect.suspend(() => body(txDriver)))), finish)
+        }
+        // Take the connection when it is free; otherwise wait (interruptibly) and look again.
+        const acquire: Effect.Effect<A, E | Sql.SqlFailure, R> = Effect.suspend(() => {
+          if (owner !== undefined) return Effect.zipRight(restore(free), acquire)
+          owner = token
+          return held()
+        })
+        return acquire
+      })
+    )
 
   const txDriver: Sql.Driver = {
     dialect: "sqlite",
-    query: runQuery,
-    execute: runExecute,
-    transaction
+    query: (text, params) => Effect.suspend(() => queryNow(text, params)),
+    execute: (text, params) => Effect.suspend(() => executeNow(text, params)),
+    transaction: (body) => nested(body, txDriver)
   }
   return {
     dialect: "sqlite",
-    query: (text, params) => guarded(runQuery(text, params)),
-    execute: (text, params) => guarded(runExecute(text, params)),
+    query: (text, params) =>
+      Effect.suspend(() => owner === undefined ? queryNow(text, params) : outside(() => queryNow(text, params))),
+    execute: (text, params) =>
+      Effect.suspend(() => owner === undefined ? executeNow(text, params) : outside(() => executeNow(text, params))),
     transaction
   }
 }
@@ -265,7 +362,7 @@ export const make = (options: Options): Effect.Effect<Sql.Driver, Sql.SqlFailure
     const busyTimeout = Number.isFinite(busy) ? Math.max(0, Math.round(busy)) : 2 ** 31 - 1
     return Effect.map(
       Effect.acquireRelease(attempt(() => open(options, busyTimeout)), (db) => Effect.sync(() => db.close())),
-      (db) => makeDriver(db, cacheSize)
+      (db) => makeDriver(db, cacheSize, busyTimeout)
     )
   })
 

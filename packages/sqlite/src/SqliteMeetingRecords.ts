@@ -1,17 +1,18 @@
 /**
- * `MeetingRecords` in an embedded SQLite file: the store of `MeetingRecords.layerSqlWith` on a
- * `SqliteClient` of @effect/sql-sqlite-node.
+ * `MeetingRecords` in an embedded SQLite file: the store of `MeetingRecords.layerSqlWith` (table
+ * `braid_meeting_records`) on `SqliteDriver`.
  *
  * @since 0.2.0
  */
 import { MeetingRecords } from "@braid/workflows"
 import { HistoryStoreError } from "@braid/workflows/Errors"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Layer } from "effect"
+import * as SqliteDriver from "./SqliteDriver.js"
 
 /**
  * In an embedded SQLite file (created if missing), with the options of
- * `MeetingRecords.layerSqlWith`. Opening the file fails with `HistoryStoreError` (operation `open`).
+ * `MeetingRecords.layerSqlWith` (`timeout` bounds every call, and the wait for a lock). Opening the
+ * file fails with `HistoryStoreError` (operation `open`).
  *
  * @example
  * ```ts
@@ -27,8 +28,13 @@ export const layer = (
   options: MeetingRecords.StoreOptions = {}
 ): Layer.Layer<MeetingRecords.MeetingRecords, HistoryStoreError> =>
   MeetingRecords.layerSqlWith(options).pipe(
-    Layer.provide(SqliteClient.layer({ filename })),
-    Layer.mapError((
-      e
-    ) => (e instanceof HistoryStoreError ? e : new HistoryStoreError({ operation: "open", reason: String(e) })))
+    Layer.provide(
+      SqliteDriver.layer({
+        filename,
+        ...(options.timeout !== undefined ? { busyTimeout: options.timeout } : {})
+      })
+    ),
+    Layer.mapError((e) =>
+      e instanceof HistoryStoreError ? e : new HistoryStoreError({ operation: "open", reason: e.message })
+    )
   )

@@ -1,18 +1,19 @@
 /**
  * `MeetingStore` in a SQLite file: the SQL store of `MeetingStore.layerSqlWith` (tables
- * `braid_meeting_entries` and `braid_meeting_status`) on a `SqliteClient` of
- * @effect/sql-sqlite-node.
+ * `braid_meeting_entries` and `braid_meeting_status`) on `SqliteDriver`.
  *
  * @since 0.2.0
  */
+import type { Sql } from "@braid/core"
 import { MeetingStore } from "@braid/meetings"
-import type { Errors as CoordinationErrors } from "@braid/meetings"
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import type { ConfigError } from "effect"
+import type { Errors as MeetingErrors } from "@braid/meetings"
 import { Layer } from "effect"
+import * as SqliteDriver from "./SqliteDriver.js"
 
 /**
- * The SQL store in a SQLite file (created if missing), every call bounded by `timeout`.
+ * The SQL store in a SQLite file (created if missing), every call bounded by `timeout` (and the
+ * wait for a lock by the same bound). A file that cannot be opened fails the layer with
+ * `Sql.SqlFailure`.
  *
  * @example
  * ```ts
@@ -25,7 +26,12 @@ import { Layer } from "effect"
  */
 export const layer = (
   config: { readonly filename: string } & MeetingStore.SqlOptions
-): Layer.Layer<MeetingStore.MeetingStore, CoordinationErrors.MeetingStoreError | ConfigError.ConfigError> =>
+): Layer.Layer<MeetingStore.MeetingStore, MeetingErrors.MeetingStoreError | Sql.SqlFailure> =>
   MeetingStore.layerSqlWith(config.timeout !== undefined ? { timeout: config.timeout } : {}).pipe(
-    Layer.provide(SqliteClient.layer({ filename: config.filename }))
+    Layer.provide(
+      SqliteDriver.layer({
+        filename: config.filename,
+        ...(config.timeout !== undefined ? { busyTimeout: config.timeout } : {})
+      })
+    )
   )

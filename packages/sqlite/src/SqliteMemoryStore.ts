@@ -7,13 +7,19 @@
  *
  * @since 0.1.0
  */
-import { Io } from "@braid/core"
+import { Io, Sql } from "@braid/core"
 import { MemoryStoreError } from "@braid/memory/Errors"
 import * as MemorySql from "@braid/memory/MemorySql"
-import { type Entry, MemoryStore, type MemoryStoreShape, valueJsonOf } from "@braid/memory/MemoryStore"
+import {
+  type Entry,
+  MemoryStore,
+  type MemoryStoreShape,
+  type Scope as MemoryScope,
+  valueJsonOf
+} from "@braid/memory/MemoryStore"
 import { Config, Duration, Effect, Either, Exit, Layer, Option } from "effect"
 import type { Scope } from "effect"
-import { createRequire } from "node:module"
+import * as SqliteDriver from "./SqliteDriver.js"
 
 /**
  * Options of the SQLite store.
@@ -33,38 +39,6 @@ export interface Options {
   readonly timeout?: Duration.DurationInput
 }
 
-// The part of better-sqlite3's API the store uses (the package ships no types).
-interface Statement {
-  run(...params: ReadonlyArray<unknown>): { readonly changes: number }
-  get(...params: ReadonlyArray<unknown>): unknown
-  all(...params: ReadonlyArray<unknown>): Array<unknown>
-}
-interface Transaction<A extends ReadonlyArray<unknown>, R> {
-  (...args: A): R
-  readonly immediate: (...args: A) => R
-}
-interface Database {
-  prepare(sql: string): Statement
-  pragma(sql: string): unknown
-  exec(sql: string): unknown
-  transaction<A extends ReadonlyArray<unknown>, R>(fn: (...args: A) => R): Transaction<A, R>
-  close(): void
-}
-type DatabaseConstructor = new(filename: string, options: { readonly timeout: number }) => Database
-
-const open = (filename: string, busyTimeout: number): Database => {
-  const Sqlite = createRequire(import.meta.url)("better-sqlite3") as DatabaseConstructor
-  const db = new Sqlite(filename, { timeout: busyTimeout })
-  try {
-    // Readers never block the writer, and several processes can share the file.
-    db.pragma("journal_mode = WAL")
-    return db
-  } catch (e) {
-    db.close()
-    throw e
-  }
-}
-
 const failWith = (operation: string) => (e: unknown) => MemorySql.storeError("sqlite", operation, e)
 
 /**
@@ -80,89 +54,123 @@ const attempt = <A>(f: () => A, onError: (e: unknown) => MemoryStoreError): Effe
     }
   })
 
+const params = (values: ReadonlyArray<unknown>): ReadonlyArray<Sql.Param> => values as ReadonlyArray<Sql.Param>
+
 /** Runs the migrations that have not run yet, in one immediate transaction; how many ran. */
-const migrate = (db: Database, t: string): number =>
-  db.transaction(() => {
-    db.exec(MemorySql.migrationsTable("sqlite", t))
-    const done = new Set(
-      db.prepare(`SELECT version FROM ${t}_migrations`).all().map((r) => (r as { version: number }).version)
-    )
-    const record = db.prepare(MemorySql.recordMigration("sqlite", t))
-    const steps = MemorySql.migrations("sqlite", t)
-    let applied = 0
-    for (let v = 1; v <= steps.length; v++) {
-      if (done.has(v)) continue
-      for (const statement of steps[v - 1]!) db.exec(statement)
-      record.run(v, Date.now())
-      applied++
-    }
-    return applied
-  }).immediate()
+const migrate = (driver: Sql.Driver, t: string): Effect.Effect<number, Sql.SqlFailure> =>
+  driver.transaction((tx) =>
+    Effect.gen(function*() {
+      yield* tx.execute(MemorySql.migrationsTable("sqlite", t))
+      const done = new Set((yield* tx.query(`SELECT version FROM ${t}_migrations`)).map((r) => r.version))
+      const steps = MemorySql.migrations("sqlite", t)
+      let applied = 0
+      for (let v = 1; v <= steps.length; v++) {
+        if (done.has(v)) continue
+        for (const statement of steps[v - 1]!) yield* tx.execute(statement)
+        yield* tx.execute(MemorySql.recordMigration("sqlite", t), [v, Date.now()])
+        applied++
+      }
+      return applied
+    })
+  )
 
-/** The store over an open, migrated database. */
-const makeStore = (db: Database, t: string): MemoryStoreShape => {
+/**
+ * The store over a SQLite driver whose table `t` is migrated: each operation is one or a few
+ * statements of the driver (prepared once, kept in its statement cache).
+ */
+const makeStore = (driver: Sql.Driver, t: string): MemoryStoreShape => {
   const text = MemorySql.statements("sqlite", t)
-  const insert = db.prepare(text.insert)
-  const dropExpired = db.prepare(text.dropExpired)
-  const evict = db.prepare(text.evict)
-  const selectOne = db.prepare(text.selectOne)
-  const deleteOne = db.prepare(text.deleteOne)
-  const clearScope = db.prepare(text.clearScope)
-  // Queries vary with the filter: one prepared statement per distinct text, kept for reuse.
-  const queries = new Map<string, Statement>()
-  const prepared = (sql: string): Statement => {
-    let s = queries.get(sql)
-    if (s === undefined) {
-      s = db.prepare(sql)
-      queries.set(sql, s)
-    }
-    return s
-  }
-  // Write, drop the scope's expired entries, evict the oldest beyond the max: one transaction.
-  const putBounded = db.transaction(
-    (params: Array<unknown>, kind: string, tenant: string, id: string, now: number, maxEntries: number) => {
-      insert.run(params)
-      dropExpired.run(kind, tenant, id, now)
-      evict.run(kind, tenant, id, kind, tenant, id, Math.max(0, maxEntries))
-    }
-  ).immediate
-  /** The insert's parameters, the value encoded under `Json.encode`'s rules unless the caller has its text. */
-  const paramsOf = (entry: Entry, valueJson: string | undefined): Array<unknown> => {
-    const json = valueJsonOf("sqlite", entry, valueJson)
-    if (Either.isLeft(json)) throw json.left
-    return MemorySql.paramsOf(entry, json.right)
-  }
-
+  // One row at most (the key is unique): LIMIT 1 spares the step that would look for a second.
+  const selectOne = `${text.selectOne} LIMIT 1`
   const failPut = failWith("put")
   const failGet = failWith("get")
   const failQuery = failWith("query")
   const failDelete = failWith("delete")
   const failClear = failWith("clear")
+  // The hot paths take as few Effect steps as they can (one statement, one step to map its
+  // outcome), with the handlers made once per store.
+  const getHandlers = {
+    onFailure: (e: Sql.SqlFailure) => Exit.fail(failGet(e)),
+    onSuccess: (rows: ReadonlyArray<Sql.Row>): Exit.Exit<Option.Option<Entry>, MemoryStoreError> => {
+      try {
+        return Exit.succeed(rows.length === 0 ? Option.none() : Option.some(MemorySql.toEntry(rows[0])))
+      } catch (e) {
+        return Exit.fail(failGet(e))
+      }
+    }
+  }
+  const deleteHandlers = {
+    onFailure: (e: Sql.SqlFailure) => Exit.fail(failDelete(e)),
+    onSuccess: (n: number) => Exit.succeed(n > 0)
+  }
+  /** A scope's tenant column, or a failure for an empty tenant (never mixed with "none"). */
+  const tenantOr = (scope: MemoryScope, fail: (e: unknown) => MemoryStoreError): string | MemoryStoreError => {
+    try {
+      return MemorySql.tenantOf(scope)
+    } catch (e) {
+      return fail(e)
+    }
+  }
+  /** The insert's parameters: the value encoded under `Json.encode`'s rules unless the caller has its text. */
+  const rowOf = (entry: Entry, valueJson: string | undefined): ReadonlyArray<Sql.Param> | MemoryStoreError => {
+    try {
+      const json = valueJsonOf("sqlite", entry, valueJson)
+      return Either.isLeft(json) ? json.left : params(MemorySql.paramsOf(entry, json.right))
+    } catch (e) {
+      return failPut(e)
+    }
+  }
 
   return {
     name: "sqlite",
     put: (entry, options) =>
-      options.maxEntries === undefined
-        ? attempt(() => {
-          insert.run(paramsOf(entry, options.valueJson))
-        }, failPut)
-        : attempt(() => {
-          const params = paramsOf(entry, options.valueJson)
-          putBounded(params, entry.scope.kind, params[2] as string, entry.scope.id, options.now, options.maxEntries!)
-        }, failPut),
-    get: (scope, key, now) =>
-      attempt(() => {
-        const row = selectOne.get(scope.kind, MemorySql.tenantOf(scope), scope.id, key, now)
-        return row === undefined ? Option.none() : Option.some(MemorySql.toEntry(row))
-      }, failGet),
+      Effect.suspend(() => {
+        const row = rowOf(entry, options.valueJson)
+        if (row instanceof MemoryStoreError) return Exit.fail(row)
+        if (options.maxEntries === undefined) return Effect.mapError(driver.execute(text.insert, row), failPut)
+        // Write, drop the scope's expired entries, evict the oldest beyond the max: one transaction.
+        const [kind, tenant, id] = [row[1]!, row[2]!, row[3]!]
+        const max = Math.max(0, options.maxEntries)
+        return Effect.mapError(
+          driver.transaction((tx) =>
+            Effect.zipRight(
+              Effect.zipRight(
+                tx.execute(text.insert, row),
+                tx.execute(text.dropExpired, [kind, tenant, id, options.now])
+              ),
+              tx.execute(text.evict, [kind, tenant, id, kind, tenant, id, max])
+            )
+          ),
+          failPut
+        )
+      }),
+    get: (scope, key, now) => {
+      const tenant = tenantOr(scope, failGet)
+      return typeof tenant !== "string"
+        ? Exit.fail(tenant)
+        : Effect.matchEffect(driver.query(selectOne, [scope.kind, tenant, scope.id, key, now]), getHandlers)
+    },
     query: (scope, filter, now) =>
-      attempt(() => {
-        const plan = MemorySql.queryPlan("sqlite", t, scope, filter, now)
-        return MemorySql.finishQuery(prepared(plan.text).all(plan.params), plan, filter)
-      }, failQuery),
-    delete: (scope, key) =>
-      attempt(() => deleteOne.run(scope.kind, MemorySql.tenantOf(scope), scope.id, key).changes > 0, failDelete),
-    clear: (scope) => attempt(() => clearScope.run(scope.kind, MemorySql.tenantOf(scope), scope.id).changes, failClear)
+      Effect.flatMap(
+        attempt(() => MemorySql.queryPlan("sqlite", t, scope, filter, now), failQuery),
+        (plan) =>
+          driver.query(plan.text, params(plan.params)).pipe(
+            Effect.mapError(failQuery),
+            Effect.flatMap((rows) => attempt(() => MemorySql.finishQuery(rows, plan, filter), failQuery))
+          )
+      ),
+    delete: (scope, key) => {
+      const tenant = tenantOr(scope, failDelete)
+      return typeof tenant !== "string"
+        ? Exit.fail(tenant)
+        : Effect.matchEffect(driver.execute(text.deleteOne, [scope.kind, tenant, scope.id, key]), deleteHandlers)
+    },
+    clear: (scope) => {
+      const tenant = tenantOr(scope, failClear)
+      return typeof tenant !== "string"
+        ? Exit.fail(tenant)
+        : Effect.mapError(driver.execute(text.clearScope, [scope.kind, tenant, scope.id]), failClear)
+    }
   }
 }
 
@@ -188,15 +196,67 @@ const makeStore = (db: Database, t: string): MemoryStoreShape => {
  */
 export const make = (options: Options): Effect.Effect<MemoryStoreShape, MemoryStoreError, Scope.Scope> => {
   const t = MemorySql.checkTable(options.table ?? "braid_memory")
-  const busyTimeout = Duration.toMillis(Duration.decode(options.timeout ?? Io.defaultTimeout))
-  return Effect.acquireRelease(
-    attempt(() => open(options.filename, busyTimeout), failWith("connect")),
-    (db) => Effect.sync(() => db.close())
-  ).pipe(
-    Effect.tap((db) => attempt(() => migrate(db, t), failWith("migrate"))),
-    Effect.flatMap((db) => attempt(() => makeStore(db, t), failWith("prepare")))
+  return SqliteDriver.make({ filename: options.filename, busyTimeout: options.timeout ?? Io.defaultTimeout }).pipe(
+    Effect.mapError(failWith("connect")),
+    Effect.flatMap((driver) => fromDriver(driver, options.table === undefined ? {} : { table: t }))
   )
 }
+
+/**
+ * A store on a SQLite driver (`SqliteDriver.make`), sharing its connection with other stores:
+ * runs the migrations of the table (default `braid_memory`). The driver's busy timeout bounds each
+ * statement. A table name that is not a `braid_memory` identifier, or a driver of another
+ * dialect, throws a `TypeError` here, before anything runs.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SqliteDriver, SqliteMemoryStore } from "@braid/sqlite"
+ *
+ * const program = Effect.gen(function*() {
+ *   const driver = yield* SqliteDriver.make({ filename: ":memory:" })
+ *   const store = yield* SqliteMemoryStore.fromDriver(driver, { table: "braid_memory_notes" })
+ *   return yield* store.clear({ kind: "global", id: "global" })
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const fromDriver = (
+  driver: Sql.Driver,
+  options: { readonly table?: string } = {}
+): Effect.Effect<MemoryStoreShape, MemoryStoreError> => {
+  const t = MemorySql.checkTable(options.table ?? "braid_memory")
+  if (driver.dialect !== "sqlite") {
+    throw new TypeError(`SqliteMemoryStore.fromDriver: a sqlite driver is needed, got ${driver.dialect}`)
+  }
+  return Effect.as(Effect.mapError(migrate(driver, t), failWith("migrate")), makeStore(driver, t))
+}
+
+/**
+ * A SQLite memory store on the `Sql.SqlDriver` in context (`SqliteDriver.layer`), sharing one
+ * connection with the other SQLite stores of the application.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Memory } from "@braid/memory"
+ * import { SqliteDriver, SqliteMemoryStore } from "@braid/sqlite"
+ *
+ * const MemoryLive = Memory.layer().pipe(
+ *   Layer.provide(SqliteMemoryStore.layerDriver()),
+ *   Layer.provide(SqliteDriver.layer({ filename: "app.db" }))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerDriver = (
+  options: { readonly table?: string } = {}
+): Layer.Layer<MemoryStore, MemoryStoreError, Sql.SqlDriver> =>
+  Layer.effect(MemoryStore, Effect.flatMap(Sql.SqlDriver, (driver) => fromDriver(driver, options)))
 
 /**
  * A SQLite memory store on a file (created if missing). The database closes with the layer.

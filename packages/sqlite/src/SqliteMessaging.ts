@@ -1,16 +1,19 @@
 /**
  * `Messaging` persisted in a SQLite file: `Messaging.layerSql` (table `braid_inbox_messages`) on
- * a `SqliteClient` of @effect/sql-sqlite-node.
+ * `SqliteDriver`.
  *
  * @since 0.2.0
  */
+import type { Sql } from "@braid/core"
 import { Messaging } from "@braid/messaging"
-import type { Errors as CoordinationErrors } from "@braid/messaging"
-import { SqliteClient } from "@effect/sql-sqlite-node"
+import type { Errors as MessagingErrors } from "@braid/messaging"
 import { Layer } from "effect"
+import * as SqliteDriver from "./SqliteDriver.js"
 
 /**
- * Messaging persisted in a SQLite file (created if missing), with the options of `Messaging.make`.
+ * Messaging persisted in a SQLite file (created if missing), with the options of `Messaging.make`;
+ * `timeout` bounds every store call and the wait for a lock (the driver's busy timeout). A file
+ * that cannot be opened fails the layer with `Sql.SqlFailure`.
  *
  * @example
  * ```ts
@@ -23,5 +26,12 @@ import { Layer } from "effect"
  */
 export const layer = (
   config: { readonly filename: string } & Messaging.Options
-): Layer.Layer<Messaging.Messaging, CoordinationErrors.MessageStoreError | unknown> =>
-  Messaging.layerSql(config).pipe(Layer.provide(SqliteClient.layer({ filename: config.filename })))
+): Layer.Layer<Messaging.Messaging, MessagingErrors.MessageStoreError | Sql.SqlFailure> =>
+  Messaging.layerSql(config).pipe(
+    Layer.provide(
+      SqliteDriver.layer({
+        filename: config.filename,
+        ...(config.timeout !== undefined ? { busyTimeout: config.timeout } : {})
+      })
+    )
+  )

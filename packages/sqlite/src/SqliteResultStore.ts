@@ -1,17 +1,18 @@
 /**
- * `ResultStore` in an embedded SQLite file: the store of `ResultStore.layerSqlWith` on a
- * `SqliteClient` of @effect/sql-sqlite-node.
+ * `ResultStore` in an embedded SQLite file: the store of `ResultStore.layerSqlWith` (table
+ * `braid_evaluation_results`) on `SqliteDriver`.
  *
  * @since 0.2.0
  */
 import { ResultStore } from "@braid/eval"
 import { ResultStoreError } from "@braid/eval/Errors"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Layer } from "effect"
+import * as SqliteDriver from "./SqliteDriver.js"
 
 /**
  * A store in an embedded SQLite file (created if missing), with the options of
- * `ResultStore.layerSqlWith`. Opening the file fails with `ResultStoreError` (operation `open`).
+ * `ResultStore.layerSqlWith` (`timeout` bounds every call, and the wait for a lock). Opening the
+ * file fails with `ResultStoreError` (operation `open`).
  *
  * @example
  * ```ts
@@ -27,8 +28,13 @@ export const layer = (
   options: ResultStore.StoreOptions = {}
 ): Layer.Layer<ResultStore.ResultStore, ResultStoreError> =>
   ResultStore.layerSqlWith(options).pipe(
-    Layer.provide(SqliteClient.layer({ filename })),
-    Layer.mapError((
-      e
-    ) => (e instanceof ResultStoreError ? e : new ResultStoreError({ operation: "open", reason: String(e) })))
+    Layer.provide(
+      SqliteDriver.layer({
+        filename,
+        ...(options.timeout !== undefined ? { busyTimeout: options.timeout } : {})
+      })
+    ),
+    Layer.mapError((e) =>
+      e instanceof ResultStoreError ? e : new ResultStoreError({ operation: "open", reason: e.message })
+    )
   )

@@ -1,7 +1,7 @@
 /**
- * `@braid/sqlite`: every Braid store on SQLite (better-sqlite3, @effect/sql-sqlite-node): the
- * memory store, the cache store, and the SQLite files of messaging, meetings, evaluation results
- * and meeting records. Install it only if you use SQLite.
+ * `@braid/sqlite`: every Braid store on SQLite, on one driver (`SqliteDriver`, the SQL port of
+ * `@braid/core` on better-sqlite3): the memory store, the cache store, and the SQLite files of
+ * messaging, meetings, evaluation results and meeting records. Install it only if you use SQLite.
  *
  * @since 0.2.0
  */

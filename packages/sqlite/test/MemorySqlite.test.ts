@@ -1,7 +1,7 @@
-import { Primitive, Runner, WorkflowContext } from "@braid/core"
+import { Primitive, Runner, Sql, WorkflowContext } from "@braid/core"
 import { Memory } from "@braid/memory"
 import type { MemoryStoreError } from "@braid/memory/Errors"
-import { SqliteMemoryStore } from "@braid/sqlite"
+import { SqliteDriver, SqliteMemoryStore } from "@braid/sqlite"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -185,6 +185,59 @@ describe("SQLite memory store", () => {
       }
       db.close()
       assert.strictEqual(Option.getOrThrow(yield* store.get(scope, "good", 1)).value, "good")
+    })))
+
+  it.effect("on a shared driver (layerDriver): the memory store and another SQL store use one connection; the file holds both", () =>
+    Effect.gen(function*() {
+      const filename = join(dir, "shared-driver.db")
+      const Driver = SqliteDriver.layer({ filename })
+      const program = Effect.gen(function*() {
+        yield* Memory.store("goal", "run 5k", { scope: "user" })
+        const sql = yield* Sql.SqlDriver
+        yield* sql.execute("CREATE TABLE IF NOT EXISTS notes (body TEXT NOT NULL)")
+        yield* sql.transaction((tx) => tx.execute("INSERT INTO notes (body) VALUES (?)", ["beside the memory"]))
+        return yield* sql.query("SELECT key, value FROM braid_memory")
+      })
+      const rows = yield* program.pipe(
+        Effect.provide(
+          Layer.mergeAll(
+            Memory.layer().pipe(Layer.provide(SqliteMemoryStore.layerDriver())),
+            WorkflowContext.layer({ userId: "ada" })
+          )
+            .pipe(Layer.provideMerge(Driver))
+        )
+      )
+      assert.deepStrictEqual(rows, [{ key: "goal", value: "\"run 5k\"" }])
+      const db = new Database(filename, { readonly: true })
+      try {
+        assert.deepStrictEqual(db.prepare("SELECT body FROM notes").all(), [{ body: "beside the memory" }])
+      } finally {
+        db.close()
+      }
+      assert.throws(
+        () => SqliteMemoryStore.fromDriver({ dialect: "postgres" } as Sql.Driver),
+        TypeError,
+        "a sqlite driver is needed"
+      )
+    }))
+
+  it.effect("a value without a JSON form is refused by put with a typed error naming the key; nothing is written", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const store = yield* SqliteMemoryStore.make({ filename: ":memory:" })
+      const scope = { kind: "user", id: "u" } as const
+      const error = yield* Effect.flip(
+        store.put({ id: "1", scope, key: "big", value: 10n, tags: [], createdAt: 1 }, { now: 1 })
+      )
+      assert.strictEqual(error._tag, "MemoryStoreError")
+      assert.strictEqual(error.operation, "put")
+      assert.include(error.message, "\"big\" has no JSON form")
+      const bounded = yield* Effect.flip(
+        store.put({ id: "2", scope, key: "nan", value: Number.NaN, tags: [], createdAt: 1 }, { now: 1, maxEntries: 5 })
+      )
+      assert.include(bounded.message, "\"nan\" has no JSON form")
+      const empty = yield* Effect.flip(store.get({ kind: "user", tenant: "", id: "u" }, "big", 1))
+      assert.strictEqual(empty.operation, "get")
+      assert.deepStrictEqual(yield* store.query(scope, {}, 1), [])
     })))
 
   it("rejects table names that are not braid_memory identifiers", () => {

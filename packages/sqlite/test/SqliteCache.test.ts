@@ -1,8 +1,6 @@
-import { Runner } from "@braid/core"
+import { Runner, Sql } from "@braid/core"
 import { Cache, Errors } from "@braid/resilience"
-import { SqliteCache } from "@braid/sqlite"
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import * as SqlClient from "@effect/sql/SqlClient"
+import { SqliteCache, SqliteDriver } from "@braid/sqlite"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Exit, FastCheck, Option, Ref } from "effect"
 import { corrupted, counted, storeErrors, storeSuite } from "../../resilience/test/cacheConformance.js"
@@ -11,7 +9,7 @@ describe("SqliteCache", () => {
   storeSuite(
     "SQLite store",
     () => SqliteCache.store({ table: `cache_${Math.random().toString(36).slice(2)}` }),
-    (self) => Effect.provide(self, SqliteClient.layer({ filename: ":memory:" })),
+    (self) => Effect.provide(self, SqliteDriver.layer({ filename: ":memory:" })),
     true
   )
 
@@ -28,7 +26,7 @@ describe("SqliteCache", () => {
       assert.isTrue(Option.isSome(yield* store.get("a", 5)))
       assert.isTrue(Option.isNone(yield* store.get("b", 5)), "b was least recently used")
       assert.isTrue(Option.isSome(yield* store.get("c", 5)))
-    }).pipe(Effect.provide(SqliteClient.layer({ filename: ":memory:" }))))
+    }).pipe(Effect.provide(SqliteDriver.layer({ filename: ":memory:" }))))
 
   it.effect("SQLite store: least-recently-used holds with the clock frozen over more than 2,000 operations (TestClock)", () =>
     Effect.gen(function*() {
@@ -57,16 +55,16 @@ describe("SqliteCache", () => {
       assert.strictEqual(yield* Ref.get(calls), before, "a and c are cached")
       yield* Runner.run(p, "b")
       assert.strictEqual(yield* Ref.get(calls), before + 1, "b was evicted")
-    }).pipe(Effect.provide(SqliteClient.layer({ filename: ":memory:" }))))
+    }).pipe(Effect.provide(SqliteDriver.layer({ filename: ":memory:" }))))
 
   it.effect("SQLite store: a corrupted or foreign entry is a miss (event get), never a defect; the value replaces it", () =>
     Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
+      const sql = yield* Sql.SqlDriver
       const table = `cache_${Math.random().toString(36).slice(2)}`
       const cache = Cache.make({ name: "corrupt", store: yield* SqliteCache.store({ table, maxEntries: 10 }) })
       for (const value of [...corrupted, 42]) {
-        yield* sql`DELETE FROM ${sql(table)}`
-        yield* sql`INSERT INTO ${sql(table)} (key, value, expires_at, last_used) VALUES ('k', ${value}, NULL, 1)`
+        yield* sql.execute(`DELETE FROM ${table}`)
+        yield* sql.execute(`INSERT INTO ${table} (key, value, expires_at, last_used) VALUES ('k', ?, NULL, 1)`, [value])
         const { exit, events } = yield* storeErrors(
           Effect.withSpan(cache.get("k", Effect.succeed("fresh")), "outer"),
           "outer"
@@ -76,7 +74,23 @@ describe("SqliteCache", () => {
         assert.strictEqual(events[0]![0], "get")
         assert.strictEqual(yield* cache.get("k", Effect.die("not called")), "fresh")
       }
-    }).pipe(Effect.provide(SqliteClient.layer({ filename: ":memory:" }))))
+    }).pipe(Effect.provide(SqliteDriver.layer({ filename: ":memory:" }))))
+
+  it.effect("SQLite store: any table name is quoted as an identifier (spaces, quotes, SQL keywords)", () =>
+    Effect.gen(function*() {
+      for (const table of ["my cache", "it's \"quoted\"", "select"]) {
+        const store = yield* SqliteCache.store({ table, maxEntries: 2 })
+        yield* store.set("k", { _tag: "success", value: table }, undefined, 0)
+        assert.deepStrictEqual(yield* store.get("k", 1), Option.some({ _tag: "success", value: table } as const))
+        yield* store.delete("k")
+        assert.isTrue(Option.isNone(yield* store.get("k", 1)))
+      }
+      const sql = yield* Sql.SqlDriver
+      const tables = (yield* sql.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")).map((r) =>
+        r.name
+      )
+      assert.includeMembers(tables, ["it's \"quoted\"", "my cache", "select"])
+    }).pipe(Effect.provide(SqliteDriver.layer({ filename: ":memory:" }))))
 
   it("options are checked where the store is built (an InvalidOption naming the option)", () => {
     assert.throws(

@@ -1,7 +1,7 @@
 import { Sql } from "@braid/core"
 import { SqliteDriver } from "@braid/sqlite"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Layer } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Layer, TestClock } from "effect"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
@@ -44,6 +44,30 @@ describe("SqliteDriver", () => {
       assert.deepStrictEqual(
         yield* driver.query("INSERT INTO t (name) VALUES (?) RETURNING id, name", ["d"]),
         [{ id: 3, name: "d" }] // the deleted row's id is reused (no AUTOINCREMENT)
+      )
+    }).pipe(Effect.provide(memory)))
+
+  it.effect("a query ending in LIMIT 1 gives its one row or none, like any query; other limits and comments are read whole", () =>
+    Effect.gen(function*() {
+      const driver = yield* Sql.SqlDriver
+      yield* withTable(driver)
+      for (const name of ["a", "b", "c"]) yield* driver.execute("INSERT INTO t (name) VALUES (?)", [name])
+      assert.deepStrictEqual(yield* driver.query("SELECT name FROM t ORDER BY id LIMIT 1"), [{ name: "a" }])
+      assert.deepStrictEqual(yield* driver.query("SELECT name FROM t WHERE name = ? limit 1;", ["c"]), [{ name: "c" }])
+      assert.deepStrictEqual(yield* driver.query("SELECT name FROM t WHERE name = ? LIMIT 1", ["z"]), [])
+      assert.deepStrictEqual(
+        (yield* driver.query("SELECT name FROM t ORDER BY id LIMIT 10")).map((r) => r.name),
+        ["a", "b", "c"]
+      )
+      assert.deepStrictEqual(
+        (yield* driver.query("SELECT name FROM t ORDER BY id -- LIMIT 1")).map((r) => r.name),
+        ["a", "b", "c"]
+      )
+      assert.deepStrictEqual(
+        (yield* driver.query("SELECT name FROM t WHERE id IN (SELECT id FROM t ORDER BY id DESC LIMIT 1)")).map((r) =>
+          r.name
+        ),
+        ["c"]
       )
     }).pipe(Effect.provide(memory)))
 
@@ -124,7 +148,41 @@ describe("SqliteDriver", () => {
       assert.deepStrictEqual(yield* names(driver), ["outside"])
     }).pipe(Effect.provide(memory)))
 
-  it.effect("transaction: inside one, a transaction is a savepoint; the fiber's own statements and its children's go through", () =>
+  it.effect("waiting for another fiber's transaction is bounded by the store call's deadline, else by the busy timeout (TestClock)", () =>
+    Effect.gen(function*() {
+      const driver = yield* SqliteDriver.make({ filename: ":memory:", busyTimeout: "3 seconds" })
+      yield* withTable(driver)
+      const inside = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(
+        driver.transaction(() => Effect.zipRight(Deferred.succeed(inside, undefined), Effect.never))
+      )
+      yield* Deferred.await(inside)
+      const bounded = yield* Effect.fork(
+        driver.execute("INSERT INTO t (name) VALUES ('late')").pipe(Sql.bounded("1 second"), Effect.flip)
+      )
+      const unbounded = yield* Effect.fork(Effect.flip(driver.query("SELECT name FROM t")))
+      const tx = yield* Effect.fork(
+        Effect.flip(
+          driver.transaction((tx) => tx.execute("INSERT INTO t (name) VALUES ('x')")).pipe(Sql.bounded("2 seconds"))
+        )
+      )
+      yield* TestClock.adjust("1 second")
+      const first = yield* Fiber.join(bounded)
+      assert.strictEqual(first.reason, "Timeout")
+      assert.strictEqual(first.message, "no answer within 1000 ms")
+      assert.isNull(unbounded.unsafePoll())
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Fiber.join(tx)).reason, "Timeout")
+      yield* TestClock.adjust("1 second")
+      const third = yield* Fiber.join(unbounded)
+      assert.strictEqual(third.reason, "Timeout", "the busy timeout bounds a wait outside any store call")
+      yield* Fiber.interrupt(holder)
+      // the connection is free again; the timed-out waiters left nothing behind
+      assert.strictEqual(yield* driver.execute("INSERT INTO t (name) VALUES ('now')"), 1)
+      assert.deepStrictEqual(yield* names(driver), ["now"])
+    }).pipe(Effect.scoped))
+
+  it.effect("transaction: inside one, a transaction is a savepoint; the body's own statements and its children's on tx go through", () =>
     Effect.gen(function*() {
       const driver = yield* Sql.SqlDriver
       yield* withTable(driver)
@@ -138,15 +196,28 @@ describe("SqliteDriver", () => {
           yield* tx.transaction((inner) =>
             inner.execute("INSERT INTO t (name) VALUES (?)", ["inner kept"])
           )
-          // the outer driver, used by mistake in the body or in a child fiber, does not deadlock
+          // the outer driver, used by mistake in the body's own fiber, does not deadlock
           yield* driver.execute("INSERT INTO t (name) VALUES (?)", ["via outer"])
-          yield* Effect.forkScoped(driver.execute("INSERT INTO t (name) VALUES (?)", ["child"])).pipe(
+          // nor does the outer driver's transaction there: a savepoint too
+          yield* driver.transaction((inner) => inner.execute("INSERT INTO t (name) VALUES (?)", ["outer nested"]))
+          // a forked fiber's statements on tx, and its savepoints
+          yield* Effect.forkScoped(Effect.zipRight(
+            tx.execute("INSERT INTO t (name) VALUES (?)", ["child"]),
+            tx.transaction((inner) => inner.execute("INSERT INTO t (name) VALUES (?)", ["child nested"]))
+          )).pipe(
             Effect.flatMap(Fiber.join),
             Effect.scoped
           )
         })
       )
-      assert.deepStrictEqual(yield* names(driver), ["outer", "inner kept", "via outer", "child"])
+      assert.deepStrictEqual(yield* names(driver), [
+        "outer",
+        "inner kept",
+        "via outer",
+        "outer nested",
+        "child",
+        "child nested"
+      ])
     }).pipe(Effect.provide(memory)))
 
   it.effect("statement cache: bounded, and each cached statement answers for its own text and parameters", () =>

@@ -1,5 +1,4 @@
-import { SqliteMeetingStore } from "@braid/sqlite"
-import { SqliteClient } from "@effect/sql-sqlite-node"
+import { SqliteDriver, SqliteMeetingStore } from "@braid/sqlite"
 import { describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
@@ -12,8 +11,8 @@ describe("MeetingStore: SQLite", () => {
     Effect.gen(function*() {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "braid-meeting-"))
       const filename = path.join(dir, "meetings.db")
-      yield* roundTrip(() => SqliteClient.layer({ filename }))
-      yield* roundTrip(() => SqliteClient.layer({ filename })) // tables already exist
+      yield* roundTrip(() => SqliteDriver.layer({ filename }))
+      yield* roundTrip(() => SqliteDriver.layer({ filename })) // tables already exist
       fs.rmSync(dir, { recursive: true, force: true })
     }))
 })
