@@ -292,8 +292,9 @@ export const statement = <A>(
  * failure's message (and its cause's) is kept, with credentials in URLs masked.
  *
  * The bound is a deadline (`currentBound`) that the driver applies to every statement the call
- * runs (`statement`), a transaction's included; a call nested in another is bounded by its own. What runs between statements is the store's own synchronous work (encoding,
- * decoding): a store call waits on nothing but its driver.
+ * runs (`statement`), a transaction's included; a call nested in another is bounded by its own.
+ * What runs between statements is the store's own synchronous work (encoding, decoding): a store
+ * call waits on nothing but its driver.
  *
  * @example
  * ```ts
