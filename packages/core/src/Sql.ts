@@ -245,9 +245,12 @@ export const statement = <A>(
       millis = fallbackMillis
       whole = fallbackMillis
     } else {
+      // Whole milliseconds (at most 1 ms late): Node keeps one timer list per duration, so the
+      // first statement of a call (the only one, mostly) reuses the list of its bound instead of
+      // making a list of its own for a fractional remainder.
       millis = bound.deadline === Number.POSITIVE_INFINITY
         ? Number.POSITIVE_INFINITY
-        : bound.deadline - clock.unsafeCurrentTimeMillis()
+        : Math.ceil(bound.deadline - clock.unsafeCurrentTimeMillis())
       whole = bound.millis
       if (millis <= 0) return Exit.fail(timedOut(whole))
     }
