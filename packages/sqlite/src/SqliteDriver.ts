@@ -243,18 +243,19 @@ const makeDriver = (db: Database, cacheSize: number, busyTimeout: number): Sql.D
       return Effect.flatMap(
         attempt(() => db.exec(`SAVEPOINT ${name}`)),
         () =>
-          Effect.flatMap(Effect.exit(restore(body(tx))), (exit): Effect.Effect<A, E | Sql.SqlFailure> =>
-            Exit.isSuccess(exit)
-              ? Effect.as(
-                attempt(() =>
-                  db.exec(`RELEASE ${name}`)
-                ),
-                exit.value
-              )
-              : Effect.zipRight(
-                attempt(() => db.exec(`ROLLBACK TO ${name}; RELEASE ${name}`)).pipe(Effect.ignore),
-                exit
-              ))
+          Effect.flatMap(
+            Effect.exit(restore(Effect.suspend(() => body(tx)))),
+            (exit): Effect.Effect<A, E | Sql.SqlFailure> =>
+              Exit.isSuccess(exit)
+                ? Effect.as(
+                  attempt(() => db.exec(`RELEASE ${name}`)),
+                  exit.value
+                )
+                : Effect.zipRight(
+                  attempt(() => db.exec(`ROLLBACK TO ${name}; RELEASE ${name}`)).pipe(Effect.ignore),
+                  exit
+                )
+          )
       )
     })
 

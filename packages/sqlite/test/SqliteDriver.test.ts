@@ -117,11 +117,24 @@ describe("SqliteDriver", () => {
         )
       ))
       assert.strictEqual(sqlFailed._tag, "SqlFailure")
-      // a defect too
+      // a defect too, and a body that throws instead of returning an Effect (in a savepoint as well)
       const died = yield* Effect.exit(driver.transaction((tx) =>
         Effect.zipRight(tx.execute("INSERT INTO t (name) VALUES (?)", ["lost"]), Effect.die("boom"))
       ))
       assert.isTrue(Exit.isFailure(died) && Cause.isDie(died.cause))
+      const thrown = yield* Effect.exit(driver.transaction((): Effect.Effect<void> => {
+        throw new Error("not an Effect")
+      }))
+      assert.isTrue(Exit.isFailure(thrown) && Cause.isDie(thrown.cause))
+      const thrownInside = yield* Effect.exit(driver.transaction((tx) =>
+        Effect.zipRight(
+          tx.execute("INSERT INTO t (name) VALUES (?)", ["lost"]),
+          tx.transaction((): Effect.Effect<void> => {
+            throw new Error("not an Effect")
+          })
+        )
+      ))
+      assert.isTrue(Exit.isFailure(thrownInside) && Cause.isDie(thrownInside.cause))
       assert.deepStrictEqual(yield* names(driver), ["kept", "kept too"])
       // and the connection is usable after each
       assert.strictEqual(yield* driver.execute("INSERT INTO t (name) VALUES (?)", ["after"]), 1)
