@@ -26,17 +26,26 @@ import { interleaved, printTable, type Row } from "./harness.js"
 
 const document = { title: "run 5k", minutes: 35, tags: ["fitness", "morning"], notes: "x".repeat(200) }
 
-/** Operations per second of `batch` (which runs `size` operations), measured over ~millis. */
-const rate = (batch: () => Promise<unknown>, size: number, millis = 500) => async () => {
+/**
+ * Operations per second of `batch` (which runs `size` operations), measured over ~millis; the
+ * client CPU time per operation of each sample goes to `cpu` (less sensitive than throughput to
+ * other processes on a shared machine).
+ */
+const rate = (batch: () => Promise<unknown>, size: number, cpu: Array<number>, millis = 500) => async () => {
   for (let i = 0; i < 2; i++) await batch()
   const start = performance.now()
+  const used = process.cpuUsage()
   let n = 0
   while (performance.now() - start < millis) {
     await batch()
     n++
   }
+  const spent = process.cpuUsage(used)
+  cpu.push((spent.user + spent.system) / (n * size))
   return (n * size * 1000) / (performance.now() - start)
 }
+
+const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 interface Side {
   /** `size` inserts each followed by a select of the row. */
@@ -130,10 +139,19 @@ const effectSqlSide = async (
 
 const compare = async (name: string, port: Side, effectSql: Side, size: number, rows: Array<Row>) => {
   const note = "(baseline: @effect/sql; < 1x: the port is faster)"
-  const [pr, er] = await interleaved(rate(port.roundTrip, size), rate(effectSql.roundTrip, size), 5)
-  rows.push({ name: `${name} insert + select`, braid: pr, baseline: er, unit: "ops/s", note })
-  const [pt, et] = await interleaved(rate(port.transaction, size), rate(effectSql.transaction, size), 5)
-  rows.push({ name: `${name} 10-row transaction`, braid: pt, baseline: et, unit: "ops/s", note })
+  for (const [what, run] of [["insert + select", "roundTrip"], ["10-row transaction", "transaction"]] as const) {
+    const portCpu: Array<number> = []
+    const effectCpu: Array<number> = []
+    const [p, e] = await interleaved(rate(port[run], size, portCpu), rate(effectSql[run], size, effectCpu), 5)
+    rows.push({ name: `${name} ${what}`, braid: p, baseline: e, unit: "ops/s", note })
+    rows.push({
+      name: `${name} ${what}, client CPU`,
+      braid: median(portCpu),
+      baseline: median(effectCpu),
+      unit: "µs/op",
+      note
+    })
+  }
 }
 
 export default async function main(): Promise<void> {

@@ -253,9 +253,12 @@ export const statement = <A>(
       millis = fallbackMillis
       whole = fallbackMillis
     } else {
+      // Whole milliseconds (at most 1 ms late): Node keeps one timer list per duration, so the
+      // first statement of a call (the only one, mostly) reuses the list of its bound instead of
+      // making a list of its own for a fractional remainder.
       millis = bound.deadline === Number.POSITIVE_INFINITY
         ? Number.POSITIVE_INFINITY
-        : bound.deadline - clock.unsafeCurrentTimeMillis()
+        : Math.ceil(bound.deadline - clock.unsafeCurrentTimeMillis())
       whole = bound.millis
       if (millis <= 0) return Exit.fail(timedOut(whole))
     }
@@ -300,8 +303,9 @@ export const statement = <A>(
  * failure's message (and its cause's) is kept, with credentials in URLs masked.
  *
  * The bound is a deadline (`currentBound`) that the driver applies to every statement the call
- * runs (`statement`), a transaction's included; a call nested in another is bounded by its own. What runs between statements is the store's own synchronous work (encoding,
- * decoding): a store call waits on nothing but its driver.
+ * runs (`statement`), a transaction's included; a call nested in another is bounded by its own.
+ * What runs between statements is the store's own synchronous work (encoding, decoding): a store
+ * call waits on nothing but its driver.
  *
  * @example
  * ```ts

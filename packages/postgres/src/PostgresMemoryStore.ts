@@ -62,18 +62,18 @@ const defaultUrl = PostgresDriver.databaseUrl.pipe(
 )
 
 /** A call of the store: bounded by `timeout`; every failure a `MemoryStoreError` of `operation` ("Corrupt" for a row that does not decode). */
-const bound = <A>(
-  self: Effect.Effect<A, unknown>,
-  operation: string,
-  timeout: Duration.Duration
-): Effect.Effect<A, MemoryStoreError> =>
-  Effect.mapError(
-    Sql.bounded(timeout)(self),
-    (e) =>
-      e instanceof Sql.SqlFailure && e.reason === "Timeout"
-        ? new MemoryStoreError({ store: "postgres", operation, reason: "Timeout", message: e.message })
-        : MemorySql.storeError("postgres", operation, e)
-  )
+/** The bound of the store calls on `timeout`: the call's statements bounded as a whole (`Sql.bounded`). */
+const bounder = (timeout: Duration.Duration) => {
+  const within = Sql.bounded(timeout)
+  return <A>(self: Effect.Effect<A, unknown>, operation: string): Effect.Effect<A, MemoryStoreError> =>
+    Effect.mapError(
+      within(self),
+      (e) =>
+        e instanceof Sql.SqlFailure && e.reason === "Timeout"
+          ? new MemoryStoreError({ store: "postgres", operation, reason: "Timeout", message: e.message })
+          : MemorySql.storeError("postgres", operation, e)
+    )
+}
 
 /** `map` of a statement's result, where a throw (a row that does not decode) is a failure. */
 const mapTry = <A, B>(self: Effect.Effect<A, Sql.SqlFailure>, map: (a: A) => B): Effect.Effect<B, unknown> =>
@@ -106,6 +106,7 @@ const migrate = (driver: Sql.Driver, t: string): Effect.Effect<number, Sql.SqlFa
 
 /** The store on a driver whose migrations have run. Every call is bounded by `timeout`. */
 const makeStore = (driver: Sql.Driver, t: string, timeout: Duration.Duration): MemoryStoreShape => {
+  const bound = bounder(timeout)
   const text = MemorySql.statements("postgres", t)
   const lockScope = `SELECT pg_advisory_xact_lock(hashtext('${t}'), hashtext(?))`
 
@@ -159,8 +160,7 @@ const makeStore = (driver: Sql.Driver, t: string, timeout: Duration.Duration): M
             ], { discard: true })
           )
         }),
-        "put",
-        timeout
+        "put"
       ).pipe(Effect.asVoid)
     },
     get: (scope, key, now) =>
@@ -169,8 +169,7 @@ const makeStore = (driver: Sql.Driver, t: string, timeout: Duration.Duration): M
           () => [scope.kind, MemorySql.tenantOf(scope), scope.id, key, now],
           (params) => mapTry(driver.query(text.selectOne, params), firstEntry)
         ),
-        "get",
-        timeout
+        "get"
       ),
     query: (scope, filter, now) =>
       bound(
@@ -186,8 +185,7 @@ const makeStore = (driver: Sql.Driver, t: string, timeout: Duration.Duration): M
             (rows) => MemorySql.finishQuery(rows, plan, filter)
           )
         }),
-        "query",
-        timeout
+        "query"
       ),
     delete: (scope, key) =>
       bound(
@@ -195,8 +193,7 @@ const makeStore = (driver: Sql.Driver, t: string, timeout: Duration.Duration): M
           () => [scope.kind, MemorySql.tenantOf(scope), scope.id, key],
           (params) => Effect.map(driver.execute(text.deleteOne, params), (n) => n > 0)
         ),
-        "delete",
-        timeout
+        "delete"
       ),
     clear: (scope) =>
       bound(
@@ -204,8 +201,7 @@ const makeStore = (driver: Sql.Driver, t: string, timeout: Duration.Duration): M
           () => [scope.kind, MemorySql.tenantOf(scope), scope.id],
           (params) => driver.execute(text.clearScope, params)
         ),
-        "clear",
-        timeout
+        "clear"
       )
   }
 }
@@ -219,8 +215,10 @@ const start = (
   t: string,
   timeout: Duration.Duration
 ): Effect.Effect<MemoryStoreShape, MemoryStoreError> =>
-  bound(driver.query("SELECT 1"), "connect", timeout).pipe(
-    Effect.zipRight(bound(migrate(driver, t), "migrate", timeout)),
+  Effect.suspend(() => {
+    const bound = bounder(timeout)
+    return bound(driver.query("SELECT 1"), "connect").pipe(Effect.zipRight(bound(migrate(driver, t), "migrate")))
+  }).pipe(
     Effect.as(makeStore(driver, t, timeout))
   )
 
