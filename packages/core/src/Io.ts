@@ -37,8 +37,7 @@ import * as Timers from "./internal/timers.js"
  */
 export const defaultTimeout: Duration.Duration = Duration.seconds(5)
 
-/** The live clock: under it the timer is a `setTimeout`; under any other (`TestClock`) a sleep on it. */
-const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
+const liveClock = Timers.liveClock
 
 /**
  * Nested bounds start their work synchronously, one JavaScript frame deeper each; past this
@@ -216,38 +215,7 @@ export const callback = <A, E, E2>(
   const millis = Duration.toMillis(d)
   return Effect.withFiberRuntime<A, E | E2>((fiber) => {
     const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-    return Effect.async<A, E | E2>((resume) => {
-      let settled = false
-      let timer: Timers.Timer | undefined
-      let abandon: (() => void) | void = undefined
-      if (millis !== Number.POSITIVE_INFINITY) {
-        timer = Timers.schedule(
-          () => {
-            if (settled) return
-            settled = true
-            resume(Effect.fail(onTimeout(millis)))
-            abandon?.()
-          },
-          clock,
-          clock === liveClock,
-          d,
-          millis
-        )
-      }
-      abandon = register((exit) => {
-        if (settled) return
-        settled = true
-        timer?.cancel()
-        resume(exit)
-      })
-      if (settled) return
-      return Effect.sync(() => {
-        if (settled) return
-        settled = true
-        timer?.cancel()
-        abandon?.()
-      })
-    })
+    return Timers.race(register, clock, d, millis, Effect.fail(onTimeout(millis)))
   })
 }
 

@@ -31,9 +31,6 @@ import * as Timers from "./internal/timers.js"
 import * as Io from "./Io.js"
 import * as Json from "./Json.js"
 
-/** The live clock: under it a statement's timer is a `setTimeout`; under any other (`TestClock`) a sleep on it. */
-const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
-
 /**
  * The SQL dialects Braid's stores speak.
  *
@@ -262,38 +259,13 @@ export const statement = <A>(
       whole = bound.millis
       if (millis <= 0) return Exit.fail(timedOut(whole))
     }
-    return Effect.async<A, SqlFailure>((resume) => {
-      let settled = false
-      let timer: Timers.Timer | undefined
-      let abandon: (() => void) | void = undefined
-      if (millis !== Number.POSITIVE_INFINITY) {
-        timer = Timers.schedule(
-          () => {
-            if (settled) return
-            settled = true
-            resume(Exit.fail(timedOut(whole)))
-            abandon?.()
-          },
-          clock,
-          clock === liveClock,
-          bound === undefined ? fallbackDuration : Duration.millis(millis),
-          millis
-        )
-      }
-      abandon = register((exit) => {
-        if (settled) return
-        settled = true
-        timer?.cancel()
-        resume(exit)
-      })
-      if (settled) return
-      return Effect.sync(() => {
-        if (settled) return
-        settled = true
-        timer?.cancel()
-        abandon?.()
-      })
-    })
+    return Timers.race(
+      register,
+      clock,
+      bound === undefined ? fallbackDuration : Duration.millis(millis),
+      millis,
+      Exit.fail(timedOut(whole))
+    )
   })
 }
 

@@ -78,7 +78,9 @@ export * as Toolkit from "@effect/ai/Toolkit"
  *
  * @since 0.2.0
  */
-export interface BraidPromptOptions {
+// A type alias, not an interface: it must fit @effect/ai's index-signature option records in a
+// consumer's type-check of the declarations (an interface has no implicit index signature).
+export type BraidPromptOptions = {
   /** Cache the prompt up to and including this message or part (Anthropic: `cache_control`). */
   readonly cache?: boolean | undefined
 }
@@ -110,7 +112,8 @@ export interface BraidUsage {
  *
  * @since 0.2.0
  */
-export interface BraidFinishMetadata {
+// A type alias for the same reason as `BraidPromptOptions`.
+export type BraidFinishMetadata = {
   readonly model?: string | undefined
   readonly cacheReadTokens?: number | undefined
   readonly cacheWriteTokens?: number | undefined

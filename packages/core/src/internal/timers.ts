@@ -15,6 +15,7 @@
 import type * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 
@@ -103,3 +104,53 @@ export const interruptAfter = (
 }
 
 const noop = () => {}
+
+/** The live clock: under it a timer is a `setTimeout`; under any other (`TestClock`) a sleep on it. */
+export const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
+
+/**
+ * A callback-style call raced against one timer, without a fiber of its own (`Io.callback`,
+ * `Sql.statement`): `register` starts the call and hands its outcome to `resume` once; what it
+ * returns is called if the call is abandoned (when `timeout` fires after `millis`, or on
+ * interruption). At the bound the result is `timeout` at once, even where the caller is
+ * uninterruptible.
+ */
+export const race = <A, E, E2>(
+  register: (resume: (exit: Exit.Exit<A, E>) => void) => (() => void) | void,
+  clock: Clock.Clock,
+  duration: Duration.Duration,
+  millis: number,
+  timeout: Effect.Effect<never, E2>
+): Effect.Effect<A, E | E2> =>
+  Effect.async<A, E | E2>((resume) => {
+    let settled = false
+    let timer: Timer | undefined
+    let abandon: (() => void) | void = undefined
+    if (millis !== Number.POSITIVE_INFINITY) {
+      timer = schedule(
+        () => {
+          if (settled) return
+          settled = true
+          resume(timeout)
+          abandon?.()
+        },
+        clock,
+        clock === liveClock,
+        duration,
+        millis
+      )
+    }
+    abandon = register((exit) => {
+      if (settled) return
+      settled = true
+      timer?.cancel()
+      resume(exit)
+    })
+    if (settled) return
+    return Effect.sync(() => {
+      if (settled) return
+      settled = true
+      timer?.cancel()
+      abandon?.()
+    })
+  })
