@@ -8,7 +8,7 @@
  * same pipeline with `Observability.off`. Measured alternately in one process; target <= 1.05x.
  */
 import { Primitive, Runner, sequence } from "@braid/core"
-import { Accounting, LanguageModel, ScriptedModel } from "@braid/llm"
+import { Ai, Metered, ScriptedLanguageModel } from "@braid/llm"
 import { Observability } from "@braid/observability"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { interleaved, medianMillis, printTable } from "./harness.js"
@@ -19,13 +19,12 @@ const step = (name: string) =>
   Primitive.make(
     name,
     (text: string) =>
-      Effect.map(LanguageModel.generate({ messages: [LanguageModel.user(text)], metadata: { agent: name } }), (r) =>
-        r.text)
+      Effect.map(Ai.LanguageModel.generateText({ prompt: text }).pipe(Ai.withSettings({ agent: name })), (r) => r.text)
   )
 
 const pipeline = (sequence as unknown as (
-  ...ps: ReadonlyArray<Primitive.Primitive<string, string, unknown, LanguageModel.LanguageModel>>
-) => Primitive.Primitive<string, string, unknown, LanguageModel.LanguageModel>)(
+  ...ps: ReadonlyArray<Primitive.Primitive<string, string, unknown, Ai.LanguageModel.LanguageModel>>
+) => Primitive.Primitive<string, string, unknown, Ai.LanguageModel.LanguageModel>)(
   step("outline"),
   step("draft"),
   step("critique"),
@@ -33,7 +32,9 @@ const pipeline = (sequence as unknown as (
   step("summarize")
 ).pipe(Primitive.named("article"))
 
-const model = Accounting.wrap(ScriptedModel.layer({ default: "A short answer about {{input}}.", latency: "1 millis" }))
+const model = Metered.fromProvider(
+  ScriptedLanguageModel.provider({ default: "A short answer about {{input}}.", latency: "1 millis" })
+)
 
 export default async function(): Promise<void> {
   const mem = Observability.inMemory()

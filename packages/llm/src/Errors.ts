@@ -178,7 +178,8 @@ export class MalformedResponse extends Schema.TaggedError<MalformedResponse>()("
  */
 export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("BudgetExceeded", {
   message: Schema.String,
-  scope: Schema.Literal("run", "session"),
+  /** `"scope"`: a budget set for part of a program with `Metered.withBudget` (`key` is its name). */
+  scope: Schema.Literal("run", "session", "scope"),
   key: Schema.String,
   unit: Schema.Literal("tokens", "usd"),
   limit: Schema.Number,

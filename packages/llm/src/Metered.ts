@@ -5,7 +5,8 @@
  * Every `generateText`, `generateObject` and `streamText` call through the wrapped service:
  *
  * 1. is checked against the budgets (per run or per session, in tokens or dollars; the running
- *    primitive's `WorkflowContext` gives the keys). Once spent reaches a limit the next call
+ *    primitive's `WorkflowContext` gives the keys; and the budgets set for part of a program with
+ *    `withBudget`, e.g. one branch of a coordination). Once spent reaches a limit the next call
  *    fails with `BudgetExceeded` (carried by an `AiError`: see `AiErrors`) before anything is
  *    sent, or, with `onExceeded: { switchTo }`, runs on that cheaper model (through
  *    `Ai.Settings.model`, which Braid's adapters honour);
@@ -31,7 +32,9 @@ import {
 } from "@effect/ai/LanguageModel"
 import type * as Prompt from "@effect/ai/Prompt"
 import * as Response from "@effect/ai/Response"
-import { Context, Effect, Layer, Option, Stream } from "effect"
+import { Context, Effect, FiberRef, Layer, Option, Stream } from "effect"
+import { dual } from "effect/Function"
+import { globalValue } from "effect/GlobalValue"
 import * as Accounting from "./Accounting.js"
 import type { BraidFinishMetadata, BraidUsage, Provider, SettingsShape } from "./Ai.js"
 import { fromProvider as serviceOf, Settings } from "./Ai.js"
@@ -56,6 +59,98 @@ export interface Options extends Accounting.Options {
 }
 
 const moduleName = "Metered"
+
+/**
+ * A limit on what a part of a program may spend: all tokens (input, output, cache) or dollars.
+ *
+ * @since 0.2.0
+ */
+export type Limit = { readonly tokens: number } | { readonly usd: number }
+
+/** A budget of `withBudget`: what its scope spent so far (shared by the fibers it forks). */
+interface Scoped {
+  readonly name: string
+  readonly limit: Limit
+  tokens: number
+  usd: number
+}
+
+const scopedBudgets = globalValue(
+  Symbol.for("@braid/llm/Metered/scopedBudgets"),
+  () => FiberRef.unsafeMake<ReadonlyArray<Scoped>>([])
+)
+
+/**
+ * Runs an effect under one more budget, counted for the model calls it makes (through a
+ * `Metered` model) and only those: once they have spent `limit`, the next call fails with
+ * `BudgetExceeded` (scope `"scope"`, key `name`; carried by an `AiError`, see `AiErrors`) before
+ * anything is sent. Budgets nest: every enclosing one counts the call too. Without a `Metered`
+ * model in context there is nothing to count.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Ai, Metered, ScriptedLanguageModel } from "@braid/llm"
+ *
+ * const capped = Ai.LanguageModel.generateText({ prompt: "hi" }).pipe(
+ *   Effect.repeatN(10),
+ *   Metered.withBudget({ tokens: 200 }, { name: "research" }),
+ *   Effect.provide(Metered.fromProvider(ScriptedLanguageModel.provider()))
+ * ) // fails with BudgetExceeded once the calls have used 200 tokens
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const withBudget: {
+  (
+    limit: Limit,
+    options?: { readonly name?: string }
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, limit: Limit, options?: { readonly name?: string }): Effect.Effect<A, E, R>
+} = dual(
+  (args) => Effect.isEffect(args[0]),
+  <A, E, R>(self: Effect.Effect<A, E, R>, limit: Limit, options: { readonly name?: string } = {}) =>
+    Effect.suspend(() => {
+      const budget: Scoped = { name: options.name ?? "budget", limit, tokens: 0, usd: 0 }
+      return Effect.locallyWith(self, scopedBudgets, (outer) => [...outer, budget])
+    })
+)
+
+/** The first scoped budget already spent, as the error refusing the call. */
+const checkScoped = (method: string): Effect.Effect<void, AiError.AiError> =>
+  Effect.flatMap(FiberRef.get(scopedBudgets), (budgets) => {
+    for (const b of budgets) {
+      const usd = "usd" in b.limit
+      const limit = usd ? (b.limit as { readonly usd: number }).usd : (b.limit as { readonly tokens: number }).tokens
+      const spent = usd ? b.usd : b.tokens
+      if (spent < limit) continue
+      const shown = usd ? `$${spent.toFixed(4)} of $${limit}` : `${spent} of ${limit} tokens`
+      return Effect.zipRight(
+        Effect.annotateCurrentSpan("braid.budget.exceeded", b.name),
+        Effect.fail(fromModelError(
+          new Errors.BudgetExceeded({
+            message: `budget exceeded: ${b.name} spent ${shown}`,
+            scope: "scope",
+            key: b.name,
+            unit: usd ? "usd" : "tokens",
+            limit,
+            spent
+          }),
+          { module: moduleName, method }
+        ))
+      )
+    }
+    return Effect.void
+  })
+
+const countScoped = (usage: BraidUsage): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(scopedBudgets), (budgets) =>
+    Effect.sync(() => {
+      for (const b of budgets) {
+        b.tokens += usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens
+        b.usd += usage.costUsd
+      }
+    }))
 
 /** Estimated input tokens of a prompt (text of every message, a few tokens of framing each). */
 const estimatePrompt = (prompt: Prompt.Prompt): number => {
@@ -228,6 +323,7 @@ export const wrap = (
   /** Budgets first: the settings to run with (maybe on a cheaper model), or `BudgetExceeded`. */
   const admit = (method: string) =>
     Effect.gen(function*() {
+      yield* checkScoped(method)
       const settings = yield* Settings
       const model = settings.model ?? options.defaultModel ?? "unknown"
       const legacy: Legacy.Request = {
@@ -254,7 +350,7 @@ export const wrap = (
     })
 
   const account = (legacy: Legacy.Request, usage: BraidUsage, reason: string) =>
-    accounting.record(legacy, toLegacyResponse(usage, reason))
+    Effect.zipRight(countScoped(usage), accounting.record(legacy, toLegacyResponse(usage, reason)))
 
   const generate = (method: "generateText" | "generateObject", options: any): Effect.Effect<any, any, any> =>
     Effect.gen(function*() {

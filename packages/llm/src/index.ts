@@ -35,3 +35,5 @@ export * as Metered from "./Metered.js"
 export * as ScriptedLanguageModel from "./ScriptedLanguageModel.js"
 /** Record a provider's exchanges to a cassette and replay them offline. @since 0.2.0 */
 export * as RecordedLanguageModel from "./RecordedLanguageModel.js"
+/** Claude with a key, the scripted provider without, metered: on the port of `@effect/ai`. @since 0.2.0 */
+export * as DefaultLanguageModel from "./DefaultLanguageModel.js"
