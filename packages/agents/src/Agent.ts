@@ -215,7 +215,7 @@ export interface Options<
   R = never,
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no tools: @effect/ai's empty toolkit type
   Tools extends Record<string, Ai.Tool.Any> = {},
-  Handoffs extends ReadonlyArray<HandoffTool<any, any>> = []
+  H extends HandoffTool<any, any> = never
 > {
   readonly name: string
   readonly description?: string
@@ -227,7 +227,7 @@ export interface Options<
   /** The tools the model may call; their handlers come from the context (`toolkit.toLayer(...)`). */
   readonly toolkit?: Ai.Toolkit.Toolkit<Tools>
   /** Handoffs offered to the model as tools (`Handoff.tool`). */
-  readonly handoffs?: Handoffs
+  readonly handoffs?: ReadonlyArray<H>
   /** The policies of every tool call (see `ToolPolicy` for the defaults). */
   readonly toolPolicy?: ToolPolicy
   /** Per-tool policies, over `toolPolicy`. */
@@ -516,10 +516,10 @@ export const make = <
   R = never,
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no tools: @effect/ai's empty toolkit type
   Tools extends Record<string, Ai.Tool.Any> = {},
-  const Handoffs extends ReadonlyArray<HandoffTool<any, any>> = []
+  H extends HandoffTool<any, any> = never
 >(
-  options: Options<E, R, Tools, Handoffs>
-): Agent<E | HandoffErrors<Handoffs[number]>, R | ToolContext<Tools> | HandoffContext<Handoffs[number]>> => {
+  options: Options<E, R, Tools, H>
+): Agent<E | HandoffErrors<H>, R | ToolContext<Tools> | HandoffContext<H>> => {
   const name = options.name
   const maxIterations = options.maxToolIterations ?? 8
   const toolkit = options.toolkit

@@ -1,5 +1,7 @@
 import { Agent, Handoff, History } from "@braid/agents"
+import type { HandoffPayloadError } from "@braid/agents/Errors"
 import { Primitive, Runner, sequence, WorkflowContext } from "@braid/core"
+import { Ai } from "@braid/llm"
 import { byName, parentOf, successValue, withSpans } from "@braid/testing"
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { Cause, Effect, Exit, FastCheck as fc, Fiber, Option, Schema, TestClock } from "effect"
@@ -502,5 +504,21 @@ describe("types", () => {
       reason: (p) => p.amount
     })
     expectTypeOf(Handoff.payloadOf(Ticket)).returns.toEqualTypeOf<Option.Option<typeof Ticket.Type>>()
+  })
+
+  it("an agent with a toolkit and handoff tools keeps its errors and requirements precise", () => {
+    const Stock = Ai.Tool.make("stock", { parameters: { sku: Schema.String }, success: Schema.Number })
+    const shop = Agent.make({
+      name: "shop",
+      instructions: "You sell.",
+      toolkit: Ai.Toolkit.make(Stock),
+      toolPolicies: { stock: { timeout: "5 seconds" } },
+      handoffs: [Handoff.tool(billing, { description: "Billing", payload: { orderId: Schema.String } })]
+    })
+    expectTypeOf<Primitive.Context<typeof shop>>().toEqualTypeOf<
+      Ai.LanguageModel.LanguageModel | WorkflowContext.WorkflowContext | Ai.Tool.Handler<"stock">
+    >()
+    expectTypeOf<Primitive.Error<typeof shop>>().toEqualTypeOf<Agent.AgentError | HandoffPayloadError>()
+    assert.deepStrictEqual(shop.tools, ["stock", "transfer_to_billing"])
   })
 })
