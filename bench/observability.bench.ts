@@ -47,10 +47,11 @@ export default async function(): Promise<void> {
       })
     )
 
-  // sanity: the traced runtime really exports spans (1 root + 5 steps + 5 chat spans per run)
+  // sanity: the traced runtime really exports spans (1 root + 5 steps + 5 chat spans, each with
+  // @effect/ai's LanguageModel.generateText span under it, per run)
   await runAll(traced)()
   const perRun = mem.spans().length / RUNS
-  if (perRun !== 11) throw new Error(`expected 11 spans per run, got ${perRun}`)
+  if (perRun !== 16) throw new Error(`expected 16 spans per run, got ${perRun}`)
   await runAll(off)()
 
   const [withSpans, withoutSpans] = await interleaved(
