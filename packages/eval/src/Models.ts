@@ -1,6 +1,6 @@
 /**
- * The model of a workflow run: `DefaultModel` (Claude when `ANTHROPIC_API_KEY` is set, the
- * scripted model otherwise) with a workflow's script, plus `offline` to force the scripted model;
+ * The model of a workflow run: `DefaultLanguageModel` (Claude when `ANTHROPIC_API_KEY` is set,
+ * the scripted provider otherwise; metered) with a workflow's script, plus `offline` to force the scripted model;
  * and `policy`, the one way the workflows call a model: a timeout inside a retry, so a model
  * that never answers is interrupted at the bound, retried, and then fails (or falls back)
  * instead of holding a reply and its capacity slot forever.
