@@ -10,6 +10,7 @@
  */
 import { Duration, Effect, Layer, Ref, Stream } from "effect"
 import type { ModelError } from "./Errors.js"
+import { words } from "./internal/words.js"
 import type { Request, Response, Service, StopReason, StreamEvent, ToolCall } from "./LanguageModel.js"
 import { LanguageModel, lastUserText, make as makeModel, systemText } from "./LanguageModel.js"
 import { estimate, estimateRequest } from "./Tokens.js"
@@ -139,7 +140,7 @@ const shape = (text: string, request: Request): { text: string; stopReason: Stop
  *
  * @since 0.1.0
  */
-export const chunks = (text: string): ReadonlyArray<string> => (text.match(/\S*\s*/g) ?? []).filter((c) => c !== "")
+export const chunks: (text: string) => ReadonlyArray<string> = words
 
 /**
  * Builds a scripted model (each built model has its own call counter and prompt cache).
