@@ -230,7 +230,7 @@ export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("Invali
 }) {}
 
 /**
- * A cassette file of `RecordedModel` could not be read, is not a cassette (bad JSON, a wrong
+ * A cassette file of `RecordedLanguageModel` could not be read, is not a cassette (bad JSON, a wrong
  * shape: `reason` says which) or could not be written. Names the file. Not transient.
  *
  * @example

@@ -17,7 +17,7 @@
  *    Braid error the error part carries), so retry policies retry it;
  * 4. is accounted: usage (estimated when the provider reported none, and marked so) priced with
  *    `Pricing`, added to the totals per run, session, agent (`Ai.Settings.agent`) and model of
- *    `Accounting` (same report, same alert and `braid.llm.cost` metric as the port of 0.1), and
+ *    `Accounting` (its report, alert and `braid.llm.cost` metric), and
  *    attached to the response: the finish part's `metadata.braid.usage` (`usageOf`, `costOf`).
  *
  * @since 0.2.0
@@ -40,10 +40,9 @@ import type { BraidFinishMetadata, BraidUsage, Provider, SettingsShape } from ".
 import { fromProvider as serviceOf, Settings } from "./Ai.js"
 import { fromModelError, isCarrying } from "./AiErrors.js"
 import * as Errors from "./Errors.js"
-import type * as Legacy from "./LanguageModel.js"
 import type { Table } from "./Pricing.js"
 import { cost as priceCost, lookup, Pricing } from "./Pricing.js"
-import { estimate } from "./Tokens.js"
+import { estimate, estimatePrompt } from "./Tokens.js"
 
 /**
  * The options of the wrapper: `Accounting`'s budgets and alert, and the names reported on the
@@ -152,23 +151,6 @@ const countScoped = (usage: BraidUsage): Effect.Effect<void> =>
       }
     }))
 
-/** Estimated input tokens of a prompt (text of every message, a few tokens of framing each). */
-const estimatePrompt = (prompt: Prompt.Prompt): number => {
-  let total = 0
-  for (const m of prompt.content) {
-    total += 3
-    if (m.role === "system") total += estimate(m.content)
-    else {
-      for (const p of m.content) {
-        if (p.type === "text" || p.type === "reasoning") total += estimate(p.text)
-        else if (p.type === "tool-call") total += estimate(JSON.stringify(p.params ?? null))
-        else if (p.type === "tool-result") total += estimate(JSON.stringify(p.result ?? null))
-      }
-    }
-  }
-  return total
-}
-
 type AnyPart = Response.AllParts<any>
 
 const braidOf = (part: Response.FinishPart): BraidFinishMetadata | undefined => part.metadata.braid
@@ -259,19 +241,6 @@ export const usageOf = (
 export const costOf = (response: { readonly content: ReadonlyArray<{ readonly type: string }> }): number =>
   usageOf(response)?.costUsd ?? 0
 
-const toLegacyResponse = (usage: BraidUsage, reason: string): Legacy.Response => ({
-  text: "",
-  stopReason: reason === "tool-calls" ? "tool_use" : reason === "length" ? "max_tokens" : "end_turn",
-  model: usage.model,
-  usage: {
-    inputTokens: usage.inputTokens,
-    outputTokens: usage.outputTokens,
-    cacheReadTokens: usage.cacheReadTokens,
-    cacheWriteTokens: usage.cacheWriteTokens,
-    estimated: usage.estimated
-  }
-})
-
 const describe = (usage: BraidUsage, reason: string): GenAI.ResponseInfo => ({
   model: usage.model,
   inputTokens: usage.inputTokens,
@@ -326,13 +295,9 @@ export const wrap = (
       yield* checkScoped(method)
       const settings = yield* Settings
       const model = settings.model ?? options.defaultModel ?? "unknown"
-      const legacy: Legacy.Request = {
-        messages: [],
-        model,
-        ...(settings.agent !== undefined ? { metadata: { agent: settings.agent } } : {})
-      }
+      const call: Accounting.Call = { model, agent: settings.agent }
       const prepared = yield* Effect.mapError(
-        accounting.prepare(legacy),
+        accounting.prepare(call),
         (e) => fromModelError(e, { module: moduleName, method })
       )
       const run: SettingsShape = prepared.model !== undefined && prepared.model !== model
@@ -346,15 +311,15 @@ export const wrap = (
         ...(run.stopSequences !== undefined ? { stopSequences: run.stopSequences } : {}),
         ...(run.agent !== undefined ? { agent: run.agent } : {})
       }
-      return { run, switched: run !== settings, info, legacy: { ...legacy, model: run.model ?? model } }
+      return { run, switched: run !== settings, info, call: { ...call, model: run.model ?? model } }
     })
 
-  const account = (legacy: Legacy.Request, usage: BraidUsage, reason: string) =>
-    Effect.zipRight(countScoped(usage), accounting.record(legacy, toLegacyResponse(usage, reason)))
+  const account = (call: Accounting.Call, usage: BraidUsage) =>
+    Effect.zipRight(countScoped(usage), accounting.record(call, usage))
 
   const generate = (method: "generateText" | "generateObject", options: any): Effect.Effect<any, any, any> =>
     Effect.gen(function*() {
-      const { info, legacy, run, switched } = yield* admit(method)
+      const { call: admitted, info, run, switched } = yield* admit(method)
       const call = (inner[method] as (o: any) => Effect.Effect<GenerateTextResponse<any>, any, any>)(options)
       const measured = Effect.gen(function*() {
         const response = yield* (switched ? Effect.provideService(call, Settings, run) : call)
@@ -371,7 +336,7 @@ export const wrap = (
           })
         const { table } = yield* Pricing
         const usage = measure(content, finish, info.model, promptOf(options.prompt), table)
-        yield* account(legacy, usage, finish.reason)
+        yield* account(admitted, usage)
         const next = [...content]
         if (finishIndex >= 0) next[finishIndex] = withUsage(finish, usage)
         else next.push(withUsage(finish, usage))
@@ -388,7 +353,7 @@ export const wrap = (
     })
 
   const streamText = (options: any): Stream.Stream<any, any, any> =>
-    Stream.unwrap(Effect.map(admit("streamText"), ({ info, legacy, run, switched }) =>
+    Stream.unwrap(Effect.map(admit("streamText"), ({ call: admitted, info, run, switched }) =>
       Stream.suspend(() => {
         const seen: Array<AnyPart> = []
         let finished = false
@@ -407,7 +372,7 @@ export const wrap = (
             return Effect.gen(function*() {
               const { table } = yield* Pricing
               const usage = measure(seen, part, info.model, promptOf(options.prompt), table)
-              yield* account(legacy, usage, part.reason)
+              yield* account(admitted, usage)
               return withUsage(part, usage)
             })
           }),

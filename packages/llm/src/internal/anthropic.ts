@@ -1,6 +1,6 @@
 /**
- * The Anthropic SDK's errors as Braid's `ModelError`s, and the adapter's defaults: shared by
- * `AnthropicLanguageModel` (and the 0.1 `AnthropicModel`).
+ * The Anthropic SDK's errors as Braid's `ModelError`s, and the adapter's defaults
+ * (`AnthropicLanguageModel`).
  *
  * @internal
  */
