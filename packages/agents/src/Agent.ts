@@ -181,6 +181,15 @@ export interface ToolPolicy {
  * A handoff offered to the model as a tool (build one with `Handoff.tool`): when the model calls
  * it, the agent's turn ends and `transfer` runs the target with the conversation so far.
  *
+ * @example
+ * ```ts
+ * import { Agent, Handoff } from "@braid/agents"
+ *
+ * const billing = Agent.make({ name: "billing", instructions: "Billing." })
+ * const offered: Agent.HandoffTool<unknown, unknown> = Handoff.tool(billing, { description: "Invoices" })
+ * offered.tool.name // "transfer_to_billing"
+ * ```
+ *
  * @since 0.2.0
  */
 export interface HandoffTool<out E = never, out R = never> {
@@ -239,6 +248,13 @@ export interface Options<
 /**
  * The errors an agent adds to those of its instructions: the model's (read as Braid's
  * `ModelError`, see `AiErrors.toModelError`), a tool that failed, and the loop's bound.
+ *
+ * @example
+ * ```ts
+ * import type { Agent } from "@braid/agents"
+ *
+ * const describe = (e: Agent.AgentError) => (e._tag === "ToolError" ? `tool ${e.tool} failed` : e._tag)
+ * ```
  *
  * @since 0.2.0
  */
@@ -454,12 +470,27 @@ export const toPrompt = (
 /**
  * The errors of the handoffs offered as tools.
  *
+ * @example
+ * ```ts
+ * import type { Agent, Errors } from "@braid/agents"
+ *
+ * type E = Agent.HandoffErrors<Agent.HandoffTool<Errors.HandoffPayloadError, never>> // HandoffPayloadError
+ * ```
+ *
  * @since 0.2.0
  */
 export type HandoffErrors<H> = H extends HandoffTool<infer E, any> ? E : never
 
 /**
  * The requirements of the handoffs offered as tools.
+ *
+ * @example
+ * ```ts
+ * import type { WorkflowContext } from "@braid/core"
+ * import type { Agent } from "@braid/agents"
+ *
+ * type R = Agent.HandoffContext<Agent.HandoffTool<never, WorkflowContext.WorkflowContext>> // WorkflowContext
+ * ```
  *
  * @since 0.2.0
  */
@@ -468,6 +499,16 @@ export type HandoffContext<H> = H extends HandoffTool<any, infer R> ? R : never
 /**
  * What the tools of a toolkit require when the agent runs: their handlers
  * (`toolkit.toLayer(...)`) and their declared dependencies.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Ai } from "@braid/llm"
+ * import type { Agent } from "@braid/agents"
+ *
+ * const Tools = Ai.Toolkit.make(Ai.Tool.make("clock", { success: Schema.String }))
+ * type R = Agent.ToolContext<typeof Tools.tools> // the clock's handler
+ * ```
  *
  * @since 0.2.0
  */

@@ -647,6 +647,18 @@ export const payloadOf =
 /**
  * Options of `tool`.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import type { Handoff } from "@braid/agents"
+ *
+ * const options: Handoff.ToolOptions<{ readonly invoiceId: typeof Schema.String }, never, never> = {
+ *   description: "Invoices, refunds, charges",
+ *   payload: { invoiceId: Schema.String },
+ *   reason: (p) => `invoice ${p.invoiceId}`
+ * }
+ * ```
+ *
  * @since 0.2.0
  */
 export interface ToolOptions<Fields extends Schema.Struct.Fields, HE, HR> {

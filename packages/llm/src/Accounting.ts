@@ -22,6 +22,13 @@ import { BudgetExceeded } from "./Errors.js"
 /**
  * A call, as the budgets see it: the model it is for and the agent making it.
  *
+ * @example
+ * ```ts
+ * import type { Accounting } from "@braid/llm"
+ *
+ * const call: Accounting.Call = { model: "claude-sonnet-5-5", agent: "coach" }
+ * ```
+ *
  * @since 0.2.0
  */
 export interface Call {
@@ -31,6 +38,16 @@ export interface Call {
 
 /**
  * One response, measured and priced (by `Metered`).
+ *
+ * @example
+ * ```ts
+ * import type { Accounting } from "@braid/llm"
+ *
+ * const m: Accounting.Measured = {
+ *   model: "braid-scripted", inputTokens: 10, outputTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0,
+ *   estimated: true, costUsd: 0.00007, priced: true
+ * }
+ * ```
  *
  * @since 0.2.0
  */

@@ -62,6 +62,13 @@ const moduleName = "Metered"
 /**
  * A limit on what a part of a program may spend: all tokens (input, output, cache) or dollars.
  *
+ * @example
+ * ```ts
+ * import type { Metered } from "@braid/llm"
+ *
+ * const perBranch: Metered.Limit = { usd: 0.05 }
+ * ```
+ *
  * @since 0.2.0
  */
 export type Limit = { readonly tokens: number } | { readonly usd: number }

@@ -12,6 +12,13 @@ import { Context, Layer } from "effect"
  * Tokens of one call, as priced: input (excluding cache reads and writes), output, cache reads,
  * cache writes.
  *
+ * @example
+ * ```ts
+ * import type { Pricing } from "@braid/llm"
+ *
+ * const u: Pricing.Usage = { inputTokens: 1000, outputTokens: 200, cacheReadTokens: 0, cacheWriteTokens: 0 }
+ * ```
+ *
  * @since 0.2.0
  */
 export interface Usage {

@@ -19,6 +19,13 @@ import * as Metered from "../Metered.js"
 /**
  * One recorded request.
  *
+ * @example
+ * ```ts
+ * import type * as RecordingModel from "@braid/llm/testing/RecordingModel"
+ *
+ * const coachCalls = (rs: ReadonlyArray<RecordingModel.Request>) => rs.filter((r) => r.agent === "coach")
+ * ```
+ *
  * @since 0.2.0
  */
 export interface Request {
