@@ -250,6 +250,40 @@ describe("Agent", () => {
     }).pipe(Effect.provide(handlers), Effect.provide(m.layer))
   })
 
+  it.effect("a tool with failureMode \"return\" sends its failure back to the model as a failed result", () => {
+    const Lookup = Ai.Tool.make("lookup", {
+      description: "looks up",
+      parameters: { key: Schema.String },
+      success: Schema.String,
+      failure: Schema.Struct({ reason: Schema.String }),
+      failureMode: "return"
+    })
+    const Tools = Ai.Toolkit.make(Lookup)
+    const m = testModel((_req, call) =>
+      call === 1 ? { toolCalls: [{ id: "l1", name: "lookup", params: { key: "k" } }] } : { text: "Not found, sorry." }
+    )
+    return Effect.gen(function*() {
+      const agent = Agent.make({ name: "finder", instructions: "Find.", toolkit: Tools, toolPolicy: { retry: false } })
+      const reply = yield* Runner.run(agent, Agent.conversation(["find k"]))
+      assert.strictEqual(reply.text, "Not found, sorry.")
+      assert.deepStrictEqual(reply.messages[1], {
+        role: "tool",
+        name: "lookup",
+        toolCallId: "l1",
+        content: `{"reason":"no such key"}`,
+        result: { reason: "no such key" },
+        isFailure: true
+      })
+      assert.deepStrictEqual(messagesOf(m.requests[1]!).at(-1), {
+        role: "tool",
+        content: [{ type: "tool-result", id: "l1", name: "lookup", result: { reason: "no such key" }, isFailure: true }]
+      })
+    }).pipe(
+      Effect.provide(Tools.toLayer({ lookup: () => Effect.fail({ reason: "no such key" }) })),
+      Effect.provide(m.layer)
+    )
+  })
+
   it.effect("an agent is a span of kind agent, with the model call and each tool call (execute_tool) nested under it", () => {
     const m = testModel((_req, call) =>
       call === 1 ? { toolCalls: [{ id: "c7", name: "add", params: { a: 1, b: 2 } }] } : { text: "3" }
