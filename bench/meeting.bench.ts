@@ -14,7 +14,7 @@
  */
 import { Agent } from "@braid/agents"
 import { Instrumentation } from "@braid/core"
-import { ScriptedModel } from "@braid/llm"
+import { ScriptedLanguageModel } from "@braid/llm"
 import { Meeting, Termination } from "@braid/meetings"
 import { EventBus } from "@braid/messaging"
 import { RedisEventBus } from "@braid/redis"
@@ -30,7 +30,7 @@ const agents = Array.from(
   { length: N },
   (_, i) => Agent.make({ name: `p${i}`, instructions: `You are participant ${i}.` })
 )
-const Model = ScriptedModel.layer({ default: "Agreed, next." })
+const Model = ScriptedLanguageModel.layer({ default: "Agreed, next." })
 
 const meetingTurnsPerSecond = Effect.gen(function*() {
   const meeting = yield* Meeting.make({

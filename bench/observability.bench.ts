@@ -8,7 +8,7 @@
  * same pipeline with `Observability.off`. Measured alternately in one process; target <= 1.05x.
  */
 import { Primitive, Runner, sequence } from "@braid/core"
-import { Accounting, LanguageModel, ScriptedModel } from "@braid/llm"
+import { Ai, Metered, ScriptedLanguageModel } from "@braid/llm"
 import { Observability } from "@braid/observability"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { interleaved, medianMillis, printTable } from "./harness.js"
@@ -19,13 +19,12 @@ const step = (name: string) =>
   Primitive.make(
     name,
     (text: string) =>
-      Effect.map(LanguageModel.generate({ messages: [LanguageModel.user(text)], metadata: { agent: name } }), (r) =>
-        r.text)
+      Effect.map(Ai.LanguageModel.generateText({ prompt: text }).pipe(Ai.withSettings({ agent: name })), (r) => r.text)
   )
 
 const pipeline = (sequence as unknown as (
-  ...ps: ReadonlyArray<Primitive.Primitive<string, string, unknown, LanguageModel.LanguageModel>>
-) => Primitive.Primitive<string, string, unknown, LanguageModel.LanguageModel>)(
+  ...ps: ReadonlyArray<Primitive.Primitive<string, string, unknown, Ai.LanguageModel.LanguageModel>>
+) => Primitive.Primitive<string, string, unknown, Ai.LanguageModel.LanguageModel>)(
   step("outline"),
   step("draft"),
   step("critique"),
@@ -33,7 +32,9 @@ const pipeline = (sequence as unknown as (
   step("summarize")
 ).pipe(Primitive.named("article"))
 
-const model = Accounting.wrap(ScriptedModel.layer({ default: "A short answer about {{input}}.", latency: "1 millis" }))
+const model = Metered.fromProvider(
+  ScriptedLanguageModel.provider({ default: "A short answer about {{input}}.", latency: "1 millis" })
+)
 
 export default async function(): Promise<void> {
   const mem = Observability.inMemory()
@@ -46,10 +47,11 @@ export default async function(): Promise<void> {
       })
     )
 
-  // sanity: the traced runtime really exports spans (1 root + 5 steps + 5 chat spans per run)
+  // sanity: the traced runtime really exports spans (1 root + 5 steps + 5 chat spans, each with
+  // @effect/ai's LanguageModel.generateText span under it, per run)
   await runAll(traced)()
   const perRun = mem.spans().length / RUNS
-  if (perRun !== 11) throw new Error(`expected 11 spans per run, got ${perRun}`)
+  if (perRun !== 16) throw new Error(`expected 16 spans per run, got ${perRun}`)
   await runAll(off)()
 
   const [withSpans, withoutSpans] = await interleaved(

@@ -13,35 +13,42 @@
  */
 import { Agent, Handoff, History } from "@braid/agents"
 import { Describe, Primitive, Runner, sequence } from "@braid/core"
-import { DefaultModel, LanguageModel } from "@braid/llm"
+import { Ai, DefaultLanguageModel } from "@braid/llm"
 import { Effect, Schema } from "effect"
 import assert from "node:assert"
 
-// 1. The scripted model: each agent's reply depends on who is asking (`metadata.agent`).
-const agentOf = (req: LanguageModel.Request) => req.metadata?.agent
-const Model = DefaultModel.layer({
+// 1. The scripted model: each agent's reply depends on who is asking (its system prompt).
+const asks = (prompt: Ai.Prompt.Prompt, instructions: string) => Ai.systemText(prompt).startsWith(instructions)
+const Model = DefaultLanguageModel.layer({
   scripted: {
     rules: [
       {
-        when: (req) => agentOf(req) === "triage" && LanguageModel.systemText(req.system).includes("handed back"),
+        when: (prompt) => asks(prompt, "You are the front desk") && Ai.systemText(prompt).includes("handed back"),
         // What billing said reaches triage as "[billing] ..." on the user side of the conversation.
-        reply: (req) =>
+        reply: (prompt) =>
           `Good news from billing: "${
-            req.messages.at(-1)?.content.split("\n\n").at(-1)?.replace(/^\[billing\] /, "")
+            Ai.lastUserText(prompt).split("\n\n").at(-1)?.replace(/^\[billing\] /, "")
           }" Anything else?`
       },
-      { when: (req) => agentOf(req) === "triage", reply: "BILLING: duplicate charge on invoice INV-2041." },
       {
-        when: (req) => agentOf(req) === "billing",
-        reply: (req) => {
-          const seen = JSON.stringify(req.messages)
-          return seen.includes("4111")
+        when: (prompt) => asks(prompt, "You are the front desk"),
+        reply: "BILLING: duplicate charge on invoice INV-2041."
+      },
+      {
+        when: (prompt) => asks(prompt, "You resolve billing issues"),
+        reply: (prompt) =>
+          JSON.stringify(prompt.content).includes("4111")
             ? "I can see a card number, which I should never see."
             : "Refund of 49.00 EUR issued for the duplicate charge on INV-2041."
-        }
       },
-      { when: (req) => agentOf(req) === "tech", reply: "Please clear the app cache and sign in again." },
-      { when: (req) => agentOf(req) === "general", reply: "Let me find the right person for you." }
+      {
+        when: (prompt) => asks(prompt, "You fix technical problems"),
+        reply: "Please clear the app cache and sign in again."
+      },
+      {
+        when: (prompt) => asks(prompt, "You help with everything else"),
+        reply: "Let me find the right person for you."
+      }
     ]
   }
 })
@@ -52,6 +59,8 @@ const Ticket = Schema.Struct({
   invoiceId: Schema.optional(Schema.String.pipe(Schema.pattern(/^INV-\d+$/))),
   summary: Schema.String
 })
+const topicOf = (text: string): typeof Ticket.Type.topic =>
+  text.startsWith("BILLING") ? "billing" : text.startsWith("TECH") ? "tech" : "other"
 
 const triage = Agent.make({
   name: "triage",
@@ -79,11 +88,11 @@ const desk = Handoff.handoff(triage, { billing, tech, general }, {
   reason: (reply) => `triage says: ${reply.text}`,
   payload: {
     schema: Ticket,
-    from: (reply) => ({
-      topic: reply.text.startsWith("BILLING") ? "billing" : reply.text.startsWith("TECH") ? "tech" : "other",
-      invoiceId: /INV-\d+/.exec(reply.text)?.[0],
-      summary: reply.text
-    })
+    // typed: `from` returns the Schema's type (a ticket of another shape does not compile)
+    from: (reply) => {
+      const invoiceId = /INV-\d+/.exec(reply.text)?.[0]
+      return { topic: topicOf(reply.text), ...(invoiceId !== undefined ? { invoiceId } : {}), summary: reply.text }
+    }
   },
   history: History.compose(
     History.removeToolCalls,
@@ -99,7 +108,7 @@ const pipeline = sequence(
 ).pipe(Primitive.named("support"))
 
 const main = Effect.gen(function*() {
-  const online = yield* DefaultModel.isOnline
+  const online = yield* DefaultLanguageModel.isOnline
   console.log(`== Tutorial 6: handoff between agents (${online ? "Claude" : "scripted model, offline"}) ==\n`)
   console.log(Describe.toText(pipeline))
   console.log()
@@ -131,7 +140,7 @@ const main = Effect.gen(function*() {
 
   console.log("A ticket that does not validate is refused on transfer, before the specialist runs:")
   const strict = Handoff.handoff(triage, billing, {
-    payload: { schema: Ticket, from: () => ({ topic: "billing", invoiceId: "2041", summary: "?" }) }
+    payload: { schema: Ticket, from: () => ({ topic: "billing" as const, invoiceId: "2041", summary: "?" }) }
   })
   const error = yield* Effect.flip(Runner.run(strict, Agent.conversation([message])))
   console.log(`  ${error._tag}: ${error.message}`)

@@ -14,7 +14,7 @@
  */
 import { Agent } from "@braid/agents"
 import { Primitive, Runner, sequence } from "@braid/core"
-import { DefaultModel, LanguageModel } from "@braid/llm"
+import { Ai, DefaultLanguageModel } from "@braid/llm"
 import { Memory } from "@braid/memory"
 import { SqliteMemoryStore } from "@braid/sqlite"
 import { Effect, Layer, Schema } from "effect"
@@ -60,18 +60,18 @@ const coach = Agent.make({
   instructions: "You are a warm, concise coach. Review the day against the client's goals."
 })
 
-const Model = DefaultModel.layer({
+const Model = DefaultLanguageModel.layer({
   scripted: {
     rules: [{
-      when: (req) => req.metadata?.agent === "coach",
-      reply: (req) => {
+      when: (prompt) => Ai.systemText(prompt).startsWith("You are a warm, concise coach"),
+      reply: (prompt) => {
         // The scripted coach reads the goals from the memory section of its system prompt.
-        const memory = LanguageModel.systemText(req.system).split("Relevant memory:")[1] ?? ""
+        const memory = Ai.systemText(prompt).split("Relevant memory:")[1] ?? ""
         const titles = [...memory.matchAll(/"title":"([^"]+)"/g)].map((m) => m[1])
         return titles.length === 0
           ? "I have no goals on record for you today."
           : `This morning you set ${titles.length} goals: ${titles.join(", ")}. ${
-            req.messages.at(-1)?.content.includes("ran") ? "You ran: well done!" : ""
+            Ai.lastUserText(prompt).includes("ran") ? "You ran: well done!" : ""
           }`.trim()
       }
     }]
@@ -96,7 +96,7 @@ const runEvening = (filename: string) =>
       undefined,
       { userId: "ada" }
     )
-    const online = yield* DefaultModel.isOnline
+    const online = yield* DefaultLanguageModel.isOnline
     assert.strictEqual(stored._tag, "Some", "the goals survived the restart")
     if (stored._tag === "Some") {
       console.log(

@@ -10,29 +10,33 @@
  * and, as a bonus, consensus with a tolerance. Every branch ends with an outcome (succeeded,
  * failed, interrupted, timed-out) and a reason: nothing is dropped silently.
  *
- * Offline: a scripted model answers for each agent (swap `ScriptedModel.layer` for
- * `DefaultModel.layer()` from @braid/llm to ask Claude when ANTHROPIC_API_KEY is set).
+ * Offline: a scripted model answers for each agent (swap `ScriptedLanguageModel.layer` for
+ * `DefaultLanguageModel.layer()` from @braid/llm to ask Claude when ANTHROPIC_API_KEY is set).
  *
  * Run it: npx tsx examples/08-parallel-agents.ts
  */
 import { Agent, Coordination, Errors as CoordinationErrors } from "@braid/agents"
 import { Primitive, Runner, sequence } from "@braid/core"
-import { ScriptedModel } from "@braid/llm"
+import { Ai, ScriptedLanguageModel } from "@braid/llm"
 import { Effect } from "effect"
 import assert from "node:assert"
 
-// 1. The model: each estimator has its own opinion (requests carry `metadata.agent`).
+// 1. The model: each estimator has its own opinion (its instructions name it).
 const opinions: Record<string, string> = { alice: "5", bob: "8", carol: "5", dave: "3" }
-const Model = ScriptedModel.layer({
+const estimatorOf = (prompt: Ai.Prompt.Prompt) => /^You are (\w+)\./.exec(Ai.systemText(prompt))?.[1] ?? ""
+const Model = ScriptedLanguageModel.layer({
   rules: [{
-    when: (req) => String(req.metadata?.agent) in opinions,
-    reply: (req) => opinions[String(req.metadata?.agent)]!
+    when: (prompt) => estimatorOf(prompt) in opinions,
+    reply: (prompt) => opinions[estimatorOf(prompt)]!
   }]
 })
 
 // 2. The agents. Dave thinks slowly (0.8 s before he answers).
 const estimator = (name: string) =>
-  Agent.make({ name, instructions: "You estimate features in story points. Answer with a number only." })
+  Agent.make({
+    name,
+    instructions: `You are ${name}. You estimate features in story points. Answer with a number only.`
+  })
 const slowly = <E, R>(agent: Agent.Any<E, R>, ms: number) =>
   Primitive.make(agent.name, (c: Agent.Conversation) => Effect.zipRight(Effect.sleep(ms), agent.invoke(c)))
 const agents = [estimator("alice"), estimator("bob"), estimator("carol"), slowly(estimator("dave"), 800)]

@@ -14,16 +14,16 @@
  */
 import { Agent } from "@braid/agents"
 import { Primitive } from "@braid/core"
-import { LanguageModel, ScriptedModel } from "@braid/llm"
+import { Ai, ScriptedLanguageModel } from "@braid/llm"
 import { Meeting, MeetingStore, Termination } from "@braid/meetings"
 import { EventBus } from "@braid/messaging"
 import { Effect, Layer, Option, Schema } from "effect"
 import assert from "node:assert"
 
 // 1. The model: what each agent says depends on who it is and on the turn (the prompt names both).
-const agentOf = (req: LanguageModel.Request) => String(req.metadata?.agent)
-const turnOf = (req: LanguageModel.Request) => Number(/turn (\d+)\./.exec(LanguageModel.lastUserText(req))?.[1] ?? 0)
-const Model = ScriptedModel.layer({
+const agentOf = (prompt: Ai.Prompt.Prompt) => /^You are (\w+) in/.exec(Ai.systemText(prompt))?.[1] ?? ""
+const turnOf = (prompt: Ai.Prompt.Prompt) => Number(/turn (\d+)\./.exec(Ai.lastUserText(prompt))?.[1] ?? 0)
+const Model = ScriptedLanguageModel.layer({
   rules: [
     { when: (r) => agentOf(r) === "lead" && turnOf(r) >= 8, reply: "AGREED: we ship on Monday with the PDF export." },
     { when: (r) => agentOf(r) === "lead", reply: "Let's plan the release. Opinions?" },

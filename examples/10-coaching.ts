@@ -17,13 +17,17 @@
 import { Agent } from "@braid/agents"
 import { Describe, Runner, WorkflowContext } from "@braid/core"
 import { Models } from "@braid/eval"
-import { Accounting, Errors, LanguageModel, ScriptedModel } from "@braid/llm"
+import { Accounting, Ai, Errors, Metered, ScriptedLanguageModel } from "@braid/llm"
 import { Memory } from "@braid/memory"
 import { Coaching, Samples, Scripts } from "@braid/workflows"
 import { Effect, Either, Layer } from "effect"
 import assert from "node:assert"
 
 const online = (await Effect.runPromise(Models.mode())) === "anthropic"
+
+/** The scripted model, metered (cost, accounting). */
+const scripted = (options: ScriptedLanguageModel.Options) =>
+  Metered.fromProvider(ScriptedLanguageModel.provider(options))
 
 // 1. Configure the workflow once; its bulkhead and rate limits are shared by every session run with it.
 const coaching = Coaching.make({
@@ -99,23 +103,25 @@ const main = Effect.gen(function*() {
 }).pipe(Effect.provide(WorkflowLayers()))
 
 function WorkflowLayers() {
-  return Layer.mergeAll(Models.layer(Scripts.coaching), Accounting.layer(), Memory.layerInMemory())
+  return Layer.mergeAll(Models.layer(Scripts.coaching), Memory.layerInMemory())
 }
 
 // 4. A model outage in the middle of the morning (scripted: the model fails every attempt on the
 //    second message). The client gets the fallback reply, the session goes on, nothing is lost.
 const outage = Effect.gen(function*() {
   console.log("\n== A model outage in the middle of a session ==")
-  const failing: ScriptedModel.Options = {
+  const failing: ScriptedLanguageModel.Options = {
     ...Scripts.coaching,
     failures: [{
-      when: (r) => r.metadata?.agent === "coach" && LanguageModel.lastUserText(r).includes("quarterly report"),
+      when: (prompt) =>
+        !Ai.systemText(prompt).startsWith("You are the observer") &&
+        Ai.lastUserText(prompt).includes("quarterly report"),
       error: new Errors.Overloaded({ message: "the model is overloaded (simulated)" })
     }]
   }
   const report = yield* Runner.run(Coaching.make({ retry: { baseDelay: "10 millis" } }).day, day, { userId: "ada" })
     .pipe(
-      Effect.provide(Layer.merge(ScriptedModel.layer(failing), Memory.layerInMemory()))
+      Effect.provide(Layer.merge(scripted(failing), Memory.layerInMemory()))
     )
   printSession(report.morning)
   console.log(
@@ -136,7 +142,7 @@ const idle = Effect.gen(function*() {
     profile: Samples.adaProfile,
     morning: [day.morning[0]!, { text: "Sorry, I got pulled into a call!", after: "1 second" }],
     evening: [{ end: true }]
-  }, { userId: "ada" }).pipe(Effect.provide(Layer.merge(ScriptedModel.layer(Scripts.coaching), Memory.layerInMemory())))
+  }, { userId: "ada" }).pipe(Effect.provide(Layer.merge(scripted(Scripts.coaching), Memory.layerInMemory())))
   console.log(
     `morning session ended by: ${report.morning.endedBy} after ${report.morning.messages.length} messages (the late message arrived after the end)`
   )
@@ -157,7 +163,7 @@ const capacity = Effect.gen(function*() {
       Effect.map((r) => [user, r] as const)
     )
   const results = yield* Effect.all(["ada", "bob", "cy", "dee"].map(ask), { concurrency: "unbounded" }).pipe(
-    Effect.provide(ScriptedModel.layer({ ...Scripts.coaching, latency: "100 millis" }))
+    Effect.provide(scripted({ ...Scripts.coaching, latency: "100 millis" }))
   )
   for (const [user, r] of results) {
     console.log(

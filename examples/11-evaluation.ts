@@ -119,6 +119,6 @@ const main = Effect.gen(function*() {
 // Results persist in SQLite: a second process would reuse them too.
 const Store = SqliteResultStore.layer(path.join(dir, "evaluations.db"))
 await Effect.runPromise(
-  main.pipe(Effect.provide(Layer.mergeAll(Store, Models.layer(Samples.judgeScript), Accounting.layer())))
+  main.pipe(Effect.provide(Layer.mergeAll(Store, Models.layer(Samples.judgeScript))))
 )
 console.log("\nDone.")

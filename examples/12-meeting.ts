@@ -13,7 +13,6 @@
  */
 import { Describe, Primitive, Runner } from "@braid/core"
 import { Models } from "@braid/eval"
-import { Accounting } from "@braid/llm"
 import { Meeting, MeetingStore } from "@braid/meetings"
 import { EventBus } from "@braid/messaging"
 import { SqliteDriver } from "@braid/sqlite"
@@ -91,7 +90,7 @@ const main = Effect.gen(function*() {
 const meetingId = await Effect.runPromise(
   main.pipe(
     Effect.scoped,
-    Effect.provide(Layer.mergeAll(Models.layer(Scripts.meeting), Accounting.layer(), EventBus.layerMemory, Stores))
+    Effect.provide(Layer.mergeAll(Models.layer(Scripts.meeting), EventBus.layerMemory, Stores))
   )
 )
 

@@ -227,7 +227,7 @@ console.log(JSON.stringify({
         `import { Primitive, Runner, sequence, WorkflowContext } from "@braid/core"
 import { Agent } from "@braid/agents"
 import { Memory } from "@braid/memory"
-import { LanguageModel, ScriptedModel } from "@braid/llm"
+import { Ai, ScriptedLanguageModel } from "@braid/llm"
 import { Observability } from "@braid/observability"
 import { Effect, Layer, Option } from "effect"
 
@@ -238,7 +238,7 @@ const pipeline = sequence(coach, format).pipe(Memory.remember({ key: "last", sco
 const program = Effect.gen(function*() {
   const out: string = yield* Runner.run(pipeline, Agent.conversation(["How far today?"]), { userId: "ada" })
   const stored = yield* Effect.provide(Memory.retrieve("last", { scope: "user" }), WorkflowContext.layer({ userId: "ada" }))
-  const direct = yield* LanguageModel.generate({ messages: [LanguageModel.user("ping")] })
+  const direct = yield* Ai.LanguageModel.generateText({ prompt: "ping" })
   return { out, stored: Option.getOrNull(Option.map(stored, (e) => e.value)), direct: direct.text }
 })
 
@@ -252,7 +252,7 @@ export const witnesses = () => {
 
 const Live = Layer.mergeAll(
   Memory.layerInMemory(),
-  ScriptedModel.layer({ rules: [{ when: "far", reply: "Easy 5 km." }], default: "You said: {{input}}" }),
+  ScriptedLanguageModel.layer({ rules: [{ when: "far", reply: "Easy 5 km." }], default: "You said: {{input}}" }),
   Observability.off
 )
 console.log(JSON.stringify(await Effect.runPromise(program.pipe(Effect.provide(Live)))))
@@ -318,11 +318,11 @@ console.log(JSON.stringify(await Effect.runPromise(program.pipe(Effect.provide(L
       `import { Effect } from "effect"
 import { Runner } from "@braid/core"
 import { Agent } from "@braid/agents"
-import { ScriptedModel } from "@braid/llm"
+import { ScriptedLanguageModel } from "@braid/llm"
 
 const agent = Agent.make({ name: "echo", instructions: "Repeat." })
 const reply = await Effect.runPromise(
-  Runner.run(agent, Agent.conversation(["hello"])).pipe(Effect.provide(ScriptedModel.layer({ default: "heard: {{input}}" })))
+  Runner.run(agent, Agent.conversation(["hello"])).pipe(Effect.provide(ScriptedLanguageModel.layer({ default: "heard: {{input}}" })))
 )
 console.log(JSON.stringify({ agent: reply.agent, text: reply.text }))
 `

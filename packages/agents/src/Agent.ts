@@ -1,9 +1,10 @@
 /**
  * `Agent`: a named primitive (kind "agent") from a conversation to a reply. An agent has
  * instructions (static, or computed from the conversation's context, e.g. a client profile), the
- * `LanguageModel` it calls (every request carries `metadata.agent`, so usage and cost are
- * attributed to it), optional tools with Schema-typed parameters run in a bounded tool loop, and
- * whatever resilience policies you pipe it through:
+ * `@effect/ai` `LanguageModel` it calls (every call runs with `Ai.Settings.agent` set to the
+ * agent's name, so `Metered` attributes usage and cost to it), an optional `Toolkit` whose tools
+ * it runs in a bounded tool loop, handoffs it may offer the model as tools, and whatever
+ * resilience policies you pipe it through:
  *
  * ```ts
  * import { Retry } from "@braid/resilience"
@@ -12,29 +13,59 @@
  * const coach = Agent.make({ name: "coach", instructions: "You coach." }).pipe(Retry.policy({ maxAttempts: 3 }))
  * ```
  *
+ * The tool loop sends native tool calls and tool results to the model (the conversation keeps
+ * them too: `Message.toolCalls`, tool messages with their `result`). Each tool call runs in its
+ * own `execute_tool {tool}` span under a per-tool timeout and retry (`ToolPolicy`, with
+ * `@braid/resilience`'s `Timeout` and `Retry`); the loop makes at most `maxToolIterations` model
+ * calls.
+ *
  * Memory written while an agent runs records the agent as its writer; entries recalled for the
  * agent (`Memory.recall`) are added to its system prompt.
  *
  * @since 0.1.0
  */
-import { DecodeError, Instrumentation, Json, Primitive } from "@braid/core"
+import { Attributes, DecodeError, Instrumentation, Json, Primitive } from "@braid/core"
 import type { Errors as LlmErrors } from "@braid/llm"
-import { LanguageModel, Pricing } from "@braid/llm"
+import { Ai, AiErrors, Metered } from "@braid/llm"
 import { currentAgent, recalledRef } from "@braid/memory/Memory"
-import { Effect, Either, FiberRef, JSONSchema, ParseResult, Schema } from "effect"
+import { GenAI } from "@braid/observability"
+import { Retry, Timeout } from "@braid/resilience"
+import type { Duration } from "effect"
+import { Effect, Either, FiberRef, JSONSchema, Option, ParseResult, Schema } from "effect"
 import { dual } from "effect/Function"
 import { StructuredOutputInvalid, ToolError, ToolIterationsExceeded } from "./Errors.js"
 
 /**
- * A message of a conversation. Besides user and assistant turns, a conversation may carry
- * system notes (e.g. a handoff summary) and tool traffic; `name` is the agent or tool that
- * produced the message.
+ * A tool call of an assistant message: the call's id, the tool's name and its parameters (the
+ * encoded form the model sent, JSON).
+ *
+ * @example
+ * ```ts
+ * import type { Agent } from "@braid/agents"
+ *
+ * const call: Agent.ToolCall = { id: "call_1", name: "weather", params: { city: "Oslo" } }
+ * ```
+ *
+ * @since 0.2.0
+ */
+export interface ToolCall {
+  readonly id: string
+  readonly name: string
+  readonly params: unknown
+}
+
+/**
+ * A message of a conversation, in a lossless form: besides user and assistant turns, a
+ * conversation may carry system notes (e.g. a handoff summary) and tool traffic (an assistant
+ * message's `toolCalls`, and a tool message per call with its `result`); `name` is the agent or
+ * tool that produced the message.
  *
  * @example
  * ```ts
  * import type { Agent } from "@braid/agents"
  *
  * const note: Agent.Message = { role: "assistant", name: "triage", content: "Sending you to billing." }
+ * const result: Agent.Message = { role: "tool", name: "weather", toolCallId: "call_1", content: "{\"sky\":\"clear\"}", result: { sky: "clear" } }
  * ```
  *
  * @category models
@@ -42,12 +73,17 @@ import { StructuredOutputInvalid, ToolError, ToolIterationsExceeded } from "./Er
  */
 export interface Message {
   readonly role: "system" | "user" | "assistant" | "tool"
+  /** The text (for a tool message, the result as text: a string result as it is, else its JSON). */
   readonly content: string
   readonly name?: string
   /** On an assistant message: the tools it called. */
-  readonly toolCalls?: ReadonlyArray<LanguageModel.ToolCall>
+  readonly toolCalls?: ReadonlyArray<ToolCall>
   /** On a tool message: the call it answers. */
   readonly toolCallId?: string
+  /** On a tool message: the result as sent to the model (the encoded form, JSON). Default: `content`. */
+  readonly result?: unknown
+  /** On a tool message: the result is the tool's failure (a tool with `failureMode: "return"`). */
+  readonly isFailure?: boolean
 }
 
 /**
@@ -67,6 +103,28 @@ export interface Message {
 export interface Conversation {
   readonly messages: ReadonlyArray<Message>
   readonly context?: Readonly<Record<string, unknown>>
+}
+
+/**
+ * Tokens of the model calls of a turn (as `Metered` measured them when the model is metered,
+ * else as the provider reported them).
+ *
+ * @example
+ * ```ts
+ * import type { Agent } from "@braid/agents"
+ *
+ * const total = (u: Agent.Usage) => u.inputTokens + u.outputTokens
+ * ```
+ *
+ * @since 0.2.0
+ */
+export interface Usage {
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly cacheReadTokens: number
+  readonly cacheWriteTokens: number
+  /** `true` when any of the calls' usage was estimated. */
+  readonly estimated: boolean
 }
 
 /**
@@ -90,66 +148,70 @@ export interface Reply {
   /** The model that answered the last call. */
   readonly model: string
   /** Tokens of every model call of this turn (the tool loop included). */
-  readonly usage: LanguageModel.Usage
-  /** The dollar cost of those calls, from the `Pricing` table (models missing from it count $0). */
+  readonly usage: Usage
+  /**
+   * The dollar cost of those calls, as `Metered` priced them (`Metered.costOf` of each response):
+   * 0 when the model in context is not metered.
+   */
   readonly costUsd: number
   /** How many model calls this turn took. */
   readonly calls: number
-  readonly stopReason: LanguageModel.StopReason
+  /** Why the last model call stopped. */
+  readonly finishReason: Ai.Response.FinishReason
   /** The messages this turn added: tool calls, tool results and the final assistant message. */
   readonly messages: ReadonlyArray<Message>
 }
 
 /**
- * A tool an agent may call. Its arguments are decoded with `parameters` before `run` sees them.
+ * The policies each tool call runs under: a timeout per attempt and a retry (of errors marked
+ * `transient`, by default; `false` for none). Defaults: `timeout` 30 seconds, `retry`
+ * `{ maxAttempts: 3 }`.
  *
  * @example
  * ```ts
- * import { Effect, Schema } from "effect"
  * import type { Agent } from "@braid/agents"
  *
- * const clock: Agent.Tool<{ readonly tz: string }> = {
- *   name: "clock", description: "The time", parameters: Schema.Struct({ tz: Schema.String }),
- *   run: ({ tz }) => Effect.succeed(`12:00 in ${tz}`)
- * }
+ * const patient: Agent.ToolPolicy = { timeout: "2 minutes", retry: { maxAttempts: 5, baseDelay: "1 second" } }
  * ```
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  */
-export interface Tool<A = any, E = any, R = any> {
-  readonly name: string
-  readonly description: string
-  readonly parameters: Schema.Schema<A, any, never>
-  readonly run: (args: A) => Effect.Effect<unknown, E, R>
+export interface ToolPolicy {
+  readonly timeout?: Duration.DurationInput
+  readonly retry?: Retry.Options<unknown> | false
 }
 
 /**
- * Declares a tool with Schema-typed parameters. The JSON Schema sent to the model is derived
- * from `parameters`.
+ * A handoff offered to the model as a tool (build one with `Handoff.tool`): when the model calls
+ * it, the agent's turn ends and `transfer` runs the target with the conversation so far.
  *
  * @example
  * ```ts
- * import { Effect, Schema } from "effect"
- * import { Agent } from "@braid/agents"
+ * import { Agent, Handoff } from "@braid/agents"
  *
- * const weather = Agent.tool({
- *   name: "weather",
- *   description: "Today's weather in a city",
- *   parameters: Schema.Struct({ city: Schema.String }),
- *   run: ({ city }) => Effect.succeed(`Sunny in ${city}`)
- * })
+ * const billing = Agent.make({ name: "billing", instructions: "Billing." })
+ * const offered: Agent.HandoffTool<unknown, unknown> = Handoff.tool(billing, { description: "Invoices" })
+ * offered.tool.name // "transfer_to_billing"
  * ```
  *
  * @category constructors
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const tool = <A, I, E, R>(definition: {
-  readonly name: string
-  readonly description: string
-  readonly parameters: Schema.Schema<A, I, never>
-  readonly run: (args: A) => Effect.Effect<unknown, E, R>
-}): Tool<A, E, R> => definition
+export interface HandoffTool<out E = never, out R = never> {
+  readonly _tag: "HandoffTool"
+  /** The name of the agent control moves to. */
+  readonly target: string
+  /** The tool the model sees (its parameters are the handoff's payload). */
+  readonly tool: Ai.Tool.Any
+  /** Runs the target: `added` are the messages of the caller's turn (the tool call included). */
+  readonly transfer: (args: {
+    readonly from: string
+    readonly conversation: Conversation
+    readonly added: ReadonlyArray<Message>
+    readonly params: unknown
+  }) => Effect.Effect<Reply, E, R>
+}
 
 /**
  * Instructions: a fixed system prompt, or one computed from the conversation (its context).
@@ -165,18 +227,46 @@ export type Instructions<E, R> = string | ((conversation: Conversation) => strin
  * @category models
  * @since 0.1.0
  */
-export interface Options<E = never, R = never, Tools extends ReadonlyArray<Tool> = []> {
+export interface Options<
+  E = never,
+  R = never,
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no tools: @effect/ai's empty toolkit type
+  Tools extends Record<string, Ai.Tool.Any> = {},
+  H extends HandoffTool<any, any> = never
+> {
   readonly name: string
   readonly description?: string
   readonly instructions: Instructions<E, R>
-  /** The model name passed to the `LanguageModel` (default: the adapter's). */
+  /** The model (`Ai.Settings.model`; default: the adapter's). */
   readonly model?: string
   readonly maxTokens?: number
   readonly temperature?: number
-  readonly tools?: Tools
+  /** The tools the model may call; their handlers come from the context (`toolkit.toLayer(...)`). */
+  readonly toolkit?: Ai.Toolkit.Toolkit<Tools>
+  /** Handoffs offered to the model as tools (`Handoff.tool`). */
+  readonly handoffs?: ReadonlyArray<H>
+  /** The policies of every tool call (see `ToolPolicy` for the defaults). */
+  readonly toolPolicy?: ToolPolicy
+  /** Per-tool policies, over `toolPolicy`. */
+  readonly toolPolicies?: { readonly [K in keyof Tools]?: ToolPolicy }
   /** The most model calls one turn may make while tools are being called. Default 8. */
   readonly maxToolIterations?: number
 }
+
+/**
+ * The errors an agent adds to those of its instructions: the model's (read as Braid's
+ * `ModelError`, see `AiErrors.toModelError`), a tool that failed, and the loop's bound.
+ *
+ * @example
+ * ```ts
+ * import type { Agent } from "@braid/agents"
+ *
+ * const describe = (e: Agent.AgentError) => (e._tag === "ToolError" ? `tool ${e.tool} failed` : e._tag)
+ * ```
+ *
+ * @since 0.2.0
+ */
+export type AgentError = LlmErrors.ModelError | ToolError | ToolIterationsExceeded
 
 /**
  * An agent: a primitive from `Conversation` to `Reply`, with its static description.
@@ -188,12 +278,13 @@ export interface Agent<E = never, R = never> extends
   Primitive.Primitive<
     Conversation,
     Reply,
-    E | LlmErrors.ModelError | ToolError | ToolIterationsExceeded,
-    R | LanguageModel.LanguageModel
+    E | AgentError,
+    R | Ai.LanguageModel.LanguageModel
   >
 {
   readonly description: string | undefined
-  readonly tools: ReadonlyArray<Tool>
+  /** The names of the tools offered to the model (handoffs included). */
+  readonly tools: ReadonlyArray<string>
 }
 
 /**
@@ -228,7 +319,7 @@ export const nameOf = (agent: Primitive.Any): string => {
   return p.kind === "agent" ? p.name : agent.name
 }
 
-const zeroUsage: LanguageModel.Usage = {
+const zeroUsage: Usage = {
   inputTokens: 0,
   outputTokens: 0,
   cacheReadTokens: 0,
@@ -236,7 +327,20 @@ const zeroUsage: LanguageModel.Usage = {
   estimated: false
 }
 
-const addUsage = (a: LanguageModel.Usage, b: LanguageModel.Usage): LanguageModel.Usage => ({
+/**
+ * The sum of two usages.
+ *
+ * @example
+ * ```ts
+ * import { Agent } from "@braid/agents"
+ *
+ * const u = { inputTokens: 10, outputTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0, estimated: false }
+ * Agent.addUsage(u, u).inputTokens // 20
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const addUsage = (a: Usage, b: Usage): Usage => ({
   inputTokens: a.inputTokens + b.inputTokens,
   outputTokens: a.outputTokens + b.outputTokens,
   cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
@@ -244,29 +348,90 @@ const addUsage = (a: LanguageModel.Usage, b: LanguageModel.Usage): LanguageModel
   estimated: a.estimated || b.estimated
 })
 
+/**
+ * The usage of one response: `Metered`'s measure when the model is metered, else the provider's.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Ai } from "@braid/llm"
+ * import { Agent } from "@braid/agents"
+ *
+ * const tokens = Effect.map(Ai.LanguageModel.generateText({ prompt: "hi" }), (r) => Agent.usageOf(r).outputTokens)
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const usageOf = (response: Ai.LanguageModel.GenerateTextResponse<any>): Usage => {
+  const metered = Metered.usageOf(response)
+  if (metered !== undefined) {
+    return {
+      inputTokens: metered.inputTokens,
+      outputTokens: metered.outputTokens,
+      cacheReadTokens: metered.cacheReadTokens,
+      cacheWriteTokens: metered.cacheWriteTokens,
+      estimated: metered.estimated
+    }
+  }
+  const u = response.usage
+  const cacheReadTokens = u.cachedInputTokens ?? 0
+  return {
+    inputTokens: Math.max(0, (u.inputTokens ?? 0) - cacheReadTokens),
+    outputTokens: u.outputTokens ?? 0,
+    cacheReadTokens,
+    cacheWriteTokens: 0,
+    estimated: u.inputTokens === undefined || u.outputTokens === undefined
+  }
+}
+
+/** The model that answered a response. */
+const modelOf = (response: Ai.LanguageModel.GenerateTextResponse<any>, requested: string | undefined): string => {
+  const metered = Metered.usageOf(response)
+  if (metered !== undefined) return metered.model
+  for (const p of response.content) {
+    if (p.type === "response-metadata" && Option.isSome(p.modelId)) return p.modelId.value
+  }
+  return requested ?? "unknown"
+}
+
 /** Text of a value for the model: strings as they are, anything else as JSON (`Json.encode`: never throws). */
 const render = (u: unknown): string =>
   typeof u === "string" ? u : Either.getOrElse(Json.encode(u), (e) => `(a value without a JSON form: ${e.message})`)
 
+type PromptMessage = Ai.Prompt.MessageEncoded
+
 /**
- * Maps a conversation to model messages for agent `self`: system notes join the system prompt;
- * tool traffic becomes text turns (the port carries plain user/assistant turns); what other
- * agents said is shown as `[name] text` on the user side, since this agent did not say it.
- * Turns of one side are merged, and the result starts and ends with a user turn (a final
- * assistant turn would be taken as a prefill to continue).
+ * Maps a conversation to the prompt agent `self` sends: system notes join the system prompt;
+ * its own assistant turns carry their tool calls as native tool-call parts, answered by tool
+ * messages with native tool-result parts; what other agents said is shown as `[name] text` on
+ * the user side, since this agent did not say it (their tool traffic is not this agent's and is
+ * left out: their answers carry what came of it). Consecutive user turns are merged, and the
+ * prompt starts with a user turn and never ends on an assistant turn (it would be taken as a
+ * prefill to continue).
+ *
+ * @example
+ * ```ts
+ * import { Agent } from "@braid/agents"
+ *
+ * const { messages, system } = Agent.toPrompt([Agent.user("hi"), Agent.system("Be brief.")], "coach")
+ * // system: ["Be brief."], messages: [{ role: "user", content: "hi" }]
+ * ```
+ *
+ * @since 0.2.0
  */
-const toModel = (
+export const toPrompt = (
   messages: ReadonlyArray<Message>,
   self: string
-): { system: ReadonlyArray<string>; messages: Array<LanguageModel.Message> } => {
+): { readonly system: ReadonlyArray<string>; readonly messages: ReadonlyArray<PromptMessage> } => {
   const system: Array<string> = []
-  const out: Array<LanguageModel.Message> = []
-  const push = (role: "user" | "assistant", content: string) => {
+  const out: Array<PromptMessage> = []
+  const ownCalls = new Set<string>()
+  const pushUser = (content: string) => {
     if (content === "") return
     const last = out[out.length - 1]
-    if (last !== undefined && last.role === role) {
-      out[out.length - 1] = { role, content: `${last.content}\n\n${content}` }
-    } else out.push({ role, content })
+    if (last !== undefined && last.role === "user" && typeof last.content === "string") {
+      out[out.length - 1] = { role: "user", content: `${last.content}\n\n${content}` }
+    } else out.push({ role: "user", content })
   }
   for (const m of messages) {
     switch (m.role) {
@@ -274,72 +439,157 @@ const toModel = (
         system.push(m.content)
         break
       case "user":
-        push("user", m.content)
+        pushUser(m.content)
         break
       case "assistant": {
-        const calls = (m.toolCalls ?? []).map((c) => `[called tool ${c.name} with ${render(c.input)}]`)
-        const text = [m.content, ...calls].filter((s) => s !== "").join("\n")
-        if (m.name === undefined || m.name === self) push("assistant", text)
-        else push("user", `[${m.name}] ${text}`)
+        if (m.name !== undefined && m.name !== self) {
+          pushUser(m.content === "" ? "" : `[${m.name}] ${m.content}`)
+          break
+        }
+        const parts: Array<Ai.Prompt.AssistantMessagePartEncoded> = []
+        if (m.content !== "") parts.push({ type: "text", text: m.content })
+        for (const c of m.toolCalls ?? []) {
+          ownCalls.add(c.id)
+          parts.push({ type: "tool-call", id: c.id, name: c.name, params: c.params, providerExecuted: false })
+        }
+        if (parts.length > 0) out.push({ role: "assistant", content: parts })
         break
       }
-      case "tool":
-        push("user", `[tool ${m.name ?? "?"} result] ${m.content}`)
+      case "tool": {
+        if (m.toolCallId === undefined || !ownCalls.has(m.toolCallId)) break
+        const part: Ai.Prompt.ToolResultPartEncoded = {
+          type: "tool-result",
+          id: m.toolCallId,
+          name: m.name ?? "",
+          result: "result" in m ? m.result : m.content,
+          isFailure: m.isFailure === true,
+          providerExecuted: false
+        }
+        const last = out[out.length - 1]
+        if (last !== undefined && last.role === "tool") {
+          out[out.length - 1] = { role: "tool", content: [...last.content, part] }
+        } else out.push({ role: "tool", content: [part] })
         break
+      }
     }
   }
   if (out.length === 0 || out[0]!.role !== "user") out.unshift({ role: "user", content: "(conversation so far)" })
-  if (out[out.length - 1]!.role !== "user") out.push({ role: "user", content: "(continue)" })
+  if (out[out.length - 1]!.role === "assistant") out.push({ role: "user", content: "(continue)" })
   return { system, messages: out }
 }
 
 /**
- * The errors of a union of tools.
+ * The errors of the handoffs offered as tools.
+ *
+ * @example
+ * ```ts
+ * import type { Agent, Errors } from "@braid/agents"
+ *
+ * type E = Agent.HandoffErrors<Agent.HandoffTool<Errors.HandoffPayloadError, never>> // HandoffPayloadError
+ * ```
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  */
-export type ToolErrors<T> = T extends Tool<any, infer E, any> ? E : never
+export type HandoffErrors<H> = H extends HandoffTool<infer E, any> ? E : never
 
 /**
- * The requirements of a union of tools.
+ * The requirements of the handoffs offered as tools.
+ *
+ * @example
+ * ```ts
+ * import type { WorkflowContext } from "@braid/core"
+ * import type { Agent } from "@braid/agents"
+ *
+ * type R = Agent.HandoffContext<Agent.HandoffTool<never, WorkflowContext.WorkflowContext>> // WorkflowContext
+ * ```
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  */
-export type ToolContext<T> = T extends Tool<any, any, infer R> ? R : never
+export type HandoffContext<H> = H extends HandoffTool<any, infer R> ? R : never
+
+/**
+ * What the tools of a toolkit require when the agent runs: their handlers
+ * (`toolkit.toLayer(...)`) and their declared dependencies.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Ai } from "@braid/llm"
+ * import type { Agent } from "@braid/agents"
+ *
+ * const Tools = Ai.Toolkit.make(Ai.Tool.make("clock", { success: Schema.String }))
+ * type R = Agent.ToolContext<typeof Tools.tools> // the clock's handler
+ * ```
+ *
+ * @since 0.2.0
+ */
+export type ToolContext<Tools extends Record<string, Ai.Tool.Any>> =
+  | Ai.Tool.HandlersFor<Tools>
+  | Ai.Tool.Requirements<Tools[keyof Tools]>
+
+const defaultToolTimeout: Duration.DurationInput = "30 seconds"
+const defaultToolRetry: Retry.Options<unknown> = { maxAttempts: 3 }
+
+const describeError = (e: unknown): string => {
+  if (e instanceof Error && e.message !== "") return e.message
+  if (typeof e === "object" && e !== null && "_tag" in e) return String((e as { _tag: unknown })._tag)
+  return render(e)
+}
 
 /**
  * Builds an agent.
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, Schema } from "effect"
  * import { Runner } from "@braid/core"
- * import { ScriptedModel } from "@braid/llm"
+ * import { Ai, ScriptedLanguageModel } from "@braid/llm"
  * import { Agent } from "@braid/agents"
  *
- * const coach = Agent.make({ name: "coach", instructions: "You are a running coach. Be brief." })
- * const reply = Runner.run(coach, { messages: [Agent.user("How do I start running?")] }).pipe(
- *   Effect.provide(ScriptedModel.layer({ rules: [{ when: "start running", reply: "Walk-run three times a week." }] }))
+ * const Weather = Ai.Tool.make("weather", {
+ *   description: "Today's weather in a city",
+ *   parameters: { city: Schema.String },
+ *   success: Schema.String
+ * })
+ * const Tools = Ai.Toolkit.make(Weather)
+ * const coach = Agent.make({ name: "coach", instructions: "You are a running coach. Be brief.", toolkit: Tools })
+ * const reply = Runner.run(coach, { messages: [Agent.user("Can I run in Oslo today?")] }).pipe(
+ *   Effect.provide(Tools.toLayer({ weather: ({ city }) => Effect.succeed(`Sunny in ${city}`) })),
+ *   Effect.provide(ScriptedLanguageModel.layer({
+ *     rules: [{ when: "Oslo", toolCalls: [{ name: "weather", params: { city: "Oslo" } }], reply: "Yes: {{results}}" }]
+ *   }))
  * )
  * ```
  *
  * @category constructors
  * @since 0.1.0
  */
-export const make = <E = never, R = never, const Tools extends ReadonlyArray<Tool> = []>(
-  options: Options<E, R, Tools>
-): Agent<E | ToolErrors<Tools[number]>, R | ToolContext<Tools[number]>> => {
+export const make = <
+  E = never,
+  R = never,
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no tools: @effect/ai's empty toolkit type
+  Tools extends Record<string, Ai.Tool.Any> = {},
+  H extends HandoffTool<any, any> = never
+>(
+  options: Options<E, R, Tools, H>
+): Agent<E | HandoffErrors<H>, R | ToolContext<Tools> | HandoffContext<H>> => {
   const name = options.name
-  const tools: ReadonlyArray<Tool> = options.tools ?? []
   const maxIterations = options.maxToolIterations ?? 8
-  const definitions: ReadonlyArray<LanguageModel.ToolDefinition> = tools.map((t) => ({
-    name: t.name,
-    description: t.description,
-    inputSchema: JSONSchema.make(t.parameters) as unknown as Record<string, unknown>
-  }))
-  const byName = new Map(tools.map((t) => [t.name, t]))
+  const toolkit = options.toolkit
+  const handoffs: ReadonlyArray<HandoffTool<any, any>> = options.handoffs ?? []
+  const handoffByTool = new Map(handoffs.map((h) => [h.tool.name, h]))
+  const toolNames = [
+    ...Object.values(toolkit?.tools ?? {}).map((t) => t.name),
+    ...handoffs.map((h) => h.tool.name)
+  ]
+  const settings: Ai.SettingsShape = {
+    agent: name,
+    ...(options.model !== undefined ? { model: options.model } : {}),
+    ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
+    ...(options.temperature !== undefined ? { temperature: options.temperature } : {})
+  }
 
   const instructions = (conversation: Conversation): Effect.Effect<string, E, R> => {
     if (typeof options.instructions === "string") return Effect.succeed(options.instructions)
@@ -347,43 +597,72 @@ export const make = <E = never, R = never, const Tools extends ReadonlyArray<Too
     return typeof out === "string" ? Effect.succeed(out) : out
   }
 
-  const runTool = (call: LanguageModel.ToolCall): Effect.Effect<Message, any, any> => {
-    const t = byName.get(call.name)
-    if (t === undefined) {
-      return Effect.fail(new ToolError({ agent: name, tool: call.name, message: `no tool named "${call.name}"` }))
+  const policyOf = (
+    tool: string
+  ): { readonly timeout: Duration.DurationInput; readonly retry: ToolPolicy["retry"] } => {
+    const own = (options.toolPolicies as Record<string, ToolPolicy | undefined> | undefined)?.[tool]
+    return {
+      timeout: own?.timeout ?? options.toolPolicy?.timeout ?? defaultToolTimeout,
+      retry: own?.retry ?? options.toolPolicy?.retry ?? defaultToolRetry
     }
-    return Schema.decodeUnknown(t.parameters)(call.input).pipe(
-      Effect.mapError((e) =>
-        new ToolError({
-          agent: name,
-          tool: call.name,
-          message: `invalid arguments: ${ParseResult.TreeFormatter.formatErrorSync(e)}`
-        })
-      ),
-      Effect.flatMap((args) => t.run(args)),
-      // A result the model cannot be shown as JSON (a BigInt, a cycle) is the tool's typed error, naming the path.
-      Effect.flatMap((result) =>
-        typeof result === "string" ? Effect.succeed(result) : Json.encode(result).pipe(
-          Either.mapLeft((e) =>
-            new ToolError({ agent: name, tool: call.name, message: `the result has no JSON form: ${e.message}` })
-          )
+  }
+
+  /** Runs one tool call under its policies, in its own span; the tool message answering it. */
+  const execute = (
+    handler: Ai.Toolkit.WithHandler<Record<string, Ai.Tool.Any>>,
+    call: ToolCall
+  ): Effect.Effect<Message, ToolError, any> => {
+    const policy = policyOf(call.name)
+    const label = `execute_tool ${call.name}`
+    const fail = (message: string, error?: unknown) =>
+      new ToolError({
+        agent: name,
+        tool: call.name,
+        callId: call.id,
+        message,
+        ...(error !== undefined ? { error } : {})
+      })
+    const attempt = Timeout.effect(handler.handle(call.name, call.params as never), policy.timeout, { name: label })
+    const run = policy.retry === false ? attempt : Retry.effect(attempt, { ...policy.retry, name: label })
+    const message = run.pipe(
+      Effect.mapError((e) => fail(describeError(e), e)),
+      // The result goes back to the model (and maybe to a journal): it must have a JSON form.
+      Effect.flatMap(({ encodedResult, isFailure }) =>
+        Json.encode(encodedResult).pipe(
+          Either.mapLeft((e) => fail(`the result has no JSON form: ${e.message}`)),
+          Either.map((json): Message => ({
+            role: "tool",
+            name: call.name,
+            toolCallId: call.id,
+            content: typeof encodedResult === "string" ? encodedResult : json,
+            result: encodedResult,
+            ...(isFailure ? { isFailure: true } : {})
+          }))
         )
-      ),
-      Effect.map((content): Message => ({ role: "tool", name: call.name, toolCallId: call.id, content }))
+      )
     )
+    return GenAI.executeTool({ name: call.name, callId: call.id, type: "function", agent: name }, message)
   }
 
   const body = (conversation: Conversation) =>
     Effect.gen(function*() {
-      const model = yield* LanguageModel.LanguageModel
+      const model = yield* Ai.LanguageModel.LanguageModel
       const prompt = yield* instructions(conversation)
       const memories = yield* FiberRef.get(recalledRef)
-      const { table } = yield* Pricing.Pricing
+      const handler: Ai.Toolkit.WithHandler<Record<string, Ai.Tool.Any>> | undefined = toolkit === undefined
+        ? undefined
+        : yield* (toolkit as unknown as Effect.Effect<Ai.Toolkit.WithHandler<Record<string, Ai.Tool.Any>>>)
+      const tools: Record<string, Ai.Tool.Any> = { ...handler?.tools }
+      for (const h of handoffs) tools[h.tool.name] = h.tool
+      const offered = Object.keys(tools).length === 0 ? undefined : {
+        tools,
+        handle: handler?.handle ?? (() => Effect.die("a handoff tool is not run by the toolkit"))
+      }
       const added: Array<Message> = []
       let usage = zeroUsage
       let costUsd = 0
       for (let call = 1;; call++) {
-        const mapped = toModel([...conversation.messages, ...added], name)
+        const mapped = toPrompt([...conversation.messages, ...added], name)
         const system = [
           prompt,
           ...mapped.system,
@@ -391,45 +670,100 @@ export const make = <E = never, R = never, const Tools extends ReadonlyArray<Too
             ? [`Relevant memory:\n${memories.map((m) => `- ${m.key}: ${render(m.value)}`).join("\n")}`]
             : [])
         ].filter((s) => s !== "").join("\n\n")
-        const request: LanguageModel.Request = {
-          messages: mapped.messages,
-          metadata: { agent: name },
-          ...(system !== "" ? { system } : {}),
-          ...(options.model !== undefined ? { model: options.model } : {}),
-          ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
-          ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
-          ...(definitions.length > 0 ? { tools: definitions } : {})
+        const request: Array<PromptMessage> = system === ""
+          ? [...mapped.messages]
+          : [{ role: "system", content: system }, ...mapped.messages]
+        const response: Ai.LanguageModel.GenerateTextResponse<any> = yield* (model.generateText({
+          prompt: request,
+          ...(offered !== undefined ? { toolkit: offered as any, disableToolCallResolution: true } : {})
+        }) as Effect.Effect<Ai.LanguageModel.GenerateTextResponse<any>, Ai.AiError.AiError>).pipe(
+          Ai.withSettings(settings),
+          AiErrors.mapToModelError
+        )
+        usage = addUsage(usage, usageOf(response))
+        costUsd += Metered.costOf(response)
+        const text = response.text
+        const calls: Array<ToolCall> = []
+        for (const part of response.content) {
+          if (part.type !== "tool-call" || part.providerExecuted) continue
+          const tool = tools[part.name]
+          // The response decoded the parameters: the tool (and the prompt) get their encoded form back.
+          const params = tool === undefined
+            ? part.params
+            : yield* Schema.encodeUnknown(tool.parametersSchema as Schema.Schema<unknown, unknown>)(part.params).pipe(
+              Effect.mapError((e) =>
+                new ToolError({
+                  agent: name,
+                  tool: part.name,
+                  callId: part.id,
+                  message: `invalid arguments: ${ParseResult.TreeFormatter.formatErrorSync(e)}`
+                })
+              )
+            )
+          calls.push({ id: part.id, name: part.name, params })
         }
-        const response = yield* model.generate(request)
-        usage = addUsage(usage, response.usage)
-        const price = Pricing.lookup(table, response.model)
-        if (price !== undefined) costUsd += Pricing.cost(price, response.usage)
-        const calls = response.stopReason === "tool_use" ? response.toolCalls ?? [] : []
         if (calls.length === 0) {
-          added.push({ role: "assistant", name, content: response.text })
+          added.push({ role: "assistant", name, content: text })
           yield* Instrumentation.annotate({
-            "gen_ai.agent.name": name,
-            "braid.agent.calls": call,
-            "gen_ai.usage.input_tokens": usage.inputTokens,
-            "gen_ai.usage.output_tokens": usage.outputTokens,
-            "braid.agent.cost_usd": costUsd
+            [Attributes.GenAI.agentName]: name,
+            [Attributes.Braid.agentCalls]: call,
+            [Attributes.GenAI.usageInputTokens]: usage.inputTokens,
+            [Attributes.GenAI.usageOutputTokens]: usage.outputTokens,
+            [Attributes.Braid.costUsd]: costUsd
           })
           return {
-            text: response.text,
+            text,
             agent: name,
-            model: response.model,
+            model: modelOf(response, options.model),
             usage,
             costUsd,
             calls: call,
-            stopReason: response.stopReason,
+            finishReason: response.finishReason,
             messages: added
           } satisfies Reply
         }
         if (call >= maxIterations) return yield* Effect.fail(new ToolIterationsExceeded({ agent: name, maxIterations }))
-        added.push({ role: "assistant", name, content: response.text, toolCalls: calls })
+        added.push({ role: "assistant", name, content: text, toolCalls: calls })
+        let transfer: { readonly handoff: HandoffTool<any, any>; readonly params: unknown } | undefined
         for (const c of calls) {
-          yield* Instrumentation.event("braid.agent.tool_call", { "braid.tool.name": c.name })
-          added.push(yield* runTool(c))
+          const handoff = handoffByTool.get(c.name)
+          if (handoff === undefined) {
+            if (handler === undefined) {
+              return yield* Effect.fail(
+                new ToolError({ agent: name, tool: c.name, callId: c.id, message: `no tool named "${c.name}"` })
+              )
+            }
+            added.push(yield* execute(handler, c))
+            continue
+          }
+          const taken = transfer === undefined
+          const note = taken
+            ? `transferred to ${handoff.target}`
+            : `not transferred: control already moves to ${transfer!.handoff.target}`
+          added.push({
+            role: "tool",
+            name: c.name,
+            toolCallId: c.id,
+            content: note,
+            result: note,
+            ...(taken ? {} : { isFailure: true })
+          })
+          if (taken) transfer = { handoff, params: c.params }
+        }
+        if (transfer !== undefined) {
+          const answer: Reply = yield* transfer.handoff.transfer({
+            from: name,
+            conversation,
+            added,
+            params: transfer.params
+          })
+          return {
+            ...answer,
+            usage: addUsage(usage, answer.usage),
+            costUsd: costUsd + answer.costUsd,
+            calls: call + answer.calls,
+            messages: [...added, ...answer.messages]
+          } satisfies Reply
         }
       }
     }).pipe(Effect.locally(currentAgent, name))
@@ -437,12 +771,12 @@ export const make = <E = never, R = never, const Tools extends ReadonlyArray<Too
   const primitive = Primitive.make(name, body as (c: Conversation) => Effect.Effect<Reply, any, any>, {
     kind: "agent",
     meta: {
-      tools: tools.map((t) => t.name).join(",") || "none",
+      tools: toolNames.join(",") || "none",
       maxToolIterations: maxIterations,
       ...(options.model !== undefined ? { model: options.model } : {})
     }
   })
-  return Object.assign(primitive, { description: options.description, tools }) as any
+  return Object.assign(primitive, { description: options.description, tools: toolNames }) as any
 }
 
 /**

@@ -11,8 +11,9 @@
  * @since 0.1.0
  */
 import { Instrumentation, Primitive } from "@braid/core"
-import { LanguageModel, Pricing } from "@braid/llm"
-import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Option, Queue, Ref, Schema, Stream } from "effect"
+import type { Errors as LlmErrors } from "@braid/llm"
+import { Ai, AiErrors, Metered } from "@braid/llm"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, Option, Queue, Schema } from "effect"
 import { decodeStructured } from "./Agent.js"
 import type { BranchOutcome } from "./Errors.js"
 import { CoordinationFailed } from "./Errors.js"
@@ -57,27 +58,14 @@ export interface Options {
   /** Each branch gets at most this long; after it, the branch's outcome is `timed-out`. */
   readonly timeout?: Duration.DurationInput
   /**
-   * A per-branch budget on language-model usage. When a `LanguageModel` is in context, each branch
-   * sees a metered copy of it; once a branch's usage passes a cap, the branch is stopped and its
-   * outcome is `failed` with reason "budget exceeded". Without a model in context the budget has
-   * nothing to meter (plain primitives do not report usage).
+   * A per-branch budget on language-model usage, kept by `Metered` (`Metered.withBudget`, named
+   * after the branch): once a branch's model calls have spent it, its next call fails with
+   * `BudgetExceeded` and the branch's outcome is `failed` with reason "budget exceeded: ...".
+   * It counts the calls of a `Metered` model only (plain primitives do not report usage).
    */
-  readonly budget?: BranchBudget
+  readonly budget?: Metered.Limit
   /** The name of the coordination primitive (default `coordinate(<strategy>)`). */
   readonly name?: string
-}
-
-/**
- * @category models
- * @since 0.1.0
- */
-export interface BranchBudget {
-  /** Input + output tokens. */
-  readonly maxTokens?: number
-  /** US dollars, priced with `price`. */
-  readonly maxCostUsd?: number
-  /** The dollar price of one call's usage. Default: `Pricing.defaults` of `@braid/llm` (0 for unknown models). */
-  readonly price?: (usage: LanguageModel.Usage, model: string) => number
 }
 
 const fail = (strategy: string, required: number, reason: string, outcomes: ReadonlyArray<BranchOutcome>) =>
@@ -546,10 +534,13 @@ export const modelJudge = <A>(options: {
           ...answers.map((a) => `- ${a.agent}: ${render(a.value)}`),
           `Reply with JSON only: {"agreeing": [names of the agents that agree]}`
         ].join("\n")
-        const response = yield* LanguageModel.generate({
-          messages: [LanguageModel.user(prompt)],
-          ...(options.model !== undefined ? { model: options.model } : {})
-        })
+        const response = yield* Ai.LanguageModel.generateText({ prompt }).pipe(
+          Ai.withSettings({
+            agent: "consensusJudge",
+            ...(options.model !== undefined ? { model: options.model } : {})
+          }),
+          AiErrors.mapToModelError
+        )
         // Lenient on purpose: a reply without a usable list means nobody is known to agree.
         const agreeing = yield* decodeStructured("consensusJudge", Agreeing, response.text).pipe(
           Effect.map((parsed) => parsed.agreeing.filter((x): x is string => typeof x === "string")),
@@ -563,16 +554,14 @@ export const modelJudge = <A>(options: {
 
 /**
  * @since 0.1.0
- *
  * @category errors
  */
-export type ModelJudgeError = Effect.Effect.Error<ReturnType<typeof LanguageModel.generate>>
+export type ModelJudgeError = LlmErrors.ModelError
 /**
  * @since 0.1.0
- *
  * @category models
  */
-export type ModelJudgeContext = LanguageModel.LanguageModel
+export type ModelJudgeContext = Ai.LanguageModel.LanguageModel
 
 // ---------------------------------------------------------------------------------------------
 // the engine
@@ -581,7 +570,8 @@ export type ModelJudgeContext = LanguageModel.LanguageModel
 const describeCause = (cause: Cause.Cause<unknown>): { error: unknown; reason: string } => {
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
-    const e = failure.value
+    // A Braid error carried by an AiError (e.g. a budget refusing a model call) is shown as itself.
+    const e = AiErrors.isCarrying(failure.value) ? failure.value.modelError : failure.value
     const tag = typeof e === "object" && e !== null && "_tag" in e ? String((e as { _tag: unknown })._tag) : undefined
     const msg = e instanceof Error ? e.message : typeof e === "string" ? e : JSON.stringify(e)
     return { error: e, reason: `failed${tag ? ` with ${tag}` : ""}: ${msg}` }
@@ -595,53 +585,6 @@ const describeCause = (cause: Cause.Cause<unknown>): { error: unknown; reason: s
 }
 
 type Settled = { readonly index: number; readonly outcome: Outcome<unknown> }
-
-class OverBudget {
-  readonly _tag = "OverBudget"
-  constructor(readonly reason: string) {}
-}
-
-const defaultPrice = (usage: LanguageModel.Usage, model: string): number => {
-  const price = Pricing.lookup(Pricing.defaults, model)
-  return price === undefined ? 0 : Pricing.cost(price, usage)
-}
-
-const meteredModel = (
-  model: LanguageModel.Service,
-  budget: BranchBudget,
-  over: Deferred.Deferred<never, OverBudget>
-): Effect.Effect<LanguageModel.Service> =>
-  Effect.map(Ref.make({ tokens: 0, usd: 0 }), (spent) => {
-    const record = (response: LanguageModel.Response) =>
-      Effect.flatMap(
-        Ref.updateAndGet(spent, (s) => ({
-          tokens: s.tokens + response.usage.inputTokens + response.usage.outputTokens,
-          usd: s.usd + (budget.price ?? defaultPrice)(response.usage, response.model)
-        })),
-        (s) => {
-          // Past the cap: record why and stop the branch at once (the race in `runBranch` reports it).
-          if (budget.maxTokens !== undefined && s.tokens > budget.maxTokens) {
-            return Effect.zipRight(
-              Deferred.fail(over, new OverBudget(`budget exceeded: ${s.tokens} tokens > ${budget.maxTokens}`)),
-              Effect.interrupt
-            )
-          }
-          if (budget.maxCostUsd !== undefined && s.usd > budget.maxCostUsd) {
-            return Effect.zipRight(
-              Deferred.fail(over, new OverBudget(`budget exceeded: $${s.usd.toFixed(4)} > $${budget.maxCostUsd}`)),
-              Effect.interrupt
-            )
-          }
-          return Effect.void
-        }
-      )
-    return {
-      ...model,
-      generate: (request) => Effect.tap(model.generate(request), record),
-      stream: (request) =>
-        Stream.tap(model.stream(request), (event) => event._tag === "Finish" ? record(event.response) : Effect.void)
-    }
-  })
 
 /**
  * Runs `agents` in parallel on the same input and combines them with `strategy`. The result is
@@ -712,16 +655,8 @@ const coordinateImpl = <In, A, E, R, Out, E2, R2>(
       const agent = agents[index]!
       const start = yield* Clock.currentTimeMillis
       const elapsed = Effect.map(Clock.currentTimeMillis, (now) => now - start)
-      const over = yield* Deferred.make<never, OverBudget>()
-      let body: Effect.Effect<A, E | OverBudget, R> = Primitive.invokeAt(agent, input, children[index]!.key)
-      if (budget !== undefined) {
-        const model = yield* Effect.serviceOption(LanguageModel.LanguageModel)
-        if (Option.isSome(model)) {
-          const metered = yield* meteredModel(model.value, budget, over)
-          body = Effect.provideService(body, LanguageModel.LanguageModel, metered)
-        }
-        body = Effect.raceFirst(body, Deferred.await(over))
-      }
+      const invoked: Effect.Effect<A, E, R> = Primitive.invokeAt(agent, input, children[index]!.key)
+      const body = budget === undefined ? invoked : Metered.withBudget(invoked, budget, { name: children[index]!.key })
       const timed = timeout === undefined
         ? Effect.map(Effect.exit(body), Option.some)
         : Effect.timeoutOption(Effect.exit(body), timeout)
@@ -732,20 +667,8 @@ const coordinateImpl = <In, A, E, R, Out, E2, R2>(
         return { ...base, status: "timed-out", reason: `no answer within ${Duration.format(timeout!)}` } as Outcome<A>
       }
       const exit = result.value
-      const overBudget = yield* Deferred.poll(over)
-      if (Option.isSome(overBudget) && !Exit.isSuccess(exit)) {
-        const reason = yield* Effect.flip(overBudget.value).pipe(
-          Effect.map((e) => e.reason),
-          Effect.orElseSucceed(() => "budget exceeded")
-        )
-        return { ...base, status: "failed", error: reason, reason } as Outcome<A>
-      }
       if (Exit.isSuccess(exit)) {
         return { ...base, status: "succeeded", value: exit.value, reason: "answered" } as Outcome<A>
-      }
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isSome(failure) && failure.value instanceof OverBudget) {
-        return { ...base, status: "failed", error: failure.value.reason, reason: failure.value.reason } as Outcome<A>
       }
       const { error, reason } = describeCause(exit.cause)
       if (Cause.isInterruptedOnly(exit.cause)) {
@@ -841,8 +764,8 @@ const coordinateImpl = <In, A, E, R, Out, E2, R2>(
         strategy: strategy.name,
         required,
         ...(timeout !== undefined ? { timeout: Duration.format(timeout) } : {}),
-        ...(budget?.maxTokens !== undefined ? { maxTokens: budget.maxTokens } : {}),
-        ...(budget?.maxCostUsd !== undefined ? { maxCostUsd: budget.maxCostUsd } : {})
+        ...(budget !== undefined && "tokens" in budget ? { maxTokens: budget.tokens } : {}),
+        ...(budget !== undefined && "usd" in budget ? { maxCostUsd: budget.usd } : {})
       }
     }
   )

@@ -78,8 +78,10 @@ export class CoordinationFailed extends Schema.TaggedError<CoordinationFailed>()
 }
 
 /**
- * A tool called by an agent failed, or the model called a tool that does not exist, or its
- * arguments did not decode with the tool's parameter Schema.
+ * A tool called by an agent failed (after its policies: each attempt bounded by the tool's
+ * timeout, transient failures retried), its result has no JSON form, or the model called a tool
+ * the agent does not have. (Arguments that do not decode with the tool's parameter Schema are
+ * the model's malformed output: `@effect/ai` refuses the response, a transient `ModelError`.)
  *
  * @example
  * ```ts
@@ -94,7 +96,11 @@ export class CoordinationFailed extends Schema.TaggedError<CoordinationFailed>()
 export class ToolError extends Schema.TaggedError<ToolError>()("ToolError", {
   agent: Schema.String,
   tool: Schema.String,
-  message: Schema.String
+  /** The id of the model's tool call, when the failure is that of a call. */
+  callId: Schema.optional(Schema.String),
+  message: Schema.String,
+  /** The tool's own error (its handler's failure, a `TimeoutError`, a `RetryExhausted`). */
+  error: Schema.optional(Schema.Unknown)
 }) {}
 
 /**

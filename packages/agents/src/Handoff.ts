@@ -20,9 +20,9 @@
  */
 import { Instrumentation, Json, Primitive, State, WorkflowContext } from "@braid/core"
 import type { Errors as LlmErrors } from "@braid/llm"
-import { LanguageModel } from "@braid/llm"
+import { Ai, AiErrors } from "@braid/llm"
 import { Clock, Context, Deferred, Effect, Either, Exit, FiberId, Option, ParseResult, Ref, Schema } from "effect"
-import type { Any as AnyAgent, Conversation, Message, Reply } from "./Agent.js"
+import type { Any as AnyAgent, Conversation, HandoffTool, Message, Reply } from "./Agent.js"
 import { nameOf } from "./Agent.js"
 import { HandoffPayloadError, UnknownHandoffTarget } from "./Errors.js"
 import type { Transform } from "./History.js"
@@ -46,7 +46,8 @@ export interface Record {
   readonly reason: string
   /** Epoch ms (Effect's Clock). */
   readonly at: number
-  readonly strategy: "immediate" | "queued" | "conditional" | "return"
+  /** `"tool"`: the model called the handoff offered to it as a tool (`Handoff.tool`). */
+  readonly strategy: "immediate" | "queued" | "conditional" | "return" | "tool"
   readonly payloadBytes: number
 }
 
@@ -306,7 +307,7 @@ export const byModel = <K extends string>(options: {
   readonly candidates: { readonly [P in K]: string }
   readonly default?: NoInfer<K>
   readonly model?: string
-}): Conditional<K, LlmErrors.ModelError, LanguageModel.LanguageModel> => {
+}): Conditional<K, LlmErrors.ModelError, Ai.LanguageModel.LanguageModel> => {
   const names = Object.keys(options.candidates) as Array<K>
   return {
     _tag: "conditional",
@@ -319,18 +320,29 @@ export const byModel = <K extends string>(options: {
       ]
         .join("\n")
       const list = names.map((n) => `- ${n}: ${options.candidates[n]}`).join("\n")
-      return LanguageModel.generate({
-        system: `You route conversations. Answer with exactly one name from this list, nothing else:\n${list}`,
-        messages: [
-          LanguageModel.user(`Conversation:\n${transcript}\n\nWho should take over? Candidates: ${names.join(", ")}`)
-        ],
-        metadata: { agent: `${reply.agent}.router` },
-        maxTokens: 16,
-        ...(options.model !== undefined ? { model: options.model } : {})
-      }).pipe(Effect.map((r) => {
-        const answer = r.text.trim().toLowerCase()
-        return names.find((n) => answer === n.toLowerCase()) ?? names.find((n) => answer.includes(n.toLowerCase()))
-      }))
+      return Ai.LanguageModel.generateText({
+        prompt: [
+          {
+            role: "system",
+            content: `You route conversations. Answer with exactly one name from this list, nothing else:\n${list}`
+          },
+          {
+            role: "user",
+            content: `Conversation:\n${transcript}\n\nWho should take over? Candidates: ${names.join(", ")}`
+          }
+        ]
+      }).pipe(
+        Ai.withSettings({
+          agent: `${reply.agent}.router`,
+          maxTokens: 16,
+          ...(options.model !== undefined ? { model: options.model } : {})
+        }),
+        AiErrors.mapToModelError,
+        Effect.map((r) => {
+          const answer = r.text.trim().toLowerCase()
+          return names.find((n) => answer === n.toLowerCase()) ?? names.find((n) => answer.includes(n.toLowerCase()))
+        })
+      )
     }
   }
 }
@@ -340,14 +352,28 @@ export const byModel = <K extends string>(options: {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * A typed payload: how to build it from the caller's reply, and its Schema.
+ * A typed payload: its Schema, and how to build it from the caller's reply. `from` returns the
+ * Schema's type (a payload of another shape does not compile); the value is still validated
+ * on transfer (refinements, and a lossless JSON form).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import type { Handoff } from "@braid/agents"
+ *
+ * const Ticket = Schema.Struct({ invoiceId: Schema.String })
+ * const payload: Handoff.Payload<typeof Ticket.Type, typeof Ticket.Encoded> = {
+ *   schema: Ticket,
+ *   from: (reply) => ({ invoiceId: reply.text })
+ * }
+ * ```
  *
  * @category models
  * @since 0.1.0
  */
 export interface Payload<A, I> {
   readonly schema: Schema.Schema<A, I, never>
-  readonly from: (reply: Reply, conversation: Conversation) => unknown
+  readonly from: (reply: Reply, conversation: Conversation) => NoInfer<A>
 }
 
 /**
@@ -400,6 +426,38 @@ const payloadError = (from: string, to: string, e: ParseResult.ParseError): Hand
   })
 }
 
+/**
+ * Validates a payload on transfer (typed `HandoffPayloadError` naming the first bad field) and
+ * measures its JSON form: the payload crosses to another agent (and may be journaled), so it must
+ * have a lossless JSON form. A schema that accepts a BigInt or a cycle is refused here, typed,
+ * naming the path.
+ */
+const checkPayload = <A, I>(
+  schema: Schema.Schema<A, I, never>,
+  value: unknown,
+  fromName: string,
+  toName: string
+): Effect.Effect<{ readonly payload: A; readonly bytes: number }, HandoffPayloadError> =>
+  Effect.gen(function*() {
+    const payload = yield* Schema.validate(schema, { errors: "all" })(value).pipe(
+      Effect.mapError((e) => payloadError(fromName, toName, e))
+    )
+    const encoded = yield* Schema.encode(schema)(payload).pipe(
+      Effect.mapError((e) => payloadError(fromName, toName, e))
+    )
+    const json = yield* Json.encode(encoded).pipe(
+      Either.mapLeft((e) =>
+        new HandoffPayloadError({
+          from: fromName,
+          to: toName,
+          path: e.path,
+          message: `the payload has no JSON form: ${e.detail}`
+        })
+      )
+    )
+    return { payload, bytes: Buffer.byteLength(json, "utf8") }
+  })
+
 type AE<P> = P extends Primitive.Primitive<any, any, infer E, any> ? E : never
 type AR<P> = P extends Primitive.Primitive<any, any, any, infer R> ? R : never
 
@@ -417,7 +475,7 @@ type AR<P> = P extends Primitive.Primitive<any, any, any, infer R> ? R : never
  *
  * const desk = Handoff.handoff(triage, billing, {
  *   reason: "billing question",
- *   payload: { schema: Ticket, from: (reply) => ({ topic: "billing", summary: reply.text }) },
+ *   payload: { schema: Ticket, from: (reply) => ({ topic: "billing" as const, summary: reply.text }) },
  *   history: History.compose(History.removeToolCalls, History.lastN(6)),
  *   strategy: "queued",
  *   returnToCaller: true
@@ -511,26 +569,14 @@ export function handoff(
       let payload: unknown = undefined
       let payloadBytes = 0
       if (options.payload !== undefined) {
-        const raw = options.payload.from(first, conversation)
-        payload = yield* Schema.decodeUnknown(options.payload.schema, { errors: "all" })(raw).pipe(
-          Effect.mapError((e) => payloadError(fromName, toName, e))
+        const checked = yield* checkPayload(
+          options.payload.schema,
+          options.payload.from(first, conversation),
+          fromName,
+          toName
         )
-        // The payload crosses to another agent (and may be journaled): it must have a lossless
-        // JSON form. A schema that accepts a BigInt or a cycle is refused here, typed, naming the path.
-        const encoded = yield* Schema.encode(options.payload.schema)(payload as any).pipe(
-          Effect.mapError((e) => payloadError(fromName, toName, e))
-        )
-        const json = yield* Json.encode(encoded).pipe(
-          Either.mapLeft((e) =>
-            new HandoffPayloadError({
-              from: fromName,
-              to: toName,
-              path: e.path,
-              message: `the payload has no JSON form: ${e.detail}`
-            })
-          )
-        )
-        payloadBytes = Buffer.byteLength(json, "utf8")
+        payload = checked.payload
+        payloadBytes = checked.bytes
       }
 
       const history: ReadonlyArray<Message> = [...conversation.messages, ...first.messages]
@@ -616,3 +662,129 @@ export const payloadOf =
     const r = received(conversation)
     return r === undefined ? Option.none() : Schema.validateOption(schema)(r.payload)
   }
+
+/**
+ * Options of `tool`.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import type { Handoff } from "@braid/agents"
+ *
+ * const options: Handoff.ToolOptions<{ readonly invoiceId: typeof Schema.String }, never, never> = {
+ *   description: "Invoices, refunds, charges",
+ *   payload: { invoiceId: Schema.String },
+ *   reason: (p) => `invoice ${p.invoiceId}`
+ * }
+ * ```
+ *
+ * @since 0.2.0
+ */
+export interface ToolOptions<Fields extends Schema.Struct.Fields, HE, HR> {
+  /** The tool's name (default `transfer_to_{target}`). */
+  readonly name?: string
+  /** When the model should call it: what the target handles. */
+  readonly description: string
+  /**
+   * The payload the model fills in, as the tool's parameters (Schema fields): the target reads
+   * it typed with `payloadOf(Schema.Struct(fields))`. Default: none.
+   */
+  readonly payload?: Fields
+  /** Why control moves (default `{caller} handed off to {target}`, or the payload's `reason` string field). */
+  readonly reason?: string | ((payload: Schema.Struct.Type<Fields>) => string)
+  /** What part of the history the target sees (default: all of it). */
+  readonly history?: Transform<HE, HR>
+  /** `"immediate"` (default) or `"queued"` (through the target's inbox). */
+  readonly strategy?: "immediate" | "queued"
+}
+
+/**
+ * A handoff offered to the model as a tool, swarm-style: give it to an agent's `handoffs` and
+ * the model decides when to transfer. When it calls the tool, the caller's turn ends and the
+ * target runs with the conversation so far (filtered by `history`, with a note saying who handed
+ * off and why) and the typed payload (the tool's parameters, validated like a `handoff`'s
+ * payload) in `context.handoff`; the caller's reply is the target's, with the caller's messages,
+ * usage, cost and calls added. The transfer is recorded in the handoff chain (strategy `"tool"`)
+ * and on the caller's span.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Agent, Handoff } from "@braid/agents"
+ *
+ * const billing = Agent.make({ name: "billing", instructions: "Resolve billing issues." })
+ * const triage = Agent.make({
+ *   name: "triage",
+ *   instructions: "Answer, or transfer billing questions.",
+ *   handoffs: [Handoff.tool(billing, {
+ *     description: "Invoices, refunds and charges",
+ *     payload: { invoiceId: Schema.String, reason: Schema.String }
+ *   })]
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const tool = <
+  T extends AnyAgent,
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no payload: no fields
+  Fields extends Schema.Struct.Fields = {},
+  HE = never,
+  HR = never
+>(
+  target: T,
+  options: ToolOptions<Fields, HE, HR>
+): HandoffTool<AE<T> | HE | HandoffPayloadError, AR<T> | HR | WorkflowContext.WorkflowContext> => {
+  const toName = nameOf(target)
+  const fields = (options.payload ?? {}) as Fields
+  const schema = Schema.Struct(fields) as unknown as Schema.Schema<
+    Schema.Struct.Type<Fields>,
+    Schema.Struct.Encoded<Fields>,
+    never
+  >
+  const strategy = options.strategy ?? "immediate"
+  const aiTool = Ai.Tool.make(options.name ?? `transfer_to_${toName}`, {
+    description: options.description,
+    parameters: fields,
+    success: Schema.String
+  }) as unknown as Ai.Tool.Any
+  return {
+    _tag: "HandoffTool",
+    target: toName,
+    tool: aiTool,
+    transfer: ({ added, conversation, from, params }) =>
+      Effect.gen(function*() {
+        const decoded = yield* Schema.decodeUnknown(schema, { errors: "all" })(params).pipe(
+          Effect.mapError((e) => payloadError(from, toName, e))
+        )
+        const { bytes, payload } = yield* checkPayload(schema, decoded, from, toName)
+        const ownReason = (payload as { readonly reason?: unknown }).reason
+        const reason = options.reason === undefined
+          ? typeof ownReason === "string" && ownReason !== "" ? ownReason : `${from} handed off to ${toName}`
+          : typeof options.reason === "string"
+          ? options.reason
+          : options.reason(payload)
+        const history: ReadonlyArray<Message> = [...conversation.messages, ...added]
+        const filtered = options.history === undefined ? history : yield* options.history(history)
+        const handed: Conversation = {
+          messages: [...filtered, { role: "system", content: `[handoff from ${from}] ${reason}` }],
+          context: { ...conversation.context, handoff: { from, reason, payload } satisfies Received }
+        }
+        yield* Instrumentation.annotate({
+          "braid.handoff.from": from,
+          "braid.handoff.to": toName,
+          "braid.handoff.reason": reason,
+          "braid.handoff.payload_bytes": bytes,
+          "braid.handoff.strategy": "tool",
+          "braid.handoff.transferred": true
+        })
+        const at = yield* Clock.currentTimeMillis
+        yield* State.update(Chain, (records) => [
+          ...records,
+          { from, to: toName, reason, at, strategy: "tool" as const, payloadBytes: bytes }
+        ])
+        const run = target.invoke(handed)
+        return yield* (strategy === "queued" ? throughInbox(toName, run) : run)
+      })
+  }
+}

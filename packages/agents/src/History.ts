@@ -1,12 +1,13 @@
 /**
  * History transforms: what part of a conversation an agent passes on in a handoff. A transform
  * maps messages to messages (effectfully: `summarize` calls a model); transforms compose left
- * to right with `compose`.
+ * to right with `compose`. They work on the lossless form of `Agent.Message`: tool calls and
+ * tool results are kept, or dropped whole (`removeToolCalls`), never flattened to text.
  *
  * @since 0.1.0
  */
-import { LanguageModel } from "@braid/llm"
 import type { Errors as LlmErrors } from "@braid/llm"
+import { Ai, AiErrors } from "@braid/llm"
 import { Effect } from "effect"
 import type { Message } from "./Agent.js"
 
@@ -142,17 +143,38 @@ export const redact = (
 ): Transform =>
 (messages) =>
   Effect.succeed(messages.map((m) => {
-    let content = m.content
-    if (typeof patterns === "function") content = patterns(content, m)
-    else {
+    const text = (content: string): string => {
+      if (typeof patterns === "function") return patterns(content, m)
+      let out = content
       for (const p of patterns) {
-        content = typeof p === "string"
-          ? content.split(p).join(replacement)
-          : content.replace(p.global ? p : new RegExp(p.source, p.flags + "g"), replacement)
+        out = typeof p === "string"
+          ? out.split(p).join(replacement)
+          : out.replace(p.global ? p : new RegExp(p.source, p.flags + "g"), replacement)
       }
+      return out
     }
-    return content === m.content ? m : { ...m, content }
+    const content = text(m.content)
+    // Tool traffic is redacted where the model reads it too: every string in the parameters and results.
+    const toolCalls = m.toolCalls?.map((c) => ({ ...c, params: deep(c.params, text) }))
+    const result = "result" in m ? deep(m.result, text) : undefined
+    if (content === m.content && toolCalls === undefined && !("result" in m)) return m
+    return {
+      ...m,
+      content,
+      ...(toolCalls !== undefined ? { toolCalls } : {}),
+      ...("result" in m ? { result } : {})
+    }
   }))
+
+/** Every string of a JSON value rewritten with `f` (keys kept). */
+const deep = (value: unknown, f: (s: string) => string): unknown => {
+  if (typeof value === "string") return f(value)
+  if (Array.isArray(value)) return value.map((v) => deep(v, f))
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, deep(v, f)]))
+  }
+  return value
+}
 
 /**
  * Options of `summarize`.
@@ -167,7 +189,7 @@ export interface SummarizeOptions {
   readonly instructions?: string
   /** The model name (default: the adapter's). */
   readonly model?: string
-  /** Recorded as `metadata.agent` of the model call. Default "history.summarize". */
+  /** The agent the model call is made for (`Ai.Settings.agent`). Default "history.summarize". */
   readonly agent?: string
 }
 
@@ -187,7 +209,7 @@ export interface SummarizeOptions {
  * @since 0.1.0
  */
 export const summarize =
-  (options: SummarizeOptions = {}): Transform<LlmErrors.ModelError, LanguageModel.LanguageModel> => (messages) => {
+  (options: SummarizeOptions = {}): Transform<LlmErrors.ModelError, Ai.LanguageModel.LanguageModel> => (messages) => {
     const keepLast = Math.max(0, options.keepLast ?? 2)
     const cut = Math.max(0, messages.length - keepLast)
     let start = cut
@@ -195,13 +217,21 @@ export const summarize =
     const older = messages.slice(0, start)
     if (older.length === 0) return Effect.succeed(messages)
     const transcript = older.map((m) => `${m.name ?? m.role}: ${m.content}`).join("\n")
-    return LanguageModel.generate({
-      system: options.instructions ??
-        "Summarise this conversation for a colleague taking it over: facts, requests and decisions, in a few sentences.",
-      messages: [LanguageModel.user(`Summarise:\n${transcript}`)],
-      metadata: { agent: options.agent ?? "history.summarize" },
-      ...(options.model !== undefined ? { model: options.model } : {})
+    return Ai.LanguageModel.generateText({
+      prompt: [
+        {
+          role: "system",
+          content: options.instructions ??
+            "Summarise this conversation for a colleague taking it over: facts, requests and decisions, in a few sentences."
+        },
+        { role: "user", content: `Summarise:\n${transcript}` }
+      ]
     }).pipe(
+      Ai.withSettings({
+        agent: options.agent ?? "history.summarize",
+        ...(options.model !== undefined ? { model: options.model } : {})
+      }),
+      AiErrors.mapToModelError,
       Effect.map((r): ReadonlyArray<Message> => [
         { role: "system", content: `Summary of the earlier conversation: ${r.text}` },
         ...messages.slice(start)

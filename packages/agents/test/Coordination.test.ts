@@ -1,6 +1,6 @@
 import { Coordination, Errors as CoordinationErrors } from "@braid/agents"
 import { Primitive, Runner } from "@braid/core"
-import { LanguageModel, ScriptedModel } from "@braid/llm"
+import { Accounting, Ai, Metered, Pricing, ScriptedLanguageModel } from "@braid/llm"
 import { byName, parentOf, successValue, withSpans } from "@braid/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Ref, TestClock } from "effect"
@@ -274,7 +274,9 @@ describe("Coordination.consensus", () => {
       const exit = yield* drive(p as Primitive.Primitive<string, Coordination.ConsensusResult<string>, unknown, never>)
         .pipe(
           Effect.provide(
-            ScriptedModel.layer({ rules: [{ when: /Same capital/, reply: `Sure: {"agreeing": ["a0", "a1"]}` }] })
+            ScriptedLanguageModel.layer({
+              rules: [{ when: /Same capital/, reply: `Sure: {"agreeing": ["a0", "a1"]}` }]
+            })
           )
         ) as Effect.Effect<Exit.Exit<Coordination.ConsensusResult<string>, unknown>>
       const out = successValue(exit)
@@ -284,68 +286,59 @@ describe("Coordination.consensus", () => {
     }))
 })
 
-describe("per-branch budget", () => {
-  it.effect("a branch whose model usage passes the cap is stopped and reported; the others go on", () =>
+describe("per-branch budget (kept by Metered)", () => {
+  const chattyModel = Metered.fromProvider(
+    ScriptedLanguageModel.provider({ default: "a reply of a few words, each one counted as a token or so" })
+  )
+  const talker = (name: string, calls: number) =>
+    Primitive.make(name, (q: string) =>
+      Effect.gen(function*() {
+        let last = ""
+        for (let i = 0; i < calls; i++) {
+          last = (yield* Ai.LanguageModel.generateText({ prompt: `${q} ${i}` })).text
+        }
+        return last
+      }))
+
+  it.effect("a branch whose model usage reaches the cap is refused its next call and reported; the others go on", () =>
     Effect.gen(function*() {
-      const talker = (name: string, calls: number) =>
-        Primitive.make(name, (q: string) =>
-          Effect.gen(function*() {
-            let last = ""
-            for (let i = 0; i < calls; i++) {
-              last = (yield* LanguageModel.generate({ messages: [LanguageModel.user(`${q} ${i}`)] })).text
-            }
-            return last
-          }))
-      const p = Coordination.coordinate([talker("chatty", 50), talker("brief", 1)], Coordination.quorum(1), {
-        budget: { maxTokens: 60 }
+      const p = Coordination.coordinate([talker("chatty", 50), talker("brief", 1)], Coordination.all(), {
+        budget: { tokens: 60 }
       })
-      const out = yield* Runner.run(p, "a question with several words in it").pipe(
-        Effect.provide(ScriptedModel.layer({ default: "a reply of a few words, each one counted as a token or so" }))
-      )
-      assert.strictEqual(out.values[0]!.agent, "brief")
-      const chatty = out.outcomes[0]!
-      assert.oneOf(chatty.status, ["failed", "interrupted"])
-      // With all 50 calls allowed, chatty would exceed the budget by far; it must be stopped early:
-      const all = yield* Effect.exit(
-        Runner.run(
-          Coordination.coordinate([talker("chatty", 50)], Coordination.all(), { budget: { maxTokens: 60 } }),
-          "q"
-        ).pipe(
-          Effect.provide(ScriptedModel.layer({ default: "a reply of a few words, each one counted as a token or so" }))
-        )
-      )
-      const err = failedWith(all)
-      assert.strictEqual(err.outcomes[0]!.status, "failed")
-      assert.include(err.outcomes[0]!.reason, "budget exceeded")
-    }))
+      const err = failedWith(yield* Effect.exit(Runner.run(p, "a question with several words in it")))
+      const [chatty, brief] = err.outcomes
+      assert.strictEqual(brief!.status, "succeeded", "brief's budget is its own")
+      assert.strictEqual(chatty!.status, "failed")
+      assert.include(chatty!.reason, "BudgetExceeded")
+      assert.include(chatty!.reason, "budget exceeded: chatty spent")
+      const report = yield* Accounting.report
+      assert.isBelow(report.total.calls, 10, "chatty was stopped long before its 50 calls")
+    }).pipe(Effect.provide(chattyModel)))
 })
 
-describe("per-branch dollar budget", () => {
-  it.effect("a branch is stopped right after the call that takes it over maxCostUsd", () =>
+describe("per-branch dollar budget (kept by Metered)", () => {
+  it.effect("the call that takes a branch to maxCostUsd completes; the next one is refused before it is sent", () =>
     Effect.gen(function*() {
       const calls = yield* Ref.make(0)
       const spender = Primitive.make("spender", (_: string) =>
         Effect.gen(function*() {
           for (let i = 0; i < 10; i++) {
-            yield* LanguageModel.generate({ messages: [LanguageModel.user(`call ${i}`)] })
+            yield* Ai.LanguageModel.generateText({ prompt: `call ${i}` })
             yield* Ref.update(calls, (n) => n + 1)
           }
           return "done"
         }))
-      const p = Coordination.coordinate([spender], Coordination.all(), {
-        budget: { maxCostUsd: 0.025, price: () => 0.01 }
-      })
-      const err = failedWith(
-        yield* Effect.exit(Runner.run(p, "q").pipe(Effect.provide(ScriptedModel.layer({ default: "ok" }))))
-      )
+      const p = Coordination.coordinate([spender], Coordination.all(), { budget: { usd: 0.025 } })
+      const err = failedWith(yield* Effect.exit(Runner.run(p, "q")))
       assert.strictEqual(err.outcomes[0]!.status, "failed")
-      assert.include(err.outcomes[0]!.reason, "budget exceeded: $0.0300 > $0.025")
-      assert.strictEqual(
-        yield* Ref.get(calls),
-        2,
-        "the third call crossed the cap; the branch stopped before returning from it"
-      )
-    }))
+      assert.include(err.outcomes[0]!.reason, "budget exceeded: spender spent $0.0300 of $0.025")
+      assert.strictEqual(yield* Ref.get(calls), 3, "three calls of $0.01 each; the fourth was refused")
+      assert.strictEqual((yield* Accounting.report).total.calls, 3, "the refused call was never sent")
+    }).pipe(
+      Effect.provide(Metered.fromProvider(ScriptedLanguageModel.provider({ default: "ok", model: "penny" }))),
+      // "ok" is one output token; no charge for input: every call costs exactly $0.01
+      Effect.provide(Pricing.layer({ penny: { input: 0, output: 10_000, cacheRead: 0, cacheWrite: 0 } }))
+    ))
 })
 
 describe("telemetry", () => {

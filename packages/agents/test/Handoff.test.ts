@@ -1,11 +1,16 @@
 import { Agent, Handoff, History } from "@braid/agents"
+import type { HandoffPayloadError } from "@braid/agents/Errors"
 import { Primitive, Runner, sequence, WorkflowContext } from "@braid/core"
+import { Ai } from "@braid/llm"
 import { byName, parentOf, successValue, withSpans } from "@braid/testing"
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { Cause, Effect, Exit, FastCheck as fc, Fiber, Option, Schema, TestClock } from "effect"
-import { systemOf, testModel } from "./agentTestModel.js"
+import { lastText, systemOf, testModel } from "./agentTestModel.js"
 
-const Ticket = Schema.Struct({ topic: Schema.Literal("billing", "tech"), invoiceId: Schema.String })
+const Ticket = Schema.Struct({
+  topic: Schema.Literal("billing", "tech"),
+  invoiceId: Schema.String.pipe(Schema.pattern(/^INV-\d+$/))
+})
 
 /** Each agent answers "<agent>: <last user message>", unless the test says otherwise. */
 const echo = (overrides: Record<string, (req: any) => string> = {}, delays: Record<string, number> = {}) =>
@@ -31,7 +36,10 @@ describe("handoff: immediate", () => {
       yield* TestClock.setTime(5_000)
       const desk = Handoff.handoff(triage, billing, {
         reason: "billing question",
-        payload: { schema: Ticket, from: (r) => ({ topic: "billing", invoiceId: /INV-\d+/.exec(r.text)![0] }) }
+        payload: {
+          schema: Ticket,
+          from: (r) => ({ topic: "billing" as const, invoiceId: /INV-\d+/.exec(r.text)![0] })
+        }
       })
       const program = Effect.gen(function*() {
         const reply = yield* desk.invoke(Agent.conversation(["I was charged twice"]))
@@ -59,11 +67,11 @@ describe("handoff: immediate", () => {
     }).pipe(Effect.provide(m.layer))
   })
 
-  it.effect("an invalid payload fails on transfer with HandoffPayloadError naming the field; the target never runs", () => {
+  it.effect("a payload failing a refinement fails on transfer with HandoffPayloadError naming the field; the target never runs", () => {
     const m = echo()
     return Effect.gen(function*() {
       const desk = Handoff.handoff(triage, billing, {
-        payload: { schema: Ticket, from: () => ({ topic: "billing", invoiceId: 7 }) }
+        payload: { schema: Ticket, from: () => ({ topic: "billing" as const, invoiceId: "7" }) }
       })
       const err = yield* Effect.flip(Runner.run(desk, Agent.conversation(["help"])))
       assert.strictEqual(err._tag, "HandoffPayloadError")
@@ -134,7 +142,7 @@ describe("handoff: immediate", () => {
     return Effect.gen(function*() {
       const desk = Handoff.handoff(triage, billing, {
         reason: "billing question",
-        payload: { schema: Ticket, from: () => ({ topic: "billing", invoiceId: "INV-1" }) }
+        payload: { schema: Ticket, from: () => ({ topic: "billing" as const, invoiceId: "INV-1" }) }
       })
       const { exit, spans } = yield* withSpans(
         Runner.run(desk, Agent.conversation(["help"]), { instrumentation: "on" })
@@ -379,5 +387,138 @@ describe("handoff: payloads without a JSON form", () => {
         }
       }
     }).pipe(Effect.provide(m.layer))
+  })
+})
+
+describe("handoff offered as a tool (swarm-style)", () => {
+  it.effect("the model transfers with a typed payload; the target runs with the history and a note; the chain records it", () => {
+    const m = testModel((req) => {
+      if (req.metadata.agent === "triage") {
+        return {
+          text: "Let me get billing.",
+          toolCalls: [{
+            id: "h1",
+            name: "transfer_to_billing",
+            params: { invoiceId: "INV-9", reason: "duplicate charge" }
+          }]
+        }
+      }
+      return { text: "Refunded INV-9." }
+    })
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(7_000)
+      const Transfer = { invoiceId: Schema.String, reason: Schema.String }
+      const receivedBy = Agent.make({
+        name: "billing",
+        instructions: (c) =>
+          Option.match(Handoff.payloadOf(Schema.Struct(Transfer))(c), {
+            onNone: () => "Billing.",
+            onSome: (p) => `Billing. Invoice: ${p.invoiceId}`
+          })
+      })
+      const desk = Agent.make({
+        name: "triage",
+        instructions: "Triage.",
+        handoffs: [Handoff.tool(receivedBy, { description: "Invoices, refunds, charges", payload: Transfer })]
+      })
+      assert.deepStrictEqual(desk.tools, ["transfer_to_billing"])
+      const program = Effect.gen(function*() {
+        return { reply: yield* desk.invoke(Agent.conversation(["I was charged twice"])), chain: yield* Handoff.chain }
+      })
+      const { chain, reply } = yield* Effect.provide(program, WorkflowContext.layer())
+      assert.strictEqual(reply.agent, "billing")
+      assert.strictEqual(reply.text, "Refunded INV-9.")
+      assert.strictEqual(reply.calls, 2, "the caller's call and the target's")
+      assert.strictEqual(reply.usage.inputTokens, 20)
+      assert.deepStrictEqual(reply.messages.map((x) => `${x.role}:${x.name}`), [
+        "assistant:triage",
+        "tool:transfer_to_billing",
+        "assistant:billing"
+      ])
+      assert.deepStrictEqual(reply.messages[0]!.toolCalls, [{
+        id: "h1",
+        name: "transfer_to_billing",
+        params: { invoiceId: "INV-9", reason: "duplicate charge" }
+      }])
+      assert.deepStrictEqual(chain, [{
+        from: "triage",
+        to: "billing",
+        reason: "duplicate charge",
+        at: 7_000,
+        strategy: "tool",
+        payloadBytes: Buffer.byteLength(JSON.stringify({ invoiceId: "INV-9", reason: "duplicate charge" }))
+      }])
+      const [first, second] = m.requests
+      assert.deepStrictEqual(first!.tools, ["transfer_to_billing"])
+      assert.strictEqual(second!.metadata.agent, "billing")
+      assert.include(systemOf(second!), "Billing. Invoice: INV-9")
+      assert.include(systemOf(second!), "[handoff from triage] duplicate charge")
+      assert.deepStrictEqual(second!.messages, [
+        { role: "user", content: "I was charged twice\n\n[triage] Let me get billing." }
+      ], "what triage said reaches billing as triage's words; its tool traffic is triage's own")
+    }).pipe(Effect.provide(m.layer))
+  })
+
+  it.effect("without a call to it the caller answers; a payload failing its refinement fails typed", () => {
+    const m = testModel((req) =>
+      lastText(req).includes("refund")
+        ? { toolCalls: [{ id: "h2", name: "transfer_to_billing", params: { invoiceId: "nope" } }] }
+        : { text: "Hello!" }
+    )
+    return Effect.gen(function*() {
+      const desk = Agent.make({
+        name: "triage",
+        instructions: "Triage.",
+        handoffs: [
+          Handoff.tool(billing, { description: "Billing", payload: { invoiceId: Ticket.fields.invoiceId } })
+        ]
+      })
+      const hello = yield* Effect.provide(desk.invoke(Agent.conversation(["hi"])), WorkflowContext.layer())
+      assert.strictEqual(hello.agent, "triage")
+      const err = yield* Effect.flip(
+        Effect.provide(desk.invoke(Agent.conversation(["refund"])), WorkflowContext.layer())
+      )
+      assert.strictEqual(err._tag, "MalformedResponse", "the response did not decode: the model's malformed output")
+    }).pipe(Effect.provide(m.layer))
+  })
+})
+
+describe("types", () => {
+  it("payloads are typed at compile time: from returns the schema's type, a mismatch does not compile", () => {
+    // @ts-expect-error a topic outside the schema's literals does not compile
+    Handoff.handoff(triage, billing, {
+      payload: { schema: Ticket, from: () => ({ topic: "sales" as const, invoiceId: "INV-1" }) }
+    })
+    // @ts-expect-error a missing field does not compile
+    Handoff.handoff(triage, billing, {
+      payload: { schema: Ticket, from: () => ({ topic: "billing" as const }) }
+    })
+    const ok = Handoff.handoff(triage, billing, {
+      payload: { schema: Ticket, from: (reply) => ({ topic: "tech" as const, invoiceId: reply.text }) }
+    })
+    assert.strictEqual(ok.kind, "handoff")
+    Handoff.tool(billing, {
+      description: "Billing",
+      payload: { invoiceId: Schema.String },
+      // @ts-expect-error the payload of a handoff tool has only the fields of its schema
+      reason: (p) => p.amount
+    })
+    expectTypeOf(Handoff.payloadOf(Ticket)).returns.toEqualTypeOf<Option.Option<typeof Ticket.Type>>()
+  })
+
+  it("an agent with a toolkit and handoff tools keeps its errors and requirements precise", () => {
+    const Stock = Ai.Tool.make("stock", { parameters: { sku: Schema.String }, success: Schema.Number })
+    const shop = Agent.make({
+      name: "shop",
+      instructions: "You sell.",
+      toolkit: Ai.Toolkit.make(Stock),
+      toolPolicies: { stock: { timeout: "5 seconds" } },
+      handoffs: [Handoff.tool(billing, { description: "Billing", payload: { orderId: Schema.String } })]
+    })
+    expectTypeOf<Primitive.Context<typeof shop>>().toEqualTypeOf<
+      Ai.LanguageModel.LanguageModel | WorkflowContext.WorkflowContext | Ai.Tool.Handler<"stock">
+    >()
+    expectTypeOf<Primitive.Error<typeof shop>>().toEqualTypeOf<Agent.AgentError | HandoffPayloadError>()
+    assert.deepStrictEqual(shop.tools, ["stock", "transfer_to_billing"])
   })
 })

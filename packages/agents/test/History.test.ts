@@ -6,9 +6,9 @@ import { testModel } from "./agentTestModel.js"
 const convo: ReadonlyArray<Agent.Message> = [
   { role: "system", content: "Customer is on the pro plan." },
   { role: "user", content: "My card 4111 1111 1111 1111 was charged twice" },
-  { role: "assistant", name: "triage", content: "Checking.", toolCalls: [{ id: "1", name: "invoices", input: {} }] },
+  { role: "assistant", name: "triage", content: "Checking.", toolCalls: [{ id: "1", name: "invoices", params: {} }] },
   { role: "tool", name: "invoices", toolCallId: "1", content: "[inv-1, inv-2]" },
-  { role: "assistant", name: "triage", content: "", toolCalls: [{ id: "2", name: "refund", input: {} }] },
+  { role: "assistant", name: "triage", content: "", toolCalls: [{ id: "2", name: "refund", params: {} }] },
   { role: "tool", name: "refund", toolCallId: "2", content: "pending" },
   { role: "assistant", name: "triage", content: "Two charges found, email ada@example.com sent." },
   { role: "user", content: "Thanks" }

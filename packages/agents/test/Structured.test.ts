@@ -1,6 +1,6 @@
 import { Agent } from "@braid/agents"
 import { Runner } from "@braid/core"
-import { ScriptedModel } from "@braid/llm"
+import { ScriptedLanguageModel } from "@braid/llm"
 import { Retry } from "@braid/resilience"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FastCheck as fc, Fiber, Schema, TestClock } from "effect"
@@ -81,7 +81,7 @@ describe("Agent.structured", () => {
       // through a scripted model, in prose
       const out = yield* Runner.run(Agent.structured(judge, Verdict), ask).pipe(
         Effect.provide(
-          ScriptedModel.layer({ rules: [{ when: "sky", reply: `I'd say {"score": 0.9, "reason": "true"}.` }] })
+          ScriptedLanguageModel.layer({ rules: [{ when: "sky", reply: `I'd say {"score": 0.9, "reason": "true"}.` }] })
         )
       )
       assert.deepStrictEqual(out.value, { score: 0.9, reason: "true" })

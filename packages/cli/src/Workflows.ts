@@ -7,7 +7,6 @@
  */
 import { Runner } from "@braid/core"
 import { Dataset, Evaluation, Gate, Models, ResultStore, Samples as EvalSamples } from "@braid/eval"
-import { Accounting } from "@braid/llm"
 import { MeetingStore } from "@braid/meetings"
 import { Memory } from "@braid/memory"
 import { EventBus } from "@braid/messaging"
@@ -85,7 +84,6 @@ const coaching: Entry = {
     }).pipe(
       Effect.provide(Layer.mergeAll(
         Models.layer(Scripts.coaching, { offline: options.offline }),
-        Accounting.layer(),
         Option.isSome(options.store)
           ? Memory.layer().pipe(Layer.provide(SqliteMemoryStore.layer({ filename: options.store.value })))
           : Memory.layerInMemory()
@@ -156,8 +154,7 @@ const evaluation: Entry = {
     }).pipe(
       Effect.provide(Layer.mergeAll(
         Option.isSome(options.store) ? SqliteResultStore.layer(options.store.value) : ResultStore.layerMemory,
-        Models.layer(EvalSamples.judgeScript, { offline: options.offline }),
-        Accounting.layer()
+        Models.layer(EvalSamples.judgeScript, { offline: options.offline })
       ))
     )
 }
@@ -201,7 +198,6 @@ const meeting: Entry = (() => {
       }).pipe(
         Effect.provide(Layer.mergeAll(
           Models.layer(Scripts.meeting, { offline: options.offline }),
-          Accounting.layer(),
           EventBus.layerMemory,
           Option.isSome(options.store)
             ? Layer.merge(MeetingStore.layerSql, MeetingRecords.layerSql).pipe(

@@ -1,9 +1,9 @@
 import { Agent } from "@braid/agents"
 import { Progress } from "@braid/cli"
 import { Primitive, Runner, sequence } from "@braid/core"
-import { Accounting, ScriptedModel } from "@braid/llm"
+import { Accounting, Metered, ScriptedLanguageModel } from "@braid/llm"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 
 describe("Progress", () => {
   it.effect("counts finished primitives, model calls, tokens and cost (model-call spans only, not agents' repeats)", () =>
@@ -36,7 +36,7 @@ describe("Progress", () => {
       assert.isTrue(updates.length >= 6)
       assert.match(Progress.line(progress), /^steps 6 · model calls 2 · tokens \d+ in \/ \d+ out · \$0\.\d{4}$/)
     }).pipe(
-      Effect.provide(Layer.merge(ScriptedModel.layer({ default: "Start with ten minutes." }), Accounting.layer()))
+      Effect.provide(Metered.fromProvider(ScriptedLanguageModel.provider({ default: "Start with ten minutes." })))
     ))
 
   it.effect("counts failed primitives", () =>

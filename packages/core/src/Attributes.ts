@@ -124,6 +124,8 @@ export const Braid = {
   primitiveKind: "braid.primitive.kind",
   /** The cost of a model call (or of the calls an agent made), in US dollars. */
   costUsd: "braid.cost.usd",
+  /** The model calls an agent's turn made (`invoke_agent` spans). */
+  agentCalls: "braid.agent.calls",
   /** Event: a budget's warning threshold was crossed (also set as a boolean attribute). */
   costAlert: "braid.cost.alert",
   usageEstimated: "braid.usage.estimated",

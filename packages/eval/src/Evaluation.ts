@@ -27,7 +27,7 @@
 import { Agent } from "@braid/agents"
 import type { Primitive as P } from "@braid/core"
 import { branch, forEach, parallel, Primitive, sequence } from "@braid/core"
-import type { LanguageModel } from "@braid/llm"
+import type { Ai } from "@braid/llm"
 import type { Retry } from "@braid/resilience"
 import type { Duration } from "effect"
 import { Clock, Effect, Either, Schema } from "effect"
@@ -418,7 +418,7 @@ export const judge = (options: {
   })
   // `judgeSystem` already demands the JSON verdict (and scripted judges key on it): no extra instruction.
   const verdictOf = Agent.structured(agent, Verdict, { instruction: false })
-  const metric: Metric<Primitive.Error<typeof agent> | JudgeVerdictInvalid, LanguageModel.LanguageModel> = {
+  const metric: Metric<Primitive.Error<typeof agent> | JudgeVerdictInvalid, Ai.LanguageModel.LanguageModel> = {
     name: options.name,
     primitive: Primitive.make(
       options.name,
@@ -602,7 +602,7 @@ export const evaluateConversation = <E, R>(
  * ```ts
  * import { Effect, Layer } from "effect"
  * import { Runner } from "@braid/core"
- * import { ScriptedModel } from "@braid/llm"
+ * import { Metered, ScriptedLanguageModel } from "@braid/llm"
  * import { Evaluation, ResultStore } from "@braid/eval"
  *
  * const pipeline = Evaluation.make({ runId: "prompt-v1", metrics: [Evaluation.goalCoverage, Evaluation.questionQuality] })

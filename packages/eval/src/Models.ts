@@ -1,6 +1,6 @@
 /**
- * The model of a workflow run: `DefaultModel` (Claude when `ANTHROPIC_API_KEY` is set, the
- * scripted model otherwise) with a workflow's script, plus `offline` to force the scripted model;
+ * The model of a workflow run: `DefaultLanguageModel` (Claude when `ANTHROPIC_API_KEY` is set,
+ * the scripted provider otherwise; metered) with a workflow's script, plus `offline` to force the scripted model;
  * and `policy`, the one way the workflows call a model: a timeout inside a retry, so a model
  * that never answers is interrupted at the bound, retried, and then fails (or falls back)
  * instead of holding a reply and its capacity slot forever.
@@ -8,8 +8,8 @@
  * @since 0.1.0
  */
 import type { Primitive as P } from "@braid/core"
-import type { LanguageModel } from "@braid/llm"
-import { DefaultModel, ScriptedModel } from "@braid/llm"
+import type { Accounting, Ai } from "@braid/llm"
+import { DefaultLanguageModel, Metered, ScriptedLanguageModel } from "@braid/llm"
 import type { Errors as ResilienceErrors } from "@braid/resilience"
 import { Retry, Timeout } from "@braid/resilience"
 import type { ConfigError, Layer } from "effect"
@@ -104,10 +104,11 @@ export type Mode = "scripted" | "anthropic"
 export const mode = (options: { readonly offline?: boolean } = {}): Effect.Effect<Mode> =>
   options.offline === true
     ? Effect.succeed("scripted")
-    : Effect.map(DefaultModel.isOnline, (online) => (online ? "anthropic" : "scripted"))
+    : Effect.map(DefaultLanguageModel.isOnline, (online) => (online ? "anthropic" : "scripted"))
 
 /**
- * The `LanguageModel` layer: the scripted model with `script`, or Anthropic (see `mode`).
+ * The metered `LanguageModel` layer (and its `Accounting`): the scripted model with `script`, or
+ * Anthropic (see `mode`).
  *
  * @example
  * ```ts
@@ -120,12 +121,12 @@ export const mode = (options: { readonly offline?: boolean } = {}): Effect.Effec
  * @since 0.1.0
  */
 export const layer = (
-  script: ScriptedModel.Options,
+  script: ScriptedLanguageModel.Options,
   options: { readonly offline?: boolean; readonly model?: string } = {}
-): Layer.Layer<LanguageModel.LanguageModel, ConfigError.ConfigError> =>
+): Layer.Layer<Ai.LanguageModel.LanguageModel | Accounting.Accounting, ConfigError.ConfigError> =>
   options.offline === true
-    ? ScriptedModel.layer(script)
-    : DefaultModel.layer({
+    ? Metered.fromProvider(ScriptedLanguageModel.provider(script))
+    : DefaultLanguageModel.layer({
       scripted: script,
       ...(options.model !== undefined ? { anthropic: { model: options.model } } : {})
     })

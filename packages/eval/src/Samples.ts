@@ -6,8 +6,8 @@
  *
  * @since 0.1.0
  */
-import type { ScriptedModel } from "@braid/llm"
-import { LanguageModel } from "@braid/llm"
+import type { ScriptedLanguageModel } from "@braid/llm"
+import { Ai } from "@braid/llm"
 import type { Conversation } from "./Dataset.js"
 import { lexicalRelevance as relevanceVerdict } from "./Evaluation.js"
 
@@ -148,28 +148,28 @@ export const promptV2: ReadonlyArray<Conversation> = topics.map((t, i) => ({
  *
  * @example
  * ```ts
- * import { ScriptedModel } from "@braid/llm"
+ * import { ScriptedLanguageModel } from "@braid/llm"
  * import { Samples } from "@braid/eval"
  *
- * const Judge = ScriptedModel.layer(Samples.judgeScript)
+ * const Judge = ScriptedLanguageModel.layer(Samples.judgeScript)
  * ```
  *
  * @category testing
  * @since 0.1.0
  */
-export const judgeScript: ScriptedModel.Options = {
+export const judgeScript: ScriptedLanguageModel.Options = {
   model: "braid-scripted-mini",
   rules: [
     {
-      when: (r) => LanguageModel.systemText(r.system).startsWith("Judge: relevance"),
-      reply: (r) => JSON.stringify(relevanceVerdict(LanguageModel.lastUserText(r)))
+      when: (r) => Ai.systemText(r).startsWith("Judge: relevance"),
+      reply: (r) => JSON.stringify(relevanceVerdict(Ai.lastUserText(r)))
     },
     {
-      when: (r) => LanguageModel.systemText(r.system).startsWith("Judge: "),
+      when: (r) => Ai.systemText(r).startsWith("Judge: "),
       reply: (r) =>
         JSON.stringify({
           score: 0.5,
-          reason: `the scripted judge has no rule for ${LanguageModel.systemText(r.system).split("\n")[0]!.slice(7)}`
+          reason: `the scripted judge has no rule for ${Ai.systemText(r).split("\n")[0]!.slice(7)}`
         })
     }
   ]

@@ -1,19 +1,17 @@
 import { Runner } from "@braid/core"
 import { Evaluation, Gate, ResultStore } from "@braid/eval"
 import { Samples } from "@braid/eval"
-import { Errors as LlmErrors, LanguageModel, ScriptedModel } from "@braid/llm"
+import type { ScriptedLanguageModel } from "@braid/llm"
+import { Ai, Errors as LlmErrors, Metered, ScriptedLanguageModel as Scripted } from "@braid/llm"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Ref, Stream, TestClock } from "effect"
 
 /** A scripted judge that counts its calls. */
-const countingJudge = (calls: Ref.Ref<number>, options: ScriptedModel.Options = Samples.judgeScript) =>
-  Layer.effect(
-    LanguageModel.LanguageModel,
-    Effect.map(ScriptedModel.make(options), (model) => ({
-      ...model,
-      generate: (r: LanguageModel.Request) => Effect.zipRight(Ref.update(calls, (n) => n + 1), model.generate(r))
-    }))
-  )
+const countingJudge = (calls: Ref.Ref<number>, options: ScriptedLanguageModel.Options = Samples.judgeScript) =>
+  Metered.fromProvider(Effect.map(Scripted.provider(options), (model) => ({
+    ...model,
+    generateText: (o) => Effect.zipRight(Ref.update(calls, (n) => n + 1), model.generateText(o))
+  })))
 
 const metrics = [...Evaluation.defaultMetrics]
 
@@ -121,7 +119,7 @@ describe("Evaluation", () => {
 
   it.effect("the regression gate fails on a worse run and passes on the same run", () =>
     Effect.gen(function*() {
-      const layer = Layer.merge(ResultStore.layerMemory, ScriptedModel.layer(Samples.judgeScript))
+      const layer = Layer.merge(ResultStore.layerMemory, Metered.fromProvider(Scripted.provider(Samples.judgeScript)))
       const v1 = yield* Runner.run(Evaluation.make({ runId: "v1", metrics }), Samples.promptV1).pipe(
         Effect.provide(layer)
       )
@@ -144,12 +142,15 @@ describe("Evaluation", () => {
   it.effect("a judge that never answers: each attempt is bounded (modelTimeout inside the retry), the conversation fails at the bound and frees its slot for the next", () =>
     Effect.gen(function*() {
       const calls = yield* Ref.make(0)
-      const never = LanguageModel.layer({
-        provider: "test",
-        defaultModel: "stalled",
-        generate: () => Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.never),
-        stream: () => Stream.never
-      })
+      const never = Layer.effect(
+        Ai.LanguageModel.LanguageModel,
+        Ai.fromProvider({
+          name: "test",
+          defaultModel: "stalled",
+          generateText: () => Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.never),
+          streamText: () => Stream.never
+        })
+      )
       const pipeline = Evaluation.make({
         runId: "stalled",
         metrics: [Evaluation.relevance, Evaluation.goalCoverage],

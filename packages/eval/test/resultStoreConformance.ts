@@ -6,19 +6,16 @@
  */
 import { Runner, Sql } from "@braid/core"
 import { Evaluation, ResultStore, Samples } from "@braid/eval"
-import { LanguageModel, ScriptedModel } from "@braid/llm"
+import { Metered, ScriptedLanguageModel as Scripted } from "@braid/llm"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option, Ref } from "effect"
 
 /** A scripted judge that counts its calls. */
 const countingJudge = (calls: Ref.Ref<number>) =>
-  Layer.effect(
-    LanguageModel.LanguageModel,
-    Effect.map(ScriptedModel.make(Samples.judgeScript), (model) => ({
-      ...model,
-      generate: (r: LanguageModel.Request) => Effect.zipRight(Ref.update(calls, (n) => n + 1), model.generate(r))
-    }))
-  )
+  Metered.fromProvider(Effect.map(Scripted.provider(Samples.judgeScript), (model) => ({
+    ...model,
+    generateText: (o) => Effect.zipRight(Ref.update(calls, (n) => n + 1), model.generateText(o))
+  })))
 
 const metrics = [...Evaluation.defaultMetrics]
 

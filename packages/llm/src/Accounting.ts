@@ -1,13 +1,11 @@
 /**
- * Token and cost accounting, and budgets, for every model call.
+ * Token and cost accounting, and budgets, for every model call: the books `Metered` keeps
+ * (`Metered.layer` / `Metered.fromProvider` provide the `Accounting` service of its calls).
  *
- * Provide `Accounting.layer(...)` next to any model layer and every `generate` / `stream` call
- * (they all go through `LanguageModel.make`) is accounted in one place:
- *
- * - usage from the response (estimated only when the response has none, and marked so), priced
- *   with `Pricing` (`braid.cost.usd` on the `chat {model}` span, the `braid.llm.cost` metric);
+ * - usage and cost as `Metered` measured and priced them (`braid.cost.usd` on the `chat {model}`
+ *   span, the `braid.llm.cost` metric);
  * - running totals per run and per session (from `WorkflowContext`), per agent
- *   (`request.metadata.agent`) and per model;
+ *   (`Ai.Settings.agent`) and per model;
  * - budgets per run or per session, in tokens or dollars. A budget is checked before each call:
  *   once spent reaches the limit, the next call fails with `BudgetExceeded` (nothing is sent), or
  *   with `onExceeded: { switchTo }` goes to the cheaper model instead. The call that crosses the
@@ -18,10 +16,53 @@
  */
 import { WorkflowContext } from "@braid/core"
 import { GenAI, Metrics } from "@braid/observability"
-import { Clock, Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Option } from "effect"
 import { BudgetExceeded } from "./Errors.js"
-import type { Request, Response } from "./LanguageModel.js"
-import { cost as priceCost, lookup, Pricing } from "./Pricing.js"
+
+/**
+ * A call, as the budgets see it: the model it is for and the agent making it.
+ *
+ * @example
+ * ```ts
+ * import type { Accounting } from "@braid/llm"
+ *
+ * const call: Accounting.Call = { model: "claude-sonnet-5-5", agent: "coach" }
+ * ```
+ *
+ * @since 0.2.0
+ */
+export interface Call {
+  readonly model: string
+  readonly agent?: string | undefined
+}
+
+/**
+ * One response, measured and priced (by `Metered`).
+ *
+ * @example
+ * ```ts
+ * import type { Accounting } from "@braid/llm"
+ *
+ * const m: Accounting.Measured = {
+ *   model: "braid-scripted", inputTokens: 10, outputTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0,
+ *   estimated: true, costUsd: 0.00007, priced: true
+ * }
+ * ```
+ *
+ * @since 0.2.0
+ */
+export interface Measured {
+  /** The model that answered. */
+  readonly model: string
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly cacheReadTokens: number
+  readonly cacheWriteTokens: number
+  readonly estimated: boolean
+  readonly costUsd: number
+  /** `false` for a model missing from the price table (counted at $0). */
+  readonly priced: boolean
+}
 
 /**
  * Running totals.
@@ -98,10 +139,10 @@ export interface Options {
  * @since 0.1.0
  */
 export interface Service {
-  /** Applies the budgets before a call: the request to send (maybe on a cheaper model), or `BudgetExceeded`. */
-  readonly prepare: (request: Request) => Effect.Effect<Request, BudgetExceeded>
+  /** Applies the budgets before a call: the call to make (maybe on a cheaper model), or `BudgetExceeded`. */
+  readonly prepare: (call: Call) => Effect.Effect<Call, BudgetExceeded>
   /** Accounts a response (inside the call's span: annotates cost, may fire the alert). */
-  readonly record: (request: Request, response: Response) => Effect.Effect<void>
+  readonly record: (call: Call, measured: Measured) => Effect.Effect<void>
   readonly report: Effect.Effect<Report>
   readonly reset: Effect.Effect<void>
 }
@@ -112,13 +153,14 @@ export interface Service {
  * @example
  * ```ts
  * import assert from "node:assert"
- * import { Effect, Layer } from "effect"
- * import { Accounting, LanguageModel, ScriptedModel } from "@braid/llm"
+ * import { Effect } from "effect"
+ * import { Accounting, Ai, Metered, ScriptedLanguageModel } from "@braid/llm"
  *
  * const report = await Effect.runPromise(
- *   LanguageModel.generate({ messages: [LanguageModel.user("hi")], metadata: { agent: "coach" } }).pipe(
+ *   Ai.LanguageModel.generateText({ prompt: "hi" }).pipe(
+ *     Ai.withSettings({ agent: "coach" }),
  *     Effect.zipRight(Accounting.report),
- *     Effect.provide(Layer.merge(ScriptedModel.layer(), Accounting.layer()))
+ *     Effect.provide(Metered.fromProvider(ScriptedLanguageModel.provider()))
  *   )
  * )
  * assert.strictEqual(report.byAgent["coach"]?.calls, 1)
@@ -146,8 +188,7 @@ export const empty: Totals = {
   unpricedCalls: 0
 }
 
-const add = (t: Totals, response: Response, usd: number, priced: boolean): Totals => {
-  const u = response.usage
+const add = (t: Totals, u: Measured, usd: number, priced: boolean): Totals => {
   return {
     calls: t.calls + 1,
     inputTokens: t.inputTokens + u.inputTokens,
@@ -184,7 +225,7 @@ const initial = (): State => ({
 const bump = (
   m: Map<string, Totals>,
   key: string | undefined,
-  response: Response,
+  response: Measured,
   usd: number,
   priced: boolean
 ): void => {
@@ -227,7 +268,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
     let state = initial()
     const budgets = options.budgets ?? []
 
-    const prepare = (request: Request): Effect.Effect<Request, BudgetExceeded> =>
+    const prepare = (request: Call): Effect.Effect<Call, BudgetExceeded> =>
       budgets.length === 0 ? Effect.succeed(request) : Effect.gen(function*() {
         const ctx = yield* Effect.serviceOption(WorkflowContext.WorkflowContext)
         const s = state
@@ -260,19 +301,17 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
         return req
       })
 
-    const record = (request: Request, response: Response): Effect.Effect<void> =>
+    const record = (request: Call, response: Measured): Effect.Effect<void> =>
       Effect.gen(function*() {
-        const pricing = yield* Pricing
-        const price = lookup(pricing.table, response.model)
-        const usd = price === undefined ? 0 : priceCost(price, response.usage)
+        const usd = response.costUsd
         const ctx = yield* Effect.serviceOption(WorkflowContext.WorkflowContext)
         const runId = Option.isSome(ctx) ? ctx.value.runId : undefined
         const sessionId = Option.isSome(ctx) ? ctx.value.sessionId : undefined
-        const agent = request.metadata?.agent
+        const agent = request.agent
         const alerts: Array<Alert> = []
         yield* Effect.sync(() => {
           const s = state
-          const priced = price !== undefined
+          const priced = response.priced
           s.total = add(s.total, response, usd, priced)
           bump(s.byRun, runId ?? (budgets.length > 0 ? noRun : undefined), response, usd, priced)
           bump(s.bySession, sessionId, response, usd, priced)
@@ -325,41 +364,6 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
       })
     }
   })
-
-/**
- * A layer with accounting (and the budgets given).
- *
- * @example
- * ```ts
- * import { Layer } from "effect"
- * import { Accounting, ScriptedModel } from "@braid/llm"
- *
- * const Model = Layer.merge(
- *   ScriptedModel.layer(),
- *   Accounting.layer({ budgets: [{ scope: "session", limit: { tokens: 50_000 }, warnAt: 0.8 }] })
- * )
- * ```
- *
- * @since 0.1.0
- */
-export const layer = (options: Options = {}): Layer.Layer<Accounting> => Layer.effect(Accounting, make(options))
-
-/**
- * A model layer with accounting around it, in one layer.
- *
- * @example
- * ```ts
- * import { Accounting, ScriptedModel } from "@braid/llm"
- *
- * const Model = Accounting.wrap(ScriptedModel.layer(), { budgets: [{ scope: "run", limit: { usd: 1 } }] })
- * ```
- *
- * @since 0.1.0
- */
-export const wrap = <ROut, E, RIn>(
-  model: Layer.Layer<ROut, E, RIn>,
-  options: Options = {}
-): Layer.Layer<ROut | Accounting, E, RIn> => Layer.merge(model, layer(options))
 
 /**
  * The totals so far.

@@ -40,8 +40,8 @@ import { Config, Duration, Effect, Either, Encoding, Layer, Option, Redacted, Sc
 import type { BraidFinishMetadata, Provider, SettingsShape } from "./Ai.js"
 import { Settings } from "./Ai.js"
 import { fromModelError } from "./AiErrors.js"
-import { defaultModel, defaultTimeoutMillis, toModelError } from "./AnthropicModel.js"
 import * as Errors from "./Errors.js"
+import { defaultModel, defaultTimeoutMillis, toModelError } from "./internal/anthropic.js"
 import { redact } from "./internal/redact.js"
 import { firstIssue } from "./internal/schema.js"
 

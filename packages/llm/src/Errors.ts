@@ -178,7 +178,8 @@ export class MalformedResponse extends Schema.TaggedError<MalformedResponse>()("
  */
 export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("BudgetExceeded", {
   message: Schema.String,
-  scope: Schema.Literal("run", "session"),
+  /** `"scope"`: a budget set for part of a program with `Metered.withBudget` (`key` is its name). */
+  scope: Schema.Literal("run", "session", "scope"),
   key: Schema.String,
   unit: Schema.Literal("tokens", "usd"),
   limit: Schema.Number,
@@ -229,7 +230,7 @@ export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("Invali
 }) {}
 
 /**
- * A cassette file of `RecordedModel` could not be read, is not a cassette (bad JSON, a wrong
+ * A cassette file of `RecordedLanguageModel` could not be read, is not a cassette (bad JSON, a wrong
  * shape: `reason` says which) or could not be written. Names the file. Not transient.
  *
  * @example

@@ -5,7 +5,8 @@
  * Every `generateText`, `generateObject` and `streamText` call through the wrapped service:
  *
  * 1. is checked against the budgets (per run or per session, in tokens or dollars; the running
- *    primitive's `WorkflowContext` gives the keys). Once spent reaches a limit the next call
+ *    primitive's `WorkflowContext` gives the keys; and the budgets set for part of a program with
+ *    `withBudget`, e.g. one branch of a coordination). Once spent reaches a limit the next call
  *    fails with `BudgetExceeded` (carried by an `AiError`: see `AiErrors`) before anything is
  *    sent, or, with `onExceeded: { switchTo }`, runs on that cheaper model (through
  *    `Ai.Settings.model`, which Braid's adapters honour);
@@ -16,7 +17,7 @@
  *    Braid error the error part carries), so retry policies retry it;
  * 4. is accounted: usage (estimated when the provider reported none, and marked so) priced with
  *    `Pricing`, added to the totals per run, session, agent (`Ai.Settings.agent`) and model of
- *    `Accounting` (same report, same alert and `braid.llm.cost` metric as the port of 0.1), and
+ *    `Accounting` (its report, alert and `braid.llm.cost` metric), and
  *    attached to the response: the finish part's `metadata.braid.usage` (`usageOf`, `costOf`).
  *
  * @since 0.2.0
@@ -31,17 +32,18 @@ import {
 } from "@effect/ai/LanguageModel"
 import * as Prompt from "@effect/ai/Prompt"
 import * as Response from "@effect/ai/Response"
-import { Context, Effect, Layer, Option, Stream } from "effect"
+import { Context, Effect, FiberRef, Layer, Option, Stream } from "effect"
+import { dual } from "effect/Function"
+import { globalValue } from "effect/GlobalValue"
 import * as Accounting from "./Accounting.js"
 import type { BraidFinishMetadata, BraidUsage, Provider, SettingsShape } from "./Ai.js"
 import { fromProvider as serviceOf, Settings } from "./Ai.js"
 import { fromModelError, isCarrying } from "./AiErrors.js"
 import * as Errors from "./Errors.js"
 import { version } from "./internal/version.js"
-import type * as Legacy from "./LanguageModel.js"
 import type { Table } from "./Pricing.js"
 import { cost as priceCost, lookup, Pricing } from "./Pricing.js"
-import { estimate } from "./Tokens.js"
+import { estimate, estimatePrompt } from "./Tokens.js"
 
 /** The instrumentation scope of the spans this module opens. */
 const scope = { name: "@braid/llm", version } as const
@@ -78,22 +80,104 @@ export interface Options extends Accounting.Options {
 
 const moduleName = "Metered"
 
-/** Estimated input tokens of a prompt (text of every message, a few tokens of framing each). */
-const estimatePrompt = (prompt: Prompt.Prompt): number => {
-  let total = 0
-  for (const m of prompt.content) {
-    total += 3
-    if (m.role === "system") total += estimate(m.content)
-    else {
-      for (const p of m.content) {
-        if (p.type === "text" || p.type === "reasoning") total += estimate(p.text)
-        else if (p.type === "tool-call") total += estimate(JSON.stringify(p.params ?? null))
-        else if (p.type === "tool-result") total += estimate(JSON.stringify(p.result ?? null))
-      }
-    }
-  }
-  return total
+/**
+ * A limit on what a part of a program may spend: all tokens (input, output, cache) or dollars.
+ *
+ * @example
+ * ```ts
+ * import type { Metered } from "@braid/llm"
+ *
+ * const perBranch: Metered.Limit = { usd: 0.05 }
+ * ```
+ *
+ * @since 0.2.0
+ */
+export type Limit = { readonly tokens: number } | { readonly usd: number }
+
+/** A budget of `withBudget`: what its scope spent so far (shared by the fibers it forks). */
+interface Scoped {
+  readonly name: string
+  readonly limit: Limit
+  tokens: number
+  usd: number
 }
+
+const scopedBudgets = globalValue(
+  Symbol.for("@braid/llm/Metered/scopedBudgets"),
+  () => FiberRef.unsafeMake<ReadonlyArray<Scoped>>([])
+)
+
+/**
+ * Runs an effect under one more budget, counted for the model calls it makes (through a
+ * `Metered` model) and only those: once they have spent `limit`, the next call fails with
+ * `BudgetExceeded` (scope `"scope"`, key `name`; carried by an `AiError`, see `AiErrors`) before
+ * anything is sent. Budgets nest: every enclosing one counts the call too. Without a `Metered`
+ * model in context there is nothing to count.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Ai, Metered, ScriptedLanguageModel } from "@braid/llm"
+ *
+ * const capped = Ai.LanguageModel.generateText({ prompt: "hi" }).pipe(
+ *   Effect.repeatN(10),
+ *   Metered.withBudget({ tokens: 200 }, { name: "research" }),
+ *   Effect.provide(Metered.fromProvider(ScriptedLanguageModel.provider()))
+ * ) // fails with BudgetExceeded once the calls have used 200 tokens
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const withBudget: {
+  (
+    limit: Limit,
+    options?: { readonly name?: string }
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, limit: Limit, options?: { readonly name?: string }): Effect.Effect<A, E, R>
+} = dual(
+  (args) => Effect.isEffect(args[0]),
+  <A, E, R>(self: Effect.Effect<A, E, R>, limit: Limit, options: { readonly name?: string } = {}) =>
+    Effect.suspend(() => {
+      const budget: Scoped = { name: options.name ?? "budget", limit, tokens: 0, usd: 0 }
+      return Effect.locallyWith(self, scopedBudgets, (outer) => [...outer, budget])
+    })
+)
+
+/** The first scoped budget already spent, as the error refusing the call. */
+const checkScoped = (method: string): Effect.Effect<void, AiError.AiError> =>
+  Effect.flatMap(FiberRef.get(scopedBudgets), (budgets) => {
+    for (const b of budgets) {
+      const usd = "usd" in b.limit
+      const limit = usd ? (b.limit as { readonly usd: number }).usd : (b.limit as { readonly tokens: number }).tokens
+      const spent = usd ? b.usd : b.tokens
+      if (spent < limit) continue
+      const shown = usd ? `$${spent.toFixed(4)} of $${limit}` : `${spent} of ${limit} tokens`
+      return Effect.zipRight(
+        Effect.annotateCurrentSpan("braid.budget.exceeded", b.name),
+        Effect.fail(fromModelError(
+          new Errors.BudgetExceeded({
+            message: `budget exceeded: ${b.name} spent ${shown}`,
+            scope: "scope",
+            key: b.name,
+            unit: usd ? "usd" : "tokens",
+            limit,
+            spent
+          }),
+          { module: moduleName, method }
+        ))
+      )
+    }
+    return Effect.void
+  })
+
+const countScoped = (usage: BraidUsage): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(scopedBudgets), (budgets) =>
+    Effect.sync(() => {
+      for (const b of budgets) {
+        b.tokens += usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens
+        b.usd += usage.costUsd
+      }
+    }))
 
 type AnyPart = Response.AllParts<any>
 
@@ -184,19 +268,6 @@ export const usageOf = (
  */
 export const costOf = (response: { readonly content: ReadonlyArray<{ readonly type: string }> }): number =>
   usageOf(response)?.costUsd ?? 0
-
-const toLegacyResponse = (usage: BraidUsage, reason: string): Legacy.Response => ({
-  text: "",
-  stopReason: reason === "tool-calls" ? "tool_use" : reason === "length" ? "max_tokens" : "end_turn",
-  model: usage.model,
-  usage: {
-    inputTokens: usage.inputTokens,
-    outputTokens: usage.outputTokens,
-    cacheReadTokens: usage.cacheReadTokens,
-    cacheWriteTokens: usage.cacheWriteTokens,
-    estimated: usage.estimated
-  }
-})
 
 /** What the span needs of a response beyond its usage: its id, which cache counts the provider reported, the reply. */
 interface Seen {
@@ -325,15 +396,12 @@ export const wrap = (
   /** Budgets first: the settings to run with (maybe on a cheaper model), or `BudgetExceeded`. */
   const admit = (method: string) =>
     Effect.gen(function*() {
+      yield* checkScoped(method)
       const settings = yield* Settings
       const model = settings.model ?? options.defaultModel ?? "unknown"
-      const legacy: Legacy.Request = {
-        messages: [],
-        model,
-        ...(settings.agent !== undefined ? { metadata: { agent: settings.agent } } : {})
-      }
+      const call: Accounting.Call = { model, agent: settings.agent }
       const prepared = yield* Effect.mapError(
-        accounting.prepare(legacy),
+        accounting.prepare(call),
         (e) => fromModelError(e, { module: moduleName, method })
       )
       const run: SettingsShape = prepared.model !== undefined && prepared.model !== model
@@ -350,15 +418,15 @@ export const wrap = (
         ...(run.stopSequences !== undefined ? { stopSequences: run.stopSequences } : {}),
         ...(run.agent !== undefined ? { agent: run.agent } : {})
       }
-      return { run, switched: run !== settings, info, legacy: { ...legacy, model: run.model ?? model } }
+      return { run, switched: run !== settings, info, call: { ...call, model: run.model ?? model } }
     })
 
-  const account = (legacy: Legacy.Request, usage: BraidUsage, reason: string) =>
-    accounting.record(legacy, toLegacyResponse(usage, reason))
+  const account = (call: Accounting.Call, usage: BraidUsage) =>
+    Effect.zipRight(countScoped(usage), accounting.record(call, usage))
 
   const generate = (method: "generateText" | "generateObject", options: any): Effect.Effect<any, any, any> =>
     Effect.gen(function*() {
-      const { info, legacy, run, switched } = yield* admit(method)
+      const { call: admitted, info, run, switched } = yield* admit(method)
       const call = (inner[method] as (o: any) => Effect.Effect<GenerateTextResponse<any>, any, any>)(options)
       const measured = Effect.gen(function*() {
         const response = yield* (switched ? Effect.provideService(call, Settings, run) : call)
@@ -375,7 +443,7 @@ export const wrap = (
           })
         const { table } = yield* Pricing
         const usage = measure(content, finish, info.model, promptOf(options.prompt), table)
-        yield* account(legacy, usage, finish.reason)
+        yield* account(admitted, usage)
         const next = [...content]
         if (finishIndex >= 0) next[finishIndex] = withUsage(finish, usage)
         else next.push(withUsage(finish, usage))
@@ -397,7 +465,7 @@ export const wrap = (
     })
 
   const streamText = (options: any): Stream.Stream<any, any, any> =>
-    Stream.unwrap(Effect.map(admit("streamText"), ({ info, legacy, run, switched }) =>
+    Stream.unwrap(Effect.map(admit("streamText"), ({ call: admitted, info, run, switched }) =>
       Stream.suspend(() => {
         const seen: Array<AnyPart> = []
         let finished = false
@@ -419,7 +487,7 @@ export const wrap = (
             return Effect.gen(function*() {
               const { table } = yield* Pricing
               const usage = measure(seen, part, info.model, promptOf(options.prompt), table)
-              yield* account(legacy, usage, part.reason)
+              yield* account(admitted, usage)
               return withUsage(part, usage)
             })
           }),

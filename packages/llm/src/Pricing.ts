@@ -7,7 +7,26 @@
  * @since 0.1.0
  */
 import { Context, Layer } from "effect"
-import type { Usage } from "./LanguageModel.js"
+
+/**
+ * Tokens of one call, as priced: input (excluding cache reads and writes), output, cache reads,
+ * cache writes.
+ *
+ * @example
+ * ```ts
+ * import type { Pricing } from "@braid/llm"
+ *
+ * const u: Pricing.Usage = { inputTokens: 1000, outputTokens: 200, cacheReadTokens: 0, cacheWriteTokens: 0 }
+ * ```
+ *
+ * @since 0.2.0
+ */
+export interface Usage {
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly cacheReadTokens: number
+  readonly cacheWriteTokens: number
+}
 
 /**
  * USD per million tokens.
@@ -124,7 +143,7 @@ export const lookup = (table: Table, model: string): Price | undefined => {
  *
  * Pricing.cost(
  *   { input: 2, output: 10, cacheRead: 0.1, cacheWrite: 2.5 },
- *   { inputTokens: 1_000_000, outputTokens: 100_000, cacheReadTokens: 0, cacheWriteTokens: 0, estimated: false }
+ *   { inputTokens: 1_000_000, outputTokens: 100_000, cacheReadTokens: 0, cacheWriteTokens: 0 }
  * ) // 3
  * ```
  *

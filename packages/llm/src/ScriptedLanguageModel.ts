@@ -21,7 +21,7 @@ import type { BraidFinishMetadata, Provider } from "./Ai.js"
 import { fromProvider, lastUserText, Settings, systemText } from "./Ai.js"
 import { fromModelError } from "./AiErrors.js"
 import type { ModelError } from "./Errors.js"
-import { chunks } from "./ScriptedModel.js"
+import { words as chunks } from "./internal/words.js"
 import { estimate } from "./Tokens.js"
 
 /**

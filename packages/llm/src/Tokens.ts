@@ -5,8 +5,7 @@
  *
  * @since 0.1.0
  */
-import type { Request } from "./LanguageModel.js"
-import { systemText } from "./LanguageModel.js"
+import type * as Prompt from "@effect/ai/Prompt"
 
 /**
  * Characters per token of the estimate.
@@ -30,21 +29,30 @@ export const charsPerToken = 4
 export const estimate = (text: string): number => text.length === 0 ? 0 : Math.ceil(text.length / charsPerToken)
 
 /**
- * Estimated input tokens of a request: the system prompt, the messages (with a few tokens of
- * framing per message) and the tool definitions.
+ * Estimated input tokens of a prompt: the text of every message (tool calls and results as their
+ * JSON) and a few tokens of framing per message.
  *
  * @example
  * ```ts
- * import { LanguageModel, Tokens } from "@braid/llm"
+ * import { Ai, Tokens } from "@braid/llm"
  *
- * Tokens.estimateRequest({ system: "Be brief", messages: [LanguageModel.user("Hi")] }) // 8
+ * Tokens.estimatePrompt(Ai.Prompt.make([{ role: "system", content: "Be brief" }, { role: "user", content: "Hi" }])) // 9
  * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const estimateRequest = (request: Request): number => {
-  let total = estimate(systemText(request.system))
-  for (const m of request.messages) total += estimate(m.content) + 3
-  for (const t of request.tools ?? []) total += estimate(JSON.stringify(t))
+export const estimatePrompt = (prompt: Prompt.Prompt): number => {
+  let total = 0
+  for (const m of prompt.content) {
+    total += 3
+    if (m.role === "system") total += estimate(m.content)
+    else {
+      for (const p of m.content) {
+        if (p.type === "text" || p.type === "reasoning") total += estimate(p.text)
+        else if (p.type === "tool-call") total += estimate(JSON.stringify(p.params ?? null))
+        else if (p.type === "tool-result") total += estimate(JSON.stringify(p.result ?? null))
+      }
+    }
+  }
   return total
 }

@@ -1,28 +1,18 @@
 /**
- * `@braid/llm`: the `LanguageModel` port, its adapters (Anthropic, scripted, recorded), token and
- * cost accounting, and budgets.
+ * `@braid/llm`: the model port (`@effect/ai`'s `LanguageModel`, as `Ai`), its providers (Anthropic,
+ * scripted, recorded), and `Metered`: token and cost accounting, budgets, the guard.
  *
  * @since 0.1.0
  */
 
-/** The port every model call goes through. @since 0.1.0 */
-export * as LanguageModel from "./LanguageModel.js"
 /** Typed errors of model calls, each marked transient or not. @since 0.1.0 */
 export * as Errors from "./Errors.js"
-/** The deterministic offline model. @since 0.1.0 */
-export * as ScriptedModel from "./ScriptedModel.js"
 /** Token estimates. @since 0.1.0 */
 export * as Tokens from "./Tokens.js"
-/** The Anthropic adapter over the official SDK. @since 0.1.0 */
-export * as AnthropicModel from "./AnthropicModel.js"
 /** Prices of models, per million tokens. @since 0.1.0 */
 export * as Pricing from "./Pricing.js"
-/** Token and cost accounting, and budgets. @since 0.1.0 */
+/** The books Metered keeps: token and cost totals, budgets. @since 0.1.0 */
 export * as Accounting from "./Accounting.js"
-/** Record real exchanges to a cassette and replay them. @since 0.1.0 */
-export * as RecordedModel from "./RecordedModel.js"
-/** Claude with a key, the scripted model without. @since 0.1.0 */
-export * as DefaultModel from "./DefaultModel.js"
 /** The model port on `@effect/ai` (re-exports, settings, Braid's prompt options and finish metadata). @since 0.2.0 */
 export * as Ai from "./Ai.js"
 /** How Braid's typed errors travel through `@effect/ai`'s `AiError`, and the classifier back. @since 0.2.0 */
@@ -35,3 +25,5 @@ export * as Metered from "./Metered.js"
 export * as ScriptedLanguageModel from "./ScriptedLanguageModel.js"
 /** Record a provider's exchanges to a cassette and replay them offline. @since 0.2.0 */
 export * as RecordedLanguageModel from "./RecordedLanguageModel.js"
+/** Claude with a key, the scripted provider without, metered: on the port of `@effect/ai`. @since 0.2.0 */
+export * as DefaultLanguageModel from "./DefaultLanguageModel.js"

@@ -1,11 +1,19 @@
 import { Primitive, Runner, sequence } from "@braid/core"
-import { Accounting, Errors, LanguageModel, Pricing, ScriptedModel, Tokens } from "@braid/llm"
+import type { ScriptedLanguageModel } from "@braid/llm"
+import { Accounting, Ai, AiErrors, Metered, Pricing, ScriptedLanguageModel as Scripted, Tokens } from "@braid/llm"
 import { Observability } from "@braid/observability"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Layer, Ref } from "effect"
+import { Effect, Either, Layer, Ref, Stream } from "effect"
+
+/** The books of a metered scripted model (its `Accounting` report and budgets). */
+const scripted = (options: ScriptedLanguageModel.Options, accounting: Metered.Options = {}) =>
+  Metered.fromProvider(Scripted.provider(options), accounting)
 
 const ask = (text: string, agent?: string) =>
-  LanguageModel.generate({ messages: [LanguageModel.user(text)], ...(agent ? { metadata: { agent } } : {}) })
+  AiErrors.mapToModelError(
+    Ai.LanguageModel.generateText({ prompt: text }).pipe(Ai.withSettings(agent !== undefined ? { agent } : {}))
+  )
+const modelOf = (r: Ai.LanguageModel.GenerateTextResponse<any>) => Metered.usageOf(r)!.model
 
 const step = (name: string, agent?: string) =>
   Primitive.make(name, (text: string) => Effect.map(ask(text, agent), (r) => r.text))
@@ -18,14 +26,14 @@ describe("Pricing", () => {
     assert.isUndefined(Pricing.lookup(Pricing.defaults, "gpt-unknown"))
     const usd = Pricing.cost(
       { input: 2, output: 10, cacheRead: 0.2, cacheWrite: 2.5 },
-      { inputTokens: 1000, outputTokens: 500, cacheReadTokens: 2000, cacheWriteTokens: 400, estimated: false }
+      { inputTokens: 1000, outputTokens: 500, cacheReadTokens: 2000, cacheWriteTokens: 400 }
     )
     assert.closeTo(usd, (1000 * 2 + 500 * 10 + 2000 * 0.2 + 400 * 2.5) / 1e6, 1e-12)
   })
 })
 
 describe("Accounting", () => {
-  it.effect("accounts every call: totals per run, per session, per agent and per model, priced from the response", () =>
+  it.effect("accounts every call: totals per run, per session, per agent and per model, as Metered priced them", () =>
     Effect.gen(function*() {
       const pipeline = sequence(step("plan", "planner"), step("write", "writer")).pipe(Primitive.named("flow"))
       yield* Runner.run(pipeline, "hello", { runId: "r-1", sessionId: "s-1" })
@@ -39,44 +47,43 @@ describe("Accounting", () => {
       assert.strictEqual(r.byAgent["writer"]?.calls, 2)
       assert.strictEqual(r.byModel["braid-scripted"]?.calls, 4)
       assert.strictEqual(r.total.estimatedCalls, 4)
-      // usage sums and price
-      const one = Tokens.estimateRequest({ messages: [LanguageModel.user("hello")] })
+      // usage sums and price: the scripted output is the estimate of its text
       assert.strictEqual(
-        r.byRun["r-1"]!.inputTokens,
-        one + Tokens.estimateRequest({ messages: [LanguageModel.user("Echo: hello")] })
+        r.byRun["r-1"]!.outputTokens,
+        Tokens.estimate("Echo: hello") + Tokens.estimate("Echo: Echo: hello")
       )
       const price = Pricing.defaults["braid-scripted"]!
       const expected = (r.total.inputTokens * price.input + r.total.outputTokens * price.output) / 1e6
       assert.closeTo(r.total.costUsd, expected, 1e-12)
       assert.isAbove(r.total.costUsd, 0)
-    }).pipe(Effect.provide(Layer.merge(ScriptedModel.layer({ default: "Echo: {{input}}" }), Accounting.layer()))))
+    }).pipe(Effect.provide(scripted({ default: "Echo: {{input}}" }))))
 
   it.effect("users extend the price table; unknown models are counted as unpriced at $0", () =>
     Effect.gen(function*() {
-      yield* LanguageModel.generate({ model: "my-fine-tune", messages: [LanguageModel.user("x")] })
-      yield* LanguageModel.generate({ model: "mystery-model", messages: [LanguageModel.user("x")] })
+      yield* Ai.LanguageModel.generateText({ prompt: "x" }).pipe(Ai.withSettings({ model: "my-fine-tune" }))
+      yield* Ai.LanguageModel.generateText({ prompt: "x" }).pipe(Ai.withSettings({ model: "mystery-model" }))
       const r = yield* Accounting.report
       const ft = r.byModel["my-fine-tune"]!
       assert.closeTo(ft.costUsd, (ft.inputTokens * 1000 + ft.outputTokens * 2000) / 1e6, 1e-12)
       assert.strictEqual(r.byModel["mystery-model"]?.costUsd, 0)
       assert.strictEqual(r.total.unpricedCalls, 1)
-    }).pipe(Effect.provide(Layer.mergeAll(
-      ScriptedModel.layer({ default: "ok" }),
-      Accounting.layer(),
+    }).pipe(Effect.provide(Layer.merge(
+      scripted({ default: "ok" }),
       Pricing.layer({ "my-fine-tune": { input: 1000, output: 2000, cacheRead: 0, cacheWrite: 0 } })
     ))))
 
   it.effect("a token budget per run fails the next call with BudgetExceeded, without calling the model", () =>
     Effect.gen(function*() {
       const calls = yield* Ref.make(0)
-      const counting = ScriptedModel.layer({ default: (req) => "x".repeat(400) + LanguageModel.lastUserText(req) })
+      const counting = (accounting: Metered.Options) =>
+        scripted({ default: (prompt) => "x".repeat(400) + Ai.lastUserText(prompt) }, accounting)
       const pipeline = Primitive.make(
         "loop",
         (_: void) =>
           Effect.forEach([1, 2, 3, 4, 5], (i) => Effect.zipRight(Ref.update(calls, (n) => n + 1), ask(`call ${i}`)))
       )
       const result = yield* Effect.either(Runner.run(pipeline, undefined, { runId: "budget-run" })).pipe(
-        Effect.provide(Layer.merge(counting, Accounting.layer({ budgets: [{ scope: "run", limit: { tokens: 250 } }] })))
+        Effect.provide(counting({ budgets: [{ scope: "run", limit: { tokens: 250 } }] }))
       )
       assert.isTrue(Either.isLeft(result))
       const e = Either.getLeft(result)
@@ -95,12 +102,9 @@ describe("Accounting", () => {
   it.effect("budgets are per run: a new run starts from zero; a session budget spans runs", () =>
     Effect.gen(function*() {
       const one = Primitive.make("one", (_: void) => ask("hello"))
-      const layer = Layer.merge(
-        ScriptedModel.layer({ default: "x".repeat(400) }),
-        Accounting.layer({
-          budgets: [{ scope: "run", limit: { tokens: 150 } }, { scope: "session", limit: { tokens: 300 } }]
-        })
-      )
+      const layer = scripted({ default: "x".repeat(400) }, {
+        budgets: [{ scope: "run", limit: { tokens: 150 } }, { scope: "session", limit: { tokens: 300 } }]
+      })
       const results = yield* Effect.all(
         [1, 2, 3, 4].map((i) => Effect.either(Runner.run(one, undefined, { runId: `run-${i}`, sessionId: "s" })))
       )
@@ -115,15 +119,12 @@ describe("Accounting", () => {
     Effect.gen(function*() {
       const pipeline = Primitive.make(
         "chat",
-        (_: void) => Effect.forEach([1, 2, 3, 4], (i) => Effect.map(ask(`q${i}`), (r) => r.model))
+        (_: void) => Effect.forEach([1, 2, 3, 4], (i) => Effect.map(ask(`q${i}`), modelOf))
       )
       const models = yield* Runner.run(pipeline, undefined, { runId: "cheap" }).pipe(
-        Effect.provide(Layer.merge(
-          ScriptedModel.layer({ default: "y".repeat(4000) }),
-          Accounting.layer({
-            budgets: [{ scope: "run", limit: { usd: 0.015 }, onExceeded: { switchTo: "braid-scripted-mini" } }]
-          })
-        ))
+        Effect.provide(scripted({ default: "y".repeat(4000) }, {
+          budgets: [{ scope: "run", limit: { usd: 0.015 }, onExceeded: { switchTo: "braid-scripted-mini" } }]
+        }))
       )
       // one call costs ~ 1000 output tokens x $10/M = $0.01: the 2nd call crosses $0.015, later ones switch
       assert.deepStrictEqual(models, ["braid-scripted", "braid-scripted", "braid-scripted-mini", "braid-scripted-mini"])
@@ -137,13 +138,10 @@ describe("Accounting", () => {
       const spans = yield* Runner.run(pipeline, undefined, { runId: "alert-run" }).pipe(
         Effect.zipRight(Effect.sync(() => mem.spans())),
         Effect.provide(mem.layer),
-        Effect.provide(Layer.merge(
-          ScriptedModel.layer({ default: "z".repeat(400) }),
-          Accounting.layer({
-            budgets: [{ scope: "run", limit: { tokens: 1000 }, warnAt: 0.2 }],
-            onAlert: (a) => Ref.update(alerts, (xs) => [...xs, a])
-          })
-        ))
+        Effect.provide(scripted({ default: "z".repeat(400) }, {
+          budgets: [{ scope: "run", limit: { tokens: 1000 }, warnAt: 0.2 }],
+          onAlert: (a) => Ref.update(alerts, (xs) => [...xs, a])
+        }))
       )
       const fired = yield* Ref.get(alerts)
       assert.strictEqual(fired.length, 1)
@@ -165,14 +163,15 @@ describe("Accounting", () => {
 
   it.effect("streamed calls are accounted and budgeted too", () =>
     Effect.gen(function*() {
-      yield* LanguageModel.streamCollect({ messages: [LanguageModel.user("s")] })
+      const stream = Stream.runDrain(Ai.LanguageModel.streamText({ prompt: "s" }))
+      yield* stream
       const r = yield* Accounting.report
       assert.strictEqual(r.total.calls, 1)
       assert.strictEqual(r.total.outputTokens, Tokens.estimate("a streamed answer"))
-      yield* LanguageModel.streamCollect({ messages: [LanguageModel.user("s")] })
-      const e = yield* Effect.either(LanguageModel.streamCollect({ messages: [LanguageModel.user("s")] }))
-      assert.isTrue(Either.isLeft(e) && e.left instanceof Errors.BudgetExceeded)
-    }).pipe(Effect.provide(Accounting.wrap(ScriptedModel.layer({ default: "a streamed answer" }), {
+      yield* stream
+      const e = yield* Effect.either(stream)
+      assert.isTrue(Either.isLeft(e) && AiErrors.toModelError(e.left)._tag === "BudgetExceeded")
+    }).pipe(Effect.provide(scripted({ default: "a streamed answer" }, {
       budgets: [{ scope: "run", limit: { tokens: 15 } }]
     }))))
 

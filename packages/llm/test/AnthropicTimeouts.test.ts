@@ -1,4 +1,5 @@
-import { AnthropicModel, LanguageModel } from "@braid/llm"
+import { Ai, AiErrors, AnthropicLanguageModel } from "@braid/llm"
+import type { Errors } from "@braid/llm"
 import type { Behaviour, TestServer } from "@braid/llm/testing/AnthropicTestServer"
 import { Reply, scoped } from "@braid/llm/testing/AnthropicTestServer"
 import { assert, describe, it } from "@effect/vitest"
@@ -7,14 +8,34 @@ import { Effect, Either, Exit, Fiber, Option, Redacted, Stream, TestClock } from
 const KEY = "sk-ant-test-0123456789abcdef"
 const BOUND = 30_000
 
-const withServer = <A, E>(f: (server: TestServer, model: LanguageModel.Service) => Effect.Effect<A, E>) =>
+/** The adapter's calls, with Braid's errors (`AiErrors.toModelError`) and the stream's text deltas. */
+interface Model {
+  readonly generate: () => Effect.Effect<
+    Ai.LanguageModel.GenerateTextResponse<Record<string, never>>,
+    Errors.ModelError
+  >
+  readonly stream: () => Stream.Stream<{ readonly _tag: "TextDelta"; readonly text: string }, Errors.ModelError>
+}
+
+const withServer = <A, E>(f: (server: TestServer, model: Model) => Effect.Effect<A, E>) =>
   Effect.scoped(Effect.gen(function*() {
     const server = yield* scoped()
-    const model = AnthropicModel.makeWith({ apiKey: Redacted.make(KEY), baseURL: server.url, timeoutMillis: BOUND })
+    const lm = yield* Effect.provide(
+      Ai.LanguageModel.LanguageModel,
+      AnthropicLanguageModel.layer({ apiKey: Redacted.make(KEY), baseURL: server.url, timeoutMillis: BOUND })
+    )
+    const model: Model = {
+      generate: () => AiErrors.mapToModelError(lm.generateText({ prompt: "Hello" })),
+      stream: () =>
+        lm.streamText({ prompt: "Hello" }).pipe(
+          Stream.filterMap((p) =>
+            p.type === "text-delta" ? Option.some({ _tag: "TextDelta" as const, text: p.delta }) : Option.none()
+          ),
+          Stream.mapError(AiErrors.toModelError)
+        )
+    }
     return yield* f(server, model)
   }))
-
-const hello: LanguageModel.Request = { messages: [LanguageModel.user("Hello")] }
 
 /** Waits (in real time: the server is real) until `cond` holds; fails the test if it never does. */
 const waitFor = (what: string, cond: () => boolean) =>
@@ -33,7 +54,7 @@ const stalls: ReadonlyArray<readonly [string, Behaviour]> = [
 ]
 
 // The bound runs on Effect's Clock: TestClock moves it, the server and the sockets stay real.
-describe("AnthropicModel: timeoutMillis covers the body (TestClock)", () => {
+describe("AnthropicLanguageModel: timeoutMillis covers the body (TestClock)", () => {
   for (const [name, behaviour] of stalls) {
     it.effect(
       `generate: a reply that ${name} fails with ModelTimeout at the bound, and the request is aborted`,
@@ -41,7 +62,7 @@ describe("AnthropicModel: timeoutMillis covers the body (TestClock)", () => {
         withServer((server, model) =>
           Effect.gen(function*() {
             server.enqueue(behaviour)
-            const fiber = yield* Effect.fork(Effect.either(model.generate(hello)))
+            const fiber = yield* Effect.fork(Effect.either(model.generate()))
             yield* waitFor("the stall", () => server.stalled() === 1)
             yield* TestClock.adjust(BOUND - 1)
             assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "not before the bound")
@@ -67,7 +88,7 @@ describe("AnthropicModel: timeoutMillis covers the body (TestClock)", () => {
           Effect.gen(function*() {
             server.enqueue(behaviour)
             const deltas: Array<string> = []
-            const fiber = yield* Effect.fork(Effect.either(Stream.runForEach(model.stream(hello), (e) =>
+            const fiber = yield* Effect.fork(Effect.either(Stream.runForEach(model.stream(), (e) =>
               Effect.sync(() => {
                 if (e._tag === "TextDelta") deltas.push(e.text)
               }))))
@@ -95,7 +116,7 @@ describe("AnthropicModel: timeoutMillis covers the body (TestClock)", () => {
 
 // Without the fix, interrupting a stalled stream waited on the socket (Node's 300 s body
 // timeout, or forever with keep-alive bytes): these tests then fail on their own timeout.
-describe("AnthropicModel: interrupting a stalled call", () => {
+describe("AnthropicLanguageModel: interrupting a stalled call", () => {
   for (const [name, behaviour] of stalls) {
     it.live(
       `generate: interrupting a reply that ${name} returns and aborts the request`,
@@ -103,7 +124,7 @@ describe("AnthropicModel: interrupting a stalled call", () => {
         withServer((server, model) =>
           Effect.gen(function*() {
             server.enqueue(behaviour)
-            const fiber = yield* Effect.fork(model.generate(hello))
+            const fiber = yield* Effect.fork(model.generate())
             yield* waitFor("the stall", () => server.stalled() === 1)
             const exit = yield* Fiber.interrupt(fiber)
             assert.isTrue(Exit.isInterrupted(exit))
@@ -119,7 +140,7 @@ describe("AnthropicModel: interrupting a stalled call", () => {
         withServer((server, model) =>
           Effect.gen(function*() {
             server.enqueue(behaviour)
-            const fiber = yield* Effect.fork(Stream.runDrain(model.stream(hello)))
+            const fiber = yield* Effect.fork(Stream.runDrain(model.stream()))
             yield* waitFor("the stall", () => server.stalled() === 1)
             // let the adapter reach the wait for the body
             yield* Effect.sleep("50 millis")
@@ -138,7 +159,7 @@ describe("AnthropicModel: interrupting a stalled call", () => {
       withServer((server, model) =>
         Effect.gen(function*() {
           server.enqueue(Reply.pingsThenStall(10))
-          const first = yield* Stream.runHead(model.stream(hello))
+          const first = yield* Stream.runHead(model.stream())
           assert.deepStrictEqual(first, Option.some({ _tag: "TextDelta", text: "par" } as const))
           yield* waitFor("the socket to close", () => server.aborted() === 1)
         })
@@ -147,7 +168,7 @@ describe("AnthropicModel: interrupting a stalled call", () => {
   )
 })
 
-describe("AnthropicModel: dropped connections", () => {
+describe("AnthropicLanguageModel: dropped connections", () => {
   it.live("drops and aborts leave no unhandled error event or rejection", () =>
     Effect.gen(function*() {
       const unhandled: Array<unknown> = []
@@ -167,21 +188,21 @@ describe("AnthropicModel: dropped connections", () => {
         Effect.gen(function*() {
           // the server drops the connection mid-stream
           server.enqueue(Reply.dropMidStream(["a", "b"]))
-          const dropped = yield* Effect.either(Stream.runDrain(model.stream(hello)))
+          const dropped = yield* Effect.either(Stream.runDrain(model.stream()))
           assert.isTrue(Either.isLeft(dropped) && dropped.left._tag === "ConnectionFailed")
           // the client drops connections: interruption mid-body, for generate and for stream
           server.enqueue(Reply.stallMidBody(), Reply.stallMidBody())
-          const g = yield* Effect.fork(model.generate(hello))
+          const g = yield* Effect.fork(model.generate())
           yield* waitFor("the first stall", () => server.stalled() === 1)
           yield* Fiber.interrupt(g)
-          const s = yield* Effect.fork(Stream.runDrain(model.stream(hello)))
+          const s = yield* Effect.fork(Stream.runDrain(model.stream()))
           yield* waitFor("the second stall", () => server.stalled() === 2)
           yield* Effect.sleep("50 millis")
           yield* Fiber.interrupt(s)
           yield* waitFor("both sockets to close", () => server.aborted() === 2)
           // the server goes away with a request in flight
           server.enqueue(Reply.stallAfterHeaders())
-          const late = yield* Effect.fork(Effect.either(model.generate(hello)))
+          const late = yield* Effect.fork(Effect.either(model.generate()))
           yield* waitFor("the third stall", () => server.stalled() === 3)
           yield* Effect.promise(() => server.close())
           const gone = yield* Fiber.join(late)

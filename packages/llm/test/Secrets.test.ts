@@ -1,5 +1,5 @@
 import { Primitive, Runner } from "@braid/core"
-import { Accounting, AnthropicModel, LanguageModel } from "@braid/llm"
+import { Ai, AnthropicLanguageModel, Metered } from "@braid/llm"
 import { Reply, scoped as testServer } from "@braid/llm/testing/AnthropicTestServer"
 import { Observability } from "@braid/observability"
 import { scoped as receiver } from "@braid/observability/testing/OtlpReceiver"
@@ -58,18 +58,21 @@ describe("secrets never leave", () => {
         )
       const pipeline = Primitive.make("calls", (_: void) =>
         Effect.gen(function*() {
-          const req = { system: { text: "You are careful.", cache: true }, messages: [LanguageModel.user("hello")] }
-          yield* attempt("generate", LanguageModel.generate(req))
-          yield* attempt("stream", Stream.runDrain(LanguageModel.stream(req)))
-          for (let i = 0; i < 6; i++) yield* attempt(`generate ${i}`, LanguageModel.generate(req))
-          yield* attempt("stream drop", Stream.runDrain(LanguageModel.stream(req)))
+          const prompt: Ai.Prompt.RawInput = [
+            { role: "system", content: "You are careful.", options: { braid: { cache: true } } },
+            { role: "user", content: "hello" }
+          ]
+          yield* attempt("generate", Ai.LanguageModel.generateText({ prompt }))
+          yield* attempt("stream", Stream.runDrain(Ai.LanguageModel.streamText({ prompt })))
+          for (let i = 0; i < 6; i++) yield* attempt(`generate ${i}`, Ai.LanguageModel.generateText({ prompt }))
+          yield* attempt("stream drop", Stream.runDrain(Ai.LanguageModel.streamText({ prompt })))
           yield* Effect.logInfo("done")
         }))
 
       const config = Layer.setConfigProvider(
         ConfigProvider.fromMap(new Map([["ANTHROPIC_API_KEY", KEY], ["ANTHROPIC_BASE_URL", server.url]]))
       )
-      const model = Accounting.wrap(AnthropicModel.layer()).pipe(Layer.provide(config))
+      const model = Metered.layer(AnthropicLanguageModel.layer(), { provider: "anthropic" }).pipe(Layer.provide(config))
       const run = (runId: string) =>
         Runner.run(pipeline, undefined, { runId }).pipe(
           Effect.provide(model),

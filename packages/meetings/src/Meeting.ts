@@ -156,16 +156,14 @@ export interface FromAgentOptions {
   readonly name?: string
   /** How many of the latest utterances the agent is shown (default 20). */
   readonly recent?: number
-  /** The dollar price of a reply's usage, for `maxCost` conditions. */
-  readonly price?: (usage: Agent.Reply["usage"], model: string) => number
 }
 
 /**
  * A participant from an `Agent` (or any agent-shaped primitive): at its turn the agent gets the
  * meeting as a conversation (its own earlier utterances as assistant messages, everyone else's as
  * user messages prefixed with the speaker's name, then a prompt naming the topic and the turn);
- * its reply's text is the utterance and its usage counts toward `maxTokens` (and `maxCost` with
- * `price`).
+ * its reply's text is the utterance, its usage counts toward `maxTokens` and its cost (the
+ * reply's `costUsd`, priced by `Metered`: 0 when the model is not metered) toward `maxCost`.
  *
  * @example
  * ```ts
@@ -206,7 +204,7 @@ export const fromAgent = <E, R>(agent: Agent.Any<E, R>, options: FromAgentOption
         (reply): Utterance => ({
           text: reply.text,
           tokens: reply.usage.inputTokens + reply.usage.outputTokens,
-          ...(options.price ? { costUsd: options.price(reply.usage, reply.model) } : {})
+          ...(reply.costUsd > 0 ? { costUsd: reply.costUsd } : {})
         })
       )
     }, { kind: "participant", children: [{ key: agent.name, primitive: agent }] })

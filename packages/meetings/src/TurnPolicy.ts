@@ -14,7 +14,7 @@
  * @since 0.1.0
  */
 import type { Primitive } from "@braid/core"
-import { LanguageModel } from "@braid/llm"
+import { Ai } from "@braid/llm"
 import { Cause, Effect } from "effect"
 import type { View } from "./internal/meetingTypes.js"
 
@@ -190,7 +190,7 @@ export const selector = <E = never, R = never>(
  */
 export const modelSelector = (
   options: SelectorOptions & { readonly recent?: number; readonly model?: string } = {}
-): TurnPolicy<LanguageModel.LanguageModel> => {
+): TurnPolicy<Ai.LanguageModel.LanguageModel> => {
   const allowRepeat = options.allowRepeat ?? false
   return {
     name: "modelSelector",
@@ -205,10 +205,12 @@ export const modelSelector = (
             ...recent.map((e) => `${e.participant}: ${e.text ?? ""}`),
             `Who should speak next? Answer with exactly one of: ${names.join(", ")}`
           ].join("\n")
-          const response = yield* LanguageModel.generate({
-            messages: [LanguageModel.user(prompt)],
-            ...(options.model !== undefined ? { model: options.model } : {})
-          })
+          const response = yield* Ai.LanguageModel.generateText({ prompt }).pipe(
+            Ai.withSettings({
+              agent: "modelSelector",
+              ...(options.model !== undefined ? { model: options.model } : {})
+            })
+          )
           const text = response.text.trim()
           const exact = names.find((n) => n === text)
           const found = exact ?? [...names].sort((a, b) => b.length - a.length).find((n) => text.includes(n))

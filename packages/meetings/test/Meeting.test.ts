@@ -1,6 +1,6 @@
 import { Agent } from "@braid/agents"
 import { Primitive, Runner, sequence } from "@braid/core"
-import { ScriptedModel } from "@braid/llm"
+import { ScriptedLanguageModel } from "@braid/llm"
 import { Meeting, MeetingStore, Termination, TurnPolicy } from "@braid/meetings"
 import { EventBus } from "@braid/messaging"
 import { byName, parentOf, successValue, withSpans } from "@braid/testing"
@@ -314,7 +314,7 @@ describe("Meeting: turn policies", () => {
       })
       for (const n of ["alice", "bob", "carol"]) yield* meeting.attend(say(n))
       const result = yield* drive(meeting).pipe(
-        Effect.provide(ScriptedModel.layer({
+        Effect.provide(ScriptedLanguageModel.layer({
           rules: [{ when: /Recent turns:\s*Who should/, reply: "carol" }, {
             when: /carol:/,
             reply: "I think bob should go."
@@ -525,7 +525,7 @@ describe("Meeting: agents as participants", () => {
       })
       yield* meeting.attend(Meeting.fromAgent(critic))
       const result = yield* drive(meeting).pipe(
-        Effect.provide(ScriptedModel.layer({
+        Effect.provide(ScriptedLanguageModel.layer({
           rules: [
             { when: (r) => JSON.stringify(r).includes("You plan"), reply: "Ship on Friday." },
             { when: /planner: Ship on Friday/, reply: "Friday is risky; Monday." }

@@ -36,7 +36,7 @@ import type { DecodeError, Primitive as P } from "@braid/core"
 import { loop, parallel, Primitive, sequence, WorkflowContext } from "@braid/core"
 import * as Evaluation from "@braid/eval/Evaluation"
 import * as Models from "@braid/eval/Models"
-import type { LanguageModel } from "@braid/llm"
+import type { Ai } from "@braid/llm"
 import type { Errors as LlmErrors } from "@braid/llm"
 import { Memory } from "@braid/memory"
 import { StreamBuffer } from "@braid/messaging"
@@ -168,9 +168,9 @@ export interface Config {
    * `instructions` and the session's instructions), `context.userId`, `context.phase`.
    * Default: an `Agent` named `coach` whose instructions are `context.instructions`.
    */
-  readonly coach?: Agent.Any<unknown, LanguageModel.LanguageModel>
+  readonly coach?: Agent.Any<unknown, Ai.LanguageModel.LanguageModel>
   /** Your own observer agent (it receives one user message: the exchange). */
-  readonly observer?: Agent.Any<unknown, LanguageModel.LanguageModel>
+  readonly observer?: Agent.Any<unknown, Ai.LanguageModel.LanguageModel>
 }
 
 /**
@@ -288,10 +288,10 @@ export interface Coaching {
     DayInput,
     DayReport,
     ReplyError | Memory.MemoryError | DecodeError,
-    LanguageModel.LanguageModel | Memory.Memory | WorkflowContext.WorkflowContext
+    Ai.LanguageModel.LanguageModel | Memory.Memory | WorkflowContext.WorkflowContext
   >
   /** One coach reply behind the rate limits, the capacity cap, retry (bounded attempts) and fallback. */
-  readonly reply: P.Primitive<Agent.Conversation, CoachReply, ReplyError, LanguageModel.LanguageModel>
+  readonly reply: P.Primitive<Agent.Conversation, CoachReply, ReplyError, Ai.LanguageModel.LanguageModel>
   /** The bulkhead shared by every session of this workflow (inspect `active` / `queued`). */
   readonly bulkhead: Bulkhead.Bulkhead
   /**
@@ -315,7 +315,9 @@ export interface Coaching {
 export interface LiveSession {
   readonly session: Session.Session
   /** One exchange: fails with `SessionCompleted` once the session has completed. */
-  readonly send: (text: string) => Effect.Effect<Exchange, ReplyError | SessionCompleted, LanguageModel.LanguageModel>
+  readonly send: (
+    text: string
+  ) => Effect.Effect<Exchange, ReplyError | SessionCompleted, Ai.LanguageModel.LanguageModel>
   /** The objective line, once the coach has written it. */
   readonly objective: Effect.Effect<string | undefined>
 }
@@ -372,7 +374,7 @@ const describeFailure = (error: unknown): string => {
  * import { Effect, Layer } from "effect"
  * import { Runner } from "@braid/core"
  * import { Memory } from "@braid/memory"
- * import { ScriptedModel } from "@braid/llm"
+ * import { Metered, ScriptedLanguageModel } from "@braid/llm"
  * import { Coaching, Scripts } from "@braid/workflows"
  *
  * const coaching = Coaching.make({ idleTimeout: "10 minutes", capacity: { maxConcurrent: 20, maxQueued: 5 } })
@@ -380,7 +382,7 @@ const describeFailure = (error: unknown): string => {
  *   profile: { userId: "ada", name: "Ada", aspirations: ["run a 10k"] },
  *   morning: ["Good morning! I slept badly but I want today to count."],
  *   evening: ["Evening! The report is done, but I skipped the run."]
- * }, { userId: "ada" }).pipe(Effect.provide(Layer.merge(ScriptedModel.layer(Scripts.coaching), Memory.layerInMemory())))
+ * }, { userId: "ada" }).pipe(Effect.provide(Layer.merge(Metered.fromProvider(ScriptedLanguageModel.provider(Scripts.coaching)), Memory.layerInMemory())))
  * ```
  *
  * @category constructors
@@ -392,7 +394,7 @@ export const make = (config: Config = {}): Coaching => {
   const fallbackText = config.fallbackReply ?? defaultFallbackReply
 
   // --- one coach reply: rate limits ▸ bulkhead ▸ fallback(retry(coach)) ---
-  const coach: Agent.Any<unknown, LanguageModel.LanguageModel> = config.coach ?? Agent.make({
+  const coach: Agent.Any<unknown, Ai.LanguageModel.LanguageModel> = config.coach ?? Agent.make({
     name: "coach",
     description: "The personal coach",
     instructions: (c: Agent.Conversation) => String(c.context?.["instructions"] ?? ""),
@@ -411,7 +413,7 @@ export const make = (config: Config = {}): Coaching => {
     usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, estimated: false },
     costUsd: 0,
     calls: 0,
-    stopReason: "other",
+    finishReason: "other",
     messages: [Agent.assistant(fallbackText, "fallback")],
     fallbackCause: cause
   }))
@@ -422,10 +424,10 @@ export const make = (config: Config = {}): Coaching => {
     "coachOrFallback",
     (
       conversation: Agent.Conversation
-    ): Effect.Effect<CoachReply, LlmErrors.BudgetExceeded, LanguageModel.LanguageModel> =>
+    ): Effect.Effect<CoachReply, LlmErrors.BudgetExceeded, Ai.LanguageModel.LanguageModel> =>
       Effect.suspend(() => {
         let failure: unknown
-        return Fallback.effect<CoachReply, unknown, LanguageModel.LanguageModel>([
+        return Fallback.effect<CoachReply, unknown, Ai.LanguageModel.LanguageModel>([
           Effect.tapError(retried.invoke(conversation), (e) =>
             Effect.sync(() => {
               failure = e
@@ -477,7 +479,7 @@ export const make = (config: Config = {}): Coaching => {
   // --- one exchange of a conversation track ---
   const exchange = Primitive.make(
     "exchange",
-    (s: TrackState): Effect.Effect<TrackState, ReplyError, LanguageModel.LanguageModel | CurrentPhase> =>
+    (s: TrackState): Effect.Effect<TrackState, ReplyError, Ai.LanguageModel.LanguageModel | CurrentPhase> =>
       Effect.gen(function*() {
         const ctx = yield* CurrentPhase
         const { session } = ctx
@@ -512,7 +514,7 @@ export const make = (config: Config = {}): Coaching => {
             inputTokens: answer.usage.inputTokens + answer.usage.cacheReadTokens + answer.usage.cacheWriteTokens,
             outputTokens: answer.usage.outputTokens
           },
-          costUsd: answer.costUsd, // priced by the agent (Pricing of the reply's model)
+          costUsd: answer.costUsd, // priced by Metered (the reply sums its responses' cost)
           fallback,
           ...(answer.fallbackCause !== undefined ? { fallbackCause: answer.fallbackCause } : {})
         }))
@@ -569,7 +571,7 @@ export const make = (config: Config = {}): Coaching => {
   ).pipe(Primitive.named("conversation"))
 
   // --- the observer track ---
-  const observer: Agent.Any<unknown, LanguageModel.LanguageModel> = config.observer ?? Agent.make({
+  const observer: Agent.Any<unknown, Ai.LanguageModel.LanguageModel> = config.observer ?? Agent.make({
     name: "observer",
     description: "Writes insights about the client while the coach talks",
     instructions:
@@ -589,7 +591,7 @@ export const make = (config: Config = {}): Coaching => {
     ): Effect.Effect<
       ReadonlyArray<string>,
       Memory.MemoryError,
-      LanguageModel.LanguageModel | CurrentPhase | Memory.Memory | WorkflowContext.WorkflowContext
+      Ai.LanguageModel.LanguageModel | CurrentPhase | Memory.Memory | WorkflowContext.WorkflowContext
     > =>
       Effect.gen(function*() {
         const ctx = yield* CurrentPhase

@@ -18,8 +18,7 @@ import { Clock, Effect, Option, Schema } from "effect"
 
 import { Agent } from "@braid/agents"
 import * as Models from "@braid/eval/Models"
-import type { LanguageModel } from "@braid/llm"
-import { Pricing } from "@braid/llm"
+import type { Ai } from "@braid/llm"
 import { Meeting, MeetingStore, Termination, TurnPolicy } from "@braid/meetings"
 import type { Retry } from "@braid/resilience"
 import { ExtractionInvalid, MeetingConfigInvalid } from "./Errors.js"
@@ -40,7 +39,7 @@ export interface ParticipantSpec {
   /** Speaks through this primitive instead of an agent. */
   readonly speak?: P.Primitive<Meeting.TurnView, Meeting.Reply, unknown, never>
   /** Your own agent for this participant (default: an agent with the role as persona). */
-  readonly agent?: Agent.Any<unknown, LanguageModel.LanguageModel>
+  readonly agent?: Agent.Any<unknown, Ai.LanguageModel.LanguageModel>
 }
 
 /**
@@ -51,7 +50,7 @@ export interface Config {
   readonly host: {
     readonly name: string
     readonly role?: string
-    readonly agent?: Agent.Any<unknown, LanguageModel.LanguageModel>
+    readonly agent?: Agent.Any<unknown, Ai.LanguageModel.LanguageModel>
   }
   readonly participants: ReadonlyArray<ParticipantSpec>
   /** Default round robin. */
@@ -245,7 +244,7 @@ export type MeetingWorkflow = ReturnType<typeof make>
  * import { Effect, Layer } from "effect"
  * import { Runner } from "@braid/core"
  * import { EventBus } from "@braid/messaging"
- * import { ScriptedModel } from "@braid/llm"
+ * import { Metered, ScriptedLanguageModel } from "@braid/llm"
  * import { MeetingRecords, MeetingWorkflow, Scripts } from "@braid/workflows"
  *
  * const meeting = MeetingWorkflow.make({
@@ -253,7 +252,7 @@ export type MeetingWorkflow = ReturnType<typeof make>
  *   participants: [{ name: "Grace", role: "engineering lead" }, { name: "Linus", role: "support lead" }]
  * })
  * const outcome = Runner.run(meeting.pipeline, { title: "Launch review", agenda: ["Ship on Friday?"] }).pipe(
- *   Effect.provide(Layer.mergeAll(ScriptedModel.layer(Scripts.meeting), EventBus.layerMemory, MeetingRecords.layerMemory))
+ *   Effect.provide(Layer.mergeAll(Metered.fromProvider(ScriptedLanguageModel.provider(Scripts.meeting)), EventBus.layerMemory, MeetingRecords.layerMemory))
  * )
  * ```
  *
@@ -281,17 +280,12 @@ export const make = (config: Config) => {
       "Do not write other people's lines. Do not prefix your reply with your name."
     ].join("\n")
 
-  // Costs use the default price table (`Meeting.fromAgent` prices synchronously).
-  const price = (usage: LanguageModel.Usage, model: string) => {
-    const p = Pricing.lookup(Pricing.defaults, model)
-    return p === undefined ? 0 : Pricing.cost(p, usage)
-  }
   const speakerFor = (
     name: string,
     role: string,
     host: boolean,
-    agent?: Agent.Any<unknown, LanguageModel.LanguageModel>
-  ): P.Primitive<Meeting.TurnView, Meeting.Reply, unknown, LanguageModel.LanguageModel> =>
+    agent?: Agent.Any<unknown, Ai.LanguageModel.LanguageModel>
+  ): P.Primitive<Meeting.TurnView, Meeting.Reply, unknown, Ai.LanguageModel.LanguageModel> =>
     Meeting.fromAgent(
       agent ?? Agent.make({
         name,
@@ -299,7 +293,7 @@ export const make = (config: Config) => {
         maxTokens: 300,
         ...(config.model !== undefined ? { model: config.model } : {})
       }),
-      { name, price }
+      { name }
     ).speak.pipe(Primitive.named(`${name}Speaks`))
 
   const hostSpeaker = speakerFor(config.host.name, config.host.role ?? "host", true, config.host.agent)
@@ -342,7 +336,7 @@ export const make = (config: Config) => {
           Termination.mention(adjourn, { caseSensitive: true }),
           ...(config.termination ? [config.termination] : [])
         )
-        const meeting = yield* Meeting.make<LanguageModel.LanguageModel>({
+        const meeting = yield* Meeting.make<Ai.LanguageModel.LanguageModel>({
           id: p.meetingId,
           topic: topicOf(p),
           host: Meeting.participant(config.host.name, hostSpeaker),

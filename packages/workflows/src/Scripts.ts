@@ -1,12 +1,12 @@
 /**
  * The scripts of the scripted model for the three workflows: the offline runs of the tutorials,
- * the CLI and the tests read like real conversations. Each is a `ScriptedModel.Options`; reuse
+ * the CLI and the tests read like real conversations. Each is a `ScriptedLanguageModel.Options`; reuse
  * them, extend their rules, or inject failures (`{ ...Scripts.coaching, failures: [...] }`).
  *
  * @since 0.1.0
  */
-import type { ScriptedModel } from "@braid/llm"
-import { LanguageModel } from "@braid/llm"
+import type { ScriptedLanguageModel } from "@braid/llm"
+import { Ai } from "@braid/llm"
 
 const observerInsight = (exchange: string): string => {
   const t = (/CLIENT: (.*)/.exec(exchange)?.[1] ?? exchange).toLowerCase()
@@ -34,20 +34,20 @@ const observerInsight = (exchange: string): string => {
  *
  * @example
  * ```ts
- * import { Errors, ScriptedModel } from "@braid/llm"
+ * import { Errors, ScriptedLanguageModel } from "@braid/llm"
  * import { Scripts } from "@braid/workflows"
  *
- * const Flaky = ScriptedModel.layer({ ...Scripts.coaching, failures: [{ calls: [2], error: new Errors.Overloaded({ message: "outage" }) }] })
+ * const Flaky = ScriptedLanguageModel.layer({ ...Scripts.coaching, failures: [{ calls: [2], error: new Errors.Overloaded({ message: "outage" }) }] })
  * ```
  *
  * @category testing
  * @since 0.1.0
  */
-export const coaching: ScriptedModel.Options = {
+export const coaching: ScriptedLanguageModel.Options = {
   rules: [
     {
-      when: (r) => LanguageModel.systemText(r.system).startsWith("You are the observer"),
-      reply: (r) => observerInsight(LanguageModel.lastUserText(r))
+      when: (r) => Ai.systemText(r).startsWith("You are the observer"),
+      reply: (r) => observerInsight(Ai.lastUserText(r))
     },
     {
       when: "slept badly",
@@ -76,7 +76,7 @@ export const coaching: ScriptedModel.Options = {
     }
   ],
   default: (r) => {
-    const text = LanguageModel.lastUserText(r).replace(/[.!?]+$/, "")
+    const text = Ai.lastUserText(r).replace(/[.!?]+$/, "")
     return `I hear you: "${text}". What would be one small step you could take on that today?`
   }
 }
@@ -164,29 +164,29 @@ export const actionItemsIn = (transcript: string) =>
  *
  * @example
  * ```ts
- * import { ScriptedModel } from "@braid/llm"
+ * import { ScriptedLanguageModel } from "@braid/llm"
  * import { Scripts } from "@braid/workflows"
  *
- * const Meeting = ScriptedModel.layer(Scripts.meeting)
+ * const Meeting = ScriptedLanguageModel.layer(Scripts.meeting)
  * ```
  *
  * @category testing
  * @since 0.1.0
  */
-export const meeting: ScriptedModel.Options = {
+export const meeting: ScriptedLanguageModel.Options = {
   rules: [
     {
-      when: (r) => LanguageModel.systemText(r.system).startsWith("You extract the decisions"),
-      reply: (r) => JSON.stringify({ decisions: decisionsIn(LanguageModel.lastUserText(r)) })
+      when: (r) => Ai.systemText(r).startsWith("You extract the decisions"),
+      reply: (r) => JSON.stringify({ decisions: decisionsIn(Ai.lastUserText(r)) })
     },
     {
-      when: (r) => LanguageModel.systemText(r.system).startsWith("You extract the action items"),
-      reply: (r) => JSON.stringify({ actionItems: actionItemsIn(LanguageModel.lastUserText(r)) })
+      when: (r) => Ai.systemText(r).startsWith("You extract the action items"),
+      reply: (r) => JSON.stringify({ actionItems: actionItemsIn(Ai.lastUserText(r)) })
     },
     {
-      when: (r) => LanguageModel.systemText(r.system).startsWith("You extract the minutes"),
+      when: (r) => Ai.systemText(r).startsWith("You extract the minutes"),
       reply: (r) => {
-        const text = LanguageModel.lastUserText(r)
+        const text = Ai.lastUserText(r)
         const title = /^Meeting: (.+)$/m.exec(text)?.[1] ?? "The meeting"
         const people = [...new Set(transcriptLines(text).map((l) => l.speaker))]
         const decisions = decisionsIn(text)
@@ -204,11 +204,11 @@ export const meeting: ScriptedModel.Options = {
       }
     },
     {
-      when: (r) => meetingSpeaker(LanguageModel.systemText(r.system)) !== undefined,
+      when: (r) => meetingSpeaker(Ai.systemText(r)) !== undefined,
       reply: (r) => {
-        const system = LanguageModel.systemText(r.system)
+        const system = Ai.systemText(r)
         const name = meetingSpeaker(system)!
-        const own = r.messages.filter((m) => m.role === "assistant").length
+        const own = r.content.filter((m) => m.role === "assistant").length
         const line = meetingLines[name]?.[own]
         if (line !== undefined) return line
         return system.includes("You host the meeting")

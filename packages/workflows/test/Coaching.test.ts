@@ -1,31 +1,29 @@
 import { Agent } from "@braid/agents"
 import { Primitive, Runner, sequence, WorkflowContext } from "@braid/core"
-import { Errors as LlmErrors, LanguageModel, ScriptedModel } from "@braid/llm"
+import type { ScriptedLanguageModel } from "@braid/llm"
+import { Ai, Errors as LlmErrors, Metered, ScriptedLanguageModel as Scripted } from "@braid/llm"
+import * as RecordingModel from "@braid/llm/testing/RecordingModel"
 import { Memory } from "@braid/memory"
 import { Coaching, Samples, Scripts } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, Fiber, Layer, Option, Ref, Stream, TestClock } from "effect"
 
-/** The scripted coaching model, recording every request it gets. */
+/** The scripted coaching model (metered), recording every request it gets. */
 const recordingModel = (
-  requests: Ref.Ref<ReadonlyArray<LanguageModel.Request>>,
-  options: ScriptedModel.Options = Scripts.coaching
-) =>
-  Layer.effect(
-    LanguageModel.LanguageModel,
-    Effect.map(ScriptedModel.make(options), (model) => ({
-      ...model,
-      generate: (r: LanguageModel.Request) =>
-        Effect.zipRight(Ref.update(requests, (rs) => [...rs, r]), model.generate(r))
-    }))
-  )
+  requests: Ref.Ref<ReadonlyArray<RecordingModel.Request>>,
+  options: ScriptedLanguageModel.Options = Scripts.coaching
+) => RecordingModel.layer(Scripted.provider(options), requests)
 
-const isCoach = (r: LanguageModel.Request) => !LanguageModel.systemText(r.system).startsWith("You are the observer")
+/** The scripted coaching model, metered. */
+const scripted = (options: ScriptedLanguageModel.Options) => Metered.fromProvider(Scripted.provider(options))
+
+const isCoach = (r: RecordingModel.Request | Ai.Prompt.Prompt) =>
+  !("system" in r ? r.system : Ai.systemText(r)).startsWith("You are the observer")
 
 describe("Coaching", () => {
   it.effect("a full day: goals set in the morning (observer in parallel), stored in memory, recalled and reviewed in the evening, with accounting", () =>
     Effect.gen(function*() {
-      const requests = yield* Ref.make<ReadonlyArray<LanguageModel.Request>>([])
+      const requests = yield* Ref.make<ReadonlyArray<RecordingModel.Request>>([])
       const coaching = Coaching.make()
       const { memory, report } = yield* Effect.gen(function*() {
         const report = yield* Runner.run(coaching.day, Samples.coachingDay)
@@ -46,11 +44,9 @@ describe("Coaching", () => {
       assert.strictEqual(memory.length, 1)
       assert.deepStrictEqual(memory[0]!.value, report.goals)
       // evening: the coach was given the goals from memory
-      const eveningCalls = (yield* Ref.get(requests)).filter((r) =>
-        isCoach(r) && LanguageModel.systemText(r.system).includes("EVENING SESSION")
-      )
+      const eveningCalls = (yield* Ref.get(requests)).filter((r) => isCoach(r) && r.system.includes("EVENING SESSION"))
       assert.strictEqual(eveningCalls.length, 2)
-      assert.include(LanguageModel.systemText(eveningCalls[0]!.system), "run 30 minutes at lunch")
+      assert.include(eveningCalls[0]!.system, "run 30 minutes at lunch")
       assert.strictEqual(report.evening.endedBy, "objective-met")
       assert.strictEqual(report.review, "1/2 goals done (report done; run skipped because a meeting ran over)")
       // relevance scored on every exchange
@@ -70,11 +66,11 @@ describe("Coaching", () => {
 
   it.effect("a model outage in the middle of a session: the user gets the fallback reply, the session goes on, nothing is lost", () =>
     Effect.gen(function*() {
-      const requests = yield* Ref.make<ReadonlyArray<LanguageModel.Request>>([])
-      const outage: ScriptedModel.Options = {
+      const requests = yield* Ref.make<ReadonlyArray<RecordingModel.Request>>([])
+      const outage: ScriptedLanguageModel.Options = {
         ...Scripts.coaching,
         failures: [{
-          when: (r) => isCoach(r) && LanguageModel.lastUserText(r).includes("quarterly report"),
+          when: (r) => isCoach(r) && Ai.lastUserText(r).includes("quarterly report"),
           error: new LlmErrors.Overloaded({ message: "simulated outage" })
         }]
       }
@@ -88,9 +84,7 @@ describe("Coaching", () => {
       const report = yield* Fiber.join(fiber)
       const morning = report.morning
       // three attempts for the failing message, then the fallback reply
-      const attempts = (yield* Ref.get(requests)).filter((r) =>
-        isCoach(r) && LanguageModel.lastUserText(r).includes("quarterly report")
-      )
+      const attempts = (yield* Ref.get(requests)).filter((r) => isCoach(r) && r.lastUser.includes("quarterly report"))
       assert.strictEqual(attempts.length, 3)
       assert.deepStrictEqual(morning.messages.map((m) => m.role), [
         "user",
@@ -109,18 +103,17 @@ describe("Coaching", () => {
       assert.strictEqual(morning.endedBy, "objective-met")
       assert.strictEqual(report.goals.length, 2)
       // the next coach call still carries the whole conversation, the failed turn included
-      const after = (yield* Ref.get(requests)).filter((r) =>
-        isCoach(r) && LanguageModel.lastUserText(r).includes("Run at lunch")
-      )
-      assert.strictEqual(after[0]!.messages.length, 5)
-      assert.include(after[0]!.messages[2]!.content, "quarterly report")
+      const after = (yield* Ref.get(requests)).filter((r) => isCoach(r) && r.lastUser.includes("Run at lunch"))
+      const turns = after[0]!.prompt.content.filter((m) => m.role !== "system")
+      assert.strictEqual(turns.length, 5)
+      assert.include(JSON.stringify(turns[2]!.content), "quarterly report")
       assert.strictEqual(report.evening.endedBy, "objective-met")
     }))
 
   it.effect("a session completes on idle timeout (TestClock) or when the user ends it", () =>
     Effect.gen(function*() {
       const coaching = Coaching.make({ idleTimeout: "15 minutes" })
-      const layer = Layer.merge(ScriptedModel.layer(Scripts.coaching), Memory.layerInMemory())
+      const layer = Layer.merge(scripted(Scripts.coaching), Memory.layerInMemory())
       const fiber = yield* Runner.run(coaching.day, {
         profile: Samples.adaProfile,
         morning: [Samples.coachingDay.morning[0]!, { text: "Sorry, I was pulled into a call.", after: "20 minutes" }],
@@ -152,7 +145,7 @@ describe("Coaching", () => {
           context: { userId: user, instructions: "Be brief." }
         }).pipe(Effect.either)
       const fiber = yield* Effect.all(["u1", "u2", "u3", "u4"].map(ask), { concurrency: "unbounded" }).pipe(
-        Effect.provide(ScriptedModel.layer({ ...Scripts.coaching, latency: "1 second" })),
+        Effect.provide(scripted({ ...Scripts.coaching, latency: "1 second" })),
         Effect.fork
       )
       yield* TestClock.adjust("1 second")
@@ -174,17 +167,17 @@ describe("Coaching", () => {
       const ask = (user: string) =>
         Runner.run(coaching.reply, { messages: [Agent.user("hello")], context: { userId: user } }).pipe(Effect.either)
       const results = yield* Effect.all([ask("ada"), ask("ada"), ask("ada"), ask("bob"), ask("eve")]).pipe(
-        Effect.provide(ScriptedModel.layer(Scripts.coaching))
+        Effect.provide(scripted(Scripts.coaching))
       )
       const tags = results.map((r) => (Either.isLeft(r) ? `${r.left._tag}:${"key" in r.left ? r.left.key : ""}` : "ok"))
       assert.deepStrictEqual(tags, ["ok", "ok", "RateLimited:user:ada", "ok", "RateLimited:global"])
       yield* TestClock.adjust("1 minute")
-      assert.isTrue(Either.isRight(yield* ask("ada").pipe(Effect.provide(ScriptedModel.layer(Scripts.coaching)))))
+      assert.isTrue(Either.isRight(yield* ask("ada").pipe(Effect.provide(scripted(Scripts.coaching)))))
     }))
 
   it.effect("embeds in your own pipeline, with your own coach agent and profile template", () =>
     Effect.gen(function*() {
-      const requests = yield* Ref.make<ReadonlyArray<LanguageModel.Request>>([])
+      const requests = yield* Ref.make<ReadonlyArray<RecordingModel.Request>>([])
       const myCoach = Agent.make({
         name: "sage",
         instructions: (c: Agent.Conversation) => `SAGE MODE\n${String(c.context?.["instructions"])}`
@@ -204,9 +197,9 @@ describe("Coaching", () => {
         Effect.provide(Layer.merge(recordingModel(requests), Memory.layerInMemory()))
       )
       assert.strictEqual(out, "lin: 2 messages, ended by user")
-      const coachCalls = (yield* Ref.get(requests)).filter((r) => r.metadata?.agent === "sage")
+      const coachCalls = (yield* Ref.get(requests)).filter((r) => r.agent === "sage")
       assert.strictEqual(coachCalls.length, 1)
-      assert.match(LanguageModel.systemText(coachCalls[0]!.system), /^SAGE MODE\nCoach Lin gently\./)
+      assert.match(coachCalls[0]!.system, /^SAGE MODE\nCoach Lin gently\./)
     }))
 
   it.scoped("a live session for a chat server: one exchange per send, objective met, then idle timeout on another", () =>
@@ -231,7 +224,7 @@ describe("Coaching", () => {
       const late = yield* Effect.flip(idle.send("sorry, I'm back"))
       assert.strictEqual(late._tag === "SessionCompleted" && late.reason, "idle-timeout")
     }).pipe(
-      Effect.provide(Layer.mergeAll(ScriptedModel.layer(Scripts.coaching), WorkflowContext.layer({ userId: "ada" })))
+      Effect.provide(Layer.mergeAll(scripted(Scripts.coaching), WorkflowContext.layer({ userId: "ada" })))
     ))
 
   it("objective lines and goals are parsed from the coach's reply", () => {
@@ -243,12 +236,15 @@ describe("Coaching", () => {
   it.effect("a model that never answers: each attempt is bounded (modelTimeout inside the retry), the fallback reply comes at the bound with its cause, and the capacity slot is released", () =>
     Effect.gen(function*() {
       const calls = yield* Ref.make(0)
-      const never = LanguageModel.layer({
-        provider: "test",
-        defaultModel: "stalled",
-        generate: () => Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.never),
-        stream: () => Stream.never
-      })
+      const never = Layer.effect(
+        Ai.LanguageModel.LanguageModel,
+        Ai.fromProvider({
+          name: "test",
+          defaultModel: "stalled",
+          generateText: () => Effect.zipRight(Ref.update(calls, (n) => n + 1), Effect.never),
+          streamText: () => Stream.never
+        })
+      )
       const coaching = Coaching.make({
         modelTimeout: "10 seconds",
         retry: { maxAttempts: 2, backoff: "constant", baseDelay: "1 second" }
@@ -283,11 +279,11 @@ describe("Coaching", () => {
 
   it.effect("the session keeps why a reply was a fallback (a bad key is not retried; the cause is on the exchange and the message)", () =>
     Effect.gen(function*() {
-      const badKey: ScriptedModel.Options = {
+      const badKey: ScriptedLanguageModel.Options = {
         ...Scripts.coaching,
         failures: [{ when: isCoach, error: new LlmErrors.AuthenticationFailed({ message: "invalid x-api-key" }) }]
       }
-      const requests = yield* Ref.make<ReadonlyArray<LanguageModel.Request>>([])
+      const requests = yield* Ref.make<ReadonlyArray<RecordingModel.Request>>([])
       const report = yield* Runner.run(Coaching.make().day, Samples.coachingDay).pipe(
         Effect.provide(Layer.merge(recordingModel(requests, badKey), Memory.layerInMemory()))
       )
@@ -310,17 +306,17 @@ describe("Coaching", () => {
         limit: 1000,
         spent: 1200
       })
-      const broke: ScriptedModel.Options = { ...Scripts.coaching, failures: [{ when: isCoach, error: spent }] }
+      const broke: ScriptedLanguageModel.Options = { ...Scripts.coaching, failures: [{ when: isCoach, error: spent }] }
       const coaching = Coaching.make()
       const reply = yield* Effect.flip(
         Runner.run(coaching.reply, { messages: [Agent.user("Good morning!")], context: { userId: "ada" } }).pipe(
-          Effect.provide(ScriptedModel.layer(broke))
+          Effect.provide(scripted(broke))
         )
       )
       assert.strictEqual(reply._tag, "BudgetExceeded")
       const day = yield* Effect.flip(
         Runner.run(coaching.day, Samples.coachingDay).pipe(
-          Effect.provide(Layer.merge(ScriptedModel.layer(broke), Memory.layerInMemory()))
+          Effect.provide(Layer.merge(scripted(broke), Memory.layerInMemory()))
         )
       )
       assert.strictEqual(day._tag, "BudgetExceeded")
@@ -332,7 +328,7 @@ describe("Coaching", () => {
         messages: [Agent.user("Good morning!")],
         context: { userId: "ada" }
       }).pipe(
-        Effect.provide(ScriptedModel.layer(broke)),
+        Effect.provide(scripted(broke)),
         Effect.flip,
         Effect.fork
       )

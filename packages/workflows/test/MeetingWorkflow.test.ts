@@ -1,6 +1,7 @@
 import { Agent } from "@braid/agents"
 import { Primitive, Runner } from "@braid/core"
-import { LanguageModel, ScriptedModel } from "@braid/llm"
+import type { ScriptedLanguageModel } from "@braid/llm"
+import { Ai, Metered, ScriptedLanguageModel as Scripted } from "@braid/llm"
 import { MeetingStore } from "@braid/meetings"
 import { EventBus } from "@braid/messaging"
 import { MeetingRecords, MeetingWorkflow, Samples, Scripts } from "@braid/workflows"
@@ -15,6 +16,9 @@ import {
   meeting,
   offline
 } from "./meetingRecordsConformance.js"
+
+/** The scripted meeting model, metered. */
+const scripted = (options: ScriptedLanguageModel.Options) => Metered.fromProvider(Scripted.provider(options))
 
 /** Runs a forked effect to its end, advancing the TestClock by `step` while it waits. */
 const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, step: Duration.DurationInput) =>
@@ -93,14 +97,17 @@ describe("MeetingWorkflow", () => {
         participants: [{ name: "Critic", role: "reviewer", agent: critic }],
         maxTurns: 3
       })
-      const model: ScriptedModel.Options = {
+      const model: ScriptedLanguageModel.Options = {
         rules: [
-          { when: (r) => r.metadata?.agent === "Critic", reply: "I'll review the load test results by Monday." },
+          {
+            when: (p) => Ai.systemText(p).startsWith("You challenge every plan"),
+            reply: "I'll review the load test results by Monday."
+          },
           ...Scripts.meeting.rules!
         ]
       }
       const outcome = yield* Runner.run(meeting.pipeline, Samples.launchReview.input).pipe(
-        Effect.provide(Layer.mergeAll(ScriptedModel.layer(model), EventBus.layerMemory, MeetingRecords.layerMemory))
+        Effect.provide(Layer.mergeAll(scripted(model), EventBus.layerMemory, MeetingRecords.layerMemory))
       )
       assert.strictEqual(outcome.endedBy.condition, "maxTurns(3)")
       assert.deepStrictEqual(outcome.actionItems, [{
@@ -113,11 +120,10 @@ describe("MeetingWorkflow", () => {
   it.effect("an invalid extraction is retried; bad input is rejected with a typed error", () =>
     Effect.gen(function*() {
       let decisionCalls = 0
-      const flaky: ScriptedModel.Options = {
+      const flaky: ScriptedLanguageModel.Options = {
         rules: [
           {
-            when: (r) =>
-              LanguageModel.systemText(r.system).startsWith("You extract the decisions") && ++decisionCalls === 1,
+            when: (r) => Ai.systemText(r).startsWith("You extract the decisions") && ++decisionCalls === 1,
             reply: "Sure! The decisions were: shipping on Friday."
           },
           ...Scripts.meeting.rules!
@@ -128,7 +134,7 @@ describe("MeetingWorkflow", () => {
         participants: Samples.launchReview.participants
       })
       const fiber = yield* Runner.run(meeting.pipeline, Samples.launchReview.input).pipe(
-        Effect.provide(Layer.mergeAll(ScriptedModel.layer(flaky), EventBus.layerMemory, MeetingRecords.layerMemory)),
+        Effect.provide(Layer.mergeAll(scripted(flaky), EventBus.layerMemory, MeetingRecords.layerMemory)),
         Effect.fork
       )
       const outcome = yield* drive(fiber, "100 millis")
@@ -149,16 +155,14 @@ describe("MeetingWorkflow", () => {
   it.effect("an extractor whose model never answers: each attempt is bounded (modelTimeout inside the retry) and the meeting fails at the bound, typed", () =>
     Effect.gen(function*() {
       const extractorCalls = yield* Ref.make(0)
-      const stalledExtractors = Layer.effect(
-        LanguageModel.LanguageModel,
-        Effect.map(ScriptedModel.make(Scripts.meeting), (model) => ({
-          ...model,
-          generate: (r: LanguageModel.Request) =>
-            String(r.metadata?.["agent"] ?? "").endsWith("Extractor")
+      const stalledExtractors = Metered.fromProvider(Effect.map(Scripted.provider(Scripts.meeting), (model) => ({
+        ...model,
+        generateText: (options) =>
+          Effect.flatMap(Ai.Settings, (settings) =>
+            (settings.agent ?? "").endsWith("Extractor")
               ? Effect.zipRight(Ref.update(extractorCalls, (n) => n + 1), Effect.never)
-              : model.generate(r)
-        }))
-      )
+              : model.generateText(options))
+      })))
       const meeting = MeetingWorkflow.make({
         host: Samples.launchReview.host,
         participants: Samples.launchReview.participants,

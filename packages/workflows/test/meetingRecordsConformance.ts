@@ -6,7 +6,7 @@
  * suite's own (a fresh file, a fresh schema) on each call: meeting ids here are fixed.
  */
 import { Runner, Sql } from "@braid/core"
-import { ScriptedModel } from "@braid/llm"
+import { Metered, ScriptedLanguageModel } from "@braid/llm"
 import { MeetingStore } from "@braid/meetings"
 import { EventBus } from "@braid/messaging"
 import { MeetingRecords, MeetingWorkflow, Samples, Scripts } from "@braid/workflows"
@@ -14,7 +14,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
 
 /** The scripted model and an in-memory bus: the meeting runs offline. */
-export const offline = Layer.mergeAll(ScriptedModel.layer(Scripts.meeting), EventBus.layerMemory)
+export const offline = Layer.mergeAll(
+  Metered.fromProvider(ScriptedLanguageModel.provider(Scripts.meeting)),
+  EventBus.layerMemory
+)
 
 /** The launch review meeting of the samples. */
 export const meeting = () =>
