@@ -47,6 +47,7 @@ import { StructuredOutputInvalid, ToolError, ToolIterationsExceeded } from "./Er
  * ```
  *
  * @since 0.2.0
+ * @category models
  */
 export interface ToolCall {
   readonly id: string
@@ -117,6 +118,7 @@ export interface Conversation {
  * ```
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Usage {
   readonly inputTokens: number
@@ -265,6 +267,7 @@ export interface Options<
  * ```
  *
  * @since 0.2.0
+ * @category errors
  */
 export type AgentError = LlmErrors.ModelError | ToolError | ToolIterationsExceeded
 
@@ -339,6 +342,7 @@ const zeroUsage: Usage = {
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const addUsage = (a: Usage, b: Usage): Usage => ({
   inputTokens: a.inputTokens + b.inputTokens,
@@ -361,6 +365,7 @@ export const addUsage = (a: Usage, b: Usage): Usage => ({
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const usageOf = (response: Ai.LanguageModel.GenerateTextResponse<any>): Usage => {
   const metered = Metered.usageOf(response)
@@ -418,6 +423,7 @@ type PromptMessage = Ai.Prompt.MessageEncoded
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const toPrompt = (
   messages: ReadonlyArray<Message>,
@@ -524,6 +530,7 @@ export type HandoffContext<H> = H extends HandoffTool<any, infer R> ? R : never
  * ```
  *
  * @since 0.2.0
+ * @category models
  */
 export type ToolContext<Tools extends Record<string, Ai.Tool.Any>> =
   | Ai.Tool.HandlersFor<Tools>

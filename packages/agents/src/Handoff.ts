@@ -679,6 +679,7 @@ export const payloadOf =
  * ```
  *
  * @since 0.2.0
+ * @category models
  */
 export interface ToolOptions<Fields extends Schema.Struct.Fields, HE, HR> {
   /** The tool's name (default `transfer_to_{target}`). */
@@ -724,6 +725,7 @@ export interface ToolOptions<Fields extends Schema.Struct.Fields, HE, HR> {
  * ```
  *
  * @since 0.2.0
+ * @category constructors
  */
 export const tool = <
   T extends AnyAgent,

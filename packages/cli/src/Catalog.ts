@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url"
  * One primitive of the catalog.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Entry {
   readonly section: string
@@ -34,6 +35,7 @@ export interface Entry {
  * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class CatalogError extends Schema.TaggedError<CatalogError>()("CatalogError", {
   file: Schema.String,
@@ -57,6 +59,7 @@ export class CatalogError extends Schema.TaggedError<CatalogError>()("CatalogErr
  * ```
  *
  * @since 0.1.0
+ * @category constants
  */
 export const defaultFile: string = (() => {
   const here = path.dirname(fileURLToPath(import.meta.url))
@@ -76,6 +79,7 @@ export const defaultFile: string = (() => {
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const parse = (markdown: string): ReadonlyArray<Entry> => {
   const out: Array<Entry> = []
@@ -134,6 +138,7 @@ export const parse = (markdown: string): ReadonlyArray<Entry> => {
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const load = (file: string): Effect.Effect<ReadonlyArray<Entry>, CatalogError> =>
   Effect.tryPromise({
@@ -153,6 +158,7 @@ export const load = (file: string): Effect.Effect<ReadonlyArray<Entry>, CatalogE
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const format = (entries: ReadonlyArray<Entry>): string => {
   if (entries.length === 0) return "The catalog has no primitives yet."

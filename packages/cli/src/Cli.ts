@@ -37,6 +37,7 @@ import { summary } from "./Registry.js"
  * ```
  *
  * @since 0.1.0
+ * @category constants
  */
 export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const
 
@@ -52,6 +53,7 @@ export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const
  * ```
  *
  * @since 0.1.0
+ * @category services
  */
 export class Exit {
   readonly _tag = "CliExit"
@@ -88,6 +90,7 @@ const pick = (registry: ReadonlyArray<Entry>, name: string) => {
  * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (registry: ReadonlyArray<Entry>) => {
   const names = registry.map((e) => e.name)
@@ -272,6 +275,7 @@ export const make = (registry: ReadonlyArray<Entry>) => {
  * Options of `run`: where the output goes, for the colour decision (`Help.colorEnabled`).
  *
  * @since 0.2.0
+ * @category models
  */
 export interface RunOptions {
   /** Whether stdout is a terminal (default `process.stdout.isTTY`). */
@@ -315,6 +319,7 @@ const plainConsole = (base: Console.Console): Console.Console => {
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const run = (
   argv: ReadonlyArray<string>,

@@ -17,6 +17,7 @@ import * as path from "node:path"
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   readonly dataset: string
@@ -79,6 +80,7 @@ const table = (title: string, report: Evaluation.Report): Array<string> => {
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const run = (options: Options) =>
   Effect.gen(function*() {

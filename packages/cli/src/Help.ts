@@ -14,6 +14,7 @@
  * An option of a command.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface OptionDoc {
   /** The long name, without dashes (`user` for `--user`). */
@@ -31,6 +32,7 @@ export interface OptionDoc {
  * A positional argument of a command.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface ArgDoc {
   readonly name: string
@@ -41,6 +43,7 @@ export interface ArgDoc {
  * A command: what it does, how it is called, and examples.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface CommandDoc {
   readonly name: string
@@ -54,6 +57,7 @@ export interface CommandDoc {
  * The version shown by `braid --version` and in the help.
  *
  * @since 0.2.0
+ * @category constants
  */
 export const version = "0.1.0"
 
@@ -68,6 +72,7 @@ export const version = "0.1.0"
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const commands = (workflows: ReadonlyArray<string>): ReadonlyArray<CommandDoc> => {
   const known = workflows.join(", ")
@@ -186,6 +191,7 @@ export const commands = (workflows: ReadonlyArray<string>): ReadonlyArray<Comman
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const describeOption = (docs: ReadonlyArray<CommandDoc>, command: string, option: string): string => {
   const o = docs.find((c) => c.name === command)?.options.find((x) => x.name === option)
@@ -205,6 +211,7 @@ export const describeOption = (docs: ReadonlyArray<CommandDoc>, command: string,
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const colorEnabled = (
   options: { readonly isTTY: boolean; readonly env: Readonly<Record<string, string | undefined>> }
@@ -221,6 +228,7 @@ export const colorEnabled = (
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const stripAnsi = (text: string): string => text.replace(/\x1b\[[0-9;]*m/g, "")
 
@@ -244,6 +252,7 @@ const table = (rows: ReadonlyArray<readonly [string, string]>): Array<string> =>
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const render = (
   docs: ReadonlyArray<CommandDoc>,
@@ -315,6 +324,7 @@ export const render = (
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const missingValue = (
   docs: ReadonlyArray<CommandDoc>,

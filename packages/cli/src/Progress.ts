@@ -14,6 +14,7 @@ import { Effect, Ref, Tracer } from "effect"
  * What has happened so far in a run.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Snapshot {
   /** Primitives that finished (successfully or not). */
@@ -38,6 +39,7 @@ export interface Snapshot {
  * ```
  *
  * @since 0.1.0
+ * @category constants
  */
 export const empty: Snapshot = {
   steps: 0,
@@ -70,6 +72,7 @@ const num = (
  * ```
  *
  * @since 0.1.0
+ * @category constants
  */
 export const attributes = {
   primitive: Attributes.Braid.primitiveName,
@@ -95,6 +98,7 @@ export const attributes = {
  * ```
  *
  * @since 0.1.0
+ * @category combinators
  */
 export const track = <A, E, R>(
   self: Effect.Effect<A, E, R>,
@@ -202,6 +206,7 @@ export const track = <A, E, R>(
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const line = (s: Snapshot): string =>
   `steps ${s.steps}${s.failed > 0 ? ` (${s.failed} failed)` : ""} · model calls ${s.modelCalls} · tokens ${

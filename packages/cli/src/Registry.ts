@@ -11,6 +11,7 @@ import type { Snapshot } from "./Progress.js"
  * The options of `braid run`, shared by every workflow (each reads the ones it needs).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RunOptions {
   /** The user (coaching) or the evaluator's run name. */
@@ -35,6 +36,7 @@ export interface RunOptions {
  * What a workflow run reports at the end.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface RunSummary {
   /** Human-readable lines. */
@@ -47,6 +49,7 @@ export interface RunSummary {
  * A workflow the CLI can describe and run.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Entry {
   readonly name: string
@@ -68,6 +71,7 @@ export interface Entry {
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const summary = (name: string, result: RunSummary, progress: Snapshot, millis: number): string =>
   [

@@ -220,5 +220,6 @@ const meeting: Entry = (() => {
  * ```
  *
  * @since 0.1.0
+ * @category constants
  */
 export const registry: ReadonlyArray<Entry> = [coaching, evaluation, meeting]

@@ -145,7 +145,7 @@ export interface StoreOptions {
  * ```
  *
  * @since 0.2.0
- * @category rows
+ * @category parsing
  */
 export const decoder = <A, I>(schema: Schema.Schema<A, I, never>) => {
   const decode = Schema.decodeUnknownEither(schema)
@@ -174,7 +174,7 @@ export const decoder = <A, I>(schema: Schema.Schema<A, I, never>) => {
  * ```
  *
  * @since 0.2.0
- * @category rows
+ * @category encoding
  */
 export const encoder = <A, I>(schema: Schema.Schema<A, I, never>) => {
   const encode = Schema.encodeEither(schema)
@@ -195,7 +195,7 @@ export const encoder = <A, I>(schema: Schema.Schema<A, I, never>) => {
  * on the Effect Clock, and the whole bound in `millis` (for the message).
  *
  * @since 0.2.0
- * @category calls
+ * @category combinators
  */
 export interface Bound {
   readonly deadline: number
@@ -206,7 +206,7 @@ export interface Bound {
  * The bound of the store call the current fiber is in; `undefined` outside any `call`.
  *
  * @since 0.2.0
- * @category calls
+ * @category combinators
  */
 export const currentBound: FiberRef.FiberRef<Bound | undefined> = FiberRef.unsafeMake<Bound | undefined>(undefined)
 
@@ -232,7 +232,7 @@ const timedOut = (millis: number) => new SqlFailure({ message: `no answer within
  * ```
  *
  * @since 0.2.0
- * @category drivers
+ * @category constructors
  */
 export const statement = <A>(
   register: (resume: (exit: Exit.Exit<A, SqlFailure>) => void) => (() => void) | void,
@@ -290,7 +290,7 @@ export const statement = <A>(
  * ```
  *
  * @since 0.2.0
- * @category calls
+ * @category combinators
  */
 export const call = <E2>(timeout: Duration.DurationInput | undefined, toError: (reason: string) => E2) => {
   const bound = bounded(timeout)
@@ -312,7 +312,7 @@ export const call = <E2>(timeout: Duration.DurationInput | undefined, toError: (
  * ```
  *
  * @since 0.2.0
- * @category calls
+ * @category combinators
  */
 export const bounded = (timeout: Duration.DurationInput | undefined) => {
   const millis = Duration.toMillis(timeout === undefined ? Io.defaultTimeout : Duration.decode(timeout))

@@ -27,6 +27,7 @@ import { ResultStoreError } from "./Errors.js"
  * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const ConversationResult = Schema.Struct({
   runId: Schema.String,
@@ -39,11 +40,13 @@ export const ConversationResult = Schema.Struct({
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export type ConversationResult = typeof ConversationResult.Type
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Service {
   readonly get: (
@@ -71,6 +74,7 @@ export interface Service {
  * ```
  *
  * @since 0.1.0
+ * @category services
  */
 export class ResultStore extends Context.Tag("@braid/eval/ResultStore")<ResultStore, Service>() {}
 
@@ -89,6 +93,7 @@ const encode = Sql.encoder(ConversationResult)
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerMemory: Layer.Layer<ResultStore> = Layer.effect(
   ResultStore,
@@ -126,6 +131,7 @@ export const layerMemory: Layer.Layer<ResultStore> = Layer.effect(
  * The options of the SQL stores.
  *
  * @since 0.2.0
+ * @category models
  */
 export type StoreOptions = Sql.StoreOptions
 
@@ -148,6 +154,7 @@ export type StoreOptions = Sql.StoreOptions
  * ```
  *
  * @since 0.2.0
+ * @category layers
  */
 export const layerSqlWith = (
   options: StoreOptions = {}
@@ -216,5 +223,6 @@ export const layerSqlWith = (
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerSql: Layer.Layer<ResultStore, ResultStoreError, Sql.SqlDriver> = layerSqlWith()

@@ -16,6 +16,7 @@ import { Entry as EntrySchema, Status as StatusSchema } from "./internal/meeting
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Service {
   readonly append: (entry: Entry) => Effect.Effect<void, MeetingStoreError>
@@ -37,6 +38,7 @@ export interface Service {
  * ```
  *
  * @since 0.1.0
+ * @category services
  */
 export class MeetingStore extends Context.Tag("@braid/meetings/MeetingStore")<MeetingStore, Service>() {}
 
@@ -52,6 +54,7 @@ export class MeetingStore extends Context.Tag("@braid/meetings/MeetingStore")<Me
  * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
   const entries = new Map<string, Array<Entry>>()
@@ -84,6 +87,7 @@ export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerMemory: Layer.Layer<MeetingStore> = Layer.effect(MeetingStore, makeMemory)
 
@@ -119,6 +123,7 @@ const encodeRow = (value: unknown) =>
  * Options of the SQL store.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface SqlOptions {
   /** The bound of every SQL call. Default `Io.defaultTimeout` (5 s). */
@@ -143,6 +148,7 @@ export interface SqlOptions {
  * ```
  *
  * @since 0.2.0
+ * @category constructors
  */
 export const makeSqlWith = (options: SqlOptions = {}): Effect.Effect<Service, MeetingStoreError, Sql.SqlDriver> =>
   Effect.gen(function*() {
@@ -232,6 +238,7 @@ export const makeSqlWith = (options: SqlOptions = {}): Effect.Effect<Service, Me
  * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const makeSql: Effect.Effect<Service, MeetingStoreError, Sql.SqlDriver> = makeSqlWith()
 
@@ -252,6 +259,7 @@ export const makeSql: Effect.Effect<Service, MeetingStoreError, Sql.SqlDriver> =
  * ```
  *
  * @since 0.2.0
+ * @category layers
  */
 export const layerSqlWith = (
   options: SqlOptions = {}
@@ -272,5 +280,6 @@ export const layerSqlWith = (
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerSql: Layer.Layer<MeetingStore, MeetingStoreError, Sql.SqlDriver> = layerSqlWith()

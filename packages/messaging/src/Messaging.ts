@@ -42,6 +42,7 @@ import { MessageInvalid, MessageStoreError, RequestTimedOut } from "./Errors.js"
  * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Message = Schema.Struct({
   id: Schema.String,
@@ -57,6 +58,7 @@ export const Message = Schema.Struct({
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export type Message = typeof Message.Type
 
@@ -65,6 +67,7 @@ export type Message = typeof Message.Type
  * (already copied); a store bounds its own calls (see `sqlStoreWith`).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Store {
   readonly insert: (message: Message) => Effect.Effect<void, MessageStoreError>
@@ -77,6 +80,7 @@ export interface Store {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Inbox {
   readonly agent: string
@@ -88,6 +92,7 @@ export interface Inbox {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Service {
   readonly send: (from: string, to: string, body: unknown) => Effect.Effect<string, MessageInvalid | MessageStoreError>
@@ -127,6 +132,7 @@ export interface Service {
  * ```
  *
  * @since 0.1.0
+ * @category services
  */
 export class Messaging extends Context.Tag("@braid/messaging/Messaging")<Messaging, Service>() {}
 
@@ -138,6 +144,7 @@ const newId = (now: number) =>
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   /** How often waiting readers look at the store for messages from other processes. Default 250 ms. */
@@ -182,6 +189,7 @@ const checked = (from: unknown, to: unknown, body: unknown): Either.Either<unkno
  * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (store: Store, options: Options = {}): Effect.Effect<Service, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -319,6 +327,7 @@ const copyOut = (m: Message): Message =>
  * The in-memory store: its unread messages and its unconsumed replies.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface MemoryStore extends Store {
   /** What the store holds: unread messages and requests, and unconsumed replies, over all agents. */
@@ -339,6 +348,7 @@ export interface MemoryStore extends Store {
  * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const memoryStore: Effect.Effect<MemoryStore> = Effect.sync(() => {
   // Per agent: unread messages and requests by id (a Map keeps insertion order), and unread replies by request id.
@@ -427,6 +437,7 @@ const fromRow = (r: Sql.Row): Either.Either<Message, MessageStoreError> => {
  * Options of the SQL store.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface SqlStoreOptions {
   /** The bound of every call (a statement that gets no answer in time is a `MessageStoreError`). Default `Io.defaultTimeout` (5 s). */
@@ -451,6 +462,7 @@ export interface SqlStoreOptions {
  * ```
  *
  * @since 0.2.0
+ * @category constructors
  */
 export const sqlStoreWith = (
   options: SqlStoreOptions = {}
@@ -537,6 +549,7 @@ export const sqlStoreWith = (
  * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const sqlStore: Effect.Effect<Store, MessageStoreError, Sql.SqlDriver> = sqlStoreWith()
 
@@ -551,6 +564,7 @@ export const sqlStore: Effect.Effect<Store, MessageStoreError, Sql.SqlDriver> = 
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerMemory = (options: Options = {}): Layer.Layer<Messaging> =>
   Layer.scoped(Messaging, Effect.flatMap(memoryStore, (store) => make(store, options)))
@@ -570,6 +584,7 @@ export const layerMemory = (options: Options = {}): Layer.Layer<Messaging> =>
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerSql = (options: Options = {}): Layer.Layer<Messaging, MessageStoreError, Sql.SqlDriver> =>
   Layer.scoped(

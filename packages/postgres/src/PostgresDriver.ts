@@ -112,7 +112,7 @@ const defaultTimeout = Duration.seconds(5)
  * ```
  *
  * @since 0.2.0
- * @category config
+ * @category utils
  */
 export const databaseUrl: Config.Config<Redacted.Redacted<string>> = Config.redacted("DATABASE_URL")
 
@@ -135,7 +135,7 @@ const maxCached = 512
  * ```
  *
  * @since 0.2.0
- * @category placeholders
+ * @category utils
  */
 export const numbered = (text: string): string => {
   const cached = numberedCache.get(text)

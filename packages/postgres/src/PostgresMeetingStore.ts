@@ -24,6 +24,7 @@ import * as PostgresDriver from "./PostgresDriver.js"
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerConfig: Layer.Layer<
   MeetingStore.MeetingStore,
@@ -42,6 +43,7 @@ export const layerConfig: Layer.Layer<
  * ```
  *
  * @since 0.2.0
+ * @category layers
  */
 export const layer = (
   options: { readonly url: string | Redacted.Redacted<string>; readonly timeout?: Duration.DurationInput }

@@ -21,6 +21,7 @@ import * as PostgresDriver from "./PostgresDriver.js"
  * Options of the PostgreSQL store.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   /** The table name; must start with `braid_memory`. Default `braid_memory`. */
@@ -37,6 +38,7 @@ export interface Options {
  * The result of a query, as `pg` gives it: `PostgresDriver.QueryResult`.
  *
  * @since 0.1.0
+ * @category models
  */
 export type QueryResult = PostgresDriver.QueryResult
 
@@ -44,6 +46,7 @@ export type QueryResult = PostgresDriver.QueryResult
  * A connection checked out of a `pg.Pool`: `PostgresDriver.PoolClient`.
  *
  * @since 0.1.0
+ * @category models
  */
 export type PoolClient = PostgresDriver.PoolClient
 
@@ -53,6 +56,7 @@ export type PoolClient = PostgresDriver.PoolClient
  * listener, as node-postgres asks of every pool.
  *
  * @since 0.1.0
+ * @category models
  */
 export type Pool = PostgresDriver.Pool
 
@@ -240,6 +244,7 @@ const start = (
  * ```
  *
  * @since 0.2.0
+ * @category constructors
  */
 export const fromDriver = (
   driver: Sql.Driver,
@@ -270,6 +275,7 @@ export const fromDriver = (
  * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   options: Options & { readonly url?: Redacted.Redacted<string>; readonly pool?: Pool } = {}
@@ -305,6 +311,7 @@ export const make = (
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   options: Options & { readonly url?: Redacted.Redacted<string> } = {}
@@ -327,6 +334,7 @@ export const layer = (
  * ```
  *
  * @since 0.2.0
+ * @category layers
  */
 export const layerDriver = (options: Options = {}): Layer.Layer<MemoryStore, MemoryStoreError, Sql.SqlDriver> =>
   Layer.effect(MemoryStore, Effect.flatMap(Sql.SqlDriver, (driver) => fromDriver(driver, options)))

@@ -24,6 +24,7 @@ import * as PostgresDriver from "./PostgresDriver.js"
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerConfig = (
   options: Messaging.Options = {}
@@ -47,6 +48,7 @@ export const layerConfig = (
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   config: { readonly url: string | Redacted.Redacted<string> } & Messaging.Options

@@ -14,6 +14,7 @@ import * as PostgresDriver from "./PostgresDriver.js"
  * Options of the PostgreSQL result store.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Options extends ResultStore.StoreOptions {
   /** The bound of every store call, and of getting a connection. Default `Io.defaultTimeout` (5 s). */
@@ -41,6 +42,7 @@ const opened = <A, R>(self: Layer.Layer<A, unknown, R>): Layer.Layer<A, ResultSt
  * ```
  *
  * @since 0.2.0
+ * @category layers
  */
 export const layer = (
   options: Options & { readonly url: string | Redacted.Redacted<string> }
@@ -58,6 +60,7 @@ export const layer = (
  * ```
  *
  * @since 0.2.0
+ * @category layers
  */
 export const layerConfig = (options: Options = {}): Layer.Layer<ResultStore.ResultStore, ResultStoreError> =>
   opened(ResultStore.layerSqlWith(options).pipe(Layer.provide(PostgresDriver.layerConfig(options))))

@@ -13,6 +13,7 @@ import { Duration, Effect, Option } from "effect"
  * Options of the SQLite store.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Options {
   /** The table (default `braid_cache`), created if missing. */
@@ -47,6 +48,7 @@ export interface Options {
  * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const store = (options: Options = {}): Effect.Effect<Cache.Store, StoreError, Sql.SqlDriver> => {
   const owner = "SqliteCache.store"

@@ -22,6 +22,7 @@ import * as SqliteDriver from "./SqliteDriver.js"
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   filename: string,

@@ -23,6 +23,7 @@ import * as SqliteDriver from "./SqliteDriver.js"
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (
   config: { readonly filename: string } & MeetingStore.SqlOptions

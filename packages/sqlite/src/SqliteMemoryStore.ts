@@ -25,6 +25,7 @@ import * as SqliteDriver from "./SqliteDriver.js"
  * Options of the SQLite store.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   /** The database file, created if missing (`":memory:"` for a private in-memory database). */
@@ -193,6 +194,7 @@ const makeStore = (driver: Sql.Driver, t: string): MemoryStoreShape => {
  * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options): Effect.Effect<MemoryStoreShape, MemoryStoreError, Scope.Scope> => {
   const t = MemorySql.checkTable(options.table ?? "braid_memory")
@@ -271,6 +273,7 @@ export const layerDriver = (
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (options: Options): Layer.Layer<MemoryStore, MemoryStoreError> =>
   Layer.scoped(MemoryStore, make(options))
@@ -288,6 +291,7 @@ export const layer = (options: Options): Layer.Layer<MemoryStore, MemoryStoreErr
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerConfig: Layer.Layer<MemoryStore, MemoryStoreError> = Layer.unwrapEffect(
   Config.string("BRAID_MEMORY_SQLITE").pipe(

@@ -21,6 +21,7 @@ import { HistoryStoreError } from "./Errors.js"
  * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Decision = Schema.Struct({
   decision: Schema.NonEmptyString,
@@ -29,6 +30,7 @@ export const Decision = Schema.Struct({
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export type Decision = typeof Decision.Type
 
@@ -43,6 +45,7 @@ export type Decision = typeof Decision.Type
  * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const ActionItem = Schema.Struct({
   owner: Schema.NonEmptyString,
@@ -52,6 +55,7 @@ export const ActionItem = Schema.Struct({
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export type ActionItem = typeof ActionItem.Type
 
@@ -67,6 +71,7 @@ export type ActionItem = typeof ActionItem.Type
  * ```
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const Record = Schema.Struct({
   meetingId: Schema.String,
@@ -83,11 +88,13 @@ export const Record = Schema.Struct({
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export type Record = typeof Record.Type
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Service {
   /** Saves (or replaces) the record of a meeting. */
@@ -112,6 +119,7 @@ export interface Service {
  * ```
  *
  * @since 0.1.0
+ * @category services
  */
 export class MeetingRecords extends Context.Tag("@braid/workflows/MeetingRecords")<MeetingRecords, Service>() {}
 
@@ -138,6 +146,7 @@ const encode = Sql.encoder(Record)
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerMemory: Layer.Layer<MeetingRecords> = Layer.effect(
   MeetingRecords,
@@ -158,6 +167,7 @@ export const layerMemory: Layer.Layer<MeetingRecords> = Layer.effect(
  * The options of the SQL stores.
  *
  * @since 0.2.0
+ * @category models
  */
 export type StoreOptions = Sql.StoreOptions
 
@@ -179,6 +189,7 @@ export type StoreOptions = Sql.StoreOptions
  * ```
  *
  * @since 0.2.0
+ * @category layers
  */
 export const layerSqlWith = (
   options: StoreOptions = {}
@@ -234,5 +245,6 @@ export const layerSqlWith = (
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layerSql: Layer.Layer<MeetingRecords, HistoryStoreError, Sql.SqlDriver> = layerSqlWith()
