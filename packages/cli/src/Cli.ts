@@ -53,11 +53,23 @@ export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const
  * ```
  *
  * @since 0.1.0
- * @category services
+ * @category errors
  */
 export class Exit {
+  /**
+   * The tag of the exit, `"CliExit"`.
+   *
+   * @since 0.1.0
+   */
   readonly _tag = "CliExit"
-  constructor(readonly code: number) {}
+  constructor(
+    /**
+     * The exit code of the process.
+     *
+     * @since 0.1.0
+     */
+    readonly code: number
+  ) {}
 }
 
 const usageTags = new Set([
