@@ -12,7 +12,7 @@
  *   docgen's own `@example` checker is off (`DOCGEN_RUN_EXAMPLES=false`): the examples are compiled
  *   by scripts/jsdoc-examples.ts in `npm run typecheck`, against the real package layout.
  */
-import { execFileSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -306,20 +306,27 @@ const writeIndex = (outDir: string): void => {
  * Generates docs/api/ (or `paths.outDir`). Throws with docgen's output when it fails (a missing
  * `@since` fails it); `verbose` shows its progress.
  */
-export const generate = (paths: Paths = { stagingDir, outDir }, verbose = false): void => {
+export const generate = async (paths: Paths = { stagingDir, outDir }, verbose = false): Promise<void> => {
   stage(paths)
   rmSync(paths.outDir, { recursive: true, force: true })
-  try {
-    execFileSync(join(root, "node_modules", ".bin", "docgen"), [], {
-      cwd: paths.stagingDir,
-      env: { ...process.env, DOCGEN_RUN_EXAMPLES: "false" },
-      stdio: ["ignore", verbose ? "inherit" : "pipe", verbose ? "inherit" : "pipe"],
-      encoding: "utf8"
-    })
-  } catch (e) {
-    const { stderr, stdout } = e as { readonly stdout?: string; readonly stderr?: string }
-    throw new Error(`docgen failed:\n${stdout ?? ""}${stderr ?? ""}`)
-  }
+  // Asynchronous: a test runner's worker must not be blocked for the tens of seconds docgen takes.
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile(
+      join(root, "node_modules", ".bin", "docgen"),
+      [],
+      {
+        cwd: paths.stagingDir,
+        env: { ...process.env, DOCGEN_RUN_EXAMPLES: "false" },
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024
+      },
+      (error, stdout, stderr) => error === null ? resolve() : reject(new Error(`docgen failed:\n${stdout}${stderr}`))
+    )
+    if (verbose) {
+      child.stdout?.pipe(process.stdout)
+      child.stderr?.pipe(process.stderr)
+    }
+  })
   writeIndex(paths.outDir)
 }
 
@@ -334,7 +341,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     process.exitCode = problems.length > 0 ? 1 : 0
   } else {
     const started = Date.now()
-    generate({ stagingDir, outDir }, true)
+    await generate({ stagingDir, outDir }, true)
     console.log(`api: reference generated in docs/api/ in ${((Date.now() - started) / 1000).toFixed(1)} s`)
   }
 }

@@ -70,9 +70,9 @@ describe("API documentation tags", () => {
 })
 
 describe("npm run docs", () => {
-  it("generates a page per public module, grouped by category", { timeout: 600_000 }, () => {
+  it("generates a page per public module, grouped by category", { timeout: 600_000 }, async () => {
     const paths = { stagingDir: join(root, "build", "docgen-test"), outDir: join(root, "build", "docgen-test-api") }
-    generate(paths)
+    await generate(paths)
     for (const pkg of packages()) {
       for (const file of modules(pkg)) {
         if (file.endsWith("/index.ts") || NOT_IN_REFERENCE.includes(file)) continue

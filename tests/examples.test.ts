@@ -3,7 +3,7 @@
  * user would run it (`npx tsx examples/NN-name.ts`), offline: no ANTHROPIC_API_KEY.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { spawnSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import { readdirSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -18,10 +18,29 @@ describe("examples", () => {
   })
 
   for (const example of examples) {
-    it(`${example} runs offline and succeeds`, () => {
+    it(`${example} runs offline and succeeds`, async () => {
       const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" }
       delete env["ANTHROPIC_API_KEY"]
-      const result = spawnSync(tsx, [join("examples", example)], { cwd: root, env, encoding: "utf8", timeout: 120_000 })
+      // Asynchronous: a synchronous child process blocks the test worker (vitest then reports
+      // "Timeout calling onTaskUpdate").
+      const result = await new Promise<
+        { status: number | null; signal: string | null; stdout: string; stderr: string }
+      >(
+        (resolve) => {
+          execFile(
+            tsx,
+            [join("examples", example)],
+            { cwd: root, env, encoding: "utf8", timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
+            (error, stdout, stderr) =>
+              resolve({
+                status: error === null ? 0 : typeof error.code === "number" ? error.code : null,
+                signal: error?.signal ?? null,
+                stdout,
+                stderr
+              })
+          )
+        }
+      )
       const output = `${result.stdout}\n${result.stderr}`
       expect(
         result.status,
