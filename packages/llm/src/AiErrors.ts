@@ -23,6 +23,7 @@
 import * as AiError from "@effect/ai/AiError"
 import { Effect, Option, Predicate } from "effect"
 import * as Errors from "./Errors.js"
+import { redact, redactUrl } from "./internal/redact.js"
 
 /**
  * The fields an `AiError` raised by Braid carries on top of its variant's.
@@ -191,8 +192,17 @@ export const retryAfterFromHeaders = (
 
 const describeAi = (error: AiError.AiError): string => {
   const d = "description" in error && typeof error.description === "string" ? error.description : undefined
-  return `${error.module}.${error.method}: ${d ?? error._tag}`
+  const reason = error._tag === "HttpResponseError"
+    ? `${error._tag} ${error.reason} (status ${error.response.status})`
+    : error._tag === "HttpRequestError"
+    ? `${error._tag} ${error.reason}`
+    : error._tag
+  // scrubbed: foreign providers put request headers (the API key) in descriptions and bodies
+  return redact(`${error.module}.${error.method}: ${d === undefined ? reason : `${reason}: ${d}`}`)
 }
+
+/** The body of a failed read names a transport failure (the connection dropped midway). */
+const transportFailure = /terminated|ECONNRESET|socket hang up|other side closed|premature close|aborted|EPIPE/i
 
 /**
  * The classifier: the Braid `ModelError` of any error of the port. An `AiError` raised by Braid
@@ -224,7 +234,7 @@ export const toModelError = (error: unknown): Errors.ModelError => {
   if (isCarrying(error)) return error.modelError
   if (!AiError.isAiError(error)) {
     return new Errors.MalformedResponse({
-      message: `unexpected error: ${error instanceof Error ? error.message : String(error)}`,
+      message: redact(`unexpected error: ${error instanceof Error ? error.message : String(error)}`),
       transient: false
     })
   }
@@ -232,6 +242,12 @@ export const toModelError = (error: unknown): Errors.ModelError => {
   switch (error._tag) {
     case "HttpResponseError": {
       const status = error.response.status
+      if (error.reason === "Decode") {
+        // a stream's body failing to read is a dropped connection (its undecodable events are skipped)
+        return error.method === "streamRequest" || transportFailure.test(error.body ?? "")
+          ? new Errors.ConnectionFailed({ message })
+          : new Errors.MalformedResponse({ message })
+      }
       if (error.reason !== "StatusCode") return new Errors.MalformedResponse({ message })
       const hint = retryAfterFromHeaders(error.response.headers)
       const retry = hint !== undefined ? { retryAfterMillis: hint } : {}
@@ -253,6 +269,39 @@ export const toModelError = (error: unknown): Errors.ModelError => {
     case "UnknownError":
       return new Errors.MalformedResponse({ message, transient: false })
   }
+}
+
+/**
+ * Any error of the port as an `AiError` carrying its Braid error: a carrying error as it is, a
+ * `ModelError` wrapped, another provider's `AiError` classified (`toModelError`) and rebuilt with
+ * its module, method and URL (without query), so nothing of the original request (its headers,
+ * the API key) or of its body travels on. `Metered` does this to every error that leaves it.
+ *
+ * @example
+ * ```ts
+ * import { Option } from "effect"
+ * import { Ai, AiErrors } from "@braid/llm"
+ *
+ * const foreign = new Ai.AiError.HttpResponseError({
+ *   module: "OpenAiClient", method: "createResponse", reason: "StatusCode",
+ *   request: {
+ *     method: "POST", url: "https://api.openai.com/v1/responses", urlParams: [], hash: Option.none(),
+ *     headers: { authorization: "Bearer sk-secret-key-0000" }
+ *   },
+ *   response: { status: 503, headers: {} }
+ * })
+ * const e = AiErrors.toCarrying(foreign) // e.modelError._tag === "ServerError", e.request.headers {}
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const toCarrying = (error: AiError.AiError | Errors.ModelError): CarryingAiError => {
+  if (isCarrying(error)) return error
+  if (Errors.isModelError(error)) return fromModelError(error, { module: "Braid", method: "call" })
+  const url = error._tag === "HttpRequestError" || error._tag === "HttpResponseError"
+    ? redactUrl(error.request.url)
+    : undefined
+  return fromModelError(toModelError(error), { module: error.module, method: error.method, url })
 }
 
 /**

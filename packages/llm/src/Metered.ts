@@ -23,7 +23,7 @@
  * @since 0.2.0
  */
 import { GenAI } from "@braid/observability"
-import type * as AiError from "@effect/ai/AiError"
+import * as AiError from "@effect/ai/AiError"
 import type * as LanguageModelNs from "@effect/ai/LanguageModel"
 import {
   GenerateObjectResponse,
@@ -38,8 +38,9 @@ import { globalValue } from "effect/GlobalValue"
 import * as Accounting from "./Accounting.js"
 import type { BraidFinishMetadata, BraidUsage, Provider, SettingsShape } from "./Ai.js"
 import { fromProvider as serviceOf, Settings } from "./Ai.js"
-import { fromModelError, isCarrying } from "./AiErrors.js"
+import { fromModelError, isCarrying, toCarrying } from "./AiErrors.js"
 import * as Errors from "./Errors.js"
+import { redact } from "./internal/redact.js"
 import { version } from "./internal/version.js"
 import type { Table } from "./Pricing.js"
 import { cost as priceCost, lookup, Pricing } from "./Pricing.js"
@@ -353,12 +354,60 @@ const outputMessages = (parts: ReadonlyArray<AnyPart>, reason: string): Readonly
 const malformed = (method: string, message: string): AiError.AiError =>
   fromModelError(new Errors.MalformedResponse({ message }), { module: moduleName, method })
 
-/** The error a stream's error part stands for: the Braid error it carries, else a transient malformed response. */
+/**
+ * The error a stream's error part stands for: the Braid error it carries, the `AiError` it is
+ * (classified), a provider's error event with a rate-limit code as `RateLimited`, else a
+ * transient malformed response. Always scrubbed.
+ */
 const fromErrorPart = (method: string, error: unknown): AiError.AiError => {
   if (isCarrying(error)) return error
-  if (Errors.isModelError(error)) return fromModelError(error, { module: moduleName, method })
-  const detail = error instanceof Error ? error.message : typeof error === "string" ? error : JSON.stringify(error)
-  return malformed(method, `the model's stream ended with an error part and no finish part: ${String(detail)}`)
+  if (Errors.isModelError(error) || AiError.isAiError(error)) return toCarrying(error)
+  const detail = redact(
+    error instanceof Error ? error.message : typeof error === "string" ? error : String(JSON.stringify(error))
+  )
+  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : ""
+  if (/rate_limit/i.test(code)) {
+    return fromModelError(
+      new Errors.RateLimited({ message: `the model's stream ended with a rate-limit error: ${detail}` }),
+      { module: moduleName, method }
+    )
+  }
+  return malformed(method, `the model's stream ended with an error part and no finish part: ${detail}`)
+}
+
+/**
+ * A finish part of an OpenAI stream with no usage at all: how `@effect/ai-openai` reports a
+ * `response.failed` event (a finish with reason "stop"; a completed response always has usage).
+ */
+const failedOpenAiFinish = (part: Response.FinishPart): boolean =>
+  part.metadata["openai"] !== undefined && part.usage.inputTokens === undefined &&
+  part.usage.outputTokens === undefined
+
+/**
+ * The carrying `AiError` of a Braid error seen on the span, kept on the error itself (a
+ * non-enumerable symbol key: never printed or compared) because Effect may hand back a proxy of a
+ * failure rather than the same object.
+ */
+const carrierKey = Symbol.for("@braid/llm/Metered/carrier")
+
+/**
+ * An error about to leave the `chat` span: an `AiError` becomes the Braid error it carries
+ * (classified and scrubbed; the span's `error.type` is its tag), other errors pass.
+ */
+const intoSpan = (e: unknown): unknown => {
+  if (!AiError.isAiError(e)) return e
+  const carried = toCarrying(e)
+  if (!Object.prototype.hasOwnProperty.call(carried.modelError, carrierKey)) {
+    Object.defineProperty(carried.modelError, carrierKey, { value: carried, enumerable: false })
+  }
+  return carried.modelError
+}
+
+/** Back from the span: the carrying `AiError` (the port's error channel). */
+const outOfSpan = (e: unknown): unknown => {
+  if (typeof e !== "object" || e === null || !(carrierKey in e)) return e
+  const carried = (e as { readonly [carrierKey]: unknown })[carrierKey]
+  return isCarrying(carried) ? carried : e
 }
 
 /**
@@ -458,9 +507,9 @@ export const wrap = (
       })
       const out = yield* GenAI.chat(
         withPrompt(info, options.prompt),
-        measured,
+        Effect.mapError(measured, intoSpan),
         (r) => describe(r.usage, r.reason, r.seen)
-      )
+      ).pipe(Effect.mapError(outOfSpan))
       return out.response
     })
 
@@ -472,7 +521,7 @@ export const wrap = (
         let errorPart: Response.ErrorPart | undefined
         const raw = inner.streamText(options) as Stream.Stream<Response.StreamPart<any>, any, any>
         const parts = (switched ? Stream.provideService(raw, Settings, run) : raw).pipe(
-          Stream.mapEffect((part): Effect.Effect<Response.StreamPart<any>, never, Pricing> => {
+          Stream.mapEffect((part): Effect.Effect<Response.StreamPart<any>, AiError.AiError, Pricing> => {
             if (part.type === "error") errorPart = part
             if (part.type !== "finish") {
               if (
@@ -484,6 +533,11 @@ export const wrap = (
               return Effect.succeed(part)
             }
             finished = true
+            if (failedOpenAiFinish(part)) {
+              return Effect.fail(
+                malformed("streamText", "the provider reported a failed response (a finish with no usage)")
+              )
+            }
             return Effect.gen(function*() {
               const { table } = yield* Pricing
               const usage = measure(seen, part, info.model, promptOf(options.prompt), table)
@@ -502,11 +556,15 @@ export const wrap = (
               )
           ))
         )
-        return GenAI.chatStream(withPrompt(info, options.prompt), parts, (part: Response.StreamPart<any>) => {
-          if (part.type !== "finish") return undefined
-          const usage = braidOf(part)?.usage
-          return usage === undefined ? undefined : describe(usage, part.reason, seenOf(seen, part, capture))
-        })
+        return GenAI.chatStream(
+          withPrompt(info, options.prompt),
+          Stream.mapError(parts, intoSpan),
+          (part: Response.StreamPart<any>) => {
+            if (part.type !== "finish") return undefined
+            const usage = braidOf(part)?.usage
+            return usage === undefined ? undefined : describe(usage, part.reason, seenOf(seen, part, capture))
+          }
+        ).pipe(Stream.mapError(outOfSpan))
       })))
 
   return {

@@ -88,8 +88,8 @@ describe("model calls are traced through the single instrumentation point", () =
       assert.strictEqual(chats[0]!.attributes["gen_ai.usage.cache_read.input_tokens"], 100)
       assert.isUndefined(chats[0]!.attributes["braid.usage.estimated"])
       assert.strictEqual(chats[1]!.attributes["gen_ai.usage.output_tokens"], 2)
-      // error.type is the tag of the error the call failed with: on this port, the AiError variant
-      // carrying the Braid error (Overloaded: AiErrors.toModelError)
-      assert.strictEqual(chats[2]!.attributes["error.type"], "HttpResponseError")
+      // error.type is the tag of the Braid error (AiErrors.toModelError), not of the AiError
+      // variant carrying it (HttpResponseError)
+      assert.strictEqual(chats[2]!.attributes["error.type"], "Overloaded")
     })))
 })
