@@ -2,8 +2,8 @@
  * Every example is a narrated tutorial that asserts its own results. Each one is run here as a
  * user would run it (`npx tsx examples/NN-name.ts`), offline: no ANTHROPIC_API_KEY.
  */
+import { runProcess } from "@braid/testing"
 import { describe, expect, it } from "@effect/vitest"
-import { execFile } from "node:child_process"
 import { readdirSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -21,26 +21,7 @@ describe("examples", () => {
     it(`${example} runs offline and succeeds`, async () => {
       const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" }
       delete env["ANTHROPIC_API_KEY"]
-      // Asynchronous: a synchronous child process blocks the test worker (vitest then reports
-      // "Timeout calling onTaskUpdate").
-      const result = await new Promise<
-        { status: number | null; signal: string | null; stdout: string; stderr: string }
-      >(
-        (resolve) => {
-          execFile(
-            tsx,
-            [join("examples", example)],
-            { cwd: root, env, encoding: "utf8", timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
-            (error, stdout, stderr) =>
-              resolve({
-                status: error === null ? 0 : typeof error.code === "number" ? error.code : null,
-                signal: error?.signal ?? null,
-                stdout,
-                stderr
-              })
-          )
-        }
-      )
+      const result = await runProcess(tsx, [join("examples", example)], { cwd: root, env, timeout: 120_000 })
       const output = `${result.stdout}\n${result.stderr}`
       expect(
         result.status,

@@ -1,9 +1,8 @@
 import { Io, Primitive, Runner } from "@braid/core"
 import { Retry, Timeout, TimeoutError } from "@braid/resilience"
-import { byName, parentOf, withSpans } from "@braid/testing"
+import { byName, parentOf, runProcess, withSpans } from "@braid/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, FiberRef, Ref, TestClock } from "effect"
-import { spawnSync } from "node:child_process"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { dirname, join } from "node:path"
@@ -208,16 +207,20 @@ describe("Timeout", () => {
 
   // No wall-clock bound: the child reports its own pending timers; a timer left armed would show
   // up there (and would hold the process for an hour). The spawn timeout only stops a hung child.
-  it("a finished call leaves no timer holding the process; a pending timeout keeps it alive until it fires", () => {
-    const tsx = join(root, "node_modules", ".bin", "tsx")
-    const fixture = join(root, "packages", "resilience", "test", "fixtures", "timeout-process.ts")
-    const quick = spawnSync(tsx, [fixture, "quick"], { cwd: root, encoding: "utf8", timeout: 600_000 })
-    assert.strictEqual(quick.status, 0, quick.stderr)
-    assert.strictEqual(quick.stdout.trim(), "42 handles=0 pending=0")
-    const hang = spawnSync(tsx, [fixture, "hang"], { cwd: root, encoding: "utf8", timeout: 600_000 })
-    assert.strictEqual(hang.status, 0, hang.stderr)
-    assert.strictEqual(hang.stdout.trim(), "TimeoutError", "the process stayed alive until the timeout fired")
-  }, 1_300_000)
+  it(
+    "a finished call leaves no timer holding the process; a pending timeout keeps it alive until it fires",
+    async () => {
+      const tsx = join(root, "node_modules", ".bin", "tsx")
+      const fixture = join(root, "packages", "resilience", "test", "fixtures", "timeout-process.ts")
+      const quick = await runProcess(tsx, [fixture, "quick"], { cwd: root, timeout: 600_000 })
+      assert.strictEqual(quick.status, 0, quick.stderr)
+      assert.strictEqual(quick.stdout.trim(), "42 handles=0 pending=0")
+      const hang = await runProcess(tsx, [fixture, "hang"], { cwd: root, timeout: 600_000 })
+      assert.strictEqual(hang.status, 0, hang.stderr)
+      assert.strictEqual(hang.stdout.trim(), "TimeoutError", "the process stayed alive until the timeout fired")
+    },
+    1_300_000
+  )
 
   it.live("many distinct durations leave no state behind: every timer is gone once the calls ended", () =>
     Effect.gen(function*() {

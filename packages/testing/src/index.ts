@@ -1,4 +1,5 @@
 export * from "./net.js"
+export * from "./process.js"
 export * from "./redis.js"
 export * from "./services.js"
 export * from "./spans.js"
