@@ -670,9 +670,22 @@ export const makeProvider = (options: Options & { readonly apiKey: Redacted.Reda
               ...Object.fromEntries(Object.entries(event.usage ?? {}).filter(([, v]) => typeof v === "number"))
             }
             return Either.right([])
-          case "message_stop":
+          case "message_stop": {
             finished = true
+            // A block never closed (a tool call whose input never ended) is a malformed stream,
+            // not a finished reply: the call would be lost without a word.
+            for (const block of blocks.values()) {
+              if (block.kind === "ignored") continue
+              return Either.left(
+                new Errors.MalformedResponse({
+                  message: block.kind === "tool"
+                    ? `the stream ended with tool ${block.name} (${block.id}) still open`
+                    : `the stream ended with a ${block.kind} block still open`
+                })
+              )
+            }
             return Either.right([finishPart(usage, stopReason, responseModel, structured !== undefined)])
+          }
           default:
             return Either.right([])
         }

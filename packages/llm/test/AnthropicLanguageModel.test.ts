@@ -330,6 +330,29 @@ describe("AnthropicLanguageModel (official SDK against the local test server)", 
       })
     ))
 
+  it.live("a stream that stops with a tool call still open is a transient MalformedResponse, not a finished reply", () =>
+    withServer((server, model) =>
+      Effect.gen(function*() {
+        server.enqueue(Reply.rawSse([
+          ["message_start", {
+            message: { id: "m", model: "claude-test", usage: { input_tokens: 1, output_tokens: 1 } }
+          }],
+          ["content_block_start", {
+            index: 0,
+            content_block: { type: "tool_use", id: "toolu_open", name: "GetWeather", input: {} }
+          }],
+          ["content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: "{\"city\": \"Pa" } }],
+          ["message_delta", { delta: { stop_reason: "tool_use" }, usage: { output_tokens: 3 } }],
+          ["message_stop", {}]
+        ]))
+        const e = yield* failure(Stream.runDrain(model.streamText({ prompt: "hi" })))
+        const braid = AiErrors.toModelError(e)
+        assert.strictEqual(braid._tag, "MalformedResponse")
+        assert.include(braid.message, "toolu_open")
+        assert.isTrue(AiErrors.isTransient(e))
+      })
+    ))
+
   it.live("a stream cut before message_stop is a transient ConnectionFailed", () =>
     withServer((server, model) =>
       Effect.gen(function*() {
