@@ -672,15 +672,13 @@ export const makeProvider = (options: Options & { readonly apiKey: Redacted.Reda
             return Either.right([])
           case "message_stop": {
             finished = true
-            // A block never closed (a tool call whose input never ended) is a malformed stream,
-            // not a finished reply: the call would be lost without a word.
+            // A tool call whose input never ended is a malformed stream, not a finished reply: the
+            // call would be lost without a word. (An unclosed text or thinking block loses nothing.)
             for (const block of blocks.values()) {
-              if (block.kind === "ignored") continue
+              if (block.kind !== "tool") continue
               return Either.left(
                 new Errors.MalformedResponse({
-                  message: block.kind === "tool"
-                    ? `the stream ended with tool ${block.name} (${block.id}) still open`
-                    : `the stream ended with a ${block.kind} block still open`
+                  message: `the stream ended with tool ${block.name} (${block.id}) still open`
                 })
               )
             }
