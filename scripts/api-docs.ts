@@ -24,9 +24,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..")
  * Files being rewritten by other work at the time the `@category` rule was introduced: they need
  * `@since` only. Remove an entry (or a whole package) once its file has its categories.
  */
-export const EXEMPT: ReadonlyArray<string> = [
-  "packages/llm/"
-]
+export const EXEMPT: ReadonlyArray<string> = []
 
 /**
  * Files left out of the generated reference: docgen refuses them (a class member without

@@ -58,9 +58,9 @@ describe("API documentation tags", () => {
     ])
   })
 
-  it("an exempt file needs @since only; an index re-export needs @since only", () => {
+  it("an index re-export needs @since only; no file is exempt from @category", () => {
     const plain = "/**\n * @since 0.1.0\n */\nexport const a = 1\n"
-    expect(checkSource("packages/llm/src/Anything.ts", plain)).toEqual([])
+    expect(checkSource("packages/llm/src/Anything.ts", plain).map((p) => p.missing)).toEqual([["@category"]])
     const index =
       "/** The things. @since 0.1.0 */\nexport * as Things from \"./Things.js\"\nexport { x } from \"./X.js\"\n"
     expect(checkSource("packages/core/src/index.ts", index).map((p) => [p.name, p.missing])).toEqual([

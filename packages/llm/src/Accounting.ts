@@ -30,6 +30,7 @@ import { BudgetExceeded } from "./Errors.js"
  * ```
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Call {
   readonly model: string
@@ -50,6 +51,7 @@ export interface Call {
  * ```
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Measured {
   /** The model that answered. */
@@ -68,6 +70,7 @@ export interface Measured {
  * Running totals.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Totals {
   readonly calls: number
@@ -88,6 +91,7 @@ export interface Totals {
  * Totals overall and by run, session, agent and model.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Report {
   readonly total: Totals
@@ -101,6 +105,7 @@ export interface Report {
  * A spending limit.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Budget {
   readonly scope: "run" | "session"
@@ -116,6 +121,7 @@ export interface Budget {
  * A cost alert: `spent` crossed `threshold` (= `warnAt` × `limit`).
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Alert {
   readonly scope: "run" | "session"
@@ -128,6 +134,7 @@ export interface Alert {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Options {
   readonly budgets?: ReadonlyArray<Budget>
@@ -137,6 +144,7 @@ export interface Options {
 
 /**
  * @since 0.1.0
+ * @category models
  */
 export interface Service {
   /** Applies the budgets before a call: the call to make (maybe on a cheaper model), or `BudgetExceeded`. */
@@ -168,6 +176,7 @@ export interface Service {
  * ```
  *
  * @since 0.1.0
+ * @category services
  */
 export class Accounting extends Context.Tag("@braid/llm/Accounting")<Accounting, Service>() {}
 
@@ -175,6 +184,7 @@ export class Accounting extends Context.Tag("@braid/llm/Accounting")<Accounting,
  * Totals with nothing spent.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const empty: Totals = {
   calls: 0,
@@ -262,6 +272,7 @@ const toRecord = (m: ReadonlyMap<string, Totals>): Record<string, Totals> => Obj
  * ```
  *
  * @since 0.1.0
+ * @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<Service> =>
   Effect.gen(function*() {
@@ -377,6 +388,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const report: Effect.Effect<Report, never, Accounting> = Effect.flatMap(Accounting, (a) => a.report)
 
@@ -391,6 +403,7 @@ export const report: Effect.Effect<Report, never, Accounting> = Effect.flatMap(A
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const format = (r: Report): string => {
   const row = (name: string, t: Totals) =>

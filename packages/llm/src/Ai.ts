@@ -23,6 +23,7 @@ import { dual } from "effect/Function"
  * `MalformedOutput`, `UnknownError`). Braid's errors travel inside them: see `AiErrors`.
  *
  * @since 0.2.0
+ * @category models
  */
 export * as AiError from "@effect/ai/AiError"
 
@@ -41,6 +42,7 @@ export * as AiError from "@effect/ai/AiError"
  * ```
  *
  * @since 0.2.0
+ * @category models
  */
 export * as LanguageModel from "@effect/ai/LanguageModel"
 
@@ -49,6 +51,7 @@ export * as LanguageModel from "@effect/ai/LanguageModel"
  * tool call, tool result).
  *
  * @since 0.2.0
+ * @category models
  */
 export * as Prompt from "@effect/ai/Prompt"
 
@@ -56,6 +59,7 @@ export * as Prompt from "@effect/ai/Prompt"
  * `@effect/ai`'s response parts (text, tool call, tool result, finish with usage, ...).
  *
  * @since 0.2.0
+ * @category models
  */
 export * as Response from "@effect/ai/Response"
 
@@ -63,6 +67,7 @@ export * as Response from "@effect/ai/Response"
  * `@effect/ai`'s tools: a name, a description and Schemas of parameters, success and failure.
  *
  * @since 0.2.0
+ * @category models
  */
 export * as Tool from "@effect/ai/Tool"
 
@@ -70,6 +75,7 @@ export * as Tool from "@effect/ai/Tool"
  * `@effect/ai`'s toolkits: tools with their handlers.
  *
  * @since 0.2.0
+ * @category models
  */
 export * as Toolkit from "@effect/ai/Toolkit"
 
@@ -77,6 +83,7 @@ export * as Toolkit from "@effect/ai/Toolkit"
  * Braid's provider options on prompt messages and parts.
  *
  * @since 0.2.0
+ * @category models
  */
 // A type alias, not an interface: it must fit @effect/ai's index-signature option records in a
 // consumer's type-check of the declarations (an interface has no implicit index signature).
@@ -90,6 +97,7 @@ export type BraidPromptOptions = {
  * `metadata.braid`).
  *
  * @since 0.2.0
+ * @category models
  */
 export interface BraidUsage {
   /** The model that answered (the one priced). */
@@ -111,6 +119,7 @@ export interface BraidUsage {
  * `Usage` cannot carry); `Metered` adds the cost.
  *
  * @since 0.2.0
+ * @category models
  */
 // A type alias for the same reason as `BraidPromptOptions`.
 export type BraidFinishMetadata = {
@@ -160,6 +169,7 @@ declare module "@effect/ai/Response" {
  * call (per-agent accounting, the `gen_ai.agent.name` attribute).
  *
  * @since 0.2.0
+ * @category models
  */
 export interface SettingsShape {
   readonly model?: string | undefined
@@ -181,6 +191,7 @@ export interface SettingsShape {
  * ```
  *
  * @since 0.2.0
+ * @category services
  */
 export class Settings extends Context.Reference<Settings>()("@braid/llm/Ai/Settings", {
   defaultValue: (): SettingsShape => ({})
@@ -199,6 +210,7 @@ export class Settings extends Context.Reference<Settings>()("@braid/llm/Ai/Setti
  * ```
  *
  * @since 0.2.0
+ * @category combinators
  */
 export const withSettings: {
   (settings: SettingsShape): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
@@ -222,6 +234,7 @@ export const withSettings: {
  * ```
  *
  * @since 0.2.0
+ * @category combinators
  */
 export const withStreamSettings: {
   (settings: SettingsShape): <A, E, R>(self: Stream.Stream<A, E, R>) => Stream.Stream<A, E, R>
@@ -245,6 +258,7 @@ const merge = (current: SettingsShape, next: SettingsShape): SettingsShape => {
  * service; `RecordedLanguageModel` records and replays one.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Provider extends LanguageModelNs.ConstructorParams {
   /** e.g. `"anthropic"`, `"braid.scripted"` (`gen_ai.provider.name`). */
@@ -272,6 +286,7 @@ export interface Provider extends LanguageModelNs.ConstructorParams {
  * ```
  *
  * @since 0.2.0
+ * @category constructors
  */
 export const fromProvider = (provider: Provider): Effect.Effect<LanguageModelNs.Service> => makeLanguageModel(provider)
 
@@ -286,6 +301,7 @@ export const fromProvider = (provider: Provider): Effect.Effect<LanguageModelNs.
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const systemText = (prompt: PromptNs.Prompt): string =>
   prompt.content.flatMap((m) => (m.role === "system" ? [m.content] : [])).join("\n\n")
@@ -301,6 +317,7 @@ export const systemText = (prompt: PromptNs.Prompt): string =>
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const lastUserText = (prompt: PromptNs.Prompt): string => {
   for (let i = prompt.content.length - 1; i >= 0; i--) {

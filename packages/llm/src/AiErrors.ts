@@ -29,6 +29,7 @@ import { redact, redactUrl } from "./internal/redact.js"
  * The fields an `AiError` raised by Braid carries on top of its variant's.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Carried {
   /** Should a retry policy try again? */
@@ -43,6 +44,7 @@ export interface Carried {
  * An `AiError` that carries a Braid `ModelError`.
  *
  * @since 0.2.0
+ * @category models
  */
 export type CarryingAiError = AiError.AiError & Carried
 
@@ -51,6 +53,7 @@ export type CarryingAiError = AiError.AiError & Carried
  * error, without query or credentials).
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Where {
   readonly module: string
@@ -101,6 +104,7 @@ const request = (where: Where) => ({
  * ```
  *
  * @since 0.2.0
+ * @category constructors
  */
 export const fromModelError = (error: Errors.ModelError, where: Where): CarryingAiError => {
   const base = { module: where.module, method: where.method, description: error.message }
@@ -154,6 +158,7 @@ export const fromModelError = (error: Errors.ModelError, where: Where): Carrying
  * ```
  *
  * @since 0.2.0
+ * @category guards
  */
 export const isCarrying = (u: unknown): u is CarryingAiError =>
   AiError.isAiError(u) && Predicate.hasProperty(u, "modelError") && Errors.isModelError(u.modelError)
@@ -175,6 +180,7 @@ const header = (headers: Readonly<Record<string, string>>, name: string): string
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const retryAfterFromHeaders = (
   headers: Readonly<Record<string, string>>,
@@ -228,6 +234,7 @@ const transportFailure = /terminated|ECONNRESET|socket hang up|other side closed
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const toModelError = (error: unknown): Errors.ModelError => {
   if (Errors.isModelError(error)) return error
@@ -294,6 +301,7 @@ export const toModelError = (error: unknown): Errors.ModelError => {
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const toCarrying = (error: AiError.AiError | Errors.ModelError): CarryingAiError => {
   if (isCarrying(error)) return error
@@ -316,6 +324,7 @@ export const toCarrying = (error: AiError.AiError | Errors.ModelError): Carrying
  * ```
  *
  * @since 0.2.0
+ * @category guards
  */
 export const isTransient = (error: unknown): boolean =>
   (Errors.isModelError(error) || AiError.isAiError(error)) && toModelError(error).transient
@@ -331,6 +340,7 @@ export const isTransient = (error: unknown): boolean =>
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const retryAfterMillis = (error: unknown): number | undefined =>
   Errors.isModelError(error) || AiError.isAiError(error) ? retryAfterOf(toModelError(error)) : undefined
@@ -349,6 +359,7 @@ export const retryAfterMillis = (error: unknown): number | undefined =>
  * ```
  *
  * @since 0.2.0
+ * @category combinators
  */
 export const mapToModelError = <A, E, R>(
   self: Effect.Effect<A, E, R>

@@ -49,6 +49,7 @@ import { firstIssue } from "./internal/schema.js"
  * The adapter's options.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Options {
   /** Default model when `Settings.model` is not set. Default `claude-sonnet-5-5`. */
@@ -236,6 +237,7 @@ const jsonSchemaOf = (ast: Schema.Schema.Any["ast"]): Anthropic.Tool.InputSchema
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const toParams = (
   options: Pick<ProviderOptions, "prompt" | "tools" | "toolChoice" | "responseFormat">,
@@ -403,6 +405,7 @@ const decodeEvent = decodeWire(WireEvent, "a Messages API stream event")
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const finishReason = (reason: string | null | undefined): Response.FinishReason => {
   switch (reason) {
@@ -472,6 +475,7 @@ const finishPart = (
  * ```
  *
  * @since 0.2.0
+ * @category constructors
  */
 export const makeProvider = (options: Options & { readonly apiKey: Redacted.Redacted<string> }): Provider => {
   const model = options.model ?? defaultModel
@@ -722,6 +726,7 @@ export const makeProvider = (options: Options & { readonly apiKey: Redacted.Reda
  * ```
  *
  * @since 0.2.0
+ * @category constructors
  */
 export const provider = (options: Options = {}): Effect.Effect<Provider, ConfigError.ConfigError> =>
   Effect.gen(function*() {
@@ -745,6 +750,7 @@ export const provider = (options: Options = {}): Effect.Effect<Provider, ConfigE
  * ```
  *
  * @since 0.2.0
+ * @category layers
  */
 export const layer = (options: Options = {}): Layer.Layer<LanguageModelTag, ConfigError.ConfigError> =>
   Layer.effect(LanguageModelTag, Effect.flatMap(provider(options), makeLanguageModel))

@@ -16,6 +16,7 @@ import * as ScriptedLanguageModel from "./ScriptedLanguageModel.js"
 
 /**
  * @since 0.2.0
+ * @category models
  */
 export interface Options {
   /** Used offline. */
@@ -38,6 +39,7 @@ export interface Options {
  * ```
  *
  * @since 0.2.0
+ * @category guards
  */
 export const isOnline: Effect.Effect<boolean> = Effect.map(
   Effect.orElseSucceed(Config.option(Config.redacted("ANTHROPIC_API_KEY")), () => Option.none()),
@@ -56,6 +58,7 @@ export const isOnline: Effect.Effect<boolean> = Effect.map(
  * ```
  *
  * @since 0.2.0
+ * @category constructors
  */
 export const provider = (options: Options = {}): Effect.Effect<Provider, ConfigError.ConfigError> =>
   Effect.flatMap(isOnline, (online): Effect.Effect<Provider, ConfigError.ConfigError> =>
@@ -81,6 +84,7 @@ export const provider = (options: Options = {}): Effect.Effect<Provider, ConfigE
  * ```
  *
  * @since 0.2.0
+ * @category layers
  */
 export const layer = (options: Options = {}): Layer.Layer<LanguageModel | Accounting, ConfigError.ConfigError> =>
   Metered.fromProvider(provider(options), options.metered ?? {})

@@ -27,6 +27,7 @@ const transient = (value: boolean) => Schema.optionalWith(Schema.Boolean, { defa
  * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", {
   message: Schema.String,
@@ -45,6 +46,7 @@ export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", {
  * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class AuthenticationFailed extends Schema.TaggedError<AuthenticationFailed>()("AuthenticationFailed", {
   message: Schema.String,
@@ -64,6 +66,7 @@ export class AuthenticationFailed extends Schema.TaggedError<AuthenticationFaile
  * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
   message: Schema.String,
@@ -82,6 +85,7 @@ export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited"
  * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class Overloaded extends Schema.TaggedError<Overloaded>()("Overloaded", {
   message: Schema.String,
@@ -100,6 +104,7 @@ export class Overloaded extends Schema.TaggedError<Overloaded>()("Overloaded", {
  * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class ServerError extends Schema.TaggedError<ServerError>()("ServerError", {
   message: Schema.String,
@@ -119,6 +124,7 @@ export class ServerError extends Schema.TaggedError<ServerError>()("ServerError"
  * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class ModelTimeout extends Schema.TaggedError<ModelTimeout>()("ModelTimeout", {
   message: Schema.String,
@@ -137,6 +143,7 @@ export class ModelTimeout extends Schema.TaggedError<ModelTimeout>()("ModelTimeo
  * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class ConnectionFailed extends Schema.TaggedError<ConnectionFailed>()("ConnectionFailed", {
   message: Schema.String,
@@ -156,6 +163,7 @@ export class ConnectionFailed extends Schema.TaggedError<ConnectionFailed>()("Co
  * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class MalformedResponse extends Schema.TaggedError<MalformedResponse>()("MalformedResponse", {
   message: Schema.String,
@@ -175,6 +183,7 @@ export class MalformedResponse extends Schema.TaggedError<MalformedResponse>()("
  * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("BudgetExceeded", {
   message: Schema.String,
@@ -199,6 +208,7 @@ export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("Budget
  * ```
  *
  * @since 0.1.0
+ * @category errors
  */
 export class CassetteMiss extends Schema.TaggedError<CassetteMiss>()("CassetteMiss", {
   message: Schema.String,
@@ -222,6 +232,7 @@ export class CassetteMiss extends Schema.TaggedError<CassetteMiss>()("CassetteMi
  * ```
  *
  * @since 0.2.0
+ * @category errors
  */
 export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("InvalidRequest", {
   message: Schema.String,
@@ -244,6 +255,7 @@ export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()("Invali
  * ```
  *
  * @since 0.2.0
+ * @category errors
  */
 export class CassetteError extends Schema.TaggedError<CassetteError>()("CassetteError", {
   message: Schema.String,
@@ -256,6 +268,7 @@ export class CassetteError extends Schema.TaggedError<CassetteError>()("Cassette
  * Every error a `LanguageModel` call can fail with.
  *
  * @since 0.1.0
+ * @category models
  */
 export type ModelError =
   | BadRequest
@@ -275,6 +288,7 @@ export type ModelError =
  * The schema of `ModelError` (to persist or send errors).
  *
  * @since 0.1.0
+ * @category schemas
  */
 export const ModelError = Schema.Union(
   BadRequest,
@@ -317,6 +331,7 @@ const tags: ReadonlySet<string> = new Set([
  * ```
  *
  * @since 0.1.0
+ * @category guards
  */
 export const isModelError = (u: unknown): u is ModelError =>
   typeof u === "object" && u !== null && "_tag" in u && typeof u._tag === "string" && tags.has(u._tag) &&
@@ -333,5 +348,6 @@ export const isModelError = (u: unknown): u is ModelError =>
  * ```
  *
  * @since 0.1.0
+ * @category guards
  */
 export const isTransient = (error: ModelError): boolean => error.transient

@@ -54,6 +54,7 @@ const scope = { name: "@braid/llm", version } as const
  * span when the provider's own are not known.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Options extends Accounting.Options {
   /** `gen_ai.provider.name` (default `"unknown"`, or the provider's name with `fromProvider`). */
@@ -92,6 +93,7 @@ const moduleName = "Metered"
  * ```
  *
  * @since 0.2.0
+ * @category models
  */
 export type Limit = { readonly tokens: number } | { readonly usd: number }
 
@@ -128,6 +130,7 @@ const scopedBudgets = globalValue(
  * ```
  *
  * @since 0.2.0
+ * @category combinators
  */
 export const withBudget: {
   (
@@ -244,6 +247,7 @@ const withUsage = (finish: Response.FinishPart, usage: BraidUsage): Response.Fin
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const usageOf = (
   response: { readonly content: ReadonlyArray<{ readonly type: string }> } | Response.FinishPart
@@ -266,6 +270,7 @@ export const usageOf = (
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const costOf = (response: { readonly content: ReadonlyArray<{ readonly type: string }> }): number =>
   usageOf(response)?.costUsd ?? 0
@@ -429,6 +434,7 @@ const outOfSpan = (e: unknown): unknown => {
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const wrap = (
   inner: LanguageModelNs.Service,
@@ -599,6 +605,7 @@ const promptOf = (input: Prompt.RawInput): Prompt.Prompt => {
  * ```
  *
  * @since 0.2.0
+ * @category layers
  */
 export const layer = <E, R>(
   model: Layer.Layer<LanguageModelTag, E, R>,
@@ -627,6 +634,7 @@ export const layer = <E, R>(
  * ```
  *
  * @since 0.2.0
+ * @category constructors
  */
 export const fromProvider = <E, R>(
   provider: Effect.Effect<Provider, E, R>,

@@ -20,6 +20,7 @@ import { Context, Layer } from "effect"
  * ```
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Usage {
   readonly inputTokens: number
@@ -32,6 +33,7 @@ export interface Usage {
  * USD per million tokens.
  *
  * @since 0.1.0
+ * @category models
  */
 export interface Price {
   readonly input: number
@@ -44,6 +46,7 @@ export interface Price {
  * Prices by model id (or id prefix).
  *
  * @since 0.1.0
+ * @category models
  */
 export type Table = Readonly<Record<string, Price>>
 
@@ -59,6 +62,7 @@ const p = (input: number, output: number, cacheRead: number, cacheWrite: number)
  * offline cost reports look like real ones; `braid-scripted-mini` like Claude Haiku 5.5.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const defaults: Table = {
   "claude-opus-5-5": p(4, 20, 0.2, 5),
@@ -91,6 +95,7 @@ export const defaults: Table = {
  * ```
  *
  * @since 0.1.0
+ * @category services
  */
 export class Pricing extends Context.Reference<Pricing>()("@braid/llm/Pricing", {
   defaultValue: (): { readonly table: Table } => ({ table: defaults })
@@ -107,6 +112,7 @@ export class Pricing extends Context.Reference<Pricing>()("@braid/llm/Pricing", 
  * ```
  *
  * @since 0.1.0
+ * @category layers
  */
 export const layer = (table: Table): Layer.Layer<never> =>
   Layer.succeedContext(Context.make(Pricing, { table: { ...defaults, ...table } }))
@@ -122,6 +128,7 @@ export const layer = (table: Table): Layer.Layer<never> =>
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const lookup = (table: Table, model: string): Price | undefined => {
   const exact = table[model]
@@ -148,6 +155,7 @@ export const lookup = (table: Table, model: string): Price | undefined => {
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const cost = (price: Price, usage: Usage): number =>
   (usage.inputTokens * price.input + usage.outputTokens * price.output + usage.cacheReadTokens * price.cacheRead +

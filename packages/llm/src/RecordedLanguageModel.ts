@@ -35,6 +35,7 @@ import { firstIssue } from "./internal/schema.js"
  * One recorded exchange.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Entry {
   readonly fingerprint: string
@@ -51,6 +52,7 @@ export interface Entry {
  * A cassette file.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Cassette {
   readonly version: 2
@@ -99,6 +101,7 @@ const canonical = (kind: Entry["kind"], options: ProviderOptions, settings: Sett
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const fingerprint = (
   kind: Entry["kind"],
@@ -188,6 +191,7 @@ const notRecorded = (e: ModelError) => e._tag === "BudgetExceeded" || e._tag ===
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const record = <E, R>(
   file: string,
@@ -270,6 +274,7 @@ const restore = (part: any): any =>
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const replay = (file: string): Effect.Effect<Provider, CassetteError> =>
   Effect.gen(function*() {
@@ -334,6 +339,7 @@ export const replay = (file: string): Effect.Effect<Provider, CassetteError> =>
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const recordLayer = <E, R>(
   file: string,
@@ -352,6 +358,7 @@ export const recordLayer = <E, R>(
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const replayLayer = (file: string): Layer.Layer<LanguageModelTag, CassetteError> =>
   Layer.effect(LanguageModelTag, Effect.flatMap(replay(file), fromProvider))

@@ -28,6 +28,7 @@ import { estimate } from "./Tokens.js"
  * A tool call a rule makes. `id` defaults to `call_{n}` (n counts the calls of the model).
  *
  * @since 0.2.0
+ * @category models
  */
 export interface ScriptedToolCall {
   readonly id?: string
@@ -43,6 +44,7 @@ export interface ScriptedToolCall {
  * prompt.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Rule {
   readonly when: string | RegExp | ((prompt: Prompt.Prompt) => boolean)
@@ -57,6 +59,7 @@ export interface Rule {
  * An injected failure: fail the calls numbered `calls` (1-based) or those `when` selects.
  *
  * @since 0.2.0
+ * @category models
  */
 export interface Failure {
   readonly calls?: ReadonlyArray<number>
@@ -66,6 +69,7 @@ export interface Failure {
 
 /**
  * @since 0.2.0
+ * @category models
  */
 export interface Options {
   readonly rules?: ReadonlyArray<Rule>
@@ -81,6 +85,7 @@ export interface Options {
  * The default model name.
  *
  * @since 0.2.0
+ * @category constants
  */
 export const defaultModel = "braid-scripted"
 
@@ -176,6 +181,7 @@ const promptTokens = (prompt: Prompt.Prompt, tools: ProviderOptions["tools"]): n
  * ```
  *
  * @since 0.2.0
+ * @category constructors
  */
 export const provider = (options: Options = {}): Effect.Effect<Provider> =>
   Effect.gen(function*() {
@@ -321,6 +327,7 @@ export const provider = (options: Options = {}): Effect.Effect<Provider> =>
  * ```
  *
  * @since 0.2.0
+ * @category layers
  */
 export const layer = (options: Options = {}): Layer.Layer<LanguageModelTag> =>
   Layer.effect(LanguageModelTag, Effect.flatMap(provider(options), fromProvider))

@@ -11,6 +11,7 @@ import type * as Prompt from "@effect/ai/Prompt"
  * Characters per token of the estimate.
  *
  * @since 0.1.0
+ * @category constants
  */
 export const charsPerToken = 4
 
@@ -25,6 +26,7 @@ export const charsPerToken = 4
  * ```
  *
  * @since 0.1.0
+ * @category utils
  */
 export const estimate = (text: string): number => text.length === 0 ? 0 : Math.ceil(text.length / charsPerToken)
 
@@ -40,6 +42,7 @@ export const estimate = (text: string): number => text.length === 0 ? 0 : Math.c
  * ```
  *
  * @since 0.2.0
+ * @category utils
  */
 export const estimatePrompt = (prompt: Prompt.Prompt): number => {
   let total = 0

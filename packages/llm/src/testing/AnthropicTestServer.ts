@@ -21,6 +21,7 @@ import type * as http from "node:http"
  * Usage as the Messages API reports it.
  *
  * @since 0.1.0
+ * @category testing
  */
 export interface WireUsage {
   readonly input_tokens: number
@@ -33,6 +34,7 @@ export interface WireUsage {
  * What the server does with one request.
  *
  * @since 0.1.0
+ * @category testing
  */
 export type Behaviour =
   | {
@@ -94,6 +96,7 @@ export type Behaviour =
  * A `tool_use` block of a scripted answer.
  *
  * @since 0.2.0
+ * @category testing
  */
 export interface ToolUse {
   readonly id: string
@@ -127,6 +130,7 @@ const describeBlock = (b: any): string => {
  * ```
  *
  * @since 0.2.0
+ * @category testing
  */
 export const echoText = (body: any): string => {
   const lines: Array<string> = []
@@ -160,6 +164,7 @@ const sseEvent = (type: string, data: unknown) =>
  * ```
  *
  * @since 0.1.0
+ * @category testing
  */
 export const Reply = {
   json: (text: string, options: Omit<Extract<Behaviour, { _tag: "Json" }>, "_tag" | "text"> = {}): Behaviour => ({
@@ -240,6 +245,7 @@ export const Reply = {
  * A request the server received.
  *
  * @since 0.1.0
+ * @category testing
  */
 export interface Received {
   readonly method: string
@@ -252,6 +258,7 @@ export interface Received {
  * A running server.
  *
  * @since 0.1.0
+ * @category testing
  */
 export interface TestServer {
   /** The base URL to give the SDK, e.g. `http://127.0.0.1:40123`. */
@@ -269,6 +276,7 @@ export interface TestServer {
 
 /**
  * @since 0.1.0
+ * @category testing
  */
 export interface Options {
   /** The reply when the queue is empty (default: "ok", as JSON or SSE following the request). */
@@ -298,6 +306,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
  * ```
  *
  * @since 0.1.0
+ * @category testing
  */
 export const start = (options: Options = {}): Promise<TestServer> => {
   const queue: Array<Behaviour> = []
@@ -521,6 +530,7 @@ export const start = (options: Options = {}): Promise<TestServer> => {
  * ```
  *
  * @since 0.1.0
+ * @category testing
  */
 export const scoped = (options: Options = {}) =>
   Effect.acquireRelease(Effect.promise(() => start(options)), (s) => Effect.promise(() => s.close()))

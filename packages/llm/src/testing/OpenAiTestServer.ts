@@ -27,6 +27,7 @@ import type * as http from "node:http"
  * Usage as the Responses API reports it.
  *
  * @since 0.2.0
+ * @category testing
  */
 export interface WireUsage {
   readonly input_tokens: number
@@ -47,6 +48,7 @@ export interface WireUsage {
  * ```
  *
  * @since 0.2.0
+ * @category testing
  */
 export const usage = (
   input: number,
@@ -65,6 +67,7 @@ export const usage = (
  * (to send arguments that are not JSON).
  *
  * @since 0.2.0
+ * @category testing
  */
 export interface WireToolCall {
   readonly callId: string
@@ -76,6 +79,7 @@ export interface WireToolCall {
  * What one reply contains (JSON or SSE).
  *
  * @since 0.2.0
+ * @category testing
  */
 export interface Content {
   /** The model id reported (default: the request's `model`). */
@@ -92,6 +96,7 @@ export interface Content {
  * What the server does with one request.
  *
  * @since 0.2.0
+ * @category testing
  */
 export type Behaviour =
   | ({ readonly _tag: "Json"; readonly text: string } & Content)
@@ -170,6 +175,7 @@ const sseEvent = (type: string, data: unknown) =>
  * ```
  *
  * @since 0.2.0
+ * @category testing
  */
 export const Reply = {
   json: (text: string, options: JsonOptions = {}): Behaviour => ({ _tag: "Json", text, ...options }),
@@ -289,6 +295,7 @@ export const Reply = {
  * A request the server received.
  *
  * @since 0.2.0
+ * @category testing
  */
 export interface Received {
   readonly method: string
@@ -301,6 +308,7 @@ export interface Received {
  * A running server.
  *
  * @since 0.2.0
+ * @category testing
  */
 export interface TestServer {
   /**
@@ -321,6 +329,7 @@ export interface TestServer {
 
 /**
  * @since 0.2.0
+ * @category testing
  */
 export interface Options {
   /** The reply when the queue is empty (default: "ok", as JSON or SSE following the request). */
@@ -359,6 +368,7 @@ const pieces = (s: string): Array<string> => {
  * ```
  *
  * @since 0.2.0
+ * @category testing
  */
 export const start = (options: Options = {}): Promise<TestServer> => {
   const queue: Array<Behaviour> = []
@@ -718,6 +728,7 @@ export const start = (options: Options = {}): Promise<TestServer> => {
  * ```
  *
  * @since 0.2.0
+ * @category testing
  */
 export const scoped = (options: Options = {}) =>
   Effect.acquireRelease(Effect.promise(() => start(options)), (s) => Effect.promise(() => s.close()))

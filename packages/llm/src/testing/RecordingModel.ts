@@ -27,6 +27,7 @@ import * as Metered from "../Metered.js"
  * ```
  *
  * @since 0.2.0
+ * @category testing
  */
 export interface Request {
   readonly prompt: Prompt.Prompt
@@ -53,6 +54,7 @@ export interface Request {
  * ```
  *
  * @since 0.2.0
+ * @category testing
  */
 export const request = (
   prompt: Prompt.Prompt,
@@ -83,6 +85,7 @@ export const request = (
  * ```
  *
  * @since 0.2.0
+ * @category testing
  */
 export const provider = (inner: Provider, requests: Ref.Ref<ReadonlyArray<Request>>): Provider => {
   const record = (
@@ -119,6 +122,7 @@ export const provider = (inner: Provider, requests: Ref.Ref<ReadonlyArray<Reques
  * ```
  *
  * @since 0.2.0
+ * @category testing
  */
 export const layer = <E, R>(
   inner: Effect.Effect<Provider, E, R>,
