@@ -22,7 +22,7 @@ import { fromProvider, lastUserText, Settings, systemText } from "./Ai.js"
 import { fromModelError } from "./AiErrors.js"
 import type { ModelError } from "./Errors.js"
 import { words as chunks } from "./internal/words.js"
-import { estimate } from "./Tokens.js"
+import { estimate, estimatePrompt } from "./Tokens.js"
 
 /**
  * A tool call a rule makes. `id` defaults to `call_{n}` (n counts the calls of the model).
@@ -149,19 +149,7 @@ const match = (options: Options, prompt: Prompt.Prompt): Matched => {
 }
 
 const promptTokens = (prompt: Prompt.Prompt, tools: ProviderOptions["tools"]): number => {
-  let total = 0
-  for (const m of prompt.content) {
-    total += 3
-    if (m.role === "system") total += estimate(m.content)
-    else {
-      for (const p of m.content) {
-        if (p.type === "text" || p.type === "reasoning") total += estimate(p.text)
-        else if (p.type === "tool-call") total += estimate(JSON.stringify(p.params ?? null))
-        else if (p.type === "tool-result") total += estimate(JSON.stringify(p.result ?? null))
-        else total += 256
-      }
-    }
-  }
+  let total = estimatePrompt(prompt)
   for (const t of tools) total += estimate(t.name + (t.description ?? ""))
   return total
 }

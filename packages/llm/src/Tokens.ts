@@ -30,9 +30,12 @@ export const charsPerToken = 4
  */
 export const estimate = (text: string): number => text.length === 0 ? 0 : Math.ceil(text.length / charsPerToken)
 
+/** A file part (an image, a document) counts as this many tokens in an estimate. */
+const filePartTokens = 256
+
 /**
  * Estimated input tokens of a prompt: the text of every message (tool calls and results as their
- * JSON) and a few tokens of framing per message.
+ * JSON, a file part 256) and a few tokens of framing per message.
  *
  * @example
  * ```ts
@@ -54,6 +57,7 @@ export const estimatePrompt = (prompt: Prompt.Prompt): number => {
         if (p.type === "text" || p.type === "reasoning") total += estimate(p.text)
         else if (p.type === "tool-call") total += estimate(JSON.stringify(p.params ?? null))
         else if (p.type === "tool-result") total += estimate(JSON.stringify(p.result ?? null))
+        else total += filePartTokens
       }
     }
   }
