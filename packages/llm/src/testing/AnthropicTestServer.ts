@@ -247,12 +247,7 @@ export const Reply = {
  * @since 0.1.0
  * @category testing
  */
-export interface Received {
-  readonly method: string
-  readonly path: string
-  readonly headers: Readonly<Record<string, string | Array<string> | undefined>>
-  readonly body: any
-}
+export type Received = LocalServer.Received
 
 /**
  * A running server.
@@ -260,19 +255,7 @@ export interface Received {
  * @since 0.1.0
  * @category testing
  */
-export interface TestServer {
-  /** The base URL to give the SDK, e.g. `http://127.0.0.1:40123`. */
-  readonly url: string
-  /** Queue behaviours for the next requests, in order. */
-  readonly enqueue: (...behaviours: ReadonlyArray<Behaviour>) => void
-  /** Every request received so far. */
-  readonly requests: ReadonlyArray<Received>
-  /** Requests whose connection the client closed before the reply finished. */
-  readonly aborted: () => number
-  /** Responses that reached their stall point (a `Stall` behaviour). */
-  readonly stalled: () => number
-  readonly close: () => Promise<void>
-}
+export type TestServer = LocalServer.Scripted<Behaviour>
 
 /**
  * @since 0.1.0
@@ -292,6 +275,9 @@ const defaultUsage = (body: any, text: string): WireUsage => ({
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
+/** What a behaviour reports to the server (a stall, a connection it drops itself). */
+type Tools = LocalServer.ScriptedTools
+
 /**
  * Starts a server on 127.0.0.1 on a free port.
  *
@@ -309,19 +295,21 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
  * @category testing
  */
 export const start = (options: Options = {}): Promise<TestServer> => {
-  const queue: Array<Behaviour> = []
-  const requests: Array<Received> = []
-  let aborted = 0
-  let stalled = 0
   let ids = 0
 
-  const respond = async (behaviour: Behaviour, req: http.IncomingMessage, res: http.ServerResponse, body: any) => {
+  const respond = async (
+    behaviour: Behaviour,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: any,
+    tools: Tools
+  ): Promise<void> => {
     const model: string = body?.model ?? "claude-test"
     switch (behaviour._tag) {
       case "Slow": {
         await sleep(behaviour.delayMillis)
         if (res.destroyed) return
-        return respond(behaviour.then, req, res, body)
+        return respond(behaviour.then, req, res, body, tools)
       }
       case "Stall": {
         const streaming = body?.stream === true
@@ -352,7 +340,7 @@ export const start = (options: Options = {}): Promise<TestServer> => {
               : `{"id": "msg_stalled", "type": "message", "role": "assistant", "content": [{"type": "text", "text": "par`
           )
         }
-        stalled++
+        tools.stalled()
         if (behaviour.after === "pings") {
           const timer = setInterval(() => {
             if (res.destroyed) return
@@ -417,7 +405,7 @@ export const start = (options: Options = {}): Promise<TestServer> => {
         }
         if (behaviour._tag === "DropMidStream") {
           await sleep(20)
-          droppedByServer.add(res)
+          tools.dropped(res)
           req.socket.destroy()
           return
         }
@@ -463,7 +451,7 @@ export const start = (options: Options = {}): Promise<TestServer> => {
       }
       case "Echo": {
         const text = echoText(body)
-        return respond(body?.stream === true ? Reply.sse([text]) : Reply.json(text), req, res, body)
+        return respond(body?.stream === true ? Reply.sse([text]) : Reply.json(text), req, res, body, tools)
       }
       case "Raw": {
         res.writeHead(200, { "content-type": behaviour.contentType })
@@ -478,41 +466,17 @@ export const start = (options: Options = {}): Promise<TestServer> => {
     }
   }
 
-  const droppedByServer = new WeakSet<http.ServerResponse>()
-  return LocalServer.start((req, raw, res) => {
-    let body: any = undefined
-    try {
-      body = JSON.parse(raw.toString("utf8"))
-    } catch {
-      body = raw.toString("utf8")
-    }
-    const received: Received = { method: req.method ?? "", path: req.url ?? "", headers: { ...req.headers }, body }
-    requests.push(received)
-    if (req.method !== "POST" || !(req.url ?? "").startsWith("/v1/messages")) {
+  return LocalServer.scripted<Behaviour>({
+    accepts: (req) => req.method === "POST" && (req.url ?? "").startsWith("/v1/messages"),
+    notFound: (_req, res) => {
       res.writeHead(404, { "content-type": "application/json" })
       res.end(JSON.stringify({ type: "error", error: { type: "not_found_error", message: "Not found" } }))
-      return
-    }
-    const behaviour = queue.shift() ??
-      options.fallback?.(received) ??
-      (body?.stream === true ? Reply.sse(["o", "k"]) : Reply.json("ok"))
-    respond(behaviour, req, res, body).catch(() => res.destroy())
-  }, (_req, res) => {
-    // one rule for every behaviour: a response closed before it was complete, and not by the
-    // server itself, was aborted by the client
-    res.on("close", () => {
-      if (!res.writableFinished && !droppedByServer.has(res)) aborted++
-    })
-  }).then((server) => ({
-    url: server.url,
-    enqueue: (...bs) => {
-      queue.push(...bs)
     },
-    requests,
-    aborted: () => aborted,
-    stalled: () => stalled,
-    close: server.close
-  }))
+    fallback: (received) =>
+      options.fallback?.(received) ??
+        (received.body?.stream === true ? Reply.sse(["o", "k"]) : Reply.json("ok")),
+    respond
+  })
 }
 
 /**

@@ -297,12 +297,7 @@ export const Reply = {
  * @since 0.2.0
  * @category testing
  */
-export interface Received {
-  readonly method: string
-  readonly path: string
-  readonly headers: Readonly<Record<string, string | Array<string> | undefined>>
-  readonly body: any
-}
+export type Received = LocalServer.Received
 
 /**
  * A running server.
@@ -310,22 +305,7 @@ export interface Received {
  * @since 0.2.0
  * @category testing
  */
-export interface TestServer {
-  /**
-   * The base URL to give the client, e.g. `http://127.0.0.1:40123/v1` (requests to any path that
-   * ends in `/responses` are answered).
-   */
-  readonly url: string
-  /** Queue behaviours for the next requests, in order. */
-  readonly enqueue: (...behaviours: ReadonlyArray<Behaviour>) => void
-  /** Every request received so far. */
-  readonly requests: ReadonlyArray<Received>
-  /** Requests whose connection the client closed before the reply finished. */
-  readonly aborted: () => number
-  /** Responses that reached their stall point (a `Stall` behaviour). */
-  readonly stalled: () => number
-  readonly close: () => Promise<void>
-}
+export type TestServer = LocalServer.Scripted<Behaviour>
 
 /**
  * @since 0.2.0
@@ -354,6 +334,9 @@ const pieces = (s: string): Array<string> => {
   return [s.slice(0, third), s.slice(third, 2 * third), s.slice(2 * third)]
 }
 
+/** What a behaviour reports to the server (a stall, a connection it drops itself). */
+type Tools = LocalServer.ScriptedTools
+
 /**
  * Starts a server on 127.0.0.1 on a free port.
  *
@@ -371,12 +354,7 @@ const pieces = (s: string): Array<string> => {
  * @category testing
  */
 export const start = (options: Options = {}): Promise<TestServer> => {
-  const queue: Array<Behaviour> = []
-  const requests: Array<Received> = []
-  let aborted = 0
-  let stalled = 0
   let ids = 0
-  const droppedByServer = new WeakSet<http.ServerResponse>()
 
   /** The response object, as every event and JSON reply carries it. */
   const responseObject = (
@@ -516,7 +494,13 @@ export const start = (options: Options = {}): Promise<TestServer> => {
     return output
   }
 
-  const respond = async (behaviour: Behaviour, req: http.IncomingMessage, res: http.ServerResponse, body: any) => {
+  const respond = async (
+    behaviour: Behaviour,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: any,
+    tools: Tools
+  ): Promise<void> => {
     const model: string = body?.model ?? "gpt-test"
     const streaming = body?.stream === true
     let sequence = 0
@@ -526,7 +510,7 @@ export const start = (options: Options = {}): Promise<TestServer> => {
       case "Slow": {
         await sleep(behaviour.delayMillis)
         if (res.destroyed) return
-        return respond(behaviour.then, req, res, body)
+        return respond(behaviour.then, req, res, body, tools)
       }
       case "Stall": {
         res.writeHead(
@@ -544,7 +528,7 @@ export const start = (options: Options = {}): Promise<TestServer> => {
               : `{"id": "${id}", "object": "response", "output": [{"type": "message", "content": [{"type": "output_text", "text": "par`
           )
         }
-        stalled++
+        tools.stalled()
         if (behaviour.after === "pings") {
           const timer = setInterval(() => {
             if (res.destroyed) return
@@ -602,7 +586,7 @@ export const start = (options: Options = {}): Promise<TestServer> => {
           }
           case "DropMidStream": {
             await sleep(20)
-            droppedByServer.add(res)
+            tools.dropped(res)
             req.socket.destroy()
             return
           }
@@ -621,7 +605,7 @@ export const start = (options: Options = {}): Promise<TestServer> => {
                 })
             )
             if (behaviour.hold === true) {
-              stalled++
+              tools.stalled()
               return
             }
             res.end()
@@ -668,49 +652,27 @@ export const start = (options: Options = {}): Promise<TestServer> => {
         return
       }
       case "DropBeforeReply": {
-        droppedByServer.add(res)
+        tools.dropped(res)
         req.socket.destroy()
         return
       }
     }
   }
 
-  return LocalServer.start((req, raw, res) => {
-    let body: any = undefined
-    try {
-      body = JSON.parse(raw.toString("utf8"))
-    } catch {
-      body = raw.toString("utf8")
-    }
-    const received: Received = { method: req.method ?? "", path: req.url ?? "", headers: { ...req.headers }, body }
-    requests.push(received)
-    if (req.method !== "POST" || !(req.url ?? "").split("?")[0]!.endsWith("/responses")) {
+  return LocalServer.scripted<Behaviour>({
+    accepts: (req) => req.method === "POST" && (req.url ?? "").split("?")[0]!.endsWith("/responses"),
+    notFound: (req, res) => {
       res.writeHead(404, { "content-type": "application/json" })
       res.end(JSON.stringify({
         error: { message: `Unknown path ${req.url}`, type: "invalid_request_error", param: null, code: "unknown_url" }
       }))
-      return
-    }
-    const behaviour = queue.shift() ??
-      options.fallback?.(received) ??
-      (body?.stream === true ? Reply.sse(["o", "k"]) : Reply.json("ok"))
-    respond(behaviour, req, res, body).catch(() => res.destroy())
-  }, (_req, res) => {
-    // one rule for every behaviour: a response closed before it was complete, and not by the
-    // server itself, was aborted by the client
-    res.on("close", () => {
-      if (!res.writableFinished && !droppedByServer.has(res)) aborted++
-    })
-  }).then((server) => ({
-    url: `${server.url}/v1`,
-    enqueue: (...bs) => {
-      queue.push(...bs)
     },
-    requests,
-    aborted: () => aborted,
-    stalled: () => stalled,
-    close: server.close
-  }))
+    fallback: (received) =>
+      options.fallback?.(received) ??
+        (received.body?.stream === true ? Reply.sse(["o", "k"]) : Reply.json("ok")),
+    respond,
+    path: "/v1"
+  })
 }
 
 /**
