@@ -95,3 +95,115 @@ export class MeetingConfigInvalid extends Schema.TaggedError<MeetingConfigInvali
     return `invalid meeting: ${this.reason}`
   }
 }
+
+/**
+ * A session store call failed (an SQL error, a dropped connection, no answer within the bound, a
+ * stored row that does not decode), with the operation that failed.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/workflows"
+ *
+ * new Errors.SessionStoreError({ operation: "appendMessage", reason: "connection reset" }).message
+ * ```
+ *
+ * @category errors
+ * @since 0.3.0
+ */
+export class SessionStoreError extends Schema.TaggedError<SessionStoreError>()("SessionStoreError", {
+  operation: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `session store: ${this.operation} failed: ${this.reason}`
+  }
+}
+
+/**
+ * No session with this id is visible to the caller: it does not exist, was deleted, or belongs to
+ * another user (a learner cannot tell another user's session from a missing one).
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/workflows"
+ *
+ * new Errors.SessionNotFound({ sessionId: "s-1" }).message
+ * ```
+ *
+ * @category errors
+ * @since 0.3.0
+ */
+export class SessionNotFound extends Schema.TaggedError<SessionNotFound>()("SessionNotFound", {
+  sessionId: Schema.String
+}) {
+  override get message(): string {
+    return `session ${this.sessionId} not found`
+  }
+}
+
+/**
+ * No scenario with this id exists in the caller's organization.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/workflows"
+ *
+ * new Errors.ScenarioNotFound({ scenarioId: "first-session" }).message
+ * ```
+ *
+ * @category errors
+ * @since 0.3.0
+ */
+export class ScenarioNotFound extends Schema.TaggedError<ScenarioNotFound>()("ScenarioNotFound", {
+  scenarioId: Schema.String
+}) {
+  override get message(): string {
+    return `scenario ${this.scenarioId} not found`
+  }
+}
+
+/**
+ * A value given to the session store or a practice operation is invalid: `field` is the path of
+ * the field at fault (`persona.name`, `skills[0].id`, `limit`), `reason` says what is wrong.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/workflows"
+ *
+ * new Errors.InvalidInput({ field: "persona.name", reason: "Expected a non empty string" }).message
+ * ```
+ *
+ * @category errors
+ * @since 0.3.0
+ */
+export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
+  field: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `invalid ${this.field === "" ? "input" : this.field}: ${this.reason}`
+  }
+}
+
+/**
+ * The caller's role does not allow the operation (e.g. a learner asking for every user's
+ * sessions, or for the usage views).
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/workflows"
+ *
+ * new Errors.Forbidden({ operation: "listSessions", reason: "only an admin can list other users' sessions" }).message
+ * ```
+ *
+ * @category errors
+ * @since 0.3.0
+ */
+export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", {
+  operation: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.operation} is not allowed: ${this.reason}`
+  }
+}

@@ -22,3 +22,9 @@ export * as Coaching from "./Coaching.js"
 export * as MeetingWorkflow from "./MeetingWorkflow.js"
 /** Persisted meeting records. @since 0.1.0 */
 export * as MeetingRecords from "./MeetingRecords.js"
+/** Practice scenarios (client personas, objectives, skills). @since 0.3.0 */
+export * as Scenario from "./Scenario.js"
+/** The session store: sessions, messages, evaluations, scenarios, the error log. @since 0.3.0 */
+export * as SessionStore from "./SessionStore.js"
+/** Schema'd session and coaching events on the EventBus. @since 0.3.0 */
+export * as SessionEvents from "./SessionEvents.js"

@@ -1,0 +1,605 @@
+/**
+ * The session store: practice and coaching sessions, their messages, their evaluations, the
+ * scenario catalogue, and the error log that the admin views read. One model for both workflows;
+ * SQLite is the embedded default, PostgreSQL the shared one (`layerSqlWith` on the `Sql.SqlDriver`
+ * in context), and `layerMemory` is for tests.
+ *
+ * Ownership is enforced here, not in the caller: every read or delete takes the caller's
+ * `Principal`. A learner sees only their own sessions (another user's session is
+ * `SessionNotFound`, indistinguishable from a missing one); an admin sees every session of their
+ * organization (`tenant`); nobody sees another organization's data. Writes made by the workflows
+ * themselves (create, append, end, evaluation status) take no principal.
+ *
+ * Lists are keyset-paginated: a page carries an opaque `nextCursor`, and rows inserted while a
+ * user pages never shift or repeat the rows already seen.
+ *
+ * @since 0.3.0
+ */
+import { Context, Schema } from "effect"
+import type { Effect } from "effect"
+import type { Forbidden, InvalidInput, ScenarioNotFound, SessionNotFound, SessionStoreError } from "./Errors.js"
+import type * as Scenario from "./Scenario.js"
+
+/**
+ * What a caller may do: a learner reads their own sessions, a teacher also writes scenarios, an
+ * admin reads everything of their organization.
+ *
+ * @example
+ * ```ts
+ * import { SessionStore } from "@braid/workflows"
+ *
+ * const role: SessionStore.Role = "learner"
+ * ```
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const Role = Schema.Literal("learner", "teacher", "admin")
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type Role = typeof Role.Type
+
+/**
+ * Who is calling: a user with a role, in an organization (`tenant`, default `"default"`).
+ *
+ * @example
+ * ```ts
+ * import { SessionStore } from "@braid/workflows"
+ *
+ * const ada: SessionStore.Principal = { userId: "ada", role: "learner", tenant: "default" }
+ * ```
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const Principal = Schema.Struct({
+  userId: Schema.NonEmptyString,
+  role: Role,
+  tenant: Schema.optionalWith(Schema.NonEmptyString, { default: () => "default" })
+})
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type Principal = typeof Principal.Type
+
+/**
+ * The principal the workflows use for their own reads in `tenant` (an admin of that organization
+ * only).
+ *
+ * @example
+ * ```ts
+ * import { SessionStore } from "@braid/workflows"
+ *
+ * const system = SessionStore.system("default")
+ * ```
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const system = (tenant: string = "default"): Principal => ({ userId: "system", role: "admin", tenant })
+
+/**
+ * The workflow a session belongs to.
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const Kind = Schema.Literal("practice", "coaching")
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type Kind = typeof Kind.Type
+
+/**
+ * A session's status: `queued` (waiting for a slot under the session cap), `active`, `completed`.
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const Status = Schema.Literal("queued", "active", "completed")
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type Status = typeof Status.Type
+
+/**
+ * Why a session ended: the objective was met, the user (learner) ended it, it was idle too long, it
+ * reached its turn limit, its budget ran out, or the model failed too many times in a row.
+ *
+ * @example
+ * ```ts
+ * import { SessionStore } from "@braid/workflows"
+ *
+ * const reason: SessionStore.EndReason = "model-outage"
+ * ```
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const EndReason = Schema.Literal(
+  "objective-met",
+  "user",
+  "idle-timeout",
+  "turn-limit",
+  "budget-exhausted",
+  "model-outage"
+)
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type EndReason = typeof EndReason.Type
+
+/**
+ * The accounting of a session (sums over its messages).
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const Totals = Schema.Struct({
+  messages: Schema.Int,
+  inputTokens: Schema.Int,
+  outputTokens: Schema.Int,
+  costUsd: Schema.Number,
+  fallbacks: Schema.Int
+})
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type Totals = typeof Totals.Type
+
+/**
+ * A persisted session. Times are epoch milliseconds on Effect's `Clock`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SessionStore } from "@braid/workflows"
+ *
+ * const mine = Effect.flatMap(SessionStore.SessionStore, (store) =>
+ *   store.listSessions({ userId: "ada", role: "learner", tenant: "default" }, { status: "completed" }))
+ * ```
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const SessionRecord = Schema.Struct({
+  id: Schema.NonEmptyString,
+  tenant: Schema.NonEmptyString,
+  userId: Schema.NonEmptyString,
+  kind: Kind,
+  /** The practice scenario (practice sessions). */
+  scenarioId: Schema.optional(Schema.String),
+  title: Schema.optional(Schema.String),
+  status: Status,
+  endReason: Schema.optional(EndReason),
+  /** The message the session ended with (e.g. the outage notice). */
+  endMessage: Schema.optional(Schema.String),
+  createdAt: Schema.Number,
+  /** When it became active (after waiting in the queue, if it did). */
+  startedAt: Schema.optional(Schema.Number),
+  endedAt: Schema.optional(Schema.Number),
+  /** `endedAt - startedAt`. */
+  durationMs: Schema.optional(Schema.Number),
+  totals: Totals,
+  /** The session this one practises again. */
+  previousSessionId: Schema.optional(Schema.String),
+  /** The model that plays the client or the coach. */
+  model: Schema.optional(Schema.String),
+  metadata: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), {
+    default: () => ({})
+  })
+})
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type SessionRecord = typeof SessionRecord.Type
+
+/**
+ * What a new session is created with (the store fills in the totals).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface NewSession {
+  readonly id: string
+  readonly tenant?: string
+  readonly userId: string
+  readonly kind: Kind
+  readonly scenarioId?: string
+  readonly title?: string
+  /** `queued` or `active` (the default). */
+  readonly status?: "queued" | "active"
+  readonly createdAt: number
+  readonly previousSessionId?: string
+  readonly model?: string
+  readonly metadata?: Readonly<Record<string, string>>
+}
+
+/**
+ * Who wrote a message.
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const MessageRole = Schema.Literal("user", "assistant", "system")
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type MessageRole = typeof MessageRole.Type
+
+/**
+ * A persisted message, numbered from 0 in its session (`seq`). Tokens are counted for the user's
+ * messages too (`inputTokens` of a user message is its own size in tokens, `estimated` when it
+ * was estimated rather than reported by a provider).
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const MessageRecord = Schema.Struct({
+  sessionId: Schema.NonEmptyString,
+  seq: Schema.Int.pipe(Schema.nonNegative()),
+  role: MessageRole,
+  text: Schema.String,
+  createdAt: Schema.Number,
+  /** The turn this message belongs to (a user message and the reply to it share one). */
+  turnId: Schema.optional(Schema.String),
+  inputTokens: Schema.Int.pipe(Schema.nonNegative()),
+  outputTokens: Schema.Int.pipe(Schema.nonNegative()),
+  costUsd: Schema.Number.pipe(Schema.nonNegative()),
+  estimated: Schema.Boolean,
+  model: Schema.optional(Schema.String),
+  /** The reply is a fallback (the model failed). */
+  fallback: Schema.Boolean,
+  fallbackCause: Schema.optional(Schema.String)
+})
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type MessageRecord = typeof MessageRecord.Type
+
+/**
+ * What a message is appended with (the store numbers it).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type NewMessage = Omit<MessageRecord, "sessionId" | "seq">
+
+/**
+ * The score of one skill.
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const SkillScore = Schema.Struct({
+  skillId: Schema.String,
+  /** 1 (poor) to 5 (excellent). */
+  score: Schema.Number.pipe(Schema.between(1, 5)),
+  notes: Schema.String
+})
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type SkillScore = typeof SkillScore.Type
+
+/**
+ * The evaluation of a learner in a session.
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const EvaluationResult = Schema.Struct({
+  skills: Schema.Array(SkillScore),
+  /** The mean of the skill scores. */
+  overall: Schema.Number,
+  summary: Schema.String,
+  model: Schema.optional(Schema.String),
+  costUsd: Schema.optionalWith(Schema.Number, { default: () => 0 })
+})
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type EvaluationResult = typeof EvaluationResult.Type
+
+/**
+ * The status of an evaluation job.
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const EvaluationStatus = Schema.Literal("pending", "running", "completed", "failed")
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type EvaluationStatus = typeof EvaluationStatus.Type
+
+/**
+ * An evaluation job and, once completed, its result. One per session.
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const EvaluationRecord = Schema.Struct({
+  sessionId: Schema.NonEmptyString,
+  tenant: Schema.NonEmptyString,
+  userId: Schema.NonEmptyString,
+  status: EvaluationStatus,
+  attempts: Schema.Int.pipe(Schema.nonNegative()),
+  createdAt: Schema.Number,
+  updatedAt: Schema.Number,
+  /** When a pending job may run next (backoff after a failed attempt). */
+  nextAttemptAt: Schema.optional(Schema.Number),
+  completedAt: Schema.optional(Schema.Number),
+  /** The last failure. */
+  error: Schema.optional(Schema.String),
+  result: Schema.optional(EvaluationResult)
+})
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type EvaluationRecord = typeof EvaluationRecord.Type
+
+/**
+ * How bad a logged error is.
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const Severity = Schema.Literal("warning", "error", "critical")
+
+/**
+ * An entry of the error log that the admin views read.
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const ErrorEntry = Schema.Struct({
+  tenant: Schema.NonEmptyString,
+  at: Schema.Number,
+  severity: Severity,
+  /** Where it happened (`model`, `evaluation`, `store`, ...). */
+  source: Schema.String,
+  /** What happened, without secrets. */
+  message: Schema.String,
+  sessionId: Schema.optional(Schema.String)
+})
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type ErrorEntry = typeof ErrorEntry.Type
+
+/**
+ * One page of a list, and the cursor of the next page (absent on the last page).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Page<A> {
+  readonly items: ReadonlyArray<A>
+  readonly nextCursor?: string
+}
+
+/**
+ * A filter on a user's sessions. Learners may only ask for their own (`userId` defaults to the
+ * caller); admins may name any user of their organization or none (all users).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface SessionQuery {
+  readonly userId?: string
+  readonly status?: Status
+  readonly kind?: Kind
+  readonly scenarioId?: string
+  /** `createdAt >= from`. */
+  readonly from?: number
+  /** `createdAt < to`. */
+  readonly to?: number
+  /** By `createdAt` (then id): `newest` first (the default) or `oldest`. */
+  readonly order?: "newest" | "oldest"
+  /** 1 to 100, default 20. */
+  readonly limit?: number
+  readonly cursor?: string
+}
+
+/**
+ * A filter on the scenario catalogue.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ScenarioQuery {
+  /** Case-insensitive substring of the title. */
+  readonly search?: string
+  /** Scenarios that assess this skill id. */
+  readonly skill?: string
+  readonly difficulty?: Scenario.Difficulty
+  /** 1 to 100, default 20. */
+  readonly limit?: number
+  readonly cursor?: string
+}
+
+/**
+ * Tokens and dollars over a period (from the messages' times).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface UsageBucket {
+  /** Start of the period (epoch millis; hour-aligned for `hourly`). */
+  readonly start: number
+  readonly messages: number
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly costUsd: number
+}
+
+/**
+ * The session store.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Service {
+  // Scenarios ------------------------------------------------------------------------------------
+  /**
+   * Adds a scenario, or updates the one with its id (its `version` is incremented). Teachers and
+   * admins only. The input is decoded; a bad field is `InvalidInput` naming it.
+   */
+  readonly putScenario: (
+    principal: Principal,
+    input: unknown,
+    at: number
+  ) => Effect.Effect<Scenario.Scenario, SessionStoreError | InvalidInput | Forbidden>
+  readonly getScenario: (
+    principal: Principal,
+    id: string
+  ) => Effect.Effect<Scenario.Scenario, SessionStoreError | ScenarioNotFound>
+  /** Ordered by title, then id. */
+  readonly listScenarios: (
+    principal: Principal,
+    query?: ScenarioQuery
+  ) => Effect.Effect<Page<Scenario.Scenario>, SessionStoreError | InvalidInput>
+  readonly deleteScenario: (
+    principal: Principal,
+    id: string
+  ) => Effect.Effect<void, SessionStoreError | ScenarioNotFound | Forbidden>
+
+  // Sessions (written by the workflows) -----------------------------------------------------------
+  /** Creates a session; an existing id is `InvalidInput` (`id`). */
+  readonly createSession: (session: NewSession) => Effect.Effect<SessionRecord, SessionStoreError | InvalidInput>
+  /** A queued session becomes active at `at` (no-op when already active). */
+  readonly activateSession: (
+    sessionId: string,
+    at: number
+  ) => Effect.Effect<SessionRecord, SessionStoreError | SessionNotFound>
+  /**
+   * Ends a session; the first end wins (a later call returns the record unchanged with
+   * `ended: false`).
+   */
+  readonly endSession: (
+    sessionId: string,
+    end: { readonly reason: EndReason; readonly at: number; readonly message?: string }
+  ) => Effect.Effect<{ readonly session: SessionRecord; readonly ended: boolean }, SessionStoreError | SessionNotFound>
+  /** Appends a message with the next `seq` of its session, and adds it to the session's totals atomically. */
+  readonly appendMessage: (
+    sessionId: string,
+    message: NewMessage
+  ) => Effect.Effect<MessageRecord, SessionStoreError | SessionNotFound | InvalidInput>
+
+  // Sessions (read by users) ----------------------------------------------------------------------
+  readonly getSession: (
+    principal: Principal,
+    sessionId: string
+  ) => Effect.Effect<SessionRecord, SessionStoreError | SessionNotFound>
+  readonly listSessions: (
+    principal: Principal,
+    query?: SessionQuery
+  ) => Effect.Effect<Page<SessionRecord>, SessionStoreError | InvalidInput | Forbidden>
+  /** The queued or active session of the caller on a scenario, if any. */
+  readonly activeSession: (
+    principal: Principal,
+    scenarioId: string
+  ) => Effect.Effect<SessionRecord | undefined, SessionStoreError>
+  /** Messages in `seq` order, after `cursor`; `limit` 1 to 500, default 100. */
+  readonly messages: (
+    principal: Principal,
+    sessionId: string,
+    page?: { readonly limit?: number; readonly cursor?: string }
+  ) => Effect.Effect<Page<MessageRecord>, SessionStoreError | SessionNotFound | InvalidInput>
+  /** Deletes a session with its messages and evaluation. */
+  readonly deleteSession: (
+    principal: Principal,
+    sessionId: string
+  ) => Effect.Effect<void, SessionStoreError | SessionNotFound>
+
+  // Evaluations -----------------------------------------------------------------------------------
+  /** Creates the evaluation job of a session if it has none (idempotent); returns the job. */
+  readonly enqueueEvaluation: (
+    record: EvaluationRecord
+  ) => Effect.Effect<EvaluationRecord, SessionStoreError>
+  /**
+   * Replaces a job if it is still as the caller last read it (same `status`, `attempts` and
+   * `updatedAt`): a compare-and-set, so two workers cannot both claim one job. Returns whether it
+   * was replaced.
+   */
+  readonly updateEvaluation: (
+    expected: EvaluationRecord,
+    next: EvaluationRecord
+  ) => Effect.Effect<boolean, SessionStoreError>
+  readonly getEvaluation: (
+    principal: Principal,
+    sessionId: string
+  ) => Effect.Effect<EvaluationRecord | undefined, SessionStoreError | SessionNotFound>
+  /** Jobs with this status (all tenants), `pending` ones only when due at `now`, oldest first. */
+  readonly evaluationsByStatus: (
+    status: EvaluationStatus,
+    options?: { readonly now?: number; readonly limit?: number }
+  ) => Effect.Effect<ReadonlyArray<EvaluationRecord>, SessionStoreError>
+
+  // Admin views -----------------------------------------------------------------------------------
+  readonly recordError: (entry: ErrorEntry) => Effect.Effect<void, SessionStoreError>
+  /** The newest entries of the caller's organization. Admins only. */
+  readonly recentErrors: (
+    principal: Principal,
+    options?: { readonly limit?: number; readonly since?: number }
+  ) => Effect.Effect<ReadonlyArray<ErrorEntry>, SessionStoreError | Forbidden>
+  /** How many sessions of the organization are `active` and `queued` now. Admins only. */
+  readonly countLive: (
+    principal: Principal
+  ) => Effect.Effect<{ readonly active: number; readonly queued: number }, SessionStoreError | Forbidden>
+  /**
+   * Tokens and dollars of the organization's messages per hour in `[since, until)`, one bucket per
+   * hour (hours without messages included, with zeros). Admins only.
+   */
+  readonly hourlyUsage: (
+    principal: Principal,
+    range: { readonly since: number; readonly until: number }
+  ) => Effect.Effect<ReadonlyArray<UsageBucket>, SessionStoreError | InvalidInput | Forbidden>
+}
+
+/**
+ * The session store service.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SessionStore } from "@braid/workflows"
+ *
+ * const ada = { userId: "ada", role: "learner", tenant: "default" } as const
+ * const last = Effect.flatMap(SessionStore.SessionStore, (store) => store.listSessions(ada, { limit: 1 }))
+ * ```
+ *
+ * @since 0.3.0
+ * @category services
+ */
+export class SessionStore extends Context.Tag("@braid/workflows/SessionStore")<SessionStore, Service>() {}
