@@ -97,7 +97,11 @@ export class AiTurn extends Schema.TaggedClass<AiTurn>()("AiTurn", {
 export class SessionEnded extends Schema.TaggedClass<SessionEnded>()("SessionEnded", {
   ...base,
   reason: EndReason,
-  message: Schema.optional(Schema.String)
+  message: Schema.optional(Schema.String),
+  /** When the end was decided (the idle timer fired, the objective was judged met, ...); `at - requestedAt` is the termination latency. */
+  requestedAt: Schema.Number,
+  /** `endedAt - startedAt` of the session. */
+  durationMs: Schema.optional(Schema.Number)
 }) {}
 
 /**
@@ -109,7 +113,9 @@ export class SessionEnded extends Schema.TaggedClass<SessionEnded>()("SessionEnd
 export class EvaluationReady extends Schema.TaggedClass<EvaluationReady>()("EvaluationReady", {
   ...base,
   status: Schema.Literal("completed", "failed"),
-  overall: Schema.optional(Schema.Number)
+  overall: Schema.optional(Schema.Number),
+  /** When the job was queued; `at - queuedAt` is the queue-to-done latency. */
+  queuedAt: Schema.Number
 }) {}
 
 /**
