@@ -26,7 +26,7 @@ import { Schema } from "effect"
  */
 export class MeetingActionRejected extends Schema.TaggedError<MeetingActionRejected>()("MeetingActionRejected", {
   meetingId: Schema.String,
-  action: Schema.Literal("make", "attend", "start", "speak", "leave", "end", "run"),
+  action: Schema.Literal("make", "attend", "start", "speak", "leave", "end", "run", "invite", "accept", "decline"),
   participant: Schema.String,
   state: Schema.String,
   reason: Schema.String,
