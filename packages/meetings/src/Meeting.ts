@@ -923,7 +923,8 @@ export const asPrimitive = <R = never>(
 }
 
 /**
- * The stored status and history of a meeting (from the `MeetingStore` in context).
+ * The stored status and history of a meeting of a tenant (default `"default"`) from the
+ * `MeetingStore` in context.
  *
  * @example
  * ```ts
@@ -935,10 +936,11 @@ export const asPrimitive = <R = never>(
  * @category accessors
  * @since 0.1.0
  */
-export const inspect = (meetingId: string) =>
+export const inspect = (meetingId: string, options: { readonly tenant?: string } = {}) =>
   Effect.gen(function*() {
     const store = yield* MeetingStore
-    const status = yield* store.status(meetingId)
-    const history = yield* store.history(meetingId)
+    const tenant = options.tenant ?? defaultTenant
+    const status = yield* store.status(meetingId, tenant)
+    const history = yield* store.history(meetingId, tenant)
     return { status, history }
   })

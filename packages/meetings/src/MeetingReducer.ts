@@ -14,7 +14,7 @@
  *
  * @since 0.3.0
  */
-import { Duration, Either } from "effect"
+import { Duration, Either, ParseResult, Schema } from "effect"
 import { MeetingActionRejected } from "./Errors.js"
 import type { Entry, EntryKind, Invitation, MeetingState, Status } from "./internal/meetingTypes.js"
 import { defaultTenant } from "./internal/meetingTypes.js"
@@ -136,6 +136,132 @@ export type Command =
   | { readonly _tag: "Interrupt"; readonly at: number; readonly reason: string }
   | { readonly _tag: "End"; readonly at: number; readonly by: string }
   | { readonly _tag: "Conclude"; readonly at: number; readonly endedBy: EndedBy }
+
+const Name = Schema.String.pipe(Schema.minLength(1, { message: () => "expected a non-empty string" }))
+const At = Schema.Number.pipe(Schema.finite({ message: () => "expected a finite number" }))
+const Amount = At.pipe(Schema.nonNegative({ message: () => "expected a number >= 0" }))
+const TurnNumber = Schema.Int.pipe(Schema.positive({ message: () => "expected a turn number >= 1" }))
+const Reason = Schema.String
+const EndedBySchema = Schema.Struct({ condition: Schema.String, detail: Schema.String })
+
+/**
+ * The Schema of a command, for commands that come from outside the program (a queue, the bus,
+ * a test): `decodeCommand` checks one before it reaches `reduce`.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { MeetingReducer } from "@braid/meetings"
+ *
+ * Schema.is(MeetingReducer.CommandSchema)({ _tag: "Join", at: 0, name: "" }) // false
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const CommandSchema: Schema.Schema<Command> = Schema.Union(
+  Schema.TaggedStruct("Invite", { at: At, by: Name, name: Name }),
+  Schema.TaggedStruct("Accept", { at: At, name: Name }),
+  Schema.TaggedStruct("Decline", { at: At, name: Name }),
+  Schema.TaggedStruct("Join", { at: At, name: Name }),
+  Schema.TaggedStruct("Leave", { at: At, name: Name }),
+  Schema.TaggedStruct("Start", { at: At, by: Name }),
+  Schema.TaggedStruct("GrantFloor", {
+    at: At,
+    speaker: Schema.String,
+    fallback: Schema.optional(Schema.String),
+    remark: Schema.optional(Schema.Struct({ by: Name, text: Schema.String }))
+  }),
+  Schema.TaggedStruct("Speak", {
+    at: At,
+    name: Name,
+    text: Schema.String,
+    tokens: Amount,
+    costUsd: Amount,
+    turn: Schema.optional(TurnNumber)
+  }),
+  Schema.TaggedStruct("Fail", { at: At, name: Name, reason: Reason, turn: Schema.optional(TurnNumber) }),
+  Schema.TaggedStruct("Expire", { at: At, turn: TurnNumber }),
+  Schema.TaggedStruct("Interrupt", { at: At, reason: Reason }),
+  Schema.TaggedStruct("End", { at: At, by: Name }),
+  Schema.TaggedStruct("Conclude", { at: At, endedBy: EndedBySchema })
+)
+
+const actionOf = (tag: unknown): MeetingActionRejected["action"] => {
+  switch (tag) {
+    case "Invite":
+      return "invite"
+    case "Accept":
+      return "accept"
+    case "Decline":
+      return "decline"
+    case "Join":
+      return "attend"
+    case "Leave":
+      return "leave"
+    case "Start":
+      return "start"
+    case "End":
+      return "end"
+    default:
+      return "speak"
+  }
+}
+
+/**
+ * Decodes an untrusted command: a `MeetingActionRejected` naming the path and the problem when it
+ * is not a command (a wrong tag, a name that is not a non-empty string, `tokens: NaN`, a getter
+ * that throws), so `reduce` only ever sees well-formed commands.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { MeetingReducer } from "@braid/meetings"
+ *
+ * const state = MeetingReducer.initial({ meetingId: "m", topic: "t", host: "ana" })
+ * const bad = MeetingReducer.decodeCommand(state, { _tag: "Speak", at: 0, name: "ana", text: "hi", tokens: Number.NaN, costUsd: 0 })
+ * Either.isLeft(bad) // true: path "tokens"
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const decodeCommand = (state: State, input: unknown): Either.Either<Command, MeetingActionRejected> => {
+  const rejected = (path: string, issue: string) => {
+    let tag: unknown
+    let who: unknown
+    try {
+      tag = (input as { _tag?: unknown } | null)?._tag
+      const i = input as { name?: unknown; by?: unknown } | null
+      who = i?.name ?? i?.by
+    } catch {
+      // unreadable input: named below as such
+    }
+    return new MeetingActionRejected({
+      meetingId: state.meetingId,
+      action: actionOf(tag),
+      participant: typeof who === "string" ? who : `(${typeof who})`,
+      state: state.phase,
+      reason: `invalid command: ${issue}`,
+      path
+    })
+  }
+  try {
+    return Either.mapLeft(Schema.decodeUnknownEither(CommandSchema)(input), (error) => {
+      const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+      const deepest = issues.reduce<(typeof issues)[number] | undefined>(
+        (best, i) => best === undefined || i.path.length > best.path.length ? i : best,
+        undefined
+      )
+      return rejected(
+        deepest && deepest.path.length > 0 ? deepest.path.map(String).join(".") : "(root)",
+        deepest?.message ?? error.message
+      )
+    })
+  } catch (e) {
+    return Either.left(rejected("(root)", `unreadable input: ${e instanceof Error ? e.message : String(e)}`))
+  }
+}
 
 /**
  * What a command did: the next state and the entries it produced (in order, `seq` numbered).
@@ -395,7 +521,7 @@ const finish = (step: Step, endedBy: EndedBy) => {
  * @example
  * ```ts
  * import assert from "node:assert"
- * import { Duration, Either } from "effect"
+ * import { Duration, Either, ParseResult, Schema } from "effect"
  * import { MeetingReducer } from "@braid/meetings"
  *
  * let state = MeetingReducer.initial({ meetingId: "m", topic: "t", host: "ana", speakingTimeout: 1000 })
