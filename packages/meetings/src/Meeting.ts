@@ -485,9 +485,7 @@ const causeText = (cause: Cause.Cause<unknown>): string => {
   return "interrupted"
 }
 
-/** A command without its time: the driver stamps it with the Clock. */
-type Input = MeetingReducer.Command extends infer C ? C extends MeetingReducer.Command ? Omit<C, "at"> : never
-  : never
+type Input = MeetingReducer.CommandInput
 
 /**
  * Creates a meeting (state `scheduled`, the host attending). Needs the `EventBus`; uses the

@@ -264,6 +264,14 @@ export const decodeCommand = (state: State, input: unknown): Either.Either<Comma
 }
 
 /**
+ * A command without its time (the driver stamps it with the Clock).
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export type CommandInput = Command extends infer C ? C extends Command ? Omit<C, "at"> : never : never
+
+/**
  * What a command did: the next state and the entries it produced (in order, `seq` numbered).
  *
  * @category models
