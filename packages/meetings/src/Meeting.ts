@@ -33,7 +33,20 @@ import * as Agent from "@braid/agents/Agent"
 import { Json, Primitive } from "@braid/core"
 import { Tokens } from "@braid/llm"
 import * as EventBus from "@braid/messaging/EventBus"
-import { Cause, Clock, Deferred, Duration, Effect, Either, Exit, Fiber, Option, ParseResult, Schema } from "effect"
+import {
+  Cause,
+  Clock,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Equal,
+  Exit,
+  Fiber,
+  Option,
+  ParseResult,
+  Schema
+} from "effect"
 import { MeetingActionRejected } from "./Errors.js"
 import type { MeetingStoreError } from "./Errors.js"
 import type { Entry, EntryKind, Invitation, MeetingState, Status, TurnView, View } from "./internal/meetingTypes.js"
@@ -582,7 +595,11 @@ export const make = <R = never>(
         }
       })
 
-    /** Applies a command (the caller holds the lock), then runs its effects: storage, events, timers. */
+    /**
+     * Applies a command (the caller holds the lock), then runs its effects: storage, events,
+     * timers. The timer of a turn that closes is interrupted, unless it is the fiber applying the
+     * command (its `Expire` is then stored before it ends by itself).
+     */
     const apply = (input: Input): Effect.Effect<void, MeetingActionRejected> =>
       Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis
@@ -595,7 +612,8 @@ export const make = <R = never>(
         const now = state.floor?.turn
         if (was !== now) {
           if (was !== undefined) {
-            if (watcher !== undefined) yield* Fiber.interruptFork(watcher)
+            const self = yield* Effect.fiberId
+            if (watcher !== undefined && !Equal.equals(watcher.id(), self)) yield* Fiber.interruptFork(watcher)
             watcher = undefined
             yield* Deferred.succeed(floorClosed!, undefined)
           }
@@ -619,14 +637,23 @@ export const make = <R = never>(
       const deadline = floor.deadline
       const wake = config.termination.wake
       if (deadline === undefined && wake === undefined) return undefined
-      const expire = deadline === undefined ? Effect.never : Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        yield* Effect.sleep(Duration.millis(Math.max(0, deadline - now)))
-        yield* Effect.ignore(dispatch({ _tag: "Expire", turn: floor.turn }))
-      })
-      const conclude = wake === undefined ? Effect.never : Effect.gen(function*() {
-        yield* wake(MeetingReducer.snapshot(state))
-        const held = yield* locked(Effect.gen(function*() {
+      // the waits race; the command is applied by the watcher's own fiber (not a racing child),
+      // so closing the turn does not interrupt the fiber that is storing its entry
+      const untilDeadline: Effect.Effect<"deadline"> = deadline === undefined
+        ? Effect.never
+        : Effect.flatMap(
+          Clock.currentTimeMillis,
+          (now) => Effect.as(Effect.sleep(Duration.millis(Math.max(0, deadline - now))), "deadline" as const)
+        )
+      const expire = Effect.zipRight(untilDeadline, Effect.ignore(dispatch({ _tag: "Expire", turn: floor.turn })))
+      if (wake === undefined) return expire
+      return Effect.gen(function*() {
+        const first = yield* Effect.raceFirst(
+          untilDeadline,
+          Effect.as(wake(MeetingReducer.snapshot(state)), "wake" as const)
+        )
+        if (first === "deadline") return yield* Effect.ignore(dispatch({ _tag: "Expire", turn: floor.turn }))
+        const concluded = yield* locked(Effect.gen(function*() {
           if (state.floor?.turn !== floor.turn) return true
           const held = yield* config.termination.check(MeetingReducer.snapshot(state))
           if (Option.isNone(held)) return false
@@ -634,9 +661,8 @@ export const make = <R = never>(
           return true
         }))
         // a wake-up that did not end the meeting (`and(timeout, mention)`) does not cut the turn
-        if (!held) yield* Effect.never
+        if (!concluded) yield* expire
       })
-      return Effect.raceFirst(expire, conclude)
     }
 
     const reject = (action: MeetingActionRejected["action"], who: string, reason: string) =>
