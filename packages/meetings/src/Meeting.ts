@@ -30,25 +30,13 @@
  * @since 0.1.0
  */
 import * as Agent from "@braid/agents/Agent"
-import { Json, Primitive } from "@braid/core"
+import { Primitive } from "@braid/core"
 import { Tokens } from "@braid/llm"
 import * as EventBus from "@braid/messaging/EventBus"
-import {
-  Cause,
-  Clock,
-  Deferred,
-  Duration,
-  Effect,
-  Either,
-  Equal,
-  Exit,
-  Fiber,
-  Option,
-  ParseResult,
-  Schema
-} from "effect"
+import { Clock, Deferred, Duration, Effect, Either, Equal, Exit, Fiber, Option, ParseResult, Schema } from "effect"
 import { MeetingActionRejected } from "./Errors.js"
 import type { MeetingStoreError } from "./Errors.js"
+import { causeText } from "./internal/causeText.js"
 import type { Entry, EntryKind, Invitation, MeetingState, Status, TurnView, View } from "./internal/meetingTypes.js"
 import { defaultTenant as internalDefaultTenant, Entry as EntrySchema } from "./internal/meetingTypes.js"
 import * as MeetingReducer from "./MeetingReducer.js"
@@ -477,26 +465,6 @@ const replyOf = (reply: Reply): { text: string; tokens: number; costUsd: number 
   typeof reply === "string"
     ? { text: reply, tokens: Tokens.estimate(reply), costUsd: 0 }
     : { text: reply.text, tokens: reply.tokens ?? Tokens.estimate(reply.text), costUsd: reply.costUsd ?? 0 }
-
-const causeText = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) {
-    const e = failure.value
-    const tag = typeof e === "object" && e !== null && "_tag" in e ? `${String((e as { _tag: unknown })._tag)}: ` : ""
-    return `${tag}${
-      e instanceof Error
-        ? e.message
-        : typeof e === "string"
-        ? e
-        : Either.getOrElse(Json.encode(e), () => String(typeof e))
-    }`
-  }
-  const defect = Cause.dieOption(cause)
-  if (Option.isSome(defect)) {
-    return `defect: ${defect.value instanceof Error ? defect.value.message : String(defect.value)}`
-  }
-  return "interrupted"
-}
 
 type Input = MeetingReducer.CommandInput
 
