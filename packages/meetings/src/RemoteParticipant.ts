@@ -357,7 +357,7 @@ const request = (
  * @category constructors
  * @since 0.3.0
  */
-export const join = <E, R>(
+export const join = <E = never, R = never>(
   options: JoinOptions<E, R>
 ): Effect.Effect<
   Session,

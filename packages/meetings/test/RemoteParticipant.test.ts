@@ -53,7 +53,7 @@ describe("RemoteParticipant", () => {
       const declined = yield* Effect.flip(
         RemoteParticipant.join({ meetingId: "weekly/1", tenant: "acme", name: "bob", speak: () => "hi" })
       )
-      assert.include(declined.reason, "declined")
+      assert.include(declined.message, "declined")
       yield* RemoteParticipant.join({ meetingId: "weekly/1", tenant: "acme", name: "mute", speak: () => Effect.never })
       assert.deepStrictEqual((yield* meeting.status).participants, ["lead", "ann", "mute"])
 
@@ -78,7 +78,7 @@ describe("RemoteParticipant", () => {
       assert.strictEqual(ended.reason, "maxTurns(6): 6 turns taken (max 6)")
       assert.strictEqual(ended.tenant, "acme")
       const other = yield* Effect.flip(Fiber.join(elsewhere))
-      assert.include(other.reason, "did not answer within 5s")
+      assert.include(other.message, "did not answer within 5s")
     }).pipe(Effect.provide(EventBus.layerMemory)))
 
   it.scoped("a remote agent that does not answer within the participant's bound gets a failed turn; one that fails sends its error", () =>
