@@ -43,11 +43,8 @@ describe("RemoteParticipant", () => {
       const refused = yield* Effect.flip(
         RemoteParticipant.join({ meetingId: "weekly/1", tenant: "acme", name: "eve", speak: () => "hi" })
       )
-      assert.deepStrictEqual([refused._tag, refused.action, refused.participant], [
-        "MeetingActionRejected",
-        "attend",
-        "eve"
-      ])
+      if (refused._tag !== "MeetingActionRejected") return assert.fail(`expected a rejection, got ${refused._tag}`)
+      assert.deepStrictEqual([refused.action, refused.participant], ["attend", "eve"])
       assert.include(refused.reason, "not invited")
       yield* RemoteParticipant.answer({ meetingId: "weekly/1", tenant: "acme", name: "bob", accept: false })
       const declined = yield* Effect.flip(
