@@ -549,17 +549,19 @@ export const make = <R = never>(
     const locked = <A, E, R2>(self: Effect.Effect<A, E, R2>) => lock.withPermits(1)(self)
     const logStoreError = (e: MeetingStoreError) => Effect.logWarning(`meeting ${id}: ${e.message}`)
 
-    /** Stores and publishes what a command produced (a store or bus failure is logged, never fatal). */
+    /**
+     * Stores, then publishes, what a command produced (a store or bus failure is logged, never
+     * fatal): whoever reacts to an event finds the entry and the status it led to in the store.
+     */
     const persist = (entries: ReadonlyArray<Entry>) =>
       Effect.gen(function*() {
+        if (entries.length === 0) return
+        for (const entry of entries) yield* store.append(entry).pipe(Effect.catchAll(logStoreError))
+        yield* store.saveStatus(MeetingReducer.status(state)).pipe(Effect.catchAll(logStoreError))
         for (const entry of entries) {
-          yield* store.append(entry).pipe(Effect.catchAll(logStoreError))
           yield* bus.publishEncoded(channelOf[entry.kind], Object.assign({}, entry)).pipe(
             Effect.catchAll((e) => Effect.logWarning(`meeting ${id}: event not published: ${e.message}`))
           )
-        }
-        if (entries.length > 0) {
-          yield* store.saveStatus(MeetingReducer.status(state)).pipe(Effect.catchAll(logStoreError))
         }
       })
 
@@ -607,12 +609,17 @@ export const make = <R = never>(
       if (deadline === undefined && wake === undefined) return undefined
       // the waits race; the command is applied by the watcher's own fiber (not a racing child),
       // so closing the turn does not interrupt the fiber that is storing its entry
+      // until the Clock reads the deadline (a live timer may fire a millisecond before `Date.now` gets there)
       const untilDeadline: Effect.Effect<"deadline"> = deadline === undefined
         ? Effect.never
-        : Effect.flatMap(
-          Clock.currentTimeMillis,
-          (now) => Effect.as(Effect.sleep(Duration.millis(Math.max(0, deadline - now))), "deadline" as const)
-        )
+        : Effect.gen(function*() {
+          let now = yield* Clock.currentTimeMillis
+          while (now < deadline) {
+            yield* Effect.sleep(Duration.millis(deadline - now))
+            now = yield* Clock.currentTimeMillis
+          }
+          return "deadline" as const
+        })
       const expire = Effect.zipRight(untilDeadline, Effect.ignore(dispatch({ _tag: "Expire", turn: floor.turn })))
       if (wake === undefined) return expire
       return Effect.gen(function*() {
