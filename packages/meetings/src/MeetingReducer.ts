@@ -347,7 +347,7 @@ export const initial = (options: InitialOptions): State => ({
  * MeetingReducer.roundRobin(s) // undefined: nobody has joined yet
  * ```
  *
- * @category getters
+ * @category accessors
  * @since 0.3.0
  */
 export const roundRobin = (state: State): string | undefined =>
@@ -363,7 +363,7 @@ export const roundRobin = (state: State): string | undefined =>
  * const snapshot = MeetingReducer.snapshot(MeetingReducer.initial({ meetingId: "m", topic: "t", host: "h" }))
  * ```
  *
- * @category getters
+ * @category accessors
  * @since 0.3.0
  */
 export const snapshot = (state: State): Snapshot => ({
@@ -385,7 +385,7 @@ export const snapshot = (state: State): Snapshot => ({
  * const status = MeetingReducer.status(MeetingReducer.initial({ meetingId: "m", topic: "t", host: "h" }))
  * ```
  *
- * @category getters
+ * @category accessors
  * @since 0.3.0
  */
 export const status = (state: State): Status => ({
@@ -414,7 +414,7 @@ export const status = (state: State): Status => ({
  * MeetingReducer.invitationOf(s, "bob") // undefined
  * ```
  *
- * @category getters
+ * @category accessors
  * @since 0.3.0
  */
 export const invitationOf = (state: State, name: string): Invitation | undefined =>

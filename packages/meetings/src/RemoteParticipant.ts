@@ -40,6 +40,14 @@ const RequestAction = Schema.Literal("join", "leave", "accept", "decline")
 /**
  * A remote agent's request to the host (join, leave, accept, decline).
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { RemoteParticipant } from "@braid/meetings"
+ *
+ * Schema.is(RemoteParticipant.Request)({ tenant: "acme", meetingId: "m", requestId: "r1", name: "ann", action: "join" }) // true
+ * ```
+ *
  * @category schemas
  * @since 0.3.0
  */
@@ -47,6 +55,14 @@ export const Request = Schema.Struct({ ...Key, requestId: Schema.String, name: S
 
 /**
  * The host's answer to a request it refused.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { RemoteParticipant } from "@braid/meetings"
+ *
+ * Schema.is(RemoteParticipant.Rejected)({ tenant: "acme", meetingId: "m", requestId: "r1", name: "eve", action: "join", reason: "not invited" }) // true
+ * ```
  *
  * @category schemas
  * @since 0.3.0
@@ -61,6 +77,14 @@ export const Rejected = Schema.Struct({
 
 /**
  * The floor granted to a remote speaker, with what it needs to speak (the latest entries of the history).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { RemoteParticipant } from "@braid/meetings"
+ *
+ * const grant = Schema.decodeUnknownEither(RemoteParticipant.Grant)({ speaker: "ann" }) // Left: tenant, meetingId, turn ... are missing
+ * ```
  *
  * @category schemas
  * @since 0.3.0
@@ -77,6 +101,14 @@ export const Grant = Schema.Struct({
 
 /**
  * A remote speaker's answer: its reply (decoded by the meeting like any reply), or its error.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { RemoteParticipant } from "@braid/meetings"
+ *
+ * Schema.is(RemoteParticipant.Answer)({ tenant: "acme", meetingId: "m", speaker: "ann", turn: 2, reply: "hi" }) // true
+ * ```
  *
  * @category schemas
  * @since 0.3.0
