@@ -33,10 +33,11 @@ import * as Agent from "@braid/agents/Agent"
 import { Primitive } from "@braid/core"
 import { Tokens } from "@braid/llm"
 import * as EventBus from "@braid/messaging/EventBus"
-import { Clock, Deferred, Duration, Effect, Either, Equal, Exit, Fiber, Option, ParseResult, Schema } from "effect"
+import { Clock, Deferred, Duration, Effect, Either, Equal, Exit, Fiber, Option, Schema } from "effect"
 import { MeetingActionRejected } from "./Errors.js"
 import type { MeetingStoreError } from "./Errors.js"
 import { causeText } from "./internal/causeText.js"
+import { decodeInput, nameOf } from "./internal/decode.js"
 import type { Entry, EntryKind, Invitation, MeetingState, Status, TurnView, View } from "./internal/meetingTypes.js"
 import { defaultTenant as internalDefaultTenant, Entry as EntrySchema } from "./internal/meetingTypes.js"
 import * as MeetingReducer from "./MeetingReducer.js"
@@ -432,34 +433,6 @@ const ConfigSchema = Schema.Struct({
     )
   )
 })
-
-/** The deepest issue of a decoding (of a union, the member that came closest): where, and what. */
-const firstIssue = (error: ParseResult.ParseError): { path: string; issue: string } => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-  const deepest = issues.reduce<(typeof issues)[number] | undefined>(
-    (best, i) => best === undefined || i.path.length > best.path.length ? i : best,
-    undefined
-  )
-  return {
-    path: deepest && deepest.path.length > 0 ? deepest.path.map(String).join(".") : "(root)",
-    issue: deepest?.message ?? error.message
-  }
-}
-
-/** Decodes `input`; a getter or a proxy that throws is a bad input too. */
-const decodeInput = <A, I>(
-  schema: Schema.Schema<A, I>,
-  input: unknown
-): Either.Either<A, { path: string; issue: string }> => {
-  try {
-    return Either.mapLeft(Schema.decodeUnknownEither(schema, { errors: "all" })(input), firstIssue)
-  } catch (e) {
-    return Either.left({ path: "(root)", issue: `unreadable input: ${e instanceof Error ? e.message : String(e)}` })
-  }
-}
-
-/** How to name a participant in an error, whatever the caller passed. */
-const nameOf = (u: unknown): string => typeof u === "string" ? u : `(${typeof u})`
 
 const replyOf = (reply: Reply): { text: string; tokens: number; costUsd: number } =>
   typeof reply === "string"

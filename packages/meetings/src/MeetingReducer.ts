@@ -14,8 +14,9 @@
  *
  * @since 0.3.0
  */
-import { Duration, Either, ParseResult, Schema } from "effect"
+import { Duration, Either, Schema } from "effect"
 import { MeetingActionRejected } from "./Errors.js"
+import { decodeInput, nameOf } from "./internal/decode.js"
 import type { Entry, EntryKind, Invitation, MeetingState, Status } from "./internal/meetingTypes.js"
 import { defaultTenant } from "./internal/meetingTypes.js"
 import type { EndedBy, Snapshot } from "./Termination.js"
@@ -64,7 +65,7 @@ export interface Floor {
  * @category models
  * @since 0.3.0
  */
-export interface State {
+export interface State extends Snapshot {
   readonly tenant: string
   readonly meetingId: string
   readonly topic: string
@@ -83,12 +84,6 @@ export interface State {
   /** Round robin: the position in `order` just after the last speaker, read modulo its length. */
   readonly nextIndex: number
   readonly floor: Floor | undefined
-  readonly turns: number
-  readonly tokens: number
-  readonly costUsd: number
-  readonly lastText: string | undefined
-  readonly lastSpeaker: string | undefined
-  readonly startedAt: number
   readonly endedBy: EndedBy | undefined
   /** The `seq` of the last entry. */
   readonly seq: number
@@ -226,8 +221,8 @@ const actionOf = (tag: unknown): MeetingActionRejected["action"] => {
  * @category utils
  * @since 0.3.0
  */
-export const decodeCommand = (state: State, input: unknown): Either.Either<Command, MeetingActionRejected> => {
-  const rejected = (path: string, issue: string) => {
+export const decodeCommand = (state: State, input: unknown): Either.Either<Command, MeetingActionRejected> =>
+  Either.mapLeft(decodeInput(CommandSchema, input), ({ issue, path }) => {
     let tag: unknown
     let who: unknown
     try {
@@ -235,33 +230,17 @@ export const decodeCommand = (state: State, input: unknown): Either.Either<Comma
       const i = input as { name?: unknown; by?: unknown } | null
       who = i?.name ?? i?.by
     } catch {
-      // unreadable input: named below as such
+      // unreadable input: named by its type
     }
     return new MeetingActionRejected({
       meetingId: state.meetingId,
       action: actionOf(tag),
-      participant: typeof who === "string" ? who : `(${typeof who})`,
+      participant: nameOf(who),
       state: state.phase,
       reason: `invalid command: ${issue}`,
       path
     })
-  }
-  try {
-    return Either.mapLeft(Schema.decodeUnknownEither(CommandSchema)(input), (error) => {
-      const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-      const deepest = issues.reduce<(typeof issues)[number] | undefined>(
-        (best, i) => best === undefined || i.path.length > best.path.length ? i : best,
-        undefined
-      )
-      return rejected(
-        deepest && deepest.path.length > 0 ? deepest.path.map(String).join(".") : "(root)",
-        deepest?.message ?? error.message
-      )
-    })
-  } catch (e) {
-    return Either.left(rejected("(root)", `unreadable input: ${e instanceof Error ? e.message : String(e)}`))
-  }
-}
+  })
 
 /**
  * A command without its time (the driver stamps it with the Clock).
@@ -476,6 +455,13 @@ const withoutSpeaker = (state: State, name: string): Pick<State, "order" | "next
   }
 }
 
+/** A participant answers its invitation. */
+const answered = (step: Step, member: Member, invitation: "accepted" | "declined") => {
+  step.set({ members: setMember(step.state.members, { ...member, invitation }) })
+  step.record(invitation, member.name)
+  return step.done()
+}
+
 const depart = (step: Step, name: string, reason?: string) => {
   const s = step.state
   const member = s.members.find((m) => m.name === name)!
@@ -529,7 +515,7 @@ const finish = (step: Step, endedBy: EndedBy) => {
  * @example
  * ```ts
  * import assert from "node:assert"
- * import { Duration, Either, ParseResult, Schema } from "effect"
+ * import { Duration, Either, Schema } from "effect"
  * import { MeetingReducer } from "@braid/meetings"
  *
  * let state = MeetingReducer.initial({ meetingId: "m", topic: "t", host: "ana", speakingTimeout: 1000 })
@@ -576,9 +562,7 @@ export const reduce = (state: State, command: Command): Either.Either<Transition
         )
       }
       if (member.invitation === "accepted") return reject(state, "accept", name, "has already accepted")
-      step.set({ members: setMember(state.members, { ...member, invitation: "accepted" }) })
-      step.record("accepted", name)
-      return step.done()
+      return answered(step, member, "accepted")
     }
     case "Decline": {
       const { name } = command
@@ -588,9 +572,7 @@ export const reduce = (state: State, command: Command): Either.Either<Transition
       if (member === undefined) return reject(state, "decline", name, "not invited")
       if (member.present) return reject(state, "decline", name, "attending: leave instead")
       if (member.invitation === "declined") return reject(state, "decline", name, "has already declined")
-      step.set({ members: setMember(state.members, { ...member, invitation: "declined" }) })
-      step.record("declined", name)
-      return step.done()
+      return answered(step, member, "declined")
     }
     case "Join": {
       const { name } = command
