@@ -26,7 +26,7 @@ import { Schema } from "effect"
  */
 export class MeetingActionRejected extends Schema.TaggedError<MeetingActionRejected>()("MeetingActionRejected", {
   meetingId: Schema.String,
-  action: Schema.Literal("make", "attend", "start", "speak", "leave", "end", "run"),
+  action: Schema.Literal("make", "attend", "start", "speak", "leave", "end", "run", "invite", "accept", "decline"),
   participant: Schema.String,
   state: Schema.String,
   reason: Schema.String,
@@ -58,5 +58,30 @@ export class MeetingStoreError extends Schema.TaggedError<MeetingStoreError>()("
 }) {
   override get message(): string {
     return `meeting store ${this.operation} failed: ${this.reason}`
+  }
+}
+
+/**
+ * A remote participant (an agent in another process, reached over the `EventBus`) did not answer
+ * its turn within its bound, or answered with an error: its turn is recorded as `failed` with
+ * this reason, and the meeting moves on.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/meetings"
+ *
+ * const e = new Errors.RemoteParticipantError({ meetingId: "m1", participant: "ann", reason: "no reply within 30s" })
+ * ```
+ *
+ * @category errors
+ * @since 0.3.0
+ */
+export class RemoteParticipantError extends Schema.TaggedError<RemoteParticipantError>()("RemoteParticipantError", {
+  meetingId: Schema.String,
+  participant: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `meeting ${this.meetingId}: remote participant ${this.participant}: ${this.reason}`
   }
 }

@@ -30,16 +30,20 @@
  * @since 0.1.0
  */
 import * as Agent from "@braid/agents/Agent"
-import { Json, Primitive } from "@braid/core"
+import { Primitive } from "@braid/core"
 import { Tokens } from "@braid/llm"
 import * as EventBus from "@braid/messaging/EventBus"
-import { Cause, Clock, Deferred, Duration, Effect, Either, Exit, Option, ParseResult, Schema } from "effect"
+import { Clock, Deferred, Duration, Effect, Either, Equal, Exit, Fiber, Option, Schema } from "effect"
 import { MeetingActionRejected } from "./Errors.js"
 import type { MeetingStoreError } from "./Errors.js"
-import type { Entry, EntryKind, MeetingState, Status, TurnView, View } from "./internal/meetingTypes.js"
-import { Entry as EntrySchema } from "./internal/meetingTypes.js"
+import { causeText } from "./internal/causeText.js"
+import { decodeInput, nameOf } from "./internal/decode.js"
+import type { Entry, EntryKind, Invitation, MeetingState, Status, TurnView, View } from "./internal/meetingTypes.js"
+import { defaultTenant as internalDefaultTenant, Entry as EntrySchema } from "./internal/meetingTypes.js"
+import * as MeetingReducer from "./MeetingReducer.js"
+import type { Admission } from "./MeetingReducer.js"
 import { makeMemory, MeetingStore } from "./MeetingStore.js"
-import type { EndedBy, Snapshot, Termination } from "./Termination.js"
+import type { EndedBy, Termination } from "./Termination.js"
 import type { TurnPolicy } from "./TurnPolicy.js"
 import { roundRobin } from "./TurnPolicy.js"
 
@@ -52,12 +56,20 @@ export type {
    */
   Entry,
   /**
-   * What an entry records: joined, left, started, spoke, timed-out, failed, interrupted, remark, ended.
+   * What an entry records: joined, left, started, spoke, timed-out, failed, interrupted, remark,
+   * ended, and the invitations: invited, accepted, declined.
    *
    * @category models
    * @since 0.1.0
    */
   EntryKind,
+  /**
+   * Where a participant stands with its invitation: invited, accepted or declined.
+   *
+   * @category models
+   * @since 0.3.0
+   */
+  Invitation,
   /**
    * Where a meeting is: scheduled, running or ended.
    *
@@ -87,6 +99,32 @@ export type {
    */
   View
 }
+
+export type {
+  /**
+   * Who may attend: anyone (`"open"`) or only the invited (`"invitation"`).
+   *
+   * @category models
+   * @since 0.3.0
+   */
+  Admission
+} from "./MeetingReducer.js"
+
+/**
+ * The tenant of a meeting created without one: meetings are partitioned by tenant (the store's
+ * key is the tenant and the meeting id), and this one keeps the meetings of 0.2.
+ *
+ * @example
+ * ```ts
+ * import { Meeting } from "@braid/meetings"
+ *
+ * const tenant = Meeting.defaultTenant // "default"
+ * ```
+ *
+ * @category constants
+ * @since 0.3.0
+ */
+export const defaultTenant: string = internalDefaultTenant
 
 /**
  * What a speaker says: text, with the tokens and dollars it cost if known (tokens are estimated
@@ -226,8 +264,17 @@ export interface Config<R = never> {
   readonly policy?: TurnPolicy<R>
   /** When the meeting ends (the host can always end it). */
   readonly termination: Termination
-  /** A speaker who has not answered within this is skipped (a `timed-out` entry). */
+  /**
+   * A speaker who has not answered within this loses the floor (a `timed-out` entry), whether
+   * `run` drives the meeting or agents drive it with `nextTurn` / `speak`.
+   */
   readonly speakingTimeout?: Duration.DurationInput
+  /** The organization the meeting belongs to (its store key and events carry it). Default `"default"`. */
+  readonly tenant?: string
+  /** Who may attend: anyone (`"open"`, the default) or only the invited (`"invitation"`). */
+  readonly admission?: Admission
+  /** Invited when the meeting is created (by the host). */
+  readonly invited?: ReadonlyArray<string>
 }
 
 /**
@@ -254,6 +301,16 @@ export interface Result {
  */
 export interface Meeting<R = never> {
   readonly id: string
+  /** The organization the meeting belongs to. */
+  readonly tenant: string
+  /** The host invites `name` (not attending, not already invited). */
+  readonly invite: (by: string, name: string) => Effect.Effect<void, MeetingActionRejected>
+  /** `name` accepts its invitation (it can then attend). */
+  readonly accept: (name: string) => Effect.Effect<void, MeetingActionRejected>
+  /** `name` declines its invitation: it can neither attend nor speak until invited again. */
+  readonly decline: (name: string) => Effect.Effect<void, MeetingActionRejected>
+  /** The reducer's state now (see `MeetingReducer`). */
+  readonly state: Effect.Effect<MeetingReducer.State>
   readonly attend: (participant: Participant<unknown, R>) => Effect.Effect<void, MeetingActionRejected>
   readonly start: (by: string) => Effect.Effect<void, MeetingActionRejected>
   /** Opens the next turn (manual driving): the policy picks the speaker, who must then `speak`. */
@@ -306,7 +363,10 @@ export const channelOf: Readonly<Record<EntryKind, string>> = {
   interrupted: "meeting.participant.interrupted",
   remark: "meeting.moderator.remarked",
   started: "meeting.session.started",
-  ended: "meeting.session.ended"
+  ended: "meeting.session.ended",
+  invited: "meeting.invitation.sent",
+  accepted: "meeting.invitation.accepted",
+  declined: "meeting.invitation.declined"
 }
 
 const Name = Schema.String.pipe(Schema.minLength(1, { message: () => "expected a non-empty string" }))
@@ -352,6 +412,9 @@ const ParticipantSchema = Schema.Struct({
 
 const ConfigSchema = Schema.Struct({
   id: Schema.optional(Name),
+  tenant: Schema.optional(Name),
+  admission: Schema.optional(Schema.Literal("open", "invitation")),
+  invited: Schema.optional(Schema.Array(Name)),
   topic: Schema.String,
   host: ParticipantSchema,
   hostSpeaks: Schema.optional(Schema.Boolean),
@@ -371,68 +434,22 @@ const ConfigSchema = Schema.Struct({
   )
 })
 
-/** The deepest issue of a decoding (of a union, the member that came closest): where, and what. */
-const firstIssue = (error: ParseResult.ParseError): { path: string; issue: string } => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-  const deepest = issues.reduce<(typeof issues)[number] | undefined>(
-    (best, i) => best === undefined || i.path.length > best.path.length ? i : best,
-    undefined
-  )
-  return {
-    path: deepest && deepest.path.length > 0 ? deepest.path.map(String).join(".") : "(root)",
-    issue: deepest?.message ?? error.message
-  }
-}
-
-/** Decodes `input`; a getter or a proxy that throws is a bad input too. */
-const decodeInput = <A, I>(
-  schema: Schema.Schema<A, I>,
-  input: unknown
-): Either.Either<A, { path: string; issue: string }> => {
-  try {
-    return Either.mapLeft(Schema.decodeUnknownEither(schema, { errors: "all" })(input), firstIssue)
-  } catch (e) {
-    return Either.left({ path: "(root)", issue: `unreadable input: ${e instanceof Error ? e.message : String(e)}` })
-  }
-}
-
-/** How to name a participant in an error, whatever the caller passed. */
-const nameOf = (u: unknown): string => typeof u === "string" ? u : `(${typeof u})`
-
 const replyOf = (reply: Reply): { text: string; tokens: number; costUsd: number } =>
   typeof reply === "string"
     ? { text: reply, tokens: Tokens.estimate(reply), costUsd: 0 }
     : { text: reply.text, tokens: reply.tokens ?? Tokens.estimate(reply.text), costUsd: reply.costUsd ?? 0 }
 
-const causeText = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) {
-    const e = failure.value
-    const tag = typeof e === "object" && e !== null && "_tag" in e ? `${String((e as { _tag: unknown })._tag)}: ` : ""
-    return `${tag}${
-      e instanceof Error
-        ? e.message
-        : typeof e === "string"
-        ? e
-        : Either.getOrElse(Json.encode(e), () => String(typeof e))
-    }`
-  }
-  const defect = Cause.dieOption(cause)
-  if (Option.isSome(defect)) {
-    return `defect: ${defect.value instanceof Error ? defect.value.message : String(defect.value)}`
-  }
-  return "interrupted"
-}
-
-type TurnOutcome =
-  | { readonly _tag: "Spoke"; readonly reply: Reply }
-  | { readonly _tag: "TimedOut" }
-  | { readonly _tag: "Failed"; readonly reason: string }
-  | { readonly _tag: "Interrupted"; readonly reason: string }
+type Input = MeetingReducer.CommandInput
 
 /**
  * Creates a meeting (state `scheduled`, the host attending). Needs the `EventBus`; uses the
  * `MeetingStore` in context, or a private in-memory one.
+ *
+ * The meeting is a driver around `MeetingReducer.reduce`: every action is a command to the
+ * reducer, applied under one lock; the entries it produces are appended to the history, stored
+ * and published; a turn that opens starts a timer on Effect's Clock (the speaking timeout, and
+ * the wake-up of time-based termination conditions), so a silent speaker loses the floor in
+ * every mode.
  *
  * @example
  * ```ts
@@ -478,36 +495,126 @@ export const make = <R = never>(
     )
     const id = config.id ?? crypto.randomUUID()
     const host = config.host.name
-    const hostSpeaks = config.hostSpeaks ?? true
     const policy: TurnPolicy<R> = config.policy ?? roundRobin
-    const speakingTimeout = config.speakingTimeout === undefined ? undefined : Duration.decode(config.speakingTimeout)
     const lock = yield* Effect.makeSemaphore(1)
     const endSignal = yield* Deferred.make<void>()
 
-    // --- the state (changed only under `lock`) ---
-    let state: MeetingState = "scheduled"
-    const speakers = new Map<string, Participant<unknown, R>>()
-    const order: Array<string> = [] // present speakers, in turn order
-    // Round robin: the position in `order` just after the last speaker, in [0, order.length]; read
-    // modulo the length, so that a participant who joins at the end before the next turn is next.
-    let nextIndex = 0
-    let currentSpeaker: string | undefined
-    let turnOpen = false
-    let driven = false
-    const pendingLeaves = new Set<string>()
-    const attending = new Set<string>()
-    let turns = 0
-    let tokens = 0
-    let costUsd = 0
-    let lastText: string | undefined
-    let lastSpeaker: string | undefined
-    let startedAt = 0
-    let endedBy: EndedBy | undefined
+    // --- the driver's state: the reducer's state and what cannot be data (changed under `lock`) ---
+    let state = MeetingReducer.initial({
+      meetingId: id,
+      tenant: config.tenant,
+      topic: config.topic,
+      host,
+      hostSpeaks: config.hostSpeaks,
+      admission: config.admission,
+      speakingTimeout: config.speakingTimeout === undefined
+        ? undefined
+        : Duration.toMillis(Duration.decode(config.speakingTimeout))
+    })
     const history: Array<Entry> = []
-    let pendingFallback: string | undefined // why the open turn's speaker was a fallback
+    const speakers = new Map<string, Participant<unknown, R>>()
+    let driven = false
+    /** Completed when the open turn closes (however it closes). */
+    let floorClosed: Deferred.Deferred<void> | undefined
+    /** The timer of the open turn (speaking timeout, termination wake-up). */
+    let watcher: Fiber.RuntimeFiber<void> | undefined
+
+    const locked = <A, E, R2>(self: Effect.Effect<A, E, R2>) => lock.withPermits(1)(self)
+    const logStoreError = (e: MeetingStoreError) => Effect.logWarning(`meeting ${id}: ${e.message}`)
+
+    /**
+     * Stores, then publishes, what a command produced (a store or bus failure is logged, never
+     * fatal): whoever reacts to an event finds the entry and the status it led to in the store.
+     */
+    const persist = (entries: ReadonlyArray<Entry>) =>
+      Effect.gen(function*() {
+        if (entries.length === 0) return
+        for (const entry of entries) yield* store.append(entry).pipe(Effect.catchAll(logStoreError))
+        yield* store.saveStatus(MeetingReducer.status(state)).pipe(Effect.catchAll(logStoreError))
+        for (const entry of entries) {
+          yield* bus.publishEncoded(channelOf[entry.kind], Object.assign({}, entry)).pipe(
+            Effect.catchAll((e) => Effect.logWarning(`meeting ${id}: event not published: ${e.message}`))
+          )
+        }
+      })
+
+    /**
+     * Applies a command (the caller holds the lock), then runs its effects: storage, events,
+     * timers. The timer of a turn that closes is interrupted, unless it is the fiber applying the
+     * command (its `Expire` is then stored before it ends by itself).
+     */
+    const apply = (input: Input): Effect.Effect<void, MeetingActionRejected> =>
+      Effect.gen(function*() {
+        const at = yield* Clock.currentTimeMillis
+        const before = state
+        const result = MeetingReducer.reduce(before, { ...input, at } as MeetingReducer.Command)
+        if (Either.isLeft(result)) return yield* Effect.fail(result.left)
+        state = result.right.state
+        for (const e of result.right.entries) history.push(e)
+        const was = before.floor?.turn
+        const now = state.floor?.turn
+        if (was !== now) {
+          if (was !== undefined) {
+            const self = yield* Effect.fiberId
+            if (watcher !== undefined && !Equal.equals(watcher.id(), self)) yield* Fiber.interruptFork(watcher)
+            watcher = undefined
+            yield* Deferred.succeed(floorClosed!, undefined)
+          }
+          if (state.floor !== undefined) {
+            floorClosed = yield* Deferred.make<void>()
+            const watch = watchFloor(state.floor)
+            watcher = watch === undefined ? undefined : yield* Effect.forkDaemon(watch)
+          }
+        }
+        if (before.phase !== "ended" && state.phase === "ended") yield* Deferred.succeed(endSignal, undefined)
+        yield* persist(result.right.entries)
+      })
+    const dispatch = (input: Input) => locked(apply(input))
+
+    /**
+     * The timer of an open turn: at its deadline the speaker loses the floor (`Expire`); when a
+     * time-based termination condition may hold (its `wake`), the condition is checked and the
+     * meeting concluded if it holds. `undefined` when there is nothing to wait for.
+     */
+    const watchFloor = (floor: MeetingReducer.Floor): Effect.Effect<void> | undefined => {
+      const deadline = floor.deadline
+      const wake = config.termination.wake
+      if (deadline === undefined && wake === undefined) return undefined
+      // the waits race; the command is applied by the watcher's own fiber (not a racing child),
+      // so closing the turn does not interrupt the fiber that is storing its entry
+      // until the Clock reads the deadline (a live timer may fire a millisecond before `Date.now` gets there)
+      const untilDeadline: Effect.Effect<"deadline"> = deadline === undefined
+        ? Effect.never
+        : Effect.gen(function*() {
+          let now = yield* Clock.currentTimeMillis
+          while (now < deadline) {
+            yield* Effect.sleep(Duration.millis(deadline - now))
+            now = yield* Clock.currentTimeMillis
+          }
+          return "deadline" as const
+        })
+      const expire = Effect.zipRight(untilDeadline, Effect.ignore(dispatch({ _tag: "Expire", turn: floor.turn })))
+      if (wake === undefined) return expire
+      return Effect.gen(function*() {
+        const first = yield* Effect.raceFirst(
+          untilDeadline,
+          Effect.as(wake(MeetingReducer.snapshot(state)), "wake" as const)
+        )
+        if (first === "deadline") return yield* Effect.ignore(dispatch({ _tag: "Expire", turn: floor.turn }))
+        const concluded = yield* locked(Effect.gen(function*() {
+          if (state.floor?.turn !== floor.turn) return true
+          const held = yield* config.termination.check(MeetingReducer.snapshot(state))
+          if (Option.isNone(held)) return false
+          yield* Effect.ignore(apply({ _tag: "Conclude", endedBy: held.value }))
+          return true
+        }))
+        // a wake-up that did not end the meeting (`and(timeout, mention)`) does not cut the turn
+        if (!concluded) yield* expire
+      })
+    }
 
     const reject = (action: MeetingActionRejected["action"], who: string, reason: string) =>
-      Effect.fail(new MeetingActionRejected({ meetingId: id, action, participant: who, state, reason }))
+      Effect.fail(new MeetingActionRejected({ meetingId: id, action, participant: who, state: state.phase, reason }))
 
     /** Decodes a public input before anything is touched; a bad one is rejected, naming where. */
     const input = <A, I>(
@@ -526,61 +633,15 @@ export const make = <R = never>(
               meetingId: id,
               action,
               participant: nameOf(who),
-              state,
+              state: state.phase,
               reason: `invalid ${what}: ${decoded.left.issue}`,
               path: decoded.left.path
             })
           )
       })
-
-    const statusNow = (): Status => ({
-      meetingId: id,
-      topic: config.topic,
-      host,
-      state,
-      ...(currentSpeaker !== undefined ? { currentSpeaker } : {}),
-      participants: [...attending],
-      turns,
-      tokens,
-      costUsd,
-      ...(endedBy !== undefined ? { endedBy } : {})
-    })
-
-    const logStoreError = (e: MeetingStoreError) => Effect.logWarning(`meeting ${id}: ${e.message}`)
-
-    /** Appends an entry: history, store (with the status), event bus. */
-    const record = (
-      kind: EntryKind,
-      who: string,
-      extra: Partial<Omit<Entry, "meetingId" | "seq" | "at" | "kind" | "participant">> = {}
-    ) =>
-      Effect.gen(function*() {
-        const at = yield* Clock.currentTimeMillis
-        const entry: Entry = { meetingId: id, seq: history.length + 1, at, kind, participant: who, ...extra }
-        history.push(entry)
-        yield* store.append(entry).pipe(Effect.catchAll(logStoreError))
-        yield* store.saveStatus(statusNow()).pipe(Effect.catchAll(logStoreError))
-        yield* bus.publishEncoded(channelOf[kind], Object.assign({}, entry)).pipe(
-          Effect.catchAll((e) => Effect.logWarning(`meeting ${id}: event not published: ${e.message}`))
-        )
-      })
-
-    const locked = <A, E, R2>(self: Effect.Effect<A, E, R2>) => lock.withPermits(1)(self)
-
-    const removeFromOrder = (name: string) => {
-      const i = order.indexOf(name)
-      if (i < 0) return
-      order.splice(i, 1)
-      if (i < nextIndex) nextIndex--
-    }
-
-    const join = (p: Participant<unknown, R>) =>
-      Effect.gen(function*() {
-        attending.add(p.name)
-        speakers.set(p.name, p)
-        if (p.name !== host || hostSpeaks) order.push(p.name)
-        yield* record("joined", p.name)
-      })
+    /** A command on a name: the name is decoded first. */
+    const byName = (action: MeetingActionRejected["action"], toInput: (name: string) => Input) => (name: string) =>
+      Effect.flatMap(input(action, name, Name, name, "name"), (n) => dispatch(toInput(n)))
 
     /**
      * The view of the meeting now. Its `history` is the history as of now, copied only if someone
@@ -593,8 +654,8 @@ export const make = <R = never>(
         meetingId: id,
         topic: config.topic,
         host,
-        turn: turns + 1,
-        participants: [...order],
+        turn: state.turns + 1,
+        participants: state.order,
         get history() {
           return copy ??= history.slice(0, length)
         },
@@ -602,172 +663,59 @@ export const make = <R = never>(
       }
     }
 
-    const snapshot = (): Snapshot => ({ turns, tokens, costUsd, lastText, lastSpeaker, startedAt })
-
-    const finish = (by: EndedBy) =>
-      Effect.gen(function*() {
-        if (state === "ended") return
-        state = "ended"
-        endedBy = by
-        currentSpeaker = undefined
-        turnOpen = false
-        yield* record("ended", host, { reason: `${by.condition}: ${by.detail}` })
-        yield* Deferred.succeed(endSignal, undefined)
-      })
-
     const attend = (p: Participant<unknown, R>) =>
       Effect.zipRight(
         input("attend", (p as { name?: unknown } | null)?.name, ParticipantSchema, p, "participant"),
         locked(Effect.gen(function*() {
-          if (state === "ended") return yield* reject("attend", p.name, "the meeting has ended")
-          if (attending.has(p.name)) return yield* reject("attend", p.name, "already attending")
-          yield* join(p)
-        }))
-      )
-
-    const start = (by: string) =>
-      Effect.zipRight(
-        input("start", by, Name, by, "name"),
-        locked(Effect.gen(function*() {
-          if (by !== host) return yield* reject("start", by, `only the host (${host}) can start the meeting`)
-          if (state !== "scheduled") return yield* reject("start", by, "the meeting has already started")
-          state = "running"
-          startedAt = yield* Clock.currentTimeMillis
-          yield* record("started", host, { text: config.topic })
-        }))
-      )
-
-    const leave = (name: string) =>
-      Effect.zipRight(
-        input("leave", name, Name, name, "name"),
-        locked(Effect.gen(function*() {
-          if (state === "ended") return yield* reject("leave", name, "the meeting has ended")
-          if (name === host) return yield* reject("leave", name, "the host cannot leave; the host ends the meeting")
-          if (!attending.has(name) || pendingLeaves.has(name)) return yield* reject("leave", name, "not attending")
-          if (turnOpen && currentSpeaker === name) {
-            pendingLeaves.add(name) // finishes the turn first
-            return
-          }
-          attending.delete(name)
-          removeFromOrder(name)
-          yield* record("left", name)
-        }))
-      )
-
-    const end = (by: string) =>
-      Effect.zipRight(
-        input("end", by, Name, by, "name"),
-        locked(Effect.gen(function*() {
-          if (by !== host) return yield* reject("end", by, `only the host (${host}) can end the meeting`)
-          if (state === "ended") return yield* reject("end", by, "the meeting has already ended")
-          if (turnOpen && currentSpeaker !== undefined) {
-            // The turn in progress is cut short (the driver sees the turn closed and records nothing more).
-            const speaker = currentSpeaker
-            turns++
-            lastSpeaker = speaker
-            turnOpen = false
-            currentSpeaker = undefined
-            pendingFallback = undefined
-            yield* record("interrupted", speaker, { turn: turns, reason: "the host ended the meeting" })
-          }
-          yield* finish({ condition: "host", detail: `${by} ended the meeting` })
+          yield* apply({ _tag: "Join", name: p.name })
+          speakers.set(p.name, p)
         }))
       )
 
     /** Decides and opens the next turn; `None` when the meeting is (or has just been) ended. */
-    const openTurn: Effect.Effect<Option.Option<TurnView>, never, R> = Effect.gen(function*() {
-      const check = yield* locked(Effect.gen(function*() {
-        if (state === "ended") return Option.none<View>()
-        const held = yield* config.termination.check(snapshot())
+    const openTurn: Effect.Effect<
+      Option.Option<{ readonly view: TurnView; readonly closed: Deferred.Deferred<void> }>,
+      MeetingActionRejected,
+      R
+    > = Effect.gen(function*() {
+      const ready = yield* locked(Effect.gen(function*() {
+        if (state.phase === "ended") return Option.none()
+        const held = yield* config.termination.check(MeetingReducer.snapshot(state))
         if (Option.isSome(held)) {
-          yield* finish(held.value)
-          return Option.none<View>()
+          yield* apply({ _tag: "Conclude", endedBy: held.value })
+          return Option.none()
         }
-        if (order.length === 0) {
-          yield* finish({ condition: "no-participants", detail: "nobody is left to speak" })
-          return Option.none<View>()
+        const rr = MeetingReducer.roundRobin(state)
+        if (rr === undefined) {
+          yield* apply({ _tag: "GrantFloor", speaker: "" }) // nobody to speak: the reducer ends the meeting
+          return Option.none()
         }
-        return Option.some(view())
+        return Option.some({ view: view(), roundRobin: rr, lastSpeaker: state.lastSpeaker })
       }))
-      if (Option.isNone(check)) return Option.none()
-      const v = check.value
-      const rr = order[nextIndex % order.length]!
-      const decision = yield* policy.next({ view: v, lastSpeaker, roundRobin: rr })
+      if (Option.isNone(ready)) return Option.none()
+      const decision = yield* policy.next(ready.value)
       return yield* locked(Effect.gen(function*() {
-        if (state === "ended" || order.length === 0) return Option.none<TurnView>()
-        // Someone may have left while the policy was deciding.
-        let speaker = decision.speaker
-        let fallback = decision.fallback
-        if (!order.includes(speaker)) {
-          speaker = order[nextIndex % order.length]!
-          fallback = `${decision.speaker} left before the turn; round robin`
-        }
-        if (decision.remark) yield* record("remark", decision.remark.by, { text: decision.remark.text })
-        nextIndex = order.indexOf(speaker) + 1
-        currentSpeaker = speaker
-        turnOpen = true
-        if (fallback !== undefined) pendingFallback = fallback
-        // The speaker's view: the policy's, unless the order or the history changed meanwhile.
-        return Option.some(view(speaker) as TurnView)
+        if (state.phase === "ended") return Option.none()
+        yield* apply({
+          _tag: "GrantFloor",
+          speaker: decision.speaker,
+          fallback: decision.fallback,
+          remark: decision.remark
+        })
+        if (state.floor === undefined) return Option.none() // nobody was left: the meeting ended
+        return Option.some({ view: view(state.floor.speaker) as TurnView, closed: floorClosed! })
       }))
     })
-    /** Records the outcome of the open turn and applies the leaves that waited for it. */
-    const closeTurn = (speaker: string, outcome: TurnOutcome) =>
-      Effect.gen(function*() {
-        if (!turnOpen || currentSpeaker !== speaker) return // already closed (the host ended the meeting)
-        const turn = turns + 1
-        const note = pendingFallback
-        pendingFallback = undefined
-        turns = turn
-        lastSpeaker = speaker
-        switch (outcome._tag) {
-          case "Spoke": {
-            const r = replyOf(outcome.reply)
-            tokens += r.tokens
-            costUsd += r.costUsd
-            lastText = r.text
-            yield* record("spoke", speaker, {
-              turn,
-              text: r.text,
-              tokens: r.tokens,
-              ...(r.costUsd ? { costUsd: r.costUsd } : {}),
-              ...(note !== undefined ? { reason: note } : {})
-            })
-            break
-          }
-          case "TimedOut":
-            lastText = undefined
-            yield* record("timed-out", speaker, {
-              turn,
-              reason: `no answer within ${Duration.format(speakingTimeout!)}`
-            })
-            break
-          case "Failed":
-            lastText = undefined
-            yield* record("failed", speaker, { turn, reason: outcome.reason })
-            break
-          case "Interrupted":
-            lastText = undefined
-            yield* record("interrupted", speaker, { turn, reason: outcome.reason })
-            break
-        }
-        currentSpeaker = undefined
-        turnOpen = false
-        for (const name of pendingLeaves) {
-          attending.delete(name)
-          removeFromOrder(name)
-          yield* record("left", name, { reason: "left after finishing the turn" })
-        }
-        pendingLeaves.clear()
-      })
 
     const nextTurn: Effect.Effect<string, MeetingActionRejected, R> = Effect.gen(function*() {
-      if (state !== "running") return yield* reject("speak", "(meeting)", "the meeting is not running")
+      if (state.phase !== "running") return yield* reject("speak", "(meeting)", "the meeting is not running")
       if (driven) return yield* reject("speak", "(meeting)", "the meeting is driven by run")
-      if (turnOpen) return yield* reject("speak", currentSpeaker ?? "(meeting)", `it is still ${currentSpeaker}'s turn`)
+      if (state.floor !== undefined) {
+        return yield* reject("speak", state.floor.speaker, `it is still ${state.floor.speaker}'s turn`)
+      }
       const turn = yield* openTurn
       if (Option.isNone(turn)) return yield* reject("speak", "(meeting)", "the meeting has ended")
-      return turn.value.speaker
+      return turn.value.view.speaker
     })
 
     const speak = (name: string, reply: Reply) =>
@@ -776,84 +724,61 @@ export const make = <R = never>(
         return yield* input("speak", name, ReplySchema, reply, "reply")
       }).pipe(Effect.flatMap((reply) =>
         locked(Effect.gen(function*() {
-          if (state !== "running") return yield* reject("speak", name, "the meeting is not running")
-          if (driven) {
+          if (state.phase === "running" && driven) {
             return yield* reject("speak", name, "the meeting is driven by run: speakers speak through their primitive")
           }
-          if (!attending.has(name)) {
-            return yield* reject("speak", name, "not attending")
-          }
-          if (!turnOpen || currentSpeaker !== name) {
-            return yield* reject(
-              "speak",
-              name,
-              currentSpeaker ? `it is ${currentSpeaker}'s turn` : "no turn is open (call nextTurn)"
-            )
-          }
-          yield* closeTurn(name, { _tag: "Spoke", reply })
+          yield* apply({ _tag: "Speak", name, ...replyOf(reply) })
         }))
       ))
 
-    /** Completes when the meeting should stop in the middle of a turn (host ended it, or a timed condition holds). */
-    const stopDuringTurn: Effect.Effect<string> = (() => {
-      const hostEnded = Effect.as(Deferred.await(endSignal), "the meeting was ended")
-      const wake = config.termination.wake
-      if (wake === undefined) return hostEnded
-      const timed: Effect.Effect<string> = Effect.gen(function*() {
-        yield* wake(snapshot())
-        const held = yield* config.termination.check(snapshot())
-        if (Option.isSome(held)) return `${held.value.condition}: ${held.value.detail}`
-        return yield* Effect.never
-      })
-      return Effect.raceFirst(hostEnded, timed)
-    })()
-
-    const takeTurn = (turnView: TurnView): Effect.Effect<TurnOutcome, never, R> => {
+    /** Gives the floor's speaker its turn (its primitive), until it answers or the turn closes otherwise. */
+    const takeTurn = (turnView: TurnView, closed: Deferred.Deferred<void>): Effect.Effect<void, never, R> => {
       const p = speakers.get(turnView.speaker)!
-      const spoken = Effect.exit(p.speak.invoke(turnView))
-      const timed = speakingTimeout === undefined
-        ? Effect.map(spoken, Option.some)
-        : Effect.timeoutOption(spoken, speakingTimeout)
-      const outcome: Effect.Effect<TurnOutcome, never, R> = Effect.map(timed, (o): TurnOutcome => {
-        if (Option.isNone(o)) return { _tag: "TimedOut" }
-        const exit = o.value
-        if (Exit.isFailure(exit)) return { _tag: "Failed", reason: causeText(exit.cause) }
-        const reply = decodeInput(ReplySchema, exit.value)
-        return Either.isRight(reply)
-          ? { _tag: "Spoke", reply: reply.right }
-          : { _tag: "Failed", reason: `invalid reply at ${reply.left.path}: ${reply.left.issue}` }
-      })
-      return Effect.raceFirst(
-        outcome,
-        Effect.map(stopDuringTurn, (reason): TurnOutcome => ({ _tag: "Interrupted", reason }))
+      const answered = Effect.map(Effect.exit(p.speak.invoke(turnView)), Option.some)
+      const closedFirst = Effect.as(Deferred.await(closed), Option.none<Exit.Exit<Reply, unknown>>())
+      return Effect.raceFirst(answered, closedFirst).pipe(
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.void, // timed out, interrupted or ended meanwhile: already recorded
+          onSome: (exit) => {
+            const turn = turnView.turn
+            const name = turnView.speaker
+            if (Exit.isFailure(exit)) return dispatch({ _tag: "Fail", name, turn, reason: causeText(exit.cause) })
+            const reply = decodeInput(ReplySchema, exit.value)
+            return Either.isRight(reply)
+              ? dispatch({ _tag: "Speak", name, turn, ...replyOf(reply.right) })
+              : dispatch({
+                _tag: "Fail",
+                name,
+                turn,
+                reason: `invalid reply at ${reply.left.path}: ${reply.left.issue}`
+              })
+          }
+        })),
+        Effect.ignore // an answer that came after the turn closed (same instant as the timeout) is dropped
       )
     }
 
     const run: Effect.Effect<Result, MeetingActionRejected, R> = Effect.gen(function*() {
-      const claim = yield* locked(Effect.gen(function*() {
+      yield* locked(Effect.gen(function*() {
         if (driven) return yield* reject("run", host, "the meeting is already being run")
-        if (state === "ended") return yield* reject("run", host, "the meeting has ended")
-        if (turnOpen) return yield* reject("run", host, `a manual turn of ${currentSpeaker} is open`)
+        if (state.phase === "ended") return yield* reject("run", host, "the meeting has ended")
+        if (state.floor !== undefined) {
+          return yield* reject("run", host, `a manual turn of ${state.floor.speaker} is open`)
+        }
         driven = true
       }))
-      void claim
-      if (state === "scheduled") yield* start(host)
       yield* Effect.gen(function*() {
+        if (state.phase === "scheduled") yield* dispatch({ _tag: "Start", by: host })
         while (true) {
           const turn = yield* openTurn
           if (Option.isNone(turn)) break
-          const outcome = yield* takeTurn(turn.value)
-          yield* locked(closeTurn(turn.value.speaker, outcome))
+          yield* takeTurn(turn.value.view, turn.value.closed)
         }
       }).pipe(
         // If the driver itself is interrupted, the open turn is recorded as interrupted and the
         // meeting can be driven again (by `run` or by hand).
         Effect.onInterrupt(() =>
-          locked(Effect.gen(function*() {
-            if (turnOpen && currentSpeaker !== undefined) {
-              yield* closeTurn(currentSpeaker, { _tag: "Interrupted", reason: "the meeting's driver was interrupted" })
-            }
-          }))
+          Effect.ignore(dispatch({ _tag: "Interrupt", reason: "the meeting's driver was interrupted" }))
         ),
         Effect.ensuring(locked(Effect.sync(() => {
           driven = false
@@ -861,27 +786,40 @@ export const make = <R = never>(
       )
       return {
         meetingId: id,
-        endedBy: endedBy!,
-        turns,
-        tokens,
-        costUsd,
+        endedBy: state.endedBy!,
+        turns: state.turns,
+        tokens: state.tokens,
+        costUsd: state.costUsd,
         history: history.slice(),
-        status: statusNow()
+        status: MeetingReducer.status(state)
       }
     })
 
-    yield* locked(join(config.host))
+    yield* locked(Effect.gen(function*() {
+      yield* apply({ _tag: "Join", name: host })
+      speakers.set(host, config.host)
+      for (const name of config.invited ?? []) yield* apply({ _tag: "Invite", by: host, name })
+    }))
 
     const meeting: Meeting<R> = {
       id,
+      tenant: state.tenant,
       attend,
-      start,
+      start: byName("start", (by) => ({ _tag: "Start", by })),
+      invite: (by, name) =>
+        Effect.zipRight(
+          input("invite", by, Name, by, "name"),
+          Effect.flatMap(input("invite", name, Name, name, "name"), (n) => dispatch({ _tag: "Invite", by, name: n }))
+        ),
+      accept: byName("accept", (name) => ({ _tag: "Accept", name })),
+      decline: byName("decline", (name) => ({ _tag: "Decline", name })),
       nextTurn,
       speak,
-      leave,
-      end,
+      leave: byName("leave", (name) => ({ _tag: "Leave", name })),
+      end: byName("end", (by) => ({ _tag: "End", by })),
       run,
-      status: Effect.sync(statusNow),
+      status: Effect.sync(() => MeetingReducer.status(state)),
+      state: Effect.sync(() => state),
       history: Effect.sync(() => history.slice())
     }
     return meeting
@@ -957,7 +895,8 @@ export const asPrimitive = <R = never>(
 }
 
 /**
- * The stored status and history of a meeting (from the `MeetingStore` in context).
+ * The stored status and history of a meeting of a tenant (default `"default"`) from the
+ * `MeetingStore` in context.
  *
  * @example
  * ```ts
@@ -969,10 +908,11 @@ export const asPrimitive = <R = never>(
  * @category accessors
  * @since 0.1.0
  */
-export const inspect = (meetingId: string) =>
+export const inspect = (meetingId: string, options: { readonly tenant?: string } = {}) =>
   Effect.gen(function*() {
     const store = yield* MeetingStore
-    const status = yield* store.status(meetingId)
-    const history = yield* store.history(meetingId)
+    const tenant = options.tenant ?? defaultTenant
+    const status = yield* store.status(meetingId, tenant)
+    const history = yield* store.history(meetingId, tenant)
     return { status, history }
   })

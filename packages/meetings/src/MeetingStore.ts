@@ -12,18 +12,25 @@ import { Json, Sql } from "@braid/core"
 import { Context, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import { MeetingStoreError } from "./Errors.js"
 import type { Entry, Status } from "./internal/meetingTypes.js"
-import { Entry as EntrySchema, Status as StatusSchema } from "./internal/meetingTypes.js"
+import { defaultTenant, Entry as EntrySchema, Status as StatusSchema } from "./internal/meetingTypes.js"
 
 /**
  * @since 0.1.0
  * @category models
  */
 export interface Service {
+  /** Appends an entry under its tenant and meeting. */
   readonly append: (entry: Entry) => Effect.Effect<void, MeetingStoreError>
+  /** Replaces the latest status of its tenant's meeting. */
   readonly saveStatus: (status: Status) => Effect.Effect<void, MeetingStoreError>
-  readonly history: (meetingId: string) => Effect.Effect<ReadonlyArray<Entry>, MeetingStoreError>
-  readonly status: (meetingId: string) => Effect.Effect<Option.Option<Status>, MeetingStoreError>
+  /** The history of a meeting of `tenant` (default `"default"`), in order. */
+  readonly history: (meetingId: string, tenant?: string) => Effect.Effect<ReadonlyArray<Entry>, MeetingStoreError>
+  /** The latest status of a meeting of `tenant` (default `"default"`). */
+  readonly status: (meetingId: string, tenant?: string) => Effect.Effect<Option.Option<Status>, MeetingStoreError>
+  /** The statuses of every tenant's meetings. */
   readonly list: Effect.Effect<ReadonlyArray<Status>, MeetingStoreError>
+  /** The statuses of one tenant's meetings, by meeting id. */
+  readonly listTenant: (tenant: string) => Effect.Effect<ReadonlyArray<Status>, MeetingStoreError>
 }
 
 /**
@@ -57,19 +64,28 @@ export class MeetingStore extends Context.Tag("@braid/meetings/MeetingStore")<Me
  * @category constructors
  */
 export const makeMemory: Effect.Effect<Service> = Effect.sync(() => {
+  // keyed by [tenant, meeting id] (JSON: no separator can make two keys collide)
+  const key = (tenant: string, meetingId: string) => JSON.stringify([tenant, meetingId])
   const entries = new Map<string, Array<Entry>>()
   const statuses = new Map<string, Status>()
   return {
     append: (entry) =>
       Effect.sync(() => {
-        const list = entries.get(entry.meetingId) ?? []
+        const k = key(entry.tenant, entry.meetingId)
+        const list = entries.get(k) ?? []
         list.push(entry)
-        entries.set(entry.meetingId, list)
+        entries.set(k, list)
       }),
-    saveStatus: (status) => Effect.sync(() => void statuses.set(status.meetingId, status)),
-    history: (id) => Effect.sync(() => [...(entries.get(id) ?? [])]),
-    status: (id) => Effect.sync(() => Option.fromNullable(statuses.get(id))),
-    list: Effect.sync(() => [...statuses.values()])
+    saveStatus: (status) => Effect.sync(() => void statuses.set(key(status.tenant, status.meetingId), status)),
+    history: (id, tenant = defaultTenant) => Effect.sync(() => [...(entries.get(key(tenant, id)) ?? [])]),
+    status: (id, tenant = defaultTenant) => Effect.sync(() => Option.fromNullable(statuses.get(key(tenant, id)))),
+    list: Effect.sync(() => [...statuses.values()]),
+    listTenant: (tenant) =>
+      Effect.sync(() =>
+        [...statuses.values()].filter((s) => s.tenant === tenant).sort((a, b) =>
+          a.meetingId < b.meetingId ? -1 : a.meetingId > b.meetingId ? 1 : 0
+        )
+      )
   }
 })
 
@@ -119,6 +135,56 @@ const decodeStatus = decodeRow(StatusSchema, "status")
 const encodeRow = (value: unknown) =>
   Either.mapLeft(Json.encode(value), (e) => new MeetingStoreError({ operation: "write", reason: e.message }))
 
+const entriesTable = (name: string) =>
+  `CREATE TABLE IF NOT EXISTS ${name} (
+    tenant TEXT NOT NULL,
+    meeting_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    participant TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (tenant, meeting_id, seq)
+  )`
+const statusTable = (name: string) =>
+  `CREATE TABLE IF NOT EXISTS ${name} (
+    tenant TEXT NOT NULL,
+    meeting_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (tenant, meeting_id)
+  )`
+
+/**
+ * Creates the tables if missing. Tables of 0.2 (keyed by meeting id alone) are rebuilt in one
+ * transaction with the tenant in the key; their rows go to the default tenant.
+ */
+const migrate = (driver: Sql.Driver) =>
+  Effect.gen(function*() {
+    yield* driver.execute(entriesTable("braid_meeting_entries"))
+    yield* driver.execute(statusTable("braid_meeting_status"))
+    const hasTenant = (table: string) =>
+      Effect.match(driver.query(`SELECT tenant FROM ${table} WHERE 1 = 0`), {
+        onFailure: () => false,
+        onSuccess: () => true
+      })
+    const rebuild = (table: string, create: (name: string) => string, columns: string) =>
+      driver.transaction((tx) =>
+        Effect.gen(function*() {
+          yield* tx.execute(create(`${table}_v3`))
+          yield* tx.execute(
+            `INSERT INTO ${table}_v3 (tenant, ${columns}) SELECT '${defaultTenant}', ${columns} FROM ${table}`
+          )
+          yield* tx.execute(`DROP TABLE ${table}`)
+          yield* tx.execute(`ALTER TABLE ${table}_v3 RENAME TO ${table}`)
+        })
+      )
+    if (!(yield* hasTenant("braid_meeting_entries"))) {
+      yield* rebuild("braid_meeting_entries", entriesTable, "meeting_id, seq, kind, participant, data")
+    }
+    if (!(yield* hasTenant("braid_meeting_status"))) {
+      yield* rebuild("braid_meeting_status", statusTable, "meeting_id, data")
+    }
+  })
+
 /**
  * Options of the SQL store.
  *
@@ -156,32 +222,16 @@ export const makeSqlWith = (options: SqlOptions = {}): Effect.Effect<Service, Me
     const bound = Sql.bounded(options.timeout)
     const call = <A>(operation: string, effect: Effect.Effect<A, unknown>): Effect.Effect<A, MeetingStoreError> =>
       Effect.mapError(bound(effect), storeError(operation))
-    yield* call(
-      "migrate",
-      driver.execute(`CREATE TABLE IF NOT EXISTS braid_meeting_entries (
-        meeting_id TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        kind TEXT NOT NULL,
-        participant TEXT NOT NULL,
-        data TEXT NOT NULL,
-        PRIMARY KEY (meeting_id, seq)
-      )`)
-    )
-    yield* call(
-      "migrate",
-      driver.execute(`CREATE TABLE IF NOT EXISTS braid_meeting_status (
-        meeting_id TEXT PRIMARY KEY,
-        data TEXT NOT NULL
-      )`)
-    )
+    yield* call("migrate", migrate(driver))
     return {
       append: (entry) =>
         call(
           "append",
           Effect.flatMap(encodeRow(entry), (data) =>
             driver.execute(
-              `INSERT INTO braid_meeting_entries (meeting_id, seq, kind, participant, data) VALUES (?, ?, ?, ?, ?)`,
-              [entry.meetingId, entry.seq, entry.kind, entry.participant, data]
+              `INSERT INTO braid_meeting_entries (tenant, meeting_id, seq, kind, participant, data)
+                VALUES (?, ?, ?, ?, ?, ?)`,
+              [entry.tenant, entry.meetingId, entry.seq, entry.kind, entry.participant, data]
             ))
         ).pipe(Effect.asVoid),
       saveStatus: (status) =>
@@ -189,24 +239,27 @@ export const makeSqlWith = (options: SqlOptions = {}): Effect.Effect<Service, Me
           "saveStatus",
           Effect.flatMap(encodeRow(status), (data) =>
             driver.execute(
-              `INSERT INTO braid_meeting_status (meeting_id, data) VALUES (?, ?)
-                ON CONFLICT (meeting_id) DO UPDATE SET data = excluded.data`,
-              [status.meetingId, data]
+              `INSERT INTO braid_meeting_status (tenant, meeting_id, data) VALUES (?, ?, ?)
+                ON CONFLICT (tenant, meeting_id) DO UPDATE SET data = excluded.data`,
+              [status.tenant, status.meetingId, data]
             ))
         ).pipe(Effect.asVoid),
-      history: (id) =>
+      history: (id, tenant = defaultTenant) =>
         call(
           "history",
           Effect.flatMap(
-            driver.query("SELECT data FROM braid_meeting_entries WHERE meeting_id = ? ORDER BY seq", [id]),
+            driver.query("SELECT data FROM braid_meeting_entries WHERE tenant = ? AND meeting_id = ? ORDER BY seq", [
+              tenant,
+              id
+            ]),
             (rows) => Effect.forEach(rows, (r) => decodeEntry(r["data"]))
           )
         ),
-      status: (id) =>
+      status: (id, tenant = defaultTenant) =>
         call(
           "status",
           Effect.flatMap(
-            driver.query("SELECT data FROM braid_meeting_status WHERE meeting_id = ?", [id]),
+            driver.query("SELECT data FROM braid_meeting_status WHERE tenant = ? AND meeting_id = ?", [tenant, id]),
             (rows) =>
               rows.length === 0
                 ? Effect.succeed(Option.none())
@@ -216,10 +269,18 @@ export const makeSqlWith = (options: SqlOptions = {}): Effect.Effect<Service, Me
       list: call(
         "list",
         Effect.flatMap(
-          driver.query("SELECT data FROM braid_meeting_status ORDER BY meeting_id"),
+          driver.query("SELECT data FROM braid_meeting_status ORDER BY tenant, meeting_id"),
           (rows) => Effect.forEach(rows, (r) => decodeStatus(r["data"]))
         )
-      )
+      ),
+      listTenant: (tenant) =>
+        call(
+          "list",
+          Effect.flatMap(
+            driver.query("SELECT data FROM braid_meeting_status WHERE tenant = ? ORDER BY meeting_id", [tenant]),
+            (rows) => Effect.forEach(rows, (r) => decodeStatus(r["data"]))
+          )
+        )
     }
   })
 

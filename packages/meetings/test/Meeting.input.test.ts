@@ -143,7 +143,7 @@ describe("Meeting: inputs are decoded before anything changes", () => {
       assert.include(result.history.find((e) => e.kind === "spoke")!.reason, "not a name")
     }).pipe(Effect.provide(EventBus.layerMemory)))
 
-  it.effect("property: random bad inputs to speak, attend, start, leave and end never change the meeting and always fail typed", () =>
+  it.effect("property: random bad inputs to speak, attend, start, leave, end, invite, accept and decline never change the meeting and always fail typed", () =>
     Effect.gen(function*() {
       const meeting = yield* openTurn
       const isReply = Schema.is(Meeting.ReplySchema)
@@ -151,7 +151,7 @@ describe("Meeting: inputs are decoded before anything changes", () => {
         fc.assert(
           fc.asyncProperty(
             weird,
-            fc.constantFrom("speak", "attend", "start", "leave", "end"),
+            fc.constantFrom("speak", "attend", "start", "leave", "end", "invite", "accept", "decline"),
             async (value, action) => {
               if (action === "speak" && isReply(value)) return // a valid reply: not a bad input
               const before = await Effect.runPromise(stateOf(meeting))
@@ -163,6 +163,12 @@ describe("Meeting: inputs are decoded before anything changes", () => {
                 ? meeting.start(value as string)
                 : action === "leave"
                 ? meeting.leave(value as string)
+                : action === "invite"
+                ? meeting.invite(value as string, "zed")
+                : action === "accept"
+                ? meeting.accept(value as string)
+                : action === "decline"
+                ? meeting.decline(value as string)
                 : meeting.end(value as string)
               const exit = await Effect.runPromiseExit(call)
               assert.isTrue(isTypedRejection(exit), `${action}(${String(typeof value)}) ${String(exit)}`)

@@ -561,3 +561,139 @@ describe("Meeting.asPrimitive", () => {
       assert.strictEqual(parentOf(spans, byName(spans, "lead"))?.name, "standup")
     }).pipe(Effect.provide(Bus)))
 })
+
+describe("Meeting: the speaking timeout holds when agents drive the meeting (nextTurn / speak)", () => {
+  it.effect("a speaker who stays silent loses the floor at the timeout (an entry records it); a late answer is refused", () =>
+    Effect.gen(function*() {
+      const timeouts = yield* Queue.unbounded<Meeting.Entry>()
+      yield* EventBus.subscribe(Meeting.events, (e) => e.kind === "timed-out" ? Queue.offer(timeouts, e) : Effect.void)
+      const meeting = yield* Meeting.make({
+        topic: "t",
+        host: say("host"),
+        hostSpeaks: false,
+        speakingTimeout: "30 seconds",
+        termination: Termination.never
+      })
+      yield* meeting.attend(say("ann"))
+      yield* meeting.attend(say("bob"))
+      yield* meeting.start("host")
+      const started = (yield* meeting.history).find((e) => e.kind === "started")!.at
+      assert.strictEqual(yield* meeting.nextTurn, "ann")
+      yield* TestClock.adjust("29999 millis")
+      assert.strictEqual((yield* meeting.status).currentSpeaker, "ann", "ann still has the floor just before")
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual((yield* meeting.status).currentSpeaker, undefined, "ann lost the floor at 30 s")
+      const late = yield* Effect.flip(meeting.speak("ann", "sorry, I was muted"))
+      assert.include(late.reason, "no turn is open")
+      assert.strictEqual(yield* meeting.nextTurn, "bob")
+      yield* meeting.speak("bob", "my update")
+      const entries = turnsOf(yield* meeting.history)
+      assert.deepStrictEqual(entries, ["ann:timed-out", "bob:spoke"])
+      const t = (yield* meeting.history).find((e) => e.kind === "timed-out")!
+      assert.strictEqual(t.at - started, 30_000)
+      assert.include(t.reason!, "30s")
+      assert.strictEqual((yield* Queue.takeAll(timeouts)).length, 1)
+      // an answer in time closes the turn and its timer: nothing fires later
+      assert.strictEqual(yield* meeting.nextTurn, "ann")
+      yield* meeting.speak("ann", "back")
+      yield* TestClock.adjust("1 minute")
+      assert.deepStrictEqual(turnsOf(yield* meeting.history), ["ann:timed-out", "bob:spoke", "ann:spoke"])
+      yield* meeting.end("host")
+    }).pipe(Effect.scoped, Effect.provide(Bus)))
+
+  it.effect("a timed termination condition ends a meeting driven by hand too, cutting the open turn", () =>
+    Effect.gen(function*() {
+      const meeting = yield* Meeting.make({
+        topic: "t",
+        host: say("host"),
+        termination: Termination.timeout("1 minute")
+      })
+      yield* meeting.start("host")
+      assert.strictEqual(yield* meeting.nextTurn, "host")
+      yield* TestClock.adjust("1 minute")
+      const status = yield* meeting.status
+      assert.strictEqual(status.state, "ended")
+      assert.strictEqual(status.endedBy?.condition, "timeout(1m)")
+      assert.deepStrictEqual(turnsOf(yield* meeting.history), ["host:interrupted"])
+    }).pipe(Effect.provide(Bus)))
+})
+
+describe("Meeting: invitations", () => {
+  it.effect("an invitation-only meeting admits the invited; a decline keeps one out; every step is an event", () =>
+    Effect.gen(function*() {
+      const events = yield* Queue.unbounded<string>()
+      yield* EventBus.subscribe(
+        EventBus.channel("meeting.invitation.*", Schema.Unknown),
+        (e, ch) => Queue.offer(events, `${ch}:${(e as Meeting.Entry).participant}`)
+      )
+      const meeting = yield* Meeting.make({
+        topic: "board",
+        host: say("chair"),
+        admission: "invitation",
+        invited: ["ann"],
+        termination: Termination.maxTurns(3)
+      })
+      const uninvited = yield* Effect.flip(meeting.attend(say("eve")))
+      assert.deepStrictEqual([uninvited.action, uninvited.participant], ["attend", "eve"])
+      assert.include(uninvited.reason, "not invited")
+      const notHost = yield* Effect.flip(meeting.invite("ann", "eve"))
+      assert.include(notHost.reason, "only the host")
+      yield* meeting.invite("chair", "bob")
+      yield* meeting.accept("ann")
+      yield* meeting.decline("bob")
+      const declined = yield* Effect.flip(meeting.attend(say("bob")))
+      assert.include(declined.reason, "declined")
+      yield* meeting.attend(say("ann"))
+      const result = yield* meeting.run
+      assert.deepStrictEqual(spokenBy(result.history), ["chair", "ann", "chair"])
+      assert.deepStrictEqual(result.status.invitations, [
+        { name: "chair", invitation: "accepted" },
+        { name: "ann", invitation: "accepted" },
+        { name: "bob", invitation: "declined" }
+      ])
+      yield* Effect.yieldNow()
+      assert.deepStrictEqual([...(yield* Queue.takeAll(events))], [
+        "meeting.invitation.sent:ann",
+        "meeting.invitation.sent:bob",
+        "meeting.invitation.accepted:ann",
+        "meeting.invitation.declined:bob"
+      ])
+      const bad = yield* Effect.flip(meeting.invite("chair", 42 as unknown as string))
+      assert.strictEqual(bad.path, "(root)")
+    }).pipe(Effect.scoped, Effect.provide(Bus)))
+})
+
+describe("Meeting: organizations (tenants)", () => {
+  it.effect("two tenants' meetings with the same id are kept apart in the store; the default tenant is kept", () =>
+    Effect.gen(function*() {
+      const run = (tenant: string | undefined, line: string) =>
+        Effect.gen(function*() {
+          const meeting = yield* Meeting.make({
+            id: "weekly/1:x",
+            ...(tenant !== undefined ? { tenant } : {}),
+            topic: "weekly",
+            host: Meeting.participant("host", () => line),
+            termination: Termination.maxTurns(1)
+          })
+          assert.strictEqual(meeting.tenant, tenant ?? Meeting.defaultTenant)
+          return yield* meeting.run
+        })
+      yield* run("acme", "acme's week")
+      yield* run("globex", "globex's week")
+      yield* run(undefined, "nobody's week")
+      const text = (h: ReadonlyArray<Meeting.Entry>) => h.find((e) => e.kind === "spoke")?.text
+      const acme = yield* Meeting.inspect("weekly/1:x", { tenant: "acme" })
+      const globex = yield* Meeting.inspect("weekly/1:x", { tenant: "globex" })
+      const plain = yield* Meeting.inspect("weekly/1:x")
+      assert.strictEqual(text(acme.history), "acme's week")
+      assert.strictEqual(text(globex.history), "globex's week")
+      assert.strictEqual(text(plain.history), "nobody's week")
+      assert.isTrue(acme.history.every((e) => e.tenant === "acme"))
+      assert.strictEqual(Option.getOrThrow(globex.status).tenant, "globex")
+      const store = yield* MeetingStore.MeetingStore
+      assert.deepStrictEqual((yield* store.listTenant("acme")).map((s) => s.meetingId), ["weekly/1:x"])
+      assert.strictEqual((yield* store.list).length, 3)
+      const none = yield* Meeting.inspect("weekly/1:x", { tenant: "initech" })
+      assert.deepStrictEqual([none.history, Option.isNone(none.status)], [[], true])
+    }).pipe(Effect.provide(Layer.merge(Bus, MeetingStore.layerMemory))))
+})

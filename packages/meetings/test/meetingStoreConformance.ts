@@ -3,7 +3,7 @@
  * fresh layer (a new connection). Run against SQLite in @braid/sqlite and PostgreSQL in
  * @braid/postgres (imported by relative path).
  */
-import type { Sql } from "@braid/core"
+import { Sql } from "@braid/core"
 import { Meeting, MeetingStore, Termination } from "@braid/meetings"
 import { EventBus } from "@braid/messaging"
 import { assert } from "@effect/vitest"
@@ -71,4 +71,78 @@ export const storedAndRead = (storeLayer: () => Layer.Layer<MeetingStore.Meeting
     assert.strictEqual(history.filter((e) => e.kind === "spoke").length, 2)
     assert.strictEqual(Option.getOrThrow(status).endedBy?.condition, "maxTurns(2)")
     return id
+  })
+
+/** Two tenants hold a meeting with the same id (with separators in it): each reads back only its own. */
+export const tenantsApart = (storeLayer: () => Layer.Layer<MeetingStore.MeetingStore, unknown>) =>
+  Effect.gen(function*() {
+    const id = `shared/${runId}:${Math.random().toString(36).slice(2)}`
+    for (const tenant of ["acme", "globex"]) {
+      yield* Effect.gen(function*() {
+        const meeting = yield* Meeting.make({
+          id,
+          tenant,
+          topic: "t",
+          host: Meeting.participant("host", () => `${tenant} speaking`),
+          termination: Termination.maxTurns(1)
+        })
+        yield* meeting.run
+      }).pipe(Effect.provide(Layer.merge(EventBus.layerMemory, storeLayer())))
+    }
+    const read = (tenant: string) => Meeting.inspect(id, { tenant }).pipe(Effect.provide(storeLayer()))
+    for (const tenant of ["acme", "globex"]) {
+      const { history, status } = yield* read(tenant)
+      assert.deepStrictEqual(history.filter((e) => e.kind === "spoke").map((e) => e.text), [`${tenant} speaking`])
+      assert.isTrue(history.every((e) => e.tenant === tenant))
+      assert.strictEqual(Option.getOrThrow(status).tenant, tenant)
+    }
+    const other = yield* read("initech")
+    assert.deepStrictEqual(other.history, [])
+    assert.isTrue(Option.isNone(other.status))
+    const acme = yield* Effect.flatMap(MeetingStore.MeetingStore, (s) => s.listTenant("acme")).pipe(
+      Effect.provide(storeLayer())
+    )
+    assert.isTrue(acme.some((s) => s.meetingId === id))
+    assert.isTrue(acme.every((s) => s.tenant === "acme"))
+    return id
+  })
+
+/**
+ * A database written by 0.2 (tables keyed by meeting id alone): the store rebuilds them with the
+ * tenant in the key, and the old meetings are the default tenant's.
+ */
+export const migratesFrom02 = (sqlLayer: () => Layer.Layer<Sql.SqlDriver, unknown>) =>
+  Effect.gen(function*() {
+    yield* Effect.gen(function*() {
+      const sql = yield* Sql.SqlDriver
+      yield* sql.execute(`CREATE TABLE braid_meeting_entries (
+        meeting_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, participant TEXT NOT NULL,
+        data TEXT NOT NULL, PRIMARY KEY (meeting_id, seq))`)
+      yield* sql.execute(`CREATE TABLE braid_meeting_status (meeting_id TEXT PRIMARY KEY, data TEXT NOT NULL)`)
+      yield* sql.execute(
+        "INSERT INTO braid_meeting_entries (meeting_id, seq, kind, participant, data) VALUES (?, 1, 'joined', 'old', ?)",
+        ["old-1", JSON.stringify({ meetingId: "old-1", seq: 1, at: 5, kind: "joined", participant: "old" })]
+      )
+      yield* sql.execute("INSERT INTO braid_meeting_status (meeting_id, data) VALUES (?, ?)", [
+        "old-1",
+        JSON.stringify({
+          meetingId: "old-1",
+          topic: "t",
+          host: "old",
+          state: "running",
+          participants: ["old"],
+          turns: 0,
+          tokens: 0,
+          costUsd: 0
+        })
+      ])
+    }).pipe(Effect.provide(sqlLayer()))
+    const storeLayer = () => MeetingStore.layerSql.pipe(Layer.provide(sqlLayer()))
+    const { history, status } = yield* Meeting.inspect("old-1").pipe(Effect.provide(storeLayer()))
+    assert.deepStrictEqual(history.map((e) => [e.tenant, e.participant, e.kind]), [["default", "old", "joined"]])
+    assert.deepStrictEqual(Option.getOrThrow(status).invitations, [])
+    // the rebuilt tables take a second tenant's meeting with the same id, and a second opening is a no-op
+    yield* tenantsApart(storeLayer)
+    const again = yield* Meeting.inspect("old-1").pipe(Effect.provide(storeLayer()))
+    assert.strictEqual(again.history.length, 1)
   })

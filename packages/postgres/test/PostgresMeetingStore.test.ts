@@ -5,7 +5,14 @@ import { PostgresDriver, PostgresMeetingStore } from "@braid/postgres"
 import { DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
 import { assert, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
-import { roundTrip, runId, storedAndRead } from "../../meetings/test/meetingStoreConformance.js"
+import {
+  migratesFrom02,
+  roundTrip,
+  runId,
+  storedAndRead,
+  tenantsApart
+} from "../../meetings/test/meetingStoreConformance.js"
+import { freshSchema } from "./pgSchema.js"
 
 const describePg = await describeWith("postgres")
 
@@ -17,12 +24,17 @@ const remove = (id: string) =>
     yield* sql.execute("DELETE FROM braid_meeting_status WHERE meeting_id = ?", [id])
   })
 describePg("MeetingStore: PostgreSQL", () => {
+  const url = freshSchema("braid_mt")
+  const pg = () => PostgresDriver.layer({ url })
+
   it.live("history and status survive and can be inspected through a new connection", () =>
     Effect.gen(function*() {
-      const pg = () => PostgresDriver.layer({ url: DATABASE_URL })
       const id = yield* roundTrip(pg)
       yield* remove(id).pipe(Effect.provide(pg()))
     }))
+
+  it.live("meetings are partitioned by tenant: the same id in two tenants is two meetings", () =>
+    tenantsApart(() => PostgresMeetingStore.layer({ url })))
 
   it.live("a database that accepts and never answers: creating the store fails typed within the bound", () =>
     Effect.gen(function*() {
@@ -66,7 +78,7 @@ describePg("MeetingStore: PostgreSQL", () => {
       }).pipe(Effect.provide(Layer.merge(
         EventBus.layerMemory,
         MeetingStore.layerSqlWith({ timeout: "2 seconds" }).pipe(
-          Layer.provide(PostgresDriver.layer({ url: withPort(DATABASE_URL, link.port) }))
+          Layer.provide(PostgresDriver.layer({ url: withPort(url, link.port) }))
         )
       )))
     }).pipe(Effect.scoped))
@@ -77,9 +89,12 @@ describePg("MeetingStore: PostgreSQL", () => {
       yield* Effect.gen(function*() {
         const sql = yield* Sql.SqlDriver
         const store = yield* MeetingStore.MeetingStore
-        yield* sql.execute("INSERT INTO braid_meeting_status (meeting_id, data) VALUES (?, ?)", [id, "{oops"])
+        yield* sql.execute("INSERT INTO braid_meeting_status (tenant, meeting_id, data) VALUES ('default', ?, ?)", [
+          id,
+          "{oops"
+        ])
         yield* sql.execute(
-          "INSERT INTO braid_meeting_entries (meeting_id, seq, kind, participant, data) VALUES (?, 1, 'spoke', 'x', ?)",
+          "INSERT INTO braid_meeting_entries (tenant, meeting_id, seq, kind, participant, data) VALUES ('default', ?, 1, 'spoke', 'x', ?)",
           [id, "{\"__proto__\": {}}"]
         )
         const status = yield* Effect.flip(store.status(id))
@@ -88,7 +103,7 @@ describePg("MeetingStore: PostgreSQL", () => {
         assert.include(history.message, "__proto__")
         yield* remove(id)
       }).pipe(
-        Effect.provide(MeetingStore.layerSql.pipe(Layer.provideMerge(PostgresDriver.layer({ url: DATABASE_URL }))))
+        Effect.provide(MeetingStore.layerSql.pipe(Layer.provideMerge(PostgresDriver.layer({ url }))))
       )
     }))
 
@@ -110,8 +125,14 @@ describePg("MeetingStore: PostgreSQL", () => {
 
   it.live("layerConfig reads DATABASE_URL through Config", () =>
     Effect.gen(function*() {
-      const config = Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["DATABASE_URL", DATABASE_URL]])))
+      const config = Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["DATABASE_URL", url]])))
       const id = yield* storedAndRead(() => PostgresMeetingStore.layerConfig.pipe(Layer.provide(config)))
-      yield* remove(id).pipe(Effect.provide(PostgresDriver.layer({ url: DATABASE_URL })))
+      yield* remove(id).pipe(Effect.provide(pg()))
     }))
+})
+
+describePg("MeetingStore: PostgreSQL tables of 0.2", () => {
+  const url = freshSchema("braid_mt02")
+  it.live("are rebuilt with the tenant in the key; their meetings are the default tenant's", () =>
+    migratesFrom02(() => PostgresDriver.layer({ url })))
 })

@@ -1,9 +1,12 @@
 /**
- * Types shared by `Meeting`, `TurnPolicy` and `MeetingStore`.
+ * Types shared by `Meeting`, `MeetingReducer`, `TurnPolicy` and `MeetingStore`.
  *
  * @internal
  */
 import { Schema } from "effect"
+
+/** The tenant of a meeting created without one. */
+export const defaultTenant = "default"
 
 export const EntryKind = Schema.Literal(
   "joined",
@@ -14,12 +17,17 @@ export const EntryKind = Schema.Literal(
   "failed",
   "interrupted",
   "remark",
-  "ended"
+  "ended",
+  "invited",
+  "accepted",
+  "declined"
 )
 export type EntryKind = typeof EntryKind.Type
 
 /** One step of a meeting, in order (`seq` from 1). */
 export const Entry = Schema.Struct({
+  /** The organization the meeting belongs to (`"default"` when none was given; rows of 0.2 have none). */
+  tenant: Schema.optionalWith(Schema.String, { default: () => defaultTenant }),
   meetingId: Schema.String,
   seq: Schema.Number,
   /** Clock millis. */
@@ -38,14 +46,24 @@ export type Entry = typeof Entry.Type
 export const MeetingState = Schema.Literal("scheduled", "running", "ended")
 export type MeetingState = typeof MeetingState.Type
 
+/** Where a participant stands with the meeting's invitation. */
+export const Invitation = Schema.Literal("invited", "accepted", "declined")
+export type Invitation = typeof Invitation.Type
+
 export const Status = Schema.Struct({
+  tenant: Schema.optionalWith(Schema.String, { default: () => defaultTenant }),
   meetingId: Schema.String,
   topic: Schema.String,
   host: Schema.String,
   state: MeetingState,
   currentSpeaker: Schema.optional(Schema.String),
-  /** Present participants, in turn order. */
+  /** Present participants, in the order they joined. */
   participants: Schema.Array(Schema.String),
+  /** Everyone the meeting knows, with their invitation (absent in rows of 0.2). */
+  invitations: Schema.optionalWith(
+    Schema.Array(Schema.Struct({ name: Schema.String, invitation: Invitation })),
+    { default: () => [] }
+  ),
   turns: Schema.Number,
   tokens: Schema.Number,
   costUsd: Schema.Number,
