@@ -28,3 +28,5 @@ export * as Scenario from "./Scenario.js"
 export * as SessionStore from "./SessionStore.js"
 /** Schema'd session and coaching events on the EventBus. @since 0.3.0 */
 export * as SessionEvents from "./SessionEvents.js"
+/** The settings of the practice and coaching apps, from the environment. @since 0.3.0 */
+export * as Settings from "./Settings.js"
