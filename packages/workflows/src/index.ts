@@ -30,3 +30,5 @@ export * as SessionStore from "./SessionStore.js"
 export * as SessionEvents from "./SessionEvents.js"
 /** The settings of the practice and coaching apps, from the environment. @since 0.3.0 */
 export * as Settings from "./Settings.js"
+/** Session metrics derived from the session events on the bus. @since 0.3.0 */
+export * as SessionMetrics from "./SessionMetrics.js"
