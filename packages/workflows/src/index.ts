@@ -32,3 +32,5 @@ export * as SessionEvents from "./SessionEvents.js"
 export * as Settings from "./Settings.js"
 /** Session metrics derived from the session events on the bus. @since 0.3.0 */
 export * as SessionMetrics from "./SessionMetrics.js"
+/** The admin views: active sessions, usage, errors, health. @since 0.3.0 */
+export * as Admin from "./Admin.js"
