@@ -37,10 +37,8 @@ const self = fileURLToPath(import.meta.url)
 const root = join(dirname(self), "..")
 
 /** The subscriber tells the coaching process it is listening. */
-const Ready = EventBus.channel(
-  "example.subscriber.ready",
-  Schema.TaggedStruct("SubscriberReady", { pid: Schema.Number })
-)
+const SubscriberReady = Schema.TaggedStruct("SubscriberReady", { pid: Schema.Number })
+const Ready = EventBus.channel("example.subscriber.ready", SubscriberReady)
 /** Everything the subscriber listens to: the session and coaching events (and the ready signal). */
 const everything = EventBus.channel("*.*.*", Schema.Union(SessionEvents.Event, Ready.schema))
 
@@ -92,7 +90,7 @@ const follow = (print: (line: string) => void) =>
 const subscriberProcess = (prefix: string) =>
   Effect.scoped(Effect.gen(function*() {
     const { count, ended } = yield* follow((line) => console.log(line))
-    yield* EventBus.publish(Ready, { _tag: "SubscriberReady", pid: process.pid })
+    yield* EventBus.publish(Ready, SubscriberReady.make({ pid: process.pid }))
     yield* Deferred.await(ended).pipe(
       Effect.timeoutFail({ duration: "90 seconds", onTimeout: () => new Error("no evening end within 90 s") })
     )

@@ -7,6 +7,7 @@ import { EventBusError } from "@braid/messaging/Errors"
 import { Coaching, Errors, Samples, Scripts, SessionEvents, SessionStore } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Ref, TestClock } from "effect"
+import * as fc from "fast-check"
 
 const model = (options: ScriptedLanguageModel.Options = Scripts.coaching) =>
   Metered.fromProvider(Scripted.provider(options))
@@ -274,5 +275,46 @@ describe("Coaching on the shared session model", () => {
         Effect.scoped(Coaching.make().open({ profile: Samples.adaProfile, sessionId: "live-1" }))
       )
       assert.strictEqual(again._tag, "InvalidInput")
+    }).pipe(Effect.provide(Layer.mergeAll(stack(), WorkflowContext.layer({ userId: "ada" })))))
+
+  it.effect("whatever the user writes (fuzzed text, ids with separators), it is stored verbatim with its token estimate, or refused typed", () =>
+    Effect.gen(function*() {
+      const texts = fc.sample(
+        fc.oneof(
+          fc.string(),
+          fc.fullUnicodeString({ maxLength: 3000 }),
+          fc.constantFrom("__proto__", "constructor", "/end now", "", "GOALS: a; b", "\u0000\n\t", "{\"a\":1}")
+        ),
+        { numRuns: 40, seed: 16 }
+      )
+      const ids = fc.sample(fc.string({ minLength: 1, maxLength: 40 }), { numRuns: texts.length, seed: 61 })
+      // (one user, many messages in no time: lift the per-user rate limit)
+      const coaching = Coaching.make({ rateLimits: { perUser: { limit: 1000, window: "1 minute" } } })
+      const store = yield* SessionStore.SessionStore
+      for (const [i, text] of texts.entries()) {
+        const id = `fuzz:${i}:${ids[i]}/x`
+        const sent = yield* Effect.scoped(
+          Effect.flatMap(
+            coaching.open({ profile: Samples.adaProfile, sessionId: id }),
+            (live) => Effect.either(live.send(text))
+          )
+        )
+        const messages = (yield* store.messages(admin, id)).items
+        if (sent._tag === "Left" && sent.left._tag === "InvalidInput") {
+          // the store refuses what it cannot keep (a NUL character), naming the field
+          assert.strictEqual(sent.left.field, "text")
+          assert.include(text, "\u0000")
+          assert.strictEqual(messages.length, 0)
+        } else if (sent._tag === "Left") {
+          assert.strictEqual(sent.left._tag, "SessionCompleted") // "/end ..." ends the session
+          assert.match(text, /^\s*\/end\b/i)
+          assert.strictEqual(messages.length, 0)
+        } else {
+          assert.strictEqual(messages[0]!.text, text)
+          assert.strictEqual(messages[0]!.inputTokens, Tokens.estimate(text))
+          assert.strictEqual(messages[1]!.role, "assistant")
+        }
+        assert.strictEqual((yield* store.getSession(admin, id)).status, "completed")
+      }
     }).pipe(Effect.provide(Layer.mergeAll(stack(), WorkflowContext.layer({ userId: "ada" })))))
 })

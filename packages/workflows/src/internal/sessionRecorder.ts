@@ -54,17 +54,21 @@ export const make = (identity: Identity): Effect.Effect<Recorder> =>
     const bus = yield* Effect.serviceOption(EventBus.EventBus)
     const { sessionId, tenant, userId } = identity
 
-    const emit: Recorder["emit"] = (Event, fields) =>
+    const emit: Recorder["emit"] = <E extends SessionEvents.Event>(
+      Event: SessionEvents.EventClass<E>,
+      fields: Omit<E, "_tag" | "eventId" | "at" | "tenant" | "sessionId" | "userId">
+    ) =>
       Option.match(bus, {
         onNone: () => Effect.void,
         onSome: (b) =>
-          SessionEvents.emit(Event, { ...fields, tenant, sessionId, userId } as any).pipe(
-            Effect.provideService(EventBus.EventBus, b),
-            Effect.catchAll((e) =>
-              Effect.logWarning(`session ${sessionId}: ${Event._tag} not published: ${e.message}`)
-            ),
-            Effect.asVoid
-          )
+          SessionEvents.emit(Event, { ...fields, tenant, sessionId, userId } as Omit<E, "_tag" | "eventId" | "at">)
+            .pipe(
+              Effect.provideService(EventBus.EventBus, b),
+              Effect.catchAll((e) =>
+                Effect.logWarning(`session ${sessionId}: ${Event._tag} not published: ${e.message}`)
+              ),
+              Effect.asVoid
+            )
       })
 
     const error: Recorder["error"] = (entry) =>
