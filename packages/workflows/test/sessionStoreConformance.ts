@@ -4,6 +4,8 @@
  * works in an organization (tenant) of its own, so the suites of one database never see each
  * other's rows; `make` gives a new store instance over the suite's database on each call.
  */
+import type { Sql } from "@braid/core"
+import { Sql as SqlPort } from "@braid/core"
 import { SessionStore } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
@@ -72,6 +74,8 @@ const H = 3_600_000
 export interface SuiteOptions {
   /** The store keeps its data across instances (`make` opens the same database again). */
   readonly persistent: boolean
+  /** For the SQL stores: a driver on the store's database (the tests write rows behind the store's back). */
+  readonly driver?: () => Layer.Layer<Sql.SqlDriver, unknown>
 }
 
 /**
@@ -889,6 +893,60 @@ export const sessionStoreSuite = (
               assert.deepStrictEqual((yield* store.recentErrors(root)).map((e) => e.message), ["boom"])
             })
           )
+        }))
+    }
+
+    const driver = options.driver
+    if (driver !== undefined) {
+      const raw = (text: string, params: ReadonlyArray<Sql.Param> = []) =>
+        Effect.flatMap(SqlPort.SqlDriver, (sql) => sql.query(text, params)).pipe(Effect.provide(driver()))
+
+      it.live("a stored row that does not decode is a SessionStoreError naming the operation; other rows are still served", () =>
+        Effect.gen(function*() {
+          const t = freshTenant("corrupt")
+          const { ada, root } = people(t)
+          yield* run((store) =>
+            Effect.gen(function*() {
+              yield* store.createSession({ id: `${t}-ok`, tenant: t, userId: "ada", kind: "practice", createdAt: 1 })
+              yield* store.createSession({ id: `${t}-meta`, tenant: t, userId: "ada", kind: "practice", createdAt: 2 })
+              yield* store.createSession({
+                id: `${t}-status`,
+                tenant: t,
+                userId: "ada",
+                kind: "practice",
+                createdAt: 3
+              })
+            })
+          )
+          yield* raw("UPDATE braid_sessions SET metadata = ? WHERE id = ?", [
+            "{\"__proto__\":{\"polluted\":\"yes\"}}",
+            `${t}-meta`
+          ])
+          yield* raw("UPDATE braid_sessions SET status = 'paused' WHERE id = ?", [`${t}-status`])
+          yield* run((store) =>
+            Effect.gen(function*() {
+              for (const id of [`${t}-meta`, `${t}-status`]) {
+                const e = typedFailure(yield* Effect.exit(store.getSession(ada, id)))
+                assert.strictEqual(e._tag, "SessionStoreError")
+                if (e._tag === "SessionStoreError") {
+                  assert.strictEqual(e.operation, "getSession")
+                  assert.include(e.reason, "stored row")
+                }
+              }
+              const listed = typedFailure(yield* Effect.exit(store.listSessions(root)))
+              assert.strictEqual(listed._tag, "SessionStoreError")
+              assert.strictEqual((yield* store.getSession(ada, `${t}-ok`)).id, `${t}-ok`)
+              assert.isUndefined(({} as Record<string, unknown>)["polluted"])
+            })
+          )
+        }))
+
+      it.live("migrations are recorded once; building the store again applies none", () =>
+        Effect.gen(function*() {
+          yield* run(() => Effect.void)
+          yield* run(() => Effect.void)
+          const versions = yield* raw("SELECT version FROM braid_session_migrations ORDER BY version")
+          assert.deepStrictEqual(versions.map((r) => Number(r["version"])), [1])
         }))
     }
   })
