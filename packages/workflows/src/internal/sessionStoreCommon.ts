@@ -65,8 +65,21 @@ export const Time = Schema.Number.pipe(
   Schema.between(0, Number.MAX_SAFE_INTEGER, { message: () => "a time is between 0 and 2^53 - 1 epoch milliseconds" })
 )
 
-/** Text the stores keep: no NUL character (PostgreSQL text cannot hold one). */
-const Text = Schema.String.pipe(Schema.filter((s) => !s.includes("\u0000") || "a text cannot contain a NUL character"))
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/** Why a text cannot be stored as it is (a NUL, a lone surrogate), or `undefined`. */
+export const textProblem = (s: string): string | undefined =>
+  s.includes("\u0000")
+    ? "a text cannot contain a NUL character"
+    : loneSurrogate.test(s)
+    ? "a text cannot contain a lone surrogate (it is not valid Unicode)"
+    : undefined
+
+/**
+ * Text the stores keep as it was given: no NUL character (PostgreSQL text cannot hold one) and
+ * no lone surrogate (the drivers would store U+FFFD instead).
+ */
+const Text = Schema.String.pipe(Schema.filter((s) => textProblem(s) ?? true))
 
 /** An id chosen by a workflow: 1 to 256 characters of any kind but NUL (ids are data, never SQL). */
 export const Id = Text.pipe(Schema.minLength(1, { message: () => "an id is not empty" }), Schema.maxLength(256))
@@ -110,7 +123,8 @@ export const EndInput = Schema.Struct({
   message: Schema.optional(Text)
 })
 
-const EvaluationResultInput = Schema.Struct({
+/** An evaluation's result. */
+export const EvaluationResultInput = Schema.Struct({
   skills: Schema.Array(Schema.Struct({
     skillId: Text,
     score: Finite.pipe(Schema.between(1, 5)),
@@ -203,6 +217,26 @@ export const limitRecord = (
     onRight: Effect.succeed
   })
 
+/** The options of `evaluationsByStatus`, checked. */
+export const evaluationQuery = (
+  options: { readonly now?: number; readonly limit?: number } | undefined
+): Effect.Effect<{ readonly limit: number; readonly now: number | undefined }, SessionStoreError> =>
+  Effect.gen(function*() {
+    const limit = yield* limitRecord("evaluationsByStatus", options?.limit, 100, 1000)
+    const now = options?.now === undefined ? undefined : yield* decodeTime("evaluationsByStatus", options.now)
+    return { limit, now }
+  })
+
+/** The options of `recentErrors`, checked. */
+export const errorQuery = (
+  options: { readonly limit?: number; readonly since?: number } | undefined
+): Effect.Effect<{ readonly limit: number; readonly since: number | undefined }, SessionStoreError> =>
+  Effect.gen(function*() {
+    const limit = yield* limitRecord("recentErrors", options?.limit, 50, 500)
+    const since = options?.since === undefined ? undefined : yield* decodeTime("recentErrors", options.since)
+    return { limit, since }
+  })
+
 // Cursors ---------------------------------------------------------------------------------------
 
 /** Where a page of sessions ends: its last row's `createdAt` and id. */
@@ -252,6 +286,17 @@ export const pageOf = <A>(
 export const tenantOf = (principal: SessionStore.Principal): string =>
   typeof principal?.tenant === "string" && principal.tenant !== "" ? principal.tenant : "default"
 
+/** The user of a caller (`""`, nobody's, when a caller built without the schema has none). */
+export const userOf = (principal: SessionStore.Principal): string =>
+  typeof principal?.userId === "string" ? principal.userId : ""
+
+/** An id as an error names it (whatever the caller passed). */
+export const show = (id: unknown): string => typeof id === "string" ? id : `(not an id: ${typeof id})`
+
+/** Whether `status` is an evaluation status. */
+export const isEvaluationStatus = (status: unknown): status is SessionStore.EvaluationStatus =>
+  status === "pending" || status === "running" || status === "completed" || status === "failed"
+
 const roleOf = (principal: SessionStore.Principal): string | undefined =>
   typeof principal?.role === "string" ? principal.role : undefined
 
@@ -260,7 +305,7 @@ export const isAdmin = (principal: SessionStore.Principal): boolean => roleOf(pr
 
 /** Whether the caller sees a session of `tenant` owned by `userId`. */
 export const canRead = (principal: SessionStore.Principal, tenant: string, userId: string): boolean =>
-  tenant === tenantOf(principal) && (isAdmin(principal) || userId === principal.userId)
+  tenant === tenantOf(principal) && (isAdmin(principal) || userId === userOf(principal))
 
 /** Admins only. */
 export const requireAdmin = (principal: SessionStore.Principal, operation: string): Effect.Effect<void, Forbidden> =>
@@ -305,12 +350,12 @@ export const sessionFilter = (
   Effect.gen(function*() {
     const q = query ?? {}
     const filters = yield* decodeQueryFilters(q)
-    if (!isAdmin(principal) && filters.userId !== undefined && filters.userId !== principal.userId) {
+    if (!isAdmin(principal) && filters.userId !== undefined && filters.userId !== userOf(principal)) {
       return yield* new Forbidden({ operation: "listSessions", reason: "only an admin can list other users' sessions" })
     }
     return {
       tenant: tenantOf(principal),
-      userId: isAdmin(principal) ? filters.userId : principal.userId,
+      userId: isAdmin(principal) ? filters.userId : userOf(principal),
       status: filters.status,
       kind: filters.kind,
       scenarioId: filters.scenarioId,
@@ -404,6 +449,18 @@ export const titleKey = (title: string): string => title.toLowerCase()
 /** The skill ids of a scenario as one searchable text: `|a|b|`. */
 export const skillKey = (scenario: Scenario.Scenario): string => `|${scenario.skills.map((s) => s.id).join("|")}|`
 
+/** A scenario's title is a column of its own: it must store as it is. */
+export const checkTitle = (scenario: Scenario.Scenario): Effect.Effect<Scenario.Scenario, InvalidInput> => {
+  const problem = textProblem(scenario.title)
+  return problem === undefined
+    ? Effect.succeed(scenario)
+    : Effect.fail(new InvalidInput({ field: "title", reason: problem }))
+}
+
+/** An id a lookup can match: ids that cannot be created (not text, empty, too long, NUL) match nothing. */
+export const lookupId = (id: unknown): id is string =>
+  typeof id === "string" && id.length > 0 && id.length <= 256 && textProblem(id) === undefined
+
 /** A new version of `input` (decoded) in the caller's organization, over the stored `previous`. */
 export const nextScenario = (
   principal: SessionStore.Principal,
@@ -413,7 +470,7 @@ export const nextScenario = (
 ): Scenario.Scenario => ({
   ...input,
   tenant: tenantOf(principal),
-  author: input.author ?? previous?.author ?? principal.userId,
+  author: input.author ?? previous?.author ?? userOf(principal),
   version: previous === undefined ? 1 : previous.version + 1,
   createdAt: previous?.createdAt ?? at,
   updatedAt: at
