@@ -60,13 +60,15 @@ const seed = Effect.gen(function*() {
   yield* store.recordError({ tenant: "other", at: now, severity: "error", source: "model", message: "not yours" })
 })
 
+/** The clock at `now`, the data seeded. */
+const seeded = Effect.zipRight(TestClock.setTime(now), seed)
+
 const layer = Layer.mergeAll(SessionStore.layerMemory, EventBus.layerMemory)
 
 describe("Admin", () => {
   it.effect("active sessions, today's and hourly tokens and dollars over 24 hours, recent errors: the organization's only", () =>
     Effect.gen(function*() {
-      yield* TestClock.setTime(now)
-      yield* seed
+      yield* seeded
       assert.deepStrictEqual(yield* Admin.activeSessions(root), { active: 1, queued: 1 })
 
       const usage = yield* Admin.usage(root)
@@ -100,8 +102,7 @@ describe("Admin", () => {
 
   it.effect("admins only: a learner is Forbidden before anything is read; a malformed principal is InvalidInput", () =>
     Effect.gen(function*() {
-      yield* TestClock.setTime(now)
-      yield* seed
+      yield* seeded
       const views: ReadonlyArray<Effect.Effect<unknown, Admin.AdminError, SessionStore.SessionStore>> = [
         Admin.activeSessions(ada),
         Admin.usage(ada),
@@ -163,8 +164,7 @@ describe("Admin", () => {
 
   it.scoped("overview: all the views and the session metrics in one answer", () =>
     Effect.gen(function*() {
-      yield* TestClock.setTime(now)
-      yield* seed
+      yield* seeded
       const subscription = yield* SessionMetrics.track
       const base = { tenant: "acme", userId: "ada" }
       yield* SessionEvents.emit(SessionEvents.SessionStarted, { ...base, sessionId: "o-1", kind: "coaching" })

@@ -1,5 +1,5 @@
 import { EventBus } from "@braid/messaging"
-import { SessionEvents, SessionMetrics } from "@braid/workflows"
+import { SessionEvents, SessionMetrics, SessionStore } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Metric, TestClock } from "effect"
 
@@ -10,6 +10,8 @@ const handled = (subscription: EventBus.Subscription, n: number) =>
   })
 
 const base = { tenant: "default", userId: "ada" }
+const ended = (sessionId: string, reason: SessionStore.EndReason, requestedAt: number) =>
+  SessionEvents.emit(SessionEvents.SessionEnded, { ...base, sessionId, reason, requestedAt })
 const termination = (reason: string) =>
   Metric.value(Metric.tagged(SessionMetrics.terminationDuration, "braid.session.end_reason", reason))
 
@@ -31,21 +33,11 @@ describe("SessionMetrics", () => {
       yield* TestClock.adjust("60 seconds")
       const judgedAt = 60_000
       yield* TestClock.adjust("250 millis")
-      yield* SessionEvents.emit(SessionEvents.SessionEnded, {
-        ...base,
-        sessionId: "m-1",
-        reason: "objective-met",
-        requestedAt: judgedAt
-      })
+      yield* ended("m-1", "objective-met", judgedAt)
       // m-2: the idle timer fired at t=60.25 s, the end is published 2 s later.
       const firedAt = yield* TestClock.currentTimeMillis
       yield* TestClock.adjust("2 seconds")
-      yield* SessionEvents.emit(SessionEvents.SessionEnded, {
-        ...base,
-        sessionId: "m-2",
-        reason: "idle-timeout",
-        requestedAt: firedAt
-      })
+      yield* ended("m-2", "idle-timeout", firedAt)
       // an evaluation queued at t=0 is ready now (62.25 s)
       yield* SessionEvents.emit(SessionEvents.EvaluationReady, {
         ...base,
@@ -55,12 +47,7 @@ describe("SessionMetrics", () => {
         queuedAt: 0
       })
       // an ended event for a session this process never saw start does not make the gauge negative
-      yield* SessionEvents.emit(SessionEvents.SessionEnded, {
-        ...base,
-        sessionId: "elsewhere",
-        reason: "user",
-        requestedAt: yield* TestClock.currentTimeMillis
-      })
+      yield* ended("elsewhere", "user", yield* TestClock.currentTimeMillis)
       yield* handled(subscription, 7)
 
       const after = yield* SessionMetrics.snapshot
