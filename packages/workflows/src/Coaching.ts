@@ -23,8 +23,9 @@
  *   carries its tokens and dollar cost; sessions and the day are totalled.
  * - Every coach reply goes through, outermost first: per-user and global rate limits
  *   (`RateLimited`), a concurrency cap with a bounded queue shared by all sessions
- *   (`CapacityExceeded`), then retry with backoff of attempts each bounded by `modelTimeout`
- *   (`Models.policy`), and a fallback reply when the model keeps failing, so the user always gets
+ *   (`CapacityExceeded`), a circuit breaker shared by all sessions (`breaker`), then retry with
+ *   backoff of attempts each bounded by `modelTimeout` (`Models.policy`), and a fallback reply
+ *   when the model keeps failing or the breaker is open, so the user always gets
  *   an answer and nothing is lost. A fallback reply says why (`Exchange.fallbackCause`, kept on
  *   the session's message). A spent budget is not an outage: `BudgetExceeded` is not caught by
  *   the fallback, the reply fails with it (typed), and so does the day.
@@ -57,7 +58,7 @@ import { Memory } from "@braid/memory"
 import { StreamBuffer } from "@braid/messaging"
 import type { Errors as ResilienceErrors } from "@braid/resilience"
 import type { Retry } from "@braid/resilience"
-import { Bulkhead, Errors as ResilienceErrorsValues, Fallback, RateLimit } from "@braid/resilience"
+import { Bulkhead, CircuitBreaker, Errors as ResilienceErrorsValues, Fallback, RateLimit } from "@braid/resilience"
 import type { Duration, Scope } from "effect"
 import { Cause, Context, Effect, Exit, Option, Stream } from "effect"
 import * as ClientProfile from "./ClientProfile.js"
@@ -189,6 +190,13 @@ export interface Config {
   readonly coach?: Agent.Any<unknown, Ai.LanguageModel.LanguageModel>
   /** Your own observer agent (it receives one user message: the exchange). */
   readonly observer?: Agent.Any<unknown, Ai.LanguageModel.LanguageModel>
+  /**
+   * The breaker around the coach's model calls (each after its retries), shared by every session
+   * of this workflow: default one per `make`, opened by 5 failed replies in a row for 30 seconds,
+   * so that while the model is down replies fall back at once instead of each waiting through
+   * its retries. A spent budget does not count. `false` for none. Give it to `Admin.health`.
+   */
+  readonly breaker?: CircuitBreaker.CircuitBreaker | false
   /** End a session (`model-outage`) after this many consecutive fallback replies. Default 3. */
   readonly outageAfter?: number
   /** The message a session ends with on a model outage. Default `defaultOutageMessage`. */
@@ -380,6 +388,8 @@ export interface Coaching {
   readonly reply: P.Primitive<Agent.Conversation, CoachReply, ReplyError, Ai.LanguageModel.LanguageModel>
   /** The bulkhead shared by every session of this workflow (inspect `active` / `queued`). */
   readonly bulkhead: Bulkhead.Bulkhead
+  /** The circuit breaker of the coach's model calls (`undefined` with `breaker: false`). */
+  readonly breaker: CircuitBreaker.CircuitBreaker | undefined
   /**
    * Opens a live session for a chat server: each `send` is one exchange (the same policies,
    * accounting and relevance scoring as in `day`); the session completes on `end`, on the idle
@@ -500,6 +510,13 @@ export const make = (config: Config = {}): Coaching => {
     retry: { maxAttempts: 3, backoff: "exponential", baseDelay: "500 millis", maxDelay: "5 seconds", ...config.retry },
     name: "retry(coach)"
   }))
+  const breaker = config.breaker === false ? undefined : config.breaker ?? CircuitBreaker.unsafeMake({
+    name: "coach-model",
+    trigger: CircuitBreaker.consecutive(5),
+    openFor: "30 seconds",
+    isFailure: (e) => budgetExceeded(e) === undefined
+  })
+  const guarded = breaker === undefined ? retried : retried.pipe(CircuitBreaker.guard(breaker))
   const fallbackReply = Primitive.sync("fallbackReply", (cause: string): CoachReply => ({
     text: fallbackText,
     agent: "fallback",
@@ -522,14 +539,14 @@ export const make = (config: Config = {}): Coaching => {
       Effect.suspend(() => {
         let failure: unknown
         return Fallback.effect<CoachReply, unknown, Ai.LanguageModel.LanguageModel>([
-          Effect.tapError(retried.invoke(conversation), (e) =>
+          Effect.tapError(guarded.invoke(conversation), (e) =>
             Effect.sync(() => {
               failure = e
             })),
           Effect.suspend(() => fallbackReply.invoke(describeFailure(failure)))
         ], {
           name: "coachOrFallback",
-          names: [retried.name, fallbackReply.name],
+          names: [guarded.name, fallbackReply.name],
           when: (e) => budgetExceeded(e) === undefined
         }).pipe(
           Effect.catchAll((e) => {
@@ -541,7 +558,7 @@ export const make = (config: Config = {}): Coaching => {
     {
       kind: "fallback",
       meta: { alternatives: 2 },
-      children: [{ key: retried.name, primitive: retried }, { key: fallbackReply.name, primitive: fallbackReply }]
+      children: [{ key: guarded.name, primitive: guarded }, { key: fallbackReply.name, primitive: fallbackReply }]
     }
   )
   const bulkhead = Bulkhead.unsafeMake({
@@ -986,5 +1003,5 @@ export const make = (config: Config = {}): Coaching => {
       return { session, send, objective: Effect.sync(() => state.objective) } satisfies LiveSession
     })
 
-  return { day, reply, bulkhead, open }
+  return { day, reply, bulkhead, breaker, open }
 }

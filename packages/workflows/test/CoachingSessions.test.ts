@@ -1,10 +1,11 @@
+import { Agent } from "@braid/agents"
 import { Runner, WorkflowContext } from "@braid/core"
 import type { ScriptedLanguageModel } from "@braid/llm"
 import { Ai, Errors as LlmErrors, Metered, ScriptedLanguageModel as Scripted, Tokens } from "@braid/llm"
 import { Memory } from "@braid/memory"
 import { EventBus } from "@braid/messaging"
 import { EventBusError } from "@braid/messaging/Errors"
-import { Coaching, Errors, Samples, Scripts, SessionEvents, SessionStore } from "@braid/workflows"
+import { Admin, Coaching, Errors, Samples, Scripts, SessionEvents, SessionStore } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Ref, TestClock } from "effect"
 import * as fc from "fast-check"
@@ -317,4 +318,33 @@ describe("Coaching on the shared session model", () => {
         assert.strictEqual((yield* store.getSession(admin, id)).status, "completed")
       }
     }).pipe(Effect.provide(Layer.mergeAll(stack(), WorkflowContext.layer({ userId: "ada" })))))
+
+  it.effect("the coach's circuit breaker opens after 5 failed replies: later replies fall back at once, and the admin sees the model down", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      const down: ScriptedLanguageModel.Options = {
+        ...Scripts.coaching,
+        failures: [{
+          when: (p) => isCoach(p) && ++calls > 0,
+          error: new LlmErrors.AuthenticationFailed({ message: "invalid x-api-key" })
+        }]
+      }
+      const coaching = Coaching.make()
+      const ask = Runner.run(coaching.reply, { messages: [Agent.user("hello")], context: { userId: "ada" } })
+      const replies = yield* Effect.all(Array.from({ length: 7 }, () => ask)).pipe(Effect.provide(model(down)))
+      assert.isTrue(replies.every((r) => r.agent === "fallback"))
+      assert.strictEqual(calls, 5) // the 6th and 7th never reached the model
+      assert.match(replies[6]!.fallbackCause!, /^CircuitOpen/)
+      assert.strictEqual(yield* coaching.breaker!.state, "open")
+      const health = yield* Admin.health(admin, { breaker: coaching.breaker! }).pipe(
+        Effect.provide(SessionStore.layerMemory)
+      )
+      assert.strictEqual(health.model.status, "down")
+      // after the open period one probe reaches the model again
+      yield* TestClock.adjust("30 seconds")
+      yield* ask.pipe(Effect.provide(model(down)))
+      assert.strictEqual(calls, 6)
+      const noBreaker = Coaching.make({ breaker: false })
+      assert.isUndefined(noBreaker.breaker)
+    }))
 })
