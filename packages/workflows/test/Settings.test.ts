@@ -1,4 +1,4 @@
-import { Settings } from "@braid/workflows"
+import { Coaching, Settings } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Inspectable, Layer, Option, Redacted } from "effect"
 import * as fc from "fast-check"
@@ -129,5 +129,30 @@ describe("Settings", () => {
           if (exit._tag === "Failure") assert.include(String(exit.cause), key)
         }
       ))
+    }))
+
+  it.effect("Coaching.fromSettings: the coaching workflow's options from the settings", () =>
+    Effect.gen(function*() {
+      const s = yield* read({
+        BRAID_IDLE_TIMEOUT: "5 minutes",
+        BRAID_MODEL_TIMEOUT: "12 seconds",
+        BRAID_MODEL_CONCURRENCY: "7",
+        BRAID_SESSION_CAP_QUEUED: "2",
+        BRAID_OUTAGE_AFTER: "4",
+        BRAID_TURN_LIMIT: "9",
+        BRAID_SESSION_BUDGET_USD: "0.5",
+        BRAID_MODEL_COACH: "claude-coach",
+        BRAID_TENANT: "acme"
+      })
+      const config = Coaching.fromSettings(s)
+      assert.strictEqual(Duration.toMillis(Duration.decode(config.idleTimeout!)), 300_000)
+      assert.strictEqual(Duration.toMillis(Duration.decode(config.modelTimeout!)), 12_000)
+      assert.deepStrictEqual(config.capacity, { maxConcurrent: 7, maxQueued: 2 })
+      assert.strictEqual(config.outageAfter, 4)
+      assert.strictEqual(config.turnLimit, 9)
+      assert.strictEqual(config.sessionBudgetUsd, 0.5)
+      assert.strictEqual(config.model, "claude-coach")
+      assert.strictEqual(config.tenant, "acme")
+      assert.notProperty(Coaching.fromSettings(yield* read({})), "model") // the model port's default
     }))
 })
