@@ -27,7 +27,7 @@ import { Memory } from "@braid/memory"
 import { EventBus } from "@braid/messaging"
 import { RedisEventBus } from "@braid/redis"
 import { Admin, Coaching, Samples, Scripts, SessionEvents, SessionMetrics, SessionStore } from "@braid/workflows"
-import { Deferred, Effect, Layer, Ref, Schema } from "effect"
+import { Deferred, Effect, Layer, Ref, Schedule, Schema } from "effect"
 import assert from "node:assert"
 import { execFile } from "node:child_process"
 import { dirname, join } from "node:path"
@@ -133,6 +133,14 @@ const adminView = Effect.gen(function*() {
       } tokens, $${s.totals.costUsd.toFixed(5)}`
     )
   }
+  // The metrics follow the bus on their own fiber: wait until they have seen both ends.
+  yield* SessionMetrics.snapshot.pipe(
+    Effect.repeat({
+      until: (m) => Object.values(m.ended).reduce((a, b) => a + b, 0) >= 2,
+      schedule: Schedule.spaced("5 millis")
+    }),
+    Effect.timeout("30 seconds")
+  )
   const page = yield* Admin.overview(admin)
   console.log(
     `  active now: ${page.sessions.active}, today: ${page.usage.today.messages} messages, $${
@@ -147,6 +155,7 @@ const adminView = Effect.gen(function*() {
   assert.strictEqual(sessions.items.length, 2)
   assert.ok(sessions.items.every((s) => s.status === "completed" && s.kind === "coaching"))
   assert.strictEqual(page.sessions.active, 0)
+  assert.strictEqual(page.metrics.started.coaching, 2)
 })
 
 const appLayers = (bus: Layer.Layer<EventBus.EventBus, unknown>) => {

@@ -7,7 +7,7 @@ import { EventBus } from "@braid/messaging"
 import { EventBusError } from "@braid/messaging/Errors"
 import { Admin, Coaching, Errors, Samples, Scripts, SessionEvents, SessionStore } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Ref, TestClock } from "effect"
+import { Deferred, Effect, Fiber, Layer, Ref, TestClock } from "effect"
 import * as fc from "fast-check"
 
 const model = (options: ScriptedLanguageModel.Options = Scripts.coaching) =>
@@ -21,15 +21,15 @@ const admin = SessionStore.system("default")
 const collectingEvents = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.scoped(Effect.gen(function*() {
     const seen = yield* Ref.make<ReadonlyArray<SessionEvents.Event>>([])
+    const drained = yield* Deferred.make<void>()
     const all = EventBus.channel("*.*.*", SessionEvents.Event)
-    const subscription = yield* EventBus.subscribe(all, (event) => Ref.update(seen, (xs) => [...xs, event]))
+    yield* EventBus.subscribe(all, (event) => Ref.update(seen, (xs) => [...xs, event]), {
+      // the end marker (not an event): everything published before it has been handled
+      onInvalid: (e) => e.channel === "test.collect.drained" ? Deferred.succeed(drained, void 0) : Effect.void
+    })
     const out = yield* self
-    // The subscription's fiber may still be delivering: wait until it has handled every event.
-    while (true) {
-      const stats = yield* subscription.stats
-      if (stats.handled + stats.invalid + stats.failed >= stats.received && stats.received > 0) break
-      yield* Effect.yieldNow()
-    }
+    yield* EventBus.publishEncoded("test.collect.drained", "end")
+    yield* Deferred.await(drained)
     return { out, events: yield* Ref.get(seen) }
   }))
 
