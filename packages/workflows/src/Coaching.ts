@@ -243,7 +243,7 @@ export const defaultOutageMessage =
 
 /**
  * The workflow's configuration from the validated `Settings`: idle timeout, model-call timeout,
- * model concurrency (`capacity.maxConcurrent`), outage threshold, turn limit, budget per
+ * model-call concurrency and queue (`capacity`), outage threshold, turn limit, budget per
  * session, the coach's model and the tenant. Spread your own options over it.
  *
  * @example
@@ -260,7 +260,7 @@ export const defaultOutageMessage =
 export const fromSettings = (settings: Settings.Shape): Config => ({
   idleTimeout: settings.timeouts.idle,
   modelTimeout: settings.timeouts.modelCall,
-  capacity: { maxConcurrent: settings.modelConcurrency, maxQueued: settings.sessionCap.queued },
+  capacity: { maxConcurrent: settings.modelConcurrency, maxQueued: settings.modelQueue },
   outageAfter: settings.thresholds.outageAfter,
   turnLimit: settings.thresholds.turnLimit,
   sessionBudgetUsd: settings.thresholds.budgetPerSessionUsd,

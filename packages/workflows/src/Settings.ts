@@ -6,7 +6,7 @@
  * | setting | variable | default |
  * |---|---|---|
  * | `sessionCap.active` / `.queued` | `BRAID_SESSION_CAP_ACTIVE` / `BRAID_SESSION_CAP_QUEUED` | 20 / 5 |
- * | `modelConcurrency` | `BRAID_MODEL_CONCURRENCY` | 20 |
+ * | `modelConcurrency` / `modelQueue` | `BRAID_MODEL_CONCURRENCY` / `BRAID_MODEL_QUEUE` (calls that may wait for a slot) | 20 / 5 |
  * | `timeouts.modelCall` / `.idle` / `.evaluation` | `BRAID_MODEL_TIMEOUT` / `BRAID_IDLE_TIMEOUT` / `BRAID_EVALUATION_TIMEOUT` | 30 seconds / 15 minutes / 2 minutes |
  * | `thresholds.outageAfter` | `BRAID_OUTAGE_AFTER` (consecutive failed replies) | 3 |
  * | `thresholds.turnLimit` | `BRAID_TURN_LIMIT` (user messages per session) | 40 |
@@ -54,6 +54,8 @@ export interface Shape {
   readonly sessionCap: { readonly active: number; readonly queued: number }
   /** Model calls in flight at once over all sessions. */
   readonly modelConcurrency: number
+  /** Model calls that may wait for a slot (beyond them a call is refused at once). */
+  readonly modelQueue: number
   readonly timeouts: {
     /** The bound of one model call attempt. */
     readonly modelCall: Duration.Duration
@@ -149,6 +151,7 @@ export const config: Config.Config<Shape> = Config.all({
     queued: intIn("BRAID_SESSION_CAP_QUEUED", 0, 100_000, 5)
   }),
   modelConcurrency: intIn("BRAID_MODEL_CONCURRENCY", 1, 10_000, 20),
+  modelQueue: intIn("BRAID_MODEL_QUEUE", 0, 100_000, 5),
   timeouts: Config.all({
     modelCall: positiveDuration("BRAID_MODEL_TIMEOUT", "30 seconds"),
     idle: positiveDuration("BRAID_IDLE_TIMEOUT", "15 minutes"),
@@ -242,7 +245,7 @@ export const describe = (settings: Shape): string => {
   const d = (x: Duration.Duration) => Duration.format(x)
   return [
     `session cap: ${settings.sessionCap.active} active, ${settings.sessionCap.queued} queued`,
-    `model concurrency: ${settings.modelConcurrency}`,
+    `model calls: ${settings.modelConcurrency} at once, ${settings.modelQueue} waiting`,
     `timeouts: model call ${d(settings.timeouts.modelCall)}, idle ${d(settings.timeouts.idle)}, evaluation ${
       d(settings.timeouts.evaluation)
     }`,

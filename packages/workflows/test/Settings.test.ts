@@ -16,6 +16,7 @@ describe("Settings", () => {
       const s = yield* read({})
       assert.deepStrictEqual(s.sessionCap, { active: 20, queued: 5 })
       assert.strictEqual(s.modelConcurrency, 20)
+      assert.strictEqual(s.modelQueue, 5)
       assert.strictEqual(Duration.toMillis(s.timeouts.modelCall), 30_000)
       assert.strictEqual(Duration.toMillis(s.timeouts.idle), 15 * 60_000)
       assert.strictEqual(Duration.toMillis(s.timeouts.evaluation), 120_000)
@@ -33,6 +34,7 @@ describe("Settings", () => {
         BRAID_SESSION_CAP_ACTIVE: "8",
         BRAID_SESSION_CAP_QUEUED: "0",
         BRAID_MODEL_CONCURRENCY: "4",
+        BRAID_MODEL_QUEUE: "0",
         BRAID_MODEL_TIMEOUT: "10 seconds",
         BRAID_IDLE_TIMEOUT: "5 minutes",
         BRAID_EVALUATION_TIMEOUT: "1 minute",
@@ -51,6 +53,7 @@ describe("Settings", () => {
       })
       assert.deepStrictEqual(s.sessionCap, { active: 8, queued: 0 })
       assert.strictEqual(s.modelConcurrency, 4)
+      assert.strictEqual(s.modelQueue, 0)
       assert.strictEqual(Duration.toMillis(s.timeouts.modelCall), 10_000)
       assert.strictEqual(Duration.toMillis(s.timeouts.idle), 300_000)
       assert.strictEqual(Duration.toMillis(s.timeouts.evaluation), 60_000)
@@ -137,7 +140,7 @@ describe("Settings", () => {
         BRAID_IDLE_TIMEOUT: "5 minutes",
         BRAID_MODEL_TIMEOUT: "12 seconds",
         BRAID_MODEL_CONCURRENCY: "7",
-        BRAID_SESSION_CAP_QUEUED: "2",
+        BRAID_MODEL_QUEUE: "2",
         BRAID_OUTAGE_AFTER: "4",
         BRAID_TURN_LIMIT: "9",
         BRAID_SESSION_BUDGET_USD: "0.5",
