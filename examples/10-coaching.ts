@@ -9,7 +9,8 @@
  * limits, a concurrency cap, retries and a fallback reply.
  *
  * Then we break things on purpose: a model outage in the middle of a session, an idle client,
- * and more clients at once than the coach has capacity for.
+ * more clients at once than the coach has capacity for, and a model that stays down, which ends
+ * the session (`model-outage`) in the session store that practice and coaching share.
  *
  * Run it: npx tsx examples/10-coaching.ts                              (offline, scripted model)
  *         ANTHROPIC_API_KEY=sk-ant-... npx tsx examples/10-coaching.ts (Claude)
@@ -19,7 +20,7 @@ import { Describe, Runner, WorkflowContext } from "@braid/core"
 import { Models } from "@braid/eval"
 import { Accounting, Ai, Errors, Metered, ScriptedLanguageModel } from "@braid/llm"
 import { Memory } from "@braid/memory"
-import { Coaching, Samples, Scripts } from "@braid/workflows"
+import { Coaching, Samples, Scripts, SessionStore } from "@braid/workflows"
 import { Effect, Either, Layer } from "effect"
 import assert from "node:assert"
 
@@ -177,9 +178,42 @@ const capacity = Effect.gen(function*() {
   assert.strictEqual(Either.isLeft(rejected[0]![1]) && rejected[0]![1].left._tag, "CapacityExceeded")
 })
 
+// 7. The model stays down. After 3 failed replies in a row the session ends (`model-outage`) with
+//    a notice, instead of answering every message with a fallback. With a `SessionStore` in
+//    context every session and message is stored (one model for coaching and practice), and the
+//    failures go to the error log the admin views read.
+const modelDown: ScriptedLanguageModel.Options = {
+  ...Scripts.coaching,
+  failures: [{
+    when: (prompt) => !Ai.systemText(prompt).startsWith("You are the observer"),
+    error: new Errors.Overloaded({ message: "the model is overloaded (simulated)" })
+  }]
+}
+const longOutage = Effect.gen(function*() {
+  console.log("\n== The model stays down: the session ends, and the store remembers ==")
+  const report = yield* Runner.run(
+    Coaching.make({ retry: { baseDelay: "10 millis" }, outageAfter: 3 }).day,
+    { ...day, morning: [...day.morning, "Are you there?"] },
+    { userId: "ada", sessionId: "outage-day" }
+  )
+  const store = yield* SessionStore.SessionStore
+  const admin = SessionStore.system("default")
+  const morning = yield* store.getSession(admin, "outage-day:morning")
+  const errors = yield* store.recentErrors(admin)
+  console.log(
+    `morning session: ${morning.status}, ended by ${morning.endReason} after ${morning.totals.messages} messages (${morning.totals.fallbacks} fallbacks)`
+  )
+  console.log(`it ended with: "${morning.endMessage}"`)
+  console.log(`error log: ${errors.map((e) => `${e.severity}/${e.source}`).join(", ")}`)
+  assert.strictEqual(report.morning.endedBy, "model-outage")
+  assert.strictEqual(morning.endReason, "model-outage")
+  assert.strictEqual(morning.totals.messages, 6) // the 4th message was never sent: the session had ended
+  assert.ok(errors.some((e) => e.severity === "critical"))
+}).pipe(Effect.provide(Layer.mergeAll(scripted(modelDown), Memory.layerInMemory(), SessionStore.layerMemory)))
+
 await Effect.runPromise(main)
 if (!online) {
   // Failure injection and latency belong to the scripted model: these run offline only.
-  await Effect.runPromise(Effect.all([outage, idle, capacity], { discard: true }))
+  await Effect.runPromise(Effect.all([outage, idle, capacity, longOutage], { discard: true }))
 }
 console.log("\nDone.")

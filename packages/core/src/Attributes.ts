@@ -195,3 +195,47 @@ export const Resilience = {
   sagaSteps: "braid.saga.steps",
   sagaStep: "braid.saga.step"
 } as const
+
+/**
+ * The metrics of practice and coaching sessions (`SessionMetrics` in @braid/workflows derives
+ * them from the session events on the bus) and their attributes.
+ *
+ * | metric | kind | unit | attributes |
+ * |---|---|---|---|
+ * | `braid.session.started` | counter | `{session}` | `braid.session.kind` |
+ * | `braid.session.ended` | counter | `{session}` | `braid.session.end_reason` |
+ * | `braid.session.active` | gauge | `{session}` | |
+ * | `braid.session.termination.duration` | histogram | `s` | `braid.session.end_reason` |
+ * | `braid.session.evaluation.duration` | histogram | `s` | `braid.session.evaluation_status` |
+ *
+ * The completion rate is `braid.session.ended{braid.session.end_reason="objective-met"}` over
+ * the sum of `braid.session.ended`.
+ *
+ * @example
+ * ```ts
+ * import { Attributes } from "@braid/core"
+ *
+ * const name = Attributes.Session.ended // "braid.session.ended"
+ * ```
+ *
+ * @since 0.3.0
+ * @category constants
+ */
+export const Session = {
+  /** Counter: sessions started (created active, or out of the queue). */
+  started: "braid.session.started",
+  /** Counter: sessions ended, by reason. */
+  ended: "braid.session.ended",
+  /** Gauge: sessions active now. */
+  active: "braid.session.active",
+  /** Histogram: from the decision to end a session to its `SessionEnded` event, in seconds. */
+  terminationDuration: "braid.session.termination.duration",
+  /** Histogram: from an evaluation's enqueueing to its `EvaluationReady` event, in seconds. */
+  evaluationDuration: "braid.session.evaluation.duration",
+  /** Attribute: `practice` or `coaching`. */
+  kind: "braid.session.kind",
+  /** Attribute: why a session ended (`objective-met`, `user`, `idle-timeout`, ...). */
+  endReason: "braid.session.end_reason",
+  /** Attribute: `completed` or `failed`. */
+  evaluationStatus: "braid.session.evaluation_status"
+} as const

@@ -23,11 +23,26 @@
  *   carries its tokens and dollar cost; sessions and the day are totalled.
  * - Every coach reply goes through, outermost first: per-user and global rate limits
  *   (`RateLimited`), a concurrency cap with a bounded queue shared by all sessions
- *   (`CapacityExceeded`), then retry with backoff of attempts each bounded by `modelTimeout`
- *   (`Models.policy`), and a fallback reply when the model keeps failing, so the user always gets
+ *   (`CapacityExceeded`), a circuit breaker shared by all sessions (`breaker`), then retry with
+ *   backoff of attempts each bounded by `modelTimeout` (`Models.policy`), and a fallback reply
+ *   when the model keeps failing or the breaker is open, so the user always gets
  *   an answer and nothing is lost. A fallback reply says why (`Exchange.fallbackCause`, kept on
  *   the session's message). A spent budget is not an outage: `BudgetExceeded` is not caught by
  *   the fallback, the reply fails with it (typed), and so does the day.
+ * - A model outage ends the session: after `outageAfter` (default 3) consecutive fallback
+ *   replies the session completes with reason `model-outage` and the `outageMessage`, instead of
+ *   answering every message with a fallback. `turnLimit` and `sessionBudgetUsd` end it too
+ *   (`turn-limit`, `budget-exhausted`).
+ * - One session model with practice: when a `SessionStore` is in context, every session is a
+ *   stored session of kind `coaching` (status, end reason, start, end, duration, totals) and every
+ *   message is appended with its seq, role, text, time, tokens (the user's estimated), cost, model
+ *   and fallback flag; fallback replies and outages go to the store's error log (`model`
+ *   source). A message that cannot be stored fails the exchange (typed `SessionStoreError`, ...)
+ *   rather than be answered as if it were saved.
+ * - Event-driven: when an `EventBus` is in context (in memory, or Redis across processes), the
+ *   workflow publishes `SessionStarted`, `CoachingUserMessage`, `CoachingAgentResponse`,
+ *   `GoalsSet`, `ReflectionStarted`, `Insight` and `SessionEnded` (`SessionEvents`), each with a
+ *   generated id and time. Publishing is best effort: a bus that is down never fails a session.
  *
  * @since 0.1.0
  */
@@ -38,16 +53,20 @@ import * as Evaluation from "@braid/eval/Evaluation"
 import * as Models from "@braid/eval/Models"
 import type { Ai } from "@braid/llm"
 import type { Errors as LlmErrors } from "@braid/llm"
+import { Tokens } from "@braid/llm"
 import { Memory } from "@braid/memory"
 import { StreamBuffer } from "@braid/messaging"
 import type { Errors as ResilienceErrors } from "@braid/resilience"
 import type { Retry } from "@braid/resilience"
-import { Bulkhead, Errors as ResilienceErrorsValues, Fallback, RateLimit } from "@braid/resilience"
+import { Bulkhead, CircuitBreaker, Errors as ResilienceErrorsValues, Fallback, RateLimit } from "@braid/resilience"
 import type { Duration, Scope } from "effect"
-import { Context, Effect, Stream } from "effect"
+import { Cause, Context, Effect, Exit, Option, Stream } from "effect"
 import * as ClientProfile from "./ClientProfile.js"
 import { SessionCompleted } from "./Errors.js"
+import * as Recorder from "./internal/sessionRecorder.js"
 import * as Session from "./Session.js"
+import * as SessionEvents from "./SessionEvents.js"
+import type * as Settings from "./Settings.js"
 
 /**
  * A message of the user: its text, optionally how long after the previous reply it arrives
@@ -171,6 +190,23 @@ export interface Config {
   readonly coach?: Agent.Any<unknown, Ai.LanguageModel.LanguageModel>
   /** Your own observer agent (it receives one user message: the exchange). */
   readonly observer?: Agent.Any<unknown, Ai.LanguageModel.LanguageModel>
+  /**
+   * The breaker around the coach's model calls (each after its retries), shared by every session
+   * of this workflow: default one per `make`, opened by 5 failed replies in a row for 30 seconds,
+   * so that while the model is down replies fall back at once instead of each waiting through
+   * its retries. A spent budget does not count. `false` for none. Give it to `Admin.health`.
+   */
+  readonly breaker?: CircuitBreaker.CircuitBreaker | false
+  /** End a session (`model-outage`) after this many consecutive fallback replies. Default 3. */
+  readonly outageAfter?: number
+  /** The message a session ends with on a model outage. Default `defaultOutageMessage`. */
+  readonly outageMessage?: string
+  /** End a session (`turn-limit`) after the reply to this many user messages. Default: no limit. */
+  readonly turnLimit?: number
+  /** End a session (`budget-exhausted`) once its messages cost this many dollars. Default: no limit. */
+  readonly sessionBudgetUsd?: number
+  /** The organization of the stored sessions when the run's context names none. Default `"default"`. */
+  readonly tenant?: string
 }
 
 /**
@@ -188,6 +224,49 @@ export interface Config {
  */
 export const defaultFallbackReply =
   "Sorry, I lost my train of thought for a moment. Your message is saved: could you tell me once more what matters most to you right now?"
+
+/**
+ * The message a coaching session ends with when the model failed too many times in a row.
+ *
+ * @example
+ * ```ts
+ * import { Coaching } from "@braid/workflows"
+ *
+ * const coaching = Coaching.make({ outageAfter: 2, outageMessage: Coaching.defaultOutageMessage })
+ * ```
+ *
+ * @category constants
+ * @since 0.3.0
+ */
+export const defaultOutageMessage =
+  "The coach is unavailable right now, so this session has ended. Everything you wrote is saved: start a new session in a little while."
+
+/**
+ * The workflow's configuration from the validated `Settings`: idle timeout, model-call timeout,
+ * model-call concurrency and queue (`capacity`), outage threshold, turn limit, budget per
+ * session, the coach's model and the tenant. Spread your own options over it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Coaching, Settings } from "@braid/workflows"
+ *
+ * const coaching = Effect.map(Settings.Settings, (s) => Coaching.make({ ...Coaching.fromSettings(s), fallbackReply: "One moment..." }))
+ * ```
+ *
+ * @category constructors
+ * @since 0.3.0
+ */
+export const fromSettings = (settings: Settings.Shape): Config => ({
+  idleTimeout: settings.timeouts.idle,
+  modelTimeout: settings.timeouts.modelCall,
+  capacity: { maxConcurrent: settings.modelConcurrency, maxQueued: settings.modelQueue },
+  outageAfter: settings.thresholds.outageAfter,
+  turnLimit: settings.thresholds.turnLimit,
+  sessionBudgetUsd: settings.thresholds.budgetPerSessionUsd,
+  tenant: settings.tenant,
+  ...Option.match(settings.models.coach, { onNone: () => ({}), onSome: (model) => ({ model }) })
+})
 
 const phaseInstructions: Record<Phase, string> = {
   morning:
@@ -242,6 +321,10 @@ interface PhaseContext {
   readonly userId: string
   /** The session's tracks: exchanges on `conversation`, the observer's insights on `insights`. */
   readonly buffer: StreamBuffer.StreamBuffer<TrackEntry>
+  /** The store and the bus the session writes through to. */
+  readonly recorder: Recorder.Recorder
+  /** The coaching day (both sessions) the events belong to. */
+  readonly conversationId: string
 }
 
 /**
@@ -264,7 +347,18 @@ interface TrackState {
   readonly exchanges: ReadonlyArray<Exchange>
   readonly objective: string | undefined
   readonly done: boolean
+  /** Consecutive fallback replies (a model outage after `outageAfter`). */
+  readonly failures: number
 }
+
+const initialTrack = (pending: ReadonlyArray<UserTurn>): TrackState => ({
+  pending,
+  messages: [],
+  exchanges: [],
+  objective: undefined,
+  done: false,
+  failures: 0
+})
 
 interface Day {
   readonly userId: string
@@ -287,13 +381,15 @@ export interface Coaching {
   readonly day: P.Primitive<
     DayInput,
     DayReport,
-    ReplyError | Memory.MemoryError | DecodeError,
+    ReplyError | PersistError | Memory.MemoryError | DecodeError,
     Ai.LanguageModel.LanguageModel | Memory.Memory | WorkflowContext.WorkflowContext
   >
   /** One coach reply behind the rate limits, the capacity cap, retry (bounded attempts) and fallback. */
   readonly reply: P.Primitive<Agent.Conversation, CoachReply, ReplyError, Ai.LanguageModel.LanguageModel>
   /** The bulkhead shared by every session of this workflow (inspect `active` / `queued`). */
   readonly bulkhead: Bulkhead.Bulkhead
+  /** The circuit breaker of the coach's model calls (`undefined` with `breaker: false`). */
+  readonly breaker: CircuitBreaker.CircuitBreaker | undefined
   /**
    * Opens a live session for a chat server: each `send` is one exchange (the same policies,
    * accounting and relevance scoring as in `day`); the session completes on `end`, on the idle
@@ -303,7 +399,7 @@ export interface Coaching {
     readonly profile: ClientProfile.ClientProfileInput
     readonly phase?: Phase
     readonly sessionId?: string
-  }) => Effect.Effect<LiveSession, DecodeError, Scope.Scope | WorkflowContext.WorkflowContext>
+  }) => Effect.Effect<LiveSession, DecodeError | PersistError, Scope.Scope | WorkflowContext.WorkflowContext>
 }
 
 /**
@@ -317,7 +413,7 @@ export interface LiveSession {
   /** One exchange: fails with `SessionCompleted` once the session has completed. */
   readonly send: (
     text: string
-  ) => Effect.Effect<Exchange, ReplyError | SessionCompleted, Ai.LanguageModel.LanguageModel>
+  ) => Effect.Effect<Exchange, ReplyError | PersistError | SessionCompleted, Ai.LanguageModel.LanguageModel>
   /** The objective line, once the coach has written it. */
   readonly objective: Effect.Effect<string | undefined>
 }
@@ -336,6 +432,14 @@ export type ReplyError =
   | ResilienceErrors.CapacityExceeded
   | ResilienceErrors.InvalidRateLimitInput
   | LlmErrors.BudgetExceeded
+
+/**
+ * Why a message could not be written through to the `SessionStore` (when one is in context).
+ *
+ * @category errors
+ * @since 0.3.0
+ */
+export type PersistError = Recorder.PersistError
 
 /**
  * A coach reply: the agent's reply, or the fallback reply (`agent: "fallback"`) with the cause.
@@ -406,6 +510,13 @@ export const make = (config: Config = {}): Coaching => {
     retry: { maxAttempts: 3, backoff: "exponential", baseDelay: "500 millis", maxDelay: "5 seconds", ...config.retry },
     name: "retry(coach)"
   }))
+  const breaker = config.breaker === false ? undefined : config.breaker ?? CircuitBreaker.unsafeMake({
+    name: "coach-model",
+    trigger: CircuitBreaker.consecutive(5),
+    openFor: "30 seconds",
+    isFailure: (e) => budgetExceeded(e) === undefined
+  })
+  const guarded = breaker === undefined ? retried : retried.pipe(CircuitBreaker.guard(breaker))
   const fallbackReply = Primitive.sync("fallbackReply", (cause: string): CoachReply => ({
     text: fallbackText,
     agent: "fallback",
@@ -428,14 +539,14 @@ export const make = (config: Config = {}): Coaching => {
       Effect.suspend(() => {
         let failure: unknown
         return Fallback.effect<CoachReply, unknown, Ai.LanguageModel.LanguageModel>([
-          Effect.tapError(retried.invoke(conversation), (e) =>
+          Effect.tapError(guarded.invoke(conversation), (e) =>
             Effect.sync(() => {
               failure = e
             })),
           Effect.suspend(() => fallbackReply.invoke(describeFailure(failure)))
         ], {
           name: "coachOrFallback",
-          names: [retried.name, fallbackReply.name],
+          names: [guarded.name, fallbackReply.name],
           when: (e) => budgetExceeded(e) === undefined
         }).pipe(
           Effect.catchAll((e) => {
@@ -447,7 +558,7 @@ export const make = (config: Config = {}): Coaching => {
     {
       kind: "fallback",
       meta: { alternatives: 2 },
-      children: [{ key: retried.name, primitive: retried }, { key: fallbackReply.name, primitive: fallbackReply }]
+      children: [{ key: guarded.name, primitive: guarded }, { key: fallbackReply.name, primitive: fallbackReply }]
     }
   )
   const bulkhead = Bulkhead.unsafeMake({
@@ -477,12 +588,16 @@ export const make = (config: Config = {}): Coaching => {
   )
 
   // --- one exchange of a conversation track ---
+  const outageAfter = Math.max(1, config.outageAfter ?? 3)
+  const outageMessage = config.outageMessage ?? defaultOutageMessage
   const exchange = Primitive.make(
     "exchange",
-    (s: TrackState): Effect.Effect<TrackState, ReplyError, Ai.LanguageModel.LanguageModel | CurrentPhase> =>
+    (
+      s: TrackState
+    ): Effect.Effect<TrackState, ReplyError | PersistError, Ai.LanguageModel.LanguageModel | CurrentPhase> =>
       Effect.gen(function*() {
         const ctx = yield* CurrentPhase
-        const { session } = ctx
+        const { recorder, session } = ctx
         const stop = (reason: Session.EndReason) => Effect.as(session.end(reason), { ...s, pending: [], done: true })
         const turn = s.pending[0]
         if (turn === undefined) return yield* stop("user") // the user has nothing more to say
@@ -498,8 +613,18 @@ export const make = (config: Config = {}): Coaching => {
           if (!arrived) return { ...s, pending: [], done: true }
         }
         if (/^\s*\/end\b/i.test(text)) return yield* stop("user")
-        const recorded = yield* Effect.either(session.record({ role: "user", content: text }))
+        const turnId = crypto.randomUUID()
+        const tokens = Tokens.estimate(text)
+        const recorded = yield* Effect.either(session.record({
+          role: "user",
+          content: text,
+          usage: { inputTokens: tokens, outputTokens: 0 },
+          estimated: true,
+          turnId
+        }))
         if (recorded._tag === "Left") return { ...s, pending: [], done: true } // completed meanwhile (idle)
+        yield* recorder.message(recorded.right)
+        yield* recorder.emit(SessionEvents.CoachingUserMessage, { conversationId: ctx.conversationId, text })
         const messages = [...s.messages, Agent.user(text)]
         const coachName = Agent.nameOf(coach)
         const answer = yield* reply.invoke({
@@ -507,7 +632,7 @@ export const make = (config: Config = {}): Coaching => {
           context: { instructions: ctx.instructions, userId: ctx.userId, phase: ctx.phase, sessionId: session.id }
         })
         const fallback = answer.fallbackCause !== undefined
-        yield* Effect.ignore(session.record({
+        const saved = yield* Effect.option(session.record({
           role: "assistant",
           content: answer.text,
           usage: {
@@ -516,8 +641,22 @@ export const make = (config: Config = {}): Coaching => {
           },
           costUsd: answer.costUsd, // priced by Metered (the reply sums its responses' cost)
           fallback,
+          turnId,
+          estimated: answer.usage.estimated,
+          ...(fallback ? {} : { model: answer.model }),
           ...(answer.fallbackCause !== undefined ? { fallbackCause: answer.fallbackCause } : {})
         }))
+        if (Option.isSome(saved)) yield* recorder.message(saved.value)
+        yield* recorder.emit(SessionEvents.CoachingAgentResponse, {
+          conversationId: ctx.conversationId,
+          agent: answer.agent,
+          text: answer.text,
+          fallback
+        })
+        const failures = fallback ? s.failures + 1 : 0
+        if (answer.fallbackCause !== undefined) {
+          yield* recorder.error({ severity: "error", source: "model", message: answer.fallbackCause })
+        }
         const verdict = yield* Effect.orElseSucceed(
           relevanceMetric.primitive.invoke({
             conversation: {
@@ -542,11 +681,34 @@ export const make = (config: Config = {}): Coaching => {
           messages: [...messages, Agent.assistant(answer.text, coachName)],
           exchanges: [...s.exchanges, done],
           objective: objective ?? s.objective,
-          done: false
+          done: false,
+          failures
         }
         if (objective !== undefined) {
           yield* ctx.buffer.mark("objective-met")
+          if (ctx.phase === "morning") {
+            yield* recorder.emit(SessionEvents.GoalsSet, { goals: parseGoals(objective) })
+          }
           yield* session.end("objective-met")
+          return { ...next, done: true }
+        }
+        if (failures >= outageAfter) {
+          yield* recorder.error({
+            severity: "critical",
+            source: "model",
+            message: `model outage: ${failures} consecutive failed replies; session ended (last: ${
+              answer.fallbackCause ?? "unknown"
+            })`
+          })
+          yield* session.end("model-outage", outageMessage)
+          return { ...next, done: true }
+        }
+        if (config.turnLimit !== undefined && next.exchanges.length >= config.turnLimit) {
+          yield* session.end("turn-limit")
+          return { ...next, done: true }
+        }
+        if (config.sessionBudgetUsd !== undefined && (yield* session.totals).costUsd >= config.sessionBudgetUsd) {
+          yield* session.end("budget-exhausted")
           return { ...next, done: true }
         }
         return next
@@ -607,9 +769,17 @@ export const make = (config: Config = {}): Coaching => {
               const written = yield* Effect.either(
                 observe.invoke({ messages: [Agent.user(`CLIENT: ${ex.user}\nCOACH: ${ex.reply}`)] })
               )
-              if (written._tag === "Left") return // the observer is best effort: the session goes on
+              if (written._tag === "Left") {
+                // the observer is best effort: the session goes on
+                return yield* ctx.recorder.error({
+                  severity: "warning",
+                  source: "observer",
+                  message: describeFailure(written.left)
+                })
+              }
               const insight = written.right.text.trim()
               insights.push(insight)
+              yield* ctx.recorder.emit(SessionEvents.Insight, { text: insight })
               yield* ctx.buffer.append("insights", { _tag: "Insight", text: insight })
               yield* Memory.store(`insight:${ctx.session.id}:${insights.length}`, insight, {
                 scope: "user",
@@ -623,7 +793,55 @@ export const make = (config: Config = {}): Coaching => {
     { kind: "track", children: [{ key: observe.name, primitive: observe }] }
   )
 
-  // --- a session (morning or evening) with its lifecycle ---
+  // --- a session (morning or evening) with its lifecycle, written through to the store ---
+  const startSession = (options: {
+    readonly phase: Phase
+    readonly userId: string
+    readonly instructions: string
+    readonly sessionId?: string
+  }) =>
+    Effect.gen(function*() {
+      const wf = yield* WorkflowContext.WorkflowContext
+      const conversationId = wf.sessionId ?? wf.runId
+      const sessionId = options.sessionId ?? `${conversationId}:${options.phase}`
+      const recorder = yield* Recorder.make({
+        tenant: wf.tenantId ?? config.tenant ?? "default",
+        sessionId,
+        userId: options.userId
+      })
+      yield* recorder.start({
+        kind: "coaching",
+        title: `coaching: ${options.phase}`,
+        ...(config.model !== undefined ? { model: config.model } : {})
+      })
+      const session = yield* Session.make({ id: sessionId, userId: options.userId, idleTimeout, onEnd: recorder.end })
+      const buffer = yield* StreamBuffer.make<TrackEntry>()
+      const phaseCtx: PhaseContext = {
+        phase: options.phase,
+        session,
+        instructions: [options.instructions, config.instructions, phaseInstructions[options.phase]]
+          .filter((x) => x !== undefined && x !== "").join("\n\n"),
+        userId: options.userId,
+        buffer,
+        recorder,
+        conversationId
+      }
+      return { phaseCtx, session, sessionId }
+    })
+
+  /** Ends a session whose conversation stopped (no-op when it completed already). */
+  const endOnExit = (session: Session.Session) => (exit: Exit.Exit<unknown, unknown>) => {
+    if (Exit.isSuccess(exit)) return session.end("user")
+    const failure = Cause.failureOption(exit.cause)
+    if (Option.isSome(failure) && budgetExceeded(failure.value) !== undefined) {
+      return session.end("budget-exhausted", budgetExceeded(failure.value)!.message)
+    }
+    return session.end(
+      "user",
+      Option.isSome(failure) ? `stopped by ${describeFailure(failure.value)}` : "stopped (interrupted)"
+    )
+  }
+
   const runSession = <Out, E, R>(
     phase: Phase,
     inner: P.Primitive<TrackState, Out, E, R>,
@@ -635,35 +853,23 @@ export const make = (config: Config = {}): Coaching => {
         day: Day
       ): Effect.Effect<
         { readonly day: Day; readonly out: Out; readonly report: SessionReport },
-        E,
+        E | PersistError,
         Exclude<R, CurrentPhase> | WorkflowContext.WorkflowContext
       > =>
         Effect.scoped(Effect.gen(function*() {
-          const wf = yield* WorkflowContext.WorkflowContext
-          const sessionId = `${wf.sessionId ?? wf.runId}:${phase}`
-          const session = yield* Session.make({ id: sessionId, userId: day.userId, idleTimeout })
-          const buffer = yield* StreamBuffer.make<TrackEntry>()
-          const phaseCtx: PhaseContext = {
+          const { phaseCtx, session, sessionId } = yield* startSession({
             phase,
-            session,
-            instructions: [day.instructions, config.instructions, phaseInstructions[phase]].filter((x) =>
-              x !== undefined && x !== ""
-            ).join("\n\n"),
             userId: day.userId,
-            buffer
+            instructions: day.instructions
+          })
+          if (phase === "evening") {
+            yield* phaseCtx.recorder.emit(SessionEvents.ReflectionStarted, { goals: day.goals })
           }
-          const initial: TrackState = {
-            pending: day.turns[phase],
-            messages: [],
-            exchanges: [],
-            objective: undefined,
-            done: false
-          }
-          const out = yield* Effect.provideService(inner.invoke(initial), CurrentPhase, phaseCtx) as Effect.Effect<
-            Out,
-            E,
-            Exclude<R, CurrentPhase> | Scope.Scope
-          >
+          const buffer = phaseCtx.buffer
+          const out = yield* Effect.provideService(inner.invoke(initialTrack(day.turns[phase])), CurrentPhase, phaseCtx)
+            .pipe(
+              Effect.onExit(endOnExit(session)) // a failed or interrupted session is ended too
+            ) as Effect.Effect<Out, E, Exclude<R, CurrentPhase> | Scope.Scope>
           yield* buffer.close
           const status = yield* session.status
           const state = conversationOf(out)
@@ -762,28 +968,16 @@ export const make = (config: Config = {}): Coaching => {
   const open: Coaching["open"] = (options) =>
     Effect.gen(function*() {
       const { instructions, profile } = yield* ClientProfile.instructions.invoke(options.profile)
-      const wf = yield* WorkflowContext.WorkflowContext
-      const phase = options.phase ?? "morning"
-      const session = yield* Session.make({
-        id: options.sessionId ?? `${wf.sessionId ?? wf.runId}:${phase}`,
+      const { phaseCtx, session } = yield* startSession({
+        phase: options.phase ?? "morning",
         userId: profile.userId,
-        idleTimeout
+        instructions: config.renderProfile === undefined ? instructions : config.renderProfile(profile),
+        ...(options.sessionId !== undefined ? { sessionId: options.sessionId } : {})
       })
-      const buffer = yield* StreamBuffer.make<TrackEntry>()
-      const phaseCtx: PhaseContext = {
-        phase,
-        session,
-        instructions: [
-          config.renderProfile === undefined ? instructions : config.renderProfile(profile),
-          config.instructions,
-          phaseInstructions[phase]
-        ]
-          .filter((x) => x !== undefined && x !== "").join("\n\n"),
-        userId: profile.userId,
-        buffer
-      }
+      // A live session still open when its scope closes ends then (the user left).
+      yield* Effect.addFinalizer(() => session.end("user"))
       const lock = yield* Effect.makeSemaphore(1)
-      let state: TrackState = { pending: [], messages: [], exchanges: [], objective: undefined, done: false }
+      let state: TrackState = initialTrack([])
       const send = (text: string) =>
         lock.withPermits(1)(Effect.gen(function*() {
           const status = yield* session.status
@@ -809,5 +1003,5 @@ export const make = (config: Config = {}): Coaching => {
       return { session, send, objective: Effect.sync(() => state.objective) } satisfies LiveSession
     })
 
-  return { day, reply, bulkhead, open }
+  return { day, reply, bulkhead, breaker, open }
 }

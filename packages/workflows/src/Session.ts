@@ -1,8 +1,13 @@
 /**
  * The lifecycle of a conversational session (used by the coaching workflow): a session is
- * `Active` until it completes, once, for one reason: the user ended it, it was idle for longer
- * than its idle timeout, or its objective was met. It keeps its messages with their token and
- * dollar cost, and totals them per session.
+ * `Active` until it completes, once, for one reason (`SessionStore.EndReason`: the user ended it,
+ * it was idle for longer than its idle timeout, its objective was met, it reached its turn
+ * limit or its budget, or the model failed too often in a row). It keeps its messages with their
+ * token and dollar cost, and totals them per session.
+ *
+ * It is the live, in-memory side of the one session model: the coaching workflow writes each
+ * message and the end through to the `SessionStore` (the `onEnd` hook runs once, in whichever
+ * fiber ended the session, the idle timer's included).
  *
  * ```
  *            record / touch (reset idle timer)
@@ -21,14 +26,28 @@
 import type { Duration, Scope } from "effect"
 import { Clock, Deferred, Duration as D, Effect, Ref } from "effect"
 import { SessionCompleted } from "./Errors.js"
+import type * as SessionStore from "./SessionStore.js"
 
 /**
- * Why a session completed.
+ * Why a session completed: the same reasons as a stored session's (`SessionStore.EndReason`).
  *
  * @category models
  * @since 0.1.0
  */
-export type EndReason = "user" | "idle-timeout" | "objective-met"
+export type EndReason = SessionStore.EndReason
+
+/**
+ * How a session ended: its reason, when the end was decided (`at`, Effect Clock), and the
+ * message it ended with, if any (e.g. the outage notice).
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export interface Ended {
+  readonly reason: EndReason
+  readonly at: number
+  readonly message?: string
+}
 
 /**
  * @category models
@@ -36,7 +55,7 @@ export type EndReason = "user" | "idle-timeout" | "objective-met"
  */
 export type Status =
   | { readonly _tag: "Active" }
-  | { readonly _tag: "Completed"; readonly reason: EndReason; readonly at: number }
+  | { readonly _tag: "Completed"; readonly reason: EndReason; readonly at: number; readonly message?: string }
 
 /**
  * Token usage of one message (input: prompt tokens; output: completion tokens).
@@ -67,6 +86,12 @@ export interface SessionMessage {
   readonly fallback: boolean
   /** Why the reply is a fallback (the model's last error), when it is. */
   readonly fallbackCause?: string
+  /** The model that wrote the reply. */
+  readonly model?: string
+  /** The turn (a user message and the reply to it share one). */
+  readonly turnId?: string
+  /** The tokens were estimated (a user message, or a provider that reports no usage). */
+  readonly estimated?: boolean
 }
 
 /**
@@ -96,6 +121,9 @@ export interface NewMessage {
   readonly costUsd?: number
   readonly fallback?: boolean
   readonly fallbackCause?: string
+  readonly model?: string
+  readonly turnId?: string
+  readonly estimated?: boolean
 }
 
 /**
@@ -112,10 +140,13 @@ export interface Session {
   readonly record: (message: NewMessage) => Effect.Effect<SessionMessage, SessionCompleted>
   /** Resets the idle timer without a message (e.g. the user is typing). */
   readonly touch: Effect.Effect<void, SessionCompleted>
-  /** Completes the session; the first reason wins. Returns whether this call completed it. */
-  readonly end: (reason: EndReason) => Effect.Effect<boolean>
+  /**
+   * Completes the session; the first reason wins. Returns whether this call completed it (and
+   * ran `onEnd`).
+   */
+  readonly end: (reason: EndReason, message?: string) => Effect.Effect<boolean>
   /** Waits until the session completes. */
-  readonly completed: Effect.Effect<{ readonly reason: EndReason; readonly at: number }>
+  readonly completed: Effect.Effect<Ended>
   readonly messages: Effect.Effect<ReadonlyArray<SessionMessage>>
   readonly totals: Effect.Effect<Totals>
 }
@@ -129,6 +160,11 @@ export interface Options {
   readonly userId: string
   /** Complete the session after this long without activity. */
   readonly idleTimeout: Duration.DurationInput
+  /**
+   * Runs once, when the session completes, in the fiber that completed it (e.g. writes the end
+   * to a store and publishes it). It must handle its own failures.
+   */
+  readonly onEnd?: (ended: Ended) => Effect.Effect<void>
 }
 
 /**
@@ -183,14 +219,21 @@ export const make = (options: Options): Effect.Effect<Session, never, Scope.Scop
     const status = yield* Ref.make<Status>({ _tag: "Active" })
     const lastActivity = yield* Ref.make(yield* Clock.currentTimeMillis)
     const messages = yield* Ref.make<ReadonlyArray<SessionMessage>>([])
-    const done = yield* Deferred.make<{ readonly reason: EndReason; readonly at: number }>()
+    const done = yield* Deferred.make<Ended>()
+    const onEnd = options.onEnd ?? (() => Effect.void)
 
-    const end = (reason: EndReason) =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) =>
-        Ref.modify(status, (s): readonly [boolean, Status] =>
-          s._tag === "Active" ? [true, { _tag: "Completed", reason, at }] : [false, s]).pipe(
-            Effect.tap((won) => (won ? Deferred.succeed(done, { reason, at }) : Effect.void))
-          ))
+    const end = (reason: EndReason, message?: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (at) => {
+        const ended: Ended = message === undefined ? { reason, at } : { reason, at, message }
+        return Ref.modify(
+          status,
+          (s): readonly [boolean, Status] => s._tag === "Active" ? [true, { _tag: "Completed", ...ended }] : [false, s]
+        ).pipe(
+          Effect.tap((won) =>
+            won ? Effect.uninterruptible(Effect.zipRight(onEnd(ended), Deferred.succeed(done, ended))) : Effect.void
+          )
+        )
+      })
 
     const ensureActive = Effect.flatMap(Ref.get(status), (s) =>
       s._tag === "Active"
@@ -199,8 +242,7 @@ export const make = (options: Options): Effect.Effect<Session, never, Scope.Scop
 
     const touch = Effect.zipRight(
       ensureActive,
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.set(lastActivity, now))
+      Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.set(lastActivity, now))
     )
 
     const record = (m: NewMessage) =>
@@ -216,7 +258,10 @@ export const make = (options: Options): Effect.Effect<Session, never, Scope.Scop
             usage: m.usage ?? { inputTokens: 0, outputTokens: 0 },
             costUsd: m.costUsd ?? 0,
             fallback: m.fallback ?? false,
-            ...(m.fallbackCause !== undefined ? { fallbackCause: m.fallbackCause } : {})
+            ...(m.fallbackCause !== undefined ? { fallbackCause: m.fallbackCause } : {}),
+            ...(m.model !== undefined ? { model: m.model } : {}),
+            ...(m.turnId !== undefined ? { turnId: m.turnId } : {}),
+            ...(m.estimated !== undefined ? { estimated: m.estimated } : {})
           }
           return [message, [...ms, message]]
         })

@@ -12,6 +12,12 @@ export * as ClientProfile from "./ClientProfile.js"
 export * as Errors from "./Errors.js"
 /** Session lifecycle and accounting. @since 0.1.0 */
 export * as Session from "./Session.js"
+/** The settings of the practice and coaching apps, from the environment. @since 0.3.0 */
+export * as Settings from "./Settings.js"
+/** Session metrics derived from the session events on the bus. @since 0.3.0 */
+export * as SessionMetrics from "./SessionMetrics.js"
+/** The admin views: active sessions, usage, errors, health. @since 0.3.0 */
+export * as Admin from "./Admin.js"
 /** Scripts of the scripted model for the workflows. @since 0.1.0 */
 export * as Scripts from "./Scripts.js"
 /** Sample conversations. @since 0.1.0 */

@@ -1,6 +1,6 @@
 import { Session } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Option, TestClock } from "effect"
+import { Effect, Fiber, Option, Ref, TestClock } from "effect"
 
 describe("Session", () => {
   it.scoped("records messages with per-message and per-session accounting; the user ends it", () =>
@@ -53,5 +53,23 @@ describe("Session", () => {
       yield* TestClock.adjust("5 minutes")
       const status = yield* s.status
       assert.strictEqual(status._tag === "Completed" && status.reason, "objective-met")
+    }))
+
+  it.scoped("onEnd runs once, in the fiber that ended the session (the idle timer's too), with the reason, time and message", () =>
+    Effect.gen(function*() {
+      const ends = yield* Ref.make<ReadonlyArray<Session.Ended>>([])
+      const onEnd = (e: Session.Ended) => Ref.update(ends, (xs) => [...xs, e])
+      const idle = yield* Session.make({ id: "s4", userId: "ada", idleTimeout: "5 minutes", onEnd })
+      yield* TestClock.adjust("5 minutes")
+      assert.deepStrictEqual(yield* idle.completed, { reason: "idle-timeout", at: 300_000 })
+      const outage = yield* Session.make({ id: "s5", userId: "ada", idleTimeout: "5 minutes", onEnd })
+      assert.isTrue(yield* outage.end("model-outage", "the coach is unavailable"))
+      assert.isFalse(yield* outage.end("user"))
+      const status = yield* outage.status
+      assert.strictEqual(status._tag === "Completed" && status.message, "the coach is unavailable")
+      assert.deepStrictEqual(yield* Ref.get(ends), [
+        { reason: "idle-timeout", at: 300_000 },
+        { reason: "model-outage", at: 300_000, message: "the coach is unavailable" }
+      ])
     }))
 })
