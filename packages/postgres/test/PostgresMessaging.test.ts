@@ -36,6 +36,7 @@ describePg("PostgreSQL", () => {
       const agentB = `${run}-silent-b`
       yield* Effect.gen(function*() {
         const m = yield* Messaging.Messaging
+        yield* m.registry.register({ name: agentB })
         yield* m.send(`${run}-silent-a`, agentB, "before")
         yield* m.serve(agentB, () => Effect.void)
         link.silence()
@@ -82,6 +83,7 @@ describePg("PostgreSQL", () => {
       const b = `${run}-killed-b`
       yield* Effect.gen(function*() {
         const m = yield* Messaging.Messaging
+        yield* m.registry.register({ name: b })
         yield* m.send("a", b, 1)
         assert.isAbove(yield* kill, 0, "our idle connection was terminated")
         yield* Effect.sleep("100 millis") // the pool sees the 'error' of its idle client
@@ -108,6 +110,7 @@ describePg("PostgreSQL", () => {
       yield* Effect.gen(function*() {
         const sql = yield* Sql.SqlDriver
         const m = yield* Messaging.Messaging
+        yield* m.registry.register({ name: b })
         yield* m.send("a", b, "fine")
         yield* sql.execute("UPDATE braid_inbox_messages SET body = ? WHERE recipient = ?", ["{not json", b])
         const err = yield* Effect.flip(m.inbox(b).unread)

@@ -5,6 +5,7 @@
  * @since 0.2.0
  */
 import type { Sql } from "@braid/core"
+import type { Lock } from "@braid/messaging"
 import { Messaging } from "@braid/messaging"
 import type { Errors as MessagingErrors } from "@braid/messaging"
 import { Layer } from "effect"
@@ -27,7 +28,7 @@ import * as SqliteDriver from "./SqliteDriver.js"
  */
 export const layer = (
   config: { readonly filename: string } & Messaging.Options
-): Layer.Layer<Messaging.Messaging, MessagingErrors.MessageStoreError | Sql.SqlFailure> =>
+): Layer.Layer<Messaging.Messaging | Lock.Lock, MessagingErrors.MessageStoreError | Sql.SqlFailure> =>
   Messaging.layerSql(config).pipe(
     Layer.provide(
       SqliteDriver.layer({
