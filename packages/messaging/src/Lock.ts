@@ -226,6 +226,10 @@ const inOrganization = (store: LockStore, organization: string): Service => {
     fallback: number
   ) => {
     if (value === undefined) return Either.right(fallback)
+    // Duration reads NaN as 0 and a negative number as 0: refuse them instead
+    if (typeof value === "number" && !(value >= 0)) {
+      return Either.left(new InvalidInput({ operation, field, reason: `expected a duration >= 0, got ${value}` }))
+    }
     const d = Duration.decodeUnknown(value)
     if (Option.isNone(d)) return Either.left(new InvalidInput({ operation, field, reason: "not a duration" }))
     const millis = Duration.toMillis(d.value)

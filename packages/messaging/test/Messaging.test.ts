@@ -1,6 +1,7 @@
-import { Errors as CoordinationErrors, Messaging } from "@braid/messaging"
+import { Errors as CoordinationErrors, Lock, Messaging } from "@braid/messaging"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, FastCheck as fc, Fiber, Layer, Option, Queue, TestClock } from "effect"
+import { agentsSuite, lockSuite } from "./agentsConformance.js"
 import { suite } from "./messagingConformance.js"
 
 suite(
@@ -133,3 +134,6 @@ describe("Messaging: TestClock", () => {
       assert.strictEqual(err._tag, "RequestTimedOut")
     }).pipe(Effect.provide(Messaging.layerMemory())))
 })
+
+agentsSuite("memory", () => Messaging.layerMemory({ pollInterval: "20 millis" }), { fuzzRuns: 300 })
+lockSuite("memory", () => Lock.memoryLockStore)
