@@ -21,21 +21,9 @@ import { Effect, Layer, ManagedRuntime } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { interleaved, printTable, type Row } from "./harness.js"
+import { interleaved, printTable, rate, type Row } from "./harness.js"
 
 const body = { draft: "v1", notes: "x".repeat(200), words: 1200 }
-
-/** Operations per second of `batch` (which runs `size` operations), over about `millis`. */
-const rate = (batch: () => Promise<unknown>, size: number, millis = 700) => async () => {
-  await batch()
-  const start = performance.now()
-  let n = 0
-  while (performance.now() - start < millis) {
-    await batch()
-    n++
-  }
-  return (n * size * 1000) / (performance.now() - start)
-}
 
 let ids = 0
 const nextId = () => `b-${process.pid}-${ids++}`
@@ -66,8 +54,8 @@ const measure = async (backend: Backend, rows: Array<Row>, size: number) => {
     )
 
   const [sendRate, rawSendRate] = await interleaved(
-    rate(() => runtime.runPromise(Effect.repeatN(m.send("bench", "sink", body), size - 1)), size),
-    rate(() => runtime.runPromise(Effect.repeatN(rawInsert("message"), size - 1)), size)
+    rate(() => runtime.runPromise(Effect.repeatN(m.send("bench", "sink", body), size - 1)), size, 700),
+    rate(() => runtime.runPromise(Effect.repeatN(rawInsert("message"), size - 1)), size, 700)
   )
   rows.push({ name: `${backend.name}: one-way send`, braid: sendRate, baseline: rawSendRate, unit: "ops/s" })
 
@@ -83,9 +71,10 @@ const measure = async (backend: Backend, rows: Array<Row>, size: number) => {
   const [requestRate, rawRequestRate] = await interleaved(
     rate(
       () => runtime.runPromise(Effect.repeatN(m.request("bench", "echo", body, { timeout: "10 seconds" }), size - 1)),
-      size
+      size,
+      700
     ),
-    rate(() => runtime.runPromise(Effect.repeatN(exchange, size - 1)), size)
+    rate(() => runtime.runPromise(Effect.repeatN(exchange, size - 1)), size, 700)
   )
   rows.push({
     name: `${backend.name}: request/reply`,
@@ -124,8 +113,8 @@ const conversations = async (url: string, rows: Array<Row>) => {
     { concurrency: "unbounded", discard: true }
   )
   const [conversationRate, oneWayRate] = await interleaved(
-    rate(() => runtime.runPromise(talk), 100, 1500),
-    rate(() => runtime.runPromise(oneWay), 100, 1500),
+    rate(() => runtime.runPromise(talk), 100, 1500, 1),
+    rate(() => runtime.runPromise(oneWay), 100, 1500, 1),
     3
   )
   rows.push({

@@ -729,13 +729,12 @@ export const make = (
 
       const send = (from: string, to: string, body: unknown) => postTo(from, to, "message", body)
 
+      // a reply has no guard: it is always stored
       const reply = (request: Message, body: unknown) =>
-        Effect.map(
-          post(request.to, request.from, "reply", body, { correlationId: request.id }),
-          Option.getOrElse(() => "")
-        )
+        Effect.map(post(request.to, request.from, "reply", body, { correlationId: request.id }), Option.getOrThrow)
 
-      const request = (from: string, to: string, body: unknown, opts: { readonly timeout: Duration.DurationInput }) =>
+      /** Sends a request and waits for its reply message. */
+      const exchange = (from: string, to: string, body: unknown, opts: { readonly timeout: Duration.DurationInput }) =>
         Effect.gen(function*() {
           const id = yield* postTo(from, to, "request", body)
           const answer = yield* waitFor(from, store.reply(organization, from, id)).pipe(
@@ -746,8 +745,11 @@ export const make = (
             })
           )
           yield* store.markRead(organization, from, [answer.id], yield* Clock.currentTimeMillis)
-          return answer.body
+          return answer
         })
+
+      const request = (from: string, to: string, body: unknown, opts: { readonly timeout: Duration.DurationInput }) =>
+        Effect.map(exchange(from, to, body, opts), (answer) => answer.body)
 
       const unread = (agent: string) => store.unread(organization, agent)
 
@@ -824,11 +826,9 @@ export const make = (
             opts: { readonly timeout: Duration.DurationInput; readonly reply?: Schema.Schema<B, BI, never> }
           ) =>
             Effect.gen(function*() {
-              const answer = yield* request(from, to, yield* encode(body), opts)
-              if (opts.reply === undefined) return answer as B
-              const decoded = Schema.decodeUnknownEither(opts.reply)(answer)
-              if (Either.isRight(decoded)) return decoded.right
-              return yield* new BodyInvalid({ messageId: `reply to ${from}`, ...Input.firstIssue(decoded.left) })
+              const answer = yield* exchange(from, to, yield* encode(body), opts)
+              if (opts.reply === undefined) return answer.body as B
+              return (yield* decodeBody(opts.reply)(answer)).body
             }),
           decode,
           unread: (agent) => Effect.flatMap(unread(agent), (list) => Effect.forEach(list, decode)),

@@ -8,6 +8,7 @@ import { Errors as MessagingErrors, Lock, Messaging } from "@braid/messaging"
 import { assert, describe, it } from "@effect/vitest"
 import {
   Deferred,
+  Duration,
   Effect,
   Either,
   Exit,
@@ -26,6 +27,30 @@ import { run } from "./messagingConformance.js"
 type Env = Messaging.Messaging | Lock.Lock
 
 const Draft = Schema.Struct({ draft: Schema.String, words: Schema.Number, at: Schema.DateFromString })
+
+/**
+ * Every one of `locks` (one per contender: the same service, or services on separate pools)
+ * tries to acquire `target` at once and holds it until all have tried: exactly one wins, the
+ * others are `AgentBusy`.
+ */
+export const contend = (locks: ReadonlyArray<Lock.Service>, target: string) =>
+  Effect.gen(function*() {
+    const release = yield* Deferred.make<void>()
+    const fibers = yield* Effect.forEach(
+      locks,
+      (lock, i) =>
+        Effect.scoped(Effect.zipRight(lock.acquire(target, `holder-${i}`), Deferred.await(release))).pipe(
+          Effect.either,
+          Effect.fork
+        ),
+      { concurrency: "unbounded" }
+    )
+    yield* Effect.sleep("300 millis")
+    yield* Deferred.succeed(release, undefined)
+    const outcomes = yield* Effect.forEach(fibers, Fiber.join)
+    assert.strictEqual(outcomes.filter(Either.isRight).length, 1, "exactly one holder")
+    for (const o of outcomes.filter(Either.isLeft)) assert.strictEqual(o.left._tag, "AgentBusy")
+  })
 
 /** The behaviour every backend must have. `layer` gives a fresh service over the same storage. */
 export const agentsSuite = (
@@ -209,23 +234,7 @@ export const agentsSuite = (
       live(Effect.gen(function*() {
         const lock = yield* Lock.Lock
         const target = agent("contended")
-        const release = yield* Deferred.make<void>()
-        const results = yield* Effect.forEach(
-          Array.from({ length: 8 }, (_, i) => i),
-          (i) =>
-            Effect.scoped(Effect.gen(function*() {
-              yield* lock.acquire(target, `holder-${i}`)
-              yield* Deferred.await(release)
-              return i
-            })).pipe(Effect.either, Effect.fork),
-          { concurrency: "unbounded" }
-        )
-        yield* Effect.sleep("200 millis")
-        yield* Deferred.succeed(release, undefined)
-        const outcomes = yield* Effect.forEach(results, Fiber.join)
-        const winners = outcomes.filter(Either.isRight)
-        assert.strictEqual(winners.length, 1)
-        for (const o of outcomes.filter(Either.isLeft)) assert.strictEqual(o.left._tag, "AgentBusy")
+        yield* contend(Array.from({ length: 8 }, () => lock), target)
         assert.isTrue(Option.isNone(yield* lock.holderOf(target)), "released with the winner's scope")
       })))
 
@@ -262,6 +271,26 @@ export const agentsSuite = (
         const delivered = yield* Effect.all([Queue.take(good), Queue.take(good)]).pipe(Effect.timeout("10 seconds"))
         assert.deepStrictEqual(delivered, ["v1", "v4"])
         assert.deepStrictEqual(yield* Queue.take(invalid), "words")
+        // a typed request: the reply is decoded with its own Schema
+        const oracle = agent("oracle")
+        yield* register(m, oracle)
+        yield* m.serve(oracle, (msg) => Effect.succeed({ words: (msg.body as { words: number }).words * 2 }))
+        const Answer = Schema.Struct({ words: Schema.Number })
+        const doubled = yield* drafts.request(a, oracle, { draft: "d", words: 21, at }, {
+          timeout: "10 seconds",
+          reply: Answer
+        })
+        assert.deepStrictEqual(doubled, { words: 42 })
+        const wrongReply = yield* Effect.flip(
+          drafts.request(a, oracle, { draft: "d", words: 1, at }, {
+            timeout: "10 seconds",
+            reply: Schema.Struct({ words: Schema.String })
+          })
+        )
+        assert.deepStrictEqual([wrongReply._tag, (wrongReply as MessagingErrors.BodyInvalid).path], [
+          "BodyInvalid",
+          "words"
+        ])
         // a typed conversation
         const [c, d] = [agent("c"), agent("d")]
         yield* register(m, c, d)
@@ -391,6 +420,15 @@ export const lockSuite = (name: string, store: () => Effect.Effect<Lock.LockStor
   describe(`Lock leases: ${name}`, () => {
     let n = 0
     const agent = (role: string) => `${run}-${name}-l${n++}-${role}`
+    /** A lock on a new agent, held by `holder` in a scope the test closes. */
+    const held = (role: string, holder: string, lease: Duration.DurationInput) =>
+      Effect.gen(function*() {
+        const lock = Lock.make(yield* store())
+        const target = agent(role)
+        const scope = yield* Scope.make()
+        yield* lock.acquire(target, holder, { lease }).pipe(Scope.extend(scope))
+        return { lock, scope, target }
+      })
 
     it.scoped("a crashed holder's lock expires with its lease; until then the agent is busy", () =>
       Effect.gen(function*() {
@@ -413,17 +451,13 @@ export const lockSuite = (name: string, store: () => Effect.Effect<Lock.LockStor
 
     it.scoped("a held lock is renewed while its scope is open and released when it closes", () =>
       Effect.gen(function*() {
-        const s = yield* store()
-        const lock = Lock.make(s)
-        const target = agent("renewed")
-        const scope = yield* Scope.make()
-        yield* lock.acquire(target, "holder", { lease: "3 seconds" }).pipe(Scope.extend(scope))
+        const { lock, scope, target } = yield* held("renewed", "holder", "3 seconds")
         for (let i = 0; i < 10; i++) {
           yield* TestClock.adjust("1 second")
           yield* settle
         }
-        const held = yield* lock.holderOf(target)
-        assert.strictEqual(Option.getOrThrow(held).holder, "holder", "still held 10 s into a 3 s lease")
+        const holding = yield* lock.holderOf(target)
+        assert.strictEqual(Option.getOrThrow(holding).holder, "holder", "still held 10 s into a 3 s lease")
         assert.strictEqual((yield* Effect.flip(Effect.scoped(lock.acquire(target, "other"))))._tag, "AgentBusy")
         yield* Scope.close(scope, Exit.void)
         assert.isTrue(Option.isNone(yield* lock.holderOf(target)))
@@ -432,11 +466,7 @@ export const lockSuite = (name: string, store: () => Effect.Effect<Lock.LockStor
 
     it.scoped("a waiting acquisition is bounded by `wait` and succeeds if the lock is freed in time", () =>
       Effect.gen(function*() {
-        const s = yield* store()
-        const lock = Lock.make(s)
-        const target = agent("waited")
-        const scope = yield* Scope.make()
-        yield* lock.acquire(target, "first", { lease: "1 minute" }).pipe(Scope.extend(scope))
+        const { lock, scope, target } = yield* held("waited", "first", "1 minute")
         const gaveUp = yield* Effect.fork(
           Effect.flip(Effect.scoped(lock.acquire(target, "second", { wait: "5 seconds" })))
         )

@@ -3,9 +3,9 @@ import { Lock, Messaging } from "@braid/messaging"
 import { PostgresDriver, PostgresMessaging } from "@braid/postgres"
 import { DATABASE_URL as SHARED_DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
 import { assert, it } from "@effect/vitest"
-import { Deferred, Effect, Either, Fiber, Layer, Option } from "effect"
+import { Effect, Either, Layer, Option } from "effect"
 import { afterAll, beforeAll } from "vitest"
-import { agentsSuite, lockSuite } from "../../messaging/test/agentsConformance.js"
+import { agentsSuite, contend, lockSuite } from "../../messaging/test/agentsConformance.js"
 import { run, suite } from "../../messaging/test/messagingConformance.js"
 
 const describePg = await describeWith("postgres")
@@ -59,22 +59,7 @@ describePg("PostgreSQL", () => {
       const locks = [Lock.Lock, Lock.Lock].map((tag, i) => Effect.provide(tag, i === 0 ? one : two))
       const [l1, l2] = yield* Effect.all(locks)
       const target = `${run}-pools-contended`
-      const release = yield* Deferred.make<void>()
-      const fibers = yield* Effect.forEach(
-        Array.from({ length: 10 }, (_, i) => i),
-        (i) =>
-          Effect.scoped(Effect.gen(function*() {
-            yield* (i % 2 === 0 ? l1! : l2!).acquire(target, `holder-${i}`)
-            yield* Deferred.await(release)
-            return i
-          })).pipe(Effect.either, Effect.fork),
-        { concurrency: "unbounded" }
-      )
-      yield* Effect.sleep("500 millis")
-      yield* Deferred.succeed(release, undefined)
-      const outcomes = yield* Effect.forEach(fibers, Fiber.join)
-      assert.strictEqual(outcomes.filter(Either.isRight).length, 1)
-      for (const o of outcomes.filter(Either.isLeft)) assert.strictEqual(o.left._tag, "AgentBusy")
+      yield* contend(Array.from({ length: 10 }, (_, i) => i % 2 === 0 ? l1! : l2!), target)
       // free again, for either instance
       assert.strictEqual((yield* Effect.scoped(l2!.acquire(target, "after"))).holder, "after")
     }).pipe(Effect.scoped))

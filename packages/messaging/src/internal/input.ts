@@ -2,7 +2,9 @@
  * Checks of user input shared by the messaging modules: names (agents, organizations, holders,
  * conversation ids), Schema paths, and the typed errors they become.
  */
-import { Either, ParseResult } from "effect"
+import { Primitive } from "@braid/core"
+import type { ParseResult } from "effect"
+import { Either } from "effect"
 import { InvalidInput } from "../Errors.js"
 
 /** The longest name (agent, organization, holder, id) in UTF-16 code units. */
@@ -33,24 +35,8 @@ export const name = (
     : Either.left(new InvalidInput({ operation, field, reason: problem }))
 }
 
-/** A Schema issue path as `a.b[2].c` (`(root)` when empty). */
-export const formatPath = (path: ReadonlyArray<PropertyKey>): string => {
-  let out = ""
-  for (const key of path) {
-    if (typeof key === "number") out += `[${key}]`
-    else {
-      const text = String(key)
-      out += /^[A-Za-z_$][\w$]*$/.test(text) ? (out === "" ? text : `.${text}`) : `[${JSON.stringify(text)}]`
-    }
-  }
-  return out === "" ? "(root)" : out
-}
-
-/** The first issue of a parse error: where, and what. */
+/** The first issue of a parse error: where (`a.b[2]`, `(root)`), and what (core's one formatting of Schema issues). */
 export const firstIssue = (error: ParseResult.ParseError): { readonly path: string; readonly reason: string } => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-  const first = issues[0]
-  return first === undefined
-    ? { path: "(root)", reason: error.message }
-    : { path: formatPath(first.path), reason: first.message }
+  const decoded = Primitive.decodeError("messaging", "input", error)
+  return { path: decoded.path, reason: decoded.issues[0]?.message ?? error.message }
 }
