@@ -1,5 +1,6 @@
 /**
- * `Messaging` persisted in PostgreSQL: `Messaging.layerSql` (table `braid_inbox_messages`) on
+ * `Messaging` persisted in PostgreSQL: `Messaging.layerSql` (tables `braid_inbox_messages`,
+ * `braid_agents`, `braid_conversations`, and `braid_agent_locks` for the `Lock` it also provides) on
  * `PostgresDriver`.
  *
  * @since 0.2.0

@@ -1,9 +1,18 @@
 import { Sql } from "@braid/core"
 import { Lock, Messaging } from "@braid/messaging"
 import { PostgresDriver, PostgresMessaging } from "@braid/postgres"
-import { DATABASE_URL as SHARED_DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
+import {
+  DATABASE_URL as SHARED_DATABASE_URL,
+  describeWith,
+  faultyProxy,
+  runProcess,
+  silentServer,
+  withPort
+} from "@braid/testing"
 import { assert, it } from "@effect/vitest"
 import { Effect, Either, Layer, Option } from "effect"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll } from "vitest"
 import { agentsSuite, contend, lockSuite } from "../../messaging/test/agentsConformance.js"
 import { run, suite } from "../../messaging/test/messagingConformance.js"
@@ -83,6 +92,54 @@ describePg("PostgreSQL", () => {
       const lease = yield* Effect.scoped(l2.acquire(target, "patient", { wait: "30 seconds", retryEvery: "50 millis" }))
       assert.strictEqual(lease.holder, "patient")
     }).pipe(Effect.scoped))
+
+  it.live(
+    "a process killed while in a conversation: its agents stay busy until the lease expires, then are free",
+    () =>
+      Effect.gen(function*() {
+        const [a, b] = [`${run}-killed-a`, `${run}-killed-b`]
+        const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
+        const child = yield* Effect.promise(() =>
+          runProcess(
+            join(root, "node_modules", ".bin", "tsx"),
+            [
+              "--conditions=@braid/source",
+              join(root, "packages", "postgres", "test", "fixtures", "crash-holder.ts"),
+              DATABASE_URL,
+              a,
+              b,
+              "5000"
+            ],
+            { cwd: root, timeout: 300_000 }
+          )
+        )
+        // tsx runs the script in a child of its own and reports its SIGKILL as its own exit
+        assert.isTrue(
+          child.signal === "SIGKILL" || child.status === 137,
+          `${child.status} ${child.signal} ${child.stderr}`
+        )
+        const id = child.stdout.trim()
+        const m = yield* Messaging.Messaging
+        // nothing was released by the dead process: the lease (5 s) still holds
+        assert.strictEqual((yield* m.registry.lookup(b)).status, "busy")
+        assert.strictEqual(Option.getOrThrow(yield* Effect.flatMap(Lock.Lock, (l) => l.holderOf(b))).holder, id)
+        const c = `${run}-killed-c`
+        yield* m.registry.register({ name: c })
+        const next = yield* m.startConversation({
+          from: c,
+          to: b,
+          topic: "after the crash",
+          lock: { wait: "60 seconds" }
+        })
+        assert.strictEqual((yield* next.state).state, "open")
+        assert.strictEqual(
+          (yield* (yield* m.conversation(id)).state).state,
+          "open",
+          "the dead process never ended its own"
+        )
+      }).pipe(Effect.scoped, Effect.provide(PostgresMessaging.layer({ url: DATABASE_URL, pollInterval: "50 millis" }))),
+    { timeout: 400_000 }
+  )
 
   it.live("a conversation started by one instance locks the agents for the other; the other ends it", () =>
     Effect.gen(function*() {
