@@ -16,7 +16,7 @@
  * @since 0.3.0
  */
 import { Sql } from "@braid/core"
-import { Clock, Context, Duration, Effect, Either, Layer, Option, Schema } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import type { Scope } from "effect"
 import { AgentBusy, InvalidInput, MessageStoreError } from "./Errors.js"
 import * as Input from "./internal/input.js"
@@ -101,6 +101,12 @@ export interface Lease {
   readonly agent: string
   readonly holder: string
   readonly token: string
+  /**
+   * Completes when the renewal finds the lock no longer held by this lease (released by
+   * `releaseHolder` elsewhere, or expired and taken after a long store outage): the engagement
+   * should stop.
+   */
+  readonly lost: Effect.Effect<void>
 }
 
 /**
@@ -271,6 +277,7 @@ const inOrganization = (store: LockStore, organization: string): Service => {
             )
           )
         )
+        const lost = yield* Deferred.make<void>()
         const renewal = Effect.gen(function*() {
           while (true) {
             yield* Effect.sleep(Duration.millis(Math.max(1, Math.floor(lease / 3))))
@@ -285,12 +292,12 @@ const inOrganization = (store: LockStore, organization: string): Service => {
             )
             if (!kept) {
               yield* Effect.logWarning(`lock: ${holder} no longer holds ${agent} (released elsewhere or expired)`)
-              return
+              return yield* Deferred.succeed(lost, undefined)
             }
           }
         })
         yield* Effect.forkScoped(renewal)
-        return { organization, agent, holder, token } satisfies Lease
+        return { organization, agent, holder, token, lost: Deferred.await(lost) } satisfies Lease
       }))
 
   return {

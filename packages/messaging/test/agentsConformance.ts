@@ -464,6 +464,20 @@ export const lockSuite = (name: string, store: () => Effect.Effect<Lock.LockStor
         yield* Effect.scoped(lock.acquire(target, "other"))
       }))
 
+    it.scoped("a lease released elsewhere (releaseHolder) is reported as lost by its holder's renewal", () =>
+      Effect.gen(function*() {
+        const lock = Lock.make(yield* store())
+        const target = agent("lost")
+        const lease = yield* lock.acquire(target, "meeting-1", { lease: "3 seconds" })
+        const lost = yield* Effect.fork(lease.lost)
+        yield* TestClock.adjust("1 second")
+        yield* settle
+        assert.isNull(lost.unsafePoll(), "still held")
+        assert.strictEqual(yield* lock.releaseHolder("meeting-1"), 1)
+        yield* Effect.scoped(lock.acquire(target, "meeting-2", { lease: "1 minute" }))
+        yield* advanceUntilDone(lost)
+      }))
+
     it.scoped("a waiting acquisition is bounded by `wait` and succeeds if the lock is freed in time", () =>
       Effect.gen(function*() {
         const { lock, scope, target } = yield* held("waited", "first", "1 minute")
