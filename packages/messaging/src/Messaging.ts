@@ -9,7 +9,7 @@
  * - **Registry.** An agent is registered with a name, capabilities and a status (online, busy,
  *   offline). `send`, `request` and `startConversation` to an agent that is not registered fail
  *   with `AgentNotFound` and store nothing (`requireRegistered: false` restores the open inbox
- *   of 0.2, where any name receives). An agent holding an engagement lock is listed as `busy`.
+ *   of 0.2 for `send` and `request`; a conversation always needs both agents registered). An agent holding an engagement lock is listed as `busy`.
  * - **Organizations.** Every record (message, agent, conversation, lock) is keyed by its
  *   organization: a service sees one organization only (`"default"` unless
  *   `forOrganization`), so an agent of one organization cannot see or message another's.
@@ -561,7 +561,7 @@ export interface Options {
   readonly maxRetryDelay?: Duration.DurationInput
   /** The bound of every call to a SQL store (`layerSql`, and the layers of @braid/sqlite and @braid/postgres). Default `Io.defaultTimeout` (5 s). */
   readonly timeout?: Duration.DurationInput
-  /** Whether `send`, `request` and `startConversation` need a registered recipient. Default `true`. */
+  /** Whether `send` and `request` need a registered recipient (a conversation always needs both agents registered). Default `true`. */
   readonly requireRegistered?: boolean
 }
 
