@@ -16,7 +16,7 @@
  * @since 0.3.0
  */
 import { Sql } from "@braid/core"
-import { Clock, Context, Deferred, Duration, Effect, Either, Layer, Option, Schema } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Layer, Option, Schema } from "effect"
 import type { Scope } from "effect"
 import { AgentBusy, InvalidInput, MessageStoreError } from "./Errors.js"
 import * as Input from "./internal/input.js"
@@ -225,31 +225,13 @@ const inOrganization = (store: LockStore, organization: string): Service => {
       return body()
     })
 
-  const durationOf = (
-    operation: string,
-    field: string,
-    value: Duration.DurationInput | undefined,
-    fallback: number
-  ) => {
-    if (value === undefined) return Either.right(fallback)
-    // Duration reads NaN as 0 and a negative number as 0: refuse them instead
-    if (typeof value === "number" && !(value >= 0)) {
-      return Either.left(new InvalidInput({ operation, field, reason: `expected a duration >= 0, got ${value}` }))
-    }
-    const d = Duration.decodeUnknown(value)
-    if (Option.isNone(d)) return Either.left(new InvalidInput({ operation, field, reason: "not a duration" }))
-    const millis = Duration.toMillis(d.value)
-    return Number.isFinite(millis) && millis >= 0
-      ? Either.right(millis)
-      : Either.left(new InvalidInput({ operation, field, reason: `expected a finite duration, got ${millis} ms` }))
-  }
-
-  const acquire = (agent: string, holder: string, options: AcquireOptions = {}) =>
+  const acquire = (agent: string, holder: string, acquireOptions?: AcquireOptions) =>
     checked("acquire", [["agent", agent], ["holder", holder]], () =>
       Effect.gen(function*() {
-        const lease = Math.max(1, yield* durationOf("acquire", "lease", options.lease, 30_000))
-        const wait = yield* durationOf("acquire", "wait", options.wait, 0)
-        const retryEvery = Math.max(1, yield* durationOf("acquire", "retryEvery", options.retryEvery, 100))
+        const options = yield* Input.options<AcquireOptions>("acquire", "options", acquireOptions)
+        const lease = Math.max(1, yield* Input.duration("acquire", "lease", options.lease, 30_000))
+        const wait = yield* Input.duration("acquire", "wait", options.wait, 0)
+        const retryEvery = Math.max(1, yield* Input.duration("acquire", "retryEvery", options.retryEvery, 100))
         const token = newToken()
         const started = yield* Clock.currentTimeMillis
         while (true) {

@@ -613,7 +613,7 @@ const pageOf = (
       new InvalidInput({
         operation,
         field: "limit",
-        reason: `expected an integer from 1 to 1000, got ${String(limit)}`
+        reason: `expected an integer from 1 to 1000, got ${Input.describe(limit)}`
       })
     )
   }
@@ -736,12 +736,22 @@ export const make = (
       /** Sends a request and waits for its reply message. */
       const exchange = (from: string, to: string, body: unknown, opts: { readonly timeout: Duration.DurationInput }) =>
         Effect.gen(function*() {
+          const timeout = Input.durationMillis(
+            typeof opts === "object" && opts !== null ? opts.timeout : opts,
+            Number.NaN
+          )
+          if (Either.isLeft(timeout) || Number.isNaN(timeout.right)) {
+            return yield* new MessageInvalid({
+              field: "timeout",
+              path: "(root)",
+              reason: Either.isLeft(timeout) ? timeout.left : "a request needs { timeout }"
+            })
+          }
           const id = yield* postTo(from, to, "request", body)
           const answer = yield* waitFor(from, store.reply(organization, from, id)).pipe(
             Effect.timeoutFail({
-              duration: opts.timeout,
-              onTimeout: () =>
-                new RequestTimedOut({ from, to, requestId: id, timeoutMillis: Duration.toMillis(opts.timeout) })
+              duration: Duration.millis(timeout.right),
+              onTimeout: () => new RequestTimedOut({ from, to, requestId: id, timeoutMillis: timeout.right })
             })
           )
           yield* store.markRead(organization, from, [answer.id], yield* Clock.currentTimeMillis)
@@ -846,8 +856,9 @@ export const make = (
         }
       }
 
-      const history = (query: HistoryQuery = {}) =>
+      const history = (historyQuery?: HistoryQuery) =>
         Effect.gen(function*() {
+          const query = yield* Input.options("history", "query", historyQuery)
           yield* names("history", [
             ...(query.from !== undefined ? [["from", query.from] as const] : []),
             ...(query.to !== undefined ? [["to", query.to] as const] : []),
@@ -931,14 +942,15 @@ export const make = (
             return yield* register({ name, capabilities: current.capabilities, status })
           }),
         lookup,
-        list: (filter = {}) =>
+        list: (listFilter) =>
           Effect.gen(function*() {
+            const filter = yield* Input.options("list", "filter", listFilter)
             if (filter.capability !== undefined) yield* names("list", [["capability", filter.capability]])
             if (filter.status !== undefined && !Schema.is(AgentStatus)(filter.status)) {
               return yield* new InvalidInput({
                 operation: "list",
                 field: "status",
-                reason: `expected online, busy or offline, got ${String(filter.status)}`
+                reason: `expected online, busy or offline, got ${Input.describe(filter.status)}`
               })
             }
             const all = yield* store.agents(organization)
@@ -964,7 +976,11 @@ export const make = (
             : from === participants[1]
             ? Either.right(participants[0])
             : Either.left(
-              new ConversationRefused({ conversationId: id, agent: String(from), reason: "not a participant" })
+              new ConversationRefused({
+                conversationId: id,
+                agent: typeof from === "string" ? from : Input.describe(from),
+                reason: "not a participant"
+              })
             )
         const refusedAsEnded = (from: string) =>
           new ConversationRefused({ conversationId: id, agent: from, reason: "ended" })
@@ -1023,8 +1039,16 @@ export const make = (
         }
       }
 
-      const startConversation = <A = unknown, I = unknown>(start: StartConversation<A, I>) =>
+      const startConversation = <A = unknown, I = unknown>(startOptions: StartConversation<A, I>) =>
         Effect.gen(function*() {
+          const start = yield* Input.options("startConversation", "options", startOptions)
+          if (start.body !== undefined && !Schema.isSchema(start.body)) {
+            return yield* new InvalidInput({
+              operation: "startConversation",
+              field: "body",
+              reason: "expected a Schema"
+            })
+          }
           yield* names("startConversation", [["from", start.from], ["to", start.to], [
             "topic",
             start.topic,
@@ -1448,6 +1472,8 @@ export const sqlStoreWith = (
         }
         for (
           const statement of [
+            // the index of 0.2, superseded by the one with the organization (one index less to write per message)
+            "DROP INDEX IF EXISTS braid_inbox_messages_unread",
             "CREATE INDEX IF NOT EXISTS braid_inbox_messages_org_unread ON braid_inbox_messages (organization, recipient, read_at, sent_at)",
             "CREATE INDEX IF NOT EXISTS braid_inbox_messages_org_sender ON braid_inbox_messages (organization, sender, sent_at)",
             "CREATE INDEX IF NOT EXISTS braid_inbox_messages_org_conversation ON braid_inbox_messages (organization, conversation_id, sent_at)",

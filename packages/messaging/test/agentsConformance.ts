@@ -343,6 +343,42 @@ export const agentsSuite = (
         }
       })))
 
+    it.live("wrong-typed arguments of every entry fail typed, naming the argument; nothing crashes", () =>
+      live(Effect.gen(function*() {
+        const m = yield* Messaging.Messaging
+        const [a, b] = [agent("a"), agent("b")]
+        yield* register(m, a, b)
+        const wrong = <T>(value: unknown) => value as T
+        const cases = [
+          [m.history(wrong(null)), "InvalidInput", "query"],
+          [m.history(wrong([1])), "InvalidInput", "query"],
+          [m.registry.list(wrong(42)), "InvalidInput", "filter"],
+          [m.registry.list({ status: wrong("asleep") }), "InvalidInput", "status"],
+          [m.registry.register(wrong(null)), "InvalidInput", "(root)"],
+          [m.registry.register({ name: a, capabilities: wrong("review") }), "InvalidInput", "capabilities"],
+          [
+            Effect.scoped(m.startConversation(wrong<Messaging.StartConversation<unknown, unknown>>(null))),
+            "InvalidInput",
+            "options"
+          ],
+          [
+            Effect.scoped(m.startConversation({ from: a, to: b, topic: "t", body: wrong<Schema.Schema<unknown>>({}) })),
+            "InvalidInput",
+            "body"
+          ],
+          [Effect.scoped(m.startConversation({ from: a, to: a, topic: "t" })), "InvalidInput", "to"],
+          [m.request(a, b, 1, wrong(undefined)), "MessageInvalid", "timeout"],
+          [m.request(a, b, 1, { timeout: wrong("forever") }), "MessageInvalid", "timeout"],
+          [m.request(a, b, 1, { timeout: Number.NaN }), "MessageInvalid", "timeout"],
+          [m.conversation(wrong(7)), "InvalidInput", "id"]
+        ] as const
+        for (const [call, tag, field] of cases) {
+          const e = yield* Effect.flip(call as Effect.Effect<unknown, { _tag: string; field: string }>)
+          assert.deepStrictEqual([e._tag, e.field], [tag, field])
+        }
+        assert.deepStrictEqual(yield* m.inbox(b).unread, [], "no request was stored")
+      })))
+
     it.live("fuzz: names with separators, __proto__, huge or wrong-typed input fail typed or round-trip; nothing crashes", () =>
       live(Effect.gen(function*() {
         const m = yield* Messaging.Messaging
@@ -386,6 +422,25 @@ export const agentsSuite = (
               assert.deepStrictEqual(looked.capabilities, registered.right.capabilities)
             }),
             { numRuns: options.fuzzRuns ?? 100 }
+          )
+        )
+        const [left, right] = [agent("left"), agent("right")]
+        yield* register(m, left, right)
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(names, async (topic) => {
+              const started = await Effect.runPromise(Effect.either(Effect.scoped(Effect.flatMap(
+                m.startConversation({ from: left, to: right, topic: topic as string }),
+                (c) => Effect.as(c.end(left, "bye"), c.topic)
+              ))))
+              if (Either.isLeft(started)) {
+                assert.deepStrictEqual([started.left._tag, (started.left as MessagingErrors.InvalidInput).field], [
+                  "InvalidInput",
+                  "topic"
+                ])
+              } else assert.strictEqual(started.right, topic)
+            }),
+            { numRuns: Math.ceil((options.fuzzRuns ?? 100) / 3) }
           )
         )
         yield* Effect.promise(() =>
@@ -504,7 +559,8 @@ export const lockSuite = (name: string, store: () => Effect.Effect<Lock.LockStor
             [lock.acquire("", "h"), "agent"],
             [lock.acquire("a", "x".repeat(600)), "holder"],
             [lock.acquire("a", "h", { lease: "forever" as unknown as number }), "lease"],
-            [lock.acquire("a", "h", { wait: Number.NaN }), "wait"]
+            [lock.acquire("a", "h", { wait: Number.NaN }), "wait"],
+            [lock.acquire("a", "h", null as unknown as Lock.AcquireOptions), "options"]
           ] as const
         ) {
           const e = yield* Effect.flip(Effect.scoped(call))
