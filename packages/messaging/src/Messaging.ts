@@ -11,8 +11,9 @@
  *   with `AgentNotFound` and store nothing (`requireRegistered: false` restores the open inbox
  *   of 0.2 for `send` and `request`; a conversation always needs both agents registered). An agent holding an engagement lock is listed as `busy`.
  * - **Organizations.** Every record (message, agent, conversation, lock) is keyed by its
- *   organization: a service sees one organization only (`"default"` unless
- *   `forOrganization`), so an agent of one organization cannot see or message another's.
+ *   organization: a service sees one organization only (`"default"` unless `forOrganization`,
+ *   or `forRun`: the run's `WorkflowContext` tenant), so an agent of one organization cannot see
+ *   or message another's.
  * - **Conversations.** `startConversation` locks both agents for the life of its scope (or until
  *   `end`), failing at once with `AgentBusy` when one is engaged (default), or waiting up to
  *   `lock.wait`. See `Lock` for leases and crashes.
@@ -42,7 +43,7 @@
  *
  * @since 0.1.0
  */
-import { Json, Sql } from "@braid/core"
+import { Json, Sql, WorkflowContext } from "@braid/core"
 import {
   Cause,
   Clock,
@@ -477,6 +478,11 @@ export interface Service {
   readonly organization: string
   /** The same messaging, in another organization (an invalid name is `InvalidInput`). */
   readonly forOrganization: (organization: string) => Effect.Effect<Service, InvalidInput>
+  /**
+   * The same messaging in the organization of the current run: the `WorkflowContext`'s
+   * `tenantId` when there is one (as the memory scopes do), else this service.
+   */
+  readonly forRun: Effect.Effect<Service, InvalidInput>
   readonly registry: Registry
   readonly send: (
     from: string,
@@ -1103,13 +1109,21 @@ export const make = (
           return conversationOf(found.value, body ?? (Schema.Unknown as Schema.Schema<A, I, never>))
         })
 
-      return {
+      const forOrganization = (other: string) =>
+        Effect.flatMap(
+          Input.name("forOrganization", "organization", other),
+          (o) => Effect.flatMap(lock.forOrganization(o), (l) => inOrganization(o, l))
+        )
+      const service: Service = {
         organization,
-        forOrganization: (other) =>
-          Effect.flatMap(
-            Input.name("forOrganization", "organization", other),
-            (o) => Effect.flatMap(lock.forOrganization(o), (l) => inOrganization(o, l))
-          ),
+        forOrganization,
+        forRun: Effect.flatMap(
+          Effect.serviceOption(WorkflowContext.WorkflowContext),
+          (ctx) =>
+            Option.isSome(ctx) && ctx.value.tenantId !== undefined
+              ? forOrganization(ctx.value.tenantId)
+              : Effect.succeed(service)
+        ),
         registry,
         send,
         request,
@@ -1121,6 +1135,7 @@ export const make = (
         conversation,
         history
       }
+      return service
     }
   })
 

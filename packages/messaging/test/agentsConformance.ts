@@ -4,6 +4,7 @@
  * TestClock (`lockSuite`). Run against memory here, SQLite in @braid/sqlite and PostgreSQL in
  * @braid/postgres (imported by relative path).
  */
+import { WorkflowContext } from "@braid/core"
 import { Errors as MessagingErrors, Lock, Messaging } from "@braid/messaging"
 import { assert, describe, it } from "@effect/vitest"
 import {
@@ -127,6 +128,15 @@ export const agentsSuite = (
         assert.deepStrictEqual(yield* globex.inbox(bot).unread, [])
         assert.deepStrictEqual((yield* globex.history()).messages, [])
         assert.strictEqual((yield* acme.registry.lookup(bot)).organization, `${run}-acme`)
+        // the organization of a run is its tenant, as for memory scopes
+        const ofRun = yield* m.forRun.pipe(
+          Effect.provideServiceEffect(
+            WorkflowContext.WorkflowContext,
+            WorkflowContext.make({ tenantId: `${run}-acme` })
+          )
+        )
+        assert.deepStrictEqual((yield* ofRun.inbox(bot).unread).map((x) => x.body), ["for acme's bot"])
+        assert.strictEqual((yield* m.forRun).organization, "default", "no run, or a run without a tenant")
         for (const bad of ["", "a\u0000b", "x".repeat(513), 42 as unknown as string]) {
           const e = yield* Effect.flip(m.forOrganization(bad))
           assert.strictEqual(e._tag, "InvalidInput")
