@@ -33,6 +33,18 @@ export const opsPerSecond = async (fn: () => Promise<unknown>, millis = 1000, ba
   return (ops * 1000) / (now - start)
 }
 
+/** Operations per second of `batch` (which runs `size` operations), measured over about `millis` after `warmups` batches. */
+export const rate = (batch: () => Promise<unknown>, size: number, millis = 500, warmups = 2) => async () => {
+  for (let i = 0; i < warmups; i++) await batch()
+  const start = performance.now()
+  let n = 0
+  while (performance.now() - start < millis) {
+    await batch()
+    n++
+  }
+  return (n * size * 1000) / (performance.now() - start)
+}
+
 /** The median wall time in ms of `runs` runs of `fn` (after one warm-up run). */
 export const medianMillis = async (fn: () => Promise<unknown>, runs = 7): Promise<number> => {
   await fn()

@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { interleaved, printTable, type Row } from "./harness.js"
+import { interleaved, printTable, rate, type Row } from "./harness.js"
 
 const require = createRequire(import.meta.url)
 // The same defaults as @braid/testing (which imports vitest, so it is not imported here).
@@ -65,18 +65,6 @@ const rawParams = (key: string) =>
     null
   ] as const
 
-/** Operations per second of `batch` (which runs `size` operations), measured over ~millis. */
-const rate = (batch: () => Promise<unknown>, size: number, millis = 500) => async () => {
-  for (let i = 0; i < 3; i++) await batch()
-  const start = performance.now()
-  let n = 0
-  while (performance.now() - start < millis) {
-    await batch()
-    n++
-  }
-  return (n * size * 1000) / (performance.now() - start)
-}
-
 interface Side {
   readonly store: () => Promise<unknown>
   readonly retrieve: () => Promise<unknown>
@@ -92,10 +80,10 @@ const compare = async (
   target: number | null = 1.3
 ) => {
   const extra = { ...(target !== null ? { maxRatio: target } : {}), ...(note !== undefined ? { note } : {}) }
-  const [bs, rs] = await interleaved(rate(braid.store, size), rate(raw.store, size), 5)
+  const [bs, rs] = await interleaved(rate(braid.store, size, 500, 3), rate(raw.store, size, 500, 3), 5)
   rows.push({ name: `${name} store`, braid: bs, baseline: rs, unit: "ops/s", ...extra })
   // Both sides have written every key by now; retrieves read them back.
-  const [br, rr] = await interleaved(rate(braid.retrieve, size), rate(raw.retrieve, size), 5)
+  const [br, rr] = await interleaved(rate(braid.retrieve, size, 500, 3), rate(raw.retrieve, size, 500, 3), 5)
   rows.push({ name: `${name} retrieve`, braid: br, baseline: rr, unit: "ops/s", ...extra })
 }
 

@@ -17,3 +17,5 @@ export * as StreamBuffer from "./StreamBuffer.js"
 export * as Messaging from "./Messaging.js"
 /** The typed errors of the event bus and messaging. @since 0.2.0 */
 export * as Errors from "./Errors.js"
+/** Engagement locks (leases) on agents: conversations, and meetings. @since 0.3.0 */
+export * as Lock from "./Lock.js"

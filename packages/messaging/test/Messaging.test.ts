@@ -1,6 +1,7 @@
-import { Errors as CoordinationErrors, Messaging } from "@braid/messaging"
+import { Errors as CoordinationErrors, Lock, Messaging } from "@braid/messaging"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either, FastCheck as fc, Fiber, Layer, Option, Queue, TestClock } from "effect"
+import { agentsSuite, lockSuite } from "./agentsConformance.js"
 import { suite } from "./messagingConformance.js"
 
 suite(
@@ -38,7 +39,7 @@ describe("Messaging: bodies (property)", () => {
           { numRuns: 300 }
         )
       )
-    }).pipe(Effect.provide(Messaging.layerMemory())))
+    }).pipe(Effect.provide(Messaging.layerMemory({ requireRegistered: false }))))
 })
 
 describe("Messaging: the in-memory store keeps unread messages only", () => {
@@ -46,11 +47,16 @@ describe("Messaging: the in-memory store keeps unread messages only", () => {
     Effect.gen(function*() {
       const store = yield* Messaging.memoryStore
       const m = yield* Messaging.make(store)
+      yield* m.registry.register({ name: "b" })
       const ids: Array<string> = []
       for (let i = 0; i < 5_000; i++) ids.push(yield* m.send("a", "b", { i, pad: "x".repeat(100) }))
-      assert.deepStrictEqual(yield* store.size, { unread: 5_000, replies: 0 })
+      assert.deepStrictEqual(yield* store.size, { unread: 5_000, replies: 0, history: 5_000 })
       yield* m.inbox("b").markRead(ids.slice(0, 4_990))
-      assert.deepStrictEqual(yield* store.size, { unread: 10, replies: 0 }, "read messages are not held")
+      assert.deepStrictEqual(
+        yield* store.size,
+        { unread: 10, replies: 0, history: 5_000 },
+        "read messages are not held"
+      )
       assert.deepStrictEqual((yield* m.inbox("b").unread).map((x) => (x.body as { i: number }).i), [
         4990,
         4991,
@@ -66,7 +72,7 @@ describe("Messaging: the in-memory store keeps unread messages only", () => {
       // replies nobody waits for any more (their request timed out)
       const [request] = yield* m.inbox("b").unread
       for (let i = 0; i < 1_500; i++) yield* m.reply({ ...request!, id: `late-${i}` }, i)
-      assert.deepStrictEqual(yield* store.size, { unread: 10, replies: 1_000 })
+      assert.deepStrictEqual(yield* store.size, { unread: 10, replies: 1_000, history: 6_500 })
     }).pipe(Effect.scoped))
 })
 
@@ -78,17 +84,18 @@ describe("Messaging: serve outlives store errors", () => {
       let reads = 0
       const flaky: Messaging.Store = {
         ...inner,
-        unread: (agent) =>
+        unread: (organization, agent) =>
           Effect.suspend(() => {
             reads++
             return down
               ? Effect.fail(
                 new CoordinationErrors.MessageStoreError({ operation: "unread", reason: "connection refused" })
               )
-              : inner.unread(agent)
+              : inner.unread(organization, agent)
           })
       }
       const m = yield* Messaging.make(flaky, { pollInterval: "100 millis", maxRetryDelay: "1 second" })
+      yield* m.registry.register({ name: "b" })
       const got = yield* Queue.unbounded<unknown>()
       down = true
       yield* m.serve("b", (msg) => Queue.offer(got, msg.body))
@@ -118,6 +125,7 @@ describe("Messaging: TestClock", () => {
   it.scoped("request timeouts follow the Effect Clock", () =>
     Effect.gen(function*() {
       const m = yield* Messaging.Messaging
+      yield* m.registry.register({ name: "b" })
       const fiber = yield* Effect.fork(Effect.flip(m.request("a", "b", "?", { timeout: "30 seconds" })))
       yield* TestClock.adjust("29 seconds")
       assert.isNull(fiber.unsafePoll())
@@ -126,3 +134,6 @@ describe("Messaging: TestClock", () => {
       assert.strictEqual(err._tag, "RequestTimedOut")
     }).pipe(Effect.provide(Messaging.layerMemory())))
 })
+
+agentsSuite("memory", () => Messaging.layerMemory({ pollInterval: "20 millis" }), { fuzzRuns: 300 })
+lockSuite("memory", () => Lock.memoryLockStore)

@@ -14,11 +14,15 @@ export const suite = (name: string, layer: () => Layer.Layer<Messaging.Messaging
   describe(`Messaging: ${name}`, () => {
     let n = 0
     const agent = (role: string) => `${run}-${name}-${n++}-${role}`
+    /** Registers the agents (messages go to registered agents only). */
+    const register = (m: Messaging.Service, ...names: ReadonlyArray<string>) =>
+      Effect.forEach(names, (name) => m.registry.register({ name }), { discard: true })
 
     it.live("send, unread in order, mark as read", () =>
       Effect.gen(function*() {
         const m = yield* Messaging.Messaging
         const [a, b] = [agent("a"), agent("b")]
+        yield* register(m, a, b)
         const id1 = yield* m.send(a, b, { n: 1 })
         yield* m.send(a, b, { n: 2 })
         yield* m.send(b, a, "not for b")
@@ -33,6 +37,7 @@ export const suite = (name: string, layer: () => Layer.Layer<Messaging.Messaging
       Effect.gen(function*() {
         const m = yield* Messaging.Messaging
         const b = agent("b")
+        yield* register(m, b)
         assert.isTrue(Option.isNone(yield* m.inbox(b).waitForMessage("50 millis")))
         const waiting = yield* Effect.fork(m.inbox(b).waitForMessage("5 seconds"))
         yield* Effect.sleep("20 millis")
@@ -45,6 +50,7 @@ export const suite = (name: string, layer: () => Layer.Layer<Messaging.Messaging
       Effect.gen(function*() {
         const m = yield* Messaging.Messaging
         const [asker, critic, sleeper] = [agent("asker"), agent("critic"), agent("sleeper")]
+        yield* register(m, asker, critic, sleeper)
         yield* m.serve(critic, (msg) => Effect.succeed({ verdict: `ok: ${(msg.body as { draft: string }).draft}` }))
         const answer = yield* m.request(asker, critic, { draft: "v1" }, { timeout: "5 seconds" })
         assert.deepStrictEqual(answer, { verdict: "ok: v1" })
@@ -58,6 +64,7 @@ export const suite = (name: string, layer: () => Layer.Layer<Messaging.Messaging
       Effect.gen(function*() {
         const m = yield* Messaging.Messaging
         const [a, b] = [agent("a"), agent("b")]
+        yield* register(m, a, b)
         const cyclic: Record<string, unknown> = { x: 1 }
         cyclic["self"] = cyclic
         const deep: Array<unknown> = []
@@ -95,6 +102,7 @@ export const suite = (name: string, layer: () => Layer.Layer<Messaging.Messaging
       Effect.gen(function*() {
         const m = yield* Messaging.Messaging
         const [a, b] = [agent("a"), agent("b")]
+        yield* register(m, a, b)
         const body = { items: [1, 2], meta: { at: new Date(0) } }
         yield* m.send(a, b, body)
         body.items.push(3)
@@ -111,6 +119,7 @@ export const suite = (name: string, layer: () => Layer.Layer<Messaging.Messaging
         // First life: messages arrive while b has no handler.
         yield* Effect.gen(function*() {
           const m = yield* Messaging.Messaging
+          yield* register(m, a, b)
           for (let i = 1; i <= 3; i++) yield* m.send(a, b, i)
         }).pipe(Effect.provide(layer()))
         // Second life (a new service and connection): b's handler starts and gets them.

@@ -1,10 +1,12 @@
 /**
- * `Messaging` persisted in PostgreSQL: `Messaging.layerSql` (table `braid_inbox_messages`) on
+ * `Messaging` persisted in PostgreSQL: `Messaging.layerSql` (tables `braid_inbox_messages`,
+ * `braid_agents`, `braid_conversations`, and `braid_agent_locks` for the `Lock` it also provides) on
  * `PostgresDriver`.
  *
  * @since 0.2.0
  */
 import type { Sql } from "@braid/core"
+import type { Lock } from "@braid/messaging"
 import { Messaging } from "@braid/messaging"
 import type { Errors as MessagingErrors } from "@braid/messaging"
 import type { ConfigError } from "effect"
@@ -29,7 +31,7 @@ import * as PostgresDriver from "./PostgresDriver.js"
 export const layerConfig = (
   options: Messaging.Options = {}
 ): Layer.Layer<
-  Messaging.Messaging,
+  Messaging.Messaging | Lock.Lock,
   MessagingErrors.MessageStoreError | Sql.SqlFailure | ConfigError.ConfigError
 > =>
   Messaging.layerSql(options).pipe(
@@ -52,7 +54,7 @@ export const layerConfig = (
  */
 export const layer = (
   config: { readonly url: string | Redacted.Redacted<string> } & Messaging.Options
-): Layer.Layer<Messaging.Messaging, MessagingErrors.MessageStoreError | Sql.SqlFailure> =>
+): Layer.Layer<Messaging.Messaging | Lock.Lock, MessagingErrors.MessageStoreError | Sql.SqlFailure> =>
   Messaging.layerSql(config).pipe(
     Layer.provide(
       PostgresDriver.layer({ url: config.url, ...(config.timeout !== undefined ? { timeout: config.timeout } : {}) })

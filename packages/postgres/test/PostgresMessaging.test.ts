@@ -1,12 +1,38 @@
 import { Sql } from "@braid/core"
-import { Messaging } from "@braid/messaging"
+import { Lock, Messaging } from "@braid/messaging"
 import { PostgresDriver, PostgresMessaging } from "@braid/postgres"
-import { DATABASE_URL, describeWith, faultyProxy, silentServer, withPort } from "@braid/testing"
+import {
+  DATABASE_URL as SHARED_DATABASE_URL,
+  describeWith,
+  faultyProxy,
+  runProcess,
+  silentServer,
+  withPort
+} from "@braid/testing"
 import { assert, it } from "@effect/vitest"
-import { Effect, Either, Layer } from "effect"
+import { Effect, Either, Layer, Option } from "effect"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll } from "vitest"
+import { agentsSuite, contend, lockSuite } from "../../messaging/test/agentsConformance.js"
 import { run, suite } from "../../messaging/test/messagingConformance.js"
 
 const describePg = await describeWith("postgres")
+
+/** A fresh schema for this file (others test concurrently on the same database): every connection's `search_path`. */
+const schema = `braid_msg_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`
+const inSchema = (url: string): string => {
+  const u = new URL(url)
+  u.searchParams.set("options", `-c search_path=${schema}`)
+  return u.toString()
+}
+const DATABASE_URL = inSchema(SHARED_DATABASE_URL)
+const admin = (text: string) =>
+  Effect.runPromise(
+    Effect.flatMap(Sql.SqlDriver, (sql) => sql.execute(text)).pipe(
+      Effect.provide(PostgresDriver.layer({ url: SHARED_DATABASE_URL, max: 1 }))
+    )
+  )
 
 /** `url` whose connections carry `application_name` = `name` (pg reads it from the URL). */
 const withApplicationName = (url: string, name: string): string => {
@@ -15,7 +41,128 @@ const withApplicationName = (url: string, name: string): string => {
   return u.toString()
 }
 describePg("PostgreSQL", () => {
+  beforeAll(() => admin(`CREATE SCHEMA IF NOT EXISTS ${schema}`))
+  afterAll(() => admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`))
   suite("PostgreSQL", () => PostgresMessaging.layer({ url: DATABASE_URL, pollInterval: "20 millis" }))
+  agentsSuite("PostgreSQL", () => PostgresMessaging.layer({ url: DATABASE_URL, pollInterval: "20 millis" }), {
+    fuzzRuns: 60
+  })
+  lockSuite(
+    "PostgreSQL",
+    () =>
+      Effect.flatMap(
+        Layer.build(PostgresDriver.layer({ url: DATABASE_URL })),
+        (driver) => Effect.provide(Lock.sqlLockStoreWith(), driver)
+      )
+  )
+
+  /** Two independent service instances (two pools), as two processes would have. */
+  const twoInstances = Effect.all([
+    Layer.build(PostgresMessaging.layer({ url: DATABASE_URL, pollInterval: "20 millis" })),
+    Layer.build(PostgresMessaging.layer({ url: DATABASE_URL, pollInterval: "20 millis" }))
+  ])
+
+  it.live("two instances (two pools) contending for one agent: exactly one holds it at a time", () =>
+    Effect.gen(function*() {
+      const [one, two] = yield* twoInstances
+      const locks = [Lock.Lock, Lock.Lock].map((tag, i) => Effect.provide(tag, i === 0 ? one : two))
+      const [l1, l2] = yield* Effect.all(locks)
+      const target = `${run}-pools-contended`
+      yield* contend(Array.from({ length: 10 }, (_, i) => i % 2 === 0 ? l1! : l2!), target)
+      // free again, for either instance
+      assert.strictEqual((yield* Effect.scoped(l2!.acquire(target, "after"))).holder, "after")
+    }).pipe(Effect.scoped))
+
+  it.live("a crashed process's lock: the other instance gets the agent once the lease expires (bounded wait)", () =>
+    Effect.gen(function*() {
+      const [one, two] = yield* twoInstances
+      const store = yield* Effect.provide(
+        Lock.sqlLockStoreWith(),
+        yield* Layer.build(PostgresDriver.layer({ url: DATABASE_URL }))
+      )
+      const target = `${run}-pools-crashed`
+      const now = Date.now()
+      // what the crashed process left: a 1.5 s lease nobody renews or releases
+      assert.isTrue(
+        yield* store.tryAcquire("default", { agent: target, holder: "crashed", token: "x", expiresAt: now + 1500 }, now)
+      )
+      const l1 = yield* Effect.provide(Lock.Lock, one)
+      const l2 = yield* Effect.provide(Lock.Lock, two)
+      assert.strictEqual((yield* Effect.flip(Effect.scoped(l1.acquire(target, "eager"))))._tag, "AgentBusy")
+      const lease = yield* Effect.scoped(l2.acquire(target, "patient", { wait: "30 seconds", retryEvery: "50 millis" }))
+      assert.strictEqual(lease.holder, "patient")
+    }).pipe(Effect.scoped))
+
+  it.live(
+    "a process killed while in a conversation: its agents stay busy until the lease expires, then are free",
+    () =>
+      Effect.gen(function*() {
+        const [a, b] = [`${run}-killed-a`, `${run}-killed-b`]
+        const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
+        const child = yield* Effect.promise(() =>
+          runProcess(
+            join(root, "node_modules", ".bin", "tsx"),
+            [
+              "--conditions=@braid/source",
+              join(root, "packages", "postgres", "test", "fixtures", "crash-holder.ts"),
+              DATABASE_URL,
+              a,
+              b,
+              "5000"
+            ],
+            { cwd: root, timeout: 300_000 }
+          )
+        )
+        // tsx runs the script in a child of its own and reports its SIGKILL as its own exit
+        assert.isTrue(
+          child.signal === "SIGKILL" || child.status === 137,
+          `${child.status} ${child.signal} ${child.stderr}`
+        )
+        const id = child.stdout.trim()
+        const m = yield* Messaging.Messaging
+        // nothing was released by the dead process: the lease (5 s) still holds
+        assert.strictEqual((yield* m.registry.lookup(b)).status, "busy")
+        assert.strictEqual(Option.getOrThrow(yield* Effect.flatMap(Lock.Lock, (l) => l.holderOf(b))).holder, id)
+        const c = `${run}-killed-c`
+        yield* m.registry.register({ name: c })
+        const next = yield* m.startConversation({
+          from: c,
+          to: b,
+          topic: "after the crash",
+          lock: { wait: "60 seconds" }
+        })
+        assert.strictEqual((yield* next.state).state, "open")
+        assert.strictEqual(
+          (yield* (yield* m.conversation(id)).state).state,
+          "open",
+          "the dead process never ended its own"
+        )
+      }).pipe(Effect.scoped, Effect.provide(PostgresMessaging.layer({ url: DATABASE_URL, pollInterval: "50 millis" }))),
+    { timeout: 400_000 }
+  )
+
+  it.live("a conversation started by one instance locks the agents for the other; the other ends it", () =>
+    Effect.gen(function*() {
+      const [one, two] = yield* twoInstances
+      const m1 = yield* Effect.provide(Messaging.Messaging, one)
+      const m2 = yield* Effect.provide(Messaging.Messaging, two)
+      const [a, b, c] = [`${run}-x-a`, `${run}-x-b`, `${run}-x-c`]
+      for (const name of [a, b, c]) yield* m1.registry.register({ name })
+      const talk = yield* m1.startConversation({ from: a, to: b, topic: "across processes" })
+      assert.strictEqual((yield* Effect.flip(m2.startConversation({ from: c, to: b, topic: "no" })))._tag, "AgentBusy")
+      assert.strictEqual((yield* m2.registry.lookup(b)).status, "busy")
+      const seen = yield* m2.inbox(b).waitForMessage("10 millis")
+      assert.isTrue(Option.isNone(seen))
+      yield* talk.say(a, "hello from one")
+      const got = yield* m2.inbox(b).waitForMessage("10 seconds")
+      assert.strictEqual(Option.getOrThrow(got).conversationId, talk.id)
+      const other = yield* m2.conversation(talk.id)
+      yield* other.end(b, "bye from two")
+      assert.strictEqual((yield* talk.state).state, "ended")
+      assert.strictEqual((yield* m1.registry.lookup(a)).status, "online")
+      const next = yield* m2.startConversation({ from: c, to: b, topic: "now free" })
+      assert.strictEqual((yield* next.state).state, "open")
+    }).pipe(Effect.scoped))
   it.live("a database that accepts and never answers: connecting is bounded, a typed failure", () =>
     Effect.gen(function*() {
       const silent = yield* silentServer
@@ -36,6 +183,7 @@ describePg("PostgreSQL", () => {
       const agentB = `${run}-silent-b`
       yield* Effect.gen(function*() {
         const m = yield* Messaging.Messaging
+        yield* m.registry.register({ name: agentB })
         yield* m.send(`${run}-silent-a`, agentB, "before")
         yield* m.serve(agentB, () => Effect.void)
         link.silence()
@@ -82,6 +230,7 @@ describePg("PostgreSQL", () => {
       const b = `${run}-killed-b`
       yield* Effect.gen(function*() {
         const m = yield* Messaging.Messaging
+        yield* m.registry.register({ name: b })
         yield* m.send("a", b, 1)
         assert.isAbove(yield* kill, 0, "our idle connection was terminated")
         yield* Effect.sleep("100 millis") // the pool sees the 'error' of its idle client
@@ -108,6 +257,7 @@ describePg("PostgreSQL", () => {
       yield* Effect.gen(function*() {
         const sql = yield* Sql.SqlDriver
         const m = yield* Messaging.Messaging
+        yield* m.registry.register({ name: b })
         yield* m.send("a", b, "fine")
         yield* sql.execute("UPDATE braid_inbox_messages SET body = ? WHERE recipient = ?", ["{not json", b])
         const err = yield* Effect.flip(m.inbox(b).unread)

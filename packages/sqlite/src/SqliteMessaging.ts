@@ -1,10 +1,12 @@
 /**
- * `Messaging` persisted in a SQLite file: `Messaging.layerSql` (table `braid_inbox_messages`) on
+ * `Messaging` persisted in a SQLite file: `Messaging.layerSql` (tables `braid_inbox_messages`,
+ * `braid_agents`, `braid_conversations`, and `braid_agent_locks` for the `Lock` it also provides) on
  * `SqliteDriver`.
  *
  * @since 0.2.0
  */
 import type { Sql } from "@braid/core"
+import type { Lock } from "@braid/messaging"
 import { Messaging } from "@braid/messaging"
 import type { Errors as MessagingErrors } from "@braid/messaging"
 import { Layer } from "effect"
@@ -27,7 +29,7 @@ import * as SqliteDriver from "./SqliteDriver.js"
  */
 export const layer = (
   config: { readonly filename: string } & Messaging.Options
-): Layer.Layer<Messaging.Messaging, MessagingErrors.MessageStoreError | Sql.SqlFailure> =>
+): Layer.Layer<Messaging.Messaging | Lock.Lock, MessagingErrors.MessageStoreError | Sql.SqlFailure> =>
   Messaging.layerSql(config).pipe(
     Layer.provide(
       SqliteDriver.layer({
