@@ -68,7 +68,7 @@ export const migrations = (dialect: Sql.Dialect): ReadonlyArray<ReadonlyArray<st
     `CREATE INDEX IF NOT EXISTS braid_sessions_user ON braid_sessions (tenant, user_id, created_at, id)`,
     `CREATE INDEX IF NOT EXISTS braid_sessions_tenant ON braid_sessions (tenant, created_at, id)`,
     `CREATE INDEX IF NOT EXISTS braid_sessions_live ON braid_sessions (tenant, user_id, scenario_id, status)`,
-    `CREATE INDEX IF NOT EXISTS braid_sessions_status ON braid_sessions (tenant, status)`,
+    `CREATE INDEX IF NOT EXISTS braid_sessions_live_count ON braid_sessions (tenant, status) WHERE status IN ('queued', 'active')`,
     `CREATE TABLE IF NOT EXISTS braid_session_messages (
       session_id TEXT NOT NULL,
       seq ${int} NOT NULL,
@@ -801,7 +801,7 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
         yield* C.requireAdmin(principal, "countLive")
         const rows = yield* queryAll(
           sql,
-          "SELECT status, COUNT(*) AS n FROM braid_sessions WHERE tenant = ? AND status IN ('active', 'queued') GROUP BY status",
+          "SELECT status, COUNT(*) AS n FROM braid_sessions WHERE tenant = ? AND status IN ('queued', 'active') GROUP BY status",
           [C.tenantOf(principal)],
           decodeCountRow
         ).pipe(call("countLive"))
