@@ -196,6 +196,13 @@ const listRows = async (
     cursor = page.nextCursor!
   }
   const rawTimes = await latencies(raw)
+  rows.push({
+    name: `${backend} raw driver, the same SELECT of a page of 21, p50 / p95 (no decoding)`,
+    braid: percentile(rawTimes, 0.95),
+    baseline: percentile(rawTimes, 0.5),
+    unit: "ms",
+    note: "(braid column: its p95, baseline column: its p50; what the machine's load does to a p95)"
+  })
   const cases: ReadonlyArray<[string, () => Promise<unknown>]> = [
     ["admin, newest page", list(admin, { limit: 20 })],
     ["admin, page 2,501 (cursor)", list(admin, { limit: 20, cursor })],
