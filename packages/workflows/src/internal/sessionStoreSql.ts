@@ -348,7 +348,14 @@ const decodeCountRow = rowDecoder(CountRow)
 const UsageRow = Schema.Struct({ h: Num, n: Num, i: Num, o: Num, c: Num })
 const decodeUsageRow = rowDecoder(UsageRow)
 const SeqRow = Schema.Struct({ messages: Num, tenant: Schema.String })
-const decodeSeqRow = rowDecoder(SeqRow)
+const decodeSeqRowSchema = rowDecoder(SeqRow)
+/** The `RETURNING` row of an append (on every turn's path): a plain row as it is, anything else through the Schema. */
+const decodeSeqRow = (row: unknown): Effect.Effect<typeof SeqRow.Type, string> => {
+  const r = row as { readonly messages?: unknown; readonly tenant?: unknown } | undefined
+  return typeof r?.messages === "number" && Number.isSafeInteger(r.messages) && typeof r.tenant === "string"
+    ? Effect.succeed({ messages: r.messages, tenant: r.tenant })
+    : decodeSeqRowSchema(row)
+}
 const OwnerRow = Schema.Struct({ tenant: Schema.String, user_id: Schema.String })
 const decodeOwnerRow = rowDecoder(OwnerRow)
 const ScenarioVersionRow = Schema.Struct({ author: OptText, version: Num, created_at: Num, updated_at: Num })
@@ -389,7 +396,16 @@ const queryFirst = <A>(
 /** The store on `sql`, whose migrations have run. */
 export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefined): SessionStore.Service => {
   const forUpdate = sql.dialect === "postgres" ? " FOR UPDATE" : ""
-  const call = (operation: string) => Sql.call(timeout, (reason) => new SessionStoreError({ operation, reason }))
+  // One bound per operation, made once (a bound decodes its duration when it is made).
+  const calls = new Map<string, ReturnType<typeof Sql.call<SessionStoreError>>>()
+  const call = (operation: string) => {
+    let c = calls.get(operation)
+    if (c === undefined) {
+      c = Sql.call(timeout, (reason) => new SessionStoreError({ operation, reason }))
+      calls.set(operation, c)
+    }
+    return c
+  }
 
   const sessionById = (db: Sql.Driver, sessionId: string) => queryFirst(db, selectSession, [sessionId], toSession)
 
