@@ -33,18 +33,6 @@ export const opsPerSecond = async (fn: () => Promise<unknown>, millis = 1000, ba
   return (ops * 1000) / (now - start)
 }
 
-/** Operations per second of `batch` (which runs `size` operations), measured over about `millis` after `warmups` batches. */
-export const rate = (batch: () => Promise<unknown>, size: number, millis = 500, warmups = 2) => async () => {
-  for (let i = 0; i < warmups; i++) await batch()
-  const start = performance.now()
-  let n = 0
-  while (performance.now() - start < millis) {
-    await batch()
-    n++
-  }
-  return (n * size * 1000) / (performance.now() - start)
-}
-
 /** The median wall time in ms of `runs` runs of `fn` (after one warm-up run). */
 export const medianMillis = async (fn: () => Promise<unknown>, runs = 7): Promise<number> => {
   await fn()
@@ -78,12 +66,19 @@ export const interleaved = async (
 }
 
 /**
- * Operations per second of `batch` (which runs `size` operations), measured over ~millis; the
- * client CPU time per operation of each sample goes to `cpu` (less sensitive than throughput to
- * other processes on a shared machine).
+ * Operations per second of `batch` (which runs `size` operations), measured over about `millis`
+ * (default 500) after `warmups` batches (default 2). With `cpu`, the client CPU time per operation
+ * of each sample is pushed there (less sensitive than throughput to other processes on a shared
+ * machine).
  */
-export const rate = (batch: () => Promise<unknown>, size: number, cpu: Array<number>, millis = 500) => async () => {
-  for (let i = 0; i < 2; i++) await batch()
+export const rate = (
+  batch: () => Promise<unknown>,
+  size: number,
+  options: { readonly millis?: number; readonly warmups?: number; readonly cpu?: Array<number> } = {}
+) =>
+async () => {
+  const millis = options.millis ?? 500
+  for (let i = 0; i < (options.warmups ?? 2); i++) await batch()
   const start = performance.now()
   const used = process.cpuUsage()
   let n = 0
@@ -92,7 +87,7 @@ export const rate = (batch: () => Promise<unknown>, size: number, cpu: Array<num
     n++
   }
   const spent = process.cpuUsage(used)
-  cpu.push((spent.user + spent.system) / (n * size))
+  options.cpu?.push((spent.user + spent.system) / (n * size))
   return (n * size * 1000) / (performance.now() - start)
 }
 

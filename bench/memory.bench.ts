@@ -80,10 +80,14 @@ const compare = async (
   target: number | null = 1.3
 ) => {
   const extra = { ...(target !== null ? { maxRatio: target } : {}), ...(note !== undefined ? { note } : {}) }
-  const [bs, rs] = await interleaved(rate(braid.store, size, 500, 3), rate(raw.store, size, 500, 3), 5)
+  const [bs, rs] = await interleaved(rate(braid.store, size, { warmups: 3 }), rate(raw.store, size, { warmups: 3 }), 5)
   rows.push({ name: `${name} store`, braid: bs, baseline: rs, unit: "ops/s", ...extra })
   // Both sides have written every key by now; retrieves read them back.
-  const [br, rr] = await interleaved(rate(braid.retrieve, size, 500, 3), rate(raw.retrieve, size, 500, 3), 5)
+  const [br, rr] = await interleaved(
+    rate(braid.retrieve, size, { warmups: 3 }),
+    rate(raw.retrieve, size, { warmups: 3 }),
+    5
+  )
   rows.push({ name: `${name} retrieve`, braid: br, baseline: rr, unit: "ops/s", ...extra })
 }
 

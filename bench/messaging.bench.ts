@@ -54,8 +54,8 @@ const measure = async (backend: Backend, rows: Array<Row>, size: number) => {
     )
 
   const [sendRate, rawSendRate] = await interleaved(
-    rate(() => runtime.runPromise(Effect.repeatN(m.send("bench", "sink", body), size - 1)), size, 700),
-    rate(() => runtime.runPromise(Effect.repeatN(rawInsert("message"), size - 1)), size, 700)
+    rate(() => runtime.runPromise(Effect.repeatN(m.send("bench", "sink", body), size - 1)), size, { millis: 700 }),
+    rate(() => runtime.runPromise(Effect.repeatN(rawInsert("message"), size - 1)), size, { millis: 700 })
   )
   rows.push({ name: `${backend.name}: one-way send`, braid: sendRate, baseline: rawSendRate, unit: "ops/s" })
 
@@ -72,9 +72,9 @@ const measure = async (backend: Backend, rows: Array<Row>, size: number) => {
     rate(
       () => runtime.runPromise(Effect.repeatN(m.request("bench", "echo", body, { timeout: "10 seconds" }), size - 1)),
       size,
-      700
+      { millis: 700 }
     ),
-    rate(() => runtime.runPromise(Effect.repeatN(exchange, size - 1)), size, 700)
+    rate(() => runtime.runPromise(Effect.repeatN(exchange, size - 1)), size, { millis: 700 })
   )
   rows.push({
     name: `${backend.name}: request/reply`,
@@ -113,8 +113,8 @@ const conversations = async (url: string, rows: Array<Row>) => {
     { concurrency: "unbounded", discard: true }
   )
   const [conversationRate, oneWayRate] = await interleaved(
-    rate(() => runtime.runPromise(talk), 100, 1500, 1),
-    rate(() => runtime.runPromise(oneWay), 100, 1500, 1),
+    rate(() => runtime.runPromise(talk), 100, { millis: 1500, warmups: 1 }),
+    rate(() => runtime.runPromise(oneWay), 100, { millis: 1500, warmups: 1 }),
     3
   )
   rows.push({

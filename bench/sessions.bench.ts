@@ -238,7 +238,7 @@ const turnRows = async (
 ) => {
   const braidCpu: Array<number> = []
   const rawCpu: Array<number> = []
-  const [b, r] = await interleaved(rate(braid, size, braidCpu), rate(raw, size, rawCpu), 5)
+  const [b, r] = await interleaved(rate(braid, size, { cpu: braidCpu }), rate(raw, size, { cpu: rawCpu }), 5)
   const note = "(two appendMessage transactions; baseline: the same statements with the raw driver)"
   rows.push({ name: `${backend} turn`, braid: b, baseline: r, unit: "ops/s", maxRatio: 1.3, note })
   rows.push({

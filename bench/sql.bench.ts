@@ -121,7 +121,11 @@ const compare = async (name: string, port: Side, effectSql: Side, size: number, 
   for (const [what, run] of [["insert + select", "roundTrip"], ["10-row transaction", "transaction"]] as const) {
     const portCpu: Array<number> = []
     const effectCpu: Array<number> = []
-    const [p, e] = await interleaved(rate(port[run], size, portCpu), rate(effectSql[run], size, effectCpu), 5)
+    const [p, e] = await interleaved(
+      rate(port[run], size, { cpu: portCpu }),
+      rate(effectSql[run], size, { cpu: effectCpu }),
+      5
+    )
     rows.push({ name: `${name} ${what}`, braid: p, baseline: e, unit: "ops/s", note })
     rows.push({
       name: `${name} ${what}, client CPU`,

@@ -14,7 +14,7 @@ import { assert, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { freshSchema } from "../packages/postgres/test/pgSchema.js"
+import { freshSchema } from "../packages/postgres/test/schemas.js"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const tsx = join(root, "node_modules", ".bin", "tsx")
@@ -24,7 +24,7 @@ const describePg = await describeWith("postgres")
 const describeRedis = await describeWith("redis")
 
 describePg("Meeting with participants in other processes (PostgreSQL)", () => {
-  const url = freshSchema("braid_remote")
+  const { url } = freshSchema("braid_remote")
   describeRedis("over the Redis event bus", () => {
     it.live(
       "agents in child processes join, speak in turn, decline or go silent; all read the stored meeting",

@@ -12,7 +12,7 @@ import {
   storedAndRead,
   tenantsApart
 } from "../../meetings/test/meetingStoreConformance.js"
-import { freshSchema } from "./pgSchema.js"
+import { freshSchema } from "./schemas.js"
 
 const describePg = await describeWith("postgres")
 
@@ -24,7 +24,7 @@ const remove = (id: string) =>
     yield* sql.execute("DELETE FROM braid_meeting_status WHERE meeting_id = ?", [id])
   })
 describePg("MeetingStore: PostgreSQL", () => {
-  const url = freshSchema("braid_mt")
+  const { url } = freshSchema("braid_mt")
   const pg = () => PostgresDriver.layer({ url })
 
   it.live("history and status survive and can be inspected through a new connection", () =>
@@ -132,7 +132,7 @@ describePg("MeetingStore: PostgreSQL", () => {
 })
 
 describePg("MeetingStore: PostgreSQL tables of 0.2", () => {
-  const url = freshSchema("braid_mt02")
+  const { url } = freshSchema("braid_mt02")
   it.live("are rebuilt with the tenant in the key; their meetings are the default tenant's", () =>
     migratesFrom02(() => PostgresDriver.layer({ url })))
 })

@@ -16,23 +16,13 @@ import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll } from "vitest"
 import { agentsSuite, contend, lockSuite } from "../../messaging/test/agentsConformance.js"
 import { run, suite } from "../../messaging/test/messagingConformance.js"
+import { admin, inSchema, schemaName } from "./schemas.js"
 
 const describePg = await describeWith("postgres")
 
 /** A fresh schema for this file (others test concurrently on the same database): every connection's `search_path`. */
-const schema = `braid_msg_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`
-const inSchema = (url: string): string => {
-  const u = new URL(url)
-  u.searchParams.set("options", `-c search_path=${schema}`)
-  return u.toString()
-}
-const DATABASE_URL = inSchema(SHARED_DATABASE_URL)
-const admin = (text: string) =>
-  Effect.runPromise(
-    Effect.flatMap(Sql.SqlDriver, (sql) => sql.execute(text)).pipe(
-      Effect.provide(PostgresDriver.layer({ url: SHARED_DATABASE_URL, max: 1 }))
-    )
-  )
+const schema = schemaName("braid_msg")
+const DATABASE_URL = inSchema(SHARED_DATABASE_URL, schema)
 
 /** `url` whose connections carry `application_name` = `name` (pg reads it from the URL). */
 const withApplicationName = (url: string, name: string): string => {

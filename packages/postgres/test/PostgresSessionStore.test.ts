@@ -3,22 +3,18 @@ import { DATABASE_URL, describeWith, faultyProxy, withPort } from "@braid/testin
 import { SessionStore } from "@braid/workflows"
 import { assert, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Schedule } from "effect"
-import { afterAll, beforeAll } from "vitest"
 import {
   concurrentStarts,
   message,
   sessionStoreSuite,
   typedFailure
 } from "../../workflows/test/sessionStoreConformance.js"
-import { admin, inSchema } from "./schemas.js"
+import { admin, freshSchema, inSchema } from "./schemas.js"
 
 const describePg = await describeWith("postgres")
 
 describePg("SessionStore on PostgresDriver", () => {
-  const schema = `braid_ss_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`
-  beforeAll(() => admin(`CREATE SCHEMA IF NOT EXISTS ${schema}`))
-  afterAll(() => admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`))
-  const url = inSchema(DATABASE_URL, schema)
+  const { schema, url } = freshSchema("braid_ss")
 
   sessionStoreSuite("postgres", () => SessionStore.layerSql.pipe(Layer.provide(PostgresDriver.layer({ url }))), {
     persistent: true,

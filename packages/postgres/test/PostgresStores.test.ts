@@ -4,17 +4,14 @@ import { DATABASE_URL, describeWith, faultyProxy, withPort } from "@braid/testin
 import { MeetingRecords } from "@braid/workflows"
 import { assert, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Fiber, Layer, Schedule } from "effect"
-import { afterAll, beforeAll } from "vitest"
 import { resultStoreSuite, typedFailure } from "../../eval/test/resultStoreConformance.js"
 import { meetingRecordsSuite } from "../../workflows/test/meetingRecordsConformance.js"
-import { admin, inSchema } from "./schemas.js"
+import { freshSchema, inSchema } from "./schemas.js"
 
 const describePg = await describeWith("postgres")
 
 describePg("ResultStore, MeetingStore and MeetingRecords on PostgresDriver", () => {
-  const schema = `braid_st_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`
-  beforeAll(() => admin(`CREATE SCHEMA IF NOT EXISTS ${schema}`))
-  afterAll(() => admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`))
+  const { schema } = freshSchema("braid_st")
   const driver = () => PostgresDriver.layer({ url: inSchema(DATABASE_URL, schema) })
 
   resultStoreSuite("postgres", driver)
