@@ -15,9 +15,9 @@
  *
  * @since 0.3.0
  */
-import { Context, Schema } from "effect"
-import type { Effect } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import type { Forbidden, InvalidInput, ScenarioNotFound, SessionNotFound, SessionStoreError } from "./Errors.js"
+import * as memory from "./internal/sessionStoreMemory.js"
 import type * as Scenario from "./Scenario.js"
 
 /**
@@ -603,3 +603,24 @@ export interface Service {
  * @category services
  */
 export class SessionStore extends Context.Tag("@braid/workflows/SessionStore")<SessionStore, Service>() {}
+
+/**
+ * In memory, one store per layer build: the SQL stores' semantics (it passes the same
+ * conformance suite), for tests and single-process demos. Nothing survives the process.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SessionStore } from "@braid/workflows"
+ *
+ * const program = Effect.gen(function*() {
+ *   const store = yield* SessionStore.SessionStore
+ *   yield* store.createSession({ id: "s1", userId: "ada", kind: "coaching", createdAt: 0 })
+ *   return yield* store.getSession({ userId: "ada", role: "learner", tenant: "default" }, "s1")
+ * }).pipe(Effect.provide(SessionStore.layerMemory))
+ * ```
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<SessionStore> = Layer.effect(SessionStore, Effect.sync(memory.make))

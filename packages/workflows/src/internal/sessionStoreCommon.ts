@@ -1,0 +1,466 @@
+/**
+ * What every session store shares (memory and SQL): input validation, cursors, ownership, pages
+ * and hourly buckets, so the stores differ only in where the rows live.
+ *
+ * @internal
+ */
+import { Effect, Either, ParseResult, Schema } from "effect"
+import { Forbidden, InvalidInput, SessionStoreError } from "../Errors.js"
+import * as Scenario from "../Scenario.js"
+import type * as SessionStore from "../SessionStore.js"
+
+/** One hour in milliseconds. */
+export const HOUR = 3_600_000
+
+/** The most hourly buckets one `hourlyUsage` call returns (a little over a year). */
+export const MAX_HOURS = 24 * 400
+
+/** `a.b[2].c` from a parse path. */
+const renderPath = (path: ReadonlyArray<PropertyKey>): string => {
+  let out = ""
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`
+    else out += out === "" ? String(key) : `.${String(key)}`
+  }
+  return out
+}
+
+/** The first issue of a parse error, prefixed with `prefix`. */
+const firstIssue = (error: ParseResult.ParseError, prefix = "") => {
+  const first = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  const path = first === undefined ? "" : renderPath(first.path)
+  return {
+    field: prefix === "" ? path : path === "" ? prefix : `${prefix}.${path}`,
+    reason: first?.message ?? error.message
+  }
+}
+
+/** A decoder whose failure is `InvalidInput` naming the field at fault (under `prefix`). */
+export const inputDecoder = <A, I>(schema: Schema.Schema<A, I, never>, prefix = "") => {
+  const decode = Schema.decodeUnknownEither(schema, { onExcessProperty: "ignore" })
+  return (input: unknown): Effect.Effect<A, InvalidInput> => {
+    const decoded = decode(input)
+    return Either.isRight(decoded)
+      ? Effect.succeed(decoded.right)
+      : Effect.fail(new InvalidInput(firstIssue(decoded.left, prefix)))
+  }
+}
+
+/** A decoder of records the workflows write, whose failure is a `SessionStoreError` of `operation`. */
+export const recordDecoder = <A, I>(schema: Schema.Schema<A, I, never>) => {
+  const decode = Schema.decodeUnknownEither(schema, { onExcessProperty: "ignore" })
+  return (operation: string, input: unknown): Effect.Effect<A, SessionStoreError> => {
+    const decoded = decode(input)
+    if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
+    const { field, reason } = firstIssue(decoded.left)
+    return Effect.fail(
+      new SessionStoreError({ operation, reason: `invalid ${field === "" ? "input" : field}: ${reason}` })
+    )
+  }
+}
+
+/** An epoch-millis time: a non-negative safe integer (a BIGINT column holds it exactly). */
+export const Time = Schema.Number.pipe(
+  Schema.int({ message: () => "a time is a whole number of epoch milliseconds" }),
+  Schema.between(0, Number.MAX_SAFE_INTEGER, { message: () => "a time is between 0 and 2^53 - 1 epoch milliseconds" })
+)
+
+/** Text the stores keep: no NUL character (PostgreSQL text cannot hold one). */
+const Text = Schema.String.pipe(Schema.filter((s) => !s.includes("\u0000") || "a text cannot contain a NUL character"))
+
+/** An id chosen by a workflow: 1 to 256 characters of any kind but NUL (ids are data, never SQL). */
+export const Id = Text.pipe(Schema.minLength(1, { message: () => "an id is not empty" }), Schema.maxLength(256))
+
+const Finite = Schema.Number.pipe(Schema.finite({ message: () => "a finite number" }))
+
+/** A new session, as `createSession` accepts it. */
+export const NewSessionInput = Schema.Struct({
+  id: Id,
+  tenant: Schema.optional(Id),
+  userId: Id,
+  kind: Schema.Literal("practice", "coaching"),
+  scenarioId: Schema.optional(Id),
+  title: Schema.optional(Text),
+  status: Schema.optional(Schema.Literal("queued", "active")),
+  createdAt: Time,
+  previousSessionId: Schema.optional(Id),
+  model: Schema.optional(Text),
+  metadata: Schema.optional(Schema.Record({ key: Text, value: Text }))
+})
+
+/** A new message, as `appendMessage` accepts it. */
+export const NewMessageInput = Schema.Struct({
+  role: Schema.Literal("user", "assistant", "system"),
+  text: Text,
+  createdAt: Time,
+  turnId: Schema.optional(Text),
+  inputTokens: Schema.Int.pipe(Schema.between(0, Number.MAX_SAFE_INTEGER)),
+  outputTokens: Schema.Int.pipe(Schema.between(0, Number.MAX_SAFE_INTEGER)),
+  costUsd: Finite.pipe(Schema.nonNegative()),
+  estimated: Schema.Boolean,
+  model: Schema.optional(Text),
+  fallback: Schema.Boolean,
+  fallbackCause: Schema.optional(Text)
+})
+
+/** How a session ends. */
+export const EndInput = Schema.Struct({
+  reason: Schema.Literal("objective-met", "user", "idle-timeout", "turn-limit", "budget-exhausted", "model-outage"),
+  at: Time,
+  message: Schema.optional(Text)
+})
+
+const EvaluationResultInput = Schema.Struct({
+  skills: Schema.Array(Schema.Struct({
+    skillId: Text,
+    score: Finite.pipe(Schema.between(1, 5)),
+    notes: Text
+  })),
+  overall: Finite,
+  summary: Text,
+  model: Schema.optional(Text),
+  costUsd: Schema.optionalWith(Finite, { default: () => 0 })
+})
+
+/** An evaluation job, as the workflows write it. */
+export const EvaluationInput = Schema.Struct({
+  sessionId: Id,
+  tenant: Id,
+  userId: Id,
+  status: Schema.Literal("pending", "running", "completed", "failed"),
+  attempts: Schema.Int.pipe(Schema.between(0, 1_000_000)),
+  createdAt: Time,
+  updatedAt: Time,
+  nextAttemptAt: Schema.optional(Time),
+  completedAt: Schema.optional(Time),
+  error: Schema.optional(Text),
+  result: Schema.optional(EvaluationResultInput)
+})
+
+/** An error log entry, as the workflows write it. */
+export const ErrorEntryInput = Schema.Struct({
+  tenant: Id,
+  at: Time,
+  severity: Schema.Literal("warning", "error", "critical"),
+  source: Text,
+  message: Text,
+  sessionId: Schema.optional(Text)
+})
+
+/** Decoders of the inputs. */
+const decodeNewSessionFields = inputDecoder(NewSessionInput)
+/** A new session; a metadata key `__proto__` is refused (a decoded record would lose it). */
+export const decodeNewSession = (input: unknown): Effect.Effect<typeof NewSessionInput.Type, InvalidInput> => {
+  const metadata = typeof input === "object" && input !== null ? (input as { metadata?: unknown }).metadata : undefined
+  return typeof metadata === "object" && metadata !== null && Object.hasOwn(metadata, "__proto__")
+    ? Effect.fail(new InvalidInput({ field: "metadata", reason: "a metadata key cannot be __proto__" }))
+    : decodeNewSessionFields(input)
+}
+export const decodeNewMessage = inputDecoder(NewMessageInput)
+export const decodeScenario = inputDecoder(Scenario.Scenario)
+export const decodeDifficulty = inputDecoder(Scenario.Difficulty, "difficulty")
+export const decodeEnd = recordDecoder(EndInput)
+export const decodeTime = recordDecoder(Time)
+export const decodeEvaluation = recordDecoder(EvaluationInput)
+export const decodeErrorEntry = recordDecoder(ErrorEntryInput)
+const decodeTimeInput = (field: string) => inputDecoder(Time, field)
+const decodeFrom = decodeTimeInput("from")
+const decodeTo = decodeTimeInput("to")
+const decodeSince = decodeTimeInput("since")
+const decodeUntil = decodeTimeInput("until")
+
+/** A limit: an integer in `[1, max]`, `fallback` when absent. */
+export const limitOf = (value: unknown, fallback: number, max: number): Either.Either<number, string> =>
+  value === undefined
+    ? Either.right(fallback)
+    : typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= max
+    ? Either.right(value)
+    : Either.left(`the limit is an integer from 1 to ${max}, got ${describe(value)}`)
+
+const describe = (value: unknown): string => {
+  if (typeof value === "bigint") return `${value}n`
+  if (typeof value === "string") return JSON.stringify(value.slice(0, 40))
+  if (typeof value === "number") return String(value)
+  return typeof value
+}
+
+/** `limitOf` failing with `InvalidInput("limit")`. */
+export const limitInput = (value: unknown, fallback: number, max: number): Effect.Effect<number, InvalidInput> =>
+  Either.match(limitOf(value, fallback, max), {
+    onLeft: (reason) => Effect.fail(new InvalidInput({ field: "limit", reason })),
+    onRight: Effect.succeed
+  })
+
+/** `limitOf` failing with a `SessionStoreError` of `operation` (operations whose errors have no `InvalidInput`). */
+export const limitRecord = (
+  operation: string,
+  value: unknown,
+  fallback: number,
+  max: number
+): Effect.Effect<number, SessionStoreError> =>
+  Either.match(limitOf(value, fallback, max), {
+    onLeft: (reason) => Effect.fail(new SessionStoreError({ operation, reason: `invalid limit: ${reason}` })),
+    onRight: Effect.succeed
+  })
+
+// Cursors ---------------------------------------------------------------------------------------
+
+/** Where a page of sessions ends: its last row's `createdAt` and id. */
+export const SessionCursor = Schema.Struct({ c: Time, i: Schema.String })
+/** Where a page of scenarios ends: its last row's title and id. */
+export const ScenarioCursor = Schema.Struct({ t: Schema.String, i: Schema.String })
+/** Where a page of messages ends: its last row's `seq`. */
+export const MessageCursor = Schema.Struct({ s: Schema.Int.pipe(Schema.between(0, Number.MAX_SAFE_INTEGER)) })
+
+/** Cursors are base64url of JSON: opaque to users, decoded with Schema (a forged one is `InvalidInput("cursor")`). */
+export const cursorCodec = <A, I>(schema: Schema.Schema<A, I, never>) => {
+  const codec = Schema.compose(Schema.StringFromBase64Url, Schema.parseJson(schema))
+  const decode = Schema.decodeUnknownEither(codec)
+  const encode = Schema.encodeSync(codec)
+  return {
+    encode: (value: A): string => encode(value),
+    decode: (cursor: unknown): Effect.Effect<A | undefined, InvalidInput> => {
+      if (cursor === undefined) return Effect.succeed(undefined)
+      const decoded = decode(cursor)
+      return Either.isRight(decoded)
+        ? Effect.succeed(decoded.right)
+        : Effect.fail(
+          new InvalidInput({
+            field: "cursor",
+            reason: "not a cursor this store gave (forged, garbled or of another list)"
+          })
+        )
+    }
+  }
+}
+
+export const sessionCursor = cursorCodec(SessionCursor)
+export const scenarioCursor = cursorCodec(ScenarioCursor)
+export const messageCursor = cursorCodec(MessageCursor)
+
+/** A page from `limit + 1` rows: the first `limit`, and a cursor after the last of them when there are more. */
+export const pageOf = <A>(
+  rows: ReadonlyArray<A>,
+  limit: number,
+  cursorOf: (last: A) => string
+): SessionStore.Page<A> =>
+  rows.length > limit ? { items: rows.slice(0, limit), nextCursor: cursorOf(rows[limit - 1]!) } : { items: rows }
+
+// Ownership -------------------------------------------------------------------------------------
+
+/** The organization of a caller (`"default"` when a caller built without the schema has none). */
+export const tenantOf = (principal: SessionStore.Principal): string =>
+  typeof principal?.tenant === "string" && principal.tenant !== "" ? principal.tenant : "default"
+
+const roleOf = (principal: SessionStore.Principal): string | undefined =>
+  typeof principal?.role === "string" ? principal.role : undefined
+
+/** Whether a caller is an admin (anything else, a malformed role included, is treated as a learner). */
+export const isAdmin = (principal: SessionStore.Principal): boolean => roleOf(principal) === "admin"
+
+/** Whether the caller sees a session of `tenant` owned by `userId`. */
+export const canRead = (principal: SessionStore.Principal, tenant: string, userId: string): boolean =>
+  tenant === tenantOf(principal) && (isAdmin(principal) || userId === principal.userId)
+
+/** Admins only. */
+export const requireAdmin = (principal: SessionStore.Principal, operation: string): Effect.Effect<void, Forbidden> =>
+  isAdmin(principal)
+    ? Effect.void
+    : Effect.fail(new Forbidden({ operation, reason: "only an admin of the organization may do this" }))
+
+/** Teachers and admins only. */
+export const requireAuthor = (principal: SessionStore.Principal, operation: string): Effect.Effect<void, Forbidden> =>
+  isAdmin(principal) || roleOf(principal) === "teacher"
+    ? Effect.void
+    : Effect.fail(new Forbidden({ operation, reason: "only a teacher or an admin may write scenarios" }))
+
+/** A session filter, checked: who may ask for whose sessions, limits, times and the cursor. */
+export interface SessionFilter {
+  readonly tenant: string
+  readonly userId: string | undefined
+  readonly status: SessionStore.Status | undefined
+  readonly kind: SessionStore.Kind | undefined
+  readonly scenarioId: string | undefined
+  readonly from: number | undefined
+  readonly to: number | undefined
+  readonly newest: boolean
+  readonly limit: number
+  readonly after: typeof SessionCursor.Type | undefined
+}
+
+const QueryFilters = Schema.Struct({
+  userId: Schema.optional(Schema.String),
+  status: Schema.optional(Schema.Literal("queued", "active", "completed")),
+  kind: Schema.optional(Schema.Literal("practice", "coaching")),
+  scenarioId: Schema.optional(Schema.String),
+  order: Schema.optional(Schema.Literal("newest", "oldest"))
+})
+const decodeQueryFilters = inputDecoder(QueryFilters)
+
+/** Checks a session query of `principal`. */
+export const sessionFilter = (
+  principal: SessionStore.Principal,
+  query: SessionStore.SessionQuery | undefined
+): Effect.Effect<SessionFilter, InvalidInput | Forbidden> =>
+  Effect.gen(function*() {
+    const q = query ?? {}
+    const filters = yield* decodeQueryFilters(q)
+    if (!isAdmin(principal) && filters.userId !== undefined && filters.userId !== principal.userId) {
+      return yield* new Forbidden({ operation: "listSessions", reason: "only an admin can list other users' sessions" })
+    }
+    return {
+      tenant: tenantOf(principal),
+      userId: isAdmin(principal) ? filters.userId : principal.userId,
+      status: filters.status,
+      kind: filters.kind,
+      scenarioId: filters.scenarioId,
+      from: q.from === undefined ? undefined : yield* decodeFrom(q.from),
+      to: q.to === undefined ? undefined : yield* decodeTo(q.to),
+      newest: filters.order !== "oldest",
+      limit: yield* limitInput(q.limit, 20, 100),
+      after: yield* sessionCursor.decode(q.cursor)
+    }
+  })
+
+/** A scenario filter, checked. */
+export interface ScenarioFilter {
+  readonly tenant: string
+  readonly search: string | undefined
+  readonly skill: string | undefined
+  readonly difficulty: Scenario.Difficulty | undefined
+  readonly limit: number
+  readonly after: typeof ScenarioCursor.Type | undefined
+}
+
+const ScenarioFilters = Schema.Struct({
+  search: Schema.optional(Schema.String),
+  skill: Schema.optional(Schema.String)
+})
+const decodeScenarioFilters = inputDecoder(ScenarioFilters)
+
+/** Checks a scenario query of `principal`. */
+export const scenarioFilter = (
+  principal: SessionStore.Principal,
+  query: SessionStore.ScenarioQuery | undefined
+): Effect.Effect<ScenarioFilter, InvalidInput> =>
+  Effect.gen(function*() {
+    const q = query ?? {}
+    const filters = yield* decodeScenarioFilters(q)
+    return {
+      tenant: tenantOf(principal),
+      search: filters.search === undefined || filters.search === "" ? undefined : filters.search.toLowerCase(),
+      skill: filters.skill,
+      difficulty: q.difficulty === undefined ? undefined : yield* decodeDifficulty(q.difficulty),
+      limit: yield* limitInput(q.limit, 20, 100),
+      after: yield* scenarioCursor.decode(q.cursor)
+    }
+  })
+
+/** The hour-aligned start of the first bucket and the number of buckets of `[since, until)`. */
+export const hourRange = (
+  range: { readonly since: number; readonly until: number } | undefined
+): Effect.Effect<
+  { readonly since: number; readonly until: number; readonly first: number; readonly hours: number },
+  InvalidInput
+> =>
+  Effect.gen(function*() {
+    const since = yield* decodeSince(range?.since)
+    const until = yield* decodeUntil(range?.until)
+    if (until < since) return yield* new InvalidInput({ field: "until", reason: "until is before since" })
+    const first = Math.floor(since / HOUR) * HOUR
+    const hours = until === since ? 0 : Math.ceil((until - first) / HOUR)
+    if (hours > MAX_HOURS) {
+      return yield* new InvalidInput({ field: "until", reason: `at most ${MAX_HOURS} hours per call` })
+    }
+    return { since, until, first, hours }
+  })
+
+/** One bucket per hour of the range, zeros where `sums` (by hour start) has none. */
+export const fillHours = (
+  range: { readonly first: number; readonly hours: number },
+  sums: ReadonlyMap<number, Omit<SessionStore.UsageBucket, "start">>
+): ReadonlyArray<SessionStore.UsageBucket> =>
+  Array.from({ length: range.hours }, (_, i) => {
+    const start = range.first + i * HOUR
+    return { start, ...(sums.get(start) ?? { messages: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 }) }
+  })
+
+/** Orders strings by code point (as SQLite's BINARY and PostgreSQL's "C" collation do). */
+export const compareText = (a: string, b: string): number => {
+  if (a === b) return 0
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.codePointAt(i)!
+    const y = b.codePointAt(i)!
+    if (x !== y) return x < y ? -1 : 1
+    if (x > 0xffff) i++
+  }
+  return a.length < b.length ? -1 : a.length > b.length ? 1 : 0
+}
+
+/** Lowercased, as titles are searched. */
+export const titleKey = (title: string): string => title.toLowerCase()
+
+/** The skill ids of a scenario as one searchable text: `|a|b|`. */
+export const skillKey = (scenario: Scenario.Scenario): string => `|${scenario.skills.map((s) => s.id).join("|")}|`
+
+/** A new version of `input` (decoded) in the caller's organization, over the stored `previous`. */
+export const nextScenario = (
+  principal: SessionStore.Principal,
+  input: Scenario.Scenario,
+  previous: Scenario.Scenario | undefined,
+  at: number
+): Scenario.Scenario => ({
+  ...input,
+  tenant: tenantOf(principal),
+  author: input.author ?? previous?.author ?? principal.userId,
+  version: previous === undefined ? 1 : previous.version + 1,
+  createdAt: previous?.createdAt ?? at,
+  updatedAt: at
+})
+
+/** A new session record. */
+export const newSession = (s: typeof NewSessionInput.Type): SessionStore.SessionRecord => {
+  const status = s.status ?? "active"
+  return {
+    id: s.id,
+    tenant: s.tenant ?? "default",
+    userId: s.userId,
+    kind: s.kind,
+    ...(s.scenarioId === undefined ? {} : { scenarioId: s.scenarioId }),
+    ...(s.title === undefined ? {} : { title: s.title }),
+    status,
+    createdAt: s.createdAt,
+    ...(status === "active" ? { startedAt: s.createdAt } : {}),
+    totals: { messages: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, fallbacks: 0 },
+    ...(s.previousSessionId === undefined ? {} : { previousSessionId: s.previousSessionId }),
+    ...(s.model === undefined ? {} : { model: s.model }),
+    metadata: { ...(s.metadata ?? {}) }
+  }
+}
+
+/** The session once ended. */
+export const endedSession = (
+  s: SessionStore.SessionRecord,
+  end: typeof EndInput.Type
+): SessionStore.SessionRecord => ({
+  ...s,
+  status: "completed",
+  endReason: end.reason,
+  ...(end.message === undefined ? {} : { endMessage: end.message }),
+  endedAt: end.at,
+  ...(s.startedAt === undefined ? {} : { durationMs: Math.max(0, end.at - s.startedAt) })
+})
+
+/** The session's totals with one more message. */
+export const addToTotals = (t: SessionStore.Totals, m: typeof NewMessageInput.Type): SessionStore.Totals => ({
+  messages: t.messages + 1,
+  inputTokens: t.inputTokens + m.inputTokens,
+  outputTokens: t.outputTokens + m.outputTokens,
+  costUsd: t.costUsd + m.costUsd,
+  fallbacks: t.fallbacks + (m.fallback ? 1 : 0)
+})
+
+/** Whether the CAS of `updateEvaluation` matches the stored job. */
+export const sameVersion = (a: SessionStore.EvaluationRecord, b: SessionStore.EvaluationRecord): boolean =>
+  a.status === b.status && a.attempts === b.attempts && a.updatedAt === b.updatedAt

@@ -1,0 +1,4 @@
+import { SessionStore } from "@braid/workflows"
+import { sessionStoreSuite } from "./sessionStoreConformance.js"
+
+sessionStoreSuite("memory", () => SessionStore.layerMemory, { persistent: false })

@@ -1,0 +1,894 @@
+/**
+ * What every session store must do (`sessionStoreSuite`): run on the memory store here, on SQLite
+ * in @braid/sqlite and on PostgreSQL in @braid/postgres (imported by relative path). Each test
+ * works in an organization (tenant) of its own, so the suites of one database never see each
+ * other's rows; `make` gives a new store instance over the suite's database on each call.
+ */
+import { SessionStore } from "@braid/workflows"
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Effect, Exit, Layer, Option } from "effect"
+
+/** A failure that is typed (not a defect, not an interruption), with its error. */
+export const typedFailure = <A, E>(exit: Exit.Exit<A, E>): E => {
+  assert.isTrue(Exit.isFailure(exit), "expected a failure")
+  const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+  assert.isTrue(
+    Option.isSome(failure),
+    `expected a typed failure, got ${Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "success"}`
+  )
+  return (failure as Option.Some<E>).value
+}
+
+let counter = 0
+/** A tenant no other test (of any suite on the same database) uses. */
+export const freshTenant = (label: string) =>
+  `${label}-${Date.now().toString(36)}-${(counter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+
+/** A practice scenario input. */
+export const scenarioInput = (id: string, title: string, overrides: Record<string, unknown> = {}) => ({
+  id,
+  title,
+  persona: {
+    name: "Sam",
+    background: "Team lead who took over a struggling team.",
+    personality: ["guarded"],
+    goals: ["decide whether to stay"],
+    difficulty: "beginner"
+  },
+  objectives: ["Agree on a goal for the session"],
+  endCriteria: ["The client states a goal in their own words"],
+  skills: [{ id: "open-questions", name: "Open questions", rubric: "Asks open questions." }],
+  aiSpeaksFirst: true,
+  ...overrides
+})
+
+/** A message as the workflows append it. */
+export const message = (
+  text: string,
+  at: number,
+  overrides: Partial<SessionStore.NewMessage> = {}
+): SessionStore.NewMessage => ({
+  role: "user",
+  text,
+  createdAt: at,
+  inputTokens: 10,
+  outputTokens: 0,
+  costUsd: 0.001,
+  estimated: true,
+  fallback: false,
+  ...overrides
+})
+
+/** The principals of one organization. */
+export const people = (tenant: string) => ({
+  ada: { userId: "ada", role: "learner", tenant } as SessionStore.Principal,
+  bob: { userId: "bob", role: "learner", tenant } as SessionStore.Principal,
+  tess: { userId: "tess", role: "teacher", tenant } as SessionStore.Principal,
+  root: { userId: "root", role: "admin", tenant } as SessionStore.Principal
+})
+
+const H = 3_600_000
+
+export interface SuiteOptions {
+  /** The store keeps its data across instances (`make` opens the same database again). */
+  readonly persistent: boolean
+}
+
+/**
+ * The session store conformance suite: `make` builds a store instance (a new one on every call,
+ * over one database for the SQL stores).
+ */
+export const sessionStoreSuite = (
+  name: string,
+  make: () => Layer.Layer<SessionStore.SessionStore, unknown>,
+  options: SuiteOptions
+) =>
+  describe(`SessionStore conformance (${name})`, () => {
+    const run = <A, E>(body: (store: SessionStore.Service) => Effect.Effect<A, E>) =>
+      Effect.flatMap(SessionStore.SessionStore, body).pipe(Effect.provide(make()))
+
+    it.live("scenarios: a teacher adds and updates (version counts), everyone of the organization reads, learners cannot write, other organizations see nothing", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const t = freshTenant("sc")
+          const { ada, root, tess } = people(t)
+          const added = yield* store.putScenario(
+            tess,
+            scenarioInput("first", "A first session", { tenant: "elsewhere" }),
+            1000
+          )
+          assert.strictEqual(added.version, 1)
+          assert.strictEqual(added.tenant, t)
+          assert.strictEqual(added.author, "tess")
+          assert.strictEqual(added.createdAt, 1000)
+          const updated = yield* store.putScenario(root, scenarioInput("first", "A first session, revised"), 2000)
+          assert.strictEqual(updated.version, 2)
+          assert.strictEqual(updated.createdAt, 1000)
+          assert.strictEqual(updated.updatedAt, 2000)
+          assert.strictEqual(updated.author, "tess")
+          assert.deepStrictEqual(yield* store.getScenario(ada, "first"), updated)
+
+          const denied = typedFailure(yield* Effect.exit(store.putScenario(ada, scenarioInput("x", "X"), 1)))
+          assert.strictEqual(denied._tag, "Forbidden")
+          const deniedDelete = typedFailure(yield* Effect.exit(store.deleteScenario(ada, "first")))
+          assert.strictEqual(deniedDelete._tag, "Forbidden")
+
+          const other = people(freshTenant("sc-other"))
+          const missing = typedFailure(yield* Effect.exit(store.getScenario(other.root, "first")))
+          assert.strictEqual(missing._tag, "ScenarioNotFound")
+          assert.deepStrictEqual((yield* store.listScenarios(other.ada)).items, [])
+
+          yield* store.deleteScenario(tess, "first")
+          assert.strictEqual(typedFailure(yield* Effect.exit(store.getScenario(ada, "first")))._tag, "ScenarioNotFound")
+          assert.strictEqual(
+            typedFailure(yield* Effect.exit(store.deleteScenario(tess, "first")))._tag,
+            "ScenarioNotFound"
+          )
+        })
+      ))
+
+    it.live("scenarios: a bad field is InvalidInput naming it, and nothing is stored", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const { tess } = people(freshTenant("sc-bad"))
+          const cases: ReadonlyArray<[unknown, string]> = [
+            [scenarioInput("ok", "   "), "title"],
+            [scenarioInput("ok", "T", { skills: [{ id: "Bad Id", name: "n", rubric: "r" }] }), "skills[0].id"],
+            [
+              { ...scenarioInput("ok", "T"), persona: { ...scenarioInput("ok", "T").persona, name: 42 } },
+              "persona.name"
+            ],
+            [scenarioInput("a/b", "T"), "id"],
+            [scenarioInput("__proto__", "T"), "id"],
+            [null, ""],
+            ["text", ""]
+          ]
+          for (const [input, field] of cases) {
+            const e = typedFailure(yield* Effect.exit(store.putScenario(tess, input, 1)))
+            assert.strictEqual(e._tag, "InvalidInput")
+            if (e._tag === "InvalidInput") assert.strictEqual(e.field, field)
+          }
+          assert.deepStrictEqual((yield* store.listScenarios(tess)).items, [])
+        })
+      ))
+
+    it.live("scenarios: listed by title then id, paged, searched by title (case-insensitive), skill and difficulty", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const { ada, tess } = people(freshTenant("sc-list"))
+          const titles = ["Delta", "alpha", "Charlie", "Bravo", "Echo 100%", "Bravo"]
+          for (const [i, title] of titles.entries()) {
+            yield* store.putScenario(
+              tess,
+              scenarioInput(`s${i}`, title, {
+                skills: [{ id: i % 2 === 0 ? "listening" : "open-questions", name: "n", rubric: "r" }],
+                persona: { ...scenarioInput("x", "x").persona, difficulty: i < 3 ? "beginner" : "advanced" }
+              }),
+              i
+            )
+          }
+          const all: Array<string> = []
+          let cursor: string | undefined
+          do {
+            const page: SessionStore.Page<{ readonly id: string; readonly title: string }> = yield* store.listScenarios(
+              ada,
+              { limit: 4, ...(cursor === undefined ? {} : { cursor }) }
+            )
+            all.push(...page.items.map((s) => `${s.title}/${s.id}`))
+            cursor = page.nextCursor
+          } while (cursor !== undefined)
+          assert.deepStrictEqual(all, ["Bravo/s3", "Bravo/s5", "Charlie/s2", "Delta/s0", "Echo 100%/s4", "alpha/s1"])
+
+          const ids = (q: SessionStore.ScenarioQuery) =>
+            Effect.map(store.listScenarios(ada, q), (p) => p.items.map((s) => s.id))
+          assert.deepStrictEqual(yield* ids({ search: "BRAV" }), ["s3", "s5"])
+          assert.deepStrictEqual(yield* ids({ search: "100%" }), ["s4"])
+          assert.deepStrictEqual(yield* ids({ search: "%" }), ["s4"])
+          assert.deepStrictEqual(yield* ids({ search: "_" }), [])
+          assert.deepStrictEqual(yield* ids({ skill: "listening" }), ["s2", "s0", "s4"])
+          assert.deepStrictEqual(yield* ids({ skill: "listen" }), [])
+          assert.deepStrictEqual(yield* ids({ difficulty: "advanced" }), ["s3", "s5", "s4"])
+          assert.deepStrictEqual(yield* ids({ difficulty: "advanced", skill: "open-questions" }), ["s3", "s5"])
+          const bad = typedFailure(yield* Effect.exit(store.listScenarios(ada, { difficulty: "expert" as never })))
+          assert.deepStrictEqual([bad._tag, bad._tag === "InvalidInput" ? bad.field : ""], [
+            "InvalidInput",
+            "difficulty"
+          ])
+        })
+      ))
+
+    it.live("sessions: created active or queued, activated, ended once (the first end wins), with duration", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const t = freshTenant("life")
+          const { ada } = people(t)
+          const s = yield* store.createSession({
+            id: `${t}-1`,
+            tenant: t,
+            userId: "ada",
+            kind: "practice",
+            scenarioId: "first",
+            createdAt: 1000,
+            metadata: { a: "b" }
+          })
+          assert.strictEqual(s.status, "active")
+          assert.strictEqual(s.startedAt, 1000)
+          assert.deepStrictEqual(s.totals, { messages: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, fallbacks: 0 })
+          assert.deepStrictEqual(s.metadata, { a: "b" })
+          const dup = typedFailure(
+            yield* Effect.exit(
+              store.createSession({ id: `${t}-1`, tenant: t, userId: "bob", kind: "coaching", createdAt: 1 })
+            )
+          )
+          assert.deepStrictEqual([dup._tag, dup._tag === "InvalidInput" ? dup.field : ""], ["InvalidInput", "id"])
+
+          const q = yield* store.createSession({
+            id: `${t}-2`,
+            tenant: t,
+            userId: "ada",
+            kind: "coaching",
+            status: "queued",
+            createdAt: 2000
+          })
+          assert.strictEqual(q.status, "queued")
+          assert.isUndefined(q.startedAt)
+          const a = yield* store.activateSession(q.id, 5000)
+          assert.deepStrictEqual([a.status, a.startedAt], ["active", 5000])
+          const again = yield* store.activateSession(q.id, 9000)
+          assert.strictEqual(again.startedAt, 5000)
+
+          const first = yield* store.endSession(q.id, {
+            reason: "model-outage",
+            at: 8000,
+            message: "The model is unavailable."
+          })
+          assert.isTrue(first.ended)
+          assert.strictEqual(first.session.status, "completed")
+          assert.strictEqual(first.session.endReason, "model-outage")
+          assert.strictEqual(first.session.endMessage, "The model is unavailable.")
+          assert.strictEqual(first.session.endedAt, 8000)
+          assert.strictEqual(first.session.durationMs, 3000)
+          const second = yield* store.endSession(q.id, { reason: "user", at: 9000 })
+          assert.isFalse(second.ended)
+          assert.deepStrictEqual(second.session, first.session)
+          assert.deepStrictEqual(yield* store.getSession(ada, q.id), first.session)
+          assert.strictEqual((yield* store.activateSession(q.id, 10_000)).status, "completed")
+
+          for (
+            const e of [
+              yield* Effect.exit(store.activateSession(`${t}-none`, 1)),
+              yield* Effect.exit(store.endSession(`${t}-none`, { reason: "user", at: 1 })),
+              yield* Effect.exit(store.appendMessage(`${t}-none`, message("hi", 1)))
+            ] as ReadonlyArray<Exit.Exit<unknown, { readonly _tag: string }>>
+          ) {
+            assert.strictEqual(typedFailure(e)._tag, "SessionNotFound")
+          }
+        })
+      ))
+
+    it.live("concurrent ends: exactly one call ends the session", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const t = freshTenant("ends")
+          yield* store.createSession({ id: `${t}-1`, tenant: t, userId: "ada", kind: "practice", createdAt: 0 })
+          const reasons = ["user", "idle-timeout", "turn-limit", "objective-met", "budget-exhausted"] as const
+          const results = yield* Effect.forEach(
+            reasons,
+            (reason, i) => store.endSession(`${t}-1`, { reason, at: 10 + i }),
+            {
+              concurrency: "unbounded"
+            }
+          )
+          assert.strictEqual(results.filter((r) => r.ended).length, 1)
+          const winner = results.find((r) => r.ended)!.session
+          for (const r of results) assert.deepStrictEqual(r.session, winner)
+        })
+      ))
+
+    it.live("messages: numbered from 0 atomically under concurrent appends, added to the totals, paged by seq", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const t = freshTenant("msg")
+          const { ada } = people(t)
+          const id = `${t}-1`
+          yield* store.createSession({ id, tenant: t, userId: "ada", kind: "practice", createdAt: 0 })
+          const appended = yield* Effect.forEach(
+            Array.from({ length: 30 }, (_, i) => i),
+            (i) =>
+              store.appendMessage(
+                id,
+                message(`m${i}`, 100 + i, {
+                  role: i % 2 === 0 ? "user" : "assistant",
+                  inputTokens: i,
+                  outputTokens: 2 * i,
+                  costUsd: 0.5,
+                  fallback: i % 10 === 0,
+                  ...(i % 10 === 0 ? { fallbackCause: "timeout" } : {}),
+                  turnId: `turn-${Math.floor(i / 2)}`,
+                  model: "m"
+                })
+              ),
+            { concurrency: 8 }
+          )
+          assert.deepStrictEqual(
+            appended.map((m) => m.seq).sort((a, b) => a - b),
+            Array.from({ length: 30 }, (_, i) => i)
+          )
+          const s = yield* store.getSession(ada, id)
+          assert.deepStrictEqual(s.totals, {
+            messages: 30,
+            inputTokens: 435,
+            outputTokens: 870,
+            costUsd: 15,
+            fallbacks: 3
+          })
+
+          const seen: Array<SessionStore.MessageRecord> = []
+          let cursor: string | undefined
+          do {
+            const page: SessionStore.Page<SessionStore.MessageRecord> = yield* store.messages(ada, id, {
+              limit: 7,
+              ...(cursor === undefined ? {} : { cursor })
+            })
+            seen.push(...page.items)
+            cursor = page.nextCursor
+          } while (cursor !== undefined)
+          assert.deepStrictEqual(seen.map((m) => m.seq), Array.from({ length: 30 }, (_, i) => i))
+          const bySeq = new Map(appended.map((m) => [m.seq, m]))
+          for (const m of seen) assert.deepStrictEqual(m, bySeq.get(m.seq))
+          const first = seen.find((m) => m.text === "m0")!
+          assert.deepStrictEqual(
+            {
+              role: first.role,
+              fallback: first.fallback,
+              fallbackCause: first.fallbackCause,
+              turnId: first.turnId,
+              model: first.model,
+              estimated: first.estimated
+            },
+            { role: "user", fallback: true, fallbackCause: "timeout", turnId: "turn-0", model: "m", estimated: true }
+          )
+
+          // the closing message after the end is kept (an outage notice, a goodbye)
+          yield* store.endSession(id, { reason: "user", at: 500 })
+          const closing = yield* store.appendMessage(id, message("goodbye", 501, { role: "assistant" }))
+          assert.strictEqual(closing.seq, 30)
+          assert.strictEqual((yield* store.getSession(ada, id)).totals.messages, 31)
+        })
+      ))
+
+    it.live("messages: bad input is InvalidInput naming the field, and changes nothing", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const t = freshTenant("msg-bad")
+          const { ada } = people(t)
+          const id = `${t}-1`
+          yield* store.createSession({ id, tenant: t, userId: "ada", kind: "practice", createdAt: 0 })
+          const cases: ReadonlyArray<[unknown, string]> = [
+            [message("x", Number.NaN), "createdAt"],
+            [message("x", 1.5), "createdAt"],
+            [message("x", 1, { inputTokens: -1 }), "inputTokens"],
+            [message("x", 1, { costUsd: Number.POSITIVE_INFINITY }), "costUsd"],
+            [message("x", 1, { costUsd: Number.NaN }), "costUsd"],
+            [message("x", 1, { role: "robot" as never }), "role"],
+            [message("a\u0000b", 1), "text"],
+            [{ ...message("x", 1), outputTokens: 10n }, "outputTokens"]
+          ]
+          for (const [m, field] of cases) {
+            const e = typedFailure(yield* Effect.exit(store.appendMessage(id, m as SessionStore.NewMessage)))
+            assert.deepStrictEqual([e._tag, e._tag === "InvalidInput" ? e.field : ""], ["InvalidInput", field])
+          }
+          assert.strictEqual((yield* store.getSession(ada, id)).totals.messages, 0)
+          const limit = typedFailure(yield* Effect.exit(store.messages(ada, id, { limit: 501 })))
+          assert.deepStrictEqual([limit._tag, limit._tag === "InvalidInput" ? limit.field : ""], [
+            "InvalidInput",
+            "limit"
+          ])
+        })
+      ))
+
+    it.live("ownership: learners see only their own sessions, admins their organization's, nobody another organization's", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const t = freshTenant("own")
+          const { ada, bob, root, tess } = people(t)
+          const other = people(freshTenant("own-other"))
+          yield* store.createSession({ id: `${t}-ada`, tenant: t, userId: "ada", kind: "practice", createdAt: 1 })
+          yield* store.createSession({ id: `${t}-bob`, tenant: t, userId: "bob", kind: "practice", createdAt: 2 })
+          yield* store.createSession({ id: `${t}-tess`, tenant: t, userId: "tess", kind: "coaching", createdAt: 3 })
+          yield* store.appendMessage(`${t}-ada`, message("hi", 5))
+          yield* store.enqueueEvaluation({
+            sessionId: `${t}-ada`,
+            tenant: t,
+            userId: "ada",
+            status: "pending",
+            attempts: 0,
+            createdAt: 6,
+            updatedAt: 6
+          })
+
+          assert.strictEqual((yield* store.getSession(ada, `${t}-ada`)).userId, "ada")
+          assert.strictEqual((yield* store.getSession(root, `${t}-ada`)).userId, "ada")
+          assert.strictEqual((yield* store.getSession(tess, `${t}-tess`)).userId, "tess")
+          for (
+            const [who, op] of [
+              [bob, store.getSession(bob, `${t}-ada`)],
+              [bob, store.messages(bob, `${t}-ada`)],
+              [bob, store.getEvaluation(bob, `${t}-ada`)],
+              [bob, store.deleteSession(bob, `${t}-ada`)],
+              [tess, store.getSession(tess, `${t}-ada`)],
+              [other.root, store.getSession(other.root, `${t}-ada`)],
+              [other.root, store.deleteSession(other.root, `${t}-ada`)],
+              [other.ada, store.getSession(other.ada, `${t}-ada`)]
+            ] as const
+          ) {
+            const e = typedFailure(yield* Effect.exit(op as Effect.Effect<unknown, { readonly _tag: string }>))
+            assert.strictEqual(e._tag, "SessionNotFound", `${who.userId}@${who.tenant}`)
+          }
+          const ids = (p: SessionStore.Principal, q?: SessionStore.SessionQuery) =>
+            Effect.map(store.listSessions(p, q), (page) => page.items.map((s) => s.id))
+          assert.deepStrictEqual(yield* ids(ada), [`${t}-ada`])
+          assert.deepStrictEqual(yield* ids(ada, { userId: "ada" }), [`${t}-ada`])
+          assert.deepStrictEqual(yield* ids(root), [`${t}-tess`, `${t}-bob`, `${t}-ada`])
+          assert.deepStrictEqual(yield* ids(root, { userId: "bob" }), [`${t}-bob`])
+          assert.deepStrictEqual(yield* ids(other.root), [])
+          for (const p of [ada, tess]) {
+            const e = typedFailure(yield* Effect.exit(store.listSessions(p, { userId: "bob" })))
+            assert.strictEqual(e._tag, "Forbidden")
+          }
+          for (
+            const op of [store.countLive(ada), store.recentErrors(tess), store.hourlyUsage(ada, { since: 0, until: H })]
+          ) {
+            const e = typedFailure(yield* Effect.exit(op as Effect.Effect<unknown, { readonly _tag: string }>))
+            assert.strictEqual(e._tag, "Forbidden")
+          }
+          // the same user id in another organization is another user
+          const twin = { userId: "ada", role: "learner", tenant: other.ada.tenant } as const
+          assert.strictEqual(
+            typedFailure(yield* Effect.exit(store.getSession(twin, `${t}-ada`)))._tag,
+            "SessionNotFound"
+          )
+          assert.isUndefined(yield* store.activeSession(twin, "first"))
+        })
+      ))
+
+    it.live("listSessions: filters (status, kind, scenario, time range), both orders, and the active session of a scenario", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const t = freshTenant("filter")
+          const { ada, root } = people(t)
+          const mk = (n: number, extra: Partial<SessionStore.NewSession> = {}) =>
+            store.createSession({
+              id: `${t}-${n}`,
+              tenant: t,
+              userId: "ada",
+              kind: "practice",
+              scenarioId: "sc",
+              createdAt: n * 100,
+              ...extra
+            })
+          yield* mk(1)
+          yield* mk(2, { kind: "coaching" })
+          yield* mk(3, { scenarioId: "other" })
+          yield* mk(4)
+          yield* mk(5, { status: "queued" })
+          yield* store.endSession(`${t}-1`, { reason: "user", at: 150 })
+          yield* store.endSession(`${t}-4`, { reason: "user", at: 450 })
+          const ids = (q: SessionStore.SessionQuery) =>
+            Effect.map(store.listSessions(ada, q), (page) => page.items.map((s) => s.id.slice(t.length + 1)))
+          assert.deepStrictEqual(yield* ids({}), ["5", "4", "3", "2", "1"])
+          assert.deepStrictEqual(yield* ids({ order: "oldest" }), ["1", "2", "3", "4", "5"])
+          assert.deepStrictEqual(yield* ids({ status: "completed" }), ["4", "1"])
+          assert.deepStrictEqual(yield* ids({ kind: "coaching" }), ["2"])
+          assert.deepStrictEqual(yield* ids({ scenarioId: "sc" }), ["5", "4", "2", "1"])
+          assert.deepStrictEqual(yield* ids({ from: 200, to: 400 }), ["3", "2"])
+          assert.strictEqual((yield* store.activeSession(ada, "sc"))?.id, `${t}-5`)
+          assert.isUndefined(yield* store.activeSession(root, "sc"))
+          assert.isUndefined(yield* store.activeSession(ada, "nothing"))
+          assert.deepStrictEqual(yield* store.countLive(root), { active: 2, queued: 1 })
+
+          for (
+            const [q, field] of [
+              [{ limit: 0 }, "limit"],
+              [{ limit: 101 }, "limit"],
+              [{ limit: Number.NaN }, "limit"],
+              [{ limit: 2.5 }, "limit"],
+              [{ limit: 5n }, "limit"],
+              [{ from: Number.NaN }, "from"],
+              [{ to: Number.POSITIVE_INFINITY }, "to"],
+              [{ status: "paused" }, "status"],
+              [{ order: "random" }, "order"],
+              [{ cursor: "not a cursor" }, "cursor"],
+              [{ cursor: Buffer.from(JSON.stringify({ c: "x", i: 1 })).toString("base64url") }, "cursor"],
+              [{ cursor: Buffer.from("{\"__proto__\":{\"c\":1}}").toString("base64url") }, "cursor"]
+            ] as const
+          ) {
+            const e = typedFailure(yield* Effect.exit(store.listSessions(ada, q as SessionStore.SessionQuery)))
+            assert.deepStrictEqual(
+              [e._tag, e._tag === "InvalidInput" ? e.field : ""],
+              ["InvalidInput", field],
+              JSON.stringify(q, (_, v) => typeof v === "bigint" ? `${v}n` : v)
+            )
+          }
+        })
+      ))
+
+    it.live("pagination is stable under concurrent inserts: page 2 continues exactly where page 1 ended", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const t = freshTenant("page")
+          const { ada } = people(t)
+          // equal createdAt on purpose: the id breaks the tie
+          yield* Effect.forEach(
+            Array.from({ length: 45 }, (_, i) => i),
+            (i) =>
+              store.createSession({
+                id: `${t}-${String(i).padStart(3, "0")}`,
+                tenant: t,
+                userId: "ada",
+                kind: "practice",
+                createdAt: 1000 + Math.floor(i / 3)
+              })
+          )
+          const expected = Array.from({ length: 45 }, (_, i) => `${t}-${String(44 - i).padStart(3, "0")}`)
+          const page1 = yield* store.listSessions(ada, { limit: 20 })
+          assert.deepStrictEqual(page1.items.map((s) => s.id), expected.slice(0, 20))
+          assert.isString(page1.nextCursor)
+          // 50 newer sessions arrive while the user pages
+          yield* Effect.forEach(Array.from({ length: 50 }, (_, i) => i), (i) =>
+            store.createSession({
+              id: `${t}-new-${i}`,
+              tenant: t,
+              userId: "ada",
+              kind: "practice",
+              createdAt: 5000 + i
+            }), {
+            concurrency: 10
+          })
+          const page2 = yield* store.listSessions(ada, { limit: 20, cursor: page1.nextCursor! })
+          assert.deepStrictEqual(page2.items.map((s) => s.id), expected.slice(20, 40))
+          const page3 = yield* store.listSessions(ada, { limit: 20, cursor: page2.nextCursor! })
+          assert.deepStrictEqual(page3.items.map((s) => s.id), expected.slice(40))
+          assert.isUndefined(page3.nextCursor)
+          const oldest = yield* store.listSessions(ada, { order: "oldest", limit: 44 })
+          assert.deepStrictEqual(oldest.items.map((s) => s.id), [...expected].reverse().slice(0, 44))
+          const rest = yield* store.listSessions(ada, { order: "oldest", limit: 100, cursor: oldest.nextCursor! })
+          assert.strictEqual(rest.items.length, 51)
+          assert.isUndefined(rest.nextCursor)
+        })
+      ))
+
+    it.live("deleteSession removes the session with its messages and evaluation", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const t = freshTenant("del")
+          const { ada, bob, root } = people(t)
+          for (const u of ["ada", "bob"]) {
+            yield* store.createSession({ id: `${t}-${u}`, tenant: t, userId: u, kind: "practice", createdAt: 10 })
+            yield* store.appendMessage(`${t}-${u}`, message("hi", 2 * H))
+            yield* store.enqueueEvaluation({
+              sessionId: `${t}-${u}`,
+              tenant: t,
+              userId: u,
+              status: "pending",
+              attempts: 0,
+              createdAt: 3,
+              updatedAt: 3
+            })
+          }
+          yield* store.deleteSession(ada, `${t}-ada`)
+          yield* store.deleteSession(root, `${t}-bob`)
+          for (const [p, id] of [[ada, `${t}-ada`], [bob, `${t}-bob`]] as const) {
+            assert.strictEqual(typedFailure(yield* Effect.exit(store.getSession(p, id)))._tag, "SessionNotFound")
+            assert.strictEqual(typedFailure(yield* Effect.exit(store.messages(p, id)))._tag, "SessionNotFound")
+            assert.strictEqual(typedFailure(yield* Effect.exit(store.deleteSession(p, id)))._tag, "SessionNotFound")
+          }
+          const pending = yield* store.evaluationsByStatus("pending", { limit: 1000 })
+          assert.deepStrictEqual(pending.filter((e) => e.tenant === t), [])
+          const usage = yield* store.hourlyUsage(root, { since: 0, until: 3 * H })
+          assert.deepStrictEqual(usage.map((b) => b.messages), [0, 0, 0])
+          // the id can be used again
+          const again = yield* store.createSession({
+            id: `${t}-ada`,
+            tenant: t,
+            userId: "ada",
+            kind: "practice",
+            createdAt: 20
+          })
+          assert.strictEqual(again.totals.messages, 0)
+          assert.deepStrictEqual((yield* store.messages(ada, again.id)).items, [])
+          assert.isUndefined(yield* store.getEvaluation(ada, again.id))
+        })
+      ))
+
+    it.live("evaluations: enqueued once, claimed by exactly one of two concurrent workers (compare-and-set), due by nextAttemptAt", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const t = freshTenant("eval")
+          const { ada } = people(t)
+          yield* store.createSession({ id: `${t}-1`, tenant: t, userId: "ada", kind: "practice", createdAt: 1 })
+          const job: SessionStore.EvaluationRecord = {
+            sessionId: `${t}-1`,
+            tenant: t,
+            userId: "ada",
+            status: "pending",
+            attempts: 0,
+            createdAt: 100,
+            updatedAt: 100
+          }
+          const created = yield* store.enqueueEvaluation(job)
+          assert.deepStrictEqual(created, job)
+          const again = yield* store.enqueueEvaluation({ ...job, createdAt: 999, updatedAt: 999 })
+          assert.deepStrictEqual(again, job)
+
+          const claims = yield* Effect.forEach(
+            ["w1", "w2", "w3"],
+            (w, i) =>
+              store.updateEvaluation(job, { ...job, status: "running", attempts: 1, updatedAt: 200 + i, error: w }),
+            { concurrency: "unbounded" }
+          )
+          assert.strictEqual(claims.filter(Boolean).length, 1)
+          const running = (yield* store.getEvaluation(ada, `${t}-1`))!
+          assert.strictEqual(running.status, "running")
+          // a stale expectation loses
+          assert.isFalse(yield* store.updateEvaluation(job, { ...job, status: "failed" }))
+          const failed: SessionStore.EvaluationRecord = {
+            ...running,
+            status: "pending",
+            attempts: 1,
+            updatedAt: 300,
+            nextAttemptAt: 1000,
+            error: "model timeout"
+          }
+          assert.isTrue(yield* store.updateEvaluation(running, failed))
+          const mine = (rs: ReadonlyArray<SessionStore.EvaluationRecord>) => rs.filter((r) => r.tenant === t)
+          assert.deepStrictEqual(mine(yield* store.evaluationsByStatus("pending", { now: 999, limit: 1000 })), [])
+          assert.deepStrictEqual(mine(yield* store.evaluationsByStatus("pending", { now: 1000, limit: 1000 })), [
+            failed
+          ])
+          const result = {
+            skills: [{ skillId: "open-questions", score: 4, notes: "good" }, {
+              skillId: "listening",
+              score: 3.5,
+              notes: "ok"
+            }],
+            overall: 3.75,
+            summary: "Solid.",
+            model: "judge",
+            costUsd: 0.02
+          }
+          const done: SessionStore.EvaluationRecord = {
+            ...failed,
+            status: "completed",
+            attempts: 2,
+            updatedAt: 1100,
+            completedAt: 1100,
+            result
+          }
+          const { nextAttemptAt: _n, error: _e, ...cleared } = done
+          assert.isTrue(yield* store.updateEvaluation(failed, cleared))
+          assert.deepStrictEqual(yield* store.getEvaluation(ada, `${t}-1`), cleared)
+          assert.deepStrictEqual(mine(yield* store.evaluationsByStatus("completed", { limit: 1000 })), [cleared])
+          const limit = typedFailure(yield* Effect.exit(store.evaluationsByStatus("pending", { limit: 0 })))
+          assert.strictEqual(limit._tag, "SessionStoreError")
+          const bad = typedFailure(
+            yield* Effect.exit(store.enqueueEvaluation({ ...job, sessionId: `${t}-2`, attempts: -1 }))
+          )
+          assert.strictEqual(bad._tag, "SessionStoreError")
+          assert.include(bad.reason, "attempts")
+        })
+      ))
+
+    it.live("hourly usage: one bucket per hour of the range, empty hours with zeros, only the organization's messages in [since, until)", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const t = freshTenant("usage")
+          const { root } = people(t)
+          const other = freshTenant("usage-other")
+          const base = 100 * H
+          yield* store.createSession({ id: `${t}-1`, tenant: t, userId: "ada", kind: "practice", createdAt: base })
+          yield* store.createSession({ id: `${t}-2`, tenant: t, userId: "bob", kind: "coaching", createdAt: base })
+          yield* store.createSession({
+            id: `${other}-1`,
+            tenant: other,
+            userId: "ada",
+            kind: "practice",
+            createdAt: base
+          })
+          yield* store.appendMessage(
+            `${t}-1`,
+            message("a", base + 10, { inputTokens: 5, outputTokens: 0, costUsd: 0.25 })
+          )
+          yield* store.appendMessage(
+            `${t}-1`,
+            message("b", base + H - 1, { role: "assistant", inputTokens: 100, outputTokens: 40, costUsd: 0.5 })
+          )
+          yield* store.appendMessage(
+            `${t}-2`,
+            message("c", base + 3 * H, { inputTokens: 7, outputTokens: 1, costUsd: 0.125 })
+          )
+          yield* store.appendMessage(`${t}-2`, message("late", base + 4 * H, { inputTokens: 1000 }))
+          yield* store.appendMessage(`${other}-1`, message("x", base + 10, { inputTokens: 999 }))
+          const usage = yield* store.hourlyUsage(root, { since: base + 5, until: base + 4 * H })
+          assert.deepStrictEqual(usage, [
+            { start: base, messages: 2, inputTokens: 105, outputTokens: 40, costUsd: 0.75 },
+            { start: base + H, messages: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 },
+            { start: base + 2 * H, messages: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 },
+            { start: base + 3 * H, messages: 1, inputTokens: 7, outputTokens: 1, costUsd: 0.125 }
+          ])
+          // since is inclusive, and a range inside one hour is one bucket
+          assert.deepStrictEqual(
+            (yield* store.hourlyUsage(root, { since: base + 11, until: base + 20 })).map((b) => b.messages),
+            [0]
+          )
+          assert.deepStrictEqual(yield* store.hourlyUsage(root, { since: base, until: base }), [])
+          for (
+            const range of [{ since: Number.NaN, until: 1 }, { since: 10, until: 5 }, { since: 0, until: 10_000 * H }]
+          ) {
+            const e = typedFailure(yield* Effect.exit(store.hourlyUsage(root, range)))
+            assert.strictEqual(e._tag, "InvalidInput")
+          }
+        })
+      ))
+
+    it.live("recent errors: the organization's newest first, since a time, admins only", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const t = freshTenant("err")
+          const { root } = people(t)
+          const other = people(freshTenant("err-other"))
+          yield* store.recordError({ tenant: t, at: 10, severity: "warning", source: "model", message: "slow" })
+          yield* store.recordError({
+            tenant: t,
+            at: 30,
+            severity: "critical",
+            source: "store",
+            message: "down",
+            sessionId: "s-1"
+          })
+          yield* store.recordError({
+            tenant: t,
+            at: 30,
+            severity: "error",
+            source: "evaluation",
+            message: "second at 30"
+          })
+          yield* store.recordError({
+            tenant: other.root.tenant,
+            at: 20,
+            severity: "error",
+            source: "model",
+            message: "theirs"
+          })
+          const all = yield* store.recentErrors(root)
+          assert.deepStrictEqual(all.map((e) => e.message), ["second at 30", "down", "slow"])
+          assert.deepStrictEqual(all[1], {
+            tenant: t,
+            at: 30,
+            severity: "critical",
+            source: "store",
+            message: "down",
+            sessionId: "s-1"
+          })
+          assert.deepStrictEqual((yield* store.recentErrors(root, { since: 20 })).map((e) => e.message), [
+            "second at 30",
+            "down"
+          ])
+          assert.deepStrictEqual((yield* store.recentErrors(root, { limit: 1 })).map((e) => e.message), [
+            "second at 30"
+          ])
+          assert.deepStrictEqual((yield* store.recentErrors(other.root)).map((e) => e.message), ["theirs"])
+          const bad = typedFailure(
+            yield* Effect.exit(
+              store.recordError({ tenant: t, at: 1, severity: "meh" as never, source: "x", message: "y" })
+            )
+          )
+          assert.strictEqual(bad._tag, "SessionStoreError")
+        })
+      ))
+
+    it.live("ids are data: separators, quotes, SQL, __proto__ and unicode work as ids and tenants", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const t = freshTenant("ids")
+          const weird = ["__proto__", "a'b\"c", "x; DROP TABLE sessions; --", "a/b\\c", "%_", "constructor", "ü🙂", " "]
+          for (const [i, id] of weird.entries()) {
+            const tenant = `${t}${id}`
+            const p = { userId: id, role: "learner", tenant } as const
+            const s = yield* store.createSession({
+              id: `${t}${id}`,
+              tenant,
+              userId: id,
+              kind: "practice",
+              scenarioId: id,
+              createdAt: i,
+              metadata: { [`key ${id}`]: id }
+            })
+            yield* store.appendMessage(s.id, message(id, i))
+            const read = yield* store.getSession(p, s.id)
+            assert.deepStrictEqual(read, {
+              ...s,
+              totals: { ...s.totals, messages: 1, inputTokens: 10, costUsd: 0.001 }
+            })
+            assert.deepStrictEqual(read.metadata, { [`key ${id}`]: id })
+            assert.strictEqual((yield* store.activeSession(p, id))?.id, s.id)
+            assert.deepStrictEqual((yield* store.messages(p, s.id)).items.map((m) => m.text), [id])
+            assert.deepStrictEqual((yield* store.listSessions(p)).items.map((x) => x.id), [s.id])
+          }
+          assert.deepStrictEqual(Object.getPrototypeOf({}), Object.prototype)
+          for (
+            const [input, field] of [
+              [{ id: "" }, "id"],
+              [{ userId: "" }, "userId"],
+              [{ createdAt: -1 }, "createdAt"],
+              [
+                { id: "a\u0000" },
+                "id"
+              ],
+              [{ kind: "other" }, "kind"],
+              [{ metadata: JSON.parse("{\"__proto__\":\"x\"}") }, "metadata"]
+            ] as const
+          ) {
+            const e = typedFailure(
+              yield* Effect.exit(
+                store.createSession(
+                  Object.assign(
+                    { id: `${t}-x`, tenant: t, userId: "u", kind: "practice", createdAt: 1 },
+                    input
+                  ) as SessionStore.NewSession
+                )
+              )
+            )
+            assert.deepStrictEqual([e._tag, e._tag === "InvalidInput" ? e.field : ""], ["InvalidInput", field])
+          }
+        })
+      ))
+
+    if (options.persistent) {
+      it.live("a new store instance over the same database sees everything", () =>
+        Effect.gen(function*() {
+          const t = freshTenant("restart")
+          const { ada, root, tess } = people(t)
+          yield* run((store) =>
+            Effect.gen(function*() {
+              yield* store.putScenario(tess, scenarioInput("first", "First"), 1)
+              yield* store.createSession({
+                id: `${t}-1`,
+                tenant: t,
+                userId: "ada",
+                kind: "practice",
+                scenarioId: "first",
+                createdAt: 5
+              })
+              yield* store.appendMessage(`${t}-1`, message("hello", 6, { costUsd: 0.1 }))
+              yield* store.enqueueEvaluation({
+                sessionId: `${t}-1`,
+                tenant: t,
+                userId: "ada",
+                status: "pending",
+                attempts: 0,
+                createdAt: 7,
+                updatedAt: 7
+              })
+              yield* store.recordError({ tenant: t, at: 8, severity: "error", source: "model", message: "boom" })
+            })
+          )
+          yield* run((store) =>
+            Effect.gen(function*() {
+              assert.strictEqual((yield* store.getScenario(ada, "first")).title, "First")
+              const s = yield* store.getSession(ada, `${t}-1`)
+              assert.deepStrictEqual(s.totals, {
+                messages: 1,
+                inputTokens: 10,
+                outputTokens: 0,
+                costUsd: 0.1,
+                fallbacks: 0
+              })
+              assert.strictEqual((yield* store.appendMessage(`${t}-1`, message("again", 9))).seq, 1)
+              assert.strictEqual((yield* store.getEvaluation(ada, `${t}-1`))?.status, "pending")
+              assert.deepStrictEqual((yield* store.recentErrors(root)).map((e) => e.message), ["boom"])
+            })
+          )
+        }))
+    }
+  })
