@@ -315,7 +315,9 @@ export const make = (
           if (next.status === "completed" || next.status === "failed") yield* announce(next)
         }
         return next
-      }).pipe(Effect.withSpan("PracticeEvaluation.run", { attributes: { [Attributes.Braid.sessionId]: job.sessionId } }))
+      }).pipe(
+        Effect.withSpan("PracticeEvaluation.run", { attributes: { [Attributes.Braid.sessionId]: job.sessionId } })
+      )
 
     const process = (sessionId: string) =>
       Effect.gen(function*() {
@@ -373,4 +375,3 @@ export const make = (
 
     return { enqueue, process, runDue, worker, requeue } satisfies Evaluator
   })
-

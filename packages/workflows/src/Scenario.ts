@@ -8,11 +8,10 @@
  *
  * @since 0.3.0
  */
-import { Clock, Effect, ParseResult, Schema } from "effect"
-import type { Forbidden, ScenarioNotFound, SessionStoreError } from "./Errors.js"
-import { InvalidInput } from "./Errors.js"
-import type { Page, Principal, ScenarioQuery } from "./SessionStore.js"
-import { SessionStore } from "./SessionStore.js"
+import type { Effect } from "effect"
+import { Schema } from "effect"
+import type { InvalidInput } from "./Errors.js"
+import { decoder } from "./internal/decode.js"
 
 /**
  * How hard the client is to work with.
@@ -169,53 +168,6 @@ export type Scenario = typeof Scenario.Type
 export type ScenarioInput = typeof Scenario.Encoded
 
 /**
- * The path of a field as users read it: `persona.name`, `skills[0].id` (`""` for the root).
- *
- * @example
- * ```ts
- * import { Scenario } from "@braid/workflows"
- *
- * Scenario.formatPath(["skills", 0, "id"]) // "skills[0].id"
- * ```
- *
- * @since 0.3.0
- * @category utils
- */
-export const formatPath = (path: ReadonlyArray<PropertyKey>): string => {
-  let out = ""
-  for (const segment of path) {
-    if (typeof segment === "number") out += `[${segment}]`
-    else out += out === "" ? String(segment) : `.${String(segment)}`
-  }
-  return out
-}
-
-/**
- * The `InvalidInput` of a Schema `ParseError`: the first issue's field path (under `prefix`, if
- * given) and its message.
- *
- * @example
- * ```ts
- * import { Schema } from "effect"
- * import { Scenario } from "@braid/workflows"
- *
- * const error = Schema.decodeUnknownEither(Scenario.Persona)({ name: "" })
- * if (error._tag === "Left") Scenario.invalidInput(error.left).field // "name"
- * ```
- *
- * @since 0.3.0
- * @category errors
- */
-export const invalidInput = (error: ParseResult.ParseError, prefix: ReadonlyArray<PropertyKey> = []): InvalidInput => {
-  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
-  const first = issues[0]
-  return new InvalidInput({
-    field: formatPath([...prefix, ...(first?.path ?? [])]),
-    reason: first === undefined ? error.message : first.message
-  })
-}
-
-/**
  * Decodes a scenario written by a teacher (a form, a JSON file): the scenario, or
  * `InvalidInput` naming the field at fault (`persona.name`, `skills[0].rubric`) and what is
  * wrong with it. Never throws, whatever the input (wrong types, cycles, `__proto__` keys).
@@ -233,63 +185,4 @@ export const invalidInput = (error: ParseResult.ParseError, prefix: ReadonlyArra
  * @since 0.3.0
  * @category constructors
  */
-export const decode = (input: unknown): Effect.Effect<Scenario, InvalidInput> =>
-  Effect.mapError(
-    Effect.suspend(() => Schema.decodeUnknown(Scenario, { errors: "first" })(input)),
-    (error) => invalidInput(error)
-  )
-
-/**
- * The scenario catalogue, through the `SessionStore`: teachers and admins add and update
- * scenarios (`put`, decoded first, stamped with the Clock's time), everyone of the organization
- * reads and lists them, teachers and admins delete them.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Scenario, Scripts } from "@braid/workflows"
- *
- * const teacher = { userId: "tess", role: "teacher", tenant: "default" } as const
- * const added = Scenario.catalogue.put(teacher, Scripts.practiceScenario)
- * ```
- *
- * @since 0.3.0
- * @category accessors
- */
-export const catalogue: {
-  readonly put: (
-    principal: Principal,
-    input: unknown
-  ) => Effect.Effect<Scenario, InvalidInput | Forbidden | SessionStoreError, SessionStore>
-  readonly get: (
-    principal: Principal,
-    id: string
-  ) => Effect.Effect<Scenario, ScenarioNotFound | SessionStoreError, SessionStore>
-  readonly list: (
-    principal: Principal,
-    query?: ScenarioQuery
-  ) => Effect.Effect<Page<Scenario>, InvalidInput | SessionStoreError, SessionStore>
-  readonly remove: (
-    principal: Principal,
-    id: string
-  ) => Effect.Effect<void, ScenarioNotFound | Forbidden | SessionStoreError, SessionStore>
-} = {
-  put: Effect.fn("Scenario.put")(function*(principal: Principal, input: unknown) {
-    const scenario = yield* decode(input)
-    const store = yield* SessionStore
-    const at = yield* Clock.currentTimeMillis
-    return yield* store.putScenario(principal, Schema.encodeSync(Scenario)(scenario), at)
-  }),
-  get: Effect.fn("Scenario.get")(function*(principal: Principal, id: string) {
-    const store = yield* SessionStore
-    return yield* store.getScenario(principal, id)
-  }),
-  list: Effect.fn("Scenario.list")(function*(principal: Principal, query?: ScenarioQuery) {
-    const store = yield* SessionStore
-    return yield* store.listScenarios(principal, query)
-  }),
-  remove: Effect.fn("Scenario.remove")(function*(principal: Principal, id: string) {
-    const store = yield* SessionStore
-    return yield* store.deleteScenario(principal, id)
-  })
-}
+export const decode: (input: unknown) => Effect.Effect<Scenario, InvalidInput> = decoder(Scenario)

@@ -264,9 +264,11 @@ const personaName = (system: string): string | undefined => /^You are (.+?), a c
 const learnerLines = (transcript: string): Array<string> =>
   transcript.split("\n").flatMap((line) => (line.startsWith("Learner: ") ? [line.slice("Learner: ".length)] : []))
 
-const summarises = (text: string): boolean => /\b(so what I hear|if I understand|let me summari[sz]e|to summari[sz]e)\b/i.test(text)
+const summarises = (text: string): boolean =>
+  /\b(so what I hear|if I understand|let me summari[sz]e|to summari[sz]e)\b/i.test(text)
 
-const openQuestion = (text: string): boolean => /^(what|how|why|tell me|could you tell|in what way)\b/i.test(text.trim()) && text.includes("?")
+const openQuestion = (text: string): boolean =>
+  /^(what|how|why|tell me|could you tell|in what way)\b/i.test(text.trim()) && text.includes("?")
 
 const clientReply = (name: string, text: string): string => {
   const t = text.toLowerCase()
@@ -297,7 +299,10 @@ const scoreSkill = (id: string, learner: ReadonlyArray<string>): { readonly scor
   const clamp = (n: number) => Math.max(1, Math.min(5, n))
   if (id.includes("question")) {
     const open = learner.filter(openQuestion).length
-    return { score: clamp(1 + open), notes: `${open} open question${open === 1 ? "" : "s"} in ${learner.length} messages.` }
+    return {
+      score: clamp(1 + open),
+      notes: `${open} open question${open === 1 ? "" : "s"} in ${learner.length} messages.`
+    }
   }
   if (id.includes("listen") || id.includes("summar")) {
     const summaries = learner.filter(summarises).length

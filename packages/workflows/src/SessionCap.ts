@@ -118,14 +118,22 @@ export const make = (options: Options = {}): Effect.Effect<SessionCap, InvalidIn
     const ready = yield* Deferred.make<void>()
     yield* Deferred.succeed(ready, undefined)
 
-    const renumber = Effect.forEach(queue, (w, i) => SubscriptionRef.set(w.position, i + 1), { discard: true })
+    const renumber = Effect.suspend(() =>
+      Effect.forEach(queue, (w, i) => SubscriptionRef.set(w.position, i + 1), { discard: true })
+    )
 
     const enter = (sessionId: string): Effect.Effect<Admission, AtCapacity> =>
       lock.withPermits(1)(Effect.suspend((): Effect.Effect<Admission, AtCapacity> => {
-        if (active.has(sessionId)) return Effect.succeed({ status: "active", position: 0, active: Deferred.await(ready) })
+        if (active.has(sessionId)) {
+          return Effect.succeed({ status: "active", position: 0, active: Deferred.await(ready) })
+        }
         const waiting = queue.findIndex((w) => w.id === sessionId)
         if (waiting >= 0) {
-          return Effect.succeed({ status: "queued", position: waiting + 1, active: Deferred.await(queue[waiting]!.ready) })
+          return Effect.succeed({
+            status: "queued",
+            position: waiting + 1,
+            active: Deferred.await(queue[waiting]!.ready)
+          })
         }
         if (active.size < maxActive) {
           active.add(sessionId)
@@ -155,7 +163,7 @@ export const make = (options: Options = {}): Effect.Effect<SessionCap, InvalidIn
           active.add(next.id)
           return Effect.zipRight(
             Effect.zipRight(SubscriptionRef.set(next.position, 0), Deferred.succeed(next.ready, undefined)),
-            Effect.suspend(() => renumber)
+            renumber
           )
         }
         const i = queue.findIndex((w) => w.id === sessionId)
@@ -163,7 +171,7 @@ export const make = (options: Options = {}): Effect.Effect<SessionCap, InvalidIn
         const gone = queue[i]!
         queue = queue.filter((w) => w !== gone)
         // Its waiter is interrupted rather than admitted: the session left.
-        return Effect.zipRight(Deferred.interrupt(gone.ready), Effect.suspend(() => renumber))
+        return Effect.zipRight(Deferred.interrupt(gone.ready), renumber)
       }))
 
     const position = (sessionId: string): Effect.Effect<number | undefined> =>
@@ -181,9 +189,11 @@ export const make = (options: Options = {}): Effect.Effect<SessionCap, InvalidIn
         return w.position.changes.pipe(
           Stream.takeUntil((p) => p === 0),
           // A session that left the queue: its stream ends with it.
-          Stream.interruptWhen(Effect.exit(Deferred.await(w.ready)).pipe(
-            Effect.flatMap((exit) => exit._tag === "Failure" ? Effect.void : Effect.never)
-          ))
+          Stream.interruptWhen(
+            Effect.exit(Deferred.await(w.ready)).pipe(
+              Effect.flatMap((exit) => exit._tag === "Failure" ? Effect.void : Effect.never)
+            )
+          )
         )
       }))
 

@@ -97,8 +97,7 @@ const iso = (millis: number | undefined): string => millis === undefined ? "-" :
 const inline = (text: string): string => text.replace(/\r?\n/g, " ").replace(/\|/g, "\\|")
 
 /** Quotes a message so that its own Markdown cannot break the document's structure. */
-const quote = (text: string): string =>
-  text.split(/\r?\n/).map((line) => (line === "" ? ">" : `> ${line}`)).join("\n")
+const quote = (text: string): string => text.split(/\r?\n/).map((line) => (line === "" ? ">" : `> ${line}`)).join("\n")
 
 /**
  * The transcript as Markdown: a header with the scenario, the status, the end reason and the
