@@ -18,3 +18,5 @@ export * as PostgresMeetingStore from "./PostgresMeetingStore.js"
 export * as PostgresResultStore from "./PostgresResultStore.js"
 /** `MeetingRecords` in PostgreSQL. @since 0.2.0 */
 export * as PostgresMeetingRecords from "./PostgresMeetingRecords.js"
+/** `SessionStore` (practice and coaching sessions, scenarios, evaluations, error log) in PostgreSQL. @since 0.3.0 */
+export * as PostgresSessionStore from "./PostgresSessionStore.js"

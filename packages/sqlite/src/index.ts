@@ -20,3 +20,5 @@ export * as SqliteMeetingStore from "./SqliteMeetingStore.js"
 export * as SqliteResultStore from "./SqliteResultStore.js"
 /** `MeetingRecords` (minutes, decisions, action items) in a SQLite file. @since 0.2.0 */
 export * as SqliteMeetingRecords from "./SqliteMeetingRecords.js"
+/** `SessionStore` (practice and coaching sessions, scenarios, evaluations, error log) in a SQLite file. @since 0.3.0 */
+export * as SqliteSessionStore from "./SqliteSessionStore.js"

@@ -15,9 +15,12 @@
  *
  * @since 0.3.0
  */
-import { Context, Effect, Layer, Schema } from "effect"
-import type { Forbidden, InvalidInput, ScenarioNotFound, SessionNotFound, SessionStoreError } from "./Errors.js"
+import { Sql } from "@braid/core"
+import { Clock, Context, Effect, Layer, Schema } from "effect"
+import type { Forbidden, InvalidInput, ScenarioNotFound, SessionNotFound } from "./Errors.js"
+import { SessionStoreError } from "./Errors.js"
 import * as memory from "./internal/sessionStoreMemory.js"
+import * as sql from "./internal/sessionStoreSql.js"
 import type * as Scenario from "./Scenario.js"
 
 /**
@@ -624,3 +627,68 @@ export class SessionStore extends Context.Tag("@braid/workflows/SessionStore")<S
  * @category layers
  */
 export const layerMemory: Layer.Layer<SessionStore> = Layer.effect(SessionStore, Effect.sync(memory.make))
+
+/**
+ * The options of the SQL session store.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type SqlOptions = Sql.StoreOptions
+
+/**
+ * On the `Sql.SqlDriver` in context (SQLite or PostgreSQL). Building the layer applies the
+ * store's migrations (tables `braid_scenarios`, `braid_sessions`, `braid_session_messages`,
+ * `braid_session_evaluations`, `braid_session_errors`, versions in `braid_session_migrations`)
+ * in one transaction; processes that start at once apply each migration once. Every call is
+ * bounded by `timeout` (default `Io.defaultTimeout`, 5 s) and every failure (an SQL error, a
+ * dropped connection, no answer in time, a stored row that does not decode) is a
+ * `SessionStoreError` naming the operation; the store recovers once the database answers again.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import type { Sql } from "@braid/core"
+ * import { SessionStore } from "@braid/workflows"
+ *
+ * declare const DriverLive: Layer.Layer<Sql.SqlDriver> // SqliteDriver.layer(...) or PostgresDriver.layer(...)
+ *
+ * const Sessions = SessionStore.layerSqlWith({ timeout: "2 seconds" }).pipe(Layer.provide(DriverLive))
+ * ```
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const layerSqlWith = (
+  options: SqlOptions = {}
+): Layer.Layer<SessionStore, SessionStoreError, Sql.SqlDriver> =>
+  Layer.effect(
+    SessionStore,
+    Effect.gen(function*() {
+      const driver = yield* Sql.SqlDriver
+      const now = yield* Clock.currentTimeMillis
+      yield* sql.migrate(driver, now).pipe(
+        Sql.call(options.timeout, (reason) => new SessionStoreError({ operation: "migrate", reason }))
+      )
+      return sql.make(driver, options.timeout)
+    })
+  )
+
+/**
+ * `layerSqlWith()`: on the `Sql.SqlDriver` in context with the default bound.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import type { Sql } from "@braid/core"
+ * import { SessionStore } from "@braid/workflows"
+ *
+ * declare const DriverLive: Layer.Layer<Sql.SqlDriver> // SqliteDriver.layer(...) or PostgresDriver.layer(...)
+ *
+ * const Sessions = SessionStore.layerSql.pipe(Layer.provide(DriverLive))
+ * ```
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const layerSql: Layer.Layer<SessionStore, SessionStoreError, Sql.SqlDriver> = layerSqlWith()

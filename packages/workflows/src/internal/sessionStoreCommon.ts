@@ -65,8 +65,21 @@ export const Time = Schema.Number.pipe(
   Schema.between(0, Number.MAX_SAFE_INTEGER, { message: () => "a time is between 0 and 2^53 - 1 epoch milliseconds" })
 )
 
-/** Text the stores keep: no NUL character (PostgreSQL text cannot hold one). */
-const Text = Schema.String.pipe(Schema.filter((s) => !s.includes("\u0000") || "a text cannot contain a NUL character"))
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/** Why a text cannot be stored as it is (a NUL, a lone surrogate), or `undefined`. */
+export const textProblem = (s: string): string | undefined =>
+  s.includes("\u0000")
+    ? "a text cannot contain a NUL character"
+    : loneSurrogate.test(s)
+    ? "a text cannot contain a lone surrogate (it is not valid Unicode)"
+    : undefined
+
+/**
+ * Text the stores keep as it was given: no NUL character (PostgreSQL text cannot hold one) and
+ * no lone surrogate (the drivers would store U+FFFD instead).
+ */
+const Text = Schema.String.pipe(Schema.filter((s) => textProblem(s) ?? true))
 
 /** An id chosen by a workflow: 1 to 256 characters of any kind but NUL (ids are data, never SQL). */
 export const Id = Text.pipe(Schema.minLength(1, { message: () => "an id is not empty" }), Schema.maxLength(256))
@@ -110,7 +123,8 @@ export const EndInput = Schema.Struct({
   message: Schema.optional(Text)
 })
 
-const EvaluationResultInput = Schema.Struct({
+/** An evaluation's result. */
+export const EvaluationResultInput = Schema.Struct({
   skills: Schema.Array(Schema.Struct({
     skillId: Text,
     score: Finite.pipe(Schema.between(1, 5)),
@@ -403,6 +417,18 @@ export const titleKey = (title: string): string => title.toLowerCase()
 
 /** The skill ids of a scenario as one searchable text: `|a|b|`. */
 export const skillKey = (scenario: Scenario.Scenario): string => `|${scenario.skills.map((s) => s.id).join("|")}|`
+
+/** A scenario's title is a column of its own: it must store as it is. */
+export const checkTitle = (scenario: Scenario.Scenario): Effect.Effect<Scenario.Scenario, InvalidInput> => {
+  const problem = textProblem(scenario.title)
+  return problem === undefined
+    ? Effect.succeed(scenario)
+    : Effect.fail(new InvalidInput({ field: "title", reason: problem }))
+}
+
+/** An id a lookup can match: ids that cannot be created (not text, empty, too long, NUL) match nothing. */
+export const lookupId = (id: unknown): id is string =>
+  typeof id === "string" && id.length > 0 && id.length <= 256 && textProblem(id) === undefined
 
 /** A new version of `input` (decoded) in the caller's organization, over the stored `previous`. */
 export const nextScenario = (

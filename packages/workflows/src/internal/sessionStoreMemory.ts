@@ -58,7 +58,7 @@ export const make = (): SessionStore.Service => {
     putScenario: (principal, input, at) =>
       Effect.gen(function*() {
         yield* C.requireAuthor(principal, "putScenario")
-        const scenario = yield* C.decodeScenario(input)
+        const scenario = yield* Effect.flatMap(C.decodeScenario(input), C.checkTitle)
         const when = yield* C.decodeTime("putScenario", at)
         const own = scenariosOf(C.tenantOf(principal))
         const next = C.nextScenario(principal, scenario, own.get(scenario.id), when)
@@ -196,8 +196,9 @@ export const make = (): SessionStore.Service => {
     updateEvaluation: (expected, next) =>
       Effect.gen(function*() {
         const n = yield* C.decodeEvaluation("updateEvaluation", next)
-        const current = evaluations.get(expected?.sessionId)
-        if (current === undefined || n.sessionId !== current.sessionId || !C.sameVersion(current, expected)) {
+        const e = yield* C.decodeEvaluation("updateEvaluation", expected)
+        const current = evaluations.get(e.sessionId)
+        if (current === undefined || n.sessionId !== e.sessionId || !C.sameVersion(current, e)) {
           return false
         }
         evaluations.set(n.sessionId, n)
