@@ -268,7 +268,7 @@ const summarises = (text: string): boolean =>
   /\b(so what I hear|if I understand|let me summari[sz]e|to summari[sz]e)\b/i.test(text)
 
 const openQuestion = (text: string): boolean =>
-  /^(what|how|why|tell me|could you tell|in what way)\b/i.test(text.trim()) && text.includes("?")
+  /(^|[.!?]\s+)(what|how|why|tell me|could you tell|in what way)\b[^.!?]*\?/i.test(text.trim())
 
 const clientReply = (name: string, text: string): string => {
   const t = text.toLowerCase()
