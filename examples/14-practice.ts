@@ -29,18 +29,6 @@ const teacher = { userId: "tess", role: "teacher" } as const
 const ada = { userId: "ada", role: "learner" } as const
 const admin = { userId: "root", role: "admin" } as const
 
-/** Waits (a little, on the real clock) until the session's evaluation is done. */
-const evaluated = (sessionId: string) =>
-  Effect.gen(function*() {
-    const store = yield* SessionStore.SessionStore
-    for (let i = 0; i < 1000; i++) {
-      const job = yield* store.getEvaluation(ada, sessionId)
-      if (job?.status === "completed" || job?.status === "failed") return job
-      yield* Effect.sleep("20 millis")
-    }
-    return undefined
-  })
-
 const main = Effect.gen(function*() {
   console.log(`== Tutorial 14: the practice workflow (${online ? "Claude" : "scripted model, offline"}) ==\n`)
 
@@ -100,7 +88,7 @@ const main = Effect.gen(function*() {
   }
 
   // 4. Ending the session queued its evaluation; the worker scores each skill of the scenario.
-  const evaluation = yield* evaluated(id)
+  const evaluation = yield* practice.evaluation!.settled(ada, id)
   console.log(`\nEvaluation: ${evaluation?.status}`)
   for (const s of evaluation?.result?.skills ?? []) console.log(`  ${s.skillId}: ${s.score}/5 (${s.notes})`)
   console.log(`  overall ${evaluation?.result?.overall.toFixed(1)}/5: ${evaluation?.result?.summary}`)

@@ -31,7 +31,8 @@
  *
  * @since 0.3.0
  */
-import { Attributes, Instrumentation, WorkflowContext } from "@braid/core"
+import type { Primitive as P } from "@braid/core"
+import { Attributes, Instrumentation, Primitive, WorkflowContext } from "@braid/core"
 import type { Errors as LlmErrors } from "@braid/llm"
 import { Ai, Metered, Tokens } from "@braid/llm"
 import { EventBus } from "@braid/messaging"
@@ -56,6 +57,10 @@ import type {
 } from "./SessionStore.js"
 import { Principal, SessionStore, system } from "./SessionStore.js"
 import * as Transcript from "./Transcript.js"
+
+const decodeWith = <A, I>(schema: Schema.Schema<A, I>, field: string) => decoder(schema, [field])
+
+const decodePrincipal = decodeWith(Principal, "principal")
 
 /**
  * What the objective check decides, and why.
@@ -186,7 +191,8 @@ export const personaPrompt = (scenario: ScenarioNs.Scenario): string => {
 }
 
 /**
- * The scenario catalogue, through the `SessionStore`: teachers and admins add and update
+ * The scenario catalogue, through the `SessionStore` (the principal is decoded: a bad one is
+ * `InvalidInput` naming `principal.<field>`): teachers and admins add and update
  * scenarios (`put`: decoded by the store, a bad field is `InvalidInput` naming it; stamped with
  * the Clock's time), everyone of the organization
  * reads and lists them, teachers and admins delete them.
@@ -205,37 +211,37 @@ export const personaPrompt = (scenario: ScenarioNs.Scenario): string => {
  */
 export const catalogue: {
   readonly put: (
-    principal: PrincipalType,
+    principal: unknown,
     input: unknown
   ) => Effect.Effect<ScenarioNs.Scenario, InvalidInput | Forbidden | SessionStoreError, SessionStore>
   readonly get: (
-    principal: PrincipalType,
+    principal: unknown,
     id: string
-  ) => Effect.Effect<ScenarioNs.Scenario, ScenarioNotFound | SessionStoreError, SessionStore>
+  ) => Effect.Effect<ScenarioNs.Scenario, InvalidInput | ScenarioNotFound | SessionStoreError, SessionStore>
   readonly list: (
-    principal: PrincipalType,
+    principal: unknown,
     query?: ScenarioQuery
   ) => Effect.Effect<Page<ScenarioNs.Scenario>, InvalidInput | SessionStoreError, SessionStore>
   readonly remove: (
-    principal: PrincipalType,
+    principal: unknown,
     id: string
-  ) => Effect.Effect<void, ScenarioNotFound | Forbidden | SessionStoreError, SessionStore>
+  ) => Effect.Effect<void, InvalidInput | ScenarioNotFound | Forbidden | SessionStoreError, SessionStore>
 } = {
-  put: Effect.fn("Practice.putScenario")(function*(principal: PrincipalType, input: unknown) {
+  put: Effect.fn("Practice.putScenario")(function*(principal: unknown, input: unknown) {
     const store = yield* SessionStore
-    return yield* store.putScenario(principal, input, yield* Clock.currentTimeMillis)
+    return yield* store.putScenario(yield* decodePrincipal(principal), input, yield* Clock.currentTimeMillis)
   }),
-  get: Effect.fn("Practice.getScenario")(function*(principal: PrincipalType, id: string) {
+  get: Effect.fn("Practice.getScenario")(function*(principal: unknown, id: string) {
     const store = yield* SessionStore
-    return yield* store.getScenario(principal, id)
+    return yield* store.getScenario(yield* decodePrincipal(principal), id)
   }),
-  list: Effect.fn("Practice.listScenarios")(function*(principal: PrincipalType, query?: ScenarioQuery) {
+  list: Effect.fn("Practice.listScenarios")(function*(principal: unknown, query?: ScenarioQuery) {
     const store = yield* SessionStore
-    return yield* store.listScenarios(principal, query)
+    return yield* store.listScenarios(yield* decodePrincipal(principal), query)
   }),
-  remove: Effect.fn("Practice.deleteScenario")(function*(principal: PrincipalType, id: string) {
+  remove: Effect.fn("Practice.deleteScenario")(function*(principal: unknown, id: string) {
     const store = yield* SessionStore
-    return yield* store.deleteScenario(principal, id)
+    return yield* store.deleteScenario(yield* decodePrincipal(principal), id)
   })
 }
 
@@ -407,7 +413,103 @@ export interface Service {
  */
 export class Practice extends Context.Tag("@braid/workflows/Practice")<Practice, Service>() {}
 
-const decodeWith = <A, I>(schema: Schema.Schema<A, I>, field: string) => decoder(schema, [field])
+const policyOf = (config: Config): CallPolicy => ({
+  timeout: config.modelTimeout,
+  retry: config.retry,
+  breaker: config.breaker
+})
+
+/**
+ * What the client step is given: the prompt, and where each streamed piece of the reply goes.
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export interface ClientInput {
+  readonly prompt: Ai.Prompt.RawInput
+  readonly onDelta: (delta: string) => Effect.Effect<void>
+}
+
+/**
+ * The model steps of the workflow, with their policies (each an `invoke_agent` primitive:
+ * `breaker(retry(timeout(step)))`): `client` streams the client's reply, `judge` runs the
+ * objective check.
+ *
+ * @example
+ * ```ts
+ * import { Describe } from "@braid/core"
+ * import { Practice } from "@braid/workflows"
+ *
+ * console.log(Describe.toText(Practice.steps({ modelTimeout: "20 seconds" }).client))
+ * ```
+ *
+ * @category constructors
+ * @since 0.3.0
+ */
+export const steps = (config: Config = {}) => {
+  const policy = policyOf(config)
+  const client = guarded(
+    "client",
+    (input: ClientInput) =>
+      Effect.gen(function*() {
+        let text = ""
+        let usage: Ai.BraidUsage | undefined
+        yield* typed(Stream.runForEach(Ai.LanguageModel.streamText({ prompt: input.prompt }), (part) => {
+          if (part.type === "text-delta") {
+            text += part.delta
+            return input.onDelta(part.delta)
+          }
+          if (part.type === "finish") usage = Metered.usageOf(part)
+          return Effect.void
+        }))
+        return { text: text.trim(), usage }
+      }).pipe(Ai.withSettings({ agent: "client", maxTokens: 400, model: config.model })),
+    policy
+  )
+  const judgeStep = guarded("judge", config.objective ?? judge(), policy)
+  return { client, judge: judgeStep }
+}
+
+/**
+ * The workflow as a primitive, for `Describe` (tree, Mermaid) and for pipelines: one learner
+ * message sent through the `Practice` service in context. Its children are the model steps built
+ * from `config` (give it the config of the service).
+ *
+ * @example
+ * ```ts
+ * import { Describe } from "@braid/core"
+ * import { Practice } from "@braid/workflows"
+ *
+ * console.log(Describe.toMermaid(Practice.pipeline()))
+ * ```
+ *
+ * @category constructors
+ * @since 0.3.0
+ */
+export const pipeline = (
+  config: Config = {}
+): P.Primitive<
+  { readonly principal: unknown; readonly sessionId: unknown; readonly text: unknown },
+  Turn,
+  SendError,
+  Practice
+> => {
+  const { client, judge: judgeStep } = steps(config)
+  const evaluator = PracticeEvaluation.step({ ...(config.evaluation || {}), policy: policyOf(config) })
+  return Primitive.make(
+    "practice",
+    (input: { readonly principal: unknown; readonly sessionId: unknown; readonly text: unknown }) =>
+      Effect.flatMap(Practice, (p) => p.send(input.principal, input.sessionId, input.text)),
+    {
+      kind: "workflow",
+      children: [
+        { key: client.name, primitive: client },
+        { key: judgeStep.name, primitive: judgeStep },
+        { key: evaluator.name, primitive: evaluator }
+      ]
+    }
+  )
+}
 
 const SessionId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
 
@@ -464,8 +566,7 @@ export const make = (
     }
     const endMessages = { ...defaultEndMessages, ...config.endMessages }
     const fallbackText = config.fallbackReply ?? defaultFallbackReply
-    const objective = config.objective ?? judge()
-    const policy: CallPolicy = { timeout: config.modelTimeout, retry: config.retry, breaker: config.breaker }
+    const policy = policyOf(config)
     const evaluation = config.evaluation === false
       ? undefined
       : yield* PracticeEvaluation.make({ ...config.evaluation, policy })
@@ -473,7 +574,6 @@ export const make = (
     const timers = yield* FiberMap.make<string>()
     const live = new Map<string, Live>()
 
-    const decodePrincipal = decodeWith(Principal, "principal")
     const decodeSessionId = decodeWith(SessionId, "sessionId")
     const decodeText = decodeWith(
       Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(config.maxMessageLength ?? 4000)),
@@ -498,32 +598,7 @@ export const make = (
           }, now)
         ))
 
-    // --- the client's reply, streamed ---
-    const client = guarded(
-      "client",
-      (input: { readonly session: SessionRecord; readonly prompt: Ai.Prompt.RawInput; readonly turnId: string }) =>
-        Effect.gen(function*() {
-          let text = ""
-          let usage: Ai.BraidUsage | undefined
-          yield* typed(Stream.runForEach(Ai.LanguageModel.streamText({ prompt: input.prompt }), (part) => {
-            if (part.type === "text-delta") {
-              text += part.delta
-              return publish(SessionEvents.AiTurnDelta, {
-                tenant: input.session.tenant,
-                sessionId: input.session.id,
-                userId: input.session.userId,
-                turnId: input.turnId,
-                delta: part.delta
-              })
-            }
-            if (part.type === "finish") usage = Metered.usageOf(part)
-            return Effect.void
-          }))
-          return { text: text.trim(), usage }
-        }).pipe(Ai.withSettings({ agent: "client", maxTokens: 400, model: config.model })),
-      policy
-    )
-    const check = guarded("judge", objective, policy)
+    const { client, judge: check } = steps(config)
 
     const promptOf = (state: Live): Ai.Prompt.RawInput => {
       const history = state.messages.filter((m) => m.role !== "system").map((m) => ({
@@ -624,7 +699,17 @@ export const make = (
     const replyTurn = (state: Live, turnId: string) =>
       Effect.gen(function*() {
         const session = state.session
-        const outcome = yield* Effect.either(client.invoke({ session, prompt: promptOf(state), turnId }))
+        const outcome = yield* Effect.either(client.invoke({
+          prompt: promptOf(state),
+          onDelta: (delta) =>
+            publish(SessionEvents.AiTurnDelta, {
+              tenant: session.tenant,
+              sessionId: session.id,
+              userId: session.userId,
+              turnId,
+              delta
+            })
+        }))
         if (outcome._tag === "Left") {
           const error = outcome.left
           const requestedAt = yield* Clock.currentTimeMillis

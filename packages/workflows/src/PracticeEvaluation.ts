@@ -123,6 +123,16 @@ export interface Evaluator {
   readonly runDue: Effect.Effect<number, SessionStoreError>
   /** `runDue` every `pollInterval`, forever (fork it in a scope). Store failures are logged, not fatal. */
   readonly worker: Effect.Effect<never>
+  /**
+   * Waits until the session's evaluation is completed or failed (reading it as `principal` may:
+   * ownership checked), checking every `interval` (default 100 ms) for at most `timeout` (default
+   * 2 minutes); the job as it is then (`undefined` when the session has none).
+   */
+  readonly settled: (
+    principal: Principal,
+    sessionId: string,
+    options?: { readonly interval?: Duration.DurationInput; readonly timeout?: Duration.DurationInput }
+  ) => Effect.Effect<EvaluationRecord | undefined, SessionStoreError | SessionNotFound>
   /** Puts a failed job back to pending (admins of the session's organization only). */
   readonly requeue: (
     principal: Principal,
@@ -203,6 +213,30 @@ class AssessmentRejected extends Schema.TaggedError<AssessmentRejected>()("Asses
 }
 
 /**
+ * The evaluator's model step with its policies (an `invoke_agent evaluator` primitive: timeout on
+ * each attempt inside a retry, behind the breaker of `policy` if any): the structured assessment
+ * of a session.
+ *
+ * @example
+ * ```ts
+ * import { PracticeEvaluation } from "@braid/workflows"
+ *
+ * const evaluator = PracticeEvaluation.step({ timeout: "60 seconds" })
+ * ```
+ *
+ * @category constructors
+ * @since 0.3.0
+ */
+export const step = (options: Options & { readonly policy?: CallPolicy } = {}) =>
+  guarded(
+    "evaluator",
+    (input: EvaluatorInput) =>
+      typed(Ai.LanguageModel.generateObject({ prompt: prompt(input), schema: Assessment, objectName: "evaluation" }))
+        .pipe(Ai.withSettings({ agent: "evaluator", maxTokens: 1200, model: options.model })),
+    { ...options.policy, timeout: options.timeout ?? options.policy?.timeout ?? "60 seconds" }
+  )
+
+/**
  * Builds the evaluation service on the `SessionStore` and the `LanguageModel` in context (and the
  * `EventBus`, when there is one: `EvaluationReady` is published on it).
  *
@@ -232,13 +266,7 @@ export const make = (
     const cap = D.toMillis(D.decode(options.maxBackoff ?? "10 minutes"))
     const poll = D.decode(options.pollInterval ?? "5 seconds")
 
-    const assess = guarded(
-      "evaluator",
-      (input: EvaluatorInput) =>
-        typed(Ai.LanguageModel.generateObject({ prompt: prompt(input), schema: Assessment, objectName: "evaluation" }))
-          .pipe(Ai.withSettings({ agent: "evaluator", maxTokens: 1200, model: options.model })),
-      { timeout: options.timeout ?? "60 seconds", ...options.policy }
-    )
+    const assess = step(options)
 
     const evaluate = (job: EvaluationRecord) =>
       Effect.gen(function*() {
@@ -373,5 +401,17 @@ export const make = (
         return next
       })
 
-    return { enqueue, process, runDue, worker, requeue } satisfies Evaluator
+    const settled: Evaluator["settled"] = (principal, sessionId, waitOptions = {}) =>
+      Effect.gen(function*() {
+        const interval = waitOptions.interval ?? "100 millis"
+        const until = (yield* Clock.currentTimeMillis) + D.toMillis(D.decode(waitOptions.timeout ?? "2 minutes"))
+        while (true) {
+          const job = yield* store.getEvaluation(principal, sessionId)
+          if (job === undefined || job.status === "completed" || job.status === "failed") return job
+          if ((yield* Clock.currentTimeMillis) >= until) return job
+          yield* Effect.sleep(interval)
+        }
+      })
+
+    return { enqueue, process, runDue, worker, settled, requeue } satisfies Evaluator
   })

@@ -364,3 +364,23 @@ export const practice: ScriptedLanguageModel.Options = {
     }
   ]
 }
+
+/**
+ * What the learner says in the sample practice session (the CLI's `braid run practice`): an
+ * open question, a question about feelings, then the summary that meets the objective.
+ *
+ * @example
+ * ```ts
+ * import { Scripts } from "@braid/workflows"
+ *
+ * Scripts.practiceLearner.length // 3
+ * ```
+ *
+ * @category testing
+ * @since 0.3.0
+ */
+export const practiceLearner: ReadonlyArray<string> = [
+  "Thanks for coming, Sam. What brings you here today?",
+  "How do you feel about the team right now?",
+  "So what I hear is that you want to decide, by the end of the month, whether to stay in the role. Is that right?"
+]
