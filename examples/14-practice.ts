@@ -25,9 +25,9 @@ import { join } from "node:path"
 
 const online = (await Effect.runPromise(Models.mode())) === "anthropic"
 const dir = mkdtempSync(join(tmpdir(), "braid-practice-"))
-const teacher = { userId: "tess", role: "teacher" } as const
-const ada = { userId: "ada", role: "learner" } as const
-const admin = { userId: "root", role: "admin" } as const
+const teacher = { userId: "tess", role: "teacher", tenant: "default" } as const
+const ada = { userId: "ada", role: "learner", tenant: "default" } as const
+const admin = { userId: "root", role: "admin", tenant: "default" } as const
 
 const main = Effect.gen(function*() {
   console.log(`== Tutorial 14: the practice workflow (${online ? "Claude" : "scripted model, offline"}) ==\n`)
