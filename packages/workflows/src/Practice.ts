@@ -36,6 +36,7 @@ import { Attributes, Instrumentation, Primitive, WorkflowContext } from "@braid/
 import type { Errors as LlmErrors } from "@braid/llm"
 import { Ai, Metered, Tokens } from "@braid/llm"
 import { EventBus } from "@braid/messaging"
+import { CircuitBreaker } from "@braid/resilience"
 import type { Duration, Scope } from "effect"
 import { Clock, Context, Duration as D, Effect, FiberMap, Layer, Schema, Stream } from "effect"
 import type { AtCapacity, Forbidden, ScenarioNotFound, SessionNotFound, SessionStoreError } from "./Errors.js"
@@ -264,8 +265,14 @@ export interface Config {
   readonly modelTimeout?: Duration.DurationInput
   /** The retry of model calls. Default 3 attempts, exponential from 500 ms, capped at 5 s. */
   readonly retry?: CallPolicy["retry"]
-  /** The breaker shared by the model calls of the workflow (default: none). */
-  readonly breaker?: CallPolicy["breaker"]
+  /**
+   * The breaker around the model calls of the workflow (client, judge, evaluator), shared by its
+   * sessions: default one per `make`, opened by 5 failed calls in a row (each after its retries)
+   * for 30 seconds, so that while the model is down replies fail fast (and sessions end with
+   * `model-outage`) instead of each waiting through its retries. A spent budget does not count.
+   * `false` for none.
+   */
+  readonly breaker?: CircuitBreaker.CircuitBreaker | false
   /** The objective check. Default `judge()`. */
   readonly objective?: ObjectiveCheck
   /** The session cap. Default 20 active, 5 queued. */
@@ -416,7 +423,14 @@ export class Practice extends Context.Tag("@braid/workflows/Practice")<Practice,
 const policyOf = (config: Config): CallPolicy => ({
   timeout: config.modelTimeout,
   retry: config.retry,
-  breaker: config.breaker
+  breaker: config.breaker === false
+    ? undefined
+    : config.breaker ?? CircuitBreaker.unsafeMake({
+      name: "practice-model",
+      trigger: CircuitBreaker.consecutive(5),
+      openFor: "30 seconds",
+      isFailure: (e) => budgetExceeded(e) === undefined
+    })
 })
 
 /**
@@ -448,6 +462,10 @@ export interface ClientInput {
  */
 export const steps = (config: Config = {}) => {
   const policy = policyOf(config)
+  return stepsWith(config, policy)
+}
+
+const stepsWith = (config: Config, policy: CallPolicy) => {
   const client = guarded(
     "client",
     (input: ClientInput) =>
@@ -494,8 +512,9 @@ export const pipeline = (
   SendError,
   Practice
 > => {
-  const { client, judge: judgeStep } = steps(config)
-  const evaluator = PracticeEvaluation.step({ ...(config.evaluation || {}), policy: policyOf(config) })
+  const policy = policyOf(config)
+  const { client, judge: judgeStep } = stepsWith(config, policy)
+  const evaluator = PracticeEvaluation.step({ ...(config.evaluation || {}), policy })
   return Primitive.make(
     "practice",
     (input: { readonly principal: unknown; readonly sessionId: unknown; readonly text: unknown }) =>
@@ -598,7 +617,7 @@ export const make = (
           }, now)
         ))
 
-    const { client, judge: check } = steps(config)
+    const { client, judge: check } = stepsWith(config, policy)
 
     const promptOf = (state: Live): Ai.Prompt.RawInput => {
       const history = state.messages.filter((m) => m.role !== "system").map((m) => ({

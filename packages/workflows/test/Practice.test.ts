@@ -168,6 +168,33 @@ describe("Practice", () => {
       failures: [{ when: isClient, error: new LlmErrors.Overloaded({ message: "overloaded" }) }]
     }))))
 
+  it.scoped("the circuit breaker: after 5 failed replies in a row the model is not called until it half-opens", () => {
+    let clientCalls = 0
+    return Effect.gen(function*() {
+      yield* addScenario({ aiSpeaksFirst: false })
+      const practice = yield* Practice.make({ outageAfter: 10, retry: { maxAttempts: 1 } })
+      const { session } = yield* practice.start(ada, "first-session")
+      const causes: Array<string> = []
+      for (let i = 0; i < 7; i++) {
+        const turn = yield* practice.send(ada, session.id, `Message ${i}?`)
+        causes.push(turn.reply?.fallbackCause ?? "")
+      }
+      assert.strictEqual(clientCalls, 5)
+      assert.include(causes[4], "Overloaded")
+      assert.include(causes[5], "CircuitOpen")
+      assert.include(causes[6], "CircuitOpen")
+      yield* TestClock.adjust("30 seconds")
+      yield* practice.send(ada, session.id, "And now?") // the probe reaches the model
+      assert.strictEqual(clientCalls, 6)
+    }).pipe(Effect.provide(env({
+      ...Scripts.practice,
+      failures: [{
+        when: (p) => isClient(p) && ++clientCalls > 0,
+        error: new LlmErrors.Overloaded({ message: "overloaded" })
+      }]
+    })))
+  })
+
   it.scoped("a model call that never answers is cut at the timeout (TestClock) and the learner gets the fallback", () =>
     Effect.gen(function*() {
       yield* addScenario({ aiSpeaksFirst: false })
