@@ -1,4 +1,4 @@
-import { Attributes } from "@braid/core"
+import { Attributes, Describe } from "@braid/core"
 import type { ScriptedLanguageModel } from "@braid/llm"
 import { Ai, Errors as LlmErrors, Metered, ScriptedLanguageModel as Scripted } from "@braid/llm"
 import { EventBus } from "@braid/messaging"
@@ -6,6 +6,7 @@ import { withSpans } from "@braid/testing"
 import { Practice, Scripts, SessionEvents, SessionStore } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, FastCheck as fc, Fiber, Layer, Ref, Stream, TestClock } from "effect"
+import * as fs from "node:fs"
 
 const teacher = { userId: "tess", role: "teacher", tenant: "default" } as const
 const admin = { userId: "root", role: "admin", tenant: "default" } as const
@@ -51,6 +52,11 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
 }
 
 describe("Practice", () => {
+  it("docs/workflows/practice.md shows the diagram the workflow draws of itself", () => {
+    const page = fs.readFileSync(new URL("../../../docs/workflows/practice.md", import.meta.url), "utf8")
+    assert.strictEqual(/```mermaid\n([\s\S]*?)\n```/.exec(page)?.[1], Describe.toMermaid(Practice.pipeline()))
+  })
+
   it.scoped("a session that meets its objective: AI opens, turns persisted with tokens and cost, streamed, ended, evaluated once", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore.SessionStore
