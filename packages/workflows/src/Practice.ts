@@ -162,9 +162,10 @@ export const judge = (options: { readonly model?: string } = {}): ObjectiveCheck
  *
  * @example
  * ```ts
- * import { Practice, Scripts } from "@braid/workflows"
+ * import { Effect } from "effect"
+ * import { Practice, Scenario, Scripts } from "@braid/workflows"
  *
- * Practice.personaPrompt(Scripts.practiceScenario).startsWith("You are Sam") // true
+ * const prompt = Effect.map(Scenario.decode(Scripts.practiceScenario), Practice.personaPrompt) // "You are Sam, ..."
  * ```
  *
  * @category utils

@@ -117,7 +117,7 @@ const quote = (text: string): string => text.split(/\r?\n/).map((line) => (line 
  * })
  * ```
  *
- * @category formatting
+ * @category encoding
  * @since 0.3.0
  */
 export const toMarkdown = (transcript: Transcript): string => {
