@@ -4,9 +4,12 @@
  * works in an organization (tenant) of its own, so the suites of one database never see each
  * other's rows; `make` gives a new store instance over the suite's database on each call.
  */
+import type { Sql } from "@braid/core"
+import { Sql as SqlPort } from "@braid/core"
 import { SessionStore } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
+import * as fc from "fast-check"
 
 /** A failure that is typed (not a defect, not an interruption), with its error. */
 export const typedFailure = <A, E>(exit: Exit.Exit<A, E>): E => {
@@ -72,6 +75,10 @@ const H = 3_600_000
 export interface SuiteOptions {
   /** The store keeps its data across instances (`make` opens the same database again). */
   readonly persistent: boolean
+  /** How many sequences of garbage calls the fuzz test runs (default 100). */
+  readonly fuzzRuns?: number
+  /** For the SQL stores: a driver on the store's database (the tests write rows behind the store's back). */
+  readonly driver?: () => Layer.Layer<Sql.SqlDriver, unknown>
 }
 
 /**
@@ -891,4 +898,297 @@ export const sessionStoreSuite = (
           )
         }))
     }
+
+    it.live("fuzz: garbage at every entry (wrong types, NaN, BigInt, cycles, __proto__ keys, deep nesting, separators) is a typed error or works, never a defect", () =>
+      run((store) =>
+        Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(fc.array(fuzzCall, { minLength: 1, maxLength: 12 }), async (calls) => {
+              const t = freshTenant("fuzz")
+              await Effect.runPromise(
+                store.createSession({ id: `${t}-s`, tenant: t, userId: "ada", kind: "practice", createdAt: 1 })
+              )
+              for (const call of calls) {
+                const exit = await Effect.runPromiseExit(
+                  call.run(store, t) as Effect.Effect<unknown, { readonly _tag: string }>
+                )
+                if (Exit.isFailure(exit)) {
+                  const failure = Cause.failureOption(exit.cause)
+                  if (Option.isNone(failure)) {
+                    throw new Error(`${call.name}: not a typed failure: ${Cause.pretty(exit.cause)}`)
+                  }
+                  const e = failure.value as { readonly _tag: string; readonly reason?: string }
+                  if (!expectedTags.has(e._tag)) throw new Error(`${call.name}: unexpected error ${e._tag}`)
+                  // garbage is refused before it reaches the database
+                  if (e._tag === "SessionStoreError" && !String(e.reason).startsWith("invalid")) {
+                    throw new Error(`${call.name}: the store failed: ${e.reason}`)
+                  }
+                }
+              }
+              if (({} as Record<string, unknown>)["polluted"] !== undefined) {
+                throw new Error("Object.prototype was polluted")
+              }
+              // the store still works
+              const ada = { userId: "ada", role: "learner", tenant: t } as const
+              await Effect.runPromise(store.appendMessage(`${t}-s`, message("still here", 2)))
+              const page = await Effect.runPromise(store.messages(ada, `${t}-s`))
+              if (page.items.at(-1)?.text !== "still here") throw new Error("the store lost a message")
+            }),
+            { numRuns: options.fuzzRuns ?? 100 }
+          )
+        )
+      ))
+
+    const driver = options.driver
+    if (driver !== undefined) {
+      const raw = (text: string, params: ReadonlyArray<Sql.Param> = []) =>
+        Effect.flatMap(SqlPort.SqlDriver, (sql) => sql.query(text, params)).pipe(Effect.provide(driver()))
+
+      it.live("a stored row that does not decode is a SessionStoreError naming the operation; other rows are still served", () =>
+        Effect.gen(function*() {
+          const t = freshTenant("corrupt")
+          const { ada, root } = people(t)
+          yield* run((store) =>
+            Effect.gen(function*() {
+              yield* store.createSession({ id: `${t}-ok`, tenant: t, userId: "ada", kind: "practice", createdAt: 1 })
+              yield* store.createSession({ id: `${t}-meta`, tenant: t, userId: "ada", kind: "practice", createdAt: 2 })
+              yield* store.createSession({
+                id: `${t}-status`,
+                tenant: t,
+                userId: "ada",
+                kind: "practice",
+                createdAt: 3
+              })
+            })
+          )
+          yield* raw("UPDATE braid_sessions SET metadata = ? WHERE id = ?", [
+            "{\"__proto__\":{\"polluted\":\"yes\"}}",
+            `${t}-meta`
+          ])
+          yield* raw("UPDATE braid_sessions SET status = 'paused' WHERE id = ?", [`${t}-status`])
+          yield* run((store) =>
+            Effect.gen(function*() {
+              for (const id of [`${t}-meta`, `${t}-status`]) {
+                const e = typedFailure(yield* Effect.exit(store.getSession(ada, id)))
+                assert.strictEqual(e._tag, "SessionStoreError")
+                if (e._tag === "SessionStoreError") {
+                  assert.strictEqual(e.operation, "getSession")
+                  assert.include(e.reason, "stored row")
+                }
+              }
+              const listed = typedFailure(yield* Effect.exit(store.listSessions(root)))
+              assert.strictEqual(listed._tag, "SessionStoreError")
+              assert.strictEqual((yield* store.getSession(ada, `${t}-ok`)).id, `${t}-ok`)
+              assert.isUndefined(({} as Record<string, unknown>)["polluted"])
+            })
+          )
+        }))
+
+      it.live("migrations are recorded once; building the store again applies none", () =>
+        Effect.gen(function*() {
+          yield* run(() => Effect.void)
+          yield* run(() => Effect.void)
+          const versions = yield* raw("SELECT version FROM braid_session_migrations ORDER BY version")
+          assert.deepStrictEqual(versions.map((r) => Number(r["version"])), [1])
+        }))
+    }
   })
+
+// Fuzzing ---------------------------------------------------------------------------------------
+
+const expectedTags = new Set(["SessionStoreError", "InvalidInput", "Forbidden", "SessionNotFound", "ScenarioNotFound"])
+
+const cyclic = () => {
+  const o: Record<string, unknown> = { id: "c", limit: 5 }
+  o["self"] = o
+  return o
+}
+const deep = (n: number) => {
+  let o: unknown = "bottom"
+  for (let i = 0; i < n; i++) o = { metadata: o, a: [o] }
+  return o
+}
+
+/** Values no caller should pass. */
+const garbage: fc.Arbitrary<unknown> = fc.oneof(
+  {
+    weight: 2,
+    arbitrary: fc.anything({
+      withBigInt: true,
+      withNullPrototype: true,
+      withBoxedValues: true,
+      withDate: true,
+      withMap: true,
+      withSet: true,
+      withSparseArray: true,
+      maxDepth: 2
+    })
+  },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom<unknown>(
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      -1,
+      1.5,
+      2 ** 60,
+      10n,
+      "",
+      "__proto__",
+      "constructor",
+      "a/b|c%_",
+      "x\u0000y",
+      "\uD800",
+      null,
+      undefined,
+      true,
+      [],
+      Symbol("s")
+    )
+  },
+  fc.constant(null).map(cyclic),
+  fc.constant(null).map(() =>
+    JSON.parse("{\"__proto__\":{\"polluted\":\"yes\"},\"limit\":5,\"metadata\":{\"__proto__\":\"x\"}}")
+  ),
+  fc.constant(null).map(() => deep(2000))
+)
+
+/** A valid value with one field replaced by garbage, or garbage. */
+const spoiled = (base: Record<string, unknown>): fc.Arbitrary<unknown> =>
+  fc.oneof(
+    fc.tuple(fc.constantFrom(...Object.keys(base), "__proto__", "extra"), garbage).map(([k, v]) => {
+      const o: Record<string, unknown> = { ...base }
+      Object.defineProperty(o, k, { value: v, enumerable: true, configurable: true, writable: true })
+      return o
+    }),
+    garbage
+  )
+
+const principalArb = fc.oneof(
+  fc.constantFrom("learner", "teacher", "admin").map((role) => ({ userId: "ada", role })),
+  spoiled({ userId: "ada", role: "admin" }),
+  fc.constantFrom<unknown>(null, undefined, {}, "admin", { role: "admin" }, { userId: 7, role: "admin" })
+)
+
+interface FuzzCall {
+  readonly name: string
+  readonly run: (store: SessionStore.Service, tenant: string) => Effect.Effect<unknown, unknown>
+}
+
+const withTenant = (p: unknown, tenant: string): SessionStore.Principal =>
+  (typeof p === "object" && p !== null && !Array.isArray(p) && !("tenant" in p) ? { ...p, tenant } : p) as never
+
+const fuzzCall: fc.Arbitrary<FuzzCall> = fc.oneof(
+  fc.tuple(principalArb, spoiled(scenarioInput("fz", "Fuzz"))).map(([p, input]): FuzzCall => ({
+    name: "putScenario",
+    run: (store, t) => store.putScenario(withTenant(p, t), input, 1)
+  })),
+  fc.tuple(principalArb, garbage).map(([p, id]): FuzzCall => ({
+    name: "getScenario",
+    run: (store, t) => store.getScenario(withTenant(p, t), id as string)
+  })),
+  fc.tuple(principalArb, spoiled({ search: "a", skill: "open-questions", difficulty: "beginner", limit: 5 })).map((
+    [p, q]
+  ): FuzzCall => ({ name: "listScenarios", run: (store, t) => store.listScenarios(withTenant(p, t), q as never) })),
+  fc.tuple(principalArb, garbage).map(([p, id]): FuzzCall => ({
+    name: "deleteScenario",
+    run: (store, t) => store.deleteScenario(withTenant(p, t), id as string)
+  })),
+  spoiled({ id: "fz-s", userId: "ada", kind: "practice", createdAt: 5, metadata: { a: "b" } }).map((s): FuzzCall => ({
+    name: "createSession",
+    run: (store, t) =>
+      store.createSession(
+        (typeof s === "object" && s !== null && !Array.isArray(s) ? { ...s, tenant: t } : s) as never
+      )
+  })),
+  fc.tuple(fc.oneof(fc.constant("s"), garbage), garbage).map(([id, at]): FuzzCall => ({
+    name: "activateSession",
+    run: (store, t) => store.activateSession(id === "s" ? `${t}-s` : id as string, at as number)
+  })),
+  fc.tuple(fc.oneof(fc.constant("s"), garbage), spoiled({ reason: "user", at: 5 })).map(([id, end]): FuzzCall => ({
+    name: "endSession",
+    run: (store, t) => store.endSession(id === "s" ? `${t}-s` : id as string, end as never)
+  })),
+  fc.tuple(fc.oneof(fc.constant("s"), garbage), spoiled({ ...message("m", 3) })).map(([id, m]): FuzzCall => ({
+    name: "appendMessage",
+    run: (store, t) => store.appendMessage(id === "s" ? `${t}-s` : id as string, m as never)
+  })),
+  fc.tuple(principalArb, fc.oneof(fc.constant("s"), garbage)).map(([p, id]): FuzzCall => ({
+    name: "getSession",
+    run: (store, t) => store.getSession(withTenant(p, t), id === "s" ? `${t}-s` : id as string)
+  })),
+  fc.tuple(
+    principalArb,
+    spoiled({
+      userId: "ada",
+      status: "active",
+      kind: "practice",
+      scenarioId: "x",
+      from: 0,
+      to: 10,
+      order: "oldest",
+      limit: 3
+    })
+  ).map(([p, q]): FuzzCall => ({
+    name: "listSessions",
+    run: (store, t) => store.listSessions(withTenant(p, t), q as never)
+  })),
+  fc.tuple(principalArb, garbage).map(([p, id]): FuzzCall => ({
+    name: "activeSession",
+    run: (store, t) => store.activeSession(withTenant(p, t), id as string)
+  })),
+  fc.tuple(principalArb, fc.oneof(fc.constant("s"), garbage), spoiled({ limit: 2 })).map(([p, id, page]): FuzzCall => ({
+    name: "messages",
+    run: (store, t) => store.messages(withTenant(p, t), id === "s" ? `${t}-s` : id as string, page as never)
+  })),
+  fc.tuple(principalArb, garbage).map(([p, id]): FuzzCall => ({
+    name: "deleteSession",
+    run: (store, t) => store.deleteSession(withTenant(p, t), id as string)
+  })),
+  spoiled({ sessionId: "fz-e", tenant: "x", userId: "ada", status: "pending", attempts: 0, createdAt: 1, updatedAt: 1 })
+    .map((r): FuzzCall => ({ name: "enqueueEvaluation", run: (store) => store.enqueueEvaluation(r as never) })),
+  fc.tuple(
+    spoiled({
+      sessionId: "fz-e",
+      tenant: "x",
+      userId: "ada",
+      status: "pending",
+      attempts: 0,
+      createdAt: 1,
+      updatedAt: 1
+    }),
+    spoiled({
+      sessionId: "fz-e",
+      tenant: "x",
+      userId: "ada",
+      status: "running",
+      attempts: 1,
+      createdAt: 1,
+      updatedAt: 2
+    })
+  ).map(([e, n]): FuzzCall => ({
+    name: "updateEvaluation",
+    run: (store) => store.updateEvaluation(e as never, n as never)
+  })),
+  fc.tuple(principalArb, garbage).map(([p, id]): FuzzCall => ({
+    name: "getEvaluation",
+    run: (store, t) => store.getEvaluation(withTenant(p, t), id as string)
+  })),
+  fc.tuple(fc.oneof(fc.constant("pending"), garbage), spoiled({ now: 5, limit: 3 })).map(([status, o]): FuzzCall => ({
+    name: "evaluationsByStatus",
+    run: (store) => store.evaluationsByStatus(status as never, o as never)
+  })),
+  spoiled({ tenant: "x", at: 1, severity: "error", source: "model", message: "m" }).map((e): FuzzCall => ({
+    name: "recordError",
+    run: (store) => store.recordError(e as never)
+  })),
+  fc.tuple(principalArb, spoiled({ limit: 3, since: 0 })).map(([p, o]): FuzzCall => ({
+    name: "recentErrors",
+    run: (store, t) => store.recentErrors(withTenant(p, t), o as never)
+  })),
+  principalArb.map((p): FuzzCall => ({ name: "countLive", run: (store, t) => store.countLive(withTenant(p, t)) })),
+  fc.tuple(principalArb, spoiled({ since: 0, until: 3_600_000 })).map(([p, r]): FuzzCall => ({
+    name: "hourlyUsage",
+    run: (store, t) => store.hourlyUsage(withTenant(p, t), r as never)
+  }))
+)

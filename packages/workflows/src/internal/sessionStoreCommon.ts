@@ -217,6 +217,26 @@ export const limitRecord = (
     onRight: Effect.succeed
   })
 
+/** The options of `evaluationsByStatus`, checked. */
+export const evaluationQuery = (
+  options: { readonly now?: number; readonly limit?: number } | undefined
+): Effect.Effect<{ readonly limit: number; readonly now: number | undefined }, SessionStoreError> =>
+  Effect.gen(function*() {
+    const limit = yield* limitRecord("evaluationsByStatus", options?.limit, 100, 1000)
+    const now = options?.now === undefined ? undefined : yield* decodeTime("evaluationsByStatus", options.now)
+    return { limit, now }
+  })
+
+/** The options of `recentErrors`, checked. */
+export const errorQuery = (
+  options: { readonly limit?: number; readonly since?: number } | undefined
+): Effect.Effect<{ readonly limit: number; readonly since: number | undefined }, SessionStoreError> =>
+  Effect.gen(function*() {
+    const limit = yield* limitRecord("recentErrors", options?.limit, 50, 500)
+    const since = options?.since === undefined ? undefined : yield* decodeTime("recentErrors", options.since)
+    return { limit, since }
+  })
+
 // Cursors ---------------------------------------------------------------------------------------
 
 /** Where a page of sessions ends: its last row's `createdAt` and id. */
@@ -266,6 +286,17 @@ export const pageOf = <A>(
 export const tenantOf = (principal: SessionStore.Principal): string =>
   typeof principal?.tenant === "string" && principal.tenant !== "" ? principal.tenant : "default"
 
+/** The user of a caller (`""`, nobody's, when a caller built without the schema has none). */
+export const userOf = (principal: SessionStore.Principal): string =>
+  typeof principal?.userId === "string" ? principal.userId : ""
+
+/** An id as an error names it (whatever the caller passed). */
+export const show = (id: unknown): string => typeof id === "string" ? id : `(not an id: ${typeof id})`
+
+/** Whether `status` is an evaluation status. */
+export const isEvaluationStatus = (status: unknown): status is SessionStore.EvaluationStatus =>
+  status === "pending" || status === "running" || status === "completed" || status === "failed"
+
 const roleOf = (principal: SessionStore.Principal): string | undefined =>
   typeof principal?.role === "string" ? principal.role : undefined
 
@@ -274,7 +305,7 @@ export const isAdmin = (principal: SessionStore.Principal): boolean => roleOf(pr
 
 /** Whether the caller sees a session of `tenant` owned by `userId`. */
 export const canRead = (principal: SessionStore.Principal, tenant: string, userId: string): boolean =>
-  tenant === tenantOf(principal) && (isAdmin(principal) || userId === principal.userId)
+  tenant === tenantOf(principal) && (isAdmin(principal) || userId === userOf(principal))
 
 /** Admins only. */
 export const requireAdmin = (principal: SessionStore.Principal, operation: string): Effect.Effect<void, Forbidden> =>
@@ -319,12 +350,12 @@ export const sessionFilter = (
   Effect.gen(function*() {
     const q = query ?? {}
     const filters = yield* decodeQueryFilters(q)
-    if (!isAdmin(principal) && filters.userId !== undefined && filters.userId !== principal.userId) {
+    if (!isAdmin(principal) && filters.userId !== undefined && filters.userId !== userOf(principal)) {
       return yield* new Forbidden({ operation: "listSessions", reason: "only an admin can list other users' sessions" })
     }
     return {
       tenant: tenantOf(principal),
-      userId: isAdmin(principal) ? filters.userId : principal.userId,
+      userId: isAdmin(principal) ? filters.userId : userOf(principal),
       status: filters.status,
       kind: filters.kind,
       scenarioId: filters.scenarioId,
@@ -439,7 +470,7 @@ export const nextScenario = (
 ): Scenario.Scenario => ({
   ...input,
   tenant: tenantOf(principal),
-  author: input.author ?? previous?.author ?? principal.userId,
+  author: input.author ?? previous?.author ?? userOf(principal),
   version: previous === undefined ? 1 : previous.version + 1,
   createdAt: previous?.createdAt ?? at,
   updatedAt: at

@@ -46,12 +46,12 @@ export const make = (): SessionStore.Service => {
     const s = sessions.get(sessionId)
     return s !== undefined && C.canRead(principal, s.tenant, s.userId)
       ? Effect.succeed(s)
-      : Effect.fail(new SessionNotFound({ sessionId: String(sessionId) }))
+      : Effect.fail(new SessionNotFound({ sessionId: C.show(sessionId) }))
   }
 
   const existing = (sessionId: string) => {
     const s = sessions.get(sessionId)
-    return s === undefined ? Effect.fail(new SessionNotFound({ sessionId: String(sessionId) })) : Effect.succeed(s)
+    return s === undefined ? Effect.fail(new SessionNotFound({ sessionId: C.show(sessionId) })) : Effect.succeed(s)
   }
 
   return {
@@ -69,7 +69,7 @@ export const make = (): SessionStore.Service => {
     getScenario: (principal, id) =>
       Effect.suspend(() => {
         const s = scenarios.get(C.tenantOf(principal))?.get(id)
-        return s === undefined ? Effect.fail(new ScenarioNotFound({ scenarioId: String(id) })) : Effect.succeed(s)
+        return s === undefined ? Effect.fail(new ScenarioNotFound({ scenarioId: C.show(id) })) : Effect.succeed(s)
       }),
 
     listScenarios: (principal, query) =>
@@ -91,7 +91,7 @@ export const make = (): SessionStore.Service => {
       Effect.gen(function*() {
         yield* C.requireAuthor(principal, "deleteScenario")
         if (!scenarios.get(C.tenantOf(principal))?.delete(id)) {
-          return yield* new ScenarioNotFound({ scenarioId: String(id) })
+          return yield* new ScenarioNotFound({ scenarioId: C.show(id) })
         }
       }),
 
@@ -162,7 +162,7 @@ export const make = (): SessionStore.Service => {
       Effect.sync(() =>
         [...sessions.values()]
           .filter((s) =>
-            s.tenant === C.tenantOf(principal) && s.userId === principal.userId && s.scenarioId === scenarioId &&
+            s.tenant === C.tenantOf(principal) && s.userId === C.userOf(principal) && s.scenarioId === scenarioId &&
             s.status !== "completed"
           )
           .sort(bySessionKey(true))[0]
@@ -208,16 +208,14 @@ export const make = (): SessionStore.Service => {
     getEvaluation: (principal, sessionId) => Effect.map(visible(principal, sessionId), (s) => evaluations.get(s.id)),
 
     evaluationsByStatus: (status, options) =>
-      Effect.map(C.limitRecord("evaluationsByStatus", options?.limit, 100, 1000), (limit) => {
-        const now = options?.now
-        return [...evaluations.values()]
+      Effect.map(C.evaluationQuery(options), ({ limit, now }) =>
+        [...evaluations.values()]
           .filter((e) =>
             e.status === status &&
             (status !== "pending" || now === undefined || e.nextAttemptAt === undefined || e.nextAttemptAt <= now)
           )
           .sort((a, b) => a.createdAt - b.createdAt || C.compareText(a.sessionId, b.sessionId))
-          .slice(0, limit)
-      }),
+          .slice(0, limit)),
 
     recordError: (entry) =>
       Effect.map(C.decodeErrorEntry("recordError", entry), (e) => {
@@ -227,8 +225,7 @@ export const make = (): SessionStore.Service => {
     recentErrors: (principal, options) =>
       Effect.gen(function*() {
         yield* C.requireAdmin(principal, "recentErrors")
-        const limit = yield* C.limitRecord("recentErrors", options?.limit, 50, 500)
-        const since = options?.since === undefined ? undefined : yield* C.decodeTime("recentErrors", options.since)
+        const { limit, since } = yield* C.errorQuery(options)
         const tenant = C.tenantOf(principal)
         return errors
           .filter((e) => e.entry.tenant === tenant && (since === undefined || e.entry.at >= since))

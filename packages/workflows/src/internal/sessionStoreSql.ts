@@ -386,7 +386,7 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
       (s) =>
         s !== undefined && C.canRead(principal, s.tenant, s.userId)
           ? Effect.succeed(s)
-          : Effect.fail(new SessionNotFound({ sessionId: String(sessionId) }))
+          : Effect.fail(new SessionNotFound({ sessionId: C.show(sessionId) }))
     )
 
   /** Whether `principal` sees the session (its owner row only). */
@@ -399,7 +399,7 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
           : Effect.map(decodeOwnerRow(rows[0]), (o) => C.canRead(principal, o.tenant, o.user_id))
     )
 
-  const notFound = (sessionId: unknown) => new SessionNotFound({ sessionId: String(sessionId) })
+  const notFound = (sessionId: unknown) => new SessionNotFound({ sessionId: C.show(sessionId) })
 
   return {
     putScenario: (principal, input, at) =>
@@ -426,7 +426,7 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
               C.titleKey(scenario.title),
               scenario.persona.difficulty,
               C.skillKey(scenario),
-              scenario.author ?? principal.userId,
+              scenario.author ?? C.userOf(principal),
               when,
               when,
               body,
@@ -447,17 +447,16 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
 
     getScenario: (principal, id) =>
       Effect.flatMap(
-        Effect.flatMap(
-          sql.query(
-            "SELECT tenant, author, version, created_at, updated_at, body FROM braid_scenarios WHERE tenant = ? AND id = ?",
-            [
-              C.tenantOf(principal),
-              String(id)
-            ]
-          ),
-          (rows) => rows.length === 0 ? Effect.succeed(undefined) : toScenario(rows[0])
-        ).pipe(call("getScenario")),
-        (s) => s === undefined ? Effect.fail(new ScenarioNotFound({ scenarioId: String(id) })) : Effect.succeed(s)
+        C.lookupId(id)
+          ? Effect.flatMap(
+            sql.query(
+              "SELECT tenant, author, version, created_at, updated_at, body FROM braid_scenarios WHERE tenant = ? AND id = ?",
+              [C.tenantOf(principal), id]
+            ),
+            (rows) => rows.length === 0 ? Effect.succeed(undefined) : toScenario(rows[0])
+          ).pipe(call("getScenario"))
+          : Effect.succeed(undefined),
+        (s) => s === undefined ? Effect.fail(new ScenarioNotFound({ scenarioId: C.show(id) })) : Effect.succeed(s)
       ),
 
     listScenarios: (principal, query) =>
@@ -499,11 +498,11 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
     deleteScenario: (principal, id) =>
       Effect.gen(function*() {
         yield* C.requireAuthor(principal, "deleteScenario")
-        const n = yield* sql.execute("DELETE FROM braid_scenarios WHERE tenant = ? AND id = ?", [
-          C.tenantOf(principal),
-          String(id)
-        ]).pipe(call("deleteScenario"))
-        if (n === 0) return yield* new ScenarioNotFound({ scenarioId: String(id) })
+        const n = C.lookupId(id)
+          ? yield* sql.execute("DELETE FROM braid_scenarios WHERE tenant = ? AND id = ?", [C.tenantOf(principal), id])
+            .pipe(call("deleteScenario"))
+          : 0
+        if (n === 0) return yield* new ScenarioNotFound({ scenarioId: C.show(id) })
       }),
 
     createSession: (input) =>
@@ -647,14 +646,14 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
       }),
 
     activeSession: (principal, scenarioId) =>
-      typeof principal?.userId !== "string" || !C.lookupId(scenarioId)
+      !C.lookupId(scenarioId)
         ? Effect.succeed(undefined)
         : Effect.flatMap(
           sql.query(
             `SELECT ${SESSION_COLUMNS} FROM braid_sessions
             WHERE tenant = ? AND user_id = ? AND scenario_id = ? AND status IN ('queued', 'active')
             ORDER BY created_at DESC, id DESC LIMIT 1`,
-            [C.tenantOf(principal), principal.userId, scenarioId]
+            [C.tenantOf(principal), C.userOf(principal), scenarioId]
           ),
           (rows) => rows.length === 0 ? Effect.succeed(undefined) : toSession(rows[0])
         ).pipe(call("activeSession")),
@@ -744,15 +743,15 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
 
     evaluationsByStatus: (status, options) =>
       Effect.gen(function*() {
-        const limit = yield* C.limitRecord("evaluationsByStatus", options?.limit, 100, 1000)
-        const now = options?.now === undefined ? undefined : yield* C.decodeTime("evaluationsByStatus", options.now)
+        const { limit, now } = yield* C.evaluationQuery(options)
+        if (!C.isEvaluationStatus(status)) return []
         const due = status === "pending" && now !== undefined
         return yield* Effect.flatMap(
           sql.query(
             `SELECT ${EVALUATION_COLUMNS} FROM braid_session_evaluations WHERE status = ?${
               due ? " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)" : ""
             } ORDER BY created_at, session_id LIMIT ?`,
-            due ? [String(status), now, limit] : [String(status), limit]
+            due ? [status, now, limit] : [status, limit]
           ),
           (rows) => Effect.forEach(rows, toEvaluation)
         ).pipe(call("evaluationsByStatus"))
@@ -770,8 +769,7 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
     recentErrors: (principal, options) =>
       Effect.gen(function*() {
         yield* C.requireAdmin(principal, "recentErrors")
-        const limit = yield* C.limitRecord("recentErrors", options?.limit, 50, 500)
-        const since = options?.since === undefined ? undefined : yield* C.decodeTime("recentErrors", options.since)
+        const { limit, since } = yield* C.errorQuery(options)
         return yield* Effect.flatMap(
           sql.query(
             `SELECT tenant, at, severity, source, message, session_id FROM braid_session_errors
