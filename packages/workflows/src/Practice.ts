@@ -38,10 +38,10 @@ import { Ai, Metered, Tokens } from "@braid/llm"
 import { EventBus } from "@braid/messaging"
 import { CircuitBreaker } from "@braid/resilience"
 import type { Duration, Scope } from "effect"
-import { Clock, Context, Duration as D, Effect, FiberMap, Layer, Schema, Stream } from "effect"
+import { Clock, Context, Effect, FiberMap, Layer, Schema, Stream } from "effect"
 import type { AtCapacity, Forbidden, ScenarioNotFound, SessionNotFound, SessionStoreError } from "./Errors.js"
 import { InvalidInput, SessionCompleted } from "./Errors.js"
-import { decoder } from "./internal/decode.js"
+import { buildPolicies, decoder, durationOption } from "./internal/decode.js"
 import type { CallPolicy } from "./internal/practice.js"
 import { budgetExceeded, guarded, publisher, summarize, transcriptText, typed } from "./internal/practice.js"
 import * as PracticeEvaluation from "./PracticeEvaluation.js"
@@ -576,10 +576,16 @@ export const make = (
     const publish = publisher(yield* Effect.serviceOption(EventBus.EventBus))
     const scope = yield* Effect.scope
     const cap = yield* SessionCap.make(config.cap)
-    const idle = D.decode(config.idleTimeout ?? "10 minutes")
+    const idle = yield* durationOption("idleTimeout", config.idleTimeout, "10 minutes")
     const outageAfter = config.outageAfter ?? 3
     const defaultMaxTurns = config.maxTurns ?? 20
-    for (const [field, n] of [["outageAfter", outageAfter], ["maxTurns", defaultMaxTurns]] as const) {
+    const maxLength = config.maxMessageLength ?? 4000
+    for (
+      const [field, n] of [["outageAfter", outageAfter], ["maxTurns", defaultMaxTurns], [
+        "maxMessageLength",
+        maxLength
+      ]] as const
+    ) {
       if (!Number.isInteger(n) || n < 1) {
         return yield* new InvalidInput({ field, reason: `must be a positive integer, got ${n}` })
       }
@@ -587,6 +593,15 @@ export const make = (
     const endMessages = { ...defaultEndMessages, ...config.endMessages }
     const fallbackText = config.fallbackReply ?? defaultFallbackReply
     const policy = policyOf(config)
+    const { client, judge: check } = yield* buildPolicies(
+      () => stepsWith(config, policy),
+      (p, option) =>
+        p.toLowerCase().startsWith("retry")
+          ? `retry.${option}`
+          : p.toLowerCase().startsWith("timeout")
+          ? "modelTimeout"
+          : option
+    )
     const evaluation = config.evaluation === false
       ? undefined
       : yield* PracticeEvaluation.make({ ...config.evaluation, policy })
@@ -596,7 +611,7 @@ export const make = (
 
     const decodeSessionId = decodeWith(SessionId, "sessionId")
     const decodeText = decodeWith(
-      Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(config.maxMessageLength ?? 4000)),
+      Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(maxLength)),
       "text"
     )
 
@@ -617,8 +632,6 @@ export const make = (
             }
           }, now)
         ))
-
-    const { client, judge: check } = stepsWith(config, policy)
 
     const promptOf = (state: Live): Ai.Prompt.RawInput => {
       const history = state.messages.filter((m) => m.role !== "system").map((m) => ({

@@ -32,7 +32,8 @@ import { EventBus } from "@braid/messaging"
 import type { Duration } from "effect"
 import { Clock, Duration as D, Effect, Schema } from "effect"
 import type { SessionNotFound, SessionStoreError } from "./Errors.js"
-import { Forbidden } from "./Errors.js"
+import { Forbidden, InvalidInput } from "./Errors.js"
+import { buildPolicies, durationOption } from "./internal/decode.js"
 import type { CallPolicy } from "./internal/practice.js"
 import { guarded, publisher, summarize, transcriptText, typed } from "./internal/practice.js"
 import type * as Scenario from "./Scenario.js"
@@ -238,7 +239,8 @@ export const step = (options: Options & { readonly policy?: CallPolicy } = {}) =
 
 /**
  * Builds the evaluation service on the `SessionStore` and the `LanguageModel` in context (and the
- * `EventBus`, when there is one: `EvaluationReady` is published on it).
+ * `EventBus`, when there is one: `EvaluationReady` is published on it). A bad option is
+ * `InvalidInput` naming it.
  *
  * @example
  * ```ts
@@ -256,17 +258,22 @@ export const step = (options: Options & { readonly policy?: CallPolicy } = {}) =
  */
 export const make = (
   options: Options & { readonly policy?: CallPolicy } = {}
-): Effect.Effect<Evaluator, never, SessionStore | Ai.LanguageModel.LanguageModel> =>
+): Effect.Effect<Evaluator, InvalidInput, SessionStore | Ai.LanguageModel.LanguageModel> =>
   Effect.gen(function*() {
     const store = yield* SessionStore
     const context = yield* Effect.context<Ai.LanguageModel.LanguageModel>()
     const publish = publisher(yield* Effect.serviceOption(EventBus.EventBus))
-    const maxAttempts = Math.max(1, Math.floor(options.maxAttempts ?? 3))
-    const base = D.toMillis(D.decode(options.backoff ?? "30 seconds"))
-    const cap = D.toMillis(D.decode(options.maxBackoff ?? "10 minutes"))
-    const poll = D.decode(options.pollInterval ?? "5 seconds")
-
-    const assess = step(options)
+    const maxAttempts = options.maxAttempts ?? 3
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+      return yield* new InvalidInput({ field: "maxAttempts", reason: `must be a positive integer, got ${maxAttempts}` })
+    }
+    const base = D.toMillis(yield* durationOption("backoff", options.backoff, "30 seconds"))
+    const cap = D.toMillis(yield* durationOption("maxBackoff", options.maxBackoff, "10 minutes"))
+    const poll = yield* durationOption("pollInterval", options.pollInterval, "5 seconds")
+    const assess = yield* buildPolicies(
+      () => step(options),
+      (p, option) => p.toLowerCase().startsWith("retry") ? `retry.${option}` : p.toLowerCase().startsWith("timeout") ? "timeout" : option
+    )
 
     const evaluate = (job: EvaluationRecord) =>
       Effect.gen(function*() {

@@ -174,6 +174,33 @@ describe("Practice", () => {
       failures: [{ when: isClient, error: new LlmErrors.Overloaded({ message: "overloaded" }) }]
     }))))
 
+  it.scoped("a bad config is InvalidInput naming the option", () =>
+    Effect.gen(function*() {
+      const field = (config: Practice.Config) => Effect.map(Effect.flip(Practice.make(config)), (e) => e.field)
+      assert.strictEqual(yield* field({ idleTimeout: "soon" as never }), "idleTimeout")
+      assert.strictEqual(yield* field({ outageAfter: 0 }), "outageAfter")
+      assert.strictEqual(yield* field({ maxTurns: 1.5 }), "maxTurns")
+      assert.strictEqual(yield* field({ cap: { maxActive: -1 } }), "maxActive")
+      assert.strictEqual(yield* field({ modelTimeout: -5 }), "modelTimeout")
+      assert.strictEqual(yield* field({ retry: { maxAttempts: 0 } }), "retry.maxAttempts")
+      assert.strictEqual(yield* field({ evaluation: { backoff: "never" as never } }), "backoff")
+      assert.strictEqual(yield* field({ evaluation: { maxAttempts: Number.NaN } }), "maxAttempts")
+    }).pipe(Effect.provide(env())))
+
+  it.scoped("a session goes on in another instance of the service (after a restart): its history is read back from the store", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore.SessionStore
+      yield* addScenario()
+      const first = yield* Practice.make()
+      const { session } = yield* first.start(ada, "first-session")
+      yield* first.send(ada, session.id, "What brings you here today?")
+      const second = yield* Practice.make() // a new process on the same store
+      const turn = yield* second.send(ada, session.id, "So what I hear is that you want to decide whether to stay.")
+      assert.strictEqual(turn.session.endReason, "objective-met") // the judge saw the whole conversation
+      assert.strictEqual(turn.message.seq, 3)
+      assert.strictEqual((yield* store.getSession(ada, session.id)).totals.messages, 5)
+    }).pipe(Effect.provide(env())))
+
   it.scoped("the circuit breaker: after 5 failed replies in a row the model is not called until it half-opens", () => {
     let clientCalls = 0
     return Effect.gen(function*() {

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Effect, Either, ParseResult, Schema } from "effect"
+import { Duration, Effect, Either, Option, ParseResult, Schema } from "effect"
 import { InvalidInput } from "../Errors.js"
 
 /** `a.b[2].c` from a parse path (under `prefix`). */
@@ -32,3 +32,37 @@ export const decoder = <A, I>(schema: Schema.Schema<A, I, never>, prefix: Readon
       return Either.isRight(decoded) ? Effect.succeed(decoded.right) : Effect.fail(invalidInput(decoded.left, prefix))
     })
 }
+
+/** A duration option of a workflow's config: its default when absent, `InvalidInput` naming it when invalid. */
+export const durationOption = (
+  field: string,
+  input: unknown,
+  fallback: Duration.DurationInput
+): Effect.Effect<Duration.Duration, InvalidInput> => {
+  const decoded = Duration.decodeUnknown(input ?? fallback)
+  return Option.isSome(decoded) && Duration.toMillis(decoded.value) > 0
+    ? Effect.succeed(decoded.value)
+    : Effect.fail(
+      new InvalidInput({ field, reason: `must be a positive duration (e.g. "10 minutes"), got ${String(input)}` })
+    )
+}
+
+/**
+ * Builds policies from a config: an option the resilience policies refuse (`InvalidOption`, thrown
+ * where a policy is built) is `InvalidInput` naming the option under `prefix` of the policy.
+ */
+export const buildPolicies = <A>(
+  build: () => A,
+  fieldOf: (policy: string, option: string) => string
+): Effect.Effect<A, InvalidInput> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(build())
+    } catch (e) {
+      if (typeof e === "object" && e !== null && "_tag" in e && e._tag === "InvalidOption") {
+        const o = e as unknown as { readonly policy: string; readonly option: string; readonly message: string }
+        return Effect.fail(new InvalidInput({ field: fieldOf(o.policy, o.option), reason: o.message }))
+      }
+      return Effect.die(e)
+    }
+  })
