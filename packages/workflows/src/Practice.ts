@@ -48,14 +48,7 @@ import * as PracticeEvaluation from "./PracticeEvaluation.js"
 import type * as ScenarioNs from "./Scenario.js"
 import * as SessionCap from "./SessionCap.js"
 import * as SessionEvents from "./SessionEvents.js"
-import type {
-  EndReason,
-  MessageRecord,
-  Page,
-  Principal as PrincipalType,
-  ScenarioQuery,
-  SessionRecord
-} from "./SessionStore.js"
+import type { EndReason, MessageRecord, Page, ScenarioQuery, SessionRecord } from "./SessionStore.js"
 import { Principal, SessionStore, system } from "./SessionStore.js"
 import * as Transcript from "./Transcript.js"
 
@@ -841,6 +834,15 @@ export const make = (
         return { session: active, opening }
       })
 
+    /** The caller's session, as the store lets the caller see it (decoded ids). */
+    const owned = (principalInput: unknown, sessionIdInput: unknown) =>
+      Effect.gen(function*() {
+        const principal = yield* decodePrincipal(principalInput)
+        const sessionId = yield* decodeSessionId(sessionIdInput)
+        const session = yield* store.getSession(principal, sessionId)
+        return { principal, sessionId, session }
+      })
+
     const start = (
       principalInput: unknown,
       scenarioInput: unknown,
@@ -893,10 +895,8 @@ export const make = (
       textInput: unknown
     ): Effect.Effect<Turn, SendError, Ai.LanguageModel.LanguageModel> =>
       Effect.gen(function*() {
-        const principal: PrincipalType = yield* decodePrincipal(principalInput)
-        const sessionId = yield* decodeSessionId(sessionIdInput)
         const text = yield* decodeText(textInput)
-        const found = yield* store.getSession(principal, sessionId)
+        const { principal, session: found, sessionId } = yield* owned(principalInput, sessionIdInput)
         if (found.status === "completed") {
           return yield* new SessionCompleted({ sessionId, reason: found.endReason ?? "completed" })
         }
@@ -981,9 +981,7 @@ export const make = (
 
     const end = (principalInput: unknown, sessionIdInput: unknown) =>
       Effect.gen(function*() {
-        const principal = yield* decodePrincipal(principalInput)
-        const sessionId = yield* decodeSessionId(sessionIdInput)
-        const found = yield* store.getSession(principal, sessionId)
+        const { session: found, sessionId } = yield* owned(principalInput, sessionIdInput)
         if (found.status === "completed") return found
         yield* disarm(sessionId)
         return yield* endSession(sessionId, "user", yield* Clock.currentTimeMillis)
@@ -991,9 +989,7 @@ export const make = (
 
     const practiceAgain = (principalInput: unknown, sessionIdInput: unknown) =>
       Effect.gen(function*() {
-        const principal = yield* decodePrincipal(principalInput)
-        const sessionId = yield* decodeSessionId(sessionIdInput)
-        const previous = yield* store.getSession(principal, sessionId)
+        const { principal, session: previous } = yield* owned(principalInput, sessionIdInput)
         if (previous.scenarioId === undefined) {
           return yield* new InvalidInput({
             field: "sessionId",
