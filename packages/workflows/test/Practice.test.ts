@@ -20,6 +20,10 @@ const env = (script: ScriptedLanguageModel.Options = Scripts.practice, metered: 
     EventBus.layerMemory
   )
 
+/** The scripted practice model, failing the calls `when` selects with `Overloaded`. */
+const failing = (when: (prompt: Ai.Prompt.Prompt) => boolean, message = "overloaded") =>
+  env({ ...Scripts.practice, failures: [{ when, error: new LlmErrors.Overloaded({ message }) }] })
+
 /** Lets forked fibers (event delivery, the evaluation started at the end) run. */
 const settle = Effect.repeatN(Effect.yieldNow(), 200)
 
@@ -29,6 +33,15 @@ const addScenario = (overrides: Record<string, unknown> = {}) =>
     SessionStore.SessionStore,
     (store) => store.putScenario(teacher, { ...Scripts.practiceScenario, ...overrides }, 0)
   )
+
+/** Adds the scenario (with overrides), builds the service and starts a session of Ada. */
+const begin = (config: Practice.Config = {}, overrides: Record<string, unknown> = { aiSpeaksFirst: false }) =>
+  Effect.gen(function*() {
+    yield* addScenario(overrides)
+    const practice = yield* Practice.make(config)
+    const { session } = yield* practice.start(ada, "first-session")
+    return { practice, session }
+  })
 
 /** Collects every session event. */
 const recordEvents = Effect.gen(function*() {
@@ -127,9 +140,7 @@ describe("Practice", () => {
   it.scoped("idle timeout: a Clock timer per session, restarted by every message", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore.SessionStore
-      yield* addScenario()
-      const practice = yield* Practice.make({ idleTimeout: "10 minutes" })
-      const { session } = yield* practice.start(ada, "first-session")
+      const { practice, session } = yield* begin({ idleTimeout: "10 minutes" }, {})
       yield* TestClock.adjust("9 minutes")
       assert.strictEqual((yield* store.getSession(ada, session.id)).status, "active")
       yield* practice.send(ada, session.id, "How do you feel about the team?")
@@ -149,9 +160,7 @@ describe("Practice", () => {
   it.scoped("model outage: fallback replies flagged before N failures in a row, then the session ends with the outage reason", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore.SessionStore
-      yield* addScenario({ aiSpeaksFirst: false })
-      const practice = yield* Practice.make({ outageAfter: 3, retry: { maxAttempts: 1 } })
-      const { session } = yield* practice.start(ada, "first-session")
+      const { practice, session } = yield* begin({ outageAfter: 3, retry: { maxAttempts: 1 } })
       const one = yield* practice.send(ada, session.id, "What brings you here today?")
       assert.isTrue(one.reply?.fallback)
       assert.include(one.reply?.fallbackCause ?? "", "Overloaded")
@@ -169,10 +178,7 @@ describe("Practice", () => {
       assert.strictEqual(persisted.totals.messages, 5) // 3 learner messages, 2 fallback replies
       const errors = yield* store.recentErrors(admin)
       assert.isTrue(errors.some((e) => e.severity === "error" && e.source === "model" && e.sessionId === session.id))
-    }).pipe(Effect.provide(env({
-      ...Scripts.practice,
-      failures: [{ when: isClient, error: new LlmErrors.Overloaded({ message: "overloaded" }) }]
-    }))))
+    }).pipe(Effect.provide(failing(isClient, "overloaded"))))
 
   it.scoped("a bad config is InvalidInput naming the option", () =>
     Effect.gen(function*() {
@@ -204,9 +210,7 @@ describe("Practice", () => {
   it.scoped("the circuit breaker: after 5 failed replies in a row the model is not called until it half-opens", () => {
     let clientCalls = 0
     return Effect.gen(function*() {
-      yield* addScenario({ aiSpeaksFirst: false })
-      const practice = yield* Practice.make({ outageAfter: 10, retry: { maxAttempts: 1 } })
-      const { session } = yield* practice.start(ada, "first-session")
+      const { practice, session } = yield* begin({ outageAfter: 10, retry: { maxAttempts: 1 } })
       const causes: Array<string> = []
       for (let i = 0; i < 7; i++) {
         const turn = yield* practice.send(ada, session.id, `Message ${i}?`)
@@ -219,20 +223,12 @@ describe("Practice", () => {
       yield* TestClock.adjust("30 seconds")
       yield* practice.send(ada, session.id, "And now?") // the probe reaches the model
       assert.strictEqual(clientCalls, 6)
-    }).pipe(Effect.provide(env({
-      ...Scripts.practice,
-      failures: [{
-        when: (p) => isClient(p) && ++clientCalls > 0,
-        error: new LlmErrors.Overloaded({ message: "overloaded" })
-      }]
-    })))
+    }).pipe(Effect.provide(failing((p) => isClient(p) && ++clientCalls > 0, "overloaded")))
   })
 
   it.scoped("a model call that never answers is cut at the timeout (TestClock) and the learner gets the fallback", () =>
     Effect.gen(function*() {
-      yield* addScenario({ aiSpeaksFirst: false })
-      const practice = yield* Practice.make({ modelTimeout: "20 seconds", retry: { maxAttempts: 1 } })
-      const { session } = yield* practice.start(ada, "first-session")
+      const { practice, session } = yield* begin({ modelTimeout: "20 seconds", retry: { maxAttempts: 1 } })
       const fiber = yield* Effect.fork(practice.send(ada, session.id, "What brings you here today?"))
       yield* TestClock.adjust("20 seconds")
       const turn = yield* Fiber.join(fiber)
@@ -242,9 +238,7 @@ describe("Practice", () => {
 
   it.scoped("turn limit: the session ends after the scenario's last learner turn", () =>
     Effect.gen(function*() {
-      yield* addScenario({ maxTurns: 2 })
-      const practice = yield* Practice.make()
-      const { session } = yield* practice.start(ada, "first-session")
+      const { practice, session } = yield* begin({}, { maxTurns: 2 })
       const one = yield* practice.send(ada, session.id, "What brings you here today?")
       assert.strictEqual(one.session.status, "active")
       const two = yield* practice.send(ada, session.id, "How do you feel about that?")
@@ -255,9 +249,7 @@ describe("Practice", () => {
   it.scoped("budget exhausted: Metered's session budget ends the session (the budget is keyed by the session)", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore.SessionStore
-      yield* addScenario({ aiSpeaksFirst: false })
-      const practice = yield* Practice.make()
-      const { session } = yield* practice.start(ada, "first-session")
+      const { practice, session } = yield* begin()
       // The first reply crosses the budget (the call that crosses a limit completes).
       const one = yield* practice.send(ada, session.id, "What brings you here today?")
       assert.isFalse(one.reply?.fallback)
@@ -274,9 +266,7 @@ describe("Practice", () => {
   it.scoped("the learner ends the session; nobody else can", () =>
     Effect.gen(function*() {
       const events = yield* recordEvents
-      yield* addScenario()
-      const practice = yield* Practice.make()
-      const { session } = yield* practice.start(ada, "first-session")
+      const { practice, session } = yield* begin({}, {})
       assert.strictEqual(failureOf(yield* Effect.exit(practice.end(grace, session.id)))._tag, "SessionNotFound")
       const ended = yield* practice.end(ada, session.id)
       assert.strictEqual(ended.endReason, "user")
@@ -287,9 +277,7 @@ describe("Practice", () => {
 
   it.scoped("practice again links the new session to the old one; export is Markdown with the evaluation, for the owner only", () =>
     Effect.gen(function*() {
-      yield* addScenario()
-      const practice = yield* Practice.make()
-      const { session } = yield* practice.start(ada, "first-session")
+      const { practice, session } = yield* begin({}, {})
       yield* practice.send(ada, session.id, "What brings you here today?")
       yield* practice.send(ada, session.id, "So what I hear is that you want to decide whether to stay.")
       yield* settle
@@ -376,9 +364,7 @@ describe("Practice", () => {
 
   it.scoped("spans of a turn carry the session (gen_ai.conversation.id) and the turn id", () =>
     Effect.gen(function*() {
-      yield* addScenario({ aiSpeaksFirst: false })
-      const practice = yield* Practice.make()
-      const { session } = yield* practice.start(ada, "first-session")
+      const { practice, session } = yield* begin()
       const { exit, spans } = yield* withSpans(practice.send(ada, session.id, "What brings you here today?"))
       assert.isTrue(Exit.isSuccess(exit))
       const turnId = Exit.isSuccess(exit) ? exit.value.turnId : ""
@@ -443,19 +429,11 @@ describe("Practice", () => {
       )
       assert.deepStrictEqual(ready.map((e) => e.status), ["failed", "completed"])
       assert.strictEqual(ready[1]!.overall, j.result!.overall)
-    }).pipe(Effect.provide(env({
-      ...Scripts.practice,
-      failures: [{
-        when: (p) => broken && isEvaluator(p),
-        error: new LlmErrors.Overloaded({ message: "evaluator down" })
-      }]
-    }))))
+    }).pipe(Effect.provide(failing((p) => broken && isEvaluator(p), "evaluator down"))))
 
   it.scoped("bad input is a typed error naming the field; fuzzed inputs never crash", () =>
     Effect.gen(function*() {
-      yield* addScenario({ aiSpeaksFirst: false })
-      const practice = yield* Practice.make({ maxTurns: 500 })
-      const { session } = yield* practice.start(ada, "first-session")
+      const { practice, session } = yield* begin({ maxTurns: 500 })
       const fieldOf = (exit: Exit.Exit<unknown, { readonly _tag: string }>) => {
         const e = failureOf(exit)
         return e._tag === "InvalidInput" ? (e as unknown as { readonly field: string }).field : e._tag
