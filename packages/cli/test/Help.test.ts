@@ -18,7 +18,10 @@ describe("braid --help", () => {
         const r = yield* cli("run", flag)
         assert.strictEqual(r.code, 0)
         assert.strictEqual(r.stderr, "")
-        assert.isTrue(r.stdout.startsWith("braid run: Run a workflow (coaching, evaluation, meeting, practice)"), r.stdout)
+        assert.isTrue(
+          r.stdout.startsWith("braid run: Run a workflow (coaching, evaluation, meeting, practice)"),
+          r.stdout
+        )
         assert.include(r.stdout, "Usage:\n  braid run <workflow> [options]")
         assert.notInclude(r.stdout, "$ run")
         assert.match(r.stdout, /--user <name> +The user \(coaching, practice\) or run name \(default: ada\)/)

@@ -586,15 +586,7 @@ export const make = (
     const endMessages = { ...defaultEndMessages, ...config.endMessages }
     const fallbackText = config.fallbackReply ?? defaultFallbackReply
     const policy = policyOf(config)
-    const { client, judge: check } = yield* buildPolicies(
-      () => stepsWith(config, policy),
-      (p, option) =>
-        p.toLowerCase().startsWith("retry")
-          ? `retry.${option}`
-          : p.toLowerCase().startsWith("timeout")
-          ? "modelTimeout"
-          : option
-    )
+    const { client, judge: check } = yield* buildPolicies(() => stepsWith(config, policy), "modelTimeout")
     const evaluation = config.evaluation === false
       ? undefined
       : yield* PracticeEvaluation.make({ ...config.evaluation, policy })

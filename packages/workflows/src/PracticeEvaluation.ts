@@ -270,10 +270,7 @@ export const make = (
     const base = D.toMillis(yield* durationOption("backoff", options.backoff, "30 seconds"))
     const cap = D.toMillis(yield* durationOption("maxBackoff", options.maxBackoff, "10 minutes"))
     const poll = yield* durationOption("pollInterval", options.pollInterval, "5 seconds")
-    const assess = yield* buildPolicies(
-      () => step(options),
-      (p, option) => p.toLowerCase().startsWith("retry") ? `retry.${option}` : p.toLowerCase().startsWith("timeout") ? "timeout" : option
-    )
+    const assess = yield* buildPolicies(() => step(options), "timeout")
 
     const evaluate = (job: EvaluationRecord) =>
       Effect.gen(function*() {

@@ -49,19 +49,23 @@ export const durationOption = (
 
 /**
  * Builds policies from a config: an option the resilience policies refuse (`InvalidOption`, thrown
- * where a policy is built) is `InvalidInput` naming the option under `prefix` of the policy.
+ * where a policy is built) is `InvalidInput` naming it: `retry.<option>` for the retry,
+ * `timeoutField` for the timeout.
  */
-export const buildPolicies = <A>(
-  build: () => A,
-  fieldOf: (policy: string, option: string) => string
-): Effect.Effect<A, InvalidInput> =>
+export const buildPolicies = <A>(build: () => A, timeoutField: string): Effect.Effect<A, InvalidInput> =>
   Effect.suspend(() => {
     try {
       return Effect.succeed(build())
     } catch (e) {
       if (typeof e === "object" && e !== null && "_tag" in e && e._tag === "InvalidOption") {
         const o = e as unknown as { readonly policy: string; readonly option: string; readonly message: string }
-        return Effect.fail(new InvalidInput({ field: fieldOf(o.policy, o.option), reason: o.message }))
+        const policy = o.policy.toLowerCase()
+        const field = policy.startsWith("retry")
+          ? `retry.${o.option}`
+          : policy.startsWith("timeout")
+          ? timeoutField
+          : o.option
+        return Effect.fail(new InvalidInput({ field, reason: o.message }))
       }
       return Effect.die(e)
     }
