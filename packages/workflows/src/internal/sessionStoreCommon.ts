@@ -170,7 +170,53 @@ export const decodeNewSession = (input: unknown): Effect.Effect<typeof NewSessio
     ? Effect.fail(new InvalidInput({ field: "metadata", reason: "a metadata key cannot be __proto__" }))
     : decodeNewSessionFields(input)
 }
-export const decodeNewMessage = inputDecoder(NewMessageInput)
+const decodeNewMessageSchema = inputDecoder(NewMessageInput)
+
+const isCount = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0
+const isText = (t: unknown): t is string => typeof t === "string" && textProblem(t) === undefined
+const isOptionalText = (t: unknown) => t === undefined || isText(t)
+
+/**
+ * A message exactly as `NewMessageInput` accepts it, checked by hand (appendMessage is on every
+ * turn's path; the Schema costs several microseconds): `undefined` when any field is not
+ * plainly valid, and the Schema then decodes it (and names the field at fault). A property test
+ * checks that whatever this accepts, the Schema accepts too, with the same result.
+ */
+export const acceptNewMessage = (input: unknown): typeof NewMessageInput.Type | undefined => {
+  if (typeof input !== "object" || input === null) return undefined
+  const proto = Object.getPrototypeOf(input)
+  if (proto !== Object.prototype && proto !== null) return undefined
+  const m = input as Record<string, unknown>
+  const { createdAt, costUsd, role } = m
+  if (
+    !(role === "user" || role === "assistant" || role === "system") || !isText(m["text"]) ||
+    !(isCount(createdAt) && createdAt <= Number.MAX_SAFE_INTEGER) || !isOptionalText(m["turnId"]) ||
+    !isCount(m["inputTokens"]) || !isCount(m["outputTokens"]) ||
+    !(typeof costUsd === "number" && Number.isFinite(costUsd) && costUsd >= 0) ||
+    typeof m["estimated"] !== "boolean" || !isOptionalText(m["model"]) || typeof m["fallback"] !== "boolean" ||
+    !isOptionalText(m["fallbackCause"])
+  ) return undefined
+  const out: Record<string, unknown> = {
+    role,
+    text: m["text"],
+    createdAt,
+    inputTokens: m["inputTokens"],
+    outputTokens: m["outputTokens"],
+    costUsd,
+    estimated: m["estimated"],
+    fallback: m["fallback"]
+  }
+  if (m["turnId"] !== undefined) out["turnId"] = m["turnId"]
+  if (m["model"] !== undefined) out["model"] = m["model"]
+  if (m["fallbackCause"] !== undefined) out["fallbackCause"] = m["fallbackCause"]
+  return out as typeof NewMessageInput.Type
+}
+
+/** A new message: the hand check when it accepts, else the Schema (which names the field at fault). */
+export const decodeNewMessage = (input: unknown): Effect.Effect<typeof NewMessageInput.Type, InvalidInput> => {
+  const accepted = acceptNewMessage(input)
+  return accepted === undefined ? decodeNewMessageSchema(input) : Effect.succeed(accepted)
+}
 export const decodeScenario = inputDecoder(Scenario.Scenario)
 export const decodeDifficulty = inputDecoder(Scenario.Difficulty, "difficulty")
 export const decodeEnd = recordDecoder(EndInput)
