@@ -38,12 +38,12 @@ import { Ai, Metered, Tokens } from "@braid/llm"
 import { EventBus } from "@braid/messaging"
 import { CircuitBreaker } from "@braid/resilience"
 import type { Duration, Scope } from "effect"
-import { Clock, Context, Effect, FiberMap, Layer, Schema, Stream } from "effect"
+import { Clock, Context, Effect, FiberMap, Layer, Schedule, Schema, Stream } from "effect"
 import type { AtCapacity, Forbidden, ScenarioNotFound, SessionNotFound, SessionStoreError } from "./Errors.js"
 import { InvalidInput, SessionCompleted } from "./Errors.js"
 import { buildPolicies, decoder, durationOption } from "./internal/decode.js"
 import type { CallPolicy } from "./internal/practice.js"
-import { budgetExceeded, guarded, publisher, summarize, transcriptText, typed } from "./internal/practice.js"
+import { budgetExceeded, guarded, queuedPublisher, summarize, transcriptText, typed } from "./internal/practice.js"
 import * as PracticeEvaluation from "./PracticeEvaluation.js"
 import type * as ScenarioNs from "./Scenario.js"
 import * as SessionCap from "./SessionCap.js"
@@ -566,7 +566,7 @@ export const make = (
   Effect.gen(function*() {
     const store = yield* SessionStore
     const model = yield* Effect.context<Ai.LanguageModel.LanguageModel>()
-    const publish = publisher(yield* Effect.serviceOption(EventBus.EventBus))
+    const publish = yield* queuedPublisher(yield* Effect.serviceOption(EventBus.EventBus))
     const scope = yield* Effect.scope
     const cap = yield* SessionCap.make(config.cap)
     const idle = yield* durationOption("idleTimeout", config.idleTimeout, "10 minutes")
@@ -694,7 +694,15 @@ export const make = (
         sessionId,
         Effect.sleep(idle).pipe(
           Effect.zipRight(Clock.currentTimeMillis),
-          Effect.flatMap((now) => Effect.ignore(endSession(sessionId, "idle-timeout", now)))
+          // The store may be unreachable when the timer fires: try again, then give up (logged).
+          Effect.flatMap((now) =>
+            endSession(sessionId, "idle-timeout", now).pipe(
+              Effect.retry({ schedule: Schedule.spaced("30 seconds"), times: 10 }),
+              Effect.catchAll((e) =>
+                Effect.logError(`practice: could not end idle session ${sessionId}: ${summarize(e)}`)
+              )
+            )
+          )
         )
       ).pipe(Effect.asVoid)
     const disarm = (sessionId: string): Effect.Effect<void> => FiberMap.remove(timers, sessionId)

@@ -5,7 +5,7 @@ import { EventBus } from "@braid/messaging"
 import { withSpans } from "@braid/testing"
 import { Practice, Scenario, Scripts, SessionEvents, SessionStore, Transcript } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Exit, FastCheck as fc, Fiber, Layer, Ref, Stream, TestClock } from "effect"
+import { Cause, Chunk, Effect, Exit, FastCheck as fc, Fiber, Layer, PubSub, Ref, Stream, TestClock } from "effect"
 import * as fs from "node:fs"
 
 const teacher = { userId: "tess", role: "teacher", tenant: "default" } as const
@@ -251,6 +251,23 @@ describe("Practice", () => {
     assert.strictEqual(markdown.match(/^## Evaluation/gm)?.length, 1)
     assert.include(markdown, "Not evaluated.")
   })
+
+  it.scoped("a bus that never answers does not hold a turn: each publication is bounded (TestClock)", () =>
+    Effect.gen(function*() {
+      const dispatcher = yield* PubSub.unbounded<{ readonly channel: string; readonly payload: unknown }>()
+      const stuck = EventBus.makeWith({ transport: "stuck", dispatcher, send: () => Effect.never })
+      const fiber = yield* Effect.fork(
+        Effect.gen(function*() {
+          const { practice, session } = yield* begin() // SessionStarted is published (and bounded) too
+          return yield* practice.send(ada, session.id, "What brings you here today?")
+        }).pipe(Effect.provideService(EventBus.EventBus, stuck))
+      )
+      yield* TestClock.adjust("5 minutes")
+      const turn = yield* Fiber.join(fiber)
+      assert.include(turn.reply?.text ?? "", "Two people quit")
+    }).pipe(
+      Effect.provide(Layer.merge(SessionStore.layerMemory, Metered.fromProvider(Scripted.provider(Scripts.practice))))
+    ))
 
   it.scoped("a bad config is InvalidInput naming the option", () =>
     Effect.gen(function*() {

@@ -6,7 +6,7 @@
  * @internal
  */
 import type { Primitive as P } from "@braid/core"
-import { Primitive } from "@braid/core"
+import { Io, Primitive } from "@braid/core"
 import * as Models from "@braid/eval/Models"
 import type { Errors as LlmErrors } from "@braid/llm"
 import { AiErrors } from "@braid/llm"
@@ -14,7 +14,8 @@ import { EventBus } from "@braid/messaging"
 import type { Errors as ResilienceErrors, Retry } from "@braid/resilience"
 import { CircuitBreaker, Errors as ResilienceErrorValues } from "@braid/resilience"
 import type { Duration } from "effect"
-import { Effect, Option } from "effect"
+import type { Scope } from "effect"
+import { Cause, Effect, Exit, Fiber, Option, Queue } from "effect"
 import * as SessionEvents from "../SessionEvents.js"
 import type { MessageRecord } from "../SessionStore.js"
 
@@ -71,9 +72,12 @@ export const summarize = (error: unknown): string => {
 /** The model's errors as Braid's typed `ModelError`s. */
 export const typed = AiErrors.mapToModelError
 
+/** The bound of one publication on the bus. */
+const publishTimeout = "5 seconds"
+
 /**
- * Publishes an event when an `EventBus` was provided: events are best effort, so a failing bus
- * never fails a turn (it is logged).
+ * Publishes an event when an `EventBus` was provided: events are best effort, so a failing (or
+ * silent: bounded by `publishTimeout`) bus never fails or holds a turn (it is logged).
  */
 export const publisher = (bus: Option.Option<EventBus.Service>) =>
 <E extends SessionEvents.Event>(
@@ -83,10 +87,54 @@ export const publisher = (bus: Option.Option<EventBus.Service>) =>
   Option.match(bus, {
     onNone: () => Effect.void,
     onSome: (service) =>
-      SessionEvents.emit(Event, fields).pipe(
-        Effect.provideService(EventBus.EventBus, service),
-        Effect.catchAll((e) => Effect.logWarning(`practice: could not publish ${Event._tag}: ${summarize(e)}`)),
-        Effect.asVoid
+      // In a fiber of its own, awaited: a bus that fails, hangs or was shut down (which interrupts
+      // a publisher) is logged, never the caller's failure or interruption.
+      Effect.fork(Io.within(
+        SessionEvents.emit(Event, fields).pipe(Effect.provideService(EventBus.EventBus, service)),
+        publishTimeout,
+        (millis) => Effect.fail(`no answer from the bus in ${millis} ms`),
+        { interruptible: true } // also from the end of a session, which is uninterruptible
+      )).pipe(
+        Effect.flatMap(Fiber.await),
+        Effect.flatMap((exit) =>
+          Exit.isSuccess(exit)
+            ? Effect.void
+            : Effect.logWarning(
+              `practice: could not publish ${Event._tag}: ${
+                Cause.isInterruptedOnly(exit.cause) ? "interrupted" : summarize(Cause.squash(exit.cause))
+              }`
+            )
+        )
+      )
+  })
+
+/** Publishes an event (see `publisher`). */
+export type Publish = ReturnType<typeof publisher>
+
+/**
+ * A publisher that never holds its caller: events go, in order, through a bounded queue that one
+ * fiber of the current scope publishes (each publication bounded, see `publisher`). A bus that is
+ * slow or silent makes the queue grow up to `capacity`, then new events are dropped (logged).
+ * When the scope closes, what is still queued is published for at most `publishTimeout`.
+ */
+export const queuedPublisher = (
+  bus: Option.Option<EventBus.Service>,
+  capacity = 10_000
+): Effect.Effect<Publish, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const publish = publisher(bus)
+    if (Option.isNone(bus)) return publish
+    const queue = yield* Queue.dropping<Effect.Effect<void>>(capacity)
+    const drain = Effect.flatMap(Queue.takeAll(queue), (all) => Effect.forEach(all, (e) => e, { discard: true }))
+    yield* Effect.addFinalizer(() => Io.within(drain, publishTimeout, () => Effect.void, { interruptible: true }))
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(queue), (e) => e)))
+    return <E extends SessionEvents.Event>(
+      Event: SessionEvents.EventClass<E>,
+      fields: Omit<E, "_tag" | "eventId" | "at">
+    ): Effect.Effect<void> =>
+      Effect.flatMap(
+        Queue.offer(queue, publish(Event, fields)),
+        (queued) => queued ? Effect.void : Effect.logWarning(`practice: event queue full, ${Event._tag} dropped`)
       )
   })
 
