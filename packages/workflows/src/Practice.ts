@@ -589,7 +589,7 @@ export const make = (
     const { client, judge: check } = yield* buildPolicies(() => stepsWith(config, policy), "modelTimeout")
     const evaluation = config.evaluation === false
       ? undefined
-      : yield* PracticeEvaluation.make({ ...config.evaluation, policy })
+      : yield* PracticeEvaluation.make({ ...config.evaluation, policy, publish })
     if (evaluation !== undefined) yield* Effect.forkIn(evaluation.worker, scope)
     const timers = yield* FiberMap.make<string>()
     const live = new Map<string, Live>()

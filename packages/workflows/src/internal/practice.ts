@@ -72,48 +72,56 @@ export const summarize = (error: unknown): string => {
 /** The model's errors as Braid's typed `ModelError`s. */
 export const typed = AiErrors.mapToModelError
 
-/** The bound of one publication on the bus. */
+/** The bound of one publication on the bus (or of one batch of the queued publisher). */
 const publishTimeout = "5 seconds"
 
+/** Publishes an event (see `publisher`). */
+export type Publish = <E extends SessionEvents.Event>(
+  Event: SessionEvents.EventClass<E>,
+  fields: Omit<E, "_tag" | "eventId" | "at">
+) => Effect.Effect<void>
+
 /**
- * Publishes an event when an `EventBus` was provided: events are best effort, so a failing (or
- * silent: bounded by `publishTimeout`) bus never fails or holds a turn (it is logged).
+ * Runs publications in a fiber of their own, bounded by `publishTimeout`, and awaits it: a bus
+ * that fails, hangs or was shut down (which interrupts a publisher) is logged, never the caller's
+ * failure or interruption.
  */
-export const publisher = (bus: Option.Option<EventBus.Service>) =>
+const bounded = (work: Effect.Effect<void, unknown>, what: string): Effect.Effect<void> =>
+  Effect.fork(Io.within(
+    work,
+    publishTimeout,
+    (millis) => Effect.fail(`no answer from the bus in ${millis} ms`),
+    { interruptible: true } // also from the end of a session, which is uninterruptible
+  )).pipe(
+    Effect.flatMap(Fiber.await),
+    Effect.flatMap((exit) =>
+      Exit.isSuccess(exit)
+        ? Effect.void
+        : Effect.logWarning(
+          `practice: could not publish ${what}: ${
+            Cause.isInterruptedOnly(exit.cause) ? "interrupted" : summarize(Cause.squash(exit.cause))
+          }`
+        )
+    )
+  )
+
+const emitOn = (service: EventBus.Service) =>
 <E extends SessionEvents.Event>(
   Event: SessionEvents.EventClass<E>,
   fields: Omit<E, "_tag" | "eventId" | "at">
-): Effect.Effect<void> =>
-  Option.match(bus, {
-    onNone: () => Effect.void,
-    onSome: (service) =>
-      // In a fiber of its own, awaited: a bus that fails, hangs or was shut down (which interrupts
-      // a publisher) is logged, never the caller's failure or interruption.
-      Effect.fork(Io.within(
-        SessionEvents.emit(Event, fields).pipe(Effect.provideService(EventBus.EventBus, service)),
-        publishTimeout,
-        (millis) => Effect.fail(`no answer from the bus in ${millis} ms`),
-        { interruptible: true } // also from the end of a session, which is uninterruptible
-      )).pipe(
-        Effect.flatMap(Fiber.await),
-        Effect.flatMap((exit) =>
-          Exit.isSuccess(exit)
-            ? Effect.void
-            : Effect.logWarning(
-              `practice: could not publish ${Event._tag}: ${
-                Cause.isInterruptedOnly(exit.cause) ? "interrupted" : summarize(Cause.squash(exit.cause))
-              }`
-            )
-        )
-      )
-  })
+): Effect.Effect<void, unknown> =>
+  SessionEvents.emit(Event, fields).pipe(Effect.provideService(EventBus.EventBus, service), Effect.asVoid)
 
-/** Publishes an event (see `publisher`). */
-export type Publish = ReturnType<typeof publisher>
+/**
+ * Publishes an event when an `EventBus` was provided, bounded and best effort (see `bounded`): a
+ * failing bus never fails or holds its caller past `publishTimeout`.
+ */
+export const publisher = (bus: Option.Option<EventBus.Service>): Publish => (Event, fields) =>
+  Option.isNone(bus) ? Effect.void : bounded(emitOn(bus.value)(Event, fields), Event._tag)
 
 /**
  * A publisher that never holds its caller: events go, in order, through a bounded queue that one
- * fiber of the current scope publishes (each publication bounded, see `publisher`). A bus that is
+ * fiber of the current scope publishes, in batches each bounded by `publishTimeout`. A bus that is
  * slow or silent makes the queue grow up to `capacity`, then new events are dropped (logged).
  * When the scope closes, what is still queued is published for at most `publishTimeout`.
  */
@@ -122,18 +130,16 @@ export const queuedPublisher = (
   capacity = 10_000
 ): Effect.Effect<Publish, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const publish = publisher(bus)
-    if (Option.isNone(bus)) return publish
-    const queue = yield* Queue.dropping<Effect.Effect<void>>(capacity)
-    const drain = Effect.flatMap(Queue.takeAll(queue), (all) => Effect.forEach(all, (e) => e, { discard: true }))
-    yield* Effect.addFinalizer(() => Io.within(drain, publishTimeout, () => Effect.void, { interruptible: true }))
-    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(queue), (e) => e)))
-    return <E extends SessionEvents.Event>(
-      Event: SessionEvents.EventClass<E>,
-      fields: Omit<E, "_tag" | "eventId" | "at">
-    ): Effect.Effect<void> =>
+    if (Option.isNone(bus)) return publisher(bus)
+    const emit = emitOn(bus.value)
+    const queue = yield* Queue.dropping<Effect.Effect<void, unknown>>(capacity)
+    const run = (batch: Iterable<Effect.Effect<void, unknown>>) =>
+      bounded(Effect.forEach(batch, (e) => e, { discard: true }), "session events")
+    yield* Effect.addFinalizer(() => Effect.flatMap(Queue.takeAll(queue), run))
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeBetween(queue, 1, 500), run)))
+    return (Event, fields) =>
       Effect.flatMap(
-        Queue.offer(queue, publish(Event, fields)),
+        Queue.offer(queue, emit(Event, fields)),
         (queued) => queued ? Effect.void : Effect.logWarning(`practice: event queue full, ${Event._tag} dropped`)
       )
   })
