@@ -36,7 +36,7 @@ import { Attributes, Instrumentation, Primitive, WorkflowContext } from "@braid/
 import type { Errors as LlmErrors } from "@braid/llm"
 import { Ai, Metered, Tokens } from "@braid/llm"
 import { EventBus } from "@braid/messaging"
-import { CircuitBreaker } from "@braid/resilience"
+import { Bulkhead, CircuitBreaker } from "@braid/resilience"
 import type { Duration, Scope } from "effect"
 import { Clock, Context, Effect, FiberMap, Layer, Schedule, Schema, Stream } from "effect"
 import type { AtCapacity, Forbidden, ScenarioNotFound, SessionNotFound, SessionStoreError } from "./Errors.js"
@@ -267,6 +267,12 @@ export interface Config {
    * `false` for none.
    */
   readonly breaker?: CircuitBreaker.CircuitBreaker | false
+  /**
+   * The limit on model calls in flight (client and judge), separate from the session cap: a
+   * `Bulkhead` you may share with other workflows. A call it refuses (`CapacityExceeded`) gets the
+   * fallback reply, and does not count towards the outage. Default: none.
+   */
+  readonly modelCalls?: Bulkhead.Bulkhead
   /** The objective check. Default `judge()`. */
   readonly objective?: ObjectiveCheck
   /** The session cap. Default 20 active, 5 queued. */
@@ -479,7 +485,11 @@ const stepsWith = (config: Config, policy: CallPolicy) => {
     policy
   )
   const judgeStep = guarded("judge", config.objective ?? judge(), policy)
-  return { client, judge: judgeStep }
+  if (config.modelCalls === undefined) return { client, judge: judgeStep }
+  return {
+    client: client.pipe(Bulkhead.limit(config.modelCalls)),
+    judge: judgeStep.pipe(Bulkhead.limit(config.modelCalls))
+  }
 }
 
 /**
@@ -744,7 +754,10 @@ export const make = (
             yield* logFailure(session, "model", "warning", budget)
             return { ended: yield* endSession(session.id, "budget-exhausted", requestedAt) } as const
           }
-          state.failures++
+          // Refused by the limit on model calls: the service is busy, the model is not down.
+          if (!(typeof error === "object" && error !== null && "_tag" in error && error._tag === "CapacityExceeded")) {
+            state.failures++
+          }
           yield* logFailure(session, "model", state.failures >= outageAfter ? "error" : "warning", error)
           if (state.failures >= outageAfter) {
             return { ended: yield* endSession(session.id, "model-outage", requestedAt) } as const

@@ -2,6 +2,7 @@ import { Attributes, Describe } from "@braid/core"
 import type { ScriptedLanguageModel } from "@braid/llm"
 import { Ai, Errors as LlmErrors, Metered, ScriptedLanguageModel as Scripted } from "@braid/llm"
 import { EventBus } from "@braid/messaging"
+import { Bulkhead } from "@braid/resilience"
 import { withSpans } from "@braid/testing"
 import { Practice, Scenario, Scripts, SessionEvents, SessionStore, Transcript } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
@@ -277,6 +278,24 @@ describe("Practice", () => {
     }).pipe(
       Effect.provide(Layer.merge(SessionStore.layerMemory, Metered.fromProvider(Scripted.provider(Scripts.practice))))
     ))
+
+  it.scoped("model calls in flight have their own limit (a Bulkhead), separate from the session cap", () =>
+    Effect.gen(function*() {
+      yield* addScenario({ aiSpeaksFirst: false })
+      const modelCalls = Bulkhead.unsafeMake({ name: "practice-calls", maxConcurrent: 1, maxQueued: 0 })
+      const practice = yield* Practice.make({ modelCalls, retry: { maxAttempts: 1 }, outageAfter: 1 })
+      const a = yield* practice.start(ada, "first-session")
+      const g = yield* practice.start(grace, "first-session")
+      const first = yield* Effect.fork(practice.send(ada, a.session.id, "What brings you here today?"))
+      yield* settle
+      const second = yield* practice.send(grace, g.session.id, "What brings you here today?")
+      assert.isTrue(second.reply?.fallback)
+      assert.include(second.reply?.fallbackCause ?? "", "CapacityExceeded")
+      assert.strictEqual(second.session.status, "active") // not an outage, even with outageAfter 1
+      yield* TestClock.adjust("2 seconds")
+      const turn = yield* Fiber.join(first)
+      assert.isFalse(turn.reply?.fallback)
+    }).pipe(Effect.provide(env({ ...Scripts.practice, latency: "1 second" }))))
 
   it.scoped("a bad config is InvalidInput naming the option", () =>
     Effect.gen(function*() {
