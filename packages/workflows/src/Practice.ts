@@ -693,7 +693,7 @@ export const make = (
           yield* Effect.ignore(evaluation.enqueue(session))
           yield* Effect.forkIn(Effect.ignore(evaluation.process(sessionId)), scope)
         }
-        yield* Effect.annotateCurrentSpan({ "braid.session.end_reason": reason })
+        yield* Effect.annotateCurrentSpan({ [Attributes.Braid.sessionEndReason]: reason })
         return session
       })).pipe(Effect.withSpan("Practice.end", { attributes: { [Attributes.Braid.sessionId]: sessionId } }))
 

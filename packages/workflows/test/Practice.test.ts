@@ -489,6 +489,11 @@ describe("Practice", () => {
       assert.strictEqual(turn.attributes[Attributes.Braid.turnId], turnId)
       const agent = spans.find((s) => s.name === "invoke_agent client")!
       assert.strictEqual(agent.attributes[Attributes.GenAI.conversationId], session.id)
+      const { spans: endSpans } = yield* withSpans(practice.end(ada, session.id))
+      assert.strictEqual(
+        endSpans.find((s) => s.name === "Practice.end")?.attributes[Attributes.Braid.sessionEndReason],
+        "user"
+      )
       const chats = spans.filter((s) => s.name.startsWith("chat "))
       assert.isTrue(chats.length >= 2) // the client and the judge
       for (const chat of chats) assert.strictEqual(chat.attributes[Attributes.GenAI.conversationId], session.id)
