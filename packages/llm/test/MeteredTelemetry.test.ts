@@ -3,7 +3,7 @@ import { Ai, AnthropicLanguageModel, Metered, ScriptedLanguageModel } from "@bra
 import { Reply, scoped } from "@braid/llm/testing/AnthropicTestServer"
 import { Metrics, Observability } from "@braid/observability"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Metric, Redacted, Stream } from "effect"
+import { Effect, Metric, Redacted, Schema, Stream } from "effect"
 import { readFileSync } from "node:fs"
 import { version } from "../src/internal/version.js"
 
@@ -112,6 +112,43 @@ describe("Metered: the model-call span follows the GenAI conventions", () => {
       assert.strictEqual(a["gen_ai.usage.cache_read.input_tokens"], 300)
       assert.strictEqual(a["gen_ai.usage.cache_creation.input_tokens"], 0)
     })))
+
+  it.effect("@effect/ai's own LanguageModel spans carry the run attributes (generateText, generateObject, streamText)", () =>
+    Effect.gen(function*() {
+      const mem = Observability.inMemory()
+      const run = {
+        "braid.run.id": "run-42",
+        "braid.session.id": "sess-9",
+        "gen_ai.conversation.id": "sess-9",
+        "braid.tenant.id": "acme"
+      }
+      const spans = yield* Effect.gen(function*() {
+        yield* Ai.LanguageModel.generateText({ prompt: "hi" })
+        yield* Ai.LanguageModel.generateObject({ prompt: "hi", schema: Schema.Struct({ n: Schema.Number }) })
+        yield* Stream.runDrain(Ai.LanguageModel.streamText({ prompt: "hi" }))
+        // after the stream: a span outside any model call has none of the call's annotations
+        yield* Effect.provide(Effect.withSpan(Effect.void, "after"), WorkflowContext.layer({ runId: "other" }))
+        return mem.spans()
+      }).pipe(
+        Effect.provide(WorkflowContext.layer({ runId: "run-42", sessionId: "sess-9", tenantId: "acme" })),
+        Effect.provide(mem.layer),
+        Effect.provide(Metered.fromProvider(ScriptedLanguageModel.provider({
+          default: "ok",
+          rules: [{ when: () => true, object: { n: 1 } }]
+        })))
+      )
+      for (const name of ["LanguageModel.generateText", "LanguageModel.generateObject", "LanguageModel.streamText"]) {
+        const span = spans.find((s) => s.name === name)
+        assert.isDefined(span, name)
+        for (const [k, v] of Object.entries(run)) assert.strictEqual(span!.attributes[k], v, `${name} ${k}`)
+        // nested under the chat span
+        const chat = spans.find((s) => s.spanContext().spanId === span!.parentSpanContext?.spanId)
+        assert.strictEqual(chat?.name, "chat braid-scripted", name)
+      }
+      const after = spans.find((s) => s.name === "after")!
+      assert.notProperty(after.attributes, "braid.run.id")
+      assert.notProperty(after.attributes, "gen_ai.conversation.id")
+    }))
 
   it.effect("estimated usage: no token metric unless the layer opts in; the span has the estimate", () =>
     Effect.gen(function*() {
