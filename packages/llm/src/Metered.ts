@@ -12,9 +12,13 @@
  *    `Ai.Settings.model`, which Braid's adapters honour);
  * 2. runs inside one `chat {model}` span with the GenAI attributes and the `gen_ai.client.*`
  *    token and duration metrics (`@braid/observability`);
- * 3. is guarded: a success with no content parts, or a stream that ends without its finish part
- *    (with or without an error part), fails with a typed, transient `MalformedResponse` (or the
- *    Braid error the error part carries), so retry policies retry it;
+ * 3. is guarded, whatever the provider, `generateText` and `generateObject` as well as
+ *    `streamText`: a response with no content parts, one that ends without its finish part (with
+ *    or without an error part), or whose finish reports a failed response (an OpenAI
+ *    `response.failed`: a finish with no usage at all) fails with a typed, transient
+ *    `MalformedResponse` (or the Braid error the error part carries), so retry policies retry it;
+ *    with `timeout`, a call that has not completed in time (a stream: has not reached its finish)
+ *    fails with a typed, transient `ModelTimeout`;
  * 4. is accounted: usage (estimated when the provider reported none, and marked so) priced with
  *    `Pricing`, added to the totals per run, session, agent (`Ai.Settings.agent`) and model of
  *    `Accounting` (its report, alert and `braid.llm.cost` metric), and
@@ -22,6 +26,7 @@
  *
  * @since 0.2.0
  */
+import { Io } from "@braid/core"
 import { GenAI } from "@braid/observability"
 import * as AiError from "@effect/ai/AiError"
 import type * as LanguageModelNs from "@effect/ai/LanguageModel"
@@ -32,7 +37,7 @@ import {
 } from "@effect/ai/LanguageModel"
 import * as Prompt from "@effect/ai/Prompt"
 import * as Response from "@effect/ai/Response"
-import { Context, Effect, FiberRef, Layer, Option, Stream } from "effect"
+import { Context, Duration, Effect, FiberRef, Layer, Option, Stream } from "effect"
 import { dual } from "effect/Function"
 import { globalValue } from "effect/GlobalValue"
 import * as Accounting from "./Accounting.js"
@@ -78,6 +83,13 @@ export interface Options extends Accounting.Options {
    * prompts and replies often hold personal data, and are never recorded unless asked for.
    */
   readonly captureContent?: boolean
+  /**
+   * The bound of each call: a `generateText` / `generateObject` that has not answered, or a
+   * `streamText` that has not reached its finish part, within it fails with a typed, transient
+   * `ModelTimeout` (carried by an `AiError`; the call is interrupted, which aborts the request).
+   * Measured with Effect's `Clock`. Default: none (the adapter's own bound applies).
+   */
+  readonly timeout?: Duration.DurationInput
 }
 
 const moduleName = "Metered"
@@ -364,7 +376,7 @@ const malformed = (method: string, message: string): AiError.AiError =>
  * (classified), a provider's error event with a rate-limit code as `RateLimited`, else a
  * transient malformed response. Always scrubbed.
  */
-const fromErrorPart = (method: string, error: unknown): AiError.AiError => {
+const fromErrorPart = (method: string, what: string, error: unknown): AiError.AiError => {
   if (isCarrying(error)) return error
   if (Errors.isModelError(error) || AiError.isAiError(error)) return toCarrying(error)
   const detail = redact(
@@ -373,20 +385,49 @@ const fromErrorPart = (method: string, error: unknown): AiError.AiError => {
   const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : ""
   if (/rate_limit/i.test(code)) {
     return fromModelError(
-      new Errors.RateLimited({ message: `the model's stream ended with a rate-limit error: ${detail}` }),
+      new Errors.RateLimited({ message: `the model's ${what} ended with a rate-limit error: ${detail}` }),
       { module: moduleName, method }
     )
   }
-  return malformed(method, `the model's stream ended with an error part and no finish part: ${detail}`)
+  return malformed(method, `the model's ${what} ended with an error part and no finish part: ${detail}`)
 }
 
 /**
- * A finish part of an OpenAI stream with no usage at all: how `@effect/ai-openai` reports a
- * `response.failed` event (a finish with reason "stop"; a completed response always has usage).
+ * A finish part of an OpenAI response with no usage at all: how `@effect/ai-openai` reports a
+ * `response.failed` event or a failed response (a finish with reason "stop"; a completed
+ * response always has usage).
  */
 const failedOpenAiFinish = (part: Response.FinishPart): boolean =>
   part.metadata["openai"] !== undefined && part.usage.inputTokens === undefined &&
   part.usage.outputTokens === undefined
+
+/**
+ * The guard, one rule for every method and provider: why a response that ended is a failure
+ * (no finish part, after an error part or not; a finish reporting a failed response), or
+ * `undefined` when it is a reply.
+ */
+const failedResponse = (
+  method: string,
+  finish: Response.FinishPart | undefined,
+  errorPart: Response.ErrorPart | undefined
+): AiError.AiError | undefined => {
+  const what = method === "streamText" ? "stream" : "response"
+  if (finish === undefined) {
+    return errorPart !== undefined
+      ? fromErrorPart(method, what, errorPart.error)
+      : malformed(method, `the model's ${what} ended without a finish part`)
+  }
+  return failedOpenAiFinish(finish)
+    ? malformed(method, "the provider reported a failed response (a finish with no usage)")
+    : undefined
+}
+
+/** The timeout of a call, carried like every Braid error. */
+const timedOut = (method: string) => (millis: number): AiError.AiError =>
+  fromModelError(
+    new Errors.ModelTimeout({ message: `the model call did not complete within ${millis} ms`, timeoutMillis: millis }),
+    { module: moduleName, method }
+  )
 
 /**
  * The carrying `AiError` of a Braid error seen on the span, kept on the error itself (a
@@ -443,6 +484,10 @@ export const wrap = (
 ): LanguageModelNs.Service => {
   const provider = options.provider ?? "unknown"
   const server = options.baseUrl === undefined ? undefined : GenAI.serverOf(options.baseUrl)
+  const timeout = options.timeout === undefined ? undefined : Duration.decode(options.timeout)
+  const timedOutStream = timeout === undefined
+    ? Effect.void
+    : Effect.fail(timedOut("streamText")(Duration.toMillis(timeout)))
   const capture = options.captureContent === true
   /** The request info of a call, with its prompt when content is recorded. */
   const withPrompt = (info: GenAI.RequestInfo, prompt: Prompt.RawInput): GenAI.RequestInfo =>
@@ -482,26 +527,31 @@ export const wrap = (
   const generate = (method: "generateText" | "generateObject", options: any): Effect.Effect<any, any, any> =>
     Effect.gen(function*() {
       const { call: admitted, info, run, switched } = yield* admit(method)
-      const call = (inner[method] as (o: any) => Effect.Effect<GenerateTextResponse<any>, any, any>)(options)
+      const unbounded = (inner[method] as (o: any) => Effect.Effect<GenerateTextResponse<any>, any, any>)(options)
+      const call = timeout === undefined ? unbounded : Io.bounded(unbounded, timeout, timedOut(method))
       const measured = Effect.gen(function*() {
         const response = yield* (switched ? Effect.provideService(call, Settings, run) : call)
         const content = response.content as Array<AnyPart>
-        if (content.every((p) => p.type === "response-metadata")) {
+        let finishIndex = -1
+        let errorPart: Response.ErrorPart | undefined
+        let parts = false
+        for (let i = 0; i < content.length; i++) {
+          const type = content[i]!.type
+          if (type === "finish") finishIndex = i
+          else if (type === "error") errorPart = content[i] as Response.ErrorPart
+          else if (type !== "response-metadata") parts = true
+        }
+        if (!parts && finishIndex < 0) {
           return yield* Effect.fail(malformed(method, "the model answered with no content parts"))
         }
-        const finishIndex = content.findIndex((p) => p.type === "finish")
-        const finish: Response.FinishPart = finishIndex >= 0
-          ? (content[finishIndex] as Response.FinishPart)
-          : Response.makePart("finish", {
-            reason: "unknown",
-            usage: new Response.Usage({ inputTokens: undefined, outputTokens: undefined, totalTokens: undefined })
-          })
+        const finish = finishIndex >= 0 ? (content[finishIndex] as Response.FinishPart) : undefined
+        const failed = failedResponse(method, finish, errorPart)
+        if (failed !== undefined || finish === undefined) return yield* Effect.fail(failed!)
         const { table } = yield* Pricing
         const usage = measure(content, finish, info.model, promptOf(options.prompt), table)
         yield* account(admitted, usage)
         const next = [...content]
-        if (finishIndex >= 0) next[finishIndex] = withUsage(finish, usage)
-        else next.push(withUsage(finish, usage))
+        next[finishIndex] = withUsage(finish, usage)
         return {
           response: response instanceof GenerateObjectResponse
             ? new GenerateObjectResponse(response.value, next as any)
@@ -539,11 +589,8 @@ export const wrap = (
               return Effect.succeed(part)
             }
             finished = true
-            if (failedOpenAiFinish(part)) {
-              return Effect.fail(
-                malformed("streamText", "the provider reported a failed response (a finish with no usage)")
-              )
-            }
+            const failed = failedResponse("streamText", part, errorPart)
+            if (failed !== undefined) return Effect.fail(failed)
             return Effect.gen(function*() {
               const { table } = yield* Pricing
               const usage = measure(seen, part, info.model, promptOf(options.prompt), table)
@@ -552,19 +599,18 @@ export const wrap = (
             })
           }),
           // the guard, when the stream ends on its own
-          Stream.concat(Stream.suspend(() =>
-            finished
-              ? Stream.empty
-              : Stream.fail(
-                errorPart !== undefined
-                  ? fromErrorPart("streamText", errorPart.error)
-                  : malformed("streamText", "the model's stream ended without a finish part")
-              )
-          ))
+          Stream.concat(Stream.suspend(() => {
+            const failed = finished ? undefined : failedResponse("streamText", undefined, errorPart)
+            return failed === undefined ? Stream.empty : Stream.fail(failed)
+          }))
         )
+        // the bound of the call: its finish part within `timeout`
+        const bounded = timeout === undefined
+          ? parts
+          : Stream.interruptWhen(parts, Effect.flatMap(Effect.sleep(timeout), () => timedOutStream))
         return GenAI.chatStream(
           withPrompt(info, options.prompt),
-          Stream.mapError(parts, intoSpan),
+          Stream.mapError(bounded, intoSpan),
           (part: Response.StreamPart<any>) => {
             if (part.type !== "finish") return undefined
             const usage = braidOf(part)?.usage

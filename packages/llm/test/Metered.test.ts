@@ -12,7 +12,7 @@ import {
 import { Reply, scoped } from "@braid/llm/testing/AnthropicTestServer"
 import { Observability } from "@braid/observability"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Layer, Redacted, Stream } from "effect"
+import { Chunk, Effect, Either, Fiber, Layer, Option, Redacted, Schema, Stream, TestClock } from "effect"
 
 const failure = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.flatMap(
@@ -242,6 +242,79 @@ describe("Metered: money and the guard around any LanguageModel", () => {
       { type: "text-start", id: "0" },
       { type: "text-delta", id: "0", delta: "par" }
     ]))))))
+
+  it.effect("the guard covers generateText and generateObject: a response without a finish part is a transient MalformedResponse", () =>
+    Effect.gen(function*() {
+      for (
+        const call of [
+          Ai.LanguageModel.generateText({ prompt: "hi" }),
+          Ai.LanguageModel.generateObject({ prompt: "hi", schema: Schema.Struct({ n: Schema.Number }) })
+        ]
+      ) {
+        const e = yield* failure(call)
+        const braid = AiErrors.toModelError(e)
+        assert.strictEqual(braid._tag, "MalformedResponse")
+        assert.isTrue(AiErrors.isTransient(e))
+        assert.include(braid.message, "response ended without a finish part")
+      }
+      assert.strictEqual((yield* Accounting.report).total.calls, 0)
+    }).pipe(Effect.provide(Metered.fromProvider(Effect.succeed(rawProvider([
+      { type: "response-metadata", modelId: "raw-1" },
+      { type: "text", text: "{\"n\":1}" }
+    ], []))))))
+
+  it.effect("the guard covers generateText: a finish reporting a failed response (no usage at all, OpenAI's form) is transient", () =>
+    Effect.gen(function*() {
+      const e = yield* failure(Ai.LanguageModel.generateText({ prompt: "hi" }))
+      const braid = AiErrors.toModelError(e)
+      assert.strictEqual(braid._tag, "MalformedResponse")
+      assert.isTrue(braid.transient)
+      assert.include(braid.message, "failed response")
+    }).pipe(Effect.provide(Metered.fromProvider(Effect.succeed(rawProvider([
+      { type: "response-metadata", modelId: "raw-1" },
+      { type: "finish", reason: "stop", usage: {}, metadata: { openai: { serviceTier: null } } }
+    ], []))))))
+
+  it.effect("timeout: a call past it fails with a typed, transient ModelTimeout (generateText, generateObject, streamText); none is accounted", () =>
+    Effect.gen(function*() {
+      const calls = [
+        Effect.asVoid(Ai.LanguageModel.generateText({ prompt: "hi" })),
+        Effect.asVoid(Ai.LanguageModel.generateObject({ prompt: "hi", schema: Schema.Struct({ n: Schema.Number }) })),
+        Stream.runDrain(Ai.LanguageModel.streamText({ prompt: "hi" }))
+      ]
+      for (const call of calls) {
+        const fiber = yield* Effect.fork(failure(call))
+        yield* TestClock.adjust("4999 millis")
+        assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "still running before the bound")
+        yield* TestClock.adjust("1 millis")
+        const e = yield* Fiber.join(fiber)
+        const braid = AiErrors.toModelError(e)
+        assert.strictEqual(braid._tag, "ModelTimeout")
+        assert.strictEqual(braid._tag === "ModelTimeout" && braid.timeoutMillis, 5000)
+        assert.isTrue(AiErrors.isTransient(e))
+      }
+      assert.strictEqual((yield* Accounting.report).total.calls, 0)
+    }).pipe(Effect.provide(Metered.fromProvider(ScriptedLanguageModel.provider({ latency: "1 minute" }), {
+      timeout: "5 seconds"
+    }))))
+
+  it.effect("timeout: calls that complete within it are untouched (a stream is bounded until its finish part)", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(Effect.gen(function*() {
+        const r = yield* Ai.LanguageModel.generateText({ prompt: "hi" })
+        const parts = yield* Stream.runCollect(Ai.LanguageModel.streamText({ prompt: "hi" }))
+        return [r.text, Chunk.toArray(parts).some((p) => p.type === "finish")] as const
+      }))
+      yield* TestClock.adjust("8 seconds")
+      const [text, finished] = yield* Fiber.join(fiber)
+      assert.strictEqual(text, "ok")
+      assert.isTrue(finished)
+      assert.strictEqual((yield* Accounting.report).total.calls, 2)
+    }).pipe(
+      Effect.provide(Metered.fromProvider(ScriptedLanguageModel.provider({ latency: "4 seconds", default: "ok" }), {
+        timeout: "5 seconds"
+      }))
+    ))
 
   it.effect("wraps a layer of another provider (any LanguageModel), usage from the standard fields only", () =>
     Effect.gen(function*() {
