@@ -159,41 +159,39 @@ export const withBudget: {
     })
 )
 
-/** The first scoped budget already spent, as the error refusing the call. */
-const checkScoped = (method: string): Effect.Effect<void, AiError.AiError> =>
-  Effect.flatMap(FiberRef.get(scopedBudgets), (budgets) => {
-    for (const b of budgets) {
-      const usd = "usd" in b.limit
-      const limit = usd ? (b.limit as { readonly usd: number }).usd : (b.limit as { readonly tokens: number }).tokens
-      const spent = usd ? b.usd : b.tokens
-      if (spent < limit) continue
-      const shown = usd ? `$${spent.toFixed(4)} of $${limit}` : `${spent} of ${limit} tokens`
-      return Effect.zipRight(
-        Effect.annotateCurrentSpan("braid.budget.exceeded", b.name),
-        Effect.fail(fromModelError(
-          new Errors.BudgetExceeded({
-            message: `budget exceeded: ${b.name} spent ${shown}`,
-            scope: "scope",
-            key: b.name,
-            unit: usd ? "usd" : "tokens",
-            limit,
-            spent
-          }),
-          { module: moduleName, method }
-        ))
-      )
-    }
-    return Effect.void
-  })
+/** The first scoped budget already spent, as the failure refusing the call (undefined: none is). */
+const refusal = (method: string, budgets: ReadonlyArray<Scoped>): Effect.Effect<never, AiError.AiError> | undefined => {
+  for (const b of budgets) {
+    const usd = "usd" in b.limit
+    const limit = usd ? (b.limit as { readonly usd: number }).usd : (b.limit as { readonly tokens: number }).tokens
+    const spent = usd ? b.usd : b.tokens
+    if (spent < limit) continue
+    const shown = usd ? `$${spent.toFixed(4)} of $${limit}` : `${spent} of ${limit} tokens`
+    return Effect.zipRight(
+      Effect.annotateCurrentSpan("braid.budget.exceeded", b.name),
+      Effect.fail(fromModelError(
+        new Errors.BudgetExceeded({
+          message: `budget exceeded: ${b.name} spent ${shown}`,
+          scope: "scope",
+          key: b.name,
+          unit: usd ? "usd" : "tokens",
+          limit,
+          spent
+        }),
+        { module: moduleName, method }
+      ))
+    )
+  }
+  return undefined
+}
 
-const countScoped = (usage: BraidUsage): Effect.Effect<void> =>
-  Effect.flatMap(FiberRef.get(scopedBudgets), (budgets) =>
-    Effect.sync(() => {
-      for (const b of budgets) {
-        b.tokens += usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens
-        b.usd += usage.costUsd
-      }
-    }))
+/** Counts a response in the scoped budgets (called while the call's effect runs). */
+const countScoped = (budgets: ReadonlyArray<Scoped>, usage: BraidUsage): void => {
+  for (const b of budgets) {
+    b.tokens += usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens
+    b.usd += usage.costUsd
+  }
+}
 
 type AnyPart = Response.AllParts<any>
 
@@ -493,44 +491,62 @@ export const wrap = (
   const withPrompt = (info: GenAI.RequestInfo, prompt: Prompt.RawInput): GenAI.RequestInfo =>
     capture ? { ...info, inputMessages: inputMessages(Prompt.make(prompt)) } : info
 
-  /** Budgets first: the settings to run with (maybe on a cheaper model), or `BudgetExceeded`. */
+  /**
+   * Budgets first: the settings to run with (maybe on a cheaper model), or `BudgetExceeded`;
+   * with what the call needs of its fiber (the scoped budgets, the price table), read once.
+   */
   const admit = (method: string) =>
-    Effect.gen(function*() {
-      yield* checkScoped(method)
-      const settings = yield* Settings
+    Effect.withFiberRuntime<ReturnType<typeof admitted>, AiError.AiError>((fiber) => {
+      const budgets = fiber.getFiberRef(scopedBudgets)
+      const refused = budgets.length === 0 ? undefined : refusal(method, budgets)
+      if (refused !== undefined) return refused
+      const context = fiber.currentContext
+      const settings = Context.get(context, Settings)
+      const { table } = Context.get(context, Pricing)
       const model = settings.model ?? options.defaultModel ?? "unknown"
       const call: Accounting.Call = { model, agent: settings.agent }
-      const prepared = yield* Effect.mapError(
-        accounting.prepare(call),
-        (e) => fromModelError(e, { module: moduleName, method })
-      )
-      const run: SettingsShape = prepared.model !== undefined && prepared.model !== model
-        ? { ...settings, model: prepared.model }
-        : settings
-      const info: GenAI.RequestInfo = {
-        provider,
-        scope,
-        ...server,
-        ...(options.recordEstimatedTokens === true ? { recordEstimatedTokens: true } : {}),
-        model: run.model ?? model,
-        ...(run.maxTokens !== undefined ? { maxTokens: run.maxTokens } : {}),
-        ...(run.temperature !== undefined ? { temperature: run.temperature } : {}),
-        ...(run.stopSequences !== undefined ? { stopSequences: run.stopSequences } : {}),
-        ...(run.agent !== undefined ? { agent: run.agent } : {})
-      }
-      return { run, switched: run !== settings, info, call: { ...call, model: run.model ?? model } }
+      return Effect.mapBoth(accounting.prepare(call), {
+        onFailure: (e) => fromModelError(e, { module: moduleName, method }),
+        onSuccess: (prepared) => admitted(settings, model, call, prepared, budgets, table)
+      })
     })
 
-  const account = (call: Accounting.Call, usage: BraidUsage) =>
-    Effect.zipRight(countScoped(usage), accounting.record(call, usage))
+  const admitted = (
+    settings: SettingsShape,
+    model: string,
+    call: Accounting.Call,
+    prepared: Accounting.Call,
+    budgets: ReadonlyArray<Scoped>,
+    table: Table
+  ) => {
+    const run: SettingsShape = prepared.model !== undefined && prepared.model !== model
+      ? { ...settings, model: prepared.model }
+      : settings
+    const info: GenAI.RequestInfo = {
+      provider,
+      scope,
+      ...server,
+      ...(options.recordEstimatedTokens === true ? { recordEstimatedTokens: true } : {}),
+      model: run.model ?? model,
+      ...(run.maxTokens !== undefined ? { maxTokens: run.maxTokens } : {}),
+      ...(run.temperature !== undefined ? { temperature: run.temperature } : {}),
+      ...(run.stopSequences !== undefined ? { stopSequences: run.stopSequences } : {}),
+      ...(run.agent !== undefined ? { agent: run.agent } : {})
+    }
+    return { run, switched: run !== settings, info, call: { ...call, model: run.model ?? model }, budgets, table }
+  }
+
+  /** Accounts a response: the scoped budgets, then `Accounting` (run while the call's effect runs). */
+  const account = (budgets: ReadonlyArray<Scoped>, call: Accounting.Call, usage: BraidUsage) => {
+    countScoped(budgets, usage)
+    return accounting.record(call, usage)
+  }
 
   const generate = (method: "generateText" | "generateObject", options: any): Effect.Effect<any, any, any> =>
-    Effect.gen(function*() {
-      const { call: admitted, info, run, switched } = yield* admit(method)
+    Effect.flatMap(admit(method), ({ budgets, call: admitted, info, run, switched, table }) => {
       const unbounded = (inner[method] as (o: any) => Effect.Effect<GenerateTextResponse<any>, any, any>)(options)
       const call = timeout === undefined ? unbounded : Io.bounded(unbounded, timeout, timedOut(method))
-      const measured = Effect.gen(function*() {
-        const response = yield* (switched ? Effect.provideService(call, Settings, run) : call)
+      const measured = Effect.flatMap(switched ? Effect.provideService(call, Settings, run) : call, (response) => {
         const content = response.content as Array<AnyPart>
         let finishIndex = -1
         let errorPart: Response.ErrorPart | undefined
@@ -541,83 +557,78 @@ export const wrap = (
           else if (type === "error") errorPart = content[i] as Response.ErrorPart
           else if (type !== "response-metadata") parts = true
         }
-        if (!parts && finishIndex < 0) {
-          return yield* Effect.fail(malformed(method, "the model answered with no content parts"))
-        }
+        if (!parts && finishIndex < 0) return Effect.fail(malformed(method, "the model answered with no content parts"))
         const finish = finishIndex >= 0 ? (content[finishIndex] as Response.FinishPart) : undefined
         const failed = failedResponse(method, finish, errorPart)
-        if (failed !== undefined || finish === undefined) return yield* Effect.fail(failed!)
-        const { table } = yield* Pricing
+        if (failed !== undefined || finish === undefined) return Effect.fail(failed!)
         const usage = measure(content, finish, info.model, promptOf(options.prompt), table)
-        yield* account(admitted, usage)
         const next = [...content]
         next[finishIndex] = withUsage(finish, usage)
-        return {
+        return Effect.as(account(budgets, admitted, usage), {
           response: response instanceof GenerateObjectResponse
             ? new GenerateObjectResponse(response.value, next as any)
             : new GenerateTextResponse(next as any),
           usage,
           reason: finish.reason,
           seen: seenOf(content, finish, capture)
-        }
+        })
       })
-      const out = yield* GenAI.chat(
+      return GenAI.chat(
         withPrompt(info, options.prompt),
         Effect.mapError(measured, intoSpan),
         (r) => describe(r.usage, r.reason, r.seen)
-      ).pipe(Effect.mapError(outOfSpan))
-      return out.response
+      ).pipe(Effect.mapBoth({ onFailure: outOfSpan, onSuccess: (out) => out.response }))
     })
 
   const streamText = (options: any): Stream.Stream<any, any, any> =>
-    Stream.unwrap(Effect.map(admit("streamText"), ({ call: admitted, info, run, switched }) =>
-      Stream.suspend(() => {
-        const seen: Array<AnyPart> = []
-        let finished = false
-        let errorPart: Response.ErrorPart | undefined
-        const raw = inner.streamText(options) as Stream.Stream<Response.StreamPart<any>, any, any>
-        const parts = (switched ? Stream.provideService(raw, Settings, run) : raw).pipe(
-          Stream.mapEffect((part): Effect.Effect<Response.StreamPart<any>, AiError.AiError, Pricing> => {
-            if (part.type === "error") errorPart = part
-            if (part.type !== "finish") {
-              if (
-                part.type === "response-metadata" || part.type === "text-delta" || part.type === "tool-call" ||
-                (capture && part.type === "reasoning-delta")
-              ) {
-                seen.push(part)
+    Stream.unwrap(
+      Effect.map(admit("streamText"), ({ budgets, call: admitted, info, run, switched, table }) =>
+        Stream.suspend(() => {
+          const seen: Array<AnyPart> = []
+          let finished = false
+          let errorPart: Response.ErrorPart | undefined
+          const raw = inner.streamText(options) as Stream.Stream<Response.StreamPart<any>, any, any>
+          const parts = (switched ? Stream.provideService(raw, Settings, run) : raw).pipe(
+            Stream.mapEffect((part): Effect.Effect<Response.StreamPart<any>, AiError.AiError> => {
+              if (part.type === "error") errorPart = part
+              if (part.type !== "finish") {
+                if (
+                  part.type === "response-metadata" || part.type === "text-delta" || part.type === "tool-call" ||
+                  (capture && part.type === "reasoning-delta")
+                ) {
+                  seen.push(part)
+                }
+                return Effect.succeed(part)
               }
-              return Effect.succeed(part)
+              finished = true
+              const failed = failedResponse("streamText", part, errorPart)
+              if (failed !== undefined) return Effect.fail(failed)
+              return Effect.suspend(() => {
+                const usage = measure(seen, part, info.model, promptOf(options.prompt), table)
+                return Effect.as(account(budgets, admitted, usage), withUsage(part, usage))
+              })
+            }),
+            // the guard, when the stream ends on its own
+            Stream.concat(Stream.suspend(() => {
+              const failed = finished ? undefined : failedResponse("streamText", undefined, errorPart)
+              return failed === undefined ? Stream.empty : Stream.fail(failed)
+            }))
+          )
+          // the bound of the call: its finish part within `timeout`
+          const bounded = timeout === undefined
+            ? parts
+            : Stream.interruptWhen(parts, Effect.flatMap(Effect.sleep(timeout), () => timedOutStream))
+          return GenAI.chatStream(
+            withPrompt(info, options.prompt),
+            Stream.mapError(bounded, intoSpan),
+            (part: Response.StreamPart<any>) => {
+              if (part.type !== "finish") return undefined
+              const usage = braidOf(part)?.usage
+              return usage === undefined ? undefined : describe(usage, part.reason, seenOf(seen, part, capture))
             }
-            finished = true
-            const failed = failedResponse("streamText", part, errorPart)
-            if (failed !== undefined) return Effect.fail(failed)
-            return Effect.gen(function*() {
-              const { table } = yield* Pricing
-              const usage = measure(seen, part, info.model, promptOf(options.prompt), table)
-              yield* account(admitted, usage)
-              return withUsage(part, usage)
-            })
-          }),
-          // the guard, when the stream ends on its own
-          Stream.concat(Stream.suspend(() => {
-            const failed = finished ? undefined : failedResponse("streamText", undefined, errorPart)
-            return failed === undefined ? Stream.empty : Stream.fail(failed)
-          }))
-        )
-        // the bound of the call: its finish part within `timeout`
-        const bounded = timeout === undefined
-          ? parts
-          : Stream.interruptWhen(parts, Effect.flatMap(Effect.sleep(timeout), () => timedOutStream))
-        return GenAI.chatStream(
-          withPrompt(info, options.prompt),
-          Stream.mapError(bounded, intoSpan),
-          (part: Response.StreamPart<any>) => {
-            if (part.type !== "finish") return undefined
-            const usage = braidOf(part)?.usage
-            return usage === undefined ? undefined : describe(usage, part.reason, seenOf(seen, part, capture))
-          }
-        ).pipe(Stream.mapError(outOfSpan))
-      })))
+          ).pipe(Stream.mapError(outOfSpan))
+        }))
+    )
 
   return {
     generateText: ((options: any) => generate("generateText", options)) as LanguageModelNs.Service["generateText"],

@@ -272,7 +272,12 @@ describe("Metered: money and the guard around any LanguageModel", () => {
       assert.include(braid.message, "failed response")
     }).pipe(Effect.provide(Metered.fromProvider(Effect.succeed(rawProvider([
       { type: "response-metadata", modelId: "raw-1" },
-      { type: "finish", reason: "stop", usage: {}, metadata: { openai: { serviceTier: null } } }
+      {
+        type: "finish",
+        reason: "stop",
+        usage: { inputTokens: undefined, outputTokens: undefined, totalTokens: undefined },
+        metadata: { openai: { serviceTier: "default" } }
+      }
     ], []))))))
 
   it.effect("timeout: a call past it fails with a typed, transient ModelTimeout (generateText, generateObject, streamText); none is accounted", () =>
