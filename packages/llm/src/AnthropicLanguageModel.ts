@@ -212,10 +212,18 @@ const toMessages = (
   return Either.right({ system, messages })
 }
 
+/** The JSON Schemas of tool parameters, built once per Schema (a toolkit's tools are sent on every call). */
+const jsonSchemas = new WeakMap<Schema.Schema.Any["ast"], Anthropic.Tool.InputSchema>()
+
 const jsonSchemaOf = (ast: Schema.Schema.Any["ast"]): Anthropic.Tool.InputSchema => {
-  const schema = Tool.getJsonSchemaFromSchemaAst(ast) as unknown as Record<string, unknown>
-  const { $schema: _ignored, ...rest } = schema
-  return { ...rest, type: "object" } as Anthropic.Tool.InputSchema
+  let cached = jsonSchemas.get(ast)
+  if (cached === undefined) {
+    const schema = Tool.getJsonSchemaFromSchemaAst(ast) as unknown as Record<string, unknown>
+    const { $schema: _ignored, ...rest } = schema
+    cached = { ...rest, type: "object" } as Anthropic.Tool.InputSchema
+    jsonSchemas.set(ast, cached)
+  }
+  return cached
 }
 
 /**
