@@ -420,6 +420,29 @@ const failedResponse = (
     : undefined
 }
 
+/** The `timeout` option as a positive duration, or a clear `InvalidRequest` naming it. */
+const checkTimeout = (input: unknown): Duration.Duration => {
+  let decoded: Option.Option<Duration.Duration>
+  try {
+    decoded = Duration.decodeUnknown(input)
+  } catch {
+    decoded = Option.none()
+  }
+  if (Option.isSome(decoded) && Duration.toMillis(decoded.value) > 0) return decoded.value
+  let shown: string
+  try {
+    shown = typeof input === "bigint" ? `${input}n` : String(JSON.stringify(input) ?? String(input))
+  } catch {
+    shown = typeof input
+  }
+  throw new Errors.InvalidRequest({
+    message: `Metered: option timeout must be a positive duration (e.g. "30 seconds" or a number of ms), got ${
+      shown.slice(0, 80)
+    }`,
+    field: "timeout"
+  })
+}
+
 /** The timeout of a call, carried like every Braid error. */
 const timedOut = (method: string) => (millis: number): AiError.AiError =>
   fromModelError(
@@ -482,7 +505,7 @@ export const wrap = (
 ): LanguageModelNs.Service => {
   const provider = options.provider ?? "unknown"
   const server = options.baseUrl === undefined ? undefined : GenAI.serverOf(options.baseUrl)
-  const timeout = options.timeout === undefined ? undefined : Duration.decode(options.timeout)
+  const timeout = options.timeout === undefined ? undefined : checkTimeout(options.timeout)
   const timedOutStream = timeout === undefined
     ? Effect.void
     : Effect.fail(timedOut("streamText")(Duration.toMillis(timeout)))

@@ -12,7 +12,20 @@ import {
 import { Reply, scoped } from "@braid/llm/testing/AnthropicTestServer"
 import { Observability } from "@braid/observability"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Fiber, Layer, Option, Redacted, Schema, Stream, TestClock } from "effect"
+import {
+  Chunk,
+  Duration,
+  Effect,
+  Either,
+  FastCheck,
+  Fiber,
+  Layer,
+  Option,
+  Redacted,
+  Schema,
+  Stream,
+  TestClock
+} from "effect"
 
 const failure = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.flatMap(
@@ -348,4 +361,43 @@ describe("Metered: money and the guard around any LanguageModel", () => {
       ),
       { provider: "foreign" }
     ))))
+})
+
+describe("Metered: the timeout option is checked where the wrapper is built", () => {
+  const inner = Effect.runSync(Ai.fromProvider(rawProvider([], [])))
+  const accounting = Effect.runSync(Accounting.make())
+  const build = (timeout: unknown) => Metered.wrap(inner, accounting, { timeout: timeout as Duration.DurationInput })
+
+  it("accepts durations and numbers of ms; refuses anything else with an InvalidRequest naming timeout", () => {
+    assert.isFunction(build("30 seconds").generateText)
+    assert.isFunction(build(250).generateText)
+    assert.isFunction(build(Duration.infinity).generateText)
+    for (const bad of [0, -5, Number.NaN, "soon", "", null, {}, [], true, { __proto__: { millis: 1 } }]) {
+      assert.throws(() => build(bad), Errors.InvalidRequest, "option timeout must be a positive duration")
+    }
+  })
+
+  it("fuzz: whatever the value, the wrapper is built or refused with that error, never another crash", () => {
+    const cyclic: Record<string, unknown> = {}
+    cyclic["self"] = cyclic
+    FastCheck.assert(
+      FastCheck.property(
+        FastCheck.oneof(
+          FastCheck.anything(),
+          FastCheck.double(),
+          FastCheck.bigInt(),
+          FastCheck.string(),
+          FastCheck.constant(cyclic)
+        ),
+        (value) => {
+          try {
+            build(value)
+          } catch (e) {
+            assert.instanceOf(e, Errors.InvalidRequest)
+            assert.strictEqual((e as Errors.InvalidRequest).field, "timeout")
+          }
+        }
+      )
+    )
+  })
 })
