@@ -24,8 +24,6 @@ import { Reply, start } from "@braid/llm/testing/AnthropicTestServer"
 import { Observability } from "@braid/observability"
 import { defaultIdGenerator, IdGenerator } from "@effect/ai/IdGenerator"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
-import v8 from "node:v8"
-import vm from "node:vm"
 import type { Row } from "./harness.js"
 import { interleaved, medianMillis, printTable } from "./harness.js"
 
@@ -137,21 +135,11 @@ const bareEffectAi = (calls: number) => {
 
 const perCall = (ms: number, calls: number) => (ms / calls) * 1000
 
-/**
- * A full garbage collection (V8's `gc`, exposed at run time): each CPU sample starts with a clean
- * heap, so that it pays for its own garbage and not for the garbage of the side measured before it.
- */
-const collect = (() => {
-  v8.setFlagsFromString("--expose-gc")
-  return vm.runInNewContext("gc") as () => void
-})()
-
 /** The median CPU time (user + system, in ms) of `runs` runs of `fn`, after one warm-up run. */
 const medianCpuMillis = async (fn: () => Promise<unknown>, runs = 3): Promise<number> => {
   await fn()
   const times: Array<number> = []
   for (let i = 0; i < runs; i++) {
-    collect()
     const start = process.cpuUsage()
     await fn()
     const used = process.cpuUsage(start)
