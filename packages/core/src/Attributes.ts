@@ -140,7 +140,10 @@ export const Braid = {
 } as const
 
 /**
- * The attributes and events of the resilience policies (`@braid/resilience`).
+ * The attributes, events and metric labels of the resilience policies (`@braid/resilience`):
+ * the metrics are tagged with the same names as the spans (`braid.breaker.name`,
+ * `braid.bulkhead.name`, `braid.cache.name`, `braid.cache.operation`, `braid.ratelimit.name`,
+ * `braid.ratelimit.outcome`, `braid.saga.compensation.outcome`, `braid.primitive.name`).
  *
  * @example
  * ```ts
@@ -181,6 +184,10 @@ export const Resilience = {
   ratelimitRejected: "braid.ratelimit.rejected",
   ratelimitWaiting: "braid.ratelimit.waiting",
   ratelimitKey: "braid.ratelimit.key",
+  /** Metric label: the name of a rate limit (`limits[i].name`, default `limit{i}`). */
+  ratelimitName: "braid.ratelimit.name",
+  /** Metric label: `"rejected"` or `"waited"`. */
+  ratelimitOutcome: "braid.ratelimit.outcome",
   ratelimitRetryAfterMs: "braid.ratelimit.retry_after_ms",
   ratelimitDelayMs: "braid.ratelimit.delay_ms",
   hedgeDelayMs: "braid.hedge.delay_ms",
@@ -197,7 +204,9 @@ export const Resilience = {
   sagaCompensationFailed: "braid.saga.compensation_failed",
   sagaFailedStep: "braid.saga.failed_step",
   sagaSteps: "braid.saga.steps",
-  sagaStep: "braid.saga.step"
+  sagaStep: "braid.saga.step",
+  /** Metric label: how a compensation ended, `"ok"` or `"failed"`. */
+  sagaCompensationOutcome: "braid.saga.compensation.outcome"
 } as const
 
 /**

@@ -215,7 +215,7 @@ export const callback = <A, E, E2>(
   const millis = Duration.toMillis(d)
   return Effect.withFiberRuntime<A, E | E2>((fiber) => {
     const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-    return Timers.race(register, clock, d, millis, Effect.fail(onTimeout(millis)))
+    return Timers.race(register, clock, d, millis, Effect.failSync(() => onTimeout(millis)))
   })
 }
 

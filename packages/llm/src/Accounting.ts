@@ -312,52 +312,55 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
         return req
       })
 
-    const record = (request: Call, response: Measured): Effect.Effect<void> =>
+    /** The alert's span event and metric, and the user's callback. */
+    const alerted = (alert: Alert): Effect.Effect<void> =>
       Effect.gen(function*() {
+        yield* Effect.annotateCurrentSpan("braid.cost.alert", true)
+        yield* Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
+          Option.isSome(span)
+            ? Effect.map(Clock.currentTimeNanos, (now) =>
+              span.value.event("braid.cost.alert", now, {
+                "braid.budget.scope": alert.scope,
+                "braid.budget.key": alert.key,
+                "braid.budget.unit": alert.unit,
+                "braid.budget.limit": alert.limit,
+                "braid.budget.threshold": alert.threshold,
+                "braid.budget.spent": alert.spent
+              }))
+            : Effect.void)
+        yield* Metrics.recordBudgetAlert({ "braid.budget.scope": alert.scope })
+        if (options.onAlert) yield* options.onAlert(alert)
+      })
+
+    // one step on the hot path: the totals are updated synchronously, then the cost annotated
+    const record = (request: Call, response: Measured): Effect.Effect<void> =>
+      Effect.withFiberRuntime((fiber) => {
         const usd = response.costUsd
-        const ctx = yield* Effect.serviceOption(WorkflowContext.WorkflowContext)
+        const ctx = Context.getOption(fiber.currentContext, WorkflowContext.WorkflowContext)
         const runId = Option.isSome(ctx) ? ctx.value.runId : undefined
         const sessionId = Option.isSome(ctx) ? ctx.value.sessionId : undefined
         const agent = request.agent
         const alerts: Array<Alert> = []
-        yield* Effect.sync(() => {
-          const s = state
-          const priced = response.priced
-          s.total = add(s.total, response, usd, priced)
-          bump(s.byRun, runId ?? (budgets.length > 0 ? noRun : undefined), response, usd, priced)
-          bump(s.bySession, sessionId, response, usd, priced)
-          bump(s.byAgent, agent, response, usd, priced)
-          bump(s.byModel, response.model, response, usd, priced)
-          budgets.forEach((budget, i) => {
-            if (budget.warnAt === undefined) return
-            const key = scopeKey(budget.scope, ctx)
-            if (key === undefined || s.alerted.has(`${i}:${key}`)) return
-            const { limit, spent, unit } = spentOf(budget, (budget.scope === "run" ? s.byRun : s.bySession).get(key))
-            const threshold = budget.warnAt * limit
-            if (spent >= threshold) {
-              s.alerted.add(`${i}:${key}`)
-              alerts.push({ scope: budget.scope, key, unit, limit, threshold, spent })
-            }
-          })
+        const s = state
+        const priced = response.priced
+        s.total = add(s.total, response, usd, priced)
+        bump(s.byRun, runId ?? (budgets.length > 0 ? noRun : undefined), response, usd, priced)
+        bump(s.bySession, sessionId, response, usd, priced)
+        bump(s.byAgent, agent, response, usd, priced)
+        bump(s.byModel, response.model, response, usd, priced)
+        budgets.forEach((budget, i) => {
+          if (budget.warnAt === undefined) return
+          const key = scopeKey(budget.scope, ctx)
+          if (key === undefined || s.alerted.has(`${i}:${key}`)) return
+          const { limit, spent, unit } = spentOf(budget, (budget.scope === "run" ? s.byRun : s.bySession).get(key))
+          const threshold = budget.warnAt * limit
+          if (spent >= threshold) {
+            s.alerted.add(`${i}:${key}`)
+            alerts.push({ scope: budget.scope, key, unit, limit, threshold, spent })
+          }
         })
-        yield* GenAI.annotateCost(usd, { model: response.model, agent })
-        for (const alert of alerts) {
-          yield* Effect.annotateCurrentSpan("braid.cost.alert", true)
-          yield* Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
-            Option.isSome(span)
-              ? Effect.map(Clock.currentTimeNanos, (now) =>
-                span.value.event("braid.cost.alert", now, {
-                  "braid.budget.scope": alert.scope,
-                  "braid.budget.key": alert.key,
-                  "braid.budget.unit": alert.unit,
-                  "braid.budget.limit": alert.limit,
-                  "braid.budget.threshold": alert.threshold,
-                  "braid.budget.spent": alert.spent
-                }))
-              : Effect.void)
-          yield* Metrics.recordBudgetAlert({ "braid.budget.scope": alert.scope })
-          if (options.onAlert) yield* options.onAlert(alert)
-        }
+        const cost = GenAI.annotateCost(usd, { model: response.model, agent })
+        return alerts.length === 0 ? cost : Effect.zipRight(cost, Effect.forEach(alerts, alerted, { discard: true }))
       })
 
     return {

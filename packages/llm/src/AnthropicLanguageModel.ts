@@ -18,7 +18,8 @@
  *   usage: `inputTokens` counts all input tokens (cache reads and writes included, as other
  *   providers count them), `cachedInputTokens` the cache reads; the finish metadata `braid`
  *   carries the model, cache reads and writes, the provider's stop reason and whether usage was
- *   estimated.
+ *   estimated. The cache counts are set only when the API reported them (undefined otherwise,
+ *   so the `chat` span carries the cache attributes only then).
  * - Settings (`Ai.withSettings`): model, max tokens, temperature, stop sequences.
  * - Errors: the SDK is built with `maxRetries: 0`; every failure is a Braid `ModelError`
  *   (transient or not, with the retry-after hint) carried by an `AiError` (see `AiErrors`).
@@ -211,10 +212,18 @@ const toMessages = (
   return Either.right({ system, messages })
 }
 
+/** The JSON Schemas of tool parameters, built once per Schema (a toolkit's tools are sent on every call). */
+const jsonSchemas = new WeakMap<Schema.Schema.Any["ast"], Anthropic.Tool.InputSchema>()
+
 const jsonSchemaOf = (ast: Schema.Schema.Any["ast"]): Anthropic.Tool.InputSchema => {
-  const schema = Tool.getJsonSchemaFromSchemaAst(ast) as unknown as Record<string, unknown>
-  const { $schema: _ignored, ...rest } = schema
-  return { ...rest, type: "object" } as Anthropic.Tool.InputSchema
+  let cached = jsonSchemas.get(ast)
+  if (cached === undefined) {
+    const schema = Tool.getJsonSchemaFromSchemaAst(ast) as unknown as Record<string, unknown>
+    const { $schema: _ignored, ...rest } = schema
+    cached = { ...rest, type: "object" } as Anthropic.Tool.InputSchema
+    jsonSchemas.set(ast, cached)
+  }
+  return cached
 }
 
 /**
@@ -437,13 +446,14 @@ const finishPart = (
 ): Response.FinishPartEncoded => {
   const input = usage?.input_tokens ?? undefined
   const output = usage?.output_tokens ?? undefined
-  const cacheRead = usage?.cache_read_input_tokens ?? 0
-  const cacheWrite = usage?.cache_creation_input_tokens ?? 0
-  const allInput = input === undefined ? undefined : input + cacheRead + cacheWrite
+  // the cache counts only when the API reported them (undefined otherwise: no cache attributes)
+  const cacheRead = usage?.cache_read_input_tokens ?? undefined
+  const cacheWrite = usage?.cache_creation_input_tokens ?? undefined
+  const allInput = input === undefined ? undefined : input + (cacheRead ?? 0) + (cacheWrite ?? 0)
   const braid: BraidFinishMetadata = {
     model,
-    cacheReadTokens: cacheRead,
-    cacheWriteTokens: cacheWrite,
+    ...(cacheRead !== undefined ? { cacheReadTokens: cacheRead } : {}),
+    ...(cacheWrite !== undefined ? { cacheWriteTokens: cacheWrite } : {}),
     estimated: input === undefined || output === undefined,
     ...(stopReason !== null && stopReason !== undefined ? { stopReason } : {})
   }

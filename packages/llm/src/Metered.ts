@@ -12,9 +12,13 @@
  *    `Ai.Settings.model`, which Braid's adapters honour);
  * 2. runs inside one `chat {model}` span with the GenAI attributes and the `gen_ai.client.*`
  *    token and duration metrics (`@braid/observability`);
- * 3. is guarded: a success with no content parts, or a stream that ends without its finish part
- *    (with or without an error part), fails with a typed, transient `MalformedResponse` (or the
- *    Braid error the error part carries), so retry policies retry it;
+ * 3. is guarded, whatever the provider, `generateText` and `generateObject` as well as
+ *    `streamText`: a response with no content parts, one that ends without its finish part (with
+ *    or without an error part), or whose finish reports a failed response (an OpenAI
+ *    `response.failed`: a finish with no usage at all) fails with a typed, transient
+ *    `MalformedResponse` (or the Braid error the error part carries), so retry policies retry it;
+ *    with `timeout`, a call that has not completed in time (a stream: has not reached its finish)
+ *    fails with a typed, transient `ModelTimeout`;
  * 4. is accounted: usage (estimated when the provider reported none, and marked so) priced with
  *    `Pricing`, added to the totals per run, session, agent (`Ai.Settings.agent`) and model of
  *    `Accounting` (its report, alert and `braid.llm.cost` metric), and
@@ -22,6 +26,7 @@
  *
  * @since 0.2.0
  */
+import { Io } from "@braid/core"
 import { GenAI } from "@braid/observability"
 import * as AiError from "@effect/ai/AiError"
 import type * as LanguageModelNs from "@effect/ai/LanguageModel"
@@ -32,7 +37,7 @@ import {
 } from "@effect/ai/LanguageModel"
 import * as Prompt from "@effect/ai/Prompt"
 import * as Response from "@effect/ai/Response"
-import { Context, Effect, FiberRef, Layer, Option, Stream } from "effect"
+import { Context, Duration, Effect, FiberRef, Layer, Option, Stream } from "effect"
 import { dual } from "effect/Function"
 import { globalValue } from "effect/GlobalValue"
 import * as Accounting from "./Accounting.js"
@@ -78,6 +83,13 @@ export interface Options extends Accounting.Options {
    * prompts and replies often hold personal data, and are never recorded unless asked for.
    */
   readonly captureContent?: boolean
+  /**
+   * The bound of each call: a `generateText` / `generateObject` that has not answered, or a
+   * `streamText` that has not reached its finish part, within it fails with a typed, transient
+   * `ModelTimeout` (carried by an `AiError`; the call is interrupted, which aborts the request).
+   * Measured with Effect's `Clock`. Default: none (the adapter's own bound applies).
+   */
+  readonly timeout?: Duration.DurationInput
 }
 
 const moduleName = "Metered"
@@ -147,41 +159,39 @@ export const withBudget: {
     })
 )
 
-/** The first scoped budget already spent, as the error refusing the call. */
-const checkScoped = (method: string): Effect.Effect<void, AiError.AiError> =>
-  Effect.flatMap(FiberRef.get(scopedBudgets), (budgets) => {
-    for (const b of budgets) {
-      const usd = "usd" in b.limit
-      const limit = usd ? (b.limit as { readonly usd: number }).usd : (b.limit as { readonly tokens: number }).tokens
-      const spent = usd ? b.usd : b.tokens
-      if (spent < limit) continue
-      const shown = usd ? `$${spent.toFixed(4)} of $${limit}` : `${spent} of ${limit} tokens`
-      return Effect.zipRight(
-        Effect.annotateCurrentSpan("braid.budget.exceeded", b.name),
-        Effect.fail(fromModelError(
-          new Errors.BudgetExceeded({
-            message: `budget exceeded: ${b.name} spent ${shown}`,
-            scope: "scope",
-            key: b.name,
-            unit: usd ? "usd" : "tokens",
-            limit,
-            spent
-          }),
-          { module: moduleName, method }
-        ))
-      )
-    }
-    return Effect.void
-  })
+/** The first scoped budget already spent, as the failure refusing the call (undefined: none is). */
+const refusal = (method: string, budgets: ReadonlyArray<Scoped>): Effect.Effect<never, AiError.AiError> | undefined => {
+  for (const b of budgets) {
+    const usd = "usd" in b.limit
+    const limit = usd ? (b.limit as { readonly usd: number }).usd : (b.limit as { readonly tokens: number }).tokens
+    const spent = usd ? b.usd : b.tokens
+    if (spent < limit) continue
+    const shown = usd ? `$${spent.toFixed(4)} of $${limit}` : `${spent} of ${limit} tokens`
+    return Effect.zipRight(
+      Effect.annotateCurrentSpan("braid.budget.exceeded", b.name),
+      Effect.fail(fromModelError(
+        new Errors.BudgetExceeded({
+          message: `budget exceeded: ${b.name} spent ${shown}`,
+          scope: "scope",
+          key: b.name,
+          unit: usd ? "usd" : "tokens",
+          limit,
+          spent
+        }),
+        { module: moduleName, method }
+      ))
+    )
+  }
+  return undefined
+}
 
-const countScoped = (usage: BraidUsage): Effect.Effect<void> =>
-  Effect.flatMap(FiberRef.get(scopedBudgets), (budgets) =>
-    Effect.sync(() => {
-      for (const b of budgets) {
-        b.tokens += usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens
-        b.usd += usage.costUsd
-      }
-    }))
+/** Counts a response in the scoped budgets (called while the call's effect runs). */
+const countScoped = (budgets: ReadonlyArray<Scoped>, usage: BraidUsage): void => {
+  for (const b of budgets) {
+    b.tokens += usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens
+    b.usd += usage.costUsd
+  }
+}
 
 type AnyPart = Response.AllParts<any>
 
@@ -364,7 +374,7 @@ const malformed = (method: string, message: string): AiError.AiError =>
  * (classified), a provider's error event with a rate-limit code as `RateLimited`, else a
  * transient malformed response. Always scrubbed.
  */
-const fromErrorPart = (method: string, error: unknown): AiError.AiError => {
+const fromErrorPart = (method: string, what: string, error: unknown): AiError.AiError => {
   if (isCarrying(error)) return error
   if (Errors.isModelError(error) || AiError.isAiError(error)) return toCarrying(error)
   const detail = redact(
@@ -373,20 +383,72 @@ const fromErrorPart = (method: string, error: unknown): AiError.AiError => {
   const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : ""
   if (/rate_limit/i.test(code)) {
     return fromModelError(
-      new Errors.RateLimited({ message: `the model's stream ended with a rate-limit error: ${detail}` }),
+      new Errors.RateLimited({ message: `the model's ${what} ended with a rate-limit error: ${detail}` }),
       { module: moduleName, method }
     )
   }
-  return malformed(method, `the model's stream ended with an error part and no finish part: ${detail}`)
+  return malformed(method, `the model's ${what} ended with an error part and no finish part: ${detail}`)
 }
 
 /**
- * A finish part of an OpenAI stream with no usage at all: how `@effect/ai-openai` reports a
- * `response.failed` event (a finish with reason "stop"; a completed response always has usage).
+ * A finish part of an OpenAI response with no usage at all: how `@effect/ai-openai` reports a
+ * `response.failed` event or a failed response (a finish with reason "stop"; a completed
+ * response always has usage).
  */
 const failedOpenAiFinish = (part: Response.FinishPart): boolean =>
   part.metadata["openai"] !== undefined && part.usage.inputTokens === undefined &&
   part.usage.outputTokens === undefined
+
+/**
+ * The guard, one rule for every method and provider: why a response that ended is a failure
+ * (no finish part, after an error part or not; a finish reporting a failed response), or
+ * `undefined` when it is a reply.
+ */
+const failedResponse = (
+  method: string,
+  finish: Response.FinishPart | undefined,
+  errorPart: Response.ErrorPart | undefined
+): AiError.AiError | undefined => {
+  const what = method === "streamText" ? "stream" : "response"
+  if (finish === undefined) {
+    return errorPart !== undefined
+      ? fromErrorPart(method, what, errorPart.error)
+      : malformed(method, `the model's ${what} ended without a finish part`)
+  }
+  return failedOpenAiFinish(finish)
+    ? malformed(method, "the provider reported a failed response (a finish with no usage)")
+    : undefined
+}
+
+/** The `timeout` option as a positive duration, or a clear `InvalidRequest` naming it. */
+const checkTimeout = (input: unknown): Duration.Duration => {
+  let decoded: Option.Option<Duration.Duration>
+  try {
+    decoded = Duration.decodeUnknown(input)
+  } catch {
+    decoded = Option.none()
+  }
+  if (Option.isSome(decoded) && Duration.toMillis(decoded.value) > 0) return decoded.value
+  let shown: string
+  try {
+    shown = typeof input === "bigint" ? `${input}n` : String(JSON.stringify(input) ?? String(input))
+  } catch {
+    shown = typeof input
+  }
+  throw new Errors.InvalidRequest({
+    message: `Metered: option timeout must be a positive duration (e.g. "30 seconds" or a number of ms), got ${
+      shown.slice(0, 80)
+    }`,
+    field: "timeout"
+  })
+}
+
+/** The timeout of a call, carried like every Braid error. */
+const timedOut = (method: string) => (millis: number): AiError.AiError =>
+  fromModelError(
+    new Errors.ModelTimeout({ message: `the model call did not complete within ${millis} ms`, timeoutMillis: millis }),
+    { module: moduleName, method }
+  )
 
 /**
  * The carrying `AiError` of a Braid error seen on the span, kept on the error itself (a
@@ -443,135 +505,153 @@ export const wrap = (
 ): LanguageModelNs.Service => {
   const provider = options.provider ?? "unknown"
   const server = options.baseUrl === undefined ? undefined : GenAI.serverOf(options.baseUrl)
+  const timeout = options.timeout === undefined ? undefined : checkTimeout(options.timeout)
+  const timedOutStream = timeout === undefined
+    ? Effect.void
+    : Effect.fail(timedOut("streamText")(Duration.toMillis(timeout)))
   const capture = options.captureContent === true
   /** The request info of a call, with its prompt when content is recorded. */
   const withPrompt = (info: GenAI.RequestInfo, prompt: Prompt.RawInput): GenAI.RequestInfo =>
     capture ? { ...info, inputMessages: inputMessages(Prompt.make(prompt)) } : info
 
-  /** Budgets first: the settings to run with (maybe on a cheaper model), or `BudgetExceeded`. */
+  /**
+   * Budgets first: the settings to run with (maybe on a cheaper model), or `BudgetExceeded`;
+   * with what the call needs of its fiber (the scoped budgets, the price table), read once.
+   */
   const admit = (method: string) =>
-    Effect.gen(function*() {
-      yield* checkScoped(method)
-      const settings = yield* Settings
+    Effect.withFiberRuntime<ReturnType<typeof admitted>, AiError.AiError>((fiber) => {
+      const budgets = fiber.getFiberRef(scopedBudgets)
+      const refused = budgets.length === 0 ? undefined : refusal(method, budgets)
+      if (refused !== undefined) return refused
+      const context = fiber.currentContext
+      const settings = Context.get(context, Settings)
+      const { table } = Context.get(context, Pricing)
       const model = settings.model ?? options.defaultModel ?? "unknown"
       const call: Accounting.Call = { model, agent: settings.agent }
-      const prepared = yield* Effect.mapError(
-        accounting.prepare(call),
-        (e) => fromModelError(e, { module: moduleName, method })
-      )
-      const run: SettingsShape = prepared.model !== undefined && prepared.model !== model
-        ? { ...settings, model: prepared.model }
-        : settings
-      const info: GenAI.RequestInfo = {
-        provider,
-        scope,
-        ...server,
-        ...(options.recordEstimatedTokens === true ? { recordEstimatedTokens: true } : {}),
-        model: run.model ?? model,
-        ...(run.maxTokens !== undefined ? { maxTokens: run.maxTokens } : {}),
-        ...(run.temperature !== undefined ? { temperature: run.temperature } : {}),
-        ...(run.stopSequences !== undefined ? { stopSequences: run.stopSequences } : {}),
-        ...(run.agent !== undefined ? { agent: run.agent } : {})
-      }
-      return { run, switched: run !== settings, info, call: { ...call, model: run.model ?? model } }
+      return Effect.mapBoth(accounting.prepare(call), {
+        onFailure: (e) => fromModelError(e, { module: moduleName, method }),
+        onSuccess: (prepared) => admitted(settings, model, call, prepared, budgets, table)
+      })
     })
 
-  const account = (call: Accounting.Call, usage: BraidUsage) =>
-    Effect.zipRight(countScoped(usage), accounting.record(call, usage))
+  const admitted = (
+    settings: SettingsShape,
+    model: string,
+    call: Accounting.Call,
+    prepared: Accounting.Call,
+    budgets: ReadonlyArray<Scoped>,
+    table: Table
+  ) => {
+    const run: SettingsShape = prepared.model !== undefined && prepared.model !== model
+      ? { ...settings, model: prepared.model }
+      : settings
+    const info: GenAI.RequestInfo = {
+      provider,
+      scope,
+      ...server,
+      ...(options.recordEstimatedTokens === true ? { recordEstimatedTokens: true } : {}),
+      model: run.model ?? model,
+      ...(run.maxTokens !== undefined ? { maxTokens: run.maxTokens } : {}),
+      ...(run.temperature !== undefined ? { temperature: run.temperature } : {}),
+      ...(run.stopSequences !== undefined ? { stopSequences: run.stopSequences } : {}),
+      ...(run.agent !== undefined ? { agent: run.agent } : {})
+    }
+    return { run, switched: run !== settings, info, call: { ...call, model: run.model ?? model }, budgets, table }
+  }
+
+  /** Accounts a response: the scoped budgets, then `Accounting` (run while the call's effect runs). */
+  const account = (budgets: ReadonlyArray<Scoped>, call: Accounting.Call, usage: BraidUsage) => {
+    countScoped(budgets, usage)
+    return accounting.record(call, usage)
+  }
 
   const generate = (method: "generateText" | "generateObject", options: any): Effect.Effect<any, any, any> =>
-    Effect.gen(function*() {
-      const { call: admitted, info, run, switched } = yield* admit(method)
-      const call = (inner[method] as (o: any) => Effect.Effect<GenerateTextResponse<any>, any, any>)(options)
-      const measured = Effect.gen(function*() {
-        const response = yield* (switched ? Effect.provideService(call, Settings, run) : call)
+    Effect.flatMap(admit(method), ({ budgets, call: admitted, info, run, switched, table }) => {
+      const unbounded = (inner[method] as (o: any) => Effect.Effect<GenerateTextResponse<any>, any, any>)(options)
+      const call = timeout === undefined ? unbounded : Io.bounded(unbounded, timeout, timedOut(method))
+      const measured = Effect.flatMap(switched ? Effect.provideService(call, Settings, run) : call, (response) => {
         const content = response.content as Array<AnyPart>
-        if (content.every((p) => p.type === "response-metadata")) {
-          return yield* Effect.fail(malformed(method, "the model answered with no content parts"))
+        let finishIndex = -1
+        let errorPart: Response.ErrorPart | undefined
+        let parts = false
+        for (let i = 0; i < content.length; i++) {
+          const type = content[i]!.type
+          if (type === "finish") finishIndex = i
+          else if (type === "error") errorPart = content[i] as Response.ErrorPart
+          else if (type !== "response-metadata") parts = true
         }
-        const finishIndex = content.findIndex((p) => p.type === "finish")
-        const finish: Response.FinishPart = finishIndex >= 0
-          ? (content[finishIndex] as Response.FinishPart)
-          : Response.makePart("finish", {
-            reason: "unknown",
-            usage: new Response.Usage({ inputTokens: undefined, outputTokens: undefined, totalTokens: undefined })
-          })
-        const { table } = yield* Pricing
+        if (!parts && finishIndex < 0) return Effect.fail(malformed(method, "the model answered with no content parts"))
+        const finish = finishIndex >= 0 ? (content[finishIndex] as Response.FinishPart) : undefined
+        const failed = failedResponse(method, finish, errorPart)
+        if (failed !== undefined || finish === undefined) return Effect.fail(failed!)
         const usage = measure(content, finish, info.model, promptOf(options.prompt), table)
-        yield* account(admitted, usage)
         const next = [...content]
-        if (finishIndex >= 0) next[finishIndex] = withUsage(finish, usage)
-        else next.push(withUsage(finish, usage))
-        return {
+        next[finishIndex] = withUsage(finish, usage)
+        return Effect.as(account(budgets, admitted, usage), {
           response: response instanceof GenerateObjectResponse
             ? new GenerateObjectResponse(response.value, next as any)
             : new GenerateTextResponse(next as any),
           usage,
           reason: finish.reason,
           seen: seenOf(content, finish, capture)
-        }
+        })
       })
-      const out = yield* GenAI.chat(
+      return GenAI.chat(
         withPrompt(info, options.prompt),
         Effect.mapError(measured, intoSpan),
         (r) => describe(r.usage, r.reason, r.seen)
-      ).pipe(Effect.mapError(outOfSpan))
-      return out.response
+      ).pipe(Effect.mapBoth({ onFailure: outOfSpan, onSuccess: (out) => out.response }))
     })
 
   const streamText = (options: any): Stream.Stream<any, any, any> =>
-    Stream.unwrap(Effect.map(admit("streamText"), ({ call: admitted, info, run, switched }) =>
-      Stream.suspend(() => {
-        const seen: Array<AnyPart> = []
-        let finished = false
-        let errorPart: Response.ErrorPart | undefined
-        const raw = inner.streamText(options) as Stream.Stream<Response.StreamPart<any>, any, any>
-        const parts = (switched ? Stream.provideService(raw, Settings, run) : raw).pipe(
-          Stream.mapEffect((part): Effect.Effect<Response.StreamPart<any>, AiError.AiError, Pricing> => {
-            if (part.type === "error") errorPart = part
-            if (part.type !== "finish") {
-              if (
-                part.type === "response-metadata" || part.type === "text-delta" || part.type === "tool-call" ||
-                (capture && part.type === "reasoning-delta")
-              ) {
-                seen.push(part)
+    Stream.unwrap(
+      Effect.map(admit("streamText"), ({ budgets, call: admitted, info, run, switched, table }) =>
+        Stream.suspend(() => {
+          const seen: Array<AnyPart> = []
+          let finished = false
+          let errorPart: Response.ErrorPart | undefined
+          const raw = inner.streamText(options) as Stream.Stream<Response.StreamPart<any>, any, any>
+          const parts = (switched ? Stream.provideService(raw, Settings, run) : raw).pipe(
+            Stream.mapEffect((part): Effect.Effect<Response.StreamPart<any>, AiError.AiError> => {
+              if (part.type === "error") errorPart = part
+              if (part.type !== "finish") {
+                if (
+                  part.type === "response-metadata" || part.type === "text-delta" || part.type === "tool-call" ||
+                  (capture && part.type === "reasoning-delta")
+                ) {
+                  seen.push(part)
+                }
+                return Effect.succeed(part)
               }
-              return Effect.succeed(part)
+              finished = true
+              const failed = failedResponse("streamText", part, errorPart)
+              if (failed !== undefined) return Effect.fail(failed)
+              return Effect.suspend(() => {
+                const usage = measure(seen, part, info.model, promptOf(options.prompt), table)
+                return Effect.as(account(budgets, admitted, usage), withUsage(part, usage))
+              })
+            }),
+            // the guard, when the stream ends on its own
+            Stream.concat(Stream.suspend(() => {
+              const failed = finished ? undefined : failedResponse("streamText", undefined, errorPart)
+              return failed === undefined ? Stream.empty : Stream.fail(failed)
+            }))
+          )
+          // the bound of the call: its finish part within `timeout`
+          const bounded = timeout === undefined
+            ? parts
+            : Stream.interruptWhen(parts, Effect.flatMap(Effect.sleep(timeout), () => timedOutStream))
+          return GenAI.chatStream(
+            withPrompt(info, options.prompt),
+            Stream.mapError(bounded, intoSpan),
+            (part: Response.StreamPart<any>) => {
+              if (part.type !== "finish") return undefined
+              const usage = braidOf(part)?.usage
+              return usage === undefined ? undefined : describe(usage, part.reason, seenOf(seen, part, capture))
             }
-            finished = true
-            if (failedOpenAiFinish(part)) {
-              return Effect.fail(
-                malformed("streamText", "the provider reported a failed response (a finish with no usage)")
-              )
-            }
-            return Effect.gen(function*() {
-              const { table } = yield* Pricing
-              const usage = measure(seen, part, info.model, promptOf(options.prompt), table)
-              yield* account(admitted, usage)
-              return withUsage(part, usage)
-            })
-          }),
-          // the guard, when the stream ends on its own
-          Stream.concat(Stream.suspend(() =>
-            finished
-              ? Stream.empty
-              : Stream.fail(
-                errorPart !== undefined
-                  ? fromErrorPart("streamText", errorPart.error)
-                  : malformed("streamText", "the model's stream ended without a finish part")
-              )
-          ))
-        )
-        return GenAI.chatStream(
-          withPrompt(info, options.prompt),
-          Stream.mapError(parts, intoSpan),
-          (part: Response.StreamPart<any>) => {
-            if (part.type !== "finish") return undefined
-            const usage = braidOf(part)?.usage
-            return usage === undefined ? undefined : describe(usage, part.reason, seenOf(seen, part, capture))
-          }
-        ).pipe(Stream.mapError(outOfSpan))
-      })))
+          ).pipe(Stream.mapError(outOfSpan))
+        }))
+    )
 
   return {
     generateText: ((options: any) => generate("generateText", options)) as LanguageModelNs.Service["generateText"],

@@ -12,7 +12,20 @@ import {
 import { Reply, scoped } from "@braid/llm/testing/AnthropicTestServer"
 import { Observability } from "@braid/observability"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Layer, Redacted, Stream } from "effect"
+import {
+  Chunk,
+  Duration,
+  Effect,
+  Either,
+  FastCheck,
+  Fiber,
+  Layer,
+  Option,
+  Redacted,
+  Schema,
+  Stream,
+  TestClock
+} from "effect"
 
 const failure = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   Effect.flatMap(
@@ -243,6 +256,84 @@ describe("Metered: money and the guard around any LanguageModel", () => {
       { type: "text-delta", id: "0", delta: "par" }
     ]))))))
 
+  it.effect("the guard covers generateText and generateObject: a response without a finish part is a transient MalformedResponse", () =>
+    Effect.gen(function*() {
+      for (
+        const call of [
+          Ai.LanguageModel.generateText({ prompt: "hi" }),
+          Ai.LanguageModel.generateObject({ prompt: "hi", schema: Schema.Struct({ n: Schema.Number }) })
+        ]
+      ) {
+        const e = yield* failure(call)
+        const braid = AiErrors.toModelError(e)
+        assert.strictEqual(braid._tag, "MalformedResponse")
+        assert.isTrue(AiErrors.isTransient(e))
+        assert.include(braid.message, "response ended without a finish part")
+      }
+      assert.strictEqual((yield* Accounting.report).total.calls, 0)
+    }).pipe(Effect.provide(Metered.fromProvider(Effect.succeed(rawProvider([
+      { type: "response-metadata", modelId: "raw-1" },
+      { type: "text", text: "{\"n\":1}" }
+    ], []))))))
+
+  it.effect("the guard covers generateText: a finish reporting a failed response (no usage at all, OpenAI's form) is transient", () =>
+    Effect.gen(function*() {
+      const e = yield* failure(Ai.LanguageModel.generateText({ prompt: "hi" }))
+      const braid = AiErrors.toModelError(e)
+      assert.strictEqual(braid._tag, "MalformedResponse")
+      assert.isTrue(braid.transient)
+      assert.include(braid.message, "failed response")
+    }).pipe(Effect.provide(Metered.fromProvider(Effect.succeed(rawProvider([
+      { type: "response-metadata", modelId: "raw-1" },
+      {
+        type: "finish",
+        reason: "stop",
+        usage: { inputTokens: undefined, outputTokens: undefined, totalTokens: undefined },
+        metadata: { openai: { serviceTier: "default" } }
+      }
+    ], []))))))
+
+  it.effect("timeout: a call past it fails with a typed, transient ModelTimeout (generateText, generateObject, streamText); none is accounted", () =>
+    Effect.gen(function*() {
+      const calls = [
+        Effect.asVoid(Ai.LanguageModel.generateText({ prompt: "hi" })),
+        Effect.asVoid(Ai.LanguageModel.generateObject({ prompt: "hi", schema: Schema.Struct({ n: Schema.Number }) })),
+        Stream.runDrain(Ai.LanguageModel.streamText({ prompt: "hi" }))
+      ]
+      for (const call of calls) {
+        const fiber = yield* Effect.fork(failure(call))
+        yield* TestClock.adjust("4999 millis")
+        assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)), "still running before the bound")
+        yield* TestClock.adjust("1 millis")
+        const e = yield* Fiber.join(fiber)
+        const braid = AiErrors.toModelError(e)
+        assert.strictEqual(braid._tag, "ModelTimeout")
+        assert.strictEqual(braid._tag === "ModelTimeout" && braid.timeoutMillis, 5000)
+        assert.isTrue(AiErrors.isTransient(e))
+      }
+      assert.strictEqual((yield* Accounting.report).total.calls, 0)
+    }).pipe(Effect.provide(Metered.fromProvider(ScriptedLanguageModel.provider({ latency: "1 minute" }), {
+      timeout: "5 seconds"
+    }))))
+
+  it.effect("timeout: calls that complete within it are untouched (a stream is bounded until its finish part)", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(Effect.gen(function*() {
+        const r = yield* Ai.LanguageModel.generateText({ prompt: "hi" })
+        const parts = yield* Stream.runCollect(Ai.LanguageModel.streamText({ prompt: "hi" }))
+        return [r.text, Chunk.toArray(parts).some((p) => p.type === "finish")] as const
+      }))
+      yield* TestClock.adjust("8 seconds")
+      const [text, finished] = yield* Fiber.join(fiber)
+      assert.strictEqual(text, "ok")
+      assert.isTrue(finished)
+      assert.strictEqual((yield* Accounting.report).total.calls, 2)
+    }).pipe(
+      Effect.provide(Metered.fromProvider(ScriptedLanguageModel.provider({ latency: "4 seconds", default: "ok" }), {
+        timeout: "5 seconds"
+      }))
+    ))
+
   it.effect("wraps a layer of another provider (any LanguageModel), usage from the standard fields only", () =>
     Effect.gen(function*() {
       const r = yield* Ai.LanguageModel.generateText({ prompt: "hi" })
@@ -270,4 +361,43 @@ describe("Metered: money and the guard around any LanguageModel", () => {
       ),
       { provider: "foreign" }
     ))))
+})
+
+describe("Metered: the timeout option is checked where the wrapper is built", () => {
+  const inner = Effect.runSync(Ai.fromProvider(rawProvider([], [])))
+  const accounting = Effect.runSync(Accounting.make())
+  const build = (timeout: unknown) => Metered.wrap(inner, accounting, { timeout: timeout as Duration.DurationInput })
+
+  it("accepts durations and numbers of ms; refuses anything else with an InvalidRequest naming timeout", () => {
+    assert.isFunction(build("30 seconds").generateText)
+    assert.isFunction(build(250).generateText)
+    assert.isFunction(build(Duration.infinity).generateText)
+    for (const bad of [0, -5, Number.NaN, "soon", "", null, {}, [], true, { __proto__: { millis: 1 } }]) {
+      assert.throws(() => build(bad), Errors.InvalidRequest, "option timeout must be a positive duration")
+    }
+  })
+
+  it("fuzz: whatever the value, the wrapper is built or refused with that error, never another crash", () => {
+    const cyclic: Record<string, unknown> = {}
+    cyclic["self"] = cyclic
+    FastCheck.assert(
+      FastCheck.property(
+        FastCheck.oneof(
+          FastCheck.anything(),
+          FastCheck.double(),
+          FastCheck.bigInt(),
+          FastCheck.string(),
+          FastCheck.constant(cyclic)
+        ),
+        (value) => {
+          try {
+            build(value)
+          } catch (e) {
+            assert.instanceOf(e, Errors.InvalidRequest)
+            assert.strictEqual((e as Errors.InvalidRequest).field, "timeout")
+          }
+        }
+      )
+    )
+  })
 })

@@ -3,7 +3,7 @@ import { Ai, AnthropicLanguageModel, Metered, ScriptedLanguageModel } from "@bra
 import { Reply, scoped } from "@braid/llm/testing/AnthropicTestServer"
 import { Metrics, Observability } from "@braid/observability"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Metric, Redacted, Stream } from "effect"
+import { Effect, Metric, Redacted, Schema, Stream } from "effect"
 import { readFileSync } from "node:fs"
 import { version } from "../src/internal/version.js"
 
@@ -63,6 +63,92 @@ describe("Metered: the model-call span follows the GenAI conventions", () => {
       assert.notProperty(a, "gen_ai.output.messages")
       assert.notInclude(JSON.stringify(a), "secret question")
     })))
+
+  it.live("cache counts the API did not report: no cache attributes, undefined on the finish part (calls and streams)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* scoped()
+      const usage = { input_tokens: 1000, output_tokens: 200 }
+      server.enqueue(Reply.json("ok", { usage }))
+      server.enqueue(Reply.sse(["o", "k"], { usage }))
+      const mem = Observability.inMemory()
+      const { finish, response, spans } = yield* Effect.gen(function*() {
+        const response = yield* Ai.LanguageModel.generateText({ prompt: "hi" })
+        const parts = yield* Stream.runCollect(Ai.LanguageModel.streamText({ prompt: "hi" }))
+        const finish = [...parts].find((p) => p.type === "finish")!
+        return { finish, response, spans: mem.spans() }
+      }).pipe(Effect.provide(mem.layer), Effect.provide(anthropic(server.url)))
+      for (const f of [response.content.find((p) => p.type === "finish")!, finish]) {
+        assert.strictEqual(f.type === "finish" && f.usage.cachedInputTokens, undefined)
+        assert.strictEqual(f.type === "finish" && f.metadata.braid?.cacheReadTokens, undefined)
+        assert.strictEqual(f.type === "finish" && f.metadata.braid?.cacheWriteTokens, undefined)
+        assert.strictEqual(f.type === "finish" && f.usage.inputTokens, 1000)
+      }
+      const chats = spans.filter((s) => s.name === "chat claude-sonnet-5-5")
+      assert.strictEqual(chats.length, 2)
+      for (const chat of chats) {
+        assert.strictEqual(chat.attributes["gen_ai.usage.input_tokens"], 1000)
+        assert.notProperty(chat.attributes, "gen_ai.usage.cache_read.input_tokens")
+        assert.notProperty(chat.attributes, "gen_ai.usage.cache_creation.input_tokens")
+      }
+      // accounting counts them as none
+      assert.strictEqual(Metered.usageOf(response)?.cacheReadTokens, 0)
+      assert.strictEqual(Metered.usageOf(response)?.inputTokens, 1000)
+    })))
+
+  it.live("cache counts the API reported, zeros included, in a stream too: the attributes are set, input includes them", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* scoped()
+      server.enqueue(Reply.sse(["o", "k"], {
+        usage: { input_tokens: 10, output_tokens: 2, cache_read_input_tokens: 300, cache_creation_input_tokens: 0 }
+      }))
+      const mem = Observability.inMemory()
+      const spans = yield* Stream.runDrain(Ai.LanguageModel.streamText({ prompt: "hi" })).pipe(
+        Effect.zipRight(Effect.sync(() => mem.spans())),
+        Effect.provide(mem.layer),
+        Effect.provide(anthropic(server.url))
+      )
+      const a = spans.find((s) => s.name === "chat claude-sonnet-5-5")!.attributes
+      assert.strictEqual(a["gen_ai.usage.input_tokens"], 310)
+      assert.strictEqual(a["gen_ai.usage.cache_read.input_tokens"], 300)
+      assert.strictEqual(a["gen_ai.usage.cache_creation.input_tokens"], 0)
+    })))
+
+  it.effect("@effect/ai's own LanguageModel spans carry the run attributes (generateText, generateObject, streamText)", () =>
+    Effect.gen(function*() {
+      const mem = Observability.inMemory()
+      const run = {
+        "braid.run.id": "run-42",
+        "braid.session.id": "sess-9",
+        "gen_ai.conversation.id": "sess-9",
+        "braid.tenant.id": "acme"
+      }
+      const spans = yield* Effect.gen(function*() {
+        yield* Ai.LanguageModel.generateText({ prompt: "hi" })
+        yield* Ai.LanguageModel.generateObject({ prompt: "hi", schema: Schema.Struct({ n: Schema.Number }) })
+        yield* Stream.runDrain(Ai.LanguageModel.streamText({ prompt: "hi" }))
+        // after the stream: a span outside any model call has none of the call's annotations
+        yield* Effect.provide(Effect.withSpan(Effect.void, "after"), WorkflowContext.layer({ runId: "other" }))
+        return mem.spans()
+      }).pipe(
+        Effect.provide(WorkflowContext.layer({ runId: "run-42", sessionId: "sess-9", tenantId: "acme" })),
+        Effect.provide(mem.layer),
+        Effect.provide(Metered.fromProvider(ScriptedLanguageModel.provider({
+          default: "ok",
+          rules: [{ when: () => true, object: { n: 1 } }]
+        })))
+      )
+      for (const name of ["LanguageModel.generateText", "LanguageModel.generateObject", "LanguageModel.streamText"]) {
+        const span = spans.find((s) => s.name === name)
+        assert.isDefined(span, name)
+        for (const [k, v] of Object.entries(run)) assert.strictEqual(span!.attributes[k], v, `${name} ${k}`)
+        // nested under the chat span
+        const chat = spans.find((s) => s.spanContext().spanId === span!.parentSpanContext?.spanId)
+        assert.strictEqual(chat?.name, "chat braid-scripted", name)
+      }
+      const after = spans.find((s) => s.name === "after")!
+      assert.notProperty(after.attributes, "braid.run.id")
+      assert.notProperty(after.attributes, "gen_ai.conversation.id")
+    }))
 
   it.effect("estimated usage: no token metric unless the layer opts in; the span has the estimate", () =>
     Effect.gen(function*() {

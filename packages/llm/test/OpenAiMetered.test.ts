@@ -12,17 +12,18 @@ import { type AiError, LanguageModel } from "@effect/ai"
 import { OpenAiClient, OpenAiLanguageModel } from "@effect/ai-openai"
 import { FetchHttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Either, Layer, Logger, Redacted, Stream } from "effect"
+import { Cause, Chunk, Effect, Either, Fiber, Layer, Logger, Redacted, Stream, TestClock } from "effect"
+import { setTimeout as sleep } from "node:timers/promises"
 
 const KEY = "sk-test-0123456789abcdef"
 
-const metered = (server: TestServer) =>
+const metered = (server: TestServer, options: Metered.Options = {}) =>
   Metered.layer(
     OpenAiLanguageModel.layer({ model: "gpt-4o-mini" }).pipe(
       Layer.provide(OpenAiClient.layer({ apiKey: Redacted.make(KEY), apiUrl: server.url })),
       Layer.provide(FetchHttpClient.layer)
     ),
-    { provider: "openai", defaultModel: "gpt-4o-mini", baseUrl: server.url }
+    { provider: "openai", defaultModel: "gpt-4o-mini", baseUrl: server.url, ...options }
   )
 
 /** The error of a call, or of a stream (with the parts it emitted first). */
@@ -38,7 +39,10 @@ const streamError = Effect.gen(function*() {
 })
 
 /** Runs `f` against a fresh server, behind Metered, with in-memory spans and captured logs. */
-const run = <A, E>(f: (server: TestServer) => Effect.Effect<A, E, LanguageModel.LanguageModel>) =>
+const run = <A, E>(
+  f: (server: TestServer) => Effect.Effect<A, E, LanguageModel.LanguageModel>,
+  options: Metered.Options = {}
+) =>
   Effect.scoped(Effect.gen(function*() {
     const server = yield* scoped()
     const mem = Observability.inMemory()
@@ -47,7 +51,7 @@ const run = <A, E>(f: (server: TestServer) => Effect.Effect<A, E, LanguageModel.
     // the spans are read while the tracer is up (its shutdown clears them)
     const [out, spans] = yield* Effect.zip(f(server), Effect.sync(() => mem.spans())).pipe(
       Effect.provide(mem.layer),
-      Effect.provide(metered(server)),
+      Effect.provide(metered(server, options)),
       Effect.provide(logger)
     )
     return { out, spans, logs, server }
@@ -176,6 +180,50 @@ describe("@effect/ai-openai behind Metered: secrets scrubbed, faults typed", () 
       // the parts before the fault still reached the caller; the failed response's finish did not
       assert.deepStrictEqual(out[3]!.parts, ["response-metadata", "text-start", "text-delta"])
       assert.deepStrictEqual(out[4]!.parts, ["response-metadata", "text-start", "text-delta", "text-delta"])
+    }))
+
+  it.live("a failed response (status failed, no output, no usage) to generateText is a transient MalformedResponse, as in a stream", () =>
+    Effect.gen(function*() {
+      const { out, spans } = yield* run((server) =>
+        Effect.gen(function*() {
+          server.enqueue(Reply.failed({ message: "generation failed" }), Reply.streamFailed(["Hel"]))
+          return [yield* generateError, (yield* streamError).error]
+        })
+      )
+      for (const error of out) {
+        const braid = AiErrors.toModelError(error)
+        assert.strictEqual(braid._tag, "MalformedResponse")
+        assert.include(braid.message, "failed response")
+        assert.isTrue(AiErrors.isTransient(error))
+      }
+      const chats = spans.filter((s) => s.name === "chat gpt-4o-mini")
+      assert.deepStrictEqual(chats.map((s) => s.attributes["error.type"]), ["MalformedResponse", "MalformedResponse"])
+    }))
+
+  it.effect("timeout: a server that stalls after its headers fails the call with a transient ModelTimeout at the bound, and the request is aborted", () =>
+    Effect.gen(function*() {
+      const { out, server } = yield* run((server) =>
+        Effect.gen(function*() {
+          server.enqueue(Reply.stallAfterHeaders(), Reply.stallAfterHeaders())
+          const out = []
+          for (const call of [generateError, Effect.map(streamError, (r) => r.error)]) {
+            const fiber = yield* Effect.fork(call)
+            const stalls = server.stalled()
+            // real I/O: wait (generously) for the request to reach the server and stall there
+            for (let i = 0; i < 1000 && server.stalled() === stalls; i++) yield* Effect.promise(() => sleep(5))
+            assert.strictEqual(server.stalled(), stalls + 1)
+            yield* TestClock.adjust("30 seconds")
+            out.push(yield* Fiber.join(fiber))
+          }
+          return out
+        }), { timeout: "30 seconds" })
+      for (const error of out) {
+        const braid = AiErrors.toModelError(error)
+        assert.strictEqual(braid._tag, "ModelTimeout")
+        assert.isTrue(AiErrors.isTransient(error))
+      }
+      for (let i = 0; i < 1000 && server.aborted() < 2; i++) yield* Effect.promise(() => sleep(5))
+      assert.strictEqual(server.aborted(), 2)
     }))
 
   it.live("the chat span's error.type is the Braid error's tag (RateLimited, ServerError, ConnectionFailed), not HttpResponseError", () =>

@@ -2,13 +2,17 @@
  * OpenTelemetry GenAI semantic conventions for model calls. `@braid/llm` wraps every call in
  * `chat` (or `chatStream`): one `chat {model}` CLIENT span, nested under the running primitive's
  * span, with the `gen_ai.*` request and response attributes, the run attributes of Braid, and the
- * `gen_ai.client.token.usage` / `gen_ai.client.operation.duration` metrics.
+ * `gen_ai.client.token.usage` / `gen_ai.client.operation.duration` metrics. The spans opened
+ * inside the call (`@effect/ai`'s `LanguageModel.generateText` / `streamText`, a provider's HTTP
+ * spans) carry the run attributes too (`braid.run.id`, `braid.session.id` and
+ * `gen_ai.conversation.id`, `braid.tenant.id`, `braid.user.id`, `braid.path`), as span
+ * annotations.
  *
  * @since 0.1.0
  */
 import { Attributes as Names, Instrumentation } from "@braid/core"
 import type { Exit } from "effect"
-import { Cause, Clock, Context, Effect, FiberRef, Option, Stream, Tracer } from "effect"
+import { Cause, Clock, Context, Effect, FiberRef, HashMap, Option, Stream, Tracer } from "effect"
 import type { DefaultServices, MetricLabel } from "effect"
 import { tag } from "./internal/tagged.js"
 import { version } from "./internal/version.js"
@@ -199,22 +203,31 @@ const jsonOf = (value: unknown): string => {
   }
 }
 
-/** The request attributes of a model-call span, with the run attributes found in `context`. */
-const requestAttributes = (info: RequestInfo, context: Context.Context<never>): Record<string, unknown> => {
+/**
+ * The run attributes of a model call found in `context`: `braid.path`, `braid.run.id`,
+ * `braid.session.id` (also as `gen_ai.conversation.id`), `braid.tenant.id`, `braid.user.id`.
+ */
+const runAttributes = (context: Context.Context<never>): Record<string, string> => {
+  const attributes = Instrumentation.contextAttributes(context)
+  const session = attributes[Names.Braid.sessionId]
+  if (session !== undefined) attributes[Attr.conversationId] = session
+  return attributes
+}
+
+/** The request attributes of a model-call span, with its run attributes. */
+const requestAttributes = (info: RequestInfo, run: Record<string, string>): Record<string, unknown> => {
   const attributes: Record<string, unknown> = {
     [Attr.operationName]: info.operation ?? "chat",
     [Attr.providerName]: info.provider,
     [Attr.requestModel]: info.model,
     [Names.Braid.primitiveName]: spanName(info),
     [Names.Braid.primitiveKind]: "model-call",
-    ...Instrumentation.contextAttributes(context),
+    ...run,
     ...Instrumentation.scopeAttributes(
       info.scope?.name ?? defaultScope.name,
       info.scope?.version ?? defaultScope.version
     )
   }
-  const session = attributes[Names.Braid.sessionId]
-  if (session !== undefined) attributes[Attr.conversationId] = session
   if (info.serverAddress !== undefined) {
     attributes[Attr.serverAddress] = info.serverAddress
     if (info.serverPort !== undefined) attributes[Attr.serverPort] = info.serverPort
@@ -227,9 +240,6 @@ const requestAttributes = (info: RequestInfo, context: Context.Context<never>): 
   if (info.inputMessages !== undefined) attributes[Attr.inputMessages] = jsonOf(info.inputMessages)
   return attributes
 }
-
-const startAttributes = (info: RequestInfo): Effect.Effect<Record<string, unknown>> =>
-  Effect.contextWith((context: Context.Context<never>) => requestAttributes(info, context))
 
 /** The response attributes of a model-call span: model, token usage, finish reasons. */
 const setResponseAttributes = (span: Tracer.Span, response: ResponseInfo): void => {
@@ -314,6 +324,11 @@ const setStopSequences = <A, E, R>(info: RequestInfo, self: Effect.Effect<A, E, 
     )
 
 const errorType = Instrumentation.errorType
+
+const isEmpty = (record: Record<string, unknown>): boolean => {
+  for (const _ in record) return false
+  return true
+}
 
 const finish = (info: RequestInfo, startMillis: number, exit: Exit.Exit<unknown, unknown>) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) => {
@@ -453,10 +468,14 @@ export const chat = <A, E, R>(
   Effect.flatMap(Instrumentation.enabled, (on) => {
     if (!on) return self
     return Effect.withFiberRuntime<A, E, R>((fiber) => {
-      const attributes = requestAttributes(info, fiber.getFiberRef(FiberRef.currentContext))
+      const run = runAttributes(fiber.getFiberRef(FiberRef.currentContext))
+      const attributes = requestAttributes(info, run)
       const start = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
       const metrics = callMetrics(info)
-      return Instrumentation.withSpan(setStopSequences(info, self), spanName(info), {
+      // the spans the call opens (`@effect/ai`'s `LanguageModel.generateText`, a provider's HTTP
+      // spans) carry the run attributes too
+      const body = isEmpty(run) ? self : Effect.annotateSpans(self, run)
+      return Instrumentation.withSpan(setStopSequences(info, body), spanName(info), {
         kind: "client",
         attributes,
         onEnd: onCompleted(metrics, start, describe)
@@ -493,7 +512,17 @@ export const chatStream = <A, E, R>(
   Stream.unwrapScoped(Effect.gen(function*() {
     const on = yield* Instrumentation.enabled
     if (!on) return self
-    const attributes = yield* startAttributes(info)
+    const run = runAttributes(yield* Effect.context<never>())
+    const attributes = requestAttributes(info, run)
+    // the spans the stream opens (`@effect/ai`'s `LanguageModel.streamText`) carry the run
+    // attributes too, for as long as the stream runs
+    if (!isEmpty(run)) {
+      yield* Effect.locallyScopedWith(FiberRef.currentTracerSpanAnnotations, (annotations) => {
+        let next = annotations
+        for (const [k, v] of Object.entries(run)) next = HashMap.set(next, k, v)
+        return next
+      })
+    }
     const start = yield* Clock.currentTimeMillis
     const span = yield* Effect.makeSpanScoped(spanName(info), { kind: "client", attributes, captureStackTrace: false })
     yield* Effect.addFinalizer((exit) => Effect.withParentSpan(finish(info, start, exit), span))
@@ -574,14 +603,12 @@ export const executeTool = <A, E, R>(tool: ToolCallInfo, self: Effect.Effect<A, 
         [Names.GenAI.toolType]: tool.type ?? "function",
         [Names.Braid.primitiveName]: name,
         [Names.Braid.primitiveKind]: "tool-call",
-        ...Instrumentation.contextAttributes(fiber.getFiberRef(FiberRef.currentContext)),
+        ...runAttributes(fiber.getFiberRef(FiberRef.currentContext)),
         ...Instrumentation.scopeAttributes(
           tool.scope?.name ?? defaultScope.name,
           tool.scope?.version ?? defaultScope.version
         )
       }
-      const session = attributes[Names.Braid.sessionId]
-      if (session !== undefined) attributes[Attr.conversationId] = session
       if (tool.callId !== undefined) attributes[Names.GenAI.toolCallId] = tool.callId
       if (tool.description !== undefined) attributes[Names.GenAI.toolDescription] = tool.description
       if (tool.agent !== undefined) attributes[Attr.agent] = tool.agent

@@ -3,7 +3,7 @@
  * never hangs a rate-limited or cached call. Local TCP servers play the broken Redis; TestClock
  * drives the bounds (no wall-clock assertion).
  */
-import { Io, Primitive, Runner } from "@braid/core"
+import { Attributes, Io, Primitive, Runner } from "@braid/core"
 import { RedisCache, RedisRateLimit } from "@braid/redis"
 import { Cache, Errors, Metrics, RateLimit, StoreError } from "@braid/resilience"
 import { byName, withSpans } from "@braid/testing"
@@ -135,7 +135,11 @@ for (const behaviour of ["silent", "closing"] as const) {
           assert.deepStrictEqual(events.map((e) => e.attributes?.["error.type"]), ["StoreTimeout", "StoreTimeout"])
         }
         const lost = yield* Metric.value(
-          Metric.tagged(Metric.tagged(Metrics.cacheStoreErrors, "cache", name), "operation", "get")
+          Metric.tagged(
+            Metric.tagged(Metrics.cacheStoreErrors, Attributes.Resilience.cacheName, name),
+            Attributes.Resilience.cacheOperation,
+            "get"
+          )
         )
         assert.strictEqual(lost.count, 1)
       }))

@@ -77,8 +77,8 @@ export const unsafeMake = (options: Options): Bulkhead => {
   const name = Check.name("Bulkhead", "name", options.name)
   const maxConcurrent = Check.integer(`bulkhead ${name}`, "maxConcurrent", options.maxConcurrent, 1)
   const maxQueued = Check.integer(`bulkhead ${name}`, "maxQueued", Check.or(options.maxQueued, 0), 0)
-  const depthGauge = Metric.tagged(Metrics.bulkheadQueueDepth, "bulkhead", name)
-  const rejections = Metric.tagged(Metrics.bulkheadRejections, "bulkhead", name)
+  const depthGauge = Metric.tagged(Metrics.bulkheadQueueDepth, Attributes.Resilience.bulkheadName, name)
+  const rejections = Metric.tagged(Metrics.bulkheadRejections, Attributes.Resilience.bulkheadName, name)
 
   let active = 0
   const queue: Array<Waiter> = []

@@ -310,7 +310,13 @@ const degradedEvent = (cache: string, operation: string, cause: unknown): Effect
       [R.cacheOperation]: operation,
       [Attributes.General.errorType]: errorType(cause)
     }),
-    Metric.increment(Metric.tagged(Metric.tagged(Metrics.cacheStoreErrors, "cache", cache), "operation", operation))
+    Metric.increment(
+      Metric.tagged(
+        Metric.tagged(Metrics.cacheStoreErrors, Attributes.Resilience.cacheName, cache),
+        Attributes.Resilience.cacheOperation,
+        operation
+      )
+    )
   )
 
 type Codec = (u: unknown) => Either.Either<unknown, unknown>
@@ -340,8 +346,8 @@ export const make = (options: CacheOptions): Cache => {
   const ttl = checked.ttl
   const cacheFailures = checked.cacheFailures
   const shouldCacheFailure = typeof cacheFailures === "function" ? cacheFailures : () => cacheFailures
-  const hits = Metric.tagged(Metrics.cacheHits, "cache", name)
-  const misses = Metric.tagged(Metrics.cacheMisses, "cache", name)
+  const hits = Metric.tagged(Metrics.cacheHits, Attributes.Resilience.cacheName, name)
+  const misses = Metric.tagged(Metrics.cacheMisses, Attributes.Resilience.cacheName, name)
   const codec = (schema: Schema.Schema.AnyNoContext | undefined, direction: "encode" | "decode"): Codec | undefined =>
     schema === undefined
       ? undefined

@@ -367,8 +367,8 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
   const successesToClose = Check.integer(policy, "successesToClose", Check.or(options.successesToClose, 1), 1)
   const isFailure = Check.fn(policy, "isFailure", options.isFailure)
   const onStateChange = Check.fn(policy, "onStateChange", options.onStateChange)
-  const gauge = Metric.tagged(Metrics.breakerState, "breaker", name)
-  const rejections = Metric.tagged(Metrics.breakerRejections, "breaker", name)
+  const gauge = Metric.tagged(Metrics.breakerState, Attributes.Resilience.breakerName, name)
+  const rejections = Metric.tagged(Metrics.breakerRejections, Attributes.Resilience.breakerName, name)
   const openPeriod = (reopens: number): number =>
     Math.min(Math.max(openFor, backoffMax), openFor * Math.pow(backoffFactor, reopens))
 

@@ -1,8 +1,9 @@
 /**
  * Every metric of `@braid/resilience`, in one place. Each is tagged per use with the name of the
- * primitive, breaker, bulkhead, limiter or cache it measures (tag `braid.primitive.name`,
- * `breaker`, `bulkhead`, `limit` or `cache`). Export them with `@effect/opentelemetry` or read
- * them with `Metric.value`.
+ * primitive, breaker, bulkhead, limit or cache it measures, under the names the spans use
+ * (`Attributes.Resilience` of `@braid/core`, the one table of names): `braid.primitive.name`,
+ * `braid.breaker.name`, `braid.bulkhead.name`, `braid.ratelimit.name` or `braid.cache.name`.
+ * Export them with `@effect/opentelemetry` or read them with `Metric.value`.
  *
  * @since 0.1.0
  */
@@ -79,7 +80,8 @@ export const fallbacks = Metric.counter("braid.resilience.fallback.taken", {
 })
 
 /**
- * The state of each circuit breaker: 0 closed, 1 half-open, 2 open, 3 isolated. Tagged `breaker`.
+ * The state of each circuit breaker: 0 closed, 1 half-open, 2 open, 3 isolated. Tagged
+ * `braid.breaker.name`.
  *
  * @example
  * ```ts
@@ -95,7 +97,7 @@ export const breakerState = Metric.gauge("braid.resilience.breaker.state", {
 })
 
 /**
- * Calls refused by circuit breakers, tagged `breaker`.
+ * Calls refused by circuit breakers, tagged `braid.breaker.name`.
  *
  * @example
  * ```ts
@@ -112,7 +114,7 @@ export const breakerRejections = Metric.counter("braid.resilience.breaker.reject
 })
 
 /**
- * Calls waiting in each bulkhead's queue, tagged `bulkhead`.
+ * Calls waiting in each bulkhead's queue, tagged `braid.bulkhead.name`.
  *
  * @example
  * ```ts
@@ -128,7 +130,7 @@ export const bulkheadQueueDepth = Metric.gauge("braid.resilience.bulkhead.queue_
 })
 
 /**
- * Calls rejected by bulkheads (CapacityExceeded), tagged `bulkhead`.
+ * Calls rejected by bulkheads (CapacityExceeded), tagged `braid.bulkhead.name`.
  *
  * @example
  * ```ts
@@ -145,7 +147,8 @@ export const bulkheadRejections = Metric.counter("braid.resilience.bulkhead.reje
 })
 
 /**
- * Calls refused or delayed by rate limits, tagged `limit` and `outcome` ("rejected" or "waited").
+ * Calls refused or delayed by rate limits, tagged `braid.ratelimit.name` and
+ * `braid.ratelimit.outcome` ("rejected" or "waited").
  *
  * @example
  * ```ts
@@ -162,7 +165,7 @@ export const rateLimited = Metric.counter("braid.resilience.ratelimit.limited", 
 })
 
 /**
- * Cache hits, tagged `cache`.
+ * Cache hits, tagged `braid.cache.name`.
  *
  * @example
  * ```ts
@@ -176,7 +179,7 @@ export const rateLimited = Metric.counter("braid.resilience.ratelimit.limited", 
 export const cacheHits = Metric.counter("braid.resilience.cache.hits", { description: "Cache hits", incremental: true })
 
 /**
- * Cache misses, tagged `cache`.
+ * Cache misses, tagged `braid.cache.name`.
  *
  * @example
  * ```ts
@@ -193,7 +196,7 @@ export const cacheMisses = Metric.counter("braid.resilience.cache.misses", {
 })
 
 /**
- * Store operations a cache had to do without, tagged `cache` and `operation` ("get", "set",
+ * Store operations a cache had to do without, tagged `braid.cache.name` and `braid.cache.operation` ("get", "set",
  * "delete", "encode", "decode" or "key"): a store that failed or did not answer in time, an
  * entry that did not decode, a value that could not be encoded. The call went on (a read became
  * a miss, a write was dropped).
@@ -201,9 +204,15 @@ export const cacheMisses = Metric.counter("braid.resilience.cache.misses", {
  * @example
  * ```ts
  * import { Metric } from "effect"
+ * import { Attributes } from "@braid/core"
  * import { Metrics } from "@braid/resilience"
  *
- * const readsLost = Metric.value(Metric.tagged(Metric.tagged(Metrics.cacheStoreErrors, "cache", "profiles"), "operation", "get"))
+ * const readsLost = Metric.value(
+ *   Metrics.cacheStoreErrors.pipe(
+ *     Metric.tagged(Attributes.Resilience.cacheName, "profiles"),
+ *     Metric.tagged(Attributes.Resilience.cacheOperation, "get")
+ *   )
+ * )
  * ```
  *
  * @category metrics
@@ -215,7 +224,8 @@ export const cacheStoreErrors = Metric.counter("braid.resilience.cache.store_err
 })
 
 /**
- * Compensations run by sagas, tagged `braid.primitive.name` and `outcome` ("ok" or "failed").
+ * Compensations run by sagas, tagged `braid.primitive.name` and `braid.saga.compensation.outcome`
+ * ("ok" or "failed").
  *
  * @example
  * ```ts

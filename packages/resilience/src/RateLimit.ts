@@ -291,15 +291,15 @@ const resolve = <In>(name: string, options: Options<In>): Resolved<In> => {
         Check.refuse(name, `${at}.algorithm`, "must be \"token-bucket\" or \"fixed-window\"", algorithm)
       }
       const limitName = l.name === undefined ? `limit${i}` : Check.nonEmptyString(name, `${at}.name`, l.name)
-      const metric = Metric.tagged(Metrics.rateLimited, "limit", limitName)
+      const metric = Metric.tagged(Metrics.rateLimited, Attributes.Resilience.ratelimitName, limitName)
       return {
         name: limitName,
         key: l.key,
         limit: Check.positiveNumber(name, `${at}.limit`, l.limit),
         windowMillis: Check.positiveDuration(name, `${at}.window`, l.window),
         algorithm,
-        rejected: Metric.tagged(metric, "outcome", "rejected"),
-        waited: Metric.tagged(metric, "outcome", "waited")
+        rejected: Metric.tagged(metric, Attributes.Resilience.ratelimitOutcome, "rejected"),
+        waited: Metric.tagged(metric, Attributes.Resilience.ratelimitOutcome, "waited")
       }
     }),
     cost,

@@ -240,10 +240,14 @@ export function make(nameOrOptions: string | Options, ...steps: ReadonlyArray<St
         { name: `compensate(${stepName})` }
       )
   const names = steps.map((s) => s.action.name)
-  const ok = Metric.tagged(Metric.tagged(Metrics.compensations, Attributes.Braid.primitiveName, name), "outcome", "ok")
+  const ok = Metric.tagged(
+    Metric.tagged(Metrics.compensations, Attributes.Braid.primitiveName, name),
+    Attributes.Resilience.sagaCompensationOutcome,
+    "ok"
+  )
   const failed = Metric.tagged(
     Metric.tagged(Metrics.compensations, Attributes.Braid.primitiveName, name),
-    "outcome",
+    Attributes.Resilience.sagaCompensationOutcome,
     "failed"
   )
   const children: Array<P.Child> = []

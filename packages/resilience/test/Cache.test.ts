@@ -1,4 +1,4 @@
-import { Json, Primitive, Runner } from "@braid/core"
+import { Attributes, Json, Primitive, Runner } from "@braid/core"
 import { Cache, Errors, Metrics, StoreError } from "@braid/resilience"
 import { byName, withSpans } from "@braid/testing"
 import { assert, describe, it } from "@effect/vitest"
@@ -178,7 +178,11 @@ describe("Cache", () => {
       yield* Runner.run(big, { n: 1n })
       assert.strictEqual(yield* Ref.get(calls), 3, "neither was cached")
       const lost = yield* Metric.value(
-        Metric.tagged(Metric.tagged(Metrics.cacheStoreErrors, "cache", "bigkey"), "operation", "key")
+        Metric.tagged(
+          Metric.tagged(Metrics.cacheStoreErrors, Attributes.Resilience.cacheName, "bigkey"),
+          Attributes.Resilience.cacheOperation,
+          "key"
+        )
       )
       assert.strictEqual(lost.count, 2)
     }))

@@ -1,4 +1,4 @@
-import { Primitive, Runner } from "@braid/core"
+import { Attributes, Primitive, Runner } from "@braid/core"
 import { CircuitBreaker, CircuitOpen, Metrics } from "@braid/resilience"
 import { byName, withSpans } from "@braid/testing"
 import { assert, describe, it } from "@effect/vitest"
@@ -144,7 +144,7 @@ describe("CircuitBreaker", () => {
     Effect.gen(function*() {
       const name = uniqueName("api")
       const breaker = CircuitBreaker.unsafeMake({ name })
-      const gauge = Metric.tagged(Metrics.breakerState, "breaker", name)
+      const gauge = Metric.tagged(Metrics.breakerState, Attributes.Resilience.breakerName, name)
       yield* breaker.isolate
       assert.strictEqual(yield* breaker.state, "isolated")
       assert.strictEqual((yield* Metric.value(gauge)).value, 3)

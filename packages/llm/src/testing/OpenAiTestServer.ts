@@ -90,6 +90,11 @@ export interface Content {
   readonly usage?: WireUsage | null
   /** Reports the response as incomplete, for this reason. */
   readonly incomplete?: "max_output_tokens" | "content_filter"
+  /**
+   * Reports the response as failed (HTTP 200, `status: "failed"`, this `error`, no output and no
+   * usage), as the Responses API does when generation fails after it was accepted.
+   */
+  readonly failed?: { readonly code: string; readonly message: string }
 }
 
 /**
@@ -274,6 +279,15 @@ export const Reply = {
     code: options.code ?? "server_error",
     message: options.message ?? "The server had an error while processing your request.",
     ...(options.hold === true ? { hold: true } : {})
+  }),
+  /** A JSON response that reports a failed generation (`status: "failed"`, no output, no usage). */
+  failed: (options: { readonly code?: string; readonly message?: string } = {}): Behaviour => ({
+    _tag: "Json",
+    text: "",
+    failed: {
+      code: options.code ?? "server_error",
+      message: options.message ?? "The server had an error while processing your request."
+    }
   }),
   dropMidStream: (deltas: ReadonlyArray<string>): Behaviour => ({ _tag: "DropMidStream", deltas }),
   dropBeforeReply: (): Behaviour => ({ _tag: "DropBeforeReply" }),
@@ -542,13 +556,21 @@ export const start = (options: Options = {}): Promise<TestServer> => {
       case "Json": {
         const id = `resp_test_${++ids}`
         const calls = behaviour.toolCalls ?? []
-        const reply = responseObject(id, body, {
-          model: behaviour.model ?? model,
-          status: behaviour.incomplete ? "incomplete" : "completed",
-          output: outputOf(id, behaviour.text, calls),
-          usage: behaviour.usage === null ? null : behaviour.usage ?? defaultUsage(body, behaviour.text),
-          incomplete: behaviour.incomplete
-        })
+        const reply = behaviour.failed !== undefined
+          ? responseObject(id, body, {
+            model: behaviour.model ?? model,
+            status: "failed",
+            output: [],
+            usage: null,
+            error: behaviour.failed
+          })
+          : responseObject(id, body, {
+            model: behaviour.model ?? model,
+            status: behaviour.incomplete ? "incomplete" : "completed",
+            output: outputOf(id, behaviour.text, calls),
+            usage: behaviour.usage === null ? null : behaviour.usage ?? defaultUsage(body, behaviour.text),
+            incomplete: behaviour.incomplete
+          })
         res.writeHead(200, { "content-type": "application/json", "x-request-id": `req_${ids}` })
         res.end(JSON.stringify(reply))
         return
