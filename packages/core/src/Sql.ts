@@ -264,7 +264,8 @@ export const statement = <A>(
       clock,
       bound === undefined ? fallbackDuration : Duration.millis(millis),
       millis,
-      Exit.fail(timedOut(whole))
+      // Built only if the bound passes (an error captures a stack: not on every statement's path).
+      Effect.failSync(() => timedOut(whole))
     )
   })
 }
