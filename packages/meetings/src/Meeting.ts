@@ -33,7 +33,8 @@ import * as Agent from "@braid/agents/Agent"
 import { Primitive } from "@braid/core"
 import { Tokens } from "@braid/llm"
 import * as EventBus from "@braid/messaging/EventBus"
-import { Clock, Deferred, Duration, Effect, Either, Equal, Exit, Fiber, Option, Schema } from "effect"
+import * as Lock from "@braid/messaging/Lock"
+import { Clock, Deferred, Duration, Effect, Either, Equal, Exit, Fiber, Option, Schema, Scope } from "effect"
 import { MeetingActionRejected } from "./Errors.js"
 import type { MeetingStoreError } from "./Errors.js"
 import { causeText } from "./internal/causeText.js"
@@ -275,6 +276,15 @@ export interface Config<R = never> {
   readonly admission?: Admission
   /** Invited when the meeting is created (by the host). */
   readonly invited?: ReadonlyArray<string>
+  /**
+   * Engagement: when a `Lock` service of @braid/messaging is in context, every participant (the
+   * host included) is locked for this meeting while present (holder `meeting:<id>`), so an
+   * agent in a meeting is busy for conversations and other meetings; the lock is released when it
+   * leaves or the meeting ends, and expires with its lease if the process dies. A busy agent
+   * cannot attend (`MeetingActionRejected`, unless it is freed within `wait`). `false` turns it
+   * off. Default: the `Lock` defaults (fail at once, 30 s lease).
+   */
+  readonly engagement?: false | Lock.AcquireOptions
 }
 
 /**
@@ -420,6 +430,7 @@ const ConfigSchema = Schema.Struct({
   hostSpeaks: Schema.optional(Schema.Boolean),
   policy: Schema.optional(Schema.Struct({ name: Schema.String, next: fn("a function") })),
   termination: Schema.Struct({ name: Schema.String, check: fn("a function"), wake: Schema.optional(fn("a function")) }),
+  engagement: Schema.optional(Schema.Union(Schema.Literal(false), Schema.Object)),
   speakingTimeout: Schema.optional(
     Schema.declare(
       (u: unknown): u is Duration.DurationInput =>
@@ -519,6 +530,35 @@ export const make = <R = never>(
     /** The timer of the open turn (speaking timeout, termination wake-up). */
     let watcher: Fiber.RuntimeFiber<void> | undefined
 
+    // --- engagement: each present participant holds its agent's lock (when a Lock is in context) ---
+    const locks = config.engagement === false
+      ? Option.none<Lock.Service>()
+      : yield* Effect.serviceOption(Lock.Lock)
+    /** The scope of each held lock, by participant (closed when it leaves or the meeting ends). */
+    const engaged = new Map<string, Scope.CloseableScope>()
+    const holder = `meeting:${id}`
+    /** Locks `name` for this meeting (no-op without a Lock, or when already held). */
+    const engage = (name: string): Effect.Effect<void, MeetingActionRejected> =>
+      Option.isNone(locks) || engaged.has(name) ? Effect.void : Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const acquired = yield* locks.value.forOrganization(state.tenant).pipe(
+          Effect.flatMap((l) => l.acquire(name, holder, config.engagement || undefined)),
+          Scope.extend(scope),
+          Effect.either
+        )
+        if (Either.isLeft(acquired)) {
+          yield* Scope.close(scope, Exit.void)
+          return yield* reject("attend", name, `${name} cannot be engaged: ${acquired.left.message}`)
+        }
+        engaged.set(name, scope)
+      })
+    /** Releases the locks of whoever is no longer present (everyone, once the meeting has ended). */
+    const releaseAbsent = Effect.suspend(() => {
+      const gone = [...engaged].filter(([name]) => state.phase === "ended" || !state.present.includes(name))
+      for (const [name] of gone) engaged.delete(name)
+      return Effect.forEach(gone, ([, scope]) => Scope.close(scope, Exit.void), { discard: true })
+    })
+
     const locked = <A, E, R2>(self: Effect.Effect<A, E, R2>) => lock.withPermits(1)(self)
     const logStoreError = (e: MeetingStoreError) => Effect.logWarning(`meeting ${id}: ${e.message}`)
 
@@ -567,6 +607,7 @@ export const make = <R = never>(
           }
         }
         if (before.phase !== "ended" && state.phase === "ended") yield* Deferred.succeed(endSignal, undefined)
+        if (engaged.size > 0) yield* releaseAbsent
         yield* persist(result.right.entries)
       })
     const dispatch = (input: Input) => locked(apply(input))
@@ -667,7 +708,8 @@ export const make = <R = never>(
       Effect.zipRight(
         input("attend", (p as { name?: unknown } | null)?.name, ParticipantSchema, p, "participant"),
         locked(Effect.gen(function*() {
-          yield* apply({ _tag: "Join", name: p.name })
+          yield* engage(p.name)
+          yield* apply({ _tag: "Join", name: p.name }).pipe(Effect.tapError(() => releaseAbsent))
           speakers.set(p.name, p)
         }))
       )
@@ -796,6 +838,7 @@ export const make = <R = never>(
     })
 
     yield* locked(Effect.gen(function*() {
+      yield* engage(host)
       yield* apply({ _tag: "Join", name: host })
       speakers.set(host, config.host)
       for (const name of config.invited ?? []) yield* apply({ _tag: "Invite", by: host, name })
