@@ -180,3 +180,27 @@ export class StatusStoreError extends Schema.TaggedError<StatusStoreError>()("St
     return `Run status store ${this.operation} failed: ${this.reason}`
   }
 }
+
+/**
+ * A durable engine could not start: its database did not open, its tables could not be created,
+ * its configuration is invalid.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/durable"
+ *
+ * new Errors.EngineError({ engine: "sqlite", reason: "unable to open database file" }).message
+ * // "The sqlite durable engine did not start: unable to open database file"
+ * ```
+ *
+ * @category errors
+ * @since 0.3.0
+ */
+export class EngineError extends Schema.TaggedError<EngineError>()("EngineError", {
+  engine: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `The ${this.engine} durable engine did not start: ${this.reason}`
+  }
+}
