@@ -193,6 +193,11 @@ export interface StepOptions {
    * Default: the step's name only.
    */
   readonly request?: unknown
+  /**
+   * Applied to a value read back from the journal (a replay) instead of computed now: the model
+   * layer uses it to report a replayed call's usage as zero (no new spend) and mark it replayed.
+   */
+  readonly onReplay?: (value: any) => any
 }
 
 /**
@@ -236,7 +241,15 @@ export const step = <A, E, R>(
         return Effect.fail(new InvalidInput({ where: `step ${name}`, path: "request", reason: hashed.error }))
       }
       return Effect.flatMap(pathBase(name), (base) =>
-        journal(run.value, nextKey(run.value, base), digest(hashed.text), effect, s.success, s.error))
+        journal(
+          run.value,
+          nextKey(run.value, base),
+          digest(hashed.text),
+          effect,
+          s.success,
+          s.error,
+          options?.onReplay
+        ))
     }
   )
 
@@ -246,15 +259,17 @@ const journal = <A, E, R>(
   hash: string,
   effect: Effect.Effect<A, E, R>,
   success: Schema.Schema<A, any>,
-  error: Schema.Schema<E, any> | undefined
+  error: Schema.Schema<E, any> | undefined,
+  onReplay?: (value: A) => A
 ): Effect.Effect<A, E | NonDeterminism | IncompatibleVersion, R> =>
   Effect.contextWithEffect((context: Context.Context<R>) => {
+    let fresh = false
     const activity = Activity.make({
       name: key,
       success: Journaled,
       error: (error ?? Schema.Never) as Schema.Schema<E, any>,
       execute: Effect.flatMap(
-        Effect.provide(effect, context),
+        Effect.provide(Effect.zipRight(Effect.sync(() => fresh = true), effect), context),
         (value) => Effect.map(Effect.orDie(Schema.encode(success)(value)), (encoded) => ({ hash, value: encoded }))
       )
     })
@@ -263,7 +278,9 @@ const journal = <A, E, R>(
       (recorded): Effect.Effect<A, NonDeterminism | IncompatibleVersion> =>
         recorded.hash !== hash
           ? Effect.fail(new NonDeterminism({ key, recorded: recorded.hash, replayed: hash }))
-          : Effect.mapError(Schema.decodeUnknown(success)(recorded.value), incompatible(`step ${key}`))
+          : Effect.mapError(Schema.decodeUnknown(success)(recorded.value), incompatible(`step ${key}`)).pipe(
+            Effect.map((value) => fresh || onReplay === undefined ? value : onReplay(value))
+          )
     )
   })
 

@@ -13,3 +13,5 @@ export * as Durable from "./Durable.js"
 export * as RunStatus from "./RunStatus.js"
 /** The typed errors of durable runs. @since 0.3.0 */
 export * as Errors from "./Errors.js"
+/** Durable model calls: a journaled provider of the model port. @since 0.3.0 */
+export * as DurableModel from "./DurableModel.js"
