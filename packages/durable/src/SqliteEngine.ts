@@ -12,7 +12,7 @@ import * as SingleRunner from "@effect/cluster/SingleRunner"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import { Duration, Layer } from "effect"
-import { EngineError } from "./Errors.js"
+import type { EngineError } from "./Errors.js"
 import * as SqlStatus from "./internal/sqlStatus.js"
 import type * as RunStatus from "./RunStatus.js"
 
@@ -70,6 +70,6 @@ export const layer = (
     SqlStatus.layer(options.timeout === undefined ? {} : { timeout: options.timeout })
   ).pipe(
     Layer.provide(SqliteClient.layer({ filename: options.filename })),
-    Layer.mapError((e) => new EngineError({ engine: "sqlite", reason: e instanceof Error ? e.message : String(e) }))
+    SqlStatus.orEngineError("sqlite")
   )
 }

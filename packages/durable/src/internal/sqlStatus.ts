@@ -6,8 +6,8 @@
  */
 import { Io, Json } from "@braid/core"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Duration, Effect, Either, Layer, Option, Schema } from "effect"
-import { StatusStoreError } from "../Errors.js"
+import { Cause, Duration, Effect, Either, Layer, Option, Schema } from "effect"
+import { EngineError, StatusStoreError } from "../Errors.js"
 import * as RunStatus from "../RunStatus.js"
 
 const Row = Schema.Struct({
@@ -112,3 +112,17 @@ export const layer = (
       }
     })
   )
+
+/**
+ * Any failure to build an engine layer (a typed error or a thrown one: the SQLite driver throws
+ * on a missing directory) as a typed `EngineError` whose reason never shows a connection URL.
+ */
+export const orEngineError =
+  (engine: string) => <A, E, R>(self: Layer.Layer<A, E, R>): Layer.Layer<A, EngineError, R> =>
+    Layer.catchAllCause(self, (cause) => {
+      const e = Cause.squash(cause)
+      const message = e instanceof Error ? e.message : String(e)
+      return Layer.fail(
+        new EngineError({ engine, reason: message.replace(/postgres(ql)?:\/\/\S*/g, "postgres://[redacted]") })
+      )
+    })
