@@ -517,6 +517,47 @@ export type Status<A, E> =
     readonly waitingOn: ReadonlyArray<string>
   }
   | { readonly _tag: "Complete"; readonly runId: string; readonly exit: Exit.Exit<A, E> }
+  | {
+    readonly _tag: "Continued"
+    readonly runId: string
+    /** The run that carries on (see `continueAsNew`). */
+    readonly next: string
+  }
+
+/**
+ * Ends this execution of the run and starts the next one on `input` (the state carried forward):
+ * a long session runs as a chain of bounded executions (one per turn or per day), because a
+ * resume replays the whole journal of the current execution. The next execution has its own run
+ * id; `run` waits through the chain, `signal` goes to the newest execution, `status` says
+ * `Continued` with the next id.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Primitive } from "@braid/core"
+ * import { Durable } from "@braid/durable"
+ *
+ * const day = Primitive.make("day", (state: { readonly day: number }) =>
+ *   state.day < 30 ? Durable.continueAsNew({ day: state.day + 1 }) : Effect.succeed(state.day))
+ * ```
+ *
+ * @category waiting
+ * @since 0.3.0
+ */
+export const continueAsNew = <In>(input: In): Effect.Effect<never, ContinueAsNew<In>> =>
+  Effect.fail(new ContinueAsNew(input))
+
+/**
+ * The failure `continueAsNew` ends an execution with; the durable workflow turns it into the next
+ * execution (it never reaches the caller of `run`).
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export class ContinueAsNew<In> {
+  readonly _tag = "ContinueAsNew"
+  constructor(readonly input: In) {}
+}
 
 /**
  * A pipeline registered as a durable workflow.
@@ -577,7 +618,12 @@ export interface WorkflowOptions<In, II, Out, OI, EE, EI> {
   readonly context?: (input: In) => Omit<WorkflowContext.ContextOptions, "runId" | "deadline" | "state">
 }
 
-const Payload = Schema.Struct({ key: Schema.String, input: Schema.Unknown })
+const Payload = Schema.Struct({
+  key: Schema.String,
+  input: Schema.Unknown,
+  /** 0 (absent) for the first execution of a run, then one more per `continueAsNew`. */
+  generation: Schema.optional(Schema.Number)
+})
 
 /**
  * Registers `pipeline` as the durable workflow `name`. The pipeline does not change: its model
@@ -614,20 +660,27 @@ export const workflow = <In, Out, E, R, II, OI, EE = never, EI = never>(
   name: string,
   pipeline:
     & Primitive.Primitive<In, Out, E, R>
-    & ([Exclude<E, DurableError | EE>] extends [never] ? unknown : {
-      readonly "typed errors without a schema (give it in options.error)": Exclude<E, DurableError | EE>
+    & ([Exclude<E, DurableError | EE | ContinueAsNew<any>>] extends [never] ? unknown : {
+      readonly "typed errors without a schema (give it in options.error)": Exclude<
+        E,
+        DurableError | EE | ContinueAsNew<any>
+      >
     }),
   options: WorkflowOptions<In, II, Out, OI, EE, EI>
 ): DurableWorkflow<In, Out, EE | DurableError, Exclude<R, WorkflowContext.WorkflowContext>> => {
   const errorSchema = options.error === undefined
     ? DurableError
     : Schema.Union(options.error as Schema.Schema<EE, any>, DurableError)
+  const Outcome = Schema.Union(
+    Schema.TaggedStruct("Done", { value: options.output as Schema.Schema<Out, any> }),
+    Schema.TaggedStruct("Continued", { key: Schema.String, input: Schema.Unknown, generation: Schema.Number })
+  )
   const engineWorkflow = Workflow.make({
     name,
     payload: Payload,
-    success: options.output as Schema.Schema<Out, any>,
+    success: Outcome,
     error: errorSchema as Schema.Schema<EE | DurableError, any>,
-    idempotencyKey: (p) => p.key
+    idempotencyKey: (p) => p.generation === undefined || p.generation === 0 ? p.key : `${p.key}\u001f${p.generation}`
   })
   const encodeInput = Schema.encode(options.input)
   const decodeInput = Schema.decodeUnknown(options.input)
@@ -680,6 +733,11 @@ export const workflow = <In, Out, E, R, II, OI, EE = never, EI = never>(
       // A root span: the engine may resume the run from any fiber (a timer's, a signal sender's),
       // and the pipeline's paths must not nest under whatever span that fiber was in.
       return yield* Instrumentation.withMode(pipeline.invoke(input), "on").pipe(
+        Effect.map((value) => ({ _tag: "Done" as const, value })),
+        Effect.catchIf(
+          (e: unknown) => e instanceof ContinueAsNew,
+          (c) => continueWith(state, payload, (c as ContinueAsNew<In>).input)
+        ),
         Effect.provideService(WorkflowContext.WorkflowContext, ctx),
         Effect.provideService(CurrentRun, state),
         Effect.withSpan(`durable ${name}`, {
@@ -688,7 +746,36 @@ export const workflow = <In, Out, E, R, II, OI, EE = never, EI = never>(
           captureStackTrace: false
         })
       )
-    }) as Effect.Effect<Out, EE | DurableError, Exclude<R, WorkflowContext.WorkflowContext>>
+    }) as Effect.Effect<typeof Outcome.Type, EE | DurableError, Exclude<R, WorkflowContext.WorkflowContext>>
+
+  /** Starts the next execution once (a journaled step) and ends this one as `Continued`. */
+  const continueWith = (run: RunState, payload: typeof Payload.Type, nextInput: In) =>
+    Effect.gen(function*() {
+      const encoded = yield* Effect.mapError(encodeInput(nextInput), invalid(`continueAsNew of workflow ${name}`))
+      const next = { key: payload.key, input: encoded, generation: (payload.generation ?? 0) + 1 }
+      const started = Effect.gen(function*() {
+        const id = yield* engineWorkflow.executionId(next)
+        yield* record(next, id)
+        // started outside this execution's instance: the next execution is not a child of this one
+        yield* Effect.mapInputContext(
+          engineWorkflow.execute(next, { discard: true }),
+          (c: Context.Context<WorkflowEngine>) => Context.omit(WorkflowInstance)(c) as Context.Context<WorkflowEngine>
+        )
+        return id
+      }).pipe(
+        Effect.provideService(WorkflowEngine, run.engine),
+        Effect.provideService(RunStatus.RunStatusStore, run.status)
+      )
+      yield* journal(
+        run,
+        nextKey(run, "(run)/continueAsNew"),
+        "continue",
+        Effect.orDie(started),
+        Schema.String,
+        undefined
+      )
+      return { _tag: "Continued" as const, ...next }
+    })
 
   const layer = engineWorkflow.toLayer(body) as Layer.Layer<
     never,
@@ -724,9 +811,13 @@ export const workflow = <In, Out, E, R, II, OI, EE = never, EI = never>(
 
   const runToEnd = (input: In) =>
     Effect.gen(function*() {
-      const payload = yield* payloadOf(input)
+      let payload: typeof Payload.Type = yield* payloadOf(input)
       yield* record(payload, yield* engineWorkflow.executionId(payload))
-      return (yield* engineWorkflow.execute(payload)) as Out
+      while (true) {
+        const outcome = yield* engineWorkflow.execute(payload)
+        if (outcome._tag === "Done") return outcome.value as Out
+        payload = { key: outcome.key, input: outcome.input, generation: outcome.generation }
+      }
     })
 
   const find = (id: string) =>
@@ -742,7 +833,16 @@ export const workflow = <In, Out, E, R, II, OI, EE = never, EI = never>(
       const rec = yield* find(id)
       const result = yield* engineWorkflow.poll(id)
       if (result !== undefined && result._tag === "Complete") {
-        return { _tag: "Complete", runId: id, exit: result.exit } as Status<Out, EE | DurableError>
+        const exit = result.exit
+        if (Exit.isSuccess(exit) && exit.value._tag === "Continued") {
+          const next = yield* engineWorkflow.executionId(exit.value)
+          return { _tag: "Continued", runId: id, next } as Status<Out, EE | DurableError>
+        }
+        return {
+          _tag: "Complete",
+          runId: id,
+          exit: Exit.map(exit, (o) => (o as { readonly value: Out }).value)
+        } as Status<Out, EE | DurableError>
       }
       if (rec.state === "suspended" || result?._tag === "Suspended") {
         return { _tag: "Suspended", runId: id, startedAt: rec.startedAt, waitingOn: rec.waitingOn } as const
@@ -755,18 +855,20 @@ export const workflow = <In, Out, E, R, II, OI, EE = never, EI = never>(
       const bad = checkName(`signal of workflow ${name}`, signalName)
       if (bad !== undefined) return yield* bad
       const encoded = yield* Effect.mapError(Schema.encode(schema)(value), invalid(`signal ${signalName}`))
-      const status = yield* statusOf(id)
+      let status = yield* statusOf(id)
+      // a run that continued as new takes its signals in its newest execution
+      while (status._tag === "Continued") status = yield* statusOf(status.next)
       if (status._tag === "Complete") {
         return yield* new RunCompleted({ workflow: name, runId: id, signal: signalName })
       }
       const deferred = signalDeferred(signalName)
       yield* DurableDeferred.done(deferred, {
-        token: DurableDeferred.tokenFromExecutionId(deferred, { workflow: engineWorkflow, executionId: id }),
+        token: DurableDeferred.tokenFromExecutionId(deferred, { workflow: engineWorkflow, executionId: status.runId }),
         exit: Exit.succeed(encoded)
       })
       // A signal that lands while the run is suspending could leave it waiting: resume it again
       // (a no-op for a run that is already running or complete).
-      yield* engineWorkflow.resume(id)
+      yield* engineWorkflow.resume(status.runId)
     })
 
   return {

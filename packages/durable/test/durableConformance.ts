@@ -220,4 +220,45 @@ export const durableSuite = (engine: string, makeLayer: EngineLayer) =>
         assert.strictEqual(error._tag, "SignalTimeout")
       }).pipe(Effect.provide(wf.layer.pipe(Layer.provideMerge(makeLayer()))))
     })
+    it.live("continueAsNew: a session runs as a chain of bounded executions; signals reach the newest, run waits through", () => {
+      const counter = makeCounter()
+      const State = Schema.Struct({ learner: Schema.String, day: Schema.Number, notes: Schema.Array(Schema.String) })
+      const observed: Array<ReadonlyArray<string>> = []
+      const day = Primitive.make("day", (state: typeof State.Type) =>
+        Effect.gen(function*() {
+          const note = yield* Durable.awaitSignal(`day-${state.day}`, Reply)
+          yield* Durable.step("log", counter.tick("log", state.day), Schema.Number, { request: state.day })
+          observed.push(yield* Durable.journalKeys)
+          const notes = [...state.notes, note.text]
+          if (state.day < 2) return yield* Durable.continueAsNew({ ...state, day: state.day + 1, notes })
+          return notes
+        }))
+      const wf = Durable.workflow("course", day, {
+        input: State,
+        output: Schema.Array(Schema.String),
+        key: (s) => s.learner
+      })
+      return Effect.gen(function*() {
+        const first = yield* wf.start({ learner: "ada", day: 0, notes: [] })
+        for (const d of [0, 1, 2]) {
+          // sent to the first run id: it follows the chain to the newest execution
+          yield* Effect.gen(function*() {
+            let latest = yield* wf.status(first)
+            while (latest._tag === "Continued") latest = yield* wf.status(latest.next)
+            return latest
+          }).pipe(
+            Effect.filterOrFail(waitingOn(`signal:day-${d}`), () => "not yet" as const),
+            Effect.retry(Schedule.spaced("25 millis")),
+            Effect.timeout("60 seconds")
+          )
+          yield* wf.signal(first, `day-${d}`, Reply, { text: `note ${d}` })
+        }
+        assert.deepStrictEqual(yield* wf.run({ learner: "ada", day: 0, notes: [] }), ["note 0", "note 1", "note 2"])
+        const status = yield* wf.status(first)
+        assert.strictEqual(status._tag, "Continued")
+        assert.deepStrictEqual(counter.counts, { log: 3 })
+        // each execution journals only its own steps: bounded, whatever the number of days
+        for (const keys of observed) assert.deepStrictEqual(keys, ["(run)/startedAt#0", "day/log#0"])
+      }).pipe(Effect.provide(wf.layer.pipe(Layer.provideMerge(makeLayer()))))
+    })
   })
