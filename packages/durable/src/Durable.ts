@@ -220,7 +220,7 @@ export interface StepOptions {
  *   }))
  * ```
  *
- * @category journaling
+ * @category execution
  * @since 0.3.0
  */
 export const step = <A, E, R>(
@@ -295,7 +295,7 @@ const journal = <A, E, R>(
  * const stamp = Effect.map(Durable.now, (millis) => new Date(millis).toISOString())
  * ```
  *
- * @category journaling
+ * @category execution
  * @since 0.3.0
  */
 export const now: Effect.Effect<number, NonDeterminism | IncompatibleVersion | InvalidInput> = step(
@@ -315,7 +315,7 @@ export const now: Effect.Effect<number, NonDeterminism | IncompatibleVersion | I
  * const orderId = Effect.map(Durable.randomId, (id) => `order-${id}`)
  * ```
  *
- * @category journaling
+ * @category execution
  * @since 0.3.0
  */
 export const randomId: Effect.Effect<string, NonDeterminism | IncompatibleVersion | InvalidInput> = step(
@@ -381,7 +381,7 @@ const checkName = (kind: string, name: string): InvalidInput | undefined =>
  * const remind = Effect.zipRight(Durable.sleep("reminder", "1 day"), Effect.log("time to practise"))
  * ```
  *
- * @category waiting
+ * @category execution
  * @since 0.3.0
  */
 export const sleep = (name: string, duration: Duration.DurationInput): Effect.Effect<void, InvalidInput> =>
@@ -432,7 +432,7 @@ const Race = Schema.Union(
  * const nextTurn = (turn: number) => Durable.awaitSignal(`turn-${turn}`, Message, { timeout: "2 days" })
  * ```
  *
- * @category waiting
+ * @category execution
  * @since 0.3.0
  */
 export const awaitSignal = <A, I>(
@@ -541,7 +541,7 @@ export type Status<A, E> =
  *   state.day < 30 ? Durable.continueAsNew({ day: state.day + 1 }) : Effect.succeed(state.day))
  * ```
  *
- * @category waiting
+ * @category execution
  * @since 0.3.0
  */
 export const continueAsNew = <In>(input: In): Effect.Effect<never, ContinueAsNew<In>> =>
