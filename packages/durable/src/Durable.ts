@@ -555,8 +555,18 @@ export const continueAsNew = <In>(input: In): Effect.Effect<never, ContinueAsNew
  * @since 0.3.0
  */
 export class ContinueAsNew<In> {
+  /**
+   * @since 0.3.0
+   */
   readonly _tag = "ContinueAsNew"
-  constructor(readonly input: In) {}
+  constructor(
+    /**
+     * The input of the next execution.
+     *
+     * @since 0.3.0
+     */
+    readonly input: In
+  ) {}
 }
 
 /**
