@@ -6,25 +6,19 @@
  * `@effect/sql-pg`.
  *
  * This layer runs a single runner per prefix (no runner-to-runner transport: `Runners.layerNoop`,
- * as `SingleRunner` does). Several runner processes sharing one prefix need the cluster's socket
- * or HTTP transport (`@effect/cluster`'s `SocketRunner`), which this version of Braid does not
- * wire yet.
+ * as `SingleRunner` does). Several runner processes sharing one prefix: `PostgresRunners`.
  *
  * @since 0.3.0
  */
-import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
-import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import * as RunnerHealth from "@effect/cluster/RunnerHealth"
 import * as Runners from "@effect/cluster/Runners"
 import * as Sharding from "@effect/cluster/Sharding"
 import * as ShardingConfig from "@effect/cluster/ShardingConfig"
-import * as SqlMessageStorage from "@effect/cluster/SqlMessageStorage"
-import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
-import { Duration, Layer, Option, Redacted } from "effect"
+import type { Duration, Redacted } from "effect"
+import { Layer } from "effect"
 import type { EngineError } from "./Errors.js"
-import * as SqlStatus from "./internal/sqlStatus.js"
+import * as PgParts from "./internal/pgParts.js"
 import type * as RunStatus from "./RunStatus.js"
 
 /**
@@ -73,26 +67,12 @@ export interface Options {
  * @since 0.3.0
  */
 export const layer = (options: Options): Layer.Layer<WorkflowEngine | RunStatus.RunStatusStore, EngineError> => {
-  const prefix = SqlStatus.checkPrefix(options.prefix ?? "braid_durable")
-  const address = options.runnerAddress ?? { host: "localhost", port: 34431 }
-  const config = ShardingConfig.layer({
-    runnerAddress: Option.some(RunnerAddress.make(address.host, address.port)),
-    entityMessagePollInterval: Duration.decode(options.pollInterval ?? "1 second"),
-    entityReplyPollInterval: Duration.millis(100),
-    ...(options.shardLockExpiration !== undefined ? { shardLockExpiration: options.shardLockExpiration } : {})
-  })
+  const parts = PgParts.partsOf(options)
   const sharding = Sharding.layer.pipe(
     Layer.provideMerge(Runners.layerNoop),
-    Layer.provideMerge(SqlMessageStorage.layerWith({ prefix })),
-    Layer.provide([SqlRunnerStorage.layerWith({ prefix }), RunnerHealth.layerNoop]),
-    Layer.provide(config)
+    Layer.provideMerge(parts.messageStorage),
+    Layer.provide([parts.runnerStorage, RunnerHealth.layerNoop]),
+    Layer.provide(ShardingConfig.layer(parts.config))
   )
-  const url = typeof options.url === "string" ? Redacted.make(options.url) : options.url
-  return Layer.mergeAll(
-    ClusterWorkflowEngine.layer.pipe(Layer.provide(sharding)),
-    SqlStatus.layer({ prefix, ...(options.timeout !== undefined ? { timeout: options.timeout } : {}) })
-  ).pipe(
-    Layer.provide(PgClient.layer({ url, maxConnections: options.maxConnections ?? 10 })),
-    SqlStatus.orEngineError("postgres")
-  )
+  return parts.complete(sharding)
 }
