@@ -1,40 +1,22 @@
 import * as PostgresEngine from "@braid/durable/PostgresEngine"
 import { DATABASE_URL, describeWith } from "@braid/testing"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import { assert, it } from "@effect/vitest"
-import { Effect, Layer, Redacted } from "effect"
-import { afterAll, beforeAll } from "vitest"
+import { Effect, Layer } from "effect"
+import { afterAll } from "vitest"
 import { durableSuite } from "./durableConformance.js"
+import { dropPrefix, uniquePrefix } from "./pg.js"
 
 const describePg = await describeWith("postgres")
 
-/** `url` whose connections use `schema` (created here: other test files use the same database). */
-const inSchema = (url: string, schema: string): string => {
-  const u = new URL(url)
-  u.searchParams.set("options", `-c search_path=${schema}`)
-  return u.toString()
-}
-
-const admin = (text: string) =>
-  Effect.runPromise(
-    Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(text)).pipe(
-      Effect.provide(PgClient.layer({ url: Redacted.make(DATABASE_URL), maxConnections: 1 })),
-      Effect.scoped
-    )
-  )
-
 describePg("Durable on PostgreSQL", () => {
-  const schema = `braid_durable_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`
-  beforeAll(() => admin(`CREATE SCHEMA IF NOT EXISTS ${schema}`))
-  afterAll(() => admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`))
-  let n = 0
-  durableSuite("PostgreSQL single runner", () =>
-    PostgresEngine.layer({
-      url: inSchema(DATABASE_URL, schema),
-      prefix: `t${n++}`,
-      pollInterval: "200 millis",
-      maxConnections: 4
-    }))
+  // a fresh table prefix per engine (other test files use the same database), dropped afterwards
+  const prefixes: Array<string> = []
+  afterAll(() => Promise.all(prefixes.map(dropPrefix)))
+  durableSuite("PostgreSQL single runner", () => {
+    const prefix = uniquePrefix("pg")
+    prefixes.push(prefix)
+    return PostgresEngine.layer({ url: DATABASE_URL, prefix, pollInterval: "200 millis", maxConnections: 4 })
+  })
 })
 
 it.live("an unreachable database fails the layer with a typed EngineError that does not show the password", () =>

@@ -2,15 +2,14 @@
  * Two runner processes on PostgreSQL: runner A starts the sessions (each in a durable sleep), B
  * joins, A is killed (SIGKILL); every session finishes on B, within a generous bound.
  */
-import { DATABASE_URL, describeWith, runProcess } from "@braid/testing"
-import * as PgClient from "@effect/sql-pg/PgClient"
+import { describeWith, runProcess } from "@braid/testing"
 import { assert, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
 import { existsSync, mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll } from "vitest"
+import { dropPrefix, uniquePrefix } from "./pg.js"
 
 const describePg = await describeWith("postgres")
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
@@ -28,20 +27,8 @@ const waitForFile = async (file: string, boundMillis: number): Promise<string> =
 }
 
 describePg("Durable on two PostgreSQL runners", () => {
-  const prefix = `braid_tk_${crypto.randomUUID().replace(/-/g, "").slice(0, 10)}`
-  afterAll(() =>
-    Effect.runPromise(
-      Effect.flatMap(PgClient.PgClient, (sql) =>
-        sql.unsafe(
-          `DROP TABLE IF EXISTS ${
-            ["messages", "replies", "runners", "shards", "locks", "migrations", "runs"].map((t) => `${prefix}_${t}`)
-              .join(
-                ", "
-              )
-          } CASCADE`
-        )).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(DATABASE_URL), maxConnections: 1 })))
-    )
-  )
+  const prefix = uniquePrefix("tk")
+  afterAll(() => dropPrefix(prefix))
 
   it("kill the runner that holds the sessions: all finish on the other", async () => {
     const dir = mkdtempSync(join(tmpdir(), "braid-durable-runners-"))

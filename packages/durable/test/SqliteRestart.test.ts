@@ -4,10 +4,11 @@
  * started again).
  */
 import { Primitive } from "@braid/core"
-import { Durable } from "@braid/durable"
+import { Durable, type RunStatus } from "@braid/durable"
 import * as SqliteEngine from "@braid/durable/SqliteEngine"
 import { runProcess } from "@braid/testing"
 import { assert, describe, it } from "@effect/vitest"
+import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import { Effect, Layer, ManagedRuntime, Schema } from "effect"
 import { existsSync, mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -20,6 +21,31 @@ const tsx = join(root, "node_modules", ".bin", "tsx")
 const fixture = join(root, "packages", "durable", "test", "fixtures", "practice-process.ts")
 const dir = mkdtempSync(join(tmpdir(), "braid-durable-restart-"))
 
+/**
+ * Opens the SQLite engine on `filename` with `wf` registered, starts the run for `input` and waits
+ * until it suspends, closes the engine (a restart), then runs `after` on a new engine on the file.
+ */
+const acrossRestart = <In, Out, E, A, E2>(
+  wf: Durable.DurableWorkflow<In, Out, E, never>,
+  filename: string,
+  input: In,
+  after: (runId: string) => Effect.Effect<A, E2, WorkflowEngine | RunStatus.RunStatusStore>
+) => {
+  const open = () =>
+    ManagedRuntime.make(wf.layer.pipe(Layer.provideMerge(SqliteEngine.layer({ filename, pollInterval: "200 millis" }))))
+  return Effect.gen(function*() {
+    const first = open()
+    const id = yield* Effect.promise(() =>
+      first.runPromise(Effect.tap(wf.start(input), (id) => waitForStatus(wf, id, (s) => s._tag === "Suspended")))
+    )
+    yield* Effect.promise(() => first.dispose())
+    const second = open()
+    const result = yield* Effect.promise(() => second.runPromise(after(id)))
+    yield* Effect.promise(() => second.dispose())
+    return result
+  })
+}
+
 describe("SQLite engine across restarts", () => {
   it.live("a durable sleep survives a restart: the reopened engine wakes the run and finishes it", () => {
     const counter = makeCounter()
@@ -30,21 +56,13 @@ describe("SQLite engine across restarts", () => {
         return yield* Durable.step("after", counter.tick("after", "awake"), Schema.String)
       }))
     const wf = Durable.workflow("nap", nap, { input: Schema.String, output: Schema.String, key: (s) => s })
-    const filename = join(dir, "sleep.db")
-    const open = () =>
-      ManagedRuntime.make(
-        wf.layer.pipe(Layer.provideMerge(SqliteEngine.layer({ filename, pollInterval: "200 millis" })))
-      )
     return Effect.gen(function*() {
-      const first = open()
-      const id = yield* Effect.promise(() =>
-        first.runPromise(Effect.tap(wf.start("ada"), (id) => waitForStatus(wf, id, (s) => s._tag === "Suspended")))
+      const { result, status } = yield* acrossRestart(
+        wf,
+        join(dir, "sleep.db"),
+        "ada",
+        (id) => Effect.all({ result: wf.run("ada"), status: wf.status(id) })
       )
-      yield* Effect.promise(() => first.dispose())
-      const second = open()
-      const result = yield* Effect.promise(() => second.runPromise(wf.run("ada")))
-      const status = yield* Effect.promise(() => second.runPromise(wf.status(id)))
-      yield* Effect.promise(() => second.dispose())
       assert.strictEqual(result, "awake")
       assert.strictEqual(status._tag, "Complete")
       assert.deepStrictEqual(counter.counts, { before: 1, after: 1 })
@@ -57,21 +75,14 @@ describe("SQLite engine across restarts", () => {
       Primitive.make("ask", (_: string) => Effect.map(Durable.awaitSignal("answer", Reply), (r) => r.text)),
       { input: Schema.String, output: Schema.String, key: (s) => s }
     )
-    const filename = join(dir, "signal.db")
-    const open = () =>
-      ManagedRuntime.make(
-        wf.layer.pipe(Layer.provideMerge(SqliteEngine.layer({ filename, pollInterval: "200 millis" })))
-      )
     return Effect.gen(function*() {
-      const first = open()
-      const id = yield* Effect.promise(() =>
-        first.runPromise(Effect.tap(wf.start("q"), (id) => waitForStatus(wf, id, (s) => s._tag === "Suspended")))
+      const answer = yield* acrossRestart(
+        wf,
+        join(dir, "signal.db"),
+        "q",
+        (id) => Effect.zipRight(wf.signal(id, "answer", Reply, { text: "42" }), wf.run("q"))
       )
-      yield* Effect.promise(() => first.dispose())
-      const second = open()
-      yield* Effect.promise(() => second.runPromise(wf.signal(id, "answer", Reply, { text: "42" })))
-      assert.strictEqual(yield* Effect.promise(() => second.runPromise(wf.run("q"))), "42")
-      yield* Effect.promise(() => second.dispose())
+      assert.strictEqual(answer, "42")
     })
   })
 
