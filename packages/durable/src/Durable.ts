@@ -82,6 +82,35 @@ interface RunState {
 
 class CurrentRun extends Context.Tag("@braid/durable/CurrentRun")<CurrentRun, RunState>() {}
 
+/** The journaled step whose effect is running: its run and key. */
+class CurrentStep extends Context.Tag("@braid/durable/CurrentStep")<CurrentStep, string>() {}
+
+/**
+ * Inside the effect of a journaled step (`step`, a `DurableModel` call): a key that is the same for
+ * every attempt of that step, including the attempt that runs again after a crash
+ * (`RUN_ID/PATH/NAME#N`); `None` elsewhere. Give it to a store write that applies it
+ * insert-if-absent, and the write happens once even though the step may run twice.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option, Schema } from "effect"
+ * import { Durable } from "@braid/durable"
+ *
+ * const saved = new Map<string, string>()
+ * const save = (note: string) =>
+ *   Durable.step("save", Effect.flatMap(Durable.idempotencyKey, (key) =>
+ *     Effect.sync(() => {
+ *       const k = Option.getOrElse(key, () => crypto.randomUUID())
+ *       if (!saved.has(k)) saved.set(k, note) // insert-if-absent
+ *       return k
+ *     })), Schema.String)
+ * ```
+ *
+ * @category accessors
+ * @since 0.3.0
+ */
+export const idempotencyKey: Effect.Effect<Option.Option<string>> = Effect.serviceOption(CurrentStep)
+
 /**
  * The durable run the current fiber belongs to: its run id (the engine's execution id) and
  * workflow name, or `None` outside a durable run.
@@ -269,7 +298,9 @@ const journal = <A, E, R>(
       success: Journaled,
       error: (error ?? Schema.Never) as Schema.Schema<E, any>,
       execute: Effect.flatMap(
-        Effect.provide(Effect.zipRight(Effect.sync(() => fresh = true), effect), context),
+        Effect.provide(Effect.zipRight(Effect.sync(() => fresh = true), effect), context).pipe(
+          Effect.provideService(CurrentStep, `${run.executionId}/${key}`)
+        ),
         (value) => Effect.map(Effect.orDie(Schema.encode(success)(value)), (encoded) => ({ hash, value: encoded }))
       )
     })

@@ -1,7 +1,7 @@
 import { Primitive } from "@braid/core"
 import { Durable } from "@braid/durable"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, ParseResult, Schema, TestClock } from "effect"
+import { Effect, Exit, Layer, Option, ParseResult, Schema, TestClock } from "effect"
 import * as fc from "fast-check"
 import { chat, ChatInput, durableSuite, makeCounter, Reply } from "./durableConformance.js"
 
@@ -160,6 +160,35 @@ describe("Durable versioning and bad input", () => {
       }
       const badName = yield* Effect.flip(wf.signal("x", "", Reply, { text: "y" }))
       assert.strictEqual(badName._tag, "InvalidInput")
+    }).pipe(Effect.provide(wf.layer.pipe(Layer.provideMerge(Durable.layerMemory))))
+  })
+})
+
+describe("Durable.idempotencyKey", () => {
+  it.live("is the same for every attempt of a step (an interrupted attempt runs again under the same key)", () => {
+    const seen: Array<string> = []
+    const store = new Map<string, string>()
+    let attempts = 0
+    const save = Primitive.make("save", (note: string) =>
+      Durable.step(
+        "write",
+        Effect.gen(function*() {
+          const key = Option.getOrThrow(yield* Durable.idempotencyKey)
+          seen.push(key)
+          if (!store.has(key)) store.set(key, note) // the store applies it insert-if-absent
+          if (++attempts === 1) return yield* Effect.interrupt // the first attempt dies in flight
+          return key
+        }),
+        Schema.String
+      ))
+    const wf = Durable.workflow("save", save, { input: Schema.String, output: Schema.String, key: (n) => n })
+    return Effect.gen(function*() {
+      const key = yield* wf.run("hello")
+      const runId = yield* wf.runId("hello")
+      assert.strictEqual(key, `${runId}/save/write#0`)
+      assert.deepStrictEqual(seen, [key, key])
+      assert.strictEqual(store.size, 1)
+      assert.isTrue(Option.isNone(yield* Durable.idempotencyKey), "None outside a journaled step")
     }).pipe(Effect.provide(wf.layer.pipe(Layer.provideMerge(Durable.layerMemory))))
   })
 })
