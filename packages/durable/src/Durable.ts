@@ -1,8 +1,8 @@
 /**
  * `Durable`: Braid pipelines as durable runs on `@effect/workflow`. A run survives a process
  * restart (the engine replays it from its journal), waits for outside signals and durable sleeps
- * without holding a fiber, and can be spread over several runner processes (see the SQLite and
- * PostgreSQL engines in `@braid/durable/SqliteEngine` and `@braid/durable/PostgresEngine`).
+ * without holding a fiber, and can be spread over several runner processes (see the engines in
+ * `@braid/durable/SqliteEngine`, `@braid/durable/PostgresEngine` and `@braid/durable/PostgresRunners`).
  *
  * Braid writes no journal: the engine owns journal, replay, timers, storage, sharding and
  * takeover. Braid owns the rules of what is journaled and under which key:
@@ -97,13 +97,13 @@ class CurrentStep extends Context.Tag("@braid/durable/CurrentStep")<CurrentStep,
  * import { Durable } from "@braid/durable"
  *
  * const saved = new Map<string, string>()
- * const save = (note: string) =>
- *   Durable.step("save", Effect.flatMap(Durable.idempotencyKey, (key) =>
- *     Effect.sync(() => {
- *       const k = Option.getOrElse(key, () => crypto.randomUUID())
- *       if (!saved.has(k)) saved.set(k, note) // insert-if-absent
- *       return k
- *     })), Schema.String)
+ * const write = (note: string) =>
+ *   Effect.gen(function*() {
+ *     const key = Option.getOrElse(yield* Durable.idempotencyKey, () => crypto.randomUUID())
+ *     if (!saved.has(key)) saved.set(key, note) // insert-if-absent
+ *     return key
+ *   })
+ * const save = (note: string) => Durable.step("save", write(note), Schema.String)
  * ```
  *
  * @category accessors
@@ -198,16 +198,16 @@ const Journaled = Schema.Struct({ hash: Schema.String, value: Schema.Unknown })
 // -----------------------------------------------------------------------------
 
 /**
- * The schemas of a journaled step: a schema of its value, or `{ success, error }` when the step
- * can fail with a typed error (the failure is journaled too and replayed as the same error).
+ * The schemas of a journaled step that can fail with a typed error: its value's and its error's
+ * (the failure is journaled too and replayed as the same error).
  *
  * @category models
  * @since 0.3.0
  */
-export type StepSchemas<A, E> = [E] extends [never] ?
-    | Schema.Schema<A, any>
-    | { readonly success: Schema.Schema<A, any>; readonly error?: Schema.Schema<never, any> }
-  : { readonly success: Schema.Schema<A, any>; readonly error: Schema.Schema<E, any> }
+export interface StepSchemas<A, E> {
+  readonly success: Schema.Schema<A, any>
+  readonly error: Schema.Schema<E, any>
+}
 
 /**
  * Options of `step`.
@@ -252,10 +252,23 @@ export interface StepOptions {
  * @category execution
  * @since 0.3.0
  */
-export const step = <A, E, R>(
+export const step: {
+  <A, R>(
+    name: string,
+    effect: Effect.Effect<A, never, R>,
+    schema: Schema.Schema<A, any>,
+    options?: StepOptions
+  ): Effect.Effect<A, NonDeterminism | IncompatibleVersion | InvalidInput, R>
+  <A, E, R>(
+    name: string,
+    effect: Effect.Effect<A, E, R>,
+    schemas: StepSchemas<A, E>,
+    options?: StepOptions
+  ): Effect.Effect<A, E | NonDeterminism | IncompatibleVersion | InvalidInput, R>
+} = <A, E, R>(
   name: string,
   effect: Effect.Effect<A, E, R>,
-  schemas: StepSchemas<A, E>,
+  schemas: Schema.Schema<A, any> | StepSchemas<A, E>,
   options?: StepOptions
 ): Effect.Effect<A, E | NonDeterminism | IncompatibleVersion | InvalidInput, R> =>
   Effect.flatMap(

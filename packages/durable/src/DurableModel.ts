@@ -68,7 +68,7 @@ const journaled = <E, R>(
 ) =>
   Durable.step(
     "model",
-    Effect.mapError(call, AiErrors.toModelError),
+    Effect.mapError(call, (e): LlmErrors.ModelError => AiErrors.toModelError(e)),
     { success: Parts, error: LlmErrors.ModelError },
     { request: request(method, options), onReplay: replayed }
   ).pipe(

@@ -1,8 +1,9 @@
 /**
  * `@braid/durable`: Braid pipelines as durable runs on `@effect/workflow`. The main entry needs
- * only `@effect/workflow` (and the in-memory engine); the SQLite and PostgreSQL engines live in
- * the subpath modules `@braid/durable/SqliteEngine` and `@braid/durable/PostgresEngine`, which need
- * `@effect/cluster`, `@effect/sql` and the driver (optional peer dependencies).
+ * only `@effect/workflow` (and the in-memory engine); the SQL engines live in the subpath modules
+ * `@braid/durable/SqliteEngine`, `@braid/durable/PostgresEngine` and `@braid/durable/PostgresRunners`,
+ * which need `@effect/cluster`, `@effect/sql` and the driver (optional peer dependencies; several
+ * runners also `@effect/platform-node`).
  *
  * @since 0.3.0
  */
