@@ -3,7 +3,7 @@ import { Durable } from "@braid/durable"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, ParseResult, Schema, TestClock } from "effect"
 import * as fc from "fast-check"
-import { chat, ChatInput, durableSuite, makeCounter, Reply } from "./durableConformance.js"
+import { chat, ChatInput, durableSuite, makeCounter, Reply, waitForStatus } from "./durableConformance.js"
 
 durableSuite("in memory", () => Durable.layerMemory)
 
@@ -98,7 +98,7 @@ describe("Durable versioning and bad input", () => {
     const wf = versioned(schemas)
     return Effect.gen(function*() {
       const id = yield* wf.start({ topic: "fractions" })
-      yield* Effect.sleep("50 millis")
+      yield* waitForStatus(wf, id, (st) => st._tag === "Suspended")
       schemas.input = V2
       schemas.step = V2
       yield* wf.signal(id, "go", Reply, { text: "ready" })
@@ -111,11 +111,10 @@ describe("Durable versioning and bad input", () => {
     const wf = versioned(schemas)
     return Effect.gen(function*() {
       const id = yield* wf.start({ topic: "fractions" })
-      yield* Effect.sleep("50 millis")
+      yield* waitForStatus(wf, id, (st) => st._tag === "Suspended")
       schemas.input = V3
       yield* wf.signal(id, "go", Reply, { text: "ready" })
-      yield* Effect.sleep("100 millis")
-      const status = yield* wf.status(id)
+      const status = yield* waitForStatus(wf, id, (st) => st._tag === "Complete")
       if (status._tag !== "Complete") return assert.fail(`expected Complete, got ${status._tag}`)
       const error = yield* Effect.flip(status.exit)
       assert.strictEqual(error._tag, "IncompatibleVersion")

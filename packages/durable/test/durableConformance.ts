@@ -203,9 +203,10 @@ export const durableSuite = (engine: string, makeLayer: EngineLayer) =>
         }))
       const wf = Durable.workflow("nap", nap, { input: Schema.Number, output: Schema.Number, key: String })
       return Effect.gen(function*() {
-        const id = yield* wf.start(1500)
+        // long enough to be seen suspended on a loaded machine
+        const id = yield* wf.start(4000)
         yield* waitForStatus(wf, id, waitingOn("sleep:nap"))
-        assert.strictEqual(yield* wf.run(1500), 2)
+        assert.strictEqual(yield* wf.run(4000), 2)
         assert.deepStrictEqual(counter.counts, { before: 1, after: 1 })
       }).pipe(Effect.provide(wf.layer.pipe(Layer.provideMerge(makeLayer()))))
     })
