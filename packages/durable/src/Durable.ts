@@ -311,9 +311,12 @@ const journal = <A, E, R>(
       success: Journaled,
       error: (error ?? Schema.Never) as Schema.Schema<E, any>,
       execute: Effect.flatMap(
-        Effect.provide(Effect.zipRight(Effect.sync(() => fresh = true), effect), context).pipe(
-          Effect.provideService(CurrentStep, `${run.executionId}/${key}`)
-        ),
+        // Inside a step the run is not visible: a step nested in it is part of it (journaled
+        // with it, not on its own), so a replay, which does not run it, keeps the same keys.
+        Effect.provide(Effect.zipRight(Effect.sync(() => fresh = true), effect), Context.omit(CurrentRun)(context))
+          .pipe(
+            Effect.provideService(CurrentStep, `${run.executionId}/${key}`)
+          ),
         (value) => Effect.map(Effect.orDie(Schema.encode(success)(value)), (encoded) => ({ hash, value: encoded }))
       )
     })

@@ -191,3 +191,32 @@ describe("Durable.idempotencyKey", () => {
     }).pipe(Effect.provide(wf.layer.pipe(Layer.provideMerge(Durable.layerMemory))))
   })
 })
+
+describe("Durable.step nesting", () => {
+  it.live("a step inside a step is part of it: journaled once with it, keys unchanged on replay", () => {
+    const counter = makeCounter()
+    const outer = Primitive.make("outer", (_: string) =>
+      Effect.gen(function*() {
+        const both = yield* Durable.step(
+          "outer",
+          Effect.zipWith(
+            counter.tick("outer", 1),
+            Durable.step("inner", counter.tick("inner", 2), Schema.Number),
+            (a, b) => a + b
+          ),
+          { success: Schema.Number, error: Durable.DurableError }
+        )
+        const reply = yield* Durable.awaitSignal("go", Reply) // forces a replay
+        const after = yield* Durable.step("after", counter.tick("after", 3), Schema.Number)
+        return `${both + after} ${reply.text} ${(yield* Durable.journalKeys).join(",")}`
+      }))
+    const wf = Durable.workflow("nest", outer, { input: Schema.String, output: Schema.String, key: (s) => s })
+    return Effect.gen(function*() {
+      const id = yield* wf.start("x")
+      yield* waitForStatus(wf, id, (s) => s._tag === "Suspended")
+      yield* wf.signal(id, "go", Reply, { text: "go" })
+      assert.strictEqual(yield* wf.run("x"), "6 go (run)/startedAt#0,outer/outer#0,outer/after#0")
+      assert.deepStrictEqual(counter.counts, { outer: 1, inner: 1, after: 1 })
+    }).pipe(Effect.provide(wf.layer.pipe(Layer.provideMerge(Durable.layerMemory))))
+  })
+})
