@@ -313,10 +313,13 @@ const journal = <A, E, R>(
       execute: Effect.flatMap(
         // Inside a step the run is not visible: a step nested in it is part of it (journaled
         // with it, not on its own), so a replay, which does not run it, keeps the same keys.
-        Effect.provide(Effect.zipRight(Effect.sync(() => fresh = true), effect), Context.omit(CurrentRun)(context))
-          .pipe(
-            Effect.provideService(CurrentStep, `${run.executionId}/${key}`)
-          ),
+        Effect.mapInputContext(
+          Effect.zipRight(Effect.sync(() => fresh = true), effect),
+          (input: Context.Context<never>) =>
+            Context.omit(CurrentRun)(Context.merge(input, context)) as Context.Context<R>
+        ).pipe(
+          Effect.provideService(CurrentStep, `${run.executionId}/${key}`)
+        ),
         (value) => Effect.map(Effect.orDie(Schema.encode(success)(value)), (encoded) => ({ hash, value: encoded }))
       )
     })

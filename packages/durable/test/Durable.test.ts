@@ -201,7 +201,8 @@ describe("Durable.step nesting", () => {
           "outer",
           Effect.zipWith(
             counter.tick("outer", 1),
-            Durable.step("inner", counter.tick("inner", 2), Schema.Number),
+            // the same name as the later step: journaled on its own, it would take that step's key
+            Durable.step("after", counter.tick("inner", 2), Schema.Number),
             (a, b) => a + b
           ),
           { success: Schema.Number, error: Durable.DurableError }
