@@ -76,7 +76,7 @@ export interface RetryInfo<E> {
  * @category models
  * @since 0.1.0
  */
-export interface Options<E> {
+export interface Options<E, A = unknown> {
   /** Total attempts, the first included. Default 3. */
   readonly maxAttempts?: number
   /** Default `"decorrelated"`. */
@@ -93,6 +93,18 @@ export interface Options<E> {
    * (e.g. the `UnknownException` of `Effect.tryPromise`). Or a predicate.
    */
   readonly retryOn?: "transient" | "any" | ((error: E, attempt: number) => boolean)
+  /**
+   * Retries a *success* whose value matches: `(result, attempt) => boolean` (e.g. a reply that
+   * reports "overloaded"). Such a result is retried with the same backoff, jitter, `maxAttempts`
+   * and telemetry as an error (the `retry.scheduled` event has `error.type` "result"; `onRetry` is
+   * not called for it). When the attempts run out, **the last result is returned** (the span gets
+   * `braid.retry.gave_up` "exhausted" and `Metrics.retriesExhausted` is bumped): the caller still
+   * sees what the call said, and decides. Annotate the parameter's type (`(r: Reply) => ...`):
+   * the step's output must be assignable to it. Default: no result is retried.
+   *
+   * @since 0.3.0
+   */
+  readonly retryOnResult?: (result: A, attempt: number) => boolean
   /** Honour `retryAfterMillis` on errors (capped at `maxDelay`). Default true. */
   readonly respectRetryAfter?: boolean
   /** Runs before each retry's delay. */
@@ -152,8 +164,9 @@ export const delayMillis = (args: {
   return d > max ? max : d
 }
 
-interface Resolved<E> {
+interface Resolved<E, A> {
   readonly name: string
+  readonly retryOnResult: ((result: A, attempt: number) => boolean) | undefined
   readonly maxAttempts: number
   readonly backoff: Backoff
   readonly base: number
@@ -170,9 +183,9 @@ const backoffs: ReadonlyArray<Backoff> = ["constant", "exponential", "decorrelat
 const retryAny = (): boolean => true
 
 /** The checked options (where the policy is built); throws `InvalidOption` naming the option. */
-const check = <E>(policy: string, options: Options<E> | undefined) => {
+const check = <E, A>(policy: string, options: Options<E, A> | undefined) => {
   Check.options(policy, options)
-  const o: Options<E> = options ?? {}
+  const o: Options<E, A> = options ?? {}
   if (o.name !== undefined) Check.name(policy, "name", o.name)
   const maxAttempts = Check.integer(policy, "maxAttempts", Check.or(o.maxAttempts, 3), 1)
   const backoff = Check.oneOf(policy, "backoff", Check.or(o.backoff, "decorrelated"), backoffs)
@@ -195,24 +208,73 @@ const check = <E>(policy: string, options: Options<E> | undefined) => {
     max,
     factor,
     retryOn: predicate,
+    retryOnResult: Check.fn(policy, "retryOnResult", o.retryOnResult),
     respectRetryAfter: Check.boolean(policy, "respectRetryAfter", o.respectRetryAfter) ?? true,
     onRetry: Check.fn(policy, "onRetry", o.onRetry)
   }
 }
 
-const resolve = <E>(name: string, checked: ReturnType<typeof check<E>>): Resolved<E> => ({
+const resolve = <E, A>(name: string, checked: ReturnType<typeof check<E, A>>): Resolved<E, A> => ({
   name,
   ...checked,
   retries: Metric.tagged(Metrics.retries, Attributes.Braid.primitiveName, name),
   exhausted: Metric.tagged(Metrics.retriesExhausted, Attributes.Braid.primitiveName, name)
 })
 
-const run = <A, E, R>(self: Effect.Effect<A, E, R>, cfg: Resolved<E>): Effect.Effect<A, E | RetryExhausted, R> => {
+const run = <A, E, R>(self: Effect.Effect<A, E, R>, cfg: Resolved<E, A>): Effect.Effect<A, E | RetryExhausted, R> => {
+  /** Waits the backoff before the next attempt (event, metric, `onRetry`, sleep), then runs it. */
+  const retryAfter = (
+    attempt: number,
+    previous: number,
+    errors: Array<E>,
+    hint: number | undefined,
+    type: string,
+    notify: ((delay: number) => Effect.Effect<void>) | undefined
+  ): Effect.Effect<A, E | RetryExhausted, R> =>
+    Effect.flatMap(Random.next, (random) => {
+      const computed = delayMillis({
+        backoff: cfg.backoff,
+        retry: attempt,
+        previousMillis: previous,
+        baseMillis: cfg.base,
+        maxMillis: cfg.max,
+        factor: cfg.factor,
+        random
+      })
+      const delay = hint === undefined ? computed : Math.min(cfg.max, hint)
+      const attributes: Record<string, Instrumentation.AttributeValue> = {
+        [R.retryAttempt]: attempt,
+        [R.retryDelayMs]: delay,
+        [Attributes.General.errorType]: type
+      }
+      if (hint !== undefined) attributes[R.retryAfterMs] = hint
+      let effect: Effect.Effect<void> = Effect.zipRight(
+        Instrumentation.event(R.retryScheduled, attributes),
+        Metric.increment(cfg.retries)
+      )
+      if (notify) effect = Effect.zipRight(effect, notify(delay))
+      // a zero delay retries at once: no timer (a 0 ms sleep is still a trip through the timers)
+      if (delay > 0) effect = Effect.zipRight(effect, Effect.sleep(Duration.millis(delay)))
+      return Effect.zipRight(effect, loop(attempt + 1, computed, errors))
+    })
+  const gaveUp = (attempt: number) =>
+    Effect.zipRight(
+      Instrumentation.annotate({ [R.retryAttempts]: attempt, [R.retryGaveUp]: "exhausted" }),
+      Metric.increment(cfg.exhausted)
+    )
+  const onResult = cfg.retryOnResult
+  const checkResult = onResult === undefined ?
+    undefined :
+    (attempt: number, previous: number, errors: Array<E>) => (result: A): Effect.Effect<A, E | RetryExhausted, R> => {
+      if (!onResult(result, attempt)) return Effect.succeed(result)
+      if (attempt >= cfg.maxAttempts) return Effect.as(gaveUp(attempt), result)
+      return retryAfter(attempt, previous, errors, undefined, "result", undefined)
+    }
   const loop = (attempt: number, previous: number, errors: Array<E>): Effect.Effect<A, E | RetryExhausted, R> => {
-    const work = attempt === 1
+    const work: Effect.Effect<A, E, R> = attempt === 1
       ? self
       : Effect.tap(self, () => Instrumentation.annotate({ [R.retryAttempts]: attempt }))
-    return Effect.catchAll(work, (error): Effect.Effect<A, E | RetryExhausted, R> => {
+    const onFailure = (error: E): Effect.Effect<A, E | RetryExhausted, R> => {
       errors.push(error)
       if (!cfg.retryOn(error, attempt)) {
         return attempt === 1
@@ -224,43 +286,22 @@ const run = <A, E, R>(self: Effect.Effect<A, E, R>, cfg: Resolved<E>): Effect.Ef
       }
       if (attempt >= cfg.maxAttempts) {
         return Effect.zipRight(
-          Effect.zipRight(
-            Instrumentation.annotate({ [R.retryAttempts]: attempt, [R.retryGaveUp]: "exhausted" }),
-            Metric.increment(cfg.exhausted)
-          ),
+          gaveUp(attempt),
           Effect.fail(new RetryExhausted({ primitive: cfg.name, attempts: attempt, errors: errors.slice() }))
         )
       }
-      return Effect.flatMap(Random.next, (random) => {
-        const computed = delayMillis({
-          backoff: cfg.backoff,
-          retry: attempt,
-          previousMillis: previous,
-          baseMillis: cfg.base,
-          maxMillis: cfg.max,
-          factor: cfg.factor,
-          random
-        })
-        const hint = cfg.respectRetryAfter ? retryAfterMillis(error) : undefined
-        const delay = hint === undefined ? computed : Math.min(cfg.max, hint)
-        const attributes: Record<string, Instrumentation.AttributeValue> = {
-          [R.retryAttempt]: attempt,
-          [R.retryDelayMs]: delay,
-          [Attributes.General.errorType]: errorType(error)
-        }
-        if (hint !== undefined) attributes[R.retryAfterMs] = hint
-        let effect: Effect.Effect<void> = Effect.zipRight(
-          Instrumentation.event(R.retryScheduled, attributes),
-          Metric.increment(cfg.retries)
-        )
-        if (cfg.onRetry) {
-          effect = Effect.zipRight(effect, cfg.onRetry({ primitive: cfg.name, attempt, error, delayMillis: delay }))
-        }
-        // a zero delay retries at once: no timer (a 0 ms sleep is still a trip through the timers)
-        if (delay > 0) effect = Effect.zipRight(effect, Effect.sleep(Duration.millis(delay)))
-        return Effect.zipRight(effect, loop(attempt + 1, computed, errors))
-      })
-    })
+      const onRetry = cfg.onRetry
+      return retryAfter(
+        attempt,
+        previous,
+        errors,
+        cfg.respectRetryAfter ? retryAfterMillis(error) : undefined,
+        errorType(error),
+        onRetry && ((delayMillis) => onRetry({ primitive: cfg.name, attempt, error, delayMillis }))
+      )
+    }
+    if (checkResult === undefined) return Effect.catchAll(work, onFailure)
+    return Effect.matchEffect(work, { onFailure, onSuccess: checkResult(attempt, previous, errors) })
   }
   return Effect.suspend(() => loop(1, cfg.base, []))
 }
@@ -283,7 +324,7 @@ const run = <A, E, R>(self: Effect.Effect<A, E, R>, cfg: Resolved<E>): Effect.Ef
  */
 export const effect = <A, E, R>(
   self: Effect.Effect<A, E, R>,
-  options: Options<E> = {}
+  options: Options<E, NoInfer<A>> = {}
 ): Effect.Effect<A, E | RetryExhausted, R> =>
   run(self, resolve(options?.name ?? "effect", check(Check.label(options?.name, "Retry.effect"), options)))
 
@@ -299,16 +340,22 @@ export const effect = <A, E, R>(
  *
  * const callModel = Primitive.make("callModel", (prompt: string) => Effect.succeed(`echo ${prompt}`))
  * const resilient = callModel.pipe(Retry.policy({ maxAttempts: 4, backoff: "decorrelated", maxDelay: "10 seconds" }))
+ *
+ * // retry a reply that says "overloaded" (the last reply is returned when the attempts run out)
+ * const status = Primitive.make("status", (_: string) => Effect.succeed({ status: "overloaded" as "ok" | "overloaded" }))
+ * const patient = status.pipe(
+ *   Retry.policy({ maxAttempts: 3, retryOnResult: (r: { status: string }) => r.status === "overloaded" })
+ * )
  * ```
  *
  * @category combinators
  * @since 0.1.0
  */
-export const policy = <E>(options: Options<NoInfer<E>> = {}) => {
-  const checked = check<E>(Check.label(options?.name, "Retry.policy"), options)
-  return <In, Out, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E | RetryExhausted, R> => {
+export const policy = <E, A = unknown>(options: Options<NoInfer<E>, A> = {}) => {
+  const checked = check<E, A>(Check.label(options?.name, "Retry.policy"), options)
+  return <In, Out extends A, R>(self: P.Primitive<In, Out, E, R>): P.Primitive<In, Out, E | RetryExhausted, R> => {
     const name = options.name ?? `retry(${self.name})`
-    const cfg = resolve<E>(name, checked)
+    const cfg = resolve<E, Out>(name, checked)
     return Primitive.wrap(
       self,
       {

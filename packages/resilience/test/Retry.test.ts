@@ -284,3 +284,93 @@ describe("Retry", () => {
       assert.strictEqual(yield* Ref.get(calls), 3)
     }))
 })
+
+describe("Retry on a result", () => {
+  type Reply = { readonly status: "ok" | "overloaded"; readonly n: number }
+  /** A step that replies "overloaded" `overloaded` times, then "ok". */
+  const replies = (overloaded: number, calls: Ref.Ref<number>) =>
+    Primitive.make("callModel", (_: string) =>
+      Effect.map(
+        Ref.updateAndGet(calls, (n) => n + 1),
+        (n): Reply => ({ status: n <= overloaded ? "overloaded" : "ok", n })
+      ))
+
+  it.effect("retries a matching result with the backoff on the Clock, then returns the good one", () =>
+    Effect.gen(function*() {
+      const calls = yield* Ref.make(0)
+      const seen: Array<number> = []
+      const step = replies(2, calls).pipe(Retry.policy({
+        maxAttempts: 5,
+        backoff: "constant",
+        baseDelay: "1 second",
+        retryOnResult: (r: Reply, attempt) => {
+          seen.push(attempt)
+          return r.status === "overloaded"
+        }
+      }))
+      const fiber = yield* Effect.fork(Runner.run(step, "hi"))
+      yield* TestClock.adjust("999 millis")
+      assert.strictEqual(yield* Ref.get(calls), 1, "the second attempt waits the full delay")
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(yield* Ref.get(calls), 2)
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(yield* Fiber.join(fiber), { status: "ok", n: 3 })
+      assert.deepStrictEqual(seen, [1, 2, 3])
+    }))
+
+  it.effect("when the attempts run out the last result is returned, and the span says exhausted", () =>
+    Effect.gen(function*() {
+      const calls = yield* Ref.make(0)
+      const step = replies(10, calls).pipe(Retry.policy({
+        maxAttempts: 3,
+        backoff: "exponential",
+        baseDelay: "100 millis",
+        retryOnResult: (r: Reply) => r.status === "overloaded"
+      }))
+      const fiber = yield* Effect.fork(withSpans(Runner.run(step, "hi")))
+      yield* TestClock.adjust("299 millis")
+      assert.strictEqual(yield* Ref.get(calls), 2, "100 ms then 200 ms: the third attempt is not due yet")
+      yield* TestClock.adjust("1 millis")
+      const { exit, spans } = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(successValue(exit), { status: "overloaded", n: 3 })
+      assert.strictEqual(yield* Ref.get(calls), 3)
+      const span = byName(spans, "retry(callModel)")
+      assert.strictEqual(span.attributes["braid.retry.gave_up"], "exhausted")
+      const events = span.events.filter((e) => e.name === "braid.retry.scheduled")
+      assert.deepStrictEqual(events.map((e) => e.attributes?.["error.type"]), ["result", "result"])
+      assert.deepStrictEqual(events.map((e) => e.attributes?.["braid.retry.delay_ms"]), [100, 200])
+    }))
+
+  it.effect("a result and an error share one attempt budget; errors still end in RetryExhausted", () =>
+    Effect.gen(function*() {
+      const calls = yield* Ref.make(0)
+      const step = Primitive.make(
+        "callModel",
+        (_: string) =>
+          Effect.flatMap(Ref.updateAndGet(calls, (n) => n + 1), (n) =>
+            n % 2 === 1
+              ? Effect.succeed<Reply>({ status: "overloaded", n })
+              : Effect.fail(new Overloaded({ transient: true })))
+      ).pipe(
+        Retry.policy({ maxAttempts: 4, baseDelay: "10 millis", retryOnResult: (r: Reply) => r.status === "overloaded" })
+      )
+      const fiber = yield* Effect.fork(Runner.run(step, "hi"))
+      yield* TestClock.adjust("1 second")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      assert.instanceOf(error, RetryExhausted)
+      assert.strictEqual(yield* Ref.get(calls), 4)
+    }))
+
+  it.effect("Retry.effect takes it too; jitter stays within maxDelay; a non-function is refused", () =>
+    Effect.gen(function*() {
+      const calls = yield* Ref.make(0)
+      const program = Retry.effect(
+        Effect.map(Ref.updateAndGet(calls, (n) => n + 1), (n) => n),
+        { maxAttempts: 6, backoff: "full-jitter", maxDelay: "50 millis", retryOnResult: (n) => n < 6 }
+      )
+      const fiber = yield* Effect.fork(program)
+      yield* TestClock.adjust("250 millis")
+      assert.strictEqual(yield* Fiber.join(fiber), 6)
+      assert.throws(() => Retry.effect(Effect.succeed(1), { retryOnResult: 3 as never }), /retryOnResult/)
+    }))
+})
