@@ -30,7 +30,15 @@ import {
 } from "effect"
 import type { Fiber } from "effect"
 import { MemoryDecodeError, MemoryInputError, MemoryScopeUnavailable, type MemoryStoreError } from "./Errors.js"
-import { type Entry, type Filter, makeInMemory, MemoryStore, type Scope, type ScopeKind } from "./MemoryStore.js"
+import {
+  type Entry,
+  type Filter,
+  makeInMemory,
+  MemoryStore,
+  type PutOptions,
+  type Scope,
+  type ScopeKind
+} from "./MemoryStore.js"
 
 /**
  * The errors of memory operations.
@@ -126,6 +134,14 @@ export interface StoreOptions extends ScopeOption {
   readonly ttl?: Duration.DurationInput
   /** The writing agent. Defaults to the agent that is running (see `withAgent`). */
   readonly agent?: string
+  /**
+   * Makes the write happen once: a second write with the same key in the same scope (within
+   * `MemoryStore.idempotencyWindowMillis`) writes nothing and returns the first write's entry.
+   * In a durable run pass `Durable.idempotencyKey`, stable across a crashed attempt and its retry.
+   *
+   * @since 0.3.0
+   */
+  readonly idempotencyKey?: string
 }
 
 /**
@@ -436,6 +452,7 @@ export const resolveScope = (
 const noTags: ReadonlyArray<string> = Object.freeze([])
 
 type MutableEntry = { -readonly [K in keyof Entry]: Entry[K] }
+type MutablePutOptions = { -readonly [K in keyof PutOptions]: PutOptions[K] }
 
 /** Why a configuration is refused, if it is. */
 const configProblem = (config: Config): MemoryInputError | undefined => {
@@ -580,10 +597,17 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
         // A ttl that ends past the safe integers (an integer column's range) never ends.
         if (ttl !== undefined && now + ttl <= Number.MAX_SAFE_INTEGER) entry.expiresAt = Math.ceil(now + ttl)
         const maxEntries = retention[scope.kind]?.maxEntries
-        return Effect.as(
-          store.put(entry, maxEntries !== undefined ? { now, maxEntries, valueJson } : { now, valueJson }),
-          entry as Entry
-        )
+        const idempotencyKey = options?.idempotencyKey
+        if (idempotencyKey !== undefined) {
+          const problem = textProblem(idempotencyKey, maxKeyBytes)
+          if (problem !== undefined) return Effect.fail(inputError("store", "idempotencyKey", problem, key))
+        }
+        const putOptions: MutablePutOptions = { now, valueJson }
+        if (maxEntries !== undefined) putOptions.maxEntries = maxEntries
+        if (idempotencyKey !== undefined) putOptions.idempotencyKey = idempotencyKey
+        return Effect.map(store.put(entry, putOptions), (first) =>
+          // a store that knows no idempotency keys may return anything but an entry: the write applied
+          typeof first === "object" && first !== null ? first : entry as Entry)
       }),
     retrieve: (key, options) =>
       withScope("retrieve", options, (scope, _ctx, now): Effect.Effect<Option.Option<Entry>, MemoryError> => {
@@ -839,9 +863,15 @@ export const forSchema = <A, I>(schema: Schema.Schema<A, I>): Typed<A> => {
  * @category models
  * @since 0.1.0
  */
-export interface RememberOptions<In, Out> extends Omit<StoreOptions, "agent"> {
+export interface RememberOptions<In, Out> extends Omit<StoreOptions, "agent" | "idempotencyKey"> {
   /** The key, fixed or computed from the step's input and output. */
   readonly key: string | ((output: Out, input: In) => string)
+  /**
+   * The write's idempotency key (see `StoreOptions.idempotencyKey`), fixed or computed.
+   *
+   * @since 0.3.0
+   */
+  readonly idempotencyKey?: string | ((output: Out, input: In) => string)
   /** What to store (default: the output). */
   readonly value?: (output: Out, input: In) => unknown
 }
@@ -874,7 +904,13 @@ export const remember = <In, Out>(options: RememberOptions<In, Out>) =>
         const output = yield* run(input)
         const key = typeof options.key === "string" ? options.key : options.key(output, input)
         const value = options.value === undefined ? output : options.value(output, input)
-        const entry = yield* store(key, value, options)
+        const { idempotencyKey: keyOf, ...storeOptions } = options
+        const idempotencyKey = typeof keyOf === "function" ? keyOf(output, input) : keyOf
+        const entry = yield* store(
+          key,
+          value,
+          idempotencyKey === undefined ? storeOptions : { ...storeOptions, idempotencyKey }
+        )
         yield* Instrumentation.annotate({ "braid.memory.key": key, "braid.memory.scope": entry.scope.kind })
         return output
       })

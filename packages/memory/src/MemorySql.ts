@@ -6,10 +6,20 @@
  *
  * @since 0.2.0
  */
-import { Json } from "@braid/core"
-import { Either } from "effect"
+import { Json, type Sql } from "@braid/core"
+import { Effect, Either } from "effect"
 import { MemoryStoreError } from "./Errors.js"
-import { applyLimit, decodeEntry, type Entry, type Filter, matches, type Scope } from "./MemoryStore.js"
+import {
+  applyLimit,
+  decodeEntry,
+  decodeRecord,
+  encodeRecord,
+  type Entry,
+  type Filter,
+  idempotencyWindowMillis,
+  matches,
+  type Scope
+} from "./MemoryStore.js"
 
 /**
  * The SQL dialect a statement is written for.
@@ -75,6 +85,9 @@ const tableV2 = (dialect: Dialect, name: string): string => {
  * The migrations, in order; each runs in one transaction with its version record.
  *
  * 1. The table of 0.1 (scope ids with the tenant joined in: `T/x`).
+ * 3. (0.3) The table `<t>_idempotency`: one row per applied idempotency key of a scope (unique),
+ *    claimed with `ON CONFLICT DO NOTHING`, holding the first write's entry. Kept apart from the
+ *    entries so a rewrite or delete of the entry's key never lets an old write apply again.
  * 2. The tenant becomes a column of the key (`''` when there is none), by a rebuild of the
  *    table. Rows of 0.1 are converted by this rule: a `global` id `T/global` is tenant `T`; a
  *    `session` or `user` id containing `/` is split at its first `/` (tenant before, id after),
@@ -131,6 +144,18 @@ export const migrations = (dialect: Dialect, t: string): ReadonlyArray<ReadonlyA
       ...(dialect === "postgres"
         ? [`SELECT setval(pg_get_serial_sequence('${t}', 'seq'), (SELECT max(seq) FROM ${t}))`]
         : [])
+    ],
+    [
+      `CREATE TABLE IF NOT EXISTS ${t}_idempotency (
+          scope_kind TEXT NOT NULL,
+          tenant TEXT NOT NULL,
+          scope_id TEXT NOT NULL,
+          idempotency_key TEXT NOT NULL,
+          record TEXT NOT NULL,
+          expires_at ${int} NOT NULL,
+          PRIMARY KEY (scope_kind, tenant, scope_id, idempotency_key)
+        )`,
+      `CREATE INDEX IF NOT EXISTS ${t}_idempotency_expires ON ${t}_idempotency (scope_kind, tenant, scope_id, expires_at)`
     ]
   ]
 }
@@ -303,7 +328,18 @@ export const statements = (dialect: Dialect, t: string) => {
     /** `(kind, tenant, id, key)`; without `RETURNING`. */
     deleteOne: q(`DELETE FROM ${t} WHERE ${inScope} AND key = ?`),
     /** `(kind, tenant, id)`; without `RETURNING`. */
-    clearScope: q(`DELETE FROM ${t} WHERE ${inScope}`)
+    clearScope: q(`DELETE FROM ${t} WHERE ${inScope}`),
+    /** `(kind, tenant, id)`: forgets the applied idempotency keys of a scope. */
+    clearKeys: q(`DELETE FROM ${t}_idempotency WHERE ${inScope}`),
+    /** `(kind, tenant, id, now)`: drops a scope's lapsed idempotency keys. */
+    dropLapsedKeys: q(`DELETE FROM ${t}_idempotency WHERE ${inScope} AND expires_at <= ?`),
+    /** `(kind, tenant, id, key, record, expires_at)`: 1 row when the key was free, 0 when applied already. */
+    claimKey: q(
+      `INSERT INTO ${t}_idempotency (scope_kind, tenant, scope_id, idempotency_key, record, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+    ),
+    /** `(kind, tenant, id, key)` */
+    selectKey: q(`SELECT record FROM ${t}_idempotency WHERE ${inScope} AND idempotency_key = ?`)
   }
 }
 
@@ -412,3 +448,46 @@ export const storeError = (
  */
 export const timedOut = (store: string, operation: string) => (millis: number): MemoryStoreError =>
   new MemoryStoreError({ store, operation, reason: "Timeout", message: `no answer within ${millis} ms` })
+
+/**
+ * A write with an idempotency key, in the caller's transaction `tx`: drops the scope's lapsed
+ * keys, claims the key (`ON CONFLICT DO NOTHING`); when the claim wins runs `write` (the insert,
+ * and the eviction when there is a max) and returns nothing, else returns the first write's
+ * entry (a record that does not decode throws `CorruptEntry`, in the effect's defects: map it
+ * with `storeError`).
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const putOnce = <E>(
+  tx: Sql.Driver,
+  dialect: Dialect,
+  t: string,
+  entry: Entry,
+  valueJson: string,
+  idempotencyKey: string,
+  now: number,
+  write: Effect.Effect<unknown, E>
+): Effect.Effect<Entry | void, E | Sql.SqlFailure | CorruptEntry> => {
+  const text = statements(dialect, t)
+  const scope = [entry.scope.kind, tenantOf(entry.scope), entry.scope.id] as const
+  const record = encodeRecord(entry, valueJson)
+  return Effect.gen(function*() {
+    yield* tx.execute(text.dropLapsedKeys, [...scope, now])
+    const claimed = yield* tx.execute(text.claimKey, [...scope, idempotencyKey, record, now + idempotencyWindowMillis])
+    if (claimed > 0) {
+      yield* write
+      return
+    }
+    const rows = yield* tx.query(text.selectKey, [...scope, idempotencyKey])
+    const first = decodeRecord(rows[0]?.record)
+    if (Either.isLeft(first)) {
+      return yield* Effect.fail(
+        new CorruptEntry(
+          `the record of idempotency key ${JSON.stringify(idempotencyKey)} does not decode: ${first.left}`
+        )
+      )
+    }
+    return first.right
+  })
+}

@@ -140,6 +140,72 @@ export interface PutOptions {
    * fails the write).
    */
   readonly valueJson?: string
+  /**
+   * Applies the write at most once per scope: a store that has applied a write with this key in
+   * this scope (within `idempotencyWindowMillis`) writes nothing and returns that first write's
+   * entry. Insert-if-absent on a record kept apart from the entries, so a later rewrite or
+   * delete of the entry's key does not make an old write apply again.
+   *
+   * @since 0.3.0
+   */
+  readonly idempotencyKey?: string
+}
+
+/**
+ * How long a store remembers an applied idempotency key: 7 days. A write repeated later than
+ * that applies again.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "@braid/memory"
+ *
+ * const days = MemoryStore.idempotencyWindowMillis / 86_400_000 // 7
+ * ```
+ *
+ * @category constants
+ * @since 0.3.0
+ */
+export const idempotencyWindowMillis = 7 * 24 * 60 * 60 * 1000
+
+/**
+ * The record of an applied idempotent write, as one JSON text: the entry with its value's JSON
+ * (`valueJson`, already encoded) spliced in. Stores keep it and hand it back with `decodeRecord`.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "@braid/memory"
+ *
+ * const text = MemoryStore.encodeRecord({ id: "1", scope: { kind: "user", id: "u" }, key: "k", value: 1, tags: [], createdAt: 0 }, "1")
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const encodeRecord = (entry: Entry, valueJson: string): string =>
+  `{"entry":${JSON.stringify({ ...entry, value: null })},"value":${valueJson}}`
+
+/**
+ * The entry of a record written by `encodeRecord`, checked; the reason when it does not decode.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "@braid/memory"
+ *
+ * const entry = MemoryStore.decodeRecord('{"entry":{"id":"1","scope":{"kind":"user","id":"u"},"key":"k","value":null,"tags":[],"createdAt":0},"value":1}')
+ * ```
+ *
+ * @category parsing
+ * @since 0.3.0
+ */
+export const decodeRecord = (text: unknown): Either.Either<Entry, string> => {
+  if (typeof text !== "string") return Either.left(`an idempotency record is text, got ${typeof text}`)
+  const parsed = Json.parse(text)
+  if (Either.isLeft(parsed)) return Either.left(parsed.left.message)
+  const r = parsed.right as { entry?: unknown; value?: unknown } | null
+  if (typeof r !== "object" || r === null || typeof r.entry !== "object" || r.entry === null) {
+    return Either.left("an idempotency record has no entry")
+  }
+  return decodeEntry({ ...r.entry, value: r.value })
 }
 
 /**
@@ -172,12 +238,16 @@ export interface PutOptions {
 export interface MemoryStoreShape {
   /** A short name for errors and telemetry: "memory", "sqlite", "postgres", "redis". */
   readonly name: string
-  readonly put: (entry: Entry, options: PutOptions) => Effect.Effect<void, MemoryStoreError>
+  /**
+   * Writes an entry. With `options.idempotencyKey` already applied in the scope, writes nothing
+   * and returns the first write's entry (a store written before 0.3 returns nothing and writes).
+   */
+  readonly put: (entry: Entry, options: PutOptions) => Effect.Effect<Entry | void, MemoryStoreError>
   readonly get: (scope: Scope, key: string, now: number) => Effect.Effect<Option.Option<Entry>, MemoryStoreError>
   readonly query: (scope: Scope, filter: Filter, now: number) => Effect.Effect<ReadonlyArray<Entry>, MemoryStoreError>
   /** Deletes one entry; whether it existed. */
   readonly delete: (scope: Scope, key: string) => Effect.Effect<boolean, MemoryStoreError>
-  /** Deletes every entry of a scope; how many there were. */
+  /** Deletes every entry of a scope, and its applied idempotency keys; how many entries there were. */
   readonly clear: (scope: Scope) => Effect.Effect<number, MemoryStoreError>
 }
 
@@ -406,6 +476,8 @@ export const makeInMemory: Effect.Effect<MemoryStoreShape> = Effect.sync(() => {
   // on every rewrite (and a rehash every few dozen).
   let seq = 0
   const kinds = new Map<string, Map<string | undefined, Map<string, Map<string, Stored>>>>()
+  // Applied idempotency keys, per scope (`scopeKey`): the record of the first write and when it lapses.
+  const applied = new Map<string, Map<string, { readonly record: string; readonly expiresAt: number }>>()
   const scopeOf = (scope: Scope): Map<string, Stored> | undefined =>
     kinds.get(scope.kind)?.get(scope.tenant)?.get(scope.id)
   const scopeFor = (scope: Scope): Map<string, Stored> => {
@@ -449,9 +521,39 @@ export const makeInMemory: Effect.Effect<MemoryStoreShape> = Effect.sync(() => {
     }
     return Either.right({ ...stored.entry, value: copyJson(stored.decoded) })
   }
-  const put = (entry: Entry, options: PutOptions): Exit.Exit<void, MemoryStoreError> => {
+  const put = (entry: Entry, options: PutOptions): Exit.Exit<Entry | void, MemoryStoreError> => {
     const json = valueJsonOf("memory", entry, options.valueJson)
     if (Either.isLeft(json)) return Exit.fail(json.left)
+    const idempotencyKey = options.idempotencyKey
+    if (idempotencyKey !== undefined) {
+      const sk = scopeKey(entry.scope)
+      let records = applied.get(sk)
+      if (records === undefined) {
+        records = new Map()
+        applied.set(sk, records)
+      }
+      const first = records.get(idempotencyKey)
+      if (first !== undefined && first.expiresAt > options.now) {
+        const decoded = decodeRecord(first.record)
+        return Either.isRight(decoded) ? Exit.succeed(decoded.right) : Exit.fail(
+          new MemoryStoreError({
+            store: "memory",
+            operation: "put",
+            reason: "Corrupt",
+            message: `the record of idempotency key ${JSON.stringify(idempotencyKey)} does not decode: ${decoded.left}`
+          })
+        )
+      }
+      // records lapse in the order they were written (each lives one window): drop the lapsed head
+      for (const [k, r] of records) {
+        if (r.expiresAt > options.now) break
+        records.delete(k)
+      }
+      records.set(idempotencyKey, {
+        record: encodeRecord(entry, json.right),
+        expiresAt: options.now + idempotencyWindowMillis
+      })
+    }
     const m = scopeFor(entry.scope)
     const meta: Entry = { ...entry, value: null }
     const existing = m.get(entry.key)
@@ -500,6 +602,7 @@ export const makeInMemory: Effect.Effect<MemoryStoreShape> = Effect.sync(() => {
       Effect.sync(() => {
         const n = scopeOf(scope)?.size ?? 0
         kinds.get(scope.kind)?.get(scope.tenant)?.delete(scope.id)
+        applied.delete(scopeKey(scope))
         return n
       })
   }

@@ -382,6 +382,95 @@ export const conformance = (name: string, options: ConformanceOptions) => {
       )
     })
 
+    it.effect("idempotency key: a repeated write is a no-op returning the first write's entry, even after a rewrite", () => {
+      const s = uid()
+      return withMemory(
+        {},
+        { sessionId: s },
+        Effect.gen(function*() {
+          const first = yield* Memory.store("a", { n: 1 }, { idempotencyKey: "op-1", tags: ["t"] })
+          const again = yield* Memory.store("a", { n: 99 }, { idempotencyKey: "op-1" })
+          assert.strictEqual(again.id, first.id, "the first write's entry comes back")
+          assert.deepStrictEqual(again.value, { n: 1 })
+          assert.deepStrictEqual([...again.tags], ["t"])
+          assert.deepStrictEqual(Option.getOrThrow(yield* Memory.retrieve("a")).value, { n: 1 })
+          // a later write of the same key (another operation) replaces it; replaying op-1 then
+          // must not bring the old value back
+          yield* Memory.store("a", { n: 2 }, { idempotencyKey: "op-2" })
+          yield* Memory.store("a", { n: 1 }, { idempotencyKey: "op-1" })
+          assert.deepStrictEqual(Option.getOrThrow(yield* Memory.retrieve("a")).value, { n: 2 })
+          // after a delete too
+          yield* Memory.delete("a")
+          yield* Memory.store("a", { n: 1 }, { idempotencyKey: "op-1" })
+          assert.isTrue(Option.isNone(yield* Memory.retrieve("a")))
+          // writes without a key still apply every time
+          yield* Memory.store("b", 1)
+          yield* Memory.store("b", 2)
+          assert.deepStrictEqual(Option.getOrThrow(yield* Memory.retrieve("b")).value, 2)
+        })
+      )
+    })
+
+    it.effect("idempotency keys are per scope; concurrent writes with one key apply once; bad keys are refused", () => {
+      const s = uid()
+      return Effect.gen(function*() {
+        const one = yield* Effect.provide(
+          Memory.store("k", "s1", { idempotencyKey: "op" }),
+          ctx({ sessionId: `a-${s}` })
+        )
+        const two = yield* Effect.provide(
+          Memory.store("k", "s2", { idempotencyKey: "op" }),
+          ctx({ sessionId: `b-${s}` })
+        )
+        assert.notStrictEqual(one.id, two.id)
+        assert.strictEqual(two.value, "s2", "the same key in another scope is another write")
+        const results = yield* Effect.provide(
+          Effect.forEach(
+            Array.from({ length: 20 }, (_, i) => i),
+            (i) => Memory.store(`c${i}`, i, { idempotencyKey: "race" }),
+            { concurrency: 20 }
+          ),
+          ctx({ sessionId: `c-${s}` })
+        )
+        assert.strictEqual(new Set(results.map((e) => e.id)).size, 1, "every caller sees the one write that applied")
+        const all = yield* Effect.provide(Memory.list(), ctx({ sessionId: `c-${s}` }))
+        assert.strictEqual(all.length, 1)
+        assert.strictEqual(all[0]!.id, results[0]!.id)
+        for (const bad of ["", "a\0b", 42 as unknown as string]) {
+          const error = yield* Effect.flip(
+            Effect.provide(Memory.store("k", 1, { idempotencyKey: bad }), ctx({ sessionId: `d-${s}` }))
+          )
+          assert.strictEqual(error._tag, "MemoryInputError")
+          assert.match(error.message, /idempotencyKey/)
+        }
+      }).pipe(Effect.provide(Memory.layer()), Effect.provide(options.layer))
+    })
+
+    it.effect("idempotency keys lapse after the window; clearing a scope forgets them (TestClock)", () => {
+      const s = uid()
+      const scope: MemoryStore.Scope = { kind: "session", id: `w-${s}` }
+      const entry = (id: string, value: number): MemoryStore.Entry => ({
+        id,
+        scope,
+        key: "k",
+        value,
+        tags: [],
+        createdAt: 0
+      })
+      return Effect.gen(function*() {
+        const store = yield* MemoryStore.MemoryStore
+        assert.isUndefined(yield* store.put(entry("e1", 1), { now: 0, idempotencyKey: "op" }))
+        const dup = yield* store.put(entry("e2", 2), { now: 1000, idempotencyKey: "op" })
+        assert.strictEqual((dup as MemoryStore.Entry).id, "e1")
+        const later = MemoryStore.idempotencyWindowMillis
+        assert.isUndefined(yield* store.put(entry("e3", 3), { now: later, idempotencyKey: "op" }), "lapsed")
+        assert.strictEqual(Option.getOrThrow(yield* store.get(scope, "k", later)).id, "e3")
+        yield* store.clear(scope)
+        assert.isUndefined(yield* store.put(entry("e4", 4), { now: later + 1, idempotencyKey: "op" }))
+        assert.strictEqual(Option.getOrThrow(yield* store.get(scope, "k", later + 1)).value, 4)
+      }).pipe(Effect.provide(options.layer))
+    })
+
     it.effect("query filters by agent, tags, time range and text; limit keeps the most recent", () => {
       const s = uid()
       return withMemory(

@@ -147,25 +147,41 @@ const makeStore = (driver: Sql.Driver, t: string, timeout: Duration.Duration): M
     put: (entry, options) => {
       const maxEntries = options.maxEntries === undefined ? undefined : Math.max(0, options.maxEntries)
       return bound(
-        Effect.suspend(() => {
+        Effect.suspend((): Effect.Effect<Entry | void, unknown> => {
           const params = paramsOf(entry, options.valueJson)
           if (Either.isLeft(params)) return Exit.fail(params.left)
-          if (maxEntries === undefined) return driver.execute(text.insert, params.right)
+          const idempotencyKey = options.idempotencyKey
+          if (maxEntries === undefined && idempotencyKey === undefined) {
+            return Effect.asVoid(driver.execute(text.insert, params.right))
+          }
           // Write, drop the scope's expired entries, evict the oldest beyond the max: one
           // transaction, serialised per scope so concurrent writers never leave more than maxEntries.
           const { id, kind } = entry.scope
           const tenant = params.right[2]!
-          return driver.transaction((tx) =>
-            Effect.all([
+          const write = (tx: Sql.Driver) =>
+            maxEntries === undefined ? tx.execute(text.insert, params.right) : Effect.all([
               tx.query(lockScope, [scopeKey(entry.scope)]),
               tx.execute(text.insert, params.right),
               tx.execute(text.dropExpired, [kind, tenant, id, options.now]),
               tx.execute(text.evict, [kind, tenant, id, kind, tenant, id, maxEntries])
             ], { discard: true })
+          return driver.transaction((tx) =>
+            idempotencyKey === undefined
+              ? Effect.asVoid(write(tx))
+              : MemorySql.putOnce(
+                tx,
+                "postgres",
+                t,
+                entry,
+                params.right[5] as string,
+                idempotencyKey,
+                options.now,
+                write(tx)
+              )
           )
         }),
         "put"
-      ).pipe(Effect.asVoid)
+      )
     },
     get: (scope, key, now) =>
       bound(
@@ -203,7 +219,7 @@ const makeStore = (driver: Sql.Driver, t: string, timeout: Duration.Duration): M
       bound(
         withParams(
           () => [scope.kind, MemorySql.tenantOf(scope), scope.id],
-          (params) => driver.execute(text.clearScope, params)
+          (params) => Effect.zipLeft(driver.execute(text.clearScope, params), driver.execute(text.clearKeys, params))
         ),
         "clear"
       )

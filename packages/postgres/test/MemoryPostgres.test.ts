@@ -43,7 +43,7 @@ describePg("PostgreSQL memory store", () => {
       })
       yield* Effect.scoped(PostgresMemoryStore.make({ url, table: t }))
       const versions = yield* sql(`SELECT version FROM ${t}_migrations`)
-      assert.deepStrictEqual(versions.rows.map((r) => Number((r as { version: number }).version)).sort(), [1, 2])
+      assert.deepStrictEqual(versions.rows.map((r) => Number((r as { version: number }).version)).sort(), [1, 2, 3])
       yield* drop(t)
     }))
 

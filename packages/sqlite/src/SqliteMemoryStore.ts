@@ -128,19 +128,25 @@ const makeStore = (driver: Sql.Driver, t: string): MemoryStoreShape => {
       Effect.suspend(() => {
         const row = rowOf(entry, options.valueJson)
         if (row instanceof MemoryStoreError) return Exit.fail(row)
-        if (options.maxEntries === undefined) return Effect.mapError(driver.execute(text.insert, row), failPut)
+        const idempotencyKey = options.idempotencyKey
+        if (options.maxEntries === undefined && idempotencyKey === undefined) {
+          return Effect.mapError(Effect.asVoid(driver.execute(text.insert, row)), failPut)
+        }
         // Write, drop the scope's expired entries, evict the oldest beyond the max: one transaction.
         const [kind, tenant, id] = [row[1]!, row[2]!, row[3]!]
-        const max = Math.max(0, options.maxEntries)
+        const write = (tx: Sql.Driver) =>
+          options.maxEntries === undefined ? tx.execute(text.insert, row) : Effect.zipRight(
+            Effect.zipRight(
+              tx.execute(text.insert, row),
+              tx.execute(text.dropExpired, [kind, tenant, id, options.now])
+            ),
+            tx.execute(text.evict, [kind, tenant, id, kind, tenant, id, Math.max(0, options.maxEntries)])
+          )
         return Effect.mapError(
           driver.transaction((tx) =>
-            Effect.zipRight(
-              Effect.zipRight(
-                tx.execute(text.insert, row),
-                tx.execute(text.dropExpired, [kind, tenant, id, options.now])
-              ),
-              tx.execute(text.evict, [kind, tenant, id, kind, tenant, id, max])
-            )
+            idempotencyKey === undefined
+              ? Effect.asVoid(write(tx))
+              : MemorySql.putOnce(tx, "sqlite", t, entry, row[5] as string, idempotencyKey, options.now, write(tx))
           ),
           failPut
         )
@@ -170,7 +176,13 @@ const makeStore = (driver: Sql.Driver, t: string): MemoryStoreShape => {
       const tenant = tenantOr(scope, failClear)
       return typeof tenant !== "string"
         ? Exit.fail(tenant)
-        : Effect.mapError(driver.execute(text.clearScope, [scope.kind, tenant, scope.id]), failClear)
+        : Effect.mapError(
+          Effect.zipLeft(
+            driver.execute(text.clearScope, [scope.kind, tenant, scope.id]),
+            driver.execute(text.clearKeys, [scope.kind, tenant, scope.id])
+          ),
+          failClear
+        )
     }
   }
 }
