@@ -15,7 +15,10 @@ import * as MemorySql from "@braid/memory/MemorySql"
 import {
   applyLimit,
   decodeEntry,
+  decodeRecord,
+  encodeRecord,
   type Entry,
+  idempotencyWindowMillis,
   isLive,
   matches,
   MemoryStore,
@@ -60,6 +63,19 @@ end
 return seq
 `
 
+/**
+ * A write with an idempotency key: KEYS[5] (hash: key -> record) and KEYS[6] (zset: key -> when
+ * it lapses) hold the scope's applied keys. A lapsed key is dropped; an applied one returns its
+ * record (the first write's entry) and writes nothing; a free one is claimed, then PUT runs.
+ */
+const PUT_ONCE = `
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', ARGV[4])
+for _, k in ipairs(lapsed) do redis.call('HDEL', KEYS[5], k); redis.call('ZREM', KEYS[6], k) end
+local first = redis.call('HGET', KEYS[5], ARGV[6])
+if first then return first end
+redis.call('HSET', KEYS[5], ARGV[6], ARGV[7]); redis.call('ZADD', KEYS[6], ARGV[8], ARGV[6])
+${PUT}`
+
 const DELETE = `
 local n = redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1]); redis.call('ZREM', KEYS[3], ARGV[1])
@@ -68,7 +84,7 @@ return n
 
 const CLEAR = `
 local n = redis.call('HLEN', KEYS[1])
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
 return n
 `
 
@@ -84,8 +100,24 @@ interface Scripts {
     now: string,
     max: string
   ): Promise<number>
+  braidMemoryPutOnce(
+    e: string,
+    o: string,
+    x: string,
+    n: string,
+    i: string,
+    ie: string,
+    key: string,
+    stored: string,
+    expiresAt: string,
+    now: string,
+    max: string,
+    idempotencyKey: string,
+    record: string,
+    lapsesAt: string
+  ): Promise<number | string>
   braidMemoryDelete(e: string, o: string, x: string, key: string): Promise<number>
-  braidMemoryClear(e: string, o: string, x: string, n: string): Promise<number>
+  braidMemoryClear(e: string, o: string, x: string, n: string, i: string, ie: string): Promise<number>
 }
 
 const corrupt = (operation: string, key: string | undefined, detail: string) =>
@@ -273,16 +305,17 @@ export interface MakeOptions extends Options {
 export const make = (client: Redis, options: MakeOptions = {}): MemoryStoreShape => {
   const prefix = options.prefix ?? "braid:memory:"
   const timeout = Duration.decode(options.timeout ?? Io.defaultTimeout)
-  if (!("braidMemoryPut" in client)) {
+  if (!("braidMemoryPutOnce" in client)) {
     client.defineCommand("braidMemoryPut", { numberOfKeys: 4, lua: PUT })
+    client.defineCommand("braidMemoryPutOnce", { numberOfKeys: 6, lua: PUT_ONCE })
     client.defineCommand("braidMemoryDelete", { numberOfKeys: 3, lua: DELETE })
-    client.defineCommand("braidMemoryClear", { numberOfKeys: 4, lua: CLEAR })
+    client.defineCommand("braidMemoryClear", { numberOfKeys: 6, lua: CLEAR })
   }
   const redis = client as Redis & Partial<Scripts> as Redis & Scripts
   const base = (scope: Scope) => `${prefix}{${scopeKey(scope)}}:`
   const keys = (scope: Scope) => {
     const b = base(scope)
-    return { e: `${b}e`, o: `${b}o`, x: `${b}x`, n: `${b}n` }
+    return { e: `${b}e`, o: `${b}o`, x: `${b}x`, n: `${b}n`, i: `${b}i`, ie: `${b}ie` }
   }
   const failure = (operation: string, e: unknown) =>
     e instanceof MemoryStoreError
@@ -294,22 +327,45 @@ export const make = (client: Redis, options: MakeOptions = {}): MemoryStoreShape
   return {
     name: "redis",
     put: (entry, put) =>
-      Effect.asVoid(attempt("put", () => {
-        const json = valueJsonOf("redis", entry, put.valueJson)
-        if (Either.isLeft(json)) return Promise.reject(json.left)
-        const k = keys(entry.scope)
-        return redis.braidMemoryPut(
-          k.e,
-          k.o,
-          k.x,
-          k.n,
-          entry.key,
-          storedText(entry, json.right),
-          entry.expiresAt === undefined ? "" : String(entry.expiresAt),
-          String(put.now),
-          put.maxEntries === undefined ? "" : String(Math.max(0, put.maxEntries))
-        )
-      })),
+      Effect.flatMap(
+        attempt("put", (): Promise<number | string> => {
+          const json = valueJsonOf("redis", entry, put.valueJson)
+          if (Either.isLeft(json)) return Promise.reject(json.left)
+          const k = keys(entry.scope)
+          const args = [
+            entry.key,
+            storedText(entry, json.right),
+            entry.expiresAt === undefined ? "" : String(entry.expiresAt),
+            String(put.now),
+            put.maxEntries === undefined ? "" : String(Math.max(0, put.maxEntries))
+          ] as const
+          return put.idempotencyKey === undefined
+            ? redis.braidMemoryPut(k.e, k.o, k.x, k.n, ...args)
+            : redis.braidMemoryPutOnce(
+              k.e,
+              k.o,
+              k.x,
+              k.n,
+              k.i,
+              k.ie,
+              ...args,
+              put.idempotencyKey,
+              encodeRecord(entry, json.right),
+              String(put.now + idempotencyWindowMillis)
+            )
+        }),
+        (result): Effect.Effect<Entry | void, MemoryStoreError> => {
+          if (typeof result !== "string") return Effect.void
+          const first = decodeRecord(result)
+          return Either.isRight(first) ? Effect.succeed(first.right) : Effect.fail(
+            corrupt(
+              "put",
+              entry.key,
+              `the record of idempotency key ${JSON.stringify(put.idempotencyKey)}: ${first.left}`
+            )
+          )
+        }
+      ),
     // One HGET through ioredis's callback (no promise), decoded in the same step.
     get: (scope, key, now) =>
       Io.bounded(
@@ -347,7 +403,7 @@ export const make = (client: Redis, options: MakeOptions = {}): MemoryStoreShape
     clear: (scope) =>
       attempt("clear", () => {
         const k = keys(scope)
-        return redis.braidMemoryClear(k.e, k.o, k.x, k.n)
+        return redis.braidMemoryClear(k.e, k.o, k.x, k.n, k.i, k.ie)
       })
   }
 }
