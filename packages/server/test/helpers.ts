@@ -4,6 +4,7 @@ import { Auth, Server } from "@braid/server"
 import { Practice, Scripts, SessionStore } from "@braid/workflows"
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
+import type { Duration } from "effect"
 import { Effect, Layer, Redacted } from "effect"
 import { createServer } from "node:http"
 
@@ -11,7 +12,7 @@ export const secret = Redacted.make("a test secret of at least thirty-two charac
 
 export type Role = "learner" | "teacher" | "admin"
 
-export const tokenOf = (userId: string, role: Role, options: { tenant?: string; ttl?: string } = {}) =>
+export const tokenOf = (userId: string, role: Role, options: { tenant?: string; ttl?: Duration.DurationInput } = {}) =>
   Auth.issue(secret, { userId, role, ...options }, Date.now())
 
 /**
