@@ -82,19 +82,20 @@ export const interleaved = async (
  * client CPU time per operation of each sample goes to `cpu` (less sensitive than throughput to
  * other processes on a shared machine).
  */
-export const rate = (batch: () => Promise<unknown>, size: number, cpu: Array<number>, millis = 500) => async () => {
-  for (let i = 0; i < 2; i++) await batch()
-  const start = performance.now()
-  const used = process.cpuUsage()
-  let n = 0
-  while (performance.now() - start < millis) {
-    await batch()
-    n++
+export const rateWithCpu =
+  (batch: () => Promise<unknown>, size: number, cpu: Array<number>, millis = 500) => async () => {
+    for (let i = 0; i < 2; i++) await batch()
+    const start = performance.now()
+    const used = process.cpuUsage()
+    let n = 0
+    while (performance.now() - start < millis) {
+      await batch()
+      n++
+    }
+    const spent = process.cpuUsage(used)
+    cpu.push((spent.user + spent.system) / (n * size))
+    return (n * size * 1000) / (performance.now() - start)
   }
-  const spent = process.cpuUsage(used)
-  cpu.push((spent.user + spent.system) / (n * size))
-  return (n * size * 1000) / (performance.now() - start)
-}
 
 /** The median of `xs`. */
 export const median = (xs: ReadonlyArray<number>): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!

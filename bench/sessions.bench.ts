@@ -24,7 +24,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { interleaved, median, printTable, rate, type Row } from "./harness.js"
+import { interleaved, median, printTable, rateWithCpu, type Row } from "./harness.js"
 
 const require = createRequire(import.meta.url)
 
@@ -238,7 +238,7 @@ const turnRows = async (
 ) => {
   const braidCpu: Array<number> = []
   const rawCpu: Array<number> = []
-  const [b, r] = await interleaved(rate(braid, size, braidCpu), rate(raw, size, rawCpu), 5)
+  const [b, r] = await interleaved(rateWithCpu(braid, size, braidCpu), rateWithCpu(raw, size, rawCpu), 5)
   const note = "(two appendMessage transactions; baseline: the same statements with the raw driver)"
   rows.push({ name: `${backend} turn`, braid: b, baseline: r, unit: "ops/s", maxRatio: 1.3, note })
   rows.push({

@@ -22,7 +22,7 @@ import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { interleaved, median, printTable, rate, type Row } from "./harness.js"
+import { interleaved, median, printTable, rateWithCpu, type Row } from "./harness.js"
 
 const document = { title: "run 5k", minutes: 35, tags: ["fitness", "morning"], notes: "x".repeat(200) }
 
@@ -121,7 +121,11 @@ const compare = async (name: string, port: Side, effectSql: Side, size: number, 
   for (const [what, run] of [["insert + select", "roundTrip"], ["10-row transaction", "transaction"]] as const) {
     const portCpu: Array<number> = []
     const effectCpu: Array<number> = []
-    const [p, e] = await interleaved(rate(port[run], size, portCpu), rate(effectSql[run], size, effectCpu), 5)
+    const [p, e] = await interleaved(
+      rateWithCpu(port[run], size, portCpu),
+      rateWithCpu(effectSql[run], size, effectCpu),
+      5
+    )
     rows.push({ name: `${name} ${what}`, braid: p, baseline: e, unit: "ops/s", note })
     rows.push({
       name: `${name} ${what}, client CPU`,

@@ -86,7 +86,9 @@ describe("braid serve", () => {
       assert.include(out.join("\n"), "added the sample scenario")
       const token = (yield* runCli(["users", "token", "ada", "--data", data])).stdout.trim()
       const scenarios = yield* Effect.promise(() =>
-        fetch(`${url}/api/scenarios`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json())
+        fetch(`${url}/api/scenarios`, { headers: { authorization: `Bearer ${token}` } }).then((r) =>
+          r.json() as Promise<any>
+        )
       )
       assert.deepStrictEqual(scenarios.items.map((s: any) => s.id), ["first-session"])
       const page = yield* Effect.promise(() => fetch(`${url}/`).then((r) => r.text()))
