@@ -7,6 +7,10 @@
  * the refusals. Then the same with the model failing 30% of its calls transiently (`Overloaded`,
  * retried by the workflow's policy: 3 attempts, backoff from 500 ms).
  *
+ * The clients run in the benchmark's own process, next to the server: on a 2-core machine the
+ * figures are those of one Node process doing both, so they bound the server's own cost from
+ * above. `BENCH_LEARNERS=n`, `BENCH_STORE=memory` and `BENCH_FAIL=0` (no failure run) vary it.
+ *
  * Not measured here: a restart in the middle (sessions are not durable across processes yet:
  * see docs/serve.md), and WebSocket (the server pushes with SSE).
  */
@@ -14,7 +18,7 @@ import { Errors as LlmErrors, Metered, ScriptedLanguageModel } from "@braid/llm"
 import { EventBus } from "@braid/messaging"
 import { Auth, Server } from "@braid/server"
 import { SqliteSessionStore } from "@braid/sqlite"
-import { Practice, Scripts } from "@braid/workflows"
+import { Practice, Scripts, SessionStore } from "@braid/workflows"
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
@@ -23,8 +27,9 @@ import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-const LEARNERS = 200
+const LEARNERS = Number(process.env["BENCH_LEARNERS"] ?? 200)
 const EXTRA = 20
+const MEMORY = process.env["BENCH_STORE"] === "memory"
 const TURNS = [
   "Thanks for coming, Sam. What brings you here today?",
   "How do you feel about the team right now?",
@@ -105,7 +110,7 @@ const load = async (failRate: number) => {
     ),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
     Layer.provideMerge(Layer.mergeAll(
-      SqliteSessionStore.layer(join(dir, "braid.db")),
+      MEMORY ? SessionStore.layerMemory : SqliteSessionStore.layer(join(dir, "braid.db")),
       Metered.fromProvider(ScriptedLanguageModel.provider(script)),
       EventBus.layerMemory
     ))
@@ -201,7 +206,7 @@ export default async () => {
     "| model failures | started | refused by the cap (of 20) | turns | p50 ms | p95 ms | p99 ms | lost | duplicated | id gaps | fallback replies | failed turns | wall s |"
   )
   console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-  for (const failRate of [0, 0.3]) {
+  for (const failRate of process.env["BENCH_FAIL"] === "0" ? [0] : [0, 0.3]) {
     const r = await load(failRate)
     console.log(
       `| ${failRate * 100}% | ${r.started} | ${r.refused} | ${r.turns} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${

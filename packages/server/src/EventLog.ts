@@ -12,7 +12,7 @@
 import { EventBus } from "@braid/messaging"
 import { SessionEvents } from "@braid/workflows"
 import type { Scope } from "effect"
-import { Effect, PubSub, Stream } from "effect"
+import { Effect, Queue, Stream } from "effect"
 
 /**
  * One logged event and its sequence number in its session.
@@ -67,10 +67,14 @@ export interface EventLog {
 interface SessionLog {
   next: number
   entries: Array<Entry>
+  /** The queues of the readers following this session live. */
+  readonly readers: Set<Queue.Queue<Entry>>
 }
 
 /**
- * Builds a log (not subscribed to anything: see `subscribe`).
+ * Builds a log (not subscribed to anything: see `subscribe`). An event goes to the readers of its
+ * own session only, so that many sessions followed at once cost each event one delivery per
+ * reader of its session.
  *
  * @example
  * ```ts
@@ -88,43 +92,50 @@ export const make = (options: Options = {}): Effect.Effect<EventLog, never, Scop
     const perSession = Math.max(1, options.perSession ?? 1000)
     const maxSessions = Math.max(1, options.sessions ?? 10_000)
     const logs = new Map<string, SessionLog>()
-    const hub = yield* Effect.acquireRelease(
-      PubSub.unbounded<{ readonly sessionId: string; readonly entry: Entry }>(),
-      PubSub.shutdown
-    )
-
-    // One append at a time: sequence numbers reach the hub in order.
+    const logOf = (sessionId: string): SessionLog => {
+      let log = logs.get(sessionId)
+      if (log === undefined) {
+        log = { next: 1, entries: [], readers: new Set() }
+      } else {
+        logs.delete(sessionId) // re-inserted last: the map is in order of last use
+      }
+      logs.set(sessionId, log)
+      if (logs.size > maxSessions) {
+        const [oldest, dropped] = logs.entries().next().value!
+        logs.delete(oldest)
+        // Its readers end (a client reconnects and gets a Gap).
+        for (const q of dropped.readers) Queue.unsafeOffer(q, endOfLog)
+      }
+      return log
+    }
+    // One append at a time: sequence numbers reach every reader in order.
     const lock = yield* Effect.makeSemaphore(1)
     const append = (event: SessionEvents.Event) =>
       lock.withPermits(1)(Effect.suspend(() => {
-        let log = logs.get(event.sessionId)
-        if (log === undefined) {
-          log = { next: 1, entries: [] }
-        } else {
-          logs.delete(event.sessionId) // re-inserted last: the map is in order of last write
-        }
-        logs.set(event.sessionId, log)
-        if (logs.size > maxSessions) logs.delete(logs.keys().next().value!)
+        const log = logOf(event.sessionId)
         const entry: Entry = { seq: log.next++, event }
         log.entries.push(entry)
         if (log.entries.length > perSession) log.entries.splice(0, log.entries.length - perSession)
-        return Effect.as(PubSub.publish(hub, { sessionId: event.sessionId, entry }), entry)
+        return Effect.as(Effect.forEach(log.readers, (q) => Queue.offer(q, entry), { discard: true }), entry)
       }))
 
     const follow = (sessionId: string, after: number): Stream.Stream<Item> =>
       Stream.unwrapScoped(Effect.gen(function*() {
-        // Subscribe first, then read the log: an event appended in between is in both, and the
+        // Listen first, then read the log: an event appended in between is in both, and the
         // sequence numbers drop the second copy.
-        const live = yield* PubSub.subscribe(hub)
-        const logged = logs.get(sessionId)?.entries ?? []
+        const log = logOf(sessionId)
+        const live = yield* Effect.acquireRelease(
+          Effect.tap(Queue.unbounded<Entry>(), (q) => Effect.sync(() => log.readers.add(q))),
+          (q) => Effect.zipRight(Effect.sync(() => log.readers.delete(q)), Queue.shutdown(q))
+        )
         let seen = after
         const items: Array<Item> = []
-        const first = logged[0]
+        const first = log.entries[0]
         if (first !== undefined && first.seq > after + 1) {
           items.push({ _tag: "Gap", after, next: first.seq })
           seen = first.seq - 1
         }
-        for (const entry of logged) {
+        for (const entry of log.entries) {
           if (entry.seq > seen) {
             items.push({ _tag: "Event", entry })
             seen = entry.seq
@@ -138,14 +149,18 @@ export const make = (options: Options = {}): Effect.Effect<EventLog, never, Scop
         return Stream.concat(
           Stream.fromIterable(items),
           Stream.fromQueue(live).pipe(
-            Stream.filter((m) => m.sessionId === sessionId && fresh(m.entry)),
-            Stream.map((m): Item => ({ _tag: "Event", entry: m.entry }))
+            Stream.takeWhile((entry) => entry !== endOfLog),
+            Stream.filter(fresh),
+            Stream.map((entry): Item => ({ _tag: "Event", entry }))
           )
         )
       }))
 
     return { append, follow, last: (sessionId) => (logs.get(sessionId)?.next ?? 1) - 1 }
   })
+
+/** Sent to the readers of a log that is dropped: their stream ends. */
+const endOfLog: Entry = { seq: -1, event: undefined as never }
 
 /**
  * Appends every session event of the bus to the log, for the life of the scope.
