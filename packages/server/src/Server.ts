@@ -31,6 +31,7 @@ import {
   HttpApiError,
   HttpApiScalar,
   HttpIncomingMessage,
+  HttpMiddleware,
   HttpServerRequest,
   HttpServerResponse,
   Path
@@ -651,7 +652,15 @@ export const layerApi = (options: Options) => {
  * @category layers
  * @since 0.3.0
  */
-export const layer = (options: Options) => HttpApiBuilder.serve().pipe(Layer.provide(layerApi(options)))
+export const layer = (options: Options) =>
+  HttpApiBuilder.serve().pipe(
+    Layer.provide(layerApi(options)),
+    // A token in the query (`?token=`, for EventSource) would land in the request span's
+    // `url.full` and `url.query`: no request span for those requests.
+    HttpMiddleware.withTracerDisabledWhen((request) => hasQueryToken(request.url))
+  )
+
+const hasQueryToken = (url: string): boolean => /[?&]token=/.test(url)
 
 /**
  * Adds the sample scenario (`Scripts.practiceScenario`) to an organization whose catalogue is

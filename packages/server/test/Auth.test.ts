@@ -1,6 +1,7 @@
+import { Observability } from "@braid/observability"
 import { Auth } from "@braid/server"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, FastCheck as fc, Redacted } from "effect"
+import { Effect, Either, FastCheck as fc, Layer, Redacted } from "effect"
 import * as crypto from "node:crypto"
 import { call, readEvents, secret, serve, tokenOf } from "./helpers.js"
 
@@ -78,4 +79,20 @@ describe("Auth", () => {
       // health needs no token
       assert.strictEqual((yield* call("GET", "/api/health")).status, 200)
     }).pipe(Effect.provide(serve())))
+
+  it.live("a token never lands in a span: the request span of a `?token=` request is not recorded", () => {
+    const mem = Observability.inMemory()
+    return Effect.gen(function*() {
+      const viaQuery = tokenOf("ada", "learner")
+      const viaHeader = tokenOf("tess", "teacher")
+      assert.strictEqual((yield* call("GET", `/api/me?token=${viaQuery}`)).status, 200)
+      assert.strictEqual((yield* call("GET", "/api/me", { token: viaHeader })).status, 200)
+      yield* Effect.sleep("100 millis")
+      const spans = mem.spans()
+      const values = spans.flatMap((s) => Object.values(s.attributes).map(String))
+      assert.isTrue(values.some((v) => v.includes("/api/me")), "the header request is traced")
+      assert.isFalse(values.some((v) => v.includes(viaQuery)), "the query token is in no span")
+      assert.isFalse(values.some((v) => v.includes(viaHeader)), "the header token is in no span (redacted)")
+    }).pipe(Effect.provide(Layer.provide(serve(), mem.layer)))
+  })
 })
