@@ -16,7 +16,7 @@
  */
 import { Errors as LlmErrors, Metered, ScriptedLanguageModel } from "@braid/llm"
 import { EventBus } from "@braid/messaging"
-import { Auth, Server } from "@braid/server"
+import { Auth, Server, Sse } from "@braid/server"
 import { SqliteSessionStore } from "@braid/sqlite"
 import { Practice, Scripts, SessionStore } from "@braid/workflows"
 import { HttpServer } from "@effect/platform"
@@ -57,20 +57,12 @@ const follow = (url: string, token: string) => {
       while (true) {
         const { done, value } = await reader.read()
         if (done) break
-        buffer += value
-        let end = buffer.indexOf("\n\n")
-        while (end >= 0) {
-          const block = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          end = buffer.indexOf("\n\n")
-          const event = /^event: (.*)$/m.exec(block)?.[1]
-          const id = /^id: (.*)$/m.exec(block)?.[1]
-          const data = /^data: (.*)$/m.exec(block)?.[1]
-          if (event !== undefined && id !== undefined && data !== undefined) {
-            events.push({ event, id: Number(id), data: JSON.parse(data) })
-            for (const w of waiters) w()
-            waiters = []
-          }
+        const parsed = Sse.parse(buffer + value)
+        buffer = parsed.rest
+        for (const m of parsed.messages) {
+          events.push({ event: m.event, id: Number(m.id), data: JSON.parse(m.data) })
+          for (const w of waiters) w()
+          waiters = []
         }
       }
     } catch {

@@ -44,6 +44,7 @@ import * as Auth from "./Auth.js"
 import * as Errors from "./Errors.js"
 import * as EventLog from "./EventLog.js"
 import * as Runs from "./Runs.js"
+import * as Sse from "./Sse.js"
 
 /**
  * The options of the server.
@@ -239,10 +240,16 @@ const ScenariosLive = HttpApiBuilder.group(Api.Api, "scenarios", (handlers) =>
 
 const formatEvent = (item: EventLog.Item): string =>
   item._tag === "Gap"
-    ? `event: Gap\nid: ${item.next - 1}\ndata: ${JSON.stringify({ after: item.after, next: item.next })}\n\n`
-    : `event: ${item.entry.event._tag}\nid: ${item.entry.seq}\ndata: ${
-      JSON.stringify(encodeEvent(item.entry.event))
-    }\n\n`
+    ? Sse.format({
+      event: "Gap",
+      id: String(item.next - 1),
+      data: JSON.stringify({ after: item.after, next: item.next })
+    })
+    : Sse.format({
+      event: item.entry.event._tag,
+      id: String(item.entry.seq),
+      data: JSON.stringify(encodeEvent(item.entry.event))
+    })
 
 const encodeEvent = Schema.encodeSync(SessionEvents.Event)
 

@@ -16,5 +16,7 @@ export * as Auth from "./Auth.js"
 export * as EventLog from "./EventLog.js"
 /** The runs of the developer run viewer, with their traces. @since 0.3.0 */
 export * as Runs from "./Runs.js"
+/** The server-sent events wire format: format and parse. @since 0.3.0 */
+export * as Sse from "./Sse.js"
 /** The server: handlers, middleware, documents, the web app. @since 0.3.0 */
 export * as Server from "./Server.js"

@@ -1,6 +1,6 @@
 import { Metered, ScriptedLanguageModel } from "@braid/llm"
 import { EventBus } from "@braid/messaging"
-import { Auth, Server } from "@braid/server"
+import { Auth, Server, Sse } from "@braid/server"
 import { Practice, Scripts, SessionStore } from "@braid/workflows"
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -114,22 +114,9 @@ export const readEvents = (
         while (!until(events)) {
           const { done, value } = await reader.read()
           if (done) break
-          buffer += value
-          let end = buffer.indexOf("\n\n")
-          while (end >= 0) {
-            const block = buffer.slice(0, end)
-            buffer = buffer.slice(end + 2)
-            end = buffer.indexOf("\n\n")
-            let event = "message"
-            let id: string | undefined
-            const data: Array<string> = []
-            for (const line of block.split("\n")) {
-              if (line.startsWith("event: ")) event = line.slice(7)
-              else if (line.startsWith("id: ")) id = line.slice(4)
-              else if (line.startsWith("data: ")) data.push(line.slice(6))
-            }
-            if (data.length > 0) events.push({ event, id, data: JSON.parse(data.join("\n")) })
-          }
+          const parsed = Sse.parse(buffer + value)
+          buffer = parsed.rest
+          for (const m of parsed.messages) events.push({ event: m.event, id: m.id, data: JSON.parse(m.data) })
         }
       } finally {
         controller.abort()
