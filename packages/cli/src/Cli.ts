@@ -1,7 +1,7 @@
 /**
  * The `braid` command, built on `@effect/cli`:
  *
- * - `braid run coaching|evaluation|meeting [options]`: runs a workflow with a live progress line
+ * - `braid run coaching|evaluation|meeting|practice [options]`: runs a workflow with a live progress line
  *   (steps done, tokens, cost) and a final summary;
  * - `braid catalog [--section s]`: the primitives of `PRIMITIVES_CATALOG.md`;
  * - `braid describe <workflow> [--format mermaid|text]`: the pipeline as a Mermaid diagram;

@@ -88,12 +88,12 @@ export const commands = (workflows: ReadonlyArray<string>): ReadonlyArray<Comman
       summary: `Run a workflow (${known}) with a progress display and a summary`,
       args: [{ name: "workflow", description: `One of: ${known}` }],
       options: [
-        { name: "user", value: "name", description: "The user (coaching) or run name", default: "ada" },
+        { name: "user", value: "name", description: "The user (coaching, practice) or run name", default: "ada" },
         { name: "offline", description: "Use the scripted model even if ANTHROPIC_API_KEY is set" },
         {
           name: "turns",
           value: "n",
-          description: "Coaching: exchanges in the morning session; meeting: maximum turns"
+          description: "Coaching: exchanges in the morning session; meeting: maximum turns; practice: turn limit"
         },
         {
           name: "dataset",
@@ -118,7 +118,8 @@ export const commands = (workflows: ReadonlyArray<string>): ReadonlyArray<Comman
         "braid run coaching --offline",
         "braid run coaching --user grace --turns 2 --verbose",
         "braid run evaluation --dataset conversations.jsonl --store evals.db",
-        "braid run meeting --topic \"Ship on Friday?\""
+        "braid run meeting --topic \"Ship on Friday?\"",
+        "braid run practice --user grace --store sessions.db --verbose"
       ]
     },
     {
@@ -187,7 +188,7 @@ export const commands = (workflows: ReadonlyArray<string>): ReadonlyArray<Comman
  * ```ts
  * import { Help } from "@braid/cli"
  *
- * Help.describeOption(Help.commands([]), "run", "user") // "The user (coaching) or run name (default: ada)"
+ * Help.describeOption(Help.commands([]), "run", "user") // "The user (coaching, practice) or run name (default: ada)"
  * ```
  *
  * @since 0.2.0
@@ -320,7 +321,7 @@ export const render = (
  * import { Help } from "@braid/cli"
  *
  * Help.missingValue(Help.commands(["coaching"]), "run", ["coaching", "--user"])
- * // "--user needs a value (<name>): The user (coaching) or run name (see braid run --help)"
+ * // "--user needs a value (<name>): The user (coaching, practice) or run name (see braid run --help)"
  * ```
  *
  * @since 0.2.0

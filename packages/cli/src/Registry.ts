@@ -14,11 +14,11 @@ import type { Snapshot } from "./Progress.js"
  * @category models
  */
 export interface RunOptions {
-  /** The user (coaching) or the evaluator's run name. */
+  /** The user (coaching, practice) or the evaluator's run name. */
   readonly user: string
   /** Force the scripted model even when `ANTHROPIC_API_KEY` is set. */
   readonly offline: boolean
-  /** Coaching: how many exchanges in the morning session; meeting: maximum turns. */
+  /** Coaching: how many exchanges in the morning session; meeting: maximum turns; practice: the turn limit. */
   readonly turns: Option.Option<number>
   /** Evaluation: the dataset to evaluate (default: the built-in sample). */
   readonly dataset: Option.Option<string>

@@ -10,8 +10,8 @@ import { Dataset, Evaluation, Gate, Models, ResultStore, Samples as EvalSamples 
 import { MeetingStore } from "@braid/meetings"
 import { Memory } from "@braid/memory"
 import { EventBus } from "@braid/messaging"
-import { SqliteDriver, SqliteMemoryStore, SqliteResultStore } from "@braid/sqlite"
-import { Coaching, MeetingRecords, MeetingWorkflow, Samples, Scripts } from "@braid/workflows"
+import { SqliteDriver, SqliteMemoryStore, SqliteResultStore, SqliteSessionStore } from "@braid/sqlite"
+import { Coaching, MeetingRecords, MeetingWorkflow, Practice, Samples, Scripts, SessionStore } from "@braid/workflows"
 import { Effect, Layer, Option } from "effect"
 import type { Entry, RunOptions } from "./Registry.js"
 
@@ -209,6 +209,81 @@ const meeting: Entry = (() => {
   }
 })()
 
+const practice: Entry = {
+  name: "practice",
+  description:
+    "A practice session: the AI plays a client from a scenario, a judge ends it, an evaluator scores the learner",
+  pipeline: Practice.pipeline(),
+  run: (options, say) =>
+    Effect.scoped(Effect.gen(function*() {
+      say(yield* modeLine(options))
+      const learner = { userId: options.user, role: "learner" as const, tenant: "default" }
+      const name = capitalize(options.user)
+      const scenario = yield* Practice.catalogue.put({ userId: "teacher", role: "teacher" }, Scripts.practiceScenario)
+      const workflow = yield* Practice.make({
+        modelTimeout: options.modelTimeout,
+        ...(Option.isSome(options.turns) ? { maxTurns: options.turns.value } : {})
+      })
+      say(`\nscenario: ${scenario.title} (client: ${scenario.persona.name})`)
+      const started = yield* workflow.start(learner, scenario.id)
+      const id = started.session.id
+      const show = (m: SessionStore.MessageRecord | undefined) => {
+        if (m === undefined) return
+        say(`  ${scenario.persona.name}: ${m.text}`)
+        if (options.verbose) {
+          say(
+            `    [${m.inputTokens} in / ${m.outputTokens} out, ${money(m.costUsd)}${
+              m.fallback ? `, fallback: ${m.fallbackCause ?? "unknown cause"}` : ""
+            }]`
+          )
+        }
+      }
+      show(started.opening)
+      let session = started.session
+      for (const text of Scripts.practiceLearner) {
+        if (session.status === "completed") break
+        say(`  ${name}: ${text}`)
+        const turn = yield* workflow.send(learner, id, text)
+        show(turn.reply)
+        if (options.verbose && turn.verdict !== undefined) {
+          say(`    [judge: ${turn.verdict.met ? "met" : "not met"}: ${turn.verdict.reason}]`)
+        }
+        session = turn.session
+      }
+      if (session.status !== "completed") session = yield* workflow.end(learner, id)
+      say(`\nsession ended: ${session.endReason}${session.endMessage !== undefined ? ` (${session.endMessage})` : ""}`)
+      const evaluation = yield* workflow.evaluation!.settled(learner, id)
+      const result = evaluation?.result
+      if (result !== undefined) {
+        say("evaluation")
+        for (const s of result.skills) say(`  ${s.skillId}: ${s.score}/5: ${s.notes}`)
+        say(`  ${result.summary}`)
+      }
+      const replies = session.totals.messages - Scripts.practiceLearner.length
+      return {
+        ok: evaluation?.status === "completed" && session.totals.fallbacks < Math.max(1, replies),
+        lines: [
+          `session: ${session.endReason}, ${session.totals.messages} messages, ${money(session.totals.costUsd)}`,
+          `evaluation: ${
+            result !== undefined
+              ? `overall ${result.overall.toFixed(1)}/5 (${
+                result.skills.map((s) => `${s.skillId} ${s.score}`).join(", ")
+              })`
+              : `${evaluation?.status ?? "none"}${evaluation?.error !== undefined ? `: ${evaluation.error}` : ""}`
+          }`,
+          `fallback replies: ${session.totals.fallbacks}`,
+          ...(Option.isSome(options.store) ? [`session and evaluation stored in ${options.store.value}`] : [])
+        ]
+      }
+    })).pipe(
+      Effect.provide(Layer.mergeAll(
+        Models.layer(Scripts.practice, { offline: options.offline }),
+        EventBus.layerMemory,
+        Option.isSome(options.store) ? SqliteSessionStore.layer(options.store.value) : SessionStore.layerMemory
+      ))
+    )
+}
+
 /**
  * Every workflow the CLI knows.
  *
@@ -216,10 +291,10 @@ const meeting: Entry = (() => {
  * ```ts
  * import { Workflows } from "@braid/cli"
  *
- * const names = Workflows.registry.map((w) => w.name) // ["coaching", "evaluation", "meeting"]
+ * const names = Workflows.registry.map((w) => w.name) // ["coaching", "evaluation", "meeting", "practice"]
  * ```
  *
  * @since 0.1.0
  * @category constants
  */
-export const registry: ReadonlyArray<Entry> = [coaching, evaluation, meeting]
+export const registry: ReadonlyArray<Entry> = [coaching, evaluation, meeting, practice]

@@ -18,10 +18,13 @@ describe("braid --help", () => {
         const r = yield* cli("run", flag)
         assert.strictEqual(r.code, 0)
         assert.strictEqual(r.stderr, "")
-        assert.isTrue(r.stdout.startsWith("braid run: Run a workflow (coaching, evaluation, meeting)"), r.stdout)
+        assert.isTrue(
+          r.stdout.startsWith("braid run: Run a workflow (coaching, evaluation, meeting, practice)"),
+          r.stdout
+        )
         assert.include(r.stdout, "Usage:\n  braid run <workflow> [options]")
         assert.notInclude(r.stdout, "$ run")
-        assert.match(r.stdout, /--user <name> +The user \(coaching\) or run name \(default: ada\)/)
+        assert.match(r.stdout, /--user <name> +The user \(coaching, practice\) or run name \(default: ada\)/)
         assert.match(r.stdout, /--model-timeout <seconds> +Bound of one model call.* \(default: 30\)/)
         assert.match(r.stdout, /-v, --verbose +Print every step/)
         assert.include(r.stdout, "Examples:\n  braid run coaching --offline")
@@ -55,7 +58,7 @@ describe("braid --help", () => {
     const documented = new Set(Help.commands(names).flatMap((c) => c.options.map((o) => o.name)))
     assert.deepStrictEqual([...documented].sort(), [...accepted].sort())
     // and the parser's own descriptions are the table's, defaults included
-    assert.include(parser, "The user (coaching) or run name (default: ada)")
+    assert.include(parser, "The user (coaching, practice) or run name (default: ada)")
   })
 
   it.effect("colour only on a terminal without NO_COLOR; never when piped", () =>
@@ -88,7 +91,7 @@ describe("braid --help", () => {
       assert.strictEqual(end.code, 2)
       assert.strictEqual(
         end.stderr,
-        "braid: --user needs a value (<name>): The user (coaching) or run name (see braid run --help)"
+        "braid: --user needs a value (<name>): The user (coaching, practice) or run name (see braid run --help)"
       )
       const beforeAnother = yield* cli("run", "coaching", "--user", "--offline")
       assert.strictEqual(beforeAnother.code, 2)

@@ -1,7 +1,8 @@
 import { Workflows } from "@braid/cli"
 import { WorkflowContext } from "@braid/core"
 import { Memory } from "@braid/memory"
-import { SqliteMemoryStore } from "@braid/sqlite"
+import { SqliteMemoryStore, SqliteSessionStore } from "@braid/sqlite"
+import { SessionStore } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
 import * as fs from "node:fs"
@@ -43,6 +44,32 @@ describe("braid run / describe", () => {
       ]])
     }))
 
+  it.live("runs the practice workflow offline: the session ends on its objective and is evaluated, stored in SQLite", () =>
+    Effect.gen(function*() {
+      const db = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "braid-run-practice-")), "sessions.db")
+      const r = yield* cli("run", "practice", "--offline", "--user", "grace", "--store", db, "--verbose")
+      assert.strictEqual(r.code, 0, r.stderr)
+      assert.include(r.stdout, "Sam: Hi, I'm Sam.")
+      assert.include(r.stdout, "Grace: So what I hear is")
+      assert.include(r.stdout, "[judge: met:")
+      assert.include(r.stdout, "── practice: done")
+      assert.match(r.stdout, /session: objective-met, 7 messages, \$0\.\d{4}/)
+      assert.match(r.stdout, /evaluation: overall \d\.\d\/5 \(open-questions \d, active-listening 4\)/)
+      assert.include(r.stdout, `session and evaluation stored in ${db}`)
+      const sessions = yield* Effect.flatMap(
+        SessionStore.SessionStore,
+        (store) => store.listSessions({ userId: "grace", role: "learner", tenant: "default" })
+      ).pipe(
+        Effect.provide(SqliteSessionStore.layer(db))
+      )
+      assert.strictEqual(sessions.items.length, 1)
+      assert.strictEqual(sessions.items[0]!.endReason, "objective-met")
+      // a turn limit of 1 ends the session after the first exchange
+      const short = yield* cli("run", "practice", "--offline", "--turns", "1")
+      assert.strictEqual(short.code, 0, short.stderr)
+      assert.include(short.stdout, "session: turn-limit")
+    }))
+
   it.effect("runs the evaluation and the meeting workflows offline", () =>
     Effect.gen(function*() {
       const e = yield* cli("run", "evaluation", "--offline")
@@ -60,7 +87,7 @@ describe("braid run / describe", () => {
 
   it.effect("describe prints the Mermaid diagram of each workflow; unknown names and bad options exit 2", () =>
     Effect.gen(function*() {
-      for (const name of ["coaching", "evaluation", "meeting"]) {
+      for (const name of ["coaching", "evaluation", "meeting", "practice"]) {
         const r = yield* cli("describe", name)
         assert.strictEqual(r.code, 0)
         assert.match(r.stdout, /^flowchart TD\n/)
@@ -72,7 +99,10 @@ describe("braid run / describe", () => {
       assert.include(text.stdout, "discussion (meeting)")
       const unknown = yield* cli("describe", "standup")
       assert.strictEqual(unknown.code, 2)
-      assert.strictEqual(unknown.stderr, `braid: unknown workflow "standup" (known: coaching, evaluation, meeting)`)
+      assert.strictEqual(
+        unknown.stderr,
+        `braid: unknown workflow "standup" (known: coaching, evaluation, meeting, practice)`
+      )
       const turns = yield* cli("run", "coaching", "--turns", "0", "--offline")
       assert.strictEqual(turns.code, 2)
       const notInt = yield* cli("run", "coaching", "--turns", "many")

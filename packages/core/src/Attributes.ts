@@ -117,6 +117,8 @@ export const General = {
 export const Braid = {
   runId: "braid.run.id",
   sessionId: "braid.session.id",
+  /** The turn of a conversation (a learner message and the reply to it). */
+  turnId: "braid.turn.id",
   tenantId: "braid.tenant.id",
   userId: "braid.user.id",
   path: "braid.path",

@@ -207,3 +207,28 @@ export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", {
     return `${this.operation} is not allowed: ${this.reason}`
   }
 }
+
+/**
+ * The practice service is at capacity: every session slot is taken and the waiting queue is
+ * full, so a new session is refused. Try again when a session ends.
+ *
+ * @example
+ * ```ts
+ * import { Errors } from "@braid/workflows"
+ *
+ * new Errors.AtCapacity({ active: 20, queued: 5, maxActive: 20, maxQueued: 5 }).message
+ * ```
+ *
+ * @category errors
+ * @since 0.3.0
+ */
+export class AtCapacity extends Schema.TaggedError<AtCapacity>()("AtCapacity", {
+  active: Schema.Number,
+  queued: Schema.Number,
+  maxActive: Schema.Number,
+  maxQueued: Schema.Number
+}) {
+  override get message(): string {
+    return `the service is at capacity: ${this.active} of ${this.maxActive} sessions active and ${this.queued} of ${this.maxQueued} waiting; try again when a session ends`
+  }
+}

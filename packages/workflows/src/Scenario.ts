@@ -8,7 +8,10 @@
  *
  * @since 0.3.0
  */
+import type { Effect } from "effect"
 import { Schema } from "effect"
+import type { InvalidInput } from "./Errors.js"
+import { decoder } from "./internal/decode.js"
 
 /**
  * How hard the client is to work with.
@@ -163,3 +166,23 @@ export type Scenario = typeof Scenario.Type
  * @category models
  */
 export type ScenarioInput = typeof Scenario.Encoded
+
+/**
+ * Decodes a scenario written by a teacher (a form, a JSON file): the scenario, or
+ * `InvalidInput` naming the field at fault (`persona.name`, `skills[0].rubric`) and what is
+ * wrong with it. Never throws, whatever the input (wrong types, cycles, `__proto__` keys).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Scenario } from "@braid/workflows"
+ *
+ * const refused = Scenario.decode({ id: "s", title: "T", persona: { name: "" } }).pipe(
+ *   Effect.catchTag("InvalidInput", (e) => Effect.succeed(e.field)) // "persona.name"
+ * )
+ * ```
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const decode: (input: unknown) => Effect.Effect<Scenario, InvalidInput> = decoder(Scenario)

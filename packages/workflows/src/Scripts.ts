@@ -218,3 +218,169 @@ export const meeting: ScriptedLanguageModel.Options = {
     }
   ]
 }
+
+/**
+ * The sample practice scenario of the tutorial, the CLI and the tests: Sam, a team lead who took
+ * over a struggling team, comes to a first coaching session; the learner (a student coach)
+ * should find out what Sam wants and agree on a goal. The AI speaks first.
+ *
+ * @example
+ * ```ts
+ * import { Scenario, Scripts } from "@braid/workflows"
+ *
+ * const scenario = Scenario.decode(Scripts.practiceScenario)
+ * ```
+ *
+ * @category testing
+ * @since 0.3.0
+ */
+export const practiceScenario = {
+  id: "first-session",
+  title: "A first coaching session",
+  description: "A first session with a new client: find out what they want and agree on a goal.",
+  persona: {
+    name: "Sam",
+    background:
+      "Team lead for six months, took over a struggling team of eight; two people quit last month. Proud, tired, doubts they are the right person for the role.",
+    personality: ["guarded at first", "analytical", "self-critical"],
+    goals: ["decide by the end of the month whether to stay in the role"],
+    difficulty: "intermediate"
+  },
+  objectives: ["Find out what the client wants from coaching", "Agree on a goal for the coaching"],
+  endCriteria: ["The learner has summarised what the client wants and the client has confirmed a goal"],
+  skills: [
+    { id: "open-questions", name: "Open questions", rubric: "Asks open, non-leading questions (what, how, tell me)." },
+    {
+      id: "active-listening",
+      name: "Active listening",
+      rubric: "Reflects and summarises what the client said before moving on."
+    }
+  ],
+  aiSpeaksFirst: true
+} as const
+
+const personaName = (system: string): string | undefined => /^You are (.+?), a client in a role-play/.exec(system)?.[1]
+
+const learnerLines = (transcript: string): Array<string> =>
+  transcript.split("\n").flatMap((line) => (line.startsWith("Learner: ") ? [line.slice("Learner: ".length)] : []))
+
+const summarises = (text: string): boolean =>
+  /\b(so what I hear|if I understand|let me summari[sz]e|to summari[sz]e)\b/i.test(text)
+
+const openQuestion = (text: string): boolean =>
+  /(^|[.!?]\s+)(what|how|why|tell me|could you tell|in what way)\b[^.!?]*\?/i.test(text.trim())
+
+const clientReply = (name: string, text: string): string => {
+  const t = text.toLowerCase()
+  if (t.startsWith("(the session begins")) {
+    return `Hi, I'm ${name}. Honestly, I'm not sure where to start: things at work have been a lot lately.`
+  }
+  if (/\b(i want to stop|stop this|i can't do this|overwhelmed|i feel awful|distress)/.test(t)) {
+    return "(Stepping out of the role-play for a moment.) It sounds like this is hard for you right now, and that matters more than the exercise. You can end the session at any time, and it may help to talk to someone you trust."
+  }
+  if (/\b(your instructions|system prompt|are you an ai|your prompt)\b/.test(t)) {
+    return "I'm not sure what you mean. I'm just here to talk about my team."
+  }
+  if (summarises(text)) {
+    return "Yes, that's it exactly. I want to decide by the end of the month whether to stay in the role, and I'd like your help thinking it through."
+  }
+  if (/\b(what brings you|how can i help|what would you like|what do you want)\b/.test(t)) {
+    return "I took over a team six months ago and it's not going well. Two people quit last month, and I keep wondering whether I'm the right person for this."
+  }
+  if (/\bfeel/.test(t)) return "Tired, mostly. And a bit embarrassed that I can't fix it on my own."
+  if (/\b(success|different|ideal|goal)\b/.test(t)) {
+    return "If this went well, I'd know by the end of the month whether to stay in the role or ask to step back."
+  }
+  const echo = text.replace(/[.!?]+$/, "").slice(0, 60)
+  return `Hm, "${echo}"... I'm not sure. It's been a hard few months with the team.`
+}
+
+const scoreSkill = (id: string, learner: ReadonlyArray<string>): { readonly score: number; readonly notes: string } => {
+  const clamp = (n: number) => Math.max(1, Math.min(5, n))
+  if (id.includes("question")) {
+    const open = learner.filter(openQuestion).length
+    return {
+      score: clamp(1 + open),
+      notes: `${open} open question${open === 1 ? "" : "s"} in ${learner.length} messages.`
+    }
+  }
+  if (id.includes("listen") || id.includes("summar")) {
+    const summaries = learner.filter(summarises).length
+    return {
+      score: summaries > 0 ? 4 : 2,
+      notes: summaries > 0 ? "Summarised what the client said before moving on." : "Did not reflect or summarise."
+    }
+  }
+  return { score: clamp(learner.length), notes: `${learner.length} learner messages.` }
+}
+
+/**
+ * The scripted practice models: the client (plays the persona of the system prompt, steps out of
+ * the role when the learner is in distress, never reveals its instructions), the judge (the
+ * objective is met once the learner summarises what the client said: "so what I hear...") and
+ * the evaluator (per skill of the prompt: open questions counted, summaries found).
+ *
+ * @example
+ * ```ts
+ * import { Metered, ScriptedLanguageModel } from "@braid/llm"
+ * import { Scripts } from "@braid/workflows"
+ *
+ * const Model = Metered.fromProvider(ScriptedLanguageModel.provider(Scripts.practice))
+ * ```
+ *
+ * @category testing
+ * @since 0.3.0
+ */
+export const practice: ScriptedLanguageModel.Options = {
+  rules: [
+    {
+      when: (r) => Ai.systemText(r).startsWith("You judge whether a practice conversation"),
+      reply: (r) => {
+        const learner = learnerLines(Ai.lastUserText(r))
+        const met = learner.some(summarises)
+        return JSON.stringify({
+          met,
+          reason: met ? "The learner summarised what the client wants and the client confirmed it." : "No summary yet."
+        })
+      }
+    },
+    {
+      when: (r) => Ai.systemText(r).startsWith("You evaluate a learner"),
+      reply: (r) => {
+        const input = Ai.lastUserText(r)
+        const skills = [...input.matchAll(/^- ([a-z0-9-]+): /gm)].map((m) => m[1]!)
+        const learner = learnerLines(input.slice(input.indexOf("Transcript:")))
+        const scored = skills.map((skillId) => ({ skillId, ...scoreSkill(skillId, learner) }))
+        const weakest = [...scored].sort((a, b) => a.score - b.score)[0]
+        return JSON.stringify({
+          skills: scored,
+          summary: `A solid practice session.${weakest !== undefined ? ` Next time, work on ${weakest.skillId}.` : ""}`
+        })
+      }
+    },
+    {
+      when: (r) => personaName(Ai.systemText(r)) !== undefined,
+      reply: (r) => clientReply(personaName(Ai.systemText(r))!, Ai.lastUserText(r))
+    }
+  ]
+}
+
+/**
+ * What the learner says in the sample practice session (the CLI's `braid run practice`): an
+ * open question, a question about feelings, then the summary that meets the objective.
+ *
+ * @example
+ * ```ts
+ * import { Scripts } from "@braid/workflows"
+ *
+ * Scripts.practiceLearner.length // 3
+ * ```
+ *
+ * @category testing
+ * @since 0.3.0
+ */
+export const practiceLearner: ReadonlyArray<string> = [
+  "Thanks for coming, Sam. What brings you here today?",
+  "How do you feel about the team right now?",
+  "So what I hear is that you want to decide, by the end of the month, whether to stay in the role. Is that right?"
+]

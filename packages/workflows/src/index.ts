@@ -34,3 +34,11 @@ export * as Scenario from "./Scenario.js"
 export * as SessionStore from "./SessionStore.js"
 /** Schema'd session and coaching events on the EventBus. @since 0.3.0 */
 export * as SessionEvents from "./SessionEvents.js"
+/** The practice workflow (role-play with a client persona, termination reasons, evaluation). @since 0.3.0 */
+export * as Practice from "./Practice.js"
+/** The evaluation of practice sessions (jobs, worker, backoff, requeue). @since 0.3.0 */
+export * as PracticeEvaluation from "./PracticeEvaluation.js"
+/** The cap on live sessions (active and queued). @since 0.3.0 */
+export * as SessionCap from "./SessionCap.js"
+/** Session transcripts and their Markdown export. @since 0.3.0 */
+export * as Transcript from "./Transcript.js"
