@@ -1,0 +1,671 @@
+/**
+ * The HTTP API of `braid serve`, as an `HttpApi` of `@effect/platform`: groups, endpoints, the
+ * schemas of their bodies and answers, and their typed errors. The server (`Server`) implements
+ * it, the web app and `HttpApiClient.make(Api.Api)` call it, and `OpenApi.fromApi(Api.Api)` is its
+ * OpenAPI document (served at `/api/openapi.json`, with an interactive page at `/api/docs`).
+ *
+ * Every endpoint but `GET /api/health` needs a token (`Authorization: Bearer <token>`; the
+ * server also takes `?token=<token>`, for `EventSource`, which cannot set headers).
+ *
+ * @since 0.3.0
+ */
+import { Scenario, SessionStore } from "@braid/workflows"
+import {
+  HttpApi,
+  HttpApiEndpoint,
+  HttpApiGroup,
+  HttpApiMiddleware,
+  HttpApiSchema,
+  HttpApiSecurity,
+  OpenApi
+} from "@effect/platform"
+import { Context, Schema } from "effect"
+import {
+  AtCapacity,
+  Conflict,
+  Forbidden,
+  Internal,
+  InvalidInput,
+  NotFound,
+  PayloadTooLarge,
+  RateLimited,
+  Unauthorized,
+  Unavailable
+} from "./Errors.js"
+
+// --- shared schemas ------------------------------------------------------------------------------
+
+/**
+ * The caller, as the token says: user id, role and organization (`tenant`), and when the token
+ * expires (epoch seconds).
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const me: Api.Me = { userId: "ada", role: "learner", tenant: "default", expiresAt: 1_900_000_000 }
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const Me = Schema.Struct({
+  userId: Schema.String,
+  role: SessionStore.Role,
+  tenant: Schema.String,
+  expiresAt: Schema.Number
+}).annotations({ identifier: "Me" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type Me = typeof Me.Type
+
+/**
+ * A page of a list and the cursor of the next one (absent on the last page).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Api } from "@braid/server"
+ *
+ * const Names = Api.Page(Schema.String)
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const Page = <A, I>(item: Schema.Schema<A, I>) =>
+  Schema.Struct({ items: Schema.Array(item), nextCursor: Schema.optional(Schema.String) })
+
+const Limit = Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 100))
+const Cursor = Schema.String.pipe(Schema.maxLength(500))
+const Id = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+
+const { author: _a, createdAt: _c, id: scenarioId, tenant: _t, updatedAt: _u, version: _v, ...draftFields } =
+  Scenario.Scenario.fields
+
+/**
+ * A scenario as a teacher writes it: the fields of `Scenario.Scenario` that a teacher sets (the
+ * organization, author, version and times are set by the server). `id` is optional on create
+ * (made from the title); on update the path's id wins.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Api } from "@braid/server"
+ * import { Scripts } from "@braid/workflows"
+ *
+ * const draft = Schema.decodeUnknownSync(Api.ScenarioDraft)(Scripts.practiceScenario)
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const ScenarioDraft = Schema.Struct({ ...draftFields, id: Schema.optional(scenarioId) }).annotations({
+  identifier: "ScenarioDraft"
+})
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type ScenarioDraft = typeof ScenarioDraft.Type
+
+/**
+ * A session with its place in the queue (0 when it is not waiting) and its evaluation, if any.
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const schema = Api.SessionDetail
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const SessionDetail = Schema.Struct({
+  session: SessionStore.SessionRecord,
+  position: Schema.Number,
+  evaluation: Schema.optional(SessionStore.EvaluationRecord)
+}).annotations({ identifier: "SessionDetail" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type SessionDetail = typeof SessionDetail.Type
+
+/**
+ * A started session: active (`position` 0, with the AI's opening message when the scenario says
+ * the AI speaks first) or queued (`position` 1 is next).
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const schema = Api.Started
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const Started = Schema.Struct({
+  session: SessionStore.SessionRecord,
+  position: Schema.Number,
+  opening: Schema.optional(SessionStore.MessageRecord)
+}).annotations({ identifier: "Started" })
+
+/**
+ * One turn: the learner's message, the reply (absent when the session ended without one) and the
+ * session after the turn.
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const schema = Api.Turn
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const Turn = Schema.Struct({
+  turnId: Schema.String,
+  message: SessionStore.MessageRecord,
+  reply: Schema.optional(SessionStore.MessageRecord),
+  verdict: Schema.optional(Schema.Struct({ met: Schema.Boolean, reason: Schema.String })),
+  session: SessionStore.SessionRecord
+}).annotations({ identifier: "Turn" })
+
+/**
+ * The evaluation of a session: `none` before the session ends, then the job (pending, running,
+ * completed with its result, failed).
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const schema = Api.EvaluationView
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const EvaluationView = Schema.Struct({
+  sessionId: Schema.String,
+  status: Schema.Literal("none", "pending", "running", "completed", "failed"),
+  evaluation: Schema.optional(SessionStore.EvaluationRecord)
+}).annotations({ identifier: "EvaluationView" })
+
+const UsageTotals = Schema.Struct({
+  messages: Schema.Number,
+  inputTokens: Schema.Number,
+  outputTokens: Schema.Number,
+  costUsd: Schema.Number
+})
+
+const UsageBucket = Schema.Struct({ start: Schema.Number, ...UsageTotals.fields })
+
+const Check = Schema.Struct({
+  status: Schema.Literal("up", "degraded", "down", "unknown"),
+  detail: Schema.String,
+  latencyMs: Schema.optional(Schema.Number)
+})
+
+/**
+ * The session metrics of this server process (see `SessionMetrics.Snapshot`).
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const schema = Api.Metrics
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const Metrics = Schema.Struct({
+  started: Schema.Struct({ practice: Schema.Number, coaching: Schema.Number }),
+  ended: Schema.Record({ key: Schema.String, value: Schema.Number }),
+  completionRate: Schema.optional(Schema.Number),
+  active: Schema.Number,
+  meanTerminationSeconds: Schema.optional(Schema.Number),
+  meanEvaluationSeconds: Schema.optional(Schema.Number)
+}).annotations({ identifier: "Metrics" })
+
+/**
+ * The admin dashboard (see `Admin.Overview`): live sessions, today's and hourly usage over 24
+ * hours, recent errors, health and metrics.
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const schema = Api.Overview
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const Overview = Schema.Struct({
+  at: Schema.Number,
+  sessions: Schema.Struct({ active: Schema.Number, queued: Schema.Number }),
+  usage: Schema.Struct({ today: UsageTotals, hourly: Schema.Array(UsageBucket) }),
+  errors: Schema.Array(SessionStore.ErrorEntry),
+  health: Schema.Struct({ model: Check, database: Check, redis: Schema.optional(Check) }),
+  metrics: Metrics
+}).annotations({ identifier: "Overview" })
+
+/**
+ * One span of a run's trace: its parent, times, status, GenAI usage and attributes.
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const schema = Api.Span
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const Span = Schema.Struct({
+  spanId: Schema.String,
+  parentSpanId: Schema.optional(Schema.String),
+  name: Schema.String,
+  startMs: Schema.Number,
+  durationMs: Schema.Number,
+  status: Schema.Literal("ok", "error"),
+  error: Schema.optional(Schema.String),
+  inputTokens: Schema.optional(Schema.Number),
+  outputTokens: Schema.optional(Schema.Number),
+  costUsd: Schema.optional(Schema.Number),
+  attributes: Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Number, Schema.Boolean) })
+}).annotations({ identifier: "Span" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type Span = typeof Span.Type
+
+/**
+ * A pipeline the run viewer can start, with its Mermaid diagram (`Describe.toMermaid`).
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const schema = Api.Pipeline
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const Pipeline = Schema.Struct({
+  name: Schema.String,
+  description: Schema.String,
+  diagram: Schema.String
+}).annotations({ identifier: "Pipeline" })
+
+/**
+ * A run of a pipeline: status, diagram, the spans of its trace (flat, linked by `parentSpanId`,
+ * in start order) and its totals.
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const schema = Api.Run
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const Run = Schema.Struct({
+  id: Schema.String,
+  pipeline: Schema.String,
+  status: Schema.Literal("running", "completed", "failed"),
+  startedAt: Schema.Number,
+  endedAt: Schema.optional(Schema.Number),
+  diagram: Schema.String,
+  spans: Schema.Array(Span),
+  totals: Schema.Struct({
+    spans: Schema.Number,
+    errors: Schema.Number,
+    inputTokens: Schema.Number,
+    outputTokens: Schema.Number,
+    costUsd: Schema.Number
+  }),
+  output: Schema.optional(Schema.String),
+  error: Schema.optional(Schema.String)
+}).annotations({ identifier: "Run" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type Run = typeof Run.Type
+
+/**
+ * What starts a run: the pipeline's name and, for `coaching`, the user's message.
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const body: Api.RunInput = { pipeline: "coaching", message: "I keep missing deadlines." }
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const RunInput = Schema.Struct({
+  pipeline: Schema.Literal("coaching"),
+  message: Schema.optional(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(4000)))
+}).annotations({ identifier: "RunInput" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type RunInput = typeof RunInput.Type
+
+// --- authentication ------------------------------------------------------------------------------
+
+/**
+ * The authenticated caller, provided to every handler behind `Authentication`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Api } from "@braid/server"
+ *
+ * const whoAmI = Effect.map(Api.CurrentUser, (me) => me.userId)
+ * ```
+ *
+ * @category services
+ * @since 0.3.0
+ */
+export class CurrentUser extends Context.Tag("@braid/server/CurrentUser")<CurrentUser, Me>() {}
+
+/**
+ * The authentication middleware: a bearer token (or `?token=`), verified by the server; 401 when
+ * it is missing, malformed, forged or expired.
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const security = Api.Authentication.security
+ * ```
+ *
+ * @category middleware
+ * @since 0.3.0
+ */
+export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("@braid/server/Authentication", {
+  failure: Unauthorized,
+  provides: CurrentUser,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+// --- groups ---------------------------------------------------------------------------------------
+
+const IdPath = Schema.Struct({ id: Id })
+
+/**
+ * Health and identity: `GET /api/health` (no token), `GET /api/me`.
+ *
+ * @category groups
+ * @since 0.3.0
+ */
+export class System extends HttpApiGroup.make("system")
+  .add(
+    HttpApiEndpoint.get("health", "/health").addSuccess(
+      Schema.Struct({ status: Schema.Literal("ok"), version: Schema.String })
+    )
+  )
+  .add(HttpApiEndpoint.get("me", "/me").addSuccess(Me).addError(Unauthorized).middleware(Authentication))
+  .annotate(OpenApi.Description, "Health and identity")
+{}
+
+/**
+ * The scenario catalogue: everyone of the organization lists and reads; teachers and admins
+ * create, update and delete.
+ *
+ * @category groups
+ * @since 0.3.0
+ */
+export class Scenarios extends HttpApiGroup.make("scenarios")
+  .add(
+    HttpApiEndpoint.get("list", "/scenarios")
+      .setUrlParams(Schema.Struct({
+        search: Schema.optional(Schema.String.pipe(Schema.maxLength(200))),
+        skill: Schema.optional(Schema.String.pipe(Schema.maxLength(64))),
+        difficulty: Schema.optional(Scenario.Difficulty),
+        limit: Schema.optional(Limit),
+        cursor: Schema.optional(Cursor)
+      }))
+      .addSuccess(Page(Scenario.Scenario))
+  )
+  .add(HttpApiEndpoint.get("get", "/scenarios/:id").setPath(IdPath).addSuccess(Scenario.Scenario).addError(NotFound))
+  .add(
+    HttpApiEndpoint.post("create", "/scenarios")
+      .setPayload(ScenarioDraft)
+      .addSuccess(Scenario.Scenario, { status: 201 })
+      .addError(Forbidden)
+      .addError(Conflict)
+  )
+  .add(
+    HttpApiEndpoint.put("update", "/scenarios/:id")
+      .setPath(IdPath)
+      .setPayload(ScenarioDraft)
+      .addSuccess(Scenario.Scenario)
+      .addError(Forbidden)
+      .addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.del("remove", "/scenarios/:id")
+      .setPath(IdPath)
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(Forbidden)
+      .addError(NotFound)
+  )
+  .middleware(Authentication)
+  .annotate(OpenApi.Description, "Practice scenarios (client personas, objectives, skills)")
+{}
+
+/**
+ * The filters of `GET /api/sessions`.
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const schema = Api.SessionFilter
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const SessionFilter = Schema.Struct({
+  /** Admins: another user of the organization (learners: only themselves). */
+  userId: Schema.optional(Id),
+  status: Schema.optional(SessionStore.Status),
+  kind: Schema.optional(SessionStore.Kind),
+  scenarioId: Schema.optional(Id),
+  /** Case-insensitive substring of the title (filtered on the page the store returns). */
+  search: Schema.optional(Schema.String.pipe(Schema.maxLength(200))),
+  from: Schema.optional(Schema.NumberFromString.pipe(Schema.nonNegative())),
+  to: Schema.optional(Schema.NumberFromString.pipe(Schema.nonNegative())),
+  order: Schema.optional(Schema.Literal("newest", "oldest")),
+  limit: Schema.optional(Limit),
+  cursor: Schema.optional(Cursor)
+})
+
+/**
+ * Practice sessions: start, send a message, end, read, list, delete, practise again, export,
+ * and the live events of a session (SSE).
+ *
+ * @category groups
+ * @since 0.3.0
+ */
+export class Sessions extends HttpApiGroup.make("sessions")
+  .add(
+    HttpApiEndpoint.post("start", "/sessions")
+      .setPayload(Schema.Struct({ scenarioId: Id }))
+      .addSuccess(Started, { status: 201 })
+      .addError(NotFound)
+      .addError(AtCapacity)
+  )
+  .add(
+    HttpApiEndpoint.get("list", "/sessions")
+      .setUrlParams(SessionFilter)
+      .addSuccess(Page(SessionStore.SessionRecord))
+      .addError(Forbidden)
+  )
+  .add(HttpApiEndpoint.get("get", "/sessions/:id").setPath(IdPath).addSuccess(SessionDetail).addError(NotFound))
+  .add(
+    HttpApiEndpoint.post("send", "/sessions/:id/messages")
+      .setPath(IdPath)
+      .setPayload(Schema.Struct({ text: Schema.String.pipe(Schema.maxLength(20_000)) }))
+      .addSuccess(Turn)
+      .addError(NotFound)
+      .addError(Conflict)
+      .addError(RateLimited)
+  )
+  .add(
+    HttpApiEndpoint.get("messages", "/sessions/:id/messages")
+      .setPath(IdPath)
+      .setUrlParams(Schema.Struct({
+        limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500))),
+        cursor: Schema.optional(Cursor)
+      }))
+      .addSuccess(Page(SessionStore.MessageRecord))
+      .addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.post("end", "/sessions/:id/end")
+      .setPath(IdPath)
+      .addSuccess(SessionStore.SessionRecord)
+      .addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.del("remove", "/sessions/:id")
+      .setPath(IdPath)
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.post("again", "/sessions/:id/again")
+      .setPath(IdPath)
+      .addSuccess(Started, { status: 201 })
+      .addError(NotFound)
+      .addError(AtCapacity)
+  )
+  .add(
+    HttpApiEndpoint.get("export", "/sessions/:id/export")
+      .setPath(IdPath)
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/markdown" }))
+      .addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.get("events", "/sessions/:id/events")
+      .setPath(IdPath)
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/event-stream" }))
+      .addError(NotFound)
+      .annotate(
+        OpenApi.Description,
+        "Server-sent events of the session: `AiTurnDelta` as the reply streams, `AiTurn`, `SessionEnded`, `EvaluationReady` (and `SessionStarted`, `LearnerMessage`). Each event has `event: <_tag>`, `id: <sequence>` and `data: <JSON of the event>`. Reconnect with `Last-Event-ID` (EventSource does it) to resume after the last event seen. Pass the token as `?token=` (EventSource cannot set headers)."
+      )
+  )
+  .add(
+    HttpApiEndpoint.get("evaluation", "/sessions/:id/evaluation")
+      .setPath(IdPath)
+      .addSuccess(EvaluationView)
+      .addError(NotFound)
+  )
+  .add(
+    HttpApiEndpoint.post("requeue", "/sessions/:id/evaluation/requeue")
+      .setPath(IdPath)
+      .addSuccess(EvaluationView)
+      .addError(NotFound)
+      .addError(Forbidden)
+      .addError(Conflict)
+      .annotate(OpenApi.Description, "Puts a failed evaluation back in the queue (admins).")
+  )
+  .middleware(Authentication)
+  .annotate(OpenApi.Description, "Practice sessions and their evaluations")
+{}
+
+/**
+ * The admin views (admins of the organization only).
+ *
+ * @category groups
+ * @since 0.3.0
+ */
+export class Admin extends HttpApiGroup.make("admin")
+  .add(HttpApiEndpoint.get("overview", "/admin/overview").addSuccess(Overview).addError(Forbidden))
+  .add(HttpApiEndpoint.get("metrics", "/admin/metrics").addSuccess(Metrics).addError(Forbidden))
+  .middleware(Authentication)
+  .annotate(OpenApi.Description, "Dashboard: live sessions, usage, errors, health, metrics (admins)")
+{}
+
+/**
+ * The run viewer: pipelines with their diagrams, runs with their traces (teachers and admins).
+ *
+ * @category groups
+ * @since 0.3.0
+ */
+export class Runs extends HttpApiGroup.make("runs")
+  .add(HttpApiEndpoint.get("pipelines", "/pipelines").addSuccess(Schema.Array(Pipeline)).addError(Forbidden))
+  .add(
+    HttpApiEndpoint.post("start", "/runs")
+      .setPayload(RunInput)
+      .addSuccess(Run, { status: 201 })
+      .addError(Forbidden)
+      .addError(RateLimited)
+  )
+  .add(HttpApiEndpoint.get("list", "/runs").addSuccess(Schema.Array(Run)).addError(Forbidden))
+  .add(HttpApiEndpoint.get("get", "/runs/:id").setPath(IdPath).addSuccess(Run).addError(NotFound).addError(Forbidden))
+  .middleware(Authentication)
+  .annotate(OpenApi.Description, "Developer run viewer: pipeline diagrams and run traces (teachers and admins)")
+{}
+
+/**
+ * The whole API, under `/api`. Errors every endpoint may answer with: 400 `InvalidInput`,
+ * 401 `Unauthorized`, 413 `PayloadTooLarge`, 503 `Unavailable`, 500 `Internal`.
+ *
+ * @example
+ * ```ts
+ * import { OpenApi } from "@effect/platform"
+ * import { Api } from "@braid/server"
+ *
+ * const spec = OpenApi.fromApi(Api.Api)
+ * ```
+ *
+ * @category api
+ * @since 0.3.0
+ */
+export class Api extends HttpApi.make("braid")
+  .add(System)
+  .add(Scenarios)
+  .add(Sessions)
+  .add(Admin)
+  .add(Runs)
+  .addError(InvalidInput)
+  .addError(Unauthorized)
+  .addError(PayloadTooLarge)
+  .addError(Unavailable)
+  .addError(Internal)
+  .prefix("/api")
+  .annotate(OpenApi.Title, "Braid")
+  .annotate(
+    OpenApi.Description,
+    "The HTTP API of `braid serve`: practice scenarios and sessions, evaluations, admin views and the run viewer."
+  )
+{}

@@ -1,0 +1,12 @@
+/**
+ * `@braid/server`: `braid serve`, the HTTP API of the practice and coaching workflows (typed
+ * endpoints on `@effect/platform`'s `HttpApi`, an OpenAPI document, server-sent events per
+ * session, signed tokens with roles) and the web app it serves.
+ *
+ * @since 0.3.0
+ */
+
+/** The HTTP API definition: groups, endpoints, schemas, errors. @since 0.3.0 */
+export * as Api from "./Api.js"
+/** The typed errors of the HTTP API. @since 0.3.0 */
+export * as Errors from "./Errors.js"
