@@ -2,57 +2,37 @@
  * The endpoints of `braid serve` the app uses (one function each), over `http.ts`.
  * The shapes are the library's own records (`@braid/workflows`), as JSON.
  */
+import type { Api } from "@braid/server"
 import type { Scenario, SessionStore } from "@braid/workflows"
-import type { SpanView } from "./components/TraceTree.js"
 import { request } from "./http.js"
 
-export type Role = "learner" | "teacher" | "admin"
+type T<S extends { readonly Type: unknown }> = S["Type"]
+
+export type Role = Me["role"]
 export type ScenarioRecord = Scenario.Scenario
-export type ScenarioInput = Scenario.ScenarioInput
 export type SessionRecord = SessionStore.SessionRecord
 export type MessageRecord = SessionStore.MessageRecord
 export type EvaluationRecord = SessionStore.EvaluationRecord
 export type ErrorEntry = SessionStore.ErrorEntry
 
+/** A page of a list and the cursor of the next one. */
 export interface Page<A> {
   readonly items: ReadonlyArray<A>
   readonly nextCursor?: string | undefined
 }
 
-export interface Me {
-  readonly userId: string
-  readonly role: Role
-  readonly tenant: string
-  readonly expiresAt: number
-}
-
+export type Me = Api.Me
 /** A session with its place in the queue and its evaluation (`GET /api/sessions/:id`). */
-export interface SessionDetail {
-  readonly session: SessionRecord
-  readonly position: number
-  readonly evaluation?: EvaluationRecord | undefined
-}
-
+export type SessionDetail = Api.SessionDetail
 /** A started session (`POST /api/sessions`, `POST /api/sessions/:id/again`). */
-export interface Started {
-  readonly session: SessionRecord
-  readonly position: number
-  readonly opening?: MessageRecord | undefined
-}
-
+export type Started = T<typeof Api.Started>
 /** One turn (`POST /api/sessions/:id/messages`). */
-export interface Turn {
-  readonly turnId: string
-  readonly message: MessageRecord
-  readonly reply?: MessageRecord | undefined
-  readonly session: SessionRecord
-}
-
-export interface EvaluationView {
-  readonly sessionId: string
-  readonly status: "none" | "pending" | "running" | "completed" | "failed"
-  readonly evaluation?: EvaluationRecord | undefined
-}
+export type Turn = T<typeof Api.Turn>
+export type EvaluationView = T<typeof Api.EvaluationView>
+export type Overview = T<typeof Api.Overview>
+export type Check = Overview["health"]["model"]
+export type Pipeline = T<typeof Api.Pipeline>
+export type Run = Api.Run
 
 const enc = encodeURIComponent
 
@@ -87,62 +67,9 @@ export const requeueEvaluation = (id: string) =>
   request<EvaluationView>("POST", `/api/sessions/${enc(id)}/evaluation/requeue`)
 
 // admin
-export type CheckStatus = "up" | "degraded" | "down" | "unknown"
-export interface Check {
-  readonly status: CheckStatus
-  readonly detail: string
-  readonly latencyMs?: number | undefined
-}
-export interface UsageTotals {
-  readonly messages: number
-  readonly inputTokens: number
-  readonly outputTokens: number
-  readonly costUsd: number
-}
-export interface Overview {
-  readonly at: number
-  readonly sessions: { readonly active: number; readonly queued: number }
-  readonly usage: {
-    readonly today: UsageTotals
-    readonly hourly: ReadonlyArray<UsageTotals & { readonly start: number }>
-  }
-  readonly errors: ReadonlyArray<ErrorEntry>
-  readonly health: { readonly model: Check; readonly database: Check; readonly redis?: Check | undefined }
-  readonly metrics: {
-    readonly started: { readonly practice: number; readonly coaching: number }
-    readonly ended: Readonly<Record<string, number>>
-    readonly completionRate?: number | undefined
-    readonly active: number
-    readonly meanTerminationSeconds?: number | undefined
-    readonly meanEvaluationSeconds?: number | undefined
-  }
-}
 export const overview = () => request<Overview>("GET", "/api/admin/overview")
 
 // runs (developers)
-export interface Pipeline {
-  readonly name: string
-  readonly description: string
-  readonly diagram: string
-}
-export interface Run {
-  readonly id: string
-  readonly pipeline: string
-  readonly status: "running" | "completed" | "failed"
-  readonly startedAt: number
-  readonly endedAt?: number | undefined
-  readonly diagram: string
-  readonly spans: ReadonlyArray<SpanView>
-  readonly totals: {
-    readonly spans: number
-    readonly errors: number
-    readonly inputTokens: number
-    readonly outputTokens: number
-    readonly costUsd: number
-  }
-  readonly output?: string | undefined
-  readonly error?: string | undefined
-}
 export const pipelines = () => request<ReadonlyArray<Pipeline>>("GET", "/api/pipelines")
 export const listRuns = () => request<ReadonlyArray<Run>>("GET", "/api/runs")
 export const getRun = (id: string) => request<Run>("GET", `/api/runs/${enc(id)}`)

@@ -2,22 +2,11 @@
  * The trace of a run as a tree: one row per span, nested under its parent, with its duration,
  * tokens, dollars and errors. Keyboard: the tree is a list of <details>, each opens with Enter.
  */
+import type { Api } from "@braid/server"
 import { int, ms, usd } from "../format.js"
 import { html } from "../html.js"
 
-export interface SpanView {
-  readonly spanId: string
-  readonly parentSpanId?: string | undefined
-  readonly name: string
-  readonly startMs: number
-  readonly durationMs: number
-  readonly status: "ok" | "error"
-  readonly error?: string | undefined
-  readonly inputTokens?: number | undefined
-  readonly outputTokens?: number | undefined
-  readonly costUsd?: number | undefined
-  readonly attributes?: Readonly<Record<string, unknown>> | undefined
-}
+export type SpanView = Api.Span
 
 interface Node {
   readonly span: SpanView
