@@ -159,6 +159,12 @@ export const Started = Schema.Struct({
 }).annotations({ identifier: "Started" })
 
 /**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type Started = typeof Started.Type
+
+/**
  * One turn: the learner's message, the reply (absent when the session ended without one) and the
  * session after the turn.
  *
@@ -181,6 +187,12 @@ export const Turn = Schema.Struct({
 }).annotations({ identifier: "Turn" })
 
 /**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type Turn = typeof Turn.Type
+
+/**
  * The evaluation of a session: `none` before the session ends, then the job (pending, running,
  * completed with its result, failed).
  *
@@ -199,6 +211,12 @@ export const EvaluationView = Schema.Struct({
   status: Schema.Literal("none", "pending", "running", "completed", "failed"),
   evaluation: Schema.optional(SessionStore.EvaluationRecord)
 }).annotations({ identifier: "EvaluationView" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type EvaluationView = typeof EvaluationView.Type
 
 const UsageTotals = Schema.Struct({
   messages: Schema.Number,
@@ -238,6 +256,12 @@ export const Metrics = Schema.Struct({
 }).annotations({ identifier: "Metrics" })
 
 /**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type Metrics = typeof Metrics.Type
+
+/**
  * The admin dashboard (see `Admin.Overview`): live sessions, today's and hourly usage over 24
  * hours, recent errors, health and metrics.
  *
@@ -259,6 +283,12 @@ export const Overview = Schema.Struct({
   health: Schema.Struct({ model: Check, database: Check, redis: Schema.optional(Check) }),
   metrics: Metrics
 }).annotations({ identifier: "Overview" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type Overview = typeof Overview.Type
 
 /**
  * One span of a run's trace: its parent, times, status, GenAI usage and attributes.
@@ -311,6 +341,12 @@ export const Pipeline = Schema.Struct({
   description: Schema.String,
   diagram: Schema.String
 }).annotations({ identifier: "Pipeline" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type Pipeline = typeof Pipeline.Type
 
 /**
  * A run of a pipeline: status, diagram, the spans of its trace (flat, linked by `parentSpanId`,
@@ -638,7 +674,8 @@ export class Runs extends HttpApiGroup.make("runs")
 
 /**
  * The whole API, under `/api`. Errors every endpoint may answer with: 400 `InvalidInput`,
- * 401 `Unauthorized`, 413 `PayloadTooLarge`, 503 `Unavailable`, 500 `Internal`.
+ * 401 `Unauthorized`, 404 `NotFound` (an unknown path), 413 `PayloadTooLarge`, 503
+ * `Unavailable`, 500 `Internal`.
  *
  * @example
  * ```ts
@@ -659,6 +696,7 @@ export class Api extends HttpApi.make("braid")
   .add(Runs)
   .addError(InvalidInput)
   .addError(Unauthorized)
+  .addError(NotFound)
   .addError(PayloadTooLarge)
   .addError(Unavailable)
   .addError(Internal)

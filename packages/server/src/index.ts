@@ -10,3 +10,11 @@
 export * as Api from "./Api.js"
 /** The typed errors of the HTTP API. @since 0.3.0 */
 export * as Errors from "./Errors.js"
+/** Signed tokens: sign, verify, issue, the secret. @since 0.3.0 */
+export * as Auth from "./Auth.js"
+/** The per-session event log behind the server-sent events. @since 0.3.0 */
+export * as EventLog from "./EventLog.js"
+/** The runs of the developer run viewer, with their traces. @since 0.3.0 */
+export * as Runs from "./Runs.js"
+/** The server: handlers, middleware, documents, the web app. @since 0.3.0 */
+export * as Server from "./Server.js"

@@ -1,0 +1,626 @@
+/**
+ * The server: the handlers of `Api.Api` on the practice workflow and the session store, the
+ * authentication middleware (signed tokens, `Auth`), the server-sent events of a session
+ * (`EventLog`), the run viewer (`Runs`), the OpenAPI document (`/api/openapi.json`) and its
+ * interactive page (`/api/docs`), and the web app's built files for every other path.
+ *
+ * Every body is read with a size limit (413 `PayloadTooLarge`) and decoded with its Schema (400
+ * `InvalidInput` naming the field); message sends and runs are rate-limited per user (429
+ * `RateLimited`, the `RateLimit` primitive); CORS is closed unless origins are allowed; every
+ * error is typed JSON `{ _tag, message, field? }` and an unexpected one is logged and answered
+ * as 500 `Internal` without internals.
+ *
+ * @since 0.3.0
+ */
+import { Errors as ResilienceErrors, RateLimit } from "@braid/resilience"
+import type { CircuitBreaker } from "@braid/resilience"
+import { Admin, Errors as WfErrors, Practice, SessionEvents, SessionMetrics, SessionStore } from "@braid/workflows"
+import type { HttpApp, HttpPlatform } from "@effect/platform"
+import {
+  FileSystem,
+  HttpApiBuilder,
+  HttpApiError,
+  HttpApiScalar,
+  HttpIncomingMessage,
+  HttpServerRequest,
+  HttpServerResponse,
+  Path
+} from "@effect/platform"
+import type { Duration } from "effect"
+import { Cause, Clock, Context, Effect, Either, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import * as Api from "./Api.js"
+import * as Auth from "./Auth.js"
+import * as Errors from "./Errors.js"
+import * as EventLog from "./EventLog.js"
+import * as Runs from "./Runs.js"
+
+/**
+ * The options of the server.
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export interface Options {
+  /** The secret that signs and verifies tokens (see `Auth.secretIn`). */
+  readonly secret: Redacted.Redacted<string>
+  /** The largest request body, in bytes. Default 65 536 (64 KiB). */
+  readonly maxBodyBytes?: number
+  /** Message sends per user. Default 30 per minute. */
+  readonly messageRate?: { readonly limit: number; readonly window: Duration.DurationInput }
+  /** Runs started per user. Default 10 per minute. */
+  readonly runRate?: { readonly limit: number; readonly window: Duration.DurationInput }
+  /** Origins allowed to call the API from a browser (CORS). Default none: closed. */
+  readonly corsOrigins?: ReadonlyArray<string>
+  /** The web app's built files (`index.html`, `assets/`); absent: a page says it is not built. */
+  readonly webDir?: string
+  /** The per-session event log of the server-sent events. */
+  readonly eventLog?: EventLog.Options
+  /** The run viewer's registry (its model, how many runs it keeps). */
+  readonly runs?: Runs.Options
+  /** The circuit breaker in front of the model (its state is the model's health). */
+  readonly breaker?: CircuitBreaker.CircuitBreaker
+  /** A comment line sent on idle event streams, to keep proxies from closing them. Default 15 s. */
+  readonly heartbeat?: Duration.DurationInput
+  /** The version shown by `/api/health`. */
+  readonly version?: string
+}
+
+const defaultMaxBody = 64 * 1024
+
+interface State {
+  readonly options: Options
+  readonly store: SessionStore.Service
+  readonly practice: Practice.Service
+  readonly log: EventLog.EventLog
+  readonly runs: Runs.Runs
+  readonly limits: RateLimit.Store
+}
+
+class ServerState extends Context.Tag("@braid/server/ServerState")<ServerState, State>() {}
+
+// --- errors --------------------------------------------------------------------------------------
+
+type WorkflowError =
+  | WfErrors.InvalidInput
+  | WfErrors.SessionNotFound
+  | WfErrors.ScenarioNotFound
+  | WfErrors.Forbidden
+  | WfErrors.AtCapacity
+  | WfErrors.SessionCompleted
+  | WfErrors.SessionStoreError
+  | ResilienceErrors.RateLimited
+  | ResilienceErrors.StoreError
+  | ResilienceErrors.InvalidRateLimitInput
+
+type ToApi<E> = E extends WfErrors.InvalidInput ? Errors.InvalidInput
+  : E extends WfErrors.SessionNotFound | WfErrors.ScenarioNotFound ? Errors.NotFound
+  : E extends WfErrors.Forbidden ? Errors.Forbidden
+  : E extends WfErrors.AtCapacity ? Errors.AtCapacity
+  : E extends WfErrors.SessionCompleted ? Errors.Conflict
+  : E extends ResilienceErrors.RateLimited ? Errors.RateLimited
+  : E extends WfErrors.SessionStoreError | ResilienceErrors.StoreError ? Errors.Unavailable
+  : E extends ResilienceErrors.InvalidRateLimitInput ? Errors.Internal
+  : E
+
+const apiError = (e: WorkflowError): Errors.ApiError => {
+  switch (e._tag) {
+    case "InvalidInput":
+      return new Errors.InvalidInput({ message: e.message, field: e.field })
+    case "SessionNotFound":
+    case "ScenarioNotFound":
+      return new Errors.NotFound({ message: e.message })
+    case "Forbidden":
+      return new Errors.Forbidden({ message: e.message })
+    case "AtCapacity":
+      return new Errors.AtCapacity({ message: e.message })
+    case "SessionCompleted":
+      return new Errors.Conflict({ message: e.message })
+    case "RateLimited":
+      return new Errors.RateLimited({
+        message: "too many requests; slow down",
+        retryAfterSeconds: Number.isFinite(e.retryAfterMillis) ? Math.max(1, Math.ceil(e.retryAfterMillis / 1000)) : 60
+      })
+    case "SessionStoreError":
+    case "StoreError":
+      return new Errors.Unavailable({ message: "the store does not answer; try again shortly" })
+    case "InvalidRateLimitInput":
+      return new Errors.Internal({ message: "unexpected error" })
+  }
+}
+
+/** Maps the workflows' errors to the API's (a store failure is logged: the client sees no internals). */
+const orApi = <A, E extends WorkflowError, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, ToApi<E>, R> =>
+  Effect.catchAll(self, (e) => {
+    const mapped = apiError(e)
+    const log = mapped._tag === "Unavailable" || mapped._tag === "Internal"
+      ? Effect.logWarning("request failed", e.message)
+      : Effect.void
+    return Effect.zipRight(log, Effect.fail(mapped as ToApi<E>))
+  })
+
+/** Drops the keys whose value is `undefined` (decoded optional url parameters). */
+const defined = <T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as never
+
+const principalOf = (me: Api.Me): SessionStore.Principal => ({ userId: me.userId, role: me.role, tenant: me.tenant })
+
+const caller = Effect.map(Api.CurrentUser, principalOf)
+
+const requireRole = (operation: string, ...roles: ReadonlyArray<SessionStore.Role>) =>
+  Effect.flatMap(Api.CurrentUser, (me) =>
+    roles.includes(me.role)
+      ? Effect.succeed(principalOf(me))
+      : Effect.fail(new Errors.Forbidden({ message: `${operation} needs the role ${roles.join(" or ")}` })))
+
+// --- authentication ------------------------------------------------------------------------------
+
+const AuthenticationLive = Layer.effect(
+  Api.Authentication,
+  Effect.map(ServerState, ({ options }) => ({
+    bearer: (token: Redacted.Redacted<string>) =>
+      Effect.gen(function*() {
+        let raw = Redacted.value(token).trim()
+        if (raw === "") {
+          // EventSource cannot set headers: `?token=` instead.
+          const params = yield* HttpServerRequest.ParsedSearchParams
+          const q = params["token"]
+          raw = typeof q === "string" ? q : ""
+        }
+        const now = yield* Clock.currentTimeMillis
+        const verified = Auth.verify(options.secret, raw, Math.floor(now / 1000))
+        if (Either.isLeft(verified)) return yield* new Errors.Unauthorized({ message: Auth.describe(verified.left) })
+        const c = verified.right
+        return { userId: c.sub, role: c.role, tenant: c.tenant, expiresAt: c.exp } satisfies Api.Me
+      })
+  }))
+)
+
+// --- handlers ------------------------------------------------------------------------------------
+
+const SystemLive = HttpApiBuilder.group(
+  Api.Api,
+  "system",
+  (handlers) =>
+    Effect.map(ServerState, ({ options }) =>
+      handlers
+        .handle("health", () => Effect.succeed({ status: "ok" as const, version: options.version ?? "0.3.0" }))
+        .handle("me", () => Api.CurrentUser))
+)
+
+const slug = (title: string) =>
+  title.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "scenario"
+
+const ScenariosLive = HttpApiBuilder.group(Api.Api, "scenarios", (handlers) =>
+  Effect.map(ServerState, ({ store }) => {
+    const provide = Effect.provideService(SessionStore.SessionStore, store)
+    return handlers
+      .handle("list", ({ urlParams }) =>
+        Effect.flatMap(caller, (p) => orApi(provide(Practice.catalogue.list(p, defined(urlParams))))))
+      .handle("get", ({ path }) =>
+        Effect.flatMap(caller, (p) => orApi(provide(Practice.catalogue.get(p, path.id)))))
+      .handle("create", ({ payload }) =>
+        Effect.gen(function*() {
+          const p = yield* requireRole("creating a scenario", "teacher", "admin")
+          const id = payload.id ?? `${slug(payload.title)}-${crypto.randomUUID().slice(0, 8)}`
+          const existing = yield* orApi(Effect.option(store.getScenario(p, id)))
+          if (Option.isSome(existing)) {
+            return yield* new Errors.Conflict({ message: `a scenario with id ${id} exists`, field: "id" })
+          }
+          return yield* orApi(provide(Practice.catalogue.put(p, { ...payload, id, author: p.userId })))
+        }))
+      .handle("update", ({ path, payload }) =>
+        Effect.gen(function*() {
+          const p = yield* requireRole("updating a scenario", "teacher", "admin")
+          const existing = yield* orApi(store.getScenario(p, path.id))
+          return yield* orApi(provide(Practice.catalogue.put(p, {
+            ...payload,
+            id: path.id,
+            ...(existing.author !== undefined ? { author: existing.author } : {})
+          })))
+        }))
+      .handle("remove", ({ path }) =>
+        Effect.gen(function*() {
+          const p = yield* requireRole("deleting a scenario", "teacher", "admin")
+          yield* orApi(provide(Practice.catalogue.remove(p, path.id)))
+        }))
+  }))
+
+const formatEvent = (item: EventLog.Item): string =>
+  item._tag === "Gap"
+    ? `event: Gap\nid: ${item.next - 1}\ndata: ${JSON.stringify({ after: item.after, next: item.next })}\n\n`
+    : `event: ${item.entry.event._tag}\nid: ${item.entry.seq}\ndata: ${
+      JSON.stringify(encodeEvent(item.entry.event))
+    }\n\n`
+
+const encodeEvent = Schema.encodeSync(SessionEvents.Event)
+
+const lastEventId = (request: HttpServerRequest.HttpServerRequest, params: Record<string, unknown>): number => {
+  const raw = request.headers["last-event-id"] ??
+    (typeof params["lastEventId"] === "string" ? params["lastEventId"] : "")
+  const n = Number(raw)
+  return /^\d{1,15}$/.test(raw.trim()) && Number.isSafeInteger(n) ? n : 0
+}
+
+const SessionsLive = HttpApiBuilder.group(
+  Api.Api,
+  "sessions",
+  (handlers) =>
+    Effect.map(ServerState, ({ limits, log, options, practice, store }) => {
+      const rate = options.messageRate ?? { limit: 30, window: "1 minute" }
+      const started = (s: Practice.Started): Api.Started => ({
+        session: s.session,
+        position: s.position,
+        ...(s.opening !== undefined ? { opening: s.opening } : {})
+      })
+      const evaluationView = (sessionId: string, job: SessionStore.EvaluationRecord | undefined) =>
+        job === undefined
+          ? { sessionId, status: "none" as const }
+          : { sessionId, status: job.status, evaluation: job }
+      return handlers
+        .handle(
+          "start",
+          ({ payload }) =>
+            Effect.flatMap(caller, (p) => Effect.map(orApi(practice.start(p, payload.scenarioId)), started))
+        )
+        .handle("list", ({ urlParams }) =>
+          Effect.gen(function*() {
+            const p = yield* caller
+            const { search, ...query } = urlParams
+            const page = yield* orApi(store.listSessions(p, defined(query)))
+            if (search === undefined || search.trim() === "") return page
+            const needle = search.trim().toLowerCase()
+            return { ...page, items: page.items.filter((s) => (s.title ?? "").toLowerCase().includes(needle)) }
+          }))
+        .handle("get", ({ path }) =>
+          Effect.gen(function*() {
+            const p = yield* caller
+            const session = yield* orApi(store.getSession(p, path.id))
+            const position = session.status === "queued" ? (yield* practice.cap.position(session.id)) ?? 0 : 0
+            const evaluation = yield* orApi(store.getEvaluation(p, path.id))
+            return { session, position, ...(evaluation !== undefined ? { evaluation } : {}) }
+          }))
+        .handle("send", ({ path, payload }) =>
+          Effect.gen(function*() {
+            const p = yield* caller
+            const turn = yield* orApi(RateLimit.effect(practice.send(p, path.id, payload.text), {
+              name: "messages",
+              limits: [{ key: `messages:${p.tenant}:${p.userId}`, limit: rate.limit, window: rate.window }],
+              store: limits
+            }))
+            return {
+              turnId: turn.turnId,
+              message: turn.message,
+              session: turn.session,
+              ...(turn.reply !== undefined ? { reply: turn.reply } : {}),
+              ...(turn.verdict !== undefined ? { verdict: turn.verdict } : {})
+            }
+          }))
+        .handle(
+          "messages",
+          ({ path, urlParams }) => Effect.flatMap(caller, (p) => orApi(store.messages(p, path.id, defined(urlParams))))
+        )
+        .handle("end", ({ path }) => Effect.flatMap(caller, (p) => orApi(practice.end(p, path.id))))
+        .handle("remove", ({ path }) =>
+          Effect.gen(function*() {
+            const p = yield* caller
+            const session = yield* orApi(store.getSession(p, path.id))
+            // End a live session first: its timers and slot are released.
+            if (session.status !== "completed") yield* orApi(practice.end(p, path.id))
+            yield* orApi(store.deleteSession(p, path.id))
+          }))
+        .handle(
+          "again",
+          ({ path }) => Effect.flatMap(caller, (p) => Effect.map(orApi(practice.practiceAgain(p, path.id)), started))
+        )
+        .handle("export", ({ path }) =>
+          Effect.gen(function*() {
+            const p = yield* caller
+            const markdown = yield* orApi(practice.exportMarkdown(p, path.id))
+            return HttpServerResponse.text(markdown, {
+              contentType: "text/markdown; charset=utf-8",
+              headers: {
+                "content-disposition": `attachment; filename="session-${path.id.replace(/[^\w.-]/g, "_")}.md"`
+              }
+            })
+          }))
+        .handle("events", ({ path }) =>
+          Effect.gen(function*() {
+            const p = yield* caller
+            yield* orApi(store.getSession(p, path.id))
+            const request = yield* HttpServerRequest.HttpServerRequest
+            const params = yield* HttpServerRequest.ParsedSearchParams
+            const after = lastEventId(request, params)
+            const heartbeat = Stream.fromSchedule(Schedule.spaced(options.heartbeat ?? "15 seconds")).pipe(
+              Stream.map(() => ": keep-alive\n\n")
+            )
+            const body = Stream.make("retry: 2000\n\n").pipe(
+              Stream.concat(log.follow(path.id, after).pipe(Stream.map(formatEvent))),
+              Stream.merge(heartbeat, { haltStrategy: "left" }),
+              Stream.encodeText
+            )
+            return HttpServerResponse.stream(body, {
+              contentType: "text/event-stream",
+              headers: { "cache-control": "no-cache, no-transform", "x-accel-buffering": "no" }
+            })
+          }))
+        .handle("evaluation", ({ path }) =>
+          Effect.gen(function*() {
+            const p = yield* caller
+            yield* orApi(store.getSession(p, path.id))
+            return evaluationView(path.id, yield* orApi(store.getEvaluation(p, path.id)))
+          }))
+        .handle("requeue", ({ path }) =>
+          Effect.gen(function*() {
+            const p = yield* requireRole("requeueing an evaluation", "admin")
+            const evaluator = practice.evaluation
+            if (evaluator === undefined) {
+              return yield* new Errors.Conflict({ message: "evaluations are off on this server" })
+            }
+            const job = yield* orApi(store.getEvaluation(p, path.id))
+            if (job === undefined || job.status !== "failed") {
+              return yield* new Errors.Conflict({
+                message: job === undefined
+                  ? "the session has no evaluation"
+                  : `the evaluation is ${job.status}, not failed`
+              })
+            }
+            const next = yield* orApi(evaluator.requeue(p, path.id))
+            yield* Effect.forkDaemon(Effect.ignore(evaluator.process(path.id)))
+            return evaluationView(path.id, next)
+          }))
+    })
+)
+
+const AdminLive = HttpApiBuilder.group(
+  Api.Api,
+  "admin",
+  (handlers) =>
+    Effect.map(ServerState, ({ options, store }) =>
+      handlers
+        .handle("overview", () =>
+          Effect.gen(function*() {
+            const p = yield* requireRole("the admin overview", "admin")
+            return yield* orApi(Admin.overview(p, options.breaker !== undefined ? { breaker: options.breaker } : {}))
+              .pipe(
+                Effect.provideService(SessionStore.SessionStore, store)
+              )
+          }))
+        .handle("metrics", () => Effect.zipRight(requireRole("the metrics", "admin"), SessionMetrics.snapshot)))
+)
+
+const RunsLive = HttpApiBuilder.group(
+  Api.Api,
+  "runs",
+  (handlers) =>
+    Effect.map(ServerState, ({ limits, options, runs }) => {
+      const rate = options.runRate ?? { limit: 10, window: "1 minute" }
+      const developer = (operation: string) => requireRole(operation, "teacher", "admin")
+      return handlers
+        .handle("pipelines", () => Effect.as(developer("the run viewer"), runs.pipelines))
+        .handle("start", ({ payload }) =>
+          Effect.gen(function*() {
+            const p = yield* developer("starting a run")
+            return yield* orApi(RateLimit.effect(runs.start(payload, p.userId), {
+              name: "runs",
+              limits: [{ key: `runs:${p.tenant}:${p.userId}`, limit: rate.limit, window: rate.window }],
+              store: limits
+            }))
+          }))
+        .handle(
+          "list",
+          () => Effect.as(developer("the run viewer"), Effect.sync(() => runs.list())).pipe(Effect.flatten)
+        )
+        .handle("get", ({ path }) =>
+          Effect.gen(function*() {
+            yield* developer("the run viewer")
+            const run = runs.get(path.id)
+            if (run === undefined) return yield* new Errors.NotFound({ message: `run ${path.id} not found` })
+            return run
+          }))
+    })
+)
+
+// --- the edge: body limit, decode errors, unknown paths, the web app ------------------------------
+
+const pathOf = (issuePath: ReadonlyArray<PropertyKey>): string =>
+  issuePath.reduce<string>(
+    (acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc === "" ? String(k) : `${acc}.${String(k)}`),
+    ""
+  )
+
+const apiTags = new Set([
+  "InvalidInput",
+  "Unauthorized",
+  "Forbidden",
+  "NotFound",
+  "Conflict",
+  "PayloadTooLarge",
+  "RateLimited",
+  "AtCapacity",
+  "Unavailable",
+  "Internal"
+])
+
+const tagOf = (u: unknown): string | undefined =>
+  typeof u === "object" && u !== null && "_tag" in u && typeof u._tag === "string" ? u._tag : undefined
+
+const notBuilt = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Braid</title></head>
+<body><main><h1>Braid</h1>
+<p>The web app is not built. Build it with <code>npm run build --workspace @braid/server</code> (it lands in
+<code>packages/server/web/dist</code>), or use the API: <a href="/api/docs">/api/docs</a>.</p></main></body></html>
+`
+
+const webApp = (request: HttpServerRequest.HttpServerRequest, webDir: string | undefined) =>
+  Effect.gen(function*() {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return yield* new Errors.NotFound({ message: `no route for ${request.method} ${request.url.split("?")[0]}` })
+    }
+    if (webDir === undefined) return HttpServerResponse.html(notBuilt)
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const root = path.resolve(webDir)
+    const index = path.join(root, "index.html")
+    if (!(yield* Effect.orElseSucceed(fs.exists(index), () => false))) return HttpServerResponse.html(notBuilt)
+    let pathname = "/"
+    try {
+      pathname = decodeURIComponent(new URL(request.url, "http://localhost").pathname)
+    } catch {
+      pathname = "/"
+    }
+    const file = path.resolve(root, `.${pathname}`)
+    const inside = file.startsWith(root + path.sep)
+    const isFile = inside &&
+      (yield* Effect.orElseSucceed(Effect.map(fs.stat(file), (s) => s.type === "File"), () => false))
+    if (isFile) {
+      return yield* HttpServerResponse.file(file, {
+        headers: {
+          "cache-control": pathname.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "no-cache"
+        }
+      })
+    }
+    return yield* HttpServerResponse.file(index, { headers: { "cache-control": "no-cache" } })
+  }).pipe(
+    Effect.catchTag("BadArgument", "SystemError", () => Effect.fail(new Errors.NotFound({ message: "no such file" })))
+  )
+
+type EdgeError = Errors.NotFound | Errors.InvalidInput | Errors.PayloadTooLarge | Errors.Internal
+
+const edgeWith = (options: Options) =>
+(
+  app: HttpApp.Default
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  EdgeError,
+  HttpServerRequest.HttpServerRequest | FileSystem.FileSystem | Path.Path | HttpPlatform.HttpPlatform
+> => {
+  const max = options.maxBodyBytes ?? defaultMaxBody
+  const tooLarge = new Errors.PayloadTooLarge({ message: `the body exceeds ${max} bytes` })
+  return Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const length = request.headers["content-length"]
+    if (length !== undefined && Number(length) > max) return yield* tooLarge
+    return yield* HttpIncomingMessage.withMaxBodySize(app, Option.some(max))
+  }).pipe(
+    Effect.catchAllCause((cause) =>
+      Effect.gen(function*() {
+        if (Cause.isInterruptedOnly(cause)) return yield* Effect.failCause(cause)
+        const failure = Option.getOrUndefined(Cause.failureOption(cause))
+        const defect = Option.getOrUndefined(Cause.dieOption(cause))
+        const error: unknown = failure ?? defect
+        const tag = tagOf(error)
+        // The API's own errors go on to be encoded (as declared by their endpoints).
+        if (failure !== undefined && tag !== undefined && apiTags.has(tag)) {
+          return yield* Effect.fail(failure as EdgeError)
+        }
+        if (error instanceof HttpApiError.HttpApiDecodeError) {
+          const issue = error.issues[0]
+          const field = issue !== undefined ? pathOf(issue.path) : ""
+          return yield* new Errors.InvalidInput({
+            message: issue !== undefined
+              ? `invalid ${field === "" ? "request" : field}: ${issue.message}`
+              : "the request does not match the API",
+            field
+          })
+        }
+        if (tag === "RouteNotFound") {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const pathname = request.url.split("?")[0] ?? ""
+          if (pathname === "/api" || pathname.startsWith("/api/")) {
+            return yield* new Errors.NotFound({ message: `no route for ${request.method} ${pathname}` })
+          }
+          return yield* webApp(request, options.webDir)
+        }
+        if (tag === "RequestError") {
+          const text = String((error as { readonly cause?: unknown }).cause ?? "")
+          if (text.includes("maxBytes exceeded")) return yield* tooLarge
+          return yield* new Errors.InvalidInput({ message: "the body is not valid JSON", field: "" })
+        }
+        yield* Effect.logError("unexpected error", Cause.pretty(cause))
+        return yield* new Errors.Internal({ message: "unexpected error; see the server log" })
+      })
+    )
+  )
+}
+
+const edge = HttpApiBuilder.middleware(
+  Api.Api,
+  Effect.map(ServerState, ({ options }) => edgeWith(options)),
+  { withContext: true }
+)
+
+// --- the layer -----------------------------------------------------------------------------------
+
+const StateLive = (options: Options) =>
+  Layer.scoped(
+    ServerState,
+    Effect.gen(function*() {
+      const store = yield* SessionStore.SessionStore
+      const practice = yield* Practice.Practice
+      const log = yield* EventLog.make(options.eventLog)
+      yield* EventLog.subscribe(log)
+      yield* SessionMetrics.track
+      const runs = yield* Runs.make(options.runs)
+      return { options, store, practice, log, runs, limits: RateLimit.memoryStore() }
+    })
+  )
+
+/**
+ * The API's handlers, middleware and documents as a layer for `HttpApiBuilder.serve` (without an
+ * HTTP server: see `layer`).
+ *
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import { Server } from "@braid/server"
+ *
+ * const ApiLive = Server.layerApi({ secret: Redacted.make("a development secret of at least 32 characters") })
+ * ```
+ *
+ * @category layers
+ * @since 0.3.0
+ */
+export const layerApi = (options: Options) => {
+  const cors = options.corsOrigins !== undefined && options.corsOrigins.length > 0
+    ? HttpApiBuilder.middlewareCors({
+      allowedOrigins: options.corsOrigins,
+      allowedHeaders: ["authorization", "content-type", "last-event-id"],
+      credentials: false
+    })
+    : Layer.empty
+  const ApiLive = HttpApiBuilder.api(Api.Api).pipe(
+    Layer.provide([SystemLive, ScenariosLive, SessionsLive, AdminLive, RunsLive]),
+    Layer.provide(AuthenticationLive)
+  )
+  return Layer.mergeAll(
+    edge,
+    cors,
+    HttpApiBuilder.middlewareOpenApi({ path: "/api/openapi.json" }),
+    HttpApiScalar.layer({ path: "/api/docs" })
+  ).pipe(
+    Layer.provideMerge(ApiLive),
+    Layer.provide(StateLive(options))
+  )
+}
+
+/**
+ * The server on the `HttpServer` in context (e.g. `NodeHttpServer.layer(createServer, { port })`),
+ * on the `Practice` service, the `SessionStore` and the `EventBus` in context.
+ *
+ * @example
+ * ```ts
+ * import { NodeHttpServer } from "@effect/platform-node"
+ * import { Layer, Redacted } from "effect"
+ * import { createServer } from "node:http"
+ * import { Server } from "@braid/server"
+ *
+ * const ServerLive = Server.layer({ secret: Redacted.make("a development secret of at least 32 characters") }).pipe(
+ *   Layer.provide(NodeHttpServer.layer(createServer, { port: 4173, host: "127.0.0.1" }))
+ * )
+ * ```
+ *
+ * @category layers
+ * @since 0.3.0
+ */
+export const layer = (options: Options) => HttpApiBuilder.serve().pipe(Layer.provide(layerApi(options)))
