@@ -11,7 +11,7 @@
 import { describeWith } from "@braid/testing"
 import { Scripts } from "@braid/workflows"
 import { afterAll, assert, beforeAll, it } from "@effect/vitest"
-import type { BrowserContext, Page } from "playwright-core"
+import type { BrowserContext } from "playwright-core"
 import type { TestServer } from "./harness.js"
 import { ensureWebBuilt, launch, shoot, signIn, startServer } from "./harness.js"
 
@@ -32,7 +32,12 @@ describeChromium("the web app in Chromium", () => {
     browser = await launch()
     context = browser.context
     teacherToken = server.token("tess", "teacher")
-    const scenario = await server.api<{ title: string }>(teacherToken, "POST", "/api/scenarios", Scripts.practiceScenario)
+    const scenario = await server.api<{ title: string }>(
+      teacherToken,
+      "POST",
+      "/api/scenarios",
+      Scripts.practiceScenario
+    )
     scenarioTitle = scenario.title
   }, 300_000)
 
@@ -70,7 +75,10 @@ describeChromium("the web app in Chromium", () => {
       await page.getByLabel("Your message").press("Enter")
       await page.locator(".msg.user").nth(i).filter({ hasText: line.slice(0, 20) }).waitFor()
       if (i < Scripts.practiceLearner.length - 1) {
-        await page.waitForFunction((n) => document.querySelectorAll(".msg.assistant:not(.streaming)").length > n, before)
+        await page.waitForFunction(
+          (n) => document.querySelectorAll(".msg.assistant:not(.streaming)").length > n,
+          before
+        )
         if (i === 0) await shoot(page, "02-learner-practice")
       }
     }
@@ -195,9 +203,13 @@ describeChromium("the web app in Chromium", () => {
     await page.locator(".diagram svg").first().waitFor()
     await page.getByRole("button", { name: "Run the coaching pipeline" }).click()
     await page.waitForURL(/#\/runs\/.+/)
-    await page.waitForFunction(() => document.querySelector("[data-testid=run-status]")?.textContent === "completed", null, {
-      timeout: 60_000
-    })
+    await page.waitForFunction(
+      () => document.querySelector("[data-testid=run-status]")?.textContent === "completed",
+      null,
+      {
+        timeout: 60_000
+      }
+    )
     const spans = await page.locator(".trace [role=treeitem]").count()
     assert.isAbove(spans, 3)
     assert.strictEqual(spans, Number(await page.getByTestId("span-count").textContent()))

@@ -84,7 +84,10 @@ export const startServer = async (): Promise<TestServer> => {
     api: async <A>(token: string, method: string, route: string, body?: unknown) => {
       const response = await fetch(`${url}${route}`, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" })
+        },
         body: body === undefined ? null : JSON.stringify(body),
         signal: AbortSignal.timeout(30_000)
       })

@@ -67,12 +67,10 @@ const Row = ({ node, scale }: { readonly node: Node; readonly scale: { start: nu
         <summary>${summary}</summary>
         ${s.error ? html`<p class="span-error" role="note">${s.error}</p>` : null}
         ${
-    s.attributes && Object.keys(s.attributes).length > 0
-      ? html`<dl class="span-attrs">${
-        Object.entries(s.attributes).map(([k, v]) =>
-          html`<dt>${k}</dt><dd>${typeof v === "string" ? v : JSON.stringify(v)}</dd>`
-        )
-      }</dl>`
+    Object.keys(s.attributes).length > 0
+      ? html`<details class="span-attrs-box"><summary>Attributes</summary><dl class="span-attrs">${
+        Object.entries(s.attributes).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)
+      }</dl></details>`
       : null
   }
         ${

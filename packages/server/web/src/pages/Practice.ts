@@ -3,7 +3,7 @@
  * evaluation (per-skill scores and notes), practise again, export.
  */
 import { useEffect, useRef, useState } from "preact/hooks"
-import type { EvaluationRecord, Me, MessageRecord, SessionRecord } from "../api.js"
+import type { EvaluationRecord, Me, MessageRecord, ScenarioRecord, SessionRecord } from "../api.js"
 import * as Api from "../api.js"
 import { ErrorBox, message } from "../components/Status.js"
 import { endReason, ms, usd } from "../format.js"
@@ -16,7 +16,9 @@ interface Streaming {
   readonly text: string
 }
 
-const Evaluation = ({ record }: { readonly record: EvaluationRecord | undefined }) => {
+const Evaluation = (
+  { names, record }: { readonly record: EvaluationRecord | undefined; readonly names: ReadonlyMap<string, string> }
+) => {
   if (record === undefined || record.status === "pending" || record.status === "running") {
     return html`<section class="evaluation" aria-labelledby="eval-h" aria-busy="true">
       <h2 id="eval-h">Evaluation</h2><p role="status">The evaluation is being prepared…</p></section>`
@@ -35,7 +37,7 @@ const Evaluation = ({ record }: { readonly record: EvaluationRecord | undefined 
       <thead><tr><th scope="col">Skill</th><th scope="col">Score</th><th scope="col">Notes</th></tr></thead>
       <tbody>${
     r.skills.map((s) =>
-      html`<tr data-skill=${s.skillId}><th scope="row">${s.skillId}</th>
+      html`<tr data-skill=${s.skillId}><th scope="row">${names.get(s.skillId) ?? s.skillId}</th>
         <td><meter min="1" max="5" value=${s.score} aria-label=${`${s.skillId} score`}></meter> ${s.score}</td><td>${s.notes}</td></tr>`
     )
   }</tbody>
@@ -56,6 +58,12 @@ export const PracticePage = ({ id }: { readonly id: string; readonly me: Me }) =
   const logRef = useRef<HTMLOListElement>(null)
 
   const [position, setPosition] = useState(0)
+  const [scenario, setScenario] = useState<ScenarioRecord | undefined>(undefined)
+  useEffect(() => {
+    if (session?.scenarioId !== undefined) {
+      Api.getScenario(session.scenarioId).then(setScenario, () => setScenario(undefined))
+    }
+  }, [session?.scenarioId])
 
   const refresh = async () => {
     const [detail, m] = await Promise.all([Api.getSession(id), Api.messages(id)])
@@ -211,7 +219,7 @@ export const PracticePage = ({ id }: { readonly id: string; readonly me: Me }) =
       }}>Delete</button>
           </div>
         </section>
-        <${Evaluation} record=${evaluation} />`
+        <${Evaluation} record=${evaluation} names=${new Map((scenario?.skills ?? []).map((k) => [k.id, k.name]))} />`
       : html`<form class="composer" onSubmit=${(e: Event) => {
         e.preventDefault()
         doSend()

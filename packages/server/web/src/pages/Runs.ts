@@ -52,10 +52,9 @@ const RunView = ({ id }: { readonly id: string }) => {
       </dl>
       ${run.error ? html`<p class="error" role="alert">${run.error}</p>` : null}
       ${run.output ? html`<details><summary>Output</summary><pre class="output">${run.output}</pre></details>` : null}
-      <div class="split">
-        <div><h3>Diagram</h3><${Diagram} mermaid=${run.diagram} title=${run.pipeline} /></div>
-        <div><h3>Trace</h3><${TraceTree} spans=${run.spans} label=${`Trace of run ${run.id}`} /></div>
-      </div>
+      <h3>Trace</h3>
+      <${TraceTree} spans=${run.spans} label=${`Trace of run ${run.id}`} />
+      <details class="run-diagram" open><summary>Diagram of ${run.pipeline}</summary><${Diagram} mermaid=${run.diagram} title=${run.pipeline} /></details>
     </section>
   `
 }
