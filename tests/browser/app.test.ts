@@ -216,6 +216,20 @@ describeChromium("the web app in Chromium", () => {
     // nested: some span has children
     assert.isAbove(await page.locator(".trace [role=treeitem] [role=group] [role=treeitem]").count(), 0)
     assert.isAbove(Number(((await page.getByTestId("run-tokens").textContent()) ?? "").replace(/,/g, "")), 0)
+    // a model call's span shows its GenAI attributes when selected (by keyboard)
+    const modelCall = page.locator(".trace .span-select").filter({ hasText: /^chat / }).first()
+    await modelCall.focus()
+    await page.keyboard.press("Enter")
+    await page.locator(".span-details").getByText("gen_ai.usage.input_tokens").waitFor()
+    assert.isAbove(
+      Number((await page.locator(".span-details dt:text-is('input tokens') + dd").textContent())?.replace(/,/g, "")),
+      0
+    )
+    // a subtree folds away
+    const before = await page.locator(".trace [role=treeitem]").count()
+    await page.locator(".trace .toggle[aria-label^='Collapse']").first().click()
+    assert.isBelow(await page.locator(".trace [role=treeitem]").count(), before)
+    await page.locator(".trace .toggle[aria-label^='Expand']").first().click()
     assert.isAbove(await page.locator(".diagram .node").count(), 1)
     assert.include(await page.getByTestId("mermaid").first().textContent(), "flowchart")
     await shoot(page, "10-run-viewer")

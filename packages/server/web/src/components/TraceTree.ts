@@ -3,6 +3,7 @@
  * tokens, dollars and errors. Keyboard: the tree is a list of <details>, each opens with Enter.
  */
 import type { Api } from "@braid/server"
+import { useState } from "preact/hooks"
 import { int, ms, usd } from "../format.js"
 import { html } from "../html.js"
 
@@ -44,50 +45,93 @@ const totals = (node: Node): { tokens: number; cost: number } =>
     }
   )
 
-const Row = ({ node, scale }: { readonly node: Node; readonly scale: { start: number; total: number } }) => {
+interface Scale {
+  readonly start: number
+  readonly total: number
+}
+
+const Row = (
+  { node, onSelect, scale, selected }: {
+    readonly node: Node
+    readonly scale: Scale
+    readonly selected: string | undefined
+    readonly onSelect: (span: SpanView) => void
+  }
+) => {
+  const [open, setOpen] = useState(true)
   const s = node.span
   const t = totals(node)
   const left = scale.total > 0 ? ((s.startMs - scale.start) / scale.total) * 100 : 0
   const width = scale.total > 0 ? Math.max((s.durationMs / scale.total) * 100, 0.5) : 0.5
-  const summary = html`
-    <span class=${`span-name status-${s.status}`}>${s.name}</span>
-    <span class="span-meta">
-      <span title="duration">${ms(s.durationMs)}</span>
-      ${t.tokens > 0 ? html`<span title="tokens">${int(t.tokens)} tok</span>` : null}
-      ${t.cost > 0 ? html`<span title="dollars">${usd(t.cost)}</span>` : null}
-      ${s.status === "error" ? html`<span class="error-badge">error</span>` : null}
-    </span>
-    <span class="span-bar" aria-hidden="true"><span style=${`left:${Math.min(left, 99.5)}%;width:${
+  const hasChildren = node.children.length > 0
+  return html`
+    <li role="treeitem" aria-expanded=${hasChildren ? String(open) : undefined} aria-selected=${
+    String(selected === s.spanId)
+  } data-span=${s.name}>
+      <div class="span-line">
+        ${
+    hasChildren
+      ? html`<button type="button" class="toggle" aria-label=${`${
+        open ? "Collapse" : "Expand"
+      } ${s.name}`} onClick=${() => setOpen(!open)}>${open ? "▾" : "▸"}</button>`
+      : html`<span class="toggle" aria-hidden="true"></span>`
+  }
+        <button type="button" class="span-select" aria-pressed=${String(selected === s.spanId)} onClick=${() =>
+    onSelect(s)}>
+          <span class=${`span-name status-${s.status}`}>${s.name}</span>
+          <span class="span-meta">
+            <span title="duration">${ms(s.durationMs)}</span>
+            ${t.tokens > 0 ? html`<span title="tokens">${int(t.tokens)} tok</span>` : null}
+            ${t.cost > 0 ? html`<span title="dollars">${usd(t.cost)}</span>` : null}
+            ${s.status === "error" ? html`<span class="error-badge">error</span>` : null}
+          </span>
+          <span class="span-bar" aria-hidden="true"><span style=${`left:${Math.min(left, 99.5)}%;width:${
     Math.min(width, 100)
   }%`}></span></span>
-  `
-  return html`
-    <li role="treeitem" aria-expanded=${node.children.length > 0 ? "true" : undefined} data-span=${s.name}>
-      <details open>
-        <summary>${summary}</summary>
-        ${s.error ? html`<p class="span-error" role="note">${s.error}</p>` : null}
-        ${
-    Object.keys(s.attributes).length > 0
-      ? html`<details class="span-attrs-box"><summary>Attributes</summary><dl class="span-attrs">${
-        Object.entries(s.attributes).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)
-      }</dl></details>`
+        </button>
+      </div>
+      ${s.error ? html`<p class="span-error" role="note">${s.error}</p>` : null}
+      ${
+    hasChildren && open
+      ? html`<ul role="group">${
+        node.children.map((c) => html`<${Row} node=${c} scale=${scale} selected=${selected} onSelect=${onSelect} />`)
+      }</ul>`
       : null
   }
-        ${
-    node.children.length > 0
-      ? html`<ul role="group">${node.children.map((c) => html`<${Row} node=${c} scale=${scale} />`)}</ul>`
-      : null
-  }
-      </details>
     </li>
   `
 }
 
-export const TraceTree = ({ spans, label }: { readonly spans: ReadonlyArray<SpanView>; readonly label: string }) => {
+const Details = ({ span }: { readonly span: SpanView | undefined }) =>
+  span === undefined
+    ? html`<p class="muted">Select a span to see its attributes.</p>`
+    : html`<h4>${span.name}</h4>
+      <dl class="span-attrs">
+        <dt>status</dt><dd class=${`status-${span.status}`}>${span.status}</dd>
+        <dt>duration</dt><dd>${ms(span.durationMs)}</dd>
+        ${span.inputTokens !== undefined ? html`<dt>input tokens</dt><dd>${int(span.inputTokens)}</dd>` : null}
+        ${span.outputTokens !== undefined ? html`<dt>output tokens</dt><dd>${int(span.outputTokens)}</dd>` : null}
+        ${span.costUsd !== undefined ? html`<dt>dollars</dt><dd>${usd(span.costUsd)}</dd>` : null}
+        ${span.error ? html`<dt>error</dt><dd class="status-error">${span.error}</dd>` : null}
+        ${Object.entries(span.attributes).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}
+      </dl>`
+
+export const TraceTree = ({ label, spans }: { readonly spans: ReadonlyArray<SpanView>; readonly label: string }) => {
+  const [selected, setSelected] = useState<string | undefined>(undefined)
   if (spans.length === 0) return html`<p class="muted">No spans yet.</p>`
   const start = Math.min(...spans.map((s) => s.startMs))
   const end = Math.max(...spans.map((s) => s.startMs + s.durationMs))
-  return html`<ul class="trace" role="tree" aria-label=${label}>
-    ${toTree(spans).map((n) => html`<${Row} node=${n} scale=${{ start, total: end - start }} />`)}
-  </ul>`
+  const scale = { start, total: end - start }
+  return html`<div class="trace-view">
+    <ul class="trace" role="tree" aria-label=${label}>
+      ${
+    toTree(spans).map((n) =>
+      html`<${Row} node=${n} scale=${scale} selected=${selected} onSelect=${(s: SpanView) => setSelected(s.spanId)} />`
+    )
+  }
+    </ul>
+    <aside class="span-details" aria-live="polite" aria-label="Span details">
+      <${Details} span=${spans.find((s) => s.spanId === selected)} />
+    </aside>
+  </div>`
 }
