@@ -26,9 +26,18 @@ const repo = fileURLToPath(new URL("../..", import.meta.url))
 export const webDir = path.join(repo, "packages/server/web/dist")
 export const screenshots = path.join(repo, "test-artifacts/screenshots")
 
-/** Builds the web app with Vite when `dist/index.html` is missing. */
+const newest = (dir: string): number =>
+  fs.readdirSync(dir, { withFileTypes: true }).reduce((max, e) => {
+    const file = path.join(dir, e.name)
+    return Math.max(max, e.isDirectory() ? newest(file) : fs.statSync(file).mtimeMs)
+  }, 0)
+
+/** Builds the web app with Vite when `dist/index.html` is missing or older than the app's sources. */
 export const ensureWebBuilt = async (): Promise<void> => {
-  if (fs.existsSync(path.join(webDir, "index.html"))) return
+  const index = path.join(webDir, "index.html")
+  const app = path.dirname(webDir)
+  const sources = Math.max(newest(path.join(app, "src")), fs.statSync(path.join(app, "index.html")).mtimeMs)
+  if (fs.existsSync(index) && fs.statSync(index).mtimeMs >= sources) return
   const vite = path.join(repo, "node_modules/vite/bin/vite.js")
   const result = await runProcess(process.execPath, [vite, "build", "--config", "packages/server/web/vite.config.ts"], {
     cwd: repo,

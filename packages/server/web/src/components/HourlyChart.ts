@@ -29,7 +29,7 @@ export const HourlyChart = (
       <figcaption id=${`${id}-caption`}>${label} <span class="muted">(last 24 h, peak ${
     format(max)
   })</span></figcaption>
-      <svg viewBox=${`0 0 ${width} ${height}`} role="img" aria-label=${`${label} per hour`} preserveAspectRatio="none">
+      <svg viewBox=${`0 0 ${width} ${height}`} role="img" aria-label=${`${label} per hour`}>
         <line x1=${pad} y1=${height - pad} x2=${width} y2=${height - pad} class="axis" />
         ${
     buckets.map((b, i) => {
