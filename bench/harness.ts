@@ -77,6 +77,28 @@ export const interleaved = async (
   return [median(as), median(bs)]
 }
 
+/**
+ * Operations per second of `batch` (which runs `size` operations), measured over ~millis; the
+ * client CPU time per operation of each sample goes to `cpu` (less sensitive than throughput to
+ * other processes on a shared machine).
+ */
+export const rate = (batch: () => Promise<unknown>, size: number, cpu: Array<number>, millis = 500) => async () => {
+  for (let i = 0; i < 2; i++) await batch()
+  const start = performance.now()
+  const used = process.cpuUsage()
+  let n = 0
+  while (performance.now() - start < millis) {
+    await batch()
+    n++
+  }
+  const spent = process.cpuUsage(used)
+  cpu.push((spent.user + spent.system) / (n * size))
+  return (n * size * 1000) / (performance.now() - start)
+}
+
+/** The median of `xs`. */
+export const median = (xs: ReadonlyArray<number>): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
 const fmt = (n: number) => n >= 100 ? n.toFixed(0) : n >= 1 ? n.toFixed(2) : n.toPrecision(3)
 
 /** Prints a table of rows with their ratios and whether each meets its target. */

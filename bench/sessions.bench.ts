@@ -24,7 +24,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { interleaved, printTable, type Row } from "./harness.js"
+import { interleaved, median, printTable, rate, type Row } from "./harness.js"
 
 const require = createRequire(import.meta.url)
 
@@ -111,22 +111,6 @@ const messageParams = (sessionId: string, seq: number, m: SessionStore.NewMessag
   tenant
 ]
 
-/** Turns per second of `turns` (a batch of `size` turns), over ~millis per sample; client CPU per turn into `cpu`. */
-const rate = (turns: () => Promise<unknown>, size: number, cpu: Array<number>, millis = 600) => async () => {
-  await turns()
-  const start = performance.now()
-  const used = process.cpuUsage()
-  let n = 0
-  while (performance.now() - start < millis) {
-    await turns()
-    n++
-  }
-  const spent = process.cpuUsage(used)
-  cpu.push((spent.user + spent.system) / (n * size))
-  return (n * size * 1000) / (performance.now() - start)
-}
-
-const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const percentile = (xs: ReadonlyArray<number>, p: number) => {
   const sorted = [...xs].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
@@ -212,6 +196,13 @@ const listRows = async (
     cursor = page.nextCursor!
   }
   const rawTimes = await latencies(raw)
+  rows.push({
+    name: `${backend} raw driver, the same SELECT of a page of 21, p50 / p95 (no decoding)`,
+    braid: percentile(rawTimes, 0.95),
+    baseline: percentile(rawTimes, 0.5),
+    unit: "ms",
+    note: "(braid column: its p95, baseline column: its p50; what the machine's load does to a p95)"
+  })
   const cases: ReadonlyArray<[string, () => Promise<unknown>]> = [
     ["admin, newest page", list(admin, { limit: 20 })],
     ["admin, page 2,501 (cursor)", list(admin, { limit: 20, cursor })],

@@ -22,30 +22,9 @@ import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { interleaved, printTable, type Row } from "./harness.js"
+import { interleaved, median, printTable, rate, type Row } from "./harness.js"
 
 const document = { title: "run 5k", minutes: 35, tags: ["fitness", "morning"], notes: "x".repeat(200) }
-
-/**
- * Operations per second of `batch` (which runs `size` operations), measured over ~millis; the
- * client CPU time per operation of each sample goes to `cpu` (less sensitive than throughput to
- * other processes on a shared machine).
- */
-const rate = (batch: () => Promise<unknown>, size: number, cpu: Array<number>, millis = 500) => async () => {
-  for (let i = 0; i < 2; i++) await batch()
-  const start = performance.now()
-  const used = process.cpuUsage()
-  let n = 0
-  while (performance.now() - start < millis) {
-    await batch()
-    n++
-  }
-  const spent = process.cpuUsage(used)
-  cpu.push((spent.user + spent.system) / (n * size))
-  return (n * size * 1000) / (performance.now() - start)
-}
-
-const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 interface Side {
   /** `size` inserts each followed by a select of the row. */

@@ -6,7 +6,9 @@
  * - `braid catalog [--section s]`: the primitives of `PRIMITIVES_CATALOG.md`;
  * - `braid describe <workflow> [--format mermaid|text]`: the pipeline as a Mermaid diagram;
  * - `braid eval <dataset.jsonl> [--baseline b.jsonl] [--max-regression 0.05] [--min metric=value]`:
- *   the evaluation gate for CI (exit code 1 when a metric regresses).
+ *   the evaluation gate for CI (exit code 1 when a metric regresses);
+ * - `braid serve [--data .braid] [--port 4173] [--host 127.0.0.1]`: the HTTP API and the web app;
+ * - `braid users token <user> --role learner|teacher|admin [--tenant t] [--ttl 7d]`: a sign-in token.
  *
  * Errors are printed on stderr as one clear line (`braid: dataset.jsonl:7: messages[2].role: ...`)
  * and turn into the exit code: 0 success, 1 failed run or gate, 2 bad arguments or input.
@@ -25,6 +27,7 @@ import * as Help from "./Help.js"
 import * as Progress from "./Progress.js"
 import type { Entry } from "./Registry.js"
 import { summary } from "./Registry.js"
+import * as ServeCommand from "./ServeCommand.js"
 
 /**
  * The exit codes.
@@ -277,9 +280,65 @@ export const make = (registry: ReadonlyArray<Entry>) => {
       })
   ).pipe(Command.withDescription(summaryOf("eval")))
 
+  const data = (command: string) =>
+    Options.text("data").pipe(Options.withDefault(".braid"), Options.withDescription(describe_(command, "data")))
+  const serve = Command.make(
+    "serve",
+    {
+      data: data("serve"),
+      port: Options.integer("port").pipe(
+        Options.withDefault(4173),
+        Options.withDescription(describe_("serve", "port"))
+      ),
+      host: Options.text("host").pipe(
+        Options.withDefault("127.0.0.1"),
+        Options.withDescription(describe_("serve", "host"))
+      ),
+      offline: Options.boolean("offline").pipe(Options.withDescription(describe_("serve", "offline"))),
+      cors: Options.text("cors").pipe(Options.repeated, Options.withDescription(describe_("serve", "cors"))),
+      web: Options.text("web").pipe(Options.optional, Options.withDescription(describe_("serve", "web")))
+    },
+    (args) =>
+      Effect.gen(function*() {
+        if (!(Number.isInteger(args.port) && args.port >= 0 && args.port <= 65535)) {
+          return yield* fail(ExitCode.usage, `--port must be an integer from 0 to 65535, got ${args.port}`)
+        }
+        return yield* ServeCommand.serve({
+          data: args.data,
+          port: args.port,
+          host: args.host,
+          offline: args.offline,
+          cors: args.cors,
+          web: Option.getOrUndefined(args.web)
+        })
+      })
+  ).pipe(Command.withDescription(summaryOf("serve")))
+
+  const token = Command.make(
+    "token",
+    {
+      user: Args.text({ name: "user" }),
+      role: Options.choice("role", ["learner", "teacher", "admin"]).pipe(
+        Options.withDefault("learner" as const),
+        Options.withDescription(describe_("users", "role"))
+      ),
+      tenant: Options.text("tenant").pipe(
+        Options.withDefault("default"),
+        Options.withDescription(describe_("users", "tenant"))
+      ),
+      ttl: Options.text("ttl").pipe(Options.withDefault("7d"), Options.withDescription(describe_("users", "ttl"))),
+      data: data("users")
+    },
+    (args) => ServeCommand.token(args)
+  )
+  const users = Command.make("users").pipe(
+    Command.withDescription(summaryOf("users")),
+    Command.withSubcommands([token])
+  )
+
   return Command.make("braid").pipe(
     Command.withDescription("Braid: typed, instrumented agent workflows"),
-    Command.withSubcommands([run, catalog, describe, evaluate])
+    Command.withSubcommands([run, catalog, describe, evaluate, serve, users])
   )
 }
 

@@ -82,6 +82,12 @@ export const commands = (workflows: ReadonlyArray<string>): ReadonlyArray<Comman
     description: "Bound of one model call; past it the call is retried, then given up",
     default: "30"
   }
+  const dataOption: OptionDoc = {
+    name: "data",
+    value: "dir",
+    description: "The data directory (SQLite store, development secret)",
+    default: ".braid"
+  }
   return [
     {
       name: "run",
@@ -176,6 +182,48 @@ export const commands = (workflows: ReadonlyArray<string>): ReadonlyArray<Comman
         "braid eval candidate.jsonl --baseline baseline.jsonl",
         "braid eval candidate.jsonl --min relevance=0.7 --min objectiveMet=0.5",
         "braid eval candidate.jsonl --store evals.db --offline"
+      ]
+    },
+    {
+      name: "serve",
+      summary: "Serve the HTTP API and the web app (practice, scenarios, admin dashboard, run viewer)",
+      args: [],
+      options: [
+        dataOption,
+        { name: "port", value: "n", description: "The TCP port", default: "4173" },
+        { name: "host", value: "address", description: "The address to listen on", default: "127.0.0.1" },
+        { name: "offline", description: "Use the scripted model even if ANTHROPIC_API_KEY is set" },
+        {
+          name: "cors",
+          value: "origin",
+          description: "An origin allowed to call the API from a browser (repeatable)",
+          default: "none"
+        },
+        { name: "web", value: "dir", description: "The web app's built files", default: "the ones shipped with Braid" }
+      ],
+      examples: [
+        "braid serve",
+        "braid serve --port 8080 --data /var/lib/braid",
+        "BRAID_AUTH_SECRET=... braid serve --host 0.0.0.0 --cors https://app.example.com"
+      ]
+    },
+    {
+      name: "users",
+      summary: "Issue a sign-in token for a user of `braid serve` (braid users token <user> --role <role>)",
+      args: [
+        { name: "token", description: "The action (issue a token)" },
+        { name: "user", description: "The user id" }
+      ],
+      options: [
+        { name: "role", value: "learner|teacher|admin", description: "The user's role", default: "learner" },
+        { name: "tenant", value: "name", description: "The organization", default: "default" },
+        { name: "ttl", value: "duration", description: "How long the token is valid (7d, 12h, 30m)", default: "7d" },
+        dataOption
+      ],
+      examples: [
+        "braid users token ada --role learner",
+        "braid users token tess --role teacher --ttl 30d",
+        "braid users token root --role admin --tenant acme --ttl 12h"
       ]
     }
   ]

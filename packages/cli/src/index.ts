@@ -18,3 +18,5 @@ export * as Progress from "./Progress.js"
 export * as Registry from "./Registry.js"
 /** The workflows the command knows. @since 0.1.0 */
 export * as Workflows from "./Workflows.js"
+/** `braid serve` and `braid users token`. @since 0.3.0 */
+export * as ServeCommand from "./ServeCommand.js"

@@ -119,6 +119,8 @@ export const Braid = {
   sessionId: "braid.session.id",
   /** The turn of a conversation (a learner message and the reply to it). */
   turnId: "braid.turn.id",
+  /** Why a session ended (`objective-met`, `idle-timeout`, ...). */
+  sessionEndReason: "braid.session.end_reason",
   tenantId: "braid.tenant.id",
   userId: "braid.user.id",
   path: "braid.path",

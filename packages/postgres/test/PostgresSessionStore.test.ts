@@ -1,28 +1,18 @@
-import { Sql } from "@braid/core"
 import { PostgresDriver, PostgresSessionStore } from "@braid/postgres"
 import { DATABASE_URL, describeWith, faultyProxy, withPort } from "@braid/testing"
 import { SessionStore } from "@braid/workflows"
 import { assert, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Schedule } from "effect"
 import { afterAll, beforeAll } from "vitest"
-import { message, sessionStoreSuite, typedFailure } from "../../workflows/test/sessionStoreConformance.js"
+import {
+  concurrentStarts,
+  message,
+  sessionStoreSuite,
+  typedFailure
+} from "../../workflows/test/sessionStoreConformance.js"
+import { admin, inSchema } from "./schemas.js"
 
 const describePg = await describeWith("postgres")
-
-/** `url` whose connections use `schema` (created by the test: others test concurrently on the same database). */
-const inSchema = (url: string, schema: string): string => {
-  const u = new URL(url)
-  u.searchParams.set("options", `-c search_path=${schema}`)
-  return u.toString()
-}
-
-/** Runs one statement on the database (outside the schemas). */
-const admin = (text: string) =>
-  Effect.runPromise(
-    Effect.flatMap(Sql.SqlDriver, (sql) => sql.execute(text)).pipe(
-      Effect.provide(PostgresDriver.layer({ url: DATABASE_URL, max: 1 }))
-    )
-  )
 
 describePg("SessionStore on PostgresDriver", () => {
   const schema = `braid_ss_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`
@@ -39,27 +29,11 @@ describePg("SessionStore on PostgresDriver", () => {
     Effect.gen(function*() {
       const fresh = `braid_ssm_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`
       yield* Effect.promise(() => admin(`CREATE SCHEMA ${fresh}`))
-      yield* Effect.gen(function*() {
-        const freshUrl = inSchema(DATABASE_URL, fresh)
-        const ids = yield* Effect.forEach(
-          [0, 1, 2, 3],
-          (i) =>
-            Effect.flatMap(
-              SessionStore.SessionStore,
-              (store) => store.createSession({ id: `s${i}`, userId: "ada", kind: "practice", createdAt: i })
-            ).pipe(
-              Effect.provide(PostgresSessionStore.layer({ url: freshUrl, timeout: "20 seconds", max: 2 })),
-              Effect.map((s) => s.id)
-            ),
-          { concurrency: "unbounded" }
-        )
-        assert.deepStrictEqual(ids, ["s0", "s1", "s2", "s3"])
-        const versions = yield* Effect.flatMap(
-          Sql.SqlDriver,
-          (sql) => sql.query("SELECT version FROM braid_session_migrations")
-        ).pipe(Effect.provide(PostgresDriver.layer({ url: freshUrl, max: 1 })))
-        assert.deepStrictEqual(versions.map((r) => Number(r["version"])), [1])
-      }).pipe(Effect.ensuring(Effect.promise(() => admin(`DROP SCHEMA IF EXISTS ${fresh} CASCADE`))))
+      const freshUrl = inSchema(DATABASE_URL, fresh)
+      yield* concurrentStarts(
+        () => PostgresSessionStore.layer({ url: freshUrl, timeout: "20 seconds", max: 2 }),
+        () => PostgresDriver.layer({ url: freshUrl, max: 1 })
+      ).pipe(Effect.ensuring(Effect.promise(() => admin(`DROP SCHEMA IF EXISTS ${fresh} CASCADE`))))
     }))
 
   it.live("a call on a link that never answers fails typed at the bound; a dropped connection is typed and the store recovers", () =>

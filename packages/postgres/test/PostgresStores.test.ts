@@ -1,4 +1,3 @@
-import { Sql } from "@braid/core"
 import { ResultStore } from "@braid/eval"
 import { PostgresDriver, PostgresMeetingRecords, PostgresResultStore } from "@braid/postgres"
 import { DATABASE_URL, describeWith, faultyProxy, withPort } from "@braid/testing"
@@ -8,23 +7,9 @@ import { ConfigProvider, Effect, Fiber, Layer, Schedule } from "effect"
 import { afterAll, beforeAll } from "vitest"
 import { resultStoreSuite, typedFailure } from "../../eval/test/resultStoreConformance.js"
 import { meetingRecordsSuite } from "../../workflows/test/meetingRecordsConformance.js"
+import { admin, inSchema } from "./schemas.js"
 
 const describePg = await describeWith("postgres")
-
-/** `url` whose connections use `schema` (created by the test: others test concurrently on the same database). */
-const inSchema = (url: string, schema: string): string => {
-  const u = new URL(url)
-  u.searchParams.set("options", `-c search_path=${schema}`)
-  return u.toString()
-}
-
-/** Runs one statement on the database (outside the schemas). */
-const admin = (text: string) =>
-  Effect.runPromise(
-    Effect.flatMap(Sql.SqlDriver, (sql) => sql.execute(text)).pipe(
-      Effect.provide(PostgresDriver.layer({ url: DATABASE_URL, max: 1 }))
-    )
-  )
 
 describePg("ResultStore, MeetingStore and MeetingRecords on PostgresDriver", () => {
   const schema = `braid_st_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`

@@ -14,7 +14,15 @@
  */
 import { Errors as ResilienceErrors, RateLimit } from "@braid/resilience"
 import type { CircuitBreaker } from "@braid/resilience"
-import { Admin, Errors as WfErrors, Practice, SessionEvents, SessionMetrics, SessionStore } from "@braid/workflows"
+import {
+  Admin,
+  Errors as WfErrors,
+  Practice,
+  Scripts,
+  SessionEvents,
+  SessionMetrics,
+  SessionStore
+} from "@braid/workflows"
 import type { HttpApp, HttpPlatform } from "@effect/platform"
 import {
   FileSystem,
@@ -28,6 +36,7 @@ import {
 } from "@effect/platform"
 import type { Duration } from "effect"
 import { Cause, Clock, Context, Effect, Either, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import { fileURLToPath } from "node:url"
 import * as Api from "./Api.js"
 import * as Auth from "./Auth.js"
 import * as Errors from "./Errors.js"
@@ -448,8 +457,8 @@ const notBuilt = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Braid</title></head>
 <body><main><h1>Braid</h1>
-<p>The web app is not built. Build it with <code>npm run build --workspace @braid/server</code> (it lands in
-<code>packages/server/web/dist</code>), or use the API: <a href="/api/docs">/api/docs</a>.</p></main></body></html>
+<p>The web app is not built here (its files go in <code>packages/server/web/dist</code>). The API is
+up: see <a href="/api/docs">/api/docs</a>.</p></main></body></html>
 `
 
 const webApp = (request: HttpServerRequest.HttpServerRequest, webDir: string | undefined) =>
@@ -624,3 +633,42 @@ export const layerApi = (options: Options) => {
  * @since 0.3.0
  */
 export const layer = (options: Options) => HttpApiBuilder.serve().pipe(Layer.provide(layerApi(options)))
+
+/**
+ * Adds the sample scenario (`Scripts.practiceScenario`) to an organization whose catalogue is
+ * empty, so that a new server is usable at once; whether it added it.
+ *
+ * @example
+ * ```ts
+ * import { Server } from "@braid/server"
+ *
+ * const seeded = Server.seed("default")
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const seed = Effect.fn("Server.seed")(function*(tenant: string = "default") {
+  const store = yield* SessionStore.SessionStore
+  const admin = SessionStore.system(tenant)
+  const page = yield* store.listScenarios(admin, { limit: 1 })
+  if (page.items.length > 0) return false
+  const at = yield* Clock.currentTimeMillis
+  yield* store.putScenario(admin, { ...Scripts.practiceScenario, author: "braid" }, at)
+  return true
+})
+
+/**
+ * Where the web app's built files are in the installed package (`web/dist`).
+ *
+ * @example
+ * ```ts
+ * import { Server } from "@braid/server"
+ *
+ * const dir = Server.defaultWebDir
+ * ```
+ *
+ * @category constants
+ * @since 0.3.0
+ */
+export const defaultWebDir: string = fileURLToPath(new URL("../web/dist", import.meta.url))

@@ -4,6 +4,7 @@ import { Auth, Server } from "@braid/server"
 import { Practice, Scripts, SessionStore } from "@braid/workflows"
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
+import type { Duration } from "effect"
 import { Effect, Layer, Redacted } from "effect"
 import { createServer } from "node:http"
 
@@ -11,7 +12,7 @@ export const secret = Redacted.make("a test secret of at least thirty-two charac
 
 export type Role = "learner" | "teacher" | "admin"
 
-export const tokenOf = (userId: string, role: Role, options: { tenant?: string; ttl?: string } = {}) =>
+export const tokenOf = (userId: string, role: Role, options: { tenant?: string; ttl?: Duration.DurationInput } = {}) =>
   Auth.issue(secret, { userId, role, ...options }, Date.now())
 
 /**
@@ -49,30 +50,36 @@ export interface Reply {
   readonly json: any
 }
 
-/** One HTTP request (a JSON body unless `raw` is given). */
+/** One HTTP request (a JSON body unless `raw` is given) to the server at `base`. */
+export const callAt = async (
+  base: string,
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}
+): Promise<Reply> => {
+  const headers: Record<string, string> = { ...options.headers }
+  if (options.token !== undefined) headers["authorization"] = `Bearer ${options.token}`
+  let body: string | undefined
+  if (options.raw !== undefined) body = options.raw
+  else if (options.body !== undefined) body = JSON.stringify(options.body)
+  if (body !== undefined && headers["content-type"] === undefined) headers["content-type"] = "application/json"
+  const res = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) })
+  const text = await res.text()
+  let json: unknown = undefined
+  try {
+    json = text === "" ? undefined : JSON.parse(text)
+  } catch {
+    json = undefined
+  }
+  return { status: res.status, headers: res.headers, text, json }
+}
+
+/** One HTTP request to the server in context. */
 export const call = (
   method: string,
   path: string,
   options: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {}
-) =>
-  Effect.flatMap(baseUrl, (base) =>
-    Effect.promise(async (): Promise<Reply> => {
-      const headers: Record<string, string> = { ...options.headers }
-      if (options.token !== undefined) headers["authorization"] = `Bearer ${options.token}`
-      let body: string | undefined
-      if (options.raw !== undefined) body = options.raw
-      else if (options.body !== undefined) body = JSON.stringify(options.body)
-      if (body !== undefined && headers["content-type"] === undefined) headers["content-type"] = "application/json"
-      const res = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) })
-      const text = await res.text()
-      let json: unknown = undefined
-      try {
-        json = text === "" ? undefined : JSON.parse(text)
-      } catch {
-        json = undefined
-      }
-      return { status: res.status, headers: res.headers, text, json }
-    }))
+) => Effect.flatMap(baseUrl, (base) => Effect.promise(() => callAt(base, method, path, options)))
 
 export interface SseEvent {
   readonly event: string

@@ -36,14 +36,14 @@ import { Attributes, Instrumentation, Primitive, WorkflowContext } from "@braid/
 import type { Errors as LlmErrors } from "@braid/llm"
 import { Ai, Metered, Tokens } from "@braid/llm"
 import { EventBus } from "@braid/messaging"
-import { CircuitBreaker } from "@braid/resilience"
+import { Bulkhead, CircuitBreaker } from "@braid/resilience"
 import type { Duration, Scope } from "effect"
-import { Clock, Context, Effect, FiberMap, Layer, Schema, Stream } from "effect"
+import { Clock, Context, Effect, FiberMap, Layer, Schedule, Schema, Stream } from "effect"
 import type { AtCapacity, Forbidden, ScenarioNotFound, SessionNotFound, SessionStoreError } from "./Errors.js"
 import { InvalidInput, SessionCompleted } from "./Errors.js"
 import { buildPolicies, decoder, durationOption } from "./internal/decode.js"
 import type { CallPolicy } from "./internal/practice.js"
-import { budgetExceeded, guarded, publisher, summarize, transcriptText, typed } from "./internal/practice.js"
+import { budgetExceeded, guarded, queuedPublisher, summarize, transcriptText, typed } from "./internal/practice.js"
 import * as PracticeEvaluation from "./PracticeEvaluation.js"
 import type * as ScenarioNs from "./Scenario.js"
 import * as SessionCap from "./SessionCap.js"
@@ -267,6 +267,12 @@ export interface Config {
    * `false` for none.
    */
   readonly breaker?: CircuitBreaker.CircuitBreaker | false
+  /**
+   * The limit on model calls in flight (client and judge), separate from the session cap: a
+   * `Bulkhead` you may share with other workflows. A call it refuses (`CapacityExceeded`) gets the
+   * fallback reply, and does not count towards the outage. Default: none.
+   */
+  readonly modelCalls?: Bulkhead.Bulkhead
   /** The objective check. Default `judge()`. */
   readonly objective?: ObjectiveCheck
   /** The session cap. Default 20 active, 5 queued. */
@@ -479,7 +485,11 @@ const stepsWith = (config: Config, policy: CallPolicy) => {
     policy
   )
   const judgeStep = guarded("judge", config.objective ?? judge(), policy)
-  return { client, judge: judgeStep }
+  if (config.modelCalls === undefined) return { client, judge: judgeStep }
+  return {
+    client: client.pipe(Bulkhead.limit(config.modelCalls)),
+    judge: judgeStep.pipe(Bulkhead.limit(config.modelCalls))
+  }
 }
 
 /**
@@ -566,7 +576,7 @@ export const make = (
   Effect.gen(function*() {
     const store = yield* SessionStore
     const model = yield* Effect.context<Ai.LanguageModel.LanguageModel>()
-    const publish = publisher(yield* Effect.serviceOption(EventBus.EventBus))
+    const publish = yield* queuedPublisher(yield* Effect.serviceOption(EventBus.EventBus))
     const scope = yield* Effect.scope
     const cap = yield* SessionCap.make(config.cap)
     const idle = yield* durationOption("idleTimeout", config.idleTimeout, "10 minutes")
@@ -589,7 +599,7 @@ export const make = (
     const { client, judge: check } = yield* buildPolicies(() => stepsWith(config, policy), "modelTimeout")
     const evaluation = config.evaluation === false
       ? undefined
-      : yield* PracticeEvaluation.make({ ...config.evaluation, policy })
+      : yield* PracticeEvaluation.make({ ...config.evaluation, policy, publish })
     if (evaluation !== undefined) yield* Effect.forkIn(evaluation.worker, scope)
     const timers = yield* FiberMap.make<string>()
     const live = new Map<string, Live>()
@@ -683,7 +693,7 @@ export const make = (
           yield* Effect.ignore(evaluation.enqueue(session))
           yield* Effect.forkIn(Effect.ignore(evaluation.process(sessionId)), scope)
         }
-        yield* Effect.annotateCurrentSpan({ "braid.session.end_reason": reason })
+        yield* Effect.annotateCurrentSpan({ [Attributes.Braid.sessionEndReason]: reason })
         return session
       })).pipe(Effect.withSpan("Practice.end", { attributes: { [Attributes.Braid.sessionId]: sessionId } }))
 
@@ -694,7 +704,15 @@ export const make = (
         sessionId,
         Effect.sleep(idle).pipe(
           Effect.zipRight(Clock.currentTimeMillis),
-          Effect.flatMap((now) => Effect.ignore(endSession(sessionId, "idle-timeout", now)))
+          // The store may be unreachable when the timer fires: try again, then give up (logged).
+          Effect.flatMap((now) =>
+            endSession(sessionId, "idle-timeout", now).pipe(
+              Effect.retry({ schedule: Schedule.spaced("30 seconds"), times: 10 }),
+              Effect.catchAll((e) =>
+                Effect.logError(`practice: could not end idle session ${sessionId}: ${summarize(e)}`)
+              )
+            )
+          )
         )
       ).pipe(Effect.asVoid)
     const disarm = (sessionId: string): Effect.Effect<void> => FiberMap.remove(timers, sessionId)
@@ -736,7 +754,10 @@ export const make = (
             yield* logFailure(session, "model", "warning", budget)
             return { ended: yield* endSession(session.id, "budget-exhausted", requestedAt) } as const
           }
-          state.failures++
+          // Refused by the limit on model calls: the service is busy, the model is not down.
+          if (!(typeof error === "object" && error !== null && "_tag" in error && error._tag === "CapacityExceeded")) {
+            state.failures++
+          }
           yield* logFailure(session, "model", state.failures >= outageAfter ? "error" : "warning", error)
           if (state.failures >= outageAfter) {
             return { ended: yield* endSession(session.id, "model-outage", requestedAt) } as const

@@ -34,7 +34,7 @@ import { Clock, Duration as D, Effect, Schema } from "effect"
 import type { SessionNotFound, SessionStoreError } from "./Errors.js"
 import { Forbidden, InvalidInput } from "./Errors.js"
 import { buildPolicies, durationOption } from "./internal/decode.js"
-import type { CallPolicy } from "./internal/practice.js"
+import type { CallPolicy, Publish } from "./internal/practice.js"
 import { guarded, publisher, summarize, transcriptText, typed } from "./internal/practice.js"
 import type * as Scenario from "./Scenario.js"
 import * as SessionEvents from "./SessionEvents.js"
@@ -257,12 +257,17 @@ export const step = (options: Options & { readonly policy?: CallPolicy } = {}) =
  * @since 0.3.0
  */
 export const make = (
-  options: Options & { readonly policy?: CallPolicy } = {}
+  options: Options & {
+    /** The policies of the evaluator's calls (the workflow's, when `Practice` builds it). */
+    readonly policy?: CallPolicy
+    /** How `EvaluationReady` is published (the workflow's ordered publisher, when `Practice` builds it). */
+    readonly publish?: Publish
+  } = {}
 ): Effect.Effect<Evaluator, InvalidInput, SessionStore | Ai.LanguageModel.LanguageModel> =>
   Effect.gen(function*() {
     const store = yield* SessionStore
     const context = yield* Effect.context<Ai.LanguageModel.LanguageModel>()
-    const publish = publisher(yield* Effect.serviceOption(EventBus.EventBus))
+    const publish = options.publish ?? publisher(yield* Effect.serviceOption(EventBus.EventBus))
     const maxAttempts = options.maxAttempts ?? 3
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
       return yield* new InvalidInput({ field: "maxAttempts", reason: `must be a positive integer, got ${maxAttempts}` })

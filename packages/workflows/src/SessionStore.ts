@@ -194,7 +194,7 @@ export const SessionRecord = Schema.Struct({
   /** When it became active (after waiting in the queue, if it did). */
   startedAt: Schema.optional(Schema.Number),
   endedAt: Schema.optional(Schema.Number),
-  /** `endedAt - startedAt`. */
+  /** `endedAt - startedAt` (absent when the session ended while still queued). */
   durationMs: Schema.optional(Schema.Number),
   totals: Totals,
   /** The session this one practises again. */
@@ -500,7 +500,7 @@ export interface Service {
   // Sessions (written by the workflows) -----------------------------------------------------------
   /** Creates a session; an existing id is `InvalidInput` (`id`). */
   readonly createSession: (session: NewSession) => Effect.Effect<SessionRecord, SessionStoreError | InvalidInput>
-  /** A queued session becomes active at `at` (no-op when already active). */
+  /** A queued session becomes active at `at` (no-op when already active or completed). */
   readonly activateSession: (
     sessionId: string,
     at: number
@@ -513,7 +513,10 @@ export interface Service {
     sessionId: string,
     end: { readonly reason: EndReason; readonly at: number; readonly message?: string }
   ) => Effect.Effect<{ readonly session: SessionRecord; readonly ended: boolean }, SessionStoreError | SessionNotFound>
-  /** Appends a message with the next `seq` of its session, and adds it to the session's totals atomically. */
+  /**
+   * Appends a message with the next `seq` of its session, and adds it to the session's totals atomically.
+   * A completed session still takes messages (the closing message of an outage or a goodbye).
+   */
   readonly appendMessage: (
     sessionId: string,
     message: NewMessage
@@ -629,7 +632,15 @@ export class SessionStore extends Context.Tag("@braid/workflows/SessionStore")<S
 export const layerMemory: Layer.Layer<SessionStore> = Layer.effect(SessionStore, Effect.sync(memory.make))
 
 /**
- * The options of the SQL session store.
+ * The options of the SQL session store: `timeout`, the bound of every call (default
+ * `Io.defaultTimeout`, 5 s).
+ *
+ * @example
+ * ```ts
+ * import { SessionStore } from "@braid/workflows"
+ *
+ * const options: SessionStore.SqlOptions = { timeout: "2 seconds" }
+ * ```
  *
  * @since 0.3.0
  * @category models

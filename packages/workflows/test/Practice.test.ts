@@ -2,10 +2,11 @@ import { Attributes, Describe } from "@braid/core"
 import type { ScriptedLanguageModel } from "@braid/llm"
 import { Ai, Errors as LlmErrors, Metered, ScriptedLanguageModel as Scripted } from "@braid/llm"
 import { EventBus } from "@braid/messaging"
+import { Bulkhead } from "@braid/resilience"
 import { withSpans } from "@braid/testing"
 import { Practice, Scenario, Scripts, SessionEvents, SessionStore, Transcript } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Exit, FastCheck as fc, Fiber, Layer, Ref, Stream, TestClock } from "effect"
+import { Cause, Chunk, Effect, Exit, FastCheck as fc, Fiber, Layer, PubSub, Ref, Stream, TestClock } from "effect"
 import * as fs from "node:fs"
 
 const teacher = { userId: "tess", role: "teacher", tenant: "default" } as const
@@ -123,7 +124,16 @@ describe("Practice", () => {
       yield* settle
       const all = yield* Ref.get(events)
       const seen = tags(all, started.session.id)
-      assert.strictEqual(seen.filter((t) => t === "EvaluationReady").length, 1)
+      assert.deepStrictEqual(seen.filter((t) => t !== "AiTurnDelta"), [
+        "SessionStarted",
+        "AiTurn",
+        "LearnerMessage",
+        "AiTurn",
+        "LearnerMessage",
+        "AiTurn",
+        "SessionEnded",
+        "EvaluationReady"
+      ])
       assert.strictEqual(seen.filter((t) => t === "SessionEnded").length, 1)
       assert.strictEqual(seen.filter((t) => t === "SessionStarted").length, 1)
       assert.strictEqual(seen.filter((t) => t === "LearnerMessage").length, 2)
@@ -251,6 +261,41 @@ describe("Practice", () => {
     assert.strictEqual(markdown.match(/^## Evaluation/gm)?.length, 1)
     assert.include(markdown, "Not evaluated.")
   })
+
+  it.scoped("a bus that never answers does not hold a turn: each publication is bounded (TestClock)", () =>
+    Effect.gen(function*() {
+      const dispatcher = yield* PubSub.unbounded<{ readonly channel: string; readonly payload: unknown }>()
+      const stuck = EventBus.makeWith({ transport: "stuck", dispatcher, send: () => Effect.never })
+      const fiber = yield* Effect.fork(
+        Effect.gen(function*() {
+          const { practice, session } = yield* begin() // SessionStarted is published (and bounded) too
+          return yield* practice.send(ada, session.id, "What brings you here today?")
+        }).pipe(Effect.provideService(EventBus.EventBus, stuck))
+      )
+      yield* TestClock.adjust("5 minutes")
+      const turn = yield* Fiber.join(fiber)
+      assert.include(turn.reply?.text ?? "", "Two people quit")
+    }).pipe(
+      Effect.provide(Layer.merge(SessionStore.layerMemory, Metered.fromProvider(Scripted.provider(Scripts.practice))))
+    ))
+
+  it.scoped("model calls in flight have their own limit (a Bulkhead), separate from the session cap", () =>
+    Effect.gen(function*() {
+      yield* addScenario({ aiSpeaksFirst: false })
+      const modelCalls = Bulkhead.unsafeMake({ name: "practice-calls", maxConcurrent: 1, maxQueued: 0 })
+      const practice = yield* Practice.make({ modelCalls, retry: { maxAttempts: 1 }, outageAfter: 1 })
+      const a = yield* practice.start(ada, "first-session")
+      const g = yield* practice.start(grace, "first-session")
+      const first = yield* Effect.fork(practice.send(ada, a.session.id, "What brings you here today?"))
+      yield* settle
+      const second = yield* practice.send(grace, g.session.id, "What brings you here today?")
+      assert.isTrue(second.reply?.fallback)
+      assert.include(second.reply?.fallbackCause ?? "", "CapacityExceeded")
+      assert.strictEqual(second.session.status, "active") // not an outage, even with outageAfter 1
+      yield* TestClock.adjust("2 seconds")
+      const turn = yield* Fiber.join(first)
+      assert.isFalse(turn.reply?.fallback)
+    }).pipe(Effect.provide(env({ ...Scripts.practice, latency: "1 second" }))))
 
   it.scoped("a bad config is InvalidInput naming the option", () =>
     Effect.gen(function*() {
@@ -444,6 +489,11 @@ describe("Practice", () => {
       assert.strictEqual(turn.attributes[Attributes.Braid.turnId], turnId)
       const agent = spans.find((s) => s.name === "invoke_agent client")!
       assert.strictEqual(agent.attributes[Attributes.GenAI.conversationId], session.id)
+      const { spans: endSpans } = yield* withSpans(practice.end(ada, session.id))
+      assert.strictEqual(
+        endSpans.find((s) => s.name === "Practice.end")?.attributes[Attributes.Braid.sessionEndReason],
+        "user"
+      )
       const chats = spans.filter((s) => s.name.startsWith("chat "))
       assert.isTrue(chats.length >= 2) // the client and the judge
       for (const chat of chats) assert.strictEqual(chat.attributes[Attributes.GenAI.conversationId], session.id)

@@ -10,16 +10,14 @@ import { SessionStore } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
 import * as fc from "fast-check"
+import { typedFailure } from "../../eval/test/resultStoreConformance.js"
 
-/** A failure that is typed (not a defect, not an interruption), with its error. */
-export const typedFailure = <A, E>(exit: Exit.Exit<A, E>): E => {
-  assert.isTrue(Exit.isFailure(exit), "expected a failure")
-  const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-  assert.isTrue(
-    Option.isSome(failure),
-    `expected a typed failure, got ${Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "success"}`
-  )
-  return (failure as Option.Some<E>).value
+export { typedFailure }
+
+/** That `exit` is an `InvalidInput` naming `field`. */
+export const assertInvalid = (exit: Exit.Exit<unknown, { readonly _tag: string }>, field: string, message?: string) => {
+  const e = typedFailure(exit) as { readonly _tag: string; readonly field?: string }
+  assert.deepStrictEqual([e._tag, e.field], ["InvalidInput", field], message)
 }
 
 let counter = 0
@@ -196,11 +194,7 @@ export const sessionStoreSuite = (
           assert.deepStrictEqual(yield* ids({ skill: "listen" }), [])
           assert.deepStrictEqual(yield* ids({ difficulty: "advanced" }), ["s3", "s5", "s4"])
           assert.deepStrictEqual(yield* ids({ difficulty: "advanced", skill: "open-questions" }), ["s3", "s5"])
-          const bad = typedFailure(yield* Effect.exit(store.listScenarios(ada, { difficulty: "expert" as never })))
-          assert.deepStrictEqual([bad._tag, bad._tag === "InvalidInput" ? bad.field : ""], [
-            "InvalidInput",
-            "difficulty"
-          ])
+          assertInvalid(yield* Effect.exit(store.listScenarios(ada, { difficulty: "expert" as never })), "difficulty")
         })
       ))
 
@@ -222,12 +216,12 @@ export const sessionStoreSuite = (
           assert.strictEqual(s.startedAt, 1000)
           assert.deepStrictEqual(s.totals, { messages: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, fallbacks: 0 })
           assert.deepStrictEqual(s.metadata, { a: "b" })
-          const dup = typedFailure(
+          assertInvalid(
             yield* Effect.exit(
               store.createSession({ id: `${t}-1`, tenant: t, userId: "bob", kind: "coaching", createdAt: 1 })
-            )
+            ),
+            "id"
           )
-          assert.deepStrictEqual([dup._tag, dup._tag === "InvalidInput" ? dup.field : ""], ["InvalidInput", "id"])
 
           const q = yield* store.createSession({
             id: `${t}-2`,
@@ -382,15 +376,10 @@ export const sessionStoreSuite = (
             [{ ...message("x", 1), outputTokens: 10n }, "outputTokens"]
           ]
           for (const [m, field] of cases) {
-            const e = typedFailure(yield* Effect.exit(store.appendMessage(id, m as SessionStore.NewMessage)))
-            assert.deepStrictEqual([e._tag, e._tag === "InvalidInput" ? e.field : ""], ["InvalidInput", field])
+            assertInvalid(yield* Effect.exit(store.appendMessage(id, m as SessionStore.NewMessage)), field)
           }
           assert.strictEqual((yield* store.getSession(ada, id)).totals.messages, 0)
-          const limit = typedFailure(yield* Effect.exit(store.messages(ada, id, { limit: 501 })))
-          assert.deepStrictEqual([limit._tag, limit._tag === "InvalidInput" ? limit.field : ""], [
-            "InvalidInput",
-            "limit"
-          ])
+          assertInvalid(yield* Effect.exit(store.messages(ada, id, { limit: 501 })), "limit")
         })
       ))
 
@@ -510,10 +499,9 @@ export const sessionStoreSuite = (
               [{ cursor: Buffer.from("{\"__proto__\":{\"c\":1}}").toString("base64url") }, "cursor"]
             ] as const
           ) {
-            const e = typedFailure(yield* Effect.exit(store.listSessions(ada, q as SessionStore.SessionQuery)))
-            assert.deepStrictEqual(
-              [e._tag, e._tag === "InvalidInput" ? e.field : ""],
-              ["InvalidInput", field],
+            assertInvalid(
+              yield* Effect.exit(store.listSessions(ada, q as SessionStore.SessionQuery)),
+              field,
               JSON.stringify(q, (_, v) => typeof v === "bigint" ? `${v}n` : v)
             )
           }
@@ -836,7 +824,7 @@ export const sessionStoreSuite = (
               [{ metadata: JSON.parse("{\"__proto__\":\"x\"}") }, "metadata"]
             ] as const
           ) {
-            const e = typedFailure(
+            assertInvalid(
               yield* Effect.exit(
                 store.createSession(
                   Object.assign(
@@ -844,9 +832,9 @@ export const sessionStoreSuite = (
                     input
                   ) as SessionStore.NewSession
                 )
-              )
+              ),
+              field
             )
-            assert.deepStrictEqual([e._tag, e._tag === "InvalidInput" ? e.field : ""], ["InvalidInput", field])
           }
         })
       ))
@@ -992,6 +980,35 @@ export const sessionStoreSuite = (
           assert.deepStrictEqual(versions.map((r) => Number(r["version"])), [1])
         }))
     }
+  })
+
+/**
+ * Stores that start at once on a new database (`make`: a store on a connection of its own, each
+ * call) migrate it once, and every one of them works.
+ */
+export const concurrentStarts = (
+  make: () => Layer.Layer<SessionStore.SessionStore, unknown>,
+  driver: () => Layer.Layer<Sql.SqlDriver, unknown>
+) =>
+  Effect.gen(function*() {
+    const ids = yield* Effect.forEach(
+      [0, 1, 2, 3],
+      (i) =>
+        Effect.flatMap(
+          SessionStore.SessionStore,
+          (store) => store.createSession({ id: `s${i}`, userId: "ada", kind: "practice", createdAt: i })
+        ).pipe(Effect.provide(make()), Effect.map((s) => s.id)),
+      { concurrency: "unbounded" }
+    )
+    assert.deepStrictEqual(ids, ["s0", "s1", "s2", "s3"])
+    const versions = yield* Effect.flatMap(
+      SqlPort.SqlDriver,
+      (sql) => sql.query("SELECT version FROM braid_session_migrations")
+    ).pipe(Effect.provide(driver()))
+    assert.deepStrictEqual(versions.map((r) => Number(r["version"])), [1])
+    const all = yield* Effect.flatMap(SessionStore.SessionStore, (store) => store.listSessions(SessionStore.system()))
+      .pipe(Effect.provide(make()))
+    assert.deepStrictEqual(all.items.map((s) => s.id), ["s3", "s2", "s1", "s0"])
   })
 
 // Fuzzing ---------------------------------------------------------------------------------------

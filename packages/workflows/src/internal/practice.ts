@@ -6,7 +6,7 @@
  * @internal
  */
 import type { Primitive as P } from "@braid/core"
-import { Primitive } from "@braid/core"
+import { Io, Primitive } from "@braid/core"
 import * as Models from "@braid/eval/Models"
 import type { Errors as LlmErrors } from "@braid/llm"
 import { AiErrors } from "@braid/llm"
@@ -14,7 +14,8 @@ import { EventBus } from "@braid/messaging"
 import type { Errors as ResilienceErrors, Retry } from "@braid/resilience"
 import { CircuitBreaker, Errors as ResilienceErrorValues } from "@braid/resilience"
 import type { Duration } from "effect"
-import { Effect, Option } from "effect"
+import type { Scope } from "effect"
+import { Cause, Effect, Exit, Fiber, Option, Queue } from "effect"
 import * as SessionEvents from "../SessionEvents.js"
 import type { MessageRecord } from "../SessionStore.js"
 
@@ -71,22 +72,75 @@ export const summarize = (error: unknown): string => {
 /** The model's errors as Braid's typed `ModelError`s. */
 export const typed = AiErrors.mapToModelError
 
+/** The bound of one publication on the bus (or of one batch of the queued publisher). */
+const publishTimeout = "5 seconds"
+
+/** Publishes an event (see `publisher`). */
+export type Publish = <E extends SessionEvents.Event>(
+  Event: SessionEvents.EventClass<E>,
+  fields: Omit<E, "_tag" | "eventId" | "at">
+) => Effect.Effect<void>
+
 /**
- * Publishes an event when an `EventBus` was provided: events are best effort, so a failing bus
- * never fails a turn (it is logged).
+ * Runs publications in a fiber of their own, bounded by `publishTimeout`, and awaits it: a bus
+ * that fails, hangs or was shut down (which interrupts a publisher) is logged, never the caller's
+ * failure or interruption.
  */
-export const publisher = (bus: Option.Option<EventBus.Service>) =>
+const bounded = (work: Effect.Effect<void, unknown>, what: string): Effect.Effect<void> =>
+  Effect.fork(Io.within(
+    work,
+    publishTimeout,
+    (millis) => Effect.fail(`no answer from the bus in ${millis} ms`),
+    { interruptible: true } // also from the end of a session, which is uninterruptible
+  )).pipe(
+    Effect.flatMap(Fiber.await),
+    Effect.flatMap((exit) =>
+      Exit.isSuccess(exit)
+        ? Effect.void
+        : Effect.logWarning(
+          `practice: could not publish ${what}: ${
+            Cause.isInterruptedOnly(exit.cause) ? "interrupted" : summarize(Cause.squash(exit.cause))
+          }`
+        )
+    )
+  )
+
+const emitOn = (service: EventBus.Service) =>
 <E extends SessionEvents.Event>(
   Event: SessionEvents.EventClass<E>,
   fields: Omit<E, "_tag" | "eventId" | "at">
-): Effect.Effect<void> =>
-  Option.match(bus, {
-    onNone: () => Effect.void,
-    onSome: (service) =>
-      SessionEvents.emit(Event, fields).pipe(
-        Effect.provideService(EventBus.EventBus, service),
-        Effect.catchAll((e) => Effect.logWarning(`practice: could not publish ${Event._tag}: ${summarize(e)}`)),
-        Effect.asVoid
+): Effect.Effect<void, unknown> =>
+  SessionEvents.emit(Event, fields).pipe(Effect.provideService(EventBus.EventBus, service), Effect.asVoid)
+
+/**
+ * Publishes an event when an `EventBus` was provided, bounded and best effort (see `bounded`): a
+ * failing bus never fails or holds its caller past `publishTimeout`.
+ */
+export const publisher = (bus: Option.Option<EventBus.Service>): Publish => (Event, fields) =>
+  Option.isNone(bus) ? Effect.void : bounded(emitOn(bus.value)(Event, fields), Event._tag)
+
+/**
+ * A publisher that never holds its caller: events go, in order, through a bounded queue that one
+ * fiber of the current scope publishes, in batches each bounded by `publishTimeout`. A bus that is
+ * slow or silent makes the queue grow up to `capacity`, then new events are dropped (logged).
+ * When the scope closes, what is still queued is published for at most `publishTimeout`.
+ */
+export const queuedPublisher = (
+  bus: Option.Option<EventBus.Service>,
+  capacity = 10_000
+): Effect.Effect<Publish, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    if (Option.isNone(bus)) return publisher(bus)
+    const emit = emitOn(bus.value)
+    const queue = yield* Queue.dropping<Effect.Effect<void, unknown>>(capacity)
+    const run = (batch: Iterable<Effect.Effect<void, unknown>>) =>
+      bounded(Effect.forEach(batch, (e) => e, { discard: true }), "session events")
+    yield* Effect.addFinalizer(() => Effect.flatMap(Queue.takeAll(queue), run))
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeBetween(queue, 1, 500), run)))
+    return (Event, fields) =>
+      Effect.flatMap(
+        Queue.offer(queue, emit(Event, fields)),
+        (queued) => queued ? Effect.void : Effect.logWarning(`practice: event queue full, ${Event._tag} dropped`)
       )
   })
 

@@ -503,6 +503,21 @@ export const checkTitle = (scenario: Scenario.Scenario): Effect.Effect<Scenario.
     : Effect.fail(new InvalidInput({ field: "title", reason: problem }))
 }
 
+/** `putScenario`'s checks: the caller may write scenarios, the input decodes, `at` is a time. */
+export const scenarioWrite = (
+  principal: SessionStore.Principal,
+  input: unknown,
+  at: unknown
+): Effect.Effect<
+  { readonly scenario: Scenario.Scenario; readonly at: number },
+  InvalidInput | Forbidden | SessionStoreError
+> =>
+  Effect.gen(function*() {
+    yield* requireAuthor(principal, "putScenario")
+    const scenario = yield* Effect.flatMap(decodeScenario(input), checkTitle)
+    return { scenario, at: yield* decodeTime("putScenario", at) }
+  })
+
 /** An id a lookup can match: ids that cannot be created (not text, empty, too long, NUL) match nothing. */
 export const lookupId = (id: unknown): id is string =>
   typeof id === "string" && id.length > 0 && id.length <= 256 && textProblem(id) === undefined

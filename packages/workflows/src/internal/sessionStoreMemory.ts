@@ -57,9 +57,7 @@ export const make = (): SessionStore.Service => {
   return {
     putScenario: (principal, input, at) =>
       Effect.gen(function*() {
-        yield* C.requireAuthor(principal, "putScenario")
-        const scenario = yield* Effect.flatMap(C.decodeScenario(input), C.checkTitle)
-        const when = yield* C.decodeTime("putScenario", at)
+        const { at: when, scenario } = yield* C.scenarioWrite(principal, input, at)
         const own = scenariosOf(C.tenantOf(principal))
         const next = C.nextScenario(principal, scenario, own.get(scenario.id), when)
         own.set(next.id, next)

@@ -68,7 +68,7 @@ export const migrations = (dialect: Sql.Dialect): ReadonlyArray<ReadonlyArray<st
     `CREATE INDEX IF NOT EXISTS braid_sessions_user ON braid_sessions (tenant, user_id, created_at, id)`,
     `CREATE INDEX IF NOT EXISTS braid_sessions_tenant ON braid_sessions (tenant, created_at, id)`,
     `CREATE INDEX IF NOT EXISTS braid_sessions_live ON braid_sessions (tenant, user_id, scenario_id, status)`,
-    `CREATE INDEX IF NOT EXISTS braid_sessions_status ON braid_sessions (tenant, status)`,
+    `CREATE INDEX IF NOT EXISTS braid_sessions_live_count ON braid_sessions (tenant, status) WHERE status IN ('queued', 'active')`,
     `CREATE TABLE IF NOT EXISTS braid_session_messages (
       session_id TEXT NOT NULL,
       seq ${int} NOT NULL,
@@ -348,7 +348,14 @@ const decodeCountRow = rowDecoder(CountRow)
 const UsageRow = Schema.Struct({ h: Num, n: Num, i: Num, o: Num, c: Num })
 const decodeUsageRow = rowDecoder(UsageRow)
 const SeqRow = Schema.Struct({ messages: Num, tenant: Schema.String })
-const decodeSeqRow = rowDecoder(SeqRow)
+const decodeSeqRowSchema = rowDecoder(SeqRow)
+/** The `RETURNING` row of an append (on every turn's path): a plain row as it is, anything else through the Schema. */
+const decodeSeqRow = (row: unknown): Effect.Effect<typeof SeqRow.Type, string> => {
+  const r = row as { readonly messages?: unknown; readonly tenant?: unknown } | undefined
+  return typeof r?.messages === "number" && Number.isSafeInteger(r.messages) && typeof r.tenant === "string"
+    ? Effect.succeed({ messages: r.messages, tenant: r.tenant })
+    : decodeSeqRowSchema(row)
+}
 const OwnerRow = Schema.Struct({ tenant: Schema.String, user_id: Schema.String })
 const decodeOwnerRow = rowDecoder(OwnerRow)
 const ScenarioVersionRow = Schema.Struct({ author: OptText, version: Num, created_at: Num, updated_at: Num })
@@ -368,16 +375,39 @@ const likeEscape = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\$
 
 const selectSession = `SELECT ${SESSION_COLUMNS} FROM braid_sessions WHERE id = ?`
 
+/** The rows of a query, each decoded with `decode`. */
+const queryAll = <A>(
+  db: Sql.Driver,
+  text: string,
+  params: ReadonlyArray<Sql.Param>,
+  decode: (row: unknown) => Effect.Effect<A, string>
+): Effect.Effect<ReadonlyArray<A>, Sql.SqlFailure | string> =>
+  Effect.flatMap(db.query(text, params), (rows) => Effect.forEach(rows, decode))
+
+/** The first row of a query decoded with `decode`, or `undefined`. */
+const queryFirst = <A>(
+  db: Sql.Driver,
+  text: string,
+  params: ReadonlyArray<Sql.Param>,
+  decode: (row: unknown) => Effect.Effect<A, string>
+): Effect.Effect<A | undefined, Sql.SqlFailure | string> =>
+  Effect.flatMap(db.query(text, params), (rows) => rows.length === 0 ? Effect.succeed(undefined) : decode(rows[0]))
+
 /** The store on `sql`, whose migrations have run. */
 export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefined): SessionStore.Service => {
   const forUpdate = sql.dialect === "postgres" ? " FOR UPDATE" : ""
-  const call = (operation: string) => Sql.call(timeout, (reason) => new SessionStoreError({ operation, reason }))
+  // One bound per operation, made once (a bound decodes its duration when it is made).
+  const calls = new Map<string, ReturnType<typeof Sql.call<SessionStoreError>>>()
+  const call = (operation: string) => {
+    let c = calls.get(operation)
+    if (c === undefined) {
+      c = Sql.call(timeout, (reason) => new SessionStoreError({ operation, reason }))
+      calls.set(operation, c)
+    }
+    return c
+  }
 
-  const sessionById = (db: Sql.Driver, sessionId: string) =>
-    Effect.flatMap(
-      db.query(selectSession, [sessionId]),
-      (rows) => rows.length === 0 ? Effect.succeed(undefined) : toSession(rows[0])
-    )
+  const sessionById = (db: Sql.Driver, sessionId: string) => queryFirst(db, selectSession, [sessionId], toSession)
 
   /** The session, if `principal` sees it. */
   const visibleSession = (principal: SessionStore.Principal, sessionId: string, operation: string) =>
@@ -404,9 +434,7 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
   return {
     putScenario: (principal, input, at) =>
       Effect.gen(function*() {
-        yield* C.requireAuthor(principal, "putScenario")
-        const scenario = yield* Effect.flatMap(C.decodeScenario(input), C.checkTitle)
-        const when = yield* C.decodeTime("putScenario", at)
+        const { at: when, scenario } = yield* C.scenarioWrite(principal, input, at)
         const tenant = C.tenantOf(principal)
         const stored = yield* Effect.gen(function*() {
           const body = yield* encodeScenarioBody(scenario)
@@ -448,12 +476,11 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
     getScenario: (principal, id) =>
       Effect.flatMap(
         C.lookupId(id)
-          ? Effect.flatMap(
-            sql.query(
-              "SELECT tenant, author, version, created_at, updated_at, body FROM braid_scenarios WHERE tenant = ? AND id = ?",
-              [C.tenantOf(principal), id]
-            ),
-            (rows) => rows.length === 0 ? Effect.succeed(undefined) : toScenario(rows[0])
+          ? queryFirst(
+            sql,
+            "SELECT tenant, author, version, created_at, updated_at, body FROM braid_scenarios WHERE tenant = ? AND id = ?",
+            [C.tenantOf(principal), id],
+            toScenario
           ).pipe(call("getScenario"))
           : Effect.succeed(undefined),
         (s) => s === undefined ? Effect.fail(new ScenarioNotFound({ scenarioId: C.show(id) })) : Effect.succeed(s)
@@ -480,13 +507,12 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
           params.push(f.after.t, f.after.i)
         }
         params.push(f.limit + 1)
-        return Effect.flatMap(
-          sql.query(
-            `SELECT tenant, author, version, created_at, updated_at, body FROM braid_scenarios
+        return queryAll(
+          sql,
+          `SELECT tenant, author, version, created_at, updated_at, body FROM braid_scenarios
             WHERE ${where.join(" AND ")} ORDER BY title, id LIMIT ?`,
-            params
-          ),
-          (rows) => Effect.forEach(rows, toScenario)
+          params,
+          toScenario
         ).pipe(
           call("listScenarios"),
           Effect.map((rows) =>
@@ -629,14 +655,13 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
         if (f.after !== undefined) add(`(created_at, id) ${f.newest ? "<" : ">"} (?, ?)`, f.after.c, f.after.i)
         const dir = f.newest ? "DESC" : "ASC"
         params.push(f.limit + 1)
-        return Effect.flatMap(
-          sql.query(
-            `SELECT ${SESSION_COLUMNS} FROM braid_sessions WHERE ${
-              where.join(" AND ")
-            } ORDER BY created_at ${dir}, id ${dir} LIMIT ?`,
-            params
-          ),
-          (rows) => Effect.forEach(rows, toSession)
+        return queryAll(
+          sql,
+          `SELECT ${SESSION_COLUMNS} FROM braid_sessions WHERE ${
+            where.join(" AND ")
+          } ORDER BY created_at ${dir}, id ${dir} LIMIT ?`,
+          params,
+          toSession
         ).pipe(
           call("listSessions"),
           Effect.map((rows) =>
@@ -648,14 +673,13 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
     activeSession: (principal, scenarioId) =>
       !C.lookupId(scenarioId)
         ? Effect.succeed(undefined)
-        : Effect.flatMap(
-          sql.query(
-            `SELECT ${SESSION_COLUMNS} FROM braid_sessions
+        : queryFirst(
+          sql,
+          `SELECT ${SESSION_COLUMNS} FROM braid_sessions
             WHERE tenant = ? AND user_id = ? AND scenario_id = ? AND status IN ('queued', 'active')
             ORDER BY created_at DESC, id DESC LIMIT 1`,
-            [C.tenantOf(principal), C.userOf(principal), scenarioId]
-          ),
-          (rows) => rows.length === 0 ? Effect.succeed(undefined) : toSession(rows[0])
+          [C.tenantOf(principal), C.userOf(principal), scenarioId],
+          toSession
         ).pipe(call("activeSession")),
 
     messages: (principal, sessionId, page) =>
@@ -746,14 +770,13 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
         const { limit, now } = yield* C.evaluationQuery(options)
         if (!C.isEvaluationStatus(status)) return []
         const due = status === "pending" && now !== undefined
-        return yield* Effect.flatMap(
-          sql.query(
-            `SELECT ${EVALUATION_COLUMNS} FROM braid_session_evaluations WHERE status = ?${
-              due ? " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)" : ""
-            } ORDER BY created_at, session_id LIMIT ?`,
-            due ? [status, now, limit] : [status, limit]
-          ),
-          (rows) => Effect.forEach(rows, toEvaluation)
+        return yield* queryAll(
+          sql,
+          `SELECT ${EVALUATION_COLUMNS} FROM braid_session_evaluations WHERE status = ?${
+            due ? " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)" : ""
+          } ORDER BY created_at, session_id LIMIT ?`,
+          due ? [status, now, limit] : [status, limit],
+          toEvaluation
         ).pipe(call("evaluationsByStatus"))
       }),
 
@@ -792,12 +815,11 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
     countLive: (principal) =>
       Effect.gen(function*() {
         yield* C.requireAdmin(principal, "countLive")
-        const rows = yield* Effect.flatMap(
-          sql.query(
-            "SELECT status, COUNT(*) AS n FROM braid_sessions WHERE tenant = ? AND status IN ('active', 'queued') GROUP BY status",
-            [C.tenantOf(principal)]
-          ),
-          (rows) => Effect.forEach(rows, decodeCountRow)
+        const rows = yield* queryAll(
+          sql,
+          "SELECT status, COUNT(*) AS n FROM braid_sessions WHERE tenant = ? AND status IN ('queued', 'active') GROUP BY status",
+          [C.tenantOf(principal)],
+          decodeCountRow
         ).pipe(call("countLive"))
         const count = (status: string) => rows.find((r) => r.status === status)?.n ?? 0
         return { active: count("active"), queued: count("queued") }
@@ -808,15 +830,14 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
         yield* C.requireAdmin(principal, "hourlyUsage")
         const r = yield* C.hourRange(range)
         if (r.hours === 0) return []
-        const rows = yield* Effect.flatMap(
-          sql.query(
-            `SELECT created_at / ${C.HOUR} AS h, COUNT(*) AS n, SUM(input_tokens) AS i, SUM(output_tokens) AS o,
+        const rows = yield* queryAll(
+          sql,
+          `SELECT created_at / ${C.HOUR} AS h, COUNT(*) AS n, SUM(input_tokens) AS i, SUM(output_tokens) AS o,
               SUM(cost_usd) AS c
             FROM braid_session_messages WHERE tenant = ? AND created_at >= ? AND created_at < ?
             GROUP BY created_at / ${C.HOUR}`,
-            [C.tenantOf(principal), r.since, r.until]
-          ),
-          (rows) => Effect.forEach(rows, decodeUsageRow)
+          [C.tenantOf(principal), r.since, r.until],
+          decodeUsageRow
         ).pipe(call("hourlyUsage"))
         return C.fillHours(
           r,

@@ -1,0 +1,217 @@
+/**
+ * `braid serve` and `braid users token`: the HTTP server of `@braid/server` with embedded
+ * defaults (a SQLite store in the data directory, the scripted model offline or Claude with
+ * `ANTHROPIC_API_KEY`, the settings of `Settings` for caps and timeouts), and the tokens its
+ * users sign in with.
+ *
+ * @since 0.3.0
+ */
+import { Models } from "@braid/eval"
+import { EventBus } from "@braid/messaging"
+import { CircuitBreaker } from "@braid/resilience"
+import { Auth, Server } from "@braid/server"
+import { SqliteSessionStore } from "@braid/sqlite"
+import { Practice, Scripts, SessionStore, Settings } from "@braid/workflows"
+import { FileSystem, HttpServer, Path } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Console, Duration, Effect, Layer, Option } from "effect"
+import { createServer } from "node:http"
+
+/**
+ * The options of `braid serve`.
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export interface ServeOptions {
+  /** The data directory (the SQLite file, the development secret). */
+  readonly data: string
+  readonly port: number
+  readonly host: string
+  /** Use the scripted model even if `ANTHROPIC_API_KEY` is set. */
+  readonly offline: boolean
+  /** Origins allowed to call the API from a browser. */
+  readonly cors: ReadonlyArray<string>
+  /** The web app's built files (default: the ones shipped with `@braid/server`). */
+  readonly web?: string | undefined
+}
+
+/**
+ * The practice options from the settings (caps, timeouts, thresholds, model names).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ServeCommand } from "@braid/cli"
+ * import { Settings } from "@braid/workflows"
+ *
+ * const config = Effect.map(Settings.Settings, (s) => ServeCommand.practiceConfig(s))
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const practiceConfig = (
+  settings: Settings.Shape,
+  breaker?: CircuitBreaker.CircuitBreaker
+): Practice.Config => {
+  const judge = Option.getOrUndefined(settings.models.judge)
+  const evaluator = Option.getOrUndefined(settings.models.evaluator)
+  const client = Option.getOrUndefined(settings.models.client)
+  return {
+    cap: { maxActive: settings.sessionCap.active, maxQueued: settings.sessionCap.queued },
+    idleTimeout: settings.timeouts.idle,
+    modelTimeout: settings.timeouts.modelCall,
+    outageAfter: settings.thresholds.outageAfter,
+    maxTurns: settings.thresholds.turnLimit,
+    objective: Practice.judge(judge !== undefined ? { model: judge } : {}),
+    evaluation: { timeout: settings.timeouts.evaluation, ...(evaluator !== undefined ? { model: evaluator } : {}) },
+    ...(client !== undefined ? { model: client } : {}),
+    ...(breaker !== undefined ? { breaker } : {})
+  }
+}
+
+const storeLayer = (settings: Settings.Shape, file: string) =>
+  settings.store === "memory"
+    ? Effect.succeed(SessionStore.layerMemory)
+    : settings.store === "postgres"
+    ? Effect.fail(
+      new Error(
+        "BRAID_STORE=postgres is not supported by `braid serve` yet: use the SQLite default, or compose Server.layer with PostgresSessionStore in your own program (docs/serve.md)"
+      )
+    )
+    : Effect.succeed(SqliteSessionStore.layer(file))
+
+/**
+ * Runs the server until the process is interrupted (Ctrl-C); prints where it listens.
+ *
+ * @example
+ * ```ts
+ * import { ServeCommand } from "@braid/cli"
+ *
+ * const server = ServeCommand.serve({ data: ".braid", port: 4173, host: "127.0.0.1", offline: true, cors: [] })
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const serve = (options: ServeOptions) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const settings = yield* Settings.config
+    yield* fs.makeDirectory(options.data, { recursive: true })
+    const { secret, source } = yield* Auth.secretIn(options.data)
+    const dbFile = path.join(options.data, "braid.db")
+    const mode = yield* Models.mode({ offline: options.offline })
+    const breaker = CircuitBreaker.unsafeMake({
+      name: "practice-model",
+      trigger: CircuitBreaker.consecutive(5),
+      openFor: "30 seconds"
+    })
+    const webDir = options.web ?? Server.defaultWebDir
+    const Store = yield* storeLayer(settings, dbFile)
+    const Base = Layer.mergeAll(
+      Store,
+      Models.layer(Scripts.practice, { offline: options.offline }),
+      EventBus.layerMemory
+    )
+    const App = Server.layer({
+      secret,
+      breaker,
+      webDir,
+      corsOrigins: options.cors
+    }).pipe(
+      Layer.provide(Practice.layer(practiceConfig(settings, breaker))),
+      Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host })),
+      Layer.provideMerge(Base)
+    )
+    yield* Effect.gen(function*() {
+      const seeded = yield* Server.seed(settings.tenant)
+      const server = yield* HttpServer.HttpServer
+      const address = server.address
+      const url = address._tag === "TcpAddress" ? `http://${options.host}:${address.port}` : "(unix socket)"
+      const webBuilt = yield* fs.exists(path.join(webDir, "index.html"))
+      yield* Console.log([
+        `braid serve: listening on ${url}`,
+        `  web app: ${webBuilt ? url : `not built (${webDir} is missing)`}`,
+        `  API: ${url}/api (docs ${url}/api/docs, OpenAPI ${url}/api/openapi.json)`,
+        `  store: ${settings.store === "memory" ? "in memory" : `SQLite ${dbFile}`}${
+          seeded ? " (added the sample scenario)" : ""
+        }`,
+        `  model: ${mode === "scripted" ? "scripted (offline)" : "Claude (ANTHROPIC_API_KEY)"}`,
+        `  tokens signed with ${source === "env" ? "BRAID_AUTH_SECRET" : `the development secret in ${options.data}`}`,
+        `  sign in: braid users token ada --role learner${options.data !== ".braid" ? ` --data ${options.data}` : ""}`
+      ].join("\n"))
+      return yield* Effect.never
+    }).pipe(Effect.provide(App))
+  })
+
+/**
+ * The options of `braid users token`.
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export interface TokenOptions {
+  readonly user: string
+  readonly role: "learner" | "teacher" | "admin"
+  readonly tenant: string
+  /** How long the token is valid (`7d`, `12h`, `30m`, or a `Duration` text such as `2 hours`). */
+  readonly ttl: string
+  readonly data: string
+}
+
+const units: Record<string, string> = { s: "seconds", m: "minutes", h: "hours", d: "days", w: "weeks" }
+
+/**
+ * Parses a time to live: `7d`, `12h`, `30m`, `45s`, `2w`, or a `Duration` text (`2 hours`).
+ *
+ * @example
+ * ```ts
+ * import { ServeCommand } from "@braid/cli"
+ *
+ * ServeCommand.parseTtl("7d") // Option.some(Duration.days(7))
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const parseTtl = (text: string): Option.Option<Duration.Duration> => {
+  const short = /^(\d{1,6})([smhdw])$/.exec(text.trim())
+  const decoded = short !== null
+    ? Duration.decodeUnknown(`${short[1]} ${units[short[2]!]}`)
+    : Duration.decodeUnknown(text.trim())
+  return Option.filter(decoded, (d) => Duration.isFinite(d) && Duration.toMillis(d) > 0)
+}
+
+/**
+ * Issues a token signed with the server's secret (`BRAID_AUTH_SECRET`, or the development secret
+ * of the data directory) and prints it.
+ *
+ * @example
+ * ```ts
+ * import { ServeCommand } from "@braid/cli"
+ *
+ * const print = ServeCommand.token({ user: "ada", role: "learner", tenant: "default", ttl: "7d", data: ".braid" })
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const token = (options: TokenOptions) =>
+  Effect.gen(function*() {
+    const ttl = parseTtl(options.ttl)
+    if (Option.isNone(ttl)) {
+      return yield* Effect.fail(
+        new Error(`--ttl: "${options.ttl}" is not a duration (e.g. 7d, 12h, 30m, "2 hours")`)
+      )
+    }
+    const user = options.user.trim()
+    if (user === "" || user.length > 200) return yield* Effect.fail(new Error("<user>: 1 to 200 characters"))
+    const tenant = options.tenant.trim()
+    if (tenant === "" || tenant.length > 200) return yield* Effect.fail(new Error("--tenant: 1 to 200 characters"))
+    const { secret } = yield* Auth.secretIn(options.data)
+    const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+    yield* Console.log(Auth.issue(secret, { userId: user, role: options.role, tenant, ttl: ttl.value }, now))
+  })
