@@ -65,8 +65,9 @@ describeChromium("the web app in Chromium", () => {
     await page.getByRole("button", { name: `Start practising ${scenarioTitle}` }).click()
     await page.waitForURL(/#\/practice\//)
     adaSession = decodeURIComponent(page.url().split("#/practice/")[1]!)
-    // the client speaks first
+    // the client speaks first; the learner's brief names the client
     await page.locator(".msg.assistant").first().waitFor()
+    await page.getByText(`Your brief: ${Scripts.practiceScenario.persona.name}`).waitFor()
 
     const assistantCount = () => page.locator(".msg.assistant:not(.streaming)").count()
     for (const [i, line] of Scripts.practiceLearner.entries()) {
@@ -158,7 +159,7 @@ describeChromium("the web app in Chromium", () => {
     assert.strictEqual(await page.getByLabel("Skill 1 id").getAttribute("aria-invalid"), "true")
     // focus moved to the field at fault
     assert.strictEqual(await page.evaluate(() => document.activeElement?.id), "f-skills-0-id")
-    await shoot(page, "07-teacher-validation")
+    await shoot(page, "07-teacher-validation", { fullPage: false })
 
     await page.getByLabel("Skill 1 id").fill("active-listening")
     await page.getByRole("button", { name: "Create scenario" }).click()
@@ -232,7 +233,7 @@ describeChromium("the web app in Chromium", () => {
     await page.locator(".trace .toggle[aria-label^='Expand']").first().click()
     assert.isAbove(await page.locator(".diagram .node").count(), 1)
     assert.include(await page.getByTestId("mermaid").first().textContent(), "flowchart")
-    await shoot(page, "10-run-viewer")
+    await shoot(page, "10-run-viewer", { fullPage: false })
     await page.close()
   })
 })

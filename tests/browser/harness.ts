@@ -23,7 +23,7 @@ import type { BrowserContext, Page } from "playwright-core"
 import { chromium } from "playwright-core"
 
 const repo = fileURLToPath(new URL("../..", import.meta.url))
-export const webDir = path.join(repo, "packages/server/web/dist")
+export const webDir = Server.defaultWebDir
 export const screenshots = path.join(repo, "test-artifacts/screenshots")
 
 const newest = (dir: string): number =>

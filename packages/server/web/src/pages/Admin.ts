@@ -51,7 +51,11 @@ export const AdminPage = () => {
   return html`
     <h1 tabindex="-1">Dashboard</h1>
     <p class="muted">
-      ${data ? html`Updated <time data-testid="updated">${new Date(data.at).toLocaleTimeString()}</time>${" · "}` : "Loading… "}
+      ${
+    data
+      ? html`Updated <time data-testid="updated">${new Date(data.at).toLocaleTimeString()}</time>${" · "}`
+      : "Loading… "
+  }
       <button type="button" class="link" aria-pressed=${paused ? "true" : "false"} onClick=${() => setPaused(!paused)}>
         ${paused ? "Resume live updates" : "Pause live updates"}</button>
     </p>

@@ -169,12 +169,20 @@ export const PracticePage = ({ id }: { readonly id: string; readonly me: Me }) =
   return html`
     <h1 tabindex="-1">${session.title ?? session.scenarioId ?? "Practice"}</h1>
     <p class="muted session-meta">
-      <span data-testid="status">${session.status}</span>
-      · ${session.totals.messages} messages · ${usd(session.totals.costUsd)}
-      · <span class=${`link-${link}`}>${
+      <span data-testid="status">${session.status}</span>${` · ${session.totals.messages} messages · ${
+    usd(session.totals.costUsd)
+  } · `}<span class=${`link-${link}`}>${
     link === "open" ? "live" : link === "reconnecting" ? "reconnecting…" : "offline"
   }</span>
     </p>
+    ${
+    scenario !== undefined
+      ? html`<details class="brief"><summary>Your brief: ${scenario.persona.name}, ${scenario.persona.difficulty}</summary>
+        <p>${scenario.description ?? scenario.persona.background}</p>
+        <p><strong>Objectives</strong></p><ul>${scenario.objectives.map((o) => html`<li>${o}</li>`)}</ul>
+        <p><strong>Skills scored</strong>: ${scenario.skills.map((k) => k.name).join(", ")}</p></details>`
+      : null
+  }
     <ol class="transcript" ref=${logRef} aria-label="Conversation" tabindex="0">
       ${
     msgs.filter((m) => m.role !== "system").map((m) =>
