@@ -11,6 +11,7 @@
 import { describeWith } from "@braid/testing"
 import { Scripts } from "@braid/workflows"
 import { afterAll, assert, beforeAll, it } from "@effect/vitest"
+import * as fs from "node:fs"
 import type { BrowserContext } from "playwright-core"
 import type { TestServer } from "./harness.js"
 import { ensureWebBuilt, launch, shoot, signIn, startServer } from "./harness.js"
@@ -101,6 +102,16 @@ describeChromium("the web app in Chromium", () => {
     const partial = streamed.filter((s) => replies.some((r) => r.startsWith(s) && r.length > s.length))
     assert.isTrue(partial.length >= 2, `partial texts seen while streaming: ${JSON.stringify(streamed.slice(0, 5))}`)
 
+    // export: the transcript downloads as Markdown
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export transcript" }).click()
+    ])
+    const file = await download.path()
+    const exported = fs.readFileSync(file, "utf8")
+    assert.include(exported, Scripts.practiceLearner[0]!)
+    assert.strictEqual(download.suggestedFilename(), `${adaSession}.md`)
+
     // history lists the session; search finds it by title, and not by a title it does not have
     await page.getByRole("link", { name: "History" }).click()
     await page.locator(`[data-session="${adaSession}"]`).waitFor()
@@ -114,6 +125,21 @@ describeChromium("the web app in Chromium", () => {
     await page.goto(`${server.url}/#/practice/${encodeURIComponent(adaSession)}`)
     await page.getByTestId("evaluation").waitFor()
     await shoot(page, "05-learner-phone", { fullPage: false })
+
+    // practise again: a new session of the same scenario, linked to this one
+    await page.getByRole("button", { name: "Practise again" }).click()
+    await page.waitForURL((u) => u.hash.startsWith("#/practice/") && !u.hash.endsWith(encodeURIComponent(adaSession)))
+    await page.locator(".msg.assistant").first().waitFor()
+    const again = decodeURIComponent(page.url().split("#/practice/")[1]!)
+    const detail = await server.api<{ session: { previousSessionId?: string; scenarioId?: string } }>(
+      server.token("ada", "learner"),
+      "GET",
+      `/api/sessions/${encodeURIComponent(again)}`
+    )
+    assert.strictEqual(detail.session.previousSessionId, adaSession)
+    await page.getByRole("button", { name: "End session" }).click()
+    await page.getByTestId("end-reason").waitFor()
+    assert.strictEqual(await page.getByTestId("end-reason").textContent(), "user")
     await page.close()
   })
 
