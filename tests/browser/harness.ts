@@ -13,6 +13,7 @@ import { Practice, Scripts } from "@braid/workflows"
 import type { SessionStore } from "@braid/workflows"
 import { HttpServer } from "@effect/platform"
 import { NodeContext, NodeHttpServer } from "@effect/platform-node"
+import type { Duration } from "effect"
 import { Context, Effect, Exit, Layer, Redacted, Scope, Stream } from "effect"
 import * as fs from "node:fs"
 import { createServer } from "node:http"
@@ -52,7 +53,7 @@ export const ensureWebBuilt = async (): Promise<void> => {
  * The scripted practice model, streaming its reply a piece at a time with a pause between pieces
  * (as a real model does), so that the browser can be seen receiving the reply as it streams.
  */
-const slowlyStreaming = (pause: string) =>
+const slowlyStreaming = (pause: Duration.DurationInput) =>
   Metered.fromProvider(Effect.map(ScriptedLanguageModel.provider(Scripts.practice), (p) => ({
     ...p,
     streamText: (o: Parameters<typeof p.streamText>[0]) => p.streamText(o).pipe(Stream.tap(() => Effect.sleep(pause)))
