@@ -12,6 +12,7 @@
  *
  * @since 0.3.0
  */
+import { Json } from "@braid/core"
 import { Errors as ResilienceErrors, RateLimit } from "@braid/resilience"
 import type { CircuitBreaker } from "@braid/resilience"
 import {
@@ -75,6 +76,7 @@ export interface Options {
 }
 
 const defaultMaxBody = 64 * 1024
+const maxJsonDepth = 32
 
 interface State {
   readonly options: Options
@@ -510,11 +512,28 @@ const edgeWith = (options: Options) =>
     const request = yield* HttpServerRequest.HttpServerRequest
     const length = request.headers["content-length"]
     if (length !== undefined && Number(length) > max) return yield* tooLarge
-    return yield* HttpIncomingMessage.withMaxBodySize(app, Option.some(max))
+    return yield* Effect.gen(function*() {
+      if (request.method === "POST" || request.method === "PUT" || request.method === "PATCH") {
+        // Read (and cache) the body under the limit, and refuse what Json refuses (too deep,
+        // `__proto__` keys) before the endpoint's Schema sees it.
+        const text = yield* request.text
+        if (text.trim() !== "") {
+          const parsed = Json.parse(text, { maxDepth: maxJsonDepth })
+          if (Either.isLeft(parsed)) {
+            const e = parsed.left
+            return yield* new Errors.InvalidInput({
+              message: `the body is not valid JSON: ${e.detail}`,
+              field: e.reason === "Syntax" ? "" : e.path.replace(/^\$\.?/, "")
+            })
+          }
+        }
+      }
+      return yield* app
+    }).pipe(HttpIncomingMessage.withMaxBodySize(Option.some(max)))
   }).pipe(
     Effect.catchAllCause((cause) =>
       Effect.gen(function*() {
-        if (Cause.isInterruptedOnly(cause)) return yield* Effect.failCause(cause)
+        if (Cause.isInterruptedOnly(cause)) return yield* Effect.interrupt
         const failure = Option.getOrUndefined(Cause.failureOption(cause))
         const defect = Option.getOrUndefined(Cause.dieOption(cause))
         const error: unknown = failure ?? defect
