@@ -85,13 +85,47 @@ export const download = async (path: string, filename: string): Promise<void> =>
   setTimeout(() => URL.revokeObjectURL(url), 10_000)
 }
 
+/** One server-sent event. */
+export interface ServerEvent {
+  readonly id?: string
+  readonly type: string
+  readonly data: string
+}
+
+/**
+ * The complete events at the start of `buffer` (the `text/event-stream` format: `event:`, `id:`,
+ * `data:` lines, comments, CR LF or LF, a blank line ending each event) and what is left over,
+ * which the next chunk continues. An event without data is not dispatched (as in `EventSource`).
+ */
+export const parseEvents = (buffer: string): { readonly events: Array<ServerEvent>; readonly rest: string } => {
+  const events: Array<ServerEvent> = []
+  const blocks = buffer.split(/\r\n\r\n|\n\n|\r\r/)
+  const rest = blocks.pop() ?? ""
+  for (const block of blocks) {
+    let type = "message"
+    let id: string | undefined
+    const data: Array<string> = []
+    for (const line of block.split(/\r\n|\n|\r/)) {
+      if (line === "" || line.startsWith(":")) continue
+      const i = line.indexOf(":")
+      const field = i < 0 ? line : line.slice(0, i)
+      const value = i < 0 ? "" : line.slice(i + 1).replace(/^ /, "")
+      if (field === "event") type = value
+      else if (field === "data") data.push(value)
+      else if (field === "id") id = value
+    }
+    if (data.length > 0) events.push({ ...(id !== undefined ? { id } : {}), type, data: data.join("\n") })
+  }
+  return { events, rest }
+}
+
 /**
  * Server-sent events over `fetch` (so the token travels in a header, not the URL), resuming after a
  * dropped connection from the last event id seen (`Last-Event-ID`). Returns a function that stops.
  */
 export const subscribe = (
   path: string,
-  onEvent: (event: { readonly id?: string; readonly type: string; readonly data: string }) => void,
+  onEvent: (event: ServerEvent) => void,
   onState: (state: "open" | "reconnecting" | "closed") => void = () => {}
 ): () => void => {
   const controller = new AbortController()
@@ -118,25 +152,11 @@ export const subscribe = (
       for (;;) {
         const { done, value } = await reader.read()
         if (done) break
-        buffer += value
-        let cut: number
-        while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
-          const block = buffer.slice(0, cut)
-          buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, "")
-          let type = "message"
-          let id: string | undefined
-          const data: Array<string> = []
-          for (const line of block.split(/\r?\n/)) {
-            if (line.startsWith(":")) continue
-            const i = line.indexOf(":")
-            const field = i < 0 ? line : line.slice(0, i)
-            const val = i < 0 ? "" : line.slice(i + 1).replace(/^ /, "")
-            if (field === "event") type = val
-            else if (field === "data") data.push(val)
-            else if (field === "id") id = val
-          }
-          if (id !== undefined) lastId = id
-          if (data.length > 0) onEvent({ ...(id !== undefined ? { id } : {}), type, data: data.join("\n") })
+        const parsed = parseEvents(buffer + value)
+        buffer = parsed.rest
+        for (const event of parsed.events) {
+          if (event.id !== undefined) lastId = event.id
+          onEvent(event)
         }
       }
     } catch {

@@ -14,14 +14,28 @@ interface Node {
   readonly children: Array<Node>
 }
 
-/** Nests spans under their parents (a span whose parent is not in the list is a root), by start time. */
+/**
+ * Nests spans under their parents, by start time. A span whose parent is not in the list is a root,
+ * and so is a span whose parent chain loops back to itself (a malformed trace still shows every span
+ * once).
+ */
 export const toTree = (spans: ReadonlyArray<SpanView>): Array<Node> => {
   const nodes = new Map<string, Node>()
-  for (const span of spans) nodes.set(span.spanId, { span, children: [] })
+  for (const span of spans) if (!nodes.has(span.spanId)) nodes.set(span.spanId, { span, children: [] })
+  const parentOf = (node: Node): Node | undefined =>
+    node.span.parentSpanId === undefined ? undefined : nodes.get(node.span.parentSpanId)
+  const loops = (node: Node): boolean => {
+    const seen = new Set<Node>([node])
+    for (let p = parentOf(node); p !== undefined; p = parentOf(p)) {
+      if (seen.has(p)) return p === node || loops(p)
+      seen.add(p)
+    }
+    return false
+  }
   const roots: Array<Node> = []
   for (const node of nodes.values()) {
-    const parent = node.span.parentSpanId === undefined ? undefined : nodes.get(node.span.parentSpanId)
-    if (parent !== undefined && parent !== node) parent.children.push(node)
+    const parent = parentOf(node)
+    if (parent !== undefined && !loops(node)) parent.children.push(node)
     else roots.push(node)
   }
   const sort = (list: Array<Node>) => {
