@@ -12,11 +12,19 @@ import { describeWith } from "@braid/testing"
 import { Scripts } from "@braid/workflows"
 import { afterAll, assert, beforeAll, it } from "@effect/vitest"
 import * as fs from "node:fs"
-import type { BrowserContext } from "playwright-core"
+import type { BrowserContext, Page } from "playwright-core"
 import type { TestServer } from "./harness.js"
 import { ensureWebBuilt, launch, shoot, signIn, startServer } from "./harness.js"
 
 const describeChromium = await describeWith("chromium")
+
+/** Form controls of the page without a label (none may lack one). */
+const unlabelled = (page: Page) =>
+  page.evaluate(() =>
+    [...document.querySelectorAll<HTMLInputElement>("input, textarea, select")]
+      .filter((el) => (el.labels?.length ?? 0) === 0 && !el.getAttribute("aria-label"))
+      .map((el) => el.id || el.name || el.outerHTML.slice(0, 60))
+  )
 
 describeChromium("the web app in Chromium", () => {
   let server: TestServer
@@ -81,7 +89,10 @@ describeChromium("the web app in Chromium", () => {
           (n) => document.querySelectorAll(".msg.assistant:not(.streaming)").length > n,
           before
         )
-        if (i === 0) await shoot(page, "02-learner-practice")
+        if (i === 0) {
+          assert.deepStrictEqual(await unlabelled(page), [])
+          await shoot(page, "02-learner-practice")
+        }
       }
     }
 
@@ -163,6 +174,30 @@ describeChromium("the web app in Chromium", () => {
     await page.close()
   })
 
+  it("history pages through a learner's sessions", async () => {
+    const cara = server.token("cara", "learner")
+    const scenarios = await server.api<{ items: Array<{ id: string }> }>(cara, "GET", "/api/scenarios")
+    for (let i = 0; i < 11; i++) {
+      const started = await server.api<{ session: { id: string } }>(cara, "POST", "/api/sessions", {
+        scenarioId: scenarios.items[0]!.id
+      })
+      await server.api(cara, "POST", `/api/sessions/${encodeURIComponent(started.session.id)}/end`)
+    }
+    const page = await signIn(context, server.url, cara, "cara")
+    await page.getByRole("link", { name: "History" }).click()
+    const rows = page.locator("table.history tbody tr")
+    await page.getByRole("link", { name: "Next page" }).waitFor()
+    assert.strictEqual(await rows.count(), 10)
+    const firstPage = await rows.first().getAttribute("data-session")
+    await page.getByRole("link", { name: "Next page" }).click()
+    await page.waitForFunction(() => document.querySelectorAll("table.history tbody tr").length === 1)
+    assert.strictEqual(await page.getByRole("link", { name: "Next page" }).count(), 0, "the last page has no next")
+    await page.getByRole("link", { name: "Previous page" }).click()
+    await page.waitForFunction(() => document.querySelectorAll("table.history tbody tr").length === 10)
+    assert.strictEqual(await rows.first().getAttribute("data-session"), firstPage)
+    await page.close()
+  })
+
   it("a teacher gets a message next to a bad field, then creates the scenario", async () => {
     const page = await signIn(context, server.url, teacherToken, "tess")
     await page.getByRole("link", { name: "Scenarios" }).click()
@@ -185,6 +220,7 @@ describeChromium("the web app in Chromium", () => {
     assert.strictEqual(await page.getByLabel("Skill 1 id").getAttribute("aria-invalid"), "true")
     // focus moved to the field at fault
     assert.strictEqual(await page.evaluate(() => document.activeElement?.id), "f-skills-0-id")
+    assert.deepStrictEqual(await unlabelled(page), [])
     await shoot(page, "07-teacher-validation", { fullPage: false })
 
     await page.getByLabel("Skill 1 id").fill("active-listening")
