@@ -129,6 +129,10 @@ describeChromium("the web app in Chromium", () => {
     await page.getByLabel("Search by title").fill("no such title")
     await page.getByRole("button", { name: "Search" }).click()
     await page.getByText("No sessions matching").waitFor()
+    assert.strictEqual(await page.locator(`[data-session="${adaSession}"]`).count(), 0)
+    await page.getByLabel("Search by title").fill(scenarioTitle.slice(2, 12).toUpperCase())
+    await page.getByRole("button", { name: "Search" }).click()
+    await page.locator(`[data-session="${adaSession}"]`).waitFor()
     await shoot(page, "04-learner-history")
 
     // on a phone

@@ -136,6 +136,7 @@ export const App = () => {
   }
         </ul>
       </nav>
+      ${me.role === "learner" ? null : html`<a class="api-link" href="/api/docs">API reference</a>`}
       <div class="who">
         <span data-testid="whoami">${me.userId} <span class="role">${me.role}</span></span>
         <button type="button" class="link" onClick=${() => {
