@@ -18,6 +18,9 @@ import { ensureWebBuilt, launch, shoot, signIn, startServer } from "./harness.js
 
 const describeChromium = await describeWith("chromium")
 
+/** Each scenario takes seconds; a generous bound for a loaded machine (2 cores shared with the suite). */
+const slow = 180_000
+
 /** Form controls of the page without a label (none may lack one). */
 const unlabelled = (page: Page) =>
   page.evaluate(() =>
@@ -53,7 +56,7 @@ describeChromium("the web app in Chromium", () => {
   afterAll(async () => {
     await browser?.close()
     await server?.close()
-  })
+  }, slow)
 
   it("a learner practises end to end: the reply streams in, the session ends, the evaluation arrives", async () => {
     const page = await signIn(context, server.url, server.token("ada", "learner"), "ada")
@@ -156,7 +159,7 @@ describeChromium("the web app in Chromium", () => {
     await page.getByTestId("end-reason").waitFor()
     assert.strictEqual(await page.getByTestId("end-reason").textContent(), "user")
     await page.close()
-  })
+  }, slow)
 
   it("a second learner cannot open the first one's session", async () => {
     assert.notStrictEqual(adaSession, "", "the first test made a session")
@@ -176,7 +179,7 @@ describeChromium("the web app in Chromium", () => {
     await page.waitForURL(/#\/practice\//)
     await page.locator(".msg.assistant").first().waitFor()
     await page.close()
-  })
+  }, slow)
 
   it("history pages through a learner's sessions", async () => {
     const cara = server.token("cara", "learner")
@@ -200,7 +203,7 @@ describeChromium("the web app in Chromium", () => {
     await page.waitForFunction(() => document.querySelectorAll("table.history tbody tr").length === 10)
     assert.strictEqual(await rows.first().getAttribute("data-session"), firstPage)
     await page.close()
-  })
+  }, slow)
 
   it("a teacher gets a message next to a bad field, then creates the scenario", async () => {
     const page = await signIn(context, server.url, teacherToken, "tess")
@@ -241,7 +244,7 @@ describeChromium("the web app in Chromium", () => {
     assert.deepStrictEqual(saved.skills.map((s) => s.id), ["active-listening"])
     await shoot(page, "08-teacher-saved")
     await page.close()
-  })
+  }, slow)
 
   it("the admin dashboard counts the sessions and their cost", async () => {
     const page = await signIn(context, server.url, server.token("root", "admin"), "root")
@@ -262,7 +265,7 @@ describeChromium("the web app in Chromium", () => {
     })
     await shoot(page, "09-admin-dashboard")
     await page.close()
-  })
+  }, slow)
 
   it("the run viewer shows the diagram and the trace of a coaching run", async () => {
     const page = await signIn(context, server.url, server.token("root", "admin"), "root")
@@ -301,5 +304,5 @@ describeChromium("the web app in Chromium", () => {
     assert.include(await page.getByTestId("mermaid").first().textContent(), "flowchart")
     await shoot(page, "10-run-viewer", { fullPage: false })
     await page.close()
-  })
+  }, slow)
 })
