@@ -314,9 +314,10 @@ export const make = (registry: ReadonlyArray<Entry>) => {
       })
   ).pipe(Command.withDescription(summaryOf("serve")))
 
-  const token = Command.make(
-    "token",
+  const users = Command.make(
+    "users",
     {
+      action: Args.choice([["token", "token" as const]], { name: "token" }),
       user: Args.text({ name: "user" }),
       role: Options.choice("role", ["learner", "teacher", "admin"]).pipe(
         Options.withDefault("learner" as const),
@@ -329,12 +330,8 @@ export const make = (registry: ReadonlyArray<Entry>) => {
       ttl: Options.text("ttl").pipe(Options.withDefault("7d"), Options.withDescription(describe_("users", "ttl"))),
       data: data("users")
     },
-    (args) => ServeCommand.token(args)
-  )
-  const users = Command.make("users").pipe(
-    Command.withDescription(summaryOf("users")),
-    Command.withSubcommands([token])
-  )
+    ({ action: _action, ...args }) => ServeCommand.token(args)
+  ).pipe(Command.withDescription(summaryOf("users")))
 
   return Command.make("braid").pipe(
     Command.withDescription("Braid: typed, instrumented agent workflows"),

@@ -440,7 +440,7 @@ export class CurrentUser extends Context.Tag("@braid/server/CurrentUser")<Curren
  * const security = Api.Authentication.security
  * ```
  *
- * @category middleware
+ * @category services
  * @since 0.3.0
  */
 export class Authentication extends HttpApiMiddleware.Tag<Authentication>()("@braid/server/Authentication", {
@@ -456,7 +456,7 @@ const IdPath = Schema.Struct({ id: Id })
 /**
  * Health and identity: `GET /api/health` (no token), `GET /api/me`.
  *
- * @category groups
+ * @category models
  * @since 0.3.0
  */
 export class System extends HttpApiGroup.make("system")
@@ -473,7 +473,7 @@ export class System extends HttpApiGroup.make("system")
  * The scenario catalogue: everyone of the organization lists and reads; teachers and admins
  * create, update and delete.
  *
- * @category groups
+ * @category models
  * @since 0.3.0
  */
 export class Scenarios extends HttpApiGroup.make("scenarios")
@@ -547,7 +547,7 @@ export const SessionFilter = Schema.Struct({
  * Practice sessions: start, send a message, end, read, list, delete, practise again, export,
  * and the live events of a session (SSE).
  *
- * @category groups
+ * @category models
  * @since 0.3.0
  */
 export class Sessions extends HttpApiGroup.make("sessions")
@@ -641,7 +641,7 @@ export class Sessions extends HttpApiGroup.make("sessions")
 /**
  * The admin views (admins of the organization only).
  *
- * @category groups
+ * @category models
  * @since 0.3.0
  */
 export class Admin extends HttpApiGroup.make("admin")
@@ -654,7 +654,7 @@ export class Admin extends HttpApiGroup.make("admin")
 /**
  * The run viewer: pipelines with their diagrams, runs with their traces (teachers and admins).
  *
- * @category groups
+ * @category models
  * @since 0.3.0
  */
 export class Runs extends HttpApiGroup.make("runs")
@@ -685,7 +685,7 @@ export class Runs extends HttpApiGroup.make("runs")
  * const spec = OpenApi.fromApi(Api.Api)
  * ```
  *
- * @category api
+ * @category models
  * @since 0.3.0
  */
 export class Api extends HttpApi.make("braid")

@@ -184,7 +184,7 @@ export const issue = (
  * const secret = Effect.map(Auth.secretConfig, (o) => o._tag)
  * ```
  *
- * @category config
+ * @category constants
  * @since 0.3.0
  */
 export const secretConfig: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.option(
