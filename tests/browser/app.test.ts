@@ -173,6 +173,14 @@ describeChromium("the web app in Chromium", () => {
     await page.getByText("No sessions").waitFor()
     assert.strictEqual(await page.locator(`[data-session="${adaSession}"]`).count(), 0)
     await shoot(page, "06-other-learner-refused")
+    // the navigation shows a learner's pages only; an admin page by its address is refused
+    assert.deepStrictEqual(await page.getByRole("navigation", { name: "Main" }).getByRole("link").allTextContents(), [
+      "Practise",
+      "History"
+    ])
+    await page.goto(`${server.url}/#/admin`)
+    await page.getByRole("heading", { name: "Not available" }).waitFor()
+    assert.strictEqual(await page.getByTestId("cost-today").count(), 0)
     // bob starts his own session and leaves it open (the dashboard counts it as active)
     await page.goto(`${server.url}/#/scenarios`)
     await page.getByRole("button", { name: `Start practising ${scenarioTitle}` }).click()
@@ -242,6 +250,22 @@ describeChromium("the web app in Chromium", () => {
     )
     assert.strictEqual(saved.persona.name, "Riley")
     assert.deepStrictEqual(saved.skills.map((s) => s.id), ["active-listening"])
+    // editing: the form opens with the saved scenario; a change is saved as the next version
+    await page.getByRole("heading", { name: "Edit “Negotiating a deadline”" }).waitFor()
+    assert.strictEqual(await page.getByLabel("Name", { exact: true }).inputValue(), "Riley")
+    await page.getByLabel("Background").fill("")
+    await page.getByRole("button", { name: "Save changes" }).click()
+    await page.locator("[data-field='persona.background']").waitFor()
+    await page.getByLabel("Background").fill("A product manager whom sales push to ship before the tests pass.")
+    await page.getByRole("button", { name: "Save changes" }).click()
+    await page.getByText("Saved “Negotiating a deadline” (version 2).").waitFor()
+    const edited = await server.api<{ version: number; persona: { background: string } }>(
+      teacherToken,
+      "GET",
+      `/api/scenarios/${encodeURIComponent(id)}`
+    )
+    assert.strictEqual(edited.version, 2)
+    assert.match(edited.persona.background, /before the tests pass/)
     await shoot(page, "08-teacher-saved")
     await page.close()
   }, slow)
