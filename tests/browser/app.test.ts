@@ -155,9 +155,20 @@ describeChromium("the web app in Chromium", () => {
       `/api/sessions/${encodeURIComponent(again)}`
     )
     assert.strictEqual(detail.session.previousSessionId, adaSession)
+    // until it ends, the new session shows no evaluation (not the previous session's)
+    assert.strictEqual(await page.getByTestId("evaluation").count(), 0)
     await page.getByRole("button", { name: "End session" }).click()
     await page.getByTestId("end-reason").waitFor()
     assert.strictEqual(await page.getByTestId("end-reason").textContent(), "user")
+    await page.locator(".evaluation").waitFor()
+    const shown = await page.locator(".evaluation").textContent()
+    const ownEvaluation = await server.api<{ status: string }>(
+      server.token("ada", "learner"),
+      "GET",
+      `/api/sessions/${encodeURIComponent(again)}/evaluation`
+    )
+    // what the page shows is this session's evaluation state, not the first session's scores
+    if (ownEvaluation.status !== "completed") assert.notInclude(shown, "Overall")
     await page.close()
   }, slow)
 

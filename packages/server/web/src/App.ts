@@ -109,7 +109,7 @@ export const App = () => {
   const body = !allowed
     ? html`<h1 tabindex="-1">Not available</h1><p>Your role (${me.role}) cannot open this page.</p>`
     : page === "practice"
-    ? html`<${PracticePage} id=${route.path[1] ?? ""} me=${me} />`
+    ? html`<${PracticePage} key=${route.path[1] ?? ""} id=${route.path[1] ?? ""} me=${me} />`
     : page === "history"
     ? html`<${HistoryPage} route=${route} me=${me} />`
     : page === "teach"
