@@ -10,7 +10,7 @@
  */
 import { describeWith } from "@braid/testing"
 import { Scripts } from "@braid/workflows"
-import { afterAll, assert, beforeAll, it } from "@effect/vitest"
+import { afterAll, afterEach, assert, beforeAll, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import type { BrowserContext, Page } from "playwright-core"
 import type { TestServer } from "./harness.js"
@@ -52,6 +52,15 @@ describeChromium("the web app in Chromium", () => {
     )
     scenarioTitle = scenario.title
   }, 300_000)
+
+  // a failed scenario leaves a screenshot of every page still open, to see what the user saw
+  afterEach(async (test) => {
+    if (test.task.result?.state !== "fail") return
+    for (const [i, page] of context.pages().entries()) {
+      await shoot(page, `FAILED-${test.task.name.slice(0, 40).replace(/[^a-z0-9]+/gi, "-")}-${i}`).catch(() => {})
+      await page.close().catch(() => {})
+    }
+  })
 
   afterAll(async () => {
     await browser?.close()
@@ -245,7 +254,7 @@ describeChromium("the web app in Chromium", () => {
     assert.match((await error.textContent()) ?? "", /skill id is 1 to 64 lowercase letters/)
     assert.strictEqual(await page.getByLabel("Skill 1 id").getAttribute("aria-invalid"), "true")
     // focus moved to the field at fault
-    assert.strictEqual(await page.evaluate(() => document.activeElement?.id), "f-skills-0-id")
+    await page.waitForFunction(() => document.activeElement?.id === "f-skills-0-id")
     assert.deepStrictEqual(await unlabelled(page), [])
     await shoot(page, "07-teacher-validation", { fullPage: false })
 
