@@ -116,6 +116,10 @@ describe("consumer: the packed packages installed outside the repository", () =>
       expect(t.files, t.name).toEqual(expect.arrayContaining(["package.json", "dist/index.js", "dist/index.d.ts"]))
       expect(t.files.filter((f) => /\.test\.ts$|\.tsbuildinfo$/.test(f)), t.name).toEqual([])
     }
+    // the web app is prebuilt into the server's tarball (its `prepack` runs the Vite build)
+    const server = tarballs.get("@braid/server")!
+    expect(server.files).toEqual(expect.arrayContaining(["web/dist/index.html"]))
+    expect(server.files.some((f) => /^web\/dist\/assets\/.+\.js$/.test(f))).toBe(true)
   })
 
   it(
