@@ -19,6 +19,21 @@
  * Sharing: `CircuitBreaker.named("anthropic", options)` returns the same breaker for the same name
  * everywhere in the process (a registry in a `GlobalValue`); the options of the first call win.
  *
+ * Shared state (0.3): with `store` (`memoryStore()`, `sqlStoreWith` on PostgreSQL,
+ * `RedisBreakerStore.store` of @braid/redis) the state lives in the store under the breaker's
+ * name, so every process, and a restarted one, sees an open breaker at once. Admission reads the
+ * store on every call. Closed-state outcomes are counted by each process (its own trigger
+ * window); when they trip it, the process publishes the open state. When the open period ends,
+ * the probe is claimed by an atomic compare-and-set on the state's generation: one probe at a
+ * time across all processes (`halfOpenProbes` applies only without a store), held for
+ * `probeLease` (default 1 minute) so that a probe whose process died is claimable again after
+ * it; `successesToClose` successful probes, one after another, close it for everyone, a failed
+ * one reopens it (with `openBackoff`). `isolate` and `reset` apply to every process. A store call
+ * that fails (a `StoreError`, bounded by the store's timeout) goes to `onStoreError` (default: a
+ * logged warning) and the call is admitted by this process's own breaker: the breaker fails
+ * open on its store, so an outage of Redis or PostgreSQL never stops calls the local breaker
+ * would let through.
+ *
  * Telemetry: the wrapper span gets `breaker.name` and `breaker.state` (the state at admission);
  * refusals add the event `breaker.rejected`; transitions add `breaker.state_changed` {from, to}
  * and set the gauge `Metrics.breakerState` (0 closed, 1 half-open, 2 open, 3 isolated).
