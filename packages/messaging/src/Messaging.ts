@@ -301,6 +301,49 @@ export type Guard =
   | { readonly kind: "open conversation"; readonly conversationId: string }
 
 /**
+ * Options of a send or a request.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface SendOptions {
+  /**
+   * Sends at most once per organization: a send or request with a key the store has applied
+   * already stores nothing and returns the first message's id (a request then waits for the
+   * first request's reply, while it is unconsumed). Insert-if-absent in the store, so a step
+   * that runs again after a crash (`Durable.idempotencyKey`) sends once. A non-empty string of
+   * at most 1,024 characters; the in-memory store remembers a key for
+   * `idempotencyWindowMillis`, the SQL store as long as the message is kept.
+   */
+  readonly idempotencyKey?: string
+}
+
+/**
+ * How long the in-memory store remembers an applied idempotency key: 7 days (the SQL store keeps
+ * the key with its message).
+ *
+ * @example
+ * ```ts
+ * import { Messaging } from "@braid/messaging"
+ *
+ * const days = Messaging.idempotencyWindowMillis / 86_400_000 // 7
+ * ```
+ *
+ * @since 0.3.0
+ * @category constants
+ */
+export const idempotencyWindowMillis = 7 * 24 * 60 * 60 * 1000
+
+/**
+ * What an insert did: `true` stored, `false` refused by its guard, or `{ duplicateOf }` when a
+ * message with the same idempotency key was stored already (its id; nothing was stored).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type InsertResult = boolean | { readonly duplicateOf: string }
+
+/**
  * Where messages, agents and conversations are kept, by organization. The service hands a store
  * only checked names and messages whose body is plain JSON (already copied); a store bounds its
  * own calls (see `sqlStoreWith`).
@@ -309,12 +352,17 @@ export type Guard =
  * @category models
  */
 export interface Store {
-  /** Stores `message` if `guard` holds; whether it was stored. */
+  /**
+   * Stores `message` if `guard` holds; whether it was stored. With `idempotencyKey` (since
+   * 0.3.0) insert-if-absent: a key already applied in the organization stores nothing and gives
+   * `{ duplicateOf }`, the first message's id (checked before the guard).
+   */
   readonly insert: (
     organization: string,
     message: Message,
-    guard?: Guard
-  ) => Effect.Effect<boolean, MessageStoreError>
+    guard?: Guard,
+    idempotencyKey?: string
+  ) => Effect.Effect<InsertResult, MessageStoreError>
   /** Unread messages and requests (not replies) to `agent`, oldest first. */
   readonly unread: (organization: string, agent: string) => Effect.Effect<ReadonlyArray<Message>, MessageStoreError>
   readonly markRead: (
@@ -402,14 +450,18 @@ export interface Typed<A> {
   readonly send: (
     from: string,
     to: string,
-    body: A
+    body: A,
+    options?: SendOptions
   ) => Effect.Effect<string, MessageInvalid | AgentNotFound | MessageStoreError>
   /** A request whose reply is decoded with `reply` (default: any JSON value). */
   readonly request: <B = unknown, BI = unknown>(
     from: string,
     to: string,
     body: A,
-    options: { readonly timeout: Duration.DurationInput; readonly reply?: Schema.Schema<B, BI, never> }
+    options: SendOptions & {
+      readonly timeout: Duration.DurationInput
+      readonly reply?: Schema.Schema<B, BI, never>
+    }
   ) => Effect.Effect<B, RequestTimedOut | MessageInvalid | AgentNotFound | BodyInvalid | MessageStoreError>
   /** Decodes a received message's body. */
   readonly decode: (message: Message) => Effect.Effect<TypedMessage<A>, BodyInvalid>
@@ -484,16 +536,18 @@ export interface Service {
    */
   readonly forRun: Effect.Effect<Service, InvalidInput>
   readonly registry: Registry
+  /** Sends a message; its id (with `options.idempotencyKey`, the first send's id on a repeat). */
   readonly send: (
     from: string,
     to: string,
-    body: unknown
+    body: unknown,
+    options?: SendOptions
   ) => Effect.Effect<string, MessageInvalid | AgentNotFound | MessageStoreError>
   readonly request: (
     from: string,
     to: string,
     body: unknown,
-    options: { readonly timeout: Duration.DurationInput }
+    options: SendOptions & { readonly timeout: Duration.DurationInput }
   ) => Effect.Effect<unknown, RequestTimedOut | MessageInvalid | AgentNotFound | MessageStoreError>
   readonly reply: (request: Message, body: unknown) => Effect.Effect<string, MessageInvalid | MessageStoreError>
   readonly inbox: (agent: string) => Inbox
@@ -644,6 +698,23 @@ const names = (
   return Effect.void
 }
 
+/** The checked idempotency key of a send's options (none when absent). */
+const keyOf = (sendOptions: SendOptions | undefined): Effect.Effect<string | undefined, MessageInvalid> => {
+  if (sendOptions === undefined || sendOptions === null) return Effect.succeed(undefined)
+  if (typeof sendOptions !== "object") {
+    return Effect.fail(
+      new MessageInvalid({ field: "options", path: "(root)", reason: `expected an object, got ${typeof sendOptions}` })
+    )
+  }
+  const key: unknown = sendOptions.idempotencyKey
+  if (key === undefined) return Effect.succeed(undefined)
+  const problem = Input.nameProblem(key, maxIdempotencyKeyLength)
+  return problem === undefined
+    ? Effect.succeed(key as string)
+    : Effect.fail(new MessageInvalid({ field: "idempotencyKey", path: "(root)", reason: problem }))
+}
+const maxIdempotencyKeyLength = 1024
+
 const decodeRegistration = Schema.decodeUnknownEither(Registration)
 const maxCapabilities = 100
 const maxTopicLength = 1000
@@ -684,10 +755,10 @@ export const make = (
     }
 
     function build(organization: string, lock: Lock.Service): Service {
-      const deliver = (message: Message, guard?: Guard) =>
+      const deliver = (message: Message, guard?: Guard, idempotencyKey?: string) =>
         Effect.tap(
-          store.insert(organization, message, guard),
-          (stored) => stored ? PubSub.publish(arrivals, { organization, to: message.to }) : Effect.void
+          store.insert(organization, message, guard, idempotencyKey),
+          (stored) => stored === true ? PubSub.publish(arrivals, { organization, to: message.to }) : Effect.void
         )
 
       /** Runs `look` until it finds something, waking on arrivals for `agent` or every poll interval. */
@@ -712,35 +783,59 @@ export const make = (
         kind: Message["kind"],
         body: unknown,
         extra: { readonly correlationId?: string; readonly conversationId?: string } = {},
-        guard?: Guard
+        guard?: Guard,
+        idempotencyKey?: string
       ) =>
         Effect.gen(function*() {
           const copy = checked(from, to, body)
           if (Either.isLeft(copy)) return yield* copy.left
           const now = yield* Clock.currentTimeMillis
           const id = newId(now)
-          const stored = yield* deliver({ id, from, to, kind, ...extra, body: copy.right, sentAt: now }, guard)
-          return stored ? Option.some(id) : Option.none()
+          const stored = yield* deliver(
+            { id, from, to, kind, ...extra, body: copy.right, sentAt: now },
+            guard,
+            idempotencyKey
+          )
+          return stored === true ? Option.some(id) : stored === false ? Option.none() : Option.some(stored.duplicateOf)
         })
 
-      /** A new message to a registered agent (when required); its id. */
-      const postTo = (from: string, to: string, kind: "message" | "request", body: unknown) =>
-        Effect.flatMap(
-          post(from, to, kind, body, {}, requireRegistered ? { kind: "registered", agent: to } : undefined),
-          Option.match({
-            onNone: () => Effect.fail(new AgentNotFound({ organization, agent: to })),
-            onSome: Effect.succeed
-          })
-        )
+      /** A new message to a registered agent (when required); its id (the first one's, for a repeated key). */
+      const postTo = (
+        from: string,
+        to: string,
+        kind: "message" | "request",
+        body: unknown,
+        sendOptions: SendOptions | undefined
+      ) =>
+        Effect.gen(function*() {
+          const idempotencyKey = yield* keyOf(sendOptions)
+          const posted = yield* post(
+            from,
+            to,
+            kind,
+            body,
+            {},
+            requireRegistered ? { kind: "registered", agent: to } : undefined,
+            idempotencyKey
+          )
+          if (Option.isNone(posted)) return yield* new AgentNotFound({ organization, agent: to })
+          return posted.value
+        })
 
-      const send = (from: string, to: string, body: unknown) => postTo(from, to, "message", body)
+      const send = (from: string, to: string, body: unknown, sendOptions?: SendOptions) =>
+        postTo(from, to, "message", body, sendOptions)
 
       // a reply has no guard: it is always stored
       const reply = (request: Message, body: unknown) =>
         Effect.map(post(request.to, request.from, "reply", body, { correlationId: request.id }), Option.getOrThrow)
 
       /** Sends a request and waits for its reply message. */
-      const exchange = (from: string, to: string, body: unknown, opts: { readonly timeout: Duration.DurationInput }) =>
+      const exchange = (
+        from: string,
+        to: string,
+        body: unknown,
+        opts: SendOptions & { readonly timeout: Duration.DurationInput }
+      ) =>
         Effect.gen(function*() {
           const timeout = Input.durationMillis(
             typeof opts === "object" && opts !== null ? opts.timeout : opts,
@@ -753,7 +848,7 @@ export const make = (
               reason: Either.isLeft(timeout) ? timeout.left : "a request needs { timeout }"
             })
           }
-          const id = yield* postTo(from, to, "request", body)
+          const id = yield* postTo(from, to, "request", body, opts)
           const answer = yield* waitFor(from, store.reply(organization, from, id)).pipe(
             Effect.timeoutFail({
               duration: Duration.millis(timeout.right),
@@ -764,8 +859,12 @@ export const make = (
           return answer
         })
 
-      const request = (from: string, to: string, body: unknown, opts: { readonly timeout: Duration.DurationInput }) =>
-        Effect.map(exchange(from, to, body, opts), (answer) => answer.body)
+      const request = (
+        from: string,
+        to: string,
+        body: unknown,
+        opts: SendOptions & { readonly timeout: Duration.DurationInput }
+      ) => Effect.map(exchange(from, to, body, opts), (answer) => answer.body)
 
       const unread = (agent: string) => store.unread(organization, agent)
 
@@ -834,12 +933,16 @@ export const make = (
         const encode = encodeBody(schema)
         const decode = decodeBody(schema)
         return {
-          send: (from, to, body) => Effect.flatMap(encode(body), (encoded) => send(from, to, encoded)),
+          send: (from, to, body, sendOptions) =>
+            Effect.flatMap(encode(body), (encoded) => send(from, to, encoded, sendOptions)),
           request: <B, BI>(
             from: string,
             to: string,
             body: A,
-            opts: { readonly timeout: Duration.DurationInput; readonly reply?: Schema.Schema<B, BI, never> }
+            opts: SendOptions & {
+              readonly timeout: Duration.DurationInput
+              readonly reply?: Schema.Schema<B, BI, never>
+            }
           ) =>
             Effect.gen(function*() {
               const answer = yield* exchange(from, to, yield* encode(body), opts)
@@ -1206,6 +1309,8 @@ export const memoryStoreWith = (options: MemoryStoreOptions = {}): Effect.Effect
       log: Array<Mutable>
       readonly agents: Map<string, Agent>
       readonly conversations: Map<string, ConversationState>
+      // Applied idempotency keys: the first message's id and when the key lapses (in the order applied).
+      readonly applied: Map<string, { readonly id: string; readonly expiresAt: number }>
     }
     const orgs = new Map<string, Org>()
     const of = (organization: string): Org => {
@@ -1213,7 +1318,14 @@ export const memoryStoreWith = (options: MemoryStoreOptions = {}): Effect.Effect
       if (org === undefined) {
         orgs.set(
           organization,
-          org = { unread: new Map(), replies: new Map(), log: [], agents: new Map(), conversations: new Map() }
+          org = {
+            unread: new Map(),
+            replies: new Map(),
+            log: [],
+            agents: new Map(),
+            conversations: new Map(),
+            applied: new Map()
+          }
         )
       }
       return org
@@ -1242,10 +1354,22 @@ export const memoryStoreWith = (options: MemoryStoreOptions = {}): Effect.Effect
       }
     }
     return {
-      insert: (organization, message, guard) =>
-        Effect.sync(() => {
+      insert: (organization, message, guard, idempotencyKey) =>
+        Effect.sync((): InsertResult => {
           const org = of(organization)
+          if (idempotencyKey !== undefined) {
+            // keys lapse in the order they were applied (each lives one window): drop the lapsed head
+            for (const [k, r] of org.applied) {
+              if (r.expiresAt > message.sentAt) break
+              org.applied.delete(k)
+            }
+            const first = org.applied.get(idempotencyKey)
+            if (first !== undefined) return { duplicateOf: first.id }
+          }
           if (!holds(org, guard)) return false
+          if (idempotencyKey !== undefined) {
+            org.applied.set(idempotencyKey, { id: message.id, expiresAt: message.sentAt + idempotencyWindowMillis })
+          }
           put(org, message)
           return true
         }),
@@ -1469,12 +1593,17 @@ export const sqlStoreWith = (
           sent_at BIGINT NOT NULL,
           read_at BIGINT
         )`)
-        // the inbox of 0.2 had neither column
+        // the inbox of 0.2 had none of these columns
         const columns = postgres
           ? undefined
           : new Set((yield* driver.query("PRAGMA table_info(braid_inbox_messages)")).map((r) => r["name"]))
         for (
-          const [column, type] of [["organization", "TEXT NOT NULL DEFAULT 'default'"], ["conversation_id", "TEXT"]]
+          const [column, type] of [
+            ["organization", "TEXT NOT NULL DEFAULT 'default'"],
+            ["conversation_id", "TEXT"],
+            // 0.3: the idempotency key of a send (unique per organization when present)
+            ["idempotency_key", "TEXT"]
+          ]
         ) {
           if (postgres) {
             yield* driver.execute(`ALTER TABLE braid_inbox_messages ADD COLUMN IF NOT EXISTS ${column} ${type}`)
@@ -1492,6 +1621,8 @@ export const sqlStoreWith = (
             "CREATE INDEX IF NOT EXISTS braid_inbox_messages_org_unread ON braid_inbox_messages (organization, recipient, read_at, sent_at)",
             "CREATE INDEX IF NOT EXISTS braid_inbox_messages_org_sender ON braid_inbox_messages (organization, sender, sent_at)",
             "CREATE INDEX IF NOT EXISTS braid_inbox_messages_org_conversation ON braid_inbox_messages (organization, conversation_id, sent_at)",
+            `CREATE UNIQUE INDEX IF NOT EXISTS braid_inbox_messages_org_idempotency
+              ON braid_inbox_messages (organization, idempotency_key) WHERE idempotency_key IS NOT NULL`,
             `CREATE TABLE IF NOT EXISTS braid_agents (
               organization TEXT NOT NULL,
               name TEXT NOT NULL,
@@ -1556,24 +1687,38 @@ export const sqlStoreWith = (
         })
       )
     return {
-      insert: (organization, m, guard) =>
+      insert: (organization, m, guard, idempotencyKey) =>
         call(
           "insert",
           Effect.gen(function*() {
-            if (guard === undefined) return (yield* insertPlain(driver, organization, m)) === 1
-            const params = yield* messageParams(organization, m)
-            const condition = guard.kind === "registered"
+            if (guard === undefined && idempotencyKey === undefined) {
+              return (yield* insertPlain(driver, organization, m)) === 1
+            }
+            const params = [...yield* messageParams(organization, m), idempotencyKey ?? null]
+            const condition = guard === undefined
+              ? ["SELECT 1", undefined] as const
+              : guard.kind === "registered"
               ? ["SELECT 1 FROM braid_agents WHERE organization = ? AND name = ?", guard.agent] as const
               : [
                 "SELECT 1 FROM braid_conversations WHERE organization = ? AND id = ? AND state = 'open'",
                 guard.conversationId
               ] as const
+            const conditionParams = condition[1] === undefined ? [] : [organization, condition[1]]
+            // insert-if-absent: a key applied already (the partial unique index) stores nothing
             const changed = yield* driver.execute(
-              `INSERT INTO braid_inbox_messages (${messageColumns})
-              SELECT ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT) WHERE EXISTS (${condition[0]})`,
-              [...params, organization, condition[1]]
+              `INSERT INTO braid_inbox_messages (${messageColumns}, idempotency_key)
+              SELECT ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS BIGINT), ? WHERE EXISTS (${condition[0]})
+              ON CONFLICT DO NOTHING`,
+              [...params, ...conditionParams]
             )
-            return changed === 1
+            if (changed === 1) return true
+            if (idempotencyKey === undefined) return false
+            const first = yield* driver.query(
+              "SELECT id FROM braid_inbox_messages WHERE organization = ? AND idempotency_key = ?",
+              [organization, idempotencyKey]
+            )
+            const id = first[0]?.["id"]
+            return typeof id === "string" ? { duplicateOf: id } : false
           })
         ),
       unread: (organization, agent) =>

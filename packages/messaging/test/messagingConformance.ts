@@ -4,7 +4,7 @@
  */
 import { Errors as CoordinationErrors, Messaging } from "@braid/messaging"
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Option, Queue } from "effect"
+import { Deferred, Effect, Fiber, Layer, Option, Queue, Schema } from "effect"
 
 /** A prefix of this run's agent names. */
 export const run = `r${process.pid}x${Date.now().toString(36)}`
@@ -112,6 +112,63 @@ export const suite = (name: string, layer: () => Layer.Layer<Messaging.Messaging
         ;(got!.body as { items: Array<number> }).items.push(99) // a reader's change stays with the reader
         assert.deepStrictEqual(((yield* m.inbox(b).unread)[0]!.body as { items: Array<number> }).items, [1, 2])
       }).pipe(Effect.provide(layer())))
+
+    it.live("idempotency keys: a repeated send or request with a key stores nothing and returns the first id", () =>
+      Effect.gen(function*() {
+        const m = yield* Messaging.Messaging
+        const [a, b, critic] = [agent("a"), agent("b"), agent("critic")]
+        yield* register(m, a, b, critic)
+        const key = `${agent("key")}/step\u001f1`
+        const first = yield* m.send(a, b, { n: 1 }, { idempotencyKey: key })
+        // the same key again, with another body, and from a new service over the same storage (a restart)
+        assert.strictEqual(yield* m.send(a, b, { n: 2 }, { idempotencyKey: key }), first)
+        const again = yield* Effect.provide(
+          Effect.flatMap(Messaging.Messaging, (m2) => m2.send(a, b, { n: 3 }, { idempotencyKey: key })),
+          layer()
+        )
+        assert.strictEqual(again, first)
+        // concurrent repeats: one message
+        const ids = yield* Effect.all(
+          Array.from({ length: 8 }, () => m.send(a, b, "race", { idempotencyKey: `${key}-race` })),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(new Set(ids).size, 1)
+        // without a key, or with another key, a send is new; a typed send takes the key too
+        yield* m.send(a, b, { n: 4 })
+        yield* m.typed(Schema.Struct({ n: Schema.Number })).send(a, b, { n: 5 }, { idempotencyKey: `${key}-typed` })
+        yield* m.typed(Schema.Struct({ n: Schema.Number })).send(a, b, { n: 6 }, { idempotencyKey: `${key}-typed` })
+        const unread = yield* m.inbox(b).unread
+        assert.deepStrictEqual(unread.map((x) => x.body), [{ n: 1 }, "race", { n: 4 }, { n: 5 }])
+        // the key is per organization
+        const other = yield* m.forOrganization(`${run}-other`)
+        yield* other.registry.register({ name: b })
+        assert.notStrictEqual(yield* other.send(a, b, { n: 1 }, { idempotencyKey: key }), first)
+        // a request repeated with its key (its first try timed out, unanswered) waits for the first
+        // request's reply: the critic saw one request
+        const asked = yield* Effect.flip(
+          m.request(a, critic, "q", { timeout: "50 millis", idempotencyKey: `${key}-request` })
+        )
+        assert.strictEqual(asked._tag, "RequestTimedOut")
+        let requests = 0
+        yield* m.serve(critic, (msg) => Effect.sync(() => ({ seen: ++requests, body: msg.body })))
+        const answer = yield* m.request(a, critic, "q again", {
+          timeout: "10 seconds",
+          idempotencyKey: `${key}-request`
+        })
+        assert.deepStrictEqual(answer, { seen: 1, body: "q" })
+        // a bad key is refused, naming the field; nothing is stored
+        for (const bad of ["", 42, "x".repeat(1025), "nul\u0000"]) {
+          const e = yield* Effect.flip(m.send(a, b, "bad", { idempotencyKey: bad as string }))
+          assert.strictEqual(e._tag, "MessageInvalid")
+          assert.strictEqual((e as CoordinationErrors.MessageInvalid).field, "idempotencyKey")
+        }
+        assert.strictEqual((yield* m.inbox(b).unread).length, 4)
+        // a key applied already wins over the guard: the repeat to an unregistered agent returns the first id
+        yield* m.registry.unregister(b)
+        assert.strictEqual(yield* m.send(a, b, { n: 1 }, { idempotencyKey: key }), first)
+        const missing = yield* Effect.flip(m.send(a, b, "x", { idempotencyKey: `${key}-new` }))
+        assert.strictEqual(missing._tag, "AgentNotFound")
+      }).pipe(Effect.scoped, Effect.provide(layer())))
 
     it.live("pending messages survive a restart and are delivered, in order, when the handler resumes", () =>
       Effect.gen(function*() {

@@ -20,3 +20,5 @@ export * as PostgresResultStore from "./PostgresResultStore.js"
 export * as PostgresMeetingRecords from "./PostgresMeetingRecords.js"
 /** `SessionStore` (practice and coaching sessions, scenarios, evaluations, error log) in PostgreSQL. @since 0.3.0 */
 export * as PostgresSessionStore from "./PostgresSessionStore.js"
+/** The PostgreSQL store of `CircuitBreaker`: a breaker's state shared by processes. @since 0.3.0 */
+export * as PostgresBreakerStore from "./PostgresBreakerStore.js"

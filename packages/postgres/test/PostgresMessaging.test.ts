@@ -260,6 +260,35 @@ describePg("PostgreSQL", () => {
       )
     }))
 
+  it.live("an inbox table of 0.3 without the idempotency key column is migrated on start; keys then apply", () => {
+    const old = schemaName("braid_msg_old")
+    const url = inSchema(SHARED_DATABASE_URL, old)
+    return Effect.gen(function*() {
+      yield* Effect.promise(() => admin(`CREATE SCHEMA ${old}`))
+      yield* Effect.gen(function*() {
+        const sql = yield* Sql.SqlDriver
+        yield* sql.execute(`CREATE TABLE braid_inbox_messages (id TEXT PRIMARY KEY,
+          organization TEXT NOT NULL DEFAULT 'default', recipient TEXT NOT NULL, sender TEXT NOT NULL,
+          kind TEXT NOT NULL, correlation_id TEXT, conversation_id TEXT, body TEXT NOT NULL,
+          sent_at BIGINT NOT NULL, read_at BIGINT)`)
+        yield* sql.execute(
+          "INSERT INTO braid_inbox_messages (id, recipient, sender, kind, body, sent_at) VALUES ('m1', 'critic', 'planner', 'message', '\"v0\"', 1)"
+        )
+      }).pipe(Effect.provide(PostgresDriver.layer({ url })))
+      const send = Effect.gen(function*() {
+        const m = yield* Messaging.Messaging
+        yield* m.registry.register({ name: "critic" })
+        const id = yield* m.send("planner", "critic", "once", { idempotencyKey: "k" })
+        return { id, unread: (yield* m.inbox("critic").unread).map((x) => x.body) }
+      })
+      // two starts (two processes): the second sees the first's key
+      const first = yield* Effect.provide(send, PostgresMessaging.layer({ url }))
+      const second = yield* Effect.provide(send, PostgresMessaging.layer({ url }))
+      assert.strictEqual(second.id, first.id)
+      assert.deepStrictEqual(second.unread, ["v0", "once"])
+    }).pipe(Effect.ensuring(Effect.promise(() => admin(`DROP SCHEMA IF EXISTS ${old} CASCADE`))))
+  })
+
   it.live("cleanup", () =>
     Effect.gen(function*() {
       const sql = yield* Sql.SqlDriver

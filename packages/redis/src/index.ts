@@ -1,6 +1,6 @@
 /**
  * `@braid/redis`: every Braid store on Redis (ioredis): the memory store, the event bus
- * transport, the cache store and the rate-limit store. Install it only if you use Redis.
+ * transport, the cache store, the rate-limit store and the circuit-breaker store. Install it only if you use Redis.
  *
  * @since 0.2.0
  */
@@ -13,3 +13,5 @@ export * as RedisEventBus from "./RedisEventBus.js"
 export * as RedisCache from "./RedisCache.js"
 /** The Redis store of `RateLimit`: limits shared by processes, one Lua script per call. @since 0.2.0 */
 export * as RedisRateLimit from "./RedisRateLimit.js"
+/** The Redis store of `CircuitBreaker`: a breaker's state shared by processes, one Lua compare-and-set. @since 0.3.0 */
+export * as RedisBreakerStore from "./RedisBreakerStore.js"

@@ -4,8 +4,8 @@
  * drives the bounds (no wall-clock assertion).
  */
 import { Attributes, Io, Primitive, Runner } from "@braid/core"
-import { RedisCache, RedisRateLimit } from "@braid/redis"
-import { Cache, Errors, Metrics, RateLimit, StoreError } from "@braid/resilience"
+import { RedisBreakerStore, RedisCache, RedisRateLimit } from "@braid/redis"
+import { Cache, CircuitBreaker, CircuitOpen, Errors, Metrics, RateLimit, StoreError } from "@braid/resilience"
 import { byName, withSpans } from "@braid/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, Fiber, Metric, Option, Ref, TestClock } from "effect"
@@ -102,6 +102,35 @@ for (const behaviour of ["silent", "closing"] as const) {
           assert.instanceOf(e.cause, Errors.StoreTimeout)
           assert.strictEqual(e.message, "redis store: ratelimit.consume failed: no answer within 5000 ms")
         }
+      }))
+
+    it.scoped("CircuitBreaker: a store call ends with StoreError within its bound; the breaker uses this process's state", () =>
+      Effect.gen(function*() {
+        const client = yield* clientOf(yield* brokenRedis(behaviour))
+        const failures: Array<StoreError> = []
+        const breaker = CircuitBreaker.unsafeMake({
+          name: `bounded-${behaviour}-${Math.random().toString(36).slice(2)}`,
+          trigger: CircuitBreaker.consecutive(2),
+          store: RedisBreakerStore.store(client, { timeout: "250 millis" }),
+          onStoreError: (e) => Effect.sync(() => void failures.push(e))
+        })
+        // the call runs (the breaker fails open on its store) ...
+        assert.deepStrictEqual(
+          yield* drive(breaker.execute(Effect.succeed("ran")), "250 millis", 2),
+          Exit.succeed("ran")
+        )
+        assert.strictEqual(failures.length, 1)
+        assert.strictEqual(failures[0]!.operation, "breaker.get")
+        if (behaviour === "silent") {
+          assert.deepStrictEqual(failures[0]!.cause, new Errors.StoreTimeout({ timeoutMillis: 250 }))
+        }
+        // ... and this process's own breaker still protects the dependency
+        for (let i = 0; i < 2; i++) yield* drive(breaker.execute(Effect.fail("down")), "250 millis", 4)
+        const refused = yield* drive(breaker.execute(Effect.succeed("ran")), "250 millis", 2)
+        assert.instanceOf(
+          Option.getOrUndefined(Exit.isFailure(refused) ? Cause.failureOption(refused.cause) : Option.none()),
+          CircuitOpen
+        )
       }))
 
     it.scoped("RateLimit: the timeout option sets the bound", () =>

@@ -19,6 +19,21 @@
  * Sharing: `CircuitBreaker.named("anthropic", options)` returns the same breaker for the same name
  * everywhere in the process (a registry in a `GlobalValue`); the options of the first call win.
  *
+ * Shared state (0.3): with `store` (`memoryStore()`, `sqlStoreWith` on PostgreSQL,
+ * `RedisBreakerStore.store` of @braid/redis) the state lives in the store under the breaker's
+ * name, so every process, and a restarted one, sees an open breaker at once. Admission reads the
+ * store on every call. Closed-state outcomes are counted by each process (its own trigger
+ * window); when they trip it, the process publishes the open state. When the open period ends,
+ * the probe is claimed by an atomic compare-and-set on the state's generation: one probe at a
+ * time across all processes (`halfOpenProbes` applies only without a store), held for
+ * `probeLease` (default 1 minute) so that a probe whose process died is claimable again after
+ * it; `successesToClose` successful probes, one after another, close it for everyone, a failed
+ * one reopens it (with `openBackoff`). `isolate` and `reset` apply to every process. A store call
+ * that fails (a `StoreError`, bounded by the store's timeout) goes to `onStoreError` (default: a
+ * logged warning) and the call is admitted by this process's own breaker: the breaker fails
+ * open on its store, so an outage of Redis or PostgreSQL never stops calls the local breaker
+ * would let through.
+ *
  * Telemetry: the wrapper span gets `breaker.name` and `breaker.state` (the state at admission);
  * refusals add the event `breaker.rejected`; transitions add `breaker.state_changed` {from, to}
  * and set the gauge `Metrics.breakerState` (0 closed, 1 half-open, 2 open, 3 isolated).
@@ -26,10 +41,10 @@
  * @since 0.1.0
  */
 import type { Primitive as P } from "@braid/core"
-import { Attributes, Instrumentation, Primitive } from "@braid/core"
-import { Cause, Clock, Duration, Effect, Exit, GlobalValue, Metric, Option, Ref } from "effect"
+import { Attributes, Instrumentation, Primitive, Sql } from "@braid/core"
+import { Cause, Clock, Duration, Effect, Either, Exit, GlobalValue, Metric, Option, Ref, Schema } from "effect"
 import type { InvalidOption } from "./Errors.js"
-import { CircuitOpen } from "./Errors.js"
+import { CircuitOpen, StoreError } from "./Errors.js"
 import * as Check from "./internal/options.js"
 import * as Metrics from "./Metrics.js"
 
@@ -196,6 +211,28 @@ export interface Options {
   readonly isFailure?: (error: unknown) => boolean
   /** Runs after every transition. */
   readonly onStateChange?: (change: StateChange) => Effect.Effect<void>
+  /**
+   * Where the breaker's state lives when several processes must share it (`memoryStore()`,
+   * `sqlStoreWith` on PostgreSQL, `RedisBreakerStore.store` of @braid/redis). Default: this
+   * process only. See "Shared state" in the module's documentation.
+   *
+   * @since 0.3.0
+   */
+  readonly store?: Store
+  /**
+   * With a `store`: how long a claimed half-open probe holds its claim; a probe of a process
+   * that died is re-claimable after it. Default 1 minute.
+   *
+   * @since 0.3.0
+   */
+  readonly probeLease?: Duration.DurationInput
+  /**
+   * With a `store`: runs when a store call fails (the breaker then uses this process's own
+   * state for that call). Default: a logged warning.
+   *
+   * @since 0.3.0
+   */
+  readonly onStoreError?: (error: StoreError) => Effect.Effect<void>
 }
 
 /**
@@ -350,6 +387,12 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
   if (typeof options !== "object" || options === null) {
     return Check.refuse("CircuitBreaker", "options", "must be an object", options)
   }
+  if (options.store === undefined) return makeLocal(options).breaker
+  return makeShared(options, options.store)
+}
+
+/** The breaker of this process, and what the shared breaker reuses of it. */
+const makeLocal = (options: Options): Local => {
   const name = Check.name("CircuitBreaker", "name", options.name)
   const policy = `breaker ${name}`
   const trigger = options.trigger === undefined ? consecutive(5) : checkTrigger(policy, options.trigger, "trigger.")
@@ -580,10 +623,437 @@ export const unsafeMake = (options: Options): CircuitBreaker => {
       }
     }))
 
+  const reject = (state: "open" | "half-open" | "isolated", retryAfter: number) =>
+    decide(Effect.void, { _tag: "reject", state, retryAfter }) as Effect.Effect<never, CircuitOpen>
+
+  return {
+    breaker: {
+      name,
+      state: Effect.map(Ref.get(ref), (s) => s._tag),
+      stats,
+      isolate: transition("isolated"),
+      reset: transition("closed"),
+      execute
+    },
+    announce,
+    reject,
+    openPeriod,
+    successesToClose,
+    causeIsFailure,
+    probeAttributes: halfOpenAttributes
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// shared state
+// ---------------------------------------------------------------------------------------------
+
+/** What `makeLocal` gives the shared breaker. */
+interface Local {
+  readonly breaker: CircuitBreaker
+  readonly announce: (change: StateChange | undefined) => Effect.Effect<void>
+  readonly reject: (state: "open" | "half-open" | "isolated", retryAfter: number) => Effect.Effect<never, CircuitOpen>
+  readonly openPeriod: (reopens: number) => number
+  readonly successesToClose: number
+  readonly causeIsFailure: (cause: Cause.Cause<unknown>) => boolean | undefined
+  readonly probeAttributes: Record<string, string>
+}
+
+/**
+ * The state of a breaker as a shared store keeps it. `gen` grows by one with every transition
+ * (the store's compare-and-set is on it); `until` is, when open, the time a probe may start and,
+ * when half-open, the time the running probe's claim lapses (0: no probe running).
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export interface SharedState {
+  readonly state: State
+  readonly gen: number
+  readonly until: number
+  /** Failed probes since the breaker was last closed (the open period grows with `openBackoff`). */
+  readonly reopens: number
+  /** Successful probes so far (half-open). */
+  readonly successes: number
+}
+
+/**
+ * The state of a breaker no store has seen: closed, generation 0.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@braid/resilience"
+ *
+ * const fresh = CircuitBreaker.initialState // { state: "closed", gen: 0, until: 0, reopens: 0, successes: 0 }
+ * ```
+ *
+ * @category constants
+ * @since 0.3.0
+ */
+export const initialState: SharedState = { state: "closed", gen: 0, until: 0, reopens: 0, successes: 0 }
+
+/**
+ * Where breakers keep a shared state, by breaker name. `compareAndSet` must be atomic: it sets
+ * `next` only if the stored generation is `expected` (a breaker with no record is at
+ * `initialState`, generation 0), and says whether it did. That one operation makes the half-open
+ * probe single across processes: of the callers that read the same open state, one wins the
+ * claim. Calls are bounded by the store (a `StoreError` past its timeout).
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export interface Store {
+  readonly name: string
+  readonly get: (breaker: string) => Effect.Effect<SharedState, StoreError>
+  readonly compareAndSet: (
+    breaker: string,
+    expected: number,
+    next: SharedState
+  ) => Effect.Effect<boolean, StoreError>
+}
+
+const SharedStateSchema = Schema.Struct({
+  state: Schema.Literal("closed", "open", "half-open", "isolated"),
+  gen: Schema.NonNegativeInt,
+  until: Schema.NonNegative,
+  reopens: Schema.NonNegativeInt,
+  successes: Schema.NonNegativeInt
+})
+const decodeShared = Schema.decodeUnknownEither(SharedStateSchema)
+
+/**
+ * For store authors: a stored state (untrusted: from Redis or a table, numbers possibly as text)
+ * checked, or the `StoreError` of `store` saying what was wrong.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@braid/resilience"
+ *
+ * const state = CircuitBreaker.decodeState("redis", { state: "open", gen: "3", until: "1000", reopens: "0", successes: "0" })
+ * ```
+ *
+ * @category parsing
+ * @since 0.3.0
+ */
+export const decodeState = (store: string, raw: Record<string, unknown>): Effect.Effect<SharedState, StoreError> => {
+  const number = (v: unknown) => typeof v === "string" && v !== "" ? Number(v) : v
+  return Either.match(
+    decodeShared({
+      state: raw.state,
+      gen: number(raw.gen),
+      until: number(raw.until),
+      reopens: number(raw.reopens),
+      successes: number(raw.successes)
+    }),
+    {
+      onLeft: (e) =>
+        Effect.fail(
+          new StoreError({
+            store,
+            operation: "breaker.get",
+            cause: new TypeError(`a stored breaker state does not decode: ${e.message}`)
+          })
+        ),
+      onRight: Effect.succeed
+    }
+  )
+}
+
+/**
+ * A store in memory: breakers built with the same instance share their state (one process;
+ * for tests and for several pipelines of one process).
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "@braid/resilience"
+ *
+ * const store = CircuitBreaker.memoryStore()
+ * const a = CircuitBreaker.unsafeMake({ name: "anthropic", store })
+ * const b = CircuitBreaker.unsafeMake({ name: "anthropic", store }) // sees a's state
+ * ```
+ *
+ * @category constructors
+ * @since 0.3.0
+ */
+export const memoryStore = (): Store => {
+  const states = new Map<string, SharedState>()
+  return {
+    name: "memory",
+    get: (breaker) => Effect.sync(() => states.get(breaker) ?? initialState),
+    compareAndSet: (breaker, expected, next) =>
+      Effect.sync(() => {
+        if ((states.get(breaker) ?? initialState).gen !== expected) return false
+        states.set(breaker, next)
+        return true
+      })
+  }
+}
+
+/**
+ * A store on the `Sql.SqlDriver` in context (PostgreSQL: `PostgresBreakerStore` of
+ * @braid/postgres; SQLite works too): table `braid_circuit_breakers`, created if missing. The
+ * compare-and-set is one conditional statement (an upsert whose update holds only at the expected
+ * generation). Every call is bounded by `timeout` (default `Io.defaultTimeout`, 5 s): past it the
+ * call is a `StoreError` (cause `StoreTimeout`).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import type { Sql } from "@braid/core"
+ * import { CircuitBreaker } from "@braid/resilience"
+ *
+ * declare const DriverLive: Layer.Layer<Sql.SqlDriver> // PostgresDriver.layer(...)
+ *
+ * const store = CircuitBreaker.sqlStoreWith({ timeout: "2 seconds" }).pipe(Effect.provide(DriverLive))
+ * ```
+ *
+ * @category constructors
+ * @since 0.3.0
+ */
+export const sqlStoreWith = (options: Sql.StoreOptions = {}): Effect.Effect<Store, StoreError, Sql.SqlDriver> =>
+  Effect.gen(function*() {
+    const driver = yield* Sql.SqlDriver
+    const store = driver.dialect
+    const call = <A>(operation: string, self: Effect.Effect<A, Sql.SqlFailure>) =>
+      Sql.bounded(options.timeout)(
+        Effect.mapError(self, (cause) => new StoreError({ store, operation, cause }))
+      )
+    yield* call(
+      "breaker.migrate",
+      driver.execute(`CREATE TABLE IF NOT EXISTS braid_circuit_breakers (
+        name TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        gen BIGINT NOT NULL,
+        until_ms BIGINT NOT NULL,
+        reopens INTEGER NOT NULL,
+        successes INTEGER NOT NULL
+      )`)
+    )
+    const columns = (next: SharedState) =>
+      [next.state, next.gen, Math.ceil(next.until), next.reopens, next.successes] as const
+    return {
+      name: store,
+      get: (breaker) =>
+        Effect.flatMap(
+          call(
+            "breaker.get",
+            driver.query(
+              "SELECT state, gen, until_ms AS until, reopens, successes FROM braid_circuit_breakers WHERE name = ?",
+              [breaker]
+            )
+          ),
+          (rows) => rows.length === 0 ? Effect.succeed(initialState) : decodeState(store, rows[0]!)
+        ),
+      compareAndSet: (breaker, expected, next) =>
+        Effect.map(
+          call(
+            "breaker.compareAndSet",
+            expected === 0
+              // no record is generation 0: insert, or update a record still at 0
+              ? driver.execute(
+                `INSERT INTO braid_circuit_breakers (name, state, gen, until_ms, reopens, successes)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (name) DO UPDATE SET state = excluded.state, gen = excluded.gen,
+                  until_ms = excluded.until_ms, reopens = excluded.reopens, successes = excluded.successes
+                WHERE braid_circuit_breakers.gen = 0`,
+                [breaker, ...columns(next)]
+              )
+              : driver.execute(
+                `UPDATE braid_circuit_breakers SET state = ?, gen = ?, until_ms = ?, reopens = ?, successes = ?
+                WHERE name = ? AND gen = ?`,
+                [...columns(next), breaker, expected]
+              )
+          ),
+          (changed) => changed === 1
+        )
+    }
+  })
+
+const checkStore = (policy: string, store: unknown): Store => {
+  const s = store as Partial<Store> | null
+  if (
+    typeof s !== "object" || s === null || typeof s.get !== "function" || typeof s.compareAndSet !== "function"
+  ) {
+    return Check.refuse(policy, "store", "must be a CircuitBreaker store (get, compareAndSet)", store)
+  }
+  return s as Store
+}
+
+/**
+ * The breaker whose state lives in `store`: admission reads the shared state on every call; the
+ * closed state's outcomes are counted by this process (its own trigger window), and when they
+ * trip it the open state is published; probes are claimed by compare-and-set. A failed store
+ * call falls back to this process's own breaker for that call.
+ */
+const makeShared = (options: Options, rawStore: Store): CircuitBreaker => {
+  const name = Check.name("CircuitBreaker", "name", options.name)
+  const policy = `breaker ${name}`
+  const store = checkStore(policy, rawStore)
+  const probeLease = Check.duration(policy, "probeLease", Check.or(options.probeLease, "1 minute"), {
+    positive: true
+  }).millis
+  const onStoreError = Check.fn(policy, "onStoreError", options.onStoreError) ??
+    ((e: StoreError) => Effect.logWarning(`breaker ${name}: ${e.message}; this call uses this process's state`))
+  const userHook = options.onStateChange
+  /** The shared generation this process last read. */
+  let lastGen = 0
+  /** The shared generation at which this process's own breaker tripped, until the open state is published. */
+  let tripGen: number | undefined
+  /** Set while this process's breaker is brought in line with the shared state (no announcement). */
+  let syncing = false
+
+  const local: Local = makeLocal({
+    ...options,
+    onStateChange: (change) => {
+      if (syncing) return Effect.void
+      const forward = userHook === undefined ? Effect.void : userHook(change)
+      if (change.from !== "closed" || change.to !== "open") return forward
+      tripGen = lastGen
+      return Effect.zipRight(publishTrip, forward)
+    }
+  })
+  const fallback = (e: StoreError) => onStoreError(e)
+
+  /** Publishes this process's trip (closed to open at `tripGen`) unless another process moved first. */
+  const publishTrip: Effect.Effect<void> = Effect.suspend(() => {
+    const gen = tripGen
+    if (gen === undefined) return Effect.void
+    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      store.compareAndSet(name, gen, {
+        state: "open",
+        gen: gen + 1,
+        until: now + local.openPeriod(0),
+        reopens: 0,
+        successes: 0
+      }).pipe(
+        Effect.matchEffect({
+          onFailure: fallback,
+          onSuccess: () => Effect.sync(() => void (tripGen = undefined))
+        })
+      ))
+  })
+
+  /** Brings this process's breaker to `to` without announcing it (the shared transition was announced). */
+  const syncLocal = (to: "closed" | "isolated") =>
+    Effect.flatMap(local.breaker.state, (state) =>
+      state === to ? Effect.void : Effect.acquireUseRelease(
+        Effect.sync(() => void (syncing = true)),
+        () => to === "closed" ? local.breaker.reset : local.breaker.isolate,
+        () => Effect.sync(() => void (syncing = false))
+      ))
+
+  /** Sets `next` if the shared state is still `from`; announces the transition when it did. */
+  const move = (from: SharedState, next: SharedState): Effect.Effect<boolean, StoreError> =>
+    Effect.tap(
+      store.compareAndSet(name, from.gen, next),
+      (won) =>
+        won && from.state !== next.state
+          ? local.announce({ breaker: name, from: from.state, to: next.state })
+          : Effect.void
+    )
+
+  /** Records a probe's outcome: closes, reopens, or frees the claim for the next probe. */
+  const settle = (claimed: SharedState, failed: boolean | undefined) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const gen = claimed.gen + 1
+      if (failed === undefined) return move(claimed, { ...claimed, gen, until: 0 })
+      if (failed) {
+        const reopens = claimed.reopens + 1
+        return move(claimed, { state: "open", gen, until: now + local.openPeriod(reopens), reopens, successes: 0 })
+      }
+      const successes = claimed.successes + 1
+      return successes >= local.successesToClose
+        ? Effect.tap(
+          move(claimed, { ...initialState, gen }),
+          (won) => won ? syncLocal("closed") : Effect.void
+        )
+        : move(claimed, { ...claimed, gen, until: 0, successes })
+    }).pipe(Effect.catchAll(fallback))
+
+  const probe = <A, E, R>(self: Effect.Effect<A, E, R>, s: SharedState, now: number) =>
+    Effect.flatMap(
+      Effect.either(move(s, {
+        state: "half-open",
+        gen: s.gen + 1,
+        until: now + probeLease,
+        reopens: s.reopens,
+        successes: s.state === "half-open" ? s.successes : 0
+      })),
+      (claim): Effect.Effect<A, E | CircuitOpen, R> => {
+        if (Either.isLeft(claim)) return Effect.zipRight(fallback(claim.left), local.breaker.execute(self))
+        // another caller (here or in another process) claimed the probe first
+        if (!claim.right) return local.reject("half-open", 0)
+        const claimed: SharedState = {
+          state: "half-open",
+          gen: s.gen + 1,
+          until: now + probeLease,
+          reopens: s.reopens,
+          successes: s.state === "half-open" ? s.successes : 0
+        }
+        return Effect.zipRight(
+          Instrumentation.annotate(local.probeAttributes),
+          Effect.onExit(
+            self,
+            (exit) => settle(claimed, Exit.isSuccess(exit) ? false : local.causeIsFailure(exit.cause))
+          )
+        )
+      }
+    )
+
+  const execute = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpen, R> =>
+    Effect.flatMap(Effect.either(store.get(name)), (read) => {
+      if (Either.isLeft(read)) return Effect.zipRight(fallback(read.left), local.breaker.execute(self))
+      const s = read.right
+      lastGen = s.gen
+      return Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<A, E | CircuitOpen, R> => {
+        switch (s.state) {
+          case "closed":
+            if (tripGen === s.gen) return Effect.zipRight(publishTrip, local.breaker.execute(self))
+            tripGen = undefined
+            return Effect.zipRight(syncLocal("closed"), local.breaker.execute(self))
+          case "isolated":
+            return local.reject("isolated", Number.POSITIVE_INFINITY)
+          case "open":
+            return now < s.until ? local.reject("open", s.until - now) : probe(self, s, now)
+          case "half-open":
+            return now < s.until ? local.reject("half-open", s.until - now) : probe(self, s, now)
+        }
+      })
+    })
+
+  /** Moves the shared state to `to` (a few attempts against concurrent transitions), and this process's. */
+  const transition = (to: "closed" | "isolated"): Effect.Effect<void> =>
+    Effect.gen(function*() {
+      for (let attempt = 0; attempt < 8; attempt++) {
+        const s = yield* store.get(name)
+        const next: SharedState = { ...initialState, state: to, gen: s.gen + 1 }
+        if (yield* move(s, next)) break
+      }
+      tripGen = undefined
+    }).pipe(Effect.catchAll(fallback), Effect.zipRight(syncLocal(to)))
+
+  const withShared = <A>(f: (s: SharedState) => A, orElse: Effect.Effect<A>) =>
+    Effect.matchEffect(store.get(name), {
+      onFailure: (e) => Effect.zipRight(fallback(e), orElse),
+      onSuccess: (s) => Effect.succeed(f(s))
+    })
+
   return {
     name,
-    state: Effect.map(Ref.get(ref), (s) => s._tag),
-    stats,
+    state: withShared((s) => s.state, local.breaker.state),
+    stats: Effect.flatMap(
+      local.breaker.stats,
+      (mine) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          withShared((s): Stats => ({
+            state: s.state,
+            calls: s.state === "closed" ? mine.calls : 0,
+            failures: s.state === "closed" ? mine.failures : 0,
+            openUntil: s.state === "open" ? s.until : undefined,
+            probes: s.state === "half-open" && s.until > now ? 1 : 0,
+            successes: s.state === "half-open" ? s.successes : 0
+          }), Effect.succeed(mine)))
+    ),
     isolate: transition("isolated"),
     reset: transition("closed"),
     execute

@@ -1,8 +1,12 @@
 import { Attributes, Primitive, Runner } from "@braid/core"
-import { CircuitBreaker, CircuitOpen, Metrics } from "@braid/resilience"
+import { CircuitBreaker, CircuitOpen, Errors, Metrics, StoreError } from "@braid/resilience"
 import { byName, withSpans } from "@braid/testing"
 import { assert, describe, it } from "@effect/vitest"
 import { Data, Effect, FastCheck, Fiber, Metric, Ref, TestClock } from "effect"
+import { suite } from "./breakerStoreConformance.js"
+
+/** One memory store for the shared-state suite (each "process" connects to the same one). */
+const sharedMemory = CircuitBreaker.memoryStore()
 
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- Data.TaggedError takes {} for an error without fields
 class Down extends Data.TaggedError("Down")<{}> {}
@@ -259,4 +263,54 @@ describe("CircuitBreaker", () => {
       }),
     { fastCheck: { numRuns: 60 } }
   )
+})
+
+// each read yields, as a networked store's would, so concurrent callers interleave between read and claim
+suite("memory", () =>
+  Effect.succeed({
+    ...sharedMemory,
+    get: (breaker: string) => Effect.zipLeft(sharedMemory.get(breaker), Effect.yieldNow())
+  }))
+
+describe("CircuitBreaker with a shared store that fails", () => {
+  it.effect("the breaker fails open on its store: each call runs under this process's own breaker, onStoreError gets the typed error", () =>
+    Effect.gen(function*() {
+      const errors: Array<StoreError> = []
+      const broken: CircuitBreaker.Store = {
+        name: "broken",
+        get: () =>
+          Effect.fail(new StoreError({ store: "broken", operation: "breaker.get", cause: new Error("refused") })),
+        compareAndSet: () =>
+          Effect.fail(
+            new StoreError({ store: "broken", operation: "breaker.compareAndSet", cause: new Error("refused") })
+          )
+      }
+      const breaker = CircuitBreaker.unsafeMake({
+        name: uniqueName("broken-store"),
+        trigger: CircuitBreaker.consecutive(2),
+        store: broken,
+        onStoreError: (e) => Effect.sync(() => void errors.push(e))
+      })
+      assert.strictEqual(yield* breaker.execute(Effect.succeed("ran")), "ran")
+      for (let i = 0; i < 2; i++) assert.instanceOf(yield* Effect.flip(breaker.execute(Effect.fail(new Down()))), Down)
+      assert.instanceOf(yield* Effect.flip(breaker.execute(Effect.succeed("ran"))), CircuitOpen)
+      assert.strictEqual(yield* breaker.state, "open")
+      assert.deepStrictEqual(
+        errors.map((e) => e.operation),
+        ["breaker.get", "breaker.get", "breaker.get", "breaker.compareAndSet", "breaker.get", "breaker.get"]
+      )
+    }))
+
+  it("a store or probeLease that is not one is an InvalidOption naming it", () => {
+    assert.throws(
+      () => CircuitBreaker.unsafeMake({ name: "x", store: {} as never }),
+      Errors.InvalidOption,
+      "option store must be a CircuitBreaker store"
+    )
+    assert.throws(
+      () => CircuitBreaker.unsafeMake({ name: "x", store: CircuitBreaker.memoryStore(), probeLease: -1 }),
+      Errors.InvalidOption,
+      "probeLease"
+    )
+  })
 })

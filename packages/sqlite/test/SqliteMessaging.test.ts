@@ -44,6 +44,10 @@ describe("SqliteMessaging: an inbox of 0.2", () => {
         yield* m.registry.register({ name: "critic" })
         yield* m.send("planner", "critic", "new")
         assert.strictEqual((yield* m.inbox("critic").unread).length, 2)
+        // and its idempotency key column: a repeated send with a key stores nothing
+        const first = yield* m.send("planner", "critic", "once", { idempotencyKey: "k" })
+        assert.strictEqual(yield* m.send("planner", "critic", "once", { idempotencyKey: "k" }), first)
+        assert.strictEqual((yield* m.inbox("critic").unread).length, 3)
       }).pipe(Effect.provide(SqliteMessaging.layer({ filename: old })))
       // a second start is idempotent
       yield* Effect.flatMap(Messaging.Messaging, (m) => m.inbox("critic").unread).pipe(
