@@ -25,6 +25,7 @@ import * as Help from "./Help.js"
 import * as Progress from "./Progress.js"
 import type { Entry } from "./Registry.js"
 import { summary } from "./Registry.js"
+import * as WorkerCommand from "./WorkerCommand.js"
 
 /**
  * The exit codes.
@@ -74,6 +75,7 @@ export class Exit {
 
 const usageTags = new Set([
   "DatasetError",
+  "WorkerOptionError",
   "DatasetReadError",
   "CatalogError",
   "UnknownWorkflow",
@@ -279,7 +281,7 @@ export const make = (registry: ReadonlyArray<Entry>) => {
 
   return Command.make("braid").pipe(
     Command.withDescription("Braid: typed, instrumented agent workflows"),
-    Command.withSubcommands([run, catalog, describe, evaluate])
+    Command.withSubcommands([run, catalog, describe, evaluate, WorkerCommand.command])
   )
 }
 

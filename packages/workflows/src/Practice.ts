@@ -547,6 +547,53 @@ interface Live {
 const openingCue = "(The session begins. Open the conversation in character, in one or two sentences.)"
 
 /**
+ * The spent budget (`BudgetExceeded`) behind a failed model call, if that is why it failed
+ * (directly, or as one of a retry's errors): such a failure ends a session with
+ * `budget-exhausted` instead of counting towards an outage.
+ *
+ * @example
+ * ```ts
+ * import { Practice } from "@braid/workflows"
+ *
+ * Practice.budgetExhausted(new Error("boom")) // undefined
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const budgetExhausted: (error: unknown) => LlmErrors.BudgetExceeded | undefined = budgetExceeded
+
+/**
+ * The client's prompt for the conversation so far: the persona (`personaPrompt`), a cue to open
+ * the conversation when the client speaks first, and the messages (system messages left out).
+ * The practice service and its durable form (`@braid/durable/DurableSessions`) both use it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Practice, Scenario, Scripts } from "@braid/workflows"
+ *
+ * const prompt = Effect.map(Scenario.decode(Scripts.practiceScenario), (s) => Practice.clientPrompt(s, []))
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const clientPrompt = (
+  scenario: ScenarioNs.Scenario,
+  messages: ReadonlyArray<MessageRecord>
+): Ai.Prompt.RawInput => {
+  const history = messages.filter((m) => m.role !== "system").map((m) => ({
+    role: m.role as "user" | "assistant",
+    content: m.text
+  }))
+  const cue = history.length === 0 || history[0]!.role === "assistant"
+    ? [{ role: "user" as const, content: openingCue }]
+    : []
+  return [{ role: "system", content: personaPrompt(scenario) }, ...cue, ...history]
+}
+
+/**
  * Builds the practice workflow on the `SessionStore` and the `LanguageModel` in context, in the
  * current scope (its idle timers, queued sessions and evaluations run there). With an
  * `EventBus` in context, the session events are published on it. A bad limit in `config` is
@@ -628,16 +675,7 @@ export const make = (
           }, now)
         ))
 
-    const promptOf = (state: Live): Ai.Prompt.RawInput => {
-      const history = state.messages.filter((m) => m.role !== "system").map((m) => ({
-        role: m.role as "user" | "assistant",
-        content: m.text
-      }))
-      const cue = history.length === 0 || history[0]!.role === "assistant"
-        ? [{ role: "user" as const, content: openingCue }]
-        : []
-      return [{ role: "system", content: personaPrompt(state.scenario) }, ...cue, ...history]
-    }
+    const promptOf = (state: Live): Ai.Prompt.RawInput => clientPrompt(state.scenario, state.messages)
 
     const loadLive = (
       session: SessionRecord
