@@ -20,7 +20,6 @@
  */
 import { Primitive } from "@braid/core"
 import type { Ai } from "@braid/llm"
-import { Tokens } from "@braid/llm"
 import type { Scenario as ScenarioNs } from "@braid/workflows"
 import { Errors as WfErrors, Practice, Scenario, SessionStore, Transcript } from "@braid/workflows"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
@@ -260,6 +259,20 @@ const appendOnce = (run: PracticeRun, message: SessionStore.NewMessage) =>
     return existing ?? (yield* store.appendMessage(run.sessionId, message))
   })
 
+/** A message of the turn, stamped with the step's time, appended once: a journaled step. */
+const appendStep = (
+  name: string,
+  run: PracticeRun,
+  build: (at: number) => SessionStore.NewMessage,
+  request?: unknown
+) =>
+  storeStep(
+    name,
+    Effect.flatMap(Clock.currentTimeMillis, (at) => appendOnce(run, build(at))),
+    SessionStore.MessageRecord,
+    request
+  )
+
 const Messages = Schema.Array(SessionStore.MessageRecord)
 
 /**
@@ -358,43 +371,13 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
           const failures = run.failures + 1
           yield* logFailure(run, "model", failures >= outageAfter ? "error" : "warning", error)
           if (failures >= outageAfter) return { ended: yield* endStep(run, "model-outage") } as const
-          const reply = yield* storeStep(
-            "reply",
-            Effect.flatMap(Clock.currentTimeMillis, (at) =>
-              appendOnce(run, {
-                role: "assistant",
-                text: fallbackText,
-                createdAt: at,
-                turnId,
-                inputTokens: 0,
-                outputTokens: 0,
-                costUsd: 0,
-                estimated: false,
-                fallback: true,
-                fallbackCause: summarize(error)
-              })),
-            SessionStore.MessageRecord
-          )
+          const reply = yield* appendStep("reply", run, (at) =>
+            Practice.turnMessages.fallback({ text: fallbackText, cause: summarize(error), turnId, at }))
           return { reply, failures } as const
         }
         const { text, usage } = outcome.right
-        const reply = yield* storeStep(
-          "reply",
-          Effect.flatMap(Clock.currentTimeMillis, (at) =>
-            appendOnce(run, {
-              role: "assistant",
-              text,
-              createdAt: at,
-              turnId,
-              inputTokens: usage === undefined ? 0 : usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens,
-              outputTokens: usage?.outputTokens ?? Tokens.estimate(text),
-              costUsd: usage?.costUsd ?? 0,
-              estimated: usage?.estimated ?? true,
-              ...(usage !== undefined ? { model: usage.model } : {}),
-              fallback: false
-            })),
-          SessionStore.MessageRecord
-        )
+        const reply = yield* appendStep("reply", run, (at) =>
+          Practice.turnMessages.reply({ text, usage, turnId, at }))
         return { reply, failures: 0 } as const
       })
 
@@ -451,37 +434,31 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
           if (signal._tag === "End") return yield* endStep(run, "user")
           const turnId = `${run.sessionId}:${run.turn}`
           const text = signal.text
-          const message = yield* storeStep(
-            "learner",
-            Effect.flatMap(Clock.currentTimeMillis, (at) =>
-              appendOnce(run, {
-                role: "user",
-                text,
-                createdAt: at,
-                turnId,
-                inputTokens: Tokens.estimate(text),
-                outputTokens: 0,
-                costUsd: 0,
-                estimated: true,
-                fallback: false
-              })),
-            SessionStore.MessageRecord,
-            text
-          )
+          const message = yield* appendStep("learner", run, (at) =>
+            Practice.turnMessages.learner({ text, turnId, at }), text)
           messages.push(message)
           const r = yield* replyTurn(run, scenario, messages, turnId)
-          if ("ended" in r) return r.ended
+          if ("ended" in r) {
+            return r.ended
+          }
           messages.push(r.reply)
           run = { ...run, failures: r.failures }
           let met = false
           if (!r.reply.fallback) {
             const judged = yield* Effect.either(judge.invoke({ scenario, messages }))
-            if (judged._tag === "Right") met = judged.right.met
-            else yield* logFailure(run, "objective", "warning", judged.left)
+            if (judged._tag === "Right") {
+              met = judged.right.met
+            } else yield* logFailure(run, "objective", "warning", judged.left)
           }
-          const learnerTurns = messages.filter((m) => m.role === "user").length
-          if (met) return yield* endStep(run, "objective-met")
-          if (learnerTurns >= (scenario.maxTurns ?? defaultMaxTurns)) return yield* endStep(run, "turn-limit")
+          const learnerTurns = messages.filter((m) =>
+            m.role === "user"
+          ).length
+          if (met) {
+            return yield* endStep(run, "objective-met")
+          }
+          if (learnerTurns >= (scenario.maxTurns ?? defaultMaxTurns)) {
+            return yield* endStep(run, "turn-limit")
+          }
           run = { ...run, turn: run.turn + 1 }
         }
       }))
