@@ -167,38 +167,51 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 const tsx = join(root, "node_modules", ".bin", "tsx")
 const fixture = join(root, "packages", "durable", "test", "fixtures", "session-process.ts")
 
-describe("DurableSessions.practice on SQLite across a SIGKILL", () => {
-  it.live(
-    "killed between two learner messages, restarted: it completes, each model call made once",
-    () =>
-      Effect.promise(async () => {
-        const dir = mkdtempSync(join(tmpdir(), "braid-durable-sessions-"))
-        const args = [fixture, join(dir, "engine.db"), join(dir, "sessions.db"), join(dir, "calls.log")]
-        const killed = await runProcess(tsx, [...args, "first"], { cwd: root, timeout: 120_000 })
-        assert.isTrue(
-          killed.signal === "SIGKILL" || killed.status === 137,
-          `not killed (${killed.status}, ${killed.signal}): ${killed.stderr}`
-        )
-        const before = readFileSync(join(dir, "calls.log"), "utf8").trim().split("\n")
-        // the opening reply, the reply to message 1 and its objective check
-        assert.strictEqual(before.length, 3, before.join("\n"))
-        const resumed = await runProcess(tsx, [...args, "rest"], { cwd: root, timeout: 120_000 })
-        assert.strictEqual(resumed.status, 0, resumed.stderr)
-        const result = JSON.parse(/RESULT (.*)/.exec(resumed.stdout)![1]!)
-        assert.strictEqual(result.endReason, "objective-met")
-        const messages: ReadonlyArray<{ role: string; text: string; seq: number }> = result.messages
-        assert.deepStrictEqual(messages.filter((m) => m.role === "user").map((m) => m.text), Scripts.practiceLearner)
-        // each turn written once: opening + 3 x (learner, reply), in order
-        assert.deepStrictEqual(
-          messages.filter((m) => m.role !== "system").map((m) => m.role),
-          ["assistant", "user", "assistant", "user", "assistant", "user", "assistant"]
-        )
-        assert.deepStrictEqual(messages.map((m) => m.seq), messages.map((_, i) => i))
-        const calls = readFileSync(join(dir, "calls.log"), "utf8").trim().split("\n")
-        // opening + 3 replies + 3 objective checks, each answered by the model exactly once
-        assert.strictEqual(calls.length, 7, calls.join("\n"))
-        assert.strictEqual(new Set(calls).size, 7, calls.join("\n"))
-      }),
-    240_000
+const killedRun = async (killPoint?: string) => {
+  const dir = mkdtempSync(join(tmpdir(), "braid-durable-sessions-"))
+  const log = join(dir, "calls.log")
+  const args = [fixture, join(dir, "engine.db"), join(dir, "sessions.db"), log]
+  const killed = await runProcess(tsx, [...args, "first", ...(killPoint ? [killPoint] : [])], {
+    cwd: root,
+    timeout: 120_000
+  })
+  // tsx reports its child's SIGKILL as exit status 137 (128 + 9)
+  assert.isTrue(
+    killed.signal === "SIGKILL" || killed.status === 137,
+    `not killed (${killed.status}, ${killed.signal}): ${killed.stderr}`
   )
+  const before = readFileSync(log, "utf8").trim().split("\n")
+  const resumed = await runProcess(tsx, [...args, "rest"], { cwd: root, timeout: 120_000 })
+  assert.strictEqual(resumed.status, 0, resumed.stderr)
+  const result = JSON.parse(/RESULT (.*)/.exec(resumed.stdout)![1]!)
+  assert.strictEqual(result.endReason, "objective-met")
+  const messages: ReadonlyArray<{ role: string; text: string; seq: number }> = result.messages
+  assert.deepStrictEqual(messages.filter((m) => m.role === "user").map((m) => m.text), Scripts.practiceLearner)
+  // each turn written once: opening + 3 x (learner, reply), in order
+  assert.deepStrictEqual(
+    messages.map((m) => m.role),
+    ["assistant", "user", "assistant", "user", "assistant", "user", "assistant"]
+  )
+  assert.deepStrictEqual(messages.map((m) => m.seq), messages.map((_, i) => i))
+  return { before, calls: readFileSync(log, "utf8").trim().split("\n") }
+}
+
+describe("DurableSessions.practice on SQLite across a SIGKILL", () => {
+  it("killed between two learner messages, restarted: it completes, each model call made once", async () => {
+    const { before, calls } = await killedRun()
+    // before the kill: the opening reply, the reply to message 1 and its objective check
+    assert.strictEqual(before.length, 3, before.join("\n"))
+    // opening + 3 replies + 3 objective checks, each answered by the model exactly once
+    assert.strictEqual(calls.length, 7, calls.join("\n"))
+    assert.strictEqual(new Set(calls).size, 7, calls.join("\n"))
+  }, 240_000)
+
+  it("killed inside a model call, restarted: that call made twice (at least once), every other once", async () => {
+    const { before, calls } = await killedRun("during-reply")
+    assert.strictEqual(before.length, 2, before.join("\n"))
+    assert.strictEqual(new Set(calls).size, 7, calls.join("\n"))
+    assert.strictEqual(calls.length, 8, calls.join("\n"))
+    const twice = calls.filter((c) => c === before[1])
+    assert.strictEqual(twice.length, 2)
+  }, 240_000)
 })
