@@ -47,6 +47,10 @@ export const LearnerSignal = Schema.Union(
  */
 export type LearnerSignal = typeof LearnerSignal.Type
 
+/** A session id: no control characters (the engine's keys use one as a separator). */
+const SessionId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200), Schema.pattern(/^[^\u0000-\u001f]+$/))
+const decodeSessionId = Schema.decodeUnknown(SessionId)
+
 /**
  * The state of a durable practice session, carried from one execution to the next.
  *
@@ -54,7 +58,7 @@ export type LearnerSignal = typeof LearnerSignal.Type
  * @since 0.3.0
  */
 export const PracticeRun = Schema.Struct({
-  sessionId: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+  sessionId: SessionId,
   tenant: Schema.String,
   userId: Schema.String,
   scenarioId: Schema.String,
@@ -489,6 +493,10 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
 
     const currentRun = (sessionId: string) =>
       Effect.gen(function*() {
+        yield* Effect.mapError(
+          decodeSessionId(sessionId),
+          (e) => new InvalidInput({ where: "DurableSessions", path: "sessionId", reason: e.message })
+        )
         let status = yield* workflow.status(yield* workflow.runId(keyOnly(sessionId)))
         while (status._tag === "Continued") status = yield* workflow.status(status.next)
         return status

@@ -9,7 +9,7 @@ import { Metered, ScriptedLanguageModel } from "@braid/llm"
 import { runProcess } from "@braid/testing"
 import { Practice, Scripts, SessionStore, Transcript } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, TestClock } from "effect"
+import { Cause, Effect, Exit, FastCheck as fc, Layer, TestClock } from "effect"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
@@ -129,6 +129,23 @@ describe("DurableSessions.practice on the in-memory engine", () => {
         assert.strictEqual(notText._tag, "InvalidInput")
         const unknown = yield* Effect.flip(sessions.send("no-such-session", "hello"))
         assert.strictEqual(unknown._tag, "RunNotFound")
+        // an id with the engine's key separator cannot reach another run
+        const separator = yield* Effect.flip(sessions.send(`${sessionId}\u001f1`, "hello"))
+        assert.strictEqual(separator._tag, "InvalidInput")
+        assert.strictEqual((yield* Effect.flip(sessions.result("")))._tag, "InvalidInput")
+        // fuzzed principals, scenario ids and (non-text) messages: typed errors, never a defect
+        const hostile = fc.anything({ withBigInt: true, withNullPrototype: true, withObjectString: true, maxDepth: 4 })
+        for (const [principal, scenarioId] of fc.sample(fc.tuple(hostile, hostile), 40)) {
+          const exit = yield* Effect.exit(sessions.start(principal, scenarioId))
+          assert.isFalse(Exit.isFailure(exit) && Cause.isDie(exit.cause), String(exit))
+        }
+        for (const text of fc.sample(hostile.filter((x) => typeof x !== "string"), 40)) {
+          const exit = yield* Effect.exit(sessions.send(sessionId, text))
+          assert.isTrue(Exit.isFailure(exit) && !Cause.isDie(exit.cause), String(exit))
+        }
+        const cyclic: Record<string, unknown> = {}
+        cyclic.self = cyclic
+        assert.strictEqual((yield* Effect.flip(sessions.start(cyclic, cyclic)))._tag, "InvalidInput")
       }).pipe(Effect.provide(sessions.layer.pipe(Layer.provideMerge(Durable.layerMemory))))
     }).pipe(Effect.provide(Layer.merge(SessionStore.layerMemory, durableModel))))
 })
