@@ -4,17 +4,34 @@
  * options are usage errors naming the option.
  */
 import { WorkerCommand, Workflows } from "@braid/cli"
+import { Sql } from "@braid/core"
 import * as DurableSessions from "@braid/durable/DurableSessions"
+import { PostgresDriver } from "@braid/postgres"
+import { DATABASE_URL, describeWith } from "@braid/testing"
 import { Scripts, SessionStore } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Option, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { afterAll, beforeAll } from "vitest"
 import { runCli } from "./helpers.js"
 
 const teacher = { userId: "tess", role: "teacher", tenant: "default" } as const
 const ada = { userId: "ada", role: "learner", tenant: "default" } as const
+
+/** A practice session through the worker's runner, to its end (objective met). */
+const session = (runner: ReturnType<typeof WorkerCommand.layer>) =>
+  Effect.gen(function*() {
+    const sessions = yield* DurableSessions.practice()
+    return yield* Effect.gen(function*() {
+      const store = yield* SessionStore.SessionStore
+      yield* store.putScenario(teacher, Scripts.practiceScenario, 0)
+      const { sessionId } = yield* sessions.start(ada, Scripts.practiceScenario.id)
+      for (const text of Scripts.practiceLearner) yield* sessions.send(sessionId, text)
+      return yield* sessions.result(sessionId)
+    }).pipe(Effect.provide(runner))
+  })
 
 describe("braid worker", () => {
   it.live(
@@ -63,4 +80,42 @@ describe("braid worker", () => {
       const help = yield* runCli(["worker", "--help"], Workflows.registry)
       assert.include(help.stdout, "--database-url <url>")
     }))
+})
+
+const describePg = await describeWith("postgres")
+
+/** Runs one statement on the database (outside the test's schema). */
+const admin = (text: string) =>
+  Effect.runPromise(
+    Effect.flatMap(Sql.SqlDriver, (sql) => sql.execute(text)).pipe(
+      Effect.provide(PostgresDriver.layer({ url: DATABASE_URL, max: 1 }))
+    )
+  )
+
+describePg("braid worker on PostgreSQL", () => {
+  // a schema of this file's own (every connection's search_path): the engine's tables and the sessions
+  const schema = `braid_worker_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`
+  const url = new URL(DATABASE_URL)
+  url.searchParams.set("options", `-c search_path=${schema}`)
+  beforeAll(() => admin(`CREATE SCHEMA IF NOT EXISTS ${schema}`))
+  afterAll(() => admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`))
+
+  it.live(
+    "with --database-url its runner (one of a cluster) runs a practice session to its end",
+    () =>
+      Effect.gen(function*() {
+        const ended = yield* session(WorkerCommand.layer({
+          database: "unused.db",
+          store: "unused.db",
+          databaseUrl: Option.some(Redacted.make(url.toString())),
+          host: "127.0.0.1",
+          port: 20_000 + Math.floor(Math.random() * 20_000),
+          idleTimeout: 10,
+          offline: true
+        }))
+        assert.strictEqual(ended.endReason, "objective-met")
+        assert.strictEqual(ended.totals.messages, 7)
+      }),
+    90_000
+  )
 })
