@@ -87,7 +87,7 @@ const child = async (phase: string, dir: string) => {
       for (const text of Scripts.practiceLearner) {
         // a signal to the run (from this process; any process reaching the files would do),
         // then the reply read from the session store
-        const turn = yield* sessions.send(sessionId, text)
+        const turn = yield* sessions.send(ada, sessionId, text)
         console.log(`[deliver] learner: ${text}\n[deliver] Sam:     ${turn.reply?.text}`)
       }
       const ended = yield* sessions.result(sessionId)

@@ -196,6 +196,12 @@ export const commands = (workflows: ReadonlyArray<string>): ReadonlyArray<Comman
           description: "PostgreSQL for the engine and the sessions; this process is one runner of several"
         },
         {
+          name: "prefix",
+          value: "name",
+          description: "PostgreSQL: the table prefix (and shard locks) shared by the runners of one deployment",
+          default: "braid_durable"
+        },
+        {
           name: "host",
           value: "host",
           description: "This runner's host, reachable by the others",

@@ -57,6 +57,8 @@ export interface WorkerOptions {
   readonly database: string
   readonly store: string
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
+  /** PostgreSQL: the prefix of the engine's tables and shard locks (one per deployment). */
+  readonly prefix: string
   readonly host: string
   readonly port: number
   readonly idleTimeout: number
@@ -76,6 +78,7 @@ export interface WorkerOptions {
  *   database: "braid-durable.db",
  *   store: "braid.db",
  *   databaseUrl: Option.none(),
+ *   prefix: "braid_durable",
  *   host: "127.0.0.1",
  *   port: 34431,
  *   idleTimeout: 10,
@@ -101,7 +104,11 @@ export const layer = (options: WorkerOptions) =>
         ),
       onSome: (url) =>
         Layer.merge(
-          PostgresRunners.layer({ url, runnerAddress: { host: options.host, port: options.port } }),
+          PostgresRunners.layer({
+            url,
+            prefix: options.prefix,
+            runnerAddress: { host: options.host, port: options.port }
+          }),
           PostgresSessionStore.layer({ url })
         )
     })
@@ -133,6 +140,10 @@ export const command = Command.make(
       Options.optional,
       Options.withDescription(describe_("database-url"))
     ),
+    prefix: Options.text("prefix").pipe(
+      Options.withDefault("braid_durable"),
+      Options.withDescription(describe_("prefix"))
+    ),
     host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription(describe_("host"))),
     port: Options.integer("port").pipe(Options.withDefault(34431), Options.withDescription(describe_("port"))),
     idleTimeout: Options.float("idle-timeout").pipe(
@@ -143,6 +154,12 @@ export const command = Command.make(
   },
   (args) =>
     Effect.gen(function*() {
+      if (!/^[a-z_][a-z0-9_]{0,40}$/.test(args.prefix)) {
+        return yield* new WorkerOptionError({
+          option: "prefix",
+          reason: `must be a lower-case SQL name (letters, digits, _; at most 41), got ${JSON.stringify(args.prefix)}`
+        })
+      }
       if (!(args.port >= 1 && args.port <= 65535)) {
         return yield* new WorkerOptionError({ option: "port", reason: `must be between 1 and 65535, got ${args.port}` })
       }

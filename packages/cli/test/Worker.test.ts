@@ -28,7 +28,7 @@ const session = (runner: ReturnType<typeof WorkerCommand.layer>) =>
       const store = yield* SessionStore.SessionStore
       yield* store.putScenario(teacher, Scripts.practiceScenario, 0)
       const { sessionId } = yield* sessions.start(ada, Scripts.practiceScenario.id)
-      for (const text of Scripts.practiceLearner) yield* sessions.send(sessionId, text)
+      for (const text of Scripts.practiceLearner) yield* sessions.send(ada, sessionId, text)
       return yield* sessions.result(sessionId)
     }).pipe(Effect.provide(runner))
   })
@@ -43,6 +43,7 @@ describe("braid worker", () => {
           database: path.join(dir, "durable.db"),
           store: path.join(dir, "braid.db"),
           databaseUrl: Option.none(),
+          prefix: "braid_durable",
           host: "127.0.0.1",
           port: 34431,
           idleTimeout: 10,
@@ -54,13 +55,13 @@ describe("braid worker", () => {
           const store = yield* SessionStore.SessionStore
           yield* store.putScenario(teacher, Scripts.practiceScenario, 0)
           const { sessionId } = yield* sessions.start(ada, Scripts.practiceScenario.id)
-          const turn = yield* sessions.send(sessionId, Scripts.practiceLearner[0])
+          const turn = yield* sessions.send(ada, sessionId, Scripts.practiceLearner[0])
           assert.strictEqual(turn.reply?.role, "assistant")
           return sessionId
         }).pipe(Effect.provide(runner))
         // a new runner on the same files (the worker restarted)
         const ended = yield* Effect.gen(function*() {
-          for (const text of Scripts.practiceLearner.slice(1)) yield* sessions.send(first, text)
+          for (const text of Scripts.practiceLearner.slice(1)) yield* sessions.send(ada, first, text)
           return yield* sessions.result(first)
         }).pipe(Effect.provide(runner))
         assert.strictEqual(ended.endReason, "objective-met")
@@ -77,6 +78,9 @@ describe("braid worker", () => {
       const idle = yield* runCli(["worker", "--idle-timeout", "0"], Workflows.registry)
       assert.strictEqual(idle.code, 2)
       assert.include(idle.stderr, "--idle-timeout must be a positive number of minutes")
+      const prefix = yield* runCli(["worker", "--prefix", "x; drop table y"], Workflows.registry)
+      assert.strictEqual(prefix.code, 2)
+      assert.include(prefix.stderr, "--prefix must be a lower-case SQL name")
       const help = yield* runCli(["worker", "--help"], Workflows.registry)
       assert.include(help.stdout, "--database-url <url>")
     }))
@@ -108,6 +112,8 @@ describePg("braid worker on PostgreSQL", () => {
           database: "unused.db",
           store: "unused.db",
           databaseUrl: Option.some(Redacted.make(url.toString())),
+          // a prefix of its own too: shard locks are advisory locks, database-wide
+          prefix: schema,
           host: "127.0.0.1",
           port: 20_000 + Math.floor(Math.random() * 20_000),
           idleTimeout: 10,

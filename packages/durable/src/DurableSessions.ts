@@ -189,20 +189,23 @@ export interface DurablePractice {
     SessionStore.SessionStore | WorkflowEngine | RunStatus.RunStatusStore
   >
   /**
-   * Delivers the learner's message to the session (a signal, from any process) and waits for
-   * the reply in the store.
+   * Delivers the learner's message to the caller's session (a signal, from any process) and
+   * waits for the turn to be done; the turn as the store has it. Another user's session is
+   * `SessionNotFound`.
    */
   readonly send: (
+    principal: unknown,
     sessionId: string,
     text: unknown
   ) => Effect.Effect<Turn, SendError, SessionStore.SessionStore | WorkflowEngine | RunStatus.RunStatusStore>
-  /** The learner ends the session (reason `user`); waits for the end. */
+  /** The learner ends the caller's session (reason `user`); waits for the end. */
   readonly end: (
+    principal: unknown,
     sessionId: string
   ) => Effect.Effect<
     SessionStore.SessionRecord,
     SendError | StoreFailure | Durable.DurableError,
-    WorkflowEngine | RunStatus.RunStatusStore
+    SessionStore.SessionStore | WorkflowEngine | RunStatus.RunStatusStore
   >
   /** Waits for the end of the session (through its chain of executions); the ended session. */
   readonly result: (
@@ -296,7 +299,7 @@ const Messages = Schema.Array(SessionStore.MessageRecord)
  *   const ada = { userId: "ada", role: "learner" }
  *   return yield* Effect.gen(function*() {
  *     const { sessionId } = yield* sessions.start(ada, Scripts.practiceScenario.id)
- *     return yield* sessions.send(sessionId, "What brings you here today?")
+ *     return yield* sessions.send(ada, sessionId, "What brings you here today?")
  *   }).pipe(Effect.provide(sessions.layer.pipe(Layer.provideMerge(Durable.layerMemory))))
  * }).pipe(Effect.provide(Layer.merge(
  *   SessionStore.layerMemory,
@@ -502,6 +505,11 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
         return status
       })
 
+    const decodePrincipal = (input: unknown) =>
+      Effect.mapError(
+        Schema.decodeUnknown(SessionStore.Principal)(input),
+        (e) => new WfErrors.InvalidInput({ field: "principal", reason: e.message })
+      )
     const decodeText = Schema.decodeUnknown(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(maxLength)))
     const timedOut = (sessionId: string, what: string) =>
       new WfErrors.SessionStoreError({
@@ -530,68 +538,76 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
         Effect.timeoutFail({ duration: sendTimeout, onTimeout: () => timedOut(sessionId, "waiting for the session") })
       )
 
-    const signalTurn = (sessionId: string, value: LearnerSignal) =>
+    /** The caller's session (ownership checked by the store) once it waits for a learner turn. */
+    const ownedTurn = (principalInput: unknown, sessionId: string) =>
       Effect.gen(function*() {
-        const { runId, turn } = yield* waitingTurn(sessionId)
-        yield* Effect.catchTag(
-          workflow.signal(runId, `turn-${turn}`, LearnerSignal, value),
-          "RunCompleted",
-          (e: RunCompleted) => Effect.fail(new WfErrors.SessionCompleted({ sessionId, reason: e.message }))
+        const principal = yield* decodePrincipal(principalInput)
+        const store = yield* SessionStore.SessionStore
+        const waiting = yield* Effect.catchTag(
+          waitingTurn(sessionId),
+          "SessionCompleted",
+          (e) => Effect.zipRight(store.getSession(principal, sessionId), Effect.fail(e)) // not another user's
         )
-        return turn
+        yield* store.getSession(principal, sessionId)
+        return { ...waiting, principal }
       })
 
-    const send: DurablePractice["send"] = (sessionId, textInput) =>
+    const signalTurn = (runId: string, sessionId: string, turn: number, value: LearnerSignal) =>
+      Effect.catchTag(
+        workflow.signal(runId, `turn-${turn}`, LearnerSignal, value),
+        "RunCompleted",
+        (e: RunCompleted) => Effect.fail(new WfErrors.SessionCompleted({ sessionId, reason: e.message }))
+      )
+
+    /** Waits until the run has finished `turn`: it waits for the next one, or it is complete. */
+    const turnDone = (sessionId: string, turn: number) =>
+      Effect.gen(function*() {
+        while (true) {
+          const status = yield* currentRun(sessionId)
+          if (status._tag === "Complete") return
+          if (status._tag === "Suspended" && status.waitingOn.includes(`signal:turn-${turn + 1}`)) return
+          yield* Effect.sleep("25 millis")
+        }
+      }).pipe(
+        Effect.timeoutFail({ duration: sendTimeout, onTimeout: () => timedOut(sessionId, "waiting for the reply") })
+      )
+
+    const send: DurablePractice["send"] = (principalInput, sessionId, textInput) =>
       Effect.gen(function*() {
         const text = yield* Effect.mapError(
           decodeText(textInput),
           (e) => new WfErrors.InvalidInput({ field: "text", reason: e.message })
         )
-        const turn = yield* signalTurn(sessionId, { _tag: "Message", text })
-        const turnId = `${sessionId}:${turn}`
+        const { principal, runId, turn } = yield* ownedTurn(principalInput, sessionId)
+        yield* signalTurn(runId, sessionId, turn, { _tag: "Message", text })
+        yield* turnDone(sessionId, turn)
+        // The turn as the store has it: the learner's message, the reply, the session after it.
         const store = yield* SessionStore.SessionStore
-        // The reply is read from the store: the turn's records, or the session's end.
-        return yield* Effect.gen(function*() {
-          while (true) {
-            const session = yield* store.getSession(SessionStore.system(), sessionId).pipe(
-              Effect.catchTag("SessionNotFound", () => Effect.succeed(undefined))
-            )
-            const all = session === undefined
-              ? []
-              : yield* Effect.catchTag(
-                Transcript.messages(SessionStore.system(session.tenant), sessionId),
-                "InvalidInput",
-                Effect.die
-              )
-            const message = all.find((m) => m.turnId === turnId && m.role === "user")
-            const reply = all.find((m) => m.turnId === turnId && m.role === "assistant")
-            if (session !== undefined && message !== undefined) {
-              if (session.status === "completed" || reply !== undefined) {
-                // A reply that ends the session: wait for the end to be written too.
-                const after = yield* store.getSession(SessionStore.system(session.tenant), sessionId)
-                return { turnId, message, reply, session: after } satisfies Turn
-              }
-            }
-            yield* Effect.sleep("25 millis")
-          }
-        }).pipe(
-          Effect.timeoutFail({ duration: sendTimeout, onTimeout: () => timedOut(sessionId, "waiting for the reply") })
-        )
+        const turnId = `${sessionId}:${turn}`
+        const session = yield* store.getSession(principal, sessionId)
+        const all = yield* Transcript.messages(principal, sessionId)
+        const message = all.find((m) => m.turnId === turnId && m.role === "user")
+        if (message === undefined) {
+          return yield* new WfErrors.SessionCompleted({ sessionId, reason: session.endReason ?? "failed" })
+        }
+        const reply = all.find((m) => m.turnId === turnId && m.role === "assistant")
+        return { turnId, message, reply, session } satisfies Turn
       }).pipe(Effect.withSpan("DurableSessions.send"))
 
     const result: DurablePractice["result"] = (sessionId) =>
       // Only a started session: `run` on a key alone would start one.
       Effect.zipRight(currentRun(sessionId), workflow.run(keyOnly(sessionId)))
 
-    const end: DurablePractice["end"] = (sessionId) =>
-      Effect.zipRight(signalTurn(sessionId, { _tag: "End" }), result(sessionId))
+    const end: DurablePractice["end"] = (principalInput, sessionId) =>
+      Effect.gen(function*() {
+        const { runId, turn } = yield* ownedTurn(principalInput, sessionId)
+        yield* signalTurn(runId, sessionId, turn, { _tag: "End" })
+        return yield* result(sessionId)
+      }).pipe(Effect.withSpan("DurableSessions.end"))
 
     const start: DurablePractice["start"] = (principalInput, scenarioInput) =>
       Effect.gen(function*() {
-        const principal = yield* Effect.mapError(
-          Schema.decodeUnknown(SessionStore.Principal)(principalInput),
-          (e) => new WfErrors.InvalidInput({ field: "principal", reason: e.message })
-        )
+        const principal = yield* decodePrincipal(principalInput)
         const scenarioId = yield* Effect.mapError(
           Schema.decodeUnknown(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)))(scenarioInput),
           (e) => new WfErrors.InvalidInput({ field: "scenarioId", reason: e.message })

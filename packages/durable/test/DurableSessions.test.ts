@@ -78,14 +78,14 @@ describe("DurableSessions.practice on the in-memory engine", () => {
         return yield* Effect.gen(function*() {
           const { runId, sessionId } = yield* sessions.start(ada, Scripts.practiceScenario.id)
           const turns = []
-          for (const text of Scripts.practiceLearner) turns.push(yield* sessions.send(sessionId, text))
+          for (const text of Scripts.practiceLearner) turns.push(yield* sessions.send(ada, sessionId, text))
           assert.strictEqual(turns[0]!.reply?.role, "assistant")
           assert.strictEqual(turns[2]!.session.endReason, "objective-met")
           // Three turns with two per execution: the session carried on in a second execution.
           const ended = yield* sessions.result(sessionId)
           assert.strictEqual(ended.status, "completed")
           assert.strictEqual((yield* sessions.workflow.status(runId))._tag, "Continued")
-          const late = yield* Effect.flip(sessions.send(sessionId, "are you still there?"))
+          const late = yield* Effect.flip(sessions.send(ada, sessionId, "are you still there?"))
           assert.strictEqual(late._tag, "SessionCompleted")
           return yield* records(sessionId)
         }).pipe(Effect.provide(sessions.layer.pipe(Layer.provideMerge(Durable.layerMemory))))
@@ -100,8 +100,8 @@ describe("DurableSessions.practice on the in-memory engine", () => {
       const sessions = yield* DurableSessions.practice()
       const ended = yield* Effect.gen(function*() {
         const { sessionId } = yield* sessions.start(ada, Scripts.practiceScenario.id)
-        yield* sessions.send(sessionId, Scripts.practiceLearner[0])
-        return yield* sessions.end(sessionId)
+        yield* sessions.send(ada, sessionId, Scripts.practiceLearner[0])
+        return yield* sessions.end(ada, sessionId)
       }).pipe(Effect.provide(sessions.layer.pipe(Layer.provideMerge(Durable.layerMemory))))
       assert.strictEqual(ended.endReason, "user")
       assert.strictEqual(ended.endMessage, Practice.defaultEndMessages.user)
@@ -123,14 +123,19 @@ describe("DurableSessions.practice on the in-memory engine", () => {
         const scenario = yield* Effect.flip(sessions.start(ada, "no-such-scenario"))
         assert.strictEqual(scenario._tag, "ScenarioNotFound")
         const { sessionId } = yield* sessions.start(ada, Scripts.practiceScenario.id)
-        const empty = yield* Effect.flip(sessions.send(sessionId, "   "))
+        const empty = yield* Effect.flip(sessions.send(ada, sessionId, "   "))
         assert.strictEqual(empty._tag, "InvalidInput")
-        const notText = yield* Effect.flip(sessions.send(sessionId, { __proto__: { text: "x" } }))
+        const notText = yield* Effect.flip(sessions.send(ada, sessionId, { __proto__: { text: "x" } }))
         assert.strictEqual(notText._tag, "InvalidInput")
-        const unknown = yield* Effect.flip(sessions.send("no-such-session", "hello"))
+        // another learner cannot write to (or end) Ada's session
+        const grace = { userId: "grace", role: "learner", tenant: "default" }
+        assert.strictEqual((yield* Effect.flip(sessions.send(grace, sessionId, "hello")))._tag, "SessionNotFound")
+        assert.strictEqual((yield* Effect.flip(sessions.end(grace, sessionId)))._tag, "SessionNotFound")
+        assert.strictEqual((yield* Effect.flip(sessions.send({ userId: 1 }, sessionId, "hello")))._tag, "InvalidInput")
+        const unknown = yield* Effect.flip(sessions.send(ada, "no-such-session", "hello"))
         assert.strictEqual(unknown._tag, "RunNotFound")
         // an id with the engine's key separator cannot reach another run
-        const separator = yield* Effect.flip(sessions.send(`${sessionId}\u001f1`, "hello"))
+        const separator = yield* Effect.flip(sessions.send(ada, `${sessionId}\u001f1`, "hello"))
         assert.strictEqual(separator._tag, "InvalidInput")
         assert.strictEqual((yield* Effect.flip(sessions.result("")))._tag, "InvalidInput")
         // fuzzed principals, scenario ids and (non-text) messages: typed errors, never a defect
@@ -140,7 +145,7 @@ describe("DurableSessions.practice on the in-memory engine", () => {
           assert.isFalse(Exit.isFailure(exit) && Cause.isDie(exit.cause), String(exit))
         }
         for (const text of fc.sample(hostile.filter((x) => typeof x !== "string"), 40)) {
-          const exit = yield* Effect.exit(sessions.send(sessionId, text))
+          const exit = yield* Effect.exit(sessions.send(ada, sessionId, text))
           assert.isTrue(Exit.isFailure(exit) && !Cause.isDie(exit.cause), String(exit))
         }
         const cyclic: Record<string, unknown> = {}
