@@ -23,12 +23,19 @@ const ada = { userId: "ada", role: "learner", tenant: "default" } as const
 /** A practice session through the worker's runner, to its end (objective met). */
 const session = (runner: ReturnType<typeof WorkerCommand.layer>) =>
   Effect.gen(function*() {
-    const sessions = yield* DurableSessions.practice()
+    const sessions = yield* DurableSessions.practice({ sendTimeout: "60 seconds" })
     return yield* Effect.gen(function*() {
       const store = yield* SessionStore.SessionStore
       yield* store.putScenario(teacher, Scripts.practiceScenario, 0)
       const { sessionId } = yield* sessions.start(ada, Scripts.practiceScenario.id)
-      for (const text of Scripts.practiceLearner) yield* sessions.send(ada, sessionId, text)
+      for (const text of Scripts.practiceLearner) {
+        // a send that cannot finish says where the run is (for a failure that names its cause)
+        yield* Effect.tapError(sessions.send(ada, sessionId, text), () =>
+          Effect.flatMap(
+            Effect.either(sessions.currentRun(sessionId)),
+            (status) => Effect.logError(`send "${text}" failed; the run: ${JSON.stringify(status)}`)
+          ))
+      }
       return yield* sessions.result(sessionId)
     }).pipe(Effect.provide(runner))
   })
