@@ -28,6 +28,7 @@ import * as Progress from "./Progress.js"
 import type { Entry } from "./Registry.js"
 import { summary } from "./Registry.js"
 import * as ServeCommand from "./ServeCommand.js"
+import * as WorkerCommand from "./WorkerCommand.js"
 
 /**
  * The exit codes.
@@ -77,6 +78,7 @@ export class Exit {
 
 const usageTags = new Set([
   "DatasetError",
+  "WorkerOptionError",
   "DatasetReadError",
   "CatalogError",
   "UnknownWorkflow",
@@ -335,7 +337,7 @@ export const make = (registry: ReadonlyArray<Entry>) => {
 
   return Command.make("braid").pipe(
     Command.withDescription("Braid: typed, instrumented agent workflows"),
-    Command.withSubcommands([run, catalog, describe, evaluate, serve, users])
+    Command.withSubcommands([run, catalog, describe, evaluate, serve, users, WorkerCommand.command])
   )
 }
 

@@ -225,6 +225,49 @@ export const commands = (workflows: ReadonlyArray<string>): ReadonlyArray<Comman
         "braid users token tess --role teacher --ttl 30d",
         "braid users token root --role admin --tenant acme --ttl 12h"
       ]
+    },
+    {
+      name: "worker",
+      summary: "Start a runner of durable practice sessions (SQLite file, or PostgreSQL runners)",
+      args: [],
+      options: [
+        {
+          name: "database",
+          value: "file.db",
+          description: "SQLite file of the durable engine (one runner per file)",
+          default: "braid-durable.db"
+        },
+        { name: "store", value: "file.db", description: "SQLite file of the sessions", default: "braid.db" },
+        {
+          name: "database-url",
+          value: "url",
+          description: "PostgreSQL for the engine and the sessions; this process is one runner of several"
+        },
+        {
+          name: "prefix",
+          value: "name",
+          description: "PostgreSQL: the table prefix (and shard locks) shared by the runners of one deployment",
+          default: "braid_durable"
+        },
+        {
+          name: "host",
+          value: "host",
+          description: "This runner's host, reachable by the others",
+          default: "127.0.0.1"
+        },
+        { name: "port", value: "n", description: "This runner's port (its own per runner)", default: "34431" },
+        {
+          name: "idle-timeout",
+          value: "minutes",
+          description: "A session ends after this long without a learner message",
+          default: "10"
+        },
+        { name: "offline", description: "Use the scripted model even if ANTHROPIC_API_KEY is set" }
+      ],
+      examples: [
+        "braid worker",
+        "braid worker --database-url postgres://braid@db/braid --host 10.0.0.7 --port 34431"
+      ]
     }
   ]
 }

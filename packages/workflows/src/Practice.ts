@@ -48,7 +48,7 @@ import * as PracticeEvaluation from "./PracticeEvaluation.js"
 import type * as ScenarioNs from "./Scenario.js"
 import * as SessionCap from "./SessionCap.js"
 import * as SessionEvents from "./SessionEvents.js"
-import type { EndReason, MessageRecord, Page, ScenarioQuery, SessionRecord } from "./SessionStore.js"
+import type { EndReason, MessageRecord, NewMessage, Page, ScenarioQuery, SessionRecord } from "./SessionStore.js"
 import { Principal, SessionStore, system } from "./SessionStore.js"
 import * as Transcript from "./Transcript.js"
 
@@ -547,6 +547,113 @@ interface Live {
 const openingCue = "(The session begins. Open the conversation in character, in one or two sentences.)"
 
 /**
+ * The records of a turn's messages as the practice workflow stores them: the learner's (tokens
+ * estimated), the client's reply (with the call's usage: tokens, cost, model) and the fallback
+ * reply (flagged, with its cause). The practice service and its durable form both write these.
+ *
+ * @example
+ * ```ts
+ * import { Practice } from "@braid/workflows"
+ *
+ * const message = Practice.turnMessages.learner({ text: "Hello", turnId: "t-1", at: 0 })
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const turnMessages = {
+  learner: (m: { readonly text: string; readonly turnId: string; readonly at: number }): NewMessage => ({
+    role: "user",
+    text: m.text,
+    createdAt: m.at,
+    turnId: m.turnId,
+    inputTokens: Tokens.estimate(m.text),
+    outputTokens: 0,
+    costUsd: 0,
+    estimated: true,
+    fallback: false
+  }),
+  reply: (m: {
+    readonly text: string
+    readonly usage: Ai.BraidUsage | undefined
+    readonly turnId: string
+    readonly at: number
+  }): NewMessage => ({
+    role: "assistant",
+    text: m.text,
+    createdAt: m.at,
+    turnId: m.turnId,
+    inputTokens: m.usage === undefined ? 0 : m.usage.inputTokens + m.usage.cacheReadTokens + m.usage.cacheWriteTokens,
+    outputTokens: m.usage?.outputTokens ?? Tokens.estimate(m.text),
+    costUsd: m.usage?.costUsd ?? 0,
+    estimated: m.usage?.estimated ?? true,
+    ...(m.usage !== undefined ? { model: m.usage.model } : {}),
+    fallback: false
+  }),
+  fallback: (
+    m: { readonly text: string; readonly cause: string; readonly turnId: string; readonly at: number }
+  ): NewMessage => ({
+    role: "assistant",
+    text: m.text,
+    createdAt: m.at,
+    turnId: m.turnId,
+    inputTokens: 0,
+    outputTokens: 0,
+    costUsd: 0,
+    estimated: false,
+    fallback: true,
+    fallbackCause: m.cause
+  })
+}
+
+/**
+ * The spent budget (`BudgetExceeded`) behind a failed model call, if that is why it failed
+ * (directly, or as one of a retry's errors): such a failure ends a session with
+ * `budget-exhausted` instead of counting towards an outage.
+ *
+ * @example
+ * ```ts
+ * import { Practice } from "@braid/workflows"
+ *
+ * Practice.budgetExhausted(new Error("boom")) // undefined
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const budgetExhausted: (error: unknown) => LlmErrors.BudgetExceeded | undefined = budgetExceeded
+
+/**
+ * The client's prompt for the conversation so far: the persona (`personaPrompt`), a cue to open
+ * the conversation when the client speaks first, and the messages (system messages left out).
+ * The practice service and its durable form (`@braid/durable/DurableSessions`) both use it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Practice, Scenario, Scripts } from "@braid/workflows"
+ *
+ * const prompt = Effect.map(Scenario.decode(Scripts.practiceScenario), (s) => Practice.clientPrompt(s, []))
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const clientPrompt = (
+  scenario: ScenarioNs.Scenario,
+  messages: ReadonlyArray<MessageRecord>
+): Ai.Prompt.RawInput => {
+  const history = messages.filter((m) => m.role !== "system").map((m) => ({
+    role: m.role as "user" | "assistant",
+    content: m.text
+  }))
+  const cue = history.length === 0 || history[0]!.role === "assistant"
+    ? [{ role: "user" as const, content: openingCue }]
+    : []
+  return [{ role: "system", content: personaPrompt(scenario) }, ...cue, ...history]
+}
+
+/**
  * Builds the practice workflow on the `SessionStore` and the `LanguageModel` in context, in the
  * current scope (its idle timers, queued sessions and evaluations run there). With an
  * `EventBus` in context, the session events are published on it. A bad limit in `config` is
@@ -628,16 +735,7 @@ export const make = (
           }, now)
         ))
 
-    const promptOf = (state: Live): Ai.Prompt.RawInput => {
-      const history = state.messages.filter((m) => m.role !== "system").map((m) => ({
-        role: m.role as "user" | "assistant",
-        content: m.text
-      }))
-      const cue = history.length === 0 || history[0]!.role === "assistant"
-        ? [{ role: "user" as const, content: openingCue }]
-        : []
-      return [{ role: "system", content: personaPrompt(state.scenario) }, ...cue, ...history]
-    }
+    const promptOf = (state: Live): Ai.Prompt.RawInput => clientPrompt(state.scenario, state.messages)
 
     const loadLive = (
       session: SessionRecord
@@ -762,35 +860,16 @@ export const make = (
           if (state.failures >= outageAfter) {
             return { ended: yield* endSession(session.id, "model-outage", requestedAt) } as const
           }
-          const reply = yield* store.appendMessage(session.id, {
-            role: "assistant",
-            text: fallbackText,
-            createdAt: requestedAt,
-            turnId,
-            inputTokens: 0,
-            outputTokens: 0,
-            costUsd: 0,
-            estimated: false,
-            fallback: true,
-            fallbackCause: summarize(error)
-          })
+          const reply = yield* store.appendMessage(
+            session.id,
+            turnMessages.fallback({ text: fallbackText, cause: summarize(error), turnId, at: requestedAt })
+          )
           return { reply } as const
         }
         state.failures = 0
         const { text, usage } = outcome.right
         const at = yield* Clock.currentTimeMillis
-        const reply = yield* store.appendMessage(session.id, {
-          role: "assistant",
-          text,
-          createdAt: at,
-          turnId,
-          inputTokens: usage === undefined ? 0 : usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens,
-          outputTokens: usage?.outputTokens ?? Tokens.estimate(text),
-          costUsd: usage?.costUsd ?? 0,
-          estimated: usage?.estimated ?? true,
-          ...(usage !== undefined ? { model: usage.model } : {}),
-          fallback: false
-        })
+        const reply = yield* store.appendMessage(session.id, turnMessages.reply({ text, usage, turnId, at }))
         return { reply } as const
       }).pipe(
         Effect.tap((r) =>
@@ -936,17 +1015,7 @@ export const make = (
             const turnId = crypto.randomUUID()
             yield* Instrumentation.annotate({ [Attributes.Braid.turnId]: turnId })
             const at = yield* Clock.currentTimeMillis
-            const message = yield* store.appendMessage(sessionId, {
-              role: "user",
-              text,
-              createdAt: at,
-              turnId,
-              inputTokens: Tokens.estimate(text),
-              outputTokens: 0,
-              costUsd: 0,
-              estimated: true,
-              fallback: false
-            })
+            const message = yield* store.appendMessage(sessionId, turnMessages.learner({ text, turnId, at }))
             state.messages.push(message)
             yield* publish(SessionEvents.LearnerMessage, {
               tenant: current.tenant,
