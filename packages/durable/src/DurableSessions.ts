@@ -517,39 +517,41 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
         reason: `${what} took longer than ${Duration.format(sendTimeout)}`
       })
 
-    /** Waits until the session waits for a learner turn: its number. */
-    const waitingTurn = (sessionId: string) =>
+    /**
+     * Waits until the session has opened (its run waits for a signal, or has ended). Which turn it
+     * waits for is NOT read from the run's status: while a run replays its journal after a resume,
+     * its status passes through the waits it already got past (turn 0, turn 1, ...), so it can say
+     * "waiting for turn 0" long after turn 0. The store is the record of which turns were taken.
+     */
+    const opened = (sessionId: string) =>
       Effect.gen(function*() {
         while (true) {
           const status = yield* currentRun(sessionId)
-          if (status._tag === "Complete") {
-            return yield* new WfErrors.SessionCompleted({
-              sessionId,
-              reason: status.exit._tag === "Success" ? status.exit.value.endReason ?? "completed" : "failed"
-            })
-          }
-          const waiting = status._tag === "Suspended"
-            ? status.waitingOn.find((w) => w.startsWith("signal:turn-"))
-            : undefined
-          if (waiting !== undefined) return { runId: status.runId, turn: Number(waiting.slice("signal:turn-".length)) }
+          if (status._tag === "Complete") return status
+          if (status._tag === "Suspended" && status.waitingOn.some((w) => w.startsWith("signal:turn-"))) return status
           yield* Effect.sleep("25 millis")
         }
       }).pipe(
         Effect.timeoutFail({ duration: sendTimeout, onTimeout: () => timedOut(sessionId, "waiting for the session") })
       )
 
-    /** The caller's session (ownership checked by the store) once it waits for a learner turn. */
+    /**
+     * The caller's session (ownership checked by the store), its run, and the turn a message goes
+     * to: the number of learner messages stored (turn N's message is stored as soon as the run
+     * takes it, before it waits for turn N + 1; a signal sent before its wait is kept).
+     */
     const ownedTurn = (principalInput: unknown, sessionId: string) =>
       Effect.gen(function*() {
         const principal = yield* decodePrincipal(principalInput)
         const store = yield* SessionStore.SessionStore
-        const waiting = yield* Effect.catchTag(
-          waitingTurn(sessionId),
-          "SessionCompleted",
-          (e) => Effect.zipRight(store.getSession(principal, sessionId), Effect.fail(e)) // not another user's
-        )
-        yield* store.getSession(principal, sessionId)
-        return { ...waiting, principal }
+        const status = yield* opened(sessionId)
+        // another user's session is SessionNotFound, whatever state its run is in
+        const session = yield* store.getSession(principal, sessionId)
+        if (status._tag === "Complete" || session.status === "completed") {
+          return yield* new WfErrors.SessionCompleted({ sessionId, reason: session.endReason ?? "completed" })
+        }
+        const all = yield* Transcript.messages(principal, sessionId)
+        return { runId: status.runId, turn: all.filter((m) => m.role === "user").length, principal }
       })
 
     const signalTurn = (runId: string, sessionId: string, turn: number, value: LearnerSignal) =>
@@ -559,13 +561,16 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
         (e: RunCompleted) => Effect.fail(new WfErrors.SessionCompleted({ sessionId, reason: e.message }))
       )
 
-    /** Waits until the run has finished `turn`: it waits for the next one, or it is complete. */
-    const turnDone = (sessionId: string, turn: number) =>
+    /** Waits until the store has the end of `turn`: its reply, or the end of the session. */
+    const turnDone = (principal: SessionStore.Principal, sessionId: string, turn: number) =>
       Effect.gen(function*() {
+        const store = yield* SessionStore.SessionStore
+        const turnId = `${sessionId}:${turn}`
         while (true) {
-          const status = yield* currentRun(sessionId)
-          if (status._tag === "Complete") return
-          if (status._tag === "Suspended" && status.waitingOn.includes(`signal:turn-${turn + 1}`)) return
+          const session = yield* store.getSession(principal, sessionId)
+          if (session.status === "completed") return
+          const all = yield* Transcript.messages(principal, sessionId)
+          if (all.some((m) => m.turnId === turnId && m.role === "assistant")) return
           yield* Effect.sleep("25 millis")
         }
       }).pipe(
@@ -580,7 +585,7 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
         )
         const { principal, runId, turn } = yield* ownedTurn(principalInput, sessionId)
         yield* signalTurn(runId, sessionId, turn, { _tag: "Message", text })
-        yield* turnDone(sessionId, turn)
+        yield* turnDone(principal, sessionId, turn)
         // The turn as the store has it: the learner's message, the reply, the session after it.
         const store = yield* SessionStore.SessionStore
         const turnId = `${sessionId}:${turn}`
