@@ -3,13 +3,14 @@
  * as a durable sleep (TestClock); bounded executions; a SIGKILL between two learner messages on
  * SQLite, then a restart, with every completed model call made exactly once.
  */
-import { Durable, DurableModel } from "@braid/durable"
+import { Durable, DurableModel, RunStatus } from "@braid/durable"
 import * as DurableSessions from "@braid/durable/DurableSessions"
 import { Metered, ScriptedLanguageModel } from "@braid/llm"
 import { runProcess } from "@braid/testing"
 import { Practice, Scripts, SessionStore, Transcript } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, FastCheck as fc, Layer, TestClock } from "effect"
+import { WorkflowEngine } from "@effect/workflow"
+import { Cause, Effect, Exit, FastCheck as fc, Layer, Option, TestClock } from "effect"
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
@@ -93,6 +94,52 @@ describe("DurableSessions.practice on the in-memory engine", () => {
 
       assert.deepStrictEqual(durable, plain)
     }))
+
+  it.live("a status that still shows an old wait (a run replaying its journal) sends no message to an old turn", () =>
+    Effect.gen(function*() {
+      // The run status of a replaying run passes through the waits it already got past. This
+      // status store shows the first wait (turn 0) again for a few reads, right after the first
+      // turn: a send that trusted it would signal turn 0 again and the message would be lost.
+      let first: RunStatus.Record | undefined
+      let stale = 0
+      const StaleStatus = Layer.effect(
+        RunStatus.RunStatusStore,
+        Effect.map(RunStatus.RunStatusStore, (real) => ({
+          create: real.create,
+          update: (record: RunStatus.Record) =>
+            Effect.zipRight(
+              real.update(record),
+              Effect.sync(() => {
+                if (first === undefined && record.waitingOn.includes("signal:turn-0")) first = record
+              })
+            ),
+          get: (workflow: string, runId: string) =>
+            stale > 0 && first !== undefined && first.runId === runId
+              ? Effect.sync(() => {
+                stale--
+                return Option.some(first!)
+              })
+              : real.get(workflow, runId)
+        }))
+      ).pipe(Layer.provide(RunStatus.layerMemory))
+      yield* addScenario
+      const sessions = yield* DurableSessions.practice()
+      const ended = yield* Effect.gen(function*() {
+        const { sessionId } = yield* sessions.start(ada, Scripts.practiceScenario.id)
+        for (const text of Scripts.practiceLearner) {
+          yield* sessions.send(ada, sessionId, text)
+          stale = 5 // the next sends see turn 0's wait again at first
+        }
+        return yield* records(sessionId)
+      }).pipe(
+        Effect.provide(sessions.layer.pipe(Layer.provideMerge(Layer.merge(WorkflowEngine.layerMemory, StaleStatus))))
+      )
+      assert.strictEqual(ended.session.endReason, "objective-met")
+      assert.deepStrictEqual(
+        ended.messages.filter((m) => m.role === "user").map((m) => m.text),
+        [...Scripts.practiceLearner]
+      )
+    }).pipe(Effect.provide(Layer.merge(SessionStore.layerMemory, durableModel))))
 
   it.live("the learner ends the session: reason user, the same end message", () =>
     Effect.gen(function*() {
