@@ -59,6 +59,10 @@ describe("DurableModel", () => {
       assert.isTrue(plainReport.total.tokens > 0)
       assert.strictEqual(report.total.tokens, plainReport.total.tokens)
       assert.strictEqual(report.total.costUsd, plainReport.total.costUsd)
+      // a replay is accounted as a replay, not as a new call
+      assert.strictEqual(report.total.calls, plainReport.total.calls)
+      assert.isTrue(report.total.replays > 0)
+      assert.strictEqual(plainReport.total.replays, 0)
     }).pipe(
       Effect.provide(
         wf.layer.pipe(

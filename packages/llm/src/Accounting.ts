@@ -64,6 +64,8 @@ export interface Measured {
   readonly costUsd: number
   /** `false` for a model missing from the price table (counted at $0). */
   readonly priced: boolean
+  /** Replayed from a durable journal: counted in `replays`, not in `calls` (no model was called). */
+  readonly replayed?: boolean
 }
 
 /**
@@ -73,7 +75,10 @@ export interface Measured {
  * @category models
  */
 export interface Totals {
+  /** Model calls made (a response replayed from a durable journal is not a call: see `replays`). */
   readonly calls: number
+  /** Responses replayed from a durable journal after a resume (no model called, no spend). */
+  readonly replays: number
   readonly inputTokens: number
   readonly outputTokens: number
   readonly cacheReadTokens: number
@@ -188,6 +193,7 @@ export class Accounting extends Context.Tag("@braid/llm/Accounting")<Accounting,
  */
 export const empty: Totals = {
   calls: 0,
+  replays: 0,
   inputTokens: 0,
   outputTokens: 0,
   cacheReadTokens: 0,
@@ -200,7 +206,8 @@ export const empty: Totals = {
 
 const add = (t: Totals, u: Measured, usd: number, priced: boolean): Totals => {
   return {
-    calls: t.calls + 1,
+    calls: t.calls + (u.replayed === true ? 0 : 1),
+    replays: t.replays + (u.replayed === true ? 1 : 0),
     inputTokens: t.inputTokens + u.inputTokens,
     outputTokens: t.outputTokens + u.outputTokens,
     cacheReadTokens: t.cacheReadTokens + u.cacheReadTokens,
@@ -414,7 +421,7 @@ export const format = (r: Report): string => {
       String(t.inputTokens + t.cacheReadTokens + t.cacheWriteTokens).padStart(8)
     } in ${String(t.outputTokens).padStart(7)} out  $${t.costUsd.toFixed(6)}${
       t.estimatedCalls > 0 ? "  (estimated)" : ""
-    }`
+    }${t.replays > 0 ? `  (+${t.replays} replayed)` : ""}`
   const lines = [row("total", r.total)]
   for (const [k, t] of Object.entries(r.byAgent)) lines.push(row(`agent ${k}`, t))
   for (const [k, t] of Object.entries(r.byModel)) lines.push(row(`model ${k}`, t))

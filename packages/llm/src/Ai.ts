@@ -112,6 +112,8 @@ export interface BraidUsage {
   /** The cost in USD (0 for a model missing from the price table: then `priced` is `false`). */
   readonly costUsd: number
   readonly priced: boolean
+  /** `true` when the response was replayed from a durable journal (no model was called, no spend). */
+  readonly replayed?: boolean
 }
 
 /**
@@ -129,6 +131,11 @@ export type BraidFinishMetadata = {
   readonly estimated?: boolean | undefined
   /** The provider's own stop reason (e.g. Anthropic's `end_turn`, `tool_use`, `refusal`). */
   readonly stopReason?: string | undefined
+  /**
+   * The response was replayed from a durable journal (`DurableModel` of @braid/durable): no
+   * model was called; `Metered` counts it as a replay, not as a call.
+   */
+  readonly replayed?: boolean | undefined
   /** Set by `Metered`. */
   readonly usage?: BraidUsage | undefined
 }

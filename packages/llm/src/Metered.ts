@@ -232,7 +232,13 @@ const measure = (
     estimated: !reported || braid?.estimated === true
   }
   const price = lookup(table, model)
-  return { model, ...usage, costUsd: price === undefined ? 0 : priceCost(price, usage), priced: price !== undefined }
+  return {
+    model,
+    ...usage,
+    costUsd: price === undefined ? 0 : priceCost(price, usage),
+    priced: price !== undefined,
+    ...(braid?.replayed === true ? { replayed: true } : {})
+  }
 }
 
 const withUsage = (finish: Response.FinishPart, usage: BraidUsage): Response.FinishPart =>
