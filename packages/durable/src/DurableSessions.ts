@@ -561,16 +561,17 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
         (e: RunCompleted) => Effect.fail(new WfErrors.SessionCompleted({ sessionId, reason: e.message }))
       )
 
-    /** Waits until the store has the end of `turn`: its reply, or the end of the session. */
-    const turnDone = (principal: SessionStore.Principal, sessionId: string, turn: number) =>
+    /**
+     * Waits until the run has finished `turn`: it waits for the next one, or it is complete. (A
+     * status read while the run replays shows waits it already got past, never one ahead: waiting
+     * on `turn-${turn + 1}` means the turn is stored, its objective checked, and the session still on.)
+     */
+    const turnDone = (sessionId: string, turn: number) =>
       Effect.gen(function*() {
-        const store = yield* SessionStore.SessionStore
-        const turnId = `${sessionId}:${turn}`
         while (true) {
-          const session = yield* store.getSession(principal, sessionId)
-          if (session.status === "completed") return
-          const all = yield* Transcript.messages(principal, sessionId)
-          if (all.some((m) => m.turnId === turnId && m.role === "assistant")) return
+          const status = yield* currentRun(sessionId)
+          if (status._tag === "Complete") return
+          if (status._tag === "Suspended" && status.waitingOn.includes(`signal:turn-${turn + 1}`)) return
           yield* Effect.sleep("25 millis")
         }
       }).pipe(
@@ -585,7 +586,7 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
         )
         const { principal, runId, turn } = yield* ownedTurn(principalInput, sessionId)
         yield* signalTurn(runId, sessionId, turn, { _tag: "Message", text })
-        yield* turnDone(principal, sessionId, turn)
+        yield* turnDone(sessionId, turn)
         // The turn as the store has it: the learner's message, the reply, the session after it.
         const store = yield* SessionStore.SessionStore
         const turnId = `${sessionId}:${turn}`

@@ -556,21 +556,18 @@ export const start = (options: Options = {}): Promise<TestServer> => {
       case "Json": {
         const id = `resp_test_${++ids}`
         const calls = behaviour.toolCalls ?? []
-        const reply = behaviour.failed !== undefined
-          ? responseObject(id, body, {
-            model: behaviour.model ?? model,
-            status: "failed",
-            output: [],
-            usage: null,
-            error: behaviour.failed
-          })
-          : responseObject(id, body, {
-            model: behaviour.model ?? model,
-            status: behaviour.incomplete ? "incomplete" : "completed",
-            output: outputOf(id, behaviour.text, calls),
-            usage: behaviour.usage === null ? null : behaviour.usage ?? defaultUsage(body, behaviour.text),
-            incomplete: behaviour.incomplete
-          })
+        // a failed generation has no output and no usage
+        const failed = behaviour.failed
+        const reply = responseObject(id, body, {
+          model: behaviour.model ?? model,
+          status: failed !== undefined ? "failed" : behaviour.incomplete ? "incomplete" : "completed",
+          output: failed !== undefined ? [] : outputOf(id, behaviour.text, calls),
+          usage: failed !== undefined || behaviour.usage === null
+            ? null
+            : behaviour.usage ?? defaultUsage(body, behaviour.text),
+          incomplete: behaviour.incomplete,
+          error: failed
+        })
         res.writeHead(200, { "content-type": "application/json", "x-request-id": `req_${ids}` })
         res.end(JSON.stringify(reply))
         return
