@@ -403,13 +403,25 @@ const setWaiting = (run: RunState, what: string, waiting: boolean): Effect.Effec
  * Records that the run waits for `what` while `effect` runs. A suspension of the run is an
  * interruption of its fiber: the record stays (the run still waits); any other end clears it.
  */
-const waiting = <A, E>(run: RunState, what: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  Effect.zipRight(
-    setWaiting(run, what, true),
-    Effect.onExit(
-      effect,
-      (exit) => Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) ? Effect.void : setWaiting(run, what, false)
-    )
+const waiting = <A, E>(
+  run: RunState,
+  what: string,
+  settledBy: DurableDeferred.DurableDeferred<any, any>,
+  effect: Effect.Effect<A, E>
+): Effect.Effect<A, E> =>
+  Effect.flatMap(
+    // A wait whose result is already in the journal is one the run got past before (it replays
+    // after a resume): it is not recorded, so the status never shows a wait behind the run.
+    inEngine(run, Effect.flatMap(WorkflowEngine, (engine) => engine.deferredResult(settledBy))),
+    (settled) =>
+      settled !== undefined ? effect : Effect.zipRight(
+        setWaiting(run, what, true),
+        Effect.onExit(
+          effect,
+          (exit) =>
+            Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) ? Effect.void : setWaiting(run, what, false)
+        )
+      )
   )
 
 const checkName = (kind: string, name: string): InvalidInput | undefined =>
@@ -444,6 +456,7 @@ export const sleep = (name: string, duration: Duration.DurationInput): Effect.Ef
       return waiting(
         run.value,
         `sleep:${name}`,
+        DurableClock.make({ name: key, duration }).deferred,
         inEngine(run.value, DurableClock.sleep({ name: key, duration, inMemoryThreshold: Duration.zero }))
       )
     })
@@ -541,7 +554,14 @@ export const awaitSignal = <A, I>(
               )
         )
       return Effect.flatMap(
-        waiting(run, `signal:${name}`, wait),
+        waiting(
+          run,
+          `signal:${name}`,
+          options.timeout === undefined
+            ? deferred
+            : DurableDeferred.make(`raceAll/signal/${name}`, { success: Race }),
+          wait
+        ),
         (value) => Effect.mapError(Schema.decodeUnknown(schema)(value), incompatible(`signal ${name}`))
       )
     }

@@ -3,7 +3,7 @@
  * Real time (`it.live`): the cluster engines run on the live clock; waits are bounded generously.
  */
 import { forEach, Primitive, Runner, sequence } from "@braid/core"
-import { Durable, type Errors, type RunStatus } from "@braid/durable"
+import { Durable, type Errors, RunStatus } from "@braid/durable"
 import { assert, describe, it } from "@effect/vitest"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import { Duration, Effect, Exit, Layer, Schedule, Schema } from "effect"
@@ -135,6 +135,33 @@ export const durableSuite = (engine: string, makeLayer: EngineLayer) =>
         const atSecondWait = observed.filter((k) => k.length > first.length)
         for (const keys of atSecondWait) assert.deepStrictEqual(keys, ["(run)/startedAt#0", "chat/say#0", "chat/say#1"])
       }).pipe(Effect.provide(wf.layer.pipe(Layer.provideMerge(makeLayer()))))
+    })
+
+    it.live("a run's status never goes back to a wait it got past while it replays its journal", () => {
+      const wf = chatWorkflow(chat(makeCounter(), []))
+      // every status the runner writes, in order
+      const written: Array<ReadonlyArray<string>> = []
+      const turnOf = (w: string) => Number(w.slice("signal:turn-".length))
+      return Effect.gen(function*() {
+        const id = yield* wf.start({ user: "replay", turns: 3 })
+        for (let turn = 0; turn < 3; turn++) {
+          yield* waitForStatus(wf, id, waitingOn(`signal:turn-${turn}`))
+          yield* wf.signal(id, `turn-${turn}`, Reply, { text: `t${turn}` })
+        }
+        assert.strictEqual((yield* wf.run({ user: "replay", turns: 3 })).length, 3)
+        const turns = written.flatMap((waits) => waits.filter((w) => w.startsWith("signal:turn-")).map(turnOf))
+        // (an engine may record a wait more than once while it waits: never one it got past)
+        const backwards = turns.filter((t, i) => i > 0 && t < turns[i - 1]!)
+        assert.deepStrictEqual(backwards, [], `the waits recorded, in order: ${turns.join(", ")}`)
+        assert.deepStrictEqual([...new Set(turns)], [0, 1, 2])
+      }).pipe(
+        Effect.provide(wf.layer),
+        Effect.updateService(RunStatus.RunStatusStore, (inner) => ({
+          ...inner,
+          update: (record) => Effect.zipRight(Effect.sync(() => written.push(record.waitingOn)), inner.update(record))
+        })),
+        Effect.provide(makeLayer())
+      )
     })
 
     it.live("a signal sent before its wait (or as the run suspends) is kept; a duplicate is ignored", () => {

@@ -267,7 +267,21 @@ export type EventClass<E extends Event> = Schema.Schema<E, any, never> & {
 }
 
 /**
- * Publishes an event on its channel, with a generated `eventId` (a UUID) and `at` (Effect's
+ * Options of `emit`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface EmitOptions {
+  /**
+   * The event's id. Default: a new UUID. Give a stable id where the same event may be emitted
+   * again (a durable step that runs again after a crash): consumers deduplicate by `eventId`.
+   */
+  readonly eventId?: string
+}
+
+/**
+ * Publishes an event on its channel, with a generated `eventId` (a UUID, or `options.eventId`) and `at` (Effect's
  * `Clock`).
  *
  * @example
@@ -288,11 +302,12 @@ export type EventClass<E extends Event> = Schema.Schema<E, any, never> & {
  */
 export const emit = <E extends Event>(
   Event: EventClass<E>,
-  fields: Omit<E, "_tag" | "eventId" | "at">
+  fields: Omit<E, "_tag" | "eventId" | "at">,
+  options: EmitOptions = {}
 ): Effect.Effect<E, InvalidChannel | EventBusError, EventBus.EventBus> =>
   Effect.gen(function*() {
     const at = yield* Clock.currentTimeMillis
-    const event = new Event({ ...fields, eventId: crypto.randomUUID(), at })
+    const event = new Event({ ...fields, eventId: options.eventId ?? crypto.randomUUID(), at })
     yield* EventBus.publish(EventBus.channel(channelOf[Event._tag], Event), event)
     return event
   })
