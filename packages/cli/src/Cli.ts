@@ -298,14 +298,36 @@ export const make = (registry: ReadonlyArray<Entry>) => {
       ),
       offline: Options.boolean("offline").pipe(Options.withDescription(describe_("serve", "offline"))),
       cors: Options.text("cors").pipe(Options.repeated, Options.withDescription(describe_("serve", "cors"))),
-      web: Options.text("web").pipe(Options.optional, Options.withDescription(describe_("serve", "web")))
+      web: Options.text("web").pipe(Options.optional, Options.withDescription(describe_("serve", "web"))),
+      runnerHost: Options.text("runner-host").pipe(
+        Options.optional,
+        Options.withDescription(describe_("serve", "runner-host"))
+      ),
+      runnerPort: Options.integer("runner-port").pipe(
+        Options.optional,
+        Options.withDescription(describe_("serve", "runner-port"))
+      )
     },
     (args) =>
       Effect.gen(function*() {
         if (!(Number.isInteger(args.port) && args.port >= 0 && args.port <= 65535)) {
           return yield* fail(ExitCode.usage, `--port must be an integer from 0 to 65535, got ${args.port}`)
         }
+        if (Option.isSome(args.runnerPort) && !(args.runnerPort.value >= 1 && args.runnerPort.value <= 65535)) {
+          return yield* fail(
+            ExitCode.usage,
+            `--runner-port must be an integer from 1 to 65535, got ${args.runnerPort.value}`
+          )
+        }
+        if (Option.isSome(args.runnerHost) && !/^[A-Za-z0-9.:_\-[\]]{1,253}$/.test(args.runnerHost.value)) {
+          return yield* fail(
+            ExitCode.usage,
+            `--runner-host must be a host name or address, got ${JSON.stringify(args.runnerHost.value)}`
+          )
+        }
         return yield* ServeCommand.serve({
+          runnerHost: Option.getOrUndefined(args.runnerHost),
+          runnerPort: Option.getOrUndefined(args.runnerPort),
           data: args.data,
           port: args.port,
           host: args.host,

@@ -199,11 +199,24 @@ export const commands = (workflows: ReadonlyArray<string>): ReadonlyArray<Comman
           description: "An origin allowed to call the API from a browser (repeatable)",
           default: "none"
         },
-        { name: "web", value: "dir", description: "The web app's built files", default: "the ones shipped with Braid" }
+        { name: "web", value: "dir", description: "The web app's built files", default: "the ones shipped with Braid" },
+        {
+          name: "runner-host",
+          value: "address",
+          description: "BRAID_STORE=postgres: the address the other server processes reach this one at",
+          default: "BRAID_RUNNER_HOST or 127.0.0.1"
+        },
+        {
+          name: "runner-port",
+          value: "n",
+          description: "BRAID_STORE=postgres: this process's runner port (unique per process)",
+          default: "BRAID_RUNNER_PORT or 34431"
+        }
       ],
       examples: [
         "braid serve",
         "braid serve --port 8080 --data /var/lib/braid",
+        "BRAID_STORE=postgres DATABASE_URL=... REDIS_URL=... braid serve --port 8081 --runner-port 34432",
         "BRAID_AUTH_SECRET=... braid serve --host 0.0.0.0 --cors https://app.example.com"
       ]
     },

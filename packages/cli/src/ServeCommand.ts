@@ -4,16 +4,32 @@
  * `ANTHROPIC_API_KEY`, the settings of `Settings` for caps and timeouts), and the tokens its
  * users sign in with.
  *
+ * The backends follow `BRAID_STORE`: `sqlite` (default: the sessions in `<data>/braid.db`, the
+ * durable engine's journal in `<data>/braid-durable.db`), `memory` (nothing persists), or
+ * `postgres` (the sessions and the durable engine's tables on `DATABASE_URL`, this process one
+ * runner of a cluster at `BRAID_RUNNER_HOST:BRAID_RUNNER_PORT`, the events and the rate limits
+ * shared through Redis at `REDIS_URL`): several `braid serve` processes on one PostgreSQL and
+ * one Redis serve any session.
+ *
  * @since 0.3.0
  */
+import { DurableModel } from "@braid/durable"
+import { Durable } from "@braid/durable"
+import * as PostgresRunners from "@braid/durable/PostgresRunners"
+import * as SqliteEngine from "@braid/durable/SqliteEngine"
 import { Models } from "@braid/eval"
+import type { Ai } from "@braid/llm"
+import { DefaultLanguageModel, Metered, ScriptedLanguageModel } from "@braid/llm"
 import { EventBus } from "@braid/messaging"
-import { CircuitBreaker } from "@braid/resilience"
+import { PostgresSessionStore } from "@braid/postgres"
+import { RedisEventBus, RedisRateLimit } from "@braid/redis"
+import { CircuitBreaker, RateLimit } from "@braid/resilience"
 import { Auth, Server } from "@braid/server"
 import { SqliteSessionStore } from "@braid/sqlite"
 import { Practice, Scripts, SessionStore, Settings } from "@braid/workflows"
 import { FileSystem, HttpServer, Path } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
+import type { ConfigError, Redacted, Scope } from "effect"
 import { Console, Duration, Effect, Layer, Option } from "effect"
 import { createServer } from "node:http"
 
@@ -24,7 +40,7 @@ import { createServer } from "node:http"
  * @since 0.3.0
  */
 export interface ServeOptions {
-  /** The data directory (the SQLite file, the development secret). */
+  /** The data directory (the SQLite files, the development secret). */
   readonly data: string
   readonly port: number
   readonly host: string
@@ -34,6 +50,15 @@ export interface ServeOptions {
   readonly cors: ReadonlyArray<string>
   /** The web app's built files (default: the ones shipped with `@braid/server`). */
   readonly web?: string | undefined
+  /** PostgreSQL: the host the other processes reach this runner at (default `BRAID_RUNNER_HOST`). */
+  readonly runnerHost?: string | undefined
+  /** PostgreSQL: the port this runner listens on, unique per process (default `BRAID_RUNNER_PORT`). */
+  readonly runnerPort?: number | undefined
+  /**
+   * The model (a provider of the model port); default the scripted model offline, else Claude
+   * with `ANTHROPIC_API_KEY`. Its calls are journaled by the durable engine (`DurableModel`).
+   */
+  readonly provider?: Effect.Effect<Ai.Provider, ConfigError.ConfigError> | undefined
 }
 
 /**
@@ -71,16 +96,91 @@ export const practiceConfig = (
   }
 }
 
-const storeLayer = (settings: Settings.Shape, file: string) =>
-  settings.store === "memory"
-    ? Effect.succeed(SessionStore.layerMemory)
-    : settings.store === "postgres"
-    ? Effect.fail(
-      new Error(
-        "BRAID_STORE=postgres is not supported by `braid serve` yet: use the SQLite default, or compose Server.layer with PostgresSessionStore in your own program (docs/serve.md)"
-      )
-    )
-    : Effect.succeed(SqliteSessionStore.layer(file))
+/**
+ * Where `braid serve` keeps things, from the settings and the options: one line each for the
+ * startup log (no URL is ever shown: they may carry passwords).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ServeCommand } from "@braid/cli"
+ * import { Settings } from "@braid/workflows"
+ *
+ * const lines = Effect.map(Settings.config, (s) =>
+ *   ServeCommand.describeBackends(s, { data: ".braid", port: 4173, host: "127.0.0.1", offline: true, cors: [] })
+ * )
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const describeBackends = (settings: Settings.Shape, options: ServeOptions): ReadonlyArray<string> => {
+  const runner = runnerAddress(settings, options)
+  const store = settings.store === "memory"
+    ? "in memory (nothing persists)"
+    : settings.store === "sqlite"
+    ? `SQLite ${joinPath(options.data, "braid.db")}`
+    : "PostgreSQL (DATABASE_URL)"
+  const engine = settings.store === "memory"
+    ? "in memory"
+    : settings.store === "sqlite"
+    ? `SQLite ${joinPath(options.data, "braid-durable.db")} (one process)`
+    : `PostgreSQL, tables ${settings.durablePrefix}_*, this process a runner at ${runner.host}:${runner.port}`
+  const shared = settings.eventBus === "redis"
+    ? `Redis (REDIS_URL, prefix ${settings.redisPrefix}): events and rate limits shared by the processes`
+    : "in this process (events and rate limits)"
+  return [`store: ${store}`, `durable sessions: ${engine}`, `events: ${shared}`]
+}
+
+const joinPath = (dir: string, file: string) => `${dir.replace(/[/\\]+$/, "")}/${file}`
+
+const runnerAddress = (settings: Settings.Shape, options: ServeOptions) => ({
+  host: options.runnerHost ?? settings.runner.host,
+  port: options.runnerPort ?? settings.runner.port
+})
+
+/** `Some` by the settings' validation when the choice needs it. */
+const required = (url: Option.Option<Redacted.Redacted<string>>, name: string) =>
+  Option.match(url, {
+    onNone: () => Effect.dieMessage(`${name} is missing (the settings require it)`),
+    onSome: Effect.succeed
+  })
+
+/**
+ * The backends of `braid serve` as layers: the session store, the durable engine (this process
+ * a runner), the event bus, the shared rate limits, and the model (journaled by the engine).
+ */
+const backends = (settings: Settings.Shape, options: ServeOptions) =>
+  Effect.gen(function*() {
+    const storeFile = joinPath(options.data, "braid.db")
+    const engineFile = joinPath(options.data, "braid-durable.db")
+    const provider = options.provider ??
+      (options.offline
+        ? ScriptedLanguageModel.provider(Scripts.practice)
+        : DefaultLanguageModel.provider({ scripted: Scripts.practice }))
+    const model = Metered.fromProvider(Effect.map(provider, DurableModel.provider))
+    const storeAndEngine = settings.store === "memory"
+      ? Layer.merge(SessionStore.layerMemory, Durable.layerMemory)
+      : settings.store === "sqlite"
+      ? Layer.merge(SqliteSessionStore.layer(storeFile), SqliteEngine.layer({ filename: engineFile }))
+      : yield* Effect.map(required(settings.databaseUrl, "DATABASE_URL"), (url) =>
+        Layer.merge(
+          PostgresSessionStore.layer({ url }),
+          PostgresRunners.layer({
+            url,
+            prefix: settings.durablePrefix,
+            runnerAddress: runnerAddress(settings, options)
+          })
+        ))
+    const redisUrl = settings.eventBus === "redis" ? yield* required(settings.redisUrl, "REDIS_URL") : undefined
+    const bus = redisUrl === undefined
+      ? EventBus.layerMemory
+      : RedisEventBus.layer({ url: redisUrl, prefix: `${settings.redisPrefix}bus:` })
+    const rateLimits: Effect.Effect<RateLimit.Store, unknown, Scope.Scope> = redisUrl === undefined
+      ? Effect.succeed(RateLimit.memoryStore())
+      : RedisRateLimit.storeFromConfig({ url: redisUrl, prefix: `${settings.redisPrefix}ratelimit:` })
+    return { backends: Layer.mergeAll(storeAndEngine, bus, model), rateLimits }
+  })
 
 /**
  * Runs the server until the process is interrupted (Ctrl-C); prints where it listens.
@@ -102,49 +202,55 @@ export const serve = (options: ServeOptions) =>
     const settings = yield* Settings.config
     yield* fs.makeDirectory(options.data, { recursive: true })
     const { secret, source } = yield* Auth.secretIn(options.data)
-    const dbFile = path.join(options.data, "braid.db")
-    const mode = yield* Models.mode({ offline: options.offline })
+    const mode = options.provider !== undefined ? "custom" : yield* Models.mode({ offline: options.offline })
     const breaker = CircuitBreaker.unsafeMake({
       name: "practice-model",
       trigger: CircuitBreaker.consecutive(5),
       openFor: "30 seconds"
     })
     const webDir = options.web ?? Server.defaultWebDir
-    const Store = yield* storeLayer(settings, dbFile)
-    const Base = Layer.mergeAll(
-      Store,
-      Models.layer(Scripts.practice, { offline: options.offline }),
-      EventBus.layerMemory
-    )
-    const App = Server.layer({
-      secret,
-      breaker,
-      webDir,
-      corsOrigins: options.cors
-    }).pipe(
-      Layer.provide(Practice.layer(practiceConfig(settings, breaker))),
-      Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host })),
-      Layer.provideMerge(Base)
-    )
-    yield* Effect.gen(function*() {
-      const seeded = yield* Server.seed(settings.tenant)
-      const server = yield* HttpServer.HttpServer
-      const address = server.address
-      const url = address._tag === "TcpAddress" ? `http://${options.host}:${address.port}` : "(unix socket)"
-      const webBuilt = yield* fs.exists(path.join(webDir, "index.html"))
-      yield* Console.log([
-        `braid serve: listening on ${url}`,
-        `  web app: ${webBuilt ? url : `not built (${webDir} is missing)`}`,
-        `  API: ${url}/api (docs ${url}/api/docs, OpenAPI ${url}/api/openapi.json)`,
-        `  store: ${settings.store === "memory" ? "in memory" : `SQLite ${dbFile}`}${
-          seeded ? " (added the sample scenario)" : ""
-        }`,
-        `  model: ${mode === "scripted" ? "scripted (offline)" : "Claude (ANTHROPIC_API_KEY)"}`,
-        `  tokens signed with ${source === "env" ? "BRAID_AUTH_SECRET" : `the development secret in ${options.data}`}`,
-        `  sign in: braid users token ada --role learner${options.data !== ".braid" ? ` --data ${options.data}` : ""}`
-      ].join("\n"))
-      return yield* Effect.never
-    }).pipe(Effect.provide(App))
+    const { backends: Base, rateLimits } = yield* backends(settings, options)
+    yield* Effect.scoped(Effect.gen(function*() {
+      const limits = yield* rateLimits
+      const App = Server.layer({
+        secret,
+        breaker,
+        webDir,
+        corsOrigins: options.cors,
+        rateLimits: limits
+      }).pipe(
+        Layer.provide(Practice.layer(practiceConfig(settings, breaker))),
+        Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host })),
+        Layer.provideMerge(Base)
+      )
+      return yield* Effect.gen(function*() {
+        const seeded = yield* Server.seed(settings.tenant)
+        const server = yield* HttpServer.HttpServer
+        const address = server.address
+        const url = address._tag === "TcpAddress" ? `http://${options.host}:${address.port}` : "(unix socket)"
+        const webBuilt = yield* fs.exists(path.join(webDir, "index.html"))
+        const [store, ...rest] = describeBackends(settings, options)
+        yield* Console.log([
+          `braid serve: listening on ${url}`,
+          `  web app: ${webBuilt ? url : `not built (${webDir} is missing)`}`,
+          `  API: ${url}/api (docs ${url}/api/docs, OpenAPI ${url}/api/openapi.json)`,
+          `  ${store}${seeded ? " (added the sample scenario)" : ""}`,
+          ...rest.map((line) => `  ${line}`),
+          `  model: ${
+            mode === "custom"
+              ? "given by the caller"
+              : mode === "scripted"
+              ? "scripted (offline)"
+              : "Claude (ANTHROPIC_API_KEY)"
+          }`,
+          `  tokens signed with ${
+            source === "env" ? "BRAID_AUTH_SECRET" : `the development secret in ${options.data}`
+          }`,
+          `  sign in: braid users token ada --role learner${options.data !== ".braid" ? ` --data ${options.data}` : ""}`
+        ].join("\n"))
+        return yield* Effect.never
+      }).pipe(Effect.provide(App))
+    }))
   })
 
 /**

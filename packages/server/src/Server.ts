@@ -61,6 +61,11 @@ export interface Options {
   readonly messageRate?: { readonly limit: number; readonly window: Duration.DurationInput }
   /** Runs started per user. Default 10 per minute. */
   readonly runRate?: { readonly limit: number; readonly window: Duration.DurationInput }
+  /**
+   * Where the rate limits count. Default in this process's memory; several processes share
+   * their counts through a shared store (`RedisRateLimit.store` of `@braid/redis`).
+   */
+  readonly rateLimits?: RateLimit.Store
   /** Origins allowed to call the API from a browser (CORS). Default none: closed. */
   readonly corsOrigins?: ReadonlyArray<string>
   /** The web app's built files (`index.html`, `assets/`); absent: a page says it is not built. */
@@ -598,7 +603,7 @@ const StateLive = (options: Options) =>
       yield* EventLog.subscribe(log)
       yield* SessionMetrics.track
       const runs = yield* Runs.make(options.runs)
-      return { options, store, practice, log, runs, limits: RateLimit.memoryStore() }
+      return { options, store, practice, log, runs, limits: options.rateLimits ?? RateLimit.memoryStore() }
     })
   )
 

@@ -13,8 +13,11 @@
  * | `thresholds.budgetPerSessionUsd` | `BRAID_SESSION_BUDGET_USD` | 1 |
  * | `store` | `BRAID_STORE` (`sqlite`, `postgres`, `memory`) | `sqlite` |
  * | `databaseUrl` | `DATABASE_URL` (required when `store` is `postgres`) | none |
- * | `eventBus` | `BRAID_EVENT_BUS` (`memory`, `redis`) | `memory` |
+ * | `eventBus` | `BRAID_EVENT_BUS` (`memory`, `redis`) | `redis` when `store` is `postgres`, else `memory` |
  * | `redisUrl` | `REDIS_URL` (required when `eventBus` is `redis`) | none |
+ * | `redisPrefix` | `BRAID_REDIS_PREFIX` (the keys and channels of one deployment on Redis) | `braid:` |
+ * | `durablePrefix` | `BRAID_DURABLE_PREFIX` (the durable engine's tables on PostgreSQL, one per deployment) | `braid_durable` |
+ * | `runner.host` / `.port` | `BRAID_RUNNER_HOST` / `BRAID_RUNNER_PORT` (this process's address as a durable runner on PostgreSQL: unique per process) | `127.0.0.1` / 34431 |
  * | `models.client` / `.judge` / `.evaluator` / `.coach` | `BRAID_MODEL_CLIENT` / `BRAID_MODEL_JUDGE` / `BRAID_MODEL_EVALUATOR` / `BRAID_MODEL_COACH` | the model port's default |
  * | `tenant` | `BRAID_TENANT` | `default` |
  *
@@ -76,6 +79,15 @@ export interface Shape {
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
   readonly eventBus: "memory" | "redis"
   readonly redisUrl: Option.Option<Redacted.Redacted<string>>
+  /** The prefix of every Redis key and channel of the deployment (event bus, rate limits). */
+  readonly redisPrefix: string
+  /** The prefix of the durable engine's tables on PostgreSQL (shared by the processes of one deployment). */
+  readonly durablePrefix: string
+  /**
+   * This process as a runner of the durable engine on PostgreSQL: the host the other processes
+   * reach it at and the port it listens on (unique per process).
+   */
+  readonly runner: { readonly host: string; readonly port: number }
   /** Model names; absent means the model port's default. */
   readonly models: {
     readonly client: Option.Option<string>
@@ -170,8 +182,32 @@ export const config: Config.Config<Shape> = Config.all({
   }),
   store: Config.literal("sqlite", "postgres", "memory")("BRAID_STORE").pipe(Config.withDefault("sqlite" as const)),
   databaseUrl: secretUrl("DATABASE_URL"),
-  eventBus: Config.literal("memory", "redis")("BRAID_EVENT_BUS").pipe(Config.withDefault("memory" as const)),
+  eventBus: Config.option(Config.literal("memory", "redis")("BRAID_EVENT_BUS")),
   redisUrl: secretUrl("REDIS_URL"),
+  redisPrefix: Config.string("BRAID_REDIS_PREFIX").pipe(
+    Config.validate({
+      message: "must be 1 to 100 characters without spaces or control characters (e.g. \"braid:\")",
+      validation: (p) => /^[^\s\u0000-\u001f]{1,100}$/.test(p)
+    }),
+    Config.withDefault("braid:")
+  ),
+  durablePrefix: Config.string("BRAID_DURABLE_PREFIX").pipe(
+    Config.validate({
+      message: "must be a lower-case SQL name (letters, digits, _; at most 41 characters)",
+      validation: (p) => /^[a-z_][a-z0-9_]{0,40}$/.test(p)
+    }),
+    Config.withDefault("braid_durable")
+  ),
+  runner: Config.all({
+    host: Config.string("BRAID_RUNNER_HOST").pipe(
+      Config.validate({
+        message: "must be a host name or address (no spaces, at most 253 characters)",
+        validation: (h) => /^[A-Za-z0-9.:_\-[\]]{1,253}$/.test(h)
+      }),
+      Config.withDefault("127.0.0.1")
+    ),
+    port: intIn("BRAID_RUNNER_PORT", 1, 65_535, 34_431)
+  }),
   models: Config.all({
     client: modelName("BRAID_MODEL_CLIENT"),
     judge: modelName("BRAID_MODEL_JUDGE"),
@@ -180,14 +216,25 @@ export const config: Config.Config<Shape> = Config.all({
   }),
   tenant: Config.nonEmptyString("BRAID_TENANT").pipe(Config.withDefault("default"))
 }).pipe(
-  Config.mapOrFail((s): Either.Either<Shape, ConfigError.ConfigError> => {
+  Config.mapOrFail((read): Either.Either<Shape, ConfigError.ConfigError> => {
+    // several processes on PostgreSQL share events (and rate limits) through Redis by default
+    const s: Shape = {
+      ...read,
+      eventBus: Option.getOrElse(read.eventBus, () => read.store === "postgres" ? "redis" as const : "memory" as const)
+    }
     if (s.store === "postgres") {
       const missing = requireWhen("postgres", "BRAID_STORE", s.databaseUrl, "DATABASE_URL")
       if (Either.isLeft(missing)) return Either.left(missing.left)
     }
-    if (s.eventBus === "redis") {
-      const missing = requireWhen("redis", "BRAID_EVENT_BUS", s.redisUrl, "REDIS_URL")
-      if (Either.isLeft(missing)) return Either.left(missing.left)
+    if (s.eventBus === "redis" && Option.isNone(s.redisUrl)) {
+      return Either.left(
+        Option.isSome(read.eventBus)
+          ? ConfigError.MissingData(["REDIS_URL"], "REDIS_URL is required when BRAID_EVENT_BUS is \"redis\"")
+          : ConfigError.MissingData(
+            ["REDIS_URL"],
+            "REDIS_URL is required when BRAID_STORE is \"postgres\" (the processes share events and rate limits through Redis; BRAID_EVENT_BUS=memory for a single process)"
+          )
+      )
     }
     return Either.right(s)
   })
@@ -251,7 +298,10 @@ export const describe = (settings: Shape): string => {
     }`,
     `thresholds: outage after ${settings.thresholds.outageAfter} failed replies, ${settings.thresholds.turnLimit} turns, $${settings.thresholds.budgetPerSessionUsd} per session`,
     `store: ${settings.store} (DATABASE_URL ${Option.isSome(settings.databaseUrl) ? "<redacted>" : "unset"})`,
-    `event bus: ${settings.eventBus} (REDIS_URL ${Option.isSome(settings.redisUrl) ? "<redacted>" : "unset"})`,
+    `event bus: ${settings.eventBus} (REDIS_URL ${
+      Option.isSome(settings.redisUrl) ? "<redacted>" : "unset"
+    }, prefix ${settings.redisPrefix})`,
+    `durable engine: tables ${settings.durablePrefix}_*, runner ${settings.runner.host}:${settings.runner.port}`,
     `models: client ${opt(settings.models.client)}, judge ${opt(settings.models.judge)}, evaluator ${
       opt(settings.models.evaluator)
     }, coach ${opt(settings.models.coach)}`,

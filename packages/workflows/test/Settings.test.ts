@@ -95,6 +95,37 @@ describe("Settings", () => {
       assert.include(redis, "REDIS_URL is required when BRAID_EVENT_BUS is \"redis\"")
     }))
 
+  it.effect("several processes on PostgreSQL: Redis by default, a durable table prefix, the runner's address; each validated", () =>
+    Effect.gen(function*() {
+      const s = yield* read({
+        BRAID_STORE: "postgres",
+        DATABASE_URL: secret,
+        REDIS_URL: "redis://127.0.0.1:6379",
+        BRAID_REDIS_PREFIX: "acme:",
+        BRAID_DURABLE_PREFIX: "acme_durable",
+        BRAID_RUNNER_HOST: "10.0.0.7",
+        BRAID_RUNNER_PORT: "34500"
+      })
+      assert.strictEqual(s.eventBus, "redis")
+      assert.strictEqual(s.redisPrefix, "acme:")
+      assert.strictEqual(s.durablePrefix, "acme_durable")
+      assert.deepStrictEqual(s.runner, { host: "10.0.0.7", port: 34500 })
+      const defaults = yield* read({})
+      assert.strictEqual(defaults.redisPrefix, "braid:")
+      assert.strictEqual(defaults.durablePrefix, "braid_durable")
+      assert.deepStrictEqual(defaults.runner, { host: "127.0.0.1", port: 34431 })
+      // one process on PostgreSQL without Redis says so
+      const single = yield* read({ BRAID_STORE: "postgres", DATABASE_URL: secret, BRAID_EVENT_BUS: "memory" })
+      assert.strictEqual(single.eventBus, "memory")
+      const noRedis = yield* failure({ BRAID_STORE: "postgres", DATABASE_URL: secret })
+      assert.include(noRedis, "REDIS_URL is required when BRAID_STORE is \"postgres\"")
+      assert.include(noRedis, "BRAID_EVENT_BUS=memory")
+      assert.include(yield* failure({ BRAID_DURABLE_PREFIX: "x; drop table y" }), "BRAID_DURABLE_PREFIX")
+      assert.include(yield* failure({ BRAID_RUNNER_PORT: "70000" }), "BRAID_RUNNER_PORT")
+      assert.include(yield* failure({ BRAID_RUNNER_HOST: "a host" }), "BRAID_RUNNER_HOST")
+      assert.include(yield* failure({ BRAID_REDIS_PREFIX: "a b" }), "BRAID_REDIS_PREFIX")
+    }))
+
   it.effect("secrets never show: printing, JSON, describe and the error of an invalid URL", () =>
     Effect.gen(function*() {
       const s = yield* read({ BRAID_STORE: "postgres", DATABASE_URL: secret, REDIS_URL: "redis://:hunter2@h:6379" })
