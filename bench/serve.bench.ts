@@ -1,209 +1,382 @@
 /**
- * `braid serve` under load (issue 17): 200 learners at once over HTTP and server-sent events, on
- * SQLite (a file) and the scripted model, each starting a session, sending three messages one
- * after the other and ending it, while 20 more learners are refused by the session cap. Figures:
- * turn latency (the `POST /messages` round trip) p50/p95/p99, lost and duplicated events (every
- * persisted message must arrive once on the learner's event stream, with contiguous ids), and
- * the refusals. Then the same with the model failing 30% of its calls transiently (`Overloaded`,
- * retried by the workflow's policy: 3 attempts, backoff from 500 ms).
+ * `braid serve` under load (issue 17): 200 learners at once against a real `braid serve` process
+ * (bench/serve-server.ts: the command's own wiring, so the sessions are durable runs on the
+ * embedded SQLite engine, next to the SQLite session store in the data directory) and the
+ * scripted model. Each learner starts a session, follows its events, sends three messages one
+ * after the other and ends it, while 20 more learners are refused by the session cap
+ * (`503 AtCapacity`). Three runs:
  *
- * The clients run in the benchmark's own process, next to the server: on a 2-core machine the
- * figures are those of one Node process doing both, so they bound the server's own cost from
- * above. `BENCH_LEARNERS=n`, `BENCH_STORE=memory` and `BENCH_FAIL=0` (no failure run) vary it.
+ * 1. no model failures;
+ * 2. the model failing 30% of its calls transiently (`Overloaded`, retried by the workflow's policy);
+ * 3. the server killed (SIGKILL) when half of the turns are done, and started again on the same
+ *    data directory: every session resumes (durable), every client reconnects its event stream
+ *    with the last event id it saw, and a send cut by the crash is not sent again if the store
+ *    has it (the client reads the transcript, then waits for the reply).
  *
- * Not measured here: a restart in the middle (sessions are not durable across processes yet:
- * see docs/serve.md), and WebSocket (the server pushes with SSE).
+ * Figures: turn latency (from sending a message to having its reply) p50/p95/p99, and, counted
+ * per session against the store: lost and duplicated messages (each learner message once, each
+ * with one reply), lost and duplicated events (every stored message pushed once, event ids 1, 2,
+ * ... without a gap or a repeat), the refusals, and how long the server was down.
+ *
+ * The clients run in the benchmark's process, the server in its own: on a 2-core machine both
+ * share the cores. `BENCH_LEARNERS=n` and `BENCH_RUNS=0,30,restart` (any of them) vary it.
  */
-import { Errors as LlmErrors, Metered, ScriptedLanguageModel } from "@braid/llm"
-import { EventBus } from "@braid/messaging"
-import { Auth, Server, Sse } from "@braid/server"
-import { SqliteSessionStore } from "@braid/sqlite"
-import { Practice, Scripts, SessionStore } from "@braid/workflows"
-import { HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { Auth, Sse } from "@braid/server"
+import { Redacted } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:http"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
 
 const LEARNERS = Number(process.env["BENCH_LEARNERS"] ?? 200)
 const EXTRA = 20
-const MEMORY = process.env["BENCH_STORE"] === "memory"
+const RUNS = (process.env["BENCH_RUNS"] ?? "0,30,restart").split(",").map((s) => s.trim())
 const TURNS = [
   "Thanks for coming, Sam. What brings you here today?",
   "How do you feel about the team right now?",
   "Tell me more about that."
 ]
+const secretText = "a benchmark secret of at least thirty-two characters"
+const secret = Redacted.make(secretText)
+const serverScript = join(dirname(fileURLToPath(import.meta.url)), "serve-server.ts")
 
-const secret = Redacted.make("a benchmark secret of at least thirty-two characters")
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
-interface SseEvent {
+// --- the server process ----------------------------------------------------------------------------
+
+interface ServerProcess {
+  readonly child: ChildProcess
+  readonly base: string
+  readonly exited: Promise<void>
+}
+
+const startServer = (data: string, port: number, failRate: number): Promise<ServerProcess> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, serverScript, data, String(port), String(failRate)], {
+      env: {
+        ...process.env,
+        ANTHROPIC_API_KEY: "",
+        BRAID_AUTH_SECRET: secretText,
+        BRAID_STORE: "sqlite",
+        BRAID_SESSION_CAP_ACTIVE: String(LEARNERS),
+        BRAID_SESSION_CAP_QUEUED: "0",
+        BRAID_IDLE_TIMEOUT: "1 hour"
+      },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let output = ""
+    let up = false
+    const exited = new Promise<void>((r) => child.once("exit", () => r()))
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString("utf8")
+      const m = /listening on (http:\/\/\S+)/.exec(output)
+      if (m !== null && !up) {
+        up = true
+        resolve({ child, base: m[1]!, exited })
+      }
+    }
+    child.stdout!.on("data", onData)
+    child.stderr!.on("data", onData)
+    void exited.then(() => {
+      if (!up) reject(new Error(`the server exited before listening:\n${output}`))
+    })
+  })
+
+// --- a learner's client ------------------------------------------------------------------------------
+
+interface Event {
   readonly event: string
-  readonly id: number
+  /** The event's sequence number in the session; absent on live-only events (reply deltas). */
+  readonly id: number | undefined
   readonly data: { readonly seq?: number }
 }
 
-/** Reads a session's events in the background until `stop()`; resolves with them. */
-const follow = (url: string, token: string) => {
-  const controller = new AbortController()
-  const events: Array<SseEvent> = []
-  let waiters: Array<() => void> = []
-  const done = (async () => {
-    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal })
+/** Whether `e` is a failure to reach the server (down, restarting), not an answer. */
+const unreachable = (e: unknown) => e instanceof TypeError || (e instanceof Error && e.name === "AbortError")
+
+/**
+ * Follows a session's events, reconnecting (with the last event id it saw) whenever the stream
+ * ends before `stop()`.
+ */
+const follow = (base: () => string, id: string, token: string) => {
+  let controller = new AbortController()
+  let stopped = false
+  let reconnects = 0
+  const events: Array<Event> = []
+  const lastId = () => events.reduce((n, e) => (e.id !== undefined ? e.id : n), 0)
+  const once = async () => {
+    const res = await fetch(`${base()}/api/sessions/${id}/events?lastEventId=${lastId()}`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: controller.signal
+    })
+    if (res.status !== 200) throw new TypeError(`events: ${res.status}`)
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
     let buffer = ""
-    try {
-      while (true) {
-        const { done, value } = await reader.read()
-        if (done) break
-        const parsed = Sse.parse(buffer + value)
-        buffer = parsed.rest
-        for (const m of parsed.messages) {
-          events.push({ event: m.event, id: Number(m.id), data: JSON.parse(m.data) })
-          for (const w of waiters) w()
-          waiters = []
-        }
+    while (true) {
+      const { done, value } = await reader.read()
+      if (done) return
+      const parsed = Sse.parse(buffer + value)
+      buffer = parsed.rest
+      for (const m of parsed.messages) {
+        events.push({ event: m.event, id: m.id === undefined ? undefined : Number(m.id), data: JSON.parse(m.data) })
       }
-    } catch {
-      // aborted
     }
-    return events
+  }
+  const done = (async () => {
+    while (!stopped) {
+      await once().catch(() => undefined)
+      if (stopped) break
+      reconnects++
+      await sleep(250)
+    }
   })()
   return {
     events,
-    until: async (predicate: (es: ReadonlyArray<SseEvent>) => boolean) => {
-      while (!predicate(events)) await new Promise<void>((resolve) => waiters.push(resolve))
+    reconnects: () => reconnects,
+    until: async (predicate: (es: ReadonlyArray<Event>) => boolean, timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs
+      while (!predicate(events) && Date.now() < deadline) await sleep(50)
+      return predicate(events)
     },
-    stop: () => {
+    stop: async () => {
+      stopped = true
       controller.abort()
-      return done
+      controller = new AbortController()
+      await done
     }
   }
 }
 
+interface Message {
+  readonly seq: number
+  readonly role: string
+  readonly text: string
+  readonly turnId?: string
+}
+
 const percentile = (xs: ReadonlyArray<number>, p: number) => {
+  if (xs.length === 0) return Number.NaN
   const sorted = [...xs].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
 
-const load = async (failRate: number) => {
-  const dir = mkdtempSync(join(tmpdir(), "braid-serve-bench-"))
-  const script: ScriptedLanguageModel.Options = {
-    ...Scripts.practice,
-    failures: failRate === 0 ? [] : [{
-      when: () => Math.random() < failRate,
-      error: new LlmErrors.Overloaded({ message: "overloaded (injected)" })
-    }]
+// --- one run -----------------------------------------------------------------------------------------
+
+const load = async (run: "0" | "30" | "restart") => {
+  const failRate = run === "30" ? 0.3 : 0
+  const data = mkdtempSync(join(tmpdir(), "braid-serve-bench-"))
+  let server = await startServer(data, 0, failRate)
+  const port = Number(new URL(server.base).port)
+  let current = server.base
+  const base = () => current
+  let down: { at: number; back: Promise<void> } | undefined
+  let downSeconds = 0
+
+  const request = async (method: string, path: string, token: string, body?: unknown) => {
+    const res = await fetch(`${base()}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {})
+    })
+    const text = await res.text()
+    return { status: res.status, json: (text === "" ? undefined : JSON.parse(text)) as any }
   }
-  const App = Server.layer({ secret, messageRate: { limit: 1000, window: "1 minute" } }).pipe(
-    Layer.provide(
-      Practice.layer({ cap: { maxActive: LEARNERS, maxQueued: 0 }, idleTimeout: "1 hour", breaker: false })
-    ),
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
-    Layer.provideMerge(Layer.mergeAll(
-      MEMORY ? SessionStore.layerMemory : SqliteSessionStore.layer(join(dir, "braid.db")),
-      Metered.fromProvider(ScriptedLanguageModel.provider(script)),
-      EventBus.layerMemory
-    ))
+  /** A request that waits for the server through a restart (for idempotent reads). */
+  const reliably = async (method: string, path: string, token: string) => {
+    while (true) {
+      try {
+        const r = await request(method, path, token)
+        if (r.status < 500) return r
+      } catch (e) {
+        if (!unreachable(e)) throw e
+      }
+      await (down?.back ?? sleep(250))
+      await sleep(100)
+    }
+  }
+  const transcript = async (id: string, token: string): Promise<ReadonlyArray<Message>> =>
+    (await reliably("GET", `/api/sessions/${id}/messages?limit=500`, token)).json.items
+
+  const bearer = Array.from(
+    { length: LEARNERS + EXTRA },
+    (_, i) => Auth.issue(secret, { userId: `learner-${i}`, role: "learner" }, Date.now())
   )
-  const runtime = ManagedRuntime.make(App)
-  try {
-    const base = await runtime.runPromise(Effect.gen(function*() {
-      yield* Server.seed()
-      const address = (yield* HttpServer.HttpServer).address
-      return `http://127.0.0.1:${address._tag === "TcpAddress" ? address.port : 0}`
-    }))
-    const post = async (path: string, token: string, body?: unknown) => {
-      const res = await fetch(`${base}${path}`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {})
-      })
-      return { status: res.status, json: (await res.json()) as any }
+
+  const totalTurns = LEARNERS * TURNS.length
+  let turnsDone = 0
+  const restartAt = run === "restart" ? Math.floor(totalTurns / 2) : Number.POSITIVE_INFINITY
+  const restart = async () => {
+    let markBack!: () => void
+    down = { at: performance.now(), back: new Promise<void>((r) => (markBack = r)) }
+    server.child.kill("SIGKILL")
+    await server.exited
+    server = await startServer(data, port, failRate)
+    current = server.base
+    downSeconds = (performance.now() - down.at) / 1000
+    markBack()
+  }
+  let restarting: Promise<void> | undefined
+
+  const started = await Promise.all(
+    bearer.slice(0, LEARNERS).map((t) => request("POST", "/api/sessions", t, { scenarioId: "first-session" }))
+  )
+  const refused = await Promise.all(
+    bearer.slice(LEARNERS).map((t) => request("POST", "/api/sessions", t, { scenarioId: "first-session" }))
+  )
+  const latencies: Array<number> = []
+  const counts = {
+    lostMessages: 0,
+    duplicatedMessages: 0,
+    lostEvents: 0,
+    duplicatedEvents: 0,
+    fallbacks: 0,
+    failedTurns: 0,
+    resentAfterCrash: 0,
+    takenBeforeCrash: 0,
+    reconnects: 0,
+    unfinished: 0
+  }
+  const startedAll = performance.now()
+  await Promise.all(started.map(async (s, i) => {
+    const token = bearer[i]!
+    if (s.status !== 201) {
+      counts.failedTurns += TURNS.length
+      return
     }
-    const tokens = Array.from(
-      { length: LEARNERS + EXTRA },
-      (_, i) => Auth.issue(secret, { userId: `learner-${i}`, role: "learner" }, Date.now())
-    )
-    const started = await Promise.all(
-      tokens.slice(0, LEARNERS).map((t) => post("/api/sessions", t, { scenarioId: "first-session" }))
-    )
-    const refused = await Promise.all(
-      tokens.slice(LEARNERS).map((t) => post("/api/sessions", t, { scenarioId: "first-session" }))
-    )
-    const latencies: Array<number> = []
-    let lost = 0
-    let duplicated = 0
-    let gaps = 0
-    let fallbacks = 0
-    let failedTurns = 0
-    const startedAll = performance.now()
-    await Promise.all(started.map(async (s, i) => {
-      const token = tokens[i]!
-      if (s.status !== 201) {
-        failedTurns += TURNS.length
-        return
+    const id: string = s.json.session.id
+    const stream = follow(base, id, token)
+    for (const [k, text] of TURNS.entries()) {
+      const t0 = performance.now()
+      // send; if the server died under the request, read the store before sending again
+      let answered = false
+      while (!answered) {
+        try {
+          const turn = await request("POST", `/api/sessions/${id}/messages`, token, { text })
+          if (turn.status === 200) {
+            if (turn.json.reply?.fallback === true) counts.fallbacks++
+            answered = true
+          } else if (turn.status >= 500 && down !== undefined) {
+            // the server restarting: try again below
+            await down.back
+          } else {
+            counts.failedTurns++
+            answered = true
+          }
+        } catch (e) {
+          if (!unreachable(e)) throw e
+          await (down?.back ?? sleep(250))
+          const messages = await transcript(id, token)
+          const mine = messages.filter((m) => m.role === "user")
+          if (mine.length > k) {
+            // the message was taken before the crash: wait for its reply (the resumed run writes it)
+            counts.takenBeforeCrash++
+            const turnId = mine[k]!.turnId
+            while (!(await transcript(id, token)).some((m) => m.role === "assistant" && m.turnId === turnId)) {
+              await sleep(200)
+            }
+            answered = true
+          } else counts.resentAfterCrash++
+        }
       }
-      const id: string = s.json.session.id
-      const stream = follow(`${base}/api/sessions/${id}/events`, token)
-      for (const text of TURNS) {
-        const t0 = performance.now()
-        const turn = await post(`/api/sessions/${id}/messages`, token, { text })
-        latencies.push(performance.now() - t0)
-        if (turn.status !== 200) failedTurns++
-        else if (turn.json.reply?.fallback === true) fallbacks++
-      }
-      await post(`/api/sessions/${id}/end`, token)
-      await stream.until((es) => es.some((e) => e.event === "SessionEnded"))
-      const events = await stream.stop()
-      const messages = await fetch(`${base}/api/sessions/${id}/messages?limit=500`, {
-        headers: { authorization: `Bearer ${token}` }
-      }).then((r) => r.json() as Promise<{ items: ReadonlyArray<{ seq: number; role: string }> }>)
-      const persisted = messages.items.filter((m) => m.role !== "system").map((m) => m.seq)
-      const pushed = events.filter((e) => e.event === "AiTurn" || e.event === "LearnerMessage").map((e) => e.data.seq!)
-      for (const seq of persisted) {
-        const n = pushed.filter((x) => x === seq).length
-        if (n === 0) lost++
-        if (n > 1) duplicated += n - 1
-      }
-      events.forEach((e, k) => {
-        if (e.id !== k + 1) gaps++
-      })
-    }))
-    const seconds = (performance.now() - startedAll) / 1000
-    return {
-      started: started.filter((s) => s.status === 201).length,
-      refused: refused.filter((r) => r.status === 503 && r.json._tag === "AtCapacity").length,
-      turns: latencies.length,
-      seconds,
-      p50: percentile(latencies, 50),
-      p95: percentile(latencies, 95),
-      p99: percentile(latencies, 99),
-      lost,
-      duplicated,
-      gaps,
-      fallbacks,
-      failedTurns
+      latencies.push(performance.now() - t0)
+      turnsDone++
+      if (turnsDone === restartAt) restarting = restart()
     }
-  } finally {
-    await runtime.dispose()
-    rmSync(dir, { recursive: true, force: true })
+    let ended = false
+    while (!ended) {
+      try {
+        const r = await request("POST", `/api/sessions/${id}/end`, token)
+        ended = r.status < 500 || down === undefined
+        if (!ended) await down?.back
+      } catch (e) {
+        if (!unreachable(e)) throw e
+        await (down?.back ?? sleep(250))
+      }
+    }
+    if (!(await stream.until((es) => es.some((e) => e.event === "SessionEnded"), 120_000))) counts.unfinished++
+    await stream.stop()
+    counts.reconnects += stream.reconnects()
+    // against the store: each learner message once, each with one reply; each stored message pushed once
+    const messages = await transcript(id, token)
+    for (const t of TURNS) {
+      const n = messages.filter((m) => m.role === "user" && m.text === t).length
+      if (n === 0) counts.lostMessages++
+      if (n > 1) counts.duplicatedMessages += n - 1
+    }
+    for (const m of messages.filter((m) => m.role === "user")) {
+      const n = messages.filter((r) => r.role === "assistant" && r.turnId === m.turnId).length
+      if (n === 0) counts.lostMessages++
+      if (n > 1) counts.duplicatedMessages += n - 1
+    }
+    const persisted = stream.events.filter((e) => e.id !== undefined)
+    const pushed = persisted.filter((e) => e.event === "AiTurn" || e.event === "LearnerMessage").map((e) => e.data.seq)
+    for (const m of messages.filter((m) => m.role !== "system")) {
+      const n = pushed.filter((x) => x === m.seq).length
+      if (n === 0) counts.lostEvents++
+      if (n > 1) counts.duplicatedEvents += n - 1
+    }
+    // ids 1, 2, ... : a repeat is a duplicate, a skipped id a loss
+    let expected = 1
+    for (const e of persisted) {
+      if (e.id! < expected) counts.duplicatedEvents++
+      else {
+        counts.lostEvents += e.id! - expected
+        expected = e.id! + 1
+      }
+    }
+  }))
+  await restarting
+  const seconds = (performance.now() - startedAll) / 1000
+  server.child.kill("SIGTERM")
+  await Promise.race([server.exited, sleep(10_000)])
+  server.child.kill("SIGKILL")
+  rmSync(data, { recursive: true, force: true })
+  return {
+    run,
+    started: started.filter((s) => s.status === 201).length,
+    refused: refused.filter((r) => r.status === 503 && r.json?._tag === "AtCapacity").length,
+    refusal: refused.find((r) => r.status === 503)?.json?.message as string | undefined,
+    turns: latencies.length,
+    seconds,
+    downSeconds,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    ...counts
   }
 }
 
 export default async () => {
-  console.log(`\n## braid serve: ${LEARNERS} learners at once over HTTP + SSE, SQLite, scripted model`)
   console.log(
-    "| model failures | started | refused by the cap (of 20) | turns | p50 ms | p95 ms | p99 ms | lost | duplicated | id gaps | fallback replies | failed turns | wall s |"
+    `\n## braid serve: ${LEARNERS} learners at once over HTTP + SSE, durable sessions on SQLite, scripted model, server in its own process`
   )
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-  for (const failRate of process.env["BENCH_FAIL"] === "0" ? [0] : [0, 0.3]) {
-    const r = await load(failRate)
+  console.log(
+    "| run | started | refused by the cap (of 20) | turns | p50 ms | p95 ms | p99 ms | lost / duplicated messages | lost / duplicated events | fallback replies | failed turns | stream reconnects | server down s | wall s |"
+  )
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+  let refusal: string | undefined
+  for (const run of RUNS) {
+    if (run !== "0" && run !== "30" && run !== "restart") throw new Error(`BENCH_RUNS: unknown run ${run}`)
+    const r = await load(run)
+    refusal ??= r.refusal
+    const name = run === "0"
+      ? "no model failures"
+      : run === "30"
+      ? "model fails 30% of calls"
+      : "server killed at half the turns, restarted"
     console.log(
-      `| ${failRate * 100}% | ${r.started} | ${r.refused} | ${r.turns} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${
+      `| ${name} | ${r.started} | ${r.refused} | ${r.turns} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${
         r.p99.toFixed(1)
-      } | ${r.lost} | ${r.duplicated} | ${r.gaps} | ${r.fallbacks} | ${r.failedTurns} | ${r.seconds.toFixed(1)} |`
+      } | ${r.lostMessages} / ${r.duplicatedMessages} | ${r.lostEvents} / ${r.duplicatedEvents} | ${r.fallbacks} | ${r.failedTurns} | ${r.reconnects} | ${
+        run === "restart" ? r.downSeconds.toFixed(1) : "-"
+      } | ${r.seconds.toFixed(1)} |`
     )
+    if (run === "restart") {
+      console.log(
+        `\n(restart: ${r.takenBeforeCrash} sends cut by the crash were found in the store and not sent again; ${r.resentAfterCrash} were sent again; ${r.unfinished} sessions whose end never arrived)`
+      )
+    }
   }
+  if (refusal !== undefined) console.log(`\nThe cap's refusal: 503 AtCapacity "${refusal}"`)
 }
