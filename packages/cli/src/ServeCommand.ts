@@ -15,15 +15,16 @@
  */
 import { DurableModel } from "@braid/durable"
 import { Durable } from "@braid/durable"
+import * as DurableSessions from "@braid/durable/DurableSessions"
 import * as PostgresRunners from "@braid/durable/PostgresRunners"
 import * as SqliteEngine from "@braid/durable/SqliteEngine"
 import { Models } from "@braid/eval"
 import type { Ai } from "@braid/llm"
 import { DefaultLanguageModel, Metered, ScriptedLanguageModel } from "@braid/llm"
-import { EventBus } from "@braid/messaging"
-import { PostgresSessionStore } from "@braid/postgres"
+import { EventBus, Lock } from "@braid/messaging"
+import { PostgresDriver, PostgresSessionStore } from "@braid/postgres"
 import { RedisEventBus, RedisRateLimit } from "@braid/redis"
-import { CircuitBreaker, RateLimit } from "@braid/resilience"
+import { RateLimit } from "@braid/resilience"
 import { Auth, Server } from "@braid/server"
 import { SqliteSessionStore } from "@braid/sqlite"
 import { Practice, Scripts, SessionStore, Settings } from "@braid/workflows"
@@ -62,7 +63,8 @@ export interface ServeOptions {
 }
 
 /**
- * The practice options from the settings (caps, timeouts, thresholds, model names).
+ * The options of the durable practice sessions from the settings (cap, timeouts, thresholds,
+ * model names).
  *
  * @example
  * ```ts
@@ -76,10 +78,7 @@ export interface ServeOptions {
  * @category utils
  * @since 0.3.0
  */
-export const practiceConfig = (
-  settings: Settings.Shape,
-  breaker?: CircuitBreaker.CircuitBreaker
-): Practice.Config => {
+export const practiceConfig = (settings: Settings.Shape): DurableSessions.ServiceOptions => {
   const judge = Option.getOrUndefined(settings.models.judge)
   const evaluator = Option.getOrUndefined(settings.models.evaluator)
   const client = Option.getOrUndefined(settings.models.client)
@@ -91,8 +90,7 @@ export const practiceConfig = (
     maxTurns: settings.thresholds.turnLimit,
     objective: Practice.judge(judge !== undefined ? { model: judge } : {}),
     evaluation: { timeout: settings.timeouts.evaluation, ...(evaluator !== undefined ? { model: evaluator } : {}) },
-    ...(client !== undefined ? { model: client } : {}),
-    ...(breaker !== undefined ? { breaker } : {})
+    ...(client !== undefined ? { model: client } : {})
   }
 }
 
@@ -159,18 +157,24 @@ const backends = (settings: Settings.Shape, options: ServeOptions) =>
         ? ScriptedLanguageModel.provider(Scripts.practice)
         : DefaultLanguageModel.provider({ scripted: Scripts.practice }))
     const model = Metered.fromProvider(Effect.map(provider, DurableModel.provider))
+    // the store, the engine (this process a runner), and the lock under which the session cap admits
     const storeAndEngine = settings.store === "memory"
-      ? Layer.merge(SessionStore.layerMemory, Durable.layerMemory)
+      ? Layer.mergeAll(SessionStore.layerMemory, Durable.layerMemory, Lock.layerMemory)
       : settings.store === "sqlite"
-      ? Layer.merge(SqliteSessionStore.layer(storeFile), SqliteEngine.layer({ filename: engineFile }))
+      ? Layer.mergeAll(
+        SqliteSessionStore.layer(storeFile),
+        SqliteEngine.layer({ filename: engineFile }),
+        Lock.layerMemory // one process per SQLite engine file
+      )
       : yield* Effect.map(required(settings.databaseUrl, "DATABASE_URL"), (url) =>
-        Layer.merge(
+        Layer.mergeAll(
           PostgresSessionStore.layer({ url }),
           PostgresRunners.layer({
             url,
             prefix: settings.durablePrefix,
             runnerAddress: runnerAddress(settings, options)
-          })
+          }),
+          Lock.layerSql().pipe(Layer.provide(PostgresDriver.layer({ url, max: 2 })))
         ))
     const redisUrl = settings.eventBus === "redis" ? yield* required(settings.redisUrl, "REDIS_URL") : undefined
     const bus = redisUrl === undefined
@@ -203,23 +207,17 @@ export const serve = (options: ServeOptions) =>
     yield* fs.makeDirectory(options.data, { recursive: true })
     const { secret, source } = yield* Auth.secretIn(options.data)
     const mode = options.provider !== undefined ? "custom" : yield* Models.mode({ offline: options.offline })
-    const breaker = CircuitBreaker.unsafeMake({
-      name: "practice-model",
-      trigger: CircuitBreaker.consecutive(5),
-      openFor: "30 seconds"
-    })
     const webDir = options.web ?? Server.defaultWebDir
     const { backends: Base, rateLimits } = yield* backends(settings, options)
     yield* Effect.scoped(Effect.gen(function*() {
       const limits = yield* rateLimits
       const App = Server.layer({
         secret,
-        breaker,
         webDir,
         corsOrigins: options.cors,
         rateLimits: limits
       }).pipe(
-        Layer.provide(Practice.layer(practiceConfig(settings, breaker))),
+        Layer.provide(DurableSessions.layerPractice(practiceConfig(settings))),
         Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host })),
         Layer.provideMerge(Base)
       )
