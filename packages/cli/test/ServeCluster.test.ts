@@ -107,6 +107,9 @@ describePg("braid serve on several processes (PostgreSQL + Redis)", () => {
       await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
     })
 
+    /** What the servers printed (their warnings name the cause of a 503), for a failure's message. */
+    const logs = () => processes.map((p, i) => `--- process ${i}:\n${p.output().slice(-4000)}`).join("\n")
+
     const start = async (runnerPort: number) => {
       const data = fs.mkdtempSync(path.join(os.tmpdir(), "braid-serve-cluster-"))
       dirs.push(data)
@@ -166,12 +169,12 @@ describePg("braid serve on several processes (PostgreSQL + Redis)", () => {
           const r = await call(i % 2 === 0 ? a.base : b.base, "POST", "/api/sessions", l.bearer, {
             scenarioId: Scripts.practiceScenario.id
           })
-          assert.strictEqual(r.status, 201, JSON.stringify(r.json))
+          assert.strictEqual(r.status, 201, `${JSON.stringify(r.json)}\n${logs()}`)
           assert.strictEqual(r.json.session.status, "active")
           sessions.push({ ...l, id: r.json.session.id })
         }
         const refused = await call(b.base, "POST", "/api/sessions", token("eve"), { scenarioId: "first-session" })
-        assert.strictEqual(refused.status, 503, JSON.stringify(refused.json))
+        assert.strictEqual(refused.status, 503, `${JSON.stringify(refused.json)}\n${logs()}`)
         assert.strictEqual(refused.json._tag, "AtCapacity")
         const refusedOnA = await call(a.base, "POST", "/api/sessions", token("eve"), { scenarioId: "first-session" })
         assert.strictEqual(refusedOnA.status, 503)
@@ -181,28 +184,28 @@ describePg("braid serve on several processes (PostgreSQL + Redis)", () => {
         const stream = follow(`${b.base}/api/sessions/${ada.id}/events`, ada.bearer)
         const [first, second, third] = Scripts.practiceLearner
         const t1 = await call(a.base, "POST", `/api/sessions/${ada.id}/messages`, ada.bearer, { text: first })
-        assert.strictEqual(t1.status, 200, JSON.stringify(t1.json))
+        assert.strictEqual(t1.status, 200, `${JSON.stringify(t1.json)}\n${logs()}`)
         assert.strictEqual(t1.json.reply.role, "assistant")
         const t2 = await call(b.base, "POST", `/api/sessions/${ada.id}/messages`, ada.bearer, { text: second })
-        assert.strictEqual(t2.status, 200, JSON.stringify(t2.json))
+        assert.strictEqual(t2.status, 200, `${JSON.stringify(t2.json)}\n${logs()}`)
         assert.notStrictEqual(t2.json.turnId, t1.json.turnId)
         // every other session takes one turn, each on the process it did not start on
         for (const [i, s] of sessions.slice(1).entries()) {
           const r = await call(i % 2 === 0 ? a.base : b.base, "POST", `/api/sessions/${s.id}/messages`, s.bearer, {
             text: first
           })
-          assert.strictEqual(r.status, 200, JSON.stringify(r.json))
+          assert.strictEqual(r.status, 200, `${JSON.stringify(r.json)}\n${logs()}`)
         }
 
         // A dies; every session goes on through B (B takes A's shards over)
         await a.process.stop("SIGKILL")
         const t3 = await call(b.base, "POST", `/api/sessions/${ada.id}/messages`, ada.bearer, { text: third })
-        assert.strictEqual(t3.status, 200, JSON.stringify(t3.json))
+        assert.strictEqual(t3.status, 200, `${JSON.stringify(t3.json)}\n${logs()}`)
         assert.strictEqual(t3.json.session.status, "completed")
         assert.strictEqual(t3.json.session.endReason, "objective-met")
         for (const s of sessions.slice(1)) {
           const r = await call(b.base, "POST", `/api/sessions/${s.id}/messages`, s.bearer, { text: second })
-          assert.strictEqual(r.status, 200, JSON.stringify(r.json))
+          assert.strictEqual(r.status, 200, `${JSON.stringify(r.json)}\n${logs()}`)
         }
 
         // ada's transcript: each turn answered once
@@ -235,7 +238,7 @@ describePg("braid serve on several processes (PostgreSQL + Redis)", () => {
 
         // ada's session ended: a slot is free again, counted over both processes (only B is left)
         const again = await call(b.base, "POST", "/api/sessions", token("eve"), { scenarioId: "first-session" })
-        assert.strictEqual(again.status, 201, JSON.stringify(again.json))
+        assert.strictEqual(again.status, 201, `${JSON.stringify(again.json)}\n${logs()}`)
       },
       600_000
     )
