@@ -163,7 +163,7 @@ const backends = (settings: Settings.Shape, options: ServeOptions) =>
       : settings.store === "sqlite"
       ? Layer.mergeAll(
         SqliteSessionStore.layer(storeFile),
-        SqliteEngine.layer({ filename: engineFile }),
+        SqliteEngine.layer({ filename: engineFile, pollInterval: "100 millis" }),
         Lock.layerMemory // one process per SQLite engine file
       )
       : yield* Effect.map(required(settings.databaseUrl, "DATABASE_URL"), (url) =>
