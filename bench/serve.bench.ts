@@ -53,7 +53,10 @@ interface ServerProcess {
 
 const startServer = (data: string, port: number, failRate: number): Promise<ServerProcess> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, serverScript, data, String(port), String(failRate)], {
+    // BENCH_CPU_PROF=dir: the server writes a CPU profile there when it stops
+    const profile = process.env["BENCH_CPU_PROF"]
+    const flags = profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profile}`]
+    const child = spawn(process.execPath, [...process.execArgv, ...flags, serverScript, data, String(port), String(failRate)], {
       env: {
         ...process.env,
         ANTHROPIC_API_KEY: "",
