@@ -27,7 +27,10 @@ export const dataset = (n: number): ReadonlyArray<Dataset.Conversation> =>
     return {
       ...base,
       id: `${base.id}-${i}`,
-      messages: [{ ...base.messages[0], content: `${base.messages[0].content} (sample ${i})` }, ...base.messages.slice(1)]
+      messages: [
+        { ...base.messages[0], content: `${base.messages[0].content} (sample ${i})` },
+        ...base.messages.slice(1)
+      ]
     }
   })
 

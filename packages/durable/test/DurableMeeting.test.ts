@@ -140,60 +140,64 @@ describe("DurableMeeting", () => {
     240_000
   )
 
-  it.live("a speaker who timed out stays timed out after a restart: the turn and its timeout are journaled", () =>
-    Effect.gen(function*() {
-      let samCalls = 0
-      // Sam misses his first turn (he would answer at once in a replay), then answers at once
-      const sam = Primitive.make("SamSpeaks", (_: Meeting.TurnView) =>
-        Effect.suspend(() => {
-          samCalls++
-          return samCalls === 1 ? Effect.as(Effect.sleep("20 seconds"), "late") : Effect.succeed("Sam: all good.")
-        }))
-      const samConfig: MeetingWorkflow.Config = {
-        ...config,
-        participants: [...config.participants, { name: "Sam", role: "designer", speak: sam }],
-        speakingTimeout: "1 second"
-      }
-      const shared = yield* Layer.build(stores)
-      const model = countingModel("100 millis")
-      const meeting = yield* DurableMeeting.make({ ...samConfig, name: "meeting-with-sam" })
-      const filename = join(dir, "timeout.db")
-      const open = () =>
-        ManagedRuntime.make(
-          meeting.layer.pipe(
-            Layer.provideMerge(SqliteEngine.layer({ filename, pollInterval: "200 millis" })),
-            Layer.provideMerge(Layer.succeedContext(shared)),
-            Layer.provide(DurableModel.layer(model.provider))
+  it.live(
+    "a speaker who timed out stays timed out after a restart: the turn and its timeout are journaled",
+    () =>
+      Effect.gen(function*() {
+        let samCalls = 0
+        // Sam misses his first turn (he would answer at once in a replay), then answers at once
+        const sam = Primitive.make("SamSpeaks", (_: Meeting.TurnView) =>
+          Effect.suspend(() => {
+            samCalls++
+            return samCalls === 1 ? Effect.as(Effect.sleep("20 seconds"), "late") : Effect.succeed("Sam: all good.")
+          }))
+        const samConfig: MeetingWorkflow.Config = {
+          ...config,
+          participants: [...config.participants, { name: "Sam", role: "designer", speak: sam }],
+          speakingTimeout: "1 second"
+        }
+        const shared = yield* Layer.build(stores)
+        const model = countingModel("100 millis")
+        const meeting = yield* DurableMeeting.make({ ...samConfig, name: "meeting-with-sam" })
+        const filename = join(dir, "timeout.db")
+        const open = () =>
+          ManagedRuntime.make(
+            meeting.layer.pipe(
+              Layer.provideMerge(SqliteEngine.layer({ filename, pollInterval: "200 millis" })),
+              Layer.provideMerge(Layer.succeedContext(shared)),
+              Layer.provide(DurableModel.layer(model.provider))
+            )
           )
+        const first = open()
+        yield* Effect.promise(() =>
+          first.runPromise(Effect.gen(function*() {
+            yield* meeting.start(input)
+            const after = MeetingWorkflow.history(input.meetingId).pipe(
+              Effect.map((h) => h.entries.some((e) => e.kind === "timed-out" && e.participant === "Sam"))
+            )
+            while (!(yield* after)) yield* Effect.sleep("20 millis")
+          }))
         )
-      const first = open()
-      yield* Effect.promise(() =>
-        first.runPromise(Effect.gen(function*() {
-          yield* meeting.start(input)
-          const after = MeetingWorkflow.history(input.meetingId).pipe(
-            Effect.map((h) => h.entries.some((e) => e.kind === "timed-out" && e.participant === "Sam"))
-          )
-          while (!(yield* after)) yield* Effect.sleep("20 millis")
-        }))
-      )
-      yield* Effect.promise(() => first.dispose())
-      const callsBefore = samCalls
-      const second = open()
-      const outcome = yield* Effect.promise(() => second.runPromise(meeting.run(input)))
-      yield* Effect.promise(() => second.dispose())
+        yield* Effect.promise(() => first.dispose())
+        const callsBefore = samCalls
+        const second = open()
+        const outcome = yield* Effect.promise(() => second.runPromise(meeting.run(input)))
+        yield* Effect.promise(() => second.dispose())
 
-      assert.deepStrictEqual(outcome.timedOut, ["Sam"])
-      const samTurns = outcome.history.filter((e) => e.participant === "Sam" && e.turn !== undefined).length
-      // Sam was asked once per turn in all: the journaled turns were not asked again
-      assert.strictEqual(samCalls, samTurns)
-      assert.isAtLeast(callsBefore, 1)
-      // the discussion's clock moved by the timeout: the entry after Sam's first turn is a second later or more
-      const timedOut = outcome.history.find((e) => e.kind === "timed-out")!
-      const before = outcome.history.filter((e) => e.seq < timedOut.seq).at(-1)!
-      assert.isAtLeast(timedOut.at - before.at, 1000)
-    }).pipe(Effect.scoped), 240_000)
+        assert.deepStrictEqual(outcome.timedOut, ["Sam"])
+        const samTurns = outcome.history.filter((e) => e.participant === "Sam" && e.turn !== undefined).length
+        // Sam was asked once per turn in all: the journaled turns were not asked again
+        assert.strictEqual(samCalls, samTurns)
+        assert.isAtLeast(callsBefore, 1)
+        // the discussion's clock moved by the timeout: the entry after Sam's first turn is a second later or more
+        const timedOut = outcome.history.find((e) => e.kind === "timed-out")!
+        const before = outcome.history.filter((e) => e.seq < timedOut.seq).at(-1)!
+        assert.isAtLeast(timedOut.at - before.at, 1000)
+      }).pipe(Effect.scoped),
+    240_000
+  )
 
-  it.effect("bad options and input fail with InvalidInput naming where", () =>
+  it.live("bad options and input fail with InvalidInput naming where; a bad configuration with MeetingConfigInvalid", () =>
     Effect.gen(function*() {
       const noName = yield* Effect.flip(DurableMeeting.make({ ...config, name: "" }))
       assert.strictEqual(noName.path, "name")
@@ -207,5 +211,17 @@ describe("DurableMeeting", () => {
       )
       assert.strictEqual(noId._tag, "InvalidInput")
       assert.include((noId as { reason: string }).reason, "meetingId")
+      // a bad meeting configuration ends the run with the plain workflow's typed error
+      const twins = yield* DurableMeeting.make({
+        host: { name: "Maya" },
+        participants: [{ name: "Maya", role: "twin" }],
+        name: "twins"
+      })
+      const invalid = yield* Effect.flip(twins.run(input)).pipe(
+        Effect.provide(twins.layer.pipe(Layer.provideMerge(Durable.layerMemory))),
+        Effect.provide(stores),
+        Effect.provide(DurableModel.layer(countingModel().provider))
+      )
+      assert.strictEqual(invalid._tag, "MeetingConfigInvalid")
     }))
 })
