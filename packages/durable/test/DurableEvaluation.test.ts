@@ -13,7 +13,7 @@ import type { Ai } from "@braid/llm"
 import { ScriptedLanguageModel } from "@braid/llm"
 import { assert, describe, it } from "@effect/vitest"
 import type { Duration } from "effect"
-import { Effect, Exit, Layer, ManagedRuntime } from "effect"
+import { Effect, Exit, FastCheck as fc, Layer, ManagedRuntime } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -186,5 +186,30 @@ describe("DurableEvaluation", () => {
       )
       assert.strictEqual(bad._tag, "InvalidInput")
       assert.include((bad as { path: string }).path, "messages")
+    }))
+
+  it.effect("fuzz: any options and any dataset give a durable evaluation or a typed InvalidInput, never a defect", () =>
+    Effect.gen(function*() {
+      const hostile = fc.anything({ withBigInt: true, withNullPrototype: true, maxDepth: 3 })
+      for (const [runId, samplesPerExecution, concurrency] of fc.sample(fc.tuple(hostile, hostile, hostile), 60)) {
+        const exit = yield* Effect.exit(
+          DurableEvaluation.make({ runId, metrics, samplesPerExecution, concurrency } as never)
+        )
+        if (Exit.isFailure(exit)) {
+          const e = yield* Effect.flip(exit)
+          assert.strictEqual(e._tag, "InvalidInput")
+        }
+      }
+      const evaluation = yield* DurableEvaluation.make({ runId: "fuzz", metrics })
+      for (const data of fc.sample(hostile, 60)) {
+        const exit = yield* Effect.exit(evaluation.start(data as never)).pipe(
+          Effect.provide(evaluation.layer.pipe(Layer.provideMerge(Durable.layerMemory))),
+          Effect.provide(ResultStore.layerMemory),
+          Effect.provide(DurableModel.layer(countingJudge().provider))
+        )
+        // a run can start only from an array of conversations; anything else is InvalidInput
+        if (Exit.isFailure(exit)) assert.strictEqual((yield* Effect.flip(exit))._tag, "InvalidInput")
+        else assert.isTrue(Array.isArray(data) && data.length === 0)
+      }
     }))
 })
