@@ -153,7 +153,11 @@ const journaledStore = (
 const positiveInt = (where: string, value: number | undefined, max: number) =>
   value === undefined || (Number.isInteger(value) && value >= 1 && value <= max)
     ? undefined
-    : new InvalidInput({ where, path: "(root)", reason: `expected an integer from 1 to ${max}, got ${String(value)}` })
+    : new InvalidInput({
+      where,
+      path: "(root)",
+      reason: `expected an integer from 1 to ${max}, got ${typeof value === "number" ? String(value) : typeof value}`
+    })
 
 /**
  * Checks a dataset before a run starts: conversation ids are the idempotency keys of the results,

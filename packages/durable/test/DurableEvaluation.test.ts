@@ -127,11 +127,20 @@ describe("DurableEvaluation", () => {
         const callsBefore = judge.started.length
         const second = open()
         const report = yield* Effect.promise(() => second.runPromise(evaluation.run(samples)))
+        const storedAfter = yield* Effect.promise(() => second.runPromise(evaluation.progress))
         yield* Effect.promise(() => second.dispose())
 
         assert.isAtLeast(storedBefore.length, 8)
         assert.isBelow(storedBefore.length, 24, "the run had finished before the restart: nothing was tested")
         assert.strictEqual(report.results.length, 24)
+        assert.strictEqual(storedAfter.stored, 24) // each result stored once
+        // the results stored before the restart are those of the report (the first write wins)
+        for (const r of storedBefore) {
+          assert.deepStrictEqual(report.results.find((x) => x.conversationId === r.conversationId), {
+            ...r,
+            reused: false
+          })
+        }
         assert.strictEqual(report.failures.length, 0)
         assert.isTrue(report.results.every((r) => !r.reused))
         // every sample stored before the restart had its judge called once, in all
@@ -191,7 +200,11 @@ describe("DurableEvaluation", () => {
   it.effect("fuzz: any options and any dataset give a durable evaluation or a typed InvalidInput, never a defect", () =>
     Effect.gen(function*() {
       const hostile = fc.anything({ withBigInt: true, withNullPrototype: true, maxDepth: 3 })
-      for (const [runId, samplesPerExecution, concurrency] of fc.sample(fc.tuple(hostile, hostile, hostile), 60)) {
+      const cases = [
+        ["x", Object.create(null), undefined], // no primitive value: named by its type, not converted
+        ...fc.sample(fc.tuple(hostile, hostile, hostile), 60)
+      ]
+      for (const [runId, samplesPerExecution, concurrency] of cases) {
         const exit = yield* Effect.exit(
           DurableEvaluation.make({ runId, metrics, samplesPerExecution, concurrency } as never)
         )

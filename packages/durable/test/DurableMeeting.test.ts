@@ -15,7 +15,7 @@ import { EventBus } from "@braid/messaging"
 import { MeetingRecords, MeetingWorkflow, Samples, Scripts } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import type { Duration } from "effect"
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Effect, Exit, FastCheck as fc, Layer, ManagedRuntime } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -211,6 +211,16 @@ describe("DurableMeeting", () => {
       )
       assert.strictEqual(noId._tag, "InvalidInput")
       assert.include((noId as { reason: string }).reason, "meetingId")
+      // fuzz: any input is decoded before a run starts (a typed InvalidInput, never a defect)
+      for (const hostile of fc.sample(fc.anything({ withBigInt: true, withNullPrototype: true, maxDepth: 3 }), 40)) {
+        const exit = yield* Effect.exit(meeting.start(hostile as never)).pipe(
+          Effect.provide(meeting.layer.pipe(Layer.provideMerge(Durable.layerMemory))),
+          Effect.provide(stores),
+          Effect.provide(DurableModel.layer(countingModel().provider))
+        )
+        assert.isTrue(Exit.isFailure(exit))
+        assert.strictEqual((yield* Effect.flip(exit))._tag, "InvalidInput")
+      }
       // a bad meeting configuration ends the run with the plain workflow's typed error
       const twins = yield* DurableMeeting.make({
         host: { name: "Maya" },
