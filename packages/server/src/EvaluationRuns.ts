@@ -182,7 +182,9 @@ export const make = (options: Options = {}): Effect.Effect<EvaluationRuns, never
                 }
                 entry.run = { ...entry.run, status: "completed", endedAt, progress: { done: scored, total } }
               } else {
-                yield* Effect.logWarning("an evaluation run failed", Cause.pretty(exit.cause))
+                if (!Cause.isInterruptedOnly(exit.cause)) {
+                  yield* Effect.logWarning("an evaluation run failed", Cause.pretty(exit.cause))
+                }
                 entry.run = { ...entry.run, status: "failed", endedAt, error: errorText(exit.cause) }
               }
             })

@@ -157,7 +157,9 @@ export const make = (options: Options = {}): Effect.Effect<MeetingRuns, never, S
                 entry.transcript = exit.value.transcript
                 entry.run = { ...entry.run, status: "completed", endedAt, turns: exit.value.turns }
               } else {
-                yield* Effect.logWarning("a meeting failed", Cause.pretty(exit.cause))
+                if (!Cause.isInterruptedOnly(exit.cause)) {
+                  yield* Effect.logWarning("a meeting failed", Cause.pretty(exit.cause))
+                }
                 entry.run = { ...entry.run, status: "failed", endedAt, error: errorText(exit.cause) }
               }
             })

@@ -78,7 +78,7 @@ describe("Coaching sessions over HTTP", () => {
       assert.deepStrictEqual(byAdmin.json.items.map((s: any) => s.id), [id])
     }).pipe(Effect.provide(serve())))
 
-  it.live("another learner's (or organization's) coaching session is 404; a practice session is not a coaching one", () =>
+  it.live("another learner's (or organization's) coaching session is 404; ended, it answers 409; delete goes through /api/sessions", () =>
     Effect.gen(function*() {
       const id: string = (yield* startCoaching(ada)).json.id
       for (const token of [grace, other]) {
