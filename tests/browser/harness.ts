@@ -71,15 +71,15 @@ export interface TestServer {
 
 /**
  * Starts the server on an ephemeral port of 127.0.0.1 with a fresh SQLite file (on the practice
- * script, or `options.script`).
+ * script, or `options.script`; `options.practice` over the practice workflow's configuration).
  */
 export const startServer = async (
-  options: { readonly script?: ScriptedLanguageModel.Options } = {}
+  options: { readonly script?: ScriptedLanguageModel.Options; readonly practice?: Practice.Config } = {}
 ): Promise<TestServer> => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "braid-browser-"))
   const secret = Redacted.make("the secret of the browser tests, 32+ characters long")
   const Store = SqliteSessionStore.layer(path.join(dataDir, "braid.db"))
-  const Workflows = Practice.layer({ idleTimeout: "30 minutes" }).pipe(
+  const Workflows = Practice.layer({ idleTimeout: "30 minutes", ...options.practice }).pipe(
     Layer.provideMerge(Layer.mergeAll(Store, slowlyStreaming("25 millis", options.script), EventBus.layerMemory))
   )
   const App = Server.layer({ secret, webDir }).pipe(
