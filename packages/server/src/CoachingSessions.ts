@@ -126,8 +126,21 @@ export const make = (
       })
     yield* Effect.addFinalizer(() => Effect.forEach([...live.keys()], close, { discard: true }))
 
+    const prune = Effect.suspend(() =>
+      Effect.forEach([...live.entries()], ([id, entry]) =>
+        store.getSession(SessionStore.system(entry.tenant), id).pipe(
+          Effect.map((record) => record.status === "completed"),
+          Effect.catchTag("SessionNotFound", () => Effect.succeed(true)),
+          Effect.orElseSucceed(() => false),
+          Effect.flatMap((gone) => (gone ? close(id) : Effect.void))
+        ), { discard: true })
+    )
+
     const start: CoachingSessions["start"] = (p, input) =>
       Effect.gen(function*() {
+        // At the cap: first release the live sessions whose record has ended or was deleted
+        // (e.g. through `DELETE /api/sessions/:id`).
+        if (live.size >= maxLive) yield* prune
         if (live.size >= maxLive) {
           return yield* new Errors.AtCapacity({ message: `${maxLive} coaching sessions are live; try again shortly` })
         }

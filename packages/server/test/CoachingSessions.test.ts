@@ -149,6 +149,23 @@ describe("Coaching sessions over HTTP", () => {
       assert.isAbove(limited.json.retryAfterSeconds, 0)
     }).pipe(Effect.provide(serve({ messageRate: { limit: 1, window: "1 hour" } }))))
 
+  it.live("deleting a live coaching session ends it, deletes it and releases its live place", () =>
+    Effect.gen(function*() {
+      const id: string = (yield* startCoaching(ada)).json.id
+      assert.strictEqual(
+        (yield* call("POST", `/api/coaching/${id}/messages`, { token: ada, body: { text: hello } })).status,
+        200
+      )
+      const removed = yield* call("DELETE", `/api/sessions/${id}`, { token: ada })
+      assert.strictEqual(removed.status, 204, removed.text)
+      assert.strictEqual((yield* call("GET", `/api/sessions/${id}`, { token: ada })).status, 404)
+      const late = yield* call("POST", `/api/coaching/${id}/messages`, { token: ada, body: { text: goals } })
+      assert.strictEqual(late.status, 404, late.text)
+      // its live place is released: with room for one live session, another starts
+      const next = yield* call("POST", "/api/coaching", { token: grace, body: {} })
+      assert.strictEqual(next.status, 201, next.text)
+    }).pipe(Effect.provide(serve({ coaching: { maxLive: 1 } }))))
+
   it.live("the coaching endpoints are in the OpenAPI document", () =>
     Effect.gen(function*() {
       const spec = (yield* call("GET", "/api/openapi.json")).json
