@@ -67,9 +67,9 @@ export interface Options {
   readonly runs?: Runs.Options
   /** Live coaching sessions (their model, how many may be live at once). */
   readonly coaching?: CoachingSessions.Options
-  /** Meeting runs (their model, where their records go, how many are kept). */
+  /** Meeting runs (their model, how many are kept); records go to the `MeetingRecords` in context, else memory. */
   readonly meetings?: MeetingRuns.Options
-  /** Evaluation runs (the judge's model, where results go, how many are kept). */
+  /** Evaluation runs (the judge's model, how many are kept); results go to the `ResultStore` in context, else memory. */
   readonly evaluationRuns?: EvaluationRuns.Options
   /** The circuit breaker in front of the model (its state is the model's health). */
   readonly breaker?: CircuitBreaker.CircuitBreaker

@@ -1,3 +1,4 @@
+import { Samples as EvalSamples } from "@braid/eval"
 import { Metered, ScriptedLanguageModel } from "@braid/llm"
 import { Scripts } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
@@ -158,6 +159,32 @@ describe("Evaluation runs over HTTP", () => {
       assert.deepStrictEqual(list.json.map((r: any) => r.id), [started.json.id])
       assert.strictEqual((yield* call("GET", `/api/evaluations/runs/${started.json.id}`, { token: acme })).status, 404)
     }).pipe(Effect.provide(serve())))
+
+  it.live("progress counts the conversations scored while the run goes on", () =>
+    Effect.gen(function*() {
+      const started = yield* call("POST", "/api/evaluations/runs", {
+        token: tess,
+        body: { dataset: "coaching-prompts", target: "prompt-v1" }
+      })
+      const id: string = started.json.id
+      const total: number = started.json.progress.total
+      const seen: Array<number> = []
+      for (let i = 0; i < 400; i++) {
+        const r = (yield* call("GET", `/api/evaluations/runs/${id}`, { token: tess })).json
+        if (r.status !== "running") break
+        seen.push(r.progress.done)
+        yield* Effect.sleep("40 millis")
+      }
+      assert.isTrue(seen.some((d) => d > 0 && d < total), `progress seen while running: ${seen.join(",")}`)
+      assert.deepStrictEqual(seen, [...seen].sort((a, b) => a - b), "progress never goes back")
+    }).pipe(Effect.provide(serve({
+      // a slow judge: four conversations at a time, each judged in about 400 ms
+      evaluationRuns: {
+        model: Metered.fromProvider(
+          ScriptedLanguageModel.provider({ ...EvalSamples.judgeScript, latency: "400 millis" })
+        )
+      }
+    }))))
 
   it.live("a judge that always fails: the conversations are listed as failures; learners forbidden; bad bodies 400", () =>
     Effect.gen(function*() {
