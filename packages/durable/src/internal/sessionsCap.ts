@@ -75,7 +75,11 @@ export const make = (
           : Effect.scoped(Effect.gen(function*() {
             const org = yield* Effect.mapError(lock.value.forOrganization(tenant), storeError("session cap lock"))
             yield* Effect.mapError(
-              org.acquire("session-cap", `cap-${crypto.randomUUID()}`, { wait: "30 seconds", lease: "30 seconds", retryEvery: "10 millis" }),
+              org.acquire("session-cap", `cap-${crypto.randomUUID()}`, {
+                wait: "30 seconds",
+                lease: "30 seconds",
+                retryEvery: "10 millis"
+              }),
               storeError("session cap lock")
             )
             return yield* self
@@ -163,7 +167,8 @@ export const make = (
     return {
       maxActive,
       maxQueued,
-      // A durable session enters through `start`, which records it; `enter` reports where an id stands.
+      // A durable session enters through `start`, which records it under the lock; `enter` reports
+      // where a recorded id stands (an id the store does not have is refused with the counts).
       enter: (sessionId) =>
         Effect.flatMap(position(sessionId), (p) =>
           p === undefined
@@ -176,7 +181,9 @@ export const make = (
               position: p,
               active: waitActive(sessionId)
             })),
-      leave: (sessionId) => Effect.asVoid(Effect.ignore(promote(tenantOf(sessionId)))),
+      // A durable session leaves through the end of its run, which admits the queue and signals
+      // the admitted runs: activating them here, without their signal, would strand them.
+      leave: () => Effect.void,
       position,
       positions,
       stats,
