@@ -13,7 +13,7 @@ import { EventBus, Lock } from "@braid/messaging"
 import { Practice, Scripts, SessionEvents, SessionStore } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import type { WorkflowEngine } from "@effect/workflow"
-import { Context, Effect, Either, Layer, Ref, Stream } from "effect"
+import { Cause, Context, Effect, Either, FastCheck as fc, Layer, Option, Ref, Stream } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -215,6 +215,42 @@ describe("DurableSessions.layerPractice (the Practice service, durably)", () => 
         yield* practice.end(ada, session.id)
       })).pipe(Effect.provide(serviceOn(Durable.layerMemory, { evaluation: false }))),
     { timeout: 120_000 }
+  )
+
+  it.live(
+    "fuzz: any principal, session id and text get a result or a typed error, never a defect",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        yield* addScenario({ aiSpeaksFirst: false })
+        const practice = yield* Practice.Practice
+        const { session } = yield* practice.start(ada, Scripts.practiceScenario.id)
+        const inputs = fc.sample(
+          fc.tuple(
+            fc.oneof(fc.constant(ada), fc.anything(), fc.record({ userId: fc.string(), role: fc.string() })),
+            fc.oneof(fc.constant(session.id), fc.string(), fc.anything(), fc.constant("acme~x"), fc.constant("~")),
+            fc.oneof(fc.string(), fc.anything())
+          ),
+          { numRuns: 40, seed: 16 }
+        )
+        for (const [principal, sessionId, text] of inputs) {
+          const calls = [
+            practice.send(principal, sessionId, text),
+            practice.exportMarkdown(principal, sessionId),
+            practice.start(principal, sessionId),
+            practice.practiceAgain(principal, sessionId),
+            practice.end(principal, sessionId)
+          ] as const
+          for (const call of calls) {
+            const exit = yield* Effect.exit(call as Effect.Effect<unknown, { readonly _tag: string }>)
+            if (exit._tag === "Failure") {
+              const failure = Cause.failureOption(exit.cause)
+              assert.isTrue(Option.isSome(failure), `a typed failure, not ${Cause.pretty(exit.cause)}`)
+              if (Option.isSome(failure)) assert.isString(failure.value._tag)
+            }
+          }
+        }
+      })).pipe(Effect.provide(serviceOn(Durable.layerMemory, { evaluation: false }))),
+    { timeout: 180_000 }
   )
 
   it("bad options are InvalidInput naming the option", () =>

@@ -54,7 +54,8 @@ const storeError = (operation: string) => (e: { readonly message: string }) =>
 
 /**
  * A shared cap of `maxActive` live and `maxQueued` queued sessions per organization. `poll` is how
- * often `positions` and `enter(...).active` read the store.
+ * often `positions` and `enter(...).active` read the store. `stats` (the `SessionCap` view, which
+ * has no organization) counts the `default` organization.
  */
 export const make = (
   limits: { readonly maxActive: number; readonly maxQueued: number },
