@@ -15,6 +15,10 @@
  *   turns, carrying the session's state;
  * - it ends with the same reasons and writes the same store records as `Practice` (its pieces are
  *   reused: `Practice.steps`, `Practice.clientPrompt`, `Practice.defaultEndMessages`).
+ * - `layerPractice` serves them as the `Practice` service (what the HTTP server consumes) from any
+ *   process: a session cap shared across processes (its truth the session store, admission under
+ *   the messaging `Lock`), the session events from journaled steps with stable ids, and the
+ *   evaluation queued at the end and run by the layer's worker.
  *
  * @since 0.3.0
  */
