@@ -15,19 +15,34 @@
  *   turns, carrying the session's state;
  * - it ends with the same reasons and writes the same store records as `Practice` (its pieces are
  *   reused: `Practice.steps`, `Practice.clientPrompt`, `Practice.defaultEndMessages`).
+ * - `layerPractice` serves them as the `Practice` service (what the HTTP server consumes) from any
+ *   process: a session cap shared across processes (its truth the session store, admission under
+ *   the messaging `Lock`), the session events from journaled steps with stable ids, and the
+ *   evaluation queued at the end and run by the layer's worker.
  *
  * @since 0.3.0
  */
 import { Primitive } from "@braid/core"
 import type { Ai } from "@braid/llm"
+import { EventBus } from "@braid/messaging"
+import { Lock } from "@braid/messaging"
 import type { Scenario as ScenarioNs } from "@braid/workflows"
-import { Errors as WfErrors, Practice, Scenario, SessionStore, Transcript } from "@braid/workflows"
+import {
+  Errors as WfErrors,
+  Practice,
+  PracticeEvaluation,
+  Scenario,
+  SessionCap,
+  SessionEvents,
+  SessionStore,
+  Transcript
+} from "@braid/workflows"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
-import type { Layer } from "effect"
-import { Clock, Duration, Effect, Option, Schema } from "effect"
+import { Cause, Clock, Duration, Effect, Layer, Option, Schema } from "effect"
 import * as Durable from "./Durable.js"
 import type { RunCompleted, RunNotFound, StatusStoreError } from "./Errors.js"
 import { InvalidInput } from "./Errors.js"
+import * as SharedCap from "./internal/sessionsCap.js"
 import type * as RunStatus from "./RunStatus.js"
 
 /**
@@ -46,6 +61,24 @@ export const LearnerSignal = Schema.Union(
  * @since 0.3.0
  */
 export type LearnerSignal = typeof LearnerSignal.Type
+
+/**
+ * What a queued session's run waits for before it opens: its admission (a slot freed), or the
+ * learner's end while it waits.
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const AdmissionSignal = Schema.Union(
+  Schema.TaggedStruct("Admitted", {}),
+  Schema.TaggedStruct("End", {})
+)
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type AdmissionSignal = typeof AdmissionSignal.Type
 
 /** A session id: no control characters (the engine's keys use one as a separator). */
 const SessionId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200), Schema.pattern(/^[^\u0000-\u001f]+$/))
@@ -97,8 +130,9 @@ export type StoreFailure = typeof StoreFailure.Type
 /**
  * The options of durable practice sessions: those of `Practice.Config` that apply to one
  * session, plus the length of an execution. Not applied: `breaker` (a breaker's in-memory state
- * would make replays non-deterministic), `modelCalls`, `cap` (a runner bounds its sessions by its
- * shards) and `evaluation` (evaluate ended sessions with `PracticeEvaluation`).
+ * would make replays non-deterministic) and `modelCalls`. `cap`: when given, a session that ends
+ * admits the heads of its organization's queue (`layerPractice` always gives one). `evaluation`:
+ * the end of a session queues its evaluation unless `false` (the worker runs in `layerPractice`).
  *
  * @category models
  * @since 0.3.0
@@ -116,6 +150,8 @@ export interface PracticeOptions extends
     | "maxMessageLength"
     | "fallbackReply"
     | "endMessages"
+    | "cap"
+    | "evaluation"
   >
 {
   /** Learner turns per execution before `continueAsNew` carries the session on. Default 10. */
@@ -167,7 +203,7 @@ export interface DurablePractice {
     PracticeRun,
     SessionStore.SessionRecord,
     StoreFailure | Durable.DurableError,
-    SessionStore.SessionStore | Ai.LanguageModel.LanguageModel
+    SessionStore.SessionStore | Ai.LanguageModel.LanguageModel | WorkflowEngine | RunStatus.RunStatusStore
   >
   /** Registers the workflow with the runner of this process. */
   readonly layer: Layer.Layer<
@@ -221,6 +257,22 @@ export interface DurablePractice {
     InvalidInput | RunNotFound | StatusStoreError,
     WorkflowEngine | RunStatus.RunStatusStore
   >
+  /**
+   * Waits (up to `sendTimeout`) until the session's run has opened it and waits for a learner
+   * turn, or has ended.
+   */
+  readonly ready: (
+    sessionId: string
+  ) => Effect.Effect<
+    void,
+    InvalidInput | RunNotFound | StatusStoreError | WfErrors.SessionStoreError,
+    WorkflowEngine | RunStatus.RunStatusStore
+  >
+  /** Sends a queued session's run its admission signal (`Admitted` or `End`); a run not found is ignored. */
+  readonly admit: (
+    sessionId: string,
+    signal: AdmissionSignal
+  ) => Effect.Effect<void, InvalidInput | StatusStoreError, WorkflowEngine | RunStatus.RunStatusStore>
 }
 
 const positive = (field: string, n: number): Effect.Effect<number, InvalidInput> =>
@@ -239,10 +291,53 @@ const summarize = (error: unknown): string =>
     ? error.message
     : String(error)
 
+/** The bound of one publication on the bus. */
+const publishTimeout = "5 seconds"
+
+/**
+ * Publishes a session event with `eventId` when an `EventBus` is in context: bounded and best
+ * effort (a bus that fails or hangs is logged, never the run's failure).
+ */
+const publishEvent = <E extends SessionEvents.Event>(
+  Event: SessionEvents.EventClass<E>,
+  fields: Omit<E, "_tag" | "eventId" | "at">,
+  eventId: string
+): Effect.Effect<void> =>
+  Effect.flatMap(
+    Effect.serviceOption(EventBus.EventBus),
+    (bus) =>
+      Option.isNone(bus) ? Effect.void : SessionEvents.emit(Event, fields, { eventId }).pipe(
+        Effect.provideService(EventBus.EventBus, bus.value),
+        Effect.timeoutFail({
+          duration: publishTimeout,
+          onTimeout: () => `no answer from the bus in ${publishTimeout}`
+        }),
+        Effect.catchAllCause((cause) =>
+          Effect.logWarning(`durable practice: could not publish ${Event._tag}: ${summarize(Cause.squash(cause))}`)
+        )
+      )
+  )
+
+/**
+ * Publishes a session event from inside a journaled step, with an id derived from the step's
+ * idempotency key: a step that runs again after a crash publishes the same id (consumers
+ * deduplicate by `eventId`).
+ */
+const announce = <E extends SessionEvents.Event>(
+  Event: SessionEvents.EventClass<E>,
+  fields: Omit<E, "_tag" | "eventId" | "at">
+): Effect.Effect<void> =>
+  Effect.flatMap(Durable.idempotencyKey, (key) =>
+    publishEvent(
+      Event,
+      fields,
+      Option.isSome(key) ? `${key.value}/${Event._tag}` : crypto.randomUUID()
+    ))
+
 /** A store call as a journaled step; a record the store refuses is a defect (the workflow wrote it). */
-const storeStep = <A>(
+const storeStep = <A, R = SessionStore.SessionStore>(
   name: string,
-  effect: Effect.Effect<A, StoreFailure | WfErrors.InvalidInput, SessionStore.SessionStore>,
+  effect: Effect.Effect<A, StoreFailure | WfErrors.InvalidInput, R>,
   success: Schema.Schema<A, any>,
   request?: unknown
 ) =>
@@ -266,7 +361,10 @@ const appendOnce = (run: PracticeRun, message: SessionStore.NewMessage) =>
     return existing ?? (yield* store.appendMessage(run.sessionId, message))
   })
 
-/** A message of the turn, stamped with the step's time, appended once: a journaled step. */
+/**
+ * A message of the turn, stamped with the step's time, appended once, then announced (its event
+ * id stable across a re-run of the step): a journaled step.
+ */
 const appendStep = (
   name: string,
   run: PracticeRun,
@@ -275,7 +373,14 @@ const appendStep = (
 ) =>
   storeStep(
     name,
-    Effect.flatMap(Clock.currentTimeMillis, (at) => appendOnce(run, build(at))),
+    Effect.flatMap(Clock.currentTimeMillis, (at) => appendOnce(run, build(at))).pipe(
+      Effect.tap((m) => {
+        const base = { tenant: run.tenant, sessionId: run.sessionId, userId: run.userId, turnId: m.turnId ?? "" }
+        return m.role === "user"
+          ? announce(SessionEvents.LearnerMessage, { ...base, seq: m.seq, text: m.text })
+          : announce(SessionEvents.AiTurn, { ...base, seq: m.seq, text: m.text, fallback: m.fallback })
+      })
+    ),
     SessionStore.MessageRecord,
     request
   )
@@ -325,17 +430,73 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
     const endMessages = { ...Practice.defaultEndMessages, ...options.endMessages }
     const fallbackText = options.fallbackReply ?? Practice.defaultFallbackReply
     const { client, judge } = Practice.steps({ ...options, breaker: false })
+    const limits = options.cap === undefined ? undefined : yield* Effect.mapError(
+      SessionCap.make(options.cap),
+      (e) => bad(`cap.${e.field}`, e.reason)
+    )
+    const queueEvaluation = options.evaluation !== false
 
+    /**
+     * The end of the session, once: the store's end, then `SessionEnded` (from `requestedAt`, when
+     * the end was decided, to now: the termination latency) and the evaluation queued (the store's
+     * enqueue is idempotent), all in one journaled step.
+     */
     const endStep = (run: PracticeRun, reason: SessionStore.EndReason) =>
       storeStep(
         "end",
         Effect.gen(function*() {
           const store = yield* SessionStore.SessionStore
-          const at = yield* Clock.currentTimeMillis
-          return (yield* store.endSession(run.sessionId, { reason, at, message: endMessages[reason] })).session
+          const requestedAt = yield* Clock.currentTimeMillis
+          const message = endMessages[reason]
+          const { session } = yield* store.endSession(run.sessionId, { reason, at: requestedAt, message })
+          yield* announce(SessionEvents.SessionEnded, {
+            tenant: run.tenant,
+            sessionId: run.sessionId,
+            userId: run.userId,
+            reason: session.endReason ?? reason,
+            message: session.endMessage ?? message,
+            requestedAt,
+            ...(session.durationMs !== undefined ? { durationMs: session.durationMs } : {})
+          })
+          if (queueEvaluation) {
+            // (queuing a job needs none of the worker's options)
+            const evaluator = yield* Effect.orDie(PracticeEvaluation.make())
+            yield* evaluator.enqueue(session).pipe(
+              Effect.catchAll((e) =>
+                Effect.logWarning(`durable practice: could not queue the evaluation of ${run.sessionId}: ${e.message}`)
+              )
+            )
+          }
+          return session
         }),
         SessionStore.SessionRecord,
         reason
+      ).pipe(Effect.tap(() => admitNext(run)))
+
+    /**
+     * After an end: the heads of the organization's queue take the freed slots (a journaled step,
+     * under the cap's lock), then each one's run gets its admission signal (a journaled step too:
+     * a signal is idempotent, the first one wins). A store failure here is logged: the next end
+     * admits them.
+     */
+    const admitNext = (run: PracticeRun) =>
+      limits === undefined ? Effect.void : Effect.gen(function*() {
+        const store = yield* SessionStore.SessionStore
+        const cap = yield* SharedCap.make(limits, { store })
+        const promoted = yield* Durable.step("promote", cap.promote(run.tenant), {
+          success: Schema.Array(Schema.String),
+          error: StoreFailure
+        })
+        yield* Durable.step(
+          "admit",
+          Effect.forEach(promoted, (id) => Effect.ignore(admit(id, { _tag: "Admitted" })), { discard: true }),
+          Schema.Void
+        )
+      }).pipe(
+        Effect.catchIf(
+          (e): e is StoreFailure => e._tag === "SessionStoreError" || e._tag === "SessionNotFound",
+          (e) => Effect.logWarning(`durable practice: could not admit the next session: ${summarize(e)}`)
+        )
       )
 
     const logFailure = (run: PracticeRun, source: string, severity: "warning" | "error", error: unknown) =>
@@ -364,9 +525,21 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
       turnId: string
     ) =>
       Effect.gen(function*() {
+        // Deltas are live only: a replay of a completed call (its journaled step) publishes none.
+        const live = yield* Durable.step("live", Effect.succeed(true), Schema.Boolean, { onReplay: () => false })
+        let piece = 0
         const outcome = yield* Effect.either(client.invoke({
           prompt: Practice.clientPrompt(scenario, messages),
-          onDelta: () => Effect.void
+          onDelta: (delta) =>
+            live
+              ? publishEvent(SessionEvents.AiTurnDelta, {
+                tenant: run.tenant,
+                sessionId: run.sessionId,
+                userId: run.userId,
+                turnId,
+                delta
+              }, `${turnId}/AiTurnDelta/${piece++}`)
+              : Effect.void
         }))
         if (outcome._tag === "Left") {
           const error = outcome.left
@@ -396,6 +569,23 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
         const scenario = yield* storeStep("scenario", store.getScenario(principal, run.scenarioId), Scenario.Scenario)
         const messages: Array<SessionStore.MessageRecord> = []
         if (!run.opened) {
+          // A session recorded as queued (the cap was full) waits for its admission.
+          const recorded = yield* storeStep(
+            "admission",
+            Effect.map(
+              Effect.option(Effect.catchTag(
+                store.getSession(principal, run.sessionId),
+                "SessionNotFound",
+                () => Effect.fail(Option.none())
+              )),
+              Option.match({ onNone: () => "none", onSome: (s) => s.status })
+            ),
+            Schema.String
+          )
+          if (recorded === "queued") {
+            const admission = yield* Durable.awaitSignal("admission", AdmissionSignal)
+            if (admission._tag === "End") return yield* endStep(run, "user")
+          }
           yield* storeStep(
             "open",
             Effect.gen(function*() {
@@ -418,7 +608,15 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
                   ...(options.model !== undefined ? { model: options.model } : {})
                 })
               }
-              return yield* store.activateSession(run.sessionId, now)
+              const active = yield* store.activateSession(run.sessionId, now)
+              yield* announce(SessionEvents.SessionStarted, {
+                tenant: run.tenant,
+                sessionId: run.sessionId,
+                userId: run.userId,
+                kind: "practice",
+                scenarioId: run.scenarioId
+              })
+              return active
             }),
             SessionStore.SessionRecord
           )
@@ -600,6 +798,15 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
         return { turnId, message, reply, session } satisfies Turn
       }).pipe(Effect.withSpan("DurableSessions.send"))
 
+    const admit: DurablePractice["admit"] = (sessionId, signal) =>
+      Effect.gen(function*() {
+        const runId = yield* workflow.runId(keyOnly(sessionId))
+        yield* Effect.catchTags(workflow.signal(runId, "admission", AdmissionSignal, signal), {
+          RunNotFound: () => Effect.void, // not started yet: it finds itself active in the store
+          RunCompleted: () => Effect.void
+        })
+      })
+
     const result: DurablePractice["result"] = (sessionId) =>
       // Only a started session: `run` on a key alone would start one.
       Effect.zipRight(currentRun(sessionId), workflow.run(keyOnly(sessionId)))
@@ -640,6 +847,273 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
       send,
       end,
       result,
-      currentRun
+      currentRun,
+      ready: (sessionId) => Effect.asVoid(opened(sessionId)),
+      admit
     } satisfies DurablePractice
   })
+
+/**
+ * The options of `layerPractice`: those of `practice`; `cap` defaults to 20 active and 5 queued
+ * sessions per organization, `evaluation` to the worker's defaults (`false`: none queued, no worker).
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export interface ServiceOptions extends PracticeOptions {
+  /** How often `positions` (and `cap.enter(...).active`) read a queued session's place in the store. Default 1 second. */
+  readonly positionPoll?: Duration.DurationInput
+}
+
+type Kept = WfErrors.InvalidInput | WfErrors.SessionNotFound | WfErrors.SessionStoreError
+
+/** A durable failure as one of the `Practice` service's errors (naming the operation). */
+const asPracticeError = (operation: string) => (e: unknown): Kept => {
+  if (
+    e instanceof WfErrors.InvalidInput || e instanceof WfErrors.SessionNotFound ||
+    e instanceof WfErrors.SessionStoreError
+  ) return e
+  if (e instanceof InvalidInput) return new WfErrors.InvalidInput({ field: e.path, reason: e.reason })
+  return new WfErrors.SessionStoreError({ operation, reason: summarize(e) })
+}
+
+const decodePrincipal = (input: unknown) =>
+  Effect.mapError(
+    Schema.decodeUnknown(SessionStore.Principal)(input),
+    (e) => new WfErrors.InvalidInput({ field: "principal", reason: e.message })
+  )
+
+const decodeField = <A>(schema: Schema.Schema<A, any>, field: string) => (input: unknown) =>
+  Effect.mapError(
+    Schema.decodeUnknown(schema)(input),
+    (e) => new WfErrors.InvalidInput({ field, reason: e.message })
+  )
+
+const decodeScenarioId = decodeField(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)), "scenarioId")
+const decodeAnySessionId = decodeField(SessionId, "sessionId")
+
+/**
+ * Durable practice sessions as the `Practice` service (what the HTTP server consumes), served
+ * from any process of a cluster, and their workflow registered on this process's runner:
+ *
+ * - **the session cap across processes**: per organization, its truth the session store (the
+ *   live sessions, the queue by creation time), admission atomic under the `Lock` in context
+ *   (`Lock.layerSql` on the database the processes share; `Lock.layerMemory` for one process). A
+ *   queued session is recorded `queued` and its run waits for its admission; the end of a session
+ *   admits the head of the queue (journaled steps) and signals its run;
+ * - **the session events** on the `EventBus` in context, if any (`SessionStarted`,
+ *   `LearnerMessage`, `AiTurnDelta` live as the reply streams, `AiTurn`, `SessionEnded`,
+ *   `EvaluationReady`), published from journaled steps with stable event ids;
+ * - **the evaluation** queued when a session ends, run by the worker of this layer.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Durable, DurableModel } from "@braid/durable"
+ * import * as DurableSessions from "@braid/durable/DurableSessions"
+ * import { Metered, ScriptedLanguageModel } from "@braid/llm"
+ * import { Lock } from "@braid/messaging"
+ * import { Practice, Scripts, SessionStore } from "@braid/workflows"
+ *
+ * const PracticeLive = DurableSessions.layerPractice({ idleTimeout: "2 days", cap: { maxActive: 20, maxQueued: 5 } }).pipe(
+ *   Layer.provideMerge(Layer.mergeAll(Durable.layerMemory, Lock.layerMemory, SessionStore.layerMemory)),
+ *   Layer.provide(Metered.fromProvider(Effect.map(ScriptedLanguageModel.provider(Scripts.practice), DurableModel.provider)))
+ * )
+ * const ada = { userId: "ada", role: "learner" }
+ * const program = Effect.gen(function*() {
+ *   const practice = yield* Practice.Practice
+ *   const { session } = yield* practice.start(ada, Scripts.practiceScenario.id)
+ *   return yield* practice.send(ada, session.id, "What brings you here today?")
+ * }).pipe(Effect.provide(PracticeLive))
+ * ```
+ *
+ * @category layers
+ * @since 0.3.0
+ */
+export const layerPractice = (
+  options: ServiceOptions = {}
+): Layer.Layer<
+  Practice.Practice,
+  InvalidInput,
+  | SessionStore.SessionStore
+  | Ai.LanguageModel.LanguageModel
+  | WorkflowEngine
+  | RunStatus.RunStatusStore
+  | Lock.Lock
+> =>
+  Layer.unwrapScoped(Effect.gen(function*() {
+    const bad = (path: string, reason: string) =>
+      new InvalidInput({ where: "DurableSessions.layerPractice", path, reason })
+    const sessions = yield* practice({ ...options, cap: options.cap ?? {} })
+    const limits = yield* Effect.mapError(SessionCap.make(options.cap), (e) => bad(`cap.${e.field}`, e.reason))
+    const poll = yield* Effect.mapError(
+      Effect.try(() => Duration.decode(options.positionPoll ?? "1 second")),
+      () => bad("positionPoll", "not a duration")
+    )
+    const store = yield* SessionStore.SessionStore
+    const cap = yield* SharedCap.make(limits, { store, poll })
+    const evaluation = options.evaluation === false ? undefined : yield* Effect.mapError(
+      PracticeEvaluation.make(options.evaluation ?? {}),
+      (e) => bad(`evaluation.${e.field}`, e.reason)
+    )
+    const scope = yield* Effect.scope
+    if (evaluation !== undefined) yield* Effect.forkIn(evaluation.worker, scope)
+    const context = yield* Effect.context<
+      SessionStore.SessionStore | WorkflowEngine | RunStatus.RunStatusStore | Lock.Lock
+    >()
+    const sendTimeout = Duration.decode(options.sendTimeout ?? "2 minutes")
+
+    /** The evaluation of an ended session, at once (the worker would take it at its next poll). */
+    const evaluateSoon = (session: SessionStore.SessionRecord) =>
+      evaluation === undefined || session.status !== "completed"
+        ? Effect.void
+        : Effect.asVoid(Effect.forkIn(Effect.ignore(evaluation.process(session.id)), scope))
+
+    const start = (
+      principalInput: unknown,
+      scenarioInput: unknown,
+      startOptions: { readonly previousSessionId?: string } = {}
+    ) =>
+      Effect.gen(function*() {
+        const principal = yield* decodePrincipal(principalInput)
+        const scenarioId = yield* decodeScenarioId(scenarioInput)
+        const scenario = yield* store.getScenario(principal, scenarioId)
+        const previousSessionId = startOptions.previousSessionId
+        if (previousSessionId !== undefined) yield* store.getSession(principal, previousSessionId)
+        const existing = yield* store.activeSession(principal, scenarioId)
+        if (existing !== undefined && previousSessionId === undefined) {
+          return { session: existing, position: (yield* cap.position(existing.id)) ?? 0 } satisfies Practice.Started
+        }
+        const sessionId = SharedCap.newSessionId(principal.tenant)
+        // created under the cap's lock, stamped there: the queue's order (by creation) is the admission order
+        const { position, session } = yield* cap.admit(principal.tenant, (status) =>
+          Effect.flatMap(Clock.currentTimeMillis, (createdAt) =>
+            store.createSession({
+              id: sessionId,
+              tenant: principal.tenant,
+              userId: principal.userId,
+              kind: "practice",
+              scenarioId,
+              title: scenario.title,
+              status,
+              createdAt,
+              ...(previousSessionId !== undefined ? { previousSessionId } : {}),
+              ...(options.model !== undefined ? { model: options.model } : {})
+            })))
+        yield* Effect.mapError(
+          sessions.workflow.start({
+            sessionId,
+            tenant: principal.tenant,
+            userId: principal.userId,
+            scenarioId,
+            turn: 0,
+            failures: 0,
+            opened: false
+          }),
+          asPracticeError(`start the run of ${sessionId}`)
+        )
+        if (session.status === "queued") return { session, position } satisfies Practice.Started
+        yield* Effect.mapError(sessions.ready(sessionId), asPracticeError(`start ${sessionId}`))
+        const after = yield* store.getSession(principal, sessionId)
+        const opening = scenario.aiSpeaksFirst
+          ? (yield* Transcript.messages(principal, sessionId)).find((m) =>
+            m.turnId === `${sessionId}:opening` && m.role === "assistant"
+          )
+          : undefined
+        yield* evaluateSoon(after)
+        return { session: after, position: 0, opening } satisfies Practice.Started
+      }).pipe(Effect.withSpan("DurableSessions.start"))
+
+    const send: Practice.Service["send"] = (principalInput, sessionIdInput, text) =>
+      Effect.gen(function*() {
+        const principal = yield* decodePrincipal(principalInput)
+        const sessionId = yield* decodeAnySessionId(sessionIdInput)
+        const found = yield* store.getSession(principal, sessionId)
+        if (found.status === "completed") {
+          return yield* new WfErrors.SessionCompleted({ sessionId, reason: found.endReason ?? "completed" })
+        }
+        if (found.status === "queued") {
+          const position = yield* cap.position(sessionId)
+          return yield* new WfErrors.InvalidInput({
+            field: "sessionId",
+            reason: `the session is waiting for a slot (position ${position ?? "unknown"}); send when it has started`
+          })
+        }
+        const turn = yield* Effect.mapError(
+          sessions.send(principal, sessionId, text),
+          (e) =>
+            e instanceof WfErrors.SessionCompleted ? e : asPracticeError(`send to ${sessionId}`)(e)
+        )
+        yield* evaluateSoon(turn.session)
+        return turn
+      }).pipe(Effect.provide(context), Effect.withSpan("DurableSessions.send"))
+
+    /** Waits (up to `sendTimeout`) until a queued session is no longer queued; the session then. */
+    const leftQueue = (principal: SessionStore.Principal, sessionId: string) =>
+      Effect.gen(function*() {
+        while (true) {
+          const s = yield* store.getSession(principal, sessionId)
+          if (s.status !== "queued") return s
+          yield* Effect.sleep("25 millis")
+        }
+      }).pipe(Effect.timeoutFail({
+        duration: sendTimeout,
+        onTimeout: () =>
+          new WfErrors.SessionStoreError({
+            operation: `end ${sessionId}`,
+            reason: `the queued session did not take its end within ${Duration.format(sendTimeout)}`
+          })
+      }))
+
+    const end: Practice.Service["end"] = (principalInput, sessionIdInput) =>
+      Effect.gen(function*() {
+        const principal = yield* decodePrincipal(principalInput)
+        const sessionId = yield* decodeAnySessionId(sessionIdInput)
+        let found = yield* store.getSession(principal, sessionId)
+        if (found.status === "queued") {
+          // Its run waits for its admission: the end goes there (unless admitted first, then as a turn).
+          yield* Effect.mapError(sessions.admit(sessionId, { _tag: "End" }), asPracticeError(`end ${sessionId}`))
+          found = yield* leftQueue(principal, sessionId)
+        }
+        if (found.status === "completed") return found
+        const ended = yield* sessions.end(principal, sessionId).pipe(
+          Effect.catchTag("SessionCompleted", () => store.getSession(principal, sessionId)),
+          Effect.mapError(asPracticeError(`end ${sessionId}`))
+        )
+        yield* evaluateSoon(ended)
+        return ended
+      }).pipe(Effect.provide(context), Effect.withSpan("DurableSessions.end"))
+
+    const practiceAgain: Practice.Service["practiceAgain"] = (principalInput, sessionIdInput) =>
+      Effect.gen(function*() {
+        const principal = yield* decodePrincipal(principalInput)
+        const sessionId = yield* decodeAnySessionId(sessionIdInput)
+        const previous = yield* store.getSession(principal, sessionId)
+        if (previous.scenarioId === undefined) {
+          return yield* new WfErrors.InvalidInput({
+            field: "sessionId",
+            reason: "the session has no scenario to practise again"
+          })
+        }
+        return yield* start(principal, previous.scenarioId, { previousSessionId: previous.id })
+      }).pipe(Effect.provide(context), Effect.withSpan("DurableSessions.practiceAgain"))
+
+    const exportMarkdown: Practice.Service["exportMarkdown"] = (principalInput, sessionIdInput) =>
+      Effect.gen(function*() {
+        const principal = yield* decodePrincipal(principalInput)
+        const sessionId = yield* decodeAnySessionId(sessionIdInput)
+        return yield* Transcript.exportMarkdown(principal, sessionId)
+      }).pipe(Effect.provide(context), Effect.withSpan("DurableSessions.exportMarkdown"))
+
+    const service: Practice.Service = {
+      start: (p, s, o) => Effect.provide(start(p, s, o), context),
+      send,
+      end,
+      practiceAgain,
+      positions: cap.positions,
+      exportMarkdown,
+      cap,
+      evaluation
+    }
+    return Layer.merge(Layer.succeed(Practice.Practice, service), sessions.layer)
+  }))
