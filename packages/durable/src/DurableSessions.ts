@@ -26,8 +26,9 @@ import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import type { Layer } from "effect"
 import { Clock, Duration, Effect, Option, Schema } from "effect"
 import * as Durable from "./Durable.js"
-import type { RunCompleted, RunNotFound, StatusStoreError } from "./Errors.js"
+import type { RunNotFound, StatusStoreError } from "./Errors.js"
 import { InvalidInput } from "./Errors.js"
+import * as Runs from "./internal/sessionRuns.js"
 import type * as RunStatus from "./RunStatus.js"
 
 /**
@@ -36,20 +37,13 @@ import type * as RunStatus from "./RunStatus.js"
  * @category schemas
  * @since 0.3.0
  */
-export const LearnerSignal = Schema.Union(
-  Schema.TaggedStruct("Message", { text: Schema.String }),
-  Schema.TaggedStruct("End", {})
-)
+export const LearnerSignal = Runs.LearnerSignal
 
 /**
  * @category schemas
  * @since 0.3.0
  */
 export type LearnerSignal = typeof LearnerSignal.Type
-
-/** A session id: no control characters (the engine's keys use one as a separator). */
-const SessionId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200), Schema.pattern(/^[^\u0000-\u001f]+$/))
-const decodeSessionId = Schema.decodeUnknown(SessionId)
 
 /**
  * The state of a durable practice session, carried from one execution to the next.
@@ -58,7 +52,7 @@ const decodeSessionId = Schema.decodeUnknown(SessionId)
  * @since 0.3.0
  */
 export const PracticeRun = Schema.Struct({
-  sessionId: SessionId,
+  sessionId: Runs.SessionId,
   tenant: Schema.String,
   userId: Schema.String,
   scenarioId: Schema.String,
@@ -82,11 +76,7 @@ export type PracticeRun = typeof PracticeRun.Type
  * @category schemas
  * @since 0.3.0
  */
-export const StoreFailure = Schema.Union(
-  WfErrors.SessionStoreError,
-  WfErrors.SessionNotFound,
-  WfErrors.ScenarioNotFound
-)
+export const StoreFailure = Runs.StoreFailure
 
 /**
  * @category schemas
@@ -223,64 +213,10 @@ export interface DurablePractice {
   >
 }
 
-const positive = (field: string, n: number): Effect.Effect<number, InvalidInput> =>
-  Number.isInteger(n) && n >= 1
-    ? Effect.succeed(n)
-    : Effect.fail(
-      new InvalidInput({
-        where: "DurableSessions.practice",
-        path: field,
-        reason: `must be a positive integer, got ${n}`
-      })
-    )
+const positive = (field: string, n: number) => Runs.positive("DurableSessions.practice", field, n)
+const { appendStep, storeStep, summarize } = Runs
 
-const summarize = (error: unknown): string =>
-  typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
-    ? error.message
-    : String(error)
-
-/** A store call as a journaled step; a record the store refuses is a defect (the workflow wrote it). */
-const storeStep = <A>(
-  name: string,
-  effect: Effect.Effect<A, StoreFailure | WfErrors.InvalidInput, SessionStore.SessionStore>,
-  success: Schema.Schema<A, any>,
-  request?: unknown
-) =>
-  Durable.step(
-    name,
-    Effect.catchIf(effect, (e): e is WfErrors.InvalidInput => e instanceof WfErrors.InvalidInput, Effect.die),
-    { success, error: StoreFailure },
-    request === undefined ? undefined : { request }
-  )
-
-/**
- * Appends `message` unless the session already has the message of its turn and role: a step
- * that runs again after a crash (at least once) writes once.
- */
-const appendOnce = (run: PracticeRun, message: SessionStore.NewMessage) =>
-  Effect.gen(function*() {
-    const store = yield* SessionStore.SessionStore
-    const existing = (yield* Transcript.messages(SessionStore.system(run.tenant), run.sessionId)).find((m) =>
-      m.turnId === message.turnId && m.role === message.role
-    )
-    return existing ?? (yield* store.appendMessage(run.sessionId, message))
-  })
-
-/** A message of the turn, stamped with the step's time, appended once: a journaled step. */
-const appendStep = (
-  name: string,
-  run: PracticeRun,
-  build: (at: number) => SessionStore.NewMessage,
-  request?: unknown
-) =>
-  storeStep(
-    name,
-    Effect.flatMap(Clock.currentTimeMillis, (at) => appendOnce(run, build(at))),
-    SessionStore.MessageRecord,
-    request
-  )
-
-const Messages = Schema.Array(SessionStore.MessageRecord)
+const Messages = Runs.Messages
 
 /**
  * Durable practice sessions with `options` (validated: a bad limit is `InvalidInput`). Register
@@ -494,90 +430,12 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
       opened: false
     })
 
-    const currentRun = (sessionId: string) =>
-      Effect.gen(function*() {
-        yield* Effect.mapError(
-          decodeSessionId(sessionId),
-          (e) => new InvalidInput({ where: "DurableSessions", path: "sessionId", reason: e.message })
-        )
-        let status = yield* workflow.status(yield* workflow.runId(keyOnly(sessionId)))
-        while (status._tag === "Continued") status = yield* workflow.status(status.next)
-        return status
-      })
-
-    const decodePrincipal = (input: unknown) =>
-      Effect.mapError(
-        Schema.decodeUnknown(SessionStore.Principal)(input),
-        (e) => new WfErrors.InvalidInput({ field: "principal", reason: e.message })
-      )
+    const { currentRun, decodePrincipal, ownedTurn, signalTurn, storedTurn, turnDone } = Runs.runCalls(
+      workflow,
+      keyOnly,
+      { where: "DurableSessions", sendTimeout }
+    )
     const decodeText = Schema.decodeUnknown(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(maxLength)))
-    const timedOut = (sessionId: string, what: string) =>
-      new WfErrors.SessionStoreError({
-        operation: `send to ${sessionId}`,
-        reason: `${what} took longer than ${Duration.format(sendTimeout)}`
-      })
-
-    /**
-     * Waits until the session has opened (its run waits for a signal, or has ended). Which turn it
-     * waits for is NOT read from the run's status: while a run replays its journal after a resume,
-     * its status passes through the waits it already got past (turn 0, turn 1, ...), so it can say
-     * "waiting for turn 0" long after turn 0. The store is the record of which turns were taken.
-     */
-    const opened = (sessionId: string) =>
-      Effect.gen(function*() {
-        while (true) {
-          const status = yield* currentRun(sessionId)
-          if (status._tag === "Complete") return status
-          if (status._tag === "Suspended" && status.waitingOn.some((w) => w.startsWith("signal:turn-"))) return status
-          yield* Effect.sleep("25 millis")
-        }
-      }).pipe(
-        Effect.timeoutFail({ duration: sendTimeout, onTimeout: () => timedOut(sessionId, "waiting for the session") })
-      )
-
-    /**
-     * The caller's session (ownership checked by the store), its run, and the turn a message goes
-     * to: the number of learner messages stored (turn N's message is stored as soon as the run
-     * takes it, before it waits for turn N + 1; a signal sent before its wait is kept).
-     */
-    const ownedTurn = (principalInput: unknown, sessionId: string) =>
-      Effect.gen(function*() {
-        const principal = yield* decodePrincipal(principalInput)
-        const store = yield* SessionStore.SessionStore
-        const status = yield* opened(sessionId)
-        // another user's session is SessionNotFound, whatever state its run is in
-        const session = yield* store.getSession(principal, sessionId)
-        if (status._tag === "Complete" || session.status === "completed") {
-          return yield* new WfErrors.SessionCompleted({ sessionId, reason: session.endReason ?? "completed" })
-        }
-        const all = yield* Transcript.messages(principal, sessionId)
-        return { runId: status.runId, turn: all.filter((m) => m.role === "user").length, principal }
-      })
-
-    const signalTurn = (runId: string, sessionId: string, turn: number, value: LearnerSignal) =>
-      Effect.catchTag(
-        workflow.signal(runId, `turn-${turn}`, LearnerSignal, value),
-        "RunCompleted",
-        (e: RunCompleted) => Effect.fail(new WfErrors.SessionCompleted({ sessionId, reason: e.message }))
-      )
-
-    /**
-     * Waits until the run has finished `turn`: it waits for the next one, or it is complete. (A
-     * status read while the run replays shows waits it already got past, never one ahead: waiting
-     * on `turn-${turn + 1}` means the turn is stored, its objective checked, and the session still on.)
-     */
-    const turnDone = (sessionId: string, turn: number) =>
-      Effect.gen(function*() {
-        while (true) {
-          const status = yield* currentRun(sessionId)
-          if (status._tag === "Complete") return
-          if (status._tag === "Suspended" && status.waitingOn.includes(`signal:turn-${turn + 1}`)) return
-          yield* Effect.sleep("25 millis")
-        }
-      }).pipe(
-        Effect.timeoutFail({ duration: sendTimeout, onTimeout: () => timedOut(sessionId, "waiting for the reply") })
-      )
-
     const send: DurablePractice["send"] = (principalInput, sessionId, textInput) =>
       Effect.gen(function*() {
         const text = yield* Effect.mapError(
@@ -587,17 +445,7 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
         const { principal, runId, turn } = yield* ownedTurn(principalInput, sessionId)
         yield* signalTurn(runId, sessionId, turn, { _tag: "Message", text })
         yield* turnDone(sessionId, turn)
-        // The turn as the store has it: the learner's message, the reply, the session after it.
-        const store = yield* SessionStore.SessionStore
-        const turnId = `${sessionId}:${turn}`
-        const session = yield* store.getSession(principal, sessionId)
-        const all = yield* Transcript.messages(principal, sessionId)
-        const message = all.find((m) => m.turnId === turnId && m.role === "user")
-        if (message === undefined) {
-          return yield* new WfErrors.SessionCompleted({ sessionId, reason: session.endReason ?? "failed" })
-        }
-        const reply = all.find((m) => m.turnId === turnId && m.role === "assistant")
-        return { turnId, message, reply, session } satisfies Turn
+        return (yield* storedTurn(principal, sessionId, turn)) satisfies Turn
       }).pipe(Effect.withSpan("DurableSessions.send"))
 
     const result: DurablePractice["result"] = (sessionId) =>
