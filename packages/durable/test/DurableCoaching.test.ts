@@ -8,11 +8,23 @@ import { WorkflowContext } from "@braid/core"
 import { Durable, DurableModel } from "@braid/durable"
 import * as DurableCoaching from "@braid/durable/DurableCoaching"
 import * as SqliteEngine from "@braid/durable/SqliteEngine"
-import { Ai, Metered, ScriptedLanguageModel } from "@braid/llm"
+import { Ai, Errors as LlmErrors, Metered, ScriptedLanguageModel } from "@braid/llm"
 import { EventBus } from "@braid/messaging"
 import { Coaching, Samples, Scripts, SessionEvents, SessionStore, Transcript } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, FastCheck as fc, Layer, ManagedRuntime, Ref, Stream, TestClock } from "effect"
+import {
+  Cause,
+  Context,
+  Deferred,
+  Effect,
+  Exit,
+  FastCheck as fc,
+  Layer,
+  ManagedRuntime,
+  Ref,
+  Stream,
+  TestClock
+} from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -164,6 +176,58 @@ describe("DurableCoaching.coaching on the in-memory engine", () => {
       ])
     }))
 
+  it.live("a model outage: the same fallback replies, error log, outage end and events as a live session", () =>
+    Effect.gen(function*() {
+      const down: ScriptedLanguageModel.Options = {
+        ...Scripts.coaching,
+        failures: [{ calls: [0, 1, 2, 3], error: new LlmErrors.AuthenticationFailed({ message: "invalid x-api-key" }) }]
+      }
+      const errorsOf = (sessionId: string) =>
+        Effect.map(
+          Effect.flatMap(SessionStore.SessionStore, (store) => store.recentErrors(SessionStore.system("default"))),
+          (errors) =>
+            errors.filter((e) => e.sessionId === sessionId).map((e) => [e.severity, e.source, e.message]).sort()
+        )
+      const plain = yield* collectingEvents(Effect.scoped(Effect.gen(function*() {
+        const live = yield* Coaching.make({ outageAfter: 2 }).open({
+          profile: Samples.adaProfile,
+          sessionId: "plain-2"
+        })
+        for (const text of morning.slice(0, 2)) yield* live.send(text)
+        return { records: yield* records("plain-2"), errors: yield* errorsOf("plain-2") }
+      }))).pipe(
+        Effect.provide(Layer.mergeAll(
+          SessionStore.layerMemory,
+          EventBus.layerMemory,
+          WorkflowContext.layer({ userId: "ada" }),
+          Metered.fromProvider(ScriptedLanguageModel.provider(down))
+        ))
+      )
+      assert.strictEqual(plain.out.records.session.endReason, "model-outage")
+      assert.strictEqual(plain.out.errors.length, 3)
+
+      const durable = yield* collectingEvents(Effect.gen(function*() {
+        const sessions = yield* DurableCoaching.coaching({ outageAfter: 2 })
+        return yield* Effect.gen(function*() {
+          const { sessionId } = yield* sessions.start(ada, { profile: Samples.adaProfile })
+          const turn = yield* sessions.send(ada, sessionId, morning[0])
+          assert.isTrue(turn.reply?.fallback)
+          const last = yield* sessions.send(ada, sessionId, morning[1])
+          assert.strictEqual(last.session.endReason, "model-outage")
+          return { records: yield* records(sessionId), errors: yield* errorsOf(sessionId) }
+        }).pipe(Effect.provide(sessions.layer.pipe(Layer.provideMerge(Durable.layerMemory))))
+      })).pipe(
+        Effect.provide(Layer.mergeAll(
+          SessionStore.layerMemory,
+          EventBus.layerMemory,
+          Metered.fromProvider(Effect.map(ScriptedLanguageModel.provider(down), DurableModel.provider))
+        ))
+      )
+      assert.deepStrictEqual(durable.out, plain.out)
+      assert.strictEqual(durable.out.records.session.endMessage, Coaching.defaultOutageMessage)
+      assert.deepStrictEqual(durable.events.map(shape), plain.events.map(shape))
+    }))
+
   it.live("the user ends the session (an explicit end, or /end): reason user, as a live session", () =>
     Effect.gen(function*() {
       const sessions = yield* DurableCoaching.coaching()
@@ -281,44 +345,64 @@ describe("DurableCoaching.coaching on SQLite across a restart", () => {
       Effect.gen(function*() {
         const filename = join(mkdtempSync(join(tmpdir(), "braid-durable-coaching-")), "engine.db")
         const calls = { n: 0, texts: [] as Array<string> }
-        // one store for both runners (it outlives the engine); the model counts the calls it answers
+        // one store and one bus for both runners (they outlive the engine); the model counts its calls
         const store = yield* Effect.provide(SessionStore.SessionStore, SessionStore.layerMemory)
+        const bus = Context.get(yield* Layer.build(EventBus.layerMemory), EventBus.EventBus)
         const model = Metered.fromProvider(Effect.map(countingModel(calls), DurableModel.provider))
         const sessions = yield* DurableCoaching.coaching({ turnsPerExecution: 5 })
         const open = () =>
           ManagedRuntime.make(
             sessions.layer.pipe(
               Layer.provideMerge(SqliteEngine.layer({ filename, pollInterval: "200 millis" })),
-              Layer.provideMerge(Layer.merge(Layer.succeed(SessionStore.SessionStore, store), model))
+              Layer.provideMerge(Layer.mergeAll(
+                Layer.succeed(SessionStore.SessionStore, store),
+                Layer.succeed(EventBus.EventBus, bus),
+                model
+              ))
             )
           )
 
-        const first = open()
-        const { sessionId } = yield* Effect.promise(() =>
-          first.runPromise(Effect.gen(function*() {
-            const started = yield* sessions.start(ada, { profile: Samples.adaProfile })
-            const turn = yield* sessions.send(ada, started.sessionId, morning[0])
-            assert.strictEqual(turn.reply?.role, "assistant")
-            return started
-          }))
-        )
-        yield* Effect.promise(() => first.dispose())
-        assert.strictEqual(calls.n, 1)
+        const { events, out: { ended, sessionId } } = yield* collectingEvents(Effect.gen(function*() {
+          const first = open()
+          const { sessionId } = yield* Effect.promise(() =>
+            first.runPromise(Effect.gen(function*() {
+              const started = yield* sessions.start(ada, { profile: Samples.adaProfile })
+              const turn = yield* sessions.send(ada, started.sessionId, morning[0])
+              assert.strictEqual(turn.reply?.role, "assistant")
+              return started
+            }))
+          )
+          yield* Effect.promise(() => first.dispose())
+          assert.strictEqual(calls.n, 1)
 
-        const second = open()
-        const ended = yield* Effect.promise(() =>
-          second.runPromise(Effect.gen(function*() {
-            const turn = yield* sessions.send(ada, sessionId, morning[1])
-            assert.strictEqual(turn.message.text, morning[1])
-            assert.strictEqual(turn.reply?.role, "assistant")
-            yield* sessions.send(ada, sessionId, morning[2])
-            return yield* sessions.result(sessionId)
-          }))
-        )
-        yield* Effect.promise(() => second.dispose())
+          const second = open()
+          const ended = yield* Effect.promise(() =>
+            second.runPromise(Effect.gen(function*() {
+              const turn = yield* sessions.send(ada, sessionId, morning[1])
+              assert.strictEqual(turn.message.text, morning[1])
+              assert.strictEqual(turn.reply?.role, "assistant")
+              yield* sessions.send(ada, sessionId, morning[2])
+              return yield* sessions.result(sessionId)
+            }))
+          )
+          yield* Effect.promise(() => second.dispose())
+          return { ended, sessionId }
+        })).pipe(Effect.provideService(EventBus.EventBus, bus))
         assert.strictEqual(ended.endReason, "objective-met")
         // one model call per message: the first message's reply was not asked again on resume
         assert.deepStrictEqual(calls.texts, [...morning])
+        // every event published once: the replay after the restart publishes nothing again
+        assert.deepStrictEqual(events.map((e) => e.eventId), [
+          `${sessionId}:started`,
+          `${sessionId}:0:user`,
+          `${sessionId}:0:reply`,
+          `${sessionId}:1:user`,
+          `${sessionId}:1:reply`,
+          `${sessionId}:2:user`,
+          `${sessionId}:2:reply`,
+          `${sessionId}:2:goals`,
+          `${sessionId}:ended`
+        ])
         const messages = yield* Transcript.messages(ada, sessionId).pipe(
           Effect.provideService(SessionStore.SessionStore, store)
         )
@@ -331,7 +415,7 @@ describe("DurableCoaching.coaching on SQLite across a restart", () => {
           "assistant"
         ])
         assert.deepStrictEqual(messages.map((m) => m.seq), [0, 1, 2, 3, 4, 5])
-      }),
+      }).pipe(Effect.scoped),
     120_000
   )
 })
