@@ -5,10 +5,11 @@
  */
 import { WorkerCommand, Workflows } from "@braid/cli"
 import { Sql } from "@braid/core"
+import * as DurableCoaching from "@braid/durable/DurableCoaching"
 import * as DurableSessions from "@braid/durable/DurableSessions"
 import { PostgresDriver } from "@braid/postgres"
 import { DATABASE_URL, describeWith } from "@braid/testing"
-import { Scripts, SessionStore } from "@braid/workflows"
+import { Samples, Scripts, SessionStore } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option, Redacted } from "effect"
 import * as fs from "node:fs"
@@ -72,6 +73,44 @@ describe("braid worker", () => {
           return yield* sessions.result(first)
         }).pipe(Effect.provide(runner))
         assert.strictEqual(ended.endReason, "objective-met")
+        fs.rmSync(dir, { recursive: true, force: true })
+      }),
+    60_000
+  )
+
+  it.live(
+    "its runner runs a durable coaching session too (its own scripted coach); a restarted runner carries on with it",
+    () =>
+      Effect.gen(function*() {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "braid-worker-coaching-"))
+        const runner = WorkerCommand.layer({
+          database: path.join(dir, "durable.db"),
+          store: path.join(dir, "braid.db"),
+          databaseUrl: Option.none(),
+          prefix: "braid_durable",
+          host: "127.0.0.1",
+          port: 34431,
+          idleTimeout: 10,
+          offline: true
+        })
+        // the same workflow the worker registers, for the user's side
+        const sessions = yield* DurableCoaching.coaching({ sendTimeout: "60 seconds" })
+        const morning = Samples.coachingDay.morning
+        const first = yield* Effect.gen(function*() {
+          const { sessionId } = yield* sessions.start(ada, { profile: Samples.adaProfile })
+          const turn = yield* sessions.send(ada, sessionId, morning[0])
+          assert.strictEqual(turn.reply?.role, "assistant")
+          assert.isFalse(turn.reply?.fallback)
+          return sessionId
+        }).pipe(Effect.provide(runner))
+        const ended = yield* Effect.gen(function*() {
+          for (const text of morning.slice(1)) yield* sessions.send(ada, first, text)
+          return yield* sessions.result(first)
+        }).pipe(Effect.provide(runner))
+        // the scripted coach writes the goals line at the third message
+        assert.strictEqual(ended.endReason, "objective-met")
+        assert.strictEqual(ended.kind, "coaching")
+        assert.strictEqual(ended.totals.messages, 6)
         fs.rmSync(dir, { recursive: true, force: true })
       }),
     60_000
