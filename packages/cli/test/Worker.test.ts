@@ -228,10 +228,9 @@ describePg("two `braid worker` processes on PostgreSQL", () => {
         PostgresSessionStore.layer({ url: Redacted.make(url.toString()) })
       )
       const sessions = await Effect.runPromise(DurableSessions.practice({ sendTimeout: "300 seconds" }))
+      // (the workflow is not registered here: `sessions.layer` is for runners)
       const drive = <A, E>(program: Effect.Effect<A, E, any>) =>
-        Effect.runPromise(
-          program.pipe(Effect.provide(sessions.layer.pipe(Layer.provideMerge(client)))) as Effect.Effect<A, E>
-        )
+        Effect.runPromise(program.pipe(Effect.provide(client)) as Effect.Effect<A, E>)
 
       // A alone: every shard is A's, so every session runs on A
       const a = worker(args(portA))
