@@ -196,6 +196,7 @@ describeChromium("the web app in Chromium", () => {
     // the navigation shows a learner's pages only; an admin page by its address is refused
     assert.deepStrictEqual(await page.getByRole("navigation", { name: "Main" }).getByRole("link").allTextContents(), [
       "Practise",
+      "Coaching",
       "History"
     ])
     await page.goto(`${server.url}/#/admin`)

@@ -53,8 +53,8 @@ export const ensureWebBuilt = async (): Promise<void> => {
  * The scripted practice model, streaming its reply a piece at a time with a pause between pieces
  * (as a real model does), so that the browser can be seen receiving the reply as it streams.
  */
-const slowlyStreaming = (pause: Duration.DurationInput) =>
-  Metered.fromProvider(Effect.map(ScriptedLanguageModel.provider(Scripts.practice), (p) => ({
+const slowlyStreaming = (pause: Duration.DurationInput, script: ScriptedLanguageModel.Options = Scripts.practice) =>
+  Metered.fromProvider(Effect.map(ScriptedLanguageModel.provider(script), (p) => ({
     ...p,
     streamText: (o: Parameters<typeof p.streamText>[0]) => p.streamText(o).pipe(Stream.tap(() => Effect.sleep(pause)))
   })))
@@ -69,13 +69,18 @@ export interface TestServer {
   readonly close: () => Promise<void>
 }
 
-/** Starts the server on an ephemeral port of 127.0.0.1 with a fresh SQLite file. */
-export const startServer = async (): Promise<TestServer> => {
+/**
+ * Starts the server on an ephemeral port of 127.0.0.1 with a fresh SQLite file (on the practice
+ * script, or `options.script`; `options.practice` over the practice workflow's configuration).
+ */
+export const startServer = async (
+  options: { readonly script?: ScriptedLanguageModel.Options; readonly practice?: Practice.Config } = {}
+): Promise<TestServer> => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "braid-browser-"))
   const secret = Redacted.make("the secret of the browser tests, 32+ characters long")
   const Store = SqliteSessionStore.layer(path.join(dataDir, "braid.db"))
-  const Workflows = Practice.layer({ idleTimeout: "30 minutes" }).pipe(
-    Layer.provideMerge(Layer.mergeAll(Store, slowlyStreaming("25 millis"), EventBus.layerMemory))
+  const Workflows = Practice.layer({ idleTimeout: "30 minutes", ...options.practice }).pipe(
+    Layer.provideMerge(Layer.mergeAll(Store, slowlyStreaming("25 millis", options.script), EventBus.layerMemory))
   )
   const App = Server.layer({ secret, webDir }).pipe(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),

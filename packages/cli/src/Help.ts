@@ -241,7 +241,7 @@ export const commands = (workflows: ReadonlyArray<string>): ReadonlyArray<Comman
     },
     {
       name: "worker",
-      summary: "Start a runner of durable practice sessions (SQLite file, or PostgreSQL runners)",
+      summary: "Start a runner of durable practice and coaching sessions (SQLite file, or PostgreSQL runners)",
       args: [],
       options: [
         {
@@ -272,7 +272,7 @@ export const commands = (workflows: ReadonlyArray<string>): ReadonlyArray<Comman
         {
           name: "idle-timeout",
           value: "minutes",
-          description: "A session ends after this long without a learner message",
+          description: "A session ends after this long without a message of its user",
           default: "10"
         },
         { name: "offline", description: "Use the scripted model even if ANTHROPIC_API_KEY is set" }

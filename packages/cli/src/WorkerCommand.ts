@@ -1,6 +1,6 @@
 /**
  * `braid worker`: starts one runner of durable practice sessions
- * (`@braid/durable/DurableSessions`). On a SQLite file by default (the engine's journal in
+ * (`@braid/durable/DurableSessions`) and coaching sessions (`@braid/durable/DurableCoaching`). On a SQLite file by default (the engine's journal in
  * `--database`, the sessions in `--store`; a file serves one runner process), or, with
  * `--database-url`, on PostgreSQL: the engine's tables and the session store there, and this
  * process one runner of a cluster (`--host`/`--port`: its own address, reachable by the other
@@ -10,9 +10,11 @@
  * @since 0.3.0
  */
 import { DurableModel } from "@braid/durable"
+import * as DurableCoaching from "@braid/durable/DurableCoaching"
 import * as DurableSessions from "@braid/durable/DurableSessions"
 import * as PostgresRunners from "@braid/durable/PostgresRunners"
 import * as SqliteEngine from "@braid/durable/SqliteEngine"
+import type { ScriptedLanguageModel as ScriptedOptions } from "@braid/llm"
 import { DefaultLanguageModel, Metered, ScriptedLanguageModel } from "@braid/llm"
 import { PostgresSessionStore } from "@braid/postgres"
 import { SqliteSessionStore } from "@braid/sqlite"
@@ -66,8 +68,9 @@ export interface WorkerOptions {
 }
 
 /**
- * The runner's layer: the durable practice sessions registered with the engine, on SQLite or
- * PostgreSQL, with the model port journaled (`DurableModel`).
+ * The runner's layer: the durable practice sessions (workflow `braid-practice`) and coaching
+ * sessions (`braid-coaching`) registered with the engine, on SQLite or PostgreSQL, each with the
+ * model port journaled (`DurableModel`; offline, each with its own scripted model).
  *
  * @example
  * ```ts
@@ -91,11 +94,14 @@ export interface WorkerOptions {
  */
 export const layer = (options: WorkerOptions) =>
   Layer.unwrapEffect(Effect.gen(function*() {
-    const sessions = yield* DurableSessions.practice({ idleTimeout: Duration.minutes(options.idleTimeout) })
-    const provider = options.offline
-      ? ScriptedLanguageModel.provider(Scripts.practice)
-      : DefaultLanguageModel.provider({ scripted: Scripts.practice })
-    const model = Metered.fromProvider(Effect.map(provider, DurableModel.provider))
+    const idleTimeout = Duration.minutes(options.idleTimeout)
+    const practice = yield* DurableSessions.practice({ idleTimeout })
+    const coaching = yield* DurableCoaching.coaching({ idleTimeout })
+    const model = (script: ScriptedOptions.Options) =>
+      Metered.fromProvider(Effect.map(
+        options.offline ? ScriptedLanguageModel.provider(script) : DefaultLanguageModel.provider({ scripted: script }),
+        DurableModel.provider
+      ))
     const engineAndStore = Option.match(options.databaseUrl, {
       onNone: () =>
         Layer.merge(
@@ -112,7 +118,10 @@ export const layer = (options: WorkerOptions) =>
           PostgresSessionStore.layer({ url })
         )
     })
-    return sessions.layer.pipe(Layer.provideMerge(engineAndStore), Layer.provide(model))
+    return Layer.merge(
+      practice.layer.pipe(Layer.provide(model(Scripts.practice))),
+      coaching.layer.pipe(Layer.provide(model(Scripts.coaching)))
+    ).pipe(Layer.provideMerge(engineAndStore))
   }))
 
 /**
@@ -172,7 +181,7 @@ export const command = Command.make(
       const where = Option.isSome(args.databaseUrl)
         ? `PostgreSQL (runner ${args.host}:${args.port})`
         : `SQLite (${args.database}, sessions in ${args.store})`
-      yield* Console.log(`braid worker: running durable practice sessions on ${where}; stop with Ctrl-C`)
+      yield* Console.log(`braid worker: running durable practice and coaching sessions on ${where}; stop with Ctrl-C`)
       return yield* Layer.launch(layer(args))
     })
 ).pipe(Command.withDescription(Help.commands([]).find((c) => c.name === "worker")!.summary))

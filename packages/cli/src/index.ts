@@ -12,7 +12,7 @@ export * as Catalog from "./Catalog.js"
 export * as Help from "./Help.js"
 /** `braid eval`. @since 0.1.0 */
 export * as EvalCommand from "./EvalCommand.js"
-/** `braid worker`: a runner of durable practice sessions. @since 0.3.0 */
+/** `braid worker`: a runner of durable practice and coaching sessions. @since 0.3.0 */
 export * as WorkerCommand from "./WorkerCommand.js"
 /** The progress display. @since 0.1.0 */
 export * as Progress from "./Progress.js"

@@ -15,14 +15,18 @@
  *   turns, carrying the session's state;
  * - it ends with the same reasons and writes the same store records as `Practice` (its pieces are
  *   reused: `Practice.steps`, `Practice.clientPrompt`, `Practice.defaultEndMessages`).
+ * - `layerPractice` serves them as the `Practice` service (what the HTTP server consumes) from any
+ *   process: a session cap shared across processes (its truth the session store, admission under
+ *   the messaging `Lock`), the session events from journaled steps with stable ids, and the
+ *   evaluation queued at the end and run by the layer's worker.
  *
  * @since 0.3.0
  */
 import { Primitive } from "@braid/core"
 import type { Ai } from "@braid/llm"
-import type { Scenario as ScenarioNs } from "@braid/workflows"
 import { EventBus } from "@braid/messaging"
 import { Lock } from "@braid/messaging"
+import type { Scenario as ScenarioNs } from "@braid/workflows"
 import {
   Errors as WfErrors,
   Practice,
@@ -259,7 +263,11 @@ export interface DurablePractice {
    */
   readonly ready: (
     sessionId: string
-  ) => Effect.Effect<void, InvalidInput | RunNotFound | StatusStoreError | WfErrors.SessionStoreError, WorkflowEngine | RunStatus.RunStatusStore>
+  ) => Effect.Effect<
+    void,
+    InvalidInput | RunNotFound | StatusStoreError | WfErrors.SessionStoreError,
+    WorkflowEngine | RunStatus.RunStatusStore
+  >
   /** Sends a queued session's run its admission signal (`Admitted` or `End`); a run not found is ignored. */
   readonly admit: (
     sessionId: string,
@@ -295,14 +303,20 @@ const publishEvent = <E extends SessionEvents.Event>(
   fields: Omit<E, "_tag" | "eventId" | "at">,
   eventId: string
 ): Effect.Effect<void> =>
-  Effect.flatMap(Effect.serviceOption(EventBus.EventBus), (bus) =>
-    Option.isNone(bus) ? Effect.void : SessionEvents.emit(Event, fields, { eventId }).pipe(
-      Effect.provideService(EventBus.EventBus, bus.value),
-      Effect.timeoutFail({ duration: publishTimeout, onTimeout: () => `no answer from the bus in ${publishTimeout}` }),
-      Effect.catchAllCause((cause) =>
-        Effect.logWarning(`durable practice: could not publish ${Event._tag}: ${summarize(Cause.squash(cause))}`)
+  Effect.flatMap(
+    Effect.serviceOption(EventBus.EventBus),
+    (bus) =>
+      Option.isNone(bus) ? Effect.void : SessionEvents.emit(Event, fields, { eventId }).pipe(
+        Effect.provideService(EventBus.EventBus, bus.value),
+        Effect.timeoutFail({
+          duration: publishTimeout,
+          onTimeout: () => `no answer from the bus in ${publishTimeout}`
+        }),
+        Effect.catchAllCause((cause) =>
+          Effect.logWarning(`durable practice: could not publish ${Event._tag}: ${summarize(Cause.squash(cause))}`)
+        )
       )
-    ))
+  )
 
 /**
  * Publishes a session event from inside a journaled step, with an id derived from the step's
@@ -971,20 +985,21 @@ export const layerPractice = (
           return { session: existing, position: (yield* cap.position(existing.id)) ?? 0 } satisfies Practice.Started
         }
         const sessionId = SharedCap.newSessionId(principal.tenant)
-        const createdAt = yield* Clock.currentTimeMillis
+        // created under the cap's lock, stamped there: the queue's order (by creation) is the admission order
         const { position, session } = yield* cap.admit(principal.tenant, (status) =>
-          store.createSession({
-            id: sessionId,
-            tenant: principal.tenant,
-            userId: principal.userId,
-            kind: "practice",
-            scenarioId,
-            title: scenario.title,
-            status,
-            createdAt,
-            ...(previousSessionId !== undefined ? { previousSessionId } : {}),
-            ...(options.model !== undefined ? { model: options.model } : {})
-          }))
+          Effect.flatMap(Clock.currentTimeMillis, (createdAt) =>
+            store.createSession({
+              id: sessionId,
+              tenant: principal.tenant,
+              userId: principal.userId,
+              kind: "practice",
+              scenarioId,
+              title: scenario.title,
+              status,
+              createdAt,
+              ...(previousSessionId !== undefined ? { previousSessionId } : {}),
+              ...(options.model !== undefined ? { model: options.model } : {})
+            })))
         yield* Effect.mapError(
           sessions.workflow.start({
             sessionId,
@@ -1026,7 +1041,8 @@ export const layerPractice = (
         }
         const turn = yield* Effect.mapError(
           sessions.send(principal, sessionId, text),
-          (e) => e instanceof WfErrors.SessionCompleted ? e : asPracticeError(`send to ${sessionId}`)(e)
+          (e) =>
+            e instanceof WfErrors.SessionCompleted ? e : asPracticeError(`send to ${sessionId}`)(e)
         )
         yield* evaluateSoon(turn.session)
         return turn

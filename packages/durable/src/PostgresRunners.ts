@@ -15,7 +15,7 @@ import type * as Sharding from "@effect/cluster/Sharding"
 import * as ShardingConfig from "@effect/cluster/ShardingConfig"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
-import { Layer } from "effect"
+import { Layer, Option } from "effect"
 import type { EngineError } from "./Errors.js"
 import * as PgParts from "./internal/pgParts.js"
 import type { Options as EngineOptions } from "./PostgresEngine.js"
@@ -57,6 +57,38 @@ export const layer = (options: Options): Layer.Layer<WorkflowEngine | RunStatus.
     Layer.provideMerge(parts.messageStorage),
     Layer.provide(parts.runnerStorage),
     Layer.provide(config)
+  ) as Layer.Layer<Sharding.Sharding | MessageStorage.MessageStorage, unknown, any>
+  return parts.complete(sharding) as Layer.Layer<WorkflowEngine | RunStatus.RunStatusStore, EngineError>
+}
+
+/**
+ * A client of a PostgreSQL cluster, not a runner: it starts runs, signals them and reads their
+ * status (the storage and the socket transport of the runners under the same prefix), and runs
+ * none itself (it takes no shards). For a process that drives sessions held by runner processes
+ * (a web server in front of `braid worker` runners, a test).
+ *
+ * @example
+ * ```ts
+ * import * as PostgresRunners from "@braid/durable/PostgresRunners"
+ *
+ * const client = PostgresRunners.layerClient({
+ *   url: "postgres://postgres@127.0.0.1:5432/test",
+ *   prefix: "app_durable"
+ * })
+ * ```
+ *
+ * @category layers
+ * @since 0.3.0
+ */
+export const layerClient = (
+  options: Omit<EngineOptions, "runnerAddress">
+): Layer.Layer<WorkflowEngine | RunStatus.RunStatusStore, EngineError> => {
+  const parts = PgParts.partsOf(options)
+  const shardingConfig = { ...parts.config, runnerAddress: Option.none() }
+  const sharding = NodeClusterSocket.layer({ clientOnly: true, storage: "byo", shardingConfig }).pipe(
+    Layer.provideMerge(parts.messageStorage),
+    Layer.provide(parts.runnerStorage),
+    Layer.provide(ShardingConfig.layer(shardingConfig))
   ) as Layer.Layer<Sharding.Sharding | MessageStorage.MessageStorage, unknown, any>
   return parts.complete(sharding) as Layer.Layer<WorkflowEngine | RunStatus.RunStatusStore, EngineError>
 }

@@ -620,18 +620,42 @@ export const make = <E, R>(
     "summarize",
     (
       settled: ReadonlyArray<Either.Either<ConversationResult & { readonly reused: boolean }, EvaluationFailed>>
-    ): Report => {
-      const results = settled.filter(Either.isRight).map((r) => r.right)
-      const failures = settled.filter(Either.isLeft).map((l) => l.left)
-      const means: Record<string, number> = {}
-      for (const m of options.metrics) {
-        const xs = results.map((r) => r.scores[m.name]).filter((x): x is number => typeof x === "number")
-        if (xs.length > 0) means[m.name] = round(Statistics.mean(xs))
-      }
-      return { runId: options.runId, results, failures, means }
-    }
+    ): Report =>
+      report(
+        options,
+        settled.filter(Either.isRight).map((r) => r.right),
+        settled.filter(Either.isLeft).map((l) => l.left)
+      )
   )
   return sequence(each, summarize).pipe(Primitive.named("evaluation"))
+}
+
+/**
+ * The report of a run from its results and failures, in dataset order: the means of each metric
+ * over the results. `make` ends with it; a run evaluated in pieces (a durable run, chunk by chunk)
+ * builds the same report from the pieces.
+ *
+ * @example
+ * ```ts
+ * import { Evaluation } from "@braid/eval"
+ *
+ * const empty = Evaluation.report({ runId: "v1", metrics: [Evaluation.goalCoverage] }, [], []) // means: {}
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const report = (
+  options: { readonly runId: string; readonly metrics: ReadonlyArray<{ readonly name: string }> },
+  results: ReadonlyArray<ConversationResult & { readonly reused: boolean }>,
+  failures: ReadonlyArray<EvaluationFailed>
+): Report => {
+  const means: Record<string, number> = {}
+  for (const m of options.metrics) {
+    const xs = results.map((r) => r.scores[m.name]).filter((x): x is number => typeof x === "number")
+    if (xs.length > 0) means[m.name] = round(Statistics.mean(xs))
+  }
+  return { runId: options.runId, results, failures, means }
 }
 
 /**

@@ -9,7 +9,7 @@
  *
  * @since 0.3.0
  */
-import { Scenario, SessionStore } from "@braid/workflows"
+import { MeetingRecords, Scenario, SessionStore } from "@braid/workflows"
 import {
   HttpApi,
   HttpApiEndpoint,
@@ -411,6 +411,311 @@ export const RunInput = Schema.Struct({
  */
 export type RunInput = typeof RunInput.Type
 
+// --- coaching, meetings, evaluation runs ---------------------------------------------------------
+
+const Line = (max: number) => Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(max))
+
+/**
+ * What starts a coaching session: the phase (`morning`: agree on today's goals; `evening`:
+ * review them) and the learner's profile as the coach should see it (the user id is the caller's).
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const body: Api.CoachingStart = { phase: "morning", name: "Ada", aspirations: ["run a 10k"] }
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const CoachingStart = Schema.Struct({
+  phase: Schema.optional(Schema.Literal("morning", "evening")),
+  name: Schema.optional(Line(100)),
+  aspirations: Schema.optional(Schema.Array(Line(300)).pipe(Schema.maxItems(10))),
+  challenges: Schema.optional(Schema.Array(Line(300)).pipe(Schema.maxItems(10))),
+  tone: Schema.optional(Schema.Literal("warm", "direct", "playful"))
+}).annotations({ identifier: "CoachingStart" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type CoachingStart = typeof CoachingStart.Type
+
+/**
+ * One coaching exchange: the learner's message, the coach's reply (the fallback reply, with its
+ * cause, when the model kept failing), its relevance score when it could be scored, and the
+ * session after it (completed when the coach wrote the phase's objective line).
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const schema = Api.CoachingTurn
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const CoachingTurn = Schema.Struct({
+  message: Schema.String,
+  reply: Schema.String,
+  fallback: Schema.Boolean,
+  fallbackCause: Schema.optional(Schema.String),
+  relevance: Schema.optional(Schema.Number),
+  /** The objective line once the coach wrote it (`GOALS: ...` in the morning, `REVIEW: ...` in the evening). */
+  objective: Schema.optional(Schema.String),
+  session: SessionStore.SessionRecord
+}).annotations({ identifier: "CoachingTurn" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type CoachingTurn = typeof CoachingTurn.Type
+
+/**
+ * The meeting presets the server can run (their host and participants): `launch-review`, a
+ * product lead hosting an engineering lead and a support lead.
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const preset: Api.MeetingPreset = "launch-review"
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const MeetingPreset = Schema.Literal("launch-review").annotations({ identifier: "MeetingPreset" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type MeetingPreset = typeof MeetingPreset.Type
+
+/**
+ * What starts a meeting: a preset (host and participants) and, optionally, its title and agenda
+ * (the preset's otherwise).
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const body: Api.MeetingStart = { preset: "launch-review", title: "Beta review", agenda: ["Ship the beta?"] }
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const MeetingStart = Schema.Struct({
+  preset: MeetingPreset,
+  title: Schema.optional(Line(200)),
+  agenda: Schema.optional(Schema.Array(Line(500)).pipe(Schema.minItems(1), Schema.maxItems(10)))
+}).annotations({ identifier: "MeetingStart" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type MeetingStart = typeof MeetingStart.Type
+
+/**
+ * A meeting run: who started it, its topic and participants, its status.
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const schema = Api.MeetingRun
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const MeetingRun = Schema.Struct({
+  id: Schema.String,
+  preset: MeetingPreset,
+  title: Schema.String,
+  agenda: Schema.Array(Schema.String),
+  host: Schema.String,
+  participants: Schema.Array(Schema.String),
+  userId: Schema.String,
+  status: Schema.Literal("running", "completed", "failed"),
+  startedAt: Schema.Number,
+  endedAt: Schema.optional(Schema.Number),
+  turns: Schema.optional(Schema.Number),
+  error: Schema.optional(Schema.String)
+}).annotations({ identifier: "MeetingRun" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type MeetingRun = typeof MeetingRun.Type
+
+/**
+ * The result of a meeting: minutes, decisions, action items (as `MeetingRecords` keeps them)
+ * and the transcript.
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const schema = Api.MeetingResult
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const MeetingResult = Schema.Struct({
+  id: Schema.String,
+  title: Schema.String,
+  agenda: Schema.Array(Schema.String),
+  endedBy: Schema.String,
+  turns: Schema.Number,
+  minutes: Schema.String,
+  decisions: Schema.Array(MeetingRecords.Decision),
+  actionItems: Schema.Array(MeetingRecords.ActionItem),
+  transcript: Schema.optional(Schema.String),
+  recordedAt: Schema.Number
+}).annotations({ identifier: "MeetingResult" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type MeetingResult = typeof MeetingResult.Type
+
+/**
+ * The sample conversations an evaluation run may score: `prompt-v1` and `prompt-v2`, the
+ * conversations of two versions of the coach's prompt on the `coaching-prompts` topics.
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const target: Api.EvaluationTarget = "prompt-v2"
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const EvaluationTarget = Schema.Literal("prompt-v1", "prompt-v2").annotations({
+  identifier: "EvaluationTarget"
+})
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type EvaluationTarget = typeof EvaluationTarget.Type
+
+/**
+ * What starts an evaluation run: the sample dataset, the target whose conversations are scored
+ * and, optionally, a baseline target to compare with (the regression gate).
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const body: Api.EvaluationRunStart = { dataset: "coaching-prompts", target: "prompt-v2", baseline: "prompt-v1" }
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const EvaluationRunStart = Schema.Struct({
+  dataset: Schema.Literal("coaching-prompts"),
+  target: EvaluationTarget,
+  baseline: Schema.optional(EvaluationTarget)
+}).annotations({ identifier: "EvaluationRunStart" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type EvaluationRunStart = typeof EvaluationRunStart.Type
+
+/**
+ * An evaluation run: its status and progress (conversations scored of the total, baseline
+ * included).
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const schema = Api.EvaluationRun
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const EvaluationRun = Schema.Struct({
+  id: Schema.String,
+  dataset: Schema.String,
+  target: EvaluationTarget,
+  baseline: Schema.optional(EvaluationTarget),
+  userId: Schema.String,
+  status: Schema.Literal("running", "completed", "failed"),
+  startedAt: Schema.Number,
+  endedAt: Schema.optional(Schema.Number),
+  progress: Schema.Struct({ done: Schema.Number, total: Schema.Number }),
+  error: Schema.optional(Schema.String)
+}).annotations({ identifier: "EvaluationRun" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type EvaluationRun = typeof EvaluationRun.Type
+
+const Scores = Schema.Record({ key: Schema.String, value: Schema.Number })
+
+/**
+ * The report of an evaluation run: the mean of each metric, each conversation's scores and
+ * reasons, the conversations that could not be scored, and with a baseline the gate's verdict.
+ *
+ * @example
+ * ```ts
+ * import { Api } from "@braid/server"
+ *
+ * const schema = Api.EvaluationReport
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const EvaluationReport = Schema.Struct({
+  id: Schema.String,
+  target: EvaluationTarget,
+  means: Scores,
+  results: Schema.Array(Schema.Struct({
+    conversationId: Schema.String,
+    scores: Scores,
+    reasons: Schema.Record({ key: Schema.String, value: Schema.String }),
+    reused: Schema.Boolean
+  })),
+  failures: Schema.Array(
+    Schema.Struct({ conversationId: Schema.String, metric: Schema.String, reason: Schema.String })
+  ),
+  baseline: Schema.optional(Schema.Struct({ target: EvaluationTarget, means: Scores })),
+  gate: Schema.optional(Schema.Struct({
+    passed: Schema.Boolean,
+    verdicts: Schema.Array(Schema.Struct({ metric: Schema.String, status: Schema.String, reason: Schema.String })),
+    failures: Schema.Array(Schema.String)
+  }))
+}).annotations({ identifier: "EvaluationReport" })
+
+/**
+ * @category schemas
+ * @since 0.3.0
+ */
+export type EvaluationReport = typeof EvaluationReport.Type
+
 // --- authentication ------------------------------------------------------------------------------
 
 /**
@@ -673,6 +978,109 @@ export class Runs extends HttpApiGroup.make("runs")
 {}
 
 /**
+ * Live coaching sessions: start one, send a message (one exchange with the coach), end it. The
+ * session is a stored session of kind `coaching`: read, list (`kind=coaching`), export and delete
+ * it through the session endpoints; its events (`CoachingUserMessage`, `CoachingAgentResponse`,
+ * `GoalsSet`, `SessionEnded`) are on `GET /api/sessions/:id/events`.
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export class Coaching extends HttpApiGroup.make("coaching")
+  .add(
+    HttpApiEndpoint.post("start", "/coaching")
+      .setPayload(CoachingStart)
+      .addSuccess(SessionStore.SessionRecord, { status: 201 })
+      .addError(AtCapacity)
+  )
+  .add(
+    HttpApiEndpoint.post("send", "/coaching/:id/messages")
+      .setPath(IdPath)
+      .setPayload(Schema.Struct({ text: Line(20_000) }))
+      .addSuccess(CoachingTurn)
+      .addError(NotFound)
+      .addError(Conflict)
+      .addError(RateLimited)
+  )
+  .add(
+    HttpApiEndpoint.post("end", "/coaching/:id/end")
+      .setPath(IdPath)
+      .addSuccess(SessionStore.SessionRecord)
+      .addError(NotFound)
+  )
+  .middleware(Authentication)
+  .annotate(OpenApi.Description, "Coaching sessions with the coach agent (read them through /sessions)")
+{}
+
+/**
+ * Meetings (teachers and admins): start one on a preset in the background, read its status and,
+ * once it has ended, its minutes, decisions and action items.
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export class Meetings extends HttpApiGroup.make("meetings")
+  .add(
+    HttpApiEndpoint.post("start", "/meetings")
+      .setPayload(MeetingStart)
+      .addSuccess(MeetingRun, { status: 201 })
+      .addError(Forbidden)
+      .addError(RateLimited)
+  )
+  .add(HttpApiEndpoint.get("list", "/meetings").addSuccess(Schema.Array(MeetingRun)).addError(Forbidden))
+  .add(
+    HttpApiEndpoint.get("get", "/meetings/:id").setPath(IdPath).addSuccess(MeetingRun).addError(NotFound).addError(
+      Forbidden
+    )
+  )
+  .add(
+    HttpApiEndpoint.get("result", "/meetings/:id/result")
+      .setPath(IdPath)
+      .addSuccess(MeetingResult)
+      .addError(NotFound)
+      .addError(Forbidden)
+      .addError(Conflict)
+  )
+  .middleware(Authentication)
+  .annotate(OpenApi.Description, "Meetings of agents on a preset: status, minutes, decisions (teachers and admins)")
+{}
+
+/**
+ * Evaluation runs (teachers and admins): score a sample dataset's conversations in the
+ * background, with progress, and read the report.
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export class EvaluationRuns extends HttpApiGroup.make("evaluationRuns")
+  .add(
+    HttpApiEndpoint.post("start", "/evaluations/runs")
+      .setPayload(EvaluationRunStart)
+      .addSuccess(EvaluationRun, { status: 201 })
+      .addError(Forbidden)
+      .addError(RateLimited)
+  )
+  .add(HttpApiEndpoint.get("list", "/evaluations/runs").addSuccess(Schema.Array(EvaluationRun)).addError(Forbidden))
+  .add(
+    HttpApiEndpoint.get("get", "/evaluations/runs/:id")
+      .setPath(IdPath)
+      .addSuccess(EvaluationRun)
+      .addError(NotFound)
+      .addError(Forbidden)
+  )
+  .add(
+    HttpApiEndpoint.get("result", "/evaluations/runs/:id/result")
+      .setPath(IdPath)
+      .addSuccess(EvaluationReport)
+      .addError(NotFound)
+      .addError(Forbidden)
+      .addError(Conflict)
+  )
+  .middleware(Authentication)
+  .annotate(OpenApi.Description, "Evaluation runs on sample datasets: progress and reports (teachers and admins)")
+{}
+
+/**
  * The whole API, under `/api`. Errors every endpoint may answer with: 400 `InvalidInput`,
  * 401 `Unauthorized`, 404 `NotFound` (an unknown path), 413 `PayloadTooLarge`, 503
  * `Unavailable`, 500 `Internal`.
@@ -694,6 +1102,9 @@ export class Api extends HttpApi.make("braid")
   .add(Sessions)
   .add(Admin)
   .add(Runs)
+  .add(Coaching)
+  .add(Meetings)
+  .add(EvaluationRuns)
   .addError(InvalidInput)
   .addError(Unauthorized)
   .addError(NotFound)

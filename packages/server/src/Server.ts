@@ -13,17 +13,9 @@
  * @since 0.3.0
  */
 import { Json } from "@braid/core"
-import { Errors as ResilienceErrors, RateLimit } from "@braid/resilience"
+import { RateLimit } from "@braid/resilience"
 import type { CircuitBreaker } from "@braid/resilience"
-import {
-  Admin,
-  Errors as WfErrors,
-  Practice,
-  Scripts,
-  SessionEvents,
-  SessionMetrics,
-  SessionStore
-} from "@braid/workflows"
+import { Admin, Practice, Scripts, SessionEvents, SessionMetrics, SessionStore } from "@braid/workflows"
 import type { HttpApp, HttpPlatform } from "@effect/platform"
 import {
   FileSystem,
@@ -37,12 +29,16 @@ import {
   Path
 } from "@effect/platform"
 import type { Duration } from "effect"
-import { Cause, Clock, Context, Effect, Either, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import { Cause, Clock, Effect, Either, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
 import { fileURLToPath } from "node:url"
 import * as Api from "./Api.js"
 import * as Auth from "./Auth.js"
+import * as CoachingSessions from "./CoachingSessions.js"
 import * as Errors from "./Errors.js"
+import * as EvaluationRuns from "./EvaluationRuns.js"
 import * as EventLog from "./EventLog.js"
+import { caller, defined, orApi, requireRole, runLimited, ServerState } from "./internal/context.js"
+import * as MeetingRuns from "./MeetingRuns.js"
 import * as Runs from "./Runs.js"
 import * as Sse from "./Sse.js"
 
@@ -74,6 +70,12 @@ export interface Options {
   readonly eventLog?: EventLog.Options
   /** The run viewer's registry (its model, how many runs it keeps). */
   readonly runs?: Runs.Options
+  /** Live coaching sessions (their model, how many may be live at once). */
+  readonly coaching?: CoachingSessions.Options
+  /** Meeting runs (their model, how many are kept); records go to the `MeetingRecords` in context, else memory. */
+  readonly meetings?: MeetingRuns.Options
+  /** Evaluation runs (the judge's model, how many are kept); results go to the `ResultStore` in context, else memory. */
+  readonly evaluationRuns?: EvaluationRuns.Options
   /** The circuit breaker in front of the model (its state is the model's health). */
   readonly breaker?: CircuitBreaker.CircuitBreaker
   /** A comment line sent on idle event streams, to keep proxies from closing them. Default 15 s. */
@@ -84,91 +86,6 @@ export interface Options {
 
 const defaultMaxBody = 64 * 1024
 const maxJsonDepth = 32
-
-interface State {
-  readonly options: Options
-  readonly store: SessionStore.Service
-  readonly practice: Practice.Service
-  readonly log: EventLog.EventLog
-  readonly runs: Runs.Runs
-  readonly limits: RateLimit.Store
-}
-
-class ServerState extends Context.Tag("@braid/server/ServerState")<ServerState, State>() {}
-
-// --- errors --------------------------------------------------------------------------------------
-
-type WorkflowError =
-  | WfErrors.InvalidInput
-  | WfErrors.SessionNotFound
-  | WfErrors.ScenarioNotFound
-  | WfErrors.Forbidden
-  | WfErrors.AtCapacity
-  | WfErrors.SessionCompleted
-  | WfErrors.SessionStoreError
-  | ResilienceErrors.RateLimited
-  | ResilienceErrors.StoreError
-  | ResilienceErrors.InvalidRateLimitInput
-
-type ToApi<E> = E extends WfErrors.InvalidInput ? Errors.InvalidInput
-  : E extends WfErrors.SessionNotFound | WfErrors.ScenarioNotFound ? Errors.NotFound
-  : E extends WfErrors.Forbidden ? Errors.Forbidden
-  : E extends WfErrors.AtCapacity ? Errors.AtCapacity
-  : E extends WfErrors.SessionCompleted ? Errors.Conflict
-  : E extends ResilienceErrors.RateLimited ? Errors.RateLimited
-  : E extends WfErrors.SessionStoreError | ResilienceErrors.StoreError ? Errors.Unavailable
-  : E extends ResilienceErrors.InvalidRateLimitInput ? Errors.Internal
-  : E
-
-const apiError = (e: WorkflowError): Errors.ApiError => {
-  switch (e._tag) {
-    case "InvalidInput":
-      return new Errors.InvalidInput({ message: e.message, field: e.field })
-    case "SessionNotFound":
-    case "ScenarioNotFound":
-      return new Errors.NotFound({ message: e.message })
-    case "Forbidden":
-      return new Errors.Forbidden({ message: e.message })
-    case "AtCapacity":
-      return new Errors.AtCapacity({ message: e.message })
-    case "SessionCompleted":
-      return new Errors.Conflict({ message: e.message })
-    case "RateLimited":
-      return new Errors.RateLimited({
-        message: "too many requests; slow down",
-        retryAfterSeconds: Number.isFinite(e.retryAfterMillis) ? Math.max(1, Math.ceil(e.retryAfterMillis / 1000)) : 60
-      })
-    case "SessionStoreError":
-    case "StoreError":
-      return new Errors.Unavailable({ message: "the store does not answer; try again shortly" })
-    case "InvalidRateLimitInput":
-      return new Errors.Internal({ message: "unexpected error" })
-  }
-}
-
-/** Maps the workflows' errors to the API's (a store failure is logged: the client sees no internals). */
-const orApi = <A, E extends WorkflowError, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, ToApi<E>, R> =>
-  Effect.catchAll(self, (e) => {
-    const mapped = apiError(e)
-    const log = mapped._tag === "Unavailable" || mapped._tag === "Internal"
-      ? Effect.logWarning("request failed", e.message)
-      : Effect.void
-    return Effect.zipRight(log, Effect.fail(mapped as ToApi<E>))
-  })
-
-/** Drops the keys whose value is `undefined` (decoded optional url parameters). */
-const defined = <T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as never
-
-const principalOf = (me: Api.Me): SessionStore.Principal => ({ userId: me.userId, role: me.role, tenant: me.tenant })
-
-const caller = Effect.map(Api.CurrentUser, principalOf)
-
-const requireRole = (operation: string, ...roles: ReadonlyArray<SessionStore.Role>) =>
-  Effect.flatMap(Api.CurrentUser, (me) =>
-    roles.includes(me.role)
-      ? Effect.succeed(principalOf(me))
-      : Effect.fail(new Errors.Forbidden({ message: `${operation} needs the role ${roles.join(" or ")}` })))
 
 // --- authentication ------------------------------------------------------------------------------
 
@@ -416,19 +333,15 @@ const RunsLive = HttpApiBuilder.group(
   Api.Api,
   "runs",
   (handlers) =>
-    Effect.map(ServerState, ({ limits, options, runs }) => {
-      const rate = options.runRate ?? { limit: 10, window: "1 minute" }
+    Effect.map(ServerState, (state) => {
+      const { runs } = state
       const developer = (operation: string) => requireRole(operation, "teacher", "admin")
       return handlers
         .handle("pipelines", () => Effect.as(developer("the run viewer"), runs.pipelines))
         .handle("start", ({ payload }) =>
           Effect.gen(function*() {
             const p = yield* developer("starting a run")
-            return yield* orApi(RateLimit.effect(runs.start(payload, p.userId), {
-              name: "runs",
-              limits: [{ key: `runs:${p.tenant}:${p.userId}`, limit: rate.limit, window: rate.window }],
-              store: limits
-            }))
+            return yield* runLimited(state, p, runs.start(payload, p.userId))
           }))
         .handle(
           "list",
@@ -603,7 +516,20 @@ const StateLive = (options: Options) =>
       yield* EventLog.subscribe(log)
       yield* SessionMetrics.track
       const runs = yield* Runs.make(options.runs)
-      return { options, store, practice, log, runs, limits: options.rateLimits ?? RateLimit.memoryStore() }
+      const coaching = yield* CoachingSessions.make(options.coaching, log)
+      const meetings = yield* MeetingRuns.make(options.meetings)
+      const evaluationRuns = yield* EvaluationRuns.make(options.evaluationRuns)
+      return {
+        options,
+        store,
+        practice,
+        log,
+        runs,
+        coaching,
+        meetings,
+        evaluationRuns,
+        limits: options.rateLimits ?? RateLimit.memoryStore()
+      }
     })
   )
 
@@ -631,7 +557,16 @@ export const layerApi = (options: Options) => {
     })
     : Layer.empty
   const ApiLive = HttpApiBuilder.api(Api.Api).pipe(
-    Layer.provide([SystemLive, ScenariosLive, SessionsLive, AdminLive, RunsLive]),
+    Layer.provide([
+      SystemLive,
+      ScenariosLive,
+      SessionsLive,
+      AdminLive,
+      RunsLive,
+      CoachingSessions.handlers,
+      MeetingRuns.handlers,
+      EvaluationRuns.handlers
+    ]),
     Layer.provide(AuthenticationLive)
   )
   return Layer.mergeAll(

@@ -16,6 +16,12 @@ export * as Auth from "./Auth.js"
 export * as EventLog from "./EventLog.js"
 /** The runs of the developer run viewer, with their traces. @since 0.3.0 */
 export * as Runs from "./Runs.js"
+/** Live coaching sessions over HTTP (kind `coaching` in the session store). @since 0.3.0 */
+export * as CoachingSessions from "./CoachingSessions.js"
+/** Meetings of agents on a preset, in the background, with their records. @since 0.3.0 */
+export * as MeetingRuns from "./MeetingRuns.js"
+/** Evaluation runs on sample datasets, in the background, with progress and reports. @since 0.3.0 */
+export * as EvaluationRuns from "./EvaluationRuns.js"
 /** The server-sent events wire format: format and parse. @since 0.3.0 */
 export * as Sse from "./Sse.js"
 /** The server: handlers, middleware, documents, the web app. @since 0.3.0 */

@@ -66,6 +66,7 @@ import { SessionCompleted } from "./Errors.js"
 import * as Recorder from "./internal/sessionRecorder.js"
 import * as Session from "./Session.js"
 import * as SessionEvents from "./SessionEvents.js"
+import type * as SessionStore from "./SessionStore.js"
 import type * as Settings from "./Settings.js"
 
 /**
@@ -313,6 +314,246 @@ export const objectiveLine = (phase: Phase, reply: string): string | undefined =
 export const parseGoals = (line: string): ReadonlyArray<string> =>
   line.split(/;|\n/).map((g) => g.trim().replace(/\.$/, "")).filter((g) => g !== "")
 
+/**
+ * The instructions of a session: the profile's (`base`), `config.instructions`, then the phase's
+ * (the objective line the coach ends with), in that order.
+ *
+ * @example
+ * ```ts
+ * import { Coaching } from "@braid/workflows"
+ *
+ * const instructions = Coaching.sessionInstructions({}, "morning", "You are Ada's personal coach.")
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const sessionInstructions = (config: Config, phase: Phase, base: string): string =>
+  [base, config.instructions, phaseInstructions[phase]].filter((x) => x !== undefined && x !== "").join("\n\n")
+
+/**
+ * The coach's instructions for a client profile (validated: a bad profile is a `DecodeError`),
+ * rendered with `config.renderProfile` when given, and the client's user id.
+ *
+ * @example
+ * ```ts
+ * import { Coaching } from "@braid/workflows"
+ *
+ * const ada = Coaching.profileInstructions({}, { userId: "ada", name: "Ada", aspirations: ["run a 10k"] })
+ * ```
+ *
+ * @category constructors
+ * @since 0.3.0
+ */
+export const profileInstructions = (
+  config: Config,
+  profile: ClientProfile.ClientProfileInput
+): Effect.Effect<{ readonly instructions: string; readonly userId: string }, DecodeError> =>
+  Effect.map(ClientProfile.instructions.invoke(profile), ({ instructions, profile }) => ({
+    instructions: config.renderProfile === undefined ? instructions : config.renderProfile(profile),
+    userId: profile.userId
+  }))
+
+/**
+ * The conversation the coach answers: the messages so far and the session's context
+ * (`instructions`, `userId`, `phase`, `sessionId`).
+ *
+ * @example
+ * ```ts
+ * import { Agent } from "@braid/agents"
+ * import { Coaching } from "@braid/workflows"
+ *
+ * const conversation = Coaching.coachConversation([Agent.user("Morning!")], {
+ *   instructions: "You are Ada's coach.",
+ *   userId: "ada",
+ *   phase: "morning",
+ *   sessionId: "s-1"
+ * })
+ * ```
+ *
+ * @category constructors
+ * @since 0.3.0
+ */
+export const coachConversation = (
+  messages: ReadonlyArray<Agent.Message>,
+  context: { readonly instructions: string; readonly userId: string; readonly phase: Phase; readonly sessionId: string }
+): Agent.Conversation => ({ messages: [...messages], context: { ...context } })
+
+/**
+ * The messages of a turn as a session records them: the user's (tokens estimated) and the
+ * coach's reply (its usage, cost and model, or the fallback flag and cause).
+ *
+ * @example
+ * ```ts
+ * import { Coaching } from "@braid/workflows"
+ *
+ * const message = Coaching.turnMessages.user("Morning!", "turn-1")
+ * ```
+ *
+ * @category constructors
+ * @since 0.3.0
+ */
+export const turnMessages = {
+  user: (text: string, turnId: string): Session.NewMessage => ({
+    role: "user",
+    content: text,
+    usage: { inputTokens: Tokens.estimate(text), outputTokens: 0 },
+    estimated: true,
+    turnId
+  }),
+  reply: (answer: CoachReply, turnId: string): Session.NewMessage => {
+    const fallback = answer.fallbackCause !== undefined
+    return {
+      role: "assistant",
+      content: answer.text,
+      usage: {
+        inputTokens: answer.usage.inputTokens + answer.usage.cacheReadTokens + answer.usage.cacheWriteTokens,
+        outputTokens: answer.usage.outputTokens
+      },
+      costUsd: answer.costUsd, // priced by Metered (the reply sums its responses' cost)
+      fallback,
+      turnId,
+      estimated: answer.usage.estimated,
+      ...(fallback ? {} : { model: answer.model }),
+      ...(answer.fallbackCause !== undefined ? { fallbackCause: answer.fallbackCause } : {})
+    }
+  }
+}
+
+/**
+ * The conversation of a stored session, as the coach sees it: the user's messages and the coach's
+ * replies (named `coachName`, see `steps`), in order; other messages (system notes) are not part of it.
+ *
+ * @example
+ * ```ts
+ * import { Coaching } from "@braid/workflows"
+ *
+ * const messages = Coaching.history([{ role: "user", text: "Morning!" }, { role: "assistant", text: "Hi Ada." }], "coach")
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const history = (
+  stored: ReadonlyArray<{ readonly role: "user" | "assistant" | "system"; readonly text: string }>,
+  coachName: string
+): ReadonlyArray<Agent.Message> =>
+  stored.flatMap((m) =>
+    m.role === "user" ? [Agent.user(m.text)] : m.role === "assistant" ? [Agent.assistant(m.text, coachName)] : []
+  )
+
+/**
+ * A message of a session as the `SessionStore` appends it (what a live session writes through),
+ * stamped `at`.
+ *
+ * @example
+ * ```ts
+ * import { Coaching } from "@braid/workflows"
+ *
+ * const stored = Coaching.storedMessage(Coaching.turnMessages.user("Morning!", "turn-1"), 0)
+ * ```
+ *
+ * @category constructors
+ * @since 0.3.0
+ */
+export const storedMessage = (message: Session.NewMessage, at: number): SessionStore.NewMessage =>
+  Recorder.toStored({
+    index: 0,
+    role: message.role,
+    content: message.content,
+    at,
+    usage: message.usage ?? { inputTokens: 0, outputTokens: 0 },
+    costUsd: message.costUsd ?? 0,
+    fallback: message.fallback ?? false,
+    ...(message.fallbackCause !== undefined ? { fallbackCause: message.fallbackCause } : {}),
+    ...(message.model !== undefined ? { model: message.model } : {}),
+    ...(message.turnId !== undefined ? { turnId: message.turnId } : {}),
+    ...(message.estimated !== undefined ? { estimated: message.estimated } : {})
+  })
+
+/**
+ * What a coach reply means for its session: the consecutive failed replies after it, the
+ * objective line (not on a fallback), the goals it sets (morning), and the end it calls for, in
+ * order: the objective met, a model outage (`outageAfter` failed replies in a row: the outage
+ * message, and the `critical` line for the error log), the turn limit, the session's budget.
+ *
+ * @example
+ * ```ts
+ * import { Coaching } from "@braid/workflows"
+ *
+ * const judged = Coaching.judgeReply({ turnLimit: 5 }, {
+ *   phase: "morning",
+ *   reply: { text: "Great.\nGOALS: run; read" },
+ *   failures: 0,
+ *   exchanges: 1,
+ *   costUsd: 0
+ * })
+ * judged.end?.reason // "objective-met"
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const judgeReply = (
+  config: Pick<Config, "outageAfter" | "outageMessage" | "turnLimit" | "sessionBudgetUsd">,
+  input: {
+    readonly phase: Phase
+    readonly reply: { readonly text: string; readonly fallbackCause?: string | undefined }
+    /** Failed replies in a row before this one. */
+    readonly failures: number
+    /** The exchanges of the session, this one included. */
+    readonly exchanges: number
+    /** The session's cost, this reply included. */
+    readonly costUsd: number
+  }
+): {
+  readonly failures: number
+  readonly objective: string | undefined
+  readonly goals: ReadonlyArray<string> | undefined
+  readonly end:
+    | { readonly reason: Session.EndReason; readonly message?: string; readonly critical?: string }
+    | undefined
+} => {
+  const fallback = input.reply.fallbackCause !== undefined
+  const failures = fallback ? input.failures + 1 : 0
+  const objective = fallback ? undefined : objectiveLine(input.phase, input.reply.text)
+  const goals = objective !== undefined && input.phase === "morning" ? parseGoals(objective) : undefined
+  const outageAfter = Math.max(1, config.outageAfter ?? 3)
+  const end = objective !== undefined
+    ? { reason: "objective-met" as const }
+    : failures >= outageAfter
+    ? {
+      reason: "model-outage" as const,
+      message: config.outageMessage ?? defaultOutageMessage,
+      critical: `model outage: ${failures} consecutive failed replies; session ended (last: ${
+        input.reply.fallbackCause ?? "unknown"
+      })`
+    }
+    : config.turnLimit !== undefined && input.exchanges >= config.turnLimit
+    ? { reason: "turn-limit" as const }
+    : config.sessionBudgetUsd !== undefined && input.costUsd >= config.sessionBudgetUsd
+    ? { reason: "budget-exhausted" as const }
+    : undefined
+  return { failures, objective, goals, end }
+}
+
+/**
+ * Where a session writes through: the `SessionStore` and the `EventBus` when they are in context
+ * (messages fail typed; the end, the error log and the events never fail the session; events
+ * take a stable `eventId` where a durable step may publish them again).
+ *
+ * @example
+ * ```ts
+ * import { Coaching } from "@braid/workflows"
+ *
+ * const recorder = Coaching.recorder({ tenant: "default", sessionId: "s-1", userId: "ada" })
+ * ```
+ *
+ * @category constructors
+ * @since 0.3.0
+ */
+export const recorder: (identity: Recorder.Identity) => Effect.Effect<Recorder.Recorder> = Recorder.make
+
 /** What the steps of a running session share. */
 interface PhaseContext {
   readonly phase: Phase
@@ -452,8 +693,20 @@ export interface CoachReply extends Agent.Reply {
   readonly fallbackCause?: string
 }
 
-/** The `BudgetExceeded` behind an error (itself, or the last error of a `RetryExhausted`). */
-const budgetExceeded = (error: unknown): LlmErrors.BudgetExceeded | undefined => {
+/**
+ * The `BudgetExceeded` behind an error (itself, or the last error of a `RetryExhausted`).
+ *
+ * @example
+ * ```ts
+ * import { Coaching } from "@braid/workflows"
+ *
+ * Coaching.budgetExceeded(new Error("boom")) // undefined
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const budgetExceeded = (error: unknown): LlmErrors.BudgetExceeded | undefined => {
   if (typeof error !== "object" || error === null || !("_tag" in error)) return undefined
   if (error._tag === "BudgetExceeded") return error as LlmErrors.BudgetExceeded
   if (error instanceof ResilienceErrorsValues.RetryExhausted) {
@@ -462,42 +715,56 @@ const budgetExceeded = (error: unknown): LlmErrors.BudgetExceeded | undefined =>
   return undefined
 }
 
-/** One line saying what an error was (its tag and message). */
-const describeFailure = (error: unknown): string => {
+/**
+ * One line saying what an error was (its tag and message): the cause kept on a fallback reply.
+ *
+ * @example
+ * ```ts
+ * import { Coaching } from "@braid/workflows"
+ *
+ * Coaching.describeFailure(new Error("boom")) // "Error: boom"
+ * ```
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const describeFailure = (error: unknown): string => {
   const type = ResilienceErrorsValues.errorType(error)
   const message = typeof error === "object" && error !== null && "message" in error ? String(error.message) : ""
   return message === "" || message === type ? type : `${type}: ${message}`
 }
 
 /**
- * Builds the coaching workflow. Build it once and share it: its bulkhead and rate limits apply
- * to every session run with it.
+ * The coach's reply without the limits of a shared service: the coach agent (`config.coach`, or
+ * the default `coach`), retried with each attempt bounded (`Models.policy`), behind the breaker
+ * (`config.breaker`; `false` for none), else the fallback reply with the coach's last error as its
+ * cause (`fallbackCause`). A spent budget is not hidden: `answered` fails with `BudgetExceeded`.
+ * `make` puts the rate limits and the capacity cap around `answered`; a durable session
+ * (`@braid/durable/DurableCoaching`) calls it as it is, without the breaker.
  *
  * @example
  * ```ts
- * import { Effect, Layer } from "effect"
- * import { Runner } from "@braid/core"
- * import { Memory } from "@braid/memory"
- * import { Metered, ScriptedLanguageModel } from "@braid/llm"
- * import { Coaching, Scripts } from "@braid/workflows"
+ * import { Coaching } from "@braid/workflows"
  *
- * const coaching = Coaching.make({ idleTimeout: "10 minutes", capacity: { maxConcurrent: 20, maxQueued: 5 } })
- * const report = Runner.run(coaching.day, {
- *   profile: { userId: "ada", name: "Ada", aspirations: ["run a 10k"] },
- *   morning: ["Good morning! I slept badly but I want today to count."],
- *   evening: ["Evening! The report is done, but I skipped the run."]
- * }, { userId: "ada" }).pipe(Effect.provide(Layer.merge(Metered.fromProvider(ScriptedLanguageModel.provider(Scripts.coaching)), Memory.layerInMemory())))
+ * const { answered } = Coaching.steps({ breaker: false, fallbackReply: "One moment..." })
  * ```
  *
  * @category constructors
- * @since 0.1.0
+ * @since 0.3.0
  */
-export const make = (config: Config = {}): Coaching => {
-  const idleTimeout = config.idleTimeout ?? "15 minutes"
-  const relevanceMetric = config.relevance ?? Evaluation.lexicalRelevanceMetric
+export const steps = (config: Config = {}): {
+  readonly coach: Agent.Any<unknown, Ai.LanguageModel.LanguageModel>
+  readonly answered: P.Primitive<
+    Agent.Conversation,
+    CoachReply,
+    LlmErrors.BudgetExceeded,
+    Ai.LanguageModel.LanguageModel
+  >
+  readonly breaker: CircuitBreaker.CircuitBreaker | undefined
+  /** The coach's name on its messages of the conversation. */
+  readonly coachName: string
+} => {
   const fallbackText = config.fallbackReply ?? defaultFallbackReply
-
-  // --- one coach reply: rate limits ▸ bulkhead ▸ fallback(retry(coach)) ---
   const coach: Agent.Any<unknown, Ai.LanguageModel.LanguageModel> = config.coach ?? Agent.make({
     name: "coach",
     description: "The personal coach",
@@ -561,6 +828,38 @@ export const make = (config: Config = {}): Coaching => {
       children: [{ key: guarded.name, primitive: guarded }, { key: fallbackReply.name, primitive: fallbackReply }]
     }
   )
+  return { coach, answered, breaker, coachName: Agent.nameOf(coach) }
+}
+
+/**
+ * Builds the coaching workflow. Build it once and share it: its bulkhead and rate limits apply
+ * to every session run with it.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Runner } from "@braid/core"
+ * import { Memory } from "@braid/memory"
+ * import { Metered, ScriptedLanguageModel } from "@braid/llm"
+ * import { Coaching, Scripts } from "@braid/workflows"
+ *
+ * const coaching = Coaching.make({ idleTimeout: "10 minutes", capacity: { maxConcurrent: 20, maxQueued: 5 } })
+ * const report = Runner.run(coaching.day, {
+ *   profile: { userId: "ada", name: "Ada", aspirations: ["run a 10k"] },
+ *   morning: ["Good morning! I slept badly but I want today to count."],
+ *   evening: ["Evening! The report is done, but I skipped the run."]
+ * }, { userId: "ada" }).pipe(Effect.provide(Layer.merge(Metered.fromProvider(ScriptedLanguageModel.provider(Scripts.coaching)), Memory.layerInMemory())))
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (config: Config = {}): Coaching => {
+  const idleTimeout = config.idleTimeout ?? "15 minutes"
+  const relevanceMetric = config.relevance ?? Evaluation.lexicalRelevanceMetric
+
+  // --- one coach reply: rate limits ▸ bulkhead ▸ fallback(retry(coach)) ---
+  const { answered, breaker, coach } = steps(config)
   const bulkhead = Bulkhead.unsafeMake({
     name: "coach",
     maxConcurrent: config.capacity?.maxConcurrent ?? 20,
@@ -588,8 +887,6 @@ export const make = (config: Config = {}): Coaching => {
   )
 
   // --- one exchange of a conversation track ---
-  const outageAfter = Math.max(1, config.outageAfter ?? 3)
-  const outageMessage = config.outageMessage ?? defaultOutageMessage
   const exchange = Primitive.make(
     "exchange",
     (
@@ -614,38 +911,22 @@ export const make = (config: Config = {}): Coaching => {
         }
         if (/^\s*\/end\b/i.test(text)) return yield* stop("user")
         const turnId = crypto.randomUUID()
-        const tokens = Tokens.estimate(text)
-        const recorded = yield* Effect.either(session.record({
-          role: "user",
-          content: text,
-          usage: { inputTokens: tokens, outputTokens: 0 },
-          estimated: true,
-          turnId
-        }))
+        const recorded = yield* Effect.either(session.record(turnMessages.user(text, turnId)))
         if (recorded._tag === "Left") return { ...s, pending: [], done: true } // completed meanwhile (idle)
         yield* recorder.message(recorded.right)
         yield* recorder.emit(SessionEvents.CoachingUserMessage, { conversationId: ctx.conversationId, text })
         const messages = [...s.messages, Agent.user(text)]
         const coachName = Agent.nameOf(coach)
-        const answer = yield* reply.invoke({
-          messages,
-          context: { instructions: ctx.instructions, userId: ctx.userId, phase: ctx.phase, sessionId: session.id }
-        })
+        const answer = yield* reply.invoke(
+          coachConversation(messages, {
+            instructions: ctx.instructions,
+            userId: ctx.userId,
+            phase: ctx.phase,
+            sessionId: session.id
+          })
+        )
         const fallback = answer.fallbackCause !== undefined
-        const saved = yield* Effect.option(session.record({
-          role: "assistant",
-          content: answer.text,
-          usage: {
-            inputTokens: answer.usage.inputTokens + answer.usage.cacheReadTokens + answer.usage.cacheWriteTokens,
-            outputTokens: answer.usage.outputTokens
-          },
-          costUsd: answer.costUsd, // priced by Metered (the reply sums its responses' cost)
-          fallback,
-          turnId,
-          estimated: answer.usage.estimated,
-          ...(fallback ? {} : { model: answer.model }),
-          ...(answer.fallbackCause !== undefined ? { fallbackCause: answer.fallbackCause } : {})
-        }))
+        const saved = yield* Effect.option(session.record(turnMessages.reply(answer, turnId)))
         if (Option.isSome(saved)) yield* recorder.message(saved.value)
         yield* recorder.emit(SessionEvents.CoachingAgentResponse, {
           conversationId: ctx.conversationId,
@@ -653,7 +934,6 @@ export const make = (config: Config = {}): Coaching => {
           text: answer.text,
           fallback
         })
-        const failures = fallback ? s.failures + 1 : 0
         if (answer.fallbackCause !== undefined) {
           yield* recorder.error({ severity: "error", source: "model", message: answer.fallbackCause })
         }
@@ -675,7 +955,14 @@ export const make = (config: Config = {}): Coaching => {
           ...(answer.fallbackCause !== undefined ? { fallbackCause: answer.fallbackCause } : {})
         }
         yield* ctx.buffer.append("conversation", { _tag: "Exchange", exchange: done })
-        const objective = fallback ? undefined : objectiveLine(ctx.phase, answer.text)
+        const judged = judgeReply(config, {
+          phase: ctx.phase,
+          reply: answer,
+          failures: s.failures,
+          exchanges: s.exchanges.length + 1,
+          costUsd: (yield* session.totals).costUsd
+        })
+        const { failures, objective } = judged
         const next: TrackState = {
           pending: rest,
           messages: [...messages, Agent.assistant(answer.text, coachName)],
@@ -684,34 +971,14 @@ export const make = (config: Config = {}): Coaching => {
           done: false,
           failures
         }
-        if (objective !== undefined) {
-          yield* ctx.buffer.mark("objective-met")
-          if (ctx.phase === "morning") {
-            yield* recorder.emit(SessionEvents.GoalsSet, { goals: parseGoals(objective) })
-          }
-          yield* session.end("objective-met")
-          return { ...next, done: true }
+        if (judged.end === undefined) return next
+        if (judged.end.reason === "objective-met") yield* ctx.buffer.mark("objective-met")
+        if (judged.goals !== undefined) yield* recorder.emit(SessionEvents.GoalsSet, { goals: judged.goals })
+        if (judged.end.critical !== undefined) {
+          yield* recorder.error({ severity: "critical", source: "model", message: judged.end.critical })
         }
-        if (failures >= outageAfter) {
-          yield* recorder.error({
-            severity: "critical",
-            source: "model",
-            message: `model outage: ${failures} consecutive failed replies; session ended (last: ${
-              answer.fallbackCause ?? "unknown"
-            })`
-          })
-          yield* session.end("model-outage", outageMessage)
-          return { ...next, done: true }
-        }
-        if (config.turnLimit !== undefined && next.exchanges.length >= config.turnLimit) {
-          yield* session.end("turn-limit")
-          return { ...next, done: true }
-        }
-        if (config.sessionBudgetUsd !== undefined && (yield* session.totals).costUsd >= config.sessionBudgetUsd) {
-          yield* session.end("budget-exhausted")
-          return { ...next, done: true }
-        }
-        return next
+        yield* session.end(judged.end.reason, judged.end.message)
+        return { ...next, done: true }
       }),
     {
       kind: "exchange",
@@ -819,8 +1086,7 @@ export const make = (config: Config = {}): Coaching => {
       const phaseCtx: PhaseContext = {
         phase: options.phase,
         session,
-        instructions: [options.instructions, config.instructions, phaseInstructions[options.phase]]
-          .filter((x) => x !== undefined && x !== "").join("\n\n"),
+        instructions: sessionInstructions(config, options.phase, options.instructions),
         userId: options.userId,
         buffer,
         recorder,
@@ -967,11 +1233,11 @@ export const make = (config: Config = {}): Coaching => {
   )
   const open: Coaching["open"] = (options) =>
     Effect.gen(function*() {
-      const { instructions, profile } = yield* ClientProfile.instructions.invoke(options.profile)
+      const { instructions, userId } = yield* profileInstructions(config, options.profile)
       const { phaseCtx, session } = yield* startSession({
         phase: options.phase ?? "morning",
-        userId: profile.userId,
-        instructions: config.renderProfile === undefined ? instructions : config.renderProfile(profile),
+        userId,
+        instructions,
         ...(options.sessionId !== undefined ? { sessionId: options.sessionId } : {})
       })
       // A live session still open when its scope closes ends then (the user left).

@@ -229,6 +229,27 @@ export const decodeReply = <A, I>(
   )
 
 /**
+ * Hooks of `make` for a runner that changes how the meeting runs without changing what it does:
+ * the durable meeting (`@braid/durable/DurableMeeting`) journals each turn and runs the
+ * discussion on a clock of its own. Both default to the identity.
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export interface MakeHooks {
+  /** Wraps the speaker primitive of each participant (the host included). */
+  readonly speaker?: (
+    name: string,
+    speak: P.Primitive<Meeting.TurnView, Meeting.Reply, unknown, Ai.LanguageModel.LanguageModel>
+  ) => P.Primitive<Meeting.TurnView, Meeting.Reply, unknown, Ai.LanguageModel.LanguageModel>
+  /** Runs around the discussion (the meeting driver), with the resolved configuration. */
+  readonly discussion?: <A, E, R>(
+    run: Effect.Effect<A, E, R>,
+    resolved: { readonly speakingTimeout: Duration.DurationInput }
+  ) => Effect.Effect<A, E, R>
+}
+
+/**
  * A configured meeting workflow.
  *
  * @category models
@@ -259,7 +280,7 @@ export type MeetingWorkflow = ReturnType<typeof make>
  * @category constructors
  * @since 0.1.0
  */
-export const make = (config: Config) => {
+export const make = (config: Config, hooks: MakeHooks = {}) => {
   const adjourn = config.adjournPhrase ?? "MEETING ADJOURNED"
   const maxTurns = config.maxTurns ?? 12
   const speakingTimeout = config.speakingTimeout ?? "30 seconds"
@@ -296,10 +317,14 @@ export const make = (config: Config) => {
       { name }
     ).speak.pipe(Primitive.named(`${name}Speaks`))
 
-  const hostSpeaker = speakerFor(config.host.name, config.host.role ?? "host", true, config.host.agent)
+  const wrap = hooks.speaker ?? ((_: string, speak) => speak)
+  const hostSpeaker = wrap(
+    config.host.name,
+    speakerFor(config.host.name, config.host.role ?? "host", true, config.host.agent)
+  )
   const speakers = config.participants.map((p) => ({
     spec: p,
-    speak: p.speak ?? speakerFor(p.name, p.role, false, p.agent)
+    speak: wrap(p.name, p.speak ?? speakerFor(p.name, p.role, false, p.agent))
   }))
 
   const prepare = Primitive.fromSchema(
@@ -359,7 +384,7 @@ export const make = (config: Config) => {
         }
         const result = yield* meeting.run
         return { ...p, result, transcript: transcript(result.history) } satisfies Discussed
-      }),
+      }).pipe((run) => hooks.discussion === undefined ? run : hooks.discussion(run, { speakingTimeout })),
     {
       kind: "meeting",
       meta: {

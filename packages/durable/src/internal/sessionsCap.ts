@@ -54,7 +54,8 @@ const storeError = (operation: string) => (e: { readonly message: string }) =>
 
 /**
  * A shared cap of `maxActive` live and `maxQueued` queued sessions per organization. `poll` is how
- * often `positions` and `enter(...).active` read the store.
+ * often `positions` and `enter(...).active` read the store. `stats` (the `SessionCap` view, which
+ * has no organization) counts the `default` organization.
  */
 export const make = (
   limits: { readonly maxActive: number; readonly maxQueued: number },
@@ -75,7 +76,11 @@ export const make = (
           : Effect.scoped(Effect.gen(function*() {
             const org = yield* Effect.mapError(lock.value.forOrganization(tenant), storeError("session cap lock"))
             yield* Effect.mapError(
-              org.acquire("session-cap", `cap-${crypto.randomUUID()}`, { wait: "30 seconds", lease: "30 seconds", retryEvery: "10 millis" }),
+              org.acquire("session-cap", `cap-${crypto.randomUUID()}`, {
+                wait: "30 seconds",
+                lease: "30 seconds",
+                retryEvery: "10 millis"
+              }),
               storeError("session cap lock")
             )
             return yield* self
@@ -163,7 +168,8 @@ export const make = (
     return {
       maxActive,
       maxQueued,
-      // A durable session enters through `start`, which records it; `enter` reports where an id stands.
+      // A durable session enters through `start`, which records it under the lock; `enter` reports
+      // where a recorded id stands (an id the store does not have is refused with the counts).
       enter: (sessionId) =>
         Effect.flatMap(position(sessionId), (p) =>
           p === undefined
@@ -176,7 +182,9 @@ export const make = (
               position: p,
               active: waitActive(sessionId)
             })),
-      leave: (sessionId) => Effect.asVoid(Effect.ignore(promote(tenantOf(sessionId)))),
+      // A durable session leaves through the end of its run, which admits the queue and signals
+      // the admitted runs: activating them here, without their signal, would strand them.
+      leave: () => Effect.void,
       position,
       positions,
       stats,

@@ -8,7 +8,9 @@ import { clearToken, readToken, saveToken } from "./auth.js"
 import { html } from "./html.js"
 import { ApiFailure } from "./http.js"
 import { AdminPage } from "./pages/Admin.js"
+import { CoachingPage } from "./pages/Coaching.js"
 import { HistoryPage } from "./pages/History.js"
+import { MeetingsPage } from "./pages/Meetings.js"
 import { PracticePage } from "./pages/Practice.js"
 import { RunsPage } from "./pages/Runs.js"
 import { ScenariosPage } from "./pages/Scenarios.js"
@@ -35,9 +37,11 @@ interface NavItem {
 
 const nav: ReadonlyArray<NavItem> = [
   { path: "scenarios", label: "Practise", roles: ["learner", "teacher", "admin"] },
+  { path: "coaching", label: "Coaching", roles: ["learner", "teacher", "admin"] },
   { path: "history", label: "History", roles: ["learner", "teacher", "admin"] },
   { path: "teach", label: "Scenarios", roles: ["teacher", "admin"] },
   { path: "admin", label: "Dashboard", roles: ["admin"] },
+  { path: "meetings", label: "Meetings & evals", roles: ["teacher", "admin"] },
   { path: "runs", label: "Runs", roles: ["teacher", "admin"] }
 ]
 
@@ -116,6 +120,10 @@ export const App = () => {
     ? html`<${TeacherLazy} id=${route.path[1]} />`
     : page === "admin"
     ? html`<${AdminPage} />`
+    : page === "coaching"
+    ? html`<${CoachingPage} id=${route.path[1]} />`
+    : page === "meetings"
+    ? html`<${MeetingsPage} kind=${route.path[1]} id=${route.path[2]} />`
     : page === "runs"
     ? html`<${RunsPage} id=${route.path[1]} />`
     : html`<${ScenariosPage} />`

@@ -75,3 +75,29 @@ export const listRuns = () => request<ReadonlyArray<Run>>("GET", "/api/runs")
 export const getRun = (id: string) => request<Run>("GET", `/api/runs/${enc(id)}`)
 export const startRun = (pipeline: "coaching", message: string) =>
   request<Run>("POST", "/api/runs", { body: { pipeline, message } })
+
+// coaching (everyone: their own sessions; read through the session endpoints)
+export type CoachingTurn = Api.CoachingTurn
+export const startCoaching = (body: Api.CoachingStart) => request<SessionRecord>("POST", "/api/coaching", { body })
+export const sendCoaching = (id: string, text: string) =>
+  request<CoachingTurn>("POST", `/api/coaching/${enc(id)}/messages`, { body: { text } })
+export const endCoaching = (id: string) => request<SessionRecord>("POST", `/api/coaching/${enc(id)}/end`)
+export const listCoaching = () =>
+  request<Page<SessionRecord>>("GET", "/api/sessions", { query: { kind: "coaching", limit: 20 } })
+
+// meetings and evaluation runs (teachers, admins)
+export type MeetingRun = Api.MeetingRun
+export type MeetingResult = Api.MeetingResult
+export type EvaluationRun = Api.EvaluationRun
+export type EvaluationReport = Api.EvaluationReport
+export type EvaluationTarget = Api.EvaluationTarget
+export const startMeeting = (body: Api.MeetingStart) => request<MeetingRun>("POST", "/api/meetings", { body })
+export const listMeetings = () => request<ReadonlyArray<MeetingRun>>("GET", "/api/meetings")
+export const getMeeting = (id: string) => request<MeetingRun>("GET", `/api/meetings/${enc(id)}`)
+export const meetingResult = (id: string) => request<MeetingResult>("GET", `/api/meetings/${enc(id)}/result`)
+export const startEvaluationRun = (body: Api.EvaluationRunStart) =>
+  request<EvaluationRun>("POST", "/api/evaluations/runs", { body })
+export const listEvaluationRuns = () => request<ReadonlyArray<EvaluationRun>>("GET", "/api/evaluations/runs")
+export const getEvaluationRun = (id: string) => request<EvaluationRun>("GET", `/api/evaluations/runs/${enc(id)}`)
+export const evaluationReport = (id: string) =>
+  request<EvaluationReport>("GET", `/api/evaluations/runs/${enc(id)}/result`)

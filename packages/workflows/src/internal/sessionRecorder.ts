@@ -34,7 +34,7 @@ export interface Recorder {
   /** Appends a message to the stored session. */
   readonly message: (message: Session.SessionMessage) => Effect.Effect<void, PersistError>
   /** Ends the stored session (retried) and publishes `SessionEnded`; never fails. */
-  readonly end: (ended: Session.Ended) => Effect.Effect<void>
+  readonly end: (ended: Session.Ended, options?: SessionEvents.EmitOptions) => Effect.Effect<void>
   /** Records an entry of the error log; never fails. */
   readonly error: (
     entry: { readonly severity: "warning" | "error" | "critical"; readonly source: string; readonly message: string }
@@ -42,9 +42,25 @@ export interface Recorder {
   /** Publishes an event of this session (identity fields filled in); never fails. */
   readonly emit: <E extends SessionEvents.Event>(
     Event: SessionEvents.EventClass<E>,
-    fields: Omit<E, "_tag" | "eventId" | "at" | "tenant" | "sessionId" | "userId">
+    fields: Omit<E, "_tag" | "eventId" | "at" | "tenant" | "sessionId" | "userId">,
+    options?: SessionEvents.EmitOptions
   ) => Effect.Effect<void>
 }
+
+/** A session's message as the store appends it. */
+export const toStored = (m: Session.SessionMessage): SessionStore.NewMessage => ({
+  role: m.role,
+  text: m.content,
+  createdAt: m.at,
+  inputTokens: m.usage.inputTokens,
+  outputTokens: m.usage.outputTokens,
+  costUsd: m.costUsd,
+  estimated: m.estimated ?? false,
+  fallback: m.fallback,
+  ...(m.turnId !== undefined ? { turnId: m.turnId } : {}),
+  ...(m.model !== undefined ? { model: m.model } : {}),
+  ...(m.fallbackCause !== undefined ? { fallbackCause: m.fallbackCause } : {})
+})
 
 const endRetry = Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(3)))
 
@@ -56,12 +72,17 @@ export const make = (identity: Identity): Effect.Effect<Recorder> =>
 
     const emit: Recorder["emit"] = <E extends SessionEvents.Event>(
       Event: SessionEvents.EventClass<E>,
-      fields: Omit<E, "_tag" | "eventId" | "at" | "tenant" | "sessionId" | "userId">
+      fields: Omit<E, "_tag" | "eventId" | "at" | "tenant" | "sessionId" | "userId">,
+      options?: SessionEvents.EmitOptions
     ) =>
       Option.match(bus, {
         onNone: () => Effect.void,
         onSome: (b) =>
-          SessionEvents.emit(Event, { ...fields, tenant, sessionId, userId } as Omit<E, "_tag" | "eventId" | "at">)
+          SessionEvents.emit(
+            Event,
+            { ...fields, tenant, sessionId, userId } as Omit<E, "_tag" | "eventId" | "at">,
+            options
+          )
             .pipe(
               Effect.provideService(EventBus.EventBus, b),
               Effect.catchAll((e) =>
@@ -104,23 +125,10 @@ export const make = (identity: Identity): Effect.Effect<Recorder> =>
     const message: Recorder["message"] = (m) =>
       Option.match(store, {
         onNone: () => Effect.void,
-        onSome: (s) =>
-          Effect.asVoid(s.appendMessage(sessionId, {
-            role: m.role,
-            text: m.content,
-            createdAt: m.at,
-            inputTokens: m.usage.inputTokens,
-            outputTokens: m.usage.outputTokens,
-            costUsd: m.costUsd,
-            estimated: m.estimated ?? false,
-            fallback: m.fallback,
-            ...(m.turnId !== undefined ? { turnId: m.turnId } : {}),
-            ...(m.model !== undefined ? { model: m.model } : {}),
-            ...(m.fallbackCause !== undefined ? { fallbackCause: m.fallbackCause } : {})
-          }))
+        onSome: (s) => Effect.asVoid(s.appendMessage(sessionId, toStored(m)))
       })
 
-    const end: Recorder["end"] = (ended) =>
+    const end: Recorder["end"] = (ended, options) =>
       Effect.gen(function*() {
         let durationMs: number | undefined
         if (Option.isSome(store)) {
@@ -142,7 +150,7 @@ export const make = (identity: Identity): Effect.Effect<Recorder> =>
           requestedAt: ended.at,
           ...(ended.message !== undefined ? { message: ended.message } : {}),
           ...(durationMs !== undefined ? { durationMs } : {})
-        })
+        }, options)
       })
 
     return { identity, persisting: Option.isSome(store), start, message, end, error, emit }

@@ -17,15 +17,37 @@ interface Streaming {
 }
 
 const Evaluation = (
-  { names, record }: { readonly record: EvaluationRecord | undefined; readonly names: ReadonlyMap<string, string> }
+  { admin, names, onRequeue, record }: {
+    readonly record: EvaluationRecord | undefined
+    readonly names: ReadonlyMap<string, string>
+    readonly admin: boolean
+    readonly onRequeue: () => Promise<void>
+  }
 ) => {
+  const [requeueing, setRequeueing] = useState(false)
+  const [requeueError, setRequeueError] = useState<unknown>(undefined)
   if (record === undefined || record.status === "pending" || record.status === "running") {
     return html`<section class="evaluation" aria-labelledby="eval-h" aria-busy="true">
       <h2 id="eval-h">Evaluation</h2><p role="status">The evaluation is being prepared…</p></section>`
   }
   if (record.status === "failed" || record.result === undefined) {
     return html`<section class="evaluation" aria-labelledby="eval-h"><h2 id="eval-h">Evaluation</h2>
-      <p class="error" role="alert">The evaluation failed${record.error ? `: ${record.error}` : ""}.</p></section>`
+      <p class="error" role="alert">The evaluation failed${record.error ? `: ${record.error}` : ""}.</p>
+      ${
+      admin
+        ? html`<div class="actions"><button type="button" data-testid="requeue" disabled=${requeueing}
+            aria-describedby="requeue-help" onClick=${() => {
+          setRequeueing(true)
+          setRequeueError(undefined)
+          onRequeue().then(() => setRequeueing(false), (e: unknown) => {
+            setRequeueing(false)
+            setRequeueError(e)
+          })
+        }}>${requeueing ? "Requeueing…" : "Requeue"}</button></div>
+          <p id="requeue-help" class="help">Puts the evaluation back in the queue; it runs again at once.</p>
+          <${ErrorBox} error=${requeueError} />`
+        : null
+    }</section>`
   }
   const r = record.result
   return html`<section class="evaluation" aria-labelledby="eval-h" data-testid="evaluation">
@@ -45,7 +67,7 @@ const Evaluation = (
   </section>`
 }
 
-export const PracticePage = ({ id }: { readonly id: string; readonly me: Me }) => {
+export const PracticePage = ({ id, me }: { readonly id: string; readonly me: Me }) => {
   const [session, setSession] = useState<SessionRecord | undefined>(undefined)
   const [msgs, setMsgs] = useState<ReadonlyArray<MessageRecord>>([])
   const [streaming, setStreaming] = useState<Streaming | undefined>(undefined)
@@ -227,7 +249,11 @@ export const PracticePage = ({ id }: { readonly id: string; readonly me: Me }) =
       }}>Delete</button>
           </div>
         </section>
-        <${Evaluation} record=${evaluation} names=${new Map((scenario?.skills ?? []).map((k) => [k.id, k.name]))} />`
+        <${Evaluation} record=${evaluation} names=${new Map((scenario?.skills ?? []).map((k) => [k.id, k.name]))}
+          admin=${me.role === "admin"} onRequeue=${() =>
+        Api.requeueEvaluation(id).then((v) => {
+          if (v.evaluation !== undefined) setEvaluation(v.evaluation)
+        })} />`
       : html`<form class="composer" onSubmit=${(e: Event) => {
         e.preventDefault()
         doSend()
