@@ -14,7 +14,7 @@
  *
  * @since 0.1.0
  */
-import { Instrumentation, Json, Primitive, WorkflowContext } from "@braid/core"
+import { Instrumentation, Journal, Json, Primitive, WorkflowContext } from "@braid/core"
 import {
   Clock,
   Context,
@@ -29,9 +29,9 @@ import {
   Schema
 } from "effect"
 import type { Fiber } from "effect"
-import { MemoryDecodeError, MemoryInputError, MemoryScopeUnavailable, type MemoryStoreError } from "./Errors.js"
+import { MemoryDecodeError, MemoryInputError, MemoryScopeUnavailable, MemoryStoreError } from "./Errors.js"
 import {
-  type Entry,
+  Entry,
   type Filter,
   makeInMemory,
   MemoryStore,
@@ -519,6 +519,10 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
    * configuration and the scope option are checked. The context, the time, the running agent
    * and the step path are read in one step from the fiber's public accessors
    * (`Effect.withFiberRuntime`), so an operation costs one Effect step plus the store's.
+   *
+   * In a durable run (the `Journal` hook journals) the operation is a journaled step instead:
+   * `journaled.again` runs it inside the step (where the hook passes through), and a replay
+   * returns the journaled result without touching the store.
    */
   const withScope = <A>(
     operation: string,
@@ -528,7 +532,12 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
       ctx: WorkflowContext.WorkflowContextShape,
       now: number,
       fiber: Fiber.RuntimeFiber<unknown, unknown>
-    ) => Effect.Effect<A, MemoryError>
+    ) => Effect.Effect<A, MemoryError>,
+    journaled?: {
+      readonly success: Schema.Schema<A, any>
+      readonly request: unknown
+      readonly again: () => Effect.Effect<A, MemoryError, WorkflowContext.WorkflowContext>
+    }
   ): Effect.Effect<A, MemoryError, WorkflowContext.WorkflowContext> => {
     if (badConfig !== undefined) return Effect.fail(badConfig)
     if (options !== undefined && (typeof options !== "object" || options === null)) {
@@ -536,6 +545,17 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
     }
     const kind = options?.scope ?? defaultScope
     return Effect.withFiberRuntime<A, MemoryError, WorkflowContext.WorkflowContext>((fiber) => {
+      if (journaled !== undefined) {
+        const journal = Context.get(fiber.currentContext, Journal.Journal)
+        if (journal.journaling) {
+          return journal.step(
+            `memory.${operation}`,
+            journaled.again(),
+            { success: journaled.success, error: MemoryErrorSchema },
+            { request: journaled.request }
+          )
+        }
+      }
       // A missing WorkflowContext is the same defect as `yield* WorkflowContext` would be.
       const ctx = Context.unsafeGet(
         fiber.currentContext as Context.Context<WorkflowContext.WorkflowContext>,
@@ -550,7 +570,7 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
     const problem = textProblem(key, maxKeyBytes)
     return problem === undefined ? undefined : inputError(operation, "key", problem, key)
   }
-  return {
+  const self: MemoryShape = {
     store: (key, value, options) =>
       withScope("store", options, (scope, ctx, now, fiber): Effect.Effect<Entry, MemoryError> => {
         const invalid = keyProblem("store", key) ?? tagsProblem("store", options?.tags, key)
@@ -597,7 +617,9 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
         // A ttl that ends past the safe integers (an integer column's range) never ends.
         if (ttl !== undefined && now + ttl <= Number.MAX_SAFE_INTEGER) entry.expiresAt = Math.ceil(now + ttl)
         const maxEntries = retention[scope.kind]?.maxEntries
-        const idempotencyKey = options?.idempotencyKey
+        // Inside a journaled step (the hook's or a `Durable.step`), the step's key by default.
+        const idempotencyKey = options?.idempotencyKey ??
+          Option.getOrUndefined(Context.get(fiber.currentContext, Journal.Journal).idempotencyKey)
         if (idempotencyKey !== undefined) {
           const problem = textProblem(idempotencyKey, maxKeyBytes)
           if (problem !== undefined) return Effect.fail(inputError("store", "idempotencyKey", problem, key))
@@ -608,25 +630,44 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
         return Effect.map(store.put(entry, putOptions), (first) =>
           // a store that knows no idempotency keys may return anything but an entry: the write applied
           typeof first === "object" && first !== null ? first : entry as Entry)
+      }, {
+        success: Entry,
+        request: { key, value, options },
+        again: () => self.store(key, value, options)
       }),
     retrieve: (key, options) =>
       withScope("retrieve", options, (scope, _ctx, now): Effect.Effect<Option.Option<Entry>, MemoryError> => {
         const invalid = keyProblem("retrieve", key)
         return invalid !== undefined ? Effect.fail(invalid) : store.get(scope, key, now)
-      }),
+      }, { success: OptionalEntry, request: { key, options }, again: () => self.retrieve(key, options) }),
     query: (options) =>
       withScope("query", options, (scope, _ctx, now): Effect.Effect<ReadonlyArray<Entry>, MemoryError> => {
         const invalid = filterProblem(options ?? {})
         return invalid !== undefined ? Effect.fail(invalid) : store.query(scope, options ?? {}, now)
+      }, { success: Entries, request: { options }, again: () => self.query(options) }),
+    list: (options) =>
+      withScope("list", options, (scope, _ctx, now) => store.query(scope, {}, now), {
+        success: Entries,
+        request: { options },
+        again: () => self.list(options)
       }),
-    list: (options) => withScope("list", options, (scope, _ctx, now) => store.query(scope, {}, now)),
     delete: (key, options) =>
       withScope("delete", options, (scope): Effect.Effect<boolean, MemoryError> => {
         const invalid = keyProblem("delete", key)
         return invalid !== undefined ? Effect.fail(invalid) : store.delete(scope, key)
-      })
+      }, { success: Schema.Boolean, request: { key, options }, again: () => self.delete(key, options) })
   }
+  return self
 }
+
+/** The schemas of what a durable run journals for a memory operation. */
+const MemoryErrorSchema: Schema.Schema<MemoryError, any> = Schema.Union(
+  MemoryStoreError,
+  MemoryScopeUnavailable,
+  MemoryInputError
+)
+const OptionalEntry = Schema.Option(Entry)
+const Entries = Schema.Array(Entry)
 
 /**
  * The `Memory` service over the `MemoryStore` in context.

@@ -43,7 +43,7 @@
  *
  * @since 0.1.0
  */
-import { Json, Sql, WorkflowContext } from "@braid/core"
+import { Journal, Json, Sql, WorkflowContext } from "@braid/core"
 import {
   Cause,
   Clock,
@@ -698,6 +698,16 @@ const names = (
   return Effect.void
 }
 
+/** What a durable run journals for a send (its message id) and a request (the reply message). */
+const journaledSend = {
+  success: Schema.String,
+  error: Schema.Union(MessageInvalid, AgentNotFound, MessageStoreError)
+}
+const journaledRequest = {
+  success: Message,
+  error: Schema.Union(RequestTimedOut, MessageInvalid, AgentNotFound, MessageStoreError)
+}
+
 /** The checked idempotency key of a send's options (none when absent). */
 const keyOf = (sendOptions: SendOptions | undefined): Effect.Effect<string | undefined, MessageInvalid> => {
   if (sendOptions === undefined || sendOptions === null) return Effect.succeed(undefined)
@@ -808,7 +818,8 @@ export const make = (
         sendOptions: SendOptions | undefined
       ) =>
         Effect.gen(function*() {
-          const idempotencyKey = yield* keyOf(sendOptions)
+          // Inside a journaled step (the hook's or a `Durable.step`), the step's key by default.
+          const idempotencyKey = (yield* keyOf(sendOptions)) ?? Option.getOrUndefined(yield* Journal.idempotencyKey)
           const posted = yield* post(
             from,
             to,
@@ -822,8 +833,13 @@ export const make = (
           return posted.value
         })
 
+      // In a durable run a send is a journaled step (a replay does not send again) and its
+      // message is stored under the step's idempotency key (a send in flight at a crash, run
+      // again, sends once).
       const send = (from: string, to: string, body: unknown, sendOptions?: SendOptions) =>
-        postTo(from, to, "message", body, sendOptions)
+        Journal.step("messaging.send", postTo(from, to, "message", body, sendOptions), journaledSend, {
+          request: { organization, from, to, body }
+        })
 
       // a reply has no guard: it is always stored
       const reply = (request: Message, body: unknown) =>
@@ -859,12 +875,23 @@ export const make = (
           return answer
         })
 
+      /** `exchange` as a journaled step in a durable run: a replay returns the journaled reply. */
+      const journaledExchange = (
+        from: string,
+        to: string,
+        body: unknown,
+        opts: SendOptions & { readonly timeout: Duration.DurationInput }
+      ) =>
+        Journal.step("messaging.request", exchange(from, to, body, opts), journaledRequest, {
+          request: { organization, from, to, body }
+        })
+
       const request = (
         from: string,
         to: string,
         body: unknown,
         opts: SendOptions & { readonly timeout: Duration.DurationInput }
-      ) => Effect.map(exchange(from, to, body, opts), (answer) => answer.body)
+      ) => Effect.map(journaledExchange(from, to, body, opts), (answer) => answer.body)
 
       const unread = (agent: string) => store.unread(organization, agent)
 
@@ -945,7 +972,7 @@ export const make = (
             }
           ) =>
             Effect.gen(function*() {
-              const answer = yield* exchange(from, to, yield* encode(body), opts)
+              const answer = yield* journaledExchange(from, to, yield* encode(body), opts)
               if (opts.reply === undefined) return answer.body as B
               return (yield* decodeBody(opts.reply)(answer)).body
             }),
