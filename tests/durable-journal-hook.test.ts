@@ -165,6 +165,37 @@ for (const [engineName, engine] of engines) {
       )
     })
 
+    it.live("two writes of one step get two keys: each applied once after the step runs again", () => {
+      const attempts = { count: 0 }
+      const session = `pair-${n++}`
+      const twoWrites = Primitive.make("pair", (_: string) =>
+        Durable.step(
+          "pair",
+          Effect.gen(function*() {
+            yield* Memory.store("first", 1)
+            yield* Memory.store("second", 2)
+            if (++attempts.count === 1) return yield* Effect.interrupt // cut short after both applied
+            return "ok"
+          }).pipe(Effect.orDie),
+          Schema.String
+        ))
+      const wf = Durable.workflow(`pair-${n}`, twoWrites, {
+        input: Schema.String,
+        output: Schema.String,
+        key: (s) => s,
+        context: (s) => ({ sessionId: s })
+      })
+      return Effect.gen(function*() {
+        assert.strictEqual(yield* wf.run(session), "ok")
+        assert.strictEqual(attempts.count, 2)
+        const entries = yield* Memory.list().pipe(Effect.provide(WorkflowContext.layer({ sessionId: session })))
+        // one key for both would keep one entry; no keys would keep four
+        assert.deepStrictEqual(entries.map((e) => e.key).sort(), ["first", "second"])
+      }).pipe(
+        Effect.provide(wf.layer.pipe(Layer.provideMerge(engine()), Layer.provideMerge(Memory.layerInMemory())))
+      )
+    })
+
     it.live("changed tool parameters on replay fail the run with NonDeterminism", () => {
       const { memory, messaging, model, tools, world } = makeWorld()
       const learner = `bob-${n++}`

@@ -60,6 +60,13 @@ export interface JournalShape {
   ) => Effect.Effect<A, E, R>
   /** Inside a journaled step's effect: a key the same for every attempt of that step. */
   readonly idempotencyKey: Option.Option<string>
+  /**
+   * Inside a journaled step's effect: the key of the step's next write, so that several writes of
+   * one step do not share a key: the step's key for the first write of an attempt, then
+   * `KEY~2`, `KEY~3`, ... in the order the attempt makes them (the same on every attempt when the
+   * step's writes run in a deterministic order). `None` elsewhere.
+   */
+  readonly nextWriteKey: () => Option.Option<string>
 }
 
 /**
@@ -78,7 +85,8 @@ export interface JournalShape {
 export const passThrough: JournalShape = {
   journaling: false,
   step: (_name, effect) => effect,
-  idempotencyKey: O.none()
+  idempotencyKey: O.none(),
+  nextWriteKey: () => O.none()
 }
 
 /**
@@ -129,6 +137,27 @@ export const step = <A, E, R>(
   options?: StepOptions
 ): Effect.Effect<A, E, R> =>
   Effect.flatMap(Journal, (journal) => journal.journaling ? journal.step(name, effect, schemas, options) : effect)
+
+/**
+ * Inside the effect of a journaled step: the idempotency key of the step's next write (see
+ * `JournalShape.nextWriteKey`); `None` elsewhere. What Braid's memory and messaging writes use
+ * when their caller gave no key.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { Journal } from "@braid/core"
+ *
+ * const key = Effect.map(Journal.nextWriteKey, Option.getOrUndefined)
+ * ```
+ *
+ * @category accessors
+ * @since 0.3.0
+ */
+export const nextWriteKey: Effect.Effect<Option.Option<string>> = Effect.map(
+  Journal,
+  (journal) => journal.nextWriteKey()
+)
 
 /**
  * Inside the effect of a journaled step: a key that is the same for every attempt of the step,

@@ -321,7 +321,7 @@ const journal = <A, E, R>(
             Context.add(
               Context.omit(CurrentRun)(Context.merge(input, context)),
               Journal.Journal,
-              insideStep(`${run.executionId}/${key}`)
+              insideStep(run.executionId, `${run.executionId}/${key}`)
             ) as Context.Context<R>
         ).pipe(
           Effect.provideService(CurrentStep, `${run.executionId}/${key}`)
@@ -341,11 +341,20 @@ const journal = <A, E, R>(
   })
 
 /** The journal hook inside a step's effect: no journaling of its own, the step's idempotency key. */
-const insideStep = (stepKey: string): Journal.JournalShape => ({
-  journaling: false,
-  step: (_name, effect) => effect,
-  idempotencyKey: Option.some(stepKey)
-})
+const insideStep = (runId: string, stepKey: string): Journal.JournalShape => {
+  let writes = 0
+  return {
+    journaling: false,
+    step: (_name, effect) => effect,
+    idempotencyKey: Option.some(stepKey),
+    nextWriteKey: () => {
+      const key = ++writes === 1 ? stepKey : `${stepKey}~${writes}`
+      // the stores take keys of up to 1,024 characters: a longer one (a deep path) is hashed
+      return Option.some(key.length <= maxWriteKeyLength ? key : `${runId}/#${digest(key)}`)
+    }
+  }
+}
+const maxWriteKeyLength = 512
 
 const isJournalFailure = (u: unknown): u is NonDeterminism | IncompatibleVersion | InvalidInput =>
   u instanceof NonDeterminism || u instanceof IncompatibleVersion || u instanceof InvalidInput
@@ -364,7 +373,8 @@ const runJournal: Journal.JournalShape = {
       isJournalFailure,
       Effect.die
     ) as any,
-  idempotencyKey: Option.none()
+  idempotencyKey: Option.none(),
+  nextWriteKey: () => Option.none()
 }
 
 /** A journal failure raised through the `Journal` hook (a defect there) as the run's typed error. */

@@ -137,7 +137,9 @@ export interface StoreOptions extends ScopeOption {
   /**
    * Makes the write happen once: a second write with the same key in the same scope (within
    * `MemoryStore.idempotencyWindowMillis`) writes nothing and returns the first write's entry.
-   * In a durable run pass `Durable.idempotencyKey`, stable across a crashed attempt and its retry.
+   * In a durable run a write with no key of its own gets one from its journaled step (the
+   * write's own automatic step, or a `Durable.step` around it: `Journal.nextWriteKey`), stable
+   * across a crashed attempt and its retry.
    *
    * @since 0.3.0
    */
@@ -617,9 +619,9 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
         // A ttl that ends past the safe integers (an integer column's range) never ends.
         if (ttl !== undefined && now + ttl <= Number.MAX_SAFE_INTEGER) entry.expiresAt = Math.ceil(now + ttl)
         const maxEntries = retention[scope.kind]?.maxEntries
-        // Inside a journaled step (the hook's or a `Durable.step`), the step's key by default.
+        // Inside a journaled step (the hook's or a `Durable.step`), a key of the step by default.
         const idempotencyKey = options?.idempotencyKey ??
-          Option.getOrUndefined(Context.get(fiber.currentContext, Journal.Journal).idempotencyKey)
+          Option.getOrUndefined(Context.get(fiber.currentContext, Journal.Journal).nextWriteKey())
         if (idempotencyKey !== undefined) {
           const problem = textProblem(idempotencyKey, maxKeyBytes)
           if (problem !== undefined) return Effect.fail(inputError("store", "idempotencyKey", problem, key))

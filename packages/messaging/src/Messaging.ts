@@ -311,7 +311,8 @@ export interface SendOptions {
    * Sends at most once per organization: a send or request with a key the store has applied
    * already stores nothing and returns the first message's id (a request then waits for the
    * first request's reply, while it is unconsumed). Insert-if-absent in the store, so a step
-   * that runs again after a crash (`Durable.idempotencyKey`) sends once. A non-empty string of
+   * that runs again after a crash sends once. In a durable run a send or request with no key of
+   * its own gets one from its journaled step (`Journal.nextWriteKey`). A non-empty string of
    * at most 1,024 characters; the in-memory store remembers a key for
    * `idempotencyWindowMillis`, the SQL store as long as the message is kept.
    */
@@ -818,8 +819,8 @@ export const make = (
         sendOptions: SendOptions | undefined
       ) =>
         Effect.gen(function*() {
-          // Inside a journaled step (the hook's or a `Durable.step`), the step's key by default.
-          const idempotencyKey = (yield* keyOf(sendOptions)) ?? Option.getOrUndefined(yield* Journal.idempotencyKey)
+          // Inside a journaled step (the hook's or a `Durable.step`), a key of the step by default.
+          const idempotencyKey = (yield* keyOf(sendOptions)) ?? Option.getOrUndefined(yield* Journal.nextWriteKey)
           const posted = yield* post(
             from,
             to,
