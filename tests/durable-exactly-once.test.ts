@@ -125,8 +125,7 @@ for (const [engineName, engine] of engines) {
             (key, attempt) =>
               Effect.flatMap(
                 Messaging.Messaging,
-                (messaging) =>
-                  messaging.send("coach", learner, { text, attempt }, keyed(mode, key, attempt))
+                (messaging) => messaging.send("coach", learner, { text, attempt }, keyed(mode, key, attempt))
               )
           )
           return Effect.gen(function*() {

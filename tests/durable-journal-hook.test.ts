@@ -8,8 +8,8 @@
  * are the same in the run and its replay; changed tool parameters on replay fail the run with
  * `NonDeterminism`.
  */
-import { Primitive, WorkflowContext } from "@braid/core"
 import { Agent } from "@braid/agents"
+import { Primitive, WorkflowContext } from "@braid/core"
 import { Durable, DurableModel } from "@braid/durable"
 import * as SqliteEngine from "@braid/durable/SqliteEngine"
 import { Ai, ScriptedLanguageModel } from "@braid/llm"
@@ -216,7 +216,10 @@ for (const [engineName, engine] of engines) {
         const exit = yield* Effect.exit(wf.run(learner))
         assert.isTrue(Exit.isFailure(exit), "the run failed")
         const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-        assert.isTrue(Option.isSome(failure), `a typed failure, got ${Exit.isFailure(exit) ? Cause.pretty(exit.cause) : ""}`)
+        assert.isTrue(
+          Option.isSome(failure),
+          `a typed failure, got ${Exit.isFailure(exit) ? Cause.pretty(exit.cause) : ""}`
+        )
         const error = Option.getOrThrow(failure) as { readonly _tag: string; readonly key: string }
         assert.strictEqual(error._tag, "NonDeterminism")
         assert.match(error.key, /tool:weather#0$/)
@@ -224,7 +227,12 @@ for (const [engineName, engine] of engines) {
       }).pipe(
         Effect.provide(wf.layer.pipe(
           Layer.provideMerge(engine()),
-          Layer.provideMerge(Layer.effect(Ai.LanguageModel.LanguageModel, Effect.flatMap(ScriptedLanguageModel.provider(model), Ai.fromProvider))),
+          Layer.provideMerge(
+            Layer.effect(
+              Ai.LanguageModel.LanguageModel,
+              Effect.flatMap(ScriptedLanguageModel.provider(model), Ai.fromProvider)
+            )
+          ),
           Layer.provideMerge(tools),
           Layer.provideMerge(Memory.layer()),
           Layer.provideMerge(memory),

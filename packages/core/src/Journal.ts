@@ -8,9 +8,11 @@
  *
  * @since 0.3.0
  */
-import type { Option, Schema } from "effect"
-import { Context, Effect } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import * as O from "effect/Option"
+import type * as Option from "effect/Option"
+import type * as Schema from "effect/Schema"
 
 /**
  * The schemas of a journaled value: the step's success and its typed error (a failure is
@@ -120,11 +122,15 @@ export class Journal extends Context.Reference<Journal>()("@braid/core/Journal",
  * import { Effect, Schema } from "effect"
  * import { Journal } from "@braid/core"
  *
+ * class UnknownCity extends Schema.TaggedError<UnknownCity>()("UnknownCity", { city: Schema.String }) {}
+ *
  * const lookup = (city: string) =>
- *   Journal.step("weather", Effect.succeed({ city, sky: "clear" }), {
- *     success: Schema.Struct({ city: Schema.String, sky: Schema.String }),
- *     error: Schema.Never
- *   }, { request: city })
+ *   Journal.step(
+ *     "weather",
+ *     city === "" ? Effect.fail(new UnknownCity({ city })) : Effect.succeed({ city, sky: "clear" }),
+ *     { success: Schema.Struct({ city: Schema.String, sky: Schema.String }), error: UnknownCity },
+ *     { request: city }
+ *   )
  * ```
  *
  * @category execution

@@ -103,7 +103,12 @@ describe("DurableModel.streamText", () => {
         executions.push(deltas)
         yield* Stream.runForEach(Ai.LanguageModel.streamText({ prompt: `tell ${topic}` }), (part) =>
           part.type === "text-delta"
-            ? Effect.zipRight(Effect.sync(() => deltas.push(part.delta)), Deferred.succeed(gate, undefined))
+            ? Effect.zipRight(
+              Effect.sync(() =>
+                deltas.push(part.delta)
+              ),
+              Deferred.succeed(gate, undefined)
+            )
             : Effect.void)
         const go = yield* Durable.awaitSignal("go", Reply)
         return `${deltas.join("")}|${go.text}`
@@ -126,7 +131,9 @@ describe("DurableModel.streamText", () => {
       assert.isTrue(executions.length >= 2, "the run replayed")
       for (const deltas of executions) assert.strictEqual(deltas.join(""), "Streamed reply", "each part once")
     }).pipe(
-      Effect.provide(wf.layer.pipe(Layer.provideMerge(Durable.layerMemory), Layer.provideMerge(DurableModel.layer(gated))))
+      Effect.provide(
+        wf.layer.pipe(Layer.provideMerge(Durable.layerMemory), Layer.provideMerge(DurableModel.layer(gated)))
+      )
     )
   })
 })
