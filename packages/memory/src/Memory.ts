@@ -524,8 +524,18 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
    *
    * In a durable run (the `Journal` hook journals) the operation is a journaled step instead:
    * `journaled.again` runs it inside the step (where the hook passes through), and a replay
-   * returns the journaled result without touching the store.
+   * returns the journaled result without touching the store. (`journaled` is one constant per
+   * operation and the arguments are passed as they are: nothing is allocated outside a durable run.)
    */
+  interface JournaledOperation<A> {
+    readonly schemas: Journal.StepSchemas<A, MemoryError>
+    readonly request: (key: string | undefined, value: unknown, options: unknown) => unknown
+    readonly again: (
+      key: string | undefined,
+      value: unknown,
+      options: any
+    ) => Effect.Effect<A, MemoryError, WorkflowContext.WorkflowContext>
+  }
   const withScope = <A>(
     operation: string,
     options: ScopeOption | undefined,
@@ -535,11 +545,9 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
       now: number,
       fiber: Fiber.RuntimeFiber<unknown, unknown>
     ) => Effect.Effect<A, MemoryError>,
-    journaled?: {
-      readonly success: Schema.Schema<A, any>
-      readonly request: unknown
-      readonly again: () => Effect.Effect<A, MemoryError, WorkflowContext.WorkflowContext>
-    }
+    journaled?: JournaledOperation<A>,
+    key?: string,
+    value?: unknown
   ): Effect.Effect<A, MemoryError, WorkflowContext.WorkflowContext> => {
     if (badConfig !== undefined) return Effect.fail(badConfig)
     if (options !== undefined && (typeof options !== "object" || options === null)) {
@@ -552,9 +560,9 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
         if (journal.journaling) {
           return journal.step(
             `memory.${operation}`,
-            journaled.again(),
-            { success: journaled.success, error: MemoryErrorSchema },
-            { request: journaled.request }
+            journaled.again(key, value, options),
+            journaled.schemas,
+            { request: journaled.request(key, value, options) }
           )
         }
       }
@@ -574,90 +582,126 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
   }
   const self: MemoryShape = {
     store: (key, value, options) =>
-      withScope("store", options, (scope, ctx, now, fiber): Effect.Effect<Entry, MemoryError> => {
-        const invalid = keyProblem("store", key) ?? tagsProblem("store", options?.tags, key)
-        if (invalid !== undefined) return Effect.fail(invalid)
-        if (scope.kind !== "run") {
-          const runProblem = textProblem(ctx.runId, maxIdBytes)
-          if (runProblem !== undefined) return Effect.fail(inputError("store", "runId", runProblem, key))
-        }
-        let ttl = ttls[scope.kind]
-        if (options?.ttl !== undefined) {
-          const millis = millisOf(options.ttl)
-          if (typeof millis === "string") return Effect.fail(inputError("store", "ttl", millis, key))
-          ttl = millis
-        }
-        if (options?.agent !== undefined) {
-          const problem = textProblem(options.agent, maxKeyBytes)
-          if (problem !== undefined) return Effect.fail(inputError("store", "agent", problem, key))
-        }
-        // What is stored is the value's JSON: every store returns the same thing. The entry
-        // returned here holds the value as passed.
-        const valueJson = encodeValue(key, value)
-        if (typeof valueJson !== "string") return Effect.fail(valueJson)
-        const agent = options?.agent !== undefined ? options.agent : fiber.getFiberRef(currentAgent)
-        if (agent !== undefined && options?.agent === undefined) {
-          const problem = textProblem(agent, maxKeyBytes)
-          if (problem !== undefined) return Effect.fail(inputError("store", "agent", problem, key))
-        }
-        const stepPath = Instrumentation.pathOfFiber(fiber)
-        if (stepPath !== "") {
-          const problem = textProblem(stepPath, undefined)
-          if (problem !== undefined) return Effect.fail(inputError("store", "stepPath", problem, key))
-        }
-        const entry: MutableEntry = {
-          id: crypto.randomUUID(),
-          scope,
-          key,
-          value,
-          runId: ctx.runId,
-          tags: options?.tags === undefined || options.tags.length === 0 ? noTags : [...options.tags],
-          createdAt: now
-        }
-        if (agent !== undefined) entry.agent = agent
-        if (stepPath !== "") entry.stepPath = stepPath
-        // A ttl that ends past the safe integers (an integer column's range) never ends.
-        if (ttl !== undefined && now + ttl <= Number.MAX_SAFE_INTEGER) entry.expiresAt = Math.ceil(now + ttl)
-        const maxEntries = retention[scope.kind]?.maxEntries
-        // Inside a journaled step (the hook's or a `Durable.step`), a key of the step by default.
-        const idempotencyKey = options?.idempotencyKey ??
-          Option.getOrUndefined(Context.get(fiber.currentContext, Journal.Journal).nextWriteKey())
-        if (idempotencyKey !== undefined) {
-          const problem = textProblem(idempotencyKey, maxKeyBytes)
-          if (problem !== undefined) return Effect.fail(inputError("store", "idempotencyKey", problem, key))
-        }
-        const putOptions: MutablePutOptions = { now, valueJson }
-        if (maxEntries !== undefined) putOptions.maxEntries = maxEntries
-        if (idempotencyKey !== undefined) putOptions.idempotencyKey = idempotencyKey
-        return Effect.map(store.put(entry, putOptions), (first) =>
-          // a store that knows no idempotency keys may return anything but an entry: the write applied
-          typeof first === "object" && first !== null ? first : entry as Entry)
-      }, {
-        success: Entry,
-        request: { key, value, options },
-        again: () => self.store(key, value, options)
-      }),
+      withScope(
+        "store",
+        options,
+        (scope, ctx, now, fiber): Effect.Effect<Entry, MemoryError> => {
+          const invalid = keyProblem("store", key) ?? tagsProblem("store", options?.tags, key)
+          if (invalid !== undefined) return Effect.fail(invalid)
+          if (scope.kind !== "run") {
+            const runProblem = textProblem(ctx.runId, maxIdBytes)
+            if (runProblem !== undefined) return Effect.fail(inputError("store", "runId", runProblem, key))
+          }
+          let ttl = ttls[scope.kind]
+          if (options?.ttl !== undefined) {
+            const millis = millisOf(options.ttl)
+            if (typeof millis === "string") return Effect.fail(inputError("store", "ttl", millis, key))
+            ttl = millis
+          }
+          if (options?.agent !== undefined) {
+            const problem = textProblem(options.agent, maxKeyBytes)
+            if (problem !== undefined) return Effect.fail(inputError("store", "agent", problem, key))
+          }
+          // What is stored is the value's JSON: every store returns the same thing. The entry
+          // returned here holds the value as passed.
+          const valueJson = encodeValue(key, value)
+          if (typeof valueJson !== "string") return Effect.fail(valueJson)
+          const agent = options?.agent !== undefined ? options.agent : fiber.getFiberRef(currentAgent)
+          if (agent !== undefined && options?.agent === undefined) {
+            const problem = textProblem(agent, maxKeyBytes)
+            if (problem !== undefined) return Effect.fail(inputError("store", "agent", problem, key))
+          }
+          const stepPath = Instrumentation.pathOfFiber(fiber)
+          if (stepPath !== "") {
+            const problem = textProblem(stepPath, undefined)
+            if (problem !== undefined) return Effect.fail(inputError("store", "stepPath", problem, key))
+          }
+          const entry: MutableEntry = {
+            id: crypto.randomUUID(),
+            scope,
+            key,
+            value,
+            runId: ctx.runId,
+            tags: options?.tags === undefined || options.tags.length === 0 ? noTags : [...options.tags],
+            createdAt: now
+          }
+          if (agent !== undefined) entry.agent = agent
+          if (stepPath !== "") entry.stepPath = stepPath
+          // A ttl that ends past the safe integers (an integer column's range) never ends.
+          if (ttl !== undefined && now + ttl <= Number.MAX_SAFE_INTEGER) entry.expiresAt = Math.ceil(now + ttl)
+          const maxEntries = retention[scope.kind]?.maxEntries
+          // Inside a journaled step (the hook's or a `Durable.step`), a key of the step by default.
+          const idempotencyKey = options?.idempotencyKey ??
+            Option.getOrUndefined(Context.get(fiber.currentContext, Journal.Journal).nextWriteKey())
+          if (idempotencyKey !== undefined) {
+            const problem = textProblem(idempotencyKey, maxKeyBytes)
+            if (problem !== undefined) return Effect.fail(inputError("store", "idempotencyKey", problem, key))
+          }
+          const putOptions: MutablePutOptions = { now, valueJson }
+          if (maxEntries !== undefined) putOptions.maxEntries = maxEntries
+          if (idempotencyKey !== undefined) putOptions.idempotencyKey = idempotencyKey
+          return Effect.map(store.put(entry, putOptions), (first) =>
+            // a store that knows no idempotency keys may return anything but an entry: the write applied
+            typeof first === "object" && first !== null ? first : entry as Entry)
+        },
+        journaledStore,
+        key,
+        value
+      ),
     retrieve: (key, options) =>
-      withScope("retrieve", options, (scope, _ctx, now): Effect.Effect<Option.Option<Entry>, MemoryError> => {
-        const invalid = keyProblem("retrieve", key)
-        return invalid !== undefined ? Effect.fail(invalid) : store.get(scope, key, now)
-      }, { success: OptionalEntry, request: { key, options }, again: () => self.retrieve(key, options) }),
+      withScope(
+        "retrieve",
+        options,
+        (scope, _ctx, now): Effect.Effect<Option.Option<Entry>, MemoryError> => {
+          const invalid = keyProblem("retrieve", key)
+          return invalid !== undefined ? Effect.fail(invalid) : store.get(scope, key, now)
+        },
+        journaledRetrieve,
+        key
+      ),
     query: (options) =>
       withScope("query", options, (scope, _ctx, now): Effect.Effect<ReadonlyArray<Entry>, MemoryError> => {
         const invalid = filterProblem(options ?? {})
         return invalid !== undefined ? Effect.fail(invalid) : store.query(scope, options ?? {}, now)
-      }, { success: Entries, request: { options }, again: () => self.query(options) }),
-    list: (options) =>
-      withScope("list", options, (scope, _ctx, now) => store.query(scope, {}, now), {
-        success: Entries,
-        request: { options },
-        again: () => self.list(options)
-      }),
+      }, journaledQuery),
+    list: (options) => withScope("list", options, (scope, _ctx, now) => store.query(scope, {}, now), journaledList),
     delete: (key, options) =>
-      withScope("delete", options, (scope): Effect.Effect<boolean, MemoryError> => {
-        const invalid = keyProblem("delete", key)
-        return invalid !== undefined ? Effect.fail(invalid) : store.delete(scope, key)
-      }, { success: Schema.Boolean, request: { key, options }, again: () => self.delete(key, options) })
+      withScope(
+        "delete",
+        options,
+        (scope): Effect.Effect<boolean, MemoryError> => {
+          const invalid = keyProblem("delete", key)
+          return invalid !== undefined ? Effect.fail(invalid) : store.delete(scope, key)
+        },
+        journaledDelete,
+        key
+      )
+  }
+  const schemas = <A>(success: Schema.Schema<A, any>) => ({ success, error: MemoryErrorSchema })
+  const journaledStore: JournaledOperation<Entry> = {
+    schemas: schemas(Entry),
+    request: (key, value, options) => ({ key, value, options }),
+    again: (key, value, options) => self.store(key!, value, options)
+  }
+  const journaledRetrieve: JournaledOperation<Option.Option<Entry>> = {
+    schemas: schemas(OptionalEntry),
+    request: (key, _value, options) => ({ key, options }),
+    again: (key, _value, options) => self.retrieve(key!, options)
+  }
+  const journaledQuery: JournaledOperation<ReadonlyArray<Entry>> = {
+    schemas: schemas(Entries),
+    request: (_key, _value, options) => ({ options }),
+    again: (_key, _value, options) => self.query(options)
+  }
+  const journaledList: JournaledOperation<ReadonlyArray<Entry>> = {
+    schemas: schemas(Entries),
+    request: (_key, _value, options) => ({ options }),
+    again: (_key, _value, options) => self.list(options)
+  }
+  const journaledDelete: JournaledOperation<boolean> = {
+    schemas: schemas(Schema.Boolean),
+    request: (key, _value, options) => ({ key, options }),
+    again: (key, _value, options) => self.delete(key!, options)
   }
   return self
 }
