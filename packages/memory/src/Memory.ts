@@ -543,7 +543,8 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
       scope: Scope,
       ctx: WorkflowContext.WorkflowContextShape,
       now: number,
-      fiber: Fiber.RuntimeFiber<unknown, unknown>
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
+      journal: Journal.JournalShape
     ) => Effect.Effect<A, MemoryError>,
     journaled?: JournaledOperation<A>,
     key?: string,
@@ -555,8 +556,8 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
     }
     const kind = options?.scope ?? defaultScope
     return Effect.withFiberRuntime<A, MemoryError, WorkflowContext.WorkflowContext>((fiber) => {
+      const journal = Context.get(fiber.currentContext, Journal.Journal)
       if (journaled !== undefined) {
-        const journal = Context.get(fiber.currentContext, Journal.Journal)
         if (journal.journaling) {
           return journal.step(
             `memory.${operation}`,
@@ -573,7 +574,13 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
       )
       const scope = scopeOrError(ctx, operation, kind)
       if (!isScope(scope)) return Effect.fail(scope)
-      return f(scope, ctx, Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis(), fiber)
+      return f(
+        scope,
+        ctx,
+        Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis(),
+        fiber,
+        journal
+      )
     })
   }
   const keyProblem = (operation: string, key: unknown): MemoryInputError | undefined => {
@@ -585,7 +592,7 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
       withScope(
         "store",
         options,
-        (scope, ctx, now, fiber): Effect.Effect<Entry, MemoryError> => {
+        (scope, ctx, now, fiber, journal): Effect.Effect<Entry, MemoryError> => {
           const invalid = keyProblem("store", key) ?? tagsProblem("store", options?.tags, key)
           if (invalid !== undefined) return Effect.fail(invalid)
           if (scope.kind !== "run") {
@@ -632,7 +639,7 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
           const maxEntries = retention[scope.kind]?.maxEntries
           // Inside a journaled step (the hook's or a `Durable.step`), a key of the step by default.
           const idempotencyKey = options?.idempotencyKey ??
-            Option.getOrUndefined(Context.get(fiber.currentContext, Journal.Journal).nextWriteKey())
+            Option.getOrUndefined(journal.nextWriteKey())
           if (idempotencyKey !== undefined) {
             const problem = textProblem(idempotencyKey, maxKeyBytes)
             if (problem !== undefined) return Effect.fail(inputError("store", "idempotencyKey", problem, key))
