@@ -24,7 +24,7 @@
  *
  * @since 0.1.0
  */
-import { Attributes, DecodeError, Instrumentation, Json, Primitive } from "@braid/core"
+import { Attributes, DecodeError, Instrumentation, Journal, Json, Primitive } from "@braid/core"
 import type { Errors as LlmErrors } from "@braid/llm"
 import { Ai, AiErrors, Metered } from "@braid/llm"
 import { currentAgent, recalledRef } from "@braid/memory/Memory"
@@ -86,6 +86,69 @@ export interface Message {
   /** On a tool message: the result is the tool's failure (a tool with `failureMode: "return"`). */
   readonly isFailure?: boolean
 }
+
+/**
+ * A tool message (the answer to one tool call), as a Schema: what a durable run journals for a
+ * tool call, the result in its encoded form (JSON).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Agent } from "@braid/agents"
+ *
+ * const message = Schema.decodeUnknownSync(Agent.ToolMessage)({ role: "tool", name: "weather", toolCallId: "call_1", content: "clear" })
+ * ```
+ *
+ * @category schemas
+ * @since 0.3.0
+ */
+export const ToolMessage: Schema.Schema<Message, {
+  readonly role: "tool"
+  readonly content: string
+  readonly name?: string
+  readonly toolCallId?: string
+  readonly result?: unknown
+  readonly isFailure?: boolean
+}> = Schema.Struct({
+  role: Schema.Literal("tool"),
+  content: Schema.String,
+  name: Schema.optional(Schema.String),
+  toolCallId: Schema.optional(Schema.String),
+  result: Schema.optional(Schema.Unknown),
+  isFailure: Schema.optional(Schema.Boolean)
+}) as any
+
+/** A tool's own error (`ToolError.error`) in a form a journal can hold: its JSON copy, else its text. */
+const jsonCopy = (u: unknown): unknown =>
+  Either.match(Either.flatMap(Json.encode(u), (text) => Json.parse(text)), {
+    onLeft: () => String(u),
+    onRight: (copy) => copy
+  })
+
+/** A `ToolError` as a journal holds it: the tool's own error as its JSON copy. */
+const JournaledToolError: Schema.Schema<ToolError, any> = Schema.transform(
+  Schema.Struct({
+    agent: Schema.String,
+    tool: Schema.String,
+    callId: Schema.optional(Schema.String),
+    message: Schema.String,
+    error: Schema.optional(Schema.Unknown)
+  }),
+  Schema.instanceOf(ToolError),
+  {
+    strict: true,
+    decode: (fields) => new ToolError(fields),
+    encode: (e) => ({
+      agent: e.agent,
+      tool: e.tool,
+      message: e.message,
+      ...(e.callId !== undefined ? { callId: e.callId } : {}),
+      ...(e.error !== undefined ? { error: jsonCopy(e.error) } : {})
+    })
+  }
+)
+
+const journaledToolCall = { success: ToolMessage, error: JournaledToolError }
 
 /**
  * The input of an agent: the messages so far and free-form context (a profile, a payload from a
@@ -648,7 +711,14 @@ export const make = <
         )
       )
     )
-    return GenAI.executeTool({ name: call.name, callId: call.id, type: "function", agent: name }, message)
+    // In a durable run the call is a journaled step: a replay returns the tool message the first
+    // run got without running the tool again (a handoff is not a tool call: it is not journaled).
+    return Journal.step(
+      `tool:${call.name}`,
+      GenAI.executeTool({ name: call.name, callId: call.id, type: "function", agent: name }, message),
+      journaledToolCall,
+      { request: { name: call.name, params: call.params } }
+    )
   }
 
   const body = (conversation: Conversation) =>

@@ -27,6 +27,9 @@ export * as Io from "./Io.js"
 /** What the SQL stores share: JSON rows decoded with Schema, bounded calls with typed errors. @since 0.2.0 */
 export * as Sql from "./Sql.js"
 
+/** The journal hook: side effects journaled automatically inside a durable run. @since 0.3.0 */
+export * as Journal from "./Journal.js"
+
 /** The combinators, also at the top level. @since 0.1.0 */
 export { andThen, branch, forEach, loop, parallel, repeatUntil, route, sequence } from "./Combinators.js"
 /** The options of the combinators. @since 0.1.0 */

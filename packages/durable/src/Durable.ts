@@ -18,7 +18,7 @@
  *
  * @since 0.3.0
  */
-import { Attributes, Instrumentation, Primitive, WorkflowContext } from "@braid/core"
+import { Attributes, Instrumentation, Journal, Primitive, WorkflowContext } from "@braid/core"
 import * as Activity from "@effect/workflow/Activity"
 import * as DurableClock from "@effect/workflow/DurableClock"
 import * as DurableDeferred from "@effect/workflow/DurableDeferred"
@@ -313,10 +313,16 @@ const journal = <A, E, R>(
       execute: Effect.flatMap(
         // Inside a step the run is not visible: a step nested in it is part of it (journaled
         // with it, not on its own), so a replay, which does not run it, keeps the same keys.
+        // The journal hook (`Journal`) of the lower packages passes through inside a step too, and
+        // gives them the step's idempotency key.
         Effect.mapInputContext(
           Effect.zipRight(Effect.sync(() => fresh = true), effect),
           (input: Context.Context<never>) =>
-            Context.omit(CurrentRun)(Context.merge(input, context)) as Context.Context<R>
+            Context.add(
+              Context.omit(CurrentRun)(Context.merge(input, context)),
+              Journal.Journal,
+              insideStep(run.executionId, `${run.executionId}/${key}`)
+            ) as Context.Context<R>
         ).pipe(
           Effect.provideService(CurrentStep, `${run.executionId}/${key}`)
         ),
@@ -333,6 +339,52 @@ const journal = <A, E, R>(
           )
     )
   })
+
+/** The journal hook inside a step's effect: no journaling of its own, the step's idempotency key. */
+const insideStep = (runId: string, stepKey: string): Journal.JournalShape => {
+  let writes = 0
+  return {
+    journaling: false,
+    step: (_name, effect) => effect,
+    idempotencyKey: Option.some(stepKey),
+    nextWriteKey: () => {
+      const key = ++writes === 1 ? stepKey : `${stepKey}~${writes}`
+      // the stores take keys of up to 1,024 characters: a longer one (a deep path) is hashed
+      return Option.some(key.length <= maxWriteKeyLength ? key : `${runId}/#${digest(key)}`)
+    }
+  }
+}
+const maxWriteKeyLength = 512
+
+const isJournalFailure = (u: unknown): u is NonDeterminism | IncompatibleVersion | InvalidInput =>
+  u instanceof NonDeterminism || u instanceof IncompatibleVersion || u instanceof InvalidInput
+
+/**
+ * The journal hook of a durable run (installed for the whole run): the steps of the lower
+ * packages (tool calls, memory, messaging) are `step`s. Their error types do not carry the
+ * journal's failures, so a journal failure travels as a defect to the run's body, which fails
+ * the run with it (`fromJournalDefect`).
+ */
+const runJournal: Journal.JournalShape = {
+  journaling: true,
+  step: (name, effect, schemas, options) =>
+    Effect.catchIf(
+      step(name, effect, schemas, options?.request === undefined ? undefined : { request: options.request }),
+      isJournalFailure,
+      Effect.die
+    ) as any,
+  idempotencyKey: Option.none(),
+  nextWriteKey: () => Option.none()
+}
+
+/** A journal failure raised through the `Journal` hook (a defect there) as the run's typed error. */
+const fromJournalDefect = <A, E, R>(
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | NonDeterminism | IncompatibleVersion | InvalidInput, R> =>
+  Effect.catchSomeDefect(
+    self,
+    (defect) => isJournalFailure(defect) ? Option.some(Effect.fail(defect)) : Option.none()
+  )
 
 /**
  * The current time (epoch milliseconds), journaled: a replay sees the time of the first run.
@@ -813,12 +865,14 @@ export const workflow = <In, Out, E, R, II, OI, EE = never, EI = never>(
       // A root span: the engine may resume the run from any fiber (a timer's, a signal sender's),
       // and the pipeline's paths must not nest under whatever span that fiber was in.
       return yield* Instrumentation.withMode(pipeline.invoke(input), "on").pipe(
+        fromJournalDefect,
         Effect.map((value) => ({ _tag: "Done" as const, value })),
         Effect.catchIf(
           (e: unknown) => e instanceof ContinueAsNew,
           (c) => continueWith(state, payload, (c as ContinueAsNew<In>).input)
         ),
         Effect.provideService(WorkflowContext.WorkflowContext, ctx),
+        Effect.provideService(Journal.Journal, runJournal),
         Effect.provideService(CurrentRun, state),
         Effect.withSpan(`durable ${name}`, {
           root: true,

@@ -2,8 +2,9 @@
  * Durable model calls: a provider of the model port (`@effect/ai`'s `LanguageModel`, through
  * `@braid/llm`'s `Ai.Provider`) whose calls are journaled steps of the current durable run, so
  * workflows do not change: `generateText`, `generateObject` (a `generateText` with a JSON
- * response format underneath) and `streamText` (the stream is collected and its parts journaled;
- * a replay streams the journaled parts).
+ * response format underneath) and `streamText` (the live call passes each part to the consumer as
+ * it arrives while collecting the parts for the journal; a replay streams the journaled parts; no
+ * part is delivered twice).
  *
  * - Key: `PATH/model#N` (the calling primitive's path); the request hash covers the prompt, the
  *   offered tools, the tool choice and the response format: a replay that sends another prompt
@@ -24,7 +25,7 @@ import { Ai, AiErrors, Errors as LlmErrors } from "@braid/llm"
 import type { ProviderOptions } from "@effect/ai/LanguageModel"
 import { LanguageModel } from "@effect/ai/LanguageModel"
 import * as Prompt from "@effect/ai/Prompt"
-import { Chunk, Effect, Layer, Schema, Stream } from "effect"
+import { Effect, Exit, Fiber, Layer, Queue, Schema, Stream, Take } from "effect"
 import * as Durable from "./Durable.js"
 
 /**
@@ -112,18 +113,39 @@ export const provider = (inner: Ai.Provider): Ai.Provider => ({
       (parts) => [...parts] as any
     ),
   streamText: (options) =>
-    Stream.unwrap(
-      Effect.map(
-        journaled(
-          "streamText",
-          options,
-          Effect.map(Stream.runCollect(inner.streamText(options)), (c) =>
-            Chunk.toReadonlyArray(c) as unknown as ReadonlyArray<Part>)
-        ),
-        (parts) =>
-          Stream.fromIterable(parts as ReadonlyArray<any>)
-      )
-    )
+    Stream.unwrapScoped(Effect.gen(function*() {
+      const out = yield* Queue.unbounded<Take.Take<any, Ai.AiError.AiError>>()
+      // Parts handed to the consumer so far: a step attempt that runs again (the engine retries
+      // an activity that was cut short) does not deliver them twice.
+      let delivered = 0
+      // The live call: each part goes to the consumer as it arrives and is collected for the journal.
+      const live = Effect.suspend(() => {
+        const collected: Array<Part> = []
+        return Effect.as(
+          Stream.runForEach(inner.streamText(options), (part) => {
+            collected.push(part as unknown as Part)
+            if (collected.length <= delivered) return Effect.void
+            delivered++
+            return Queue.offer(out, Take.of(part))
+          }),
+          collected as ReadonlyArray<Part>
+        )
+      })
+      // A replay (the step's value read from the journal) streams the journaled parts.
+      const producer = Effect.matchCauseEffect(journaled("streamText", options, live), {
+        onSuccess: (parts) =>
+          Effect.zipRight(
+            Queue.offerAll(out, parts.slice(delivered).map((part) => Take.of(part as any))),
+            Queue.offer(out, Take.end)
+          ),
+        onFailure: (cause) => Queue.offer(out, Take.failCause(cause))
+      })
+      const fiber = yield* Effect.forkScoped(producer)
+      // A consumer that stops early does not cut the call short: the step completes and is
+      // journaled (as when the stream was collected first). An interrupted run interrupts it.
+      yield* Effect.addFinalizer((exit) => Exit.isInterrupted(exit) ? Fiber.interrupt(fiber) : Fiber.await(fiber))
+      return Stream.flattenTake(Stream.fromQueue(out))
+    }))
 })
 
 /**

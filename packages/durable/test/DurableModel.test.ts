@@ -2,7 +2,7 @@ import { Primitive, Runner } from "@braid/core"
 import { Durable, DurableModel } from "@braid/durable"
 import { Accounting, Ai, Metered, ScriptedLanguageModel } from "@braid/llm"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Schema, Stream } from "effect"
+import { Deferred, Effect, FiberId, Layer, Schema, Stream } from "effect"
 import { Reply, waitForStatus } from "./durableConformance.js"
 
 /** The scripted model, counting the calls it answers (what a provider would bill). */
@@ -73,6 +73,66 @@ describe("DurableModel", () => {
             )
           )
         )
+      )
+    )
+  })
+})
+
+describe("DurableModel.streamText", () => {
+  it.live("the live call passes each part through as it arrives; a replay streams the journaled parts; none twice", () => {
+    const gate = Deferred.unsafeMake<void>(FiberId.none)
+    let providerCalls = 0
+    /** The scripted provider, held after its first text delta until the consumer has seen that delta. */
+    const gated = Effect.map(ScriptedLanguageModel.provider({ default: "Streamed reply" }), (inner): Ai.Provider => ({
+      ...inner,
+      streamText: (options) =>
+        Stream.suspend(() => {
+          providerCalls++
+          let sawDelta = false
+          return Stream.mapEffect(inner.streamText(options), (part) => {
+            const hold = sawDelta
+            if (part.type === "text-delta") sawDelta = true
+            return hold ? Effect.as(Deferred.await(gate), part) : Effect.succeed(part)
+          })
+        })
+    }))
+    const executions: Array<Array<string>> = []
+    const streamer = Primitive.make("streamer", (topic: string) =>
+      Effect.gen(function*() {
+        const deltas: Array<string> = []
+        executions.push(deltas)
+        yield* Stream.runForEach(Ai.LanguageModel.streamText({ prompt: `tell ${topic}` }), (part) =>
+          part.type === "text-delta"
+            ? Effect.zipRight(
+              Effect.sync(() =>
+                deltas.push(part.delta)
+              ),
+              Deferred.succeed(gate, undefined)
+            )
+            : Effect.void)
+        const go = yield* Durable.awaitSignal("go", Reply)
+        return `${deltas.join("")}|${go.text}`
+      }))
+    const wf = Durable.workflow("streamer", streamer, {
+      input: Schema.String,
+      output: Schema.String,
+      error: Ai.AiError.AiError,
+      key: (t) => t
+    })
+    return Effect.gen(function*() {
+      const id = yield* wf.start("a story")
+      // collected before it is passed on, the stream would never get past the gate: bounded
+      yield* waitForStatus(wf, id, (s) => s._tag === "Suspended", "30 seconds")
+      assert.strictEqual(yield* Deferred.isDone(gate), true, "the consumer saw the first delta live")
+      yield* wf.signal(id, "go", Reply, { text: "go" })
+      const out = yield* wf.run("a story")
+      assert.strictEqual(out, "Streamed reply|go")
+      assert.strictEqual(providerCalls, 1, "the replay did not call the provider")
+      assert.isTrue(executions.length >= 2, "the run replayed")
+      for (const deltas of executions) assert.strictEqual(deltas.join(""), "Streamed reply", "each part once")
+    }).pipe(
+      Effect.provide(
+        wf.layer.pipe(Layer.provideMerge(Durable.layerMemory), Layer.provideMerge(DurableModel.layer(gated)))
       )
     )
   })

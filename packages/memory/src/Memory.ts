@@ -14,7 +14,7 @@
  *
  * @since 0.1.0
  */
-import { Instrumentation, Json, Primitive, WorkflowContext } from "@braid/core"
+import { Instrumentation, Journal, Json, Primitive, WorkflowContext } from "@braid/core"
 import {
   Clock,
   Context,
@@ -29,9 +29,9 @@ import {
   Schema
 } from "effect"
 import type { Fiber } from "effect"
-import { MemoryDecodeError, MemoryInputError, MemoryScopeUnavailable, type MemoryStoreError } from "./Errors.js"
+import { MemoryDecodeError, MemoryInputError, MemoryScopeUnavailable, MemoryStoreError } from "./Errors.js"
 import {
-  type Entry,
+  Entry,
   type Filter,
   makeInMemory,
   MemoryStore,
@@ -137,7 +137,9 @@ export interface StoreOptions extends ScopeOption {
   /**
    * Makes the write happen once: a second write with the same key in the same scope (within
    * `MemoryStore.idempotencyWindowMillis`) writes nothing and returns the first write's entry.
-   * In a durable run pass `Durable.idempotencyKey`, stable across a crashed attempt and its retry.
+   * In a durable run a write with no key of its own gets one from its journaled step (the
+   * write's own automatic step, or a `Durable.step` around it: `Journal.nextWriteKey`), stable
+   * across a crashed attempt and its retry.
    *
    * @since 0.3.0
    */
@@ -519,7 +521,21 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
    * configuration and the scope option are checked. The context, the time, the running agent
    * and the step path are read in one step from the fiber's public accessors
    * (`Effect.withFiberRuntime`), so an operation costs one Effect step plus the store's.
+   *
+   * In a durable run (the `Journal` hook journals) the operation is a journaled step instead:
+   * `journaled.again` runs it inside the step (where the hook passes through), and a replay
+   * returns the journaled result without touching the store. (`journaled` is one constant per
+   * operation and the arguments are passed as they are: nothing is allocated outside a durable run.)
    */
+  interface JournaledOperation<A> {
+    readonly schemas: Journal.StepSchemas<A, MemoryError>
+    readonly request: (key: string | undefined, value: unknown, options: unknown) => unknown
+    readonly again: (
+      key: string | undefined,
+      value: unknown,
+      options: any
+    ) => Effect.Effect<A, MemoryError, WorkflowContext.WorkflowContext>
+  }
   const withScope = <A>(
     operation: string,
     options: ScopeOption | undefined,
@@ -527,8 +543,12 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
       scope: Scope,
       ctx: WorkflowContext.WorkflowContextShape,
       now: number,
-      fiber: Fiber.RuntimeFiber<unknown, unknown>
-    ) => Effect.Effect<A, MemoryError>
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
+      journal: Journal.JournalShape
+    ) => Effect.Effect<A, MemoryError>,
+    journaled?: JournaledOperation<A>,
+    key?: string,
+    value?: unknown
   ): Effect.Effect<A, MemoryError, WorkflowContext.WorkflowContext> => {
     if (badConfig !== undefined) return Effect.fail(badConfig)
     if (options !== undefined && (typeof options !== "object" || options === null)) {
@@ -536,6 +556,17 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
     }
     const kind = options?.scope ?? defaultScope
     return Effect.withFiberRuntime<A, MemoryError, WorkflowContext.WorkflowContext>((fiber) => {
+      const journal = Context.get(fiber.currentContext, Journal.Journal)
+      if (journaled !== undefined) {
+        if (journal.journaling) {
+          return journal.step(
+            `memory.${operation}`,
+            journaled.again(key, value, options),
+            journaled.schemas,
+            { request: journaled.request(key, value, options) }
+          )
+        }
+      }
       // A missing WorkflowContext is the same defect as `yield* WorkflowContext` would be.
       const ctx = Context.unsafeGet(
         fiber.currentContext as Context.Context<WorkflowContext.WorkflowContext>,
@@ -543,90 +574,153 @@ export const make = (store: MemoryStore["Type"], config: Config = {}): MemorySha
       )
       const scope = scopeOrError(ctx, operation, kind)
       if (!isScope(scope)) return Effect.fail(scope)
-      return f(scope, ctx, Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis(), fiber)
+      return f(
+        scope,
+        ctx,
+        Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis(),
+        fiber,
+        journal
+      )
     })
   }
   const keyProblem = (operation: string, key: unknown): MemoryInputError | undefined => {
     const problem = textProblem(key, maxKeyBytes)
     return problem === undefined ? undefined : inputError(operation, "key", problem, key)
   }
-  return {
+  const self: MemoryShape = {
     store: (key, value, options) =>
-      withScope("store", options, (scope, ctx, now, fiber): Effect.Effect<Entry, MemoryError> => {
-        const invalid = keyProblem("store", key) ?? tagsProblem("store", options?.tags, key)
-        if (invalid !== undefined) return Effect.fail(invalid)
-        if (scope.kind !== "run") {
-          const runProblem = textProblem(ctx.runId, maxIdBytes)
-          if (runProblem !== undefined) return Effect.fail(inputError("store", "runId", runProblem, key))
-        }
-        let ttl = ttls[scope.kind]
-        if (options?.ttl !== undefined) {
-          const millis = millisOf(options.ttl)
-          if (typeof millis === "string") return Effect.fail(inputError("store", "ttl", millis, key))
-          ttl = millis
-        }
-        if (options?.agent !== undefined) {
-          const problem = textProblem(options.agent, maxKeyBytes)
-          if (problem !== undefined) return Effect.fail(inputError("store", "agent", problem, key))
-        }
-        // What is stored is the value's JSON: every store returns the same thing. The entry
-        // returned here holds the value as passed.
-        const valueJson = encodeValue(key, value)
-        if (typeof valueJson !== "string") return Effect.fail(valueJson)
-        const agent = options?.agent !== undefined ? options.agent : fiber.getFiberRef(currentAgent)
-        if (agent !== undefined && options?.agent === undefined) {
-          const problem = textProblem(agent, maxKeyBytes)
-          if (problem !== undefined) return Effect.fail(inputError("store", "agent", problem, key))
-        }
-        const stepPath = Instrumentation.pathOfFiber(fiber)
-        if (stepPath !== "") {
-          const problem = textProblem(stepPath, undefined)
-          if (problem !== undefined) return Effect.fail(inputError("store", "stepPath", problem, key))
-        }
-        const entry: MutableEntry = {
-          id: crypto.randomUUID(),
-          scope,
-          key,
-          value,
-          runId: ctx.runId,
-          tags: options?.tags === undefined || options.tags.length === 0 ? noTags : [...options.tags],
-          createdAt: now
-        }
-        if (agent !== undefined) entry.agent = agent
-        if (stepPath !== "") entry.stepPath = stepPath
-        // A ttl that ends past the safe integers (an integer column's range) never ends.
-        if (ttl !== undefined && now + ttl <= Number.MAX_SAFE_INTEGER) entry.expiresAt = Math.ceil(now + ttl)
-        const maxEntries = retention[scope.kind]?.maxEntries
-        const idempotencyKey = options?.idempotencyKey
-        if (idempotencyKey !== undefined) {
-          const problem = textProblem(idempotencyKey, maxKeyBytes)
-          if (problem !== undefined) return Effect.fail(inputError("store", "idempotencyKey", problem, key))
-        }
-        const putOptions: MutablePutOptions = { now, valueJson }
-        if (maxEntries !== undefined) putOptions.maxEntries = maxEntries
-        if (idempotencyKey !== undefined) putOptions.idempotencyKey = idempotencyKey
-        return Effect.map(store.put(entry, putOptions), (first) =>
-          // a store that knows no idempotency keys may return anything but an entry: the write applied
-          typeof first === "object" && first !== null ? first : entry as Entry)
-      }),
+      withScope(
+        "store",
+        options,
+        (scope, ctx, now, fiber, journal): Effect.Effect<Entry, MemoryError> => {
+          const invalid = keyProblem("store", key) ?? tagsProblem("store", options?.tags, key)
+          if (invalid !== undefined) return Effect.fail(invalid)
+          if (scope.kind !== "run") {
+            const runProblem = textProblem(ctx.runId, maxIdBytes)
+            if (runProblem !== undefined) return Effect.fail(inputError("store", "runId", runProblem, key))
+          }
+          let ttl = ttls[scope.kind]
+          if (options?.ttl !== undefined) {
+            const millis = millisOf(options.ttl)
+            if (typeof millis === "string") return Effect.fail(inputError("store", "ttl", millis, key))
+            ttl = millis
+          }
+          if (options?.agent !== undefined) {
+            const problem = textProblem(options.agent, maxKeyBytes)
+            if (problem !== undefined) return Effect.fail(inputError("store", "agent", problem, key))
+          }
+          // What is stored is the value's JSON: every store returns the same thing. The entry
+          // returned here holds the value as passed.
+          const valueJson = encodeValue(key, value)
+          if (typeof valueJson !== "string") return Effect.fail(valueJson)
+          const agent = options?.agent !== undefined ? options.agent : fiber.getFiberRef(currentAgent)
+          if (agent !== undefined && options?.agent === undefined) {
+            const problem = textProblem(agent, maxKeyBytes)
+            if (problem !== undefined) return Effect.fail(inputError("store", "agent", problem, key))
+          }
+          const stepPath = Instrumentation.pathOfFiber(fiber)
+          if (stepPath !== "") {
+            const problem = textProblem(stepPath, undefined)
+            if (problem !== undefined) return Effect.fail(inputError("store", "stepPath", problem, key))
+          }
+          const entry: MutableEntry = {
+            id: crypto.randomUUID(),
+            scope,
+            key,
+            value,
+            runId: ctx.runId,
+            tags: options?.tags === undefined || options.tags.length === 0 ? noTags : [...options.tags],
+            createdAt: now
+          }
+          if (agent !== undefined) entry.agent = agent
+          if (stepPath !== "") entry.stepPath = stepPath
+          // A ttl that ends past the safe integers (an integer column's range) never ends.
+          if (ttl !== undefined && now + ttl <= Number.MAX_SAFE_INTEGER) entry.expiresAt = Math.ceil(now + ttl)
+          const maxEntries = retention[scope.kind]?.maxEntries
+          // Inside a journaled step (the hook's or a `Durable.step`), a key of the step by default.
+          const idempotencyKey = options?.idempotencyKey ??
+            Option.getOrUndefined(journal.nextWriteKey())
+          if (idempotencyKey !== undefined) {
+            const problem = textProblem(idempotencyKey, maxKeyBytes)
+            if (problem !== undefined) return Effect.fail(inputError("store", "idempotencyKey", problem, key))
+          }
+          const putOptions: MutablePutOptions = { now, valueJson }
+          if (maxEntries !== undefined) putOptions.maxEntries = maxEntries
+          if (idempotencyKey !== undefined) putOptions.idempotencyKey = idempotencyKey
+          return Effect.map(store.put(entry, putOptions), (first) =>
+            // a store that knows no idempotency keys may return anything but an entry: the write applied
+            typeof first === "object" && first !== null ? first : entry as Entry)
+        },
+        journaledStore,
+        key,
+        value
+      ),
     retrieve: (key, options) =>
-      withScope("retrieve", options, (scope, _ctx, now): Effect.Effect<Option.Option<Entry>, MemoryError> => {
-        const invalid = keyProblem("retrieve", key)
-        return invalid !== undefined ? Effect.fail(invalid) : store.get(scope, key, now)
-      }),
+      withScope(
+        "retrieve",
+        options,
+        (scope, _ctx, now): Effect.Effect<Option.Option<Entry>, MemoryError> => {
+          const invalid = keyProblem("retrieve", key)
+          return invalid !== undefined ? Effect.fail(invalid) : store.get(scope, key, now)
+        },
+        journaledRetrieve,
+        key
+      ),
     query: (options) =>
       withScope("query", options, (scope, _ctx, now): Effect.Effect<ReadonlyArray<Entry>, MemoryError> => {
         const invalid = filterProblem(options ?? {})
         return invalid !== undefined ? Effect.fail(invalid) : store.query(scope, options ?? {}, now)
-      }),
-    list: (options) => withScope("list", options, (scope, _ctx, now) => store.query(scope, {}, now)),
+      }, journaledQuery),
+    list: (options) => withScope("list", options, (scope, _ctx, now) => store.query(scope, {}, now), journaledList),
     delete: (key, options) =>
-      withScope("delete", options, (scope): Effect.Effect<boolean, MemoryError> => {
-        const invalid = keyProblem("delete", key)
-        return invalid !== undefined ? Effect.fail(invalid) : store.delete(scope, key)
-      })
+      withScope(
+        "delete",
+        options,
+        (scope): Effect.Effect<boolean, MemoryError> => {
+          const invalid = keyProblem("delete", key)
+          return invalid !== undefined ? Effect.fail(invalid) : store.delete(scope, key)
+        },
+        journaledDelete,
+        key
+      )
   }
+  const schemas = <A>(success: Schema.Schema<A, any>) => ({ success, error: MemoryErrorSchema })
+  const journaledStore: JournaledOperation<Entry> = {
+    schemas: schemas(Entry),
+    request: (key, value, options) => ({ key, value, options }),
+    again: (key, value, options) => self.store(key!, value, options)
+  }
+  const journaledRetrieve: JournaledOperation<Option.Option<Entry>> = {
+    schemas: schemas(OptionalEntry),
+    request: (key, _value, options) => ({ key, options }),
+    again: (key, _value, options) => self.retrieve(key!, options)
+  }
+  const journaledQuery: JournaledOperation<ReadonlyArray<Entry>> = {
+    schemas: schemas(Entries),
+    request: (_key, _value, options) => ({ options }),
+    again: (_key, _value, options) => self.query(options)
+  }
+  const journaledList: JournaledOperation<ReadonlyArray<Entry>> = {
+    schemas: schemas(Entries),
+    request: (_key, _value, options) => ({ options }),
+    again: (_key, _value, options) => self.list(options)
+  }
+  const journaledDelete: JournaledOperation<boolean> = {
+    schemas: schemas(Schema.Boolean),
+    request: (key, _value, options) => ({ key, options }),
+    again: (key, _value, options) => self.delete(key!, options)
+  }
+  return self
 }
+
+/** The schemas of what a durable run journals for a memory operation. */
+const MemoryErrorSchema: Schema.Schema<MemoryError, any> = Schema.Union(
+  MemoryStoreError,
+  MemoryScopeUnavailable,
+  MemoryInputError
+)
+const OptionalEntry = Schema.Option(Entry)
+const Entries = Schema.Array(Entry)
 
 /**
  * The `Memory` service over the `MemoryStore` in context.

@@ -43,7 +43,7 @@
  *
  * @since 0.1.0
  */
-import { Json, Sql, WorkflowContext } from "@braid/core"
+import { Journal, Json, Sql, WorkflowContext } from "@braid/core"
 import {
   Cause,
   Clock,
@@ -311,7 +311,8 @@ export interface SendOptions {
    * Sends at most once per organization: a send or request with a key the store has applied
    * already stores nothing and returns the first message's id (a request then waits for the
    * first request's reply, while it is unconsumed). Insert-if-absent in the store, so a step
-   * that runs again after a crash (`Durable.idempotencyKey`) sends once. A non-empty string of
+   * that runs again after a crash sends once. In a durable run a send or request with no key of
+   * its own gets one from its journaled step (`Journal.nextWriteKey`). A non-empty string of
    * at most 1,024 characters; the in-memory store remembers a key for
    * `idempotencyWindowMillis`, the SQL store as long as the message is kept.
    */
@@ -698,6 +699,16 @@ const names = (
   return Effect.void
 }
 
+/** What a durable run journals for a send (its message id) and a request (the reply message). */
+const journaledSend = {
+  success: Schema.String,
+  error: Schema.Union(MessageInvalid, AgentNotFound, MessageStoreError)
+}
+const journaledRequest = {
+  success: Message,
+  error: Schema.Union(RequestTimedOut, MessageInvalid, AgentNotFound, MessageStoreError)
+}
+
 /** The checked idempotency key of a send's options (none when absent). */
 const keyOf = (sendOptions: SendOptions | undefined): Effect.Effect<string | undefined, MessageInvalid> => {
   if (sendOptions === undefined || sendOptions === null) return Effect.succeed(undefined)
@@ -808,7 +819,8 @@ export const make = (
         sendOptions: SendOptions | undefined
       ) =>
         Effect.gen(function*() {
-          const idempotencyKey = yield* keyOf(sendOptions)
+          // Inside a journaled step (the hook's or a `Durable.step`), a key of the step by default.
+          const idempotencyKey = (yield* keyOf(sendOptions)) ?? Option.getOrUndefined(yield* Journal.nextWriteKey)
           const posted = yield* post(
             from,
             to,
@@ -822,8 +834,13 @@ export const make = (
           return posted.value
         })
 
+      // In a durable run a send is a journaled step (a replay does not send again) and its
+      // message is stored under the step's idempotency key (a send in flight at a crash, run
+      // again, sends once).
       const send = (from: string, to: string, body: unknown, sendOptions?: SendOptions) =>
-        postTo(from, to, "message", body, sendOptions)
+        Journal.step("messaging.send", postTo(from, to, "message", body, sendOptions), journaledSend, {
+          request: { organization, from, to, body }
+        })
 
       // a reply has no guard: it is always stored
       const reply = (request: Message, body: unknown) =>
@@ -859,12 +876,23 @@ export const make = (
           return answer
         })
 
+      /** `exchange` as a journaled step in a durable run: a replay returns the journaled reply. */
+      const journaledExchange = (
+        from: string,
+        to: string,
+        body: unknown,
+        opts: SendOptions & { readonly timeout: Duration.DurationInput }
+      ) =>
+        Journal.step("messaging.request", exchange(from, to, body, opts), journaledRequest, {
+          request: { organization, from, to, body }
+        })
+
       const request = (
         from: string,
         to: string,
         body: unknown,
         opts: SendOptions & { readonly timeout: Duration.DurationInput }
-      ) => Effect.map(exchange(from, to, body, opts), (answer) => answer.body)
+      ) => Effect.map(journaledExchange(from, to, body, opts), (answer) => answer.body)
 
       const unread = (agent: string) => store.unread(organization, agent)
 
@@ -945,7 +973,7 @@ export const make = (
             }
           ) =>
             Effect.gen(function*() {
-              const answer = yield* exchange(from, to, yield* encode(body), opts)
+              const answer = yield* journaledExchange(from, to, yield* encode(body), opts)
               if (opts.reply === undefined) return answer.body as B
               return (yield* decodeBody(opts.reply)(answer)).body
             }),
