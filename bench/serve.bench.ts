@@ -2,7 +2,8 @@
  * `braid serve` under load (issue 17): 200 learners at once against a real `braid serve` process
  * (bench/serve-server.ts: the command's own wiring, so the sessions are durable runs on the
  * embedded SQLite engine, next to the SQLite session store in the data directory) and the
- * scripted model. Each learner starts a session, follows its events, sends three messages one
+ * scripted model. Each learner starts a session, follows its events over the WebSocket
+ * (`/api/sessions/:id/ws`; `BENCH_PUSH=sse` for server-sent events), sends three messages one
  * after the other and ends it, while 20 more learners are refused by the session cap
  * (`503 AtCapacity`). Three runs:
  *
@@ -22,7 +23,9 @@
  * share the cores. `BENCH_LEARNERS=n` and `BENCH_RUNS=0,30,restart` (any of them) vary it.
  */
 import { Auth, Sse } from "@braid/server"
-import { Redacted } from "effect"
+import { Socket } from "@effect/platform"
+import { NodeSocket } from "@effect/platform-node"
+import { Effect, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -56,7 +59,14 @@ const startServer = (data: string, port: number, failRate: number): Promise<Serv
     // BENCH_CPU_PROF=dir: the server writes a CPU profile there when it stops
     const profile = process.env["BENCH_CPU_PROF"]
     const flags = profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profile}`]
-    const child = spawn(process.execPath, [...process.execArgv, ...flags, serverScript, data, String(port), String(failRate)], {
+    const child = spawn(process.execPath, [
+      ...process.execArgv,
+      ...flags,
+      serverScript,
+      data,
+      String(port),
+      String(failRate)
+    ], {
       env: {
         ...process.env,
         ANTHROPIC_API_KEY: "",
@@ -98,9 +108,55 @@ interface Event {
 /** Whether `e` is a failure to reach the server (down, restarting), not an answer. */
 const unreachable = (e: unknown) => e instanceof TypeError || (e instanceof Error && e.name === "AbortError")
 
+/** Over the WebSocket (`/api/sessions/:id/ws`, default) or server-sent events (`BENCH_PUSH=sse`). */
+const PUSH = process.env["BENCH_PUSH"] === "sse" ? "sse" : "ws"
+
+const makeWebSocket = Effect.runSync(
+  Socket.WebSocketConstructor.pipe(Effect.provide(NodeSocket.layerWebSocketConstructor))
+)
+
+/** One connection of a follower: pushes what it reads into `push`; resolves when it closes. */
+const connectSse = async (
+  url: string,
+  token: string,
+  signal: AbortSignal,
+  push: (e: Event) => void
+): Promise<void> => {
+  const res = await fetch(url.replace(/\/ws\?/, "/events?"), { headers: { authorization: `Bearer ${token}` }, signal })
+  if (res.status !== 200) throw new TypeError(`events: ${res.status}`)
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+  let buffer = ""
+  while (true) {
+    const { done, value } = await reader.read()
+    if (done) return
+    const parsed = Sse.parse(buffer + value)
+    buffer = parsed.rest
+    for (const m of parsed.messages) {
+      push({ event: m.event, id: m.id === undefined ? undefined : Number(m.id), data: JSON.parse(m.data) })
+    }
+  }
+}
+
+const connectWs = (url: string, token: string, signal: AbortSignal, push: (e: Event) => void): Promise<void> =>
+  new Promise((resolve) => {
+    const ws = makeWebSocket(url.replace(/^http/, "ws"), ["braid", token])
+    const close = () => ws.close()
+    signal.addEventListener("abort", close)
+    ws.addEventListener("message", (m) => {
+      const frame = JSON.parse(String(m.data)) as { id?: number; event?: { _tag: string; seq?: number } }
+      if (frame.event !== undefined) push({ event: frame.event._tag, id: frame.id, data: frame.event })
+    })
+    const done = () => {
+      signal.removeEventListener("abort", close)
+      resolve()
+    }
+    ws.addEventListener("close", done)
+    ws.addEventListener("error", done)
+  })
+
 /**
- * Follows a session's events, reconnecting (with the last event id it saw) whenever the stream
- * ends before `stop()`.
+ * Follows a session's events, reconnecting (with the last event id it saw) whenever the
+ * connection ends before `stop()`.
  */
 const follow = (base: () => string, id: string, token: string) => {
   let controller = new AbortController()
@@ -108,27 +164,15 @@ const follow = (base: () => string, id: string, token: string) => {
   let reconnects = 0
   const events: Array<Event> = []
   const lastId = () => events.reduce((n, e) => (e.id !== undefined ? e.id : n), 0)
-  const once = async () => {
-    const res = await fetch(`${base()}/api/sessions/${id}/events?lastEventId=${lastId()}`, {
-      headers: { authorization: `Bearer ${token}` },
-      signal: controller.signal
-    })
-    if (res.status !== 200) throw new TypeError(`events: ${res.status}`)
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
-    let buffer = ""
-    while (true) {
-      const { done, value } = await reader.read()
-      if (done) return
-      const parsed = Sse.parse(buffer + value)
-      buffer = parsed.rest
-      for (const m of parsed.messages) {
-        events.push({ event: m.event, id: m.id === undefined ? undefined : Number(m.id), data: JSON.parse(m.data) })
-      }
-    }
-  }
+  const connect = PUSH === "ws" ? connectWs : connectSse
   const done = (async () => {
     while (!stopped) {
-      await once().catch(() => undefined)
+      await connect(
+        `${base()}/api/sessions/${id}/ws?lastEventId=${lastId()}`,
+        token,
+        controller.signal,
+        (e) => events.push(e)
+      ).catch(() => undefined)
       if (stopped) break
       reconnects++
       await sleep(250)
@@ -352,7 +396,9 @@ const load = async (run: "0" | "30" | "restart") => {
 
 export default async () => {
   console.log(
-    `\n## braid serve: ${LEARNERS} learners at once over HTTP + SSE, durable sessions on SQLite, scripted model, server in its own process`
+    `\n## braid serve: ${LEARNERS} learners at once over HTTP + ${
+      PUSH === "ws" ? "WebSocket" : "SSE"
+    }, durable sessions on SQLite, scripted model, server in its own process`
   )
   console.log(
     "| run | started | refused by the cap (of 20) | turns | p50 ms | p95 ms | p99 ms | lost / duplicated messages | lost / duplicated events | fallback replies | failed turns | stream reconnects | server down s | wall s |"
