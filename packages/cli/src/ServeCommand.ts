@@ -172,7 +172,10 @@ const backends = (settings: Settings.Shape, options: ServeOptions) =>
           PostgresRunners.layer({
             url,
             prefix: settings.durablePrefix,
-            runnerAddress: runnerAddress(settings, options)
+            runnerAddress: runnerAddress(settings, options),
+            // a dead process's sessions move to the others within about 5 s + the shard lock
+            // expiration (35 s), not the engine's default minute: well inside a send's 2 minutes
+            healthCheckInterval: "5 seconds"
           }),
           Lock.layerSql().pipe(Layer.provide(PostgresDriver.layer({ url, max: 2 })))
         ))

@@ -2,8 +2,10 @@
  * `braid serve` on several processes: two real server processes on one PostgreSQL (a schema and
  * a table prefix of this file's own) and one Redis (a key prefix of its own). Any process serves
  * any session: a learner starts on A, sends to A and B in turn and follows the session's events
- * on B; the session cap is counted over both; when A is killed (SIGKILL), its sessions go on
- * through B (B's runner takes A's shards over and the runs resume from their journal).
+ * on B; the session cap and the rate limits are counted over both; when A is killed (SIGKILL),
+ * its sessions go on through B (B's runner takes A's shards over and the runs resume from their
+ * journal). Four sessions are spread by shard over the two runners: A holds some of them, except
+ * about one time in sixteen.
  */
 import { Sql } from "@braid/core"
 import { PostgresDriver } from "@braid/postgres"
@@ -196,6 +198,19 @@ describePg("braid serve on several processes (PostgreSQL + Redis)", () => {
           })
           assert.strictEqual(r.status, 200, `${JSON.stringify(r.json)}\n${logs()}`)
         }
+
+        // the rate limit (30 sends per user per minute) is counted over both processes (on Redis):
+        // 15 sends on each are answered (404: no such session), the 31st is refused on either
+        const spammer = token("spam")
+        for (let i = 0; i < 30; i++) {
+          const r = await call(i % 2 === 0 ? a.base : b.base, "POST", "/api/sessions/nope/messages", spammer, {
+            text: "hi"
+          })
+          assert.strictEqual(r.status, 404, `send ${i}: ${JSON.stringify(r.json)}`)
+        }
+        const limited = await call(a.base, "POST", "/api/sessions/nope/messages", spammer, { text: "hi" })
+        assert.strictEqual(limited.status, 429, JSON.stringify(limited.json))
+        assert.strictEqual(limited.json._tag, "RateLimited")
 
         // A dies; every session goes on through B (B takes A's shards over)
         await a.process.stop("SIGKILL")

@@ -38,6 +38,12 @@ export interface Options {
   readonly pollInterval?: Duration.DurationInput
   /** How long a dead runner's shard locks last before another runner takes them. Default 35 s. */
   readonly shardLockExpiration?: Duration.DurationInput
+  /**
+   * Several runners (`PostgresRunners`): how often a runner checks that the others answer; a
+   * runner that does not is dropped and its shards go to the others. Default 1 minute (the
+   * engine's), so a dead runner's sessions wait up to about that long plus `shardLockExpiration`.
+   */
+  readonly healthCheckInterval?: Duration.DurationInput
   /** The bound of one run-status call. Default 5 seconds. */
   readonly timeout?: Duration.DurationInput
   /** Pool size. Default 10. */

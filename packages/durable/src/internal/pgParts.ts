@@ -27,7 +27,8 @@ export const partsOf = (options: Options) => {
     runnerAddress: Option.some(RunnerAddress.make(address.host, address.port)),
     entityMessagePollInterval: Duration.decode(options.pollInterval ?? "1 second"),
     entityReplyPollInterval: Duration.millis(100),
-    ...(options.shardLockExpiration !== undefined ? { shardLockExpiration: options.shardLockExpiration } : {})
+    ...(options.shardLockExpiration !== undefined ? { shardLockExpiration: options.shardLockExpiration } : {}),
+    ...(options.healthCheckInterval !== undefined ? { runnerHealthCheckInterval: options.healthCheckInterval } : {})
   }
   const url = typeof options.url === "string" ? Redacted.make(options.url) : options.url
   const status = SqlStatus.layer({ prefix, ...(options.timeout !== undefined ? { timeout: options.timeout } : {}) })
