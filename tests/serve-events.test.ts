@@ -5,17 +5,21 @@
  */
 import { Metered, ScriptedLanguageModel } from "@braid/llm"
 import { EventBus } from "@braid/messaging"
-import { Server } from "@braid/server"
+import { PostgresSessionStore } from "@braid/postgres"
+import { RedisEventBus } from "@braid/redis"
+import { EventLog, Server } from "@braid/server"
 import { SqliteSessionStore } from "@braid/sqlite"
-import { Practice, Scripts } from "@braid/workflows"
+import { describeWith } from "@braid/testing"
+import { Practice, Scripts, SessionEvents, SessionStore } from "@braid/workflows"
 import { Socket } from "@effect/platform"
 import { NodeHttpServer, NodeSocket } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Chunk, Context, Effect, Fiber, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import { createServer } from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
+import { freshSchema } from "../packages/postgres/test/schemas.js"
 import { baseUrl, call, callAt, readEvents, secret, type SseEvent, tokenOf } from "../packages/server/test/helpers.js"
 
 const ada = tokenOf("ada", "learner")
@@ -172,4 +176,49 @@ describe("session events: persisted, resumed after a restart, over SSE and WebSo
       const plain = yield* call("GET", `/api/sessions/${id}/ws?token=${ada}`)
       assert.strictEqual(plain.status, 400, plain.text)
     }).pipe(Effect.provide(serverOn(tmpFile(), { heartbeat: "300 millis" }))))
+})
+
+const describePg = await describeWith("postgres")
+const describeRedis = await describeWith("redis")
+
+describePg("session events between two processes (PostgreSQL store, Redis bus)", () => {
+  const { url } = freshSchema("braid_sev")
+  describeRedis("with Redis", () => {
+    it.live("a follower on one process gets the events another process emits, live (Redis wakes it, no poll), numbered by the store", () =>
+      Effect.gen(function*() {
+        const prefix = `braid-sev-${crypto.randomUUID().slice(0, 8)}:`
+        /** One "process": its own pool on the store and its own Redis connections. */
+        const processContext = () =>
+          Layer.build(Layer.mergeAll(
+            PostgresSessionStore.layer({ url, timeout: "20 seconds" }),
+            RedisEventBus.layer({ prefix })
+          ))
+        const a = yield* processContext()
+        const b = yield* processContext()
+        const storeA = Context.get(a, SessionStore.SessionStore)
+        const storeB = Context.get(b, SessionStore.SessionStore)
+        const sessionId = `sev-${crypto.randomUUID()}`
+        yield* storeA.createSession({ id: sessionId, userId: "ada", kind: "practice", createdAt: 1 })
+        const base = { tenant: "default", sessionId, userId: "ada" }
+        const emitOnA = <E extends SessionEvents.Event>(
+          Event: SessionEvents.EventClass<E>,
+          fields: Omit<E, "_tag" | "eventId" | "at">
+        ) => Effect.provide(SessionEvents.emit(Event, fields), a)
+        yield* emitOnA(SessionEvents.SessionStarted, { ...base, kind: "practice" })
+
+        // process B follows from the start, with a poll too slow to matter: only the bus wakes it
+        const log = yield* EventLog.make(storeB, { pollInterval: "1 hour" }).pipe(Effect.provide(b))
+        const ada = { userId: "ada", role: "learner", tenant: "default" } as const
+        const reader = yield* log.follow(ada, sessionId, 0).pipe(Stream.take(4), Stream.runCollect, Effect.fork)
+        yield* Effect.sleep("500 millis") // B's Redis subscription is in place
+        yield* emitOnA(SessionEvents.AiTurnDelta, { ...base, turnId: "t1", delta: "Hel" })
+        yield* emitOnA(SessionEvents.AiTurn, { ...base, turnId: "t1", seq: 0, text: "Hello", fallback: false })
+        yield* emitOnA(SessionEvents.SessionEnded, { ...base, reason: "user", requestedAt: 2 })
+        const items = Chunk.toReadonlyArray(yield* Fiber.join(reader).pipe(Effect.timeout("20 seconds")))
+        assert.deepStrictEqual(
+          items.map((i) => i._tag === "Event" ? `${i.entry.seq}:${i.entry.event._tag}` : `live:${i.event._tag}`),
+          ["1:SessionStarted", "live:AiTurnDelta", "2:AiTurn", "3:SessionEnded"]
+        )
+      }).pipe(Effect.scoped))
+  })
 })

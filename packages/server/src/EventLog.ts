@@ -181,4 +181,3 @@ export const make = (
 
     return { follow } satisfies EventLog
   })
-

@@ -15,14 +15,7 @@
 import { Json } from "@braid/core"
 import { Errors as ResilienceErrors, RateLimit } from "@braid/resilience"
 import type { CircuitBreaker } from "@braid/resilience"
-import {
-  Admin,
-  Errors as WfErrors,
-  Practice,
-  Scripts,
-  SessionMetrics,
-  SessionStore
-} from "@braid/workflows"
+import { Admin, Errors as WfErrors, Practice, Scripts, SessionMetrics, SessionStore } from "@braid/workflows"
 import type { HttpApp, HttpPlatform } from "@effect/platform"
 import {
   FileSystem,
@@ -35,9 +28,9 @@ import {
   HttpServerResponse,
   Path
 } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
 import type { Duration } from "effect"
 import { Cause, Clock, Context, Effect, Either, Layer, Option, Redacted, Schedule, Stream } from "effect"
-import { NodeHttpServerRequest } from "@effect/platform-node"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { fileURLToPath } from "node:url"
 import * as Api from "./Api.js"
@@ -335,11 +328,15 @@ const SessionsLive = HttpApiBuilder.group(
               Stream.map(() => ": keep-alive\n\n")
             )
             const body = Stream.make("retry: 2000\n\n").pipe(
-              Stream.concat(log.follow(p, path.id, after).pipe(
-                Stream.map(formatEvent),
-                // The session was deleted, or the store failed: the stream ends (the client reconnects).
-                Stream.catchAll((e) => Stream.drain(Stream.fromEffect(Effect.logDebug("event stream ended", e.message))))
-              )),
+              Stream.concat(
+                log.follow(p, path.id, after).pipe(
+                  Stream.map(formatEvent),
+                  // The session was deleted, or the store failed: the stream ends (the client reconnects).
+                  Stream.catchAll((e) =>
+                    Stream.drain(Stream.fromEffect(Effect.logDebug("event stream ended", e.message)))
+                  )
+                )
+              ),
               Stream.merge(heartbeat, { haltStrategy: "left" }),
               Stream.encodeText
             )
@@ -542,12 +539,16 @@ const edgeWith = (options: Options, state?: Pick<State, "store" | "log">) =>
     const request = yield* HttpServerRequest.HttpServerRequest
     const wsSession = state !== undefined && request.method === "GET" ? Ws.sessionOf(request.url) : undefined
     if (wsSession !== undefined && state !== undefined) {
-      return yield* Ws.serve({
-        secret: options.secret,
-        store: state.store,
-        log: state.log,
-        ...(options.heartbeat !== undefined ? { ping: options.heartbeat } : {})
-      }, request, wsSession)
+      return yield* Ws.serve(
+        {
+          secret: options.secret,
+          store: state.store,
+          log: state.log,
+          ...(options.heartbeat !== undefined ? { ping: options.heartbeat } : {})
+        },
+        request,
+        wsSession
+      )
     }
     const length = request.headers["content-length"]
     if (length !== undefined && Number(length) > max) return yield* tooLarge

@@ -42,7 +42,10 @@ describe("Server edge", () => {
       // chunked (no Content-Length): the server stops reading at the limit and answers 413 as
       // JSON all the same (then closes the connection, the rest of the body is never read)
       const base = yield* baseUrl
-      const chunked = yield* Effect.async<{ status: number | undefined; body: string; connection: string | undefined }, Error>(
+      const chunked = yield* Effect.async<
+        { status: number | undefined; body: string; connection: string | undefined },
+        Error
+      >(
         (resume) => {
           const req = http.request(`${base}/api/sessions/${id}/messages`, {
             method: "POST",
@@ -51,7 +54,10 @@ describe("Server edge", () => {
             let body = ""
             res.setEncoding("utf8")
             res.on("data", (c: string) => (body += c))
-            res.on("end", () => resume(Effect.succeed({ status: res.statusCode, body, connection: res.headers.connection })))
+            res.on(
+              "end",
+              () => resume(Effect.succeed({ status: res.statusCode, body, connection: res.headers.connection }))
+            )
           })
           req.on("error", (e) => resume(Effect.fail(e)))
           assert.isUndefined(req.getHeader("content-length"))

@@ -10,7 +10,13 @@ const bob: SessionStore.Principal = { userId: "bob", role: "learner", tenant: "d
 const fields = (sessionId: string) => ({ tenant: "default", sessionId, userId: "ada" })
 
 const turn = (sessionId: string, n: number) =>
-  SessionEvents.emit(SessionEvents.AiTurn, { ...fields(sessionId), turnId: `t${n}`, seq: n, text: `reply ${n}`, fallback: false })
+  SessionEvents.emit(SessionEvents.AiTurn, {
+    ...fields(sessionId),
+    turnId: `t${n}`,
+    seq: n,
+    text: `reply ${n}`,
+    fallback: false
+  })
 
 const delta = (sessionId: string, n: number) =>
   SessionEvents.emit(SessionEvents.AiTurnDelta, { ...fields(sessionId), turnId: `t${n}`, delta: `${n} ` })

@@ -336,7 +336,10 @@ export const emit = <E extends Event>(
       const appended = yield* store.value.appendEvent(event).pipe(
         Effect.catchAll((e) =>
           Effect.as(
-            Effect.logWarning(`session ${event.sessionId}: ${event._tag} not persisted (published live only): ${e.message}`),
+            // A session the store does not have (deleted, or kept elsewhere) is not a fault.
+            (e._tag === "SessionNotFound" ? Effect.logDebug : Effect.logWarning)(
+              `session ${event.sessionId}: ${event._tag} not persisted (published live only): ${e.message}`
+            ),
             undefined
           )
         )

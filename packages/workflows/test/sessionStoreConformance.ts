@@ -634,7 +634,14 @@ export const sessionStoreSuite = (
           )
           assert.deepStrictEqual(yield* store.appendEvent(ended), { seq: 3, inserted: true })
           // another session numbers from 1; the same eventId in another session is another event
-          const bobs = new SessionEvents.Insight({ tenant: t, sessionId: `${t}-bob`, userId: "bob", eventId: "e1", at: 5, text: "x" })
+          const bobs = new SessionEvents.Insight({
+            tenant: t,
+            sessionId: `${t}-bob`,
+            userId: "bob",
+            eventId: "e1",
+            at: 5,
+            text: "x"
+          })
           assert.deepStrictEqual(yield* store.appendEvent(bobs), { seq: 1, inserted: true })
 
           const all = yield* store.events(ada, s)
@@ -653,7 +660,13 @@ export const sessionStoreSuite = (
           assertInvalid(yield* Effect.exit(store.events(ada, s, { after: 1.5 })), "after")
           assertInvalid(yield* Effect.exit(store.events(ada, s, { limit: 1001 })), "limit")
           assert.strictEqual(
-            typedFailure(yield* Effect.exit(store.appendEvent(new SessionEvents.Insight({ ...base, sessionId: `${t}-none`, eventId: "n", at: 1, text: "x" }))))._tag,
+            typedFailure(
+              yield* Effect.exit(
+                store.appendEvent(
+                  new SessionEvents.Insight({ ...base, sessionId: `${t}-none`, eventId: "n", at: 1, text: "x" })
+                )
+              )
+            )._tag,
             "SessionNotFound"
           )
           assertInvalid(
@@ -663,7 +676,9 @@ export const sessionStoreSuite = (
             "event.turnId"
           )
           assertInvalid(
-            yield* Effect.exit(store.appendEvent(new SessionEvents.Insight({ ...base, eventId: "", at: 1, text: "x" }))),
+            yield* Effect.exit(
+              store.appendEvent(new SessionEvents.Insight({ ...base, eventId: "", at: 1, text: "x" }))
+            ),
             "event.eventId"
           )
           // deleted with the session; a new session with the same id numbers from 1 again
@@ -1293,5 +1308,33 @@ const fuzzCall: fc.Arbitrary<FuzzCall> = fc.oneof(
   fc.tuple(principalArb, spoiled({ since: 0, until: 3_600_000 })).map(([p, r]): FuzzCall => ({
     name: "hourlyUsage",
     run: (store, t) => store.hourlyUsage(withTenant(p, t), r as never)
+  })),
+  fc.tuple(
+    fc.oneof(fc.constant("s"), garbage),
+    spoiled({ eventId: "e", at: 1, userId: "ada", text: "x" }),
+    fc.boolean()
+  )
+    .map(([id, fields, instance]): FuzzCall => ({
+      name: "appendEvent",
+      run: (store, t) => {
+        const input = {
+          tenant: t,
+          sessionId: id === "s" ? `${t}-s` : id,
+          ...(typeof fields === "object" && fields !== null ? fields : { text: fields })
+        }
+        // a constructed event (the constructor validates: a bad field throws before the store) or a raw object
+        if (!instance) return store.appendEvent({ _tag: "Insight", ...input } as never)
+        try {
+          return store.appendEvent(new SessionEvents.Insight(input as never))
+        } catch {
+          return Effect.void
+        }
+      }
+    })),
+  fc.tuple(principalArb, fc.oneof(fc.constant("s"), garbage), spoiled({ after: 0, limit: 2 })).map((
+    [p, id, o]
+  ): FuzzCall => ({
+    name: "events",
+    run: (store, t) => store.events(withTenant(p, t), id === "s" ? `${t}-s` : id as string, o as never)
   }))
 )
