@@ -1,7 +1,7 @@
 /**
  * The server: the handlers of `Api.Api` on the practice workflow and the session store, the
- * authentication middleware (signed tokens, `Auth`), the server-sent events of a session
- * (`EventLog`), the run viewer (`Runs`), the OpenAPI document (`/api/openapi.json`) and its
+ * authentication middleware (signed tokens, `Auth`), the server-sent events and the WebSocket
+ * push of a session's persisted events (`EventLog`, `Ws`), the run viewer (`Runs`), the OpenAPI document (`/api/openapi.json`) and its
  * interactive page (`/api/docs`), and the web app's built files for every other path.
  *
  * Every body is read with a size limit (413 `PayloadTooLarge`) and decoded with its Schema (400
@@ -511,7 +511,10 @@ const keepSocketPastLimit = (request: HttpServerRequest.HttpServerRequest): void
   const node = nodeOf(request)
   if (node === undefined) return
   const source = node.source
-  source.destroy = function(this: IncomingMessage) {
+  const destroy = source.destroy
+  source.destroy = function(this: IncomingMessage, error?: Error) {
+    // Node's own destroys (an aborted connection) carry an error and go through.
+    if (error !== undefined || this.socket.destroyed) return destroy.call(this, error)
     this.pause()
     return this
   }
@@ -552,9 +555,10 @@ const edgeWith = (options: Options, state?: Pick<State, "store" | "log">) =>
     }
     const length = request.headers["content-length"]
     if (length !== undefined && Number(length) > max) return yield* tooLarge
-    if (length === undefined) keepSocketPastLimit(request)
+    const hasBody = request.method === "POST" || request.method === "PUT" || request.method === "PATCH"
+    if (length === undefined && hasBody) keepSocketPastLimit(request)
     return yield* Effect.gen(function*() {
-      if (request.method === "POST" || request.method === "PUT" || request.method === "PATCH") {
+      if (hasBody) {
         // Read (and cache) the body under the limit, and refuse what Json refuses (too deep,
         // `__proto__` keys) before the endpoint's Schema sees it.
         const text = yield* request.text
