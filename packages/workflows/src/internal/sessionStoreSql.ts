@@ -740,6 +740,32 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
     appendEvent: (event) =>
       Effect.gen(function*() {
         const e = yield* C.encodeEvent(event)
+        if (sql.dialect === "sqlite") {
+          // One statement (SQLite runs it under its write lock; a file serves one process): the
+          // next number, unless the session is missing or the event is already there.
+          const appended = yield* Effect.gen(function*() {
+            const inserted = yield* queryFirst(
+              sql,
+              `INSERT INTO braid_session_events (session_id, seq, event_id, tag, at, body)
+              SELECT s.id, COALESCE((SELECT MAX(seq) FROM braid_session_events WHERE session_id = s.id), 0) + 1,
+                ?, ?, ?, ?
+              FROM braid_sessions s WHERE s.id = ?
+              ON CONFLICT (session_id, event_id) DO NOTHING
+              RETURNING seq`,
+              [e.eventId, e.event._tag, e.at, e.body, e.sessionId],
+              decodeEventSeqRow
+            )
+            if (inserted !== undefined) return { seq: inserted.seq, inserted: true }
+            const same = yield* queryFirst(
+              sql,
+              "SELECT seq FROM braid_session_events WHERE session_id = ? AND event_id = ?",
+              [e.sessionId, e.eventId],
+              decodeEventSeqRow
+            )
+            return same === undefined ? undefined : { seq: same.seq, inserted: false }
+          }).pipe(call("appendEvent"))
+          return appended === undefined ? yield* notFound(e.sessionId) : appended
+        }
         const appended = yield* sql.transaction((tx) =>
           Effect.gen(function*() {
             // The session's row lock (PostgreSQL) or the write transaction (SQLite) serializes the
