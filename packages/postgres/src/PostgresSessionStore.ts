@@ -1,7 +1,7 @@
 /**
  * `SessionStore` in PostgreSQL: the store of `SessionStore.layerSqlWith` (tables
  * `braid_scenarios`, `braid_sessions`, `braid_session_messages`, `braid_session_evaluations`,
- * `braid_session_errors`, migrated at start under an advisory lock) on `PostgresDriver`.
+ * `braid_session_errors`, `braid_session_events`, migrated at start under an advisory lock) on `PostgresDriver`.
  *
  * @since 0.3.0
  */

@@ -1,8 +1,8 @@
 import { PostgresDriver, PostgresSessionStore } from "@braid/postgres"
 import { DATABASE_URL, describeWith, faultyProxy, withPort } from "@braid/testing"
-import { SessionStore } from "@braid/workflows"
+import { SessionEvents, SessionStore } from "@braid/workflows"
 import { assert, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Schedule } from "effect"
+import { Context, Effect, Fiber, Layer, Schedule } from "effect"
 import {
   concurrentStarts,
   message,
@@ -31,6 +31,35 @@ describePg("SessionStore on PostgresDriver", () => {
         () => PostgresDriver.layer({ url: freshUrl, max: 1 })
       ).pipe(Effect.ensuring(Effect.promise(() => admin(`DROP SCHEMA IF EXISTS ${fresh} CASCADE`))))
     }))
+
+  it.live("events appended at once from two store instances (two pools) get unique, gap-free sequence numbers; a repeated eventId is stored once", () =>
+    Effect.gen(function*() {
+      const tenant = `ev-${crypto.randomUUID().slice(0, 8)}`
+      const sessionId = `${tenant}-s`
+      const one = yield* Layer.build(PostgresSessionStore.layer({ url, max: 4, timeout: "20 seconds" }))
+      const two = yield* Layer.build(PostgresSessionStore.layer({ url, max: 4, timeout: "20 seconds" }))
+      const a = Context.get(one, SessionStore.SessionStore)
+      const b = Context.get(two, SessionStore.SessionStore)
+      yield* a.createSession({ id: sessionId, tenant, userId: "ada", kind: "practice", createdAt: 1 })
+      const event = (i: number) =>
+        new SessionEvents.Insight({ eventId: `e${i}`, at: i, tenant, sessionId, userId: "ada", text: `insight ${i}` })
+      // 40 distinct events, half through each instance, and each of the first 10 sent again through the other
+      const results = yield* Effect.forEach(
+        [
+          ...Array.from({ length: 40 }, (_, i) => [i % 2 === 0 ? a : b, i] as const),
+          ...Array.from({ length: 10 }, (_, i) => [i % 2 === 0 ? b : a, i] as const)
+        ],
+        ([store, i]) => store.appendEvent(event(i)),
+        { concurrency: "unbounded" }
+      )
+      assert.strictEqual(results.filter((r) => r.inserted).length, 40)
+      const stored = yield* b.events(SessionStore.system(tenant), sessionId, { limit: 1000 })
+      assert.deepStrictEqual(stored.map((e) => e.seq), Array.from({ length: 40 }, (_, i) => i + 1))
+      assert.strictEqual(new Set(stored.map((e) => e.event.eventId)).size, 40)
+      // each append's seq is the one stored for its event
+      const seqOf = new Map(stored.map((e) => [e.event.eventId, e.seq]))
+      results.forEach((r, k) => assert.strictEqual(r.seq, seqOf.get(`e${k < 40 ? k : k - 40}`)))
+    }).pipe(Effect.scoped))
 
   it.live("a call on a link that never answers fails typed at the bound; a dropped connection is typed and the store recovers", () =>
     Effect.gen(function*() {

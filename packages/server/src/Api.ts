@@ -921,7 +921,7 @@ export class Sessions extends HttpApiGroup.make("sessions")
       .addError(NotFound)
       .annotate(
         OpenApi.Description,
-        "Server-sent events of the session: `AiTurnDelta` as the reply streams, `AiTurn`, `SessionEnded`, `EvaluationReady` (and `SessionStarted`, `LearnerMessage`). Each event has `event: <_tag>`, `id: <sequence>` and `data: <JSON of the event>`. Reconnect with `Last-Event-ID` (EventSource does it) to resume after the last event seen. Pass the token as `?token=` (EventSource cannot set headers)."
+        "Server-sent events of the session: `AiTurnDelta` as the reply streams, `AiTurn`, `SessionEnded`, `EvaluationReady` (and `SessionStarted`, `LearnerMessage`). Each event has `event: <_tag>`, `id: <its sequence number in the session, stored: the same on every server process and after a restart>` (none on `AiTurnDelta`, which is live only) and `data: <JSON of the event>`. Reconnect with `Last-Event-ID` (EventSource does it) to resume after the last event seen. The same events over a WebSocket: `GET /api/sessions/{id}/ws` (see docs/serve.md). Pass the token as `?token=` (EventSource cannot set headers)."
       )
   )
   .add(

@@ -3,8 +3,8 @@
  * (`Coaching.open` of the coaching workflow), sends messages one exchange at a time, and ends it.
  * The workflow writes the session through to the `SessionStore` as kind `coaching` (messages,
  * totals, end reason), so reading, listing, exporting and deleting it go through the session
- * endpoints; its events (`coaching.*.*` on the bus) are appended to the session's event log, so
- * `GET /api/sessions/:id/events` streams them with the session's own events.
+ * endpoints; its events (`coaching.*.*`) are stored with the session's events by
+ * `SessionEvents.emit`, so `GET /api/sessions/:id/events` streams them with the session's own events.
  *
  * A live session lives in this process: it ends on `end`, on the idle timeout, when the coach
  * writes the phase's objective line, or when the server stops; after a restart its record stays
@@ -17,13 +17,12 @@ import type { Accounting, Ai } from "@braid/llm"
 import { Metered, ScriptedLanguageModel } from "@braid/llm"
 import { EventBus } from "@braid/messaging"
 import { RateLimit } from "@braid/resilience"
-import { Coaching, Scripts, SessionEvents, SessionStore } from "@braid/workflows"
+import { Coaching, Scripts, SessionStore } from "@braid/workflows"
 import { HttpApiBuilder } from "@effect/platform"
 import type { Duration } from "effect"
 import { Effect, ExecutionStrategy, Exit, Layer, Scope } from "effect"
 import * as Api from "./Api.js"
 import * as Errors from "./Errors.js"
-import type * as EventLog from "./EventLog.js"
 import { caller, orApi, ServerState } from "./internal/context.js"
 
 /**
@@ -84,23 +83,23 @@ interface Live {
 }
 
 /**
- * Builds the registry on the `SessionStore` and `EventBus` in context; coaching events are
- * appended to `log` (the server's per-session event log). Sessions live in the current scope.
+ * Builds the registry on the `SessionStore` and `EventBus` in context (the coaching events are
+ * stored with the session's events, and streamed by the server's `EventLog`). Sessions live in
+ * the current scope.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { CoachingSessions, EventLog } from "@braid/server"
+ * import { CoachingSessions } from "@braid/server"
  *
- * const registry = Effect.scoped(Effect.flatMap(EventLog.make(), (log) => CoachingSessions.make({ maxLive: 10 }, log)))
+ * const registry = Effect.scoped(CoachingSessions.make({ maxLive: 10 }))
  * ```
  *
  * @category constructors
  * @since 0.3.0
  */
 export const make = (
-  options: Options = {},
-  log: EventLog.EventLog
+  options: Options = {}
 ): Effect.Effect<CoachingSessions, never, Scope.Scope | SessionStore.SessionStore | EventBus.EventBus> =>
   Effect.gen(function*() {
     const store = yield* SessionStore.SessionStore
@@ -115,8 +114,6 @@ export const make = (
       ...options.config
     })
     const live = new Map<string, Live>()
-    // The coaching events of a session go to its log, with the session's own events.
-    yield* Effect.orDie(EventBus.subscribe(SessionEvents.coaching, (event) => Effect.asVoid(log.append(event))))
 
     const close = (id: string) =>
       Effect.suspend(() => {

@@ -1,21 +1,26 @@
 /**
- * The per-session event log behind the server-sent events: every session event of the bus
- * (`SessionEvents.sessions`) gets the next sequence number of its session (1, 2, ...) and is kept
- * in a bounded log per session, so that a client that reconnects with `Last-Event-ID: n` gets
- * every event after `n` once, in order: first from the log, then live.
+ * The events of a session as a client follows them (the server-sent events and the WebSocket of
+ * `/api/sessions/:id/...`), on the `SessionStore`'s persisted events: `follow(principal, id, n)`
+ * is every stored event after sequence number `n`, in order, then the new ones as they come.
  *
- * The log lives in the server process (sequence numbers are per process): with several server
- * processes a client must reconnect to the same one to resume (see docs/serve.md).
+ * The store numbers a session's events 1, 2, ... (`SessionEvents.emit` persists them), so the
+ * numbers survive a restart and are the same in every server process: a client that reconnects
+ * with `Last-Event-ID: n`, to this process or another, after a restart or not, gets every event
+ * after `n` once. The `EventBus` (in memory in one process; `RedisEventBus` between processes)
+ * only wakes a follower, which then reads the store after the last number it sent: a bus message
+ * that is lost, duplicated or early loses or repeats nothing (a lost one is caught up by the poll,
+ * every `pollInterval`). `AiTurnDelta` (streamed text) is not stored: it is forwarded live, without
+ * a number, and a client that reconnects gets the whole `AiTurn` instead.
  *
  * @since 0.3.0
  */
 import { EventBus } from "@braid/messaging"
-import { SessionEvents } from "@braid/workflows"
-import type { Scope } from "effect"
-import { Effect, Queue, Stream } from "effect"
+import type { Errors as WfErrors } from "@braid/workflows"
+import { SessionEvents, SessionStore } from "@braid/workflows"
+import { Duration, Effect, Queue, Schedule, Stream } from "effect"
 
 /**
- * One logged event and its sequence number in its session.
+ * One persisted event and its sequence number in its session.
  *
  * @category models
  * @since 0.3.0
@@ -26,15 +31,15 @@ export interface Entry {
 }
 
 /**
- * What a client reads: logged events, or a notice that events after `after` and before `next`
- * were dropped from the bounded log (the client should reload the session).
+ * What a client reads: a persisted event (with its number, the SSE `id`), or a live-only event
+ * (`AiTurnDelta`, no number).
  *
  * @category models
  * @since 0.3.0
  */
 export type Item =
   | { readonly _tag: "Event"; readonly entry: Entry }
-  | { readonly _tag: "Gap"; readonly after: number; readonly next: number }
+  | { readonly _tag: "Live"; readonly event: SessionEvents.Event }
 
 /**
  * The options of the log.
@@ -43,10 +48,12 @@ export type Item =
  * @since 0.3.0
  */
 export interface Options {
-  /** Events kept per session (the oldest are dropped). Default 1000. */
-  readonly perSession?: number
-  /** Sessions kept (the least recently written are dropped). Default 10 000. */
-  readonly sessions?: number
+  /** How often a follower reads the store even when the bus is silent (a lost bus message). Default 5 s. */
+  readonly pollInterval?: Duration.DurationInput
+  /** Events read from the store per query. Default 200. */
+  readonly pageSize?: number
+  /** Live signals a slow follower may have pending (the oldest are dropped; a drop loses deltas only). Default 4096. */
+  readonly followerBuffer?: number
 }
 
 /**
@@ -56,129 +63,121 @@ export interface Options {
  * @since 0.3.0
  */
 export interface EventLog {
-  /** Appends an event to its session's log (the bus subscription calls it). */
-  readonly append: (event: SessionEvents.Event) => Effect.Effect<Entry>
-  /** The session's events after `after` (0: all), from the log then live; never ends by itself. */
-  readonly follow: (sessionId: string, after: number) => Stream.Stream<Item>
-  /** The last sequence number of a session (0 when none). */
-  readonly last: (sessionId: string) => number
+  /**
+   * The session's stored events after `after` (0: all), then live; never ends by itself (it ends
+   * when the session is deleted). Fails at once with `SessionNotFound` when `principal` does not
+   * see the session (ownership as for the session's messages).
+   */
+  readonly follow: (
+    principal: SessionStore.Principal,
+    sessionId: string,
+    after: number
+  ) => Stream.Stream<Item, WfErrors.SessionNotFound | WfErrors.SessionStoreError | WfErrors.InvalidInput>
 }
 
-interface SessionLog {
-  next: number
-  entries: Array<Entry>
-  /** The queues of the readers following this session live. */
-  readonly readers: Set<Queue.Queue<Entry>>
-}
+/** What wakes a follower: a stored event may be there to read, or a live-only event to forward. */
+type Signal = { readonly _tag: "Wake" } | { readonly _tag: "Live"; readonly event: SessionEvents.Event }
+
+const wake: Signal = { _tag: "Wake" }
 
 /**
- * Builds a log (not subscribed to anything: see `subscribe`). An event goes to the readers of its
- * own session only, so that many sessions followed at once cost each event one delivery per
- * reader of its session.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { EventLog } from "@braid/server"
- *
- * const log = Effect.scoped(EventLog.make({ perSession: 500 }))
- * ```
- *
- * @category constructors
- * @since 0.3.0
- */
-export const make = (options: Options = {}): Effect.Effect<EventLog, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const perSession = Math.max(1, options.perSession ?? 1000)
-    const maxSessions = Math.max(1, options.sessions ?? 10_000)
-    const logs = new Map<string, SessionLog>()
-    const logOf = (sessionId: string): SessionLog => {
-      let log = logs.get(sessionId)
-      if (log === undefined) {
-        log = { next: 1, entries: [], readers: new Set() }
-      } else {
-        logs.delete(sessionId) // re-inserted last: the map is in order of last use
-      }
-      logs.set(sessionId, log)
-      if (logs.size > maxSessions) {
-        const [oldest, dropped] = logs.entries().next().value!
-        logs.delete(oldest)
-        // Its readers end (a client reconnects and gets a Gap).
-        for (const q of dropped.readers) Queue.unsafeOffer(q, endOfLog)
-      }
-      return log
-    }
-    // One append at a time: sequence numbers reach every reader in order.
-    const lock = yield* Effect.makeSemaphore(1)
-    const append = (event: SessionEvents.Event) =>
-      lock.withPermits(1)(Effect.suspend(() => {
-        const log = logOf(event.sessionId)
-        const entry: Entry = { seq: log.next++, event }
-        log.entries.push(entry)
-        if (log.entries.length > perSession) log.entries.splice(0, log.entries.length - perSession)
-        return Effect.as(Effect.forEach(log.readers, (q) => Queue.offer(q, entry), { discard: true }), entry)
-      }))
-
-    const follow = (sessionId: string, after: number): Stream.Stream<Item> =>
-      Stream.unwrapScoped(Effect.gen(function*() {
-        // Listen first, then read the log: an event appended in between is in both, and the
-        // sequence numbers drop the second copy.
-        const log = logOf(sessionId)
-        const live = yield* Effect.acquireRelease(
-          Effect.tap(Queue.unbounded<Entry>(), (q) => Effect.sync(() => log.readers.add(q))),
-          (q) => Effect.zipRight(Effect.sync(() => log.readers.delete(q)), Queue.shutdown(q))
-        )
-        let seen = after
-        const items: Array<Item> = []
-        const first = log.entries[0]
-        if (first !== undefined && first.seq > after + 1) {
-          items.push({ _tag: "Gap", after, next: first.seq })
-          seen = first.seq - 1
-        }
-        for (const entry of log.entries) {
-          if (entry.seq > seen) {
-            items.push({ _tag: "Event", entry })
-            seen = entry.seq
-          }
-        }
-        const fresh = (entry: Entry): boolean => {
-          if (entry.seq <= seen) return false
-          seen = entry.seq
-          return true
-        }
-        return Stream.concat(
-          Stream.fromIterable(items),
-          Stream.fromQueue(live).pipe(
-            Stream.takeWhile((entry) => entry !== endOfLog),
-            Stream.filter(fresh),
-            Stream.map((entry): Item => ({ _tag: "Event", entry }))
-          )
-        )
-      }))
-
-    return { append, follow, last: (sessionId) => (logs.get(sessionId)?.next ?? 1) - 1 }
-  })
-
-/** Sent to the readers of a log that is dropped: their stream ends. */
-const endOfLog: Entry = { seq: -1, event: undefined as never }
-
-/**
- * Appends every session event of the bus to the log, for the life of the scope.
+ * Builds the log on `store`, and subscribes to every session and coaching event of the
+ * `EventBus` in context for the life of the scope (to wake the followers of the event's session).
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
  * import { EventBus } from "@braid/messaging"
+ * import { SessionStore } from "@braid/workflows"
  * import { EventLog } from "@braid/server"
  *
- * const program = Effect.scoped(Effect.gen(function*() {
- *   const log = yield* EventLog.make()
- *   yield* EventLog.subscribe(log)
- * })).pipe(Effect.provide(EventBus.layerMemory))
+ * const log = Effect.scoped(
+ *   Effect.flatMap(SessionStore.SessionStore, (store) => EventLog.make(store, { pollInterval: "2 seconds" }))
+ * ).pipe(Effect.provide([EventBus.layerMemory, SessionStore.layerMemory]))
  * ```
  *
  * @category constructors
  * @since 0.3.0
  */
-export const subscribe = (log: EventLog) =>
-  EventBus.subscribe(SessionEvents.sessions, (event) => Effect.asVoid(log.append(event)))
+export const make = (
+  store: SessionStore.Service,
+  options: Options = {}
+) =>
+  Effect.gen(function*() {
+    const pollInterval = Duration.decode(options.pollInterval ?? "5 seconds")
+    const pageSize = Math.max(1, Math.min(1000, Math.floor(options.pageSize ?? 200)))
+    const buffer = Math.max(16, Math.floor(options.followerBuffer ?? 4096))
+    /** The queues of the followers of each session. */
+    const followers = new Map<string, Set<Queue.Queue<Signal>>>()
+
+    const notify = (event: SessionEvents.Event) =>
+      Effect.sync(() => {
+        const set = followers.get(event.sessionId)
+        if (set === undefined) return
+        const signal: Signal = SessionEvents.isPersisted(event._tag) ? wake : { _tag: "Live", event }
+        for (const q of set) Queue.unsafeOffer(q, signal)
+      })
+    yield* EventBus.subscribe(SessionEvents.sessions, notify)
+    yield* EventBus.subscribe(SessionEvents.coaching, notify)
+
+    const follow: EventLog["follow"] = (principal, sessionId, after) =>
+      Stream.unwrapScoped(Effect.gen(function*() {
+        // Listen first, then read the store: an event stored in between wakes a read that finds
+        // nothing new or it, never a duplicate (the follower reads after the last number it sent).
+        const queue = yield* Effect.acquireRelease(
+          Effect.tap(Queue.sliding<Signal>(buffer), (q) =>
+            Effect.sync(() => {
+              let set = followers.get(sessionId)
+              if (set === undefined) {
+                set = new Set()
+                followers.set(sessionId, set)
+              }
+              set.add(q)
+            })),
+          (q) =>
+            Effect.zipRight(
+              Effect.sync(() => {
+                const set = followers.get(sessionId)
+                set?.delete(q)
+                if (set?.size === 0) followers.delete(sessionId)
+              }),
+              Queue.shutdown(q)
+            )
+        )
+        let seen = after
+        /** Every stored event after `seen`, page by page; `seen` moves past each. */
+        const readStored = Effect.gen(function*() {
+          const out: Array<Item> = []
+          for (;;) {
+            const page = yield* store.events(principal, sessionId, { after: seen, limit: pageSize })
+            for (const entry of page) {
+              if (entry.seq <= seen) continue
+              out.push({ _tag: "Event", entry })
+              seen = entry.seq
+            }
+            if (page.length < pageSize) return out
+          }
+        })
+        const first = yield* readStored
+        const poll = Stream.fromSchedule(Schedule.spaced(pollInterval)).pipe(Stream.as(wake))
+        const live = Stream.fromQueue(queue).pipe(
+          Stream.merge(poll),
+          Stream.mapEffect((signal) =>
+            signal._tag === "Live"
+              ? Effect.succeed<ReadonlyArray<Item> | undefined>([{ _tag: "Live", event: signal.event }])
+              : readStored.pipe(
+                Effect.catchTag("SessionNotFound", () => Effect.succeed(undefined)), // deleted: the stream ends
+                Effect.catchAll((e) =>
+                  // The store does not answer: try again on the next wake or poll (nothing is lost).
+                  Effect.as(Effect.logWarning(`events of session ${sessionId}: ${e.message}`), [])
+                )
+              )
+          ),
+          Stream.takeWhile((items): items is ReadonlyArray<Item> => items !== undefined),
+          Stream.flattenIterables
+        )
+        return Stream.concat(Stream.fromIterable(first), live)
+      }))
+
+    return { follow } satisfies EventLog
+  })

@@ -1,7 +1,7 @@
 /**
  * The server: the handlers of `Api.Api` on the practice workflow and the session store, the
- * authentication middleware (signed tokens, `Auth`), the server-sent events of a session
- * (`EventLog`), the run viewer (`Runs`), the OpenAPI document (`/api/openapi.json`) and its
+ * authentication middleware (signed tokens, `Auth`), the server-sent events and the WebSocket
+ * push of a session's persisted events (`EventLog`, `Ws`), the run viewer (`Runs`), the OpenAPI document (`/api/openapi.json`) and its
  * interactive page (`/api/docs`), and the web app's built files for every other path.
  *
  * Every body is read with a size limit (413 `PayloadTooLarge`) and decoded with its Schema (400
@@ -15,7 +15,7 @@
 import { Json } from "@braid/core"
 import { RateLimit } from "@braid/resilience"
 import type { CircuitBreaker } from "@braid/resilience"
-import { Admin, Practice, Scripts, SessionEvents, SessionMetrics, SessionStore } from "@braid/workflows"
+import { Admin, Practice, Scripts, SessionMetrics, SessionStore } from "@braid/workflows"
 import type { HttpApp, HttpPlatform } from "@effect/platform"
 import {
   FileSystem,
@@ -28,8 +28,10 @@ import {
   HttpServerResponse,
   Path
 } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
 import type { Duration } from "effect"
-import { Cause, Clock, Effect, Either, Layer, Option, Redacted, Schedule, Schema, Stream } from "effect"
+import { Cause, Clock, Effect, Either, Layer, Option, Redacted, Schedule, Stream } from "effect"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import { fileURLToPath } from "node:url"
 import * as Api from "./Api.js"
 import * as Auth from "./Auth.js"
@@ -41,6 +43,7 @@ import { caller, defined, orApi, requireRole, runLimited, ServerState } from "./
 import * as MeetingRuns from "./MeetingRuns.js"
 import * as Runs from "./Runs.js"
 import * as Sse from "./Sse.js"
+import * as Ws from "./Ws.js"
 
 /**
  * The options of the server.
@@ -66,7 +69,7 @@ export interface Options {
   readonly corsOrigins?: ReadonlyArray<string>
   /** The web app's built files (`index.html`, `assets/`); absent: a page says it is not built. */
   readonly webDir?: string
-  /** The per-session event log of the server-sent events. */
+  /** How the server follows a session's persisted events (SSE and WebSocket). */
   readonly eventLog?: EventLog.Options
   /** The run viewer's registry (its model, how many runs it keeps). */
   readonly runs?: Runs.Options
@@ -78,7 +81,7 @@ export interface Options {
   readonly evaluationRuns?: EvaluationRuns.Options
   /** The circuit breaker in front of the model (its state is the model's health). */
   readonly breaker?: CircuitBreaker.CircuitBreaker
-  /** A comment line sent on idle event streams, to keep proxies from closing them. Default 15 s. */
+  /** A comment line sent on idle event streams (a ping frame on WebSockets), to keep proxies from closing them. Default 15 s. */
   readonly heartbeat?: Duration.DurationInput
   /** The version shown by `/api/health`. */
   readonly version?: string
@@ -160,27 +163,7 @@ const ScenariosLive = HttpApiBuilder.group(Api.Api, "scenarios", (handlers) =>
         }))
   }))
 
-const formatEvent = (item: EventLog.Item): string =>
-  item._tag === "Gap"
-    ? Sse.format({
-      event: "Gap",
-      id: String(item.next - 1),
-      data: JSON.stringify({ after: item.after, next: item.next })
-    })
-    : Sse.format({
-      event: item.entry.event._tag,
-      id: String(item.entry.seq),
-      data: JSON.stringify(encodeEvent(item.entry.event))
-    })
-
-const encodeEvent = Schema.encodeSync(SessionEvents.Event)
-
-const lastEventId = (request: HttpServerRequest.HttpServerRequest, params: Record<string, unknown>): number => {
-  const raw = request.headers["last-event-id"] ??
-    (typeof params["lastEventId"] === "string" ? params["lastEventId"] : "")
-  const n = Number(raw)
-  return /^\d{1,15}$/.test(raw.trim()) && Number.isSafeInteger(n) ? n : 0
-}
+const formatEvent = (item: EventLog.Item): string => Sse.format(Sse.ofItem(item))
 
 const SessionsLive = HttpApiBuilder.group(
   Api.Api,
@@ -270,12 +253,20 @@ const SessionsLive = HttpApiBuilder.group(
             yield* orApi(store.getSession(p, path.id))
             const request = yield* HttpServerRequest.HttpServerRequest
             const params = yield* HttpServerRequest.ParsedSearchParams
-            const after = lastEventId(request, params)
+            const after = Sse.lastEventId(request.headers["last-event-id"], params["lastEventId"])
             const heartbeat = Stream.fromSchedule(Schedule.spaced(options.heartbeat ?? "15 seconds")).pipe(
               Stream.map(() => ": keep-alive\n\n")
             )
             const body = Stream.make("retry: 2000\n\n").pipe(
-              Stream.concat(log.follow(path.id, after).pipe(Stream.map(formatEvent))),
+              Stream.concat(
+                log.follow(p, path.id, after).pipe(
+                  Stream.map(formatEvent),
+                  // The session was deleted, or the store failed: the stream ends (the client reconnects).
+                  Stream.catchAll((e) =>
+                    Stream.drain(Stream.fromEffect(Effect.logDebug("event stream ended", e.message)))
+                  )
+                )
+              ),
               Stream.merge(heartbeat, { haltStrategy: "left" }),
               Stream.encodeText
             )
@@ -422,9 +413,48 @@ const webApp = (request: HttpServerRequest.HttpServerRequest, webDir: string | u
     Effect.catchTag("BadArgument", "SystemError", () => Effect.fail(new Errors.NotFound({ message: "no such file" })))
   )
 
+/** The Node request and response of a request, when it runs on Node (`undefined` elsewhere). */
+const nodeOf = (request: HttpServerRequest.HttpServerRequest) => {
+  try {
+    const source: unknown = NodeHttpServerRequest.toIncomingMessage(request)
+    const response: unknown = NodeHttpServerRequest.toServerResponse(request)
+    return typeof source === "object" && source !== null && "pause" in source && "destroy" in source &&
+        typeof response === "object" && response !== null && "setHeader" in response && "headersSent" in response
+      ? { source: source as IncomingMessage, response: response as ServerResponse }
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A body without `Content-Length` (chunked) is read up to the limit by the platform, which then
+ * destroys the Node request, and with it the connection: the client would get no answer. Here
+ * the request is only paused instead, so the 413 `PayloadTooLarge` goes out (then the connection
+ * closes, see `closeAfterResponse`).
+ */
+const keepSocketPastLimit = (request: HttpServerRequest.HttpServerRequest): void => {
+  const node = nodeOf(request)
+  if (node === undefined) return
+  const source = node.source
+  const destroy = source.destroy
+  source.destroy = function(this: IncomingMessage, error?: Error) {
+    // Node's own destroys (an aborted connection) carry an error and go through.
+    if (error !== undefined || this.socket.destroyed) return destroy.call(this, error)
+    this.pause()
+    return this
+  }
+}
+
+/** Asks Node to close the connection once the answer is sent (the rest of the body is never read). */
+const closeAfterResponse = (request: HttpServerRequest.HttpServerRequest): void => {
+  const node = nodeOf(request)
+  if (node !== undefined && !node.response.headersSent) node.response.setHeader("connection", "close")
+}
+
 type EdgeError = Errors.NotFound | Errors.InvalidInput | Errors.PayloadTooLarge | Errors.Internal
 
-const edgeWith = (options: Options) =>
+const edgeWith = (options: Options, state?: Pick<ServerState["Type"], "store" | "log">) =>
 (
   app: HttpApp.Default
 ): Effect.Effect<
@@ -436,10 +466,25 @@ const edgeWith = (options: Options) =>
   const tooLarge = new Errors.PayloadTooLarge({ message: `the body exceeds ${max} bytes` })
   return Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
+    const wsSession = state !== undefined && request.method === "GET" ? Ws.sessionOf(request.url) : undefined
+    if (wsSession !== undefined && state !== undefined) {
+      return yield* Ws.serve(
+        {
+          secret: options.secret,
+          store: state.store,
+          log: state.log,
+          ...(options.heartbeat !== undefined ? { ping: options.heartbeat } : {})
+        },
+        request,
+        wsSession
+      )
+    }
     const length = request.headers["content-length"]
     if (length !== undefined && Number(length) > max) return yield* tooLarge
+    const hasBody = request.method === "POST" || request.method === "PUT" || request.method === "PATCH"
+    if (length === undefined && hasBody) keepSocketPastLimit(request)
     return yield* Effect.gen(function*() {
-      if (request.method === "POST" || request.method === "PUT" || request.method === "PATCH") {
+      if (hasBody) {
         // Read (and cache) the body under the limit, and refuse what Json refuses (too deep,
         // `__proto__` keys) before the endpoint's Schema sees it.
         const text = yield* request.text
@@ -488,7 +533,11 @@ const edgeWith = (options: Options) =>
         }
         if (tag === "RequestError") {
           const text = String((error as { readonly cause?: unknown }).cause ?? "")
-          if (text.includes("maxBytes exceeded")) return yield* tooLarge
+          if (text.includes("maxBytes exceeded")) {
+            // The rest of a chunked body is not read: the connection closes after the answer.
+            closeAfterResponse(yield* HttpServerRequest.HttpServerRequest)
+            return yield* tooLarge
+          }
           return yield* new Errors.InvalidInput({ message: "the body is not valid JSON", field: "" })
         }
         yield* Effect.logError("unexpected error", Cause.pretty(cause))
@@ -500,7 +549,7 @@ const edgeWith = (options: Options) =>
 
 const edge = HttpApiBuilder.middleware(
   Api.Api,
-  Effect.map(ServerState, ({ options }) => edgeWith(options)),
+  Effect.map(ServerState, (state) => edgeWith(state.options, state)),
   { withContext: true }
 )
 
@@ -512,11 +561,10 @@ const StateLive = (options: Options) =>
     Effect.gen(function*() {
       const store = yield* SessionStore.SessionStore
       const practice = yield* Practice.Practice
-      const log = yield* EventLog.make(options.eventLog)
-      yield* EventLog.subscribe(log)
+      const log = yield* EventLog.make(store, options.eventLog)
       yield* SessionMetrics.track
       const runs = yield* Runs.make(options.runs)
-      const coaching = yield* CoachingSessions.make(options.coaching, log)
+      const coaching = yield* CoachingSessions.make(options.coaching)
       const meetings = yield* MeetingRuns.make(options.meetings)
       const evaluationRuns = yield* EvaluationRuns.make(options.evaluationRuns)
       return {

@@ -5,6 +5,9 @@
  *
  * @since 0.3.0
  */
+import { SessionEvents } from "@braid/workflows"
+import { Schema } from "effect"
+import type * as EventLog from "./EventLog.js"
 
 /**
  * One server-sent event: its name, its id, its data (one JSON text here).
@@ -70,4 +73,48 @@ export const parse = (buffer: string): { readonly messages: ReadonlyArray<Messag
     if (data.length > 0) messages.push({ event, id, data: data.join("\n") })
   }
   return { messages, rest }
+}
+
+const encodeEvent = Schema.encodeSync(SessionEvents.Event)
+
+/**
+ * The message of a followed item: a persisted event has its sequence number as its `id` (so a
+ * client's `Last-Event-ID` is always the last persisted event it got), a live-only one
+ * (`AiTurnDelta`) has none.
+ *
+ * @example
+ * ```ts
+ * import { EventLog, Sse } from "@braid/server"
+ *
+ * declare const item: EventLog.Item
+ * const text = Sse.format(Sse.ofItem(item))
+ * ```
+ *
+ * @category encoding
+ * @since 0.3.0
+ */
+export const ofItem = (item: EventLog.Item): Message =>
+  item._tag === "Event"
+    ? { event: item.entry.event._tag, id: String(item.entry.seq), data: JSON.stringify(encodeEvent(item.entry.event)) }
+    : { event: item.event._tag, id: undefined, data: JSON.stringify(encodeEvent(item.event)) }
+
+/**
+ * Where a client resumes: the `Last-Event-ID` header, else the `lastEventId` query parameter, as
+ * a sequence number (0, from the start, when absent or not a whole number).
+ *
+ * @example
+ * ```ts
+ * import { Sse } from "@braid/server"
+ *
+ * Sse.lastEventId("12", undefined) // 12
+ * Sse.lastEventId(undefined, "x") // 0
+ * ```
+ *
+ * @category parsing
+ * @since 0.3.0
+ */
+export const lastEventId = (header: unknown, param: unknown): number => {
+  const raw = typeof header === "string" ? header : typeof param === "string" ? param : ""
+  const n = Number(raw)
+  return /^\d{1,15}$/.test(raw.trim()) && Number.isSafeInteger(n) ? n : 0
 }

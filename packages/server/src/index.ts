@@ -12,7 +12,7 @@ export * as Api from "./Api.js"
 export * as Errors from "./Errors.js"
 /** Signed tokens: sign, verify, issue, the secret. @since 0.3.0 */
 export * as Auth from "./Auth.js"
-/** The per-session event log behind the server-sent events. @since 0.3.0 */
+/** A session's persisted events as clients follow them (SSE and WebSocket). @since 0.3.0 */
 export * as EventLog from "./EventLog.js"
 /** The runs of the developer run viewer, with their traces. @since 0.3.0 */
 export * as Runs from "./Runs.js"
@@ -24,5 +24,7 @@ export * as MeetingRuns from "./MeetingRuns.js"
 export * as EvaluationRuns from "./EvaluationRuns.js"
 /** The server-sent events wire format: format and parse. @since 0.3.0 */
 export * as Sse from "./Sse.js"
+/** The WebSocket push of a session's events. @since 0.3.0 */
+export * as Ws from "./Ws.js"
 /** The server: handlers, middleware, documents, the web app. @since 0.3.0 */
 export * as Server from "./Server.js"

@@ -1,7 +1,7 @@
 /**
  * `SessionStore` in an embedded SQLite file: the store of `SessionStore.layerSqlWith` (tables
  * `braid_scenarios`, `braid_sessions`, `braid_session_messages`, `braid_session_evaluations`,
- * `braid_session_errors`, migrated at start) on `SqliteDriver`.
+ * `braid_session_errors`, `braid_session_events`, migrated at start) on `SqliteDriver`.
  *
  * @since 0.3.0
  */

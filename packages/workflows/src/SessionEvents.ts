@@ -26,8 +26,9 @@
  */
 import { EventBus } from "@braid/messaging"
 import type { EventBusError, InvalidChannel } from "@braid/messaging/Errors"
-import { Clock, Effect, Schema } from "effect"
-import { EndReason } from "./SessionStore.js"
+import { Clock, Effect, Option, Schema } from "effect"
+import { EndReason } from "./internal/endReason.js"
+import * as SessionStore from "./SessionStore.js"
 
 const base = {
   eventId: Schema.String,
@@ -281,8 +282,30 @@ export interface EmitOptions {
 }
 
 /**
- * Publishes an event on its channel, with a generated `eventId` (a UUID, or `options.eventId`) and `at` (Effect's
- * `Clock`).
+ * Whether an event is persisted by `emit` (every event but `AiTurnDelta`: deltas are live only, a
+ * client that reconnects gets the whole `AiTurn` instead).
+ *
+ * @example
+ * ```ts
+ * import { SessionEvents } from "@braid/workflows"
+ *
+ * SessionEvents.isPersisted("AiTurnDelta") // false
+ * ```
+ *
+ * @since 0.3.0
+ * @category guards
+ */
+export const isPersisted = (tag: Event["_tag"]): boolean => tag !== "AiTurnDelta"
+
+/**
+ * Persists an event in the `SessionStore` in context (when there is one; every event but
+ * `AiTurnDelta`, see `isPersisted`), then publishes it on its channel, with a generated `eventId`
+ * (a UUID, or `options.eventId`) and `at` (Effect's `Clock`).
+ *
+ * An event whose `eventId` is already stored in its session (a durable step that ran again) is
+ * neither stored again nor published again: `emit` returns the new event object but nobody sees
+ * it twice. A store that fails (down, or the session is unknown to it) does not stop the
+ * publication: the failure is logged and the event is published live only.
  *
  * @example
  * ```ts
@@ -308,6 +331,21 @@ export const emit = <E extends Event>(
   Effect.gen(function*() {
     const at = yield* Clock.currentTimeMillis
     const event = new Event({ ...fields, eventId: options.eventId ?? crypto.randomUUID(), at })
+    const store = yield* Effect.serviceOption(SessionStore.SessionStore)
+    if (Option.isSome(store) && isPersisted(event._tag)) {
+      const appended = yield* store.value.appendEvent(event).pipe(
+        Effect.catchAll((e) =>
+          Effect.as(
+            // A session the store does not have (deleted, or kept elsewhere) is not a fault.
+            (e._tag === "SessionNotFound" ? Effect.logDebug : Effect.logWarning)(
+              `session ${event.sessionId}: ${event._tag} not persisted (published live only): ${e.message}`
+            ),
+            undefined
+          )
+        )
+      )
+      if (appended !== undefined && !appended.inserted) return event
+    }
     yield* EventBus.publish(EventBus.channel(channelOf[Event._tag], Event), event)
     return event
   })

@@ -19,9 +19,11 @@ import { Sql } from "@braid/core"
 import { Clock, Context, Effect, Layer, Schema } from "effect"
 import type { Forbidden, InvalidInput, ScenarioNotFound, SessionNotFound } from "./Errors.js"
 import { SessionStoreError } from "./Errors.js"
+import { EndReason as EndReasonSchema } from "./internal/endReason.js"
 import * as memory from "./internal/sessionStoreMemory.js"
 import * as sql from "./internal/sessionStoreSql.js"
 import type * as Scenario from "./Scenario.js"
+import type * as SessionEvents from "./SessionEvents.js"
 
 /**
  * What a caller may do: a learner reads their own sessions, a teacher also writes scenarios, an
@@ -128,14 +130,9 @@ export type Status = typeof Status.Type
  * @since 0.3.0
  * @category schemas
  */
-export const EndReason = Schema.Literal(
-  "objective-met",
-  "user",
-  "idle-timeout",
-  "turn-limit",
-  "budget-exhausted",
-  "model-outage"
-)
+export const EndReason: Schema.Literal<
+  ["objective-met", "user", "idle-timeout", "turn-limit", "budget-exhausted", "model-outage"]
+> = EndReasonSchema
 
 /**
  * @since 0.3.0
@@ -452,6 +449,28 @@ export interface ScenarioQuery {
 }
 
 /**
+ * A persisted session event (`SessionEvents.Event`) and its sequence number in its session (1, 2,
+ * ...: assigned by the store, without gaps). Events are kept as long as their session: deleting
+ * the session deletes them.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SessionStore } from "@braid/workflows"
+ *
+ * const ada = { userId: "ada", role: "learner", tenant: "default" } as const
+ * const replay = Effect.flatMap(SessionStore.SessionStore, (store) => store.events(ada, "s-1", { after: 0 }))
+ * ```
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface StoredEvent {
+  readonly seq: number
+  readonly event: SessionEvents.Event
+}
+
+/**
  * Tokens and dollars over a period (from the messages' times).
  *
  * @since 0.3.0
@@ -542,11 +561,35 @@ export interface Service {
     sessionId: string,
     page?: { readonly limit?: number; readonly cursor?: string }
   ) => Effect.Effect<Page<MessageRecord>, SessionStoreError | SessionNotFound | InvalidInput>
-  /** Deletes a session with its messages and evaluation. */
+  /** Deletes a session with its messages, events and evaluation. */
   readonly deleteSession: (
     principal: Principal,
     sessionId: string
   ) => Effect.Effect<void, SessionStoreError | SessionNotFound>
+
+  // Session events ---------------------------------------------------------------------------------
+  /**
+   * Persists an event of a session (`event.sessionId`) with the next sequence number of the
+   * session (1, 2, ..., atomic also under concurrent appends from several processes), unless an
+   * event with the same `eventId` is already stored in that session: then nothing is written and
+   * the stored one's `seq` is returned with `inserted: false`. The event is stored encoded
+   * (`SessionEvents.Event`); one that does not encode is `InvalidInput`.
+   */
+  readonly appendEvent: (
+    event: SessionEvents.Event
+  ) => Effect.Effect<
+    { readonly seq: number; readonly inserted: boolean },
+    SessionStoreError | SessionNotFound | InvalidInput
+  >
+  /**
+   * The stored events of a session with `seq > after` (default 0: all), in `seq` order, at most
+   * `limit` (1 to 1000, default 100). Ownership as for `messages`.
+   */
+  readonly events: (
+    principal: Principal,
+    sessionId: string,
+    options?: { readonly after?: number; readonly limit?: number }
+  ) => Effect.Effect<ReadonlyArray<StoredEvent>, SessionStoreError | SessionNotFound | InvalidInput>
 
   // Evaluations -----------------------------------------------------------------------------------
   /** Creates the evaluation job of a session if it has none (idempotent); returns the job. */
@@ -650,7 +693,7 @@ export type SqlOptions = Sql.StoreOptions
 /**
  * On the `Sql.SqlDriver` in context (SQLite or PostgreSQL). Building the layer applies the
  * store's migrations (tables `braid_scenarios`, `braid_sessions`, `braid_session_messages`,
- * `braid_session_evaluations`, `braid_session_errors`, versions in `braid_session_migrations`)
+ * `braid_session_evaluations`, `braid_session_errors`, `braid_session_events`, versions in `braid_session_migrations`)
  * in one transaction; processes that start at once apply each migration once. Every call is
  * bounded by `timeout` (default `Io.defaultTimeout`, 5 s) and every failure (an SQL error, a
  * dropped connection, no answer in time, a stored row that does not decode) is a

@@ -6,7 +6,7 @@
  */
 import type { Sql } from "@braid/core"
 import { Sql as SqlPort } from "@braid/core"
-import { SessionStore } from "@braid/workflows"
+import { SessionEvents, SessionStore } from "@braid/workflows"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
 import * as fc from "fast-check"
@@ -596,6 +596,107 @@ export const sessionStoreSuite = (
         })
       ))
 
+    it.live("session events: numbered 1, 2, ... per session, insert-if-absent by eventId, read after a seq in order, owner only, encoded and decoded, deleted with the session", () =>
+      run((store) =>
+        Effect.gen(function*() {
+          const t = freshTenant("ev")
+          const { ada, bob, root } = people(t)
+          const other = people(freshTenant("ev-other"))
+          for (const u of ["ada", "bob"]) {
+            yield* store.createSession({ id: `${t}-${u}`, tenant: t, userId: u, kind: "practice", createdAt: 1 })
+          }
+          const s = `${t}-ada`
+          const base = { tenant: t, sessionId: s, userId: "ada" }
+          const started = new SessionEvents.SessionStarted({ ...base, eventId: "e1", at: 1, kind: "practice" })
+          const turn = new SessionEvents.AiTurn({
+            ...base,
+            eventId: "e2",
+            at: 2,
+            turnId: "t1",
+            seq: 0,
+            text: "Hello \u00e9\ud83d\ude00 \"quoted\"",
+            fallback: false
+          })
+          const ended = new SessionEvents.SessionEnded({
+            ...base,
+            eventId: "e3",
+            at: 3,
+            reason: "user",
+            requestedAt: 2,
+            durationMs: 2
+          })
+          assert.deepStrictEqual(yield* store.appendEvent(started), { seq: 1, inserted: true })
+          assert.deepStrictEqual(yield* store.appendEvent(turn), { seq: 2, inserted: true })
+          // the same eventId again: nothing written, the stored seq
+          assert.deepStrictEqual(
+            yield* store.appendEvent(new SessionEvents.AiTurn({ ...turn, text: "other" })),
+            { seq: 2, inserted: false }
+          )
+          assert.deepStrictEqual(yield* store.appendEvent(ended), { seq: 3, inserted: true })
+          // another session numbers from 1; the same eventId in another session is another event
+          const bobs = new SessionEvents.Insight({
+            tenant: t,
+            sessionId: `${t}-bob`,
+            userId: "bob",
+            eventId: "e1",
+            at: 5,
+            text: "x"
+          })
+          assert.deepStrictEqual(yield* store.appendEvent(bobs), { seq: 1, inserted: true })
+
+          const all = yield* store.events(ada, s)
+          assert.deepStrictEqual(all.map((e) => e.seq), [1, 2, 3])
+          assert.deepStrictEqual(all.map((e) => e.event), [started, turn, ended])
+          assert.instanceOf(all[1]!.event, SessionEvents.AiTurn)
+          assert.deepStrictEqual((yield* store.events(root, s, { after: 1, limit: 1 })).map((e) => e.seq), [2])
+          assert.deepStrictEqual((yield* store.events(ada, s, { after: 3 })).map((e) => e.seq), [])
+          // ownership as for messages
+          for (const p of [bob, other.root]) {
+            assert.strictEqual(typedFailure(yield* Effect.exit(store.events(p, s)))._tag, "SessionNotFound")
+          }
+          assert.strictEqual(typedFailure(yield* Effect.exit(store.events(ada, `${t}-none`)))._tag, "SessionNotFound")
+          // bad input is typed and named
+          assertInvalid(yield* Effect.exit(store.events(ada, s, { after: -1 })), "after")
+          assertInvalid(yield* Effect.exit(store.events(ada, s, { after: 1.5 })), "after")
+          assertInvalid(yield* Effect.exit(store.events(ada, s, { limit: 1001 })), "limit")
+          assert.strictEqual(
+            typedFailure(
+              yield* Effect.exit(
+                store.appendEvent(
+                  new SessionEvents.Insight({ ...base, sessionId: `${t}-none`, eventId: "n", at: 1, text: "x" })
+                )
+              )
+            )._tag,
+            "SessionNotFound"
+          )
+          assertInvalid(
+            yield* Effect.exit(
+              store.appendEvent({ _tag: "AiTurn", ...base, eventId: "half", at: 1 } as unknown as SessionEvents.Event)
+            ),
+            "event.turnId"
+          )
+          assertInvalid(
+            yield* Effect.exit(
+              store.appendEvent(new SessionEvents.Insight({ ...base, eventId: "", at: 1, text: "x" }))
+            ),
+            "event.eventId"
+          )
+          // deleted with the session; a new session with the same id numbers from 1 again
+          yield* store.deleteSession(ada, s)
+          assert.strictEqual(typedFailure(yield* Effect.exit(store.events(root, s)))._tag, "SessionNotFound")
+          yield* store.createSession({ id: s, tenant: t, userId: "ada", kind: "practice", createdAt: 9 })
+          assert.deepStrictEqual(yield* store.events(ada, s), [])
+          assert.deepStrictEqual(yield* store.appendEvent(turn), { seq: 1, inserted: true })
+          if (options.persistent) {
+            // another instance over the same database reads the same numbers
+            const again = yield* Effect.flatMap(SessionStore.SessionStore, (other) => other.events(ada, s)).pipe(
+              Effect.provide(make())
+            )
+            assert.deepStrictEqual(again.map((e) => [e.seq, e.event.eventId]), [[1, "e2"]])
+          }
+        })
+      ))
+
     it.live("evaluations: enqueued once, claimed by exactly one of two concurrent workers (compare-and-set), due by nextAttemptAt", () =>
       run((store) =>
         Effect.gen(function*() {
@@ -977,7 +1078,7 @@ export const sessionStoreSuite = (
           yield* run(() => Effect.void)
           yield* run(() => Effect.void)
           const versions = yield* raw("SELECT version FROM braid_session_migrations ORDER BY version")
-          assert.deepStrictEqual(versions.map((r) => Number(r["version"])), [1])
+          assert.deepStrictEqual(versions.map((r) => Number(r["version"])), [1, 2])
         }))
     }
   })
@@ -1005,7 +1106,7 @@ export const concurrentStarts = (
       SqlPort.SqlDriver,
       (sql) => sql.query("SELECT version FROM braid_session_migrations")
     ).pipe(Effect.provide(driver()))
-    assert.deepStrictEqual(versions.map((r) => Number(r["version"])), [1])
+    assert.deepStrictEqual(versions.map((r) => Number(r["version"])), [1, 2])
     const all = yield* Effect.flatMap(SessionStore.SessionStore, (store) => store.listSessions(SessionStore.system()))
       .pipe(Effect.provide(make()))
     assert.deepStrictEqual(all.items.map((s) => s.id), ["s3", "s2", "s1", "s0"])
@@ -1207,5 +1308,33 @@ const fuzzCall: fc.Arbitrary<FuzzCall> = fc.oneof(
   fc.tuple(principalArb, spoiled({ since: 0, until: 3_600_000 })).map(([p, r]): FuzzCall => ({
     name: "hourlyUsage",
     run: (store, t) => store.hourlyUsage(withTenant(p, t), r as never)
+  })),
+  fc.tuple(
+    fc.oneof(fc.constant("s"), garbage),
+    spoiled({ eventId: "e", at: 1, userId: "ada", text: "x" }),
+    fc.boolean()
+  )
+    .map(([id, fields, instance]): FuzzCall => ({
+      name: "appendEvent",
+      run: (store, t) => {
+        const input = {
+          tenant: t,
+          sessionId: id === "s" ? `${t}-s` : id,
+          ...(typeof fields === "object" && fields !== null ? fields : { text: fields })
+        }
+        // a constructed event (the constructor validates: a bad field throws before the store) or a raw object
+        if (!instance) return store.appendEvent({ _tag: "Insight", ...input } as never)
+        try {
+          return store.appendEvent(new SessionEvents.Insight(input as never))
+        } catch {
+          return Effect.void
+        }
+      }
+    })),
+  fc.tuple(principalArb, fc.oneof(fc.constant("s"), garbage), spoiled({ after: 0, limit: 2 })).map((
+    [p, id, o]
+  ): FuzzCall => ({
+    name: "events",
+    run: (store, t) => store.events(withTenant(p, t), id === "s" ? `${t}-s` : id as string, o as never)
   }))
 )

@@ -7,6 +7,7 @@
 import { Effect, Either, ParseResult, Schema } from "effect"
 import { Forbidden, InvalidInput, SessionStoreError } from "../Errors.js"
 import * as Scenario from "../Scenario.js"
+import * as SessionEvents from "../SessionEvents.js"
 import type * as SessionStore from "../SessionStore.js"
 
 /** One hour in milliseconds. */
@@ -582,3 +583,69 @@ export const addToTotals = (t: SessionStore.Totals, m: typeof NewMessageInput.Ty
 /** Whether the CAS of `updateEvaluation` matches the stored job. */
 export const sameVersion = (a: SessionStore.EvaluationRecord, b: SessionStore.EvaluationRecord): boolean =>
   a.status === b.status && a.attempts === b.attempts && a.updatedAt === b.updatedAt
+
+// Session events --------------------------------------------------------------------------------
+
+// Made on first use: `SessionEvents` and the store import each other (emit persists through the
+// store), so neither may read the other at module evaluation.
+let eventCodec:
+  | {
+    readonly encode: (u: unknown) => Either.Either<string, ParseResult.ParseError>
+    readonly decode: (u: unknown) => Either.Either<SessionEvents.Event, ParseResult.ParseError>
+  }
+  | undefined
+const codec = () => {
+  if (eventCodec === undefined) {
+    const json = Schema.parseJson(SessionEvents.Event)
+    eventCodec = { encode: Schema.encodeUnknownEither(json), decode: Schema.decodeUnknownEither(json) }
+  }
+  return eventCodec
+}
+const encodeEventEither = (u: unknown) => codec().encode(u)
+const decodeEventEither = (u: unknown) => codec().decode(u)
+
+/** An event to append, checked and encoded (JSON text): its session id, id, time and body. */
+export const encodeEvent = (event: unknown): Effect.Effect<
+  {
+    readonly event: SessionEvents.Event
+    readonly sessionId: string
+    readonly eventId: string
+    readonly at: number
+    readonly body: string
+  },
+  InvalidInput
+> => {
+  const encoded = encodeEventEither(event)
+  if (Either.isLeft(encoded)) return Effect.fail(new InvalidInput(firstIssue(encoded.left, "event")))
+  const e = event as SessionEvents.Event
+  if (!lookupId(e.sessionId)) {
+    return Effect.fail(new InvalidInput({ field: "event.sessionId", reason: "not a session id" }))
+  }
+  if (!lookupId(e.eventId)) {
+    return Effect.fail(new InvalidInput({ field: "event.eventId", reason: "an event id is 1 to 256 characters" }))
+  }
+  const problem = textProblem(encoded.right)
+  if (problem !== undefined) return Effect.fail(new InvalidInput({ field: "event", reason: problem }))
+  return Effect.succeed({ event: e, sessionId: e.sessionId, eventId: e.eventId, at: e.at, body: encoded.right })
+}
+
+/** A stored event body (JSON text) decoded; a body that does not decode is a message (the store's error). */
+export const decodeEvent = (body: unknown): Effect.Effect<SessionEvents.Event, string> => {
+  const decoded = decodeEventEither(body)
+  return Either.isRight(decoded)
+    ? Effect.succeed(decoded.right)
+    : Effect.fail(`a stored event does not decode: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`)
+}
+
+/** The options of `events`, checked. */
+export const eventQuery = (
+  options: { readonly after?: number; readonly limit?: number } | undefined
+): Effect.Effect<{ readonly after: number; readonly limit: number }, InvalidInput> =>
+  Effect.gen(function*() {
+    const limit = yield* limitInput(options?.limit, 100, 1000)
+    const after = options?.after ?? 0
+    if (typeof after !== "number" || !Number.isSafeInteger(after) || after < 0) {
+      return yield* new InvalidInput({ field: "after", reason: "a sequence number: an integer from 0" })
+    }
+    return { after, limit }
+  })

@@ -5,7 +5,7 @@
  * @internal
  */
 import { Effect } from "effect"
-import { InvalidInput, ScenarioNotFound, SessionNotFound } from "../Errors.js"
+import { InvalidInput, ScenarioNotFound, SessionNotFound, SessionStoreError } from "../Errors.js"
 import type * as Scenario from "../Scenario.js"
 import type * as SessionStore from "../SessionStore.js"
 import * as C from "./sessionStoreCommon.js"
@@ -29,6 +29,8 @@ export const make = (): SessionStore.Service => {
   const sessions = new Map<string, SessionStore.SessionRecord>()
   const messages = new Map<string, Array<SessionStore.MessageRecord>>()
   const evaluations = new Map<string, SessionStore.EvaluationRecord>()
+  /** The events of each session, stored encoded (as the SQL stores keep them). */
+  const events = new Map<string, Array<{ readonly seq: number; readonly eventId: string; readonly body: string }>>()
   const errors: Array<StoredError> = []
   let errorSeq = 0
 
@@ -180,7 +182,36 @@ export const make = (): SessionStore.Service => {
       Effect.map(visible(principal, sessionId), (s) => {
         sessions.delete(s.id)
         messages.delete(s.id)
+        events.delete(s.id)
         evaluations.delete(s.id)
+      }),
+
+    appendEvent: (event) =>
+      Effect.gen(function*() {
+        const e = yield* C.encodeEvent(event)
+        const s = yield* existing(e.sessionId)
+        let list = events.get(s.id)
+        if (list === undefined) {
+          list = []
+          events.set(s.id, list)
+        }
+        const found = list.find((x) => x.eventId === e.eventId)
+        if (found !== undefined) return { seq: found.seq, inserted: false }
+        const seq = list.length + 1
+        list.push({ seq, eventId: e.eventId, body: e.body })
+        return { seq, inserted: true }
+      }),
+
+    events: (principal, sessionId, options) =>
+      Effect.gen(function*() {
+        const { after, limit } = yield* C.eventQuery(options)
+        const s = yield* visible(principal, sessionId)
+        const rows = (events.get(s.id) ?? []).slice(after, after + limit)
+        return yield* Effect.forEach(rows, (r) =>
+          Effect.map(
+            Effect.mapError(C.decodeEvent(r.body), (reason) => new SessionStoreError({ operation: "events", reason })),
+            (event): SessionStore.StoredEvent => ({ seq: r.seq, event })
+          ))
       }),
 
     enqueueEvaluation: (record) =>

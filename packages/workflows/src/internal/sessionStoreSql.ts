@@ -21,6 +21,7 @@ const types = (dialect: Sql.Dialect) =>
 
 /**
  * The migrations, in order (version = index + 1); each runs in the transaction that records it.
+ * A released migration is never edited: a change is a new entry.
  * Sortable text columns use the "C" collation on PostgreSQL (code point order, as SQLite's
  * BINARY and the memory store), so keyset pages are the same on every backend.
  */
@@ -112,6 +113,18 @@ export const migrations = (dialect: Sql.Dialect): ReadonlyArray<ReadonlyArray<st
       session_id TEXT
     )`,
     `CREATE INDEX IF NOT EXISTS braid_session_errors_recent ON braid_session_errors (tenant, at, seq)`
+  ], [
+    // 2: the persisted session events (SessionEvents.Event, encoded), numbered per session from 1.
+    `CREATE TABLE IF NOT EXISTS braid_session_events (
+      session_id ${key} NOT NULL,
+      seq ${int} NOT NULL,
+      event_id ${key} NOT NULL,
+      tag TEXT NOT NULL,
+      at ${int} NOT NULL,
+      body TEXT NOT NULL,
+      PRIMARY KEY (session_id, seq)
+    )`,
+    `CREATE UNIQUE INDEX IF NOT EXISTS braid_session_events_id ON braid_session_events (session_id, event_id)`
   ]]
 }
 
@@ -356,6 +369,15 @@ const decodeSeqRow = (row: unknown): Effect.Effect<typeof SeqRow.Type, string> =
     ? Effect.succeed({ messages: r.messages, tenant: r.tenant })
     : decodeSeqRowSchema(row)
 }
+const EventSeqRow = Schema.Struct({ seq: Num })
+const decodeEventSeqRow = rowDecoder(EventSeqRow)
+const EventRow = Schema.Struct({ seq: Num, body: Schema.String })
+const decodeEventRow = rowDecoder(EventRow)
+const toStoredEvent = (row: unknown): Effect.Effect<SessionStore.StoredEvent, string> =>
+  Effect.gen(function*() {
+    const r = yield* decodeEventRow(row)
+    return { seq: r.seq, event: yield* C.decodeEvent(r.body) }
+  })
 const OwnerRow = Schema.Struct({ tenant: Schema.String, user_id: Schema.String })
 const decodeOwnerRow = rowDecoder(OwnerRow)
 const ScenarioVersionRow = Schema.Struct({ author: OptText, version: Num, created_at: Num, updated_at: Num })
@@ -706,12 +728,88 @@ export const make = (sql: Sql.Driver, timeout: Duration.DurationInput | undefine
           Effect.gen(function*() {
             if (!(yield* owns(tx, principal, sessionId, forUpdate))) return false
             yield* tx.execute("DELETE FROM braid_session_messages WHERE session_id = ?", [sessionId])
+            yield* tx.execute("DELETE FROM braid_session_events WHERE session_id = ?", [sessionId])
             yield* tx.execute("DELETE FROM braid_session_evaluations WHERE session_id = ?", [sessionId])
             yield* tx.execute("DELETE FROM braid_sessions WHERE id = ?", [sessionId])
             return true
           })
         ).pipe(call("deleteSession"))
         if (!deleted) return yield* notFound(sessionId)
+      }),
+
+    appendEvent: (event) =>
+      Effect.gen(function*() {
+        const e = yield* C.encodeEvent(event)
+        if (sql.dialect === "sqlite") {
+          // One statement (SQLite runs it under its write lock; a file serves one process): the
+          // next number, unless the session is missing or the event is already there.
+          const appended = yield* Effect.gen(function*() {
+            const inserted = yield* queryFirst(
+              sql,
+              `INSERT INTO braid_session_events (session_id, seq, event_id, tag, at, body)
+              SELECT s.id, COALESCE((SELECT MAX(seq) FROM braid_session_events WHERE session_id = s.id), 0) + 1,
+                ?, ?, ?, ?
+              FROM braid_sessions s WHERE s.id = ?
+              ON CONFLICT (session_id, event_id) DO NOTHING
+              RETURNING seq`,
+              [e.eventId, e.event._tag, e.at, e.body, e.sessionId],
+              decodeEventSeqRow
+            )
+            if (inserted !== undefined) return { seq: inserted.seq, inserted: true }
+            const same = yield* queryFirst(
+              sql,
+              "SELECT seq FROM braid_session_events WHERE session_id = ? AND event_id = ?",
+              [e.sessionId, e.eventId],
+              decodeEventSeqRow
+            )
+            return same === undefined ? undefined : { seq: same.seq, inserted: false }
+          }).pipe(call("appendEvent"))
+          return appended === undefined ? yield* notFound(e.sessionId) : appended
+        }
+        const appended = yield* sql.transaction((tx) =>
+          Effect.gen(function*() {
+            // The session's row lock (PostgreSQL) or the write transaction (SQLite) serializes the
+            // appends of one session: the next seq is read and written by one of them at a time.
+            const owner = yield* tx.query(`SELECT tenant FROM braid_sessions WHERE id = ?${forUpdate}`, [e.sessionId])
+            if (owner.length === 0) return undefined
+            const same = yield* queryFirst(
+              tx,
+              "SELECT seq FROM braid_session_events WHERE session_id = ? AND event_id = ?",
+              [e.sessionId, e.eventId],
+              decodeEventSeqRow
+            )
+            if (same !== undefined) return { seq: same.seq, inserted: false }
+            const last = yield* queryFirst(
+              tx,
+              "SELECT COALESCE(MAX(seq), 0) AS seq FROM braid_session_events WHERE session_id = ?",
+              [e.sessionId],
+              decodeEventSeqRow
+            )
+            const seq = (last?.seq ?? 0) + 1
+            yield* tx.execute(
+              "INSERT INTO braid_session_events (session_id, seq, event_id, tag, at, body) VALUES (?, ?, ?, ?, ?, ?)",
+              [e.sessionId, seq, e.eventId, e.event._tag, e.at, e.body]
+            )
+            return { seq, inserted: true }
+          })
+        ).pipe(call("appendEvent"))
+        return appended === undefined ? yield* notFound(e.sessionId) : appended
+      }),
+
+    events: (principal, sessionId, options) =>
+      Effect.gen(function*() {
+        const { after, limit } = yield* C.eventQuery(options)
+        if (!C.lookupId(sessionId)) return yield* notFound(sessionId)
+        const rows = yield* Effect.gen(function*() {
+          if (!(yield* owns(sql, principal, sessionId))) return undefined
+          return yield* queryAll(
+            sql,
+            "SELECT seq, body FROM braid_session_events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            [sessionId, after, limit],
+            toStoredEvent
+          )
+        }).pipe(call("events"))
+        return rows === undefined ? yield* notFound(sessionId) : rows
       }),
 
     enqueueEvaluation: (record) =>
