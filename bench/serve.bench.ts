@@ -20,7 +20,7 @@
  * ... without a gap or a repeat), the refusals, and how long the server was down.
  *
  * The clients run in the benchmark's process, the server in its own: on a 2-core machine both
- * share the cores. `BENCH_LEARNERS=n` and `BENCH_RUNS=0,30,restart` (any of them) vary it.
+ * share the cores. Figures: docs/serve.md, "Under load". `BENCH_LEARNERS=n` and `BENCH_RUNS=0,30,restart` (any of them) vary it.
  */
 import { Auth, Sse } from "@braid/server"
 import { Socket } from "@effect/platform"
