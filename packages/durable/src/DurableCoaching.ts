@@ -292,9 +292,7 @@ export const coaching = (options: CoachingOptions = {}): Effect.Effect<DurableCo
         const identity = { tenant: run.tenant, sessionId: run.sessionId }
         for (let executed = 0;; executed++) {
           if (executed >= perExecution) return yield* Durable.continueAsNew(run)
-          const signal = yield* Durable.awaitSignal(`turn-${run.turn}`, Runs.LearnerSignal, { timeout: idle }).pipe(
-            Effect.catchTag("SignalTimeout", () => Effect.succeed({ _tag: "Idle" as const }))
-          )
+          const signal = yield* Runs.awaitTurn(run.turn, idle)
           if (signal._tag === "Idle") return yield* endStep("idle-timeout")
           if (signal._tag === "End" || /^\s*\/end\b/i.test(signal.text)) return yield* endStep("user")
           const text = signal.text
@@ -365,9 +363,7 @@ export const coaching = (options: CoachingOptions = {}): Effect.Effect<DurableCo
       userId: "",
       phase: "morning",
       instructions: "",
-      turn: 0,
-      failures: 0,
-      opened: false
+      ...Runs.firstTurn
     })
 
     const { currentRun, end, result, send } = Runs.runCalls(
@@ -400,9 +396,7 @@ export const coaching = (options: CoachingOptions = {}): Effect.Effect<DurableCo
           userId: principal.userId,
           phase: phase ?? "morning",
           instructions: Coaching.sessionInstructions(options, phase ?? "morning", client.instructions),
-          turn: 0,
-          failures: 0,
-          opened: false
+          ...Runs.firstTurn
         })
         return { sessionId, runId }
       }).pipe(Effect.withSpan("DurableCoaching.start"))

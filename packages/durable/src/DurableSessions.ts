@@ -307,6 +307,13 @@ const announceMessage = (run: PracticeRun) => (m: SessionStore.MessageRecord): E
     : announce(SessionEvents.AiTurn, { ...base, seq: m.seq, text: m.text, fallback: m.fallback })
 }
 
+/** The state of a new session's run on `scenarioId`. */
+const firstRun = (
+  owner: { readonly tenant: string; readonly userId: string },
+  sessionId: string,
+  scenarioId: string
+): PracticeRun => ({ sessionId, tenant: owner.tenant, userId: owner.userId, scenarioId, ...Runs.firstTurn })
+
 /** The scenario id of the caller's input, else `InvalidInput` naming `scenarioId`. */
 const decodeScenarioId = (input: unknown) =>
   Effect.mapError(
@@ -566,9 +573,7 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
         }
         for (let executed = 0;; executed++) {
           if (executed >= perExecution) return yield* Durable.continueAsNew(run)
-          const signal = yield* Durable.awaitSignal(`turn-${run.turn}`, Runs.LearnerSignal, { timeout: idle }).pipe(
-            Effect.catchTag("SignalTimeout", () => Effect.succeed({ _tag: "Idle" as const }))
-          )
+          const signal = yield* Runs.awaitTurn(run.turn, idle)
           if (signal._tag === "Idle") return yield* endStep(run, "idle-timeout")
           if (signal._tag === "End") return yield* endStep(run, "user")
           const turnId = `${run.sessionId}:${run.turn}`
@@ -611,15 +616,7 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
     )
 
     /** Only the key (the session id) decides the run id. */
-    const keyOnly = (sessionId: string): PracticeRun => ({
-      sessionId,
-      tenant: "",
-      userId: "",
-      scenarioId: "",
-      turn: 0,
-      failures: 0,
-      opened: false
-    })
+    const keyOnly = (sessionId: string): PracticeRun => firstRun({ tenant: "", userId: "" }, sessionId, "")
 
     const { currentRun, end, ready, result, send } = Runs.runCalls(
       workflow,
@@ -643,15 +640,7 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
         const store = yield* SessionStore.SessionStore
         yield* store.getScenario(principal, scenarioId)
         const sessionId = crypto.randomUUID()
-        const runId = yield* workflow.start({
-          sessionId,
-          tenant: principal.tenant,
-          userId: principal.userId,
-          scenarioId,
-          turn: 0,
-          failures: 0,
-          opened: false
-        })
+        const runId = yield* workflow.start(firstRun(principal, sessionId, scenarioId))
         return { sessionId, runId }
       }).pipe(Effect.withSpan("DurableSessions.start"))
 
@@ -801,15 +790,7 @@ export const layerPractice = (
               ...(options.model !== undefined ? { model: options.model } : {})
             })))
         yield* Effect.mapError(
-          sessions.workflow.start({
-            sessionId,
-            tenant: principal.tenant,
-            userId: principal.userId,
-            scenarioId,
-            turn: 0,
-            failures: 0,
-            opened: false
-          }),
+          sessions.workflow.start(firstRun(principal, sessionId, scenarioId)),
           asPracticeError(`start the run of ${sessionId}`)
         )
         if (session.status === "queued") return { session, position } satisfies Practice.Started

@@ -21,6 +21,14 @@ export const LearnerSignal = Schema.Union(
 
 export type LearnerSignal = typeof LearnerSignal.Type
 
+/**
+ * Waits (durably) for the learner's signal of `turn`, up to `idle`: the signal, or `Idle` past it.
+ */
+export const awaitTurn = (turn: number, idle: Duration.DurationInput) =>
+  Durable.awaitSignal(`turn-${turn}`, LearnerSignal, { timeout: idle }).pipe(
+    Effect.catchTag("SignalTimeout", () => Effect.succeed({ _tag: "Idle" as const }))
+  )
+
 /** A session id: no control characters (the engine's keys use one as a separator). */
 export const SessionId = Schema.String.pipe(
   Schema.minLength(1),
@@ -45,6 +53,9 @@ export const turnFields = {
   /** The session is in the store (and its opening reply, if any, written). */
   opened: Schema.Boolean
 }
+
+/** Where a new session's run is: at its first turn, no failed reply, not opened yet. */
+export const firstTurn = { turn: 0, failures: 0, opened: false } as const
 
 /** The store failures a durable session can end with (journaled, replayed as the same error). */
 export const StoreFailure = Schema.Union(
