@@ -1,6 +1,7 @@
 /**
- * What the durable sessions (practice, coaching) share: the learner's signal, the session id,
- * the store failures, the store calls as journaled steps applied once per turn, and the calls of
+ * What the durable sessions (practice, coaching) share: the learner's signal and the durable wait
+ * for it, the session id, the fields of a run's state, the workflow's options, the store
+ * failures, the store calls as journaled steps applied once per turn, and the calls of
  * the learner's side on a session's run (its status through the chain of executions, waiting for
  * it to open, ownership, the turn a message goes to, waiting for the end of a turn, sending a
  * message, ending a session, waiting for its result).
