@@ -43,18 +43,11 @@ import type * as RunStatus from "./RunStatus.js"
  * @since 0.3.0
  */
 export const CoachingRun = Schema.Struct({
-  sessionId: Runs.SessionId,
-  tenant: Schema.String,
-  userId: Schema.String,
+  ...Runs.runFields,
   phase: Schema.Literal("morning", "evening"),
   /** The coach's instructions for the session (profile, options, phase), fixed at the start. */
   instructions: Schema.String,
-  /** The next user turn (the signal `turn-N` it waits for). */
-  turn: Schema.Int.pipe(Schema.nonNegative()),
-  /** Failed (fallback) replies in a row. */
-  failures: Schema.Int.pipe(Schema.nonNegative()),
-  /** The session is in the store. */
-  opened: Schema.Boolean
+  ...Runs.turnFields
 })
 
 /**
@@ -271,11 +264,7 @@ export const coaching = (options: CoachingOptions = {}): Effect.Effect<DurableCo
             "open",
             Effect.gen(function*() {
               const now = yield* Clock.currentTimeMillis
-              const existing = yield* Effect.option(Effect.catchTag(
-                store.getSession(principal, run.sessionId),
-                "SessionNotFound",
-                () => Effect.fail(Option.none())
-              ))
+              const existing = yield* Runs.findSession(principal, run.sessionId)
               const created = Option.isSome(existing) ? existing.value : yield* store.createSession({
                 id: run.sessionId,
                 tenant: run.tenant,
@@ -303,9 +292,7 @@ export const coaching = (options: CoachingOptions = {}): Effect.Effect<DurableCo
         const identity = { tenant: run.tenant, sessionId: run.sessionId }
         for (let executed = 0;; executed++) {
           if (executed >= perExecution) return yield* Durable.continueAsNew(run)
-          const signal = yield* Durable.awaitSignal(`turn-${run.turn}`, Runs.LearnerSignal, { timeout: idle }).pipe(
-            Effect.catchTag("SignalTimeout", () => Effect.succeed({ _tag: "Idle" as const }))
-          )
+          const signal = yield* Runs.awaitTurn(run.turn, idle)
           if (signal._tag === "Idle") return yield* endStep("idle-timeout")
           if (signal._tag === "End" || /^\s*\/end\b/i.test(signal.text)) return yield* endStep("user")
           const text = signal.text
@@ -315,7 +302,7 @@ export const coaching = (options: CoachingOptions = {}): Effect.Effect<DurableCo
               "user",
               identity,
               (at) => Coaching.storedMessage(Coaching.turnMessages.user(text, turnId), at),
-              text
+              { request: text }
             )
           )
           yield* event(SessionEvents.CoachingUserMessage, { conversationId: run.sessionId, text }, `${turnId}:user`)
@@ -363,18 +350,11 @@ export const coaching = (options: CoachingOptions = {}): Effect.Effect<DurableCo
         }
       }))
 
-    const workflow = Durable.workflow(options.name ?? "braid-coaching", session, {
-      input: CoachingRun,
-      output: SessionStore.SessionRecord,
-      error: Runs.StoreFailure,
-      key: (run) => run.sessionId,
-      context: (run) => ({
-        sessionId: run.sessionId,
-        tenantId: run.tenant,
-        userId: run.userId,
-        metadata: { kind: "coaching", phase: run.phase }
-      })
-    })
+    const workflow = Durable.workflow(
+      options.name ?? "braid-coaching",
+      session,
+      Runs.workflowOptions(CoachingRun, (run) => ({ kind: "coaching", phase: run.phase }))
+    )
 
     /** Only the key (the session id) decides the run id. */
     const keyOnly = (sessionId: string): CoachingRun => ({
@@ -383,44 +363,18 @@ export const coaching = (options: CoachingOptions = {}): Effect.Effect<DurableCo
       userId: "",
       phase: "morning",
       instructions: "",
-      turn: 0,
-      failures: 0,
-      opened: false
+      ...Runs.firstTurn
     })
 
-    const { currentRun, decodePrincipal, ownedTurn, signalTurn, storedTurn, turnDone } = Runs.runCalls(
+    const { currentRun, end, result, send } = Runs.runCalls(
       workflow,
       keyOnly,
-      { where: "DurableCoaching", sendTimeout }
+      { where: "DurableCoaching", sendTimeout, maxMessageLength: maxLength }
     )
-    const decodeText = Schema.decodeUnknown(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(maxLength)))
-
-    const send: DurableCoaching["send"] = (principalInput, sessionId, textInput) =>
-      Effect.gen(function*() {
-        const text = yield* Effect.mapError(
-          decodeText(textInput),
-          (e) => new WfErrors.InvalidInput({ field: "text", reason: e.message })
-        )
-        const { principal, runId, turn } = yield* ownedTurn(principalInput, sessionId)
-        yield* signalTurn(runId, sessionId, turn, { _tag: "Message", text })
-        yield* turnDone(sessionId, turn)
-        return (yield* storedTurn(principal, sessionId, turn)) satisfies Turn
-      }).pipe(Effect.withSpan("DurableCoaching.send"))
-
-    const result: DurableCoaching["result"] = (sessionId) =>
-      // Only a started session: `run` on a key alone would start one.
-      Effect.zipRight(currentRun(sessionId), workflow.run(keyOnly(sessionId)))
-
-    const end: DurableCoaching["end"] = (principalInput, sessionId) =>
-      Effect.gen(function*() {
-        const { runId, turn } = yield* ownedTurn(principalInput, sessionId)
-        yield* signalTurn(runId, sessionId, turn, { _tag: "End" })
-        return yield* result(sessionId)
-      }).pipe(Effect.withSpan("DurableCoaching.end"))
 
     const start: DurableCoaching["start"] = (principalInput, input) =>
       Effect.gen(function*() {
-        const principal = yield* decodePrincipal(principalInput)
+        const principal = yield* Runs.decodePrincipal(principalInput)
         const { phase, profile } = yield* Effect.mapError(
           Schema.decodeUnknown(StartInput)(input),
           (e) => new WfErrors.InvalidInput({ field: "input", reason: e.message })
@@ -442,9 +396,7 @@ export const coaching = (options: CoachingOptions = {}): Effect.Effect<DurableCo
           userId: principal.userId,
           phase: phase ?? "morning",
           instructions: Coaching.sessionInstructions(options, phase ?? "morning", client.instructions),
-          turn: 0,
-          failures: 0,
-          opened: false
+          ...Runs.firstTurn
         })
         return { sessionId, runId }
       }).pipe(Effect.withSpan("DurableCoaching.start"))

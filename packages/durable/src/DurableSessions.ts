@@ -40,8 +40,9 @@ import {
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import { Cause, Clock, Duration, Effect, Layer, Option, Schema } from "effect"
 import * as Durable from "./Durable.js"
-import type { RunCompleted, RunNotFound, StatusStoreError } from "./Errors.js"
+import type { RunNotFound, StatusStoreError } from "./Errors.js"
 import { InvalidInput } from "./Errors.js"
+import * as Runs from "./internal/sessionRuns.js"
 import * as SharedCap from "./internal/sessionsCap.js"
 import type * as RunStatus from "./RunStatus.js"
 
@@ -51,16 +52,13 @@ import type * as RunStatus from "./RunStatus.js"
  * @category schemas
  * @since 0.3.0
  */
-export const LearnerSignal = Schema.Union(
-  Schema.TaggedStruct("Message", { text: Schema.String }),
-  Schema.TaggedStruct("End", {})
-)
+export const LearnerSignal = Runs.LearnerSignal
 
 /**
  * @category schemas
  * @since 0.3.0
  */
-export type LearnerSignal = typeof LearnerSignal.Type
+export type LearnerSignal = Runs.LearnerSignal
 
 /**
  * What a queued session's run waits for before it opens: its admission (a slot freed), or the
@@ -80,10 +78,6 @@ export const AdmissionSignal = Schema.Union(
  */
 export type AdmissionSignal = typeof AdmissionSignal.Type
 
-/** A session id: no control characters (the engine's keys use one as a separator). */
-const SessionId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200), Schema.pattern(/^[^\u0000-\u001f]+$/))
-const decodeSessionId = Schema.decodeUnknown(SessionId)
-
 /**
  * The state of a durable practice session, carried from one execution to the next.
  *
@@ -91,16 +85,9 @@ const decodeSessionId = Schema.decodeUnknown(SessionId)
  * @since 0.3.0
  */
 export const PracticeRun = Schema.Struct({
-  sessionId: SessionId,
-  tenant: Schema.String,
-  userId: Schema.String,
+  ...Runs.runFields,
   scenarioId: Schema.String,
-  /** The next learner turn (the signal `turn-N` it waits for). */
-  turn: Schema.Int.pipe(Schema.nonNegative()),
-  /** Failed replies in a row. */
-  failures: Schema.Int.pipe(Schema.nonNegative()),
-  /** The session is in the store (and the opening reply, if any, written). */
-  opened: Schema.Boolean
+  ...Runs.turnFields
 })
 
 /**
@@ -115,17 +102,13 @@ export type PracticeRun = typeof PracticeRun.Type
  * @category schemas
  * @since 0.3.0
  */
-export const StoreFailure = Schema.Union(
-  WfErrors.SessionStoreError,
-  WfErrors.SessionNotFound,
-  WfErrors.ScenarioNotFound
-)
+export const StoreFailure = Runs.StoreFailure
 
 /**
  * @category schemas
  * @since 0.3.0
  */
-export type StoreFailure = typeof StoreFailure.Type
+export type StoreFailure = Runs.StoreFailure
 
 /**
  * The options of durable practice sessions: those of `Practice.Config` that apply to one
@@ -169,12 +152,7 @@ export interface PracticeOptions extends
  * @category models
  * @since 0.3.0
  */
-export interface Turn {
-  readonly turnId: string
-  readonly message: SessionStore.MessageRecord
-  readonly reply?: SessionStore.MessageRecord | undefined
-  readonly session: SessionStore.SessionRecord
-}
+export type Turn = Runs.StoredTurn
 
 /**
  * The errors of `send` and `end`.
@@ -275,22 +253,6 @@ export interface DurablePractice {
   ) => Effect.Effect<void, InvalidInput | StatusStoreError, WorkflowEngine | RunStatus.RunStatusStore>
 }
 
-const positive = (field: string, n: number): Effect.Effect<number, InvalidInput> =>
-  Number.isInteger(n) && n >= 1
-    ? Effect.succeed(n)
-    : Effect.fail(
-      new InvalidInput({
-        where: "DurableSessions.practice",
-        path: field,
-        reason: `must be a positive integer, got ${n}`
-      })
-    )
-
-const summarize = (error: unknown): string =>
-  typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
-    ? error.message
-    : String(error)
-
 /** The bound of one publication on the bus. */
 const publishTimeout = "5 seconds"
 
@@ -313,7 +275,7 @@ const publishEvent = <E extends SessionEvents.Event>(
           onTimeout: () => `no answer from the bus in ${publishTimeout}`
         }),
         Effect.catchAllCause((cause) =>
-          Effect.logWarning(`durable practice: could not publish ${Event._tag}: ${summarize(Cause.squash(cause))}`)
+          Effect.logWarning(`durable practice: could not publish ${Event._tag}: ${Runs.summarize(Cause.squash(cause))}`)
         )
       )
   )
@@ -334,58 +296,30 @@ const announce = <E extends SessionEvents.Event>(
       Option.isSome(key) ? `${key.value}/${Event._tag}` : crypto.randomUUID()
     ))
 
-/** A store call as a journaled step; a record the store refuses is a defect (the workflow wrote it). */
-const storeStep = <A, R = SessionStore.SessionStore>(
-  name: string,
-  effect: Effect.Effect<A, StoreFailure | WfErrors.InvalidInput, R>,
-  success: Schema.Schema<A, any>,
-  request?: unknown
-) =>
-  Durable.step(
-    name,
-    Effect.catchIf(effect, (e): e is WfErrors.InvalidInput => e instanceof WfErrors.InvalidInput, Effect.die),
-    { success, error: StoreFailure },
-    request === undefined ? undefined : { request }
-  )
-
 /**
- * Appends `message` unless the session already has the message of its turn and role: a step
- * that runs again after a crash (at least once) writes once.
+ * Announces a stored message of the turn (`LearnerMessage` or `AiTurn`): the `tap` of its
+ * journaled append, so its event id is stable across a re-run of the step.
  */
-const appendOnce = (run: PracticeRun, message: SessionStore.NewMessage) =>
-  Effect.gen(function*() {
-    const store = yield* SessionStore.SessionStore
-    const existing = (yield* Transcript.messages(SessionStore.system(run.tenant), run.sessionId)).find((m) =>
-      m.turnId === message.turnId && m.role === message.role
-    )
-    return existing ?? (yield* store.appendMessage(run.sessionId, message))
-  })
+const announceMessage = (run: PracticeRun) => (m: SessionStore.MessageRecord): Effect.Effect<void> => {
+  const base = { tenant: run.tenant, sessionId: run.sessionId, userId: run.userId, turnId: m.turnId ?? "" }
+  return m.role === "user"
+    ? announce(SessionEvents.LearnerMessage, { ...base, seq: m.seq, text: m.text })
+    : announce(SessionEvents.AiTurn, { ...base, seq: m.seq, text: m.text, fallback: m.fallback })
+}
 
-/**
- * A message of the turn, stamped with the step's time, appended once, then announced (its event
- * id stable across a re-run of the step): a journaled step.
- */
-const appendStep = (
-  name: string,
-  run: PracticeRun,
-  build: (at: number) => SessionStore.NewMessage,
-  request?: unknown
-) =>
-  storeStep(
-    name,
-    Effect.flatMap(Clock.currentTimeMillis, (at) => appendOnce(run, build(at))).pipe(
-      Effect.tap((m) => {
-        const base = { tenant: run.tenant, sessionId: run.sessionId, userId: run.userId, turnId: m.turnId ?? "" }
-        return m.role === "user"
-          ? announce(SessionEvents.LearnerMessage, { ...base, seq: m.seq, text: m.text })
-          : announce(SessionEvents.AiTurn, { ...base, seq: m.seq, text: m.text, fallback: m.fallback })
-      })
-    ),
-    SessionStore.MessageRecord,
-    request
+/** The state of a new session's run on `scenarioId`. */
+const firstRun = (
+  owner: { readonly tenant: string; readonly userId: string },
+  sessionId: string,
+  scenarioId: string
+): PracticeRun => ({ sessionId, tenant: owner.tenant, userId: owner.userId, scenarioId, ...Runs.firstTurn })
+
+/** The scenario id of the caller's input, else `InvalidInput` naming `scenarioId`. */
+const decodeScenarioId = (input: unknown) =>
+  Effect.mapError(
+    Schema.decodeUnknown(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)))(input),
+    (e) => new WfErrors.InvalidInput({ field: "scenarioId", reason: e.message })
   )
-
-const Messages = Schema.Array(SessionStore.MessageRecord)
 
 /**
  * Durable practice sessions with `options` (validated: a bad limit is `InvalidInput`). Register
@@ -417,15 +351,16 @@ const Messages = Schema.Array(SessionStore.MessageRecord)
  */
 export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePractice, InvalidInput> =>
   Effect.gen(function*() {
-    const bad = (path: string, reason: string) => new InvalidInput({ where: "DurableSessions.practice", path, reason })
+    const where = "DurableSessions.practice"
+    const bad = (path: string, reason: string) => new InvalidInput({ where, path, reason })
     const idle = yield* Effect.mapError(
       Effect.try(() => Duration.decode(options.idleTimeout ?? "10 minutes")),
       () => bad("idleTimeout", "not a duration")
     )
-    const outageAfter = yield* positive("outageAfter", options.outageAfter ?? 3)
-    const defaultMaxTurns = yield* positive("maxTurns", options.maxTurns ?? 20)
-    const perExecution = yield* positive("turnsPerExecution", options.turnsPerExecution ?? 10)
-    const maxLength = yield* positive("maxMessageLength", options.maxMessageLength ?? 4000)
+    const outageAfter = yield* Runs.positive(where, "outageAfter", options.outageAfter ?? 3)
+    const defaultMaxTurns = yield* Runs.positive(where, "maxTurns", options.maxTurns ?? 20)
+    const perExecution = yield* Runs.positive(where, "turnsPerExecution", options.turnsPerExecution ?? 10)
+    const maxLength = yield* Runs.positive(where, "maxMessageLength", options.maxMessageLength ?? 4000)
     const sendTimeout = options.sendTimeout ?? "2 minutes"
     const endMessages = { ...Practice.defaultEndMessages, ...options.endMessages }
     const fallbackText = options.fallbackReply ?? Practice.defaultFallbackReply
@@ -442,7 +377,7 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
      * enqueue is idempotent), all in one journaled step.
      */
     const endStep = (run: PracticeRun, reason: SessionStore.EndReason) =>
-      storeStep(
+      Runs.storeStep(
         "end",
         Effect.gen(function*() {
           const store = yield* SessionStore.SessionStore
@@ -485,7 +420,7 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
         const cap = yield* SharedCap.make(limits, { store })
         const promoted = yield* Durable.step("promote", cap.promote(run.tenant), {
           success: Schema.Array(Schema.String),
-          error: StoreFailure
+          error: Runs.StoreFailure
         })
         yield* Durable.step(
           "admit",
@@ -495,12 +430,12 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
       }).pipe(
         Effect.catchIf(
           (e): e is StoreFailure => e._tag === "SessionStoreError" || e._tag === "SessionNotFound",
-          (e) => Effect.logWarning(`durable practice: could not admit the next session: ${summarize(e)}`)
+          (e) => Effect.logWarning(`durable practice: could not admit the next session: ${Runs.summarize(e)}`)
         )
       )
 
     const logFailure = (run: PracticeRun, source: string, severity: "warning" | "error", error: unknown) =>
-      Effect.ignore(storeStep(
+      Effect.ignore(Runs.storeStep(
         "error",
         Effect.gen(function*() {
           const store = yield* SessionStore.SessionStore
@@ -510,7 +445,7 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
             at,
             severity,
             source,
-            message: summarize(error),
+            message: Runs.summarize(error),
             sessionId: run.sessionId
           }))
         }),
@@ -551,13 +486,21 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
           const failures = run.failures + 1
           yield* logFailure(run, "model", failures >= outageAfter ? "error" : "warning", error)
           if (failures >= outageAfter) return { ended: yield* endStep(run, "model-outage") } as const
-          const reply = yield* appendStep("reply", run, (at) =>
-            Practice.turnMessages.fallback({ text: fallbackText, cause: summarize(error), turnId, at }))
+          const reply = yield* Runs.appendStep(
+            "reply",
+            run,
+            (at) => Practice.turnMessages.fallback({ text: fallbackText, cause: Runs.summarize(error), turnId, at }),
+            { tap: announceMessage(run) }
+          )
           return { reply, failures } as const
         }
         const { text, usage } = outcome.right
-        const reply = yield* appendStep("reply", run, (at) =>
-          Practice.turnMessages.reply({ text, usage, turnId, at }))
+        const reply = yield* Runs.appendStep(
+          "reply",
+          run,
+          (at) => Practice.turnMessages.reply({ text, usage, turnId, at }),
+          { tap: announceMessage(run) }
+        )
         return { reply, failures: 0 } as const
       })
 
@@ -566,18 +509,18 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
         const store = yield* SessionStore.SessionStore
         const principal = SessionStore.system(input.tenant)
         let run = input
-        const scenario = yield* storeStep("scenario", store.getScenario(principal, run.scenarioId), Scenario.Scenario)
+        const scenario = yield* Runs.storeStep(
+          "scenario",
+          store.getScenario(principal, run.scenarioId),
+          Scenario.Scenario
+        )
         const messages: Array<SessionStore.MessageRecord> = []
         if (!run.opened) {
           // A session recorded as queued (the cap was full) waits for its admission.
-          const recorded = yield* storeStep(
+          const recorded = yield* Runs.storeStep(
             "admission",
             Effect.map(
-              Effect.option(Effect.catchTag(
-                store.getSession(principal, run.sessionId),
-                "SessionNotFound",
-                () => Effect.fail(Option.none())
-              )),
+              Runs.findSession(principal, run.sessionId),
               Option.match({ onNone: () => "none", onSome: (s) => s.status })
             ),
             Schema.String
@@ -586,15 +529,11 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
             const admission = yield* Durable.awaitSignal("admission", AdmissionSignal)
             if (admission._tag === "End") return yield* endStep(run, "user")
           }
-          yield* storeStep(
+          yield* Runs.storeStep(
             "open",
             Effect.gen(function*() {
               const now = yield* Clock.currentTimeMillis
-              const existing = yield* Effect.option(Effect.catchTag(
-                store.getSession(principal, run.sessionId),
-                "SessionNotFound",
-                () => Effect.fail(Option.none())
-              ))
+              const existing = yield* Runs.findSession(principal, run.sessionId)
               if (Option.isNone(existing)) {
                 yield* store.createSession({
                   id: run.sessionId,
@@ -628,19 +567,23 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
           }
           run = { ...run, opened: true }
         } else {
-          messages.push(...(yield* storeStep("transcript", Transcript.messages(principal, run.sessionId), Messages)))
+          messages.push(
+            ...(yield* Runs.storeStep("transcript", Transcript.messages(principal, run.sessionId), Runs.Messages))
+          )
         }
         for (let executed = 0;; executed++) {
           if (executed >= perExecution) return yield* Durable.continueAsNew(run)
-          const signal = yield* Durable.awaitSignal(`turn-${run.turn}`, LearnerSignal, { timeout: idle }).pipe(
-            Effect.catchTag("SignalTimeout", () => Effect.succeed({ _tag: "Idle" as const }))
-          )
+          const signal = yield* Runs.awaitTurn(run.turn, idle)
           if (signal._tag === "Idle") return yield* endStep(run, "idle-timeout")
           if (signal._tag === "End") return yield* endStep(run, "user")
           const turnId = `${run.sessionId}:${run.turn}`
           const text = signal.text
-          const message = yield* appendStep("learner", run, (at) =>
-            Practice.turnMessages.learner({ text, turnId, at }), text)
+          const message = yield* Runs.appendStep(
+            "learner",
+            run,
+            (at) => Practice.turnMessages.learner({ text, turnId, at }),
+            { request: text, tap: announceMessage(run) }
+          )
           messages.push(message)
           const r = yield* replyTurn(run, scenario, messages, turnId)
           if ("ended" in r) {
@@ -655,9 +598,7 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
               met = judged.right.met
             } else yield* logFailure(run, "objective", "warning", judged.left)
           }
-          const learnerTurns = messages.filter((m) =>
-            m.role === "user"
-          ).length
+          const learnerTurns = messages.filter((m) => m.role === "user").length
           if (met) {
             return yield* endStep(run, "objective-met")
           }
@@ -668,135 +609,20 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
         }
       }))
 
-    const workflow = Durable.workflow(options.name ?? "braid-practice", session, {
-      input: PracticeRun,
-      output: SessionStore.SessionRecord,
-      error: StoreFailure,
-      key: (run) => run.sessionId,
-      context: (run) => ({
-        sessionId: run.sessionId,
-        tenantId: run.tenant,
-        userId: run.userId,
-        metadata: { kind: "practice", scenarioId: run.scenarioId }
-      })
-    })
+    const workflow = Durable.workflow(
+      options.name ?? "braid-practice",
+      session,
+      Runs.workflowOptions(PracticeRun, (run) => ({ kind: "practice", scenarioId: run.scenarioId }))
+    )
 
     /** Only the key (the session id) decides the run id. */
-    const keyOnly = (sessionId: string): PracticeRun => ({
-      sessionId,
-      tenant: "",
-      userId: "",
-      scenarioId: "",
-      turn: 0,
-      failures: 0,
-      opened: false
-    })
+    const keyOnly = (sessionId: string): PracticeRun => firstRun({ tenant: "", userId: "" }, sessionId, "")
 
-    const currentRun = (sessionId: string) =>
-      Effect.gen(function*() {
-        yield* Effect.mapError(
-          decodeSessionId(sessionId),
-          (e) => new InvalidInput({ where: "DurableSessions", path: "sessionId", reason: e.message })
-        )
-        let status = yield* workflow.status(yield* workflow.runId(keyOnly(sessionId)))
-        while (status._tag === "Continued") status = yield* workflow.status(status.next)
-        return status
-      })
-
-    const decodePrincipal = (input: unknown) =>
-      Effect.mapError(
-        Schema.decodeUnknown(SessionStore.Principal)(input),
-        (e) => new WfErrors.InvalidInput({ field: "principal", reason: e.message })
-      )
-    const decodeText = Schema.decodeUnknown(Schema.Trim.pipe(Schema.nonEmptyString(), Schema.maxLength(maxLength)))
-    const timedOut = (sessionId: string, what: string) =>
-      new WfErrors.SessionStoreError({
-        operation: `send to ${sessionId}`,
-        reason: `${what} took longer than ${Duration.format(sendTimeout)}`
-      })
-
-    /**
-     * Waits until the session has opened (its run waits for a signal, or has ended). Which turn it
-     * waits for is NOT read from the run's status: while a run replays its journal after a resume,
-     * its status passes through the waits it already got past (turn 0, turn 1, ...), so it can say
-     * "waiting for turn 0" long after turn 0. The store is the record of which turns were taken.
-     */
-    const opened = (sessionId: string) =>
-      Effect.gen(function*() {
-        while (true) {
-          const status = yield* currentRun(sessionId)
-          if (status._tag === "Complete") return status
-          if (status._tag === "Suspended" && status.waitingOn.some((w) => w.startsWith("signal:turn-"))) return status
-          yield* Effect.sleep("25 millis")
-        }
-      }).pipe(
-        Effect.timeoutFail({ duration: sendTimeout, onTimeout: () => timedOut(sessionId, "waiting for the session") })
-      )
-
-    /**
-     * The caller's session (ownership checked by the store), its run, and the turn a message goes
-     * to: the number of learner messages stored (turn N's message is stored as soon as the run
-     * takes it, before it waits for turn N + 1; a signal sent before its wait is kept).
-     */
-    const ownedTurn = (principalInput: unknown, sessionId: string) =>
-      Effect.gen(function*() {
-        const principal = yield* decodePrincipal(principalInput)
-        const store = yield* SessionStore.SessionStore
-        const status = yield* opened(sessionId)
-        // another user's session is SessionNotFound, whatever state its run is in
-        const session = yield* store.getSession(principal, sessionId)
-        if (status._tag === "Complete" || session.status === "completed") {
-          return yield* new WfErrors.SessionCompleted({ sessionId, reason: session.endReason ?? "completed" })
-        }
-        const all = yield* Transcript.messages(principal, sessionId)
-        return { runId: status.runId, turn: all.filter((m) => m.role === "user").length, principal }
-      })
-
-    const signalTurn = (runId: string, sessionId: string, turn: number, value: LearnerSignal) =>
-      Effect.catchTag(
-        workflow.signal(runId, `turn-${turn}`, LearnerSignal, value),
-        "RunCompleted",
-        (e: RunCompleted) => Effect.fail(new WfErrors.SessionCompleted({ sessionId, reason: e.message }))
-      )
-
-    /**
-     * Waits until the run has finished `turn`: it waits for the next one, or it is complete. (A
-     * status read while the run replays shows waits it already got past, never one ahead: waiting
-     * on `turn-${turn + 1}` means the turn is stored, its objective checked, and the session still on.)
-     */
-    const turnDone = (sessionId: string, turn: number) =>
-      Effect.gen(function*() {
-        while (true) {
-          const status = yield* currentRun(sessionId)
-          if (status._tag === "Complete") return
-          if (status._tag === "Suspended" && status.waitingOn.includes(`signal:turn-${turn + 1}`)) return
-          yield* Effect.sleep("25 millis")
-        }
-      }).pipe(
-        Effect.timeoutFail({ duration: sendTimeout, onTimeout: () => timedOut(sessionId, "waiting for the reply") })
-      )
-
-    const send: DurablePractice["send"] = (principalInput, sessionId, textInput) =>
-      Effect.gen(function*() {
-        const text = yield* Effect.mapError(
-          decodeText(textInput),
-          (e) => new WfErrors.InvalidInput({ field: "text", reason: e.message })
-        )
-        const { principal, runId, turn } = yield* ownedTurn(principalInput, sessionId)
-        yield* signalTurn(runId, sessionId, turn, { _tag: "Message", text })
-        yield* turnDone(sessionId, turn)
-        // The turn as the store has it: the learner's message, the reply, the session after it.
-        const store = yield* SessionStore.SessionStore
-        const turnId = `${sessionId}:${turn}`
-        const session = yield* store.getSession(principal, sessionId)
-        const all = yield* Transcript.messages(principal, sessionId)
-        const message = all.find((m) => m.turnId === turnId && m.role === "user")
-        if (message === undefined) {
-          return yield* new WfErrors.SessionCompleted({ sessionId, reason: session.endReason ?? "failed" })
-        }
-        const reply = all.find((m) => m.turnId === turnId && m.role === "assistant")
-        return { turnId, message, reply, session } satisfies Turn
-      }).pipe(Effect.withSpan("DurableSessions.send"))
+    const { currentRun, end, ready, result, send } = Runs.runCalls(
+      workflow,
+      keyOnly,
+      { where: "DurableSessions", sendTimeout, maxMessageLength: maxLength }
+    )
 
     const admit: DurablePractice["admit"] = (sessionId, signal) =>
       Effect.gen(function*() {
@@ -807,36 +633,14 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
         })
       })
 
-    const result: DurablePractice["result"] = (sessionId) =>
-      // Only a started session: `run` on a key alone would start one.
-      Effect.zipRight(currentRun(sessionId), workflow.run(keyOnly(sessionId)))
-
-    const end: DurablePractice["end"] = (principalInput, sessionId) =>
-      Effect.gen(function*() {
-        const { runId, turn } = yield* ownedTurn(principalInput, sessionId)
-        yield* signalTurn(runId, sessionId, turn, { _tag: "End" })
-        return yield* result(sessionId)
-      }).pipe(Effect.withSpan("DurableSessions.end"))
-
     const start: DurablePractice["start"] = (principalInput, scenarioInput) =>
       Effect.gen(function*() {
-        const principal = yield* decodePrincipal(principalInput)
-        const scenarioId = yield* Effect.mapError(
-          Schema.decodeUnknown(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)))(scenarioInput),
-          (e) => new WfErrors.InvalidInput({ field: "scenarioId", reason: e.message })
-        )
+        const principal = yield* Runs.decodePrincipal(principalInput)
+        const scenarioId = yield* decodeScenarioId(scenarioInput)
         const store = yield* SessionStore.SessionStore
         yield* store.getScenario(principal, scenarioId)
         const sessionId = crypto.randomUUID()
-        const runId = yield* workflow.start({
-          sessionId,
-          tenant: principal.tenant,
-          userId: principal.userId,
-          scenarioId,
-          turn: 0,
-          failures: 0,
-          opened: false
-        })
+        const runId = yield* workflow.start(firstRun(principal, sessionId, scenarioId))
         return { sessionId, runId }
       }).pipe(Effect.withSpan("DurableSessions.start"))
 
@@ -848,7 +652,7 @@ export const practice = (options: PracticeOptions = {}): Effect.Effect<DurablePr
       end,
       result,
       currentRun,
-      ready: (sessionId) => Effect.asVoid(opened(sessionId)),
+      ready,
       admit
     } satisfies DurablePractice
   })
@@ -874,23 +678,8 @@ const asPracticeError = (operation: string) => (e: unknown): Kept => {
     e instanceof WfErrors.SessionStoreError
   ) return e
   if (e instanceof InvalidInput) return new WfErrors.InvalidInput({ field: e.path, reason: e.reason })
-  return new WfErrors.SessionStoreError({ operation, reason: summarize(e) })
+  return new WfErrors.SessionStoreError({ operation, reason: Runs.summarize(e) })
 }
-
-const decodePrincipal = (input: unknown) =>
-  Effect.mapError(
-    Schema.decodeUnknown(SessionStore.Principal)(input),
-    (e) => new WfErrors.InvalidInput({ field: "principal", reason: e.message })
-  )
-
-const decodeField = <A>(schema: Schema.Schema<A, any>, field: string) => (input: unknown) =>
-  Effect.mapError(
-    Schema.decodeUnknown(schema)(input),
-    (e) => new WfErrors.InvalidInput({ field, reason: e.message })
-  )
-
-const decodeScenarioId = decodeField(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)), "scenarioId")
-const decodeAnySessionId = decodeField(SessionId, "sessionId")
 
 /**
  * Durable practice sessions as the `Practice` service (what the HTTP server consumes), served
@@ -975,7 +764,7 @@ export const layerPractice = (
       startOptions: { readonly previousSessionId?: string } = {}
     ) =>
       Effect.gen(function*() {
-        const principal = yield* decodePrincipal(principalInput)
+        const principal = yield* Runs.decodePrincipal(principalInput)
         const scenarioId = yield* decodeScenarioId(scenarioInput)
         const scenario = yield* store.getScenario(principal, scenarioId)
         const previousSessionId = startOptions.previousSessionId
@@ -1001,15 +790,7 @@ export const layerPractice = (
               ...(options.model !== undefined ? { model: options.model } : {})
             })))
         yield* Effect.mapError(
-          sessions.workflow.start({
-            sessionId,
-            tenant: principal.tenant,
-            userId: principal.userId,
-            scenarioId,
-            turn: 0,
-            failures: 0,
-            opened: false
-          }),
+          sessions.workflow.start(firstRun(principal, sessionId, scenarioId)),
           asPracticeError(`start the run of ${sessionId}`)
         )
         if (session.status === "queued") return { session, position } satisfies Practice.Started
@@ -1026,8 +807,8 @@ export const layerPractice = (
 
     const send: Practice.Service["send"] = (principalInput, sessionIdInput, text) =>
       Effect.gen(function*() {
-        const principal = yield* decodePrincipal(principalInput)
-        const sessionId = yield* decodeAnySessionId(sessionIdInput)
+        const principal = yield* Runs.decodePrincipal(principalInput)
+        const sessionId = yield* Runs.decodeInputSessionId(sessionIdInput)
         const found = yield* store.getSession(principal, sessionId)
         if (found.status === "completed") {
           return yield* new WfErrors.SessionCompleted({ sessionId, reason: found.endReason ?? "completed" })
@@ -1067,8 +848,8 @@ export const layerPractice = (
 
     const end: Practice.Service["end"] = (principalInput, sessionIdInput) =>
       Effect.gen(function*() {
-        const principal = yield* decodePrincipal(principalInput)
-        const sessionId = yield* decodeAnySessionId(sessionIdInput)
+        const principal = yield* Runs.decodePrincipal(principalInput)
+        const sessionId = yield* Runs.decodeInputSessionId(sessionIdInput)
         let found = yield* store.getSession(principal, sessionId)
         if (found.status === "queued") {
           // Its run waits for its admission: the end goes there (unless admitted first, then as a turn).
@@ -1086,8 +867,8 @@ export const layerPractice = (
 
     const practiceAgain: Practice.Service["practiceAgain"] = (principalInput, sessionIdInput) =>
       Effect.gen(function*() {
-        const principal = yield* decodePrincipal(principalInput)
-        const sessionId = yield* decodeAnySessionId(sessionIdInput)
+        const principal = yield* Runs.decodePrincipal(principalInput)
+        const sessionId = yield* Runs.decodeInputSessionId(sessionIdInput)
         const previous = yield* store.getSession(principal, sessionId)
         if (previous.scenarioId === undefined) {
           return yield* new WfErrors.InvalidInput({
@@ -1100,8 +881,8 @@ export const layerPractice = (
 
     const exportMarkdown: Practice.Service["exportMarkdown"] = (principalInput, sessionIdInput) =>
       Effect.gen(function*() {
-        const principal = yield* decodePrincipal(principalInput)
-        const sessionId = yield* decodeAnySessionId(sessionIdInput)
+        const principal = yield* Runs.decodePrincipal(principalInput)
+        const sessionId = yield* Runs.decodeInputSessionId(sessionIdInput)
         return yield* Transcript.exportMarkdown(principal, sessionId)
       }).pipe(Effect.provide(context), Effect.withSpan("DurableSessions.exportMarkdown"))
 
