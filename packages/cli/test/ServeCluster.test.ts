@@ -4,8 +4,9 @@
  * any session: a learner starts on A, sends to A and B in turn and follows the session's events
  * on B; the session cap and the rate limits are counted over both; when A is killed (SIGKILL),
  * its sessions go on through B (B's runner takes A's shards over and the runs resume from their
- * journal). Four sessions are spread by shard over the two runners: A holds some of them, except
- * about one time in sixteen.
+ * journal). The four sessions are spread by shard over the runners holding shards when they
+ * start; the test does not check which runner ran which (so a run where B held all four does
+ * not exercise the takeover).
  */
 import { Sql } from "@braid/core"
 import { PostgresDriver } from "@braid/postgres"
