@@ -18,15 +18,15 @@ import { Durable } from "@braid/durable"
 import * as DurableSessions from "@braid/durable/DurableSessions"
 import * as PostgresRunners from "@braid/durable/PostgresRunners"
 import * as SqliteEngine from "@braid/durable/SqliteEngine"
-import { Models } from "@braid/eval"
+import { Models, Samples as EvalSamples } from "@braid/eval"
 import type { Ai } from "@braid/llm"
 import { DefaultLanguageModel, Metered, ScriptedLanguageModel } from "@braid/llm"
 import { EventBus, Lock } from "@braid/messaging"
-import { PostgresDriver, PostgresSessionStore } from "@braid/postgres"
+import { PostgresDriver, PostgresMeetingRecords, PostgresResultStore, PostgresSessionStore } from "@braid/postgres"
 import { RedisEventBus, RedisRateLimit } from "@braid/redis"
 import { RateLimit } from "@braid/resilience"
 import { Auth, Server } from "@braid/server"
-import { SqliteSessionStore } from "@braid/sqlite"
+import { SqliteMeetingRecords, SqliteResultStore, SqliteSessionStore } from "@braid/sqlite"
 import { Practice, Scripts, SessionStore, Settings } from "@braid/workflows"
 import { FileSystem, HttpServer, Path } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -186,8 +186,19 @@ const backends = (settings: Settings.Shape, options: ServeOptions) =>
     const rateLimits: Effect.Effect<RateLimit.Store, unknown, Scope.Scope> = redisUrl === undefined
       ? Effect.succeed(RateLimit.memoryStore())
       : RedisRateLimit.storeFromConfig({ url: redisUrl, prefix: `${settings.redisPrefix}ratelimit:` })
-    return { backends: Layer.mergeAll(storeAndEngine, bus, model), rateLimits }
+    // meeting records and evaluation results persist next to the sessions (in memory with `memory`)
+    const records = settings.store === "memory"
+      ? Layer.empty
+      : settings.store === "sqlite"
+      ? Layer.mergeAll(SqliteMeetingRecords.layer(storeFile), SqliteResultStore.layer(storeFile))
+      : yield* Effect.map(required(settings.databaseUrl, "DATABASE_URL"), (url) =>
+        Layer.mergeAll(PostgresMeetingRecords.layer({ url }), PostgresResultStore.layer({ url })))
+    return { backends: Layer.mergeAll(storeAndEngine, bus, model, records), rateLimits }
   })
+
+/** The model of a workflow other than practice: Claude when a key is set, else its script. */
+const roleModel = (script: ScriptedLanguageModel.Options, offline: boolean) =>
+  Layer.orDie(Models.layer(script, { offline }))
 
 /**
  * Runs the server until the process is interrupted (Ctrl-C); prints where it listens.
@@ -218,7 +229,15 @@ export const serve = (options: ServeOptions) =>
         secret,
         webDir,
         corsOrigins: options.cors,
-        rateLimits: limits
+        rateLimits: limits,
+        // coaching, meetings and evaluation runs: Claude with a key (scripted offline), as practice
+        ...(options.provider === undefined
+          ? {
+            coaching: { model: roleModel(Scripts.coaching, options.offline) },
+            meetings: { model: roleModel(Scripts.meeting, options.offline) },
+            evaluationRuns: { model: roleModel(EvalSamples.judgeScript, options.offline) }
+          }
+          : {})
       }).pipe(
         Layer.provide(DurableSessions.layerPractice(practiceConfig(settings))),
         Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host })),

@@ -178,4 +178,33 @@ describe("braid serve across a restart", () => {
       }),
     240_000
   )
+
+  it.live(
+    "a meeting's result is kept in the data directory: served again after a restart",
+    () =>
+      Effect.gen(function*() {
+        const data = tmp()
+        const first = yield* startServer(data, {})
+        const tess = (yield* runCli(["users", "token", "tess", "--role", "teacher", "--data", data])).stdout.trim()
+        const started = yield* call(first.url, "POST", "/api/meetings", tess, { preset: "launch-review" })
+        assert.strictEqual(started.status, 201, JSON.stringify(started.json))
+        const id: string = started.json.id
+        let status = started.json.status
+        for (let i = 0; i < 600 && status === "running"; i++) {
+          yield* Effect.sleep("100 millis")
+          status = (yield* call(first.url, "GET", `/api/meetings/${id}`, tess)).json.status
+        }
+        assert.strictEqual(status, "completed")
+        const before = yield* call(first.url, "GET", `/api/meetings/${id}/result`, tess)
+        assert.strictEqual(before.status, 200, JSON.stringify(before.json))
+        yield* Fiber.interrupt(first.fiber)
+
+        const second = yield* startServer(data, {})
+        const after = yield* call(second.url, "GET", `/api/meetings/${id}/result`, tess)
+        assert.strictEqual(after.status, 200, JSON.stringify(after.json))
+        assert.deepStrictEqual(after.json.decisions, before.json.decisions)
+        yield* Fiber.interrupt(second.fiber)
+      }),
+    240_000
+  )
 })
