@@ -76,6 +76,12 @@ interface RunState {
   readonly signals: Set<string>
   /** What the run waits for now. */
   readonly waits: Map<string, number>
+  /**
+   * Whether this execution has written its status since it started replaying: the first wait it
+   * finds settled in the journal replaces a record the previous execution left ("suspended" on
+   * that wait) with "running", once.
+   */
+  readonly replay: { written: boolean }
   /** Every journal key used, in order (what `keys` reports). */
   readonly keys: Array<string>
 }
@@ -432,6 +438,7 @@ export const randomId: Effect.Effect<string, NonDeterminism | IncompatibleVersio
 
 const setWaiting = (run: RunState, what: string, waiting: boolean): Effect.Effect<void> =>
   Effect.suspend(() => {
+    run.replay.written = true
     const n = run.waits.get(what) ?? 0
     if (waiting) run.waits.set(what, n + 1)
     else if (n <= 1) run.waits.delete(what)
@@ -466,14 +473,16 @@ const waiting = <A, E>(
     // after a resume): it is not recorded, so the status never shows a wait behind the run.
     inEngine(run, Effect.flatMap(WorkflowEngine, (engine) => engine.deferredResult(settledBy))),
     (settled) =>
-      settled !== undefined ? effect : Effect.zipRight(
-        setWaiting(run, what, true),
-        Effect.onExit(
-          effect,
-          (exit) =>
-            Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) ? Effect.void : setWaiting(run, what, false)
+      settled !== undefined
+        ? (run.replay.written ? effect : Effect.zipRight(setWaiting(run, what, false), effect))
+        : Effect.zipRight(
+          setWaiting(run, what, true),
+          Effect.onExit(
+            effect,
+            (exit) =>
+              Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause) ? Effect.void : setWaiting(run, what, false)
+          )
         )
-      )
   )
 
 const checkName = (kind: string, name: string): InvalidInput | undefined =>
@@ -853,6 +862,7 @@ export const workflow = <In, Out, E, R, II, OI, EE = never, EI = never>(
         counters: new Map(),
         signals: new Set(),
         waits: new Map(),
+        replay: { written: false },
         keys: []
       }
       const startedAt = yield* Effect.provideService(

@@ -154,6 +154,16 @@ export const durableSuite = (engine: string, makeLayer: EngineLayer) =>
         const backwards = turns.filter((t, i) => i > 0 && t < turns[i - 1]!)
         assert.deepStrictEqual(backwards, [], `the waits recorded, in order: ${turns.join(", ")}`)
         assert.deepStrictEqual([...new Set(turns)], [0, 1, 2])
+        // and a wait the run got past does not stay on record while it works on the next turn:
+        // "running" (no wait) is written between the first record of each wait and the next one
+        for (const turn of [0, 1]) {
+          const first = written.findIndex((w) => w.includes(`signal:turn-${turn}`))
+          const next = written.findIndex((w) => w.includes(`signal:turn-${turn + 1}`))
+          assert.isTrue(
+            written.slice(first, next).some((w) => w.length === 0),
+            `no "running" between turn ${turn} and turn ${turn + 1}: ${JSON.stringify(written)}`
+          )
+        }
       }).pipe(
         Effect.provide(wf.layer),
         Effect.updateService(RunStatus.RunStatusStore, (inner) => ({

@@ -233,9 +233,8 @@ export const runCalls = <In, Out, E, R>(
 
   /**
    * Waits until the session has opened (its run waits for a signal, or has ended). Which turn it
-   * waits for is NOT read from the run's status: while a run replays its journal after a resume,
-   * its status passes through the waits it already got past (turn 0, turn 1, ...), so it can say
-   * "waiting for turn 0" long after turn 0. The store is the record of which turns were taken.
+   * waits for is not read from the run's status (a view written as the run goes): the store is
+   * the record of which turns were taken.
    */
   const opened = (sessionId: string) =>
     Effect.gen(function*() {
