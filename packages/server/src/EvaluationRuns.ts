@@ -19,7 +19,7 @@ import type { Duration, Scope } from "effect"
 import { Cause, Clock, Effect, Exit, Layer, Option } from "effect"
 import * as Api from "./Api.js"
 import * as Errors from "./Errors.js"
-import { requireRole, runLimited, ServerState } from "./internal/context.js"
+import { failureText, requireRole, runLimited, ServerState } from "./internal/context.js"
 
 /**
  * The options of evaluation runs.
@@ -185,7 +185,12 @@ export const make = (options: Options = {}): Effect.Effect<EvaluationRuns, never
                 if (!Cause.isInterruptedOnly(exit.cause)) {
                   yield* Effect.logWarning("an evaluation run failed", Cause.pretty(exit.cause))
                 }
-                entry.run = { ...entry.run, status: "failed", endedAt, error: errorText(exit.cause) }
+                entry.run = {
+                  ...entry.run,
+                  status: "failed",
+                  endedAt,
+                  error: failureText(exit.cause, "the evaluation run failed")
+                }
               }
             })
           ),
@@ -244,13 +249,6 @@ export const make = (options: Options = {}): Effect.Effect<EvaluationRuns, never
         }))
     } satisfies EvaluationRuns
   })
-
-const errorText = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.squash(cause)
-  return typeof failure === "object" && failure !== null && "message" in failure
-    ? String(failure.message).slice(0, 500)
-    : "the evaluation run failed"
-}
 
 /**
  * The handlers of the `evaluationRuns` group (`Api.EvaluationRuns`): teachers and admins;

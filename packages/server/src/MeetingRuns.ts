@@ -19,7 +19,7 @@ import type { Scope } from "effect"
 import { Cause, Clock, Effect, Exit, Layer, Option } from "effect"
 import * as Api from "./Api.js"
 import * as Errors from "./Errors.js"
-import { requireRole, runLimited, ServerState } from "./internal/context.js"
+import { failureText, requireRole, runLimited, ServerState } from "./internal/context.js"
 
 /**
  * The options of meeting runs.
@@ -160,7 +160,12 @@ export const make = (options: Options = {}): Effect.Effect<MeetingRuns, never, S
                 if (!Cause.isInterruptedOnly(exit.cause)) {
                   yield* Effect.logWarning("a meeting failed", Cause.pretty(exit.cause))
                 }
-                entry.run = { ...entry.run, status: "failed", endedAt, error: errorText(exit.cause) }
+                entry.run = {
+                  ...entry.run,
+                  status: "failed",
+                  endedAt,
+                  error: failureText(exit.cause, "the meeting failed")
+                }
               }
             })
           ),
@@ -237,13 +242,6 @@ export const make = (options: Options = {}): Effect.Effect<MeetingRuns, never, S
         }))
     } satisfies MeetingRuns
   })
-
-const errorText = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.squash(cause)
-  return typeof failure === "object" && failure !== null && "message" in failure
-    ? String(failure.message).slice(0, 500)
-    : "the meeting failed"
-}
 
 /**
  * The handlers of the `meetings` group (`Api.Meetings`): teachers and admins; starting one

@@ -15,8 +15,9 @@ import { Observability } from "@braid/observability"
 import { Coaching, Practice, Samples, Scripts } from "@braid/workflows"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import type { Layer, Scope } from "effect"
-import { Cause, Clock, Effect, Exit } from "effect"
+import { Clock, Effect, Exit } from "effect"
 import type { Pipeline, Run, RunInput, Span } from "./Api.js"
+import { failureText } from "./internal/context.js"
 
 /**
  * The options of the run registry.
@@ -204,7 +205,7 @@ export const make = (options: Options = {}): Effect.Effect<Runs, never, Scope.Sc
                   ? {
                     output: `goals: ${exit.value.goals.join("; ") || "none"}; review: ${exit.value.review ?? "none"}`
                   }
-                  : { error: errorText(exit.cause) })
+                  : { error: failureText(exit.cause, "the run failed") })
               }
               delete record.live
             })
@@ -236,10 +237,3 @@ export const make = (options: Options = {}): Effect.Effect<Runs, never, Scope.Sc
         ))
     } satisfies Runs
   })
-
-const errorText = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.squash(cause)
-  return typeof failure === "object" && failure !== null && "message" in failure
-    ? String(failure.message).slice(0, 500)
-    : "the run failed"
-}

@@ -8,7 +8,7 @@
 import type { Errors as ResilienceErrors } from "@braid/resilience"
 import { RateLimit } from "@braid/resilience"
 import type { Errors as WfErrors, Practice, SessionStore } from "@braid/workflows"
-import { Context, Effect } from "effect"
+import { Cause, Context, Effect } from "effect"
 import * as Api from "../Api.js"
 import type * as CoachingSessions from "../CoachingSessions.js"
 import * as Errors from "../Errors.js"
@@ -121,4 +121,12 @@ export const runLimited = <A, R>(state: State, p: SessionStore.Principal, effect
     limits: [{ key: `runs:${p.tenant}:${p.userId}`, limit: rate.limit, window: rate.window }],
     store: state.limits
   }))
+}
+
+/** The message of a failed background run (its cause's message, at most 500 characters), or `fallback`. */
+export const failureText = (cause: Cause.Cause<unknown>, fallback: string): string => {
+  const failure = Cause.squash(cause)
+  return typeof failure === "object" && failure !== null && "message" in failure
+    ? String(failure.message).slice(0, 500)
+    : fallback
 }
