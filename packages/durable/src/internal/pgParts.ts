@@ -13,7 +13,7 @@ import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
-import { Duration, Layer, Option, Redacted } from "effect"
+import { Duration, Layer, Option, Redacted, Schedule } from "effect"
 import type { EngineError } from "../Errors.js"
 import type { Options } from "../PostgresEngine.js"
 import type * as RunStatus from "../RunStatus.js"
@@ -42,6 +42,9 @@ export const partsOf = (options: Options) => {
     ): Layer.Layer<WorkflowEngine | RunStatus.RunStatusStore, EngineError, Exclude<R, SqlClient.SqlClient>> =>
       Layer.mergeAll(ClusterWorkflowEngine.layer.pipe(Layer.provide(sharding)), status).pipe(
         Layer.provide(PgClient.layer({ url, maxConnections: options.maxConnections ?? 10 })),
+        // Processes that start together on an empty database race to create the engine's tables
+        // (CREATE TABLE IF NOT EXISTS can fail in the loser): a failed start is tried again.
+        Layer.retry(Schedule.spaced("1 second").pipe(Schedule.intersect(Schedule.recurs(3)))),
         SqlStatus.orEngineError("postgres")
       ) as Layer.Layer<WorkflowEngine | RunStatus.RunStatusStore, EngineError, Exclude<R, SqlClient.SqlClient>>
   }
