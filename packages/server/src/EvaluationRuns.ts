@@ -19,7 +19,7 @@ import type { Duration, Scope } from "effect"
 import { Cause, Clock, Effect, Exit, Layer, Option } from "effect"
 import * as Api from "./Api.js"
 import * as Errors from "./Errors.js"
-import { failureText, requireRole, runLimited, ServerState } from "./internal/context.js"
+import { failureText, requireRole, runLimited, ServerState, settledRun } from "./internal/context.js"
 
 /**
  * The options of evaluation runs.
@@ -237,16 +237,7 @@ export const make = (options: Options = {}): Effect.Effect<EvaluationRuns, never
                   : "the evaluation run is still running"
               })
             )),
-      settled: (tenant, id) =>
-        Effect.suspend(() => {
-          const entry = entries.get(id)
-          return entry === undefined || entry.tenant !== tenant
-            ? Effect.succeed(undefined)
-            : Effect.as(entry.done.await, entry.run)
-        }).pipe(Effect.map(() => {
-          const entry = entries.get(id)
-          return entry === undefined || entry.tenant !== tenant ? undefined : entry.run
-        }))
+      settled: (tenant, id) => settledRun(entries, tenant, id)
     } satisfies EvaluationRuns
   })
 

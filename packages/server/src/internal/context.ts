@@ -130,3 +130,22 @@ export const failureText = (cause: Cause.Cause<unknown>, fallback: string): stri
     ? String(failure.message).slice(0, 500)
     : fallback
 }
+
+/**
+ * Waits until the background run `id` of `tenant` has settled; the run as it ended, or
+ * `undefined` when the tenant has no such run.
+ */
+export const settledRun = <Run>(
+  entries: ReadonlyMap<string, { readonly tenant: string; readonly run: Run; readonly done: Effect.Latch }>,
+  tenant: string,
+  id: string
+): Effect.Effect<Run | undefined> =>
+  Effect.suspend(() => {
+    const visible = () => {
+      const entry = entries.get(id)
+      return entry === undefined || entry.tenant !== tenant ? undefined : entry
+    }
+    const entry = visible()
+    // read again after the wait: the run is replaced when it ends (and may be gone)
+    return entry === undefined ? Effect.succeed(undefined) : Effect.map(entry.done.await, () => visible()?.run)
+  })
